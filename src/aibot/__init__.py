@@ -1,0 +1,3 @@
+"""ai-bot: a self-hosted AI assistant gateway."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,216 @@
+"""Builds the gateway from config and serves it as one ASGI app. The only place rooms meet."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from aibot import __version__
+from aibot.channels.http_api.auth import ApiKeys
+from aibot.channels.http_api.openai_api import build_openai_router, openai_error
+from aibot.channels.http_api.rest import build_rest_router, error_response
+from aibot.channels.webchat.routes import WebChat
+from aibot.channels.webhook.channel import CHANNEL as WEBHOOK, WebhookSender, build_webhook_router
+from aibot.config import Config, ConfigError, LoadedConfig
+from aibot.core.commands import Commands, ModelCatalog
+from aibot.core.dispatcher import Dispatcher
+from aibot.core.errors import AccessDenied
+from aibot.core.inbox import Inbox
+from aibot.core.outbox import ChannelSender, Outbox
+from aibot.core.service import ChatService
+from aibot.core.sessions import SessionMemory
+from aibot.core.stages import build_pipeline
+from aibot.ops.body_limit import BodyLimitMiddleware
+from aibot.ops.health import build_health_router
+from aibot.ops.logging import SecretMasker
+from aibot.ops.metrics import Metrics
+from aibot.providers.openai_compat import OpenAICompatibleProvider
+from aibot.providers.router import ProviderRouter
+from aibot.store.engine import create_engine, migrate
+from aibot.store.repository import Repository
+from aibot.store.writer import GroupCommitWriter
+
+log = structlog.get_logger("aibot")
+
+SHUTDOWN_GRACE = 20.0
+
+
+def config_secrets(config: Config) -> list[str]:
+    """Every secret value in the config, for the log masker."""
+    values = [k.get_secret_value() for k in config.api.keys]
+    values += [p.api_key.get_secret_value() for p in config.models.providers.values()
+               if p.api_key]
+    webhook = config.channels.webhook
+    if webhook and webhook.secret:
+        values.append(webhook.secret.get_secret_value())
+    return values
+
+
+def build_providers(config: Config) -> dict[str, OpenAICompatibleProvider]:
+    try:
+        return {name: OpenAICompatibleProvider(name, provider)
+                for name, provider in config.models.providers.items()}
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+class Gateway:
+    def __init__(self, loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) -> None:
+        config = self.config = loaded.config
+        self.loaded = loaded
+        self.metrics = Metrics()
+        self.masker = SecretMasker(config_secrets(config))
+        self.engine = create_engine(config.storage.url)
+        self.repository = Repository(self.engine)
+        self.writer = GroupCommitWriter(self.engine)
+        self.router = ProviderRouter(build_providers(config), config.models.default,
+                                     config.models.fallbacks, self.metrics)
+        self.catalog = ModelCatalog(list(self.router.providers), self.router.default,
+                                    {n: p.model for n, p in self.router.providers.items()})
+        self.memory = SessionMemory(self.repository, self.writer,
+                                    max_turns=config.session.max_turns,
+                                    cache_size=config.session.cache_sessions)
+        self.dispatcher = Dispatcher(config.dispatcher.max_concurrency,
+                                     config.dispatcher.max_queue, self.metrics)
+        pipeline = build_pipeline(memory=self.memory, commands=Commands(self.memory, self.catalog),
+                                  router=self.router, session=config.session,
+                                  metrics=self.metrics, clock=clock)
+        self.service = ChatService(pipeline, self.dispatcher, self.writer, self.memory,
+                                   self.metrics, clock)
+        self.senders: dict[str, ChannelSender] = {}
+        if config.channels.webhook is not None:
+            self.senders[WEBHOOK] = WebhookSender(config.channels.webhook)
+        self.outbox = Outbox(self.repository, self.writer, self.senders, config.outbox,
+                             self.metrics, clock)
+        self.inbox = Inbox(self.repository, self.writer, self.service, self.metrics,
+                           self.outbox.notify, clock)
+        self.keys = ApiKeys([k.get_secret_value() for k in config.api.keys])
+        self._store_error: str | None = None
+
+    @property
+    def webchat_requires_key(self) -> bool:
+        explicit = self.config.webchat.require_key
+        return explicit if explicit is not None else not self.config.server.is_loopback
+
+    async def start(self) -> None:
+        await migrate(self.engine)
+        self.writer.start()
+        await self.inbox.rescan()
+        self.inbox.start()
+        self.outbox.start()
+        self._warn_about_setup()
+
+    async def stop(self) -> None:
+        """Finishes what is in flight (bounded), then closes everything; pending rows resume."""
+        await self.dispatcher.stop(SHUTDOWN_GRACE)
+        await self.inbox.stop()
+        await self.outbox.stop()
+        await self.writer.stop()
+        await self.router.close()
+        for sender in self.senders.values():
+            close = getattr(sender, "close", None)
+            if close is not None:
+                await close()
+        await self.engine.dispose()
+
+    def problems(self) -> list[str]:
+        """Setup problems in words the user can act on; shown on the page and in /readyz."""
+        problems = self.router.problems()
+        unsupported = self.config.channels.unsupported()
+        if unsupported:
+            problems.append("channels not available in this version (ignored): "
+                            + ", ".join(unsupported))
+        return problems
+
+    def _warn_about_setup(self) -> None:
+        server = self.config.server
+        if not server.is_loopback and not self.keys.configured:
+            log.warning("PUBLICLY BOUND WITHOUT API KEYS: the web page and API refuse everyone "
+                        "until api.keys is set", host=server.host)
+        if self.loaded.missing_env:
+            log.warning("config refers to unset environment variables",
+                        names=self.loaded.missing_env)
+        for problem in self.problems():
+            log.warning(problem)
+
+    async def readiness(self) -> dict[str, Any]:
+        try:
+            await self.repository.ping()
+            store: dict[str, Any] = {"ok": True, "backend": self.engine.dialect.name}
+        except Exception as exc:
+            store = {"ok": False, "error": str(exc)[:300]}
+        problems = self.router.problems()
+        provider = {"ok": not problems and self.router.default is not None,
+                    "default": self.router.default, "fallbacks": self.router.fallbacks,
+                    "problems": problems}
+        channels = {"web": {"ok": self.config.webchat.enabled,
+                            "requires_key": self.webchat_requires_key},
+                    "api": {"ok": self.keys.configured,
+                            **({} if self.keys.configured else
+                               {"problem": "no api.keys configured: /v1 and /api/v1 refuse all"})}}
+        if WEBHOOK in self.senders:
+            channels[WEBHOOK] = {"ok": True}
+        return {"ready": bool(store["ok"] and provider["ok"]), "version": __version__,
+                "store": store, "provider": provider, "channels": channels,
+                "queue": {"waiting": self.dispatcher.queued}}
+
+
+def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) -> FastAPI:
+    gateway = Gateway(loaded, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await gateway.start()
+        log.info("gateway started", host=loaded.config.server.host,
+                 port=loaded.config.server.port, store=gateway.engine.dialect.name,
+                 model=gateway.router.default)
+        try:
+            yield
+        finally:
+            await gateway.stop()
+            log.info("gateway stopped")
+
+    app = FastAPI(title="ai-bot gateway", version=__version__, lifespan=lifespan,
+                  docs_url="/docs", redoc_url=None)
+    app.state.gateway = gateway
+    app.add_middleware(BodyLimitMiddleware, max_bytes=loaded.config.server.max_body_bytes)
+    _install_error_handlers(app)
+    app.include_router(build_health_router(gateway.readiness, gateway.metrics))
+    app.include_router(build_openai_router(gateway.service, gateway.keys, gateway.catalog))
+    app.include_router(build_rest_router(gateway.service, gateway.keys))
+    if loaded.config.channels.webhook is not None:
+        app.include_router(build_webhook_router(gateway.inbox, gateway.keys))
+    if loaded.config.webchat.enabled:
+        webchat = WebChat(gateway.service, gateway.memory, gateway.keys, gateway.catalog,
+                          gateway.problems, require_key=gateway.webchat_requires_key)
+        app.include_router(webchat.router())
+        app.mount("/static", webchat.static(), name="static")
+    return app
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    """OpenAI clients expect OpenAI's error shape under /v1; everything else gets ours."""
+
+    @app.exception_handler(AccessDenied)
+    async def denied(request: Request, _exc: AccessDenied) -> JSONResponse:
+        if request.url.path.startswith("/v1/"):
+            return openai_error(401, "Incorrect API key provided.", "invalid_api_key")
+        return error_response(401, "missing or invalid API key (Authorization: Bearer <key>)",
+                              "invalid_api_key")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}"
+            for e in exc.errors()
+        )
+        if request.url.path.startswith("/v1/"):
+            return openai_error(400, problems, "invalid_request")
+        return error_response(422, problems, "invalid_request")

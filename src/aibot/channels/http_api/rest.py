@@ -1,0 +1,120 @@
+"""`POST /api/v1/chat`: the simple REST form, JSON or SSE, with server-kept memory per session."""
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+import orjson
+from fastapi import APIRouter, Depends, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import BaseModel, Field
+
+from aibot.channels.http_api.auth import ApiKeys, bearer_token
+from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
+from aibot.core.messages import Inbound
+from aibot.core.pipeline import TurnContext
+from aibot.core.service import ChatService, StreamEnd, stream_turn
+
+SESSION_PATTERN = r"^[A-Za-z0-9_.:@\-]{1,128}$"
+
+
+class ChatBody(BaseModel):
+    session_id: str = Field(pattern=SESSION_PATTERN, description="Conversation to continue.")
+    message: str = Field(min_length=1, max_length=100_000, description="The user's message.")
+    user_id: str | None = Field(None, max_length=255, description="End user; defaults to session.")
+    stream: bool = Field(False, description="Answer as Server-Sent Events.")
+
+
+class ChatReply(BaseModel):
+    reply: str
+    session_id: str
+    model: str | None
+    provider: str | None
+    usage: dict[str, int]
+    command: bool
+
+
+def error_response(status: int, message: str, code: str,
+                   headers: dict[str, str] | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "code": code}}, status_code=status,
+                        headers=headers)
+
+
+def failure_response(exc: BaseException) -> JSONResponse:
+    """Maps what can go wrong in a turn to a status a client can act on."""
+    if isinstance(exc, QueueFull):
+        return error_response(503, f"the gateway is busy: {exc}", "overloaded",
+                              {"Retry-After": "1"})
+    if isinstance(exc, AccessDenied):
+        return error_response(401, "invalid API key", "invalid_api_key")
+    if isinstance(exc, ModelUnavailable):
+        return error_response(502, f"the model is unavailable: {exc}", "model_unavailable")
+    raise exc
+
+
+def reply_body(ctx: TurnContext, session_id: str) -> dict[str, Any]:
+    return ChatReply(
+        reply=ctx.reply or "", session_id=session_id, model=ctx.model, provider=ctx.provider,
+        usage={"prompt_tokens": ctx.usage.prompt_tokens,
+               "completion_tokens": ctx.usage.completion_tokens},
+        command=ctx.is_command,
+    ).model_dump()
+
+
+def _sse(data: dict[str, Any]) -> bytes:
+    return b"data: " + orjson.dumps(data) + b"\n\n"
+
+
+def build_rest_router(service: ChatService, keys: ApiKeys) -> APIRouter:
+    router = APIRouter(tags=["chat"])
+
+    def principal(request: Request) -> str:
+        name = keys.principal(bearer_token(request))
+        if name is None:
+            raise AccessDenied("invalid API key")
+        return name
+
+    @router.post(
+        "/api/v1/chat", response_model=ChatReply,
+        responses={401: {"description": "Missing or wrong API key"},
+                   502: {"description": "The model failed"},
+                   503: {"description": "Overloaded; retry after the given seconds"}},
+    )
+    async def chat(body: ChatBody, who: Annotated[str, Depends(principal)]) -> Response:
+        """Send one message to a conversation; the gateway keeps its memory."""
+        inbound = Inbound(
+            channel="api", session_key=f"api:{body.session_id}",
+            user_id=body.user_id or body.session_id, text=body.message,
+            request_id=uuid.uuid4().hex, received_at=time.time(), principal=who,
+        )
+        if body.stream:
+            return StreamingResponse(_events(service, inbound, body.session_id),
+                                     media_type="text/event-stream",
+                                     headers={"Cache-Control": "no-cache"})
+        try:
+            ctx = await service.handle(inbound)
+        except (QueueFull, AccessDenied) as exc:
+            return failure_response(exc)
+        if ctx.error is not None:
+            return error_response(502, f"the model is unavailable: {ctx.error}",
+                                  "model_unavailable")
+        return Response(orjson.dumps(reply_body(ctx, body.session_id)),
+                        media_type="application/json")
+
+    return router
+
+
+async def _events(service: ChatService, inbound: Inbound, session_id: str) -> AsyncIterator[bytes]:
+    async for item in stream_turn(service, inbound):
+        if isinstance(item, str):
+            yield _sse({"type": "delta", "text": item})
+            continue
+        yield _sse(_final_event(item, session_id))
+
+
+def _final_event(end: StreamEnd, session_id: str) -> dict[str, Any]:
+    if end.ctx is not None and end.ctx.error is None:
+        return {"type": "done", **reply_body(end.ctx, session_id)}
+    message = end.ctx.error if end.ctx is not None else str(end.exc)
+    return {"type": "error", "message": message or "the gateway could not answer"}

@@ -1,0 +1,171 @@
+"""The web chat page (`GET /`) and its WebSocket (`/ws`).
+
+On loopback the page is open; bound anywhere else it asks for an API key, so nobody who can
+reach the port can spend the owner's model key. Cross-site pages are refused by an Origin
+check, since a browser lets any site open a WebSocket to 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import structlog
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from fastapi.responses import FileResponse
+from fastapi.staticfiles import StaticFiles
+
+from aibot.channels.http_api.auth import ApiKeys
+from aibot.core.commands import ModelCatalog
+from aibot.core.messages import Inbound
+from aibot.core.service import ChatService, StreamEnd, stream_turn
+from aibot.core.sessions import SessionMemory
+
+STATIC_DIR = Path(__file__).parent / "static"
+MAX_MESSAGE_CHARS = 20_000
+HELLO_TIMEOUT = 15.0
+_SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+
+log = structlog.get_logger("aibot.webchat")
+
+
+def same_origin(websocket: WebSocket) -> bool:
+    """Browsers always send Origin on WebSocket upgrades; other clients may omit it."""
+    origin = websocket.headers.get("origin")
+    if not origin:
+        return True
+    return urlsplit(origin).netloc.lower() == websocket.headers.get("host", "").lower()
+
+
+class WebChat:
+    def __init__(
+        self, service: ChatService, memory: SessionMemory, keys: ApiKeys, catalog: ModelCatalog,
+        problems: Callable[[], list[str]], *, require_key: bool,
+    ) -> None:
+        self._service = service
+        self._memory = memory
+        self._keys = keys
+        self._catalog = catalog
+        self._problems = problems
+        self._require_key = require_key
+
+    def router(self) -> APIRouter:
+        router = APIRouter(include_in_schema=False)
+
+        @router.get("/")
+        async def page() -> FileResponse:
+            return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+
+        router.add_api_websocket_route("/ws", self.websocket)
+        return router
+
+    def static(self) -> StaticFiles:
+        return StaticFiles(directory=STATIC_DIR)
+
+    async def websocket(self, websocket: WebSocket) -> None:
+        if not same_origin(websocket):
+            await websocket.close(code=4403, reason="cross-origin connections are refused")
+            return
+        await websocket.accept()
+        try:
+            await self._converse(websocket)
+        except WebSocketDisconnect:
+            pass
+        except (TimeoutError, ValueError) as exc:
+            await _send(websocket, {"type": "error", "code": "bad_request", "message": str(exc)})
+            await websocket.close(code=4400)
+
+    async def _converse(self, websocket: WebSocket) -> None:
+        hello = await asyncio.wait_for(_receive(websocket), timeout=HELLO_TIMEOUT)
+        if hello.get("type") != "hello":
+            raise ValueError("the first frame must be a hello")
+        principal = self._authenticate(hello.get("key"))
+        if principal is None:
+            message = ("This gateway is reachable from the network; enter the access key."
+                       if self._keys.configured else
+                       "This gateway is reachable from the network but has no access keys: "
+                       "set api.keys in config.yaml and restart.")
+            await _send(websocket, {"type": "error", "code": "unauthorized", "message": message})
+            await websocket.close(code=4401)
+            return
+        requested = hello.get("session_id")
+        session_id = requested if isinstance(requested, str) and _SESSION_ID.match(requested) \
+            else uuid.uuid4().hex
+        await self._ready(websocket, session_id)
+        while True:
+            frame = await _receive(websocket)
+            kind = frame.get("type")
+            if kind == "new":
+                session_id = uuid.uuid4().hex
+                await self._ready(websocket, session_id)
+            elif kind == "message":
+                await self._answer(websocket, session_id, principal, frame)
+
+    def _authenticate(self, key: Any) -> str | None:
+        if not self._require_key:
+            return "web-local"
+        return self._keys.principal(key if isinstance(key, str) else None)
+
+    async def _ready(self, websocket: WebSocket, session_id: str) -> None:
+        state = await self._memory.get(f"web:{session_id}")
+        model = state.model or self._catalog.default
+        await _send(websocket, {
+            "type": "ready", "session_id": session_id,
+            "history": [{"role": t.role, "content": t.content} for t in state.turns],
+            "model": self._catalog.describe(model) if model else None,
+            "problems": self._problems(),
+        })
+
+    async def _answer(self, websocket: WebSocket, session_id: str, principal: str,
+                      frame: dict[str, Any]) -> None:
+        message_id = str(frame.get("id") or uuid.uuid4().hex)[:64]
+        text = frame.get("text")
+        if not isinstance(text, str) or not text.strip():
+            await _send(websocket, {"type": "error", "id": message_id,
+                                    "message": "empty message"})
+            return
+        if len(text) > MAX_MESSAGE_CHARS:
+            await _send(websocket, {"type": "error", "id": message_id,
+                                    "message": f"message longer than {MAX_MESSAGE_CHARS} chars"})
+            return
+        inbound = Inbound(channel="web", session_key=f"web:{session_id}", user_id=session_id,
+                          text=text.strip(), request_id=uuid.uuid4().hex,
+                          received_at=time.time(), principal=principal)
+        await _send(websocket, {"type": "start", "id": message_id})
+        async for item in stream_turn(self._service, inbound):
+            if isinstance(item, str):
+                await _send(websocket, {"type": "delta", "id": message_id, "text": item})
+            else:
+                await _send(websocket, _final(item, message_id))
+
+
+def _final(end: StreamEnd, message_id: str) -> dict[str, Any]:
+    ctx = end.ctx
+    if ctx is not None and ctx.error is None:
+        return {"type": "done", "id": message_id, "text": ctx.reply or "", "model": ctx.model}
+    reason = ctx.error if ctx is not None else str(end.exc) or type(end.exc).__name__
+    return {"type": "error", "id": message_id, "message": f"No answer: {reason}"}
+
+
+async def _receive(websocket: WebSocket) -> dict[str, Any]:
+    raw = await websocket.receive_text()
+    if len(raw) > MAX_MESSAGE_CHARS * 4 + 1024:
+        raise ValueError("frame too large")
+    try:
+        frame = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        raise ValueError("frames must be JSON") from None
+    if not isinstance(frame, dict):
+        raise ValueError("frames must be JSON objects")
+    return frame
+
+
+async def _send(websocket: WebSocket, frame: dict[str, Any]) -> None:
+    await websocket.send_text(orjson.dumps(frame).decode())

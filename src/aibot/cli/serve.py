@@ -1,0 +1,30 @@
+"""`ai-bot run`: the uvicorn server around the gateway app."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from aibot.app import config_secrets, create_app
+from aibot.cli.common import fail
+from aibot.config import ConfigError, LoadedConfig
+from aibot.ops.logging import SecretMasker, configure_logging
+
+
+def serve(loaded: LoadedConfig) -> None:
+    config = loaded.config
+
+    configure_logging(config.logging.level, config.logging.format,
+                      SecretMasker(config_secrets(config)))
+    try:
+        app = create_app(loaded)
+    except ConfigError as exc:
+        fail(str(exc))
+    server = uvicorn.Server(uvicorn.Config(
+        app, host=config.server.host, port=config.server.port, log_config=None,
+        access_log=False, proxy_headers=False, server_header=False,
+        timeout_graceful_shutdown=30, ws_max_size=config.server.max_body_bytes,
+    ))
+    server.run()
+    if not server.started:
+        fail(f"the gateway could not start on {config.server.host}:{config.server.port} "
+             "(port in use? see the log above)", code=1)

@@ -1,0 +1,291 @@
+"""The whole `config.yaml` as one typed schema, plus loading with `${VAR}` and `.env` interpolation.
+
+Every key has a type, a default and a description so `ai-bot config` can document it and a typo
+is reported as one readable line instead of silently ignored.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from dotenv import dotenv_values
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+DEFAULT_CONFIG_FILE = "config.yaml"
+CONFIG_ENV_VAR = "AIBOT_CONFIG"
+
+_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
+_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
+_ENV_REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class ConfigError(Exception):
+    """A config problem the user must fix; `str()` is one line per problem."""
+
+
+def parse_duration(value: Any) -> float:
+    """Accept `30m`, `10s`, `250ms`, `1h`, `2d` or a plain number of seconds."""
+    if isinstance(value, int | float):
+        return float(value)
+    match = _DURATION_RE.match(str(value))
+    if not match:
+        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 10m, 1h)")
+    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+class ServerConfig(_Section):
+    host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 exposes the gateway.")
+    port: int = Field(18789, ge=1, le=65535, description="Gateway port (chat page, API, webhooks).")
+    public_url: str | None = Field(None, description="Public https URL, used to register webhooks.")
+    max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted.")
+
+    @property
+    def is_loopback(self) -> bool:
+        """Loopback binds are reachable only from this machine, so the web page may stay open."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:
+            return False
+
+
+class StorageConfig(_Section):
+    url: str = Field("sqlite:///data/ai-bot.db", description="sqlite:///path or postgresql://...")
+
+
+class RedisConfig(_Section):
+    url: str | None = Field(None, description="redis:// URL; enables shared state for replicas.")
+
+
+class ApiConfig(_Section):
+    keys: list[SecretStr] = Field(
+        default_factory=list, description="Bearer keys accepted by /v1, /api/v1 and the web page."
+    )
+
+    @field_validator("keys", mode="after")
+    @classmethod
+    def _drop_empty(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        """An unset `${AIBOT_API_KEY}` interpolates to '' and must not become a valid key."""
+        return [k for k in keys if k.get_secret_value().strip()]
+
+
+class ProviderConfig(_Section):
+    preset: str | None = Field(None, description="Vendor preset: openai, minimax, zhipu, deepseek…")
+    base_url: str | None = Field(None, description="OpenAI-compatible base URL; overrides preset.")
+    api_key: SecretStr | None = Field(None, description="The provider's API key.")
+    model: str | None = Field(None, description="Model name sent to the provider.")
+    timeout: float = Field(120.0, gt=0, description="Seconds allowed for one model call.")
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds allowed to connect.")
+    max_retries: int = Field(2, ge=0, le=10, description="Retries on 429/5xx/timeouts.")
+    max_tokens: int | None = Field(None, ge=1, description="Cap on answer tokens.")
+    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature.")
+    extra_body: dict[str, Any] = Field(default_factory=dict, description="Extra request fields.")
+    extra_headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers.")
+    reasoning_echo: Literal["none", "field", "think_tags"] | None = Field(
+        None, description="How stored reasoning is sent back in history (preset decides if unset)."
+    )
+    max_connections: int = Field(100, ge=1, description="Pooled connections to this provider.")
+
+
+class ModelsConfig(_Section):
+    default: str | None = Field(None, description="Provider name used unless a session picks one.")
+    fallbacks: list[str] = Field(default_factory=list, description="Tried in order on failure.")
+    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+
+
+class SessionConfig(_Section):
+    max_turns: int = Field(20, ge=0, le=1000, description="User+assistant exchanges kept as context.")
+    max_context_tokens: int = Field(
+        16000, ge=256, description="Token budget for history; oldest turns are dropped first."
+    )
+    idle_reset: float | None = Field(
+        1800.0, description="Start a fresh context after this much silence (e.g. 30m); null: never."
+    )
+    system_prompt: str | None = Field(None, description="System prompt sent before the history.")
+    cache_sessions: int = Field(2000, ge=0, description="Recent conversations kept in memory.")
+
+    @field_validator("idle_reset", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float | None:
+        return None if value in (None, "", 0, "0", "never") else parse_duration(value)
+
+
+class DispatcherConfig(_Section):
+    max_concurrency: int = Field(64, ge=1, description="Sessions processed at the same time.")
+    max_queue: int = Field(10000, ge=1, description="Messages waiting before back-pressure.")
+
+
+class OutboxConfig(_Section):
+    max_attempts: int = Field(10, ge=1, description="Send attempts before a reply is dead-lettered.")
+    max_age: float = Field(600.0, description="Replies older than this are expired, not sent late.")
+    backoff_base: float = Field(1.0, gt=0, description="First retry delay in seconds (doubles).")
+    backoff_max: float = Field(300.0, gt=0, description="Longest retry delay in seconds.")
+
+    @field_validator("max_age", "backoff_base", "backoff_max", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+class LoggingConfig(_Section):
+    level: Literal["debug", "info", "warning", "error"] = Field("info")
+    format: Literal["auto", "console", "json"] = Field(
+        "auto", description="auto: readable on a terminal, JSON otherwise."
+    )
+
+
+class WebchatConfig(_Section):
+    enabled: bool = Field(True, description="Serve the web chat page at / and its WebSocket.")
+    require_key: bool | None = Field(
+        None, description="Ask for an API key on the page; default: only when not on loopback."
+    )
+    title: str = Field("ai-bot", description="Name shown in the page header.")
+
+
+class WebhookChannelConfig(_Section):
+    """A generic asynchronous channel: POST /api/v1/messages in, signed callback out."""
+
+    callback_url: str = Field(description="Where replies are POSTed.")
+    secret: SecretStr | None = Field(None, description="HMAC-SHA256 key signing the callbacks.")
+    timeout: float = Field(10.0, gt=0, description="Seconds allowed for one callback.")
+
+
+class ChannelsConfig(BaseModel):
+    """Channels not built into this version are kept (and reported) rather than rejected."""
+
+    model_config = ConfigDict(extra="allow")
+    webhook: WebhookChannelConfig | None = None
+
+    def unsupported(self) -> list[str]:
+        return sorted((self.model_extra or {}).keys())
+
+
+class Config(_Section):
+    server: ServerConfig = Field(default_factory=ServerConfig)  # type: ignore[arg-type]
+    storage: StorageConfig = Field(default_factory=StorageConfig)  # type: ignore[arg-type]
+    redis: RedisConfig = Field(default_factory=RedisConfig)  # type: ignore[arg-type]
+    api: ApiConfig = Field(default_factory=ApiConfig)
+    models: ModelsConfig = Field(default_factory=ModelsConfig)  # type: ignore[arg-type]
+    session: SessionConfig = Field(default_factory=SessionConfig)  # type: ignore[arg-type]
+    dispatcher: DispatcherConfig = Field(default_factory=DispatcherConfig)  # type: ignore[arg-type]
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)  # type: ignore[arg-type]
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)  # type: ignore[arg-type]
+    webchat: WebchatConfig = Field(default_factory=WebchatConfig)  # type: ignore[arg-type]
+    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+
+
+class LoadedConfig(BaseModel):
+    """The validated config plus where it came from and which `${VAR}`s were unset."""
+
+    config: Config
+    path: Path | None
+    missing_env: list[str] = Field(default_factory=list)
+
+
+def interpolate(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
+    """Replace `${VAR}` / `${VAR:-default}` in every string; unset names are collected."""
+    if isinstance(value, str):
+
+        def _sub(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env and env[name] != "":
+                return env[name]
+            if default is None and name not in missing:
+                missing.append(name)
+            return default or ""
+
+        return _ENV_REF_RE.sub(_sub, value)
+    if isinstance(value, list):
+        return [interpolate(v, env, missing) for v in value]
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, missing) for k, v in value.items()}
+    return value
+
+
+def format_validation_error(error: ValidationError, source: str) -> str:
+    lines = []
+    for problem in error.errors():
+        where = ".".join(str(p) for p in problem["loc"]) or "(top level)"
+        got = problem.get("input")
+        shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+        message = problem["msg"]
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key (check spelling; see `ai-bot config`)"
+        lines.append(f"{source}: {where}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+    """`-c` beats `$AIBOT_CONFIG` beats `./config.yaml`; None means run on defaults."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path} (create one with `ai-bot init`)")
+        return path
+    from_env = os.environ.get(CONFIG_ENV_VAR)
+    if from_env:
+        return resolve_config_path(from_env)
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def build_environment(config_dir: Path) -> dict[str, str]:
+    """The process environment wins over `.env` so deploy tooling can override a file."""
+    env: dict[str, str] = {}
+    for dotenv_path in (Path(".env"), config_dir / ".env"):
+        if dotenv_path.is_file():
+            env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    env.update(os.environ)
+    return env
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> LoadedConfig:
+    path = resolve_config_path(explicit)
+    raw: Any = {}
+    if path is not None:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    env = build_environment(path.parent if path else Path("."))
+    missing: list[str] = []
+    data = interpolate(raw, env, missing)
+    if path is None:
+        data = default_config_from_env(env)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path or "defaults"))) from None
+    return LoadedConfig(config=config, path=path, missing_env=missing)
+
+
+def default_config_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """With no config file, pick up well-known provider keys so `ai-bot run` just works."""
+    from aibot.providers.presets import PRESETS
+
+    providers: dict[str, Any] = {}
+    for name, preset in PRESETS.items():
+        if preset.env_key and env.get(preset.env_key):
+            providers[name] = {"preset": name, "api_key": env[preset.env_key]}
+    data: dict[str, Any] = {"models": {"providers": providers}}
+    if providers:
+        data["models"]["default"] = next(iter(providers))
+    if env.get("AIBOT_API_KEY"):
+        data["api"] = {"keys": [env["AIBOT_API_KEY"]]}
+    return data

@@ -1,0 +1,90 @@
+"""Chat commands every channel understands: /reset (/new), /help, /model [name]."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+
+from aibot.core.pipeline import TurnContext
+from aibot.core.sessions import SessionMemory
+
+Handler = Callable[[TurnContext, str], Awaitable[str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    names: tuple[str, ...]
+    usage: str
+    help: str
+    handler: Handler
+
+
+def parse_command(text: str) -> tuple[str, str] | None:
+    """`/model@MyBot  glm` → ("model", "glm"). The @bot suffix is Telegram's group form."""
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) < 2:
+        return None
+    head, _, rest = stripped[1:].partition(" ")
+    name = head.split("@", 1)[0].lower()
+    return (name, rest.strip()) if name.isidentifier() else None
+
+
+class ModelCatalog:
+    """What /model needs to know about providers, without depending on the providers room."""
+
+    def __init__(self, names: Sequence[str], default: str | None, models: dict[str, str]) -> None:
+        self.names = list(names)
+        self.default = default
+        self.models = models
+
+    def describe(self, name: str) -> str:
+        return f"{name} ({self.models[name]})" if name in self.models else name
+
+
+class Commands:
+    def __init__(self, memory: SessionMemory, catalog: ModelCatalog) -> None:
+        self._memory = memory
+        self._catalog = catalog
+        self.table: list[Command] = [
+            Command(("reset", "new"), "/reset", "start a new conversation (alias /new)",
+                    self._reset),
+            Command(("model",), "/model [name]", "show or switch the model for this chat",
+                    self._model),
+            Command(("help",), "/help", "show this help", self._help),
+        ]
+        self._by_name = {name: c for c in self.table for name in c.names}
+
+    def find(self, name: str) -> Command | None:
+        return self._by_name.get(name)
+
+    async def _reset(self, ctx: TurnContext, _arg: str) -> str:
+        if ctx.session is None:
+            return "This conversation keeps no memory, so there is nothing to reset."
+        SessionMemory.reset(ctx.session, ctx.now)
+        ctx.conversation_changes["context_from"] = ctx.now
+        return "Started a new conversation. 已开始新的对话。"
+
+    async def _model(self, ctx: TurnContext, arg: str) -> str:
+        catalog = self._catalog
+        if not catalog.names:
+            return "No model provider is configured yet (run `ai-bot init`)."
+        current = (ctx.session.model if ctx.session else None) or catalog.default
+        available = ", ".join(catalog.describe(n) for n in catalog.names)
+        if not arg:
+            return (f"Current model: {catalog.describe(current or '-')}\n"
+                    f"Available: {available}\nSwitch with /model NAME (or /model default).")
+        if ctx.session is None:
+            return "This conversation keeps no memory; choose the model in the request instead."
+        if arg == "default":
+            ctx.session.model = None
+            ctx.conversation_changes["model"] = None
+            return f"Back to the default model: {catalog.describe(catalog.default or '-')}"
+        if arg not in catalog.names:
+            return f"Unknown model '{arg}'. Available: {available}"
+        ctx.session.model = arg
+        ctx.conversation_changes["model"] = arg
+        return f"This chat now uses {catalog.describe(arg)}."
+
+    async def _help(self, _ctx: TurnContext, _arg: str) -> str:
+        lines = ["Commands:"] + [f"{c.usage} — {c.help}" for c in self.table]
+        return "\n".join(lines)

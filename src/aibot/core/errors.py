@@ -1,0 +1,26 @@
+"""Errors the core understands without knowing which component raised them."""
+
+from __future__ import annotations
+
+
+class ModelUnavailable(Exception):
+    """The model could not answer; `str()` is safe to show the user."""
+
+
+class QueueFull(Exception):
+    """Back-pressure: the dispatcher holds as many messages as it is allowed to."""
+
+
+class AccessDenied(Exception):
+    """The message has no valid credential or principal."""
+
+
+class SendError(Exception):
+    """A channel could not deliver a reply; the outbox retries it unless `permanent`."""
+
+    def __init__(
+        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message)
+        self.permanent = permanent
+        self.retry_after = retry_after

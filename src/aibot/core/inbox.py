@@ -1,0 +1,169 @@
+"""The durable inbox: platform messages are committed before they are acknowledged.
+
+`accept` returns only after the row is durable, so a receiver that answers its platform
+afterwards can never lose a message; the unique (channel, message_id) key turns re-deliveries
+into no-ops. Processing commits the turns, the inbox status and the reply's outbox row in one
+transaction, so a crash at any point ends with the message either pending (and redone) or
+answered, never both.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections import deque
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import structlog
+
+from aibot.core.errors import QueueFull
+from aibot.core.messages import Inbound, InboxRow
+from aibot.core.pipeline import TurnContext
+from aibot.core.service import ChatService
+from aibot.core.sessions import Writer, WriteOp
+from aibot.ops.metrics import Metrics
+
+log = structlog.get_logger("aibot.inbox")
+
+FAILURE_NOTICE = "Sorry, I could not answer that just now. Please try again in a moment."
+
+
+class InboxStore(Protocol):
+    async def pending_inbox(self, limit: int, exclude_ids: set[int]) -> list[InboxRow]: ...
+
+    @staticmethod
+    def accept_inbox(
+        channel: str, message_id: str, session_key: str, user_id: str, text: str,
+        target: dict[str, Any], now: float,
+    ) -> WriteOp: ...
+
+    @staticmethod
+    def finish_inbox(
+        inbox_id: int, status: str, now: float, error: str | None = None
+    ) -> WriteOp: ...
+
+    @staticmethod
+    def enqueue_outbox(
+        inbox_id: int | None, channel: str, session_key: str, target: dict[str, Any], text: str,
+        now: float,
+    ) -> WriteOp: ...
+
+
+class Inbox:
+    def __init__(
+        self, store: InboxStore, writer: Writer, service: ChatService, metrics: Metrics,
+        on_reply: Callable[[], None], clock: Callable[[], float], *,
+        rescan_interval: float = 5.0,
+    ) -> None:
+        self._store = store
+        self._writer = writer
+        self._service = service
+        self._on_reply = on_reply
+        self._clock = clock
+        self._rescan_interval = rescan_interval
+        self._metrics = metrics
+        self._in_flight: set[int] = set()
+        # Rows finished since a rescan's query ran must not be scheduled again from its result.
+        self._recently_done: deque[int] = deque(maxlen=10_000)
+        self._task: asyncio.Task[None] | None = None
+
+    async def accept(self, inbound: Inbound) -> bool:
+        """Durably records the message; False means it was a duplicate and was dropped."""
+        assert inbound.message_id is not None, "platform messages need their platform id"
+        self._metrics.messages_in.labels(inbound.channel).inc()
+        (inbox_id,) = await self._writer.submit(self._store.accept_inbox(
+            inbound.channel, inbound.message_id, inbound.session_key, inbound.user_id,
+            inbound.text, {**inbound.target, "_principal": inbound.principal,
+                           "_request_id": inbound.request_id}, inbound.received_at,
+        ))
+        if inbox_id is None:
+            self._metrics.dedupe_hits.labels(inbound.channel).inc()
+            log.info("duplicate message dropped", channel=inbound.channel,
+                     message_id=inbound.message_id)
+            return False
+        inbound.inbox_id = inbox_id
+        self._schedule(inbound)
+        return True
+
+    def _schedule(self, inbound: Inbound) -> None:
+        assert inbound.inbox_id is not None
+        if inbound.inbox_id in self._in_flight:
+            return
+        try:
+            future = self._service.dispatcher.submit(
+                inbound.session_key, lambda: self._process(inbound)
+            )
+        except QueueFull:
+            return  # stays pending in the store; the rescan picks it up when there is room
+        self._in_flight.add(inbound.inbox_id)
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    async def _process(self, inbound: Inbound) -> None:
+        inbox_id = inbound.inbox_id
+        assert inbox_id is not None
+        try:
+            await self._service.process(inbound, extra_writes=self._completion)
+        except Exception as exc:
+            log.exception("message processing failed", inbox_id=inbox_id)
+            now = self._clock()
+            await self._writer.submit(
+                self._store.finish_inbox(inbox_id, "failed", now, error=repr(exc)[:500]),
+                self._store.enqueue_outbox(inbox_id, inbound.channel, inbound.session_key,
+                                           inbound.target, FAILURE_NOTICE, now),
+            )
+        finally:
+            self._in_flight.discard(inbox_id)
+            self._recently_done.append(inbox_id)
+        self._on_reply()
+
+    def _completion(self, ctx: TurnContext) -> list[WriteOp]:
+        inbound = ctx.inbound
+        assert inbound.inbox_id is not None
+        now = self._clock()
+        if ctx.error is not None:
+            text = f"⚠️ {ctx.error}" if ctx.is_command else f"⚠️ {FAILURE_NOTICE}"
+            status, error = "failed", ctx.error
+        else:
+            text, status, error = ctx.reply or "", "done", None
+        ops = [self._store.finish_inbox(inbound.inbox_id, status, now, error)]
+        if text:
+            ops.append(self._store.enqueue_outbox(
+                inbound.inbox_id, inbound.channel, inbound.session_key, inbound.target, text, now
+            ))
+        return ops
+
+    async def rescan(self, limit: int = 500) -> int:
+        """Schedules pending rows not already in flight: after a restart, or after back-pressure."""
+        rows = await self._store.pending_inbox(limit, set(self._in_flight))
+        done = set(self._recently_done)
+        rows = [row for row in rows if row.id not in done and row.id not in self._in_flight]
+        for row in rows:
+            target = dict(row.target)
+            principal = target.pop("_principal", None)
+            request_id = target.pop("_request_id", None) or f"inbox-{row.id}"
+            self._schedule(Inbound(
+                channel=row.channel, session_key=row.session_key, user_id=row.user_id,
+                text=row.text, request_id=str(request_id), received_at=row.received_at,
+                message_id=row.message_id, target=target, principal=principal, inbox_id=row.id,
+            ))
+        if rows:
+            log.info("resumed pending messages", count=len(rows))
+        return len(rows)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._rescan_loop(), name="inbox-rescan")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _rescan_loop(self) -> None:
+        while True:
+            try:
+                await self.rescan()
+            except Exception:
+                log.exception("inbox rescan failed")
+            await asyncio.sleep(self._rescan_interval)

@@ -1,0 +1,111 @@
+"""Runs one message through the pipeline and commits what it produced in one transaction."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+
+import structlog
+
+from aibot.core.dispatcher import Dispatcher
+from aibot.core.messages import Inbound
+from aibot.core.pipeline import DeltaSink, Pipeline, TurnContext
+from aibot.core.sessions import SessionMemory, Writer, WriteOp
+from aibot.ops.metrics import Metrics
+
+ExtraWrites = Callable[[TurnContext], list[WriteOp]]
+
+log = structlog.get_logger("aibot.core")
+
+# The event loop holds tasks weakly; turns streamed to a caller that left must still finish.
+_running: set[asyncio.Task[TurnContext]] = set()
+
+
+class ChatService:
+    def __init__(
+        self, pipeline: Pipeline, dispatcher: Dispatcher, writer: Writer,
+        memory: SessionMemory, metrics: Metrics, clock: Callable[[], float],
+    ) -> None:
+        self.pipeline = pipeline
+        self.dispatcher = dispatcher
+        self._writer = writer
+        self._memory = memory
+        self._metrics = metrics
+        self._clock = clock
+
+    async def handle(self, inbound: Inbound, on_delta: DeltaSink | None = None) -> TurnContext:
+        """For request/response channels: queue behind the session, run, return the result."""
+        self._metrics.messages_in.labels(inbound.channel).inc()
+        return await self.dispatcher.run(
+            inbound.session_key, lambda: self.process(inbound, on_delta)
+        )
+
+    async def process(
+        self, inbound: Inbound, on_delta: DeltaSink | None = None,
+        extra_writes: ExtraWrites | None = None,
+    ) -> TurnContext:
+        """Runs the pipeline; returns once its writes (and `extra_writes`) are durable."""
+        started = time.perf_counter()
+        structlog.contextvars.bind_contextvars(request_id=inbound.request_id)
+        try:
+            ctx = await self.pipeline.run(TurnContext(inbound, self._clock(), on_delta))
+            writes = ctx.writes + (extra_writes(ctx) if extra_writes else [])
+            if writes:
+                try:
+                    await self._writer.submit(*writes)
+                except Exception:
+                    self._memory.forget(inbound.session_key)
+                    raise
+            elapsed = time.perf_counter() - started
+            self._metrics.message_latency.labels(inbound.channel).observe(elapsed)
+            if ctx.error is not None:
+                self._metrics.errors.labels(inbound.channel, "model").inc()
+                log.warning("message failed", channel=inbound.channel,
+                            session=inbound.session_key, error=ctx.error)
+            else:
+                log.info("message handled", channel=inbound.channel,
+                          session=inbound.session_key, provider=ctx.provider,
+                          ms=round(elapsed * 1000, 1), command=ctx.is_command)
+            return ctx
+        finally:
+            structlog.contextvars.unbind_contextvars("request_id")
+
+
+class StreamEnd:
+    """The last item of `ChatService.stream`: the finished context, or the error that ended it."""
+
+    __slots__ = ("ctx", "exc")
+
+    def __init__(self, ctx: TurnContext | None, exc: BaseException | None) -> None:
+        self.ctx = ctx
+        self.exc = exc
+
+
+async def stream_turn(service: ChatService, inbound: Inbound) -> AsyncIterator[str | StreamEnd]:
+    """Yields answer text as it arrives, then one StreamEnd.
+
+    The turn runs in its own task: a caller that disconnects stops reading, but the answer is
+    still finished and remembered, so the conversation stays consistent.
+    """
+    queue: asyncio.Queue[str | StreamEnd] = asyncio.Queue()
+
+    async def sink(text: str) -> None:
+        queue.put_nowait(text)
+
+    def finished(task: asyncio.Task[TurnContext]) -> None:
+        if task.cancelled():
+            queue.put_nowait(StreamEnd(None, asyncio.CancelledError()))
+        else:
+            exc = task.exception()
+            queue.put_nowait(StreamEnd(None if exc else task.result(), exc))
+
+    task = asyncio.create_task(service.handle(inbound, sink))
+    _running.add(task)
+    task.add_done_callback(_running.discard)
+    task.add_done_callback(finished)
+    while True:
+        item = await queue.get()
+        yield item
+        if isinstance(item, StreamEnd):
+            return

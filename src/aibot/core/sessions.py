@@ -1,0 +1,96 @@
+"""Conversation memory: the recent turns of each session, cached in memory, durable in the store.
+
+The dispatcher runs one message per session at a time, so a session's cached state is only ever
+changed by one task; the cache saves a database read per message. On a miss, pending writes are
+flushed first so a reload never misses a turn that is still in the commit queue.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from aibot.core.messages import ConversationRow, TurnRecord
+
+WriteOp = Callable[[Any], Awaitable[Any]]
+
+
+class SessionStore(Protocol):
+    async def conversation(self, session_key: str) -> ConversationRow | None: ...
+
+    async def recent_turns(
+        self, session_key: str, since: float, limit: int
+    ) -> list[TurnRecord]: ...
+
+    @staticmethod
+    def save_conversation(
+        session_key: str, channel: str, user_id: str, now: float, **changes: Any
+    ) -> WriteOp: ...
+
+    @staticmethod
+    def add_turns(session_key: str, records: list[TurnRecord]) -> WriteOp: ...
+
+
+class Writer(Protocol):
+    """The group-commit writer as the core sees it."""
+
+    async def submit(self, *ops: WriteOp) -> list[Any]: ...
+
+    async def flush(self) -> None: ...
+
+
+@dataclass(slots=True)
+class SessionState:
+    key: str
+    model: str | None = None
+    context_from: float = 0.0
+    turns: list[TurnRecord] = field(default_factory=list)
+
+    @property
+    def last_active(self) -> float:
+        return self.turns[-1].created_at if self.turns else self.context_from
+
+
+class SessionMemory:
+    def __init__(
+        self, store: SessionStore, writer: Writer, *, max_turns: int, cache_size: int
+    ) -> None:
+        self.store = store
+        self._writer = writer
+        self._keep = max(2, max_turns * 2)
+        self._cache_size = cache_size
+        self._cache: OrderedDict[str, SessionState] = OrderedDict()
+
+    async def get(self, session_key: str) -> SessionState:
+        state = self._cache.get(session_key)
+        if state is not None:
+            self._cache.move_to_end(session_key)
+            return state
+        await self._writer.flush()
+        row = await self.store.conversation(session_key)
+        state = SessionState(session_key)
+        if row is not None:
+            state.model = row.model
+            state.context_from = row.context_from
+            state.turns = await self.store.recent_turns(session_key, row.context_from, self._keep)
+        if self._cache_size:
+            self._cache[session_key] = state
+            while len(self._cache) > self._cache_size:
+                self._cache.popitem(last=False)
+        return state
+
+    def remember(self, state: SessionState, records: list[TurnRecord]) -> None:
+        state.turns.extend(records)
+        if len(state.turns) > self._keep:
+            del state.turns[: len(state.turns) - self._keep]
+
+    @staticmethod
+    def reset(state: SessionState, now: float) -> None:
+        state.context_from = now
+        state.turns.clear()
+
+    def forget(self, session_key: str) -> None:
+        """Drops a cached session whose last writes failed, so the next read comes from the store."""
+        self._cache.pop(session_key, None)

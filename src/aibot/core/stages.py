@@ -1,0 +1,160 @@
+"""The pipeline stages, and the one list that orders them.
+
+Read `build_pipeline` top to bottom to follow a message. Later features (rate limits, filters,
+routing, cache) are new entries in that list; no stage knows about another.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from aibot.config import SessionConfig
+from aibot.core.commands import Commands, parse_command
+from aibot.core.errors import AccessDenied
+from aibot.core.messages import ChatRequest, ChatResult, Message, TurnRecord
+from aibot.core.pipeline import DeltaSink, Pipeline, Stage, TurnContext
+from aibot.core.sessions import SessionMemory
+from aibot.core.tokens import estimate_tokens
+from aibot.ops.metrics import Metrics
+
+Clock = Callable[[], float]
+
+
+class ModelRouter(Protocol):
+    async def complete(
+        self, request: ChatRequest, provider_name: str | None = None,
+        on_delta: DeltaSink | None = None,
+    ) -> ChatResult: ...
+
+
+async def access_stage(ctx: TurnContext) -> None:
+    """Only messages a receiver authenticated reach the model (API key, platform signature…)."""
+    if ctx.inbound.principal is None:
+        raise AccessDenied("message without an authenticated principal")
+
+
+class SessionStage:
+    def __init__(self, memory: SessionMemory) -> None:
+        self._memory = memory
+
+    async def __call__(self, ctx: TurnContext) -> None:
+        if ctx.inbound.remember:
+            ctx.session = await self._memory.get(ctx.inbound.session_key)
+
+
+class CommandStage:
+    def __init__(self, commands: Commands) -> None:
+        self._commands = commands
+
+    async def __call__(self, ctx: TurnContext) -> None:
+        parsed = parse_command(ctx.inbound.text)
+        if parsed is None:
+            return
+        command = self._commands.find(parsed[0])
+        if command is None:
+            return
+        ctx.is_command = True
+        ctx.answer(await command.handler(ctx, parsed[1]))
+
+
+class ContextStage:
+    """Builds the model's messages: system prompt, the recent turns that fit, the new message."""
+
+    def __init__(self, config: SessionConfig) -> None:
+        self._config = config
+
+    async def __call__(self, ctx: TurnContext) -> None:
+        inbound = ctx.inbound
+        if ctx.session is None:
+            ctx.messages = list(inbound.messages or [Message("user", inbound.text)])
+            return
+        session = ctx.session
+        idle = self._config.idle_reset
+        if idle is not None and session.turns and ctx.now - session.last_active > idle:
+            cutoff = session.last_active
+            SessionMemory.reset(session, cutoff)
+            ctx.conversation_changes["context_from"] = cutoff
+        system = [m for m in inbound.messages or [] if m.role == "system"]
+        if not system and self._config.system_prompt:
+            system = [Message("system", self._config.system_prompt)]
+        latest = Message("user", inbound.text)
+        budget = self._config.max_context_tokens - estimate_tokens(inbound.text) - sum(
+            estimate_tokens(m.content) for m in system
+        )
+        history: list[Message] = []
+        for turn in reversed(session.turns):
+            budget -= estimate_tokens(turn.content)
+            if budget < 0:
+                break
+            history.append(turn.as_message())
+        history.reverse()
+        if history and history[0].role == "assistant":
+            history.pop(0)  # never start the history in the middle of an exchange
+        ctx.messages = [*system, *history, latest]
+
+
+class ModelStage:
+    def __init__(self, router: ModelRouter) -> None:
+        self._router = router
+
+    async def __call__(self, ctx: TurnContext) -> None:
+        inbound = ctx.inbound
+        request = ChatRequest(ctx.messages, max_tokens=inbound.max_tokens,
+                              temperature=inbound.temperature)
+        provider = (ctx.session.model if ctx.session else None) or inbound.model
+        result = await self._router.complete(request, provider, ctx.on_delta)
+        ctx.reply = result.text
+        ctx.reasoning = result.reasoning
+        ctx.provider = result.provider
+        ctx.model = result.model
+        ctx.usage = result.usage
+        ctx.finish_reason = result.finish_reason
+
+
+class PersistStage:
+    """Queues the turn's writes; the caller commits them together with its own (inbox, outbox)."""
+
+    def __init__(self, memory: SessionMemory, clock: Clock) -> None:
+        self._memory = memory
+        self._clock = clock
+
+    async def __call__(self, ctx: TurnContext) -> None:
+        session, inbound = ctx.session, ctx.inbound
+        if session is None or ctx.error is not None:
+            return
+        records: list[TurnRecord] = []
+        if ctx.reply is not None and not ctx.is_command:
+            asked_at = max(ctx.now, session.context_from + 1e-6)
+            records = [
+                TurnRecord("user", inbound.text, asked_at, request_id=inbound.request_id),
+                TurnRecord("assistant", ctx.reply, max(self._clock(), asked_at + 1e-6),
+                           reasoning=ctx.reasoning, provider=ctx.provider, model=ctx.model,
+                           prompt_tokens=ctx.usage.prompt_tokens,
+                           completion_tokens=ctx.usage.completion_tokens,
+                           request_id=inbound.request_id),
+            ]
+        if not records and not ctx.conversation_changes:
+            return
+        store = self._memory.store
+        ctx.writes.append(store.save_conversation(
+            session.key, inbound.channel, inbound.user_id, ctx.now, **ctx.conversation_changes
+        ))
+        if records:
+            self._memory.remember(session, records)
+            ctx.writes.append(store.add_turns(session.key, records))
+
+
+def build_pipeline(
+    *, memory: SessionMemory, commands: Commands, router: ModelRouter, session: SessionConfig,
+    metrics: Metrics, clock: Clock,
+) -> Pipeline:
+    stages: list[tuple[str, Stage]] = [
+        ("access", access_stage),
+        ("session", SessionStage(memory)),
+        ("commands", CommandStage(commands)),
+        ("context", ContextStage(session)),
+        ("model", ModelStage(router)),
+    ]
+    finalizers: list[tuple[str, Stage]] = [("persist", PersistStage(memory, clock))]
+    return Pipeline(stages, finalizers, metrics)

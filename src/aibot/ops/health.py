@@ -1,0 +1,35 @@
+"""`/healthz` (the process serves), `/readyz` (it can answer: store, model, channels), `/metrics`."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST
+
+from aibot.ops.metrics import Metrics
+
+
+def build_health_router(
+    readiness: Callable[[], Awaitable[dict[str, Any]]], metrics: Metrics
+) -> APIRouter:
+    router = APIRouter(tags=["operations"])
+
+    @router.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        """Liveness: 200 while the process serves requests."""
+        return {"status": "ok"}
+
+    @router.get("/readyz")
+    async def readyz() -> JSONResponse:
+        """Readiness: 200 when store and a model are usable; otherwise 503 and what is missing."""
+        report = await readiness()
+        return JSONResponse(report, status_code=200 if report["ready"] else 503)
+
+    @router.get("/metrics", include_in_schema=False)
+    async def prometheus() -> Response:
+        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+
+    return router

@@ -1,0 +1,68 @@
+"""Prometheus metrics, on a registry per gateway instance so tests can run several in one process."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        r = self.registry
+        self.messages_in = Counter(
+            "aibot_messages_in", "Messages received, by channel.", ["channel"], registry=r
+        )
+        self.messages_out = Counter(
+            "aibot_messages_out", "Replies delivered, by channel and outcome.",
+            ["channel", "outcome"], registry=r,
+        )
+        self.dedupe_hits = Counter(
+            "aibot_dedupe_hits", "Re-delivered messages dropped by the inbox.", ["channel"],
+            registry=r,
+        )
+        self.stage_latency = Histogram(
+            "aibot_stage_seconds", "Time spent in each pipeline stage.", ["stage"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.message_latency = Histogram(
+            "aibot_message_seconds", "Whole pipeline time per message, by channel.", ["channel"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.provider_latency = Histogram(
+            "aibot_provider_seconds", "Model call time, by provider.", ["provider"],
+            buckets=_LATENCY_BUCKETS, registry=r,
+        )
+        self.provider_errors = Counter(
+            "aibot_provider_errors", "Failed model calls, by provider and kind.",
+            ["provider", "kind"], registry=r,
+        )
+        self.tokens = Counter(
+            "aibot_tokens", "Model tokens, by provider and direction.", ["provider", "direction"],
+            registry=r,
+        )
+        self.errors = Counter(
+            "aibot_errors", "Messages that ended in an error, by channel and kind.",
+            ["channel", "kind"], registry=r,
+        )
+        self.queue_depth = Gauge(
+            "aibot_queue_depth", "Messages waiting in the dispatcher.", registry=r
+        )
+        self.in_flight = Gauge(
+            "aibot_in_flight", "Messages being processed now.", registry=r
+        )
+        self.outbox_pending = Gauge(
+            "aibot_outbox_pending", "Replies waiting to be delivered.", registry=r
+        )
+        self.outbox_expired = Counter(
+            "aibot_outbox_expired", "Replies too old to send, by channel.", ["channel"],
+            registry=r,
+        )
+        self.rejected = Counter(
+            "aibot_rejected", "Messages refused before the model, by reason.", ["reason"],
+            registry=r,
+        )
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)

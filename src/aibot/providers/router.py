@@ -1,0 +1,170 @@
+"""Chooses a provider for a call and makes it reliable: retries with backoff, then fallbacks.
+
+Retries honour `Retry-After`; the delay doubles with full jitter so a 429 storm from one vendor
+does not synchronise every session. A streamed answer can only be retried before its first
+visible token: after that the user has seen text and a second answer would be a duplicate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+from collections.abc import Awaitable, Callable
+
+import structlog
+
+from aibot.core.errors import ModelUnavailable
+from aibot.ops.metrics import Metrics
+from aibot.providers.base import ChatRequest, ChatResult, ProviderError, StreamDelta, Usage
+from aibot.providers.openai_compat import OpenAICompatibleProvider
+
+DeltaSink = Callable[[str], Awaitable[None]]
+Sleep = Callable[[float], Awaitable[None]]
+
+log = structlog.get_logger("aibot.providers")
+
+_MAX_RETRY_AFTER = 30.0
+
+
+class NoProviderError(ModelUnavailable):
+    """No usable provider is configured; the message tells the user how to configure one."""
+
+
+class ProviderRouter:
+    def __init__(
+        self,
+        providers: dict[str, OpenAICompatibleProvider],
+        default: str | None,
+        fallbacks: list[str],
+        metrics: Metrics,
+        *,
+        sleep: Sleep = asyncio.sleep,
+        rand: Callable[[], float] = random.random,
+        backoff_base: float = 0.5,
+        backoff_max: float = 8.0,
+    ) -> None:
+        self.providers = providers
+        self.default = default if default in providers else next(iter(providers), None)
+        self.fallbacks = [f for f in fallbacks if f in providers]
+        self._metrics = metrics
+        self._sleep = sleep
+        self._rand = rand
+        self._backoff_base = backoff_base
+        self._backoff_max = backoff_max
+
+    def problems(self) -> list[str]:
+        """What stops the router from answering, in words a user can act on."""
+        if not self.providers:
+            return [
+                "no model provider is configured: run `ai-bot init`, or set a key such as "
+                "DEEPSEEK_API_KEY / MINIMAX_API_KEY / OPENAI_API_KEY in .env and restart"
+            ]
+        problems = []
+        for provider in self.providers.values():
+            if provider.needs_key and not provider.has_key:
+                where = f"set {provider.env_key} in .env or the environment" if provider.env_key \
+                    else f"set models.providers.{provider.name}.api_key in config.yaml"
+                problems.append(f"model provider '{provider.name}' has no API key: {where}")
+        return problems
+
+    def chain(self, name: str | None) -> list[OpenAICompatibleProvider]:
+        first = name if name in self.providers else self.default
+        if first is None:
+            raise NoProviderError(self.problems()[0])
+        names = [first, *(f for f in self.fallbacks if f != first)]
+        return [self.providers[n] for n in names]
+
+    async def complete(
+        self, request: ChatRequest, provider_name: str | None = None,
+        on_delta: DeltaSink | None = None,
+    ) -> ChatResult:
+        last_error: ProviderError | None = None
+        for provider in self.chain(provider_name):
+            state = _StreamState()
+            try:
+                return await self._with_retries(provider, request, on_delta, state)
+            except ProviderError as exc:
+                last_error = exc
+                if state.shown:
+                    raise
+                log.warning("provider failed, trying fallback", provider=provider.name,
+                            error=str(exc))
+        assert last_error is not None
+        raise last_error
+
+    async def _with_retries(
+        self, provider: OpenAICompatibleProvider, request: ChatRequest,
+        on_delta: DeltaSink | None, state: _StreamState,
+    ) -> ChatResult:
+        attempts = 1 + provider.max_retries
+        for attempt in range(attempts):
+            started = time.perf_counter()
+            try:
+                if on_delta is None:
+                    result = await provider.chat(request)
+                else:
+                    result = await self._stream(provider, request, on_delta, state)
+            except ProviderError as exc:
+                self._metrics.provider_errors.labels(provider.name, exc.kind).inc()
+                if state.shown or not exc.retryable or attempt == attempts - 1:
+                    raise
+                if exc.retry_after is not None and exc.retry_after > _MAX_RETRY_AFTER:
+                    raise
+                delay = self._delay(attempt, exc.retry_after)
+                log.info("retrying model call", provider=provider.name, attempt=attempt + 1,
+                         delay=round(delay, 3), error=str(exc))
+                await self._sleep(delay)
+                continue
+            self._metrics.provider_latency.labels(provider.name).observe(
+                time.perf_counter() - started
+            )
+            self._metrics.tokens.labels(provider.name, "prompt").inc(result.usage.prompt_tokens)
+            self._metrics.tokens.labels(provider.name, "completion").inc(
+                result.usage.completion_tokens
+            )
+            return result
+        raise AssertionError("unreachable")
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after
+        ceiling = min(self._backoff_max, self._backoff_base * (2**attempt))
+        return ceiling * (0.5 + self._rand() / 2)
+
+    async def _stream(
+        self, provider: OpenAICompatibleProvider, request: ChatRequest, on_delta: DeltaSink,
+        state: _StreamState,
+    ) -> ChatResult:
+        text: list[str] = []
+        reasoning: list[str] = []
+        usage = Usage()
+        finish: str | None = None
+        async for delta in provider.stream(request):
+            if delta.text:
+                state.shown = True
+                text.append(delta.text)
+                await on_delta(delta.text)
+            if delta.reasoning:
+                reasoning.append(delta.reasoning)
+            usage = delta.usage or usage
+            finish = delta.finish_reason or finish
+        return ChatResult(
+            text="".join(text), reasoning="".join(reasoning) or None, usage=usage,
+            provider=provider.name, model=request.model or provider.model, finish_reason=finish,
+        )
+
+    async def close(self) -> None:
+        await asyncio.gather(*(p.close() for p in self.providers.values()))
+
+
+class _StreamState:
+    """Whether any answer text reached the user during this provider's attempts."""
+
+    __slots__ = ("shown",)
+
+    def __init__(self) -> None:
+        self.shown = False
+
+
+__all__ = ["DeltaSink", "NoProviderError", "ProviderRouter", "StreamDelta"]
