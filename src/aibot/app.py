@@ -17,7 +17,8 @@ from aibot.channels.http_api.auth import ApiKeys
 from aibot.channels.http_api.openai_api import build_openai_router, openai_error
 from aibot.channels.http_api.rest import build_rest_router, error_response
 from aibot.channels.webchat.routes import WebChat
-from aibot.channels.webhook.channel import CHANNEL as WEBHOOK, WebhookSender, build_webhook_router
+from aibot.channels.webhook.channel import CHANNEL as WEBHOOK
+from aibot.channels.webhook.channel import WebhookSender, build_webhook_router
 from aibot.config import Config, ConfigError, LoadedConfig
 from aibot.core.commands import Commands, ModelCatalog
 from aibot.core.dispatcher import Dispatcher

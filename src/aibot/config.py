@@ -105,7 +105,7 @@ class ModelsConfig(_Section):
 
 
 class SessionConfig(_Section):
-    max_turns: int = Field(20, ge=0, le=1000, description="User+assistant exchanges kept as context.")
+    max_turns: int = Field(20, ge=0, le=1000, description="Exchanges kept as context.")
     max_context_tokens: int = Field(
         16000, ge=256, description="Token budget for history; oldest turns are dropped first."
     )
@@ -127,7 +127,7 @@ class DispatcherConfig(_Section):
 
 
 class OutboxConfig(_Section):
-    max_attempts: int = Field(10, ge=1, description="Send attempts before a reply is dead-lettered.")
+    max_attempts: int = Field(10, ge=1, description="Send attempts before dead-lettering.")
     max_age: float = Field(600.0, description="Replies older than this are expired, not sent late.")
     backoff_base: float = Field(1.0, gt=0, description="First retry delay in seconds (doubles).")
     backoff_max: float = Field(300.0, gt=0, description="Longest retry delay in seconds.")
@@ -172,16 +172,16 @@ class ChannelsConfig(BaseModel):
 
 
 class Config(_Section):
-    server: ServerConfig = Field(default_factory=ServerConfig)  # type: ignore[arg-type]
-    storage: StorageConfig = Field(default_factory=StorageConfig)  # type: ignore[arg-type]
-    redis: RedisConfig = Field(default_factory=RedisConfig)  # type: ignore[arg-type]
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    storage: StorageConfig = Field(default_factory=StorageConfig)
+    redis: RedisConfig = Field(default_factory=RedisConfig)
     api: ApiConfig = Field(default_factory=ApiConfig)
-    models: ModelsConfig = Field(default_factory=ModelsConfig)  # type: ignore[arg-type]
-    session: SessionConfig = Field(default_factory=SessionConfig)  # type: ignore[arg-type]
-    dispatcher: DispatcherConfig = Field(default_factory=DispatcherConfig)  # type: ignore[arg-type]
-    outbox: OutboxConfig = Field(default_factory=OutboxConfig)  # type: ignore[arg-type]
-    logging: LoggingConfig = Field(default_factory=LoggingConfig)  # type: ignore[arg-type]
-    webchat: WebchatConfig = Field(default_factory=WebchatConfig)  # type: ignore[arg-type]
+    models: ModelsConfig = Field(default_factory=ModelsConfig)
+    session: SessionConfig = Field(default_factory=SessionConfig)
+    dispatcher: DispatcherConfig = Field(default_factory=DispatcherConfig)
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
+    logging: LoggingConfig = Field(default_factory=LoggingConfig)
+    webchat: WebchatConfig = Field(default_factory=WebchatConfig)
     channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
 
 

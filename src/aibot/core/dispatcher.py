@@ -88,13 +88,13 @@ class Dispatcher:
                     self._metrics.in_flight.dec()
         del self._lanes[session_key]
 
-    async def stop(self, timeout: float) -> None:
-        """Stops intake and waits up to `timeout` for running and queued jobs to finish."""
+    async def stop(self, grace: float) -> None:
+        """Stops intake and waits up to `grace` seconds for running and queued jobs to finish."""
         self._accepting = False
         tasks = [lane.task for lane in self._lanes.values() if lane.task is not None]
         if not tasks:
             return
-        _done, pending = await asyncio.wait(tasks, timeout=timeout)
+        _done, pending = await asyncio.wait(tasks, timeout=grace)
         for task in pending:
             task.cancel()
         if pending:

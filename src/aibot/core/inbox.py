@@ -21,7 +21,7 @@ from aibot.core.errors import QueueFull
 from aibot.core.messages import Inbound, InboxRow
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService
-from aibot.core.sessions import Writer, WriteOp
+from aibot.core.sessions import WriteOp, Writer
 from aibot.ops.metrics import Metrics
 
 log = structlog.get_logger("aibot.inbox")

@@ -19,7 +19,7 @@ import structlog
 from aibot.config import OutboxConfig
 from aibot.core.errors import SendError
 from aibot.core.messages import Outbound, OutboxRow
-from aibot.core.sessions import Writer, WriteOp
+from aibot.core.sessions import WriteOp, Writer
 from aibot.ops.metrics import Metrics
 
 log = structlog.get_logger("aibot.outbox")

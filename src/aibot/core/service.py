@@ -11,7 +11,7 @@ import structlog
 from aibot.core.dispatcher import Dispatcher
 from aibot.core.messages import Inbound
 from aibot.core.pipeline import DeltaSink, Pipeline, TurnContext
-from aibot.core.sessions import SessionMemory, Writer, WriteOp
+from aibot.core.sessions import SessionMemory, WriteOp, Writer
 from aibot.ops.metrics import Metrics
 
 ExtraWrites = Callable[[TurnContext], list[WriteOp]]

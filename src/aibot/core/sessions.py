@@ -92,5 +92,5 @@ class SessionMemory:
         state.turns.clear()
 
     def forget(self, session_key: str) -> None:
-        """Drops a cached session whose last writes failed, so the next read comes from the store."""
+        """Drops a cached session whose writes failed; the next read goes to the store."""
         self._cache.pop(session_key, None)

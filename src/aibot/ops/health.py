@@ -1,4 +1,4 @@
-"""`/healthz` (the process serves), `/readyz` (it can answer: store, model, channels), `/metrics`."""
+"""`/healthz` (the process serves), `/readyz` (store, model, channels usable), `/metrics`."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Prometheus metrics, on a registry per gateway instance so tests can run several in one process."""
+"""Prometheus metrics on a registry per gateway, so several can run in one test process."""
 
 from __future__ import annotations
 

@@ -7,7 +7,6 @@ well under a millisecond. The SDK is used in the tests as the independent oracle
 
 from __future__ import annotations
 
-import asyncio
 import email.utils
 import time
 from collections.abc import AsyncIterator
@@ -168,7 +167,7 @@ class OpenAICompatibleProvider:
             ) as response:
                 await self._check_status(response)
                 raw = await response.read()
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise self._fail("request timed out", retryable=True) from None
         except aiohttp.ClientError as exc:
             raise self._fail(f"connection failed: {exc}", retryable=True) from None
@@ -215,7 +214,7 @@ class OpenAICompatibleProvider:
                         finished = True
                     if delta.text or delta.reasoning or delta.usage or delta.finish_reason:
                         yield delta
-        except (TimeoutError, asyncio.TimeoutError):
+        except TimeoutError:
             raise self._fail("stream timed out", retryable=True) from None
         except aiohttp.ClientPayloadError:
             raise self._fail("stream cut off by the provider", retryable=True) from None

@@ -73,7 +73,15 @@ class ProviderRouter:
         if first is None:
             raise NoProviderError(self.problems()[0])
         names = [first, *(f for f in self.fallbacks if f != first)]
-        return [self.providers[n] for n in names]
+        usable = [self.providers[n] for n in names if self._usable(self.providers[n])]
+        if not usable:
+            raise NoProviderError(self.problems()[0])
+        return usable
+
+    @staticmethod
+    def _usable(provider: OpenAICompatibleProvider) -> bool:
+        """A provider that needs a key and has none would only burn a request to get a 401."""
+        return provider.has_key or not provider.needs_key
 
     async def complete(
         self, request: ChatRequest, provider_name: str | None = None,
@@ -129,7 +137,7 @@ class ProviderRouter:
     def _delay(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
             return retry_after
-        ceiling = min(self._backoff_max, self._backoff_base * (2**attempt))
+        ceiling = min(self._backoff_max, self._backoff_base * 2.0**attempt)
         return ceiling * (0.5 + self._rand() / 2)
 
     async def _stream(

@@ -1,0 +1,82 @@
+"""`ai-bot chat`: a terminal conversation through the real pipeline, memory and store.
+
+It runs the gateway in-process (no server, no port) so a user can try a model and a config
+before connecting any platform. The conversation is remembered like any other channel's.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import sys
+import time
+import uuid
+
+from aibot.app import Gateway, config_secrets
+from aibot.cli.common import console, fail
+from aibot.config import ConfigError, LoadedConfig
+from aibot.core.messages import Inbound
+from aibot.core.service import stream_turn
+from aibot.ops.logging import SecretMasker, configure_logging
+
+EXIT_WORDS = frozenset({"/exit", "/quit", "exit", "quit"})
+
+
+def run_chat(loaded: LoadedConfig) -> None:
+    configure_logging("warning", "console", SecretMasker(config_secrets(loaded.config)))
+    try:
+        gateway = Gateway(loaded)
+    except ConfigError as exc:
+        fail(str(exc))
+    asyncio.run(_session(gateway))
+
+
+async def _session(gateway: Gateway) -> None:
+    await gateway.start()
+    try:
+        problems = gateway.problems()
+        for problem in problems:
+            console.print(f"[yellow]! {problem}[/]", highlight=False)
+        model = gateway.catalog.describe(gateway.catalog.default or "-")
+        console.print(f"[bold]ai-bot chat[/] · model {model} · /help for commands, "
+                      "/exit or Ctrl-D to leave", highlight=False)
+        session = f"cli:{getpass.getuser()}"
+        while True:
+            text = await _read_line()
+            if text is None or text.strip() in EXIT_WORDS:
+                break
+            if text.strip():
+                await _turn(gateway, session, text.strip())
+    finally:
+        await gateway.stop()
+
+
+async def _read_line() -> str | None:
+    prompt = "you> " if sys.stdin.isatty() else ""
+    try:
+        return await asyncio.to_thread(input, prompt)
+    except EOFError:
+        return None
+
+
+async def _turn(gateway: Gateway, session: str, text: str) -> None:
+    inbound = Inbound(channel="cli", session_key=session, user_id=session, text=text,
+                      request_id=uuid.uuid4().hex, received_at=time.time(), principal="cli-local")
+    streamed = False
+    async for item in stream_turn(gateway.service, inbound):
+        if isinstance(item, str):
+            if not streamed:
+                console.print("[bold cyan]bot>[/] ", end="")
+                streamed = True
+            console.print(item, end="", markup=False, highlight=False, soft_wrap=True)
+            continue
+        ctx = item.ctx
+        if ctx is None or ctx.error is not None:
+            reason = ctx.error if ctx is not None else repr(item.exc)
+            console.print(f"\n[red]! no answer: {reason}[/]" if streamed
+                          else f"[red]! no answer: {reason}[/]", highlight=False)
+        elif streamed:
+            console.print()
+        else:
+            console.print("[bold cyan]bot>[/] ", end="")
+            console.print(ctx.reply or "", markup=False, highlight=False, soft_wrap=True)

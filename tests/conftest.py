@@ -1,0 +1,145 @@
+"""Shared fixtures: a fake model on loopback and the real gateway as a subprocess."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import socket
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+
+from tests.fakes.openai_server import FakeOpenAI
+
+AI_BOT = Path(sys.executable).parent / "ai-bot"
+API_KEY = "test-key"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+class RunningGateway:
+    """`ai-bot run` in a subprocess, with its own config, data directory and log file."""
+
+    def __init__(self, workdir: Path, config: dict[str, Any], env: dict[str, str]) -> None:
+        self.workdir = workdir
+        self.config = config
+        self.env = env
+        self.port = int(config["server"]["port"])
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.api_key = API_KEY
+        self.config_path = workdir / "config.yaml"
+        self.log_path = workdir / "gateway.log"
+        self.process: asyncio.subprocess.Process | None = None
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.api_key}"}
+
+    async def start(self, timeout: float = 20.0) -> None:
+        self.config_path.write_text(yaml.safe_dump(self.config), encoding="utf-8")
+        log = self.log_path.open("ab")
+        self.process = await asyncio.create_subprocess_exec(
+            str(AI_BOT), "run", "-c", str(self.config_path), cwd=self.workdir,
+            stdout=log, stderr=log, env=self.env,
+        )
+        log.close()
+        deadline = asyncio.get_running_loop().time() + timeout
+        async with aiohttp.ClientSession() as http:
+            while True:
+                if self.process.returncode is not None:
+                    raise RuntimeError(f"gateway exited with {self.process.returncode}:\n"
+                                       f"{self.log()[-3000:]}")
+                try:
+                    async with http.get(f"{self.url}/healthz") as response:
+                        if response.status == 200:
+                            return
+                except aiohttp.ClientError:
+                    pass
+                if asyncio.get_running_loop().time() > deadline:
+                    raise RuntimeError(f"gateway not healthy in {timeout}s:\n{self.log()[-3000:]}")
+                await asyncio.sleep(0.05)
+
+    async def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        process = self.process
+        if process is None or process.returncode is not None:
+            return process.returncode if process else None
+        process.send_signal(sig)
+        try:
+            await asyncio.wait_for(process.wait(), timeout)
+        except TimeoutError:
+            process.kill()
+            await process.wait()
+        return process.returncode
+
+    async def kill(self) -> None:
+        await self.stop(signal.SIGKILL)
+
+    async def restart(self) -> None:
+        await self.stop()
+        await self.start()
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace") \
+            if self.log_path.exists() else ""
+
+
+GatewayFactory = Callable[..., Awaitable[RunningGateway]]
+
+
+@pytest.fixture
+async def fake_llm() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def gateway_factory(
+    fake_llm: FakeOpenAI, tmp_path: Path
+) -> AsyncIterator[GatewayFactory]:
+    started: list[RunningGateway] = []
+
+    async def start(
+        config_overrides: dict[str, Any] | None = None, *, name: str = "gw",
+        env: dict[str, str] | None = None,
+    ) -> RunningGateway:
+        workdir = tmp_path / name
+        workdir.mkdir(exist_ok=True)
+        base: dict[str, Any] = {
+            "server": {"host": "127.0.0.1", "port": free_port()},
+            "storage": {"url": f"sqlite:///{workdir / 'ai-bot.db'}"},
+            "api": {"keys": [API_KEY]},
+            "models": {"default": "fake", "providers": {"fake": {
+                "base_url": fake_llm.base_url, "api_key": "sk-fake-provider-key-123456",
+                "model": "fake-model", "timeout": 10, "max_retries": 1,
+            }}},
+            "logging": {"level": "info", "format": "json"},
+        }
+        full_env = {k: v for k, v in os.environ.items() if not k.startswith("AIBOT_")}
+        full_env.update(env or {})
+        gateway = RunningGateway(workdir, deep_merge(base, config_overrides or {}), full_env)
+        started.append(gateway)
+        await gateway.start()
+        return gateway
+
+    yield start
+    await asyncio.gather(*(g.stop() for g in started))

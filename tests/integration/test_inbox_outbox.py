@@ -1,0 +1,149 @@
+"""The durable path: inbox before acknowledgement, outbox with retries, crash recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from typing import Any
+
+import aiohttp
+
+from tests.conftest import GatewayFactory, RunningGateway
+from tests.fakes.callback_receiver import CallbackReceiver
+from tests.fakes.openai_server import FakeOpenAI
+
+SECRET = "callback-secret-123"
+
+
+def webhook_config(receiver: CallbackReceiver, **outbox: Any) -> dict[str, Any]:
+    return {"channels": {"webhook": {"callback_url": receiver.url, "secret": SECRET,
+                                     "timeout": 2}},
+            "outbox": {"backoff_base": "100ms", "backoff_max": "1s", **outbox}}
+
+
+async def post_message(gw: RunningGateway, message_id: str, text: str,
+                       session: str = "c1") -> tuple[int, str]:
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{gw.url}/api/v1/messages", headers=gw.headers,
+        json={"message_id": message_id, "session_id": session, "message": text,
+              "metadata": {"ticket": 7}},
+    ) as response:
+        return response.status, (await response.json())["status"]
+
+
+def rows(gw: RunningGateway, query: str) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(gw.workdir / "ai-bot.db") as db:
+        return db.execute(query).fetchall()
+
+
+async def test_accept_dedupe_and_signed_callback(gateway_factory: GatewayFactory) -> None:
+    async with CallbackReceiver(secret=SECRET) as receiver:
+        gw = await gateway_factory(webhook_config(receiver))
+        assert await post_message(gw, "m-1", "hello hook") == (202, "accepted")
+        assert await post_message(gw, "m-1", "hello hook") == (200, "duplicate")
+        (reply,) = await receiver.wait_for(1)
+        assert reply["text"] == "echo: hello hook"
+        assert reply["in_reply_to"] == "m-1" and reply["metadata"] == {"ticket": 7}
+        assert receiver.headers[0]["Idempotency-Key"] == f"reply-{reply['reply_id']}"
+        assert receiver.bad_signatures == 0
+        await asyncio.sleep(0.5)
+        assert len(receiver.received) == 1
+        assert "dedupe_hits_total{channel=\"webhook\"} 1.0" in await metrics(gw)
+
+
+async def test_ordered_replies_per_conversation(gateway_factory: GatewayFactory,
+                                                fake_llm: FakeOpenAI) -> None:
+    fake_llm.latency = 0.02
+    async with CallbackReceiver() as receiver:
+        gw = await gateway_factory(webhook_config(receiver))
+        for n in range(6):
+            for session in ("x", "y"):
+                await post_message(gw, f"{session}-{n}", f"{session}{n}", session=session)
+        received = await receiver.wait_for(12)
+        for session in ("x", "y"):
+            texts = [r["text"] for r in received if r["session_id"] == session]
+            assert texts == [f"echo: {session}{n}" for n in range(6)]
+
+
+async def test_callback_failures_are_retried_then_delivered_once(
+    gateway_factory: GatewayFactory,
+) -> None:
+    async with CallbackReceiver() as receiver:
+        receiver.script(500, 503)
+        gw = await gateway_factory(webhook_config(receiver))
+        await post_message(gw, "r-1", "retry me")
+        (reply,) = await receiver.wait_for(1)
+        assert reply["text"] == "echo: retry me"
+        await asyncio.sleep(0.5)
+        assert len(receiver.received) == 1
+        assert rows(gw, "select status, attempts from outbox") == [("sent", 3)]
+
+
+async def test_client_error_dead_letters(gateway_factory: GatewayFactory) -> None:
+    async with CallbackReceiver() as receiver:
+        receiver.script(404)
+        gw = await gateway_factory(webhook_config(receiver))
+        await post_message(gw, "d-1", "nobody home")
+        for _ in range(100):
+            if rows(gw, "select status from outbox") == [("dead",)]:
+                break
+            await asyncio.sleep(0.05)
+        assert rows(gw, "select status from outbox") == [("dead",)]
+
+
+async def test_stale_replies_expire_instead_of_flooding(gateway_factory: GatewayFactory) -> None:
+    async with CallbackReceiver() as receiver:
+        receiver.script(*([503] * 50))
+        gw = await gateway_factory(webhook_config(receiver, max_age="1s"))
+        await post_message(gw, "e-1", "too late")
+        for _ in range(100):
+            if rows(gw, "select status from outbox") == [("expired",)]:
+                break
+            await asyncio.sleep(0.05)
+        assert rows(gw, "select status from outbox") == [("expired",)]
+        assert 'aibot_outbox_expired_total{channel="webhook"} 1.0' in await metrics(gw)
+
+
+async def test_message_accepted_before_sigkill_is_answered_once_after_restart(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI,
+) -> None:
+    async with CallbackReceiver() as receiver:
+        fake_llm.latency = 30.0  # the model is still thinking when the process dies
+        gw = await gateway_factory(webhook_config(receiver))
+        assert await post_message(gw, "k-1", "survive the crash") == (202, "accepted")
+        for _ in range(100):
+            if fake_llm.requests:
+                break
+            await asyncio.sleep(0.05)
+        assert fake_llm.requests, "the model call never started"
+        await gw.kill()
+        assert rows(gw, "select status from inbox") == [("pending",)]
+        fake_llm.latency = 0.0
+        await gw.start()
+        (reply,) = await receiver.wait_for(1)
+        assert reply["text"] == "echo: survive the crash"
+        # The platform re-delivers after the crash: still one answer.
+        assert await post_message(gw, "k-1", "survive the crash") == (200, "duplicate")
+        await asyncio.sleep(0.7)
+        assert len(receiver.received) == 1
+        assert rows(gw, "select status from inbox") == [("done",)]
+
+
+async def test_memory_survives_restart(gateway_factory: GatewayFactory,
+                                       fake_llm: FakeOpenAI) -> None:
+    gw = await gateway_factory()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{gw.url}/api/v1/chat", headers=gw.headers,
+                             json={"session_id": "keep", "message": "remember me"}) as r:
+            assert r.status == 200
+        await gw.restart()
+        async with http.post(f"{gw.url}/api/v1/chat", headers=gw.headers,
+                             json={"session_id": "keep", "message": "still there?"}) as r:
+            assert r.status == 200
+    contents = [m["content"] for m in fake_llm.requests[-1].json["messages"]]
+    assert contents == ["remember me", "echo: remember me", "still there?"]
+
+
+async def metrics(gw: RunningGateway) -> str:
+    async with aiohttp.ClientSession() as http, http.get(f"{gw.url}/metrics") as response:
+        return await response.text()

@@ -1,0 +1,112 @@
+"""The official `openai` SDK, unchanged, as the client of our `/v1` endpoint."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+from openai import AsyncOpenAI
+
+from tests.conftest import GatewayFactory, RunningGateway
+from tests.fakes.openai_server import Fail, FakeOpenAI
+
+
+def client(gw: RunningGateway, key: str | None = None) -> AsyncOpenAI:
+    return AsyncOpenAI(base_url=f"{gw.url}/v1", api_key=key or gw.api_key, max_retries=0)
+
+
+def sent_users(fake: FakeOpenAI) -> list[str]:
+    return [m["content"] for m in fake.requests[-1].json["messages"] if m["role"] == "user"]
+
+
+async def test_models_and_completion(gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory()
+    api = client(gw)
+    models = await api.models.list()
+    assert [m.id for m in models.data] == ["fake"]
+    completion = await api.chat.completions.create(
+        model="fake", messages=[{"role": "user", "content": "hello 世界"}])
+    assert completion.choices[0].message.content == "echo: hello 世界"
+    assert completion.choices[0].finish_reason == "stop"
+    assert completion.usage is not None and completion.usage.total_tokens > 0
+    await api.close()
+
+
+async def test_streaming_with_usage(gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory()
+    api = client(gw)
+    stream = await api.chat.completions.create(
+        model="fake", messages=[{"role": "user", "content": "stream me please"}], stream=True,
+        stream_options={"include_usage": True})
+    text, usage, finish = "", None, None
+    async for chunk in stream:
+        if chunk.choices:
+            text += chunk.choices[0].delta.content or ""
+            finish = chunk.choices[0].finish_reason or finish
+        if chunk.usage:
+            usage = chunk.usage
+    assert text == "echo: stream me please"
+    assert finish == "stop"
+    assert usage is not None and usage.completion_tokens > 0
+    await api.close()
+
+
+async def test_wrong_or_missing_key_is_openai_401(gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory()
+    api = client(gw, key="nope")
+    with pytest.raises(openai.AuthenticationError) as caught:
+        await api.chat.completions.create(model="fake", messages=[{"role": "user", "content": "x"}])
+    assert caught.value.status_code == 401
+    assert caught.value.code == "invalid_api_key"
+    with pytest.raises(openai.AuthenticationError):
+        await api.models.list()
+    await api.close()
+
+
+async def test_user_field_keeps_memory_stateless_otherwise(gateway_factory: GatewayFactory,
+                                                           fake_llm: FakeOpenAI) -> None:
+    gw = await gateway_factory()
+    api = client(gw)
+    for text in ("one", "two"):
+        await api.chat.completions.create(model="fake", user="alice",
+                                          messages=[{"role": "user", "content": text}])
+    assert sent_users(fake_llm) == ["one", "two"]
+    sent = fake_llm.requests[-1].json["messages"]
+    assert sent[1] == {"role": "assistant", "content": "echo: one"}
+
+    await api.chat.completions.create(
+        model="fake", messages=[{"role": "user", "content": "three"}],
+        extra_headers={"X-Session-Id": "alice-2"})
+    assert sent_users(fake_llm) == ["three"]
+
+    # Stateless: the client's own history is sent as given, nothing is remembered.
+    given = [{"role": "system", "content": "sys"}, {"role": "user", "content": "a"},
+             {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]
+    await api.chat.completions.create(model="fake", messages=given)  # type: ignore[arg-type]
+    assert fake_llm.requests[-1].json["messages"] == given
+    await api.chat.completions.create(model="fake",
+                                      messages=[{"role": "user", "content": "d"}])
+    assert sent_users(fake_llm) == ["d"]
+    await api.close()
+
+
+async def test_upstream_failure_is_an_openai_error(gateway_factory: GatewayFactory,
+                                                   fake_llm: FakeOpenAI) -> None:
+    gw = await gateway_factory()
+    fake_llm.script(Fail(500), Fail(500))
+    api = client(gw)
+    with pytest.raises(openai.APIStatusError) as caught:
+        await api.chat.completions.create(model="fake", messages=[{"role": "user", "content": "x"}])
+    assert caught.value.status_code == 502
+    await api.close()
+
+
+async def test_openapi_docs(gateway_factory: GatewayFactory) -> None:
+    import aiohttp
+
+    gw = await gateway_factory()
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{gw.url}/openapi.json") as response:
+            spec = await response.json()
+        async with http.get(f"{gw.url}/docs") as response:
+            assert response.status == 200
+    assert {"/v1/chat/completions", "/v1/models", "/api/v1/chat"} <= set(spec["paths"])

@@ -1,0 +1,103 @@
+"""`POST /api/v1/chat` against the real gateway process and the fake model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import orjson
+
+from tests.conftest import GatewayFactory
+from tests.fakes.openai_server import Fail, FakeOpenAI
+
+
+async def chat(gw: Any, http: aiohttp.ClientSession, message: str, session: str = "s1",
+               **extra: Any) -> tuple[int, dict[str, Any]]:
+    async with http.post(f"{gw.url}/api/v1/chat", headers=gw.headers,
+                         json={"session_id": session, "message": message, **extra}) as response:
+        return response.status, await response.json()
+
+
+def user_turns(fake: FakeOpenAI) -> list[str]:
+    return [m["content"] for m in fake.requests[-1].json["messages"] if m["role"] == "user"]
+
+
+async def test_memory_commands_and_models(gateway_factory: GatewayFactory,
+                                          fake_llm: FakeOpenAI) -> None:
+    gw = await gateway_factory({"models": {"providers": {"second": {
+        "base_url": fake_llm.base_url, "api_key": "sk-x", "model": "second-model"}}},
+        "session": {"system_prompt": "Be brief."}})
+    async with aiohttp.ClientSession() as http:
+        status, body = await chat(gw, http, "first 你好")
+        assert status == 200 and body["reply"] == "echo: first 你好"
+        assert body["provider"] == "fake" and body["usage"]["completion_tokens"] > 0
+        await chat(gw, http, "second")
+        messages = fake_llm.requests[-1].json["messages"]
+        assert messages[0] == {"role": "system", "content": "Be brief."}
+        assert [m["content"] for m in messages[1:]] == ["first 你好", "echo: first 你好", "second"]
+        # Other sessions do not see this one's memory.
+        await chat(gw, http, "elsewhere", session="s2")
+        assert user_turns(fake_llm) == ["elsewhere"]
+
+        status, body = await chat(gw, http, "/model second")
+        assert body["command"] is True and "second" in body["reply"]
+        requests_before = len(fake_llm.requests)
+        await chat(gw, http, "/help")
+        assert len(fake_llm.requests) == requests_before  # commands never reach the model
+        await chat(gw, http, "third")
+        assert fake_llm.requests[-1].json["model"] == "second-model"
+        assert user_turns(fake_llm) == ["first 你好", "second", "third"]
+
+        status, body = await chat(gw, http, "/new")
+        assert "new conversation" in body["reply"].lower()
+        await chat(gw, http, "fresh")
+        assert user_turns(fake_llm) == ["fresh"]
+        assert fake_llm.requests[-1].json["model"] == "second-model"  # /reset keeps the model
+
+
+async def test_streaming_sse(gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory()
+    async with aiohttp.ClientSession() as http, http.post(
+        f"{gw.url}/api/v1/chat", headers=gw.headers,
+        json={"session_id": "st", "message": "stream this please", "stream": True},
+    ) as response:
+        assert response.status == 200
+        assert response.headers["content-type"].startswith("text/event-stream")
+        events = [orjson.loads(line[5:]) async for line in response.content
+                  if line.startswith(b"data:")]
+    deltas = [e["text"] for e in events if e["type"] == "delta"]
+    assert len(deltas) > 1
+    assert events[-1]["type"] == "done"
+    assert "".join(deltas) == events[-1]["reply"] == "echo: stream this please"
+
+
+async def test_auth_validation_and_limits(gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory({"server": {"max_body_bytes": 4096}})
+    url = f"{gw.url}/api/v1/chat"
+    async with aiohttp.ClientSession() as http:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
+            async with http.post(url, json={"session_id": "a", "message": "hi"},
+                                 headers=headers) as response:
+                assert response.status == 401
+                assert (await response.json())["error"]["code"] == "invalid_api_key"
+        async with http.post(url, json={"session_id": "bad id!", "message": ""},
+                             headers=gw.headers) as response:
+            assert response.status == 422
+            problem = (await response.json())["error"]["message"]
+            assert "session_id" in problem and "message" in problem
+        async with http.post(url, json={"session_id": "a", "message": "x" * 10_000},
+                             headers=gw.headers) as response:
+            assert response.status == 413
+
+
+async def test_model_failure_is_a_502_and_not_remembered(gateway_factory: GatewayFactory,
+                                                         fake_llm: FakeOpenAI) -> None:
+    gw = await gateway_factory()
+    fake_llm.script(Fail(500), Fail(500))  # max_retries 1 → two attempts, both fail
+    async with aiohttp.ClientSession() as http:
+        status, body = await chat(gw, http, "doomed")
+        assert status == 502 and body["error"]["code"] == "model_unavailable"
+        assert "HTTP 500" in body["error"]["message"]
+        status, body = await chat(gw, http, "works now")
+        assert status == 200
+        assert user_turns(fake_llm) == ["works now"]

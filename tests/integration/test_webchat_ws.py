@@ -1,0 +1,95 @@
+"""The web chat WebSocket protocol, spoken by a plain client (the browser test covers the page)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import aiohttp
+import pytest
+
+from tests.conftest import GatewayFactory, RunningGateway
+from tests.fakes.openai_server import FakeOpenAI
+
+
+async def converse(ws: aiohttp.ClientWebSocketResponse, text: str) -> list[dict[str, Any]]:
+    await ws.send_json({"type": "message", "id": "m1", "text": text})
+    frames = []
+    while True:
+        frame = await ws.receive_json(timeout=10)
+        frames.append(frame)
+        if frame["type"] in ("done", "error"):
+            return frames
+
+
+async def hello(gw: RunningGateway, http: aiohttp.ClientSession, session: str | None = None,
+                key: str | None = None) -> tuple[aiohttp.ClientWebSocketResponse, dict[str, Any]]:
+    ws = await http.ws_connect(f"{gw.url.replace('http', 'ws')}/ws")
+    await ws.send_json({"type": "hello", "session_id": session, "key": key})
+    return ws, await ws.receive_json(timeout=10)
+
+
+async def test_stream_history_and_new_conversation(gateway_factory: GatewayFactory,
+                                                   fake_llm: FakeOpenAI) -> None:
+    gw = await gateway_factory()
+    async with aiohttp.ClientSession() as http:
+        ws, ready = await hello(gw, http)
+        assert ready["type"] == "ready" and ready["history"] == [] and ready["problems"] == []
+        assert ready["model"] == "fake (fake-model)"
+        session = ready["session_id"]
+        frames = await converse(ws, "你好，世界")
+        assert frames[0] == {"type": "start", "id": "m1"}
+        assert len([f for f in frames if f["type"] == "delta"]) > 1
+        assert frames[-1]["text"] == "echo: 你好，世界"
+        await ws.close()
+
+        ws, ready = await hello(gw, http, session=session)  # a page reload
+        assert ready["session_id"] == session
+        assert ready["history"] == [{"role": "user", "content": "你好，世界"},
+                                    {"role": "assistant", "content": "echo: 你好，世界"}]
+        await ws.send_json({"type": "new"})
+        fresh = await ws.receive_json(timeout=10)
+        assert fresh["session_id"] != session and fresh["history"] == []
+        await converse(ws, "again")
+        assert len(fake_llm.requests[-1].json["messages"]) == 1
+        await ws.close()
+
+
+async def test_key_required_when_exposed(gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory({"webchat": {"require_key": True}})
+    async with aiohttp.ClientSession() as http:
+        for key in (None, "wrong"):
+            ws, frame = await hello(gw, http, key=key)
+            assert frame["code"] == "unauthorized"
+            await ws.receive(timeout=5)
+            assert ws.close_code == 4401
+        ws, frame = await hello(gw, http, key=gw.api_key)
+        assert frame["type"] == "ready"
+        assert (await converse(ws, "let me in"))[-1]["text"] == "echo: let me in"
+        await ws.close()
+
+
+async def test_cross_site_pages_are_refused(gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory()
+    async with aiohttp.ClientSession() as http:
+        with pytest.raises(aiohttp.WSServerHandshakeError):
+            await http.ws_connect(f"{gw.url.replace('http', 'ws')}/ws",
+                                  headers={"Origin": "https://evil.example"})
+
+
+async def test_missing_model_is_explained(gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory({"models": {"default": "ds", "providers": {
+        "ds": {"preset": "deepseek", "api_key": "${DEEPSEEK_API_KEY}"}}}},
+        env={"DEEPSEEK_API_KEY": ""})
+    async with aiohttp.ClientSession() as http:
+        ws, ready = await hello(gw, http)
+        assert ready["problems"] == [
+            "model provider 'ds' has no API key: set DEEPSEEK_API_KEY in .env or the environment"]
+        frames = await converse(ws, "hi")
+        assert frames[-1]["type"] == "error"
+        assert "DEEPSEEK_API_KEY" in frames[-1]["message"]
+        await ws.close()
+        async with http.get(f"{gw.url}/readyz") as response:
+            assert response.status == 503
+            report = await response.json()
+        assert report["ready"] is False and report["store"]["ok"] is True
+        assert "DEEPSEEK_API_KEY" in report["provider"]["problems"][0]

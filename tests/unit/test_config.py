@@ -1,0 +1,116 @@
+"""Config loading: interpolation, defaults, and errors a user can read."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from aibot.config import ConfigError, load_config, parse_duration
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "config.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_env_and_dotenv_interpolation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("DEEPSEEK_API_KEY=from-dotenv\nPORT_X=1234\n")
+    monkeypatch.setenv("PORT_X", "2345")  # the real environment wins over .env
+    path = write(tmp_path, """
+server: {port: "${PORT_X}"}
+models:
+  default: ds
+  providers:
+    ds: {preset: deepseek, api_key: "${DEEPSEEK_API_KEY}", model: "${MODEL:-deepseek-chat}"}
+""")
+    loaded = load_config(path)
+    provider = loaded.config.models.providers["ds"]
+    assert provider.api_key is not None
+    assert provider.api_key.get_secret_value() == "from-dotenv"
+    assert provider.model == "deepseek-chat"
+    assert loaded.config.server.port == 2345
+    assert loaded.missing_env == []
+
+
+def test_unset_variables_are_reported_not_fatal(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("NOPE_KEY", raising=False)
+    path = write(tmp_path, 'api: {keys: ["${NOPE_KEY}"]}\n')
+    loaded = load_config(path)
+    assert loaded.missing_env == ["NOPE_KEY"]
+    assert loaded.config.api.keys == []  # an empty key must never become a valid credential
+
+
+def test_validation_errors_are_one_line_each(tmp_path: Path,
+                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, "server: {port: 99999, hots: x}\nsession: {max_turns: lots}\n")
+    with pytest.raises(ConfigError) as caught:
+        load_config(path)
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 3
+    assert any("server.port" in line and "99999" in line for line in lines)
+    assert any("server.hots" in line and "unknown key" in line for line in lines)
+    assert any("session.max_turns" in line for line in lines)
+
+
+def test_invalid_yaml_names_the_line(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, "server:\n  port: 1\n bad: [\n")
+    with pytest.raises(ConfigError, match=r"line \d+: invalid YAML"):
+        load_config(path)
+
+
+def test_missing_explicit_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="ai-bot init"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_defaults_without_a_file_pick_up_provider_keys(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("AIBOT_CONFIG", raising=False)
+    for name in ("OPENAI_API_KEY", "MINIMAX_API_KEY", "ZHIPUAI_API_KEY", "DASHSCOPE_API_KEY",
+                 "MOONSHOT_API_KEY", "SILICONFLOW_API_KEY", "AIBOT_API_KEY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-abc")
+    loaded = load_config(None)
+    assert loaded.path is None
+    assert loaded.config.models.default == "deepseek"
+    assert loaded.config.server.host == "127.0.0.1"
+    assert loaded.config.server.port == 18789
+    assert loaded.config.storage.url.startswith("sqlite:///data/")
+
+
+def test_unknown_channels_are_kept_and_listed(tmp_path: Path,
+                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, "channels: {telegram: {bot_token: x}}\n")
+    assert load_config(path).config.channels.unsupported() == ["telegram"]
+
+
+@pytest.mark.parametrize(("text", "seconds"), [
+    ("30m", 1800.0), ("10s", 10.0), ("250ms", 0.25), ("1h", 3600.0), (5, 5.0), ("2d", 172800.0),
+])
+def test_durations(text: str | int, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+def test_bad_duration() -> None:
+    with pytest.raises(ValueError, match="not a duration"):
+        parse_duration("soon")
+
+
+@pytest.mark.parametrize(("host", "loopback"), [
+    ("127.0.0.1", True), ("::1", True), ("localhost", True), ("0.0.0.0", False),
+    ("192.168.1.5", False), ("", False),
+])
+def test_loopback_detection(tmp_path: Path, host: str, loopback: bool) -> None:
+    from aibot.config import ServerConfig
+
+    assert ServerConfig(host=host).is_loopback is loopback

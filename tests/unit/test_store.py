@@ -1,0 +1,114 @@
+"""The store on a real SQLite file and on the local PostgreSQL: migrations, dedupe, group commit."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aibot.core.messages import TurnRecord
+from aibot.store.engine import create_engine, migrate
+from aibot.store.repository import Repository
+from aibot.store.writer import GroupCommitWriter
+
+PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+
+
+async def _pg_database() -> str | None:
+    try:
+        import asyncpg
+        admin = await asyncpg.connect(PG_ADMIN.replace("postgresql", "postgres"), timeout=3)
+    except (OSError, Exception) as exc:
+        if os.environ.get("AIBOT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL required but unavailable: {exc}")
+        return None
+    name = f"aibot_test_{uuid.uuid4().hex[:10]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    await admin.close()
+    return name
+
+
+async def _drop_pg_database(name: str) -> None:
+    import asyncpg
+    admin = await asyncpg.connect(PG_ADMIN.replace("postgresql", "postgres"), timeout=3)
+    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    await admin.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    if request.param == "sqlite":
+        engine = create_engine(f"sqlite:///{tmp_path / 'nested' / 'store.db'}")
+        await migrate(engine)
+        yield engine
+        await engine.dispose()
+        return
+    name = await _pg_database()
+    if name is None:
+        pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432")
+    engine = create_engine(f"postgresql://postgres@127.0.0.1:5432/{name}")
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+    await _drop_pg_database(name)
+
+
+async def test_migrations_are_idempotent(engine: AsyncEngine) -> None:
+    await migrate(engine)  # a second start (or a second replica) finds nothing to do
+    await Repository(engine).ping()
+
+
+async def test_inbox_dedupes_on_channel_and_message_id(engine: AsyncEngine) -> None:
+    repo, writer = Repository(engine), GroupCommitWriter(engine)
+    writer.start()
+    accept = lambda channel, mid: repo.accept_inbox(  # noqa: E731
+        channel, mid, "s", "u", "hi", {"chat": 1}, 1.0)
+    results = await asyncio.gather(*(writer.submit(accept("tg", "m1")) for _ in range(5)),
+                                   writer.submit(accept("feishu", "m1")))
+    ids = [r[0] for r in results]
+    assert sum(1 for i in ids if i is not None) == 2  # one per channel; re-deliveries dropped
+    pending = await repo.pending_inbox(10, set())
+    assert {p.channel for p in pending} == {"tg", "feishu"}
+    assert pending[0].target == {"chat": 1}
+    await writer.stop()
+
+
+async def test_group_commit_isolates_a_failing_unit(engine: AsyncEngine) -> None:
+    repo, writer = Repository(engine), GroupCommitWriter(engine)
+    writer.start()
+
+    async def broken(connection: object) -> None:
+        raise ValueError("bad op")
+
+    good = [writer.submit_nowait(repo.save_conversation(f"s{i}", "api", "u", 1.0),
+                                 repo.add_turns(f"s{i}", [TurnRecord("user", "x", 2.0)]))
+            for i in range(20)]
+    bad = writer.submit_nowait(repo.add_turns("bad", [TurnRecord("user", "y", 2.0)]), broken)
+    await asyncio.gather(*good)
+    with pytest.raises(ValueError, match="bad op"):
+        await bad
+    await writer.stop()
+    assert len(await repo.recent_turns("s7", 0.0, 10)) == 1
+    assert await repo.recent_turns("bad", 0.0, 10) == []  # all-or-nothing per unit
+
+
+async def test_recent_turns_respects_limit_and_context_start(engine: AsyncEngine) -> None:
+    repo, writer = Repository(engine), GroupCommitWriter(engine)
+    writer.start()
+    records = [TurnRecord("user" if i % 2 == 0 else "assistant", f"t{i}", float(i + 1))
+               for i in range(10)]
+    await writer.submit(repo.save_conversation("s", "api", "u", 1.0),
+                        repo.add_turns("s", records))
+    await writer.submit(repo.save_conversation("s", "api", "u", 2.0, context_from=4.0,
+                                               model="glm"))
+    await writer.stop()
+    row = await repo.conversation("s")
+    assert row is not None and row.model == "glm" and row.context_from == 4.0
+    turns = await repo.recent_turns("s", row.context_from, 4)
+    assert [t.content for t in turns] == ["t6", "t7", "t8", "t9"]
+    assert (await repo.recent_turns("s", 4.0, 100))[0].content == "t4"
