@@ -7,7 +7,9 @@ import os
 import signal
 import socket
 import sys
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +21,32 @@ from tests.fakes.openai_server import FakeOpenAI
 
 AI_BOT = Path(sys.executable).parent / "ai-bot"
 API_KEY = "test-key"
+
+
+PG_ADMIN_DSN = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+@asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh database on the local PostgreSQL, dropped afterwards; skips if there is none.
+
+    CI sets AIBOT_REQUIRE_POSTGRES=1 so a missing server fails instead of skipping.
+    """
+    import asyncpg
+
+    try:
+        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("AIBOT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required but unavailable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
+    name = f"aibot_test_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
 
 
 def free_port() -> int:

@@ -3,41 +3,19 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.messages import TurnRecord
 from aibot.store.engine import create_engine, migrate
 from aibot.store.repository import Repository
-from aibot.store.writer import GroupCommitWriter
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
-
-
-async def _pg_database() -> str | None:
-    try:
-        import asyncpg
-        admin = await asyncpg.connect(PG_ADMIN.replace("postgresql", "postgres"), timeout=3)
-    except (OSError, Exception) as exc:
-        if os.environ.get("AIBOT_REQUIRE_POSTGRES") == "1":
-            pytest.fail(f"PostgreSQL required but unavailable: {exc}")
-        return None
-    name = f"aibot_test_{uuid.uuid4().hex[:10]}"
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    await admin.close()
-    return name
-
-
-async def _drop_pg_database(name: str) -> None:
-    import asyncpg
-    admin = await asyncpg.connect(PG_ADMIN.replace("postgresql", "postgres"), timeout=3)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    await admin.close()
+from aibot.store.writer import GroupCommitWriter, Write
+from tests.conftest import postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -48,14 +26,11 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield engine
         await engine.dispose()
         return
-    name = await _pg_database()
-    if name is None:
-        pytest.skip("PostgreSQL not reachable on 127.0.0.1:5432")
-    engine = create_engine(f"postgresql://postgres@127.0.0.1:5432/{name}")
-    await migrate(engine)
-    yield engine
-    await engine.dispose()
-    await _drop_pg_database(name)
+    async with postgres_database() as url:
+        engine = create_engine(url)
+        await migrate(engine)
+        yield engine
+        await engine.dispose()
 
 
 async def test_migrations_are_idempotent(engine: AsyncEngine) -> None:
@@ -82,15 +57,13 @@ async def test_group_commit_isolates_a_failing_unit(engine: AsyncEngine) -> None
     repo, writer = Repository(engine), GroupCommitWriter(engine)
     writer.start()
 
-    async def broken(connection: object) -> None:
-        raise ValueError("bad op")
-
+    broken = Write(text("INSERT INTO no_such_table VALUES (1)"), {})
     good = [writer.submit_nowait(repo.save_conversation(f"s{i}", "api", "u", 1.0),
-                                 repo.add_turns(f"s{i}", [TurnRecord("user", "x", 2.0)]))
+                                 *repo.add_turns(f"s{i}", [TurnRecord("user", "x", 2.0)]))
             for i in range(20)]
-    bad = writer.submit_nowait(repo.add_turns("bad", [TurnRecord("user", "y", 2.0)]), broken)
+    bad = writer.submit_nowait(*repo.add_turns("bad", [TurnRecord("user", "y", 2.0)]), broken)
     await asyncio.gather(*good)
-    with pytest.raises(ValueError, match="bad op"):
+    with pytest.raises(DBAPIError, match="no_such_table"):
         await bad
     await writer.stop()
     assert len(await repo.recent_turns("s7", 0.0, 10)) == 1
@@ -103,7 +76,7 @@ async def test_recent_turns_respects_limit_and_context_start(engine: AsyncEngine
     records = [TurnRecord("user" if i % 2 == 0 else "assistant", f"t{i}", float(i + 1))
                for i in range(10)]
     await writer.submit(repo.save_conversation("s", "api", "u", 1.0),
-                        repo.add_turns("s", records))
+                        *repo.add_turns("s", records))
     await writer.submit(repo.save_conversation("s", "api", "u", 2.0, context_from=4.0,
                                                model="glm"))
     await writer.stop()

@@ -32,21 +32,18 @@ FAILURE_NOTICE = "Sorry, I could not answer that just now. Please try again in a
 class InboxStore(Protocol):
     async def pending_inbox(self, limit: int, exclude_ids: set[int]) -> list[InboxRow]: ...
 
-    @staticmethod
     def accept_inbox(
-        channel: str, message_id: str, session_key: str, user_id: str, text: str,
+        self, channel: str, message_id: str, session_key: str, user_id: str, text: str,
         target: dict[str, Any], now: float,
     ) -> WriteOp: ...
 
-    @staticmethod
     def finish_inbox(
-        inbox_id: int, status: str, now: float, error: str | None = None
+        self, inbox_id: int, status: str, now: float, error: str | None = None
     ) -> WriteOp: ...
 
-    @staticmethod
     def enqueue_outbox(
-        inbox_id: int | None, channel: str, session_key: str, target: dict[str, Any], text: str,
-        now: float,
+        self, inbox_id: int | None, channel: str, session_key: str, target: dict[str, Any],
+        text: str, now: float,
     ) -> WriteOp: ...
 
 

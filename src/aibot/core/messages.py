@@ -100,9 +100,14 @@ class TurnRecord:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     request_id: str | None = None
+    # Derived once per turn: every later message of the session reuses them.
+    tokens: int = 0
+    _message: Message | None = None
 
     def as_message(self) -> Message:
-        return Message(self.role, self.content, self.reasoning)
+        if self._message is None:
+            self._message = Message(self.role, self.content, self.reasoning)
+        return self._message
 
 
 @dataclass(slots=True)

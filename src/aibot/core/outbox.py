@@ -33,8 +33,7 @@ class ChannelSender(Protocol):
 class OutboxStore(Protocol):
     async def pending_outbox(self, limit: int) -> list[OutboxRow]: ...
 
-    @staticmethod
-    def update_outbox(outbox_id: int, now: float, **values: Any) -> WriteOp: ...
+    def update_outbox(self, outbox_id: int, now: float, **values: Any) -> WriteOp: ...
 
 
 class Outbox:

@@ -8,13 +8,15 @@ flushed first so a reload never misses a turn that is still in the commit queue.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Awaitable, Callable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from aibot.core.messages import ConversationRow, TurnRecord
 
-WriteOp = Callable[[Any], Awaitable[Any]]
+
+class WriteOp(Protocol):
+    """A write the store's group-commit writer understands; opaque to the core."""
 
 
 class SessionStore(Protocol):
@@ -24,19 +26,17 @@ class SessionStore(Protocol):
         self, session_key: str, since: float, limit: int
     ) -> list[TurnRecord]: ...
 
-    @staticmethod
     def save_conversation(
-        session_key: str, channel: str, user_id: str, now: float, **changes: Any
+        self, session_key: str, channel: str, user_id: str, now: float, **changes: Any
     ) -> WriteOp: ...
 
-    @staticmethod
-    def add_turns(session_key: str, records: list[TurnRecord]) -> WriteOp: ...
+    def add_turns(self, session_key: str, records: list[TurnRecord]) -> Sequence[WriteOp]: ...
 
 
 class Writer(Protocol):
     """The group-commit writer as the core sees it."""
 
-    async def submit(self, *ops: WriteOp) -> list[Any]: ...
+    async def submit(self, *ops: Any) -> list[Any]: ...
 
     async def flush(self) -> None: ...
 

@@ -84,7 +84,9 @@ class ContextStage:
         )
         history: list[Message] = []
         for turn in reversed(session.turns):
-            budget -= estimate_tokens(turn.content)
+            if not turn.tokens:
+                turn.tokens = estimate_tokens(turn.content)
+            budget -= turn.tokens
             if budget < 0:
                 break
             history.append(turn.as_message())
@@ -142,7 +144,7 @@ class PersistStage:
         ))
         if records:
             self._memory.remember(session, records)
-            ctx.writes.append(store.add_turns(session.key, records))
+            ctx.writes.extend(store.add_turns(session.key, records))
 
 
 def build_pipeline(

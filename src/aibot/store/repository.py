@@ -1,7 +1,9 @@
-"""Reads and write operations on the SQL store (SQLite or PostgreSQL, same statements).
+"""Reads and write operations on the SQL store (SQLite or PostgreSQL, same code).
 
-Writes are returned as operations for the group-commit writer so callers choose which of them
-must land in one transaction (a reply, its turns and the inbox row it completes).
+Writes are returned as `Write`s for the group-commit writer so callers choose which of them must
+land in one transaction (a reply, its turns and the inbox row it completes). Statements are
+built once per repository: the writer batches writes that share a statement object into one
+executemany, and SQLAlchemy's compiled cache is hit instead of rebuilt per message.
 """
 
 from __future__ import annotations
@@ -9,25 +11,39 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Insert, and_, func, select, update
+from sqlalchemy import Table, and_, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.sql import Executable
 
 from aibot.core.messages import ConversationRow, InboxRow, OutboxRow, TurnRecord
 from aibot.store.schema import conversations, inbox, outbox, turns
-from aibot.store.writer import WriteOp
+from aibot.store.writer import Write
 
-
-def _insert(connection: AsyncConnection, table: Any) -> Any:
-    """The dialect's own INSERT, which knows ON CONFLICT."""
-    if connection.dialect.name == "postgresql":
-        return postgresql.insert(table)
-    return sqlite.insert(table)
+# Conversation settings a write may change besides `updated_at`.
+CONVERSATION_CHANGES = ("model", "context_from")
 
 
 class Repository:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
+        self._dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        self._conversation_upserts: dict[tuple[str, ...], Executable] = {}
+        self._add_turn = turns.insert()
+        accept = self._insert(inbox).on_conflict_do_nothing(
+            index_elements=[inbox.c.channel, inbox.c.message_id]
+        )
+        self._accept_inbox = accept.returning(inbox.c.id)
+        self._finish_inbox = update(inbox).where(inbox.c.id == bindparam("row_id")).values(
+            status=bindparam("v_status"), error=bindparam("v_error"),
+            updated_at=bindparam("now"), attempts=inbox.c.attempts + 1,
+        )
+        self._enqueue_outbox = outbox.insert()
+        self._outbox_updates: dict[tuple[str, ...], Executable] = {}
+
+    def _insert(self, table: Table) -> Any:
+        """The dialect's own INSERT, which knows ON CONFLICT."""
+        return self._dialect.insert(table)
 
     # -- reads ---------------------------------------------------------------------------
     async def conversation(self, session_key: str) -> ConversationRow | None:
@@ -80,6 +96,10 @@ class Repository:
             for r in rows
         ]
 
+    async def ping(self) -> None:
+        async with self.engine.connect() as connection:
+            await connection.execute(select(1))
+
     async def count(self, table_name: str, status: str) -> int:
         table = {"inbox": inbox, "outbox": outbox}[table_name]
         async with self.engine.connect() as connection:
@@ -87,92 +107,70 @@ class Repository:
                 select(func.count()).select_from(table).where(table.c.status == status)
             )).scalar() or 0)
 
-    async def ping(self) -> None:
-        async with self.engine.connect() as connection:
-            await connection.execute(select(1))
-
-    # -- write operations ----------------------------------------------------------------
-    @staticmethod
+    # -- writes --------------------------------------------------------------------------
     def save_conversation(
-        session_key: str, channel: str, user_id: str, now: float, **changes: Any
-    ) -> WriteOp:
+        self, session_key: str, channel: str, user_id: str, now: float, **changes: Any
+    ) -> Write:
         """Creates the conversation row if needed and applies `changes` (model, context_from)."""
-
-        async def op(connection: AsyncConnection) -> None:
-            values = {"session_key": session_key, "channel": channel, "user_id": user_id,
-                      "model": None, "context_from": 0.0, "created_at": now, "updated_at": now}
-            values.update(changes)
-            statement = _insert(connection, conversations).values(**values)
-            await connection.execute(statement.on_conflict_do_update(
+        unknown = set(changes) - set(CONVERSATION_CHANGES)
+        if unknown:
+            raise ValueError(f"not a conversation setting: {sorted(unknown)}")
+        changed = tuple(sorted(changes))
+        statement = self._conversation_upserts.get(changed)
+        if statement is None:
+            insert = self._insert(conversations)
+            statement = insert.on_conflict_do_update(
                 index_elements=[conversations.c.session_key],
-                set_={"updated_at": now, **changes},
-            ))
+                set_={name: insert.excluded[name] for name in ("updated_at", *changed)},
+            )
+            self._conversation_upserts[changed] = statement
+        params = {"session_key": session_key, "channel": channel, "user_id": user_id,
+                  "model": None, "context_from": 0.0, "created_at": now, "updated_at": now}
+        params.update(changes)
+        return Write(statement, params)
 
-        return op
+    def add_turns(self, session_key: str, records: list[TurnRecord]) -> list[Write]:
+        return [Write(self._add_turn, {
+            "session_key": session_key, "role": r.role, "content": r.content,
+            "reasoning": r.reasoning, "provider": r.provider, "model": r.model,
+            "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
+            "request_id": r.request_id, "created_at": r.created_at,
+        }) for r in records]
 
-    @staticmethod
-    def add_turns(session_key: str, records: list[TurnRecord]) -> WriteOp:
-        async def op(connection: AsyncConnection) -> None:
-            await connection.execute(turns.insert(), [
-                {"session_key": session_key, "role": r.role, "content": r.content,
-                 "reasoning": r.reasoning, "provider": r.provider, "model": r.model,
-                 "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
-                 "request_id": r.request_id, "created_at": r.created_at}
-                for r in records
-            ])
-
-        return op
-
-    @staticmethod
     def accept_inbox(
-        channel: str, message_id: str, session_key: str, user_id: str, text: str,
+        self, channel: str, message_id: str, session_key: str, user_id: str, text: str,
         target: dict[str, Any], now: float,
-    ) -> WriteOp:
-        """Returns the new row id, or None when (channel, message_id) was already accepted."""
+    ) -> Write:
+        """Yields the new row id, or None when (channel, message_id) was already accepted."""
+        return Write(self._accept_inbox, {
+            "channel": channel, "message_id": message_id, "session_key": session_key,
+            "user_id": user_id, "text": text, "target": orjson.dumps(target).decode(),
+            "status": "pending", "attempts": 0, "received_at": now, "updated_at": now,
+        }, returning=True)
 
-        async def op(connection: AsyncConnection) -> int | None:
-            statement: Insert = _insert(connection, inbox).values(
-                channel=channel, message_id=message_id, session_key=session_key,
-                user_id=user_id, text=text, target=orjson.dumps(target).decode(),
-                status="pending", attempts=0, received_at=now, updated_at=now,
-            ).on_conflict_do_nothing(index_elements=[inbox.c.channel, inbox.c.message_id])
-            result = await connection.execute(statement.returning(inbox.c.id))
-            row = result.first()
-            return int(row[0]) if row else None
+    def finish_inbox(self, inbox_id: int, status: str, now: float,
+                     error: str | None = None) -> Write:
+        return Write(self._finish_inbox,
+                     {"row_id": inbox_id, "v_status": status, "v_error": error, "now": now})
 
-        return op
-
-    @staticmethod
-    def finish_inbox(inbox_id: int, status: str, now: float, error: str | None = None) -> WriteOp:
-        async def op(connection: AsyncConnection) -> None:
-            await connection.execute(
-                update(inbox).where(inbox.c.id == inbox_id).values(
-                    status=status, error=error, updated_at=now, attempts=inbox.c.attempts + 1
-                )
-            )
-
-        return op
-
-    @staticmethod
     def enqueue_outbox(
-        inbox_id: int | None, channel: str, session_key: str, target: dict[str, Any], text: str,
-        now: float,
-    ) -> WriteOp:
-        async def op(connection: AsyncConnection) -> int:
-            result = await connection.execute(outbox.insert().values(
-                inbox_id=inbox_id, channel=channel, session_key=session_key,
-                target=orjson.dumps(target).decode(), text=text, status="pending", attempts=0,
-                next_attempt_at=now, created_at=now, updated_at=now,
-            ).returning(outbox.c.id))
-            return int(result.scalar_one())
+        self, inbox_id: int | None, channel: str, session_key: str, target: dict[str, Any],
+        text: str, now: float,
+    ) -> Write:
+        return Write(self._enqueue_outbox, {
+            "inbox_id": inbox_id, "channel": channel, "session_key": session_key,
+            "target": orjson.dumps(target).decode(), "text": text, "status": "pending",
+            "attempts": 0, "next_attempt_at": now, "last_error": None, "created_at": now,
+            "updated_at": now,
+        })
 
-        return op
-
-    @staticmethod
-    def update_outbox(outbox_id: int, now: float, **values: Any) -> WriteOp:
-        async def op(connection: AsyncConnection) -> None:
-            await connection.execute(
-                update(outbox).where(outbox.c.id == outbox_id).values(updated_at=now, **values)
+    def update_outbox(self, outbox_id: int, now: float, **values: Any) -> Write:
+        changed = tuple(sorted(values))
+        statement = self._outbox_updates.get(changed)
+        if statement is None:
+            statement = update(outbox).where(outbox.c.id == bindparam("row_id")).values(
+                updated_at=bindparam("now"), **{name: bindparam(f"v_{name}") for name in changed}
             )
-
-        return op
+            self._outbox_updates[changed] = statement
+        return Write(statement, {"row_id": outbox_id, "now": now,
+                                 **{f"v_{name}": value for name, value in values.items()}})

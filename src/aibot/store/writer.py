@@ -1,30 +1,44 @@
 """Group commit: every write goes through one task that commits whatever has queued up at once.
 
 At low load each unit commits immediately; under load units pile up while the previous commit
-runs and then share one transaction, so throughput grows instead of each message paying a full
-commit. A unit's operations always land in the same transaction (all or nothing), and a caller
-that awaits `submit` knows its data is durable.
+runs and then share one transaction, and writes of the same statement are sent as one
+executemany, so throughput grows instead of each message paying a full commit and a round trip
+per row. A unit's writes always land in the same transaction (all or nothing), and a caller that
+awaits `submit` knows its data is durable.
+
+Grouping by statement reorders writes of different statements within a batch. That is safe for
+the store's statements: no two of them in one batch touch the same row in an order-dependent
+way (a row is created, then updated only after that creation was committed and read back).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
-
-WriteOp = Callable[[AsyncConnection], Awaitable[Any]]
+from sqlalchemy.sql import Executable
 
 log = structlog.get_logger("aibot.store")
+
+
+@dataclass(frozen=True, slots=True)
+class Write:
+    """One statement with its parameters. `returning` writes run alone and yield their first
+    column (or None); the others are batched per statement and yield None."""
+
+    statement: Executable
+    params: dict[str, Any]
+    returning: bool = False
 
 
 class _Unit:
     __slots__ = ("future", "ops")
 
-    def __init__(self, ops: tuple[WriteOp, ...], future: asyncio.Future[list[Any]]) -> None:
+    def __init__(self, ops: tuple[Write, ...], future: asyncio.Future[list[Any]]) -> None:
         self.ops = ops
         self.future = future
 
@@ -48,12 +62,12 @@ class GroupCommitWriter:
         await self._task
         self._task = None
 
-    def submit_nowait(self, *ops: WriteOp) -> asyncio.Future[list[Any]]:
+    def submit_nowait(self, *ops: Write) -> asyncio.Future[list[Any]]:
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
         self._queue.put_nowait(_Unit(ops, future))
         return future
 
-    async def submit(self, *ops: WriteOp) -> list[Any]:
+    async def submit(self, *ops: Write) -> list[Any]:
         """Returns each op's result once the transaction holding them has committed."""
         return await self.submit_nowait(*ops)
 
@@ -92,8 +106,29 @@ class GroupCommitWriter:
             _settle(unit, result=result)
 
     async def _execute(self, batch: list[_Unit]) -> list[list[Any]]:
+        results: list[list[Any]] = [[None] * len(unit.ops) for unit in batch]
+        grouped: dict[int, tuple[Executable, list[dict[str, Any]]]] = {}
         async with self._engine.begin() as connection:
-            return [[await op(connection) for op in unit.ops] for unit in batch]
+            for unit_index, unit in enumerate(batch):
+                for op_index, op in enumerate(unit.ops):
+                    if op.returning:
+                        await self._flush_groups(connection, grouped)
+                        row = (await connection.execute(op.statement, op.params)).first()
+                        results[unit_index][op_index] = row[0] if row else None
+                    else:
+                        grouped.setdefault(id(op.statement), (op.statement, []))[1].append(
+                            op.params
+                        )
+            await self._flush_groups(connection, grouped)
+        return results
+
+    @staticmethod
+    async def _flush_groups(
+        connection: AsyncConnection, grouped: dict[int, tuple[Executable, list[dict[str, Any]]]]
+    ) -> None:
+        for statement, params in grouped.values():
+            await connection.execute(statement, params)
+        grouped.clear()
 
 
 def _settle(unit: _Unit, *, result: list[Any] | None = None, exc: Exception | None = None) -> None:

@@ -8,14 +8,14 @@ stateless and the request's messages are sent as given.
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from aibot.channels.http_api.auth import ApiKeys, bearer_token
+from aibot.channels.http_api.auth import ApiKeys
 from aibot.core.commands import ModelCatalog
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 from aibot.core.messages import Inbound, Message
@@ -108,32 +108,25 @@ def build_openai_router(service: ChatService, keys: ApiKeys, catalog: ModelCatal
     router = APIRouter(prefix="/v1", tags=["openai-compatible"])
     by_model_name = {model: name for name, model in catalog.models.items()}
 
-    def principal(request: Request) -> str:
-        name = keys.principal(bearer_token(request))
-        if name is None:
-            raise AccessDenied("invalid API key")
-        return name
-
     def provider_for(requested: str | None) -> str | None:
         if requested in catalog.names:
             return requested
         return by_model_name.get(requested or "")
 
     @router.get("/models")
-    async def models(_who: Annotated[str, Depends(principal)]) -> dict[str, Any]:
+    async def models(request: Request) -> dict[str, Any]:
         """The configured providers, by the names `model` accepts."""
+        keys.require(request)
         return {"object": "list", "data": [
             {"id": name, "object": "model", "created": 0, "owned_by": "ai-bot",
              "root": catalog.models.get(name)} for name in catalog.names
         ]}
 
     @router.post("/chat/completions")
-    async def completions(
-        body: CompletionBody, who: Annotated[str, Depends(principal)],
-        x_session_id: Annotated[str | None, Header(max_length=128)] = None,
-    ) -> Response:
-        """OpenAI chat completions, streamed or not."""
-        session = x_session_id or body.user
+    async def completions(body: CompletionBody, request: Request) -> Response:
+        """OpenAI chat completions, streamed or not. `X-Session-Id` names a conversation."""
+        who = keys.require(request)
+        session = request.headers.get("x-session-id", "")[:128] or body.user
         users = [m for m in body.messages if m.role == "user"]
         if session and not users:
             return openai_error(400, "messages must contain a user message", "invalid_messages")

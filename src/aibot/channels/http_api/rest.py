@@ -3,14 +3,14 @@
 import time
 import uuid
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, Field
 
-from aibot.channels.http_api.auth import ApiKeys, bearer_token
+from aibot.channels.http_api.auth import ApiKeys
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 from aibot.core.messages import Inbound
 from aibot.core.pipeline import TurnContext
@@ -69,20 +69,15 @@ def _sse(data: dict[str, Any]) -> bytes:
 def build_rest_router(service: ChatService, keys: ApiKeys) -> APIRouter:
     router = APIRouter(tags=["chat"])
 
-    def principal(request: Request) -> str:
-        name = keys.principal(bearer_token(request))
-        if name is None:
-            raise AccessDenied("invalid API key")
-        return name
-
     @router.post(
         "/api/v1/chat", response_model=ChatReply,
         responses={401: {"description": "Missing or wrong API key"},
                    502: {"description": "The model failed"},
                    503: {"description": "Overloaded; retry after the given seconds"}},
     )
-    async def chat(body: ChatBody, who: Annotated[str, Depends(principal)]) -> Response:
+    async def chat(body: ChatBody, request: Request) -> Response:
         """Send one message to a conversation; the gateway keeps its memory."""
+        who = keys.require(request)
         inbound = Inbound(
             channel="api", session_key=f"api:{body.session_id}",
             user_id=body.user_id or body.session_id, text=body.message,

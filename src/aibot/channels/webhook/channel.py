@@ -12,18 +12,18 @@ import hashlib
 import hmac
 import time
 import uuid
-from typing import Annotated, Any
+from typing import Any
 
 import aiohttp
 import orjson
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from aibot.channels.http_api.auth import ApiKeys, bearer_token
+from aibot.channels.http_api.auth import ApiKeys
 from aibot.channels.http_api.rest import SESSION_PATTERN
 from aibot.config import WebhookChannelConfig
-from aibot.core.errors import AccessDenied, SendError
+from aibot.core.errors import SendError
 from aibot.core.inbox import Inbox
 from aibot.core.messages import Inbound, Outbound
 
@@ -46,15 +46,10 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 def build_webhook_router(inbox: Inbox, keys: ApiKeys) -> APIRouter:
     router = APIRouter(tags=["webhook channel"])
 
-    def principal(request: Request) -> str:
-        name = keys.principal(bearer_token(request))
-        if name is None:
-            raise AccessDenied("invalid API key")
-        return name
-
     @router.post("/api/v1/messages", status_code=202)
-    async def receive(body: MessageBody, who: Annotated[str, Depends(principal)]) -> JSONResponse:
+    async def receive(body: MessageBody, request: Request) -> JSONResponse:
         """Queue a message durably; the reply is delivered to the callback URL."""
+        who = keys.require(request)
         accepted = await inbox.accept(Inbound(
             channel=CHANNEL, session_key=f"{CHANNEL}:{body.session_id}",
             user_id=body.user_id or body.session_id, text=body.message,

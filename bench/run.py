@@ -1,0 +1,467 @@
+"""Benchmark the gateway end to end against the OpenAI fake, and report it against the targets.
+
+Why this shape: the figures that matter to a self-hoster are what one box sustains over the
+real HTTP path (API → pipeline → store → provider client → model) and what the gateway adds on
+top of the model's own latency. So the model is the loopback fake answering instantly, the fake
+alone is measured first as the baseline, and the gateway is measured as a separate process
+(cold start, memory, CPU) exactly as `ai-bot run` starts in production.
+
+    .venv/bin/python bench/run.py [--concurrency 50] [--messages 10000] [--conversations 500]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import itertools
+import math
+import os
+import signal
+import socket
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import orjson
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+API_KEY = "bench-key"
+HEALTH_TIMEOUT = 15.0
+STOP_GRACE = 5.0
+MIB = 1024 * 1024
+
+# The published targets (DESIGN: one box first): figure name → (comparison, bound).
+TARGETS: dict[str, tuple[str, float]] = {
+    "messages_per_s": (">=", 500.0),
+    "added_p99_ms": ("<=", 20.0),
+    "idle_rss_mb": ("<=", 120.0),
+    "cold_start_s": ("<=", 1.5),
+}
+
+JSON = dict[str, Any]
+MakeBody = Callable[[int, int], JSON]  # (session number, message number) → request body
+IsOk = Callable[[Any], bool]  # decoded response JSON → was it a proper answer?
+
+
+class BenchError(Exception):
+    """A failure the operator must fix (gateway missing, unhealthy...): one line, no traceback."""
+
+
+# --------------------------------------------------------------------------- process helpers
+
+
+def free_port() -> int:
+    """A loopback port that was free a moment ago (the gateway binds it right after)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def rss_mb(pid: int) -> float:
+    """Resident memory of ``pid`` in MB (MiB), from ``VmRSS`` — no psutil needed."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024 / MIB
+    raise BenchError(f"no VmRSS for pid {pid} (has it exited?)")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time ``pid`` has used so far, from ``/proc/<pid>/stat``."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    fields = stat[stat.rindex(")") + 2 :].split()  # the name may contain spaces; skip past it
+    utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
+    return (utime + stime) / os.sysconf("SC_CLK_TCK")
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    """The last ``lines`` of a child's log, to say why it failed."""
+    try:
+        text = path.read_text(errors="replace").strip()
+    except FileNotFoundError:
+        return "(no output)"
+    return "\n".join(text.splitlines()[-lines:]) or "(no output)"
+
+
+def child_env() -> dict[str, str]:
+    """The environment for children: loopback must never go through a configured proxy."""
+    return {**os.environ, "NO_PROXY": "127.0.0.1,localhost", "PYTHONUNBUFFERED": "1"}
+
+
+async def stop_process(proc: asyncio.subprocess.Process) -> None:
+    """SIGTERM, then SIGKILL after a grace period: no child may outlive the benchmark."""
+    if proc.returncode is not None:
+        return
+    try:
+        proc.terminate()
+        try:
+            await asyncio.wait_for(proc.wait(), STOP_GRACE)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+    except ProcessLookupError:
+        pass
+
+
+async def start_fake(log: Path, children: list[asyncio.subprocess.Process]) -> str:
+    """Start the OpenAI fake (added to ``children`` at once) and return its base URL."""
+    with log.open("wb") as err:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            *("-m", "tests.fakes.openai_server", "--port", "0", "--latency-ms", "0"),
+            cwd=REPO_ROOT,
+            env=child_env(),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=err,
+        )
+    children.append(proc)
+    assert proc.stdout is not None
+    try:
+        line = await asyncio.wait_for(proc.stdout.readline(), 10)
+    except TimeoutError:
+        line = b""
+    words = line.decode().split()
+    if len(words) != 2 or words[0] != "ready":
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(proc.wait(), 1)
+        state = "still running" if proc.returncode is None else f"exit code {proc.returncode}"
+        raise BenchError(f"the OpenAI fake did not start ({state}): {tail(log)}")
+    return words[1]
+
+
+def write_config(tmp: Path, port: int, fake_url: str) -> Path:
+    """The gateway config: everything on loopback, SQLite in the temp dir, one fake provider."""
+    path = tmp / "config.yaml"
+    quote = orjson.dumps  # a JSON string is a valid YAML scalar, whatever the path holds
+    path.write_text(
+        f"server: {{host: 127.0.0.1, port: {port}}}\n"
+        f"storage: {{url: {quote(f'sqlite:///{tmp}/bench.db').decode()}}}\n"
+        f"api: {{keys: [{API_KEY}]}}\n"
+        "models: {default: fake, providers: {fake: "
+        f"{{base_url: {quote(fake_url).decode()}, api_key: x, model: fake-model}}}}}}\n"
+        "logging: {level: warning}\n"
+    )
+    return path
+
+
+async def start_gateway(
+    tmp: Path,
+    fake_url: str,
+    http: aiohttp.ClientSession,
+    children: list[asyncio.subprocess.Process],
+) -> tuple[asyncio.subprocess.Process, str, float]:
+    """Start ``ai-bot run`` (added to ``children`` at once); time it until ``/healthz`` is 200."""
+    command = Path(sys.executable).parent / "ai-bot"
+    if not command.exists():
+        raise BenchError(f"{command} not found: install the project first (pip install -e .)")
+    port = free_port()
+    config = write_config(tmp, port, fake_url)
+    log = tmp / "gateway.log"
+    url = f"http://127.0.0.1:{port}"
+    started = time.perf_counter()
+    with log.open("wb") as out:
+        proc = await asyncio.create_subprocess_exec(
+            command, "run", "-c", str(config), cwd=tmp, env=child_env(), stdout=out, stderr=out
+        )
+    children.append(proc)
+    deadline = started + HEALTH_TIMEOUT
+    while time.perf_counter() < deadline:
+        if proc.returncode is not None:
+            raise BenchError(
+                f"gateway exited with code {proc.returncode} before becoming healthy: {tail(log)}"
+            )
+        try:
+            async with http.get(f"{url}/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
+                if r.status == 200:
+                    return proc, url, time.perf_counter() - started
+        except (aiohttp.ClientError, TimeoutError):
+            pass
+        await asyncio.sleep(0.01)
+    raise BenchError(f"gateway did not become healthy within {HEALTH_TIMEOUT:g} s: {tail(log)}")
+
+
+# --------------------------------------------------------------------------- load
+
+
+@dataclass
+class Run:
+    """What one drive produced: per-request latencies (answered ones) and what went wrong."""
+
+    latencies: list[float] = field(default_factory=list)
+    errors: int = 0
+    wall: float = 0.0
+    error_kinds: Counter[str] = field(default_factory=Counter)
+
+
+async def drive(
+    http: aiohttp.ClientSession,
+    url: str,
+    *,
+    count: int,
+    concurrency: int,
+    conversations: int,
+    make_body: MakeBody,
+    is_ok: IsOk,
+    first: int = 0,
+) -> Run:
+    """Send ``count`` requests from ``concurrency`` workers and time each one.
+
+    Worker i owns conversations i, i+C, i+2C... and cycles through them, so no conversation is
+    ever used by two workers at once (the gateway serialises a session; sharing would measure
+    queueing, not throughput). Messages are numbered from ``first`` so every one is distinct.
+    """
+    run = Run()
+    numbers = iter(range(first, first + count))  # shared: each worker takes the next number
+
+    async def worker(i: int) -> None:
+        sessions = itertools.cycle(range(i, conversations, concurrency))
+        for k in numbers:
+            started = time.perf_counter()
+            try:
+                async with http.post(url, json=make_body(next(sessions), k)) as resp:
+                    raw = await resp.read()
+                elapsed = time.perf_counter() - started
+                if resp.status == 200 and is_ok(orjson.loads(raw)):
+                    run.latencies.append(elapsed)
+                    continue
+                kind = f"HTTP {resp.status}: {raw[:80].decode(errors='replace')}"
+            except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+                kind = f"{type(exc).__name__}: {exc}"[:100]
+            run.errors += 1
+            run.error_kinds[kind] += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    run.wall = time.perf_counter() - started
+    return run
+
+
+def fake_body(_session: int, k: int) -> JSON:
+    return {"model": "fake-model", "messages": [{"role": "user", "content": f"hello {k}"}]}
+
+
+def gateway_body(session: int, k: int) -> JSON:
+    return {"session_id": f"bench-{session}", "message": f"hello {k}"}
+
+
+def fake_ok(body: Any) -> bool:
+    return isinstance(body, dict) and bool(body.get("choices"))
+
+
+def gateway_ok(body: Any) -> bool:
+    return isinstance(body, dict) and "reply" in body
+
+
+def percentile_ms(latencies: list[float], pct: float) -> float | None:
+    """Nearest-rank percentile in milliseconds (None when nothing was answered)."""
+    if not latencies:
+        return None
+    ordered = sorted(latencies)
+    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)] * 1000
+
+
+# --------------------------------------------------------------------------- orchestration
+
+
+@dataclass
+class Figures:
+    """Everything the report shows; ``--json`` writes exactly this."""
+
+    concurrency: int
+    messages: int
+    conversations: int
+    cpu_count: int | None
+    messages_per_s: float
+    errors: int
+    p50_ms: float | None
+    p99_ms: float | None
+    fake_p50_ms: float | None
+    fake_p99_ms: float | None
+    added_p50_ms: float | None
+    added_p99_ms: float | None
+    idle_rss_mb: float
+    loaded_rss_mb: float
+    cold_start_s: float
+    cpu_ms_per_message: float | None
+    error_kinds: dict[str, int]
+
+
+def minus(a: float | None, b: float | None) -> float | None:
+    return None if a is None or b is None else a - b
+
+
+async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
+    """Run every step, always stopping both children, and return the figures."""
+    children: list[asyncio.subprocess.Process] = []
+    connector = aiohttp.TCPConnector(limit=args.concurrency)
+    timeout = aiohttp.ClientTimeout(total=30)
+    common = {"concurrency": args.concurrency, "conversations": args.conversations}
+    try:
+        async with aiohttp.ClientSession(
+            connector=connector, timeout=timeout, json_serialize=lambda o: orjson.dumps(o).decode()
+        ) as http:
+            fake_url = await start_fake(tmp / "fake.log", children)
+            gateway, gateway_url, cold_start = await start_gateway(tmp, fake_url, http, children)
+            await asyncio.sleep(1.0)  # let imports, migrations and caches settle
+            idle_rss = rss_mb(gateway.pid)
+
+            direct = f"{fake_url}/chat/completions"
+            kw: dict[str, Any] = {"make_body": fake_body, "is_ok": fake_ok, **common}
+            await drive(http, direct, count=args.warmup, **kw)
+            baseline = await drive(http, direct, count=args.baseline_requests, **kw)
+
+            http.headers["Authorization"] = f"Bearer {API_KEY}"
+            chat = f"{gateway_url}/api/v1/chat"
+            kw = {"make_body": gateway_body, "is_ok": gateway_ok, **common}
+            await drive(http, chat, count=args.warmup, **kw)
+            cpu_before = cpu_seconds(gateway.pid)
+            load = await drive(http, chat, count=args.messages, first=args.warmup, **kw)
+            cpu_used = cpu_seconds(gateway.pid) - cpu_before
+            loaded_rss = rss_mb(gateway.pid)
+    finally:
+        await asyncio.gather(*(stop_process(p) for p in children))
+
+    answered = len(load.latencies)
+    p50, p99 = percentile_ms(load.latencies, 50), percentile_ms(load.latencies, 99)
+    fake_p50, fake_p99 = (
+        percentile_ms(baseline.latencies, 50),
+        percentile_ms(baseline.latencies, 99),
+    )
+    return Figures(
+        concurrency=args.concurrency,
+        messages=args.messages,
+        conversations=args.conversations,
+        cpu_count=os.cpu_count(),
+        messages_per_s=answered / load.wall if load.wall else 0.0,
+        errors=load.errors,
+        p50_ms=p50,
+        p99_ms=p99,
+        fake_p50_ms=fake_p50,
+        fake_p99_ms=fake_p99,
+        added_p50_ms=minus(p50, fake_p50),
+        added_p99_ms=minus(p99, fake_p99),
+        idle_rss_mb=idle_rss,
+        loaded_rss_mb=loaded_rss,
+        cold_start_s=cold_start,
+        cpu_ms_per_message=cpu_used * 1000 / answered if answered else None,
+        error_kinds=dict(load.error_kinds.most_common(5)),
+    )
+
+
+# --------------------------------------------------------------------------- report
+
+
+def verdict(name: str, value: float | None) -> tuple[str, str]:
+    """The target text and a ✓/✗ for a figure that has a target."""
+    if name not in TARGETS:
+        return "", ""
+    op, bound = TARGETS[name]
+    text = f"{'≥' if op == '>=' else '≤'} {bound:g}"
+    if value is None:
+        return text, "[red]✗[/]"
+    met = value >= bound if op == ">=" else value <= bound
+    return text, "[green]✓[/]" if met else "[red]✗[/]"
+
+
+def report(figures: Figures, console: Console) -> None:
+    def fmt(value: float | None, digits: int = 1) -> str:
+        return "—" if value is None else f"{value:,.{digits}f}"
+
+    f = figures
+    table = Table(
+        title=f"ai-bot benchmark: {f.messages:,} messages, {f.concurrency} concurrent, "
+        f"{f.conversations} conversations, {f.cpu_count or '?'} CPUs shared by all three processes"
+    )
+    for column in ("figure", "value", "target", ""):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    rows: list[tuple[str, str, str | None]] = [
+        ("messages/s (answered)", fmt(f.messages_per_s), "messages_per_s"),
+        ("errors", str(f.errors), None),
+        ("end-to-end latency p50 / p99 (ms)", f"{fmt(f.p50_ms)} / {fmt(f.p99_ms)}", None),
+        ("fake alone p50 / p99 (ms)", f"{fmt(f.fake_p50_ms)} / {fmt(f.fake_p99_ms)}", None),
+        ("gateway-added p50 (ms)", fmt(f.added_p50_ms), None),
+        ("gateway-added p99 (ms)", fmt(f.added_p99_ms), "added_p99_ms"),
+        ("idle RSS (MB)", fmt(f.idle_rss_mb), "idle_rss_mb"),
+        ("RSS after load (MB)", fmt(f.loaded_rss_mb), None),
+        ("cold start (s)", fmt(f.cold_start_s, 2), "cold_start_s"),
+        ("gateway CPU per message (ms)", fmt(f.cpu_ms_per_message, 2), None),
+    ]
+    for label, value, target in rows:
+        text, mark = verdict(target, getattr(f, target)) if target else ("", "")
+        if target == "added_p99_ms" and f.concurrency != 50:
+            text += " (set for 50 concurrent)"
+        table.add_row(label, value, text, mark)
+    console.print(table)
+    for kind, n in f.error_kinds.items():
+        console.print(f"[red]{n} × {escape(kind)}[/]")
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description="Benchmark ai-bot against the OpenAI fake.")
+    parser.add_argument("--concurrency", type=int, default=50, help="concurrent workers")
+    parser.add_argument("--messages", type=int, default=10_000, help="measured messages")
+    parser.add_argument("--conversations", type=int, default=500, help="distinct session ids")
+    parser.add_argument("--warmup", type=int, default=200, help="unmeasured messages first")
+    parser.add_argument(
+        "--baseline-requests", type=int, default=2_000, help="requests sent to the fake alone"
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    args = parser.parse_args(argv)
+    if min(args.concurrency, args.messages, args.baseline_requests) < 1 or args.warmup < 0:
+        parser.error("--concurrency, --messages and --baseline-requests must be at least 1")
+    if args.conversations < args.concurrency:
+        parser.error("--conversations must be at least --concurrency (one session per worker)")
+    return args
+
+
+async def amain(args: argparse.Namespace, console: Console) -> Figures:
+    """Run the benchmark; SIGTERM cancels it like Ctrl-C does, so the children are stopped."""
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+    with (
+        tempfile.TemporaryDirectory(prefix="ai-bot-bench-") as tmp,
+        console.status("benchmarking…"),
+    ):
+        return await bench(args, Path(tmp))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console()
+    try:
+        import uvloop  # the client must not be the bottleneck; plain asyncio works too
+    except ImportError:
+        run: Callable[[Any], Figures] = asyncio.run
+    else:
+        run = uvloop.run
+    try:
+        figures = run(amain(args, console))
+    except BenchError as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return 1
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        console.print("[yellow]interrupted[/]")
+        return 130
+    report(figures, console)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_bytes(orjson.dumps(asdict(figures), option=orjson.OPT_INDENT_2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
