@@ -178,14 +178,17 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
             await gateway.stop()
             log.info("gateway stopped")
 
+    # FastAPI's built-in OpenTelemetry hooks look up providers on every request; our own
+    # metrics cover the same ground, so they are switched off on the per-message path.
     app = FastAPI(title="ai-bot gateway", version=__version__, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None)
+                  docs_url="/docs", redoc_url=None,
+                  telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.gateway = gateway
     app.add_middleware(BodyLimitMiddleware, max_bytes=loaded.config.server.max_body_bytes)
     _install_error_handlers(app)
-    app.include_router(build_health_router(gateway.readiness, gateway.metrics))
-    app.include_router(build_openai_router(gateway.service, gateway.keys, gateway.catalog))
     app.include_router(build_rest_router(gateway.service, gateway.keys))
+    app.include_router(build_openai_router(gateway.service, gateway.keys, gateway.catalog))
+    app.include_router(build_health_router(gateway.readiness, gateway.metrics))
     if loaded.config.channels.webhook is not None:
         app.include_router(build_webhook_router(gateway.inbox, gateway.keys))
     if loaded.config.webchat.enabled:

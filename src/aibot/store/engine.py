@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -46,7 +45,16 @@ def create_engine(url: str) -> AsyncEngine:
     return create_async_engine(async_url(url), pool_size=10, max_overflow=10, pool_pre_ping=True)
 
 
+def head_revision() -> str:
+    """Migration files are named `<revision>_<slug>.py` with sortable revisions."""
+    names = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
+    return names[-1].split("_", 1)[0]
+
+
 def _upgrade(connection: Connection) -> None:
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = connection
@@ -56,6 +64,20 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
+async def _at_head(engine: AsyncEngine) -> bool:
+    try:
+        async with engine.connect() as connection:
+            current = (await connection.execute(
+                text("SELECT version_num FROM alembic_version")
+            )).scalar()
+    except DBAPIError:
+        return False  # a new database: no version table yet
+    return current == head_revision()
+
+
 async def migrate(engine: AsyncEngine) -> None:
+    """Brings the schema to the newest revision; Alembic is only loaded when there is work."""
+    if await _at_head(engine):
+        return
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)

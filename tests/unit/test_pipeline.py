@@ -1,0 +1,104 @@
+"""The pipeline in-process with a controllable clock: idle reset, token budget, persistence."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from aibot.app import Gateway
+from aibot.config import Config, LoadedConfig
+from aibot.core.messages import Inbound
+from aibot.core.pipeline import TurnContext
+from tests.fakes.openai_server import FakeOpenAI
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeOpenAI]:
+    async with FakeOpenAI() as server:
+        yield server
+
+
+async def gateway(tmp_path: Path, fake: FakeOpenAI, clock: Clock, **session: Any) -> Gateway:
+    config = Config.model_validate({
+        "storage": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
+        "models": {"default": "fake", "providers": {"fake": {
+            "base_url": fake.base_url, "api_key": "sk-x", "model": "m", "max_retries": 0}}},
+        "session": session,
+    })
+    gw = Gateway(LoadedConfig(config=config, path=None), clock=clock)
+    await gw.start()
+    return gw
+
+
+async def say(gw: Gateway, clock: Clock, text: str, session: str = "s") -> TurnContext:
+    return await gw.service.handle(Inbound(
+        channel="test", session_key=session, user_id="u", text=text,
+        request_id=uuid.uuid4().hex, received_at=clock.now, principal="test"))
+
+
+def sent(fake: FakeOpenAI) -> list[str]:
+    return [m["content"] for m in fake.requests[-1].json["messages"]]
+
+
+async def test_idle_reset_starts_fresh_and_survives_reload(tmp_path: Path,
+                                                           fake: FakeOpenAI) -> None:
+    clock = Clock()
+    gw = await gateway(tmp_path, fake, clock, idle_reset="30m")
+    await say(gw, clock, "before")
+    clock.now += 60
+    await say(gw, clock, "a minute later")
+    assert sent(fake) == ["before", "echo: before", "a minute later"]
+    clock.now += 31 * 60
+    await say(gw, clock, "after a break")
+    assert sent(fake) == ["after a break"]
+    await gw.stop()
+
+    gw = await gateway(tmp_path, fake, clock, idle_reset="30m")  # cold cache, same store
+    clock.now += 1
+    await say(gw, clock, "next")
+    assert sent(fake) == ["after a break", "echo: after a break", "next"]
+    await gw.stop()
+
+
+async def test_token_budget_and_turn_limit_drop_oldest(tmp_path: Path, fake: FakeOpenAI) -> None:
+    clock = Clock()
+    gw = await gateway(tmp_path, fake, clock, max_turns=3, max_context_tokens=256)
+    for n in range(6):
+        clock.now += 1
+        await say(gw, clock, f"q{n}")
+    assert sent(fake) == ["q2", "echo: q2", "q3", "echo: q3", "q4", "echo: q4", "q5"]
+    clock.now += 1
+    await say(gw, clock, "x" * 940)  # ~240 of 256 tokens: only the newest exchange fits
+    assert sent(fake) == ["q5", "echo: q5", "x" * 940]
+    await gw.stop()
+
+
+async def test_reasoning_is_stored_apart_and_echoed(tmp_path: Path) -> None:
+    clock = Clock()
+    async with FakeOpenAI(reasoning="private thoughts", think_tags=True) as fake:
+        config = Config.model_validate({
+            "storage": {"url": f"sqlite:///{tmp_path / 'r.sqlite'}"},
+            "models": {"default": "mm", "providers": {"mm": {
+                "preset": "minimax", "base_url": fake.base_url, "api_key": "sk-x"}}},
+        })
+        gw = Gateway(LoadedConfig(config=config, path=None), clock=clock)
+        await gw.start()
+        ctx = await say(gw, clock, "hi")
+        assert ctx.reply == "echo: hi" and ctx.reasoning == "private thoughts"
+        clock.now += 1
+        await say(gw, clock, "again")
+        history = fake.requests[-1].json["messages"]
+        assert history[1]["content"] == "<think>private thoughts</think>\n\necho: hi"
+        await gw.stop()
