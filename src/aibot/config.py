@@ -101,7 +101,9 @@ class ProviderConfig(_Section):
 class ModelsConfig(_Section):
     default: str | None = Field(None, description="Provider name used unless a session picks one.")
     fallbacks: list[str] = Field(default_factory=list, description="Tried in order on failure.")
-    providers: dict[str, ProviderConfig] = Field(default_factory=dict)
+    providers: dict[str, ProviderConfig] = Field(
+        default_factory=dict, description="Named providers; the names are what /model accepts."
+    )
 
 
 class SessionConfig(_Section):
@@ -139,7 +141,9 @@ class OutboxConfig(_Section):
 
 
 class LoggingConfig(_Section):
-    level: Literal["debug", "info", "warning", "error"] = Field("info")
+    level: Literal["debug", "info", "warning", "error"] = Field(
+        "info", description="Lowest level written; info logs one line per message."
+    )
     format: Literal["auto", "console", "json"] = Field(
         "auto", description="auto: readable on a terminal, JSON otherwise."
     )
@@ -172,17 +176,39 @@ class ChannelsConfig(BaseModel):
 
 
 class Config(_Section):
-    server: ServerConfig = Field(default_factory=ServerConfig)
-    storage: StorageConfig = Field(default_factory=StorageConfig)
-    redis: RedisConfig = Field(default_factory=RedisConfig)
-    api: ApiConfig = Field(default_factory=ApiConfig)
-    models: ModelsConfig = Field(default_factory=ModelsConfig)
-    session: SessionConfig = Field(default_factory=SessionConfig)
-    dispatcher: DispatcherConfig = Field(default_factory=DispatcherConfig)
-    outbox: OutboxConfig = Field(default_factory=OutboxConfig)
-    logging: LoggingConfig = Field(default_factory=LoggingConfig)
-    webchat: WebchatConfig = Field(default_factory=WebchatConfig)
-    channels: ChannelsConfig = Field(default_factory=ChannelsConfig)
+    server: ServerConfig = Field(
+        default_factory=ServerConfig, description="Where the gateway listens."
+    )
+    storage: StorageConfig = Field(
+        default_factory=StorageConfig, description="Where conversations, inbox and outbox live."
+    )
+    redis: RedisConfig = Field(
+        default_factory=RedisConfig, description="Shared state for several replicas (optional)."
+    )
+    api: ApiConfig = Field(
+        default_factory=ApiConfig, description="Credentials for the HTTP APIs."
+    )
+    models: ModelsConfig = Field(
+        default_factory=ModelsConfig, description="Model providers, the default, the fallbacks."
+    )
+    session: SessionConfig = Field(
+        default_factory=SessionConfig, description="Conversation memory."
+    )
+    dispatcher: DispatcherConfig = Field(
+        default_factory=DispatcherConfig, description="Concurrency and back-pressure."
+    )
+    outbox: OutboxConfig = Field(
+        default_factory=OutboxConfig, description="Reply delivery retries and expiry."
+    )
+    logging: LoggingConfig = Field(
+        default_factory=LoggingConfig, description="Log level and format."
+    )
+    webchat: WebchatConfig = Field(
+        default_factory=WebchatConfig, description="The web chat page."
+    )
+    channels: ChannelsConfig = Field(
+        default_factory=ChannelsConfig, description="Chat platforms and integrations."
+    )
 
 
 class LoadedConfig(BaseModel):
