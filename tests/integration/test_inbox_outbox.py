@@ -147,3 +147,18 @@ async def test_memory_survives_restart(gateway_factory: GatewayFactory,
 async def metrics(gw: RunningGateway) -> str:
     async with aiohttp.ClientSession() as http, http.get(f"{gw.url}/metrics") as response:
         return await response.text()
+
+
+async def test_sigterm_finishes_work_in_flight(gateway_factory: GatewayFactory,
+                                               fake_llm: FakeOpenAI) -> None:
+    async with CallbackReceiver() as receiver:
+        fake_llm.latency = 1.0
+        gw = await gateway_factory(webhook_config(receiver))
+        await post_message(gw, "t-1", "finish me")
+        for _ in range(100):
+            if fake_llm.requests:
+                break
+            await asyncio.sleep(0.02)
+        assert await gw.stop() == 0  # SIGTERM: clean exit after the answer went out
+        assert [r["text"] for r in receiver.received] == ["echo: finish me"]
+        assert rows(gw, "select status from inbox") == [("done",)]

@@ -60,11 +60,17 @@ class Outbox:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="outbox")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Ends the loop, then makes one last bounded pass so finished answers go out now
+        rather than after the next start."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        try:
+            await asyncio.wait_for(self.deliver_due(), grace)
+        except Exception as exc:  # pending rows stay in the store for the next start
+            log.warning("final outbox pass incomplete", error=repr(exc))
 
     async def _run(self) -> None:
         while True:

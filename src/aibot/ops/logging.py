@@ -94,5 +94,5 @@ def configure_logging(level: str, fmt: str, masker: SecretMasker) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    for noisy in ("uvicorn.access", "aiosqlite", "alembic.runtime.migration"):
+    for noisy in ("uvicorn.access", "aiosqlite", "alembic"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))
