@@ -5,12 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import structlog
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+log = structlog.get_logger("aibot.store")
 # Any constant works; it only has to be the same in every replica that migrates at once.
 _PG_MIGRATION_LOCK = 0x41494254
 
@@ -81,3 +83,4 @@ async def migrate(engine: AsyncEngine) -> None:
         return
     async with engine.begin() as connection:
         await connection.run_sync(_upgrade)
+    log.info("database schema migrated", revision=head_revision(), backend=engine.dialect.name)
