@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -85,3 +86,34 @@ async def test_recent_turns_respects_limit_and_context_start(engine: AsyncEngine
     turns = await repo.recent_turns("s", row.context_from, 4)
     assert [t.content for t in turns] == ["t6", "t7", "t8", "t9"]
     assert (await repo.recent_turns("s", 4.0, 100))[0].content == "t4"
+
+
+async def test_fresh_create_matches_the_migrations(engine: AsyncEngine) -> None:
+    """A first start creates the schema directly; it must equal what Alembic builds."""
+    from sqlalchemy import inspect
+
+    from aibot.store.engine import _upgrade, head_revision
+
+    def describe(connection: Any) -> dict[str, Any]:
+        inspector = inspect(connection)
+        return {
+            table: (
+                sorted((c["name"], str(c["type"]), c["nullable"])
+                       for c in inspector.get_columns(table)),
+                sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                       for i in inspector.get_indexes(table)),
+                sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
+            )
+            for table in sorted(inspector.get_table_names())
+        }
+
+    async with engine.connect() as connection:
+        created = await connection.run_sync(describe)
+        version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+    assert version == head_revision()
+    async with engine.begin() as connection:
+        for table in ("outbox", "inbox", "turns", "conversations", "alembic_version"):
+            await connection.execute(text(f"DROP TABLE {table}"))
+        await connection.run_sync(_upgrade)  # the migration path, as an existing install takes
+        migrated = await connection.run_sync(describe)
+    assert created == migrated

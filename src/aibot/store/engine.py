@@ -6,10 +6,12 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from sqlalchemy import event, text
+from sqlalchemy import Column, MetaData, String, Table, event, inspect, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from aibot.store.schema import metadata
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 log = structlog.get_logger("aibot.store")
@@ -60,27 +62,41 @@ def _upgrade(connection: Connection) -> None:
     cfg = AlembicConfig()
     cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
     cfg.attributes["connection"] = connection
-    if connection.dialect.name == "postgresql":
-        # Several replicas may start together: one migrates, the others wait and find it done.
-        connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK})
     command.upgrade(cfg, "head")
 
 
-async def _at_head(engine: AsyncEngine) -> bool:
+async def _current_revision(engine: AsyncEngine) -> str | None:
     try:
         async with engine.connect() as connection:
-            current = (await connection.execute(
+            return (await connection.execute(
                 text("SELECT version_num FROM alembic_version")
             )).scalar()
     except DBAPIError:
-        return False  # a new database: no version table yet
-    return current == head_revision()
+        return None  # a new database: no version table yet
+
+
+def _create_fresh(connection: Connection) -> bool:
+    """On an empty database, create the current schema directly and stamp it (the Alembic
+    "create_all, then stamp" recipe), which spares loading Alembic on a first start."""
+    if inspect(connection).get_table_names():
+        return False
+    metadata.create_all(connection)
+    version = Table("alembic_version", MetaData(),
+                    Column("version_num", String(32), primary_key=True))
+    version.create(connection)
+    connection.execute(version.insert().values(version_num=head_revision()))
+    return True
 
 
 async def migrate(engine: AsyncEngine) -> None:
     """Brings the schema to the newest revision; Alembic is only loaded when there is work."""
-    if await _at_head(engine):
+    if await _current_revision(engine) == head_revision():
         return
     async with engine.begin() as connection:
-        await connection.run_sync(_upgrade)
+        if engine.dialect.name == "postgresql":
+            # Several replicas may start together: one migrates, the others wait and find it.
+            await connection.execute(text("SELECT pg_advisory_xact_lock(:k)"),
+                                     {"k": _PG_MIGRATION_LOCK})
+        if not await connection.run_sync(_create_fresh):
+            await connection.run_sync(_upgrade)
     log.info("database schema migrated", revision=head_revision(), backend=engine.dialect.name)
