@@ -109,7 +109,8 @@ async def test_fresh_create_matches_the_migrations(engine: AsyncEngine) -> None:
 
     async with engine.connect() as connection:
         created = await connection.run_sync(describe)
-        version = (await connection.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        version = (await connection.execute(
+            text("SELECT version_num FROM alembic_version"))).scalar()
     assert version == head_revision()
     async with engine.begin() as connection:
         for table in ("outbox", "inbox", "turns", "conversations", "alembic_version"):
