@@ -1,0 +1,176 @@
+"""`ai-bot config`: the effective configuration (secrets masked) and the documented schema.
+
+The effective view answers "what is the gateway actually using?" after defaults, `${VAR}`s and
+.env are applied; the schema is generated from the pydantic models, so it cannot drift from
+the code.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal, Union, get_args, get_origin
+from urllib.parse import urlsplit
+
+import yaml
+from pydantic import BaseModel, SecretStr
+from pydantic.fields import FieldInfo
+from pydantic_core import PydanticUndefined
+from rich.table import Table
+from rich.text import Text
+
+from aibot.cli.common import console
+from aibot.config import Config, LoadedConfig
+from aibot.ops.logging import mask_value
+
+# Plain strings under names like these are secrets too: channels this version does not model
+# are kept as raw mappings, so their tokens are not SecretStr.
+_SECRET_NAME = re.compile(r"(pass(word)?|secret|token|key)s?$", re.I)
+# config.py parses durations with validators of this name; shown as "duration" in the schema.
+_DURATION_VALIDATOR = "_duration"
+
+
+def url_password(url: str) -> str | None:
+    """The password in a storage/redis URL, so it can be masked wherever the URL is shown."""
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
+
+
+def _mask_url_password(value: str) -> str:
+    password = url_password(value) if "://" in value else None
+    return value.replace(f":{password}@", f":{mask_value(password)}@") if password else value
+
+
+def masked(value: Any, key: str = "") -> Any:
+    """A plain, YAML-ready copy of dumped config data with every secret cut to `mask_value`."""
+    if isinstance(value, SecretStr):
+        return mask_value(value.get_secret_value())
+    if isinstance(value, dict):
+        return {k: masked(v, str(k)) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [masked(v, key) for v in value]
+    if isinstance(value, str):
+        return mask_value(value) if _SECRET_NAME.search(key) else _mask_url_password(value)
+    return value
+
+
+def print_effective(loaded: LoadedConfig) -> None:
+    if loaded.path is not None:
+        console.print(f"# from {loaded.path}", markup=False, highlight=False)
+    else:
+        console.print("# no config file: built-in defaults plus provider keys found in the "
+                      "environment / .env", markup=False, highlight=False)
+    if loaded.missing_env:
+        console.print(f"# unset environment variables: {', '.join(loaded.missing_env)}",
+                      markup=False, highlight=False)
+    data = masked(loaded.config.model_dump(mode="python"))
+    console.print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip(),
+                  markup=False, highlight=False, soft_wrap=True)
+
+
+# --------------------------------------------------------------------------- schema
+
+
+@dataclass(frozen=True)
+class SchemaRow:
+    path: str
+    type: str
+    default: str
+    description: str
+
+
+def print_schema() -> None:
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in ("key", "type", "default", "description"):
+        table.add_column(column, overflow="fold")
+    for number, (section, field) in enumerate(Config.model_fields.items()):
+        model = _model_of(field.annotation)
+        if model is None:
+            continue
+        if number:
+            table.add_section()
+        table.add_row(f"[bold]{section}[/]", "", "", "")
+        for row in schema_rows(model, section):
+            table.add_row(*(Text(cell) for cell in (row.path, row.type, row.default,
+                                                     row.description)))
+    console.print(table, highlight=False)
+    console.print("Durations accept 250ms, 10s, 30m, 1h, 2d or seconds; "
+                  '${VAR} and ${VAR:-default} read the environment and .env.', markup=False)
+
+
+def schema_rows(model: type[BaseModel], prefix: str) -> Iterator[SchemaRow]:
+    """Every leaf key under `model`; a map of models (providers) shows as `<name>`."""
+    durations = _duration_fields(model)
+    for name, field in model.model_fields.items():
+        path = f"{prefix}.{name}"
+        nested = _model_of(field.annotation)
+        if nested is not None:
+            yield from schema_rows(nested, path)
+            continue
+        value_model = _map_value_model(field.annotation)
+        if value_model is not None:
+            yield from schema_rows(value_model, f"{path}.<name>")
+            continue
+        is_duration = name in durations
+        yield SchemaRow(path, "duration" + (" | null" if _optional(field) else "")
+                        if is_duration else type_name(field.annotation),
+                        _default(field, duration=is_duration), field.description or "")
+
+
+def type_name(annotation: Any) -> str:
+    origin = get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        return " | ".join(type_name(a) for a in get_args(annotation))
+    if origin is Literal:
+        return " | ".join(str(a) for a in get_args(annotation))
+    if origin is list:
+        return f"list[{type_name(get_args(annotation)[0])}]"
+    if origin is dict:
+        key, value = get_args(annotation)
+        return f"map[{type_name(key)}, {type_name(value)}]"
+    if annotation is type(None):
+        return "null"
+    if annotation is SecretStr:
+        return "secret"
+    return str(getattr(annotation, "__name__", annotation))
+
+
+def _default(field: FieldInfo, *, duration: bool) -> str:
+    value = field.get_default(call_default_factory=True)
+    if value is PydanticUndefined:
+        return "(required)"
+    if duration and isinstance(value, int | float):
+        return f"{value:g}s"
+    if isinstance(value, str):
+        return value or '""'
+    return json.dumps(value)
+
+
+def _optional(field: FieldInfo) -> bool:
+    return type(None) in get_args(field.annotation)
+
+
+def _model_of(annotation: Any) -> type[BaseModel] | None:
+    """The section model behind `Model` or `Model | None`."""
+    union = get_origin(annotation) in (Union, types.UnionType)
+    for candidate in get_args(annotation) if union else (annotation,):
+        if isinstance(candidate, type) and issubclass(candidate, BaseModel):
+            return candidate
+    return None
+
+
+def _map_value_model(annotation: Any) -> type[BaseModel] | None:
+    if get_origin(annotation) is not dict:
+        return None
+    return _model_of(get_args(annotation)[1])
+
+
+def _duration_fields(model: type[BaseModel]) -> set[str]:
+    validators = model.__pydantic_decorators__.field_validators.values()
+    return {name for v in validators if v.cls_var_name == _DURATION_VALIDATOR
+            for name in v.info.fields}

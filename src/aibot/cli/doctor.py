@@ -1,0 +1,212 @@
+"""`ai-bot doctor`: check the setup end to end and say, per problem, how to fix it.
+
+The checks do what `ai-bot run` will do (open the store, call each model, bind the port) so a
+green table means the gateway will start and answer. Warnings (⚠) do not fail the run; only
+problems that stop the gateway from answering (✘) make the exit code 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from rich.table import Table
+from rich.text import Text
+from sqlalchemy import text
+
+from aibot.app import config_secrets
+from aibot.cli.common import console
+from aibot.cli.config_view import url_password
+from aibot.cli.init import describe_failure, probe
+from aibot.config import Config, LoadedConfig, ProviderConfig
+from aibot.ops.logging import SecretMasker, mask_value
+from aibot.providers.base import ProviderError
+from aibot.providers.openai_compat import OpenAICompatibleProvider
+from aibot.store.engine import create_engine
+
+STORE_TIMEOUT = 10.0
+Status = Literal["ok", "warn", "fail"]
+_MARKS: dict[Status, str] = {"ok": "[green]✔[/]", "warn": "[yellow]⚠[/]", "fail": "[red]✘[/]"}
+_INIT_HINT = "run `ai-bot init`, or put a key such as DEEPSEEK_API_KEY=... in .env"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: Status
+    detail: str
+    fix: str = ""
+
+
+def run_doctor(loaded: LoadedConfig) -> int:
+    """Print every check; 0 when nothing essential failed, else 1."""
+    config = loaded.config
+    live = asyncio.run(_live_checks(config))
+    checks = [
+        _config_file(loaded),
+        *_unset_variables(loaded),
+        *live,
+        *_routing(config),
+        _api_keys(config),
+        _bind_address(config),
+        _port(config.server.host, config.server.port),
+        *_unsupported_channels(config),
+    ]
+    _print(checks, SecretMasker([*config_secrets(config), *_url_passwords(config)]))
+    return 1 if any(c.status == "fail" for c in checks) else 0
+
+
+def _url_passwords(config: Config) -> list[str]:
+    """Database errors may quote the URL; its password is masked like any other secret."""
+    urls = (config.storage.url, config.redis.url or "")
+    return [p for p in map(url_password, urls) if p]
+
+
+def _print(checks: list[Check], masker: SecretMasker) -> None:
+    """Provider messages may echo a key back, so every cell goes through the log masker."""
+    table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
+    for column in ("", "check", "result", "fix"):
+        table.add_column(column, overflow="fold")
+    for check in checks:
+        table.add_row(_MARKS[check.status], check.name, Text(masker.mask_text(check.detail)),
+                      Text(masker.mask_text(check.fix)))
+    console.print(table, highlight=False)
+    failed = sum(c.status == "fail" for c in checks)
+    if failed:
+        console.print(f"[red]{failed} problem(s) to fix[/] before `ai-bot run` will answer.")
+    else:
+        console.print("[green]all essential checks passed[/]")
+
+
+def _config_file(loaded: LoadedConfig) -> Check:
+    if loaded.path is None:
+        return Check("config file", "warn", "none found: running on defaults",
+                     "run `ai-bot init`, or pass -c / set AIBOT_CONFIG")
+    return Check("config file", "ok", f"{loaded.path} (valid)")
+
+
+def _unset_variables(loaded: LoadedConfig) -> list[Check]:
+    if not loaded.missing_env:
+        return []
+    env_file = (loaded.path.parent if loaded.path else Path()) / ".env"
+    return [Check("environment", "fail", "unset: " + ", ".join(loaded.missing_env),
+                  f"add them to {env_file} or export them")]
+
+
+async def _live_checks(config: Config) -> list[Check]:
+    """The store and every provider are checked at once, so the slowest sets the wait."""
+    providers = config.models.providers
+    if not providers:
+        no_model = Check("model", "fail", "no model provider configured", _INIT_HINT)
+        return [await _storage(config.storage.url), no_model]
+    return list(await asyncio.gather(
+        _storage(config.storage.url),
+        *(_provider(name, provider) for name, provider in providers.items()),
+    ))
+
+
+async def _storage(url: str) -> Check:
+    try:
+        engine = create_engine(url)
+    except Exception as exc:
+        return Check("storage", "fail", f"cannot use storage.url: {exc}",
+                     "fix storage.url (sqlite:///path or postgresql://...)")
+    backend = engine.dialect.name
+    try:
+        async with asyncio.timeout(STORE_TIMEOUT), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except Exception as exc:
+        return Check("storage", "fail", f"{backend}: {str(exc).splitlines()[0][:200]}",
+                     "check that the database is running and storage.url is right")
+    finally:
+        await engine.dispose()
+    return Check("storage", "ok", f"{backend} reachable")
+
+
+async def _provider(name: str, config: ProviderConfig) -> Check:
+    label = f"model {name}"
+    try:
+        client = OpenAICompatibleProvider(name, config)
+    except ValueError as exc:
+        return Check(label, "fail", str(exc), "fix the preset name or set base_url")
+    where = f"{client.model} at {client.base_url}"
+    if client.needs_key and not client.has_key:
+        fix = (f"set {client.env_key} in .env" if client.env_key
+               else f"set models.providers.{name}.api_key")
+        return Check(label, "fail", f"{where}: no API key", fix)
+    key = f", key {mask_value(config.api_key.get_secret_value())}" if config.api_key else ""
+    try:
+        latency = await probe(name, config)
+    except ProviderError as exc:
+        failure = describe_failure(exc, client.base_url, client.model)
+        return Check(label, "fail", f"{where}{key}: {failure.problem}", failure.fix)
+    return Check(label, "ok", f"{where}{key}: answered in {latency * 1000:.0f} ms")
+
+
+def _routing(config: Config) -> list[Check]:
+    """The router quietly falls back to the first provider; a typo here deserves a word."""
+    models = config.models
+    if not models.providers:
+        return []  # the model check already says what to do
+    unknown = [n for n in (models.default, *models.fallbacks) if n and n not in models.providers]
+    if unknown:
+        return [Check("routing", "warn", "not a configured provider: " + ", ".join(unknown),
+                      "use names from models.providers: " + ", ".join(models.providers))]
+    default = models.default or next(iter(models.providers))
+    chain = [default, *(f for f in models.fallbacks if f != default)]
+    return [Check("routing", "ok", " → ".join(chain))]
+
+
+def _api_keys(config: Config) -> Check:
+    count = len(config.api.keys)
+    if count:
+        return Check("api keys", "ok", f"{count} key(s) for /v1 and /api/v1")
+    return Check("api keys", "warn", "none: /v1 and /api/v1 refuse every caller",
+                 'set AIBOT_API_KEY in .env and api: {keys: ["${AIBOT_API_KEY}"]}')
+
+
+def _bind_address(config: Config) -> Check:
+    server = config.server
+    if server.is_loopback:
+        return Check("bind address", "ok", f"{server.host} (this machine only)")
+    if config.api.keys:
+        return Check("bind address", "ok", f"{server.host}: reachable from the network, "
+                     "API keys required")
+    return Check("bind address", "warn",
+                 f"{server.host} is reachable from the network and no api.keys are set",
+                 "set api.keys, or server.host: 127.0.0.1 behind a reverse proxy")
+
+
+def _port(host: str, port: int) -> Check:
+    """Bind the way uvicorn will (SO_REUSEADDR), so TIME_WAIT leftovers don't count as busy."""
+    name = f"port {port}"
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(
+            host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+        )[0]
+    except socket.gaierror as exc:
+        return Check(name, "fail", f"cannot resolve server.host {host!r}: {exc.strerror}",
+                     "set server.host to an address of this machine")
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(address)
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return Check(name, "warn", f"in use on {host} — is ai-bot already running?",
+                             "stop the other process or change server.port")
+            return Check(name, "fail", f"cannot bind {host}:{port}: {exc.strerror}",
+                         "use a port above 1024 and an address of this machine")
+    return Check(name, "ok", f"free on {host}")
+
+
+def _unsupported_channels(config: Config) -> list[Check]:
+    names = config.channels.unsupported()
+    if not names:
+        return []
+    return [Check("channels", "warn", "not available in this version: " + ", ".join(names),
+                  "remove them from channels: or upgrade ai-bot")]
