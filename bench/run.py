@@ -203,6 +203,22 @@ class Run:
     wall: float = 0.0
     error_kinds: Counter[str] = field(default_factory=Counter)
 
+    async def send(self, http: aiohttp.ClientSession, url: str, body: JSON, is_ok: IsOk) -> None:
+        """One timed request: its latency when answered well, else its error kind."""
+        started = time.perf_counter()
+        try:
+            async with http.post(url, json=body) as resp:
+                raw = await resp.read()
+            elapsed = time.perf_counter() - started
+            if resp.status == 200 and is_ok(orjson.loads(raw)):
+                self.latencies.append(elapsed)
+                return
+            kind = f"HTTP {resp.status}: {raw[:80].decode(errors='replace')}"
+        except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
+            kind = f"{type(exc).__name__}: {exc}"[:100]
+        self.errors += 1
+        self.error_kinds[kind] += 1
+
 
 async def drive(
     http: aiohttp.ClientSession,
@@ -227,19 +243,7 @@ async def drive(
     async def worker(i: int) -> None:
         sessions = itertools.cycle(range(i, conversations, concurrency))
         for k in numbers:
-            started = time.perf_counter()
-            try:
-                async with http.post(url, json=make_body(next(sessions), k)) as resp:
-                    raw = await resp.read()
-                elapsed = time.perf_counter() - started
-                if resp.status == 200 and is_ok(orjson.loads(raw)):
-                    run.latencies.append(elapsed)
-                    continue
-                kind = f"HTTP {resp.status}: {raw[:80].decode(errors='replace')}"
-            except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
-                kind = f"{type(exc).__name__}: {exc}"[:100]
-            run.errors += 1
-            run.error_kinds[kind] += 1
+            await run.send(http, url, make_body(next(sessions), k), is_ok)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
@@ -272,19 +276,8 @@ async def pace(
         for n in range(per_worker):
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
             due += interval
-            sent = time.perf_counter()
-            try:
-                k = first + i * per_worker + n
-                async with http.post(url, json=make_body(next(sessions), k)) as resp:
-                    raw = await resp.read()
-                if resp.status == 200 and is_ok(orjson.loads(raw)):
-                    run.latencies.append(time.perf_counter() - sent)
-                    continue
-                kind = f"HTTP {resp.status}: {raw[:80].decode(errors='replace')}"
-            except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
-                kind = f"{type(exc).__name__}: {exc}"[:100]
-            run.errors += 1
-            run.error_kinds[kind] += 1
+            body = make_body(next(sessions), first + i * per_worker + n)
+            await run.send(http, url, body, is_ok)
 
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     run.wall = time.perf_counter() - start

@@ -107,6 +107,15 @@ class RunningGateway:
                     raise RuntimeError(f"gateway not healthy in {timeout}s:\n{self.log()[-3000:]}")
                 await asyncio.sleep(0.05)
 
+    async def chat(self, message: str, session: str = "s1",
+                   **extra: Any) -> tuple[int, dict[str, Any]]:
+        """One `POST /api/v1/chat`; returns the status and the decoded body."""
+        async with aiohttp.ClientSession() as http, http.post(
+            f"{self.url}/api/v1/chat", headers=self.headers,
+            json={"session_id": session, "message": message, **extra},
+        ) as response:
+            return response.status, await response.json()
+
     async def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
         process = self.process
         if process is None or process.returncode is not None:
@@ -132,6 +141,16 @@ class RunningGateway:
 
 
 GatewayFactory = Callable[..., Awaitable[RunningGateway]]
+
+
+async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
+    """Polls `condition` until it holds or `timeout` passes; returns its last value."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        if asyncio.get_running_loop().time() > deadline:
+            return False
+        await asyncio.sleep(0.02)
+    return True
 
 
 @pytest.fixture

@@ -43,17 +43,6 @@ log = structlog.get_logger("aibot")
 SHUTDOWN_GRACE = 20.0
 
 
-def config_secrets(config: Config) -> list[str]:
-    """Every secret value in the config, for the log masker."""
-    values = [k.get_secret_value() for k in config.api.keys]
-    values += [p.api_key.get_secret_value() for p in config.models.providers.values()
-               if p.api_key]
-    webhook = config.channels.webhook
-    if webhook and webhook.secret:
-        values.append(webhook.secret.get_secret_value())
-    return values
-
-
 def build_providers(config: Config) -> dict[str, OpenAICompatibleProvider]:
     try:
         return {name: OpenAICompatibleProvider(name, provider)
@@ -67,7 +56,7 @@ class Gateway:
         config = self.config = loaded.config
         self.loaded = loaded
         self.metrics = Metrics()
-        self.masker = SecretMasker(config_secrets(config))
+        self.masker = SecretMasker(config.secrets())
         self.engine = create_engine(config.storage.url)
         self.repository = Repository(self.engine)
         self.writer = GroupCommitWriter(self.engine)

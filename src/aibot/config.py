@@ -12,6 +12,7 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from dotenv import dotenv_values
@@ -209,6 +210,26 @@ class Config(_Section):
     channels: ChannelsConfig = Field(
         default_factory=ChannelsConfig, description="Chat platforms and integrations."
     )
+
+    def secrets(self) -> list[str]:
+        """Every secret value in the config (keys, and passwords inside storage/redis URLs),
+        for the log masker: errors and logs may quote any of them."""
+        values = [k.get_secret_value() for k in self.api.keys]
+        values += [p.api_key.get_secret_value() for p in self.models.providers.values()
+                   if p.api_key]
+        webhook = self.channels.webhook
+        if webhook and webhook.secret:
+            values.append(webhook.secret.get_secret_value())
+        values += [p for p in map(url_password, (self.storage.url, self.redis.url or "")) if p]
+        return values
+
+
+def url_password(url: str) -> str | None:
+    """The password in a storage/redis URL, so it can be masked wherever the URL is shown."""
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None
 
 
 class LoadedConfig(BaseModel):

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import GatewayFactory, RunningGateway
+from tests.conftest import GatewayFactory, RunningGateway, wait_until
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.openai_server import FakeOpenAI
 
@@ -84,11 +84,7 @@ async def test_client_error_dead_letters(gateway_factory: GatewayFactory) -> Non
         receiver.script(404)
         gw = await gateway_factory(webhook_config(receiver))
         await post_message(gw, "d-1", "nobody home")
-        for _ in range(100):
-            if rows(gw, "select status from outbox") == [("dead",)]:
-                break
-            await asyncio.sleep(0.05)
-        assert rows(gw, "select status from outbox") == [("dead",)]
+        assert await wait_until(lambda: rows(gw, "select status from outbox") == [("dead",)])
 
 
 async def test_stale_replies_expire_instead_of_flooding(gateway_factory: GatewayFactory) -> None:
@@ -96,11 +92,7 @@ async def test_stale_replies_expire_instead_of_flooding(gateway_factory: Gateway
         receiver.script(*([503] * 50))
         gw = await gateway_factory(webhook_config(receiver, max_age="1s"))
         await post_message(gw, "e-1", "too late")
-        for _ in range(100):
-            if rows(gw, "select status from outbox") == [("expired",)]:
-                break
-            await asyncio.sleep(0.05)
-        assert rows(gw, "select status from outbox") == [("expired",)]
+        assert await wait_until(lambda: rows(gw, "select status from outbox") == [("expired",)])
         assert 'aibot_outbox_expired_total{channel="webhook"} 1.0' in await metrics(gw)
 
 
@@ -111,11 +103,7 @@ async def test_message_accepted_before_sigkill_is_answered_once_after_restart(
         fake_llm.latency = 30.0  # the model is still thinking when the process dies
         gw = await gateway_factory(webhook_config(receiver))
         assert await post_message(gw, "k-1", "survive the crash") == (202, "accepted")
-        for _ in range(100):
-            if fake_llm.requests:
-                break
-            await asyncio.sleep(0.05)
-        assert fake_llm.requests, "the model call never started"
+        assert await wait_until(lambda: bool(fake_llm.requests)), "the model never got the call"
         await gw.kill()
         assert rows(gw, "select status from inbox") == [("pending",)]
         fake_llm.latency = 0.0
@@ -132,14 +120,9 @@ async def test_message_accepted_before_sigkill_is_answered_once_after_restart(
 async def test_memory_survives_restart(gateway_factory: GatewayFactory,
                                        fake_llm: FakeOpenAI) -> None:
     gw = await gateway_factory()
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{gw.url}/api/v1/chat", headers=gw.headers,
-                             json={"session_id": "keep", "message": "remember me"}) as r:
-            assert r.status == 200
-        await gw.restart()
-        async with http.post(f"{gw.url}/api/v1/chat", headers=gw.headers,
-                             json={"session_id": "keep", "message": "still there?"}) as r:
-            assert r.status == 200
+    assert (await gw.chat("remember me", session="keep"))[0] == 200
+    await gw.restart()
+    assert (await gw.chat("still there?", session="keep"))[0] == 200
     contents = [m["content"] for m in fake_llm.requests[-1].json["messages"]]
     assert contents == ["remember me", "echo: remember me", "still there?"]
 
@@ -155,10 +138,7 @@ async def test_sigterm_finishes_work_in_flight(gateway_factory: GatewayFactory,
         fake_llm.latency = 1.0
         gw = await gateway_factory(webhook_config(receiver))
         await post_message(gw, "t-1", "finish me")
-        for _ in range(100):
-            if fake_llm.requests:
-                break
-            await asyncio.sleep(0.02)
+        assert await wait_until(lambda: bool(fake_llm.requests))
         assert await gw.stop() == 0  # SIGTERM: clean exit after the answer went out
         assert [r["text"] for r in receiver.received] == ["echo: finish me"]
         assert rows(gw, "select status from inbox") == [("done",)]

@@ -22,9 +22,7 @@ async def test_health_metrics_and_logs(gateway_factory: GatewayFactory,
             assert report["store"] == {"ok": True, "backend": "sqlite"}
             assert report["provider"]["default"] == "fake"
         for n in range(3):
-            async with http.post(f"{gw.url}/api/v1/chat", headers=gw.headers,
-                                 json={"session_id": "m", "message": f"n{n}"}) as response:
-                assert response.status == 200
+            assert (await gw.chat(f"n{n}", session="m"))[0] == 200
         async with http.get(f"{gw.url}/metrics") as response:
             text = await response.text()
     assert 'aibot_messages_in_total{channel="api"} 3.0' in text

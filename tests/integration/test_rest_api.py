@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import aiohttp
 import orjson
 
 from tests.conftest import GatewayFactory
 from tests.fakes.openai_server import Fail, FakeOpenAI
-
-
-async def chat(gw: Any, http: aiohttp.ClientSession, message: str, session: str = "s1",
-               **extra: Any) -> tuple[int, dict[str, Any]]:
-    async with http.post(f"{gw.url}/api/v1/chat", headers=gw.headers,
-                         json={"session_id": session, "message": message, **extra}) as response:
-        return response.status, await response.json()
 
 
 def user_turns(fake: FakeOpenAI) -> list[str]:
@@ -27,32 +18,31 @@ async def test_memory_commands_and_models(gateway_factory: GatewayFactory,
     gw = await gateway_factory({"models": {"providers": {"second": {
         "base_url": fake_llm.base_url, "api_key": "sk-x", "model": "second-model"}}},
         "session": {"system_prompt": "Be brief."}})
-    async with aiohttp.ClientSession() as http:
-        status, body = await chat(gw, http, "first 你好")
-        assert status == 200 and body["reply"] == "echo: first 你好"
-        assert body["provider"] == "fake" and body["usage"]["completion_tokens"] > 0
-        await chat(gw, http, "second")
-        messages = fake_llm.requests[-1].json["messages"]
-        assert messages[0] == {"role": "system", "content": "Be brief."}
-        assert [m["content"] for m in messages[1:]] == ["first 你好", "echo: first 你好", "second"]
-        # Other sessions do not see this one's memory.
-        await chat(gw, http, "elsewhere", session="s2")
-        assert user_turns(fake_llm) == ["elsewhere"]
+    status, body = await gw.chat("first 你好")
+    assert status == 200 and body["reply"] == "echo: first 你好"
+    assert body["provider"] == "fake" and body["usage"]["completion_tokens"] > 0
+    await gw.chat("second")
+    messages = fake_llm.requests[-1].json["messages"]
+    assert messages[0] == {"role": "system", "content": "Be brief."}
+    assert [m["content"] for m in messages[1:]] == ["first 你好", "echo: first 你好", "second"]
+    # Other sessions do not see this one's memory.
+    await gw.chat("elsewhere", session="s2")
+    assert user_turns(fake_llm) == ["elsewhere"]
 
-        status, body = await chat(gw, http, "/model second")
-        assert body["command"] is True and "second" in body["reply"]
-        requests_before = len(fake_llm.requests)
-        await chat(gw, http, "/help")
-        assert len(fake_llm.requests) == requests_before  # commands never reach the model
-        await chat(gw, http, "third")
-        assert fake_llm.requests[-1].json["model"] == "second-model"
-        assert user_turns(fake_llm) == ["first 你好", "second", "third"]
+    status, body = await gw.chat("/model second")
+    assert body["command"] is True and "second" in body["reply"]
+    requests_before = len(fake_llm.requests)
+    await gw.chat("/help")
+    assert len(fake_llm.requests) == requests_before  # commands never reach the model
+    await gw.chat("third")
+    assert fake_llm.requests[-1].json["model"] == "second-model"
+    assert user_turns(fake_llm) == ["first 你好", "second", "third"]
 
-        status, body = await chat(gw, http, "/new")
-        assert "new conversation" in body["reply"].lower()
-        await chat(gw, http, "fresh")
-        assert user_turns(fake_llm) == ["fresh"]
-        assert fake_llm.requests[-1].json["model"] == "second-model"  # /reset keeps the model
+    status, body = await gw.chat("/new")
+    assert "new conversation" in body["reply"].lower()
+    await gw.chat("fresh")
+    assert user_turns(fake_llm) == ["fresh"]
+    assert fake_llm.requests[-1].json["model"] == "second-model"  # /reset keeps the model
 
 
 async def test_streaming_sse(gateway_factory: GatewayFactory) -> None:
@@ -94,10 +84,9 @@ async def test_model_failure_is_a_502_and_not_remembered(gateway_factory: Gatewa
                                                          fake_llm: FakeOpenAI) -> None:
     gw = await gateway_factory()
     fake_llm.script(Fail(500), Fail(500))  # max_retries 1 → two attempts, both fail
-    async with aiohttp.ClientSession() as http:
-        status, body = await chat(gw, http, "doomed")
-        assert status == 502 and body["error"]["code"] == "model_unavailable"
-        assert "HTTP 500" in body["error"]["message"]
-        status, body = await chat(gw, http, "works now")
-        assert status == 200
-        assert user_turns(fake_llm) == ["works now"]
+    status, body = await gw.chat("doomed")
+    assert status == 502 and body["error"]["code"] == "model_unavailable"
+    assert "HTTP 500" in body["error"]["message"]
+    status, body = await gw.chat("works now")
+    assert status == 200
+    assert user_turns(fake_llm) == ["works now"]

@@ -12,7 +12,7 @@ import sys
 import time
 import uuid
 
-from aibot.app import Gateway, config_secrets
+from aibot.app import Gateway
 from aibot.cli.common import console, fail
 from aibot.config import ConfigError, LoadedConfig
 from aibot.core.messages import Inbound
@@ -23,7 +23,7 @@ EXIT_WORDS = frozenset({"/exit", "/quit", "exit", "quit"})
 
 
 def run_chat(loaded: LoadedConfig) -> None:
-    configure_logging("warning", "console", SecretMasker(config_secrets(loaded.config)))
+    configure_logging("warning", "console", SecretMasker(loaded.config.secrets()))
     try:
         gateway = Gateway(loaded)
     except ConfigError as exc:

@@ -6,6 +6,7 @@ from typing import Annotated, NoReturn
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from aibot.config import ConfigError, LoadedConfig, load_config
 
@@ -20,7 +21,8 @@ ConfigOption = Annotated[
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    """One red line and the exit code; the message is plain text, never rich markup."""
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(code)
 
 
@@ -30,5 +32,6 @@ def load_or_exit(path: str | None) -> LoadedConfig:
     except ConfigError as exc:
         lines = str(exc).splitlines()
         for line in lines[:-1]:
-            err_console.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+            err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False,
+                              soft_wrap=True)
         fail(lines[-1] if lines else "invalid configuration")

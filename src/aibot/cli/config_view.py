@@ -13,7 +13,6 @@ import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, Union, get_args, get_origin
-from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, SecretStr
@@ -23,7 +22,7 @@ from rich.table import Table
 from rich.text import Text
 
 from aibot.cli.common import console
-from aibot.config import Config, LoadedConfig
+from aibot.config import Config, LoadedConfig, url_password
 from aibot.ops.logging import mask_value
 
 # Plain strings under names like these are secrets too: channels this version does not model
@@ -31,14 +30,6 @@ from aibot.ops.logging import mask_value
 _SECRET_NAME = re.compile(r"(pass(word)?|secret|token|key)s?$", re.I)
 # config.py parses durations with validators of this name; shown as "duration" in the schema.
 _DURATION_VALIDATOR = "_duration"
-
-
-def url_password(url: str) -> str | None:
-    """The password in a storage/redis URL, so it can be masked wherever the URL is shown."""
-    try:
-        return urlsplit(url).password
-    except ValueError:
-        return None
 
 
 def _mask_url_password(value: str) -> str:

@@ -18,9 +18,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import text
 
-from aibot.app import config_secrets
 from aibot.cli.common import console
-from aibot.cli.config_view import url_password
 from aibot.cli.init import describe_failure, probe
 from aibot.config import Config, LoadedConfig, ProviderConfig
 from aibot.ops.logging import SecretMasker, mask_value
@@ -56,14 +54,8 @@ def run_doctor(loaded: LoadedConfig) -> int:
         _port(config.server.host, config.server.port),
         *_unsupported_channels(config),
     ]
-    _print(checks, SecretMasker([*config_secrets(config), *_url_passwords(config)]))
+    _print(checks, SecretMasker(config.secrets()))
     return 1 if any(c.status == "fail" for c in checks) else 0
-
-
-def _url_passwords(config: Config) -> list[str]:
-    """Database errors may quote the URL; its password is masked like any other secret."""
-    urls = (config.storage.url, config.redis.url or "")
-    return [p for p in map(url_password, urls) if p]
 
 
 def _print(checks: list[Check], masker: SecretMasker) -> None:

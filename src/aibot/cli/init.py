@@ -38,6 +38,8 @@ GATEWAY_KEY_VAR = "AIBOT_API_KEY"
 PROBE_TIMEOUT = 15.0
 MAX_TURNS_RANGE = (0, 1000)
 PORT_RANGE = (1, 65535)
+DEFAULT_MAX_TURNS = 20
+DEFAULT_PORT = 18789
 # Characters python-dotenv reads back unchanged without quotes (no `#`, `$`, quotes, spaces).
 _PLAIN_DOTENV_VALUE = re.compile(r"[A-Za-z0-9_\-.:/+=~@,]+")
 _DOTENV_NAME = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
@@ -51,8 +53,16 @@ class InitAnswers:
     api_key: str | None
     model: str | None
     base_url: str | None
-    max_turns: int
-    port: int
+    max_turns: int | None
+    port: int | None
+
+    @property
+    def turns_or_default(self) -> int:
+        return DEFAULT_MAX_TURNS if self.max_turns is None else self.max_turns
+
+    @property
+    def port_or_default(self) -> int:
+        return DEFAULT_PORT if self.port is None else self.port
 
 
 @dataclass(frozen=True)
@@ -164,20 +174,20 @@ def run_wizard(path: Path, answers: InitAnswers, *, interactive: bool, verify: b
              "(for scripts use --non-interactive with flags)")
     env_path = path.parent / ".env"
     gateway_key, generated = _write_files(path, env_path, choice, answers)
-    _print_done(path, env_path, answers.port, gateway_key, generated)
+    _print_done(path, env_path, answers.port_or_default, gateway_key, generated)
 
 
 def _refuse_overwrite(path: Path, force: bool) -> None:
     if path.is_dir():
-        fail(escape(f"{path} is a directory: pass a file name, e.g. --path {path / 'config.yaml'}"))
+        fail(f"{path} is a directory: pass a file name, e.g. --path {path / 'config.yaml'}")
     if path.exists() and not force:
-        fail(escape(f"{path} already exists: add --force to overwrite it, or --path to write "
-                    "elsewhere"))
+        fail(f"{path} already exists: add --force to overwrite it, or --path to write "
+             "elsewhere")
 
 
 def _check_ranges(answers: InitAnswers) -> None:
-    for flag, value, (low, high) in (("--max-turns", answers.max_turns, MAX_TURNS_RANGE),
-                                     ("--port", answers.port, PORT_RANGE)):
+    for flag, value, (low, high) in (("--max-turns", answers.turns_or_default, MAX_TURNS_RANGE),
+                                     ("--port", answers.port_or_default, PORT_RANGE)):
         if not low <= value <= high:
             fail(f"{flag} must be between {low} and {high} (got {value})")
 
@@ -198,7 +208,7 @@ def _resolve(answers: InitAnswers) -> ProviderChoice:
              "or --base-url (any OpenAI-compatible server)")
     preset = _preset(preset_name) if preset_name else None
     if answers.base_url and not answers.base_url.startswith(("http://", "https://")):
-        fail(escape(f"--base-url must start with http:// or https:// (got {answers.base_url!r})"))
+        fail(f"--base-url must start with http:// or https:// (got {answers.base_url!r})")
     api_key = (answers.api_key or "").strip()
     if preset is not None and preset.needs_key and not api_key:
         fail(f"missing --api-key: the {preset.name} preset needs one "
@@ -213,11 +223,7 @@ def _resolve(answers: InitAnswers) -> ProviderChoice:
 
 
 def _ask_missing(answers: InitAnswers) -> InitAnswers:
-    """Interactive questions, skipping the ones a flag answered.
-
-    `--max-turns` and `--port` always have a value (the CLI gives them defaults), so those two
-    questions are always asked with the value pre-filled.
-    """
+    """Interactive questions, skipping the ones a flag answered."""
     preset_name, base_url = answers.preset, answers.base_url
     if not preset_name and not base_url:
         preset_name = _ask_preset()
@@ -232,8 +238,10 @@ def _ask_missing(answers: InitAnswers) -> InitAnswers:
     )
     return replace(
         answers, preset=preset_name, base_url=base_url, api_key=api_key, model=model,
-        max_turns=_ask_int("Context length (turns kept)", answers.max_turns, MAX_TURNS_RANGE),
-        port=_ask_int("Gateway port", answers.port, PORT_RANGE),
+        max_turns=answers.max_turns if answers.max_turns is not None else _ask_int(
+            "Context length (turns kept)", DEFAULT_MAX_TURNS, MAX_TURNS_RANGE),
+        port=answers.port if answers.port is not None else _ask_int(
+            "Gateway port", DEFAULT_PORT, PORT_RANGE),
     )
 
 
@@ -297,7 +305,7 @@ def _verified(choice: ProviderChoice, *, interactive: bool) -> ProviderChoice:
             console.print(f"[green]✔[/] {choice.name} answered: the key and model work")
             return choice
         if not interactive:
-            fail(escape(str(failure)), code=1)
+            fail(str(failure), code=1)
         err_console.print(f"[bold red]✘[/] {escape(str(failure))}", highlight=False,
                           soft_wrap=True)
         action = Prompt.ask("Re-enter the [bold]k[/]ey, [bold]s[/]ave anyway, or [bold]q[/]uit",
@@ -326,10 +334,11 @@ def _write_files(path: Path, env_path: Path, choice: ProviderChoice,
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         update_dotenv(env_path, values)
-        path.write_text(render_config(choice, port=answers.port, max_turns=answers.max_turns),
+        path.write_text(render_config(choice, port=answers.port_or_default,
+                                      max_turns=answers.turns_or_default),
                         encoding="utf-8")
     except OSError as exc:
-        fail(escape(f"cannot write {exc.filename or path}: {exc.strerror}"))
+        fail(f"cannot write {exc.filename or path}: {exc.strerror}")
     return gateway_key, generated
 
 

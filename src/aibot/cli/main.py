@@ -71,8 +71,9 @@ def init(
     model: Annotated[str | None, typer.Option(help="Model name; the preset's default if unset.")]
     = None,
     base_url: Annotated[str | None, typer.Option(help="Base URL; overrides the preset.")] = None,
-    max_turns: Annotated[int, typer.Option(help="Exchanges kept as context.")] = 20,
-    port: Annotated[int, typer.Option(help="Gateway port.")] = 18789,
+    max_turns: Annotated[int | None, typer.Option(
+        help="Exchanges kept as context [default: 20].")] = None,
+    port: Annotated[int | None, typer.Option(help="Gateway port [default: 18789].")] = None,
     verify: Annotated[bool, typer.Option(
         help="Check the key with one cheap request to the provider."
     )] = True,

@@ -7,7 +7,7 @@ from types import FrameType
 
 import uvicorn
 
-from aibot.app import config_secrets, create_app
+from aibot.app import create_app
 from aibot.cli.common import fail
 from aibot.config import ConfigError, LoadedConfig
 from aibot.ops.logging import SecretMasker, configure_logging
@@ -17,7 +17,7 @@ def serve(loaded: LoadedConfig) -> None:
     config = loaded.config
 
     configure_logging(config.logging.level, config.logging.format,
-                      SecretMasker(config_secrets(config)))
+                      SecretMasker(config.secrets()))
     try:
         app = create_app(loaded)
     except ConfigError as exc:

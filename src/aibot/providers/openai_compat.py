@@ -107,6 +107,8 @@ class OpenAICompatibleProvider:
                     total=self._config.timeout, connect=self._config.connect_timeout
                 ),
                 skip_auto_headers=("User-Agent",),
+                # HTTPS_PROXY / NO_PROXY are honoured: many servers reach vendors via a proxy.
+                trust_env=True,
             )
         return self._session
 
