@@ -29,6 +29,7 @@ from aibot.core.service import ChatService
 from aibot.core.sessions import SessionMemory
 from aibot.core.stages import build_pipeline
 from aibot.ops.body_limit import BodyLimitMiddleware
+from aibot.ops.gc_tuning import tune_for_serving
 from aibot.ops.health import build_health_router
 from aibot.ops.logging import SecretMasker
 from aibot.ops.metrics import Metrics
@@ -158,6 +159,7 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
+        tune_for_serving()
         log.info("gateway started", host=loaded.config.server.host,
                  port=loaded.config.server.port, store=gateway.engine.dialect.name,
                  model=gateway.router.default)

@@ -193,3 +193,13 @@ def test_retry_after_forms() -> None:
 def test_unknown_preset_is_a_config_error() -> None:
     with pytest.raises(ValueError, match="unknown preset 'nope'"):
         OpenAICompatibleProvider("x", ProviderConfig(preset="nope"))
+
+
+def test_proxy_is_resolved_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    from aibot.providers.openai_compat import proxy_for
+
+    monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
+    monkeypatch.setenv("no_proxy", "localhost,127.0.0.1,.corp")
+    assert proxy_for("https://api.deepseek.com/v1") == "http://proxy.internal:3128"
+    assert proxy_for("http://127.0.0.1:11434/v1") is None
+    assert proxy_for("https://llm.corp/v1") is None

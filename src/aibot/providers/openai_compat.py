@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import email.utils
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -50,6 +52,17 @@ def parse_retry_after(headers: Any, now: float | None = None) -> float | None:
         return max(0.0, parsed.timestamp() - (now if now is not None else time.time()))
 
 
+def proxy_for(url: str) -> str | None:
+    """The proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY choose for `url`, resolved once.
+
+    aiohttp's `trust_env` would do this (and a netrc lookup in a thread) on every request.
+    """
+    parts = urllib.parse.urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
+
+
 def _error_message(body: bytes) -> str:
     try:
         data = orjson.loads(body)
@@ -87,6 +100,7 @@ class OpenAICompatibleProvider:
         self._config = config
         self._api_key = config.api_key.get_secret_value() if config.api_key else ""
         self._session: aiohttp.ClientSession | None = None
+        self._proxy = proxy_for(self.base_url)
         self._headers = {"Content-Type": "application/json", **config.extra_headers}
         if self._api_key:
             self._headers["Authorization"] = f"Bearer {self._api_key}"
@@ -107,8 +121,6 @@ class OpenAICompatibleProvider:
                     total=self._config.timeout, connect=self._config.connect_timeout
                 ),
                 skip_auto_headers=("User-Agent",),
-                # HTTPS_PROXY / NO_PROXY are honoured: many servers reach vendors via a proxy.
-                trust_env=True,
             )
         return self._session
 
@@ -165,7 +177,8 @@ class OpenAICompatibleProvider:
     async def chat(self, request: ChatRequest) -> ChatResult:
         try:
             async with self._client().post(
-                f"{self.base_url}/chat/completions", data=self._body(request, stream=False)
+                f"{self.base_url}/chat/completions", data=self._body(request, stream=False),
+                proxy=self._proxy,
             ) as response:
                 await self._check_status(response)
                 raw = await response.read()
@@ -200,7 +213,8 @@ class OpenAICompatibleProvider:
         finished = False
         try:
             async with self._client().post(
-                f"{self.base_url}/chat/completions", data=self._body(request, stream=True)
+                f"{self.base_url}/chat/completions", data=self._body(request, stream=True),
+                proxy=self._proxy,
             ) as response:
                 await self._check_status(response)
                 async for raw_line in response.content:

@@ -33,6 +33,7 @@
     keyOverlay: $("key-overlay"),
     keyForm: $("key-form"),
     keyInput: $("key-input"),
+    keyMessage: $("key-message"),
     keyError: $("key-error"),
     keySubmit: $("key-submit"),
   };
@@ -192,9 +193,13 @@
     scrollToBottom();
   }
 
-  function setModel(name) {
+  // ready names the session's model ("fake (fake-model)"); done names the one that answered
+  // ("fake-model", or a fallback). A done model already in the label leaves the label alone.
+  function setModel(name, { answered = false } = {}) {
     if (typeof name !== "string" || !name) return;
+    if (answered && ui.model.textContent.includes(name)) return;
     ui.model.textContent = name;
+    ui.model.title = `Model · 模型: ${name}`;
     ui.model.hidden = false;
   }
 
@@ -365,7 +370,7 @@
           const stick = nearBottom();
           finishAssistant(current, typeof frame.text === "string" ? frame.text : current.text);
           current = null;
-          setModel(frame.model);
+          setModel(frame.model, { answered: true });
           if (stick) scrollToBottom();
           syncControls();
           if (finePointer) ui.input.focus();
@@ -421,10 +426,11 @@
     awaitingKey = true;
     clearTimeout(reconnectTimer);
     reconnectTimer = null;
-    const wrongKey = sentKey && message;
     if (sentKey) store.set(ACCESS_KEY, null); // a refused key is not retried on reload
-    ui.keyError.textContent = wrongKey ? message : "";
-    ui.keyError.hidden = !wrongKey;
+    // The server's own words replace the default explanation (e.g. "no access keys are set").
+    if (message) ui.keyMessage.textContent = message;
+    ui.keyError.textContent = sentKey ? "That key was refused. 密钥不正确。" : "";
+    ui.keyError.hidden = !sentKey;
     ui.keySubmit.disabled = false;
     ui.keySubmit.textContent = "Connect";
     ui.keyInput.disabled = false;
