@@ -184,7 +184,8 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
         app.include_router(build_webhook_router(gateway.inbox, gateway.keys))
     if loaded.config.webchat.enabled:
         webchat = WebChat(gateway.service, gateway.memory, gateway.keys, gateway.catalog,
-                          gateway.problems, require_key=gateway.webchat_requires_key)
+                          gateway.problems, require_key=gateway.webchat_requires_key,
+                          title=loaded.config.webchat.title)
         app.include_router(webchat.router())
         app.mount("/static", webchat.static(), name="static")
     return app

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from tests.e2e.conftest import DESKTOP, PHONE, BrowserPage, OpenPage
 from tests.fakes.openai_server import FakeOpenAI, Reply
@@ -64,9 +65,14 @@ async def open_chat(open_page: OpenPage, url: str, **options: Any) -> Chat:
     return chat
 
 
+def chat_requests(fake: FakeOpenAI) -> list[Any]:
+    return [r for r in fake.requests if r.path.endswith("/chat/completions")]
+
+
 def user_messages(fake: FakeOpenAI) -> list[str]:
-    """The user turns of the last request the model received."""
-    return [m["content"] for m in fake.requests[-1].json["messages"] if m["role"] == "user"]
+    """The user turns of the last chat request the model received."""
+    last = chat_requests(fake)[-1]
+    return [m["content"] for m in last.json["messages"] if m["role"] == "user"]
 
 
 def keep_screenshot(path: Path) -> None:
@@ -126,7 +132,7 @@ async def test_chinese_round_trips_and_ime_enter_does_not_send(
         {key: 'Enter', code: 'Enter', isComposing: true, bubbles: true, cancelable: true}))""")
     await asyncio.sleep(0.3)
     assert await chat.page.locator(USER).count() == 0
-    assert fake_llm.requests == []
+    assert chat_requests(fake_llm) == []
     await box.fill("")
 
     await chat.send("你好，世界")
@@ -190,7 +196,7 @@ async def test_history_survives_reload_and_new_conversation_forgets_it(
     assert await chat.storage("aibot.session") == first_session
 
     await chat.page.click("#new-chat")
-    await chat.page.wait_for_function("document.querySelectorAll('.msg').length === 0")
+    await expect(chat.page.locator(".msg")).to_have_count(0)
     await chat.ready()
     assert await chat.page.locator("#empty").is_visible()
     new_session = await chat.storage("aibot.session")
@@ -227,7 +233,7 @@ async def test_access_key_is_asked_for_and_checked(
     await chat.ready()
     assert await page.is_hidden("#key-overlay")
     assert await chat.storage("aibot.key") == gw.api_key
-    assert fake_llm.requests == []
+    assert chat_requests(fake_llm) == []
     await chat.send("hello with a key")
     assert await chat.texts(ASSISTANT) == ["echo: hello with a key"]
 
@@ -235,6 +241,28 @@ async def test_access_key_is_asked_for_and_checked(
     await chat.ready()
     assert await page.is_hidden("#key-overlay")
     assert await chat.texts(USER) == ["hello with a key"]
+
+
+async def test_reconnects_after_the_gateway_restarts_and_keeps_the_conversation(
+    gateway_factory: Any, fake_llm: FakeOpenAI, open_page: OpenPage
+) -> None:
+    gw = await gateway_factory()
+    chat = await open_chat(open_page, gw.url)
+    await chat.send("before the restart")
+
+    await gw.stop()
+    banner = chat.page.locator("#banner-conn")
+    await expect(banner).to_be_visible()
+    await expect(banner).to_contain_text("reconnecting")
+    assert await chat.page.is_disabled("#input")
+    assert await chat.texts(USER) == ["before the restart"]
+
+    await gw.start()
+    await chat.page.wait_for_selector("body[data-conn=ready]", timeout=30_000)
+    await expect(banner).to_be_hidden()
+    await chat.send("after the restart")
+    assert await chat.texts(USER) == ["before the restart", "after the restart"]
+    assert user_messages(fake_llm) == ["before the restart", "after the restart"]
 
 
 WIDE_ANSWER = (

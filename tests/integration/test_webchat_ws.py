@@ -34,7 +34,7 @@ async def test_stream_history_and_new_conversation(gateway_factory: GatewayFacto
     async with aiohttp.ClientSession() as http:
         ws, ready = await hello(gw, http)
         assert ready["type"] == "ready" and ready["history"] == [] and ready["problems"] == []
-        assert ready["model"] == "fake (fake-model)"
+        assert ready["model"] == "fake (fake-model)" and ready["title"] == "ai-bot"
         session = ready["session_id"]
         frames = await converse(ws, "你好，世界")
         assert frames[0] == {"type": "start", "id": "m1"}

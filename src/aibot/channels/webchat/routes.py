@@ -47,7 +47,7 @@ def same_origin(websocket: WebSocket) -> bool:
 class WebChat:
     def __init__(
         self, service: ChatService, memory: SessionMemory, keys: ApiKeys, catalog: ModelCatalog,
-        problems: Callable[[], list[str]], *, require_key: bool,
+        problems: Callable[[], list[str]], *, require_key: bool, title: str,
     ) -> None:
         self._service = service
         self._memory = memory
@@ -55,6 +55,7 @@ class WebChat:
         self._catalog = catalog
         self._problems = problems
         self._require_key = require_key
+        self._title = title
 
     def router(self) -> APIRouter:
         router = APIRouter(include_in_schema=False)
@@ -117,7 +118,7 @@ class WebChat:
         state = await self._memory.get(f"web:{session_id}")
         model = state.model or self._catalog.default
         await _send(websocket, {
-            "type": "ready", "session_id": session_id,
+            "type": "ready", "session_id": session_id, "title": self._title,
             "history": [{"role": t.role, "content": t.content} for t in state.turns],
             "model": self._catalog.describe(model) if model else None,
             "problems": self._problems(),

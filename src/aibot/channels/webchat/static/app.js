@@ -19,6 +19,7 @@
 
   const $ = (id) => document.getElementById(id);
   const ui = {
+    title: $("title"),
     model: $("model"),
     newChat: $("new-chat"),
     bannerConn: $("banner-conn"),
@@ -397,6 +398,10 @@
     pendingNew = false;
     attempt = 0;
     authError = null;
+    if (typeof frame.title === "string" && frame.title) { // optional: webchat.title
+      ui.title.textContent = frame.title;
+      document.title = frame.title;
+    }
     setModel(frame.model);
     setProblems(frame.problems);
     setConnBanner("");
