@@ -106,9 +106,7 @@ class Gateway:
         await self.writer.stop()
         await self.router.close()
         for sender in self.senders.values():
-            close = getattr(sender, "close", None)
-            if close is not None:
-                await close()
+            await sender.close()
         await self.engine.dispose()
 
     def problems(self) -> list[str]:

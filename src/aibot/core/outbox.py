@@ -29,6 +29,9 @@ class ChannelSender(Protocol):
     async def send(self, outbound: Outbound) -> None:
         """Delivers one reply or raises SendError."""
 
+    async def close(self) -> None:
+        """Releases the sender's connections at shutdown."""
+
 
 class OutboxStore(Protocol):
     async def pending_outbox(self, limit: int) -> list[OutboxRow]: ...
