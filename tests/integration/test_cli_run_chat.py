@@ -1,0 +1,72 @@
+"""`ai-bot run` with no config at all, and `ai-bot chat` through the real pipeline."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+import aiohttp
+import yaml
+
+from tests.conftest import AI_BOT, free_port
+from tests.fakes.openai_server import FakeOpenAI
+
+PROVIDER_KEYS = ("OPENAI_API_KEY", "MINIMAX_API_KEY", "ZHIPUAI_API_KEY", "DEEPSEEK_API_KEY",
+                 "DASHSCOPE_API_KEY", "MOONSHOT_API_KEY", "SILICONFLOW_API_KEY")
+
+
+def clean_env() -> dict[str, str]:
+    return {k: v for k, v in os.environ.items()
+            if k not in PROVIDER_KEYS and not k.startswith("AIBOT_")}
+
+
+async def test_run_without_config_starts_and_says_what_is_missing(tmp_path: Path) -> None:
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        str(AI_BOT), "run", "--port", str(port), cwd=tmp_path, env=clean_env(),
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    try:
+        report = None
+        async with aiohttp.ClientSession() as http:
+            for _ in range(200):
+                try:
+                    async with http.get(f"http://127.0.0.1:{port}/readyz") as response:
+                        assert response.status == 503
+                        report = await response.json()
+                        break
+                except aiohttp.ClientConnectionError:
+                    await asyncio.sleep(0.05)
+        assert report is not None, "the gateway never answered"
+        assert "run `ai-bot init`" in report["provider"]["problems"][0]
+        assert report["store"]["ok"] is True
+        assert (tmp_path / "data" / "ai-bot.db").is_file()  # embedded default under ./data
+    finally:
+        process.terminate()
+        output = (await process.communicate())[0].decode()
+    assert "no model provider is configured" in output
+
+
+async def test_terminal_chat_uses_pipeline_and_memory(tmp_path: Path) -> None:
+    async with FakeOpenAI() as fake:
+        (tmp_path / "config.yaml").write_text(yaml.safe_dump({
+            "storage": {"url": f"sqlite:///{tmp_path / 'chat.db'}"},
+            "models": {"default": "fake", "providers": {"fake": {
+                "base_url": fake.base_url, "api_key": "sk-chat-test", "model": "m"}}},
+        }))
+
+        async def chat(lines: str) -> str:
+            process = await asyncio.create_subprocess_exec(
+                str(AI_BOT), "chat", "-c", "config.yaml", cwd=tmp_path, env=clean_env(),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT)
+            output, _ = await asyncio.wait_for(process.communicate(lines.encode()), 30)
+            assert process.returncode == 0, output.decode()
+            return output.decode()
+
+        first = await chat("hello there\n/help\n")
+        assert "echo: hello there" in first and "/model [name]" in first
+        second = await chat("and again\n")  # a new process: memory comes from the store
+        assert "echo: and again" in second
+    contents = [m["content"] for m in fake.requests[-1].json["messages"]]
+    assert contents == ["hello there", "echo: hello there", "and again"]
