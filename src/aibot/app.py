@@ -35,7 +35,7 @@ from aibot.ops.logging import SecretMasker
 from aibot.ops.metrics import Metrics
 from aibot.providers.openai_compat import OpenAICompatibleProvider
 from aibot.providers.router import ProviderRouter
-from aibot.store.engine import create_engine, migrate
+from aibot.store.engine import create_engine, create_writer_engine, migrate
 from aibot.store.repository import Repository
 from aibot.store.writer import GroupCommitWriter
 
@@ -60,7 +60,9 @@ class Gateway:
         self.masker = SecretMasker(config.secrets())
         self.engine = create_engine(config.storage.url)
         self.repository = Repository(self.engine)
-        self.writer = GroupCommitWriter(self.engine)
+        self.writer = GroupCommitWriter(
+            self.engine, sync_engine=create_writer_engine(config.storage.url)
+        )
         self.router = ProviderRouter(build_providers(config), config.models.default,
                                      config.models.fallbacks, self.metrics)
         self.catalog = ModelCatalog(list(self.router.providers), self.router.default,

@@ -13,10 +13,16 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.messages import TurnRecord
-from aibot.store.engine import create_engine, migrate
+from aibot.store.engine import create_engine, create_writer_engine, migrate
 from aibot.store.repository import Repository
 from aibot.store.writer import GroupCommitWriter, Write
 from tests.conftest import postgres_database
+
+
+def writer_for(engine: AsyncEngine) -> GroupCommitWriter:
+    """The writer as the gateway builds it: on SQLite it commits from its own thread."""
+    url = engine.url.render_as_string(hide_password=False)
+    return GroupCommitWriter(engine, sync_engine=create_writer_engine(url))
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -40,7 +46,7 @@ async def test_migrations_are_idempotent(engine: AsyncEngine) -> None:
 
 
 async def test_inbox_dedupes_on_channel_and_message_id(engine: AsyncEngine) -> None:
-    repo, writer = Repository(engine), GroupCommitWriter(engine)
+    repo, writer = Repository(engine), writer_for(engine)
     writer.start()
     accept = lambda channel, mid: repo.accept_inbox(  # noqa: E731
         channel, mid, "s", "u", "hi", {"chat": 1}, 1.0)
@@ -55,7 +61,7 @@ async def test_inbox_dedupes_on_channel_and_message_id(engine: AsyncEngine) -> N
 
 
 async def test_group_commit_isolates_a_failing_unit(engine: AsyncEngine) -> None:
-    repo, writer = Repository(engine), GroupCommitWriter(engine)
+    repo, writer = Repository(engine), writer_for(engine)
     writer.start()
 
     broken = Write(text("INSERT INTO no_such_table VALUES (1)"), {})
@@ -72,7 +78,7 @@ async def test_group_commit_isolates_a_failing_unit(engine: AsyncEngine) -> None
 
 
 async def test_recent_turns_respects_limit_and_context_start(engine: AsyncEngine) -> None:
-    repo, writer = Repository(engine), GroupCommitWriter(engine)
+    repo, writer = Repository(engine), writer_for(engine)
     writer.start()
     records = [TurnRecord("user" if i % 2 == 0 else "assistant", f"t{i}", float(i + 1))
                for i in range(10)]

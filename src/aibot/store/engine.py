@@ -7,7 +7,8 @@ from typing import Any
 
 import structlog
 from sqlalchemy import Column, MetaData, String, Table, event, inspect, text
-from sqlalchemy.engine import Connection, make_url
+from sqlalchemy import create_engine as create_sync_engine
+from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -53,6 +54,17 @@ def head_revision() -> str:
     """Migration files are named `<revision>_<slug>.py` with sortable revisions."""
     names = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
     return names[-1].split("_", 1)[0]
+
+
+def create_writer_engine(url: str) -> Engine | None:
+    """For SQLite, a plain sqlite3 engine the group-commit writer drives from its own thread
+    (see store/writer.py); other databases write through the async engine."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    engine = create_sync_engine(parsed.set(drivername="sqlite"), pool_size=1, max_overflow=0)
+    event.listen(engine, "connect", _sqlite_pragmas)
+    return engine
 
 
 def _upgrade(connection: Connection) -> None:
