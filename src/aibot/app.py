@@ -64,7 +64,9 @@ class Gateway:
             self.engine, sync_engine=create_writer_engine(config.storage.url)
         )
         self.router = ProviderRouter(build_providers(config), config.models.default,
-                                     config.models.fallbacks, self.metrics)
+                                     config.models.fallbacks, self.metrics,
+                                     breaker_failures=config.models.breaker_failures,
+                                     breaker_cooldown=config.models.breaker_cooldown)
         self.catalog = ModelCatalog(list(self.router.providers), self.router.default,
                                     {n: p.model for n, p in self.router.providers.items()})
         self.memory = SessionMemory(self.repository, self.writer,
@@ -140,6 +142,7 @@ class Gateway:
         problems = self.router.problems()
         provider = {"ok": not problems and self.router.default is not None,
                     "default": self.router.default, "fallbacks": self.router.fallbacks,
+                    "circuits": {n: b.state for n, b in self.router.breakers.items()},
                     "problems": problems}
         channels = {"web": {"ok": self.config.webchat.enabled,
                             "requires_key": self.webchat_requires_key},

@@ -102,9 +102,20 @@ class ProviderConfig(_Section):
 class ModelsConfig(_Section):
     default: str | None = Field(None, description="Provider name used unless a session picks one.")
     fallbacks: list[str] = Field(default_factory=list, description="Tried in order on failure.")
+    breaker_failures: int = Field(
+        5, ge=1, description="Consecutive failed calls that open a provider's circuit."
+    )
+    breaker_cooldown: float = Field(
+        30.0, description="How long an open circuit skips its provider (e.g. 30s)."
+    )
     providers: dict[str, ProviderConfig] = Field(
         default_factory=dict, description="Named providers; the names are what /model accepts."
     )
+
+    @field_validator("breaker_cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
 
 
 class SessionConfig(_Section):

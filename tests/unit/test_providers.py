@@ -203,3 +203,53 @@ def test_proxy_is_resolved_from_the_environment(monkeypatch: pytest.MonkeyPatch)
     assert proxy_for("https://api.deepseek.com/v1") == "http://proxy.internal:3128"
     assert proxy_for("http://127.0.0.1:11434/v1") is None
     assert proxy_for("https://llm.corp/v1") is None
+
+
+async def test_circuit_opens_skips_and_recovers(fake: FakeOpenAI) -> None:
+    class Clock:
+        now = 100.0
+
+        def __call__(self) -> float:
+            return self.now
+
+    clock = Clock()
+    async with FakeOpenAI() as backup:
+        primary = provider(fake, "primary", max_retries=0)
+        r = ProviderRouter({"primary": primary, "backup": provider(backup, "backup")},
+                           "primary", ["backup"], Metrics(), breaker_failures=2,
+                           breaker_cooldown=30, monotonic=clock)
+        fake.script(Fail(503), Fail(503))
+        for _ in range(2):
+            assert (await r.complete(ASK)).provider == "backup"
+        assert r.breakers["primary"].state == "open"
+        assert (await r.complete(ASK)).provider == "backup"
+        assert len(fake.requests) == 2  # skipped while open: no third call to the primary
+
+        clock.now += 31  # cooldown over: one trial call goes to the primary and succeeds
+        assert (await r.complete(ASK)).provider == "primary"
+        assert r.breakers["primary"].state == "closed"
+        await r.close()
+
+
+async def test_open_circuit_without_fallback_fails_fast(fake: FakeOpenAI) -> None:
+    only = provider(fake, "only", max_retries=0)
+    r = ProviderRouter({"only": only}, "only", [], Metrics(), breaker_failures=1,
+                       breaker_cooldown=60)
+    fake.script(Fail(500))
+    with pytest.raises(ProviderError):
+        await r.complete(ASK)
+    with pytest.raises(NoProviderError, match=r"failing .* trying again in"):
+        await r.complete(ASK)
+    assert len(fake.requests) == 1
+    await r.close()
+
+
+async def test_request_errors_do_not_open_the_circuit(fake: FakeOpenAI) -> None:
+    only = provider(fake, "only", max_retries=0)
+    r = ProviderRouter({"only": only}, "only", [], Metrics(), breaker_failures=1)
+    fake.script(Fail(400))
+    with pytest.raises(ProviderError):
+        await r.complete(ASK)
+    assert r.breakers["only"].state == "closed"
+    assert (await r.complete(ASK)).text == "echo: hello"
+    await r.close()

@@ -42,6 +42,10 @@ class Metrics:
             "aibot_tokens", "Model tokens, by provider and direction.", ["provider", "direction"],
             registry=r,
         )
+        self.circuit_open = Gauge(
+            "aibot_provider_circuit_open", "1 while a provider's circuit is open.", ["provider"],
+            registry=r,
+        )
         self.errors = Counter(
             "aibot_errors", "Messages that ended in an error, by channel and kind.",
             ["channel", "kind"], registry=r,

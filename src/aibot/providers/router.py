@@ -17,6 +17,7 @@ import structlog
 from aibot.core.errors import ModelUnavailable
 from aibot.ops.metrics import Metrics
 from aibot.providers.base import ChatRequest, ChatResult, ProviderError, StreamDelta, Usage
+from aibot.providers.breaker import CircuitBreaker
 from aibot.providers.openai_compat import OpenAICompatibleProvider
 
 DeltaSink = Callable[[str], Awaitable[None]]
@@ -43,6 +44,9 @@ class ProviderRouter:
         rand: Callable[[], float] = random.random,
         backoff_base: float = 0.5,
         backoff_max: float = 8.0,
+        breaker_failures: int = 5,
+        breaker_cooldown: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.providers = providers
         self.default = default if default in providers else next(iter(providers), None)
@@ -52,6 +56,8 @@ class ProviderRouter:
         self._rand = rand
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
+        self.breakers = {name: CircuitBreaker(breaker_failures, breaker_cooldown, monotonic)
+                         for name in providers}
 
     def problems(self) -> list[str]:
         """What stops the router from answering, in words a user can act on."""
@@ -88,18 +94,42 @@ class ProviderRouter:
         on_delta: DeltaSink | None = None,
     ) -> ChatResult:
         last_error: ProviderError | None = None
-        for provider in self.chain(provider_name):
+        chain = self.chain(provider_name)
+        for provider in chain:
+            breaker = self.breakers[provider.name]
+            if not breaker.allows():
+                continue
             state = _StreamState()
             try:
-                return await self._with_retries(provider, request, on_delta, state)
+                result = await self._with_retries(provider, request, on_delta, state)
             except ProviderError as exc:
                 last_error = exc
+                self._record_failure(provider.name, exc)
                 if state.shown:
                     raise
                 log.warning("provider failed, trying fallback", provider=provider.name,
                             error=str(exc))
-        assert last_error is not None
-        raise last_error
+                continue
+            breaker.succeeded()
+            self._metrics.circuit_open.labels(provider.name).set(0)
+            return result
+        if last_error is not None:
+            raise last_error
+        wait = min(self.breakers[p.name].retry_in() for p in chain)
+        raise NoProviderError(
+            f"the model provider is failing ({', '.join(p.name for p in chain)}); "
+            f"trying again in {wait:.0f} s"
+        )
+
+    def _record_failure(self, name: str, exc: ProviderError) -> None:
+        if exc.kind == "client_error":
+            return  # the request's fault, not the provider's health
+        breaker = self.breakers[name]
+        breaker.failed()
+        if breaker.state != "closed":
+            self._metrics.circuit_open.labels(name).set(1)
+            log.error("provider circuit open: skipping it until a trial call succeeds",
+                      provider=name, retry_in=round(breaker.retry_in(), 1))
 
     async def _with_retries(
         self, provider: OpenAICompatibleProvider, request: ChatRequest,
