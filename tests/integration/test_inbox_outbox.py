@@ -10,7 +10,7 @@ import aiohttp
 
 from tests.conftest import GatewayFactory, RunningGateway, wait_until
 from tests.fakes.callback_receiver import CallbackReceiver
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import Fail, FakeOpenAI
 
 SECRET = "callback-secret-123"
 
@@ -142,3 +142,15 @@ async def test_sigterm_finishes_work_in_flight(gateway_factory: GatewayFactory,
         assert await gw.stop() == 0  # SIGTERM: clean exit after the answer went out
         assert [r["text"] for r in receiver.received] == ["echo: finish me"]
         assert rows(gw, "select status from inbox") == [("done",)]
+
+
+async def test_model_failure_is_recorded_and_the_user_told(gateway_factory: GatewayFactory,
+                                                           fake_llm: FakeOpenAI) -> None:
+    async with CallbackReceiver() as receiver:
+        fake_llm.script(Fail(500), Fail(500))
+        gw = await gateway_factory(webhook_config(receiver))
+        await post_message(gw, "f-1", "will fail")
+        (reply,) = await receiver.wait_for(1)
+        assert reply["text"].startswith("⚠️ Sorry") and "HTTP 500" not in reply["text"]
+        status, error = rows(gw, "select status, error from inbox")[0]
+        assert status == "failed" and "HTTP 500" in error

@@ -104,14 +104,20 @@ class Inbox:
         except Exception as exc:
             log.exception("message processing failed", inbox_id=inbox_id)
             now = self._clock()
-            await self._writer.submit(
-                self._store.finish_inbox(inbox_id, "failed", now, error=repr(exc)[:500]),
-                self._store.enqueue_outbox(inbox_id, inbound.channel, inbound.session_key,
-                                           inbound.target, FAILURE_NOTICE, now),
-            )
+            try:
+                await self._writer.submit(
+                    self._store.finish_inbox(inbox_id, "failed", now, error=repr(exc)[:500]),
+                    self._store.enqueue_outbox(inbox_id, inbound.channel, inbound.session_key,
+                                               inbound.target, FAILURE_NOTICE, now),
+                )
+            except Exception:
+                # The store itself is failing: the row is still pending and the rescan
+                # retries it once the store is back.
+                log.exception("could not record the failure", inbox_id=inbox_id)
+                return
         finally:
             self._in_flight.discard(inbox_id)
-            self._recently_done.append(inbox_id)
+        self._recently_done.append(inbox_id)
         self._on_reply()
 
     def _completion(self, ctx: TurnContext) -> list[WriteOp]:
@@ -119,7 +125,8 @@ class Inbox:
         assert inbound.inbox_id is not None
         now = self._clock()
         if ctx.error is not None:
-            text = f"⚠️ {ctx.error}" if ctx.is_command else f"⚠️ {FAILURE_NOTICE}"
+            # The provider's error stays in the logs and the inbox row; users get a plain notice.
+            text = f"⚠️ {FAILURE_NOTICE}"
             status, error = "failed", ctx.error
         else:
             text, status, error = ctx.reply or "", "done", None
