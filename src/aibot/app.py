@@ -100,7 +100,7 @@ class Gateway:
         await self.inbox.rescan()
         self.inbox.start()
         self.outbox.start()
-        self._warn_about_setup()
+        self.warn_about_setup()
 
     async def stop(self) -> None:
         """Finishes what is in flight (bounded), then closes everything; pending rows resume."""
@@ -122,7 +122,7 @@ class Gateway:
                             + ", ".join(unsupported))
         return problems
 
-    def _warn_about_setup(self) -> None:
+    def warn_about_setup(self) -> None:
         server = self.config.server
         if not server.is_loopback and not self.keys.configured:
             log.warning("PUBLICLY BOUND WITHOUT API KEYS: the web page and API refuse everyone "

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import aiohttp
 import orjson
 
@@ -90,3 +92,15 @@ async def test_model_failure_is_a_502_and_not_remembered(gateway_factory: Gatewa
     status, body = await gw.chat("works now")
     assert status == 200
     assert user_turns(fake_llm) == ["works now"]
+
+
+async def test_back_pressure_is_a_503_with_retry_after(gateway_factory: GatewayFactory,
+                                                       fake_llm: FakeOpenAI) -> None:
+    fake_llm.latency = 0.5
+    gw = await gateway_factory({"dispatcher": {"max_concurrency": 1, "max_queue": 2}})
+    results = await asyncio.gather(*(gw.chat(f"m{n}", session=f"s{n}") for n in range(6)))
+    statuses = sorted(status for status, _ in results)
+    assert statuses.count(200) == 3  # one running, two queued
+    assert statuses.count(503) == 3
+    refused = next(body for status, body in results if status == 503)
+    assert refused["error"]["code"] == "overloaded"
