@@ -31,6 +31,7 @@ async def test_health_metrics_and_logs(gateway_factory: GatewayFactory,
     assert 'aibot_provider_seconds_count{provider="fake"} 3.0' in text
     assert 'aibot_tokens_total{direction="completion",provider="fake"}' in text
     assert "aibot_queue_depth 0.0" in text
+    assert 'aibot_messages_out_total{channel="api",outcome="answered"} 3.0' in text
 
     await gw.stop()
     log = gw.log()

@@ -37,9 +37,12 @@ class ChatService:
     async def handle(self, inbound: Inbound, on_delta: DeltaSink | None = None) -> TurnContext:
         """For request/response channels: queue behind the session, run, return the result."""
         self._metrics.messages_in.labels(inbound.channel).inc()
-        return await self.dispatcher.run(
+        ctx = await self.dispatcher.run(
             inbound.session_key, lambda: self.process(inbound, on_delta)
         )
+        outcome = "answered" if ctx.error is None else "failed"
+        self._metrics.messages_out.labels(inbound.channel, outcome).inc()
+        return ctx
 
     async def process(
         self, inbound: Inbound, on_delta: DeltaSink | None = None,
@@ -66,14 +69,15 @@ class ChatService:
             else:
                 log.info("message handled", channel=inbound.channel,
                           session=inbound.session_key, provider=ctx.provider,
-                          ms=round(elapsed * 1000, 1), command=ctx.is_command)
+                          ms=round(elapsed * 1000, 1), tokens=ctx.usage.total_tokens,
+                          command=ctx.is_command)
             return ctx
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
 
 
 class StreamEnd:
-    """The last item of `ChatService.stream`: the finished context, or the error that ended it."""
+    """The last item of `stream_turn`: the finished context, or the error that ended it."""
 
     __slots__ = ("ctx", "exc")
 
