@@ -16,7 +16,15 @@ from urllib.parse import urlsplit
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 DEFAULT_CONFIG_FILE = "config.yaml"
 CONFIG_ENV_VAR = "AIBOT_CONFIG"
@@ -116,6 +124,16 @@ class ModelsConfig(_Section):
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _names_exist(self) -> ModelsConfig:
+        """A misspelt default would otherwise silently route every message elsewhere."""
+        known = ", ".join(self.providers) or "none configured"
+        for field, name in (("default", self.default), *(("fallbacks", f) for f in self.fallbacks)):
+            if name is not None and name not in self.providers:
+                raise ValueError(f"models.{field}: '{name}' is not a provider under "
+                                 f"models.providers (configured: {known})")
+        return self
 
 
 class SessionConfig(_Section):
@@ -277,7 +295,7 @@ def format_validation_error(error: ValidationError, source: str) -> str:
         where = ".".join(str(p) for p in problem["loc"]) or "(top level)"
         got = problem.get("input")
         shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
-        message = problem["msg"]
+        message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
             message = "unknown key (check spelling; see `ai-bot config`)"
         lines.append(f"{source}: {where}: {message}{shown}")

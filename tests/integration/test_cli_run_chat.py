@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 from pathlib import Path
 
 import aiohttp
@@ -70,3 +71,16 @@ async def test_terminal_chat_uses_pipeline_and_memory(tmp_path: Path) -> None:
         assert "echo: and again" in second
     contents = [m["content"] for m in fake.requests[-1].json["messages"]]
     assert contents == ["hello there", "echo: hello there", "and again"]
+
+
+async def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        process = await asyncio.create_subprocess_exec(
+            str(AI_BOT), "run", "--port", str(port), cwd=tmp_path, env=clean_env(),
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        output = (await asyncio.wait_for(process.communicate(), 30))[0].decode()
+    assert process.returncode == 1
+    assert f"127.0.0.1:{port} is already in use" in output and "Traceback" not in output

@@ -114,3 +114,16 @@ def test_loopback_detection(tmp_path: Path, host: str, loopback: bool) -> None:
     from aibot.config import ServerConfig
 
     assert ServerConfig(host=host).is_loopback is loopback
+
+
+def test_default_and_fallbacks_must_name_providers(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, """
+models:
+  default: deepseek
+  providers:
+    glm: {preset: zhipu, api_key: k}
+""")
+    with pytest.raises(ConfigError, match=r"'deepseek' is not a provider .*configured: glm"):
+        load_config(path)

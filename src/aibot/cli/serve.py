@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import errno
 import signal
+import socket
 from types import FrameType
 
 import uvicorn
@@ -18,6 +20,7 @@ def serve(loaded: LoadedConfig) -> None:
 
     configure_logging(config.logging.level, config.logging.format,
                       SecretMasker(config.secrets()))
+    _check_port(config.server.host, config.server.port)
     try:
         app = create_app(loaded)
     except ConfigError as exc:
@@ -31,10 +34,21 @@ def serve(loaded: LoadedConfig) -> None:
     # in a clean, drained shutdown should exit 0 so supervisors don't report a failure.
     signal.signal(signal.SIGTERM, _exit_after_clean_shutdown)
     server.run()
-    if not server.started:
-        fail(f"the gateway could not start on {config.server.host}:{config.server.port} "
-             "(port in use? see the log above)", code=1)
 
 
 def _exit_after_clean_shutdown(_signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
+
+
+def _check_port(host: str, port: int) -> None:
+    """One clear line when the address cannot be bound, instead of uvicorn's log and exit 3."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                fail(f"{host}:{port} is already in use — is ai-bot already running? "
+                     "Stop it, or choose another port (server.port or --port).", code=1)
+            fail(f"cannot listen on {host}:{port}: {exc.strerror} (check server.host)", code=1)
