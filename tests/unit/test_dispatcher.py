@@ -103,3 +103,20 @@ async def test_cancelled_caller_skips_a_job_not_yet_started() -> None:
     await holder
     await asyncio.sleep(0.01)
     assert ran == []
+
+
+async def test_jobs_waiting_for_a_slot_count_against_the_queue() -> None:
+    dispatcher = Dispatcher(max_concurrency=1, max_queue=2, metrics=Metrics())
+    gate = asyncio.Event()
+
+    async def blocked() -> None:
+        await gate.wait()
+
+    first = dispatcher.submit("a", blocked)
+    await asyncio.sleep(0.01)  # runs, holding the only slot
+    waiting = [dispatcher.submit("b", blocked), dispatcher.submit("c", blocked)]
+    await asyncio.sleep(0.01)  # their lanes start and wait for the slot
+    with pytest.raises(QueueFull):
+        dispatcher.submit("d", blocked)
+    gate.set()
+    await asyncio.gather(first, *waiting)

@@ -67,12 +67,14 @@ class Dispatcher:
 
     async def _drain(self, session_key: str, lane: _Lane) -> None:
         while lane.jobs:
-            job, future = lane.jobs.popleft()
-            self._queued -= 1
-            self._metrics.queue_depth.set(self._queued)
-            if future.done():
-                continue
+            # A job counts as queued until it holds a slot: lanes waiting for one are part
+            # of the backlog that `max_queue` bounds.
             async with self._slots:
+                job, future = lane.jobs.popleft()
+                self._queued -= 1
+                self._metrics.queue_depth.set(self._queued)
+                if future.done():
+                    continue
                 self._metrics.in_flight.inc()
                 try:
                     result = await job()
