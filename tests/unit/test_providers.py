@@ -196,7 +196,7 @@ def test_unknown_preset_is_a_config_error() -> None:
 
 
 def test_proxy_is_resolved_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    from aibot.providers.openai_compat import proxy_for
+    from aibot.ops.proxy import proxy_for
 
     monkeypatch.setenv("https_proxy", "http://proxy.internal:3128")
     monkeypatch.setenv("no_proxy", "localhost,127.0.0.1,.corp")

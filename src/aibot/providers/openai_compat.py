@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import email.utils
 import time
-import urllib.parse
-import urllib.request
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,6 +16,7 @@ import aiohttp
 import orjson
 
 from aibot.config import ProviderConfig
+from aibot.ops.proxy import proxy_for
 from aibot.providers.base import (
     ChatRequest,
     ChatResult,
@@ -50,17 +49,6 @@ def parse_retry_after(headers: Any, now: float | None = None) -> float | None:
         if parsed is None:
             return None
         return max(0.0, parsed.timestamp() - (now if now is not None else time.time()))
-
-
-def proxy_for(url: str) -> str | None:
-    """The proxy HTTPS_PROXY/HTTP_PROXY/NO_PROXY choose for `url`, resolved once.
-
-    aiohttp's `trust_env` would do this (and a netrc lookup in a thread) on every request.
-    """
-    parts = urllib.parse.urlsplit(url)
-    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
-        return None
-    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _error_message(body: bytes) -> str:
