@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import structlog
@@ -16,6 +16,8 @@ from aibot import __version__
 from aibot.channels.http_api.auth import ApiKeys
 from aibot.channels.http_api.openai_api import build_openai_router, openai_error
 from aibot.channels.http_api.rest import build_rest_router, error_response
+from aibot.channels.telegram.channel import TelegramChannel
+from aibot.channels.telegram.updates import CHANNEL as TELEGRAM
 from aibot.channels.webchat.routes import WebChat
 from aibot.channels.webhook.channel import CHANNEL as WEBHOOK
 from aibot.channels.webhook.channel import WebhookSender, build_webhook_router
@@ -23,8 +25,10 @@ from aibot.config import Config, ConfigError, LoadedConfig
 from aibot.core.commands import Commands, ModelCatalog
 from aibot.core.dispatcher import Dispatcher
 from aibot.core.errors import AccessDenied
-from aibot.core.inbox import Inbox
+from aibot.core.inbox import Inbox, no_presence
+from aibot.core.messages import Inbound
 from aibot.core.outbox import ChannelSender, Outbox
+from aibot.core.pipeline import DeltaSink
 from aibot.core.service import ChatService
 from aibot.core.sessions import SessionMemory
 from aibot.core.stages import build_pipeline
@@ -86,8 +90,19 @@ class Gateway:
                              self.metrics, clock)
         self.inbox = Inbox(self.repository, self.writer, self.service, self.metrics,
                            self.outbox.notify, clock)
+        self.telegram: TelegramChannel | None = None
+        if config.channels.telegram is not None:
+            self.telegram = TelegramChannel(config.channels.telegram, self.inbox,
+                                            config.server.public_url)
+            self.senders[TELEGRAM] = self.telegram
+        self.inbox.presence = self._presence
         self.keys = ApiKeys([k.get_secret_value() for k in config.api.keys])
         self._store_error: str | None = None
+
+    def _presence(self, inbound: Inbound) -> AbstractAsyncContextManager[DeltaSink | None]:
+        if inbound.channel == TELEGRAM and self.telegram is not None:
+            return self.telegram.working(inbound)
+        return no_presence(inbound)
 
     @property
     def webchat_requires_key(self) -> bool:
@@ -100,10 +115,14 @@ class Gateway:
         await self.inbox.rescan()
         self.inbox.start()
         self.outbox.start()
+        if self.telegram is not None:
+            await self.telegram.start()
         self.warn_about_setup()
 
     async def stop(self) -> None:
         """Finishes what is in flight (bounded), then closes everything; pending rows resume."""
+        if self.telegram is not None:
+            await self.telegram.stop()
         await self.dispatcher.stop(SHUTDOWN_GRACE)
         await self.inbox.stop()
         await self.outbox.stop()
@@ -151,6 +170,9 @@ class Gateway:
                                {"problem": "no api.keys configured: /v1 and /api/v1 refuse all"})}}
         if WEBHOOK in self.senders:
             channels[WEBHOOK] = {"ok": True}
+        if self.telegram is not None:
+            channels[TELEGRAM] = {"ok": self.telegram.last_error is None,
+                                  "mode": self.telegram.mode, "error": self.telegram.last_error}
         return {"ready": bool(store["ok"] and provider["ok"]), "version": __version__,
                 "store": store, "provider": provider, "channels": channels,
                 "queue": {"waiting": self.dispatcher.queued}}
@@ -185,6 +207,8 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
     app.include_router(build_health_router(gateway.readiness, gateway.metrics))
     if loaded.config.channels.webhook is not None:
         app.include_router(build_webhook_router(gateway.inbox, gateway.keys))
+    if gateway.telegram is not None and gateway.telegram.mode == "webhook":
+        app.include_router(gateway.telegram.router())
     if loaded.config.webchat.enabled:
         webchat = WebChat(gateway.service, gateway.memory, gateway.keys, gateway.catalog,
                           gateway.problems, require_key=gateway.webchat_requires_key,

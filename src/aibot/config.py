@@ -195,11 +195,58 @@ class WebhookChannelConfig(_Section):
     timeout: float = Field(10.0, gt=0, description="Seconds allowed for one callback.")
 
 
+class TelegramChannelConfig(_Section):
+    bot_token: SecretStr = Field(description="The token @BotFather gave the bot.")
+    mode: Literal["polling", "webhook"] = Field(
+        "polling", description="polling needs no public address; webhook needs server.public_url."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="Secret Telegram sends with each webhook call (required for webhook)."
+    )
+    api_base: str = Field("https://api.telegram.org", description="Bot API server base URL.")
+    group_trigger: Literal["mention", "always", "off"] = Field(
+        "mention", description="In groups answer when @-mentioned/replied to, always, or never."
+    )
+    group_sessions: Literal["shared", "per_user"] = Field(
+        "shared", description="One conversation per group, or one per member of a group."
+    )
+    allowed_users: list[str] = Field(
+        default_factory=list, description="User ids or @usernames allowed; empty: everyone."
+    )
+    allowed_chats: list[int] = Field(
+        default_factory=list, description="Chat ids allowed; empty: every chat."
+    )
+    poll_timeout: float = Field(30.0, gt=0, description="Long-poll seconds per getUpdates.")
+    stream: bool = Field(
+        False, description="Show the answer as it is written by editing a draft message."
+    )
+    stream_interval: float = Field(
+        1.5, ge=1.0, description="Seconds between draft edits (Telegram limits edit rates)."
+    )
+    text_only_notice: str = Field(
+        "I can only read text messages for now. 目前只支持文字消息。",
+        description="Reply to photos, stickers, voice and other non-text messages.",
+    )
+
+    @field_validator("poll_timeout", "stream_interval", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> TelegramChannelConfig:
+        if self.mode == "webhook" and not (self.webhook_secret
+                                            and self.webhook_secret.get_secret_value()):
+            raise ValueError("channels.telegram.webhook_secret is required in webhook mode")
+        return self
+
+
 class ChannelsConfig(BaseModel):
     """Channels not built into this version are kept (and reported) rather than rejected."""
 
     model_config = ConfigDict(extra="allow")
     webhook: WebhookChannelConfig | None = None
+    telegram: TelegramChannelConfig | None = None
 
     def unsupported(self) -> list[str]:
         return sorted((self.model_extra or {}).keys())
@@ -240,15 +287,27 @@ class Config(_Section):
         default_factory=ChannelsConfig, description="Chat platforms and integrations."
     )
 
+    @model_validator(mode="after")
+    def _webhooks_need_a_public_url(self) -> Config:
+        telegram = self.channels.telegram
+        if telegram is not None and telegram.mode == "webhook" and not self.server.public_url:
+            raise ValueError("channels.telegram.mode: webhook needs server.public_url "
+                             "(the https address Telegram can reach)")
+        return self
+
     def secrets(self) -> list[str]:
         """Every secret value in the config (keys, and passwords inside storage/redis URLs),
         for the log masker: errors and logs may quote any of them."""
         values = [k.get_secret_value() for k in self.api.keys]
         values += [p.api_key.get_secret_value() for p in self.models.providers.values()
                    if p.api_key]
-        webhook = self.channels.webhook
+        webhook, telegram = self.channels.webhook, self.channels.telegram
         if webhook and webhook.secret:
             values.append(webhook.secret.get_secret_value())
+        if telegram:
+            values.append(telegram.bot_token.get_secret_value())
+            if telegram.webhook_secret:
+                values.append(telegram.webhook_secret.get_secret_value())
         values += [p for p in map(url_password, (self.storage.url, self.redis.url or "")) if p]
         return values
 

@@ -12,14 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 import structlog
 
 from aibot.core.errors import QueueFull
 from aibot.core.messages import Inbound, InboxRow
-from aibot.core.pipeline import TurnContext
+from aibot.core.pipeline import DeltaSink, TurnContext
 from aibot.core.service import ChatService
 from aibot.core.sessions import WriteOp, Writer
 from aibot.ops.metrics import Metrics
@@ -47,11 +48,22 @@ class InboxStore(Protocol):
     ) -> WriteOp: ...
 
 
+Presence = Callable[[Inbound], AbstractAsyncContextManager[DeltaSink | None]]
+
+
+@contextlib.asynccontextmanager
+async def no_presence(_inbound: Inbound) -> AsyncIterator[DeltaSink | None]:
+    yield None
+
+
 class Inbox:
+    """`presence(inbound)` wraps the work on a message: a channel may show "typing…" meanwhile,
+    and may yield a sink for the answer's tokens to stream them to its platform."""
+
     def __init__(
         self, store: InboxStore, writer: Writer, service: ChatService, metrics: Metrics,
         on_reply: Callable[[], None], clock: Callable[[], float], *,
-        rescan_interval: float = 5.0,
+        rescan_interval: float = 5.0, presence: Presence = no_presence,
     ) -> None:
         self._store = store
         self._writer = writer
@@ -59,6 +71,7 @@ class Inbox:
         self._on_reply = on_reply
         self._clock = clock
         self._rescan_interval = rescan_interval
+        self.presence = presence
         self._metrics = metrics
         self._in_flight: set[int] = set()
         # Rows finished since a rescan's query ran must not be scheduled again from its result.
@@ -100,7 +113,8 @@ class Inbox:
         inbox_id = inbound.inbox_id
         assert inbox_id is not None
         try:
-            await self._service.process(inbound, extra_writes=self._completion)
+            async with self.presence(inbound) as on_delta:
+                await self._service.process(inbound, on_delta, extra_writes=self._completion)
         except Exception as exc:
             log.exception("message processing failed", inbox_id=inbox_id)
             now = self._clock()

@@ -1,0 +1,86 @@
+"""Which Telegram updates reach the assistant, with which session key and prompt."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aibot.channels.telegram.updates import Notice, UpdateReader
+from aibot.config import TelegramChannelConfig
+from aibot.core.messages import Inbound
+
+BOT_ID = 123456
+
+
+def reader(**config: Any) -> UpdateReader:
+    return UpdateReader(TelegramChannelConfig(bot_token="t", **config), BOT_ID, "gw_bot")
+
+
+def update(text: str | None, *, chat_id: int = 42, chat_type: str = "private",
+           user_id: int = 7, username: str = "ann", entities: list[dict[str, Any]] | None = None,
+           thread: int | None = None, **extra: Any) -> dict[str, Any]:
+    message: dict[str, Any] = {"message_id": 9, "chat": {"id": chat_id, "type": chat_type},
+                               "from": {"id": user_id, "is_bot": False, "username": username},
+                               **extra}
+    if text is not None:
+        message["text"] = text
+    if entities:
+        message["entities"] = entities
+    if thread is not None:
+        message |= {"message_thread_id": thread, "is_topic_message": True}
+    return {"update_id": 1000, "message": message}
+
+
+def mention(text: str, at: str = "@gw_bot") -> list[dict[str, Any]]:
+    offset = len(text[:text.index(at)].encode("utf-16-le")) // 2
+    return [{"type": "mention", "offset": offset, "length": len(at)}]
+
+
+def test_private_text_becomes_an_inbound_keyed_per_chat() -> None:
+    item = reader().read(update("hi"))
+    assert isinstance(item, Inbound)
+    assert (item.session_key, item.text, item.message_id) == ("telegram:42", "hi", "123456:1000")
+    assert item.target == {"chat_id": 42, "thread_id": None, "reply_to": None}
+
+
+def test_group_mention_with_emoji_offsets_is_stripped() -> None:
+    text = "😀 hey @gw_bot 你好"
+    item = reader().read(update(text, chat_id=-100, chat_type="group",
+                                entities=mention(text)))
+    assert isinstance(item, Inbound) and item.text == "😀 hey  你好"
+    assert item.target["reply_to"] == 9
+
+
+def test_group_rules() -> None:
+    plain = update("just talk", chat_id=-100, chat_type="group")
+    assert reader().read(plain) is None
+    assert isinstance(reader(group_trigger="always").read(plain), Inbound)
+    addressed = update("@gw_bot hi", chat_id=-100, chat_type="group",
+                       entities=mention("@gw_bot hi"))
+    assert reader(group_trigger="off").read(addressed) is None
+    other_bot = update("/start@other_bot", chat_id=-100, chat_type="group",
+                       entities=[{"type": "bot_command", "offset": 0, "length": 16}])
+    assert reader().read(other_bot) is None
+    reply = update("thanks", chat_id=-100, chat_type="group",
+                   reply_to_message={"message_id": 3, "from": {"id": BOT_ID, "is_bot": True}})
+    assert isinstance(reader().read(reply), Inbound)
+
+
+def test_per_user_sessions_and_topics() -> None:
+    item = reader(group_sessions="per_user", group_trigger="always").read(
+        update("q", chat_id=-100, chat_type="supergroup", thread=5))
+    assert isinstance(item, Inbound) and item.session_key == "telegram:-100:5:u7"
+    assert item.target["thread_id"] == 5
+
+
+def test_allow_lists() -> None:
+    assert reader(allowed_users=["@ann"]).read(update("hi")) is not None
+    assert reader(allowed_users=["99"]).read(update("hi")) is None
+    assert reader(allowed_chats=[1]).read(update("hi")) is None
+
+
+def test_non_text_and_other_updates() -> None:
+    assert isinstance(reader().read(update(None, photo=[{"file_id": "x"}])), Notice)
+    assert reader().read({"update_id": 1, "edited_message": {"text": "x"}}) is None
+    bot = update("hi")
+    bot["message"]["from"]["is_bot"] = True
+    assert reader().read(bot) is None
