@@ -196,7 +196,7 @@ async def test_no_verify_makes_no_request(fake: FakeOpenAI, tmp_path: Path) -> N
 
 
 async def test_interactive_custom_server_from_stdin(fake: FakeOpenAI, tmp_path: Path) -> None:
-    answers = [CUSTOM_NUMBER, fake.base_url, GOOD_KEY, "my-model", "5", "18889"]
+    answers = [CUSTOM_NUMBER, fake.base_url, GOOD_KEY, "my-model", "5", "18889", ""]
 
     run = await ai_bot(tmp_path, "init", stdin="\n".join(answers) + "\n")
 
@@ -215,7 +215,7 @@ async def test_interactive_custom_server_from_stdin(fake: FakeOpenAI, tmp_path: 
 async def test_interactive_flags_skip_questions(fake: FakeOpenAI, tmp_path: Path) -> None:
     """Preset, URL and key come from flags; Enter accepts the model, turns and port defaults."""
     run = await ai_bot(tmp_path, "init", "--preset", "deepseek", "--base-url", fake.base_url,
-                       "--api-key", GOOD_KEY, stdin="\n\n\n")
+                       "--api-key", GOOD_KEY, stdin="\n\n\n\n")
 
     assert run.code == 0, run.output
     assert "Provider (number or name)" not in run.stdout
@@ -225,7 +225,7 @@ async def test_interactive_flags_skip_questions(fake: FakeOpenAI, tmp_path: Path
 
 
 async def test_interactive_wrong_key_can_be_reentered(fake: FakeOpenAI, tmp_path: Path) -> None:
-    answers = [CUSTOM_NUMBER, fake.base_url, WRONG_KEY, "m", "", "", "k", GOOD_KEY]
+    answers = [CUSTOM_NUMBER, fake.base_url, WRONG_KEY, "m", "", "", "", "k", GOOD_KEY]
 
     run = await ai_bot(tmp_path, "init", stdin="\n".join(answers) + "\n")
 
@@ -242,3 +242,16 @@ async def test_interactive_input_ending_early_is_one_line(tmp_path: Path) -> Non
     assert "--non-interactive" in run.stderr
     assert "Traceback" not in run.output
     assert list(tmp_path.iterdir()) == []
+
+
+async def test_telegram_token_goes_to_env_and_enables_the_channel(fake: FakeOpenAI,
+                                                                  tmp_path: Path) -> None:
+    token = "123456789:AAE" + "x" * 30
+    run = await ai_bot(tmp_path, *init_flags(fake.base_url, GOOD_KEY), "--telegram-token", token)
+
+    assert run.code == 0, run.output
+    assert token not in (tmp_path / "config.yaml").read_text()
+    assert dotenv_values(tmp_path / ".env")["TELEGRAM_BOT_TOKEN"] == token
+    telegram = load_config(tmp_path / "config.yaml").config.channels.telegram
+    assert telegram is not None and telegram.mode == "polling"
+    assert telegram.bot_token.get_secret_value() == token

@@ -39,6 +39,16 @@ PROBE_TIMEOUT = 15.0
 MAX_TURNS_RANGE = (0, 1000)
 PORT_RANGE = (1, 65535)
 DEFAULT_MAX_TURNS = 20
+TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
+TELEGRAM_TOKEN_VAR = "TELEGRAM_BOT_TOKEN"  # noqa: S105 - a variable name
+TELEGRAM_SECTION = f"""
+# Telegram: the bot made with @BotFather. polling needs no public address; groups answer when
+# the bot is @-mentioned or replied to (channels.telegram.group_trigger).
+channels:
+  telegram:
+    bot_token: "${{{TELEGRAM_TOKEN_VAR}}}"   # the value is in .env
+    mode: polling
+"""
 DEFAULT_PORT = 18789
 # Characters python-dotenv reads back unchanged without quotes (no `#`, `$`, quotes, spaces).
 _PLAIN_DOTENV_VALUE = re.compile(r"[A-Za-z0-9_\-.:/+=~@,]+")
@@ -55,6 +65,7 @@ class InitAnswers:
     base_url: str | None
     max_turns: int | None
     port: int | None
+    telegram_token: str | None = None
 
     @property
     def turns_or_default(self) -> int:
@@ -242,6 +253,8 @@ def _ask_missing(answers: InitAnswers) -> InitAnswers:
             "Context length (turns kept)", DEFAULT_MAX_TURNS, MAX_TURNS_RANGE),
         port=answers.port if answers.port is not None else _ask_int(
             "Gateway port", DEFAULT_PORT, PORT_RANGE),
+        telegram_token=answers.telegram_token if answers.telegram_token is not None
+        else _ask_telegram_token(),
     )
 
 
@@ -285,6 +298,19 @@ def _ask_key(*, required: bool) -> str:
         if key or not required:
             return key
         err_console.print("this provider needs a key; paste it from the vendor console")
+
+
+def _ask_telegram_token() -> str:
+    hidden = sys.stdin.isatty()
+    label = "Telegram bot token from @BotFather (Enter to skip)" + (
+        " (input hidden)" if hidden else "")
+    while True:
+        token = Prompt.ask(label, console=console, password=hidden, default="",
+                           show_default=False).strip()
+        if not token or TELEGRAM_TOKEN.match(token):
+            return token
+        err_console.print("that is not a bot token (it looks like 123456789:AAE…); "
+                          "Enter skips Telegram")
 
 
 def _ask_int(label: str, default: int, bounds: tuple[int, int]) -> int:
@@ -331,11 +357,14 @@ def _write_files(path: Path, env_path: Path, choice: ProviderChoice,
     values = {GATEWAY_KEY_VAR: gateway_key}
     if choice.api_key:
         values[choice.key_var] = choice.api_key
+    if answers.telegram_token:
+        values[TELEGRAM_TOKEN_VAR] = answers.telegram_token
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         update_dotenv(env_path, values)
         path.write_text(render_config(choice, port=answers.port_or_default,
-                                      max_turns=answers.turns_or_default),
+                                      max_turns=answers.turns_or_default,
+                                      telegram=bool(answers.telegram_token)),
                         encoding="utf-8")
     except OSError as exc:
         fail(f"cannot write {exc.filename or path}: {exc.strerror}")
@@ -374,7 +403,8 @@ def _yaml_str(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def render_config(choice: ProviderChoice, *, port: int, max_turns: int) -> str:
+def render_config(choice: ProviderChoice, *, port: int, max_turns: int,
+                  telegram: bool = False) -> str:
     """config.yaml as commented text, so the file explains itself to whoever opens it next."""
     provider = [f"    {choice.name}:"]
     if choice.preset is not None:
@@ -416,7 +446,7 @@ models:
 session:
   max_turns: {max_turns}
   idle_reset: 30m
-"""
+""" + (TELEGRAM_SECTION if telegram else "")
 
 
 def _print_done(path: Path, env_path: Path, port: int, gateway_key: str,

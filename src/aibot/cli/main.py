@@ -74,6 +74,9 @@ def init(
     max_turns: Annotated[int | None, typer.Option(
         help="Exchanges kept as context [default: 20].")] = None,
     port: Annotated[int | None, typer.Option(help="Gateway port [default: 18789].")] = None,
+    telegram_token: Annotated[str | None, typer.Option(
+        help="Telegram bot token from @BotFather (stored in .env); empty skips Telegram."
+    )] = None,
     verify: Annotated[bool, typer.Option(
         help="Check the key with one cheap request to the provider."
     )] = True,
@@ -83,7 +86,7 @@ def init(
     from aibot.cli.init import InitAnswers, run_wizard
 
     answers = InitAnswers(preset=preset, api_key=api_key, model=model, base_url=base_url,
-                          max_turns=max_turns, port=port)
+                          max_turns=max_turns, port=port, telegram_token=telegram_token)
     run_wizard(path, answers, interactive=not non_interactive, verify=verify, force=force)
 
 
