@@ -111,6 +111,13 @@ class TelegramChannel:
                             retry_in=backoff)
                 await asyncio.sleep(exc.retry_after or backoff)
                 backoff = min(backoff * 2, 60.0)
+            except Exception as exc:
+                # The store refused an update: the offset has not moved past it, so the next
+                # getUpdates brings it again once the store is back.
+                self.last_error = f"could not store an update: {exc!r}"
+                log.exception("telegram update not stored; retrying", retry_in=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 60.0)
 
     async def receive(self, update: dict[str, Any]) -> None:
         """Commits one update to the inbox (or answers a non-text message)."""
