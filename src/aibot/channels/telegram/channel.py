@@ -71,14 +71,14 @@ class TelegramChannel:
         log.info("telegram ready", bot=me.get("username"), mode=self._config.mode)
 
     async def stop(self) -> None:
+        """Stops receiving; sending goes on until `close`, so the outbox's last pass works."""
         if self._poller is not None:
             self._poller.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._poller
-        await self.api.close()
 
     async def close(self) -> None:
-        """The outbox closes senders at shutdown; the API session is closed in `stop`."""
+        await self.api.close()
 
     async def _register_webhook(self) -> None:
         assert self._public_url and self._config.webhook_secret
