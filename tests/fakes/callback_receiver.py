@@ -11,6 +11,8 @@ from typing import Any, Self
 
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 
 class CallbackReceiver:
     """Answers each callback with the next scripted status (default 200) and records it."""
@@ -22,7 +24,7 @@ class CallbackReceiver:
         self.bad_signatures = 0
         self._statuses: deque[int] = deque()
         self._arrived = asyncio.Condition()
-        self._runner: web.AppRunner | None = None
+        self._server = LoopbackServer()
         self.url = ""
 
     def script(self, *statuses: int) -> None:
@@ -31,17 +33,12 @@ class CallbackReceiver:
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_post("/callback", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}/callback"
+        self.url = await self._server.start(app) + "/callback"
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self._server.stop()
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()

@@ -33,6 +33,7 @@ from telegram.error import (
 )
 from telegram.helpers import escape_markdown
 
+from tests.fakes.loopback import LoopbackServer
 from tests.fakes.telegram_api import (
     CONFLICT_OTHER_POLL,
     CONFLICT_SET_WEBHOOK,
@@ -87,22 +88,17 @@ class Receiver:
         self.got: list[tuple[dict[str, str], Any]] = []
         self.answered: list[int] = []
         self.url = ""
-        self._runner: web.AppRunner | None = None
+        self._server = LoopbackServer()
 
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_post("/telegram/webhook", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
-        host, port = self._runner.addresses[0][:2]
-        self.url = f"http://{host}:{port}/telegram/webhook"
+        self.url = await self._server.start(app) + "/telegram/webhook"
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None,
                         exc: BaseException | None, tb: TracebackType | None) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await self._server.stop()
 
     async def _handle(self, request: web.Request) -> web.Response:
         self.got.append((dict(request.headers), orjson.loads(await request.read())))

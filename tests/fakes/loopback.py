@@ -1,0 +1,25 @@
+"""One aiohttp app served on a free 127.0.0.1 port: the shared plumbing of test servers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+
+class LoopbackServer:
+    def __init__(self) -> None:
+        self._runner: web.AppRunner | None = None
+        self.base_url = ""
+
+    async def start(self, app: web.Application) -> str:
+        """Serves `app` and returns its `http://127.0.0.1:PORT` base URL."""
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        host, port = self._runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}"
+        return self.base_url
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
