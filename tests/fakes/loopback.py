@@ -10,11 +10,15 @@ class LoopbackServer:
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
-    async def start(self, app: web.Application) -> str:
-        """Serves `app` and returns its `http://127.0.0.1:PORT` base URL."""
-        self._runner = web.AppRunner(app, access_log=None)
+    async def start(self, app: web.Application, host: str = "127.0.0.1", port: int = 0) -> str:
+        """Serves `app` (port 0: a free one) and returns its `http://HOST:PORT` base URL.
+
+        The short shutdown timeout keeps a deliberately hanging handler from holding up the end
+        of a test.
+        """
+        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", 0).start()
+        await web.TCPSite(self._runner, host, port).start()
         host, port = self._runner.addresses[0][:2]
         self.base_url = f"http://{host}:{port}"
         return self.base_url

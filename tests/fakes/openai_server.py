@@ -35,6 +35,8 @@ from typing import Any, Self
 import orjson
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 JSON = dict[str, Any]
 SSE_HEADERS = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
 GARBAGE = b"<html><body><h1>502 Bad Gateway</h1></body></html>"
@@ -203,7 +205,7 @@ class FakeOpenAI:
         self._script: deque[Action] = deque()
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(4)
-        self._runner: web.AppRunner | None = None
+        self._server = LoopbackServer()
         self._base_url: str | None = None
 
     # -- lifecycle
@@ -213,18 +215,11 @@ class FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
-        # A short shutdown timeout: a scripted Hang must not hold up the end of a test.
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        bound_host, bound_port = self._runner.addresses[0][:2]
-        self._base_url = f"http://{bound_host}:{bound_port}/v1"
+        self._base_url = await self._server.start(app, host, port) + "/v1"
 
     async def stop(self) -> None:
         """Close the listener and any open connections."""
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._server.stop()
 
     async def __aenter__(self) -> Self:
         await self.start()

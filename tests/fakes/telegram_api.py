@@ -49,6 +49,8 @@ import aiohttp
 import orjson
 from aiohttp import web
 
+from tests.fakes.loopback import LoopbackServer
+
 JSON = dict[str, Any]
 
 # --------------------------------------------------------------------------- Telegram's words
@@ -986,7 +988,7 @@ class FakeTelegram:
         self._handlers: dict[str, tuple[str, Handler]] = {}
         self._changed = asyncio.Event()
         self._closing = False
-        self._runner: web.AppRunner | None = None
+        self._server = LoopbackServer()
         self._http: aiohttp.ClientSession | None = None
         self._deliverer: asyncio.Task[None] | None = None
         self._base_url: str | None = None
@@ -1009,11 +1011,7 @@ class FakeTelegram:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_route("GET", "/bot{token}/{method:.*}", self._handle)
         app.router.add_route("POST", "/bot{token}/{method:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-        await self._runner.setup()
-        await web.TCPSite(self._runner, host, port).start()
-        bound_host, bound_port = self._runner.addresses[0][:2]
-        self._base_url = f"http://{bound_host}:{bound_port}"
+        self._base_url = await self._server.start(app, host, port)
         self._http = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.webhook_timeout))
         self._deliverer = asyncio.create_task(self._deliver_forever())
@@ -1029,9 +1027,7 @@ class FakeTelegram:
         if self._http is not None:
             await self._http.close()
             self._http = None
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await self._server.stop()
 
     async def __aenter__(self) -> Self:
         await self.start()
