@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
@@ -25,10 +25,8 @@ from aibot.config import Config, ConfigError, LoadedConfig
 from aibot.core.commands import Commands, ModelCatalog
 from aibot.core.dispatcher import Dispatcher
 from aibot.core.errors import AccessDenied
-from aibot.core.inbox import Inbox, no_presence
-from aibot.core.messages import Inbound
+from aibot.core.inbox import Inbox, Presence, no_presence
 from aibot.core.outbox import ChannelSender, Outbox
-from aibot.core.pipeline import DeltaSink
 from aibot.core.service import ChatService
 from aibot.core.sessions import SessionMemory
 from aibot.core.stages import build_pipeline
@@ -91,18 +89,14 @@ class Gateway:
         self.inbox = Inbox(self.repository, self.writer, self.service, self.metrics,
                            self.outbox.notify, clock)
         self.telegram: TelegramChannel | None = None
+        presences: dict[str, Presence] = {}
         if config.channels.telegram is not None:
             self.telegram = TelegramChannel(config.channels.telegram, self.inbox,
                                             config.server.public_url)
             self.senders[TELEGRAM] = self.telegram
-        self.inbox.presence = self._presence
+            presences[TELEGRAM] = self.telegram.working
+        self.inbox.presence = lambda inbound: presences.get(inbound.channel, no_presence)(inbound)
         self.keys = ApiKeys([k.get_secret_value() for k in config.api.keys])
-        self._store_error: str | None = None
-
-    def _presence(self, inbound: Inbound) -> AbstractAsyncContextManager[DeltaSink | None]:
-        if inbound.channel == TELEGRAM and self.telegram is not None:
-            return self.telegram.working(inbound)
-        return no_presence(inbound)
 
     @property
     def webchat_requires_key(self) -> bool:

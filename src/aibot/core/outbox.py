@@ -118,8 +118,9 @@ class Outbox:
     async def _deliver(self, row: OutboxRow) -> float | None:
         now = self._clock()
         if now - row.created_at > self._config.max_age:
-            await self._finish(row, "expired", "older than outbox.max_age")
+            # Counted before the commit, so whoever sees the row expired also sees the count.
             self._metrics.outbox_expired.labels(row.channel).inc()
+            await self._finish(row, "expired", "older than outbox.max_age")
             log.warning("reply expired before it could be sent", outbox_id=row.id,
                         channel=row.channel)
             return None

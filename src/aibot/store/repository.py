@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, func, select, update
+from sqlalchemy import Table, and_, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
@@ -99,13 +99,6 @@ class Repository:
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
             await connection.execute(select(1))
-
-    async def count(self, table_name: str, status: str) -> int:
-        table = {"inbox": inbox, "outbox": outbox}[table_name]
-        async with self.engine.connect() as connection:
-            return int((await connection.execute(
-                select(func.count()).select_from(table).where(table.c.status == status)
-            )).scalar() or 0)
 
     # -- writes --------------------------------------------------------------------------
     def save_conversation(
