@@ -13,11 +13,11 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from aibot import __version__
+from aibot.channels.base import ChannelContext
 from aibot.channels.http_api.auth import ApiKeys
 from aibot.channels.http_api.openai_api import build_openai_router, openai_error
 from aibot.channels.http_api.rest import build_rest_router, error_response
-from aibot.channels.telegram.channel import TelegramChannel
-from aibot.channels.telegram.updates import CHANNEL as TELEGRAM
+from aibot.channels.registry import build_channels
 from aibot.channels.webchat.routes import WebChat
 from aibot.channels.webhook.channel import CHANNEL as WEBHOOK
 from aibot.channels.webhook.channel import WebhookSender, build_webhook_router
@@ -88,13 +88,13 @@ class Gateway:
                              self.metrics, clock)
         self.inbox = Inbox(self.repository, self.writer, self.service, self.metrics,
                            self.outbox.notify, clock)
-        self.telegram: TelegramChannel | None = None
+        self.channels = build_channels(
+            config, ChannelContext(self.inbox, self.metrics, config.server.public_url)
+        )
         presences: dict[str, Presence] = {}
-        if config.channels.telegram is not None:
-            self.telegram = TelegramChannel(config.channels.telegram, self.inbox,
-                                            config.server.public_url)
-            self.senders[TELEGRAM] = self.telegram
-            presences[TELEGRAM] = self.telegram.working
+        for channel in self.channels:
+            self.senders[channel.name] = channel
+            presences[channel.name] = channel.presence
         self.inbox.presence = lambda inbound: presences.get(inbound.channel, no_presence)(inbound)
         self.keys = ApiKeys([k.get_secret_value() for k in config.api.keys])
 
@@ -109,14 +109,14 @@ class Gateway:
         await self.inbox.rescan()
         self.inbox.start()
         self.outbox.start()
-        if self.telegram is not None:
-            await self.telegram.start()
+        for channel in self.channels:
+            await channel.start()
         self.warn_about_setup()
 
     async def stop(self) -> None:
         """Finishes what is in flight (bounded), then closes everything; pending rows resume."""
-        if self.telegram is not None:
-            await self.telegram.stop()
+        for channel in self.channels:
+            await channel.stop()
         await self.dispatcher.stop(SHUTDOWN_GRACE)
         await self.inbox.stop()
         await self.outbox.stop()
@@ -164,9 +164,8 @@ class Gateway:
                                {"problem": "no api.keys configured: /v1 and /api/v1 refuse all"})}}
         if WEBHOOK in self.senders:
             channels[WEBHOOK] = {"ok": True}
-        if self.telegram is not None:
-            channels[TELEGRAM] = {"ok": self.telegram.last_error is None,
-                                  "mode": self.telegram.mode, "error": self.telegram.last_error}
+        for channel in self.channels:
+            channels[channel.name] = channel.status()
         return {"ready": bool(store["ok"] and provider["ok"]), "version": __version__,
                 "store": store, "provider": provider, "channels": channels,
                 "queue": {"waiting": self.dispatcher.queued}}
@@ -201,8 +200,10 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
     app.include_router(build_health_router(gateway.readiness, gateway.metrics))
     if loaded.config.channels.webhook is not None:
         app.include_router(build_webhook_router(gateway.inbox, gateway.keys))
-    if gateway.telegram is not None and gateway.telegram.mode == "webhook":
-        app.include_router(gateway.telegram.router())
+    for channel in gateway.channels:
+        router = channel.router()
+        if router is not None:
+            app.include_router(router)
     if loaded.config.webchat.enabled:
         webchat = WebChat(gateway.service, gateway.memory, gateway.keys, gateway.catalog,
                           gateway.problems, require_key=gateway.webchat_requires_key,

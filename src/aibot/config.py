@@ -187,7 +187,19 @@ class WebchatConfig(_Section):
     title: str = Field("ai-bot", description="Name shown in the page header.")
 
 
-class WebhookChannelConfig(_Section):
+class ChannelSection(_Section):
+    """Settings of one platform. Every `SecretStr` field in one is masked in logs."""
+
+    def public_url_problem(self) -> str | None:
+        """Why this platform, as configured, needs server.public_url; None if it does not."""
+        return None
+
+    def secret_values(self) -> list[str]:
+        return [value.get_secret_value() for value in self.__dict__.values()
+                if isinstance(value, SecretStr) and value.get_secret_value()]
+
+
+class WebhookChannelConfig(ChannelSection):
     """A generic asynchronous channel: POST /api/v1/messages in, signed callback out."""
 
     callback_url: str = Field(description="Where replies are POSTed.")
@@ -195,7 +207,7 @@ class WebhookChannelConfig(_Section):
     timeout: float = Field(10.0, gt=0, description="Seconds allowed for one callback.")
 
 
-class TelegramChannelConfig(_Section):
+class TelegramChannelConfig(ChannelSection):
     bot_token: SecretStr = Field(description="The token @BotFather gave the bot.")
     mode: Literal["polling", "webhook"] = Field(
         "polling", description="polling needs no public address; webhook needs server.public_url."
@@ -240,6 +252,12 @@ class TelegramChannelConfig(_Section):
             raise ValueError("channels.telegram.webhook_secret is required in webhook mode")
         return self
 
+    def public_url_problem(self) -> str | None:
+        if self.mode != "webhook":
+            return None
+        return ("channels.telegram.mode: webhook needs server.public_url "
+                "(the https address Telegram can reach)")
+
 
 class ChannelsConfig(BaseModel):
     """Channels not built into this version are kept (and reported) rather than rejected."""
@@ -250,6 +268,10 @@ class ChannelsConfig(BaseModel):
 
     def unsupported(self) -> list[str]:
         return sorted((self.model_extra or {}).keys())
+
+    def configured(self) -> dict[str, ChannelSection]:
+        return {name: value for name, value in self.__dict__.items()
+                if isinstance(value, ChannelSection)}
 
 
 class Config(_Section):
@@ -289,10 +311,12 @@ class Config(_Section):
 
     @model_validator(mode="after")
     def _webhooks_need_a_public_url(self) -> Config:
-        telegram = self.channels.telegram
-        if telegram is not None and telegram.mode == "webhook" and not self.server.public_url:
-            raise ValueError("channels.telegram.mode: webhook needs server.public_url "
-                             "(the https address Telegram can reach)")
+        if self.server.public_url:
+            return self
+        for channel in self.channels.configured().values():
+            problem = channel.public_url_problem()
+            if problem:
+                raise ValueError(problem)
         return self
 
     def secrets(self) -> list[str]:
@@ -301,13 +325,8 @@ class Config(_Section):
         values = [k.get_secret_value() for k in self.api.keys]
         values += [p.api_key.get_secret_value() for p in self.models.providers.values()
                    if p.api_key]
-        webhook, telegram = self.channels.webhook, self.channels.telegram
-        if webhook and webhook.secret:
-            values.append(webhook.secret.get_secret_value())
-        if telegram:
-            values.append(telegram.bot_token.get_secret_value())
-            if telegram.webhook_secret:
-                values.append(telegram.webhook_secret.get_secret_value())
+        for channel in self.channels.configured().values():
+            values += channel.secret_values()
         values += [p for p in map(url_password, (self.storage.url, self.redis.url or "")) if p]
         return values
 

@@ -9,6 +9,8 @@ from typing import Any
 import aiohttp
 import pytest
 
+from aibot.channels.telegram.doctor import telegram_checks
+from aibot.config import TelegramChannelConfig
 from tests.conftest import GatewayFactory, free_port, wait_until
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_api import Fail, FakeTelegram
@@ -211,3 +213,14 @@ async def test_redelivered_update_is_answered_once(gateway_factory: GatewayFacto
                 assert r.status == 200
     await asyncio.sleep(1.0)
     assert len(tg.sent_to(42)) == 1
+
+
+async def test_doctor_checks_the_token_with_get_me(tg: FakeTelegram) -> None:
+    good = TelegramChannelConfig(bot_token=TOKEN, api_base=tg.base_url)
+    wrong = TelegramChannelConfig(bot_token="123456:WRONG-TOKEN", api_base=tg.base_url)
+
+    [ok] = await telegram_checks(good)
+    [bad] = await telegram_checks(wrong)
+
+    assert (ok.status, ok.detail) == ("ok", "bot @gw_test_bot (polling mode)")
+    assert bad.status == "fail" and "@BotFather" in bad.fix, bad

@@ -10,34 +10,25 @@ from __future__ import annotations
 import asyncio
 import errno
 import socket
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
 
 from rich.table import Table
 from rich.text import Text
 from sqlalchemy import text
 
+from aibot.channels.registry import channel_checks
 from aibot.cli.common import console
 from aibot.cli.init import describe_failure, probe
 from aibot.config import Config, LoadedConfig, ProviderConfig
+from aibot.ops.checks import Check, Status
 from aibot.ops.logging import SecretMasker, mask_value
 from aibot.providers.base import ProviderError
 from aibot.providers.openai_compat import OpenAICompatibleProvider
 from aibot.store.engine import create_engine
 
 STORE_TIMEOUT = 10.0
-Status = Literal["ok", "warn", "fail"]
 _MARKS: dict[Status, str] = {"ok": "[green]✔[/]", "warn": "[yellow]⚠[/]", "fail": "[red]✘[/]"}
 _INIT_HINT = "run `ai-bot init`, or put a key such as DEEPSEEK_API_KEY=... in .env"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: Status
-    detail: str
-    fix: str = ""
 
 
 def run_doctor(loaded: LoadedConfig) -> int:
@@ -90,7 +81,13 @@ def _unset_variables(loaded: LoadedConfig) -> list[Check]:
 
 
 async def _live_checks(config: Config) -> list[Check]:
-    """The store and every provider are checked at once, so the slowest sets the wait."""
+    """The store, every provider and every channel are checked at once, so the slowest sets
+    the wait."""
+    core, channels = await asyncio.gather(_core_checks(config), channel_checks(config))
+    return core + channels
+
+
+async def _core_checks(config: Config) -> list[Check]:
     providers = config.models.providers
     if not providers:
         no_model = Check("model", "fail", "no model provider configured", _INIT_HINT)

@@ -19,12 +19,12 @@ import orjson
 import structlog
 from fastapi import APIRouter, Request, Response
 
+from aibot.channels.base import ChannelContext
 from aibot.channels.telegram.client import TelegramApi, TelegramError
 from aibot.channels.telegram.format import render_html, split_message, split_plain
-from aibot.channels.telegram.updates import Notice, UpdateReader
+from aibot.channels.telegram.updates import CHANNEL, Notice, UpdateReader
 from aibot.config import TelegramChannelConfig
 from aibot.core.errors import SendError
-from aibot.core.inbox import Inbox
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
 
@@ -37,11 +37,12 @@ _ALLOWED_UPDATES = ["message"]
 
 
 class TelegramChannel:
-    def __init__(self, config: TelegramChannelConfig, inbox: Inbox,
-                 public_url: str | None) -> None:
+    name = CHANNEL
+
+    def __init__(self, config: TelegramChannelConfig, context: ChannelContext) -> None:
         self._config = config
-        self._inbox = inbox
-        self._public_url = public_url
+        self._inbox = context.inbox
+        self._public_url = context.public_url
         self.api = TelegramApi(config.bot_token.get_secret_value(), config.api_base)
         self._reader: UpdateReader | None = None
         self._poller: asyncio.Task[None] | None = None
@@ -53,6 +54,9 @@ class TelegramChannel:
     @property
     def mode(self) -> str:
         return self._config.mode
+
+    def status(self) -> dict[str, Any]:
+        return {"ok": self.last_error is None, "mode": self.mode, "error": self.last_error}
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -133,7 +137,9 @@ class TelegramChannel:
                                     reply_parameters={"message_id": item.reply_to,
                                                       "allow_sending_without_reply": True})
 
-    def router(self) -> APIRouter:
+    def router(self) -> APIRouter | None:
+        if self._config.mode != "webhook":
+            return None
         router = APIRouter(include_in_schema=False)
         secret = (self._config.webhook_secret.get_secret_value()
                   if self._config.webhook_secret else "")
@@ -157,7 +163,7 @@ class TelegramChannel:
 
     # -- sending --------------------------------------------------------------------------
     @contextlib.asynccontextmanager
-    async def working(self, inbound: Inbound) -> AsyncIterator[DeltaSink | None]:
+    async def presence(self, inbound: Inbound) -> AsyncIterator[DeltaSink | None]:
         """Shows "typing…" while the model works on `inbound`; with `stream` on, also yields a
         sink that shows the answer as it is written in a draft message."""
         task = asyncio.create_task(self._typing(inbound.target))

@@ -1,0 +1,53 @@
+"""What a chat-platform channel offers the gateway, so the gateway wires every platform alike.
+
+A channel receives (a webhook route, a long poll or a long connection), commits what it receives
+to the durable inbox before acknowledging the platform, and sends the replies the outbox hands
+it. Adding a platform means a package under `channels/` and one line in `registry.py`.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fastapi import APIRouter
+
+from aibot.core.inbox import Inbox
+from aibot.core.messages import Inbound, Outbound
+from aibot.core.pipeline import DeltaSink
+from aibot.ops.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class ChannelContext:
+    """What the gateway lends a channel: where to put messages and how to reach the outside."""
+
+    inbox: Inbox
+    metrics: Metrics
+    public_url: str | None
+
+
+class Channel(Protocol):
+    name: str
+
+    async def start(self) -> None:
+        """Begin receiving. A bad credential is reported through `status`, not raised."""
+
+    async def stop(self) -> None:
+        """Stop receiving; sending must keep working until `close` (the outbox's last pass)."""
+
+    async def close(self) -> None:
+        """Release connections; called after the outbox has stopped."""
+
+    async def send(self, outbound: Outbound) -> None:
+        """Deliver one reply; raise `SendError` to have the outbox retry or dead-letter it."""
+
+    def presence(self, inbound: Inbound) -> AbstractAsyncContextManager[DeltaSink | None]:
+        """Wraps the model's work on `inbound` ("typing…"); may yield a sink for streaming."""
+
+    def router(self) -> APIRouter | None:
+        """The HTTP routes the platform calls (webhooks), or None."""
+
+    def status(self) -> dict[str, Any]:
+        """For /readyz: at least `ok`; `error` says what the user must fix."""

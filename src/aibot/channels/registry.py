@@ -1,0 +1,33 @@
+"""The chat platforms this version knows: built from config, and checked by `ai-bot doctor`.
+
+Each platform imports only its own light modules here; an SDK a mode needs (Feishu's long
+connection, for one) is imported by that mode when it starts, so unused platforms cost nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable
+
+from aibot.channels.base import Channel, ChannelContext
+from aibot.channels.telegram.channel import TelegramChannel
+from aibot.channels.telegram.doctor import telegram_checks
+from aibot.config import Config
+from aibot.ops.checks import Check
+
+
+def build_channels(config: Config, context: ChannelContext) -> list[Channel]:
+    channels: list[Channel] = []
+    configured = config.channels
+    if configured.telegram is not None:
+        channels.append(TelegramChannel(configured.telegram, context))
+    return channels
+
+
+async def channel_checks(config: Config) -> list[Check]:
+    """Live checks of each configured platform's credentials and callback path, run at once."""
+    configured = config.channels
+    pending: list[Awaitable[list[Check]]] = []
+    if configured.telegram is not None:
+        pending.append(telegram_checks(configured.telegram))
+    return [check for checks in await asyncio.gather(*pending) for check in checks]
