@@ -1,0 +1,126 @@
+"""Which Feishu events become messages for the assistant, and with what session and text.
+
+Only `im.message.receive_v1` (schema 2.0) with `text` or `post` content is read. Private chats
+are always answered; groups follow `group_trigger` (by default only when the bot is @-mentioned,
+recognised by its open_id). Mention placeholders `@_user_N` become `@Name`, the bot's own is
+removed from the prompt. The inbox key is the message_id: Feishu re-sends one message under new
+event ids, so the event id alone would not catch duplicates.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Any
+
+import orjson
+
+from aibot.config import FeishuChannelConfig
+from aibot.core.messages import Inbound
+
+CHANNEL = "feishu"
+RECEIVE = "im.message.receive_v1"
+
+
+class EventReader:
+    def __init__(self, config: FeishuChannelConfig, bot_open_id: str) -> None:
+        self._config = config
+        self._bot = bot_open_id
+
+    def read(self, payload: dict[str, Any]) -> Inbound | None:
+        header, event = payload.get("header"), payload.get("event")
+        if not isinstance(header, dict) or not isinstance(event, dict):
+            return None
+        if header.get("event_type") != RECEIVE:
+            return None
+        message, sender = _dict(event.get("message")), _dict(event.get("sender"))
+        if sender.get("sender_type", "user") != "user":
+            return None
+        message_id, chat_id = message.get("message_id"), message.get("chat_id")
+        if not isinstance(message_id, str) or not isinstance(chat_id, str):
+            return None
+        mentions = [m for m in _list(message.get("mentions")) if isinstance(m, dict)]
+        group = message.get("chat_type") != "p2p"
+        if group and not self._addressed(mentions):
+            return None
+        text = self._text(message, mentions).strip()
+        if not text:
+            return None
+        user = str(_dict(sender.get("sender_id")).get("open_id") or chat_id)
+        thread = message.get("thread_id") if isinstance(message.get("thread_id"), str) else None
+        key = f"{CHANNEL}:{chat_id}" + (f":{thread}" if thread else "")
+        if group and self._config.group_sessions == "per_user":
+            key += f":u{user}"
+        return Inbound(
+            channel=CHANNEL, session_key=key, user_id=user, text=text,
+            request_id=uuid.uuid4().hex, received_at=time.time(), message_id=message_id,
+            principal=f"feishu:{user}",
+            target={"message_id": message_id, "chat_id": chat_id, "thread": bool(thread),
+                    "chat_type": "group" if group else "private"},
+        )
+
+    def _addressed(self, mentions: list[dict[str, Any]]) -> bool:
+        trigger = self._config.group_trigger
+        if trigger != "mention":
+            return trigger == "always"
+        return any(self._is_bot(m) for m in mentions)
+
+    def _is_bot(self, mention: dict[str, Any]) -> bool:
+        return bool(self._bot) and _dict(mention.get("id")).get("open_id") == self._bot
+
+    def _text(self, message: dict[str, Any], mentions: list[dict[str, Any]]) -> str:
+        try:
+            content = orjson.loads(message.get("content") or "")
+        except (orjson.JSONDecodeError, TypeError):
+            return ""
+        if not isinstance(content, dict):
+            return ""
+        names = {str(m.get("key")): "" if self._is_bot(m) else f"@{m.get('name', '')}"
+                 for m in mentions}
+        kind = message.get("message_type")
+        if kind == "text":
+            return _resolve(str(content.get("text", "")), names)
+        if kind == "post":
+            return _post_text(content, names)
+        return ""
+
+
+def _resolve(text: str, names: dict[str, str]) -> str:
+    """Replaces placeholders longest first, so `@_user_1` never eats part of `@_user_10`."""
+    for key in sorted(names, key=len, reverse=True):
+        text = text.replace(key, names[key])
+    return text
+
+
+def _post_text(content: dict[str, Any], names: dict[str, str]) -> str:
+    """Flattens a post (title + paragraphs of text/link/@/code elements) into Markdown-ish text."""
+    if "content" not in content:  # a post written with language keys: {"zh_cn": {...}}
+        content = next((v for v in content.values() if isinstance(v, dict)), {})
+    lines = [str(content["title"])] if content.get("title") else []
+    for paragraph in _list(content.get("content")):
+        lines.append("".join(_element_text(element, names) for element in _list(paragraph)
+                             if isinstance(element, dict)))
+    return "\n".join(lines)
+
+
+def _element_text(element: dict[str, Any], names: dict[str, str]) -> str:
+    tag = element.get("tag")
+    if tag == "text":
+        return str(element.get("text", ""))
+    if tag == "a":
+        label, href = element.get("text") or element.get("href", ""), element.get("href", "")
+        return f"[{label}]({href})" if href else str(label)
+    if tag == "at":
+        key = str(element.get("user_id", ""))
+        return names.get(key, f"@{element.get('user_name', '')}")
+    if tag == "code_block":
+        return f"\n```{str(element.get('language', '')).lower()}\n{element.get('text', '')}\n```\n"
+    return ""
+
+
+def _dict(value: object) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _list(value: object) -> list[Any]:
+    return value if isinstance(value, list) else []

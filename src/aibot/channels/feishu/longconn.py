@@ -1,0 +1,124 @@
+"""Long-connection mode: lark-oapi's WebSocket client in its own thread and event loop.
+
+Its framing is private, so the official client is used, but only here: `lark_oapi` is imported
+(about 14 s on a small server) inside the thread when this mode starts, never by the gateway's
+import. The SDK calls our handler synchronously and answers Feishu when it returns, so the
+handler hands the event to the gateway's loop and waits only for the inbox commit (bounded
+below Feishu's 3 s); raising makes the SDK answer 500 and Feishu re-send.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import threading
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import structlog
+
+from aibot.channels.feishu.events import RECEIVE
+from aibot.config import FeishuChannelConfig
+
+log = structlog.get_logger("aibot.feishu")
+
+INSTALL_HINT = "lark-oapi is not installed: pip install 'ai-bot[feishu-ws]'"
+COMMIT_WITHIN = 2.5  # seconds; Feishu re-sends after 3
+
+Deliver = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+
+
+class EventBridge:
+    """The SDK-side handler: runs on the SDK's thread, commits on the gateway's loop."""
+
+    def __init__(self, deliver: Deliver, loop: asyncio.AbstractEventLoop) -> None:
+        self._deliver = deliver
+        self._loop = loop
+
+    def __call__(self, data: Any) -> None:
+        header = data.header
+        payload = {"schema": "2.0",
+                   "header": {"event_id": header.event_id, "event_type": header.event_type},
+                   "event": data.event}
+        asyncio.run_coroutine_threadsafe(self._deliver(payload), self._loop).result(
+            COMMIT_WITHIN)
+
+    def handler(self) -> Any:
+        """The SDK dispatcher routing `im.message.receive_v1` (raw dict) to this bridge."""
+        import lark_oapi  # type: ignore[import-untyped]
+
+        return (lark_oapi.EventDispatcherHandler.builder("", "")
+                .register_p2_customized_event(RECEIVE, self).build())
+
+
+class LongConnection:
+    def __init__(self, config: FeishuChannelConfig, deliver: Deliver,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self._config = config
+        self._bridge = EventBridge(deliver, loop)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self.error: str | None = None
+
+    def start(self) -> None:
+        if importlib.util.find_spec("lark_oapi") is None:
+            self.error = INSTALL_HINT
+            log.error("feishu long connection unavailable", error=INSTALL_HINT)
+            return
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._run, name="feishu-ws", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        if self._loop is not None:
+            with contextlib.suppress(RuntimeError):  # already closed: the client had failed
+                self._loop.call_soon_threadsafe(self._loop.stop)
+
+    def _run(self) -> None:
+        assert self._loop is not None
+        asyncio.set_event_loop(self._loop)
+        try:
+            import lark_oapi
+            from lark_oapi.ws import client as ws_client  # type: ignore[import-untyped]
+
+            # The SDK keeps one module-global loop, captured at import time; give it ours.
+            ws_client.loop = self._loop
+            client = ws_client.Client(
+                self._config.app_id, self._config.app_secret.get_secret_value(),
+                event_handler=self._bridge.handler(), domain=self._config.base_url,
+                log_level=lark_oapi.LogLevel.WARNING,
+            )
+            client.on_reconnecting = self._down
+            client.on_reconnected = self._up
+            client.start()
+        except RuntimeError as exc:
+            if "stopped before" not in str(exc):  # our stop(), not a failure
+                self._failed(exc)
+        except Exception as exc:
+            self._failed(exc)
+        finally:
+            self._close_loop()
+
+    def _close_loop(self) -> None:
+        """Cancels what the SDK left on its loop (a cache cron, pings), then closes it."""
+        assert self._loop is not None
+        pending = asyncio.all_tasks(self._loop)
+        for task in pending:
+            task.cancel()
+        self._loop.run_until_complete(asyncio.gather(*pending, return_exceptions=True))
+        self._loop.close()
+
+    def _down(self) -> None:
+        self.error = ("long connection down; lark-oapi keeps reconnecting (its log says why: "
+                      "network, or events not set to long connection in the console)")
+        log.warning("feishu long connection down")
+
+    def _up(self) -> None:
+        self.error = None
+        log.info("feishu long connection back")
+
+    def _failed(self, exc: Exception) -> None:
+        self.error = f"long connection failed: {exc!r} (check channels.feishu.app_id / " \
+                     "app_secret and that the app subscribes to events by long connection)"
+        log.error("feishu long connection failed", error=self.error)

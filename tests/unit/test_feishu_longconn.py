@@ -1,0 +1,108 @@
+"""Long-connection mode: the bridge from lark-oapi's thread to the gateway's inbox.
+
+What is tested: the SDK's own dispatcher (built by our bridge) hands a raw event to the
+gateway loop and returns only after the commit; a failed or slow commit raises (so the SDK
+answers 500 and Feishu re-sends); the client runs in its own thread and loop and reports a
+refused bootstrap. What is not: the pbbp2 WebSocket framing behind the bootstrap, which is
+private to the SDK and cannot be faked faithfully (PROTOCOLS.md §1.11).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from collections.abc import AsyncIterator
+from typing import Any
+
+import orjson
+import pytest
+
+from aibot.channels.feishu import longconn
+from aibot.channels.feishu.events import EventReader
+from aibot.channels.feishu.longconn import EventBridge, LongConnection
+from aibot.config import FeishuChannelConfig
+from tests.conftest import wait_until
+from tests.fakes.feishu_api import FakeFeishu
+
+
+@pytest.fixture(scope="module")
+def lark() -> Any:
+    import lark_oapi  # type: ignore[import-untyped]
+
+    return lark_oapi
+
+
+@pytest.fixture
+async def fake() -> AsyncIterator[FakeFeishu]:
+    async with FakeFeishu() as fake:
+        yield fake
+
+
+def config(fake: FakeFeishu, secret: str) -> FeishuChannelConfig:
+    return FeishuChannelConfig(app_id=fake.app_id, app_secret=secret, mode="websocket",
+                               api_base=fake.base_url)
+
+
+def frame_payload(fake: FakeFeishu) -> bytes:
+    """What a long-connection data frame carries: the v2 envelope, unencrypted."""
+    return orjson.dumps(fake.envelope({
+        "sender": {"sender_id": {"open_id": "ou_ann"}, "sender_type": "user"},
+        "message": {"message_id": "om_ws1", "chat_id": "oc_1", "chat_type": "p2p",
+                    "message_type": "text", "content": '{"text":"over the long connection"}'},
+    }))
+
+
+async def test_sdk_event_is_committed_on_the_gateway_loop(lark: Any,
+                                                          fake: FakeFeishu) -> None:
+    loop = asyncio.get_running_loop()
+    delivered: list[tuple[dict[str, Any], asyncio.AbstractEventLoop]] = []
+
+    async def deliver(payload: dict[str, Any]) -> None:
+        delivered.append((payload, asyncio.get_running_loop()))
+
+    handler = EventBridge(deliver, loop).handler()
+    # ws.Client._handle_data_frame calls exactly this, on its own thread.
+    await asyncio.to_thread(handler._do_without_validation, frame_payload(fake))
+    [(payload, on_loop)] = delivered
+    assert on_loop is loop
+    inbound = EventReader(config(fake, "s"), "ou_bot").read(payload)
+    assert inbound is not None
+    assert (inbound.message_id, inbound.text) == ("om_ws1", "over the long connection")
+
+
+async def test_failed_or_slow_commit_makes_the_sdk_answer_an_error(
+    lark: Any, fake: FakeFeishu, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    async def broken(payload: dict[str, Any]) -> None:
+        raise RuntimeError("store down")
+
+    async def slow(payload: dict[str, Any]) -> None:
+        await asyncio.sleep(5)
+
+    monkeypatch.setattr(longconn, "COMMIT_WITHIN", 0.2)
+    for deliver, error in ((broken, RuntimeError), (slow, TimeoutError)):
+        handler = EventBridge(deliver, asyncio.get_running_loop()).handler()
+        with pytest.raises(error):
+            await asyncio.to_thread(handler._do_without_validation, frame_payload(fake))
+
+
+async def test_refused_bootstrap_is_reported(lark: Any, fake: FakeFeishu) -> None:
+    async def deliver(payload: dict[str, Any]) -> None:
+        raise AssertionError("nothing should arrive")
+
+    connection = LongConnection(config(fake, "wrong-secret"), deliver,
+                                asyncio.get_running_loop())
+    connection.start()
+    assert await wait_until(lambda: connection.error is not None, timeout=10)
+    assert "app credentials are invalid" in str(connection.error)
+    assert "app_secret" in str(connection.error)
+    connection.stop()
+
+
+def test_the_gateway_never_imports_lark_oapi_itself() -> None:
+    code = ("import sys, aibot.app, aibot.channels.registry, aibot.channels.feishu.doctor; "
+            "print('lark_oapi' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True, timeout=60)
+    assert result.stdout.strip() == "False"
