@@ -1,0 +1,180 @@
+"""The WeCom (企业微信) self-built app channel: encrypted callbacks in, `message/send` out.
+
+Callbacks are verified, decrypted, committed to the inbox and answered with an empty 200 at once;
+the model's answer is sent later through the outbox, split under 2048 UTF-8 bytes, one member
+at most 30 times a minute (WeCom drops the excess silently, so we wait instead). Replies that
+fail part-way resume after the parts already delivered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable, Coroutine
+from typing import Any
+from xml.etree.ElementTree import Element
+
+import structlog
+from fastapi import APIRouter
+
+from aibot.channels.base import ChannelContext
+from aibot.channels.wecom.callback import CallbackVerifier, Rejected
+from aibot.channels.wecom.client import (
+    IP_NOT_TRUSTED,
+    RATE_LIMITED,
+    TOKEN_INVALID,
+    WecomApi,
+    WecomError,
+    config_fix,
+)
+from aibot.channels.wecom.messages import CHANNEL, Notice, read_message
+from aibot.channels.wecom.ratelimit import MemberLimiter
+from aibot.channels.wecom.routes import build_router
+from aibot.channels.wecom.split import split_utf8
+from aibot.config import WecomChannelConfig
+from aibot.core.errors import SendError
+from aibot.core.messages import Inbound, Outbound
+from aibot.core.pipeline import DeltaSink
+
+log = structlog.get_logger("aibot.wecom")
+
+NOTICES_REMEMBERED = 10_000
+# -1: busy; a token refused even after a refetch; 60020: the admin can fix it while we wait.
+RETRYABLE = frozenset({-1, IP_NOT_TRUSTED}) | TOKEN_INVALID
+
+
+class WecomChannel:
+    name = CHANNEL
+
+    def __init__(self, config: WecomChannelConfig, context: ChannelContext, *,
+                 clock: Callable[[], float] = time.time,
+                 monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._config = config
+        self._inbox = context.inbox
+        self.api = WecomApi(config.corp_id, config.secret.get_secret_value(), config.api_base,
+                            timeout=config.timeout, clock=monotonic)
+        self.verifier = CallbackVerifier(config, clock=clock)
+        self.limiter = MemberLimiter(clock=monotonic)
+        self._progress: dict[int, int] = {}  # outbox id -> parts already delivered
+        self._noticed: OrderedDict[str, None] = OrderedDict()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.last_error: str | None = None
+        self.last_refusal: str | None = None
+
+    def status(self) -> dict[str, Any]:
+        return {"ok": self.last_error is None, "error": self.last_error,
+                "last_refused_callback": self.last_refusal}
+
+    # -- lifecycle ----------------------------------------------------------------------
+    async def start(self) -> None:
+        """Callbacks are served at once; the credentials are checked in the background."""
+        self._spawn(self._check_credentials())
+
+    async def stop(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def close(self) -> None:
+        await self.api.close()
+
+    async def _check_credentials(self) -> None:
+        try:
+            await self.api.token()
+        except WecomError as exc:
+            self._record(exc)
+            log.error("wecom cannot send replies", error=self.last_error)
+            return
+        log.info("wecom ready", corp_id=self._config.corp_id, agent_id=self._config.agent_id)
+
+    # -- receiving ------------------------------------------------------------------------
+    def router(self) -> APIRouter | None:
+        return build_router(self.verifier, self.receive, self._refused)
+
+    def _refused(self, exc: Rejected) -> None:
+        self.last_refusal = exc.fix
+        log.warning("wecom callback refused", reason=exc.reason, fix=exc.fix)
+
+    async def receive(self, message: Element) -> None:
+        """Commits a text message to the inbox; a non-text message gets the notice."""
+        item = read_message(message, self._config.agent_id)
+        if isinstance(item, Inbound):
+            await self._inbox.accept(item)
+        elif isinstance(item, Notice) and self._config.text_only_notice and \
+                self._first_time(item.key):
+            self._spawn(self._notify(item.user, self._config.text_only_notice))
+
+    def _first_time(self, key: str) -> bool:
+        if key in self._noticed:
+            return False
+        self._noticed[key] = None
+        if len(self._noticed) > NOTICES_REMEMBERED:
+            self._noticed.popitem(last=False)
+        return True
+
+    async def _notify(self, user: str, text: str) -> None:
+        """Best effort, outside the outbox: a notice is skipped rather than queued."""
+        if self.limiter.wait(user) > 0:
+            return
+        self.limiter.record(user)
+        try:
+            await self.api.send(self._body(user, text, "text"))
+        except WecomError as exc:
+            log.warning("wecom notice not sent", user=user, error=str(exc))
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- sending --------------------------------------------------------------------------
+    @contextlib.asynccontextmanager
+    async def presence(self, inbound: Inbound) -> AsyncIterator[DeltaSink | None]:
+        """WeCom apps have no "typing…" indicator nor editable messages to stream into."""
+        yield None
+
+    async def send(self, outbound: Outbound) -> None:
+        """Sends the reply in ≤2048-byte parts, resuming after parts already delivered."""
+        key = outbound.outbox_id or 0
+        user = str(outbound.target["touser"])
+        parts = split_utf8(outbound.text)
+        for index in range(self._progress.get(key, 0), len(parts)):
+            wait = self.limiter.wait(user)
+            if wait > 0:
+                raise SendError(f"WeCom allows 30 messages a minute per member; {user} waits "
+                                f"{wait:.1f} s", retry_after=wait)
+            self.limiter.record(user)
+            try:
+                answer = await self.api.send(self._body(user, parts[index],
+                                                        self._config.reply_format))
+            except WecomError as exc:
+                error = self._send_error(exc)
+                if error.permanent:
+                    self._progress.pop(key, None)
+                raise error from None
+            if user in str(answer.get("invaliduser") or "").split("|"):
+                self._progress.pop(key, None)
+                raise SendError(f"WeCom says {user} is not a valid recipient", permanent=True)
+            self._progress[key] = index + 1
+            self.last_error = None
+        self._progress.pop(key, None)
+
+    def _body(self, user: str, content: str, kind: str) -> dict[str, Any]:
+        return {"touser": user, "msgtype": kind, "agentid": self._config.agent_id,
+                kind: {"content": content}, "safe": 0, "enable_duplicate_check": 0}
+
+    def _send_error(self, exc: WecomError) -> SendError:
+        """Limits wait `rate_limit_wait`; busy, network and IP allow-list problems retry with
+        backoff; anything else (bad secret, wrong agent, unknown user) is final."""
+        self._record(exc)
+        if exc.code in RATE_LIMITED:
+            return SendError(str(exc), retry_after=self._config.rate_limit_wait)
+        return SendError(str(exc), permanent=exc.code is not None and exc.code not in RETRYABLE)
+
+    def _record(self, exc: WecomError) -> None:
+        """Problems the user must fix (and transport trouble) are shown in /readyz."""
+        fix = config_fix(exc)
+        if fix is not None or exc.code is None:
+            self.last_error = f"{exc} ({fix})" if fix else str(exc)

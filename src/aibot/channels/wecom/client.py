@@ -1,0 +1,140 @@
+"""A small WeCom API client on one pooled aiohttp session, with a cached access token.
+
+gettoken is throttled, so the token is kept for its `expires_in` less a margin and fetched by one
+caller at a time. WeCom may still invalidate it early: a call answered 40014 (invalid) or 42001
+(expired) drops the token, fetches a new one and is retried once. 40001 is a wrong secret in
+WeCom (unlike WeChat), which a new token cannot fix, so it is not retried.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+import orjson
+
+from aibot.ops.proxy import proxy_for
+
+TOKEN_INVALID = frozenset({40014, 42001})
+RATE_LIMITED = frozenset({45009, 45011, 45033})  # frequency, too frequent, concurrency
+BAD_CORP_ID = 40013
+BAD_SECRET = frozenset({40001, 40091})
+IP_NOT_TRUSTED = 60020
+BAD_AGENT_ID = 40056
+WRONG_AGENT = 301002
+REFRESH_MARGIN = 300.0  # fetch a new token this long before the old one expires
+
+
+class WecomError(Exception):
+    """An errcode other than 0 (`code`), or a transport failure (`code` None)."""
+
+    def __init__(self, message: str, *, code: int | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+_FROM_IP = re.compile(r"from ip: ([0-9A-Fa-f.:]+)")
+
+
+def config_fix(exc: WecomError) -> str | None:
+    """What to change when the error is the user's setup rather than a passing problem."""
+    if exc.code == BAD_CORP_ID:
+        return "channels.wecom.corp_id is wrong: copy 企业ID from 我的企业 → 企业信息"
+    if exc.code in BAD_SECRET:
+        return ("channels.wecom.secret is wrong: 应用管理 → your app → Secret (查看 sends it "
+                "to the admin's WeCom)")
+    if exc.code in (BAD_AGENT_ID, WRONG_AGENT):
+        return ("channels.wecom.agent_id is not the app of this secret: copy AgentId from the "
+                "same app's page")
+    if exc.code == IP_NOT_TRUSTED:
+        ip = _FROM_IP.search(str(exc))
+        return (f"add this server's public IP{f' {ip.group(1)}' if ip else ''} to the app's "
+                "企业可信IP (应用管理 → your app → 企业可信IP)")
+    return None
+
+
+class WecomApi:
+    def __init__(self, corp_id: str, secret: str, api_base: str, *, timeout: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._corp_id = corp_id
+        self._secret = secret
+        self._base = api_base.rstrip("/") + "/cgi-bin/"
+        self._proxy = proxy_for(api_base)
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._clock = clock
+        self._session: aiohttp.ClientSession | None = None
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._token_lock = asyncio.Lock()
+        self.token_fetches = 0
+
+    async def token(self) -> str:
+        """The cached access token, fetched when missing or about to expire."""
+        async with self._token_lock:
+            if self._token is None or self._clock() >= self._expires_at:
+                answer = await self._request("GET", "gettoken", {
+                    "corpid": self._corp_id, "corpsecret": self._secret})
+                self.token_fetches += 1
+                lifetime = float(answer.get("expires_in") or 7200)
+                self._token = str(answer["access_token"])
+                self._expires_at = self._clock() + lifetime - min(REFRESH_MARGIN, lifetime / 2)
+            return self._token
+
+    async def call(self, method: str, path: str, *, params: dict[str, str] | None = None,
+                   body: dict[str, Any] | None = None) -> dict[str, Any]:
+        """Calls `path` with the access token; refetches it once if WeCom refuses it."""
+        token = await self.token()
+        try:
+            return await self._request(method, path, {**(params or {}), "access_token": token},
+                                       body)
+        except WecomError as exc:
+            if exc.code not in TOKEN_INVALID:
+                raise
+        async with self._token_lock:
+            if self._token == token:  # not already replaced by a concurrent caller
+                self._token = None
+        token = await self.token()
+        return await self._request(method, path, {**(params or {}), "access_token": token}, body)
+
+    async def send(self, body: dict[str, Any]) -> dict[str, Any]:
+        return await self.call("POST", "message/send", body=body)
+
+    async def agent(self, agent_id: int) -> dict[str, Any]:
+        return await self.call("GET", "agent/get", params={"agentid": str(agent_id)})
+
+    async def _request(self, method: str, path: str, params: dict[str, str],
+                       body: dict[str, Any] | None = None) -> dict[str, Any]:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=self._timeout,
+                                                  connector=aiohttp.TCPConnector(limit=50))
+        data = orjson.dumps(body) if body is not None else None
+        headers = {"Content-Type": "application/json"} if data is not None else None
+        try:
+            async with self._session.request(method, self._base + path, params=params,
+                                             data=data, headers=headers,
+                                             proxy=self._proxy) as response:
+                raw = await response.read()
+                status = response.status
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # The exception text never includes the query (token, secret), only the host.
+            raise WecomError(f"{path}: network error: {type(exc).__name__} {exc}") from None
+        try:
+            answer = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            answer = None
+        if status != 200 or not isinstance(answer, dict):
+            raise WecomError(f"{path}: HTTP {status}, not a WeCom answer")
+        code = answer.get("errcode") or 0
+        if not isinstance(code, int):
+            raise WecomError(f"{path}: errcode {code!r} is not a number")
+        if code != 0:
+            raise WecomError(f"{path}: errcode {code}: {answer.get('errmsg', '')}", code=code)
+        return answer
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()

@@ -1,0 +1,57 @@
+"""Which decrypted WeCom callbacks become messages for the assistant, and with what identity.
+
+Text messages go to the inbox, keyed on the app and `MsgId` so WeCom's re-deliveries are dropped
+there (durably, across restarts). Images, voice, files, locations and links get a fixed notice
+(`Notice`); events (entering the app, menu clicks…) carry nothing to answer and are only
+acknowledged.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from xml.etree.ElementTree import Element
+
+from aibot.channels.wecom.callback import child_text
+from aibot.core.messages import Inbound
+
+CHANNEL = "wecom"
+
+
+@dataclass(frozen=True, slots=True)
+class Notice:
+    """A message the assistant cannot read; `key` dedupes WeCom's re-deliveries of it."""
+
+    user: str
+    key: str
+
+
+def dedupe_key(message: Element) -> str:
+    """WeCom's rule: `MsgId` for messages, `FromUserName` + `CreateTime` for events."""
+    msg_id = child_text(message, "MsgId")
+    if msg_id:
+        return msg_id
+    return f"{child_text(message, 'FromUserName')}:{child_text(message, 'CreateTime')}"
+
+
+def read_message(message: Element, agent_id: int) -> Inbound | Notice | None:
+    """None for what is not ours to answer, including another app's messages: apps may share
+    a callback URL, Token and key, and we can only answer as `agent_id`."""
+    user = (child_text(message, "FromUserName") or "").strip()
+    kind = child_text(message, "MsgType")
+    if not user or kind in (None, "event"):
+        return None
+    if (child_text(message, "AgentID") or str(agent_id)).strip() != str(agent_id):
+        return None
+    key = f"{agent_id}:{dedupe_key(message)}"
+    if kind != "text":
+        return Notice(user, key)
+    text = (child_text(message, "Content") or "").strip()
+    if not text:
+        return None
+    return Inbound(
+        channel=CHANNEL, session_key=f"{CHANNEL}:{agent_id}:{user}", user_id=user, text=text,
+        request_id=uuid.uuid4().hex, received_at=time.time(), message_id=key,
+        principal=f"{CHANNEL}:{user}", target={"touser": user, "chat_id": user},
+    )
