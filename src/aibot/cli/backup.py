@@ -1,0 +1,129 @@
+"""`ai-bot backup`, `ai-bot restore` and `ai-bot maintenance`: the store's upkeep from a shell,
+cron or a systemd timer."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aibot.cli.common import ConfigOption, console, fail, load_or_exit
+from aibot.config import Config
+
+
+def _summary(counts: dict[str, int]) -> str:
+    return ", ".join(f"{count} {table}" for table, count in counts.items())
+
+
+def backup(
+    config: ConfigOption = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Backup file [default: ai-bot-backup-YYYYmmdd-HHMMSS.db, or .dump for PostgreSQL]."
+    )] = None,
+) -> None:
+    """Copy the store while the gateway keeps running (SQLite online backup, or pg_dump)."""
+    from aibot.store.backup import BackupError, sqlite_path
+    from aibot.store.backup import backup as backup_sqlite
+
+    settings = load_or_exit(config).config
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    try:
+        database = sqlite_path(settings.storage.url)
+        if database is None:
+            _pg_dump(settings, out or Path(f"ai-bot-backup-{stamp}.dump"))
+            return
+        target = out or Path(f"ai-bot-backup-{stamp}.db")
+        counts = backup_sqlite(database, target)
+    except BackupError as exc:
+        fail(str(exc), code=1)
+    except OSError as exc:
+        fail(f"cannot write {exc.filename or out}: {exc.strerror}", code=1)
+    console.print(f"backed up {database} to {target}: {_summary(counts)}", highlight=False,
+                  markup=False)
+
+
+def _pg_dump(settings: Config, target: Path) -> None:
+    """Runs pg_dump when it is installed, else prints the command; the password travels in
+    PGPASSWORD, never on a command line other users can read."""
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.storage.url)
+    dsn = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
+    command = ["pg_dump", "--format=custom", f"--file={target}", f"--dbname={dsn}"]
+    if shutil.which("pg_dump") is None:
+        console.print("PostgreSQL: install the client (apt-get install postgresql-client) and "
+                      f"run:\n  PGPASSWORD=… {' '.join(command)}\nrestore with: pg_restore "
+                      f"--clean --if-exists --dbname={dsn} {target}", highlight=False,
+                      markup=False)
+        return
+    env = {**os.environ, **({"PGPASSWORD": url.password} if url.password else {})}
+    result = subprocess.run(command, env=env, check=False)  # noqa: S603 - argv, no shell
+    if result.returncode != 0:
+        fail(f"pg_dump failed (exit {result.returncode})", code=1)
+    os.chmod(target, 0o600)
+    console.print(f"backed up PostgreSQL to {target} (restore with pg_restore --clean "
+                  f"--if-exists --dbname={dsn} {target})", highlight=False, markup=False)
+
+
+def restore(
+    file: Annotated[Path, typer.Argument(help="A file made by `ai-bot backup`.")],
+    config: ConfigOption = None,
+    force: Annotated[bool, typer.Option(
+        help="Restore even while a gateway has the database open (restart it afterwards).")]
+    = False,
+) -> None:
+    """Replace the store with a backup, after checking the backup is intact and complete."""
+    from aibot.store.backup import BackupError, sqlite_path
+    from aibot.store.backup import restore as restore_sqlite
+
+    settings = load_or_exit(config).config
+    try:
+        database = sqlite_path(settings.storage.url)
+        if database is None:
+            fail("storage.url is PostgreSQL: restore a pg_dump file with "
+                 f"pg_restore --clean --if-exists --dbname=… {file}")
+        counts = restore_sqlite(file, database, force=force)
+    except BackupError as exc:
+        fail(str(exc), code=1)
+    except OSError as exc:
+        fail(f"cannot write {exc.filename or database}: {exc.strerror}", code=1)
+    console.print(f"restored {file} into {database}: {_summary(counts)}", highlight=False,
+                  markup=False)
+
+
+def maintenance(config: ConfigOption = None) -> None:
+    """Delete turns, inbox and outbox rows older than the `retention` settings (daily job)."""
+    import asyncio
+
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from aibot.store.backup import BackupError, sqlite_path
+    from aibot.store.engine import create_engine
+    from aibot.store.maintenance import purge
+
+    settings = load_or_exit(config).config
+    try:
+        database = sqlite_path(settings.storage.url)
+    except BackupError as exc:
+        fail(str(exc))
+    if database is not None and not database.is_file():
+        fail(f"no database at {database} (a relative storage.url is relative to the directory "
+             "the gateway runs in)", code=1)
+
+    async def run() -> dict[str, int]:
+        engine = create_engine(settings.storage.url)
+        try:
+            return await purge(engine, settings.retention, time.time())
+        finally:
+            await engine.dispose()
+
+    try:
+        deleted = asyncio.run(run())
+    except SQLAlchemyError as exc:
+        fail(f"maintenance failed: {str(exc).splitlines()[0]}", code=1)
+    console.print(f"deleted {_summary(deleted)}", highlight=False, markup=False)

@@ -1,0 +1,79 @@
+"""`ai-bot deploy KIND`: print or write the deployment artefacts for the current config."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from aibot.cli.common import ConfigOption, console, fail, load_or_exit
+
+
+class Kind(StrEnum):
+    systemd = "systemd"
+    nginx = "nginx"
+    docker = "docker"
+    compose = "compose"
+    k8s = "k8s"
+
+
+def deploy(
+    kind: Annotated[Kind, typer.Argument(help="What to render.")],
+    config: ConfigOption = None,
+    out: Annotated[Path | None, typer.Option(
+        help="Write the files into this directory instead of printing them.")] = None,
+    host: Annotated[str | None, typer.Option(help="Override server.host.")] = None,
+    port: Annotated[int | None, typer.Option(help="Override server.port.", min=1, max=65535)]
+    = None,
+    domain: Annotated[str | None, typer.Option(
+        help="Public host name (nginx server_name, Ingress host); default: server.public_url's."
+    )] = None,
+    tls: Annotated[bool, typer.Option(
+        help="nginx: serve https with the Let's Encrypt certificate of --domain.")] = False,
+    cert_dir: Annotated[str | None, typer.Option(
+        help="nginx: directory with fullchain.pem and privkey.pem "
+        "[default: /etc/letsencrypt/live/DOMAIN].")] = None,
+    prefix: Annotated[str | None, typer.Option(
+        help="systemd: install prefix holding venv/ [default: /opt/ai-bot].")] = None,
+    config_dir: Annotated[str | None, typer.Option(
+        help="systemd: directory of config.yaml and .env [default: /etc/ai-bot].")] = None,
+    data_dir: Annotated[str | None, typer.Option(
+        help="systemd: the only writable directory [default: /var/lib/ai-bot].")] = None,
+    user: Annotated[str | None, typer.Option(
+        help="systemd: the service's system user [default: ai-bot].")] = None,
+    image: Annotated[str | None, typer.Option(
+        help="compose/k8s: container image [default: ai-bot:latest].")] = None,
+) -> None:
+    """Render the systemd units, nginx site, Dockerfile, Compose file or Kubernetes manifests.
+
+    Port, address, public URL and body limit come from the config, so what you review here
+    is what install.sh writes; flags override them.
+    """
+    from aibot.deploy.options import DeployOptions
+    from aibot.deploy.render import render
+
+    loaded = load_or_exit(config)
+    try:
+        options = DeployOptions.from_config(loaded.config, {
+            "host": host, "port": port, "domain": domain, "tls": tls or None,
+            "cert_dir": cert_dir, "prefix": prefix, "config_dir": config_dir,
+            "data_dir": data_dir, "user": user, "image": image,
+        })
+        rendered = render(kind.value, options)
+    except ValueError as exc:
+        fail(str(exc))
+    if out is None:
+        for name, content in rendered.items():
+            typer.echo(f"# ==> {name} <==")
+            typer.echo(content, nl=False)
+        return
+    for name, content in rendered.items():
+        target = out / name
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(content, encoding="utf-8")
+        except OSError as exc:
+            fail(f"cannot write {target}: {exc.strerror}")
+        console.print(f"wrote {target}", highlight=False, markup=False)

@@ -1,0 +1,83 @@
+"""What a deployment needs to know, taken from the current config plus command-line choices."""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from typing import Any
+from urllib.parse import urlsplit
+
+from aibot.config import Config, ServerConfig
+
+# Seconds a supervisor waits after SIGTERM before killing: uvicorn's graceful shutdown (30 s,
+# cli/serve.py) then the gateway's drain (app.SHUTDOWN_GRACE, 20 s), plus a margin.
+STOP_TIMEOUT = 60
+_SERVER = ServerConfig()
+# Values are pasted into unit files, nginx and YAML unquoted: only plain tokens are accepted.
+_HOST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
+_ADDRESS = re.compile(r"^[A-Za-z0-9.:-]+$")
+_USER = re.compile(r"^[a-z_][a-z0-9_-]*$")
+_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
+_IMAGE = re.compile(r"^[A-Za-z0-9._/:@-]+$")
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    host: str = _SERVER.host
+    port: int = _SERVER.port
+    public_url: str | None = None
+    max_body_bytes: int = _SERVER.max_body_bytes
+    domain: str | None = None
+    tls: bool = False
+    cert_dir: str | None = None
+    prefix: str = "/opt/ai-bot"
+    config_dir: str = "/etc/ai-bot"
+    data_dir: str = "/var/lib/ai-bot"
+    user: str = "ai-bot"
+    image: str = "ai-bot:latest"
+    memory_max: str = "1G"
+    memory_high: str = "768M"
+
+    def __post_init__(self) -> None:
+        if self.domain is not None and not _HOST_NAME.match(self.domain):
+            raise ValueError(f"not a host name: {self.domain!r} (e.g. bot.example.com)")
+        if not _ADDRESS.match(self.host):
+            raise ValueError(f"not an address: {self.host!r} (e.g. 127.0.0.1)")
+        if not _USER.match(self.user):
+            raise ValueError(f"not a user name: {self.user!r}")
+        if not _IMAGE.match(self.image):
+            raise ValueError(f"not an image reference: {self.image!r}")
+        for name in ("prefix", "config_dir", "data_dir", "cert_dir"):
+            value = getattr(self, name)
+            if value is not None and not _PATH.match(value):
+                raise ValueError(f"--{name.replace('_', '-')} must be an absolute path without "
+                                 f"spaces or quotes (got {value!r})")
+
+    @classmethod
+    def from_config(cls, config: Config, choices: Mapping[str, Any]) -> DeployOptions:
+        """The config's address, public URL and body limit; explicit `choices` (not None) win.
+
+        Without a `domain` choice the host name of `server.public_url` is used, so a config
+        that already knows its public address renders a matching nginx site."""
+        server = config.server
+        base = cls(host=server.host, port=server.port, public_url=server.public_url,
+                   max_body_bytes=server.max_body_bytes,
+                   domain=urlsplit(server.public_url).hostname if server.public_url else None)
+        return replace(base, **{k: v for k, v in choices.items() if v is not None})
+
+    @property
+    def upstream_address(self) -> str:
+        """Where a local proxy reaches the gateway: a wildcard bind is reached on loopback."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1"}.get(self.host, self.host)
+        try:
+            if ipaddress.ip_address(host).version == 6:
+                host = f"[{host}]"
+        except ValueError:
+            pass
+        return f"{host}:{self.port}"
+
+    @property
+    def certificate_dir(self) -> str:
+        return self.cert_dir or f"/etc/letsencrypt/live/{self.domain or 'localhost'}"
