@@ -119,7 +119,7 @@ async def test_fresh_create_matches_the_migrations(engine: AsyncEngine) -> None:
             text("SELECT version_num FROM alembic_version"))).scalar()
     assert version == head_revision()
     async with engine.begin() as connection:
-        for table in ("outbox", "inbox", "turns", "conversations", "alembic_version"):
+        for table in created:  # every table, alembic_version included
             await connection.execute(text(f"DROP TABLE {table}"))
         await connection.run_sync(_upgrade)  # the migration path, as an existing install takes
         migrated = await connection.run_sync(describe)

@@ -39,7 +39,8 @@ def test_private_text_becomes_an_inbound_keyed_per_chat() -> None:
     item = reader().read(update("hi"))
     assert isinstance(item, Inbound)
     assert (item.session_key, item.text, item.message_id) == ("telegram:42", "hi", "123456:1000")
-    assert item.target == {"chat_id": 42, "thread_id": None, "reply_to": None}
+    assert item.target == {"chat_id": 42, "chat_type": "private", "thread_id": None,
+                           "reply_to": None}
 
 
 def test_group_mention_with_emoji_offsets_is_stripped() -> None:
@@ -48,6 +49,7 @@ def test_group_mention_with_emoji_offsets_is_stripped() -> None:
                                 entities=mention(text)))
     assert isinstance(item, Inbound) and item.text == "😀 hey  你好"
     assert item.target["reply_to"] == 9
+    assert (item.chat_type, item.chat_id) == ("group", "-100")
 
 
 def test_group_rules() -> None:

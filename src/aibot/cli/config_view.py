@@ -80,13 +80,15 @@ def print_schema() -> None:
     for column in ("key", "type", "default", "description"):
         table.add_column(column, overflow="fold")
     for number, (section, field) in enumerate(Config.model_fields.items()):
-        model = _model_of(field.annotation)
+        model, prefix = _model_of(field.annotation), section
+        if model is None:
+            model, prefix = _list_item_model(field.annotation), f"{section}[]"
         if model is None:
             continue
         if number:
             table.add_section()
         table.add_row(f"[bold]{section}[/]", "", "", "")
-        for row in schema_rows(model, section):
+        for row in schema_rows(model, prefix):
             table.add_row(*(Text(cell) for cell in (row.path, row.type, row.default,
                                                      row.description)))
     console.print(table, highlight=False)
@@ -107,6 +109,10 @@ def schema_rows(model: type[BaseModel], prefix: str) -> Iterator[SchemaRow]:
         if value_model is not None:
             yield from schema_rows(value_model, f"{path}.<name>")
             continue
+        item_model = _list_item_model(field.annotation)
+        if item_model is not None:
+            yield from schema_rows(item_model, f"{path}[]")
+            continue
         is_duration = name in durations
         yield SchemaRow(path, "duration" + (" | null" if _optional(field) else "")
                         if is_duration else type_name(field.annotation),
@@ -121,6 +127,8 @@ def type_name(annotation: Any) -> str:
         return " | ".join(str(a) for a in get_args(annotation))
     if origin is list:
         return f"list[{type_name(get_args(annotation)[0])}]"
+    if origin is tuple:
+        return "rate"  # config.py parses "5/minute" into (count, seconds)
     if origin is dict:
         key, value = get_args(annotation)
         return f"map[{type_name(key)}, {type_name(value)}]"
@@ -159,6 +167,12 @@ def _map_value_model(annotation: Any) -> type[BaseModel] | None:
     if get_origin(annotation) is not dict:
         return None
     return _model_of(get_args(annotation)[1])
+
+
+def _list_item_model(annotation: Any) -> type[BaseModel] | None:
+    if get_origin(annotation) is not list:
+        return None
+    return _model_of(get_args(annotation)[0])
 
 
 def _duration_fields(model: type[BaseModel]) -> set[str]:

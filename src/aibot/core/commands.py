@@ -1,4 +1,4 @@
-"""Chat commands every channel understands: /reset (/new), /help, /model [name]."""
+"""Chat commands every channel understands: /reset (/new), /help, /model [name], /stats."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ class Command:
     usage: str
     help: str
     handler: Handler
+    admin: bool = False  # limited to policy.access.admins when that list is set
 
 
 def parse_command(text: str) -> tuple[str, str] | None:
@@ -42,14 +43,18 @@ class ModelCatalog:
 
 
 class Commands:
-    def __init__(self, memory: SessionMemory, catalog: ModelCatalog) -> None:
+    def __init__(self, memory: SessionMemory, catalog: ModelCatalog,
+                 stats: Callable[[], str]) -> None:
         self._memory = memory
         self._catalog = catalog
+        self._stats = stats
         self.table: list[Command] = [
             Command(("reset", "new"), "/reset", "start a new conversation (alias /new)",
                     self._reset),
             Command(("model",), "/model [name]", "show or switch the model for this chat",
-                    self._model),
+                    self._model, admin=True),
+            Command(("stats",), "/stats", "traffic since the start (admins)",
+                    self._show_stats, admin=True),
             Command(("help",), "/help", "show this help", self._help),
         ]
         self._by_name = {name: c for c in self.table for name in c.names}
@@ -84,6 +89,9 @@ class Commands:
         ctx.session.model = arg
         ctx.conversation_changes["model"] = arg
         return f"This chat now uses {catalog.describe(arg)}."
+
+    async def _show_stats(self, _ctx: TurnContext, _arg: str) -> str:
+        return self._stats()
 
     async def _help(self, _ctx: TurnContext, _arg: str) -> str:
         lines = ["Commands:"] + [f"{c.usage} — {c.help}" for c in self.table]

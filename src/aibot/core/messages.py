@@ -29,6 +29,16 @@ class Inbound:
     temperature: float | None = None
     remember: bool = True
 
+    # Policies (access lists, per-chat limits, routes) look at where a message came from.
+    # Channels say so in `target`, which the inbox stores, so a redone message keeps it.
+    @property
+    def chat_id(self) -> str:
+        return str(self.target.get("chat_id") or self.session_key)
+
+    @property
+    def chat_type(self) -> str:
+        return "group" if self.target.get("chat_type") == "group" else "private"
+
 
 @dataclass(slots=True)
 class Outbound:

@@ -35,6 +35,15 @@ class TurnContext:
     usage: Usage = field(default_factory=Usage)
     finish_reason: str | None = None
     is_command: bool = False
+    # Set by policy stages before the model: who may do what, and how this message is answered.
+    is_admin: bool = True
+    route: str | None = None
+    provider_choice: str | None = None
+    system_prompt: str | None = None
+    temperature: float | None = None
+    max_turns: int | None = None
+    keep_turn: bool = True  # False: the exchange is answered but not remembered (a refusal)
+    notes: dict[str, Any] = field(default_factory=dict)  # a stage's data for a later one
     error: str | None = None
     finished: bool = False
     conversation_changes: dict[str, Any] = field(default_factory=dict)

@@ -68,7 +68,7 @@ class ChatService:
                             session=inbound.session_key, error=ctx.error)
             else:
                 log.info("message handled", channel=inbound.channel,
-                          session=inbound.session_key, provider=ctx.provider,
+                          session=inbound.session_key, provider=ctx.provider, route=ctx.route,
                           ms=round(elapsed * 1000, 1), tokens=ctx.usage.total_tokens,
                           command=ctx.is_command)
             return ctx

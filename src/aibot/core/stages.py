@@ -1,7 +1,6 @@
-"""The pipeline stages, and the one list that orders them.
+"""The core pipeline stages: session, commands, context, model, persistence.
 
-Read `build_pipeline` top to bottom to follow a message. Later features (rate limits, filters,
-routing, cache) are new entries in that list; no stage knows about another.
+`aibot/message_path.py` orders them together with the policy stages; no stage knows another.
 """
 
 from __future__ import annotations
@@ -13,10 +12,9 @@ from aibot.config import SessionConfig
 from aibot.core.commands import Commands, parse_command
 from aibot.core.errors import AccessDenied
 from aibot.core.messages import ChatRequest, ChatResult, Message, TurnRecord
-from aibot.core.pipeline import DeltaSink, Pipeline, Stage, TurnContext
+from aibot.core.pipeline import DeltaSink, TurnContext
 from aibot.core.sessions import SessionMemory
 from aibot.core.tokens import estimate_tokens
-from aibot.ops.metrics import Metrics
 
 Clock = Callable[[], float]
 
@@ -55,6 +53,9 @@ class CommandStage:
         if command is None:
             return
         ctx.is_command = True
+        if command.admin and not ctx.is_admin:
+            ctx.answer(f"/{parsed[0]} is for admins only. 仅管理员可用。")
+            return
         ctx.answer(await command.handler(ctx, parsed[1]))
 
 
@@ -76,8 +77,9 @@ class ContextStage:
             SessionMemory.reset(session, cutoff)
             ctx.conversation_changes["context_from"] = cutoff
         system = [m for m in inbound.messages or [] if m.role == "system"]
-        if not system and self._config.system_prompt:
-            system = [Message("system", self._config.system_prompt)]
+        prompt = ctx.system_prompt or self._config.system_prompt
+        if not system and prompt:
+            system = [Message("system", prompt)]
         latest = Message("user", inbound.text)
         budget = self._config.max_context_tokens - estimate_tokens(inbound.text) - sum(
             estimate_tokens(m.content) for m in system
@@ -91,6 +93,8 @@ class ContextStage:
                 break
             history.append(turn.as_message())
         history.reverse()
+        if ctx.max_turns is not None:
+            history = history[-2 * ctx.max_turns:] if ctx.max_turns else []
         if history and history[0].role == "assistant":
             history.pop(0)  # never start the history in the middle of an exchange
         ctx.messages = [*system, *history, latest]
@@ -102,9 +106,10 @@ class ModelStage:
 
     async def __call__(self, ctx: TurnContext) -> None:
         inbound = ctx.inbound
-        request = ChatRequest(ctx.messages, max_tokens=inbound.max_tokens,
-                              temperature=inbound.temperature)
-        provider = (ctx.session.model if ctx.session else None) or inbound.model
+        temperature = inbound.temperature if inbound.temperature is not None else ctx.temperature
+        request = ChatRequest(ctx.messages, max_tokens=inbound.max_tokens, temperature=temperature)
+        provider = ((ctx.session.model if ctx.session else None) or inbound.model
+                    or ctx.provider_choice)
         result = await self._router.complete(request, provider, ctx.on_delta)
         ctx.reply = result.text
         ctx.reasoning = result.reasoning
@@ -126,7 +131,7 @@ class PersistStage:
         if session is None or ctx.error is not None:
             return
         records: list[TurnRecord] = []
-        if ctx.reply is not None and not ctx.is_command:
+        if ctx.reply is not None and not ctx.is_command and ctx.keep_turn:
             asked_at = max(ctx.now, session.context_from + 1e-6)
             records = [
                 TurnRecord("user", inbound.text, asked_at, request_id=inbound.request_id),
@@ -145,18 +150,3 @@ class PersistStage:
         if records:
             self._memory.remember(session, records)
             ctx.writes.extend(store.add_turns(session.key, records))
-
-
-def build_pipeline(
-    *, memory: SessionMemory, commands: Commands, router: ModelRouter, session: SessionConfig,
-    metrics: Metrics, clock: Clock,
-) -> Pipeline:
-    stages: list[tuple[str, Stage]] = [
-        ("access", access_stage),
-        ("session", SessionStage(memory)),
-        ("commands", CommandStage(commands)),
-        ("context", ContextStage(session)),
-        ("model", ModelStage(router)),
-    ]
-    finalizers: list[tuple[str, Stage]] = [("persist", PersistStage(memory, clock))]
-    return Pipeline(stages, finalizers, metrics)

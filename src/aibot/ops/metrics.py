@@ -68,5 +68,27 @@ class Metrics:
             registry=r,
         )
 
+        self.routed = Counter(
+            "aibot_routed", "Messages by the route that matched (default: none).", ["route"],
+            registry=r,
+        )
+        self.policy_events = Counter(
+            "aibot_policy_events", "Policy decisions: sensitive words, cache hits and misses.",
+            ["policy", "outcome"], registry=r,
+        )
+
+    def summary(self) -> str:
+        """Totals since start for the admin's /stats: messages, tokens, refusals, errors."""
+        lines = []
+        for counter, label in ((self.messages_in, "messages in"), (self.tokens, "tokens"),
+                               (self.rejected, "refused"), (self.errors, "errors")):
+            parts = [
+                "/".join(sample.labels.values()) + f" {sample.value:.0f}"
+                for metric in counter.collect() for sample in metric.samples
+                if sample.name.endswith("_total") and sample.value
+            ]
+            lines.append(f"{label}: " + (", ".join(parts) or "0"))
+        return "\n".join(lines)
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

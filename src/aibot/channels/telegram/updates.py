@@ -65,7 +65,8 @@ class UpdateReader:
             channel=CHANNEL, session_key=key, user_id=user, text=prompt.strip(),
             request_id=uuid.uuid4().hex, received_at=time.time(),
             message_id=f"{self._bot_id}:{update['update_id']}", principal=f"telegram:{user}",
-            target={"chat_id": chat["id"], "thread_id": thread,
+            target={"chat_id": chat["id"], "chat_type": "group" if group else "private",
+                    "thread_id": thread,
                     "reply_to": message["message_id"] if group else None},
         )
 

@@ -1,0 +1,239 @@
+"""The policy stages of the pipeline; `aibot/message_path.py` puts them in order.
+
+Each stage reads `holder.current` (the policies of the live config) and either lets the message
+through, adjusts it, or ends the turn with an answer of its own. A refusal is answered but not
+remembered, so a blocked message never reaches the model's context later.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+
+import structlog
+from redis.exceptions import RedisError
+
+from aibot.core.pipeline import DeltaSink, TurnContext
+from aibot.policy.access import Verdict
+from aibot.policy.cache import cache_key
+from aibot.policy.policies import PolicyHolder, PolicyServices
+from aibot.policy.routes import in_canary
+from aibot.policy.words import StreamGuard
+
+log = structlog.get_logger("aibot.policy")
+
+APPROVAL_MEMORY = 60.0  # seconds an approval is trusted before the store is asked again
+PAIRING_TEXT = ("This assistant needs an admin's approval first. Your pairing code is {code}; "
+                "ask an admin to run: ai-bot pairing approve {code}\n"
+                "使用前需要管理员批准。配对码：{code}")
+PAIRING_BUSY = "Too many people are waiting for approval; please try again later. 请稍后再试。"
+
+
+def _refuse(ctx: TurnContext, services: PolicyServices, reason: str, text: str | None) -> None:
+    """Ends the turn with `text` (or silently with None), counted under `reason`."""
+    services.metrics.rejected.labels(reason).inc()
+    ctx.keep_turn = False
+    ctx.reply = text
+    ctx.finished = True
+
+
+class _PolicyStage:
+    def __init__(self, holder: PolicyHolder, services: PolicyServices) -> None:
+        self._holder = holder
+        self._services = services
+
+
+class AccessPolicyStage(_PolicyStage):
+    async def __call__(self, ctx: TurnContext) -> None:
+        access = self._holder.current.access
+        inbound = ctx.inbound
+        ctx.is_admin = access.is_admin(inbound)
+        verdict = access.verdict(inbound)
+        if verdict is Verdict.ALLOW:
+            return
+        if verdict is Verdict.DENY:
+            silent = inbound.chat_type == "group"
+            _refuse(ctx, self._services, "access", None if silent else access.config.denied_message)
+            return
+        if await self._approved(inbound.channel, inbound.user_id):
+            return
+        code = await self._services.pairings.request(
+            inbound.channel, inbound.user_id, ctx.now, access.config.pairing_ttl,
+            access.config.max_pending_pairings)
+        log.info("pairing requested", channel=inbound.channel, user=inbound.user_id,
+                 pending=code is not None)
+        _refuse(ctx, self._services, "pairing",
+                PAIRING_TEXT.format(code=code) if code else PAIRING_BUSY)
+
+    async def _approved(self, channel: str, user: str) -> bool:
+        now, approved = time.monotonic(), self._services.approved
+        if approved.get((channel, user), 0.0) > now:
+            return True
+        if await self._services.pairings.is_approved(channel, user):
+            approved[(channel, user)] = now + APPROVAL_MEMORY
+            return True
+        return False
+
+
+def _quota_key(channel: str, user: str, when: float) -> str:
+    return f"quota:{datetime.fromtimestamp(when, UTC):%Y%m%d}:{channel}:{user}"
+
+
+def _until_midnight(when: float) -> float:
+    return 86400.0 - when % 86400.0
+
+
+class RateLimitStage(_PolicyStage):
+    """Token buckets per chat and per user, then the daily token quota. If the shared store is
+    down the message goes through (logged): a limiter outage must not silence the assistant."""
+
+    async def __call__(self, ctx: TurnContext) -> None:
+        limits = self._holder.current.limits
+        if not limits.enabled:
+            return
+        inbound, limiter = ctx.inbound, self._services.limiter
+        buckets = [(f"chat:{inbound.channel}:{inbound.chat_id}", limits.per_chat),
+                   (f"user:{inbound.channel}:{inbound.user_id}", limits.per_user)]
+        try:
+            for key, rate in buckets:
+                if rate is None:
+                    continue
+                count, window = rate
+                wait = await limiter.take(key, limits.burst or count, count / window)
+                if wait > 0:
+                    _refuse(ctx, self._services, "rate_limit",
+                            limits.message.format(retry=math.ceil(wait)))
+                    return
+            quota = limits.daily_tokens_per_user
+            if quota and await limiter.usage(
+                    _quota_key(inbound.channel, inbound.user_id, ctx.now)) >= quota:
+                _refuse(ctx, self._services, "quota", limits.quota_message)
+        except (RedisError, OSError) as exc:
+            log.warning("rate limiter unavailable; letting the message through", error=str(exc))
+
+
+class QuotaFinalizer(_PolicyStage):
+    async def __call__(self, ctx: TurnContext) -> None:
+        tokens = ctx.usage.total_tokens
+        if not tokens or not self._holder.current.limits.daily_tokens_per_user:
+            return
+        inbound = ctx.inbound
+        try:
+            await self._services.limiter.add_usage(
+                _quota_key(inbound.channel, inbound.user_id, ctx.now), tokens,
+                _until_midnight(ctx.now) + 3600)
+        except (RedisError, OSError) as exc:
+            log.warning("could not count tokens toward the quota", error=str(exc))
+
+
+class RouteStage(_PolicyStage):
+    async def __call__(self, ctx: TurnContext) -> None:
+        policies = self._holder.current
+        route = policies.routes.resolve(ctx.inbound)
+        if route is not None:
+            ctx.route = route.name
+            ctx.provider_choice = route.provider
+            ctx.system_prompt = route.system_prompt
+            ctx.temperature = route.temperature
+            ctx.max_turns = route.max_turns
+            ctx.notes["filters"] = route.filters
+        if ctx.provider_choice is None and in_canary(ctx.inbound.session_key, policies.canary):
+            assert policies.canary is not None
+            ctx.provider_choice = policies.canary.provider
+        self._services.metrics.routed.labels(ctx.route or "default").inc()
+        if route is not None and route.reply is not None:
+            ctx.answer(route.reply)
+
+
+class InputFilterStage(_PolicyStage):
+    async def __call__(self, ctx: TurnContext) -> None:
+        policies = self._holder.current
+        words = policies.words
+        if not words or not ctx.notes.get("filters", True):
+            return
+        masked, hits = words.mask(ctx.inbound.text)
+        if not hits:
+            return
+        action = policies.words_config.action
+        self._services.metrics.policy_events.labels("sensitive_input", action).inc()
+        log.info("sensitive words in a message", action=action, hits=hits, text=masked[:200])
+        if action == "block":
+            _refuse(ctx, self._services, "sensitive_words", policies.words_config.refusal)
+        else:
+            ctx.inbound.text = masked
+
+
+class CacheStage(_PolicyStage):
+    """Answers a conversation's first question from the cache when the same one was asked."""
+
+    async def __call__(self, ctx: TurnContext) -> None:
+        policies = self._holder.current
+        session = ctx.session
+        if not policies.cache.enabled or session is None or session.turns:
+            return
+        provider = ((session.model or ctx.provider_choice or policies.default_provider) or "")
+        key = cache_key(ctx.inbound.text, ctx.route or "", provider)
+        try:
+            cached = await self._services.answers.get(key)
+        except (RedisError, OSError) as exc:
+            log.warning("answer cache unavailable", error=str(exc))
+            return
+        events = self._services.metrics.policy_events
+        if cached is None:
+            events.labels("cache", "miss").inc()
+            ctx.notes["cache_key"] = key
+            return
+        events.labels("cache", "hit").inc()
+        ctx.answer(cached)
+
+
+class CacheFinalizer(_PolicyStage):
+    async def __call__(self, ctx: TurnContext) -> None:
+        key = ctx.notes.get("cache_key")
+        if key is None or ctx.error is not None or not ctx.reply or ctx.provider is None:
+            return
+        try:
+            await self._services.answers.put(key, ctx.reply, self._holder.current.cache.ttl)
+        except (RedisError, OSError) as exc:
+            log.warning("answer cache unavailable", error=str(exc))
+
+
+class OutputGuardStage(_PolicyStage):
+    """Before the model: a streamed answer passes through a `StreamGuard` on its way out."""
+
+    async def __call__(self, ctx: TurnContext) -> None:
+        policies = self._holder.current
+        if (ctx.on_delta is None or not policies.words or not policies.words_config.check_output
+                or not ctx.notes.get("filters", True)):
+            return
+        guard, sink = StreamGuard(policies.words), ctx.on_delta
+
+        async def guarded(piece: str) -> None:
+            shown = guard.feed(piece)
+            if shown:
+                await sink(shown)
+
+        ctx.notes["guard"] = (guard, sink)
+        ctx.on_delta = guarded
+
+
+class OutputFilterStage(_PolicyStage):
+    """After the model: the whole answer is masked, and the stream's held-back tail let out."""
+
+    async def __call__(self, ctx: TurnContext) -> None:
+        policies = self._holder.current
+        guarded: tuple[StreamGuard, DeltaSink] | None = ctx.notes.get("guard")
+        if guarded is not None:
+            guard, sink = guarded
+            rest = guard.finish()
+            if rest:
+                await sink(rest)
+        if (ctx.reply is None or not policies.words or not policies.words_config.check_output
+                or not ctx.notes.get("filters", True)):
+            return
+        ctx.reply, hits = policies.words.mask(ctx.reply)
+        if ctx.reasoning:
+            ctx.reasoning, _ = policies.words.mask(ctx.reasoning)
+        if hits:
+            self._services.metrics.policy_events.labels("sensitive_output", "mask").inc()

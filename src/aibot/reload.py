@@ -1,0 +1,120 @@
+"""Config reload without a restart: on SIGHUP and whenever config.yaml or a word list changes.
+
+The new file is loaded and validated first, and the policies built from it; any problem is
+logged as one clear line and the running config stays. What can change live: `policy`,
+`routes`, `models.default`, `models.fallbacks` and `models.canary`. Other sections (ports,
+storage, channels, providers) are reported as needing a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+from pathlib import Path
+
+import structlog
+import watchfiles
+
+from aibot.config import Config, ConfigError, LoadedConfig, load_config
+from aibot.core.commands import ModelCatalog
+from aibot.policy.policies import Policies, PolicyHolder
+from aibot.providers.router import ProviderRouter
+
+log = structlog.get_logger("aibot.reload")
+
+LIVE_SECTIONS = frozenset({"policy", "routes"})
+_LIVE_MODEL_KEYS = frozenset({"default", "fallbacks", "canary"})
+
+
+def needs_restart(old: Config, new: Config) -> list[str]:
+    """The changed sections (or models keys) that only a restart applies."""
+    changed = [name for name in Config.model_fields
+               if name not in LIVE_SECTIONS and name != "models"
+               and getattr(old, name) != getattr(new, name)]
+    changed += [f"models.{name}" for name in type(old.models).model_fields
+                if name not in _LIVE_MODEL_KEYS
+                and getattr(old.models, name) != getattr(new.models, name)]
+    return changed
+
+
+class ConfigReloader:
+    def __init__(self, loaded: LoadedConfig, holder: PolicyHolder, router: ProviderRouter,
+                 catalog: ModelCatalog) -> None:
+        self.loaded = loaded
+        self._holder = holder
+        self._router = router
+        self._catalog = catalog
+        self._lock = asyncio.Lock()
+        self._watcher: asyncio.Task[None] | None = None
+        self._signalled: set[asyncio.Task[bool]] = set()
+        self._stop = asyncio.Event()
+
+    def listen_for_sighup(self) -> None:
+        """`kill -HUP <pid>` (or `systemctl reload ai-bot`) reloads; only the main thread's
+        loop can take signals, so embedded uses (tests, other hosts) simply go without."""
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self._on_sighup)
+
+    def _on_sighup(self) -> None:
+        task = asyncio.create_task(self.reload("SIGHUP"))
+        self._signalled.add(task)
+        task.add_done_callback(self._signalled.discard)
+
+    async def reload(self, reason: str) -> bool:
+        """True when the new config is live; False leaves the running one in place."""
+        if self.loaded.path is None:
+            log.warning("nothing to reload: running on defaults without a config file")
+            return False
+        async with self._lock:
+            try:
+                loaded = await asyncio.to_thread(load_config, self.loaded.path)
+                policies = await asyncio.to_thread(Policies, loaded.config)
+            except ConfigError as exc:
+                log.error("config reload rejected; the running config stays",
+                          reason=reason, problems=str(exc).replace("\n", "; "))
+                return False
+            self._apply(loaded, policies, reason)
+            return True
+
+    def _apply(self, loaded: LoadedConfig, policies: Policies, reason: str) -> None:
+        old, new = self.loaded.config, loaded.config
+        restart = needs_restart(old, new)
+        self._holder.current = policies
+        default = new.models.default
+        if default in self._router.providers:
+            self._router.default = self._catalog.default = default
+        self._router.fallbacks = [f for f in new.models.fallbacks if f in self._router.providers]
+        self.loaded = loaded
+        log.info("config reloaded", reason=reason, words=len(policies.words),
+                 routes=len(new.routes))
+        if restart:
+            log.warning("some changes apply only after a restart", sections=restart)
+
+    # -- watching ---------------------------------------------------------------------------
+    def start_watching(self) -> None:
+        if self.loaded.path is not None:
+            self._watcher = asyncio.create_task(self._watch(), name="config-watch")
+
+    async def stop_watching(self) -> None:
+        self._stop.set()
+        if self._watcher is not None:
+            self._watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._watcher
+
+    def _watched(self) -> set[Path]:
+        files = {self.loaded.path, *self._holder.current.watched_files}
+        return {path.resolve() for path in files if path is not None}
+
+    async def _watch(self) -> None:
+        """Watches the directories (editors replace files rather than write them in place)."""
+        while not self._stop.is_set():
+            files = self._watched()
+            folders = {path.parent for path in files if path.parent.exists()}
+            async for changes in watchfiles.awatch(*folders, stop_event=self._stop,
+                                                   debounce=300, recursive=False):
+                if any(Path(changed) in files for _, changed in changes):
+                    await self.reload("file changed")
+                    if self._watched() != files:
+                        break  # the word lists changed: watch the new set
