@@ -49,6 +49,31 @@ async def postgres_database() -> AsyncIterator[str]:
         await admin.close()
 
 
+@asynccontextmanager
+async def redis_database() -> AsyncIterator[str]:
+    """Database 15 of the local Redis, flushed before and after; skips if there is none.
+
+    CI sets AIBOT_REQUIRE_REDIS=1 so a missing server fails instead of skipping.
+    """
+    import redis.asyncio as redis
+
+    url = "redis://127.0.0.1:6379/15"
+    client = redis.from_url(url)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError) as exc:
+        await client.aclose()
+        if os.environ.get("AIBOT_REQUIRE_REDIS") == "1":
+            pytest.fail(f"Redis is required but unavailable: {exc}")
+        pytest.skip(f"Redis not reachable on 127.0.0.1:6379: {exc}")
+    await client.flushdb()
+    try:
+        yield url
+    finally:
+        await client.flushdb()
+        await client.aclose()
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

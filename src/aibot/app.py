@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
+import redis.asyncio as redis
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -29,15 +30,20 @@ from aibot.core.inbox import Inbox, Presence, no_presence
 from aibot.core.outbox import ChannelSender, Outbox
 from aibot.core.service import ChatService
 from aibot.core.sessions import SessionMemory
-from aibot.core.stages import build_pipeline
+from aibot.message_path import build_pipeline
 from aibot.ops.body_limit import BodyLimitMiddleware
 from aibot.ops.gc_tuning import tune_for_serving
 from aibot.ops.health import build_health_router
 from aibot.ops.logging import SecretMasker
 from aibot.ops.metrics import Metrics
+from aibot.policy.cache import AnswerCache, LocalAnswerCache, RedisAnswerCache
+from aibot.policy.limits import Limiter, LocalLimiter, RedisLimiter
+from aibot.policy.policies import Policies, PolicyHolder, PolicyServices
 from aibot.providers.openai_compat import OpenAICompatibleProvider
 from aibot.providers.router import ProviderRouter
+from aibot.reload import ConfigReloader
 from aibot.store.engine import create_engine, create_writer_engine, migrate
+from aibot.store.pairings import PairingStore
 from aibot.store.repository import Repository
 from aibot.store.writer import GroupCommitWriter
 
@@ -76,9 +82,19 @@ class Gateway:
                                     cache_size=config.session.cache_sessions)
         self.dispatcher = Dispatcher(config.dispatcher.max_concurrency,
                                      config.dispatcher.max_queue, self.metrics)
-        pipeline = build_pipeline(memory=self.memory, commands=Commands(self.memory, self.catalog),
+        self.policies = PolicyHolder(Policies(config))
+        self.redis = redis.from_url(config.redis.url) if config.redis.url else None
+        limiter: Limiter = RedisLimiter(self.redis) if self.redis else LocalLimiter()
+        answers: AnswerCache = (RedisAnswerCache(self.redis) if self.redis
+                                else LocalAnswerCache(config.policy.cache.max_entries))
+        self.pairings = PairingStore(self.engine)
+        services = PolicyServices(limiter, answers, self.pairings, self.metrics, clock)
+        commands = Commands(self.memory, self.catalog, self.metrics.summary)
+        pipeline = build_pipeline(memory=self.memory, commands=commands,
                                   router=self.router, session=config.session,
+                                  policies=self.policies, services=services,
                                   metrics=self.metrics, clock=clock)
+        self.reloader = ConfigReloader(loaded, self.policies, self.router, self.catalog)
         self.service = ChatService(pipeline, self.dispatcher, self.writer, self.memory,
                                    self.metrics, clock)
         self.senders: dict[str, ChannelSender] = {}
@@ -111,10 +127,12 @@ class Gateway:
         self.outbox.start()
         for channel in self.channels:
             await channel.start()
+        self.reloader.start_watching()
         self.warn_about_setup()
 
     async def stop(self) -> None:
         """Finishes what is in flight (bounded), then closes everything; pending rows resume."""
+        await self.reloader.stop_watching()
         for channel in self.channels:
             await channel.stop()
         await self.dispatcher.stop(SHUTDOWN_GRACE)
@@ -122,6 +140,8 @@ class Gateway:
         await self.outbox.stop()
         await self.writer.stop()
         await self.router.close()
+        if self.redis is not None:
+            await self.redis.aclose()
         for sender in self.senders.values():
             await sender.close()
         await self.engine.dispose()
@@ -177,6 +197,7 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await gateway.start()
+        gateway.reloader.listen_for_sighup()
         tune_for_serving()
         log.info("gateway started", host=loaded.config.server.host,
                  port=loaded.config.server.port, store=gateway.engine.dialect.name,

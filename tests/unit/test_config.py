@@ -90,8 +90,8 @@ def test_defaults_without_a_file_pick_up_provider_keys(
 def test_unknown_channels_are_kept_and_listed(tmp_path: Path,
                                               monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    path = write(tmp_path, "channels: {feishu: {app_id: x}}\n")
-    assert load_config(path).config.channels.unsupported() == ["feishu"]
+    path = write(tmp_path, "channels: {whatsapp: {app_id: x}}\n")
+    assert load_config(path).config.channels.unsupported() == ["whatsapp"]
 
 
 @pytest.mark.parametrize(("text", "seconds"), [

@@ -10,8 +10,14 @@ import asyncio
 from collections.abc import Awaitable
 
 from aibot.channels.base import Channel, ChannelContext
+from aibot.channels.dingtalk.channel import DingtalkChannel
+from aibot.channels.dingtalk.doctor import dingtalk_checks
+from aibot.channels.feishu.channel import FeishuChannel
+from aibot.channels.feishu.doctor import feishu_checks
 from aibot.channels.telegram.channel import TelegramChannel
 from aibot.channels.telegram.doctor import telegram_checks
+from aibot.channels.wecom.channel import WecomChannel
+from aibot.channels.wecom.doctor import wecom_checks
 from aibot.config import Config
 from aibot.ops.checks import Check
 
@@ -21,6 +27,12 @@ def build_channels(config: Config, context: ChannelContext) -> list[Channel]:
     configured = config.channels
     if configured.telegram is not None:
         channels.append(TelegramChannel(configured.telegram, context))
+    if configured.dingtalk is not None:
+        channels.append(DingtalkChannel(configured.dingtalk, context))
+    if configured.feishu is not None:
+        channels.append(FeishuChannel(configured.feishu, context))
+    if configured.wecom is not None:
+        channels.append(WecomChannel(configured.wecom, context))
     return channels
 
 
@@ -30,4 +42,10 @@ async def channel_checks(config: Config) -> list[Check]:
     pending: list[Awaitable[list[Check]]] = []
     if configured.telegram is not None:
         pending.append(telegram_checks(configured.telegram))
+    if configured.dingtalk is not None:
+        pending.append(dingtalk_checks(configured.dingtalk))
+    if configured.feishu is not None:
+        pending.append(feishu_checks(configured.feishu, config.server))
+    if configured.wecom is not None:
+        pending.append(wecom_checks(configured.wecom, config.server.public_url))
     return [check for checks in await asyncio.gather(*pending) for check in checks]

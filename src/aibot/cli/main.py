@@ -8,7 +8,12 @@ from typing import Annotated
 import typer
 
 from aibot import __version__
+from aibot.cli.backup import backup as backup_command
+from aibot.cli.backup import maintenance as maintenance_command
+from aibot.cli.backup import restore as restore_command
 from aibot.cli.common import ConfigOption, console, fail, load_or_exit
+from aibot.cli.deploy import deploy as deploy_command
+from aibot.cli.pairing import pairing_app
 
 app = typer.Typer(
     name="ai-bot",
@@ -18,6 +23,7 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="rich",
 )
+app.add_typer(pairing_app)
 
 
 def _version(value: bool) -> None:
@@ -38,8 +44,10 @@ def root(
 @app.command()
 def run(
     config: ConfigOption = None,
-    host: Annotated[str | None, typer.Option(help="Override server.host.")] = None,
-    port: Annotated[int | None, typer.Option(help="Override server.port.")] = None,
+    host: Annotated[str | None, typer.Option(
+        envvar="AIBOT_HOST", help="Override server.host.")] = None,
+    port: Annotated[int | None, typer.Option(
+        envvar="AIBOT_PORT", help="Override server.port.")] = None,
 ) -> None:
     """Start the gateway (web chat, APIs, channels) until Ctrl-C or SIGTERM.
 
@@ -119,6 +127,12 @@ def show_config(
         print_schema()
         return
     print_effective(load_or_exit(config))
+
+
+app.command()(deploy_command)
+app.command()(backup_command)
+app.command()(restore_command)
+app.command()(maintenance_command)
 
 
 def main() -> None:

@@ -85,3 +85,16 @@ outbox = Table(
     Column("updated_at", Float, nullable=False),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
+
+pairings = Table(
+    "pairings",
+    metadata,
+    Column("channel", String(32), primary_key=True),
+    Column("user_id", String(255), primary_key=True),
+    Column("code", String(16), nullable=False),
+    Column("status", String(16), nullable=False, doc="pending, then approved by an admin."),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False, doc="A pending code is void after this."),
+    Column("approved_at", Float, nullable=True),
+    UniqueConstraint("code", name="uq_pairings_code"),
+)
