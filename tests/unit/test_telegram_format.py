@@ -12,12 +12,8 @@ import re
 import aiohttp
 import pytest
 
-from aibot.channels.telegram.format import (
-    render_html,
-    split_message,
-    split_plain,
-    utf16_len,
-)
+from aibot.channels.telegram.format import render_html, split_message
+from aibot.channels.text import split_plain, utf16_len
 from tests.fakes.telegram_api import FakeTelegram, parse_html
 
 LIMIT = 4096
@@ -180,13 +176,13 @@ def test_always_well_formed(md: str) -> None:
 def test_short_message_is_one_chunk_unchanged() -> None:
     html = render_html("Hello **world**")
     assert split_message(html) == [html]
-    assert split_plain("hello") == ["hello"]
+    assert split_plain("hello", LIMIT) == ["hello"]
 
 
 def test_empty_or_blank_gives_no_chunks() -> None:
     assert split_message("") == []
     assert split_message("  \n\n <b> </b>\n") == []
-    assert split_plain(" \n\t ") == []
+    assert split_plain(" \n\t ", LIMIT) == []
 
 
 def test_long_chinese_answer_splits_and_keeps_everything() -> None:
@@ -210,7 +206,7 @@ def test_long_unbroken_text_hard_cut_and_emoji() -> None:
     for chunk in chunks:
         assert_accepted(chunk)
     assert "".join(visible(c) for c in chunks) == text
-    assert split_plain(text) == chunks  # no markup, no entities: identical
+    assert split_plain(text, LIMIT) == chunks  # no markup, no entities: identical
 
 
 def test_sentence_and_space_boundaries() -> None:

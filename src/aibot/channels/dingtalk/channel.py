@@ -33,7 +33,7 @@ from aibot.channels.dingtalk.messages import (
 )
 from aibot.channels.dingtalk.signature import verify
 from aibot.channels.dingtalk.stream import StreamClient
-from aibot.channels.telegram.format import split_plain
+from aibot.channels.text import split_plain
 from aibot.config import DingtalkChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.messages import Inbound, Outbound

@@ -21,8 +21,9 @@ from fastapi import APIRouter, Request, Response
 
 from aibot.channels.base import ChannelContext
 from aibot.channels.telegram.client import TelegramApi, TelegramError
-from aibot.channels.telegram.format import render_html, split_message, split_plain
+from aibot.channels.telegram.format import TELEGRAM_TEXT_LIMIT, render_html, split_message
 from aibot.channels.telegram.updates import CHANNEL, Notice, UpdateReader
+from aibot.channels.text import split_plain
 from aibot.config import TelegramChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.messages import Inbound, Outbound
@@ -203,7 +204,8 @@ class TelegramChannel:
             log.warning("telegram refused our HTML; sending plain text", error=str(exc))
             self._progress.pop(key, None)
             try:
-                await self._send_chunks(outbound, split_plain(outbound.text), None, key)
+                plain = split_plain(outbound.text, TELEGRAM_TEXT_LIMIT)
+                await self._send_chunks(outbound, plain, None, key)
             except TelegramError as plain_exc:
                 raise _send_error(plain_exc) from None
         self._progress.pop(key, None)

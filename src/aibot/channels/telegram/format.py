@@ -18,14 +18,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Callable
 from dataclasses import dataclass
 from html import unescape
 
 from markdown_it import MarkdownIt
 from markdown_it.token import Token
 
-__all__ = ["TELEGRAM_TEXT_LIMIT", "render_html", "split_message", "split_plain", "utf16_len"]
+from aibot.channels.text import text_ranges
+
+__all__ = ["TELEGRAM_TEXT_LIMIT", "render_html", "split_message"]
 
 TELEGRAM_TEXT_LIMIT = 4096
 """``sendMessage``'s text limit, in UTF-16 code units of the text after entity parsing."""
@@ -35,19 +36,6 @@ _SCHEME_RE = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*):")
 _HR = "———"
 
 _md = MarkdownIt("commonmark", {"html": False}).enable("strikethrough").enable("table")
-
-
-def utf16_len(text: str) -> int:
-    """Length of ``text`` in UTF-16 code units, the unit of Telegram's limits and offsets.
-
-    Python counts code points, so an emoji outside the BMP is 1 for ``len`` but 2 for Telegram;
-    counting with ``len`` would let a chunk full of emoji exceed the 4096 limit.
-    """
-    return len(text.encode("utf-16-le", "surrogatepass")) // 2
-
-
-def _units(ch: str) -> int:
-    return 2 if ord(ch) > 0xFFFF else 1
 
 
 # --------------------------------------------------------------------------- rendering
@@ -246,90 +234,6 @@ def render_html(markdown: str) -> str:
 # By preference: (minimum share of the window the chunk must fill, separators), each separator
 # with how many of its characters stay with the chunk before the cut. A paragraph boundary is
 # worth a shorter message than a word boundary, hence the falling minimums.
-_TIERS: tuple[tuple[float, tuple[tuple[str, int], ...]], ...] = (
-    (0.25, (("\n\n", 0),)),
-    (0.33, (("\n", 0),)),
-    (0.5, ((". ", 1), ("! ", 1), ("? ", 1), ("。", 1), ("！", 1), ("？", 1))),
-    (0.5, ((" ", 0),)),
-)
-
-
-def _next_cut(text: str, start: int, limit: int) -> int:
-    """Index at which the chunk starting at ``start`` should end (> start).
-
-    The chunk ``text[start:cut]`` fits in ``limit`` UTF-16 units. Among the candidate cuts in
-    the window the nicest kind wins (paragraph, line, sentence, word); with none, cut hard
-    at the limit. Each kind must fill a minimum share of the window, so a boundary near the
-    start does not produce a flurry of tiny messages.
-    """
-    units = 0
-    end = start
-    while end < len(text):
-        units += _units(text[end])
-        if units > limit:
-            break
-        end += 1
-    if end >= len(text):
-        return len(text)
-    end = max(end, start + 1)  # a limit < 2 with an astral character: still make progress
-    for share, tier in _TIERS:
-        floor = start + int((end - start) * share)
-        best = -1
-        for sep, keep in tier:
-            pos = text.rfind(sep, start, min(len(text), end - keep + len(sep)))
-            if pos >= 0:
-                best = max(best, pos + keep)
-        if best > floor:
-            return best
-    return end
-
-
-def _ranges(
-    text: str, limit: int, keep_indent: Callable[[int], bool] | None = None
-) -> list[tuple[int, int]]:
-    """Non-empty, whitespace-trimmed ``[a, b)`` ranges of ``text`` covering all its non-space.
-
-    ``keep_indent(i)`` says whether the spaces before index ``i`` are significant (code
-    indentation inside ``<pre>``); then a chunk starts at the beginning of that line's
-    indentation instead of at its first non-space character. Telegram keeps leading
-    whitespace that an entity covers, so a Python block's indentation survives the cut.
-    """
-    if limit < 1:
-        raise ValueError("limit must be positive")
-    out: list[tuple[int, int]] = []
-    n = len(text)
-    pos = 0
-    while pos < n and text[pos].isspace():
-        pos += 1
-    while pos < n:
-        cut = _next_cut(text, pos, limit)
-        stop = cut
-        while stop > pos and text[stop - 1].isspace():
-            stop -= 1
-        if stop > pos:
-            out.append((pos, stop))
-        pos = cut
-        while pos < n and text[pos].isspace():
-            pos += 1
-        if keep_indent is not None and pos < n and keep_indent(pos):
-            back = pos
-            while back > cut and text[back - 1] in " \t":
-                back -= 1
-            if utf16_len(text[back:pos]) < limit:
-                pos = back
-    return out
-
-
-def split_plain(text: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
-    """Split plain text into chunks of at most ``limit`` UTF-16 units, at the nicest boundary.
-
-    The fallback when Telegram rejects our HTML: send without ``parse_mode``. Whitespace at the
-    cuts is dropped (Telegram trims it anyway) and whitespace-only chunks are never returned,
-    because Telegram answers them with "message text is empty". Empty input gives ``[]``.
-    """
-    return [text[a:b] for a, b in _ranges(text, limit)]
-
-
 _HTML_TOKEN = re.compile(
     r"(?P<tag><[^>]*>)"
     r"|(?P<ent>&(?:lt|gt|amp|quot|#[0-9]+|#[xX][0-9a-fA-F]+);)"
@@ -403,9 +307,9 @@ def split_message(html: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     """Split Telegram HTML (from :func:`render_html`) into chunks Telegram will accept.
 
     Each chunk has at most ``limit`` UTF-16 units of *visible* text — what Telegram counts after
-    parsing: tags count 0, ``&amp;`` counts 1. Cuts follow :func:`split_plain`'s preferences
-    (paragraph, line, sentence, word, hard). Tags open at a cut are closed at the end of the
-    chunk and re-opened, attributes included, at the start of the next one, so a long
+    parsing: tags count 0, ``&amp;`` counts 1. Cuts follow ``channels.text.split_plain``'s
+    preferences (paragraph, line, sentence, word, hard). Tags open at a cut are closed at the
+    end of the chunk and re-opened, attributes included, at the start of the next one, so a long
     ``<pre><code class="language-python">`` block stays a Python code block in every message.
     Whitespace at cuts is dropped, except a code line's indentation inside ``<pre>``; chunks
     with no visible non-space text are never returned (Telegram rejects them as empty).
@@ -417,7 +321,7 @@ def split_message(html: str, limit: int = TELEGRAM_TEXT_LIMIT) -> list[str]:
     chunks: list[str] = []
     stack: list[_Event] = []
     ev = 0
-    for a, b in _ranges(visible, limit, in_pre.__getitem__):
+    for a, b in text_ranges(visible, limit, in_pre.__getitem__):
         first, last = where[a], where[b - 1]
         while ev < first:  # tags (and trimmed whitespace) between chunks: track, don't emit
             _apply(stack, events[ev])
