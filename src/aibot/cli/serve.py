@@ -21,6 +21,12 @@ def serve(loaded: LoadedConfig) -> None:
     configure_logging(config.logging.level, config.logging.format,
                       SecretMasker(config.secrets()))
     _check_port(config.server.host, config.server.port)
+    admin_port = config.admin.port if config.admin.enabled else None
+    if admin_port == config.server.port:
+        fail("admin.port must differ from server.port (unset it to serve /admin on "
+             "server.port)")
+    if admin_port is not None:
+        _check_port(config.server.host, admin_port)
     try:
         app = create_app(loaded)
     except ConfigError as exc:
@@ -33,11 +39,24 @@ def serve(loaded: LoadedConfig) -> None:
     # uvicorn re-raises the signal it stopped on once shutdown is complete; a SIGTERM that ended
     # in a clean, drained shutdown should exit 0 so supervisors don't report a failure.
     signal.signal(signal.SIGTERM, _exit_after_clean_shutdown)
-    server.run()
+    if admin_port is None:
+        server.run()
+        return
+    # One server on both ports; the app keeps /admin and the rest apart (aibot.admin.port).
+    server.run(sockets=[_listen(config.server.host, port)
+                        for port in (config.server.port, admin_port)])
 
 
 def _exit_after_clean_shutdown(_signum: int, _frame: FrameType | None) -> None:
     raise SystemExit(0)
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    return sock
 
 
 def _check_port(host: str, port: int) -> None:

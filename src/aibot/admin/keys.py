@@ -1,0 +1,89 @@
+"""API keys made in the console: shown once, stored as SHA-256, revocable, optionally expiring.
+
+SHA-256 (not argon2) is right here: a key is 256 random bits, so an attacker holding the
+table cannot brute-force it whatever the hash speed, while slow hashing would cost every API
+request. Passwords are different (people choose them) and get argon2id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aibot.admin.inputs import printable
+from aibot.channels.http_api.auth import SCOPE_PREFIXES, StoredKey
+from aibot.store.schema import api_keys
+
+KEY_PREFIX = "aib_"
+SCOPES = ("all", *SCOPE_PREFIXES)
+_SHOWN = len(KEY_PREFIX) + 6
+
+
+@dataclass(frozen=True)
+class KeyRow:
+    id: int
+    name: str
+    prefix: str
+    scope: str
+    created_by: str
+    created_at: float
+    expires_at: float | None
+    revoked_at: float | None
+
+    def state(self, now: float) -> str:
+        if self.revoked_at is not None:
+            return "revoked"
+        if self.expires_at is not None and now >= self.expires_at:
+            return "expired"
+        return "active"
+
+
+class ApiKeyStore:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+
+    async def create(self, name: str, scope: str, created_by: str, now: float,
+                     expires_at: float | None) -> tuple[str, KeyRow]:
+        """Makes a key; the plaintext is returned here once and never stored."""
+        if scope not in SCOPES:
+            raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
+        name = printable(name, 128)
+        if not name:
+            raise ValueError("give the key a name (who or what uses it)")
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        async with self.engine.begin() as connection:
+            result = await connection.execute(api_keys.insert().values(
+                name=name, key_hash=hashlib.sha256(key.encode()).hexdigest(),
+                prefix=key[:_SHOWN], scope=scope, created_by=created_by, created_at=now,
+                expires_at=expires_at))
+        key_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+        return key, KeyRow(key_id, name, key[:_SHOWN], scope, created_by, now, expires_at, None)
+
+    async def revoke(self, key_id: int, now: float) -> KeyRow | None:
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                update(api_keys).where(api_keys.c.id == key_id)
+                .where(api_keys.c.revoked_at.is_(None)).values(revoked_at=now))
+        if not result.rowcount:
+            return None
+        return next((k for k in await self.all() if k.id == key_id), None)
+
+    async def all(self) -> list[KeyRow]:
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(
+                select(api_keys).order_by(api_keys.c.id.desc()))).all()
+        return [KeyRow(r.id, r.name, r.prefix, r.scope, r.created_by, r.created_at,
+                       r.expires_at, r.revoked_at) for r in rows]
+
+    async def usable(self) -> list[StoredKey]:
+        """Every unrevoked key for the request path's cache (expiry is checked per request)."""
+        query = select(api_keys.c.id, api_keys.c.key_hash, api_keys.c.scope,
+                       api_keys.c.expires_at).where(api_keys.c.revoked_at.is_(None))
+        async with self.engine.connect() as connection:
+            rows = (await connection.execute(query)).all()
+        return [StoredKey(bytes.fromhex(r.key_hash), f"apikey-{r.id}", r.scope, r.expires_at)
+                for r in rows]

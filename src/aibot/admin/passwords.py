@@ -1,0 +1,42 @@
+"""Password hashing with argon2id (RFC 9106 parameters via argon2-cffi).
+
+A hash costs ~64 MiB and tens of milliseconds by design; the login path runs it in a worker
+thread with bounded parallelism (see `auth.py`).
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+MIN_LENGTH = 10
+
+_hasher = PasswordHasher()
+
+
+@cache
+def _dummy_hash() -> str:
+    """Unknown user names are checked against this, so a login takes as long whether or not
+    the name exists and the response time does not reveal which accounts there are."""
+    return _hasher.hash("no such user: this hash only equalises timing")
+
+
+class WeakPassword(ValueError):
+    """The password is too short to be accepted."""
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_LENGTH:
+        raise WeakPassword(f"the password must have at least {MIN_LENGTH} characters")
+    return _hasher.hash(password)
+
+
+def verify_password(stored: str | None, password: str) -> bool:
+    """Constant work whether or not there is a stored hash; never raises on a bad hash."""
+    try:
+        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+

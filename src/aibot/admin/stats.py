@@ -1,0 +1,86 @@
+"""The dashboard's numbers, read from the gateway's Prometheus registry (no second count)."""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+from prometheus_client.metrics_core import Metric
+
+from aibot.ops.metrics import Metrics
+
+REPLIED = ("answered", "sent")
+
+
+def quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
+    """Estimates a quantile from cumulative (upper bound, count) buckets, interpolating
+    linearly inside the bucket as Prometheus' histogram_quantile does."""
+    if not buckets or buckets[-1][1] <= 0:
+        return None
+    rank = q * buckets[-1][1]
+    lower_bound, lower_count = 0.0, 0.0
+    for bound, count in buckets:
+        if count >= rank:
+            if bound == float("inf"):
+                return lower_bound
+            span = count - lower_count
+            return lower_bound + (bound - lower_bound) * ((rank - lower_count) / span if span
+                                                          else 1.0)
+        lower_bound, lower_count = bound, count
+    return lower_bound
+
+
+def _by_name(metrics: Metrics) -> dict[str, Metric]:
+    return {metric.name: metric for metric in metrics.registry.collect()}
+
+
+def _totals(metric: Metric | None, label: str) -> dict[str, float]:
+    totals: dict[str, float] = defaultdict(float)
+    for sample in metric.samples if metric else ():
+        if sample.name.endswith("_total"):
+            totals[sample.labels.get(label, "")] += sample.value
+    return dict(totals)
+
+
+def _histogram(metric: Metric | None, label: str | None = None) -> dict[str, Any]:
+    """Count, p50 and p99 per label value (or over all when label is None)."""
+    buckets: dict[str, dict[float, float]] = defaultdict(lambda: defaultdict(float))
+    for sample in metric.samples if metric else ():
+        if sample.name.endswith("_bucket"):
+            key = sample.labels.get(label, "") if label else "all"
+            buckets[key][float(sample.labels["le"])] += sample.value
+    result = {}
+    for key, by_bound in buckets.items():
+        ordered = sorted(by_bound.items())
+        # The cumulative buckets go along (infinity as null for JSON), so the page can work
+        # out the quantiles of each polling interval rather than since the start.
+        result[key] = {"count": ordered[-1][1] if ordered else 0,
+                       "p50": quantile(ordered, 0.5), "p99": quantile(ordered, 0.99),
+                       "buckets": [[None if math.isinf(le) else le, n] for le, n in ordered]}
+    return result
+
+
+def _gauge(metric: Metric | None) -> float:
+    return sum(s.value for s in metric.samples) if metric else 0.0
+
+
+def snapshot(metrics: Metrics) -> dict[str, Any]:
+    m = _by_name(metrics)
+    outcomes = _totals(m.get("aibot_messages_out"), "outcome")
+    return {
+        "messages_in": _totals(m.get("aibot_messages_in"), "channel"),
+        "messages_out": outcomes,
+        # Answered in the request (API, web) or delivered through the outbox (platforms).
+        "replies": sum(outcomes.get(name, 0.0) for name in REPLIED),
+        "errors": _totals(m.get("aibot_errors"), "kind"),
+        "rejected": _totals(m.get("aibot_rejected"), "reason"),
+        "tokens": _totals(m.get("aibot_tokens"), "provider"),
+        "provider_errors": _totals(m.get("aibot_provider_errors"), "provider"),
+        "latency": _histogram(m.get("aibot_message_seconds")).get(
+            "all", {"count": 0, "p50": None, "p99": None, "buckets": []}),
+        "provider_latency": _histogram(m.get("aibot_provider_seconds"), "provider"),
+        "queue_depth": _gauge(m.get("aibot_queue_depth")),
+        "in_flight": _gauge(m.get("aibot_in_flight")),
+        "outbox_pending": _gauge(m.get("aibot_outbox_pending")),
+    }

@@ -1,0 +1,177 @@
+"""`ai-bot admin`: console accounts. The only way to make the first one: there is no default.
+
+It writes to the same store the gateway reads, so an account works at once on a running
+gateway and on every replica sharing the store. Each change is written to the audit log as
+done by "cli" from "local".
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+from rich.table import Table
+
+from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store
+
+if TYPE_CHECKING:
+    from aibot.admin.audit import AuditLog
+    from aibot.admin.sessions import Sessions
+    from aibot.admin.users import AdminUsers
+
+T = TypeVar("T")
+
+admin_app = typer.Typer(
+    name="admin", no_args_is_help=True,
+    help="Admin console accounts: create users, set passwords, authenticator codes.",
+)
+
+PasswordStdin = Annotated[bool, typer.Option(
+    "--password-stdin", help="Read the password from the first line of stdin (for scripts).")]
+
+
+class Store:
+    """What the commands need, on one engine."""
+
+    def __init__(self, users: AdminUsers, sessions: Sessions, audit: AuditLog) -> None:
+        self.users = users
+        self.sessions = sessions
+        self.audit = audit
+
+    async def record(self, action: str, target: str) -> None:
+        from aibot.admin.audit import AuditEntry
+
+        await self.audit.record(AuditEntry(time.time(), "cli", action, target, "local"))
+
+
+def _run(config: str | None, action: Callable[[Store], Awaitable[T]]) -> T:
+    from aibot.admin.audit import AuditLog
+    from aibot.admin.sessions import Sessions
+    from aibot.admin.users import AdminUsers
+
+    loaded = load_or_exit(config)
+    return on_store(loaded.config.storage.url, lambda engine: action(Store(
+        AdminUsers(engine), Sessions(engine, loaded.config.admin.session_ttl),
+        AuditLog(engine))))
+
+
+def _password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    return password
+
+
+@admin_app.command("create-user")
+def create_user(
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    role: Annotated[str, typer.Option(help="admin, operator or viewer.")] = "viewer",
+    password_stdin: PasswordStdin = False,
+    totp: Annotated[bool, typer.Option(
+        "--totp", help="Also require a code from an authenticator app (prints its key).")]
+    = False,
+    config: ConfigOption = None,
+) -> None:
+    """Create a console account (asks for the password twice)."""
+    from aibot.admin.passwords import WeakPassword
+    from aibot.admin.roles import Role
+    from aibot.admin.totp import new_secret
+    from aibot.admin.users import UserExists
+
+    try:
+        parsed_role = Role.parse(role)
+    except ValueError as exc:
+        fail(str(exc))
+    password = _password(password_stdin)
+    secret = new_secret() if totp else None
+
+    async def create(store: Store) -> None:
+        user = await store.users.create(name, parsed_role, password, secret)
+        await store.record("user.create", f"{user.name} role={user.role.label}")
+
+    try:
+        _run(config, create)
+    except (WeakPassword, UserExists, ValueError) as exc:
+        fail(str(exc))
+    console.print(f"created {parsed_role.label} '{name.strip()}'", highlight=False)
+    if secret:
+        _print_totp(name.strip(), secret)
+
+
+@admin_app.command("set-password")
+def set_password(
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    password_stdin: PasswordStdin = False,
+    config: ConfigOption = None,
+) -> None:
+    """Replace a user's password; their open console sessions end."""
+    from aibot.admin.passwords import WeakPassword
+
+    password = _password(password_stdin)
+
+    async def change(store: Store) -> bool:
+        user = await store.users.by_name(name)
+        if user is None or not await store.users.set_password(name, password):
+            return False
+        await store.sessions.end_all(user.id)
+        await store.record("user.password", name)
+        return True
+
+    try:
+        changed = _run(config, change)
+    except WeakPassword as exc:
+        fail(str(exc))
+    if not changed:
+        fail(f"no user named {name!r} (`ai-bot admin list-users`)", code=1)
+    console.print(f"password changed for '{name}'", highlight=False)
+
+
+@admin_app.command("totp")
+def totp_command(
+    name: Annotated[str, typer.Argument(help="The login name.")],
+    off: Annotated[bool, typer.Option("--off", help="Remove the second factor.")] = False,
+    config: ConfigOption = None,
+) -> None:
+    """Require (or with --off, stop requiring) an authenticator code for a user."""
+    from aibot.admin.totp import new_secret
+
+    secret = None if off else new_secret()
+
+    async def change(store: Store) -> bool:
+        if not await store.users.set_totp(name, secret):
+            return False
+        await store.record("user.totp", f"{name} {'off' if off else 'on'}")
+        return True
+
+    if not _run(config, change):
+        fail(f"no user named {name!r} (`ai-bot admin list-users`)", code=1)
+    if secret:
+        _print_totp(name, secret)
+    else:
+        console.print(f"'{name}' signs in with the password only", highlight=False)
+
+
+@admin_app.command("list-users")
+def list_users(config: ConfigOption = None) -> None:
+    """Console accounts and their roles."""
+
+    async def listing(store: Store) -> list[tuple[str, str, str]]:
+        return [(u.name, u.role.label, "yes" if u.totp_secret else "no")
+                for u in await store.users.all()]
+
+    table = Table("name", "role", "authenticator", box=None)
+    for row in _run(config, listing):
+        table.add_row(*row)
+    console.print(table)
+
+
+def _print_totp(name: str, secret: str) -> None:
+    from aibot.admin.totp import provisioning_uri
+
+    console.print("Add this key to an authenticator app (it is shown only now):",
+                  highlight=False)
+    console.print(f"  key: {secret}", highlight=False)
+    console.print(f"  uri: {provisioning_uri(secret, name)}", highlight=False, soft_wrap=True)

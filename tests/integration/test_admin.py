@@ -1,0 +1,177 @@
+"""The admin console on a real gateway (`ai-bot run`): accounts made with the CLI, login and
+lockout over HTTP, and console-made API keys working against /v1 on this and another replica."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Awaitable, Callable
+
+import aiohttp
+
+from tests.conftest import AI_BOT, GatewayFactory, RunningGateway, free_port
+
+PASSWORD = "correct horse battery staple"
+
+
+async def create_user(gw: RunningGateway, name: str, role: str,
+                      password: str = PASSWORD) -> str:
+    """`ai-bot admin create-user` against the gateway's config; returns its output."""
+    process = await asyncio.create_subprocess_exec(
+        str(AI_BOT), "admin", "create-user", name, "--role", role, "--password-stdin",
+        "-c", str(gw.config_path), cwd=gw.workdir, env=gw.env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT)
+    output, _ = await process.communicate((password + "\n").encode())
+    assert process.returncode == 0, output.decode()
+    return output.decode()
+
+
+async def eventually(check: Callable[[], Awaitable[bool]], timeout: float) -> bool:
+    """Like `wait_until`, for a condition that needs a request to evaluate."""
+    deadline = time.monotonic() + timeout
+    while not await check():
+        if time.monotonic() > deadline:
+            return False
+        await asyncio.sleep(0.1)
+    return True
+
+
+class Console:
+    """A browser-like client of /admin: keeps cookies, reads CSRF tokens from the forms."""
+
+    def __init__(self, gw: RunningGateway) -> None:
+        self.gw = gw
+        # unsafe=True: aiohttp otherwise ignores cookies set by an IP-address host.
+        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+
+    async def __aenter__(self) -> Console:
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.http.close()
+
+    async def page(self, path: str) -> tuple[int, str]:
+        async with self.http.get(self.gw.url + path, allow_redirects=False) as response:
+            return response.status, await response.text()
+
+    @staticmethod
+    def csrf(html: str) -> str:
+        match = re.search(r'name="csrf" value="([^"]+)"', html)
+        assert match, html[:500]
+        return match.group(1)
+
+    async def login(self, name: str, password: str = PASSWORD) -> tuple[int, str]:
+        _status, html = await self.page("/admin/login")
+        async with self.http.post(self.gw.url + "/admin/login", allow_redirects=False, data={
+            "csrf": self.csrf(html), "name": name, "password": password,
+        }) as response:
+            return response.status, await response.text()
+
+    async def post(self, path: str, form: dict[str, str], token_from: str) -> tuple[int, str]:
+        _status, html = await self.page(token_from)
+        async with self.http.post(self.gw.url + path, allow_redirects=False,
+                                  data={"csrf": self.csrf(html), **form}) as response:
+            return response.status, await response.text()
+
+
+async def status_with_key(gw: RunningGateway, key: str, path: str = "/v1/models") -> int:
+    async with aiohttp.ClientSession() as http, http.get(
+            gw.url + path, headers={"Authorization": f"Bearer {key}"}) as response:
+        return response.status
+
+
+async def test_first_user_login_audit_and_lockout(gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory({"admin": {"lockout_attempts": 3, "lockout_minutes": 10}})
+    async with Console(gw) as console:
+        _status, html = await console.page("/admin/login")
+        assert "ai-bot admin create-user NAME --role admin" in html
+        assert (await console.page("/admin"))[0] == 303
+        await create_user(gw, "alice", "admin")
+        status, _ = await console.login("alice")
+        assert status == 303
+        status, html = await console.page("/admin")
+        assert status == 200 and "alice (admin)" in html
+        status, html = await console.page("/admin/audit")
+        assert "user.create" in html and "alice role=admin" in html and ">login<" in html
+        assert "127.0.0.1" in html
+
+    # The lockout, last: it shuts this address out of every account for a while.
+    await asyncio.gather(create_user(gw, "bob", "viewer"), create_user(gw, "carol", "viewer"))
+    async with Console(gw) as console:
+        for _ in range(3):
+            status, html = await console.login("bob", "wrong password!")
+            assert status == 401 and "Wrong user name, password or code" in html
+        status, html = await console.login("bob")  # right password, but locked
+        assert status == 429 and "Too many failed logins" in html
+        status, _ = await console.login("carol")  # same address: locked too
+        assert status == 429
+        assert (await console.page("/admin"))[0] == 303
+        status, html = await console.login("alice")
+        assert status == 429
+    await gw.stop()
+    assert PASSWORD not in gw.log()
+
+
+async def test_console_keys_work_on_v1_and_revocation_reaches_replicas(
+        gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory({"api": {"key_refresh": "300ms"}})
+    replica, *_ = await asyncio.gather(
+        gateway_factory({"storage": gw.config["storage"], "api": {"key_refresh": "300ms"}},
+                        name="replica"),
+        create_user(gw, "olga", "operator"), create_user(gw, "vic", "viewer"))
+    async with Console(gw) as viewer:
+        await viewer.login("vic")
+        status, html = await viewer.post("/admin/keys", {"name": "x", "scope": "all"},
+                                         token_from="/admin/keys")
+        assert status == 403 and "needs operator" in html
+    async with Console(gw) as console:
+        assert (await console.login("olga"))[0] == 303
+        status, html = await console.post(
+            "/admin/keys", {"name": "ci", "scope": "openai", "expires_days": "30"},
+            token_from="/admin/keys")
+        assert status == 200
+        match = re.search(r'id="new-key">([^<]+)<', html)
+        assert match
+        key = match.group(1)
+        assert await status_with_key(gw, key) == 200
+        assert await status_with_key(gw, key, "/api/v1/chat") in (401, 405)  # scope: /v1 only
+        assert await status_with_key(gw, gw.api_key) == 200  # config keys still work
+        assert await eventually(lambda: _is(status_with_key(replica, key), 200), timeout=5)
+
+        key_id = re.search(r'data-key="(\d+)"', html)
+        assert key_id
+        status, _ = await console.post(f"/admin/keys/{key_id.group(1)}/revoke", {},
+                                       token_from="/admin/keys")
+        assert status == 303
+        assert await status_with_key(gw, key) == 401
+        assert await eventually(lambda: _is(status_with_key(replica, key), 401), timeout=5)
+        _status, listing = await console.page("/admin/keys")
+        assert "revoked" in listing and key not in listing
+    await gw.stop()
+    await replica.stop()
+    assert key not in gw.log() and key not in replica.log()
+
+
+async def _is(status: Awaitable[int], expected: int) -> bool:
+    return await status == expected
+
+
+
+
+async def test_admin_port_serves_the_console_and_nothing_else(
+        gateway_factory: GatewayFactory) -> None:
+    admin_port = free_port()
+    gw = await gateway_factory({"admin": {"port": admin_port}})
+    admin_url = f"http://127.0.0.1:{admin_port}"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(admin_url + "/admin/login") as response:
+            assert response.status == 200 and "create-user" in await response.text()
+        for url in (gw.url + "/admin/login", gw.url + "/admin", admin_url + "/v1/models",
+                    admin_url + "/healthz", admin_url + "/"):
+            async with http.get(url, headers=gw.headers, allow_redirects=False) as response:
+                assert response.status == 404, url
+        async with http.get(gw.url + "/v1/models", headers=gw.headers) as response:
+            assert response.status == 200
+    assert await gw.stop() == 0  # both listeners close cleanly on SIGTERM
