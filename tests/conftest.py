@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -11,12 +12,19 @@ import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import pytest
 import yaml
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.channels.base import ChannelContext
+from aibot.core.events import PlatformEvents
+from aibot.core.feedback import Feedback
+from aibot.core.inbox import Inbox
+from aibot.ops.metrics import Metrics
+from aibot.store.engine import create_engine, migrate
 from tests.fakes.openai_server import FakeOpenAI
 
 AI_BOT = Path(sys.executable).parent / "ai-bot"
@@ -72,6 +80,27 @@ async def redis_database() -> AsyncIterator[str]:
     finally:
         await client.flushdb()
         await client.aclose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def sql_engine(request: pytest.FixtureRequest,
+                     tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated store on SQLite, then on the local PostgreSQL: code that writes SQL directly
+    is tested on both back ends."""
+    async with contextlib.AsyncExitStack() as stack:
+        url = (f"sqlite:///{tmp_path / 'store.db'}" if request.param == "sqlite"
+               else await stack.enter_async_context(postgres_database()))
+        engine = create_engine(url)
+        await migrate(engine)
+        yield engine
+        await engine.dispose()
+
+
+def bare_context(inbox: object = None) -> ChannelContext:
+    """A channel's context for unit tests that drive the channel without a gateway: only the
+    inbox (often a stub) is real; ratings and platform events are not used."""
+    return ChannelContext(inbox=cast(Inbox, inbox), metrics=Metrics(), public_url=None,
+                          feedback=cast(Feedback, None), events=cast(PlatformEvents, None))
 
 
 def free_port() -> int:

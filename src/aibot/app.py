@@ -14,6 +14,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from aibot import __version__
+from aibot.admin.keys import ApiKeyStore
+from aibot.admin.routes import AdminConsole
 from aibot.channels.base import ChannelContext
 from aibot.channels.http_api.auth import ApiKeys
 from aibot.channels.http_api.openai_api import build_openai_router, openai_error
@@ -26,6 +28,8 @@ from aibot.config import Config, ConfigError, LoadedConfig
 from aibot.core.commands import Commands, ModelCatalog
 from aibot.core.dispatcher import Dispatcher
 from aibot.core.errors import AccessDenied
+from aibot.core.events import PlatformEvents
+from aibot.core.feedback import Feedback
 from aibot.core.inbox import Inbox, Presence, no_presence
 from aibot.core.outbox import ChannelSender, Outbox
 from aibot.core.service import ChatService
@@ -89,7 +93,8 @@ class Gateway:
                                 else LocalAnswerCache(config.policy.cache.max_entries))
         self.pairings = PairingStore(self.engine)
         services = PolicyServices(limiter, answers, self.pairings, self.metrics, clock)
-        commands = Commands(self.memory, self.catalog, self.metrics.summary)
+        self.feedback = Feedback(self.repository, self.writer, self.metrics, clock)
+        commands = Commands(self.memory, self.catalog, self.metrics.summary, self.feedback)
         pipeline = build_pipeline(memory=self.memory, commands=commands,
                                   router=self.router, session=config.session,
                                   policies=self.policies, services=services,
@@ -104,8 +109,11 @@ class Gateway:
                              self.metrics, clock)
         self.inbox = Inbox(self.repository, self.writer, self.service, self.metrics,
                            self.outbox.notify, clock)
+        events = PlatformEvents(self.repository, self.writer, self.memory, config.events,
+                                self.outbox.notify, clock)
         self.channels = build_channels(
-            config, ChannelContext(self.inbox, self.metrics, config.server.public_url)
+            config, ChannelContext(self.inbox, self.metrics, config.server.public_url,
+                                   self.feedback, events)
         )
         presences: dict[str, Presence] = {}
         for channel in self.channels:
@@ -121,6 +129,8 @@ class Gateway:
 
     async def start(self) -> None:
         await migrate(self.engine)
+        await self.keys.start_refreshing(ApiKeyStore(self.engine).usable,
+                                         self.config.api.key_refresh)
         self.writer.start()
         await self.inbox.rescan()
         self.inbox.start()
@@ -133,6 +143,7 @@ class Gateway:
     async def stop(self) -> None:
         """Finishes what is in flight (bounded), then closes everything; pending rows resume."""
         await self.reloader.stop_watching()
+        await self.keys.stop_refreshing()
         for channel in self.channels:
             await channel.stop()
         await self.dispatcher.stop(SHUTDOWN_GRACE)
@@ -225,9 +236,12 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
         router = channel.router()
         if router is not None:
             app.include_router(router)
+    if loaded.config.admin.enabled:
+        AdminConsole(gateway).mount(app)
     if loaded.config.webchat.enabled:
         webchat = WebChat(gateway.service, gateway.memory, gateway.keys, gateway.catalog,
-                          gateway.problems, require_key=gateway.webchat_requires_key,
+                          gateway.problems, gateway.feedback,
+                          require_key=gateway.webchat_requires_key,
                           title=loaded.config.webchat.title)
         app.include_router(webchat.router())
         app.mount("/static", webchat.static(), name="static")

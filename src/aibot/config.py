@@ -81,6 +81,15 @@ class ApiConfig(_Section):
     keys: list[SecretStr] = Field(
         default_factory=list, description="Bearer keys accepted by /v1, /api/v1 and the web page."
     )
+    key_refresh: float = Field(
+        5.0, gt=0, description="How often keys made in the admin console are reloaded; a "
+        "revocation reaches other replicas within this."
+    )
+
+    @field_validator("key_refresh", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
 
     @field_validator("keys", mode="after")
     @classmethod
@@ -357,6 +366,61 @@ class RouteConfig(_Section):
     filters: bool = Field(True, description="Apply sensitive-word checks on this route.")
 
 
+class AdminConfig(_Section):
+    """The admin console at /admin; users come only from `ai-bot admin create-user`."""
+
+    enabled: bool = Field(True, description="Serve the admin console at /admin.")
+    port: int | None = Field(
+        None, ge=1, le=65535, description="Serve /admin only on this port (e.g. 8080, to "
+        "firewall it apart) and not on server.port; unset: on server.port."
+    )
+    session_ttl: float = Field(
+        28800.0, gt=0, description="A console login lasts this long (e.g. 8h)."
+    )
+    lockout_attempts: int = Field(
+        5, ge=1, description="Failed logins (per user, and per client IP) before a lockout."
+    )
+    lockout_minutes: float = Field(
+        15.0, gt=0, description="Minutes a locked-out user or IP must wait."
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"],
+        description="Reverse proxies (IPs or CIDRs) whose last X-Forwarded-For entry is taken "
+        "as the client address (lockout, audit log); other peers' headers are ignored."
+    )
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            ipaddress.ip_network(value, strict=False)
+        return values
+
+    @field_validator("session_ttl", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+class EventsConfig(_Section):
+    """What the assistant does when platforms report changes (Telegram, Feishu, WeCom)."""
+
+    greeting: str | None = Field(
+        "Hi! I'm the team's AI assistant: mention me with a question. 你好！@我即可提问。",
+        description="Sent when the bot is added to a group (or a WeCom user opens the app); "
+        "null: say nothing.",
+    )
+    welcome: str | None = Field(
+        None, description="Sent when members join a group; {names} is who joined. null: off."
+    )
+    reset_on_removal: bool = Field(
+        True, description="Reset a group's conversations when the bot is removed from it."
+    )
+    app_greeting: str | None = Field(
+        None, description="Sent once to a WeCom user who opens the app (enter_agent); null: off."
+    )
+
+
 class WebchatConfig(_Section):
     enabled: bool = Field(True, description="Serve the web chat page at / and its WebSocket.")
     require_key: bool | None = Field(
@@ -417,6 +481,7 @@ class TelegramChannelConfig(ChannelSection):
         "I can only read text messages for now. 目前只支持文字消息。",
         description="Reply to photos, stickers, voice and other non-text messages.",
     )
+    rating_buttons: bool = Field(True, description="Show 👍/👎 buttons under each answer.")
 
     @field_validator("poll_timeout", "stream_interval", mode="before")
     @classmethod
@@ -469,6 +534,9 @@ class FeishuChannelConfig(ChannelSection):
     reply_format: Literal["post", "card", "text"] = Field(
         "post", description="Answers as rich-text post, interactive card, or plain text "
         "(post and card fall back to text if Feishu refuses them).",
+    )
+    rating_buttons: bool = Field(
+        True, description="👍/👎 buttons under answers sent as cards (reply_format: card)."
     )
     stream: bool = Field(
         False, description="Show the answer as it is written by updating a card."
@@ -628,11 +696,17 @@ class Config(_Section):
     webchat: WebchatConfig = Field(
         default_factory=WebchatConfig, description="The web chat page."
     )
+    admin: AdminConfig = Field(
+        default_factory=AdminConfig, description="The admin console (/admin)."
+    )
     channels: ChannelsConfig = Field(
         default_factory=ChannelsConfig, description="Chat platforms and integrations."
     )
     policy: PolicyConfig = Field(
         default_factory=PolicyConfig, description="Sensitive words, rate limits, access, cache."
+    )
+    events: EventsConfig = Field(
+        default_factory=EventsConfig, description="Greetings and cleanup on platform events."
     )
     routes: list[RouteConfig] = Field(
         default_factory=list, description="Per-message routing; the first match wins."

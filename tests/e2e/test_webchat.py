@@ -209,6 +209,27 @@ async def test_history_survives_reload_and_new_conversation_forgets_it(
     assert await chat.texts(USER) == ["fresh start"]
 
 
+async def test_answers_are_rated_with_thumbs_that_come_back_after_a_reload(
+    gateway_factory: Any, open_page: OpenPage
+) -> None:
+    gw = await gateway_factory()
+    chat = await open_chat(open_page, gw.url)
+    await chat.send("rate me")
+    good = chat.page.locator(f"{ASSISTANT} .rate-btn[data-score='1']")
+    bad = chat.page.locator(f"{ASSISTANT} .rate-btn[data-score='-1']")
+    await good.click()
+    await expect(good).to_have_attribute("aria-pressed", "true")
+    await expect(bad).to_have_attribute("aria-pressed", "false")
+    await bad.click()
+    await expect(bad).to_have_attribute("aria-pressed", "true")
+    await expect(good).to_have_attribute("aria-pressed", "false")
+    assert await chat.texts(ASSISTANT) == ["echo: rate me"]  # the buttons sit outside the text
+
+    await chat.page.reload()
+    await chat.ready()
+    await expect(chat.page.locator(f"{ASSISTANT} .rate-btn")).to_have_count(2)
+
+
 async def test_access_key_is_asked_for_and_checked(
     gateway_factory: Any, fake_llm: FakeOpenAI, open_page: OpenPage
 ) -> None:

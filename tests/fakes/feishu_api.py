@@ -144,7 +144,26 @@ class Message:
                              for paragraph in post.get("content", []))
         if self.msg_type == "interactive":
             elements = (self.content.get("body") or self.content).get("elements", [])
-            return "\n".join(str(e.get("content", "")) for e in elements)
+            return "\n".join(str(e.get("content", "")) for e in elements
+                             if e.get("tag") == "markdown")
+
+    @property
+    def buttons(self) -> list[JSON]:
+        """The callback values of the card's buttons (in column sets too), in order."""
+        if self.msg_type != "interactive":
+            return []
+        found: list[JSON] = []
+
+        def walk(elements: list[JSON]) -> None:
+            for element in elements:
+                if element.get("tag") == "button":
+                    found.extend(b.get("value", {}) for b in element.get("behaviors", [])
+                                 if b.get("type") == "callback")
+                for column in element.get("columns", []):
+                    walk(column.get("elements", []))
+
+        walk((self.content.get("body") or self.content).get("elements", []))
+        return found
         return ""
 
 
@@ -320,6 +339,30 @@ class FakeFeishu:
             self.webhook_url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=1),
         ) as response:
             return response.status, await response.read()
+
+    def card_action_event(self, message_id: str, value: JSON, user: str = "ou_user1") -> JSON:
+        """The `card.action.trigger` envelope of a user pressing the card button carrying
+        callback `value` (it must be on the card)."""
+        message = self.messages[message_id]
+        if value not in message.buttons:
+            raise ValueError(f"card {message_id} has no button with value {value!r}")
+        return self.envelope({
+            "operator": {"open_id": user, "union_id": f"on_{user}", "tenant_key": "tk_test"},
+            "token": secrets.token_hex(8), "host": "im_message", "delivery_type": "",
+            "action": {"tag": "button", "value": value},
+            "context": {"open_message_id": message_id, "open_chat_id": message.chat_id},
+        }, "card.action.trigger")
+
+    async def card_action(self, message_id: str, value: JSON, user: str = "ou_user1") -> JSON:
+        """Feishu POSTs the press once and shows the toast that comes back within 3 s."""
+        assert self.webhook_url
+        body, headers = self.signed_request(self.card_action_event(message_id, value, user))
+        async with aiohttp.ClientSession() as http, http.post(
+            self.webhook_url, data=body, headers=headers,
+            timeout=aiohttp.ClientTimeout(total=self.deadline),
+        ) as response:
+            answer: JSON = await response.json(content_type=None)
+            return answer
 
     async def _deliver(self, envelope: JSON) -> None:
         assert self.webhook_url, "set webhook_url before pushing events"

@@ -38,6 +38,7 @@ import http
 import inspect
 import re
 import time
+import uuid
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -91,6 +92,10 @@ WEBHOOK_BAD_PORT = (
 SECRET_TOO_LONG = "Bad Request: secret token is too long"  # [?]
 BAD_MAX_CONNECTIONS = "Bad Request: bad webhook: max_connections must be between 1 and 100"  # [?]
 WRONG_ACTION = "Bad Request: wrong parameter action in request"  # [?]
+BUTTON_DATA_INVALID = "Bad Request: BUTTON_DATA_INVALID"
+QUERY_INVALID = ("Bad Request: query is too old and response timeout expired or query ID is "
+                 "invalid")
+CALLBACK_ANSWER_WINDOW = 15.0  # seconds a callback query can be answered  [?]
 
 CHAT_ACTIONS = frozenset({
     "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
@@ -971,6 +976,7 @@ class FakeTelegram:
         self.deliveries: list[Delivery] = []
         self.dropped_updates: list[JSON] = []  # given up after the last webhook retry
         self.commands: list[JSON] = []
+        self.callback_answers: list[JSON] = []  # answerCallbackQuery calls, as made
         # State tests may set directly.
         self.blocked_chats: set[int] = set()  # sends answer 403 "bot was blocked by the user"
         self.migrated_chats: dict[int, int] = {}  # old group id -> supergroup id
@@ -983,6 +989,7 @@ class FakeTelegram:
         self._chats: dict[int, JSON] = {}
         self._topics: dict[int, set[int]] = {}
         self._messages: dict[tuple[int, int], JSON] = {}
+        self._open_queries: dict[str, float] = {}  # callback query id -> when it was pressed
         self._next_message_id: dict[int, int] = {}
         self._script: dict[str, deque[Action]] = {}
         self._handlers: dict[str, tuple[str, Handler]] = {}
@@ -1001,6 +1008,7 @@ class FakeTelegram:
             ("sendMessageDraft", self._send_message_draft),
             ("setMyCommands", self._set_my_commands), ("getMyCommands", self._get_my_commands),
             ("deleteMyCommands", self._delete_my_commands),
+            ("answerCallbackQuery", self._answer_callback_query),
         ):
             self.register(name, handler)
 
@@ -1126,6 +1134,53 @@ class FakeTelegram:
             message["entities"] = found
         self._messages[(chat_id, message["message_id"])] = message
         return self.push_update({"message": copy.deepcopy(message)})
+
+    def bot_membership(self, chat_id: int, status: str, *, was: str = "left",
+                       by_user: int = 777, title: str = "Team") -> JSON:
+        """Queue the ``my_chat_member`` update Telegram sends when someone adds the bot to a
+        group (``status`` member/administrator) or removes it (left/kicked)."""
+        chat = self._remember_chat(chat_id, _kind_of(chat_id), title=title)
+
+        def member(state: str) -> JSON:
+            return {"user": copy.deepcopy(self.bot_user), "status": state}
+        return self.push_update({"my_chat_member": {
+            "chat": copy.deepcopy(chat), "date": int(self.clock()),
+            "from": {"id": by_user, "is_bot": False, "first_name": "Admin"},
+            "old_chat_member": member(was), "new_chat_member": member(status),
+        }})
+
+    def members_joined(self, chat_id: int, names: Sequence[str], *, title: str = "Team") -> JSON:
+        """Queue the service message of people joining a group (``new_chat_members``)."""
+        chat = self._remember_chat(chat_id, _kind_of(chat_id), title=title)
+        members = [{"id": 5000 + i, "is_bot": False, "first_name": name}
+                   for i, name in enumerate(names)]
+        message: JSON = {"message_id": self._new_message_id(chat_id), "from": members[0],
+                         "chat": copy.deepcopy(chat), "date": int(self.clock()),
+                         "new_chat_members": members}
+        self._messages[(chat_id, message["message_id"])] = message
+        return self.push_update({"message": copy.deepcopy(message)})
+
+    def press_button(self, chat_id: int, message_id: int, data: str, *,
+                     user_id: int | None = None, first_name: str = "Ann") -> JSON:
+        """Queue the ``callback_query`` of a user pressing the bot's inline button ``data``.
+
+        Only buttons the bot really attached can be pressed (``ValueError`` otherwise). In a
+        private chat the presser is the chat's user.
+        """
+        message = self._messages.get((chat_id, message_id))
+        buttons = [button for row in ((message or {}).get("reply_markup") or {})
+                   .get("inline_keyboard", []) for button in row]
+        if not any(button.get("callback_data") == data for button in buttons):
+            raise ValueError(f"message {message_id} in {chat_id} has no button {data!r}")
+        assert message is not None
+        presser = chat_id if _kind_of(chat_id) == "private" else (user_id or 777)
+        query_id = str(uuid.uuid4().int)[:19]
+        self._open_queries[query_id] = self.clock()
+        return self.push_update({"callback_query": {
+            "id": query_id, "from": {"id": presser, "is_bot": False, "first_name": first_name},
+            "message": copy.deepcopy(message), "chat_instance": str(abs(chat_id) * 7919),
+            "data": data,
+        }})
 
     def edited_user_message(self, chat_id: int, message_id: int, text: str) -> JSON:
         """Queue an ``edited_message`` update for a message made by ``user_message``."""
@@ -1514,12 +1569,36 @@ class FakeTelegram:
             info["last_error_message"] = hook.last_error_message
         return info
 
+    @staticmethod
+    def _check_markup(markup: Any) -> None:
+        """Inline keyboards: rows of buttons, each with text and 1–64 bytes of callback data."""
+        if not isinstance(markup, dict) or "inline_keyboard" not in markup:
+            return
+        for row in markup["inline_keyboard"]:
+            for button in row:
+                data = button.get("callback_data")
+                if not button.get("text") or (data is not None and not
+                                              1 <= len(str(data).encode()) <= 64):
+                    raise ApiError(400, BUTTON_DATA_INVALID)
+
+    def _answer_callback_query(self, params: JSON) -> bool:
+        """Each query is answered once, within the window; the text shows as a toast."""
+        query_id = str(params.get("callback_query_id") or "")
+        pressed = self._open_queries.pop(query_id, None)
+        if pressed is None or self.clock() - pressed > CALLBACK_ANSWER_WINDOW:
+            raise ApiError(400, QUERY_INVALID)
+        if len(str(params.get("text") or "")) > 200:
+            raise ApiError(400, "Bad Request: MESSAGE_TOO_LONG")
+        self.callback_answers.append(dict(params))
+        return True
+
     def _send_message(self, params: JSON) -> JSON:
         chat = self._resolve_chat(params)
         text, entities = self._format(params)
         thread = self._check_thread(chat, params)
         reply = self._reply_for(chat, params)
         markup = params.get("reply_markup")
+        self._check_markup(markup)
         message: JSON = {"message_id": self._new_message_id(chat["id"]), "from": self.bot_user,
                          "chat": copy.deepcopy(chat), "date": int(self.clock())}
         if thread is not None:
@@ -1550,6 +1629,7 @@ class FakeTelegram:
             raise ApiError(400, CANT_EDIT)
         text, entities = self._format(params)
         markup = params.get("reply_markup")
+        self._check_markup(markup)
         markup = markup if isinstance(markup, dict) and "inline_keyboard" in markup else None
         if (text == message.get("text") and entities == message.get("entities", [])
                 and markup == message.get("reply_markup")):

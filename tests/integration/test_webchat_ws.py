@@ -44,8 +44,10 @@ async def test_stream_history_and_new_conversation(gateway_factory: GatewayFacto
 
         ws, ready = await hello(gw, http, session=session)  # a page reload
         assert ready["session_id"] == session
-        assert ready["history"] == [{"role": "user", "content": "你好，世界"},
-                                    {"role": "assistant", "content": "echo: 你好，世界"}]
+        assert ready["history"] == [
+            {"role": "user", "content": "你好，世界", "request_id": frames[-1]["request_id"]},
+            {"role": "assistant", "content": "echo: 你好，世界",
+             "request_id": frames[-1]["request_id"]}]
         await ws.send_json({"type": "new"})
         fresh = await ws.receive_json(timeout=10)
         assert fresh["session_id"] != session and fresh["history"] == []

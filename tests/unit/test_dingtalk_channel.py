@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
@@ -13,15 +13,13 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aibot.channels.base import ChannelContext
 from aibot.channels.dingtalk.channel import DingtalkChannel
 from aibot.channels.dingtalk.messages import PART_LIMIT, read_message
 from aibot.channels.dingtalk.signature import sign
 from aibot.config import DingtalkChannelConfig
 from aibot.core.errors import SendError
-from aibot.core.inbox import Inbox
 from aibot.core.messages import Inbound, Outbound
-from aibot.ops.metrics import Metrics
+from tests.conftest import bare_context
 from tests.fakes.dingtalk_api import CLIENT_ID, CLIENT_SECRET, FakeDingtalk
 
 
@@ -38,7 +36,7 @@ def make_channel(api_base: str, **extra: Any) -> tuple[DingtalkChannel, _Inbox]:
     inbox = _Inbox()
     config = DingtalkChannelConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
                                    api_base=api_base, **extra)
-    context = ChannelContext(inbox=cast(Inbox, inbox), metrics=Metrics(), public_url=None)
+    context = bare_context(inbox)
     return DingtalkChannel(config, context), inbox
 
 

@@ -19,7 +19,14 @@ import aiohttp
 import orjson
 import pytest
 from aiohttp import web
-from telegram import Bot, MessageEntity, ReplyParameters, Update
+from telegram import (
+    Bot,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    MessageEntity,
+    ReplyParameters,
+    Update,
+)
 from telegram.error import (
     BadRequest,
     ChatMigrated,
@@ -281,6 +288,28 @@ async def test_reply_parameters_and_forum_topics(tg: FakeTelegram, bot: Bot) -> 
 
 
 # --------------------------------------------------------------------------- edits and others
+
+
+async def test_inline_buttons_and_callback_queries_through_ptb(tg: FakeTelegram,
+                                                                bot: Bot) -> None:
+    keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("👍", callback_data="rate:1:abc")]])
+    msg = await bot.send_message(42, "rate me", reply_markup=keyboard)
+    assert msg.reply_markup == keyboard
+    with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
+        await bot.send_message(42, "x", reply_markup=InlineKeyboardMarkup(
+            [[InlineKeyboardButton("long", callback_data="x" * 65)]]))
+    with pytest.raises(ValueError, match="no button"):
+        tg.press_button(42, msg.message_id, "rate:-1:abc")
+
+    tg.press_button(42, msg.message_id, "rate:1:abc")
+    (update,) = await bot.get_updates(timeout=1, allowed_updates=["message", "callback_query"])
+    query = update.callback_query
+    assert query is not None and query.data == "rate:1:abc" and query.from_user.id == 42
+    assert query.message is not None and query.message.message_id == msg.message_id
+    assert await bot.answer_callback_query(query.id, text="Thanks!")
+    with pytest.raises(BadRequest, match=r"(?i)query is too old"):
+        await bot.answer_callback_query(query.id, text="twice")
+    assert [a["text"] for a in tg.callback_answers] == ["Thanks!"]
 
 
 async def test_edit_message_text(tg: FakeTelegram, bot: Bot) -> None:

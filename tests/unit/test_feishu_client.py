@@ -5,21 +5,19 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import orjson
 import pytest
 from aiohttp import web
 
-from aibot.channels.base import ChannelContext
 from aibot.channels.feishu.channel import FeishuChannel, idempotency_key
 from aibot.channels.feishu.client import FeishuApi, FeishuError
 from aibot.channels.feishu.crypto import decrypt
 from aibot.config import FeishuChannelConfig
 from aibot.core.errors import SendError
-from aibot.core.inbox import Inbox
 from aibot.core.messages import Outbound
-from aibot.ops.metrics import Metrics
+from tests.conftest import bare_context
 from tests.fakes.feishu_api import Fail, FakeFeishu
 from tests.fakes.loopback import LoopbackServer
 
@@ -118,7 +116,7 @@ async def test_fake_limits_five_calls_per_second_per_chat(fake: FakeFeishu,
 def channel(fake: FakeFeishu, **extra: Any) -> FeishuChannel:
     config = FeishuChannelConfig(app_id=fake.app_id, app_secret=fake.app_secret,
                                  verification_token="t", api_base=fake.base_url, **extra)
-    return FeishuChannel(config, ChannelContext(cast(Inbox, None), Metrics(), None))
+    return FeishuChannel(config, bare_context())
 
 
 async def test_send_errors_say_whether_to_retry(fake: FakeFeishu) -> None:

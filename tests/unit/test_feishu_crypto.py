@@ -19,8 +19,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from aibot.channels.feishu.crypto import DecryptError, decrypt, encrypt, signature
+from aibot.channels.feishu.format import card
 from aibot.channels.feishu.webhook import Rejected, WebhookVerifier
-from tests.fakes.feishu_api import FakeFeishu
+from tests.fakes.feishu_api import FakeFeishu, Message
 
 # PROTOCOLS.md §6.1, F1-F3.
 F1 = "P37w+VZImNgPEO1RBhJ6RtKl7n6zymIbEG1pReEzghk="
@@ -98,6 +99,34 @@ async def test_lark_dispatcher_accepts_what_the_fake_pushes(lark: Any) -> None:
     assert handler.do(request(headers)).status_code == 200
     assert got[0].event.message.message_id == "om_m1"
     assert handler.do(request({**headers, "X-Lark-Signature": "0" * 64})).status_code == 500
+
+
+async def test_lark_dispatcher_reads_the_fakes_card_button_press(lark: Any) -> None:
+    from lark_oapi.core.model import RawRequest
+    from lark_oapi.event.callback.model.p2_card_action_trigger import (  # type: ignore[import-untyped]
+        P2CardActionTriggerResponse,
+    )
+
+    got: list[Any] = []
+
+    def pressed(event: Any) -> Any:
+        got.append(event)
+        return P2CardActionTriggerResponse({"toast": {"type": "success", "content": "ok"}})
+
+    handler = (lark.EventDispatcherHandler.builder("test key", "vtoken123")
+               .register_p2_card_action_trigger(pressed).build())
+    async with FakeFeishu(encrypt_key="test key", verification_token="vtoken123") as fake:
+        fake.messages["om_c"] = Message("om_c", "oc_1", "interactive",
+                                        card("answer", "req-1"), "bot")
+        value = fake.messages["om_c"].buttons[0]
+        body, headers = fake.signed_request(fake.card_action_event("om_c", value, "ou_ann"))
+    raw = RawRequest()
+    raw.uri, raw.body, raw.headers = "/", body, headers
+    response = handler.do(raw)
+    assert response.status_code == 200 and b"success" in response.content
+    event = got[0].event
+    assert (event.action.value, event.operator.open_id) == ({"rate": "rate:1:req-1"}, "ou_ann")
+    assert event.context.open_message_id == "om_c"
 
 
 def verifier(max_age: float = 300) -> WebhookVerifier:

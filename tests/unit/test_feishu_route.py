@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Any, cast
+from typing import Any
 
 import orjson
 from fastapi import FastAPI
@@ -11,14 +11,12 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aibot.channels.base import ChannelContext
 from aibot.channels.feishu.channel import FeishuChannel
 from aibot.channels.feishu.crypto import encrypt, signature
 from aibot.channels.feishu.events import EventReader
 from aibot.config import FeishuChannelConfig
-from aibot.core.inbox import Inbox
 from aibot.core.messages import Inbound
-from aibot.ops.metrics import Metrics
+from tests.conftest import bare_context
 
 KEY, TOKEN = "encrypt-key", "vtoken"
 
@@ -36,7 +34,7 @@ def route() -> tuple[TestClient, _Inbox]:
     inbox = _Inbox()
     config = FeishuChannelConfig(app_id="cli_x", app_secret="s", verification_token=TOKEN,
                                  encrypt_key=KEY, api_base="http://127.0.0.1:9")
-    channel = FeishuChannel(config, ChannelContext(cast(Inbox, inbox), Metrics(), None))
+    channel = FeishuChannel(config, bare_context(inbox))
     channel._reader = EventReader(config, "ou_bot")  # what start() learns from bot info
     app = FastAPI()
     router = channel.router()

@@ -6,6 +6,7 @@ from typing import Any
 
 from aibot.channels.telegram.updates import Notice, UpdateReader
 from aibot.config import TelegramChannelConfig
+from aibot.core.events import PlatformEvent
 from aibot.core.messages import Inbound
 
 BOT_ID = 123456
@@ -86,3 +87,37 @@ def test_non_text_and_other_updates() -> None:
     bot = update("hi")
     bot["message"]["from"]["is_bot"] = True
     assert reader().read(bot) is None
+
+
+def membership(chat_id: int, chat_type: str, was: str, now: str) -> dict[str, Any]:
+    bot = {"id": 123456, "is_bot": True, "first_name": "Bot"}
+    return {"update_id": 2000, "my_chat_member": {
+        "chat": {"id": chat_id, "type": chat_type}, "date": 0,
+        "from": {"id": 1, "is_bot": False, "first_name": "A"},
+        "old_chat_member": {"user": bot, "status": was},
+        "new_chat_member": {"user": bot, "status": now}}}
+
+
+def test_bot_membership_changes_become_events() -> None:
+    added = reader().read(membership(-100, "group", "left", "member"))
+    assert isinstance(added, PlatformEvent)
+    assert (added.kind, added.chat_key, added.event_id) == ("bot_added", "telegram:-100",
+                                                            "123456:2000")
+    removed = reader().read(membership(-100, "supergroup", "administrator", "kicked"))
+    assert isinstance(removed, PlatformEvent) and removed.kind == "bot_removed"
+    assert reader().read(membership(-100, "group", "member", "administrator")) is None  # promoted
+    assert reader().read(membership(42, "private", "member", "kicked")) is None  # user blocked us
+    assert reader(allowed_chats=[-200]).read(membership(-100, "group", "left", "member")) is None
+
+
+def test_members_joining_a_group_but_not_bots() -> None:
+    update = {"update_id": 3000, "message": {
+        "message_id": 5, "date": 0, "chat": {"id": -100, "type": "group"},
+        "from": {"id": 7, "is_bot": False, "first_name": "Bo"},
+        "new_chat_members": [{"id": 7, "is_bot": False, "first_name": "Bo"},
+                             {"id": 8, "is_bot": True, "first_name": "OtherBot"}]}}
+    joined = reader().read(update)
+    assert isinstance(joined, PlatformEvent) and joined.names == ("Bo",)
+    only_bots = {**update, "message": {**update["message"], "new_chat_members": [
+        {"id": 8, "is_bot": True, "first_name": "OtherBot"}]}}
+    assert reader().read(only_bots) is None

@@ -14,6 +14,7 @@ from aibot.channels.wecom.messages import Notice, dedupe_key, read_message
 from aibot.channels.wecom.ratelimit import MemberLimiter
 from aibot.channels.wecom.split import MAX_BYTES, split_utf8
 from aibot.config import WecomChannelConfig, format_validation_error
+from aibot.core.events import PlatformEvent
 from aibot.core.messages import Inbound
 from tests.fakes.wecom_api import FakeWecom
 
@@ -30,11 +31,18 @@ def test_text_message_becomes_an_inbound_keyed_on_msg_id() -> None:
         "wecom:1000002:zhangsan", "zhangsan", {"touser": "zhangsan", "chat_id": "zhangsan"})
 
 
-def test_non_text_gets_a_notice_and_events_nothing() -> None:
+def test_non_text_gets_a_notice_and_events_become_platform_events() -> None:
     agent = fake.agent_id
     image = read_message(parse_xml(fake.image_xml("lisi", msg_id=42)), agent)
     assert image == Notice("lisi", f"{agent}:42")
-    assert read_message(parse_xml(fake.event_xml("lisi")), agent) is None
+    entered = read_message(parse_xml(fake.event_xml("lisi")), agent)
+    assert isinstance(entered, PlatformEvent)
+    assert (entered.kind, entered.event_id, entered.target) == (
+        "user_entered", f"enter_agent:{agent}:lisi", {"touser": "lisi", "chat_id": "lisi"})
+    assert read_message(parse_xml(fake.event_xml("lisi", "click")), agent) is None  # a menu
+    other_app = fake.event_xml("lisi").replace(f"<AgentID>{agent}</AgentID>",
+                                               "<AgentID>999</AgentID>")
+    assert read_message(parse_xml(other_app), agent) is None
     assert read_message(parse_xml(fake.text_xml("lisi", "   ")), agent) is None
     assert read_message(parse_xml("<xml><MsgType>text</MsgType></xml>"), 7) is None
 

@@ -8,20 +8,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from typing import Any, cast
+from typing import Any
 
 import pytest
 
-from aibot.channels.base import ChannelContext
 from aibot.channels.wecom.callback import parse_xml
 from aibot.channels.wecom.channel import WecomChannel
 from aibot.channels.wecom.client import WecomApi, WecomError
 from aibot.config import WecomChannelConfig
 from aibot.core.errors import SendError
-from aibot.core.inbox import Inbox
 from aibot.core.messages import Outbound
-from aibot.ops.metrics import Metrics
-from tests.conftest import wait_until
+from tests.conftest import bare_context, wait_until
 from tests.fakes.wecom_api import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, FakeWecom
 
 
@@ -59,7 +56,7 @@ async def channel(wecom: FakeWecom, clock: Clock) -> AsyncIterator[WecomChannel]
 
 def make_channel(wecom: FakeWecom, clock: Clock, **extra: Any) -> WecomChannel:
     # Sending never touches the inbox.
-    context = ChannelContext(inbox=cast(Inbox, None), metrics=Metrics(), public_url=None)
+    context = bare_context()
     return WecomChannel(section(wecom, **extra), context, monotonic=clock)
 
 

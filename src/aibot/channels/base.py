@@ -13,6 +13,8 @@ from typing import Any, Protocol
 
 from fastapi import APIRouter
 
+from aibot.core.events import PlatformEvents
+from aibot.core.feedback import Feedback
 from aibot.core.inbox import Inbox
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
@@ -26,6 +28,8 @@ class ChannelContext:
     inbox: Inbox
     metrics: Metrics
     public_url: str | None
+    feedback: Feedback  # ratings from a platform's 👍/👎 buttons
+    events: PlatformEvents  # bot added/removed, members joining
 
 
 class Channel(Protocol):

@@ -1,14 +1,21 @@
-"""Helpers shared by the CLI commands: the config option, one-line errors, the console."""
+"""What the CLI commands share: the config option, one-line errors, the console, the store."""
 
 from __future__ import annotations
 
-from typing import Annotated, NoReturn
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from aibot.config import ConfigError, LoadedConfig, load_config
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+T = TypeVar("T")
 
 console = Console()
 err_console = Console(stderr=True)
@@ -35,3 +42,23 @@ def load_or_exit(path: str | None) -> LoadedConfig:
             err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False,
                               soft_wrap=True)
         fail(lines[-1] if lines else "invalid configuration")
+
+
+def on_store(url: str, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+    """Runs `action` on the store at `url`, migrated first (the command may be the first to
+    touch it): the commands that change what a running gateway reads (pairings, admin users,
+    the canary's audit entry) share this."""
+    from aibot.store.engine import create_engine, migrate
+
+    async def main() -> T:
+        engine = create_engine(url)
+        try:
+            await migrate(engine)
+            return await action(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except OSError as exc:
+        fail(f"cannot open the store ({exc}); check storage.url")

@@ -8,11 +8,14 @@ from typing import Annotated
 import typer
 
 from aibot import __version__
+from aibot.cli.admin import admin_app
 from aibot.cli.backup import backup as backup_command
 from aibot.cli.backup import maintenance as maintenance_command
 from aibot.cli.backup import restore as restore_command
+from aibot.cli.canary import canary_app
 from aibot.cli.common import ConfigOption, console, fail, load_or_exit
 from aibot.cli.deploy import deploy as deploy_command
+from aibot.cli.eval import evaluate as eval_command
 from aibot.cli.pairing import pairing_app
 
 app = typer.Typer(
@@ -24,6 +27,8 @@ app = typer.Typer(
     rich_markup_mode="rich",
 )
 app.add_typer(pairing_app)
+app.add_typer(canary_app)
+app.add_typer(admin_app)
 
 
 def _version(value: bool) -> None:
@@ -133,6 +138,7 @@ app.command()(deploy_command)
 app.command()(backup_command)
 app.command()(restore_command)
 app.command()(maintenance_command)
+app.command("eval")(eval_command)
 
 
 def main() -> None:

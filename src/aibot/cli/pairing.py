@@ -6,7 +6,6 @@ on every replica sharing the store) without a restart.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.table import Table
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit
+from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store
 
 if TYPE_CHECKING:
     from aibot.store.pairings import PairingStore
@@ -28,23 +27,10 @@ pairing_app = typer.Typer(
 
 
 def _run(config: str | None, action: Callable[[PairingStore], Awaitable[T]]) -> T:
-    from aibot.store.engine import create_engine, migrate
     from aibot.store.pairings import PairingStore
 
-    url = load_or_exit(config).config.storage.url
-
-    async def main() -> T:
-        engine = create_engine(url)
-        try:
-            await migrate(engine)
-            return await action(PairingStore(engine))
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except OSError as exc:
-        fail(f"cannot open the store ({exc}); check storage.url")
+    return on_store(load_or_exit(config).config.storage.url,
+                    lambda engine: action(PairingStore(engine)))
 
 
 @pairing_app.command("approve")

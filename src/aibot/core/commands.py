@@ -1,10 +1,12 @@
-"""Chat commands every channel understands: /reset (/new), /help, /model [name], /stats."""
+"""Chat commands every channel understands: /reset (/new), /help, /model [name], /stats,
+/good and /bad (rate the last answer)."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
+from aibot.core.feedback import Feedback, last_answer_id
 from aibot.core.pipeline import TurnContext
 from aibot.core.sessions import SessionMemory
 
@@ -44,15 +46,18 @@ class ModelCatalog:
 
 class Commands:
     def __init__(self, memory: SessionMemory, catalog: ModelCatalog,
-                 stats: Callable[[], str]) -> None:
+                 stats: Callable[[], str], feedback: Feedback) -> None:
         self._memory = memory
         self._catalog = catalog
         self._stats = stats
+        self._feedback = feedback
         self.table: list[Command] = [
             Command(("reset", "new"), "/reset", "start a new conversation (alias /new)",
                     self._reset),
             Command(("model",), "/model [name]", "show or switch the model for this chat",
                     self._model, admin=True),
+            Command(("good",), "/good", "rate the last answer 👍", self._good),
+            Command(("bad",), "/bad", "rate the last answer 👎", self._bad),
             Command(("stats",), "/stats", "traffic since the start (admins)",
                     self._show_stats, admin=True),
             Command(("help",), "/help", "show this help", self._help),
@@ -89,6 +94,20 @@ class Commands:
         ctx.session.model = arg
         ctx.conversation_changes["model"] = arg
         return f"This chat now uses {catalog.describe(arg)}."
+
+    async def _good(self, ctx: TurnContext, _arg: str) -> str:
+        return await self._rate(ctx, 1)
+
+    async def _bad(self, ctx: TurnContext, _arg: str) -> str:
+        return await self._rate(ctx, -1)
+
+    async def _rate(self, ctx: TurnContext, score: int) -> str:
+        session, inbound = ctx.session, ctx.inbound
+        answer = last_answer_id(session) if session is not None else None
+        rated = await self._feedback.rate(inbound.channel, inbound.user_id, score, answer)
+        if rated is None:
+            return "There is no answer to rate yet. 还没有可评价的回答。"
+        return "Thanks for the feedback! 感谢反馈！"
 
     async def _show_stats(self, _ctx: TurnContext, _arg: str) -> str:
         return self._stats()

@@ -145,9 +145,12 @@ class Inbox:
         else:
             text, status, error = ctx.reply or "", "done", None
         ops = [self._store.finish_inbox(inbound.inbox_id, status, now, error)]
+        target = inbound.target
+        if ctx.provider is not None and ctx.keep_turn and not ctx.is_command:
+            target = {**target, "request_id": inbound.request_id}  # channels offer 👍/👎 on it
         if text:
             ops.append(self._store.enqueue_outbox(
-                inbound.inbox_id, inbound.channel, inbound.session_key, inbound.target, text, now
+                inbound.inbox_id, inbound.channel, inbound.session_key, target, text, now
             ))
         return ops
 

@@ -110,6 +110,7 @@ class TurnRecord:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     request_id: str | None = None
+    route: str | None = None
     # Derived once per turn: every later message of the session reuses them.
     tokens: int = 0
     _message: Message | None = None

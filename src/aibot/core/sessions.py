@@ -94,3 +94,8 @@ class SessionMemory:
     def forget(self, session_key: str) -> None:
         """Drops a cached session whose writes failed; the next read goes to the store."""
         self._cache.pop(session_key, None)
+
+    def forget_chat(self, chat_key: str) -> None:
+        """Drops the chat's cached sessions (and its members' own, `chat_key:…`)."""
+        for key in [k for k in self._cache if k == chat_key or k.startswith(chat_key + ":")]:
+            del self._cache[key]

@@ -139,7 +139,7 @@ class PersistStage:
                            reasoning=ctx.reasoning, provider=ctx.provider, model=ctx.model,
                            prompt_tokens=ctx.usage.prompt_tokens,
                            completion_tokens=ctx.usage.completion_tokens,
-                           request_id=inbound.request_id),
+                           request_id=inbound.request_id, route=ctx.route),
             ]
         if not records and not ctx.conversation_changes:
             return

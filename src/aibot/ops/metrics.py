@@ -76,6 +76,10 @@ class Metrics:
             "aibot_policy_events", "Policy decisions: sensitive words, cache hits and misses.",
             ["policy", "outcome"], registry=r,
         )
+        self.feedback = Counter(
+            "aibot_feedback", "Answer ratings (a changed rating counts again), by channel, "
+            "provider, route and rating.", ["channel", "provider", "route", "rating"], registry=r,
+        )
 
     def summary(self) -> str:
         """Totals since start for the admin's /stats: messages, tokens, refusals, errors."""

@@ -11,13 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, select, update
+from sqlalchemy import Table, and_, bindparam, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
+from aibot.core.feedback import RatedAnswer
 from aibot.core.messages import ConversationRow, InboxRow, OutboxRow, TurnRecord
-from aibot.store.schema import conversations, inbox, outbox, turns
+from aibot.store.schema import audit_log, conversations, inbox, outbox, ratings, turns
 from aibot.store.writer import Write
 
 # Conversation settings a write may change besides `updated_at`.
@@ -39,6 +40,16 @@ class Repository:
             updated_at=bindparam("now"), attempts=inbox.c.attempts + 1,
         )
         self._enqueue_outbox = outbox.insert()
+        self._audit = audit_log.insert()
+        self._reset_chat = update(conversations).where(or_(
+            conversations.c.session_key == bindparam("chat"),
+            conversations.c.session_key.like(bindparam("members"), escape="/"),
+        )).values(context_from=bindparam("now"), updated_at=bindparam("now"))
+        rate = self._insert(ratings)
+        self._save_rating = rate.on_conflict_do_update(
+            index_elements=[ratings.c.request_id, ratings.c.user_id],
+            set_={"score": rate.excluded.score, "updated_at": rate.excluded.updated_at},
+        )
         self._outbox_updates: dict[tuple[str, ...], Executable] = {}
 
     def _insert(self, table: Table) -> Any:
@@ -58,7 +69,7 @@ class Repository:
         """The newest `limit` turns after `since`, oldest first."""
         query = (
             select(turns.c.role, turns.c.content, turns.c.created_at, turns.c.reasoning,
-                   turns.c.provider, turns.c.model)
+                   turns.c.provider, turns.c.model, turns.c.request_id, turns.c.route)
             .where(and_(turns.c.session_key == session_key, turns.c.created_at > since))
             .order_by(turns.c.created_at.desc(), turns.c.id.desc())
             .limit(limit)
@@ -67,9 +78,46 @@ class Repository:
             rows = (await connection.execute(query)).all()
         return [
             TurnRecord(role=r.role, content=r.content, created_at=r.created_at,
-                       reasoning=r.reasoning, provider=r.provider, model=r.model)
+                       reasoning=r.reasoning, provider=r.provider, model=r.model,
+                       request_id=r.request_id, route=r.route)
             for r in reversed(rows)
         ]
+
+    async def answer(self, request_id: str) -> RatedAnswer | None:
+        """The assistant turn a rating refers to."""
+        async with self.engine.connect() as connection:
+            row = (await connection.execute(
+                select(turns.c.session_key, turns.c.provider, turns.c.model, turns.c.route)
+                .where(and_(turns.c.request_id == request_id, turns.c.role == "assistant"))
+                .limit(1)
+            )).first()
+        return RatedAnswer(request_id, row.session_key, row.provider, row.model,
+                           row.route) if row else None
+
+    def record_event(self, channel: str, event_id: str, chat_key: str, kind: str,
+                     now: float) -> Write:
+        """Kept in the inbox (status `event`) for its dedupe; yields None for a re-delivery."""
+        return Write(self._accept_inbox, {
+            "channel": channel, "message_id": f"event:{event_id}", "session_key": chat_key,
+            "user_id": "", "text": kind, "target": "{}", "status": "event", "attempts": 0,
+            "received_at": now, "updated_at": now,
+        }, returning=True)
+
+    def audit(self, actor: str, action: str, target: str, now: float) -> Write:
+        return Write(self._audit, {"at": now, "actor": actor[:64], "action": action[:64],
+                                   "target": target[:2000], "ip": ""})
+
+    def reset_chat(self, chat_key: str, now: float) -> Write:
+        escaped = chat_key.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        return Write(self._reset_chat, {"chat": chat_key, "members": escaped + ":%", "now": now})
+
+    def save_rating(self, answer: RatedAnswer, channel: str, user_id: str, score: int,
+                    now: float) -> Write:
+        return Write(self._save_rating, {
+            "request_id": answer.request_id, "user_id": user_id, "channel": channel,
+            "session_key": answer.session_key, "score": score, "provider": answer.provider,
+            "model": answer.model, "route": answer.route, "created_at": now, "updated_at": now,
+        })
 
     async def pending_inbox(self, limit: int, exclude_ids: set[int]) -> list[InboxRow]:
         query = select(inbox).where(inbox.c.status == "pending").order_by(inbox.c.id).limit(
@@ -127,7 +175,7 @@ class Repository:
             "session_key": session_key, "role": r.role, "content": r.content,
             "reasoning": r.reasoning, "provider": r.provider, "model": r.model,
             "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
-            "request_id": r.request_id, "created_at": r.created_at,
+            "request_id": r.request_id, "route": r.route, "created_at": r.created_at,
         }) for r in records]
 
     def accept_inbox(

@@ -46,7 +46,25 @@ turns = Table(
     Column("completion_tokens", Integer, nullable=False, default=0),
     Column("request_id", String(64), nullable=True),
     Column("created_at", Float, nullable=False),
+    Column("route", String(64), nullable=True, doc="The policy route that answered, if any."),
     Index("ix_turns_session_created", "session_key", "created_at"),
+    Index("ix_turns_request", "request_id"),
+)
+
+ratings = Table(
+    "ratings",
+    metadata,
+    Column("request_id", String(64), primary_key=True, doc="The rated answer's turn."),
+    Column("user_id", String(255), primary_key=True),
+    Column("channel", String(32), nullable=False),
+    Column("session_key", String(255), nullable=False),
+    Column("score", Integer, nullable=False, doc="1 for 👍, -1 for 👎."),
+    Column("provider", String(128), nullable=True),
+    Column("model", String(128), nullable=True),
+    Column("route", String(64), nullable=True),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Index("ix_ratings_updated", "updated_at"),
 )
 
 inbox = Table(
@@ -97,4 +115,66 @@ pairings = Table(
     Column("expires_at", Float, nullable=False, doc="A pending code is void after this."),
     Column("approved_at", Float, nullable=True),
     UniqueConstraint("code", name="uq_pairings_code"),
+)
+
+admin_users = Table(
+    "admin_users",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("role", String(16), nullable=False, doc="admin, operator or viewer."),
+    Column("password_hash", Text, nullable=False, doc="argon2id, PHC string format."),
+    Column("totp_secret", String(64), nullable=True, doc="Base32 TOTP key; null: no 2nd factor."),
+    Column("totp_last_step", Integer, nullable=True, doc="Last accepted TOTP step (no replay)."),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("name", name="uq_admin_users_name"),
+)
+
+admin_sessions = Table(
+    "admin_sessions",
+    metadata,
+    Column("id", String(64), primary_key=True, doc="SHA-256 of the cookie token, never the token."),
+    Column("user_id", Integer, nullable=False),
+    Column("csrf", String(64), nullable=False),
+    Column("ip", String(64), nullable=False, default=""),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Index("ix_admin_sessions_user", "user_id"),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("target", Text, nullable=False, default=""),
+    Column("ip", String(64), nullable=False, default=""),
+    Index("ix_audit_log_at", "at"),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("key", String(200), nullable=False, doc="user:<name> or ip:<address>."),
+    Column("at", Float, nullable=False),
+    Index("ix_login_failures_key_at", "key", "at"),
+)
+
+api_keys = Table(
+    "api_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(128), nullable=False),
+    Column("key_hash", String(64), nullable=False, doc="SHA-256 hex of the key (see admin/keys)."),
+    Column("prefix", String(16), nullable=False, doc="First characters, to recognise a key."),
+    Column("scope", String(16), nullable=False, doc="all, openai (/v1) or rest (/api/v1)."),
+    Column("created_by", String(64), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=True),
+    Column("revoked_at", Float, nullable=True),
+    UniqueConstraint("key_hash", name="uq_api_keys_hash"),
 )

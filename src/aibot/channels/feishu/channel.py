@@ -29,6 +29,8 @@ from aibot.channels.feishu.stream import CardStream
 from aibot.channels.feishu.webhook import Rejected, WebhookVerifier
 from aibot.config import FeishuChannelConfig
 from aibot.core.errors import SendError
+from aibot.core.events import PlatformEvent
+from aibot.core.feedback import parse_button
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
 
@@ -41,6 +43,9 @@ MESSAGES = "/open-apis/im/v1/messages"
 FORMAT_ERRORS = {230001, 230099}
 # The message answered is gone: post into its chat instead.
 REPLY_TARGET_GONE = {230011, 231003}
+CARD_ACTION = "card.action.trigger"
+RATED = "Thanks for the feedback! 感谢反馈！"
+NOT_RATED = "This answer can no longer be rated. 无法评价此回答。"
 # Retrying cannot help: the bot was removed, the chat dissolved, no permission, too long, …
 PERMANENT = {230002, 230006, 230013, 230022, 230025, 230027, 230035, 232009,
              99991672, 99991401}
@@ -52,6 +57,8 @@ class FeishuChannel:
     def __init__(self, config: FeishuChannelConfig, context: ChannelContext) -> None:
         self._config = config
         self._inbox = context.inbox
+        self._events = context.events
+        self._feedback = context.feedback
         self.api = FeishuApi(config.app_id, config.app_secret.get_secret_value(),
                              config.base_url)
         self._verifier = WebhookVerifier(
@@ -98,9 +105,11 @@ class FeishuChannel:
         """Commits a message event to the inbox; returns once it is durable."""
         if self._reader is None:
             raise RuntimeError("feishu channel not started")
-        inbound = self._reader.read(payload)
-        if inbound is not None:
-            await self._inbox.accept(inbound)
+        item = self._reader.read(payload)
+        if isinstance(item, Inbound):
+            await self._inbox.accept(item)
+        elif isinstance(item, PlatformEvent):
+            await self._events.handle(item)
 
     def router(self) -> APIRouter | None:
         if self._config.mode != "webhook":
@@ -119,6 +128,8 @@ class FeishuChannel:
                 return JSONResponse({"challenge": verified.challenge})
             if self._reader is None:
                 return Response(status_code=503)
+            if _event_type(verified.payload) == CARD_ACTION:
+                return JSONResponse(await self._card_action(verified.payload))
             try:
                 await self.receive(verified.payload)
             except Exception:
@@ -127,6 +138,19 @@ class FeishuChannel:
             return JSONResponse({"msg": "ok"})
 
         return router
+
+    async def _card_action(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """A 👍/👎 press on an answer card; Feishu shows the returned toast (3 s deadline)."""
+        event = payload.get("event")
+        action = event.get("action") if isinstance(event, dict) else None
+        operator = event.get("operator") if isinstance(event, dict) else None
+        value = action.get("value") if isinstance(action, dict) else None
+        user = operator.get("open_id") if isinstance(operator, dict) else None
+        parsed = parse_button(str(value.get("rate", ""))) if isinstance(value, dict) else None
+        rated = parsed is not None and isinstance(user, str) and await self._feedback.rate(
+            CHANNEL, user, parsed[0], parsed[1]) is not None
+        return {"toast": {"type": "success" if rated else "info",
+                          "content": RATED if rated else NOT_RATED}}
 
     # -- sending --------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -143,7 +167,9 @@ class FeishuChannel:
         row = outbound.outbox_id or 0
         start = self._progress.get(row, 0)
         card = self.cards.get(outbound.inbox_id or 0)
-        if start == 0 and card is not None and parts and await self._finish_card(card, parts[0]):
+        rate = outbound.target.get("request_id") if self._config.rating_buttons else None
+        if start == 0 and card is not None and parts and await self._finish_card(
+                card, parts[0], rate if len(parts) == 1 else None):
             start = self._progress[row] = 1
         self.cards.pop(outbound.inbox_id or 0, None)
         for index in range(start, len(parts)):
@@ -151,16 +177,18 @@ class FeishuChannel:
                 await asyncio.sleep(PART_GAP)  # Feishu allows 5 messages/s per chat
             try:
                 await self._send_part(outbound.target, parts[index],
-                                      idempotency_key(outbound, index))
+                                      idempotency_key(outbound, index),
+                                      rate if index == len(parts) - 1 else None)
             except FeishuError as exc:
                 raise _send_error(exc) from None
             self._progress[row] = index + 1
         self._progress.pop(row, None)
 
-    async def _send_part(self, target: dict[str, Any], text: str, key: str) -> None:
+    async def _send_part(self, target: dict[str, Any], text: str, key: str,
+                         rate: str | None) -> None:
         kind = self._config.reply_format
         try:
-            await self.reply(target, MSG_TYPES[kind], content(kind, text), key)
+            await self.reply(target, MSG_TYPES[kind], content(kind, text, rate), key)
         except FeishuError as exc:
             if kind == "text" or exc.code not in FORMAT_ERRORS:
                 raise
@@ -170,27 +198,29 @@ class FeishuChannel:
 
     async def reply(self, target: dict[str, Any], msg_type: str, body: str,
                     key: str | None = None) -> str:
-        """Replies to the message in `target` (or posts to its chat if that is gone)."""
-        payload: dict[str, Any] = {"msg_type": msg_type, "content": body,
-                                   "reply_in_thread": bool(target.get("thread"))}
+        """Replies to the message in `target`; posts to its chat instead when that message is
+        gone, or when there is none (a greeting)."""
+        payload: dict[str, Any] = {"msg_type": msg_type, "content": body}
         if key:
             payload["uuid"] = key
-        try:
-            data = await self.api.call("POST", f"{MESSAGES}/{target['message_id']}/reply",
-                                       body=payload)
-        except FeishuError as exc:
-            if exc.code not in REPLY_TARGET_GONE:
-                raise
-            del payload["reply_in_thread"]
-            data = await self.api.call("POST", MESSAGES, params={"receive_id_type": "chat_id"},
-                                       body={"receive_id": target["chat_id"], **payload})
+        if target.get("message_id"):
+            try:
+                data = await self.api.call(
+                    "POST", f"{MESSAGES}/{target['message_id']}/reply",
+                    body={**payload, "reply_in_thread": bool(target.get("thread"))})
+                return str(data.get("message_id", ""))
+            except FeishuError as exc:
+                if exc.code not in REPLY_TARGET_GONE:
+                    raise
+        data = await self.api.call("POST", MESSAGES, params={"receive_id_type": "chat_id"},
+                                   body={"receive_id": target["chat_id"], **payload})
         return str(data.get("message_id", ""))
 
-    async def _finish_card(self, message_id: str, text: str) -> bool:
+    async def _finish_card(self, message_id: str, text: str, rate: str | None) -> bool:
         """Makes the streamed card the answer's first part; False: it must be sent anew."""
         try:
             await self.api.call("PATCH", f"{MESSAGES}/{message_id}",
-                                body={"content": content("card", text)})
+                                body={"content": content("card", text, rate)})
         except FeishuError as exc:
             if exc.rate_limited:
                 raise _send_error(exc) from None
@@ -206,10 +236,16 @@ class FeishuChannel:
             await self.api.call("DELETE", f"{MESSAGES}/{message_id}")
 
 
+def _event_type(payload: dict[str, Any]) -> str | None:
+    header = payload.get("header")
+    return str(header.get("event_type")) if isinstance(header, dict) else None
+
+
 def idempotency_key(outbound: Outbound, part: int) -> str:
     """Stable across retries and restarts, unique across databases (the answered message id
     is Feishu's); 32 hex characters, within Feishu's 50."""
-    seed = f"{outbound.target.get('message_id')}|{outbound.outbox_id}|{part}"
+    answered = outbound.target.get("message_id") or outbound.target.get("event_id")
+    seed = f"{answered}|{outbound.outbox_id}|{part}"
     return hashlib.sha256(seed.encode()).hexdigest()[:32]
 
 

@@ -16,10 +16,16 @@ from typing import Any
 import orjson
 
 from aibot.config import FeishuChannelConfig
+from aibot.core.events import EventKind, PlatformEvent
 from aibot.core.messages import Inbound
 
 CHANNEL = "feishu"
 RECEIVE = "im.message.receive_v1"
+MEMBERSHIP: dict[str, EventKind] = {
+    "im.chat.member.bot.added_v1": "bot_added",
+    "im.chat.member.bot.deleted_v1": "bot_removed",
+    "im.chat.member.user.added_v1": "member_joined",
+}
 
 
 class EventReader:
@@ -27,10 +33,13 @@ class EventReader:
         self._config = config
         self._bot = bot_open_id
 
-    def read(self, payload: dict[str, Any]) -> Inbound | None:
+    def read(self, payload: dict[str, Any]) -> Inbound | PlatformEvent | None:
         header, event = payload.get("header"), payload.get("event")
         if not isinstance(header, dict) or not isinstance(event, dict):
             return None
+        kind = MEMBERSHIP.get(str(header.get("event_type")))
+        if kind is not None:
+            return _membership(kind, header, event)
         if header.get("event_type") != RECEIVE:
             return None
         message, sender = _dict(event.get("message")), _dict(event.get("sender"))
@@ -124,3 +133,18 @@ def _dict(value: object) -> dict[str, Any]:
 
 def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def _membership(kind: EventKind, header: dict[str, Any],
+                event: dict[str, Any]) -> PlatformEvent | None:
+    """The bot added to or removed from a group, or users joining it; the greeting goes to
+    the chat itself (there is no message to reply to)."""
+    chat_id, event_id = event.get("chat_id"), header.get("event_id")
+    if not isinstance(chat_id, str) or not isinstance(event_id, str):
+        return None
+    names = tuple(str(u.get("name") or "") for u in _list(event.get("users"))
+                  if isinstance(u, dict) and u.get("name"))
+    if kind == "member_joined" and not names:
+        return None
+    return PlatformEvent(CHANNEL, kind, event_id, f"{CHANNEL}:{chat_id}",
+                         {"chat_id": chat_id, "chat_type": "group", "event_id": event_id}, names)

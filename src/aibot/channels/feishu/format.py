@@ -14,6 +14,8 @@ from typing import Any
 
 import orjson
 
+from aibot.core.feedback import button_data
+
 BODY_LIMIT = 30 * 1024
 _WRAPPER = 1024  # msg_type, uuid, reply_in_thread and the format's JSON around the text
 _WORST_CHAR = 8  # bytes one character can cost once double JSON-encoded (e.g. \\u0001)
@@ -23,22 +25,30 @@ _FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
 MSG_TYPES = {"post": "post", "card": "interactive", "text": "text"}
 
 
-def content(kind: str, markdown: str) -> str:
-    """The `content` string (JSON inside JSON) for `kind` post, card or text."""
+def content(kind: str, markdown: str, rate: str | None = None) -> str:
+    """The `content` string (JSON inside JSON) for `kind` post, card or text. A card for the
+    answer `rate` (a request id) carries 👍/👎 buttons; posts and text cannot hold buttons."""
     body: dict[str, Any]
     if kind == "post":
         body = {"zh_cn": {"content": [[{"tag": "md", "text": _bold_headings(markdown)}]]}}
     elif kind == "card":
-        body = card(markdown)
+        body = card(markdown, rate)
     else:
         body = {"text": markdown}
     return orjson.dumps(body).decode()
 
 
-def card(markdown: str) -> dict[str, Any]:
+def card(markdown: str, rate: str | None = None) -> dict[str, Any]:
     """A JSON 2.0 card with one markdown element; shared (update_multi) so it can be patched."""
-    return {"schema": "2.0", "config": {"update_multi": True},
-            "body": {"elements": [{"tag": "markdown", "content": markdown}]}}
+    elements: list[dict[str, Any]] = [{"tag": "markdown", "content": markdown}]
+    if rate:
+        elements.append({"tag": "column_set", "columns": [
+            {"tag": "column", "width": "auto", "elements": [{
+                "tag": "button", "text": {"tag": "plain_text", "content": label},
+                "type": "default", "size": "small",
+                "behaviors": [{"type": "callback", "value": {"rate": button_data(score, rate)}}],
+            }]} for score, label in ((1, "👍"), (-1, "👎"))]})
+    return {"schema": "2.0", "config": {"update_multi": True}, "body": {"elements": elements}}
 
 
 def _bold_headings(markdown: str) -> str:

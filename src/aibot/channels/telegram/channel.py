@@ -22,10 +22,12 @@ from fastapi import APIRouter, Request, Response
 from aibot.channels.base import ChannelContext
 from aibot.channels.telegram.client import TelegramApi, TelegramError
 from aibot.channels.telegram.format import TELEGRAM_TEXT_LIMIT, render_html, split_message
-from aibot.channels.telegram.updates import CHANNEL, Notice, UpdateReader
+from aibot.channels.telegram.updates import CHANNEL, ButtonPress, Notice, UpdateReader
 from aibot.channels.text import split_plain
 from aibot.config import TelegramChannelConfig
 from aibot.core.errors import SendError
+from aibot.core.events import PlatformEvent
+from aibot.core.feedback import button_data, parse_button
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
 
@@ -34,7 +36,9 @@ log = structlog.get_logger("aibot.telegram")
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
 WEBHOOK_PATH = "/telegram/webhook"
 TYPING_EVERY = 4.0  # Telegram shows "typing…" for about 5 s
-_ALLOWED_UPDATES = ["message"]
+_ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
+RATED = "Thanks for the feedback! 感谢反馈！"
+NOT_RATED = "This answer can no longer be rated. 无法评价此回答。"
 
 
 class TelegramChannel:
@@ -43,6 +47,8 @@ class TelegramChannel:
     def __init__(self, config: TelegramChannelConfig, context: ChannelContext) -> None:
         self._config = config
         self._inbox = context.inbox
+        self._feedback = context.feedback
+        self._events = context.events
         self._public_url = context.public_url
         self.api = TelegramApi(config.bot_token.get_secret_value(), config.api_base)
         self._reader: UpdateReader | None = None
@@ -130,6 +136,10 @@ class TelegramChannel:
         item = self._reader.read(update)
         if isinstance(item, Inbound):
             await self._inbox.accept(item)
+        elif isinstance(item, ButtonPress):
+            await self._rate(item)
+        elif isinstance(item, PlatformEvent):
+            await self._events.handle(item)
         elif isinstance(item, Notice):
             with contextlib.suppress(TelegramError):
                 await self.api.call("sendMessage", chat_id=item.chat_id,
@@ -137,6 +147,15 @@ class TelegramChannel:
                                     text=self._config.text_only_notice,
                                     reply_parameters={"message_id": item.reply_to,
                                                       "allow_sending_without_reply": True})
+
+    async def _rate(self, press: ButtonPress) -> None:
+        """👍/👎 under an answer: stored, and the user sees a short confirmation."""
+        parsed = parse_button(press.data)
+        rated = parsed is not None and await self._feedback.rate(
+            CHANNEL, press.user_id, parsed[0], parsed[1]) is not None
+        with contextlib.suppress(TelegramError):  # a query answered late only loses the toast
+            await self.api.call("answerCallbackQuery", callback_query_id=press.query_id,
+                                text=RATED if rated else NOT_RATED)
 
     def router(self) -> APIRouter | None:
         if self._config.mode != "webhook":
@@ -213,10 +232,12 @@ class TelegramChannel:
     async def _send_chunks(self, outbound: Outbound, chunks: list[str], mode: str | None,
                            key: int) -> None:
         target = outbound.target
+        last = len(chunks) - 1
+        buttons = self._rating_buttons(target)
         draft = self.drafts.pop(outbound.inbox_id or 0, None)
         start = self._progress.get(key, 0)
-        if draft is not None and start == 0 and await self._finish_draft(target, draft, chunks[0],
-                                                                         mode):
+        if draft is not None and start == 0 and await self._finish_draft(
+                target, draft, chunks[0], mode, buttons if last == 0 else None):
             start = self._progress[key] = 1
         for index in range(start, len(chunks)):
             reply_to = target.get("reply_to") if index == 0 else None
@@ -226,6 +247,7 @@ class TelegramChannel:
                 "link_preview_options": {"is_disabled": True},
                 "reply_parameters": {"message_id": reply_to,
                                      "allow_sending_without_reply": True} if reply_to else None,
+                "reply_markup": buttons if index == last else None,
             }
             try:
                 await self.api.call("sendMessage", chat_id=self.chat_for(target), **params)
@@ -238,14 +260,22 @@ class TelegramChannel:
                 await self.api.call("sendMessage", chat_id=exc.migrate_to, **params)
             self._progress[key] = index + 1
 
+    def _rating_buttons(self, target: dict[str, Any]) -> dict[str, Any] | None:
+        """👍/👎 under the answer's last part, when the answer came from a model."""
+        request_id = target.get("request_id")
+        if not self._config.rating_buttons or not isinstance(request_id, str):
+            return None
+        return {"inline_keyboard": [[{"text": "👍", "callback_data": button_data(1, request_id)},
+                                     {"text": "👎", "callback_data": button_data(-1, request_id)}]]}
 
     async def _finish_draft(self, target: dict[str, Any], message_id: int, text: str,
-                            mode: str | None) -> bool:
+                            mode: str | None, buttons: dict[str, Any] | None) -> bool:
         """Turns the streamed draft into the answer's first part; False: send it anew."""
         try:
             await self.api.call("editMessageText", chat_id=self.chat_for(target),
                                 message_id=message_id, text=text, parse_mode=mode,
-                                link_preview_options={"is_disabled": True})
+                                link_preview_options={"is_disabled": True},
+                                reply_markup=buttons)
         except TelegramError as exc:
             if "message is not modified" in str(exc):
                 return True

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from aibot.config import TelegramChannelConfig
+from aibot.core.events import EventKind, PlatformEvent
 from aibot.core.messages import Inbound
 
 CHANNEL = "telegram"
@@ -24,6 +25,15 @@ class Notice:
     chat_id: int
     thread_id: int | None
     reply_to: int
+
+
+@dataclass(frozen=True, slots=True)
+class ButtonPress:
+    """A user pressed one of our inline buttons; Telegram waits for an answer to the query."""
+
+    query_id: str
+    user_id: str
+    data: str
 
 
 def utf16_slice(text: str, offset: int, length: int) -> str:
@@ -40,11 +50,23 @@ class UpdateReader:
         self._allowed_users = {u.lower().lstrip("@") for u in config.allowed_users}
         self._allowed_chats = set(config.allowed_chats)
 
-    def read(self, update: dict[str, Any]) -> Inbound | Notice | None:
+    def read(
+        self, update: dict[str, Any]
+    ) -> Inbound | Notice | ButtonPress | PlatformEvent | None:
+        query = update.get("callback_query")
+        if isinstance(query, dict) and isinstance(query.get("id"), str):
+            sender = query.get("from") or {}
+            return ButtonPress(query["id"], str(sender.get("id", "")), str(query.get("data", "")))
+        membership = update.get("my_chat_member")
+        if isinstance(membership, dict):
+            return self._bot_membership(update, membership)
         message = update.get("message")
         if not isinstance(message, dict):
-            return None  # edits, channel posts, member changes: not conversations (yet)
+            return None  # edits, channel posts: not conversations
         chat, sender = message.get("chat") or {}, message.get("from") or {}
+        joined = message.get("new_chat_members")
+        if isinstance(joined, list) and chat.get("type") in ("group", "supergroup"):
+            return self._members_joined(update, chat, joined)
         if sender.get("is_bot") or not self._allowed(chat, sender):
             return None
         group = chat.get("type") in ("group", "supergroup")
@@ -70,13 +92,49 @@ class UpdateReader:
                     "reply_to": message["message_id"] if group else None},
         )
 
+    def _chat_allowed(self, chat: dict[str, Any]) -> bool:
+        return not self._allowed_chats or chat.get("id") in self._allowed_chats
+
     def _allowed(self, chat: dict[str, Any], sender: dict[str, Any]) -> bool:
-        if self._allowed_chats and chat.get("id") not in self._allowed_chats:
+        if not self._chat_allowed(chat):
             return False
         if not self._allowed_users:
             return True
         names = {str(sender.get("id")), str(sender.get("username", "")).lower()}
         return bool(names & self._allowed_users)
+
+    def _bot_membership(self, update: dict[str, Any],
+                         membership: dict[str, Any]) -> PlatformEvent | None:
+        """The bot's own status in a group changed: added (member, admin) or removed."""
+        chat = membership.get("chat") or {}
+        if chat.get("type") not in ("group", "supergroup") or not self._chat_allowed(chat):
+            return None
+        status = (membership.get("new_chat_member") or {}).get("status")
+        was = (membership.get("old_chat_member") or {}).get("status")
+        inside, outside = ("member", "administrator", "restricted"), ("left", "kicked")
+        if status in inside and was in outside:
+            kind: EventKind = "bot_added"
+        elif status in outside and was not in outside:
+            kind = "bot_removed"
+        else:
+            return None
+        return self._event(update, chat, kind)
+
+    def _members_joined(self, update: dict[str, Any], chat: dict[str, Any],
+                        joined: list[Any]) -> PlatformEvent | None:
+        """Members other than the bot itself (whose arrival `my_chat_member` reports)."""
+        if not self._chat_allowed(chat):
+            return None
+        names = tuple(str(m.get("first_name") or m.get("username") or m.get("id"))
+                      for m in joined if isinstance(m, dict) and not m.get("is_bot"))
+        return self._event(update, chat, "member_joined", names) if names else None
+
+    def _event(self, update: dict[str, Any], chat: dict[str, Any], kind: EventKind,
+               names: tuple[str, ...] = ()) -> PlatformEvent:
+        return PlatformEvent(
+            CHANNEL, kind, f"{self._bot_id}:{update['update_id']}", f"{CHANNEL}:{chat['id']}",
+            {"chat_id": chat["id"], "chat_type": "group", "thread_id": None, "reply_to": None},
+            names)
 
     def _addressed(self, message: dict[str, Any], text: str | None) -> bool:
         trigger = self._config.group_trigger

@@ -24,6 +24,7 @@ from fastapi.staticfiles import StaticFiles
 
 from aibot.channels.http_api.auth import ApiKeys
 from aibot.core.commands import ModelCatalog
+from aibot.core.feedback import Feedback
 from aibot.core.messages import Inbound
 from aibot.core.service import ChatService, StreamEnd, stream_turn
 from aibot.core.sessions import SessionMemory
@@ -47,9 +48,10 @@ def same_origin(websocket: WebSocket) -> bool:
 class WebChat:
     def __init__(
         self, service: ChatService, memory: SessionMemory, keys: ApiKeys, catalog: ModelCatalog,
-        problems: Callable[[], list[str]], *, require_key: bool, title: str,
+        problems: Callable[[], list[str]], feedback: Feedback, *, require_key: bool, title: str,
     ) -> None:
         self._service = service
+        self._feedback = feedback
         self._memory = memory
         self._keys = keys
         self._catalog = catalog
@@ -108,6 +110,8 @@ class WebChat:
                 await self._ready(websocket, session_id)
             elif kind == "message":
                 await self._answer(websocket, session_id, principal, frame)
+            elif kind == "rate":
+                await self._rate(websocket, session_id, frame)
 
     def _authenticate(self, key: Any) -> str | None:
         if not self._require_key:
@@ -119,7 +123,8 @@ class WebChat:
         model = state.model or self._catalog.default
         await _send(websocket, {
             "type": "ready", "session_id": session_id, "title": self._title,
-            "history": [{"role": t.role, "content": t.content} for t in state.turns],
+            "history": [{"role": t.role, "content": t.content, "request_id": t.request_id}
+                        for t in state.turns],
             "model": self._catalog.describe(model) if model else None,
             "problems": self._problems(),
         })
@@ -147,10 +152,23 @@ class WebChat:
                 await _send(websocket, _final(item, message_id))
 
 
+    async def _rate(self, websocket: WebSocket, session_id: str, frame: dict[str, Any]) -> None:
+        """👍/👎 on an answer of this session (an id from another session is refused)."""
+        request_id, score = frame.get("request_id"), frame.get("score")
+        rated = None
+        if isinstance(request_id, str) and score in (1, -1):
+            rated = await self._feedback.rate("web", session_id, score, request_id[:64],
+                                              session_key=f"web:{session_id}")
+        await _send(websocket, {"type": "rated", "request_id": request_id,
+                                "score": score if rated is not None else None})
+
+
 def _final(end: StreamEnd, message_id: str) -> dict[str, Any]:
     ctx = end.ctx
     if ctx is not None and ctx.error is None:
-        return {"type": "done", "id": message_id, "text": ctx.reply or "", "model": ctx.model}
+        rateable = ctx.provider is not None and ctx.keep_turn and not ctx.is_command
+        return {"type": "done", "id": message_id, "text": ctx.reply or "", "model": ctx.model,
+                "request_id": ctx.inbound.request_id if rateable else None}
     reason = ctx.error if ctx is not None else str(end.exc) or type(end.exc).__name__
     return {"type": "error", "id": message_id, "message": f"No answer: {reason}"}
 

@@ -35,6 +35,7 @@ from aibot.channels.wecom.routes import build_router
 from aibot.channels.wecom.split import split_utf8
 from aibot.config import WecomChannelConfig
 from aibot.core.errors import SendError
+from aibot.core.events import PlatformEvent
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
 
@@ -53,6 +54,7 @@ class WecomChannel:
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self._config = config
         self._inbox = context.inbox
+        self._events = context.events
         self.api = WecomApi(config.corp_id, config.secret.get_secret_value(), config.api_base,
                             timeout=config.timeout, clock=monotonic)
         self.verifier = CallbackVerifier(config, clock=clock)
@@ -102,6 +104,8 @@ class WecomChannel:
         item = read_message(message, self._config.agent_id)
         if isinstance(item, Inbound):
             await self._inbox.accept(item)
+        elif isinstance(item, PlatformEvent):
+            await self._events.handle(item)
         elif isinstance(item, Notice) and self._config.text_only_notice and \
                 self._first_time(item.key):
             self._spawn(self._notify(item.user, self._config.text_only_notice))

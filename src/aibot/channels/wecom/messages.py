@@ -2,8 +2,8 @@
 
 Text messages go to the inbox, keyed on the app and `MsgId` so WeCom's re-deliveries are dropped
 there (durably, across restarts). Images, voice, files, locations and links get a fixed notice
-(`Notice`); events (entering the app, menu clicks…) carry nothing to answer and are only
-acknowledged.
+(`Notice`). A user opening the app (`enter_agent`) and address-book changes (`change_contact`)
+become platform events (greeting, audit); other events are only acknowledged.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
 from aibot.channels.wecom.callback import child_text
+from aibot.core.events import PlatformEvent
 from aibot.core.messages import Inbound
 
 CHANNEL = "wecom"
@@ -35,14 +36,31 @@ def dedupe_key(message: Element) -> str:
     return f"{child_text(message, 'FromUserName')}:{child_text(message, 'CreateTime')}"
 
 
-def read_message(message: Element, agent_id: int) -> Inbound | Notice | None:
+def read_event(message: Element, agent_id: int) -> PlatformEvent | None:
+    user = (child_text(message, "FromUserName") or "").strip()
+    event = (child_text(message, "Event") or "").strip()
+    if not user or event not in ("enter_agent", "change_contact"):
+        return None
+    if event == "enter_agent":  # once per user: WeCom sends it every time the app is opened
+        return PlatformEvent(CHANNEL, "user_entered", f"enter_agent:{agent_id}:{user}",
+                             f"{CHANNEL}:{agent_id}:{user}", {"touser": user, "chat_id": user},
+                             (user,))
+    change = (child_text(message, "ChangeType") or "").strip()
+    who = (child_text(message, "UserID") or "").strip()
+    return PlatformEvent(CHANNEL, "contact_changed", f"{agent_id}:{dedupe_key(message)}",
+                         f"{CHANNEL}:{agent_id}", {}, tuple(x for x in (change, who) if x))
+
+
+def read_message(message: Element, agent_id: int) -> Inbound | Notice | PlatformEvent | None:
     """None for what is not ours to answer, including another app's messages: apps may share
     a callback URL, Token and key, and we can only answer as `agent_id`."""
     user = (child_text(message, "FromUserName") or "").strip()
     kind = child_text(message, "MsgType")
-    if not user or kind in (None, "event"):
-        return None
     if (child_text(message, "AgentID") or str(agent_id)).strip() != str(agent_id):
+        return None
+    if kind == "event":
+        return read_event(message, agent_id)
+    if not user or kind is None:
         return None
     key = f"{agent_id}:{dedupe_key(message)}"
     if kind != "text":

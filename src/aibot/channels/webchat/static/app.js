@@ -2,8 +2,10 @@
  *
  * Talks to the gateway over one WebSocket at ./ws (JSON text frames):
  *   client → server  hello {session_id, key} · message {id, text} · new
+ *                    rate {request_id, score: 1 | -1}
  *   server → client  ready {session_id, history, model, problems}
- *                    start {id} · delta {id, text} · done {id, text, model} · error {id, message}
+ *                    start {id} · delta {id, text} · done {id, text, model, request_id}
+ *                    error {id, message} · rated {request_id, score (null: refused)}
  *                    error {code: "unauthorized", message}, then close 4401
  * Model and user text only ever reach the DOM as textContent, or through markdown-it
  * (html: false, default link validation) for assistant answers.
@@ -168,6 +170,32 @@
     entry.bubble.removeAttribute("aria-busy");
   }
 
+  // 👍/👎 under an answer; the server keeps one rating per answer, the last one given.
+  function addRating(entry, requestId) {
+    if (typeof requestId !== "string" || !requestId) return;
+    const bar = el("div", "rating");
+    bar.dataset.requestId = requestId;
+    for (const [score, label, title] of [[1, "👍", "Good answer · 有帮助"], [-1, "👎", "Bad answer · 没帮助"]]) {
+      const btn = el("button", "rate-btn", label);
+      btn.type = "button";
+      btn.title = title;
+      btn.dataset.score = String(score);
+      btn.setAttribute("aria-pressed", "false");
+      btn.addEventListener("click", () => sendFrame({ type: "rate", request_id: requestId, score }));
+      bar.appendChild(btn);
+    }
+    entry.row.appendChild(bar);
+  }
+
+  function onRated(frame) {
+    for (const bar of ui.messages.querySelectorAll(".rating")) {
+      if (bar.dataset.requestId !== frame.request_id) continue;
+      for (const btn of bar.querySelectorAll(".rate-btn")) {
+        btn.setAttribute("aria-pressed", String(Number(btn.dataset.score) === frame.score));
+      }
+    }
+  }
+
   function failAssistant(entry, message) {
     if (entry.text) renderMarkdown(entry);
     else entry.body.replaceChildren();
@@ -188,7 +216,11 @@
     for (const item of Array.isArray(history) ? history : []) {
       if (!item || typeof item.content !== "string") continue;
       if (item.role === "user") addUser(item.content);
-      else if (item.role === "assistant") finishAssistant(addAssistant(), item.content);
+      else if (item.role === "assistant") {
+        const entry = addAssistant();
+        finishAssistant(entry, item.content);
+        addRating(entry, item.request_id);
+      }
     }
     updateEmpty();
     scrollToBottom();
@@ -370,6 +402,7 @@
         if (current && frame.id === current.id) {
           const stick = nearBottom();
           finishAssistant(current, typeof frame.text === "string" ? frame.text : current.text);
+          addRating(current, frame.request_id);
           current = null;
           setModel(frame.model, { answered: true });
           if (stick) scrollToBottom();
@@ -378,6 +411,7 @@
         }
         return;
       case "error": return onError(frame);
+      case "rated": return onRated(frame);
       default: return; // unknown frames are ignored, for forward compatibility
     }
   }
