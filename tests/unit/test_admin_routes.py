@@ -142,10 +142,10 @@ def test_first_run_says_how_to_create_a_user() -> None:
     assert "ai-bot admin create-user NAME --role admin" in page.text
 
 
-@pytest.mark.parametrize("index", range(17))
+@pytest.mark.parametrize("index", range(22))
 def test_each_route_refuses_lower_roles_and_strangers(admin: Admin, index: int) -> None:
     routes = admin.console.routes()
-    assert len(routes) == 17, "update the parametrize range to cover every route"
+    assert len(routes) == 22, "update the parametrize range to cover every route"
     route = routes[index]
     stranger = call(admin, route, {}, "")
     if route.method == "GET" and not route.path.startswith("/admin/api/"):
@@ -158,7 +158,7 @@ def test_each_route_refuses_lower_roles_and_strangers(admin: Admin, index: int) 
         assert refused.status_code == 403, (route.path, lower)
         assert f"needs {route.role.label}" in refused.text
     headers, csrf = admin.session(route.role)
-    assert call(admin, route, headers, csrf).status_code in (200, 303, 400, 404)
+    assert call(admin, route, headers, csrf).status_code in (200, 303, 400, 404, 409)
 
 
 def test_state_changes_need_the_sessions_own_csrf_token(admin: Admin) -> None:
@@ -269,10 +269,10 @@ def test_models_page_compares_providers_and_shows_satisfaction_by_day(admin: Adm
                   at=now)
     headers, _csrf = admin.session(Role.VIEWER)
     page = admin.client.get("/admin/models", headers=headers).text
-    alpha = re.search(r'<tr data-provider="alpha"><td>alpha</td><td>2</td>\s*<td>([^<]+)</td>',
+    alpha = re.search(r'<tr data-quality="alpha"><td>alpha</td><td>2</td>\s*<td>([^<]+)</td>',
                       page)
     assert alpha and alpha.group(1) == "50.0 % (2)", page
-    assert re.search(r'<tr data-provider="beta"><td>beta</td><td>1</td>\s*<td>100.0 % \(1\)',
+    assert re.search(r'<tr data-quality="beta"><td>beta</td><td>1</td>\s*<td>100.0 % \(1\)',
                      page)
     assert "2.00 s / 2.00 s" in page and "<td>30</td>" in page  # latency, tokens per answer
     day = time.strftime("%Y-%m-%d", time.gmtime(now))
@@ -325,6 +325,11 @@ def test_stats_endpoint_reports_the_metrics(admin: Admin) -> None:
     ("/admin/keys/%C2%B2/revoke", {}),  # "²" is a digit to str.isdigit, not to int()
     ("/admin/keys/99999999999999999999/revoke", {}),
     ("/admin/keys/424242/revoke", {}),
+    ("/admin/keys/424242/rotate", {}),
+    ("/admin/keys/%C2%B2/rotate", {}),
+    ("/admin/channels/web/pause", {}),
+    ("/admin/channels/nope/resume", {}),
+    ("/admin/policies", {"per_user": "10/minute"}),  # no config.yaml here: read-only
     ("/admin/dead-letters/-1/retry", {}),
     ("/admin/users/x/signout", {}),
     ("/admin/models/default", {"provider": "nope"}),
@@ -360,9 +365,10 @@ def test_malformed_bodies_and_queries_are_4xx(admin: Admin) -> None:
 
 @settings(max_examples=60, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(index=st.integers(0, 16), segment=st.text(max_size=30),
+@given(index=st.integers(0, 21), segment=st.text(max_size=30),
        fields=st.dictionaries(st.sampled_from(["name", "scope", "expires_days", "provider",
-                                                "q", "key", "actor"]),
+                                                "q", "key", "actor", "words", "per_user",
+                                                "daily_tokens_per_user"]),
                               st.text(max_size=40), max_size=4))
 def test_no_input_makes_a_route_fail(admin: Admin, index: int, segment: str,
                                      fields: dict[str, str]) -> None:
