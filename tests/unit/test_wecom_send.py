@@ -188,7 +188,7 @@ async def test_non_text_messages_get_one_notice(wecom: FakeWecom, channel: Wecom
     image = parse_xml(wecom.image_xml("lisi", msg_id=77))
     await channel.receive(image)
     await channel.receive(image)  # WeCom's re-delivery
-    await channel.receive(parse_xml(wecom.event_xml("lisi")))
+    await channel.receive(parse_xml(wecom.event_xml("lisi", "click")))  # a menu click: ignored
     assert await wait_until(lambda: len(wecom.sent) == 1)
     await asyncio.sleep(0.2)
     assert len(wecom.sent) == 1 and "text messages" in wecom.sent[0].content
