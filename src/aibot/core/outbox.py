@@ -95,6 +95,9 @@ class Outbox:
         """One pass: sends what is due; returns when the next not-yet-due reply will be."""
         rows = await self._store.pending_outbox(self._batch)
         self._metrics.outbox_pending.set(len(rows))
+        self._metrics.outbox_oldest.set(
+            max(0.0, self._clock() - min(row.created_at for row in rows)) if rows else 0.0
+        )
         by_session: dict[str, list[OutboxRow]] = {}
         for row in rows:
             by_session.setdefault(row.session_key, []).append(row)

@@ -95,6 +95,11 @@ def render_compose(options: DeployOptions) -> dict[str, str]:
         "deploy/prometheus/prometheus.yml": _fill("compose/prometheus.yml", "compose", **values),
         "deploy/grafana/provisioning/datasources/prometheus.yml":
             _fill("compose/grafana-datasource.yml", "compose"),
+        "deploy/prometheus/alerts.yml": _fill("compose/prometheus-alerts.yml", "compose"),
+        "deploy/grafana/provisioning/dashboards/ai-bot.yml":
+            _fill("compose/grafana-dashboards.yml", "compose"),
+        "deploy/grafana/provisioning/dashboards/ai-bot.json":
+            _fill("compose/grafana-dashboard.json", "compose"),
     }
 
 

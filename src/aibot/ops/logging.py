@@ -2,24 +2,40 @@
 
 Masking happens in the last processor before rendering, so it covers every logger, every field
 and exception text: configured secret values are replaced wherever they appear, fields whose
-names look secret are hidden, and token-shaped strings (sk-…, Bearer …) are cut down.
+names look secret are hidden, token-shaped strings (sk-…, Bearer …) are cut down, and personal
+data (phone, e-mail, ID-card and bank-card numbers) is replaced by its kind.
+
+With `logging.file` set, the lines go as JSON to that file, rotated by size or daily by the
+standard library's handlers, instead of to stderr.
 """
 
 from __future__ import annotations
 
 import logging
+import logging.handlers
 import re
 import sys
 from collections.abc import Iterable, MutableMapping
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
+
+from aibot.ops.pii import mask_pii
+
+if TYPE_CHECKING:
+    from aibot.config import LoggingConfig
 
 _SECRET_FIELD = re.compile(r"(pass(word)?|secret|token|api[_-]?key|authorization|cookie)", re.I)
 _TOKEN_SHAPES = re.compile(
     r"(?P<prefix>Bearer\s+|sk-|sk_|xox[abp]-)(?P<body>[A-Za-z0-9._\-]{6,})", re.I
 )
+# Every datum mask_pii knows has an `@` or seven digits in a row, give or take single spaces or
+# dashes between them; strings without one skip its patterns.
+_PII_HINT = re.compile(r"@|\d(?:[ -]?\d){6}")
+# Fields the gateway writes itself whose digits are never personal data.
+_NOT_PII = frozenset({"timestamp", "request_id", "level", "logger"})
 
 
 class SecretMasker:
@@ -38,20 +54,25 @@ class SecretMasker:
                 text = text.replace(secret, mask_value(secret))
         return _TOKEN_SHAPES.sub(lambda m: m.group("prefix") + m.group("body")[:2] + "***", text)
 
-    def mask(self, value: Any, key: str = "") -> Any:
+    def mask(self, value: Any, key: str = "", *, pii: bool = False) -> Any:
+        """Secrets always; personal data too with `pii` (log lines, not doctor's own output)."""
         if isinstance(value, str):
-            return mask_value(value) if key and _SECRET_FIELD.search(key) else self.mask_text(value)
+            if key and _SECRET_FIELD.search(key):
+                return mask_value(value)
+            value = self.mask_text(value)
+            return mask_pii(value) if pii and _PII_HINT.search(value) else value
         if isinstance(value, dict):
-            return {k: self.mask(v, str(k)) for k, v in value.items()}
+            return {k: self.mask(v, str(k), pii=pii) for k, v in value.items()}
         if isinstance(value, list | tuple):
-            return [self.mask(v, key) for v in value]
+            return [self.mask(v, key, pii=pii) for v in value]
         return value
 
     def __call__(
         self, _logger: Any, _method: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         for key, value in list(event.items()):
-            event[key] = self.mask(value, "" if key == "event" else key)
+            event[key] = self.mask(value, "" if key == "event" else key,
+                                   pii=key not in _NOT_PII)
         return event
 
 
@@ -64,8 +85,43 @@ def _json_dumps(value: Any, **_kw: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-def configure_logging(level: str, fmt: str, masker: SecretMasker) -> None:
-    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+class _SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
+    """The stdlib handler formats every record twice, once only to measure it; here the
+    formatter (masking and JSON, the expensive part) runs once per line."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record) + self.terminator
+            if self.stream is None:
+                self.stream = self._open()
+            # A line longer than max_bytes still goes into a fresh file rather than looping.
+            if self.stream.tell() and self.stream.tell() + len(line) >= self.maxBytes:
+                self.doRollover()
+            self.stream.write(line)
+            self.flush()
+        except Exception:
+            self.handleError(record)
+
+
+def _handler(settings: LoggingConfig | None) -> logging.Handler:
+    """stderr, or the rotating file `logging.file` names (its directory is created)."""
+    if settings is None or not settings.file:
+        return logging.StreamHandler(sys.stderr)
+    path = Path(settings.file)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if settings.rotate == "daily":
+        return logging.handlers.TimedRotatingFileHandler(
+            path, when="midnight", backupCount=settings.backups, encoding="utf-8", utc=True)
+    return _SizeRotatingFileHandler(
+        path, maxBytes=settings.max_bytes, backupCount=settings.backups,
+        encoding="utf-8")
+
+
+def configure_logging(level: str, fmt: str, masker: SecretMasker,
+                      settings: LoggingConfig | None = None) -> None:
+    """`settings` adds the file and rotation options of the `logging:` section."""
+    to_file = settings is not None and bool(settings.file)
+    use_json = to_file or fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json_dumps) if use_json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
@@ -89,7 +145,7 @@ def configure_logging(level: str, fmt: str, masker: SecretMasker) -> None:
         foreign_pre_chain=shared,
         processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, masker, renderer],
     )
-    handler = logging.StreamHandler(sys.stderr)
+    handler = _handler(settings)
     handler.setFormatter(formatter)
     root = logging.getLogger()
     root.handlers[:] = [handler]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
+_LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
 
 
 class Metrics:
@@ -58,6 +59,27 @@ class Metrics:
         )
         self.outbox_pending = Gauge(
             "aibot_outbox_pending", "Replies waiting to be delivered.", registry=r
+        )
+        self.outbox_oldest = Gauge(
+            "aibot_outbox_oldest_seconds", "Age of the oldest reply waiting to be delivered.",
+            registry=r,
+        )
+        self.inbox_pending = Gauge(
+            "aibot_inbox_pending", "Received messages not yet answered (sampled every rescan).",
+            registry=r,
+        )
+        self.inbox_oldest = Gauge(
+            "aibot_inbox_oldest_seconds", "Age of the oldest message not yet answered.",
+            registry=r,
+        )
+        self.loop_lag = Gauge(
+            "aibot_event_loop_lag_seconds", "How late the event loop ran the last timer sample.",
+            registry=r,
+        )
+        self.loop_lag_samples = Histogram(
+            "aibot_event_loop_lag_samples_seconds", "Every event-loop lag sample, for quantiles "
+            "and alerts that must not miss a spike between scrapes.", buckets=_LAG_BUCKETS,
+            registry=r,
         )
         self.outbox_expired = Counter(
             "aibot_outbox_expired", "Replies too old to send, by channel.", ["channel"],
