@@ -9,7 +9,7 @@ import signal
 import socket
 import sys
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any, cast
@@ -26,9 +26,13 @@ from aibot.core.inbox import Inbox
 from aibot.ops.metrics import Metrics
 from aibot.store.engine import create_engine, migrate
 from tests.fakes.openai_server import FakeOpenAI
+from tests.log_leaks import GatewayRun, configured_secrets, find_leaks
 
 AI_BOT = Path(sys.executable).parent / "ai-bot"
 API_KEY = "test-key"
+PROVIDER_KEY = "sk-fake-provider-key-123456"
+# Every gateway started in this session with its config's secrets, for the final log check.
+GATEWAY_RUNS: list[GatewayRun] = []
 
 
 PG_ADMIN_DSN = "postgres://postgres@127.0.0.1:5432/postgres"
@@ -139,6 +143,8 @@ class RunningGateway:
 
     async def start(self, timeout: float = 20.0) -> None:
         self.config_path.write_text(yaml.safe_dump(self.config), encoding="utf-8")
+        GATEWAY_RUNS.append(GatewayRun(self.workdir, configured_secrets(
+            self.config, self.env, (API_KEY, PROVIDER_KEY))))
         log = self.log_path.open("ab")
         self.process = await asyncio.create_subprocess_exec(
             str(AI_BOT), "run", "-c", str(self.config_path), cwd=self.workdir,
@@ -197,6 +203,16 @@ class RunningGateway:
 GatewayFactory = Callable[..., Awaitable[RunningGateway]]
 
 
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_gateway_logs() -> Iterator[None]:
+    """After the whole run, no gateway's logs hold a secret from its config (issue 7)."""
+    yield
+    leaks = find_leaks(GATEWAY_RUNS)
+    if leaks:
+        pytest.fail("configured secrets found in gateway logs:\n" + "\n".join(leaks),
+                    pytrace=False)
+
+
 async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
     """Polls `condition` until it holds or `timeout` passes; returns its last value."""
     deadline = asyncio.get_running_loop().time() + timeout
@@ -230,7 +246,7 @@ async def gateway_factory(
             "storage": {"url": f"sqlite:///{workdir / 'ai-bot.db'}"},
             "api": {"keys": [API_KEY]},
             "models": {"default": "fake", "providers": {"fake": {
-                "base_url": fake_llm.base_url, "api_key": "sk-fake-provider-key-123456",
+                "base_url": fake_llm.base_url, "api_key": PROVIDER_KEY,
                 "model": "fake-model", "timeout": 10, "max_retries": 1,
             }}},
             "logging": {"level": "info", "format": "json"},

@@ -7,7 +7,6 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
-import redis.asyncio as redis
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -39,9 +38,10 @@ from aibot.ops.body_limit import BodyLimitMiddleware
 from aibot.ops.gc_tuning import tune_for_serving
 from aibot.ops.health import build_health_router
 from aibot.ops.logging import SecretMasker
+from aibot.ops.loop_lag import LoopLagSampler
 from aibot.ops.metrics import Metrics
-from aibot.policy.cache import AnswerCache, LocalAnswerCache, RedisAnswerCache
-from aibot.policy.limits import Limiter, LocalLimiter, RedisLimiter
+from aibot.policy.cache import AnswerCache, LocalAnswerCache
+from aibot.policy.limits import Limiter, LocalLimiter
 from aibot.policy.policies import Policies, PolicyHolder, PolicyServices
 from aibot.providers.openai_compat import OpenAICompatibleProvider
 from aibot.providers.router import ProviderRouter
@@ -64,11 +64,23 @@ def build_providers(config: Config) -> dict[str, OpenAICompatibleProvider]:
         raise ConfigError(str(exc)) from None
 
 
+def shared_state(config: Config) -> tuple[Limiter, AnswerCache]:
+    """Rate limits and the answer cache: in this process, or in Redis when `redis.url` is set
+    (the Redis client is imported only then: it is a quarter second of every start)."""
+    if not config.redis.url:
+        return LocalLimiter(), LocalAnswerCache(config.policy.cache.max_entries)
+    from aibot.policy.shared import RedisAnswerCache, RedisLimiter, client_for
+
+    client = client_for(config.redis.url)
+    return RedisLimiter(client), RedisAnswerCache(client)
+
+
 class Gateway:
     def __init__(self, loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) -> None:
         config = self.config = loaded.config
         self.loaded = loaded
         self.metrics = Metrics()
+        self.loop_lag = LoopLagSampler(self.metrics)
         self.masker = SecretMasker(config.secrets())
         self.engine = create_engine(config.storage.url)
         self.repository = Repository(self.engine)
@@ -87,12 +99,9 @@ class Gateway:
         self.dispatcher = Dispatcher(config.dispatcher.max_concurrency,
                                      config.dispatcher.max_queue, self.metrics)
         self.policies = PolicyHolder(Policies(config))
-        self.redis = redis.from_url(config.redis.url) if config.redis.url else None
-        limiter: Limiter = RedisLimiter(self.redis) if self.redis else LocalLimiter()
-        answers: AnswerCache = (RedisAnswerCache(self.redis) if self.redis
-                                else LocalAnswerCache(config.policy.cache.max_entries))
+        self.limiter, answers = shared_state(config)
         self.pairings = PairingStore(self.engine)
-        services = PolicyServices(limiter, answers, self.pairings, self.metrics, clock)
+        services = PolicyServices(self.limiter, answers, self.pairings, self.metrics, clock)
         self.feedback = Feedback(self.repository, self.writer, self.metrics, clock)
         commands = Commands(self.memory, self.catalog, self.metrics.summary, self.feedback)
         pipeline = build_pipeline(memory=self.memory, commands=commands,
@@ -128,6 +137,7 @@ class Gateway:
         return explicit if explicit is not None else not self.config.server.is_loopback
 
     async def start(self) -> None:
+        self.loop_lag.start()
         await migrate(self.engine)
         await self.keys.start_refreshing(ApiKeyStore(self.engine).usable,
                                          self.config.api.key_refresh)
@@ -151,11 +161,11 @@ class Gateway:
         await self.outbox.stop()
         await self.writer.stop()
         await self.router.close()
-        if self.redis is not None:
-            await self.redis.aclose()
+        await self.limiter.close()
         for sender in self.senders.values():
             await sender.close()
         await self.engine.dispose()
+        await self.loop_lag.stop()
 
     def problems(self) -> list[str]:
         """Setup problems in words the user can act on; shown on the page and in /readyz."""
@@ -188,6 +198,7 @@ class Gateway:
                     "default": self.router.default, "fallbacks": self.router.fallbacks,
                     "circuits": {n: b.state for n, b in self.router.breakers.items()},
                     "problems": problems}
+        channels: dict[str, dict[str, Any]]
         channels = {"web": {"ok": self.config.webchat.enabled,
                             "requires_key": self.webchat_requires_key},
                     "api": {"ok": self.keys.configured,
@@ -197,6 +208,8 @@ class Gateway:
             channels[WEBHOOK] = {"ok": True}
         for channel in self.channels:
             channels[channel.name] = channel.status()
+        for name in self.inbox.paused & channels.keys():
+            channels[name] = {**channels[name], "paused": True}
         return {"ready": bool(store["ok"] and provider["ok"]), "version": __version__,
                 "store": store, "provider": provider, "channels": channels,
                 "queue": {"waiting": self.dispatcher.queued}}

@@ -210,6 +210,19 @@ class LoggingConfig(_Section):
     format: Literal["auto", "console", "json"] = Field(
         "auto", description="auto: readable on a terminal, JSON otherwise."
     )
+    file: str | None = Field(
+        None, description="Write JSON lines to this file (rotated) instead of stderr; null: "
+        "stderr, for journald or docker logs."
+    )
+    rotate: Literal["size", "daily"] = Field(
+        "size", description="size: a new file at max_bytes; daily: a new file at UTC midnight."
+    )
+    max_bytes: int = Field(
+        50 * 1024 * 1024, ge=1024, description="With rotate: size, the size a log file may reach."
+    )
+    backups: int = Field(
+        7, ge=0, description="Rotated files kept beside the current one; older ones are deleted."
+    )
 
 
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*\s*(?:ms|s|m|h|d)|second|minute|hour|day)\s*$")

@@ -49,6 +49,8 @@ class ConfigReloader:
         self._watcher: asyncio.Task[None] | None = None
         self._signalled: set[asyncio.Task[bool]] = set()
         self._stop = asyncio.Event()
+        # Why the last reload was refused, for callers that show it (the admin console).
+        self.last_problem = ""
 
     def listen_for_sighup(self) -> None:
         """`kill -HUP <pid>` (or `systemctl reload ai-bot`) reloads; only the main thread's
@@ -71,6 +73,7 @@ class ConfigReloader:
                 loaded = await asyncio.to_thread(load_config, self.loaded.path)
                 policies = await asyncio.to_thread(Policies, loaded.config)
             except ConfigError as exc:
+                self.last_problem = str(exc)
                 log.error("config reload rejected; the running config stays",
                           reason=reason, problems=str(exc).replace("\n", "; "))
                 return False

@@ -1,7 +1,8 @@
 """The admin console in headless Chromium against the real gateway (`ai-bot run`): login,
 a viewer refused a change, a live model switch, a key made in the page then accepted by
-/v1/models, and the login lockout. The `open_page` fixture fails a test on any script error or CSP
-violation, so the console must run under its strict Content-Security-Policy."""
+/v1/models, rotated and revoked, the policies page, and the login lockout. The `open_page`
+fixture fails a test on any script error or CSP violation, so the console must run under its
+strict Content-Security-Policy."""
 
 from __future__ import annotations
 
@@ -81,13 +82,21 @@ async def test_roles_model_switch_key_and_lockout(
     key = (await operator.locator("#new-key").inner_text()).strip()
     assert key.startswith("aib_")
     assert await key_status(gw, key) == 200
+    await operator.click("tr[data-key] button:has-text('Rotate')")
+    rotated = (await operator.locator("#new-key").inner_text()).strip()
+    assert rotated != key and await key_status(gw, key) == 401
+    key = rotated
+    assert await key_status(gw, key) == 200
     await operator.click("tr[data-key] button:has-text('Revoke')")
     await expect(operator.locator("tr[data-key] .state").first).to_have_text("revoked")
     assert await key_status(gw, key) == 401
 
+    await operator.goto(f"{gw.url}/admin/policies")
+    await expect(operator.locator("#edit-policies")).to_be_visible()
+
     await operator.goto(f"{gw.url}/admin/audit")
     audit = await operator.locator("#audit").inner_text()
-    for action in ("model.default", "apikey.create", "apikey.revoke", "login"):
+    for action in ("model.default", "apikey.create", "apikey.rotate", "apikey.revoke", "login"):
         assert action in audit
     assert key not in audit
 

@@ -29,6 +29,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.utils import formatdate
 from types import TracebackType
 from typing import Any, Self
 
@@ -201,6 +202,8 @@ class FakeOpenAI:
         self.chunk_size = chunk_size
         self.chunk_delay = chunk_delay
         self.record = record
+        # Seconds added to every response's Date header: a server whose clock is off.
+        self.date_offset = 0.0
         self.requests: list[RecordedRequest] = []
         self._script: deque[Action] = deque()
         self._ids = itertools.count(1)
@@ -215,6 +218,7 @@ class FakeOpenAI:
         app = web.Application()
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_get("/v1/models", self._models)
+        app.on_response_prepare.append(self._stamp_date)
         self._base_url = await self._server.start(app, host, port) + "/v1"
 
     async def stop(self) -> None:
@@ -252,6 +256,11 @@ class FakeOpenAI:
         self._script.clear()
 
     # -- handlers
+
+    async def _stamp_date(self, _request: web.Request, response: web.StreamResponse) -> None:
+        """aiohttp adds the true Date only when none is set, so this one wins."""
+        if self.date_offset:
+            response.headers["Date"] = formatdate(time.time() + self.date_offset, usegmt=True)
 
     async def _admit(self, request: web.Request, body: Any) -> web.Response | None:
         """Record the request, wait the configured latency, and refuse a wrong API key."""

@@ -31,6 +31,7 @@ async def test_status_then_promote_switches_all_traffic_live(
             "canary": {"provider": "new", "weight": 50}}})
         text = gw.config_path.read_text(encoding="utf-8")
         gw.config_path.write_text("# our production setup\n" + text, encoding="utf-8")
+        gw.config_path.chmod(0o600)  # it may hold secrets
         providers = []
         for i in range(12):
             _, body = await gw.chat("hello", session=f"s{i}")
@@ -51,6 +52,7 @@ async def test_status_then_promote_switches_all_traffic_live(
         assert promoted.returncode == 0, promoted.stderr
         config = gw.config_path.read_text(encoding="utf-8")
         assert config.startswith("# our production setup") and "canary" not in config
+        assert gw.config_path.stat().st_mode & 0o777 == 0o600
         assert "default: new" in config
         assert await wait_until(lambda: "config reloaded" in gw.log(), timeout=10)
         for i in range(12, 18):

@@ -11,9 +11,10 @@ import redis.asyncio as redis
 from aibot.config import AccessConfig, CanaryConfig, Config, ConfigError, RouteConfig
 from aibot.core.messages import Inbound
 from aibot.policy.access import AccessPolicy, Verdict
-from aibot.policy.cache import LocalAnswerCache, RedisAnswerCache, cache_key
-from aibot.policy.limits import Limiter, LocalLimiter, RedisLimiter
+from aibot.policy.cache import LocalAnswerCache, cache_key
+from aibot.policy.limits import Limiter, LocalLimiter, SharedStoreDown
 from aibot.policy.routes import RouteTable, in_canary
+from aibot.policy.shared import RedisAnswerCache, RedisLimiter
 from aibot.store.engine import create_engine, migrate
 from aibot.store.pairings import PairingStore
 from tests.conftest import redis_database
@@ -68,6 +69,13 @@ async def test_usage_counters_add_up_and_expire(backend: str) -> None:
             clock.now += 3601
             assert await limiter.usage("q") == 0
         await limiter.close()
+
+
+async def test_a_redis_outage_is_reported_as_shared_store_down() -> None:
+    limiter = RedisLimiter(redis.from_url("redis://127.0.0.1:1/0"))  # nothing listens there
+    with pytest.raises(SharedStoreDown):
+        await limiter.take("k", 1, 1.0)
+    await limiter.close()
 
 
 def test_access_lists_and_dm_policies() -> None:

@@ -57,6 +57,8 @@ async def test_inbox_dedupes_on_channel_and_message_id(engine: AsyncEngine) -> N
     pending = await repo.pending_inbox(10, set())
     assert {p.channel for p in pending} == {"tg", "feishu"}
     assert pending[0].target == {"chat": 1}
+    paused_tg = await repo.pending_inbox(1, set(), frozenset({"tg"}))  # filtered in SQL
+    assert [p.channel for p in paused_tg] == ["feishu"]
     await writer.stop()
 
 

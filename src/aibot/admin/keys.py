@@ -1,4 +1,5 @@
-"""API keys made in the console: shown once, stored as SHA-256, revocable, optionally expiring.
+"""API keys made in the console: shown once, stored as SHA-256, revocable, rotatable,
+optionally expiring.
 
 SHA-256 (not argon2) is right here: a key is 256 random bits, so an attacker holding the
 table cannot brute-force it whatever the hash speed, while slow hashing would cost every API
@@ -12,7 +13,7 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aibot.admin.inputs import printable
 from aibot.channels.http_api.auth import SCOPE_PREFIXES, StoredKey
@@ -42,6 +43,16 @@ class KeyRow:
         return "active"
 
 
+async def _insert(connection: AsyncConnection, name: str, scope: str, created_by: str,
+                  now: float, expires_at: float | None) -> tuple[str, KeyRow]:
+    key = KEY_PREFIX + secrets.token_urlsafe(32)
+    result = await connection.execute(api_keys.insert().values(
+        name=name, key_hash=hashlib.sha256(key.encode()).hexdigest(), prefix=key[:_SHOWN],
+        scope=scope, created_by=created_by, created_at=now, expires_at=expires_at))
+    key_id = int(result.inserted_primary_key[0])  # type: ignore[index]
+    return key, KeyRow(key_id, name, key[:_SHOWN], scope, created_by, now, expires_at, None)
+
+
 class ApiKeyStore:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
@@ -54,14 +65,25 @@ class ApiKeyStore:
         name = printable(name, 128)
         if not name:
             raise ValueError("give the key a name (who or what uses it)")
-        key = KEY_PREFIX + secrets.token_urlsafe(32)
         async with self.engine.begin() as connection:
-            result = await connection.execute(api_keys.insert().values(
-                name=name, key_hash=hashlib.sha256(key.encode()).hexdigest(),
-                prefix=key[:_SHOWN], scope=scope, created_by=created_by, created_at=now,
-                expires_at=expires_at))
-        key_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-        return key, KeyRow(key_id, name, key[:_SHOWN], scope, created_by, now, expires_at, None)
+            return await _insert(connection, name, scope, created_by, now, expires_at)
+
+    async def rotate(self, key_id: int, created_by: str,
+                     now: float) -> tuple[str, KeyRow, KeyRow] | None:
+        """Replaces an active key by a new one with the same name, scope and expiry, in one
+        transaction (never both or neither usable); None when no active key has that id.
+        Returns the new plaintext, the new row and the revoked old row."""
+        async with self.engine.begin() as connection:
+            old = (await connection.execute(select(api_keys).where(
+                api_keys.c.id == key_id, api_keys.c.revoked_at.is_(None)))).one_or_none()
+            if old is None or (old.expires_at is not None and now >= old.expires_at):
+                return None
+            await connection.execute(update(api_keys).where(api_keys.c.id == key_id)
+                                     .values(revoked_at=now))
+            key, row = await _insert(connection, old.name, old.scope, created_by, now,
+                                     old.expires_at)
+        return key, row, KeyRow(old.id, old.name, old.prefix, old.scope, old.created_by,
+                                old.created_at, old.expires_at, now)
 
     async def revoke(self, key_id: int, now: float) -> KeyRow | None:
         async with self.engine.begin() as connection:

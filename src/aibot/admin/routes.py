@@ -7,6 +7,7 @@ the role before the handler runs. The unit tests walk that same table.
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -34,6 +35,14 @@ from aibot.admin.auth import (
 from aibot.admin.inputs import printable
 from aibot.admin.keys import SCOPES, ApiKeyStore
 from aibot.admin.lockout import Lockout
+from aibot.admin.policy_edit import (
+    changes,
+    describe,
+    parse_form,
+    rate_text,
+    word_sources,
+    write_policy,
+)
 from aibot.admin.port import AdminPortSplit
 from aibot.admin.records import (
     dead_letters,
@@ -45,6 +54,8 @@ from aibot.admin.roles import Role
 from aibot.admin.sessions import Sessions
 from aibot.admin.stats import snapshot
 from aibot.admin.users import NAME_MAX, AdminUsers
+from aibot.config_edit import edit_config, restore
+from aibot.config_edit import section as yaml_section
 from aibot.ops.pii import mask_pii
 from aibot.ops.quality import arm_stats, csat_by_day, provider_counts
 
@@ -123,6 +134,8 @@ class AdminConsole:
         self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
                                      autoescape=select_autoescape(default=True))
         self.templates.filters["when"] = _when
+        self.templates.filters["rate"] = rate_text
+        self._config_edit = asyncio.Lock()  # one write-reload-restore at a time
 
     def routes(self) -> list[AdminRoute]:
         viewer, operator, admin = Role.VIEWER, Role.OPERATOR, Role.ADMIN
@@ -133,11 +146,17 @@ class AdminConsole:
             AdminRoute("GET", "/admin/conversation", viewer, self.conversation),
             AdminRoute("GET", "/admin/conversation/export", viewer, self.export),
             AdminRoute("GET", "/admin/channels", viewer, self.channels),
+            AdminRoute("POST", "/admin/channels/{name}/pause", operator, self.pause_channel),
+            AdminRoute("POST", "/admin/channels/{name}/resume", operator, self.resume_channel),
             AdminRoute("GET", "/admin/models", viewer, self.models),
             AdminRoute("POST", "/admin/models/default", operator, self.switch_model),
+            AdminRoute("POST", "/admin/models/canary", operator, self.set_canary),
             AdminRoute("GET", "/admin/keys", viewer, self.keys),
             AdminRoute("POST", "/admin/keys", operator, self.create_key),
             AdminRoute("POST", "/admin/keys/{key_id}/revoke", operator, self.revoke_key),
+            AdminRoute("POST", "/admin/keys/{key_id}/rotate", operator, self.rotate_key),
+            AdminRoute("GET", "/admin/policies", viewer, self.policies),
+            AdminRoute("POST", "/admin/policies", operator, self.edit_policies),
             AdminRoute("GET", "/admin/dead-letters", viewer, self.dead_letters),
             AdminRoute("POST", "/admin/dead-letters/{row_id}/retry", operator, self.retry),
             AdminRoute("GET", "/admin/audit", viewer, self.audit_page),
@@ -267,7 +286,27 @@ class AdminConsole:
 
     async def channels(self, call: Call) -> Response:
         readiness = await self.gateway.readiness()
-        return self.render("channels.html", call.who, page="channels", readiness=readiness)
+        return self.render("channels.html", call.who, page="channels", readiness=readiness,
+                           pausable=self.gateway.senders.keys())
+
+    async def pause_channel(self, call: Call) -> Response:
+        return await self._set_paused(call, paused=True)
+
+    async def resume_channel(self, call: Call) -> Response:
+        return await self._set_paused(call, paused=False)
+
+    async def _set_paused(self, call: Call, *, paused: bool) -> Response:
+        """Only channels whose messages go through the inbox (those with an outbox sender)."""
+        name = str(call.request.path_params.get("name", ""))
+        if name not in self.gateway.senders:
+            return self.error(call.who, 404, "No pausable channel with that name (web and api "
+                              "answer directly and cannot be paused).")
+        if paused:
+            self.gateway.inbox.pause(name)
+            return await self._back(call, "/admin/channels", "channel.pause", name)
+        started = await self.gateway.inbox.resume(name)
+        return await self._back(call, "/admin/channels", "channel.resume",
+                                f"{name} ({started} pending message(s) scheduled)")
 
     async def models(self, call: Call) -> Response:
         router = self.gateway.router
@@ -328,6 +367,86 @@ class AdminConsole:
         await self.gateway.keys.refresh()
         return await self._back(call, "/admin/keys", "apikey.revoke",
                                 f"#{row.id} {row.prefix}… '{row.name}'")
+
+    async def rotate_key(self, call: Call) -> Response:
+        key_id = _int(call.request.path_params.get("key_id"))
+        rotated = (None if key_id is None
+                   else await self.api_keys.rotate(key_id, call.who.user.name, self.clock()))
+        if rotated is None:
+            return self.error(call.who, 404, "No active key with that id.")
+        key, new, old = rotated
+        await self.gateway.keys.refresh()
+        await self.audit.record(call.who.audit(
+            "apikey.rotate", f"#{old.id} {old.prefix}… -> #{new.id} {new.prefix}… '{new.name}'"))
+        return await self.keys(call, new_key=key)
+
+    async def policies(self, call: Call, problem: str | None = None,
+                       status: int = 200) -> Response:
+        """What the running gateway enforces (the last config that loaded, not the file)."""
+        loaded = self.gateway.reloader.loaded
+        policy = loaded.config.policy
+        return self.render("policies.html", call.who, status, page="policies", policy=policy,
+                           sources=word_sources(policy), editable=loaded.path is not None,
+                           active_words=len(self.gateway.policies.current.words),
+                           problem=problem)
+
+    async def edit_policies(self, call: Call) -> Response:
+        try:
+            wanted = parse_form(call.form)
+        except ValueError as exc:
+            return await self.policies(call, str(exc), 400)
+        current = self.gateway.reloader.loaded.config.policy
+        edits = changes(current, wanted)
+        if not edits:
+            return secured(RedirectResponse("/admin/policies", 303))
+        problem = await self._change_config(lambda path: write_policy(path, edits))
+        if problem is not None:
+            return await self.policies(call, problem, 409 if "read-only" in problem else 400)
+        return await self._back(call, "/admin/policies", "policy.edit",
+                                describe(current, edits))
+
+    async def _change_config(self, write: Callable[[Path], bytes]) -> str | None:
+        """Writes config.yaml, then has the gateway reload it; if the reload refuses it, the
+        file is put back. None when the change is live, else what went wrong."""
+        reloader = self.gateway.reloader
+        path = reloader.loaded.path
+        if path is None:
+            return "Running on defaults without a config.yaml: settings are read-only here."
+        async with self._config_edit:
+            try:
+                previous = await asyncio.to_thread(write, path)
+            except (OSError, ValueError) as exc:
+                return f"Could not change the file: {exc}"
+            if not await reloader.reload("admin console"):
+                await asyncio.to_thread(restore, path, previous)
+                return f"Refused; nothing changed: {reloader.last_problem}"
+        return None
+
+    async def set_canary(self, call: Call) -> Response:
+        """Starts, re-weights or ends (empty provider) the canary split, through config.yaml."""
+        name = call.form.get("provider", "").strip()
+        try:
+            weight = float(call.form.get("weight", "0") or 0)
+        except ValueError:
+            return self.error(call.who, 400, "The weight must be a number from 0 to 100.")
+        if name and (name not in self.gateway.router.providers or not 0 <= weight <= 100):
+            return self.error(call.who, 400, "Choose a configured provider and a weight "
+                                             "from 0 to 100.")
+
+        def write(path: Path) -> bytes:
+            def change(document: dict[str, Any]) -> None:
+                models = yaml_section(document, "models")
+                if name:
+                    models["canary"] = {"provider": name, "weight": weight}
+                else:
+                    models.pop("canary", None)
+            return edit_config(path, change)
+
+        problem = await self._change_config(write)
+        if problem is not None:
+            return self.error(call.who, 409 if "read-only" in problem else 400, problem)
+        return await self._back(call, "/admin/models", "model.canary",
+                                f"{name} at {weight:g} %" if name else "split ended")
 
     async def dead_letters(self, call: Call) -> Response:
         rows = await dead_letters(self.gateway.engine)

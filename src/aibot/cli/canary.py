@@ -12,7 +12,6 @@ import asyncio
 import getpass
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
@@ -125,23 +124,22 @@ def rollback(config: ConfigOption = None) -> None:
     console.print(f"the canary {canary} is rolled back; {default} takes all traffic.")
 
 
-def _edit(loaded: LoadedConfig, change: Callable[[Any], None]) -> None:
-    """Removes models.canary (after `change(models)`), keeping the file's comments."""
-    from ruamel.yaml import YAML
+def _edit(loaded: LoadedConfig, change: Callable[[dict[str, Any]], None]) -> None:
+    """Removes models.canary (after `change(models)`), keeping the file's comments and mode."""
+    from aibot.config_edit import edit_config, section
 
     if loaded.path is None:
         fail("there is no config.yaml to change (running on defaults)", code=1)
-    path: Path = loaded.path
-    yaml = YAML()
-    yaml.preserve_quotes = True
-    document = yaml.load(path.read_text(encoding="utf-8"))
-    models = document["models"]
-    change(models)
-    del models["canary"]
-    temporary = path.with_suffix(path.suffix + ".tmp")
-    with temporary.open("w", encoding="utf-8") as handle:
-        yaml.dump(document, handle)
-    temporary.replace(path)  # atomic: the gateway's watch never reads half a file
+
+    def end_split(document: dict[str, Any]) -> None:
+        models = section(document, "models")
+        change(models)
+        models.pop("canary", None)
+
+    try:
+        edit_config(loaded.path, end_split)
+    except (OSError, ValueError) as exc:
+        fail(f"could not change {loaded.path}: {exc}", code=1)
 
 
 def _audit(loaded: LoadedConfig, action: str, target: str) -> None:

@@ -1,8 +1,9 @@
 """`ai-bot doctor`: check the setup end to end and say, per problem, how to fix it.
 
 The checks do what `ai-bot run` will do (open the store, call each model, bind the port) so a
-green table means the gateway will start and answer. Warnings (⚠) do not fail the run; only
-problems that stop the gateway from answering (✘) make the exit code 1.
+green table means the gateway will start and answer; they also look at who can read the secret
+files and whether this machine's clock agrees with the providers'. Warnings (⚠) do not fail
+the run; only problems that stop the gateway from answering (✘) make the exit code 1.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from sqlalchemy import text
 
 from aibot.channels.registry import channel_checks
 from aibot.cli.common import console
+from aibot.cli.doctor_host import clock_check, secret_file_checks
 from aibot.cli.init import describe_failure, probe
 from aibot.config import Config, LoadedConfig, ProviderConfig
 from aibot.ops.checks import Check, Status
@@ -38,6 +40,7 @@ def run_doctor(loaded: LoadedConfig) -> int:
     checks = [
         _config_file(loaded),
         *_unset_variables(loaded),
+        *secret_file_checks(loaded),
         *live,
         *_routing(config),
         _api_keys(config),
@@ -92,10 +95,13 @@ async def _core_checks(config: Config) -> list[Check]:
     if not providers:
         no_model = Check("model", "fail", "no model provider configured", _INIT_HINT)
         return [await _storage(config.storage.url), no_model]
-    return list(await asyncio.gather(
+    storage, probed = await asyncio.gather(
         _storage(config.storage.url),
-        *(_provider(name, provider) for name, provider in providers.items()),
-    ))
+        asyncio.gather(*(_provider(name, provider) for name, provider in providers.items())),
+    )
+    skews = {name: skew for name, (_check, skew) in zip(providers, probed, strict=True)
+             if skew is not None}
+    return [storage, *(check for check, _skew in probed), clock_check(skews)]
 
 
 async def _storage(url: str) -> Check:
@@ -116,24 +122,26 @@ async def _storage(url: str) -> Check:
     return Check("storage", "ok", f"{backend} reachable")
 
 
-async def _provider(name: str, config: ProviderConfig) -> Check:
+async def _provider(name: str, config: ProviderConfig) -> tuple[Check, float | None]:
+    """The check, and the clock skew against the provider's Date header when it answered."""
     label = f"model {name}"
     try:
         client = OpenAICompatibleProvider(name, config)
     except ValueError as exc:
-        return Check(label, "fail", str(exc), "fix the preset name or set base_url")
+        return Check(label, "fail", str(exc), "fix the preset name or set base_url"), None
     where = f"{client.model} at {client.base_url}"
     if client.needs_key and not client.has_key:
         fix = (f"set {client.env_key} in .env" if client.env_key
                else f"set models.providers.{name}.api_key")
-        return Check(label, "fail", f"{where}: no API key", fix)
+        return Check(label, "fail", f"{where}: no API key", fix), None
     key = f", key {mask_value(config.api_key.get_secret_value())}" if config.api_key else ""
     try:
-        latency = await probe(name, config)
+        probed = await probe(name, config)
     except ProviderError as exc:
         failure = describe_failure(exc, client.base_url, client.model)
-        return Check(label, "fail", f"{where}{key}: {failure.problem}", failure.fix)
-    return Check(label, "ok", f"{where}{key}: answered in {latency * 1000:.0f} ms")
+        return Check(label, "fail", f"{where}{key}: {failure.problem}", failure.fix), None
+    return (Check(label, "ok", f"{where}{key}: answered in {probed.latency * 1000:.0f} ms"),
+            probed.clock_skew)
 
 
 def _routing(config: Config) -> list[Check]:

@@ -8,6 +8,7 @@ and can be shared or committed.
 from __future__ import annotations
 
 import asyncio
+import email.utils
 import json
 import os
 import re
@@ -120,11 +121,17 @@ class ProbeFailure:
 # --------------------------------------------------------------------------- live check
 
 
-async def probe(name: str, config: ProviderConfig) -> float:
+@dataclass(frozen=True)
+class Probed:
+    latency: float  # seconds
+    clock_skew: float | None  # this machine's clock minus the server's Date header, seconds
+
+
+async def probe(name: str, config: ProviderConfig) -> Probed:
     """One `max_tokens=1` completion, the cheapest call that proves URL, key and model.
 
-    Returns the latency in seconds; raises `ProviderError`. Retries are off and the timeout
-    short so a dead endpoint is reported in seconds, not after the gateway's long model timeout.
+    Raises `ProviderError`. Retries are off and the timeout short so a dead endpoint is
+    reported in seconds, not after the gateway's long model timeout.
     """
     quick = config.model_copy(update={"timeout": PROBE_TIMEOUT, "max_retries": 0})
     provider = OpenAICompatibleProvider(name, quick)
@@ -133,7 +140,18 @@ async def probe(name: str, config: ProviderConfig) -> float:
         await provider.chat(ChatRequest(messages=[Message("user", "ping")], max_tokens=1))
     finally:
         await provider.close()
-    return time.perf_counter() - started
+    latency = time.perf_counter() - started
+    return Probed(latency, _skew(provider.server_date, time.time()))
+
+
+def _skew(server_date: str | None, now: float) -> float | None:
+    """Date has whole seconds and is stamped before the body is sent: well inside the 30 s
+    that matter for webhook signatures."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(server_date) if server_date else None
+    except (TypeError, ValueError):
+        return None
+    return None if parsed is None or parsed.tzinfo is None else now - parsed.timestamp()
 
 
 def describe_failure(error: ProviderError, base_url: str, model: str) -> ProbeFailure:

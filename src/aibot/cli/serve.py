@@ -19,7 +19,7 @@ def serve(loaded: LoadedConfig) -> None:
     config = loaded.config
 
     configure_logging(config.logging.level, config.logging.format,
-                      SecretMasker(config.secrets()))
+                      SecretMasker(config.secrets()), config.logging)
     _check_port(config.server.host, config.server.port)
     admin_port = config.admin.port if config.admin.enabled else None
     if admin_port == config.server.port:

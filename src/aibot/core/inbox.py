@@ -31,7 +31,10 @@ FAILURE_NOTICE = "Sorry, I could not answer that just now. Please try again in a
 
 
 class InboxStore(Protocol):
-    async def pending_inbox(self, limit: int, exclude_ids: set[int]) -> list[InboxRow]: ...
+    async def pending_inbox(self, limit: int, exclude_ids: set[int],
+                            exclude_channels: frozenset[str] = ...) -> list[InboxRow]: ...
+
+    async def inbox_backlog(self) -> tuple[int, float | None]: ...
 
     def accept_inbox(
         self, channel: str, message_id: str, session_key: str, user_id: str, text: str,
@@ -58,7 +61,12 @@ async def no_presence(_inbound: Inbound) -> AsyncIterator[DeltaSink | None]:
 
 class Inbox:
     """`presence(inbound)` wraps the work on a message: a channel may show "typing…" meanwhile,
-    and may yield a sink for the answer's tokens to stream them to its platform."""
+    and may yield a sink for the answer's tokens to stream them to its platform.
+
+    A channel named in `paused` still has its messages accepted (committed, deduplicated, so
+    the platform gets its acknowledgement) but they stay pending until `resume`. The set is
+    this process's own: each replica of a scaled-out gateway is paused separately.
+    """
 
     def __init__(
         self, store: InboxStore, writer: Writer, service: ChatService, metrics: Metrics,
@@ -77,6 +85,21 @@ class Inbox:
         # Rows finished since a rescan's query ran must not be scheduled again from its result.
         self._recently_done: deque[int] = deque(maxlen=10_000)
         self._task: asyncio.Task[None] | None = None
+        self.paused: set[str] = set()
+
+    def pause(self, channel: str) -> None:
+        """Stops starting work on `channel`'s messages; work already started finishes."""
+        self.paused.add(channel)
+
+    async def resume(self, channel: str) -> int:
+        """Starts the messages that waited, at once; returns how many pending rows (of any
+        channel) the rescan scheduled."""
+        self.paused.discard(channel)
+        try:
+            return await self.rescan()
+        except Exception:
+            log.exception("inbox rescan after resume failed; the periodic rescan retries")
+            return 0
 
     async def accept(self, inbound: Inbound) -> bool:
         """Durably records the message; False means it was a duplicate and was dropped."""
@@ -98,8 +121,8 @@ class Inbox:
 
     def _schedule(self, inbound: Inbound) -> None:
         assert inbound.inbox_id is not None
-        if inbound.inbox_id in self._in_flight:
-            return
+        if inbound.inbox_id in self._in_flight or inbound.channel in self.paused:
+            return  # stays pending in the store until the rescan after `resume`
         try:
             future = self._service.dispatcher.submit(
                 inbound.session_key, lambda: self._process(inbound)
@@ -156,7 +179,8 @@ class Inbox:
 
     async def rescan(self, limit: int = 500) -> int:
         """Schedules pending rows not already in flight: after a restart, or after back-pressure."""
-        rows = await self._store.pending_inbox(limit, set(self._in_flight))
+        rows = await self._store.pending_inbox(limit, set(self._in_flight),
+                                               frozenset(self.paused))
         done = set(self._recently_done)
         rows = [row for row in rows if row.id not in done and row.id not in self._in_flight]
         for row in rows:
@@ -172,6 +196,13 @@ class Inbox:
             log.info("resumed pending messages", count=len(rows))
         return len(rows)
 
+    async def report_backlog(self) -> None:
+        """Sets the backlog gauges; runs with each rescan, never per message."""
+        count, oldest = await self._store.inbox_backlog()
+        self._metrics.inbox_pending.set(count)
+        self._metrics.inbox_oldest.set(0.0 if oldest is None
+                                       else max(0.0, self._clock() - oldest))
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._rescan_loop(), name="inbox-rescan")
 
@@ -185,6 +216,7 @@ class Inbox:
         while True:
             try:
                 await self.rescan()
+                await self.report_backlog()
             except Exception:
                 log.exception("inbox rescan failed")
             await asyncio.sleep(self._rescan_interval)

@@ -13,8 +13,6 @@ from collections import OrderedDict
 from collections.abc import Callable
 from typing import Protocol
 
-import redis.asyncio as redis
-
 from aibot.policy.normalize import fold
 
 
@@ -51,16 +49,3 @@ class LocalAnswerCache:
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
-
-
-class RedisAnswerCache:
-    def __init__(self, client: redis.Redis, prefix: str = "aibot:cache:") -> None:
-        self._redis = client
-        self._prefix = prefix
-
-    async def get(self, key: str) -> str | None:
-        value = await self._redis.get(self._prefix + key)
-        return value.decode() if isinstance(value, bytes) else value
-
-    async def put(self, key: str, answer: str, ttl: float) -> None:
-        await self._redis.set(self._prefix + key, answer, px=int(ttl * 1000))

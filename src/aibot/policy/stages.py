@@ -12,11 +12,11 @@ import time
 from datetime import UTC, datetime
 
 import structlog
-from redis.exceptions import RedisError
 
 from aibot.core.pipeline import DeltaSink, TurnContext
 from aibot.policy.access import Verdict
 from aibot.policy.cache import cache_key
+from aibot.policy.limits import SharedStoreDown
 from aibot.policy.policies import PolicyHolder, PolicyServices
 from aibot.policy.routes import in_canary
 from aibot.policy.words import StreamGuard
@@ -109,7 +109,7 @@ class RateLimitStage(_PolicyStage):
             if quota and await limiter.usage(
                     _quota_key(inbound.channel, inbound.user_id, ctx.now)) >= quota:
                 _refuse(ctx, self._services, "quota", limits.quota_message)
-        except (RedisError, OSError) as exc:
+        except (SharedStoreDown, OSError) as exc:
             log.warning("rate limiter unavailable; letting the message through", error=str(exc))
 
 
@@ -123,7 +123,7 @@ class QuotaFinalizer(_PolicyStage):
             await self._services.limiter.add_usage(
                 _quota_key(inbound.channel, inbound.user_id, ctx.now), tokens,
                 _until_midnight(ctx.now) + 3600)
-        except (RedisError, OSError) as exc:
+        except (SharedStoreDown, OSError) as exc:
             log.warning("could not count tokens toward the quota", error=str(exc))
 
 
@@ -176,7 +176,7 @@ class CacheStage(_PolicyStage):
         key = cache_key(ctx.inbound.text, ctx.route or "", provider)
         try:
             cached = await self._services.answers.get(key)
-        except (RedisError, OSError) as exc:
+        except (SharedStoreDown, OSError) as exc:
             log.warning("answer cache unavailable", error=str(exc))
             return
         events = self._services.metrics.policy_events
@@ -195,7 +195,7 @@ class CacheFinalizer(_PolicyStage):
             return
         try:
             await self._services.answers.put(key, ctx.reply, self._holder.current.cache.ttl)
-        except (RedisError, OSError) as exc:
+        except (SharedStoreDown, OSError) as exc:
             log.warning("answer cache unavailable", error=str(exc))
 
 

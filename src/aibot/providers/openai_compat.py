@@ -88,6 +88,8 @@ class OpenAICompatibleProvider:
         self._config = config
         self._api_key = config.api_key.get_secret_value() if config.api_key else ""
         self._session: aiohttp.ClientSession | None = None
+        # The last response's Date header: `ai-bot doctor` compares it with the local clock.
+        self.server_date: str | None = None
         self._proxy = proxy_for(self.base_url)
         self._headers = {"Content-Type": "application/json", **config.extra_headers}
         if self._api_key:
@@ -151,6 +153,7 @@ class OpenAICompatibleProvider:
                              retryable=retryable, retry_after=retry_after)
 
     async def _check_status(self, response: aiohttp.ClientResponse) -> None:
+        self.server_date = response.headers.get("Date")
         if response.status == 200:
             return
         body = await response.read()

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import orjson
-from sqlalchemy import Table, and_, bindparam, or_, select, update
+from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
@@ -119,10 +119,15 @@ class Repository:
             "model": answer.model, "route": answer.route, "created_at": now, "updated_at": now,
         })
 
-    async def pending_inbox(self, limit: int, exclude_ids: set[int]) -> list[InboxRow]:
+    async def pending_inbox(self, limit: int, exclude_ids: set[int],
+                            exclude_channels: frozenset[str] = frozenset()) -> list[InboxRow]:
+        """Pending rows oldest first; paused channels are left out in SQL so that their
+        backlog cannot fill the page and starve the other channels."""
         query = select(inbox).where(inbox.c.status == "pending").order_by(inbox.c.id).limit(
             limit + len(exclude_ids)
         )
+        if exclude_channels:
+            query = query.where(inbox.c.channel.not_in(exclude_channels))
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [
@@ -130,6 +135,15 @@ class Repository:
                      orjson.loads(r.target), r.received_at, r.attempts)
             for r in rows if r.id not in exclude_ids
         ][:limit]
+
+    async def inbox_backlog(self) -> tuple[int, float | None]:
+        """How many received messages are unanswered, and when the oldest arrived (None if
+        none): one aggregate over the (status, id) index, for the gauges."""
+        query = select(func.count(), func.min(inbox.c.received_at)).where(
+            inbox.c.status == "pending")
+        async with self.engine.connect() as connection:
+            count, oldest = (await connection.execute(query)).one()
+        return int(count), oldest
 
     async def pending_outbox(self, limit: int) -> list[OutboxRow]:
         """Pending replies oldest first, due or not: the sender keeps each session in order."""

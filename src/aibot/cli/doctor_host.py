@@ -1,0 +1,65 @@
+"""`ai-bot doctor`'s checks of this machine: who can read the secrets, and whether the clock
+is right.
+
+Feishu, WeCom and DingTalk sign their callbacks with a timestamp, and our receivers refuse
+those outside a window (`signature_max_age`, the WeCom replay window), so a drifting clock
+breaks them in a way that looks like a wrong secret; the check says so first.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from pathlib import Path
+
+from aibot.config import LoadedConfig
+from aibot.ops.checks import Check
+
+MAX_SKEW = 30.0  # seconds: far inside every platform's signature window, so this warns first
+
+
+def secret_file_checks(loaded: LoadedConfig) -> list[Check]:
+    """`.env` files (both places `load_config` reads), and config.yaml when it holds a secret
+    as a literal rather than a `${VAR}` reference, must be readable by their owner only."""
+    if os.name == "nt":
+        return []  # NTFS ACLs, not mode bits; nothing meaningful to read here
+    folder = loaded.path.parent if loaded.path else Path()
+    files = {path.resolve() for path in (Path(".env"), folder / ".env") if path.is_file()}
+    if loaded.path is not None and _has_literal_secret(loaded):
+        files.add(loaded.path.resolve())
+    return [_owner_only(path) for path in sorted(files)]
+
+
+def _has_literal_secret(loaded: LoadedConfig) -> bool:
+    assert loaded.path is not None
+    try:
+        raw = loaded.path.read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return any(secret and secret in raw for secret in loaded.config.secrets())
+
+
+def _owner_only(path: Path) -> Check:
+    name = f"permissions {path.name}"
+    try:
+        mode = stat.S_IMODE(path.stat().st_mode)
+    except OSError as exc:
+        return Check(name, "warn", f"cannot stat {path}: {exc.strerror}")
+    if mode & 0o077:
+        return Check(name, "warn", f"{path} holds secrets and is mode {mode:04o} "
+                     "(group/others can read it)", f"chmod 600 {path}")
+    return Check(name, "ok", f"{path} is mode {mode:04o}")
+
+
+def clock_check(skews: dict[str, float]) -> Check:
+    """`skews`: per provider, this machine's time minus the provider's Date header."""
+    if not skews:
+        return Check("clock", "warn", "not compared: no provider answered with a Date header",
+                     "check `timedatectl` says 'System clock synchronized: yes'")
+    name, skew = max(skews.items(), key=lambda item: abs(item[1]))
+    direction = "ahead of" if skew > 0 else "behind"
+    detail = f"{abs(skew):.0f} s {direction} {name}'s server time"
+    if abs(skew) > MAX_SKEW:
+        return Check("clock", "warn", f"{detail}: platform webhook signatures will be refused",
+                     "enable NTP: `timedatectl set-ntp true` (or chrony/ntpd)")
+    return Check("clock", "ok", detail)
