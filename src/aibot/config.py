@@ -18,7 +18,6 @@ import yaml
 from dotenv import dotenv_values
 from pydantic import (
     BaseModel,
-    ConfigDict,
     Field,
     SecretStr,
     ValidationError,
@@ -26,37 +25,68 @@ from pydantic import (
     model_validator,
 )
 
+from aibot.config_base import ConfigError, Section, parse_duration
+from aibot.config_channels import (
+    FEISHU_HOSTS,
+    ChannelsConfig,
+    ChannelSection,
+    DingtalkChannelConfig,
+    FeishuChannelConfig,
+    TelegramChannelConfig,
+    WebhookChannelConfig,
+    WecomChannelConfig,
+)
+from aibot.config_policy import (
+    AccessConfig,
+    CacheConfig,
+    PolicyConfig,
+    RateLimitConfig,
+    RouteConfig,
+    RouteMatch,
+    SensitiveWordsConfig,
+    parse_rate,
+)
+
+# The sections live in their own modules; `aibot.config` stays the one place to import from.
+__all__ = [
+    "FEISHU_HOSTS",
+    "AccessConfig",
+    "CacheConfig",
+    "ChannelSection",
+    "ChannelsConfig",
+    "ConfigError",
+    "DingtalkChannelConfig",
+    "FeishuChannelConfig",
+    "PolicyConfig",
+    "RateLimitConfig",
+    "RouteConfig",
+    "RouteMatch",
+    "Section",
+    "SensitiveWordsConfig",
+    "TelegramChannelConfig",
+    "WebhookChannelConfig",
+    "WecomChannelConfig",
+    "parse_duration",
+    "parse_rate",
+]
+
 DEFAULT_CONFIG_FILE = "config.yaml"
 CONFIG_ENV_VAR = "AIBOT_CONFIG"
 
-_DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)?\s*$")
-_DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, None: 1.0}
 _ENV_REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-class ConfigError(Exception):
-    """A config problem the user must fix; `str()` is one line per problem."""
-
-
-def parse_duration(value: Any) -> float:
-    """Accept `30m`, `10s`, `250ms`, `1h`, `2d` or a plain number of seconds."""
-    if isinstance(value, int | float):
-        return float(value)
-    match = _DURATION_RE.match(str(value))
-    if not match:
-        raise ValueError(f"not a duration: {value!r} (use e.g. 30s, 10m, 1h)")
-    return float(match.group(1)) * _DURATION_UNITS[match.group(2)]
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
-
-
-class ServerConfig(_Section):
+class ServerConfig(Section):
     host: str = Field("127.0.0.1", description="Address to bind; 0.0.0.0 exposes the gateway.")
     port: int = Field(18789, ge=1, le=65535, description="Gateway port (chat page, API, webhooks).")
     public_url: str | None = Field(None, description="Public https URL, used to register webhooks.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted.")
+
+    @property
+    def local_url(self) -> str:
+        """How a command on this machine reaches the gateway (a wildcard bind via loopback)."""
+        host = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(self.host, self.host)
+        return f"http://{host}:{self.port}"
 
     @property
     def is_loopback(self) -> bool:
@@ -69,15 +99,15 @@ class ServerConfig(_Section):
             return False
 
 
-class StorageConfig(_Section):
+class StorageConfig(Section):
     url: str = Field("sqlite:///data/ai-bot.db", description="sqlite:///path or postgresql://...")
 
 
-class RedisConfig(_Section):
+class RedisConfig(Section):
     url: str | None = Field(None, description="redis:// URL; enables shared state for replicas.")
 
 
-class ApiConfig(_Section):
+class ApiConfig(Section):
     keys: list[SecretStr] = Field(
         default_factory=list, description="Bearer keys accepted by /v1, /api/v1 and the web page."
     )
@@ -98,7 +128,7 @@ class ApiConfig(_Section):
         return [k for k in keys if k.get_secret_value().strip()]
 
 
-class ProviderConfig(_Section):
+class ProviderConfig(Section):
     preset: str | None = Field(None, description="Vendor preset: openai, minimax, zhipu, deepseek…")
     base_url: str | None = Field(None, description="OpenAI-compatible base URL; overrides preset.")
     api_key: SecretStr | None = Field(None, description="The provider's API key.")
@@ -116,12 +146,12 @@ class ProviderConfig(_Section):
     max_connections: int = Field(100, ge=1, description="Pooled connections to this provider.")
 
 
-class CanaryConfig(_Section):
+class CanaryConfig(Section):
     provider: str = Field(description="The provider under trial.")
     weight: float = Field(ge=0, le=100, description="Percent of conversations sent to it.")
 
 
-class ModelsConfig(_Section):
+class ModelsConfig(Section):
     default: str | None = Field(None, description="Provider name used unless a session picks one.")
     fallbacks: list[str] = Field(default_factory=list, description="Tried in order on failure.")
     breaker_failures: int = Field(
@@ -156,7 +186,7 @@ class ModelsConfig(_Section):
         return self
 
 
-class SessionConfig(_Section):
+class SessionConfig(Section):
     max_turns: int = Field(20, ge=0, le=1000, description="Exchanges kept as context.")
     max_context_tokens: int = Field(
         16000, ge=256, description="Token budget for history; oldest turns are dropped first."
@@ -173,12 +203,12 @@ class SessionConfig(_Section):
         return None if value in (None, "", 0, "0", "never") else parse_duration(value)
 
 
-class DispatcherConfig(_Section):
+class DispatcherConfig(Section):
     max_concurrency: int = Field(64, ge=1, description="Sessions processed at the same time.")
     max_queue: int = Field(10000, ge=1, description="Messages waiting before back-pressure.")
 
 
-class OutboxConfig(_Section):
+class OutboxConfig(Section):
     max_attempts: int = Field(10, ge=1, description="Send attempts before dead-lettering.")
     max_age: float = Field(600.0, description="Replies older than this are expired, not sent late.")
     backoff_base: float = Field(1.0, gt=0, description="First retry delay in seconds (doubles).")
@@ -190,7 +220,7 @@ class OutboxConfig(_Section):
         return parse_duration(value)
 
 
-class RetentionConfig(_Section):
+class RetentionConfig(Section):
     """How long `ai-bot maintenance` keeps rows; pending inbox/outbox rows are never deleted."""
 
     turns_days: float | None = Field(
@@ -203,7 +233,7 @@ class RetentionConfig(_Section):
     outbox_days: float = Field(7, ge=1, description="Keep sent/dead/expired replies this long.")
 
 
-class LoggingConfig(_Section):
+class LoggingConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Lowest level written; info logs one line per message."
     )
@@ -225,161 +255,7 @@ class LoggingConfig(_Section):
     )
 
 
-_RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*\s*(?:ms|s|m|h|d)|second|minute|hour|day)\s*$")
-_RATE_WORDS = {"second": "1s", "minute": "1m", "hour": "1h", "day": "1d"}
-
-
-def parse_rate(value: Any) -> tuple[int, float] | None:
-    """`5/minute`, `30/10m` → (count, window seconds); null or "" switch the limit off."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, tuple):
-        return value  # already parsed (a model copied with its values)
-    match = _RATE_RE.match(str(value))
-    if not match:
-        raise ValueError(f"not a rate: {value!r} (use e.g. 5/minute, 100/hour, 20/30s)")
-    window = _RATE_WORDS.get(match.group(2).strip(), match.group(2).strip())
-    count, seconds = int(match.group(1)), parse_duration(window if window[0].isdigit()
-                                                         else "1" + window)
-    if count < 1 or seconds <= 0:
-        raise ValueError(f"a rate needs a positive count and window: {value!r}")
-    return count, seconds
-
-
-class SensitiveWordsConfig(_Section):
-    words: list[str] = Field(default_factory=list, description="Forbidden words and phrases.")
-    files: list[Path] = Field(
-        default_factory=list, description="Word lists, one per line; reloaded on change."
-    )
-    action: Literal["block", "mask"] = Field(
-        "block", description="block: refuse the message; mask: replace the words with ***."
-    )
-    check_output: bool = Field(True, description="Also mask the words in answers (streamed too).")
-    refusal: str = Field(
-        "Sorry, I can't help with that message. 抱歉，这条消息无法处理。",
-        description="What a blocked user is told.",
-    )
-
-
-class RateLimitConfig(_Section):
-    per_user: tuple[int, float] | None = Field(
-        None, description="Messages per user, e.g. 5/minute; null: unlimited."
-    )
-    per_chat: tuple[int, float] | None = Field(
-        None, description="Messages per chat (a group counts once), e.g. 30/minute."
-    )
-    burst: int | None = Field(
-        None, ge=1, description="Messages allowed at once; default: the count of the rate."
-    )
-    daily_tokens_per_user: int | None = Field(
-        None, ge=1, description="Model tokens a user may spend per day (UTC); null: unlimited."
-    )
-    message: str = Field(
-        "You're sending messages too fast. Please try again in {retry} s. 请 {retry} 秒后再试。",
-        description="Told to a limited user; {retry} is the wait in seconds.",
-    )
-    quota_message: str = Field(
-        "You've used today's quota. It resets at 00:00 UTC. 今日额度已用完。",
-        description="Told to a user over the daily token quota.",
-    )
-
-    @field_validator("per_user", "per_chat", mode="before")
-    @classmethod
-    def _rate(cls, value: Any) -> tuple[int, float] | None:
-        return parse_rate(value)
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self.per_user or self.per_chat or self.daily_tokens_per_user)
-
-
-class AccessConfig(_Section):
-    """Who may talk to the assistant. Ids are `user_id` or `channel:user_id`."""
-
-    allow_users: list[str] = Field(
-        default_factory=list, description="If set, only these users are answered in DMs."
-    )
-    deny_users: list[str] = Field(default_factory=list, description="Never answered.")
-    allow_chats: list[str] = Field(
-        default_factory=list, description="If set, only these group chats are answered."
-    )
-    deny_chats: list[str] = Field(default_factory=list, description="Group chats never answered.")
-    dm_policy: Literal["open", "allowlist", "pairing"] = Field(
-        "open", description="open: anyone; allowlist: allow_users only; pairing: "
-        "unknown users get a code an admin approves with `ai-bot pairing approve CODE`.",
-    )
-    pairing_ttl: float = Field(3600.0, description="How long a pairing code stays valid.")
-    max_pending_pairings: int = Field(
-        20, ge=1, description="Unapproved codes at once; more requests are told to wait."
-    )
-    admins: list[str] = Field(
-        default_factory=list,
-        description="Users who may use admin commands (/model, /stats); empty: everyone may.",
-    )
-    denied_message: str = Field(
-        "Sorry, you are not allowed to use this assistant. 抱歉，您没有使用权限。",
-        description="Told to a user the lists refuse (groups are refused silently).",
-    )
-
-    @field_validator("pairing_ttl", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
-
-
-class CacheConfig(_Section):
-    enabled: bool = Field(False, description="Reuse answers to identical first questions.")
-    ttl: float = Field(3600.0, description="How long an answer is reused (e.g. 1h).")
-    max_entries: int = Field(10000, ge=1, description="Answers kept in memory (without Redis).")
-
-    @field_validator("ttl", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
-
-
-class PolicyConfig(_Section):
-    sensitive_words: SensitiveWordsConfig = Field(
-        default_factory=SensitiveWordsConfig, description="Words refused or masked."
-    )
-    rate_limit: RateLimitConfig = Field(
-        default_factory=RateLimitConfig, description="Message rates and daily token quotas."
-    )
-    access: AccessConfig = Field(default_factory=AccessConfig, description="Who is answered.")
-    cache: CacheConfig = Field(default_factory=CacheConfig, description="Answer cache.")
-
-
-class RouteMatch(_Section):
-    channel: str | None = Field(None, description="telegram, feishu, web, api…")
-    chat_type: Literal["private", "group"] | None = Field(None, description="DM or group.")
-    chat_id: str | None = Field(None, description="One chat (the platform's id).")
-    user_id: str | None = Field(None, description="One user (the platform's id).")
-    prefix: str | None = Field(None, description="Text starts with this.")
-    regex: str | None = Field(None, description="Text matches this (Python regex, searched).")
-
-    @field_validator("regex")
-    @classmethod
-    def _compiles(cls, value: str | None) -> str | None:
-        if value is not None:
-            try:
-                re.compile(value)
-            except re.error as exc:
-                raise ValueError(f"invalid regex {value!r}: {exc}") from None
-        return value
-
-
-class RouteConfig(_Section):
-    name: str = Field(description="Shown in logs and metrics.")
-    match: RouteMatch = Field(default_factory=RouteMatch, description="All given fields must hold.")
-    provider: str | None = Field(None, description="Provider answering; default: the default.")
-    system_prompt: str | None = Field(None, description="Persona for this route.")
-    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature.")
-    max_turns: int | None = Field(None, ge=0, description="Exchanges kept as context.")
-    reply: str | None = Field(None, description="Fixed answer (FAQ); the model is not called.")
-    filters: bool = Field(True, description="Apply sensitive-word checks on this route.")
-
-
-class AdminConfig(_Section):
+class AdminConfig(Section):
     """The admin console at /admin; users come only from `ai-bot admin create-user`."""
 
     enabled: bool = Field(True, description="Serve the admin console at /admin.")
@@ -415,7 +291,7 @@ class AdminConfig(_Section):
         return parse_duration(value)
 
 
-class EventsConfig(_Section):
+class EventsConfig(Section):
     """What the assistant does when platforms report changes (Telegram, Feishu, WeCom)."""
 
     greeting: str | None = Field(
@@ -434,7 +310,7 @@ class EventsConfig(_Section):
     )
 
 
-class WebchatConfig(_Section):
+class WebchatConfig(Section):
     enabled: bool = Field(True, description="Serve the web chat page at / and its WebSocket.")
     require_key: bool | None = Field(
         None, description="Ask for an API key on the page; default: only when not on loopback."
@@ -442,240 +318,7 @@ class WebchatConfig(_Section):
     title: str = Field("ai-bot", description="Name shown in the page header.")
 
 
-class ChannelSection(_Section):
-    """Settings of one platform. Every `SecretStr` field in one is masked in logs."""
-
-    def public_url_problem(self) -> str | None:
-        """Why this platform, as configured, needs server.public_url; None if it does not."""
-        return None
-
-    def secret_values(self) -> list[str]:
-        return [value.get_secret_value() for value in self.__dict__.values()
-                if isinstance(value, SecretStr) and value.get_secret_value()]
-
-
-class WebhookChannelConfig(ChannelSection):
-    """A generic asynchronous channel: POST /api/v1/messages in, signed callback out."""
-
-    callback_url: str = Field(description="Where replies are POSTed.")
-    secret: SecretStr | None = Field(None, description="HMAC-SHA256 key signing the callbacks.")
-    timeout: float = Field(10.0, gt=0, description="Seconds allowed for one callback.")
-
-
-class TelegramChannelConfig(ChannelSection):
-    bot_token: SecretStr = Field(description="The token @BotFather gave the bot.")
-    mode: Literal["polling", "webhook"] = Field(
-        "polling", description="polling needs no public address; webhook needs server.public_url."
-    )
-    webhook_secret: SecretStr | None = Field(
-        None, description="Secret Telegram sends with each webhook call (required for webhook)."
-    )
-    api_base: str = Field("https://api.telegram.org", description="Bot API server base URL.")
-    group_trigger: Literal["mention", "always", "off"] = Field(
-        "mention", description="In groups answer when @-mentioned/replied to, always, or never."
-    )
-    group_sessions: Literal["shared", "per_user"] = Field(
-        "shared", description="One conversation per group, or one per member of a group."
-    )
-    allowed_users: list[str] = Field(
-        default_factory=list, description="User ids or @usernames allowed; empty: everyone."
-    )
-    allowed_chats: list[int] = Field(
-        default_factory=list, description="Chat ids allowed; empty: every chat."
-    )
-    poll_timeout: float = Field(30.0, gt=0, description="Long-poll seconds per getUpdates.")
-    stream: bool = Field(
-        False, description="Show the answer as it is written by editing a draft message."
-    )
-    stream_interval: float = Field(
-        1.5, ge=1.0, description="Seconds between draft edits (Telegram limits edit rates)."
-    )
-    text_only_notice: str = Field(
-        "I can only read text messages for now. 目前只支持文字消息。",
-        description="Reply to photos, stickers, voice and other non-text messages.",
-    )
-    rating_buttons: bool = Field(True, description="Show 👍/👎 buttons under each answer.")
-
-    @field_validator("poll_timeout", "stream_interval", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
-
-    @model_validator(mode="after")
-    def _webhook_needs_secret(self) -> TelegramChannelConfig:
-        if self.mode == "webhook" and not (self.webhook_secret
-                                            and self.webhook_secret.get_secret_value()):
-            raise ValueError("channels.telegram.webhook_secret is required in webhook mode")
-        return self
-
-    def public_url_problem(self) -> str | None:
-        if self.mode != "webhook":
-            return None
-        return ("channels.telegram.mode: webhook needs server.public_url "
-                "(the https address Telegram can reach)")
-
-
-FEISHU_HOSTS = {"feishu": "https://open.feishu.cn", "lark": "https://open.larksuite.com"}
-
-
-class FeishuChannelConfig(ChannelSection):
-    """A Feishu/Lark self-built app's bot (open platform console → Credentials & Basic Info)."""
-
-    app_id: str = Field(description="App ID (cli_…).")
-    app_secret: SecretStr = Field(description="App Secret.")
-    verification_token: SecretStr | None = Field(
-        None, description="Verification Token (Events & Callbacks → Encryption strategy); "
-        "required in webhook mode.",
-    )
-    encrypt_key: SecretStr | None = Field(
-        None, description="Encrypt Key: events arrive AES-encrypted and signed (recommended)."
-    )
-    mode: Literal["webhook", "websocket"] = Field(
-        "webhook", description="webhook: Feishu POSTs to /feishu/webhook (needs a public URL); "
-        "websocket: long connection, no public address (pip install 'ai-bot[feishu-ws]').",
-    )
-    domain: Literal["feishu", "lark"] = Field(
-        "feishu", description="feishu (open.feishu.cn) or lark (open.larksuite.com)."
-    )
-    api_base: str | None = Field(None, description="Open platform base URL; overrides domain.")
-    group_trigger: Literal["mention", "always", "off"] = Field(
-        "mention", description="In groups answer when @-mentioned, always, or never."
-    )
-    group_sessions: Literal["shared", "per_user"] = Field(
-        "shared", description="One conversation per group, or one per member of a group."
-    )
-    reply_format: Literal["post", "card", "text"] = Field(
-        "post", description="Answers as rich-text post, interactive card, or plain text "
-        "(post and card fall back to text if Feishu refuses them).",
-    )
-    rating_buttons: bool = Field(
-        True, description="👍/👎 buttons under answers sent as cards (reply_format: card)."
-    )
-    stream: bool = Field(
-        False, description="Show the answer as it is written by updating a card."
-    )
-    stream_interval: float = Field(
-        1.0, ge=0.5, description="Seconds between card updates while streaming."
-    )
-    signature_max_age: float = Field(
-        300.0, gt=0, description="Refuse signed events whose timestamp is further off than this."
-    )
-
-    @field_validator("stream_interval", "signature_max_age", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
-
-    @model_validator(mode="after")
-    def _webhook_needs_token(self) -> FeishuChannelConfig:
-        if self.mode == "webhook" and not (self.verification_token
-                                            and self.verification_token.get_secret_value()):
-            raise ValueError("channels.feishu.verification_token is required in webhook mode")
-        return self
-
-    @property
-    def base_url(self) -> str:
-        return (self.api_base or FEISHU_HOSTS[self.domain]).rstrip("/")
-
-
-class DingtalkChannelConfig(ChannelSection):
-    """A DingTalk internal app's robot (开发者后台 → 应用开发 → 企业内部应用 → 机器人)."""
-
-    client_id: str = Field(description="Client ID (原 AppKey) of the app.")
-    client_secret: SecretStr = Field(
-        description="Client Secret (原 AppSecret); also the key of HTTP-mode signatures."
-    )
-    mode: Literal["stream", "http"] = Field(
-        "stream", description="stream: outbound WebSocket, no public address; http: DingTalk "
-        "POSTs to /dingtalk/webhook (the URL is entered in the console).",
-    )
-    api_base: str = Field("https://api.dingtalk.com", description="OpenAPI base URL.")
-    robot_code: str | None = Field(
-        None, description="The robot's code for the robot send APIs; default: client_id."
-    )
-    reply_format: Literal["markdown", "text"] = Field(
-        "markdown", description="Answers as DingTalk markdown or plain text messages."
-    )
-    keepalive: float = Field(
-        20.0, ge=1.0, description="Stream mode: seconds between WebSocket pings; no pong "
-        "within half of it means a dead connection, which is replaced.",
-    )
-    signature_max_age: float = Field(
-        3600.0, gt=0, description="HTTP mode: refuse requests whose timestamp is further off."
-    )
-
-    @field_validator("keepalive", "signature_max_age", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
-
-    @property
-    def robot(self) -> str:
-        return self.robot_code or self.client_id
-
-
-class WecomChannelConfig(ChannelSection):
-    """A WeCom (企业微信) self-built app: encrypted callbacks in, `message/send` out."""
-
-    corp_id: str = Field(min_length=1, description="企业ID (My Company → Company Information).")
-    agent_id: int = Field(description="AgentId of the self-built app.")
-    secret: SecretStr = Field(description="The app's Secret (used for gettoken).")
-    token: SecretStr = Field(
-        description="Token from the app's 接收消息 → 设置API接收 page (signs each callback)."
-    )
-    encoding_aes_key: SecretStr = Field(
-        description="EncodingAESKey from the same page: 43 letters and digits."
-    )
-    api_base: str = Field("https://qyapi.weixin.qq.com", description="WeCom API base URL.")
-    reply_format: Literal["text", "markdown"] = Field(
-        "text", description="markdown renders in the WeCom app only, not in WeChat (微信)."
-    )
-    text_only_notice: str | None = Field(
-        "I can only read text messages for now. 目前只支持文字消息。",
-        description="Reply to images, voice, files and other non-text messages; null: ignore.",
-    )
-    rate_limit_wait: float = Field(
-        60.0, gt=0, description="Wait before resending after WeCom's 45009/45033 limits."
-    )
-    timeout: float = Field(10.0, gt=0, description="Seconds allowed for one WeCom API call.")
-
-    @field_validator("rate_limit_wait", "timeout", mode="before")
-    @classmethod
-    def _duration(cls, value: Any) -> float:
-        return parse_duration(value)
-
-    @model_validator(mode="after")
-    def _aes_key(self) -> WecomChannelConfig:
-        """The AES key is base64(key + "="): 43 base64 letters and digits are exactly the
-        strings that decode to the 32 bytes AES-256 needs; anything else fails every callback.
-        Checked on the section, not the field, so the error never quotes the key."""
-        key = self.encoding_aes_key.get_secret_value()
-        if len(key) != 43 or not key.isascii() or not key.isalnum():
-            raise ValueError(f"channels.wecom.encoding_aes_key must be the 43 letters and digits "
-                             f"the WeCom console shows, decoding to a 32-byte AES key (got "
-                             f"{len(key)} characters)")
-        return self
-
-
-class ChannelsConfig(BaseModel):
-    """Channels not built into this version are kept (and reported) rather than rejected."""
-
-    model_config = ConfigDict(extra="allow")
-    webhook: WebhookChannelConfig | None = None
-    telegram: TelegramChannelConfig | None = None
-    dingtalk: DingtalkChannelConfig | None = None
-    feishu: FeishuChannelConfig | None = None
-    wecom: WecomChannelConfig | None = None
-
-    def unsupported(self) -> list[str]:
-        return sorted((self.model_extra or {}).keys())
-
-    def configured(self) -> dict[str, ChannelSection]:
-        return {name: value for name, value in self.__dict__.items()
-                if isinstance(value, ChannelSection)}
-
-
-class Config(_Section):
+class Config(Section):
     server: ServerConfig = Field(
         default_factory=ServerConfig, description="Where the gateway listens."
     )

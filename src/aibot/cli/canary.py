@@ -84,11 +84,9 @@ async def _metrics(loaded: LoadedConfig) -> str:
     """The running gateway's /metrics, or "" when it cannot be reached."""
     import aiohttp
 
-    server = loaded.config.server
-    host = "127.0.0.1" if server.host in ("0.0.0.0", "::") else server.host
     try:
         async with aiohttp.ClientSession() as http, http.get(
-            f"http://{host}:{server.port}/metrics",
+            loaded.config.server.local_url + "/metrics",
             timeout=aiohttp.ClientTimeout(total=METRICS_TIMEOUT),
         ) as response:
             return await response.text() if response.status == 200 else ""

@@ -62,8 +62,7 @@ async def _credentials(config: FeishuChannelConfig) -> Check:
 
 async def webhook_self_test(config: FeishuChannelConfig, server: ServerConfig) -> Check:
     """POSTs an encrypted, signed challenge to the running gateway and checks the echo."""
-    host = "127.0.0.1" if server.host in ("0.0.0.0", "::", "") else server.host
-    url = f"http://{host}:{server.port}{WEBHOOK_PATH}"
+    url = server.local_url + WEBHOOK_PATH
     challenge = secrets.token_hex(8)
     token = config.verification_token.get_secret_value() if config.verification_token else ""
     plain = orjson.dumps({"challenge": challenge, "token": token, "type": "url_verification"})

@@ -1,0 +1,242 @@
+"""The `channels:` section: one class per chat platform, each masked and validated alike."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
+
+from aibot.config_base import Section, parse_duration
+
+
+class ChannelSection(Section):
+    """Settings of one platform. Every `SecretStr` field in one is masked in logs."""
+
+    def public_url_problem(self) -> str | None:
+        """Why this platform, as configured, needs server.public_url; None if it does not."""
+        return None
+
+    def secret_values(self) -> list[str]:
+        return [value.get_secret_value() for value in self.__dict__.values()
+                if isinstance(value, SecretStr) and value.get_secret_value()]
+
+
+class WebhookChannelConfig(ChannelSection):
+    """A generic asynchronous channel: POST /api/v1/messages in, signed callback out."""
+
+    callback_url: str = Field(description="Where replies are POSTed.")
+    secret: SecretStr | None = Field(None, description="HMAC-SHA256 key signing the callbacks.")
+    timeout: float = Field(10.0, gt=0, description="Seconds allowed for one callback.")
+
+
+class TelegramChannelConfig(ChannelSection):
+    bot_token: SecretStr = Field(description="The token @BotFather gave the bot.")
+    mode: Literal["polling", "webhook"] = Field(
+        "polling", description="polling needs no public address; webhook needs server.public_url."
+    )
+    webhook_secret: SecretStr | None = Field(
+        None, description="Secret Telegram sends with each webhook call (required for webhook)."
+    )
+    api_base: str = Field("https://api.telegram.org", description="Bot API server base URL.")
+    group_trigger: Literal["mention", "always", "off"] = Field(
+        "mention", description="In groups answer when @-mentioned/replied to, always, or never."
+    )
+    group_sessions: Literal["shared", "per_user"] = Field(
+        "shared", description="One conversation per group, or one per member of a group."
+    )
+    allowed_users: list[str] = Field(
+        default_factory=list, description="User ids or @usernames allowed; empty: everyone."
+    )
+    allowed_chats: list[int] = Field(
+        default_factory=list, description="Chat ids allowed; empty: every chat."
+    )
+    poll_timeout: float = Field(30.0, gt=0, description="Long-poll seconds per getUpdates.")
+    stream: bool = Field(
+        False, description="Show the answer as it is written by editing a draft message."
+    )
+    stream_interval: float = Field(
+        1.5, ge=1.0, description="Seconds between draft edits (Telegram limits edit rates)."
+    )
+    text_only_notice: str = Field(
+        "I can only read text messages for now. 目前只支持文字消息。",
+        description="Reply to photos, stickers, voice and other non-text messages.",
+    )
+    rating_buttons: bool = Field(True, description="Show 👍/👎 buttons under each answer.")
+
+    @field_validator("poll_timeout", "stream_interval", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _webhook_needs_secret(self) -> TelegramChannelConfig:
+        if self.mode == "webhook" and not (self.webhook_secret
+                                            and self.webhook_secret.get_secret_value()):
+            raise ValueError("channels.telegram.webhook_secret is required in webhook mode")
+        return self
+
+    def public_url_problem(self) -> str | None:
+        if self.mode != "webhook":
+            return None
+        return ("channels.telegram.mode: webhook needs server.public_url "
+                "(the https address Telegram can reach)")
+
+
+FEISHU_HOSTS = {"feishu": "https://open.feishu.cn", "lark": "https://open.larksuite.com"}
+
+
+class FeishuChannelConfig(ChannelSection):
+    """A Feishu/Lark self-built app's bot (open platform console → Credentials & Basic Info)."""
+
+    app_id: str = Field(description="App ID (cli_…).")
+    app_secret: SecretStr = Field(description="App Secret.")
+    verification_token: SecretStr | None = Field(
+        None, description="Verification Token (Events & Callbacks → Encryption strategy); "
+        "required in webhook mode.",
+    )
+    encrypt_key: SecretStr | None = Field(
+        None, description="Encrypt Key: events arrive AES-encrypted and signed (recommended)."
+    )
+    mode: Literal["webhook", "websocket"] = Field(
+        "webhook", description="webhook: Feishu POSTs to /feishu/webhook (needs a public URL); "
+        "websocket: long connection, no public address (pip install 'ai-bot[feishu-ws]').",
+    )
+    domain: Literal["feishu", "lark"] = Field(
+        "feishu", description="feishu (open.feishu.cn) or lark (open.larksuite.com)."
+    )
+    api_base: str | None = Field(None, description="Open platform base URL; overrides domain.")
+    group_trigger: Literal["mention", "always", "off"] = Field(
+        "mention", description="In groups answer when @-mentioned, always, or never."
+    )
+    group_sessions: Literal["shared", "per_user"] = Field(
+        "shared", description="One conversation per group, or one per member of a group."
+    )
+    reply_format: Literal["post", "card", "text"] = Field(
+        "post", description="Answers as rich-text post, interactive card, or plain text "
+        "(post and card fall back to text if Feishu refuses them).",
+    )
+    rating_buttons: bool = Field(
+        True, description="👍/👎 buttons under answers sent as cards (reply_format: card)."
+    )
+    stream: bool = Field(
+        False, description="Show the answer as it is written by updating a card."
+    )
+    stream_interval: float = Field(
+        1.0, ge=0.5, description="Seconds between card updates while streaming."
+    )
+    signature_max_age: float = Field(
+        300.0, gt=0, description="Refuse signed events whose timestamp is further off than this."
+    )
+
+    @field_validator("stream_interval", "signature_max_age", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _webhook_needs_token(self) -> FeishuChannelConfig:
+        if self.mode == "webhook" and not (self.verification_token
+                                            and self.verification_token.get_secret_value()):
+            raise ValueError("channels.feishu.verification_token is required in webhook mode")
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return (self.api_base or FEISHU_HOSTS[self.domain]).rstrip("/")
+
+
+class DingtalkChannelConfig(ChannelSection):
+    """A DingTalk internal app's robot (开发者后台 → 应用开发 → 企业内部应用 → 机器人)."""
+
+    client_id: str = Field(description="Client ID (原 AppKey) of the app.")
+    client_secret: SecretStr = Field(
+        description="Client Secret (原 AppSecret); also the key of HTTP-mode signatures."
+    )
+    mode: Literal["stream", "http"] = Field(
+        "stream", description="stream: outbound WebSocket, no public address; http: DingTalk "
+        "POSTs to /dingtalk/webhook (the URL is entered in the console).",
+    )
+    api_base: str = Field("https://api.dingtalk.com", description="OpenAPI base URL.")
+    robot_code: str | None = Field(
+        None, description="The robot's code for the robot send APIs; default: client_id."
+    )
+    reply_format: Literal["markdown", "text"] = Field(
+        "markdown", description="Answers as DingTalk markdown or plain text messages."
+    )
+    keepalive: float = Field(
+        20.0, ge=1.0, description="Stream mode: seconds between WebSocket pings; no pong "
+        "within half of it means a dead connection, which is replaced.",
+    )
+    signature_max_age: float = Field(
+        3600.0, gt=0, description="HTTP mode: refuse requests whose timestamp is further off."
+    )
+
+    @field_validator("keepalive", "signature_max_age", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @property
+    def robot(self) -> str:
+        return self.robot_code or self.client_id
+
+
+class WecomChannelConfig(ChannelSection):
+    """A WeCom (企业微信) self-built app: encrypted callbacks in, `message/send` out."""
+
+    corp_id: str = Field(min_length=1, description="企业ID (My Company → Company Information).")
+    agent_id: int = Field(description="AgentId of the self-built app.")
+    secret: SecretStr = Field(description="The app's Secret (used for gettoken).")
+    token: SecretStr = Field(
+        description="Token from the app's 接收消息 → 设置API接收 page (signs each callback)."
+    )
+    encoding_aes_key: SecretStr = Field(
+        description="EncodingAESKey from the same page: 43 letters and digits."
+    )
+    api_base: str = Field("https://qyapi.weixin.qq.com", description="WeCom API base URL.")
+    reply_format: Literal["text", "markdown"] = Field(
+        "text", description="markdown renders in the WeCom app only, not in WeChat (微信)."
+    )
+    text_only_notice: str | None = Field(
+        "I can only read text messages for now. 目前只支持文字消息。",
+        description="Reply to images, voice, files and other non-text messages; null: ignore.",
+    )
+    rate_limit_wait: float = Field(
+        60.0, gt=0, description="Wait before resending after WeCom's 45009/45033 limits."
+    )
+    timeout: float = Field(10.0, gt=0, description="Seconds allowed for one WeCom API call.")
+
+    @field_validator("rate_limit_wait", "timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _aes_key(self) -> WecomChannelConfig:
+        """The AES key is base64(key + "="): 43 base64 letters and digits are exactly the
+        strings that decode to the 32 bytes AES-256 needs; anything else fails every callback.
+        Checked on the section, not the field, so the error never quotes the key."""
+        key = self.encoding_aes_key.get_secret_value()
+        if len(key) != 43 or not key.isascii() or not key.isalnum():
+            raise ValueError(f"channels.wecom.encoding_aes_key must be the 43 letters and digits "
+                             f"the WeCom console shows, decoding to a 32-byte AES key (got "
+                             f"{len(key)} characters)")
+        return self
+
+
+class ChannelsConfig(BaseModel):
+    """Channels not built into this version are kept (and reported) rather than rejected."""
+
+    model_config = ConfigDict(extra="allow")
+    webhook: WebhookChannelConfig | None = None
+    telegram: TelegramChannelConfig | None = None
+    dingtalk: DingtalkChannelConfig | None = None
+    feishu: FeishuChannelConfig | None = None
+    wecom: WecomChannelConfig | None = None
+
+    def unsupported(self) -> list[str]:
+        return sorted((self.model_extra or {}).keys())
+
+    def configured(self) -> dict[str, ChannelSection]:
+        return {name: value for name, value in self.__dict__.items()
+                if isinstance(value, ChannelSection)}
