@@ -5,12 +5,14 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from aibot import __version__
 from aibot.admin.keys import ApiKeyStore
@@ -26,13 +28,14 @@ from aibot.channels.webhook.channel import WebhookSender, build_webhook_router
 from aibot.config import Config, ConfigError, LoadedConfig
 from aibot.core.commands import Commands, ModelCatalog
 from aibot.core.dispatcher import Dispatcher
-from aibot.core.errors import AccessDenied
+from aibot.core.errors import AccessDenied, CoordinationUnavailable
 from aibot.core.events import PlatformEvents
 from aibot.core.feedback import Feedback
 from aibot.core.inbox import Inbox, Presence, no_presence
 from aibot.core.outbox import ChannelSender, Outbox
 from aibot.core.service import ChatService
 from aibot.core.sessions import SessionMemory
+from aibot.core.shared_inbox import SharedInbox
 from aibot.message_path import build_pipeline
 from aibot.ops.body_limit import BodyLimitMiddleware
 from aibot.ops.gc_tuning import tune_for_serving
@@ -51,6 +54,9 @@ from aibot.store.pairings import PairingStore
 from aibot.store.repository import Repository
 from aibot.store.writer import GroupCommitWriter
 
+if TYPE_CHECKING:
+    from aibot.replicas.coordinator import Coordinator
+
 log = structlog.get_logger("aibot")
 
 SHUTDOWN_GRACE = 20.0
@@ -64,15 +70,19 @@ def build_providers(config: Config) -> dict[str, OpenAICompatibleProvider]:
         raise ConfigError(str(exc)) from None
 
 
-def shared_state(config: Config) -> tuple[Limiter, AnswerCache]:
+def shared_state(config: Config) -> tuple[Limiter, AnswerCache, Coordinator | None]:
     """Rate limits and the answer cache: in this process, or in Redis when `redis.url` is set
-    (the Redis client is imported only then: it is a quarter second of every start)."""
+    (the Redis client is imported only then: it is a quarter second of every start). With a
+    PostgreSQL store as well, replicas coordinate through the same client (scale-out mode)."""
     if not config.redis.url:
-        return LocalLimiter(), LocalAnswerCache(config.policy.cache.max_entries)
+        return LocalLimiter(), LocalAnswerCache(config.policy.cache.max_entries), None
     from aibot.policy.shared import RedisAnswerCache, RedisLimiter, client_for
+    from aibot.replicas.coordinator import Coordinator
 
     client = client_for(config.redis.url)
-    return RedisLimiter(client), RedisAnswerCache(client)
+    coordinator = (Coordinator(client, config.redis.lease_ttl)
+                   if config.storage.url.startswith("postgresql") else None)
+    return RedisLimiter(client), RedisAnswerCache(client), coordinator
 
 
 class Gateway:
@@ -82,8 +92,10 @@ class Gateway:
         self.metrics = Metrics()
         self.loop_lag = LoopLagSampler(self.metrics)
         self.masker = SecretMasker(config.secrets())
+        self.limiter, answers, self.coordinator = shared_state(config)
+        coordinator = self.coordinator
         self.engine = create_engine(config.storage.url)
-        self.repository = Repository(self.engine)
+        self.repository = Repository(self.engine, fenced=coordinator is not None)
         self.writer = GroupCommitWriter(
             self.engine, sync_engine=create_writer_engine(config.storage.url)
         )
@@ -95,11 +107,11 @@ class Gateway:
                                     {n: p.model for n, p in self.router.providers.items()})
         self.memory = SessionMemory(self.repository, self.writer,
                                     max_turns=config.session.max_turns,
-                                    cache_size=config.session.cache_sessions)
+                                    cache_size=config.session.cache_sessions,
+                                    shared=coordinator is not None)
         self.dispatcher = Dispatcher(config.dispatcher.max_concurrency,
                                      config.dispatcher.max_queue, self.metrics)
         self.policies = PolicyHolder(Policies(config))
-        self.limiter, answers = shared_state(config)
         self.pairings = PairingStore(self.engine)
         services = PolicyServices(self.limiter, answers, self.pairings, self.metrics, clock)
         self.feedback = Feedback(self.repository, self.writer, self.metrics, clock)
@@ -110,14 +122,18 @@ class Gateway:
                                   metrics=self.metrics, clock=clock)
         self.reloader = ConfigReloader(loaded, self.policies, self.router, self.catalog)
         self.service = ChatService(pipeline, self.dispatcher, self.writer, self.memory,
-                                   self.metrics, clock)
+                                   self.metrics, clock,
+                                   locks=coordinator.locks if coordinator else None)
         self.senders: dict[str, ChannelSender] = {}
         if config.channels.webhook is not None:
             self.senders[WEBHOOK] = WebhookSender(config.channels.webhook)
         self.outbox = Outbox(self.repository, self.writer, self.senders, config.outbox,
-                             self.metrics, clock)
+                             self.metrics, clock,
+                             peers=coordinator.membership if coordinator else None)
         self.inbox = Inbox(self.repository, self.writer, self.service, self.metrics,
-                           self.outbox.notify, clock)
+                           self.outbox.notify, clock) if coordinator is None else SharedInbox(
+            self.repository, self.writer, self.service, self.metrics, self.outbox.notify, clock,
+            locks=coordinator.locks, flags=coordinator.flags)
         events = PlatformEvents(self.repository, self.writer, self.memory, config.events,
                                 self.outbox.notify, clock)
         self.channels = build_channels(
@@ -129,6 +145,8 @@ class Gateway:
             self.senders[channel.name] = channel
             presences[channel.name] = channel.presence
         self.inbox.presence = lambda inbound: presences.get(inbound.channel, no_presence)(inbound)
+        if coordinator is not None:
+            coordinator.lead(self.channels)
         self.keys = ApiKeys([k.get_secret_value() for k in config.api.keys])
 
     @property
@@ -144,9 +162,12 @@ class Gateway:
         self.writer.start()
         await self.inbox.rescan()
         self.inbox.start()
+        if self.coordinator is not None:
+            await self.coordinator.start()  # before the outbox: it must know who is alive
         self.outbox.start()
         for channel in self.channels:
-            await channel.start()
+            if self.coordinator is None or not channel.exclusive:
+                await channel.start()
         self.reloader.start_watching()
         self.warn_about_setup()
 
@@ -159,6 +180,8 @@ class Gateway:
         await self.dispatcher.stop(SHUTDOWN_GRACE)
         await self.inbox.stop()
         await self.outbox.stop()
+        if self.coordinator is not None:
+            await self.coordinator.stop()
         await self.writer.stop()
         await self.router.close()
         await self.limiter.close()
@@ -207,7 +230,12 @@ class Gateway:
         if WEBHOOK in self.senders:
             channels[WEBHOOK] = {"ok": True}
         for channel in self.channels:
-            channels[channel.name] = channel.status()
+            status = channel.status()
+            if self.coordinator is not None and channel.exclusive:
+                role = self.coordinator.role(channel.name)
+                # A standby is unconnected by design: healthy while another replica receives.
+                status = {**status, "role": role, **({"ok": True} if role == "standby" else {})}
+            channels[channel.name] = status
         for name in self.inbox.paused & channels.keys():
             channels[name] = {**channels[name], "paused": True}
         return {"ready": bool(store["ok"] and provider["ok"]), "version": __version__,
@@ -280,3 +308,18 @@ def _install_error_handlers(app: FastAPI) -> None:
         if request.url.path.startswith("/v1/"):
             return openai_error(400, problems, "invalid_request")
         return error_response(422, problems, "invalid_request")
+
+    async def store_down(request: Request, exc: Exception) -> JSONResponse:
+        """The database (or the Redis replicas coordinate through) is restarting or
+        unreachable: a prompt 503 that the caller (or the platform's re-delivery) retries,
+        instead of a bare 500 and a dropped connection."""
+        log.warning("request failed: the store is unavailable", path=request.url.path,
+                    error=str(exc)[:300])
+        message, headers = "the store is unavailable; try again in a moment", {"Retry-After": "1"}
+        if request.url.path.startswith("/v1/"):
+            return openai_error(503, message, "store_unavailable", "server_error", headers)
+        return error_response(503, message, "store_unavailable", headers)
+
+    # asyncpg's refused or reset connections reach us unwrapped, the rest as DBAPIError.
+    for kind in (DBAPIError, SQLAlchemyTimeoutError, ConnectionError, CoordinationUnavailable):
+        app.add_exception_handler(kind, store_down)

@@ -104,7 +104,19 @@ class StorageConfig(Section):
 
 
 class RedisConfig(Section):
-    url: str | None = Field(None, description="redis:// URL; enables shared state for replicas.")
+    url: str | None = Field(
+        None, description="redis:// URL: limits and the answer cache shared by replicas; with a "
+        "postgresql:// store it turns on scale-out mode (several replicas behind a load "
+        "balancer).")
+    lease_ttl: float = Field(
+        15.0, ge=1, description="Scale-out mode: how long a silent replica keeps its "
+        "conversations, unsent replies and receivers before another takes them over; renewed "
+        "every third of it.")
+
+    @field_validator("lease_ttl", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
 
 
 class ApiConfig(Section):

@@ -302,7 +302,7 @@ class AdminConsole:
             return self.error(call.who, 404, "No pausable channel with that name (web and api "
                               "answer directly and cannot be paused).")
         if paused:
-            self.gateway.inbox.pause(name)
+            await self.gateway.inbox.pause(name)
             return await self._back(call, "/admin/channels", "channel.pause", name)
         started = await self.gateway.inbox.resume(name)
         return await self._back(call, "/admin/channels", "channel.resume",

@@ -35,6 +35,11 @@ class ChannelContext:
 class Channel(Protocol):
     name: str
 
+    @property
+    def exclusive(self) -> bool:
+        """Receiving must run on one replica at a time (a long poll or long connection); with
+        several replicas only the lease holder starts it. Webhook receivers run everywhere."""
+
     async def start(self) -> None:
         """Begin receiving. A bad credential is reported through `status`, not raised."""
 

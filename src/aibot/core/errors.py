@@ -24,3 +24,11 @@ class SendError(Exception):
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+
+
+class CoordinationUnavailable(Exception):
+    """The store replicas coordinate through (Redis) cannot be reached: work waits for it."""
+
+
+class StaleWrite(Exception):
+    """A fenced write found its row already changed: another replica finished the work."""

@@ -18,7 +18,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from aibot.core.errors import QueueFull
+from aibot.core.errors import QueueFull, StaleWrite
 from aibot.core.messages import Inbound, InboxRow
 from aibot.core.pipeline import DeltaSink, TurnContext
 from aibot.core.service import ChatService
@@ -59,13 +59,25 @@ async def no_presence(_inbound: Inbound) -> AsyncIterator[DeltaSink | None]:
     yield None
 
 
+def inbound_from_row(row: InboxRow) -> Inbound:
+    """A stored message as it was accepted: the principal and request id ride in its target."""
+    target = dict(row.target)
+    principal = target.pop("_principal", None)
+    request_id = target.pop("_request_id", None) or f"inbox-{row.id}"
+    return Inbound(
+        channel=row.channel, session_key=row.session_key, user_id=row.user_id, text=row.text,
+        request_id=str(request_id), received_at=row.received_at, message_id=row.message_id,
+        target=target, principal=principal, inbox_id=row.id,
+    )
+
+
 class Inbox:
     """`presence(inbound)` wraps the work on a message: a channel may show "typing…" meanwhile,
     and may yield a sink for the answer's tokens to stream them to its platform.
 
     A channel named in `paused` still has its messages accepted (committed, deduplicated, so
-    the platform gets its acknowledgement) but they stay pending until `resume`. The set is
-    this process's own: each replica of a scaled-out gateway is paused separately.
+    the platform gets its acknowledgement) but they stay pending until `resume`. With several
+    replicas, `SharedInbox` keeps the set in Redis so that every replica obeys it.
     """
 
     def __init__(
@@ -87,7 +99,7 @@ class Inbox:
         self._task: asyncio.Task[None] | None = None
         self.paused: set[str] = set()
 
-    def pause(self, channel: str) -> None:
+    async def pause(self, channel: str) -> None:
         """Stops starting work on `channel`'s messages; work already started finishes."""
         self.paused.add(channel)
 
@@ -138,6 +150,8 @@ class Inbox:
         try:
             async with self.presence(inbound) as on_delta:
                 await self._service.process(inbound, on_delta, extra_writes=self._completion)
+        except StaleWrite:
+            log.info("message was answered by another replica", inbox_id=inbox_id)
         except Exception as exc:
             log.exception("message processing failed", inbox_id=inbox_id)
             now = self._clock()
@@ -184,14 +198,7 @@ class Inbox:
         done = set(self._recently_done)
         rows = [row for row in rows if row.id not in done and row.id not in self._in_flight]
         for row in rows:
-            target = dict(row.target)
-            principal = target.pop("_principal", None)
-            request_id = target.pop("_request_id", None) or f"inbox-{row.id}"
-            self._schedule(Inbound(
-                channel=row.channel, session_key=row.session_key, user_id=row.user_id,
-                text=row.text, request_id=str(request_id), received_at=row.received_at,
-                message_id=row.message_id, target=target, principal=principal, inbox_id=row.id,
-            ))
+            self._schedule(inbound_from_row(row))
         if rows:
             log.info("resumed pending messages", count=len(rows))
         return len(rows)

@@ -125,6 +125,7 @@ class TurnRecord:
 class ConversationRow:
     model: str | None
     context_from: float
+    updated_at: float | None = None  # tells a replica whether its cached turns are current
 
 
 @dataclass(slots=True)
@@ -151,3 +152,4 @@ class OutboxRow:
     attempts: int
     created_at: float
     next_attempt_at: float
+    owner: str | None = None  # the replica delivering it, when several run

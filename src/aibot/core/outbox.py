@@ -2,8 +2,9 @@
 
 Delivery is at-least-once: a reply is marked sent after the platform accepted it, so only a crash
 between the two can repeat it (channels pass the outbox id as an idempotency key where the
-platform supports one). A reply older than `outbox.max_age` is expired rather than sent, so an
-outage does not end with a flood of stale answers; after `max_attempts` it is dead-lettered.
+platform supports one). With several replicas each reply is first claimed by one of them. A reply
+older than `outbox.max_age` is expired rather than sent, so an outage does not end with a flood
+of stale answers; after `max_attempts` it is dead-lettered.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from typing import Any, Protocol
 import structlog
 
 from aibot.config import OutboxConfig
+from aibot.core.coordination import Peers
 from aibot.core.errors import SendError
 from aibot.core.messages import Outbound, OutboxRow
 from aibot.core.sessions import WriteOp, Writer
@@ -38,14 +40,18 @@ class OutboxStore(Protocol):
 
     def update_outbox(self, outbox_id: int, now: float, **values: Any) -> WriteOp: ...
 
+    async def claim_outbox(self, outbox_id: int, me: str, seen: str | None) -> bool: ...
+
 
 class Outbox:
     def __init__(
         self, store: OutboxStore, writer: Writer, senders: dict[str, ChannelSender],
         config: OutboxConfig, metrics: Metrics, clock: Callable[[], float], *,
         batch: int = 500, max_parallel: int = 32, idle_poll: float = 2.0,
+        peers: Peers | None = None,
     ) -> None:
         self._store = store
+        self._peers = peers
         self._writer = writer
         self._senders = senders
         self._config = config
@@ -56,6 +62,9 @@ class Outbox:
         self._idle_poll = idle_poll
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        # Replies the platform accepted whose `sent` could not be committed (the store went
+        # down meanwhile): later passes retry the commit instead of sending them again.
+        self._unrecorded: set[int] = set()
 
     def notify(self) -> None:
         self._wake.set()
@@ -110,6 +119,8 @@ class Outbox:
     async def _deliver_session(self, rows: list[OutboxRow]) -> float | None:
         """Sends a session's replies in order, stopping at the first that must wait."""
         for row in rows:
+            if self._peers is not None and not await self._claim(row, self._peers):
+                return None  # its replica is on it; the rest of the session waits behind it
             if row.next_attempt_at > self._clock():
                 return row.next_attempt_at
             async with self._parallel:
@@ -118,31 +129,51 @@ class Outbox:
                 return retry_at
         return None
 
+    async def _claim(self, row: OutboxRow, peers: Peers) -> bool:
+        """With several replicas a reply is sent by the one that claims it; a dead replica's
+        claims are taken over (a crash between the platform's acceptance and the commit is
+        the only way a reply goes out twice, as in one process)."""
+        if row.owner == peers.me:
+            return True
+        if row.owner is not None and await peers.alive(row.owner):
+            return False
+        return await self._store.claim_outbox(row.id, peers.me, row.owner)
+
     async def _deliver(self, row: OutboxRow) -> float | None:
-        now = self._clock()
-        if now - row.created_at > self._config.max_age:
-            # Counted before the commit, so whoever sees the row expired also sees the count.
+        if row.id not in self._unrecorded:
+            accepted, retry_at = await self._send(row)
+            if not accepted:
+                return retry_at
+            self._unrecorded.add(row.id)
+        await self._finish(row, "sent", None)
+        self._unrecorded.discard(row.id)
+        self._metrics.messages_out.labels(row.channel, "sent").inc()
+        return None
+
+    async def _send(self, row: OutboxRow) -> tuple[bool, float | None]:
+        """Whether the platform accepted the reply, and else when to try again (None: never,
+        the row was expired or dead-lettered)."""
+        if self._clock() - row.created_at > self._config.max_age:
+            # Counted before the commit, so whoever sees the row expired sees the count.
             self._metrics.outbox_expired.labels(row.channel).inc()
             await self._finish(row, "expired", "older than outbox.max_age")
             log.warning("reply expired before it could be sent", outbox_id=row.id,
                         channel=row.channel)
-            return None
+            return False, None
         sender = self._senders.get(row.channel)
         if sender is None:
             await self._finish(row, "dead", f"no sender for channel '{row.channel}'")
-            return None
+            return False, None
         outbound = Outbound(row.channel, row.session_key, row.text, row.target, row.created_at,
                             inbox_id=row.inbox_id, outbox_id=row.id, attempts=row.attempts)
         try:
             await sender.send(outbound)
         except SendError as exc:
-            return await self._failed(row, exc)
+            return False, await self._failed(row, exc)
         except Exception as exc:
             log.exception("channel sender crashed", outbox_id=row.id, channel=row.channel)
-            return await self._failed(row, SendError(repr(exc)))
-        await self._finish(row, "sent", None)
-        self._metrics.messages_out.labels(row.channel, "sent").inc()
-        return None
+            return False, await self._failed(row, SendError(repr(exc)))
+        return True, None
 
     async def _failed(self, row: OutboxRow, exc: SendError) -> float | None:
         attempts = row.attempts + 1

@@ -8,7 +8,9 @@ from collections.abc import AsyncIterator, Callable
 
 import structlog
 
+from aibot.core.coordination import SessionLocks
 from aibot.core.dispatcher import Dispatcher
+from aibot.core.errors import CoordinationUnavailable
 from aibot.core.messages import Inbound
 from aibot.core.pipeline import DeltaSink, Pipeline, TurnContext
 from aibot.core.sessions import SessionMemory, WriteOp, Writer
@@ -26,8 +28,10 @@ class ChatService:
     def __init__(
         self, pipeline: Pipeline, dispatcher: Dispatcher, writer: Writer,
         memory: SessionMemory, metrics: Metrics, clock: Callable[[], float],
+        locks: SessionLocks | None = None,
     ) -> None:
         self.pipeline = pipeline
+        self._locks = locks
         self.dispatcher = dispatcher
         self._writer = writer
         self._memory = memory
@@ -38,11 +42,20 @@ class ChatService:
         """For request/response channels: queue behind the session, run, return the result."""
         self._metrics.messages_in.labels(inbound.channel).inc()
         ctx = await self.dispatcher.run(
-            inbound.session_key, lambda: self.process(inbound, on_delta)
+            inbound.session_key, lambda: self._process_locked(inbound, on_delta)
         )
         outcome = "answered" if ctx.error is None else "failed"
         self._metrics.messages_out.labels(inbound.channel, outcome).inc()
         return ctx
+
+    async def _process_locked(self, inbound: Inbound, on_delta: DeltaSink | None) -> TurnContext:
+        """With several replicas the session is also held across them for the turn."""
+        if self._locks is None:
+            return await self.process(inbound, on_delta)
+        async with self._locks.hold(inbound.session_key, wait=True) as held:
+            if not held:
+                raise CoordinationUnavailable("the conversation is busy on another replica")
+            return await self.process(inbound, on_delta)
 
     async def process(
         self, inbound: Inbound, on_delta: DeltaSink | None = None,

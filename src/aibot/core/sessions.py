@@ -3,6 +3,10 @@
 The dispatcher runs one message per session at a time, so a session's cached state is only ever
 changed by one task; the cache saves a database read per message. On a miss, pending writes are
 flushed first so a reload never misses a turn that is still in the commit queue.
+
+With several replicas (`shared`), another replica may have answered the session since it was
+cached: a cached state is used only while the conversation row's `updated_at` is the one it was
+loaded or last written with, one indexed read instead of reloading the turns every time.
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ class SessionState:
     model: str | None = None
     context_from: float = 0.0
     turns: list[TurnRecord] = field(default_factory=list)
+    stamp: float | None = None  # the conversation row's updated_at this state matches
 
     @property
     def last_active(self) -> float:
@@ -55,23 +60,33 @@ class SessionState:
 
 class SessionMemory:
     def __init__(
-        self, store: SessionStore, writer: Writer, *, max_turns: int, cache_size: int
+        self, store: SessionStore, writer: Writer, *, max_turns: int, cache_size: int,
+        shared: bool = False,
     ) -> None:
         self.store = store
         self._writer = writer
+        self._shared = shared
         self._keep = max(2, max_turns * 2)
         self._cache_size = cache_size
         self._cache: OrderedDict[str, SessionState] = OrderedDict()
 
     async def get(self, session_key: str) -> SessionState:
         state = self._cache.get(session_key)
+        row: ConversationRow | None = None
         if state is not None:
-            self._cache.move_to_end(session_key)
-            return state
-        await self._writer.flush()
-        row = await self.store.conversation(session_key)
+            if not self._shared:
+                self._cache.move_to_end(session_key)
+                return state
+            row = await self.store.conversation(session_key)
+            if (row.updated_at if row else None) == state.stamp:
+                self._cache.move_to_end(session_key)
+                return state
+        else:
+            await self._writer.flush()
+            row = await self.store.conversation(session_key)
         state = SessionState(session_key)
         if row is not None:
+            state.stamp = row.updated_at
             state.model = row.model
             state.context_from = row.context_from
             state.turns = await self.store.recent_turns(session_key, row.context_from, self._keep)

@@ -147,6 +147,7 @@ class PersistStage:
         ctx.writes.append(store.save_conversation(
             session.key, inbound.channel, inbound.user_id, ctx.now, **ctx.conversation_changes
         ))
+        session.stamp = ctx.now  # the row's updated_at once this commits
         if records:
             self._memory.remember(session, records)
             ctx.writes.extend(store.add_turns(session.key, records))

@@ -26,8 +26,13 @@ CONVERSATION_CHANGES = ("model", "context_from")
 
 
 class Repository:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """`fenced`: finishing an inbox row fails its whole transaction when the row is no longer
+    pending. Several replicas turn it on, so that a replica whose session lock lapsed (a long
+    pause, a partition) cannot commit a second answer to a message another replica answered."""
+
+    def __init__(self, engine: AsyncEngine, *, fenced: bool = False) -> None:
         self.engine = engine
+        self._fenced = fenced
         self._dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
         self._conversation_upserts: dict[tuple[str, ...], Executable] = {}
         self._add_turn = turns.insert()
@@ -35,7 +40,9 @@ class Repository:
             index_elements=[inbox.c.channel, inbox.c.message_id]
         )
         self._accept_inbox = accept.returning(inbox.c.id)
-        self._finish_inbox = update(inbox).where(inbox.c.id == bindparam("row_id")).values(
+        self._finish_inbox = update(inbox).where(
+            and_(inbox.c.id == bindparam("row_id"), inbox.c.status == "pending")
+        ).values(
             status=bindparam("v_status"), error=bindparam("v_error"),
             updated_at=bindparam("now"), attempts=inbox.c.attempts + 1,
         )
@@ -51,6 +58,11 @@ class Repository:
             set_={"score": rate.excluded.score, "updated_at": rate.excluded.updated_at},
         )
         self._outbox_updates: dict[tuple[str, ...], Executable] = {}
+        self._claim_outbox = update(outbox).where(and_(
+            outbox.c.id == bindparam("row_id"), outbox.c.status == "pending",
+            or_(outbox.c.owner.is_(None), outbox.c.owner == bindparam("seen"),
+                outbox.c.owner == bindparam("me")),
+        )).values(owner=bindparam("me"))
 
     def _insert(self, table: Table) -> Any:
         """The dialect's own INSERT, which knows ON CONFLICT."""
@@ -60,10 +72,11 @@ class Repository:
     async def conversation(self, session_key: str) -> ConversationRow | None:
         async with self.engine.connect() as connection:
             row = (await connection.execute(
-                select(conversations.c.model, conversations.c.context_from)
+                select(conversations.c.model, conversations.c.context_from,
+                       conversations.c.updated_at)
                 .where(conversations.c.session_key == session_key)
             )).first()
-        return ConversationRow(row.model, row.context_from) if row else None
+        return ConversationRow(row.model, row.context_from, row.updated_at) if row else None
 
     async def recent_turns(self, session_key: str, since: float, limit: int) -> list[TurnRecord]:
         """The newest `limit` turns after `since`, oldest first."""
@@ -128,13 +141,25 @@ class Repository:
         )
         if exclude_channels:
             query = query.where(inbox.c.channel.not_in(exclude_channels))
+        return [row for row in await self._inbox_rows(query)
+                if row.id not in exclude_ids][:limit]
+
+    async def pending_for_session(self, session_key: str, limit: int) -> list[InboxRow]:
+        """A session's pending rows in arrival order: what its lock holder answers next."""
+        return await self._inbox_rows(
+            select(inbox).where(and_(inbox.c.session_key == session_key,
+                                     inbox.c.status == "pending"))
+            .order_by(inbox.c.id).limit(limit)
+        )
+
+    async def _inbox_rows(self, query: Executable) -> list[InboxRow]:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [
             InboxRow(r.id, r.channel, r.message_id, r.session_key, r.user_id, r.text,
                      orjson.loads(r.target), r.received_at, r.attempts)
-            for r in rows if r.id not in exclude_ids
-        ][:limit]
+            for r in rows
+        ]
 
     async def inbox_backlog(self) -> tuple[int, float | None]:
         """How many received messages are unanswered, and when the oldest arrived (None if
@@ -154,9 +179,17 @@ class Repository:
             rows = (await connection.execute(query)).all()
         return [
             OutboxRow(r.id, r.inbox_id, r.channel, r.session_key, orjson.loads(r.target), r.text,
-                      r.attempts, r.created_at, r.next_attempt_at)
+                      r.attempts, r.created_at, r.next_attempt_at, r.owner)
             for r in rows
         ]
+
+    async def claim_outbox(self, outbox_id: int, me: str, seen: str | None) -> bool:
+        """Takes a pending reply for this replica unless another took it since it was read as
+        owned by `seen` (None, or a replica found dead): a compare-and-set on the owner."""
+        async with self.engine.begin() as connection:
+            result = await connection.execute(
+                self._claim_outbox, {"row_id": outbox_id, "me": me, "seen": seen})
+        return bool(result.rowcount)
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
@@ -206,7 +239,8 @@ class Repository:
     def finish_inbox(self, inbox_id: int, status: str, now: float,
                      error: str | None = None) -> Write:
         return Write(self._finish_inbox,
-                     {"row_id": inbox_id, "v_status": status, "v_error": error, "now": now})
+                     {"row_id": inbox_id, "v_status": status, "v_error": error, "now": now},
+                     fenced=self._fenced)
 
     def enqueue_outbox(
         self, inbox_id: int | None, channel: str, session_key: str, target: dict[str, Any],

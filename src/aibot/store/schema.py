@@ -101,6 +101,8 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
+    Column("owner", String(64), nullable=True,
+           doc="The replica delivering the row (several replicas only); null: anyone may."),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
 

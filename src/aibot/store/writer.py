@@ -29,17 +29,22 @@ from sqlalchemy import Engine, Result
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
+from aibot.core.errors import StaleWrite
+
 log = structlog.get_logger("aibot.store")
 
 
 @dataclass(frozen=True, slots=True)
 class Write:
     """One statement with its parameters. `returning` writes run alone and yield their first
-    column (or None); the others are batched per statement and yield None."""
+    column (or None); the others are batched per statement and yield None. A `fenced` write
+    also runs alone and fails its whole unit with StaleWrite when it changed no row: that is
+    how a replica whose lease ran out learns that another finished the work first."""
 
     statement: Executable
     params: dict[str, Any]
     returning: bool = False
+    fenced: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +55,7 @@ class _Step:
     statement: Executable
     params: dict[str, Any] | list[dict[str, Any]]
     slot: tuple[int, int] | None = None
+    fenced: bool = False
 
 
 class _Unit:
@@ -163,9 +169,9 @@ def _plan(batch: list[_Unit]) -> list[_Step]:
 
     for unit_index, unit in enumerate(batch):
         for op_index, op in enumerate(unit.ops):
-            if op.returning:
+            if op.returning or op.fenced:
                 flush()
-                steps.append(_Step(op.statement, op.params, (unit_index, op_index)))
+                steps.append(_Step(op.statement, op.params, (unit_index, op_index), op.fenced))
             else:
                 grouped.setdefault(id(op.statement), (op.statement, []))[1].append(op.params)
     flush()
@@ -173,6 +179,10 @@ def _plan(batch: list[_Unit]) -> list[_Step]:
 
 
 def _store_result(step: _Step, result: Result[Any], results: list[list[Any]]) -> None:
+    if step.fenced:
+        if result.rowcount == 0:  # type: ignore[attr-defined]
+            raise StaleWrite("the row was already changed by another replica")
+        return
     if step.slot is not None:
         row = result.first()
         results[step.slot[0]][step.slot[1]] = row[0] if row else None

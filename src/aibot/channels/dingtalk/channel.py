@@ -62,6 +62,10 @@ class DingtalkChannel:
         self._progress: dict[int, int] = {}  # outbox id -> parts already delivered
         self.last_error: str | None = None
 
+    @property
+    def exclusive(self) -> bool:
+        return self.stream is not None
+
     def status(self) -> dict[str, Any]:
         if self.stream is not None:
             return {"ok": self.stream.connected, "mode": "stream",

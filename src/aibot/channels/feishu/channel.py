@@ -72,6 +72,10 @@ class FeishuChannel:
         self._progress: dict[int, int] = {}  # outbox id -> parts already delivered
         self.last_error: str | None = None
 
+    @property
+    def exclusive(self) -> bool:
+        return self._config.mode == "websocket"
+
     def status(self) -> dict[str, Any]:
         error = self.last_error or (self._long.error if self._long else None)
         return {"ok": error is None and self._reader is not None, "mode": self._config.mode,

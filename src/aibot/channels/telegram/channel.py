@@ -62,6 +62,10 @@ class TelegramChannel:
     def mode(self) -> str:
         return self._config.mode
 
+    @property
+    def exclusive(self) -> bool:
+        return self._config.mode == "polling"
+
     def status(self) -> dict[str, Any]:
         return {"ok": self.last_error is None, "mode": self.mode, "error": self.last_error}
 
@@ -131,9 +135,19 @@ class TelegramChannel:
                 backoff = min(backoff * 2, 60.0)
 
     async def receive(self, update: dict[str, Any]) -> None:
-        """Commits one update to the inbox (or answers a non-text message)."""
+        """Commits one update to the inbox (or answers a non-text message).
+
+        An update of a shape Telegram never sends (found by fuzzing with the right secret) is
+        dropped with a warning: raising would answer a webhook with 500, and in polling mode
+        stop the offset before it, so that no later update got through either.
+        """
         assert self._reader is not None
-        item = self._reader.read(update)
+        try:
+            item = self._reader.read(update)
+        except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
+            log.warning("telegram update not understood; dropped",
+                        update_id=str(update.get("update_id"))[:32], error=repr(exc)[:200])
+            return
         if isinstance(item, Inbound):
             await self._inbox.accept(item)
         elif isinstance(item, ButtonPress):

@@ -65,6 +65,10 @@ class WecomChannel:
         self.last_error: str | None = None
         self.last_refusal: str | None = None
 
+    @property
+    def exclusive(self) -> bool:
+        return False
+
     def status(self) -> dict[str, Any]:
         return {"ok": self.last_error is None, "error": self.last_error,
                 "last_refused_callback": self.last_refusal}

@@ -1,0 +1,105 @@
+"""The inbox when several replicas share one store: any replica may answer any conversation,
+one replica at a time per conversation, oldest message first.
+
+A replica that accepts a message does not answer that message as such: it takes the session's
+lock (waiting while another replica holds it) and answers whatever of the session is pending,
+in arrival order. Waiting matters: if the holder read the session's rows before this message
+was committed, this replica's turn after it picks the message up, so nothing is stranded until
+the rescan. The rescan only tries locks (it never waits), and is what finishes the messages of
+a replica that died: its locks lapse after `redis.lease_ttl`.
+
+Why Redis locks and not `SELECT … FOR UPDATE SKIP LOCKED`: a row lock lives in a transaction,
+and a session is held for the whole model call (seconds to minutes), which would pin one
+PostgreSQL connection per conversation in flight. The lock's lapse is made safe by fencing:
+the inbox row must still be pending when the answer commits (see `Repository(fenced=True)`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import structlog
+
+from aibot.core.coordination import SessionLocks, SharedFlags
+from aibot.core.errors import CoordinationUnavailable, QueueFull
+from aibot.core.inbox import Inbox, InboxStore, inbound_from_row
+from aibot.core.messages import Inbound, InboxRow
+
+log = structlog.get_logger("aibot.inbox")
+
+DRAIN_BATCH = 50
+
+
+class SessionInboxStore(InboxStore, Protocol):
+    async def pending_for_session(self, session_key: str, limit: int) -> list[InboxRow]: ...
+
+
+class SharedInbox(Inbox):
+    def __init__(self, store: SessionInboxStore, *args: Any, locks: SessionLocks,
+                 flags: SharedFlags, **kwargs: Any) -> None:
+        super().__init__(store, *args, **kwargs)
+        self._sessions = store
+        self._locks = locks
+        self._flags = flags
+        # Sessions with a drain queued and not yet started, and whether it may wait for the
+        # lock; one queued drain per session covers every message accepted meanwhile.
+        self._queued: dict[str, bool] = {}
+
+    async def pause(self, channel: str) -> None:
+        await self._flags.set_paused(channel, True)
+        await super().pause(channel)
+
+    async def resume(self, channel: str) -> int:
+        await self._flags.set_paused(channel, False)
+        return await super().resume(channel)
+
+    def _schedule(self, inbound: Inbound) -> None:
+        self._schedule_session(inbound.session_key, inbound.channel, wait=True)
+
+    def _schedule_session(self, session_key: str, channel: str, *, wait: bool) -> None:
+        if channel in self.paused:
+            return  # stays pending until a resume on any replica
+        if session_key in self._queued:
+            self._queued[session_key] = self._queued[session_key] or wait
+            return
+        drain: Callable[[], Any] = lambda: self._drain(session_key)  # noqa: E731
+        try:
+            future = self._service.dispatcher.submit(session_key, drain)
+        except QueueFull:
+            return  # stays pending in the store; a rescan schedules it when there is room
+        self._queued[session_key] = wait
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    async def _drain(self, session_key: str) -> None:
+        wait = self._queued.pop(session_key, True)
+        try:
+            async with self._locks.hold(session_key, wait=wait) as held:
+                if held:
+                    await self._answer_pending(session_key)
+        except CoordinationUnavailable as exc:
+            log.warning("session lock unavailable; the message waits for the next rescan",
+                        session=session_key, error=str(exc))
+
+    async def _answer_pending(self, session_key: str) -> None:
+        while True:
+            rows = await self._sessions.pending_for_session(session_key, DRAIN_BATCH)
+            for row in rows:
+                if row.channel in self.paused:
+                    return
+                await self._process(inbound_from_row(row))
+            if len(rows) < DRAIN_BATCH:
+                return
+
+    async def rescan(self, limit: int = 500) -> int:
+        """Picks up the pause set, then tries each pending session's lock: a session another
+        replica is answering is skipped, one whose replica died is taken over."""
+        try:
+            self.paused = await self._flags.paused()
+        except CoordinationUnavailable as exc:
+            log.warning("could not read the shared pauses", error=str(exc))
+        rows = await self._store.pending_inbox(limit, set(), frozenset(self.paused))
+        sessions = dict.fromkeys((row.session_key, row.channel) for row in rows)
+        for session_key, channel in sessions:
+            self._schedule_session(session_key, channel, wait=False)
+        return len(sessions)

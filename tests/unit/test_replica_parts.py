@@ -1,0 +1,108 @@
+"""The parts of scale-out mode one at a time: fenced commits, revalidated memory, Redis locks,
+membership and leases (the whole of it runs in tests/integration/test_replicas.py)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+import redis.asyncio as redis
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aibot.core.errors import StaleWrite
+from aibot.core.messages import TurnRecord
+from aibot.core.sessions import SessionMemory
+from aibot.replicas.locks import RedisSessionLocks
+from aibot.replicas.membership import Membership
+from aibot.store.repository import Repository
+from aibot.store.schema import outbox
+from aibot.store.writer import GroupCommitWriter
+from tests.conftest import redis_database
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[redis.Redis]:
+    async with redis_database() as url:
+        connection = redis.from_url(url)
+        yield connection
+        await connection.aclose()
+
+
+async def test_a_second_answer_to_a_finished_message_does_not_commit(
+        sql_engine: AsyncEngine) -> None:
+    store = Repository(sql_engine, fenced=True)
+    writer = GroupCommitWriter(sql_engine)
+    writer.start()
+    try:
+        (row_id,) = await writer.submit(store.accept_inbox("hook", "m1", "s", "u", "hi", {}, 1.0))
+        await writer.submit(store.finish_inbox(row_id, "done", 2.0),
+                            store.enqueue_outbox(row_id, "hook", "s", {}, "first", 2.0))
+        late = (store.finish_inbox(row_id, "done", 3.0),
+                store.enqueue_outbox(row_id, "hook", "s", {}, "second", 3.0))
+        with pytest.raises(StaleWrite):
+            await writer.submit(*late)
+        # Batched with a healthy unit, the stale one still fails alone.
+        (other,) = await writer.submit(store.accept_inbox("hook", "m2", "s", "u", "yo", {}, 4.0))
+        results = await asyncio.gather(
+            writer.submit(*late),
+            writer.submit(store.finish_inbox(other, "done", 5.0),
+                          store.enqueue_outbox(other, "hook", "s", {}, "third", 5.0)),
+            return_exceptions=True)
+        assert isinstance(results[0], StaleWrite) and results[1] == [None, None]
+    finally:
+        await writer.stop()
+    async with sql_engine.connect() as connection:
+        texts = (await connection.execute(select(outbox.c.text).order_by(outbox.c.id))).all()
+    assert [t for (t,) in texts] == ["first", "third"]
+
+
+async def test_a_replica_rereads_a_conversation_another_replica_answered(
+        sql_engine: AsyncEngine) -> None:
+    store = Repository(sql_engine, fenced=True)
+    writer = GroupCommitWriter(sql_engine)
+    writer.start()
+    mine, theirs = (SessionMemory(store, writer, max_turns=5, cache_size=10, shared=True)
+                    for _ in range(2))
+    try:
+        for memory, text, at in ((mine, "one", 10.0), (theirs, "two", 20.0)):
+            state = await memory.get("s")
+            await writer.submit(store.save_conversation("s", "hook", "u", at),
+                                *store.add_turns("s", [TurnRecord("user", text, at)]))
+            memory.remember(state, [TurnRecord("user", text, at)])
+            state.stamp = at
+        assert [t.content for t in (await mine.get("s")).turns] == ["one", "two"]
+        assert [t.content for t in (await theirs.get("s")).turns] == ["one", "two"]
+    finally:
+        await writer.stop()
+
+
+async def test_session_lock_excludes_renews_and_lapses(client: redis.Redis) -> None:
+    a = RedisSessionLocks(client, "a", ttl=0.5)
+    b = RedisSessionLocks(client, "b", ttl=0.5)
+    async with a.hold("s", wait=False) as held:
+        assert held
+        async with b.hold("s", wait=False) as other:
+            assert not other
+        for _ in range(4):  # held past its ttl while renewed
+            await asyncio.sleep(0.2)
+            await a.renew()
+        async with b.hold("s", wait=False) as other:
+            assert not other
+        async with b.hold("s", wait=True) as other:  # a stops renewing: the lock lapses
+            assert other
+    assert await client.get("aibot:session:s") is None  # b released; a's release left it
+
+
+async def test_membership_knows_late_joiners_and_the_dead(client: redis.Redis) -> None:
+    a, b = Membership(client, "a", ttl=0.5), Membership(client, "b", ttl=0.5)
+    await a.beat()
+    await b.beat()  # after a's beat: a's cached set does not have b, Redis does
+    assert await a.alive("b") and await b.alive("a")
+    await asyncio.sleep(0.6)
+    await a.beat()
+    assert not await a.alive("b")
+    assert await a.hold_lease("telegram") and not await b.hold_lease("telegram")
+    await a.resign("telegram")
+    assert await b.hold_lease("telegram")
