@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 import structlog
@@ -115,9 +116,16 @@ class ConfigReloader:
         while not self._stop.is_set():
             files = self._watched()
             folders = {path.parent for path in files if path.parent.exists()}
-            async for changes in watchfiles.awatch(*folders, stop_event=self._stop,
-                                                   debounce=300, recursive=False):
+            async for changes in watchfiles.awatch(
+                    *folders, stop_event=self._stop, debounce=300, recursive=False,
+                    watch_filter=_only(files)):
                 if any(Path(changed) in files for _, changed in changes):
                     await self.reload("file changed")
                     if self._watched() != files:
                         break  # the word lists changed: watch the new set
+
+
+def _only(files: set[Path]) -> Callable[[watchfiles.Change, str], bool]:
+    """A watch filter for just these files: a log file beside config.yaml would otherwise wake
+    the watcher with each line it gets, and each wake-up logs a line of its own."""
+    return lambda _change, path: Path(path) in files

@@ -168,7 +168,9 @@ class FakeOpenAI:
     """An OpenAI-compatible server: ``/v1/chat/completions`` (plain and SSE) and ``/v1/models``.
 
     Scripted actions (``script``) are consumed one per chat-completions request that gets past
-    the API-key and body checks, before the normal behaviour resumes.
+    the API-key and body checks, before the normal behaviour resumes. ``fault``, while set, is
+    the action every request gets once the script is used up: an outage or a storm of any
+    length (timeouts, 429s, 5xx, cut streams, garbage) that ends when the test clears it.
 
     Options: ``api_key`` (None accepts any caller), ``latency`` seconds before every answer,
     ``models`` listed by ``/v1/models``, ``reply(request_json) -> text`` (default: echo the last
@@ -205,6 +207,7 @@ class FakeOpenAI:
         # Seconds added to every response's Date header: a server whose clock is off.
         self.date_offset = 0.0
         self.requests: list[RecordedRequest] = []
+        self.fault: Action | None = None
         self._script: deque[Action] = deque()
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(4)
@@ -251,9 +254,10 @@ class FakeOpenAI:
         self._script.extend(actions)
 
     def reset(self) -> None:
-        """Forget recorded requests and any unconsumed script."""
+        """Forget recorded requests, any unconsumed script and the standing fault."""
         self.requests.clear()
         self._script.clear()
+        self.fault = None
 
     # -- handlers
 
@@ -294,7 +298,7 @@ class FakeOpenAI:
         if not isinstance(body.get("messages"), list):
             return _error(400, "'messages' is a required property")
 
-        action = self._script.popleft() if self._script else None
+        action = self._script.popleft() if self._script else self.fault
         if isinstance(action, Hang):
             await asyncio.sleep(action.seconds)
         elif isinstance(action, Fail):
