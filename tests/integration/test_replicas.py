@@ -30,9 +30,11 @@ from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.load_balancer import LoadBalancer
 from tests.fakes.openai_server import FakeOpenAI, text_of
 from tests.fakes.telegram_api import FakeTelegram
+from tests.integration.test_admin import Console, create_user
 
 LEASE = 2.0  # redis.lease_ttl: how long a killed replica's work waits before it is taken over
 HEADERS = {"Authorization": f"Bearer {API_KEY}"}
+INBOX_RESCAN = 5.0  # how often a replica looks for pending messages (and reads the pauses)
 
 
 def remembered_users(body: dict[str, Any]) -> str:
@@ -222,3 +224,23 @@ async def test_sigkill_of_a_replica_mid_load_loses_nothing(
         assert max(resent.values(), default=0) <= 1, resent
         check_conversations(once, {f"c{c}": turns for c in range(conversations)})
         assert '"message handled"' in survivor.log()
+
+
+async def test_a_pause_set_on_one_replica_holds_on_the_others(
+        gateway_factory: GatewayFactory) -> None:
+    async with shared_stores() as stores, CallbackReceiver() as receiver:
+        config = deep_merge(stores, {"channels": {"webhook": {"callback_url": receiver.url}}})
+        a, b = await start_replicas(gateway_factory, config, 2)
+        await create_user(a, "ops", "operator")
+        async with Console(a) as console, aiohttp.ClientSession() as http:
+            assert (await console.login("ops"))[0] == 303
+            paused = await console.post("/admin/channels/webhook/pause", {}, "/admin/channels")
+            assert paused[0] == 303
+            await asyncio.sleep(INBOX_RESCAN + 0.5)  # b reads the pauses with each rescan
+            await deliver(http, b.url, "p-1", "p", "p.0")
+            await asyncio.sleep(1.0)
+            assert receiver.received == []
+            resumed = await console.post("/admin/channels/webhook/resume", {}, "/admin/channels")
+            assert resumed[0] == 303
+            (reply,) = await receiver.wait_for(1, timeout=INBOX_RESCAN + 5)
+        assert reply["in_reply_to"] == "p-1"

@@ -11,15 +11,17 @@ import redis.asyncio as redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.config import Config
 from aibot.core.errors import StaleWrite
 from aibot.core.messages import TurnRecord
 from aibot.core.sessions import SessionMemory
+from aibot.replicas.doctor import replicas_check
 from aibot.replicas.locks import RedisSessionLocks
 from aibot.replicas.membership import Membership
 from aibot.store.repository import Repository
 from aibot.store.schema import outbox
 from aibot.store.writer import GroupCommitWriter
-from tests.conftest import redis_database
+from tests.conftest import free_port, redis_database
 
 
 @pytest.fixture
@@ -106,3 +108,21 @@ async def test_membership_knows_late_joiners_and_the_dead(client: redis.Redis) -
     assert await a.hold_lease("telegram") and not await b.hold_lease("telegram")
     await a.resign("telegram")
     assert await b.hold_lease("telegram")
+
+
+async def test_doctor_says_which_mode_and_whether_redis_answers(client: redis.Redis) -> None:
+    db = client.connection_pool.connection_kwargs["db"]
+    redis_url = f"redis://127.0.0.1:6379/{db}"
+    pg = "postgresql://postgres@127.0.0.1:5432/aibot"
+
+    def config(storage: str, redis_at: str | None) -> Config:
+        return Config.model_validate({"storage": {"url": storage}, "redis": {"url": redis_at}})
+
+    await Membership(client, "a", ttl=5).beat()
+    scaled = await replicas_check(config(pg, redis_url))
+    assert (scaled.status, scaled.detail) == (
+        "ok", "scale-out mode (PostgreSQL + Redis); 1 replica(s) running now")
+    assert (await replicas_check(config("sqlite:///x.db", redis_url))).status == "warn"
+    down = await replicas_check(config(pg, f"redis://127.0.0.1:{free_port()}/0"))
+    assert down.status == "fail" and "Redis unreachable" in down.detail
+    assert "set redis.url" in (await replicas_check(config(pg, None))).detail

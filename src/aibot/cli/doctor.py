@@ -87,6 +87,10 @@ async def _live_checks(config: Config) -> list[Check]:
     """The store, every provider and every channel are checked at once, so the slowest sets
     the wait."""
     core, channels = await asyncio.gather(_core_checks(config), channel_checks(config))
+    if config.redis.url or config.storage.url.startswith("postgresql"):
+        from aibot.replicas.doctor import replicas_check  # loads the Redis client
+
+        core.append(await replicas_check(config))
     return core + channels
 
 
