@@ -105,7 +105,7 @@ class Gateway:
                                      breaker_cooldown=config.models.breaker_cooldown)
         self.catalog = ModelCatalog(list(self.router.providers), self.router.default,
                                     {n: p.model for n, p in self.router.providers.items()})
-        self.memory = SessionMemory(self.repository, self.writer,
+        self.memory = SessionMemory(self.repository,
                                     max_turns=config.session.max_turns,
                                     cache_size=config.session.cache_sessions,
                                     shared=coordinator is not None)

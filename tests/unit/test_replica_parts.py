@@ -65,7 +65,7 @@ async def test_a_replica_rereads_a_conversation_another_replica_answered(
     store = Repository(sql_engine, fenced=True)
     writer = GroupCommitWriter(sql_engine)
     writer.start()
-    mine, theirs = (SessionMemory(store, writer, max_turns=5, cache_size=10, shared=True)
+    mine, theirs = (SessionMemory(store, max_turns=5, cache_size=10, shared=True)
                     for _ in range(2))
     try:
         for memory, text, at in ((mine, "one", 10.0), (theirs, "two", 20.0)):

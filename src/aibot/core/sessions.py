@@ -1,8 +1,11 @@
 """Conversation memory: the recent turns of each session, cached in memory, durable in the store.
 
 The dispatcher runs one message per session at a time, so a session's cached state is only ever
-changed by one task; the cache saves a database read per message. On a miss, pending writes are
-flushed first so a reload never misses a turn that is still in the commit queue.
+changed by one task; the cache saves a database read per message. A miss reads the store
+directly: a session's writes are committed before its next message starts (the service awaits
+them in the session's lane), so no turn of it can still be in the commit queue. (Flushing the
+writer on each miss instead cost a full group-commit cycle per new conversation: with more
+active conversations than the cache holds, throughput fell from 637 to 240 messages/s.)
 
 With several replicas (`shared`), another replica may have answered the session since it was
 cached: a cached state is used only while the conversation row's `updated_at` is the one it was
@@ -42,8 +45,6 @@ class Writer(Protocol):
 
     async def submit(self, *ops: Any) -> list[Any]: ...
 
-    async def flush(self) -> None: ...
-
 
 @dataclass(slots=True)
 class SessionState:
@@ -60,11 +61,9 @@ class SessionState:
 
 class SessionMemory:
     def __init__(
-        self, store: SessionStore, writer: Writer, *, max_turns: int, cache_size: int,
-        shared: bool = False,
+        self, store: SessionStore, *, max_turns: int, cache_size: int, shared: bool = False,
     ) -> None:
         self.store = store
-        self._writer = writer
         self._shared = shared
         self._keep = max(2, max_turns * 2)
         self._cache_size = cache_size
@@ -72,18 +71,13 @@ class SessionMemory:
 
     async def get(self, session_key: str) -> SessionState:
         state = self._cache.get(session_key)
-        row: ConversationRow | None = None
-        if state is not None:
-            if not self._shared:
-                self._cache.move_to_end(session_key)
-                return state
-            row = await self.store.conversation(session_key)
-            if (row.updated_at if row else None) == state.stamp:
-                self._cache.move_to_end(session_key)
-                return state
-        else:
-            await self._writer.flush()
-            row = await self.store.conversation(session_key)
+        if state is not None and not self._shared:
+            self._cache.move_to_end(session_key)
+            return state
+        row = await self.store.conversation(session_key)
+        if state is not None and (row.updated_at if row else None) == state.stamp:
+            self._cache.move_to_end(session_key)
+            return state
         state = SessionState(session_key)
         if row is not None:
             state.stamp = row.updated_at

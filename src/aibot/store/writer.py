@@ -102,10 +102,6 @@ class GroupCommitWriter:
         """Returns each op's result once the transaction holding them has committed."""
         return await self.submit_nowait(*ops)
 
-    async def flush(self) -> None:
-        """Waits until everything submitted before this call is committed."""
-        await self.submit()
-
     async def _run(self) -> None:
         stopping = False
         while not stopping:
