@@ -23,10 +23,10 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import aiohttp
 import orjson
@@ -50,6 +50,7 @@ TARGETS: dict[str, tuple[str, float]] = {
 }
 
 JSON = dict[str, Any]
+T = TypeVar("T")
 MakeBody = Callable[[int, int], JSON]  # (session number, message number) → request body
 IsOk = Callable[[Any], bool]  # decoded response JSON → was it a proper answer?
 
@@ -140,18 +141,25 @@ async def start_fake(log: Path, children: list[asyncio.subprocess.Process]) -> s
     return words[1]
 
 
-def write_config(tmp: Path, port: int, fake_url: str) -> Path:
-    """The gateway config: everything on loopback, SQLite in the temp dir, one fake provider."""
+def write_config(tmp: Path, port: int, fake_url: str, extra: JSON | None = None) -> Path:
+    """The gateway config: everything on loopback, SQLite in the temp dir, one fake provider.
+
+    ``extra`` adds sections, or keys to a section (``{"server": {"public_url": ...}}``), for
+    harnesses that need more than the API (``bench/soak.py``). JSON is valid YAML, so the file
+    is written as JSON and any path or URL is quoted correctly.
+    """
+    config: JSON = {
+        "server": {"host": "127.0.0.1", "port": port},
+        "storage": {"url": f"sqlite:///{tmp}/bench.db"},
+        "api": {"keys": [API_KEY]},
+        "models": {"default": "fake", "providers": {"fake": {
+            "base_url": fake_url, "api_key": "x", "model": "fake-model"}}},
+        "logging": {"level": "warning"},
+    }
+    for section, value in (extra or {}).items():
+        config[section] = {**config.get(section, {}), **value}
     path = tmp / "config.yaml"
-    quote = orjson.dumps  # a JSON string is a valid YAML scalar, whatever the path holds
-    path.write_text(
-        f"server: {{host: 127.0.0.1, port: {port}}}\n"
-        f"storage: {{url: {quote(f'sqlite:///{tmp}/bench.db').decode()}}}\n"
-        f"api: {{keys: [{API_KEY}]}}\n"
-        "models: {default: fake, providers: {fake: "
-        f"{{base_url: {quote(fake_url).decode()}, api_key: x, model: fake-model}}}}}}\n"
-        "logging: {level: warning}\n"
-    )
+    path.write_bytes(orjson.dumps(config, option=orjson.OPT_INDENT_2))
     return path
 
 
@@ -160,13 +168,19 @@ async def start_gateway(
     fake_url: str,
     http: aiohttp.ClientSession,
     children: list[asyncio.subprocess.Process],
+    *,
+    port: int | None = None,
+    extra: JSON | None = None,
 ) -> tuple[asyncio.subprocess.Process, str, float]:
-    """Start ``ai-bot run`` (added to ``children`` at once); time it until ``/healthz`` is 200."""
+    """Start ``ai-bot run`` (added to ``children`` at once); time it until ``/healthz`` is 200.
+
+    ``port`` (default: a free one) and ``extra`` (see ``write_config``) shape the config.
+    """
     command = Path(sys.executable).parent / "ai-bot"
     if not command.exists():
         raise BenchError(f"{command} not found: install the project first (pip install -e .)")
-    port = free_port()
-    config = write_config(tmp, port, fake_url)
+    port = port or free_port()
+    config = write_config(tmp, port, fake_url, extra)
     log = tmp / "gateway.log"
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
@@ -203,6 +217,11 @@ class Run:
     wall: float = 0.0
     error_kinds: Counter[str] = field(default_factory=Counter)
 
+    def fail(self, kind: str) -> None:
+        """Count one request that was not answered well, by what went wrong."""
+        self.errors += 1
+        self.error_kinds[kind] += 1
+
     async def send(self, http: aiohttp.ClientSession, url: str, body: JSON, is_ok: IsOk) -> None:
         """One timed request: its latency when answered well, else its error kind."""
         started = time.perf_counter()
@@ -216,8 +235,7 @@ class Run:
             kind = f"HTTP {resp.status}: {raw[:80].decode(errors='replace')}"
         except (aiohttp.ClientError, TimeoutError, orjson.JSONDecodeError) as exc:
             kind = f"{type(exc).__name__}: {exc}"[:100]
-        self.errors += 1
-        self.error_kinds[kind] += 1
+        self.fail(kind)
 
 
 async def drive(
@@ -487,11 +505,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-async def amain(args: argparse.Namespace, console: Console) -> Figures:
-    """Run the benchmark; SIGTERM cancels it like Ctrl-C does, so the children are stopped."""
+def cancel_on_sigterm() -> None:
+    """SIGTERM cancels the running task like Ctrl-C does, so its ``finally`` stops the children."""
     task = asyncio.current_task()
     assert task is not None
     asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run ``coro`` on uvloop when it is installed (the client must not be the bottleneck);
+    plain asyncio works too."""
+    try:
+        import uvloop
+    except ImportError:
+        return asyncio.run(coro)
+    return uvloop.run(coro)
+
+
+async def amain(args: argparse.Namespace, console: Console) -> Figures:
+    """Run the benchmark in a temporary directory, stopped cleanly by Ctrl-C or SIGTERM."""
+    cancel_on_sigterm()
     with (
         tempfile.TemporaryDirectory(prefix="ai-bot-bench-") as tmp,
         console.status("benchmarking…"),
@@ -503,13 +536,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console()
     try:
-        import uvloop  # the client must not be the bottleneck; plain asyncio works too
-    except ImportError:
-        run: Callable[[Any], Figures] = asyncio.run
-    else:
-        run = uvloop.run
-    try:
-        figures = run(amain(args, console))
+        figures = run_async(amain(args, console))
     except BenchError as exc:
         console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
         return 1
