@@ -637,7 +637,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                         help="client workers, shared out over the channels")
     parser.add_argument("--conversations", type=int,
                         help="distinct conversations (default: as many as fill their memory in "
-                        f"the first {PLATEAU_WINDOW[0]:.0%} of the run, at most "
+                        f"the first {PLATEAU_WINDOW[0] * 100:.0f}%% of the run, at most "
                         f"{MAX_CONVERSATIONS:,}; the gateway caches 2,000)")
     parser.add_argument("--max-turns", type=int, default=5,
                         help="session.max_turns: exchanges each conversation remembers")
