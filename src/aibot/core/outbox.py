@@ -40,7 +40,7 @@ class OutboxStore(Protocol):
 
     def update_outbox(self, outbox_id: int, now: float, **values: Any) -> WriteOp: ...
 
-    async def claim_outbox(self, outbox_id: int, me: str, seen: str | None) -> bool: ...
+    def claim_outbox(self, outbox_id: int, me: str, seen: str | None) -> WriteOp: ...
 
 
 class Outbox:
@@ -137,7 +137,9 @@ class Outbox:
             return True
         if row.owner is not None and await peers.alive(row.owner):
             return False
-        return await self._store.claim_outbox(row.id, peers.me, row.owner)
+        (claimed,) = await self._writer.submit(self._store.claim_outbox(row.id, peers.me,
+                                                                        row.owner))
+        return claimed is not None
 
     async def _deliver(self, row: OutboxRow) -> float | None:
         if row.id not in self._unrecorded:

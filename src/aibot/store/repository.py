@@ -62,7 +62,7 @@ class Repository:
             outbox.c.id == bindparam("row_id"), outbox.c.status == "pending",
             or_(outbox.c.owner.is_(None), outbox.c.owner == bindparam("seen"),
                 outbox.c.owner == bindparam("me")),
-        )).values(owner=bindparam("me"))
+        )).values(owner=bindparam("me")).returning(outbox.c.id)
 
     def _insert(self, table: Table) -> Any:
         """The dialect's own INSERT, which knows ON CONFLICT."""
@@ -183,13 +183,13 @@ class Repository:
             for r in rows
         ]
 
-    async def claim_outbox(self, outbox_id: int, me: str, seen: str | None) -> bool:
+    def claim_outbox(self, outbox_id: int, me: str, seen: str | None) -> Write:
         """Takes a pending reply for this replica unless another took it since it was read as
-        owned by `seen` (None, or a replica found dead): a compare-and-set on the owner."""
-        async with self.engine.begin() as connection:
-            result = await connection.execute(
-                self._claim_outbox, {"row_id": outbox_id, "me": me, "seen": seen})
-        return bool(result.rowcount)
+        owned by `seen` (None, or a replica found dead): a compare-and-set on the owner that
+        yields the row id, or None when the claim lost. Through the writer, the claims of one
+        outbox pass share a commit."""
+        return Write(self._claim_outbox, {"row_id": outbox_id, "me": me, "seen": seen},
+                     returning=True)
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
