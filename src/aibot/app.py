@@ -18,7 +18,7 @@ from aibot import __version__
 from aibot.admin.keys import ApiKeyStore
 from aibot.admin.routes import AdminConsole
 from aibot.channels.base import ChannelContext
-from aibot.channels.http_api.auth import ApiKeys
+from aibot.channels.http_api.auth import ApiKeys, bearer_token
 from aibot.channels.http_api.openai_api import build_openai_router, openai_error
 from aibot.channels.http_api.rest import build_rest_router, error_response
 from aibot.channels.registry import build_channels
@@ -60,6 +60,7 @@ if TYPE_CHECKING:
 log = structlog.get_logger("aibot")
 
 SHUTDOWN_GRACE = 20.0
+KEYED_PREFIXES = ("/v1/", "/api/v1/")  # every route under these requires an API key
 
 
 def build_providers(config: Config) -> dict[str, OpenAICompatibleProvider]:
@@ -70,7 +71,8 @@ def build_providers(config: Config) -> dict[str, OpenAICompatibleProvider]:
         raise ConfigError(str(exc)) from None
 
 
-def shared_state(config: Config) -> tuple[Limiter, AnswerCache, Coordinator | None]:
+def shared_state(config: Config,
+                 metrics: Metrics) -> tuple[Limiter, AnswerCache, Coordinator | None]:
     """Rate limits and the answer cache: in this process, or in Redis when `redis.url` is set
     (the Redis client is imported only then: it is a quarter second of every start). With a
     PostgreSQL store as well, replicas coordinate through the same client (scale-out mode)."""
@@ -80,7 +82,7 @@ def shared_state(config: Config) -> tuple[Limiter, AnswerCache, Coordinator | No
     from aibot.replicas.coordinator import Coordinator
 
     client = client_for(config.redis.url)
-    coordinator = (Coordinator(client, config.redis.lease_ttl)
+    coordinator = (Coordinator(client, config.redis.lease_ttl, metrics)
                    if config.storage.url.startswith("postgresql") else None)
     return RedisLimiter(client), RedisAnswerCache(client), coordinator
 
@@ -92,7 +94,7 @@ class Gateway:
         self.metrics = Metrics()
         self.loop_lag = LoopLagSampler(self.metrics)
         self.masker = SecretMasker(config.secrets())
-        self.limiter, answers, self.coordinator = shared_state(config)
+        self.limiter, answers, self.coordinator = shared_state(config, self.metrics)
         coordinator = self.coordinator
         self.engine = create_engine(config.storage.url)
         self.repository = Repository(self.engine, fenced=coordinator is not None)
@@ -267,7 +269,7 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
                   telemetry={"tracing": False, "metrics": False, "logs": False})
     app.state.gateway = gateway
     app.add_middleware(BodyLimitMiddleware, max_bytes=loaded.config.server.max_body_bytes)
-    _install_error_handlers(app)
+    _install_error_handlers(app, gateway.keys)
     app.include_router(build_rest_router(gateway.service, gateway.keys))
     app.include_router(build_openai_router(gateway.service, gateway.keys, gateway.catalog))
     app.include_router(build_health_router(gateway.readiness, gateway.metrics))
@@ -289,11 +291,11 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
     return app
 
 
-def _install_error_handlers(app: FastAPI) -> None:
+def _install_error_handlers(app: FastAPI, keys: ApiKeys) -> None:
     """OpenAI clients expect OpenAI's error shape under /v1; everything else gets ours."""
 
     @app.exception_handler(AccessDenied)
-    async def denied(request: Request, _exc: AccessDenied) -> JSONResponse:
+    async def denied(request: Request, _exc: AccessDenied | None = None) -> JSONResponse:
         if request.url.path.startswith("/v1/"):
             return openai_error(401, "Incorrect API key provided.", "invalid_api_key")
         return error_response(401, "missing or invalid API key (Authorization: Bearer <key>)",
@@ -301,6 +303,12 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI validates the body before the handler checks the key: a caller without a
+        # valid key learns nothing about the API from a validation error, only 401.
+        path = request.url.path
+        if path.startswith(KEYED_PREFIXES) and keys.principal(bearer_token(request),
+                                                              path) is None:
+            return await denied(request)
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}"
             for e in exc.errors()

@@ -72,6 +72,10 @@ async def test_auth_validation_and_limits(gateway_factory: GatewayFactory) -> No
                                  headers=headers) as response:
                 assert response.status == 401
                 assert (await response.json())["error"]["code"] == "invalid_api_key"
+        # Without a key an invalid body is still a 401: validation details are for callers.
+        for path in ("/api/v1/chat", "/v1/chat/completions"):
+            async with http.post(gw.url + path, json={"session_id": "bad id!"}) as response:
+                assert response.status == 401, path
         async with http.post(url, json={"session_id": "bad id!", "message": ""},
                              headers=gw.headers) as response:
             assert response.status == 422

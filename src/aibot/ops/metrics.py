@@ -102,6 +102,19 @@ class Metrics:
             "aibot_feedback", "Answer ratings (a changed rating counts again), by channel, "
             "provider, route and rating.", ["channel", "provider", "route", "rating"], registry=r,
         )
+        self.replicas_alive = Gauge(
+            "aibot_replicas_alive", "Scale-out mode: replicas whose heartbeat is current, as "
+            "this replica last saw them.", registry=r,
+        )
+        self.receiving = Gauge(
+            "aibot_receiving", "Scale-out mode: 1 where this replica holds the channel's "
+            "receiver lease (long poll / long connection), 0 on standby.", ["channel"],
+            registry=r,
+        )
+        self.coordination_up = Gauge(
+            "aibot_coordination_up", "Scale-out mode: 1 while Redis answered the last "
+            "heartbeat.", registry=r,
+        )
 
     def summary(self) -> str:
         """Totals since start for the admin's /stats: messages, tokens, refusals, errors."""

@@ -19,6 +19,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from aibot.channels.base import Channel
+from aibot.ops.metrics import Metrics
 from aibot.replicas.flags import RedisFlags
 from aibot.replicas.locks import RedisSessionLocks
 from aibot.replicas.membership import Membership
@@ -33,8 +34,10 @@ def replica_name() -> str:
 
 
 class Coordinator:
-    def __init__(self, client: redis.Redis, ttl: float, me: str | None = None) -> None:
+    def __init__(self, client: redis.Redis, ttl: float, metrics: Metrics,
+                 me: str | None = None) -> None:
         self.me = me or replica_name()
+        self._metrics = metrics
         self.membership = Membership(client, self.me, ttl)
         self.locks = RedisSessionLocks(client, self.me, ttl)
         self.flags = RedisFlags(client)
@@ -47,6 +50,8 @@ class Coordinator:
     def lead(self, channels: list[Channel]) -> None:
         """Hands over the receivers that must run on one replica at a time."""
         self._exclusive = [channel for channel in channels if channel.exclusive]
+        for channel in self._exclusive:
+            self._metrics.receiving.labels(channel.name).set(0)
 
     def role(self, channel: str) -> str:
         return "receiving" if channel in self._leading else "standby"
@@ -76,10 +81,11 @@ class Coordinator:
 
     async def tick(self) -> None:
         try:
-            await self.membership.beat()
+            self._metrics.replicas_alive.set(await self.membership.beat())
             await self.locks.renew()
             await self._hold_leases()
         except RedisError as exc:
+            self._metrics.coordination_up.set(0)
             if self._reachable:
                 log.error("Redis unreachable: conversations wait, receivers keep their roles",
                           error=str(exc))
@@ -88,15 +94,18 @@ class Coordinator:
         if not self._reachable:
             log.info("Redis reachable again")
         self._reachable = True
+        self._metrics.coordination_up.set(1)
 
     async def _hold_leases(self) -> None:
         for channel in self._exclusive:
             mine = await self.membership.hold_lease(channel.name)
             if mine and channel.name not in self._leading:
                 self._leading.add(channel.name)
+                self._metrics.receiving.labels(channel.name).set(1)
                 log.info("this replica receives now", channel=channel.name, replica=self.me)
                 await channel.start()
             elif not mine and channel.name in self._leading:
                 self._leading.discard(channel.name)
+                self._metrics.receiving.labels(channel.name).set(0)
                 log.warning("another replica took over receiving", channel=channel.name)
                 await channel.stop()

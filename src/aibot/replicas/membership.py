@@ -68,9 +68,11 @@ class Membership:
         except RedisError:
             return True
 
-    async def beat(self) -> None:
+    async def beat(self) -> int:
+        """Returns how many replicas are alive, this one included."""
         members = await self._beat(keys=[self._members_key], args=[self.me, self._ttl_ms])
         self._alive = {m.decode() if isinstance(m, bytes) else str(m) for m in members}
+        return len(self._alive)
 
     async def hold_lease(self, name: str) -> bool:
         """Takes the lease if free or renews it if ours; False while another replica has it."""
