@@ -229,6 +229,28 @@ async def fake_llm() -> AsyncIterator[FakeOpenAI]:
         yield fake
 
 
+def base_config(workdir: Path, fake_llm: FakeOpenAI) -> dict[str, Any]:
+    """What every test gateway starts from: loopback on a free port, SQLite in `workdir`, the
+    fake model, JSON logs. Tests deep-merge their own sections over it."""
+    return {
+        "server": {"host": "127.0.0.1", "port": free_port()},
+        "storage": {"url": f"sqlite:///{workdir / 'ai-bot.db'}"},
+        "api": {"keys": [API_KEY]},
+        "models": {"default": "fake", "providers": {"fake": {
+            "base_url": fake_llm.base_url, "api_key": PROVIDER_KEY,
+            "model": "fake-model", "timeout": 10, "max_retries": 1,
+        }}},
+        "logging": {"level": "info", "format": "json"},
+    }
+
+
+def gateway_env(extra: dict[str, str] | None = None) -> dict[str, str]:
+    """This environment without AIBOT_ variables (a developer's own must not leak in)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AIBOT_")}
+    env.update(extra or {})
+    return env
+
+
 @pytest.fixture
 async def gateway_factory(
     fake_llm: FakeOpenAI, tmp_path: Path
@@ -241,19 +263,9 @@ async def gateway_factory(
     ) -> RunningGateway:
         workdir = tmp_path / name
         workdir.mkdir(exist_ok=True)
-        base: dict[str, Any] = {
-            "server": {"host": "127.0.0.1", "port": free_port()},
-            "storage": {"url": f"sqlite:///{workdir / 'ai-bot.db'}"},
-            "api": {"keys": [API_KEY]},
-            "models": {"default": "fake", "providers": {"fake": {
-                "base_url": fake_llm.base_url, "api_key": PROVIDER_KEY,
-                "model": "fake-model", "timeout": 10, "max_retries": 1,
-            }}},
-            "logging": {"level": "info", "format": "json"},
-        }
-        full_env = {k: v for k, v in os.environ.items() if not k.startswith("AIBOT_")}
-        full_env.update(env or {})
-        gateway = RunningGateway(workdir, deep_merge(base, config_overrides or {}), full_env)
+        gateway = RunningGateway(
+            workdir, deep_merge(base_config(workdir, fake_llm), config_overrides or {}),
+            gateway_env(env))
         started.append(gateway)
         await gateway.start()
         return gateway

@@ -28,14 +28,21 @@ def message_text(data: dict[str, Any]) -> str | None:
     """The words of a text or rich-text message; None for pictures, voice, files…"""
     kind = data.get("msgtype")
     if kind == "text":
-        content = (data.get("text") or {}).get("content")
+        content = _field(data, "text", "content")
         return content if isinstance(content, str) else None
     if kind == "richText":
-        items = (data.get("content") or {}).get("richText") or []
-        words = [item["text"] for item in items
-                 if isinstance(item, dict) and isinstance(item.get("text"), str)]
+        items = _field(data, "content", "richText")
+        words = [item["text"] for item in items if isinstance(item, dict)
+                 and isinstance(item.get("text"), str)] if isinstance(items, list) else []
         return "".join(words) if words else None
     return None
+
+
+def _field(data: dict[str, Any], outer: str, inner: str) -> object:
+    """`data[outer][inner]`, or None when `outer` is not an object (a correctly signed request
+    with `"text": true` used to raise here: a 503 and a traceback, re-sent forever)."""
+    container = data.get(outer)
+    return container.get(inner) if isinstance(container, dict) else None
 
 
 def read_message(data: dict[str, Any]) -> Inbound | None:
@@ -63,7 +70,7 @@ def read_message(data: dict[str, Any]) -> Inbound | None:
             "staff_id": staff if isinstance(staff, str) else None,
             "session_webhook": data.get("sessionWebhook"),
             "webhook_expires_ms": int(expires) if isinstance(expires, int | str)
-            and str(expires).isdigit() else 0,
+            and str(expires).isascii() and str(expires).isdigit() else 0,
         },
     )
 

@@ -16,15 +16,20 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from aibot.channels.http_api.auth import ApiKeys
+from aibot.channels.http_api.rest import SSE_ANSWER, ErrorBody, JsonBody, ParseError
 from aibot.core.commands import ModelCatalog
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 from aibot.core.messages import Inbound, Message
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService, stream_turn
 
+MAX_TOKENS = 2**31 - 1
 
+
+# Request bodies are strict: "12" is not an integer nor "true" a boolean, as the OpenAPI
+# document says (lax parsing accepted both; schemathesis flagged it).
 class WireMessage(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     role: Literal["system", "developer", "user", "assistant", "tool"]
     content: str | list[dict[str, Any]] | None = None
 
@@ -36,20 +41,39 @@ class WireMessage(BaseModel):
 
 
 class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", strict=True)
     include_usage: bool = False
 
 
-class CompletionBody(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class CompletionBody(JsonBody):
+    model_config = ConfigDict(extra="allow", strict=True)
     model: str | None = None
     messages: list[WireMessage] = Field(min_length=1)
     stream: bool = False
     stream_options: StreamOptions | None = None
     user: str | None = Field(None, max_length=255)
-    max_tokens: int | None = Field(None, ge=1)
-    max_completion_tokens: int | None = Field(None, ge=1)
+    # Bounded: an integer past 64 bits passed validation, then failed to serialise for the
+    # provider (a 500, found by schemathesis).
+    max_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
+    max_completion_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
     temperature: float | None = Field(None, ge=0, le=2)
+
+
+class OpenAIErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None
+    code: str
+
+
+class OpenAIErrorBody(BaseModel):
+    """OpenAI's error shape, which its clients parse."""
+
+    error: OpenAIErrorDetail
+
+
+UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
+    401: {"model": OpenAIErrorBody, "description": "Missing or wrong API key"}}
 
 
 def openai_error(status: int, message: str, code: str, kind: str = "invalid_request_error",
@@ -113,7 +137,7 @@ def build_openai_router(service: ChatService, keys: ApiKeys, catalog: ModelCatal
             return requested
         return by_model_name.get(requested or "")
 
-    @router.get("/models")
+    @router.get("/models", responses=UNAUTHORIZED)
     async def models(request: Request) -> dict[str, Any]:
         """The configured providers, by the names `model` accepts."""
         keys.require(request)
@@ -122,7 +146,14 @@ def build_openai_router(service: ChatService, keys: ApiKeys, catalog: ModelCatal
              "root": catalog.models.get(name)} for name in catalog.names
         ]}
 
-    @router.post("/chat/completions")
+    @router.post("/chat/completions", responses={
+        **UNAUTHORIZED, 200: SSE_ANSWER,
+        400: {"model": OpenAIErrorBody | ParseError,
+              "description": "Not JSON, or not a valid request (OpenAI's shape)"},
+        413: {"model": ErrorBody, "description": "The body is larger than "
+                                                 "server.max_body_bytes"},
+        502: {"model": OpenAIErrorBody, "description": "The model failed"},
+        503: {"model": OpenAIErrorBody, "description": "Overloaded; retry after a second"}})
     async def completions(body: CompletionBody, request: Request) -> Response:
         """OpenAI chat completions, streamed or not. `X-Session-Id` names a conversation."""
         who = keys.require(request)

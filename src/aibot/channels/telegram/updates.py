@@ -64,6 +64,8 @@ class UpdateReader:
         if not isinstance(message, dict):
             return None  # edits, channel posts: not conversations
         chat, sender = message.get("chat") or {}, message.get("from") or {}
+        if not isinstance(chat.get("id"), int) or not isinstance(message.get("message_id"), int):
+            return None  # not Telegram's shape: nothing could be sent back to such a chat
         joined = message.get("new_chat_members")
         if isinstance(joined, list) and chat.get("type") in ("group", "supergroup"):
             return self._members_joined(update, chat, joined)

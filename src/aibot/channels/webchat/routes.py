@@ -174,7 +174,14 @@ def _final(end: StreamEnd, message_id: str) -> dict[str, Any]:
 
 
 async def _receive(websocket: WebSocket) -> dict[str, Any]:
-    raw = await websocket.receive_text()
+    # Not `receive_text()`: a binary frame has no "text" and made it raise KeyError, an
+    # unhandled exception (abnormal close, traceback in the log) instead of a refusal.
+    message = await websocket.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
+    raw = message.get("text")
+    if not isinstance(raw, str):
+        raise ValueError("frames must be JSON text, not binary")
     if len(raw) > MAX_MESSAGE_CHARS * 4 + 1024:
         raise ValueError("frame too large")
     try:

@@ -12,16 +12,17 @@ import hashlib
 import hmac
 import time
 import uuid
-from typing import Any
+from typing import Annotated, Literal
 
 import aiohttp
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from typing_extensions import TypeAliasType
 
 from aibot.channels.http_api.auth import ApiKeys
-from aibot.channels.http_api.rest import SESSION_PATTERN
+from aibot.channels.http_api.rest import API_ERRORS, SESSION_PATTERN, JsonBody
 from aibot.config import WebhookChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.inbox import Inbox
@@ -30,12 +31,24 @@ from aibot.core.messages import Inbound, Outbound
 CHANNEL = "webhook"
 
 
-class MessageBody(BaseModel):
+# Any JSON, with integers past 64 bits read as floats (as orjson reads them): such an integer
+# kept as one could not be stored with the message, a 500 found by schemathesis.
+Int64 = Annotated[int, Field(ge=-(2**63), le=2**64 - 1)]
+Metadata = TypeAliasType("Metadata", "bool | Int64 | float | str | list[Metadata] | "
+                                     "dict[str, Metadata] | None")
+
+
+class MessageBody(JsonBody):
     message_id: str = Field(min_length=1, max_length=255, description="Your id; dedupes retries.")
     session_id: str = Field(pattern=SESSION_PATTERN)
     message: str = Field(min_length=1, max_length=100_000)
     user_id: str | None = Field(None, max_length=255)
-    metadata: dict[str, Any] = Field(default_factory=dict, description="Echoed in the callback.")
+    metadata: dict[str, Metadata] = Field(default_factory=dict,
+                                          description="Echoed in the callback.")
+
+
+class Queued(BaseModel):
+    status: Literal["accepted", "duplicate"]
 
 
 def sign(secret: str, timestamp: str, body: bytes) -> str:
@@ -46,7 +59,9 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 def build_webhook_router(inbox: Inbox, keys: ApiKeys) -> APIRouter:
     router = APIRouter(tags=["webhook channel"])
 
-    @router.post("/api/v1/messages", status_code=202)
+    @router.post("/api/v1/messages", status_code=202, response_model=Queued, responses={
+        **API_ERRORS,
+        200: {"model": Queued, "description": "Already queued (same message_id): nothing new"}})
     async def receive(body: MessageBody, request: Request) -> JSONResponse:
         """Queue a message durably; the reply is delivered to the callback URL."""
         who = keys.require(request)
