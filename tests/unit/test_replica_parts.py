@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from typing import cast
 
 import pytest
 import redis.asyncio as redis
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.channels.base import Channel
 from aibot.config import Config
 from aibot.core.errors import StaleWrite
 from aibot.core.messages import TurnRecord
 from aibot.core.sessions import SessionMemory
+from aibot.ops.metrics import Metrics
+from aibot.replicas.coordinator import Coordinator
 from aibot.replicas.doctor import replicas_check
 from aibot.replicas.locks import RedisSessionLocks
 from aibot.replicas.membership import Membership
@@ -22,6 +26,7 @@ from aibot.store.repository import Repository
 from aibot.store.schema import outbox
 from aibot.store.writer import GroupCommitWriter
 from tests.conftest import free_port, redis_database
+from tests.faults.stores import PrivateRedis
 
 
 @pytest.fixture
@@ -126,3 +131,53 @@ async def test_doctor_says_which_mode_and_whether_redis_answers(client: redis.Re
     down = await replicas_check(config(pg, f"redis://127.0.0.1:{free_port()}/0"))
     assert down.status == "fail" and "Redis unreachable" in down.detail
     assert "set redis.url" in (await replicas_check(config(pg, None))).detail
+
+
+class Receiver:
+    """A channel whose receiving must run once: records starts and stops."""
+
+    name = "poller"
+    exclusive = True
+
+    def __init__(self) -> None:
+        self.running = False
+        self.starts = 0
+
+    async def start(self) -> None:
+        self.running, self.starts = True, self.starts + 1
+
+    async def stop(self) -> None:
+        self.running = False
+
+
+async def test_receiver_lease_fails_over_and_survives_a_redis_restart() -> None:
+    async with PrivateRedis() as server:
+        clients = [redis.from_url(server.url) for _ in range(2)]
+        receivers = [Receiver(), Receiver()]
+        metrics = [Metrics(), Metrics()]
+        a, b = (Coordinator(client, ttl=1.0, metrics=m, me=name)
+                for client, m, name in zip(clients, metrics, "ab", strict=True))
+        for coordinator, receiver in zip((a, b), receivers, strict=True):
+            coordinator.lead([cast(Channel, receiver)])
+            await coordinator.tick()
+        assert [r.running for r in receivers] == [True, False]
+        assert (a.role("poller"), b.role("poller")) == ("receiving", "standby")
+
+        await server.stop()  # Redis gone: everyone keeps the role they had
+        await a.tick()
+        await b.tick()
+        assert [r.running for r in receivers] == [True, False]
+        assert metrics[0].registry.get_sample_value("aibot_coordination_up") == 0
+        await server.start()  # back, empty: the receiver renews its own lease first
+        await a.tick()
+        await b.tick()
+        assert [r.running for r in receivers] == [True, False] and receivers[0].starts == 1
+        assert metrics[0].registry.get_sample_value("aibot_coordination_up") == 1
+
+        await a.stop()  # resigns: the standby takes over on its next beat, not after the ttl
+        await receivers[0].stop()
+        await b.tick()
+        assert receivers[1].running and b.role("poller") == "receiving"
+        await b.stop()
+        for client in clients:
+            await client.aclose()
