@@ -522,6 +522,26 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(coro)
 
 
+def run_reported(coro: Coroutine[Any, Any, T], console: Console, *, error_code: int) -> T | int:
+    """Runs ``coro`` for a command line: a BenchError is printed and becomes ``error_code``,
+    an interrupt 130; otherwise the result comes back for the caller to report."""
+    try:
+        return run_async(coro)
+    except BenchError as exc:
+        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+        return error_code
+    except (KeyboardInterrupt, asyncio.CancelledError):
+        console.print("[yellow]interrupted[/]")
+        return 130
+
+
+def write_json(path: Path | None, data: dict[str, Any]) -> None:
+    """The figures as JSON too, when ``--json`` asked for them."""
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+
+
 async def amain(args: argparse.Namespace, console: Console) -> Figures:
     """Run the benchmark in a temporary directory, stopped cleanly by Ctrl-C or SIGTERM."""
     cancel_on_sigterm()
@@ -535,18 +555,11 @@ async def amain(args: argparse.Namespace, console: Console) -> Figures:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     console = Console()
-    try:
-        figures = run_async(amain(args, console))
-    except BenchError as exc:
-        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        return 1
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        console.print("[yellow]interrupted[/]")
-        return 130
+    figures = run_reported(amain(args, console), console, error_code=1)
+    if isinstance(figures, int):
+        return figures
     report(figures, console)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_bytes(orjson.dumps(asdict(figures), option=orjson.OPT_INDENT_2))
+    write_json(args.json, asdict(figures))
     return 0
 
 

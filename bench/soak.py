@@ -43,11 +43,12 @@ from bench.run import (
     free_port,
     percentile_ms,
     rss_mb,
-    run_async,
+    run_reported,
     start_fake,
     start_gateway,
     stop_process,
     tail,
+    write_json,
 )
 from rich.console import Console
 from rich.markup import escape
@@ -678,19 +679,11 @@ def main(argv: list[str] | None = None) -> int:
     """0 when the verdict passes, 1 when it fails, 2 when the soak could not run."""
     args = parse_args(argv)
     console = Console()
-    try:
-        figures = run_async(amain(args, console))
-    except BenchError as exc:
-        console.print(f"[red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
-        return 2
-    except (KeyboardInterrupt, asyncio.CancelledError):
-        console.print("[yellow]interrupted[/]")
-        return 130
+    figures = run_reported(amain(args, console), console, error_code=2)
+    if isinstance(figures, int):
+        return figures
     report(figures, console)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        data = {**asdict(figures), "passed": figures.passed}
-        args.json.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    write_json(args.json, {**asdict(figures), "passed": figures.passed})
     return 0 if figures.passed else 1
 
 

@@ -58,6 +58,15 @@ async def start_replicas(gateway_factory: GatewayFactory, config: dict[str, Any]
                                        for i in range(count))))
 
 
+@contextlib.asynccontextmanager
+async def webhook_replicas(gateway_factory: GatewayFactory, count: int,
+                           ) -> AsyncIterator[tuple[list[RunningGateway], CallbackReceiver]]:
+    """`count` replicas with the webhook channel, replying to one integrator endpoint."""
+    async with shared_stores() as stores, CallbackReceiver() as receiver:
+        config = deep_merge(stores, {"channels": {"webhook": {"callback_url": receiver.url}}})
+        yield await start_replicas(gateway_factory, config, count), receiver
+
+
 async def deliver(http: aiohttp.ClientSession, url: str, message_id: str, session: str,
                   text: str) -> None:
     """Posts a message until a replica acknowledges it, as a platform retries a webhook."""
@@ -104,9 +113,7 @@ async def test_replicas_answer_once_in_order_with_shared_memory(
     fake_llm.reply = remembered_users
     fake_llm.latency = 0.02
     conversations, turns = 24, 5
-    async with shared_stores() as stores, CallbackReceiver() as receiver:
-        config = deep_merge(stores, {"channels": {"webhook": {"callback_url": receiver.url}}})
-        replicas = await start_replicas(gateway_factory, config, 3)
+    async with webhook_replicas(gateway_factory, 3) as (replicas, receiver):
         async with LoadBalancer([gw.url for gw in replicas]) as lb, \
                 aiohttp.ClientSession() as http:
 
@@ -194,9 +201,7 @@ async def test_sigkill_of_a_replica_mid_load_loses_nothing(
     fake_llm.reply = remembered_users
     fake_llm.latency = 0.05
     conversations, turns = 16, 8
-    async with shared_stores() as stores, CallbackReceiver() as receiver:
-        config = deep_merge(stores, {"channels": {"webhook": {"callback_url": receiver.url}}})
-        victim, survivor = await start_replicas(gateway_factory, config, 2)
+    async with webhook_replicas(gateway_factory, 2) as ((victim, survivor), receiver):
         async with LoadBalancer([victim.url, survivor.url]) as lb, \
                 aiohttp.ClientSession() as http:
             halfway = asyncio.Event()
@@ -232,9 +237,7 @@ async def test_sigkill_of_a_replica_mid_load_loses_nothing(
 
 async def test_a_pause_set_on_one_replica_holds_on_the_others(
         gateway_factory: GatewayFactory) -> None:
-    async with shared_stores() as stores, CallbackReceiver() as receiver:
-        config = deep_merge(stores, {"channels": {"webhook": {"callback_url": receiver.url}}})
-        a, b = await start_replicas(gateway_factory, config, 2)
+    async with webhook_replicas(gateway_factory, 2) as ((a, b), receiver):
         await create_user(a, "ops", "operator")
         async with Console(a) as console, aiohttp.ClientSession() as http:
             assert (await console.login("ops"))[0] == 303

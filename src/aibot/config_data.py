@@ -1,0 +1,55 @@
+"""The sections about where data lives and how it is kept: `storage:`, `redis:` (and with it
+scale-out mode), `outbox:` and `retention:`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, field_validator
+
+from aibot.config_base import Section, parse_duration
+
+
+class StorageConfig(Section):
+    url: str = Field("sqlite:///data/ai-bot.db", description="sqlite:///path or postgresql://...")
+
+
+class RedisConfig(Section):
+    url: str | None = Field(
+        None, description="redis:// URL: limits and the answer cache shared by replicas; with a "
+        "postgresql:// store it turns on scale-out mode (several replicas behind a load "
+        "balancer).")
+    lease_ttl: float = Field(
+        15.0, ge=1, description="Scale-out mode: how long a silent replica keeps its "
+        "conversations, unsent replies and receivers before another takes them over; renewed "
+        "every third of it.")
+
+    @field_validator("lease_ttl", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+class OutboxConfig(Section):
+    max_attempts: int = Field(10, ge=1, description="Send attempts before dead-lettering.")
+    max_age: float = Field(600.0, description="Replies older than this are expired, not sent late.")
+    backoff_base: float = Field(1.0, gt=0, description="First retry delay in seconds (doubles).")
+    backoff_max: float = Field(300.0, gt=0, description="Longest retry delay in seconds.")
+
+    @field_validator("max_age", "backoff_base", "backoff_max", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+class RetentionConfig(Section):
+    """How long `ai-bot maintenance` keeps rows; pending inbox/outbox rows are never deleted."""
+
+    turns_days: float | None = Field(
+        None, ge=1, description="Delete conversation turns older than this many days; null: keep."
+    )
+    inbox_days: float = Field(
+        7, ge=1, description="Keep handled inbox rows this many days (≥ 1: platform re-deliveries "
+        "are dropped by matching them)."
+    )
+    outbox_days: float = Field(7, ge=1, description="Keep sent/dead/expired replies this long.")
