@@ -16,7 +16,6 @@ the inbox row must still be pending when the answer commits (see `Repository(fen
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import structlog
@@ -63,9 +62,9 @@ class SharedInbox(Inbox):
         if session_key in self._queued:
             self._queued[session_key] = self._queued[session_key] or wait
             return
-        drain: Callable[[], Any] = lambda: self._drain(session_key)  # noqa: E731
         try:
-            future = self._service.dispatcher.submit(session_key, drain)
+            future = self._service.dispatcher.submit(session_key,
+                                                     lambda: self._drain(session_key))
         except QueueFull:
             return  # stays pending in the store; a rescan schedules it when there is room
         self._queued[session_key] = wait
