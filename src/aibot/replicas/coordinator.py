@@ -75,9 +75,14 @@ class Coordinator:
             await self.membership.leave()
 
     async def _run(self) -> None:
+        """Survives anything one tick raises: if this loop ended, the locks held for work in
+        progress would lapse and other replicas would take over a live replica's sessions."""
         while True:
             await asyncio.sleep(self._interval)
-            await self.tick()
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("replica coordination tick failed; next tick retries")
 
     async def tick(self) -> None:
         try:
