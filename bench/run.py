@@ -152,8 +152,10 @@ def write_config(tmp: Path, port: int, fake_url: str, extra: JSON | None = None)
         "server": {"host": "127.0.0.1", "port": port},
         "storage": {"url": f"sqlite:///{tmp}/bench.db"},
         "api": {"keys": [API_KEY]},
-        "models": {"default": "fake", "providers": {"fake": {
-            "base_url": fake_url, "api_key": "x", "model": "fake-model"}}},
+        "models": {
+            "default": "fake",
+            "providers": {"fake": {"base_url": fake_url, "api_key": "x", "model": "fake-model"}},
+        },
         "logging": {"level": "warning"},
     }
     for section, value in (extra or {}).items():
@@ -390,8 +392,14 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
             cpu_before = cpu_seconds(gateway.pid)
             load = await drive(http, chat, count=args.messages, first=args.warmup, **kw)
             cpu_used = cpu_seconds(gateway.pid) - cpu_before
-            paced = await pace(http, chat, rate=args.rate, count=paced_count,
-                               first=args.warmup + args.messages, **kw)
+            paced = await pace(
+                http,
+                chat,
+                rate=args.rate,
+                count=paced_count,
+                first=args.warmup + args.messages,
+                **kw,
+            )
             loaded_rss = rss_mb(gateway.pid)
     finally:
         await asyncio.gather(*(stop_process(p) for p in children))
@@ -418,10 +426,12 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
         paced_rate=args.rate,
         paced_p99_ms=percentile_ms(paced.latencies, 99),
         paced_fake_p99_ms=percentile_ms(paced_base.latencies, 99),
-        paced_added_p50_ms=minus(percentile_ms(paced.latencies, 50),
-                                 percentile_ms(paced_base.latencies, 50)),
-        paced_added_p99_ms=minus(percentile_ms(paced.latencies, 99),
-                                 percentile_ms(paced_base.latencies, 99)),
+        paced_added_p50_ms=minus(
+            percentile_ms(paced.latencies, 50), percentile_ms(paced_base.latencies, 50)
+        ),
+        paced_added_p99_ms=minus(
+            percentile_ms(paced.latencies, 99), percentile_ms(paced_base.latencies, 99)
+        ),
         idle_rss_mb=idle_rss,
         loaded_rss_mb=loaded_rss,
         cold_start_s=cold_start,
@@ -463,8 +473,11 @@ def report(figures: Figures, console: Console) -> None:
         ("fake alone p50 / p99 (ms)", f"{fmt(f.fake_p50_ms)} / {fmt(f.fake_p99_ms)}", None),
         ("gateway-added p50 (ms)", fmt(f.added_p50_ms), None),
         ("gateway-added p99 (ms), saturated", fmt(f.added_p99_ms), "added_p99_ms"),
-        (f"gateway-added p50 / p99 (ms) at {f.paced_rate:g} msg/s paced",
-         f"{fmt(f.paced_added_p50_ms)} / {fmt(f.paced_added_p99_ms)}", "paced_added_p99_ms"),
+        (
+            f"gateway-added p50 / p99 (ms) at {f.paced_rate:g} msg/s paced",
+            f"{fmt(f.paced_added_p50_ms)} / {fmt(f.paced_added_p99_ms)}",
+            "paced_added_p99_ms",
+        ),
         ("idle RSS (MB)", fmt(f.idle_rss_mb), "idle_rss_mb"),
         ("RSS after load (MB)", fmt(f.loaded_rss_mb), None),
         ("cold start (s)", fmt(f.cold_start_s, 2), "cold_start_s"),
@@ -492,10 +505,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--baseline-requests", type=int, default=2_000, help="requests sent to the fake alone"
     )
-    parser.add_argument("--rate", type=float, default=250.0,
-                        help="offered messages/s for the paced (open-loop) latency phase")
-    parser.add_argument("--paced-seconds", type=float, default=10.0,
-                        help="length of the paced phase")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=250.0,
+        help="offered messages/s for the paced (open-loop) latency phase",
+    )
+    parser.add_argument(
+        "--paced-seconds", type=float, default=10.0, help="length of the paced phase"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     if min(args.concurrency, args.messages, args.baseline_requests) < 1 or args.warmup < 0:

@@ -61,7 +61,11 @@ FULL_MESSAGES = 100_000
 QUICK_MESSAGES = 5_000
 # Share of the client workers (and of the conversations) each channel gets.
 SHARES: dict[str, float] = {
-    "webhook": 0.25, "telegram": 0.25, "rest": 0.2, "openai": 0.2, "openai-stream": 0.1,
+    "webhook": 0.25,
+    "telegram": 0.25,
+    "rest": 0.2,
+    "openai": 0.2,
+    "openai-stream": 0.1,
 }
 ASYNC_CHANNELS = ("webhook", "telegram")  # answered on another connection: checked exactly-once
 PLATEAU_WINDOW = (0.2, 0.4)  # fractions of the load's duration whose RSS median is the plateau
@@ -90,9 +94,9 @@ def answer(k: int) -> str:
 def number_of(text: Any) -> int | None:
     """The message number an answer belongs to, or None for anything that is not one of ours."""
     prefix = answer(0).removesuffix("0")
-    if not isinstance(text, str) or not text[len(prefix):].isdigit():
+    if not isinstance(text, str) or not text[len(prefix) :].isdigit():
         return None
-    k = int(text[len(prefix):])
+    k = int(text[len(prefix) :])
     return k if answer(k) == text else None
 
 
@@ -195,8 +199,9 @@ async def collect_telegram(tg: FakeTelegram, replies: Replies, run: Run) -> None
 class Channels:
     """One timed send per channel, each recording into its own ``Run``."""
 
-    def __init__(self, http: aiohttp.ClientSession, url: str, tg: FakeTelegram,
-                 reply_timeout: float) -> None:
+    def __init__(
+        self, http: aiohttp.ClientSession, url: str, tg: FakeTelegram, reply_timeout: float
+    ) -> None:
         self.http = http
         self.url = url
         self.tg = tg
@@ -206,16 +211,20 @@ class Channels:
 
     def sender(self, channel: str) -> Send:
         sends: dict[str, Send] = {
-            "webhook": self.webhook, "telegram": self.telegram, "rest": self.rest,
-            "openai": self.openai, "openai-stream": self.openai_stream,
+            "webhook": self.webhook,
+            "telegram": self.telegram,
+            "rest": self.rest,
+            "openai": self.openai,
+            "openai-stream": self.openai_stream,
         }
         return sends[channel]
 
     def done(self) -> int:
         return sum(len(r.latencies) + r.errors for r in self.runs.values())
 
-    async def _await_reply(self, channel: str, k: int, future: asyncio.Future[float],
-                           started: float) -> None:
+    async def _await_reply(
+        self, channel: str, k: int, future: asyncio.Future[float], started: float
+    ) -> None:
         run = self.runs[channel]
         try:
             arrived = await asyncio.wait_for(future, self.reply_timeout)
@@ -255,18 +264,28 @@ class Channels:
 
     async def rest(self, conversation: int, k: int) -> None:
         body = {"session_id": f"soak-r-{conversation}", "message": prompt(k)}
-        await self.runs["rest"].send(self.http, f"{self.url}/api/v1/chat", body,
-                                     lambda got: isinstance(got, dict)
-                                     and got.get("reply") == answer(k))
+        await self.runs["rest"].send(
+            self.http,
+            f"{self.url}/api/v1/chat",
+            body,
+            lambda got: isinstance(got, dict) and got.get("reply") == answer(k),
+        )
 
     async def openai(self, conversation: int, k: int) -> None:
         await self.runs["openai"].send(
-            self.http, f"{self.url}/v1/chat/completions", self._completion(conversation, k),
-            lambda got: completion_text(got, "message") == answer(k))
+            self.http,
+            f"{self.url}/v1/chat/completions",
+            self._completion(conversation, k),
+            lambda got: completion_text(got, "message") == answer(k),
+        )
 
     def _completion(self, conversation: int, k: int, *, stream: bool = False) -> JSON:
-        return {"model": "fake", "user": f"soak-o-{conversation}", "stream": stream,
-                "messages": [{"role": "user", "content": prompt(k)}]}
+        return {
+            "model": "fake",
+            "user": f"soak-o-{conversation}",
+            "stream": stream,
+            "messages": [{"role": "user", "content": prompt(k)}],
+        }
 
     async def openai_stream(self, conversation: int, k: int) -> None:
         """``stream: true``: timed to ``data: [DONE]``; the deltas must add up to the answer."""
@@ -275,9 +294,10 @@ class Channels:
         pieces: list[str] = []
         finished = False
         try:
-            async with self.http.post(f"{self.url}/v1/chat/completions",
-                                      json=self._completion(conversation, k, stream=True)
-                                      ) as resp:
+            async with self.http.post(
+                f"{self.url}/v1/chat/completions",
+                json=self._completion(conversation, k, stream=True),
+            ) as resp:
                 if resp.status != 200:
                     raw = await resp.read()
                     run.fail(f"HTTP {resp.status}: {raw[:80].decode(errors='replace')}")
@@ -312,10 +332,10 @@ def plan_workers(concurrency: int, conversations: int) -> list[tuple[str, list[i
     round-robin over all workers, so no conversation is used by two workers at once (the gateway
     serialises a conversation: sharing would measure that queue).
     """
-    channels = [name for name, share in SHARES.items()
-                for _ in range(max(1, round(concurrency * share)))]
-    return [(name, list(range(i, conversations, len(channels))))
-            for i, name in enumerate(channels)]
+    channels = [
+        name for name, share in SHARES.items() for _ in range(max(1, round(concurrency * share)))
+    ]
+    return [(name, list(range(i, conversations, len(channels)))) for i, name in enumerate(channels)]
 
 
 # --------------------------------------------------------------------------- figures & verdict
@@ -392,21 +412,26 @@ def judge(figures: Figures) -> list[tuple[str, str, bool]]:
     """The soak's verdict, as (check, detail, passed) rows."""
     plateau, end = plateau_mb(figures.samples, figures.wall_s), figures.samples[-1][1]
     growth = end / plateau - 1
-    checks = [(
-        f"RSS at the end ≤ plateau + {RSS_TOLERANCE:.0%}",
-        f"idle {figures.idle_rss_mb:,.1f} → plateau {plateau:,.1f} → end {end:,.1f} MB "
-        f"({growth:+.1%})",
-        growth <= RSS_TOLERANCE,
-    )]
+    checks = [
+        (
+            f"RSS at the end ≤ plateau + {RSS_TOLERANCE:.0%}",
+            f"idle {figures.idle_rss_mb:,.1f} → plateau {plateau:,.1f} → end {end:,.1f} MB "
+            f"({growth:+.1%})",
+            growth <= RSS_TOLERANCE,
+        )
+    ]
     for once in figures.exactly_once:
-        checks.append((
-            f"{once.name}: every message answered exactly once",
-            f"{once.sent:,} sent, {once.missing} unanswered, {once.doubled} extra, "
-            f"{once.stray} stray",
-            once.ok,
-        ))
-    checks.append(("no errors on any channel", f"{figures.total.errors:,} errors",
-                   figures.total.errors == 0))
+        checks.append(
+            (
+                f"{once.name}: every message answered exactly once",
+                f"{once.sent:,} sent, {once.missing} unanswered, {once.doubled} extra, "
+                f"{once.stray} stray",
+                once.ok,
+            )
+        )
+    checks.append(
+        ("no errors on any channel", f"{figures.total.errors:,} errors", figures.total.errors == 0)
+    )
     return checks
 
 
@@ -420,17 +445,23 @@ def filling_note(f: Figures) -> str | None:
     to_fill, before = f.conversations * f.max_turns, f.messages * PLATEAU_WINDOW[0]
     if to_fill <= before:
         return None
-    return (f"{f.conversations:,} conversations × {f.max_turns} turns = {to_fill:,} messages "
-            f"fill the conversations' memory, more than the {before:,.0f} sent before the "
-            "plateau window: memory still filling then reads as growth")
+    return (
+        f"{f.conversations:,} conversations × {f.max_turns} turns = {to_fill:,} messages "
+        f"fill the conversations' memory, more than the {before:,.0f} sent before the "
+        "plateau window: memory still filling then reads as growth"
+    )
 
 
 def channel_figures(name: str, run: Run, wall: float) -> ChannelFigures:
     return ChannelFigures(
-        name=name, answered=len(run.latencies), errors=run.errors,
+        name=name,
+        answered=len(run.latencies),
+        errors=run.errors,
         messages_per_s=len(run.latencies) / wall if wall else 0.0,
-        p50_ms=percentile_ms(run.latencies, 50), p90_ms=percentile_ms(run.latencies, 90),
-        p99_ms=percentile_ms(run.latencies, 99), max_ms=percentile_ms(run.latencies, 100),
+        p50_ms=percentile_ms(run.latencies, 50),
+        p90_ms=percentile_ms(run.latencies, 90),
+        p99_ms=percentile_ms(run.latencies, 99),
+        max_ms=percentile_ms(run.latencies, 100),
     )
 
 
@@ -443,8 +474,12 @@ def gateway_extra(args: argparse.Namespace, port: int, callback_url: str, tg_url
         "server": {"public_url": f"http://127.0.0.1:{port}"},
         "channels": {
             "webhook": {"callback_url": callback_url, "secret": CALLBACK_SECRET},
-            "telegram": {"bot_token": TG_TOKEN, "api_base": tg_url, "mode": "webhook",
-                         "webhook_secret": TG_SECRET},
+            "telegram": {
+                "bot_token": TG_TOKEN,
+                "api_base": tg_url,
+                "mode": "webhook",
+                "webhook_secret": TG_SECRET,
+            },
         },
         "session": {"max_turns": args.max_turns},
         "policy": {"cache": {"enabled": True}},  # one more bounded cache under load
@@ -456,9 +491,15 @@ def gateway_extra(args: argparse.Namespace, port: int, callback_url: str, tg_url
     return extra
 
 
-async def sample_rss(pid: int, every: float, start: float, done: Callable[[], int],
-                     samples: list[tuple[float, float, int]], status: Status | None,
-                     total: int) -> None:
+async def sample_rss(
+    pid: int,
+    every: float,
+    start: float,
+    done: Callable[[], int],
+    samples: list[tuple[float, float, int]],
+    status: Status | None,
+    total: int,
+) -> None:
     """Record the gateway's RSS every ``every`` seconds until cancelled (or the process ends)."""
     with contextlib.suppress(BenchError, FileNotFoundError, ProcessLookupError):
         while True:
@@ -477,21 +518,31 @@ async def soak(args: argparse.Namespace, tmp: Path, status: Status | None) -> Fi
     load_before = os.getloadavg()
     async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(lambda: asyncio.gather(*(stop_process(p) for p in children)))
-        http = await stack.enter_async_context(aiohttp.ClientSession(
-            connector=connector, timeout=timeout,
-            json_serialize=lambda o: orjson.dumps(o).decode()))
+        http = await stack.enter_async_context(
+            aiohttp.ClientSession(
+                connector=connector,
+                timeout=timeout,
+                json_serialize=lambda o: orjson.dumps(o).decode(),
+            )
+        )
         receiver = await stack.enter_async_context(CallbackReceiver(secret=CALLBACK_SECRET))
         tg = await stack.enter_async_context(FakeTelegram(token=TG_TOKEN, username="soak_bot"))
         fake_url = await start_fake(tmp / "fake.log", children)
         port = free_port()
         gateway, url, _ = await start_gateway(
-            tmp, fake_url, http, children, port=port,
-            extra=gateway_extra(args, port, receiver.url, tg.base_url))
+            tmp,
+            fake_url,
+            http,
+            children,
+            port=port,
+            extra=gateway_extra(args, port, receiver.url, tg.base_url),
+        )
         try:
             await tg.wait_for(lambda: tg.calls("setWebhook"), timeout=10)
         except TimeoutError:
-            raise BenchError(f"the gateway never set its Telegram webhook: "
-                             f"{tail(tmp / 'gateway.log')}") from None
+            raise BenchError(
+                f"the gateway never set its Telegram webhook: {tail(tmp / 'gateway.log')}"
+            ) from None
         tg.reset()
         await asyncio.sleep(1.0)  # let imports, migrations and caches settle
         idle_rss = rss_mb(gateway.pid)
@@ -503,10 +554,20 @@ async def soak(args: argparse.Namespace, tmp: Path, status: Status | None) -> Fi
         start = time.perf_counter()
         background = [
             asyncio.create_task(collect_callbacks(receiver, channels.replies["webhook"])),
-            asyncio.create_task(collect_telegram(tg, channels.replies["telegram"],
-                                                 channels.runs["telegram"])),
-            asyncio.create_task(sample_rss(gateway.pid, args.sample_every, start,
-                                           channels.done, samples, status, args.messages)),
+            asyncio.create_task(
+                collect_telegram(tg, channels.replies["telegram"], channels.runs["telegram"])
+            ),
+            asyncio.create_task(
+                sample_rss(
+                    gateway.pid,
+                    args.sample_every,
+                    start,
+                    channels.done,
+                    samples,
+                    status,
+                    args.messages,
+                )
+            ),
         ]
         numbers: Iterator[int] = iter(range(args.messages))  # shared: the next message number
 
@@ -527,31 +588,53 @@ async def soak(args: argparse.Namespace, tmp: Path, status: Status | None) -> Fi
                 task.cancel()
             await asyncio.gather(*background, return_exceptions=True)
         if gateway.returncode is not None:
-            raise BenchError(f"the gateway exited with code {gateway.returncode} during the "
-                             f"soak: {tail(tmp / 'gateway.log')}")
+            raise BenchError(
+                f"the gateway exited with code {gateway.returncode} during the "
+                f"soak: {tail(tmp / 'gateway.log')}"
+            )
         bad_signatures = receiver.bad_signatures
 
     every = [l for r in channels.runs.values() for l in r.latencies]  # noqa: E741
     total_run = Run(latencies=every, errors=sum(r.errors for r in channels.runs.values()))
     exactly_once = [
-        ExactlyOnce(name, len(r.expected), r.missing, r.doubled,
-                    r.stray + (bad_signatures if name == "webhook" else 0))
+        ExactlyOnce(
+            name,
+            len(r.expected),
+            r.missing,
+            r.doubled,
+            r.stray + (bad_signatures if name == "webhook" else 0),
+        )
         for name, r in channels.replies.items()
     ]
     figures = Figures(
-        messages=args.messages, concurrency=len(plan), conversations=args.conversations,
+        messages=args.messages,
+        concurrency=len(plan),
+        conversations=args.conversations,
         max_turns=args.max_turns,
-        storage=(args.storage_url or "sqlite").split(":", 1)[0], redis=bool(args.redis_url),
-        cpu_count=os.cpu_count(), load_before=load_before, load_after=os.getloadavg(),
-        wall_s=wall, idle_rss_mb=idle_rss, samples=samples,
+        storage=(args.storage_url or "sqlite").split(":", 1)[0],
+        redis=bool(args.redis_url),
+        cpu_count=os.cpu_count(),
+        load_before=load_before,
+        load_after=os.getloadavg(),
+        wall_s=wall,
+        idle_rss_mb=idle_rss,
+        samples=samples,
         channels=[channel_figures(name, run, wall) for name, run in channels.runs.items()],
         total=channel_figures("all", total_run, wall),
-        error_kinds=sorted(((name, kind, n) for name, run in channels.runs.items()
-                            for kind, n in run.error_kinds.items()), key=lambda e: -e[2]),
-        exactly_once=exactly_once, gateway_cpu_s=gateway_cpu,
+        error_kinds=sorted(
+            (
+                (name, kind, n)
+                for name, run in channels.runs.items()
+                for kind, n in run.error_kinds.items()
+            ),
+            key=lambda e: -e[2],
+        ),
+        exactly_once=exactly_once,
+        gateway_cpu_s=gateway_cpu,
     )
     figures.checks = judge(figures)
     return figures
+
 
 # --------------------------------------------------------------------------- report
 
@@ -584,7 +667,9 @@ def report(f: Figures, console: Console) -> None:
         f"[bold]ai-bot soak[/]: {f.messages:,} messages, {f.concurrency} concurrent clients, "
         f"{f.conversations:,} conversations (max_turns {f.max_turns}), {store}, "
         f"{f.cpu_count or '?'} CPUs shared by the client, the fake model and the gateway; "
-        f"load average {load} before, {load_after} after (1/5/15 min)", highlight=False)
+        f"load average {load} before, {load_after} after (1/5/15 min)",
+        highlight=False,
+    )
 
     memory = Table(title=f"gateway RSS (VmRSS, MB) — idle before the load: {f.idle_rss_mb:,.1f}")
     for column in ("seconds", "RSS (MB)", "messages done", ""):
@@ -594,15 +679,25 @@ def report(f: Figures, console: Console) -> None:
     console.print(memory)
 
     per_message = f.gateway_cpu_s * 1000 / max(1, f.total.answered)
-    latency = Table(title=f"latency per channel (ms, client side) over {f.wall_s:,.1f} s; "
-                          f"gateway CPU {f.gateway_cpu_s:,.1f} s ({per_message:.2f} ms/message)")
+    latency = Table(
+        title=f"latency per channel (ms, client side) over {f.wall_s:,.1f} s; "
+        f"gateway CPU {f.gateway_cpu_s:,.1f} s ({per_message:.2f} ms/message)"
+    )
     latency.add_column("channel", no_wrap=True, min_width=max(len(c) for c in SHARES))
     for column in ("answered", "errors", "msg/s", "p50", "p90", "p99", "max"):
         latency.add_column(column, justify="right")
     for c in [*f.channels, f.total]:
-        latency.add_row(c.name, f"{c.answered:,}", f"{c.errors:,}", f"{c.messages_per_s:,.1f}",
-                        _ms(c.p50_ms), _ms(c.p90_ms), _ms(c.p99_ms), _ms(c.max_ms),
-                        style="bold" if c is f.total else None)
+        latency.add_row(
+            c.name,
+            f"{c.answered:,}",
+            f"{c.errors:,}",
+            f"{c.messages_per_s:,.1f}",
+            _ms(c.p50_ms),
+            _ms(c.p90_ms),
+            _ms(c.p99_ms),
+            _ms(c.max_ms),
+            style="bold" if c is f.total else None,
+        )
     console.print(latency)
 
     if f.error_kinds:
@@ -629,37 +724,60 @@ def report(f: Figures, console: Console) -> None:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        description="Soak ai-bot with mixed channels and watch its memory.")
-    parser.add_argument("--messages", type=int,
-                        help=f"messages to send (default {FULL_MESSAGES:,})")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"a short run: {QUICK_MESSAGES:,} messages unless --messages says")
-    parser.add_argument("--concurrency", type=int, default=40,
-                        help="client workers, shared out over the channels")
-    parser.add_argument("--conversations", type=int,
-                        help="distinct conversations (default: as many as fill their memory in "
-                        f"the first {PLATEAU_WINDOW[0] * 100:.0f}%% of the run, at most "
-                        f"{MAX_CONVERSATIONS:,}; the gateway caches 2,000)")
-    parser.add_argument("--max-turns", type=int, default=5,
-                        help="session.max_turns: exchanges each conversation remembers")
-    parser.add_argument("--sample-every", type=float, default=1.0,
-                        help="seconds between RSS samples")
-    parser.add_argument("--reply-timeout", type=float, default=30.0,
-                        help="seconds to wait for a webhook/Telegram answer")
-    parser.add_argument("--storage-url", help="store URL (default: SQLite in a temp dir); "
-                        "give an empty PostgreSQL database")
+        description="Soak ai-bot with mixed channels and watch its memory."
+    )
+    parser.add_argument(
+        "--messages", type=int, help=f"messages to send (default {FULL_MESSAGES:,})"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"a short run: {QUICK_MESSAGES:,} messages unless --messages says",
+    )
+    parser.add_argument(
+        "--concurrency", type=int, default=40, help="client workers, shared out over the channels"
+    )
+    parser.add_argument(
+        "--conversations",
+        type=int,
+        help="distinct conversations (default: as many as fill their memory in "
+        f"the first {PLATEAU_WINDOW[0] * 100:.0f}%% of the run, at most "
+        f"{MAX_CONVERSATIONS:,}; the gateway caches 2,000)",
+    )
+    parser.add_argument(
+        "--max-turns",
+        type=int,
+        default=5,
+        help="session.max_turns: exchanges each conversation remembers",
+    )
+    parser.add_argument(
+        "--sample-every", type=float, default=1.0, help="seconds between RSS samples"
+    )
+    parser.add_argument(
+        "--reply-timeout",
+        type=float,
+        default=30.0,
+        help="seconds to wait for a webhook/Telegram answer",
+    )
+    parser.add_argument(
+        "--storage-url",
+        help="store URL (default: SQLite in a temp dir); give an empty PostgreSQL database",
+    )
     parser.add_argument("--redis-url", help="Redis URL for shared state (default: none)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     if args.messages is None:
         args.messages = QUICK_MESSAGES if args.quick else FULL_MESSAGES
     if min(args.messages, args.concurrency, args.max_turns) < 1 or args.sample_every <= 0:
-        parser.error("--messages, --concurrency and --max-turns must be at least 1, "
-                     "--sample-every > 0")
+        parser.error(
+            "--messages, --concurrency and --max-turns must be at least 1, --sample-every > 0"
+        )
     workers = len(plan_workers(args.concurrency, 0))
     if args.conversations is None:
-        args.conversations = max(workers, min(MAX_CONVERSATIONS, round(
-            args.messages * PLATEAU_WINDOW[0] / args.max_turns)))
+        args.conversations = max(
+            workers,
+            min(MAX_CONVERSATIONS, round(args.messages * PLATEAU_WINDOW[0] / args.max_turns)),
+        )
     if args.conversations < workers:
         parser.error(f"--conversations must be at least the number of workers ({workers})")
     return args

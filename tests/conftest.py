@@ -87,13 +87,15 @@ async def redis_database() -> AsyncIterator[str]:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def sql_engine(request: pytest.FixtureRequest,
-                     tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+async def sql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     """A migrated store on SQLite, then on the local PostgreSQL: code that writes SQL directly
     is tested on both back ends."""
     async with contextlib.AsyncExitStack() as stack:
-        url = (f"sqlite:///{tmp_path / 'store.db'}" if request.param == "sqlite"
-               else await stack.enter_async_context(postgres_database()))
+        url = (
+            f"sqlite:///{tmp_path / 'store.db'}"
+            if request.param == "sqlite"
+            else await stack.enter_async_context(postgres_database())
+        )
         engine = create_engine(url)
         await migrate(engine)
         yield engine
@@ -103,8 +105,13 @@ async def sql_engine(request: pytest.FixtureRequest,
 def bare_context(inbox: object = None) -> ChannelContext:
     """A channel's context for unit tests that drive the channel without a gateway: only the
     inbox (often a stub) is real; ratings and platform events are not used."""
-    return ChannelContext(inbox=cast(Inbox, inbox), metrics=Metrics(), public_url=None,
-                          feedback=cast(Feedback, None), events=cast(PlatformEvents, None))
+    return ChannelContext(
+        inbox=cast(Inbox, inbox),
+        metrics=Metrics(),
+        public_url=None,
+        feedback=cast(Feedback, None),
+        events=cast(PlatformEvents, None),
+    )
 
 
 def free_port() -> int:
@@ -143,20 +150,30 @@ class RunningGateway:
 
     async def start(self, timeout: float = 20.0) -> None:
         self.config_path.write_text(yaml.safe_dump(self.config), encoding="utf-8")
-        GATEWAY_RUNS.append(GatewayRun(self.workdir, configured_secrets(
-            self.config, self.env, (API_KEY, PROVIDER_KEY))))
+        GATEWAY_RUNS.append(
+            GatewayRun(
+                self.workdir, configured_secrets(self.config, self.env, (API_KEY, PROVIDER_KEY))
+            )
+        )
         log = self.log_path.open("ab")
         self.process = await asyncio.create_subprocess_exec(
-            str(AI_BOT), "run", "-c", str(self.config_path), cwd=self.workdir,
-            stdout=log, stderr=log, env=self.env,
+            str(AI_BOT),
+            "run",
+            "-c",
+            str(self.config_path),
+            cwd=self.workdir,
+            stdout=log,
+            stderr=log,
+            env=self.env,
         )
         log.close()
         deadline = asyncio.get_running_loop().time() + timeout
         async with aiohttp.ClientSession() as http:
             while True:
                 if self.process.returncode is not None:
-                    raise RuntimeError(f"gateway exited with {self.process.returncode}:\n"
-                                       f"{self.log()[-3000:]}")
+                    raise RuntimeError(
+                        f"gateway exited with {self.process.returncode}:\n{self.log()[-3000:]}"
+                    )
                 try:
                     async with http.get(f"{self.url}/healthz") as response:
                         if response.status == 200:
@@ -167,13 +184,18 @@ class RunningGateway:
                     raise RuntimeError(f"gateway not healthy in {timeout}s:\n{self.log()[-3000:]}")
                 await asyncio.sleep(0.05)
 
-    async def chat(self, message: str, session: str = "s1",
-                   **extra: Any) -> tuple[int, dict[str, Any]]:
+    async def chat(
+        self, message: str, session: str = "s1", **extra: Any
+    ) -> tuple[int, dict[str, Any]]:
         """One `POST /api/v1/chat`; returns the status and the decoded body."""
-        async with aiohttp.ClientSession() as http, http.post(
-            f"{self.url}/api/v1/chat", headers=self.headers,
-            json={"session_id": session, "message": message, **extra},
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                f"{self.url}/api/v1/chat",
+                headers=self.headers,
+                json={"session_id": session, "message": message, **extra},
+            ) as response,
+        ):
             return response.status, await response.json()
 
     async def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
@@ -196,8 +218,11 @@ class RunningGateway:
         await self.start()
 
     def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace") \
-            if self.log_path.exists() else ""
+        return (
+            self.log_path.read_text(encoding="utf-8", errors="replace")
+            if self.log_path.exists()
+            else ""
+        )
 
 
 GatewayFactory = Callable[..., Awaitable[RunningGateway]]
@@ -209,8 +234,7 @@ def no_secret_in_gateway_logs() -> Iterator[None]:
     yield
     leaks = find_leaks(GATEWAY_RUNS)
     if leaks:
-        pytest.fail("configured secrets found in gateway logs:\n" + "\n".join(leaks),
-                    pytrace=False)
+        pytest.fail("configured secrets found in gateway logs:\n" + "\n".join(leaks), pytrace=False)
 
 
 async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> bool:
@@ -236,10 +260,18 @@ def base_config(workdir: Path, fake_llm: FakeOpenAI) -> dict[str, Any]:
         "server": {"host": "127.0.0.1", "port": free_port()},
         "storage": {"url": f"sqlite:///{workdir / 'ai-bot.db'}"},
         "api": {"keys": [API_KEY]},
-        "models": {"default": "fake", "providers": {"fake": {
-            "base_url": fake_llm.base_url, "api_key": PROVIDER_KEY,
-            "model": "fake-model", "timeout": 10, "max_retries": 1,
-        }}},
+        "models": {
+            "default": "fake",
+            "providers": {
+                "fake": {
+                    "base_url": fake_llm.base_url,
+                    "api_key": PROVIDER_KEY,
+                    "model": "fake-model",
+                    "timeout": 10,
+                    "max_retries": 1,
+                }
+            },
+        },
         "logging": {"level": "info", "format": "json"},
     }
 
@@ -252,20 +284,22 @@ def gateway_env(extra: dict[str, str] | None = None) -> dict[str, str]:
 
 
 @pytest.fixture
-async def gateway_factory(
-    fake_llm: FakeOpenAI, tmp_path: Path
-) -> AsyncIterator[GatewayFactory]:
+async def gateway_factory(fake_llm: FakeOpenAI, tmp_path: Path) -> AsyncIterator[GatewayFactory]:
     started: list[RunningGateway] = []
 
     async def start(
-        config_overrides: dict[str, Any] | None = None, *, name: str = "gw",
+        config_overrides: dict[str, Any] | None = None,
+        *,
+        name: str = "gw",
         env: dict[str, str] | None = None,
     ) -> RunningGateway:
         workdir = tmp_path / name
         workdir.mkdir(exist_ok=True)
         gateway = RunningGateway(
-            workdir, deep_merge(base_config(workdir, fake_llm), config_overrides or {}),
-            gateway_env(env))
+            workdir,
+            deep_merge(base_config(workdir, fake_llm), config_overrides or {}),
+            gateway_env(env),
+        )
         started.append(gateway)
         await gateway.start()
         return gateway

@@ -28,8 +28,9 @@ class GatewayRun:
     secrets: frozenset[str]
 
 
-def configured_secrets(config: Mapping[str, Any], env: Mapping[str, str],
-                       always: Iterable[str]) -> frozenset[str]:
+def configured_secrets(
+    config: Mapping[str, Any], env: Mapping[str, str], always: Iterable[str]
+) -> frozenset[str]:
     """What the gateway itself considers secret (`Config.secrets`), plus `always`: the test
     suite's fixed keys, which stand in when a test starts a gateway with a config that does not
     validate."""
@@ -49,6 +50,9 @@ def find_leaks(runs: Iterable[GatewayRun]) -> list[str]:
     for run in runs:
         for path in log_files(run.workdir):
             text = path.read_text(encoding="utf-8", errors="replace")
-            leaks += [f"{path}: {secret[:3]}… ({len(secret)} characters)"
-                      for secret in sorted(run.secrets) if secret in text]
+            leaks += [
+                f"{path}: {secret[:3]}… ({len(secret)} characters)"
+                for secret in sorted(run.secrets)
+                if secret in text
+            ]
     return leaks

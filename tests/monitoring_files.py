@@ -22,8 +22,23 @@ _MATCHERS = re.compile(r"\{[^}]*\}")
 _GROUPING = re.compile(r"\b(?:by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)")
 _RANGE = re.compile(r"\[[^\]]*\]")
 _IDENTIFIER = re.compile(r"(?<![\w.$])([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?")
-_KEYWORDS = frozenset({"and", "or", "unless", "bool", "offset", "by", "without", "on",
-                       "ignoring", "group_left", "group_right", "inf", "nan"})
+_KEYWORDS = frozenset(
+    {
+        "and",
+        "or",
+        "unless",
+        "bool",
+        "offset",
+        "by",
+        "without",
+        "on",
+        "ignoring",
+        "group_left",
+        "group_right",
+        "inf",
+        "nan",
+    }
+)
 
 
 def alert_rules() -> list[dict[str, Any]]:
@@ -38,13 +53,19 @@ def dashboard() -> dict[str, Any]:
 
 def dashboard_queries() -> list[str]:
     """Every panel's PromQL with Grafana's interval variables made a concrete 5m."""
-    return [GRAFANA_RANGE.sub("5m", target["expr"])
-            for panel in dashboard()["panels"] for target in panel["targets"]]
+    return [
+        GRAFANA_RANGE.sub("5m", target["expr"])
+        for panel in dashboard()["panels"]
+        for target in panel["targets"]
+    ]
 
 
 def metric_names(expr: str) -> set[str]:
     """The series names an expression selects: identifiers that are not functions, keywords,
     label names (inside `{}` or a `by (…)` clause) or durations."""
     stripped = _RANGE.sub("", _GROUPING.sub("", _MATCHERS.sub("{}", _STRING.sub('""', expr))))
-    return {match.group(1) for match in _IDENTIFIER.finditer(stripped)
-            if match.group(2) is None and match.group(1).lower() not in _KEYWORDS}
+    return {
+        match.group(1)
+        for match in _IDENTIFIER.finditer(stripped)
+        if match.group(2) is None and match.group(1).lower() not in _KEYWORDS
+    }

@@ -65,14 +65,17 @@ KEYED_PREFIXES = ("/v1/", "/api/v1/")  # every route under these requires an API
 
 def build_providers(config: Config) -> dict[str, OpenAICompatibleProvider]:
     try:
-        return {name: OpenAICompatibleProvider(name, provider)
-                for name, provider in config.models.providers.items()}
+        return {
+            name: OpenAICompatibleProvider(name, provider)
+            for name, provider in config.models.providers.items()
+        }
     except ValueError as exc:
         raise ConfigError(str(exc)) from None
 
 
-def shared_state(config: Config,
-                 metrics: Metrics) -> tuple[Limiter, AnswerCache, Coordinator | None]:
+def shared_state(
+    config: Config, metrics: Metrics
+) -> tuple[Limiter, AnswerCache, Coordinator | None]:
     """Rate limits and the answer cache: in this process, or in Redis when `redis.url` is set
     (the Redis client is imported only then: it is a quarter second of every start). With a
     PostgreSQL store as well, replicas coordinate through the same client (scale-out mode)."""
@@ -82,8 +85,11 @@ def shared_state(config: Config,
     from aibot.replicas.coordinator import Coordinator
 
     client = client_for(config.redis.url)
-    coordinator = (Coordinator(client, config.redis.lease_ttl, metrics)
-                   if config.storage.url.startswith("postgresql") else None)
+    coordinator = (
+        Coordinator(client, config.redis.lease_ttl, metrics)
+        if config.storage.url.startswith("postgresql")
+        else None
+    )
     return RedisLimiter(client), RedisAnswerCache(client), coordinator
 
 
@@ -101,46 +107,89 @@ class Gateway:
         self.writer = GroupCommitWriter(
             self.engine, sync_engine=create_writer_engine(config.storage.url)
         )
-        self.router = ProviderRouter(build_providers(config), config.models.default,
-                                     config.models.fallbacks, self.metrics,
-                                     breaker_failures=config.models.breaker_failures,
-                                     breaker_cooldown=config.models.breaker_cooldown)
-        self.catalog = ModelCatalog(list(self.router.providers), self.router.default,
-                                    {n: p.model for n, p in self.router.providers.items()})
-        self.memory = SessionMemory(self.repository,
-                                    max_turns=config.session.max_turns,
-                                    cache_size=config.session.cache_sessions,
-                                    shared=coordinator is not None)
-        self.dispatcher = Dispatcher(config.dispatcher.max_concurrency,
-                                     config.dispatcher.max_queue, self.metrics)
+        self.router = ProviderRouter(
+            build_providers(config),
+            config.models.default,
+            config.models.fallbacks,
+            self.metrics,
+            breaker_failures=config.models.breaker_failures,
+            breaker_cooldown=config.models.breaker_cooldown,
+        )
+        self.catalog = ModelCatalog(
+            list(self.router.providers),
+            self.router.default,
+            {n: p.model for n, p in self.router.providers.items()},
+        )
+        self.memory = SessionMemory(
+            self.repository,
+            max_turns=config.session.max_turns,
+            cache_size=config.session.cache_sessions,
+            shared=coordinator is not None,
+        )
+        self.dispatcher = Dispatcher(
+            config.dispatcher.max_concurrency, config.dispatcher.max_queue, self.metrics
+        )
         self.policies = PolicyHolder(Policies(config))
         self.pairings = PairingStore(self.engine)
         services = PolicyServices(self.limiter, answers, self.pairings, self.metrics, clock)
         self.feedback = Feedback(self.repository, self.writer, self.metrics, clock)
         commands = Commands(self.memory, self.catalog, self.metrics.summary, self.feedback)
-        pipeline = build_pipeline(memory=self.memory, commands=commands,
-                                  router=self.router, session=config.session,
-                                  policies=self.policies, services=services,
-                                  metrics=self.metrics, clock=clock)
+        pipeline = build_pipeline(
+            memory=self.memory,
+            commands=commands,
+            router=self.router,
+            session=config.session,
+            policies=self.policies,
+            services=services,
+            metrics=self.metrics,
+            clock=clock,
+        )
         self.reloader = ConfigReloader(loaded, self.policies, self.router, self.catalog)
-        self.service = ChatService(pipeline, self.dispatcher, self.writer, self.memory,
-                                   self.metrics, clock,
-                                   locks=coordinator.locks if coordinator else None)
+        self.service = ChatService(
+            pipeline,
+            self.dispatcher,
+            self.writer,
+            self.memory,
+            self.metrics,
+            clock,
+            locks=coordinator.locks if coordinator else None,
+        )
         self.senders: dict[str, ChannelSender] = {}
         if config.channels.webhook is not None:
             self.senders[WEBHOOK] = WebhookSender(config.channels.webhook)
-        self.outbox = Outbox(self.repository, self.writer, self.senders, config.outbox,
-                             self.metrics, clock,
-                             peers=coordinator.membership if coordinator else None)
-        self.inbox = Inbox(self.repository, self.writer, self.service, self.metrics,
-                           self.outbox.notify, clock) if coordinator is None else SharedInbox(
-            self.repository, self.writer, self.service, self.metrics, self.outbox.notify, clock,
-            locks=coordinator.locks, flags=coordinator.flags)
-        events = PlatformEvents(self.repository, self.writer, self.memory, config.events,
-                                self.outbox.notify, clock)
+        self.outbox = Outbox(
+            self.repository,
+            self.writer,
+            self.senders,
+            config.outbox,
+            self.metrics,
+            clock,
+            peers=coordinator.membership if coordinator else None,
+        )
+        self.inbox = (
+            Inbox(
+                self.repository, self.writer, self.service, self.metrics, self.outbox.notify, clock
+            )
+            if coordinator is None
+            else SharedInbox(
+                self.repository,
+                self.writer,
+                self.service,
+                self.metrics,
+                self.outbox.notify,
+                clock,
+                locks=coordinator.locks,
+                flags=coordinator.flags,
+            )
+        )
+        events = PlatformEvents(
+            self.repository, self.writer, self.memory, config.events, self.outbox.notify, clock
+        )
         self.channels = build_channels(
-            config, ChannelContext(self.inbox, self.metrics, config.server.public_url,
-                                   self.feedback, events)
+            config,
+            ChannelContext(
+                self.inbox, self.metrics, config.server.public_url, self.feedback, events
+            ),
         )
         presences: dict[str, Presence] = {}
         for channel in self.channels:
@@ -159,8 +208,9 @@ class Gateway:
     async def start(self) -> None:
         self.loop_lag.start()
         await migrate(self.engine)
-        await self.keys.start_refreshing(ApiKeyStore(self.engine).usable,
-                                         self.config.api.key_refresh)
+        await self.keys.start_refreshing(
+            ApiKeyStore(self.engine).usable, self.config.api.key_refresh
+        )
         self.writer.start()
         await self.inbox.rescan()
         self.inbox.start()
@@ -197,18 +247,23 @@ class Gateway:
         problems = self.router.problems()
         unsupported = self.config.channels.unsupported()
         if unsupported:
-            problems.append("channels not available in this version (ignored): "
-                            + ", ".join(unsupported))
+            problems.append(
+                "channels not available in this version (ignored): " + ", ".join(unsupported)
+            )
         return problems
 
     def warn_about_setup(self) -> None:
         server = self.config.server
         if not server.is_loopback and not self.keys.configured:
-            log.warning("PUBLICLY BOUND WITHOUT API KEYS: the web page and API refuse everyone "
-                        "until api.keys is set", host=server.host)
+            log.warning(
+                "PUBLICLY BOUND WITHOUT API KEYS: the web page and API refuse everyone "
+                "until api.keys is set",
+                host=server.host,
+            )
         if self.loaded.missing_env:
-            log.warning("config refers to unset environment variables",
-                        names=self.loaded.missing_env)
+            log.warning(
+                "config refers to unset environment variables", names=self.loaded.missing_env
+            )
         for problem in self.problems():
             log.warning(problem)
 
@@ -219,16 +274,25 @@ class Gateway:
         except Exception as exc:
             store = {"ok": False, "error": str(exc)[:300]}
         problems = self.router.problems()
-        provider = {"ok": not problems and self.router.default is not None,
-                    "default": self.router.default, "fallbacks": self.router.fallbacks,
-                    "circuits": {n: b.state for n, b in self.router.breakers.items()},
-                    "problems": problems}
+        provider = {
+            "ok": not problems and self.router.default is not None,
+            "default": self.router.default,
+            "fallbacks": self.router.fallbacks,
+            "circuits": {n: b.state for n, b in self.router.breakers.items()},
+            "problems": problems,
+        }
         channels: dict[str, dict[str, Any]]
-        channels = {"web": {"ok": self.config.webchat.enabled,
-                            "requires_key": self.webchat_requires_key},
-                    "api": {"ok": self.keys.configured,
-                            **({} if self.keys.configured else
-                               {"problem": "no api.keys configured: /v1 and /api/v1 refuse all"})}}
+        channels = {
+            "web": {"ok": self.config.webchat.enabled, "requires_key": self.webchat_requires_key},
+            "api": {
+                "ok": self.keys.configured,
+                **(
+                    {}
+                    if self.keys.configured
+                    else {"problem": "no api.keys configured: /v1 and /api/v1 refuse all"}
+                ),
+            },
+        }
         if WEBHOOK in self.senders:
             channels[WEBHOOK] = {"ok": True}
         for channel in self.channels:
@@ -240,9 +304,14 @@ class Gateway:
             channels[channel.name] = status
         for name in self.inbox.paused & channels.keys():
             channels[name] = {**channels[name], "paused": True}
-        return {"ready": bool(store["ok"] and provider["ok"]), "version": __version__,
-                "store": store, "provider": provider, "channels": channels,
-                "queue": {"waiting": self.dispatcher.queued}}
+        return {
+            "ready": bool(store["ok"] and provider["ok"]),
+            "version": __version__,
+            "store": store,
+            "provider": provider,
+            "channels": channels,
+            "queue": {"waiting": self.dispatcher.queued},
+        }
 
 
 def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) -> FastAPI:
@@ -253,9 +322,13 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
         await gateway.start()
         gateway.reloader.listen_for_sighup()
         tune_for_serving()
-        log.info("gateway started", host=loaded.config.server.host,
-                 port=loaded.config.server.port, store=gateway.engine.dialect.name,
-                 model=gateway.router.default)
+        log.info(
+            "gateway started",
+            host=loaded.config.server.host,
+            port=loaded.config.server.port,
+            store=gateway.engine.dialect.name,
+            model=gateway.router.default,
+        )
         try:
             yield
         finally:
@@ -264,9 +337,14 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
 
     # FastAPI's built-in OpenTelemetry hooks look up providers on every request; our own
     # metrics cover the same ground, so they are switched off on the per-message path.
-    app = FastAPI(title="ai-bot gateway", version=__version__, lifespan=lifespan,
-                  docs_url="/docs", redoc_url=None,
-                  telemetry={"tracing": False, "metrics": False, "logs": False})
+    app = FastAPI(
+        title="ai-bot gateway",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
     app.state.gateway = gateway
     app.add_middleware(BodyLimitMiddleware, max_bytes=loaded.config.server.max_body_bytes)
     _install_error_handlers(app, gateway.keys)
@@ -282,10 +360,16 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
     if loaded.config.admin.enabled:
         AdminConsole(gateway).mount(app)
     if loaded.config.webchat.enabled:
-        webchat = WebChat(gateway.service, gateway.memory, gateway.keys, gateway.catalog,
-                          gateway.problems, gateway.feedback,
-                          require_key=gateway.webchat_requires_key,
-                          title=loaded.config.webchat.title)
+        webchat = WebChat(
+            gateway.service,
+            gateway.memory,
+            gateway.keys,
+            gateway.catalog,
+            gateway.problems,
+            gateway.feedback,
+            require_key=gateway.webchat_requires_key,
+            title=loaded.config.webchat.title,
+        )
         app.include_router(webchat.router())
         app.mount("/static", webchat.static(), name="static")
     return app
@@ -298,20 +382,19 @@ def _install_error_handlers(app: FastAPI, keys: ApiKeys) -> None:
     async def denied(request: Request, _exc: AccessDenied | None = None) -> JSONResponse:
         if request.url.path.startswith("/v1/"):
             return openai_error(401, "Incorrect API key provided.", "invalid_api_key")
-        return error_response(401, "missing or invalid API key (Authorization: Bearer <key>)",
-                              "invalid_api_key")
+        return error_response(
+            401, "missing or invalid API key (Authorization: Bearer <key>)", "invalid_api_key"
+        )
 
     @app.exception_handler(RequestValidationError)
     async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         # FastAPI validates the body before the handler checks the key: a caller without a
         # valid key learns nothing about the API from a validation error, only 401.
         path = request.url.path
-        if path.startswith(KEYED_PREFIXES) and keys.principal(bearer_token(request),
-                                                              path) is None:
+        if path.startswith(KEYED_PREFIXES) and keys.principal(bearer_token(request), path) is None:
             return await denied(request)
         problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}"
-            for e in exc.errors()
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
         )
         if request.url.path.startswith("/v1/"):
             return openai_error(400, problems, "invalid_request")
@@ -321,8 +404,9 @@ def _install_error_handlers(app: FastAPI, keys: ApiKeys) -> None:
         """The database (or the Redis replicas coordinate through) is restarting or
         unreachable: a prompt 503 that the caller (or the platform's re-delivery) retries,
         instead of a bare 500 and a dropped connection."""
-        log.warning("request failed: the store is unavailable", path=request.url.path,
-                    error=str(exc)[:300])
+        log.warning(
+            "request failed: the store is unavailable", path=request.url.path, error=str(exc)[:300]
+        )
         message, headers = "the store is unavailable; try again in a moment", {"Retry-After": "1"}
         if request.url.path.startswith("/v1/"):
             return openai_error(503, message, "store_unavailable", "server_error", headers)

@@ -109,8 +109,10 @@ class ApiConfig(Section):
         default_factory=list, description="Bearer keys accepted by /v1, /api/v1 and the web page."
     )
     key_refresh: float = Field(
-        5.0, gt=0, description="How often keys made in the admin console are reloaded; a "
-        "revocation reaches other replicas within this."
+        5.0,
+        gt=0,
+        description="How often keys made in the admin console are reloaded; a "
+        "revocation reaches other replicas within this.",
     )
 
     @field_validator("key_refresh", mode="before")
@@ -178,8 +180,10 @@ class ModelsConfig(Section):
             named.append(("canary.provider", self.canary.provider))
         for field, name in named:
             if name is not None and name not in self.providers:
-                raise ValueError(f"models.{field}: '{name}' is not a provider under "
-                                 f"models.providers (configured: {known})")
+                raise ValueError(
+                    f"models.{field}: '{name}' is not a provider under "
+                    f"models.providers (configured: {known})"
+                )
         return self
 
 
@@ -213,8 +217,9 @@ class LoggingConfig(Section):
         "auto", description="auto: readable on a terminal, JSON otherwise."
     )
     file: str | None = Field(
-        None, description="Write JSON lines to this file (rotated) instead of stderr; null: "
-        "stderr, for journald or docker logs."
+        None,
+        description="Write JSON lines to this file (rotated) instead of stderr; null: "
+        "stderr, for journald or docker logs.",
     )
     rotate: Literal["size", "daily"] = Field(
         "size", description="size: a new file at max_bytes; daily: a new file at UTC midnight."
@@ -232,8 +237,11 @@ class AdminConfig(Section):
 
     enabled: bool = Field(True, description="Serve the admin console at /admin.")
     port: int | None = Field(
-        None, ge=1, le=65535, description="Serve /admin only on this port (e.g. 8080, to "
-        "firewall it apart) and not on server.port; unset: on server.port."
+        None,
+        ge=1,
+        le=65535,
+        description="Serve /admin only on this port (e.g. 8080, to "
+        "firewall it apart) and not on server.port; unset: on server.port.",
     )
     session_ttl: float = Field(
         28800.0, gt=0, description="A console login lasts this long (e.g. 8h)."
@@ -247,7 +255,7 @@ class AdminConfig(Section):
     trusted_proxies: list[str] = Field(
         default_factory=lambda: ["127.0.0.1", "::1"],
         description="Reverse proxies (IPs or CIDRs) whose last X-Forwarded-For entry is taken "
-        "as the client address (lockout, audit log); other peers' headers are ignored."
+        "as the client address (lockout, audit log); other peers' headers are ignored.",
     )
 
     @field_validator("trusted_proxies", mode="after")
@@ -300,9 +308,7 @@ class Config(Section):
     redis: RedisConfig = Field(
         default_factory=RedisConfig, description="Shared state for several replicas (optional)."
     )
-    api: ApiConfig = Field(
-        default_factory=ApiConfig, description="Credentials for the HTTP APIs."
-    )
+    api: ApiConfig = Field(default_factory=ApiConfig, description="Credentials for the HTTP APIs.")
     models: ModelsConfig = Field(
         default_factory=ModelsConfig, description="Model providers, the default, the fallbacks."
     )
@@ -321,9 +327,7 @@ class Config(Section):
     logging: LoggingConfig = Field(
         default_factory=LoggingConfig, description="Log level and format."
     )
-    webchat: WebchatConfig = Field(
-        default_factory=WebchatConfig, description="The web chat page."
-    )
+    webchat: WebchatConfig = Field(default_factory=WebchatConfig, description="The web chat page.")
     admin: AdminConfig = Field(
         default_factory=AdminConfig, description="The admin console (/admin)."
     )
@@ -345,8 +349,10 @@ class Config(Section):
         known = self.models.providers
         for route in self.routes:
             if route.provider is not None and route.provider not in known:
-                raise ValueError(f"routes: '{route.name}' names provider '{route.provider}', "
-                                 f"not one of models.providers ({', '.join(known) or 'none'})")
+                raise ValueError(
+                    f"routes: '{route.name}' names provider '{route.provider}', "
+                    f"not one of models.providers ({', '.join(known) or 'none'})"
+                )
         return self
 
     @model_validator(mode="after")
@@ -363,8 +369,9 @@ class Config(Section):
         """Every secret value in the config (keys, and passwords inside storage/redis URLs),
         for the log masker: errors and logs may quote any of them."""
         values = [k.get_secret_value() for k in self.api.keys]
-        values += [p.api_key.get_secret_value() for p in self.models.providers.values()
-                   if p.api_key]
+        values += [
+            p.api_key.get_secret_value() for p in self.models.providers.values() if p.api_key
+        ]
         for channel in self.channels.configured().values():
             values += channel.secret_values()
         values += [p for p in map(url_password, (self.storage.url, self.redis.url or "")) if p]

@@ -17,8 +17,11 @@ class ChannelSection(Section):
         return None
 
     def secret_values(self) -> list[str]:
-        return [value.get_secret_value() for value in self.__dict__.values()
-                if isinstance(value, SecretStr) and value.get_secret_value()]
+        return [
+            value.get_secret_value()
+            for value in self.__dict__.values()
+            if isinstance(value, SecretStr) and value.get_secret_value()
+        ]
 
 
 class WebhookChannelConfig(ChannelSection):
@@ -70,16 +73,19 @@ class TelegramChannelConfig(ChannelSection):
 
     @model_validator(mode="after")
     def _webhook_needs_secret(self) -> TelegramChannelConfig:
-        if self.mode == "webhook" and not (self.webhook_secret
-                                            and self.webhook_secret.get_secret_value()):
+        if self.mode == "webhook" and not (
+            self.webhook_secret and self.webhook_secret.get_secret_value()
+        ):
             raise ValueError("channels.telegram.webhook_secret is required in webhook mode")
         return self
 
     def public_url_problem(self) -> str | None:
         if self.mode != "webhook":
             return None
-        return ("channels.telegram.mode: webhook needs server.public_url "
-                "(the https address Telegram can reach)")
+        return (
+            "channels.telegram.mode: webhook needs server.public_url "
+            "(the https address Telegram can reach)"
+        )
 
 
 FEISHU_HOSTS = {"feishu": "https://open.feishu.cn", "lark": "https://open.larksuite.com"}
@@ -91,14 +97,16 @@ class FeishuChannelConfig(ChannelSection):
     app_id: str = Field(description="App ID (cli_…).")
     app_secret: SecretStr = Field(description="App Secret.")
     verification_token: SecretStr | None = Field(
-        None, description="Verification Token (Events & Callbacks → Encryption strategy); "
+        None,
+        description="Verification Token (Events & Callbacks → Encryption strategy); "
         "required in webhook mode.",
     )
     encrypt_key: SecretStr | None = Field(
         None, description="Encrypt Key: events arrive AES-encrypted and signed (recommended)."
     )
     mode: Literal["webhook", "websocket"] = Field(
-        "webhook", description="webhook: Feishu POSTs to /feishu/webhook (needs a public URL); "
+        "webhook",
+        description="webhook: Feishu POSTs to /feishu/webhook (needs a public URL); "
         "websocket: long connection, no public address (pip install 'ai-bot[feishu-ws]').",
     )
     domain: Literal["feishu", "lark"] = Field(
@@ -112,15 +120,14 @@ class FeishuChannelConfig(ChannelSection):
         "shared", description="One conversation per group, or one per member of a group."
     )
     reply_format: Literal["post", "card", "text"] = Field(
-        "post", description="Answers as rich-text post, interactive card, or plain text "
+        "post",
+        description="Answers as rich-text post, interactive card, or plain text "
         "(post and card fall back to text if Feishu refuses them).",
     )
     rating_buttons: bool = Field(
         True, description="👍/👎 buttons under answers sent as cards (reply_format: card)."
     )
-    stream: bool = Field(
-        False, description="Show the answer as it is written by updating a card."
-    )
+    stream: bool = Field(False, description="Show the answer as it is written by updating a card.")
     stream_interval: float = Field(
         1.0, ge=0.5, description="Seconds between card updates while streaming."
     )
@@ -135,8 +142,9 @@ class FeishuChannelConfig(ChannelSection):
 
     @model_validator(mode="after")
     def _webhook_needs_token(self) -> FeishuChannelConfig:
-        if self.mode == "webhook" and not (self.verification_token
-                                            and self.verification_token.get_secret_value()):
+        if self.mode == "webhook" and not (
+            self.verification_token and self.verification_token.get_secret_value()
+        ):
             raise ValueError("channels.feishu.verification_token is required in webhook mode")
         return self
 
@@ -153,7 +161,8 @@ class DingtalkChannelConfig(ChannelSection):
         description="Client Secret (原 AppSecret); also the key of HTTP-mode signatures."
     )
     mode: Literal["stream", "http"] = Field(
-        "stream", description="stream: outbound WebSocket, no public address; http: DingTalk "
+        "stream",
+        description="stream: outbound WebSocket, no public address; http: DingTalk "
         "POSTs to /dingtalk/webhook (the URL is entered in the console).",
     )
     api_base: str = Field("https://api.dingtalk.com", description="OpenAPI base URL.")
@@ -164,7 +173,9 @@ class DingtalkChannelConfig(ChannelSection):
         "markdown", description="Answers as DingTalk markdown or plain text messages."
     )
     keepalive: float = Field(
-        20.0, ge=1.0, description="Stream mode: seconds between WebSocket pings; no pong "
+        20.0,
+        ge=1.0,
+        description="Stream mode: seconds between WebSocket pings; no pong "
         "within half of it means a dead connection, which is replaced.",
     )
     signature_max_age: float = Field(
@@ -218,9 +229,11 @@ class WecomChannelConfig(ChannelSection):
         Checked on the section, not the field, so the error never quotes the key."""
         key = self.encoding_aes_key.get_secret_value()
         if len(key) != 43 or not key.isascii() or not key.isalnum():
-            raise ValueError(f"channels.wecom.encoding_aes_key must be the 43 letters and digits "
-                             f"the WeCom console shows, decoding to a 32-byte AES key (got "
-                             f"{len(key)} characters)")
+            raise ValueError(
+                f"channels.wecom.encoding_aes_key must be the 43 letters and digits "
+                f"the WeCom console shows, decoding to a 32-byte AES key (got "
+                f"{len(key)} characters)"
+            )
         return self
 
 
@@ -238,5 +251,8 @@ class ChannelsConfig(BaseModel):
         return sorted((self.model_extra or {}).keys())
 
     def configured(self) -> dict[str, ChannelSection]:
-        return {name: value for name, value in self.__dict__.items()
-                if isinstance(value, ChannelSection)}
+        return {
+            name: value
+            for name, value in self.__dict__.items()
+            if isinstance(value, ChannelSection)
+        }

@@ -16,13 +16,18 @@ class StorageConfig(Section):
 
 class RedisConfig(Section):
     url: str | None = Field(
-        None, description="redis:// URL: limits and the answer cache shared by replicas; with a "
+        None,
+        description="redis:// URL: limits and the answer cache shared by replicas; with a "
         "postgresql:// store it turns on scale-out mode (several replicas behind a load "
-        "balancer).")
+        "balancer).",
+    )
     lease_ttl: float = Field(
-        15.0, ge=1, description="Scale-out mode: how long a silent replica keeps its "
+        15.0,
+        ge=1,
+        description="Scale-out mode: how long a silent replica keeps its "
         "conversations, unsent replies and receivers before another takes them over; renewed "
-        "every third of it.")
+        "every third of it.",
+    )
 
     @field_validator("lease_ttl", mode="before")
     @classmethod
@@ -49,7 +54,9 @@ class RetentionConfig(Section):
         None, ge=1, description="Delete conversation turns older than this many days; null: keep."
     )
     inbox_days: float = Field(
-        7, ge=1, description="Keep handled inbox rows this many days (≥ 1: platform re-deliveries "
-        "are dropped by matching them)."
+        7,
+        ge=1,
+        description="Keep handled inbox rows this many days (≥ 1: platform re-deliveries "
+        "are dropped by matching them).",
     )
     outbox_days: float = Field(7, ge=1, description="Keep sent/dead/expired replies this long.")

@@ -24,8 +24,10 @@ def parse_rate(value: Any) -> tuple[int, float] | None:
     if not match:
         raise ValueError(f"not a rate: {value!r} (use e.g. 5/minute, 100/hour, 20/30s)")
     window = _RATE_WORDS.get(match.group(2).strip(), match.group(2).strip())
-    count, seconds = int(match.group(1)), parse_duration(window if window[0].isdigit()
-                                                         else "1" + window)
+    count, seconds = (
+        int(match.group(1)),
+        parse_duration(window if window[0].isdigit() else "1" + window),
+    )
     if count < 1 or seconds <= 0:
         raise ValueError(f"a rate needs a positive count and window: {value!r}")
     return count, seconds
@@ -90,7 +92,8 @@ class AccessConfig(Section):
     )
     deny_chats: list[str] = Field(default_factory=list, description="Group chats never answered.")
     dm_policy: Literal["open", "allowlist", "pairing"] = Field(
-        "open", description="open: anyone; allowlist: allow_users only; pairing: "
+        "open",
+        description="open: anyone; allowlist: allow_users only; pairing: "
         "unknown users get a code an admin approves with `ai-bot pairing approve CODE`.",
     )
     pairing_ttl: float = Field(3600.0, description="How long a pairing code stays valid.")

@@ -37,8 +37,14 @@ from aibot.policy.stages import (
 
 
 def build_pipeline(
-    *, memory: SessionMemory, commands: Commands, router: ModelRouter, session: SessionConfig,
-    policies: PolicyHolder, services: PolicyServices, metrics: Metrics,
+    *,
+    memory: SessionMemory,
+    commands: Commands,
+    router: ModelRouter,
+    session: SessionConfig,
+    policies: PolicyHolder,
+    services: PolicyServices,
+    metrics: Metrics,
     clock: Callable[[], float],
 ) -> Pipeline:
     stages: list[tuple[str, Stage]] = [

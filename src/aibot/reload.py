@@ -30,18 +30,29 @@ _LIVE_MODEL_KEYS = frozenset({"default", "fallbacks", "canary"})
 
 def needs_restart(old: Config, new: Config) -> list[str]:
     """The changed sections (or models keys) that only a restart applies."""
-    changed = [name for name in Config.model_fields
-               if name not in LIVE_SECTIONS and name != "models"
-               and getattr(old, name) != getattr(new, name)]
-    changed += [f"models.{name}" for name in type(old.models).model_fields
-                if name not in _LIVE_MODEL_KEYS
-                and getattr(old.models, name) != getattr(new.models, name)]
+    changed = [
+        name
+        for name in Config.model_fields
+        if name not in LIVE_SECTIONS
+        and name != "models"
+        and getattr(old, name) != getattr(new, name)
+    ]
+    changed += [
+        f"models.{name}"
+        for name in type(old.models).model_fields
+        if name not in _LIVE_MODEL_KEYS and getattr(old.models, name) != getattr(new.models, name)
+    ]
     return changed
 
 
 class ConfigReloader:
-    def __init__(self, loaded: LoadedConfig, holder: PolicyHolder, router: ProviderRouter,
-                 catalog: ModelCatalog) -> None:
+    def __init__(
+        self,
+        loaded: LoadedConfig,
+        holder: PolicyHolder,
+        router: ProviderRouter,
+        catalog: ModelCatalog,
+    ) -> None:
         self.loaded = loaded
         self._holder = holder
         self._router = router
@@ -75,8 +86,11 @@ class ConfigReloader:
                 policies = await asyncio.to_thread(Policies, loaded.config)
             except ConfigError as exc:
                 self.last_problem = str(exc)
-                log.error("config reload rejected; the running config stays",
-                          reason=reason, problems=str(exc).replace("\n", "; "))
+                log.error(
+                    "config reload rejected; the running config stays",
+                    reason=reason,
+                    problems=str(exc).replace("\n", "; "),
+                )
                 return False
             self._apply(loaded, policies, reason)
             return True
@@ -90,8 +104,9 @@ class ConfigReloader:
             self._router.default = self._catalog.default = default
         self._router.fallbacks = [f for f in new.models.fallbacks if f in self._router.providers]
         self.loaded = loaded
-        log.info("config reloaded", reason=reason, words=len(policies.words),
-                 routes=len(new.routes))
+        log.info(
+            "config reloaded", reason=reason, words=len(policies.words), routes=len(new.routes)
+        )
         if restart:
             log.warning("some changes apply only after a restart", sections=restart)
 
@@ -117,8 +132,12 @@ class ConfigReloader:
             files = self._watched()
             folders = {path.parent for path in files if path.parent.exists()}
             async for changes in watchfiles.awatch(
-                    *folders, stop_event=self._stop, debounce=300, recursive=False,
-                    watch_filter=_only(files)):
+                *folders,
+                stop_event=self._stop,
+                debounce=300,
+                recursive=False,
+                watch_filter=_only(files),
+            ):
                 if any(Path(changed) in files for _, changed in changes):
                     await self.reload("file changed")
                     if self._watched() != files:

@@ -17,8 +17,13 @@ import pytest
 from playwright.async_api import async_playwright
 
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 375, "height": 740}
@@ -54,7 +59,8 @@ OpenPage = Callable[..., Awaitable[BrowserPage]]
 async def browser(chromium_path: str) -> AsyncIterator[Any]:
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
-            executable_path=chromium_path, args=CHROMIUM_ARGS)
+            executable_path=chromium_path, args=CHROMIUM_ARGS
+        )
         try:
             yield browser
         finally:
@@ -66,10 +72,12 @@ async def open_page(browser: Any) -> AsyncIterator[OpenPage]:
     """`await open_page(viewport=PHONE, color_scheme="dark")` → a fresh context and page."""
     opened: list[BrowserPage] = []
 
-    async def open_(*, viewport: dict[str, int] = DESKTOP, color_scheme: str = "light",
-                    **context_options: Any) -> BrowserPage:
+    async def open_(
+        *, viewport: dict[str, int] = DESKTOP, color_scheme: str = "light", **context_options: Any
+    ) -> BrowserPage:
         context = await browser.new_context(
-            viewport=viewport, color_scheme=color_scheme, **context_options)
+            viewport=viewport, color_scheme=color_scheme, **context_options
+        )
         page = await context.new_page()
         page.set_default_timeout(10_000)
         probe = BrowserPage(page)

@@ -30,17 +30,26 @@ async def login(page: Any, gw: RunningGateway, name: str, password: str = PASSWO
 
 
 async def key_status(gw: RunningGateway, key: str) -> int:
-    async with aiohttp.ClientSession() as http, http.get(
-            f"{gw.url}/v1/models", headers={"Authorization": f"Bearer {key}"}) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(f"{gw.url}/v1/models", headers={"Authorization": f"Bearer {key}"}) as response,
+    ):
         return response.status
 
 
 async def test_roles_model_switch_key_and_lockout(
-        gateway_factory: GatewayFactory, fake_llm: FakeOpenAI, open_page: OpenPage) -> None:
-    second = {"base_url": fake_llm.base_url, "api_key": "sk-fake-provider-key-654321",
-              "model": "second-model", "timeout": 10, "max_retries": 1}
-    gw = await gateway_factory({"models": {"providers": {"second": second}},
-                                "admin": {"lockout_attempts": 3}})
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI, open_page: OpenPage
+) -> None:
+    second = {
+        "base_url": fake_llm.base_url,
+        "api_key": "sk-fake-provider-key-654321",
+        "model": "second-model",
+        "timeout": 10,
+        "max_retries": 1,
+    }
+    gw = await gateway_factory(
+        {"models": {"providers": {"second": second}}, "admin": {"lockout_attempts": 3}}
+    )
     await asyncio.gather(create_user(gw, "olga", "operator"), create_user(gw, "vic", "viewer"))
 
     viewer = (await open_page()).page

@@ -295,11 +295,16 @@ WIDE_ANSWER = (
 )
 
 
-@pytest.mark.parametrize(("viewport", "scheme"), [(PHONE, "dark"), (DESKTOP, "light")],
-                         ids=["phone", "desktop"])
+@pytest.mark.parametrize(
+    ("viewport", "scheme"), [(PHONE, "dark"), (DESKTOP, "light")], ids=["phone", "desktop"]
+)
 async def test_layout_has_no_horizontal_scroll(
-    gateway_factory: Any, fake_llm: FakeOpenAI, open_page: OpenPage, tmp_path: Path,
-    viewport: dict[str, int], scheme: str,
+    gateway_factory: Any,
+    fake_llm: FakeOpenAI,
+    open_page: OpenPage,
+    tmp_path: Path,
+    viewport: dict[str, int],
+    scheme: str,
 ) -> None:
     gw = await gateway_factory()
     chat = await open_chat(open_page, gw.url, viewport=viewport, color_scheme=scheme)

@@ -68,17 +68,25 @@ class CallbackReceiver:
         self._port = int(base.rsplit(":", 1)[1])
         self.url = base + "/callback"
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self._server.stop()
 
     async def _handle(self, request: web.Request) -> web.Response:
         body = await request.read()
         if self.secret is not None:
-            expected = "sha256=" + hmac.new(
-                self.secret.encode(),
-                request.headers["X-AIBot-Timestamp"].encode() + b"." + body, hashlib.sha256,
-            ).hexdigest()
+            expected = (
+                "sha256="
+                + hmac.new(
+                    self.secret.encode(),
+                    request.headers["X-AIBot-Timestamp"].encode() + b"." + body,
+                    hashlib.sha256,
+                ).hexdigest()
+            )
             if not hmac.compare_digest(expected, request.headers.get("X-AIBot-Signature", "")):
                 self.bad_signatures += 1
                 return web.Response(status=401)
@@ -86,8 +94,7 @@ class CallbackReceiver:
             status = self.outage
         else:
             status = self._statuses.popleft() if self._statuses else 200
-        self.attempts.append(Attempt(orjson.loads(body).get("reply_id"), status,
-                                     time.monotonic()))
+        self.attempts.append(Attempt(orjson.loads(body).get("reply_id"), status, time.monotonic()))
         if self.delay:
             await asyncio.sleep(self.delay)
         if status < 300:

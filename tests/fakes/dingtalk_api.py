@@ -41,8 +41,9 @@ MSG_PARAM_LIMIT = 15_000  # bytes of msgParam refused as invalidParameter.msgPar
 
 def _error(status: int, code: str, message: str) -> web.Response:
     """The new OpenAPI's error shape: {requestid, code, message}."""
-    return web.json_response({"requestid": uuid.uuid4().hex.upper(), "code": code,
-                              "message": message}, status=status)
+    return web.json_response(
+        {"requestid": uuid.uuid4().hex.upper(), "code": code, "message": message}, status=status
+    )
 
 
 @dataclass
@@ -84,9 +85,16 @@ class Sent:
 
 
 class FakeDingtalk:
-    def __init__(self, *, client_id: str = CLIENT_ID, client_secret: str = CLIENT_SECRET,
-                 ack_timeout: float = 3.0, disconnect_grace: float = 0.5,
-                 ticket_ttl: float = 90.0, token_ttl: int = 7200) -> None:
+    def __init__(
+        self,
+        *,
+        client_id: str = CLIENT_ID,
+        client_secret: str = CLIENT_SECRET,
+        ack_timeout: float = 3.0,
+        disconnect_grace: float = 0.5,
+        ticket_ttl: float = 90.0,
+        token_ttl: int = 7200,
+    ) -> None:
         self.client_id = client_id
         self.client_secret = client_secret
         self.ack_timeout = ack_timeout
@@ -143,9 +151,17 @@ class FakeDingtalk:
     def live(self) -> list[Connection]:
         return [c for c in self.connections if not c.closed]
 
-    def message(self, text: str, *, group: bool = False, staff: str | None = "manager123",
-                at: bool = True, msg_id: str | None = None, webhook_ttl: float = 5400.0,
-                conversation: str | None = None) -> dict[str, Any]:
+    def message(
+        self,
+        text: str,
+        *,
+        group: bool = False,
+        staff: str | None = "manager123",
+        at: bool = True,
+        msg_id: str | None = None,
+        webhook_ttl: float = 5400.0,
+        conversation: str | None = None,
+    ) -> dict[str, Any]:
         """A robot message as DingTalk sends it (pushed with `push`, or POSTed in HTTP mode)."""
         now = int(time.time() * 1000)
         sender = staff or "external"
@@ -157,20 +173,28 @@ class FakeDingtalk:
         if staff:
             self._staff.add(staff)
         data: dict[str, Any] = {
-            "conversationId": conversation, "conversationType": "2" if group else "1",
-            "chatbotCorpId": "dingcorp", "chatbotUserId": "$:LWCP_v1:$bot",
-            "msgId": msg_id or f"msg{uuid.uuid4().hex[:16]}", "senderNick": "Ann",
-            "isAdmin": False, "senderId": f"$:LWCP_v1:${sender}",
+            "conversationId": conversation,
+            "conversationType": "2" if group else "1",
+            "chatbotCorpId": "dingcorp",
+            "chatbotUserId": "$:LWCP_v1:$bot",
+            "msgId": msg_id or f"msg{uuid.uuid4().hex[:16]}",
+            "senderNick": "Ann",
+            "isAdmin": False,
+            "senderId": f"$:LWCP_v1:${sender}",
             "sessionWebhook": f"{self.base_url}/robot/sendBySession?session={session}",
-            "sessionWebhookExpiredTime": now + int(webhook_ttl * 1000), "createAt": now,
-            "senderCorpId": "dingcorp", "robotCode": self.client_id, "msgtype": "text",
+            "sessionWebhookExpiredTime": now + int(webhook_ttl * 1000),
+            "createAt": now,
+            "senderCorpId": "dingcorp",
+            "robotCode": self.client_id,
+            "msgtype": "text",
             "text": {"content": text},
         }
         if staff:
             data["senderStaffId"] = staff
         if group:
-            data.update(conversationTitle="Team", isInAtList=at,
-                        atUsers=[{"dingtalkId": "$:LWCP_v1:$bot"}])
+            data.update(
+                conversationTitle="Team", isInAtList=at, atUsers=[{"dingtalkId": "$:LWCP_v1:$bot"}]
+            )
         return data
 
     def push(self, data: dict[str, Any]) -> str:
@@ -193,15 +217,21 @@ class FakeDingtalk:
 
     def ping(self) -> str:
         opaque = uuid.uuid4().hex[:8]
-        self._send_frame("SYSTEM", "ping", f"ping-{next(self._ids)}",
-                         orjson.dumps({"opaque": opaque}).decode())
+        self._send_frame(
+            "SYSTEM", "ping", f"ping-{next(self._ids)}", orjson.dumps({"opaque": opaque}).decode()
+        )
         return opaque
 
     def disconnect(self) -> None:
         """DingTalk moving the connection: `disconnect`, then the socket closes."""
         for conn in self.live:
-            self._send_frame("SYSTEM", "disconnect", f"disc-{next(self._ids)}",
-                             orjson.dumps({"reason": "gateway restart"}).decode(), conn)
+            self._send_frame(
+                "SYSTEM",
+                "disconnect",
+                f"disc-{next(self._ids)}",
+                orjson.dumps({"reason": "gateway restart"}).decode(),
+                conn,
+            )
             task = asyncio.create_task(self._close_later(conn))
             self._closers.add(task)
             task.add_done_callback(self._closers.discard)
@@ -221,8 +251,9 @@ class FakeDingtalk:
     def revoke_tokens(self) -> None:
         self._tokens.clear()
 
-    def fail_next(self, path: str, status: int, body: dict[str, Any], *, times: int = 1,
-                  after: int = 0) -> None:
+    def fail_next(
+        self, path: str, status: int, body: dict[str, Any], *, times: int = 1, after: int = 0
+    ) -> None:
         """The calls of `path` after the next `after` answer `status`/`body`, `times` times."""
         self._failures.setdefault(path, []).extend([None] * after + [(status, body)] * times)
 
@@ -233,33 +264,57 @@ class FakeDingtalk:
         deadline = time.monotonic() + timeout
         while not condition():
             if time.monotonic() > deadline:
-                raise AssertionError(f"fake DingTalk: condition not met in {timeout}s; "
-                                     f"sent={self.sent} acks={self.acks}")
+                raise AssertionError(
+                    f"fake DingTalk: condition not met in {timeout}s; "
+                    f"sent={self.sent} acks={self.acks}"
+                )
             await asyncio.sleep(0.02)
 
-    async def post_http(self, url: str, data: dict[str, Any], *, secret: str | None = None,
-                        timestamp: str | None = None,
-                        signature: str | None = None) -> int:
+    async def post_http(
+        self,
+        url: str,
+        data: dict[str, Any],
+        *,
+        secret: str | None = None,
+        timestamp: str | None = None,
+        signature: str | None = None,
+    ) -> int:
         """DingTalk's HTTP-mode delivery of `data` to `url`, signed with the app secret."""
         timestamp = timestamp or str(int(time.time() * 1000))
-        headers = {"timestamp": timestamp,
-                   "sign": signature or sign(timestamp, secret or self.client_secret)}
-        async with aiohttp.ClientSession() as http, http.post(
-            url, data=orjson.dumps(data), headers={**headers, "Content-Type":
-                                                   "application/json"}) as response:
+        headers = {
+            "timestamp": timestamp,
+            "sign": signature or sign(timestamp, secret or self.client_secret),
+        }
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                url,
+                data=orjson.dumps(data),
+                headers={**headers, "Content-Type": "application/json"},
+            ) as response,
+        ):
             return response.status
 
     # -- the stream gateway ----------------------------------------------------------------
-    def _send_frame(self, kind: str, topic: str, message_id: str, data: str,
-                    conn: Connection | None = None) -> None:
+    def _send_frame(
+        self, kind: str, topic: str, message_id: str, data: str, conn: Connection | None = None
+    ) -> None:
         targets = [conn] if conn else [c for c in self.live if not c.frozen][-1:]
-        frame = orjson.dumps({
-            "specVersion": "1.0", "type": kind,
-            "headers": {"appId": "fakeapp", "connectionId": "conn", "contentType":
-                        "application/json", "messageId": message_id,
-                        "time": str(int(time.time() * 1000)), "topic": topic},
-            "data": data,
-        }).decode()
+        frame = orjson.dumps(
+            {
+                "specVersion": "1.0",
+                "type": kind,
+                "headers": {
+                    "appId": "fakeapp",
+                    "connectionId": "conn",
+                    "contentType": "application/json",
+                    "messageId": message_id,
+                    "time": str(int(time.time() * 1000)),
+                    "topic": topic,
+                },
+                "data": data,
+            }
+        ).decode()
         for target in targets:
             task = asyncio.create_task(target.ws.send_str(frame))
             task.add_done_callback(lambda t: t.cancelled() or t.exception())
@@ -283,8 +338,9 @@ class FakeDingtalk:
                     continue
                 del self.pending[old_id]
                 new_id = f"frame-{next(self._ids)}"
-                self.pending[new_id] = Pending(item.data, new_id, now + self.ack_timeout,
-                                               item.deliveries + 1)
+                self.pending[new_id] = Pending(
+                    item.data, new_id, now + self.ack_timeout, item.deliveries + 1
+                )
                 self.redeliveries += 1
                 self._send_frame("CALLBACK", BOT_TOPIC, new_id, orjson.dumps(item.data).decode())
 
@@ -313,11 +369,14 @@ class FakeDingtalk:
         try:
             ack = orjson.loads(raw)
             headers = ack["headers"]
-            record = Ack(str(headers["messageId"]), int(ack["code"]), str(ack.get("message", "")),
-                         ack["data"])
+            record = Ack(
+                str(headers["messageId"]),
+                int(ack["code"]),
+                str(ack.get("message", "")),
+                ack["data"],
+            )
             orjson.loads(record.data)  # data is itself a JSON string
-            if headers.get("contentType") != "application/json" or not isinstance(
-                    ack["data"], str):
+            if headers.get("contentType") != "application/json" or not isinstance(ack["data"], str):
                 raise ValueError("bad ack shape")
         except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
             self.bad_acks.append(raw)
@@ -360,13 +419,19 @@ class FakeDingtalk:
         if body is None:
             return _error(400, "MissingBody", "body is mandatory for this action.")
         self.opens.append(body)
-        if body.get("clientId") != self.client_id or body.get("clientSecret") != \
-                self.client_secret:
+        if body.get("clientId") != self.client_id or body.get("clientSecret") != self.client_secret:
             return _error(401, "authFailed", "鉴权失败")
         subscriptions = body.get("subscriptions")
-        if not isinstance(subscriptions, list) or not subscriptions or not all(
-                isinstance(s, dict) and s.get("type") in ("EVENT", "CALLBACK")
-                and isinstance(s.get("topic"), str) for s in subscriptions):
+        if (
+            not isinstance(subscriptions, list)
+            or not subscriptions
+            or not all(
+                isinstance(s, dict)
+                and s.get("type") in ("EVENT", "CALLBACK")
+                and isinstance(s.get("topic"), str)
+                for s in subscriptions
+            )
+        ):
             return _error(400, "invalidParameter", "subscriptions is invalid")
         ticket = uuid.uuid4().hex
         self._tickets[ticket] = time.monotonic()
@@ -386,8 +451,12 @@ class FakeDingtalk:
         kind = (body or {}).get("msgtype")
         content = (body or {}).get(str(kind)) or {}
         text = content.get("content") if kind == "text" else content.get("text")
-        if kind not in ("text", "markdown") or not isinstance(text, str) or not text or (
-                kind == "markdown" and not isinstance(content.get("title"), str)):
+        if (
+            kind not in ("text", "markdown")
+            or not isinstance(text, str)
+            or not text
+            or (kind == "markdown" and not isinstance(content.get("title"), str))
+        ):
             return web.json_response({"errcode": 400105, "errmsg": "不支持的消息类型或内容为空"})
         at = ((body or {}).get("at") or {}).get("atUserIds") or []
         self.sent.append(Sent("webhook", session[0], str(kind), text, content.get("title"), at))
@@ -397,8 +466,9 @@ class FakeDingtalk:
         token = request.headers.get("x-acs-dingtalk-access-token", "")
         return self._tokens.get(token, 0.0) > time.monotonic()
 
-    async def _robot_body(self, request: web.Request, path: str
-                          ) -> tuple[dict[str, Any], dict[str, Any]] | web.Response:
+    async def _robot_body(
+        self, request: web.Request, path: str
+    ) -> tuple[dict[str, Any], dict[str, Any]] | web.Response:
         if not self._authorised(request):
             return _error(400, "InvalidAuthentication", "不合法的access_token")
         scripted = self._scripted(path)
@@ -418,8 +488,11 @@ class FakeDingtalk:
         key = body.get("msgKey")
         if key == "sampleText" and isinstance(param.get("content"), str):
             return body, param
-        if key == "sampleMarkdown" and isinstance(param.get("text"), str) and \
-                isinstance(param.get("title"), str):
+        if (
+            key == "sampleMarkdown"
+            and isinstance(param.get("text"), str)
+            and isinstance(param.get("title"), str)
+        ):
             return body, param
         return _error(400, "invalidParameter.msgKey.invalid", "msgKey or msgParam is invalid")
 
@@ -431,8 +504,15 @@ class FakeDingtalk:
         conversation = body.get("openConversationId")
         if conversation not in self._groups:
             return _error(400, "invalid.openConversationId", "openConversationId is invalid")
-        self.sent.append(Sent("group", str(conversation), body["msgKey"],
-                              param.get("content") or param["text"], param.get("title")))
+        self.sent.append(
+            Sent(
+                "group",
+                str(conversation),
+                body["msgKey"],
+                param.get("content") or param["text"],
+                param.get("title"),
+            )
+        )
         return web.json_response({"processQueryKey": uuid.uuid4().hex})
 
     async def _private_send(self, request: web.Request) -> web.Response:
@@ -446,8 +526,19 @@ class FakeDingtalk:
         invalid = [u for u in users if u not in self._staff]
         for user in users:
             if user not in invalid:
-                self.sent.append(Sent("private", str(user), body["msgKey"],
-                                      param.get("content") or param["text"], param.get("title")))
-        return web.json_response({"processQueryKey": uuid.uuid4().hex,
-                                  "invalidStaffIdList": invalid,
-                                  "flowControlledStaffIdList": []})
+                self.sent.append(
+                    Sent(
+                        "private",
+                        str(user),
+                        body["msgKey"],
+                        param.get("content") or param["text"],
+                        param.get("title"),
+                    )
+                )
+        return web.json_response(
+            {
+                "processQueryKey": uuid.uuid4().hex,
+                "invalidStaffIdList": invalid,
+                "flowControlledStaffIdList": [],
+            }
+        )

@@ -53,8 +53,18 @@ TEXT_LIMIT = 150 * 1024
 RICH_LIMIT = 30 * 1024
 MAX_EDITS = 20
 POST_TAGS = {"text", "a", "at", "img", "media", "emotion", "hr", "code_block", "md"}
-CARD_TAGS = {"markdown", "div", "hr", "img", "note", "column_set", "action", "button",
-             "plain_text", "lark_md"}
+CARD_TAGS = {
+    "markdown",
+    "div",
+    "hr",
+    "img",
+    "note",
+    "column_set",
+    "action",
+    "button",
+    "plain_text",
+    "lark_md",
+}
 RECEIVE_ID_TYPES = {"open_id", "union_id", "user_id", "email", "chat_id"}
 
 BAD_PARAM = (230001, "Your request contains an invalid request parameter.")
@@ -64,10 +74,14 @@ WITHDRAWN = (230011, "The message was withdrawn.")
 NOT_FOUND = (231003, "The message is not found, maybe not exist or deleted.")
 EDIT_LIMIT = (230072, "The message has reached the number of times it can be edited.")  # [?]
 FREQUENCY = (99991400, "request trigger frequency limit")
-NO_TOKEN = (99991661, "Missing access token for authorization. Please make a request with "
-                      "token attached.")
-BAD_TOKEN = (99991663, "Invalid access token for authorization. Please make a request with "
-                       "token attached.")
+NO_TOKEN = (
+    99991661,
+    "Missing access token for authorization. Please make a request with token attached.",
+)
+BAD_TOKEN = (
+    99991663,
+    "Invalid access token for authorization. Please make a request with token attached.",
+)
 FIELD_INVALID = (99992402, "field validation failed")
 BAD_APP_ID = (10003, "invalid param")  # [?]
 BAD_SECRET = (10014, "app secret invalid")  # [?]
@@ -84,8 +98,11 @@ class Fail:
 
     @classmethod
     def rate_limited(cls, reset: int = 1) -> Fail:
-        return cls(*FREQUENCY, status=429, headers={"x-ogw-ratelimit-limit": "5",
-                                                    "x-ogw-ratelimit-reset": str(reset)})
+        return cls(
+            *FREQUENCY,
+            status=429,
+            headers={"x-ogw-ratelimit-limit": "5", "x-ogw-ratelimit-reset": str(reset)},
+        )
 
     @classmethod
     def frequency(cls) -> Fail:
@@ -140,12 +157,15 @@ class Message:
             return str(self.content.get("text", ""))
         if self.msg_type == "post":
             post: JSON = next(iter(self.content.values()), {})
-            return "\n".join("".join(str(e.get("text", "")) for e in paragraph)
-                             for paragraph in post.get("content", []))
+            return "\n".join(
+                "".join(str(e.get("text", "")) for e in paragraph)
+                for paragraph in post.get("content", [])
+            )
         if self.msg_type == "interactive":
             elements = (self.content.get("body") or self.content).get("elements", [])
-            return "\n".join(str(e.get("content", "")) for e in elements
-                             if e.get("tag") == "markdown")
+            return "\n".join(
+                str(e.get("content", "")) for e in elements if e.get("tag") == "markdown"
+            )
 
     @property
     def buttons(self) -> list[JSON]:
@@ -157,8 +177,11 @@ class Message:
         def walk(elements: list[JSON]) -> None:
             for element in elements:
                 if element.get("tag") == "button":
-                    found.extend(b.get("value", {}) for b in element.get("behaviors", [])
-                                 if b.get("type") == "callback")
+                    found.extend(
+                        b.get("value", {})
+                        for b in element.get("behaviors", [])
+                        if b.get("type") == "callback"
+                    )
                 for column in element.get("columns", []):
                     walk(column.get("elements", []))
 
@@ -168,20 +191,27 @@ class Message:
 
 
 class Rejection(Exception):
-    def __init__(self, status: int, code: int, msg: str,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, code: int, msg: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(msg)
         self.status, self.code, self.msg, self.headers = status, code, msg, headers or {}
 
 
 class FakeFeishu:
-    def __init__(self, *, app_id: str = "cli_test",
-                 app_secret: str = "app-secret-123",  # noqa: S107 - a test value
-                 verification_token: str = "vtoken123",  # noqa: S107 - a test value
-                 encrypt_key: str | None = None,
-                 bot_open_id: str = "ou_bot", bot_name: str = "ai-bot test",
-                 qps: int = 5, deadline: float = 3.0,
-                 retry_schedule: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0)) -> None:
+    def __init__(
+        self,
+        *,
+        app_id: str = "cli_test",
+        app_secret: str = "app-secret-123",  # noqa: S107 - a test value
+        verification_token: str = "vtoken123",  # noqa: S107 - a test value
+        encrypt_key: str | None = None,
+        bot_open_id: str = "ou_bot",
+        bot_name: str = "ai-bot test",
+        qps: int = 5,
+        deadline: float = 3.0,
+        retry_schedule: tuple[float, ...] = (0.5, 1.0, 2.0, 4.0),
+    ) -> None:
         self.app_id, self.app_secret = app_id, app_secret
         self.verification_token, self.encrypt_key = verification_token, encrypt_key
         self.bot_open_id, self.bot_name = bot_open_id, bot_name
@@ -214,8 +244,12 @@ class FakeFeishu:
         await self._server.start(app)
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         for task in list(self._pushes):
             task.cancel()
         await asyncio.gather(*self._pushes, return_exceptions=True)
@@ -240,8 +274,11 @@ class FakeFeishu:
         self.tokens.clear()
 
     def bot_messages(self, chat_id: str) -> list[Message]:
-        return [m for m in self.messages.values()
-                if m.sender == "bot" and m.chat_id == chat_id and not m.deleted]
+        return [
+            m
+            for m in self.messages.values()
+            if m.sender == "bot" and m.chat_id == chat_id and not m.deleted
+        ]
 
     def texts(self, chat_id: str) -> list[str]:
         return [m.text for m in self.bot_messages(chat_id)]
@@ -262,10 +299,19 @@ class FakeFeishu:
         return self.texts(chat_id)
 
     # -- events -----------------------------------------------------------------------------
-    def user_message(self, chat_id: str, text: str = "", *, chat_type: str = "p2p",
-                     user: str = "ou_user1", mentions: list[tuple[str, str]] | None = None,
-                     message_type: str = "text", content: JSON | None = None,
-                     thread_id: str | None = None, push: bool = True) -> JSON:
+    def user_message(
+        self,
+        chat_id: str,
+        text: str = "",
+        *,
+        chat_type: str = "p2p",
+        user: str = "ou_user1",
+        mentions: list[tuple[str, str]] | None = None,
+        message_type: str = "text",
+        content: JSON | None = None,
+        thread_id: str | None = None,
+        push: bool = True,
+    ) -> JSON:
         """A user writes in `chat_id`; the event is pushed (and re-pushed) to `webhook_url`
         unless `push` is False (the message is then only known, e.g. to be replied to).
 
@@ -275,33 +321,51 @@ class FakeFeishu:
         body = content if content is not None else {"text": text}
         self.messages[message_id] = Message(message_id, chat_id, message_type, body, user)
         message: JSON = {
-            "message_id": message_id, "create_time": str(int(time.time() * 1000)),
-            "update_time": str(int(time.time() * 1000)), "chat_id": chat_id,
-            "chat_type": chat_type, "message_type": message_type,
+            "message_id": message_id,
+            "create_time": str(int(time.time() * 1000)),
+            "update_time": str(int(time.time() * 1000)),
+            "chat_id": chat_id,
+            "chat_type": chat_type,
+            "message_type": message_type,
             "content": orjson.dumps(body).decode(),
-            "mentions": [{"key": f"@_user_{n}", "id": {"union_id": f"on_{oid}", "user_id": "",
-                                                       "open_id": oid},
-                          "name": name, "tenant_key": "tk_test"}
-                         for n, (oid, name) in enumerate(mentions or [], 1)],
+            "mentions": [
+                {
+                    "key": f"@_user_{n}",
+                    "id": {"union_id": f"on_{oid}", "user_id": "", "open_id": oid},
+                    "name": name,
+                    "tenant_key": "tk_test",
+                }
+                for n, (oid, name) in enumerate(mentions or [], 1)
+            ],
         }
         if thread_id:
             message["thread_id"] = thread_id
-        event = {"sender": {"sender_id": {"union_id": f"on_{user}", "user_id": "",
-                                          "open_id": user},
-                            "sender_type": "user", "tenant_key": "tk_test"},
-                 "message": message}
+        event = {
+            "sender": {
+                "sender_id": {"union_id": f"on_{user}", "user_id": "", "open_id": user},
+                "sender_type": "user",
+                "tenant_key": "tk_test",
+            },
+            "message": message,
+        }
         envelope = self.envelope(event)
         if push:
             self.push(envelope)
         return envelope
 
     def envelope(self, event: JSON, event_type: str = "im.message.receive_v1") -> JSON:
-        return {"schema": "2.0",
-                "header": {"event_id": secrets.token_hex(16), "event_type": event_type,
-                           "create_time": str(int(time.time() * 1000)),
-                           "token": self.verification_token, "app_id": self.app_id,
-                           "tenant_key": "tk_test"},
-                "event": event}
+        return {
+            "schema": "2.0",
+            "header": {
+                "event_id": secrets.token_hex(16),
+                "event_type": event_type,
+                "create_time": str(int(time.time() * 1000)),
+                "token": self.verification_token,
+                "app_id": self.app_id,
+                "tenant_key": "tk_test",
+            },
+            "event": event,
+        }
 
     def resend(self, envelope: JSON) -> JSON:
         """Feishu sometimes pushes one message again under a new event_id."""
@@ -314,8 +378,9 @@ class FakeFeishu:
         self._pushes.add(task)
         task.add_done_callback(self._pushes.discard)
 
-    def signed_request(self, payload: JSON, *, timestamp: float | None = None,
-                       sign: bool = True) -> tuple[bytes, dict[str, str]]:
+    def signed_request(
+        self, payload: JSON, *, timestamp: float | None = None, sign: bool = True
+    ) -> tuple[bytes, dict[str, str]]:
         """The body and headers Feishu would POST for `payload`."""
         plain = orjson.dumps(payload)
         headers = {"Content-Type": "application/json"}
@@ -323,21 +388,35 @@ class FakeFeishu:
             return plain, headers
         body = orjson.dumps({"encrypt": encrypt(self.encrypt_key, plain)})
         if sign:
-            stamp, nonce = str(int(time.time() if timestamp is None else timestamp)), \
-                secrets.token_hex(8)
-            headers.update({"X-Lark-Request-Timestamp": stamp, "X-Lark-Request-Nonce": nonce,
-                            "X-Lark-Signature": signature(stamp, nonce, self.encrypt_key, body)})
+            stamp, nonce = (
+                str(int(time.time() if timestamp is None else timestamp)),
+                secrets.token_hex(8),
+            )
+            headers.update(
+                {
+                    "X-Lark-Request-Timestamp": stamp,
+                    "X-Lark-Request-Nonce": nonce,
+                    "X-Lark-Signature": signature(stamp, nonce, self.encrypt_key, body),
+                }
+            )
         return body, headers
 
     async def url_verification(self, challenge: str = "ch-1") -> tuple[int, bytes]:
         """The console's "save request URL" check: the challenge must come back within 1 s."""
         assert self.webhook_url
         body, headers = self.signed_request(
-            {"challenge": challenge, "token": self.verification_token,
-             "type": "url_verification"}, sign=False)
-        async with aiohttp.ClientSession() as http, http.post(
-            self.webhook_url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=1),
-        ) as response:
+            {"challenge": challenge, "token": self.verification_token, "type": "url_verification"},
+            sign=False,
+        )
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                self.webhook_url,
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=1),
+            ) as response,
+        ):
             return response.status, await response.read()
 
     def card_action_event(self, message_id: str, value: JSON, user: str = "ou_user1") -> JSON:
@@ -346,21 +425,31 @@ class FakeFeishu:
         message = self.messages[message_id]
         if value not in message.buttons:
             raise ValueError(f"card {message_id} has no button with value {value!r}")
-        return self.envelope({
-            "operator": {"open_id": user, "union_id": f"on_{user}", "tenant_key": "tk_test"},
-            "token": secrets.token_hex(8), "host": "im_message", "delivery_type": "",
-            "action": {"tag": "button", "value": value},
-            "context": {"open_message_id": message_id, "open_chat_id": message.chat_id},
-        }, "card.action.trigger")
+        return self.envelope(
+            {
+                "operator": {"open_id": user, "union_id": f"on_{user}", "tenant_key": "tk_test"},
+                "token": secrets.token_hex(8),
+                "host": "im_message",
+                "delivery_type": "",
+                "action": {"tag": "button", "value": value},
+                "context": {"open_message_id": message_id, "open_chat_id": message.chat_id},
+            },
+            "card.action.trigger",
+        )
 
     async def card_action(self, message_id: str, value: JSON, user: str = "ou_user1") -> JSON:
         """Feishu POSTs the press once and shows the toast that comes back within 3 s."""
         assert self.webhook_url
         body, headers = self.signed_request(self.card_action_event(message_id, value, user))
-        async with aiohttp.ClientSession() as http, http.post(
-            self.webhook_url, data=body, headers=headers,
-            timeout=aiohttp.ClientTimeout(total=self.deadline),
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                self.webhook_url,
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=self.deadline),
+            ) as response,
+        ):
             answer: JSON = await response.json(content_type=None)
             return answer
 
@@ -373,15 +462,27 @@ class FakeFeishu:
             started = time.monotonic()
             status: int | None
             try:
-                async with aiohttp.ClientSession() as http, http.post(
-                    self.webhook_url, data=body, headers=headers,
-                    timeout=aiohttp.ClientTimeout(total=self.deadline),
-                ) as response:
+                async with (
+                    aiohttp.ClientSession() as http,
+                    http.post(
+                        self.webhook_url,
+                        data=body,
+                        headers=headers,
+                        timeout=aiohttp.ClientTimeout(total=self.deadline),
+                    ) as response,
+                ):
                     status = response.status
             except (TimeoutError, aiohttp.ClientError):
                 status = None
-            self.deliveries.append(Delivery(envelope["header"]["event_id"], message_id,
-                                            attempt, status, time.monotonic() - started))
+            self.deliveries.append(
+                Delivery(
+                    envelope["header"]["event_id"],
+                    message_id,
+                    attempt,
+                    status,
+                    time.monotonic() - started,
+                )
+            )
             if status == 200:
                 return
 
@@ -400,8 +501,9 @@ class FakeFeishu:
         else:
             token, until = f"t-{secrets.token_hex(12)}", now + self.token_lifetime
             self.tokens[token] = until
-        return web.json_response({"code": 0, "msg": "ok", "tenant_access_token": token,
-                                  "expire": int(until - now)})
+        return web.json_response(
+            {"code": 0, "msg": "ok", "tenant_access_token": token, "expire": int(until - now)}
+        )
 
     async def _ws_endpoint(self, request: web.Request) -> web.Response:
         """Long-connection bootstrap (PROTOCOLS.md §1.11). Only refusals are useful: the
@@ -410,19 +512,40 @@ class FakeFeishu:
         if (body.get("AppID"), body.get("AppSecret")) != (self.app_id, self.app_secret):
             return web.json_response({"code": 403, "msg": "app credentials are invalid"})
         host = self.base_url.removeprefix("http://")
-        return web.json_response({"code": 0, "msg": "ok", "data": {
-            "URL": f"ws://{host}/ws/not-faked?device_id=1&service_id=1",
-            "ClientConfig": {"ReconnectCount": -1, "ReconnectInterval": 120,
-                             "ReconnectNonce": 30, "PingInterval": 120}}})
+        return web.json_response(
+            {
+                "code": 0,
+                "msg": "ok",
+                "data": {
+                    "URL": f"ws://{host}/ws/not-faked?device_id=1&service_id=1",
+                    "ClientConfig": {
+                        "ReconnectCount": -1,
+                        "ReconnectInterval": 120,
+                        "ReconnectNonce": 30,
+                        "PingInterval": 120,
+                    },
+                },
+            }
+        )
 
     async def _bot_info(self, request: web.Request) -> web.Response:
         try:
             self._authorise(request)
         except Rejection as exc:
             return _answer(exc.status, exc.code, exc.msg)
-        return web.json_response({"code": 0, "msg": "ok", "bot": {
-            "activate_status": 2, "app_name": self.bot_name, "avatar_url": "",
-            "ip_white_list": [], "open_id": self.bot_open_id}})
+        return web.json_response(
+            {
+                "code": 0,
+                "msg": "ok",
+                "bot": {
+                    "activate_status": 2,
+                    "app_name": self.bot_name,
+                    "avatar_url": "",
+                    "ip_white_list": [],
+                    "open_id": self.bot_open_id,
+                },
+            }
+        )
 
     def _authorise(self, request: web.Request) -> None:
         header = request.headers.get("Authorization", "")
@@ -441,13 +564,16 @@ class FakeFeishu:
             if not chat:
                 raise Rejection(400, *FIELD_INVALID)
             return self._new_message(chat, body, None, thread=False)
+
         return await self._handle(request, "create", act)
 
     async def _reply(self, request: web.Request) -> web.StreamResponse:
         async def act(body: JSON, parent: Message | None) -> JSON:
             assert parent is not None
-            return self._new_message(parent.chat_id, body, parent.message_id,
-                                     thread=bool(body.get("reply_in_thread")))
+            return self._new_message(
+                parent.chat_id, body, parent.message_id, thread=bool(body.get("reply_in_thread"))
+            )
+
         return await self._handle(request, "reply", act)
 
     async def _update(self, request: web.Request) -> web.StreamResponse:
@@ -461,6 +587,7 @@ class FakeFeishu:
             message.content, message.msg_type = _content(str(kind), body), str(kind)
             message.edits += 1
             return _message_data(message)
+
         return await self._handle(request, "update", act, own=True)
 
     async def _patch(self, request: web.Request) -> web.StreamResponse:
@@ -471,6 +598,7 @@ class FakeFeishu:
             message.content = _content("interactive", body)
             message.patches += 1
             return {}
+
         return await self._handle(request, "patch", act, own=True)
 
     async def _delete(self, request: web.Request) -> web.StreamResponse:
@@ -478,13 +606,21 @@ class FakeFeishu:
             assert message is not None
             message.deleted = True
             return {}
+
         return await self._handle(request, "delete", act, own=True)
 
-    def _new_message(self, chat_id: str, body: JSON, parent: str | None, *,
-                     thread: bool) -> JSON:
+    def _new_message(self, chat_id: str, body: JSON, parent: str | None, *, thread: bool) -> JSON:
         kind = str(body.get("msg_type", ""))
-        message = Message(f"om_{secrets.token_hex(16)}", chat_id, kind, _content(kind, body),
-                          "bot", parent_id=parent, thread=thread, uuid=body.get("uuid"))
+        message = Message(
+            f"om_{secrets.token_hex(16)}",
+            chat_id,
+            kind,
+            _content(kind, body),
+            "bot",
+            parent_id=parent,
+            thread=thread,
+            uuid=body.get("uuid"),
+        )
         self.messages[message.message_id] = message
         return _message_data(message)
 
@@ -502,9 +638,14 @@ class FakeFeishu:
             raise Rejection(400, *BAD_PARAM)
         return message
 
-    async def _handle(self, request: web.Request, op: str,
-                      act: Callable[[JSON, Message | None], Awaitable[JSON]], *,
-                      own: bool = False) -> web.StreamResponse:
+    async def _handle(
+        self,
+        request: web.Request,
+        op: str,
+        act: Callable[[JSON, Message | None], Awaitable[JSON]],
+        *,
+        own: bool = False,
+    ) -> web.StreamResponse:
         raw = await request.read()
         call = Call(op, request.path, {}, time.monotonic())
         self.calls.append(call)
@@ -536,8 +677,10 @@ class FakeFeishu:
         return web.json_response({"code": 0, "msg": "success", "data": data})
 
     def _limit(self, raw: bytes, body: JSON, op: str) -> None:
-        if len(raw) > (TEXT_LIMIT if body.get("msg_type") == "text" else RICH_LIMIT) and \
-                op != "delete":
+        if (
+            len(raw) > (TEXT_LIMIT if body.get("msg_type") == "text" else RICH_LIMIT)
+            and op != "delete"
+        ):
             raise Rejection(400, *TOO_LONG)
         if isinstance(body.get("uuid"), str) and len(body["uuid"]) > 50:
             raise Rejection(400, *FIELD_INVALID)
@@ -548,8 +691,11 @@ class FakeFeishu:
         while recent and now - recent[0] >= 1.0:
             recent.popleft()
         if len(recent) >= self.qps:
-            raise Rejection(429, *FREQUENCY, headers={"x-ogw-ratelimit-limit": str(self.qps),
-                                                      "x-ogw-ratelimit-reset": "1"})
+            raise Rejection(
+                429,
+                *FREQUENCY,
+                headers={"x-ogw-ratelimit-limit": str(self.qps), "x-ogw-ratelimit-reset": "1"},
+            )
         recent.append(now)
 
     def _known_uuid(self, uuid: object) -> JSON | None:
@@ -600,8 +746,11 @@ def _check_post(content: JSON) -> None:
 
 
 def _check_card(content: JSON) -> None:
-    elements = (content.get("body") or {}).get("elements") if content.get("schema") == "2.0" \
+    elements = (
+        (content.get("body") or {}).get("elements")
+        if content.get("schema") == "2.0"
         else content.get("elements")
+    )
     if not isinstance(elements, list) or not elements:
         raise Rejection(400, *CARD_FAILED)
     for element in elements:
@@ -613,13 +762,24 @@ def _check_card(content: JSON) -> None:
 
 def _message_data(message: Message) -> JSON:
     now = str(int(time.time() * 1000))
-    return {"message_id": message.message_id, "root_id": message.parent_id or "",
-            "parent_id": message.parent_id or "", "msg_type": message.msg_type,
-            "create_time": now, "update_time": now, "deleted": False, "updated": False,
-            "chat_id": message.chat_id,
-            "sender": {"id": "cli_test", "id_type": "app_id", "sender_type": "app",
-                       "tenant_key": "tk_test"},
-            "body": {"content": orjson.dumps(message.content).decode()}}
+    return {
+        "message_id": message.message_id,
+        "root_id": message.parent_id or "",
+        "parent_id": message.parent_id or "",
+        "msg_type": message.msg_type,
+        "create_time": now,
+        "update_time": now,
+        "deleted": False,
+        "updated": False,
+        "chat_id": message.chat_id,
+        "sender": {
+            "id": "cli_test",
+            "id_type": "app_id",
+            "sender_type": "app",
+            "tenant_key": "tk_test",
+        },
+        "body": {"content": orjson.dumps(message.content).decode()},
+    }
 
 
 def _parse(raw: bytes) -> JSON:
@@ -641,6 +801,7 @@ async def _json_body(request: web.Request) -> JSON:
         return {}
 
 
-def _answer(status: int, code: int, msg: str,
-            headers: dict[str, str] | None = None) -> web.Response:
+def _answer(
+    status: int, code: int, msg: str, headers: dict[str, str] | None = None
+) -> web.Response:
     return web.json_response({"code": code, "msg": msg}, status=status, headers=headers)

@@ -37,8 +37,12 @@ class LoadBalancer:
         self.url = await self._server.start(app)
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self._server.stop()
         if self._http is not None:
             await self._http.close()
@@ -51,14 +55,20 @@ class LoadBalancer:
         for attempt in range(len(self.backends)):
             backend = self.backends[(start + attempt) % len(self.backends)]
             try:
-                async with self._http.request(request.method, backend + request.path_qs,
-                                              data=body, headers=headers) as upstream:
+                async with self._http.request(
+                    request.method, backend + request.path_qs, data=body, headers=headers
+                ) as upstream:
                     payload = await upstream.read()
                     self.served[backend] += 1
                     return web.Response(
-                        status=upstream.status, body=payload,
-                        headers={k: v for k, v in upstream.headers.items()
-                                 if k.lower() not in _HOP_HEADERS})
+                        status=upstream.status,
+                        body=payload,
+                        headers={
+                            k: v
+                            for k, v in upstream.headers.items()
+                            if k.lower() not in _HOP_HEADERS
+                        },
+                    )
             except aiohttp.ClientConnectorError:
                 continue  # refused before anything was sent: try the next replica
             except aiohttp.ClientError:

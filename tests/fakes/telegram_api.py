@@ -87,29 +87,56 @@ MIGRATED = "Bad Request: group chat was upgraded to a supergroup chat"
 SECRET_BAD_CHARS = "Bad Request: secret token contains unallowed characters"
 WEBHOOK_NEEDS_HTTPS = "Bad Request: bad webhook: An HTTPS URL must be provided for webhook"
 WEBHOOK_BAD_PORT = (
-    "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
+    "Bad Request: bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443"
+)
 # Not seen verbatim from Telegram; marked so nobody matches on them as if they were.
 SECRET_TOO_LONG = "Bad Request: secret token is too long"  # [?]
 BAD_MAX_CONNECTIONS = "Bad Request: bad webhook: max_connections must be between 1 and 100"  # [?]
 WRONG_ACTION = "Bad Request: wrong parameter action in request"  # [?]
 BUTTON_DATA_INVALID = "Bad Request: BUTTON_DATA_INVALID"
-QUERY_INVALID = ("Bad Request: query is too old and response timeout expired or query ID is "
-                 "invalid")
+QUERY_INVALID = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 CALLBACK_ANSWER_WINDOW = 15.0  # seconds a callback query can be answered  [?]
 
-CHAT_ACTIONS = frozenset({
-    "typing", "upload_photo", "record_video", "upload_video", "record_voice", "upload_voice",
-    "upload_document", "choose_sticker", "find_location", "record_video_note",
-    "upload_video_note",
-})
+CHAT_ACTIONS = frozenset(
+    {
+        "typing",
+        "upload_photo",
+        "record_video",
+        "upload_video",
+        "record_voice",
+        "upload_voice",
+        "upload_document",
+        "choose_sticker",
+        "find_location",
+        "record_video_note",
+        "upload_video_note",
+    }
+)
 # `allowed_updates: []` means all of these; chat_member & co. must be asked for by name.
-DEFAULT_UPDATE_TYPES = frozenset({
-    "message", "edited_message", "channel_post", "edited_channel_post", "business_connection",
-    "business_message", "edited_business_message", "deleted_business_messages", "inline_query",
-    "chosen_inline_result", "callback_query", "shipping_query", "pre_checkout_query",
-    "purchased_paid_media", "poll", "poll_answer", "my_chat_member", "chat_join_request",
-    "chat_boost", "removed_chat_boost",
-})
+DEFAULT_UPDATE_TYPES = frozenset(
+    {
+        "message",
+        "edited_message",
+        "channel_post",
+        "edited_channel_post",
+        "business_connection",
+        "business_message",
+        "edited_business_message",
+        "deleted_business_messages",
+        "inline_query",
+        "chosen_inline_result",
+        "callback_query",
+        "shipping_query",
+        "pre_checkout_query",
+        "purchased_paid_media",
+        "poll",
+        "poll_answer",
+        "my_chat_member",
+        "chat_join_request",
+        "chat_boost",
+        "removed_chat_boost",
+    }
+)
 SECRET_TOKEN_RE = re.compile(r"[A-Za-z0-9_-]+")
 TOKEN_FORMAT_RE = re.compile(r"\d+:[A-Za-z0-9_-]+")
 WEBHOOK_PORTS = (80, 88, 443, 8443)
@@ -152,8 +179,9 @@ class Fail:
     @classmethod
     def flood(cls, retry_after: int = 1) -> Fail:
         """429 ``Too Many Requests: retry after N`` with ``parameters.retry_after``."""
-        return cls(429, f"Too Many Requests: retry after {retry_after}",
-                   {"retry_after": retry_after})
+        return cls(
+            429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}
+        )
 
     @classmethod
     def blocked(cls) -> Fail:
@@ -264,16 +292,40 @@ class EntityParseError(Exception):
 
 # TDLib's priorities, used to order entities that start and end at the same place.
 _PRIORITY = {
-    "mention": 50, "hashtag": 50, "bot_command": 50, "url": 50, "email": 50, "bold": 90,
-    "italic": 91, "code": 20, "pre": 11, "pre_code": 10, "text_link": 49, "text_mention": 49,
-    "cashtag": 50, "phone_number": 50, "underline": 92, "strikethrough": 93, "blockquote": 0,
-    "spoiler": 94, "custom_emoji": 99, "expandable_blockquote": 0,
+    "mention": 50,
+    "hashtag": 50,
+    "bot_command": 50,
+    "url": 50,
+    "email": 50,
+    "bold": 90,
+    "italic": 91,
+    "code": 20,
+    "pre": 11,
+    "pre_code": 10,
+    "text_link": 49,
+    "text_mention": 49,
+    "cashtag": 50,
+    "phone_number": 50,
+    "underline": 92,
+    "strikethrough": 93,
+    "blockquote": 0,
+    "spoiler": 94,
+    "custom_emoji": 99,
+    "expandable_blockquote": 0,
 }
 # TDLib's names, as they appear in MarkdownV2 errors ("Can't find end of Bold entity ...").
 _TD_NAME = {
-    "bold": "Bold", "italic": "Italic", "underline": "Underline", "strikethrough": "Strikethrough",
-    "spoiler": "Spoiler", "code": "Code", "pre": "Pre", "pre_code": "PreCode",
-    "text_link": "TextUrl", "custom_emoji": "CustomEmoji", "blockquote": "BlockQuote",
+    "bold": "Bold",
+    "italic": "Italic",
+    "underline": "Underline",
+    "strikethrough": "Strikethrough",
+    "spoiler": "Spoiler",
+    "code": "Code",
+    "pre": "Pre",
+    "pre_code": "PreCode",
+    "text_link": "TextUrl",
+    "custom_emoji": "CustomEmoji",
+    "blockquote": "BlockQuote",
     "expandable_blockquote": "ExpandableBlockQuote",
 }
 _SPACE = frozenset(b" \t\r\n\0\v")  # TDLib's is_space, NUL included
@@ -346,7 +398,7 @@ def _decode_html_entity(src: bytes, pos: int) -> tuple[int, int]:
     else:
         while chr(src[end]).isascii() and chr(src[end]).isalpha():
             end += 1
-        res = {b"lt": 60, b"gt": 62, b"amp": 38, b"quot": 34}.get(src[pos + 1:end], 0)
+        res = {b"lt": 60, b"gt": 62, b"amp": 38, b"quot": 34}.get(src[pos + 1 : end], 0)
         if not res:
             return 0, pos
     if src[end] == ord(";"):
@@ -390,8 +442,7 @@ def parse_html(text: str) -> tuple[str, list[_Ent]]:
             i = _html_end_tag(src, begin, i, nested, entities, out, u16)
         i += 1
     if nested:
-        raise EntityParseError(
-            f'Can\'t find end tag corresponding to start tag "{nested[-1][0]}"')
+        raise EntityParseError(f'Can\'t find end tag corresponding to start tag "{nested[-1][0]}"')
     for entity in entities:
         if entity.type == "code":
             entity.arg = ""
@@ -400,23 +451,41 @@ def parse_html(text: str) -> tuple[str, list[_Ent]]:
     except UnicodeDecodeError:
         raise EntityParseError(
             "Text contains invalid Unicode characters after decoding HTML entities, check for "
-            "unmatched surrogate code units") from None
+            "unmatched surrogate code units"
+        ) from None
     return plain, _sorted(entities)
 
 
-_HTML_TAGS = frozenset({
-    "a", "b", "strong", "i", "em", "s", "strike", "del", "u", "ins", "tg-spoiler", "tg-emoji",
-    "span", "pre", "code", "blockquote",
-})
+_HTML_TAGS = frozenset(
+    {
+        "a",
+        "b",
+        "strong",
+        "i",
+        "em",
+        "s",
+        "strike",
+        "del",
+        "u",
+        "ins",
+        "tg-spoiler",
+        "tg-emoji",
+        "span",
+        "pre",
+        "code",
+        "blockquote",
+    }
+)
 
 
-def _html_start_tag(src: bytes, begin: int, i: int, nested: list[tuple[str, str, int, int]],
-                    u16: int, out_pos: int) -> int:
+def _html_start_tag(
+    src: bytes, begin: int, i: int, nested: list[tuple[str, str, int, int]], u16: int, out_pos: int
+) -> int:
     while src[i] not in _SPACE and src[i] != ord(">"):
         i += 1
     if src[i] == 0:
         raise EntityParseError(f"Unclosed start tag at byte offset {begin}")
-    tag = src[begin + 1:i].decode("utf-8", "replace").lower()
+    tag = src[begin + 1 : i].decode("utf-8", "replace").lower()
     if tag not in _HTML_TAGS:
         raise EntityParseError(f'Unsupported start tag "{tag}" at byte offset {begin}')
     argument = ""
@@ -431,7 +500,8 @@ def _html_start_tag(src: bytes, begin: int, i: int, nested: list[tuple[str, str,
         name = src[name_begin:i]
         if not name:
             raise EntityParseError(
-                f'Empty attribute name in the tag "{tag}" at byte offset {begin}')
+                f'Empty attribute name in the tag "{tag}" at byte offset {begin}'
+            )
         while src[i] != 0 and src[i] in _SPACE:
             i += 1
         if src[i] != ord("="):
@@ -487,27 +557,43 @@ def _html_start_tag(src: bytes, begin: int, i: int, nested: list[tuple[str, str,
 
 
 _SIMPLE_HTML = {
-    "i": "italic", "em": "italic", "b": "bold", "strong": "bold", "s": "strikethrough",
-    "strike": "strikethrough", "del": "strikethrough", "u": "underline", "ins": "underline",
-    "tg-spoiler": "spoiler", "span": "spoiler",
+    "i": "italic",
+    "em": "italic",
+    "b": "bold",
+    "strong": "bold",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "u": "underline",
+    "ins": "underline",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
 }
 
 
-def _html_end_tag(src: bytes, begin: int, i: int, nested: list[tuple[str, str, int, int]],
-                  entities: list[_Ent], out: bytearray, u16: int) -> int:
+def _html_end_tag(
+    src: bytes,
+    begin: int,
+    i: int,
+    nested: list[tuple[str, str, int, int]],
+    entities: list[_Ent],
+    out: bytearray,
+    u16: int,
+) -> int:
     if not nested:
         raise EntityParseError(f"Unexpected end tag at byte offset {begin}")
     while src[i] not in _SPACE and src[i] != ord(">"):
         i += 1
-    end_name = src[begin + 2:i].decode("utf-8", "replace").lower()
+    end_name = src[begin + 2 : i].decode("utf-8", "replace").lower()
     while src[i] in _SPACE and src[i] != 0:
         i += 1
     if src[i] != ord(">"):
         raise EntityParseError(f"Unclosed end tag at byte offset {begin}")
     tag, argument, offset, out_pos = nested.pop()
     if end_name and end_name != tag:
-        raise EntityParseError(f'Unmatched end tag at byte offset {begin}, expected "</{tag}>", '
-                               f'found "</{end_name}>"')
+        raise EntityParseError(
+            f'Unmatched end tag at byte offset {begin}, expected "</{tag}>", found "</{end_name}>"'
+        )
     length = u16 - offset
     if length <= 0:
         return i
@@ -540,7 +626,8 @@ def _html_end_tag(src: bytes, begin: int, i: int, nested: list[tuple[str, str, i
 
 def _reserved(ch: int) -> EntityParseError:
     return EntityParseError(
-        f"Character '{chr(ch)}' is reserved and must be escaped with the preceding '\\'")
+        f"Character '{chr(ch)}' is reserved and must be escaped with the preceding '\\'"
+    )
 
 
 def parse_markdown_v2(text: str) -> tuple[str, list[_Ent]]:
@@ -649,7 +736,7 @@ def parse_markdown_v2(text: str) -> tuple[str, list[_Ent]]:
             i += 2
         elif kind == "text_link":
             if src[i + 1] != ord("("):
-                url = bytes(out[nested[-1][4]:]).decode("utf-8", "replace")
+                url = bytes(out[nested[-1][4] :]).decode("utf-8", "replace")
             else:
                 i, url = _mdv2_url(src, i + 2, n, "Can't find end of a URL at byte offset ")
             link = _link_entity(nested[-1][2], u16 - nested[-1][2], url)
@@ -660,8 +747,9 @@ def parse_markdown_v2(text: str) -> tuple[str, list[_Ent]]:
         elif kind == "custom_emoji":
             if src[i + 1] != ord("("):
                 raise EntityParseError("Custom emoji entity must contain a tg://emoji URL")
-            i, url = _mdv2_url(src, i + 2, n,
-                               "Can't find end of a custom emoji URL at byte offset ")
+            i, url = _mdv2_url(
+                src, i + 2, n, "Can't find end of a custom emoji URL at byte offset "
+            )
             emoji = _EMOJI_LINK_RE.fullmatch(url)
             if emoji is None or int(emoji.group(1)) == 0:
                 raise EntityParseError("Invalid custom emoji identifier specified")
@@ -770,15 +858,16 @@ def parse_markdown(text: str) -> tuple[str, list[_Ent]]:
             if src[i] in b"\r\n":
                 i += 2 if src[i + 1] in b"\r\n" and src[i] != src[i + 1] else 1
         offset = u16
-        while i < n and (src[i] != end_char or (
-                is_pre and not (src[i + 1] == ord("`") and src[i + 2] == ord("`")))):
+        while i < n and (
+            src[i] != end_char
+            or (is_pre and not (src[i + 1] == ord("`") and src[i + 2] == ord("`")))
+        ):
             if _first_unit(src[i]):
                 u16 += _u16(src[i])
             out.append(src[i])
             i += 1
         if i == n:
-            raise EntityParseError(
-                f"Can't find end of the entity starting at byte offset {begin}")
+            raise EntityParseError(f"Can't find end of the entity starting at byte offset {begin}")
         if offset != u16:
             length = u16 - offset
             if c == ord("_"):
@@ -787,7 +876,7 @@ def parse_markdown(text: str) -> tuple[str, list[_Ent]]:
                 entities.append(_Ent("bold", offset, length))
             elif c == ord("["):
                 if src[i + 1] != ord("("):
-                    url = src[begin + 1:i].decode("utf-8", "replace")
+                    url = src[begin + 1 : i].decode("utf-8", "replace")
                 else:
                     i += 2
                     url_begin = i
@@ -875,19 +964,41 @@ def _trim(text: str, entities: list[JSON]) -> tuple[str, list[JSON]]:
 
 # --------------------------------------------------------------------------- parameters
 
-_INT_PARAMS = frozenset({
-    "offset", "limit", "message_id", "message_thread_id", "reply_to_message_id",
-    "max_connections", "draft_id", "from_chat_id", "user_id",
-})
+_INT_PARAMS = frozenset(
+    {
+        "offset",
+        "limit",
+        "message_id",
+        "message_thread_id",
+        "reply_to_message_id",
+        "max_connections",
+        "draft_id",
+        "from_chat_id",
+        "user_id",
+    }
+)
 _FLOAT_PARAMS = frozenset({"timeout"})
-_BOOL_PARAMS = frozenset({
-    "drop_pending_updates", "disable_notification", "protect_content",
-    "disable_web_page_preview", "allow_sending_without_reply", "allow_paid_broadcast",
-})
-_JSON_PARAMS = frozenset({
-    "allowed_updates", "reply_parameters", "reply_markup", "link_preview_options", "entities",
-    "commands", "scope",
-})
+_BOOL_PARAMS = frozenset(
+    {
+        "drop_pending_updates",
+        "disable_notification",
+        "protect_content",
+        "disable_web_page_preview",
+        "allow_sending_without_reply",
+        "allow_paid_broadcast",
+    }
+)
+_JSON_PARAMS = frozenset(
+    {
+        "allowed_updates",
+        "reply_parameters",
+        "reply_markup",
+        "link_preview_options",
+        "entities",
+        "commands",
+        "scope",
+    }
+)
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -1000,13 +1111,18 @@ class FakeTelegram:
         self._deliverer: asyncio.Task[None] | None = None
         self._base_url: str | None = None
         for name, handler in (
-            ("getMe", self._get_me), ("getUpdates", self._get_updates),
-            ("setWebhook", self._set_webhook), ("deleteWebhook", self._delete_webhook),
-            ("getWebhookInfo", self._get_webhook_info), ("sendMessage", self._send_message),
+            ("getMe", self._get_me),
+            ("getUpdates", self._get_updates),
+            ("setWebhook", self._set_webhook),
+            ("deleteWebhook", self._delete_webhook),
+            ("getWebhookInfo", self._get_webhook_info),
+            ("sendMessage", self._send_message),
             ("editMessageText", self._edit_message_text),
-            ("sendChatAction", self._send_chat_action), ("deleteMessage", self._delete_message),
+            ("sendChatAction", self._send_chat_action),
+            ("deleteMessage", self._delete_message),
             ("sendMessageDraft", self._send_message_draft),
-            ("setMyCommands", self._set_my_commands), ("getMyCommands", self._get_my_commands),
+            ("setMyCommands", self._set_my_commands),
+            ("getMyCommands", self._get_my_commands),
             ("deleteMyCommands", self._delete_my_commands),
             ("answerCallbackQuery", self._answer_callback_query),
         ):
@@ -1021,7 +1137,8 @@ class FakeTelegram:
         app.router.add_route("POST", "/bot{token}/{method:.*}", self._handle)
         self._base_url = await self._server.start(app, host, port)
         self._http = aiohttp.ClientSession(
-            timeout=aiohttp.ClientTimeout(total=self.webhook_timeout))
+            timeout=aiohttp.ClientTimeout(total=self.webhook_timeout)
+        )
         self._deliverer = asyncio.create_task(self._deliver_forever())
 
     async def stop(self) -> None:
@@ -1041,8 +1158,12 @@ class FakeTelegram:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.stop()
 
     @property
@@ -1063,8 +1184,12 @@ class FakeTelegram:
     @property
     def bot_user(self) -> JSON:
         """The bot as a ``User`` object (``from`` of its messages)."""
-        return {"id": self.bot_id, "is_bot": True, "first_name": self.first_name,
-                "username": self.username}
+        return {
+            "id": self.bot_id,
+            "is_bot": True,
+            "first_name": self.first_name,
+            "username": self.username,
+        }
 
     # -- test controls: updates
 
@@ -1104,21 +1229,26 @@ class FakeTelegram:
         chat (one is made up if there is none); ``reply_to`` replies to a given message id.
         ``message_thread_id`` makes the chat a forum and the message a topic message.
         """
-        kind = chat_type or ("supergroup" if message_thread_id is not None
-                             else _kind_of(chat_id))
+        kind = chat_type or ("supergroup" if message_thread_id is not None else _kind_of(chat_id))
         if kind == "private":
             if user_id is not None and user_id != chat_id:
                 raise ValueError("in a private chat the user id is the chat id")
             user_id = chat_id
-        user: JSON = {"id": user_id if user_id is not None else 777, "is_bot": False,
-                      "first_name": first_name}
+        user: JSON = {
+            "id": user_id if user_id is not None else 777,
+            "is_bot": False,
+            "first_name": first_name,
+        }
         if username:
             user["username"] = username
         user["language_code"] = language_code
-        chat = self._remember_chat(chat_id, kind, user=user, title=title,
-                                   forum=message_thread_id is not None)
+        chat = self._remember_chat(
+            chat_id, kind, user=user, title=title, forum=message_thread_id is not None
+        )
         message: JSON = {
-            "message_id": self._new_message_id(chat_id), "from": user, "chat": chat,
+            "message_id": self._new_message_id(chat_id),
+            "from": user,
+            "chat": chat,
             "date": int(self.clock()),
         }
         if message_thread_id is not None:
@@ -1135,52 +1265,87 @@ class FakeTelegram:
         self._messages[(chat_id, message["message_id"])] = message
         return self.push_update({"message": copy.deepcopy(message)})
 
-    def bot_membership(self, chat_id: int, status: str, *, was: str = "left",
-                       by_user: int = 777, title: str = "Team") -> JSON:
+    def bot_membership(
+        self,
+        chat_id: int,
+        status: str,
+        *,
+        was: str = "left",
+        by_user: int = 777,
+        title: str = "Team",
+    ) -> JSON:
         """Queue the ``my_chat_member`` update Telegram sends when someone adds the bot to a
         group (``status`` member/administrator) or removes it (left/kicked)."""
         chat = self._remember_chat(chat_id, _kind_of(chat_id), title=title)
 
         def member(state: str) -> JSON:
             return {"user": copy.deepcopy(self.bot_user), "status": state}
-        return self.push_update({"my_chat_member": {
-            "chat": copy.deepcopy(chat), "date": int(self.clock()),
-            "from": {"id": by_user, "is_bot": False, "first_name": "Admin"},
-            "old_chat_member": member(was), "new_chat_member": member(status),
-        }})
+
+        return self.push_update(
+            {
+                "my_chat_member": {
+                    "chat": copy.deepcopy(chat),
+                    "date": int(self.clock()),
+                    "from": {"id": by_user, "is_bot": False, "first_name": "Admin"},
+                    "old_chat_member": member(was),
+                    "new_chat_member": member(status),
+                }
+            }
+        )
 
     def members_joined(self, chat_id: int, names: Sequence[str], *, title: str = "Team") -> JSON:
         """Queue the service message of people joining a group (``new_chat_members``)."""
         chat = self._remember_chat(chat_id, _kind_of(chat_id), title=title)
-        members = [{"id": 5000 + i, "is_bot": False, "first_name": name}
-                   for i, name in enumerate(names)]
-        message: JSON = {"message_id": self._new_message_id(chat_id), "from": members[0],
-                         "chat": copy.deepcopy(chat), "date": int(self.clock()),
-                         "new_chat_members": members}
+        members = [
+            {"id": 5000 + i, "is_bot": False, "first_name": name} for i, name in enumerate(names)
+        ]
+        message: JSON = {
+            "message_id": self._new_message_id(chat_id),
+            "from": members[0],
+            "chat": copy.deepcopy(chat),
+            "date": int(self.clock()),
+            "new_chat_members": members,
+        }
         self._messages[(chat_id, message["message_id"])] = message
         return self.push_update({"message": copy.deepcopy(message)})
 
-    def press_button(self, chat_id: int, message_id: int, data: str, *,
-                     user_id: int | None = None, first_name: str = "Ann") -> JSON:
+    def press_button(
+        self,
+        chat_id: int,
+        message_id: int,
+        data: str,
+        *,
+        user_id: int | None = None,
+        first_name: str = "Ann",
+    ) -> JSON:
         """Queue the ``callback_query`` of a user pressing the bot's inline button ``data``.
 
         Only buttons the bot really attached can be pressed (``ValueError`` otherwise). In a
         private chat the presser is the chat's user.
         """
         message = self._messages.get((chat_id, message_id))
-        buttons = [button for row in ((message or {}).get("reply_markup") or {})
-                   .get("inline_keyboard", []) for button in row]
+        buttons = [
+            button
+            for row in ((message or {}).get("reply_markup") or {}).get("inline_keyboard", [])
+            for button in row
+        ]
         if not any(button.get("callback_data") == data for button in buttons):
             raise ValueError(f"message {message_id} in {chat_id} has no button {data!r}")
         assert message is not None
         presser = chat_id if _kind_of(chat_id) == "private" else (user_id or 777)
         query_id = str(uuid.uuid4().int)[:19]
         self._open_queries[query_id] = self.clock()
-        return self.push_update({"callback_query": {
-            "id": query_id, "from": {"id": presser, "is_bot": False, "first_name": first_name},
-            "message": copy.deepcopy(message), "chat_instance": str(abs(chat_id) * 7919),
-            "data": data,
-        }})
+        return self.push_update(
+            {
+                "callback_query": {
+                    "id": query_id,
+                    "from": {"id": presser, "is_bot": False, "first_name": first_name},
+                    "message": copy.deepcopy(message),
+                    "chat_instance": str(abs(chat_id) * 7919),
+                    "data": data,
+                }
+            }
+        )
 
     def edited_user_message(self, chat_id: int, message_id: int, text: str) -> JSON:
         """Queue an ``edited_message`` update for a message made by ``user_message``."""
@@ -1226,14 +1391,25 @@ class FakeTelegram:
 
     def texts(self, chat_id: int) -> list[str]:
         """What the chat shows from the bot now: texts of its live messages, after edits."""
-        mine = [m for (cid, _), m in self._messages.items()
-                if cid == chat_id and m.get("from", {}).get("id") == self.bot_id]
+        mine = [
+            m
+            for (cid, _), m in self._messages.items()
+            if cid == chat_id and m.get("from", {}).get("id") == self.bot_id
+        ]
         return [m.get("text", "") for m in sorted(mine, key=lambda m: m["message_id"])]
 
     def reset(self) -> None:
         """Forget recorded calls, sends, deliveries and any unconsumed script."""
-        for log in (self.requests, self.sent, self.edits, self.deleted, self.chat_actions,
-                    self.drafts, self.deliveries, self.dropped_updates):
+        for log in (
+            self.requests,
+            self.sent,
+            self.edits,
+            self.deleted,
+            self.chat_actions,
+            self.drafts,
+            self.deliveries,
+            self.dropped_updates,
+        ):
             log.clear()
         self._script.clear()
 
@@ -1248,12 +1424,15 @@ class FakeTelegram:
             await self._wait_change(min(remaining, 0.05))
         return value
 
-    async def wait_sent(self, count: int = 1, *, chat_id: int | str | None = None,
-                        timeout: float = 5.0) -> list[JSON]:
+    async def wait_sent(
+        self, count: int = 1, *, chat_id: int | str | None = None, timeout: float = 5.0
+    ) -> list[JSON]:
         """Wait until the bot has sent ``count`` messages (to ``chat_id``); return them."""
+
         def ready() -> list[JSON] | None:
             got = self.sent if chat_id is None else self.sent_to(chat_id)
             return got if len(got) >= count else None
+
         result: list[JSON] = await self.wait_for(ready, timeout)
         return result
 
@@ -1280,8 +1459,9 @@ class FakeTelegram:
             params = await _read_params(request)
         except ApiError as exc:
             bad_body = exc
-        call = ApiCall(method, params, request.method, request.content_type,
-                       asyncio.get_running_loop().time())
+        call = ApiCall(
+            method, params, request.method, request.content_type, asyncio.get_running_loop().time()
+        )
         self.requests.append(call)
         try:
             response = await self._answer(token, method, params, bad_body, request)
@@ -1299,8 +1479,9 @@ class FakeTelegram:
                 call.response = response.body
         return response
 
-    async def _answer(self, token: str, method: str, params: JSON, bad_body: ApiError | None,
-                      request: web.Request) -> web.Response | None:
+    async def _answer(
+        self, token: str, method: str, params: JSON, bad_body: ApiError | None, request: web.Request
+    ) -> web.Response | None:
         if not TOKEN_FORMAT_RE.fullmatch(token):
             return _error(404, NOT_FOUND)
         if token != self.token:
@@ -1316,8 +1497,9 @@ class FakeTelegram:
             await asyncio.sleep(action.seconds)
         elif isinstance(action, Fail):
             if action.body is not None:
-                return web.Response(status=action.error_code, body=action.body,
-                                    content_type=action.content_type)
+                return web.Response(
+                    status=action.error_code, body=action.body, content_type=action.content_type
+                )
             description = action.description or _default_description(action.error_code)
             return _error(action.error_code, description, action.parameters)
         try:
@@ -1338,8 +1520,15 @@ class FakeTelegram:
 
     # -- chats and messages
 
-    def _remember_chat(self, chat_id: int, kind: str, *, user: JSON | None = None,
-                       title: str = "Team", forum: bool = False) -> JSON:
+    def _remember_chat(
+        self,
+        chat_id: int,
+        kind: str,
+        *,
+        user: JSON | None = None,
+        title: str = "Team",
+        forum: bool = False,
+    ) -> JSON:
         chat = self._chats.get(chat_id)
         if chat is None:
             chat = {"id": chat_id, "type": kind}
@@ -1366,14 +1555,21 @@ class FakeTelegram:
             if target is None:
                 raise ValueError(f"no message {reply_to} in chat {chat_id}")
         elif to_bot:
-            mine = [m for (cid, _), m in self._messages.items()
-                    if cid == chat_id and m["from"]["id"] == self.bot_id]
+            mine = [
+                m
+                for (cid, _), m in self._messages.items()
+                if cid == chat_id and m["from"]["id"] == self.bot_id
+            ]
             if mine:
                 target = max(mine, key=lambda m: m["message_id"])
             else:
-                target = {"message_id": self._new_message_id(chat_id), "from": self.bot_user,
-                          "chat": copy.deepcopy(self._chats[chat_id]),
-                          "date": int(self.clock()), "text": "…"}
+                target = {
+                    "message_id": self._new_message_id(chat_id),
+                    "from": self.bot_user,
+                    "chat": copy.deepcopy(self._chats[chat_id]),
+                    "date": int(self.clock()),
+                    "text": "…",
+                }
                 self._messages[(chat_id, target["message_id"])] = target
         else:
             return None
@@ -1406,8 +1602,7 @@ class FakeTelegram:
         if not isinstance(text, str) or text == "":
             raise ApiError(400, TEXT_EMPTY)
         mode = str(params.get("parse_mode") or "").lower()
-        parsers = {"html": parse_html, "markdownv2": parse_markdown_v2,
-                   "markdown": parse_markdown}
+        parsers = {"html": parse_html, "markdownv2": parse_markdown_v2, "markdown": parse_markdown}
         if mode:
             if mode not in parsers:
                 raise ApiError(400, UNSUPPORTED_PARSE_MODE)
@@ -1420,8 +1615,7 @@ class FakeTelegram:
             given = params.get("entities") or []
             if not isinstance(given, list) or not all(_is_entity(e) for e in given):
                 raise ApiError(400, "Bad Request: can't parse entities JSON object")  # [?]
-            entities = sorted((dict(e) for e in given),
-                              key=lambda e: (e["offset"], -e["length"]))
+            entities = sorted((dict(e) for e in given), key=lambda e: (e["offset"], -e["length"]))
         text, entities = _trim(text, entities)
         length = utf16_len(text) if self.count_utf16 else len(text)
         if length > self.max_text_length:
@@ -1439,8 +1633,10 @@ class FakeTelegram:
     def _reply_for(self, chat: JSON, params: JSON) -> JSON | None:
         reply = params.get("reply_parameters")
         if reply is None and params.get("reply_to_message_id") is not None:
-            reply = {"message_id": params["reply_to_message_id"],
-                     "allow_sending_without_reply": params.get("allow_sending_without_reply")}
+            reply = {
+                "message_id": params["reply_to_message_id"],
+                "allow_sending_without_reply": params.get("allow_sending_without_reply"),
+            }
         if reply is None:
             return None
         if not isinstance(reply, dict) or "message_id" not in reply:
@@ -1459,9 +1655,11 @@ class FakeTelegram:
 
     def _get_me(self, params: JSON) -> JSON:
         return {
-            **self.bot_user, "can_join_groups": self.can_join_groups,
+            **self.bot_user,
+            "can_join_groups": self.can_join_groups,
             "can_read_all_group_messages": self.can_read_all_group_messages,
-            "supports_inline_queries": False, "can_connect_to_business": False,
+            "supports_inline_queries": False,
+            "can_connect_to_business": False,
             "has_main_web_app": False,
         }
 
@@ -1489,8 +1687,9 @@ class FakeTelegram:
                 if self._closing:
                     return []
                 if self._poller is not me:
-                    raise ApiError(409, CONFLICT_SET_WEBHOOK if self._webhook.url
-                                   else CONFLICT_OTHER_POLL)
+                    raise ApiError(
+                        409, CONFLICT_SET_WEBHOOK if self._webhook.url else CONFLICT_OTHER_POLL
+                    )
                 batch = self._deliverable(limit)
                 remaining = deadline - loop.time()
                 if batch or remaining <= 0:
@@ -1502,8 +1701,9 @@ class FakeTelegram:
 
     def _deliverable(self, limit: int) -> list[JSON]:
         """The first ``limit`` queued updates of allowed types; others are discarded."""
-        allowed = (DEFAULT_UPDATE_TYPES if not self._allowed_updates
-                   else frozenset(self._allowed_updates))
+        allowed = (
+            DEFAULT_UPDATE_TYPES if not self._allowed_updates else frozenset(self._allowed_updates)
+        )
         kept = [u for u in self._updates if _update_type(u) in allowed]
         if len(kept) != len(self._updates):
             self._updates = kept
@@ -1531,8 +1731,11 @@ class FakeTelegram:
         max_connections = int(params.get("max_connections") or 40)
         if not 1 <= max_connections <= 100:
             raise ApiError(400, BAD_MAX_CONNECTIONS)
-        same = (url == self._webhook.url and (secret or None) == self._webhook.secret_token
-                and max_connections == self._webhook.max_connections)
+        same = (
+            url == self._webhook.url
+            and (secret or None) == self._webhook.secret_token
+            and max_connections == self._webhook.max_connections
+        )
         if params.get("drop_pending_updates"):
             self._updates.clear()
         if params.get("allowed_updates") is not None:
@@ -1540,7 +1743,8 @@ class FakeTelegram:
         hook = self._webhook
         hook.url, hook.secret_token, hook.max_connections = url, secret or None, max_connections
         hook.ip_address = params.get("ip_address") or (
-            "127.0.0.1" if parts.hostname in LOOPBACK_HOSTS else "149.154.167.220")
+            "127.0.0.1" if parts.hostname in LOOPBACK_HOSTS else "149.154.167.220"
+        )
         self._poller = None  # a waiting long poll ends with "terminated by setWebhook request"
         self._notify()
         return _WithDescription(True, "Webhook is already set" if same else "Webhook was set")
@@ -1549,16 +1753,22 @@ class FakeTelegram:
         had = bool(self._webhook.url)
         if params.get("drop_pending_updates"):
             self._updates.clear()
-        self._webhook = _Webhook(last_error_date=self._webhook.last_error_date,
-                                 last_error_message=self._webhook.last_error_message)
+        self._webhook = _Webhook(
+            last_error_date=self._webhook.last_error_date,
+            last_error_message=self._webhook.last_error_message,
+        )
         self._notify()
         return _WithDescription(
-            True, "Webhook was deleted" if had else "Webhook is already deleted")
+            True, "Webhook was deleted" if had else "Webhook is already deleted"
+        )
 
     def _get_webhook_info(self, params: JSON) -> JSON:
         hook = self._webhook
-        info: JSON = {"url": hook.url, "has_custom_certificate": False,
-                      "pending_update_count": len(self._updates)}
+        info: JSON = {
+            "url": hook.url,
+            "has_custom_certificate": False,
+            "pending_update_count": len(self._updates),
+        }
         if hook.url:
             info["max_connections"] = hook.max_connections
             info["ip_address"] = hook.ip_address
@@ -1577,8 +1787,9 @@ class FakeTelegram:
         for row in markup["inline_keyboard"]:
             for button in row:
                 data = button.get("callback_data")
-                if not button.get("text") or (data is not None and not
-                                              1 <= len(str(data).encode()) <= 64):
+                if not button.get("text") or (
+                    data is not None and not 1 <= len(str(data).encode()) <= 64
+                ):
                     raise ApiError(400, BUTTON_DATA_INVALID)
 
     def _answer_callback_query(self, params: JSON) -> bool:
@@ -1599,8 +1810,12 @@ class FakeTelegram:
         reply = self._reply_for(chat, params)
         markup = params.get("reply_markup")
         self._check_markup(markup)
-        message: JSON = {"message_id": self._new_message_id(chat["id"]), "from": self.bot_user,
-                         "chat": copy.deepcopy(chat), "date": int(self.clock())}
+        message: JSON = {
+            "message_id": self._new_message_id(chat["id"]),
+            "from": self.bot_user,
+            "chat": copy.deepcopy(chat),
+            "date": int(self.clock()),
+        }
         if thread is not None:
             message["message_thread_id"] = thread
             message["is_topic_message"] = True
@@ -1618,8 +1833,13 @@ class FakeTelegram:
     def _edit_message_text(self, params: JSON) -> JSON | bool:
         if params.get("inline_message_id"):
             text, entities = self._format(params)
-            self.edits.append({"inline_message_id": params["inline_message_id"], "text": text,
-                               "entities": entities})
+            self.edits.append(
+                {
+                    "inline_message_id": params["inline_message_id"],
+                    "text": text,
+                    "entities": entities,
+                }
+            )
             return True
         chat = self._resolve_chat(params)
         message = self._messages.get((chat["id"], int(params.get("message_id") or 0)))
@@ -1631,8 +1851,11 @@ class FakeTelegram:
         markup = params.get("reply_markup")
         self._check_markup(markup)
         markup = markup if isinstance(markup, dict) and "inline_keyboard" in markup else None
-        if (text == message.get("text") and entities == message.get("entities", [])
-                and markup == message.get("reply_markup")):
+        if (
+            text == message.get("text")
+            and entities == message.get("entities", [])
+            and markup == message.get("reply_markup")
+        ):
             raise ApiError(400, NOT_MODIFIED)
         message["text"] = text
         message["edit_date"] = int(self.clock())
@@ -1650,9 +1873,14 @@ class FakeTelegram:
         if action not in CHAT_ACTIONS:
             raise ApiError(400, WRONG_ACTION)
         thread = params.get("message_thread_id")
-        self.chat_actions.append(ChatAction(chat["id"], str(action),
-                                            int(thread) if thread is not None else None,
-                                            asyncio.get_running_loop().time()))
+        self.chat_actions.append(
+            ChatAction(
+                chat["id"],
+                str(action),
+                int(thread) if thread is not None else None,
+                asyncio.get_running_loop().time(),
+            )
+        )
         return True
 
     def _delete_message(self, params: JSON) -> bool:
@@ -1670,9 +1898,15 @@ class FakeTelegram:
         if not params.get("draft_id"):
             raise ApiError(400, "Bad Request: draft_id must be non-zero")  # [?]
         text, entities = self._format(params) if params.get("text") else ("", [])
-        self.drafts.append({"chat_id": chat["id"], "draft_id": int(params["draft_id"]),
-                            "text": text, "entities": entities,
-                            "at": asyncio.get_running_loop().time()})
+        self.drafts.append(
+            {
+                "chat_id": chat["id"],
+                "draft_id": int(params["draft_id"]),
+                "text": text,
+                "entities": entities,
+                "at": asyncio.get_running_loop().time(),
+            }
+        )
         return True
 
     def _set_my_commands(self, params: JSON) -> bool:
@@ -1704,8 +1938,17 @@ class FakeTelegram:
             attempt = hook.attempts.get(update_id, 0) + 1
             hook.attempts[update_id] = attempt
             status, error = await self._post_update(hook, update)
-            self.deliveries.append(Delivery(update_id, attempt, hook.url, hook.secret_token,
-                                            status, error, asyncio.get_running_loop().time()))
+            self.deliveries.append(
+                Delivery(
+                    update_id,
+                    attempt,
+                    hook.url,
+                    hook.secret_token,
+                    status,
+                    error,
+                    asyncio.get_running_loop().time(),
+                )
+            )
             if status is not None and 200 <= status < 300:
                 self._forget(update_id)
             else:
@@ -1731,8 +1974,9 @@ class FakeTelegram:
             headers["X-Telegram-Bot-Api-Secret-Token"] = hook.secret_token
         assert self._http is not None
         try:
-            async with self._http.post(hook.url, data=orjson.dumps(update),
-                                       headers=headers) as response:
+            async with self._http.post(
+                hook.url, data=orjson.dumps(update), headers=headers
+            ) as response:
                 body = await response.read()
                 status = response.status
         except TimeoutError:
@@ -1756,8 +2000,9 @@ class FakeTelegram:
             return
         params = {k: _safe_coerce(k, v) for k, v in payload.items() if k != "method"}
         method = payload["method"]
-        call = ApiCall(method, params, "WEBHOOK-REPLY", "application/json",
-                       asyncio.get_running_loop().time())
+        call = ApiCall(
+            method, params, "WEBHOOK-REPLY", "application/json", asyncio.get_running_loop().time()
+        )
         self.requests.append(call)
         entry = self._handlers.get(method.lower())
         if entry is None:
@@ -1786,8 +2031,12 @@ def _kind_of(chat_id: int) -> str:
 
 
 def _is_entity(e: Any) -> bool:
-    return (isinstance(e, dict) and isinstance(e.get("type"), str)
-            and isinstance(e.get("offset"), int) and isinstance(e.get("length"), int))
+    return (
+        isinstance(e, dict)
+        and isinstance(e.get("type"), str)
+        and isinstance(e.get("offset"), int)
+        and isinstance(e.get("length"), int)
+    )
 
 
 def _update_type(update: JSON) -> str:
@@ -1818,8 +2067,9 @@ async def _read_params(request: web.Request) -> JSON:
         elif content_type in ("application/x-www-form-urlencoded", "multipart/form-data"):
             form = await request.post()
             for key, value in form.items():
-                raw[key] = value if isinstance(value, str) else \
-                    f"<file {getattr(value, 'filename', '?')}>"
+                raw[key] = (
+                    value if isinstance(value, str) else f"<file {getattr(value, 'filename', '?')}>"
+                )
     params: JSON = {}
     for key, value in raw.items():
         params[key] = _coerce(key, value)
@@ -1841,7 +2091,18 @@ def _error(code: int, description: str, parameters: JSON | None = None) -> web.R
 
 
 __all__ = [
-    "ApiCall", "ApiError", "ChatAction", "Delivery", "Drop", "EntityParseError", "Fail",
-    "FakeTelegram", "Hang", "find_entities", "parse_html", "parse_markdown", "parse_markdown_v2",
+    "ApiCall",
+    "ApiError",
+    "ChatAction",
+    "Delivery",
+    "Drop",
+    "EntityParseError",
+    "Fail",
+    "FakeTelegram",
+    "Hang",
+    "find_entities",
+    "parse_html",
+    "parse_markdown",
+    "parse_markdown_v2",
     "utf16_len",
 ]

@@ -128,8 +128,12 @@ class FakeWecom:
         self.base_url = await self._server.start(app)
         return self
 
-    async def __aexit__(self, kind: type[BaseException] | None, value: BaseException | None,
-                        traceback: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
         await self._server.stop()
 
     # ---------------------------------------------------------------- scripting and reading
@@ -156,8 +160,9 @@ class FakeWecom:
     def errcodes(self, path: str) -> list[int]:
         return [int(answer["errcode"]) for p, answer in self.calls if p == path]
 
-    async def wait_sent(self, count: int, user: str | None = None,
-                        timeout: float = 10.0) -> list[Sent]:
+    async def wait_sent(
+        self, count: int, user: str | None = None, timeout: float = 10.0
+    ) -> list[Sent]:
         async def reached() -> list[Sent]:
             while True:
                 found = self.sent_to(user) if user else list(self.sent)
@@ -169,18 +174,22 @@ class FakeWecom:
         return await asyncio.wait_for(reached(), timeout)
 
     # ---------------------------------------------------------------- the API
-    def _answer(self, request: web.Request, path: str, code: int, message: str = "ok",
-                **extra: Any) -> web.Response:
+    def _answer(
+        self, request: web.Request, path: str, code: int, message: str = "ok", **extra: Any
+    ) -> web.Response:
         body: JSON = {"errcode": code, "errmsg": message}
         if code:
-            body["errmsg"] = (f"{message}, hint: [{int(time.time())}_{secrets.token_hex(8)}], "
-                              f"from ip: {request.remote}, more info at "
-                              f"https://open.work.weixin.qq.com/devtool/query?e={code}")
+            body["errmsg"] = (
+                f"{message}, hint: [{int(time.time())}_{secrets.token_hex(8)}], "
+                f"from ip: {request.remote}, more info at "
+                f"https://open.work.weixin.qq.com/devtool/query?e={code}"
+            )
         body.update(extra)
         self.calls.append((path, body))
         self._changed.set()
-        return web.Response(body=orjson.dumps(body),
-                            content_type="application/json", charset="UTF-8")
+        return web.Response(
+            body=orjson.dumps(body), content_type="application/json", charset="UTF-8"
+        )
 
     async def _gettoken(self, request: web.Request) -> web.Response:
         self.token_requests += 1
@@ -196,8 +205,13 @@ class FakeWecom:
         if self._current is None or self._current.expires_at <= now:
             self._current = _Token(secrets.token_urlsafe(96), now + self.token_ttl)
             self._tokens[self._current.value] = self._current
-        return self._answer(request, "gettoken", 0, access_token=self._current.value,
-                            expires_in=int(self._current.expires_at - now))
+        return self._answer(
+            request,
+            "gettoken",
+            0,
+            access_token=self._current.value,
+            expires_in=int(self._current.expires_at - now),
+        )
 
     def _token_problem(self, request: web.Request, path: str) -> web.Response | None:
         value = request.query.get("access_token")
@@ -217,11 +231,22 @@ class FakeWecom:
         if problem is not None:
             return problem
         if request.query.get("agentid") != str(self.agent_id):
-            return self._answer(request, "agent/get", 301002,
-                                "not allow operate another agent with this accesstoken.")
-        return self._answer(request, "agent/get", 0, agentid=self.agent_id, name="AI 助手",
-                            description="", close=0, allow_userinfos={"user": [
-                                {"userid": m} for m in sorted(self.members)]})
+            return self._answer(
+                request,
+                "agent/get",
+                301002,
+                "not allow operate another agent with this accesstoken.",
+            )
+        return self._answer(
+            request,
+            "agent/get",
+            0,
+            agentid=self.agent_id,
+            name="AI 助手",
+            description="",
+            close=0,
+            allow_userinfos={"user": [{"userid": m} for m in sorted(self.members)]},
+        )
 
     async def _send(self, request: web.Request) -> web.Response:
         path = "message/send"
@@ -236,8 +261,9 @@ class FakeWecom:
         except orjson.JSONDecodeError:
             return self._answer(request, path, 47001, "data format error")  # [?]
         if body.get("agentid") != self.agent_id:
-            return self._answer(request, path, 301002,
-                                "not allow operate another agent with this accesstoken.")
+            return self._answer(
+                request, path, 301002, "not allow operate another agent with this accesstoken."
+            )
         kind = body.get("msgtype")
         if kind not in ("text", "markdown"):
             return self._answer(request, path, 40008, "invalid message type")
@@ -253,15 +279,29 @@ class FakeWecom:
         shown = encoded[:MAX_CONTENT_BYTES].decode("utf-8", "ignore")
         now = self.clock()
         for user in valid:
-            message = Sent(user, kind, shown, int(body["agentid"]), now,
-                           truncated=len(encoded) > MAX_CONTENT_BYTES)
+            message = Sent(
+                user,
+                kind,
+                shown,
+                int(body["agentid"]),
+                now,
+                truncated=len(encoded) > MAX_CONTENT_BYTES,
+            )
             recent = self._per_member.setdefault(user, deque())
             while recent and recent[0] <= now - MEMBER_LIMIT[1]:
                 recent.popleft()
             recent.append(now)
             (self.dropped if len(recent) > MEMBER_LIMIT[0] else self.sent).append(message)
-        return self._answer(request, path, 0, invaliduser=invalid, invalidparty="",
-                            invalidtag="", unlicenseduser="", msgid=secrets.token_hex(16))
+        return self._answer(
+            request,
+            path,
+            0,
+            invaliduser=invalid,
+            invalidparty="",
+            invalidtag="",
+            unlicenseduser="",
+            msgid=secrets.token_hex(16),
+        )
 
     # ---------------------------------------------------------------- WeCom's callbacks
     def encrypt(self, message: str) -> str:
@@ -275,38 +315,61 @@ class FakeWecom:
     def signed_query(self, encrypted: str, *, timestamp: str | None = None) -> dict[str, str]:
         timestamp = timestamp or str(int(time.time()))
         nonce = str(secrets.randbelow(10**10))
-        return {"msg_signature": self.sign(timestamp, nonce, encrypted),
-                "timestamp": timestamp, "nonce": nonce}
+        return {
+            "msg_signature": self.sign(timestamp, nonce, encrypted),
+            "timestamp": timestamp,
+            "nonce": nonce,
+        }
 
     def envelope(self, encrypted: str) -> bytes:
-        return (f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName><AgentID><![CDATA["
-                f"{self.agent_id}]]></AgentID><Encrypt><![CDATA[{encrypted}]]></Encrypt>"
-                f"</xml>").encode()
+        return (
+            f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName><AgentID><![CDATA["
+            f"{self.agent_id}]]></AgentID><Encrypt><![CDATA[{encrypted}]]></Encrypt>"
+            f"</xml>"
+        ).encode()
 
-    def text_xml(self, user: str, content: str, msg_id: int | None = None,
-                 create_time: int | None = None) -> str:
-        return self._message_xml(user, "text", f"<Content><![CDATA[{content}]]></Content>"
-                                 f"<MsgId>{msg_id or secrets.randbelow(2**63)}</MsgId>",
-                                 create_time)
+    def text_xml(
+        self, user: str, content: str, msg_id: int | None = None, create_time: int | None = None
+    ) -> str:
+        return self._message_xml(
+            user,
+            "text",
+            f"<Content><![CDATA[{content}]]></Content>"
+            f"<MsgId>{msg_id or secrets.randbelow(2**63)}</MsgId>",
+            create_time,
+        )
 
     def image_xml(self, user: str, msg_id: int | None = None) -> str:
-        return self._message_xml(user, "image", "<PicUrl><![CDATA[http://127.0.0.1/p.jpg]]>"
-                                 "</PicUrl><MediaId><![CDATA[media1]]></MediaId>"
-                                 f"<MsgId>{msg_id or secrets.randbelow(2**63)}</MsgId>", None)
+        return self._message_xml(
+            user,
+            "image",
+            "<PicUrl><![CDATA[http://127.0.0.1/p.jpg]]>"
+            "</PicUrl><MediaId><![CDATA[media1]]></MediaId>"
+            f"<MsgId>{msg_id or secrets.randbelow(2**63)}</MsgId>",
+            None,
+        )
 
-    def event_xml(self, user: str, event: str = "enter_agent",
-                  create_time: int | None = None) -> str:
-        return self._message_xml(user, "event", f"<Event><![CDATA[{event}]]></Event>"
-                                 "<EventKey><![CDATA[]]></EventKey>", create_time)
+    def event_xml(
+        self, user: str, event: str = "enter_agent", create_time: int | None = None
+    ) -> str:
+        return self._message_xml(
+            user,
+            "event",
+            f"<Event><![CDATA[{event}]]></Event><EventKey><![CDATA[]]></EventKey>",
+            create_time,
+        )
 
     def _message_xml(self, user: str, kind: str, rest: str, create_time: int | None) -> str:
-        return (f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName><FromUserName>"
-                f"<![CDATA[{user}]]></FromUserName><CreateTime>"
-                f"{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[{kind}]]>"
-                f"</MsgType>{rest}<AgentID>{self.agent_id}</AgentID></xml>")
+        return (
+            f"<xml><ToUserName><![CDATA[{self.corp_id}]]></ToUserName><FromUserName>"
+            f"<![CDATA[{user}]]></FromUserName><CreateTime>"
+            f"{create_time or int(time.time())}</CreateTime><MsgType><![CDATA[{kind}]]>"
+            f"</MsgType>{rest}<AgentID>{self.agent_id}</AgentID></xml>"
+        )
 
-    async def push(self, url: str, message: str, *, tries: int = 3,
-                   lost: int = 0) -> list[Delivery]:
+    async def push(
+        self, url: str, message: str, *, tries: int = 3, lost: int = 0
+    ) -> list[Delivery]:
         """Delivers `message` as WeCom does: encrypted, signed, up to `tries` times.
 
         `lost`: that many first answers never reach WeCom (a network cut after our 200), so
@@ -320,8 +383,12 @@ class FakeWecom:
             for attempt in range(1, tries + 1):
                 started = time.monotonic()
                 try:
-                    async with http.post(url, params=query, data=self.envelope(encrypted),
-                                         headers={"Content-Type": "text/xml"}) as response:
+                    async with http.post(
+                        url,
+                        params=query,
+                        data=self.envelope(encrypted),
+                        headers={"Content-Type": "text/xml"},
+                    ) as response:
                         status: int | None = response.status
                         body = await response.read()
                 except (TimeoutError, aiohttp.ClientError):
@@ -342,6 +409,8 @@ class FakeWecom:
         params = {**self.signed_query(encrypted), "echostr": encrypted}
         query = "&".join(f"{k}={quote(v, safe='')}" for k, v in params.items())
         timeout = aiohttp.ClientTimeout(total=self.callback_timeout)
-        async with aiohttp.ClientSession(timeout=timeout) as http, \
-                http.get(URL(f"{url}?{query}", encoded=True)) as response:
+        async with (
+            aiohttp.ClientSession(timeout=timeout) as http,
+            http.get(URL(f"{url}?{query}", encoded=True)) as response,
+        ):
             return response.status, await response.read(), echo

@@ -41,8 +41,9 @@ class Answer:
         return error.get("code") if isinstance(error, dict) else None
 
 
-async def _exchange(http: aiohttp.ClientSession, method: str, url: str,
-                    **kwargs: Any) -> tuple[Answer, bytes]:
+async def _exchange(
+    http: aiohttp.ClientSession, method: str, url: str, **kwargs: Any
+) -> tuple[Answer, bytes]:
     """One bounded request: the answer (body decoded when it is a JSON object) and its bytes."""
     started = time.monotonic()
     try:
@@ -57,29 +58,46 @@ async def _exchange(http: aiohttp.ClientSession, method: str, url: str,
         body = orjson.loads(raw) if raw else None
     except orjson.JSONDecodeError:
         body = None
-    return Answer(status, body if isinstance(body, dict) else None, started,
-                  time.monotonic() - started), raw
+    return Answer(
+        status, body if isinstance(body, dict) else None, started, time.monotonic() - started
+    ), raw
 
 
-async def post_webhook(http: aiohttp.ClientSession, gw: RunningGateway, message_id: str,
-                       text: str, session: str) -> Answer:
+async def post_webhook(
+    http: aiohttp.ClientSession, gw: RunningGateway, message_id: str, text: str, session: str
+) -> Answer:
     """`POST /api/v1/messages` of the generic webhook channel: 202 means accepted durably."""
     answer, _raw = await _exchange(
-        http, "POST", f"{gw.url}/api/v1/messages", headers=gw.headers,
-        json={"message_id": message_id, "session_id": session, "message": text})
+        http,
+        "POST",
+        f"{gw.url}/api/v1/messages",
+        headers=gw.headers,
+        json={"message_id": message_id, "session_id": session, "message": text},
+    )
     return answer
 
 
-async def api_chat(http: aiohttp.ClientSession, gw: RunningGateway, session: str, text: str,
-                   *, stream: bool = False) -> Answer:
+async def api_chat(
+    http: aiohttp.ClientSession,
+    gw: RunningGateway,
+    session: str,
+    text: str,
+    *,
+    stream: bool = False,
+) -> Answer:
     """`POST /api/v1/chat`; a streamed answer's body is its last SSE event (done or error)."""
     answer, raw = await _exchange(
-        http, "POST", f"{gw.url}/api/v1/chat", headers=gw.headers,
-        json={"session_id": session, "message": text, "stream": stream})
+        http,
+        "POST",
+        f"{gw.url}/api/v1/chat",
+        headers=gw.headers,
+        json={"session_id": session, "message": text, "stream": stream},
+    )
     if not stream or answer.status != 200:
         return answer
-    events = [orjson.loads(line[5:]) for line in raw.decode().splitlines()
-              if line.startswith("data:")]
+    events = [
+        orjson.loads(line[5:]) for line in raw.decode().splitlines() if line.startswith("data:")
+    ]
     return Answer(answer.status, events[-1] if events else None, answer.sent_at, answer.seconds)
 
 
@@ -89,8 +107,9 @@ async def readyz(http: aiohttp.ClientSession, gw: RunningGateway) -> JSON:
     return answer.body
 
 
-async def metric(http: aiohttp.ClientSession, gw: RunningGateway, name: str,
-                 **labels: str) -> float:
+async def metric(
+    http: aiohttp.ClientSession, gw: RunningGateway, name: str, **labels: str
+) -> float:
     """The value of one sample of /metrics (0 when absent, as Prometheus treats a missing
     counter): `name` is the sample's full name, e.g. `aibot_messages_out_total`."""
     answer, raw = await _exchange(http, "GET", f"{gw.url}/metrics")

@@ -22,8 +22,9 @@ from tests.conftest import free_port
 
 def _pg_bin() -> Path:
     """The newest installed PostgreSQL's programs (Debian keeps them off PATH)."""
-    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"),
-                   key=lambda p: int(p.parent.parent.name))
+    found = sorted(
+        Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"), key=lambda p: int(p.parent.parent.name)
+    )
     if not found:
         raise RuntimeError("no PostgreSQL server programs under /usr/lib/postgresql")
     return found[-1].parent
@@ -31,7 +32,8 @@ def _pg_bin() -> Path:
 
 async def _run(*argv: str) -> str:
     process = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+    )
     output, _ = await process.communicate()
     if process.returncode != 0:
         raise RuntimeError(f"{' '.join(argv)} failed ({process.returncode}):\n{output.decode()}")
@@ -62,29 +64,75 @@ class PrivatePostgres:
             owner = pwd.getpwnam("postgres")
             os.chown(self._dir, owner.pw_uid, owner.pw_gid)
             self._as_user = ("runuser", "-u", "postgres", "--")
-        await _run(*self._as_user, str(self._bin / "initdb"), "-D", str(self._data),
-                   "-U", "postgres", "-A", "trust", "--no-sync", "--no-instructions")
+        await _run(
+            *self._as_user,
+            str(self._bin / "initdb"),
+            "-D",
+            str(self._data),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "--no-instructions",
+        )
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         with contextlib.suppress(RuntimeError):  # already stopped
-            await _run(*self._as_user, str(self._bin / "pg_ctl"), "stop", "-D",
-                       str(self._data), "-m", "immediate", "-w")
+            await _run(
+                *self._as_user,
+                str(self._bin / "pg_ctl"),
+                "stop",
+                "-D",
+                str(self._data),
+                "-m",
+                "immediate",
+                "-w",
+            )
         shutil.rmtree(self._dir, ignore_errors=True)
 
     async def start(self) -> None:
-        options = (f"-p {self.port} -k {self._dir} -c listen_addresses=127.0.0.1 "
-                   "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
-                   "-c max_connections=60 -c shared_buffers=16MB")
-        await _run(*self._as_user, str(self._bin / "pg_ctl"), "start", "-D", str(self._data),
-                   "-l", str(self._dir / "server.log"), "-o", options, "-w", "-t", "20")
+        options = (
+            f"-p {self.port} -k {self._dir} -c listen_addresses=127.0.0.1 "
+            "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
+            "-c max_connections=60 -c shared_buffers=16MB"
+        )
+        await _run(
+            *self._as_user,
+            str(self._bin / "pg_ctl"),
+            "start",
+            "-D",
+            str(self._data),
+            "-l",
+            str(self._dir / "server.log"),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "20",
+        )
 
     async def stop(self) -> None:
         """`pg_ctl stop -m fast`: sessions are cut, as in a restart for an upgrade or failover."""
-        await _run(*self._as_user, str(self._bin / "pg_ctl"), "stop", "-D", str(self._data),
-                   "-m", "fast", "-w", "-t", "20")
+        await _run(
+            *self._as_user,
+            str(self._bin / "pg_ctl"),
+            "stop",
+            "-D",
+            str(self._data),
+            "-m",
+            "fast",
+            "-w",
+            "-t",
+            "20",
+        )
 
 
 class PrivateRedis:
@@ -102,17 +150,30 @@ class PrivateRedis:
         await self.start()
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self.stop()
 
     async def start(self) -> None:
         import redis.asyncio as redis
 
         self._process = await asyncio.create_subprocess_exec(
-            "redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-            "--appendonly", "no", stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL)
+            "redis-server",
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            stdout=asyncio.subprocess.DEVNULL,
+            stderr=asyncio.subprocess.DEVNULL,
+        )
         client = redis.from_url(self.url)
         try:
             for _ in range(200):

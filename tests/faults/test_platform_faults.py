@@ -27,12 +27,12 @@ from tests.integration.test_inbox_outbox import rows
 
 
 def platform_config(receiver: CallbackReceiver, **outbox: Any) -> dict[str, Any]:
-    return {"channels": {"webhook": {"callback_url": receiver.url, "timeout": 2}},
-            "outbox": outbox}
+    return {"channels": {"webhook": {"callback_url": receiver.url, "timeout": 2}}, "outbox": outbox}
 
 
-async def send(http: aiohttp.ClientSession, gw: RunningGateway, sessions: int,
-               per_session: int) -> list[str]:
+async def send(
+    http: aiohttp.ClientSession, gw: RunningGateway, sessions: int, per_session: int
+) -> list[str]:
     """Posts `per_session` messages to each conversation in order; returns their ids."""
     ids = []
     for n in range(per_session):
@@ -45,19 +45,22 @@ async def send(http: aiohttp.ClientSession, gw: RunningGateway, sessions: int,
 
 
 def outbox_rows(gw: RunningGateway) -> list[tuple[Any, ...]]:
-    return rows(gw, "select id, status, attempts, next_attempt_at, updated_at, last_error "
-                    "from outbox order by id")
+    return rows(
+        gw,
+        "select id, status, attempts, next_attempt_at, updated_at, last_error "
+        "from outbox order by id",
+    )
 
 
 async def test_outage_retries_with_growing_backoff_then_delivers_each_reply_once(
     gateway_factory: GatewayFactory,
 ) -> None:
     """5xx, then connection refused, then back: nothing lost, nothing sent twice."""
-    async with asyncio.timeout(55), CallbackReceiver() as receiver, \
-            aiohttp.ClientSession() as http:
+    async with asyncio.timeout(55), CallbackReceiver() as receiver, aiohttp.ClientSession() as http:
         receiver.outage = 503
-        gw = await gateway_factory(platform_config(
-            receiver, backoff_base="100ms", backoff_max="800ms", max_attempts=40))
+        gw = await gateway_factory(
+            platform_config(receiver, backoff_base="100ms", backoff_max="800ms", max_attempts=40)
+        )
         ids = await send(http, gw, sessions=5, per_session=4)
 
         # The scheduled delay of each attempt, read from the outbox as the retries happen.
@@ -77,8 +80,9 @@ async def test_outage_retries_with_growing_backoff_then_delivers_each_reply_once
             assert max(row_delays.values()) <= 0.8 + 1e-6, row_delays
 
         await receiver.go_down()
-        assert await wait_until(lambda: any(
-            "Connect call failed" in (error or "") for *_, error in outbox_rows(gw)), 5)
+        assert await wait_until(
+            lambda: any("Connect call failed" in (error or "") for *_, error in outbox_rows(gw)), 5
+        )
         await asyncio.sleep(1.0)
         assert {status for _id, status, *_ in outbox_rows(gw)} == {"pending"}
 
@@ -92,8 +96,9 @@ async def test_outage_retries_with_growing_backoff_then_delivers_each_reply_once
             texts = [r["text"] for r in received if r["session_id"] == f"s{s}"]
             assert texts == [f"echo: s{s} n{n}" for n in range(4)], texts
         assert {status for _id, status, *_ in outbox_rows(gw)} == {"sent"}
-        assert await metric(http, gw, "aibot_messages_out_total", channel="webhook",
-                            outcome="sent") == len(ids)
+        assert await metric(
+            http, gw, "aibot_messages_out_total", channel="webhook", outcome="sent"
+        ) == len(ids)
 
 
 async def test_long_outage_dead_letters_for_operators_and_is_not_resent_on_recovery(
@@ -101,18 +106,20 @@ async def test_long_outage_dead_letters_for_operators_and_is_not_resent_on_recov
 ) -> None:
     """Past `max_attempts` a reply is dead: visible in the table, the console and the metric;
     it stays dead when the platform recovers, and an operator's retry sends it exactly once."""
-    async with asyncio.timeout(55), CallbackReceiver() as receiver, \
-            aiohttp.ClientSession() as http:
+    async with asyncio.timeout(55), CallbackReceiver() as receiver, aiohttp.ClientSession() as http:
         receiver.outage = 502
-        gw = await gateway_factory(platform_config(
-            receiver, backoff_base="250ms", backoff_max="2s", max_attempts=5))
+        gw = await gateway_factory(
+            platform_config(receiver, backoff_base="250ms", backoff_max="2s", max_attempts=5)
+        )
         ids = await send(http, gw, sessions=6, per_session=1)
 
-        assert await wait_until(lambda: {
-            status for _id, status, *_ in outbox_rows(gw)} == {"dead"}, 20), outbox_rows(gw)
+        assert await wait_until(
+            lambda: {status for _id, status, *_ in outbox_rows(gw)} == {"dead"}, 20
+        ), outbox_rows(gw)
         dead = outbox_rows(gw)
-        assert [(attempts, error) for _id, _status, attempts, *_, error in dead] == \
-            [(5, "callback answered HTTP 502")] * len(ids)
+        assert [(attempts, error) for _id, _status, attempts, *_, error in dead] == [
+            (5, "callback answered HTTP 502")
+        ] * len(ids)
         by_reply: dict[int, list[float]] = defaultdict(list)
         for attempt in receiver.attempts:
             assert attempt.status == 502
@@ -122,8 +129,9 @@ async def test_long_outage_dead_letters_for_operators_and_is_not_resent_on_recov
             gaps = [b - a for a, b in itertools.pairwise(times)]
             # Delays of [0.125-0.25], [0.25-0.5], [0.5-1], [1-2] s: the last is 4x the first.
             assert len(gaps) == 4 and gaps[-1] >= 3 * gaps[0], gaps
-        assert await metric(http, gw, "aibot_messages_out_total", channel="webhook",
-                            outcome="dead") == len(ids)
+        assert await metric(
+            http, gw, "aibot_messages_out_total", channel="webhook", outcome="dead"
+        ) == len(ids)
 
         await create_user(gw, "olga", "operator")
         async with Console(gw) as console:
@@ -139,18 +147,23 @@ async def test_long_outage_dead_letters_for_operators_and_is_not_resent_on_recov
             assert not receiver.received
 
             retried = dead[0][0]
-            status, _ = await console.post(f"/admin/dead-letters/{retried}/retry", {},
-                                           token_from="/admin/dead-letters")
+            status, _ = await console.post(
+                f"/admin/dead-letters/{retried}/retry", {}, token_from="/admin/dead-letters"
+            )
             assert status == 303
             (reply,) = await receiver.wait_for(1, timeout=5)
             await asyncio.sleep(0.5)
             assert [r["reply_id"] for r in receiver.received] == [retried]
             # The six messages were answered concurrently, so which one row holds is read back.
-            answered = dict(rows(gw, "select o.id, i.message_id from outbox o "
-                                     "join inbox i on i.id = o.inbox_id"))
+            answered = dict(
+                rows(
+                    gw, "select o.id, i.message_id from outbox o join inbox i on i.id = o.inbox_id"
+                )
+            )
             assert reply["in_reply_to"] == answered[retried] and answered[retried] in ids
-            assert [status for _id, status, *_ in outbox_rows(gw)] == \
-                ["sent"] + ["dead"] * (len(ids) - 1)
+            assert [status for _id, status, *_ in outbox_rows(gw)] == ["sent"] + ["dead"] * (
+                len(ids) - 1
+            )
 
 
 async def test_telegram_send_storm_delivers_each_answer_once_in_order(
@@ -161,22 +174,34 @@ async def test_telegram_send_storm_delivers_each_answer_once_in_order(
     once, in order, and each failed call cost exactly one retry."""
     token = "123456:TEST-TOKEN"
     chats = [101, 102, 103, 104, 105, 106]
-    storm = [Fail.bad_gateway(html=True)] * 8 + [Drop()] * 6 + [Fail.flood(1)] * 2 \
-        + [Fail.of(500)] * 4
+    storm = (
+        [Fail.bad_gateway(html=True)] * 8 + [Drop()] * 6 + [Fail.flood(1)] * 2 + [Fail.of(500)] * 4
+    )
     async with asyncio.timeout(55), FakeTelegram(token=token, username="gw_test_bot") as tg:
         tg.script("sendMessage", *storm)
-        gw = await gateway_factory({
-            "channels": {"telegram": {"bot_token": token, "api_base": tg.base_url,
-                                      "poll_timeout": 1, "rating_buttons": False}},
-            "outbox": {"backoff_base": "100ms", "backoff_max": "1s", "max_attempts": 30}})
+        gw = await gateway_factory(
+            {
+                "channels": {
+                    "telegram": {
+                        "bot_token": token,
+                        "api_base": tg.base_url,
+                        "poll_timeout": 1,
+                        "rating_buttons": False,
+                    }
+                },
+                "outbox": {"backoff_base": "100ms", "backoff_max": "1s", "max_attempts": 30},
+            }
+        )
         for n in range(2):
             for chat in chats:
                 tg.user_message(chat, f"q{n} from {chat}")
         await tg.wait_sent(2 * len(chats), timeout=30)
         await asyncio.sleep(1.2)  # a duplicate would come within the 1 s backoff cap
         for chat in chats:
-            assert [m["text"] for m in tg.sent_to(chat)] == \
-                [f"echo: q{n} from {chat}" for n in range(2)]
+            assert [m["text"] for m in tg.sent_to(chat)] == [
+                f"echo: q{n} from {chat}" for n in range(2)
+            ]
         assert len(tg.calls("sendMessage")) == 2 * len(chats) + len(storm)
-        assert rows(gw, "select status, sum(attempts) from outbox group by status") == \
-            [("sent", 2 * len(chats) + len(storm))]
+        assert rows(gw, "select status, sum(attempts) from outbox group by status") == [
+            ("sent", 2 * len(chats) + len(storm))
+        ]

@@ -45,13 +45,17 @@ def storm_config(receiver: CallbackReceiver) -> dict[str, Any]:
     return {
         "channels": {"webhook": {"callback_url": receiver.url, "timeout": 2}},
         "outbox": {"backoff_base": "100ms", "backoff_max": "1s"},
-        "models": {"breaker_failures": 3, "breaker_cooldown": f"{COOLDOWN}s",
-                   "providers": {"fake": {"timeout": 1, "max_retries": 1}}},
+        "models": {
+            "breaker_failures": 3,
+            "breaker_cooldown": f"{COOLDOWN}s",
+            "providers": {"fake": {"timeout": 1, "max_retries": 1}},
+        },
     }
 
 
-async def send_wave(http: aiohttp.ClientSession, gw: RunningGateway, tag: str,
-                    rounds: int) -> tuple[list[str], list[tuple[bool, Answer]]]:
+async def send_wave(
+    http: aiohttp.ClientSession, gw: RunningGateway, tag: str, rounds: int
+) -> tuple[list[str], list[tuple[bool, Answer]]]:
     """`rounds` messages in each of the 20 conversations, all conversations at once: webhook
     messages are posted in order (the callback answers later), each API conversation waits
     for one answer before its next message, half of them streamed. Returns the webhook message
@@ -66,8 +70,10 @@ async def send_wave(http: aiohttp.ClientSession, gw: RunningGateway, tag: str,
 
     async def conversation(s: int) -> list[tuple[bool, Answer]]:
         stream = s % 2 == 1
-        return [(stream, await api_chat(http, gw, f"a{s}", f"{tag} a{s} {n}", stream=stream))
-                for n in range(rounds)]
+        return [
+            (stream, await api_chat(http, gw, f"a{s}", f"{tag} a{s} {n}", stream=stream))
+            for n in range(rounds)
+        ]
 
     per_session = await asyncio.gather(*(conversation(s) for s in range(API_SESSIONS)))
     return hook_ids, [answer for answers in per_session for answer in answers]
@@ -89,10 +95,11 @@ async def circuit(http: aiohttp.ClientSession, gw: RunningGateway) -> str:
 
 @pytest.mark.parametrize("fault", FAULTS.values(), ids=FAULTS.keys())
 async def test_model_storm_is_answered_trips_the_circuit_and_recovers(
-    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI, fault: Action,
+    gateway_factory: GatewayFactory,
+    fake_llm: FakeOpenAI,
+    fault: Action,
 ) -> None:
-    async with asyncio.timeout(55), CallbackReceiver() as receiver, \
-            aiohttp.ClientSession() as http:
+    async with asyncio.timeout(55), CallbackReceiver() as receiver, aiohttp.ClientSession() as http:
         gw = await gateway_factory(storm_config(receiver))
         fake_llm.fault = fault
 
@@ -100,8 +107,9 @@ async def test_model_storm_is_answered_trips_the_circuit_and_recovers(
         for streamed, answer in answers:
             assert_failed_cleanly(streamed, answer)
         notices = await receiver.wait_for(len(hook_ids), timeout=20)
-        assert Counter(n["in_reply_to"] for n in notices) == Counter(hook_ids), \
+        assert Counter(n["in_reply_to"] for n in notices) == Counter(hook_ids), (
             "each webhook message is told exactly once"
+        )
         assert all(n["text"].startswith("⚠️ Sorry") for n in notices), notices
         # Without the breaker every message would cost two calls; open, it costs none.
         assert len(fake_llm.requests) < MESSAGES, len(fake_llm.requests)

@@ -35,8 +35,9 @@ DOWN = 1.5  # seconds a store stays stopped
 RECOVERY = 3.0  # seconds after the store is back within which new messages must succeed
 
 
-def store_config(pg: PrivatePostgres, rd: PrivateRedis,
-                 receiver: CallbackReceiver) -> dict[str, Any]:
+def store_config(
+    pg: PrivatePostgres, rd: PrivateRedis, receiver: CallbackReceiver
+) -> dict[str, Any]:
     """PostgreSQL + Redis, and a generous rate limit so that every message also takes a
     token from Redis whatever else shared mode uses it for."""
     return {
@@ -68,8 +69,10 @@ class Load:
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
 
     def start(self) -> None:
-        self._tasks = [asyncio.create_task(self._post_hooks()),
-                       *(asyncio.create_task(self._chat(s)) for s in range(API_SESSIONS))]
+        self._tasks = [
+            asyncio.create_task(self._post_hooks()),
+            *(asyncio.create_task(self._chat(s)) for s in range(API_SESSIONS)),
+        ]
 
     async def stop(self) -> None:
         self._stopping.set()
@@ -83,8 +86,9 @@ class Load:
             if self._stopping.is_set():
                 return
             post = Post(f"h{n}", f"hook {n}", f"w{n % HOOK_SESSIONS}")
-            answer = await post_webhook(self.http, self.gw, post.message_id, post.text,
-                                        post.session)
+            answer = await post_webhook(
+                self.http, self.gw, post.message_id, post.text, post.session
+            )
             self.hooks.append((post, answer))
             await asyncio.sleep(PACE)
 
@@ -101,8 +105,9 @@ class Load:
         """What a platform does with a message we did not acknowledge: send it again."""
         for post, answer in self.hooks:
             if answer.status != 202:
-                again = await post_webhook(self.http, self.gw, post.message_id, post.text,
-                                           post.session)
+                again = await post_webhook(
+                    self.http, self.gw, post.message_id, post.text, post.session
+                )
                 assert again.status in (200, 202), (post, again)
 
 
@@ -110,9 +115,12 @@ async def store_ok(http: aiohttp.ClientSession, gw: RunningGateway) -> bool:
     return bool((await readyz(http, gw))["store"]["ok"])
 
 
-async def outage(load: Load, stop: Callable[[], Awaitable[None]],
-                 start: Callable[[], Awaitable[None]],
-                 while_down: Callable[[], Awaitable[None]]) -> float:
+async def outage(
+    load: Load,
+    stop: Callable[[], Awaitable[None]],
+    start: Callable[[], Awaitable[None]],
+    while_down: Callable[[], Awaitable[None]],
+) -> float:
     """A second of normal load, the store stopped (`while_down` runs then), started again,
     and the load kept up past `RECOVERY`; returns when the store was back (monotonic)."""
     load.start()
@@ -137,8 +145,7 @@ def assert_no_hang_and_recovered(load: Load, up_at: float) -> None:
             assert answer.status in (500, 503) and answer.error_code, answer
     late = [a for a in answers if a.sent_at > up_at + RECOVERY]
     assert late and all(a.status in (200, 202) for a in late), late
-    first_hook = min(a.sent_at for _post, a in load.hooks
-                     if a.sent_at > up_at and a.status == 202)
+    first_hook = min(a.sent_at for _post, a in load.hooks if a.sent_at > up_at and a.status == 202)
     first_chat = min(a.sent_at for a in load.chats if a.sent_at > up_at and a.status == 200)
     assert max(first_hook, first_chat) - up_at < RECOVERY
 
@@ -152,8 +159,13 @@ async def assert_each_answered_once(load: Load, receiver: CallbackReceiver) -> N
 
 
 async def test_postgres_restart_under_load(gateway_factory: GatewayFactory) -> None:
-    async with asyncio.timeout(55), PrivatePostgres() as pg, PrivateRedis() as rd, \
-            CallbackReceiver() as receiver, aiohttp.ClientSession() as http:
+    async with (
+        asyncio.timeout(55),
+        PrivatePostgres() as pg,
+        PrivateRedis() as rd,
+        CallbackReceiver() as receiver,
+        aiohttp.ClientSession() as http,
+    ):
         gw = await gateway_factory(store_config(pg, rd, receiver))
         load = Load(http, gw)
 
@@ -166,15 +178,21 @@ async def test_postgres_restart_under_load(gateway_factory: GatewayFactory) -> N
 
         up_at = await outage(load, pg.stop, pg.start, while_down)
         assert await store_ok(http, gw)
-        assert any(a.status == 503 and a.error_code == "store_unavailable"
-                   for a in load.answers()), "no call noticed the outage"
+        assert any(
+            a.status == 503 and a.error_code == "store_unavailable" for a in load.answers()
+        ), "no call noticed the outage"
         assert_no_hang_and_recovered(load, up_at)
         await assert_each_answered_once(load, receiver)
 
 
 async def test_redis_restart_under_load(gateway_factory: GatewayFactory) -> None:
-    async with asyncio.timeout(55), PrivatePostgres() as pg, PrivateRedis() as rd, \
-            CallbackReceiver() as receiver, aiohttp.ClientSession() as http:
+    async with (
+        asyncio.timeout(55),
+        PrivatePostgres() as pg,
+        PrivateRedis() as rd,
+        CallbackReceiver() as receiver,
+        aiohttp.ClientSession() as http,
+    ):
         gw = await gateway_factory(store_config(pg, rd, receiver))
         load = Load(http, gw)
         up_at = await outage(load, rd.stop, rd.start, lambda: asyncio.sleep(DOWN))
@@ -188,8 +206,13 @@ async def test_reply_accepted_while_postgres_stops_is_not_sent_again(
     """The platform accepts replies just as the database goes away, so their `sent` cannot be
     committed: once the store is back the gateway records them, it does not send them again
     (the outbox used to leave such rows pending, and each was delivered twice)."""
-    async with asyncio.timeout(40), PrivatePostgres() as pg, PrivateRedis() as rd, \
-            CallbackReceiver() as receiver, aiohttp.ClientSession() as http:
+    async with (
+        asyncio.timeout(40),
+        PrivatePostgres() as pg,
+        PrivateRedis() as rd,
+        CallbackReceiver() as receiver,
+        aiohttp.ClientSession() as http,
+    ):
         receiver.delay = 1.0
         gw = await gateway_factory(store_config(pg, rd, receiver))
         ids = [f"f{n}" for n in range(10)]

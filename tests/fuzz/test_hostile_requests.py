@@ -62,28 +62,49 @@ class Endpoint:
 
 
 ENDPOINTS = [
-    Endpoint("GET", "/openapi.json", True), Endpoint("GET", "/docs", True),
-    Endpoint("GET", "/docs/oauth2-redirect", True), Endpoint("GET", "/healthz", True),
-    Endpoint("GET", "/readyz", True), Endpoint("GET", "/metrics", True),
-    Endpoint("GET", "/", True), Endpoint("GET", "/static/{path}", True),
-    Endpoint("GET", "/admin/static/{path}", True), Endpoint("GET", "/admin/login", True),
-    Endpoint("POST", "/api/v1/chat"), Endpoint("POST", "/api/v1/messages"),
-    Endpoint("GET", "/v1/models"), Endpoint("POST", "/v1/chat/completions"),
-    Endpoint("POST", "/telegram/webhook"), Endpoint("POST", "/feishu/webhook"),
-    Endpoint("GET", "/wecom/webhook"), Endpoint("POST", "/wecom/webhook"),
-    Endpoint("POST", "/dingtalk/webhook"), Endpoint("WEBSOCKET", "/ws"),
-    Endpoint("POST", "/admin/login"), Endpoint("GET", "/admin"),
-    Endpoint("GET", "/admin/api/stats"), Endpoint("GET", "/admin/conversations"),
-    Endpoint("GET", "/admin/conversation"), Endpoint("GET", "/admin/conversation/export"),
-    Endpoint("GET", "/admin/channels"), Endpoint("POST", "/admin/channels/{name}/pause"),
-    Endpoint("POST", "/admin/channels/{name}/resume"), Endpoint("GET", "/admin/models"),
-    Endpoint("POST", "/admin/models/default"), Endpoint("POST", "/admin/models/canary"),
-    Endpoint("GET", "/admin/keys"), Endpoint("POST", "/admin/keys"),
+    Endpoint("GET", "/openapi.json", True),
+    Endpoint("GET", "/docs", True),
+    Endpoint("GET", "/docs/oauth2-redirect", True),
+    Endpoint("GET", "/healthz", True),
+    Endpoint("GET", "/readyz", True),
+    Endpoint("GET", "/metrics", True),
+    Endpoint("GET", "/", True),
+    Endpoint("GET", "/static/{path}", True),
+    Endpoint("GET", "/admin/static/{path}", True),
+    Endpoint("GET", "/admin/login", True),
+    Endpoint("POST", "/api/v1/chat"),
+    Endpoint("POST", "/api/v1/messages"),
+    Endpoint("GET", "/v1/models"),
+    Endpoint("POST", "/v1/chat/completions"),
+    Endpoint("POST", "/telegram/webhook"),
+    Endpoint("POST", "/feishu/webhook"),
+    Endpoint("GET", "/wecom/webhook"),
+    Endpoint("POST", "/wecom/webhook"),
+    Endpoint("POST", "/dingtalk/webhook"),
+    Endpoint("WEBSOCKET", "/ws"),
+    Endpoint("POST", "/admin/login"),
+    Endpoint("GET", "/admin"),
+    Endpoint("GET", "/admin/api/stats"),
+    Endpoint("GET", "/admin/conversations"),
+    Endpoint("GET", "/admin/conversation"),
+    Endpoint("GET", "/admin/conversation/export"),
+    Endpoint("GET", "/admin/channels"),
+    Endpoint("POST", "/admin/channels/{name}/pause"),
+    Endpoint("POST", "/admin/channels/{name}/resume"),
+    Endpoint("GET", "/admin/models"),
+    Endpoint("POST", "/admin/models/default"),
+    Endpoint("POST", "/admin/models/canary"),
+    Endpoint("GET", "/admin/keys"),
+    Endpoint("POST", "/admin/keys"),
     Endpoint("POST", "/admin/keys/{key_id}/revoke"),
-    Endpoint("POST", "/admin/keys/{key_id}/rotate"), Endpoint("GET", "/admin/policies"),
-    Endpoint("POST", "/admin/policies"), Endpoint("GET", "/admin/dead-letters"),
-    Endpoint("POST", "/admin/dead-letters/{row_id}/retry"), Endpoint("GET", "/admin/audit"),
-    Endpoint("GET", "/admin/users"), Endpoint("POST", "/admin/users/{user_id}/signout"),
+    Endpoint("POST", "/admin/keys/{key_id}/rotate"),
+    Endpoint("GET", "/admin/policies"),
+    Endpoint("POST", "/admin/policies"),
+    Endpoint("GET", "/admin/dead-letters"),
+    Endpoint("POST", "/admin/dead-letters/{row_id}/retry"),
+    Endpoint("GET", "/admin/audit"),
+    Endpoint("GET", "/admin/users"),
+    Endpoint("POST", "/admin/users/{user_id}/signout"),
     Endpoint("POST", "/admin/logout"),
 ]
 HTTP_ENDPOINTS = [e for e in ENDPOINTS if e.method != "WEBSOCKET"]
@@ -119,21 +140,39 @@ def concrete(path: str, filler: str) -> str:
     start = path.find("{")
     if start < 0:
         return path
-    return path[:start] + (quote(filler, safe="/%.") or "x") + path[path.find("}") + 1:]
+    return path[:start] + (quote(filler, safe="/%.") or "x") + path[path.find("}") + 1 :]
 
 
 async def test_random_requests_to_every_route_are_refused(rig: Rig) -> None:
     @fuzz_settings(max_examples=800)
-    @given(endpoint=st.sampled_from(HTTP_ENDPOINTS), body=bodies(), headers=hostile_headers(),
-           query=queries(), jar=cookies,
-           filler=st.text(max_size=20) | st.sampled_from(["../../etc/passwd",
-                                                          "..%2f..%2f..%2fetc%2fpasswd", "1"]),
-           method=st.sampled_from([None, None, None, "GET", "POST", "PUT", "DELETE", "PATCH"]))
-    def prop(endpoint: Endpoint, body: bytes, headers: dict[str, str], query: str,
-             jar: dict[str, str], filler: str, method: str | None) -> None:
+    @given(
+        endpoint=st.sampled_from(HTTP_ENDPOINTS),
+        body=bodies(),
+        headers=hostile_headers(),
+        query=queries(),
+        jar=cookies,
+        filler=st.text(max_size=20)
+        | st.sampled_from(["../../etc/passwd", "..%2f..%2f..%2fetc%2fpasswd", "1"]),
+        method=st.sampled_from([None, None, None, "GET", "POST", "PUT", "DELETE", "PATCH"]),
+    )
+    def prop(
+        endpoint: Endpoint,
+        body: bytes,
+        headers: dict[str, str],
+        query: str,
+        jar: dict[str, str],
+        filler: str,
+        method: str | None,
+    ) -> None:
         method = method or endpoint.method
-        reply = rig.send(method, concrete(endpoint.path, filler), body=body, headers=headers,
-                         query=query, cookies=jar)
+        reply = rig.send(
+            method,
+            concrete(endpoint.path, filler),
+            body=body,
+            headers=headers,
+            query=query,
+            cookies=jar,
+        )
         assert reply.status < 500, reply
         assert b"root:x:0:0" not in reply.body  # no path traversal out of the static folders
         if (method, endpoint.path) not in PUBLIC:
@@ -152,11 +191,20 @@ def mutate_text(value: str, index: int, replacement: str) -> str:
     new = replacement[:1] or "x"
     if new == value[index]:
         new = "y" if new != "y" else "z"
-    return value[:index] + new + value[index + 1:]
+    return value[:index] + new + value[index + 1 :]
 
 
-SIGNED = ["telegram", "feishu", "wecom_post", "wecom_get", "dingtalk", "messages", "chat",
-          "completions", "models"]
+SIGNED = [
+    "telegram",
+    "feishu",
+    "wecom_post",
+    "wecom_get",
+    "dingtalk",
+    "messages",
+    "chat",
+    "completions",
+    "models",
+]
 MUTATIONS = ["drop", "flip", "stranger", "stale", "future", "body", "nonce", "other_secret"]
 
 
@@ -164,9 +212,13 @@ async def test_mutated_credentials_are_refused(rig: Rig) -> None:
     """A request that would be accepted, with one thing about its credentials wrong."""
 
     @fuzz_settings(max_examples=500)
-    @given(channel=st.sampled_from(SIGNED), mutation=st.sampled_from(MUTATIONS),
-           index=st.integers(0, 200), junk=header_text(40),
-           skew=st.integers(3700, 10**7))
+    @given(
+        channel=st.sampled_from(SIGNED),
+        mutation=st.sampled_from(MUTATIONS),
+        index=st.integers(0, 200),
+        junk=header_text(40),
+        skew=st.integers(3700, 10**7),
+    )
     def prop(channel: str, mutation: str, index: int, junk: str, skew: int) -> None:
         method, path, options = forged(rig, channel, mutation, index, junk, skew)
         reply = rig.send(method, path, **options)
@@ -176,17 +228,22 @@ async def test_mutated_credentials_are_refused(rig: Rig) -> None:
     await rig.assert_nothing_accepted()
 
 
-def forged(rig: Rig, channel: str, mutation: str, index: int, junk: str,
-           skew: int) -> tuple[str, str, dict[str, object]]:
+def forged(
+    rig: Rig, channel: str, mutation: str, index: int, junk: str, skew: int
+) -> tuple[str, str, dict[str, object]]:
     """The request `channel` would accept, with its credentials broken by `mutation`.
 
     `skew` (seconds, over an hour) moves a timestamp outside every platform's window: a
     replayed request, re-signed correctly, is still refused."""
     now = time.time()
     if channel == "telegram":
-        secret = {"drop": None, "stranger": junk or "x", "other_secret": TELEGRAM_SECRET + "x",
-                  "stale": TELEGRAM_SECRET[:-1], "future": TELEGRAM_SECRET.upper()}.get(
-            mutation, mutate_text(TELEGRAM_SECRET, index, junk))
+        secret = {
+            "drop": None,
+            "stranger": junk or "x",
+            "other_secret": TELEGRAM_SECRET + "x",
+            "stale": TELEGRAM_SECRET[:-1],
+            "future": TELEGRAM_SECRET.upper(),
+        }.get(mutation, mutate_text(TELEGRAM_SECRET, index, junk))
         headers = rig.telegram_headers(secret or "")
         if secret is None:
             del headers["X-Telegram-Bot-Api-Secret-Token"]
@@ -197,9 +254,10 @@ def forged(rig: Rig, channel: str, mutation: str, index: int, junk: str,
         return forged_wecom(rig, channel == "wecom_get", mutation, index, junk, now, skew)
     if channel == "dingtalk":
         stamp = {"stale": now - skew, "future": now + skew}.get(mutation, now)
-        headers = rig.dingtalk_headers(int(stamp * 1000),
-                                       secret="not-the-secret" if mutation == "other_secret"
-                                       else rig.dingtalk.client_secret)
+        headers = rig.dingtalk_headers(
+            int(stamp * 1000),
+            secret="not-the-secret" if mutation == "other_secret" else rig.dingtalk.client_secret,
+        )
         if mutation == "drop":
             del headers["sign"]
         elif mutation in ("flip", "body", "nonce"):
@@ -208,26 +266,37 @@ def forged(rig: Rig, channel: str, mutation: str, index: int, junk: str,
             headers["timestamp"] = junk or "x"
         return "POST", "/dingtalk/webhook", {"body": rig.dingtalk_message(), "headers": headers}
     key = {"drop": None, "stranger": junk, "other_secret": NEAR_MISS_KEYS[index % 5]}.get(
-        mutation, mutate_text(API_KEY, index, junk))
+        mutation, mutate_text(API_KEY, index, junk)
+    )
     if key is not None and key.strip() == API_KEY:
         key += "x"
-    headers = rig.bearer(key or "") if key is not None else {"Content-Type":
-                                                             "application/json"}
+    headers = rig.bearer(key or "") if key is not None else {"Content-Type": "application/json"}
     if mutation == "nonce" and key is not None:
         headers = {"Content-Type": "application/json", "Authorization": f"Basic {API_KEY}"}
-    body = {"messages": orjson.dumps({"message_id": f"m{rig.next_id()}", "session_id": "s1",
-                                      "message": "hello"}),
-            "chat": orjson.dumps({"session_id": "s1", "message": "hello"}),
-            "completions": orjson.dumps({"messages": [{"role": "user", "content": "hello"}]}),
-            "models": b""}[channel]
-    paths = {"messages": "/api/v1/messages", "chat": "/api/v1/chat",
-             "completions": "/v1/chat/completions", "models": "/v1/models"}
-    return ("GET" if channel == "models" else "POST"), paths[channel], \
-        {"body": body, "headers": headers}
+    body = {
+        "messages": orjson.dumps(
+            {"message_id": f"m{rig.next_id()}", "session_id": "s1", "message": "hello"}
+        ),
+        "chat": orjson.dumps({"session_id": "s1", "message": "hello"}),
+        "completions": orjson.dumps({"messages": [{"role": "user", "content": "hello"}]}),
+        "models": b"",
+    }[channel]
+    paths = {
+        "messages": "/api/v1/messages",
+        "chat": "/api/v1/chat",
+        "completions": "/v1/chat/completions",
+        "models": "/v1/models",
+    }
+    return (
+        ("GET" if channel == "models" else "POST"),
+        paths[channel],
+        {"body": body, "headers": headers},
+    )
 
 
-def forged_feishu(rig: Rig, mutation: str, index: int, junk: str, now: float,
-                  skew: float) -> dict[str, object]:
+def forged_feishu(
+    rig: Rig, mutation: str, index: int, junk: str, now: float, skew: float
+) -> dict[str, object]:
     event = rig.feishu_event()
     if mutation == "other_secret":  # right key, right signature, wrong Verification Token
         event["header"]["token"] = mutate_text(FEISHU_TOKEN, index, junk)
@@ -240,15 +309,15 @@ def forged_feishu(rig: Rig, mutation: str, index: int, junk: str, now: float,
     elif mutation == "stranger":
         body = orjson.dumps(event)  # plaintext, although an Encrypt Key is configured
     elif mutation == "body":
-        body = body[: index % len(body)] + b" " + body[index % len(body):]
+        body = body[: index % len(body)] + b" " + body[index % len(body) :]
     elif mutation == "nonce":
-        headers["X-Lark-Request-Nonce"] = mutate_text(headers["X-Lark-Request-Nonce"], index,
-                                                      junk)
+        headers["X-Lark-Request-Nonce"] = mutate_text(headers["X-Lark-Request-Nonce"], index, junk)
     return {"body": body, "headers": headers}
 
 
-def forged_wecom(rig: Rig, echo: bool, mutation: str, index: int, junk: str, now: float,
-                 skew: float) -> tuple[str, str, dict[str, object]]:
+def forged_wecom(
+    rig: Rig, echo: bool, mutation: str, index: int, junk: str, now: float, skew: float
+) -> tuple[str, str, dict[str, object]]:
     signer = IMPOSTOR if mutation == "other_secret" else rig.wecom
     encrypted = signer.encrypt("1234567890" if echo else rig.wecom_message())
     stamp = {"stale": now - skew, "future": now + skew}.get(mutation, now)
@@ -264,17 +333,20 @@ def forged_wecom(rig: Rig, echo: bool, mutation: str, index: int, junk: str, now
     elif mutation == "body":
         encrypted = mutate_text(encrypted, index, junk)
     if echo:
-        return "GET", "/wecom/webhook", {"query": encode_query({**params,
-                                                                "echostr": encrypted})}
-    return "POST", "/wecom/webhook", {"query": encode_query(params),
-                                      "body": rig.wecom.envelope(encrypted)}
+        return "GET", "/wecom/webhook", {"query": encode_query({**params, "echostr": encrypted})}
+    return (
+        "POST",
+        "/wecom/webhook",
+        {"query": encode_query(params), "body": rig.wecom.envelope(encrypted)},
+    )
 
 
 async def test_web_chat_socket_refuses_every_hello_without_the_key(rig: Rig) -> None:
     async def converse(frames: list[str | bytes]) -> tuple[list[str], int | None]:
         seen: list[str] = []
-        async with rig.http.ws_connect(f"{rig.gw.url}/ws",
-                                       timeout=aiohttp.ClientWSTimeout(ws_receive=20)) as ws:
+        async with rig.http.ws_connect(
+            f"{rig.gw.url}/ws", timeout=aiohttp.ClientWSTimeout(ws_receive=20)
+        ) as ws:
             for frame in frames:
                 try:
                     if isinstance(frame, bytes):
@@ -288,13 +360,16 @@ async def test_web_chat_socket_refuses_every_hello_without_the_key(rig: Rig) -> 
                     seen.append(orjson.loads(message.data)["type"])
             return seen, ws.close_code
 
-    hello = st.builds(lambda key, extra: orjson.dumps({"type": "hello", "key": key, **extra})
-                      .decode(),
-                      st.sampled_from([*NEAR_MISS_KEYS, None, 1, []]) | st.text(max_size=40),
-                      st.dictionaries(st.sampled_from(["session_id", "text", "id"]),
-                                      st.text(max_size=20), max_size=2))
-    frame = hello | st.text(max_size=200) | st.binary(max_size=200) | st.just(nested(100_000)
-                                                                             .decode())
+    hello = st.builds(
+        lambda key, extra: orjson.dumps({"type": "hello", "key": key, **extra}).decode(),
+        st.sampled_from([*NEAR_MISS_KEYS, None, 1, []]) | st.text(max_size=40),
+        st.dictionaries(
+            st.sampled_from(["session_id", "text", "id"]), st.text(max_size=20), max_size=2
+        ),
+    )
+    frame = (
+        hello | st.text(max_size=200) | st.binary(max_size=200) | st.just(nested(100_000).decode())
+    )
 
     @fuzz_settings(max_examples=80)
     @given(frames=st.lists(frame, min_size=1, max_size=3))
@@ -318,12 +393,14 @@ async def test_huge_bodies_are_refused_before_they_are_read(rig: Rig) -> None:
 
     for path in POST_PATHS:
         started = time.monotonic()
-        reply = await rig.request("POST", path, body=huge,
-                                  headers={"Content-Type": "application/json"})
+        reply = await rig.request(
+            "POST", path, body=huge, headers={"Content-Type": "application/json"}
+        )
         assert reply.status == 413, (path, reply)
         assert time.monotonic() - started < 10, path
-    async with rig.http.post(f"{rig.gw.url}/telegram/webhook", data=chunks(),
-                             headers=rig.telegram_headers()) as response:
+    async with rig.http.post(
+        f"{rig.gw.url}/telegram/webhook", data=chunks(), headers=rig.telegram_headers()
+    ) as response:
         assert response.status == 413
     await rig.assert_nothing_accepted()
 
@@ -331,11 +408,15 @@ async def test_huge_bodies_are_refused_before_they_are_read(rig: Rig) -> None:
 async def test_deep_json_is_refused_even_with_valid_credentials(rig: Rig) -> None:
     deep = nested(100_000)
     body, feishu = rig.feishu_request(deep)
-    cases = [("/telegram/webhook", deep, rig.telegram_headers()),
-             ("/dingtalk/webhook", deep, rig.dingtalk_headers()),
-             ("/feishu/webhook", body, feishu), ("/feishu/webhook", deep, {}),
-             ("/api/v1/messages", deep, rig.bearer()), ("/api/v1/chat", deep, rig.bearer()),
-             ("/v1/chat/completions", deep, rig.bearer())]
+    cases = [
+        ("/telegram/webhook", deep, rig.telegram_headers()),
+        ("/dingtalk/webhook", deep, rig.dingtalk_headers()),
+        ("/feishu/webhook", body, feishu),
+        ("/feishu/webhook", deep, {}),
+        ("/api/v1/messages", deep, rig.bearer()),
+        ("/api/v1/chat", deep, rig.bearer()),
+        ("/v1/chat/completions", deep, rig.bearer()),
+    ]
     for path, payload, headers in cases:
         reply = await rig.request("POST", path, body=payload, headers=headers)
         assert 400 <= reply.status < 500, (path, reply)
@@ -347,16 +428,22 @@ async def test_invalid_utf8_is_refused_even_with_valid_credentials(rig: Rig) -> 
         text = b'{"update_id": 1, "message": {"text": "' + bad + b'"}}'
         encrypted, feishu = rig.feishu_request(text)
         query, wecom = rig.wecom_request("x")
-        cases = [("/telegram/webhook", text, rig.telegram_headers(), ""),
-                 ("/dingtalk/webhook", text, rig.dingtalk_headers(), ""),
-                 ("/feishu/webhook", encrypted, feishu, ""),
-                 ("/wecom/webhook", b"<xml><Encrypt>" + bad + b"</Encrypt></xml>", {}, query),
-                 ("/wecom/webhook", wecom, {}, query + "%FF%FE"),
-                 ("/api/v1/messages", text, rig.bearer(), ""),
-                 ("/api/v1/chat", text, rig.bearer(), ""),
-                 ("/v1/chat/completions", text, rig.bearer(), ""),
-                 ("/admin/login", b"name=" + bad + b"&password=" + bad,
-                  {"Content-Type": "application/x-www-form-urlencoded"}, "")]
+        cases = [
+            ("/telegram/webhook", text, rig.telegram_headers(), ""),
+            ("/dingtalk/webhook", text, rig.dingtalk_headers(), ""),
+            ("/feishu/webhook", encrypted, feishu, ""),
+            ("/wecom/webhook", b"<xml><Encrypt>" + bad + b"</Encrypt></xml>", {}, query),
+            ("/wecom/webhook", wecom, {}, query + "%FF%FE"),
+            ("/api/v1/messages", text, rig.bearer(), ""),
+            ("/api/v1/chat", text, rig.bearer(), ""),
+            ("/v1/chat/completions", text, rig.bearer(), ""),
+            (
+                "/admin/login",
+                b"name=" + bad + b"&password=" + bad,
+                {"Content-Type": "application/x-www-form-urlencoded"},
+                "",
+            ),
+        ]
         for path, body, headers, raw_query in cases:
             reply = await rig.request("POST", path, body=body, headers=headers, query=raw_query)
             assert 400 <= reply.status < 500, (path, bad, reply)
@@ -365,8 +452,7 @@ async def test_invalid_utf8_is_refused_even_with_valid_credentials(rig: Rig) -> 
 
 def rss_kib(pid: int) -> int:
     status = Path(f"/proc/{pid}/status").read_text()
-    return int(next(line.split()[1] for line in status.splitlines()
-                    if line.startswith("VmRSS:")))
+    return int(next(line.split()[1] for line in status.splitlines() if line.startswith("VmRSS:")))
 
 
 async def test_xml_bombs_to_wecom_are_refused_fast_even_correctly_signed(rig: Rig) -> None:
@@ -394,12 +480,14 @@ async def test_replayed_timestamps_are_refused(rig: Rig) -> None:
     ding = [(-hour - 60) * 1000, (hour + 60) * 1000]
     for offset in ding:
         headers = rig.dingtalk_headers(int(time.time() * 1000) + offset)
-        reply = await rig.request("POST", "/dingtalk/webhook", body=rig.dingtalk_message(),
-                                  headers=headers)
+        reply = await rig.request(
+            "POST", "/dingtalk/webhook", body=rig.dingtalk_message(), headers=headers
+        )
         assert reply.status == 401, (offset, reply)
     for offset in (-301, 301):
-        body, headers = rig.feishu_request(orjson.dumps(rig.feishu_event()),
-                                           timestamp=time.time() + offset)
+        body, headers = rig.feishu_request(
+            orjson.dumps(rig.feishu_event()), timestamp=time.time() + offset
+        )
         reply = await rig.request("POST", "/feishu/webhook", body=body, headers=headers)
         assert reply.status == 401, (offset, reply)
     for offset in (-hour - 60, hour + 60):
@@ -414,10 +502,12 @@ async def test_the_same_requests_correctly_signed_are_accepted_once(rig: Rig) ->
     inside the replay windows, and a replay of it is a duplicate, not a second message."""
     await rig.assert_nothing_accepted()
     telegram = rig.telegram_update("control telegram")
-    body, feishu = rig.feishu_request(orjson.dumps(rig.feishu_event("control feishu")),
-                                      timestamp=time.time() - 240)
-    query, wecom = rig.wecom_request(rig.wecom_message("control wecom"),
-                                     timestamp=time.time() - 3500)
+    body, feishu = rig.feishu_request(
+        orjson.dumps(rig.feishu_event("control feishu")), timestamp=time.time() - 240
+    )
+    query, wecom = rig.wecom_request(
+        rig.wecom_message("control wecom"), timestamp=time.time() - 3500
+    )
     ding = rig.dingtalk_message("control dingtalk")
     ding_headers = rig.dingtalk_headers(int((time.time() - 3500) * 1000))
     for _replay in range(2):
@@ -427,15 +517,21 @@ async def test_the_same_requests_correctly_signed_are_accepted_once(rig: Rig) ->
             ("/wecom/webhook", wecom, {}, query),
             ("/dingtalk/webhook", ding, ding_headers, ""),
         ]:
-            reply = await rig.request("POST", path, body=payload, headers=headers,
-                                      query=raw_query)
+            reply = await rig.request("POST", path, body=payload, headers=headers, query=raw_query)
             assert reply.status == 200, (path, reply)
-    message = orjson.dumps({"message_id": "control-1", "session_id": "s1",
-                            "message": "control webhook"})
-    assert (await rig.request("POST", "/api/v1/messages", body=message,
-                              headers=rig.bearer())).status == 202
+    message = orjson.dumps(
+        {"message_id": "control-1", "session_id": "s1", "message": "control webhook"}
+    )
+    assert (
+        await rig.request("POST", "/api/v1/messages", body=message, headers=rig.bearer())
+    ).status == 202
     assert (await rig.request("GET", "/v1/models", headers=rig.bearer())).status == 200
     assert await wait_until(lambda: len(rig.llm.requests) == 5, timeout=15)
     assert sorted(channel for channel, _ in rig.inbox()) == [
-        "dingtalk", "feishu", "telegram", "webhook", "wecom"]
+        "dingtalk",
+        "feishu",
+        "telegram",
+        "webhook",
+        "wecom",
+    ]
     assert rig.server_errors() == [] and rig.tracebacks() == []

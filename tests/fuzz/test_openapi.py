@@ -24,29 +24,58 @@ EXAMPLES = 40  # per operation and mode, in each of the two tests: about 10 s in
 
 # An explicit configuration, so that no schemathesis.toml found on the way is used. Invalid
 # data may also be refused as too large (413, the body limit in front of every route).
-CONFIG = schemathesis.Config.from_dict({"checks": {"negative_data_rejection": {
-    "expected-statuses": ["400", "401", "403", "404", "405", "406", "409", "413", "415", "422",
-                          "428", "429", "5xx"]}}})
+CONFIG = schemathesis.Config.from_dict(
+    {
+        "checks": {
+            "negative_data_rejection": {
+                "expected-statuses": [
+                    "400",
+                    "401",
+                    "403",
+                    "404",
+                    "405",
+                    "406",
+                    "409",
+                    "413",
+                    "415",
+                    "422",
+                    "428",
+                    "429",
+                    "5xx",
+                ]
+            }
+        }
+    }
+)
 
 
 def operations(rig: Rig) -> list[Any]:
     schema = schemathesis.openapi.from_url(f"{rig.gw.url}/openapi.json", config=CONFIG)
     found = [result.ok() for result in schema.get_all_operations()]
     assert {op.label for op in found} == PUBLIC | {
-        "POST /api/v1/chat", "POST /api/v1/messages", "GET /v1/models",
-        "POST /v1/chat/completions"}
+        "POST /api/v1/chat",
+        "POST /api/v1/messages",
+        "GET /v1/models",
+        "POST /v1/chat/completions",
+    }
     return found
 
 
 def modes(operation: Any) -> list[GenerationMode]:
     """Invalid data needs something to be invalid: an operation without inputs has none."""
     inputs = bool(operation.body) or any(True for _ in operation.iter_parameters())
-    return [GenerationMode.POSITIVE, GenerationMode.NEGATIVE] if inputs else \
-        [GenerationMode.POSITIVE]
+    return (
+        [GenerationMode.POSITIVE, GenerationMode.NEGATIVE] if inputs else [GenerationMode.POSITIVE]
+    )
 
 
-def run(rig: Rig, operation: Any, mode: GenerationMode, headers: dict[str, str],
-        excluded: list[CheckFunction]) -> None:
+def run(
+    rig: Rig,
+    operation: Any,
+    mode: GenerationMode,
+    headers: dict[str, str],
+    excluded: list[CheckFunction],
+) -> None:
     """Up to EXAMPLES cases of `operation`, sent and checked against the schema."""
 
     @fuzz_settings(max_examples=EXAMPLES)
@@ -86,8 +115,9 @@ async def test_documented_operations_behave_as_documented(rig: Rig) -> None:
         for operation in operations(rig):
             # A rule the schema cannot state: a request naming a conversation (`user`) must
             # carry a user message; without one it is refused with a documented 400.
-            excluded = [positive_data_acceptance] \
-                if operation.label == "POST /v1/chat/completions" else []
+            excluded = (
+                [positive_data_acceptance] if operation.label == "POST /v1/chat/completions" else []
+            )
             for mode in modes(operation):
                 run(rig, operation, mode, rig.bearer(), excluded)
 

@@ -25,21 +25,26 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 def mutated(draw: st.DrawFn, value: Any, top: bool = True) -> Any:
     """`value` with random parts dropped, replaced or added, at any depth; a string holding
     JSON (Feishu's `content`) is mutated inside too. The top level is always changed."""
-    action = "recurse" if top else draw(st.sampled_from(["keep", "keep", "keep", "recurse",
-                                                         "recurse", "replace"]))
+    action = (
+        "recurse"
+        if top
+        else draw(st.sampled_from(["keep", "keep", "keep", "recurse", "recurse", "replace"]))
+    )
     if action == "replace":
         return draw(json_values)
     if action == "keep":
         return value
     if isinstance(value, dict):
-        out = {k: draw(mutated(v, False)) for k, v in value.items()
-               if draw(st.integers(0, 9)) > 0}  # each field dropped one time in ten
+        out = {
+            k: draw(mutated(v, False)) for k, v in value.items() if draw(st.integers(0, 9)) > 0
+        }  # each field dropped one time in ten
         for extra in draw(st.lists(keys, max_size=2)):
             out[extra] = draw(json_values)
         return out
     if isinstance(value, list):
-        return [draw(mutated(item, False)) for item in value] + draw(st.lists(json_values,
-                                                                       max_size=2))
+        return [draw(mutated(item, False)) for item in value] + draw(
+            st.lists(json_values, max_size=2)
+        )
     if isinstance(value, str) and value.startswith("{"):
         return dumps(draw(mutated(orjson.loads(value), False))).decode()
     return value
@@ -59,20 +64,43 @@ def fresh(payload: Any, rig: Rig, field: str, value: Any = None) -> Any:
 
 async def test_telegram_updates(rig: Rig) -> None:
     @fuzz_settings(max_examples=300)
-    @given(update=mutated(orjson.loads(rig.telegram_update()))
-           | json_objects.map(lambda o: {**o, "update_id": 7}))
-    @example(update={"update_id": 1, "message": {"chat": {"type": "private"}, "from": {},
-                                                  "message_id": 1}})  # was a 500 (KeyError)
-    @example(update={"update_id": 2, "message": {"chat": {"id": 1, "type": "private"},
-                                                  "from": {"id": 1}, "text": ["x"],
-                                                  "message_id": 2}})
-    @example(update={"update_id": 3, "message": {"chat": {"id": {}, "type": "private"},
-                                                  "from": {"id": 1}, "text": "hi",
-                                                  "message_id": 3}})  # crashed its sender
+    @given(
+        update=mutated(orjson.loads(rig.telegram_update()))
+        | json_objects.map(lambda o: {**o, "update_id": 7})
+    )
+    @example(
+        update={
+            "update_id": 1,
+            "message": {"chat": {"type": "private"}, "from": {}, "message_id": 1},
+        }
+    )  # was a 500 (KeyError)
+    @example(
+        update={
+            "update_id": 2,
+            "message": {
+                "chat": {"id": 1, "type": "private"},
+                "from": {"id": 1},
+                "text": ["x"],
+                "message_id": 2,
+            },
+        }
+    )
+    @example(
+        update={
+            "update_id": 3,
+            "message": {
+                "chat": {"id": {}, "type": "private"},
+                "from": {"id": 1},
+                "text": "hi",
+                "message_id": 3,
+            },
+        }
+    )  # crashed its sender
     def prop(update: Any) -> None:
         fresh(update, rig, "update_id", 600_000_000 + rig.next_id())
-        reply = rig.send("POST", "/telegram/webhook", body=dumps(update),
-                         headers=rig.telegram_headers())
+        reply = rig.send(
+            "POST", "/telegram/webhook", body=dumps(update), headers=rig.telegram_headers()
+        )
         no_server_error(reply, update)
 
     rig.mark()
@@ -87,11 +115,9 @@ async def test_feishu_events(rig: Rig) -> None:
         if isinstance(payload, dict) and isinstance(payload.get("header"), dict):
             payload["header"]["token"] = FEISHU_TOKEN  # past the token check, into the reader
             event = payload.get("event")
-            fresh(event.get("message") if isinstance(event, dict) else None, rig,
-                  "message_id")
+            fresh(event.get("message") if isinstance(event, dict) else None, rig, "message_id")
         body, headers = rig.feishu_request(dumps(payload))
-        no_server_error(rig.send("POST", "/feishu/webhook", body=body, headers=headers),
-                        payload)
+        no_server_error(rig.send("POST", "/feishu/webhook", body=body, headers=headers), payload)
 
     rig.mark()
     await in_thread(prop)
@@ -102,8 +128,12 @@ async def test_feishu_url_challenges(rig: Rig) -> None:
     @fuzz_settings(max_examples=40)
     @given(challenge=json_values, extra=json_objects)
     def prop(challenge: Any, extra: dict[str, Any]) -> None:
-        payload = {**extra, "type": "url_verification", "token": FEISHU_TOKEN,
-                   "challenge": challenge}
+        payload = {
+            **extra,
+            "type": "url_verification",
+            "token": FEISHU_TOKEN,
+            "challenge": challenge,
+        }
         body, headers = rig.feishu_request(dumps(payload))
         reply = rig.send("POST", "/feishu/webhook", body=body, headers=headers)
         no_server_error(reply, payload)
@@ -117,13 +147,19 @@ async def test_feishu_url_challenges(rig: Rig) -> None:
 
 async def test_wecom_messages(rig: Rig) -> None:
     @fuzz_settings(max_examples=120)
-    @given(message=st.one_of(
-        xml_documents().map(lambda raw: raw.decode()),
-        st.builds(lambda n, text: rig.wecom_message(text)
-                  .replace("<MsgType><![CDATA[text]]>", f"<MsgType><![CDATA[{n}]]>"),
-                  st.sampled_from(["text", "event", "image", "", "x" * 300]),
-                  st.text(max_size=100).map(lambda t: t.replace("]]>", ""))),
-        st.text(max_size=200)))
+    @given(
+        message=st.one_of(
+            xml_documents().map(lambda raw: raw.decode()),
+            st.builds(
+                lambda n, text: rig.wecom_message(text).replace(
+                    "<MsgType><![CDATA[text]]>", f"<MsgType><![CDATA[{n}]]>"
+                ),
+                st.sampled_from(["text", "event", "image", "", "x" * 300]),
+                st.text(max_size=100).map(lambda t: t.replace("]]>", "")),
+            ),
+            st.text(max_size=200),
+        )
+    )
     def prop(message: str) -> None:
         query, body = rig.wecom_request(message)
         no_server_error(rig.send("POST", "/wecom/webhook", body=body, query=query), message)
@@ -136,15 +172,30 @@ async def test_wecom_messages(rig: Rig) -> None:
 async def test_dingtalk_messages(rig: Rig) -> None:
     @fuzz_settings(max_examples=300)
     @given(payload=mutated(orjson.loads(rig.dingtalk_message())) | json_values)
-    @example(payload={"conversationId": "c1", "conversationType": "1", "msgId": "m1",
-                      "msgtype": "text", "text": True})  # was a 503 and a traceback
-    @example(payload={"conversationId": "c1", "conversationType": "1", "msgId": "m2",
-                      "msgtype": "text", "text": {"content": "hi"},
-                      "sessionWebhookExpiredTime": "\u00b2"})  # int("²") raised
+    @example(
+        payload={
+            "conversationId": "c1",
+            "conversationType": "1",
+            "msgId": "m1",
+            "msgtype": "text",
+            "text": True,
+        }
+    )  # was a 503 and a traceback
+    @example(
+        payload={
+            "conversationId": "c1",
+            "conversationType": "1",
+            "msgId": "m2",
+            "msgtype": "text",
+            "text": {"content": "hi"},
+            "sessionWebhookExpiredTime": "\u00b2",
+        }
+    )  # int("²") raised
     def prop(payload: Any) -> None:
         fresh(payload, rig, "msgId")
-        reply = rig.send("POST", "/dingtalk/webhook", body=dumps(payload),
-                         headers=rig.dingtalk_headers())
+        reply = rig.send(
+            "POST", "/dingtalk/webhook", body=dumps(payload), headers=rig.dingtalk_headers()
+        )
         no_server_error(reply, payload)
 
     rig.mark()
@@ -153,13 +204,24 @@ async def test_dingtalk_messages(rig: Rig) -> None:
 
 
 API_BODIES = {
-    "/api/v1/messages": {"message_id": "m1", "session_id": "s1", "message": "hello",
-                         "user_id": "u1", "metadata": {"ticket": 7}},
+    "/api/v1/messages": {
+        "message_id": "m1",
+        "session_id": "s1",
+        "message": "hello",
+        "user_id": "u1",
+        "metadata": {"ticket": 7},
+    },
     "/api/v1/chat": {"session_id": "s1", "message": "hello", "user_id": "u1"},
-    "/v1/chat/completions": {"model": "fake", "messages": [
-        {"role": "system", "content": "be brief"},
-        {"role": "user", "content": [{"type": "text", "text": "hello"}]}],
-        "user": "u1", "max_tokens": 20, "temperature": 0.5},
+    "/v1/chat/completions": {
+        "model": "fake",
+        "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": [{"type": "text", "text": "hello"}]},
+        ],
+        "user": "u1",
+        "max_tokens": 20,
+        "temperature": 0.5,
+    },
 }
 
 
@@ -167,8 +229,11 @@ async def test_api_bodies(rig: Rig) -> None:
     """Streaming is drawn too: `stream` is one of the fields a mutation may flip."""
 
     @fuzz_settings(max_examples=300)
-    @given(path_body=st.sampled_from(sorted(API_BODIES.items())).flatmap(
-        lambda item: st.tuples(st.just(item[0]), mutated(item[1]) | json_values)))
+    @given(
+        path_body=st.sampled_from(sorted(API_BODIES.items())).flatmap(
+            lambda item: st.tuples(st.just(item[0]), mutated(item[1]) | json_values)
+        )
+    )
     def prop(path_body: tuple[str, Any]) -> None:
         path, body = path_body
         fresh(body, rig, "message_id")

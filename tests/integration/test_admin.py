@@ -15,14 +15,24 @@ from tests.conftest import AI_BOT, GatewayFactory, RunningGateway, free_port
 PASSWORD = "correct horse battery staple"
 
 
-async def create_user(gw: RunningGateway, name: str, role: str,
-                      password: str = PASSWORD) -> str:
+async def create_user(gw: RunningGateway, name: str, role: str, password: str = PASSWORD) -> str:
     """`ai-bot admin create-user` against the gateway's config; returns its output."""
     process = await asyncio.create_subprocess_exec(
-        str(AI_BOT), "admin", "create-user", name, "--role", role, "--password-stdin",
-        "-c", str(gw.config_path), cwd=gw.workdir, env=gw.env,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT)
+        str(AI_BOT),
+        "admin",
+        "create-user",
+        name,
+        "--role",
+        role,
+        "--password-stdin",
+        "-c",
+        str(gw.config_path),
+        cwd=gw.workdir,
+        env=gw.env,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     output, _ = await process.communicate((password + "\n").encode())
     assert process.returncode == 0, output.decode()
     return output.decode()
@@ -64,21 +74,30 @@ class Console:
 
     async def login(self, name: str, password: str = PASSWORD) -> tuple[int, str]:
         _status, html = await self.page("/admin/login")
-        async with self.http.post(self.gw.url + "/admin/login", allow_redirects=False, data={
-            "csrf": self.csrf(html), "name": name, "password": password,
-        }) as response:
+        async with self.http.post(
+            self.gw.url + "/admin/login",
+            allow_redirects=False,
+            data={
+                "csrf": self.csrf(html),
+                "name": name,
+                "password": password,
+            },
+        ) as response:
             return response.status, await response.text()
 
     async def post(self, path: str, form: dict[str, str], token_from: str) -> tuple[int, str]:
         _status, html = await self.page(token_from)
-        async with self.http.post(self.gw.url + path, allow_redirects=False,
-                                  data={"csrf": self.csrf(html), **form}) as response:
+        async with self.http.post(
+            self.gw.url + path, allow_redirects=False, data={"csrf": self.csrf(html), **form}
+        ) as response:
             return response.status, await response.text()
 
 
 async def status_with_key(gw: RunningGateway, key: str, path: str = "/v1/models") -> int:
-    async with aiohttp.ClientSession() as http, http.get(
-            gw.url + path, headers={"Authorization": f"Bearer {key}"}) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.get(gw.url + path, headers={"Authorization": f"Bearer {key}"}) as response,
+    ):
         return response.status
 
 
@@ -115,22 +134,29 @@ async def test_first_user_login_audit_and_lockout(gateway_factory: GatewayFactor
 
 
 async def test_console_keys_work_on_v1_and_revocation_reaches_replicas(
-        gateway_factory: GatewayFactory) -> None:
+    gateway_factory: GatewayFactory,
+) -> None:
     gw = await gateway_factory({"api": {"key_refresh": "300ms"}})
     replica, *_ = await asyncio.gather(
-        gateway_factory({"storage": gw.config["storage"], "api": {"key_refresh": "300ms"}},
-                        name="replica"),
-        create_user(gw, "olga", "operator"), create_user(gw, "vic", "viewer"))
+        gateway_factory(
+            {"storage": gw.config["storage"], "api": {"key_refresh": "300ms"}}, name="replica"
+        ),
+        create_user(gw, "olga", "operator"),
+        create_user(gw, "vic", "viewer"),
+    )
     async with Console(gw) as viewer:
         await viewer.login("vic")
-        status, html = await viewer.post("/admin/keys", {"name": "x", "scope": "all"},
-                                         token_from="/admin/keys")
+        status, html = await viewer.post(
+            "/admin/keys", {"name": "x", "scope": "all"}, token_from="/admin/keys"
+        )
         assert status == 403 and "needs operator" in html
     async with Console(gw) as console:
         assert (await console.login("olga"))[0] == 303
         status, html = await console.post(
-            "/admin/keys", {"name": "ci", "scope": "openai", "expires_days": "30"},
-            token_from="/admin/keys")
+            "/admin/keys",
+            {"name": "ci", "scope": "openai", "expires_days": "30"},
+            token_from="/admin/keys",
+        )
         assert status == 200
         match = re.search(r'id="new-key">([^<]+)<', html)
         assert match
@@ -142,8 +168,9 @@ async def test_console_keys_work_on_v1_and_revocation_reaches_replicas(
 
         key_id = re.search(r'data-key="(\d+)"', html)
         assert key_id
-        status, _ = await console.post(f"/admin/keys/{key_id.group(1)}/revoke", {},
-                                       token_from="/admin/keys")
+        status, _ = await console.post(
+            f"/admin/keys/{key_id.group(1)}/revoke", {}, token_from="/admin/keys"
+        )
         assert status == 303
         assert await status_with_key(gw, key) == 401
         assert await eventually(lambda: _is(status_with_key(replica, key), 401), timeout=5)
@@ -158,18 +185,22 @@ async def _is(status: Awaitable[int], expected: int) -> bool:
     return await status == expected
 
 
-
-
 async def test_admin_port_serves_the_console_and_nothing_else(
-        gateway_factory: GatewayFactory) -> None:
+    gateway_factory: GatewayFactory,
+) -> None:
     admin_port = free_port()
     gw = await gateway_factory({"admin": {"port": admin_port}})
     admin_url = f"http://127.0.0.1:{admin_port}"
     async with aiohttp.ClientSession() as http:
         async with http.get(admin_url + "/admin/login") as response:
             assert response.status == 200 and "create-user" in await response.text()
-        for url in (gw.url + "/admin/login", gw.url + "/admin", admin_url + "/v1/models",
-                    admin_url + "/healthz", admin_url + "/"):
+        for url in (
+            gw.url + "/admin/login",
+            gw.url + "/admin",
+            admin_url + "/v1/models",
+            admin_url + "/healthz",
+            admin_url + "/",
+        ):
             async with http.get(url, headers=gw.headers, allow_redirects=False) as response:
                 assert response.status == 404, url
         async with http.get(gw.url + "/v1/models", headers=gw.headers) as response:

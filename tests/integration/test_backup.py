@@ -33,8 +33,13 @@ SESSIONS = {"alice": ["hello", "how are you?"], "bob": ["你好"], "carol": ["on
 
 async def ai_bot(*args: str, cwd: Path) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        str(AI_BOT), *args, cwd=cwd, stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE, env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"})
+        str(AI_BOT),
+        *args,
+        cwd=cwd,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+    )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return process.returncode, stdout.decode(), stderr.decode()
@@ -51,14 +56,16 @@ def history(database: Path) -> list[tuple[Any, ...]]:
 
 
 async def test_backup_while_running_then_restore_keeps_every_conversation(
-        gateway_factory: GatewayFactory, fake_llm: FakeOpenAI, tmp_path: Path) -> None:
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI, tmp_path: Path
+) -> None:
     gw = await gateway_factory()
     for session, messages in SESSIONS.items():
         for message in messages:
             assert (await gw.chat(message, session=session))[0] == 200
     backup = tmp_path / "backup.db"
-    code, out, err = await ai_bot("backup", "-c", str(gw.config_path), "--out", str(backup),
-                                  cwd=gw.workdir)
+    code, out, err = await ai_bot(
+        "backup", "-c", str(gw.config_path), "--out", str(backup), cwd=gw.workdir
+    )
     assert code == 0, err
     assert "3 conversations, 12 turns" in out
     assert backup.stat().st_mode & 0o777 == 0o600
@@ -70,8 +77,9 @@ async def test_backup_while_running_then_restore_keeps_every_conversation(
     fresh.mkdir()
     config = {**gw.config, "storage": {"url": f"sqlite:///{fresh / 'ai-bot.db'}"}}
     (fresh / "config.yaml").write_text(yaml.safe_dump(config))
-    code, out, err = await ai_bot("restore", str(backup), "-c", str(fresh / "config.yaml"),
-                                  cwd=fresh)
+    code, out, err = await ai_bot(
+        "restore", str(backup), "-c", str(fresh / "config.yaml"), cwd=fresh
+    )
     assert code == 0, err
     assert "restored" in out and "12 turns" in out
     assert history(fresh / "ai-bot.db") == original
@@ -85,12 +93,14 @@ async def test_backup_while_running_then_restore_keeps_every_conversation(
 
 
 async def test_restore_refuses_a_running_gateway_and_bad_files(
-        gateway_factory: GatewayFactory, tmp_path: Path) -> None:
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
     gw = await gateway_factory()
     assert (await gw.chat("keep me", session="s"))[0] == 200
     backup = tmp_path / "backup.db"
-    assert (await ai_bot("backup", "-c", str(gw.config_path), "--out", str(backup),
-                         cwd=gw.workdir))[0] == 0
+    assert (
+        await ai_bot("backup", "-c", str(gw.config_path), "--out", str(backup), cwd=gw.workdir)
+    )[0] == 0
     config = str(gw.config_path)
 
     code, _, err = await ai_bot("restore", str(backup), "-c", config, cwd=gw.workdir)
@@ -104,8 +114,9 @@ async def test_restore_refuses_a_running_gateway_and_bad_files(
     query(other, "CREATE TABLE t (x)")
     code, _, err = await ai_bot("restore", str(other), "-c", config, cwd=gw.workdir)
     assert code == 1 and "not an ai-bot database" in err
-    code, _, err = await ai_bot("restore", str(tmp_path / "missing.db"), "-c", config,
-                                cwd=gw.workdir)
+    code, _, err = await ai_bot(
+        "restore", str(tmp_path / "missing.db"), "-c", config, cwd=gw.workdir
+    )
     assert code == 1 and "no such file" in err
 
     assert (await gw.chat("after the refusals", session="s"))[0] == 200  # untouched
@@ -125,22 +136,24 @@ async def test_backup_of_a_missing_database_says_where_it_looked(tmp_path: Path)
     assert not (tmp_path / "data").exists()
 
 
-async def test_postgresql_backup_runs_pg_dump(gateway_factory: GatewayFactory,
-                                              tmp_path: Path) -> None:
+async def test_postgresql_backup_runs_pg_dump(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
     async with postgres_database() as url:
         gw = await gateway_factory({"storage": {"url": url}})
         assert (await gw.chat("in postgres", session="pg"))[0] == 200
         dump = tmp_path / "ai-bot.dump"
-        code, out, err = await ai_bot("backup", "-c", str(gw.config_path), "--out", str(dump),
-                                      cwd=gw.workdir)
+        code, out, err = await ai_bot(
+            "backup", "-c", str(gw.config_path), "--out", str(dump), cwd=gw.workdir
+        )
         assert code == 0, err
         assert "pg_restore --clean --if-exists" in out
         assert dump.stat().st_mode & 0o777 == 0o600
-        listing = subprocess.run(["pg_restore", "--list", str(dump)], capture_output=True,
-                                 text=True, timeout=60)
+        listing = subprocess.run(
+            ["pg_restore", "--list", str(dump)], capture_output=True, text=True, timeout=60
+        )
         assert "TABLE DATA public turns" in listing.stdout, listing.stderr
-        code, _, err = await ai_bot("restore", str(dump), "-c", str(gw.config_path),
-                                    cwd=gw.workdir)
+        code, _, err = await ai_bot("restore", str(dump), "-c", str(gw.config_path), cwd=gw.workdir)
         assert code == 2 and "pg_restore" in err
         await gw.stop()
 
@@ -149,30 +162,47 @@ def add_old_rows(database: Path, now: float) -> None:
     """Rows at several ages and states, next to what the gateway itself wrote."""
     with closing(sqlite3.connect(database)) as db, db:
         for age, session in ((40, "old"), (40, "old"), (5, "recent")):
-            db.execute("INSERT INTO turns (session_key, role, content, prompt_tokens, "
-                       "completion_tokens, created_at) VALUES (?, 'user', 'x', 0, 0, ?)",
-                       (session, now - age * DAY))
-        db.execute("INSERT INTO conversations (session_key, channel, user_id, context_from, "
-                   "created_at, updated_at) VALUES ('old', 'api', 'u', 0, ?, ?)",
-                   (now - 40 * DAY, now - 40 * DAY))
-        for message_id, status, age in (("i-done", "done", 3), ("i-failed", "failed", 3),
-                                        ("i-pending", "pending", 3), ("i-new", "done", 0.5)):
-            db.execute("INSERT INTO inbox (channel, message_id, session_key, user_id, text, "
-                       "target, status, attempts, received_at, updated_at) VALUES "
-                       "('webhook', ?, 's', 'u', 't', '{}', ?, 0, ?, ?)",
-                       (message_id, status, now - age * DAY, now - age * DAY))
-        for status, age in (("sent", 3), ("dead", 3), ("expired", 3), ("pending", 3),
-                            ("sent", 0.5)):
-            db.execute("INSERT INTO outbox (channel, session_key, target, text, status, "
-                       "attempts, next_attempt_at, created_at, updated_at) VALUES "
-                       "('webhook', 's', '{}', ?, ?, 0, 0, ?, ?)",
-                       (f"{status}-{age}", status, now - age * DAY, now - age * DAY))
+            db.execute(
+                "INSERT INTO turns (session_key, role, content, prompt_tokens, "
+                "completion_tokens, created_at) VALUES (?, 'user', 'x', 0, 0, ?)",
+                (session, now - age * DAY),
+            )
+        db.execute(
+            "INSERT INTO conversations (session_key, channel, user_id, context_from, "
+            "created_at, updated_at) VALUES ('old', 'api', 'u', 0, ?, ?)",
+            (now - 40 * DAY, now - 40 * DAY),
+        )
+        for message_id, status, age in (
+            ("i-done", "done", 3),
+            ("i-failed", "failed", 3),
+            ("i-pending", "pending", 3),
+            ("i-new", "done", 0.5),
+        ):
+            db.execute(
+                "INSERT INTO inbox (channel, message_id, session_key, user_id, text, "
+                "target, status, attempts, received_at, updated_at) VALUES "
+                "('webhook', ?, 's', 'u', 't', '{}', ?, 0, ?, ?)",
+                (message_id, status, now - age * DAY, now - age * DAY),
+            )
+        for status, age in (
+            ("sent", 3),
+            ("dead", 3),
+            ("expired", 3),
+            ("pending", 3),
+            ("sent", 0.5),
+        ):
+            db.execute(
+                "INSERT INTO outbox (channel, session_key, target, text, status, "
+                "attempts, next_attempt_at, created_at, updated_at) VALUES "
+                "('webhook', 's', '{}', ?, ?, 0, 0, ?, ?)",
+                (f"{status}-{age}", status, now - age * DAY, now - age * DAY),
+            )
 
 
 async def test_maintenance_deletes_only_what_retention_allows_beside_a_running_gateway(
-        gateway_factory: GatewayFactory) -> None:
-    gw = await gateway_factory({"retention": {"turns_days": 30, "inbox_days": 2,
-                                              "outbox_days": 2}})
+    gateway_factory: GatewayFactory,
+) -> None:
+    gw = await gateway_factory({"retention": {"turns_days": 30, "inbox_days": 2, "outbox_days": 2}})
     assert (await gw.chat("fresh", session="live"))[0] == 200
     database = gw.workdir / "ai-bot.db"
     add_old_rows(database, time.time())
@@ -181,12 +211,13 @@ async def test_maintenance_deletes_only_what_retention_allows_beside_a_running_g
     assert code == 0, err
     assert "2 turns, 1 conversations, 2 inbox, 3 outbox" in out
     assert query(database, "SELECT session_key, content FROM turns ORDER BY id") == [
-        ("api:live", "fresh"), ("api:live", "echo: fresh"), ("recent", "x")]
+        ("api:live", "fresh"),
+        ("api:live", "echo: fresh"),
+        ("recent", "x"),
+    ]
     assert query(database, "SELECT session_key FROM conversations") == [("api:live",)]
-    assert sorted(query(database, "SELECT message_id FROM inbox")) == [
-        ("i-new",), ("i-pending",)]
-    assert sorted(query(database, "SELECT text FROM outbox")) == [
-        ("pending-3",), ("sent-0.5",)]
+    assert sorted(query(database, "SELECT message_id FROM inbox")) == [("i-new",), ("i-pending",)]
+    assert sorted(query(database, "SELECT text FROM outbox")) == [("pending-3",), ("sent-0.5",)]
     assert (await gw.chat("still answering", session="live"))[0] == 200
 
 
@@ -196,17 +227,18 @@ async def test_purge_works_in_batches(gateway_factory: GatewayFactory) -> None:
     database = gw.workdir / "ai-bot.db"
     now = time.time()
     with closing(sqlite3.connect(database)) as db, db:
-        db.executemany("INSERT INTO turns (session_key, role, content, prompt_tokens, "
-                       "completion_tokens, created_at) VALUES ('s', 'user', ?, 0, 0, ?)",
-                       [(str(i), now - (10 + i) * DAY) for i in range(10)])
+        db.executemany(
+            "INSERT INTO turns (session_key, role, content, prompt_tokens, "
+            "completion_tokens, created_at) VALUES ('s', 'user', ?, 0, 0, ?)",
+            [(str(i), now - (10 + i) * DAY) for i in range(10)],
+        )
     engine = create_engine(f"sqlite:///{database}")
     try:
         deleted = await purge(engine, RetentionConfig(turns_days=13.5), now, batch=3)
     finally:
         await engine.dispose()
     assert deleted["turns"] == 6
-    assert sorted(int(r[0]) for r in query(database, "SELECT content FROM turns")) == [
-        0, 1, 2, 3]
+    assert sorted(int(r[0]) for r in query(database, "SELECT content FROM turns")) == [0, 1, 2, 3]
 
 
 def test_retention_keeps_inbox_rows_at_least_a_day() -> None:
@@ -215,8 +247,9 @@ def test_retention_keeps_inbox_rows_at_least_a_day() -> None:
     assert RetentionConfig().turns_days is None  # conversations are kept unless asked
 
 
-async def test_a_backup_from_a_newer_version_is_refused(gateway_factory: GatewayFactory,
-                                                        tmp_path: Path) -> None:
+async def test_a_backup_from_a_newer_version_is_refused(
+    gateway_factory: GatewayFactory, tmp_path: Path
+) -> None:
     gw = await gateway_factory()
     await gw.stop()
     newer = tmp_path / "newer.db"

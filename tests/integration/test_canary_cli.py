@@ -13,8 +13,14 @@ from tests.fakes.openai_server import FakeOpenAI
 
 async def ai_bot(gw: RunningGateway, *args: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(
-        subprocess.run, [str(AI_BOT), *args, "-c", str(gw.config_path)], cwd=gw.workdir,
-        capture_output=True, text=True, env={**gw.env, "COLUMNS": "200"}, timeout=60)
+        subprocess.run,
+        [str(AI_BOT), *args, "-c", str(gw.config_path)],
+        cwd=gw.workdir,
+        capture_output=True,
+        text=True,
+        env={**gw.env, "COLUMNS": "200"},
+        timeout=60,
+    )
 
 
 def audit(gw: RunningGateway) -> list[tuple[str, str]]:
@@ -24,11 +30,17 @@ def audit(gw: RunningGateway) -> list[tuple[str, str]]:
 
 
 async def test_status_then_promote_switches_all_traffic_live(
-        gateway_factory: GatewayFactory, fake_llm: FakeOpenAI) -> None:
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     async with FakeOpenAI(reply=lambda body: "new model says hi") as new:
-        gw = await gateway_factory({"models": {
-            "providers": {"new": {"base_url": new.base_url, "api_key": "k", "model": "n"}},
-            "canary": {"provider": "new", "weight": 50}}})
+        gw = await gateway_factory(
+            {
+                "models": {
+                    "providers": {"new": {"base_url": new.base_url, "api_key": "k", "model": "n"}},
+                    "canary": {"provider": "new", "weight": 50},
+                }
+            }
+        )
         text = gw.config_path.read_text(encoding="utf-8")
         gw.config_path.write_text("# our production setup\n" + text, encoding="utf-8")
         gw.config_path.chmod(0o600)  # it may hold secrets
@@ -41,8 +53,9 @@ async def test_status_then_promote_switches_all_traffic_live(
 
         status = await ai_bot(gw, "canary", "status")
         assert status.returncode == 0, status.stderr
-        rows = {line.split()[0]: line.split() for line in status.stdout.splitlines()
-                if line.strip()}
+        rows = {
+            line.split()[0]: line.split() for line in status.stdout.splitlines() if line.strip()
+        }
         old, canary = providers.count("fake"), providers.count("new")
         assert rows["answers"][1:] == [str(old), str(canary)]
         assert rows["👍"][-4:] == ["0.0%", f"(n={old})", "100.0%", f"(n={canary})"]
@@ -64,9 +77,14 @@ async def test_status_then_promote_switches_all_traffic_live(
 
 async def test_rollback_ends_the_split(gateway_factory: GatewayFactory) -> None:
     async with FakeOpenAI() as new:
-        gw = await gateway_factory({"models": {
-            "providers": {"new": {"base_url": new.base_url, "api_key": "k", "model": "n"}},
-            "canary": {"provider": "new", "weight": 100}}})
+        gw = await gateway_factory(
+            {
+                "models": {
+                    "providers": {"new": {"base_url": new.base_url, "api_key": "k", "model": "n"}},
+                    "canary": {"provider": "new", "weight": 100},
+                }
+            }
+        )
         assert (await gw.chat("hi", session="a"))[1]["provider"] == "new"
         rolled = await ai_bot(gw, "canary", "rollback")
         assert rolled.returncode == 0, rolled.stderr

@@ -13,20 +13,35 @@ import yaml
 from tests.conftest import AI_BOT, free_port
 from tests.fakes.openai_server import FakeOpenAI
 
-PROVIDER_KEYS = ("OPENAI_API_KEY", "MINIMAX_API_KEY", "ZHIPUAI_API_KEY", "DEEPSEEK_API_KEY",
-                 "DASHSCOPE_API_KEY", "MOONSHOT_API_KEY", "SILICONFLOW_API_KEY")
+PROVIDER_KEYS = (
+    "OPENAI_API_KEY",
+    "MINIMAX_API_KEY",
+    "ZHIPUAI_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "DASHSCOPE_API_KEY",
+    "MOONSHOT_API_KEY",
+    "SILICONFLOW_API_KEY",
+)
 
 
 def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items()
-            if k not in PROVIDER_KEYS and not k.startswith("AIBOT_")}
+    return {
+        k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS and not k.startswith("AIBOT_")
+    }
 
 
 async def test_run_without_config_starts_and_says_what_is_missing(tmp_path: Path) -> None:
     port = free_port()
     process = await asyncio.create_subprocess_exec(
-        str(AI_BOT), "run", "--port", str(port), cwd=tmp_path, env=clean_env(),
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        str(AI_BOT),
+        "run",
+        "--port",
+        str(port),
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
     try:
         report = None
         async with aiohttp.ClientSession() as http:
@@ -50,17 +65,36 @@ async def test_run_without_config_starts_and_says_what_is_missing(tmp_path: Path
 
 async def test_terminal_chat_uses_pipeline_and_memory(tmp_path: Path) -> None:
     async with FakeOpenAI() as fake:
-        (tmp_path / "config.yaml").write_text(yaml.safe_dump({
-            "storage": {"url": f"sqlite:///{tmp_path / 'chat.db'}"},
-            "models": {"default": "fake", "providers": {"fake": {
-                "base_url": fake.base_url, "api_key": "sk-chat-test", "model": "m"}}},
-        }))
+        (tmp_path / "config.yaml").write_text(
+            yaml.safe_dump(
+                {
+                    "storage": {"url": f"sqlite:///{tmp_path / 'chat.db'}"},
+                    "models": {
+                        "default": "fake",
+                        "providers": {
+                            "fake": {
+                                "base_url": fake.base_url,
+                                "api_key": "sk-chat-test",
+                                "model": "m",
+                            }
+                        },
+                    },
+                }
+            )
+        )
 
         async def chat(lines: str) -> str:
             process = await asyncio.create_subprocess_exec(
-                str(AI_BOT), "chat", "-c", "config.yaml", cwd=tmp_path, env=clean_env(),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT)
+                str(AI_BOT),
+                "chat",
+                "-c",
+                "config.yaml",
+                cwd=tmp_path,
+                env=clean_env(),
+                stdin=asyncio.subprocess.PIPE,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+            )
             output, _ = await asyncio.wait_for(process.communicate(lines.encode()), 30)
             assert process.returncode == 0, output.decode()
             return output.decode()
@@ -79,8 +113,15 @@ async def test_port_in_use_is_one_clear_line(tmp_path: Path) -> None:
         taken.listen()
         port = taken.getsockname()[1]
         process = await asyncio.create_subprocess_exec(
-            str(AI_BOT), "run", "--port", str(port), cwd=tmp_path, env=clean_env(),
-            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+            str(AI_BOT),
+            "run",
+            "--port",
+            str(port),
+            cwd=tmp_path,
+            env=clean_env(),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
         output = (await asyncio.wait_for(process.communicate(), 30))[0].decode()
     assert process.returncode == 1
     assert f"127.0.0.1:{port} is already in use" in output and "Traceback" not in output

@@ -23,9 +23,17 @@ async def ding() -> AsyncIterator[FakeDingtalk]:
 
 
 def dingtalk(ding: FakeDingtalk, **extra: Any) -> dict[str, Any]:
-    return {"channels": {"dingtalk": {"client_id": CLIENT_ID, "client_secret": CLIENT_SECRET,
-                                      "api_base": ding.base_url, **extra}},
-            "outbox": {"backoff_base": "100ms", "backoff_max": "1s"}}
+    return {
+        "channels": {
+            "dingtalk": {
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "api_base": ding.base_url,
+                **extra,
+            }
+        },
+        "outbox": {"backoff_base": "100ms", "backoff_max": "1s"},
+    }
 
 
 def last_prompt(fake: FakeOpenAI) -> str:
@@ -37,7 +45,8 @@ async def connected(ding: FakeDingtalk, count: int = 1) -> None:
 
 
 async def test_private_message_is_answered_once_through_the_session_webhook(
-    gateway_factory: GatewayFactory, ding: FakeDingtalk,
+    gateway_factory: GatewayFactory,
+    ding: FakeDingtalk,
 ) -> None:
     await gateway_factory(dingtalk(ding))
     await connected(ding)
@@ -55,7 +64,9 @@ async def test_private_message_is_answered_once_through_the_session_webhook(
 
 
 async def test_group_mention_is_trimmed_and_answered_in_the_group(
-    gateway_factory: GatewayFactory, ding: FakeDingtalk, fake_llm: FakeOpenAI,
+    gateway_factory: GatewayFactory,
+    ding: FakeDingtalk,
+    fake_llm: FakeOpenAI,
 ) -> None:
     await gateway_factory(dingtalk(ding, reply_format="text"))
     await connected(ding)
@@ -64,13 +75,17 @@ async def test_group_mention_is_trimmed_and_answered_in_the_group(
     await ding.wait_for(lambda: len(ding.sent) == 1)
     [sent] = ding.sent
     assert last_prompt(fake_llm) == "what is up?" and len(fake_llm.requests) == 1
-    assert (sent.to, sent.text, sent.at) == (data["conversationId"], "echo: what is up?",
-                                             ["staff42"])
+    assert (sent.to, sent.text, sent.at) == (
+        data["conversationId"],
+        "echo: what is up?",
+        ["staff42"],
+    )
     assert len(ding.acks) == 2  # the ignored message is acknowledged too
 
 
-async def test_disconnect_and_network_loss_lose_nothing(gateway_factory: GatewayFactory,
-                                                        ding: FakeDingtalk) -> None:
+async def test_disconnect_and_network_loss_lose_nothing(
+    gateway_factory: GatewayFactory, ding: FakeDingtalk
+) -> None:
     await gateway_factory(dingtalk(ding))
     await connected(ding)
     ding.disconnect()
@@ -84,13 +99,16 @@ async def test_disconnect_and_network_loss_lose_nothing(gateway_factory: Gateway
     await connected(ding, 3)
     await ding.wait_for(lambda: len(ding.sent) == 3, timeout=10)
     assert sorted(s.text for s in ding.sent) == [
-        "echo: after the move", "echo: sent while moving",
-        "echo: sent while the network is down"]
+        "echo: after the move",
+        "echo: sent while moving",
+        "echo: sent while the network is down",
+    ]
     assert len(set(ding.tickets)) == 3 == len({c.ticket for c in ding.connections})
 
 
 async def test_expired_session_webhook_falls_back_to_the_robot_api(
-    gateway_factory: GatewayFactory, ding: FakeDingtalk,
+    gateway_factory: GatewayFactory,
+    ding: FakeDingtalk,
 ) -> None:
     await gateway_factory(dingtalk(ding))
     await connected(ding)
@@ -99,12 +117,15 @@ async def test_expired_session_webhook_falls_back_to_the_robot_api(
     await ding.wait_for(lambda: len(ding.sent) == 2)
     assert sorted((s.via, s.to, s.msgtype, s.text) for s in ding.sent) == [
         ("group", group["conversationId"], "sampleMarkdown", "echo: group question"),
-        ("private", "staff9", "sampleMarkdown", "echo: private question")]
+        ("private", "staff9", "sampleMarkdown", "echo: private question"),
+    ]
     assert ding.token_requests == 1
 
 
 async def test_message_committed_before_sigkill_is_answered_once(
-    gateway_factory: GatewayFactory, ding: FakeDingtalk, fake_llm: FakeOpenAI,
+    gateway_factory: GatewayFactory,
+    ding: FakeDingtalk,
+    fake_llm: FakeOpenAI,
 ) -> None:
     fake_llm.latency = 30.0
     gw = await gateway_factory(dingtalk(ding))
@@ -120,10 +141,10 @@ async def test_message_committed_before_sigkill_is_answered_once(
     assert len(ding.sent) == 1 and ding.redeliveries == 0
 
 
-async def test_http_mode_accepts_only_signed_requests(gateway_factory: GatewayFactory,
-                                                      ding: FakeDingtalk) -> None:
-    gw = await gateway_factory({**dingtalk(ding, mode="http"),
-                                "server": {"port": free_port()}})
+async def test_http_mode_accepts_only_signed_requests(
+    gateway_factory: GatewayFactory, ding: FakeDingtalk
+) -> None:
+    gw = await gateway_factory({**dingtalk(ding, mode="http"), "server": {"port": free_port()}})
     url = f"{gw.url}/dingtalk/webhook"
     data = ding.message("over http")
     assert await ding.post_http(url, data, secret="not-the-secret") == 401
@@ -136,8 +157,9 @@ async def test_http_mode_accepts_only_signed_requests(gateway_factory: GatewayFa
 
 
 async def test_doctor_fetches_a_token_and_a_ticket(ding: FakeDingtalk) -> None:
-    good = DingtalkChannelConfig(client_id=CLIENT_ID, client_secret=CLIENT_SECRET,
-                                 api_base=ding.base_url)
+    good = DingtalkChannelConfig(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, api_base=ding.base_url
+    )
     wrong_secret = good.model_copy(update={"client_secret": SecretStr(CLIENT_SECRET[:-1] + "X")})
     wrong_id = good.model_copy(update={"client_id": "1234567890"})
 

@@ -70,32 +70,64 @@ class StrictHTML(HTMLParser):
 
 async def run_cli(cwd: Path, *args: str) -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
-        str(AI_BOT), "eval", *args, cwd=cwd, env={**clean_env(), "COLUMNS": "200"},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+        str(AI_BOT),
+        "eval",
+        *args,
+        cwd=cwd,
+        env={**clean_env(), "COLUMNS": "200"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
     out, err = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
     return process.returncode, out.decode(), err.decode()
 
 
 def write_config(path: Path, fakes: dict[str, FakeOpenAI], storage: str | None = None) -> None:
-    config: dict[str, Any] = {"models": {"providers": {
-        name: {"base_url": fake.base_url, "api_key": "sk-eval-test", "model": f"{name}-m",
-               "max_retries": 0}
-        for name, fake in fakes.items()}}}
+    config: dict[str, Any] = {
+        "models": {
+            "providers": {
+                name: {
+                    "base_url": fake.base_url,
+                    "api_key": "sk-eval-test",
+                    "model": f"{name}-m",
+                    "max_retries": 0,
+                }
+                for name, fake in fakes.items()
+            }
+        }
+    }
     if storage:
         config["storage"] = {"url": storage}
     path.write_text(yaml.safe_dump(config))
 
 
 async def test_good_model_wins_significantly_and_reports_are_complete(tmp_path: Path) -> None:
-    async with (FakeOpenAI(reply=good) as a, FakeOpenAI(reply=bad) as b,
-                FakeOpenAI(reply=judge) as j):
+    async with (
+        FakeOpenAI(reply=good) as a,
+        FakeOpenAI(reply=bad) as b,
+        FakeOpenAI(reply=judge) as j,
+    ):
         write_config(tmp_path / "config.yaml", {"good": a, "bad": b, "grader": j})
         b.script(Fail(status=400, message="context too long"))  # one scored failure
         code, out, err = await run_cli(
-            tmp_path, str(SAMPLES), "--models", "bad,good", "--judge", "grader",
-            "--concurrency", "3", "--json", "out.json", "--html", "out.html", "--seed", "5",
-            "--price", "good=0.002/0.008")
+            tmp_path,
+            str(SAMPLES),
+            "--models",
+            "bad,good",
+            "--judge",
+            "grader",
+            "--concurrency",
+            "3",
+            "--json",
+            "out.json",
+            "--html",
+            "out.html",
+            "--seed",
+            "5",
+            "--price",
+            "good=0.002/0.008",
+        )
     assert code == 0, err
     cases = len(REFERENCES)
     assert len(a.requests) == len(b.requests) == cases
@@ -131,7 +163,8 @@ async def test_good_model_wins_significantly_and_reports_are_complete(tmp_path: 
     assert parser.open == []
     assert parser.counts["svg"] == 3 and parser.counts["rect"] > 10  # BLEU, success, judge
     assert "<script" not in page and "http://" not in page.replace(
-        'xmlns="http://www.w3.org/2000/svg"', "")
+        'xmlns="http://www.w3.org/2000/svg"', ""
+    )
     assert "grader (grader-m)" in page and "math" in page and "一打鸡蛋有几个" in page
 
     table = out.replace("│", "|")
@@ -143,8 +176,17 @@ async def test_from_history_masks_personal_data(tmp_path: Path) -> None:
     await fill_store(store, now=time.time())
     async with FakeOpenAI(reply=good) as a, FakeOpenAI(reply=bad) as b:
         write_config(tmp_path / "config.yaml", {"good": a, "bad": b}, storage=store)
-        code, out, err = await run_cli(tmp_path, "--from-history", "7", "--limit", "10",
-                                       "--models", "good,bad", "--json", "h.json")
+        code, out, err = await run_cli(
+            tmp_path,
+            "--from-history",
+            "7",
+            "--limit",
+            "10",
+            "--models",
+            "good,bad",
+            "--json",
+            "h.json",
+        )
         sent = [str(r.json) for r in a.requests]
     assert code == 0, err
     report = orjson.loads((tmp_path / "h.json").read_bytes())
@@ -161,8 +203,10 @@ async def test_bad_input_is_one_clear_line_and_no_model_is_called(tmp_path: Path
     async with FakeOpenAI() as a, FakeOpenAI() as b:
         write_config(tmp_path / "config.yaml", {"a": a, "b": b})
         checks = [
-            (("x.jsonl", "--models", "a,nope"),
-             "--models: unknown provider 'nope' (models.providers: a, b)"),
+            (
+                ("x.jsonl", "--models", "a,nope"),
+                "--models: unknown provider 'nope' (models.providers: a, b)",
+            ),
             ((str(SAMPLES), "--models", "a"), "--models needs at least two provider names"),
             ((str(SAMPLES), "--models", "a,b", "--judge", "j"), "--judge: unknown provider 'j'"),
             ((str(SAMPLES), "--models", "a,b", "--price", "a=cheap"), "expected provider=IN/OUT"),

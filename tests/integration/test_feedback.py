@@ -18,8 +18,10 @@ from tests.fakes.telegram_api import FakeTelegram
 def ratings(gw: RunningGateway) -> list[tuple[Any, ...]]:
     path = Path(gw.config["storage"]["url"].removeprefix("sqlite:///"))
     with sqlite3.connect(path) as db:
-        return db.execute("SELECT user_id, channel, score, provider, model, route, session_key "
-                          "FROM ratings ORDER BY created_at").fetchall()
+        return db.execute(
+            "SELECT user_id, channel, score, provider, model, route, session_key "
+            "FROM ratings ORDER BY created_at"
+        ).fetchall()
 
 
 async def metrics(gw: RunningGateway) -> str:
@@ -28,9 +30,15 @@ async def metrics(gw: RunningGateway) -> str:
 
 
 async def test_good_and_bad_rate_the_last_answer_once_per_user(
-        gateway_factory: GatewayFactory, fake_llm: FakeOpenAI) -> None:
-    gw = await gateway_factory({"routes": [{"name": "faq", "match": {"prefix": "faq"},
-                                            "system_prompt": "Answer briefly."}]})
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
+    gw = await gateway_factory(
+        {
+            "routes": [
+                {"name": "faq", "match": {"prefix": "faq"}, "system_prompt": "Answer briefly."}
+            ]
+        }
+    )
     assert "no answer to rate" in (await gw.chat("/good", session="a"))[1]["reply"]
     await gw.chat("faq: what is this?", session="a", user_id="ann")
     assert "Thanks" in (await gw.chat("/good", session="a", user_id="ann"))[1]["reply"]
@@ -40,10 +48,12 @@ async def test_good_and_bad_rate_the_last_answer_once_per_user(
     assert ratings(gw) == [("ann", "api", -1, "fake", "fake-model", "faq", "api:a")]
     assert len(fake_llm.requests) == 1  # rating is a command: the model never sees it
     text = await metrics(gw)
-    assert ('aibot_feedback_total{channel="api",provider="fake",rating="good",route="faq"} 2.0'
-            in text)
-    assert ('aibot_feedback_total{channel="api",provider="fake",rating="bad",route="faq"} 1.0'
-            in text)
+    assert (
+        'aibot_feedback_total{channel="api",provider="fake",rating="good",route="faq"} 2.0' in text
+    )
+    assert (
+        'aibot_feedback_total{channel="api",provider="fake",rating="bad",route="faq"} 1.0' in text
+    )
 
 
 async def test_web_page_rates_its_own_answers_only(gateway_factory: GatewayFactory) -> None:
@@ -83,8 +93,17 @@ async def test_web_page_rates_its_own_answers_only(gateway_factory: GatewayFacto
 
 async def test_telegram_buttons_rate_the_answer(gateway_factory: GatewayFactory) -> None:
     async with FakeTelegram(token="123456:TEST-TOKEN", username="gw_test_bot") as tg:
-        gw = await gateway_factory({"channels": {"telegram": {
-            "bot_token": "123456:TEST-TOKEN", "api_base": tg.base_url, "poll_timeout": 1}}})
+        gw = await gateway_factory(
+            {
+                "channels": {
+                    "telegram": {
+                        "bot_token": "123456:TEST-TOKEN",
+                        "api_base": tg.base_url,
+                        "poll_timeout": 1,
+                    }
+                }
+            }
+        )
         tg.user_message(42, "hello")
         (answer,) = await tg.wait_sent(1, chat_id=42, timeout=10)
         good, bad = answer["reply_markup"]["inline_keyboard"][0]
@@ -104,23 +123,34 @@ async def test_telegram_buttons_rate_the_answer(gateway_factory: GatewayFactory)
 
 
 async def test_feishu_card_buttons_rate_the_answer(gateway_factory: GatewayFactory) -> None:
-    async with FakeFeishu(encrypt_key="k-1", verification_token="t-1",
-                          app_secret="s-1") as lark:
+    async with FakeFeishu(encrypt_key="k-1", verification_token="t-1", app_secret="s-1") as lark:
         port = free_port()
         lark.webhook_url = f"http://127.0.0.1:{port}/feishu/webhook"
-        gw = await gateway_factory({
-            "server": {"port": port},
-            "channels": {"feishu": {"app_id": lark.app_id, "app_secret": "s-1",
-                                    "verification_token": "t-1", "encrypt_key": "k-1",
-                                    "api_base": lark.base_url, "reply_format": "card"}}})
+        gw = await gateway_factory(
+            {
+                "server": {"port": port},
+                "channels": {
+                    "feishu": {
+                        "app_id": lark.app_id,
+                        "app_secret": "s-1",
+                        "verification_token": "t-1",
+                        "encrypt_key": "k-1",
+                        "api_base": lark.base_url,
+                        "reply_format": "card",
+                    }
+                },
+            }
+        )
         lark.user_message("oc_dm", "hello", user="ou_ann")
         await lark.wait_texts("oc_dm", 1)
         (answer,) = lark.bot_messages("oc_dm")
         assert answer.text == "echo: hello"
         good, bad = answer.buttons
-        assert (await lark.card_action(answer.message_id, bad, "ou_ann"))["toast"]["type"] \
-            == "success"
+        assert (await lark.card_action(answer.message_id, bad, "ou_ann"))["toast"][
+            "type"
+        ] == "success"
         toast = await lark.card_action(answer.message_id, good, "ou_ann")
-        assert toast == {"toast": {"type": "success",
-                                   "content": "Thanks for the feedback! 感谢反馈！"}}
+        assert toast == {
+            "toast": {"type": "success", "content": "Thanks for the feedback! 感谢反馈！"}
+        }
         assert [r[:3] for r in ratings(gw)] == [("ou_ann", "feishu", 1)]

@@ -27,19 +27,29 @@ GROUP = "oc_group1"
 
 @pytest.fixture
 async def lark() -> AsyncIterator[FakeFeishu]:
-    async with FakeFeishu(encrypt_key=KEY, verification_token=TOKEN, app_secret=SECRET,
-                          retry_schedule=(0.3, 0.6, 1.2)) as fake:
+    async with FakeFeishu(
+        encrypt_key=KEY, verification_token=TOKEN, app_secret=SECRET, retry_schedule=(0.3, 0.6, 1.2)
+    ) as fake:
         yield fake
 
 
 def feishu(lark: FakeFeishu, **extra: Any) -> dict[str, Any]:
     port = free_port()
     lark.webhook_url = f"http://127.0.0.1:{port}/feishu/webhook"
-    return {"server": {"port": port},
-            "channels": {"feishu": {"app_id": lark.app_id, "app_secret": SECRET,
-                                    "verification_token": TOKEN, "encrypt_key": KEY,
-                                    "api_base": lark.base_url, **extra}},
-            "outbox": {"backoff_base": "100ms", "backoff_max": "1s"}}
+    return {
+        "server": {"port": port},
+        "channels": {
+            "feishu": {
+                "app_id": lark.app_id,
+                "app_secret": SECRET,
+                "verification_token": TOKEN,
+                "encrypt_key": KEY,
+                "api_base": lark.base_url,
+                **extra,
+            }
+        },
+        "outbox": {"backoff_base": "100ms", "backoff_max": "1s"},
+    }
 
 
 def last_prompt(fake: FakeOpenAI) -> str:
@@ -47,21 +57,31 @@ def last_prompt(fake: FakeOpenAI) -> str:
 
 
 async def post(gw: RunningGateway, body: bytes, headers: dict[str, str]) -> int:
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{gw.url}/feishu/webhook", data=body, headers=headers
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{gw.url}/feishu/webhook", data=body, headers=headers) as response,
+    ):
         return response.status
 
 
-async def test_challenge_and_refusals(gateway_factory: GatewayFactory, lark: FakeFeishu,
-                                      fake_llm: FakeOpenAI) -> None:
+async def test_challenge_and_refusals(
+    gateway_factory: GatewayFactory, lark: FakeFeishu, fake_llm: FakeOpenAI
+) -> None:
     gw = await gateway_factory(feishu(lark))
     status, answer = await lark.url_verification("abc-123")
     assert (status, orjson.loads(answer)) == (200, {"challenge": "abc-123"})
 
-    event = lark.envelope({"message": {"message_id": "om_x", "chat_id": DM,
-                                       "chat_type": "p2p", "message_type": "text",
-                                       "content": '{"text":"hi"}'}})
+    event = lark.envelope(
+        {
+            "message": {
+                "message_id": "om_x",
+                "chat_id": DM,
+                "chat_type": "p2p",
+                "message_type": "text",
+                "content": '{"text":"hi"}',
+            }
+        }
+    )
     body, headers = lark.signed_request(event)
     tampered = {**headers, "X-Lark-Signature": "0" * 64}
     stale_body, stale = lark.signed_request(event, timestamp=1_700_000_000)
@@ -78,7 +98,9 @@ async def test_challenge_and_refusals(gateway_factory: GatewayFactory, lark: Fak
 
 
 async def test_private_message_answered_fast_through_reply_api(
-    gateway_factory: GatewayFactory, lark: FakeFeishu, fake_llm: FakeOpenAI,
+    gateway_factory: GatewayFactory,
+    lark: FakeFeishu,
+    fake_llm: FakeOpenAI,
 ) -> None:
     fake_llm.latency = 2.0
     fake_llm.reply = lambda body: "**bold** answer"
@@ -96,7 +118,9 @@ async def test_private_message_answered_fast_through_reply_api(
 
 
 async def test_resent_message_with_new_event_ids_answered_once_across_restart(
-    gateway_factory: GatewayFactory, lark: FakeFeishu, fake_llm: FakeOpenAI,
+    gateway_factory: GatewayFactory,
+    lark: FakeFeishu,
+    fake_llm: FakeOpenAI,
 ) -> None:
     gw = await gateway_factory(feishu(lark))
     asked = lark.user_message(DM, "only once")
@@ -104,8 +128,9 @@ async def test_resent_message_with_new_event_ids_answered_once_across_restart(
 
     async def resend_acknowledged() -> None:
         event_id = lark.resend(asked)["header"]["event_id"]
-        await lark.wait_for(lambda: any(d.event_id == event_id and d.status == 200
-                                        for d in lark.deliveries))
+        await lark.wait_for(
+            lambda: any(d.event_id == event_id and d.status == 200 for d in lark.deliveries)
+        )
 
     await resend_acknowledged()
     await gw.restart()
@@ -115,8 +140,9 @@ async def test_resent_message_with_new_event_ids_answered_once_across_restart(
     assert len(fake_llm.requests) == 1
 
 
-async def test_undelivered_event_is_pushed_again(gateway_factory: GatewayFactory,
-                                                 lark: FakeFeishu) -> None:
+async def test_undelivered_event_is_pushed_again(
+    gateway_factory: GatewayFactory, lark: FakeFeishu
+) -> None:
     config = feishu(lark)
     lark.retry_schedule = (0.2, 6.0, 6.0)  # 15 s, 5 min, … scaled down
     lark.user_message(DM, "are you there")  # the gateway is not up yet: refused, re-sent
@@ -126,28 +152,46 @@ async def test_undelivered_event_is_pushed_again(gateway_factory: GatewayFactory
     assert lark.deliveries[0].status is None and lark.deliveries[-1].status == 200
 
 
-async def test_group_mentions(gateway_factory: GatewayFactory, lark: FakeFeishu,
-                              fake_llm: FakeOpenAI) -> None:
+async def test_group_mentions(
+    gateway_factory: GatewayFactory, lark: FakeFeishu, fake_llm: FakeOpenAI
+) -> None:
     await gateway_factory(feishu(lark))
     lark.user_message(GROUP, "people talking", chat_type="group")
-    lark.user_message(GROUP, "@_user_1 people talking to @_user_1", chat_type="group",
-                      mentions=[("ou_ann", "Ann")])
-    lark.user_message(GROUP, "@_user_1 ask @_user_2 please", chat_type="group",
-                      mentions=[("ou_bot", "ai-bot"), ("ou_ann", "Ann")])
+    lark.user_message(
+        GROUP,
+        "@_user_1 people talking to @_user_1",
+        chat_type="group",
+        mentions=[("ou_ann", "Ann")],
+    )
+    lark.user_message(
+        GROUP,
+        "@_user_1 ask @_user_2 please",
+        chat_type="group",
+        mentions=[("ou_bot", "ai-bot"), ("ou_ann", "Ann")],
+    )
     (text,) = await lark.wait_texts(GROUP, timeout=10)
     assert text == "echo: ask @Ann please"
-    post = {"title": "Q", "content": [[{"tag": "at", "user_id": "@_user_1"},
-                                       {"tag": "text", "text": " see "},
-                                       {"tag": "a", "text": "docs", "href": "https://x.y"}]]}
-    lark.user_message(GROUP, chat_type="group", message_type="post", content=post,
-                      mentions=[("ou_bot", "ai-bot")])
+    post = {
+        "title": "Q",
+        "content": [
+            [
+                {"tag": "at", "user_id": "@_user_1"},
+                {"tag": "text", "text": " see "},
+                {"tag": "a", "text": "docs", "href": "https://x.y"},
+            ]
+        ],
+    }
+    lark.user_message(
+        GROUP, chat_type="group", message_type="post", content=post, mentions=[("ou_bot", "ai-bot")]
+    )
     await lark.wait_texts(GROUP, 2, timeout=10)
     assert last_prompt(fake_llm) == "Q\n see [docs](https://x.y)"
     assert len(fake_llm.requests) == 2  # the unaddressed messages never reached it
 
 
 async def test_replies_survive_token_expiry_rate_limits_and_lost_responses(
-    gateway_factory: GatewayFactory, lark: FakeFeishu,
+    gateway_factory: GatewayFactory,
+    lark: FakeFeishu,
 ) -> None:
     await gateway_factory(feishu(lark))
     lark.user_message(DM, "first")
@@ -172,13 +216,17 @@ async def test_replies_survive_token_expiry_rate_limits_and_lost_responses(
     await asyncio.sleep(0.5)
     lost, retry = lark.ops("reply")[-2:]
     assert lost.status == 0 and lost.body["uuid"] == retry.body["uuid"]
-    assert lark.texts(DM) == ["echo: first", "echo: second", "echo: slow down",
-                              "echo: exactly once"]
+    assert lark.texts(DM) == [
+        "echo: first",
+        "echo: second",
+        "echo: slow down",
+        "echo: exactly once",
+    ]
 
 
-async def test_card_refused_falls_back_to_text(gateway_factory: GatewayFactory,
-                                               lark: FakeFeishu,
-                                               fake_llm: FakeOpenAI) -> None:
+async def test_card_refused_falls_back_to_text(
+    gateway_factory: GatewayFactory, lark: FakeFeishu, fake_llm: FakeOpenAI
+) -> None:
     fake_llm.reply = lambda body: "# Title\n\n- item"
     await gateway_factory(feishu(lark, reply_format="card"))
     lark.script("reply", Fail.card_error())
@@ -191,8 +239,9 @@ async def test_card_refused_falls_back_to_text(gateway_factory: GatewayFactory,
     assert lark.bot_messages(DM)[1].msg_type == "interactive"
 
 
-async def test_long_answer_split_under_limits(gateway_factory: GatewayFactory,
-                                              lark: FakeFeishu, fake_llm: FakeOpenAI) -> None:
+async def test_long_answer_split_under_limits(
+    gateway_factory: GatewayFactory, lark: FakeFeishu, fake_llm: FakeOpenAI
+) -> None:
     answer = "\n\n".join(f"第{n}段。" + "中文内容" * 400 for n in range(30))
     fake_llm.reply = lambda body: answer
     await gateway_factory(feishu(lark))
@@ -206,7 +255,9 @@ async def test_long_answer_split_under_limits(gateway_factory: GatewayFactory,
 
 
 async def test_streamed_card_becomes_the_answer_or_gives_way_to_one_message(
-    gateway_factory: GatewayFactory, lark: FakeFeishu, fake_llm: FakeOpenAI,
+    gateway_factory: GatewayFactory,
+    lark: FakeFeishu,
+    fake_llm: FakeOpenAI,
 ) -> None:
     fake_llm.chunk_delay = 0.025
     answer = " ".join(f"word{n}" for n in range(60)) + " **done**"
@@ -224,8 +275,9 @@ async def test_streamed_card_becomes_the_answer_or_gives_way_to_one_message(
     assert lark.ops("delete")  # the half-written card was recalled, not left beside it
 
 
-async def test_doctor_checks_credentials_and_own_webhook(gateway_factory: GatewayFactory,
-                                                         lark: FakeFeishu) -> None:
+async def test_doctor_checks_credentials_and_own_webhook(
+    gateway_factory: GatewayFactory, lark: FakeFeishu
+) -> None:
     config = feishu(lark)
     section = FeishuChannelConfig(**config["channels"]["feishu"])
     server = ServerConfig(port=config["server"]["port"])
@@ -246,7 +298,9 @@ async def test_doctor_checks_credentials_and_own_webhook(gateway_factory: Gatewa
 
 
 async def test_long_connection_without_lark_oapi_reports_how_to_install(
-    gateway_factory: GatewayFactory, lark: FakeFeishu, tmp_path: Path,
+    gateway_factory: GatewayFactory,
+    lark: FakeFeishu,
+    tmp_path: Path,
 ) -> None:
     hide = tmp_path / "hide-lark"
     hide.mkdir()
@@ -257,8 +311,9 @@ async def test_long_connection_without_lark_oapi_reports_how_to_install(
     assert state["ok"] is False and "pip install 'ai-bot[feishu-ws]'" in state["error"]
 
 
-async def test_long_connection_runs_beside_the_gateway(gateway_factory: GatewayFactory,
-                                                       lark: FakeFeishu) -> None:
+async def test_long_connection_runs_beside_the_gateway(
+    gateway_factory: GatewayFactory, lark: FakeFeishu
+) -> None:
     """lark-oapi loads in its own thread after the gateway is up; the fake grants a bootstrap
     URL but serves no pbbp2 WebSocket, so the SDK's reconnecting must show in /readyz."""
     gw = await gateway_factory(feishu(lark, mode="websocket"))

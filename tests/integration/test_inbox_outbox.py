@@ -16,18 +16,28 @@ SECRET = "callback-secret-123"
 
 
 def webhook_config(receiver: CallbackReceiver, **outbox: Any) -> dict[str, Any]:
-    return {"channels": {"webhook": {"callback_url": receiver.url, "secret": SECRET,
-                                     "timeout": 2}},
-            "outbox": {"backoff_base": "100ms", "backoff_max": "1s", **outbox}}
+    return {
+        "channels": {"webhook": {"callback_url": receiver.url, "secret": SECRET, "timeout": 2}},
+        "outbox": {"backoff_base": "100ms", "backoff_max": "1s", **outbox},
+    }
 
 
-async def post_message(gw: RunningGateway, message_id: str, text: str,
-                       session: str = "c1") -> tuple[int, str]:
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{gw.url}/api/v1/messages", headers=gw.headers,
-        json={"message_id": message_id, "session_id": session, "message": text,
-              "metadata": {"ticket": 7}},
-    ) as response:
+async def post_message(
+    gw: RunningGateway, message_id: str, text: str, session: str = "c1"
+) -> tuple[int, str]:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{gw.url}/api/v1/messages",
+            headers=gw.headers,
+            json={
+                "message_id": message_id,
+                "session_id": session,
+                "message": text,
+                "metadata": {"ticket": 7},
+            },
+        ) as response,
+    ):
         return response.status, (await response.json())["status"]
 
 
@@ -48,11 +58,12 @@ async def test_accept_dedupe_and_signed_callback(gateway_factory: GatewayFactory
         assert receiver.bad_signatures == 0
         await asyncio.sleep(0.5)
         assert len(receiver.received) == 1
-        assert "dedupe_hits_total{channel=\"webhook\"} 1.0" in await metrics(gw)
+        assert 'dedupe_hits_total{channel="webhook"} 1.0' in await metrics(gw)
 
 
-async def test_ordered_replies_per_conversation(gateway_factory: GatewayFactory,
-                                                fake_llm: FakeOpenAI) -> None:
+async def test_ordered_replies_per_conversation(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     fake_llm.latency = 0.02
     async with CallbackReceiver() as receiver:
         gw = await gateway_factory(webhook_config(receiver))
@@ -97,7 +108,8 @@ async def test_stale_replies_expire_instead_of_flooding(gateway_factory: Gateway
 
 
 async def test_message_accepted_before_sigkill_is_answered_once_after_restart(
-    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI,
+    gateway_factory: GatewayFactory,
+    fake_llm: FakeOpenAI,
 ) -> None:
     async with CallbackReceiver() as receiver:
         fake_llm.latency = 30.0  # the model is still thinking when the process dies
@@ -117,8 +129,9 @@ async def test_message_accepted_before_sigkill_is_answered_once_after_restart(
         assert rows(gw, "select status from inbox") == [("done",)]
 
 
-async def test_memory_survives_restart(gateway_factory: GatewayFactory,
-                                       fake_llm: FakeOpenAI) -> None:
+async def test_memory_survives_restart(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     gw = await gateway_factory()
     assert (await gw.chat("remember me", session="keep"))[0] == 200
     await gw.restart()
@@ -132,8 +145,9 @@ async def metrics(gw: RunningGateway) -> str:
         return await response.text()
 
 
-async def test_sigterm_finishes_work_in_flight(gateway_factory: GatewayFactory,
-                                               fake_llm: FakeOpenAI) -> None:
+async def test_sigterm_finishes_work_in_flight(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     async with CallbackReceiver() as receiver:
         fake_llm.latency = 1.0
         gw = await gateway_factory(webhook_config(receiver))
@@ -144,8 +158,9 @@ async def test_sigterm_finishes_work_in_flight(gateway_factory: GatewayFactory,
         assert rows(gw, "select status from inbox") == [("done",)]
 
 
-async def test_model_failure_is_recorded_and_the_user_told(gateway_factory: GatewayFactory,
-                                                           fake_llm: FakeOpenAI) -> None:
+async def test_model_failure_is_recorded_and_the_user_told(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     async with CallbackReceiver() as receiver:
         fake_llm.script(Fail(500), Fail(500))
         gw = await gateway_factory(webhook_config(receiver))

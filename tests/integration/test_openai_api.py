@@ -24,7 +24,8 @@ async def test_models_and_completion(gateway_factory: GatewayFactory) -> None:
     models = await api.models.list()
     assert [m.id for m in models.data] == ["fake"]
     completion = await api.chat.completions.create(
-        model="fake", messages=[{"role": "user", "content": "hello 世界"}])
+        model="fake", messages=[{"role": "user", "content": "hello 世界"}]
+    )
     assert completion.choices[0].message.content == "echo: hello 世界"
     assert completion.choices[0].finish_reason == "stop"
     assert completion.usage is not None and completion.usage.total_tokens > 0
@@ -35,8 +36,11 @@ async def test_streaming_with_usage(gateway_factory: GatewayFactory) -> None:
     gw = await gateway_factory()
     api = client(gw)
     stream = await api.chat.completions.create(
-        model="fake", messages=[{"role": "user", "content": "stream me please"}], stream=True,
-        stream_options={"include_usage": True})
+        model="fake",
+        messages=[{"role": "user", "content": "stream me please"}],
+        stream=True,
+        stream_options={"include_usage": True},
+    )
     text, usage, finish = "", None, None
     async for chunk in stream:
         if chunk.choices:
@@ -62,35 +66,43 @@ async def test_wrong_or_missing_key_is_openai_401(gateway_factory: GatewayFactor
     await api.close()
 
 
-async def test_user_field_keeps_memory_stateless_otherwise(gateway_factory: GatewayFactory,
-                                                           fake_llm: FakeOpenAI) -> None:
+async def test_user_field_keeps_memory_stateless_otherwise(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     gw = await gateway_factory()
     api = client(gw)
     for text in ("one", "two"):
-        await api.chat.completions.create(model="fake", user="alice",
-                                          messages=[{"role": "user", "content": text}])
+        await api.chat.completions.create(
+            model="fake", user="alice", messages=[{"role": "user", "content": text}]
+        )
     assert sent_users(fake_llm) == ["one", "two"]
     sent = fake_llm.requests[-1].json["messages"]
     assert sent[1] == {"role": "assistant", "content": "echo: one"}
 
     await api.chat.completions.create(
-        model="fake", messages=[{"role": "user", "content": "three"}],
-        extra_headers={"X-Session-Id": "alice-2"})
+        model="fake",
+        messages=[{"role": "user", "content": "three"}],
+        extra_headers={"X-Session-Id": "alice-2"},
+    )
     assert sent_users(fake_llm) == ["three"]
 
     # Stateless: the client's own history is sent as given, nothing is remembered.
-    given = [{"role": "system", "content": "sys"}, {"role": "user", "content": "a"},
-             {"role": "assistant", "content": "b"}, {"role": "user", "content": "c"}]
+    given = [
+        {"role": "system", "content": "sys"},
+        {"role": "user", "content": "a"},
+        {"role": "assistant", "content": "b"},
+        {"role": "user", "content": "c"},
+    ]
     await api.chat.completions.create(model="fake", messages=given)  # type: ignore[arg-type]
     assert fake_llm.requests[-1].json["messages"] == given
-    await api.chat.completions.create(model="fake",
-                                      messages=[{"role": "user", "content": "d"}])
+    await api.chat.completions.create(model="fake", messages=[{"role": "user", "content": "d"}])
     assert sent_users(fake_llm) == ["d"]
     await api.close()
 
 
-async def test_upstream_failure_is_an_openai_error(gateway_factory: GatewayFactory,
-                                                   fake_llm: FakeOpenAI) -> None:
+async def test_upstream_failure_is_an_openai_error(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     gw = await gateway_factory()
     fake_llm.script(Fail(500), Fail(500))
     api = client(gw)

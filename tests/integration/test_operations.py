@@ -9,8 +9,9 @@ from tests.conftest import GatewayFactory
 from tests.fakes.openai_server import Fail, FakeOpenAI
 
 
-async def test_health_metrics_and_logs(gateway_factory: GatewayFactory,
-                                       fake_llm: FakeOpenAI) -> None:
+async def test_health_metrics_and_logs(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     gw = await gateway_factory()
     fake_llm.script(Fail(429, retry_after=0.1))
     async with aiohttp.ClientSession() as http:

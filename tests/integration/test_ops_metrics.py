@@ -22,8 +22,11 @@ from tests.monitoring_files import (
     metric_names,
 )
 
-_SUFFIXES = {"counter": ("_total", "_created"), "gauge": ("",),
-             "histogram": ("_bucket", "_sum", "_count", "_created")}
+_SUFFIXES = {
+    "counter": ("_total", "_created"),
+    "gauge": ("",),
+    "histogram": ("_bucket", "_sum", "_count", "_created"),
+}
 
 
 async def scrape(gw: RunningGateway) -> str:
@@ -51,7 +54,8 @@ def gauge(exposition: str, name: str) -> float | None:
 
 
 async def test_alerts_and_dashboard_read_only_exported_metrics(
-        gateway_factory: GatewayFactory) -> None:
+    gateway_factory: GatewayFactory,
+) -> None:
     async with CallbackReceiver(secret="callback-secret-123") as receiver:
         gw = await gateway_factory(webhook_config(receiver))
         assert await post_message(gw, "m-1", "hello") == (202, "accepted")
@@ -59,20 +63,34 @@ async def test_alerts_and_dashboard_read_only_exported_metrics(
         assert (await gw.chat("hi"))[0] == 200
         exposition = await scrape(gw)
     exported = exported_names(exposition)
-    used = {name: source for source, exprs in (
-        ("alerts.yml", [rule["expr"] for rule in alert_rules()]),
-        ("ai-bot.json", dashboard_queries())) for expr in exprs for name in metric_names(expr)}
-    missing = {name: source for name, source in used.items()
-               if name not in exported and name not in EXTERNAL_METRICS}
+    used = {
+        name: source
+        for source, exprs in (
+            ("alerts.yml", [rule["expr"] for rule in alert_rules()]),
+            ("ai-bot.json", dashboard_queries()),
+        )
+        for expr in exprs
+        for name in metric_names(expr)
+    }
+    missing = {
+        name: source
+        for name, source in used.items()
+        if name not in exported and name not in EXTERNAL_METRICS
+    }
     assert not missing, f"not exported by the gateway: {missing}"
-    assert {"aibot_event_loop_lag_seconds", "aibot_inbox_pending", "aibot_inbox_oldest_seconds",
-            "aibot_outbox_oldest_seconds"} <= exported
+    assert {
+        "aibot_event_loop_lag_seconds",
+        "aibot_inbox_pending",
+        "aibot_inbox_oldest_seconds",
+        "aibot_outbox_oldest_seconds",
+    } <= exported
     lag = gauge(exposition, "aibot_event_loop_lag_seconds")
     assert lag is not None and 0 <= lag < 1
 
 
-async def test_backlog_gauges_show_waiting_work(gateway_factory: GatewayFactory,
-                                                fake_llm: FakeOpenAI) -> None:
+async def test_backlog_gauges_show_waiting_work(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     async with CallbackReceiver(secret="callback-secret-123") as receiver:
         receiver.script(*([503] * 200))  # the platform is down: the reply stays in the outbox
         fake_llm.script(Hang(6.0))  # the model is slow: the message stays pending meanwhile
@@ -98,18 +116,22 @@ async def test_backlog_gauges_show_waiting_work(gateway_factory: GatewayFactory,
 
 
 async def test_log_file_is_json_rotated_and_masked(gateway_factory: GatewayFactory) -> None:
-    gw = await gateway_factory({"logging": {"file": "logs/ai-bot.log", "rotate": "size",
-                                            "max_bytes": 2048, "backups": 2}})
+    gw = await gateway_factory(
+        {"logging": {"file": "logs/ai-bot.log", "rotate": "size", "max_bytes": 2048, "backups": 2}}
+    )
     for n in range(20):  # ~8 KB of lines: more than the file and its two backups hold
         assert (await gw.chat(f"hello {n}", session=f"alice{n}@example.com"))[0] == 200
     await gw.stop()
     logs = gw.workdir / "logs"
-    assert sorted(p.name for p in logs.iterdir()) == ["ai-bot.log", "ai-bot.log.1",
-                                                      "ai-bot.log.2"]
-    lines = [json.loads(line) for path in logs.iterdir()
-             for line in path.read_text(encoding="utf-8").splitlines()]
+    assert sorted(p.name for p in logs.iterdir()) == ["ai-bot.log", "ai-bot.log.1", "ai-bot.log.2"]
+    lines = [
+        json.loads(line)
+        for path in logs.iterdir()
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
     handled = [line for line in lines if line["event"] == "message handled"]
     assert handled and all(line["session"] == "api:[email]" for line in handled)
     assert all(path.stat().st_size <= 2048 + 1024 for path in logs.iterdir())
     assert "@example.com" not in gw.log() + "".join(
-        path.read_text(encoding="utf-8") for path in logs.iterdir())
+        path.read_text(encoding="utf-8") for path in logs.iterdir()
+    )

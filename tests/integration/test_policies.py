@@ -25,8 +25,9 @@ def user_turns(fake: FakeOpenAI) -> list[str]:
     return [str(r.json["messages"][-1]["content"]) for r in fake.requests]
 
 
-async def test_blocked_words_never_reach_the_model(gateway_factory: GatewayFactory,
-                                                   fake_llm: FakeOpenAI) -> None:
+async def test_blocked_words_never_reach_the_model(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     gw = await gateway_factory(WORDS)
     for text in ["这是违 禁 詞吗", "tell me the SECRET-PLAN", "the s.e.c.r.e.t plan"]:
         status, body = await gw.chat(text, session="w")
@@ -39,10 +40,12 @@ async def test_blocked_words_never_reach_the_model(gateway_factory: GatewayFacto
     assert 'aibot_rejected_total{reason="sensitive_words"} 3.0' in await metrics(gw)
 
 
-async def test_mask_action_masks_input_and_output(gateway_factory: GatewayFactory,
-                                                  fake_llm: FakeOpenAI) -> None:
-    gw = await gateway_factory({"policy": {"sensitive_words": {
-        "words": ["违禁词", "secret plan"], "action": "mask"}}})
+async def test_mask_action_masks_input_and_output(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
+    gw = await gateway_factory(
+        {"policy": {"sensitive_words": {"words": ["违禁词", "secret plan"], "action": "mask"}}}
+    )
     _, body = await gw.chat("说说违禁词 and more")
     assert user_turns(fake_llm) == ["说说*** and more"]
     assert body["reply"] == "echo: 说说*** and more"
@@ -51,17 +54,23 @@ async def test_mask_action_masks_input_and_output(gateway_factory: GatewayFactor
     assert body["reply"] == "Here is the ***: *** inside."
 
 
-async def test_streamed_output_never_shows_a_word(gateway_factory: GatewayFactory,
-                                                  fake_llm: FakeOpenAI) -> None:
+async def test_streamed_output_never_shows_a_word(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     fake_llm.chunk_size = 2  # the word arrives split over several chunks
     gw = await gateway_factory(WORDS)
     fake_llm.script(Reply("开头的内容，然后违禁词出现了，再加上 secret plan 结束。"))
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{gw.url}/api/v1/chat", headers=gw.headers,
-        json={"session_id": "st", "message": "go", "stream": True},
-    ) as response:
-        events = [orjson.loads(line[5:]) async for line in response.content
-                  if line.startswith(b"data:")]
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{gw.url}/api/v1/chat",
+            headers=gw.headers,
+            json={"session_id": "st", "message": "go", "stream": True},
+        ) as response,
+    ):
+        events = [
+            orjson.loads(line[5:]) async for line in response.content if line.startswith(b"data:")
+        ]
     deltas = [e["text"] for e in events if e["type"] == "delta"]
     assert len(deltas) > 3
     shown = ""
@@ -71,62 +80,87 @@ async def test_streamed_output_never_shows_a_word(gateway_factory: GatewayFactor
     assert shown == events[-1]["reply"] == "开头的内容，然后***出现了，再加上 *** 结束。"
 
 
-async def test_rate_limit_allows_exactly_n(gateway_factory: GatewayFactory,
-                                           fake_llm: FakeOpenAI) -> None:
+async def test_rate_limit_allows_exactly_n(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     gw = await gateway_factory({"policy": {"rate_limit": {"per_user": "3/minute"}}})
-    replies = [(await gw.chat(f"m{i}", session="r", user_id="alice"))[1]["reply"]
-               for i in range(5)]
+    replies = [(await gw.chat(f"m{i}", session="r", user_id="alice"))[1]["reply"] for i in range(5)]
     assert replies[:3] == ["echo: m0", "echo: m1", "echo: m2"]
     assert all("try again in 20 s" in r for r in replies[3:]), replies
     assert len(fake_llm.requests) == 3
-    assert (await gw.chat("other user", session="r2", user_id="bob"))[1]["reply"] \
-        == "echo: other user"
+    assert (await gw.chat("other user", session="r2", user_id="bob"))[1][
+        "reply"
+    ] == "echo: other user"
     assert 'aibot_rejected_total{reason="rate_limit"} 2.0' in await metrics(gw)
 
 
 async def test_daily_token_quota(gateway_factory: GatewayFactory, fake_llm: FakeOpenAI) -> None:
     gw = await gateway_factory({"policy": {"rate_limit": {"daily_tokens_per_user": 25}}})
-    replies = [(await gw.chat(f"a fairly long question number {i}", session="q"))[1]["reply"]
-               for i in range(6)]
+    replies = [
+        (await gw.chat(f"a fairly long question number {i}", session="q"))[1]["reply"]
+        for i in range(6)
+    ]
     answered = sum(reply.startswith("echo") for reply in replies)
     assert 1 <= answered < 6 and answered == len(fake_llm.requests)
     assert all("today's quota" in reply for reply in replies[answered:]), replies
 
 
-async def test_limits_are_shared_through_redis(gateway_factory: GatewayFactory,
-                                               fake_llm: FakeOpenAI) -> None:
+async def test_limits_are_shared_through_redis(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     async with redis_database() as url:
         shared = {"redis": {"url": url}, "policy": {"rate_limit": {"per_user": "4/minute"}}}
         first = await gateway_factory(shared, name="a")
         second = await gateway_factory(shared, name="b")
-        results = await asyncio.gather(*(
-            (first if i % 2 else second).chat(f"m{i}", session=f"s{i}", user_id="carol")
-            for i in range(10)))
+        results = await asyncio.gather(
+            *(
+                (first if i % 2 else second).chat(f"m{i}", session=f"s{i}", user_id="carol")
+                for i in range(10)
+            )
+        )
         answered = [body["reply"] for _, body in results if body["reply"].startswith("echo")]
         assert len(answered) == 4 and len(fake_llm.requests) == 4
 
 
-async def test_routes_first_match_faq_and_provider(gateway_factory: GatewayFactory,
-                                                   fake_llm: FakeOpenAI) -> None:
+async def test_routes_first_match_faq_and_provider(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     async with FakeOpenAI(reply=lambda body: "from the coder") as coder:
-        gw = await gateway_factory({
-            "models": {"providers": {"coder": {"base_url": coder.base_url, "api_key": "k",
-                                               "model": "coder-model"}}},
-            "routes": [
-                {"name": "hours", "match": {"regex": "(?i)opening hours|营业时间"},
-                 "reply": "We are open 9:00-18:00."},
-                {"name": "code", "match": {"prefix": "/code"}, "provider": "coder",
-                 "system_prompt": "You are a careful programmer.", "temperature": 0.1},
-                {"name": "never", "match": {"prefix": "/code"}, "reply": "unreachable"},
-            ],
-        })
-        assert (await gw.chat("what are your opening hours?"))[1]["reply"] \
-            == "We are open 9:00-18:00."
+        gw = await gateway_factory(
+            {
+                "models": {
+                    "providers": {
+                        "coder": {
+                            "base_url": coder.base_url,
+                            "api_key": "k",
+                            "model": "coder-model",
+                        }
+                    }
+                },
+                "routes": [
+                    {
+                        "name": "hours",
+                        "match": {"regex": "(?i)opening hours|营业时间"},
+                        "reply": "We are open 9:00-18:00.",
+                    },
+                    {
+                        "name": "code",
+                        "match": {"prefix": "/code"},
+                        "provider": "coder",
+                        "system_prompt": "You are a careful programmer.",
+                        "temperature": 0.1,
+                    },
+                    {"name": "never", "match": {"prefix": "/code"}, "reply": "unreachable"},
+                ],
+            }
+        )
+        assert (await gw.chat("what are your opening hours?"))[1][
+            "reply"
+        ] == "We are open 9:00-18:00."
         assert fake_llm.requests == [] and coder.requests == []
         assert (await gw.chat("/code write a loop", session="c"))[1]["reply"] == "from the coder"
         sent = coder.requests[-1].json
-        assert sent["messages"][0] == {"role": "system",
-                                       "content": "You are a careful programmer."}
+        assert sent["messages"][0] == {"role": "system", "content": "You are a careful programmer."}
         assert sent["temperature"] == 0.1
         assert (await gw.chat("plain", session="p"))[1]["reply"] == "echo: plain"
         text = await metrics(gw)
@@ -135,8 +169,9 @@ async def test_routes_first_match_faq_and_provider(gateway_factory: GatewayFacto
         assert '"route":"code"' in gw.log()
 
 
-async def test_answer_cache_serves_identical_first_questions(gateway_factory: GatewayFactory,
-                                                             fake_llm: FakeOpenAI) -> None:
+async def test_answer_cache_serves_identical_first_questions(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     gw = await gateway_factory({"policy": {"cache": {"enabled": True, "ttl": "1h"}}})
     first = (await gw.chat("How do I reset my password?", session="c1"))[1]["reply"]
     again = (await gw.chat("how do I reset my password", session="c2"))[1]["reply"]
@@ -149,12 +184,18 @@ async def test_answer_cache_serves_identical_first_questions(gateway_factory: Ga
     assert 'aibot_policy_events_total{outcome="miss",policy="cache"} 1.0' in text
 
 
-async def test_canary_sends_its_share_to_the_new_provider(gateway_factory: GatewayFactory,
-                                                          fake_llm: FakeOpenAI) -> None:
+async def test_canary_sends_its_share_to_the_new_provider(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     async with FakeOpenAI(reply=lambda body: "new model") as new:
-        gw = await gateway_factory({"models": {
-            "providers": {"new": {"base_url": new.base_url, "api_key": "k", "model": "n"}},
-            "canary": {"provider": "new", "weight": 30}}})
+        gw = await gateway_factory(
+            {
+                "models": {
+                    "providers": {"new": {"base_url": new.base_url, "api_key": "k", "model": "n"}},
+                    "canary": {"provider": "new", "weight": 30},
+                }
+            }
+        )
         sides = {}
         for i in range(40):
             sides[i] = (await gw.chat("hi", session=f"k{i}"))[1]["provider"]
@@ -170,14 +211,23 @@ async def tg() -> AsyncIterator[FakeTelegram]:
         yield fake
 
 
-async def test_pairing_flow_and_admin_commands(gateway_factory: GatewayFactory,
-                                               tg: FakeTelegram, fake_llm: FakeOpenAI) -> None:
-    gw = await gateway_factory({
-        "channels": {"telegram": {"bot_token": "123456:TEST-TOKEN", "api_base": tg.base_url,
-                                  "poll_timeout": 1}},
-        "policy": {"access": {"dm_policy": "pairing", "admins": ["telegram:7"],
-                              "allow_users": ["7"]}},
-    })
+async def test_pairing_flow_and_admin_commands(
+    gateway_factory: GatewayFactory, tg: FakeTelegram, fake_llm: FakeOpenAI
+) -> None:
+    gw = await gateway_factory(
+        {
+            "channels": {
+                "telegram": {
+                    "bot_token": "123456:TEST-TOKEN",
+                    "api_base": tg.base_url,
+                    "poll_timeout": 1,
+                }
+            },
+            "policy": {
+                "access": {"dm_policy": "pairing", "admins": ["telegram:7"], "allow_users": ["7"]}
+            },
+        }
+    )
     tg.user_message(55, "hello?", user_id=55)
     (asked,) = await tg.wait_sent(1, chat_id=55, timeout=10)
     code = asked["text"].split("pairing code is ")[1].split(";")[0]
@@ -205,7 +255,8 @@ async def test_pairing_flow_and_admin_commands(gateway_factory: GatewayFactory,
 
 
 async def test_reload_applies_good_config_and_keeps_running_one_on_errors(
-        gateway_factory: GatewayFactory, fake_llm: FakeOpenAI, tmp_path: Path) -> None:
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI, tmp_path: Path
+) -> None:
     words = tmp_path / "words.txt"
     words.write_text("alpha\n", encoding="utf-8")
     gw = await gateway_factory({"policy": {"sensitive_words": {"files": [str(words)]}}})
@@ -233,8 +284,9 @@ async def test_reload_applies_good_config_and_keeps_running_one_on_errors(
 async def poll_until(gw: RunningGateway, text: str, ok: Any, timeout: float = 10.0) -> bool:
     deadline = asyncio.get_running_loop().time() + timeout
     while asyncio.get_running_loop().time() < deadline:
-        if ok((await gw.chat(text, session=f"poll{asyncio.get_running_loop().time()}"))[1]
-              ["reply"]):
+        if ok(
+            (await gw.chat(text, session=f"poll{asyncio.get_running_loop().time()}"))[1]["reply"]
+        ):
             return True
         await asyncio.sleep(0.2)
     return False
@@ -247,5 +299,11 @@ async def metrics(gw: RunningGateway) -> str:
 
 async def ai_bot(gw: RunningGateway, *args: str) -> subprocess.CompletedProcess[str]:
     return await asyncio.to_thread(
-        subprocess.run, [str(AI_BOT), *args, "-c", str(gw.config_path)], cwd=gw.workdir,
-        capture_output=True, text=True, env=gw.env, timeout=60)
+        subprocess.run,
+        [str(AI_BOT), *args, "-c", str(gw.config_path)],
+        cwd=gw.workdir,
+        capture_output=True,
+        text=True,
+        env=gw.env,
+        timeout=60,
+    )

@@ -8,8 +8,7 @@ from tests.conftest import GatewayFactory, postgres_database
 from tests.fakes.openai_server import FakeOpenAI
 
 
-async def test_gateway_on_postgresql(gateway_factory: GatewayFactory,
-                                     fake_llm: FakeOpenAI) -> None:
+async def test_gateway_on_postgresql(gateway_factory: GatewayFactory, fake_llm: FakeOpenAI) -> None:
     async with postgres_database() as url:
         gw = await gateway_factory({"storage": {"url": url}})
         async with aiohttp.ClientSession() as http, http.get(f"{gw.url}/readyz") as response:

@@ -46,46 +46,66 @@ def remembered_users(body: dict[str, Any]) -> str:
 async def shared_stores() -> AsyncIterator[dict[str, Any]]:
     """A fresh PostgreSQL database and Redis database: the config that turns scale-out on."""
     async with postgres_database() as store, redis_database() as redis_url:
-        yield {"storage": {"url": store},
-               "redis": {"url": redis_url, "lease_ttl": f"{LEASE}s"},
-               "outbox": {"backoff_base": "100ms", "backoff_max": "1s"}}
+        yield {
+            "storage": {"url": store},
+            "redis": {"url": redis_url, "lease_ttl": f"{LEASE}s"},
+            "outbox": {"backoff_base": "100ms", "backoff_max": "1s"},
+        }
 
 
-async def start_replicas(gateway_factory: GatewayFactory, config: dict[str, Any],
-                         count: int) -> list[RunningGateway]:
+async def start_replicas(
+    gateway_factory: GatewayFactory, config: dict[str, Any], count: int
+) -> list[RunningGateway]:
     """Starts them together, as a deployment does: the migrations must still run once."""
-    return list(await asyncio.gather(*(gateway_factory(config, name=f"replica{i}")
-                                       for i in range(count))))
+    return list(
+        await asyncio.gather(*(gateway_factory(config, name=f"replica{i}") for i in range(count)))
+    )
 
 
 @contextlib.asynccontextmanager
-async def webhook_replicas(gateway_factory: GatewayFactory, count: int,
-                           ) -> AsyncIterator[tuple[list[RunningGateway], CallbackReceiver]]:
+async def webhook_replicas(
+    gateway_factory: GatewayFactory,
+    count: int,
+) -> AsyncIterator[tuple[list[RunningGateway], CallbackReceiver]]:
     """`count` replicas with the webhook channel, replying to one integrator endpoint."""
     async with shared_stores() as stores, CallbackReceiver() as receiver:
         config = deep_merge(stores, {"channels": {"webhook": {"callback_url": receiver.url}}})
         yield await start_replicas(gateway_factory, config, count), receiver
 
 
-async def deliver(http: aiohttp.ClientSession, url: str, message_id: str, session: str,
-                  text: str) -> None:
+async def deliver(
+    http: aiohttp.ClientSession, url: str, message_id: str, session: str, text: str
+) -> None:
     """Posts a message until a replica acknowledges it, as a platform retries a webhook."""
     for _ in range(100):
         with contextlib.suppress(aiohttp.ClientError):
-            async with http.post(f"{url}/api/v1/messages", headers=HEADERS, json={
-                "message_id": message_id, "session_id": session, "message": text,
-            }) as response:
+            async with http.post(
+                f"{url}/api/v1/messages",
+                headers=HEADERS,
+                json={
+                    "message_id": message_id,
+                    "session_id": session,
+                    "message": text,
+                },
+            ) as response:
                 if response.status in (200, 202):
                     return
         await asyncio.sleep(0.1)
     raise AssertionError(f"{message_id} was never acknowledged")
 
 
-async def chat(http: aiohttp.ClientSession, gw: RunningGateway, session: str, text: str,
-               user: str = "dave") -> str:
-    async with http.post(f"{gw.url}/api/v1/chat", headers=HEADERS, json={
-        "session_id": session, "message": text, "user_id": user,
-    }) as response:
+async def chat(
+    http: aiohttp.ClientSession, gw: RunningGateway, session: str, text: str, user: str = "dave"
+) -> str:
+    async with http.post(
+        f"{gw.url}/api/v1/chat",
+        headers=HEADERS,
+        json={
+            "session_id": session,
+            "message": text,
+            "user_id": user,
+        },
+    ) as response:
         body = await response.json()
         assert response.status == 200, body
         return str(body["reply"])
@@ -97,32 +117,33 @@ def check_conversations(received: list[dict[str, Any]], turns: dict[str, int]) -
     expected = {f"{session}-m{k}" for session, count in turns.items() for k in range(count)}
     assert set(by_message) == expected
     assert max(by_message.values()) == 1, [
-        (r["in_reply_to"], r["reply_id"]) for r in received if by_message[r["in_reply_to"]] > 1]
+        (r["in_reply_to"], r["reply_id"]) for r in received if by_message[r["in_reply_to"]] > 1
+    ]
     per_session: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for reply in received:
         per_session[reply["session_id"]].append(reply)
     for session, replies in per_session.items():
         assert [r["in_reply_to"] for r in replies] == [
-            f"{session}-m{k}" for k in range(turns[session])], session
+            f"{session}-m{k}" for k in range(turns[session])
+        ], session
         for k, reply in enumerate(replies):
             assert reply["text"] == "|".join(f"{session}.{n}" for n in range(k + 1)), reply
 
 
 async def test_replicas_answer_once_in_order_with_shared_memory(
-        gateway_factory: GatewayFactory, fake_llm: FakeOpenAI) -> None:
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     fake_llm.reply = remembered_users
     fake_llm.latency = 0.02
     conversations, turns = 24, 5
     async with webhook_replicas(gateway_factory, 3) as (replicas, receiver):
-        async with LoadBalancer([gw.url for gw in replicas]) as lb, \
-                aiohttp.ClientSession() as http:
+        async with LoadBalancer([gw.url for gw in replicas]) as lb, aiohttp.ClientSession() as http:
 
             async def converse(c: int) -> None:
                 for k in range(turns):
                     await deliver(http, lb.url, f"c{c}-m{k}", f"c{c}", f"c{c}.{k}")
                     if k == 1:  # the platform re-sends it, and another replica gets it
-                        await deliver(http, replicas[c % 3].url, f"c{c}-m{k}", f"c{c}",
-                                      f"c{c}.{k}")
+                        await deliver(http, replicas[c % 3].url, f"c{c}-m{k}", f"c{c}", f"c{c}.{k}")
 
             await asyncio.gather(*(converse(c) for c in range(conversations)))
             received = await receiver.wait_for(conversations * turns, timeout=60)
@@ -135,7 +156,8 @@ async def test_replicas_answer_once_in_order_with_shared_memory(
 
 
 async def test_one_conversation_across_replicas_and_global_limits(
-        gateway_factory: GatewayFactory, fake_llm: FakeOpenAI) -> None:
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     fake_llm.reply = remembered_users
     async with shared_stores() as stores:
         config = deep_merge(stores, {"policy": {"rate_limit": {"per_user": "6/minute"}}})
@@ -146,10 +168,11 @@ async def test_one_conversation_across_replicas_and_global_limits(
             assert await chat(http, a, "s", "three") == "one|two|three"
             fake_llm.latency = 0.3
             # The same conversation on both replicas at once: one waits for the other.
-            first, second = await asyncio.gather(chat(http, a, "s", "x"),
-                                                 chat(http, b, "s", "y"))
-            assert {first, second} in ({"one|two|three|x", "one|two|three|x|y"},
-                                       {"one|two|three|y", "one|two|three|y|x"})
+            first, second = await asyncio.gather(chat(http, a, "s", "x"), chat(http, b, "s", "y"))
+            assert {first, second} in (
+                {"one|two|three|x", "one|two|three|x|y"},
+                {"one|two|three|y", "one|two|three|y|x"},
+            )
             fake_llm.latency = 0.0
             assert (await chat(http, b, "s", "six")).endswith("|six")
             limited = [await chat(http, gw, "s", "more") for gw in (a, b, a)]
@@ -158,11 +181,17 @@ async def test_one_conversation_across_replicas_and_global_limits(
 
 
 async def test_polling_receiver_runs_on_one_replica_and_fails_over(
-        gateway_factory: GatewayFactory) -> None:
-    async with FakeTelegram(token="123:T", username="replica_bot") as tg, \
-            shared_stores() as stores:
-        config = deep_merge(stores, {"channels": {"telegram": {
-            "bot_token": "123:T", "api_base": tg.base_url, "poll_timeout": 1}}})
+    gateway_factory: GatewayFactory,
+) -> None:
+    async with FakeTelegram(token="123:T", username="replica_bot") as tg, shared_stores() as stores:
+        config = deep_merge(
+            stores,
+            {
+                "channels": {
+                    "telegram": {"bot_token": "123:T", "api_base": tg.base_url, "poll_timeout": 1}
+                }
+            },
+        )
         replicas = await start_replicas(gateway_factory, config, 2)
 
         async def roles() -> list[str | None]:
@@ -197,13 +226,13 @@ async def test_polling_receiver_runs_on_one_replica_and_fails_over(
 
 
 async def test_sigkill_of_a_replica_mid_load_loses_nothing(
-        gateway_factory: GatewayFactory, fake_llm: FakeOpenAI) -> None:
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     fake_llm.reply = remembered_users
     fake_llm.latency = 0.05
     conversations, turns = 16, 8
     async with webhook_replicas(gateway_factory, 2) as ((victim, survivor), receiver):
-        async with LoadBalancer([victim.url, survivor.url]) as lb, \
-                aiohttp.ClientSession() as http:
+        async with LoadBalancer([victim.url, survivor.url]) as lb, aiohttp.ClientSession() as http:
             halfway = asyncio.Event()
 
             async def converse(c: int) -> None:
@@ -229,14 +258,16 @@ async def test_sigkill_of_a_replica_mid_load_loses_nothing(
         assert all(len(ids) == 1 for ids in answers.values())
         once = list({r["in_reply_to"]: r for r in receiver.received}.values())
         resent = Counter(r["session_id"] for r in receiver.received) - Counter(
-            r["session_id"] for r in once)
+            r["session_id"] for r in once
+        )
         assert max(resent.values(), default=0) <= 1, resent
         check_conversations(once, {f"c{c}": turns for c in range(conversations)})
         assert '"message handled"' in survivor.log()
 
 
 async def test_a_pause_set_on_one_replica_holds_on_the_others(
-        gateway_factory: GatewayFactory) -> None:
+    gateway_factory: GatewayFactory,
+) -> None:
     async with webhook_replicas(gateway_factory, 2) as ((a, b), receiver):
         await create_user(a, "ops", "operator")
         async with Console(a) as console, aiohttp.ClientSession() as http:

@@ -15,11 +15,23 @@ def user_turns(fake: FakeOpenAI) -> list[str]:
     return [m["content"] for m in fake.requests[-1].json["messages"] if m["role"] == "user"]
 
 
-async def test_memory_commands_and_models(gateway_factory: GatewayFactory,
-                                          fake_llm: FakeOpenAI) -> None:
-    gw = await gateway_factory({"models": {"providers": {"second": {
-        "base_url": fake_llm.base_url, "api_key": "sk-x", "model": "second-model"}}},
-        "session": {"system_prompt": "Be brief."}})
+async def test_memory_commands_and_models(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
+    gw = await gateway_factory(
+        {
+            "models": {
+                "providers": {
+                    "second": {
+                        "base_url": fake_llm.base_url,
+                        "api_key": "sk-x",
+                        "model": "second-model",
+                    }
+                }
+            },
+            "session": {"system_prompt": "Be brief."},
+        }
+    )
     status, body = await gw.chat("first 你好")
     assert status == 200 and body["reply"] == "echo: first 你好"
     assert body["provider"] == "fake" and body["usage"]["completion_tokens"] > 0
@@ -49,14 +61,19 @@ async def test_memory_commands_and_models(gateway_factory: GatewayFactory,
 
 async def test_streaming_sse(gateway_factory: GatewayFactory) -> None:
     gw = await gateway_factory()
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{gw.url}/api/v1/chat", headers=gw.headers,
-        json={"session_id": "st", "message": "stream this please", "stream": True},
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            f"{gw.url}/api/v1/chat",
+            headers=gw.headers,
+            json={"session_id": "st", "message": "stream this please", "stream": True},
+        ) as response,
+    ):
         assert response.status == 200
         assert response.headers["content-type"].startswith("text/event-stream")
-        events = [orjson.loads(line[5:]) async for line in response.content
-                  if line.startswith(b"data:")]
+        events = [
+            orjson.loads(line[5:]) async for line in response.content if line.startswith(b"data:")
+        ]
     deltas = [e["text"] for e in events if e["type"] == "delta"]
     assert len(deltas) > 1
     assert events[-1]["type"] == "done"
@@ -68,26 +85,30 @@ async def test_auth_validation_and_limits(gateway_factory: GatewayFactory) -> No
     url = f"{gw.url}/api/v1/chat"
     async with aiohttp.ClientSession() as http:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic x"}):
-            async with http.post(url, json={"session_id": "a", "message": "hi"},
-                                 headers=headers) as response:
+            async with http.post(
+                url, json={"session_id": "a", "message": "hi"}, headers=headers
+            ) as response:
                 assert response.status == 401
                 assert (await response.json())["error"]["code"] == "invalid_api_key"
         # Without a key an invalid body is still a 401: validation details are for callers.
         for path in ("/api/v1/chat", "/v1/chat/completions"):
             async with http.post(gw.url + path, json={"session_id": "bad id!"}) as response:
                 assert response.status == 401, path
-        async with http.post(url, json={"session_id": "bad id!", "message": ""},
-                             headers=gw.headers) as response:
+        async with http.post(
+            url, json={"session_id": "bad id!", "message": ""}, headers=gw.headers
+        ) as response:
             assert response.status == 422
             problem = (await response.json())["error"]["message"]
             assert "session_id" in problem and "message" in problem
-        async with http.post(url, json={"session_id": "a", "message": "x" * 10_000},
-                             headers=gw.headers) as response:
+        async with http.post(
+            url, json={"session_id": "a", "message": "x" * 10_000}, headers=gw.headers
+        ) as response:
             assert response.status == 413
 
 
-async def test_model_failure_is_a_502_and_not_remembered(gateway_factory: GatewayFactory,
-                                                         fake_llm: FakeOpenAI) -> None:
+async def test_model_failure_is_a_502_and_not_remembered(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     gw = await gateway_factory()
     fake_llm.script(Fail(500), Fail(500))  # max_retries 1 → two attempts, both fail
     status, body = await gw.chat("doomed")
@@ -98,8 +119,9 @@ async def test_model_failure_is_a_502_and_not_remembered(gateway_factory: Gatewa
     assert user_turns(fake_llm) == ["works now"]
 
 
-async def test_back_pressure_is_a_503_with_retry_after(gateway_factory: GatewayFactory,
-                                                       fake_llm: FakeOpenAI) -> None:
+async def test_back_pressure_is_a_503_with_retry_after(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     gw = await gateway_factory({"dispatcher": {"max_concurrency": 1, "max_queue": 2}})
     fake_llm.latency = 1.5  # long enough that all six arrive while the first still runs
     results = await asyncio.gather(*(gw.chat(f"m{n}", session=f"s{n}") for n in range(6)))

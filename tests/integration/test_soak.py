@@ -20,9 +20,21 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def test_short_soak_passes_over_every_channel(tmp_path: Path) -> None:
     out = tmp_path / "soak.json"
     done = subprocess.run(
-        [sys.executable, "bench/soak.py", "--messages", "2000", "--sample-every", "0.25",
-         "--json", str(out)],
-        cwd=REPO_ROOT, capture_output=True, text=True, timeout=90, check=False,
+        [
+            sys.executable,
+            "bench/soak.py",
+            "--messages",
+            "2000",
+            "--sample-every",
+            "0.25",
+            "--json",
+            str(out),
+        ],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "PASS" in done.stdout
@@ -32,7 +44,9 @@ def test_short_soak_passes_over_every_channel(tmp_path: Path) -> None:
     assert set(answered) == set(SHARES) and all(answered.values()), answered
     assert sum(answered.values()) == figures["total"]["answered"] == 2000
     assert {o["name"]: o["sent"] for o in figures["exactly_once"]} == {
-        "webhook": answered["webhook"], "telegram": answered["telegram"]}
+        "webhook": answered["webhook"],
+        "telegram": answered["telegram"],
+    }
     assert len(figures["samples"]) >= 4 and figures["samples"][-1][2] == 2000
     assert figures["conversations"] * figures["max_turns"] <= 0.2 * 2000  # full by the plateau
 
@@ -41,11 +55,23 @@ def figures(rss: list[float], *, missing: int = 0, errors: int = 0) -> Figures:
     """Synthetic figures: one RSS sample a second over a 10 s load, then the end sample."""
     total = ChannelFigures("all", 100, errors, 10.0, 1.0, 2.0, 3.0, 4.0)
     return Figures(
-        messages=100, concurrency=5, conversations=10, max_turns=2, storage="sqlite", redis=False,
-        cpu_count=2, load_before=(0.0, 0.0, 0.0), load_after=(0.0, 0.0, 0.0), wall_s=10.0,
-        idle_rss_mb=rss[0], samples=[(float(t), mb, t * 10) for t, mb in enumerate(rss)],
-        channels=[total], total=total, error_kinds=[],
-        exactly_once=[ExactlyOnce("webhook", 50, missing, 0, 0)], gateway_cpu_s=1.0,
+        messages=100,
+        concurrency=5,
+        conversations=10,
+        max_turns=2,
+        storage="sqlite",
+        redis=False,
+        cpu_count=2,
+        load_before=(0.0, 0.0, 0.0),
+        load_after=(0.0, 0.0, 0.0),
+        wall_s=10.0,
+        idle_rss_mb=rss[0],
+        samples=[(float(t), mb, t * 10) for t, mb in enumerate(rss)],
+        channels=[total],
+        total=total,
+        error_kinds=[],
+        exactly_once=[ExactlyOnce("webhook", 50, missing, 0, 0)],
+        gateway_cpu_s=1.0,
     )
 
 
@@ -56,7 +82,10 @@ def verdicts(f: Figures) -> list[bool]:
 def test_verdict_passes_a_level_plateau() -> None:
     # Samples 2–4 s (20–40 % of 10 s) are the plateau: median 100; the end is 9 % above.
     assert verdicts(figures([80, 95, 99, 100, 101, 103, 104, 105, 106, 108, 109])) == [
-        True, True, True]
+        True,
+        True,
+        True,
+    ]
 
 
 def test_verdict_fails_a_leak_a_lost_answer_and_errors() -> None:

@@ -27,17 +27,21 @@ async def tg() -> AsyncIterator[FakeTelegram]:
 
 
 def telegram(tg: FakeTelegram, **extra: Any) -> dict[str, Any]:
-    return {"channels": {"telegram": {"bot_token": TOKEN, "api_base": tg.base_url,
-                                      "poll_timeout": 1, **extra}},
-            "outbox": {"backoff_base": "100ms", "backoff_max": "1s"}}
+    return {
+        "channels": {
+            "telegram": {"bot_token": TOKEN, "api_base": tg.base_url, "poll_timeout": 1, **extra}
+        },
+        "outbox": {"backoff_base": "100ms", "backoff_max": "1s"},
+    }
 
 
 def last_prompt(fake: FakeOpenAI) -> str:
     return str(fake.requests[-1].json["messages"][-1]["content"])
 
 
-async def test_private_chat_with_typing(gateway_factory: GatewayFactory, tg: FakeTelegram,
-                                        fake_llm: FakeOpenAI) -> None:
+async def test_private_chat_with_typing(
+    gateway_factory: GatewayFactory, tg: FakeTelegram, fake_llm: FakeOpenAI
+) -> None:
     fake_llm.latency = 0.3
     await gateway_factory(telegram(tg))
     tg.user_message(42, "hello bot 你好")
@@ -47,9 +51,9 @@ async def test_private_chat_with_typing(gateway_factory: GatewayFactory, tg: Fak
     assert tg.calls("deleteWebhook")  # polling never runs with a webhook still set
 
 
-async def test_group_triggers_and_mention_stripping(gateway_factory: GatewayFactory,
-                                                    tg: FakeTelegram,
-                                                    fake_llm: FakeOpenAI) -> None:
+async def test_group_triggers_and_mention_stripping(
+    gateway_factory: GatewayFactory, tg: FakeTelegram, fake_llm: FakeOpenAI
+) -> None:
     await gateway_factory(telegram(tg))
     tg.user_message(GROUP, "just chatting among people")
     tg.user_message(GROUP, "@gw_test_bot what is up?")
@@ -65,9 +69,9 @@ async def test_group_triggers_and_mention_stripping(gateway_factory: GatewayFact
     assert len(fake_llm.requests) == 2  # the unaddressed message and /help never reached it
 
 
-async def test_markdown_is_rendered_and_long_answers_split(gateway_factory: GatewayFactory,
-                                                           tg: FakeTelegram,
-                                                           fake_llm: FakeOpenAI) -> None:
+async def test_markdown_is_rendered_and_long_answers_split(
+    gateway_factory: GatewayFactory, tg: FakeTelegram, fake_llm: FakeOpenAI
+) -> None:
     await gateway_factory(telegram(tg))
     fake_llm.reply = lambda body: "**bold** and `code` <tag>"
     tg.user_message(42, "format")
@@ -78,8 +82,9 @@ async def test_markdown_is_rendered_and_long_answers_split(gateway_factory: Gate
     long_answer = "\n\n".join(f"第{n}段。" + "中文内容" * 120 for n in range(25))
     fake_llm.reply = lambda body: long_answer
     tg.user_message(42, "long please")
-    await tg.wait_for(lambda: "".join(m["text"] for m in tg.sent_to(42)[1:]).count("段") >= 25,
-                      timeout=10)
+    await tg.wait_for(
+        lambda: "".join(m["text"] for m in tg.sent_to(42)[1:]).count("段") >= 25, timeout=10
+    )
     parts = tg.sent_to(42)[1:]
     assert len(parts) > 1
     assert all(len(p["text"].encode("utf-16-le")) // 2 <= 4096 for p in parts)
@@ -87,7 +92,8 @@ async def test_markdown_is_rendered_and_long_answers_split(gateway_factory: Gate
 
 
 async def test_flood_wait_honoured_and_blocked_chat_not_retried(
-    gateway_factory: GatewayFactory, tg: FakeTelegram,
+    gateway_factory: GatewayFactory,
+    tg: FakeTelegram,
 ) -> None:
     await gateway_factory(telegram(tg))
     tg.script("sendMessage", Fail.flood(retry_after=1))
@@ -104,27 +110,36 @@ async def test_flood_wait_honoured_and_blocked_chat_not_retried(
     assert len([c for c in tg.calls("sendMessage") if c["chat_id"] == 43]) == 1
 
 
-async def test_non_text_messages_get_a_notice(gateway_factory: GatewayFactory,
-                                              tg: FakeTelegram,
-                                              fake_llm: FakeOpenAI) -> None:
+async def test_non_text_messages_get_a_notice(
+    gateway_factory: GatewayFactory, tg: FakeTelegram, fake_llm: FakeOpenAI
+) -> None:
     await gateway_factory(telegram(tg))
-    tg.push_update({"message": {"message_id": 5, "date": 0,
-                                "chat": {"id": 42, "type": "private"},
-                                "from": {"id": 42, "is_bot": False, "first_name": "Ann"},
-                                "photo": [{"file_id": "x", "file_unique_id": "y",
-                                           "width": 1, "height": 1}]}})
+    tg.push_update(
+        {
+            "message": {
+                "message_id": 5,
+                "date": 0,
+                "chat": {"id": 42, "type": "private"},
+                "from": {"id": 42, "is_bot": False, "first_name": "Ann"},
+                "photo": [{"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1}],
+            }
+        }
+    )
     (sent,) = await tg.wait_sent(1, chat_id=42, timeout=10)
     assert "text messages" in sent["text"]
     assert fake_llm.requests == []
 
 
-async def test_webhook_mode_then_back_to_polling(gateway_factory: GatewayFactory,
-                                                 tg: FakeTelegram) -> None:
+async def test_webhook_mode_then_back_to_polling(
+    gateway_factory: GatewayFactory, tg: FakeTelegram
+) -> None:
     port = free_port()
-    gw = await gateway_factory({
-        **telegram(tg, mode="webhook", webhook_secret=SECRET),
-        "server": {"port": port, "public_url": f"http://127.0.0.1:{port}"},
-    })
+    gw = await gateway_factory(
+        {
+            **telegram(tg, mode="webhook", webhook_secret=SECRET),
+            "server": {"port": port, "public_url": f"http://127.0.0.1:{port}"},
+        }
+    )
     info = await _webhook_info(tg)
     assert info["url"] == f"http://127.0.0.1:{port}/telegram/webhook"
     tg.user_message(42, "via webhook")
@@ -133,8 +148,9 @@ async def test_webhook_mode_then_back_to_polling(gateway_factory: GatewayFactory
     assert tg.deliveries and all(d.secret_token == SECRET for d in tg.deliveries)
     async with aiohttp.ClientSession() as http:
         for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
-            async with http.post(f"{gw.url}/telegram/webhook", json={"update_id": 1},
-                                 headers=headers) as response:
+            async with http.post(
+                f"{gw.url}/telegram/webhook", json={"update_id": 1}, headers=headers
+            ) as response:
                 assert response.status == 401
 
     await gw.stop()
@@ -147,7 +163,9 @@ async def test_webhook_mode_then_back_to_polling(gateway_factory: GatewayFactory
 
 
 async def test_update_accepted_before_sigkill_is_answered_once(
-    gateway_factory: GatewayFactory, tg: FakeTelegram, fake_llm: FakeOpenAI,
+    gateway_factory: GatewayFactory,
+    tg: FakeTelegram,
+    fake_llm: FakeOpenAI,
 ) -> None:
     fake_llm.latency = 30.0
     gw = await gateway_factory(telegram(tg))
@@ -163,16 +181,17 @@ async def test_update_accepted_before_sigkill_is_answered_once(
 
 
 async def _webhook_info(tg: FakeTelegram) -> dict[str, Any]:
-    async with aiohttp.ClientSession() as http, http.post(
-        f"{tg.bot_url}/getWebhookInfo"
-    ) as response:
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(f"{tg.bot_url}/getWebhookInfo") as response,
+    ):
         result: dict[str, Any] = (await response.json())["result"]
         return result
 
 
-async def test_streamed_draft_becomes_the_answer(gateway_factory: GatewayFactory,
-                                                 tg: FakeTelegram,
-                                                 fake_llm: FakeOpenAI) -> None:
+async def test_streamed_draft_becomes_the_answer(
+    gateway_factory: GatewayFactory, tg: FakeTelegram, fake_llm: FakeOpenAI
+) -> None:
     fake_llm.chunk_delay = 0.04
     answer = " ".join(f"word{n}" for n in range(60)) + " **done**"
     fake_llm.reply = lambda body: answer
@@ -185,31 +204,39 @@ async def test_streamed_draft_becomes_the_answer(gateway_factory: GatewayFactory
     assert final is not None and {e["type"] for e in final["entities"]} == {"bold"}
 
 
-async def test_group_migration_is_followed(gateway_factory: GatewayFactory,
-                                           tg: FakeTelegram) -> None:
+async def test_group_migration_is_followed(
+    gateway_factory: GatewayFactory, tg: FakeTelegram
+) -> None:
     await gateway_factory(telegram(tg))
     old, new = -4001, -1009876543210
     tg.migrated_chats[old] = new
-    tg.user_message(new, "hello from the new supergroup", chat_type="supergroup",
-                    entities=[])  # makes the supergroup known to the fake
+    tg.user_message(
+        new, "hello from the new supergroup", chat_type="supergroup", entities=[]
+    )  # makes the supergroup known to the fake
     tg.user_message(old, "@gw_test_bot before the upgrade", chat_type="group")
     (sent,) = await tg.wait_sent(1, chat_id=new, timeout=10)
     assert sent["text"] == "echo: before the upgrade"
 
 
-async def test_redelivered_update_is_answered_once(gateway_factory: GatewayFactory,
-                                                   tg: FakeTelegram) -> None:
+async def test_redelivered_update_is_answered_once(
+    gateway_factory: GatewayFactory, tg: FakeTelegram
+) -> None:
     port = free_port()
-    gw = await gateway_factory({
-        **telegram(tg, mode="webhook", webhook_secret=SECRET),
-        "server": {"port": port, "public_url": f"http://127.0.0.1:{port}"},
-    })
+    gw = await gateway_factory(
+        {
+            **telegram(tg, mode="webhook", webhook_secret=SECRET),
+            "server": {"port": port, "public_url": f"http://127.0.0.1:{port}"},
+        }
+    )
     update = tg.user_message(42, "only once")
     await tg.wait_sent(1, chat_id=42, timeout=10)
     async with aiohttp.ClientSession() as http:
         for _ in range(2):  # Telegram re-sends when it did not see our 200 in time
-            async with http.post(f"{gw.url}/telegram/webhook", json=update,
-                                 headers={"X-Telegram-Bot-Api-Secret-Token": SECRET}) as r:
+            async with http.post(
+                f"{gw.url}/telegram/webhook",
+                json=update,
+                headers={"X-Telegram-Bot-Api-Secret-Token": SECRET},
+            ) as r:
                 assert r.status == 200
     await asyncio.sleep(1.0)
     assert len(tg.sent_to(42)) == 1

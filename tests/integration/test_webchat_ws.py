@@ -21,15 +21,20 @@ async def converse(ws: aiohttp.ClientWebSocketResponse, text: str) -> list[dict[
             return frames
 
 
-async def hello(gw: RunningGateway, http: aiohttp.ClientSession, session: str | None = None,
-                key: str | None = None) -> tuple[aiohttp.ClientWebSocketResponse, dict[str, Any]]:
+async def hello(
+    gw: RunningGateway,
+    http: aiohttp.ClientSession,
+    session: str | None = None,
+    key: str | None = None,
+) -> tuple[aiohttp.ClientWebSocketResponse, dict[str, Any]]:
     ws = await http.ws_connect(f"{gw.url.replace('http', 'ws')}/ws")
     await ws.send_json({"type": "hello", "session_id": session, "key": key})
     return ws, await ws.receive_json(timeout=10)
 
 
-async def test_stream_history_and_new_conversation(gateway_factory: GatewayFactory,
-                                                   fake_llm: FakeOpenAI) -> None:
+async def test_stream_history_and_new_conversation(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
     gw = await gateway_factory()
     async with aiohttp.ClientSession() as http:
         ws, ready = await hello(gw, http)
@@ -46,8 +51,12 @@ async def test_stream_history_and_new_conversation(gateway_factory: GatewayFacto
         assert ready["session_id"] == session
         assert ready["history"] == [
             {"role": "user", "content": "你好，世界", "request_id": frames[-1]["request_id"]},
-            {"role": "assistant", "content": "echo: 你好，世界",
-             "request_id": frames[-1]["request_id"]}]
+            {
+                "role": "assistant",
+                "content": "echo: 你好，世界",
+                "request_id": frames[-1]["request_id"],
+            },
+        ]
         await ws.send_json({"type": "new"})
         fresh = await ws.receive_json(timeout=10)
         assert fresh["session_id"] != session and fresh["history"] == []
@@ -74,18 +83,26 @@ async def test_cross_site_pages_are_refused(gateway_factory: GatewayFactory) -> 
     gw = await gateway_factory()
     async with aiohttp.ClientSession() as http:
         with pytest.raises(aiohttp.WSServerHandshakeError):
-            await http.ws_connect(f"{gw.url.replace('http', 'ws')}/ws",
-                                  headers={"Origin": "https://evil.example"})
+            await http.ws_connect(
+                f"{gw.url.replace('http', 'ws')}/ws", headers={"Origin": "https://evil.example"}
+            )
 
 
 async def test_missing_model_is_explained(gateway_factory: GatewayFactory) -> None:
-    gw = await gateway_factory({"models": {"default": "ds", "providers": {
-        "ds": {"preset": "deepseek", "api_key": "${DEEPSEEK_API_KEY}"}}}},
-        env={"DEEPSEEK_API_KEY": ""})
+    gw = await gateway_factory(
+        {
+            "models": {
+                "default": "ds",
+                "providers": {"ds": {"preset": "deepseek", "api_key": "${DEEPSEEK_API_KEY}"}},
+            }
+        },
+        env={"DEEPSEEK_API_KEY": ""},
+    )
     async with aiohttp.ClientSession() as http:
         ws, ready = await hello(gw, http)
         assert ready["problems"] == [
-            "model provider 'ds' has no API key: set DEEPSEEK_API_KEY in .env or the environment"]
+            "model provider 'ds' has no API key: set DEEPSEEK_API_KEY in .env or the environment"
+        ]
         frames = await converse(ws, "hi")
         assert frames[-1]["type"] == "error"
         assert "DEEPSEEK_API_KEY" in frames[-1]["message"]

@@ -27,13 +27,22 @@ async def wecom() -> AsyncIterator[FakeWecom]:
 
 
 def values(wecom: FakeWecom, **extra: Any) -> dict[str, Any]:
-    return {"corp_id": CORP_ID, "agent_id": AGENT_ID, "secret": SECRET, "token": TOKEN,
-            "encoding_aes_key": AES_KEY, "api_base": wecom.base_url, **extra}
+    return {
+        "corp_id": CORP_ID,
+        "agent_id": AGENT_ID,
+        "secret": SECRET,
+        "token": TOKEN,
+        "encoding_aes_key": AES_KEY,
+        "api_base": wecom.base_url,
+        **extra,
+    }
 
 
 def setup(wecom: FakeWecom, **extra: Any) -> dict[str, Any]:
-    return {"channels": {"wecom": values(wecom, **extra)},
-            "outbox": {"backoff_base": "100ms", "backoff_max": "1s"}}
+    return {
+        "channels": {"wecom": values(wecom, **extra)},
+        "outbox": {"backoff_base": "100ms", "backoff_max": "1s"},
+    }
 
 
 def webhook(gw: RunningGateway) -> str:
@@ -41,7 +50,9 @@ def webhook(gw: RunningGateway) -> str:
 
 
 async def test_url_verification_and_a_message_answered_once_despite_redeliveries(
-    gateway_factory: GatewayFactory, wecom: FakeWecom, fake_llm: FakeOpenAI,
+    gateway_factory: GatewayFactory,
+    wecom: FakeWecom,
+    fake_llm: FakeOpenAI,
 ) -> None:
     fake_llm.latency = 2.0  # the model is slow; WeCom must still get its 200 at once
     gw = await gateway_factory(setup(wecom))
@@ -49,8 +60,7 @@ async def test_url_verification_and_a_message_answered_once_despite_redeliveries
     assert (status, body) == (200, echo.encode())
 
     # Our first two answers are "lost": WeCom delivers the same request 3 times in all.
-    deliveries = await wecom.push(webhook(gw), wecom.text_xml("zhangsan", "你好，机器人"),
-                                  lost=2)
+    deliveries = await wecom.push(webhook(gw), wecom.text_xml("zhangsan", "你好，机器人"), lost=2)
     assert [d.status for d in deliveries] == [200, 200, 200]
     assert all(d.body == b"" and d.elapsed < 1.0 for d in deliveries)
     (sent,) = await wecom.wait_sent(1, "zhangsan")
@@ -59,8 +69,9 @@ async def test_url_verification_and_a_message_answered_once_despite_redeliveries
     assert len(wecom.sent) == 1 and len(fake_llm.requests) == 1
 
 
-async def test_dedupe_survives_a_restart(gateway_factory: GatewayFactory, wecom: FakeWecom,
-                                         fake_llm: FakeOpenAI) -> None:
+async def test_dedupe_survives_a_restart(
+    gateway_factory: GatewayFactory, wecom: FakeWecom, fake_llm: FakeOpenAI
+) -> None:
     gw = await gateway_factory(setup(wecom))
     message = wecom.text_xml("lisi", "remember me", msg_id=7300000000000000001)
     await wecom.push(webhook(gw), message)
@@ -72,12 +83,14 @@ async def test_dedupe_survives_a_restart(gateway_factory: GatewayFactory, wecom:
     sent = await wecom.wait_sent(2, "lisi")
     assert [s.content for s in sent] == ["echo: remember me", "echo: new question"]
     assert [r.json["messages"][-1]["content"] for r in fake_llm.requests] == [
-        "remember me", "new question"]
+        "remember me",
+        "new question",
+    ]
 
 
-async def test_expired_token_rate_limit_and_markdown(gateway_factory: GatewayFactory,
-                                                     wecom: FakeWecom,
-                                                     fake_llm: FakeOpenAI) -> None:
+async def test_expired_token_rate_limit_and_markdown(
+    gateway_factory: GatewayFactory, wecom: FakeWecom, fake_llm: FakeOpenAI
+) -> None:
     fake_llm.reply = lambda body: "**好的**"
     gw = await gateway_factory(setup(wecom, reply_format="markdown", rate_limit_wait="1s"))
     await wecom.push(webhook(gw), wecom.text_xml("zhangsan", "one"))
@@ -96,9 +109,9 @@ async def test_expired_token_rate_limit_and_markdown(gateway_factory: GatewayFac
     assert {(s.msgtype, s.content) for s in sent} == {("markdown", "**好的**")}
 
 
-async def test_long_answer_split_and_non_text_notice(gateway_factory: GatewayFactory,
-                                                     wecom: FakeWecom,
-                                                     fake_llm: FakeOpenAI) -> None:
+async def test_long_answer_split_and_non_text_notice(
+    gateway_factory: GatewayFactory, wecom: FakeWecom, fake_llm: FakeOpenAI
+) -> None:
     answer = "\n\n".join(f"第{n}段。" + "内容" * 300 for n in range(6))  # ~11 KB
     fake_llm.reply = lambda body: answer
     gw = await gateway_factory(setup(wecom))
@@ -114,9 +127,9 @@ async def test_long_answer_split_and_non_text_notice(gateway_factory: GatewayFac
     assert "".join(p.content for p in parts) == answer
 
 
-async def test_forged_and_hostile_requests_are_refused(gateway_factory: GatewayFactory,
-                                                       wecom: FakeWecom,
-                                                       fake_llm: FakeOpenAI) -> None:
+async def test_forged_and_hostile_requests_are_refused(
+    gateway_factory: GatewayFactory, wecom: FakeWecom, fake_llm: FakeOpenAI
+) -> None:
     gw = await gateway_factory(setup(wecom))
     impostor = FakeWecom(token="NotTheToken")
     deliveries = await impostor.push(webhook(gw), impostor.text_xml("zhangsan", "forged"))
@@ -124,11 +137,18 @@ async def test_forged_and_hostile_requests_are_refused(gateway_factory: GatewayF
     async with aiohttp.ClientSession() as http, http.get(f"{gw.url}/readyz") as response:
         status = (await response.json())["channels"]["wecom"]
     assert "channels.wecom.token" in status["last_refused_callback"]
-    bomb = (b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
-            b"<xml><Encrypt>&b;</Encrypt></xml>")
-    async with aiohttp.ClientSession() as http, http.post(
-        webhook(gw), params=wecom.signed_query("x"), data=bomb,
-    ) as response:
+    bomb = (
+        b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+        b"<xml><Encrypt>&b;</Encrypt></xml>"
+    )
+    async with (
+        aiohttp.ClientSession() as http,
+        http.post(
+            webhook(gw),
+            params=wecom.signed_query("x"),
+            data=bomb,
+        ) as response,
+    ):
         assert response.status == 400
     assert fake_llm.requests == [] and wecom.sent == []
 
@@ -140,10 +160,17 @@ def doctor_config(wecom: FakeWecom, **extra: Any) -> WecomChannelConfig:
 async def test_doctor_names_the_wrong_value(wecom: FakeWecom) -> None:
     good = await wecom_checks(doctor_config(wecom), None)
     assert [(c.name, c.status) for c in good] == [
-        ("wecom credentials", "ok"), ("wecom app", "ok"), ("wecom callback", "ok")]
+        ("wecom credentials", "ok"),
+        ("wecom app", "ok"),
+        ("wecom callback", "ok"),
+    ]
 
-    cases = [({"corp_id": "wwNOTMINE"}, "corp_id"), ({"secret": "x" * 43}, "secret"),
-             ({"secret": "short"}, "secret"), ({"agent_id": 1000099}, "agent_id")]
+    cases = [
+        ({"corp_id": "wwNOTMINE"}, "corp_id"),
+        ({"secret": "x" * 43}, "secret"),
+        ({"secret": "short"}, "secret"),
+        ({"agent_id": 1000099}, "agent_id"),
+    ]
     for change, value in cases:
         checks = await wecom_checks(doctor_config(wecom, **change), None)
         failed = [c for c in checks if c.status == "fail"]
@@ -156,28 +183,46 @@ async def test_doctor_names_the_wrong_value(wecom: FakeWecom) -> None:
 
 
 async def test_doctor_checks_the_public_url_of_the_running_gateway(
-    gateway_factory: GatewayFactory, wecom: FakeWecom,
+    gateway_factory: GatewayFactory,
+    wecom: FakeWecom,
 ) -> None:
     gw = await gateway_factory(setup(wecom))
     [*_, public] = await wecom_checks(doctor_config(wecom), gw.url)
     assert (public.name, public.status) == ("wecom public URL", "ok")
     other_key = "b" * 43
-    for change, value in [({"token": "Changed1"}, "token"),
-                          ({"encoding_aes_key": other_key}, "encoding_aes_key"),
-                          ({"corp_id": "wwOTHER"}, "corp_id")]:
+    for change, value in [
+        ({"token": "Changed1"}, "token"),
+        ({"encoding_aes_key": other_key}, "encoding_aes_key"),
+        ({"corp_id": "wwOTHER"}, "corp_id"),
+    ]:
         [*_, public] = await wecom_checks(doctor_config(wecom, **change), gw.url)
         assert public.status == "fail" and f"channels.wecom.{value}" in public.fix, public
 
 
 async def test_ai_bot_doctor_reports_wecom_without_printing_secrets(
-    wecom: FakeWecom, fake_llm: FakeOpenAI, tmp_path: Path,
+    wecom: FakeWecom,
+    fake_llm: FakeOpenAI,
+    tmp_path: Path,
 ) -> None:
     wrong_secret = "W" * 43
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump({
-        "models": {"default": "fake", "providers": {"fake": {
-            "base_url": fake_llm.base_url, "api_key": "sk-fake-1234567890", "model": "m"}}},
-        "channels": {"wecom": values(wecom, secret=wrong_secret)},
-    }), encoding="utf-8")
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "models": {
+                    "default": "fake",
+                    "providers": {
+                        "fake": {
+                            "base_url": fake_llm.base_url,
+                            "api_key": "sk-fake-1234567890",
+                            "model": "m",
+                        }
+                    },
+                },
+                "channels": {"wecom": values(wecom, secret=wrong_secret)},
+            }
+        ),
+        encoding="utf-8",
+    )
 
     run = await ai_bot(tmp_path, "doctor")
 

@@ -71,8 +71,14 @@ def config_path(admin: Admin) -> Path:
 def inbox_status(admin: Admin, message_id: str) -> str:
     async def read() -> str:
         async with admin.gateway.engine.connect() as connection:
-            return str((await connection.execute(select(inbox.c.status).where(
-                inbox.c.message_id == message_id))).scalar_one())
+            return str(
+                (
+                    await connection.execute(
+                        select(inbox.c.status).where(inbox.c.message_id == message_id)
+                    )
+                ).scalar_one()
+            )
+
     return admin.run(read)  # type: ignore[no-any-return]
 
 
@@ -81,27 +87,36 @@ def wait_for_status(admin: Admin, message_id: str, wanted: set[str]) -> str:
         async with asyncio.timeout(10):
             while True:
                 async with admin.gateway.engine.connect() as connection:
-                    status = str((await connection.execute(select(inbox.c.status).where(
-                        inbox.c.message_id == message_id))).scalar_one())
+                    status = str(
+                        (
+                            await connection.execute(
+                                select(inbox.c.status).where(inbox.c.message_id == message_id)
+                            )
+                        ).scalar_one()
+                    )
                 if status in wanted:
                     return status
                 await asyncio.sleep(0.02)
+
     return admin.run(poll)  # type: ignore[no-any-return]
 
 
 def post(admin: Admin, role: Role, path: str, **form: str) -> Any:
     headers, csrf = admin.session(role)
-    return admin.client.post(path, headers=headers, data={"csrf": csrf, **form},
-                             follow_redirects=False)
+    return admin.client.post(
+        path, headers=headers, data={"csrf": csrf, **form}, follow_redirects=False
+    )
 
 
 def test_a_paused_channel_keeps_its_messages_until_resumed(admin: Admin) -> None:
     assert post(admin, Role.OPERATOR, "/admin/channels/webhook/pause").status_code == 303
     assert admin.client.get("/readyz").json()["channels"]["webhook"]["paused"] is True
 
-    accepted = admin.client.post("/api/v1/messages", headers={
-        "Authorization": f"Bearer {API_KEY}"}, json={
-        "message_id": "m-paused", "session_id": "s1", "message": "hello"})
+    accepted = admin.client.post(
+        "/api/v1/messages",
+        headers={"Authorization": f"Bearer {API_KEY}"},
+        json={"message_id": "m-paused", "session_id": "s1", "message": "hello"},
+    )
     assert accepted.status_code == 202  # the sender is acknowledged: the message is durable
     assert admin.run(admin.gateway.inbox.rescan) == 0
     assert inbox_status(admin, "m-paused") == "pending"
@@ -110,8 +125,10 @@ def test_a_paused_channel_keeps_its_messages_until_resumed(admin: Admin) -> None
     assert re.search(r'data-channel="webhook">.*?paused', page, re.S)
     assert "/admin/channels/webhook/resume" not in page  # viewers get no buttons
     operator, _csrf = admin.session(Role.OPERATOR)
-    assert "/admin/channels/webhook/resume" in admin.client.get("/admin/channels",
-                                                                headers=operator).text
+    assert (
+        "/admin/channels/webhook/resume"
+        in admin.client.get("/admin/channels", headers=operator).text
+    )
 
     assert post(admin, Role.OPERATOR, "/admin/channels/webhook/resume").status_code == 303
     # The provider is unreachable, so the answer is the failure notice: processed either way.
@@ -131,27 +148,34 @@ def new_key(page: str) -> str:
 def key_row(admin: Admin, key_id: int) -> Any:
     async def read() -> Any:
         async with admin.gateway.engine.connect() as connection:
-            return (await connection.execute(
-                select(api_keys).where(api_keys.c.id == key_id))).one()
+            return (await connection.execute(select(api_keys).where(api_keys.c.id == key_id))).one()
+
     return admin.run(read)
 
 
 def test_rotating_a_key_replaces_it_in_one_step(admin: Admin) -> None:
-    created = post(admin, Role.OPERATOR, "/admin/keys", name="billing", scope="openai",
-                   expires_days="30")
+    created = post(
+        admin, Role.OPERATOR, "/admin/keys", name="billing", scope="openai", expires_days="30"
+    )
     old = new_key(created.text)
     old_id = int(re.findall(r'data-key="(\d+)"', created.text)[0])
-    assert admin.client.get("/v1/models", headers={
-        "Authorization": f"Bearer {old}"}).status_code == 200
+    assert (
+        admin.client.get("/v1/models", headers={"Authorization": f"Bearer {old}"}).status_code
+        == 200
+    )
 
     rotated = post(admin, Role.OPERATOR, f"/admin/keys/{old_id}/rotate")
     assert rotated.status_code == 200
     fresh = new_key(rotated.text)
     assert fresh != old
-    assert admin.client.get("/v1/models", headers={
-        "Authorization": f"Bearer {old}"}).status_code == 401
-    assert admin.client.get("/v1/models", headers={
-        "Authorization": f"Bearer {fresh}"}).status_code == 200
+    assert (
+        admin.client.get("/v1/models", headers={"Authorization": f"Bearer {old}"}).status_code
+        == 401
+    )
+    assert (
+        admin.client.get("/v1/models", headers={"Authorization": f"Bearer {fresh}"}).status_code
+        == 200
+    )
     before, after = key_row(admin, old_id), key_row(admin, old_id + 1)
     assert before.revoked_at is not None and after.revoked_at is None
     assert (after.name, after.scope, after.expires_at) == ("billing", "openai", before.expires_at)
@@ -169,54 +193,86 @@ def test_policies_page_shows_words_limits_and_access(admin: Admin) -> None:
 
 def test_an_edit_is_written_in_place_and_applied(admin: Admin) -> None:
     path = config_path(admin)
-    response = post(admin, Role.OPERATOR, "/admin/policies", words="alpha-word\nnew word\n",
-                    per_user="5/60s", per_chat="30/minute", daily_tokens_per_user="1000")
+    response = post(
+        admin,
+        Role.OPERATOR,
+        "/admin/policies",
+        words="alpha-word\nnew word\n",
+        per_user="5/60s",
+        per_chat="30/minute",
+        daily_tokens_per_user="1000",
+    )
     assert response.status_code == 303, response.text
     text = path.read_text()
-    for kept in ("# ai-bot config written by hand", "# keep this comment",
-                 "per_user: 5/minute   # and this one", "per_chat: 30/minute",
-                 "daily_tokens_per_user: 1000", "- new word"):
+    for kept in (
+        "# ai-bot config written by hand",
+        "# keep this comment",
+        "per_user: 5/minute   # and this one",
+        "per_chat: 30/minute",
+        "daily_tokens_per_user: 1000",
+        "- new word",
+    ):
         assert kept in text, text
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(admin.gateway.policies.current.words) == 3
     limits = admin.gateway.reloader.loaded.config.policy.rate_limit
     assert (limits.per_chat, limits.daily_tokens_per_user) == ((30, 60.0), 1000)
     assert admin.audit_actions()[-1][1:] == (
-        "policy.edit", "words +['new word'] -[]; rate_limit.per_chat: off -> 30/minute; "
-        "rate_limit.daily_tokens_per_user: off -> 1000")
+        "policy.edit",
+        "words +['new word'] -[]; rate_limit.per_chat: off -> 30/minute; "
+        "rate_limit.daily_tokens_per_user: off -> 1000",
+    )
 
 
 def test_the_canary_split_is_set_and_ended_from_the_models_page(admin: Admin) -> None:
     path = config_path(admin)
-    assert post(admin, Role.OPERATOR, "/admin/models/canary", provider="beta",
-                weight="30").status_code == 303
+    assert (
+        post(admin, Role.OPERATOR, "/admin/models/canary", provider="beta", weight="30").status_code
+        == 303
+    )
     canary = admin.gateway.policies.current.canary
     assert canary is not None and (canary.provider, canary.weight) == ("beta", 30.0)
     assert "canary:" in path.read_text() and "# ai-bot config written by hand" in path.read_text()
     before = path.read_bytes()
-    for bad in ({"provider": "beta", "weight": "150"}, {"provider": "nope", "weight": "5"},
-                {"provider": "beta", "weight": "x"}):
+    for bad in (
+        {"provider": "beta", "weight": "150"},
+        {"provider": "nope", "weight": "5"},
+        {"provider": "beta", "weight": "x"},
+    ):
         assert post(admin, Role.OPERATOR, "/admin/models/canary", **bad).status_code == 400
     assert path.read_bytes() == before
-    assert post(admin, Role.OPERATOR, "/admin/models/canary", provider="",
-                weight="0").status_code == 303
+    assert (
+        post(admin, Role.OPERATOR, "/admin/models/canary", provider="", weight="0").status_code
+        == 303
+    )
     assert admin.gateway.policies.current.canary is None and "canary" not in path.read_text()
     assert [a[1:] for a in admin.audit_actions()[-2:]] == [
-        ("model.canary", "beta at 30 %"), ("model.canary", "split ended")]
+        ("model.canary", "beta at 30 %"),
+        ("model.canary", "split ended"),
+    ]
 
 
-@pytest.mark.parametrize(("form", "message"), [
-    ({"per_user": "lots"}, "not a rate: &#39;lots&#39;"),
-    ({"daily_tokens_per_user": "0"}, "greater than or equal to 1"),
-    ({"daily_tokens_per_user": "1e3"}, "must be a whole number"),
-])
-def test_a_refused_value_leaves_file_and_policy_alone(admin: Admin, form: dict[str, str],
-                                                      message: str) -> None:
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"per_user": "lots"}, "not a rate: &#39;lots&#39;"),
+        ({"daily_tokens_per_user": "0"}, "greater than or equal to 1"),
+        ({"daily_tokens_per_user": "1e3"}, "must be a whole number"),
+    ],
+)
+def test_a_refused_value_leaves_file_and_policy_alone(
+    admin: Admin, form: dict[str, str], message: str
+) -> None:
     path = config_path(admin)
     before = path.read_bytes()
     policy = admin.gateway.reloader.loaded.config.policy
-    fields = {"words": "\n".join(policy.sensitive_words.words), "per_user": "5/minute",
-              "per_chat": "", "daily_tokens_per_user": "", **form}
+    fields = {
+        "words": "\n".join(policy.sensitive_words.words),
+        "per_user": "5/minute",
+        "per_chat": "",
+        "daily_tokens_per_user": "",
+        **form,
+    }
     response = post(admin, Role.OPERATOR, "/admin/policies", **fields)
     assert response.status_code == 400 and message in response.text, response.text
     assert path.read_bytes() == before
@@ -230,24 +286,40 @@ def test_without_a_config_file_the_policies_are_read_only() -> None:
             admin = Admin(client)
             headers, csrf = admin.session(Role.OPERATOR)
             page = client.get("/admin/policies", headers=headers).text
-            refused = client.post("/admin/policies", headers=headers,
-                                  data={"csrf": csrf, "per_user": "1/minute"})
+            refused = client.post(
+                "/admin/policies", headers=headers, data={"csrf": csrf, "per_user": "1/minute"}
+            )
     assert 'id="read-only"' in page and 'id="edit-policies"' not in page
     assert refused.status_code == 409
 
 
-@settings(max_examples=25, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(words=st.lists(st.text(max_size=12), max_size=4),
-       rates=st.lists(st.sampled_from(["", "5/minute", "2/10s", "0/s", "x", "${NOPE}", "3/0m"])
-                      | st.text(max_size=8), min_size=2, max_size=2),
-       tokens=st.sampled_from(["", "0", "7", "-1", "²", "99999999999999999999"]))
-def test_any_edit_is_applied_whole_or_not_at_all(admin: Admin, words: list[str],
-                                                 rates: list[str], tokens: str) -> None:
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    words=st.lists(st.text(max_size=12), max_size=4),
+    rates=st.lists(
+        st.sampled_from(["", "5/minute", "2/10s", "0/s", "x", "${NOPE}", "3/0m"])
+        | st.text(max_size=8),
+        min_size=2,
+        max_size=2,
+    ),
+    tokens=st.sampled_from(["", "0", "7", "-1", "²", "99999999999999999999"]),
+)
+def test_any_edit_is_applied_whole_or_not_at_all(
+    admin: Admin, words: list[str], rates: list[str], tokens: str
+) -> None:
     path = config_path(admin)
     before = path.read_bytes()
-    response = post(admin, Role.OPERATOR, "/admin/policies", words="\n".join(words),
-                    per_user=rates[0], per_chat=rates[1], daily_tokens_per_user=tokens)
+    response = post(
+        admin,
+        Role.OPERATOR,
+        "/admin/policies",
+        words="\n".join(words),
+        per_user=rates[0],
+        per_chat=rates[1],
+        daily_tokens_per_user=tokens,
+    )
     assert response.status_code in (303, 400), response.text
     running = admin.gateway.reloader.loaded.config.policy
     if response.status_code == 400:

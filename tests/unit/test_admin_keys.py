@@ -24,12 +24,21 @@ def stored(key: str, scope: str = "all", expires_at: float | None = None) -> Sto
     return StoredKey(hashlib.sha256(key.encode()).digest(), "apikey-1", scope, expires_at)
 
 
-@pytest.mark.parametrize(("scope", "path", "allowed"), [
-    ("all", "/v1/models", True), ("all", "/api/v1/chat", True), ("all", "", True),
-    ("openai", "/v1/chat/completions", True), ("openai", "/api/v1/chat", False),
-    ("openai", "", False), ("rest", "/api/v1/chat", True), ("rest", "/v1/models", False),
-    ("rest", "/api/v1x", False), ("unknown", "/v1/models", False),
-])
+@pytest.mark.parametrize(
+    ("scope", "path", "allowed"),
+    [
+        ("all", "/v1/models", True),
+        ("all", "/api/v1/chat", True),
+        ("all", "", True),
+        ("openai", "/v1/chat/completions", True),
+        ("openai", "/api/v1/chat", False),
+        ("openai", "", False),
+        ("rest", "/api/v1/chat", True),
+        ("rest", "/v1/models", False),
+        ("rest", "/api/v1x", False),
+        ("unknown", "/v1/models", False),
+    ],
+)
 def test_scopes_open_their_paths_only(scope: str, path: str, allowed: bool) -> None:
     assert stored("k", scope).allows(path, now=0) is allowed
 
@@ -95,8 +104,9 @@ async def test_store_keeps_only_the_hash_and_shows_a_prefix(engine: AsyncEngine)
         dumped = repr((await connection.execute(select(api_keys))).all())
     assert key not in dumped and hashlib.sha256(key.encode()).hexdigest() in dumped
     usable = await store.usable()
-    assert usable == [StoredKey(hashlib.sha256(key.encode()).digest(), f"apikey-{row.id}",
-                                "openai", 2000.0)]
+    assert usable == [
+        StoredKey(hashlib.sha256(key.encode()).digest(), f"apikey-{row.id}", "openai", 2000.0)
+    ]
     assert row.state(1999) == "active" and row.state(2000) == "expired"
     revoked = await store.revoke(row.id, now=1500.0)
     assert revoked is not None and revoked.state(1501) == "revoked"

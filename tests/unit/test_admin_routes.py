@@ -30,8 +30,12 @@ LOWER = {Role.VIEWER: [], Role.OPERATOR: [Role.VIEWER], Role.ADMIN: [Role.VIEWER
 
 
 def provider(model: str) -> dict[str, Any]:
-    return {"base_url": "http://127.0.0.1:9/v1", "api_key": "sk-unused-provider-key",
-            "model": model, "max_retries": 0}
+    return {
+        "base_url": "http://127.0.0.1:9/v1",
+        "api_key": "sk-unused-provider-key",
+        "model": model,
+        "max_retries": 0,
+    }
 
 
 class Admin:
@@ -58,8 +62,9 @@ class Admin:
         if role not in self._by_role:  # one account per role: argon2 is slow by design
             self._by_role[role] = self.user(role)
         user = self.run(self.console.users.by_name, self._by_role[role])
-        token, session = self.run(self.console.auth.sessions.create, user.id, "1.2.3.4",
-                                  time.time())
+        token, session = self.run(
+            self.console.auth.sessions.create, user.id, "1.2.3.4", time.time()
+        )
         return {"Cookie": f"{SESSION_COOKIE}={token}"}, session.csrf
 
     def login_form(self) -> str:
@@ -71,34 +76,47 @@ class Admin:
 
     def login(self, name: str, password: str = PASSWORD, code: str = "") -> Any:
         csrf = self.login_form()
-        return self.client.post("/admin/login", follow_redirects=False, data={
-            "csrf": csrf, "name": name, "password": password, "code": code})
+        return self.client.post(
+            "/admin/login",
+            follow_redirects=False,
+            data={"csrf": csrf, "name": name, "password": password, "code": code},
+        )
 
     def audit_actions(self) -> list[tuple[str, str, str]]:
         async def read() -> list[tuple[str, str, str]]:
             async with self.gateway.engine.connect() as connection:
-                rows = (await connection.execute(
-                    select(audit_log.c.actor, audit_log.c.action, audit_log.c.target)
-                    .order_by(audit_log.c.id))).all()
+                rows = (
+                    await connection.execute(
+                        select(audit_log.c.actor, audit_log.c.action, audit_log.c.target).order_by(
+                            audit_log.c.id
+                        )
+                    )
+                ).all()
             return [tuple(r) for r in rows]  # type: ignore[misc]
+
         return self.run(read)  # type: ignore[no-any-return]
 
     def sql(self, statement: str, **params: Any) -> None:
         async def execute() -> None:
             async with self.gateway.engine.begin() as connection:
                 await connection.execute(text(statement), params)
+
         self.run(execute)
 
 
 @pytest.fixture(scope="module")
 def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
     path: Path = tmp_path_factory.mktemp("admin") / "store.db"
-    config = Config.model_validate({
-        "storage": {"url": f"sqlite:///{path}"},
-        "api": {"keys": ["config-key-0123456789"]},
-        "models": {"default": "alpha", "providers": {"alpha": provider("model-a"),
-                                                     "beta": provider("model-b")}},
-    })
+    config = Config.model_validate(
+        {
+            "storage": {"url": f"sqlite:///{path}"},
+            "api": {"keys": ["config-key-0123456789"]},
+            "models": {
+                "default": "alpha",
+                "providers": {"alpha": provider("model-a"), "beta": provider("model-b")},
+            },
+        }
+    )
     with TestClient(create_app(LoadedConfig(config=config, path=None))) as client:
         yield Admin(client)
 
@@ -110,8 +128,9 @@ def concrete(route: AdminRoute) -> str:
 def call(admin: Admin, route: AdminRoute, headers: dict[str, str], csrf: str) -> Any:
     if route.method == "GET":
         return admin.client.get(concrete(route), headers=headers, follow_redirects=False)
-    return admin.client.post(concrete(route), headers=headers, data={"csrf": csrf},
-                             follow_redirects=False)
+    return admin.client.post(
+        concrete(route), headers=headers, data={"csrf": csrf}, follow_redirects=False
+    )
 
 
 def endpoints(routes: list[Any]) -> Iterator[tuple[str, str]]:
@@ -126,8 +145,11 @@ def endpoints(routes: list[Any]) -> Iterator[tuple[str, str]]:
 
 def test_every_admin_route_is_in_the_guarded_table(admin: Admin) -> None:
     table = {(r.method, r.path) for r in admin.console.routes()}
-    mounted = {(method, path) for method, path in endpoints(admin.client.app.routes)  # type: ignore[attr-defined]
-               if path.startswith("/admin") and path != "/admin/login" and method != "HEAD"}
+    mounted = {
+        (method, path)
+        for method, path in endpoints(admin.client.app.routes)  # type: ignore[attr-defined]
+        if path.startswith("/admin") and path != "/admin/login" and method != "HEAD"
+    }
     assert mounted == table
 
 
@@ -165,17 +187,23 @@ def test_state_changes_need_the_sessions_own_csrf_token(admin: Admin) -> None:
     headers, csrf = admin.session(Role.OPERATOR)
     _other_headers, other_csrf = admin.session(Role.OPERATOR)
     for token in ("", "wrong", other_csrf):
-        response = admin.client.post("/admin/models/default", headers=headers,
-                                     data={"csrf": token, "provider": "beta"})
+        response = admin.client.post(
+            "/admin/models/default", headers=headers, data={"csrf": token, "provider": "beta"}
+        )
         assert response.status_code == 403
         assert admin.gateway.router.default == "alpha"
-    ok = admin.client.post("/admin/models/default", headers={**headers, "X-CSRF-Token": csrf},
-                           data={"provider": "beta"}, follow_redirects=False)
+    ok = admin.client.post(
+        "/admin/models/default",
+        headers={**headers, "X-CSRF-Token": csrf},
+        data={"provider": "beta"},
+        follow_redirects=False,
+    )
     assert ok.status_code == 303
     assert admin.gateway.router.default == admin.gateway.catalog.default == "beta"
     assert admin.audit_actions()[-1][1:] == ("model.default", "alpha -> beta")
-    admin.client.post("/admin/models/default", headers=headers,
-                      data={"csrf": csrf, "provider": "alpha"})
+    admin.client.post(
+        "/admin/models/default", headers=headers, data={"csrf": csrf, "provider": "alpha"}
+    )
     assert admin.gateway.router.default == "alpha"
 
 
@@ -183,27 +211,39 @@ def test_login_sets_a_strict_httponly_cookie_and_logout_ends_the_session(admin: 
     name = admin.user(Role.VIEWER)
     response = admin.login(name)
     assert response.status_code == 303
-    cookie = next(c for c in response.headers.get_list("set-cookie")
-                  if c.startswith(SESSION_COOKIE + "="))
+    cookie = next(
+        c for c in response.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE + "=")
+    )
     for flag in ("HttpOnly", "Path=/admin", "SameSite=strict"):
         assert flag in cookie
     assert "Secure" not in cookie  # plain http here; see the https test below
     page = admin.client.get("/admin")
     assert page.status_code == 200 and name in page.text
-    for header, value in (("content-security-policy", "script-src 'self'"),
-                          ("x-frame-options", "DENY"), ("cache-control", "no-store")):
+    for header, value in (
+        ("content-security-policy", "script-src 'self'"),
+        ("x-frame-options", "DENY"),
+        ("cache-control", "no-store"),
+    ):
         assert value in page.headers[header]
     csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
     assert csrf
-    assert admin.client.post("/admin/logout", data={"csrf": csrf.group(1)},
-                             follow_redirects=False).status_code == 303
+    assert (
+        admin.client.post(
+            "/admin/logout", data={"csrf": csrf.group(1)}, follow_redirects=False
+        ).status_code
+        == 303
+    )
     assert admin.client.get("/admin", follow_redirects=False).status_code == 303
     assert (name, "logout", "") in admin.audit_actions()
 
 
 def test_cookies_are_secure_behind_an_https_public_url(tmp_path: Path) -> None:
-    config = Config.model_validate({"storage": {"url": f"sqlite:///{tmp_path}/s.db"},
-                                    "server": {"public_url": "https://bot.example.com"}})
+    config = Config.model_validate(
+        {
+            "storage": {"url": f"sqlite:///{tmp_path}/s.db"},
+            "server": {"public_url": "https://bot.example.com"},
+        }
+    )
     with TestClient(create_app(LoadedConfig(config=config, path=None))) as client:
         page = client.get("/admin/login")
     assert "Secure" in page.headers["set-cookie"]
@@ -212,12 +252,14 @@ def test_cookies_are_secure_behind_an_https_public_url(tmp_path: Path) -> None:
 def test_login_form_needs_its_double_submit_token(admin: Admin) -> None:
     name = admin.user(Role.VIEWER)
     admin.login_form()
-    forged = admin.client.post("/admin/login", data={"csrf": "forged", "name": name,
-                                                     "password": PASSWORD})
+    forged = admin.client.post(
+        "/admin/login", data={"csrf": "forged", "name": name, "password": PASSWORD}
+    )
     assert forged.status_code == 403
     admin.client.cookies.clear()
-    no_cookie = admin.client.post("/admin/login", data={"csrf": "x", "name": name,
-                                                        "password": PASSWORD})
+    no_cookie = admin.client.post(
+        "/admin/login", data={"csrf": "x", "name": name, "password": PASSWORD}
+    )
     assert no_cookie.status_code == 403 and LOGIN_COOKIE in no_cookie.headers["set-cookie"]
 
 
@@ -232,20 +274,29 @@ def test_totp_is_required_when_enrolled_and_a_code_works_once(admin: Admin) -> N
 
 def test_conversations_are_searchable_masked_and_exported(admin: Admin) -> None:
     now = time.time()
-    admin.sql("INSERT INTO conversations (session_key, channel, user_id, context_from, created_at, "
-              "updated_at) VALUES ('web:pii', 'web', 'u-pii', 0, :now, :now)", now=now)
-    admin.sql("INSERT INTO turns (session_key, role, content, prompt_tokens, "
-              "completion_tokens, created_at) VALUES ('web:pii', 'user', "
-              "'reach me at bob.jones@example.com or 13812345678, key sk-unused-provider-key',"
-              " 0, 0, :now)", now=now)
+    admin.sql(
+        "INSERT INTO conversations (session_key, channel, user_id, context_from, created_at, "
+        "updated_at) VALUES ('web:pii', 'web', 'u-pii', 0, :now, :now)",
+        now=now,
+    )
+    admin.sql(
+        "INSERT INTO turns (session_key, role, content, prompt_tokens, "
+        "completion_tokens, created_at) VALUES ('web:pii', 'user', "
+        "'reach me at bob.jones@example.com or 13812345678, key sk-unused-provider-key',"
+        " 0, 0, :now)",
+        now=now,
+    )
     headers, _csrf = admin.session(Role.VIEWER)
     found = admin.client.get("/admin/conversations", params={"q": "reach me"}, headers=headers)
     assert "web:pii" in found.text
-    assert "web:pii" not in admin.client.get("/admin/conversations", params={"q": "100%_"},
-                                             headers=headers).text
+    assert (
+        "web:pii"
+        not in admin.client.get("/admin/conversations", params={"q": "100%_"}, headers=headers).text
+    )
     page = admin.client.get("/admin/conversation", params={"key": "web:pii"}, headers=headers)
-    exported = admin.client.get("/admin/conversation/export", params={"key": "web:pii"},
-                                headers=headers)
+    exported = admin.client.get(
+        "/admin/conversation/export", params={"key": "web:pii"}, headers=headers
+    )
     body = orjson.loads(exported.content)
     assert body["turns"][0]["role"] == "user"
     for shown in (page.text, exported.text):
@@ -259,43 +310,61 @@ def test_models_page_compares_providers_and_shows_satisfaction_by_day(admin: Adm
     now = time.time()
     for n, (provider_name, score) in enumerate((("alpha", 1), ("alpha", -1), ("beta", 1))):
         for role, at in (("user", now - 2), ("assistant", now)):
-            admin.sql("INSERT INTO turns (session_key, role, content, provider, prompt_tokens, "
-                      "completion_tokens, request_id, route, created_at) VALUES ('web:q', "
-                      ":role, 'x', :p, 10, 20, :r, 'faq', :at)", role=role, p=provider_name,
-                      r=f"q{n}", at=at)
-        admin.sql("INSERT INTO ratings (request_id, user_id, channel, session_key, score, "
-                  "provider, model, route, created_at, updated_at) VALUES (:r, 'u', 'web', "
-                  "'web:q', :s, :p, 'm', 'faq', :at, :at)", r=f"q{n}", s=score, p=provider_name,
-                  at=now)
+            admin.sql(
+                "INSERT INTO turns (session_key, role, content, provider, prompt_tokens, "
+                "completion_tokens, request_id, route, created_at) VALUES ('web:q', "
+                ":role, 'x', :p, 10, 20, :r, 'faq', :at)",
+                role=role,
+                p=provider_name,
+                r=f"q{n}",
+                at=at,
+            )
+        admin.sql(
+            "INSERT INTO ratings (request_id, user_id, channel, session_key, score, "
+            "provider, model, route, created_at, updated_at) VALUES (:r, 'u', 'web', "
+            "'web:q', :s, :p, 'm', 'faq', :at, :at)",
+            r=f"q{n}",
+            s=score,
+            p=provider_name,
+            at=now,
+        )
     headers, _csrf = admin.session(Role.VIEWER)
     page = admin.client.get("/admin/models", headers=headers).text
-    alpha = re.search(r'<tr data-quality="alpha"><td>alpha</td><td>2</td>\s*<td>([^<]+)</td>',
-                      page)
+    alpha = re.search(r'<tr data-quality="alpha"><td>alpha</td><td>2</td>\s*<td>([^<]+)</td>', page)
     assert alpha and alpha.group(1) == "50.0 % (2)", page
-    assert re.search(r'<tr data-quality="beta"><td>beta</td><td>1</td>\s*<td>100.0 % \(1\)',
-                     page)
+    assert re.search(r'<tr data-quality="beta"><td>beta</td><td>1</td>\s*<td>100.0 % \(1\)', page)
     assert "2.00 s / 2.00 s" in page and "<td>30</td>" in page  # latency, tokens per answer
     day = time.strftime("%Y-%m-%d", time.gmtime(now))
-    assert f"<td>{day}</td><td>web</td><td>alpha</td><td>faq</td><td>50.0 %</td><td>2</td>" \
-        in page
+    assert f"<td>{day}</td><td>web</td><td>alpha</td><td>faq</td><td>50.0 %</td><td>2</td>" in page
 
 
 def test_dead_letters_can_be_retried(admin: Admin) -> None:
     now = time.time() - 3600
-    admin.sql("INSERT INTO outbox (channel, session_key, target, text, status, attempts, "
-              "next_attempt_at, last_error, created_at, updated_at) VALUES ('gone', 'gone:1', "
-              "'{}', 'lost reply', 'dead', 10, :now, 'boom', :now, :now)", now=now)
+    admin.sql(
+        "INSERT INTO outbox (channel, session_key, target, text, status, attempts, "
+        "next_attempt_at, last_error, created_at, updated_at) VALUES ('gone', 'gone:1', "
+        "'{}', 'lost reply', 'dead', 10, :now, 'boom', :now, :now)",
+        now=now,
+    )
     headers, csrf = admin.session(Role.OPERATOR)
     page = admin.client.get("/admin/dead-letters", headers=headers)
     row_id = re.search(r'data-row="(\d+)"', page.text)
     assert row_id and "lost reply" in page.text
-    assert admin.client.post(f"/admin/dead-letters/{row_id.group(1)}/retry", headers=headers,
-                             data={"csrf": csrf}, follow_redirects=False).status_code == 303
+    assert (
+        admin.client.post(
+            f"/admin/dead-letters/{row_id.group(1)}/retry",
+            headers=headers,
+            data={"csrf": csrf},
+            follow_redirects=False,
+        ).status_code
+        == 303
+    )
 
     async def row() -> Any:
         async with admin.gateway.engine.connect() as connection:
-            return (await connection.execute(
-                select(outbox).where(outbox.c.id == int(row_id.group(1))))).one()
+            return (
+                await connection.execute(select(outbox).where(outbox.c.id == int(row_id.group(1))))
+            ).one()
 
     # Pending again, so an outbox pass sends it; with no sender for "gone" it is dead after
     # one attempt (the gateway's own outbox task may get there first: same outcome).
@@ -320,27 +389,30 @@ def test_stats_endpoint_reports_the_metrics(admin: Admin) -> None:
     assert latency["buckets"][-1] == [None, latency["count"]]  # +Inf as null for the page
 
 
-@pytest.mark.parametrize(("path", "form"), [
-    ("/admin/keys/abc/revoke", {}),
-    ("/admin/keys/%C2%B2/revoke", {}),  # "²" is a digit to str.isdigit, not to int()
-    ("/admin/keys/99999999999999999999/revoke", {}),
-    ("/admin/keys/424242/revoke", {}),
-    ("/admin/keys/424242/rotate", {}),
-    ("/admin/keys/%C2%B2/rotate", {}),
-    ("/admin/channels/web/pause", {}),
-    ("/admin/channels/nope/resume", {}),
-    ("/admin/policies", {"per_user": "10/minute"}),  # no config.yaml here: read-only
-    ("/admin/dead-letters/-1/retry", {}),
-    ("/admin/users/x/signout", {}),
-    ("/admin/models/default", {"provider": "nope"}),
-    ("/admin/models/default", {}),
-    ("/admin/keys", {"name": "", "scope": "all"}),
-    ("/admin/keys", {"name": "k", "scope": "root"}),
-    ("/admin/keys", {"name": "k", "scope": "all", "expires_days": "abc"}),
-    ("/admin/keys", {"name": "k", "scope": "all", "expires_days": "nan"}),
-    ("/admin/keys", {"name": "k", "scope": "all", "expires_days": "-1"}),
-    ("/admin/keys", {"name": "k", "scope": "all", "expires_days": "1e400"}),
-])
+@pytest.mark.parametrize(
+    ("path", "form"),
+    [
+        ("/admin/keys/abc/revoke", {}),
+        ("/admin/keys/%C2%B2/revoke", {}),  # "²" is a digit to str.isdigit, not to int()
+        ("/admin/keys/99999999999999999999/revoke", {}),
+        ("/admin/keys/424242/revoke", {}),
+        ("/admin/keys/424242/rotate", {}),
+        ("/admin/keys/%C2%B2/rotate", {}),
+        ("/admin/channels/web/pause", {}),
+        ("/admin/channels/nope/resume", {}),
+        ("/admin/policies", {"per_user": "10/minute"}),  # no config.yaml here: read-only
+        ("/admin/dead-letters/-1/retry", {}),
+        ("/admin/users/x/signout", {}),
+        ("/admin/models/default", {"provider": "nope"}),
+        ("/admin/models/default", {}),
+        ("/admin/keys", {"name": "", "scope": "all"}),
+        ("/admin/keys", {"name": "k", "scope": "root"}),
+        ("/admin/keys", {"name": "k", "scope": "all", "expires_days": "abc"}),
+        ("/admin/keys", {"name": "k", "scope": "all", "expires_days": "nan"}),
+        ("/admin/keys", {"name": "k", "scope": "all", "expires_days": "-1"}),
+        ("/admin/keys", {"name": "k", "scope": "all", "expires_days": "1e400"}),
+    ],
+)
 def test_bad_input_is_a_4xx(admin: Admin, path: str, form: dict[str, str]) -> None:
     headers, csrf = admin.session(Role.ADMIN)
     response = admin.client.post(path, headers=headers, data={"csrf": csrf, **form})
@@ -349,29 +421,64 @@ def test_bad_input_is_a_4xx(admin: Admin, path: str, form: dict[str, str]) -> No
 
 def test_malformed_bodies_and_queries_are_4xx(admin: Admin) -> None:
     headers, csrf = admin.session(Role.ADMIN)
-    bad_utf8 = admin.client.post("/admin/models/default", headers={
-        **headers, "content-type": "application/x-www-form-urlencoded"}, content=b"csrf=\xff")
+    bad_utf8 = admin.client.post(
+        "/admin/models/default",
+        headers={**headers, "content-type": "application/x-www-form-urlencoded"},
+        content=b"csrf=\xff",
+    )
     assert bad_utf8.status_code == 403
     many = "&".join(f"f{i}=1" for i in range(100)) + f"&csrf={csrf}"
-    assert admin.client.post("/admin/keys", headers={
-        **headers, "content-type": "application/x-www-form-urlencoded"},
-        content=many.encode()).status_code == 403
-    assert admin.client.get("/admin/conversation", params={"key": "\x00" * 300},
-                            headers=headers).status_code == 404
-    assert admin.client.get("/admin/conversations", params={"q": "%" * 5000},
-                            headers=headers).status_code == 200
+    assert (
+        admin.client.post(
+            "/admin/keys",
+            headers={**headers, "content-type": "application/x-www-form-urlencoded"},
+            content=many.encode(),
+        ).status_code
+        == 403
+    )
+    assert (
+        admin.client.get(
+            "/admin/conversation", params={"key": "\x00" * 300}, headers=headers
+        ).status_code
+        == 404
+    )
+    assert (
+        admin.client.get(
+            "/admin/conversations", params={"q": "%" * 5000}, headers=headers
+        ).status_code
+        == 200
+    )
     assert admin.client.post("/admin/login", content=b"\xff\xfe").status_code == 403
 
 
-@settings(max_examples=60, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(index=st.integers(0, 21), segment=st.text(max_size=30),
-       fields=st.dictionaries(st.sampled_from(["name", "scope", "expires_days", "provider",
-                                                "q", "key", "actor", "words", "per_user",
-                                                "daily_tokens_per_user"]),
-                              st.text(max_size=40), max_size=4))
-def test_no_input_makes_a_route_fail(admin: Admin, index: int, segment: str,
-                                     fields: dict[str, str]) -> None:
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    index=st.integers(0, 21),
+    segment=st.text(max_size=30),
+    fields=st.dictionaries(
+        st.sampled_from(
+            [
+                "name",
+                "scope",
+                "expires_days",
+                "provider",
+                "q",
+                "key",
+                "actor",
+                "words",
+                "per_user",
+                "daily_tokens_per_user",
+            ]
+        ),
+        st.text(max_size=40),
+        max_size=4,
+    ),
+)
+def test_no_input_makes_a_route_fail(
+    admin: Admin, index: int, segment: str, fields: dict[str, str]
+) -> None:
     """Whatever goes in the path segment, the query and the form: a page or a 4xx."""
     route = admin.console.routes()[index]
     if route.path == "/admin/logout":
@@ -379,9 +486,9 @@ def test_no_input_makes_a_route_fail(admin: Admin, index: int, segment: str,
     headers, csrf = admin.session(Role.ADMIN)
     path = re.sub(r"\{[a-z_]+\}", quote(segment, safe="") or "x", route.path)
     if route.method == "GET":
-        response = admin.client.get(path, params=fields, headers=headers,
-                                    follow_redirects=False)
+        response = admin.client.get(path, params=fields, headers=headers, follow_redirects=False)
     else:
-        response = admin.client.post(path, data={**fields, "csrf": csrf}, headers=headers,
-                                     follow_redirects=False)
+        response = admin.client.post(
+            path, data={**fields, "csrf": csrf}, headers=headers, follow_redirects=False
+        )
     assert response.status_code < 500

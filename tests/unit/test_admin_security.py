@@ -96,8 +96,18 @@ async def test_success_clears_only_the_given_key_and_old_rows_go(engine: AsyncEn
 
 # -- TOTP ------------------------------------------------------------------------------------
 RFC4226_SECRET = b"12345678901234567890"
-RFC4226_CODES = ["755224", "287082", "359152", "969429", "338314",
-                 "254676", "287922", "162583", "399871", "520489"]
+RFC4226_CODES = [
+    "755224",
+    "287082",
+    "359152",
+    "969429",
+    "338314",
+    "254676",
+    "287922",
+    "162583",
+    "399871",
+    "520489",
+]
 # RFC 6238 Appendix B: (time, SHA1, SHA256, SHA512), 8 digits.
 RFC6238 = [
     (59, "94287082", "46119246", "90693936"),
@@ -107,8 +117,11 @@ RFC6238 = [
     (2000000000, "69279037", "90698825", "38618901"),
     (20000000000, "65353130", "77737706", "47863826"),
 ]
-RFC6238_KEYS = {"sha1": RFC4226_SECRET, "sha256": b"12345678901234567890123456789012",
-                "sha512": b"1234567890" * 6 + b"1234"}
+RFC6238_KEYS = {
+    "sha1": RFC4226_SECRET,
+    "sha256": b"12345678901234567890123456789012",
+    "sha512": b"1234567890" * 6 + b"1234",
+}
 
 
 def test_hotp_matches_rfc4226_vectors() -> None:
@@ -151,13 +164,16 @@ def test_roles_are_ordered() -> None:
 
 
 # -- PII masking -----------------------------------------------------------------------------
-@pytest.mark.parametrize(("text", "hidden", "shown"), [
-    ("mail me at alice.smith@example.com", "alice.smith@example.com", "[email]"),
-    ("call 13812345678 now", "13812345678", "[phone]"),
-    ("call +86 138 1234 5678", "1234 5678", "[phone]"),
-    ("id 11010519491231002X", "11010519491231002X", "[id-card]"),
-    ("card 4111 1111 1111 1111", "4111 1111 1111", "[bank-card]"),
-])
+@pytest.mark.parametrize(
+    ("text", "hidden", "shown"),
+    [
+        ("mail me at alice.smith@example.com", "alice.smith@example.com", "[email]"),
+        ("call 13812345678 now", "13812345678", "[phone]"),
+        ("call +86 138 1234 5678", "1234 5678", "[phone]"),
+        ("id 11010519491231002X", "11010519491231002X", "[id-card]"),
+        ("card 4111 1111 1111 1111", "4111 1111 1111", "[bank-card]"),
+    ],
+)
 def test_pii_is_masked(text: str, hidden: str, shown: str) -> None:
     masked = mask_pii(text)
     assert hidden not in masked and shown in masked
@@ -220,19 +236,24 @@ async def test_sessions_store_only_token_hashes_and_expire(engine: AsyncEngine) 
 
 
 # -- client address --------------------------------------------------------------------------
-@pytest.mark.parametrize(("peer", "forwarded", "expected"), [
-    ("127.0.0.1", "6.6.6.6, 10.0.0.9", "10.0.0.9"),  # our proxy appended the last entry
-    ("::1", "2001:db8::7", "2001:db8::7"),
-    ("10.1.2.3", "10.0.0.9", "10.0.0.9"),  # inside a trusted CIDR
-    ("8.8.8.8", "10.0.0.9", "8.8.8.8"),  # not a proxy we trust: its header is ignored
-    ("127.0.0.1", "", "127.0.0.1"),
-    ("127.0.0.1", "not-an-ip", "127.0.0.1"),
-    ("testclient", "10.0.0.9", "testclient"),
-])
-def test_client_ip_trusts_only_configured_proxies(peer: str, forwarded: str,
-                                                  expected: str) -> None:
-    scope = {"type": "http", "client": (peer, 1234), "headers": [
-        (b"x-forwarded-for", forwarded.encode())] if forwarded else []}
+@pytest.mark.parametrize(
+    ("peer", "forwarded", "expected"),
+    [
+        ("127.0.0.1", "6.6.6.6, 10.0.0.9", "10.0.0.9"),  # our proxy appended the last entry
+        ("::1", "2001:db8::7", "2001:db8::7"),
+        ("10.1.2.3", "10.0.0.9", "10.0.0.9"),  # inside a trusted CIDR
+        ("8.8.8.8", "10.0.0.9", "8.8.8.8"),  # not a proxy we trust: its header is ignored
+        ("127.0.0.1", "", "127.0.0.1"),
+        ("127.0.0.1", "not-an-ip", "127.0.0.1"),
+        ("testclient", "10.0.0.9", "testclient"),
+    ],
+)
+def test_client_ip_trusts_only_configured_proxies(peer: str, forwarded: str, expected: str) -> None:
+    scope = {
+        "type": "http",
+        "client": (peer, 1234),
+        "headers": [(b"x-forwarded-for", forwarded.encode())] if forwarded else [],
+    }
     trusted = [ipaddress.ip_network(n) for n in ("127.0.0.1/32", "::1/128", "10.1.0.0/16")]
     assert client_ip(Request(scope), trusted) == expected
 
@@ -241,8 +262,9 @@ async def test_control_characters_in_typed_text_never_reach_sql(engine: AsyncEng
     """PostgreSQL refuses NUL in text: such input must be a miss, not a server error."""
     users = AdminUsers(engine)
     audit = AuditLog(engine)
-    auth = AdminAuth(users, Sessions(engine, 60), audit, Lockout(engine, 5, 60),
-                     secure_cookies=False)
+    auth = AdminAuth(
+        users, Sessions(engine, 60), audit, Lockout(engine, 5, 60), secure_cookies=False
+    )
     refused = await auth.login("ali\x00ce", PASSWORD, "", "127.0.0.1")
     assert isinstance(refused, LoginRefused) and refused.status == 401
     assert (await audit.recent())[0].actor == "alice"

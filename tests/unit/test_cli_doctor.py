@@ -38,8 +38,9 @@ def busy_port() -> Iterator[int]:
 
 
 async def init(tmp_path: Path, fake: FakeOpenAI, key: str, port: int) -> None:
-    run = await ai_bot(tmp_path, *init_flags(fake.base_url, key, "--port", str(port),
-                                             "--no-verify"))
+    run = await ai_bot(
+        tmp_path, *init_flags(fake.base_url, key, "--port", str(port), "--no-verify")
+    )
     assert run.code == 0, run.output
 
 
@@ -57,8 +58,9 @@ async def test_good_setup_passes(fake: FakeOpenAI, tmp_path: Path, free_port: in
     assert fake.requests[-1].json["max_tokens"] == 1
 
 
-async def test_wrong_key_fails_without_printing_it(fake: FakeOpenAI, tmp_path: Path,
-                                                   free_port: int) -> None:
+async def test_wrong_key_fails_without_printing_it(
+    fake: FakeOpenAI, tmp_path: Path, free_port: int
+) -> None:
     await init(tmp_path, fake, WRONG_KEY, free_port)
 
     run = await ai_bot(tmp_path, "doctor")
@@ -70,8 +72,7 @@ async def test_wrong_key_fails_without_printing_it(fake: FakeOpenAI, tmp_path: P
     assert "Traceback" not in run.output, run.output
 
 
-async def test_port_in_use_is_a_warning(fake: FakeOpenAI, tmp_path: Path,
-                                        busy_port: int) -> None:
+async def test_port_in_use_is_a_warning(fake: FakeOpenAI, tmp_path: Path, busy_port: int) -> None:
     await init(tmp_path, fake, GOOD_KEY, busy_port)
 
     run = await ai_bot(tmp_path, "doctor")
@@ -88,8 +89,7 @@ async def test_no_config_and_no_key_fails(tmp_path: Path) -> None:
     assert "no model provider configured" in run.stdout, run.output
 
 
-async def test_unset_variable_is_named(fake: FakeOpenAI, tmp_path: Path,
-                                       free_port: int) -> None:
+async def test_unset_variable_is_named(fake: FakeOpenAI, tmp_path: Path, free_port: int) -> None:
     await init(tmp_path, fake, GOOD_KEY, free_port)
     (tmp_path / ".env").write_text("AIBOT_API_KEY=gateway-key-1234567\n")
 
@@ -100,8 +100,7 @@ async def test_unset_variable_is_named(fake: FakeOpenAI, tmp_path: Path,
     assert "no API key" in run.stdout, run.output
 
 
-async def test_config_view_masks_secrets(fake: FakeOpenAI, tmp_path: Path,
-                                         free_port: int) -> None:
+async def test_config_view_masks_secrets(fake: FakeOpenAI, tmp_path: Path, free_port: int) -> None:
     await init(tmp_path, fake, GOOD_KEY, free_port)
 
     run = await ai_bot(tmp_path, "config")

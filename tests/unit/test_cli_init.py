@@ -40,16 +40,24 @@ class Run:
 
 def cli_env() -> dict[str, str]:
     """The caller's environment minus any real keys, and a wide terminal so lines don't wrap."""
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("AIBOT_") and not k.endswith("_API_KEY")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AIBOT_") and not k.endswith("_API_KEY")
+    }
     env.update(COLUMNS="200", NO_COLOR="1", TERM="dumb")
     return env
 
 
 async def ai_bot(cwd: Path, *args: str, stdin: str = "") -> Run:
     process = await asyncio.create_subprocess_exec(
-        str(AI_BOT), *args, cwd=cwd, env=cli_env(), stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        str(AI_BOT),
+        *args,
+        cwd=cwd,
+        env=cli_env(),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     out, err = await asyncio.wait_for(process.communicate(stdin.encode()), 30)
     assert process.returncode is not None
@@ -57,8 +65,17 @@ async def ai_bot(cwd: Path, *args: str, stdin: str = "") -> Run:
 
 
 def init_flags(base_url: str, key: str, *extra: str) -> list[str]:
-    return ["init", "--non-interactive", "--preset", "deepseek", "--base-url", base_url,
-            "--api-key", key, *extra]
+    return [
+        "init",
+        "--non-interactive",
+        "--preset",
+        "deepseek",
+        "--base-url",
+        base_url,
+        "--api-key",
+        key,
+        *extra,
+    ]
 
 
 @pytest.fixture
@@ -77,8 +94,9 @@ def _isolated(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 async def test_non_interactive_writes_both_files(fake: FakeOpenAI, tmp_path: Path) -> None:
-    run = await ai_bot(tmp_path, *init_flags(fake.base_url, GOOD_KEY, "--max-turns", "7",
-                                             "--port", "18888"))
+    run = await ai_bot(
+        tmp_path, *init_flags(fake.base_url, GOOD_KEY, "--max-turns", "7", "--port", "18888")
+    )
 
     assert run.code == 0, run.output
     config_text = (tmp_path / "config.yaml").read_text()
@@ -126,15 +144,17 @@ async def test_unreachable_provider_is_named(tmp_path: Path) -> None:
     assert not (tmp_path / "config.yaml").exists()
 
 
-@pytest.mark.parametrize(("flags", "named"), [
-    (["--preset", "deepseek"], "--api-key"),
-    (["--api-key", GOOD_KEY], "--preset"),
-    (["--preset", "nosuch", "--api-key", GOOD_KEY], "--preset"),
-    (["--preset", "deepseek", "--api-key", GOOD_KEY, "--port", "70000"], "--port"),
-    (["--preset", "custom"], "--base-url"),
-])
-async def test_missing_or_bad_flag_is_named(tmp_path: Path, flags: list[str],
-                                            named: str) -> None:
+@pytest.mark.parametrize(
+    ("flags", "named"),
+    [
+        (["--preset", "deepseek"], "--api-key"),
+        (["--api-key", GOOD_KEY], "--preset"),
+        (["--preset", "nosuch", "--api-key", GOOD_KEY], "--preset"),
+        (["--preset", "deepseek", "--api-key", GOOD_KEY, "--port", "70000"], "--port"),
+        (["--preset", "custom"], "--base-url"),
+    ],
+)
+async def test_missing_or_bad_flag_is_named(tmp_path: Path, flags: list[str], named: str) -> None:
     run = await ai_bot(tmp_path, "init", "--non-interactive", *flags)
 
     assert run.code == 2
@@ -144,8 +164,19 @@ async def test_missing_or_bad_flag_is_named(tmp_path: Path, flags: list[str],
 
 
 async def test_custom_server_key_gets_a_generic_name(fake: FakeOpenAI, tmp_path: Path) -> None:
-    run = await ai_bot(tmp_path, "init", "--non-interactive", "--preset", "custom",
-                       "--base-url", fake.base_url, "--api-key", GOOD_KEY, "--model", "m1")
+    run = await ai_bot(
+        tmp_path,
+        "init",
+        "--non-interactive",
+        "--preset",
+        "custom",
+        "--base-url",
+        fake.base_url,
+        "--api-key",
+        GOOD_KEY,
+        "--model",
+        "m1",
+    )
 
     assert run.code == 0, run.output
     assert dotenv_values(tmp_path / ".env")["AIBOT_MODEL_API_KEY"] == GOOD_KEY
@@ -172,8 +203,9 @@ async def test_existing_config_needs_force(fake: FakeOpenAI, tmp_path: Path) -> 
 
 async def test_existing_env_keeps_other_lines(fake: FakeOpenAI, tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
-    env_file.write_text("# my settings\nOTHER=1\nDEEPSEEK_API_KEY=old\n"
-                        "AIBOT_API_KEY=kept-gateway-key-123\n")
+    env_file.write_text(
+        "# my settings\nOTHER=1\nDEEPSEEK_API_KEY=old\nAIBOT_API_KEY=kept-gateway-key-123\n"
+    )
     env_file.chmod(0o644)
 
     run = await ai_bot(tmp_path, *init_flags(fake.base_url, GOOD_KEY))
@@ -214,8 +246,17 @@ async def test_interactive_custom_server_from_stdin(fake: FakeOpenAI, tmp_path: 
 
 async def test_interactive_flags_skip_questions(fake: FakeOpenAI, tmp_path: Path) -> None:
     """Preset, URL and key come from flags; Enter accepts the model, turns and port defaults."""
-    run = await ai_bot(tmp_path, "init", "--preset", "deepseek", "--base-url", fake.base_url,
-                       "--api-key", GOOD_KEY, stdin="\n\n\n\n")
+    run = await ai_bot(
+        tmp_path,
+        "init",
+        "--preset",
+        "deepseek",
+        "--base-url",
+        fake.base_url,
+        "--api-key",
+        GOOD_KEY,
+        stdin="\n\n\n\n",
+    )
 
     assert run.code == 0, run.output
     assert "Provider (number or name)" not in run.stdout
@@ -244,8 +285,9 @@ async def test_interactive_input_ending_early_is_one_line(tmp_path: Path) -> Non
     assert list(tmp_path.iterdir()) == []
 
 
-async def test_telegram_token_goes_to_env_and_enables_the_channel(fake: FakeOpenAI,
-                                                                  tmp_path: Path) -> None:
+async def test_telegram_token_goes_to_env_and_enables_the_channel(
+    fake: FakeOpenAI, tmp_path: Path
+) -> None:
     token = "123456789:AAE" + "x" * 30
     run = await ai_bot(tmp_path, *init_flags(fake.base_url, GOOD_KEY), "--telegram-token", token)
 

@@ -8,16 +8,19 @@ from aibot.core.commands import parse_command
 from aibot.core.tokens import estimate_tokens
 
 
-@pytest.mark.parametrize(("text", "parsed"), [
-    ("/reset", ("reset", "")),
-    ("  /model  glm ", ("model", "glm")),
-    ("/model@MyBot deepseek", ("model", "deepseek")),
-    ("/HELP", ("help", "")),
-    ("hello /reset", None),
-    ("/", None),
-    ("/123", None),
-    ("//x", None),
-])
+@pytest.mark.parametrize(
+    ("text", "parsed"),
+    [
+        ("/reset", ("reset", "")),
+        ("  /model  glm ", ("model", "glm")),
+        ("/model@MyBot deepseek", ("model", "deepseek")),
+        ("/HELP", ("help", "")),
+        ("hello /reset", None),
+        ("/", None),
+        ("/123", None),
+        ("//x", None),
+    ],
+)
 def test_parse_command(text: str, parsed: tuple[str, str] | None) -> None:
     assert parse_command(text) == parsed
 

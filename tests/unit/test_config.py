@@ -19,13 +19,16 @@ def test_env_and_dotenv_interpolation(tmp_path: Path, monkeypatch: pytest.Monkey
     monkeypatch.chdir(tmp_path)
     (tmp_path / ".env").write_text("DEEPSEEK_API_KEY=from-dotenv\nPORT_X=1234\n")
     monkeypatch.setenv("PORT_X", "2345")  # the real environment wins over .env
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 server: {port: "${PORT_X}"}
 models:
   default: ds
   providers:
     ds: {preset: deepseek, api_key: "${DEEPSEEK_API_KEY}", model: "${MODEL:-deepseek-chat}"}
-""")
+""",
+    )
     loaded = load_config(path)
     provider = loaded.config.models.providers["ds"]
     assert provider.api_key is not None
@@ -35,8 +38,9 @@ models:
     assert loaded.missing_env == []
 
 
-def test_unset_variables_are_reported_not_fatal(tmp_path: Path,
-                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unset_variables_are_reported_not_fatal(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NOPE_KEY", raising=False)
     path = write(tmp_path, 'api: {keys: ["${NOPE_KEY}"]}\n')
@@ -45,8 +49,9 @@ def test_unset_variables_are_reported_not_fatal(tmp_path: Path,
     assert loaded.config.api.keys == []  # an empty key must never become a valid credential
 
 
-def test_validation_errors_are_one_line_each(tmp_path: Path,
-                                             monkeypatch: pytest.MonkeyPatch) -> None:
+def test_validation_errors_are_one_line_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     path = write(tmp_path, "server: {port: 99999, hots: x}\nsession: {max_turns: lots}\n")
     with pytest.raises(ConfigError) as caught:
@@ -75,8 +80,15 @@ def test_defaults_without_a_file_pick_up_provider_keys(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("AIBOT_CONFIG", raising=False)
-    for name in ("OPENAI_API_KEY", "MINIMAX_API_KEY", "ZHIPUAI_API_KEY", "DASHSCOPE_API_KEY",
-                 "MOONSHOT_API_KEY", "SILICONFLOW_API_KEY", "AIBOT_API_KEY"):
+    for name in (
+        "OPENAI_API_KEY",
+        "MINIMAX_API_KEY",
+        "ZHIPUAI_API_KEY",
+        "DASHSCOPE_API_KEY",
+        "MOONSHOT_API_KEY",
+        "SILICONFLOW_API_KEY",
+        "AIBOT_API_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-abc")
     loaded = load_config(None)
@@ -87,16 +99,25 @@ def test_defaults_without_a_file_pick_up_provider_keys(
     assert loaded.config.storage.url.startswith("sqlite:///data/")
 
 
-def test_unknown_channels_are_kept_and_listed(tmp_path: Path,
-                                              monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unknown_channels_are_kept_and_listed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     path = write(tmp_path, "channels: {whatsapp: {app_id: x}}\n")
     assert load_config(path).config.channels.unsupported() == ["whatsapp"]
 
 
-@pytest.mark.parametrize(("text", "seconds"), [
-    ("30m", 1800.0), ("10s", 10.0), ("250ms", 0.25), ("1h", 3600.0), (5, 5.0), ("2d", 172800.0),
-])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("30m", 1800.0),
+        ("10s", 10.0),
+        ("250ms", 0.25),
+        ("1h", 3600.0),
+        (5, 5.0),
+        ("2d", 172800.0),
+    ],
+)
 def test_durations(text: str | int, seconds: float) -> None:
     assert parse_duration(text) == seconds
 
@@ -106,24 +127,35 @@ def test_bad_duration() -> None:
         parse_duration("soon")
 
 
-@pytest.mark.parametrize(("host", "loopback"), [
-    ("127.0.0.1", True), ("::1", True), ("localhost", True), ("0.0.0.0", False),
-    ("192.168.1.5", False), ("", False),
-])
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("::1", True),
+        ("localhost", True),
+        ("0.0.0.0", False),
+        ("192.168.1.5", False),
+        ("", False),
+    ],
+)
 def test_loopback_detection(tmp_path: Path, host: str, loopback: bool) -> None:
     from aibot.config import ServerConfig
 
     assert ServerConfig(host=host).is_loopback is loopback
 
 
-def test_default_and_fallbacks_must_name_providers(tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_default_and_fallbacks_must_name_providers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
-    path = write(tmp_path, """
+    path = write(
+        tmp_path,
+        """
 models:
   default: deepseek
   providers:
     glm: {preset: zhipu, api_key: k}
-""")
+""",
+    )
     with pytest.raises(ConfigError, match=r"'deepseek' is not a provider .*configured: glm"):
         load_config(path)

@@ -31,8 +31,9 @@ def stubs(tmp_path: Path) -> Path:
 
 def install(stubs: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"PATH": f"{stubs}:{AI_BOT.parent}:/usr/bin:/bin", "HOME": str(stubs)}
-    return subprocess.run(["bash", str(INSTALL), *args], capture_output=True, text=True,
-                          env=env, timeout=120)
+    return subprocess.run(
+        ["bash", str(INSTALL), *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def commands(output: str) -> list[str]:
@@ -45,22 +46,37 @@ def files_under(root: Path) -> set[str]:
 
 def test_shellcheck_is_clean() -> None:
     shellcheck = require_tool("shellcheck", "shellcheck")
-    result = subprocess.run([shellcheck, "--severity=style", str(INSTALL)],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        [shellcheck, "--severity=style", str(INSTALL)], capture_output=True, text=True, timeout=60
+    )
     assert result.returncode == 0, result.stdout
 
 
 def test_full_install_with_domain(stubs: Path, tmp_path: Path) -> None:
     root = tmp_path / "root"
-    result = install(stubs, "--dry-run", "--root", str(root), "--domain", "bot.example.com",
-                     "--email", "ops@example.com", "--port", "8080")
+    result = install(
+        stubs,
+        "--dry-run",
+        "--root",
+        str(root),
+        "--domain",
+        "bot.example.com",
+        "--email",
+        "ops@example.com",
+        "--port",
+        "8080",
+    )
     assert result.returncode == 0, result.stderr
     run = commands(result.stdout)
     user_exists = subprocess.run(["id", "-u", "ai-bot"], capture_output=True).returncode == 0
-    assert any(c.startswith("useradd --system --user-group --home-dir /var/lib/ai-bot")
-               for c in run) != user_exists
-    assert any(c.startswith("env DEBIAN_FRONTEND=noninteractive apt-get install")
-               and "certbot" in c for c in run)
+    assert (
+        any(c.startswith("useradd --system --user-group --home-dir /var/lib/ai-bot") for c in run)
+        != user_exists
+    )
+    assert any(
+        c.startswith("env DEBIAN_FRONTEND=noninteractive apt-get install") and "certbot" in c
+        for c in run
+    )
     expected_in_order = [
         f"chown root:ai-bot {root}/etc/ai-bot",
         f"chown ai-bot:ai-bot {root}/var/lib/ai-bot",
@@ -89,15 +105,18 @@ def test_full_install_with_domain(stubs: Path, tmp_path: Path) -> None:
     assert not any(c.startswith("systemctl restart ai-bot") for c in run)  # no config yet
 
     assert files_under(root) == {
-        "etc/ai-bot/.env", "etc/systemd/system/ai-bot.service",
+        "etc/ai-bot/.env",
+        "etc/systemd/system/ai-bot.service",
         "etc/systemd/system/ai-bot-maintenance.service",
         "etc/systemd/system/ai-bot-maintenance.timer",
-        "etc/nginx/sites-available/ai-bot.conf"}
+        "etc/nginx/sites-available/ai-bot.conf",
+    }
     env_file = root / "etc/ai-bot/.env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     assert stat.S_IMODE((root / "etc/ai-bot").stat().st_mode) == 0o750
-    (key_line,) = [line for line in env_file.read_text().splitlines()
-                   if line.startswith("AIBOT_API_KEY=")]
+    (key_line,) = [
+        line for line in env_file.read_text().splitlines() if line.startswith("AIBOT_API_KEY=")
+    ]
     assert len(key_line.split("=", 1)[1]) >= 32
 
     options = DeployOptions(host="127.0.0.1", port=8080, domain="bot.example.com")
@@ -105,13 +124,27 @@ def test_full_install_with_domain(stubs: Path, tmp_path: Path) -> None:
     for name, content in units.items():
         assert (root / "etc/systemd/system" / name).read_text() == content
     site = (root / "etc/nginx/sites-available/ai-bot.conf").read_text()
-    assert site == render_nginx(DeployOptions(host="127.0.0.1", port=8080,
-                                              domain="bot.example.com", tls=True))["ai-bot.conf"]
+    assert (
+        site
+        == render_nginx(
+            DeployOptions(host="127.0.0.1", port=8080, domain="bot.example.com", tls=True)
+        )["ai-bot.conf"]
+    )
     assert "Next step" in result.stdout
     assert "ai-bot init --path /etc/ai-bot/config.yaml --port 8080" in result.stdout
 
-    again = install(stubs, "--dry-run", "--root", str(root), "--domain", "bot.example.com",
-                    "--email", "ops@example.com", "--port", "8080")
+    again = install(
+        stubs,
+        "--dry-run",
+        "--root",
+        str(root),
+        "--domain",
+        "bot.example.com",
+        "--email",
+        "ops@example.com",
+        "--port",
+        "8080",
+    )
     assert again.returncode == 0, again.stderr
     assert env_file.read_text().splitlines()[-1] == key_line  # the secret is kept
     assert "new AIBOT_API_KEY" not in again.stdout
@@ -138,20 +171,25 @@ def test_dry_run_without_root_writes_nothing(stubs: Path, tmp_path: Path) -> Non
     result = install(stubs, "--dry-run", "--no-firewall")
     assert result.returncode == 0, result.stderr
     run = commands(result.stdout)
-    assert "ai-bot deploy systemd --out /etc/systemd/system --host 127.0.0.1 --prefix " \
+    assert (
+        "ai-bot deploy systemd --out /etc/systemd/system --host 127.0.0.1 --prefix "
         "/opt/ai-bot --config-dir /etc/ai-bot --data-dir /var/lib/ai-bot --user ai-bot" in run
+    )
     assert "mkdir -p -m 0750 /etc/ai-bot" in run
     assert not any(c.startswith("ufw") for c in run)
     assert "dry run: nothing was changed" in result.stdout
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["--domain", "bot.example.com"], "--domain needs --email"),
-    (["--root", "/tmp/x"], "--root is for trying the installer out"),
-    (["--port", "99999"], "--port must be a number between 1 and 65535"),
-    (["--domain", "bad domain;", "--email", "a@b"], "--domain must be a host name"),
-    (["--bogus"], "unknown option: --bogus"),
-])
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--domain", "bot.example.com"], "--domain needs --email"),
+        (["--root", "/tmp/x"], "--root is for trying the installer out"),
+        (["--port", "99999"], "--port must be a number between 1 and 65535"),
+        (["--domain", "bad domain;", "--email", "a@b"], "--domain must be a host name"),
+        (["--bogus"], "unknown option: --bogus"),
+    ],
+)
 def test_bad_options_are_refused(stubs: Path, args: list[str], message: str) -> None:
     result = install(stubs, "--dry-run", *args) if "--root" not in args else install(stubs, *args)
     assert result.returncode == 2
@@ -160,9 +198,12 @@ def test_bad_options_are_refused(stubs: Path, args: list[str], message: str) -> 
 
 def test_needs_root_unless_dry_run(stubs: Path) -> None:
     if os.geteuid() == 0:
-        result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
-                                 "bash", str(INSTALL)], capture_output=True, text=True,
-                                timeout=60)
+        result = subprocess.run(
+            ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "bash", str(INSTALL)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     else:
         result = install(stubs)
     assert result.returncode == 2 and "run as root" in result.stderr

@@ -25,8 +25,9 @@ def manifests() -> dict[str, dict[str, Any]]:
 
 
 @pytest.mark.parametrize("name", [n for n in K8S_FILES if n != "kustomization.yaml"])
-def test_manifest_matches_the_kubernetes_schema(manifests: dict[str, dict[str, Any]],
-                                                name: str) -> None:
+def test_manifest_matches_the_kubernetes_schema(
+    manifests: dict[str, dict[str, Any]], name: str
+) -> None:
     kubernetes_validate.validate(manifests[name], KUBERNETES_VERSION, strict=True)
 
 
@@ -40,8 +41,9 @@ def test_the_schema_check_catches_mistakes(manifests: dict[str, dict[str, Any]])
 def test_kustomization_lists_the_core_resources(manifests: dict[str, dict[str, Any]]) -> None:
     resources = manifests["kustomization.yaml"]["resources"]
     assert set(resources) <= set(K8S_FILES)
-    assert {"deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml",
-            "configmap.yaml"} <= set(resources)
+    assert {"deployment.yaml", "service.yaml", "hpa.yaml", "pdb.yaml", "configmap.yaml"} <= set(
+        resources
+    )
     assert "secret.example.yaml" not in resources  # real secrets are the user's own
 
 
@@ -64,15 +66,20 @@ def test_deployment_probes_resources_and_security(manifests: dict[str, dict[str,
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert set(mounts.values()) == set(volumes)
     assert "/tmp" in mounts and "/var/lib/ai-bot" in mounts  # writable despite read-only root
-    assert volumes[mounts["/etc/ai-bot"]]["configMap"]["name"] == \
-        manifests["configmap.yaml"]["metadata"]["name"]
-    assert container["envFrom"][0]["secretRef"]["name"] == \
-        manifests["secret.example.yaml"]["metadata"]["name"]
+    assert (
+        volumes[mounts["/etc/ai-bot"]]["configMap"]["name"]
+        == manifests["configmap.yaml"]["metadata"]["name"]
+    )
+    assert (
+        container["envFrom"][0]["secretRef"]["name"]
+        == manifests["secret.example.yaml"]["metadata"]["name"]
+    )
     assert container["env"] == [{"name": "AIBOT_CONFIG", "value": "/etc/ai-bot/config.yaml"}]
 
 
 def test_service_hpa_pdb_and_ingress_point_at_the_deployment(
-        manifests: dict[str, dict[str, Any]]) -> None:
+    manifests: dict[str, dict[str, Any]],
+) -> None:
     labels = manifests["deployment.yaml"]["spec"]["template"]["metadata"]["labels"]
     assert manifests["service.yaml"]["spec"]["selector"] == labels
     assert manifests["service.yaml"]["spec"]["ports"][0]["targetPort"] == "http"
@@ -86,12 +93,18 @@ def test_service_hpa_pdb_and_ingress_point_at_the_deployment(
 
 
 def test_configmap_holds_a_valid_config_and_the_secret_only_placeholders(
-        manifests: dict[str, dict[str, Any]]) -> None:
+    manifests: dict[str, dict[str, Any]],
+) -> None:
     raw = yaml.safe_load(manifests["configmap.yaml"]["data"]["config.yaml"])
     assert raw["storage"]["url"] == "${AIBOT_STORAGE_URL}"
-    config = Config.model_validate({**raw, "storage": {"url": "postgresql://u@db/aibot"},
-                                    "redis": {"url": "redis://redis:6379/0"},
-                                    "api": {"keys": ["k"]}})
+    config = Config.model_validate(
+        {
+            **raw,
+            "storage": {"url": "postgresql://u@db/aibot"},
+            "redis": {"url": "redis://redis:6379/0"},
+            "api": {"keys": ["k"]},
+        }
+    )
     assert config.server.port == 18789
     secret = manifests["secret.example.yaml"]["stringData"]
     assert all("change-me" in v or not k.endswith("KEY") for k, v in secret.items())

@@ -47,7 +47,8 @@ def test_repository_files_are_the_default_render() -> None:
         for name, content in render(kind, DeployOptions()).items():
             path = REPO / base / name
             assert path.read_text(encoding="utf-8") == content, (
-                f"{path.relative_to(REPO)} differs from `ai-bot deploy {kind}`")
+                f"{path.relative_to(REPO)} differs from `ai-bot deploy {kind}`"
+            )
 
 
 # --------------------------------------------------------------------------- systemd
@@ -55,10 +56,18 @@ def test_repository_files_are_the_default_render() -> None:
 
 def test_service_unit_is_hardened_and_outlasts_the_drain() -> None:
     unit = unit_settings(render_systemd(DeployOptions(port=8080))["ai-bot.service"])
-    for key, value in {"NoNewPrivileges": "yes", "ProtectSystem": "strict", "ProtectHome": "yes",
-                       "PrivateTmp": "yes", "Restart": "on-failure", "User": "ai-bot",
-                       "ReadWritePaths": "/var/lib/ai-bot", "CapabilityBoundingSet": "",
-                       "LimitNOFILE": "65536", "MemoryMax": "1G"}.items():
+    for key, value in {
+        "NoNewPrivileges": "yes",
+        "ProtectSystem": "strict",
+        "ProtectHome": "yes",
+        "PrivateTmp": "yes",
+        "Restart": "on-failure",
+        "User": "ai-bot",
+        "ReadWritePaths": "/var/lib/ai-bot",
+        "CapabilityBoundingSet": "",
+        "LimitNOFILE": "65536",
+        "MemoryMax": "1G",
+    }.items():
         assert unit[key] == [value], key
     assert unit["ExecStart"] == ["/opt/ai-bot/venv/bin/ai-bot run --host 127.0.0.1 --port 8080"]
     assert unit["Environment"][0] == "AIBOT_CONFIG=/etc/ai-bot/config.yaml"
@@ -68,8 +77,7 @@ def test_service_unit_is_hardened_and_outlasts_the_drain() -> None:
 
 def test_privileged_port_gets_only_the_bind_capability() -> None:
     unit = unit_settings(render_systemd(DeployOptions(port=80))["ai-bot.service"])
-    assert unit["CapabilityBoundingSet"] == unit["AmbientCapabilities"] == [
-        "CAP_NET_BIND_SERVICE"]
+    assert unit["CapabilityBoundingSet"] == unit["AmbientCapabilities"] == ["CAP_NET_BIND_SERVICE"]
 
 
 def test_maintenance_timer_runs_the_maintenance_command_daily() -> None:
@@ -88,15 +96,26 @@ def test_units_pass_systemd_analyze_verify(tmp_path: Path) -> None:
     units = tmp_path / "units"
     result = subprocess.run(
         [str(AI_BOT), "deploy", "systemd", "--prefix", str(prefix), "--out", str(units)],
-        capture_output=True, text=True, cwd=tmp_path, timeout=60)
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert sorted(p.name for p in units.iterdir()) == [
-        "ai-bot-maintenance.service", "ai-bot-maintenance.timer", "ai-bot.service"]
+        "ai-bot-maintenance.service",
+        "ai-bot-maintenance.timer",
+        "ai-bot.service",
+    ]
     analyze = find_tool("systemd-analyze")
     if analyze is None:
         return  # only this check needs systemd; the rendering above still ran
-    verify = subprocess.run([analyze, "verify", *map(str, sorted(units.iterdir()))],
-                            capture_output=True, text=True, timeout=60)
+    verify = subprocess.run(
+        [analyze, "verify", *map(str, sorted(units.iterdir()))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert verify.returncode == 0, verify.stderr
     assert "Unknown" not in verify.stderr and "ignoring" not in verify.stderr, verify.stderr
 
@@ -108,14 +127,24 @@ def self_signed(directory: Path, domain: str) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, domain)])
     now = datetime.datetime.now(datetime.UTC)
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=1))
-            .sign(key, hashes.SHA256()))
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
     (directory / "fullchain.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / "privkey.pem").write_bytes(key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption()))
+    (directory / "privkey.pem").write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
 
 
 def nginx_test(tmp_path: Path, site: str) -> subprocess.CompletedProcess[str]:
@@ -124,20 +153,35 @@ def nginx_test(tmp_path: Path, site: str) -> subprocess.CompletedProcess[str]:
     (tmp_path / "ai-bot.conf").write_text(site, encoding="utf-8")
     (tmp_path / "nginx.conf").write_text(
         f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{\n    include {tmp_path}/ai-bot.conf;\n}}\n", encoding="utf-8")
-    return subprocess.run([nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf"),
-                           "-e", str(tmp_path / "error.log")],
-                          capture_output=True, text=True, timeout=60)
+        f"http {{\n    include {tmp_path}/ai-bot.conf;\n}}\n",
+        encoding="utf-8",
+    )
+    return subprocess.run(
+        [
+            nginx,
+            "-t",
+            "-p",
+            str(tmp_path),
+            "-c",
+            str(tmp_path / "nginx.conf"),
+            "-e",
+            str(tmp_path / "error.log"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
 
 def test_http_site_passes_nginx_t_and_proxies_websockets(tmp_path: Path) -> None:
-    site = render_nginx(DeployOptions(port=8080, max_body_bytes=2_000_000,
-                                      domain="bot.example.com"))["ai-bot.conf"]
+    site = render_nginx(
+        DeployOptions(port=8080, max_body_bytes=2_000_000, domain="bot.example.com")
+    )["ai-bot.conf"]
     result = nginx_test(tmp_path, site)
     assert result.returncode == 0, result.stderr
     assert "server 127.0.0.1:8080;" in site and "server_name bot.example.com;" in site
     assert "client_max_body_size 2000000;" in site
-    ws = site[site.index("location /ws"):site.index("location / {")]
+    ws = site[site.index("location /ws") : site.index("location / {")]
     assert "proxy_set_header Upgrade $http_upgrade;" in ws
     assert "proxy_set_header Connection $ai_bot_8080_connection;" in ws
     assert "proxy_read_timeout 1h;" in ws and "proxy_set_header Host $host;" in ws
@@ -147,8 +191,9 @@ def test_http_site_passes_nginx_t_and_proxies_websockets(tmp_path: Path) -> None
 
 def test_tls_site_passes_nginx_t_and_redirects_http(tmp_path: Path) -> None:
     self_signed(tmp_path, "bot.example.com")
-    site = render_nginx(DeployOptions(domain="bot.example.com", tls=True,
-                                      cert_dir=str(tmp_path)))["ai-bot.conf"]
+    site = render_nginx(DeployOptions(domain="bot.example.com", tls=True, cert_dir=str(tmp_path)))[
+        "ai-bot.conf"
+    ]
     result = nginx_test(tmp_path, site)
     assert result.returncode == 0, result.stderr
     assert "return 301 https://$host$request_uri;" in site
@@ -157,27 +202,42 @@ def test_tls_site_passes_nginx_t_and_redirects_http(tmp_path: Path) -> None:
 
 def test_broken_site_fails_nginx_t(tmp_path: Path) -> None:
     """The nginx check above can fail: a site with a typo does."""
-    site = render_nginx(DeployOptions())["ai-bot.conf"].replace("proxy_buffering off",
-                                                                 "proxy_bufering off")
+    site = render_nginx(DeployOptions())["ai-bot.conf"].replace(
+        "proxy_buffering off", "proxy_bufering off"
+    )
     assert nginx_test(tmp_path, site).returncode != 0
 
 
 def test_tls_without_a_domain_is_refused() -> None:
-    result = subprocess.run([str(AI_BOT), "deploy", "nginx", "--tls"], capture_output=True,
-                            text=True, timeout=60, cwd=REPO / "deploy", env={"COLUMNS": "200"})
+    result = subprocess.run(
+        [str(AI_BOT), "deploy", "nginx", "--tls"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO / "deploy",
+        env={"COLUMNS": "200"},
+    )
     assert result.returncode == 2 and "needs a domain" in result.stderr
 
 
-@pytest.mark.parametrize(("args", "message"), [
-    (["nginx", "--domain", "bot.example.com; evil"], "not a host name"),
-    (["systemd", "--prefix", "/opt/my bot"], "--prefix must be an absolute path"),
-    (["systemd", "--host", "127.0.0.1 --evil"], "not an address"),
-    (["k8s", "--image", "ai-bot\n  evil: 1"], "not an image reference"),
-])
-def test_values_that_would_inject_into_the_files_are_refused(args: list[str],
-                                                             message: str) -> None:
-    result = subprocess.run([str(AI_BOT), "deploy", *args], capture_output=True, text=True,
-                            timeout=60, cwd=REPO / "deploy", env={"COLUMNS": "200"})
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nginx", "--domain", "bot.example.com; evil"], "not a host name"),
+        (["systemd", "--prefix", "/opt/my bot"], "--prefix must be an absolute path"),
+        (["systemd", "--host", "127.0.0.1 --evil"], "not an address"),
+        (["k8s", "--image", "ai-bot\n  evil: 1"], "not an image reference"),
+    ],
+)
+def test_values_that_would_inject_into_the_files_are_refused(args: list[str], message: str) -> None:
+    result = subprocess.run(
+        [str(AI_BOT), "deploy", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO / "deploy",
+        env={"COLUMNS": "200"},
+    )
     assert result.returncode == 2 and message in result.stderr, result.stderr
 
 
@@ -232,8 +292,9 @@ def test_docker_healthcheck_probes_healthz(health_server: int) -> None:
     command = healthcheck_command()
     assert command[0] == "python"
     argv = [sys.executable, *command[1:]]
-    ok = subprocess.run(argv, env={"AIBOT_PORT": str(health_server)}, timeout=30,
-                        capture_output=True)
+    ok = subprocess.run(
+        argv, env={"AIBOT_PORT": str(health_server)}, timeout=30, capture_output=True
+    )
     assert ok.returncode == 0, ok.stderr
     down = subprocess.run(argv, env={"AIBOT_PORT": "1"}, timeout=30, capture_output=True)
     assert down.returncode == 1
@@ -241,8 +302,13 @@ def test_docker_healthcheck_probes_healthz(health_server: int) -> None:
 
 def test_run_takes_host_and_port_from_the_environment() -> None:
     """The image's AIBOT_HOST/AIBOT_PORT reach `ai-bot run`."""
-    result = subprocess.run([str(AI_BOT), "run", "--help"], capture_output=True, text=True,
-                            timeout=60, env={"COLUMNS": "200", "TERM": "dumb"})
+    result = subprocess.run(
+        [str(AI_BOT), "run", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"COLUMNS": "200", "TERM": "dumb"},
+    )
     assert "AIBOT_HOST" in result.stdout and "AIBOT_PORT" in result.stdout
 
 
@@ -263,17 +329,23 @@ def test_compose_has_the_stack_and_drains_on_stop() -> None:
                 assert any(name.startswith(source.removeprefix("./")) for name in files), source
     prometheus = yaml.safe_load(files["deploy/prometheus/prometheus.yml"])
     assert prometheus["scrape_configs"][0]["static_configs"][0]["targets"] == ["ai-bot:18789"]
-    datasource = yaml.safe_load(
-        files["deploy/grafana/provisioning/datasources/prometheus.yml"])["datasources"][0]
+    datasource = yaml.safe_load(files["deploy/grafana/provisioning/datasources/prometheus.yml"])[
+        "datasources"
+    ][0]
     assert datasource["url"] == "http://prometheus:9090"
 
 
 def test_container_config_loads_with_the_compose_environment(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "config.yaml"
     path.write_text(render("compose", DeployOptions())["deploy/compose/config.yaml"])
-    for name, value in {"POSTGRES_PASSWORD": "pw", "AIBOT_API_KEY": "gateway-key",
-                        "AIBOT_MODEL_API_KEY": "sk-model", "AIBOT_MODEL_PRESET": "zhipu"}.items():
+    for name, value in {
+        "POSTGRES_PASSWORD": "pw",
+        "AIBOT_API_KEY": "gateway-key",
+        "AIBOT_MODEL_API_KEY": "sk-model",
+        "AIBOT_MODEL_PRESET": "zhipu",
+    }.items():
         monkeypatch.setenv(name, value)
     loaded = load_config(path)
     config = loaded.config
@@ -289,20 +361,60 @@ def test_container_config_loads_with_the_compose_environment(
 
 
 def test_deploy_prints_or_writes_from_the_current_config(tmp_path: Path) -> None:
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump({"server": {
-        "port": 9000, "public_url": "https://bot.example.org", "max_body_bytes": 4096}}))
-    printed = subprocess.run([str(AI_BOT), "deploy", "nginx"], capture_output=True, text=True,
-                             cwd=tmp_path, timeout=60, env={"PATH": "/usr/bin:/bin"})
+    (tmp_path / "config.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "server": {
+                    "port": 9000,
+                    "public_url": "https://bot.example.org",
+                    "max_body_bytes": 4096,
+                }
+            }
+        )
+    )
+    printed = subprocess.run(
+        [str(AI_BOT), "deploy", "nginx"],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=60,
+        env={"PATH": "/usr/bin:/bin"},
+    )
     assert printed.returncode == 0, printed.stderr
-    expected = render_nginx(DeployOptions.from_config(
-        Config.model_validate({"server": {"port": 9000, "public_url": "https://bot.example.org",
-                                          "max_body_bytes": 4096}}), {}))["ai-bot.conf"]
+    expected = render_nginx(
+        DeployOptions.from_config(
+            Config.model_validate(
+                {
+                    "server": {
+                        "port": 9000,
+                        "public_url": "https://bot.example.org",
+                        "max_body_bytes": 4096,
+                    }
+                }
+            ),
+            {},
+        )
+    )["ai-bot.conf"]
     assert printed.stdout == "# ==> ai-bot.conf <==\n" + expected
     assert "server_name bot.example.org;" in expected and "127.0.0.1:9000" in expected
     out = tmp_path / "k8s"
-    written = subprocess.run([str(AI_BOT), "deploy", "k8s", "--out", str(out), "--port", "9100",
-                              "--image", "registry.example.org/ai-bot:1.0"], cwd=tmp_path,
-                             capture_output=True, text=True, timeout=60)
+    written = subprocess.run(
+        [
+            str(AI_BOT),
+            "deploy",
+            "k8s",
+            "--out",
+            str(out),
+            "--port",
+            "9100",
+            "--image",
+            "registry.example.org/ai-bot:1.0",
+        ],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert written.returncode == 0, written.stderr
     deployment = yaml.safe_load((out / "deployment.yaml").read_text())
     container = deployment["spec"]["template"]["spec"]["containers"][0]

@@ -70,8 +70,11 @@ async def fake() -> AsyncIterator[FakeDingtalk]:
 
 @pytest.fixture
 def sdk(fake: FakeDingtalk, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Recorder]:
-    monkeypatch.setattr(DingTalkStreamClient, "OPEN_CONNECTION_API",
-                        fake.base_url + "/v1.0/gateway/connections/open")
+    monkeypatch.setattr(
+        DingTalkStreamClient,
+        "OPEN_CONNECTION_API",
+        fake.base_url + "/v1.0/gateway/connections/open",
+    )
     monkeypatch.setattr(DingTalkStreamClient, "get_host_ip", lambda self: "127.0.0.1")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     client = DingTalkStreamClient(Credential(CLIENT_ID, CLIENT_SECRET))
@@ -83,11 +86,11 @@ def sdk(fake: FakeDingtalk, monkeypatch: pytest.MonkeyPatch) -> Iterator[_Record
     runner.stop()
 
 
-async def test_official_sdk_connects_receives_and_acks(fake: FakeDingtalk,
-                                                       sdk: _Recorder) -> None:
+async def test_official_sdk_connects_receives_and_acks(fake: FakeDingtalk, sdk: _Recorder) -> None:
     await fake.wait_for(lambda: len(fake.live) == 1)
     assert fake.opens[0]["subscriptions"] == [
-        {"type": "CALLBACK", "topic": "/v1.0/im/bot/messages/get"}]
+        {"type": "CALLBACK", "topic": "/v1.0/im/bot/messages/get"}
+    ]
 
     opaque = fake.ping()
     data = fake.say(" hello", group=True)
@@ -103,7 +106,8 @@ async def test_official_sdk_connects_receives_and_acks(fake: FakeDingtalk,
 
 
 async def test_official_sdk_reconnects_with_a_fresh_ticket_after_disconnect(
-    fake: FakeDingtalk, sdk: _Recorder,
+    fake: FakeDingtalk,
+    sdk: _Recorder,
 ) -> None:
     await fake.wait_for(lambda: len(fake.live) == 1)
     fake.disconnect()
@@ -113,8 +117,7 @@ async def test_official_sdk_reconnects_with_a_fresh_ticket_after_disconnect(
     await fake.wait_for(lambda: len(sdk.messages) == 1)
 
 
-async def test_unacknowledged_frames_are_pushed_again(fake: FakeDingtalk,
-                                                      sdk: _Recorder) -> None:
+async def test_unacknowledged_frames_are_pushed_again(fake: FakeDingtalk, sdk: _Recorder) -> None:
     await fake.wait_for(lambda: len(fake.live) == 1)
     fake.freeze()  # the SDK never sees the first push
     data = fake.message("are you there?")

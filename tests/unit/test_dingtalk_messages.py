@@ -20,11 +20,18 @@ NOW_MS = 1_700_000_000_000
 
 def robot(**fields: Any) -> dict[str, Any]:
     data: dict[str, Any] = {
-        "conversationId": "cidTEST==", "conversationType": "1", "msgId": "msgA1",
-        "senderId": "$:LWCP_v1:$abc", "senderStaffId": "manager123", "senderNick": "Ann",
+        "conversationId": "cidTEST==",
+        "conversationType": "1",
+        "msgId": "msgA1",
+        "senderId": "$:LWCP_v1:$abc",
+        "senderStaffId": "manager123",
+        "senderNick": "Ann",
         "sessionWebhook": "https://oapi.dingtalk.com/robot/sendBySession?session=s1",
-        "sessionWebhookExpiredTime": NOW_MS + 5_400_000, "createAt": NOW_MS,
-        "robotCode": "dingbot", "msgtype": "text", "text": {"content": "hi there"},
+        "sessionWebhookExpiredTime": NOW_MS + 5_400_000,
+        "createAt": NOW_MS,
+        "robotCode": "dingbot",
+        "msgtype": "text",
+        "text": {"content": "hi there"},
     }
     data.update(fields)
     return data
@@ -33,14 +40,17 @@ def robot(**fields: Any) -> dict[str, Any]:
 def test_private_message_becomes_an_inbound() -> None:
     inbound = read_message(robot())
     assert inbound is not None
-    assert (inbound.channel, inbound.message_id, inbound.text) == ("dingtalk", "msgA1",
-                                                                   "hi there")
+    assert (inbound.channel, inbound.message_id, inbound.text) == ("dingtalk", "msgA1", "hi there")
     assert inbound.session_key == "dingtalk:cidTEST==" and inbound.user_id == "manager123"
     assert inbound.target == {
-        "chat_id": "cidTEST==", "chat_type": "private",
-        "conversation_type": "1", "conversation_id": "cidTEST==", "staff_id": "manager123",
+        "chat_id": "cidTEST==",
+        "chat_type": "private",
+        "conversation_type": "1",
+        "conversation_id": "cidTEST==",
+        "staff_id": "manager123",
         "session_webhook": "https://oapi.dingtalk.com/robot/sendBySession?session=s1",
-        "webhook_expires_ms": NOW_MS + 5_400_000}
+        "webhook_expires_ms": NOW_MS + 5_400_000,
+    }
 
 
 def test_group_mentions_are_trimmed_and_unaddressed_messages_dropped() -> None:
@@ -60,9 +70,10 @@ def test_what_is_not_a_text_message_is_ignored() -> None:
     assert read_message(robot(msgId="")) is None
     assert read_message(robot(conversationType="3")) is None
     assert read_message({"msgId": 5}) is None
-    rich = robot(msgtype="richText", content={"richText": [{"text": "see "},
-                                                           {"downloadCode": "pic"},
-                                                           {"text": "this"}]})
+    rich = robot(
+        msgtype="richText",
+        content={"richText": [{"text": "see "}, {"downloadCode": "pic"}, {"text": "this"}]},
+    )
     inbound = read_message(rich)
     assert inbound is not None and inbound.text == "see this"
 
@@ -77,11 +88,18 @@ def test_external_sender_without_staff_id() -> None:
 
 def test_reply_bodies() -> None:
     assert webhook_body("pong", "text", mention="manager123") == {
-        "msgtype": "text", "text": {"content": "pong"}, "at": {"atUserIds": ["manager123"]}}
-    assert webhook_body("pong", "text", mention=None) == {"msgtype": "text",
-                                                          "text": {"content": "pong"}}
+        "msgtype": "text",
+        "text": {"content": "pong"},
+        "at": {"atUserIds": ["manager123"]},
+    }
+    assert webhook_body("pong", "text", mention=None) == {
+        "msgtype": "text",
+        "text": {"content": "pong"},
+    }
     assert webhook_body("## Title\n\nbody", "markdown", mention="x") == {
-        "msgtype": "markdown", "markdown": {"title": "Title", "text": "## Title\n\nbody"}}
+        "msgtype": "markdown",
+        "markdown": {"title": "Title", "text": "## Title\n\nbody"},
+    }
     message = robot_message("**hi** 你好", "markdown")
     assert message["msgKey"] == "sampleMarkdown"
     assert json.loads(message["msgParam"]) == {"title": "hi 你好", "text": "**hi** 你好"}
@@ -90,8 +108,9 @@ def test_reply_bodies() -> None:
 
 
 def test_signature_vector_d1_and_window() -> None:
-    assert sign("1700000000000", "test-app-secret") == \
-        "dhJB8TJ0cHPEbwpUauugV2Wz8v4qlWoO+C42nEhJW+c="
+    assert (
+        sign("1700000000000", "test-app-secret") == "dhJB8TJ0cHPEbwpUauugV2Wz8v4qlWoO+C42nEhJW+c="
+    )
     good = sign(str(NOW_MS), "s3cret")
     hour = 3_600_000
     assert verify(str(NOW_MS), good, "s3cret", now_ms=NOW_MS + hour, max_age_ms=hour)

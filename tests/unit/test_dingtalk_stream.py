@@ -27,8 +27,7 @@ async def fake() -> AsyncIterator[FakeDingtalk]:
 
 
 class _Running:
-    def __init__(self, fake: FakeDingtalk, handler: Handler, secret: str,
-                 keepalive: float) -> None:
+    def __init__(self, fake: FakeDingtalk, handler: Handler, secret: str, keepalive: float) -> None:
         self.received: list[dict[str, Any]] = []
         self.api = DingtalkApi(CLIENT_ID, secret, fake.base_url)
 
@@ -36,8 +35,9 @@ class _Running:
             await handler(data)
             self.received.append(data)
 
-        self.client = StreamClient(self.api, on_message, keepalive=keepalive,
-                                   backoff_base=0.1, backoff_max=0.4)
+        self.client = StreamClient(
+            self.api, on_message, keepalive=keepalive, backoff_base=0.1, backoff_max=0.4
+        )
         self.task = asyncio.create_task(self.client.run())
 
     async def stop(self) -> None:
@@ -49,9 +49,13 @@ class _Running:
 
 
 @contextlib.asynccontextmanager
-async def running(fake: FakeDingtalk, handler: Handler | None = None, *,
-                  secret: str = CLIENT_SECRET, keepalive: float = 5.0
-                  ) -> AsyncIterator[_Running]:
+async def running(
+    fake: FakeDingtalk,
+    handler: Handler | None = None,
+    *,
+    secret: str = CLIENT_SECRET,
+    keepalive: float = 5.0,
+) -> AsyncIterator[_Running]:
     async def accept(_data: dict[str, Any]) -> None:
         return None
 
@@ -77,10 +81,17 @@ async def test_connects_with_the_subscriptions_and_echoes_pings(fake: FakeDingta
 
 
 def test_ping_ack_matches_the_official_sdk() -> None:
-    frame: dict[str, Any] = {"specVersion": "1.0", "type": "SYSTEM",
-             "headers": {"contentType": "application/json", "messageId": "ping-1",
-                         "topic": "ping", "time": "1700000000000"},
-             "data": '{"opaque": "abc"}'}
+    frame: dict[str, Any] = {
+        "specVersion": "1.0",
+        "type": "SYSTEM",
+        "headers": {
+            "contentType": "application/json",
+            "messageId": "ping-1",
+            "topic": "ping",
+            "time": "1700000000000",
+        },
+        "data": '{"opaque": "abc"}',
+    }
     expected = asyncio.run(SystemHandler().raw_process(SystemMessage.from_dict(frame))).to_dict()
     assert json.loads(ack("ping-1", frame["data"])) == expected
 
@@ -101,7 +112,8 @@ async def test_message_is_acknowledged_only_after_the_commit(fake: FakeDingtalk)
         await fake.wait_for(lambda: bool(fake.acks))
         assert len(client.received) == 1
     assert [(a.message_id, a.code, json.loads(a.data)) for a in fake.acks] == [
-        (frame_id, 200, {"response": "OK"})]
+        (frame_id, 200, {"response": "OK"})
+    ]
     assert fake.pending == {}
 
 
@@ -148,8 +160,9 @@ async def test_network_loss_and_half_dead_connections_are_replaced(fake: FakeDin
         fake.drop()
         await fake.wait_for(lambda: len(fake.connections) == 2 and len(fake.live) == 1)
         fake.freeze()  # no pongs any more: only our keep-alive can tell
-        await fake.wait_for(lambda: len(fake.connections) == 3 and not fake.connections[2].frozen,
-                            timeout=5)
+        await fake.wait_for(
+            lambda: len(fake.connections) == 3 and not fake.connections[2].frozen, timeout=5
+        )
         fake.say("still here")
         await fake.wait_for(lambda: len(client.received) == 1)
     assert len(set(fake.tickets)) == 3

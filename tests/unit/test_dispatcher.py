@@ -27,6 +27,7 @@ async def test_one_session_runs_in_order_others_concurrently() -> None:
             await asyncio.sleep(delay)
             active[session] -= 1
             return n
+
         return run
 
     futures = [dispatcher.submit(s, job(s, n, 0.01 * (3 - n))) for n in range(3) for s in "ab"]

@@ -24,13 +24,15 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 
 
 def provider(fake: FakeOpenAI) -> ProviderConfig:
-    return ProviderConfig.model_validate({"base_url": fake.base_url, "api_key": GOOD_KEY,
-                                          "model": "fake-model"})
+    return ProviderConfig.model_validate(
+        {"base_url": fake.base_url, "api_key": GOOD_KEY, "model": "fake-model"}
+    )
 
 
 @pytest.mark.parametrize("offset", [0.0, -120.0, 3600.0])
-async def test_probe_measures_the_skew_from_the_date_header(fake: FakeOpenAI,
-                                                            offset: float) -> None:
+async def test_probe_measures_the_skew_from_the_date_header(
+    fake: FakeOpenAI, offset: float
+) -> None:
     fake.date_offset = offset
     probed = await probe("fake", provider(fake))
     assert probed.clock_skew is not None
@@ -53,7 +55,8 @@ def loaded(tmp_path: Path, text: str, config: Config) -> LoadedConfig:
 
 
 def test_group_readable_env_and_literal_secrets_warn(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     env = tmp_path / ".env"
     env.write_text("DEEPSEEK_API_KEY=sk-x\n")
@@ -67,20 +70,24 @@ def test_group_readable_env_and_literal_secrets_warn(
     env.chmod(0o600)
     literal = loaded(tmp_path, 'api: {keys: ["literal-key-0123456789"]}\n', config)
     checks = secret_file_checks(literal)
-    assert [(c.name, c.status) for c in checks] == [("permissions .env", "ok"),
-                                                    ("permissions config.yaml", "warn")]
+    assert [(c.name, c.status) for c in checks] == [
+        ("permissions .env", "ok"),
+        ("permissions config.yaml", "warn"),
+    ]
     assert literal.path is not None
     literal.path.chmod(0o600)
     assert all(c.status == "ok" for c in secret_file_checks(literal))
 
 
 async def test_doctor_reports_a_skewed_clock_and_an_open_env(
-        fake: FakeOpenAI, tmp_path: Path) -> None:
+    fake: FakeOpenAI, tmp_path: Path
+) -> None:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
-    run = await ai_bot(tmp_path, *init_flags(fake.base_url, GOOD_KEY, "--port", str(port),
-                                             "--no-verify"))
+    run = await ai_bot(
+        tmp_path, *init_flags(fake.base_url, GOOD_KEY, "--port", str(port), "--no-verify")
+    )
     assert run.code == 0, run.output
     (tmp_path / ".env").chmod(0o644)
     fake.date_offset = -600.0

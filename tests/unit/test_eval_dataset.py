@@ -28,30 +28,36 @@ def test_shipped_sample_is_valid_bilingual_and_has_exact_match_tasks() -> None:
 
 
 def test_a_full_row_is_parsed() -> None:
-    [case] = parse_dataset([
-        '{"id": 7, "question": "q", "reference": "r", "expect": "42", "tags": ["math", "math"],'
-        ' "history": [{"role": "user", "content": "hi"}, {"role": "assistant", "content": "yo"}]}'
-    ], "s")
+    [case] = parse_dataset(
+        [
+            '{"id": 7, "question": "q", "reference": "r", "expect": "42", "tags": ["math", "math"],'
+            ' "history": [{"role": "user", "content": "hi"},'
+            ' {"role": "assistant", "content": "yo"}]}'
+        ],
+        "s",
+    )
     assert (case.id, case.question, case.reference, case.expect) == ("7", "q", "r", "42")
     assert case.tags == ("math",)
     assert [(m.role, m.content) for m in case.history] == [("user", "hi"), ("assistant", "yo")]
 
 
 def test_every_bad_row_is_one_line_with_file_and_line_number() -> None:
-    text = "\n".join([
-        '{"question": "ok", "reference": "fine"}',
-        "",
-        "{not json",
-        '["a list"]',
-        '{"question": "q"}',
-        '{"question": "  ", "reference": "r"}',
-        '{"question": "q", "reference": "r", "answer": "typo"}',
-        '{"question": "q", "reference": "r", "history": [{"role": "robot", "content": "x"}]}',
-        '{"question": "q", "reference": "r", "history": "nope"}',
-        '{"question": "q", "reference": "r", "tags": "math"}',
-        '{"question": "q", "reference": "r", "expect": 42}',
-        '{"id": "1", "question": "q", "reference": "r"}',
-    ])
+    text = "\n".join(
+        [
+            '{"question": "ok", "reference": "fine"}',
+            "",
+            "{not json",
+            '["a list"]',
+            '{"question": "q"}',
+            '{"question": "  ", "reference": "r"}',
+            '{"question": "q", "reference": "r", "answer": "typo"}',
+            '{"question": "q", "reference": "r", "history": [{"role": "robot", "content": "x"}]}',
+            '{"question": "q", "reference": "r", "history": "nope"}',
+            '{"question": "q", "reference": "r", "tags": "math"}',
+            '{"question": "q", "reference": "r", "expect": 42}',
+            '{"id": "1", "question": "q", "reference": "r"}',
+        ]
+    )
     problems = problems_of(text)
     assert problems[0].startswith("set.jsonl:3: not valid JSON (")  # orjson's words follow
     assert problems[1:] == [
@@ -69,8 +75,7 @@ def test_every_bad_row_is_one_line_with_file_and_line_number() -> None:
 
 
 def test_empty_missing_and_binary_files_are_one_clear_line(tmp_path: Path) -> None:
-    assert problems_of("\n\n") == [
-        "set.jsonl: no test cases (expected one JSON object per line)"]
+    assert problems_of("\n\n") == ["set.jsonl: no test cases (expected one JSON object per line)"]
     missing = tmp_path / "nope.jsonl"
     with pytest.raises(DatasetError, match=r"nope\.jsonl: no such file"):
         load_dataset(missing)

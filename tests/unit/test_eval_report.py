@@ -8,26 +8,52 @@ from aibot.evaluation.report import build_report, to_dict
 from aibot.evaluation.runner import Answer
 from tests.integration.test_eval_cli import StrictHTML
 
-CASES = [Case(str(i), f"q{i} <script>alert(1)</script>", f"answer number {i} is here",
-              tags=("<b>tag</b>", "t2") if i % 2 else ()) for i in range(12)]
+CASES = [
+    Case(
+        str(i),
+        f"q{i} <script>alert(1)</script>",
+        f"answer number {i} is here",
+        tags=("<b>tag</b>", "t2") if i % 2 else (),
+    )
+    for i in range(12)
+]
 
 
 def answers(words: str, latency: float = 0.1) -> list[Answer]:
-    return [Answer(text=f"answer number {i} {words}", latency=latency, prompt_tokens=5,
-                   completion_tokens=5) for i in range(12)]
+    return [
+        Answer(
+            text=f"answer number {i} {words}", latency=latency, prompt_tokens=5, completion_tokens=5
+        )
+        for i in range(12)
+    ]
 
 
 def test_the_winner_must_beat_every_other_model_to_be_significant() -> None:
-    report = build_report("set", CASES, {
-        "best": answers("is here"), "close": answers("is here"), "poor": answers("x y z")},
-        {"best": "b", "close": "c", "poor": "p"}, judge=None, prices={}, seed=1)
+    report = build_report(
+        "set",
+        CASES,
+        {"best": answers("is here"), "close": answers("is here"), "poor": answers("x y z")},
+        {"best": "b", "close": "c", "poor": "p"},
+        judge=None,
+        prices={},
+        seed=1,
+    )
     bleu = next(v for v in report.verdicts if v.metric.key == "bleu")
     assert bleu.winner is None  # best and close answered identically: a tie
     assert not bleu.significant
-    report = build_report("set", CASES, {
-        "poor": answers("x y z", latency=0.3), "best": answers("is here", latency=0.1),
-        "mid": answers("is", latency=0.2)}, {"poor": "p", "best": "b", "mid": "m"},
-        judge=None, prices={}, seed=1)
+    report = build_report(
+        "set",
+        CASES,
+        {
+            "poor": answers("x y z", latency=0.3),
+            "best": answers("is here", latency=0.1),
+            "mid": answers("is", latency=0.2),
+        },
+        {"poor": "p", "best": "b", "mid": "m"},
+        judge=None,
+        prices={},
+        seed=1,
+    )
     verdicts = {v.metric.key: v for v in report.verdicts}
     assert verdicts["bleu"].winner == "best" and verdicts["bleu"].significant
     assert [c.against for c in verdicts["bleu"].comparisons] == ["mid", "poor"]
@@ -42,8 +68,15 @@ def test_the_winner_must_beat_every_other_model_to_be_significant() -> None:
 
 def test_html_escapes_model_and_dataset_text_and_charts_every_tag() -> None:
     evil = [Answer(text="</pre><script>steal()</script>", latency=0.1) for _ in CASES]
-    report = build_report("a<b>.jsonl", CASES, {"m1": answers("is here"), "m2": evil},
-                          {"m1": "x", "m2": "y"}, judge=None, prices={}, seed=1)
+    report = build_report(
+        "a<b>.jsonl",
+        CASES,
+        {"m1": answers("is here"), "m2": evil},
+        {"m1": "x", "m2": "y"},
+        judge=None,
+        prices={},
+        seed=1,
+    )
     page = render_html(report)
     assert "<script" not in page and "&lt;script&gt;steal()" in page
     parser = StrictHTML()

@@ -50,8 +50,9 @@ async def test_calls_are_bounded_and_answers_keep_case_order(concurrency: int) -
     cases = [Case(str(i), f"q{i}", "r") for i in range(10)]
     providers = {"a": CountingProvider("a", gauge), "b": CountingProvider("b", gauge, "q4")}
     done: list[None] = []
-    answers = await run_cases(cases, providers, concurrency=concurrency,
-                              on_done=lambda: done.append(None))
+    answers = await run_cases(
+        cases, providers, concurrency=concurrency, on_done=lambda: done.append(None)
+    )
     assert gauge[1] == concurrency and len(done) == 20
     assert [a.text for a in answers["a"]] == [f"a:q{i}" for i in range(10)]
     failed = answers["b"][4]
@@ -66,7 +67,9 @@ async def test_history_is_sent_before_the_question_and_the_judge_grades_answers(
     case = Case("1", "and now?", "r", history=(Message("user", "before"),))
     answers = await run_cases([case], {"a": model}, concurrency=2, judge=Judge(grader))
     assert [(m.role, m.content) for m in model.requests[0].messages] == [
-        ("user", "before"), ("user", "and now?")]
+        ("user", "before"),
+        ("user", "and now?"),
+    ]
     prompt = grader.requests[0].messages
     assert prompt[0].role == "system" and "Score: N" in prompt[0].content
     assert "Assistant's answer:\na:and now?" in prompt[1].content

@@ -26,8 +26,7 @@ def test_chinese_is_scored_per_character_not_as_one_word() -> None:
     assert sentence_bleu(reference, reference) == pytest.approx(100.0)
     assert 30 < sentence_bleu(close, reference) < 100
     # With whitespace tokens the whole sentence is one word and a near miss scores ~0.
-    assert BLEU(tokenize="13a", effective_order=True).sentence_score(
-        close, [reference]).score < 30
+    assert BLEU(tokenize="13a", effective_order=True).sentence_score(close, [reference]).score < 30
 
 
 def test_english_bleu_and_corpus_bleu() -> None:
@@ -37,21 +36,42 @@ def test_english_bleu_and_corpus_bleu() -> None:
     assert corpus_bleu([reference, "北京"], [reference, "北京"]) == pytest.approx(100.0)
 
 
-@pytest.mark.parametrize(("answer", "expect", "match"), [
-    ("42", "42", True), ("42.", "42", True), ("**42**", "42", True), (" Paris ", "paris", True),
-    ("４２", "42", True), ("北京。", "北京", True), ("/reset", "/reset", True),
-    ("The answer is 42", "42", False), ("43", "42", False), ("上海", "北京", False),
-])
+@pytest.mark.parametrize(
+    ("answer", "expect", "match"),
+    [
+        ("42", "42", True),
+        ("42.", "42", True),
+        ("**42**", "42", True),
+        (" Paris ", "paris", True),
+        ("４２", "42", True),
+        ("北京。", "北京", True),
+        ("/reset", "/reset", True),
+        ("The answer is 42", "42", False),
+        ("43", "42", False),
+        ("上海", "北京", False),
+    ],
+)
 def test_exact_match_ignores_case_width_spacing_and_edge_punctuation(
-        answer: str, expect: str, match: bool) -> None:
+    answer: str, expect: str, match: bool
+) -> None:
     assert exact_match(answer, expect) is match
 
 
-@pytest.mark.parametrize(("reply", "score"), [
-    ("Score: 4\nMostly right.", 4), ("**Score**: 5/5", 5), ('{"score": 3, "why": "x"}', 3),
-    ("评分：2 回答不完整", 2), ("5 - correct and complete", 5), ("Rating: 1", 1),
-    ("I cannot grade this.", None), ("Score: 7", None), ("Score: 4.5", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("reply", "score"),
+    [
+        ("Score: 4\nMostly right.", 4),
+        ("**Score**: 5/5", 5),
+        ('{"score": 3, "why": "x"}', 3),
+        ("评分：2 回答不完整", 2),
+        ("5 - correct and complete", 5),
+        ("Rating: 1", 1),
+        ("I cannot grade this.", None),
+        ("Score: 7", None),
+        ("Score: 4.5", None),
+        ("", None),
+    ],
+)
 def test_judge_replies_are_parsed_robustly(reply: str, score: int | None) -> None:
     assert parse_score(reply) == score
 
@@ -65,8 +85,10 @@ def test_percentile_matches_linear_interpolation() -> None:
 
 def test_a_failed_call_scores_worst_and_is_counted() -> None:
     cases = [Case("1", "q", "Paris", expect="Paris", tags=("faq",)), Case("2", "q2", "ok")]
-    answers = [Answer(error="boom"), Answer(text="ok", latency=0.5, prompt_tokens=10,
-                                            completion_tokens=2, judge=4)]
+    answers = [
+        Answer(error="boom"),
+        Answer(text="ok", latency=0.5, prompt_tokens=10, completion_tokens=2, judge=4),
+    ]
     scores = score_model("m", "model", cases, answers, judged=True, price=Price(1.0, 2.0))
     assert scores.values["bleu"][0] == 0.0 and scores.values["success"] == [0.0, None]
     assert scores.values["judge"] == [1.0, 4.0] and scores.values["errors"] == [1.0, 0.0]

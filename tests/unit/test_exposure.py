@@ -24,12 +24,16 @@ def test_public_bind_without_keys_warns_loudly(tmp_path: Path) -> None:
     assert gw.webchat_requires_key is True
 
 
-@pytest.mark.parametrize(("host", "keys", "warned", "page_key"), [
-    ("127.0.0.1", [], False, False),
-    ("0.0.0.0", ["k-123456"], False, True),
-])
-def test_loopback_or_keyed_bind_is_quiet(tmp_path: Path, host: str, keys: list[str],
-                                         warned: bool, page_key: bool) -> None:
+@pytest.mark.parametrize(
+    ("host", "keys", "warned", "page_key"),
+    [
+        ("127.0.0.1", [], False, False),
+        ("0.0.0.0", ["k-123456"], False, True),
+    ],
+)
+def test_loopback_or_keyed_bind_is_quiet(
+    tmp_path: Path, host: str, keys: list[str], warned: bool, page_key: bool
+) -> None:
     gw = gateway(tmp_path, server={"host": host}, api={"keys": keys})
     with structlog.testing.capture_logs() as logs:
         gw.warn_about_setup()

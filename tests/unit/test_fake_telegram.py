@@ -59,8 +59,9 @@ SUPERGROUP = -1001234567890
 
 @pytest.fixture
 async def tg() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram(TOKEN, username=BOT_USERNAME,
-                            webhook_retry_delays=(0.02, 0.02)) as fake:
+    async with FakeTelegram(
+        TOKEN, username=BOT_USERNAME, webhook_retry_delays=(0.02, 0.02)
+    ) as fake:
         yield fake
 
 
@@ -103,8 +104,12 @@ class Receiver:
         self.url = await self._server.start(app) + "/telegram/webhook"
         return self
 
-    async def __aexit__(self, exc_type: type[BaseException] | None,
-                        exc: BaseException | None, tb: TracebackType | None) -> None:
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         await self._server.stop()
 
     async def _handle(self, request: web.Request) -> web.Response:
@@ -132,13 +137,15 @@ async def test_wrong_or_malformed_token_and_unknown_method(tg: FakeTelegram, bot
         async with ptb(tg, "999:WRONG-TOKEN"):
             pass
     assert tg.requests[-1].status == 401
-    assert tg.requests[-1].response == {"ok": False, "error_code": 401,
-                                        "description": "Unauthorized"}
+    assert tg.requests[-1].response == {
+        "ok": False,
+        "error_code": 401,
+        "description": "Unauthorized",
+    }
     with pytest.raises(InvalidToken):
         async with ptb(tg, "not-a-token"):
             pass
-    assert tg.requests[-1].response == {"ok": False, "error_code": 404,
-                                        "description": "Not Found"}
+    assert tg.requests[-1].response == {"ok": False, "error_code": 404, "description": "Not Found"}
     with pytest.raises(EndPointNotFound):
         await bot.do_api_request("noSuchMethod")
     assert tg.requests[-1].status == 404
@@ -147,21 +154,26 @@ async def test_wrong_or_malformed_token_and_unknown_method(tg: FakeTelegram, bot
 async def test_raw_json_form_and_get_bodies(tg: FakeTelegram) -> None:
     """Our own channel speaks JSON; PTB speaks form bodies; Telegram takes both, and GET."""
     async with aiohttp.ClientSession() as http:
-        async with http.post(f"{tg.bot_url}/sendMessage",
-                             json={"chat_id": "42", "text": "json",
-                                   "reply_markup": '{"inline_keyboard": []}'}) as resp:
+        async with http.post(
+            f"{tg.bot_url}/sendMessage",
+            json={"chat_id": "42", "text": "json", "reply_markup": '{"inline_keyboard": []}'},
+        ) as resp:
             body = await resp.json()
             assert resp.status == 200 and body["ok"] is True
             assert body["result"]["text"] == "json" and body["result"]["chat"]["id"] == 42
-        async with http.post(f"{tg.bot_url}/SENDMESSAGE",
-                             data={"chat_id": "42", "text": "form"}) as resp:
+        async with http.post(
+            f"{tg.bot_url}/SENDMESSAGE", data={"chat_id": "42", "text": "form"}
+        ) as resp:
             assert (await resp.json())["result"]["message_id"] == 2  # names are case-blind
         async with http.get(f"{tg.bot_url}/getMe") as resp:
             assert (await resp.json())["result"]["username"] == BOT_USERNAME
         async with http.get(f"{tg.bot_url}/sendMessage", params={"chat_id": 42}) as resp:
             assert resp.status == 400
-            assert await resp.json() == {"ok": False, "error_code": 400,
-                                         "description": "Bad Request: message text is empty"}
+            assert await resp.json() == {
+                "ok": False,
+                "error_code": 400,
+                "description": "Bad Request: message text is empty",
+            }
         async with http.post(f"{tg.bot_url}/sendMessage", json={"text": "x"}) as resp:
             assert (await resp.json())["description"] == "Bad Request: chat_id is empty"
     assert [p["chat_id"] for p in tg.calls("sendMessage")[:2]] == [42, 42]
@@ -186,8 +198,10 @@ async def test_send_plain_message(tg: FakeTelegram, bot: Bot) -> None:
 
 async def test_html_entities_round_trip_through_ptb(tg: FakeTelegram, bot: Bot) -> None:
     """PTB rebuilds HTML from our entities; equality proves UTF-16 offsets and lengths."""
-    html = ('😀 <b>粗体</b> &lt;tag&gt; &amp; <i>it</i> '
-            '<a href="https://example.com/x">link</a> <s>gone</s>')
+    html = (
+        "😀 <b>粗体</b> &lt;tag&gt; &amp; <i>it</i> "
+        '<a href="https://example.com/x">link</a> <s>gone</s>'
+    )
     msg = await bot.send_message(42, html, parse_mode="HTML")
     assert msg.text == "😀 粗体 <tag> & it link gone"
     assert msg.text_html == html
@@ -195,21 +209,26 @@ async def test_html_entities_round_trip_through_ptb(tg: FakeTelegram, bot: Bot) 
     assert (bold.type, bold.offset, bold.length) == (MessageEntity.BOLD, 3, 2)  # 😀 = 2 units
 
     code = await bot.send_message(
-        42, '<pre><code class="language-python">print(1)</code></pre>', parse_mode="HTML")
+        42, '<pre><code class="language-python">print(1)</code></pre>', parse_mode="HTML"
+    )
     assert code.text == "print(1)"
     assert [(e.type, e.language) for e in code.entities] == [(MessageEntity.PRE, "python")]
 
 
-@pytest.mark.parametrize(("html", "detail"), [
-    ("<foo>x</foo>", 'Unsupported start tag "foo" at byte offset 0'),
-    ("a < b", 'Unsupported start tag "" at byte offset 2'),
-    ("<b>never closed", 'Can\'t find end tag corresponding to start tag "b"'),
-    ("<b><i>x</b></i>", 'Unmatched end tag at byte offset 7, expected "</i>", found "</b>"'),
-    ("x</b>", "Unexpected end tag at byte offset 1"),
-    ('<span class="big">x</span>', 'Tag "span" must have class "tg-spoiler" at byte offset 0'),
-])
-async def test_bad_html_is_refused_like_telegram(tg: FakeTelegram, bot: Bot, html: str,
-                                                 detail: str) -> None:
+@pytest.mark.parametrize(
+    ("html", "detail"),
+    [
+        ("<foo>x</foo>", 'Unsupported start tag "foo" at byte offset 0'),
+        ("a < b", 'Unsupported start tag "" at byte offset 2'),
+        ("<b>never closed", 'Can\'t find end tag corresponding to start tag "b"'),
+        ("<b><i>x</b></i>", 'Unmatched end tag at byte offset 7, expected "</i>", found "</b>"'),
+        ("x</b>", "Unexpected end tag at byte offset 1"),
+        ('<span class="big">x</span>', 'Tag "span" must have class "tg-spoiler" at byte offset 0'),
+    ],
+)
+async def test_bad_html_is_refused_like_telegram(
+    tg: FakeTelegram, bot: Bot, html: str, detail: str
+) -> None:
     with pytest.raises(BadRequest) as caught:
         await bot.send_message(42, html, parse_mode="HTML")
     assert "can't parse entities" in caught.value.message.lower()
@@ -228,8 +247,10 @@ async def test_markdown_v2_with_ptb_escaping_as_oracle(tg: FakeTelegram, bot: Bo
 
     with pytest.raises(BadRequest, match=r"(?i)can't parse entities"):
         await bot.send_message(42, "costs 5.00", parse_mode="MarkdownV2")
-    assert last_description(tg) == ("Bad Request: can't parse entities: Character '.' is "
-                                    "reserved and must be escaped with the preceding '\\'")
+    assert last_description(tg) == (
+        "Bad Request: can't parse entities: Character '.' is "
+        "reserved and must be escaped with the preceding '\\'"
+    )
     with pytest.raises(BadRequest):
         await bot.send_message(42, "*open", parse_mode="MarkdownV2")
     assert last_description(tg).endswith("Can't find end of Bold entity at byte offset 0")
@@ -238,15 +259,19 @@ async def test_markdown_v2_with_ptb_escaping_as_oracle(tg: FakeTelegram, bot: Bo
     assert last_description(tg) == "Bad Request: unsupported parse_mode"
 
 
-@pytest.mark.parametrize(("text", "ok"), [
-    ("中" * 4096, True),   # BMP: one UTF-16 unit each
-    ("中" * 4097, False),
-    ("😀" * 2048, True),   # astral: two units each, 4096 in all
-    ("😀" * 2049, False),
-    ("😀" * 4096, False),  # 4096 characters but 8192 units
-])
-async def test_length_limit_counts_utf16_units(tg: FakeTelegram, bot: Bot, text: str,
-                                               ok: bool) -> None:
+@pytest.mark.parametrize(
+    ("text", "ok"),
+    [
+        ("中" * 4096, True),  # BMP: one UTF-16 unit each
+        ("中" * 4097, False),
+        ("😀" * 2048, True),  # astral: two units each, 4096 in all
+        ("😀" * 2049, False),
+        ("😀" * 4096, False),  # 4096 characters but 8192 units
+    ],
+)
+async def test_length_limit_counts_utf16_units(
+    tg: FakeTelegram, bot: Bot, text: str, ok: bool
+) -> None:
     if ok:
         msg = await bot.send_message(42, text)
         assert msg.text == text and utf16_len(msg.text) <= 4096
@@ -267,37 +292,51 @@ async def test_length_is_counted_after_entity_parsing_and_trim(bot: Bot) -> None
 
 async def test_reply_parameters_and_forum_topics(tg: FakeTelegram, bot: Bot) -> None:
     asked = tg.user_message(SUPERGROUP, "question", message_thread_id=5)["message"]
-    msg = await bot.send_message(SUPERGROUP, "answer", message_thread_id=5,
-                                 reply_parameters=ReplyParameters(message_id=asked["message_id"]))
+    msg = await bot.send_message(
+        SUPERGROUP,
+        "answer",
+        message_thread_id=5,
+        reply_parameters=ReplyParameters(message_id=asked["message_id"]),
+    )
     assert msg.reply_to_message is not None
     assert msg.reply_to_message.message_id == asked["message_id"]
     assert msg.reply_to_message.text == "question"
     assert (msg.message_thread_id, msg.is_topic_message) == (5, True)
     assert msg.message_id == asked["message_id"] + 1  # one id sequence per chat
     assert tg.calls("sendMessage")[-1] == {  # what PTB put on the wire (vector T2)
-        "chat_id": SUPERGROUP, "text": "answer", "message_thread_id": 5,
-        "reply_parameters": {"message_id": asked["message_id"]}}
+        "chat_id": SUPERGROUP,
+        "text": "answer",
+        "message_thread_id": 5,
+        "reply_parameters": {"message_id": asked["message_id"]},
+    }
 
     with pytest.raises(BadRequest, match=r"(?i)message thread not found"):
         await bot.send_message(SUPERGROUP, "x", message_thread_id=6)
     with pytest.raises(BadRequest, match=r"(?i)message to be replied not found"):
         await bot.send_message(SUPERGROUP, "x", reply_to_message_id=999)
-    lenient = await bot.send_message(SUPERGROUP, "x", reply_parameters=ReplyParameters(
-        message_id=999, allow_sending_without_reply=True))
+    lenient = await bot.send_message(
+        SUPERGROUP,
+        "x",
+        reply_parameters=ReplyParameters(message_id=999, allow_sending_without_reply=True),
+    )
     assert lenient.reply_to_message is None
 
 
 # --------------------------------------------------------------------------- edits and others
 
 
-async def test_inline_buttons_and_callback_queries_through_ptb(tg: FakeTelegram,
-                                                                bot: Bot) -> None:
+async def test_inline_buttons_and_callback_queries_through_ptb(tg: FakeTelegram, bot: Bot) -> None:
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton("👍", callback_data="rate:1:abc")]])
     msg = await bot.send_message(42, "rate me", reply_markup=keyboard)
     assert msg.reply_markup == keyboard
     with pytest.raises(BadRequest, match=r"(?i)button_data_invalid"):
-        await bot.send_message(42, "x", reply_markup=InlineKeyboardMarkup(
-            [[InlineKeyboardButton("long", callback_data="x" * 65)]]))
+        await bot.send_message(
+            42,
+            "x",
+            reply_markup=InlineKeyboardMarkup(
+                [[InlineKeyboardButton("long", callback_data="x" * 65)]]
+            ),
+        )
     with pytest.raises(ValueError, match="no button"):
         tg.press_button(42, msg.message_id, "rate:-1:abc")
 
@@ -320,8 +359,9 @@ async def test_edit_message_text(tg: FakeTelegram, bot: Bot) -> None:
     edited = await bot.edit_message_text("final", chat_id=42, message_id=msg.message_id)
     assert isinstance(edited, type(msg)) and edited.text == "final"
     assert edited.edit_date is not None
-    bolder = await bot.edit_message_text("<b>final</b>", chat_id=42,
-                                         message_id=msg.message_id, parse_mode="HTML")
+    bolder = await bot.edit_message_text(
+        "<b>final</b>", chat_id=42, message_id=msg.message_id, parse_mode="HTML"
+    )
     assert not isinstance(bolder, bool) and bolder.text_html == "<b>final</b>"  # entities count
     assert tg.texts(42) == ["final"] and len(tg.edits) == 2
     assert tg.sent[0]["text"] == "draft"  # `sent` keeps what was sent
@@ -352,15 +392,19 @@ async def test_chat_action_and_delete(tg: FakeTelegram, bot: Bot) -> None:
 
 
 async def test_scripted_flood_control_raises_retry_after(
-        tg: FakeTelegram, bot: Bot, monkeypatch: pytest.MonkeyPatch) -> None:
+    tg: FakeTelegram, bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PTB_TIMEDELTA", "true")  # else PTB 22 warns about an int retry_after
     tg.script("sendMessage", Fail.flood(retry_after=7))
     with pytest.raises(RetryAfter) as caught:
         await bot.send_message(42, "hi")
     assert seconds(caught.value.retry_after) == 7
     assert tg.requests[-1].response == {
-        "ok": False, "error_code": 429, "description": "Too Many Requests: retry after 7",
-        "parameters": {"retry_after": 7}}
+        "ok": False,
+        "error_code": 429,
+        "description": "Too Many Requests: retry after 7",
+        "parameters": {"retry_after": 7},
+    }
     assert tg.sent == []
     assert (await bot.send_message(42, "hi")).text == "hi"  # the script is used up
 
@@ -435,8 +479,7 @@ async def test_allowed_updates_filters_and_is_remembered(tg: FakeTelegram, bot: 
     assert await bot.get_updates(offset=edited["update_id"] + 1) == ()  # setting kept
 
 
-async def test_long_poll_returns_as_soon_as_an_update_arrives(tg: FakeTelegram,
-                                                              bot: Bot) -> None:
+async def test_long_poll_returns_as_soon_as_an_update_arrives(tg: FakeTelegram, bot: Bot) -> None:
     started = time.monotonic()
     poll = asyncio.create_task(bot.get_updates(timeout=5))
     await tg.wait_for(lambda: tg.calls("getUpdates"))
@@ -461,8 +504,9 @@ async def test_second_poller_terminates_the_first(tg: FakeTelegram, bot: Bot) ->
         assert await other.get_updates(timeout=0) == ()
     with pytest.raises(Conflict, match="terminated by other getUpdates request"):
         await asyncio.wait_for(first, 2)
-    assert any(c.response and c.response.get("description") == CONFLICT_OTHER_POLL
-               for c in tg.requests)
+    assert any(
+        c.response and c.response.get("description") == CONFLICT_OTHER_POLL for c in tg.requests
+    )
 
 
 async def test_webhook_and_get_updates_conflict(tg: FakeTelegram, bot: Bot) -> None:
@@ -490,8 +534,9 @@ async def test_webhook_and_get_updates_conflict(tg: FakeTelegram, bot: Bot) -> N
 # --------------------------------------------------------------------------- webhook delivery
 
 
-async def test_webhook_delivery_with_secret_and_redelivery_after_500(tg: FakeTelegram,
-                                                                     bot: Bot) -> None:
+async def test_webhook_delivery_with_secret_and_redelivery_after_500(
+    tg: FakeTelegram, bot: Bot
+) -> None:
     async with Receiver(500) as rx:
         assert await bot.set_webhook(rx.url, secret_token="s3cr3t-Token_1")
         pushed = tg.user_message(-4002, f"@{BOT_USERNAME} hi", user_id=777)
@@ -505,7 +550,8 @@ async def test_webhook_delivery_with_secret_and_redelivery_after_500(tg: FakeTel
     assert update is not None and update.message is not None
     assert update.message.chat.type == "group"
     assert update.message.parse_entities() == {
-        MessageEntity(type="mention", offset=0, length=12): "@gw_test_bot"}
+        MessageEntity(type="mention", offset=0, length=12): "@gw_test_bot"
+    }
     info = await bot.get_webhook_info()
     assert info.pending_update_count == 0
     assert info.last_error_message == "Wrong response from the webhook: 500 Internal Server Error"
@@ -555,17 +601,22 @@ async def test_set_webhook_validation(bot: Bot) -> None:
 async def test_user_message_updates_parse_in_ptb(tg: FakeTelegram, bot: Bot) -> None:
     """Vector T2's update, built by the fake, with a UTF-16 offset in front of the command."""
     sent = await bot.send_message(SUPERGROUP, "earlier answer")
-    tg.user_message(SUPERGROUP, f"😀 /ask@{BOT_USERNAME} what is 2+2", message_thread_id=5,
-                    reply_to_bot=True)
+    tg.user_message(
+        SUPERGROUP, f"😀 /ask@{BOT_USERNAME} what is 2+2", message_thread_id=5, reply_to_bot=True
+    )
     (update,) = await bot.get_updates()
     message = update.message
     assert message is not None and message.from_user is not None
     assert (message.chat.id, message.chat.type, message.chat.is_forum) == (
-        SUPERGROUP, "supergroup", True)
+        SUPERGROUP,
+        "supergroup",
+        True,
+    )
     assert (message.message_thread_id, message.is_topic_message) == (5, True)
     assert message.from_user.id == 777 and not message.from_user.is_bot
     assert message.parse_entities([MessageEntity.BOT_COMMAND]) == {
-        MessageEntity(type="bot_command", offset=3, length=16): "/ask@gw_test_bot"}
+        MessageEntity(type="bot_command", offset=3, length=16): "/ask@gw_test_bot"
+    }
     assert message.reply_to_message is not None
     assert message.reply_to_message.message_id == sent.message_id
     assert message.reply_to_message.from_user is not None

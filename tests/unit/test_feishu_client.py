@@ -48,7 +48,8 @@ def reply_body(text: str = "hi", **extra: Any) -> dict[str, Any]:
 
 
 async def test_token_cached_then_refreshed_30_minutes_before_expiry(
-    fake: FakeFeishu, api: FeishuApi,
+    fake: FakeFeishu,
+    api: FeishuApi,
 ) -> None:
     first = await api.tenant_token()
     assert await api.tenant_token() == first and fake.token_requests == 1
@@ -73,8 +74,11 @@ async def test_rate_limit_errors_carry_the_wait(fake: FakeFeishu, api: FeishuApi
     path = f"/open-apis/im/v1/messages/{message_id}/reply"
     with pytest.raises(FeishuError) as limited:
         await api.call("POST", path, body=reply_body())
-    assert (limited.value.status, limited.value.code, limited.value.retry_after) == \
-        (429, 99991400, 7.0)
+    assert (limited.value.status, limited.value.code, limited.value.retry_after) == (
+        429,
+        99991400,
+        7.0,
+    )
     with pytest.raises(FeishuError) as frequency:
         await api.call("POST", path, body=reply_body())
     assert frequency.value.rate_limited and frequency.value.retry_after == 1.0
@@ -93,8 +97,15 @@ async def test_fake_enforces_uuid_limits_and_content(fake: FakeFeishu, api: Feis
         ({"msg_type": "post", "content": '{"zh_cn":{"content":[[{"tag":"blink"}]]}}'}, 230001),
         ({"msg_type": "interactive", "content": '{"elements":[]}'}, 230099),
         (reply_body("x" * 151 * 1024), 230025),
-        ({"msg_type": "post", "content": orjson.dumps({"zh_cn": {"content": [[
-            {"tag": "md", "text": "x" * 31 * 1024}]]}}).decode()}, 230025),
+        (
+            {
+                "msg_type": "post",
+                "content": orjson.dumps(
+                    {"zh_cn": {"content": [[{"tag": "md", "text": "x" * 31 * 1024}]]}}
+                ).decode(),
+            },
+            230025,
+        ),
     ]
     for body, code in cases:
         with pytest.raises(FeishuError) as refused:
@@ -103,8 +114,7 @@ async def test_fake_enforces_uuid_limits_and_content(fake: FakeFeishu, api: Feis
         fake.advance(1)  # stay under the 5 per second per chat limit
 
 
-async def test_fake_limits_five_calls_per_second_per_chat(fake: FakeFeishu,
-                                                          api: FeishuApi) -> None:
+async def test_fake_limits_five_calls_per_second_per_chat(fake: FakeFeishu, api: FeishuApi) -> None:
     path = f"/open-apis/im/v1/messages/{asked(fake)}/reply"
     for _ in range(5):
         await api.call("POST", path, body=reply_body())
@@ -114,8 +124,13 @@ async def test_fake_limits_five_calls_per_second_per_chat(fake: FakeFeishu,
 
 
 def channel(fake: FakeFeishu, **extra: Any) -> FeishuChannel:
-    config = FeishuChannelConfig(app_id=fake.app_id, app_secret=fake.app_secret,
-                                 verification_token="t", api_base=fake.base_url, **extra)
+    config = FeishuChannelConfig(
+        app_id=fake.app_id,
+        app_secret=fake.app_secret,
+        verification_token="t",
+        api_base=fake.base_url,
+        **extra,
+    )
     return FeishuChannel(config, bare_context())
 
 
@@ -141,8 +156,7 @@ async def test_recalled_question_is_answered_in_its_chat(fake: FakeFeishu) -> No
     question.deleted = True
     sender = channel(fake, reply_format="text")
     target = {"message_id": question.message_id, "chat_id": CHAT, "thread": False}
-    await sender.send(Outbound("feishu", "s", "still answered", target, time.time(),
-                               outbox_id=1))
+    await sender.send(Outbound("feishu", "s", "still answered", target, time.time(), outbox_id=1))
     assert fake.texts(CHAT) == ["still answered"]
     assert [c.code for c in fake.calls] == [230011, 0]
     await sender.close()

@@ -26,8 +26,10 @@ from tests.fakes.feishu_api import FakeFeishu, Message
 # PROTOCOLS.md §6.1, F1-F3.
 F1 = "P37w+VZImNgPEO1RBhJ6RtKl7n6zymIbEG1pReEzghk="
 F2_PLAIN = b'{"challenge":"ajls384kdjx98XX","token":"vtoken123","type":"url_verification"}'
-F2 = ("AAECAwQFBgcICQoLDA0ODw9mLTIAZS9jAmGTQ1wAhHpnBHVL2wRjH9rPunQdQC1vowgFED9sqYslOC/jjL/ycqCy"
-      "P/l26wdpCscxAl3p1TWfP9JoEgwb1O48bkJP154m")
+F2 = (
+    "AAECAwQFBgcICQoLDA0ODw9mLTIAZS9jAmGTQ1wAhHpnBHVL2wRjH9rPunQdQC1vowgFED9sqYslOC/jjL/ycqCy"
+    "P/l26wdpCscxAl3p1TWfP9JoEgwb1O48bkJP154m"
+)
 F3_SIGNATURE = "72e7b2642f6c5e6c50711ddc8e0366f61462eb25c97eb353243f54b5525c8503"
 F3_EVENT = (
     '{"schema":"2.0","header":{"event_id":"evt_0001","event_type":"im.message.receive_v1",'
@@ -52,8 +54,10 @@ def lark() -> Any:
 def test_official_vectors() -> None:
     assert decrypt("test key", F1) == b"hello world"
     assert encrypt("test key", F2_PLAIN, bytes(range(16))) == F2
-    assert hashlib.sha256(F3_EVENT.encode()).hexdigest() == \
-        "3f02f2f7de0dbd77c82b962a77131c0bdfa5286fe4d62050a5a8ac580f00c791"
+    assert (
+        hashlib.sha256(F3_EVENT.encode()).hexdigest()
+        == "3f02f2f7de0dbd77c82b962a77131c0bdfa5286fe4d62050a5a8ac580f00c791"
+    )
     body = orjson.dumps({"encrypt": encrypt("test key", F3_EVENT.encode(), bytes(16))})
     assert len(body) == 890
     assert signature("1700000000", "nonce-abc", "test key", body) == F3_SIGNATURE
@@ -61,21 +65,30 @@ def test_official_vectors() -> None:
 
 @settings(max_examples=50, deadline=None)
 @given(key=st.text(min_size=1, max_size=40), plaintext=st.binary(max_size=300))
-def test_lark_decrypts_ours_and_we_decrypt_its_cipher(lark: Any, key: str,
-                                                      plaintext: bytes) -> None:
+def test_lark_decrypts_ours_and_we_decrypt_its_cipher(
+    lark: Any, key: str, plaintext: bytes
+) -> None:
     from lark_oapi.core.utils import AESCipher  # type: ignore[import-untyped]
 
     assert AESCipher(key).decrypt(base64.b64decode(encrypt(key, plaintext))) == plaintext
     # lark-oapi has no encryptor; its AES dependency (pycryptodome) plays Feishu's side.
     iv = bytes(16)
     theirs = AES.new(hashlib.sha256(key.encode()).digest(), AES.MODE_CBC, iv).encrypt(
-        pad(plaintext, 16))
+        pad(plaintext, 16)
+    )
     assert decrypt(key, base64.b64encode(iv + theirs).decode()) == plaintext
 
 
-@pytest.mark.parametrize("value", ["", "not base64!", base64.b64encode(b"short").decode(),
-                                   base64.b64encode(bytes(33)).decode(),
-                                   encrypt("other key", b"hello")])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "",
+        "not base64!",
+        base64.b64encode(b"short").decode(),
+        base64.b64encode(bytes(33)).decode(),
+        encrypt("other key", b"hello"),
+    ],
+)
 def test_decrypt_refuses_malformed_input(value: str) -> None:
     with pytest.raises(DecryptError):
         decrypt("test key", value)
@@ -85,8 +98,11 @@ async def test_lark_dispatcher_accepts_what_the_fake_pushes(lark: Any) -> None:
     from lark_oapi.core.model import RawRequest  # type: ignore[import-untyped]
 
     got: list[Any] = []
-    handler = (lark.EventDispatcherHandler.builder("test key", "vtoken123")
-               .register_p2_im_message_receive_v1(got.append).build())
+    handler = (
+        lark.EventDispatcherHandler.builder("test key", "vtoken123")
+        .register_p2_im_message_receive_v1(got.append)
+        .build()
+    )
     async with FakeFeishu(encrypt_key="test key", verification_token="vtoken123") as fake:
         envelope = fake.envelope(json.loads(F3_EVENT)["event"])
         body, headers = fake.signed_request(envelope)
@@ -113,11 +129,15 @@ async def test_lark_dispatcher_reads_the_fakes_card_button_press(lark: Any) -> N
         got.append(event)
         return P2CardActionTriggerResponse({"toast": {"type": "success", "content": "ok"}})
 
-    handler = (lark.EventDispatcherHandler.builder("test key", "vtoken123")
-               .register_p2_card_action_trigger(pressed).build())
+    handler = (
+        lark.EventDispatcherHandler.builder("test key", "vtoken123")
+        .register_p2_card_action_trigger(pressed)
+        .build()
+    )
     async with FakeFeishu(encrypt_key="test key", verification_token="vtoken123") as fake:
-        fake.messages["om_c"] = Message("om_c", "oc_1", "interactive",
-                                        card("answer", "req-1"), "bot")
+        fake.messages["om_c"] = Message(
+            "om_c", "oc_1", "interactive", card("answer", "req-1"), "bot"
+        )
         value = fake.messages["om_c"].buttons[0]
         body, headers = fake.signed_request(fake.card_action_event("om_c", value, "ou_ann"))
     raw = RawRequest()
@@ -136,8 +156,11 @@ def verifier(max_age: float = 300) -> WebhookVerifier:
 def signed(payload: bytes, timestamp: float) -> tuple[dict[str, str], bytes]:
     body = orjson.dumps({"encrypt": encrypt("test key", payload)})
     stamp = str(int(timestamp))
-    return {"x-lark-request-timestamp": stamp, "x-lark-request-nonce": "n1",
-            "x-lark-signature": signature(stamp, "n1", "test key", body)}, body
+    return {
+        "x-lark-request-timestamp": stamp,
+        "x-lark-request-nonce": "n1",
+        "x-lark-signature": signature(stamp, "n1", "test key", body),
+    }, body
 
 
 def test_verifier_accepts_a_fresh_signed_event_and_refuses_stale_ones() -> None:

@@ -11,14 +11,23 @@ from aibot.channels.feishu.format import BODY_LIMIT, content, split
 
 def body_size(kind: str, text: str) -> int:
     msg_type = {"post": "post", "card": "interactive", "text": "text"}[kind]
-    return len(orjson.dumps({"msg_type": msg_type, "content": content(kind, text),
-                             "uuid": "x" * 32, "reply_in_thread": False}))
+    return len(
+        orjson.dumps(
+            {
+                "msg_type": msg_type,
+                "content": content(kind, text),
+                "uuid": "x" * 32,
+                "reply_in_thread": False,
+            }
+        )
+    )
 
 
 def test_post_and_card_carry_the_markdown() -> None:
     post = orjson.loads(content("post", "# Title\n\n**b** `c`\n```\n# not a heading\n```"))
-    assert post["zh_cn"]["content"] == [[{
-        "tag": "md", "text": "**Title**\n\n**b** `c`\n```\n# not a heading\n```"}]]
+    assert post["zh_cn"]["content"] == [
+        [{"tag": "md", "text": "**Title**\n\n**b** `c`\n```\n# not a heading\n```"}]
+    ]
     card = orjson.loads(content("card", "# Title"))
     assert card["body"]["elements"] == [{"tag": "markdown", "content": "# Title"}]
     assert card["config"]["update_multi"] is True
@@ -41,8 +50,13 @@ def test_code_blocks_cut_in_two_are_closed_and_reopened() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.text(min_size=1, max_size=3000) | st.sampled_from(["", "```", '"\\\x01']),
-                min_size=1, max_size=40))
+@given(
+    st.lists(
+        st.text(min_size=1, max_size=3000) | st.sampled_from(["", "```", '"\\\x01']),
+        min_size=1,
+        max_size=40,
+    )
+)
 def test_every_part_fits_and_nothing_is_lost(lines: list[str]) -> None:
     text = "\n".join(lines * 3)
     parts = split(text)

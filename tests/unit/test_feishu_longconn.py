@@ -40,21 +40,30 @@ async def fake() -> AsyncIterator[FakeFeishu]:
 
 
 def config(fake: FakeFeishu, secret: str) -> FeishuChannelConfig:
-    return FeishuChannelConfig(app_id=fake.app_id, app_secret=secret, mode="websocket",
-                               api_base=fake.base_url)
+    return FeishuChannelConfig(
+        app_id=fake.app_id, app_secret=secret, mode="websocket", api_base=fake.base_url
+    )
 
 
 def frame_payload(fake: FakeFeishu) -> bytes:
     """What a long-connection data frame carries: the v2 envelope, unencrypted."""
-    return orjson.dumps(fake.envelope({
-        "sender": {"sender_id": {"open_id": "ou_ann"}, "sender_type": "user"},
-        "message": {"message_id": "om_ws1", "chat_id": "oc_1", "chat_type": "p2p",
-                    "message_type": "text", "content": '{"text":"over the long connection"}'},
-    }))
+    return orjson.dumps(
+        fake.envelope(
+            {
+                "sender": {"sender_id": {"open_id": "ou_ann"}, "sender_type": "user"},
+                "message": {
+                    "message_id": "om_ws1",
+                    "chat_id": "oc_1",
+                    "chat_type": "p2p",
+                    "message_type": "text",
+                    "content": '{"text":"over the long connection"}',
+                },
+            }
+        )
+    )
 
 
-async def test_sdk_event_is_committed_on_the_gateway_loop(lark: Any,
-                                                          fake: FakeFeishu) -> None:
+async def test_sdk_event_is_committed_on_the_gateway_loop(lark: Any, fake: FakeFeishu) -> None:
     loop = asyncio.get_running_loop()
     delivered: list[tuple[dict[str, Any], asyncio.AbstractEventLoop]] = []
 
@@ -72,7 +81,9 @@ async def test_sdk_event_is_committed_on_the_gateway_loop(lark: Any,
 
 
 async def test_failed_or_slow_commit_makes_the_sdk_answer_an_error(
-    lark: Any, fake: FakeFeishu, monkeypatch: pytest.MonkeyPatch,
+    lark: Any,
+    fake: FakeFeishu,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     async def broken(payload: dict[str, Any]) -> None:
         raise RuntimeError("store down")
@@ -91,8 +102,7 @@ async def test_refused_bootstrap_is_reported(lark: Any, fake: FakeFeishu) -> Non
     async def deliver(payload: dict[str, Any]) -> None:
         raise AssertionError("nothing should arrive")
 
-    connection = LongConnection(config(fake, "wrong-secret"), deliver,
-                                asyncio.get_running_loop())
+    connection = LongConnection(config(fake, "wrong-secret"), deliver, asyncio.get_running_loop())
     connection.start()
     assert await wait_until(lambda: connection.error is not None, timeout=10)
     assert "app credentials are invalid" in str(connection.error)
@@ -101,8 +111,11 @@ async def test_refused_bootstrap_is_reported(lark: Any, fake: FakeFeishu) -> Non
 
 
 def test_the_gateway_never_imports_lark_oapi_itself() -> None:
-    code = ("import sys, aibot.app, aibot.channels.registry, aibot.channels.feishu.doctor; "
-            "print('lark_oapi' in sys.modules)")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            check=True, timeout=60)
+    code = (
+        "import sys, aibot.app, aibot.channels.registry, aibot.channels.feishu.doctor; "
+        "print('lark_oapi' in sys.modules)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
     assert result.stdout.strip() == "False"

@@ -34,25 +34,37 @@ def to_file(path: Path, **settings: object) -> None:
 
 
 def lines(*paths: Path) -> list[dict[str, object]]:
-    return [json.loads(line) for path in paths
-            for line in path.read_text(encoding="utf-8").splitlines()]
+    return [
+        json.loads(line) for path in paths for line in path.read_text(encoding="utf-8").splitlines()
+    ]
 
 
 def test_personal_data_is_masked_in_every_part_of_a_line(tmp_path: Path) -> None:
     path = tmp_path / "ai-bot.log"
     to_file(path)  # JSON whatever `format` says: a file is read by tools
     log = structlog.get_logger("t")
-    log.info("from alice@example.com", session="wx:13812345678",
-             nested={"card": "6222 0200 1234 5678 901"}, ids=["110105199003071234"],
-             count=1234567)
+    log.info(
+        "from alice@example.com",
+        session="wx:13812345678",
+        nested={"card": "6222 0200 1234 5678 901"},
+        ids=["110105199003071234"],
+        count=1234567,
+    )
     try:
         raise ValueError("bad number +86 138-1234-5678 with sk-secret-value-123")
     except ValueError:
         log.exception("failed")
     logging.getLogger("third.party").warning("mail %s", "bob@example.org")
     out = path.read_text(encoding="utf-8")
-    for leaked in ("alice@", "13812345678", "6222 0200", "110105199003071234", "138-1234",
-                   "bob@", "sk-secret-value-123"):
+    for leaked in (
+        "alice@",
+        "13812345678",
+        "6222 0200",
+        "110105199003071234",
+        "138-1234",
+        "bob@",
+        "sk-secret-value-123",
+    ):
         assert leaked not in out
     first, failed, third = lines(path)
     assert first["event"] == "from [email]" and first["session"] == "wx:[phone]"
@@ -63,8 +75,9 @@ def test_personal_data_is_masked_in_every_part_of_a_line(tmp_path: Path) -> None
     assert str(first["timestamp"]).startswith("20")  # the timestamp's digits are not touched
 
 
-def test_lines_without_a_hint_skip_the_pii_patterns(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_lines_without_a_hint_skip_the_pii_patterns(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[str] = []
     monkeypatch.setattr(log_module, "mask_pii", lambda text: calls.append(text) or text)
     to_file(tmp_path / "ai-bot.log")
@@ -76,8 +89,9 @@ def test_lines_without_a_hint_skip_the_pii_patterns(tmp_path: Path,
     assert calls == ["a@b.cn", "tg:1381234 5678"]
 
 
-def test_size_rotation_keeps_the_configured_backups(tmp_path: Path,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_size_rotation_keeps_the_configured_backups(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "logs" / "ai-bot.log"  # the directory is created
     to_file(path, rotate="size", max_bytes=1024, backups=2)
     log = structlog.get_logger("t")
@@ -92,8 +106,9 @@ def test_size_rotation_keeps_the_configured_backups(tmp_path: Path,
     files = sorted(p.name for p in path.parent.iterdir())
     assert files == ["ai-bot.log", "ai-bot.log.1", "ai-bot.log.2"]
     assert all(p.stat().st_size <= 1024 for p in path.parent.iterdir())
-    numbers = [line["n"] for line in lines(path.with_suffix(".log.2"), path.with_suffix(".log.1"),
-                                          path)]
+    numbers = [
+        line["n"] for line in lines(path.with_suffix(".log.2"), path.with_suffix(".log.1"), path)
+    ]
     assert numbers == list(range(numbers[0], 100))  # the newest lines, in order, none lost
 
 
@@ -123,9 +138,12 @@ def test_logging_config_rejects_nonsense() -> None:
 
 
 def test_leak_check_finds_a_configured_secret_in_any_log_file(tmp_path: Path) -> None:
-    config = {"api": {"keys": [API_KEY]},
-              "channels": {"webhook": {"callback_url": "http://127.0.0.1:9/cb",
-                                       "secret": "${HOOK_SECRET}"}}}
+    config = {
+        "api": {"keys": [API_KEY]},
+        "channels": {
+            "webhook": {"callback_url": "http://127.0.0.1:9/cb", "secret": "${HOOK_SECRET}"}
+        },
+    }
     secrets = configured_secrets(config, {"HOOK_SECRET": "hook-secret-from-env"}, [PROVIDER_KEY])
     assert {API_KEY, PROVIDER_KEY, "hook-secret-from-env"} <= secrets
     run = GatewayRun(tmp_path, secrets)

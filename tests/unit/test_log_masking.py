@@ -22,8 +22,14 @@ def test_secrets_are_masked_everywhere(fmt: str, capsys: pytest.CaptureFixture[s
     logging.getLogger("third.party").error("failed with token %s", "webhook-secret-xyz")
     log.info("free text", text="Authorization: Bearer abcdefghijkl and sk-zzzzzzzzzzzz")
     out = capsys.readouterr().err
-    for secret in (KEY, "webhook-secret-xyz", "another-unlisted-key", "hunter22",
-                   "abcdefghijkl", "sk-zzzzzzzzzzzz"):
+    for secret in (
+        KEY,
+        "webhook-secret-xyz",
+        "another-unlisted-key",
+        "hunter22",
+        "abcdefghijkl",
+        "sk-zzzzzzzzzzzz",
+    ):
         assert secret not in out
     assert "fine" in out
     assert "sk-***" in out  # enough to tell which key, never enough to use it

@@ -28,8 +28,13 @@ from tests.unit.deploy_tools import require_tool
 
 
 def promtool_check_rules(path: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([require_tool("promtool", "prometheus"), "check", "rules", str(path)],
-                          capture_output=True, text=True, timeout=60, check=False)
+    return subprocess.run(
+        [require_tool("promtool", "prometheus"), "check", "rules", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 def test_alert_rules_pass_promtool() -> None:
@@ -41,7 +46,8 @@ def test_alert_rules_pass_promtool() -> None:
 def test_promtool_rejects_a_broken_rule(tmp_path: Path) -> None:
     """The check above can fail: the same file with one expression broken does not pass."""
     broken = ALERTS.read_text(encoding="utf-8").replace(
-        "aibot_outbox_oldest_seconds > 300", "aibot_outbox_oldest_seconds >", 1)
+        "aibot_outbox_oldest_seconds > 300", "aibot_outbox_oldest_seconds >", 1
+    )
     assert broken != ALERTS.read_text(encoding="utf-8")
     (tmp_path / "alerts.yml").write_text(broken, encoding="utf-8")
     assert promtool_check_rules(tmp_path / "alerts.yml").returncode != 0
@@ -49,8 +55,17 @@ def test_promtool_rejects_a_broken_rule(tmp_path: Path) -> None:
 
 def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     queries = dashboard_queries()
-    rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": f"dashboard:query_{n}", "expr": expr} for n, expr in enumerate(queries)]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard:query_{n}", "expr": expr}
+                    for n, expr in enumerate(queries)
+                ],
+            }
+        ]
+    }
     path = tmp_path / "dashboard-rules.yml"
     path.write_text(yaml.safe_dump(rules), encoding="utf-8")
     result = promtool_check_rules(path)
@@ -81,16 +96,25 @@ def test_the_issue_s_alerts_are_there() -> None:
 
 def test_dashboard_covers_the_operating_questions() -> None:
     used = set().union(*map(metric_names, dashboard_queries()))
-    for metric in ("aibot_messages_in_total", "aibot_message_seconds_bucket",
-                   "aibot_errors_total", "aibot_provider_errors_total", "aibot_tokens_total",
-                   "aibot_inbox_pending", "aibot_outbox_pending", "aibot_inbox_oldest_seconds",
-                   "aibot_outbox_oldest_seconds", "aibot_event_loop_lag_seconds",
-                   "aibot_feedback_total", "aibot_rejected_total", "aibot_dedupe_hits_total"):
+    for metric in (
+        "aibot_messages_in_total",
+        "aibot_message_seconds_bucket",
+        "aibot_errors_total",
+        "aibot_provider_errors_total",
+        "aibot_tokens_total",
+        "aibot_inbox_pending",
+        "aibot_outbox_pending",
+        "aibot_inbox_oldest_seconds",
+        "aibot_outbox_oldest_seconds",
+        "aibot_event_loop_lag_seconds",
+        "aibot_feedback_total",
+        "aibot_rejected_total",
+        "aibot_dedupe_hits_total",
+    ):
         assert metric in used, metric
     board = dashboard()
     assert board["uid"] == "ai-bot"
-    uids = {target["datasource"]["uid"] for panel in board["panels"]
-            for target in panel["targets"]}
+    uids = {target["datasource"]["uid"] for panel in board["panels"] for target in panel["targets"]}
     assert uids == {"prometheus"}  # the datasource the compose stack provisions
     ids = [panel["id"] for panel in board["panels"]]
     assert len(ids) == len(set(ids))
@@ -100,22 +124,30 @@ def test_compose_stack_loads_the_rules_and_the_dashboard() -> None:
     files = render("compose", DeployOptions())
     prometheus = yaml.safe_load(files["deploy/prometheus/prometheus.yml"])
     compose = yaml.safe_load(files["docker-compose.yml"])
-    mounts = dict(volume.rsplit(":", 2)[:2] for volume in compose["services"]["prometheus"]
-                  ["volumes"] if volume.startswith("./"))
+    mounts = dict(
+        volume.rsplit(":", 2)[:2]
+        for volume in compose["services"]["prometheus"]["volumes"]
+        if volume.startswith("./")
+    )
     (rule_file,) = prometheus["rule_files"]
     assert mounts["./deploy/prometheus/alerts.yml"] == rule_file
     provider = yaml.safe_load(files["deploy/grafana/provisioning/dashboards/ai-bot.yml"])
-    (grafana_mount,) = (volume for volume in compose["services"]["grafana"]["volumes"]
-                        if volume.startswith("./deploy/grafana/provisioning:"))
+    (grafana_mount,) = (
+        volume
+        for volume in compose["services"]["grafana"]["volumes"]
+        if volume.startswith("./deploy/grafana/provisioning:")
+    )
     container_dir = grafana_mount.split(":")[1]
     assert provider["providers"][0]["options"]["path"] == f"{container_dir}/dashboards"
     assert DASHBOARD.name in {Path(name).name for name in files}
 
 
 def test_metric_names_ignores_functions_labels_and_durations() -> None:
-    expr = ('sum by (channel, le) (rate(aibot_x_bucket{stage!="model", a=~"b|c"}[5m])) '
-            '/ on (channel) group_left sum(increase(aibot_y_total[1h] offset 5m)) > 1e-3 '
-            'and up == 0')
+    expr = (
+        'sum by (channel, le) (rate(aibot_x_bucket{stage!="model", a=~"b|c"}[5m])) '
+        "/ on (channel) group_left sum(increase(aibot_y_total[1h] offset 5m)) > 1e-3 "
+        "and up == 0"
+    )
     assert metric_names(expr) == {"aibot_x_bucket", "aibot_y_total", "up"}
 
 

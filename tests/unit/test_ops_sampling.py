@@ -33,8 +33,12 @@ async def test_loop_lag_measures_a_blocked_loop() -> None:
     finally:
         await sampler.stop()
     assert _value(metrics, "aibot_event_loop_lag_samples_seconds_sum") > 0.2
-    late = _count(metrics) - (metrics.registry.get_sample_value(
-        "aibot_event_loop_lag_samples_seconds_bucket", {"le": "0.25"}) or 0)
+    late = _count(metrics) - (
+        metrics.registry.get_sample_value(
+            "aibot_event_loop_lag_samples_seconds_bucket", {"le": "0.25"}
+        )
+        or 0
+    )
     assert late >= 1  # the histogram kept the spike for the alert
 
 
@@ -57,8 +61,10 @@ async def test_inbox_backlog_counts_pending_rows_and_their_age(sql_engine: Async
 
 
 async def test_outbox_pass_reports_the_oldest_pending_reply() -> None:
-    rows = [OutboxRow(n, None, "tg", f"s{n}", {}, "hi", 0, created, 1e12)
-            for n, created in enumerate((95.0, 80.0, 99.0))]
+    rows = [
+        OutboxRow(n, None, "tg", f"s{n}", {}, "hi", 0, created, 1e12)
+        for n, created in enumerate((95.0, 80.0, 99.0))
+    ]
 
     class Store:
         async def pending_outbox(self, limit: int) -> list[OutboxRow]:

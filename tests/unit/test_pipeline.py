@@ -31,29 +31,49 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 
 
 async def gateway(tmp_path: Path, fake: FakeOpenAI, clock: Clock, **session: Any) -> Gateway:
-    config = Config.model_validate({
-        "storage": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
-        "models": {"default": "fake", "providers": {"fake": {
-            "base_url": fake.base_url, "api_key": "sk-x", "model": "m", "max_retries": 0}}},
-        "session": session,
-    })
+    config = Config.model_validate(
+        {
+            "storage": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
+            "models": {
+                "default": "fake",
+                "providers": {
+                    "fake": {
+                        "base_url": fake.base_url,
+                        "api_key": "sk-x",
+                        "model": "m",
+                        "max_retries": 0,
+                    }
+                },
+            },
+            "session": session,
+        }
+    )
     gw = Gateway(LoadedConfig(config=config, path=None), clock=clock)
     await gw.start()
     return gw
 
 
 async def say(gw: Gateway, clock: Clock, text: str, session: str = "s") -> TurnContext:
-    return await gw.service.handle(Inbound(
-        channel="test", session_key=session, user_id="u", text=text,
-        request_id=uuid.uuid4().hex, received_at=clock.now, principal="test"))
+    return await gw.service.handle(
+        Inbound(
+            channel="test",
+            session_key=session,
+            user_id="u",
+            text=text,
+            request_id=uuid.uuid4().hex,
+            received_at=clock.now,
+            principal="test",
+        )
+    )
 
 
 def sent(fake: FakeOpenAI) -> list[str]:
     return [m["content"] for m in fake.requests[-1].json["messages"]]
 
 
-async def test_idle_reset_starts_fresh_and_survives_reload(tmp_path: Path,
-                                                           fake: FakeOpenAI) -> None:
+async def test_idle_reset_starts_fresh_and_survives_reload(
+    tmp_path: Path, fake: FakeOpenAI
+) -> None:
     clock = Clock()
     gw = await gateway(tmp_path, fake, clock, idle_reset="30m")
     await say(gw, clock, "before")
@@ -88,11 +108,17 @@ async def test_token_budget_and_turn_limit_drop_oldest(tmp_path: Path, fake: Fak
 async def test_reasoning_is_stored_apart_and_echoed(tmp_path: Path) -> None:
     clock = Clock()
     async with FakeOpenAI(reasoning="private thoughts", think_tags=True) as fake:
-        config = Config.model_validate({
-            "storage": {"url": f"sqlite:///{tmp_path / 'r.sqlite'}"},
-            "models": {"default": "mm", "providers": {"mm": {
-                "preset": "minimax", "base_url": fake.base_url, "api_key": "sk-x"}}},
-        })
+        config = Config.model_validate(
+            {
+                "storage": {"url": f"sqlite:///{tmp_path / 'r.sqlite'}"},
+                "models": {
+                    "default": "mm",
+                    "providers": {
+                        "mm": {"preset": "minimax", "base_url": fake.base_url, "api_key": "sk-x"}
+                    },
+                },
+            }
+        )
         gw = Gateway(LoadedConfig(config=config, path=None), clock=clock)
         await gw.start()
         ctx = await say(gw, clock, "hi")

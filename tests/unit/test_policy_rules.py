@@ -20,11 +20,23 @@ from aibot.store.pairings import PairingStore
 from tests.conftest import redis_database
 
 
-def inbound(text: str = "hi", *, channel: str = "telegram", user: str = "u1",
-            chat: str | None = None, group: bool = False) -> Inbound:
-    return Inbound(channel=channel, session_key=f"{channel}:{chat or user}", user_id=user,
-                   text=text, request_id="r", received_at=0.0,
-                   target={"chat_id": chat or user, "chat_type": "group" if group else "private"})
+def inbound(
+    text: str = "hi",
+    *,
+    channel: str = "telegram",
+    user: str = "u1",
+    chat: str | None = None,
+    group: bool = False,
+) -> Inbound:
+    return Inbound(
+        channel=channel,
+        session_key=f"{channel}:{chat or user}",
+        user_id=user,
+        text=text,
+        request_id="r",
+        received_at=0.0,
+        target={"chat_id": chat or user, "chat_type": "group" if group else "private"},
+    )
 
 
 class Clock:
@@ -49,8 +61,7 @@ async def test_local_bucket_allows_exactly_n_then_refills() -> None:
 async def test_redis_bucket_is_one_limit_for_many_clients() -> None:
     async with redis_database() as url:
         clients = [RedisLimiter(redis.from_url(url)) for _ in range(3)]
-        results = await asyncio.gather(*(clients[i % 3].take("k", 10, 10 / 60)
-                                         for i in range(25)))
+        results = await asyncio.gather(*(clients[i % 3].take("k", 10, 10 / 60) for i in range(25)))
         assert sum(r == 0 for r in results) == 10
         assert all(0 < r <= 6.1 for r in results if r)
         await asyncio.gather(*(c.close() for c in clients))
@@ -60,8 +71,9 @@ async def test_redis_bucket_is_one_limit_for_many_clients() -> None:
 async def test_usage_counters_add_up_and_expire(backend: str) -> None:
     async with redis_database() as url:
         clock = Clock()
-        limiter: Limiter = LocalLimiter(clock) if backend == "local" else RedisLimiter(
-            redis.from_url(url))
+        limiter: Limiter = (
+            LocalLimiter(clock) if backend == "local" else RedisLimiter(redis.from_url(url))
+        )
         assert await limiter.add_usage("q", 40, 3600) == 40
         assert await limiter.add_usage("q", 2, 3600) == 42
         assert await limiter.usage("q") == 42 and await limiter.usage("other") == 0
@@ -85,8 +97,9 @@ def test_access_lists_and_dm_policies() -> None:
     assert open_policy.verdict(inbound(user="bad", channel="feishu")) is Verdict.ALLOW
     assert open_policy.verdict(inbound(chat="g2", group=True)) is Verdict.DENY
 
-    allow = AccessPolicy(AccessConfig(dm_policy="allowlist", allow_users=["u1"],
-                                      allow_chats=["g1"]))
+    allow = AccessPolicy(
+        AccessConfig(dm_policy="allowlist", allow_users=["u1"], allow_chats=["g1"])
+    )
     assert allow.verdict(inbound()) is Verdict.ALLOW
     assert allow.verdict(inbound(user="u2")) is Verdict.DENY
     assert allow.verdict(inbound(user="u2", chat="g1", group=True)) is Verdict.ALLOW
@@ -100,13 +113,16 @@ def test_access_lists_and_dm_policies() -> None:
 
 
 def test_first_matching_route_wins() -> None:
-    table = RouteTable([
-        RouteConfig.model_validate({"name": "faq", "match": {"prefix": "/faq"}, "reply": "A"}),
-        RouteConfig.model_validate({"name": "ops-group", "match": {"chat_type": "group",
-                                                                   "chat_id": "g1"}}),
-        RouteConfig.model_validate({"name": "code", "match": {"regex": r"```|\bdef\b"}}),
-        RouteConfig.model_validate({"name": "feishu", "match": {"channel": "feishu"}}),
-    ])
+    table = RouteTable(
+        [
+            RouteConfig.model_validate({"name": "faq", "match": {"prefix": "/faq"}, "reply": "A"}),
+            RouteConfig.model_validate(
+                {"name": "ops-group", "match": {"chat_type": "group", "chat_id": "g1"}}
+            ),
+            RouteConfig.model_validate({"name": "code", "match": {"regex": r"```|\bdef\b"}}),
+            RouteConfig.model_validate({"name": "feishu", "match": {"channel": "feishu"}}),
+        ]
+    )
 
     def name(item: Inbound) -> str | None:
         route = table.resolve(item)
@@ -181,7 +197,8 @@ async def test_pairing_codes_flow(tmp_path: Path) -> None:
 def test_unreadable_word_file_is_a_config_error(tmp_path: Path) -> None:
     from aibot.policy.policies import Policies
 
-    config = Config.model_validate({"policy": {"sensitive_words": {
-        "files": [str(tmp_path / "missing.txt")]}}})
+    config = Config.model_validate(
+        {"policy": {"sensitive_words": {"files": [str(tmp_path / "missing.txt")]}}}
+    )
     with pytest.raises(ConfigError, match=r"sensitive_words\.files"):
         Policies(config)

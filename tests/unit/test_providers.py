@@ -26,15 +26,29 @@ ASK = ChatRequest([Message("user", "hello")])
 
 
 def provider(fake: FakeOpenAI, name: str = "p", **extra: object) -> OpenAICompatibleProvider:
-    settings: dict[str, object] = {"base_url": fake.base_url, "api_key": "sk-k", "model": "m",
-                                   "max_retries": 2, "timeout": 2, **extra}
+    settings: dict[str, object] = {
+        "base_url": fake.base_url,
+        "api_key": "sk-k",
+        "model": "m",
+        "max_retries": 2,
+        "timeout": 2,
+        **extra,
+    }
     return OpenAICompatibleProvider(name, ProviderConfig.model_validate(settings))
 
 
-def router(*providers: OpenAICompatibleProvider, fallbacks: list[str] | None = None,
-           metrics: Metrics | None = None) -> ProviderRouter:
-    return ProviderRouter({p.name: p for p in providers}, providers[0].name if providers else None,
-                          fallbacks or [], metrics or Metrics(), backoff_base=0.01)
+def router(
+    *providers: OpenAICompatibleProvider,
+    fallbacks: list[str] | None = None,
+    metrics: Metrics | None = None,
+) -> ProviderRouter:
+    return ProviderRouter(
+        {p.name: p for p in providers},
+        providers[0].name if providers else None,
+        fallbacks or [],
+        metrics or Metrics(),
+        backoff_base=0.01,
+    )
 
 
 @pytest.fixture
@@ -143,8 +157,9 @@ async def test_fallback_chain(fake: FakeOpenAI) -> None:
 
 
 async def test_unreachable_provider_is_a_clear_error() -> None:
-    dead = OpenAICompatibleProvider("dead", ProviderConfig(
-        base_url="http://127.0.0.1:9/v1", max_retries=0, connect_timeout=1))
+    dead = OpenAICompatibleProvider(
+        "dead", ProviderConfig(base_url="http://127.0.0.1:9/v1", max_retries=0, connect_timeout=1)
+    )
     with pytest.raises(ProviderError, match="dead: connection failed"):
         await router(dead).complete(ASK)
     await dead.close()
@@ -167,14 +182,21 @@ async def test_reasoning_is_split_off(think_tags: bool) -> None:
         await r.close()
 
 
-@pytest.mark.parametrize(("preset", "expect_field", "expect_tags"), [
-    ("deepseek", True, False), ("minimax", False, True), ("openai", False, False),
-])
-async def test_reasoning_echo_per_preset(fake: FakeOpenAI, preset: str, expect_field: bool,
-                                         expect_tags: bool) -> None:
+@pytest.mark.parametrize(
+    ("preset", "expect_field", "expect_tags"),
+    [
+        ("deepseek", True, False),
+        ("minimax", False, True),
+        ("openai", False, False),
+    ],
+)
+async def test_reasoning_echo_per_preset(
+    fake: FakeOpenAI, preset: str, expect_field: bool, expect_tags: bool
+) -> None:
     p = provider(fake, preset=preset)
-    history = ChatRequest([Message("user", "q1"), Message("assistant", "a1", "why"),
-                           Message("user", "q2")])
+    history = ChatRequest(
+        [Message("user", "q1"), Message("assistant", "a1", "why"), Message("user", "q2")]
+    )
     await p.chat(history)
     sent = fake.requests[-1].json["messages"][1]
     assert ("reasoning_content" in sent) is expect_field
@@ -185,8 +207,10 @@ async def test_reasoning_echo_per_preset(fake: FakeOpenAI, preset: str, expect_f
 def test_retry_after_forms() -> None:
     assert parse_retry_after({"Retry-After": "2"}) == 2.0
     assert parse_retry_after({"retry-after-ms": "1500"}) == 1.5
-    assert parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412470.0) \
+    assert (
+        parse_retry_after({"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"}, now=1445412470.0)
         == 10.0
+    )
     assert parse_retry_after({}) is None
 
 
@@ -215,9 +239,15 @@ async def test_circuit_opens_skips_and_recovers(fake: FakeOpenAI) -> None:
     clock = Clock()
     async with FakeOpenAI() as backup:
         primary = provider(fake, "primary", max_retries=0)
-        r = ProviderRouter({"primary": primary, "backup": provider(backup, "backup")},
-                           "primary", ["backup"], Metrics(), breaker_failures=2,
-                           breaker_cooldown=30, monotonic=clock)
+        r = ProviderRouter(
+            {"primary": primary, "backup": provider(backup, "backup")},
+            "primary",
+            ["backup"],
+            Metrics(),
+            breaker_failures=2,
+            breaker_cooldown=30,
+            monotonic=clock,
+        )
         fake.script(Fail(503), Fail(503))
         for _ in range(2):
             assert (await r.complete(ASK)).provider == "backup"
@@ -233,8 +263,9 @@ async def test_circuit_opens_skips_and_recovers(fake: FakeOpenAI) -> None:
 
 async def test_open_circuit_without_fallback_fails_fast(fake: FakeOpenAI) -> None:
     only = provider(fake, "only", max_retries=0)
-    r = ProviderRouter({"only": only}, "only", [], Metrics(), breaker_failures=1,
-                       breaker_cooldown=60)
+    r = ProviderRouter(
+        {"only": only}, "only", [], Metrics(), breaker_failures=1, breaker_cooldown=60
+    )
     fake.script(Fail(500))
     with pytest.raises(ProviderError):
         await r.complete(ASK)

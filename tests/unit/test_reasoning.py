@@ -14,7 +14,7 @@ def test_split_across_any_chunking(size: int) -> None:
     splitter = ThinkTagSplitter()
     answer, reasoning = "", ""
     for start in range(0, len(TEXT), size):
-        a, r = splitter.feed(TEXT[start:start + size])
+        a, r = splitter.feed(TEXT[start : start + size])
         answer += a
         reasoning += r
     a, r = splitter.flush()

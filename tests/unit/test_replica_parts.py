@@ -38,25 +38,33 @@ async def client() -> AsyncIterator[redis.Redis]:
 
 
 async def test_a_second_answer_to_a_finished_message_does_not_commit(
-        sql_engine: AsyncEngine) -> None:
+    sql_engine: AsyncEngine,
+) -> None:
     store = Repository(sql_engine, fenced=True)
     writer = GroupCommitWriter(sql_engine)
     writer.start()
     try:
         (row_id,) = await writer.submit(store.accept_inbox("hook", "m1", "s", "u", "hi", {}, 1.0))
-        await writer.submit(store.finish_inbox(row_id, "done", 2.0),
-                            store.enqueue_outbox(row_id, "hook", "s", {}, "first", 2.0))
-        late = (store.finish_inbox(row_id, "done", 3.0),
-                store.enqueue_outbox(row_id, "hook", "s", {}, "second", 3.0))
+        await writer.submit(
+            store.finish_inbox(row_id, "done", 2.0),
+            store.enqueue_outbox(row_id, "hook", "s", {}, "first", 2.0),
+        )
+        late = (
+            store.finish_inbox(row_id, "done", 3.0),
+            store.enqueue_outbox(row_id, "hook", "s", {}, "second", 3.0),
+        )
         with pytest.raises(StaleWrite):
             await writer.submit(*late)
         # Batched with a healthy unit, the stale one still fails alone.
         (other,) = await writer.submit(store.accept_inbox("hook", "m2", "s", "u", "yo", {}, 4.0))
         results = await asyncio.gather(
             writer.submit(*late),
-            writer.submit(store.finish_inbox(other, "done", 5.0),
-                          store.enqueue_outbox(other, "hook", "s", {}, "third", 5.0)),
-            return_exceptions=True)
+            writer.submit(
+                store.finish_inbox(other, "done", 5.0),
+                store.enqueue_outbox(other, "hook", "s", {}, "third", 5.0),
+            ),
+            return_exceptions=True,
+        )
         assert isinstance(results[0], StaleWrite) and results[1] == [None, None]
     finally:
         await writer.stop()
@@ -66,17 +74,19 @@ async def test_a_second_answer_to_a_finished_message_does_not_commit(
 
 
 async def test_a_replica_rereads_a_conversation_another_replica_answered(
-        sql_engine: AsyncEngine) -> None:
+    sql_engine: AsyncEngine,
+) -> None:
     store = Repository(sql_engine, fenced=True)
     writer = GroupCommitWriter(sql_engine)
     writer.start()
-    mine, theirs = (SessionMemory(store, max_turns=5, cache_size=10, shared=True)
-                    for _ in range(2))
+    mine, theirs = (SessionMemory(store, max_turns=5, cache_size=10, shared=True) for _ in range(2))
     try:
         for memory, text, at in ((mine, "one", 10.0), (theirs, "two", 20.0)):
             state = await memory.get("s")
-            await writer.submit(store.save_conversation("s", "hook", "u", at),
-                                *store.add_turns("s", [TurnRecord("user", text, at)]))
+            await writer.submit(
+                store.save_conversation("s", "hook", "u", at),
+                *store.add_turns("s", [TurnRecord("user", text, at)]),
+            )
             memory.remember(state, [TurnRecord("user", text, at)])
             state.stamp = at
         assert [t.content for t in (await mine.get("s")).turns] == ["one", "two"]
@@ -126,7 +136,9 @@ async def test_doctor_says_which_mode_and_whether_redis_answers(client: redis.Re
     await Membership(client, "a", ttl=5).beat()
     scaled = await replicas_check(config(pg, redis_url))
     assert (scaled.status, scaled.detail) == (
-        "ok", "scale-out mode (PostgreSQL + Redis); 1 replica(s) running now")
+        "ok",
+        "scale-out mode (PostgreSQL + Redis); 1 replica(s) running now",
+    )
     assert (await replicas_check(config("sqlite:///x.db", redis_url))).status == "warn"
     down = await replicas_check(config(pg, f"redis://127.0.0.1:{free_port()}/0"))
     assert down.status == "fail" and "Redis unreachable" in down.detail
@@ -155,8 +167,10 @@ async def test_receiver_lease_fails_over_and_survives_a_redis_restart() -> None:
         clients = [redis.from_url(server.url) for _ in range(2)]
         receivers = [Receiver(), Receiver()]
         metrics = [Metrics(), Metrics()]
-        a, b = (Coordinator(client, ttl=1.0, metrics=m, me=name)
-                for client, m, name in zip(clients, metrics, "ab", strict=True))
+        a, b = (
+            Coordinator(client, ttl=1.0, metrics=m, me=name)
+            for client, m, name in zip(clients, metrics, "ab", strict=True)
+        )
         for coordinator, receiver in zip((a, b), receivers, strict=True):
             coordinator.lead([cast(Channel, receiver)])
             await coordinator.tick()

@@ -49,9 +49,12 @@ async def test_inbox_dedupes_on_channel_and_message_id(engine: AsyncEngine) -> N
     repo, writer = Repository(engine), writer_for(engine)
     writer.start()
     accept = lambda channel, mid: repo.accept_inbox(  # noqa: E731
-        channel, mid, "s", "u", "hi", {"chat": 1}, 1.0)
-    results = await asyncio.gather(*(writer.submit(accept("tg", "m1")) for _ in range(5)),
-                                   writer.submit(accept("feishu", "m1")))
+        channel, mid, "s", "u", "hi", {"chat": 1}, 1.0
+    )
+    results = await asyncio.gather(
+        *(writer.submit(accept("tg", "m1")) for _ in range(5)),
+        writer.submit(accept("feishu", "m1")),
+    )
     ids = [r[0] for r in results]
     assert sum(1 for i in ids if i is not None) == 2  # one per channel; re-deliveries dropped
     pending = await repo.pending_inbox(10, set())
@@ -67,9 +70,13 @@ async def test_group_commit_isolates_a_failing_unit(engine: AsyncEngine) -> None
     writer.start()
 
     broken = Write(text("INSERT INTO no_such_table VALUES (1)"), {})
-    good = [writer.submit_nowait(repo.save_conversation(f"s{i}", "api", "u", 1.0),
-                                 *repo.add_turns(f"s{i}", [TurnRecord("user", "x", 2.0)]))
-            for i in range(20)]
+    good = [
+        writer.submit_nowait(
+            repo.save_conversation(f"s{i}", "api", "u", 1.0),
+            *repo.add_turns(f"s{i}", [TurnRecord("user", "x", 2.0)]),
+        )
+        for i in range(20)
+    ]
     bad = writer.submit_nowait(*repo.add_turns("bad", [TurnRecord("user", "y", 2.0)]), broken)
     await asyncio.gather(*good)
     with pytest.raises(DBAPIError, match="no_such_table"):
@@ -82,12 +89,11 @@ async def test_group_commit_isolates_a_failing_unit(engine: AsyncEngine) -> None
 async def test_recent_turns_respects_limit_and_context_start(engine: AsyncEngine) -> None:
     repo, writer = Repository(engine), writer_for(engine)
     writer.start()
-    records = [TurnRecord("user" if i % 2 == 0 else "assistant", f"t{i}", float(i + 1))
-               for i in range(10)]
-    await writer.submit(repo.save_conversation("s", "api", "u", 1.0),
-                        *repo.add_turns("s", records))
-    await writer.submit(repo.save_conversation("s", "api", "u", 2.0, context_from=4.0,
-                                               model="glm"))
+    records = [
+        TurnRecord("user" if i % 2 == 0 else "assistant", f"t{i}", float(i + 1)) for i in range(10)
+    ]
+    await writer.submit(repo.save_conversation("s", "api", "u", 1.0), *repo.add_turns("s", records))
+    await writer.submit(repo.save_conversation("s", "api", "u", 2.0, context_from=4.0, model="glm"))
     await writer.stop()
     row = await repo.conversation("s")
     assert row is not None and row.model == "glm" and row.context_from == 4.0
@@ -106,10 +112,13 @@ async def test_fresh_create_matches_the_migrations(engine: AsyncEngine) -> None:
         inspector = inspect(connection)
         return {
             table: (
-                sorted((c["name"], str(c["type"]), c["nullable"])
-                       for c in inspector.get_columns(table)),
-                sorted((i["name"], tuple(i["column_names"]), bool(i["unique"]))
-                       for i in inspector.get_indexes(table)),
+                sorted(
+                    (c["name"], str(c["type"]), c["nullable"]) for c in inspector.get_columns(table)
+                ),
+                sorted(
+                    (i["name"], tuple(i["column_names"]), bool(i["unique"]))
+                    for i in inspector.get_indexes(table)
+                ),
                 sorted(tuple(u["column_names"]) for u in inspector.get_unique_constraints(table)),
             )
             for table in sorted(inspector.get_table_names())
@@ -117,8 +126,9 @@ async def test_fresh_create_matches_the_migrations(engine: AsyncEngine) -> None:
 
     async with engine.connect() as connection:
         created = await connection.run_sync(describe)
-        version = (await connection.execute(
-            text("SELECT version_num FROM alembic_version"))).scalar()
+        version = (
+            await connection.execute(text("SELECT version_num FROM alembic_version"))
+        ).scalar()
     assert version == head_revision()
     async with engine.begin() as connection:
         for table in created:  # every table, alembic_version included

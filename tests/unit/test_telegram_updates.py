@@ -16,12 +16,23 @@ def reader(**config: Any) -> UpdateReader:
     return UpdateReader(TelegramChannelConfig(bot_token="t", **config), BOT_ID, "gw_bot")
 
 
-def update(text: str | None, *, chat_id: int = 42, chat_type: str = "private",
-           user_id: int = 7, username: str = "ann", entities: list[dict[str, Any]] | None = None,
-           thread: int | None = None, **extra: Any) -> dict[str, Any]:
-    message: dict[str, Any] = {"message_id": 9, "chat": {"id": chat_id, "type": chat_type},
-                               "from": {"id": user_id, "is_bot": False, "username": username},
-                               **extra}
+def update(
+    text: str | None,
+    *,
+    chat_id: int = 42,
+    chat_type: str = "private",
+    user_id: int = 7,
+    username: str = "ann",
+    entities: list[dict[str, Any]] | None = None,
+    thread: int | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    message: dict[str, Any] = {
+        "message_id": 9,
+        "chat": {"id": chat_id, "type": chat_type},
+        "from": {"id": user_id, "is_bot": False, "username": username},
+        **extra,
+    }
     if text is not None:
         message["text"] = text
     if entities:
@@ -32,7 +43,7 @@ def update(text: str | None, *, chat_id: int = 42, chat_type: str = "private",
 
 
 def mention(text: str, at: str = "@gw_bot") -> list[dict[str, Any]]:
-    offset = len(text[:text.index(at)].encode("utf-16-le")) // 2
+    offset = len(text[: text.index(at)].encode("utf-16-le")) // 2
     return [{"type": "mention", "offset": offset, "length": len(at)}]
 
 
@@ -40,14 +51,17 @@ def test_private_text_becomes_an_inbound_keyed_per_chat() -> None:
     item = reader().read(update("hi"))
     assert isinstance(item, Inbound)
     assert (item.session_key, item.text, item.message_id) == ("telegram:42", "hi", "123456:1000")
-    assert item.target == {"chat_id": 42, "chat_type": "private", "thread_id": None,
-                           "reply_to": None}
+    assert item.target == {
+        "chat_id": 42,
+        "chat_type": "private",
+        "thread_id": None,
+        "reply_to": None,
+    }
 
 
 def test_group_mention_with_emoji_offsets_is_stripped() -> None:
     text = "😀 hey @gw_bot 你好"
-    item = reader().read(update(text, chat_id=-100, chat_type="group",
-                                entities=mention(text)))
+    item = reader().read(update(text, chat_id=-100, chat_type="group", entities=mention(text)))
     assert isinstance(item, Inbound) and item.text == "😀 hey  你好"
     assert item.target["reply_to"] == 9
     assert (item.chat_type, item.chat_id) == ("group", "-100")
@@ -57,20 +71,30 @@ def test_group_rules() -> None:
     plain = update("just talk", chat_id=-100, chat_type="group")
     assert reader().read(plain) is None
     assert isinstance(reader(group_trigger="always").read(plain), Inbound)
-    addressed = update("@gw_bot hi", chat_id=-100, chat_type="group",
-                       entities=mention("@gw_bot hi"))
+    addressed = update(
+        "@gw_bot hi", chat_id=-100, chat_type="group", entities=mention("@gw_bot hi")
+    )
     assert reader(group_trigger="off").read(addressed) is None
-    other_bot = update("/start@other_bot", chat_id=-100, chat_type="group",
-                       entities=[{"type": "bot_command", "offset": 0, "length": 16}])
+    other_bot = update(
+        "/start@other_bot",
+        chat_id=-100,
+        chat_type="group",
+        entities=[{"type": "bot_command", "offset": 0, "length": 16}],
+    )
     assert reader().read(other_bot) is None
-    reply = update("thanks", chat_id=-100, chat_type="group",
-                   reply_to_message={"message_id": 3, "from": {"id": BOT_ID, "is_bot": True}})
+    reply = update(
+        "thanks",
+        chat_id=-100,
+        chat_type="group",
+        reply_to_message={"message_id": 3, "from": {"id": BOT_ID, "is_bot": True}},
+    )
     assert isinstance(reader().read(reply), Inbound)
 
 
 def test_per_user_sessions_and_topics() -> None:
     item = reader(group_sessions="per_user", group_trigger="always").read(
-        update("q", chat_id=-100, chat_type="supergroup", thread=5))
+        update("q", chat_id=-100, chat_type="supergroup", thread=5)
+    )
     assert isinstance(item, Inbound) and item.session_key == "telegram:-100:5:u7"
     assert item.target["thread_id"] == 5
 
@@ -91,18 +115,26 @@ def test_non_text_and_other_updates() -> None:
 
 def membership(chat_id: int, chat_type: str, was: str, now: str) -> dict[str, Any]:
     bot = {"id": 123456, "is_bot": True, "first_name": "Bot"}
-    return {"update_id": 2000, "my_chat_member": {
-        "chat": {"id": chat_id, "type": chat_type}, "date": 0,
-        "from": {"id": 1, "is_bot": False, "first_name": "A"},
-        "old_chat_member": {"user": bot, "status": was},
-        "new_chat_member": {"user": bot, "status": now}}}
+    return {
+        "update_id": 2000,
+        "my_chat_member": {
+            "chat": {"id": chat_id, "type": chat_type},
+            "date": 0,
+            "from": {"id": 1, "is_bot": False, "first_name": "A"},
+            "old_chat_member": {"user": bot, "status": was},
+            "new_chat_member": {"user": bot, "status": now},
+        },
+    }
 
 
 def test_bot_membership_changes_become_events() -> None:
     added = reader().read(membership(-100, "group", "left", "member"))
     assert isinstance(added, PlatformEvent)
-    assert (added.kind, added.chat_key, added.event_id) == ("bot_added", "telegram:-100",
-                                                            "123456:2000")
+    assert (added.kind, added.chat_key, added.event_id) == (
+        "bot_added",
+        "telegram:-100",
+        "123456:2000",
+    )
     removed = reader().read(membership(-100, "supergroup", "administrator", "kicked"))
     assert isinstance(removed, PlatformEvent) and removed.kind == "bot_removed"
     assert reader().read(membership(-100, "group", "member", "administrator")) is None  # promoted
@@ -111,13 +143,26 @@ def test_bot_membership_changes_become_events() -> None:
 
 
 def test_members_joining_a_group_but_not_bots() -> None:
-    update = {"update_id": 3000, "message": {
-        "message_id": 5, "date": 0, "chat": {"id": -100, "type": "group"},
-        "from": {"id": 7, "is_bot": False, "first_name": "Bo"},
-        "new_chat_members": [{"id": 7, "is_bot": False, "first_name": "Bo"},
-                             {"id": 8, "is_bot": True, "first_name": "OtherBot"}]}}
+    update = {
+        "update_id": 3000,
+        "message": {
+            "message_id": 5,
+            "date": 0,
+            "chat": {"id": -100, "type": "group"},
+            "from": {"id": 7, "is_bot": False, "first_name": "Bo"},
+            "new_chat_members": [
+                {"id": 7, "is_bot": False, "first_name": "Bo"},
+                {"id": 8, "is_bot": True, "first_name": "OtherBot"},
+            ],
+        },
+    }
     joined = reader().read(update)
     assert isinstance(joined, PlatformEvent) and joined.names == ("Bo",)
-    only_bots = {**update, "message": {**update["message"], "new_chat_members": [
-        {"id": 8, "is_bot": True, "first_name": "OtherBot"}]}}
+    only_bots = {
+        **update,
+        "message": {
+            **update["message"],
+            "new_chat_members": [{"id": 8, "is_bot": True, "first_name": "OtherBot"}],
+        },
+    }
     assert reader().read(only_bots) is None

@@ -20,8 +20,9 @@ from wechatpy.exceptions import InvalidSignatureException
 from aibot.channels.wecom.crypto import CryptoError, WecomCrypto, aes_key, pad, unpad
 
 TOKEN, KEY, CORP = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7"
-W2_ECHOSTR = ("P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+F"
-              "ZXvnaqQ==")
+W2_ECHOSTR = (
+    "P9nAzCzyDtyTWESHep1vC5X9xho/qYX3Zpb4yKa9SKld1DsH3Iyt3tP3zNdtp+4RPcs8TgAE7OaBO+FZXvnaqQ=="
+)
 W3_ENCRYPT = (
     "RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3QczcdCU"
     "pj911L3vg3W/sYYvuJTs3TUUkSUXxaccAS0qhxchrRYt66wiSpGLYL42aM6A8dTT+6k4aSknmPj48kzJs8qLjvd4Xgp"
@@ -78,10 +79,11 @@ def test_w2_official_url_verification() -> None:
 
 
 def test_w3_w4_official_message_and_signature() -> None:
-    assert ours.sign("1409659813", "1372623149", W3_ENCRYPT) == \
-        "477715d11cdb4164915debcba66cb864d751f3e6"
-    ours.verify("477715d11cdb4164915debcba66cb864d751f3e6", "1409659813", "1372623149",
-                W3_ENCRYPT)
+    assert (
+        ours.sign("1409659813", "1372623149", W3_ENCRYPT)
+        == "477715d11cdb4164915debcba66cb864d751f3e6"
+    )
+    ours.verify("477715d11cdb4164915debcba66cb864d751f3e6", "1409659813", "1372623149", W3_ENCRYPT)
     assert ours.decrypt(W3_ENCRYPT) == W3_PLAIN
 
 
@@ -127,8 +129,13 @@ def test_padding_is_to_32_bytes_and_strict() -> None:
     assert len(pad(b"x" * 31)) == 32 and len(pad(b"x" * 32)) == 64
     for length in range(0, 100):
         assert unpad(pad(b"y" * length)) == b"y" * length
-    bad = [b"", b"x" * 31 + b"\x00", b"x" * 31 + b"\x21", b"x" * 28 + b"\x03\x04\x04\x04",
-           b"x" * 12 + b"\x04" * 4]  # whole 16-byte blocks (Feishu's padding) are not WeCom's
+    bad = [
+        b"",
+        b"x" * 31 + b"\x00",
+        b"x" * 31 + b"\x21",
+        b"x" * 28 + b"\x03\x04\x04\x04",
+        b"x" * 12 + b"\x04" * 4,
+    ]  # whole 16-byte blocks (Feishu's padding) are not WeCom's
     for block in bad:
         with pytest.raises(CryptoError):
             unpad(block)
@@ -151,8 +158,12 @@ def test_tampered_ciphertexts_are_refused_where_wechatpy_is_lax() -> None:
     long = b"r" * 16 + struct.pack(">I", 4000) + b"hello" + CORP.encode()
     with pytest.raises(CryptoError):
         ours.decrypt(_raw_encrypt(pad(long)))
-    for junk in ("", "not base64!", base64.b64encode(b"x" * 17).decode(),
-                 base64.b64encode(b"x" * 16).decode()):
+    for junk in (
+        "",
+        "not base64!",
+        base64.b64encode(b"x" * 17).decode(),
+        base64.b64encode(b"x" * 16).decode(),
+    ):
         with pytest.raises(CryptoError):
             ours.decrypt(junk)
 

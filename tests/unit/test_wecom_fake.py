@@ -24,9 +24,10 @@ class PointedClient(WeChatClient):  # type: ignore[misc]
         self.API_BASE_URL = f"{base_url}/cgi-bin/"
 
     def fetch_access_token(self) -> Any:
-        return self._fetch_access_token(url=f"{self.API_BASE_URL}gettoken",
-                                        params={"corpid": self.corp_id,
-                                                "corpsecret": self.secret})
+        return self._fetch_access_token(
+            url=f"{self.API_BASE_URL}gettoken",
+            params={"corpid": self.corp_id, "corpsecret": self.secret},
+        )
 
 
 @pytest.fixture
@@ -45,11 +46,16 @@ async def test_wechatpy_sends_through_the_fake_and_survives_expiry(wecom: FakeWe
     assert wecom.errcodes("message/send") == [0, 42001, 0] and wecom.token_requests == 2
 
 
-@pytest.mark.parametrize(("corp", "secret", "code"), [
-    ("wwWRONG", SECRET, 40013), (CORP_ID, "x" * len(SECRET), 40001),
-])
-async def test_wechatpy_sees_the_credential_errcodes(wecom: FakeWecom, corp: str, secret: str,
-                                                     code: int) -> None:
+@pytest.mark.parametrize(
+    ("corp", "secret", "code"),
+    [
+        ("wwWRONG", SECRET, 40013),
+        (CORP_ID, "x" * len(SECRET), 40001),
+    ],
+)
+async def test_wechatpy_sees_the_credential_errcodes(
+    wecom: FakeWecom, corp: str, secret: str, code: int
+) -> None:
     client = PointedClient(wecom.base_url, corp, secret)
     with pytest.raises(WeChatClientException) as caught:
         await asyncio.to_thread(client.fetch_access_token)

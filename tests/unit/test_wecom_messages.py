@@ -28,7 +28,10 @@ def test_text_message_becomes_an_inbound_keyed_on_msg_id() -> None:
     assert item.text == "你好 <b>&amp; ]]"  # CDATA: taken literally
     assert item.message_id == "1000002:7300000000000000001"  # 64-bit id kept exact
     assert (item.session_key, item.user_id, item.target) == (
-        "wecom:1000002:zhangsan", "zhangsan", {"touser": "zhangsan", "chat_id": "zhangsan"})
+        "wecom:1000002:zhangsan",
+        "zhangsan",
+        {"touser": "zhangsan", "chat_id": "zhangsan"},
+    )
 
 
 def test_non_text_gets_a_notice_and_events_become_platform_events() -> None:
@@ -38,10 +41,14 @@ def test_non_text_gets_a_notice_and_events_become_platform_events() -> None:
     entered = read_message(parse_xml(fake.event_xml("lisi")), agent)
     assert isinstance(entered, PlatformEvent)
     assert (entered.kind, entered.event_id, entered.target) == (
-        "user_entered", f"enter_agent:{agent}:lisi", {"touser": "lisi", "chat_id": "lisi"})
+        "user_entered",
+        f"enter_agent:{agent}:lisi",
+        {"touser": "lisi", "chat_id": "lisi"},
+    )
     assert read_message(parse_xml(fake.event_xml("lisi", "click")), agent) is None  # a menu
-    other_app = fake.event_xml("lisi").replace(f"<AgentID>{agent}</AgentID>",
-                                               "<AgentID>999</AgentID>")
+    other_app = fake.event_xml("lisi").replace(
+        f"<AgentID>{agent}</AgentID>", "<AgentID>999</AgentID>"
+    )
     assert read_message(parse_xml(other_app), agent) is None
     assert read_message(parse_xml(fake.text_xml("lisi", "   ")), agent) is None
     assert read_message(parse_xml("<xml><MsgType>text</MsgType></xml>"), 7) is None
@@ -59,12 +66,18 @@ def test_dedupe_key_is_msg_id_or_sender_and_time() -> None:
     assert dedupe_key(event) == "u:1409659813"
 
 
-@pytest.mark.parametrize("xml", [
-    '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 '
-    '"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><xml><Encrypt>&lol2;</Encrypt></xml>',
-    '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><Encrypt>&e;</Encrypt></xml>',
-    '<!DOCTYPE xml><xml/>', "<xml><Encrypt>unclosed", "", "\x00",
-])
+@pytest.mark.parametrize(
+    "xml",
+    [
+        '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 '
+        '"&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">]><xml><Encrypt>&lol2;</Encrypt></xml>',
+        '<!DOCTYPE x [<!ENTITY e SYSTEM "file:///etc/passwd">]><xml><Encrypt>&e;</Encrypt></xml>',
+        "<!DOCTYPE xml><xml/>",
+        "<xml><Encrypt>unclosed",
+        "",
+        "\x00",
+    ],
+)
 def test_dangerous_or_broken_xml_is_refused(xml: str) -> None:
     with pytest.raises(Rejected) as caught:
         parse_xml(xml)
@@ -73,8 +86,7 @@ def test_dangerous_or_broken_xml_is_refused(xml: str) -> None:
 
 def test_query_params_keep_plus_and_decode_percent() -> None:
     raw = b"echostr=a+b%2Bc%3D%3D&nonce=1&nonce=2&timestamp=%E4%BD%A0&x"
-    assert query_params(raw) == {"echostr": "a+b+c==", "nonce": "1", "timestamp": "你",
-                                 "x": ""}
+    assert query_params(raw) == {"echostr": "a+b+c==", "nonce": "1", "timestamp": "你", "x": ""}
 
 
 def fits(part: str) -> bool:
@@ -82,8 +94,9 @@ def fits(part: str) -> bool:
 
 
 @settings(max_examples=150, deadline=None)
-@given(st.text(alphabet=st.sampled_from(["a", " ", "\n", "中", "😀", "é", "。", "."]),
-               max_size=6000))
+@given(
+    st.text(alphabet=st.sampled_from(["a", " ", "\n", "中", "😀", "é", "。", "."]), max_size=6000)
+)
 def test_split_never_exceeds_the_limit_and_loses_nothing(text: str) -> None:
     parts = split_utf8(text)
     assert all(fits(p) for p in parts)
@@ -133,8 +146,13 @@ def test_member_limiter_slides_per_minute_and_per_hour() -> None:
 
 
 def config(**extra: Any) -> WecomChannelConfig:
-    values: dict[str, Any] = {"corp_id": "ww1", "agent_id": 1, "secret": "s", "token": "t",
-                              "encoding_aes_key": "a" * 43}
+    values: dict[str, Any] = {
+        "corp_id": "ww1",
+        "agent_id": 1,
+        "secret": "s",
+        "token": "t",
+        "encoding_aes_key": "a" * 43,
+    }
     return WecomChannelConfig.model_validate({**values, **extra})
 
 

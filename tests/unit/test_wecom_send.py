@@ -42,9 +42,17 @@ async def wecom(clock: Clock) -> AsyncIterator[FakeWecom]:
 
 
 def section(wecom: FakeWecom, **extra: Any) -> WecomChannelConfig:
-    return WecomChannelConfig.model_validate({
-        "corp_id": CORP_ID, "agent_id": AGENT_ID, "secret": SECRET, "token": TOKEN,
-        "encoding_aes_key": AES_KEY, "api_base": wecom.base_url, **extra})
+    return WecomChannelConfig.model_validate(
+        {
+            "corp_id": CORP_ID,
+            "agent_id": AGENT_ID,
+            "secret": SECRET,
+            "token": TOKEN,
+            "encoding_aes_key": AES_KEY,
+            "api_base": wecom.base_url,
+            **extra,
+        }
+    )
 
 
 @pytest.fixture
@@ -61,17 +69,23 @@ def make_channel(wecom: FakeWecom, clock: Clock, **extra: Any) -> WecomChannel:
 
 
 def reply(text: str, user: str = "zhangsan", outbox_id: int = 1) -> Outbound:
-    return Outbound("wecom", f"wecom:{AGENT_ID}:{user}", text, {"touser": user}, 0.0,
-                    outbox_id=outbox_id)
+    return Outbound(
+        "wecom", f"wecom:{AGENT_ID}:{user}", text, {"touser": user}, 0.0, outbox_id=outbox_id
+    )
 
 
 async def test_token_is_cached_refreshed_early_and_refetched_when_refused(
-    wecom: FakeWecom, clock: Clock,
+    wecom: FakeWecom,
+    clock: Clock,
 ) -> None:
     api = WecomApi(CORP_ID, SECRET, wecom.base_url, clock=clock)
     try:
-        body = {"touser": "zhangsan", "msgtype": "text", "agentid": AGENT_ID,
-                "text": {"content": "hi"}}
+        body = {
+            "touser": "zhangsan",
+            "msgtype": "text",
+            "agentid": AGENT_ID,
+            "text": {"content": "hi"},
+        }
         await api.send(body)
         await api.send(body)
         assert wecom.token_requests == 1
@@ -95,9 +109,14 @@ async def test_token_is_cached_refreshed_early_and_refetched_when_refused(
         await api.close()
 
 
-@pytest.mark.parametrize(("corp", "secret", "code"), [
-    ("wwWRONG", SECRET, 40013), (CORP_ID, "short", 40091), (CORP_ID, SECRET[:-1] + "x", 40001),
-])
+@pytest.mark.parametrize(
+    ("corp", "secret", "code"),
+    [
+        ("wwWRONG", SECRET, 40013),
+        (CORP_ID, "short", 40091),
+        (CORP_ID, SECRET[:-1] + "x", 40001),
+    ],
+)
 async def test_gettoken_errors(wecom: FakeWecom, corp: str, secret: str, code: int) -> None:
     api = WecomApi(corp, secret, wecom.base_url)
     try:
@@ -109,8 +128,9 @@ async def test_gettoken_errors(wecom: FakeWecom, corp: str, secret: str, code: i
         await api.close()
 
 
-async def test_long_answers_are_split_under_2048_bytes(wecom: FakeWecom,
-                                                       channel: WecomChannel) -> None:
+async def test_long_answers_are_split_under_2048_bytes(
+    wecom: FakeWecom, channel: WecomChannel
+) -> None:
     answer = "\n\n".join(f"第{n}段：" + "中文内容" * 60 for n in range(8))
     await channel.send(reply(answer))
     parts = wecom.sent_to("zhangsan")
@@ -126,8 +146,9 @@ async def test_markdown_format(wecom: FakeWecom, clock: Clock) -> None:
     assert (wecom.sent[0].msgtype, wecom.sent[0].content) == ("markdown", "**bold**")
 
 
-async def test_member_limit_queues_instead_of_losing(wecom: FakeWecom, channel: WecomChannel,
-                                                     clock: Clock) -> None:
+async def test_member_limit_queues_instead_of_losing(
+    wecom: FakeWecom, channel: WecomChannel, clock: Clock
+) -> None:
     for n in range(30):
         await channel.send(reply(f"answer {n}", outbox_id=n))
         clock.now += 1
@@ -142,8 +163,9 @@ async def test_member_limit_queues_instead_of_losing(wecom: FakeWecom, channel: 
     assert wecom.dropped == []  # WeCom would have dropped the 31st silently
 
 
-async def test_a_retried_reply_does_not_repeat_delivered_parts(wecom: FakeWecom,
-                                                               channel: WecomChannel) -> None:
+async def test_a_retried_reply_does_not_repeat_delivered_parts(
+    wecom: FakeWecom, channel: WecomChannel
+) -> None:
     answer = "\n\n".join(["甲" * 600, "乙" * 600, "丙" * 600])  # three parts
     wecom.script(0, -1)  # the second part meets "system busy"
     with pytest.raises(SendError) as caught:
@@ -153,16 +175,23 @@ async def test_a_retried_reply_does_not_repeat_delivered_parts(wecom: FakeWecom,
     assert [p.content[0] for p in wecom.sent_to("zhangsan")] == ["甲", "乙", "丙"]
 
 
-@pytest.mark.parametrize(("code", "permanent", "retry_after", "status_says"), [
-    (45009, False, 42.0, None),
-    (45033, False, 42.0, None),
-    (60020, False, None, "企业可信IP"),
-    (40014, False, None, None),  # refused again after a refetch: try later
-    (301002, True, None, "agent_id"),
-    (48002, True, None, None),
-])
+@pytest.mark.parametrize(
+    ("code", "permanent", "retry_after", "status_says"),
+    [
+        (45009, False, 42.0, None),
+        (45033, False, 42.0, None),
+        (60020, False, None, "企业可信IP"),
+        (40014, False, None, None),  # refused again after a refetch: try later
+        (301002, True, None, "agent_id"),
+        (48002, True, None, None),
+    ],
+)
 async def test_send_errors_map_to_retry_or_dead_letter(
-    wecom: FakeWecom, clock: Clock, code: int, permanent: bool, retry_after: float | None,
+    wecom: FakeWecom,
+    clock: Clock,
+    code: int,
+    permanent: bool,
+    retry_after: float | None,
     status_says: str | None,
 ) -> None:
     channel = make_channel(wecom, clock, rate_limit_wait="42s")

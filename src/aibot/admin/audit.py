@@ -25,9 +25,15 @@ class AuditLog:
 
     async def record(self, entry: AuditEntry) -> None:
         async with self.engine.begin() as connection:
-            await connection.execute(audit_log.insert().values(
-                at=entry.at, actor=entry.actor[:64], action=entry.action[:64],
-                target=entry.target[:2000], ip=entry.ip[:64]))
+            await connection.execute(
+                audit_log.insert().values(
+                    at=entry.at,
+                    actor=entry.actor[:64],
+                    action=entry.action[:64],
+                    target=entry.target[:2000],
+                    ip=entry.ip[:64],
+                )
+            )
 
     async def recent(self, limit: int = 200, actor: str | None = None) -> list[AuditEntry]:
         query = select(audit_log).order_by(audit_log.c.id.desc()).limit(limit)

@@ -88,9 +88,17 @@ def tokens_match(expected: str, presented: str | None) -> bool:
 
 
 class AdminAuth:
-    def __init__(self, users: AdminUsers, sessions: Sessions, audit: AuditLog, lockout: Lockout,
-                 *, secure_cookies: bool, trusted_proxies: Sequence[str] = (),
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        users: AdminUsers,
+        sessions: Sessions,
+        audit: AuditLog,
+        lockout: Lockout,
+        *,
+        secure_cookies: bool,
+        trusted_proxies: Sequence[str] = (),
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.users = users
         self.sessions = sessions
         self.audit = audit
@@ -100,27 +108,31 @@ class AdminAuth:
         self._clock = clock
         self._hashing = asyncio.Semaphore(PARALLEL_HASHES)
 
-    async def login(self, name: str, password: str, code: str,
-                    ip: str) -> tuple[str, Principal] | LoginRefused:
+    async def login(
+        self, name: str, password: str, code: str, ip: str
+    ) -> tuple[str, Principal] | LoginRefused:
         """Checks name, password and (if enrolled) the TOTP code; counts failures."""
         name = printable(name, NAME_MAX)
         keys = (f"user:{name.casefold()}", f"ip:{ip}")
         wait = await self.lockout.retry_after(*keys)
         if wait > 0:
             minutes = max(1, round(wait / 60))
-            return LoginRefused(f"Too many failed logins. Try again in about {minutes} "
-                                f"minute{'s' if minutes > 1 else ''}.", 429)
+            return LoginRefused(
+                f"Too many failed logins. Try again in about {minutes} "
+                f"minute{'s' if minutes > 1 else ''}.",
+                429,
+            )
         user = await self.users.by_name(name) if name else None
         async with self._hashing:
             ok = await asyncio.to_thread(
-                verify_password, user.password_hash if user else None, password)
+                verify_password, user.password_hash if user else None, password
+            )
         if ok and user is not None and user.totp_secret:
             step = matching_step(user.totp_secret, code, self._clock())
             ok = step is not None and await self.users.use_totp_step(user.id, step)
         if not ok or user is None:
             await self.lockout.fail(*keys)
-            await self.audit.record(AuditEntry(self._clock(), name or "-", "login.failed", "",
-                                               ip))
+            await self.audit.record(AuditEntry(self._clock(), name or "-", "login.failed", "", ip))
             return LoginRefused("Wrong user name, password or code.", 401)
         await self.lockout.succeed(keys[0])
         token, session = await self.sessions.create(user.id, ip, self._clock())
@@ -147,19 +159,42 @@ class AdminAuth:
         await self.audit.record(principal.audit("logout"))
 
     def set_session_cookie(self, response: Response, token: str) -> None:
-        response.set_cookie(SESSION_COOKIE, token, max_age=int(self.sessions.ttl),
-                            path=COOKIE_PATH, httponly=True, samesite="strict",
-                            secure=self.secure_cookies)
-        response.delete_cookie(LOGIN_COOKIE, path=COOKIE_PATH, httponly=True,
-                               samesite="strict", secure=self.secure_cookies)
+        response.set_cookie(
+            SESSION_COOKIE,
+            token,
+            max_age=int(self.sessions.ttl),
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="strict",
+            secure=self.secure_cookies,
+        )
+        response.delete_cookie(
+            LOGIN_COOKIE,
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="strict",
+            secure=self.secure_cookies,
+        )
 
     def clear_session_cookie(self, response: Response) -> None:
-        response.delete_cookie(SESSION_COOKIE, path=COOKIE_PATH, httponly=True,
-                               samesite="strict", secure=self.secure_cookies)
+        response.delete_cookie(
+            SESSION_COOKIE,
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="strict",
+            secure=self.secure_cookies,
+        )
 
     def set_login_cookie(self, response: Response, token: str) -> None:
-        response.set_cookie(LOGIN_COOKIE, token, max_age=3600, path=COOKIE_PATH,
-                            httponly=True, samesite="strict", secure=self.secure_cookies)
+        response.set_cookie(
+            LOGIN_COOKIE,
+            token,
+            max_age=3600,
+            path=COOKIE_PATH,
+            httponly=True,
+            samesite="strict",
+            secure=self.secure_cookies,
+        )
 
 
 def allowed(principal: Principal, needed: Role) -> bool:

@@ -20,8 +20,13 @@ KEY_MAX = 200
 
 
 class Lockout:
-    def __init__(self, engine: AsyncEngine, attempts: int, window: float,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        attempts: int,
+        window: float,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self.engine = engine
         self._attempts = attempts
         self._window = window
@@ -30,28 +35,38 @@ class Lockout:
     async def retry_after(self, *keys: str) -> float:
         """Seconds until every key may try again; 0 when none is locked."""
         now = self._clock()
-        query = (select(login_failures.c.key, login_failures.c.at)
-                 .where(login_failures.c.key.in_([k[:KEY_MAX] for k in keys]))
-                 .where(login_failures.c.at > now - self._window)
-                 .order_by(login_failures.c.at))
+        query = (
+            select(login_failures.c.key, login_failures.c.at)
+            .where(login_failures.c.key.in_([k[:KEY_MAX] for k in keys]))
+            .where(login_failures.c.at > now - self._window)
+            .order_by(login_failures.c.at)
+        )
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         times: dict[str, list[float]] = {}
         for key, at in rows:
             times.setdefault(key, []).append(at)
-        return max((recent[-self._attempts] + self._window - now
-                    for recent in times.values() if len(recent) >= self._attempts),
-                   default=0.0)
+        return max(
+            (
+                recent[-self._attempts] + self._window - now
+                for recent in times.values()
+                if len(recent) >= self._attempts
+            ),
+            default=0.0,
+        )
 
     async def fail(self, *keys: str) -> None:
         now = self._clock()
         async with self.engine.begin() as connection:
-            await connection.execute(delete(login_failures)
-                                     .where(login_failures.c.at <= now - self._window))
-            await connection.execute(login_failures.insert(),
-                                     [{"key": k[:KEY_MAX], "at": now} for k in keys])
+            await connection.execute(
+                delete(login_failures).where(login_failures.c.at <= now - self._window)
+            )
+            await connection.execute(
+                login_failures.insert(), [{"key": k[:KEY_MAX], "at": now} for k in keys]
+            )
 
     async def succeed(self, *keys: str) -> None:
         async with self.engine.begin() as connection:
-            await connection.execute(delete(login_failures).where(
-                login_failures.c.key.in_([k[:KEY_MAX] for k in keys])))
+            await connection.execute(
+                delete(login_failures).where(login_failures.c.key.in_([k[:KEY_MAX] for k in keys]))
+            )

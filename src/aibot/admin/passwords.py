@@ -39,4 +39,3 @@ def verify_password(stored: str | None, password: str) -> bool:
         return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False
-

@@ -42,16 +42,24 @@ class WordSource:
 
 def parse_form(form: dict[str, str]) -> PolicyForm:
     """The page's fields; a ValueError's message is shown to the operator as a 400."""
-    words = list(dict.fromkeys(word for line in form.get("words", "").splitlines()
-                               if (word := printable(line, WORD_MAX))))
+    words = list(
+        dict.fromkeys(
+            word
+            for line in form.get("words", "").splitlines()
+            if (word := printable(line, WORD_MAX))
+        )
+    )
     if len(words) > MAX_WORDS:
         raise ValueError(f"at most {MAX_WORDS} words here; put longer lists in a words file")
     tokens = printable(form.get("daily_tokens_per_user", ""), 20)
     if tokens and not (tokens.isascii() and tokens.isdigit()):
         raise ValueError("daily_tokens_per_user must be a whole number, or empty for unlimited")
-    return PolicyForm(words, printable(form.get("per_user", ""), RATE_MAX) or None,
-                      printable(form.get("per_chat", ""), RATE_MAX) or None,
-                      int(tokens) if tokens else None)
+    return PolicyForm(
+        words,
+        printable(form.get("per_user", ""), RATE_MAX) or None,
+        printable(form.get("per_chat", ""), RATE_MAX) or None,
+        int(tokens) if tokens else None,
+    )
 
 
 def changes(current: PolicyConfig, wanted: PolicyForm) -> dict[tuple[str, str], Any]:

@@ -41,19 +41,23 @@ class DeadLetter:
     updated_at: float
 
 
-async def search_conversations(engine: AsyncEngine, query: str,
-                               limit: int = 50) -> list[ConversationSummary]:
+async def search_conversations(
+    engine: AsyncEngine, query: str, limit: int = 50
+) -> list[ConversationSummary]:
     """Newest first; `query` matches the session key, the user id or any turn's text."""
     statement = select(conversations).order_by(conversations.c.updated_at.desc()).limit(limit)
     query = printable(query, 200)
     if query:
-        in_text = select(turns.c.session_key).where(turns.c.content.contains(query,
-                                                                             autoescape=True))
-        statement = statement.where(or_(
-            conversations.c.session_key.contains(query, autoescape=True),
-            conversations.c.user_id.contains(query, autoescape=True),
-            conversations.c.session_key.in_(in_text),
-        ))
+        in_text = select(turns.c.session_key).where(
+            turns.c.content.contains(query, autoescape=True)
+        )
+        statement = statement.where(
+            or_(
+                conversations.c.session_key.contains(query, autoescape=True),
+                conversations.c.user_id.contains(query, autoescape=True),
+                conversations.c.session_key.in_(in_text),
+            )
+        )
     async with engine.connect() as connection:
         rows = (await connection.execute(statement)).all()
     return [ConversationSummary(r.session_key, r.channel, r.user_id, r.updated_at) for r in rows]
@@ -62,30 +66,43 @@ async def search_conversations(engine: AsyncEngine, query: str,
 async def transcript(engine: AsyncEngine, session_key: str, limit: int = 1000) -> list[Turn]:
     if "\x00" in session_key:  # no stored key has one, and PostgreSQL refuses it
         return []
-    statement = (select(turns.c.role, turns.c.content, turns.c.provider, turns.c.created_at)
-                 .where(turns.c.session_key == session_key)
-                 .order_by(turns.c.created_at, turns.c.id).limit(limit))
+    statement = (
+        select(turns.c.role, turns.c.content, turns.c.provider, turns.c.created_at)
+        .where(turns.c.session_key == session_key)
+        .order_by(turns.c.created_at, turns.c.id)
+        .limit(limit)
+    )
     async with engine.connect() as connection:
         rows = (await connection.execute(statement)).all()
     return [Turn(r.role, r.content, r.provider, r.created_at) for r in rows]
 
 
 async def dead_letters(engine: AsyncEngine, limit: int = 200) -> list[DeadLetter]:
-    statement = (select(outbox).where(outbox.c.status.in_(DEAD_STATES))
-                 .order_by(outbox.c.id.desc()).limit(limit))
+    statement = (
+        select(outbox)
+        .where(outbox.c.status.in_(DEAD_STATES))
+        .order_by(outbox.c.id.desc())
+        .limit(limit)
+    )
     async with engine.connect() as connection:
         rows = (await connection.execute(statement)).all()
-    return [DeadLetter(r.id, r.channel, r.session_key, r.text, r.status, r.attempts,
-                       r.last_error, r.updated_at) for r in rows]
+    return [
+        DeadLetter(
+            r.id, r.channel, r.session_key, r.text, r.status, r.attempts, r.last_error, r.updated_at
+        )
+        for r in rows
+    ]
 
 
 async def retry_dead_letter(engine: AsyncEngine, row_id: int, now: float) -> bool:
     """Puts a dead or expired reply back in the queue as if it were new: attempts start
     again and its age restarts, else `outbox.max_age` would expire it straight away."""
-    statement = (update(outbox).where(outbox.c.id == row_id)
-                 .where(outbox.c.status.in_(DEAD_STATES))
-                 .values(status="pending", attempts=0, next_attempt_at=now, created_at=now,
-                         updated_at=now))
+    statement = (
+        update(outbox)
+        .where(outbox.c.id == row_id)
+        .where(outbox.c.status.in_(DEAD_STATES))
+        .values(status="pending", attempts=0, next_attempt_at=now, created_at=now, updated_at=now)
+    )
     async with engine.begin() as connection:
         result = await connection.execute(statement)
     return bool(result.rowcount)

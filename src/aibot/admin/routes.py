@@ -126,13 +126,18 @@ class AdminConsole:
         self.audit = AuditLog(engine)
         self.api_keys = ApiKeyStore(engine)
         public_url = gateway.config.server.public_url or ""
-        self.auth = AdminAuth(self.users, Sessions(engine, config.session_ttl), self.audit,
-                              Lockout(engine, config.lockout_attempts,
-                                      config.lockout_minutes * 60, clock),
-                              secure_cookies=public_url.startswith("https://"),
-                              trusted_proxies=config.trusted_proxies, clock=clock)
-        self.templates = Environment(loader=FileSystemLoader(HERE / "templates"),
-                                     autoescape=select_autoescape(default=True))
+        self.auth = AdminAuth(
+            self.users,
+            Sessions(engine, config.session_ttl),
+            self.audit,
+            Lockout(engine, config.lockout_attempts, config.lockout_minutes * 60, clock),
+            secure_cookies=public_url.startswith("https://"),
+            trusted_proxies=config.trusted_proxies,
+            clock=clock,
+        )
+        self.templates = Environment(
+            loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True)
+        )
         self.templates.filters["when"] = _when
         self.templates.filters["rate"] = rate_text
         self._config_edit = asyncio.Lock()  # one write-reload-restore at a time
@@ -189,22 +194,34 @@ class AdminConsole:
                 form = await read_form(request)
                 presented = form.get("csrf") or request.headers.get("x-csrf-token")
                 if not tokens_match(who.session.csrf, presented):
-                    return self.error(who, 403, "This form expired or did not come "
-                                      "from the console. Reload the page and try again.")
+                    return self.error(
+                        who,
+                        403,
+                        "This form expired or did not come "
+                        "from the console. Reload the page and try again.",
+                    )
             if not allowed(who, route.role):
-                return self.error(who, 403, f"Your role ({who.user.role.label}) "
-                                  f"cannot do this; it needs {route.role.label}.")
+                return self.error(
+                    who,
+                    403,
+                    f"Your role ({who.user.role.label}) "
+                    f"cannot do this; it needs {route.role.label}.",
+                )
             return await route.handler(Call(request, who, form))
 
         return endpoint
 
     # -- rendering -----------------------------------------------------------------------
-    def render(self, name: str, who: Principal | None, status: int = 200,
-               **context: Any) -> Response:
+    def render(
+        self, name: str, who: Principal | None, status: int = 200, **context: Any
+    ) -> Response:
         html = self.templates.get_template(name).render(
-            who=who, csrf=who.session.csrf if who else "",
+            who=who,
+            csrf=who.session.csrf if who else "",
             can_operate=bool(who and allowed(who, Role.OPERATOR)),
-            is_admin=bool(who and allowed(who, Role.ADMIN)), **context)
+            is_admin=bool(who and allowed(who, Role.ADMIN)),
+            **context,
+        )
         return secured(HTMLResponse(html, status))
 
     def error(self, who: Principal | None, status: int, message: str) -> Response:
@@ -225,8 +242,14 @@ class AdminConsole:
 
     async def _login_form(self, request: Request, error: str | None, status: int) -> Response:
         token = request.cookies.get(LOGIN_COOKIE) or new_login_token()
-        response = self.render("login.html", None, status, error=error, login_csrf=token,
-                               no_users=await self.users.count() == 0)
+        response = self.render(
+            "login.html",
+            None,
+            status,
+            error=error,
+            login_csrf=token,
+            no_users=await self.users.count() == 0,
+        )
         self.auth.set_login_cookie(response, token)
         return response
 
@@ -234,8 +257,12 @@ class AdminConsole:
         form = await read_form(request)
         if not tokens_match(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf")):
             return await self._login_form(request, "The login form expired; try again.", 403)
-        result = await self.auth.login(form.get("name", ""), form.get("password", ""),
-                                       form.get("code", ""), self.auth.client_ip(request))
+        result = await self.auth.login(
+            form.get("name", ""),
+            form.get("password", ""),
+            form.get("code", ""),
+            self.auth.client_ip(request),
+        )
         if isinstance(result, LoginRefused):
             return await self._login_form(request, result.message, result.status)
         token, _who = result
@@ -251,26 +278,42 @@ class AdminConsole:
 
     # -- pages ---------------------------------------------------------------------------
     async def dashboard(self, call: Call) -> Response:
-        return self.render("dashboard.html", call.who, page="dashboard",
-                           stats=snapshot(self.gateway.metrics))
+        return self.render(
+            "dashboard.html", call.who, page="dashboard", stats=snapshot(self.gateway.metrics)
+        )
 
     async def stats(self, _call: Call) -> Response:
-        return secured(Response(orjson.dumps(snapshot(self.gateway.metrics)),
-                                media_type="application/json"))
+        return secured(
+            Response(orjson.dumps(snapshot(self.gateway.metrics)), media_type="application/json")
+        )
 
     async def conversations(self, call: Call) -> Response:
         query = call.request.query_params.get("q", "")
         found = await search_conversations(self.gateway.engine, query)
-        return self.render("conversations.html", call.who, page="conversations",
-                           query=query, found=found, mask=self.mask, quote=quote)
+        return self.render(
+            "conversations.html",
+            call.who,
+            page="conversations",
+            query=query,
+            found=found,
+            mask=self.mask,
+            quote=quote,
+        )
 
     async def conversation(self, call: Call) -> Response:
         key = call.request.query_params.get("key", "")
         turns = await transcript(self.gateway.engine, key)
         if not turns:
             return self.error(call.who, 404, "No conversation with that key.")
-        return self.render("conversation.html", call.who, page="conversations", key=key,
-                           turns=turns, mask=self.mask, quote=quote)
+        return self.render(
+            "conversation.html",
+            call.who,
+            page="conversations",
+            key=key,
+            turns=turns,
+            mask=self.mask,
+            quote=quote,
+        )
 
     async def export(self, call: Call) -> Response:
         key = call.request.query_params.get("key", "")
@@ -278,16 +321,38 @@ class AdminConsole:
         if not turns:
             return self.error(call.who, 404, "No conversation with that key.")
         await self.audit.record(call.who.audit("conversation.export", key))
-        body = orjson.dumps({"session_key": key, "turns": [
-            {"role": t.role, "content": self.mask(t.content), "provider": t.provider,
-             "created_at": t.created_at} for t in turns]}, option=orjson.OPT_INDENT_2)
-        return secured(Response(body, media_type="application/json", headers={
-            "Content-Disposition": 'attachment; filename="conversation.json"'}))
+        body = orjson.dumps(
+            {
+                "session_key": key,
+                "turns": [
+                    {
+                        "role": t.role,
+                        "content": self.mask(t.content),
+                        "provider": t.provider,
+                        "created_at": t.created_at,
+                    }
+                    for t in turns
+                ],
+            },
+            option=orjson.OPT_INDENT_2,
+        )
+        return secured(
+            Response(
+                body,
+                media_type="application/json",
+                headers={"Content-Disposition": 'attachment; filename="conversation.json"'},
+            )
+        )
 
     async def channels(self, call: Call) -> Response:
         readiness = await self.gateway.readiness()
-        return self.render("channels.html", call.who, page="channels", readiness=readiness,
-                           pausable=self.gateway.senders.keys())
+        return self.render(
+            "channels.html",
+            call.who,
+            page="channels",
+            readiness=readiness,
+            pausable=self.gateway.senders.keys(),
+        )
 
     async def pause_channel(self, call: Call) -> Response:
         return await self._set_paused(call, paused=True)
@@ -299,31 +364,56 @@ class AdminConsole:
         """Only channels whose messages go through the inbox (those with an outbox sender)."""
         name = str(call.request.path_params.get("name", ""))
         if name not in self.gateway.senders:
-            return self.error(call.who, 404, "No pausable channel with that name (web and api "
-                              "answer directly and cannot be paused).")
+            return self.error(
+                call.who,
+                404,
+                "No pausable channel with that name (web and api "
+                "answer directly and cannot be paused).",
+            )
         if paused:
             await self.gateway.inbox.pause(name)
             return await self._back(call, "/admin/channels", "channel.pause", name)
         started = await self.gateway.inbox.resume(name)
-        return await self._back(call, "/admin/channels", "channel.resume",
-                                f"{name} ({started} pending message(s) scheduled)")
+        return await self._back(
+            call,
+            "/admin/channels",
+            "channel.resume",
+            f"{name} ({started} pending message(s) scheduled)",
+        )
 
     async def models(self, call: Call) -> Response:
         router = self.gateway.router
         canary = self.gateway.policies.current.canary
-        providers = [{"name": name, "model": provider.model,
-                      "circuit": router.breakers[name].state,
-                      "default": name == router.default}
-                     for name, provider in router.providers.items()]
+        providers = [
+            {
+                "name": name,
+                "model": provider.model,
+                "circuit": router.breakers[name].state,
+                "default": name == router.default,
+            }
+            for name, provider in router.providers.items()
+        ]
         since = self.clock() - QUALITY_WINDOW
         counts = provider_counts(self.gateway.metrics.render().decode())
-        quality = [replace(await arm_stats(self.gateway.engine, name, since),
-                           calls=counts.get(name, (0, 0))[0], errors=counts.get(name, (0, 0))[1])
-                   for name in router.providers]
-        return self.render("models.html", call.who, page="models", providers=providers,
-                           fallbacks=router.fallbacks, problems=router.problems(),
-                           quality=quality, canary=canary,
-                           csat=await csat_by_day(self.gateway.engine, since))
+        quality = [
+            replace(
+                await arm_stats(self.gateway.engine, name, since),
+                calls=counts.get(name, (0, 0))[0],
+                errors=counts.get(name, (0, 0))[1],
+            )
+            for name in router.providers
+        ]
+        return self.render(
+            "models.html",
+            call.who,
+            page="models",
+            providers=providers,
+            fallbacks=router.fallbacks,
+            problems=router.problems(),
+            quality=quality,
+            canary=canary,
+            csat=await csat_by_day(self.gateway.engine, since),
+        )
 
     async def switch_model(self, call: Call) -> Response:
         name = call.form.get("provider", "")
@@ -336,8 +426,15 @@ class AdminConsole:
 
     async def keys(self, call: Call, new_key: str | None = None) -> Response:
         rows = await self.api_keys.all()
-        return self.render("keys.html", call.who, page="keys", rows=rows, now=self.clock(),
-                           scopes=SCOPES, new_key=new_key)
+        return self.render(
+            "keys.html",
+            call.who,
+            page="keys",
+            rows=rows,
+            now=self.clock(),
+            scopes=SCOPES,
+            new_key=new_key,
+        )
 
     async def create_key(self, call: Call) -> Response:
         days_text = call.form.get("expires_days", "").strip()
@@ -346,18 +443,26 @@ class AdminConsole:
         except ValueError:
             days = -1.0
         if days is not None and not 0 < days <= MAX_KEY_DAYS:
-            return self.error(call.who, 400,
-                              f"Expiry must be between 0 and {MAX_KEY_DAYS} days, or empty.")
+            return self.error(
+                call.who, 400, f"Expiry must be between 0 and {MAX_KEY_DAYS} days, or empty."
+            )
         now = self.clock()
         try:
             key, row = await self.api_keys.create(
-                call.form.get("name", ""), call.form.get("scope", ""), call.who.user.name, now,
-                now + days * 86400 if days else None)
+                call.form.get("name", ""),
+                call.form.get("scope", ""),
+                call.who.user.name,
+                now,
+                now + days * 86400 if days else None,
+            )
         except ValueError as exc:
             return self.error(call.who, 400, str(exc))
         await self.gateway.keys.refresh()
-        await self.audit.record(call.who.audit(
-            "apikey.create", f"#{row.id} {row.prefix}… '{row.name}' scope={row.scope}"))
+        await self.audit.record(
+            call.who.audit(
+                "apikey.create", f"#{row.id} {row.prefix}… '{row.name}' scope={row.scope}"
+            )
+        )
         return await self.keys(call, new_key=key)
 
     async def revoke_key(self, call: Call) -> Response:
@@ -365,30 +470,43 @@ class AdminConsole:
         if row is None:
             return self.error(call.who, 404, "No active key with that id.")
         await self.gateway.keys.refresh()
-        return await self._back(call, "/admin/keys", "apikey.revoke",
-                                f"#{row.id} {row.prefix}… '{row.name}'")
+        return await self._back(
+            call, "/admin/keys", "apikey.revoke", f"#{row.id} {row.prefix}… '{row.name}'"
+        )
 
     async def rotate_key(self, call: Call) -> Response:
         key_id = _int(call.request.path_params.get("key_id"))
-        rotated = (None if key_id is None
-                   else await self.api_keys.rotate(key_id, call.who.user.name, self.clock()))
+        rotated = (
+            None
+            if key_id is None
+            else await self.api_keys.rotate(key_id, call.who.user.name, self.clock())
+        )
         if rotated is None:
             return self.error(call.who, 404, "No active key with that id.")
         key, new, old = rotated
         await self.gateway.keys.refresh()
-        await self.audit.record(call.who.audit(
-            "apikey.rotate", f"#{old.id} {old.prefix}… -> #{new.id} {new.prefix}… '{new.name}'"))
+        await self.audit.record(
+            call.who.audit(
+                "apikey.rotate", f"#{old.id} {old.prefix}… -> #{new.id} {new.prefix}… '{new.name}'"
+            )
+        )
         return await self.keys(call, new_key=key)
 
-    async def policies(self, call: Call, problem: str | None = None,
-                       status: int = 200) -> Response:
+    async def policies(self, call: Call, problem: str | None = None, status: int = 200) -> Response:
         """What the running gateway enforces (the last config that loaded, not the file)."""
         loaded = self.gateway.reloader.loaded
         policy = loaded.config.policy
-        return self.render("policies.html", call.who, status, page="policies", policy=policy,
-                           sources=word_sources(policy), editable=loaded.path is not None,
-                           active_words=len(self.gateway.policies.current.words),
-                           problem=problem)
+        return self.render(
+            "policies.html",
+            call.who,
+            status,
+            page="policies",
+            policy=policy,
+            sources=word_sources(policy),
+            editable=loaded.path is not None,
+            active_words=len(self.gateway.policies.current.words),
+            problem=problem,
+        )
 
     async def edit_policies(self, call: Call) -> Response:
         try:
@@ -402,8 +520,7 @@ class AdminConsole:
         problem = await self._change_config(lambda path: write_policy(path, edits))
         if problem is not None:
             return await self.policies(call, problem, 409 if "read-only" in problem else 400)
-        return await self._back(call, "/admin/policies", "policy.edit",
-                                describe(current, edits))
+        return await self._back(call, "/admin/policies", "policy.edit", describe(current, edits))
 
     async def _change_config(self, write: Callable[[Path], bytes]) -> str | None:
         """Writes config.yaml, then has the gateway reload it; if the reload refuses it, the
@@ -430,8 +547,9 @@ class AdminConsole:
         except ValueError:
             return self.error(call.who, 400, "The weight must be a number from 0 to 100.")
         if name and (name not in self.gateway.router.providers or not 0 <= weight <= 100):
-            return self.error(call.who, 400, "Choose a configured provider and a weight "
-                                             "from 0 to 100.")
+            return self.error(
+                call.who, 400, "Choose a configured provider and a weight from 0 to 100."
+            )
 
         def write(path: Path) -> bytes:
             def change(document: dict[str, Any]) -> None:
@@ -440,26 +558,37 @@ class AdminConsole:
                     models["canary"] = {"provider": name, "weight": weight}
                 else:
                     models.pop("canary", None)
+
             return edit_config(path, change)
 
         problem = await self._change_config(write)
         if problem is not None:
             return self.error(call.who, 409 if "read-only" in problem else 400, problem)
-        return await self._back(call, "/admin/models", "model.canary",
-                                f"{name} at {weight:g} %" if name else "split ended")
+        return await self._back(
+            call,
+            "/admin/models",
+            "model.canary",
+            f"{name} at {weight:g} %" if name else "split ended",
+        )
 
     async def dead_letters(self, call: Call) -> Response:
         rows = await dead_letters(self.gateway.engine)
-        return self.render("dead_letters.html", call.who, page="dead-letters", rows=rows,
-                           mask=self.mask)
+        return self.render(
+            "dead_letters.html", call.who, page="dead-letters", rows=rows, mask=self.mask
+        )
 
     async def retry(self, call: Call) -> Response:
-        if not await self._by_id(call, "row_id", lambda row_id, now: retry_dead_letter(
-                self.gateway.engine, row_id, now)):
+        if not await self._by_id(
+            call, "row_id", lambda row_id, now: retry_dead_letter(self.gateway.engine, row_id, now)
+        ):
             return self.error(call.who, 404, "No dead letter with that id.")
         self.gateway.outbox.notify()
-        return await self._back(call, "/admin/dead-letters", "deadletter.retry",
-                                f"outbox #{call.request.path_params['row_id']}")
+        return await self._back(
+            call,
+            "/admin/dead-letters",
+            "deadletter.retry",
+            f"outbox #{call.request.path_params['row_id']}",
+        )
 
     async def audit_page(self, call: Call) -> Response:
         actor = printable(call.request.query_params.get("actor", ""), NAME_MAX)
@@ -467,8 +596,7 @@ class AdminConsole:
         return self.render("audit.html", call.who, page="audit", entries=entries)
 
     async def users_page(self, call: Call) -> Response:
-        return self.render("users.html", call.who, page="users",
-                           users=await self.users.all())
+        return self.render("users.html", call.who, page="users", users=await self.users.all())
 
     async def sign_out_user(self, call: Call) -> Response:
         user_id = _int(call.request.path_params.get("user_id"))
@@ -478,8 +606,9 @@ class AdminConsole:
         await self.auth.sessions.end_all(user.id)
         return await self._back(call, "/admin/users", "user.signout", user.name)
 
-    async def _by_id(self, call: Call, param: str,
-                     action: Callable[[int, float], Awaitable[Any]]) -> Any:
+    async def _by_id(
+        self, call: Call, param: str, action: Callable[[int, float], Awaitable[Any]]
+    ) -> Any:
         row_id = _int(call.request.path_params.get(param))
         return None if row_id is None else await action(row_id, self.clock())
 

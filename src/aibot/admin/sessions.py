@@ -38,31 +38,43 @@ class Sessions:
         token = secrets.token_urlsafe(32)
         session = Session(token_id(token), user_id, secrets.token_urlsafe(32), now + self.ttl)
         async with self.engine.begin() as connection:
-            await connection.execute(delete(admin_sessions)
-                                     .where(admin_sessions.c.expires_at < now))
-            await connection.execute(admin_sessions.insert().values(
-                id=session.id, user_id=user_id, csrf=session.csrf, ip=ip[:64],
-                created_at=now, expires_at=session.expires_at))
+            await connection.execute(
+                delete(admin_sessions).where(admin_sessions.c.expires_at < now)
+            )
+            await connection.execute(
+                admin_sessions.insert().values(
+                    id=session.id,
+                    user_id=user_id,
+                    csrf=session.csrf,
+                    ip=ip[:64],
+                    created_at=now,
+                    expires_at=session.expires_at,
+                )
+            )
         return token, session
 
     async def find(self, token: str, now: float) -> Session | None:
         if not token or len(token) > 128:
             return None
         async with self.engine.connect() as connection:
-            row = (await connection.execute(
-                select(admin_sessions).where(admin_sessions.c.id == token_id(token))
-            )).first()
+            row = (
+                await connection.execute(
+                    select(admin_sessions).where(admin_sessions.c.id == token_id(token))
+                )
+            ).first()
         if row is None or row.expires_at <= now:
             return None
         return Session(row.id, row.user_id, row.csrf, row.expires_at)
 
     async def end(self, session_id: str) -> None:
         async with self.engine.begin() as connection:
-            await connection.execute(delete(admin_sessions)
-                                     .where(admin_sessions.c.id == session_id))
+            await connection.execute(
+                delete(admin_sessions).where(admin_sessions.c.id == session_id)
+            )
 
     async def end_all(self, user_id: int) -> None:
         """Signs a user out everywhere (after a password or role change)."""
         async with self.engine.begin() as connection:
-            await connection.execute(delete(admin_sessions)
-                                     .where(admin_sessions.c.user_id == user_id))
+            await connection.execute(
+                delete(admin_sessions).where(admin_sessions.c.user_id == user_id)
+            )

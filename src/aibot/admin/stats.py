@@ -25,8 +25,9 @@ def quantile(buckets: list[tuple[float, float]], q: float) -> float | None:
             if bound == float("inf"):
                 return lower_bound
             span = count - lower_count
-            return lower_bound + (bound - lower_bound) * ((rank - lower_count) / span if span
-                                                          else 1.0)
+            return lower_bound + (bound - lower_bound) * (
+                (rank - lower_count) / span if span else 1.0
+            )
         lower_bound, lower_count = bound, count
     return lower_bound
 
@@ -55,9 +56,12 @@ def _histogram(metric: Metric | None, label: str | None = None) -> dict[str, Any
         ordered = sorted(by_bound.items())
         # The cumulative buckets go along (infinity as null for JSON), so the page can work
         # out the quantiles of each polling interval rather than since the start.
-        result[key] = {"count": ordered[-1][1] if ordered else 0,
-                       "p50": quantile(ordered, 0.5), "p99": quantile(ordered, 0.99),
-                       "buckets": [[None if math.isinf(le) else le, n] for le, n in ordered]}
+        result[key] = {
+            "count": ordered[-1][1] if ordered else 0,
+            "p50": quantile(ordered, 0.5),
+            "p99": quantile(ordered, 0.99),
+            "buckets": [[None if math.isinf(le) else le, n] for le, n in ordered],
+        }
     return result
 
 
@@ -78,7 +82,8 @@ def snapshot(metrics: Metrics) -> dict[str, Any]:
         "tokens": _totals(m.get("aibot_tokens"), "provider"),
         "provider_errors": _totals(m.get("aibot_provider_errors"), "provider"),
         "latency": _histogram(m.get("aibot_message_seconds")).get(
-            "all", {"count": 0, "p50": None, "p99": None, "buckets": []}),
+            "all", {"count": 0, "p50": None, "p99": None, "buckets": []}
+        ),
         "provider_latency": _histogram(m.get("aibot_provider_seconds"), "provider"),
         "queue_depth": _gauge(m.get("aibot_queue_depth")),
         "in_flight": _gauge(m.get("aibot_in_flight")),

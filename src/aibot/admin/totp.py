@@ -29,7 +29,7 @@ def _key(secret: str) -> bytes:
 def hotp(key: bytes, counter: int, digits: int = DIGITS, digest: str = "sha1") -> str:
     mac = hmac.new(key, struct.pack(">Q", counter), digest).digest()
     offset = mac[-1] & 0x0F
-    code = struct.unpack(">I", mac[offset:offset + 4])[0] & 0x7FFFFFFF
+    code = struct.unpack(">I", mac[offset : offset + 4])[0] & 0x7FFFFFFF
     return str(code % 10**digits).zfill(digits)
 
 
@@ -58,6 +58,7 @@ def matching_step(secret: str, code: str, now: float, *, window: int = 1) -> int
 def provisioning_uri(secret: str, account: str, issuer: str = "ai-bot") -> str:
     """The otpauth:// URI authenticator apps import (as text or a QR code)."""
     label = quote(f"{issuer}:{account}")
-    query = urlencode({"secret": secret, "issuer": issuer, "algorithm": "SHA1",
-                       "digits": DIGITS, "period": STEP})
+    query = urlencode(
+        {"secret": secret, "issuer": issuer, "algorithm": "SHA1", "digits": DIGITS, "period": STEP}
+    )
     return f"otpauth://totp/{label}?{query}"

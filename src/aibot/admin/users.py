@@ -35,8 +35,9 @@ class AdminUsers:
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
 
-    async def create(self, name: str, role: Role, password: str,
-                     totp_secret: str | None = None) -> AdminUser:
+    async def create(
+        self, name: str, role: Role, password: str, totp_secret: str | None = None
+    ) -> AdminUser:
         name = name.strip()
         if not name or len(name) > NAME_MAX or not name.isprintable():
             raise ValueError(f"a user name is 1 to {NAME_MAX} printable characters")
@@ -44,9 +45,16 @@ class AdminUsers:
         now = time.time()
         try:
             async with self.engine.begin() as connection:
-                result = await connection.execute(admin_users.insert().values(
-                    name=name, role=role.label, password_hash=hashed, totp_secret=totp_secret,
-                    created_at=now, updated_at=now))
+                result = await connection.execute(
+                    admin_users.insert().values(
+                        name=name,
+                        role=role.label,
+                        password_hash=hashed,
+                        totp_secret=totp_secret,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
         except IntegrityError:
             raise UserExists(f"a user named {name!r} already exists") from None
         user_id = int(result.inserted_primary_key[0])  # type: ignore[index]
@@ -54,8 +62,11 @@ class AdminUsers:
 
     async def count(self) -> int:
         async with self.engine.connect() as connection:
-            return int((await connection.execute(
-                select(func.count()).select_from(admin_users))).scalar_one())
+            return int(
+                (
+                    await connection.execute(select(func.count()).select_from(admin_users))
+                ).scalar_one()
+            )
 
     async def by_name(self, name: str) -> AdminUser | None:
         return await self._one(admin_users.c.name == name)
@@ -65,8 +76,9 @@ class AdminUsers:
 
     async def all(self) -> list[AdminUser]:
         async with self.engine.connect() as connection:
-            rows = (await connection.execute(
-                select(admin_users).order_by(admin_users.c.name))).all()
+            rows = (
+                await connection.execute(select(admin_users).order_by(admin_users.c.name))
+            ).all()
         return [_user(row) for row in rows]
 
     async def set_password(self, name: str, password: str) -> bool:
@@ -83,7 +95,8 @@ class AdminUsers:
                 update(admin_users)
                 .where(admin_users.c.id == user_id)
                 .where((column.is_(None)) | (column < step))
-                .values(totp_last_step=step))
+                .values(totp_last_step=step)
+            )
         return bool(result.rowcount)
 
     async def _one(self, condition: ColumnElement[bool]) -> AdminUser | None:
@@ -94,11 +107,19 @@ class AdminUsers:
     async def _update(self, name: str, **values: object) -> bool:
         async with self.engine.begin() as connection:
             result = await connection.execute(
-                update(admin_users).where(admin_users.c.name == name)
-                .values(updated_at=time.time(), **values))
+                update(admin_users)
+                .where(admin_users.c.name == name)
+                .values(updated_at=time.time(), **values)
+            )
         return bool(result.rowcount)
 
 
 def _user(row: Row[Any]) -> AdminUser:
-    return AdminUser(row.id, row.name, Role.parse(row.role), row.password_hash,
-                     row.totp_secret, row.totp_last_step)
+    return AdminUser(
+        row.id,
+        row.name,
+        Role.parse(row.role),
+        row.password_hash,
+        row.totp_secret,
+        row.totp_last_step,
+    )

@@ -25,12 +25,17 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 admin_app = typer.Typer(
-    name="admin", no_args_is_help=True,
+    name="admin",
+    no_args_is_help=True,
     help="Admin console accounts: create users, set passwords, authenticator codes.",
 )
 
-PasswordStdin = Annotated[bool, typer.Option(
-    "--password-stdin", help="Read the password from the first line of stdin (for scripts).")]
+PasswordStdin = Annotated[
+    bool,
+    typer.Option(
+        "--password-stdin", help="Read the password from the first line of stdin (for scripts)."
+    ),
+]
 
 
 class Store:
@@ -53,9 +58,16 @@ def _run(config: str | None, action: Callable[[Store], Awaitable[T]]) -> T:
     from aibot.admin.users import AdminUsers
 
     loaded = load_or_exit(config)
-    return on_store(loaded.config.storage.url, lambda engine: action(Store(
-        AdminUsers(engine), Sessions(engine, loaded.config.admin.session_ttl),
-        AuditLog(engine))))
+    return on_store(
+        loaded.config.storage.url,
+        lambda engine: action(
+            Store(
+                AdminUsers(engine),
+                Sessions(engine, loaded.config.admin.session_ttl),
+                AuditLog(engine),
+            )
+        ),
+    )
 
 
 def _password(from_stdin: bool) -> str:
@@ -70,9 +82,12 @@ def create_user(
     name: Annotated[str, typer.Argument(help="The login name.")],
     role: Annotated[str, typer.Option(help="admin, operator or viewer.")] = "viewer",
     password_stdin: PasswordStdin = False,
-    totp: Annotated[bool, typer.Option(
-        "--totp", help="Also require a code from an authenticator app (prints its key).")]
-    = False,
+    totp: Annotated[
+        bool,
+        typer.Option(
+            "--totp", help="Also require a code from an authenticator app (prints its key)."
+        ),
+    ] = False,
     config: ConfigOption = None,
 ) -> None:
     """Create a console account (asks for the password twice)."""
@@ -159,8 +174,10 @@ def list_users(config: ConfigOption = None) -> None:
     """Console accounts and their roles."""
 
     async def listing(store: Store) -> list[tuple[str, str, str]]:
-        return [(u.name, u.role.label, "yes" if u.totp_secret else "no")
-                for u in await store.users.all()]
+        return [
+            (u.name, u.role.label, "yes" if u.totp_secret else "no")
+            for u in await store.users.all()
+        ]
 
     table = Table("name", "role", "authenticator", box=None)
     for row in _run(config, listing):
@@ -171,7 +188,6 @@ def list_users(config: ConfigOption = None) -> None:
 def _print_totp(name: str, secret: str) -> None:
     from aibot.admin.totp import provisioning_uri
 
-    console.print("Add this key to an authenticator app (it is shown only now):",
-                  highlight=False)
+    console.print("Add this key to an authenticator app (it is shown only now):", highlight=False)
     console.print(f"  key: {secret}", highlight=False)
     console.print(f"  uri: {provisioning_uri(secret, name)}", highlight=False, soft_wrap=True)

@@ -22,9 +22,12 @@ def _summary(counts: dict[str, int]) -> str:
 
 def backup(
     config: ConfigOption = None,
-    out: Annotated[Path | None, typer.Option(
-        help="Backup file [default: ai-bot-backup-YYYYmmdd-HHMMSS.db, or .dump for PostgreSQL]."
-    )] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Backup file [default: ai-bot-backup-YYYYmmdd-HHMMSS.db, or .dump for PostgreSQL]."
+        ),
+    ] = None,
 ) -> None:
     """Copy the store while the gateway keeps running (SQLite online backup, or pg_dump)."""
     from aibot.store.backup import BackupError, sqlite_path
@@ -43,8 +46,9 @@ def backup(
         fail(str(exc), code=1)
     except OSError as exc:
         fail(f"cannot write {exc.filename or out}: {exc.strerror}", code=1)
-    console.print(f"backed up {database} to {target}: {_summary(counts)}", highlight=False,
-                  markup=False)
+    console.print(
+        f"backed up {database} to {target}: {_summary(counts)}", highlight=False, markup=False
+    )
 
 
 def _pg_dump(settings: Config, target: Path) -> None:
@@ -56,26 +60,36 @@ def _pg_dump(settings: Config, target: Path) -> None:
     dsn = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
     command = ["pg_dump", "--format=custom", f"--file={target}", f"--dbname={dsn}"]
     if shutil.which("pg_dump") is None:
-        console.print("PostgreSQL: install the client (apt-get install postgresql-client) and "
-                      f"run:\n  PGPASSWORD=… {' '.join(command)}\nrestore with: pg_restore "
-                      f"--clean --if-exists --dbname={dsn} {target}", highlight=False,
-                      markup=False)
+        console.print(
+            "PostgreSQL: install the client (apt-get install postgresql-client) and "
+            f"run:\n  PGPASSWORD=… {' '.join(command)}\nrestore with: pg_restore "
+            f"--clean --if-exists --dbname={dsn} {target}",
+            highlight=False,
+            markup=False,
+        )
         return
     env = {**os.environ, **({"PGPASSWORD": url.password} if url.password else {})}
     result = subprocess.run(command, env=env, check=False)  # noqa: S603 - argv, no shell
     if result.returncode != 0:
         fail(f"pg_dump failed (exit {result.returncode})", code=1)
     os.chmod(target, 0o600)
-    console.print(f"backed up PostgreSQL to {target} (restore with pg_restore --clean "
-                  f"--if-exists --dbname={dsn} {target})", highlight=False, markup=False)
+    console.print(
+        f"backed up PostgreSQL to {target} (restore with pg_restore --clean "
+        f"--if-exists --dbname={dsn} {target})",
+        highlight=False,
+        markup=False,
+    )
 
 
 def restore(
     file: Annotated[Path, typer.Argument(help="A file made by `ai-bot backup`.")],
     config: ConfigOption = None,
-    force: Annotated[bool, typer.Option(
-        help="Restore even while a gateway has the database open (restart it afterwards).")]
-    = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            help="Restore even while a gateway has the database open (restart it afterwards)."
+        ),
+    ] = False,
 ) -> None:
     """Replace the store with a backup, after checking the backup is intact and complete."""
     from aibot.store.backup import BackupError, sqlite_path
@@ -85,15 +99,18 @@ def restore(
     try:
         database = sqlite_path(settings.storage.url)
         if database is None:
-            fail("storage.url is PostgreSQL: restore a pg_dump file with "
-                 f"pg_restore --clean --if-exists --dbname=… {file}")
+            fail(
+                "storage.url is PostgreSQL: restore a pg_dump file with "
+                f"pg_restore --clean --if-exists --dbname=… {file}"
+            )
         counts = restore_sqlite(file, database, force=force)
     except BackupError as exc:
         fail(str(exc), code=1)
     except OSError as exc:
         fail(f"cannot write {exc.filename or database}: {exc.strerror}", code=1)
-    console.print(f"restored {file} into {database}: {_summary(counts)}", highlight=False,
-                  markup=False)
+    console.print(
+        f"restored {file} into {database}: {_summary(counts)}", highlight=False, markup=False
+    )
 
 
 def maintenance(config: ConfigOption = None) -> None:
@@ -112,8 +129,11 @@ def maintenance(config: ConfigOption = None) -> None:
     except BackupError as exc:
         fail(str(exc))
     if database is not None and not database.is_file():
-        fail(f"no database at {database} (a relative storage.url is relative to the directory "
-             "the gateway runs in)", code=1)
+        fail(
+            f"no database at {database} (a relative storage.url is relative to the directory "
+            "the gateway runs in)",
+            code=1,
+        )
 
     async def run() -> dict[str, int]:
         engine = create_engine(settings.storage.url)

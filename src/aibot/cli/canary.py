@@ -26,7 +26,8 @@ if TYPE_CHECKING:
     from aibot.ops.quality import ArmStats
 
 canary_app = typer.Typer(
-    name="canary", no_args_is_help=True,
+    name="canary",
+    no_args_is_help=True,
     help="Compare a canary provider with the default, then promote or roll it back.",
 )
 
@@ -36,8 +37,7 @@ METRICS_TIMEOUT = 3.0
 def _arms(loaded: LoadedConfig) -> tuple[str, str]:
     models = loaded.config.models
     if models.canary is None:
-        fail("no canary is running: set models.canary: {provider: NAME, weight: 10} first",
-             code=1)
+        fail("no canary is running: set models.canary: {provider: NAME, weight: 10} first", code=1)
     default = models.default or next(iter(models.providers), None)
     if default is None:
         fail("no default provider is configured", code=1)
@@ -53,17 +53,25 @@ def status(
     loaded = load_or_exit(config)
     arms = _arms(loaded)
     stats = _collect(loaded, arms, time.time() - days * 86400)
-    table = Table("", *(f"{name}{' (canary)' if i else ' (default)'}"
-                        for i, name in enumerate(arms)), box=None)
+    table = Table(
+        "",
+        *(f"{name}{' (canary)' if i else ' (default)'}" for i, name in enumerate(arms)),
+        box=None,
+    )
     table.add_row("answers", *(str(s.answers) for s in stats))
     table.add_row("👍 share (ratings)", *(_share(s.csat, s.ratings) for s in stats))
     table.add_row("error rate (calls)", *(_share(s.error_rate, s.calls) for s in stats))
     table.add_row("latency p50 / p95", *(_latency(s.latency_p50, s.latency_p95) for s in stats))
-    table.add_row("tokens per answer", *(f"{s.tokens_mean:.0f}" if s.tokens_mean is not None
-                                         else "-" for s in stats))
+    table.add_row(
+        "tokens per answer",
+        *(f"{s.tokens_mean:.0f}" if s.tokens_mean is not None else "-" for s in stats),
+    )
     console.print(table, highlight=False)
-    console.print(f"answers, ratings, latency, tokens: the last {days:g} days from the store; "
-                  "errors: since the running gateway started (/metrics).", style="dim")
+    console.print(
+        f"answers, ratings, latency, tokens: the last {days:g} days from the store; "
+        "errors: since the running gateway started (/metrics).",
+        style="dim",
+    )
 
 
 def _collect(loaded: LoadedConfig, arms: tuple[str, str], since: float) -> list[ArmStats]:
@@ -76,8 +84,14 @@ def _collect(loaded: LoadedConfig, arms: tuple[str, str], since: float) -> list[
 
     stats = on_store(loaded.config.storage.url, read)
     counts = provider_counts(asyncio.run(_metrics(loaded)))
-    return [replace(s, calls=counts.get(s.provider, (0, 0))[0],
-                    errors=counts.get(s.provider, (0, 0))[1]) if counts else s for s in stats]
+    return [
+        replace(
+            s, calls=counts.get(s.provider, (0, 0))[0], errors=counts.get(s.provider, (0, 0))[1]
+        )
+        if counts
+        else s
+        for s in stats
+    ]
 
 
 async def _metrics(loaded: LoadedConfig) -> str:
@@ -85,10 +99,13 @@ async def _metrics(loaded: LoadedConfig) -> str:
     import aiohttp
 
     try:
-        async with aiohttp.ClientSession() as http, http.get(
-            loaded.config.server.local_url + "/metrics",
-            timeout=aiohttp.ClientTimeout(total=METRICS_TIMEOUT),
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.get(
+                loaded.config.server.local_url + "/metrics",
+                timeout=aiohttp.ClientTimeout(total=METRICS_TIMEOUT),
+            ) as response,
+        ):
             return await response.text() if response.status == 200 else ""
     except (TimeoutError, aiohttp.ClientError):
         return ""

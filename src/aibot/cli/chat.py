@@ -38,8 +38,10 @@ async def _session(gateway: Gateway) -> None:
         for problem in problems:
             console.print(f"[yellow]! {problem}[/]", highlight=False)
         model = gateway.catalog.describe(gateway.catalog.default or "-")
-        console.print(f"[bold]ai-bot chat[/] · model {model} · /help for commands, "
-                      "/exit or Ctrl-D to leave", highlight=False)
+        console.print(
+            f"[bold]ai-bot chat[/] · model {model} · /help for commands, /exit or Ctrl-D to leave",
+            highlight=False,
+        )
         session = f"cli:{getpass.getuser()}"
         while True:
             text = await _read_line()
@@ -60,8 +62,15 @@ async def _read_line() -> str | None:
 
 
 async def _turn(gateway: Gateway, session: str, text: str) -> None:
-    inbound = Inbound(channel="cli", session_key=session, user_id=session, text=text,
-                      request_id=uuid.uuid4().hex, received_at=time.time(), principal="cli-local")
+    inbound = Inbound(
+        channel="cli",
+        session_key=session,
+        user_id=session,
+        text=text,
+        request_id=uuid.uuid4().hex,
+        received_at=time.time(),
+        principal="cli-local",
+    )
     streamed = False
     async for item in stream_turn(gateway.service, inbound):
         if isinstance(item, str):
@@ -73,8 +82,12 @@ async def _turn(gateway: Gateway, session: str, text: str) -> None:
         ctx = item.ctx
         if ctx is None or ctx.error is not None:
             reason = ctx.error if ctx is not None else repr(item.exc)
-            console.print(f"\n[red]! no answer: {reason}[/]" if streamed
-                          else f"[red]! no answer: {reason}[/]", highlight=False)
+            console.print(
+                f"\n[red]! no answer: {reason}[/]"
+                if streamed
+                else f"[red]! no answer: {reason}[/]",
+                highlight=False,
+            )
         elif streamed:
             console.print()
         else:

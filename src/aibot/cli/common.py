@@ -22,8 +22,12 @@ err_console = Console(stderr=True)
 
 ConfigOption = Annotated[
     str | None,
-    typer.Option("--config", "-c", envvar="AIBOT_CONFIG",
-                 help="Path to config.yaml (default: ./config.yaml, else built-in defaults)."),
+    typer.Option(
+        "--config",
+        "-c",
+        envvar="AIBOT_CONFIG",
+        help="Path to config.yaml (default: ./config.yaml, else built-in defaults).",
+    ),
 ]
 
 
@@ -39,8 +43,9 @@ def load_or_exit(path: str | None) -> LoadedConfig:
     except ConfigError as exc:
         lines = str(exc).splitlines()
         for line in lines[:-1]:
-            err_console.print(f"[bold red]error:[/] {escape(line)}", highlight=False,
-                              soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True
+            )
         fail(lines[-1] if lines else "invalid configuration")
 
 

@@ -54,14 +54,25 @@ def print_effective(loaded: LoadedConfig) -> None:
     if loaded.path is not None:
         console.print(f"# from {loaded.path}", markup=False, highlight=False)
     else:
-        console.print("# no config file: built-in defaults plus provider keys found in the "
-                      "environment / .env", markup=False, highlight=False)
+        console.print(
+            "# no config file: built-in defaults plus provider keys found in the "
+            "environment / .env",
+            markup=False,
+            highlight=False,
+        )
     if loaded.missing_env:
-        console.print(f"# unset environment variables: {', '.join(loaded.missing_env)}",
-                      markup=False, highlight=False)
+        console.print(
+            f"# unset environment variables: {', '.join(loaded.missing_env)}",
+            markup=False,
+            highlight=False,
+        )
     data = masked(loaded.config.model_dump(mode="python"))
-    console.print(yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip(),
-                  markup=False, highlight=False, soft_wrap=True)
+    console.print(
+        yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip(),
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
+    )
 
 
 # --------------------------------------------------------------------------- schema
@@ -89,11 +100,15 @@ def print_schema() -> None:
             table.add_section()
         table.add_row(f"[bold]{section}[/]", "", "", "")
         for row in schema_rows(model, prefix):
-            table.add_row(*(Text(cell) for cell in (row.path, row.type, row.default,
-                                                     row.description)))
+            table.add_row(
+                *(Text(cell) for cell in (row.path, row.type, row.default, row.description))
+            )
     console.print(table, highlight=False)
-    console.print("Durations accept 250ms, 10s, 30m, 1h, 2d or seconds; "
-                  '${VAR} and ${VAR:-default} read the environment and .env.', markup=False)
+    console.print(
+        "Durations accept 250ms, 10s, 30m, 1h, 2d or seconds; "
+        "${VAR} and ${VAR:-default} read the environment and .env.",
+        markup=False,
+    )
 
 
 def schema_rows(model: type[BaseModel], prefix: str) -> Iterator[SchemaRow]:
@@ -114,9 +129,14 @@ def schema_rows(model: type[BaseModel], prefix: str) -> Iterator[SchemaRow]:
             yield from schema_rows(item_model, f"{path}[]")
             continue
         is_duration = name in durations
-        yield SchemaRow(path, "duration" + (" | null" if _optional(field) else "")
-                        if is_duration else type_name(field.annotation),
-                        _default(field, duration=is_duration), field.description or "")
+        yield SchemaRow(
+            path,
+            "duration" + (" | null" if _optional(field) else "")
+            if is_duration
+            else type_name(field.annotation),
+            _default(field, duration=is_duration),
+            field.description or "",
+        )
 
 
 def type_name(annotation: Any) -> str:
@@ -177,5 +197,6 @@ def _list_item_model(annotation: Any) -> type[BaseModel] | None:
 
 def _duration_fields(model: type[BaseModel]) -> set[str]:
     validators = model.__pydantic_decorators__.field_validators.values()
-    return {name for v in validators if v.cls_var_name == _DURATION_VALIDATOR
-            for name in v.info.fields}
+    return {
+        name for v in validators if v.cls_var_name == _DURATION_VALIDATOR for name in v.info.fields
+    }

@@ -22,29 +22,49 @@ class Kind(StrEnum):
 def deploy(
     kind: Annotated[Kind, typer.Argument(help="What to render.")],
     config: ConfigOption = None,
-    out: Annotated[Path | None, typer.Option(
-        help="Write the files into this directory instead of printing them.")] = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write the files into this directory instead of printing them."),
+    ] = None,
     host: Annotated[str | None, typer.Option(help="Override server.host.")] = None,
-    port: Annotated[int | None, typer.Option(help="Override server.port.", min=1, max=65535)]
-    = None,
-    domain: Annotated[str | None, typer.Option(
-        help="Public host name (nginx server_name, Ingress host); default: server.public_url's."
-    )] = None,
-    tls: Annotated[bool, typer.Option(
-        help="nginx: serve https with the Let's Encrypt certificate of --domain.")] = False,
-    cert_dir: Annotated[str | None, typer.Option(
-        help="nginx: directory with fullchain.pem and privkey.pem "
-        "[default: /etc/letsencrypt/live/DOMAIN].")] = None,
-    prefix: Annotated[str | None, typer.Option(
-        help="systemd: install prefix holding venv/ [default: /opt/ai-bot].")] = None,
-    config_dir: Annotated[str | None, typer.Option(
-        help="systemd: directory of config.yaml and .env [default: /etc/ai-bot].")] = None,
-    data_dir: Annotated[str | None, typer.Option(
-        help="systemd: the only writable directory [default: /var/lib/ai-bot].")] = None,
-    user: Annotated[str | None, typer.Option(
-        help="systemd: the service's system user [default: ai-bot].")] = None,
-    image: Annotated[str | None, typer.Option(
-        help="compose/k8s: container image [default: ai-bot:latest].")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Override server.port.", min=1, max=65535)
+    ] = None,
+    domain: Annotated[
+        str | None,
+        typer.Option(
+            help="Public host name (nginx server_name, Ingress host); default: server.public_url's."
+        ),
+    ] = None,
+    tls: Annotated[
+        bool,
+        typer.Option(help="nginx: serve https with the Let's Encrypt certificate of --domain."),
+    ] = False,
+    cert_dir: Annotated[
+        str | None,
+        typer.Option(
+            help="nginx: directory with fullchain.pem and privkey.pem "
+            "[default: /etc/letsencrypt/live/DOMAIN]."
+        ),
+    ] = None,
+    prefix: Annotated[
+        str | None,
+        typer.Option(help="systemd: install prefix holding venv/ [default: /opt/ai-bot]."),
+    ] = None,
+    config_dir: Annotated[
+        str | None,
+        typer.Option(help="systemd: directory of config.yaml and .env [default: /etc/ai-bot]."),
+    ] = None,
+    data_dir: Annotated[
+        str | None,
+        typer.Option(help="systemd: the only writable directory [default: /var/lib/ai-bot]."),
+    ] = None,
+    user: Annotated[
+        str | None, typer.Option(help="systemd: the service's system user [default: ai-bot].")
+    ] = None,
+    image: Annotated[
+        str | None, typer.Option(help="compose/k8s: container image [default: ai-bot:latest].")
+    ] = None,
 ) -> None:
     """Render the systemd units, nginx site, Dockerfile, Compose file or Kubernetes manifests.
 
@@ -56,11 +76,21 @@ def deploy(
 
     loaded = load_or_exit(config)
     try:
-        options = DeployOptions.from_config(loaded.config, {
-            "host": host, "port": port, "domain": domain, "tls": tls or None,
-            "cert_dir": cert_dir, "prefix": prefix, "config_dir": config_dir,
-            "data_dir": data_dir, "user": user, "image": image,
-        })
+        options = DeployOptions.from_config(
+            loaded.config,
+            {
+                "host": host,
+                "port": port,
+                "domain": domain,
+                "tls": tls or None,
+                "cert_dir": cert_dir,
+                "prefix": prefix,
+                "config_dir": config_dir,
+                "data_dir": data_dir,
+                "user": user,
+                "image": image,
+            },
+        )
         rendered = render(kind.value, options)
     except ValueError as exc:
         fail(str(exc))

@@ -58,8 +58,12 @@ def _print(checks: list[Check], masker: SecretMasker) -> None:
     for column in ("", "check", "result", "fix"):
         table.add_column(column, overflow="fold")
     for check in checks:
-        table.add_row(_MARKS[check.status], check.name, Text(masker.mask_text(check.detail)),
-                      Text(masker.mask_text(check.fix)))
+        table.add_row(
+            _MARKS[check.status],
+            check.name,
+            Text(masker.mask_text(check.detail)),
+            Text(masker.mask_text(check.fix)),
+        )
     console.print(table, highlight=False)
     failed = sum(c.status == "fail" for c in checks)
     if failed:
@@ -70,8 +74,12 @@ def _print(checks: list[Check], masker: SecretMasker) -> None:
 
 def _config_file(loaded: LoadedConfig) -> Check:
     if loaded.path is None:
-        return Check("config file", "warn", "none found: running on defaults",
-                     "run `ai-bot init`, or pass -c / set AIBOT_CONFIG")
+        return Check(
+            "config file",
+            "warn",
+            "none found: running on defaults",
+            "run `ai-bot init`, or pass -c / set AIBOT_CONFIG",
+        )
     return Check("config file", "ok", f"{loaded.path} (valid)")
 
 
@@ -79,8 +87,14 @@ def _unset_variables(loaded: LoadedConfig) -> list[Check]:
     if not loaded.missing_env:
         return []
     env_file = (loaded.path.parent if loaded.path else Path()) / ".env"
-    return [Check("environment", "fail", "unset: " + ", ".join(loaded.missing_env),
-                  f"add them to {env_file} or export them")]
+    return [
+        Check(
+            "environment",
+            "fail",
+            "unset: " + ", ".join(loaded.missing_env),
+            f"add them to {env_file} or export them",
+        )
+    ]
 
 
 async def _live_checks(config: Config) -> list[Check]:
@@ -103,8 +117,11 @@ async def _core_checks(config: Config) -> list[Check]:
         _storage(config.storage.url),
         asyncio.gather(*(_provider(name, provider) for name, provider in providers.items())),
     )
-    skews = {name: skew for name, (_check, skew) in zip(providers, probed, strict=True)
-             if skew is not None}
+    skews = {
+        name: skew
+        for name, (_check, skew) in zip(providers, probed, strict=True)
+        if skew is not None
+    }
     return [storage, *(check for check, _skew in probed), clock_check(skews)]
 
 
@@ -112,15 +129,23 @@ async def _storage(url: str) -> Check:
     try:
         engine = create_engine(url)
     except Exception as exc:
-        return Check("storage", "fail", f"cannot use storage.url: {exc}",
-                     "fix storage.url (sqlite:///path or postgresql://...)")
+        return Check(
+            "storage",
+            "fail",
+            f"cannot use storage.url: {exc}",
+            "fix storage.url (sqlite:///path or postgresql://...)",
+        )
     backend = engine.dialect.name
     try:
         async with asyncio.timeout(STORE_TIMEOUT), engine.connect() as connection:
             await connection.execute(text("SELECT 1"))
     except Exception as exc:
-        return Check("storage", "fail", f"{backend}: {str(exc).splitlines()[0][:200]}",
-                     "check that the database is running and storage.url is right")
+        return Check(
+            "storage",
+            "fail",
+            f"{backend}: {str(exc).splitlines()[0][:200]}",
+            "check that the database is running and storage.url is right",
+        )
     finally:
         await engine.dispose()
     return Check("storage", "ok", f"{backend} reachable")
@@ -135,8 +160,11 @@ async def _provider(name: str, config: ProviderConfig) -> tuple[Check, float | N
         return Check(label, "fail", str(exc), "fix the preset name or set base_url"), None
     where = f"{client.model} at {client.base_url}"
     if client.needs_key and not client.has_key:
-        fix = (f"set {client.env_key} in .env" if client.env_key
-               else f"set models.providers.{name}.api_key")
+        fix = (
+            f"set {client.env_key} in .env"
+            if client.env_key
+            else f"set models.providers.{name}.api_key"
+        )
         return Check(label, "fail", f"{where}: no API key", fix), None
     key = f", key {mask_value(config.api_key.get_secret_value())}" if config.api_key else ""
     try:
@@ -144,8 +172,10 @@ async def _provider(name: str, config: ProviderConfig) -> tuple[Check, float | N
     except ProviderError as exc:
         failure = describe_failure(exc, client.base_url, client.model)
         return Check(label, "fail", f"{where}{key}: {failure.problem}", failure.fix), None
-    return (Check(label, "ok", f"{where}{key}: answered in {probed.latency * 1000:.0f} ms"),
-            probed.clock_skew)
+    return (
+        Check(label, "ok", f"{where}{key}: answered in {probed.latency * 1000:.0f} ms"),
+        probed.clock_skew,
+    )
 
 
 def _routing(config: Config) -> list[Check]:
@@ -155,8 +185,14 @@ def _routing(config: Config) -> list[Check]:
         return []  # the model check already says what to do
     unknown = [n for n in (models.default, *models.fallbacks) if n and n not in models.providers]
     if unknown:
-        return [Check("routing", "warn", "not a configured provider: " + ", ".join(unknown),
-                      "use names from models.providers: " + ", ".join(models.providers))]
+        return [
+            Check(
+                "routing",
+                "warn",
+                "not a configured provider: " + ", ".join(unknown),
+                "use names from models.providers: " + ", ".join(models.providers),
+            )
+        ]
     default = models.default or next(iter(models.providers))
     chain = [default, *(f for f in models.fallbacks if f != default)]
     return [Check("routing", "ok", " → ".join(chain))]
@@ -166,8 +202,12 @@ def _api_keys(config: Config) -> Check:
     count = len(config.api.keys)
     if count:
         return Check("api keys", "ok", f"{count} key(s) for /v1 and /api/v1")
-    return Check("api keys", "warn", "none: /v1 and /api/v1 refuse every caller",
-                 'set AIBOT_API_KEY in .env and api: {keys: ["${AIBOT_API_KEY}"]}')
+    return Check(
+        "api keys",
+        "warn",
+        "none: /v1 and /api/v1 refuse every caller",
+        'set AIBOT_API_KEY in .env and api: {keys: ["${AIBOT_API_KEY}"]}',
+    )
 
 
 def _bind_address(config: Config) -> Check:
@@ -175,11 +215,15 @@ def _bind_address(config: Config) -> Check:
     if server.is_loopback:
         return Check("bind address", "ok", f"{server.host} (this machine only)")
     if config.api.keys:
-        return Check("bind address", "ok", f"{server.host}: reachable from the network, "
-                     "API keys required")
-    return Check("bind address", "warn",
-                 f"{server.host} is reachable from the network and no api.keys are set",
-                 "set api.keys, or server.host: 127.0.0.1 behind a reverse proxy")
+        return Check(
+            "bind address", "ok", f"{server.host}: reachable from the network, API keys required"
+        )
+    return Check(
+        "bind address",
+        "warn",
+        f"{server.host} is reachable from the network and no api.keys are set",
+        "set api.keys, or server.host: 127.0.0.1 behind a reverse proxy",
+    )
 
 
 def _port(host: str, port: int) -> Check:
@@ -190,18 +234,30 @@ def _port(host: str, port: int) -> Check:
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
         )[0]
     except socket.gaierror as exc:
-        return Check(name, "fail", f"cannot resolve server.host {host!r}: {exc.strerror}",
-                     "set server.host to an address of this machine")
+        return Check(
+            name,
+            "fail",
+            f"cannot resolve server.host {host!r}: {exc.strerror}",
+            "set server.host to an address of this machine",
+        )
     with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind(address)
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                return Check(name, "warn", f"in use on {host} — is ai-bot already running?",
-                             "stop the other process or change server.port")
-            return Check(name, "fail", f"cannot bind {host}:{port}: {exc.strerror}",
-                         "use a port above 1024 and an address of this machine")
+                return Check(
+                    name,
+                    "warn",
+                    f"in use on {host} — is ai-bot already running?",
+                    "stop the other process or change server.port",
+                )
+            return Check(
+                name,
+                "fail",
+                f"cannot bind {host}:{port}: {exc.strerror}",
+                "use a port above 1024 and an address of this machine",
+            )
     return Check(name, "ok", f"free on {host}")
 
 
@@ -209,5 +265,11 @@ def _unsupported_channels(config: Config) -> list[Check]:
     names = config.channels.unsupported()
     if not names:
         return []
-    return [Check("channels", "warn", "not available in this version: " + ", ".join(names),
-                  "remove them from channels: or upgrade ai-bot")]
+    return [
+        Check(
+            "channels",
+            "warn",
+            "not available in this version: " + ", ".join(names),
+            "remove them from channels: or upgrade ai-bot",
+        )
+    ]

@@ -46,20 +46,32 @@ def _owner_only(path: Path) -> Check:
     except OSError as exc:
         return Check(name, "warn", f"cannot stat {path}: {exc.strerror}")
     if mode & 0o077:
-        return Check(name, "warn", f"{path} holds secrets and is mode {mode:04o} "
-                     "(group/others can read it)", f"chmod 600 {path}")
+        return Check(
+            name,
+            "warn",
+            f"{path} holds secrets and is mode {mode:04o} (group/others can read it)",
+            f"chmod 600 {path}",
+        )
     return Check(name, "ok", f"{path} is mode {mode:04o}")
 
 
 def clock_check(skews: dict[str, float]) -> Check:
     """`skews`: per provider, this machine's time minus the provider's Date header."""
     if not skews:
-        return Check("clock", "warn", "not compared: no provider answered with a Date header",
-                     "check `timedatectl` says 'System clock synchronized: yes'")
+        return Check(
+            "clock",
+            "warn",
+            "not compared: no provider answered with a Date header",
+            "check `timedatectl` says 'System clock synchronized: yes'",
+        )
     name, skew = max(skews.items(), key=lambda item: abs(item[1]))
     direction = "ahead of" if skew > 0 else "behind"
     detail = f"{abs(skew):.0f} s {direction} {name}'s server time"
     if abs(skew) > MAX_SKEW:
-        return Check("clock", "warn", f"{detail}: platform webhook signatures will be refused",
-                     "enable NTP: `timedatectl set-ntp true` (or chrony/ntpd)")
+        return Check(
+            "clock",
+            "warn",
+            f"{detail}: platform webhook signatures will be refused",
+            "enable NTP: `timedatectl set-ntp true` (or chrony/ntpd)",
+        )
     return Check("clock", "ok", detail)

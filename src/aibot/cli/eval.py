@@ -25,31 +25,56 @@ MIN_MODELS = 2
 
 
 def evaluate(
-    testset: Annotated[Path | None, typer.Argument(
-        metavar="TESTSET.jsonl", show_default=False,
-        help="JSONL test set: question, reference, optional history, tags, expect.")] = None,
-    models: Annotated[str, typer.Option(
-        "--models", "-m", metavar="A,B", show_default=False,
-        help="Two or more provider names from models.providers, comma-separated.")] = "",
-    judge: Annotated[str | None, typer.Option(
-        metavar="NAME",
-        help="Provider that grades every answer 1-5 against the reference (LLM-as-judge).")]
-    = None,
+    testset: Annotated[
+        Path | None,
+        typer.Argument(
+            metavar="TESTSET.jsonl",
+            show_default=False,
+            help="JSONL test set: question, reference, optional history, tags, expect.",
+        ),
+    ] = None,
+    models: Annotated[
+        str,
+        typer.Option(
+            "--models",
+            "-m",
+            metavar="A,B",
+            show_default=False,
+            help="Two or more provider names from models.providers, comma-separated.",
+        ),
+    ] = "",
+    judge: Annotated[
+        str | None,
+        typer.Option(
+            metavar="NAME",
+            help="Provider that grades every answer 1-5 against the reference (LLM-as-judge).",
+        ),
+    ] = None,
     concurrency: Annotated[int, typer.Option(min=1, max=256, help="Model calls at once.")] = 4,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the JSON report here.")]
-    = None,
-    html_out: Annotated[Path | None, typer.Option("--html", help="Write the HTML report here.")]
-    = None,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the JSON report here.")
+    ] = None,
+    html_out: Annotated[
+        Path | None, typer.Option("--html", help="Write the HTML report here.")
+    ] = None,
     seed: Annotated[int, typer.Option(help="Seed for the bootstrap and history sampling.")] = 1,
-    from_history: Annotated[float | None, typer.Option(
-        "--from-history", metavar="DAYS", min=0.001,
-        help="Instead of a file, sample real conversations of the last DAYS (PII masked).")]
-    = None,
+    from_history: Annotated[
+        float | None,
+        typer.Option(
+            "--from-history",
+            metavar="DAYS",
+            min=0.001,
+            help="Instead of a file, sample real conversations of the last DAYS (PII masked).",
+        ),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, help="Cases sampled with --from-history.")] = 100,
-    price: Annotated[list[str] | None, typer.Option(
-        metavar="NAME=IN/OUT",
-        help="Price per 1k tokens, provider=IN/OUT (e.g. deepseek=0.002/0.008); repeatable.")]
-    = None,
+    price: Annotated[
+        list[str] | None,
+        typer.Option(
+            metavar="NAME=IN/OUT",
+            help="Price per 1k tokens, provider=IN/OUT (e.g. deepseek=0.002/0.008); repeatable.",
+        ),
+    ] = None,
     config: ConfigOption = None,
 ) -> None:
     """Run two or more models over a test set and say which is better, beyond noise."""
@@ -106,8 +131,9 @@ def _prices(values: list[str], names: list[str], config: Config) -> dict[str, Pr
     return prices
 
 
-def _cases(testset: Path | None, days: float | None, limit: int, seed: int,
-           config: Config) -> tuple[list[Case], str]:
+def _cases(
+    testset: Path | None, days: float | None, limit: int, seed: int, config: Config
+) -> tuple[list[Case], str]:
     import asyncio
     import time
 
@@ -122,16 +148,19 @@ def _cases(testset: Path | None, days: float | None, limit: int, seed: int,
             return load_dataset(testset), str(testset)
         except DatasetError as exc:
             for problem in exc.problems[:-1]:
-                err_console.print(f"[bold red]error:[/] {escape(problem)}", highlight=False,
-                                  soft_wrap=True)
+                err_console.print(
+                    f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True
+                )
             fail(exc.problems[-1])
     if days is None or testset is not None:
         fail("give either a TESTSET.jsonl file or --from-history DAYS (one of the two)")
     try:
         cases = asyncio.run(_sample(config.storage.url, days, limit, seed, time.time()))
     except SQLAlchemyError as exc:
-        fail(f"cannot read conversations from the store: {exc.__class__.__name__}: "
-             f"{str(exc).splitlines()[0]}")
+        fail(
+            f"cannot read conversations from the store: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0]}"
+        )
     if not cases:
         fail(f"no answered questions in the store from the last {days:g} days")
     return cases, f"history (last {days:g} days)"
@@ -148,8 +177,16 @@ async def _sample(url: str, days: float, limit: int, seed: int, now: float) -> l
         await engine.dispose()
 
 
-def _run(cases: list[Case], source: str, names: list[str], judge_name: str | None,
-         concurrency: int, prices: dict[str, Price], seed: int, config: Config) -> Report:
+def _run(
+    cases: list[Case],
+    source: str,
+    names: list[str],
+    judge_name: str | None,
+    concurrency: int,
+    prices: dict[str, Price],
+    seed: int,
+    config: Config,
+) -> Report:
     import asyncio
 
     from rich.progress import (
@@ -174,20 +211,36 @@ def _run(cases: list[Case], source: str, names: list[str], judge_name: str | Non
     judge = Judge(providers[judge_name]) if judge_name else None
 
     async def run() -> dict[str, list[Answer]]:
-        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                      TimeElapsedColumn(), console=err_console) as progress:
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=err_console,
+        ) as progress:
             task = progress.add_task("asking the models", total=len(cases) * len(names))
             try:
-                return await run_cases(cases, {n: providers[n] for n in names},
-                                       concurrency=concurrency, judge=judge,
-                                       on_done=lambda: progress.advance(task))
+                return await run_cases(
+                    cases,
+                    {n: providers[n] for n in names},
+                    concurrency=concurrency,
+                    judge=judge,
+                    on_done=lambda: progress.advance(task),
+                )
             finally:
                 for provider in providers.values():
                     await provider.close()
 
     answers = asyncio.run(run())
-    return build_report(source, cases, answers, {n: providers[n].model for n in names},
-                        judge=judge.name if judge else None, prices=prices, seed=seed)
+    return build_report(
+        source,
+        cases,
+        answers,
+        {n: providers[n].model for n in names},
+        judge=judge.name if judge else None,
+        prices=prices,
+        seed=seed,
+    )
 
 
 def _publish(report: Report, json_out: Path | None, html_out: Path | None) -> None:

@@ -159,20 +159,29 @@ def describe_failure(error: ProviderError, base_url: str, model: str) -> ProbeFa
     detail = str(error).removeprefix(f"{error.provider}: ")
     status = error.status
     if status in (401, 403):
-        return ProbeFailure(f"the provider refused the key (HTTP {status})",
-                            "check it / regenerate it at the vendor console")
+        return ProbeFailure(
+            f"the provider refused the key (HTTP {status})",
+            "check it / regenerate it at the vendor console",
+        )
     if status == 404:
-        return ProbeFailure(f"HTTP 404 for model {model!r} at {base_url}",
-                            "the model name or the base URL is wrong (it usually ends in /v1)")
+        return ProbeFailure(
+            f"HTTP 404 for model {model!r} at {base_url}",
+            "the model name or the base URL is wrong (it usually ends in /v1)",
+        )
     if status == 429:
-        return ProbeFailure(f"the provider is rate limiting this key ({detail})",
-                            "check the balance / quota at the vendor console, or retry later")
+        return ProbeFailure(
+            f"the provider is rate limiting this key ({detail})",
+            "check the balance / quota at the vendor console, or retry later",
+        )
     if status is None:
-        return ProbeFailure(f"cannot reach {base_url} ({detail})",
-                            "check the URL, the network, a proxy or firewall")
+        return ProbeFailure(
+            f"cannot reach {base_url} ({detail})", "check the URL, the network, a proxy or firewall"
+        )
     if status == 200:
-        return ProbeFailure(f"{base_url} did not answer in the OpenAI format",
-                            "check that the base URL is the OpenAI-compatible endpoint")
+        return ProbeFailure(
+            f"{base_url} did not answer in the OpenAI format",
+            "check that the base URL is the OpenAI-compatible endpoint",
+        )
     return ProbeFailure(f"the provider answered {detail}", "see the provider's message")
 
 
@@ -187,8 +196,9 @@ def _check_choice(choice: ProviderChoice) -> ProbeFailure | None:
 # --------------------------------------------------------------------------- the wizard
 
 
-def run_wizard(path: Path, answers: InitAnswers, *, interactive: bool, verify: bool,
-               force: bool) -> None:
+def run_wizard(
+    path: Path, answers: InitAnswers, *, interactive: bool, verify: bool, force: bool
+) -> None:
     """Ask what the flags left open, verify the key, then write both files (or nothing)."""
     _refuse_overwrite(path, force)
     try:
@@ -199,8 +209,10 @@ def run_wizard(path: Path, answers: InitAnswers, *, interactive: bool, verify: b
         if verify:
             choice = _verified(choice, interactive=interactive)
     except EOFError:
-        fail("input ended before every question was answered "
-             "(for scripts use --non-interactive with flags)")
+        fail(
+            "input ended before every question was answered "
+            "(for scripts use --non-interactive with flags)"
+        )
     env_path = path.parent / ".env"
     gateway_key, generated = _write_files(path, env_path, choice, answers)
     _print_done(path, env_path, answers.port_or_default, gateway_key, generated)
@@ -210,13 +222,14 @@ def _refuse_overwrite(path: Path, force: bool) -> None:
     if path.is_dir():
         fail(f"{path} is a directory: pass a file name, e.g. --path {path / 'config.yaml'}")
     if path.exists() and not force:
-        fail(f"{path} already exists: add --force to overwrite it, or --path to write "
-             "elsewhere")
+        fail(f"{path} already exists: add --force to overwrite it, or --path to write elsewhere")
 
 
 def _check_ranges(answers: InitAnswers) -> None:
-    for flag, value, (low, high) in (("--max-turns", answers.turns_or_default, MAX_TURNS_RANGE),
-                                     ("--port", answers.port_or_default, PORT_RANGE)):
+    for flag, value, (low, high) in (
+        ("--max-turns", answers.turns_or_default, MAX_TURNS_RANGE),
+        ("--port", answers.port_or_default, PORT_RANGE),
+    ):
         if not low <= value <= high:
             fail(f"{flag} must be between {low} and {high} (got {value})")
 
@@ -224,8 +237,10 @@ def _check_ranges(answers: InitAnswers) -> None:
 def _preset(name: str) -> Preset:
     preset = PRESETS.get(name)
     if preset is None:
-        fail(f"--preset: unknown preset {name!r} (known: {', '.join(PRESETS)}; "
-             "or use --base-url for any OpenAI-compatible server)")
+        fail(
+            f"--preset: unknown preset {name!r} (known: {', '.join(PRESETS)}; "
+            "or use --base-url for any OpenAI-compatible server)"
+        )
     return preset
 
 
@@ -233,15 +248,19 @@ def _resolve(answers: InitAnswers) -> ProviderChoice:
     """Validate the complete answers; whatever is still missing is named by its flag."""
     preset_name = None if answers.preset == CUSTOM else answers.preset
     if not preset_name and not answers.base_url:
-        fail(f"missing --preset (one of: {', '.join(PRESETS)}) "
-             "or --base-url (any OpenAI-compatible server)")
+        fail(
+            f"missing --preset (one of: {', '.join(PRESETS)}) "
+            "or --base-url (any OpenAI-compatible server)"
+        )
     preset = _preset(preset_name) if preset_name else None
     if answers.base_url and not answers.base_url.startswith(("http://", "https://")):
         fail(f"--base-url must start with http:// or https:// (got {answers.base_url!r})")
     api_key = (answers.api_key or "").strip()
     if preset is not None and preset.needs_key and not api_key:
-        fail(f"missing --api-key: the {preset.name} preset needs one "
-             f"(it is stored in .env as {preset.env_key})")
+        fail(
+            f"missing --api-key: the {preset.name} preset needs one "
+            f"(it is stored in .env as {preset.env_key})"
+        )
     return ProviderChoice(
         name=preset.name if preset else CUSTOM,
         preset=preset,
@@ -266,12 +285,19 @@ def _ask_missing(answers: InitAnswers) -> InitAnswers:
         "Model", console=console, default=preset.model if preset else "default"
     )
     return replace(
-        answers, preset=preset_name, base_url=base_url, api_key=api_key, model=model,
-        max_turns=answers.max_turns if answers.max_turns is not None else _ask_int(
-            "Context length (turns kept)", DEFAULT_MAX_TURNS, MAX_TURNS_RANGE),
-        port=answers.port if answers.port is not None else _ask_int(
-            "Gateway port", DEFAULT_PORT, PORT_RANGE),
-        telegram_token=answers.telegram_token if answers.telegram_token is not None
+        answers,
+        preset=preset_name,
+        base_url=base_url,
+        api_key=api_key,
+        model=model,
+        max_turns=answers.max_turns
+        if answers.max_turns is not None
+        else _ask_int("Context length (turns kept)", DEFAULT_MAX_TURNS, MAX_TURNS_RANGE),
+        port=answers.port
+        if answers.port is not None
+        else _ask_int("Gateway port", DEFAULT_PORT, PORT_RANGE),
+        telegram_token=answers.telegram_token
+        if answers.telegram_token is not None
         else _ask_telegram_token(),
     )
 
@@ -296,8 +322,9 @@ def _ask_preset() -> str:
 
 def _ask_base_url() -> str:
     while True:
-        url = Prompt.ask("Base URL (OpenAI-compatible, e.g. http://127.0.0.1:8000/v1)",
-                         console=console).strip()
+        url = Prompt.ask(
+            "Base URL (OpenAI-compatible, e.g. http://127.0.0.1:8000/v1)", console=console
+        ).strip()
         if url.startswith(("http://", "https://")):
             return url
         err_console.print("the URL must start with http:// or https://")
@@ -311,8 +338,9 @@ def _ask_key(*, required: bool) -> str:
     if not required:
         label += " (empty if the server needs none)"
     while True:
-        key = Prompt.ask(label, console=console, password=hidden, default="",
-                         show_default=False).strip()
+        key = Prompt.ask(
+            label, console=console, password=hidden, default="", show_default=False
+        ).strip()
         if key or not required:
             return key
         err_console.print("this provider needs a key; paste it from the vendor console")
@@ -321,14 +349,17 @@ def _ask_key(*, required: bool) -> str:
 def _ask_telegram_token() -> str:
     hidden = sys.stdin.isatty()
     label = "Telegram bot token from @BotFather (Enter to skip)" + (
-        " (input hidden)" if hidden else "")
+        " (input hidden)" if hidden else ""
+    )
     while True:
-        token = Prompt.ask(label, console=console, password=hidden, default="",
-                           show_default=False).strip()
+        token = Prompt.ask(
+            label, console=console, password=hidden, default="", show_default=False
+        ).strip()
         if not token or TELEGRAM_TOKEN.match(token):
             return token
-        err_console.print("that is not a bot token (it looks like 123456789:AAE…); "
-                          "Enter skips Telegram")
+        err_console.print(
+            "that is not a bot token (it looks like 123456789:AAE…); Enter skips Telegram"
+        )
 
 
 def _ask_int(label: str, default: int, bounds: tuple[int, int]) -> int:
@@ -350,10 +381,13 @@ def _verified(choice: ProviderChoice, *, interactive: bool) -> ProviderChoice:
             return choice
         if not interactive:
             fail(str(failure), code=1)
-        err_console.print(f"[bold red]✘[/] {escape(str(failure))}", highlight=False,
-                          soft_wrap=True)
-        action = Prompt.ask("Re-enter the [bold]k[/]ey, [bold]s[/]ave anyway, or [bold]q[/]uit",
-                            console=console, choices=["k", "s", "q"], default="k")
+        err_console.print(f"[bold red]✘[/] {escape(str(failure))}", highlight=False, soft_wrap=True)
+        action = Prompt.ask(
+            "Re-enter the [bold]k[/]ey, [bold]s[/]ave anyway, or [bold]q[/]uit",
+            console=console,
+            choices=["k", "s", "q"],
+            default="k",
+        )
         if action == "s":
             return choice
         if action == "q":
@@ -364,8 +398,9 @@ def _verified(choice: ProviderChoice, *, interactive: bool) -> ProviderChoice:
 # --------------------------------------------------------------------------- writing
 
 
-def _write_files(path: Path, env_path: Path, choice: ProviderChoice,
-                 answers: InitAnswers) -> tuple[str, bool]:
+def _write_files(
+    path: Path, env_path: Path, choice: ProviderChoice, answers: InitAnswers
+) -> tuple[str, bool]:
     """Write .env first: a config.yaml whose `${VAR}`s have no values is the worse half-state."""
     existing = dotenv_values(env_path) if env_path.is_file() else {}
     gateway_key = existing.get(GATEWAY_KEY_VAR) or ""
@@ -380,10 +415,15 @@ def _write_files(path: Path, env_path: Path, choice: ProviderChoice,
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         update_dotenv(env_path, values)
-        path.write_text(render_config(choice, port=answers.port_or_default,
-                                      max_turns=answers.turns_or_default,
-                                      telegram=bool(answers.telegram_token)),
-                        encoding="utf-8")
+        path.write_text(
+            render_config(
+                choice,
+                port=answers.port_or_default,
+                max_turns=answers.turns_or_default,
+                telegram=bool(answers.telegram_token),
+            ),
+            encoding="utf-8",
+        )
     except OSError as exc:
         fail(f"cannot write {exc.filename or path}: {exc.strerror}")
     return gateway_key, generated
@@ -399,8 +439,9 @@ def update_dotenv(path: Path, values: Mapping[str, str]) -> None:
             name = match.group(1)
             lines[index] = f"{name}={_dotenv_value(values[name])}"
             found.add(name)
-    lines += [f"{name}={_dotenv_value(value)}" for name, value in values.items()
-              if name not in found]
+    lines += [
+        f"{name}={_dotenv_value(value)}" for name, value in values.items() if name not in found
+    ]
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.fchmod(fd, 0o600)  # an existing, more open file is tightened too: it holds secrets
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
@@ -421,14 +462,18 @@ def _yaml_str(value: str) -> str:
     return json.dumps(value, ensure_ascii=False)
 
 
-def render_config(choice: ProviderChoice, *, port: int, max_turns: int,
-                  telegram: bool = False) -> str:
+def render_config(
+    choice: ProviderChoice, *, port: int, max_turns: int, telegram: bool = False
+) -> str:
     """config.yaml as commented text, so the file explains itself to whoever opens it next."""
     provider = [f"    {choice.name}:"]
     if choice.preset is not None:
         provider.append(f"      preset: {choice.preset.name}")
-    provider.append(f"      base_url: {_yaml_str(choice.base_url)}" if choice.base_url else
-                    f"      # base_url: {_yaml_str(choice.effective_base_url)}   # the preset's")
+    provider.append(
+        f"      base_url: {_yaml_str(choice.base_url)}"
+        if choice.base_url
+        else f"      # base_url: {_yaml_str(choice.effective_base_url)}   # the preset's"
+    )
     if choice.api_key:
         provider.append(f'      api_key: "${{{choice.key_var}}}"   # the value is in .env')
     provider.append(f"      model: {_yaml_str(choice.model)}")
@@ -467,25 +512,31 @@ session:
 """ + (TELEGRAM_SECTION if telegram else "")
 
 
-def _print_done(path: Path, env_path: Path, port: int, gateway_key: str,
-                generated: bool) -> None:
+def _print_done(path: Path, env_path: Path, port: int, gateway_key: str, generated: bool) -> None:
     config_name, env_name = escape(str(path)), escape(str(env_path))
-    console.print(f"[green]✔[/] wrote {config_name} and {env_name} (secrets only in {env_name}, "
-                  "mode 0600)", soft_wrap=True)
+    console.print(
+        f"[green]✔[/] wrote {config_name} and {env_name} (secrets only in {env_name}, mode 0600)",
+        soft_wrap=True,
+    )
     url = f"http://127.0.0.1:{port}"
     if generated:
         console.print(f"\nYour gateway API key ({GATEWAY_KEY_VAR} in {env_name}; shown once):")
         console.print(f"  {gateway_key}", markup=False, highlight=False, soft_wrap=True)
     else:
-        console.print(f"\nKept the gateway API key already in {env_name} "
-                      f"({GATEWAY_KEY_VAR}={mask_value(gateway_key)}).", soft_wrap=True)
+        console.print(
+            f"\nKept the gateway API key already in {env_name} "
+            f"({GATEWAY_KEY_VAR}={mask_value(gateway_key)}).",
+            soft_wrap=True,
+        )
     shown_key = gateway_key if generated else f"<{GATEWAY_KEY_VAR} from {env_path}>"
     console.print("Call the OpenAI-compatible API with it:")
     console.print(
-        f"  curl {url}/v1/chat/completions -H \"Authorization: Bearer {shown_key}\" "
+        f'  curl {url}/v1/chat/completions -H "Authorization: Bearer {shown_key}" '
         "-H 'Content-Type: application/json' "
         """-d '{"messages": [{"role": "user", "content": "Hello"}]}'""",
-        markup=False, highlight=False, soft_wrap=True,
+        markup=False,
+        highlight=False,
+        soft_wrap=True,
     )
     run = "ai-bot run" if path == Path("config.yaml") else f"ai-bot run -c {path}"
     console.print(f"\nNext: [bold]{escape(run)}[/], then open {url}/", soft_wrap=True)

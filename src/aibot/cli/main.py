@@ -39,9 +39,12 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def root(
-    _version_flag: Annotated[bool, typer.Option(
-        "--version", callback=_version, is_eager=True, help="Print the version and exit."
-    )] = False,
+    _version_flag: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
 ) -> None:
     """ai-bot: run `ai-bot init` once, then `ai-bot run`."""
 
@@ -49,10 +52,12 @@ def root(
 @app.command()
 def run(
     config: ConfigOption = None,
-    host: Annotated[str | None, typer.Option(
-        envvar="AIBOT_HOST", help="Override server.host.")] = None,
-    port: Annotated[int | None, typer.Option(
-        envvar="AIBOT_PORT", help="Override server.port.")] = None,
+    host: Annotated[
+        str | None, typer.Option(envvar="AIBOT_HOST", help="Override server.host.")
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(envvar="AIBOT_PORT", help="Override server.port.")
+    ] = None,
 ) -> None:
     """Start the gateway (web chat, APIs, channels) until Ctrl-C or SIGTERM.
 
@@ -74,32 +79,46 @@ def init(
     path: Annotated[Path, typer.Option("--path", help="Where to write config.yaml.")] = Path(
         "config.yaml"
     ),
-    non_interactive: Annotated[bool, typer.Option(
-        "--non-interactive", help="Take every answer from the flags (for scripts)."
-    )] = False,
+    non_interactive: Annotated[
+        bool,
+        typer.Option("--non-interactive", help="Take every answer from the flags (for scripts)."),
+    ] = False,
     preset: Annotated[str | None, typer.Option(help="Provider preset, e.g. deepseek.")] = None,
-    api_key: Annotated[str | None, typer.Option(
-        help="The provider's API key (stored in .env, not in config.yaml)."
-    )] = None,
-    model: Annotated[str | None, typer.Option(help="Model name; the preset's default if unset.")]
-    = None,
+    api_key: Annotated[
+        str | None,
+        typer.Option(help="The provider's API key (stored in .env, not in config.yaml)."),
+    ] = None,
+    model: Annotated[
+        str | None, typer.Option(help="Model name; the preset's default if unset.")
+    ] = None,
     base_url: Annotated[str | None, typer.Option(help="Base URL; overrides the preset.")] = None,
-    max_turns: Annotated[int | None, typer.Option(
-        help="Exchanges kept as context [default: 20].")] = None,
+    max_turns: Annotated[
+        int | None, typer.Option(help="Exchanges kept as context [default: 20].")
+    ] = None,
     port: Annotated[int | None, typer.Option(help="Gateway port [default: 18789].")] = None,
-    telegram_token: Annotated[str | None, typer.Option(
-        help="Telegram bot token from @BotFather (stored in .env); empty skips Telegram."
-    )] = None,
-    verify: Annotated[bool, typer.Option(
-        help="Check the key with one cheap request to the provider."
-    )] = True,
+    telegram_token: Annotated[
+        str | None,
+        typer.Option(
+            help="Telegram bot token from @BotFather (stored in .env); empty skips Telegram."
+        ),
+    ] = None,
+    verify: Annotated[
+        bool, typer.Option(help="Check the key with one cheap request to the provider.")
+    ] = True,
     force: Annotated[bool, typer.Option(help="Overwrite an existing config.yaml.")] = False,
 ) -> None:
     """Write config.yaml and .env: provider, key (verified live), context length, port."""
     from aibot.cli.init import InitAnswers, run_wizard
 
-    answers = InitAnswers(preset=preset, api_key=api_key, model=model, base_url=base_url,
-                          max_turns=max_turns, port=port, telegram_token=telegram_token)
+    answers = InitAnswers(
+        preset=preset,
+        api_key=api_key,
+        model=model,
+        base_url=base_url,
+        max_turns=max_turns,
+        port=port,
+        telegram_token=telegram_token,
+    )
     run_wizard(path, answers, interactive=not non_interactive, verify=verify, force=force)
 
 
@@ -122,8 +141,9 @@ def doctor(config: ConfigOption = None) -> None:
 @app.command("config")
 def show_config(
     config: ConfigOption = None,
-    schema: Annotated[bool, typer.Option(help="List every key with its default and meaning.")]
-    = False,
+    schema: Annotated[
+        bool, typer.Option(help="List every key with its default and meaning.")
+    ] = False,
 ) -> None:
     """Show the effective configuration (secrets masked), or with --schema every option."""
     from aibot.cli.config_view import print_effective, print_schema

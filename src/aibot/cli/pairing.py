@@ -21,7 +21,8 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 pairing_app = typer.Typer(
-    name="pairing", no_args_is_help=True,
+    name="pairing",
+    no_args_is_help=True,
     help="Approve or revoke users under policy.access.dm_policy: pairing.",
 )
 
@@ -29,8 +30,9 @@ pairing_app = typer.Typer(
 def _run(config: str | None, action: Callable[[PairingStore], Awaitable[T]]) -> T:
     from aibot.store.pairings import PairingStore
 
-    return on_store(load_or_exit(config).config.storage.url,
-                    lambda engine: action(PairingStore(engine)))
+    return on_store(
+        load_or_exit(config).config.storage.url, lambda engine: action(PairingStore(engine))
+    )
 
 
 @pairing_app.command("approve")
@@ -41,8 +43,11 @@ def approve(
     """Let the user who received CODE talk to the assistant."""
     pairing = _run(config, lambda store: store.approve(code, time.time()))
     if pairing is None:
-        fail(f"no pending code {code!r}: it may be mistyped, expired or used "
-             "(`ai-bot pairing list` shows the pending ones)", code=1)
+        fail(
+            f"no pending code {code!r}: it may be mistyped, expired or used "
+            "(`ai-bot pairing list` shows the pending ones)",
+            code=1,
+        )
     console.print(f"approved {pairing.channel} user {pairing.user_id}", highlight=False)
 
 
@@ -64,6 +69,7 @@ def listing(config: ConfigOption = None) -> None:
     rows = _run(config, lambda store: store.listing(time.time()))
     table = Table("channel", "user", "status", "code", box=None)
     for row in rows:
-        table.add_row(row.channel, row.user_id, row.status,
-                      row.code if row.status == "pending" else "")
+        table.add_row(
+            row.channel, row.user_id, row.status, row.code if row.status == "pending" else ""
+        )
     console.print(table)

@@ -18,24 +18,32 @@ from aibot.ops.logging import SecretMasker, configure_logging
 def serve(loaded: LoadedConfig) -> None:
     config = loaded.config
 
-    configure_logging(config.logging.level, config.logging.format,
-                      SecretMasker(config.secrets()), config.logging)
+    configure_logging(
+        config.logging.level, config.logging.format, SecretMasker(config.secrets()), config.logging
+    )
     _check_port(config.server.host, config.server.port)
     admin_port = config.admin.port if config.admin.enabled else None
     if admin_port == config.server.port:
-        fail("admin.port must differ from server.port (unset it to serve /admin on "
-             "server.port)")
+        fail("admin.port must differ from server.port (unset it to serve /admin on server.port)")
     if admin_port is not None:
         _check_port(config.server.host, admin_port)
     try:
         app = create_app(loaded)
     except ConfigError as exc:
         fail(str(exc))
-    server = uvicorn.Server(uvicorn.Config(
-        app, host=config.server.host, port=config.server.port, log_config=None,
-        access_log=False, proxy_headers=False, server_header=False,
-        timeout_graceful_shutdown=30, ws_max_size=config.server.max_body_bytes,
-    ))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=config.server.host,
+            port=config.server.port,
+            log_config=None,
+            access_log=False,
+            proxy_headers=False,
+            server_header=False,
+            timeout_graceful_shutdown=30,
+            ws_max_size=config.server.max_body_bytes,
+        )
+    )
     # uvicorn re-raises the signal it stopped on once shutdown is complete; a SIGTERM that ended
     # in a clean, drained shutdown should exit 0 so supervisors don't report a failure.
     signal.signal(signal.SIGTERM, _exit_after_clean_shutdown)
@@ -43,8 +51,9 @@ def serve(loaded: LoadedConfig) -> None:
         server.run()
         return
     # One server on both ports; the app keeps /admin and the rest apart (aibot.admin.port).
-    server.run(sockets=[_listen(config.server.host, port)
-                        for port in (config.server.port, admin_port)])
+    server.run(
+        sockets=[_listen(config.server.host, port) for port in (config.server.port, admin_port)]
+    )
 
 
 def _exit_after_clean_shutdown(_signum: int, _frame: FrameType | None) -> None:
@@ -68,6 +77,9 @@ def _check_port(host: str, port: int) -> None:
             probe.bind((host, port))
         except OSError as exc:
             if exc.errno == errno.EADDRINUSE:
-                fail(f"{host}:{port} is already in use — is ai-bot already running? "
-                     "Stop it, or choose another port (server.port or --port).", code=1)
+                fail(
+                    f"{host}:{port} is already in use — is ai-bot already running? "
+                    "Stop it, or choose another port (server.port or --port).",
+                    code=1,
+                )
             fail(f"cannot listen on {host}:{port}: {exc.strerror} (check server.host)", code=1)

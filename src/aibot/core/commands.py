@@ -45,21 +45,37 @@ class ModelCatalog:
 
 
 class Commands:
-    def __init__(self, memory: SessionMemory, catalog: ModelCatalog,
-                 stats: Callable[[], str], feedback: Feedback) -> None:
+    def __init__(
+        self,
+        memory: SessionMemory,
+        catalog: ModelCatalog,
+        stats: Callable[[], str],
+        feedback: Feedback,
+    ) -> None:
         self._memory = memory
         self._catalog = catalog
         self._stats = stats
         self._feedback = feedback
         self.table: list[Command] = [
-            Command(("reset", "new"), "/reset", "start a new conversation (alias /new)",
-                    self._reset),
-            Command(("model",), "/model [name]", "show or switch the model for this chat",
-                    self._model, admin=True),
+            Command(
+                ("reset", "new"), "/reset", "start a new conversation (alias /new)", self._reset
+            ),
+            Command(
+                ("model",),
+                "/model [name]",
+                "show or switch the model for this chat",
+                self._model,
+                admin=True,
+            ),
             Command(("good",), "/good", "rate the last answer 👍", self._good),
             Command(("bad",), "/bad", "rate the last answer 👎", self._bad),
-            Command(("stats",), "/stats", "traffic since the start (admins)",
-                    self._show_stats, admin=True),
+            Command(
+                ("stats",),
+                "/stats",
+                "traffic since the start (admins)",
+                self._show_stats,
+                admin=True,
+            ),
             Command(("help",), "/help", "show this help", self._help),
         ]
         self._by_name = {name: c for c in self.table for name in c.names}
@@ -81,8 +97,10 @@ class Commands:
         current = (ctx.session.model if ctx.session else None) or catalog.default
         available = ", ".join(catalog.describe(n) for n in catalog.names)
         if not arg:
-            return (f"Current model: {catalog.describe(current or '-')}\n"
-                    f"Available: {available}\nSwitch with /model NAME (or /model default).")
+            return (
+                f"Current model: {catalog.describe(current or '-')}\n"
+                f"Available: {available}\nSwitch with /model NAME (or /model default)."
+            )
         if ctx.session is None:
             return "This conversation keeps no memory; choose the model in the request instead."
         if arg == "default":

@@ -19,8 +19,7 @@ from aibot.core.sessions import SessionMemory, WriteOp, Writer
 
 log = structlog.get_logger("aibot.events")
 
-EventKind = Literal["bot_added", "bot_removed", "member_joined", "user_entered",
-                    "contact_changed"]
+EventKind = Literal["bot_added", "bot_removed", "member_joined", "user_entered", "contact_changed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +33,18 @@ class PlatformEvent:
 
 
 class EventStore(Protocol):
-    def record_event(self, channel: str, event_id: str, chat_key: str, kind: str,
-                     now: float) -> WriteOp: ...
+    def record_event(
+        self, channel: str, event_id: str, chat_key: str, kind: str, now: float
+    ) -> WriteOp: ...
 
     def enqueue_outbox(
-        self, inbox_id: int | None, channel: str, session_key: str, target: dict[str, Any],
-        text: str, now: float,
+        self,
+        inbox_id: int | None,
+        channel: str,
+        session_key: str,
+        target: dict[str, Any],
+        text: str,
+        now: float,
     ) -> WriteOp: ...
 
     def reset_chat(self, chat_key: str, now: float) -> WriteOp: ...
@@ -48,9 +53,15 @@ class EventStore(Protocol):
 
 
 class PlatformEvents:
-    def __init__(self, store: EventStore, writer: Writer, memory: SessionMemory,
-                 config: EventsConfig, on_reply: Callable[[], None],
-                 clock: Callable[[], float]) -> None:
+    def __init__(
+        self,
+        store: EventStore,
+        writer: Writer,
+        memory: SessionMemory,
+        config: EventsConfig,
+        on_reply: Callable[[], None],
+        clock: Callable[[], float],
+    ) -> None:
         self._store = store
         self._writer = writer
         self._memory = memory
@@ -62,18 +73,30 @@ class PlatformEvents:
         now = self._clock()
         # Recorded first, on its own: its answer says whether this is a re-delivery. A crash
         # right after it loses the greeting, never doubles it.
-        (recorded,) = await self._writer.submit(self._store.record_event(
-            event.channel, event.event_id, event.chat_key, event.kind, now))
+        (recorded,) = await self._writer.submit(
+            self._store.record_event(event.channel, event.event_id, event.chat_key, event.kind, now)
+        )
         if recorded is None:
             return
-        log.info("platform event", channel=event.channel, kind=event.kind, chat=event.chat_key,
-                 who=list(event.names) or None)
-        ops = [self._store.audit(event.channel, f"event.{event.kind}",
-                                 " ".join((event.chat_key, *event.names)), now)]
+        log.info(
+            "platform event",
+            channel=event.channel,
+            kind=event.kind,
+            chat=event.chat_key,
+            who=list(event.names) or None,
+        )
+        ops = [
+            self._store.audit(
+                event.channel, f"event.{event.kind}", " ".join((event.chat_key, *event.names)), now
+            )
+        ]
         text = self._greeting(event)
         if text:
-            ops.append(self._store.enqueue_outbox(None, event.channel, event.chat_key,
-                                                  event.target, text, now))
+            ops.append(
+                self._store.enqueue_outbox(
+                    None, event.channel, event.chat_key, event.target, text, now
+                )
+            )
         if event.kind == "bot_removed" and self._config.reset_on_removal:
             ops.append(self._store.reset_chat(event.chat_key, now))
             self._memory.forget_chat(event.chat_key)

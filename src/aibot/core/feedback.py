@@ -28,8 +28,9 @@ class RatedAnswer:
 class FeedbackStore(Protocol):
     async def answer(self, request_id: str) -> RatedAnswer | None: ...
 
-    def save_rating(self, answer: RatedAnswer, channel: str, user_id: str, score: int,
-                    now: float) -> WriteOp: ...
+    def save_rating(
+        self, answer: RatedAnswer, channel: str, user_id: str, score: int, now: float
+    ) -> WriteOp: ...
 
 
 def button_data(score: int, request_id: str) -> str:
@@ -53,15 +54,23 @@ def last_answer_id(session: SessionState) -> str | None:
 
 
 class Feedback:
-    def __init__(self, store: FeedbackStore, writer: Writer, metrics: Metrics,
-                 clock: Callable[[], float]) -> None:
+    def __init__(
+        self, store: FeedbackStore, writer: Writer, metrics: Metrics, clock: Callable[[], float]
+    ) -> None:
         self._store = store
         self._writer = writer
         self._metrics = metrics
         self._clock = clock
 
-    async def rate(self, channel: str, user_id: str, score: int, request_id: str | None, *,
-                   session_key: str | None = None) -> RatedAnswer | None:
+    async def rate(
+        self,
+        channel: str,
+        user_id: str,
+        score: int,
+        request_id: str | None,
+        *,
+        session_key: str | None = None,
+    ) -> RatedAnswer | None:
         """Stores the rating; None when there is no such answer (or it is another session's)."""
         if request_id is None:
             return None
@@ -70,7 +79,9 @@ class Feedback:
             return None
         vote = 1 if score > 0 else -1
         await self._writer.submit(
-            self._store.save_rating(answer, channel, user_id, vote, self._clock()))
-        self._metrics.feedback.labels(channel, answer.provider or "", answer.route or "default",
-                                      "good" if vote > 0 else "bad").inc()
+            self._store.save_rating(answer, channel, user_id, vote, self._clock())
+        )
+        self._metrics.feedback.labels(
+            channel, answer.provider or "", answer.route or "default", "good" if vote > 0 else "bad"
+        ).inc()
         return answer

@@ -31,14 +31,21 @@ FAILURE_NOTICE = "Sorry, I could not answer that just now. Please try again in a
 
 
 class InboxStore(Protocol):
-    async def pending_inbox(self, limit: int, exclude_ids: set[int],
-                            exclude_channels: frozenset[str] = ...) -> list[InboxRow]: ...
+    async def pending_inbox(
+        self, limit: int, exclude_ids: set[int], exclude_channels: frozenset[str] = ...
+    ) -> list[InboxRow]: ...
 
     async def inbox_backlog(self) -> tuple[int, float | None]: ...
 
     def accept_inbox(
-        self, channel: str, message_id: str, session_key: str, user_id: str, text: str,
-        target: dict[str, Any], now: float,
+        self,
+        channel: str,
+        message_id: str,
+        session_key: str,
+        user_id: str,
+        text: str,
+        target: dict[str, Any],
+        now: float,
     ) -> WriteOp: ...
 
     def finish_inbox(
@@ -46,8 +53,13 @@ class InboxStore(Protocol):
     ) -> WriteOp: ...
 
     def enqueue_outbox(
-        self, inbox_id: int | None, channel: str, session_key: str, target: dict[str, Any],
-        text: str, now: float,
+        self,
+        inbox_id: int | None,
+        channel: str,
+        session_key: str,
+        target: dict[str, Any],
+        text: str,
+        now: float,
     ) -> WriteOp: ...
 
 
@@ -65,9 +77,16 @@ def inbound_from_row(row: InboxRow) -> Inbound:
     principal = target.pop("_principal", None)
     request_id = target.pop("_request_id", None) or f"inbox-{row.id}"
     return Inbound(
-        channel=row.channel, session_key=row.session_key, user_id=row.user_id, text=row.text,
-        request_id=str(request_id), received_at=row.received_at, message_id=row.message_id,
-        target=target, principal=principal, inbox_id=row.id,
+        channel=row.channel,
+        session_key=row.session_key,
+        user_id=row.user_id,
+        text=row.text,
+        request_id=str(request_id),
+        received_at=row.received_at,
+        message_id=row.message_id,
+        target=target,
+        principal=principal,
+        inbox_id=row.id,
     )
 
 
@@ -81,9 +100,16 @@ class Inbox:
     """
 
     def __init__(
-        self, store: InboxStore, writer: Writer, service: ChatService, metrics: Metrics,
-        on_reply: Callable[[], None], clock: Callable[[], float], *,
-        rescan_interval: float = 5.0, presence: Presence = no_presence,
+        self,
+        store: InboxStore,
+        writer: Writer,
+        service: ChatService,
+        metrics: Metrics,
+        on_reply: Callable[[], None],
+        clock: Callable[[], float],
+        *,
+        rescan_interval: float = 5.0,
+        presence: Presence = no_presence,
     ) -> None:
         self._store = store
         self._writer = writer
@@ -117,15 +143,26 @@ class Inbox:
         """Durably records the message; False means it was a duplicate and was dropped."""
         assert inbound.message_id is not None, "platform messages need their platform id"
         self._metrics.messages_in.labels(inbound.channel).inc()
-        (inbox_id,) = await self._writer.submit(self._store.accept_inbox(
-            inbound.channel, inbound.message_id, inbound.session_key, inbound.user_id,
-            inbound.text, {**inbound.target, "_principal": inbound.principal,
-                           "_request_id": inbound.request_id}, inbound.received_at,
-        ))
+        (inbox_id,) = await self._writer.submit(
+            self._store.accept_inbox(
+                inbound.channel,
+                inbound.message_id,
+                inbound.session_key,
+                inbound.user_id,
+                inbound.text,
+                {
+                    **inbound.target,
+                    "_principal": inbound.principal,
+                    "_request_id": inbound.request_id,
+                },
+                inbound.received_at,
+            )
+        )
         if inbox_id is None:
             self._metrics.dedupe_hits.labels(inbound.channel).inc()
-            log.info("duplicate message dropped", channel=inbound.channel,
-                     message_id=inbound.message_id)
+            log.info(
+                "duplicate message dropped", channel=inbound.channel, message_id=inbound.message_id
+            )
             return False
         inbound.inbox_id = inbox_id
         self._schedule(inbound)
@@ -158,8 +195,14 @@ class Inbox:
             try:
                 await self._writer.submit(
                     self._store.finish_inbox(inbox_id, "failed", now, error=repr(exc)[:500]),
-                    self._store.enqueue_outbox(inbox_id, inbound.channel, inbound.session_key,
-                                               inbound.target, FAILURE_NOTICE, now),
+                    self._store.enqueue_outbox(
+                        inbox_id,
+                        inbound.channel,
+                        inbound.session_key,
+                        inbound.target,
+                        FAILURE_NOTICE,
+                        now,
+                    ),
                 )
             except Exception:
                 # The store itself is failing: the row is still pending and the rescan
@@ -186,15 +229,16 @@ class Inbox:
         if ctx.provider is not None and ctx.keep_turn and not ctx.is_command:
             target = {**target, "request_id": inbound.request_id}  # channels offer 👍/👎 on it
         if text:
-            ops.append(self._store.enqueue_outbox(
-                inbound.inbox_id, inbound.channel, inbound.session_key, target, text, now
-            ))
+            ops.append(
+                self._store.enqueue_outbox(
+                    inbound.inbox_id, inbound.channel, inbound.session_key, target, text, now
+                )
+            )
         return ops
 
     async def rescan(self, limit: int = 500) -> int:
         """Schedules pending rows not already in flight: after a restart, or after back-pressure."""
-        rows = await self._store.pending_inbox(limit, set(self._in_flight),
-                                               frozenset(self.paused))
+        rows = await self._store.pending_inbox(limit, set(self._in_flight), frozenset(self.paused))
         done = set(self._recently_done)
         rows = [row for row in rows if row.id not in done and row.id not in self._in_flight]
         for row in rows:
@@ -207,8 +251,7 @@ class Inbox:
         """Sets the backlog gauges; runs with each rescan, never per message."""
         count, oldest = await self._store.inbox_backlog()
         self._metrics.inbox_pending.set(count)
-        self._metrics.inbox_oldest.set(0.0 if oldest is None
-                                       else max(0.0, self._clock() - oldest))
+        self._metrics.inbox_oldest.set(0.0 if oldest is None else max(0.0, self._clock() - oldest))
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._rescan_loop(), name="inbox-rescan")

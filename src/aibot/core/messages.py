@@ -98,7 +98,6 @@ class StreamDelta:
     finish_reason: str | None = None
 
 
-
 @dataclass(slots=True)
 class TurnRecord:
     role: str

@@ -45,9 +45,17 @@ class OutboxStore(Protocol):
 
 class Outbox:
     def __init__(
-        self, store: OutboxStore, writer: Writer, senders: dict[str, ChannelSender],
-        config: OutboxConfig, metrics: Metrics, clock: Callable[[], float], *,
-        batch: int = 500, max_parallel: int = 32, idle_poll: float = 2.0,
+        self,
+        store: OutboxStore,
+        writer: Writer,
+        senders: dict[str, ChannelSender],
+        config: OutboxConfig,
+        metrics: Metrics,
+        clock: Callable[[], float],
+        *,
+        batch: int = 500,
+        max_parallel: int = 32,
+        idle_poll: float = 2.0,
         peers: Peers | None = None,
     ) -> None:
         self._store = store
@@ -93,8 +101,10 @@ class Outbox:
                 log.exception("outbox pass failed")
                 next_due = None
             now = self._clock()
-            wait = self._idle_poll if next_due is None else min(
-                self._idle_poll, max(0.0, next_due - now)
+            wait = (
+                self._idle_poll
+                if next_due is None
+                else min(self._idle_poll, max(0.0, next_due - now))
             )
             if wait > 0:
                 with contextlib.suppress(TimeoutError):
@@ -137,8 +147,9 @@ class Outbox:
             return True
         if row.owner is not None and await peers.alive(row.owner):
             return False
-        (claimed,) = await self._writer.submit(self._store.claim_outbox(row.id, peers.me,
-                                                                        row.owner))
+        (claimed,) = await self._writer.submit(
+            self._store.claim_outbox(row.id, peers.me, row.owner)
+        )
         return claimed is not None
 
     async def _deliver(self, row: OutboxRow) -> float | None:
@@ -159,15 +170,24 @@ class Outbox:
             # Counted before the commit, so whoever sees the row expired sees the count.
             self._metrics.outbox_expired.labels(row.channel).inc()
             await self._finish(row, "expired", "older than outbox.max_age")
-            log.warning("reply expired before it could be sent", outbox_id=row.id,
-                        channel=row.channel)
+            log.warning(
+                "reply expired before it could be sent", outbox_id=row.id, channel=row.channel
+            )
             return False, None
         sender = self._senders.get(row.channel)
         if sender is None:
             await self._finish(row, "dead", f"no sender for channel '{row.channel}'")
             return False, None
-        outbound = Outbound(row.channel, row.session_key, row.text, row.target, row.created_at,
-                            inbox_id=row.inbox_id, outbox_id=row.id, attempts=row.attempts)
+        outbound = Outbound(
+            row.channel,
+            row.session_key,
+            row.text,
+            row.target,
+            row.created_at,
+            inbox_id=row.inbox_id,
+            outbox_id=row.id,
+            attempts=row.attempts,
+        )
         try:
             await sender.send(outbound)
         except SendError as exc:
@@ -182,25 +202,50 @@ class Outbox:
         if exc.permanent or attempts >= self._config.max_attempts:
             await self._finish(row, "dead", str(exc), attempts=attempts)
             self._metrics.messages_out.labels(row.channel, "dead").inc()
-            log.error("reply dead-lettered", outbox_id=row.id, channel=row.channel,
-                      attempts=attempts, error=str(exc))
+            log.error(
+                "reply dead-lettered",
+                outbox_id=row.id,
+                channel=row.channel,
+                attempts=attempts,
+                error=str(exc),
+            )
             return None
-        delay = exc.retry_after if exc.retry_after is not None else min(
-            self._config.backoff_max, self._config.backoff_base * 2 ** (attempts - 1)
-        ) * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
+        delay = (
+            exc.retry_after
+            if exc.retry_after is not None
+            else min(self._config.backoff_max, self._config.backoff_base * 2 ** (attempts - 1))
+            * (0.5 + random.random() / 2)  # noqa: S311 - jitter, not security
+        )
         retry_at = self._clock() + delay
-        await self._writer.submit(self._store.update_outbox(
-            row.id, self._clock(), attempts=attempts, next_attempt_at=retry_at,
-            last_error=str(exc)[:500],
-        ))
+        await self._writer.submit(
+            self._store.update_outbox(
+                row.id,
+                self._clock(),
+                attempts=attempts,
+                next_attempt_at=retry_at,
+                last_error=str(exc)[:500],
+            )
+        )
         self._metrics.messages_out.labels(row.channel, "retry").inc()
-        log.warning("reply send failed, will retry", outbox_id=row.id, channel=row.channel,
-                    attempts=attempts, delay=round(delay, 2), error=str(exc))
+        log.warning(
+            "reply send failed, will retry",
+            outbox_id=row.id,
+            channel=row.channel,
+            attempts=attempts,
+            delay=round(delay, 2),
+            error=str(exc),
+        )
         return retry_at
 
-    async def _finish(self, row: OutboxRow, status: str, error: str | None,
-                      attempts: int | None = None) -> None:
-        await self._writer.submit(self._store.update_outbox(
-            row.id, self._clock(), status=status, last_error=error,
-            attempts=row.attempts + 1 if attempts is None else attempts,
-        ))
+    async def _finish(
+        self, row: OutboxRow, status: str, error: str | None, attempts: int | None = None
+    ) -> None:
+        await self._writer.submit(
+            self._store.update_outbox(
+                row.id,
+                self._clock(),
+                status=status,
+                last_error=error,
+                attempts=row.attempts + 1 if attempts is None else attempts,
+            )
+        )

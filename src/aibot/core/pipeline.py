@@ -57,13 +57,16 @@ class TurnContext:
 
 class Pipeline:
     def __init__(
-        self, stages: list[tuple[str, Stage]], finalizers: list[tuple[str, Stage]],
+        self,
+        stages: list[tuple[str, Stage]],
+        finalizers: list[tuple[str, Stage]],
         metrics: Metrics,
     ) -> None:
         self.stages = stages
         self.finalizers = finalizers
-        self._timers = {name: metrics.stage_latency.labels(name)
-                        for name, _ in (*stages, *finalizers)}
+        self._timers = {
+            name: metrics.stage_latency.labels(name) for name, _ in (*stages, *finalizers)
+        }
 
     async def run(self, ctx: TurnContext) -> TurnContext:
         try:

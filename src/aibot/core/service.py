@@ -26,8 +26,13 @@ _running: set[asyncio.Task[TurnContext]] = set()
 
 class ChatService:
     def __init__(
-        self, pipeline: Pipeline, dispatcher: Dispatcher, writer: Writer,
-        memory: SessionMemory, metrics: Metrics, clock: Callable[[], float],
+        self,
+        pipeline: Pipeline,
+        dispatcher: Dispatcher,
+        writer: Writer,
+        memory: SessionMemory,
+        metrics: Metrics,
+        clock: Callable[[], float],
         locks: SessionLocks | None = None,
     ) -> None:
         self.pipeline = pipeline
@@ -58,7 +63,9 @@ class ChatService:
             return await self.process(inbound, on_delta)
 
     async def process(
-        self, inbound: Inbound, on_delta: DeltaSink | None = None,
+        self,
+        inbound: Inbound,
+        on_delta: DeltaSink | None = None,
         extra_writes: ExtraWrites | None = None,
     ) -> TurnContext:
         """Runs the pipeline; returns once its writes (and `extra_writes`) are durable."""
@@ -77,13 +84,23 @@ class ChatService:
             self._metrics.message_latency.labels(inbound.channel).observe(elapsed)
             if ctx.error is not None:
                 self._metrics.errors.labels(inbound.channel, "model").inc()
-                log.warning("message failed", channel=inbound.channel,
-                            session=inbound.session_key, error=ctx.error)
+                log.warning(
+                    "message failed",
+                    channel=inbound.channel,
+                    session=inbound.session_key,
+                    error=ctx.error,
+                )
             else:
-                log.info("message handled", channel=inbound.channel,
-                          session=inbound.session_key, provider=ctx.provider, route=ctx.route,
-                          ms=round(elapsed * 1000, 1), tokens=ctx.usage.total_tokens,
-                          command=ctx.is_command)
+                log.info(
+                    "message handled",
+                    channel=inbound.channel,
+                    session=inbound.session_key,
+                    provider=ctx.provider,
+                    route=ctx.route,
+                    ms=round(elapsed * 1000, 1),
+                    tokens=ctx.usage.total_tokens,
+                    command=ctx.is_command,
+                )
             return ctx
         finally:
             structlog.contextvars.unbind_contextvars("request_id")

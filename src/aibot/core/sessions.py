@@ -61,7 +61,12 @@ class SessionState:
 
 class SessionMemory:
     def __init__(
-        self, store: SessionStore, *, max_turns: int, cache_size: int, shared: bool = False,
+        self,
+        store: SessionStore,
+        *,
+        max_turns: int,
+        cache_size: int,
+        shared: bool = False,
     ) -> None:
         self.store = store
         self._shared = shared

@@ -35,8 +35,14 @@ class SessionInboxStore(InboxStore, Protocol):
 
 
 class SharedInbox(Inbox):
-    def __init__(self, store: SessionInboxStore, *args: Any, locks: SessionLocks,
-                 flags: SharedFlags, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        store: SessionInboxStore,
+        *args: Any,
+        locks: SessionLocks,
+        flags: SharedFlags,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(store, *args, **kwargs)
         self._sessions = store
         self._locks = locks
@@ -63,8 +69,7 @@ class SharedInbox(Inbox):
             self._queued[session_key] = self._queued[session_key] or wait
             return
         try:
-            future = self._service.dispatcher.submit(session_key,
-                                                     lambda: self._drain(session_key))
+            future = self._service.dispatcher.submit(session_key, lambda: self._drain(session_key))
         except QueueFull:
             return  # stays pending in the store; a rescan schedules it when there is room
         self._queued[session_key] = wait
@@ -77,8 +82,11 @@ class SharedInbox(Inbox):
                 if held:
                     await self._answer_pending(session_key)
         except CoordinationUnavailable as exc:
-            log.warning("session lock unavailable; the message waits for the next rescan",
-                        session=session_key, error=str(exc))
+            log.warning(
+                "session lock unavailable; the message waits for the next rescan",
+                session=session_key,
+                error=str(exc),
+            )
 
     async def _answer_pending(self, session_key: str) -> None:
         while True:

@@ -21,7 +21,9 @@ Clock = Callable[[], float]
 
 class ModelRouter(Protocol):
     async def complete(
-        self, request: ChatRequest, provider_name: str | None = None,
+        self,
+        request: ChatRequest,
+        provider_name: str | None = None,
         on_delta: DeltaSink | None = None,
     ) -> ChatResult: ...
 
@@ -81,8 +83,10 @@ class ContextStage:
         if not system and prompt:
             system = [Message("system", prompt)]
         latest = Message("user", inbound.text)
-        budget = self._config.max_context_tokens - estimate_tokens(inbound.text) - sum(
-            estimate_tokens(m.content) for m in system
+        budget = (
+            self._config.max_context_tokens
+            - estimate_tokens(inbound.text)
+            - sum(estimate_tokens(m.content) for m in system)
         )
         history: list[Message] = []
         for turn in reversed(session.turns):
@@ -94,7 +98,7 @@ class ContextStage:
             history.append(turn.as_message())
         history.reverse()
         if ctx.max_turns is not None:
-            history = history[-2 * ctx.max_turns:] if ctx.max_turns else []
+            history = history[-2 * ctx.max_turns :] if ctx.max_turns else []
         if history and history[0].role == "assistant":
             history.pop(0)  # never start the history in the middle of an exchange
         ctx.messages = [*system, *history, latest]
@@ -108,8 +112,9 @@ class ModelStage:
         inbound = ctx.inbound
         temperature = inbound.temperature if inbound.temperature is not None else ctx.temperature
         request = ChatRequest(ctx.messages, max_tokens=inbound.max_tokens, temperature=temperature)
-        provider = ((ctx.session.model if ctx.session else None) or inbound.model
-                    or ctx.provider_choice)
+        provider = (
+            (ctx.session.model if ctx.session else None) or inbound.model or ctx.provider_choice
+        )
         result = await self._router.complete(request, provider, ctx.on_delta)
         ctx.reply = result.text
         ctx.reasoning = result.reasoning
@@ -135,18 +140,27 @@ class PersistStage:
             asked_at = max(ctx.now, session.context_from + 1e-6)
             records = [
                 TurnRecord("user", inbound.text, asked_at, request_id=inbound.request_id),
-                TurnRecord("assistant", ctx.reply, max(self._clock(), asked_at + 1e-6),
-                           reasoning=ctx.reasoning, provider=ctx.provider, model=ctx.model,
-                           prompt_tokens=ctx.usage.prompt_tokens,
-                           completion_tokens=ctx.usage.completion_tokens,
-                           request_id=inbound.request_id, route=ctx.route),
+                TurnRecord(
+                    "assistant",
+                    ctx.reply,
+                    max(self._clock(), asked_at + 1e-6),
+                    reasoning=ctx.reasoning,
+                    provider=ctx.provider,
+                    model=ctx.model,
+                    prompt_tokens=ctx.usage.prompt_tokens,
+                    completion_tokens=ctx.usage.completion_tokens,
+                    request_id=inbound.request_id,
+                    route=ctx.route,
+                ),
             ]
         if not records and not ctx.conversation_changes:
             return
         store = self._memory.store
-        ctx.writes.append(store.save_conversation(
-            session.key, inbound.channel, inbound.user_id, ctx.now, **ctx.conversation_changes
-        ))
+        ctx.writes.append(
+            store.save_conversation(
+                session.key, inbound.channel, inbound.user_id, ctx.now, **ctx.conversation_changes
+            )
+        )
         session.stamp = ctx.now  # the row's updated_at once this commits
         if records:
             self._memory.remember(session, records)

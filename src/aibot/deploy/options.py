@@ -52,8 +52,10 @@ class DeployOptions:
         for name in ("prefix", "config_dir", "data_dir", "cert_dir"):
             value = getattr(self, name)
             if value is not None and not _PATH.match(value):
-                raise ValueError(f"--{name.replace('_', '-')} must be an absolute path without "
-                                 f"spaces or quotes (got {value!r})")
+                raise ValueError(
+                    f"--{name.replace('_', '-')} must be an absolute path without "
+                    f"spaces or quotes (got {value!r})"
+                )
 
     @classmethod
     def from_config(cls, config: Config, choices: Mapping[str, Any]) -> DeployOptions:
@@ -62,9 +64,13 @@ class DeployOptions:
         Without a `domain` choice the host name of `server.public_url` is used, so a config
         that already knows its public address renders a matching nginx site."""
         server = config.server
-        base = cls(host=server.host, port=server.port, public_url=server.public_url,
-                   max_body_bytes=server.max_body_bytes,
-                   domain=urlsplit(server.public_url).hostname if server.public_url else None)
+        base = cls(
+            host=server.host,
+            port=server.port,
+            public_url=server.public_url,
+            max_body_bytes=server.max_body_bytes,
+            domain=urlsplit(server.public_url).hostname if server.public_url else None,
+        )
         return replace(base, **{k: v for k, v in choices.items() if v is not None})
 
     @property

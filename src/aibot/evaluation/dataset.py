@@ -72,8 +72,9 @@ def parse_dataset(lines: Iterable[str], source: str) -> list[Case]:
             problems.append(f"{source}:{number}: {exc}")
             continue
         if case.id in seen:
-            problems.append(f"{source}:{number}: id {case.id!r} already used on line "
-                            f"{seen[case.id]}")
+            problems.append(
+                f"{source}:{number}: id {case.id!r} already used on line {seen[case.id]}"
+            )
             continue
         seen[case.id] = number
         cases.append(case)
@@ -100,9 +101,14 @@ def _parse_row(line: str, number: int) -> Case:
     case_id = row.get("id", str(number))
     if not isinstance(case_id, str | int) or isinstance(case_id, bool) or case_id == "":
         raise ValueError("'id' must be a non-empty string or an integer")
-    return Case(id=str(case_id), question=question or "", reference=reference or "",
-                history=_history(row.get("history", [])), tags=_tags(row.get("tags", [])),
-                expect=expect)
+    return Case(
+        id=str(case_id),
+        question=question or "",
+        reference=reference or "",
+        history=_history(row.get("history", [])),
+        tags=_tags(row.get("tags", [])),
+        expect=expect,
+    )
 
 
 def _text(row: dict[str, Any], key: str, *, required: bool) -> str | None:
@@ -124,8 +130,10 @@ def _history(value: Any) -> tuple[Message, ...]:
             raise ValueError(f"history[{index}] must be an object with exactly role and content")
         role, content = item["role"], item["content"]
         if role not in HISTORY_ROLES:
-            raise ValueError(f"history[{index}].role must be one of "
-                             f"{', '.join(sorted(HISTORY_ROLES))}, got {role!r}")
+            raise ValueError(
+                f"history[{index}].role must be one of "
+                f"{', '.join(sorted(HISTORY_ROLES))}, got {role!r}"
+            )
         if not isinstance(content, str):
             raise ValueError(f"history[{index}].content must be a string")
         messages.append(Message(role, content))

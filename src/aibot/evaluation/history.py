@@ -36,22 +36,37 @@ class _Turn:
     rating: int | None = None  # sum of the users' 👍 (+1) and 👎 (-1) on an answer
 
 
-async def sample_history(engine: AsyncEngine, *, days: float, limit: int, now: float,
-                         seed: int) -> list[Case]:
+async def sample_history(
+    engine: AsyncEngine, *, days: float, limit: int, now: float, seed: int
+) -> list[Case]:
     """Up to `limit` question/answer pairs from the last `days`, oldest first."""
     if days <= 0 or limit < 1:
         raise ValueError("days must be positive and limit at least 1")
-    rated = (select(ratings.c.request_id, func.sum(ratings.c.score).label("score"))
-             .group_by(ratings.c.request_id).subquery())
+    rated = (
+        select(ratings.c.request_id, func.sum(ratings.c.score).label("score"))
+        .group_by(ratings.c.request_id)
+        .subquery()
+    )
     query = (
-        select(turns.c.id, turns.c.session_key, turns.c.role, turns.c.content,
-               turns.c.created_at, conversations.c.context_from, rated.c.score)
-        .select_from(turns.outerjoin(conversations,
-                                     conversations.c.session_key == turns.c.session_key)
-                     .outerjoin(rated, and_(rated.c.request_id == turns.c.request_id,
-                                            turns.c.role == "assistant")))
-        .where(and_(turns.c.created_at >= now - days * DAY, turns.c.role.in_(("user",
-                                                                               "assistant"))))
+        select(
+            turns.c.id,
+            turns.c.session_key,
+            turns.c.role,
+            turns.c.content,
+            turns.c.created_at,
+            conversations.c.context_from,
+            rated.c.score,
+        )
+        .select_from(
+            turns.outerjoin(
+                conversations, conversations.c.session_key == turns.c.session_key
+            ).outerjoin(
+                rated, and_(rated.c.request_id == turns.c.request_id, turns.c.role == "assistant")
+            )
+        )
+        .where(
+            and_(turns.c.created_at >= now - days * DAY, turns.c.role.in_(("user", "assistant")))
+        )
         .order_by(turns.c.session_key, turns.c.created_at, turns.c.id)
     )
     rng = random.Random(seed)  # noqa: S311 - sampling, not security
@@ -64,14 +79,20 @@ async def sample_history(engine: AsyncEngine, *, days: float, limit: int, now: f
         async for row in result:
             if row.session_key != session:
                 session, recent = row.session_key, deque(maxlen=HISTORY_TURNS + 2)
-            turn = _Turn(row.id, row.role, row.content,
-                         row.created_at > (row.context_from or 0.0), row.score)
+            turn = _Turn(
+                row.id, row.role, row.content, row.created_at > (row.context_from or 0.0), row.score
+            )
             if recent and turn.after_reset and not recent[-1].after_reset:
                 recent.clear()  # the model did not see what came before the /reset
             question = recent[-1] if recent else None
             recent.append(turn)
-            if (turn.role != "assistant" or question is None or question.role != "user"
-                    or not turn.content.strip() or not question.content.strip()):
+            if (
+                turn.role != "assistant"
+                or question is None
+                or question.role != "user"
+                or not turn.content.strip()
+                or not question.content.strip()
+            ):
                 continue
             seen += 1
             slot = len(chosen) if len(chosen) < limit else rng.randrange(seen)
@@ -87,6 +108,10 @@ async def sample_history(engine: AsyncEngine, *, days: float, limit: int, now: f
 def _case(before: list[_Turn], question: _Turn, answer: _Turn) -> Case:
     history = tuple(Message(t.role, mask_pii(t.content)) for t in before)
     rated = () if not answer.rating else ("rated-good" if answer.rating > 0 else "rated-bad",)
-    return Case(id=f"turn-{answer.id}", question=mask_pii(question.content),
-                reference=mask_pii(answer.content), history=history,
-                tags=(HISTORY_TAG, *rated))
+    return Case(
+        id=f"turn-{answer.id}",
+        question=mask_pii(question.content),
+        reference=mask_pii(answer.content),
+        history=history,
+        tags=(HISTORY_TAG, *rated),
+    )

@@ -10,8 +10,7 @@ from html import escape
 from aibot.evaluation.report import Report, Verdict, describe_advantage, format_value, scale
 from aibot.evaluation.scoring import METRICS, TAG_METRICS, Metric, ModelScores
 
-PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1",
-           "#9c755f")
+PALETTE = ("#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#9c755f")
 CHART_MAX = {"bleu": 100.0, "success": 100.0, "judge": 5.0}
 BAR, GAP, GROUP_GAP, PLOT_HEIGHT, LEFT, BOTTOM, TOP = 22, 2, 26, 160, 40, 46, 18
 CSS = """
@@ -36,10 +35,14 @@ def render_html(report: Report) -> str:
         f"<h1>Model evaluation: {escape(report.source)}</h1>",
         f"<p>{len(report.cases)} cases · {created} · judge: {judge} · bootstrap seed "
         f"{report.seed}</p>",
-        "<h2>Verdicts</h2>", _verdicts(report.verdicts),
-        "<h2>Models</h2>", _models(report.scores),
-        "<h2>By tag</h2>", *_charts(report),
-        "<h2>Answers</h2>", _answers(report),
+        "<h2>Verdicts</h2>",
+        _verdicts(report.verdicts),
+        "<h2>Models</h2>",
+        _models(report.scores),
+        "<h2>By tag</h2>",
+        *_charts(report),
+        "<h2>Answers</h2>",
+        _answers(report),
         "</body></html>",
     ]
     return "\n".join(parts) + "\n"
@@ -49,32 +52,43 @@ def _verdicts(verdicts: Sequence[Verdict]) -> str:
     rows = []
     for verdict in verdicts:
         interval = escape(describe_advantage(verdict))
-        significant = ('<span class="yes">yes</span>' if verdict.significant
-                       else '<span class="no">no (within noise)</span>')
+        significant = (
+            '<span class="yes">yes</span>'
+            if verdict.significant
+            else '<span class="no">no (within noise)</span>'
+        )
         better = "higher" if verdict.metric.higher_is_better else "lower"
-        rows.append(f"<tr><td>{escape(verdict.metric.label)} ({better} is better)</td>"
-                    f"<td>{escape(verdict.winner or 'tie')}</td><td>{interval}</td>"
-                    f"<td>{significant}</td></tr>")
-    return ("<table><tr><th>metric</th><th>winner</th><th>advantage [95% CI]</th>"
-            "<th>significant</th></tr>" + "".join(rows) + "</table>")
+        rows.append(
+            f"<tr><td>{escape(verdict.metric.label)} ({better} is better)</td>"
+            f"<td>{escape(verdict.winner or 'tie')}</td><td>{interval}</td>"
+            f"<td>{significant}</td></tr>"
+        )
+    return (
+        "<table><tr><th>metric</th><th>winner</th><th>advantage [95% CI]</th>"
+        "<th>significant</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
 def _models(scores: Sequence[ModelScores]) -> str:
     head = "".join(f"<th>{escape(m.label)}</th>" for m in METRICS)
     rows = []
     for s in scores:
-        cells = "".join(f'<td class="num">{format_value(m.key, s.mean(m.key))}</td>'
-                        for m in METRICS)
+        cells = "".join(
+            f'<td class="num">{format_value(m.key, s.mean(m.key))}</td>' for m in METRICS
+        )
         p50, p95 = format_value("latency", s.latency_p50), format_value("latency", s.latency_p95)
-        rows.append(f"<tr><td>{escape(s.name)}</td><td>{escape(s.model)}</td>{cells}"
-                    f'<td class="num">{s.corpus_bleu:.2f}</td><td class="num">{p50} / {p95}</td>'
-                    f'<td class="num">{s.prompt_tokens} / {s.completion_tokens}</td>'
-                    f'<td class="num">{format_value("cost", s.cost)}</td>'
-                    f'<td class="num">{s.errors}</td></tr>')
-    return ("<table><tr><th>provider</th><th>model</th>" + head + "<th>corpus BLEU</th>"
-            "<th>latency p50 / p95 (s)</th><th>tokens in / out</th><th>total cost</th>"
-            "<th>errors</th></tr>"
-            + "".join(rows) + "</table>")
+        rows.append(
+            f"<tr><td>{escape(s.name)}</td><td>{escape(s.model)}</td>{cells}"
+            f'<td class="num">{s.corpus_bleu:.2f}</td><td class="num">{p50} / {p95}</td>'
+            f'<td class="num">{s.prompt_tokens} / {s.completion_tokens}</td>'
+            f'<td class="num">{format_value("cost", s.cost)}</td>'
+            f'<td class="num">{s.errors}</td></tr>'
+        )
+    return (
+        "<table><tr><th>provider</th><th>model</th>" + head + "<th>corpus BLEU</th>"
+        "<th>latency p50 / p95 (s)</th><th>tokens in / out</th><th>total cost</th>"
+        "<th>errors</th></tr>" + "".join(rows) + "</table>"
+    )
 
 
 def _charts(report: Report) -> list[str]:
@@ -83,8 +97,10 @@ def _charts(report: Report) -> list[str]:
     for metric in TAG_METRICS:
         if all(s.mean(metric.key) is None for s in report.scores):
             continue
-        figures.append(f"<figure><figcaption>{escape(metric.label)} by tag</figcaption>"
-                       f"{bar_chart(metric, report.scores)}</figure>")
+        figures.append(
+            f"<figure><figcaption>{escape(metric.label)} by tag</figcaption>"
+            f"{bar_chart(metric, report.scores)}</figure>"
+        )
     return figures
 
 
@@ -96,12 +112,14 @@ def bar_chart(metric: Metric, scores: Sequence[ModelScores]) -> str:
     legend_y = TOP + PLOT_HEIGHT + 36
     height = legend_y + 18 * len(scores) + 4
     base = TOP + PLOT_HEIGHT
-    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-           f'viewBox="0 0 {width} {height}" role="img" font-size="11" '
-           f'aria-label="{escape(metric.label)} by tag">',
-           f'<line x1="{LEFT}" y1="{base}" x2="{width - 10}" y2="{base}" stroke="#888"/>',
-           f'<text x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end">{top:g}</text>',
-           f'<text x="{LEFT - 4}" y="{base}" text-anchor="end">0</text>']
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+        f'viewBox="0 0 {width} {height}" role="img" font-size="11" '
+        f'aria-label="{escape(metric.label)} by tag">',
+        f'<line x1="{LEFT}" y1="{base}" x2="{width - 10}" y2="{base}" stroke="#888"/>',
+        f'<text x="{LEFT - 4}" y="{TOP + 4}" text-anchor="end">{top:g}</text>',
+        f'<text x="{LEFT - 4}" y="{base}" text-anchor="end">0</text>',
+    ]
     for g, tag in enumerate(tags):
         x0 = LEFT + g * group_width + GROUP_GAP // 2
         for m, s in enumerate(scores):
@@ -110,19 +128,27 @@ def bar_chart(metric: Metric, scores: Sequence[ModelScores]) -> str:
                 continue
             h = max(0.0, min(value / top, 1.0)) * PLOT_HEIGHT
             x = x0 + m * (BAR + GAP)
-            out.append(f'<rect x="{x}" y="{base - h:.1f}" width="{BAR}" height="{h:.1f}" '
-                       f'fill="{PALETTE[m % len(PALETTE)]}"><title>{escape(s.name)} · '
-                       f'{escape(tag)}: {value:.2f}</title></rect>')
-            out.append(f'<text x="{x + BAR / 2}" y="{base - h - 3:.1f}" text-anchor="middle" '
-                       f'font-size="9">{value:.0f}</text>')
+            out.append(
+                f'<rect x="{x}" y="{base - h:.1f}" width="{BAR}" height="{h:.1f}" '
+                f'fill="{PALETTE[m % len(PALETTE)]}"><title>{escape(s.name)} · '
+                f"{escape(tag)}: {value:.2f}</title></rect>"
+            )
+            out.append(
+                f'<text x="{x + BAR / 2}" y="{base - h - 3:.1f}" text-anchor="middle" '
+                f'font-size="9">{value:.0f}</text>'
+            )
         label = tag if len(tag) <= 16 else tag[:15] + "…"
-        out.append(f'<text x="{x0 + (group_width - GROUP_GAP) / 2}" y="{base + 14}" '
-                   f'text-anchor="middle">{escape(label)}</text>')
+        out.append(
+            f'<text x="{x0 + (group_width - GROUP_GAP) / 2}" y="{base + 14}" '
+            f'text-anchor="middle">{escape(label)}</text>'
+        )
     for m, s in enumerate(scores):
         y = legend_y + 18 * m
-        out.append(f'<rect x="{LEFT}" y="{y - 10}" width="12" height="12" '
-                   f'fill="{PALETTE[m % len(PALETTE)]}"/>'
-                   f'<text x="{LEFT + 18}" y="{y}">{escape(s.name)}</text>')
+        out.append(
+            f'<rect x="{LEFT}" y="{y - 10}" width="12" height="12" '
+            f'fill="{PALETTE[m % len(PALETTE)]}"/>'
+            f'<text x="{LEFT + 18}" y="{y}">{escape(s.name)}</text>'
+        )
     out.append("</svg>")
     return "".join(out)
 
@@ -134,12 +160,19 @@ def _answers(report: Report) -> str:
         cells = []
         for s in report.scores:
             answer = report.answers[s.name][i]
-            body = (f'<span class="err">error: {escape(answer.error)}</span>'
-                    if answer.error is not None else f"<pre>{escape(answer.text or '')}</pre>")
+            body = (
+                f'<span class="err">error: {escape(answer.error)}</span>'
+                if answer.error is not None
+                else f"<pre>{escape(answer.text or '')}</pre>"
+            )
             cells.append(f"<td>{body}<br>BLEU {format_value('bleu', s.values['bleu'][i])}</td>")
         tags = ", ".join(case.tags)
-        rows.append(f"<tr><td>{escape(case.id)}</td><td><pre>{escape(case.question)}</pre>"
-                    f"<small>{escape(tags)}</small></td><td><pre>{escape(case.reference)}</pre>"
-                    f"</td>{''.join(cells)}</tr>")
-    return (f"<details><summary>{len(report.cases)} cases</summary><table><tr><th>id</th>"
-            f"<th>question</th><th>reference</th>{head}</tr>{''.join(rows)}</table></details>")
+        rows.append(
+            f"<tr><td>{escape(case.id)}</td><td><pre>{escape(case.question)}</pre>"
+            f"<small>{escape(tags)}</small></td><td><pre>{escape(case.reference)}</pre>"
+            f"</td>{''.join(cells)}</tr>"
+        )
+    return (
+        f"<details><summary>{len(report.cases)} cases</summary><table><tr><th>id</th>"
+        f"<th>question</th><th>reference</th>{head}</tr>{''.join(rows)}</table></details>"
+    )

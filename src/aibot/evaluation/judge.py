@@ -27,8 +27,10 @@ _LEADING = re.compile(r"^[\s*#>_`\"'\[(]*([1-5])(?:\s*/\s*5)?(?![\d.]\d)")
 
 
 def judge_prompt(case: Case, answer: str) -> list[Message]:
-    user = (f"Question:\n{case.question}\n\nReference answer:\n{case.reference}\n\n"
-            f"Assistant's answer:\n{answer}")
+    user = (
+        f"Question:\n{case.question}\n\nReference answer:\n{case.reference}\n\n"
+        f"Assistant's answer:\n{answer}"
+    )
     return [Message("system", RUBRIC), Message("user", user)]
 
 
@@ -55,7 +57,8 @@ class Judge:
         trouble is not the graded model's fault, so it is left out rather than scored low."""
         try:
             result = await self.provider.chat(
-                ChatRequest(messages=judge_prompt(case, answer), temperature=0.0))
+                ChatRequest(messages=judge_prompt(case, answer), temperature=0.0)
+            )
         except ProviderError:
             return None
         return parse_score(result.text)

@@ -39,7 +39,8 @@ class Verdict:
     @property
     def significant(self) -> bool:
         return self.winner is not None and all(
-            c.advantage is not None and c.advantage.low > 0 for c in self.comparisons)
+            c.advantage is not None and c.advantage.low > 0 for c in self.comparisons
+        )
 
     @property
     def closest(self) -> Comparison | None:
@@ -60,12 +61,28 @@ class Report:
     created_at: float
 
 
-def build_report(source: str, cases: Sequence[Case], answers: Mapping[str, Sequence[Answer]],
-                 models: Mapping[str, str], *, judge: str | None, prices: Mapping[str, Price],
-                 seed: int) -> Report:
+def build_report(
+    source: str,
+    cases: Sequence[Case],
+    answers: Mapping[str, Sequence[Answer]],
+    models: Mapping[str, str],
+    *,
+    judge: str | None,
+    prices: Mapping[str, Price],
+    seed: int,
+) -> Report:
     """`models` maps each provider name to its model name, in the order to show them."""
-    scores = [score_model(name, models[name], cases, answers[name], judged=judge is not None,
-                          price=prices.get(name)) for name in models]
+    scores = [
+        score_model(
+            name,
+            models[name],
+            cases,
+            answers[name],
+            judged=judge is not None,
+            price=prices.get(name),
+        )
+        for name in models
+    ]
     verdicts = [v for m in METRICS if (v := _verdict(m, scores, seed)) is not None]
     return Report(source, cases, answers, scores, verdicts, judge, seed, time.time())
 
@@ -82,8 +99,12 @@ def _verdict(metric: Metric, scores: Sequence[ModelScores], seed: int) -> Verdic
     comparisons = []
     for _, other in present[1:]:
         better, worse = (best, other) if metric.higher_is_better else (other, best)
-        comparisons.append(Comparison(other.name, paired_bootstrap(
-            better.values[metric.key], worse.values[metric.key], seed=seed)))
+        comparisons.append(
+            Comparison(
+                other.name,
+                paired_bootstrap(better.values[metric.key], worse.values[metric.key], seed=seed),
+            )
+        )
     return Verdict(metric, winner, tuple(comparisons))
 
 
@@ -110,8 +131,10 @@ def describe_advantage(verdict: Verdict) -> str:
     if closest is None or closest.advantage is None:
         return "–"
     key, adv = verdict.metric.key, closest.advantage
-    return (f"{format_value(key, adv.mean)} [{format_value(key, adv.low)}, "
-            f"{format_value(key, adv.high)}] vs {closest.against}")
+    return (
+        f"{format_value(key, adv.mean)} [{format_value(key, adv.low)}, "
+        f"{format_value(key, adv.high)}] vs {closest.against}"
+    )
 
 
 def _round(value: float | None) -> float | None:
@@ -121,9 +144,13 @@ def _round(value: float | None) -> float | None:
 def _difference(diff: Difference | None, metric_key: str) -> dict[str, Any] | None:
     if diff is None:
         return None
-    return {"mean": _round(scale(metric_key, diff.mean)), "ci_low": _round(scale(metric_key,
-            diff.low)), "ci_high": _round(scale(metric_key, diff.high)), "pairs": diff.n,
-            "significant": diff.low > 0}
+    return {
+        "mean": _round(scale(metric_key, diff.mean)),
+        "ci_low": _round(scale(metric_key, diff.low)),
+        "ci_high": _round(scale(metric_key, diff.high)),
+        "pairs": diff.n,
+        "significant": diff.low > 0,
+    }
 
 
 def to_dict(report: Report) -> dict[str, Any]:
@@ -135,37 +162,63 @@ def to_dict(report: Report) -> dict[str, Any]:
         "judge": report.judge,
         "seed": report.seed,
         "bootstrap": {"resamples": RESAMPLES, "confidence": CONFIDENCE},
-        "models": [{
-            "provider": s.name, "model": s.model,
-            "metrics": {m.key: _round(scale(m.key, s.mean(m.key))) for m in METRICS},
-            "corpus_bleu": _round(s.corpus_bleu),
-            "latency_p50": _round(s.latency_p50), "latency_p95": _round(s.latency_p95),
-            "prompt_tokens": s.prompt_tokens, "completion_tokens": s.completion_tokens,
-            "cost": _round(s.cost), "errors": s.errors, "judge_failures": s.judge_failures,
-            "by_tag": {tag: {k: _round(scale(k, v)) for k, v in values.items()}
-                       for tag, values in s.by_tag.items()},
-        } for s in report.scores],
-        "verdicts": [{
-            "metric": v.metric.key, "label": v.metric.label,
-            "better": "higher" if v.metric.higher_is_better else "lower",
-            "winner": v.winner, "significant": v.significant,
-            "comparisons": [{"against": c.against, "advantage": _difference(c.advantage,
-                                                                            v.metric.key)}
-                            for c in v.comparisons],
-        } for v in report.verdicts],
-        "rows": [{
-            "id": case.id, "question": case.question, "reference": case.reference,
-            "expect": case.expect, "tags": list(case.tags),
-            "answers": {s.name: _answer(report.answers[s.name][i], s, i)
-                        for s in report.scores},
-        } for i, case in enumerate(report.cases)],
+        "models": [
+            {
+                "provider": s.name,
+                "model": s.model,
+                "metrics": {m.key: _round(scale(m.key, s.mean(m.key))) for m in METRICS},
+                "corpus_bleu": _round(s.corpus_bleu),
+                "latency_p50": _round(s.latency_p50),
+                "latency_p95": _round(s.latency_p95),
+                "prompt_tokens": s.prompt_tokens,
+                "completion_tokens": s.completion_tokens,
+                "cost": _round(s.cost),
+                "errors": s.errors,
+                "judge_failures": s.judge_failures,
+                "by_tag": {
+                    tag: {k: _round(scale(k, v)) for k, v in values.items()}
+                    for tag, values in s.by_tag.items()
+                },
+            }
+            for s in report.scores
+        ],
+        "verdicts": [
+            {
+                "metric": v.metric.key,
+                "label": v.metric.label,
+                "better": "higher" if v.metric.higher_is_better else "lower",
+                "winner": v.winner,
+                "significant": v.significant,
+                "comparisons": [
+                    {"against": c.against, "advantage": _difference(c.advantage, v.metric.key)}
+                    for c in v.comparisons
+                ],
+            }
+            for v in report.verdicts
+        ],
+        "rows": [
+            {
+                "id": case.id,
+                "question": case.question,
+                "reference": case.reference,
+                "expect": case.expect,
+                "tags": list(case.tags),
+                "answers": {
+                    s.name: _answer(report.answers[s.name][i], s, i) for s in report.scores
+                },
+            }
+            for i, case in enumerate(report.cases)
+        ],
     }
 
 
 def _answer(answer: Answer, scores: ModelScores, index: int) -> dict[str, Any]:
     return {
-        "text": answer.text, "error": answer.error, "latency": _round(answer.latency),
-        "prompt_tokens": answer.prompt_tokens, "completion_tokens": answer.completion_tokens,
+        "text": answer.text,
+        "error": answer.error,
+        "latency": _round(answer.latency),
+        "prompt_tokens": answer.prompt_tokens,
+        "completion_tokens": answer.completion_tokens,
         **{m.key: _round(scores.values[m.key][index]) for m in METRICS},
     }
 

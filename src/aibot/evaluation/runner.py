@@ -39,9 +39,12 @@ async def ask(provider: Provider, case: Case) -> Answer:
         result = await provider.chat(request_for(case))
     except ProviderError as exc:
         return Answer(error=str(exc))
-    return Answer(text=result.text, latency=time.perf_counter() - started,
-                  prompt_tokens=result.usage.prompt_tokens,
-                  completion_tokens=result.usage.completion_tokens)
+    return Answer(
+        text=result.text,
+        latency=time.perf_counter() - started,
+        prompt_tokens=result.usage.prompt_tokens,
+        completion_tokens=result.usage.completion_tokens,
+    )
 
 
 async def run_cases(

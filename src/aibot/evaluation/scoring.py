@@ -95,13 +95,19 @@ def _bleu(tokenize: str, *, sentence: bool) -> BLEU:
 
 
 def sentence_bleu(hypothesis: str, reference: str) -> float:
-    return float(_bleu(bleu_tokenizer(reference), sentence=True)
-                 .sentence_score(hypothesis, [reference]).score)
+    return float(
+        _bleu(bleu_tokenizer(reference), sentence=True)
+        .sentence_score(hypothesis, [reference])
+        .score
+    )
 
 
 def corpus_bleu(hypotheses: Sequence[str], references: Sequence[str]) -> float:
-    return float(_bleu(bleu_tokenizer(*references), sentence=False)
-                 .corpus_score(list(hypotheses), [list(references)]).score)
+    return float(
+        _bleu(bleu_tokenizer(*references), sentence=False)
+        .corpus_score(list(hypotheses), [list(references)])
+        .score
+    )
 
 
 def normalize(text: str) -> str:
@@ -125,8 +131,15 @@ def percentile(values: Sequence[float], q: float) -> float | None:
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
 
 
-def score_model(name: str, model: str, cases: Sequence[Case], answers: Sequence[Answer], *,
-                judged: bool, price: Price | None) -> ModelScores:
+def score_model(
+    name: str,
+    model: str,
+    cases: Sequence[Case],
+    answers: Sequence[Answer],
+    *,
+    judged: bool,
+    price: Price | None,
+) -> ModelScores:
     values: dict[str, list[float | None]] = {m.key: [] for m in METRICS}
     for case, answer in zip(cases, answers, strict=True):
         for key, value in _case_values(case, answer, judged=judged, price=price).items():
@@ -136,10 +149,14 @@ def score_model(name: str, model: str, cases: Sequence[Case], answers: Sequence[
     prompt = sum(a.prompt_tokens for a in answered)
     completion = sum(a.completion_tokens for a in answered)
     scores = ModelScores(
-        name=name, model=model, values=values,
+        name=name,
+        model=model,
+        values=values,
         corpus_bleu=corpus_bleu([a.text or "" for a in answers], [c.reference for c in cases]),
-        latency_p50=percentile(latencies, 50), latency_p95=percentile(latencies, 95),
-        prompt_tokens=prompt, completion_tokens=completion,
+        latency_p50=percentile(latencies, 50),
+        latency_p95=percentile(latencies, 95),
+        prompt_tokens=prompt,
+        completion_tokens=completion,
         errors=len(answers) - len(answered),
         judge_failures=sum(1 for a in answered if judged and a.judge is None),
         cost=price.of(prompt, completion) if price else None,
@@ -148,8 +165,9 @@ def score_model(name: str, model: str, cases: Sequence[Case], answers: Sequence[
     return scores
 
 
-def _case_values(case: Case, answer: Answer, *, judged: bool,
-                 price: Price | None) -> dict[str, float | None]:
+def _case_values(
+    case: Case, answer: Answer, *, judged: bool, price: Price | None
+) -> dict[str, float | None]:
     text = answer.text
     failed = text is None
     success: float | None = None
@@ -166,17 +184,21 @@ def _case_values(case: Case, answer: Answer, *, judged: bool,
         ERRORS.key: float(failed),
         LATENCY.key: answer.latency,
         TOKENS.key: None if failed else float(tokens),
-        COST.key: None if failed or price is None else price.of(answer.prompt_tokens,
-                                                                answer.completion_tokens),
+        COST.key: None
+        if failed or price is None
+        else price.of(answer.prompt_tokens, answer.completion_tokens),
     }
 
 
-def _by_tag(cases: Sequence[Case],
-            values: Mapping[str, list[float | None]]) -> dict[str, dict[str, float | None]]:
+def _by_tag(
+    cases: Sequence[Case], values: Mapping[str, list[float | None]]
+) -> dict[str, dict[str, float | None]]:
     """Means of the quality metrics over the cases carrying each tag."""
     members: dict[str, list[int]] = {}
     for index, case in enumerate(cases):
         for tag in case.tags or (UNTAGGED,):
             members.setdefault(tag, []).append(index)
-    return {tag: {m.key: mean([values[m.key][i] for i in indexes]) for m in TAG_METRICS}
-            for tag, indexes in sorted(members.items())}
+    return {
+        tag: {m.key: mean([values[m.key][i] for i in indexes]) for m in TAG_METRICS}
+        for tag, indexes in sorted(members.items())
+    }

@@ -32,9 +32,14 @@ class Difference:
         return self.low > 0 or self.high < 0
 
 
-def paired_bootstrap(a: Sequence[float | None], b: Sequence[float | None], *, seed: int,
-                     resamples: int = RESAMPLES, confidence: float = CONFIDENCE
-                     ) -> Difference | None:
+def paired_bootstrap(
+    a: Sequence[float | None],
+    b: Sequence[float | None],
+    *,
+    seed: int,
+    resamples: int = RESAMPLES,
+    confidence: float = CONFIDENCE,
+) -> Difference | None:
     """None when no case has a value for both (e.g. both models failed every call)."""
     if len(a) != len(b):
         raise ValueError("paired samples must have the same length")
@@ -45,11 +50,14 @@ def paired_bootstrap(a: Sequence[float | None], b: Sequence[float | None], *, se
     rng = np.random.default_rng(seed)
     # Resampled in chunks of about a million indexes: a 50,000-case set stays in ~10 MB.
     rows = max(1, _CHUNK // len(diffs))
-    means = np.concatenate([
-        diffs[rng.integers(0, len(diffs), size=(min(rows, resamples - start), len(diffs)))]
-        .mean(axis=1)
-        for start in range(0, resamples, rows)
-    ])
+    means = np.concatenate(
+        [
+            diffs[
+                rng.integers(0, len(diffs), size=(min(rows, resamples - start), len(diffs)))
+            ].mean(axis=1)
+            for start in range(0, resamples, rows)
+        ]
+    )
     tail = (1 - confidence) / 2 * 100
     low, high = np.percentile(means, [tail, 100 - tail])
     return Difference(float(diffs.mean()), float(low), float(high), len(diffs))

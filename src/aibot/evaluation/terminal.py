@@ -12,8 +12,9 @@ from aibot.evaluation.scoring import METRICS
 
 def print_report(report: Report, console: Console) -> None:
     shown = [m for m in METRICS if any(s.mean(m.key) is not None for s in report.scores)]
-    models = Table(title=f"{len(report.cases)} cases from {escape(report.source)}",
-                   title_justify="left")
+    models = Table(
+        title=f"{len(report.cases)} cases from {escape(report.source)}", title_justify="left"
+    )
     models.add_column("provider")
     models.add_column("model")
     for metric in shown:
@@ -26,13 +27,18 @@ def print_report(report: Report, console: Console) -> None:
     if priced:
         models.add_column("total cost", justify="right")
     for s in report.scores:
-        latency = (f"{format_value('latency', s.latency_p50)} / "
-                   f"{format_value('latency', s.latency_p95)}")
-        models.add_row(escape(s.name), escape(s.model),
-                       *(format_value(m.key, s.mean(m.key)) for m in shown),
-                       f"{s.corpus_bleu:.2f}", latency,
-                       f"{s.prompt_tokens} / {s.completion_tokens}",
-                       *([format_value("cost", s.cost)] if priced else []))
+        latency = (
+            f"{format_value('latency', s.latency_p50)} / {format_value('latency', s.latency_p95)}"
+        )
+        models.add_row(
+            escape(s.name),
+            escape(s.model),
+            *(format_value(m.key, s.mean(m.key)) for m in shown),
+            f"{s.corpus_bleu:.2f}",
+            latency,
+            f"{s.prompt_tokens} / {s.completion_tokens}",
+            *([format_value("cost", s.cost)] if priced else []),
+        )
     console.print(models)
     if report.judge:
         console.print(f"judge: {escape(report.judge)}", highlight=False)
@@ -44,8 +50,10 @@ def _verdicts(report: Report) -> Table:
     for column in ("metric", "winner", "advantage [95% CI]", "significant"):
         table.add_column(column)
     for verdict in report.verdicts:
-        table.add_row(escape(verdict.metric.label), escape(verdict.winner or "tie"),
-                      escape(describe_advantage(verdict)),
-                      "[green]yes[/]" if verdict.significant else "[yellow]no (noise)[/]")
+        table.add_row(
+            escape(verdict.metric.label),
+            escape(verdict.winner or "tie"),
+            escape(describe_advantage(verdict)),
+            "[green]yes[/]" if verdict.significant else "[yellow]no (noise)[/]",
+        )
     return table
-

@@ -50,7 +50,14 @@ async def _reject(send: Send, limit: int) -> None:
     body = b'{"error":{"message":"request body larger than %d bytes","code":"body_too_large"}}' % (
         limit
     )
-    await send({"type": "http.response.start", "status": 413,
-                "headers": [(b"content-type", b"application/json"),
-                            (b"content-length", str(len(body)).encode())]})
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})

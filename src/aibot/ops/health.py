@@ -22,8 +22,10 @@ def build_health_router(
         """Liveness: 200 while the process serves requests."""
         return {"status": "ok"}
 
-    @router.get("/readyz", responses={503: {"description": "Not ready; the same report says "
-                                                        "what is missing"}})
+    @router.get(
+        "/readyz",
+        responses={503: {"description": "Not ready; the same report says what is missing"}},
+    )
     async def readyz() -> JSONResponse:
         """Readiness: 200 when store and a model are usable; otherwise 503 and what is missing."""
         report = await readiness()

@@ -71,8 +71,7 @@ class SecretMasker:
         self, _logger: Any, _method: str, event: MutableMapping[str, Any]
     ) -> MutableMapping[str, Any]:
         for key, value in list(event.items()):
-            event[key] = self.mask(value, "" if key == "event" else key,
-                                   pii=key not in _NOT_PII)
+            event[key] = self.mask(value, "" if key == "event" else key, pii=key not in _NOT_PII)
         return event
 
 
@@ -111,19 +110,22 @@ def _handler(settings: LoggingConfig | None) -> logging.Handler:
     path.parent.mkdir(parents=True, exist_ok=True)
     if settings.rotate == "daily":
         return logging.handlers.TimedRotatingFileHandler(
-            path, when="midnight", backupCount=settings.backups, encoding="utf-8", utc=True)
+            path, when="midnight", backupCount=settings.backups, encoding="utf-8", utc=True
+        )
     return _SizeRotatingFileHandler(
-        path, maxBytes=settings.max_bytes, backupCount=settings.backups,
-        encoding="utf-8")
+        path, maxBytes=settings.max_bytes, backupCount=settings.backups, encoding="utf-8"
+    )
 
 
-def configure_logging(level: str, fmt: str, masker: SecretMasker,
-                      settings: LoggingConfig | None = None) -> None:
+def configure_logging(
+    level: str, fmt: str, masker: SecretMasker, settings: LoggingConfig | None = None
+) -> None:
     """`settings` adds the file and rotation options of the `logging:` section."""
     to_file = settings is not None and bool(settings.file)
     use_json = to_file or fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (
-        structlog.processors.JSONRenderer(serializer=_json_dumps) if use_json
+        structlog.processors.JSONRenderer(serializer=_json_dumps)
+        if use_json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
     shared: list[Any] = [

@@ -16,114 +16,159 @@ class Metrics:
             "aibot_messages_in", "Messages received, by channel.", ["channel"], registry=r
         )
         self.messages_out = Counter(
-            "aibot_messages_out", "Replies delivered, by channel and outcome.",
-            ["channel", "outcome"], registry=r,
+            "aibot_messages_out",
+            "Replies delivered, by channel and outcome.",
+            ["channel", "outcome"],
+            registry=r,
         )
         self.dedupe_hits = Counter(
-            "aibot_dedupe_hits", "Re-delivered messages dropped by the inbox.", ["channel"],
+            "aibot_dedupe_hits",
+            "Re-delivered messages dropped by the inbox.",
+            ["channel"],
             registry=r,
         )
         self.stage_latency = Histogram(
-            "aibot_stage_seconds", "Time spent in each pipeline stage.", ["stage"],
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "aibot_stage_seconds",
+            "Time spent in each pipeline stage.",
+            ["stage"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.message_latency = Histogram(
-            "aibot_message_seconds", "Whole pipeline time per message, by channel.", ["channel"],
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "aibot_message_seconds",
+            "Whole pipeline time per message, by channel.",
+            ["channel"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.provider_latency = Histogram(
-            "aibot_provider_seconds", "Model call time, by provider.", ["provider"],
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "aibot_provider_seconds",
+            "Model call time, by provider.",
+            ["provider"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.provider_errors = Counter(
-            "aibot_provider_errors", "Failed model calls, by provider and kind.",
-            ["provider", "kind"], registry=r,
+            "aibot_provider_errors",
+            "Failed model calls, by provider and kind.",
+            ["provider", "kind"],
+            registry=r,
         )
         self.tokens = Counter(
-            "aibot_tokens", "Model tokens, by provider and direction.", ["provider", "direction"],
+            "aibot_tokens",
+            "Model tokens, by provider and direction.",
+            ["provider", "direction"],
             registry=r,
         )
         self.circuit_open = Gauge(
-            "aibot_provider_circuit_open", "1 while a provider's circuit is open.", ["provider"],
+            "aibot_provider_circuit_open",
+            "1 while a provider's circuit is open.",
+            ["provider"],
             registry=r,
         )
         self.errors = Counter(
-            "aibot_errors", "Messages that ended in an error, by channel and kind.",
-            ["channel", "kind"], registry=r,
+            "aibot_errors",
+            "Messages that ended in an error, by channel and kind.",
+            ["channel", "kind"],
+            registry=r,
         )
         self.queue_depth = Gauge(
             "aibot_queue_depth", "Messages waiting in the dispatcher.", registry=r
         )
-        self.in_flight = Gauge(
-            "aibot_in_flight", "Messages being processed now.", registry=r
-        )
+        self.in_flight = Gauge("aibot_in_flight", "Messages being processed now.", registry=r)
         self.outbox_pending = Gauge(
             "aibot_outbox_pending", "Replies waiting to be delivered.", registry=r
         )
         self.outbox_oldest = Gauge(
-            "aibot_outbox_oldest_seconds", "Age of the oldest reply waiting to be delivered.",
+            "aibot_outbox_oldest_seconds",
+            "Age of the oldest reply waiting to be delivered.",
             registry=r,
         )
         self.inbox_pending = Gauge(
-            "aibot_inbox_pending", "Received messages not yet answered (sampled every rescan).",
+            "aibot_inbox_pending",
+            "Received messages not yet answered (sampled every rescan).",
             registry=r,
         )
         self.inbox_oldest = Gauge(
-            "aibot_inbox_oldest_seconds", "Age of the oldest message not yet answered.",
+            "aibot_inbox_oldest_seconds",
+            "Age of the oldest message not yet answered.",
             registry=r,
         )
         self.loop_lag = Gauge(
-            "aibot_event_loop_lag_seconds", "How late the event loop ran the last timer sample.",
+            "aibot_event_loop_lag_seconds",
+            "How late the event loop ran the last timer sample.",
             registry=r,
         )
         self.loop_lag_samples = Histogram(
-            "aibot_event_loop_lag_samples_seconds", "Every event-loop lag sample, for quantiles "
-            "and alerts that must not miss a spike between scrapes.", buckets=_LAG_BUCKETS,
+            "aibot_event_loop_lag_samples_seconds",
+            "Every event-loop lag sample, for quantiles "
+            "and alerts that must not miss a spike between scrapes.",
+            buckets=_LAG_BUCKETS,
             registry=r,
         )
         self.outbox_expired = Counter(
-            "aibot_outbox_expired", "Replies too old to send, by channel.", ["channel"],
+            "aibot_outbox_expired",
+            "Replies too old to send, by channel.",
+            ["channel"],
             registry=r,
         )
         self.rejected = Counter(
-            "aibot_rejected", "Messages refused before the model, by reason.", ["reason"],
+            "aibot_rejected",
+            "Messages refused before the model, by reason.",
+            ["reason"],
             registry=r,
         )
 
         self.routed = Counter(
-            "aibot_routed", "Messages by the route that matched (default: none).", ["route"],
+            "aibot_routed",
+            "Messages by the route that matched (default: none).",
+            ["route"],
             registry=r,
         )
         self.policy_events = Counter(
-            "aibot_policy_events", "Policy decisions: sensitive words, cache hits and misses.",
-            ["policy", "outcome"], registry=r,
+            "aibot_policy_events",
+            "Policy decisions: sensitive words, cache hits and misses.",
+            ["policy", "outcome"],
+            registry=r,
         )
         self.feedback = Counter(
-            "aibot_feedback", "Answer ratings (a changed rating counts again), by channel, "
-            "provider, route and rating.", ["channel", "provider", "route", "rating"], registry=r,
+            "aibot_feedback",
+            "Answer ratings (a changed rating counts again), by channel, "
+            "provider, route and rating.",
+            ["channel", "provider", "route", "rating"],
+            registry=r,
         )
         self.replicas_alive = Gauge(
-            "aibot_replicas_alive", "Scale-out mode: replicas whose heartbeat is current, as "
-            "this replica last saw them.", registry=r,
+            "aibot_replicas_alive",
+            "Scale-out mode: replicas whose heartbeat is current, as this replica last saw them.",
+            registry=r,
         )
         self.receiving = Gauge(
-            "aibot_receiving", "Scale-out mode: 1 where this replica holds the channel's "
-            "receiver lease (long poll / long connection), 0 on standby.", ["channel"],
+            "aibot_receiving",
+            "Scale-out mode: 1 where this replica holds the channel's "
+            "receiver lease (long poll / long connection), 0 on standby.",
+            ["channel"],
             registry=r,
         )
         self.coordination_up = Gauge(
-            "aibot_coordination_up", "Scale-out mode: 1 while Redis answered the last "
-            "heartbeat.", registry=r,
+            "aibot_coordination_up",
+            "Scale-out mode: 1 while Redis answered the last heartbeat.",
+            registry=r,
         )
 
     def summary(self) -> str:
         """Totals since start for the admin's /stats: messages, tokens, refusals, errors."""
         lines = []
-        for counter, label in ((self.messages_in, "messages in"), (self.tokens, "tokens"),
-                               (self.rejected, "refused"), (self.errors, "errors")):
+        for counter, label in (
+            (self.messages_in, "messages in"),
+            (self.tokens, "tokens"),
+            (self.rejected, "refused"),
+            (self.errors, "errors"),
+        ):
             parts = [
                 "/".join(sample.labels.values()) + f" {sample.value:.0f}"
-                for metric in counter.collect() for sample in metric.samples
+                for metric in counter.collect()
+                for sample in metric.samples
                 if sample.name.endswith("_total") and sample.value
             ]
             lines.append(f"{label}: " + (", ".join(parts) or "0"))

@@ -20,14 +20,29 @@ _END = r"(?![0-9A-Za-z])"
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     ("email", re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")),
     # Mainland resident ID: 6-digit area, birth date YYYYMMDD, 3-digit sequence, check digit/X.
-    ("id-card", re.compile(
-        _START + r"\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
-        + _END)),
+    (
+        "id-card",
+        re.compile(
+            _START
+            + r"\d{6}(?:18|19|20)\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])\d{3}[\dXx]"
+            + _END
+        ),
+    ),
     # Mainland mobile (optionally +86), landline with area code, and other E.164 numbers.
-    ("phone", re.compile(
-        _START + r"(?:(?:\+|00)86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}" + _END
-        + r"|" + _START + r"0\d{2,3}-\d{7,8}" + _END
-        + r"|(?<![0-9A-Za-z+])\+\d{1,3}[ -]?\d{2,4}(?:[ -]?\d{2,4}){1,3}" + _END)),
+    (
+        "phone",
+        re.compile(
+            _START
+            + r"(?:(?:\+|00)86[ -]?)?1[3-9]\d(?:[ -]?\d{4}){2}"
+            + _END
+            + r"|"
+            + _START
+            + r"0\d{2,3}-\d{7,8}"
+            + _END
+            + r"|(?<![0-9A-Za-z+])\+\d{1,3}[ -]?\d{2,4}(?:[ -]?\d{2,4}){1,3}"
+            + _END
+        ),
+    ),
     # Bank cards: 13-19 digits, optionally grouped by spaces or dashes as printed on the card.
     ("bank-card", re.compile(_START + r"\d{4}(?:[ -]?\d){9,15}" + _END)),
 )

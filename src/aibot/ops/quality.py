@@ -43,23 +43,35 @@ class ArmStats:
 async def arm_stats(engine: AsyncEngine, provider: str, since: float) -> ArmStats:
     question = aliased(turns)
     answered = (
-        select(turns.c.created_at - question.c.created_at,
-               turns.c.prompt_tokens + turns.c.completion_tokens)
-        .join(question, and_(question.c.request_id == turns.c.request_id,
-                             question.c.role == "user"))
-        .where(and_(turns.c.role == "assistant", turns.c.provider == provider,
-                    turns.c.created_at >= since))
+        select(
+            turns.c.created_at - question.c.created_at,
+            turns.c.prompt_tokens + turns.c.completion_tokens,
+        )
+        .join(
+            question, and_(question.c.request_id == turns.c.request_id, question.c.role == "user")
+        )
+        .where(
+            and_(
+                turns.c.role == "assistant",
+                turns.c.provider == provider,
+                turns.c.created_at >= since,
+            )
+        )
     )
-    rated = select(func.count(), func.coalesce(func.sum(case((ratings.c.score > 0, 1),
-                                                              else_=0)), 0)).where(
-        and_(ratings.c.provider == provider, ratings.c.updated_at >= since))
+    rated = select(
+        func.count(), func.coalesce(func.sum(case((ratings.c.score > 0, 1), else_=0)), 0)
+    ).where(and_(ratings.c.provider == provider, ratings.c.updated_at >= since))
     async with engine.connect() as connection:
         rows = (await connection.execute(answered)).all()
         count, good = (await connection.execute(rated)).one()
     latencies = sorted(float(r[0]) for r in rows)
     return ArmStats(
-        provider, len(rows), int(count), int(good),
-        _quantile(latencies, 0.5), _quantile(latencies, 0.95),
+        provider,
+        len(rows),
+        int(count),
+        int(good),
+        _quantile(latencies, 0.5),
+        _quantile(latencies, 0.95),
         statistics.fmean(float(r[1]) for r in rows) if rows else None,
     )
 
@@ -76,15 +88,19 @@ def provider_counts(metrics_text: str) -> dict[str, tuple[int, int]]:
     calls: dict[str, float] = {}
     errors: dict[str, float] = {}
     for line in metrics_text.splitlines():
-        for prefix, into in (("aibot_provider_seconds_count{", calls),
-                             ("aibot_provider_errors_total{", errors)):
+        for prefix, into in (
+            ("aibot_provider_seconds_count{", calls),
+            ("aibot_provider_errors_total{", errors),
+        ):
             if line.startswith(prefix):
-                labels, _, value = line[len(prefix):].partition("} ")
+                labels, _, value = line[len(prefix) :].partition("} ")
                 name = _label(labels, "provider")
                 if name is not None:
                     into[name] = into.get(name, 0.0) + float(value)
-    return {name: (int(calls.get(name, 0) + errors.get(name, 0)), int(errors.get(name, 0)))
-            for name in calls.keys() | errors.keys()}
+    return {
+        name: (int(calls.get(name, 0) + errors.get(name, 0)), int(errors.get(name, 0)))
+        for name in calls.keys() | errors.keys()
+    }
 
 
 def _label(labels: str, key: str) -> str | None:
@@ -111,17 +127,23 @@ class CsatRow:
 
 async def csat_by_day(engine: AsyncEngine, since: float) -> list[CsatRow]:
     """👍 share per UTC day, channel, provider and route, newest day first."""
-    query = (
-        select(ratings.c.updated_at, ratings.c.channel, ratings.c.provider, ratings.c.route,
-               ratings.c.score)
-        .where(ratings.c.updated_at >= since)
-    )
+    query = select(
+        ratings.c.updated_at,
+        ratings.c.channel,
+        ratings.c.provider,
+        ratings.c.route,
+        ratings.c.score,
+    ).where(ratings.c.updated_at >= since)
     async with engine.connect() as connection:
         rows = (await connection.execute(query)).all()
     counts: dict[tuple[str, str, str, str], list[int]] = {}
     for at, channel, provider, route, score in rows:
-        key = (time.strftime("%Y-%m-%d", time.gmtime(at)), channel, provider or "-",
-               route or "default")
+        key = (
+            time.strftime("%Y-%m-%d", time.gmtime(at)),
+            channel,
+            provider or "-",
+            route or "default",
+        )
         tally = counts.setdefault(key, [0, 0])
         tally[0] += 1
         tally[1] += score > 0

@@ -17,7 +17,10 @@ Clock = Callable[[], float]
 
 class SharedStoreDown(Exception):
     """The shared store (Redis) could not be asked; callers let the message through."""
+
+
 _MAX_LOCAL_KEYS = 100_000
+
 
 class Limiter(Protocol):
     async def take(self, key: str, capacity: int, per_second: float) -> float:

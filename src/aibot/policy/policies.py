@@ -54,8 +54,9 @@ class Pairings(Protocol):
 
     async def is_approved(self, channel: str, user_id: str) -> bool: ...
 
-    async def request(self, channel: str, user_id: str, now: float, ttl: float,
-                      max_pending: int) -> str | None: ...
+    async def request(
+        self, channel: str, user_id: str, now: float, ttl: float, max_pending: int
+    ) -> str | None: ...
 
 
 @dataclass

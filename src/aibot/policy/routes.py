@@ -21,18 +21,21 @@ class _CompiledRoute:
 
     def matches(self, inbound: Inbound) -> bool:
         m = self.config.match
-        return ((m.channel is None or m.channel == inbound.channel)
-                and (m.chat_type is None or m.chat_type == inbound.chat_type)
-                and (m.chat_id is None or m.chat_id == inbound.chat_id)
-                and (m.user_id is None or m.user_id == inbound.user_id)
-                and (m.prefix is None or inbound.text.lstrip().startswith(m.prefix))
-                and (self.regex is None or self.regex.search(inbound.text) is not None))
+        return (
+            (m.channel is None or m.channel == inbound.channel)
+            and (m.chat_type is None or m.chat_type == inbound.chat_type)
+            and (m.chat_id is None or m.chat_id == inbound.chat_id)
+            and (m.user_id is None or m.user_id == inbound.user_id)
+            and (m.prefix is None or inbound.text.lstrip().startswith(m.prefix))
+            and (self.regex is None or self.regex.search(inbound.text) is not None)
+        )
 
 
 class RouteTable:
     def __init__(self, routes: list[RouteConfig]) -> None:
-        self._routes = [_CompiledRoute(r, re.compile(r.match.regex) if r.match.regex else None)
-                        for r in routes]
+        self._routes = [
+            _CompiledRoute(r, re.compile(r.match.regex) if r.match.regex else None) for r in routes
+        ]
 
     def resolve(self, inbound: Inbound) -> RouteConfig | None:
         for route in self._routes:

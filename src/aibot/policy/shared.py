@@ -38,7 +38,6 @@ return wait
 """
 
 
-
 def client_for(url: str) -> redis.Redis:
     return redis.from_url(url)
 

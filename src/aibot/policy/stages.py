@@ -24,9 +24,11 @@ from aibot.policy.words import StreamGuard
 log = structlog.get_logger("aibot.policy")
 
 APPROVAL_MEMORY = 60.0  # seconds an approval is trusted before the store is asked again
-PAIRING_TEXT = ("This assistant needs an admin's approval first. Your pairing code is {code}; "
-                "ask an admin to run: ai-bot pairing approve {code}\n"
-                "使用前需要管理员批准。配对码：{code}")
+PAIRING_TEXT = (
+    "This assistant needs an admin's approval first. Your pairing code is {code}; "
+    "ask an admin to run: ai-bot pairing approve {code}\n"
+    "使用前需要管理员批准。配对码：{code}"
+)
 PAIRING_BUSY = "Too many people are waiting for approval; please try again later. 请稍后再试。"
 
 
@@ -59,12 +61,21 @@ class AccessPolicyStage(_PolicyStage):
         if await self._approved(inbound.channel, inbound.user_id):
             return
         code = await self._services.pairings.request(
-            inbound.channel, inbound.user_id, ctx.now, access.config.pairing_ttl,
-            access.config.max_pending_pairings)
-        log.info("pairing requested", channel=inbound.channel, user=inbound.user_id,
-                 pending=code is not None)
-        _refuse(ctx, self._services, "pairing",
-                PAIRING_TEXT.format(code=code) if code else PAIRING_BUSY)
+            inbound.channel,
+            inbound.user_id,
+            ctx.now,
+            access.config.pairing_ttl,
+            access.config.max_pending_pairings,
+        )
+        log.info(
+            "pairing requested",
+            channel=inbound.channel,
+            user=inbound.user_id,
+            pending=code is not None,
+        )
+        _refuse(
+            ctx, self._services, "pairing", PAIRING_TEXT.format(code=code) if code else PAIRING_BUSY
+        )
 
     async def _approved(self, channel: str, user: str) -> bool:
         now, approved = time.monotonic(), self._services.approved
@@ -93,8 +104,10 @@ class RateLimitStage(_PolicyStage):
         if not limits.enabled:
             return
         inbound, limiter = ctx.inbound, self._services.limiter
-        buckets = [(f"chat:{inbound.channel}:{inbound.chat_id}", limits.per_chat),
-                   (f"user:{inbound.channel}:{inbound.user_id}", limits.per_user)]
+        buckets = [
+            (f"chat:{inbound.channel}:{inbound.chat_id}", limits.per_chat),
+            (f"user:{inbound.channel}:{inbound.user_id}", limits.per_user),
+        ]
         try:
             for key, rate in buckets:
                 if rate is None:
@@ -102,12 +115,19 @@ class RateLimitStage(_PolicyStage):
                 count, window = rate
                 wait = await limiter.take(key, limits.burst or count, count / window)
                 if wait > 0:
-                    _refuse(ctx, self._services, "rate_limit",
-                            limits.message.format(retry=math.ceil(wait)))
+                    _refuse(
+                        ctx,
+                        self._services,
+                        "rate_limit",
+                        limits.message.format(retry=math.ceil(wait)),
+                    )
                     return
             quota = limits.daily_tokens_per_user
-            if quota and await limiter.usage(
-                    _quota_key(inbound.channel, inbound.user_id, ctx.now)) >= quota:
+            if (
+                quota
+                and await limiter.usage(_quota_key(inbound.channel, inbound.user_id, ctx.now))
+                >= quota
+            ):
                 _refuse(ctx, self._services, "quota", limits.quota_message)
         except (SharedStoreDown, OSError) as exc:
             log.warning("rate limiter unavailable; letting the message through", error=str(exc))
@@ -121,8 +141,10 @@ class QuotaFinalizer(_PolicyStage):
         inbound = ctx.inbound
         try:
             await self._services.limiter.add_usage(
-                _quota_key(inbound.channel, inbound.user_id, ctx.now), tokens,
-                _until_midnight(ctx.now) + 3600)
+                _quota_key(inbound.channel, inbound.user_id, ctx.now),
+                tokens,
+                _until_midnight(ctx.now) + 3600,
+            )
         except (SharedStoreDown, OSError) as exc:
             log.warning("could not count tokens toward the quota", error=str(exc))
 
@@ -172,7 +194,7 @@ class CacheStage(_PolicyStage):
         session = ctx.session
         if not policies.cache.enabled or session is None or session.turns:
             return
-        provider = ((session.model or ctx.provider_choice or policies.default_provider) or "")
+        provider = (session.model or ctx.provider_choice or policies.default_provider) or ""
         key = cache_key(ctx.inbound.text, ctx.route or "", provider)
         try:
             cached = await self._services.answers.get(key)
@@ -204,8 +226,12 @@ class OutputGuardStage(_PolicyStage):
 
     async def __call__(self, ctx: TurnContext) -> None:
         policies = self._holder.current
-        if (ctx.on_delta is None or not policies.words or not policies.words_config.check_output
-                or not ctx.notes.get("filters", True)):
+        if (
+            ctx.on_delta is None
+            or not policies.words
+            or not policies.words_config.check_output
+            or not ctx.notes.get("filters", True)
+        ):
             return
         guard, sink = StreamGuard(policies.words), ctx.on_delta
 
@@ -229,8 +255,12 @@ class OutputFilterStage(_PolicyStage):
             rest = guard.finish()
             if rest:
                 await sink(rest)
-        if (ctx.reply is None or not policies.words or not policies.words_config.check_output
-                or not ctx.notes.get("filters", True)):
+        if (
+            ctx.reply is None
+            or not policies.words
+            or not policies.words_config.check_output
+            or not ctx.notes.get("filters", True)
+        ):
             return
         ctx.reply, hits = policies.words.mask(ctx.reply)
         if ctx.reasoning:

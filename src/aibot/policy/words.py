@@ -81,7 +81,7 @@ class WordMatcher:
         parts: list[str] = []
         position = 0
         for hit in hits:
-            parts += [text[position:hit.start], MASK]
+            parts += [text[position : hit.start], MASK]
             position = hit.end
         parts.append(text[position:])
         return "".join(parts), len(hits)
@@ -133,7 +133,7 @@ class StreamGuard:
         parts, position = [], offset
         for hit in hits:
             if hit.end <= cut:
-                parts += [text[position:hit.start], MASK]
+                parts += [text[position : hit.start], MASK]
                 position = hit.end
         parts.append(text[position:cut])
         self._before, self._pending = text[cut - 1], text[cut:]

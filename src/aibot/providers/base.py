@@ -8,8 +8,15 @@ from typing import Protocol
 from aibot.core.errors import ModelUnavailable
 from aibot.core.messages import ChatRequest, ChatResult, Message, StreamDelta, Usage
 
-__all__ = ["ChatRequest", "ChatResult", "Message", "Provider", "ProviderError", "StreamDelta",
-           "Usage"]
+__all__ = [
+    "ChatRequest",
+    "ChatResult",
+    "Message",
+    "Provider",
+    "ProviderError",
+    "StreamDelta",
+    "Usage",
+]
 
 
 class ProviderError(ModelUnavailable):

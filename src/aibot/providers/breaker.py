@@ -18,8 +18,9 @@ State = Literal["closed", "open", "half_open"]
 class CircuitBreaker:
     __slots__ = ("_clock", "_cooldown", "_failures", "_opened_at", "_threshold", "_trial_at")
 
-    def __init__(self, threshold: int, cooldown: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, threshold: int, cooldown: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self._threshold = threshold
         self._cooldown = cooldown
         self._clock = clock
@@ -46,8 +47,9 @@ class CircuitBreaker:
         if state == "closed":
             return True
         now = self._clock()
-        if state == "half_open" and (self._trial_at is None
-                                     or now >= self._trial_at + self._cooldown):
+        if state == "half_open" and (
+            self._trial_at is None or now >= self._trial_at + self._cooldown
+        ):
             self._trial_at = now
             return True
         return False

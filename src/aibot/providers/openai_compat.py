@@ -71,8 +71,9 @@ class OpenAICompatibleProvider:
         preset = PRESETS.get(config.preset) if config.preset else None
         if config.preset and preset is None:
             known = ", ".join(PRESETS)
-            raise ValueError(f"models.providers.{name}.preset: unknown preset {config.preset!r}"
-                             f" (known: {known})")
+            raise ValueError(
+                f"models.providers.{name}.preset: unknown preset {config.preset!r} (known: {known})"
+            )
         base_url = config.base_url or (preset.base_url if preset else None)
         if not base_url:
             raise ValueError(f"models.providers.{name}: set `preset` or `base_url`")
@@ -135,8 +136,8 @@ class OpenAICompatibleProvider:
         max_tokens = request.max_tokens or self._config.max_tokens
         if max_tokens:
             body["max_tokens"] = max_tokens
-        temperature = request.temperature if request.temperature is not None else (
-            self._config.temperature
+        temperature = (
+            request.temperature if request.temperature is not None else (self._config.temperature)
         )
         if temperature is not None:
             body["temperature"] = temperature
@@ -147,10 +148,21 @@ class OpenAICompatibleProvider:
             body["stream_options"] = {"include_usage": True}
         return orjson.dumps(body)
 
-    def _fail(self, message: str, *, status: int | None = None, retryable: bool,
-              retry_after: float | None = None) -> ProviderError:
-        return ProviderError(f"{self.name}: {message}", provider=self.name, status=status,
-                             retryable=retryable, retry_after=retry_after)
+    def _fail(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        retryable: bool,
+        retry_after: float | None = None,
+    ) -> ProviderError:
+        return ProviderError(
+            f"{self.name}: {message}",
+            provider=self.name,
+            status=status,
+            retryable=retryable,
+            retry_after=retry_after,
+        )
 
     async def _check_status(self, response: aiohttp.ClientResponse) -> None:
         self.server_date = response.headers.get("Date")
@@ -168,7 +180,8 @@ class OpenAICompatibleProvider:
     async def chat(self, request: ChatRequest) -> ChatResult:
         try:
             async with self._client().post(
-                f"{self.base_url}/chat/completions", data=self._body(request, stream=False),
+                f"{self.base_url}/chat/completions",
+                data=self._body(request, stream=False),
                 proxy=self._proxy,
             ) as response:
                 await self._check_status(response)
@@ -192,8 +205,9 @@ class OpenAICompatibleProvider:
         return ChatResult(
             text=answer,
             reasoning=(reasoning + inline_reasoning) or None,
-            usage=Usage(int(usage.get("prompt_tokens") or 0),
-                        int(usage.get("completion_tokens") or 0)),
+            usage=Usage(
+                int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+            ),
             provider=self.name,
             model=str(data.get("model") or request.model or self.model),
             finish_reason=choice.get("finish_reason"),
@@ -204,7 +218,8 @@ class OpenAICompatibleProvider:
         finished = False
         try:
             async with self._client().post(
-                f"{self.base_url}/chat/completions", data=self._body(request, stream=True),
+                f"{self.base_url}/chat/completions",
+                data=self._body(request, stream=True),
                 proxy=self._proxy,
             ) as response:
                 await self._check_status(response)
@@ -241,13 +256,13 @@ class OpenAICompatibleProvider:
         if not isinstance(chunk, dict):
             raise self._fail("malformed stream chunk", status=200, retryable=True)
         if "error" in chunk:
-            raise self._fail(f"stream error: {_error_message(payload)}", status=200,
-                             retryable=True)
+            raise self._fail(f"stream error: {_error_message(payload)}", status=200, retryable=True)
         result = StreamDelta()
         usage = chunk.get("usage")
         if usage:
-            result.usage = Usage(int(usage.get("prompt_tokens") or 0),
-                                 int(usage.get("completion_tokens") or 0))
+            result.usage = Usage(
+                int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
+            )
         choices = chunk.get("choices") or []
         if choices:
             choice = choices[0]

@@ -56,8 +56,10 @@ class ProviderRouter:
         self._rand = rand
         self._backoff_base = backoff_base
         self._backoff_max = backoff_max
-        self.breakers = {name: CircuitBreaker(breaker_failures, breaker_cooldown, monotonic)
-                         for name in providers}
+        self.breakers = {
+            name: CircuitBreaker(breaker_failures, breaker_cooldown, monotonic)
+            for name in providers
+        }
 
     def problems(self) -> list[str]:
         """What stops the router from answering, in words a user can act on."""
@@ -69,8 +71,11 @@ class ProviderRouter:
         problems = []
         for provider in self.providers.values():
             if provider.needs_key and not provider.has_key:
-                where = f"set {provider.env_key} in .env or the environment" if provider.env_key \
+                where = (
+                    f"set {provider.env_key} in .env or the environment"
+                    if provider.env_key
                     else f"set models.providers.{provider.name}.api_key in config.yaml"
+                )
                 problems.append(f"model provider '{provider.name}' has no API key: {where}")
         return problems
 
@@ -90,7 +95,9 @@ class ProviderRouter:
         return provider.has_key or not provider.needs_key
 
     async def complete(
-        self, request: ChatRequest, provider_name: str | None = None,
+        self,
+        request: ChatRequest,
+        provider_name: str | None = None,
         on_delta: DeltaSink | None = None,
     ) -> ChatResult:
         last_error: ProviderError | None = None
@@ -107,8 +114,9 @@ class ProviderRouter:
                 self._record_failure(provider.name, exc)
                 if state.shown:
                     raise
-                log.warning("provider failed, trying fallback", provider=provider.name,
-                            error=str(exc))
+                log.warning(
+                    "provider failed, trying fallback", provider=provider.name, error=str(exc)
+                )
                 continue
             breaker.succeeded()
             self._metrics.circuit_open.labels(provider.name).set(0)
@@ -128,12 +136,18 @@ class ProviderRouter:
         breaker.failed()
         if breaker.state != "closed":
             self._metrics.circuit_open.labels(name).set(1)
-            log.error("provider circuit open: skipping it until a trial call succeeds",
-                      provider=name, retry_in=round(breaker.retry_in(), 1))
+            log.error(
+                "provider circuit open: skipping it until a trial call succeeds",
+                provider=name,
+                retry_in=round(breaker.retry_in(), 1),
+            )
 
     async def _with_retries(
-        self, provider: OpenAICompatibleProvider, request: ChatRequest,
-        on_delta: DeltaSink | None, state: _StreamState,
+        self,
+        provider: OpenAICompatibleProvider,
+        request: ChatRequest,
+        on_delta: DeltaSink | None,
+        state: _StreamState,
     ) -> ChatResult:
         attempts = 1 + provider.max_retries
         for attempt in range(attempts):
@@ -150,8 +164,13 @@ class ProviderRouter:
                 if exc.retry_after is not None and exc.retry_after > _MAX_RETRY_AFTER:
                     raise
                 delay = self._delay(attempt, exc.retry_after)
-                log.info("retrying model call", provider=provider.name, attempt=attempt + 1,
-                         delay=round(delay, 3), error=str(exc))
+                log.info(
+                    "retrying model call",
+                    provider=provider.name,
+                    attempt=attempt + 1,
+                    delay=round(delay, 3),
+                    error=str(exc),
+                )
                 await self._sleep(delay)
                 continue
             self._metrics.provider_latency.labels(provider.name).observe(
@@ -171,7 +190,10 @@ class ProviderRouter:
         return ceiling * (0.5 + self._rand() / 2)
 
     async def _stream(
-        self, provider: OpenAICompatibleProvider, request: ChatRequest, on_delta: DeltaSink,
+        self,
+        provider: OpenAICompatibleProvider,
+        request: ChatRequest,
+        on_delta: DeltaSink,
         state: _StreamState,
     ) -> ChatResult:
         text: list[str] = []
@@ -188,8 +210,12 @@ class ProviderRouter:
             usage = delta.usage or usage
             finish = delta.finish_reason or finish
         return ChatResult(
-            text="".join(text), reasoning="".join(reasoning) or None, usage=usage,
-            provider=provider.name, model=request.model or provider.model, finish_reason=finish,
+            text="".join(text),
+            reasoning="".join(reasoning) or None,
+            usage=usage,
+            provider=provider.name,
+            model=request.model or provider.model,
+            finish_reason=finish,
         )
 
     async def close(self) -> None:

@@ -34,8 +34,9 @@ def replica_name() -> str:
 
 
 class Coordinator:
-    def __init__(self, client: redis.Redis, ttl: float, metrics: Metrics,
-                 me: str | None = None) -> None:
+    def __init__(
+        self, client: redis.Redis, ttl: float, metrics: Metrics, me: str | None = None
+    ) -> None:
         self.me = me or replica_name()
         self._metrics = metrics
         self.membership = Membership(client, self.me, ttl)
@@ -92,8 +93,10 @@ class Coordinator:
         except RedisError as exc:
             self._metrics.coordination_up.set(0)
             if self._reachable:
-                log.error("Redis unreachable: conversations wait, receivers keep their roles",
-                          error=str(exc))
+                log.error(
+                    "Redis unreachable: conversations wait, receivers keep their roles",
+                    error=str(exc),
+                )
             self._reachable = False
             return
         if not self._reachable:

@@ -17,26 +17,37 @@ async def replicas_check(config: Config) -> Check:
     url = config.redis.url
     shared_store = config.storage.url.startswith("postgresql")
     if not url:
-        return Check("replicas", "ok", "one replica (no redis.url)"
-                     + ("; set redis.url to run several" if shared_store else ""))
+        return Check(
+            "replicas",
+            "ok",
+            "one replica (no redis.url)"
+            + ("; set redis.url to run several" if shared_store else ""),
+        )
     client = redis.from_url(url)
     try:
         async with asyncio.timeout(TIMEOUT):
             await client.ping()
-            alive = await client.zcount("aibot:replicas", "(" + str(await _now_ms(client)),
-                                        "+inf")
+            alive = await client.zcount("aibot:replicas", "(" + str(await _now_ms(client)), "+inf")
     except (RedisError, OSError, TimeoutError) as exc:
-        return Check("replicas", "fail", f"Redis unreachable: {str(exc)[:200] or 'timeout'}",
-                     "check redis.url and that Redis is running")
+        return Check(
+            "replicas",
+            "fail",
+            f"Redis unreachable: {str(exc)[:200] or 'timeout'}",
+            "check redis.url and that Redis is running",
+        )
     finally:
         await client.aclose()
     if not shared_store:
-        return Check("replicas", "warn",
-                     "redis.url is set but the store is SQLite: limits and the cache are "
-                     "shared, the conversations are not",
-                     "run one replica, or use a postgresql:// store to run several")
-    return Check("replicas", "ok",
-                 f"scale-out mode (PostgreSQL + Redis); {alive} replica(s) running now")
+        return Check(
+            "replicas",
+            "warn",
+            "redis.url is set but the store is SQLite: limits and the cache are "
+            "shared, the conversations are not",
+            "run one replica, or use a postgresql:// store to run several",
+        )
+    return Check(
+        "replicas", "ok", f"scale-out mode (PostgreSQL + Redis); {alive} replica(s) running now"
+    )
 
 
 async def _now_ms(client: redis.Redis) -> int:

@@ -46,8 +46,9 @@ _POLL_MAX = 0.05
 
 
 class RedisSessionLocks:
-    def __init__(self, client: redis.Redis, me: str, ttl: float,
-                 prefix: str = "aibot:session:") -> None:
+    def __init__(
+        self, client: redis.Redis, me: str, ttl: float, prefix: str = "aibot:session:"
+    ) -> None:
         self._redis = client
         self._me = me
         self._ttl_ms = int(ttl * 1000)
@@ -96,10 +97,11 @@ class RedisSessionLocks:
         if not self._held:
             return
         held = list(self._held.items())
-        lost = await self._renew(keys=[key for key, _ in held],
-                                 args=[self._ttl_ms, *(token for _, token in held)])
+        lost = await self._renew(
+            keys=[key for key, _ in held], args=[self._ttl_ms, *(token for _, token in held)]
+        )
         for key in lost:
-            log.warning("session lock lapsed while held", session=_text(key)[len(self._prefix):])
+            log.warning("session lock lapsed while held", session=_text(key)[len(self._prefix) :])
 
 
 def _text(value: bytes | str) -> str:

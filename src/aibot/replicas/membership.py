@@ -44,8 +44,7 @@ return 0
 class Membership:
     """Implements the core's `Peers`: this replica's name and whether another is alive."""
 
-    def __init__(self, client: redis.Redis, me: str, ttl: float,
-                 prefix: str = "aibot:") -> None:
+    def __init__(self, client: redis.Redis, me: str, ttl: float, prefix: str = "aibot:") -> None:
         self.me = me
         self._redis = client
         self._ttl_ms = int(ttl * 1000)
@@ -76,8 +75,9 @@ class Membership:
 
     async def hold_lease(self, name: str) -> bool:
         """Takes the lease if free or renews it if ours; False while another replica has it."""
-        return bool(await self._lease(keys=[self._lease_prefix + name],
-                                      args=[self.me, self._ttl_ms]))
+        return bool(
+            await self._lease(keys=[self._lease_prefix + name], args=[self.me, self._ttl_ms])
+        )
 
     async def resign(self, name: str) -> None:
         """Frees our lease at shutdown so a standby takes over at once, not after the ttl."""

@@ -68,17 +68,23 @@ def inspect(database: Path) -> dict[str, int]:
         (status,) = connection.execute("PRAGMA integrity_check").fetchone()
         if status != "ok":
             raise BackupError(f"{database}: damaged: {status}")
-        names = {row[0] for row in connection.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table'")}
+        names = {
+            row[0]
+            for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        }
         missing = [t for t in (*TABLES, "alembic_version") if t not in names]
         if missing:
             raise BackupError(f"{database}: not an ai-bot database (no {', '.join(missing)})")
         (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         if revision > head_revision():
-            raise BackupError(f"{database}: made by a newer ai-bot (schema {revision}); "
-                              "upgrade ai-bot before restoring it")
-        return {t: connection.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
-                for t in TABLES}
+            raise BackupError(
+                f"{database}: made by a newer ai-bot (schema {revision}); "
+                "upgrade ai-bot before restoring it"
+            )
+        return {
+            t: connection.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
+            for t in TABLES
+        }
     except sqlite3.DatabaseError as exc:
         raise BackupError(f"{database}: not a SQLite database ({exc})") from None
     finally:
@@ -88,8 +94,10 @@ def inspect(database: Path) -> dict[str, int]:
 def backup(database: Path, target: Path) -> dict[str, int]:
     """A consistent copy of `database` at `target` (mode 0600), checked before it is kept."""
     if not database.is_file():
-        raise BackupError(f"no database at {database} (a relative storage.url is relative to "
-                          "the directory the gateway runs in, e.g. /var/lib/ai-bot)")
+        raise BackupError(
+            f"no database at {database} (a relative storage.url is relative to "
+            "the directory the gateway runs in, e.g. /var/lib/ai-bot)"
+        )
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
     os.close(os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
@@ -108,8 +116,10 @@ def restore(source: Path, database: Path, *, force: bool = False) -> dict[str, i
     """Replaces the contents of `database` with the backup `source`, after checking it."""
     counts = inspect(source)
     if in_use(database) and not force:
-        raise BackupError(f"{database} is open in a running gateway: stop it first "
-                          "(systemctl stop ai-bot), or pass --force")
+        raise BackupError(
+            f"{database} is open in a running gateway: stop it first "
+            "(systemctl stop ai-bot), or pass --force"
+        )
     database.parent.mkdir(parents=True, exist_ok=True)
     _copy(source, database)
     return counts

@@ -23,8 +23,11 @@ _PG_MIGRATION_LOCK = 0x41494254
 def async_url(url: str) -> str:
     """Map the user-facing URL to the async driver: sqlite → aiosqlite, postgresql → asyncpg."""
     parsed = make_url(url)
-    driver = {"sqlite": "sqlite+aiosqlite", "postgresql": "postgresql+asyncpg",
-              "postgres": "postgresql+asyncpg"}.get(parsed.drivername, parsed.drivername)
+    driver = {
+        "sqlite": "sqlite+aiosqlite",
+        "postgresql": "postgresql+asyncpg",
+        "postgres": "postgresql+asyncpg",
+    }.get(parsed.drivername, parsed.drivername)
     return parsed.set(drivername=driver).render_as_string(hide_password=False)
 
 
@@ -80,9 +83,9 @@ def _upgrade(connection: Connection) -> None:
 async def _current_revision(engine: AsyncEngine) -> str | None:
     try:
         async with engine.connect() as connection:
-            return (await connection.execute(
-                text("SELECT version_num FROM alembic_version")
-            )).scalar()
+            return (
+                await connection.execute(text("SELECT version_num FROM alembic_version"))
+            ).scalar()
     except DBAPIError:
         return None  # a new database: no version table yet
 
@@ -93,8 +96,9 @@ def _create_fresh(connection: Connection) -> bool:
     if inspect(connection).get_table_names():
         return False
     metadata.create_all(connection)
-    version = Table("alembic_version", MetaData(),
-                    Column("version_num", String(32), primary_key=True))
+    version = Table(
+        "alembic_version", MetaData(), Column("version_num", String(32), primary_key=True)
+    )
     version.create(connection)
     connection.execute(version.insert().values(version_num=head_revision()))
     return True
@@ -107,8 +111,9 @@ async def migrate(engine: AsyncEngine) -> None:
     async with engine.begin() as connection:
         if engine.dialect.name == "postgresql":
             # Several replicas may start together: one migrates, the others wait and find it.
-            await connection.execute(text("SELECT pg_advisory_xact_lock(:k)"),
-                                     {"k": _PG_MIGRATION_LOCK})
+            await connection.execute(
+                text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
+            )
         if not await connection.run_sync(_create_fresh):
             await connection.run_sync(_upgrade)
     log.info("database schema migrated", revision=head_revision(), backend=engine.dialect.name)

@@ -17,31 +17,47 @@ DAY = 86400.0
 BATCH = 1000
 
 
-async def purge(engine: AsyncEngine, retention: RetentionConfig, now: float,
-                batch: int = BATCH) -> dict[str, int]:
+async def purge(
+    engine: AsyncEngine, retention: RetentionConfig, now: float, batch: int = BATCH
+) -> dict[str, int]:
     """Deletes what retention allows; returns the number of rows deleted per table."""
     deleted: dict[str, int] = {}
     if retention.turns_days is not None:
         cutoff = now - retention.turns_days * DAY
         deleted["turns"] = await _delete_batches(
-            engine, turns, turns.c.id, turns.c.created_at < cutoff, batch)
+            engine, turns, turns.c.id, turns.c.created_at < cutoff, batch
+        )
         deleted["conversations"] = await _delete_batches(
-            engine, conversations, conversations.c.session_key,
-            conversations.c.updated_at < cutoff, batch)
+            engine,
+            conversations,
+            conversations.c.session_key,
+            conversations.c.updated_at < cutoff,
+            batch,
+        )
     deleted["inbox"] = await _delete_batches(
-        engine, inbox, inbox.c.id,
+        engine,
+        inbox,
+        inbox.c.id,
         and_(inbox.c.status != "pending", inbox.c.updated_at < now - retention.inbox_days * DAY),
-        batch)
+        batch,
+    )
     deleted["outbox"] = await _delete_batches(
-        engine, outbox, outbox.c.id,
-        and_(outbox.c.status != "pending",
-             outbox.c.updated_at < now - retention.outbox_days * DAY),
-        batch)
+        engine,
+        outbox,
+        outbox.c.id,
+        and_(outbox.c.status != "pending", outbox.c.updated_at < now - retention.outbox_days * DAY),
+        batch,
+    )
     return deleted
 
 
-async def _delete_batches(engine: AsyncEngine, table: Table, key: ColumnElement[object],
-                          condition: ColumnElement[bool], batch: int) -> int:
+async def _delete_batches(
+    engine: AsyncEngine,
+    table: Table,
+    key: ColumnElement[object],
+    condition: ColumnElement[bool],
+    batch: int,
+) -> int:
     total = 0
     while True:
         doomed = select(key).where(condition).limit(batch)

@@ -43,35 +43,56 @@ class PairingStore:
 
     async def is_approved(self, channel: str, user_id: str) -> bool:
         async with self._engine.connect() as connection:
-            status = (await connection.execute(
-                select(pairings.c.status).where(
-                    and_(pairings.c.channel == channel, pairings.c.user_id == user_id))
-            )).scalar()
+            status = (
+                await connection.execute(
+                    select(pairings.c.status).where(
+                        and_(pairings.c.channel == channel, pairings.c.user_id == user_id)
+                    )
+                )
+            ).scalar()
         return status == "approved"
 
-    async def request(self, channel: str, user_id: str, now: float, ttl: float,
-                      max_pending: int) -> str | None:
+    async def request(
+        self, channel: str, user_id: str, now: float, ttl: float, max_pending: int
+    ) -> str | None:
         """The user's pending code (a new one if theirs expired); None when too many wait."""
         async with self._engine.begin() as connection:
-            row = (await connection.execute(
-                select(pairings.c.code, pairings.c.expires_at, pairings.c.status).where(
-                    and_(pairings.c.channel == channel, pairings.c.user_id == user_id))
-            )).first()
+            row = (
+                await connection.execute(
+                    select(pairings.c.code, pairings.c.expires_at, pairings.c.status).where(
+                        and_(pairings.c.channel == channel, pairings.c.user_id == user_id)
+                    )
+                )
+            ).first()
             if row is not None and row.status == "pending" and row.expires_at > now:
                 return str(row.code)
-            waiting = (await connection.execute(
-                select(func.count()).select_from(pairings).where(
-                    and_(pairings.c.status == "pending", pairings.c.expires_at > now))
-            )).scalar_one()
+            waiting = (
+                await connection.execute(
+                    select(func.count())
+                    .select_from(pairings)
+                    .where(and_(pairings.c.status == "pending", pairings.c.expires_at > now))
+                )
+            ).scalar_one()
             if waiting >= max_pending:
                 return None
-            await connection.execute(delete(pairings).where(
-                and_(pairings.c.channel == channel, pairings.c.user_id == user_id)))
+            await connection.execute(
+                delete(pairings).where(
+                    and_(pairings.c.channel == channel, pairings.c.user_id == user_id)
+                )
+            )
             code = new_code()
             try:
-                await connection.execute(pairings.insert().values(
-                    channel=channel, user_id=user_id, code=code, status="pending",
-                    created_at=now, expires_at=now + ttl, approved_at=None))
+                await connection.execute(
+                    pairings.insert().values(
+                        channel=channel,
+                        user_id=user_id,
+                        code=code,
+                        status="pending",
+                        created_at=now,
+                        expires_at=now + ttl,
+                        approved_at=None,
+                    )
+                )
             except IntegrityError:
                 return None  # a code collision or a concurrent request: the user asks again
         return code
@@ -80,29 +101,43 @@ class PairingStore:
         """Approves a pending, unexpired code; None if there is no such code."""
         wanted = canonical_code(code)
         async with self._engine.begin() as connection:
-            row = (await connection.execute(
-                select(pairings).where(and_(pairings.c.code == wanted,
-                                            pairings.c.status == "pending",
-                                            pairings.c.expires_at > now))
-            )).first()
+            row = (
+                await connection.execute(
+                    select(pairings).where(
+                        and_(
+                            pairings.c.code == wanted,
+                            pairings.c.status == "pending",
+                            pairings.c.expires_at > now,
+                        )
+                    )
+                )
+            ).first()
             if row is None:
                 return None
-            await connection.execute(update(pairings).where(pairings.c.code == wanted).values(
-                status="approved", approved_at=now))
+            await connection.execute(
+                update(pairings)
+                .where(pairings.c.code == wanted)
+                .values(status="approved", approved_at=now)
+            )
         return Pairing(row.channel, row.user_id, row.code, "approved", row.expires_at)
 
     async def revoke(self, channel: str, user_id: str) -> bool:
         async with self._engine.begin() as connection:
-            result = await connection.execute(delete(pairings).where(
-                and_(pairings.c.channel == channel, pairings.c.user_id == user_id)))
+            result = await connection.execute(
+                delete(pairings).where(
+                    and_(pairings.c.channel == channel, pairings.c.user_id == user_id)
+                )
+            )
         return bool(result.rowcount)
 
     async def listing(self, now: float) -> list[Pairing]:
         """Approved users and unexpired pending codes."""
         async with self._engine.connect() as connection:
-            rows = (await connection.execute(
-                select(pairings).where((pairings.c.status == "approved")
-                                       | (pairings.c.expires_at > now))
-                .order_by(pairings.c.created_at)
-            )).all()
+            rows = (
+                await connection.execute(
+                    select(pairings)
+                    .where((pairings.c.status == "approved") | (pairings.c.expires_at > now))
+                    .order_by(pairings.c.created_at)
+                )
+            ).all()
         return [Pairing(r.channel, r.user_id, r.code, r.status, r.expires_at) for r in rows]

@@ -40,29 +40,50 @@ class Repository:
             index_elements=[inbox.c.channel, inbox.c.message_id]
         )
         self._accept_inbox = accept.returning(inbox.c.id)
-        self._finish_inbox = update(inbox).where(
-            and_(inbox.c.id == bindparam("row_id"), inbox.c.status == "pending")
-        ).values(
-            status=bindparam("v_status"), error=bindparam("v_error"),
-            updated_at=bindparam("now"), attempts=inbox.c.attempts + 1,
+        self._finish_inbox = (
+            update(inbox)
+            .where(and_(inbox.c.id == bindparam("row_id"), inbox.c.status == "pending"))
+            .values(
+                status=bindparam("v_status"),
+                error=bindparam("v_error"),
+                updated_at=bindparam("now"),
+                attempts=inbox.c.attempts + 1,
+            )
         )
         self._enqueue_outbox = outbox.insert()
         self._audit = audit_log.insert()
-        self._reset_chat = update(conversations).where(or_(
-            conversations.c.session_key == bindparam("chat"),
-            conversations.c.session_key.like(bindparam("members"), escape="/"),
-        )).values(context_from=bindparam("now"), updated_at=bindparam("now"))
+        self._reset_chat = (
+            update(conversations)
+            .where(
+                or_(
+                    conversations.c.session_key == bindparam("chat"),
+                    conversations.c.session_key.like(bindparam("members"), escape="/"),
+                )
+            )
+            .values(context_from=bindparam("now"), updated_at=bindparam("now"))
+        )
         rate = self._insert(ratings)
         self._save_rating = rate.on_conflict_do_update(
             index_elements=[ratings.c.request_id, ratings.c.user_id],
             set_={"score": rate.excluded.score, "updated_at": rate.excluded.updated_at},
         )
         self._outbox_updates: dict[tuple[str, ...], Executable] = {}
-        self._claim_outbox = update(outbox).where(and_(
-            outbox.c.id == bindparam("row_id"), outbox.c.status == "pending",
-            or_(outbox.c.owner.is_(None), outbox.c.owner == bindparam("seen"),
-                outbox.c.owner == bindparam("me")),
-        )).values(owner=bindparam("me")).returning(outbox.c.id)
+        self._claim_outbox = (
+            update(outbox)
+            .where(
+                and_(
+                    outbox.c.id == bindparam("row_id"),
+                    outbox.c.status == "pending",
+                    or_(
+                        outbox.c.owner.is_(None),
+                        outbox.c.owner == bindparam("seen"),
+                        outbox.c.owner == bindparam("me"),
+                    ),
+                )
+            )
+            .values(owner=bindparam("me"))
+            .returning(outbox.c.id)
+        )
 
     def _insert(self, table: Table) -> Any:
         """The dialect's own INSERT, which knows ON CONFLICT."""
@@ -71,18 +92,30 @@ class Repository:
     # -- reads ---------------------------------------------------------------------------
     async def conversation(self, session_key: str) -> ConversationRow | None:
         async with self.engine.connect() as connection:
-            row = (await connection.execute(
-                select(conversations.c.model, conversations.c.context_from,
-                       conversations.c.updated_at)
-                .where(conversations.c.session_key == session_key)
-            )).first()
+            row = (
+                await connection.execute(
+                    select(
+                        conversations.c.model,
+                        conversations.c.context_from,
+                        conversations.c.updated_at,
+                    ).where(conversations.c.session_key == session_key)
+                )
+            ).first()
         return ConversationRow(row.model, row.context_from, row.updated_at) if row else None
 
     async def recent_turns(self, session_key: str, since: float, limit: int) -> list[TurnRecord]:
         """The newest `limit` turns after `since`, oldest first."""
         query = (
-            select(turns.c.role, turns.c.content, turns.c.created_at, turns.c.reasoning,
-                   turns.c.provider, turns.c.model, turns.c.request_id, turns.c.route)
+            select(
+                turns.c.role,
+                turns.c.content,
+                turns.c.created_at,
+                turns.c.reasoning,
+                turns.c.provider,
+                turns.c.model,
+                turns.c.request_id,
+                turns.c.route,
+            )
             .where(and_(turns.c.session_key == session_key, turns.c.created_at > since))
             .order_by(turns.c.created_at.desc(), turns.c.id.desc())
             .limit(limit)
@@ -90,74 +123,130 @@ class Repository:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [
-            TurnRecord(role=r.role, content=r.content, created_at=r.created_at,
-                       reasoning=r.reasoning, provider=r.provider, model=r.model,
-                       request_id=r.request_id, route=r.route)
+            TurnRecord(
+                role=r.role,
+                content=r.content,
+                created_at=r.created_at,
+                reasoning=r.reasoning,
+                provider=r.provider,
+                model=r.model,
+                request_id=r.request_id,
+                route=r.route,
+            )
             for r in reversed(rows)
         ]
 
     async def answer(self, request_id: str) -> RatedAnswer | None:
         """The assistant turn a rating refers to."""
         async with self.engine.connect() as connection:
-            row = (await connection.execute(
-                select(turns.c.session_key, turns.c.provider, turns.c.model, turns.c.route)
-                .where(and_(turns.c.request_id == request_id, turns.c.role == "assistant"))
-                .limit(1)
-            )).first()
-        return RatedAnswer(request_id, row.session_key, row.provider, row.model,
-                           row.route) if row else None
+            row = (
+                await connection.execute(
+                    select(turns.c.session_key, turns.c.provider, turns.c.model, turns.c.route)
+                    .where(and_(turns.c.request_id == request_id, turns.c.role == "assistant"))
+                    .limit(1)
+                )
+            ).first()
+        return (
+            RatedAnswer(request_id, row.session_key, row.provider, row.model, row.route)
+            if row
+            else None
+        )
 
-    def record_event(self, channel: str, event_id: str, chat_key: str, kind: str,
-                     now: float) -> Write:
+    def record_event(
+        self, channel: str, event_id: str, chat_key: str, kind: str, now: float
+    ) -> Write:
         """Kept in the inbox (status `event`) for its dedupe; yields None for a re-delivery."""
-        return Write(self._accept_inbox, {
-            "channel": channel, "message_id": f"event:{event_id}", "session_key": chat_key,
-            "user_id": "", "text": kind, "target": "{}", "status": "event", "attempts": 0,
-            "received_at": now, "updated_at": now,
-        }, returning=True)
+        return Write(
+            self._accept_inbox,
+            {
+                "channel": channel,
+                "message_id": f"event:{event_id}",
+                "session_key": chat_key,
+                "user_id": "",
+                "text": kind,
+                "target": "{}",
+                "status": "event",
+                "attempts": 0,
+                "received_at": now,
+                "updated_at": now,
+            },
+            returning=True,
+        )
 
     def audit(self, actor: str, action: str, target: str, now: float) -> Write:
-        return Write(self._audit, {"at": now, "actor": actor[:64], "action": action[:64],
-                                   "target": target[:2000], "ip": ""})
+        return Write(
+            self._audit,
+            {
+                "at": now,
+                "actor": actor[:64],
+                "action": action[:64],
+                "target": target[:2000],
+                "ip": "",
+            },
+        )
 
     def reset_chat(self, chat_key: str, now: float) -> Write:
         escaped = chat_key.replace("/", "//").replace("%", "/%").replace("_", "/_")
         return Write(self._reset_chat, {"chat": chat_key, "members": escaped + ":%", "now": now})
 
-    def save_rating(self, answer: RatedAnswer, channel: str, user_id: str, score: int,
-                    now: float) -> Write:
-        return Write(self._save_rating, {
-            "request_id": answer.request_id, "user_id": user_id, "channel": channel,
-            "session_key": answer.session_key, "score": score, "provider": answer.provider,
-            "model": answer.model, "route": answer.route, "created_at": now, "updated_at": now,
-        })
+    def save_rating(
+        self, answer: RatedAnswer, channel: str, user_id: str, score: int, now: float
+    ) -> Write:
+        return Write(
+            self._save_rating,
+            {
+                "request_id": answer.request_id,
+                "user_id": user_id,
+                "channel": channel,
+                "session_key": answer.session_key,
+                "score": score,
+                "provider": answer.provider,
+                "model": answer.model,
+                "route": answer.route,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
 
-    async def pending_inbox(self, limit: int, exclude_ids: set[int],
-                            exclude_channels: frozenset[str] = frozenset()) -> list[InboxRow]:
+    async def pending_inbox(
+        self, limit: int, exclude_ids: set[int], exclude_channels: frozenset[str] = frozenset()
+    ) -> list[InboxRow]:
         """Pending rows oldest first; paused channels are left out in SQL so that their
         backlog cannot fill the page and starve the other channels."""
-        query = select(inbox).where(inbox.c.status == "pending").order_by(inbox.c.id).limit(
-            limit + len(exclude_ids)
+        query = (
+            select(inbox)
+            .where(inbox.c.status == "pending")
+            .order_by(inbox.c.id)
+            .limit(limit + len(exclude_ids))
         )
         if exclude_channels:
             query = query.where(inbox.c.channel.not_in(exclude_channels))
-        return [row for row in await self._inbox_rows(query)
-                if row.id not in exclude_ids][:limit]
+        return [row for row in await self._inbox_rows(query) if row.id not in exclude_ids][:limit]
 
     async def pending_for_session(self, session_key: str, limit: int) -> list[InboxRow]:
         """A session's pending rows in arrival order: what its lock holder answers next."""
         return await self._inbox_rows(
-            select(inbox).where(and_(inbox.c.session_key == session_key,
-                                     inbox.c.status == "pending"))
-            .order_by(inbox.c.id).limit(limit)
+            select(inbox)
+            .where(and_(inbox.c.session_key == session_key, inbox.c.status == "pending"))
+            .order_by(inbox.c.id)
+            .limit(limit)
         )
 
     async def _inbox_rows(self, query: Executable) -> list[InboxRow]:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [
-            InboxRow(r.id, r.channel, r.message_id, r.session_key, r.user_id, r.text,
-                     orjson.loads(r.target), r.received_at, r.attempts)
+            InboxRow(
+                r.id,
+                r.channel,
+                r.message_id,
+                r.session_key,
+                r.user_id,
+                r.text,
+                orjson.loads(r.target),
+                r.received_at,
+                r.attempts,
+            )
             for r in rows
         ]
 
@@ -165,21 +254,32 @@ class Repository:
         """How many received messages are unanswered, and when the oldest arrived (None if
         none): one aggregate over the (status, id) index, for the gauges."""
         query = select(func.count(), func.min(inbox.c.received_at)).where(
-            inbox.c.status == "pending")
+            inbox.c.status == "pending"
+        )
         async with self.engine.connect() as connection:
             count, oldest = (await connection.execute(query)).one()
         return int(count), oldest
 
     async def pending_outbox(self, limit: int) -> list[OutboxRow]:
         """Pending replies oldest first, due or not: the sender keeps each session in order."""
-        query = select(outbox).where(outbox.c.status == "pending").order_by(outbox.c.id).limit(
-            limit
+        query = (
+            select(outbox).where(outbox.c.status == "pending").order_by(outbox.c.id).limit(limit)
         )
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         return [
-            OutboxRow(r.id, r.inbox_id, r.channel, r.session_key, orjson.loads(r.target), r.text,
-                      r.attempts, r.created_at, r.next_attempt_at, r.owner)
+            OutboxRow(
+                r.id,
+                r.inbox_id,
+                r.channel,
+                r.session_key,
+                orjson.loads(r.target),
+                r.text,
+                r.attempts,
+                r.created_at,
+                r.next_attempt_at,
+                r.owner,
+            )
             for r in rows
         ]
 
@@ -188,8 +288,9 @@ class Repository:
         owned by `seen` (None, or a replica found dead): a compare-and-set on the owner that
         yields the row id, or None when the claim lost. Through the writer, the claims of one
         outbox pass share a commit."""
-        return Write(self._claim_outbox, {"row_id": outbox_id, "me": me, "seen": seen},
-                     returning=True)
+        return Write(
+            self._claim_outbox, {"row_id": outbox_id, "me": me, "seen": seen}, returning=True
+        )
 
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
@@ -212,54 +313,120 @@ class Repository:
                 set_={name: insert.excluded[name] for name in ("updated_at", *changed)},
             )
             self._conversation_upserts[changed] = statement
-        params = {"session_key": session_key, "channel": channel, "user_id": user_id,
-                  "model": None, "context_from": 0.0, "created_at": now, "updated_at": now}
+        params = {
+            "session_key": session_key,
+            "channel": channel,
+            "user_id": user_id,
+            "model": None,
+            "context_from": 0.0,
+            "created_at": now,
+            "updated_at": now,
+        }
         params.update(changes)
         return Write(statement, params)
 
     def add_turns(self, session_key: str, records: list[TurnRecord]) -> list[Write]:
-        return [Write(self._add_turn, {
-            "session_key": session_key, "role": r.role, "content": r.content,
-            "reasoning": r.reasoning, "provider": r.provider, "model": r.model,
-            "prompt_tokens": r.prompt_tokens, "completion_tokens": r.completion_tokens,
-            "request_id": r.request_id, "route": r.route, "created_at": r.created_at,
-        }) for r in records]
+        return [
+            Write(
+                self._add_turn,
+                {
+                    "session_key": session_key,
+                    "role": r.role,
+                    "content": r.content,
+                    "reasoning": r.reasoning,
+                    "provider": r.provider,
+                    "model": r.model,
+                    "prompt_tokens": r.prompt_tokens,
+                    "completion_tokens": r.completion_tokens,
+                    "request_id": r.request_id,
+                    "route": r.route,
+                    "created_at": r.created_at,
+                },
+            )
+            for r in records
+        ]
 
     def accept_inbox(
-        self, channel: str, message_id: str, session_key: str, user_id: str, text: str,
-        target: dict[str, Any], now: float,
+        self,
+        channel: str,
+        message_id: str,
+        session_key: str,
+        user_id: str,
+        text: str,
+        target: dict[str, Any],
+        now: float,
     ) -> Write:
         """Yields the new row id, or None when (channel, message_id) was already accepted."""
-        return Write(self._accept_inbox, {
-            "channel": channel, "message_id": message_id, "session_key": session_key,
-            "user_id": user_id, "text": text, "target": orjson.dumps(target).decode(),
-            "status": "pending", "attempts": 0, "received_at": now, "updated_at": now,
-        }, returning=True)
+        return Write(
+            self._accept_inbox,
+            {
+                "channel": channel,
+                "message_id": message_id,
+                "session_key": session_key,
+                "user_id": user_id,
+                "text": text,
+                "target": orjson.dumps(target).decode(),
+                "status": "pending",
+                "attempts": 0,
+                "received_at": now,
+                "updated_at": now,
+            },
+            returning=True,
+        )
 
-    def finish_inbox(self, inbox_id: int, status: str, now: float,
-                     error: str | None = None) -> Write:
-        return Write(self._finish_inbox,
-                     {"row_id": inbox_id, "v_status": status, "v_error": error, "now": now},
-                     fenced=self._fenced)
+    def finish_inbox(
+        self, inbox_id: int, status: str, now: float, error: str | None = None
+    ) -> Write:
+        return Write(
+            self._finish_inbox,
+            {"row_id": inbox_id, "v_status": status, "v_error": error, "now": now},
+            fenced=self._fenced,
+        )
 
     def enqueue_outbox(
-        self, inbox_id: int | None, channel: str, session_key: str, target: dict[str, Any],
-        text: str, now: float,
+        self,
+        inbox_id: int | None,
+        channel: str,
+        session_key: str,
+        target: dict[str, Any],
+        text: str,
+        now: float,
     ) -> Write:
-        return Write(self._enqueue_outbox, {
-            "inbox_id": inbox_id, "channel": channel, "session_key": session_key,
-            "target": orjson.dumps(target).decode(), "text": text, "status": "pending",
-            "attempts": 0, "next_attempt_at": now, "last_error": None, "created_at": now,
-            "updated_at": now,
-        })
+        return Write(
+            self._enqueue_outbox,
+            {
+                "inbox_id": inbox_id,
+                "channel": channel,
+                "session_key": session_key,
+                "target": orjson.dumps(target).decode(),
+                "text": text,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": None,
+                "created_at": now,
+                "updated_at": now,
+            },
+        )
 
     def update_outbox(self, outbox_id: int, now: float, **values: Any) -> Write:
         changed = tuple(sorted(values))
         statement = self._outbox_updates.get(changed)
         if statement is None:
-            statement = update(outbox).where(outbox.c.id == bindparam("row_id")).values(
-                updated_at=bindparam("now"), **{name: bindparam(f"v_{name}") for name in changed}
+            statement = (
+                update(outbox)
+                .where(outbox.c.id == bindparam("row_id"))
+                .values(
+                    updated_at=bindparam("now"),
+                    **{name: bindparam(f"v_{name}") for name in changed},
+                )
             )
             self._outbox_updates[changed] = statement
-        return Write(statement, {"row_id": outbox_id, "now": now,
-                                 **{f"v_{name}": value for name, value in values.items()}})
+        return Write(
+            statement,
+            {
+                "row_id": outbox_id,
+                "now": now,
+                **{f"v_{name}": value for name, value in values.items()},
+            },
+        )

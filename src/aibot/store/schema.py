@@ -26,8 +26,13 @@ conversations = Table(
     Column("channel", String(32), nullable=False),
     Column("user_id", String(255), nullable=False, default=""),
     Column("model", String(128), nullable=True, doc="Provider picked with /model, if any."),
-    Column("context_from", Float, nullable=False, default=0.0,
-           doc="Turns created before this time are out of the model's context (/reset)."),
+    Column(
+        "context_from",
+        Float,
+        nullable=False,
+        default=0.0,
+        doc="Turns created before this time are out of the model's context (/reset).",
+    ),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
 )
@@ -101,8 +106,12 @@ outbox = Table(
     Column("last_error", Text, nullable=True),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
-    Column("owner", String(64), nullable=True,
-           doc="The replica delivering the row (several replicas only); null: anyone may."),
+    Column(
+        "owner",
+        String(64),
+        nullable=True,
+        doc="The replica delivering the row (several replicas only); null: anyone may.",
+    ),
     Index("ix_outbox_due", "status", "next_attempt_at"),
 )
 

@@ -67,12 +67,16 @@ class _Unit:
 
 
 class GroupCommitWriter:
-    def __init__(self, engine: AsyncEngine, max_batch: int = 512,
-                 sync_engine: Engine | None = None) -> None:
+    def __init__(
+        self, engine: AsyncEngine, max_batch: int = 512, sync_engine: Engine | None = None
+    ) -> None:
         self._engine = engine
         self._sync_engine = sync_engine
-        self._thread = ThreadPoolExecutor(1, thread_name_prefix="store-writer") \
-            if sync_engine is not None else None
+        self._thread = (
+            ThreadPoolExecutor(1, thread_name_prefix="store-writer")
+            if sync_engine is not None
+            else None
+        )
         self._max_batch = max_batch
         self._queue: asyncio.Queue[_Unit | None] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None

@@ -54,10 +54,14 @@ class DingtalkChannel:
     def __init__(self, config: DingtalkChannelConfig, context: ChannelContext) -> None:
         self._config = config
         self._inbox = context.inbox
-        self.api = DingtalkApi(config.client_id, config.client_secret.get_secret_value(),
-                               config.api_base)
-        self.stream = StreamClient(self.api, self.receive, keepalive=config.keepalive) \
-            if config.mode == "stream" else None
+        self.api = DingtalkApi(
+            config.client_id, config.client_secret.get_secret_value(), config.api_base
+        )
+        self.stream = (
+            StreamClient(self.api, self.receive, keepalive=config.keepalive)
+            if config.mode == "stream"
+            else None
+        )
         self._runner: asyncio.Task[None] | None = None
         self._progress: dict[int, int] = {}  # outbox id -> parts already delivered
         self.last_error: str | None = None
@@ -68,8 +72,7 @@ class DingtalkChannel:
 
     def status(self) -> dict[str, Any]:
         if self.stream is not None:
-            return {"ok": self.stream.connected, "mode": "stream",
-                    "error": self.stream.last_error}
+            return {"ok": self.stream.connected, "mode": "stream", "error": self.stream.last_error}
         return {"ok": self.last_error is None, "mode": "http", "error": self.last_error}
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -82,8 +85,9 @@ class DingtalkChannel:
         try:
             await self.api.access_token()
         except DingtalkError as exc:
-            self.last_error = (f"access token refused: {exc} "
-                               "(check channels.dingtalk.client_id / client_secret)")
+            self.last_error = (
+                f"access token refused: {exc} (check channels.dingtalk.client_id / client_secret)"
+            )
             log.error("dingtalk credentials refused", error=self.last_error)
 
     async def stop(self) -> None:
@@ -113,8 +117,13 @@ class DingtalkChannel:
 
         @router.post(WEBHOOK_PATH)
         async def webhook(request: Request) -> Response:
-            if not verify(request.headers.get("timestamp", ""), request.headers.get("sign", ""),
-                          secret, now_ms=int(time.time() * 1000), max_age_ms=max_age_ms):
+            if not verify(
+                request.headers.get("timestamp", ""),
+                request.headers.get("sign", ""),
+                secret,
+                now_ms=int(time.time() * 1000),
+                max_age_ms=max_age_ms,
+            ):
                 return Response(status_code=401)
             try:
                 data = orjson.loads(await request.body())
@@ -149,10 +158,13 @@ class DingtalkChannel:
     async def _send_part(self, target: dict[str, Any], text: str) -> None:
         webhook = target.get("session_webhook")
         group = target.get("conversation_type") == GROUP
-        if webhook and int(target.get("webhook_expires_ms") or 0) > \
-                time.time() * 1000 + WEBHOOK_MARGIN_MS:
-            body = webhook_body(text, self._config.reply_format,
-                                mention=target.get("staff_id") if group else None)
+        if (
+            webhook
+            and int(target.get("webhook_expires_ms") or 0) > time.time() * 1000 + WEBHOOK_MARGIN_MS
+        ):
+            body = webhook_body(
+                text, self._config.reply_format, mention=target.get("staff_id") if group else None
+            )
             try:
                 await self.api.post_webhook(str(webhook), body)
                 return
@@ -160,29 +172,40 @@ class DingtalkChannel:
                 if exc.retry_after is not None or exc.status is None or exc.status >= 500:
                     # Throttled, or it may have arrived: retry this way, never send it twice.
                     raise SendError(str(exc), retry_after=exc.retry_after) from None
-                log.info("session webhook refused; sending through the robot API",
-                         error=str(exc))
+                log.info("session webhook refused; sending through the robot API", error=str(exc))
         await self._send_openapi(target, text, group)
 
     async def _send_openapi(self, target: dict[str, Any], text: str, group: bool) -> None:
         message = robot_message(text, self._config.reply_format)
         if group:
-            path, body = GROUP_SEND, {"robotCode": self._config.robot,
-                                      "openConversationId": target["conversation_id"], **message}
+            path, body = (
+                GROUP_SEND,
+                {
+                    "robotCode": self._config.robot,
+                    "openConversationId": target["conversation_id"],
+                    **message,
+                },
+            )
         else:
             staff = target.get("staff_id")
             if not staff:
-                raise SendError("the session webhook expired and the sender has no staff id "
-                                "(an external user): the robot API cannot reach them",
-                                permanent=True)
-            path, body = PRIVATE_SEND, {"robotCode": self._config.robot, "userIds": [staff],
-                                        **message}
+                raise SendError(
+                    "the session webhook expired and the sender has no staff id "
+                    "(an external user): the robot API cannot reach them",
+                    permanent=True,
+                )
+            path, body = (
+                PRIVATE_SEND,
+                {"robotCode": self._config.robot, "userIds": [staff], **message},
+            )
         try:
             answer = await self.api.call(path, body)
         except DingtalkError as exc:
-            raise SendError(str(exc), permanent=not exc.retryable,
-                            retry_after=exc.retry_after or (
-                                FLOW_CONTROL_WAIT if exc.throttled else None)) from None
+            raise SendError(
+                str(exc),
+                permanent=not exc.retryable,
+                retry_after=exc.retry_after or (FLOW_CONTROL_WAIT if exc.throttled else None),
+            ) from None
         if isinstance(answer, dict) and answer.get("flowControlledStaffIdList"):
             raise SendError("robot send flow-controlled", retry_after=FLOW_CONTROL_WAIT)
         if isinstance(answer, dict) and answer.get("invalidStaffIdList"):

@@ -30,8 +30,14 @@ WEBHOOK_THROTTLED = frozenset({130101, 410100})
 class DingtalkError(Exception):
     """A refused call or a transport failure; the fields say how to react."""
 
-    def __init__(self, message: str, *, status: int | None = None, code: str | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
@@ -52,8 +58,9 @@ class DingtalkError(Exception):
 
 
 class DingtalkApi:
-    def __init__(self, client_id: str, client_secret: str, api_base: str, *,
-                 timeout: float = 15.0) -> None:
+    def __init__(
+        self, client_id: str, client_secret: str, api_base: str, *, timeout: float = 15.0
+    ) -> None:
         self.client_id = client_id
         self._secret = client_secret
         self._base = api_base.rstrip("/")
@@ -73,13 +80,15 @@ class DingtalkApi:
         if self._session is not None:
             await self._session.close()
 
-    async def post(self, url: str, body: dict[str, Any],
-                   headers: dict[str, str] | None = None) -> Any:
+    async def post(
+        self, url: str, body: dict[str, Any], headers: dict[str, str] | None = None
+    ) -> Any:
         """POSTs JSON; returns the decoded answer of a 2xx, else raises DingtalkError."""
         what = url.split("?", 1)[0].rsplit("/", 2)[-2:]
         try:
             async with self.session.post(
-                url, data=orjson.dumps(body),
+                url,
+                data=orjson.dumps(body),
                 proxy=self._proxy if url.startswith(self._base) else proxy_for(url),
                 headers={"Content-Type": "application/json", **(headers or {})},
                 timeout=self._timeout,
@@ -99,7 +108,8 @@ class DingtalkApi:
         raise DingtalkError(
             f"{'/'.join(what)}: HTTP {response.status} {code or ''} "
             f"{fields.get('message', '')}".rstrip(),
-            status=response.status, code=str(code) if code else None,
+            status=response.status,
+            code=str(code) if code else None,
             retry_after=_seconds(retry_after),
         )
 
@@ -107,8 +117,9 @@ class DingtalkApi:
         async with self._token_lock:
             if self._token is not None and not renew and time.monotonic() < self._token[1]:
                 return self._token[0]
-            answer = await self.post(self._base + TOKEN_PATH,
-                                     {"appKey": self.client_id, "appSecret": self._secret})
+            answer = await self.post(
+                self._base + TOKEN_PATH, {"appKey": self.client_id, "appSecret": self._secret}
+            )
             token, ttl = str(answer["accessToken"]), float(answer.get("expireIn", 7200))
             self._token = (token, time.monotonic() + max(ttl - TOKEN_MARGIN, ttl / 2))
             return token
@@ -124,13 +135,20 @@ class DingtalkApi:
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def open_connection(self, subscriptions: list[dict[str, str]],
-                              ua: str) -> tuple[str, str]:
+    async def open_connection(
+        self, subscriptions: list[dict[str, str]], ua: str
+    ) -> tuple[str, str]:
         """Asks for a Stream endpoint and a one-time ticket (PROTOCOLS §4.2)."""
-        answer = await self.post(self._base + OPEN_CONNECTION_PATH, {
-            "clientId": self.client_id, "clientSecret": self._secret,
-            "subscriptions": subscriptions, "ua": ua, "localIp": "",
-        })
+        answer = await self.post(
+            self._base + OPEN_CONNECTION_PATH,
+            {
+                "clientId": self.client_id,
+                "clientSecret": self._secret,
+                "subscriptions": subscriptions,
+                "ua": ua,
+                "localIp": "",
+            },
+        )
         return str(answer["endpoint"]), str(answer["ticket"])
 
     async def post_webhook(self, url: str, body: dict[str, Any]) -> None:
@@ -138,9 +156,12 @@ class DingtalkApi:
         answer = await self.post(url, body)
         errcode = answer.get("errcode", 0) if isinstance(answer, dict) else 0
         if errcode:
-            raise DingtalkError(f"session webhook: errcode {errcode} {answer.get('errmsg', '')}",
-                                status=200, code=str(errcode),
-                                retry_after=60.0 if errcode in WEBHOOK_THROTTLED else None)
+            raise DingtalkError(
+                f"session webhook: errcode {errcode} {answer.get('errmsg', '')}",
+                status=200,
+                code=str(errcode),
+                retry_after=60.0 if errcode in WEBHOOK_THROTTLED else None,
+            )
 
 
 def _seconds(value: str | None) -> float | None:

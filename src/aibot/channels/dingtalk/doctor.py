@@ -23,37 +23,52 @@ def credential_hint(config: DingtalkChannelConfig) -> str:
     """Which of the two values is probably wrong, judged by its shape."""
     client_id, secret = config.client_id, config.client_secret.get_secret_value()
     if not _CLIENT_ID.match(client_id):
-        return (f"client_id {client_id!r} does not look like a Client ID (ding…): copy "
-                f"'Client ID (原 AppKey)' from {_CONSOLE}, not the AppId, AgentId or robot code")
+        return (
+            f"client_id {client_id!r} does not look like a Client ID (ding…): copy "
+            f"'Client ID (原 AppKey)' from {_CONSOLE}, not the AppId, AgentId or robot code"
+        )
     if not _SECRET.match(secret):
-        return (f"client_secret does not look like a Client Secret ({len(secret)} characters"
-                f"{', with spaces' if secret != secret.strip() else ''}): copy "
-                f"'Client Secret (原 AppSecret)' from {_CONSOLE} into DINGTALK_CLIENT_SECRET")
-    return (f"client_id looks right, so the client_secret is probably wrong or was reset: copy "
-            f"'Client Secret (原 AppSecret)' from {_CONSOLE} into DINGTALK_CLIENT_SECRET")
+        return (
+            f"client_secret does not look like a Client Secret ({len(secret)} characters"
+            f"{', with spaces' if secret != secret.strip() else ''}): copy "
+            f"'Client Secret (原 AppSecret)' from {_CONSOLE} into DINGTALK_CLIENT_SECRET"
+        )
+    return (
+        f"client_id looks right, so the client_secret is probably wrong or was reset: copy "
+        f"'Client Secret (原 AppSecret)' from {_CONSOLE} into DINGTALK_CLIENT_SECRET"
+    )
 
 
 async def dingtalk_checks(config: DingtalkChannelConfig) -> list[Check]:
-    api = DingtalkApi(config.client_id, config.client_secret.get_secret_value(),
-                      config.api_base)
+    api = DingtalkApi(config.client_id, config.client_secret.get_secret_value(), config.api_base)
     try:
         try:
             await api.access_token()
         except DingtalkError as exc:
-            fix = credential_hint(config) if exc.status == 400 or exc.status == 401 \
+            fix = (
+                credential_hint(config)
+                if exc.status == 400 or exc.status == 401
                 else f"check that {config.api_base} is reachable"
+            )
             return [Check("dingtalk", "fail", f"access token refused: {exc}", fix)]
-        checks = [Check("dingtalk", "ok", f"access token for {config.client_id} "
-                                          f"({config.mode} mode)")]
+        checks = [
+            Check("dingtalk", "ok", f"access token for {config.client_id} ({config.mode} mode)")
+        ]
         if config.mode == "stream":
             try:
                 await api.open_connection(SUBSCRIPTIONS, USER_AGENT)
             except DingtalkError as exc:
-                checks.append(Check(
-                    "dingtalk stream", "fail", f"no stream connection ticket: {exc}",
-                    "in the app's 机器人 page set 消息接收模式 to Stream模式 and publish the app "
-                    "(版本管理与发布)" if exc.status in (400, 401, 403)
-                    else f"check that {config.api_base} is reachable"))
+                checks.append(
+                    Check(
+                        "dingtalk stream",
+                        "fail",
+                        f"no stream connection ticket: {exc}",
+                        "in the app's 机器人 page set 消息接收模式 to Stream模式 "
+                        "and publish the app (版本管理与发布)"
+                        if exc.status in (400, 401, 403)
+                        else f"check that {config.api_base} is reachable",
+                    )
+                )
             else:
                 checks.append(Check("dingtalk stream", "ok", "stream connection ticket issued"))
         return checks

@@ -32,8 +32,15 @@ def message_text(data: dict[str, Any]) -> str | None:
         return content if isinstance(content, str) else None
     if kind == "richText":
         items = _field(data, "content", "richText")
-        words = [item["text"] for item in items if isinstance(item, dict)
-                 and isinstance(item.get("text"), str)] if isinstance(items, list) else []
+        words = (
+            [
+                item["text"]
+                for item in items
+                if isinstance(item, dict) and isinstance(item.get("text"), str)
+            ]
+            if isinstance(items, list)
+            else []
+        )
         return "".join(words) if words else None
     return None
 
@@ -49,8 +56,12 @@ def read_message(data: dict[str, Any]) -> Inbound | None:
     """The message for the assistant, or None when it is not one (or not addressed to us)."""
     msg_id, conversation = data.get("msgId"), data.get("conversationId")
     kind = data.get("conversationType")
-    if not (isinstance(msg_id, str) and msg_id and isinstance(conversation, str)
-            and kind in (PRIVATE, GROUP)):
+    if not (
+        isinstance(msg_id, str)
+        and msg_id
+        and isinstance(conversation, str)
+        and kind in (PRIVATE, GROUP)
+    ):
         return None
     if kind == GROUP and data.get("isInAtList") is False:
         return None
@@ -61,16 +72,24 @@ def read_message(data: dict[str, Any]) -> Inbound | None:
     user = str(staff or data.get("senderId") or conversation)
     expires = data.get("sessionWebhookExpiredTime")
     return Inbound(
-        channel=CHANNEL, session_key=f"{CHANNEL}:{conversation}", user_id=user, text=text,
-        request_id=uuid.uuid4().hex, received_at=time.time(), message_id=msg_id,
+        channel=CHANNEL,
+        session_key=f"{CHANNEL}:{conversation}",
+        user_id=user,
+        text=text,
+        request_id=uuid.uuid4().hex,
+        received_at=time.time(),
+        message_id=msg_id,
         principal=f"{CHANNEL}:{user}",
         target={
-            "chat_id": conversation, "chat_type": "group" if kind == GROUP else "private",
-            "conversation_type": kind, "conversation_id": conversation,
+            "chat_id": conversation,
+            "chat_type": "group" if kind == GROUP else "private",
+            "conversation_type": kind,
+            "conversation_id": conversation,
             "staff_id": staff if isinstance(staff, str) else None,
             "session_webhook": data.get("sessionWebhook"),
-            "webhook_expires_ms": int(expires) if isinstance(expires, int | str)
-            and str(expires).isascii() and str(expires).isdigit() else 0,
+            "webhook_expires_ms": int(expires)
+            if isinstance(expires, int | str) and str(expires).isascii() and str(expires).isdigit()
+            else 0,
         },
     )
 
@@ -97,6 +116,8 @@ def webhook_body(text: str, reply_format: str, *, mention: str | None) -> dict[s
 def robot_message(text: str, reply_format: str) -> dict[str, str]:
     """`msgKey` and `msgParam` (a JSON *string*) of the robot send APIs."""
     if reply_format == "markdown":
-        return {"msgKey": "sampleMarkdown",
-                "msgParam": orjson.dumps({"title": title_of(text), "text": text}).decode()}
+        return {
+            "msgKey": "sampleMarkdown",
+            "msgParam": orjson.dumps({"title": title_of(text), "text": text}).decode(),
+        }
     return {"msgKey": "sampleText", "msgParam": orjson.dumps({"content": text}).decode()}

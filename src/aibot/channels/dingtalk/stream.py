@@ -67,16 +67,24 @@ def parse_frame(raw: str | bytes) -> Frame | None:
     if not isinstance(message_id, str) or not message_id:
         return None
     data = frame.get("data")
-    return Frame(str(frame.get("type", "")), str(headers.get("topic", "")), message_id,
-                 data if isinstance(data, str) else "")
+    return Frame(
+        str(frame.get("type", "")),
+        str(headers.get("topic", "")),
+        message_id,
+        data if isinstance(data, str) else "",
+    )
 
 
 def ack(message_id: str, data: str, *, code: int = 200, message: str = "OK") -> str:
     """The answer DingTalk expects for a frame (`data` is itself a JSON string)."""
-    return orjson.dumps({
-        "code": code, "headers": {"contentType": "application/json", "messageId": message_id},
-        "message": message, "data": data,
-    }).decode()
+    return orjson.dumps(
+        {
+            "code": code,
+            "headers": {"contentType": "application/json", "messageId": message_id},
+            "message": message,
+            "data": data,
+        }
+    ).decode()
 
 
 _BOT_ACK = orjson.dumps({"response": "OK"}).decode()
@@ -85,12 +93,19 @@ _EVENT_ACK = orjson.dumps({"status": "SUCCESS", "message": "success"}).decode()
 
 def backoff_delay(attempt: int, base: float, cap: float) -> float:
     """Exponential backoff with jitter: between half and all of min(cap, base·2^attempt)."""
-    return float(min(cap, base * 2 ** attempt)) * (0.5 + random.random() / 2)  # noqa: S311
+    return float(min(cap, base * 2**attempt)) * (0.5 + random.random() / 2)  # noqa: S311
 
 
 class StreamClient:
-    def __init__(self, api: DingtalkApi, on_message: MessageHandler, *, keepalive: float,
-                 backoff_base: float = 1.0, backoff_max: float = 60.0) -> None:
+    def __init__(
+        self,
+        api: DingtalkApi,
+        on_message: MessageHandler,
+        *,
+        keepalive: float,
+        backoff_base: float = 1.0,
+        backoff_max: float = 60.0,
+    ) -> None:
         self._api = api
         self._on_message = on_message
         self._keepalive = keepalive
@@ -108,7 +123,9 @@ class StreamClient:
                 endpoint, ticket = await self._api.open_connection(SUBSCRIPTIONS, USER_AGENT)
                 url = f"{endpoint}{'&' if '?' in endpoint else '?'}ticket={quote_plus(ticket)}"
                 async with self._api.session.ws_connect(
-                    url, heartbeat=self._keepalive, proxy=proxy_for(endpoint),
+                    url,
+                    heartbeat=self._keepalive,
+                    proxy=proxy_for(endpoint),
                     timeout=aiohttp.ClientWSTimeout(ws_close=5.0),
                 ) as ws:
                     self.connected, self.last_error = True, None
@@ -119,7 +136,9 @@ class StreamClient:
             except DingtalkError as exc:
                 self.last_error = f"could not open a stream connection: {exc}" + (
                     " (check channels.dingtalk.client_id / client_secret)"
-                    if exc.status in (400, 401, 403) else "")
+                    if exc.status in (400, 401, 403)
+                    else ""
+                )
             except aiohttp.ClientResponseError as exc:  # its repr holds the URL and ticket
                 self.last_error = f"stream handshake refused: HTTP {exc.status} {exc.message}"
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -136,8 +155,11 @@ class StreamClient:
             attempt = 0 if served else attempt
             delay = backoff_delay(attempt, *self._backoff)
             attempt += 1
-            log.warning("dingtalk stream lost; reconnecting", error=self.last_error,
-                        retry_in=round(delay, 2))
+            log.warning(
+                "dingtalk stream lost; reconnecting",
+                error=self.last_error,
+                retry_in=round(delay, 2),
+            )
             await asyncio.sleep(delay)
 
     async def _serve(self, ws: aiohttp.ClientWebSocketResponse) -> tuple[bool, bool]:
@@ -165,8 +187,9 @@ class StreamClient:
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)
             elif frame.type == "CALLBACK":
-                await self._send(ws, ack(frame.message_id, "{}", code=404,
-                                         message="no handler for this topic"))
+                await self._send(
+                    ws, ack(frame.message_id, "{}", code=404, message="no handler for this topic")
+                )
         return False, served
 
     async def _deliver(self, ws: aiohttp.ClientWebSocketResponse, frame: Frame) -> None:
@@ -182,8 +205,10 @@ class StreamClient:
         try:
             await self._on_message(data)
         except Exception:
-            log.exception("dingtalk message not stored; leaving it unacknowledged for a "
-                          "redelivery", message_id=frame.message_id)
+            log.exception(
+                "dingtalk message not stored; leaving it unacknowledged for a redelivery",
+                message_id=frame.message_id,
+            )
             return
         await self._send(ws, ack(frame.message_id, _BOT_ACK))
         log.debug("dingtalk message acknowledged", seconds=round(time.monotonic() - started, 3))

@@ -47,8 +47,7 @@ CARD_ACTION = "card.action.trigger"
 RATED = "Thanks for the feedback! 感谢反馈！"
 NOT_RATED = "This answer can no longer be rated. 无法评价此回答。"
 # Retrying cannot help: the bot was removed, the chat dissolved, no permission, too long, …
-PERMANENT = {230002, 230006, 230013, 230022, 230025, 230027, 230035, 232009,
-             99991672, 99991401}
+PERMANENT = {230002, 230006, 230013, 230022, 230025, 230027, 230035, 232009, 99991672, 99991401}
 
 
 class FeishuChannel:
@@ -59,8 +58,7 @@ class FeishuChannel:
         self._inbox = context.inbox
         self._events = context.events
         self._feedback = context.feedback
-        self.api = FeishuApi(config.app_id, config.app_secret.get_secret_value(),
-                             config.base_url)
+        self.api = FeishuApi(config.app_id, config.app_secret.get_secret_value(), config.base_url)
         self._verifier = WebhookVerifier(
             config.verification_token.get_secret_value() if config.verification_token else "",
             config.encrypt_key.get_secret_value() if config.encrypt_key else "",
@@ -78,8 +76,11 @@ class FeishuChannel:
 
     def status(self) -> dict[str, Any]:
         error = self.last_error or (self._long.error if self._long else None)
-        return {"ok": error is None and self._reader is not None, "mode": self._config.mode,
-                "error": error}
+        return {
+            "ok": error is None and self._reader is not None,
+            "mode": self._config.mode,
+            "error": error,
+        }
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -87,8 +88,10 @@ class FeishuChannel:
         try:
             bot = await self.api.bot_info()
         except FeishuError as exc:
-            self.last_error = (f"bot info failed: {exc} (check channels.feishu.app_id / "
-                               "app_secret, and that the app has the bot ability)")
+            self.last_error = (
+                f"bot info failed: {exc} (check channels.feishu.app_id / "
+                "app_secret, and that the app has the bot ability)"
+            )
             log.error("feishu disabled", error=self.last_error)
             return
         self._reader = EventReader(self._config, str(bot.get("open_id", "")))
@@ -151,17 +154,25 @@ class FeishuChannel:
         value = action.get("value") if isinstance(action, dict) else None
         user = operator.get("open_id") if isinstance(operator, dict) else None
         parsed = parse_button(str(value.get("rate", ""))) if isinstance(value, dict) else None
-        rated = parsed is not None and isinstance(user, str) and await self._feedback.rate(
-            CHANNEL, user, parsed[0], parsed[1]) is not None
-        return {"toast": {"type": "success" if rated else "info",
-                          "content": RATED if rated else NOT_RATED}}
+        rated = (
+            parsed is not None
+            and isinstance(user, str)
+            and await self._feedback.rate(CHANNEL, user, parsed[0], parsed[1]) is not None
+        )
+        return {
+            "toast": {
+                "type": "success" if rated else "info",
+                "content": RATED if rated else NOT_RATED,
+            }
+        }
 
     # -- sending --------------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def presence(self, inbound: Inbound) -> AsyncIterator[DeltaSink | None]:
         """With `stream` on, yields a sink that shows the answer in a card as it is written."""
-        yield CardStream(self, inbound, self._config.stream_interval) if self._config.stream \
-            else None
+        yield (
+            CardStream(self, inbound, self._config.stream_interval) if self._config.stream else None
+        )
 
     async def send(self, outbound: Outbound) -> None:
         """Sends the answer's parts in order. Parts already delivered are remembered per
@@ -172,36 +183,48 @@ class FeishuChannel:
         start = self._progress.get(row, 0)
         card = self.cards.get(outbound.inbox_id or 0)
         rate = outbound.target.get("request_id") if self._config.rating_buttons else None
-        if start == 0 and card is not None and parts and await self._finish_card(
-                card, parts[0], rate if len(parts) == 1 else None):
+        if (
+            start == 0
+            and card is not None
+            and parts
+            and await self._finish_card(card, parts[0], rate if len(parts) == 1 else None)
+        ):
             start = self._progress[row] = 1
         self.cards.pop(outbound.inbox_id or 0, None)
         for index in range(start, len(parts)):
             if index > start:
                 await asyncio.sleep(PART_GAP)  # Feishu allows 5 messages/s per chat
             try:
-                await self._send_part(outbound.target, parts[index],
-                                      idempotency_key(outbound, index),
-                                      rate if index == len(parts) - 1 else None)
+                await self._send_part(
+                    outbound.target,
+                    parts[index],
+                    idempotency_key(outbound, index),
+                    rate if index == len(parts) - 1 else None,
+                )
             except FeishuError as exc:
                 raise _send_error(exc) from None
             self._progress[row] = index + 1
         self._progress.pop(row, None)
 
-    async def _send_part(self, target: dict[str, Any], text: str, key: str,
-                         rate: str | None) -> None:
+    async def _send_part(
+        self, target: dict[str, Any], text: str, key: str, rate: str | None
+    ) -> None:
         kind = self._config.reply_format
         try:
             await self.reply(target, MSG_TYPES[kind], content(kind, text, rate), key)
         except FeishuError as exc:
             if kind == "text" or exc.code not in FORMAT_ERRORS:
                 raise
-            log.warning("feishu refused the formatted answer; sending plain text",
-                        format=kind, error=str(exc))
+            log.warning(
+                "feishu refused the formatted answer; sending plain text",
+                format=kind,
+                error=str(exc),
+            )
             await self.reply(target, "text", content("text", text), key)
 
-    async def reply(self, target: dict[str, Any], msg_type: str, body: str,
-                    key: str | None = None) -> str:
+    async def reply(
+        self, target: dict[str, Any], msg_type: str, body: str, key: str | None = None
+    ) -> str:
         """Replies to the message in `target`; posts to its chat instead when that message is
         gone, or when there is none (a greeting)."""
         payload: dict[str, Any] = {"msg_type": msg_type, "content": body}
@@ -210,26 +233,32 @@ class FeishuChannel:
         if target.get("message_id"):
             try:
                 data = await self.api.call(
-                    "POST", f"{MESSAGES}/{target['message_id']}/reply",
-                    body={**payload, "reply_in_thread": bool(target.get("thread"))})
+                    "POST",
+                    f"{MESSAGES}/{target['message_id']}/reply",
+                    body={**payload, "reply_in_thread": bool(target.get("thread"))},
+                )
                 return str(data.get("message_id", ""))
             except FeishuError as exc:
                 if exc.code not in REPLY_TARGET_GONE:
                     raise
-        data = await self.api.call("POST", MESSAGES, params={"receive_id_type": "chat_id"},
-                                   body={"receive_id": target["chat_id"], **payload})
+        data = await self.api.call(
+            "POST",
+            MESSAGES,
+            params={"receive_id_type": "chat_id"},
+            body={"receive_id": target["chat_id"], **payload},
+        )
         return str(data.get("message_id", ""))
 
     async def _finish_card(self, message_id: str, text: str, rate: str | None) -> bool:
         """Makes the streamed card the answer's first part; False: it must be sent anew."""
         try:
-            await self.api.call("PATCH", f"{MESSAGES}/{message_id}",
-                                body={"content": content("card", text, rate)})
+            await self.api.call(
+                "PATCH", f"{MESSAGES}/{message_id}", body={"content": content("card", text, rate)}
+            )
         except FeishuError as exc:
             if exc.rate_limited:
                 raise _send_error(exc) from None
-            log.info("could not finish the streamed card; sending the answer anew",
-                     error=str(exc))
+            log.info("could not finish the streamed card; sending the answer anew", error=str(exc))
             await self.recall(message_id)
             return False
         return True
@@ -255,6 +284,9 @@ def idempotency_key(outbound: Outbound, part: int) -> str:
 
 def _send_error(exc: FeishuError) -> SendError:
     permanent = exc.code in PERMANENT or (
-        exc.status is not None and 400 <= exc.status < 500 and exc.code is None
-        and exc.status not in (408, 429))
+        exc.status is not None
+        and 400 <= exc.status < 500
+        and exc.code is None
+        and exc.status not in (408, 429)
+    )
     return SendError(str(exc), permanent=permanent, retry_after=exc.retry_after)

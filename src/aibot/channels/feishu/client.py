@@ -29,8 +29,14 @@ DEFAULT_RATE_WAIT = 1.0
 class FeishuError(Exception):
     """A non-zero `code` or a transport failure; the fields say how to react."""
 
-    def __init__(self, message: str, *, code: int | None = None, status: int | None = None,
-                 retry_after: float | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: int | None = None,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.status = status
@@ -42,8 +48,15 @@ class FeishuError(Exception):
 
 
 class FeishuApi:
-    def __init__(self, app_id: str, app_secret: str, base_url: str, *,
-                 timeout: float = 15.0, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        app_id: str,
+        app_secret: str,
+        base_url: str,
+        *,
+        timeout: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._app_id = app_id
         self._app_secret = app_secret
         self._base = base_url.rstrip("/")
@@ -59,15 +72,26 @@ class FeishuApi:
         """The cached token, fetched anew when forced or within 30 min of expiry."""
         async with self._token_lock:
             if force or self._token is None or self._clock() >= self._token_until:
-                answer = await self._request("POST", TOKEN_PATH, {
-                    "app_id": self._app_id, "app_secret": self._app_secret}, None, None)
+                answer = await self._request(
+                    "POST",
+                    TOKEN_PATH,
+                    {"app_id": self._app_id, "app_secret": self._app_secret},
+                    None,
+                    None,
+                )
                 self._token = str(answer["tenant_access_token"])
                 expire = float(answer.get("expire") or 0)
                 self._token_until = self._clock() + max(expire - REFRESH_BEFORE, expire / 2)
             return self._token
 
-    async def call(self, method: str, path: str, *, body: dict[str, Any] | None = None,
-                   params: dict[str, str] | None = None) -> dict[str, Any]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        body: dict[str, Any] | None = None,
+        params: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
         """One authorised call; returns `data` (or {}), raises FeishuError."""
         token = await self.tenant_token()
         try:
@@ -75,8 +99,9 @@ class FeishuApi:
         except FeishuError as exc:
             if exc.code != TOKEN_INVALID:
                 raise
-            answer = await self._request(method, path, body, params,
-                                         await self.tenant_token(force=True))
+            answer = await self._request(
+                method, path, body, params, await self.tenant_token(force=True)
+            )
         data = answer.get("data")
         return data if isinstance(data, dict) else {}
 
@@ -86,8 +111,14 @@ class FeishuApi:
         bot = answer.get("bot")
         return bot if isinstance(bot, dict) else {}
 
-    async def _request(self, method: str, path: str, body: dict[str, Any] | None,
-                       params: dict[str, str] | None, token: str | None) -> dict[str, Any]:
+    async def _request(
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        params: dict[str, str] | None,
+        token: str | None,
+    ) -> dict[str, Any]:
         if self._session is None or self._session.closed:
             self._session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=50))
         headers = {"Content-Type": "application/json; charset=utf-8"}
@@ -95,8 +126,13 @@ class FeishuApi:
             headers["Authorization"] = f"Bearer {token}"
         try:
             async with self._session.request(
-                method, self._base + path, params=params, headers=headers, proxy=self._proxy,
-                data=orjson.dumps(body) if body is not None else None, timeout=self._timeout,
+                method,
+                self._base + path,
+                params=params,
+                headers=headers,
+                proxy=self._proxy,
+                data=orjson.dumps(body) if body is not None else None,
+                timeout=self._timeout,
             ) as response:
                 raw = await response.read()
                 status, reset = response.status, response.headers.get(RATE_RESET_HEADER)
@@ -111,8 +147,11 @@ class FeishuApi:
         code = answer.get("code")
         if code == 0 and status < 400:
             return answer
-        error = FeishuError(f"{method} {path}: code {code}: {answer.get('msg', '')}",
-                            code=code if isinstance(code, int) else None, status=status)
+        error = FeishuError(
+            f"{method} {path}: code {code}: {answer.get('msg', '')}",
+            code=code if isinstance(code, int) else None,
+            status=status,
+        )
         if error.rate_limited:
             error.retry_after = _seconds(reset)
         raise error

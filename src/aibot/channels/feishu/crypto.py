@@ -59,8 +59,9 @@ def signature(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
     return digest.hexdigest()
 
 
-def signature_matches(presented: str, timestamp: str, nonce: str, encrypt_key: str,
-                      body: bytes) -> bool:
+def signature_matches(
+    presented: str, timestamp: str, nonce: str, encrypt_key: str, body: bytes
+) -> bool:
     """Constant-time comparison, so the signature cannot be guessed byte by byte."""
     expected = signature(timestamp, nonce, encrypt_key, body)
     return hmac.compare_digest(presented.encode("utf-8", "replace"), expected.encode("ascii"))

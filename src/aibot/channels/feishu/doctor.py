@@ -30,10 +30,13 @@ BAD_APP_SECRET = {10014}
 async def feishu_checks(config: FeishuChannelConfig, server: ServerConfig) -> list[Check]:
     checks = [await _credentials(config)]
     if config.mode == "websocket":
-        checks.append(Check("feishu long connection", "ok", "lark-oapi installed")
-                      if importlib.util.find_spec("lark_oapi") else
-                      Check("feishu long connection", "fail", INSTALL_HINT,
-                            "pip install 'ai-bot[feishu-ws]'"))
+        checks.append(
+            Check("feishu long connection", "ok", "lark-oapi installed")
+            if importlib.util.find_spec("lark_oapi")
+            else Check(
+                "feishu long connection", "fail", INSTALL_HINT, "pip install 'ai-bot[feishu-ws]'"
+            )
+        )
     elif checks[0].status == "ok":
         checks.append(await webhook_self_test(config, server))
     return checks
@@ -56,8 +59,12 @@ async def _credentials(config: FeishuChannelConfig) -> Check:
         return Check("feishu", "fail", f"credentials refused: {exc}", fix)
     finally:
         await api.close()
-    return Check("feishu", "ok", f"app {bot.get('app_name', '?')}, bot open_id "
-                 f"{bot.get('open_id', '?')} ({config.mode} mode)")
+    return Check(
+        "feishu",
+        "ok",
+        f"app {bot.get('app_name', '?')}, bot open_id "
+        f"{bot.get('open_id', '?')} ({config.mode} mode)",
+    )
 
 
 async def webhook_self_test(config: FeishuChannelConfig, server: ServerConfig) -> Check:
@@ -71,31 +78,58 @@ async def webhook_self_test(config: FeishuChannelConfig, server: ServerConfig) -
     headers = {"Content-Type": "application/json"}
     if key:
         timestamp, nonce = str(int(time.time())), secrets.token_hex(8)
-        headers.update({TIMESTAMP_HEADER: timestamp, NONCE_HEADER: nonce,
-                        SIGNATURE_HEADER: signature(timestamp, nonce, key, body)})
+        headers.update(
+            {
+                TIMESTAMP_HEADER: timestamp,
+                NONCE_HEADER: nonce,
+                SIGNATURE_HEADER: signature(timestamp, nonce, key, body),
+            }
+        )
     steps = ["encrypted + signed" if key else "plain (no encrypt_key)"]
     try:
-        async with aiohttp.ClientSession() as http, http.post(
-            url, data=body, headers=headers, timeout=aiohttp.ClientTimeout(total=5),
-        ) as response:
+        async with (
+            aiohttp.ClientSession() as http,
+            http.post(
+                url,
+                data=body,
+                headers=headers,
+                timeout=aiohttp.ClientTimeout(total=5),
+            ) as response,
+        ):
             status, answer = response.status, await response.read()
     except (TimeoutError, aiohttp.ClientError):
-        return Check("feishu webhook", "warn", f"gateway not running at {url}",
-                     "start `ai-bot run`, then run `ai-bot doctor` again to test the webhook")
+        return Check(
+            "feishu webhook",
+            "warn",
+            f"gateway not running at {url}",
+            "start `ai-bot run`, then run `ai-bot doctor` again to test the webhook",
+        )
     steps.append(f"POST {WEBHOOK_PATH} → HTTP {status}")
     if status == 404:
-        return Check("feishu webhook", "fail", "; ".join(steps),
-                     "the running gateway has no Feishu webhook: restart it with this config")
+        return Check(
+            "feishu webhook",
+            "fail",
+            "; ".join(steps),
+            "the running gateway has no Feishu webhook: restart it with this config",
+        )
     if status != 200:
-        return Check("feishu webhook", "fail", "; ".join(steps),
-                     "the running gateway uses other encrypt_key / verification_token values; "
-                     "restart it with this config")
+        return Check(
+            "feishu webhook",
+            "fail",
+            "; ".join(steps),
+            "the running gateway uses other encrypt_key / verification_token values; "
+            "restart it with this config",
+        )
     echoed = _challenge(answer) == challenge
     steps.append("challenge echoed" if echoed else "challenge NOT echoed")
     if not echoed:
         return Check("feishu webhook", "fail", "; ".join(steps), "see the gateway log")
-    return Check("feishu webhook", "ok", "; ".join(steps),
-                 f"in the console set the request URL to <public address>{WEBHOOK_PATH}")
+    return Check(
+        "feishu webhook",
+        "ok",
+        "; ".join(steps),
+        f"in the console set the request URL to <public address>{WEBHOOK_PATH}",
+    )
 
 
 def _challenge(answer: bytes) -> object:

@@ -61,11 +61,20 @@ class EventReader:
         if group and self._config.group_sessions == "per_user":
             key += f":u{user}"
         return Inbound(
-            channel=CHANNEL, session_key=key, user_id=user, text=text,
-            request_id=uuid.uuid4().hex, received_at=time.time(), message_id=message_id,
+            channel=CHANNEL,
+            session_key=key,
+            user_id=user,
+            text=text,
+            request_id=uuid.uuid4().hex,
+            received_at=time.time(),
+            message_id=message_id,
             principal=f"feishu:{user}",
-            target={"message_id": message_id, "chat_id": chat_id, "thread": bool(thread),
-                    "chat_type": "group" if group else "private"},
+            target={
+                "message_id": message_id,
+                "chat_id": chat_id,
+                "thread": bool(thread),
+                "chat_type": "group" if group else "private",
+            },
         )
 
     def _addressed(self, mentions: list[dict[str, Any]]) -> bool:
@@ -84,8 +93,9 @@ class EventReader:
             return ""
         if not isinstance(content, dict):
             return ""
-        names = {str(m.get("key")): "" if self._is_bot(m) else f"@{m.get('name', '')}"
-                 for m in mentions}
+        names = {
+            str(m.get("key")): "" if self._is_bot(m) else f"@{m.get('name', '')}" for m in mentions
+        }
         kind = message.get("message_type")
         if kind == "text":
             return _resolve(str(content.get("text", "")), names)
@@ -107,8 +117,13 @@ def _post_text(content: dict[str, Any], names: dict[str, str]) -> str:
         content = next((v for v in content.values() if isinstance(v, dict)), {})
     lines = [str(content["title"])] if content.get("title") else []
     for paragraph in _list(content.get("content")):
-        lines.append("".join(_element_text(element, names) for element in _list(paragraph)
-                             if isinstance(element, dict)))
+        lines.append(
+            "".join(
+                _element_text(element, names)
+                for element in _list(paragraph)
+                if isinstance(element, dict)
+            )
+        )
     return "\n".join(lines)
 
 
@@ -135,16 +150,26 @@ def _list(value: object) -> list[Any]:
     return value if isinstance(value, list) else []
 
 
-def _membership(kind: EventKind, header: dict[str, Any],
-                event: dict[str, Any]) -> PlatformEvent | None:
+def _membership(
+    kind: EventKind, header: dict[str, Any], event: dict[str, Any]
+) -> PlatformEvent | None:
     """The bot added to or removed from a group, or users joining it; the greeting goes to
     the chat itself (there is no message to reply to)."""
     chat_id, event_id = event.get("chat_id"), header.get("event_id")
     if not isinstance(chat_id, str) or not isinstance(event_id, str):
         return None
-    names = tuple(str(u.get("name") or "") for u in _list(event.get("users"))
-                  if isinstance(u, dict) and u.get("name"))
+    names = tuple(
+        str(u.get("name") or "")
+        for u in _list(event.get("users"))
+        if isinstance(u, dict) and u.get("name")
+    )
     if kind == "member_joined" and not names:
         return None
-    return PlatformEvent(CHANNEL, kind, event_id, f"{CHANNEL}:{chat_id}",
-                         {"chat_id": chat_id, "chat_type": "group", "event_id": event_id}, names)
+    return PlatformEvent(
+        CHANNEL,
+        kind,
+        event_id,
+        f"{CHANNEL}:{chat_id}",
+        {"chat_id": chat_id, "chat_type": "group", "event_id": event_id},
+        names,
+    )

@@ -42,12 +42,32 @@ def card(markdown: str, rate: str | None = None) -> dict[str, Any]:
     """A JSON 2.0 card with one markdown element; shared (update_multi) so it can be patched."""
     elements: list[dict[str, Any]] = [{"tag": "markdown", "content": markdown}]
     if rate:
-        elements.append({"tag": "column_set", "columns": [
-            {"tag": "column", "width": "auto", "elements": [{
-                "tag": "button", "text": {"tag": "plain_text", "content": label},
-                "type": "default", "size": "small",
-                "behaviors": [{"type": "callback", "value": {"rate": button_data(score, rate)}}],
-            }]} for score, label in ((1, "👍"), (-1, "👎"))]})
+        elements.append(
+            {
+                "tag": "column_set",
+                "columns": [
+                    {
+                        "tag": "column",
+                        "width": "auto",
+                        "elements": [
+                            {
+                                "tag": "button",
+                                "text": {"tag": "plain_text", "content": label},
+                                "type": "default",
+                                "size": "small",
+                                "behaviors": [
+                                    {
+                                        "type": "callback",
+                                        "value": {"rate": button_data(score, rate)},
+                                    }
+                                ],
+                            }
+                        ],
+                    }
+                    for score, label in ((1, "👍"), (-1, "👎"))
+                ],
+            }
+        )
     return {"schema": "2.0", "config": {"update_multi": True}, "body": {"elements": elements}}
 
 
@@ -73,18 +93,18 @@ def split(markdown: str, limit: int = BODY_LIMIT) -> list[str]:
     step = budget // _WORST_CHAR
     lines: list[str] = []
     for line in markdown.strip().split("\n"):
-        lines += [line[i:i + step] for i in range(0, len(line), step)] or [""]
+        lines += [line[i : i + step] for i in range(0, len(line), step)] or [""]
     parts: list[str] = []
     current: list[str] = []
     size, opener = 0, ""
     for line in lines:
         cost = encoded_size(line + "\n")
         if current and size + cost > budget:
-            head = current[:_paragraph_cut(current)]
+            head = current[: _paragraph_cut(current)]
             still_open = _fence_after(opener, head)
             closer = [_fence_mark(still_open)] if still_open else []
             parts.append("\n".join(head + closer).strip("\n"))
-            current = ([still_open] if still_open else []) + current[len(head):]
+            current = ([still_open] if still_open else []) + current[len(head) :]
             opener = still_open
             size = sum(encoded_size(piece + "\n") for piece in current)
         current.append(line)

@@ -38,23 +38,28 @@ class EventBridge:
 
     def __call__(self, data: Any) -> None:
         header = data.header
-        payload = {"schema": "2.0",
-                   "header": {"event_id": header.event_id, "event_type": header.event_type},
-                   "event": data.event}
-        asyncio.run_coroutine_threadsafe(self._deliver(payload), self._loop).result(
-            COMMIT_WITHIN)
+        payload = {
+            "schema": "2.0",
+            "header": {"event_id": header.event_id, "event_type": header.event_type},
+            "event": data.event,
+        }
+        asyncio.run_coroutine_threadsafe(self._deliver(payload), self._loop).result(COMMIT_WITHIN)
 
     def handler(self) -> Any:
         """The SDK dispatcher routing `im.message.receive_v1` (raw dict) to this bridge."""
         import lark_oapi  # type: ignore[import-untyped]
 
-        return (lark_oapi.EventDispatcherHandler.builder("", "")
-                .register_p2_customized_event(RECEIVE, self).build())
+        return (
+            lark_oapi.EventDispatcherHandler.builder("", "")
+            .register_p2_customized_event(RECEIVE, self)
+            .build()
+        )
 
 
 class LongConnection:
-    def __init__(self, config: FeishuChannelConfig, deliver: Deliver,
-                 loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self, config: FeishuChannelConfig, deliver: Deliver, loop: asyncio.AbstractEventLoop
+    ) -> None:
         self._config = config
         self._bridge = EventBridge(deliver, loop)
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -85,8 +90,10 @@ class LongConnection:
             # The SDK keeps one module-global loop, captured at import time; give it ours.
             ws_client.loop = self._loop
             client = ws_client.Client(
-                self._config.app_id, self._config.app_secret.get_secret_value(),
-                event_handler=self._bridge.handler(), domain=self._config.base_url,
+                self._config.app_id,
+                self._config.app_secret.get_secret_value(),
+                event_handler=self._bridge.handler(),
+                domain=self._config.base_url,
                 log_level=lark_oapi.LogLevel.WARNING,
             )
             client.on_reconnecting = self._down
@@ -110,8 +117,10 @@ class LongConnection:
         self._loop.close()
 
     def _down(self) -> None:
-        self.error = ("long connection down; lark-oapi keeps reconnecting (its log says why: "
-                      "network, or events not set to long connection in the console)")
+        self.error = (
+            "long connection down; lark-oapi keeps reconnecting (its log says why: "
+            "network, or events not set to long connection in the console)"
+        )
         log.warning("feishu long connection down")
 
     def _up(self) -> None:
@@ -119,6 +128,8 @@ class LongConnection:
         log.info("feishu long connection back")
 
     def _failed(self, exc: Exception) -> None:
-        self.error = f"long connection failed: {exc!r} (check channels.feishu.app_id / " \
-                     "app_secret and that the app subscribes to events by long connection)"
+        self.error = (
+            f"long connection failed: {exc!r} (check channels.feishu.app_id / "
+            "app_secret and that the app subscribes to events by long connection)"
+        )
         log.error("feishu long connection failed", error=self.error)

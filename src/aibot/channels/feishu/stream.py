@@ -46,18 +46,21 @@ class CardStream:
         channel, key = self._channel, self._inbound.inbox_id or 0
         try:
             if self._message_id is None:
-                self._message_id = await channel.reply(self._inbound.target, "interactive",
-                                                       content("card", preview))
+                self._message_id = await channel.reply(
+                    self._inbound.target, "interactive", content("card", preview)
+                )
                 channel.cards[key] = self._message_id
             else:
-                await channel.api.call("PATCH", f"/open-apis/im/v1/messages/{self._message_id}",
-                                       body={"content": content("card", preview)})
+                await channel.api.call(
+                    "PATCH",
+                    f"/open-apis/im/v1/messages/{self._message_id}",
+                    body={"content": content("card", preview)},
+                )
         except FeishuError as exc:
             if exc.rate_limited:
                 self._next_show = time.monotonic() + (exc.retry_after or self._interval)
                 return
-            log.info("feishu card streaming stopped; the answer will be sent whole",
-                     error=str(exc))
+            log.info("feishu card streaming stopped; the answer will be sent whole", error=str(exc))
             self._broken = True
             if channel.cards.pop(key, None) is not None:
                 await channel.recall(self._message_id or "")

@@ -90,7 +90,8 @@ class WebhookVerifier:
         if not self._token:
             return
         if not isinstance(token, str) or not hmac.compare_digest(
-                token.encode("utf-8", "replace"), self._token.encode("utf-8")):
+            token.encode("utf-8", "replace"), self._token.encode("utf-8")
+        ):
             raise Rejected(401, "bad verification token (check channels.feishu.verification_token)")
 
 

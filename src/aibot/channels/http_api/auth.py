@@ -72,8 +72,11 @@ class ApiKeys:
                 match = f"key-{index + 1}"
         now = self._clock()
         for stored in self._stored:
-            if hmac.compare_digest(digest, stored.digest) and match is None \
-                    and stored.allows(path, now):
+            if (
+                hmac.compare_digest(digest, stored.digest)
+                and match is None
+                and stored.allows(path, now)
+            ):
                 match = stored.principal
         return match
 
@@ -97,8 +100,10 @@ class ApiKeys:
         try:
             self._stored = await self._loader()
         except Exception as exc:
-            log.warning("could not reload API keys from the store; keeping the last set",
-                        error=str(exc)[:300])
+            log.warning(
+                "could not reload API keys from the store; keeping the last set",
+                error=str(exc)[:300],
+            )
 
     async def _refresh_every(self, interval: float) -> None:
         while True:

@@ -73,14 +73,21 @@ class OpenAIErrorBody(BaseModel):
 
 
 UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
-    401: {"model": OpenAIErrorBody, "description": "Missing or wrong API key"}}
+    401: {"model": OpenAIErrorBody, "description": "Missing or wrong API key"}
+}
 
 
-def openai_error(status: int, message: str, code: str, kind: str = "invalid_request_error",
-                 headers: dict[str, str] | None = None) -> JSONResponse:
+def openai_error(
+    status: int,
+    message: str,
+    code: str,
+    kind: str = "invalid_request_error",
+    headers: dict[str, str] | None = None,
+) -> JSONResponse:
     return JSONResponse(
         {"error": {"message": message, "type": kind, "param": None, "code": code}},
-        status_code=status, headers=headers,
+        status_code=status,
+        headers=headers,
     )
 
 
@@ -88,11 +95,17 @@ def openai_failure(exc: BaseException) -> JSONResponse:
     if isinstance(exc, AccessDenied):
         return openai_error(401, "Incorrect API key provided.", "invalid_api_key")
     if isinstance(exc, QueueFull):
-        return openai_error(503, f"The gateway is overloaded: {exc}", "overloaded",
-                            "server_error", {"Retry-After": "1"})
+        return openai_error(
+            503,
+            f"The gateway is overloaded: {exc}",
+            "overloaded",
+            "server_error",
+            {"Retry-After": "1"},
+        )
     if isinstance(exc, ModelUnavailable):
-        return openai_error(502, f"The model is unavailable: {exc}", "model_unavailable",
-                            "api_error")
+        return openai_error(
+            502, f"The model is unavailable: {exc}", "model_unavailable", "api_error"
+        )
     raise exc
 
 
@@ -107,21 +120,41 @@ class _Completion:
     def full(self, ctx: TurnContext) -> dict[str, Any]:
         prompt, completion = ctx.usage.prompt_tokens, ctx.usage.completion_tokens
         return {
-            "id": self.id, "object": "chat.completion", "created": self.created,
+            "id": self.id,
+            "object": "chat.completion",
+            "created": self.created,
             "model": ctx.model or self.model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": ctx.reply or ""},
-                         "logprobs": None, "finish_reason": ctx.finish_reason or "stop"}],
-            "usage": {"prompt_tokens": prompt, "completion_tokens": completion,
-                      "total_tokens": prompt + completion},
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": ctx.reply or ""},
+                    "logprobs": None,
+                    "finish_reason": ctx.finish_reason or "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+            },
         }
 
-    def chunk(self, delta: dict[str, Any], finish: str | None = None,
-              usage: dict[str, int] | None = None, *, empty: bool = False) -> bytes:
+    def chunk(
+        self,
+        delta: dict[str, Any],
+        finish: str | None = None,
+        usage: dict[str, int] | None = None,
+        *,
+        empty: bool = False,
+    ) -> bytes:
         body: dict[str, Any] = {
-            "id": self.id, "object": "chat.completion.chunk", "created": self.created,
+            "id": self.id,
+            "object": "chat.completion.chunk",
+            "created": self.created,
             "model": self.model,
-            "choices": [] if empty else [{"index": 0, "delta": delta, "logprobs": None,
-                                          "finish_reason": finish}],
+            "choices": []
+            if empty
+            else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
         }
         if usage is not None:
             body["usage"] = usage
@@ -141,19 +174,37 @@ def build_openai_router(service: ChatService, keys: ApiKeys, catalog: ModelCatal
     async def models(request: Request) -> dict[str, Any]:
         """The configured providers, by the names `model` accepts."""
         keys.require(request)
-        return {"object": "list", "data": [
-            {"id": name, "object": "model", "created": 0, "owned_by": "ai-bot",
-             "root": catalog.models.get(name)} for name in catalog.names
-        ]}
+        return {
+            "object": "list",
+            "data": [
+                {
+                    "id": name,
+                    "object": "model",
+                    "created": 0,
+                    "owned_by": "ai-bot",
+                    "root": catalog.models.get(name),
+                }
+                for name in catalog.names
+            ],
+        }
 
-    @router.post("/chat/completions", responses={
-        **UNAUTHORIZED, 200: SSE_ANSWER,
-        400: {"model": OpenAIErrorBody | ParseError,
-              "description": "Not JSON, or not a valid request (OpenAI's shape)"},
-        413: {"model": ErrorBody, "description": "The body is larger than "
-                                                 "server.max_body_bytes"},
-        502: {"model": OpenAIErrorBody, "description": "The model failed"},
-        503: {"model": OpenAIErrorBody, "description": "Overloaded; retry after a second"}})
+    @router.post(
+        "/chat/completions",
+        responses={
+            **UNAUTHORIZED,
+            200: SSE_ANSWER,
+            400: {
+                "model": OpenAIErrorBody | ParseError,
+                "description": "Not JSON, or not a valid request (OpenAI's shape)",
+            },
+            413: {
+                "model": ErrorBody,
+                "description": "The body is larger than server.max_body_bytes",
+            },
+            502: {"model": OpenAIErrorBody, "description": "The model failed"},
+            503: {"model": OpenAIErrorBody, "description": "Overloaded; retry after a second"},
+        },
+    )
     async def completions(body: CompletionBody, request: Request) -> Response:
         """OpenAI chat completions, streamed or not. `X-Session-Id` names a conversation."""
         who = keys.require(request)
@@ -163,21 +214,30 @@ def build_openai_router(service: ChatService, keys: ApiKeys, catalog: ModelCatal
             return openai_error(400, "messages must contain a user message", "invalid_messages")
         provider = provider_for(body.model)
         inbound = Inbound(
-            channel="openai", session_key=f"openai:{session or uuid.uuid4().hex}",
+            channel="openai",
+            session_key=f"openai:{session or uuid.uuid4().hex}",
             user_id=body.user or session or "anonymous",
-            text=users[-1].text() if users else "", request_id=uuid.uuid4().hex,
-            received_at=time.time(), principal=who, model=provider,
+            text=users[-1].text() if users else "",
+            request_id=uuid.uuid4().hex,
+            received_at=time.time(),
+            principal=who,
+            model=provider,
             max_tokens=body.max_completion_tokens or body.max_tokens,
-            temperature=body.temperature, remember=session is not None,
-            messages=[Message("system" if m.role == "developer" else m.role, m.text(),
-                              _reasoning(m)) for m in body.messages],
+            temperature=body.temperature,
+            remember=session is not None,
+            messages=[
+                Message("system" if m.role == "developer" else m.role, m.text(), _reasoning(m))
+                for m in body.messages
+            ],
         )
         shaper = _Completion(body.model or provider or catalog.default or "default")
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            return StreamingResponse(_stream(service, inbound, shaper, include_usage),
-                                     media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache"})
+            return StreamingResponse(
+                _stream(service, inbound, shaper, include_usage),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache"},
+            )
         try:
             ctx = await service.handle(inbound)
         except (QueueFull, AccessDenied) as exc:
@@ -195,8 +255,9 @@ def _reasoning(message: WireMessage) -> str | None:
     return value if isinstance(value, str) else None
 
 
-async def _stream(service: ChatService, inbound: Inbound, shaper: _Completion,
-                  include_usage: bool) -> AsyncIterator[bytes]:
+async def _stream(
+    service: ChatService, inbound: Inbound, shaper: _Completion, include_usage: bool
+) -> AsyncIterator[bytes]:
     yield shaper.chunk({"role": "assistant", "content": ""})
     async for item in stream_turn(service, inbound):
         if isinstance(item, str):
@@ -205,8 +266,12 @@ async def _stream(service: ChatService, inbound: Inbound, shaper: _Completion,
         ctx = item.ctx
         if ctx is None or ctx.error is not None:
             message = ctx.error if ctx is not None else str(item.exc)
-            error = {"message": f"The model is unavailable: {message}", "type": "api_error",
-                     "param": None, "code": "model_unavailable"}
+            error = {
+                "message": f"The model is unavailable: {message}",
+                "type": "api_error",
+                "param": None,
+                "code": "model_unavailable",
+            }
             yield b"data: " + orjson.dumps({"error": error}) + b"\n\n"
             return
         if ctx.is_command:
@@ -214,7 +279,13 @@ async def _stream(service: ChatService, inbound: Inbound, shaper: _Completion,
         yield shaper.chunk({}, ctx.finish_reason or "stop")
         if include_usage:
             prompt, completion = ctx.usage.prompt_tokens, ctx.usage.completion_tokens
-            yield shaper.chunk({}, usage={"prompt_tokens": prompt,
-                                          "completion_tokens": completion,
-                                          "total_tokens": prompt + completion}, empty=True)
+            yield shaper.chunk(
+                {},
+                usage={
+                    "prompt_tokens": prompt,
+                    "completion_tokens": completion,
+                    "total_tokens": prompt + completion,
+                },
+                empty=True,
+            )
     yield b"data: [DONE]\n\n"

@@ -81,10 +81,20 @@ API_ERRORS: dict[int | str, dict[str, Any]] = {
     422: {"model": ErrorBody, "description": "The body does not match the schema"},
 }
 # Before OpenAPI 3.2 the schema of an event stream describes each event.
-SSE_EVENT: dict[str, Any] = {"type": "object", "required": ["data"], "properties": {"data": {
-    "type": "string", "description": "One JSON object; /v1 ends the stream with [DONE]"}}}
-SSE_ANSWER: dict[str, Any] = {"content": {"text/event-stream": {"schema": SSE_EVENT}},
-                              "description": "The answer; Server-Sent Events with stream: true"}
+SSE_EVENT: dict[str, Any] = {
+    "type": "object",
+    "required": ["data"],
+    "properties": {
+        "data": {
+            "type": "string",
+            "description": "One JSON object; /v1 ends the stream with [DONE]",
+        }
+    },
+}
+SSE_ANSWER: dict[str, Any] = {
+    "content": {"text/event-stream": {"schema": SSE_EVENT}},
+    "description": "The answer; Server-Sent Events with stream: true",
+}
 
 
 class ChatReply(BaseModel):
@@ -96,17 +106,20 @@ class ChatReply(BaseModel):
     command: bool
 
 
-def error_response(status: int, message: str, code: str,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "code": code}}, status_code=status,
-                        headers=headers)
+def error_response(
+    status: int, message: str, code: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"message": message, "code": code}}, status_code=status, headers=headers
+    )
 
 
 def failure_response(exc: BaseException) -> JSONResponse:
     """Maps what can go wrong in a turn to a status a client can act on."""
     if isinstance(exc, QueueFull):
-        return error_response(503, f"the gateway is busy: {exc}", "overloaded",
-                              {"Retry-After": "1"})
+        return error_response(
+            503, f"the gateway is busy: {exc}", "overloaded", {"Retry-After": "1"}
+        )
     if isinstance(exc, AccessDenied):
         return error_response(401, "invalid API key", "invalid_api_key")
     if isinstance(exc, ModelUnavailable):
@@ -116,9 +129,14 @@ def failure_response(exc: BaseException) -> JSONResponse:
 
 def reply_body(ctx: TurnContext, session_id: str) -> dict[str, Any]:
     return ChatReply(
-        reply=ctx.reply or "", session_id=session_id, model=ctx.model, provider=ctx.provider,
-        usage={"prompt_tokens": ctx.usage.prompt_tokens,
-               "completion_tokens": ctx.usage.completion_tokens},
+        reply=ctx.reply or "",
+        session_id=session_id,
+        model=ctx.model,
+        provider=ctx.provider,
+        usage={
+            "prompt_tokens": ctx.usage.prompt_tokens,
+            "completion_tokens": ctx.usage.completion_tokens,
+        },
         command=ctx.is_command,
     ).model_dump()
 
@@ -131,33 +149,44 @@ def build_rest_router(service: ChatService, keys: ApiKeys) -> APIRouter:
     router = APIRouter(tags=["chat"])
 
     @router.post(
-        "/api/v1/chat", response_model=ChatReply,
-        responses={**API_ERRORS, 200: SSE_ANSWER,
-                   502: {"model": ErrorBody, "description": "The model failed"},
-                   503: {"model": ErrorBody,
-                         "description": "Overloaded; retry after the given seconds"}},
+        "/api/v1/chat",
+        response_model=ChatReply,
+        responses={
+            **API_ERRORS,
+            200: SSE_ANSWER,
+            502: {"model": ErrorBody, "description": "The model failed"},
+            503: {"model": ErrorBody, "description": "Overloaded; retry after the given seconds"},
+        },
     )
     async def chat(body: ChatBody, request: Request) -> Response:
         """Send one message to a conversation; the gateway keeps its memory."""
         who = keys.require(request)
         inbound = Inbound(
-            channel="api", session_key=f"api:{body.session_id}",
-            user_id=body.user_id or body.session_id, text=body.message,
-            request_id=uuid.uuid4().hex, received_at=time.time(), principal=who,
+            channel="api",
+            session_key=f"api:{body.session_id}",
+            user_id=body.user_id or body.session_id,
+            text=body.message,
+            request_id=uuid.uuid4().hex,
+            received_at=time.time(),
+            principal=who,
         )
         if body.stream:
-            return StreamingResponse(_events(service, inbound, body.session_id),
-                                     media_type="text/event-stream",
-                                     headers={"Cache-Control": "no-cache"})
+            return StreamingResponse(
+                _events(service, inbound, body.session_id),
+                media_type="text/event-stream",
+                headers={"Cache-Control": "no-cache"},
+            )
         try:
             ctx = await service.handle(inbound)
         except (QueueFull, AccessDenied) as exc:
             return failure_response(exc)
         if ctx.error is not None:
-            return error_response(502, f"the model is unavailable: {ctx.error}",
-                                  "model_unavailable")
-        return Response(orjson.dumps(reply_body(ctx, body.session_id)),
-                        media_type="application/json")
+            return error_response(
+                502, f"the model is unavailable: {ctx.error}", "model_unavailable"
+            )
+        return Response(
+            orjson.dumps(reply_body(ctx, body.session_id)), media_type="application/json"
+        )
 
     return router
 

@@ -98,8 +98,12 @@ class TelegramChannel:
     async def _register_webhook(self) -> None:
         assert self._public_url and self._config.webhook_secret
         url = self._public_url.rstrip("/") + WEBHOOK_PATH
-        await self.api.call("setWebhook", url=url, allowed_updates=_ALLOWED_UPDATES,
-                            secret_token=self._config.webhook_secret.get_secret_value())
+        await self.api.call(
+            "setWebhook",
+            url=url,
+            allowed_updates=_ALLOWED_UPDATES,
+            secret_token=self._config.webhook_secret.get_secret_value(),
+        )
         log.info("telegram webhook registered", url=url)
 
     # -- receiving ------------------------------------------------------------------------
@@ -112,8 +116,11 @@ class TelegramChannel:
         while True:
             try:
                 updates = await self.api.call(
-                    "getUpdates", allowed=self._config.poll_timeout + 15, offset=offset,
-                    timeout=int(self._config.poll_timeout), allowed_updates=_ALLOWED_UPDATES,
+                    "getUpdates",
+                    allowed=self._config.poll_timeout + 15,
+                    offset=offset,
+                    timeout=int(self._config.poll_timeout),
+                    allowed_updates=_ALLOWED_UPDATES,
                 )
                 for update in updates:
                     await self.receive(update)
@@ -122,8 +129,7 @@ class TelegramChannel:
                 self.last_error = None
             except TelegramError as exc:
                 self.last_error = str(exc)
-                log.warning("telegram polling failed; retrying", error=str(exc),
-                            retry_in=backoff)
+                log.warning("telegram polling failed; retrying", error=str(exc), retry_in=backoff)
                 await asyncio.sleep(exc.retry_after or backoff)
                 backoff = min(backoff * 2, 60.0)
             except Exception as exc:
@@ -145,8 +151,11 @@ class TelegramChannel:
         try:
             item = self._reader.read(update)
         except (AttributeError, IndexError, KeyError, TypeError, ValueError) as exc:
-            log.warning("telegram update not understood; dropped",
-                        update_id=str(update.get("update_id"))[:32], error=repr(exc)[:200])
+            log.warning(
+                "telegram update not understood; dropped",
+                update_id=str(update.get("update_id"))[:32],
+                error=repr(exc)[:200],
+            )
             return
         if isinstance(item, Inbound):
             await self._inbox.accept(item)
@@ -156,27 +165,38 @@ class TelegramChannel:
             await self._events.handle(item)
         elif isinstance(item, Notice):
             with contextlib.suppress(TelegramError):
-                await self.api.call("sendMessage", chat_id=item.chat_id,
-                                    message_thread_id=item.thread_id,
-                                    text=self._config.text_only_notice,
-                                    reply_parameters={"message_id": item.reply_to,
-                                                      "allow_sending_without_reply": True})
+                await self.api.call(
+                    "sendMessage",
+                    chat_id=item.chat_id,
+                    message_thread_id=item.thread_id,
+                    text=self._config.text_only_notice,
+                    reply_parameters={
+                        "message_id": item.reply_to,
+                        "allow_sending_without_reply": True,
+                    },
+                )
 
     async def _rate(self, press: ButtonPress) -> None:
         """👍/👎 under an answer: stored, and the user sees a short confirmation."""
         parsed = parse_button(press.data)
-        rated = parsed is not None and await self._feedback.rate(
-            CHANNEL, press.user_id, parsed[0], parsed[1]) is not None
+        rated = (
+            parsed is not None
+            and await self._feedback.rate(CHANNEL, press.user_id, parsed[0], parsed[1]) is not None
+        )
         with contextlib.suppress(TelegramError):  # a query answered late only loses the toast
-            await self.api.call("answerCallbackQuery", callback_query_id=press.query_id,
-                                text=RATED if rated else NOT_RATED)
+            await self.api.call(
+                "answerCallbackQuery",
+                callback_query_id=press.query_id,
+                text=RATED if rated else NOT_RATED,
+            )
 
     def router(self) -> APIRouter | None:
         if self._config.mode != "webhook":
             return None
         router = APIRouter(include_in_schema=False)
-        secret = (self._config.webhook_secret.get_secret_value()
-                  if self._config.webhook_secret else "")
+        secret = (
+            self._config.webhook_secret.get_secret_value() if self._config.webhook_secret else ""
+        )
 
         @router.post(WEBHOOK_PATH)
         async def webhook(request: Request) -> Response:
@@ -201,8 +221,7 @@ class TelegramChannel:
         """Shows "typing…" while the model works on `inbound`; with `stream` on, also yields a
         sink that shows the answer as it is written in a draft message."""
         task = asyncio.create_task(self._typing(inbound.target))
-        draft = _Draft(self, inbound, self._config.stream_interval) if self._config.stream \
-            else None
+        draft = _Draft(self, inbound, self._config.stream_interval) if self._config.stream else None
         try:
             yield draft
         finally:
@@ -213,8 +232,12 @@ class TelegramChannel:
     async def _typing(self, target: dict[str, Any]) -> None:
         while True:
             with contextlib.suppress(TelegramError):
-                await self.api.call("sendChatAction", chat_id=self.chat_for(target),
-                                    message_thread_id=target.get("thread_id"), action="typing")
+                await self.api.call(
+                    "sendChatAction",
+                    chat_id=self.chat_for(target),
+                    message_thread_id=target.get("thread_id"),
+                    action="typing",
+                )
             await asyncio.sleep(TYPING_EVERY)
 
     def chat_for(self, target: dict[str, Any]) -> int:
@@ -243,24 +266,32 @@ class TelegramChannel:
                 raise _send_error(plain_exc) from None
         self._progress.pop(key, None)
 
-    async def _send_chunks(self, outbound: Outbound, chunks: list[str], mode: str | None,
-                           key: int) -> None:
+    async def _send_chunks(
+        self, outbound: Outbound, chunks: list[str], mode: str | None, key: int
+    ) -> None:
         target = outbound.target
         last = len(chunks) - 1
         buttons = self._rating_buttons(target)
         draft = self.drafts.pop(outbound.inbox_id or 0, None)
         start = self._progress.get(key, 0)
-        if draft is not None and start == 0 and await self._finish_draft(
-                target, draft, chunks[0], mode, buttons if last == 0 else None):
+        if (
+            draft is not None
+            and start == 0
+            and await self._finish_draft(
+                target, draft, chunks[0], mode, buttons if last == 0 else None
+            )
+        ):
             start = self._progress[key] = 1
         for index in range(start, len(chunks)):
             reply_to = target.get("reply_to") if index == 0 else None
             params: dict[str, Any] = {
-                "text": chunks[index], "parse_mode": mode,
+                "text": chunks[index],
+                "parse_mode": mode,
                 "message_thread_id": target.get("thread_id"),
                 "link_preview_options": {"is_disabled": True},
-                "reply_parameters": {"message_id": reply_to,
-                                     "allow_sending_without_reply": True} if reply_to else None,
+                "reply_parameters": {"message_id": reply_to, "allow_sending_without_reply": True}
+                if reply_to
+                else None,
                 "reply_markup": buttons if index == last else None,
             }
             try:
@@ -269,8 +300,9 @@ class TelegramChannel:
                 if exc.migrate_to is None:
                     raise
                 self._migrated[int(target["chat_id"])] = exc.migrate_to
-                log.info("telegram group became a supergroup", old=target["chat_id"],
-                         new=exc.migrate_to)
+                log.info(
+                    "telegram group became a supergroup", old=target["chat_id"], new=exc.migrate_to
+                )
                 await self.api.call("sendMessage", chat_id=exc.migrate_to, **params)
             self._progress[key] = index + 1
 
@@ -279,17 +311,34 @@ class TelegramChannel:
         request_id = target.get("request_id")
         if not self._config.rating_buttons or not isinstance(request_id, str):
             return None
-        return {"inline_keyboard": [[{"text": "👍", "callback_data": button_data(1, request_id)},
-                                     {"text": "👎", "callback_data": button_data(-1, request_id)}]]}
+        return {
+            "inline_keyboard": [
+                [
+                    {"text": "👍", "callback_data": button_data(1, request_id)},
+                    {"text": "👎", "callback_data": button_data(-1, request_id)},
+                ]
+            ]
+        }
 
-    async def _finish_draft(self, target: dict[str, Any], message_id: int, text: str,
-                            mode: str | None, buttons: dict[str, Any] | None) -> bool:
+    async def _finish_draft(
+        self,
+        target: dict[str, Any],
+        message_id: int,
+        text: str,
+        mode: str | None,
+        buttons: dict[str, Any] | None,
+    ) -> bool:
         """Turns the streamed draft into the answer's first part; False: send it anew."""
         try:
-            await self.api.call("editMessageText", chat_id=self.chat_for(target),
-                                message_id=message_id, text=text, parse_mode=mode,
-                                link_preview_options={"is_disabled": True},
-                                reply_markup=buttons)
+            await self.api.call(
+                "editMessageText",
+                chat_id=self.chat_for(target),
+                message_id=message_id,
+                text=text,
+                parse_mode=mode,
+                link_preview_options={"is_disabled": True},
+                reply_markup=buttons,
+            )
         except TelegramError as exc:
             if "message is not modified" in str(exc):
                 return True
@@ -333,13 +382,18 @@ class _Draft:
         chat = self._channel.chat_for(target)
         try:
             if self._message_id is None:
-                sent = await api.call("sendMessage", chat_id=chat, text=text,
-                                      message_thread_id=target.get("thread_id"))
+                sent = await api.call(
+                    "sendMessage",
+                    chat_id=chat,
+                    text=text,
+                    message_thread_id=target.get("thread_id"),
+                )
                 self._message_id = int(sent["message_id"])
                 self._channel.drafts[self._inbound.inbox_id or 0] = self._message_id
             else:
-                await api.call("editMessageText", chat_id=chat, message_id=self._message_id,
-                               text=text)
+                await api.call(
+                    "editMessageText", chat_id=chat, message_id=self._message_id, text=text
+                )
         except TelegramError as exc:
             self._next_show = time.monotonic() + (exc.retry_after or self._interval)
 

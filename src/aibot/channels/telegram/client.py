@@ -13,8 +13,14 @@ from aibot.ops.proxy import proxy_for
 class TelegramError(Exception):
     """An `ok: false` answer or a transport failure; the fields say how to react."""
 
-    def __init__(self, description: str, *, code: int | None = None,
-                 retry_after: float | None = None, migrate_to: int | None = None) -> None:
+    def __init__(
+        self,
+        description: str,
+        *,
+        code: int | None = None,
+        retry_after: float | None = None,
+        migrate_to: int | None = None,
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.retry_after = retry_after
@@ -46,7 +52,9 @@ class TelegramApi:
         body = orjson.dumps({k: v for k, v in params.items() if v is not None})
         try:
             async with self._session.post(
-                self._url + method, data=body, proxy=self._proxy,
+                self._url + method,
+                data=body,
+                proxy=self._proxy,
                 timeout=aiohttp.ClientTimeout(total=allowed or self._timeout),
             ) as response:
                 raw = await response.read()
@@ -55,8 +63,9 @@ class TelegramApi:
         try:
             answer = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            raise TelegramError(f"{method}: HTTP {response.status}, not JSON",
-                                code=response.status) from None
+            raise TelegramError(
+                f"{method}: HTTP {response.status}, not JSON", code=response.status
+            ) from None
         if answer.get("ok"):
             return answer.get("result")
         parameters = answer.get("parameters") or {}

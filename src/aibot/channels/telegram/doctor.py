@@ -12,8 +12,11 @@ async def telegram_checks(config: TelegramChannelConfig) -> list[Check]:
     try:
         me = await api.call("getMe")
     except TelegramError as exc:
-        fix = ("get a new token from @BotFather and set TELEGRAM_BOT_TOKEN in .env"
-               if exc.code in (401, 404) else f"check that {config.api_base} is reachable")
+        fix = (
+            "get a new token from @BotFather and set TELEGRAM_BOT_TOKEN in .env"
+            if exc.code in (401, 404)
+            else f"check that {config.api_base} is reachable"
+        )
         return [Check("telegram", "fail", f"getMe failed: {exc}", fix)]
     finally:
         await api.close()

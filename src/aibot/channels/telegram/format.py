@@ -207,8 +207,9 @@ def _blocks(
             table, i = _table(tokens, i + 1)
             blocks.append(table)
         elif kind in ("html_block", "inline"):
-            blocks.append(_esc(tok.content) if kind == "html_block" else
-                          _render_inline(tok.children))
+            blocks.append(
+                _esc(tok.content) if kind == "html_block" else _render_inline(tok.children)
+            )
             i += 1
         else:
             i += 1

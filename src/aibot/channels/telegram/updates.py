@@ -39,7 +39,7 @@ class ButtonPress:
 def utf16_slice(text: str, offset: int, length: int) -> str:
     """Telegram entity offsets count UTF-16 code units."""
     encoded = text.encode("utf-16-le")
-    return encoded[offset * 2:(offset + length) * 2].decode("utf-16-le")
+    return encoded[offset * 2 : (offset + length) * 2].decode("utf-16-le")
 
 
 class UpdateReader:
@@ -50,9 +50,7 @@ class UpdateReader:
         self._allowed_users = {u.lower().lstrip("@") for u in config.allowed_users}
         self._allowed_chats = set(config.allowed_chats)
 
-    def read(
-        self, update: dict[str, Any]
-    ) -> Inbound | Notice | ButtonPress | PlatformEvent | None:
+    def read(self, update: dict[str, Any]) -> Inbound | Notice | ButtonPress | PlatformEvent | None:
         query = update.get("callback_query")
         if isinstance(query, dict) and isinstance(query.get("id"), str):
             sender = query.get("from") or {}
@@ -86,12 +84,20 @@ class UpdateReader:
         if group and self._config.group_sessions == "per_user":
             key += f":u{user}"
         return Inbound(
-            channel=CHANNEL, session_key=key, user_id=user, text=prompt.strip(),
-            request_id=uuid.uuid4().hex, received_at=time.time(),
-            message_id=f"{self._bot_id}:{update['update_id']}", principal=f"telegram:{user}",
-            target={"chat_id": chat["id"], "chat_type": "group" if group else "private",
-                    "thread_id": thread,
-                    "reply_to": message["message_id"] if group else None},
+            channel=CHANNEL,
+            session_key=key,
+            user_id=user,
+            text=prompt.strip(),
+            request_id=uuid.uuid4().hex,
+            received_at=time.time(),
+            message_id=f"{self._bot_id}:{update['update_id']}",
+            principal=f"telegram:{user}",
+            target={
+                "chat_id": chat["id"],
+                "chat_type": "group" if group else "private",
+                "thread_id": thread,
+                "reply_to": message["message_id"] if group else None,
+            },
         )
 
     def _chat_allowed(self, chat: dict[str, Any]) -> bool:
@@ -105,8 +111,9 @@ class UpdateReader:
         names = {str(sender.get("id")), str(sender.get("username", "")).lower()}
         return bool(names & self._allowed_users)
 
-    def _bot_membership(self, update: dict[str, Any],
-                         membership: dict[str, Any]) -> PlatformEvent | None:
+    def _bot_membership(
+        self, update: dict[str, Any], membership: dict[str, Any]
+    ) -> PlatformEvent | None:
         """The bot's own status in a group changed: added (member, admin) or removed."""
         chat = membership.get("chat") or {}
         if chat.get("type") not in ("group", "supergroup") or not self._chat_allowed(chat):
@@ -122,21 +129,34 @@ class UpdateReader:
             return None
         return self._event(update, chat, kind)
 
-    def _members_joined(self, update: dict[str, Any], chat: dict[str, Any],
-                        joined: list[Any]) -> PlatformEvent | None:
+    def _members_joined(
+        self, update: dict[str, Any], chat: dict[str, Any], joined: list[Any]
+    ) -> PlatformEvent | None:
         """Members other than the bot itself (whose arrival `my_chat_member` reports)."""
         if not self._chat_allowed(chat):
             return None
-        names = tuple(str(m.get("first_name") or m.get("username") or m.get("id"))
-                      for m in joined if isinstance(m, dict) and not m.get("is_bot"))
+        names = tuple(
+            str(m.get("first_name") or m.get("username") or m.get("id"))
+            for m in joined
+            if isinstance(m, dict) and not m.get("is_bot")
+        )
         return self._event(update, chat, "member_joined", names) if names else None
 
-    def _event(self, update: dict[str, Any], chat: dict[str, Any], kind: EventKind,
-               names: tuple[str, ...] = ()) -> PlatformEvent:
+    def _event(
+        self,
+        update: dict[str, Any],
+        chat: dict[str, Any],
+        kind: EventKind,
+        names: tuple[str, ...] = (),
+    ) -> PlatformEvent:
         return PlatformEvent(
-            CHANNEL, kind, f"{self._bot_id}:{update['update_id']}", f"{CHANNEL}:{chat['id']}",
+            CHANNEL,
+            kind,
+            f"{self._bot_id}:{update['update_id']}",
+            f"{CHANNEL}:{chat['id']}",
             {"chat_id": chat["id"], "chat_type": "group", "thread_id": None, "reply_to": None},
-            names)
+            names,
+        )
 
     def _addressed(self, message: dict[str, Any], text: str | None) -> bool:
         trigger = self._config.group_trigger
@@ -149,8 +169,11 @@ class UpdateReader:
             piece = utf16_slice(text or "", entity["offset"], entity["length"]).lower()
             if entity["type"] == "mention" and piece == self._mention:
                 return True
-            if entity["type"] == "bot_command" and entity["offset"] == 0 and (
-                    "@" not in piece or piece.endswith(self._mention)):
+            if (
+                entity["type"] == "bot_command"
+                and entity["offset"] == 0
+                and ("@" not in piece or piece.endswith(self._mention))
+            ):
                 return True
         return False
 
@@ -167,5 +190,5 @@ class UpdateReader:
                 end = start + length
                 cuts.append((end - len(self._mention.encode("utf-16-le")) // 2, end))
         for start, end in sorted(cuts, reverse=True):
-            encoded = encoded[:start * 2] + encoded[end * 2:]
+            encoded = encoded[: start * 2] + encoded[end * 2 :]
         return encoded.decode("utf-16-le")

@@ -47,8 +47,16 @@ def same_origin(websocket: WebSocket) -> bool:
 
 class WebChat:
     def __init__(
-        self, service: ChatService, memory: SessionMemory, keys: ApiKeys, catalog: ModelCatalog,
-        problems: Callable[[], list[str]], feedback: Feedback, *, require_key: bool, title: str,
+        self,
+        service: ChatService,
+        memory: SessionMemory,
+        keys: ApiKeys,
+        catalog: ModelCatalog,
+        problems: Callable[[], list[str]],
+        feedback: Feedback,
+        *,
+        require_key: bool,
+        title: str,
     ) -> None:
         self._service = service
         self._feedback = feedback
@@ -91,16 +99,21 @@ class WebChat:
             raise ValueError("the first frame must be a hello")
         principal = self._authenticate(hello.get("key"))
         if principal is None:
-            message = ("This gateway is reachable from the network; enter the access key."
-                       if self._keys.configured else
-                       "This gateway is reachable from the network but has no access keys: "
-                       "set api.keys in config.yaml and restart.")
+            message = (
+                "This gateway is reachable from the network; enter the access key."
+                if self._keys.configured
+                else "This gateway is reachable from the network but has no access keys: "
+                "set api.keys in config.yaml and restart."
+            )
             await _send(websocket, {"type": "error", "code": "unauthorized", "message": message})
             await websocket.close(code=4401)
             return
         requested = hello.get("session_id")
-        session_id = requested if isinstance(requested, str) and _SESSION_ID.match(requested) \
+        session_id = (
+            requested
+            if isinstance(requested, str) and _SESSION_ID.match(requested)
             else uuid.uuid4().hex
+        )
         await self._ready(websocket, session_id)
         while True:
             frame = await _receive(websocket)
@@ -121,29 +134,48 @@ class WebChat:
     async def _ready(self, websocket: WebSocket, session_id: str) -> None:
         state = await self._memory.get(f"web:{session_id}")
         model = state.model or self._catalog.default
-        await _send(websocket, {
-            "type": "ready", "session_id": session_id, "title": self._title,
-            "history": [{"role": t.role, "content": t.content, "request_id": t.request_id}
-                        for t in state.turns],
-            "model": self._catalog.describe(model) if model else None,
-            "problems": self._problems(),
-        })
+        await _send(
+            websocket,
+            {
+                "type": "ready",
+                "session_id": session_id,
+                "title": self._title,
+                "history": [
+                    {"role": t.role, "content": t.content, "request_id": t.request_id}
+                    for t in state.turns
+                ],
+                "model": self._catalog.describe(model) if model else None,
+                "problems": self._problems(),
+            },
+        )
 
-    async def _answer(self, websocket: WebSocket, session_id: str, principal: str,
-                      frame: dict[str, Any]) -> None:
+    async def _answer(
+        self, websocket: WebSocket, session_id: str, principal: str, frame: dict[str, Any]
+    ) -> None:
         message_id = str(frame.get("id") or uuid.uuid4().hex)[:64]
         text = frame.get("text")
         if not isinstance(text, str) or not text.strip():
-            await _send(websocket, {"type": "error", "id": message_id,
-                                    "message": "empty message"})
+            await _send(websocket, {"type": "error", "id": message_id, "message": "empty message"})
             return
         if len(text) > MAX_MESSAGE_CHARS:
-            await _send(websocket, {"type": "error", "id": message_id,
-                                    "message": f"message longer than {MAX_MESSAGE_CHARS} chars"})
+            await _send(
+                websocket,
+                {
+                    "type": "error",
+                    "id": message_id,
+                    "message": f"message longer than {MAX_MESSAGE_CHARS} chars",
+                },
+            )
             return
-        inbound = Inbound(channel="web", session_key=f"web:{session_id}", user_id=session_id,
-                          text=text.strip(), request_id=uuid.uuid4().hex,
-                          received_at=time.time(), principal=principal)
+        inbound = Inbound(
+            channel="web",
+            session_key=f"web:{session_id}",
+            user_id=session_id,
+            text=text.strip(),
+            request_id=uuid.uuid4().hex,
+            received_at=time.time(),
+            principal=principal,
+        )
         await _send(websocket, {"type": "start", "id": message_id})
         async for item in stream_turn(self._service, inbound):
             if isinstance(item, str):
@@ -151,24 +183,35 @@ class WebChat:
             else:
                 await _send(websocket, _final(item, message_id))
 
-
     async def _rate(self, websocket: WebSocket, session_id: str, frame: dict[str, Any]) -> None:
         """👍/👎 on an answer of this session (an id from another session is refused)."""
         request_id, score = frame.get("request_id"), frame.get("score")
         rated = None
         if isinstance(request_id, str) and score in (1, -1):
-            rated = await self._feedback.rate("web", session_id, score, request_id[:64],
-                                              session_key=f"web:{session_id}")
-        await _send(websocket, {"type": "rated", "request_id": request_id,
-                                "score": score if rated is not None else None})
+            rated = await self._feedback.rate(
+                "web", session_id, score, request_id[:64], session_key=f"web:{session_id}"
+            )
+        await _send(
+            websocket,
+            {
+                "type": "rated",
+                "request_id": request_id,
+                "score": score if rated is not None else None,
+            },
+        )
 
 
 def _final(end: StreamEnd, message_id: str) -> dict[str, Any]:
     ctx = end.ctx
     if ctx is not None and ctx.error is None:
         rateable = ctx.provider is not None and ctx.keep_turn and not ctx.is_command
-        return {"type": "done", "id": message_id, "text": ctx.reply or "", "model": ctx.model,
-                "request_id": ctx.inbound.request_id if rateable else None}
+        return {
+            "type": "done",
+            "id": message_id,
+            "text": ctx.reply or "",
+            "model": ctx.model,
+            "request_id": ctx.inbound.request_id if rateable else None,
+        }
     reason = ctx.error if ctx is not None else str(end.exc) or type(end.exc).__name__
     return {"type": "error", "id": message_id, "message": f"No answer: {reason}"}
 

@@ -34,8 +34,9 @@ CHANNEL = "webhook"
 # Any JSON, with integers past 64 bits read as floats (as orjson reads them): such an integer
 # kept as one could not be stored with the message, a 500 found by schemathesis.
 Int64 = Annotated[int, Field(ge=-(2**63), le=2**64 - 1)]
-Metadata = TypeAliasType("Metadata", "bool | Int64 | float | str | list[Metadata] | "
-                                     "dict[str, Metadata] | None")
+Metadata = TypeAliasType(
+    "Metadata", "bool | Int64 | float | str | list[Metadata] | dict[str, Metadata] | None"
+)
 
 
 class MessageBody(JsonBody):
@@ -43,8 +44,9 @@ class MessageBody(JsonBody):
     session_id: str = Field(pattern=SESSION_PATTERN)
     message: str = Field(min_length=1, max_length=100_000)
     user_id: str | None = Field(None, max_length=255)
-    metadata: dict[str, Metadata] = Field(default_factory=dict,
-                                          description="Echoed in the callback.")
+    metadata: dict[str, Metadata] = Field(
+        default_factory=dict, description="Echoed in the callback."
+    )
 
 
 class Queued(BaseModel):
@@ -59,22 +61,40 @@ def sign(secret: str, timestamp: str, body: bytes) -> str:
 def build_webhook_router(inbox: Inbox, keys: ApiKeys) -> APIRouter:
     router = APIRouter(tags=["webhook channel"])
 
-    @router.post("/api/v1/messages", status_code=202, response_model=Queued, responses={
-        **API_ERRORS,
-        200: {"model": Queued, "description": "Already queued (same message_id): nothing new"}})
+    @router.post(
+        "/api/v1/messages",
+        status_code=202,
+        response_model=Queued,
+        responses={
+            **API_ERRORS,
+            200: {"model": Queued, "description": "Already queued (same message_id): nothing new"},
+        },
+    )
     async def receive(body: MessageBody, request: Request) -> JSONResponse:
         """Queue a message durably; the reply is delivered to the callback URL."""
         who = keys.require(request)
-        accepted = await inbox.accept(Inbound(
-            channel=CHANNEL, session_key=f"{CHANNEL}:{body.session_id}",
-            user_id=body.user_id or body.session_id, text=body.message,
-            request_id=uuid.uuid4().hex, received_at=time.time(), message_id=body.message_id,
-            principal=who,
-            target={"session_id": body.session_id, "user_id": body.user_id,
-                    "message_id": body.message_id, "metadata": body.metadata},
-        ))
-        return JSONResponse({"status": "accepted" if accepted else "duplicate"},
-                            status_code=202 if accepted else 200)
+        accepted = await inbox.accept(
+            Inbound(
+                channel=CHANNEL,
+                session_key=f"{CHANNEL}:{body.session_id}",
+                user_id=body.user_id or body.session_id,
+                text=body.message,
+                request_id=uuid.uuid4().hex,
+                received_at=time.time(),
+                message_id=body.message_id,
+                principal=who,
+                target={
+                    "session_id": body.session_id,
+                    "user_id": body.user_id,
+                    "message_id": body.message_id,
+                    "metadata": body.metadata,
+                },
+            )
+        )
+        return JSONResponse(
+            {"status": "accepted" if accepted else "duplicate"},
+            status_code=202 if accepted else 200,
+        )
 
     return router
 
@@ -90,14 +110,22 @@ class WebhookSender:
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=self._timeout)
         target = outbound.target
-        body = orjson.dumps({
-            "session_id": target.get("session_id"), "user_id": target.get("user_id"),
-            "in_reply_to": target.get("message_id"), "metadata": target.get("metadata") or {},
-            "text": outbound.text, "reply_id": outbound.outbox_id,
-        })
+        body = orjson.dumps(
+            {
+                "session_id": target.get("session_id"),
+                "user_id": target.get("user_id"),
+                "in_reply_to": target.get("message_id"),
+                "metadata": target.get("metadata") or {},
+                "text": outbound.text,
+                "reply_id": outbound.outbox_id,
+            }
+        )
         timestamp = str(int(time.time()))
-        headers = {"Content-Type": "application/json", "X-AIBot-Timestamp": timestamp,
-                   "Idempotency-Key": f"reply-{outbound.outbox_id}"}
+        headers = {
+            "Content-Type": "application/json",
+            "X-AIBot-Timestamp": timestamp,
+            "Idempotency-Key": f"reply-{outbound.outbox_id}",
+        }
         if self._secret:
             headers["X-AIBot-Signature"] = sign(self._secret, timestamp, body)
         try:
@@ -108,7 +136,8 @@ class WebhookSender:
                 raise SendError(
                     f"callback answered HTTP {response.status}",
                     permanent=400 <= response.status < 500 and response.status not in (408, 429),
-                    retry_after=float(retry_after) if retry_after and retry_after.isdigit()
+                    retry_after=float(retry_after)
+                    if retry_after and retry_after.isdigit()
                     else None,
                 )
         except (TimeoutError, aiohttp.ClientError) as exc:

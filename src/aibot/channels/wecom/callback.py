@@ -68,22 +68,38 @@ class Explainer:
 
     def __call__(self, error: CryptoError) -> Rejected:
         if error.problem == "signature":
-            return Rejected(403, "signature", "msg_signature does not match: the Token in the "
-                            "WeCom console (接收消息 → 设置API接收) differs from "
-                            "channels.wecom.token")
+            return Rejected(
+                403,
+                "signature",
+                "msg_signature does not match: the Token in the "
+                "WeCom console (接收消息 → 设置API接收) differs from "
+                "channels.wecom.token",
+            )
         if error.problem == "receiveid":
-            return Rejected(400, "receiveid", f"the callback is for corp "
-                            f"{error.received_id!r}, not channels.wecom.corp_id "
-                            f"{self.corp_id!r}: fix corp_id")
-        return Rejected(400, "decrypt", f"could not decrypt ({error}): the EncodingAESKey in the "
-                        "WeCom console differs from channels.wecom.encoding_aes_key")
+            return Rejected(
+                400,
+                "receiveid",
+                f"the callback is for corp "
+                f"{error.received_id!r}, not channels.wecom.corp_id "
+                f"{self.corp_id!r}: fix corp_id",
+            )
+        return Rejected(
+            400,
+            "decrypt",
+            f"could not decrypt ({error}): the EncodingAESKey in the "
+            "WeCom console differs from channels.wecom.encoding_aes_key",
+        )
 
 
 class CallbackVerifier:
-    def __init__(self, config: WecomChannelConfig, *,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.crypto = WecomCrypto(config.token.get_secret_value(),
-                                  config.encoding_aes_key.get_secret_value(), config.corp_id)
+    def __init__(
+        self, config: WecomChannelConfig, *, clock: Callable[[], float] = time.time
+    ) -> None:
+        self.crypto = WecomCrypto(
+            config.token.get_secret_value(),
+            config.encoding_aes_key.get_secret_value(),
+            config.corp_id,
+        )
         self._explain = Explainer(config.corp_id)
         self._clock = clock
 
@@ -107,11 +123,18 @@ class CallbackVerifier:
             self.crypto.verify(signature, timestamp, nonce, encrypted)
         except CryptoError as exc:
             raise self._explain(exc) from None
-        fresh = timestamp.isascii() and timestamp.isdigit() and \
-            abs(self._clock() - int(timestamp)) <= REPLAY_WINDOW
+        fresh = (
+            timestamp.isascii()
+            and timestamp.isdigit()
+            and abs(self._clock() - int(timestamp)) <= REPLAY_WINDOW
+        )
         if not fresh:
-            raise Rejected(403, "timestamp", "the callback's timestamp is more than an hour "
-                           "from this server's time: check the clock (NTP)")
+            raise Rejected(
+                403,
+                "timestamp",
+                "the callback's timestamp is more than an hour "
+                "from this server's time: check the clock (NTP)",
+            )
         try:
             return self.crypto.decrypt(encrypted)
         except CryptoError as exc:

@@ -49,14 +49,24 @@ RETRYABLE = frozenset({-1, IP_NOT_TRUSTED}) | TOKEN_INVALID
 class WecomChannel:
     name = CHANNEL
 
-    def __init__(self, config: WecomChannelConfig, context: ChannelContext, *,
-                 clock: Callable[[], float] = time.time,
-                 monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        config: WecomChannelConfig,
+        context: ChannelContext,
+        *,
+        clock: Callable[[], float] = time.time,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._config = config
         self._inbox = context.inbox
         self._events = context.events
-        self.api = WecomApi(config.corp_id, config.secret.get_secret_value(), config.api_base,
-                            timeout=config.timeout, clock=monotonic)
+        self.api = WecomApi(
+            config.corp_id,
+            config.secret.get_secret_value(),
+            config.api_base,
+            timeout=config.timeout,
+            clock=monotonic,
+        )
         self.verifier = CallbackVerifier(config, clock=clock)
         self.limiter = MemberLimiter(clock=monotonic)
         self._progress: dict[int, int] = {}  # outbox id -> parts already delivered
@@ -70,8 +80,11 @@ class WecomChannel:
         return False
 
     def status(self) -> dict[str, Any]:
-        return {"ok": self.last_error is None, "error": self.last_error,
-                "last_refused_callback": self.last_refusal}
+        return {
+            "ok": self.last_error is None,
+            "error": self.last_error,
+            "last_refused_callback": self.last_refusal,
+        }
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -110,8 +123,11 @@ class WecomChannel:
             await self._inbox.accept(item)
         elif isinstance(item, PlatformEvent):
             await self._events.handle(item)
-        elif isinstance(item, Notice) and self._config.text_only_notice and \
-                self._first_time(item.key):
+        elif (
+            isinstance(item, Notice)
+            and self._config.text_only_notice
+            and self._first_time(item.key)
+        ):
             self._spawn(self._notify(item.user, self._config.text_only_notice))
 
     def _first_time(self, key: str) -> bool:
@@ -151,12 +167,15 @@ class WecomChannel:
         for index in range(self._progress.get(key, 0), len(parts)):
             wait = self.limiter.wait(user)
             if wait > 0:
-                raise SendError(f"WeCom allows 30 messages a minute per member; {user} waits "
-                                f"{wait:.1f} s", retry_after=wait)
+                raise SendError(
+                    f"WeCom allows 30 messages a minute per member; {user} waits {wait:.1f} s",
+                    retry_after=wait,
+                )
             self.limiter.record(user)
             try:
-                answer = await self.api.send(self._body(user, parts[index],
-                                                        self._config.reply_format))
+                answer = await self.api.send(
+                    self._body(user, parts[index], self._config.reply_format)
+                )
             except WecomError as exc:
                 error = self._send_error(exc)
                 if error.permanent:
@@ -170,8 +189,14 @@ class WecomChannel:
         self._progress.pop(key, None)
 
     def _body(self, user: str, content: str, kind: str) -> dict[str, Any]:
-        return {"touser": user, "msgtype": kind, "agentid": self._config.agent_id,
-                kind: {"content": content}, "safe": 0, "enable_duplicate_check": 0}
+        return {
+            "touser": user,
+            "msgtype": kind,
+            "agentid": self._config.agent_id,
+            kind: {"content": content},
+            "safe": 0,
+            "enable_duplicate_check": 0,
+        }
 
     def _send_error(self, exc: WecomError) -> SendError:
         """Limits wait `rate_limit_wait`; busy, network and IP allow-list problems retry with

@@ -45,21 +45,34 @@ def config_fix(exc: WecomError) -> str | None:
     if exc.code == BAD_CORP_ID:
         return "channels.wecom.corp_id is wrong: copy 企业ID from 我的企业 → 企业信息"
     if exc.code in BAD_SECRET:
-        return ("channels.wecom.secret is wrong: 应用管理 → your app → Secret (查看 sends it "
-                "to the admin's WeCom)")
+        return (
+            "channels.wecom.secret is wrong: 应用管理 → your app → Secret (查看 sends it "
+            "to the admin's WeCom)"
+        )
     if exc.code in (BAD_AGENT_ID, WRONG_AGENT):
-        return ("channels.wecom.agent_id is not the app of this secret: copy AgentId from the "
-                "same app's page")
+        return (
+            "channels.wecom.agent_id is not the app of this secret: copy AgentId from the "
+            "same app's page"
+        )
     if exc.code == IP_NOT_TRUSTED:
         ip = _FROM_IP.search(str(exc))
-        return (f"add this server's public IP{f' {ip.group(1)}' if ip else ''} to the app's "
-                "企业可信IP (应用管理 → your app → 企业可信IP)")
+        return (
+            f"add this server's public IP{f' {ip.group(1)}' if ip else ''} to the app's "
+            "企业可信IP (应用管理 → your app → 企业可信IP)"
+        )
     return None
 
 
 class WecomApi:
-    def __init__(self, corp_id: str, secret: str, api_base: str, *, timeout: float = 10.0,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        corp_id: str,
+        secret: str,
+        api_base: str,
+        *,
+        timeout: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._corp_id = corp_id
         self._secret = secret
         self._base = api_base.rstrip("/") + "/cgi-bin/"
@@ -76,21 +89,29 @@ class WecomApi:
         """The cached access token, fetched when missing or about to expire."""
         async with self._token_lock:
             if self._token is None or self._clock() >= self._expires_at:
-                answer = await self._request("GET", "gettoken", {
-                    "corpid": self._corp_id, "corpsecret": self._secret})
+                answer = await self._request(
+                    "GET", "gettoken", {"corpid": self._corp_id, "corpsecret": self._secret}
+                )
                 self.token_fetches += 1
                 lifetime = float(answer.get("expires_in") or 7200)
                 self._token = str(answer["access_token"])
                 self._expires_at = self._clock() + lifetime - min(REFRESH_MARGIN, lifetime / 2)
             return self._token
 
-    async def call(self, method: str, path: str, *, params: dict[str, str] | None = None,
-                   body: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, str] | None = None,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
         """Calls `path` with the access token; refetches it once if WeCom refuses it."""
         token = await self.token()
         try:
-            return await self._request(method, path, {**(params or {}), "access_token": token},
-                                       body)
+            return await self._request(
+                method, path, {**(params or {}), "access_token": token}, body
+            )
         except WecomError as exc:
             if exc.code not in TOKEN_INVALID:
                 raise
@@ -106,17 +127,24 @@ class WecomApi:
     async def agent(self, agent_id: int) -> dict[str, Any]:
         return await self.call("GET", "agent/get", params={"agentid": str(agent_id)})
 
-    async def _request(self, method: str, path: str, params: dict[str, str],
-                       body: dict[str, Any] | None = None) -> dict[str, Any]:
+    async def _request(
+        self, method: str, path: str, params: dict[str, str], body: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
         if self._session is None or self._session.closed:
-            self._session = aiohttp.ClientSession(timeout=self._timeout,
-                                                  connector=aiohttp.TCPConnector(limit=50))
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, connector=aiohttp.TCPConnector(limit=50)
+            )
         data = orjson.dumps(body) if body is not None else None
         headers = {"Content-Type": "application/json"} if data is not None else None
         try:
-            async with self._session.request(method, self._base + path, params=params,
-                                             data=data, headers=headers,
-                                             proxy=self._proxy) as response:
+            async with self._session.request(
+                method,
+                self._base + path,
+                params=params,
+                data=data,
+                headers=headers,
+                proxy=self._proxy,
+            ) as response:
                 raw = await response.read()
                 status = response.status
         except (TimeoutError, aiohttp.ClientError) as exc:

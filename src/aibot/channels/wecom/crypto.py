@@ -108,16 +108,19 @@ class WecomCrypto:
         plain = unpad(decryptor.update(raw) + decryptor.finalize())
         if len(plain) < RANDOM_BYTES + 4:
             raise CryptoError("decrypt", "plaintext too short")
-        (length,) = struct.unpack(">I", plain[RANDOM_BYTES:RANDOM_BYTES + 4])
+        (length,) = struct.unpack(">I", plain[RANDOM_BYTES : RANDOM_BYTES + 4])
         start = RANDOM_BYTES + 4
         if start + length > len(plain):
             raise CryptoError("decrypt", "declared length exceeds the plaintext")
-        received = plain[start + length:]
+        received = plain[start + length :]
         if not hmac.compare_digest(received, self._receive_id):
-            raise CryptoError("receiveid", "receiveid is not the configured corp id",
-                              received_id=received.decode("utf-8", "replace")[:64])
+            raise CryptoError(
+                "receiveid",
+                "receiveid is not the configured corp id",
+                received_id=received.decode("utf-8", "replace")[:64],
+            )
         try:
-            return plain[start:start + length].decode()
+            return plain[start : start + length].decode()
         except UnicodeDecodeError:
             raise CryptoError("decrypt", "message is not UTF-8") from None
 

@@ -34,7 +34,7 @@ from aibot.ops.checks import Check
 _REASON_FIX = {
     "signature": "the Token differs: make channels.wecom.token equal the console's Token",
     "decrypt": "the EncodingAESKey differs: make channels.wecom.encoding_aes_key equal the "
-               "console's EncodingAESKey",
+    "console's EncodingAESKey",
     "receiveid": "the corp id differs: make channels.wecom.corp_id equal 我的企业 → 企业ID",
     "timestamp": "this server's clock is off by more than an hour: enable NTP",
 }
@@ -49,23 +49,32 @@ async def wecom_checks(config: WecomChannelConfig, public_url: str | None) -> li
 
 
 async def _credentials(config: WecomChannelConfig) -> list[Check]:
-    api = WecomApi(config.corp_id, config.secret.get_secret_value(), config.api_base,
-                   timeout=config.timeout)
+    api = WecomApi(
+        config.corp_id, config.secret.get_secret_value(), config.api_base, timeout=config.timeout
+    )
     try:
         try:
             await api.token()
         except WecomError as exc:
             return [Check("wecom credentials", "fail", str(exc), _fix(exc, config))]
-        token_ok = Check("wecom credentials", "ok", f"access token issued for corp "
-                         f"{config.corp_id}")
+        token_ok = Check(
+            "wecom credentials", "ok", f"access token issued for corp {config.corp_id}"
+        )
         try:
             agent = await api.agent(config.agent_id)
         except WecomError as exc:
             return [token_ok, Check("wecom app", "fail", str(exc), _fix(exc, config))]
     finally:
         await api.close()
-    return [token_ok, Check("wecom app", "ok", f"app {agent.get('name', '?')!r} (agent "
-                            f"{config.agent_id}); this server's IP is trusted")]
+    return [
+        token_ok,
+        Check(
+            "wecom app",
+            "ok",
+            f"app {agent.get('name', '?')!r} (agent "
+            f"{config.agent_id}); this server's IP is trusted",
+        ),
+    ]
 
 
 def _fix(exc: WecomError, config: WecomChannelConfig) -> str:
@@ -89,29 +98,46 @@ async def _self_test(config: WecomChannelConfig) -> Check:
     status, body = await _asgi(app, "GET", _verification_query(wecom, echo), b"")
     if status != 200 or body != echo.encode():
         return _self_test_failed("URL verification", status, refusals)
-    message = (f"<xml><ToUserName><![CDATA[{config.corp_id}]]></ToUserName><FromUserName>"
-               f"<![CDATA[ai-bot-doctor]]></FromUserName><CreateTime>{int(time.time())}"
-               f"</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[ping]]>"
-               f"</Content><MsgId>1</MsgId><AgentID>{config.agent_id}</AgentID></xml>")
+    message = (
+        f"<xml><ToUserName><![CDATA[{config.corp_id}]]></ToUserName><FromUserName>"
+        f"<![CDATA[ai-bot-doctor]]></FromUserName><CreateTime>{int(time.time())}"
+        f"</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[ping]]>"
+        f"</Content><MsgId>1</MsgId><AgentID>{config.agent_id}</AgentID></xml>"
+    )
     encrypted = wecom.encrypt(message)
-    envelope = (f"<xml><ToUserName><![CDATA[{config.corp_id}]]></ToUserName><AgentID>"
-                f"<![CDATA[{config.agent_id}]]></AgentID><Encrypt><![CDATA[{encrypted}]]>"
-                f"</Encrypt></xml>")
-    status, body = await _asgi(app, "POST", urlencode(_signature_params(wecom, encrypted)),
-                               envelope.encode())
+    envelope = (
+        f"<xml><ToUserName><![CDATA[{config.corp_id}]]></ToUserName><AgentID>"
+        f"<![CDATA[{config.agent_id}]]></AgentID><Encrypt><![CDATA[{encrypted}]]>"
+        f"</Encrypt></xml>"
+    )
+    status, body = await _asgi(
+        app, "POST", urlencode(_signature_params(wecom, encrypted)), envelope.encode()
+    )
     inbound = read_message(received[0], config.agent_id) if received else None
     if status != 200 or body or not isinstance(inbound, Inbound) or inbound.text != "ping":
         return _self_test_failed("message", status, refusals)
-    return Check("wecom callback", "ok", f"signed, encrypted URL check and message pass "
-                 f"{WEBHOOK_PATH} with these token, encoding_aes_key and corp_id")
+    return Check(
+        "wecom callback",
+        "ok",
+        f"signed, encrypted URL check and message pass "
+        f"{WEBHOOK_PATH} with these token, encoding_aes_key and corp_id",
+    )
 
 
 def _self_test_failed(what: str, status: int, refusals: list[Rejected]) -> Check:
     if refusals:
-        return Check("wecom callback", "fail", f"{what} refused ({status}): {refusals[0]}",
-                     _REASON_FIX.get(refusals[0].reason, ""))
-    return Check("wecom callback", "fail", f"{what} answered HTTP {status} unexpectedly",
-                 "report this as a bug")
+        return Check(
+            "wecom callback",
+            "fail",
+            f"{what} refused ({status}): {refusals[0]}",
+            _REASON_FIX.get(refusals[0].reason, ""),
+        )
+    return Check(
+        "wecom callback",
+        "fail",
+        f"{what} answered HTTP {status} unexpectedly",
+        "report this as a bug",
+    )
 
 
 async def _public_url(config: WecomChannelConfig, url: str) -> Check:
@@ -119,31 +145,47 @@ async def _public_url(config: WecomChannelConfig, url: str) -> Check:
     echo = str(secrets.randbelow(10**19))
     query = _verification_query(_wecom_side(config), echo)
     try:
-        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http, \
-                http.get(f"{url}?{query}") as response:
+        async with (
+            aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
+            http.get(f"{url}?{query}") as response,
+        ):
             body = await response.read()
     except (TimeoutError, aiohttp.ClientError) as exc:
-        return Check("wecom public URL", "warn", f"{url}: {type(exc).__name__} {exc}",
-                     "start `ai-bot run`, and make the URL reach it (proxy, firewall)")
+        return Check(
+            "wecom public URL",
+            "warn",
+            f"{url}: {type(exc).__name__} {exc}",
+            "start `ai-bot run`, and make the URL reach it (proxy, firewall)",
+        )
     if response.status == 200 and body == echo.encode():
         return Check("wecom public URL", "ok", f"{url} answers WeCom's URL check")
     reason = body.decode("utf-8", "replace")[:40]
-    fix = _REASON_FIX.get(reason, "the URL does not reach ai-bot's /wecom/webhook; check the "
-                                  "reverse proxy")
-    return Check("wecom public URL", "fail", f"{url} answered HTTP {response.status} "
-                 f"{reason!r}", f"the running gateway's values differ from this config: {fix}"
-                 if reason in _REASON_FIX else fix)
+    fix = _REASON_FIX.get(
+        reason, "the URL does not reach ai-bot's /wecom/webhook; check the reverse proxy"
+    )
+    return Check(
+        "wecom public URL",
+        "fail",
+        f"{url} answered HTTP {response.status} {reason!r}",
+        f"the running gateway's values differ from this config: {fix}"
+        if reason in _REASON_FIX
+        else fix,
+    )
 
 
 def _wecom_side(config: WecomChannelConfig) -> WecomCrypto:
-    return WecomCrypto(config.token.get_secret_value(),
-                       config.encoding_aes_key.get_secret_value(), config.corp_id)
+    return WecomCrypto(
+        config.token.get_secret_value(), config.encoding_aes_key.get_secret_value(), config.corp_id
+    )
 
 
 def _signature_params(wecom: WecomCrypto, encrypted: str) -> dict[str, str]:
     timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**10))
-    return {"msg_signature": wecom.sign(timestamp, nonce, encrypted), "timestamp": timestamp,
-            "nonce": nonce}
+    return {
+        "msg_signature": wecom.sign(timestamp, nonce, encrypted),
+        "timestamp": timestamp,
+        "nonce": nonce,
+    }
 
 
 def _verification_query(wecom: WecomCrypto, echo: str) -> str:
@@ -154,10 +196,18 @@ def _verification_query(wecom: WecomCrypto, echo: str) -> str:
 async def _asgi(app: FastAPI, method: str, query: str, body: bytes) -> tuple[int, bytes]:
     """One request straight into the ASGI app: no socket, so the check needs no free port."""
     scope: dict[str, Any] = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method,
-        "scheme": "http", "path": WEBHOOK_PATH, "raw_path": WEBHOOK_PATH.encode(),
-        "query_string": query.encode(), "root_path": "", "client": ("127.0.0.1", 0),
-        "server": ("127.0.0.1", 80), "headers": [(b"content-length", str(len(body)).encode())],
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": WEBHOOK_PATH,
+        "raw_path": WEBHOOK_PATH.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "client": ("127.0.0.1", 0),
+        "server": ("127.0.0.1", 80),
+        "headers": [(b"content-length", str(len(body)).encode())],
     }
     sent: list[MutableMapping[str, Any]] = []
 

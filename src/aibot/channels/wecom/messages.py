@@ -42,13 +42,24 @@ def read_event(message: Element, agent_id: int) -> PlatformEvent | None:
     if not user or event not in ("enter_agent", "change_contact"):
         return None
     if event == "enter_agent":  # once per user: WeCom sends it every time the app is opened
-        return PlatformEvent(CHANNEL, "user_entered", f"enter_agent:{agent_id}:{user}",
-                             f"{CHANNEL}:{agent_id}:{user}", {"touser": user, "chat_id": user},
-                             (user,))
+        return PlatformEvent(
+            CHANNEL,
+            "user_entered",
+            f"enter_agent:{agent_id}:{user}",
+            f"{CHANNEL}:{agent_id}:{user}",
+            {"touser": user, "chat_id": user},
+            (user,),
+        )
     change = (child_text(message, "ChangeType") or "").strip()
     who = (child_text(message, "UserID") or "").strip()
-    return PlatformEvent(CHANNEL, "contact_changed", f"{agent_id}:{dedupe_key(message)}",
-                         f"{CHANNEL}:{agent_id}", {}, tuple(x for x in (change, who) if x))
+    return PlatformEvent(
+        CHANNEL,
+        "contact_changed",
+        f"{agent_id}:{dedupe_key(message)}",
+        f"{CHANNEL}:{agent_id}",
+        {},
+        tuple(x for x in (change, who) if x),
+    )
 
 
 def read_message(message: Element, agent_id: int) -> Inbound | Notice | PlatformEvent | None:
@@ -69,7 +80,13 @@ def read_message(message: Element, agent_id: int) -> Inbound | Notice | Platform
     if not text:
         return None
     return Inbound(
-        channel=CHANNEL, session_key=f"{CHANNEL}:{agent_id}:{user}", user_id=user, text=text,
-        request_id=uuid.uuid4().hex, received_at=time.time(), message_id=key,
-        principal=f"{CHANNEL}:{user}", target={"touser": user, "chat_id": user},
+        channel=CHANNEL,
+        session_key=f"{CHANNEL}:{agent_id}:{user}",
+        user_id=user,
+        text=text,
+        request_id=uuid.uuid4().hex,
+        received_at=time.time(),
+        message_id=key,
+        principal=f"{CHANNEL}:{user}",
+        target={"touser": user, "chat_id": user},
     )

@@ -17,8 +17,11 @@ LIMITS = ((30, 60.0), (1000, 3600.0))  # (sends, window seconds) per member per 
 
 
 class MemberLimiter:
-    def __init__(self, limits: tuple[tuple[int, float], ...] = LIMITS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        limits: tuple[tuple[int, float], ...] = LIMITS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._limits = limits
         self._longest = max(window for _count, window in limits)
         self._clock = clock

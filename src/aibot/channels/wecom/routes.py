@@ -25,8 +25,9 @@ Handler = Callable[[Element], Awaitable[None]]
 RejectHook = Callable[[Rejected], None]
 
 
-def build_router(verifier: CallbackVerifier, handle: Handler,
-                 on_reject: RejectHook | None = None) -> APIRouter:
+def build_router(
+    verifier: CallbackVerifier, handle: Handler, on_reject: RejectHook | None = None
+) -> APIRouter:
     router = APIRouter(include_in_schema=False)
 
     def refuse(exc: Rejected) -> Response:
