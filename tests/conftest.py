@@ -63,13 +63,14 @@ async def postgres_database() -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def redis_database() -> AsyncIterator[str]:
-    """Database 15 of the local Redis, flushed before and after; skips if there is none.
+    """A database of the local Redis (15, or `AIBOT_TEST_REDIS_DB` so that test runs side by
+    side do not flush each other's keys), flushed before and after; skips if there is none.
 
     CI sets AIBOT_REQUIRE_REDIS=1 so a missing server fails instead of skipping.
     """
     import redis.asyncio as redis
 
-    url = "redis://127.0.0.1:6379/15"
+    url = f"redis://127.0.0.1:6379/{int(os.environ.get('AIBOT_TEST_REDIS_DB', '15'))}"
     client = redis.from_url(url)
     try:
         await client.ping()
