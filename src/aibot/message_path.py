@@ -1,5 +1,14 @@
 """The one list that orders the pipeline: read `build_pipeline` top to bottom to follow a message.
 
+How a message flows through the pipeline: each stage in the list runs in turn over one
+`TurnContext`. A plain stage reads and fills in the context. A middleware (marked "around" below)
+acts before the stages listed after it and again after them, so a pair such as "check the rate
+limit, then count the tokens used" is one object. A stage that finishes the turn (a refusal, a
+command, a fixed or cached answer) skips the rest of the list, but the after parts of the
+middlewares already entered still run: `persist` wraps everything after the session is loaded,
+so a turn is remembered (or deliberately not: refusals, commands, failed model calls) whatever
+happened. A `ModelUnavailable` from the model ends the turn with `error` set, the same way.
+
 Core stages (core/stages.py) and policy stages (policy/stages.py) meet here, as rooms meet in
 app.py, so neither room imports the other.
 """
@@ -10,7 +19,7 @@ from collections.abc import Callable
 
 from aibot.config import SessionConfig
 from aibot.core.commands import Commands
-from aibot.core.pipeline import Pipeline, Stage
+from aibot.core.pipeline import Pipeline
 from aibot.core.sessions import SessionMemory
 from aibot.core.stages import (
     CommandStage,
@@ -25,12 +34,9 @@ from aibot.ops.metrics import Metrics
 from aibot.policy.policies import PolicyHolder, PolicyServices
 from aibot.policy.stages import (
     AccessPolicyStage,
-    CacheFinalizer,
     CacheStage,
     InputFilterStage,
     OutputFilterStage,
-    OutputGuardStage,
-    QuotaFinalizer,
     RateLimitStage,
     RouteStage,
 )
@@ -47,23 +53,19 @@ def build_pipeline(
     metrics: Metrics,
     clock: Callable[[], float],
 ) -> Pipeline:
-    stages: list[tuple[str, Stage]] = [
-        ("access", access_stage),  # an authenticated principal (API key, platform signature)
-        ("access_policy", AccessPolicyStage(policies, services)),  # lists, DM policy, pairing
-        ("session", SessionStage(memory)),
-        ("rate_limit", RateLimitStage(policies, services)),
-        ("commands", CommandStage(commands)),
-        ("route", RouteStage(policies, services)),  # model, persona, filters; canary split
-        ("input_filter", InputFilterStage(policies, services)),
-        ("cache", CacheStage(policies, services)),
-        ("context", ContextStage(session)),
-        ("output_guard", OutputGuardStage(policies, services)),  # streamed words held back
-        ("model", ModelStage(router)),
-        ("output_filter", OutputFilterStage(policies, services)),
-    ]
-    finalizers: list[tuple[str, Stage]] = [
-        ("persist", PersistStage(memory, clock)),
-        ("quota", QuotaFinalizer(policies, services)),
-        ("cache_store", CacheFinalizer(policies, services)),
-    ]
-    return Pipeline(stages, finalizers, metrics)
+    return Pipeline(
+        [
+            access_stage,  # an authenticated principal (API key, platform signature)
+            AccessPolicyStage(policies, services),  # lists, DM policy, pairing
+            SessionStage(memory, metrics),  # the conversation's recent turns
+            PersistStage(memory, clock),  # around: queue the turn's writes, whatever happened
+            RateLimitStage(policies, services),  # around: buckets and quota; count the tokens
+            CommandStage(commands),  # /reset, /model, … answered here
+            RouteStage(policies, services),  # model, persona, filters; canary split
+            InputFilterStage(policies, services),  # sensitive words: refuse or mask
+            CacheStage(policies, services),  # around: a first question answered before; store
+            ContextStage(session),  # system prompt + the turns that fit + the new message
+            OutputFilterStage(policies, services),  # around: streamed words held back; mask
+            ModelStage(router, metrics),
+        ]
+    )

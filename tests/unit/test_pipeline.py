@@ -30,9 +30,16 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
         yield server
 
 
-async def gateway(tmp_path: Path, fake: FakeOpenAI, clock: Clock, **session: Any) -> Gateway:
+async def gateway(
+    tmp_path: Path,
+    fake: FakeOpenAI,
+    clock: Clock,
+    routes: list[dict[str, Any]] | None = None,
+    **session: Any,
+) -> Gateway:
     config = Config.model_validate(
         {
+            "routes": routes or [],
             "storage": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
             "models": {
                 "default": "fake",
@@ -128,3 +135,16 @@ async def test_reasoning_is_stored_apart_and_echoed(tmp_path: Path) -> None:
         history = fake.requests[-1].json["messages"]
         assert history[1]["content"] == "<think>private thoughts</think>\n\necho: hi"
         await gw.stop()
+
+
+async def test_a_turn_finished_early_is_still_remembered(tmp_path: Path, fake: FakeOpenAI) -> None:
+    """A fixed route answer ends the turn before the model; persistence wraps it all the same."""
+    clock = Clock()
+    hours = {"name": "hours", "match": {"prefix": "hours?"}, "reply": "9 to 5"}
+    gw = await gateway(tmp_path, fake, clock, routes=[hours])
+    ctx = await say(gw, clock, "hours?")
+    assert ctx.reply == "9 to 5" and fake.requests == []
+    clock.now += 1
+    await say(gw, clock, "thanks")
+    assert sent(fake) == ["hours?", "9 to 5", "thanks"]
+    await gw.stop()

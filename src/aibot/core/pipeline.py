@@ -1,24 +1,31 @@
-"""The pipeline: an ordered list of small async stages over one `TurnContext`.
+"""The pipeline: an ordered list of stages over one `TurnContext`; the list is in
+`aibot/message_path.py`.
 
-A stage reads and fills in the context; setting `finished` skips the remaining stages (a command
-answered, a message refused). Finalizers run whatever happened, so persistence is never skipped
-by accident. Adding a stage is adding one entry to the list in `core/stages.py`.
+A stage is either a step (`async def __call__(ctx)`: it reads and fills in the context) or a
+`Middleware` (`async def __call__(ctx, call_next)`), for a stage that needs to act both before and
+after the stages that follow it: it runs its before part, awaits `call_next(ctx)` (every later
+stage), then its after part, with whatever it needs to carry across in its own local variables.
+Setting `finished` (a command answered, a message refused, a cached answer) skips the remaining
+stages, but the after parts of the middlewares already entered still run — that is how the turn is
+persisted whatever happened. A `ModelUnavailable` raised by a stage ends the turn the same way,
+with `error` set, so the middlewares around it still see it through.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Awaitable, Callable
+import functools
+from abc import ABC, abstractmethod
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from aibot.core.errors import ModelUnavailable
 from aibot.core.messages import Inbound, Message, Usage
 from aibot.core.sessions import SessionState, WriteOp
-from aibot.ops.metrics import Metrics
 
 DeltaSink = Callable[[str], Awaitable[None]]
-Stage = Callable[["TurnContext"], Awaitable[None]]
+Step = Callable[["TurnContext"], Awaitable[None]]
+Next = Callable[["TurnContext"], Awaitable[None]]
 
 
 @dataclass(slots=True)
@@ -42,8 +49,8 @@ class TurnContext:
     system_prompt: str | None = None
     temperature: float | None = None
     max_turns: int | None = None
+    filters: bool = True  # the route's sensitive-word checks apply to this message
     keep_turn: bool = True  # False: the exchange is answered but not remembered (a refusal)
-    notes: dict[str, Any] = field(default_factory=dict)  # a stage's data for a later one
     error: str | None = None
     finished: bool = False
     conversation_changes: dict[str, Any] = field(default_factory=dict)
@@ -55,32 +62,61 @@ class TurnContext:
         self.finished = True
 
 
+class Middleware(ABC):
+    """A stage with a before and an after part around the stages listed after it."""
+
+    @abstractmethod
+    async def __call__(self, ctx: TurnContext, call_next: Next) -> None:
+        """Runs the before part, `await call_next(ctx)`, then the after part.
+
+        `call_next` returns at once when the turn is already finished, so a middleware never
+        checks `finished` itself; its after part runs unless a stage raised (other than
+        `ModelUnavailable`, which ends the turn with `error` set instead).
+        """
+
+
+Stage = Step | Middleware
+
+
+@dataclass(frozen=True, slots=True)
+class _Segment:
+    """The steps up to the next middleware, then that middleware (None for the last segment)."""
+
+    steps: tuple[Step, ...]
+    middleware: Middleware | None
+
+
 class Pipeline:
-    def __init__(
-        self,
-        stages: list[tuple[str, Stage]],
-        finalizers: list[tuple[str, Stage]],
-        metrics: Metrics,
-    ) -> None:
-        self.stages = stages
-        self.finalizers = finalizers
-        self._timers = {
-            name: metrics.stage_latency.labels(name) for name, _ in (*stages, *finalizers)
-        }
+    def __init__(self, stages: Sequence[Stage]) -> None:
+        segments: list[_Segment] = []
+        steps: list[Step] = []
+        for stage in stages:
+            if isinstance(stage, Middleware):
+                segments.append(_Segment(tuple(steps), stage))
+                steps = []
+            else:
+                steps.append(stage)
+        segments.append(_Segment(tuple(steps), None))
+        self._segments = segments
+        # Built once: a turn allocates no call_next of its own, and runs consecutive steps in one
+        # loop rather than one coroutine frame each.
+        self._nexts: list[Next] = [
+            functools.partial(self._run_from, index) for index in range(len(segments))
+        ]
 
     async def run(self, ctx: TurnContext) -> TurnContext:
+        await self._run_from(0, ctx)
+        return ctx
+
+    async def _run_from(self, index: int, ctx: TurnContext) -> None:
+        segment = self._segments[index]
         try:
-            for name, stage in self.stages:
+            for step in segment.steps:
                 if ctx.finished:
-                    break
-                started = time.perf_counter()
-                await stage(ctx)
-                self._timers[name].observe(time.perf_counter() - started)
+                    return
+                await step(ctx)
+            if segment.middleware is not None and not ctx.finished:
+                await segment.middleware(ctx, self._nexts[index + 1])
         except ModelUnavailable as exc:
             ctx.error = str(exc)
             ctx.finished = True
-        for name, stage in self.finalizers:
-            started = time.perf_counter()
-            await stage(ctx)
-            self._timers[name].observe(time.perf_counter() - started)
-        return ctx

@@ -1,6 +1,8 @@
 """The core pipeline stages: session, commands, context, model, persistence.
 
 `aibot/message_path.py` orders them together with the policy stages; no stage knows another.
+Only the stages that wait on I/O (the session read, the model call) observe
+`aibot_stage_seconds`: timing the others measured the timer more than the work.
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ from aibot.config import SessionConfig
 from aibot.core.commands import Commands, parse_command
 from aibot.core.errors import AccessDenied
 from aibot.core.messages import ChatRequest, ChatResult, Message, TurnRecord
-from aibot.core.pipeline import DeltaSink, TurnContext
+from aibot.core.pipeline import DeltaSink, Middleware, Next, TurnContext
 from aibot.core.sessions import SessionMemory
 from aibot.core.tokens import estimate_tokens
+from aibot.ops.metrics import Metrics
 
 Clock = Callable[[], float]
 
@@ -35,12 +38,14 @@ async def access_stage(ctx: TurnContext) -> None:
 
 
 class SessionStage:
-    def __init__(self, memory: SessionMemory) -> None:
+    def __init__(self, memory: SessionMemory, metrics: Metrics) -> None:
         self._memory = memory
+        self._timer = metrics.stage_latency.labels("session")
 
     async def __call__(self, ctx: TurnContext) -> None:
         if ctx.inbound.remember:
-            ctx.session = await self._memory.get(ctx.inbound.session_key)
+            with self._timer.time():
+                ctx.session = await self._memory.get(ctx.inbound.session_key)
 
 
 class CommandStage:
@@ -105,8 +110,9 @@ class ContextStage:
 
 
 class ModelStage:
-    def __init__(self, router: ModelRouter) -> None:
+    def __init__(self, router: ModelRouter, metrics: Metrics) -> None:
         self._router = router
+        self._timer = metrics.stage_latency.labels("model")
 
     async def __call__(self, ctx: TurnContext) -> None:
         inbound = ctx.inbound
@@ -115,7 +121,8 @@ class ModelStage:
         provider = (
             (ctx.session.model if ctx.session else None) or inbound.model or ctx.provider_choice
         )
-        result = await self._router.complete(request, provider, ctx.on_delta)
+        with self._timer.time():
+            result = await self._router.complete(request, provider, ctx.on_delta)
         ctx.reply = result.text
         ctx.reasoning = result.reasoning
         ctx.provider = result.provider
@@ -124,14 +131,20 @@ class ModelStage:
         ctx.finish_reason = result.finish_reason
 
 
-class PersistStage:
-    """Queues the turn's writes; the caller commits them together with its own (inbox, outbox)."""
+class PersistStage(Middleware):
+    """After the stages it wraps, whatever they did: queues the turn's writes; the caller
+    commits them together with its own (inbox, outbox). A refusal (`keep_turn` False), a
+    command and a failed model call leave no turns behind."""
 
     def __init__(self, memory: SessionMemory, clock: Clock) -> None:
         self._memory = memory
         self._clock = clock
 
-    async def __call__(self, ctx: TurnContext) -> None:
+    async def __call__(self, ctx: TurnContext, call_next: Next) -> None:
+        await call_next(ctx)
+        self._persist(ctx)
+
+    def _persist(self, ctx: TurnContext) -> None:
         session, inbound = ctx.session, ctx.inbound
         if session is None or ctx.error is not None:
             return

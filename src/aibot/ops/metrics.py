@@ -29,7 +29,7 @@ class Metrics:
         )
         self.stage_latency = Histogram(
             "aibot_stage_seconds",
-            "Time spent in each pipeline stage.",
+            "Time pipeline stages wait on I/O: the store, the limiter, the cache, the model.",
             ["stage"],
             buckets=_LATENCY_BUCKETS,
             registry=r,

@@ -1,8 +1,11 @@
 """The policy stages of the pipeline; `aibot/message_path.py` puts them in order.
 
-Each stage reads `holder.current` (the policies of the live config) and either lets the message
-through, adjusts it, or ends the turn with an answer of its own. A refusal is answered but not
-remembered, so a blocked message never reaches the model's context later.
+Each stage reads `holder.current` (the policies of the live config) once per message and either
+lets the message through, adjusts it, or ends the turn with an answer of its own. A refusal is
+answered but not remembered, so a blocked message never reaches the model's context later. The
+stages with work after the model (quota, cache, output words) are middlewares: one object, its
+before and after parts around the rest of the turn. Only their I/O (the limiter, the answer
+cache, pairing codes) observes `aibot_stage_seconds`.
 """
 
 from __future__ import annotations
@@ -12,8 +15,10 @@ import time
 from datetime import UTC, datetime
 
 import structlog
+from prometheus_client import Histogram
 
-from aibot.core.pipeline import DeltaSink, TurnContext
+from aibot.config import RateLimitConfig
+from aibot.core.pipeline import DeltaSink, Middleware, Next, TurnContext
 from aibot.policy.access import Verdict
 from aibot.policy.cache import cache_key
 from aibot.policy.limits import SharedStoreDown
@@ -45,8 +50,15 @@ class _PolicyStage:
         self._holder = holder
         self._services = services
 
+    def _timer(self, stage: str) -> Histogram:
+        return self._services.metrics.stage_latency.labels(stage)
+
 
 class AccessPolicyStage(_PolicyStage):
+    def __init__(self, holder: PolicyHolder, services: PolicyServices) -> None:
+        super().__init__(holder, services)
+        self._pairing_timer = self._timer("access_policy")
+
     async def __call__(self, ctx: TurnContext) -> None:
         access = self._holder.current.access
         inbound = ctx.inbound
@@ -58,15 +70,16 @@ class AccessPolicyStage(_PolicyStage):
             silent = inbound.chat_type == "group"
             _refuse(ctx, self._services, "access", None if silent else access.config.denied_message)
             return
-        if await self._approved(inbound.channel, inbound.user_id):
-            return
-        code = await self._services.pairings.request(
-            inbound.channel,
-            inbound.user_id,
-            ctx.now,
-            access.config.pairing_ttl,
-            access.config.max_pending_pairings,
-        )
+        with self._pairing_timer.time():
+            if await self._approved(inbound.channel, inbound.user_id):
+                return
+            code = await self._services.pairings.request(
+                inbound.channel,
+                inbound.user_id,
+                ctx.now,
+                access.config.pairing_ttl,
+                access.config.max_pending_pairings,
+            )
         log.info(
             "pairing requested",
             channel=inbound.channel,
@@ -95,14 +108,28 @@ def _until_midnight(when: float) -> float:
     return 86400.0 - when % 86400.0
 
 
-class RateLimitStage(_PolicyStage):
-    """Token buckets per chat and per user, then the daily token quota. If the shared store is
-    down the message goes through (logged): a limiter outage must not silence the assistant."""
+class RateLimitStage(_PolicyStage, Middleware):
+    """Before: token buckets per chat and per user, then the daily token quota. After: the
+    turn's model tokens count toward the quota. If the shared store is down the message goes
+    through (logged): a limiter outage must not silence the assistant."""
 
-    async def __call__(self, ctx: TurnContext) -> None:
+    def __init__(self, holder: PolicyHolder, services: PolicyServices) -> None:
+        super().__init__(holder, services)
+        self._take_timer = self._timer("rate_limit")
+        self._count_timer = self._timer("quota")
+
+    async def __call__(self, ctx: TurnContext, call_next: Next) -> None:
         limits = self._holder.current.limits
-        if not limits.enabled:
-            return
+        if limits.enabled:
+            with self._take_timer.time():
+                await self._check(ctx, limits)
+        await call_next(ctx)
+        tokens = ctx.usage.total_tokens
+        if tokens and limits.daily_tokens_per_user:
+            with self._count_timer.time():
+                await self._count(ctx, tokens)
+
+    async def _check(self, ctx: TurnContext, limits: RateLimitConfig) -> None:
         inbound, limiter = ctx.inbound, self._services.limiter
         buckets = [
             (f"chat:{inbound.channel}:{inbound.chat_id}", limits.per_chat),
@@ -132,12 +159,7 @@ class RateLimitStage(_PolicyStage):
         except (SharedStoreDown, OSError) as exc:
             log.warning("rate limiter unavailable; letting the message through", error=str(exc))
 
-
-class QuotaFinalizer(_PolicyStage):
-    async def __call__(self, ctx: TurnContext) -> None:
-        tokens = ctx.usage.total_tokens
-        if not tokens or not self._holder.current.limits.daily_tokens_per_user:
-            return
+    async def _count(self, ctx: TurnContext, tokens: int) -> None:
         inbound = ctx.inbound
         try:
             await self._services.limiter.add_usage(
@@ -159,7 +181,7 @@ class RouteStage(_PolicyStage):
             ctx.system_prompt = route.system_prompt
             ctx.temperature = route.temperature
             ctx.max_turns = route.max_turns
-            ctx.notes["filters"] = route.filters
+            ctx.filters = route.filters
         if ctx.provider_choice is None and in_canary(ctx.inbound.session_key, policies.canary):
             assert policies.canary is not None
             ctx.provider_choice = policies.canary.provider
@@ -172,7 +194,7 @@ class InputFilterStage(_PolicyStage):
     async def __call__(self, ctx: TurnContext) -> None:
         policies = self._holder.current
         words = policies.words
-        if not words or not ctx.notes.get("filters", True):
+        if not words or not ctx.filters:
             return
         masked, hits = words.mask(ctx.inbound.text)
         if not hits:
@@ -186,84 +208,78 @@ class InputFilterStage(_PolicyStage):
             ctx.inbound.text = masked
 
 
-class CacheStage(_PolicyStage):
-    """Answers a conversation's first question from the cache when the same one was asked."""
+class CacheStage(_PolicyStage, Middleware):
+    """Answers a conversation's first question from the cache when the same one was asked;
+    on a miss, keeps the model's (filtered) answer for the next one to ask it."""
 
-    async def __call__(self, ctx: TurnContext) -> None:
-        policies = self._holder.current
-        session = ctx.session
-        if not policies.cache.enabled or session is None or session.turns:
+    def __init__(self, holder: PolicyHolder, services: PolicyServices) -> None:
+        super().__init__(holder, services)
+        self._get_timer = self._timer("cache")
+        self._put_timer = self._timer("cache_store")
+
+    async def __call__(self, ctx: TurnContext, call_next: Next) -> None:
+        policies, session = self._holder.current, ctx.session
+        cache = policies.cache
+        if not cache.enabled or session is None or session.turns:
+            await call_next(ctx)
             return
-        provider = (session.model or ctx.provider_choice or policies.default_provider) or ""
+        provider = session.model or ctx.provider_choice or policies.default_provider or ""
         key = cache_key(ctx.inbound.text, ctx.route or "", provider)
         try:
-            cached = await self._services.answers.get(key)
+            with self._get_timer.time():
+                cached = await self._services.answers.get(key)
         except (SharedStoreDown, OSError) as exc:
             log.warning("answer cache unavailable", error=str(exc))
+            await call_next(ctx)
             return
         events = self._services.metrics.policy_events
-        if cached is None:
-            events.labels("cache", "miss").inc()
-            ctx.notes["cache_key"] = key
+        if cached is not None:
+            events.labels("cache", "hit").inc()
+            ctx.answer(cached)
             return
-        events.labels("cache", "hit").inc()
-        ctx.answer(cached)
-
-
-class CacheFinalizer(_PolicyStage):
-    async def __call__(self, ctx: TurnContext) -> None:
-        key = ctx.notes.get("cache_key")
-        if key is None or ctx.error is not None or not ctx.reply or ctx.provider is None:
+        events.labels("cache", "miss").inc()
+        await call_next(ctx)
+        if ctx.error is not None or not ctx.reply or ctx.provider is None:
             return
         try:
-            await self._services.answers.put(key, ctx.reply, self._holder.current.cache.ttl)
+            with self._put_timer.time():
+                await self._services.answers.put(key, ctx.reply, cache.ttl)
         except (SharedStoreDown, OSError) as exc:
             log.warning("answer cache unavailable", error=str(exc))
 
 
-class OutputGuardStage(_PolicyStage):
-    """Before the model: a streamed answer passes through a `StreamGuard` on its way out."""
+class OutputFilterStage(_PolicyStage, Middleware):
+    """Around the model: a streamed answer passes through a `StreamGuard` on its way out, so
+    a listed word is never shown even for a moment; afterwards the held-back tail is let out
+    and the whole answer (and its reasoning) masked."""
 
-    async def __call__(self, ctx: TurnContext) -> None:
+    async def __call__(self, ctx: TurnContext, call_next: Next) -> None:
         policies = self._holder.current
-        if (
-            ctx.on_delta is None
-            or not policies.words
-            or not policies.words_config.check_output
-            or not ctx.notes.get("filters", True)
-        ):
+        words = policies.words
+        if not words or not policies.words_config.check_output or not ctx.filters:
+            await call_next(ctx)
             return
-        guard, sink = StreamGuard(policies.words), ctx.on_delta
-
-        async def guarded(piece: str) -> None:
-            shown = guard.feed(piece)
-            if shown:
-                await sink(shown)
-
-        ctx.notes["guard"] = (guard, sink)
-        ctx.on_delta = guarded
-
-
-class OutputFilterStage(_PolicyStage):
-    """After the model: the whole answer is masked, and the stream's held-back tail let out."""
-
-    async def __call__(self, ctx: TurnContext) -> None:
-        policies = self._holder.current
-        guarded: tuple[StreamGuard, DeltaSink] | None = ctx.notes.get("guard")
-        if guarded is not None:
-            guard, sink = guarded
+        sink, guard = ctx.on_delta, StreamGuard(words)
+        if sink is not None:
+            ctx.on_delta = _guarded(guard, sink)
+        await call_next(ctx)
+        if sink is not None and ctx.error is None:
             rest = guard.finish()
             if rest:
                 await sink(rest)
-        if (
-            ctx.reply is None
-            or not policies.words
-            or not policies.words_config.check_output
-            or not ctx.notes.get("filters", True)
-        ):
+        if ctx.reply is None:
             return
-        ctx.reply, hits = policies.words.mask(ctx.reply)
+        ctx.reply, hits = words.mask(ctx.reply)
         if ctx.reasoning:
-            ctx.reasoning, _ = policies.words.mask(ctx.reasoning)
+            ctx.reasoning, _ = words.mask(ctx.reasoning)
         if hits:
             self._services.metrics.policy_events.labels("sensitive_output", "mask").inc()
+
+
+def _guarded(guard: StreamGuard, sink: DeltaSink) -> DeltaSink:
+    async def guarded(piece: str) -> None:
+        shown = guard.feed(piece)
+        if shown:
+            await sink(shown)
+
+    return guarded
