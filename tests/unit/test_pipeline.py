@@ -10,9 +10,11 @@ from typing import Any
 import pytest
 
 from aibot.app import Gateway
-from aibot.config import Config, LoadedConfig
-from aibot.core.messages import Inbound
+from aibot.config import Config, LoadedConfig, SessionConfig
+from aibot.core.messages import Inbound, TurnRecord
 from aibot.core.pipeline import TurnContext
+from aibot.core.sessions import SessionState
+from aibot.core.stages import ContextStage
 from tests.fakes.openai_server import FakeOpenAI
 
 
@@ -110,6 +112,40 @@ async def test_token_budget_and_turn_limit_drop_oldest(tmp_path: Path, fake: Fak
     await say(gw, clock, "x" * 940)  # ~240 of 256 tokens: only the newest exchange fits
     assert sent(fake) == ["q5", "echo: q5", "x" * 940]
     await gw.stop()
+
+
+async def test_max_turns_zero_sends_no_history(tmp_path: Path, fake: FakeOpenAI) -> None:
+    clock = Clock()
+    gw = await gateway(tmp_path, fake, clock, max_turns=0)
+    await say(gw, clock, "q1")
+    clock.now += 1
+    await say(gw, clock, "q2")
+    assert sent(fake) == ["q2"]
+    await gw.stop()
+
+
+def inbound(text: str) -> Inbound:
+    return Inbound("test", "s", "u", text, "r", 0.0, principal="test")
+
+
+async def test_session_max_turns_bounds_the_context_and_a_route_overrides_it() -> None:
+    """The bound is the context stage's own, not a side effect of how much memory is cached."""
+    turns = [
+        TurnRecord(role, f"{role[0]}{n}", float(2 * n + (role == "assistant")))
+        for n in range(4)
+        for role in ("user", "assistant")
+    ]
+    stage = ContextStage(SessionConfig(max_turns=2, idle_reset=None))
+
+    async def context(route_max_turns: int | None) -> list[str]:
+        ctx = TurnContext(inbound("q"), 10.0, session=SessionState("s", turns=list(turns)))
+        ctx.max_turns = route_max_turns
+        await stage(ctx)
+        return [m.content for m in ctx.messages]
+
+    assert await context(None) == ["u2", "a2", "u3", "a3", "q"]
+    assert await context(3) == ["u1", "a1", "u2", "a2", "u3", "a3", "q"]
+    assert await context(0) == ["q"]
 
 
 async def test_reasoning_is_stored_apart_and_echoed(tmp_path: Path) -> None:

@@ -48,7 +48,7 @@ class TurnContext:
     provider_choice: str | None = None
     system_prompt: str | None = None
     temperature: float | None = None
-    max_turns: int | None = None
+    max_turns: int | None = None  # the route's; None: `session.max_turns`
     filters: bool = True  # the route's sensitive-word checks apply to this message
     keep_turn: bool = True  # False: the exchange is answered but not remembered (a refusal)
     error: str | None = None

@@ -67,7 +67,11 @@ class CommandStage:
 
 
 class ContextStage:
-    """Builds the model's messages: system prompt, the recent turns that fit, the new message."""
+    """Builds the model's messages: system prompt, the recent turns that fit, the new message.
+
+    The turns are bounded by tokens and by exchanges: the route's `max_turns`, else
+    `session.max_turns` (0: no history), whatever the memory happens to hold.
+    """
 
     def __init__(self, config: SessionConfig) -> None:
         self._config = config
@@ -102,8 +106,8 @@ class ContextStage:
                 break
             history.append(turn.as_message())
         history.reverse()
-        if ctx.max_turns is not None:
-            history = history[-2 * ctx.max_turns :] if ctx.max_turns else []
+        max_turns = self._config.max_turns if ctx.max_turns is None else ctx.max_turns
+        history = history[-2 * max_turns :] if max_turns else []
         if history and history[0].role == "assistant":
             history.pop(0)  # never start the history in the middle of an exchange
         ctx.messages = [*system, *history, latest]
