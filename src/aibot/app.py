@@ -117,7 +117,7 @@ class Gateway:
         )
         self.catalog = ModelCatalog(
             list(self.router.providers),
-            self.router.default,
+            lambda: self.router.default,
             {n: p.model for n, p in self.router.providers.items()},
         )
         self.memory = SessionMemory(
@@ -131,7 +131,9 @@ class Gateway:
         )
         self.policies = PolicyHolder(Policies(config))
         self.pairings = PairingStore(self.engine)
-        services = PolicyServices(self.limiter, answers, self.pairings, self.metrics, clock)
+        services = PolicyServices(
+            self.limiter, answers, self.pairings, self.metrics, clock, lambda: self.router.default
+        )
         self.feedback = Feedback(self.repository, self.writer, self.metrics, clock)
         commands = Commands(self.memory, self.catalog, self.metrics.summary, self.feedback)
         pipeline = build_pipeline(
@@ -144,7 +146,7 @@ class Gateway:
             metrics=self.metrics,
             clock=clock,
         )
-        self.reloader = ConfigReloader(loaded, self.policies, self.router, self.catalog)
+        self.reloader = ConfigReloader(loaded, self.policies, self.router)
         self.service = ChatService(
             pipeline,
             self.dispatcher,

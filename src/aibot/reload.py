@@ -18,7 +18,6 @@ import structlog
 import watchfiles
 
 from aibot.config import Config, ConfigError, LoadedConfig, load_config
-from aibot.core.commands import ModelCatalog
 from aibot.policy.policies import Policies, PolicyHolder
 from aibot.providers.router import ProviderRouter
 
@@ -51,12 +50,10 @@ class ConfigReloader:
         loaded: LoadedConfig,
         holder: PolicyHolder,
         router: ProviderRouter,
-        catalog: ModelCatalog,
     ) -> None:
         self.loaded = loaded
         self._holder = holder
         self._router = router
-        self._catalog = catalog
         self._lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
         self._signalled: set[asyncio.Task[bool]] = set()
@@ -101,7 +98,7 @@ class ConfigReloader:
         self._holder.current = policies
         default = new.models.default
         if default in self._router.providers:
-            self._router.default = self._catalog.default = default
+            self._router.default = default  # the one owner; the catalog and the cache ask it
         self._router.fallbacks = [f for f in new.models.fallbacks if f in self._router.providers]
         self.loaded = loaded
         log.info(

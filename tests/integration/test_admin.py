@@ -10,7 +10,8 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
-from tests.conftest import AI_BOT, GatewayFactory, RunningGateway, free_port
+from tests.conftest import AI_BOT, PROVIDER_KEY, GatewayFactory, RunningGateway, free_port
+from tests.fakes.openai_server import FakeOpenAI
 
 PASSWORD = "correct horse battery staple"
 
@@ -131,6 +132,30 @@ async def test_first_user_login_audit_and_lockout(gateway_factory: GatewayFactor
         assert status == 429
     await gw.stop()
     assert PASSWORD not in gw.log()
+
+
+async def test_make_default_switches_the_model_the_answer_cache_keys_by(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
+    """The live default has one owner: after "Make default" a first question already answered
+    by the old default is not served that model's cached answer."""
+    fake_llm.reply = lambda body: f"{body['model']}: {body['messages'][-1]['content']}"
+    other = {"base_url": fake_llm.base_url, "api_key": PROVIDER_KEY, "model": "other-model"}
+    gw = await gateway_factory(
+        {"models": {"providers": {"other": other}}, "policy": {"cache": {"enabled": True}}}
+    )
+    assert (await gw.chat("hello", session="before"))[1]["reply"] == "fake-model: hello"
+    assert (await gw.chat("hello", session="again"))[1]["reply"] == "fake-model: hello"
+    assert len(fake_llm.requests) == 1  # the second came from the cache
+    await create_user(gw, "olga", "operator")
+    async with Console(gw) as console:
+        await console.login("olga")
+        status, _ = await console.post(
+            "/admin/models/default", {"provider": "other"}, token_from="/admin/models"
+        )
+        assert status == 303
+    assert (await gw.chat("hello", session="after"))[1]["reply"] == "other-model: hello"
+    assert [r.json["model"] for r in fake_llm.requests] == ["fake-model", "other-model"]
 
 
 async def test_console_keys_work_on_v1_and_revocation_reaches_replicas(

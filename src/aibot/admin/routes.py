@@ -421,7 +421,7 @@ class AdminConsole:
         if name not in router.providers:
             return self.error(call.who, 400, "No provider with that name.")
         previous = router.default
-        router.default = self.gateway.catalog.default = name
+        router.default = name
         return await self._back(call, "/admin/models", "model.default", f"{previous} -> {name}")
 
     async def keys(self, call: Call, new_key: str | None = None) -> Response:

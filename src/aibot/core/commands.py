@@ -33,12 +33,22 @@ def parse_command(text: str) -> tuple[str, str] | None:
 
 
 class ModelCatalog:
-    """What /model needs to know about providers, without depending on the providers room."""
+    """What /model needs to know about providers, without depending on the providers room.
 
-    def __init__(self, names: Sequence[str], default: str | None, models: dict[str, str]) -> None:
+    The default is asked of its one owner (the router) each time, never copied: the console's
+    "Make default", a reload and a canary promotion change it there.
+    """
+
+    def __init__(
+        self, names: Sequence[str], default: Callable[[], str | None], models: dict[str, str]
+    ) -> None:
         self.names = list(names)
-        self.default = default
+        self._default = default
         self.models = models
+
+    @property
+    def default(self) -> str | None:
+        return self._default()
 
     def describe(self, name: str) -> str:
         return f"{name} ({self.models[name]})" if name in self.models else name

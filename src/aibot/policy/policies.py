@@ -42,7 +42,6 @@ class Policies:
         self.cache: CacheConfig = policy.cache
         self.routes = RouteTable(config.routes)
         self.canary: CanaryConfig | None = config.models.canary
-        self.default_provider = config.models.default
 
     @property
     def watched_files(self) -> list[Path]:
@@ -66,6 +65,9 @@ class PolicyServices:
     pairings: Pairings
     metrics: Metrics
     clock: Callable[[], float]
+    # The live default model, asked per message: the router owns it (the console, a reload or
+    # a canary promotion change it there), so no copy here can go stale.
+    default_model: Callable[[], str | None]
     approved: dict[tuple[str, str], float] = field(default_factory=dict)
 
 

@@ -218,12 +218,11 @@ class CacheStage(_PolicyStage, Middleware):
         self._put_timer = self._timer("cache_store")
 
     async def __call__(self, ctx: TurnContext, call_next: Next) -> None:
-        policies, session = self._holder.current, ctx.session
-        cache = policies.cache
+        cache, session = self._holder.current.cache, ctx.session
         if not cache.enabled or session is None or session.turns:
             await call_next(ctx)
             return
-        provider = session.model or ctx.provider_choice or policies.default_provider or ""
+        provider = session.model or ctx.provider_choice or self._services.default_model() or ""
         key = cache_key(ctx.inbound.text, ctx.route or "", provider)
         try:
             with self._get_timer.time():
