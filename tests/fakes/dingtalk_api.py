@@ -28,7 +28,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from aibot.channels.dingtalk.signature import sign
+from aibot.channels.dingtalk.verify import sign
 from tests.fakes.loopback import LoopbackServer
 
 CLIENT_ID = "dingtestrobot0001xyz"

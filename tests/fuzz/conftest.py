@@ -26,7 +26,7 @@ import pytest_asyncio
 from hypothesis import settings
 from yarl import URL
 
-from aibot.channels.dingtalk.signature import sign as dingtalk_sign
+from aibot.channels.dingtalk.verify import sign as dingtalk_sign
 from aibot.channels.feishu.crypto import encrypt as feishu_encrypt
 from aibot.channels.feishu.crypto import signature as feishu_signature
 from tests.conftest import API_KEY, RunningGateway, base_config, deep_merge, gateway_env

@@ -14,8 +14,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aibot.channels.dingtalk.channel import DingtalkChannel
-from aibot.channels.dingtalk.messages import PART_LIMIT, read_message
-from aibot.channels.dingtalk.signature import sign
+from aibot.channels.dingtalk.inbound import PART_LIMIT, read_message
+from aibot.channels.dingtalk.verify import sign
 from aibot.config import DingtalkChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.messages import Inbound, Outbound

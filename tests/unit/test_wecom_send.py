@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from aibot.channels.wecom.callback import parse_xml
 from aibot.channels.wecom.channel import WecomChannel
 from aibot.channels.wecom.client import WecomApi, WecomError
+from aibot.channels.wecom.verify import parse_xml
 from aibot.config import WecomChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.messages import Outbound

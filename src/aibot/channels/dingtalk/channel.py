@@ -23,7 +23,8 @@ from fastapi import APIRouter, Request, Response
 
 from aibot.channels.base import ChannelContext
 from aibot.channels.dingtalk.client import DingtalkApi, DingtalkError
-from aibot.channels.dingtalk.messages import (
+from aibot.channels.dingtalk.connection import StreamClient
+from aibot.channels.dingtalk.inbound import (
     CHANNEL,
     GROUP,
     PART_LIMIT,
@@ -31,8 +32,7 @@ from aibot.channels.dingtalk.messages import (
     robot_message,
     webhook_body,
 )
-from aibot.channels.dingtalk.signature import verify
-from aibot.channels.dingtalk.stream import StreamClient
+from aibot.channels.dingtalk.verify import verify
 from aibot.channels.text import split_plain
 from aibot.config import DingtalkChannelConfig
 from aibot.core.errors import SendError

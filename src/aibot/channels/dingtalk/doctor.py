@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 
 from aibot.channels.dingtalk.client import DingtalkApi, DingtalkError
-from aibot.channels.dingtalk.stream import SUBSCRIPTIONS, USER_AGENT
+from aibot.channels.dingtalk.connection import SUBSCRIPTIONS, USER_AGENT
 from aibot.config import DingtalkChannelConfig
 from aibot.ops.checks import Check
 

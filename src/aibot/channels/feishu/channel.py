@@ -22,11 +22,11 @@ from fastapi.responses import JSONResponse
 
 from aibot.channels.base import ChannelContext
 from aibot.channels.feishu.client import FeishuApi, FeishuError
-from aibot.channels.feishu.events import CHANNEL, EventReader
+from aibot.channels.feishu.connection import LongConnection
 from aibot.channels.feishu.format import MSG_TYPES, content, split
-from aibot.channels.feishu.longconn import LongConnection
-from aibot.channels.feishu.stream import CardStream
-from aibot.channels.feishu.webhook import Rejected, WebhookVerifier
+from aibot.channels.feishu.inbound import CHANNEL, EventReader
+from aibot.channels.feishu.preview import CardStream
+from aibot.channels.feishu.verify import Rejected, WebhookVerifier
 from aibot.config import FeishuChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.events import PlatformEvent

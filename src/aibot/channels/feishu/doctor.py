@@ -16,9 +16,9 @@ import orjson
 
 from aibot.channels.feishu.channel import WEBHOOK_PATH
 from aibot.channels.feishu.client import FeishuApi, FeishuError
+from aibot.channels.feishu.connection import INSTALL_HINT
 from aibot.channels.feishu.crypto import encrypt, signature
-from aibot.channels.feishu.longconn import INSTALL_HINT
-from aibot.channels.feishu.webhook import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from aibot.channels.feishu.verify import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
 from aibot.config import FeishuChannelConfig, ServerConfig
 from aibot.ops.checks import Check
 

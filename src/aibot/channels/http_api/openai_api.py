@@ -15,8 +15,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
-from aibot.channels.http_api.auth import ApiKeys
 from aibot.channels.http_api.rest import SSE_ANSWER, ErrorBody, JsonBody, ParseError
+from aibot.channels.http_api.verify import ApiKeys
 from aibot.core.commands import ModelCatalog
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 from aibot.core.messages import Inbound, Message

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from aibot.channels.http_api.auth import ApiKeys
+from aibot.channels.http_api.verify import ApiKeys
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 from aibot.core.messages import Inbound
 from aibot.core.pipeline import TurnContext

@@ -22,7 +22,7 @@ from fastapi import APIRouter, Request, Response
 from aibot.channels.base import ChannelContext
 from aibot.channels.telegram.client import TelegramApi, TelegramError
 from aibot.channels.telegram.format import TELEGRAM_TEXT_LIMIT, render_html, split_message
-from aibot.channels.telegram.updates import CHANNEL, ButtonPress, Notice, UpdateReader
+from aibot.channels.telegram.inbound import CHANNEL, ButtonPress, Notice, UpdateReader
 from aibot.channels.text import split_plain
 from aibot.config import TelegramChannelConfig
 from aibot.core.errors import SendError

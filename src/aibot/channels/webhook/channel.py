@@ -21,8 +21,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from typing_extensions import TypeAliasType
 
-from aibot.channels.http_api.auth import ApiKeys
 from aibot.channels.http_api.rest import API_ERRORS, SESSION_PATTERN, JsonBody
+from aibot.channels.http_api.verify import ApiKeys
 from aibot.config import WebhookChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.inbox import Inbox

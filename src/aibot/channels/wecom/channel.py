@@ -20,7 +20,6 @@ import structlog
 from fastapi import APIRouter
 
 from aibot.channels.base import ChannelContext
-from aibot.channels.wecom.callback import CallbackVerifier, Rejected
 from aibot.channels.wecom.client import (
     IP_NOT_TRUSTED,
     RATE_LIMITED,
@@ -29,10 +28,11 @@ from aibot.channels.wecom.client import (
     WecomError,
     config_fix,
 )
-from aibot.channels.wecom.messages import CHANNEL, Notice, read_message
+from aibot.channels.wecom.format import split_utf8
+from aibot.channels.wecom.inbound import CHANNEL, Notice, read_message
 from aibot.channels.wecom.ratelimit import MemberLimiter
-from aibot.channels.wecom.routes import build_router
-from aibot.channels.wecom.split import split_utf8
+from aibot.channels.wecom.verify import CallbackVerifier, Rejected
+from aibot.channels.wecom.webhook import build_router
 from aibot.config import WecomChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.events import PlatformEvent

@@ -22,11 +22,11 @@ from xml.etree.ElementTree import Element
 import aiohttp
 from fastapi import FastAPI
 
-from aibot.channels.wecom.callback import CallbackVerifier, Rejected
 from aibot.channels.wecom.client import WecomApi, WecomError, config_fix
 from aibot.channels.wecom.crypto import WecomCrypto
-from aibot.channels.wecom.messages import read_message
-from aibot.channels.wecom.routes import WEBHOOK_PATH, build_router
+from aibot.channels.wecom.inbound import read_message
+from aibot.channels.wecom.verify import CallbackVerifier, Rejected
+from aibot.channels.wecom.webhook import WEBHOOK_PATH, build_router
 from aibot.config import WecomChannelConfig
 from aibot.core.messages import Inbound
 from aibot.ops.checks import Check

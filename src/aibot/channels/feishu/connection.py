@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from aibot.channels.feishu.events import RECEIVE
+from aibot.channels.feishu.inbound import RECEIVE
 from aibot.config import FeishuChannelConfig
 
 log = structlog.get_logger("aibot.feishu")

@@ -13,7 +13,7 @@ import uuid
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
-from aibot.channels.wecom.callback import child_text
+from aibot.channels.wecom.verify import child_text
 from aibot.core.events import PlatformEvent
 from aibot.core.messages import Inbound
 

@@ -19,11 +19,11 @@ from hypothesis import strategies as st
 from wechatpy.enterprise.crypto import WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
-from aibot.channels.wecom.callback import CallbackVerifier, Rejected, child_text, parse_xml
-from aibot.channels.wecom.routes import WEBHOOK_PATH, build_router
+from aibot.channels.wecom.verify import CallbackVerifier, Rejected, child_text, parse_xml
+from aibot.channels.wecom.webhook import WEBHOOK_PATH, build_router
 from aibot.config import WecomChannelConfig
 from tests.fakes.wecom_api import FakeWecom
-from tests.unit.test_wecom_crypto import CORP, KEY, TOKEN, W2_ECHOSTR, W3_ENCRYPT
+from tests.unit.test_wecom_verify import CORP, KEY, TOKEN, W2_ECHOSTR, W3_ENCRYPT
 
 OFFICIAL = WecomChannelConfig(
     corp_id=CORP, agent_id=218, secret="s", token=TOKEN, encoding_aes_key=KEY

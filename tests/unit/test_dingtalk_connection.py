@@ -14,7 +14,7 @@ from dingtalk_stream.frames import SystemMessage
 from dingtalk_stream.handlers import SystemHandler
 
 from aibot.channels.dingtalk.client import DingtalkApi
-from aibot.channels.dingtalk.stream import SUBSCRIPTIONS, StreamClient, ack, backoff_delay
+from aibot.channels.dingtalk.connection import SUBSCRIPTIONS, StreamClient, ack, backoff_delay
 from tests.fakes.dingtalk_api import CLIENT_ID, CLIENT_SECRET, FakeDingtalk
 
 Handler = Callable[[dict[str, Any]], Any]

@@ -15,7 +15,7 @@ from xml.etree.ElementTree import Element
 import structlog
 from fastapi import APIRouter, Request, Response
 
-from aibot.channels.wecom.callback import CallbackVerifier, Rejected, query_params
+from aibot.channels.wecom.verify import CallbackVerifier, Rejected, query_params
 
 log = structlog.get_logger("aibot.wecom")
 

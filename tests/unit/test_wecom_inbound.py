@@ -9,10 +9,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from aibot.channels.wecom.callback import Rejected, parse_xml, query_params
-from aibot.channels.wecom.messages import Notice, dedupe_key, read_message
+from aibot.channels.wecom.format import MAX_BYTES, split_utf8
+from aibot.channels.wecom.inbound import Notice, dedupe_key, read_message
 from aibot.channels.wecom.ratelimit import MemberLimiter
-from aibot.channels.wecom.split import MAX_BYTES, split_utf8
+from aibot.channels.wecom.verify import Rejected, parse_xml, query_params
 from aibot.config import WecomChannelConfig, format_validation_error
 from aibot.core.events import PlatformEvent
 from aibot.core.messages import Inbound

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from aibot.channels.feishu.crypto import DecryptError, decrypt, encrypt, signature
 from aibot.channels.feishu.format import card
-from aibot.channels.feishu.webhook import Rejected, WebhookVerifier
+from aibot.channels.feishu.verify import Rejected, WebhookVerifier
 from tests.fakes.feishu_api import FakeFeishu, Message
 
 # PROTOCOLS.md §6.1, F1-F3.

@@ -22,7 +22,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
-from aibot.channels.http_api.auth import ApiKeys
+from aibot.channels.http_api.verify import ApiKeys
 from aibot.core.commands import ModelCatalog
 from aibot.core.feedback import Feedback
 from aibot.core.messages import Inbound

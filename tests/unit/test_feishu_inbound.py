@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from aibot.channels.feishu.events import EventReader
+from aibot.channels.feishu.inbound import EventReader
 from aibot.config import FeishuChannelConfig
 
 BOT = "ou_bot"

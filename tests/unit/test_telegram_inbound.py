@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aibot.channels.telegram.updates import Notice, UpdateReader
+from aibot.channels.telegram.inbound import Notice, UpdateReader
 from aibot.config import TelegramChannelConfig
 from aibot.core.events import PlatformEvent
 from aibot.core.messages import Inbound

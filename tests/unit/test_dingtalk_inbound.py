@@ -7,13 +7,13 @@ from typing import Any
 
 from dingtalk_stream import ChatbotMessage
 
-from aibot.channels.dingtalk.messages import (
+from aibot.channels.dingtalk.inbound import (
     read_message,
     robot_message,
     title_of,
     webhook_body,
 )
-from aibot.channels.dingtalk.signature import sign, verify
+from aibot.channels.dingtalk.verify import sign, verify
 
 NOW_MS = 1_700_000_000_000
 

@@ -18,9 +18,9 @@ from typing import Any
 import orjson
 import pytest
 
-from aibot.channels.feishu import longconn
-from aibot.channels.feishu.events import EventReader
-from aibot.channels.feishu.longconn import EventBridge, LongConnection
+from aibot.channels.feishu import connection as feishu_connection
+from aibot.channels.feishu.connection import EventBridge, LongConnection
+from aibot.channels.feishu.inbound import EventReader
 from aibot.config import FeishuChannelConfig
 from tests.conftest import wait_until
 from tests.fakes.feishu_api import FakeFeishu
@@ -91,7 +91,7 @@ async def test_failed_or_slow_commit_makes_the_sdk_answer_an_error(
     async def slow(payload: dict[str, Any]) -> None:
         await asyncio.sleep(5)
 
-    monkeypatch.setattr(longconn, "COMMIT_WITHIN", 0.2)
+    monkeypatch.setattr(feishu_connection, "COMMIT_WITHIN", 0.2)
     for deliver, error in ((broken, RuntimeError), (slow, TimeoutError)):
         handler = EventBridge(deliver, asyncio.get_running_loop()).handler()
         with pytest.raises(error):
