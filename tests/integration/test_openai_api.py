@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import openai
 import pytest
 from openai import AsyncOpenAI
@@ -51,6 +53,16 @@ async def test_streaming_with_usage(gateway_factory: GatewayFactory) -> None:
     assert text == "echo: stream me please"
     assert finish == "stop"
     assert usage is not None and usage.completion_tokens > 0
+    await api.close()
+
+
+async def test_text_part_without_text_is_a_400(gateway_factory: GatewayFactory) -> None:
+    gw = await gateway_factory()
+    api = client(gw)
+    null_text: Any = {"role": "user", "content": [{"type": "text", "text": None}]}
+    with pytest.raises(openai.BadRequestError) as caught:
+        await api.chat.completions.create(model="fake", messages=[null_text])
+    assert "must be a string" in str(caught.value)
     await api.close()
 
 
