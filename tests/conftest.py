@@ -19,7 +19,7 @@ import pytest
 import yaml
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aibot.channels.base import ChannelContext
+from aibot.channels.base import ChannelContext, Clock
 from aibot.core.events import PlatformEvents
 from aibot.core.feedback import Feedback
 from aibot.core.inbox import Inbox
@@ -103,15 +103,17 @@ async def sql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIte
         await engine.dispose()
 
 
-def bare_context(inbox: object = None) -> ChannelContext:
+def bare_context(inbox: object = None, *, clock: Clock | None = None) -> ChannelContext:
     """A channel's context for unit tests that drive the channel without a gateway: only the
-    inbox (often a stub) is real; ratings and platform events are not used."""
+    inbox (often a stub) is real; ratings and platform events are not used. `clock` drives
+    the channel's time (the system clock by default)."""
     return ChannelContext(
         inbox=cast(Inbox, inbox),
         metrics=Metrics(),
         public_url=None,
         feedback=cast(Feedback, None),
         events=cast(PlatformEvents, None),
+        clock=clock or Clock(),
     )
 
 

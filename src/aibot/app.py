@@ -17,14 +17,12 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from aibot import __version__
 from aibot.admin.keys import ApiKeyStore
 from aibot.admin.routes import AdminConsole
-from aibot.channels.base import ChannelContext
+from aibot.channels.base import ChannelContext, Clock
 from aibot.channels.http_api.openai_api import build_openai_router, openai_error
 from aibot.channels.http_api.rest import build_rest_router, error_response
 from aibot.channels.http_api.verify import ApiKeys, bearer_token
 from aibot.channels.registry import build_channels
 from aibot.channels.webchat.channel import WebChat
-from aibot.channels.webhook.channel import CHANNEL as WEBHOOK
-from aibot.channels.webhook.channel import WebhookSender, build_webhook_router
 from aibot.config import Config, ConfigError, LoadedConfig
 from aibot.core.commands import Commands, ModelCatalog
 from aibot.core.dispatcher import Dispatcher
@@ -157,8 +155,6 @@ class Gateway:
             locks=coordinator.locks if coordinator else None,
         )
         self.senders: dict[str, ChannelSender] = {}
-        if config.channels.webhook is not None:
-            self.senders[WEBHOOK] = WebhookSender(config.channels.webhook)
         self.outbox = Outbox(
             self.repository,
             self.writer,
@@ -187,10 +183,18 @@ class Gateway:
         events = PlatformEvents(
             self.repository, self.writer, self.memory, config.events, self.outbox.notify, clock
         )
+        self.keys = ApiKeys([k.get_secret_value() for k in config.api.keys])
+        self.clock = Clock(now=clock)
         self.channels = build_channels(
             config,
             ChannelContext(
-                self.inbox, self.metrics, config.server.public_url, self.feedback, events
+                self.inbox,
+                self.metrics,
+                config.server.public_url,
+                self.feedback,
+                events,
+                self.clock,
+                self.keys,
             ),
         )
         presences: dict[str, Presence] = {}
@@ -200,7 +204,6 @@ class Gateway:
         self.inbox.presence = lambda inbound: presences.get(inbound.channel, no_presence)(inbound)
         if coordinator is not None:
             coordinator.lead(self.channels)
-        self.keys = ApiKeys([k.get_secret_value() for k in config.api.keys])
 
     @property
     def webchat_requires_key(self) -> bool:
@@ -295,8 +298,6 @@ class Gateway:
                 ),
             },
         }
-        if WEBHOOK in self.senders:
-            channels[WEBHOOK] = {"ok": True}
         for channel in self.channels:
             status = channel.status()
             if self.coordinator is not None and channel.exclusive:
@@ -350,11 +351,11 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
     app.state.gateway = gateway
     app.add_middleware(BodyLimitMiddleware, max_bytes=loaded.config.server.max_body_bytes)
     _install_error_handlers(app, gateway.keys)
-    app.include_router(build_rest_router(gateway.service, gateway.keys))
-    app.include_router(build_openai_router(gateway.service, gateway.keys, gateway.catalog))
+    app.include_router(build_rest_router(gateway.service, gateway.keys, gateway.clock))
+    app.include_router(
+        build_openai_router(gateway.service, gateway.keys, gateway.catalog, gateway.clock)
+    )
     app.include_router(build_health_router(gateway.readiness, gateway.metrics))
-    if loaded.config.channels.webhook is not None:
-        app.include_router(build_webhook_router(gateway.inbox, gateway.keys))
     for channel in gateway.channels:
         router = channel.router()
         if router is not None:
@@ -371,6 +372,7 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
             gateway.feedback,
             require_key=gateway.webchat_requires_key,
             title=loaded.config.webchat.title,
+            clock=gateway.clock,
         )
         app.include_router(webchat.router())
         app.mount("/static", webchat.static(), name="static")

@@ -41,7 +41,7 @@ import aiohttp
 import orjson
 from aiohttp import web
 
-from aibot.channels.feishu.crypto import encrypt, signature
+from aibot.channels.feishu.verify import encrypt, signature
 from tests.fakes.loopback import LoopbackServer
 
 JSON = dict[str, Any]

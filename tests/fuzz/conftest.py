@@ -27,8 +27,8 @@ from hypothesis import settings
 from yarl import URL
 
 from aibot.channels.dingtalk.verify import sign as dingtalk_sign
-from aibot.channels.feishu.crypto import encrypt as feishu_encrypt
-from aibot.channels.feishu.crypto import signature as feishu_signature
+from aibot.channels.feishu.verify import encrypt as feishu_encrypt
+from aibot.channels.feishu.verify import signature as feishu_signature
 from tests.conftest import API_KEY, RunningGateway, base_config, deep_merge, gateway_env
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.dingtalk_api import CLIENT_ID, CLIENT_SECRET, FakeDingtalk

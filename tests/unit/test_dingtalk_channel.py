@@ -13,8 +13,10 @@ from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from aibot.channels.base import Clock
 from aibot.channels.dingtalk.channel import DingtalkChannel
-from aibot.channels.dingtalk.inbound import PART_LIMIT, read_message
+from aibot.channels.dingtalk.format import PART_LIMIT
+from aibot.channels.dingtalk.inbound import read_message
 from aibot.channels.dingtalk.verify import sign
 from aibot.config import DingtalkChannelConfig
 from aibot.core.errors import SendError
@@ -203,6 +205,28 @@ def test_http_mode_verifies_the_signature() -> None:
         assert client.post("/dingtalk/webhook", json=[1], headers=signed()).status_code == 400
     assert [i.text for i in inbox.accepted] == ["hello http"]
     assert make_channel("http://127.0.0.1:9")[0].router() is None  # stream mode: no route
+
+
+def test_the_signature_window_follows_the_injected_clock() -> None:
+    """Vector D1's timestamp is years old by the system clock, fresh by the channel's."""
+    vector = {"timestamp": "1700000000000", "sign": "dhJB8TJ0cHPEbwpUauugV2Wz8v4qlWoO+C42nEhJW+c="}
+    data = FakeDingtalk().message("from 2023")
+    for clock, status in ((None, 401), (Clock(now=lambda: 1_700_000_030.0), 200)):
+        inbox = _Inbox()
+        config = DingtalkChannelConfig(
+            client_id=CLIENT_ID,
+            client_secret="test-app-secret",
+            api_base="http://127.0.0.1:9",
+            mode="http",
+        )
+        channel = DingtalkChannel(config, bare_context(inbox, clock=clock))
+        app = FastAPI()
+        router = channel.router()
+        assert router is not None
+        app.include_router(router)
+        with TestClient(app) as client:
+            assert client.post("/dingtalk/webhook", json=data, headers=vector).status_code == status
+    assert [(i.text, i.received_at) for i in inbox.accepted] == [("from 2023", 1_700_000_030.0)]
 
 
 _json = st.recursive(

@@ -7,12 +7,8 @@ from typing import Any
 
 from dingtalk_stream import ChatbotMessage
 
-from aibot.channels.dingtalk.inbound import (
-    read_message,
-    robot_message,
-    title_of,
-    webhook_body,
-)
+from aibot.channels.dingtalk.format import robot_message, title_of, webhook_body
+from aibot.channels.dingtalk.inbound import DingtalkReply, read_message
 from aibot.channels.dingtalk.verify import sign, verify
 
 NOW_MS = 1_700_000_000_000
@@ -42,7 +38,7 @@ def test_private_message_becomes_an_inbound() -> None:
     assert inbound is not None
     assert (inbound.channel, inbound.message_id, inbound.text) == ("dingtalk", "msgA1", "hi there")
     assert inbound.session_key == "dingtalk:cidTEST==" and inbound.user_id == "manager123"
-    assert inbound.target == {
+    assert inbound.target.to_json() == {
         "chat_id": "cidTEST==",
         "chat_type": "private",
         "conversation_type": "1",
@@ -83,7 +79,7 @@ def test_external_sender_without_staff_id() -> None:
     del data["senderStaffId"]
     inbound = read_message(data)
     assert inbound is not None and inbound.user_id == "$:LWCP_v1:$abc"
-    assert inbound.target["staff_id"] is None
+    assert DingtalkReply.of(inbound.target).staff_id is None
 
 
 def test_reply_bodies() -> None:

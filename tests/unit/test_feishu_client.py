@@ -11,9 +11,11 @@ import orjson
 import pytest
 from aiohttp import web
 
+from aibot.channels.errors import PlatformError
 from aibot.channels.feishu.channel import FeishuChannel, idempotency_key
-from aibot.channels.feishu.client import FeishuApi, FeishuError
-from aibot.channels.feishu.crypto import decrypt
+from aibot.channels.feishu.client import FeishuApi, rate_limited
+from aibot.channels.feishu.inbound import FeishuReply
+from aibot.channels.feishu.verify import decrypt
 from aibot.config import FeishuChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.messages import Outbound
@@ -72,16 +74,16 @@ async def test_rate_limit_errors_carry_the_wait(fake: FakeFeishu, api: FeishuApi
     message_id = asked(fake)
     fake.script("reply", Fail.rate_limited(reset=7), Fail.frequency())
     path = f"/open-apis/im/v1/messages/{message_id}/reply"
-    with pytest.raises(FeishuError) as limited:
+    with pytest.raises(PlatformError) as limited:
         await api.call("POST", path, body=reply_body())
     assert (limited.value.status, limited.value.code, limited.value.retry_after) == (
         429,
         99991400,
         7.0,
     )
-    with pytest.raises(FeishuError) as frequency:
+    with pytest.raises(PlatformError) as frequency:
         await api.call("POST", path, body=reply_body())
-    assert frequency.value.rate_limited and frequency.value.retry_after == 1.0
+    assert rate_limited(frequency.value) and frequency.value.retry_after == 1.0
 
 
 async def test_fake_enforces_uuid_limits_and_content(fake: FakeFeishu, api: FeishuApi) -> None:
@@ -108,7 +110,7 @@ async def test_fake_enforces_uuid_limits_and_content(fake: FakeFeishu, api: Feis
         ),
     ]
     for body, code in cases:
-        with pytest.raises(FeishuError) as refused:
+        with pytest.raises(PlatformError) as refused:
             await api.call("POST", path, body=body)
         assert refused.value.code == code, body
         fake.advance(1)  # stay under the 5 per second per chat limit
@@ -118,7 +120,7 @@ async def test_fake_limits_five_calls_per_second_per_chat(fake: FakeFeishu, api:
     path = f"/open-apis/im/v1/messages/{asked(fake)}/reply"
     for _ in range(5):
         await api.call("POST", path, body=reply_body())
-    with pytest.raises(FeishuError) as limited:
+    with pytest.raises(PlatformError) as limited:
         await api.call("POST", path, body=reply_body())
     assert limited.value.status == 429 and limited.value.retry_after == 1.0
 
@@ -135,7 +137,7 @@ def channel(fake: FakeFeishu, **extra: Any) -> FeishuChannel:
 
 
 async def test_send_errors_say_whether_to_retry(fake: FakeFeishu) -> None:
-    target = {"message_id": asked(fake), "chat_id": CHAT, "thread": False}
+    target = FeishuReply(asked(fake), thread=False).target(CHAT)
     sender = channel(fake)
     outbound = Outbound("feishu", "s", "answer", target, time.time(), outbox_id=7)
     fake.script("reply", Fail(230002, "Bot is not in the chat."), Fail.rate_limited(reset=3))
@@ -155,7 +157,7 @@ async def test_recalled_question_is_answered_in_its_chat(fake: FakeFeishu) -> No
     question = fake.messages[asked(fake)]
     question.deleted = True
     sender = channel(fake, reply_format="text")
-    target = {"message_id": question.message_id, "chat_id": CHAT, "thread": False}
+    target = FeishuReply(question.message_id, thread=False).target(CHAT)
     await sender.send(Outbound("feishu", "s", "still answered", target, time.time(), outbox_id=1))
     assert fake.texts(CHAT) == ["still answered"]
     assert [c.code for c in fake.calls] == [230011, 0]

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 import pytest
 
-from aibot.channels.feishu.inbound import EventReader
+from aibot.channels.feishu.inbound import EventReader, FeishuReply
 from aibot.config import FeishuChannelConfig
 
 BOT = "ou_bot"
@@ -57,7 +57,7 @@ def test_private_text_becomes_an_inbound() -> None:
         "feishu:oc_1",
         "ou_ann",
     )
-    assert inbound.target == {
+    assert inbound.target.to_json() == {
         "message_id": "om_1",
         "chat_id": "oc_1",
         "thread": False,
@@ -94,7 +94,7 @@ def test_group_sessions_per_user_and_threads() -> None:
     assert inbound is not None
     assert inbound.session_key == "feishu:oc_1:omt_9:uou_ann"
     assert inbound.chat_type == "group"
-    assert inbound.target["thread"] is True
+    assert FeishuReply.of(inbound.target).thread is True
 
 
 def test_post_content_is_flattened() -> None:

@@ -18,9 +18,15 @@ from Crypto.Util.Padding import pad
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aibot.channels.feishu.crypto import DecryptError, decrypt, encrypt, signature
 from aibot.channels.feishu.format import card
-from aibot.channels.feishu.verify import Rejected, WebhookVerifier
+from aibot.channels.feishu.verify import (
+    DecryptError,
+    Rejected,
+    WebhookVerifier,
+    decrypt,
+    encrypt,
+    signature,
+)
 from tests.fakes.feishu_api import FakeFeishu, Message
 
 # PROTOCOLS.md §6.1, F1-F3.

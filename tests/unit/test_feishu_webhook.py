@@ -12,8 +12,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aibot.channels.feishu.channel import FeishuChannel
-from aibot.channels.feishu.crypto import encrypt, signature
 from aibot.channels.feishu.inbound import EventReader
+from aibot.channels.feishu.verify import encrypt, signature
 from aibot.config import FeishuChannelConfig
 from aibot.core.messages import Inbound
 from tests.conftest import bare_context

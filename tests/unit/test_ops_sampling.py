@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.config import OutboxConfig
 from aibot.core.inbox import Inbox
-from aibot.core.messages import OutboxRow
+from aibot.core.messages import OutboxRow, ReplyTarget
 from aibot.core.outbox import Outbox
 from aibot.core.service import ChatService
 from aibot.core.sessions import Writer
@@ -51,8 +51,12 @@ async def test_inbox_backlog_counts_pending_rows_and_their_age(sql_engine: Async
     assert _value(metrics, "aibot_inbox_pending") == 0
     assert _value(metrics, "aibot_inbox_oldest_seconds") == 0
     for n, received in enumerate((40.0, 70.0, 90.0)):
-        await writer.submit(repo.accept_inbox("tg", f"m{n}", "s", "u", "hi", {}, received))
-    (done,) = await writer.submit(repo.accept_inbox("tg", "m-old", "s", "u", "hi", {}, 10.0))
+        await writer.submit(
+            repo.accept_inbox("tg", f"m{n}", "s", "u", "hi", ReplyTarget(), received)
+        )
+    (done,) = await writer.submit(
+        repo.accept_inbox("tg", "m-old", "s", "u", "hi", ReplyTarget(), 10.0)
+    )
     await writer.submit(repo.finish_inbox(done, "done", 11.0))
     await inbox.report_backlog()
     assert _value(metrics, "aibot_inbox_pending") == 3
@@ -62,7 +66,7 @@ async def test_inbox_backlog_counts_pending_rows_and_their_age(sql_engine: Async
 
 async def test_outbox_pass_reports_the_oldest_pending_reply() -> None:
     rows = [
-        OutboxRow(n, None, "tg", f"s{n}", {}, "hi", 0, created, 1e12)
+        OutboxRow(n, None, "tg", f"s{n}", ReplyTarget(), "hi", 0, created, 1e12)
         for n, created in enumerate((95.0, 80.0, 99.0))
     ]
 

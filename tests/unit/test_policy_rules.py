@@ -9,7 +9,7 @@ import pytest
 import redis.asyncio as redis
 
 from aibot.config import AccessConfig, CanaryConfig, Config, ConfigError, RouteConfig
-from aibot.core.messages import Inbound
+from aibot.core.messages import Inbound, ReplyTarget
 from aibot.policy.access import AccessPolicy, Verdict
 from aibot.policy.cache import LocalAnswerCache, cache_key
 from aibot.policy.limits import Limiter, LocalLimiter, SharedStoreDown
@@ -35,7 +35,7 @@ def inbound(
         text=text,
         request_id="r",
         received_at=0.0,
-        target={"chat_id": chat or user, "chat_type": "group" if group else "private"},
+        target=ReplyTarget(chat or user, "group" if group else "private"),
     )
 
 

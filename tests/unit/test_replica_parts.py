@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.channels.base import Channel
 from aibot.config import Config
 from aibot.core.errors import StaleWrite
-from aibot.core.messages import TurnRecord
+from aibot.core.messages import ReplyTarget, TurnRecord
 from aibot.core.sessions import SessionMemory
 from aibot.ops.metrics import Metrics
 from aibot.replicas.coordinator import Coordinator
@@ -44,24 +44,28 @@ async def test_a_second_answer_to_a_finished_message_does_not_commit(
     writer = GroupCommitWriter(sql_engine)
     writer.start()
     try:
-        (row_id,) = await writer.submit(store.accept_inbox("hook", "m1", "s", "u", "hi", {}, 1.0))
+        (row_id,) = await writer.submit(
+            store.accept_inbox("hook", "m1", "s", "u", "hi", ReplyTarget(), 1.0)
+        )
         await writer.submit(
             store.finish_inbox(row_id, "done", 2.0),
-            store.enqueue_outbox(row_id, "hook", "s", {}, "first", 2.0),
+            store.enqueue_outbox(row_id, "hook", "s", ReplyTarget(), "first", 2.0),
         )
         late = (
             store.finish_inbox(row_id, "done", 3.0),
-            store.enqueue_outbox(row_id, "hook", "s", {}, "second", 3.0),
+            store.enqueue_outbox(row_id, "hook", "s", ReplyTarget(), "second", 3.0),
         )
         with pytest.raises(StaleWrite):
             await writer.submit(*late)
         # Batched with a healthy unit, the stale one still fails alone.
-        (other,) = await writer.submit(store.accept_inbox("hook", "m2", "s", "u", "yo", {}, 4.0))
+        (other,) = await writer.submit(
+            store.accept_inbox("hook", "m2", "s", "u", "yo", ReplyTarget(), 4.0)
+        )
         results = await asyncio.gather(
             writer.submit(*late),
             writer.submit(
                 store.finish_inbox(other, "done", 5.0),
-                store.enqueue_outbox(other, "hook", "s", {}, "third", 5.0),
+                store.enqueue_outbox(other, "hook", "s", ReplyTarget(), "third", 5.0),
             ),
             return_exceptions=True,
         )

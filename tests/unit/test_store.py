@@ -12,7 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aibot.core.messages import TurnRecord
+from aibot.core.messages import ReplyTarget, TurnRecord
 from aibot.store.engine import create_engine, create_writer_engine, migrate
 from aibot.store.repository import Repository
 from aibot.store.writer import GroupCommitWriter, Write
@@ -49,7 +49,7 @@ async def test_inbox_dedupes_on_channel_and_message_id(engine: AsyncEngine) -> N
     repo, writer = Repository(engine), writer_for(engine)
     writer.start()
     accept = lambda channel, mid: repo.accept_inbox(  # noqa: E731
-        channel, mid, "s", "u", "hi", {"chat": 1}, 1.0
+        channel, mid, "s", "u", "hi", ReplyTarget(platform={"chat": 1}), 1.0
     )
     results = await asyncio.gather(
         *(writer.submit(accept("tg", "m1")) for _ in range(5)),
@@ -59,7 +59,7 @@ async def test_inbox_dedupes_on_channel_and_message_id(engine: AsyncEngine) -> N
     assert sum(1 for i in ids if i is not None) == 2  # one per channel; re-deliveries dropped
     pending = await repo.pending_inbox(10, set())
     assert {p.channel for p in pending} == {"tg", "feishu"}
-    assert pending[0].target == {"chat": 1}
+    assert pending[0].target == ReplyTarget(platform={"chat": 1})
     paused_tg = await repo.pending_inbox(1, set(), frozenset({"tg"}))  # filtered in SQL
     assert [p.channel for p in paused_tg] == ["feishu"]
     await writer.stop()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aibot.channels.telegram.inbound import Notice, UpdateReader
+from aibot.channels.telegram.inbound import Notice, TelegramReply, UpdateReader
 from aibot.config import TelegramChannelConfig
 from aibot.core.events import PlatformEvent
 from aibot.core.messages import Inbound
@@ -51,7 +51,7 @@ def test_private_text_becomes_an_inbound_keyed_per_chat() -> None:
     item = reader().read(update("hi"))
     assert isinstance(item, Inbound)
     assert (item.session_key, item.text, item.message_id) == ("telegram:42", "hi", "123456:1000")
-    assert item.target == {
+    assert item.target.to_json() == {
         "chat_id": 42,
         "chat_type": "private",
         "thread_id": None,
@@ -63,7 +63,7 @@ def test_group_mention_with_emoji_offsets_is_stripped() -> None:
     text = "😀 hey @gw_bot 你好"
     item = reader().read(update(text, chat_id=-100, chat_type="group", entities=mention(text)))
     assert isinstance(item, Inbound) and item.text == "😀 hey  你好"
-    assert item.target["reply_to"] == 9
+    assert TelegramReply.of(item.target).reply_to == 9
     assert (item.chat_type, item.chat_id) == ("group", "-100")
 
 
@@ -96,7 +96,7 @@ def test_per_user_sessions_and_topics() -> None:
         update("q", chat_id=-100, chat_type="supergroup", thread=5)
     )
     assert isinstance(item, Inbound) and item.session_key == "telegram:-100:5:u7"
-    assert item.target["thread_id"] == 5
+    assert TelegramReply.of(item.target).thread_id == 5
 
 
 def test_allow_lists() -> None:

@@ -9,9 +9,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
+from aibot.channels.wecom.client import MemberLimiter
 from aibot.channels.wecom.format import MAX_BYTES, split_utf8
 from aibot.channels.wecom.inbound import Notice, dedupe_key, read_message
-from aibot.channels.wecom.ratelimit import MemberLimiter
 from aibot.channels.wecom.verify import Rejected, parse_xml, query_params
 from aibot.config import WecomChannelConfig, format_validation_error
 from aibot.core.events import PlatformEvent
@@ -27,7 +27,7 @@ def test_text_message_becomes_an_inbound_keyed_on_msg_id() -> None:
     assert isinstance(item, Inbound)
     assert item.text == "你好 <b>&amp; ]]"  # CDATA: taken literally
     assert item.message_id == "1000002:7300000000000000001"  # 64-bit id kept exact
-    assert (item.session_key, item.user_id, item.target) == (
+    assert (item.session_key, item.user_id, item.target.to_json()) == (
         "wecom:1000002:zhangsan",
         "zhangsan",
         {"touser": "zhangsan", "chat_id": "zhangsan"},
@@ -40,7 +40,7 @@ def test_non_text_gets_a_notice_and_events_become_platform_events() -> None:
     assert image == Notice("lisi", f"{agent}:42")
     entered = read_message(parse_xml(fake.event_xml("lisi")), agent)
     assert isinstance(entered, PlatformEvent)
-    assert (entered.kind, entered.event_id, entered.target) == (
+    assert (entered.kind, entered.event_id, entered.target.to_json()) == (
         "user_entered",
         f"enter_agent:{agent}:lisi",
         {"touser": "lisi", "chat_id": "lisi"},

@@ -12,8 +12,11 @@ from typing import Any
 
 import pytest
 
+from aibot.channels.base import Clock as ChannelClock
+from aibot.channels.errors import PlatformError
 from aibot.channels.wecom.channel import WecomChannel
-from aibot.channels.wecom.client import WecomApi, WecomError
+from aibot.channels.wecom.client import WecomApi
+from aibot.channels.wecom.inbound import WecomReply
 from aibot.channels.wecom.verify import parse_xml
 from aibot.config import WecomChannelConfig
 from aibot.core.errors import SendError
@@ -64,13 +67,18 @@ async def channel(wecom: FakeWecom, clock: Clock) -> AsyncIterator[WecomChannel]
 
 def make_channel(wecom: FakeWecom, clock: Clock, **extra: Any) -> WecomChannel:
     # Sending never touches the inbox.
-    context = bare_context()
-    return WecomChannel(section(wecom, **extra), context, monotonic=clock)
+    context = bare_context(clock=ChannelClock(monotonic=clock))
+    return WecomChannel(section(wecom, **extra), context)
 
 
 def reply(text: str, user: str = "zhangsan", outbox_id: int = 1) -> Outbound:
     return Outbound(
-        "wecom", f"wecom:{AGENT_ID}:{user}", text, {"touser": user}, 0.0, outbox_id=outbox_id
+        "wecom",
+        f"wecom:{AGENT_ID}:{user}",
+        text,
+        WecomReply(user).target(),
+        0.0,
+        outbox_id=outbox_id,
     )
 
 
@@ -102,7 +110,7 @@ async def test_token_is_cached_refreshed_early_and_refetched_when_refused(
 
         wecom.script(40014)  # refused again right after a fresh token: give up, once
         wecom.revoke_tokens()
-        with pytest.raises(WecomError) as caught:
+        with pytest.raises(PlatformError) as caught:
             await api.send(body)
         assert caught.value.code == 40014
     finally:
@@ -120,7 +128,7 @@ async def test_token_is_cached_refreshed_early_and_refetched_when_refused(
 async def test_gettoken_errors(wecom: FakeWecom, corp: str, secret: str, code: int) -> None:
     api = WecomApi(corp, secret, wecom.base_url)
     try:
-        with pytest.raises(WecomError) as caught:
+        with pytest.raises(PlatformError) as caught:
             await api.token()
         assert caught.value.code == code
         assert secret not in str(caught.value)

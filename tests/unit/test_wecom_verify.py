@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 from wechatpy.enterprise.crypto import PrpCrypto, WeChatCrypto
 from wechatpy.exceptions import InvalidSignatureException
 
-from aibot.channels.wecom.crypto import CryptoError, WecomCrypto, aes_key, pad, unpad
+from aibot.channels.wecom.verify import CryptoError, WecomCrypto, aes_key, pad, unpad
 
 TOKEN, KEY, CORP = "QDG6eK", "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C", "wx5823bf96d3bd56c7"
 W2_ECHOSTR = (

@@ -2,23 +2,44 @@
 
 A channel receives (a webhook route, a long poll or a long connection), commits what it receives
 to the durable inbox before acknowledging the platform, and sends the replies the outbox hands
-it. Adding a platform means a package under `channels/` and one line in `registry.py`.
+it. Adding a platform means a package under `channels/` and one line in `registry.py` (the
+rooms of a package are described in `channels/README.md`).
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from fastapi import APIRouter
 
+from aibot.channels.http_api.verify import ApiKeys
 from aibot.core.events import PlatformEvents
 from aibot.core.feedback import Feedback
 from aibot.core.inbox import Inbox
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
 from aibot.ops.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class Clock:
+    """The time every channel reads, injected so that tests can drive it.
+
+    `now` is wall-clock seconds since the epoch: what platform timestamps are compared with
+    (signature windows, a session webhook's expiry) and what a message's arrival is stamped
+    with. `monotonic` measures intervals (token lifetimes, send pacing, preview updates) and
+    never jumps when the system clock is set.
+    """
+
+    now: Callable[[], float] = time.time
+    monotonic: Callable[[], float] = time.monotonic
+
+
+SYSTEM_CLOCK = Clock()  # for what runs outside a gateway (`ai-bot doctor`)
 
 
 @dataclass(frozen=True)
@@ -30,6 +51,8 @@ class ChannelContext:
     public_url: str | None
     feedback: Feedback  # ratings from a platform's 👍/👎 buttons
     events: PlatformEvents  # bot added/removed, members joining
+    clock: Clock = field(default_factory=Clock)
+    keys: ApiKeys = field(default_factory=lambda: ApiKeys([]))  # callers of an HTTP API channel
 
 
 class Channel(Protocol):
@@ -50,7 +73,8 @@ class Channel(Protocol):
         """Release connections; called after the outbox has stopped."""
 
     async def send(self, outbound: Outbound) -> None:
-        """Deliver one reply; raise `SendError` to have the outbox retry or dead-letter it."""
+        """Deliver one reply; raise `SendError` (a `PlatformError`, usually) to have the outbox
+        retry or dead-letter it."""
 
     def presence(self, inbound: Inbound) -> AbstractAsyncContextManager[DeltaSink | None]:
         """Wraps the model's work on `inbound` ("typing…"); may yield a sink for streaming."""

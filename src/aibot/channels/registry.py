@@ -16,6 +16,7 @@ from aibot.channels.feishu.channel import FeishuChannel
 from aibot.channels.feishu.doctor import feishu_checks
 from aibot.channels.telegram.channel import TelegramChannel
 from aibot.channels.telegram.doctor import telegram_checks
+from aibot.channels.webhook.channel import WebhookChannel
 from aibot.channels.wecom.channel import WecomChannel
 from aibot.channels.wecom.doctor import wecom_checks
 from aibot.config import Config
@@ -25,6 +26,8 @@ from aibot.ops.checks import Check
 def build_channels(config: Config, context: ChannelContext) -> list[Channel]:
     channels: list[Channel] = []
     configured = config.channels
+    if configured.webhook is not None:
+        channels.append(WebhookChannel(configured.webhook, context))
     if configured.telegram is not None:
         channels.append(TelegramChannel(configured.telegram, context))
     if configured.dingtalk is not None:

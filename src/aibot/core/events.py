@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, Protocol
+from typing import Literal, Protocol
 
 import structlog
 
 from aibot.config import EventsConfig
+from aibot.core.messages import ReplyTarget
 from aibot.core.sessions import SessionMemory, WriteOp, Writer
 
 log = structlog.get_logger("aibot.events")
@@ -28,7 +29,7 @@ class PlatformEvent:
     kind: EventKind
     event_id: str  # the platform's id, for dedupe
     chat_key: str  # the chat's session key (per-member sessions of a group extend it)
-    target: dict[str, Any] = field(default_factory=dict)  # where a greeting is sent
+    target: ReplyTarget = field(default_factory=ReplyTarget)  # where a greeting is sent
     names: tuple[str, ...] = ()  # who joined, entered or changed
 
 
@@ -42,7 +43,7 @@ class EventStore(Protocol):
         inbox_id: int | None,
         channel: str,
         session_key: str,
-        target: dict[str, Any],
+        target: ReplyTarget,
         text: str,
         now: float,
     ) -> WriteOp: ...

@@ -14,12 +14,12 @@ import contextlib
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
-from typing import Any, Protocol
+from typing import Protocol
 
 import structlog
 
 from aibot.core.errors import QueueFull, StaleWrite
-from aibot.core.messages import Inbound, InboxRow
+from aibot.core.messages import Inbound, InboxRow, ReplyTarget
 from aibot.core.pipeline import DeltaSink, TurnContext
 from aibot.core.service import ChatService
 from aibot.core.sessions import WriteOp, Writer
@@ -44,8 +44,11 @@ class InboxStore(Protocol):
         session_key: str,
         user_id: str,
         text: str,
-        target: dict[str, Any],
+        target: ReplyTarget,
         now: float,
+        *,
+        principal: str | None = None,
+        request_id: str | None = None,
     ) -> WriteOp: ...
 
     def finish_inbox(
@@ -57,7 +60,7 @@ class InboxStore(Protocol):
         inbox_id: int | None,
         channel: str,
         session_key: str,
-        target: dict[str, Any],
+        target: ReplyTarget,
         text: str,
         now: float,
     ) -> WriteOp: ...
@@ -72,20 +75,17 @@ async def no_presence(_inbound: Inbound) -> AsyncIterator[DeltaSink | None]:
 
 
 def inbound_from_row(row: InboxRow) -> Inbound:
-    """A stored message as it was accepted: the principal and request id ride in its target."""
-    target = dict(row.target)
-    principal = target.pop("_principal", None)
-    request_id = target.pop("_request_id", None) or f"inbox-{row.id}"
+    """A stored message as it was accepted, with its principal and request id."""
     return Inbound(
         channel=row.channel,
         session_key=row.session_key,
         user_id=row.user_id,
         text=row.text,
-        request_id=str(request_id),
+        request_id=row.request_id or f"inbox-{row.id}",
         received_at=row.received_at,
         message_id=row.message_id,
-        target=target,
-        principal=principal,
+        target=row.target,
+        principal=row.principal,
         inbox_id=row.id,
     )
 
@@ -150,12 +150,10 @@ class Inbox:
                 inbound.session_key,
                 inbound.user_id,
                 inbound.text,
-                {
-                    **inbound.target,
-                    "_principal": inbound.principal,
-                    "_request_id": inbound.request_id,
-                },
+                inbound.target,
                 inbound.received_at,
+                principal=inbound.principal,
+                request_id=inbound.request_id,
             )
         )
         if inbox_id is None:
@@ -227,7 +225,7 @@ class Inbox:
         ops = [self._store.finish_inbox(inbound.inbox_id, status, now, error)]
         target = inbound.target
         if ctx.provider is not None and ctx.keep_turn and not ctx.is_command:
-            target = {**target, "request_id": inbound.request_id}  # channels offer 👍/👎 on it
+            target = target.answering(inbound.request_id)  # channels offer 👍/👎 on it
         if text:
             ops.append(
                 self._store.enqueue_outbox(

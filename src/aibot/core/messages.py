@@ -1,13 +1,59 @@
 """The types that cross between channels, the core, the store and providers.
 
 `Inbound` / `Outbound` are the only message types a channel hands to the core and gets back;
-the core knows no platform.
+the core knows no platform. Where an answer goes is a `ReplyTarget`: typed fields the core and
+the policies read, plus the platform's own reply data that only its channel reads.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal, TypeAlias
+
+ChatType = Literal["private", "group"]
+JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
+_COMMON = ("chat_id", "chat_type", "request_id")
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyTarget:
+    """Where the reply to a message goes, as the channel that received it described it.
+
+    The inbox, the policies and the outbox read only the common fields. `platform` holds what
+    one platform needs to answer (a thread, the message replied to, a session webhook…); it is
+    written and read only through that platform's typed view in its `inbound.py`, so no key
+    is a contract between rooms. Stored as one flat JSON object (`to_json`), the shape stored
+    rows have always had, so rows written before this type existed load unchanged.
+    """
+
+    chat_id: int | str | None = None  # the platform's chat (Telegram's are numbers)
+    chat_type: ChatType | None = None
+    request_id: str | None = None  # set on an answer from a model: channels offer 👍/👎 on it
+    platform: Mapping[str, JsonValue] = field(default_factory=dict)
+
+    def answering(self, request_id: str) -> ReplyTarget:
+        """The same target, for the answer to the request `request_id`."""
+        return replace(self, request_id=request_id)
+
+    def to_json(self) -> dict[str, JsonValue]:
+        data = dict(self.platform)
+        for name in _COMMON:
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ReplyTarget:
+        """Reads what `to_json` wrote; a common field of an unexpected type is left out."""
+        chat_id, chat_type, request_id = (data.get(name) for name in _COMMON)
+        return cls(
+            chat_id if isinstance(chat_id, int | str) and not isinstance(chat_id, bool) else None,
+            "group" if chat_type == "group" else "private" if chat_type == "private" else None,
+            request_id if isinstance(request_id, str) else None,
+            {key: value for key, value in data.items() if key not in _COMMON},
+        )
 
 
 @dataclass(slots=True)
@@ -19,7 +65,7 @@ class Inbound:
     request_id: str
     received_at: float
     message_id: str | None = None
-    target: dict[str, Any] = field(default_factory=dict)
+    target: ReplyTarget = field(default_factory=ReplyTarget)
     principal: str | None = None
     inbox_id: int | None = None
     # Stateless OpenAI-style calls bring their own history and model/parameter choices.
@@ -33,11 +79,11 @@ class Inbound:
     # Channels say so in `target`, which the inbox stores, so a redone message keeps it.
     @property
     def chat_id(self) -> str:
-        return str(self.target.get("chat_id") or self.session_key)
+        return str(self.target.chat_id or self.session_key)
 
     @property
-    def chat_type(self) -> str:
-        return "group" if self.target.get("chat_type") == "group" else "private"
+    def chat_type(self) -> ChatType:
+        return "group" if self.target.chat_type == "group" else "private"
 
 
 @dataclass(slots=True)
@@ -45,7 +91,7 @@ class Outbound:
     channel: str
     session_key: str
     text: str
-    target: dict[str, Any]
+    target: ReplyTarget
     created_at: float
     inbox_id: int | None = None
     outbox_id: int | None = None
@@ -135,9 +181,11 @@ class InboxRow:
     session_key: str
     user_id: str
     text: str
-    target: dict[str, Any]
+    target: ReplyTarget
     received_at: float
     attempts: int
+    principal: str | None = None  # who sent it (an API key's name, a platform user)
+    request_id: str | None = None  # the id its logs and answer carry
 
 
 @dataclass(slots=True)
@@ -146,7 +194,7 @@ class OutboxRow:
     inbox_id: int | None
     channel: str
     session_key: str
-    target: dict[str, Any]
+    target: ReplyTarget
     text: str
     attempts: int
     created_at: float

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from sqlalchemy import Table, and_, bindparam, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from aibot.core.feedback import RatedAnswer
-from aibot.core.messages import ConversationRow, InboxRow, OutboxRow, TurnRecord
+from aibot.core.messages import ConversationRow, InboxRow, OutboxRow, ReplyTarget, TurnRecord
+from aibot.store.rows import dump_target, inbox_row, outbox_row
 from aibot.store.schema import audit_log, conversations, inbox, outbox, ratings, turns
 from aibot.store.writer import Write
 
@@ -235,20 +235,7 @@ class Repository:
     async def _inbox_rows(self, query: Executable) -> list[InboxRow]:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [
-            InboxRow(
-                r.id,
-                r.channel,
-                r.message_id,
-                r.session_key,
-                r.user_id,
-                r.text,
-                orjson.loads(r.target),
-                r.received_at,
-                r.attempts,
-            )
-            for r in rows
-        ]
+        return [inbox_row(r) for r in rows]
 
     async def inbox_backlog(self) -> tuple[int, float | None]:
         """How many received messages are unanswered, and when the oldest arrived (None if
@@ -267,21 +254,7 @@ class Repository:
         )
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [
-            OutboxRow(
-                r.id,
-                r.inbox_id,
-                r.channel,
-                r.session_key,
-                orjson.loads(r.target),
-                r.text,
-                r.attempts,
-                r.created_at,
-                r.next_attempt_at,
-                r.owner,
-            )
-            for r in rows
-        ]
+        return [outbox_row(r) for r in rows]
 
     def claim_outbox(self, outbox_id: int, me: str, seen: str | None) -> Write:
         """Takes a pending reply for this replica unless another took it since it was read as
@@ -353,8 +326,11 @@ class Repository:
         session_key: str,
         user_id: str,
         text: str,
-        target: dict[str, Any],
+        target: ReplyTarget,
         now: float,
+        *,
+        principal: str | None = None,
+        request_id: str | None = None,
     ) -> Write:
         """Yields the new row id, or None when (channel, message_id) was already accepted."""
         return Write(
@@ -365,7 +341,7 @@ class Repository:
                 "session_key": session_key,
                 "user_id": user_id,
                 "text": text,
-                "target": orjson.dumps(target).decode(),
+                "target": dump_target(target, principal=principal, request_id=request_id),
                 "status": "pending",
                 "attempts": 0,
                 "received_at": now,
@@ -388,7 +364,7 @@ class Repository:
         inbox_id: int | None,
         channel: str,
         session_key: str,
-        target: dict[str, Any],
+        target: ReplyTarget,
         text: str,
         now: float,
     ) -> Write:
@@ -398,7 +374,7 @@ class Repository:
                 "inbox_id": inbox_id,
                 "channel": channel,
                 "session_key": session_key,
-                "target": orjson.dumps(target).decode(),
+                "target": dump_target(target),
                 "text": text,
                 "status": "pending",
                 "attempts": 0,

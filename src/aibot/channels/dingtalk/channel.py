@@ -13,27 +13,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 import structlog
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 
 from aibot.channels.base import ChannelContext
-from aibot.channels.dingtalk.client import DingtalkApi, DingtalkError
+from aibot.channels.dingtalk.client import DingtalkApi, throttled
 from aibot.channels.dingtalk.connection import StreamClient
-from aibot.channels.dingtalk.inbound import (
-    CHANNEL,
-    GROUP,
-    PART_LIMIT,
-    read_message,
-    robot_message,
-    webhook_body,
-)
-from aibot.channels.dingtalk.verify import verify
-from aibot.channels.text import split_plain
+from aibot.channels.dingtalk.format import robot_message, split, webhook_body
+from aibot.channels.dingtalk.inbound import CHANNEL, DingtalkReply, read_message
+from aibot.channels.dingtalk.webhook import build_router
+from aibot.channels.errors import PlatformError
 from aibot.config import DingtalkChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.messages import Inbound, Outbound
@@ -41,7 +33,6 @@ from aibot.core.pipeline import DeltaSink
 
 log = structlog.get_logger("aibot.dingtalk")
 
-WEBHOOK_PATH = "/dingtalk/webhook"
 GROUP_SEND = "/v1.0/robot/groupMessages/send"
 PRIVATE_SEND = "/v1.0/robot/oToMessages/batchSend"
 WEBHOOK_MARGIN_MS = 30_000  # a session webhook this close to expiry is not worth the race
@@ -54,11 +45,17 @@ class DingtalkChannel:
     def __init__(self, config: DingtalkChannelConfig, context: ChannelContext) -> None:
         self._config = config
         self._inbox = context.inbox
+        self._clock = context.clock
         self.api = DingtalkApi(
-            config.client_id, config.client_secret.get_secret_value(), config.api_base
+            config.client_id,
+            config.client_secret.get_secret_value(),
+            config.api_base,
+            clock=context.clock.monotonic,
         )
         self.stream = (
-            StreamClient(self.api, self.receive, keepalive=config.keepalive)
+            StreamClient(
+                self.api, self.receive, keepalive=config.keepalive, clock=context.clock.monotonic
+            )
             if config.mode == "stream"
             else None
         )
@@ -84,7 +81,7 @@ class DingtalkChannel:
             return
         try:
             await self.api.access_token()
-        except DingtalkError as exc:
+        except PlatformError as exc:
             self.last_error = (
                 f"access token refused: {exc} (check channels.dingtalk.client_id / client_secret)"
             )
@@ -104,42 +101,19 @@ class DingtalkChannel:
     # -- receiving ------------------------------------------------------------------------
     async def receive(self, data: dict[str, Any]) -> None:
         """Commits one robot message to the inbox; raises if the store refused it."""
-        inbound = read_message(data)
+        inbound = read_message(data, clock=self._clock.now)
         if inbound is not None:
             await self._inbox.accept(inbound)
 
     def router(self) -> APIRouter | None:
         if self._config.mode != "http":
             return None
-        router = APIRouter(include_in_schema=False)
-        secret = self._config.client_secret.get_secret_value()
-        max_age_ms = int(self._config.signature_max_age * 1000)
-
-        @router.post(WEBHOOK_PATH)
-        async def webhook(request: Request) -> Response:
-            if not verify(
-                request.headers.get("timestamp", ""),
-                request.headers.get("sign", ""),
-                secret,
-                now_ms=int(time.time() * 1000),
-                max_age_ms=max_age_ms,
-            ):
-                return Response(status_code=401)
-            try:
-                data = orjson.loads(await request.body())
-            except orjson.JSONDecodeError:
-                return Response(status_code=400)
-            if not isinstance(data, dict):
-                return Response(status_code=400)
-            try:
-                await self.receive(data)
-            except Exception:
-                # Not stored: DingTalk retries a request it did not get a 200 for.
-                log.exception("dingtalk message not stored")
-                return Response(status_code=503)
-            return Response(b"{}", media_type="application/json")
-
-        return router
+        return build_router(
+            self._config.client_secret.get_secret_value(),
+            self._config.signature_max_age,
+            self._clock.now,
+            self.receive,
+        )
 
     # -- sending --------------------------------------------------------------------------
     @contextlib.asynccontextmanager
@@ -149,46 +123,45 @@ class DingtalkChannel:
 
     async def send(self, outbound: Outbound) -> None:
         key = outbound.outbox_id or 0
-        parts = split_plain(outbound.text, PART_LIMIT)
+        parts = split(outbound.text)
+        to = DingtalkReply.of(outbound.target)
         for index in range(self._progress.get(key, 0), len(parts)):
-            await self._send_part(outbound.target, parts[index])
+            await self._send_part(to, parts[index])
             self._progress[key] = index + 1
         self._progress.pop(key, None)
 
-    async def _send_part(self, target: dict[str, Any], text: str) -> None:
-        webhook = target.get("session_webhook")
-        group = target.get("conversation_type") == GROUP
+    async def _send_part(self, to: DingtalkReply, text: str) -> None:
         if (
-            webhook
-            and int(target.get("webhook_expires_ms") or 0) > time.time() * 1000 + WEBHOOK_MARGIN_MS
+            to.session_webhook
+            and to.webhook_expires_ms > self._clock.now() * 1000 + WEBHOOK_MARGIN_MS
         ):
             body = webhook_body(
-                text, self._config.reply_format, mention=target.get("staff_id") if group else None
+                text, self._config.reply_format, mention=to.staff_id if to.group else None
             )
             try:
-                await self.api.post_webhook(str(webhook), body)
+                await self.api.post_webhook(to.session_webhook, body)
                 return
-            except DingtalkError as exc:
+            except PlatformError as exc:
                 if exc.retry_after is not None or exc.status is None or exc.status >= 500:
                     # Throttled, or it may have arrived: retry this way, never send it twice.
                     raise SendError(str(exc), retry_after=exc.retry_after) from None
                 log.info("session webhook refused; sending through the robot API", error=str(exc))
-        await self._send_openapi(target, text, group)
+        await self._send_openapi(to, text)
 
-    async def _send_openapi(self, target: dict[str, Any], text: str, group: bool) -> None:
+    async def _send_openapi(self, to: DingtalkReply, text: str) -> None:
         message = robot_message(text, self._config.reply_format)
-        if group:
+        body: dict[str, Any]
+        if to.group:
             path, body = (
                 GROUP_SEND,
                 {
                     "robotCode": self._config.robot,
-                    "openConversationId": target["conversation_id"],
+                    "openConversationId": to.conversation_id,
                     **message,
                 },
             )
         else:
-            staff = target.get("staff_id")
-            if not staff:
+            if not to.staff_id:
                 raise SendError(
                     "the session webhook expired and the sender has no staff id "
                     "(an external user): the robot API cannot reach them",
@@ -196,16 +169,14 @@ class DingtalkChannel:
                 )
             path, body = (
                 PRIVATE_SEND,
-                {"robotCode": self._config.robot, "userIds": [staff], **message},
+                {"robotCode": self._config.robot, "userIds": [to.staff_id], **message},
             )
         try:
             answer = await self.api.call(path, body)
-        except DingtalkError as exc:
-            raise SendError(
-                str(exc),
-                permanent=not exc.retryable,
-                retry_after=exc.retry_after or (FLOW_CONTROL_WAIT if exc.throttled else None),
-            ) from None
+        except PlatformError as exc:
+            if not exc.retry_after:
+                exc.retry_after = FLOW_CONTROL_WAIT if throttled(exc) else None
+            raise
         if isinstance(answer, dict) and answer.get("flowControlledStaffIdList"):
             raise SendError("robot send flow-controlled", retry_after=FLOW_CONTROL_WAIT)
         if isinstance(answer, dict) and answer.get("invalidStaffIdList"):

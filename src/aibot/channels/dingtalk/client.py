@@ -3,18 +3,21 @@ the robot send APIs and session webhooks, with DingTalk's errors made explicit.
 
 The access token (`/v1.0/oauth2/accessToken`, valid `expireIn` seconds, 7200) is cached and
 renewed five minutes early, fetched by one caller at a time; a request the platform refuses
-as unauthenticated gets one fresh token and one more try.
+as unauthenticated gets one fresh token and one more try. Failures raise `PlatformError`
+(`code` is DingTalk's code string), permanent unless the network, a 5xx or throttling caused it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import orjson
 
+from aibot.channels.errors import PlatformError
 from aibot.ops.proxy import proxy_for
 
 TOKEN_PATH = "/v1.0/oauth2/accessToken"  # noqa: S105 - a path
@@ -27,39 +30,33 @@ _THROTTLE_CODES = ("Throttling", "QpsLimit", "Forbidden.AccessDenied.QpsLimit")
 WEBHOOK_THROTTLED = frozenset({130101, 410100})
 
 
-class DingtalkError(Exception):
-    """A refused call or a transport failure; the fields say how to react."""
+def unauthenticated(exc: PlatformError) -> bool:
+    return exc.status == 401 or exc.code in _AUTH_CODES
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        code: str | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.retry_after = retry_after
 
-    @property
-    def unauthenticated(self) -> bool:
-        return self.status == 401 or self.code in _AUTH_CODES
+def throttled(exc: PlatformError) -> bool:
+    code = exc.code if isinstance(exc.code, str) else ""
+    return exc.status == 429 or any(code.startswith(c) for c in _THROTTLE_CODES)
 
-    @property
-    def throttled(self) -> bool:
-        return self.status == 429 or any((self.code or "").startswith(c) for c in _THROTTLE_CODES)
 
-    @property
-    def retryable(self) -> bool:
-        """Network trouble, 5xx and throttling pass; other refusals would fail again."""
-        return self.status is None or self.status >= 500 or self.throttled
+def _refused(
+    message: str, status: int, code: str | None, retry_after: float | None
+) -> PlatformError:
+    """Network trouble, 5xx and throttling pass; other refusals would fail again."""
+    error = PlatformError(message, status=status, code=code, retry_after=retry_after)
+    error.permanent = status < 500 and not throttled(error)
+    return error
 
 
 class DingtalkApi:
     def __init__(
-        self, client_id: str, client_secret: str, api_base: str, *, timeout: float = 15.0
+        self,
+        client_id: str,
+        client_secret: str,
+        api_base: str,
+        *,
+        timeout: float = 15.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.client_id = client_id
         self._secret = client_secret
@@ -69,6 +66,7 @@ class DingtalkApi:
         self._session: aiohttp.ClientSession | None = None
         self._token: tuple[str, float] | None = None  # (token, monotonic renewal time)
         self._token_lock = asyncio.Lock()
+        self._clock = clock
 
     @property
     def session(self) -> aiohttp.ClientSession:
@@ -83,7 +81,7 @@ class DingtalkApi:
     async def post(
         self, url: str, body: dict[str, Any], headers: dict[str, str] | None = None
     ) -> Any:
-        """POSTs JSON; returns the decoded answer of a 2xx, else raises DingtalkError."""
+        """POSTs JSON; returns the decoded answer of a 2xx, else raises PlatformError."""
         what = url.split("?", 1)[0].rsplit("/", 2)[-2:]
         try:
             async with self.session.post(
@@ -96,7 +94,7 @@ class DingtalkApi:
                 raw = await response.read()
                 retry_after = response.headers.get("Retry-After")
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise DingtalkError(f"{'/'.join(what)}: network error: {exc!r}") from None
+            raise PlatformError(f"{'/'.join(what)}: network error: {exc!r}") from None
         try:
             answer = orjson.loads(raw) if raw else {}
         except orjson.JSONDecodeError:
@@ -105,23 +103,23 @@ class DingtalkApi:
             return answer
         fields = answer if isinstance(answer, dict) else {}
         code = fields.get("code")
-        raise DingtalkError(
+        raise _refused(
             f"{'/'.join(what)}: HTTP {response.status} {code or ''} "
             f"{fields.get('message', '')}".rstrip(),
-            status=response.status,
-            code=str(code) if code else None,
-            retry_after=_seconds(retry_after),
+            response.status,
+            str(code) if code else None,
+            _seconds(retry_after),
         )
 
     async def access_token(self, *, renew: bool = False) -> str:
         async with self._token_lock:
-            if self._token is not None and not renew and time.monotonic() < self._token[1]:
+            if self._token is not None and not renew and self._clock() < self._token[1]:
                 return self._token[0]
             answer = await self.post(
                 self._base + TOKEN_PATH, {"appKey": self.client_id, "appSecret": self._secret}
             )
             token, ttl = str(answer["accessToken"]), float(answer.get("expireIn", 7200))
-            self._token = (token, time.monotonic() + max(ttl - TOKEN_MARGIN, ttl / 2))
+            self._token = (token, self._clock() + max(ttl - TOKEN_MARGIN, ttl / 2))
             return token
 
     async def call(self, path: str, body: dict[str, Any]) -> Any:
@@ -130,8 +128,8 @@ class DingtalkApi:
             token = await self.access_token(renew=renew)
             try:
                 return await self.post(self._base + path, body, {TOKEN_HEADER: token})
-            except DingtalkError as exc:
-                if renew or not exc.unauthenticated:
+            except PlatformError as exc:
+                if renew or not unauthenticated(exc):
                     raise
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -152,15 +150,17 @@ class DingtalkApi:
         return str(answer["endpoint"]), str(answer["ticket"])
 
     async def post_webhook(self, url: str, body: dict[str, Any]) -> None:
-        """POSTs to a session webhook; an `errcode` other than 0 raises DingtalkError."""
+        """POSTs to a session webhook; an `errcode` other than 0 raises PlatformError."""
         answer = await self.post(url, body)
         errcode = answer.get("errcode", 0) if isinstance(answer, dict) else 0
         if errcode:
-            raise DingtalkError(
+            limited = errcode in WEBHOOK_THROTTLED
+            raise PlatformError(
                 f"session webhook: errcode {errcode} {answer.get('errmsg', '')}",
                 status=200,
                 code=str(errcode),
-                retry_after=60.0 if errcode in WEBHOOK_THROTTLED else None,
+                retry_after=60.0 if limited else None,
+                permanent=not limited,
             )
 
 

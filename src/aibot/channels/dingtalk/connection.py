@@ -33,7 +33,8 @@ import orjson
 import structlog
 
 from aibot import __version__
-from aibot.channels.dingtalk.client import DingtalkApi, DingtalkError
+from aibot.channels.dingtalk.client import DingtalkApi
+from aibot.channels.errors import PlatformError
 from aibot.ops.proxy import proxy_for
 
 log = structlog.get_logger("aibot.dingtalk")
@@ -105,8 +106,10 @@ class StreamClient:
         keepalive: float,
         backoff_base: float = 1.0,
         backoff_max: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._api = api
+        self._clock = clock
         self._on_message = on_message
         self._keepalive = keepalive
         self._backoff = (backoff_base, backoff_max)
@@ -133,7 +136,7 @@ class StreamClient:
                     disconnected, served = await self._serve(ws)
                     if not disconnected:
                         self.last_error = f"connection closed ({ws.close_code})"
-            except DingtalkError as exc:
+            except PlatformError as exc:
                 self.last_error = f"could not open a stream connection: {exc}" + (
                     " (check channels.dingtalk.client_id / client_secret)"
                     if exc.status in (400, 401, 403)
@@ -201,7 +204,7 @@ class StreamClient:
         if not isinstance(data, dict):
             await self._send(ws, ack(frame.message_id, "{}", code=400, message="bad data"))
             return
-        started = time.monotonic()
+        started = self._clock()
         try:
             await self._on_message(data)
         except Exception:
@@ -211,7 +214,7 @@ class StreamClient:
             )
             return
         await self._send(ws, ack(frame.message_id, _BOT_ACK))
-        log.debug("dingtalk message acknowledged", seconds=round(time.monotonic() - started, 3))
+        log.debug("dingtalk message acknowledged", seconds=round(self._clock() - started, 3))
 
     async def _drain(self) -> None:
         if self._tasks:

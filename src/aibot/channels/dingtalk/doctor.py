@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import re
 
-from aibot.channels.dingtalk.client import DingtalkApi, DingtalkError
+from aibot.channels.dingtalk.client import DingtalkApi
 from aibot.channels.dingtalk.connection import SUBSCRIPTIONS, USER_AGENT
+from aibot.channels.errors import PlatformError
 from aibot.config import DingtalkChannelConfig
 from aibot.ops.checks import Check
 
@@ -44,7 +45,7 @@ async def dingtalk_checks(config: DingtalkChannelConfig) -> list[Check]:
     try:
         try:
             await api.access_token()
-        except DingtalkError as exc:
+        except PlatformError as exc:
             fix = (
                 credential_hint(config)
                 if exc.status == 400 or exc.status == 401
@@ -57,7 +58,7 @@ async def dingtalk_checks(config: DingtalkChannelConfig) -> list[Check]:
         if config.mode == "stream":
             try:
                 await api.open_connection(SUBSCRIPTIONS, USER_AGENT)
-            except DingtalkError as exc:
+            except PlatformError as exc:
                 checks.append(
                     Check(
                         "dingtalk stream",

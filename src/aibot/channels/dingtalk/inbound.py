@@ -1,4 +1,4 @@
-"""Robot messages (PROTOCOLS §4.3) → `Inbound`, and answers → the bodies DingTalk accepts.
+"""Robot messages (PROTOCOLS §4.3) → `Inbound`: who asked, in which conversation, what.
 
 The same JSON arrives as a Stream frame's `data` and as an HTTP-mode POST body. Groups
 ("2") reach the robot only when it is @-mentioned, and the mention is cut out of
@@ -10,18 +10,58 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from aibot.core.messages import Inbound
+from aibot.core.messages import Inbound, ReplyTarget
 
 CHANNEL = "dingtalk"
 PRIVATE, GROUP = "1", "2"
-# DingTalk documents no exact limit for one robot message; 4000 characters stays well under
-# the robot APIs' msgParam size limit even in CJK (3 UTF-8 bytes each).
-PART_LIMIT = 4000
-TITLE_LIMIT = 30
+
+
+@dataclass(frozen=True, slots=True)
+class DingtalkReply:
+    """DingTalk's part of a reply target: the conversation (for the robot API), the asker's
+    staff id (one-to-one sends, group @-mentions), and the message's session webhook with its
+    expiry (epoch ms), which needs no token while it is valid."""
+
+    conversation_type: str  # PRIVATE or GROUP
+    conversation_id: str
+    staff_id: str | None = None
+    session_webhook: str | None = None
+    webhook_expires_ms: int = 0
+
+    @property
+    def group(self) -> bool:
+        return self.conversation_type == GROUP
+
+    def target(self) -> ReplyTarget:
+        return ReplyTarget(
+            self.conversation_id,
+            "group" if self.group else "private",
+            platform={
+                "conversation_type": self.conversation_type,
+                "conversation_id": self.conversation_id,
+                "staff_id": self.staff_id,
+                "session_webhook": self.session_webhook,
+                "webhook_expires_ms": self.webhook_expires_ms,
+            },
+        )
+
+    @classmethod
+    def of(cls, target: ReplyTarget) -> DingtalkReply:
+        data = target.platform
+        kind, conversation = data.get("conversation_type"), data.get("conversation_id")
+        staff, webhook = data.get("staff_id"), data.get("session_webhook")
+        expires = data.get("webhook_expires_ms")
+        return cls(
+            str(kind),
+            str(conversation if conversation is not None else target.chat_id),
+            staff if isinstance(staff, str) else None,
+            webhook if isinstance(webhook, str) else None,
+            expires if isinstance(expires, int) else 0,
+        )
 
 
 def message_text(data: dict[str, Any]) -> str | None:
@@ -52,7 +92,7 @@ def _field(data: dict[str, Any], outer: str, inner: str) -> object:
     return container.get(inner) if isinstance(container, dict) else None
 
 
-def read_message(data: dict[str, Any]) -> Inbound | None:
+def read_message(data: dict[str, Any], *, clock: Callable[[], float] = time.time) -> Inbound | None:
     """The message for the assistant, or None when it is not one (or not addressed to us)."""
     msg_id, conversation = data.get("msgId"), data.get("conversationId")
     kind = data.get("conversationType")
@@ -70,54 +110,23 @@ def read_message(data: dict[str, Any]) -> Inbound | None:
         return None
     staff = data.get("senderStaffId")
     user = str(staff or data.get("senderId") or conversation)
-    expires = data.get("sessionWebhookExpiredTime")
+    expires, webhook = data.get("sessionWebhookExpiredTime"), data.get("sessionWebhook")
     return Inbound(
         channel=CHANNEL,
         session_key=f"{CHANNEL}:{conversation}",
         user_id=user,
         text=text,
         request_id=uuid.uuid4().hex,
-        received_at=time.time(),
+        received_at=clock(),
         message_id=msg_id,
         principal=f"{CHANNEL}:{user}",
-        target={
-            "chat_id": conversation,
-            "chat_type": "group" if kind == GROUP else "private",
-            "conversation_type": kind,
-            "conversation_id": conversation,
-            "staff_id": staff if isinstance(staff, str) else None,
-            "session_webhook": data.get("sessionWebhook"),
-            "webhook_expires_ms": int(expires)
+        target=DingtalkReply(
+            kind,
+            conversation,
+            staff if isinstance(staff, str) else None,
+            webhook if isinstance(webhook, str) else None,
+            int(expires)
             if isinstance(expires, int | str) and str(expires).isascii() and str(expires).isdigit()
             else 0,
-        },
+        ).target(),
     )
-
-
-def title_of(text: str) -> str:
-    """A markdown message's title is what notifications and the chat list show."""
-    for line in text.splitlines():
-        words = line.strip().lstrip("#>*-+ ").replace("**", "").replace("`", "").strip()
-        if words:
-            return words[:TITLE_LIMIT]
-    return "…"
-
-
-def webhook_body(text: str, reply_format: str, *, mention: str | None) -> dict[str, Any]:
-    """A session-webhook message; in groups a text answer @-mentions who asked."""
-    if reply_format == "markdown":
-        return {"msgtype": "markdown", "markdown": {"title": title_of(text), "text": text}}
-    body: dict[str, Any] = {"msgtype": "text", "text": {"content": text}}
-    if mention:
-        body["at"] = {"atUserIds": [mention]}
-    return body
-
-
-def robot_message(text: str, reply_format: str) -> dict[str, str]:
-    """`msgKey` and `msgParam` (a JSON *string*) of the robot send APIs."""
-    if reply_format == "markdown":
-        return {
-            "msgKey": "sampleMarkdown",
-            "msgParam": orjson.dumps({"title": title_of(text), "text": text}).decode(),
-        }
-    return {"msgKey": "sampleText", "msgParam": orjson.dumps({"content": text}).decode()}

@@ -2,12 +2,17 @@
 
 The token is fetched again 30 min before it expires (only then does Feishu issue a new one);
 a 99991663 "token invalid" answer forces one refresh and one retry. Every answer's body `code`
-is checked, whatever the HTTP status, because Feishu reports most failures there.
+is checked, whatever the HTTP status, because Feishu reports most failures there; a failure
+raises `PlatformError`, permanent when retrying cannot help.
+
+Messages are sent as replies to the message answered; when it is gone (recalled, or the
+chat's history cleared), or for a greeting that answers no message, to its chat instead.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +20,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from aibot.channels.errors import PlatformError
 from aibot.ops.proxy import proxy_for
 
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"  # noqa: S105 - a path
@@ -24,27 +30,22 @@ NO_TOKEN = 99991661
 RATE_LIMITED = {99991400, 230020}
 RATE_RESET_HEADER = "x-ogw-ratelimit-reset"
 DEFAULT_RATE_WAIT = 1.0
+MESSAGES = "/open-apis/im/v1/messages"
+# The message answered is gone: post into its chat instead.
+REPLY_TARGET_GONE = {230011, 231003}
+# Retrying cannot help: the bot was removed, the chat dissolved, no permission, too long, …
+PERMANENT = {230002, 230006, 230013, 230022, 230025, 230027, 230035, 232009, 99991672, 99991401}
 
 
-class FeishuError(Exception):
-    """A non-zero `code` or a transport failure; the fields say how to react."""
+def rate_limited(exc: PlatformError) -> bool:
+    return exc.code in RATE_LIMITED or exc.status == 429
 
-    def __init__(
-        self,
-        message: str,
-        *,
-        code: int | None = None,
-        status: int | None = None,
-        retry_after: float | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.code = code
-        self.status = status
-        self.retry_after = retry_after
 
-    @property
-    def rate_limited(self) -> bool:
-        return self.code in RATE_LIMITED or self.status == 429
+def _permanent(code: int | None, status: int | None) -> bool:
+    """Retrying cannot help: a code known to be final, or a 4xx without a Feishu code."""
+    return code in PERMANENT or (
+        status is not None and 400 <= status < 500 and code is None and status not in (408, 429)
+    )
 
 
 class FeishuApi:
@@ -92,11 +93,11 @@ class FeishuApi:
         body: dict[str, Any] | None = None,
         params: dict[str, str] | None = None,
     ) -> dict[str, Any]:
-        """One authorised call; returns `data` (or {}), raises FeishuError."""
+        """One authorised call; returns `data` (or {}), raises PlatformError."""
         token = await self.tenant_token()
         try:
             answer = await self._request(method, path, body, params, token)
-        except FeishuError as exc:
+        except PlatformError as exc:
             if exc.code != TOKEN_INVALID:
                 raise
             answer = await self._request(
@@ -104,6 +105,50 @@ class FeishuApi:
             )
         data = answer.get("data")
         return data if isinstance(data, dict) else {}
+
+    async def reply(
+        self,
+        chat_id: str,
+        message_id: str | None,
+        msg_type: str,
+        body: str,
+        *,
+        thread: bool = False,
+        key: str | None = None,
+    ) -> str:
+        """Replies to `message_id` (in its thread if `thread`); posts to `chat_id` instead when
+        that message is gone, or when there is none. `key` lets Feishu drop a repeated send.
+        Returns the id of the message sent."""
+        payload: dict[str, Any] = {"msg_type": msg_type, "content": body}
+        if key:
+            payload["uuid"] = key
+        if message_id:
+            try:
+                data = await self.call(
+                    "POST",
+                    f"{MESSAGES}/{message_id}/reply",
+                    body={**payload, "reply_in_thread": thread},
+                )
+                return str(data.get("message_id", ""))
+            except PlatformError as exc:
+                if exc.code not in REPLY_TARGET_GONE:
+                    raise
+        data = await self.call(
+            "POST",
+            MESSAGES,
+            params={"receive_id_type": "chat_id"},
+            body={"receive_id": chat_id, **payload},
+        )
+        return str(data.get("message_id", ""))
+
+    async def edit(self, message_id: str, body: str) -> None:
+        """Replaces the content of a card we sent."""
+        await self.call("PATCH", f"{MESSAGES}/{message_id}", body={"content": body})
+
+    async def recall(self, message_id: str) -> None:
+        """Best effort: a half-written card must not stay beside the full answer."""
+        with contextlib.suppress(PlatformError):
+            await self.call("DELETE", f"{MESSAGES}/{message_id}")
 
     async def bot_info(self) -> dict[str, Any]:
         token = await self.tenant_token()
@@ -137,22 +182,27 @@ class FeishuApi:
                 raw = await response.read()
                 status, reset = response.status, response.headers.get(RATE_RESET_HEADER)
         except (TimeoutError, aiohttp.ClientError) as exc:
-            raise FeishuError(f"{method} {path}: network error: {exc!r}") from None
+            raise PlatformError(f"{method} {path}: network error: {exc!r}") from None
         try:
             answer = orjson.loads(raw)
         except orjson.JSONDecodeError:
             answer = None
         if not isinstance(answer, dict):
-            raise FeishuError(f"{method} {path}: HTTP {status}, not a JSON object", status=status)
+            raise PlatformError(
+                f"{method} {path}: HTTP {status}, not a JSON object",
+                status=status,
+                permanent=_permanent(None, status),
+            )
         code = answer.get("code")
         if code == 0 and status < 400:
             return answer
-        error = FeishuError(
+        error = PlatformError(
             f"{method} {path}: code {code}: {answer.get('msg', '')}",
             code=code if isinstance(code, int) else None,
             status=status,
+            permanent=_permanent(code if isinstance(code, int) else None, status),
         )
-        if error.rate_limited:
+        if rate_limited(error):
             error.retry_after = _seconds(reset)
         raise error
 

@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import importlib.util
 import secrets
-import time
 
 import aiohttp
 import orjson
 
-from aibot.channels.feishu.channel import WEBHOOK_PATH
-from aibot.channels.feishu.client import FeishuApi, FeishuError
+from aibot.channels.base import SYSTEM_CLOCK, Clock
+from aibot.channels.errors import PlatformError
+from aibot.channels.feishu.client import FeishuApi
 from aibot.channels.feishu.connection import INSTALL_HINT
-from aibot.channels.feishu.crypto import encrypt, signature
-from aibot.channels.feishu.verify import NONCE_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER
+from aibot.channels.feishu.verify import (
+    NONCE_HEADER,
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    encrypt,
+    signature,
+)
+from aibot.channels.feishu.webhook import WEBHOOK_PATH
 from aibot.config import FeishuChannelConfig, ServerConfig
 from aibot.ops.checks import Check
 
@@ -27,7 +33,9 @@ BAD_APP_ID = {10003, 10002}
 BAD_APP_SECRET = {10014}
 
 
-async def feishu_checks(config: FeishuChannelConfig, server: ServerConfig) -> list[Check]:
+async def feishu_checks(
+    config: FeishuChannelConfig, server: ServerConfig, clock: Clock = SYSTEM_CLOCK
+) -> list[Check]:
     checks = [await _credentials(config)]
     if config.mode == "websocket":
         checks.append(
@@ -38,7 +46,7 @@ async def feishu_checks(config: FeishuChannelConfig, server: ServerConfig) -> li
             )
         )
     elif checks[0].status == "ok":
-        checks.append(await webhook_self_test(config, server))
+        checks.append(await webhook_self_test(config, server, clock))
     return checks
 
 
@@ -47,7 +55,7 @@ async def _credentials(config: FeishuChannelConfig) -> Check:
     try:
         await api.tenant_token()
         bot = await api.bot_info()
-    except FeishuError as exc:
+    except PlatformError as exc:
         if exc.code in BAD_APP_ID:
             fix = "channels.feishu.app_id is wrong: copy the App ID (cli_…) from the console"
         elif exc.code in BAD_APP_SECRET:
@@ -67,7 +75,9 @@ async def _credentials(config: FeishuChannelConfig) -> Check:
     )
 
 
-async def webhook_self_test(config: FeishuChannelConfig, server: ServerConfig) -> Check:
+async def webhook_self_test(
+    config: FeishuChannelConfig, server: ServerConfig, clock: Clock = SYSTEM_CLOCK
+) -> Check:
     """POSTs an encrypted, signed challenge to the running gateway and checks the echo."""
     url = server.local_url + WEBHOOK_PATH
     challenge = secrets.token_hex(8)
@@ -77,7 +87,7 @@ async def webhook_self_test(config: FeishuChannelConfig, server: ServerConfig) -
     body = orjson.dumps({"encrypt": encrypt(key, plain)}) if key else plain
     headers = {"Content-Type": "application/json"}
     if key:
-        timestamp, nonce = str(int(time.time())), secrets.token_hex(8)
+        timestamp, nonce = str(int(clock.now())), secrets.token_hex(8)
         headers.update(
             {
                 TIMESTAMP_HEADER: timestamp,

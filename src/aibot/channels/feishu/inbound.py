@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
 from aibot.config import FeishuChannelConfig
 from aibot.core.events import EventKind, PlatformEvent
-from aibot.core.messages import Inbound
+from aibot.core.messages import ChatType, Inbound, JsonValue, ReplyTarget
 
 CHANNEL = "feishu"
 RECEIVE = "im.message.receive_v1"
@@ -28,10 +30,51 @@ MEMBERSHIP: dict[str, EventKind] = {
 }
 
 
+@dataclass(frozen=True, slots=True)
+class FeishuReply:
+    """Feishu's part of a reply target: the message answered (None for a greeting, which is
+    posted to the chat), whether to answer in its thread, and the event a greeting answers."""
+
+    message_id: str | None = None
+    thread: bool = False
+    event_id: str | None = None
+
+    def target(self, chat_id: str, chat_type: ChatType | None = None) -> ReplyTarget:
+        platform: dict[str, JsonValue] = {}
+        if self.message_id is not None:
+            platform.update(message_id=self.message_id, thread=self.thread)
+        if self.event_id is not None:
+            platform["event_id"] = self.event_id
+        return ReplyTarget(chat_id, chat_type, platform=platform)
+
+    @classmethod
+    def of(cls, target: ReplyTarget) -> FeishuReply:
+        message_id, event_id = target.platform.get("message_id"), target.platform.get("event_id")
+        return cls(
+            message_id if isinstance(message_id, str) else None,
+            bool(target.platform.get("thread")),
+            event_id if isinstance(event_id, str) else None,
+        )
+
+
+def chat_of(target: ReplyTarget) -> str:
+    """The chat a reply goes to; a target without one is a bug, not something to send."""
+    if target.chat_id is None:
+        raise ValueError("a Feishu reply target needs a chat_id")
+    return str(target.chat_id)
+
+
 class EventReader:
-    def __init__(self, config: FeishuChannelConfig, bot_open_id: str) -> None:
+    def __init__(
+        self,
+        config: FeishuChannelConfig,
+        bot_open_id: str,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._config = config
         self._bot = bot_open_id
+        self._clock = clock
 
     def read(self, payload: dict[str, Any]) -> Inbound | PlatformEvent | None:
         header, event = payload.get("header"), payload.get("event")
@@ -66,15 +109,12 @@ class EventReader:
             user_id=user,
             text=text,
             request_id=uuid.uuid4().hex,
-            received_at=time.time(),
+            received_at=self._clock(),
             message_id=message_id,
             principal=f"feishu:{user}",
-            target={
-                "message_id": message_id,
-                "chat_id": chat_id,
-                "thread": bool(thread),
-                "chat_type": "group" if group else "private",
-            },
+            target=FeishuReply(message_id, bool(thread)).target(
+                chat_id, "group" if group else "private"
+            ),
         )
 
     def _addressed(self, mentions: list[dict[str, Any]]) -> bool:
@@ -170,6 +210,6 @@ def _membership(
         kind,
         event_id,
         f"{CHANNEL}:{chat_id}",
-        {"chat_id": chat_id, "chat_type": "group", "event_id": event_id},
+        FeishuReply(event_id=event_id).target(chat_id, "group"),
         names,
     )

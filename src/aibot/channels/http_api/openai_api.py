@@ -5,7 +5,6 @@ the model gets the stored history plus the request's last user message. Without 
 stateless and the request's messages are sent as given.
 """
 
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any, Literal
@@ -15,6 +14,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from aibot.channels.base import SYSTEM_CLOCK, Clock
 from aibot.channels.http_api.rest import SSE_ANSWER, ErrorBody, JsonBody, ParseError
 from aibot.channels.http_api.verify import ApiKeys
 from aibot.core.commands import ModelCatalog
@@ -123,9 +123,9 @@ def openai_failure(exc: BaseException) -> JSONResponse:
 class _Completion:
     """Shapes our turn result as OpenAI objects."""
 
-    def __init__(self, model: str) -> None:
+    def __init__(self, model: str, now: float) -> None:
         self.id = f"chatcmpl-{uuid.uuid4().hex}"
-        self.created = int(time.time())
+        self.created = int(now)
         self.model = model
 
     def full(self, ctx: TurnContext) -> dict[str, Any]:
@@ -172,7 +172,9 @@ class _Completion:
         return b"data: " + orjson.dumps(body) + b"\n\n"
 
 
-def build_openai_router(service: ChatService, keys: ApiKeys, catalog: ModelCatalog) -> APIRouter:
+def build_openai_router(
+    service: ChatService, keys: ApiKeys, catalog: ModelCatalog, clock: Clock = SYSTEM_CLOCK
+) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["openai-compatible"])
     by_model_name = {model: name for name, model in catalog.models.items()}
 
@@ -230,7 +232,7 @@ def build_openai_router(service: ChatService, keys: ApiKeys, catalog: ModelCatal
             user_id=body.user or session or "anonymous",
             text=users[-1].text() if users else "",
             request_id=uuid.uuid4().hex,
-            received_at=time.time(),
+            received_at=clock.now(),
             principal=who,
             model=provider,
             max_tokens=body.max_completion_tokens or body.max_tokens,
@@ -241,7 +243,9 @@ def build_openai_router(service: ChatService, keys: ApiKeys, catalog: ModelCatal
                 for m in body.messages
             ],
         )
-        shaper = _Completion(body.model or provider or catalog.default or "default")
+        shaper = _Completion(
+            body.model or provider or catalog.default or "default", inbound.received_at
+        )
         if body.stream:
             include_usage = bool(body.stream_options and body.stream_options.include_usage)
             return StreamingResponse(

@@ -1,6 +1,5 @@
 """`POST /api/v1/chat`: the simple REST form, JSON or SSE, with server-kept memory per session."""
 
-import time
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -10,6 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from aibot.channels.base import SYSTEM_CLOCK, Clock
 from aibot.channels.http_api.verify import ApiKeys
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 from aibot.core.messages import Inbound
@@ -145,7 +145,9 @@ def _sse(data: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(data) + b"\n\n"
 
 
-def build_rest_router(service: ChatService, keys: ApiKeys) -> APIRouter:
+def build_rest_router(
+    service: ChatService, keys: ApiKeys, clock: Clock = SYSTEM_CLOCK
+) -> APIRouter:
     router = APIRouter(tags=["chat"])
 
     @router.post(
@@ -167,7 +169,7 @@ def build_rest_router(service: ChatService, keys: ApiKeys) -> APIRouter:
             user_id=body.user_id or body.session_id,
             text=body.message,
             request_id=uuid.uuid4().hex,
-            received_at=time.time(),
+            received_at=clock.now(),
             principal=who,
         )
         if body.stream:

@@ -10,33 +10,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
-import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-import orjson
 import structlog
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter
 
 from aibot.channels.base import ChannelContext
-from aibot.channels.telegram.client import TelegramApi, TelegramError
+from aibot.channels.errors import PlatformError
+from aibot.channels.telegram.client import ChatMigrated, TelegramApi, bad_entities
+from aibot.channels.telegram.connection import LongPoll
 from aibot.channels.telegram.format import TELEGRAM_TEXT_LIMIT, render_html, split_message
-from aibot.channels.telegram.inbound import CHANNEL, ButtonPress, Notice, UpdateReader
+from aibot.channels.telegram.inbound import (
+    ALLOWED_UPDATES,
+    CHANNEL,
+    ButtonPress,
+    Notice,
+    TelegramReply,
+    UpdateReader,
+    chat_of,
+)
+from aibot.channels.telegram.preview import Draft, keep_typing
+from aibot.channels.telegram.webhook import WEBHOOK_PATH, build_router
 from aibot.channels.text import split_plain
 from aibot.config import TelegramChannelConfig
-from aibot.core.errors import SendError
 from aibot.core.events import PlatformEvent
 from aibot.core.feedback import button_data, parse_button
-from aibot.core.messages import Inbound, Outbound
+from aibot.core.messages import Inbound, Outbound, ReplyTarget
 from aibot.core.pipeline import DeltaSink
 
 log = structlog.get_logger("aibot.telegram")
 
-SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"  # noqa: S105 - a header name
-WEBHOOK_PATH = "/telegram/webhook"
-TYPING_EVERY = 4.0  # Telegram shows "typing…" for about 5 s
-_ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 RATED = "Thanks for the feedback! 感谢反馈！"
 NOT_RATED = "This answer can no longer be rated. 无法评价此回答。"
 
@@ -50,8 +54,10 @@ class TelegramChannel:
         self._feedback = context.feedback
         self._events = context.events
         self._public_url = context.public_url
+        self._clock = context.clock
         self.api = TelegramApi(config.bot_token.get_secret_value(), config.api_base)
         self._reader: UpdateReader | None = None
+        self._poll = LongPoll(self.api, config.poll_timeout, self.receive)
         self._poller: asyncio.Task[None] | None = None
         self._migrated: dict[int, int] = {}
         self._progress: dict[int, int] = {}  # outbox id -> chunks already delivered
@@ -67,22 +73,25 @@ class TelegramChannel:
         return self._config.mode == "polling"
 
     def status(self) -> dict[str, Any]:
-        return {"ok": self.last_error is None, "mode": self.mode, "error": self.last_error}
+        error = self.last_error or self._poll.error
+        return {"ok": error is None, "mode": self.mode, "error": error}
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
         """Identifies the bot and starts receiving; a bad token is reported, not fatal."""
         try:
             me = await self.api.call("getMe")
-        except TelegramError as exc:
+        except PlatformError as exc:
             self.last_error = f"getMe failed: {exc} (check channels.telegram.bot_token)"
             log.error("telegram disabled", error=self.last_error)
             return
-        self._reader = UpdateReader(self._config, int(me["id"]), str(me.get("username", "")))
+        self._reader = UpdateReader(
+            self._config, int(me["id"]), str(me.get("username", "")), clock=self._clock.now
+        )
         if self._config.mode == "webhook":
             await self._register_webhook()
         else:
-            self._poller = asyncio.create_task(self._poll(), name="telegram-poll")
+            self._poller = asyncio.create_task(self._poll.run(), name="telegram-poll")
         log.info("telegram ready", bot=me.get("username"), mode=self._config.mode)
 
     async def stop(self) -> None:
@@ -101,45 +110,12 @@ class TelegramChannel:
         await self.api.call(
             "setWebhook",
             url=url,
-            allowed_updates=_ALLOWED_UPDATES,
+            allowed_updates=ALLOWED_UPDATES,
             secret_token=self._config.webhook_secret.get_secret_value(),
         )
         log.info("telegram webhook registered", url=url)
 
     # -- receiving ------------------------------------------------------------------------
-    async def _poll(self) -> None:
-        # Polling while a webhook is set fails with 409 forever: remove it first, keeping
-        # whatever Telegram has queued for us.
-        await self.api.call("deleteWebhook", drop_pending_updates=False)
-        offset: int | None = None
-        backoff = 1.0
-        while True:
-            try:
-                updates = await self.api.call(
-                    "getUpdates",
-                    allowed=self._config.poll_timeout + 15,
-                    offset=offset,
-                    timeout=int(self._config.poll_timeout),
-                    allowed_updates=_ALLOWED_UPDATES,
-                )
-                for update in updates:
-                    await self.receive(update)
-                    offset = int(update["update_id"]) + 1
-                backoff = 1.0
-                self.last_error = None
-            except TelegramError as exc:
-                self.last_error = str(exc)
-                log.warning("telegram polling failed; retrying", error=str(exc), retry_in=backoff)
-                await asyncio.sleep(exc.retry_after or backoff)
-                backoff = min(backoff * 2, 60.0)
-            except Exception as exc:
-                # The store refused an update: the offset has not moved past it, so the next
-                # getUpdates brings it again once the store is back.
-                self.last_error = f"could not store an update: {exc!r}"
-                log.exception("telegram update not stored; retrying", retry_in=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 60.0)
-
     async def receive(self, update: dict[str, Any]) -> None:
         """Commits one update to the inbox (or answers a non-text message).
 
@@ -164,7 +140,7 @@ class TelegramChannel:
         elif isinstance(item, PlatformEvent):
             await self._events.handle(item)
         elif isinstance(item, Notice):
-            with contextlib.suppress(TelegramError):
+            with contextlib.suppress(PlatformError):
                 await self.api.call(
                     "sendMessage",
                     chat_id=item.chat_id,
@@ -183,7 +159,7 @@ class TelegramChannel:
             parsed is not None
             and await self._feedback.rate(CHANNEL, press.user_id, parsed[0], parsed[1]) is not None
         )
-        with contextlib.suppress(TelegramError):  # a query answered late only loses the toast
+        with contextlib.suppress(PlatformError):  # a query answered late only loses the toast
             await self.api.call(
                 "answerCallbackQuery",
                 callback_query_id=press.query_id,
@@ -193,35 +169,33 @@ class TelegramChannel:
     def router(self) -> APIRouter | None:
         if self._config.mode != "webhook":
             return None
-        router = APIRouter(include_in_schema=False)
-        secret = (
-            self._config.webhook_secret.get_secret_value() if self._config.webhook_secret else ""
+        secret = self._config.webhook_secret
+        return build_router(
+            secret.get_secret_value() if secret else "",
+            lambda: self._reader is not None,
+            self.receive,
         )
-
-        @router.post(WEBHOOK_PATH)
-        async def webhook(request: Request) -> Response:
-            presented = request.headers.get(SECRET_HEADER, "")
-            if not secret or not hmac.compare_digest(presented.encode(), secret.encode()):
-                return Response(status_code=401)
-            if self._reader is None:
-                return Response(status_code=503)
-            try:
-                update = orjson.loads(await request.body())
-            except orjson.JSONDecodeError:
-                return Response(status_code=400)
-            if isinstance(update, dict) and "update_id" in update:
-                await self.receive(update)
-            return Response(status_code=200)
-
-        return router
 
     # -- sending --------------------------------------------------------------------------
     @contextlib.asynccontextmanager
     async def presence(self, inbound: Inbound) -> AsyncIterator[DeltaSink | None]:
         """Shows "typing…" while the model works on `inbound`; with `stream` on, also yields a
         sink that shows the answer as it is written in a draft message."""
-        task = asyncio.create_task(self._typing(inbound.target))
-        draft = _Draft(self, inbound, self._config.stream_interval) if self._config.stream else None
+        chat, thread = self.chat_for(inbound.target), TelegramReply.of(inbound.target).thread_id
+        task = asyncio.create_task(keep_typing(self.api, chat, thread))
+        draft = (
+            Draft(
+                self.api,
+                chat,
+                thread,
+                interval=self._config.stream_interval,
+                clock=self._clock.monotonic,
+                drafts=self.drafts,
+                key=inbound.inbox_id or 0,
+            )
+            if self._config.stream
+            else None
+        )
         try:
             yield draft
         finally:
@@ -229,19 +203,9 @@ class TelegramChannel:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
 
-    async def _typing(self, target: dict[str, Any]) -> None:
-        while True:
-            with contextlib.suppress(TelegramError):
-                await self.api.call(
-                    "sendChatAction",
-                    chat_id=self.chat_for(target),
-                    message_thread_id=target.get("thread_id"),
-                    action="typing",
-                )
-            await asyncio.sleep(TYPING_EVERY)
-
-    def chat_for(self, target: dict[str, Any]) -> int:
-        chat = int(target["chat_id"])
+    def chat_for(self, target: ReplyTarget) -> int:
+        """The chat to send to, following a group's move to a supergroup."""
+        chat = chat_of(target)
         return self._migrated.get(chat, chat)
 
     async def send(self, outbound: Outbound) -> None:
@@ -254,22 +218,20 @@ class TelegramChannel:
         chunks = split_message(render_html(outbound.text))
         try:
             await self._send_chunks(outbound, chunks, "HTML", key)
-        except TelegramError as exc:
-            if not exc.bad_entities:
-                raise _send_error(exc) from None
+        except PlatformError as exc:
+            if not bad_entities(exc):
+                raise
             log.warning("telegram refused our HTML; sending plain text", error=str(exc))
             self._progress.pop(key, None)
-            try:
-                plain = split_plain(outbound.text, TELEGRAM_TEXT_LIMIT)
-                await self._send_chunks(outbound, plain, None, key)
-            except TelegramError as plain_exc:
-                raise _send_error(plain_exc) from None
+            plain = split_plain(outbound.text, TELEGRAM_TEXT_LIMIT)
+            await self._send_chunks(outbound, plain, None, key)
         self._progress.pop(key, None)
 
     async def _send_chunks(
         self, outbound: Outbound, chunks: list[str], mode: str | None, key: int
     ) -> None:
         target = outbound.target
+        reply = TelegramReply.of(target)
         last = len(chunks) - 1
         buttons = self._rating_buttons(target)
         draft = self.drafts.pop(outbound.inbox_id or 0, None)
@@ -283,11 +245,11 @@ class TelegramChannel:
         ):
             start = self._progress[key] = 1
         for index in range(start, len(chunks)):
-            reply_to = target.get("reply_to") if index == 0 else None
+            reply_to = reply.reply_to if index == 0 else None
             params: dict[str, Any] = {
                 "text": chunks[index],
                 "parse_mode": mode,
-                "message_thread_id": target.get("thread_id"),
+                "message_thread_id": reply.thread_id,
                 "link_preview_options": {"is_disabled": True},
                 "reply_parameters": {"message_id": reply_to, "allow_sending_without_reply": True}
                 if reply_to
@@ -296,33 +258,30 @@ class TelegramChannel:
             }
             try:
                 await self.api.call("sendMessage", chat_id=self.chat_for(target), **params)
-            except TelegramError as exc:
-                if exc.migrate_to is None:
-                    raise
-                self._migrated[int(target["chat_id"])] = exc.migrate_to
+            except ChatMigrated as exc:
+                self._migrated[chat_of(target)] = exc.migrate_to
                 log.info(
-                    "telegram group became a supergroup", old=target["chat_id"], new=exc.migrate_to
+                    "telegram group became a supergroup", old=target.chat_id, new=exc.migrate_to
                 )
                 await self.api.call("sendMessage", chat_id=exc.migrate_to, **params)
             self._progress[key] = index + 1
 
-    def _rating_buttons(self, target: dict[str, Any]) -> dict[str, Any] | None:
+    def _rating_buttons(self, target: ReplyTarget) -> dict[str, Any] | None:
         """👍/👎 under the answer's last part, when the answer came from a model."""
-        request_id = target.get("request_id")
-        if not self._config.rating_buttons or not isinstance(request_id, str):
+        if not self._config.rating_buttons or target.request_id is None:
             return None
         return {
             "inline_keyboard": [
                 [
-                    {"text": "👍", "callback_data": button_data(1, request_id)},
-                    {"text": "👎", "callback_data": button_data(-1, request_id)},
+                    {"text": "👍", "callback_data": button_data(1, target.request_id)},
+                    {"text": "👎", "callback_data": button_data(-1, target.request_id)},
                 ]
             ]
         }
 
     async def _finish_draft(
         self,
-        target: dict[str, Any],
+        target: ReplyTarget,
         message_id: int,
         text: str,
         mode: str | None,
@@ -339,65 +298,11 @@ class TelegramChannel:
                 link_preview_options={"is_disabled": True},
                 reply_markup=buttons,
             )
-        except TelegramError as exc:
+        except PlatformError as exc:
             if "message is not modified" in str(exc):
                 return True
-            if exc.bad_entities:
+            if bad_entities(exc):
                 raise
             log.info("could not finish the draft; sending the answer anew", error=str(exc))
             return False
         return True
-
-
-class _Draft:
-    """Streams an answer into one message, edited at most every `interval` seconds.
-
-    The draft is plain text (a half-written answer is not valid Markdown); the outbox replaces
-    it with the formatted answer. Errors only stop the preview, never the answer.
-    """
-
-    PREVIEW_LIMIT = 4000
-
-    def __init__(self, channel: TelegramChannel, inbound: Inbound, interval: float) -> None:
-        self._channel = channel
-        self._inbound = inbound
-        self._interval = interval
-        self._text = ""
-        self._next_show = time.monotonic() + interval
-        self._message_id: int | None = None
-
-    async def __call__(self, piece: str) -> None:
-        self._text += piece
-        if time.monotonic() >= self._next_show:
-            await self._show()
-
-    async def _show(self) -> None:
-        self._next_show = time.monotonic() + self._interval
-        text = self._text.strip()
-        if not text:
-            return
-        if len(text) > self.PREVIEW_LIMIT:
-            text = text[: self.PREVIEW_LIMIT] + "…"
-        api, target = self._channel.api, self._inbound.target
-        chat = self._channel.chat_for(target)
-        try:
-            if self._message_id is None:
-                sent = await api.call(
-                    "sendMessage",
-                    chat_id=chat,
-                    text=text,
-                    message_thread_id=target.get("thread_id"),
-                )
-                self._message_id = int(sent["message_id"])
-                self._channel.drafts[self._inbound.inbox_id or 0] = self._message_id
-            else:
-                await api.call(
-                    "editMessageText", chat_id=chat, message_id=self._message_id, text=text
-                )
-        except TelegramError as exc:
-            self._next_show = time.monotonic() + (exc.retry_after or self._interval)
-
-
-def _send_error(exc: TelegramError) -> SendError:
-    """429 waits as told; 403 (blocked, kicked) and other 4xx are final; the rest retries."""
-    return SendError(str(exc), permanent=not exc.retryable, retry_after=exc.retry_after)

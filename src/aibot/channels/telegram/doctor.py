@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from aibot.channels.telegram.client import TelegramApi, TelegramError
+from aibot.channels.errors import PlatformError
+from aibot.channels.telegram.client import TelegramApi
 from aibot.config import TelegramChannelConfig
 from aibot.ops.checks import Check
 
@@ -11,7 +12,7 @@ async def telegram_checks(config: TelegramChannelConfig) -> list[Check]:
     api = TelegramApi(config.bot_token.get_secret_value(), config.api_base)
     try:
         me = await api.call("getMe")
-    except TelegramError as exc:
+    except PlatformError as exc:
         fix = (
             "get a new token from @BotFather and set TELEGRAM_BOT_TOKEN in .env"
             if exc.code in (401, 404)

@@ -8,14 +8,44 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from aibot.config import TelegramChannelConfig
 from aibot.core.events import EventKind, PlatformEvent
-from aibot.core.messages import Inbound
+from aibot.core.messages import ChatType, Inbound, ReplyTarget
 
 CHANNEL = "telegram"
+ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]  # what `read` understands
+
+
+@dataclass(frozen=True, slots=True)
+class TelegramReply:
+    """Telegram's part of a reply target: the forum topic, and in groups the message replied to."""
+
+    thread_id: int | None = None
+    reply_to: int | None = None
+
+    def target(self, chat_id: int, chat_type: ChatType) -> ReplyTarget:
+        return ReplyTarget(
+            chat_id, chat_type, platform={"thread_id": self.thread_id, "reply_to": self.reply_to}
+        )
+
+    @classmethod
+    def of(cls, target: ReplyTarget) -> TelegramReply:
+        thread, reply_to = target.platform.get("thread_id"), target.platform.get("reply_to")
+        return cls(
+            thread if isinstance(thread, int) else None,
+            reply_to if isinstance(reply_to, int) else None,
+        )
+
+
+def chat_of(target: ReplyTarget) -> int:
+    """The chat a reply goes to; a target without one is a bug, not something to send."""
+    if target.chat_id is None:
+        raise ValueError("a Telegram reply target needs a chat_id")
+    return int(target.chat_id)
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +73,16 @@ def utf16_slice(text: str, offset: int, length: int) -> str:
 
 
 class UpdateReader:
-    def __init__(self, config: TelegramChannelConfig, bot_id: int, bot_username: str) -> None:
+    def __init__(
+        self,
+        config: TelegramChannelConfig,
+        bot_id: int,
+        bot_username: str,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._config = config
+        self._clock = clock
         self._bot_id = bot_id
         self._mention = f"@{bot_username}".lower()
         self._allowed_users = {u.lower().lstrip("@") for u in config.allowed_users}
@@ -89,15 +127,12 @@ class UpdateReader:
             user_id=user,
             text=prompt.strip(),
             request_id=uuid.uuid4().hex,
-            received_at=time.time(),
+            received_at=self._clock(),
             message_id=f"{self._bot_id}:{update['update_id']}",
             principal=f"telegram:{user}",
-            target={
-                "chat_id": chat["id"],
-                "chat_type": "group" if group else "private",
-                "thread_id": thread,
-                "reply_to": message["message_id"] if group else None,
-            },
+            target=TelegramReply(thread, message["message_id"] if group else None).target(
+                chat["id"], "group" if group else "private"
+            ),
         )
 
     def _chat_allowed(self, chat: dict[str, Any]) -> bool:
@@ -154,7 +189,7 @@ class UpdateReader:
             kind,
             f"{self._bot_id}:{update['update_id']}",
             f"{CHANNEL}:{chat['id']}",
-            {"chat_id": chat["id"], "chat_type": "group", "thread_id": None, "reply_to": None},
+            TelegramReply().target(chat["id"], "group"),
             names,
         )
 

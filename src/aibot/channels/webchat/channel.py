@@ -2,19 +2,17 @@
 
 On loopback the page is open; bound anywhere else it asks for an API key, so nobody who can
 reach the port can spend the owner's model key. Cross-site pages are refused by an Origin
-check, since a browser lets any site open a WebSocket to 127.0.0.1.
+check (`verify.py`), since a browser lets any site open a WebSocket to 127.0.0.1.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 import structlog
@@ -22,7 +20,9 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from fastapi.responses import FileResponse
 from fastapi.staticfiles import StaticFiles
 
+from aibot.channels.base import SYSTEM_CLOCK, Clock
 from aibot.channels.http_api.verify import ApiKeys
+from aibot.channels.webchat.verify import same_origin
 from aibot.core.commands import ModelCatalog
 from aibot.core.feedback import Feedback
 from aibot.core.messages import Inbound
@@ -37,14 +37,6 @@ _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 log = structlog.get_logger("aibot.webchat")
 
 
-def same_origin(websocket: WebSocket) -> bool:
-    """Browsers always send Origin on WebSocket upgrades; other clients may omit it."""
-    origin = websocket.headers.get("origin")
-    if not origin:
-        return True
-    return urlsplit(origin).netloc.lower() == websocket.headers.get("host", "").lower()
-
-
 class WebChat:
     def __init__(
         self,
@@ -57,7 +49,9 @@ class WebChat:
         *,
         require_key: bool,
         title: str,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self._clock = clock
         self._service = service
         self._feedback = feedback
         self._memory = memory
@@ -173,7 +167,7 @@ class WebChat:
             user_id=session_id,
             text=text.strip(),
             request_id=uuid.uuid4().hex,
-            received_at=time.time(),
+            received_at=self._clock.now(),
             principal=principal,
         )
         await _send(websocket, {"type": "start", "id": message_id})

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from typing import Any
 from xml.etree.ElementTree import Element
 
@@ -20,17 +19,10 @@ import structlog
 from fastapi import APIRouter
 
 from aibot.channels.base import ChannelContext
-from aibot.channels.wecom.client import (
-    IP_NOT_TRUSTED,
-    RATE_LIMITED,
-    TOKEN_INVALID,
-    WecomApi,
-    WecomError,
-    config_fix,
-)
+from aibot.channels.errors import PlatformError
+from aibot.channels.wecom.client import RATE_LIMITED, MemberLimiter, WecomApi, config_fix
 from aibot.channels.wecom.format import split_utf8
-from aibot.channels.wecom.inbound import CHANNEL, Notice, read_message
-from aibot.channels.wecom.ratelimit import MemberLimiter
+from aibot.channels.wecom.inbound import CHANNEL, Notice, WecomReply, read_message
 from aibot.channels.wecom.verify import CallbackVerifier, Rejected
 from aibot.channels.wecom.webhook import build_router
 from aibot.config import WecomChannelConfig
@@ -42,33 +34,25 @@ from aibot.core.pipeline import DeltaSink
 log = structlog.get_logger("aibot.wecom")
 
 NOTICES_REMEMBERED = 10_000
-# -1: busy; a token refused even after a refetch; 60020: the admin can fix it while we wait.
-RETRYABLE = frozenset({-1, IP_NOT_TRUSTED}) | TOKEN_INVALID
 
 
 class WecomChannel:
     name = CHANNEL
 
-    def __init__(
-        self,
-        config: WecomChannelConfig,
-        context: ChannelContext,
-        *,
-        clock: Callable[[], float] = time.time,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
+    def __init__(self, config: WecomChannelConfig, context: ChannelContext) -> None:
         self._config = config
         self._inbox = context.inbox
         self._events = context.events
+        self._clock = context.clock
         self.api = WecomApi(
             config.corp_id,
             config.secret.get_secret_value(),
             config.api_base,
             timeout=config.timeout,
-            clock=monotonic,
+            clock=context.clock.monotonic,
         )
-        self.verifier = CallbackVerifier(config, clock=clock)
-        self.limiter = MemberLimiter(clock=monotonic)
+        self.verifier = CallbackVerifier(config, clock=context.clock.now)
+        self.limiter = MemberLimiter(clock=context.clock.monotonic)
         self._progress: dict[int, int] = {}  # outbox id -> parts already delivered
         self._noticed: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
@@ -102,7 +86,7 @@ class WecomChannel:
     async def _check_credentials(self) -> None:
         try:
             await self.api.token()
-        except WecomError as exc:
+        except PlatformError as exc:
             self._record(exc)
             log.error("wecom cannot send replies", error=self.last_error)
             return
@@ -118,7 +102,7 @@ class WecomChannel:
 
     async def receive(self, message: Element) -> None:
         """Commits a text message to the inbox; a non-text message gets the notice."""
-        item = read_message(message, self._config.agent_id)
+        item = read_message(message, self._config.agent_id, clock=self._clock.now)
         if isinstance(item, Inbound):
             await self._inbox.accept(item)
         elif isinstance(item, PlatformEvent):
@@ -145,7 +129,7 @@ class WecomChannel:
         self.limiter.record(user)
         try:
             await self.api.send(self._body(user, text, "text"))
-        except WecomError as exc:
+        except PlatformError as exc:
             log.warning("wecom notice not sent", user=user, error=str(exc))
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
@@ -162,7 +146,7 @@ class WecomChannel:
     async def send(self, outbound: Outbound) -> None:
         """Sends the reply in ≤2048-byte parts, resuming after parts already delivered."""
         key = outbound.outbox_id or 0
-        user = str(outbound.target["touser"])
+        user = WecomReply.of(outbound.target).touser
         parts = split_utf8(outbound.text)
         for index in range(self._progress.get(key, 0), len(parts)):
             wait = self.limiter.wait(user)
@@ -176,11 +160,15 @@ class WecomChannel:
                 answer = await self.api.send(
                     self._body(user, parts[index], self._config.reply_format)
                 )
-            except WecomError as exc:
-                error = self._send_error(exc)
-                if error.permanent:
+            except PlatformError as exc:
+                # The client marked it final or not (busy, network and the IP allow-list
+                # retry); WeCom's rate limits wait `rate_limit_wait`.
+                self._record(exc)
+                if exc.code in RATE_LIMITED:
+                    exc.retry_after = self._config.rate_limit_wait
+                if exc.permanent:
                     self._progress.pop(key, None)
-                raise error from None
+                raise
             if user in str(answer.get("invaliduser") or "").split("|"):
                 self._progress.pop(key, None)
                 raise SendError(f"WeCom says {user} is not a valid recipient", permanent=True)
@@ -198,15 +186,7 @@ class WecomChannel:
             "enable_duplicate_check": 0,
         }
 
-    def _send_error(self, exc: WecomError) -> SendError:
-        """Limits wait `rate_limit_wait`; busy, network and IP allow-list problems retry with
-        backoff; anything else (bad secret, wrong agent, unknown user) is final."""
-        self._record(exc)
-        if exc.code in RATE_LIMITED:
-            return SendError(str(exc), retry_after=self._config.rate_limit_wait)
-        return SendError(str(exc), permanent=exc.code is not None and exc.code not in RETRYABLE)
-
-    def _record(self, exc: WecomError) -> None:
+    def _record(self, exc: PlatformError) -> None:
         """Problems the user must fix (and transport trouble) are shown in /readyz."""
         fix = config_fix(exc)
         if fix is not None or exc.code is None:

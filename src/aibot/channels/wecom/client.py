@@ -3,7 +3,15 @@
 gettoken is throttled, so the token is kept for its `expires_in` less a margin and fetched by one
 caller at a time. WeCom may still invalidate it early: a call answered 40014 (invalid) or 42001
 (expired) drops the token, fetches a new one and is retried once. 40001 is a wrong secret in
-WeCom (unlike WeChat), which a new token cannot fix, so it is not retried.
+WeCom (unlike WeChat), which a new token cannot fix, so it is not retried. Failures raise
+`PlatformError` with WeCom's errcode as `code` (None for a transport failure).
+
+`MemberLimiter` keeps WeCom's per-member send limits on our side, because WeCom drops the
+excess silently: an app may send one member at most 30 messages a minute and 1000 an hour;
+past that, `message/send` still answers ok and the member never sees the message. So before
+each send the channel asks how long to wait, and the outbox re-queues the reply for exactly
+that long. The windows slide (timestamps of recent sends), and live in memory: after a restart
+the first window may go over by what was sent just before it.
 """
 
 from __future__ import annotations
@@ -11,12 +19,14 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import aiohttp
 import orjson
 
+from aibot.channels.errors import PlatformError
 from aibot.ops.proxy import proxy_for
 
 TOKEN_INVALID = frozenset({40014, 42001})
@@ -29,18 +39,15 @@ WRONG_AGENT = 301002
 REFRESH_MARGIN = 300.0  # fetch a new token this long before the old one expires
 
 
-class WecomError(Exception):
-    """An errcode other than 0 (`code`), or a transport failure (`code` None)."""
-
-    def __init__(self, message: str, *, code: int | None = None) -> None:
-        super().__init__(message)
-        self.code = code
+# -1: busy; a token refused even after a refetch; 60020: the admin can fix it while we wait;
+# the rate limits: the channel waits `rate_limit_wait`. Any other errcode is final.
+RETRYABLE = frozenset({-1, IP_NOT_TRUSTED}) | TOKEN_INVALID | RATE_LIMITED
 
 
 _FROM_IP = re.compile(r"from ip: ([0-9A-Fa-f.:]+)")
 
 
-def config_fix(exc: WecomError) -> str | None:
+def config_fix(exc: PlatformError) -> str | None:
     """What to change when the error is the user's setup rather than a passing problem."""
     if exc.code == BAD_CORP_ID:
         return "channels.wecom.corp_id is wrong: copy 企业ID from 我的企业 → 企业信息"
@@ -112,7 +119,7 @@ class WecomApi:
             return await self._request(
                 method, path, {**(params or {}), "access_token": token}, body
             )
-        except WecomError as exc:
+        except PlatformError as exc:
             if exc.code not in TOKEN_INVALID:
                 raise
         async with self._token_lock:
@@ -149,20 +156,67 @@ class WecomApi:
                 status = response.status
         except (TimeoutError, aiohttp.ClientError) as exc:
             # The exception text never includes the query (token, secret), only the host.
-            raise WecomError(f"{path}: network error: {type(exc).__name__} {exc}") from None
+            raise PlatformError(f"{path}: network error: {type(exc).__name__} {exc}") from None
         try:
             answer = orjson.loads(raw)
         except orjson.JSONDecodeError:
             answer = None
         if status != 200 or not isinstance(answer, dict):
-            raise WecomError(f"{path}: HTTP {status}, not a WeCom answer")
+            raise PlatformError(f"{path}: HTTP {status}, not a WeCom answer", status=status)
         code = answer.get("errcode") or 0
         if not isinstance(code, int):
-            raise WecomError(f"{path}: errcode {code!r} is not a number")
+            raise PlatformError(f"{path}: errcode {code!r} is not a number", status=status)
         if code != 0:
-            raise WecomError(f"{path}: errcode {code}: {answer.get('errmsg', '')}", code=code)
+            raise PlatformError(
+                f"{path}: errcode {code}: {answer.get('errmsg', '')}",
+                status=status,
+                code=code,
+                permanent=code not in RETRYABLE,
+            )
         return answer
 
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+
+
+LIMITS = ((30, 60.0), (1000, 3600.0))  # (sends, window seconds) per member per app
+
+
+class MemberLimiter:
+    def __init__(
+        self,
+        limits: tuple[tuple[int, float], ...] = LIMITS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._limits = limits
+        self._longest = max(window for _count, window in limits)
+        self._clock = clock
+        self._sent: dict[str, deque[float]] = {}
+
+    def wait(self, member: str) -> float:
+        """Seconds until `member` may be sent another message; 0.0 means now."""
+        sent = self._recent(member)
+        now = self._clock()
+        wait = 0.0
+        for count, window in self._limits:
+            in_window = [at for at in sent if at > now - window]
+            if len(in_window) >= count:
+                # The oldest send that must leave the window before one more fits.
+                wait = max(wait, in_window[-count] + window - now)
+        return wait
+
+    def record(self, member: str) -> None:
+        self._sent.setdefault(member, deque()).append(self._clock())
+        if len(self._sent) > 10_000:  # forget members with nothing left in any window
+            for name in [m for m in self._sent if not self._recent(m)]:
+                del self._sent[name]
+
+    def _recent(self, member: str) -> deque[float]:
+        sent = self._sent.get(member)
+        if sent is None:
+            return deque()
+        horizon = self._clock() - self._longest
+        while sent and sent[0] <= horizon:
+            sent.popleft()
+        return sent

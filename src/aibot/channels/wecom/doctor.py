@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import MutableMapping
 from typing import Any
 from urllib.parse import urlencode
@@ -22,10 +21,11 @@ from xml.etree.ElementTree import Element
 import aiohttp
 from fastapi import FastAPI
 
-from aibot.channels.wecom.client import WecomApi, WecomError, config_fix
-from aibot.channels.wecom.crypto import WecomCrypto
+from aibot.channels.base import SYSTEM_CLOCK, Clock
+from aibot.channels.errors import PlatformError
+from aibot.channels.wecom.client import WecomApi, config_fix
 from aibot.channels.wecom.inbound import read_message
-from aibot.channels.wecom.verify import CallbackVerifier, Rejected
+from aibot.channels.wecom.verify import CallbackVerifier, Rejected, WecomCrypto
 from aibot.channels.wecom.webhook import WEBHOOK_PATH, build_router
 from aibot.config import WecomChannelConfig
 from aibot.core.messages import Inbound
@@ -40,11 +40,13 @@ _REASON_FIX = {
 }
 
 
-async def wecom_checks(config: WecomChannelConfig, public_url: str | None) -> list[Check]:
+async def wecom_checks(
+    config: WecomChannelConfig, public_url: str | None, clock: Clock = SYSTEM_CLOCK
+) -> list[Check]:
     checks = await _credentials(config)
-    checks.append(await _self_test(config))
+    checks.append(await _self_test(config, clock))
     if public_url:
-        checks.append(await _public_url(config, public_url.rstrip("/") + WEBHOOK_PATH))
+        checks.append(await _public_url(config, public_url.rstrip("/") + WEBHOOK_PATH, clock))
     return checks
 
 
@@ -55,14 +57,14 @@ async def _credentials(config: WecomChannelConfig) -> list[Check]:
     try:
         try:
             await api.token()
-        except WecomError as exc:
+        except PlatformError as exc:
             return [Check("wecom credentials", "fail", str(exc), _fix(exc, config))]
         token_ok = Check(
             "wecom credentials", "ok", f"access token issued for corp {config.corp_id}"
         )
         try:
             agent = await api.agent(config.agent_id)
-        except WecomError as exc:
+        except PlatformError as exc:
             return [token_ok, Check("wecom app", "fail", str(exc), _fix(exc, config))]
     finally:
         await api.close()
@@ -77,13 +79,13 @@ async def _credentials(config: WecomChannelConfig) -> list[Check]:
     ]
 
 
-def _fix(exc: WecomError, config: WecomChannelConfig) -> str:
+def _fix(exc: PlatformError, config: WecomChannelConfig) -> str:
     if exc.code is None:
         return f"check that {config.api_base} is reachable from this server"
     return config_fix(exc) or f"see https://open.work.weixin.qq.com/devtool/query?e={exc.code}"
 
 
-async def _self_test(config: WecomChannelConfig) -> Check:
+async def _self_test(config: WecomChannelConfig, clock: Clock) -> Check:
     """Signs and encrypts as WeCom does and sends both requests through the real route."""
     refusals: list[Rejected] = []
     received: list[Element] = []
@@ -92,15 +94,17 @@ async def _self_test(config: WecomChannelConfig) -> Check:
         received.append(message)
 
     app = FastAPI()
-    app.include_router(build_router(CallbackVerifier(config), handle, refusals.append))
+    app.include_router(
+        build_router(CallbackVerifier(config, clock=clock.now), handle, refusals.append)
+    )
     wecom = _wecom_side(config)
     echo = str(secrets.randbelow(10**19))
-    status, body = await _asgi(app, "GET", _verification_query(wecom, echo), b"")
+    status, body = await _asgi(app, "GET", _verification_query(wecom, echo, clock), b"")
     if status != 200 or body != echo.encode():
         return _self_test_failed("URL verification", status, refusals)
     message = (
         f"<xml><ToUserName><![CDATA[{config.corp_id}]]></ToUserName><FromUserName>"
-        f"<![CDATA[ai-bot-doctor]]></FromUserName><CreateTime>{int(time.time())}"
+        f"<![CDATA[ai-bot-doctor]]></FromUserName><CreateTime>{int(clock.now())}"
         f"</CreateTime><MsgType><![CDATA[text]]></MsgType><Content><![CDATA[ping]]>"
         f"</Content><MsgId>1</MsgId><AgentID>{config.agent_id}</AgentID></xml>"
     )
@@ -111,7 +115,7 @@ async def _self_test(config: WecomChannelConfig) -> Check:
         f"</Encrypt></xml>"
     )
     status, body = await _asgi(
-        app, "POST", urlencode(_signature_params(wecom, encrypted)), envelope.encode()
+        app, "POST", urlencode(_signature_params(wecom, encrypted, clock)), envelope.encode()
     )
     inbound = read_message(received[0], config.agent_id) if received else None
     if status != 200 or body or not isinstance(inbound, Inbound) or inbound.text != "ping":
@@ -140,10 +144,10 @@ def _self_test_failed(what: str, status: int, refusals: list[Rejected]) -> Check
     )
 
 
-async def _public_url(config: WecomChannelConfig, url: str) -> Check:
+async def _public_url(config: WecomChannelConfig, url: str, clock: Clock) -> Check:
     """What WeCom's console will do on 保存: a signed GET to the public address."""
     echo = str(secrets.randbelow(10**19))
-    query = _verification_query(_wecom_side(config), echo)
+    query = _verification_query(_wecom_side(config), echo, clock)
     try:
         async with (
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10)) as http,
@@ -179,8 +183,8 @@ def _wecom_side(config: WecomChannelConfig) -> WecomCrypto:
     )
 
 
-def _signature_params(wecom: WecomCrypto, encrypted: str) -> dict[str, str]:
-    timestamp, nonce = str(int(time.time())), str(secrets.randbelow(10**10))
+def _signature_params(wecom: WecomCrypto, encrypted: str, clock: Clock) -> dict[str, str]:
+    timestamp, nonce = str(int(clock.now())), str(secrets.randbelow(10**10))
     return {
         "msg_signature": wecom.sign(timestamp, nonce, encrypted),
         "timestamp": timestamp,
@@ -188,9 +192,9 @@ def _signature_params(wecom: WecomCrypto, encrypted: str) -> dict[str, str]:
     }
 
 
-def _verification_query(wecom: WecomCrypto, echo: str) -> str:
+def _verification_query(wecom: WecomCrypto, echo: str, clock: Clock) -> str:
     encrypted = wecom.encrypt(echo)
-    return urlencode({**_signature_params(wecom, encrypted), "echostr": encrypted})
+    return urlencode({**_signature_params(wecom, encrypted, clock), "echostr": encrypted})
 
 
 async def _asgi(app: FastAPI, method: str, query: str, body: bytes) -> tuple[int, bytes]:

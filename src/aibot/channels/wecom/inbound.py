@@ -10,14 +10,33 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from xml.etree.ElementTree import Element
 
 from aibot.channels.wecom.verify import child_text
 from aibot.core.events import PlatformEvent
-from aibot.core.messages import Inbound
+from aibot.core.messages import Inbound, ReplyTarget
 
 CHANNEL = "wecom"
+
+
+@dataclass(frozen=True, slots=True)
+class WecomReply:
+    """WeCom's part of a reply target: the member `message/send` addresses (an app chat is
+    always one member's, so the member is also the chat)."""
+
+    touser: str
+
+    def target(self) -> ReplyTarget:
+        return ReplyTarget(self.touser, platform={"touser": self.touser})
+
+    @classmethod
+    def of(cls, target: ReplyTarget) -> WecomReply:
+        touser = target.platform.get("touser")
+        if not isinstance(touser, str):
+            raise ValueError("a WeCom reply target needs a touser")
+        return cls(touser)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +66,7 @@ def read_event(message: Element, agent_id: int) -> PlatformEvent | None:
             "user_entered",
             f"enter_agent:{agent_id}:{user}",
             f"{CHANNEL}:{agent_id}:{user}",
-            {"touser": user, "chat_id": user},
+            WecomReply(user).target(),
             (user,),
         )
     change = (child_text(message, "ChangeType") or "").strip()
@@ -57,12 +76,14 @@ def read_event(message: Element, agent_id: int) -> PlatformEvent | None:
         "contact_changed",
         f"{agent_id}:{dedupe_key(message)}",
         f"{CHANNEL}:{agent_id}",
-        {},
+        ReplyTarget(),
         tuple(x for x in (change, who) if x),
     )
 
 
-def read_message(message: Element, agent_id: int) -> Inbound | Notice | PlatformEvent | None:
+def read_message(
+    message: Element, agent_id: int, *, clock: Callable[[], float] = time.time
+) -> Inbound | Notice | PlatformEvent | None:
     """None for what is not ours to answer, including another app's messages: apps may share
     a callback URL, Token and key, and we can only answer as `agent_id`."""
     user = (child_text(message, "FromUserName") or "").strip()
@@ -85,8 +106,8 @@ def read_message(message: Element, agent_id: int) -> Inbound | Notice | Platform
         user_id=user,
         text=text,
         request_id=uuid.uuid4().hex,
-        received_at=time.time(),
+        received_at=clock(),
         message_id=key,
         principal=f"{CHANNEL}:{user}",
-        target={"touser": user, "chat_id": user},
+        target=WecomReply(user).target(),
     )
