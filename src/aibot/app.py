@@ -17,10 +17,10 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from aibot import __version__
 from aibot.admin.keys import ApiKeyStore
 from aibot.admin.routes import AdminConsole
+from aibot.channels.api_keys import ApiKeys, bearer_token
 from aibot.channels.base import ChannelContext, Clock
 from aibot.channels.http_api.openai_api import build_openai_router, openai_error
 from aibot.channels.http_api.rest import build_rest_router, error_response
-from aibot.channels.http_api.verify import ApiKeys, bearer_token
 from aibot.channels.registry import build_channels
 from aibot.channels.webchat.channel import WebChat
 from aibot.config import Config, ConfigError, LoadedConfig

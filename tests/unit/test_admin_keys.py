@@ -10,7 +10,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.admin.keys import ApiKeyStore
-from aibot.channels.http_api.verify import ApiKeys, StoredKey
+from aibot.channels.api_keys import ApiKeys, StoredKey
 from aibot.store.schema import api_keys
 from tests.conftest import wait_until
 

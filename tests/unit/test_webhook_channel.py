@@ -10,9 +10,9 @@ import pytest
 from fastapi import FastAPI, Request, Response
 from fastapi.testclient import TestClient
 
+from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import Channel, ChannelContext, Clock
 from aibot.channels.errors import PlatformError
-from aibot.channels.http_api.verify import ApiKeys
 from aibot.channels.registry import build_channels
 from aibot.config import Config
 from aibot.core.errors import AccessDenied

@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aibot.admin.inputs import printable
-from aibot.channels.http_api.verify import SCOPE_PREFIXES, StoredKey
+from aibot.channels.api_keys import SCOPE_PREFIXES, StoredKey
 from aibot.store.schema import api_keys
 
 KEY_PREFIX = "aib_"

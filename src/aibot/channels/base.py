@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from fastapi import APIRouter
 
-from aibot.channels.http_api.verify import ApiKeys
+from aibot.channels.api_keys import ApiKeys
 from aibot.core.events import PlatformEvents
 from aibot.core.feedback import Feedback
 from aibot.core.inbox import Inbox

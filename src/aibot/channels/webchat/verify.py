@@ -2,7 +2,7 @@
 
 Browsers always send `Origin` on WebSocket upgrades, and let any site open a WebSocket to
 127.0.0.1; a page of another origin is refused. Other clients may omit the header. The access
-key (when the page is reachable from the network) is checked by `http_api/verify.py`.
+key (when the page is reachable from the network) is checked by `channels/api_keys.py`.
 """
 
 from __future__ import annotations

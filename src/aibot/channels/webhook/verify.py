@@ -2,7 +2,7 @@
 
 `X-AIBot-Signature: sha256=<hex HMAC-SHA256(secret, timestamp + "." + body)>`, with
 `X-AIBot-Timestamp` (UNIX seconds) so a receiver can refuse stale or replayed callbacks.
-Incoming messages are checked by API key (`http_api/verify.py`), like the REST API.
+Incoming messages are checked by API key (`channels/api_keys.py`), like the REST API.
 """
 
 from __future__ import annotations
