@@ -18,7 +18,7 @@ import pytest
 from dotenv import dotenv_values
 
 from aibot.config import load_config
-from aibot.providers.presets import PRESETS
+from aibot.config.presets import PRESETS
 from tests.fakes.openai_server import FakeOpenAI
 
 AI_BOT = Path(sys.executable).parent / "ai-bot"

@@ -15,8 +15,8 @@ from typing import Any
 
 from aibot.admin.inputs import printable
 from aibot.config import PolicyConfig, parse_rate
-from aibot.config_edit import edit_config
-from aibot.config_edit import section as yaml_section
+from aibot.config.edit import edit_config
+from aibot.config.edit import section as yaml_section
 from aibot.policy.words import read_word_files
 
 MAX_WORDS = 10_000

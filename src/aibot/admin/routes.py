@@ -54,8 +54,8 @@ from aibot.admin.roles import Role
 from aibot.admin.sessions import Sessions
 from aibot.admin.stats import snapshot
 from aibot.admin.users import NAME_MAX, AdminUsers
-from aibot.config_edit import edit_config, restore
-from aibot.config_edit import section as yaml_section
+from aibot.config.edit import edit_config, restore
+from aibot.config.edit import section as yaml_section
 from aibot.ops.pii import mask_pii
 from aibot.ops.quality import arm_stats, csat_by_day, provider_counts
 

@@ -141,7 +141,7 @@ def rollback(config: ConfigOption = None) -> None:
 
 def _edit(loaded: LoadedConfig, change: Callable[[dict[str, Any]], None]) -> None:
     """Removes models.canary (after `change(models)`), keeping the file's comments and mode."""
-    from aibot.config_edit import edit_config, section
+    from aibot.config.edit import edit_config, section
 
     if loaded.path is None:
         fail("there is no config.yaml to change (running on defaults)", code=1)

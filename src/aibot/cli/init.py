@@ -28,10 +28,10 @@ from rich.table import Table
 
 from aibot.cli.common import console, err_console, fail
 from aibot.config import ProviderConfig
+from aibot.config.presets import PRESETS, Preset
 from aibot.ops.logging import mask_value
 from aibot.providers.base import ChatRequest, Message, ProviderError
 from aibot.providers.openai_compat import OpenAICompatibleProvider
-from aibot.providers.presets import PRESETS, Preset
 
 CUSTOM = "custom"
 CUSTOM_KEY_VAR = "AIBOT_MODEL_API_KEY"

@@ -16,6 +16,7 @@ import aiohttp
 import orjson
 
 from aibot.config import ProviderConfig
+from aibot.config.presets import PRESETS, ReasoningEcho
 from aibot.ops.proxy import proxy_for
 from aibot.providers.base import (
     ChatRequest,
@@ -25,7 +26,6 @@ from aibot.providers.base import (
     StreamDelta,
     Usage,
 )
-from aibot.providers.presets import PRESETS, ReasoningEcho
 from aibot.providers.reasoning import ThinkTagSplitter, split_think_tags
 
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})

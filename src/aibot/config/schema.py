@@ -25,55 +25,15 @@ from pydantic import (
     model_validator,
 )
 
-from aibot.config_base import ConfigError, Section, parse_duration
-from aibot.config_channels import (
-    FEISHU_HOSTS,
+from aibot.config.base import ConfigError, Section, parse_duration
+from aibot.config.channels import (
     ChannelsConfig,
-    ChannelSection,
-    DingtalkChannelConfig,
-    FeishuChannelConfig,
-    TelegramChannelConfig,
-    WebhookChannelConfig,
-    WecomChannelConfig,
 )
-from aibot.config_data import OutboxConfig, RedisConfig, RetentionConfig, StorageConfig
-from aibot.config_policy import (
-    AccessConfig,
-    CacheConfig,
+from aibot.config.data import OutboxConfig, RedisConfig, RetentionConfig, StorageConfig
+from aibot.config.policy import (
     PolicyConfig,
-    RateLimitConfig,
     RouteConfig,
-    RouteMatch,
-    SensitiveWordsConfig,
-    parse_rate,
 )
-
-# The sections live in their own modules; `aibot.config` stays the one place to import from.
-__all__ = [
-    "FEISHU_HOSTS",
-    "AccessConfig",
-    "CacheConfig",
-    "ChannelSection",
-    "ChannelsConfig",
-    "ConfigError",
-    "DingtalkChannelConfig",
-    "FeishuChannelConfig",
-    "OutboxConfig",
-    "PolicyConfig",
-    "RateLimitConfig",
-    "RedisConfig",
-    "RetentionConfig",
-    "RouteConfig",
-    "RouteMatch",
-    "Section",
-    "SensitiveWordsConfig",
-    "StorageConfig",
-    "TelegramChannelConfig",
-    "WebhookChannelConfig",
-    "WecomChannelConfig",
-    "parse_duration",
-    "parse_rate",
-]
 
 DEFAULT_CONFIG_FILE = "config.yaml"
 CONFIG_ENV_VAR = "AIBOT_CONFIG"
@@ -478,7 +438,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> LoadedConfig:
 
 def default_config_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     """With no config file, pick up well-known provider keys so `ai-bot run` just works."""
-    from aibot.providers.presets import PRESETS
+    from aibot.config.presets import PRESETS
 
     providers: dict[str, Any] = {}
     for name, preset in PRESETS.items():

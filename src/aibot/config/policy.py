@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from aibot.config_base import Section, parse_duration
+from aibot.config.base import Section, parse_duration
 
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*\s*(?:ms|s|m|h|d)|second|minute|hour|day)\s*$")
 _RATE_WORDS = {"second": "1s", "minute": "1m", "hour": "1h", "day": "1d"}

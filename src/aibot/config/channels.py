@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from aibot.config_base import Section, parse_duration
+from aibot.config.base import Section, parse_duration
 
 
 class ChannelSection(Section):

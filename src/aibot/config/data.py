@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field, field_validator
 
-from aibot.config_base import Section, parse_duration
+from aibot.config.base import Section, parse_duration
 
 
 class StorageConfig(Section):
