@@ -7,15 +7,30 @@ This package imports nothing else of aibot: every other room may read config, co
 from aibot.config.base import ConfigError, Section, parse_duration
 from aibot.config.channels import (
     FEISHU_HOSTS,
+    ApiConfig,
     ChannelsConfig,
     ChannelSection,
     DingtalkChannelConfig,
     FeishuChannelConfig,
     TelegramChannelConfig,
+    WebchatConfig,
     WebhookChannelConfig,
     WecomChannelConfig,
 )
+from aibot.config.conversation import EventsConfig, SessionConfig
 from aibot.config.data import OutboxConfig, RedisConfig, RetentionConfig, StorageConfig
+from aibot.config.loading import (
+    CONFIG_ENV_VAR,
+    DEFAULT_CONFIG_FILE,
+    LoadedConfig,
+    build_environment,
+    default_config_from_env,
+    format_validation_error,
+    interpolate,
+    load_config,
+    resolve_config_path,
+)
+from aibot.config.models import CanaryConfig, ModelsConfig, ProviderConfig
 from aibot.config.policy import (
     AccessConfig,
     CacheConfig,
@@ -26,30 +41,8 @@ from aibot.config.policy import (
     SensitiveWordsConfig,
     parse_rate,
 )
-from aibot.config.schema import (
-    CONFIG_ENV_VAR,
-    DEFAULT_CONFIG_FILE,
-    AdminConfig,
-    ApiConfig,
-    CanaryConfig,
-    Config,
-    DispatcherConfig,
-    EventsConfig,
-    LoadedConfig,
-    LoggingConfig,
-    ModelsConfig,
-    ProviderConfig,
-    ServerConfig,
-    SessionConfig,
-    WebchatConfig,
-    build_environment,
-    default_config_from_env,
-    format_validation_error,
-    interpolate,
-    load_config,
-    resolve_config_path,
-    url_password,
-)
+from aibot.config.schema import Config, url_password
+from aibot.config.server import AdminConfig, DispatcherConfig, LoggingConfig, ServerConfig
 
 __all__ = [
     "CONFIG_ENV_VAR",

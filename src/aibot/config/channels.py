@@ -24,6 +24,37 @@ class ChannelSection(Section):
         ]
 
 
+class ApiConfig(Section):
+    keys: list[SecretStr] = Field(
+        default_factory=list, description="Bearer keys accepted by /v1, /api/v1 and the web page."
+    )
+    key_refresh: float = Field(
+        5.0,
+        gt=0,
+        description="How often keys made in the admin console are reloaded; a "
+        "revocation reaches other replicas within this.",
+    )
+
+    @field_validator("key_refresh", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @field_validator("keys", mode="after")
+    @classmethod
+    def _drop_empty(cls, keys: list[SecretStr]) -> list[SecretStr]:
+        """An unset `${AIBOT_API_KEY}` interpolates to '' and must not become a valid key."""
+        return [k for k in keys if k.get_secret_value().strip()]
+
+
+class WebchatConfig(Section):
+    enabled: bool = Field(True, description="Serve the web chat page at / and its WebSocket.")
+    require_key: bool | None = Field(
+        None, description="Ask for an API key on the page; default: only when not on loopback."
+    )
+    title: str = Field("ai-bot", description="Name shown in the page header.")
+
+
 class WebhookChannelConfig(ChannelSection):
     """A generic asynchronous channel: POST /api/v1/messages in, signed callback out."""
 

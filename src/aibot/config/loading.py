@@ -1,0 +1,129 @@
+"""Reading config.yaml: the file is found (`-c`, `$AIBOT_CONFIG`, ./config.yaml), `${VAR}`s are
+filled from the environment and `.env`, and the result is validated into one `Config`; every
+problem becomes one readable line of a `ConfigError`.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from dotenv import dotenv_values
+from pydantic import BaseModel, Field, ValidationError
+
+from aibot.config.base import ConfigError
+from aibot.config.presets import PRESETS
+from aibot.config.schema import Config
+
+DEFAULT_CONFIG_FILE = "config.yaml"
+CONFIG_ENV_VAR = "AIBOT_CONFIG"
+
+_ENV_REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+class LoadedConfig(BaseModel):
+    """The validated config plus where it came from and which `${VAR}`s were unset."""
+
+    config: Config
+    path: Path | None
+    missing_env: list[str] = Field(default_factory=list)
+
+
+def interpolate(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
+    """Replace `${VAR}` / `${VAR:-default}` in every string; unset names are collected."""
+    if isinstance(value, str):
+
+        def _sub(match: re.Match[str]) -> str:
+            name, default = match.group(1), match.group(2)
+            if name in env and env[name] != "":
+                return env[name]
+            if default is None and name not in missing:
+                missing.append(name)
+            return default or ""
+
+        return _ENV_REF_RE.sub(_sub, value)
+    if isinstance(value, list):
+        return [interpolate(v, env, missing) for v in value]
+    if isinstance(value, dict):
+        return {k: interpolate(v, env, missing) for k, v in value.items()}
+    return value
+
+
+def format_validation_error(error: ValidationError, source: str) -> str:
+    lines = []
+    for problem in error.errors():
+        where = ".".join(str(p) for p in problem["loc"]) or "(top level)"
+        got = problem.get("input")
+        shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
+        message = problem["msg"].removeprefix("Value error, ")
+        if problem["type"] == "extra_forbidden":
+            message = "unknown key (check spelling; see `ai-bot config`)"
+        lines.append(f"{source}: {where}: {message}{shown}")
+    return "\n".join(lines)
+
+
+def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
+    """`-c` beats `$AIBOT_CONFIG` beats `./config.yaml`; None means run on defaults."""
+    if explicit:
+        path = Path(explicit)
+        if not path.is_file():
+            raise ConfigError(f"config file not found: {path} (create one with `ai-bot init`)")
+        return path
+    from_env = os.environ.get(CONFIG_ENV_VAR)
+    if from_env:
+        return resolve_config_path(from_env)
+    default = Path(DEFAULT_CONFIG_FILE)
+    return default if default.is_file() else None
+
+
+def build_environment(config_dir: Path) -> dict[str, str]:
+    """The process environment wins over `.env` so deploy tooling can override a file."""
+    env: dict[str, str] = {}
+    for dotenv_path in (Path(".env"), config_dir / ".env"):
+        if dotenv_path.is_file():
+            env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+    env.update(os.environ)
+    return env
+
+
+def load_config(explicit: str | os.PathLike[str] | None = None) -> LoadedConfig:
+    path = resolve_config_path(explicit)
+    raw: Any = {}
+    if path is not None:
+        try:
+            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            where = f" line {mark.line + 1}" if mark is not None else ""
+            problem = getattr(exc, "problem", None) or str(exc)
+            raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+        if not isinstance(raw, dict):
+            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    env = build_environment(path.parent if path else Path("."))
+    missing: list[str] = []
+    data = interpolate(raw, env, missing)
+    if path is None:
+        data = default_config_from_env(env)
+    try:
+        config = Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(format_validation_error(exc, str(path or "defaults"))) from None
+    return LoadedConfig(config=config, path=path, missing_env=missing)
+
+
+def default_config_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """With no config file, pick up well-known provider keys so `ai-bot run` just works."""
+    providers: dict[str, Any] = {}
+    for name, preset in PRESETS.items():
+        if preset.env_key and env.get(preset.env_key):
+            providers[name] = {"preset": name, "api_key": env[preset.env_key]}
+    data: dict[str, Any] = {"models": {"providers": providers}}
+    if providers:
+        data["models"]["default"] = next(iter(providers))
+    if env.get("AIBOT_API_KEY"):
+        data["api"] = {"keys": [env["AIBOT_API_KEY"]]}
+    return data

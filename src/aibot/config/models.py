@@ -1,0 +1,70 @@
+"""The `models:` section: named providers (a preset plus overrides), the default, the fallbacks,
+the circuit breaker and the canary split."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from aibot.config.base import Section, parse_duration
+
+
+class ProviderConfig(Section):
+    preset: str | None = Field(None, description="Vendor preset: openai, minimax, zhipu, deepseek…")
+    base_url: str | None = Field(None, description="OpenAI-compatible base URL; overrides preset.")
+    api_key: SecretStr | None = Field(None, description="The provider's API key.")
+    model: str | None = Field(None, description="Model name sent to the provider.")
+    timeout: float = Field(120.0, gt=0, description="Seconds allowed for one model call.")
+    connect_timeout: float = Field(10.0, gt=0, description="Seconds allowed to connect.")
+    max_retries: int = Field(2, ge=0, le=10, description="Retries on 429/5xx/timeouts.")
+    max_tokens: int | None = Field(None, ge=1, description="Cap on answer tokens.")
+    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature.")
+    extra_body: dict[str, Any] = Field(default_factory=dict, description="Extra request fields.")
+    extra_headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers.")
+    reasoning_echo: Literal["none", "field", "think_tags"] | None = Field(
+        None, description="How stored reasoning is sent back in history (preset decides if unset)."
+    )
+    max_connections: int = Field(100, ge=1, description="Pooled connections to this provider.")
+
+
+class CanaryConfig(Section):
+    provider: str = Field(description="The provider under trial.")
+    weight: float = Field(ge=0, le=100, description="Percent of conversations sent to it.")
+
+
+class ModelsConfig(Section):
+    default: str | None = Field(None, description="Provider name used unless a session picks one.")
+    fallbacks: list[str] = Field(default_factory=list, description="Tried in order on failure.")
+    breaker_failures: int = Field(
+        5, ge=1, description="Consecutive failed calls that open a provider's circuit."
+    )
+    breaker_cooldown: float = Field(
+        30.0, description="How long an open circuit skips its provider (e.g. 30s)."
+    )
+    providers: dict[str, ProviderConfig] = Field(
+        default_factory=dict, description="Named providers; the names are what /model accepts."
+    )
+    canary: CanaryConfig | None = Field(
+        None, description="Send a share of conversations (sticky) to a provider under trial."
+    )
+
+    @field_validator("breaker_cooldown", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @model_validator(mode="after")
+    def _names_exist(self) -> ModelsConfig:
+        """A misspelt default would otherwise silently route every message elsewhere."""
+        known = ", ".join(self.providers) or "none configured"
+        named = [("default", self.default), *(("fallbacks", f) for f in self.fallbacks)]
+        if self.canary is not None:
+            named.append(("canary.provider", self.canary.provider))
+        for field, name in named:
+            if name is not None and name not in self.providers:
+                raise ValueError(
+                    f"models.{field}: '{name}' is not a provider under "
+                    f"models.providers (configured: {known})"
+                )
+        return self
