@@ -20,7 +20,7 @@ COPY --from=build /opt/ai-bot /opt/ai-bot
 # The gateway binds 127.0.0.1 unless told otherwise, and inside a container loopback is
 # unreachable from a published port: so the image says 0.0.0.0 explicitly, here and only here.
 # The container's own network is then the boundary; publish the port on the host's loopback
-# (-p 127.0.0.1:18789:18789) or behind a proxy, and set api.keys. AIBOT_HOST and
+# (-p 127.0.0.1:18789:18789) or behind a proxy, and set channels.api.keys. AIBOT_HOST and
 # AIBOT_PORT are `ai-bot run --host/--port`.
 ENV PATH=/opt/ai-bot/bin:$PATH \
     PYTHONUNBUFFERED=1 \

@@ -151,7 +151,7 @@ def write_config(tmp: Path, port: int, fake_url: str, extra: JSON | None = None)
     config: JSON = {
         "server": {"host": "127.0.0.1", "port": port},
         "storage": {"url": f"sqlite:///{tmp}/bench.db"},
-        "api": {"keys": [API_KEY]},
+        "channels": {"api": {"keys": [API_KEY]}},
         "models": {
             "default": "fake",
             "providers": {"fake": {"base_url": fake_url, "api_key": "x", "model": "fake-model"}},

@@ -262,7 +262,7 @@ def base_config(workdir: Path, fake_llm: FakeOpenAI) -> dict[str, Any]:
     return {
         "server": {"host": "127.0.0.1", "port": free_port()},
         "storage": {"url": f"sqlite:///{workdir / 'ai-bot.db'}"},
-        "api": {"keys": [API_KEY]},
+        "channels": {"api": {"keys": [API_KEY]}},
         "models": {
             "default": "fake",
             "providers": {

@@ -183,7 +183,7 @@ class Gateway:
         events = PlatformEvents(
             self.repository, self.writer, self.memory, config.events, self.outbox.notify, clock
         )
-        self.keys = ApiKeys([k.get_secret_value() for k in config.api.keys])
+        self.keys = ApiKeys([k.get_secret_value() for k in config.channels.api.keys])
         self.clock = Clock(now=clock)
         self.channels = build_channels(
             config,
@@ -207,14 +207,14 @@ class Gateway:
 
     @property
     def webchat_requires_key(self) -> bool:
-        explicit = self.config.webchat.require_key
+        explicit = self.config.channels.webchat.require_key
         return explicit if explicit is not None else not self.config.server.is_loopback
 
     async def start(self) -> None:
         self.loop_lag.start()
         await migrate(self.engine)
         await self.keys.start_refreshing(
-            ApiKeyStore(self.engine).usable, self.config.api.key_refresh
+            ApiKeyStore(self.engine).usable, self.config.channels.api.key_refresh
         )
         self.writer.start()
         await self.inbox.rescan()
@@ -262,13 +262,15 @@ class Gateway:
         if not server.is_loopback and not self.keys.configured:
             log.warning(
                 "PUBLICLY BOUND WITHOUT API KEYS: the web page and API refuse everyone "
-                "until api.keys is set",
+                "until channels.api.keys is set",
                 host=server.host,
             )
         if self.loaded.missing_env:
             log.warning(
                 "config refers to unset environment variables", names=self.loaded.missing_env
             )
+        for notice in self.loaded.deprecated:
+            log.warning(notice)
         for problem in self.problems():
             log.warning(problem)
 
@@ -288,13 +290,16 @@ class Gateway:
         }
         channels: dict[str, dict[str, Any]]
         channels = {
-            "web": {"ok": self.config.webchat.enabled, "requires_key": self.webchat_requires_key},
+            "web": {
+                "ok": self.config.channels.webchat.enabled,
+                "requires_key": self.webchat_requires_key,
+            },
             "api": {
                 "ok": self.keys.configured,
                 **(
                     {}
                     if self.keys.configured
-                    else {"problem": "no api.keys configured: /v1 and /api/v1 refuse all"}
+                    else {"problem": "no channels.api.keys configured: /v1 and /api/v1 refuse all"}
                 ),
             },
         }
@@ -362,7 +367,7 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
             app.include_router(router)
     if loaded.config.admin.enabled:
         AdminConsole(gateway).mount(app)
-    if loaded.config.webchat.enabled:
+    if loaded.config.channels.webchat.enabled:
         webchat = WebChat(
             gateway.service,
             gateway.memory,
@@ -371,7 +376,7 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
             gateway.problems,
             gateway.feedback,
             require_key=gateway.webchat_requires_key,
-            title=loaded.config.webchat.title,
+            title=loaded.config.channels.webchat.title,
             clock=gateway.clock,
         )
         app.include_router(webchat.router())

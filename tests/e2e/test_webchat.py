@@ -233,7 +233,7 @@ async def test_answers_are_rated_with_thumbs_that_come_back_after_a_reload(
 async def test_access_key_is_asked_for_and_checked(
     gateway_factory: Any, fake_llm: FakeOpenAI, open_page: OpenPage
 ) -> None:
-    gw = await gateway_factory({"webchat": {"require_key": True}})
+    gw = await gateway_factory({"channels": {"webchat": {"require_key": True}}})
     chat = await Chat(await open_page(), gw.url).open()
     page = chat.page
     await page.wait_for_selector("#key-overlay:not([hidden])")

@@ -251,9 +251,9 @@ def channels_config(port: int, fakes: dict[str, Any], callback_url: str) -> dict
     web page that asks for a key even on loopback (else it is open by design)."""
     return {
         "server": {"port": port, "public_url": f"http://127.0.0.1:{port}"},
-        "webchat": {"require_key": True},
         "outbox": {"backoff_base": "100ms", "backoff_max": "1s"},
         "channels": {
+            "webchat": {"require_key": True},
             "webhook": {"callback_url": callback_url, "secret": CALLBACK_SECRET, "timeout": 2},
             "telegram": {
                 "bot_token": TELEGRAM_TOKEN,

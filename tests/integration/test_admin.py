@@ -161,10 +161,11 @@ async def test_make_default_switches_the_model_the_answer_cache_keys_by(
 async def test_console_keys_work_on_v1_and_revocation_reaches_replicas(
     gateway_factory: GatewayFactory,
 ) -> None:
-    gw = await gateway_factory({"api": {"key_refresh": "300ms"}})
+    gw = await gateway_factory({"channels": {"api": {"key_refresh": "300ms"}}})
     replica, *_ = await asyncio.gather(
         gateway_factory(
-            {"storage": gw.config["storage"], "api": {"key_refresh": "300ms"}}, name="replica"
+            {"storage": gw.config["storage"], "channels": {"api": {"key_refresh": "300ms"}}},
+            name="replica",
         ),
         create_user(gw, "olga", "operator"),
         create_user(gw, "vic", "viewer"),

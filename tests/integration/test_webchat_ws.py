@@ -65,8 +65,22 @@ async def test_stream_history_and_new_conversation(
         await ws.close()
 
 
+async def test_the_old_top_level_webchat_section_still_works(
+    gateway_factory: GatewayFactory,
+) -> None:
+    gw = await gateway_factory({"webchat": {"require_key": True, "title": "Old place"}})
+    async with aiohttp.ClientSession() as http:
+        ws, frame = await hello(gw, http)
+        assert frame["code"] == "unauthorized"
+        await ws.close()
+        ws, frame = await hello(gw, http, key=gw.api_key)
+        assert frame["type"] == "ready" and frame["title"] == "Old place"
+        await ws.close()
+    assert gw.log().count("`webchat:` section is now `channels.webchat:`") == 1
+
+
 async def test_key_required_when_exposed(gateway_factory: GatewayFactory) -> None:
-    gw = await gateway_factory({"webchat": {"require_key": True}})
+    gw = await gateway_factory({"channels": {"webchat": {"require_key": True}}})
     async with aiohttp.ClientSession() as http:
         for key in (None, "wrong"):
             ws, frame = await hello(gw, http, key=key)

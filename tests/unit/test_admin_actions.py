@@ -29,8 +29,6 @@ CONFIG = """\
 # ai-bot config written by hand
 storage:
   url: sqlite:///{dir}/store.db
-api:
-  keys: ["{key}"]
 models:
   default: alpha
   providers:
@@ -38,6 +36,8 @@ models:
              max_retries: 0}}
     beta: {{base_url: "http://127.0.0.1:9/v1", api_key: sk-unused-key-0123, model: n}}
 channels:
+  api:
+    keys: ["{key}"]
   webhook:
     callback_url: http://127.0.0.1:9/callback
 policy:

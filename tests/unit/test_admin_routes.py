@@ -110,7 +110,7 @@ def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
     config = Config.model_validate(
         {
             "storage": {"url": f"sqlite:///{path}"},
-            "api": {"keys": ["config-key-0123456789"]},
+            "channels": {"api": {"keys": ["config-key-0123456789"]}},
             "models": {
                 "default": "alpha",
                 "providers": {"alpha": provider("model-a"), "beta": provider("model-b")},

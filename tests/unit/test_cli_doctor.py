@@ -112,6 +112,20 @@ async def test_config_view_masks_secrets(fake: FakeOpenAI, tmp_path: Path, free_
     assert GOOD_KEY not in run.output, run.output
 
 
+async def test_config_view_shows_old_sections_in_their_new_place(tmp_path: Path) -> None:
+    (tmp_path / "config.yaml").write_text('api: {keys: ["old-place-key-123"]}\n')
+
+    run = await ai_bot(tmp_path, "config")
+
+    assert run.code == 0, run.output
+    assert "# deprecated: config.yaml: the top-level `api:` section is now `channels.api:`" in (
+        run.stdout
+    ), run.output
+    lines = run.stdout.splitlines()
+    assert "api:" not in lines and "channels:" in lines, run.output
+    assert "  api:" in lines and "old-place-key-123" not in run.output, run.output
+
+
 async def test_config_schema_lists_every_key(tmp_path: Path) -> None:
     run = await ai_bot(tmp_path, "config", "--schema")
 
@@ -122,3 +136,5 @@ async def test_config_schema_lists_every_key(tmp_path: Path) -> None:
     assert any(line.startswith("models.providers.<name>.api_key ") for line in lines)
     idle = next(line for line in lines if line.startswith("session.idle_reset "))
     assert "duration" in idle and "1800s" in idle
+    assert any(line.startswith("channels.api.keys ") for line in lines)
+    assert any(line.startswith("channels.webchat.require_key ") for line in lines)

@@ -121,7 +121,7 @@ async def test_non_interactive_writes_both_files(fake: FakeOpenAI, tmp_path: Pat
     assert provider.preset == "deepseek" and provider.model == PRESETS["deepseek"].model
     assert provider.base_url == fake.base_url
     assert provider.api_key is not None and provider.api_key.get_secret_value() == GOOD_KEY
-    assert [k.get_secret_value() for k in config.api.keys] == [gateway_key]
+    assert [k.get_secret_value() for k in config.channels.api.keys] == [gateway_key]
     assert (config.server.host, config.server.port) == ("127.0.0.1", 18888)
     assert (config.session.max_turns, config.session.idle_reset) == (7, 1800.0)
 

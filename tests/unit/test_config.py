@@ -43,10 +43,39 @@ def test_unset_variables_are_reported_not_fatal(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("NOPE_KEY", raising=False)
-    path = write(tmp_path, 'api: {keys: ["${NOPE_KEY}"]}\n')
+    path = write(tmp_path, 'channels: {api: {keys: ["${NOPE_KEY}"]}}\n')
     loaded = load_config(path)
     assert loaded.missing_env == ["NOPE_KEY"]
-    assert loaded.config.api.keys == []  # an empty key must never become a valid credential
+    assert loaded.config.channels.api.keys == []  # an empty key must never become a valid key
+
+
+def test_old_top_level_api_and_webchat_still_load_with_one_notice_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write(
+        tmp_path,
+        'api: {keys: ["old-place-key"]}\nwebchat: {title: Old}\n'
+        "channels: {webhook: {callback_url: http://127.0.0.1:9/cb}}\n",
+    )
+    loaded = load_config(path)
+    assert [k.get_secret_value() for k in loaded.config.channels.api.keys] == ["old-place-key"]
+    assert loaded.config.channels.webchat.title == "Old"
+    assert loaded.config.channels.webhook is not None  # the rest of channels: is kept
+    assert len(loaded.deprecated) == 2
+    assert all(len(line.splitlines()) == 1 for line in loaded.deprecated)
+    assert "`api:` section is now `channels.api:`" in loaded.deprecated[0]
+    assert "`webchat:` section is now `channels.webchat:`" in loaded.deprecated[1]
+    assert load_config(write(tmp_path, "channels: {api: {keys: [k]}}\n")).deprecated == []
+
+
+def test_a_section_in_both_places_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    path = write(tmp_path, "webchat: {title: A}\nchannels: {webchat: {title: B}}\n")
+    with pytest.raises(ConfigError, match=r"webchat: set both here and as channels\.webchat"):
+        load_config(path)
 
 
 def test_validation_errors_are_one_line_each(
@@ -91,8 +120,13 @@ def test_defaults_without_a_file_pick_up_provider_keys(
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("DEEPSEEK_API_KEY", "sk-abc")
+    monkeypatch.setenv("AIBOT_API_KEY", "gateway-key-from-env")
     loaded = load_config(None)
     assert loaded.path is None
+    assert [k.get_secret_value() for k in loaded.config.channels.api.keys] == [
+        "gateway-key-from-env"
+    ]
+    assert loaded.deprecated == []
     assert loaded.config.models.default == "deepseek"
     assert loaded.config.server.host == "127.0.0.1"
     assert loaded.config.server.port == 18789

@@ -102,7 +102,7 @@ def test_configmap_holds_a_valid_config_and_the_secret_only_placeholders(
             **raw,
             "storage": {"url": "postgresql://u@db/aibot"},
             "redis": {"url": "redis://redis:6379/0"},
-            "api": {"keys": ["k"]},
+            "channels": {"api": {"keys": ["k"]}},
         }
     )
     assert config.server.port == 18789

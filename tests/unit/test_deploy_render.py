@@ -351,7 +351,7 @@ def test_container_config_loads_with_the_compose_environment(
     config = loaded.config
     assert config.storage.url == "postgresql://aibot:pw@postgres:5432/aibot"
     assert config.redis.url == "redis://redis:6379/0"
-    assert [k.get_secret_value() for k in config.api.keys] == ["gateway-key"]
+    assert [k.get_secret_value() for k in config.channels.api.keys] == ["gateway-key"]
     provider = config.models.providers["main"]
     assert provider.preset == "zhipu" and provider.model == ""
     assert loaded.missing_env == []

@@ -61,14 +61,14 @@ def test_group_readable_env_and_literal_secrets_warn(
     env = tmp_path / ".env"
     env.write_text("DEEPSEEK_API_KEY=sk-x\n")
     env.chmod(0o640)
-    config = Config.model_validate({"api": {"keys": ["literal-key-0123456789"]}})
-    by_ref = loaded(tmp_path, 'api: {keys: ["${AIBOT_API_KEY}"]}\n', config)
+    config = Config.model_validate({"channels": {"api": {"keys": ["literal-key-0123456789"]}}})
+    by_ref = loaded(tmp_path, 'channels: {api: {keys: ["${AIBOT_API_KEY}"]}}\n', config)
     checks = secret_file_checks(by_ref)
     assert [(c.name, c.status) for c in checks] == [("permissions .env", "warn")]
     assert checks[0].fix == f"chmod 600 {env.resolve()}" and "0640" in checks[0].detail
 
     env.chmod(0o600)
-    literal = loaded(tmp_path, 'api: {keys: ["literal-key-0123456789"]}\n', config)
+    literal = loaded(tmp_path, 'channels: {api: {keys: ["literal-key-0123456789"]}}\n', config)
     checks = secret_file_checks(literal)
     assert [(c.name, c.status) for c in checks] == [
         ("permissions .env", "ok"),

@@ -34,7 +34,7 @@ def test_public_bind_without_keys_warns_loudly(tmp_path: Path) -> None:
 def test_loopback_or_keyed_bind_is_quiet(
     tmp_path: Path, host: str, keys: list[str], warned: bool, page_key: bool
 ) -> None:
-    gw = gateway(tmp_path, server={"host": host}, api={"keys": keys})
+    gw = gateway(tmp_path, server={"host": host}, channels={"api": {"keys": keys}})
     with structlog.testing.capture_logs() as logs:
         gw.warn_about_setup()
     assert any("PUBLICLY" in entry["event"] for entry in logs) is warned

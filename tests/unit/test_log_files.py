@@ -139,9 +139,9 @@ def test_logging_config_rejects_nonsense() -> None:
 
 def test_leak_check_finds_a_configured_secret_in_any_log_file(tmp_path: Path) -> None:
     config = {
-        "api": {"keys": [API_KEY]},
         "channels": {
-            "webhook": {"callback_url": "http://127.0.0.1:9/cb", "secret": "${HOOK_SECRET}"}
+            "api": {"keys": [API_KEY]},
+            "webhook": {"callback_url": "http://127.0.0.1:9/cb", "secret": "${HOOK_SECRET}"},
         },
     }
     secrets = configured_secrets(config, {"HOOK_SECRET": "hook-secret-from-env"}, [PROVIDER_KEY])

@@ -1,8 +1,9 @@
 """API keys for /v1, /api/v1 and the web page: constant-time checks, no early exit.
 
-Keys come from `api.keys` in the config and from the admin console (the `api_keys` table).
-The stored ones are held in memory and reloaded every `api.key_refresh` and right after a change,
-so checking a key never queries the database and a revocation reaches every replica quickly.
+Keys come from `channels.api.keys` in the config and from the admin console (the `api_keys`
+table). The stored ones are held in memory and reloaded every `channels.api.key_refresh` and
+right after a change, so checking a key never queries the database and a revocation reaches
+every replica quickly.
 """
 
 from __future__ import annotations

@@ -66,6 +66,8 @@ def print_effective(loaded: LoadedConfig) -> None:
             markup=False,
             highlight=False,
         )
+    for notice in loaded.deprecated:
+        console.print(f"# deprecated: {notice}", markup=False, highlight=False, soft_wrap=True)
     data = masked(loaded.config.model_dump(mode="python"))
     console.print(
         yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip(),

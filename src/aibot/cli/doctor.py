@@ -199,14 +199,14 @@ def _routing(config: Config) -> list[Check]:
 
 
 def _api_keys(config: Config) -> Check:
-    count = len(config.api.keys)
+    count = len(config.channels.api.keys)
     if count:
         return Check("api keys", "ok", f"{count} key(s) for /v1 and /api/v1")
     return Check(
         "api keys",
         "warn",
         "none: /v1 and /api/v1 refuse every caller",
-        'set AIBOT_API_KEY in .env and api: {keys: ["${AIBOT_API_KEY}"]}',
+        'set AIBOT_API_KEY in .env and channels: {api: {keys: ["${AIBOT_API_KEY}"]}}',
     )
 
 
@@ -214,15 +214,15 @@ def _bind_address(config: Config) -> Check:
     server = config.server
     if server.is_loopback:
         return Check("bind address", "ok", f"{server.host} (this machine only)")
-    if config.api.keys:
+    if config.channels.api.keys:
         return Check(
             "bind address", "ok", f"{server.host}: reachable from the network, API keys required"
         )
     return Check(
         "bind address",
         "warn",
-        f"{server.host} is reachable from the network and no api.keys are set",
-        "set api.keys, or server.host: 127.0.0.1 behind a reverse proxy",
+        f"{server.host} is reachable from the network and no channels.api.keys are set",
+        "set channels.api.keys, or server.host: 127.0.0.1 behind a reverse proxy",
     )
 
 

@@ -43,9 +43,8 @@ DEFAULT_MAX_TURNS = 20
 TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 TELEGRAM_TOKEN_VAR = "TELEGRAM_BOT_TOKEN"  # noqa: S105 - a variable name
 TELEGRAM_SECTION = f"""
-# Telegram: the bot made with @BotFather. polling needs no public address; groups answer when
-# the bot is @-mentioned or replied to (channels.telegram.group_trigger).
-channels:
+  # Telegram: the bot made with @BotFather. polling needs no public address; groups answer
+  # when the bot is @-mentioned or replied to (channels.telegram.group_trigger).
   telegram:
     bot_token: "${{{TELEGRAM_TOKEN_VAR}}}"   # the value is in .env
     mode: polling
@@ -485,7 +484,7 @@ def render_config(
 # is where the secrets live; this file holds none and can be shared.
 
 # Where the gateway listens (web chat, API, webhooks). 127.0.0.1 keeps it on this machine;
-# 0.0.0.0 exposes it to the network (keep api.keys set then).
+# 0.0.0.0 exposes it to the network (keep channels.api.keys set then).
 server:
   host: 127.0.0.1
   port: {port}
@@ -493,10 +492,6 @@ server:
 # Conversations, inbox and outbox. SQLite needs no setup; postgresql://... for several replicas.
 storage:
   url: "sqlite:///data/ai-bot.db"
-
-# Bearer keys for /v1/chat/completions, /api/v1 and the web page.
-api:
-  keys: ["${{{GATEWAY_KEY_VAR}}}"]
 
 # Language models. `default` names one of `providers`; add more providers and list them in
 # `fallbacks: [...]` to fail over when the default is down.
@@ -509,6 +504,12 @@ models:
 session:
   max_turns: {max_turns}
   idle_reset: 30m
+
+# Where people reach the assistant. `api.keys`: bearer keys for /v1/chat/completions, /api/v1
+# and the web page; the chat platforms follow.
+channels:
+  api:
+    keys: ["${{{GATEWAY_KEY_VAR}}}"]
 """ + (TELEGRAM_SECTION if telegram else "")
 
 

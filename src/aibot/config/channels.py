@@ -1,4 +1,5 @@
-"""The `channels:` section: one class per chat platform, each masked and validated alike."""
+"""The `channels:` section: the web page and the HTTP APIs (always there), and one class per
+chat platform, each masked and validated alike."""
 
 from __future__ import annotations
 
@@ -272,6 +273,10 @@ class ChannelsConfig(BaseModel):
     """Channels not built into this version are kept (and reported) rather than rejected."""
 
     model_config = ConfigDict(extra="allow")
+    webchat: WebchatConfig = Field(default_factory=WebchatConfig, description="The web chat page.")
+    api: ApiConfig = Field(
+        default_factory=ApiConfig, description="Credentials for /v1, /api/v1 and the web page."
+    )
     webhook: WebhookChannelConfig | None = None
     telegram: TelegramChannelConfig | None = None
     dingtalk: DingtalkChannelConfig | None = None

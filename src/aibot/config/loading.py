@@ -23,14 +23,18 @@ DEFAULT_CONFIG_FILE = "config.yaml"
 CONFIG_ENV_VAR = "AIBOT_CONFIG"
 
 _ENV_REF_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+# Sections that moved under `channels:`; the old top-level keys still load, with a notice.
+MOVED_TO_CHANNELS = ("api", "webchat")
 
 
 class LoadedConfig(BaseModel):
-    """The validated config plus where it came from and which `${VAR}`s were unset."""
+    """The validated config plus where it came from, which `${VAR}`s were unset and which
+    old spellings it used (`deprecated`: one line each, logged once when the gateway starts)."""
 
     config: Config
     path: Path | None
     missing_env: list[str] = Field(default_factory=list)
+    deprecated: list[str] = Field(default_factory=list)
 
 
 def interpolate(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
@@ -92,27 +96,52 @@ def build_environment(config_dir: Path) -> dict[str, str]:
 
 def load_config(explicit: str | os.PathLike[str] | None = None) -> LoadedConfig:
     path = resolve_config_path(explicit)
-    raw: Any = {}
-    if path is not None:
-        try:
-            raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            where = f" line {mark.line + 1}" if mark is not None else ""
-            problem = getattr(exc, "problem", None) or str(exc)
-            raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
-        if not isinstance(raw, dict):
-            raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    raw = read_yaml(path) if path is not None else {}
     env = build_environment(path.parent if path else Path("."))
     missing: list[str] = []
-    data = interpolate(raw, env, missing)
-    if path is None:
-        data = default_config_from_env(env)
+    data = interpolate(raw, env, missing) if path is not None else default_config_from_env(env)
+    source = str(path or "defaults")
+    data, deprecated = move_legacy_sections(data, source)
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, str(path or "defaults"))) from None
-    return LoadedConfig(config=config, path=path, missing_env=missing)
+        raise ConfigError(format_validation_error(exc, source)) from None
+    return LoadedConfig(config=config, path=path, missing_env=missing, deprecated=deprecated)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+    return raw
+
+
+def move_legacy_sections(data: dict[str, Any], source: str) -> tuple[dict[str, Any], list[str]]:
+    """`api:` and `webchat:` were top-level sections before they joined the other channels;
+    a file that still has them loads as if they were under `channels:`, with one notice each,
+    so no user's config breaks. Both places at once is ambiguous and refused."""
+    notices: list[str] = []
+    channels = data.get("channels")
+    for key in MOVED_TO_CHANNELS:
+        if key not in data or not isinstance(channels, dict | None):
+            continue
+        if channels and key in channels:
+            raise ConfigError(
+                f"{source}: {key}: set both here and as channels.{key}; keep only channels.{key}"
+            )
+        data = dict(data)
+        channels = data["channels"] = {**(channels or {}), key: data.pop(key)}
+        notices.append(
+            f"{source}: the top-level `{key}:` section is now `channels.{key}:`; it still "
+            f"works, but move it there (`ai-bot config` shows the new place)"
+        )
+    return data, notices
 
 
 def default_config_from_env(env: Mapping[str, str]) -> dict[str, Any]:
@@ -125,5 +154,5 @@ def default_config_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     if providers:
         data["models"]["default"] = next(iter(providers))
     if env.get("AIBOT_API_KEY"):
-        data["api"] = {"keys": [env["AIBOT_API_KEY"]]}
+        data["channels"] = {"api": {"keys": [env["AIBOT_API_KEY"]]}}
     return data

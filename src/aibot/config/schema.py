@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 
 from aibot.config.base import Section
-from aibot.config.channels import ApiConfig, ChannelsConfig, WebchatConfig
+from aibot.config.channels import ChannelsConfig
 from aibot.config.conversation import EventsConfig, SessionConfig
 from aibot.config.data import OutboxConfig, RedisConfig, RetentionConfig, StorageConfig
 from aibot.config.models import ModelsConfig
@@ -29,7 +29,6 @@ class Config(Section):
     redis: RedisConfig = Field(
         default_factory=RedisConfig, description="Shared state for several replicas (optional)."
     )
-    api: ApiConfig = Field(default_factory=ApiConfig, description="Credentials for the HTTP APIs.")
     models: ModelsConfig = Field(
         default_factory=ModelsConfig, description="Model providers, the default, the fallbacks."
     )
@@ -48,12 +47,12 @@ class Config(Section):
     logging: LoggingConfig = Field(
         default_factory=LoggingConfig, description="Log level and format."
     )
-    webchat: WebchatConfig = Field(default_factory=WebchatConfig, description="The web chat page.")
     admin: AdminConfig = Field(
         default_factory=AdminConfig, description="The admin console (/admin)."
     )
     channels: ChannelsConfig = Field(
-        default_factory=ChannelsConfig, description="Chat platforms and integrations."
+        default_factory=ChannelsConfig,
+        description="Chat platforms, the web page, the HTTP APIs and integrations.",
     )
     policy: PolicyConfig = Field(
         default_factory=PolicyConfig, description="Sensitive words, rate limits, access, cache."
@@ -89,7 +88,7 @@ class Config(Section):
     def secrets(self) -> list[str]:
         """Every secret value in the config (keys, and passwords inside storage/redis URLs),
         for the log masker: errors and logs may quote any of them."""
-        values = [k.get_secret_value() for k in self.api.keys]
+        values = [k.get_secret_value() for k in self.channels.api.keys]
         values += [
             p.api_key.get_secret_value() for p in self.models.providers.values() if p.api_key
         ]

@@ -97,7 +97,7 @@ class WebChat:
                 "This gateway is reachable from the network; enter the access key."
                 if self._keys.configured
                 else "This gateway is reachable from the network but has no access keys: "
-                "set api.keys in config.yaml and restart."
+                "set channels.api.keys in config.yaml and restart."
             )
             await _send(websocket, {"type": "error", "code": "unauthorized", "message": message})
             await websocket.close(code=4401)
