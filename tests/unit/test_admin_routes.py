@@ -21,8 +21,8 @@ from aibot.admin.auth import LOGIN_COOKIE, SESSION_COOKIE
 from aibot.admin.roles import Role
 from aibot.admin.routes import AdminConsole, AdminRoute
 from aibot.admin.totp import _key, hotp, new_secret, step_at
-from aibot.app import create_app
 from aibot.config import Config, LoadedConfig
+from aibot.gateway.build import create_app
 from aibot.store.schema import audit_log, outbox
 
 PASSWORD = "correct horse battery"

@@ -23,10 +23,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from aibot.app import SHUTDOWN_GRACE
 from aibot.config import Config, load_config
 from aibot.deploy.options import STOP_TIMEOUT, DeployOptions
 from aibot.deploy.render import REPO_DIRS, render, render_nginx, render_systemd
+from aibot.gateway.build import SHUTDOWN_GRACE
 from tests.unit.deploy_tools import AI_BOT, REPO, find_tool, require_tool
 
 UVICORN_GRACEFUL_SHUTDOWN = 30  # cli/serve.py: timeout_graceful_shutdown

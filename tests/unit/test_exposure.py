@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import structlog
 
-from aibot.app import Gateway
 from aibot.config import Config, LoadedConfig
+from aibot.gateway.build import Gateway
 
 
 def gateway(tmp_path: Path, **config: object) -> Gateway:

@@ -9,12 +9,12 @@ from typing import Any
 
 import pytest
 
-from aibot.app import Gateway
 from aibot.config import Config, LoadedConfig, SessionConfig
 from aibot.core.messages import Inbound, TurnRecord
 from aibot.core.pipeline import TurnContext
 from aibot.core.sessions import SessionState
 from aibot.core.stages import ContextStage
+from aibot.gateway.build import Gateway
 from tests.fakes.openai_server import FakeOpenAI
 
 

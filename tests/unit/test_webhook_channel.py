@@ -13,13 +13,13 @@ from fastapi.testclient import TestClient
 from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import Channel, ChannelContext, Clock
 from aibot.channels.errors import PlatformError
-from aibot.channels.registry import build_channels
 from aibot.config import Config
 from aibot.core.errors import AccessDenied
 from aibot.core.events import PlatformEvents
 from aibot.core.feedback import Feedback
 from aibot.core.inbox import Inbox
 from aibot.core.messages import Inbound, Outbound
+from aibot.gateway.registry import build_channels
 from aibot.ops.metrics import Metrics
 from tests.fakes.callback_receiver import CallbackReceiver
 

@@ -60,7 +60,7 @@ from aibot.ops.pii import mask_pii
 from aibot.ops.quality import arm_stats, csat_by_day, provider_counts
 
 if TYPE_CHECKING:
-    from aibot.app import Gateway
+    from aibot.gateway.build import Gateway
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {

@@ -2,8 +2,8 @@
 
 A channel receives (a webhook route, a long poll or a long connection), commits what it receives
 to the durable inbox before acknowledging the platform, and sends the replies the outbox hands
-it. Adding a platform means a package under `channels/` and one line in `registry.py` (the
-rooms of a package are described in `channels/README.md`).
+it. Adding a platform means a package under `channels/` and one line in `gateway/registry.py`
+(the rooms of a package are described in `channels/README.md`).
 """
 
 from __future__ import annotations

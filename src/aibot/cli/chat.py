@@ -12,11 +12,11 @@ import sys
 import time
 import uuid
 
-from aibot.app import Gateway
 from aibot.cli.common import console, fail
 from aibot.config import ConfigError, LoadedConfig
 from aibot.core.messages import Inbound
 from aibot.core.service import stream_turn
+from aibot.gateway.build import Gateway
 from aibot.ops.logging import SecretMasker, configure_logging
 
 EXIT_WORDS = frozenset({"/exit", "/quit", "exit", "quit"})

@@ -17,11 +17,11 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import text
 
-from aibot.channels.registry import channel_checks
 from aibot.cli.common import console
 from aibot.cli.doctor_host import clock_check, secret_file_checks
 from aibot.cli.init import describe_failure, probe
 from aibot.config import Config, LoadedConfig, ProviderConfig
+from aibot.gateway.registry import channel_checks
 from aibot.ops.checks import Check, Status
 from aibot.ops.logging import SecretMasker, mask_value
 from aibot.providers.base import ProviderError

@@ -9,9 +9,9 @@ from types import FrameType
 
 import uvicorn
 
-from aibot.app import create_app
 from aibot.cli.common import fail
 from aibot.config import ConfigError, LoadedConfig
+from aibot.gateway.build import create_app
 from aibot.ops.logging import SecretMasker, configure_logging
 
 

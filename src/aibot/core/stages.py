@@ -1,6 +1,6 @@
 """The core pipeline stages: session, commands, context, model, persistence.
 
-`aibot/message_path.py` orders them together with the policy stages; no stage knows another.
+`aibot/gateway/message_path.py` orders them together with the policy stages; no stage knows another.
 Only the stages that wait on I/O (the session read, the model call) observe
 `aibot_stage_seconds`: timing the others measured the timer more than the work.
 """

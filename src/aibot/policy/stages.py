@@ -1,4 +1,4 @@
-"""The policy stages of the pipeline; `aibot/message_path.py` puts them in order.
+"""The policy stages of the pipeline; `aibot/gateway/message_path.py` puts them in order.
 
 Each stage reads `holder.current` (the policies of the live config) once per message and either
 lets the message through, adjusts it, or ends the turn with an answer of its own. A refusal is

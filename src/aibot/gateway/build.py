@@ -21,9 +21,9 @@ from aibot.channels.api_keys import ApiKeys, bearer_token
 from aibot.channels.base import ChannelContext, Clock
 from aibot.channels.http_api.openai_api import build_openai_router, openai_error
 from aibot.channels.http_api.rest import build_rest_router, error_response
-from aibot.channels.registry import build_channels
 from aibot.channels.webchat.channel import WebChat
 from aibot.config import Config, ConfigError, LoadedConfig
+from aibot.config.watch import ConfigReloader
 from aibot.core.commands import Commands, ModelCatalog
 from aibot.core.dispatcher import Dispatcher
 from aibot.core.errors import AccessDenied, CoordinationUnavailable
@@ -34,7 +34,8 @@ from aibot.core.outbox import ChannelSender, Outbox
 from aibot.core.service import ChatService
 from aibot.core.sessions import SessionMemory
 from aibot.core.shared_inbox import SharedInbox
-from aibot.message_path import build_pipeline
+from aibot.gateway.message_path import build_pipeline
+from aibot.gateway.registry import build_channels
 from aibot.ops.body_limit import BodyLimitMiddleware
 from aibot.ops.gc_tuning import tune_for_serving
 from aibot.ops.health import build_health_router
@@ -46,7 +47,6 @@ from aibot.policy.limits import Limiter, LocalLimiter
 from aibot.policy.policies import Policies, PolicyHolder, PolicyServices
 from aibot.providers.openai_compat import OpenAICompatibleProvider
 from aibot.providers.router import ProviderRouter
-from aibot.reload import ConfigReloader
 from aibot.store.engine import create_engine, create_writer_engine, migrate
 from aibot.store.pairings import PairingStore
 from aibot.store.repository import Repository

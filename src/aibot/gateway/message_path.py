@@ -9,8 +9,8 @@ middlewares already entered still run: `persist` wraps everything after the sess
 so a turn is remembered (or deliberately not: refusals, commands, failed model calls) whatever
 happened. A `ModelUnavailable` from the model ends the turn with `error` set, the same way.
 
-Core stages (core/stages.py) and policy stages (policy/stages.py) meet here, as rooms meet in
-app.py, so neither room imports the other.
+Core stages (core/stages.py) and policy stages (policy/stages.py) meet here, in the gateway
+where all rooms meet, so neither room imports the other.
 """
 
 from __future__ import annotations
