@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from aibot.config import load_config
-from aibot.gateway.build import create_app
+from aibot.gateway.asgi import create_app
 from tests.conftest import API_KEY, wait_until
 from tests.fakes.wecom_api import FakeWecom
 from tests.fuzz.conftest import (

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from aibot.admin.roles import Role
 from aibot.config import Config, LoadedConfig, load_config
-from aibot.gateway.build import create_app
+from aibot.gateway.asgi import create_app
 from aibot.store.schema import api_keys, inbox
 from tests.unit.test_admin_routes import Admin
 

@@ -22,7 +22,8 @@ from aibot.admin.roles import Role
 from aibot.admin.routes import AdminConsole, AdminRoute
 from aibot.admin.totp import _key, hotp, new_secret, step_at
 from aibot.config import Config, LoadedConfig
-from aibot.gateway.build import create_app
+from aibot.gateway.asgi import create_app
+from aibot.gateway.build import Gateway
 from aibot.store.schema import audit_log, outbox
 
 PASSWORD = "correct horse battery"
@@ -44,7 +45,7 @@ class Admin:
     def __init__(self, client: TestClient) -> None:
         self.client = client
         self.console: AdminConsole = client.app.state.admin_console  # type: ignore[attr-defined]
-        self.gateway = self.console.gateway
+        self.gateway: Gateway = client.app.state.gateway  # type: ignore[attr-defined]
         self._names = 0
         self._by_role: dict[Role, str] = {}
 

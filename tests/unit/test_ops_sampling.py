@@ -8,6 +8,7 @@ from typing import Any, cast
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.config import OutboxConfig
+from aibot.core.directory import ChannelDirectory
 from aibot.core.inbox import Inbox
 from aibot.core.messages import OutboxRow, ReplyTarget
 from aibot.core.outbox import Outbox
@@ -78,7 +79,9 @@ async def test_outbox_pass_reports_the_oldest_pending_reply() -> None:
             raise AssertionError("nothing is due, so nothing is written")
 
     metrics = Metrics()
-    outbox = Outbox(Store(), cast(Writer, None), {}, OutboxConfig(), metrics, lambda: 100.0)
+    outbox = Outbox(
+        Store(), cast(Writer, None), ChannelDirectory(), OutboxConfig(), metrics, lambda: 100.0
+    )
     await outbox.deliver_due()
     assert _value(metrics, "aibot_outbox_pending") == 3
     assert _value(metrics, "aibot_outbox_oldest_seconds") == 20.0

@@ -14,6 +14,7 @@ from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import Channel, ChannelContext, Clock
 from aibot.channels.errors import PlatformError
 from aibot.config import Config
+from aibot.core.directory import ChannelDirectory
 from aibot.core.errors import AccessDenied
 from aibot.core.events import PlatformEvents
 from aibot.core.feedback import Feedback
@@ -54,7 +55,9 @@ def webhook_channel(callback_url: str, inbox: _Inbox, clock: Clock) -> Channel:
         clock=clock,
         keys=ApiKeys([KEY]),
     )
-    [channel] = build_channels(config, context)
+    directory = ChannelDirectory()
+    [channel] = build_channels(config, context, directory)
+    assert directory.sender(channel.name) is channel  # the outbox finds it by name
     return channel
 
 

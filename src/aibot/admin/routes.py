@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import parse_qs, quote
 
 import orjson
@@ -32,6 +32,7 @@ from aibot.admin.auth import (
     new_login_token,
     tokens_match,
 )
+from aibot.admin.gateway_view import GatewayView
 from aibot.admin.inputs import printable
 from aibot.admin.keys import SCOPES, ApiKeyStore
 from aibot.admin.lockout import Lockout
@@ -54,13 +55,11 @@ from aibot.admin.roles import Role
 from aibot.admin.sessions import Sessions
 from aibot.admin.stats import snapshot
 from aibot.admin.users import NAME_MAX, AdminUsers
+from aibot.config import AdminConfig
 from aibot.config.edit import edit_config, restore
 from aibot.config.edit import section as yaml_section
 from aibot.ops.pii import mask_pii
 from aibot.ops.quality import arm_stats, csat_by_day, provider_counts
-
-if TYPE_CHECKING:
-    from aibot.gateway.build import Gateway
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -117,21 +116,27 @@ def secured(response: Response) -> Response:
 
 
 class AdminConsole:
-    def __init__(self, gateway: Gateway, *, clock: Callable[[], float] = time.time) -> None:
-        config = gateway.config.admin
+    def __init__(
+        self,
+        gateway: GatewayView,
+        config: AdminConfig,
+        *,
+        public_url: str | None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         engine = gateway.engine
         self.gateway = gateway
+        self.config = config
         self.clock = clock
         self.users = AdminUsers(engine)
         self.audit = AuditLog(engine)
         self.api_keys = ApiKeyStore(engine)
-        public_url = gateway.config.server.public_url or ""
         self.auth = AdminAuth(
             self.users,
             Sessions(engine, config.session_ttl),
             self.audit,
             Lockout(engine, config.lockout_attempts, config.lockout_minutes * 60, clock),
-            secure_cookies=public_url.startswith("https://"),
+            secure_cookies=(public_url or "").startswith("https://"),
             trusted_proxies=config.trusted_proxies,
             clock=clock,
         )
@@ -178,8 +183,8 @@ class AdminConsole:
             router.add_api_route(route.path, self._guarded(route), methods=[route.method])
         app.include_router(router)
         app.state.admin_console = self
-        if self.gateway.config.admin.port is not None:
-            app.add_middleware(AdminPortSplit, admin_port=self.gateway.config.admin.port)
+        if self.config.port is not None:
+            app.add_middleware(AdminPortSplit, admin_port=self.config.port)
         app.mount("/admin/static", StaticFiles(directory=HERE / "static"), name="admin-static")
 
     def _guarded(self, route: AdminRoute) -> Callable[[Request], Awaitable[Response]]:
@@ -228,7 +233,7 @@ class AdminConsole:
         return self.render("error.html", who, status, message=message)
 
     def mask(self, text: str) -> str:
-        return mask_pii(self.gateway.masker.mask_text(text))
+        return mask_pii(self.gateway.mask_secrets(text))
 
     async def _back(self, call: Call, page: str, action: str, target: str) -> Response:
         await self.audit.record(call.who.audit(action, target))
@@ -351,7 +356,7 @@ class AdminConsole:
             call.who,
             page="channels",
             readiness=readiness,
-            pausable=self.gateway.senders.keys(),
+            pausable=self.gateway.queued_channels(),
         )
 
     async def pause_channel(self, call: Call) -> Response:
@@ -363,7 +368,7 @@ class AdminConsole:
     async def _set_paused(self, call: Call, *, paused: bool) -> Response:
         """Only channels whose messages go through the inbox (those with an outbox sender)."""
         name = str(call.request.path_params.get("name", ""))
-        if name not in self.gateway.senders:
+        if name not in self.gateway.queued_channels():
             return self.error(
                 call.who,
                 404,
@@ -371,9 +376,9 @@ class AdminConsole:
                 "answer directly and cannot be paused).",
             )
         if paused:
-            await self.gateway.inbox.pause(name)
+            await self.gateway.pause_channel(name)
             return await self._back(call, "/admin/channels", "channel.pause", name)
-        started = await self.gateway.inbox.resume(name)
+        started = await self.gateway.resume_channel(name)
         return await self._back(
             call,
             "/admin/channels",
@@ -382,46 +387,34 @@ class AdminConsole:
         )
 
     async def models(self, call: Call) -> Response:
-        router = self.gateway.router
-        canary = self.gateway.policies.current.canary
-        providers = [
-            {
-                "name": name,
-                "model": provider.model,
-                "circuit": router.breakers[name].state,
-                "default": name == router.default,
-            }
-            for name, provider in router.providers.items()
-        ]
+        state = self.gateway.models()
         since = self.clock() - QUALITY_WINDOW
         counts = provider_counts(self.gateway.metrics.render().decode())
         quality = [
             replace(
-                await arm_stats(self.gateway.engine, name, since),
-                calls=counts.get(name, (0, 0))[0],
-                errors=counts.get(name, (0, 0))[1],
+                await arm_stats(self.gateway.engine, p.name, since),
+                calls=counts.get(p.name, (0, 0))[0],
+                errors=counts.get(p.name, (0, 0))[1],
             )
-            for name in router.providers
+            for p in state.providers
         ]
         return self.render(
             "models.html",
             call.who,
             page="models",
-            providers=providers,
-            fallbacks=router.fallbacks,
-            problems=router.problems(),
+            providers=state.providers,
+            fallbacks=state.fallbacks,
+            problems=state.problems,
             quality=quality,
-            canary=canary,
+            canary=state.canary,
             csat=await csat_by_day(self.gateway.engine, since),
         )
 
     async def switch_model(self, call: Call) -> Response:
         name = call.form.get("provider", "")
-        router = self.gateway.router
-        if name not in router.providers:
+        if name not in {p.name for p in self.gateway.models().providers}:
             return self.error(call.who, 400, "No provider with that name.")
-        previous = router.default
-        router.default = name
+        previous = self.gateway.set_default_model(name)
         return await self._back(call, "/admin/models", "model.default", f"{previous} -> {name}")
 
     async def keys(self, call: Call, new_key: str | None = None) -> Response:
@@ -457,7 +450,7 @@ class AdminConsole:
             )
         except ValueError as exc:
             return self.error(call.who, 400, str(exc))
-        await self.gateway.keys.refresh()
+        await self.gateway.refresh_api_keys()
         await self.audit.record(
             call.who.audit(
                 "apikey.create", f"#{row.id} {row.prefix}… '{row.name}' scope={row.scope}"
@@ -469,7 +462,7 @@ class AdminConsole:
         row = await self._by_id(call, "key_id", self.api_keys.revoke)
         if row is None:
             return self.error(call.who, 404, "No active key with that id.")
-        await self.gateway.keys.refresh()
+        await self.gateway.refresh_api_keys()
         return await self._back(
             call, "/admin/keys", "apikey.revoke", f"#{row.id} {row.prefix}… '{row.name}'"
         )
@@ -484,7 +477,7 @@ class AdminConsole:
         if rotated is None:
             return self.error(call.who, 404, "No active key with that id.")
         key, new, old = rotated
-        await self.gateway.keys.refresh()
+        await self.gateway.refresh_api_keys()
         await self.audit.record(
             call.who.audit(
                 "apikey.rotate", f"#{old.id} {old.prefix}… -> #{new.id} {new.prefix}… '{new.name}'"
@@ -504,7 +497,7 @@ class AdminConsole:
             policy=policy,
             sources=word_sources(policy),
             editable=loaded.path is not None,
-            active_words=len(self.gateway.policies.current.words),
+            active_words=self.gateway.active_word_count(),
             problem=problem,
         )
 
@@ -546,7 +539,8 @@ class AdminConsole:
             weight = float(call.form.get("weight", "0") or 0)
         except ValueError:
             return self.error(call.who, 400, "The weight must be a number from 0 to 100.")
-        if name and (name not in self.gateway.router.providers or not 0 <= weight <= 100):
+        known = {p.name for p in self.gateway.models().providers}
+        if name and (name not in known or not 0 <= weight <= 100):
             return self.error(
                 call.who, 400, "Choose a configured provider and a weight from 0 to 100."
             )
@@ -582,7 +576,7 @@ class AdminConsole:
             call, "row_id", lambda row_id, now: retry_dead_letter(self.gateway.engine, row_id, now)
         ):
             return self.error(call.who, 404, "No dead letter with that id.")
-        self.gateway.outbox.notify()
+        self.gateway.wake_outbox()
         return await self._back(
             call,
             "/admin/dead-letters",

@@ -11,7 +11,7 @@ import uvicorn
 
 from aibot.cli.common import fail
 from aibot.config import ConfigError, LoadedConfig
-from aibot.gateway.build import create_app
+from aibot.gateway.asgi import create_app
 from aibot.ops.logging import SecretMasker, configure_logging
 
 

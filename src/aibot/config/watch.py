@@ -1,9 +1,10 @@
 """Config reload without a restart: on SIGHUP and whenever config.yaml or a word list changes.
 
-The new file is loaded and validated first, and the policies built from it; any problem is
-logged as one clear line and the running config stays. What can change live: `policy`,
-`routes`, `models.default`, `models.fallbacks` and `models.canary`. Other sections (ports,
-storage, channels, providers) are reported as needing a restart.
+This is config's side of a reload: the new file is read and validated, then handed to the
+`apply` the gateway gave, which builds what it needs from it (the policies) and swaps it in; a
+`ConfigError` from either step is logged as one clear line and the running config stays. What
+can change live: `policy`, `routes`, `models.default`, `models.fallbacks` and `models.canary`.
+Other sections (ports, storage, channels, providers) are reported as needing a restart.
 """
 
 from __future__ import annotations
@@ -11,15 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 
 import structlog
 import watchfiles
 
-from aibot.config import Config, ConfigError, LoadedConfig, load_config
-from aibot.policy.policies import Policies, PolicyHolder
-from aibot.providers.router import ProviderRouter
+from aibot.config.base import ConfigError
+from aibot.config.loading import LoadedConfig, load_config
+from aibot.config.schema import Config
 
 log = structlog.get_logger("aibot.reload")
 
@@ -44,16 +45,22 @@ def needs_restart(old: Config, new: Config) -> list[str]:
     return changed
 
 
+# Makes a validated config live, or raises ConfigError to refuse it; called one at a time.
+Apply = Callable[[LoadedConfig, str], Awaitable[None]]
+
+
 class ConfigReloader:
+    """`also_watch()` names more files whose change reloads (the live word lists)."""
+
     def __init__(
         self,
         loaded: LoadedConfig,
-        holder: PolicyHolder,
-        router: ProviderRouter,
+        apply: Apply,
+        also_watch: Callable[[], Iterable[Path]] = tuple,
     ) -> None:
         self.loaded = loaded
-        self._holder = holder
-        self._router = router
+        self._apply = apply
+        self._also_watch = also_watch
         self._lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
         self._signalled: set[asyncio.Task[bool]] = set()
@@ -80,7 +87,7 @@ class ConfigReloader:
         async with self._lock:
             try:
                 loaded = await asyncio.to_thread(load_config, self.loaded.path)
-                policies = await asyncio.to_thread(Policies, loaded.config)
+                await self._apply(loaded, reason)
             except ConfigError as exc:
                 self.last_problem = str(exc)
                 log.error(
@@ -89,23 +96,11 @@ class ConfigReloader:
                     problems=str(exc).replace("\n", "; "),
                 )
                 return False
-            self._apply(loaded, policies, reason)
+            restart = needs_restart(self.loaded.config, loaded.config)
+            self.loaded = loaded
+            if restart:
+                log.warning("some changes apply only after a restart", sections=restart)
             return True
-
-    def _apply(self, loaded: LoadedConfig, policies: Policies, reason: str) -> None:
-        old, new = self.loaded.config, loaded.config
-        restart = needs_restart(old, new)
-        self._holder.current = policies
-        default = new.models.default
-        if default in self._router.providers:
-            self._router.default = default  # the one owner; the catalog and the cache ask it
-        self._router.fallbacks = [f for f in new.models.fallbacks if f in self._router.providers]
-        self.loaded = loaded
-        log.info(
-            "config reloaded", reason=reason, words=len(policies.words), routes=len(new.routes)
-        )
-        if restart:
-            log.warning("some changes apply only after a restart", sections=restart)
 
     # -- watching ---------------------------------------------------------------------------
     def start_watching(self) -> None:
@@ -120,7 +115,7 @@ class ConfigReloader:
                 await self._watcher
 
     def _watched(self) -> set[Path]:
-        files = {self.loaded.path, *self._holder.current.watched_files}
+        files = {self.loaded.path, *self._also_watch()}
         return {path.resolve() for path in files if path is not None}
 
     async def _watch(self) -> None:

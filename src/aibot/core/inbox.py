@@ -12,15 +12,15 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import AsyncIterator, Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import Callable
 from typing import Protocol
 
 import structlog
 
+from aibot.core.directory import ChannelDirectory
 from aibot.core.errors import QueueFull, StaleWrite
 from aibot.core.messages import Inbound, InboxRow, ReplyTarget
-from aibot.core.pipeline import DeltaSink, TurnContext
+from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService
 from aibot.core.sessions import WriteOp, Writer
 from aibot.ops.metrics import Metrics
@@ -66,14 +66,6 @@ class InboxStore(Protocol):
     ) -> WriteOp: ...
 
 
-Presence = Callable[[Inbound], AbstractAsyncContextManager[DeltaSink | None]]
-
-
-@contextlib.asynccontextmanager
-async def no_presence(_inbound: Inbound) -> AsyncIterator[DeltaSink | None]:
-    yield None
-
-
 def inbound_from_row(row: InboxRow) -> Inbound:
     """A stored message as it was accepted, with its principal and request id."""
     return Inbound(
@@ -91,8 +83,8 @@ def inbound_from_row(row: InboxRow) -> Inbound:
 
 
 class Inbox:
-    """`presence(inbound)` wraps the work on a message: a channel may show "typing…" meanwhile,
-    and may yield a sink for the answer's tokens to stream them to its platform.
+    """The message's channel, looked up in `channels`, wraps the work on it: it may show
+    "typing…" meanwhile, and may yield a sink for the answer's tokens to stream them.
 
     A channel named in `paused` still has its messages accepted (committed, deduplicated, so
     the platform gets its acknowledgement) but they stay pending until `resume`. With several
@@ -109,7 +101,7 @@ class Inbox:
         clock: Callable[[], float],
         *,
         rescan_interval: float = 5.0,
-        presence: Presence = no_presence,
+        channels: ChannelDirectory | None = None,
     ) -> None:
         self._store = store
         self._writer = writer
@@ -117,7 +109,7 @@ class Inbox:
         self._on_reply = on_reply
         self._clock = clock
         self._rescan_interval = rescan_interval
-        self.presence = presence
+        self._channels = ChannelDirectory() if channels is None else channels
         self._metrics = metrics
         self._in_flight: set[int] = set()
         # Rows finished since a rescan's query ran must not be scheduled again from its result.
@@ -183,7 +175,7 @@ class Inbox:
         inbox_id = inbound.inbox_id
         assert inbox_id is not None
         try:
-            async with self.presence(inbound) as on_delta:
+            async with self._channels.presence(inbound) as on_delta:
                 await self._service.process(inbound, on_delta, extra_writes=self._completion)
         except StaleWrite:
             log.info("message was answered by another replica", inbox_id=inbox_id)

@@ -19,20 +19,13 @@ import structlog
 
 from aibot.config import OutboxConfig
 from aibot.core.coordination import Peers
+from aibot.core.directory import ChannelDirectory
 from aibot.core.errors import SendError
 from aibot.core.messages import Outbound, OutboxRow
 from aibot.core.sessions import WriteOp, Writer
 from aibot.ops.metrics import Metrics
 
 log = structlog.get_logger("aibot.outbox")
-
-
-class ChannelSender(Protocol):
-    async def send(self, outbound: Outbound) -> None:
-        """Delivers one reply or raises SendError."""
-
-    async def close(self) -> None:
-        """Releases the sender's connections at shutdown."""
 
 
 class OutboxStore(Protocol):
@@ -48,7 +41,7 @@ class Outbox:
         self,
         store: OutboxStore,
         writer: Writer,
-        senders: dict[str, ChannelSender],
+        channels: ChannelDirectory,
         config: OutboxConfig,
         metrics: Metrics,
         clock: Callable[[], float],
@@ -61,7 +54,7 @@ class Outbox:
         self._store = store
         self._peers = peers
         self._writer = writer
-        self._senders = senders
+        self._channels = channels
         self._config = config
         self._metrics = metrics
         self._clock = clock
@@ -174,7 +167,7 @@ class Outbox:
                 "reply expired before it could be sent", outbox_id=row.id, channel=row.channel
             )
             return False, None
-        sender = self._senders.get(row.channel)
+        sender = self._channels.sender(row.channel)
         if sender is None:
             await self._finish(row, "dead", f"no sender for channel '{row.channel}'")
             return False, None

@@ -1,44 +1,36 @@
-"""Builds the gateway from config and serves it as one ASGI app. The only place rooms meet."""
+"""Builds every room from config into one running gateway: start, stop, readiness.
+
+The only place rooms meet (with the ASGI app around it, asgi.py): each part gets what it needs
+at construction, and nothing is patched onto a part after it was built.
+"""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from fastapi import FastAPI, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from aibot import __version__
 from aibot.admin.keys import ApiKeyStore
-from aibot.admin.routes import AdminConsole
-from aibot.channels.api_keys import ApiKeys, bearer_token
+from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import ChannelContext, Clock
-from aibot.channels.http_api.openai_api import build_openai_router, openai_error
-from aibot.channels.http_api.rest import build_rest_router, error_response
-from aibot.channels.webchat.channel import WebChat
 from aibot.config import Config, ConfigError, LoadedConfig
 from aibot.config.watch import ConfigReloader
 from aibot.core.commands import Commands, ModelCatalog
+from aibot.core.directory import ChannelDirectory
 from aibot.core.dispatcher import Dispatcher
-from aibot.core.errors import AccessDenied, CoordinationUnavailable
 from aibot.core.events import PlatformEvents
 from aibot.core.feedback import Feedback
-from aibot.core.inbox import Inbox, Presence, no_presence
-from aibot.core.outbox import ChannelSender, Outbox
+from aibot.core.inbox import Inbox
+from aibot.core.outbox import Outbox
 from aibot.core.service import ChatService
 from aibot.core.sessions import SessionMemory
 from aibot.core.shared_inbox import SharedInbox
 from aibot.gateway.message_path import build_pipeline
 from aibot.gateway.registry import build_channels
-from aibot.ops.body_limit import BodyLimitMiddleware
-from aibot.ops.gc_tuning import tune_for_serving
-from aibot.ops.health import build_health_router
+from aibot.gateway.reload import LiveSettings
 from aibot.ops.logging import SecretMasker
 from aibot.ops.loop_lag import LoopLagSampler
 from aibot.ops.metrics import Metrics
@@ -58,7 +50,6 @@ if TYPE_CHECKING:
 log = structlog.get_logger("aibot")
 
 SHUTDOWN_GRACE = 20.0
-KEYED_PREFIXES = ("/v1/", "/api/v1/")  # every route under these requires an API key
 
 
 def build_providers(config: Config) -> dict[str, OpenAICompatibleProvider]:
@@ -144,7 +135,8 @@ class Gateway:
             metrics=self.metrics,
             clock=clock,
         )
-        self.reloader = ConfigReloader(loaded, self.policies, self.router)
+        live = LiveSettings(self.policies, self.router)
+        self.reloader = ConfigReloader(loaded, live.apply, live.watched_files)
         self.service = ChatService(
             pipeline,
             self.dispatcher,
@@ -154,11 +146,11 @@ class Gateway:
             clock,
             locks=coordinator.locks if coordinator else None,
         )
-        self.senders: dict[str, ChannelSender] = {}
+        self.directory = ChannelDirectory()
         self.outbox = Outbox(
             self.repository,
             self.writer,
-            self.senders,
+            self.directory,
             config.outbox,
             self.metrics,
             clock,
@@ -166,7 +158,13 @@ class Gateway:
         )
         self.inbox = (
             Inbox(
-                self.repository, self.writer, self.service, self.metrics, self.outbox.notify, clock
+                self.repository,
+                self.writer,
+                self.service,
+                self.metrics,
+                self.outbox.notify,
+                clock,
+                channels=self.directory,
             )
             if coordinator is None
             else SharedInbox(
@@ -178,6 +176,7 @@ class Gateway:
                 clock,
                 locks=coordinator.locks,
                 flags=coordinator.flags,
+                channels=self.directory,
             )
         )
         events = PlatformEvents(
@@ -196,12 +195,8 @@ class Gateway:
                 self.clock,
                 self.keys,
             ),
+            self.directory,
         )
-        presences: dict[str, Presence] = {}
-        for channel in self.channels:
-            self.senders[channel.name] = channel
-            presences[channel.name] = channel.presence
-        self.inbox.presence = lambda inbound: presences.get(inbound.channel, no_presence)(inbound)
         if coordinator is not None:
             coordinator.lead(self.channels)
 
@@ -242,7 +237,7 @@ class Gateway:
         await self.writer.stop()
         await self.router.close()
         await self.limiter.close()
-        for sender in self.senders.values():
+        for sender in self.directory.senders():
             await sender.close()
         await self.engine.dispose()
         await self.loop_lag.stop()
@@ -320,107 +315,3 @@ class Gateway:
             "channels": channels,
             "queue": {"waiting": self.dispatcher.queued},
         }
-
-
-def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) -> FastAPI:
-    gateway = Gateway(loaded, clock=clock)
-
-    @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        await gateway.start()
-        gateway.reloader.listen_for_sighup()
-        tune_for_serving()
-        log.info(
-            "gateway started",
-            host=loaded.config.server.host,
-            port=loaded.config.server.port,
-            store=gateway.engine.dialect.name,
-            model=gateway.router.default,
-        )
-        try:
-            yield
-        finally:
-            await gateway.stop()
-            log.info("gateway stopped")
-
-    # FastAPI's built-in OpenTelemetry hooks look up providers on every request; our own
-    # metrics cover the same ground, so they are switched off on the per-message path.
-    app = FastAPI(
-        title="ai-bot gateway",
-        version=__version__,
-        lifespan=lifespan,
-        docs_url="/docs",
-        redoc_url=None,
-        telemetry={"tracing": False, "metrics": False, "logs": False},
-    )
-    app.state.gateway = gateway
-    app.add_middleware(BodyLimitMiddleware, max_bytes=loaded.config.server.max_body_bytes)
-    _install_error_handlers(app, gateway.keys)
-    app.include_router(build_rest_router(gateway.service, gateway.keys, gateway.clock))
-    app.include_router(
-        build_openai_router(gateway.service, gateway.keys, gateway.catalog, gateway.clock)
-    )
-    app.include_router(build_health_router(gateway.readiness, gateway.metrics))
-    for channel in gateway.channels:
-        router = channel.router()
-        if router is not None:
-            app.include_router(router)
-    if loaded.config.admin.enabled:
-        AdminConsole(gateway).mount(app)
-    if loaded.config.channels.webchat.enabled:
-        webchat = WebChat(
-            gateway.service,
-            gateway.memory,
-            gateway.keys,
-            gateway.catalog,
-            gateway.problems,
-            gateway.feedback,
-            require_key=gateway.webchat_requires_key,
-            title=loaded.config.channels.webchat.title,
-            clock=gateway.clock,
-        )
-        app.include_router(webchat.router())
-        app.mount("/static", webchat.static(), name="static")
-    return app
-
-
-def _install_error_handlers(app: FastAPI, keys: ApiKeys) -> None:
-    """OpenAI clients expect OpenAI's error shape under /v1; everything else gets ours."""
-
-    @app.exception_handler(AccessDenied)
-    async def denied(request: Request, _exc: AccessDenied | None = None) -> JSONResponse:
-        if request.url.path.startswith("/v1/"):
-            return openai_error(401, "Incorrect API key provided.", "invalid_api_key")
-        return error_response(
-            401, "missing or invalid API key (Authorization: Bearer <key>)", "invalid_api_key"
-        )
-
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
-        # FastAPI validates the body before the handler checks the key: a caller without a
-        # valid key learns nothing about the API from a validation error, only 401.
-        path = request.url.path
-        if path.startswith(KEYED_PREFIXES) and keys.principal(bearer_token(request), path) is None:
-            return await denied(request)
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
-        )
-        if request.url.path.startswith("/v1/"):
-            return openai_error(400, problems, "invalid_request")
-        return error_response(422, problems, "invalid_request")
-
-    async def store_down(request: Request, exc: Exception) -> JSONResponse:
-        """The database (or the Redis replicas coordinate through) is restarting or
-        unreachable: a prompt 503 that the caller (or the platform's re-delivery) retries,
-        instead of a bare 500 and a dropped connection."""
-        log.warning(
-            "request failed: the store is unavailable", path=request.url.path, error=str(exc)[:300]
-        )
-        message, headers = "the store is unavailable; try again in a moment", {"Retry-After": "1"}
-        if request.url.path.startswith("/v1/"):
-            return openai_error(503, message, "store_unavailable", "server_error", headers)
-        return error_response(503, message, "store_unavailable", headers)
-
-    # asyncpg's refused or reset connections reach us unwrapped, the rest as DBAPIError.
-    for kind in (DBAPIError, SQLAlchemyTimeoutError, ConnectionError, CoordinationUnavailable):
-        app.add_exception_handler(kind, store_down)

@@ -20,10 +20,14 @@ from aibot.channels.webhook.channel import WebhookChannel
 from aibot.channels.wecom.channel import WecomChannel
 from aibot.channels.wecom.doctor import wecom_checks
 from aibot.config import Config
+from aibot.core.directory import ChannelDirectory
 from aibot.ops.checks import Check
 
 
-def build_channels(config: Config, context: ChannelContext) -> list[Channel]:
+def build_channels(
+    config: Config, context: ChannelContext, directory: ChannelDirectory
+) -> list[Channel]:
+    """The configured platforms, each listed in `directory` for the outbox and the inbox."""
     channels: list[Channel] = []
     configured = config.channels
     if configured.webhook is not None:
@@ -36,6 +40,8 @@ def build_channels(config: Config, context: ChannelContext) -> list[Channel]:
         channels.append(FeishuChannel(configured.feishu, context))
     if configured.wecom is not None:
         channels.append(WecomChannel(configured.wecom, context))
+    for channel in channels:
+        directory.add(channel.name, channel, channel.presence)
     return channels
 
 

@@ -1,0 +1,74 @@
+"""What the console sees of the running gateway, and everything it may do to it.
+
+The console is handed an object of this shape (the gateway implements it) instead of the
+gateway itself, so the console cannot come to depend on how the gateway is wired, and the
+gateway's package is not imported from here at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aibot.config import CanaryConfig
+from aibot.config.watch import ConfigReloader
+from aibot.ops.metrics import Metrics
+
+
+@dataclass(frozen=True)
+class ProviderState:
+    name: str
+    model: str
+    circuit: str  # closed, open or half_open
+    default: bool
+
+
+@dataclass(frozen=True)
+class ModelsState:
+    providers: list[ProviderState]
+    fallbacks: list[str]
+    problems: list[str]
+    canary: CanaryConfig | None
+
+
+class GatewayView(Protocol):
+    @property
+    def engine(self) -> AsyncEngine:
+        """The store; the console's own tables (users, sessions, audit, keys) live in it too."""
+
+    @property
+    def metrics(self) -> Metrics: ...
+
+    @property
+    def reloader(self) -> ConfigReloader:
+        """The running config, and how a changed config.yaml is made live (or refused)."""
+
+    def mask_secrets(self, text: str) -> str:
+        """`text` with every configured secret masked, before the console shows it."""
+
+    async def readiness(self) -> dict[str, Any]:
+        """The same report as /readyz."""
+
+    def queued_channels(self) -> list[str]:
+        """Channels whose messages go through the inbox: the ones that can be paused."""
+
+    async def pause_channel(self, name: str) -> None: ...
+
+    async def resume_channel(self, name: str) -> int:
+        """Returns how many pending messages were scheduled."""
+
+    def models(self) -> ModelsState: ...
+
+    def set_default_model(self, name: str) -> str | None:
+        """Switches the default provider until the next restart; returns the previous one."""
+
+    def active_word_count(self) -> int:
+        """Sensitive words and phrases the live policies enforce."""
+
+    async def refresh_api_keys(self) -> None:
+        """Re-reads the stored API keys now, so a new or revoked key counts at once."""
+
+    def wake_outbox(self) -> None:
+        """A dead letter was put back in line: deliver it without waiting for the next pass."""

@@ -1,0 +1,90 @@
+"""The gateway as one ASGI app: its routes, its middleware and the lifespan that starts and
+stops everything `Gateway` built."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
+import structlog
+from fastapi import FastAPI
+
+from aibot import __version__
+from aibot.admin.routes import AdminConsole
+from aibot.channels.http_api.openai_api import build_openai_router
+from aibot.channels.http_api.rest import build_rest_router
+from aibot.channels.webchat.channel import WebChat
+from aibot.config import LoadedConfig
+from aibot.gateway.build import Gateway
+from aibot.gateway.console import ConsoleView
+from aibot.gateway.errors import install_error_handlers
+from aibot.ops.body_limit import BodyLimitMiddleware
+from aibot.ops.gc_tuning import tune_for_serving
+from aibot.ops.health import build_health_router
+
+log = structlog.get_logger("aibot")
+
+
+def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) -> FastAPI:
+    gateway = Gateway(loaded, clock=clock)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await gateway.start()
+        gateway.reloader.listen_for_sighup()
+        tune_for_serving()
+        log.info(
+            "gateway started",
+            host=loaded.config.server.host,
+            port=loaded.config.server.port,
+            store=gateway.engine.dialect.name,
+            model=gateway.router.default,
+        )
+        try:
+            yield
+        finally:
+            await gateway.stop()
+            log.info("gateway stopped")
+
+    # FastAPI's built-in OpenTelemetry hooks look up providers on every request; our own
+    # metrics cover the same ground, so they are switched off on the per-message path.
+    app = FastAPI(
+        title="ai-bot gateway",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url="/docs",
+        redoc_url=None,
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    app.state.gateway = gateway
+    app.add_middleware(BodyLimitMiddleware, max_bytes=loaded.config.server.max_body_bytes)
+    install_error_handlers(app, gateway.keys)
+    app.include_router(build_rest_router(gateway.service, gateway.keys, gateway.clock))
+    app.include_router(
+        build_openai_router(gateway.service, gateway.keys, gateway.catalog, gateway.clock)
+    )
+    app.include_router(build_health_router(gateway.readiness, gateway.metrics))
+    for channel in gateway.channels:
+        router = channel.router()
+        if router is not None:
+            app.include_router(router)
+    if loaded.config.admin.enabled:
+        AdminConsole(
+            ConsoleView(gateway), loaded.config.admin, public_url=loaded.config.server.public_url
+        ).mount(app)
+    if loaded.config.channels.webchat.enabled:
+        webchat = WebChat(
+            gateway.service,
+            gateway.memory,
+            gateway.keys,
+            gateway.catalog,
+            gateway.problems,
+            gateway.feedback,
+            require_key=gateway.webchat_requires_key,
+            title=loaded.config.channels.webchat.title,
+            clock=gateway.clock,
+        )
+        app.include_router(webchat.router())
+        app.mount("/static", webchat.static(), name="static")
+    return app

@@ -1,0 +1,73 @@
+"""The gateway as the admin console sees it (`admin/gateway_view.py`), and nothing more."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aibot.admin.gateway_view import ModelsState, ProviderState
+from aibot.config.watch import ConfigReloader
+from aibot.gateway.build import Gateway
+from aibot.ops.metrics import Metrics
+
+
+class ConsoleView:
+    def __init__(self, gateway: Gateway) -> None:
+        self._gateway = gateway
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._gateway.engine
+
+    @property
+    def metrics(self) -> Metrics:
+        return self._gateway.metrics
+
+    @property
+    def reloader(self) -> ConfigReloader:
+        return self._gateway.reloader
+
+    def mask_secrets(self, text: str) -> str:
+        return self._gateway.masker.mask_text(text)
+
+    async def readiness(self) -> dict[str, Any]:
+        return await self._gateway.readiness()
+
+    def queued_channels(self) -> list[str]:
+        return self._gateway.directory.names()
+
+    async def pause_channel(self, name: str) -> None:
+        await self._gateway.inbox.pause(name)
+
+    async def resume_channel(self, name: str) -> int:
+        return await self._gateway.inbox.resume(name)
+
+    def models(self) -> ModelsState:
+        router = self._gateway.router
+        return ModelsState(
+            [
+                ProviderState(
+                    name, provider.model, router.breakers[name].state, name == router.default
+                )
+                for name, provider in router.providers.items()
+            ],
+            list(router.fallbacks),
+            router.problems(),
+            self._gateway.policies.current.canary,
+        )
+
+    def set_default_model(self, name: str) -> str | None:
+        router = self._gateway.router
+        previous = router.default
+        router.default = name  # the one owner; the catalog and the cache ask it
+        return previous
+
+    def active_word_count(self) -> int:
+        return len(self._gateway.policies.current.words)
+
+    async def refresh_api_keys(self) -> None:
+        await self._gateway.keys.refresh()
+
+    def wake_outbox(self) -> None:
+        self._gateway.outbox.notify()

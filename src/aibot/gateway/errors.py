@@ -1,0 +1,62 @@
+"""How the gateway answers what went wrong before or around a handler: a missing key, a body
+that does not validate, a store that is down — in OpenAI's error shape under /v1, ours elsewhere."""
+
+from __future__ import annotations
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+
+from aibot.channels.api_keys import ApiKeys, bearer_token
+from aibot.channels.http_api.openai_api import openai_error
+from aibot.channels.http_api.rest import error_response
+from aibot.core.errors import AccessDenied, CoordinationUnavailable
+
+log = structlog.get_logger("aibot")
+
+KEYED_PREFIXES = ("/v1/", "/api/v1/")  # every route under these requires an API key
+
+
+def install_error_handlers(app: FastAPI, keys: ApiKeys) -> None:
+    """OpenAI clients expect OpenAI's error shape under /v1; everything else gets ours."""
+
+    @app.exception_handler(AccessDenied)
+    async def denied(request: Request, _exc: AccessDenied | None = None) -> JSONResponse:
+        if request.url.path.startswith("/v1/"):
+            return openai_error(401, "Incorrect API key provided.", "invalid_api_key")
+        return error_response(
+            401, "missing or invalid API key (Authorization: Bearer <key>)", "invalid_api_key"
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        # FastAPI validates the body before the handler checks the key: a caller without a
+        # valid key learns nothing about the API from a validation error, only 401.
+        path = request.url.path
+        if path.startswith(KEYED_PREFIXES) and keys.principal(bearer_token(request), path) is None:
+            return await denied(request)
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'][1:]) or 'body'}: {e['msg']}" for e in exc.errors()
+        )
+        if request.url.path.startswith("/v1/"):
+            return openai_error(400, problems, "invalid_request")
+        return error_response(422, problems, "invalid_request")
+
+    async def store_down(request: Request, exc: Exception) -> JSONResponse:
+        """The database (or the Redis replicas coordinate through) is restarting or
+        unreachable: a prompt 503 that the caller (or the platform's re-delivery) retries,
+        instead of a bare 500 and a dropped connection."""
+        log.warning(
+            "request failed: the store is unavailable", path=request.url.path, error=str(exc)[:300]
+        )
+        message, headers = "the store is unavailable; try again in a moment", {"Retry-After": "1"}
+        if request.url.path.startswith("/v1/"):
+            return openai_error(503, message, "store_unavailable", "server_error", headers)
+        return error_response(503, message, "store_unavailable", headers)
+
+    # asyncpg's refused or reset connections reach us unwrapped, the rest as DBAPIError.
+    for kind in (DBAPIError, SQLAlchemyTimeoutError, ConnectionError, CoordinationUnavailable):
+        app.add_exception_handler(kind, store_down)
