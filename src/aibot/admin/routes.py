@@ -59,7 +59,7 @@ from aibot.config import AdminConfig
 from aibot.config.edit import edit_config, restore
 from aibot.config.edit import section as yaml_section
 from aibot.ops.pii import mask_pii
-from aibot.ops.quality import arm_stats, csat_by_day, provider_counts
+from aibot.store.quality import arm_stats, csat_by_day, provider_counts
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {

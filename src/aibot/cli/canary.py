@@ -23,7 +23,7 @@ from aibot.config import LoadedConfig
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from aibot.ops.quality import ArmStats
+    from aibot.store.quality import ArmStats
 
 canary_app = typer.Typer(
     name="canary",
@@ -77,7 +77,7 @@ def status(
 def _collect(loaded: LoadedConfig, arms: tuple[str, str], since: float) -> list[ArmStats]:
     from dataclasses import replace
 
-    from aibot.ops.quality import arm_stats, provider_counts
+    from aibot.store.quality import arm_stats, provider_counts
 
     async def read(engine: AsyncEngine) -> list[ArmStats]:
         return [await arm_stats(engine, name, since) for name in arms]
