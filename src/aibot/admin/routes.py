@@ -53,13 +53,13 @@ from aibot.admin.records import (
 )
 from aibot.admin.roles import Role
 from aibot.admin.sessions import Sessions
-from aibot.admin.stats import snapshot
+from aibot.admin.stats import provider_counts, snapshot
 from aibot.admin.users import NAME_MAX, AdminUsers
 from aibot.config import AdminConfig
 from aibot.config.edit import edit_config, restore
 from aibot.config.edit import section as yaml_section
 from aibot.ops.pii import mask_pii
-from aibot.store.quality import arm_stats, csat_by_day, provider_counts
+from aibot.store.quality import arm_stats, csat_by_day
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {

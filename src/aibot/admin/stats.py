@@ -1,4 +1,6 @@
-"""The dashboard's numbers, read from the gateway's Prometheus registry (no second count)."""
+"""The console's numbers, read from the gateway's Prometheus registry (no second count): the
+dashboard's snapshot, and each provider's calls and failures for the models page and
+`ai-bot canary status` (which reads them from a running gateway's /metrics)."""
 
 from __future__ import annotations
 
@@ -89,3 +91,32 @@ def snapshot(metrics: Metrics) -> dict[str, Any]:
         "in_flight": _gauge(m.get("aibot_in_flight")),
         "outbox_pending": _gauge(m.get("aibot_outbox_pending")),
     }
+
+
+def provider_counts(metrics_text: str) -> dict[str, tuple[int, int]]:
+    """(calls, failed calls) per provider from the Prometheus text of /metrics; a call is a
+    success (timed in aibot_provider_seconds) or a failure (aibot_provider_errors)."""
+    calls: dict[str, float] = {}
+    errors: dict[str, float] = {}
+    for line in metrics_text.splitlines():
+        for prefix, into in (
+            ("aibot_provider_seconds_count{", calls),
+            ("aibot_provider_errors_total{", errors),
+        ):
+            if line.startswith(prefix):
+                labels, _, value = line[len(prefix) :].partition("} ")
+                name = _label(labels, "provider")
+                if name is not None:
+                    into[name] = into.get(name, 0.0) + float(value)
+    return {
+        name: (int(calls.get(name, 0) + errors.get(name, 0)), int(errors.get(name, 0)))
+        for name in calls.keys() | errors.keys()
+    }
+
+
+def _label(labels: str, key: str) -> str | None:
+    for part in labels.split(","):
+        name, _, value = part.partition("=")
+        if name.strip() == key:
+            return value.strip().strip('"')
+    return None

@@ -77,7 +77,8 @@ def status(
 def _collect(loaded: LoadedConfig, arms: tuple[str, str], since: float) -> list[ArmStats]:
     from dataclasses import replace
 
-    from aibot.store.quality import arm_stats, provider_counts
+    from aibot.admin.stats import provider_counts
+    from aibot.store.quality import arm_stats
 
     async def read(engine: AsyncEngine) -> list[ArmStats]:
         return [await arm_stats(engine, name, since) for name in arms]

@@ -1,9 +1,10 @@
-"""How good the answers are, per provider: satisfaction, errors, latency, tokens — for the
-canary verdict (`ai-bot canary status`, the console's models page) and CSAT per day.
+"""How good the answers are, per provider: satisfaction, latency, tokens — for the canary
+verdict (`ai-bot canary status`, the console's models page) and CSAT per day.
 
 Answers, latency, tokens and ratings come from the store (they survive restarts and cover every
-replica); errors come from the running gateway's /metrics, because a failed call leaves no turn.
-Latency is the time from the question's turn to the answer's, queueing included, as users feel it.
+replica); the callers add the errors from the running gateway's /metrics (`admin/stats.py`),
+because a failed call leaves no turn. Latency is the time from the question's turn to the
+answer's, queueing included, as users feel it.
 """
 
 from __future__ import annotations
@@ -80,35 +81,6 @@ def _quantile(values: list[float], q: float) -> float | None:
     if not values:
         return None
     return values[min(len(values) - 1, int(q * len(values)))]
-
-
-def provider_counts(metrics_text: str) -> dict[str, tuple[int, int]]:
-    """(calls, failed calls) per provider from the Prometheus text of /metrics; a call is a
-    success (timed in aibot_provider_seconds) or a failure (aibot_provider_errors)."""
-    calls: dict[str, float] = {}
-    errors: dict[str, float] = {}
-    for line in metrics_text.splitlines():
-        for prefix, into in (
-            ("aibot_provider_seconds_count{", calls),
-            ("aibot_provider_errors_total{", errors),
-        ):
-            if line.startswith(prefix):
-                labels, _, value = line[len(prefix) :].partition("} ")
-                name = _label(labels, "provider")
-                if name is not None:
-                    into[name] = into.get(name, 0.0) + float(value)
-    return {
-        name: (int(calls.get(name, 0) + errors.get(name, 0)), int(errors.get(name, 0)))
-        for name in calls.keys() | errors.keys()
-    }
-
-
-def _label(labels: str, key: str) -> str | None:
-    for part in labels.split(","):
-        name, _, value = part.partition("=")
-        if name.strip() == key:
-            return value.strip().strip('"')
-    return None
 
 
 @dataclass(frozen=True)
