@@ -1,56 +1,31 @@
-"""Reads and write operations on the SQL store (SQLite or PostgreSQL, same code).
-
-Writes are returned as `Write`s for the group-commit writer so callers choose which of them must
-land in one transaction (a reply, its turns and the inbox row it completes). Statements are
-built once per repository: the writer batches writes that share a statement object into one
-executemany, and SQLAlchemy's compiled cache is hit instead of rebuilt per message.
+"""Reads and write operations on the SQL store (SQLite or PostgreSQL, same code): conversations,
+their turns, ratings and audit entries here, the inbox and outbox rows in `queues.py`, all on
+one object. Writes are `Write`s for the group-commit writer, built as `queues.py` explains.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from aibot.core.feedback import RatedAnswer
-from aibot.core.messages import ConversationRow, InboxRow, OutboxRow, ReplyTarget, TurnRecord
-from aibot.store.rows import dump_target, inbox_row, outbox_row
-from aibot.store.schema import audit_log, conversations, inbox, outbox, ratings, turns
+from aibot.core.messages import ConversationRow, TurnRecord
+from aibot.store.queues import QueueRows
+from aibot.store.schema import audit_log, conversations, ratings, turns
 from aibot.store.writer import Write
 
 # Conversation settings a write may change besides `updated_at`.
 CONVERSATION_CHANGES = ("model", "context_from")
 
 
-class Repository:
-    """`fenced`: finishing an inbox row fails its whole transaction when the row is no longer
-    pending. Several replicas turn it on, so that a replica whose session lock lapsed (a long
-    pause, a partition) cannot commit a second answer to a message another replica answered."""
-
+class Repository(QueueRows):
     def __init__(self, engine: AsyncEngine, *, fenced: bool = False) -> None:
-        self.engine = engine
-        self._fenced = fenced
-        self._dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+        super().__init__(engine, fenced=fenced)
         self._conversation_upserts: dict[tuple[str, ...], Executable] = {}
         self._add_turn = turns.insert()
-        accept = self._insert(inbox).on_conflict_do_nothing(
-            index_elements=[inbox.c.channel, inbox.c.message_id]
-        )
-        self._accept_inbox = accept.returning(inbox.c.id)
-        self._finish_inbox = (
-            update(inbox)
-            .where(and_(inbox.c.id == bindparam("row_id"), inbox.c.status == "pending"))
-            .values(
-                status=bindparam("v_status"),
-                error=bindparam("v_error"),
-                updated_at=bindparam("now"),
-                attempts=inbox.c.attempts + 1,
-            )
-        )
-        self._enqueue_outbox = outbox.insert()
         self._audit = audit_log.insert()
         self._reset_chat = (
             update(conversations)
@@ -67,27 +42,6 @@ class Repository:
             index_elements=[ratings.c.request_id, ratings.c.user_id],
             set_={"score": rate.excluded.score, "updated_at": rate.excluded.updated_at},
         )
-        self._outbox_updates: dict[tuple[str, ...], Executable] = {}
-        self._claim_outbox = (
-            update(outbox)
-            .where(
-                and_(
-                    outbox.c.id == bindparam("row_id"),
-                    outbox.c.status == "pending",
-                    or_(
-                        outbox.c.owner.is_(None),
-                        outbox.c.owner == bindparam("seen"),
-                        outbox.c.owner == bindparam("me"),
-                    ),
-                )
-            )
-            .values(owner=bindparam("me"))
-            .returning(outbox.c.id)
-        )
-
-    def _insert(self, table: Table) -> Any:
-        """The dialect's own INSERT, which knows ON CONFLICT."""
-        return self._dialect.insert(table)
 
     # -- reads ---------------------------------------------------------------------------
     async def conversation(self, session_key: str) -> ConversationRow | None:
@@ -152,119 +106,6 @@ class Repository:
             else None
         )
 
-    def record_event(
-        self, channel: str, event_id: str, chat_key: str, kind: str, now: float
-    ) -> Write:
-        """Kept in the inbox (status `event`) for its dedupe; yields None for a re-delivery."""
-        return Write(
-            self._accept_inbox,
-            {
-                "channel": channel,
-                "message_id": f"event:{event_id}",
-                "session_key": chat_key,
-                "user_id": "",
-                "text": kind,
-                "target": "{}",
-                "status": "event",
-                "attempts": 0,
-                "received_at": now,
-                "updated_at": now,
-            },
-            returning=True,
-        )
-
-    def audit(self, actor: str, action: str, target: str, now: float) -> Write:
-        return Write(
-            self._audit,
-            {
-                "at": now,
-                "actor": actor[:64],
-                "action": action[:64],
-                "target": target[:2000],
-                "ip": "",
-            },
-        )
-
-    def reset_chat(self, chat_key: str, now: float) -> Write:
-        escaped = chat_key.replace("/", "//").replace("%", "/%").replace("_", "/_")
-        return Write(self._reset_chat, {"chat": chat_key, "members": escaped + ":%", "now": now})
-
-    def save_rating(
-        self, answer: RatedAnswer, channel: str, user_id: str, score: int, now: float
-    ) -> Write:
-        return Write(
-            self._save_rating,
-            {
-                "request_id": answer.request_id,
-                "user_id": user_id,
-                "channel": channel,
-                "session_key": answer.session_key,
-                "score": score,
-                "provider": answer.provider,
-                "model": answer.model,
-                "route": answer.route,
-                "created_at": now,
-                "updated_at": now,
-            },
-        )
-
-    async def pending_inbox(
-        self, limit: int, exclude_ids: set[int], exclude_channels: frozenset[str] = frozenset()
-    ) -> list[InboxRow]:
-        """Pending rows oldest first; paused channels are left out in SQL so that their
-        backlog cannot fill the page and starve the other channels."""
-        query = (
-            select(inbox)
-            .where(inbox.c.status == "pending")
-            .order_by(inbox.c.id)
-            .limit(limit + len(exclude_ids))
-        )
-        if exclude_channels:
-            query = query.where(inbox.c.channel.not_in(exclude_channels))
-        return [row for row in await self._inbox_rows(query) if row.id not in exclude_ids][:limit]
-
-    async def pending_for_session(self, session_key: str, limit: int) -> list[InboxRow]:
-        """A session's pending rows in arrival order: what its lock holder answers next."""
-        return await self._inbox_rows(
-            select(inbox)
-            .where(and_(inbox.c.session_key == session_key, inbox.c.status == "pending"))
-            .order_by(inbox.c.id)
-            .limit(limit)
-        )
-
-    async def _inbox_rows(self, query: Executable) -> list[InboxRow]:
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        return [inbox_row(r) for r in rows]
-
-    async def inbox_backlog(self) -> tuple[int, float | None]:
-        """How many received messages are unanswered, and when the oldest arrived (None if
-        none): one aggregate over the (status, id) index, for the gauges."""
-        query = select(func.count(), func.min(inbox.c.received_at)).where(
-            inbox.c.status == "pending"
-        )
-        async with self.engine.connect() as connection:
-            count, oldest = (await connection.execute(query)).one()
-        return int(count), oldest
-
-    async def pending_outbox(self, limit: int) -> list[OutboxRow]:
-        """Pending replies oldest first, due or not: the sender keeps each session in order."""
-        query = (
-            select(outbox).where(outbox.c.status == "pending").order_by(outbox.c.id).limit(limit)
-        )
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
-        return [outbox_row(r) for r in rows]
-
-    def claim_outbox(self, outbox_id: int, me: str, seen: str | None) -> Write:
-        """Takes a pending reply for this replica unless another took it since it was read as
-        owned by `seen` (None, or a replica found dead): a compare-and-set on the owner that
-        yields the row id, or None when the claim lost. Through the writer, the claims of one
-        outbox pass share a commit."""
-        return Write(
-            self._claim_outbox, {"row_id": outbox_id, "me": me, "seen": seen}, returning=True
-        )
-
     async def ping(self) -> None:
         async with self.engine.connect() as connection:
             await connection.execute(select(1))
@@ -319,90 +160,37 @@ class Repository:
             for r in records
         ]
 
-    def accept_inbox(
-        self,
-        channel: str,
-        message_id: str,
-        session_key: str,
-        user_id: str,
-        text: str,
-        target: ReplyTarget,
-        now: float,
-        *,
-        principal: str | None = None,
-        request_id: str | None = None,
+    def save_rating(
+        self, answer: RatedAnswer, channel: str, user_id: str, score: int, now: float
     ) -> Write:
-        """Yields the new row id, or None when (channel, message_id) was already accepted."""
         return Write(
-            self._accept_inbox,
+            self._save_rating,
             {
-                "channel": channel,
-                "message_id": message_id,
-                "session_key": session_key,
+                "request_id": answer.request_id,
                 "user_id": user_id,
-                "text": text,
-                "target": dump_target(target, principal=principal, request_id=request_id),
-                "status": "pending",
-                "attempts": 0,
-                "received_at": now,
-                "updated_at": now,
-            },
-            returning=True,
-        )
-
-    def finish_inbox(
-        self, inbox_id: int, status: str, now: float, error: str | None = None
-    ) -> Write:
-        return Write(
-            self._finish_inbox,
-            {"row_id": inbox_id, "v_status": status, "v_error": error, "now": now},
-            fenced=self._fenced,
-        )
-
-    def enqueue_outbox(
-        self,
-        inbox_id: int | None,
-        channel: str,
-        session_key: str,
-        target: ReplyTarget,
-        text: str,
-        now: float,
-    ) -> Write:
-        return Write(
-            self._enqueue_outbox,
-            {
-                "inbox_id": inbox_id,
                 "channel": channel,
-                "session_key": session_key,
-                "target": dump_target(target),
-                "text": text,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": now,
-                "last_error": None,
+                "session_key": answer.session_key,
+                "score": score,
+                "provider": answer.provider,
+                "model": answer.model,
+                "route": answer.route,
                 "created_at": now,
                 "updated_at": now,
             },
         )
 
-    def update_outbox(self, outbox_id: int, now: float, **values: Any) -> Write:
-        changed = tuple(sorted(values))
-        statement = self._outbox_updates.get(changed)
-        if statement is None:
-            statement = (
-                update(outbox)
-                .where(outbox.c.id == bindparam("row_id"))
-                .values(
-                    updated_at=bindparam("now"),
-                    **{name: bindparam(f"v_{name}") for name in changed},
-                )
-            )
-            self._outbox_updates[changed] = statement
+    def audit(self, actor: str, action: str, target: str, now: float) -> Write:
         return Write(
-            statement,
+            self._audit,
             {
-                "row_id": outbox_id,
-                "now": now,
-                **{f"v_{name}": value for name, value in values.items()},
+                "at": now,
+                "actor": actor[:64],
+                "action": action[:64],
+                "target": target[:2000],
+                "ip": "",
             },
         )
+
+    def reset_chat(self, chat_key: str, now: float) -> Write:
+        escaped = chat_key.replace("/", "//").replace("%", "/%").replace("_", "/_")
+        return Write(self._reset_chat, {"chat": chat_key, "members": escaped + ":%", "now": now})
