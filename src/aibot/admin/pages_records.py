@@ -1,0 +1,118 @@
+"""The console's read-mostly pages: the dashboard, conversations, dead letters, audit, users."""
+
+from __future__ import annotations
+
+from urllib.parse import quote
+
+import orjson
+from fastapi import Response
+
+from aibot.admin.inputs import printable
+from aibot.admin.page import Call, ConsoleBase, path_int, secured
+from aibot.admin.records import dead_letters, retry_dead_letter, search_conversations, transcript
+from aibot.admin.stats import snapshot
+from aibot.admin.users import NAME_MAX
+
+
+class RecordPages(ConsoleBase):
+    async def dashboard(self, call: Call) -> Response:
+        return self.render(
+            "dashboard.html", call.who, page="dashboard", stats=snapshot(self.gateway.metrics)
+        )
+
+    async def stats(self, _call: Call) -> Response:
+        return secured(
+            Response(orjson.dumps(snapshot(self.gateway.metrics)), media_type="application/json")
+        )
+
+    async def conversations(self, call: Call) -> Response:
+        query = call.request.query_params.get("q", "")
+        found = await search_conversations(self.gateway.engine, query)
+        return self.render(
+            "conversations.html",
+            call.who,
+            page="conversations",
+            query=query,
+            found=found,
+            mask=self.mask,
+            quote=quote,
+        )
+
+    async def conversation(self, call: Call) -> Response:
+        key = call.request.query_params.get("key", "")
+        turns = await transcript(self.gateway.engine, key)
+        if not turns:
+            return self.error(call.who, 404, "No conversation with that key.")
+        return self.render(
+            "conversation.html",
+            call.who,
+            page="conversations",
+            key=key,
+            turns=turns,
+            mask=self.mask,
+            quote=quote,
+        )
+
+    async def export(self, call: Call) -> Response:
+        key = call.request.query_params.get("key", "")
+        turns = await transcript(self.gateway.engine, key)
+        if not turns:
+            return self.error(call.who, 404, "No conversation with that key.")
+        await self.audit.record(call.who.audit("conversation.export", key))
+        body = orjson.dumps(
+            {
+                "session_key": key,
+                "turns": [
+                    {
+                        "role": t.role,
+                        "content": self.mask(t.content),
+                        "provider": t.provider,
+                        "created_at": t.created_at,
+                    }
+                    for t in turns
+                ],
+            },
+            option=orjson.OPT_INDENT_2,
+        )
+        return secured(
+            Response(
+                body,
+                media_type="application/json",
+                headers={"Content-Disposition": 'attachment; filename="conversation.json"'},
+            )
+        )
+
+    async def dead_letters(self, call: Call) -> Response:
+        rows = await dead_letters(self.gateway.engine)
+        return self.render(
+            "dead_letters.html", call.who, page="dead-letters", rows=rows, mask=self.mask
+        )
+
+    async def retry(self, call: Call) -> Response:
+        if not await self._by_id(
+            call, "row_id", lambda row_id, now: retry_dead_letter(self.gateway.engine, row_id, now)
+        ):
+            return self.error(call.who, 404, "No dead letter with that id.")
+        self.gateway.wake_outbox()
+        return await self._back(
+            call,
+            "/admin/dead-letters",
+            "deadletter.retry",
+            f"outbox #{call.request.path_params['row_id']}",
+        )
+
+    async def audit_page(self, call: Call) -> Response:
+        actor = printable(call.request.query_params.get("actor", ""), NAME_MAX)
+        entries = await self.audit.recent(actor=actor or None)
+        return self.render("audit.html", call.who, page="audit", entries=entries)
+
+    async def users_page(self, call: Call) -> Response:
+        return self.render("users.html", call.who, page="users", users=await self.users.all())
+
+    async def sign_out_user(self, call: Call) -> Response:
+        user_id = path_int(call.request.path_params.get("user_id"))
+        user = await self.users.by_id(user_id) if user_id is not None else None
+        if user is None:
+            return self.error(call.who, 404, "No user with that id.")
+        await self.auth.sessions.end_all(user.id)
+        return await self._back(call, "/admin/users", "user.signout", user.name)
