@@ -19,7 +19,7 @@ from sqlalchemy import text
 
 from aibot.cli.common import console
 from aibot.cli.doctor_host import clock_check, secret_file_checks
-from aibot.cli.init import describe_failure, probe
+from aibot.cli.probe import describe_failure, probe
 from aibot.config import Config, LoadedConfig, ProviderConfig
 from aibot.gateway.registry import channel_checks
 from aibot.ops.checks import Check, Status

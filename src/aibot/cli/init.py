@@ -8,51 +8,37 @@ and can be shared or committed.
 from __future__ import annotations
 
 import asyncio
-import email.utils
-import json
-import os
 import re
 import secrets
 import sys
-import time
-from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import typer
 from dotenv import dotenv_values
-from pydantic import SecretStr
 from rich.markup import escape
 from rich.prompt import IntPrompt, Prompt
 from rich.table import Table
 
 from aibot.cli.common import console, err_console, fail
-from aibot.config import ProviderConfig
+from aibot.cli.init_files import (
+    GATEWAY_KEY_VAR,
+    TELEGRAM_TOKEN_VAR,
+    ProviderChoice,
+    render_config,
+    update_dotenv,
+)
+from aibot.cli.probe import ProbeFailure, describe_failure, probe
 from aibot.config.presets import PRESETS, Preset
 from aibot.ops.logging import mask_value
-from aibot.providers.base import ChatRequest, Message, ProviderError
-from aibot.providers.openai_compat import OpenAICompatibleProvider
+from aibot.providers.base import ProviderError
 
 CUSTOM = "custom"
-CUSTOM_KEY_VAR = "AIBOT_MODEL_API_KEY"
-GATEWAY_KEY_VAR = "AIBOT_API_KEY"
-PROBE_TIMEOUT = 15.0
 MAX_TURNS_RANGE = (0, 1000)
 PORT_RANGE = (1, 65535)
 DEFAULT_MAX_TURNS = 20
 TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
-TELEGRAM_TOKEN_VAR = "TELEGRAM_BOT_TOKEN"  # noqa: S105 - a variable name
-TELEGRAM_SECTION = f"""
-  # Telegram: the bot made with @BotFather. polling needs no public address; groups answer
-  # when the bot is @-mentioned or replied to (channels.telegram.group_trigger).
-  telegram:
-    bot_token: "${{{TELEGRAM_TOKEN_VAR}}}"   # the value is in .env
-    mode: polling
-"""
 DEFAULT_PORT = 18789
-# Characters python-dotenv reads back unchanged without quotes (no `#`, `$`, quotes, spaces).
-_PLAIN_DOTENV_VALUE = re.compile(r"[A-Za-z0-9_\-.:/+=~@,]+")
-_DOTENV_NAME = re.compile(r"\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=")
 
 
 @dataclass
@@ -74,114 +60,6 @@ class InitAnswers:
     @property
     def port_or_default(self) -> int:
         return DEFAULT_PORT if self.port is None else self.port
-
-
-@dataclass(frozen=True)
-class ProviderChoice:
-    """The resolved provider: what config.yaml names and what the live check calls."""
-
-    name: str
-    preset: Preset | None
-    base_url: str | None  # only when it overrides the preset (always for custom)
-    api_key: str  # "" when the server needs none
-    model: str
-
-    @property
-    def key_var(self) -> str:
-        """The `.env` name: the vendor's usual one, so existing shell setups keep working."""
-        if self.preset is not None and self.preset.env_key:
-            return self.preset.env_key
-        return CUSTOM_KEY_VAR
-
-    @property
-    def effective_base_url(self) -> str:
-        return self.base_url or (self.preset.base_url if self.preset else "")
-
-    def provider_config(self) -> ProviderConfig:
-        return ProviderConfig(
-            preset=self.preset.name if self.preset else None,
-            base_url=self.base_url,
-            api_key=SecretStr(self.api_key) if self.api_key else None,
-            model=self.model,
-        )
-
-
-@dataclass(frozen=True)
-class ProbeFailure:
-    """Why a live check failed, split so `doctor` can show the fix in its own column."""
-
-    problem: str
-    fix: str
-
-    def __str__(self) -> str:
-        return f"{self.problem}: {self.fix}"
-
-
-# --------------------------------------------------------------------------- live check
-
-
-@dataclass(frozen=True)
-class Probed:
-    latency: float  # seconds
-    clock_skew: float | None  # this machine's clock minus the server's Date header, seconds
-
-
-async def probe(name: str, config: ProviderConfig) -> Probed:
-    """One `max_tokens=1` completion, the cheapest call that proves URL, key and model.
-
-    Raises `ProviderError`. Retries are off and the timeout short so a dead endpoint is
-    reported in seconds, not after the gateway's long model timeout.
-    """
-    quick = config.model_copy(update={"timeout": PROBE_TIMEOUT, "max_retries": 0})
-    provider = OpenAICompatibleProvider(name, quick)
-    started = time.perf_counter()
-    try:
-        await provider.chat(ChatRequest(messages=[Message("user", "ping")], max_tokens=1))
-    finally:
-        await provider.close()
-    latency = time.perf_counter() - started
-    return Probed(latency, _skew(provider.server_date, time.time()))
-
-
-def _skew(server_date: str | None, now: float) -> float | None:
-    """Date has whole seconds and is stamped before the body is sent: well inside the 30 s
-    that matter for webhook signatures."""
-    try:
-        parsed = email.utils.parsedate_to_datetime(server_date) if server_date else None
-    except (TypeError, ValueError):
-        return None
-    return None if parsed is None or parsed.tzinfo is None else now - parsed.timestamp()
-
-
-def describe_failure(error: ProviderError, base_url: str, model: str) -> ProbeFailure:
-    """Turn a failed check into the cause a user can act on, by HTTP status."""
-    detail = str(error).removeprefix(f"{error.provider}: ")
-    status = error.status
-    if status in (401, 403):
-        return ProbeFailure(
-            f"the provider refused the key (HTTP {status})",
-            "check it / regenerate it at the vendor console",
-        )
-    if status == 404:
-        return ProbeFailure(
-            f"HTTP 404 for model {model!r} at {base_url}",
-            "the model name or the base URL is wrong (it usually ends in /v1)",
-        )
-    if status == 429:
-        return ProbeFailure(
-            f"the provider is rate limiting this key ({detail})",
-            "check the balance / quota at the vendor console, or retry later",
-        )
-    if status is None:
-        return ProbeFailure(
-            f"cannot reach {base_url} ({detail})", "check the URL, the network, a proxy or firewall"
-        )
-    if status == 200:
-        return ProbeFailure(
-            f"{base_url} did not answer in the OpenAI format",
-            "check that the base URL is the OpenAI-compatible endpoint",
-        )
-    return ProbeFailure(f"the provider answered {detail}", "see the provider's message")
 
 
 def _check_choice(choice: ProviderChoice) -> ProbeFailure | None:
@@ -426,91 +304,6 @@ def _write_files(
     except OSError as exc:
         fail(f"cannot write {exc.filename or path}: {exc.strerror}")
     return gateway_key, generated
-
-
-def update_dotenv(path: Path, values: Mapping[str, str]) -> None:
-    """Set `values` in a .env file, keeping every other line; the file ends up mode 0600."""
-    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
-    found: set[str] = set()
-    for index, line in enumerate(lines):
-        match = _DOTENV_NAME.match(line)
-        if match and match.group(1) in values:  # every duplicate too: the last one would win
-            name = match.group(1)
-            lines[index] = f"{name}={_dotenv_value(values[name])}"
-            found.add(name)
-    lines += [
-        f"{name}={_dotenv_value(value)}" for name, value in values.items() if name not in found
-    ]
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.fchmod(fd, 0o600)  # an existing, more open file is tightened too: it holds secrets
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write("\n".join(lines) + "\n")
-
-
-def _dotenv_value(value: str) -> str:
-    """Unquoted when safe; single quotes otherwise, which python-dotenv reads literally."""
-    if _PLAIN_DOTENV_VALUE.fullmatch(value):
-        return value
-    if "'" in value or "\n" in value:
-        fail("the key contains a quote or a line break; check what was pasted")
-    return f"'{value}'"
-
-
-def _yaml_str(value: str) -> str:
-    """A JSON string is a valid double-quoted YAML scalar: safe for any URL or model name."""
-    return json.dumps(value, ensure_ascii=False)
-
-
-def render_config(
-    choice: ProviderChoice, *, port: int, max_turns: int, telegram: bool = False
-) -> str:
-    """config.yaml as commented text, so the file explains itself to whoever opens it next."""
-    provider = [f"    {choice.name}:"]
-    if choice.preset is not None:
-        provider.append(f"      preset: {choice.preset.name}")
-    provider.append(
-        f"      base_url: {_yaml_str(choice.base_url)}"
-        if choice.base_url
-        else f"      # base_url: {_yaml_str(choice.effective_base_url)}   # the preset's"
-    )
-    if choice.api_key:
-        provider.append(f'      api_key: "${{{choice.key_var}}}"   # the value is in .env')
-    provider.append(f"      model: {_yaml_str(choice.model)}")
-    providers = "\n".join(provider)
-    return f"""\
-# ai-bot configuration, written by `ai-bot init`.
-# Every key is optional: `ai-bot config --schema` lists them all, `ai-bot config` shows the
-# effective result. ${{NAME}} is read from the environment or from .env beside this file, which
-# is where the secrets live; this file holds none and can be shared.
-
-# Where the gateway listens (web chat, API, webhooks). 127.0.0.1 keeps it on this machine;
-# 0.0.0.0 exposes it to the network (keep channels.api.keys set then).
-server:
-  host: 127.0.0.1
-  port: {port}
-
-# Conversations, inbox and outbox. SQLite needs no setup; postgresql://... for several replicas.
-storage:
-  url: "sqlite:///data/ai-bot.db"
-
-# Language models. `default` names one of `providers`; add more providers and list them in
-# `fallbacks: [...]` to fail over when the default is down.
-models:
-  default: {choice.name}
-  providers:
-{providers}
-
-# Conversation memory: exchanges kept as context, and the silence after which a chat starts fresh.
-session:
-  max_turns: {max_turns}
-  idle_reset: 30m
-
-# Where people reach the assistant. `api.keys`: bearer keys for /v1/chat/completions, /api/v1
-# and the web page; the chat platforms follow.
-channels:
-  api:
-    keys: ["${{{GATEWAY_KEY_VAR}}}"]
-""" + (TELEGRAM_SECTION if telegram else "")
 
 
 def _print_done(path: Path, env_path: Path, port: int, gateway_key: str, generated: bool) -> None:

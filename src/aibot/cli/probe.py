@@ -1,0 +1,89 @@
+"""The live check of a provider: one `max_tokens=1` call, and what a failure means in words a
+user can act on. `ai-bot init` runs it before writing anything; `ai-bot doctor` runs it too."""
+
+from __future__ import annotations
+
+import email.utils
+import time
+from dataclasses import dataclass
+
+from aibot.config import ProviderConfig
+from aibot.providers.base import ChatRequest, Message, ProviderError
+from aibot.providers.openai_compat import OpenAICompatibleProvider
+
+PROBE_TIMEOUT = 15.0
+
+
+@dataclass(frozen=True)
+class ProbeFailure:
+    """Why a live check failed, split so `doctor` can show the fix in its own column."""
+
+    problem: str
+    fix: str
+
+    def __str__(self) -> str:
+        return f"{self.problem}: {self.fix}"
+
+
+@dataclass(frozen=True)
+class Probed:
+    latency: float  # seconds
+    clock_skew: float | None  # this machine's clock minus the server's Date header, seconds
+
+
+async def probe(name: str, config: ProviderConfig) -> Probed:
+    """One `max_tokens=1` completion, the cheapest call that proves URL, key and model.
+
+    Raises `ProviderError`. Retries are off and the timeout short so a dead endpoint is
+    reported in seconds, not after the gateway's long model timeout.
+    """
+    quick = config.model_copy(update={"timeout": PROBE_TIMEOUT, "max_retries": 0})
+    provider = OpenAICompatibleProvider(name, quick)
+    started = time.perf_counter()
+    try:
+        await provider.chat(ChatRequest(messages=[Message("user", "ping")], max_tokens=1))
+    finally:
+        await provider.close()
+    latency = time.perf_counter() - started
+    return Probed(latency, _skew(provider.server_date, time.time()))
+
+
+def _skew(server_date: str | None, now: float) -> float | None:
+    """Date has whole seconds and is stamped before the body is sent: well inside the 30 s
+    that matter for webhook signatures."""
+    try:
+        parsed = email.utils.parsedate_to_datetime(server_date) if server_date else None
+    except (TypeError, ValueError):
+        return None
+    return None if parsed is None or parsed.tzinfo is None else now - parsed.timestamp()
+
+
+def describe_failure(error: ProviderError, base_url: str, model: str) -> ProbeFailure:
+    """Turn a failed check into the cause a user can act on, by HTTP status."""
+    detail = str(error).removeprefix(f"{error.provider}: ")
+    status = error.status
+    if status in (401, 403):
+        return ProbeFailure(
+            f"the provider refused the key (HTTP {status})",
+            "check it / regenerate it at the vendor console",
+        )
+    if status == 404:
+        return ProbeFailure(
+            f"HTTP 404 for model {model!r} at {base_url}",
+            "the model name or the base URL is wrong (it usually ends in /v1)",
+        )
+    if status == 429:
+        return ProbeFailure(
+            f"the provider is rate limiting this key ({detail})",
+            "check the balance / quota at the vendor console, or retry later",
+        )
+    if status is None:
+        return ProbeFailure(
+            f"cannot reach {base_url} ({detail})", "check the URL, the network, a proxy or firewall"
+        )
+    if status == 200:
+        return ProbeFailure(
+            f"{base_url} did not answer in the OpenAI format",
+            "check that the base URL is the OpenAI-compatible endpoint",
+        )
+    return ProbeFailure(f"the provider answered {detail}", "see the provider's message")
