@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import yaml
 
-REPO = Path(__file__).resolve().parents[1]
-ALERTS = REPO / "deploy/prometheus/alerts.yml"
-DASHBOARD = REPO / "deploy/grafana/provisioning/dashboards/ai-bot.json"
+from aibot.deploy.options import DeployOptions
+from aibot.deploy.render import render
+
+# Where `ai-bot deploy compose` writes them, relative to its output directory.
+ALERTS = "deploy/prometheus/alerts.yml"
+DASHBOARD = "deploy/grafana/provisioning/dashboards/ai-bot.json"
 # Series that come from Prometheus itself or from node_exporter, not from the gateway.
 EXTERNAL_METRICS = frozenset({"up", "node_filesystem_avail_bytes", "node_filesystem_size_bytes"})
 # Grafana's own variables, replaced by a duration when the panel is drawn.
@@ -41,13 +43,18 @@ _KEYWORDS = frozenset(
 )
 
 
+def rendered(name: str) -> str:
+    """One file of the default Compose stack, as `ai-bot deploy compose` writes it."""
+    return render("compose", DeployOptions())[name]
+
+
 def alert_rules() -> list[dict[str, Any]]:
-    groups = yaml.safe_load(ALERTS.read_text(encoding="utf-8"))["groups"]
+    groups = yaml.safe_load(rendered(ALERTS))["groups"]
     return [rule for group in groups for rule in group["rules"]]
 
 
 def dashboard() -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(DASHBOARD.read_text(encoding="utf-8"))
+    loaded: dict[str, Any] = json.loads(rendered(DASHBOARD))
     return loaded
 
 

@@ -2,8 +2,9 @@
 
 Templates use `@{name}` placeholders, because `$` belongs to nginx, shell, Compose and our own
 `${VAR}` config interpolation, all of which appear in them verbatim.
-The repository's Dockerfile, docker-compose.yml and deploy/ files are these renders with default
-options; a test keeps them identical.
+The templates are the only source: the repository keeps one render, its root Dockerfile (and
+.dockerignore), where `docker build .` needs it; a test keeps it identical. Everything else is
+written on demand with `ai-bot deploy KIND --out DIR`.
 """
 
 from __future__ import annotations
@@ -166,9 +167,9 @@ RENDERERS: dict[str, Callable[[DeployOptions], dict[str, str]]] = {
     "compose": render_compose,
     "k8s": render_k8s,
 }
-# Where each kind's default render lives in the repository (systemd and nginx are only ever
-# rendered on the target machine, by install.sh).
-REPO_DIRS = {"docker": ".", "compose": ".", "k8s": "deploy/k8s"}
+# Where a kind's default render is kept in the repository: only the Dockerfile, which `docker
+# build .` needs at a fixed path. The other kinds are rendered on demand (`--out DIR`).
+REPO_DIRS = {"docker": "."}
 
 
 def render(kind: str, options: DeployOptions) -> dict[str, str]:
