@@ -28,7 +28,7 @@ from aibot.ops.logging import mask_value
 # Plain strings under names like these are secrets too: channels this version does not model
 # are kept as raw mappings, so their tokens are not SecretStr.
 _SECRET_NAME = re.compile(r"(pass(word)?|secret|token|key)s?$", re.I)
-# config.py parses durations with validators of this name; shown as "duration" in the schema.
+# Config sections parse durations with validators of this name; "duration" in the schema.
 _DURATION_VALIDATOR = "_duration"
 
 
@@ -150,7 +150,7 @@ def type_name(annotation: Any) -> str:
     if origin is list:
         return f"list[{type_name(get_args(annotation)[0])}]"
     if origin is tuple:
-        return "rate"  # config.py parses "5/minute" into (count, seconds)
+        return "rate"  # config/policy.py parses "5/minute" into (count, seconds)
     if origin is dict:
         key, value = get_args(annotation)
         return f"map[{type_name(key)}, {type_name(value)}]"
