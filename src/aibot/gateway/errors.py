@@ -12,7 +12,7 @@ from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
 from aibot.channels.api_keys import ApiKeys, bearer_token
 from aibot.channels.http_api.openai_api import openai_error
-from aibot.channels.http_api.rest import error_response
+from aibot.channels.http_bodies import error_response
 from aibot.core.errors import AccessDenied, CoordinationUnavailable
 
 log = structlog.get_logger("aibot")

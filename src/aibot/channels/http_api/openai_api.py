@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import SYSTEM_CLOCK, Clock
-from aibot.channels.http_api.rest import SSE_ANSWER, ErrorBody, JsonBody, ParseError
+from aibot.channels.http_bodies import SSE_ANSWER, ErrorBody, JsonBody, ParseError
 from aibot.core.commands import ModelCatalog
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 from aibot.core.messages import Inbound, Message

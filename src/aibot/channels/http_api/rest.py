@@ -7,45 +7,22 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, Field
 
 from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import SYSTEM_CLOCK, Clock
+from aibot.channels.http_bodies import (
+    API_ERRORS,
+    SESSION_PATTERN,
+    SSE_ANSWER,
+    ErrorBody,
+    JsonBody,
+    error_response,
+)
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 from aibot.core.messages import Inbound
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService, StreamEnd, stream_turn
-
-SESSION_PATTERN = r"^[A-Za-z0-9_.:@\-]{1,128}$"
-
-
-def unicode_only(data: Any) -> Any:
-    """`data`, refused if a string in it holds a lone surrogate ("\\ud800"): JSON can carry
-    one, UTF-8 cannot, so it passed validation and then failed where the text is stored or
-    forwarded (a 500, found by fuzzing). Iterative: the nesting depth is the caller's."""
-    stack = [data]
-    while stack:
-        value = stack.pop()
-        if isinstance(value, str):
-            value.encode()  # UnicodeEncodeError is a ValueError: a validation error
-        elif isinstance(value, dict):
-            stack.extend(value.keys())
-            stack.extend(value.values())
-        elif isinstance(value, list):
-            stack.extend(value)
-    return data
-
-
-class JsonBody(BaseModel):
-    """A request body as the OpenAPI document describes it: strict types (no "12" for 12, no
-    "true" for true) and text that UTF-8 can carry."""
-
-    model_config = ConfigDict(strict=True)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _unicode(cls, data: Any) -> Any:
-        return unicode_only(data)
 
 
 class ChatBody(JsonBody):
@@ -55,48 +32,6 @@ class ChatBody(JsonBody):
     stream: bool = Field(False, description="Answer as Server-Sent Events.")
 
 
-class ErrorDetail(BaseModel):
-    message: str
-    code: str
-
-
-class ErrorBody(BaseModel):
-    """The body of every refusal under /api/v1 (401, 422, 502, 503)."""
-
-    error: ErrorDetail
-
-
-class ParseError(BaseModel):
-    """A body that is not JSON at all: FastAPI refuses it before validation, in its shape."""
-
-    detail: str
-
-
-# Documented on every /api/v1 operation that takes a body, so the OpenAPI document says what
-# a client gets back when it is refused (schemathesis checks each answer against it).
-API_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ParseError, "description": "The body is not JSON"},
-    401: {"model": ErrorBody, "description": "Missing or wrong API key"},
-    413: {"model": ErrorBody, "description": "The body is larger than server.max_body_bytes"},
-    422: {"model": ErrorBody, "description": "The body does not match the schema"},
-}
-# Before OpenAPI 3.2 the schema of an event stream describes each event.
-SSE_EVENT: dict[str, Any] = {
-    "type": "object",
-    "required": ["data"],
-    "properties": {
-        "data": {
-            "type": "string",
-            "description": "One JSON object; /v1 ends the stream with [DONE]",
-        }
-    },
-}
-SSE_ANSWER: dict[str, Any] = {
-    "content": {"text/event-stream": {"schema": SSE_EVENT}},
-    "description": "The answer; Server-Sent Events with stream: true",
-}
-
-
 class ChatReply(BaseModel):
     reply: str
     session_id: str
@@ -104,14 +39,6 @@ class ChatReply(BaseModel):
     provider: str | None
     usage: dict[str, int]
     command: bool
-
-
-def error_response(
-    status: int, message: str, code: str, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"message": message, "code": code}}, status_code=status, headers=headers
-    )
 
 
 def failure_response(exc: BaseException) -> JSONResponse:

@@ -157,6 +157,24 @@ def _indent(body: str, marker: str) -> str:
     return marker + body.replace("\n", "\n" + pad)
 
 
+def _list(tokens: list[Token], i: int, in_quote: bool) -> tuple[str, int]:
+    """A bullet or numbered list opening at ``i``, as "• " or "1. " lines; (text, index after)."""
+    ordered = tokens[i].type == "ordered_list_open"
+    number = int(_attr(tokens[i], "start") or 1)
+    end = "ordered_list_close" if ordered else "bullet_list_close"
+    items: list[str] = []
+    i += 1
+    while i < len(tokens) and tokens[i].type != end:
+        if tokens[i].type == "list_item_open":
+            inner, i = _blocks(tokens, i + 1, "list_item_close", in_quote)
+            marker = f"{number}. " if ordered else "• "
+            number += 1
+            items.append(_indent("\n".join(b for b in inner if b), marker))
+        else:
+            i += 1
+    return "\n".join(items), i + 1
+
+
 def _blocks(
     tokens: list[Token], i: int, close: str | None, in_quote: bool
 ) -> tuple[list[str], int]:
@@ -188,21 +206,8 @@ def _blocks(
             # Telegram does not nest blockquotes: only the outermost one gets the tag.
             blocks.append(body if in_quote else f"<blockquote>{body}</blockquote>")
         elif kind in ("bullet_list_open", "ordered_list_open"):
-            ordered = kind == "ordered_list_open"
-            number = int(_attr(tok, "start") or 1)
-            end = "ordered_list_close" if ordered else "bullet_list_close"
-            items: list[str] = []
-            i += 1
-            while i < len(tokens) and tokens[i].type != end:
-                if tokens[i].type == "list_item_open":
-                    inner, i = _blocks(tokens, i + 1, "list_item_close", in_quote)
-                    marker = f"{number}. " if ordered else "• "
-                    number += 1
-                    items.append(_indent("\n".join(b for b in inner if b), marker))
-                else:
-                    i += 1
-            blocks.append("\n".join(items))
-            i += 1
+            listed, i = _list(tokens, i, in_quote)
+            blocks.append(listed)
         elif kind == "table_open":
             table, i = _table(tokens, i + 1)
             blocks.append(table)

@@ -99,6 +99,12 @@ class UpdateReader:
         message = update.get("message")
         if not isinstance(message, dict):
             return None  # edits, channel posts: not conversations
+        return self._message(update, message)
+
+    def _message(
+        self, update: dict[str, Any], message: dict[str, Any]
+    ) -> Inbound | Notice | PlatformEvent | None:
+        """A message in a chat: members joining, or something said to the bot."""
         chat, sender = message.get("chat") or {}, message.get("from") or {}
         if not isinstance(chat.get("id"), int) or not isinstance(message.get("message_id"), int):
             return None  # not Telegram's shape: nothing could be sent back to such a chat
@@ -117,6 +123,19 @@ class UpdateReader:
         prompt = self._strip_mention(text, message.get("entities") or []) if group else text
         if not prompt.strip():
             return None
+        return self._inbound(update, message, sender, prompt.strip(), thread)
+
+    def _inbound(
+        self,
+        update: dict[str, Any],
+        message: dict[str, Any],
+        sender: dict[str, Any],
+        prompt: str,
+        thread: int | None,
+    ) -> Inbound:
+        """What was said, keyed to its chat (and topic, and user in per-user group sessions)."""
+        chat = message["chat"]
+        group = chat.get("type") in ("group", "supergroup")
         user = str(sender.get("id", chat["id"]))
         key = f"{CHANNEL}:{chat['id']}" + (f":{thread}" if thread else "")
         if group and self._config.group_sessions == "per_user":
@@ -125,7 +144,7 @@ class UpdateReader:
             channel=CHANNEL,
             session_key=key,
             user_id=user,
-            text=prompt.strip(),
+            text=prompt,
             request_id=uuid.uuid4().hex,
             received_at=self._clock(),
             message_id=f"{self._bot_id}:{update['update_id']}",

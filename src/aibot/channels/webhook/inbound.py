@@ -12,7 +12,7 @@ from typing import Annotated, Any
 from pydantic import Field
 from typing_extensions import TypeAliasType
 
-from aibot.channels.http_api.rest import SESSION_PATTERN, JsonBody
+from aibot.channels.http_bodies import SESSION_PATTERN, JsonBody
 from aibot.core.messages import Inbound, JsonValue, ReplyTarget
 
 CHANNEL = "webhook"

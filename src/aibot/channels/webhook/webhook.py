@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from aibot.channels.api_keys import ApiKeys
-from aibot.channels.http_api.rest import API_ERRORS
+from aibot.channels.http_bodies import API_ERRORS
 from aibot.channels.webhook.inbound import MessageBody, read_message
 from aibot.core.inbox import Inbox
 
