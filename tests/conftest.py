@@ -26,7 +26,7 @@ from aibot.core.inbox import Inbox
 from aibot.ops.metrics import Metrics
 from aibot.store.engine import create_engine, migrate
 from tests.fakes.openai_server import FakeOpenAI
-from tests.log_leaks import GatewayRun, configured_secrets, find_leaks
+from tests.support.log_leaks import GatewayRun, configured_secrets, find_leaks
 
 AI_BOT = Path(sys.executable).parent / "ai-bot"
 API_KEY = "test-key"

@@ -21,9 +21,9 @@ import aiohttp
 from tests.conftest import GatewayFactory, RunningGateway, wait_until
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.telegram_api import Drop, Fail, FakeTelegram
-from tests.faults.load import metric, post_webhook
 from tests.integration.test_admin import Console, create_user
 from tests.integration.test_inbox_outbox import rows
+from tests.support.gateway_calls import metric, post_webhook
 
 
 def platform_config(receiver: CallbackReceiver, **outbox: Any) -> dict[str, Any]:

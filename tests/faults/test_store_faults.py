@@ -1,7 +1,7 @@
 """PostgreSQL and Redis restarted under load, the gateway left running.
 
-A private PostgreSQL cluster and a private Redis (tests/faults/stores.py) back a real gateway
-(shared mode) while a load of webhook messages and API chats runs; one store is stopped with
+A private PostgreSQL cluster and a private Redis (tests/support/private_servers.py) back a real
+gateway (shared mode) while a load of webhook messages and API chats runs; one store is stopped with
 clients connected, kept down a moment and started again. The gateway must come back by itself:
 what it acknowledged before, during or after is answered exactly once (a platform re-posts
 what was not acknowledged, as platforms do), callers during the outage get a prompt JSON error
@@ -24,9 +24,9 @@ import asyncpg
 
 from tests.conftest import GatewayFactory, RunningGateway, wait_until
 from tests.fakes.callback_receiver import CallbackReceiver
-from tests.faults.load import DROPPED, TIMEOUT, Answer, api_chat, post_webhook, readyz
-from tests.faults.stores import PrivatePostgres, PrivateRedis
 from tests.integration.test_admin import eventually
+from tests.support.gateway_calls import DROPPED, TIMEOUT, Answer, api_chat, post_webhook, readyz
+from tests.support.private_servers import PrivatePostgres, PrivateRedis
 
 HOOK_SESSIONS = 10
 API_SESSIONS = 4

@@ -35,7 +35,7 @@ from tests.fuzz.conftest import (
     fuzz_settings,
     in_thread,
 )
-from tests.fuzz.strategies import (
+from tests.support.hostile_inputs import (
     BILLION_LAUGHS,
     EXTERNAL_ENTITY,
     INVALID_UTF8,

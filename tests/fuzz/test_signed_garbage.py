@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import wait_until
 from tests.fuzz.conftest import FEISHU_TOKEN, Reply, Rig, fuzz_settings, in_thread
-from tests.fuzz.strategies import dumps, json_objects, json_values, keys, xml_documents
+from tests.support.hostile_inputs import dumps, json_objects, json_values, keys, xml_documents
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

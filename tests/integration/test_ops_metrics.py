@@ -15,7 +15,7 @@ from tests.conftest import GatewayFactory, RunningGateway, wait_until
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.openai_server import FakeOpenAI, Hang
 from tests.integration.test_inbox_outbox import post_message, webhook_config
-from tests.monitoring_files import (
+from tests.support.monitoring_files import (
     EXTERNAL_METRICS,
     alert_rules,
     dashboard_queries,

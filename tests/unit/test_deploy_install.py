@@ -13,7 +13,7 @@ import pytest
 
 from aibot.deploy.options import DeployOptions
 from aibot.deploy.render import render_nginx, render_systemd
-from tests.unit.deploy_tools import AI_BOT, REPO, require_tool
+from tests.support.deploy_tools import AI_BOT, REPO, require_tool
 
 INSTALL = REPO / "deploy" / "install.sh"
 

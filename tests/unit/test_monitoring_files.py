@@ -16,7 +16,8 @@ import yaml
 
 from aibot.deploy.options import DeployOptions
 from aibot.deploy.render import render
-from tests.monitoring_files import (
+from tests.support.deploy_tools import require_tool
+from tests.support.monitoring_files import (
     ALERTS,
     DASHBOARD,
     alert_rules,
@@ -25,7 +26,6 @@ from tests.monitoring_files import (
     metric_names,
     rendered,
 )
-from tests.unit.deploy_tools import require_tool
 
 
 def promtool_check_rules(path: Path) -> subprocess.CompletedProcess[str]:

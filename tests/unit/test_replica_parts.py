@@ -26,7 +26,7 @@ from aibot.store.repository import Repository
 from aibot.store.schema import outbox
 from aibot.store.writer import GroupCommitWriter
 from tests.conftest import free_port, redis_database
-from tests.faults.stores import PrivateRedis
+from tests.support.private_servers import PrivateRedis
 
 
 @pytest.fixture
