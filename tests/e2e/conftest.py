@@ -1,58 +1,19 @@
-"""Browser fixtures for the e2e tests: Debian's Chromium driven by Playwright's async API.
-
-The browser is the system one (`/usr/bin/chromium`); `playwright install` is never run. Without
-it the tests skip, unless AIBOT_REQUIRE_BROWSER=1 (CI), where they fail instead.
-"""
+"""Browser fixtures for the e2e tests (machinery: tests/support/browser.py)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 from playwright.async_api import async_playwright
 
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-DESKTOP = {"width": 1280, "height": 800}
-PHONE = {"width": 375, "height": 740}
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("AIBOT_REQUIRE_BROWSER") == "1":
-        pytest.fail(f"a browser is required (AIBOT_REQUIRE_BROWSER=1) but {reason}")
-    pytest.skip(reason)
+from tests.support.browser import CHROMIUM_ARGS, OpenPage, PageOpener, find_chromium
 
 
 @pytest.fixture(scope="session")
 def chromium_path() -> str:
-    path = shutil.which("chromium") or "/usr/bin/chromium"
-    if not Path(path).is_file():
-        _unavailable("Chromium not found (apt install chromium; never `playwright install`)")
-    return path
-
-
-@dataclass
-class BrowserPage:
-    """A page plus what it did that a test must not ignore."""
-
-    page: Any
-    errors: list[str] = field(default_factory=list)  # uncaught exceptions, CSP violations
-    dialogs: list[str] = field(default_factory=list)  # alert/confirm/prompt, auto-dismissed
-
-
-OpenPage = Callable[..., Awaitable[BrowserPage]]
+    return find_chromium()
 
 
 @pytest.fixture
@@ -69,35 +30,9 @@ async def browser(chromium_path: str) -> AsyncIterator[Any]:
 
 @pytest.fixture
 async def open_page(browser: Any) -> AsyncIterator[OpenPage]:
-    """`await open_page(viewport=PHONE, color_scheme="dark")` → a fresh context and page."""
-    opened: list[BrowserPage] = []
-
-    async def open_(
-        *, viewport: dict[str, int] = DESKTOP, color_scheme: str = "light", **context_options: Any
-    ) -> BrowserPage:
-        context = await browser.new_context(
-            viewport=viewport, color_scheme=color_scheme, **context_options
-        )
-        page = await context.new_page()
-        page.set_default_timeout(10_000)
-        probe = BrowserPage(page)
-
-        def on_console(message: Any) -> None:
-            if message.type == "error" and "Content Security Policy" in message.text:
-                probe.errors.append(f"console: {message.text}")
-
-        async def on_dialog(dialog: Any) -> None:
-            probe.dialogs.append(f"{dialog.type}: {dialog.message}")
-            await dialog.dismiss()
-
-        page.on("pageerror", lambda exc: probe.errors.append(f"pageerror: {exc}"))
-        page.on("console", on_console)
-        page.on("dialog", on_dialog)
-        opened.append(probe)
-        return probe
-
-    yield open_
-    for probe in opened:
-        await probe.page.context.close()
-    problems = [e for probe in opened for e in probe.errors]
+    """`await open_page(viewport=PHONE, color_scheme="dark")` → a fresh context and page; the
+    test fails if any page reported an error."""
+    opener = PageOpener(browser)
+    yield opener
+    problems = await opener.close_all()
     assert not problems, f"the page reported errors: {problems}"

@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 from playwright.async_api import expect
 
-from tests.conftest import GatewayFactory, RunningGateway
-from tests.e2e.conftest import OpenPage
 from tests.fakes.openai_server import FakeOpenAI
 from tests.integration.test_admin import PASSWORD, create_user
+from tests.support.browser import OpenPage
+from tests.support.gateway import GatewayFactory, RunningGateway
 
 pytestmark = pytest.mark.e2e
 

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from playwright.async_api import expect
 
-from tests.e2e.conftest import DESKTOP, PHONE, BrowserPage, OpenPage
 from tests.fakes.openai_server import FakeOpenAI, Reply
+from tests.support.browser import DESKTOP, PHONE, BrowserPage, OpenPage
 
 pytestmark = pytest.mark.e2e
 

@@ -18,12 +18,13 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import GatewayFactory, RunningGateway, wait_until
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.telegram_api import Drop, Fail, FakeTelegram
 from tests.integration.test_admin import Console, create_user
 from tests.integration.test_inbox_outbox import rows
+from tests.support.gateway import GatewayFactory, RunningGateway
 from tests.support.gateway_calls import metric, post_webhook
+from tests.support.waiting import wait_until
 
 
 def platform_config(receiver: CallbackReceiver, **outbox: Any) -> dict[str, Any]:

@@ -18,10 +18,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import GatewayFactory, RunningGateway
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.openai_server import Action, Fail, FakeOpenAI, Hang, MalformedChunk, Truncate
 from tests.integration.test_admin import eventually
+from tests.support.gateway import GatewayFactory, RunningGateway
 from tests.support.gateway_calls import TIMEOUT, Answer, api_chat, metric, post_webhook, readyz
 
 HOOK_SESSIONS = 10

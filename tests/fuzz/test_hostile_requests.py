@@ -25,9 +25,8 @@ from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 from aibot.config import load_config
 from aibot.gateway.asgi import create_app
-from tests.conftest import API_KEY, wait_until
 from tests.fakes.wecom_api import FakeWecom
-from tests.fuzz.conftest import (
+from tests.support.fuzz_rig import (
     FEISHU_TOKEN,
     TELEGRAM_SECRET,
     Rig,
@@ -35,6 +34,7 @@ from tests.fuzz.conftest import (
     fuzz_settings,
     in_thread,
 )
+from tests.support.gateway import API_KEY
 from tests.support.hostile_inputs import (
     BILLION_LAUGHS,
     EXTERNAL_ENTITY,
@@ -47,6 +47,7 @@ from tests.support.hostile_inputs import (
     nested,
     queries,
 )
+from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -14,7 +14,7 @@ from hypothesis import given
 from schemathesis import GenerationMode
 from schemathesis.checks import CheckFunction
 
-from tests.fuzz.conftest import Rig, fuzz_settings, in_thread
+from tests.support.fuzz_rig import Rig, fuzz_settings, in_thread
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -10,8 +10,9 @@ from collections.abc import Awaitable, Callable
 
 import aiohttp
 
-from tests.conftest import AI_BOT, PROVIDER_KEY, GatewayFactory, RunningGateway, free_port
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.gateway import AI_BOT, PROVIDER_KEY, GatewayFactory, RunningGateway
+from tests.support.net import free_port
 
 PASSWORD = "correct horse battery staple"
 

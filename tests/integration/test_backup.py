@@ -24,8 +24,9 @@ from aibot.config import RetentionConfig
 from aibot.store.backup import BackupError, backup, inspect
 from aibot.store.engine import create_engine
 from aibot.store.maintenance import purge
-from tests.conftest import AI_BOT, GatewayFactory, postgres_database
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.databases import postgres_database
+from tests.support.gateway import AI_BOT, GatewayFactory
 
 DAY = 86400.0
 SESSIONS = {"alice": ["hello", "how are you?"], "bob": ["你好"], "carol": ["one", "two", "three"]}

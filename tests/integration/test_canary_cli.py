@@ -7,8 +7,9 @@ import sqlite3
 import subprocess
 from pathlib import Path
 
-from tests.conftest import AI_BOT, GatewayFactory, RunningGateway, wait_until
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.gateway import AI_BOT, GatewayFactory, RunningGateway
+from tests.support.waiting import wait_until
 
 
 async def ai_bot(gw: RunningGateway, *args: str) -> subprocess.CompletedProcess[str]:

@@ -10,8 +10,9 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from tests.conftest import AI_BOT, free_port
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.gateway import AI_BOT
+from tests.support.net import free_port
 
 PROVIDER_KEYS = (
     "OPENAI_API_KEY",

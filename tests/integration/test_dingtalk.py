@@ -11,9 +11,11 @@ from pydantic import SecretStr
 
 from aibot.channels.dingtalk.doctor import dingtalk_checks
 from aibot.config import DingtalkChannelConfig
-from tests.conftest import GatewayFactory, free_port, wait_until
 from tests.fakes.dingtalk_api import CLIENT_ID, CLIENT_SECRET, FakeDingtalk
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.gateway import GatewayFactory
+from tests.support.net import free_port
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

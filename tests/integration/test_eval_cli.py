@@ -17,9 +17,9 @@ import orjson
 import yaml
 
 from aibot.evaluation.dataset import load_dataset
-from tests.conftest import AI_BOT
 from tests.fakes.openai_server import Fail, FakeOpenAI, text_of
 from tests.integration.test_cli_run_chat import clean_env
+from tests.support.gateway import AI_BOT
 from tests.unit.test_eval_dataset import SAMPLES
 from tests.unit.test_eval_history import RAW_EMAIL, RAW_ID, RAW_PHONE, fill_store
 

@@ -9,10 +9,12 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import GatewayFactory, RunningGateway, free_port, wait_until
 from tests.fakes.feishu_api import FakeFeishu
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_api import FakeTelegram
+from tests.support.gateway import GatewayFactory, RunningGateway
+from tests.support.net import free_port
+from tests.support.waiting import wait_until
 
 
 def ratings(gw: RunningGateway) -> list[tuple[Any, ...]]:

@@ -14,9 +14,10 @@ from pydantic import SecretStr
 
 from aibot.channels.feishu.doctor import feishu_checks
 from aibot.config import FeishuChannelConfig, ServerConfig
-from tests.conftest import GatewayFactory, RunningGateway, free_port
 from tests.fakes.feishu_api import Fail, FakeFeishu, LoseResponse
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.gateway import GatewayFactory, RunningGateway
+from tests.support.net import free_port
 
 KEY = "encrypt-key-xyz"
 TOKEN = "vtoken123"

@@ -8,9 +8,10 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import GatewayFactory, RunningGateway, wait_until
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.openai_server import Fail, FakeOpenAI
+from tests.support.gateway import GatewayFactory, RunningGateway
+from tests.support.waiting import wait_until
 
 SECRET = "callback-secret-123"
 

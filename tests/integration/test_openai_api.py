@@ -8,8 +8,8 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 
-from tests.conftest import GatewayFactory, RunningGateway
 from tests.fakes.openai_server import Fail, FakeOpenAI
+from tests.support.gateway import GatewayFactory, RunningGateway
 
 
 def client(gw: RunningGateway, key: str | None = None) -> AsyncOpenAI:

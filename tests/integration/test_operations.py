@@ -5,8 +5,8 @@ from __future__ import annotations
 import aiohttp
 import orjson
 
-from tests.conftest import GatewayFactory
 from tests.fakes.openai_server import Fail, FakeOpenAI
+from tests.support.gateway import GatewayFactory
 
 
 async def test_health_metrics_and_logs(

@@ -11,16 +11,17 @@ import json
 import aiohttp
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import GatewayFactory, RunningGateway, wait_until
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.openai_server import FakeOpenAI, Hang
 from tests.integration.test_inbox_outbox import post_message, webhook_config
+from tests.support.gateway import GatewayFactory, RunningGateway
 from tests.support.monitoring_files import (
     EXTERNAL_METRICS,
     alert_rules,
     dashboard_queries,
     metric_names,
 )
+from tests.support.waiting import wait_until
 
 _SUFFIXES = {
     "counter": ("_total", "_created"),

@@ -6,11 +6,12 @@ import asyncio
 import sqlite3
 from pathlib import Path
 
-from tests.conftest import GatewayFactory, free_port
 from tests.fakes.feishu_api import FakeFeishu
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.wecom_api import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, FakeWecom
+from tests.support.gateway import GatewayFactory
+from tests.support.net import free_port
 
 GROUP = -1001234567890
 

@@ -14,9 +14,11 @@ import orjson
 import pytest
 import yaml
 
-from tests.conftest import AI_BOT, GatewayFactory, RunningGateway, redis_database, wait_until
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.telegram_api import FakeTelegram
+from tests.support.databases import redis_database
+from tests.support.gateway import AI_BOT, GatewayFactory, RunningGateway
+from tests.support.waiting import wait_until
 
 WORDS = {"policy": {"sensitive_words": {"words": ["违禁词", "secret plan"]}}}
 

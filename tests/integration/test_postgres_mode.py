@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import aiohttp
 
-from tests.conftest import GatewayFactory, postgres_database
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.databases import postgres_database
+from tests.support.gateway import GatewayFactory
 
 
 async def test_gateway_on_postgresql(gateway_factory: GatewayFactory, fake_llm: FakeOpenAI) -> None:

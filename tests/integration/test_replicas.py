@@ -17,20 +17,14 @@ from typing import Any
 
 import aiohttp
 
-from tests.conftest import (
-    API_KEY,
-    GatewayFactory,
-    RunningGateway,
-    deep_merge,
-    postgres_database,
-    redis_database,
-    wait_until,
-)
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.load_balancer import LoadBalancer
 from tests.fakes.openai_server import FakeOpenAI, text_of
 from tests.fakes.telegram_api import FakeTelegram
 from tests.integration.test_admin import Console, create_user
+from tests.support.databases import postgres_database, redis_database
+from tests.support.gateway import API_KEY, GatewayFactory, RunningGateway, deep_merge
+from tests.support.waiting import wait_until
 
 LEASE = 2.0  # redis.lease_ttl: how long a killed replica's work waits before it is taken over
 HEADERS = {"Authorization": f"Bearer {API_KEY}"}

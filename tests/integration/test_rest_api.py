@@ -7,8 +7,8 @@ import asyncio
 import aiohttp
 import orjson
 
-from tests.conftest import GatewayFactory
 from tests.fakes.openai_server import Fail, FakeOpenAI
+from tests.support.gateway import GatewayFactory
 
 
 def user_turns(fake: FakeOpenAI) -> list[str]:

@@ -11,9 +11,11 @@ import pytest
 
 from aibot.channels.telegram.doctor import telegram_checks
 from aibot.config import TelegramChannelConfig
-from tests.conftest import GatewayFactory, free_port, wait_until
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_api import Fail, FakeTelegram
+from tests.support.gateway import GatewayFactory
+from tests.support.net import free_port
+from tests.support.waiting import wait_until
 
 TOKEN = "123456:TEST-TOKEN"
 SECRET = "tg-webhook-secret-1"

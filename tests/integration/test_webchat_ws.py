@@ -7,8 +7,8 @@ from typing import Any
 import aiohttp
 import pytest
 
-from tests.conftest import GatewayFactory, RunningGateway
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.gateway import GatewayFactory, RunningGateway
 
 
 async def converse(ws: aiohttp.ClientWebSocketResponse, text: str) -> list[dict[str, Any]]:

@@ -15,7 +15,7 @@ import aiohttp
 import orjson
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.conftest import RunningGateway
+from tests.support.gateway import RunningGateway
 
 JSON = dict[str, Any]
 # Longer than any answer the gateway owes under the faults these tests make (a model timeout of

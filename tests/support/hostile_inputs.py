@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 from hypothesis import strategies as st
 
-from tests.conftest import API_KEY
-from tests.fuzz.conftest import encode_query
+from tests.support.fuzz_rig import encode_query
+from tests.support.gateway import API_KEY
 
 # Field names the gateway's readers look for, across all platforms and APIs.
 VOCABULARY = [

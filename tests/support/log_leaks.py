@@ -1,8 +1,9 @@
 """Checks the logs of every gateway a test run started for the secrets their configs held.
 
-The conftest records each gateway's working directory with its secrets when it starts; at the end
-of the session every log file there (the subprocess's stdout/stderr in `gateway.log`, and any
-`logging.file` with its rotated copies) is searched for them. One leak anywhere fails the run.
+Each gateway records its working directory with its secrets when it starts; at the end of the
+session (the root conftest's check) every log file there (the subprocess's stdout/stderr in
+`gateway.log`, and any `logging.file` with its rotated copies) is searched for them. One leak
+anywhere fails the run.
 """
 
 from __future__ import annotations
@@ -56,3 +57,16 @@ def find_leaks(runs: Iterable[GatewayRun]) -> list[str]:
                 if secret in text
             ]
     return leaks
+
+
+# Every gateway this test process started, with its config's secrets, for the final check. Each
+# xdist worker is its own process and checks the gateways it ran.
+_RUNS: list[GatewayRun] = []
+
+
+def record_gateway_run(run: GatewayRun) -> None:
+    _RUNS.append(run)
+
+
+def leaks_in_recorded_runs() -> list[str]:
+    return find_leaks(_RUNS)

@@ -17,7 +17,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Self
 
-from tests.conftest import free_port
+from tests.support.net import free_port
 
 
 def _pg_bin() -> Path:

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.admin.keys import ApiKeyStore
 from aibot.channels.api_keys import ApiKeys, StoredKey
 from aibot.store.schema import api_keys
-from tests.conftest import wait_until
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture

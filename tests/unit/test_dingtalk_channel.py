@@ -21,8 +21,8 @@ from aibot.channels.dingtalk.verify import sign
 from aibot.config import DingtalkChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.messages import Inbound, Outbound
-from tests.conftest import bare_context
 from tests.fakes.dingtalk_api import CLIENT_ID, CLIENT_SECRET, FakeDingtalk
+from tests.support.channel_context import bare_context
 
 
 class _Inbox:

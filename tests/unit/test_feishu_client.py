@@ -19,9 +19,9 @@ from aibot.channels.feishu.verify import decrypt
 from aibot.config import FeishuChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.messages import Outbound
-from tests.conftest import bare_context
 from tests.fakes.feishu_api import Fail, FakeFeishu
 from tests.fakes.loopback import LoopbackServer
+from tests.support.channel_context import bare_context
 
 CHAT = "oc_1"
 

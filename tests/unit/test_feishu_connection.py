@@ -22,8 +22,8 @@ from aibot.channels.feishu import connection as feishu_connection
 from aibot.channels.feishu.connection import EventBridge, LongConnection
 from aibot.channels.feishu.inbound import EventReader
 from aibot.config import FeishuChannelConfig
-from tests.conftest import wait_until
 from tests.fakes.feishu_api import FakeFeishu
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,7 @@ from aibot.channels.feishu.inbound import EventReader
 from aibot.channels.feishu.verify import encrypt, signature
 from aibot.config import FeishuChannelConfig
 from aibot.core.messages import Inbound
-from tests.conftest import bare_context
+from tests.support.channel_context import bare_context
 
 KEY, TOKEN = "encrypt-key", "vtoken"
 

@@ -14,7 +14,7 @@ import structlog
 import aibot.ops.logging as log_module
 from aibot.config import LoggingConfig
 from aibot.ops.logging import SecretMasker, configure_logging
-from tests.conftest import API_KEY, PROVIDER_KEY
+from tests.support.gateway import API_KEY, PROVIDER_KEY
 from tests.support.log_leaks import GatewayRun, configured_secrets, find_leaks
 
 

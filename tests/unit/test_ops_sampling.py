@@ -17,7 +17,7 @@ from aibot.core.sessions import Writer
 from aibot.ops.loop_lag import LoopLagSampler
 from aibot.ops.metrics import Metrics
 from aibot.store.repository import Repository
-from tests.conftest import wait_until
+from tests.support.waiting import wait_until
 from tests.unit.test_store import writer_for
 
 

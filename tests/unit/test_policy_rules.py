@@ -17,7 +17,7 @@ from aibot.policy.routes import RouteTable, in_canary
 from aibot.policy.shared import RedisAnswerCache, RedisLimiter
 from aibot.store.engine import create_engine, migrate
 from aibot.store.pairings import PairingStore
-from tests.conftest import redis_database
+from tests.support.databases import redis_database
 
 
 def inbound(

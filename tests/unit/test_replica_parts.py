@@ -25,7 +25,8 @@ from aibot.replicas.membership import Membership
 from aibot.store.repository import Repository
 from aibot.store.schema import outbox
 from aibot.store.writer import GroupCommitWriter
-from tests.conftest import free_port, redis_database
+from tests.support.databases import redis_database
+from tests.support.net import free_port
 from tests.support.private_servers import PrivateRedis
 
 

@@ -16,7 +16,7 @@ from aibot.core.messages import ReplyTarget, TurnRecord
 from aibot.store.engine import create_engine, create_writer_engine, migrate
 from aibot.store.repository import Repository
 from aibot.store.writer import GroupCommitWriter, Write
-from tests.conftest import postgres_database
+from tests.support.databases import postgres_database
 
 
 def writer_for(engine: AsyncEngine) -> GroupCommitWriter:

@@ -21,8 +21,9 @@ from aibot.channels.wecom.verify import parse_xml
 from aibot.config import WecomChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.messages import Outbound
-from tests.conftest import bare_context, wait_until
 from tests.fakes.wecom_api import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, FakeWecom
+from tests.support.channel_context import bare_context
+from tests.support.waiting import wait_until
 
 
 class Clock:

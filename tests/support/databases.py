@@ -1,0 +1,81 @@
+"""Databases on the machine's servers for one test: a fresh PostgreSQL database, a flushed Redis
+database, a migrated store on either SQL back end.
+
+Without the server the test is skipped; CI sets AIBOT_REQUIRE_POSTGRES=1 / AIBOT_REQUIRE_REDIS=1
+so a missing server fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aibot.store.engine import create_engine, migrate
+
+PG_ADMIN_DSN = "postgres://postgres@127.0.0.1:5432/postgres"
+
+
+@asynccontextmanager
+async def postgres_database() -> AsyncIterator[str]:
+    """A fresh database on the local PostgreSQL, dropped afterwards."""
+    import asyncpg
+
+    try:
+        admin = await asyncpg.connect(PG_ADMIN_DSN, timeout=3)
+    except (OSError, asyncpg.PostgresError) as exc:
+        if os.environ.get("AIBOT_REQUIRE_POSTGRES") == "1":
+            pytest.fail(f"PostgreSQL is required but unavailable: {exc}")
+        pytest.skip(f"PostgreSQL not reachable on 127.0.0.1:5432: {exc}")
+    name = f"aibot_test_{uuid.uuid4().hex[:12]}"
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"postgresql://postgres@127.0.0.1:5432/{name}"
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()
+
+
+@asynccontextmanager
+async def redis_database() -> AsyncIterator[str]:
+    """A database of the local Redis (15, or `AIBOT_TEST_REDIS_DB` so that test runs side by
+    side do not flush each other's keys), flushed before and after."""
+    import redis.asyncio as redis
+
+    url = f"redis://127.0.0.1:6379/{int(os.environ.get('AIBOT_TEST_REDIS_DB', '15'))}"
+    client = redis.from_url(url)
+    try:
+        await client.ping()
+    except (OSError, redis.RedisError) as exc:
+        await client.aclose()
+        if os.environ.get("AIBOT_REQUIRE_REDIS") == "1":
+            pytest.fail(f"Redis is required but unavailable: {exc}")
+        pytest.skip(f"Redis not reachable on 127.0.0.1:6379: {exc}")
+    await client.flushdb()
+    try:
+        yield url
+    finally:
+        await client.flushdb()
+        await client.aclose()
+
+
+@asynccontextmanager
+async def migrated_store(backend: str, directory: Path) -> AsyncIterator[AsyncEngine]:
+    """A migrated store on `backend` ("sqlite": a file in `directory`, "postgresql": a fresh
+    database), disposed afterwards."""
+    async with contextlib.AsyncExitStack() as stack:
+        url = (
+            f"sqlite:///{directory / 'store.db'}"
+            if backend == "sqlite"
+            else await stack.enter_async_context(postgres_database())
+        )
+        engine = create_engine(url)
+        await migrate(engine)
+        yield engine
+        await engine.dispose()
