@@ -14,7 +14,7 @@ import pytest
 from playwright.async_api import expect
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.integration.test_admin import PASSWORD, create_user
+from tests.support.admin_http import PASSWORD, create_user
 from tests.support.browser import OpenPage
 from tests.support.gateway import GatewayFactory, RunningGateway
 

@@ -20,9 +20,8 @@ import aiohttp
 
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.telegram_api import Drop, Fail, FakeTelegram
-from tests.integration.test_admin import Console, create_user
-from tests.integration.test_inbox_outbox import rows
-from tests.support.gateway import GatewayFactory, RunningGateway
+from tests.support.admin_http import Console, create_user
+from tests.support.gateway import GatewayFactory, RunningGateway, rows
 from tests.support.gateway_calls import metric, post_webhook
 from tests.support.waiting import wait_until
 

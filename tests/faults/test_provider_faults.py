@@ -20,9 +20,9 @@ import pytest
 
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.openai_server import Action, Fail, FakeOpenAI, Hang, MalformedChunk, Truncate
-from tests.integration.test_admin import eventually
 from tests.support.gateway import GatewayFactory, RunningGateway
 from tests.support.gateway_calls import TIMEOUT, Answer, api_chat, metric, post_webhook, readyz
+from tests.support.waiting import eventually
 
 HOOK_SESSIONS = 10
 API_SESSIONS = 10

@@ -23,11 +23,10 @@ import aiohttp
 import asyncpg
 
 from tests.fakes.callback_receiver import CallbackReceiver
-from tests.integration.test_admin import eventually
 from tests.support.gateway import GatewayFactory, RunningGateway
 from tests.support.gateway_calls import DROPPED, TIMEOUT, Answer, api_chat, post_webhook, readyz
 from tests.support.private_servers import PrivatePostgres, PrivateRedis
-from tests.support.waiting import wait_until
+from tests.support.waiting import eventually, wait_until
 
 HOOK_SESSIONS = 10
 API_SESSIONS = 4

@@ -5,94 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import re
-import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable
 
 import aiohttp
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.support.gateway import AI_BOT, PROVIDER_KEY, GatewayFactory, RunningGateway
+from tests.support.admin_http import PASSWORD, Console, create_user
+from tests.support.gateway import PROVIDER_KEY, GatewayFactory, RunningGateway
 from tests.support.net import free_port
-
-PASSWORD = "correct horse battery staple"
-
-
-async def create_user(gw: RunningGateway, name: str, role: str, password: str = PASSWORD) -> str:
-    """`ai-bot admin create-user` against the gateway's config; returns its output."""
-    process = await asyncio.create_subprocess_exec(
-        str(AI_BOT),
-        "admin",
-        "create-user",
-        name,
-        "--role",
-        role,
-        "--password-stdin",
-        "-c",
-        str(gw.config_path),
-        cwd=gw.workdir,
-        env=gw.env,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-    )
-    output, _ = await process.communicate((password + "\n").encode())
-    assert process.returncode == 0, output.decode()
-    return output.decode()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float) -> bool:
-    """Like `wait_until`, for a condition that needs a request to evaluate."""
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            return False
-        await asyncio.sleep(0.1)
-    return True
-
-
-class Console:
-    """A browser-like client of /admin: keeps cookies, reads CSRF tokens from the forms."""
-
-    def __init__(self, gw: RunningGateway) -> None:
-        self.gw = gw
-        # unsafe=True: aiohttp otherwise ignores cookies set by an IP-address host.
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
-
-    async def __aenter__(self) -> Console:
-        return self
-
-    async def __aexit__(self, *_exc: object) -> None:
-        await self.http.close()
-
-    async def page(self, path: str) -> tuple[int, str]:
-        async with self.http.get(self.gw.url + path, allow_redirects=False) as response:
-            return response.status, await response.text()
-
-    @staticmethod
-    def csrf(html: str) -> str:
-        match = re.search(r'name="csrf" value="([^"]+)"', html)
-        assert match, html[:500]
-        return match.group(1)
-
-    async def login(self, name: str, password: str = PASSWORD) -> tuple[int, str]:
-        _status, html = await self.page("/admin/login")
-        async with self.http.post(
-            self.gw.url + "/admin/login",
-            allow_redirects=False,
-            data={
-                "csrf": self.csrf(html),
-                "name": name,
-                "password": password,
-            },
-        ) as response:
-            return response.status, await response.text()
-
-    async def post(self, path: str, form: dict[str, str], token_from: str) -> tuple[int, str]:
-        _status, html = await self.page(token_from)
-        async with self.http.post(
-            self.gw.url + path, allow_redirects=False, data={"csrf": self.csrf(html), **form}
-        ) as response:
-            return response.status, await response.text()
+from tests.support.waiting import eventually
 
 
 async def status_with_key(gw: RunningGateway, key: str, path: str = "/v1/models") -> int:

@@ -25,8 +25,9 @@ from aibot.store.backup import BackupError, backup, inspect
 from aibot.store.engine import create_engine
 from aibot.store.maintenance import purge
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.cli import AI_BOT
 from tests.support.databases import postgres_database
-from tests.support.gateway import AI_BOT, GatewayFactory
+from tests.support.gateway import GatewayFactory
 
 DAY = 86400.0
 SESSIONS = {"alice": ["hello", "how are you?"], "bob": ["你好"], "carol": ["one", "two", "three"]}

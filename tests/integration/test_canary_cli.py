@@ -8,7 +8,8 @@ import subprocess
 from pathlib import Path
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.support.gateway import AI_BOT, GatewayFactory, RunningGateway
+from tests.support.cli import AI_BOT
+from tests.support.gateway import GatewayFactory, RunningGateway
 from tests.support.waiting import wait_until
 
 

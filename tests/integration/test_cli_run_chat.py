@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import socket
 from pathlib import Path
 
@@ -11,24 +10,8 @@ import aiohttp
 import yaml
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.support.gateway import AI_BOT
+from tests.support.cli import AI_BOT, clean_env
 from tests.support.net import free_port
-
-PROVIDER_KEYS = (
-    "OPENAI_API_KEY",
-    "MINIMAX_API_KEY",
-    "ZHIPUAI_API_KEY",
-    "DEEPSEEK_API_KEY",
-    "DASHSCOPE_API_KEY",
-    "MOONSHOT_API_KEY",
-    "SILICONFLOW_API_KEY",
-)
-
-
-def clean_env() -> dict[str, str]:
-    return {
-        k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS and not k.startswith("AIBOT_")
-    }
 
 
 async def test_run_without_config_starts_and_says_what_is_missing(tmp_path: Path) -> None:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -18,13 +17,11 @@ import yaml
 
 from aibot.evaluation.dataset import load_dataset
 from tests.fakes.openai_server import Fail, FakeOpenAI, text_of
-from tests.integration.test_cli_run_chat import clean_env
-from tests.support.gateway import AI_BOT
-from tests.unit.test_eval_dataset import SAMPLES
-from tests.unit.test_eval_history import RAW_EMAIL, RAW_ID, RAW_PHONE, fill_store
+from tests.support.cli import AI_BOT, clean_env
+from tests.support.eval_data import RAW_EMAIL, RAW_ID, RAW_PHONE, SAMPLES, fill_store
+from tests.support.html import StrictHTML
 
 REFERENCES = {c.question: c.reference for c in load_dataset(SAMPLES)}
-VOID = frozenset({"meta", "br", "link", "img", "hr", "input"})
 _GRADED = re.compile(r"Reference answer:\n(.*)\n\nAssistant's answer:\n(.*)\Z", re.S)
 
 
@@ -45,27 +42,6 @@ def judge(body: dict[str, Any]) -> str:
     assert graded is not None, "the judge prompt lost its structure"
     reference, answer = graded.groups()
     return "Score: 5\nMatches." if answer == reference else "**Score**: 2/5 - wrong."
-
-
-class StrictHTML(HTMLParser):
-    """Fails on any end tag that does not close the innermost open element."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.open: list[str] = []
-        self.counts: dict[str, int] = {}
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.counts[tag] = self.counts.get(tag, 0) + 1
-        if tag not in VOID:
-            self.open.append(tag)
-
-    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        self.counts[tag] = self.counts.get(tag, 0) + 1
-
-    def handle_endtag(self, tag: str) -> None:
-        assert self.open and self.open[-1] == tag, f"</{tag}> closes {self.open[-1:]}"
-        self.open.pop()
 
 
 async def run_cli(cwd: Path, *args: str) -> tuple[int, str, str]:

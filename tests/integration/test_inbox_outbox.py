@@ -3,52 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
-from typing import Any
 
 import aiohttp
 
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.openai_server import Fail, FakeOpenAI
-from tests.support.gateway import GatewayFactory, RunningGateway
+from tests.support.gateway import GatewayFactory, RunningGateway, rows
 from tests.support.waiting import wait_until
-
-SECRET = "callback-secret-123"
-
-
-def webhook_config(receiver: CallbackReceiver, **outbox: Any) -> dict[str, Any]:
-    return {
-        "channels": {"webhook": {"callback_url": receiver.url, "secret": SECRET, "timeout": 2}},
-        "outbox": {"backoff_base": "100ms", "backoff_max": "1s", **outbox},
-    }
-
-
-async def post_message(
-    gw: RunningGateway, message_id: str, text: str, session: str = "c1"
-) -> tuple[int, str]:
-    async with (
-        aiohttp.ClientSession() as http,
-        http.post(
-            f"{gw.url}/api/v1/messages",
-            headers=gw.headers,
-            json={
-                "message_id": message_id,
-                "session_id": session,
-                "message": text,
-                "metadata": {"ticket": 7},
-            },
-        ) as response,
-    ):
-        return response.status, (await response.json())["status"]
-
-
-def rows(gw: RunningGateway, query: str) -> list[tuple[Any, ...]]:
-    with sqlite3.connect(gw.workdir / "ai-bot.db") as db:
-        return db.execute(query).fetchall()
+from tests.support.webhook_client import CALLBACK_SECRET, post_message, webhook_config
 
 
 async def test_accept_dedupe_and_signed_callback(gateway_factory: GatewayFactory) -> None:
-    async with CallbackReceiver(secret=SECRET) as receiver:
+    async with CallbackReceiver(secret=CALLBACK_SECRET) as receiver:
         gw = await gateway_factory(webhook_config(receiver))
         assert await post_message(gw, "m-1", "hello hook") == (202, "accepted")
         assert await post_message(gw, "m-1", "hello hook") == (200, "duplicate")

@@ -13,7 +13,6 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.openai_server import FakeOpenAI, Hang
-from tests.integration.test_inbox_outbox import post_message, webhook_config
 from tests.support.gateway import GatewayFactory, RunningGateway
 from tests.support.monitoring_files import (
     EXTERNAL_METRICS,
@@ -22,6 +21,7 @@ from tests.support.monitoring_files import (
     metric_names,
 )
 from tests.support.waiting import wait_until
+from tests.support.webhook_client import post_message, webhook_config
 
 _SUFFIXES = {
     "counter": ("_total", "_created"),

@@ -16,8 +16,9 @@ import yaml
 
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.fakes.telegram_api import FakeTelegram
+from tests.support.cli import AI_BOT
 from tests.support.databases import redis_database
-from tests.support.gateway import AI_BOT, GatewayFactory, RunningGateway
+from tests.support.gateway import GatewayFactory, RunningGateway
 from tests.support.waiting import wait_until
 
 WORDS = {"policy": {"sensitive_words": {"words": ["违禁词", "secret plan"]}}}

@@ -21,7 +21,7 @@ from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.load_balancer import LoadBalancer
 from tests.fakes.openai_server import FakeOpenAI, text_of
 from tests.fakes.telegram_api import FakeTelegram
-from tests.integration.test_admin import Console, create_user
+from tests.support.admin_http import Console, create_user
 from tests.support.databases import postgres_database, redis_database
 from tests.support.gateway import API_KEY, GatewayFactory, RunningGateway, deep_merge
 from tests.support.waiting import wait_until

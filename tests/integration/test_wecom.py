@@ -16,8 +16,8 @@ from aibot.channels.wecom.doctor import wecom_checks
 from aibot.config import WecomChannelConfig
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.wecom_api import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, FakeWecom
+from tests.support.cli import ai_bot
 from tests.support.gateway import GatewayFactory, RunningGateway
-from tests.unit.test_cli_init import ai_bot
 
 
 @pytest.fixture

@@ -17,7 +17,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aibot.store.engine import create_engine, migrate
+from aibot.store.engine import create_engine, create_writer_engine, migrate
+from aibot.store.writer import GroupCommitWriter
 
 PG_ADMIN_DSN = "postgres://postgres@127.0.0.1:5432/postgres"
 
@@ -79,3 +80,9 @@ async def migrated_store(backend: str, directory: Path) -> AsyncIterator[AsyncEn
         await migrate(engine)
         yield engine
         await engine.dispose()
+
+
+def writer_for(engine: AsyncEngine) -> GroupCommitWriter:
+    """The writer as the gateway builds it: on SQLite it commits from its own thread."""
+    url = engine.url.render_as_string(hide_password=False)
+    return GroupCommitWriter(engine, sync_engine=create_writer_engine(url))

@@ -8,13 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-AI_BOT = Path(sys.executable).parent / "ai-bot"
 
 
 def find_tool(name: str) -> str | None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import sys
+import sqlite3
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -15,10 +15,10 @@ import aiohttp
 import yaml
 
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.cli import AI_BOT
 from tests.support.log_leaks import GatewayRun, configured_secrets, record_gateway_run
 from tests.support.net import free_port
 
-AI_BOT = Path(sys.executable).parent / "ai-bot"
 API_KEY = "test-key"
 PROVIDER_KEY = "sk-fake-provider-key-123456"
 
@@ -190,3 +190,9 @@ class GatewayStarter:
 
     async def stop_all(self) -> None:
         await asyncio.gather(*(gateway.stop() for gateway in self.started))
+
+
+def rows(gw: RunningGateway, query: str) -> list[tuple[Any, ...]]:
+    """The result of `query` on the SQLite store of a gateway started from `base_config`."""
+    with sqlite3.connect(gw.workdir / "ai-bot.db") as db:
+        return db.execute(query).fetchall()

@@ -22,7 +22,7 @@ from aibot.admin.roles import Role
 from aibot.config import Config, LoadedConfig, load_config
 from aibot.gateway.asgi import create_app
 from aibot.store.schema import api_keys, inbox
-from tests.unit.test_admin_routes import Admin
+from tests.support.admin_app import Admin
 
 API_KEY = "config-key-0123456789"
 CONFIG = """\

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.unit.test_cli_init import GOOD_KEY, WRONG_KEY, ai_bot, init_flags
+from tests.support.cli import GOOD_KEY, WRONG_KEY, ai_bot, init_flags
 
 
 @pytest.fixture

@@ -6,12 +6,9 @@ answering while the command waits for it.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import stat
-import sys
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -20,62 +17,9 @@ from dotenv import dotenv_values
 from aibot.config import load_config
 from aibot.config.presets import PRESETS
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.cli import GOOD_KEY, WRONG_KEY, ai_bot, init_flags
 
-AI_BOT = Path(sys.executable).parent / "ai-bot"
-GOOD_KEY = "sk-good-0123456789abcdefghij"
-WRONG_KEY = "sk-wrong-9876543210zyxwvutsrq"
 CUSTOM_NUMBER = str(len(PRESETS) + 1)  # "custom" is the row after the presets
-
-
-@dataclass
-class Run:
-    code: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
-
-
-def cli_env() -> dict[str, str]:
-    """The caller's environment minus any real keys, and a wide terminal so lines don't wrap."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if not k.startswith("AIBOT_") and not k.endswith("_API_KEY")
-    }
-    env.update(COLUMNS="200", NO_COLOR="1", TERM="dumb")
-    return env
-
-
-async def ai_bot(cwd: Path, *args: str, stdin: str = "") -> Run:
-    process = await asyncio.create_subprocess_exec(
-        str(AI_BOT),
-        *args,
-        cwd=cwd,
-        env=cli_env(),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
-    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), 30)
-    assert process.returncode is not None
-    return Run(process.returncode, out.decode(), err.decode())
-
-
-def init_flags(base_url: str, key: str, *extra: str) -> list[str]:
-    return [
-        "init",
-        "--non-interactive",
-        "--preset",
-        "deepseek",
-        "--base-url",
-        base_url,
-        "--api-key",
-        key,
-        *extra,
-    ]
 
 
 @pytest.fixture

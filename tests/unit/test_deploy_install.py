@@ -13,7 +13,8 @@ import pytest
 
 from aibot.deploy.options import DeployOptions
 from aibot.deploy.render import render_nginx, render_systemd
-from tests.support.deploy_tools import AI_BOT, REPO, require_tool
+from tests.support.cli import AI_BOT
+from tests.support.deploy_tools import REPO, require_tool
 
 INSTALL = REPO / "deploy" / "install.sh"
 

@@ -27,7 +27,8 @@ from aibot.config import Config, load_config
 from aibot.deploy.options import STOP_TIMEOUT, DeployOptions
 from aibot.deploy.render import REPO_DIRS, render, render_nginx, render_systemd
 from aibot.gateway.build import SHUTDOWN_GRACE
-from tests.support.deploy_tools import AI_BOT, REPO, find_tool, require_tool
+from tests.support.cli import AI_BOT
+from tests.support.deploy_tools import REPO, find_tool, require_tool
 
 UVICORN_GRACEFUL_SHUTDOWN = 30  # cli/serve.py: timeout_graceful_shutdown
 

@@ -14,7 +14,7 @@ from aibot.cli.doctor_host import MAX_SKEW, clock_check, secret_file_checks
 from aibot.cli.probe import probe
 from aibot.config import Config, LoadedConfig, ProviderConfig
 from tests.fakes.openai_server import FakeOpenAI
-from tests.unit.test_cli_init import GOOD_KEY, ai_bot, init_flags
+from tests.support.cli import GOOD_KEY, ai_bot, init_flags
 
 
 @pytest.fixture

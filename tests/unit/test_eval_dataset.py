@@ -6,10 +6,8 @@ from pathlib import Path
 
 import pytest
 
-import aibot.evaluation
 from aibot.evaluation.dataset import DatasetError, load_dataset, parse_dataset
-
-SAMPLES = Path(aibot.evaluation.__file__).parent / "samples" / "basic.jsonl"
+from tests.support.eval_data import SAMPLES
 
 
 def problems_of(text: str) -> list[str]:

@@ -6,7 +6,7 @@ from aibot.evaluation.dataset import Case
 from aibot.evaluation.html_report import render_html
 from aibot.evaluation.report import build_report, to_dict
 from aibot.evaluation.runner import Answer
-from tests.integration.test_eval_cli import StrictHTML
+from tests.support.html import StrictHTML
 
 CASES = [
     Case(

@@ -17,8 +17,8 @@ from aibot.core.sessions import Writer
 from aibot.ops.loop_lag import LoopLagSampler
 from aibot.ops.metrics import Metrics
 from aibot.store.repository import Repository
+from tests.support.databases import writer_for
 from tests.support.waiting import wait_until
-from tests.unit.test_store import writer_for
 
 
 async def test_loop_lag_measures_a_blocked_loop() -> None:

@@ -13,16 +13,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.messages import ReplyTarget, TurnRecord
-from aibot.store.engine import create_engine, create_writer_engine, migrate
+from aibot.store.engine import create_engine, migrate
 from aibot.store.repository import Repository
-from aibot.store.writer import GroupCommitWriter, Write
-from tests.support.databases import postgres_database
-
-
-def writer_for(engine: AsyncEngine) -> GroupCommitWriter:
-    """The writer as the gateway builds it: on SQLite it commits from its own thread."""
-    url = engine.url.render_as_string(hide_password=False)
-    return GroupCommitWriter(engine, sync_engine=create_writer_engine(url))
+from aibot.store.writer import Write
+from tests.support.databases import postgres_database, writer_for
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

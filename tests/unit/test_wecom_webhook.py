@@ -23,7 +23,7 @@ from aibot.channels.wecom.verify import CallbackVerifier, Rejected, child_text, 
 from aibot.channels.wecom.webhook import WEBHOOK_PATH, build_router
 from aibot.config import WecomChannelConfig
 from tests.fakes.wecom_api import FakeWecom
-from tests.unit.test_wecom_verify import CORP, KEY, TOKEN, W2_ECHOSTR, W3_ENCRYPT
+from tests.support.wecom_vectors import CORP, KEY, TOKEN, W2_ECHOSTR, W3_ENCRYPT
 
 OFFICIAL = WecomChannelConfig(
     corp_id=CORP, agent_id=218, secret="s", token=TOKEN, encoding_aes_key=KEY

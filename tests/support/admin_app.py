@@ -1,0 +1,86 @@
+"""The admin console in-process: the real app on a SQLite file behind a TestClient, with
+sessions of each role made directly in the store (argon2 logins are slow by design)."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi.testclient import TestClient
+from sqlalchemy import select, text
+
+from aibot.admin.auth import SESSION_COOKIE
+from aibot.admin.roles import Role
+from aibot.admin.routes import AdminConsole
+from aibot.gateway.build import Gateway
+from aibot.store.schema import audit_log
+
+PASSWORD = "correct horse battery"
+
+
+class Admin:
+    """The app, a client, and sessions of each role made directly in the store."""
+
+    def __init__(self, client: TestClient) -> None:
+        self.client = client
+        self.console: AdminConsole = client.app.state.admin_console  # type: ignore[attr-defined]
+        self.gateway: Gateway = client.app.state.gateway  # type: ignore[attr-defined]
+        self._names = 0
+        self._by_role: dict[Role, str] = {}
+
+    def run(self, func: Callable[..., Awaitable[Any]], *args: Any) -> Any:
+        return self.client.portal.call(func, *args)  # type: ignore[union-attr]
+
+    def user(self, role: Role, totp_secret: str | None = None) -> str:
+        self._names += 1
+        name = f"{role.label}{self._names}"
+        self.run(lambda: self.console.users.create(name, role, PASSWORD, totp_secret))
+        return name
+
+    def session(self, role: Role) -> tuple[dict[str, str], str]:
+        """Headers carrying a fresh session cookie of `role`, and its CSRF token."""
+        if role not in self._by_role:  # one account per role: argon2 is slow by design
+            self._by_role[role] = self.user(role)
+        user = self.run(self.console.users.by_name, self._by_role[role])
+        token, session = self.run(
+            self.console.auth.sessions.create, user.id, "1.2.3.4", time.time()
+        )
+        return {"Cookie": f"{SESSION_COOKIE}={token}"}, session.csrf
+
+    def login_form(self) -> str:
+        self.client.cookies.clear()
+        page = self.client.get("/admin/login")
+        match = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert match
+        return match.group(1)
+
+    def login(self, name: str, password: str = PASSWORD, code: str = "") -> Any:
+        csrf = self.login_form()
+        return self.client.post(
+            "/admin/login",
+            follow_redirects=False,
+            data={"csrf": csrf, "name": name, "password": password, "code": code},
+        )
+
+    def audit_actions(self) -> list[tuple[str, str, str]]:
+        async def read() -> list[tuple[str, str, str]]:
+            async with self.gateway.engine.connect() as connection:
+                rows = (
+                    await connection.execute(
+                        select(audit_log.c.actor, audit_log.c.action, audit_log.c.target).order_by(
+                            audit_log.c.id
+                        )
+                    )
+                ).all()
+            return [tuple(r) for r in rows]  # type: ignore[misc]
+
+        return self.run(read)  # type: ignore[no-any-return]
+
+    def sql(self, statement: str, **params: Any) -> None:
+        async def execute() -> None:
+            async with self.gateway.engine.begin() as connection:
+                await connection.execute(text(statement), params)
+
+        self.run(execute)

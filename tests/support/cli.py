@@ -1,0 +1,84 @@
+"""The `ai-bot` command as a subprocess, with an environment cleaned of the developer's own keys
+and settings, and the flags of a non-interactive `ai-bot init`."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+AI_BOT = Path(sys.executable).parent / "ai-bot"
+# Keys of the fake provider in the `ai-bot init` tests: the one it accepts, and one it refuses.
+GOOD_KEY = "sk-good-0123456789abcdefghij"
+WRONG_KEY = "sk-wrong-9876543210zyxwvutsrq"
+
+
+@dataclass
+class Run:
+    code: int
+    stdout: str
+    stderr: str
+
+    @property
+    def output(self) -> str:
+        return self.stdout + self.stderr
+
+
+def cli_env() -> dict[str, str]:
+    """The caller's environment minus any real keys, and a wide terminal so lines don't wrap."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AIBOT_") and not k.endswith("_API_KEY")
+    }
+    env.update(COLUMNS="200", NO_COLOR="1", TERM="dumb")
+    return env
+
+
+async def ai_bot(cwd: Path, *args: str, stdin: str = "") -> Run:
+    process = await asyncio.create_subprocess_exec(
+        str(AI_BOT),
+        *args,
+        cwd=cwd,
+        env=cli_env(),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(stdin.encode()), 30)
+    assert process.returncode is not None
+    return Run(process.returncode, out.decode(), err.decode())
+
+
+def init_flags(base_url: str, key: str, *extra: str) -> list[str]:
+    return [
+        "init",
+        "--non-interactive",
+        "--preset",
+        "deepseek",
+        "--base-url",
+        base_url,
+        "--api-key",
+        key,
+        *extra,
+    ]
+
+
+PROVIDER_KEYS = (
+    "OPENAI_API_KEY",
+    "MINIMAX_API_KEY",
+    "ZHIPUAI_API_KEY",
+    "DEEPSEEK_API_KEY",
+    "DASHSCOPE_API_KEY",
+    "MOONSHOT_API_KEY",
+    "SILICONFLOW_API_KEY",
+)
+
+
+def clean_env() -> dict[str, str]:
+    """The caller's environment without provider keys and AIBOT_ settings."""
+    return {
+        k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS and not k.startswith("AIBOT_")
+    }
