@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.admin.keys import ApiKeyStore
 from aibot.channels.api_keys import ApiKeys, StoredKey
 from aibot.store.schema import api_keys
+from tests.support.clock import FakeClock
 from tests.support.waiting import wait_until
 
 
@@ -44,11 +45,11 @@ def test_scopes_open_their_paths_only(scope: str, path: str, allowed: bool) -> N
 
 
 def test_expiry_is_checked_per_request() -> None:
-    clock = [99.0]
-    keys = ApiKeys([], clock=lambda: clock[0])
+    clock = FakeClock(99.0)
+    keys = ApiKeys([], clock=clock)
     keys._stored = [stored("aib_secret", expires_at=100.0)]
     assert keys.principal("aib_secret", "/v1/models") == "apikey-1"
-    clock[0] = 100.0
+    clock.now = 100.0
     assert keys.principal("aib_secret", "/v1/models") is None
 
 

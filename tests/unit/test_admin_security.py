@@ -24,6 +24,7 @@ from aibot.admin.totp import _key, hotp, matching_step, new_secret, provisioning
 from aibot.admin.users import AdminUsers, UserExists
 from aibot.ops.pii import mask_pii
 from aibot.store.schema import login_failures
+from tests.support.clock import FakeClock
 
 PASSWORD = "correct horse battery"
 
@@ -45,16 +46,8 @@ def test_short_passwords_are_refused() -> None:
 
 
 # -- lockout ---------------------------------------------------------------------------------
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_lockout_after_n_failures_then_time_boxed(engine: AsyncEngine) -> None:
-    clock = Clock()
+    clock = FakeClock()
     lockout = Lockout(engine, 3, 600, clock)
     for _ in range(2):
         await lockout.fail("user:a", "ip:1")
@@ -71,7 +64,7 @@ async def test_lockout_after_n_failures_then_time_boxed(engine: AsyncEngine) -> 
 
 
 async def test_lockout_is_shared_through_the_store(engine: AsyncEngine) -> None:
-    clock = Clock()
+    clock = FakeClock()
     replica_a, replica_b = (Lockout(engine, 2, 60, clock) for _ in range(2))
     await replica_a.fail("user:a", "ip:1")
     await replica_b.fail("user:a", "ip:2")
@@ -80,7 +73,7 @@ async def test_lockout_is_shared_through_the_store(engine: AsyncEngine) -> None:
 
 
 async def test_success_clears_only_the_given_key_and_old_rows_go(engine: AsyncEngine) -> None:
-    clock = Clock()
+    clock = FakeClock()
     lockout = Lockout(engine, 2, 60, clock)
     await lockout.fail("user:a", "ip:1")
     await lockout.succeed("user:a")

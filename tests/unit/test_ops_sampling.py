@@ -17,6 +17,7 @@ from aibot.core.sessions import Writer
 from aibot.ops.loop_lag import LoopLagSampler
 from aibot.ops.metrics import Metrics
 from aibot.store.repository import Repository
+from tests.support.clock import FakeClock
 from tests.support.databases import writer_for
 from tests.support.waiting import wait_until
 
@@ -47,7 +48,7 @@ async def test_inbox_backlog_counts_pending_rows_and_their_age(sql_engine: Async
     repo, writer = Repository(sql_engine), writer_for(sql_engine)
     writer.start()
     metrics = Metrics()
-    inbox = Inbox(repo, writer, cast(ChatService, None), metrics, lambda: None, lambda: 100.0)
+    inbox = Inbox(repo, writer, cast(ChatService, None), metrics, lambda: None, FakeClock(100.0))
     await inbox.report_backlog()
     assert _value(metrics, "aibot_inbox_pending") == 0
     assert _value(metrics, "aibot_inbox_oldest_seconds") == 0
@@ -80,7 +81,7 @@ async def test_outbox_pass_reports_the_oldest_pending_reply() -> None:
 
     metrics = Metrics()
     outbox = Outbox(
-        Store(), cast(Writer, None), ChannelDirectory(), OutboxConfig(), metrics, lambda: 100.0
+        Store(), cast(Writer, None), ChannelDirectory(), OutboxConfig(), metrics, FakeClock(100.0)
     )
     await outbox.deliver_due()
     assert _value(metrics, "aibot_outbox_pending") == 3

@@ -16,14 +16,7 @@ from aibot.core.sessions import SessionState
 from aibot.core.stages import ContextStage
 from aibot.gateway.build import Gateway
 from tests.fakes.openai_server import FakeOpenAI
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1_000_000.0
-
-    def __call__(self) -> float:
-        return self.now
+from tests.support.clock import FakeClock
 
 
 @pytest.fixture
@@ -35,7 +28,7 @@ async def fake() -> AsyncIterator[FakeOpenAI]:
 async def gateway(
     tmp_path: Path,
     fake: FakeOpenAI,
-    clock: Clock,
+    clock: FakeClock,
     routes: list[dict[str, Any]] | None = None,
     **session: Any,
 ) -> Gateway:
@@ -62,7 +55,7 @@ async def gateway(
     return gw
 
 
-async def say(gw: Gateway, clock: Clock, text: str, session: str = "s") -> TurnContext:
+async def say(gw: Gateway, clock: FakeClock, text: str, session: str = "s") -> TurnContext:
     return await gw.service.handle(
         Inbound(
             channel="test",
@@ -83,7 +76,7 @@ def sent(fake: FakeOpenAI) -> list[str]:
 async def test_idle_reset_starts_fresh_and_survives_reload(
     tmp_path: Path, fake: FakeOpenAI
 ) -> None:
-    clock = Clock()
+    clock = FakeClock(1_000_000.0)
     gw = await gateway(tmp_path, fake, clock, idle_reset="30m")
     await say(gw, clock, "before")
     clock.now += 60
@@ -102,7 +95,7 @@ async def test_idle_reset_starts_fresh_and_survives_reload(
 
 
 async def test_token_budget_and_turn_limit_drop_oldest(tmp_path: Path, fake: FakeOpenAI) -> None:
-    clock = Clock()
+    clock = FakeClock(1_000_000.0)
     gw = await gateway(tmp_path, fake, clock, max_turns=3, max_context_tokens=256)
     for n in range(6):
         clock.now += 1
@@ -115,7 +108,7 @@ async def test_token_budget_and_turn_limit_drop_oldest(tmp_path: Path, fake: Fak
 
 
 async def test_max_turns_zero_sends_no_history(tmp_path: Path, fake: FakeOpenAI) -> None:
-    clock = Clock()
+    clock = FakeClock(1_000_000.0)
     gw = await gateway(tmp_path, fake, clock, max_turns=0)
     await say(gw, clock, "q1")
     clock.now += 1
@@ -149,7 +142,7 @@ async def test_session_max_turns_bounds_the_context_and_a_route_overrides_it() -
 
 
 async def test_reasoning_is_stored_apart_and_echoed(tmp_path: Path) -> None:
-    clock = Clock()
+    clock = FakeClock(1_000_000.0)
     async with FakeOpenAI(reasoning="private thoughts", think_tags=True) as fake:
         config = Config.model_validate(
             {
@@ -175,7 +168,7 @@ async def test_reasoning_is_stored_apart_and_echoed(tmp_path: Path) -> None:
 
 async def test_a_turn_finished_early_is_still_remembered(tmp_path: Path, fake: FakeOpenAI) -> None:
     """A fixed route answer ends the turn before the model; persistence wraps it all the same."""
-    clock = Clock()
+    clock = FakeClock(1_000_000.0)
     hours = {"name": "hours", "match": {"prefix": "hours?"}, "reply": "9 to 5"}
     gw = await gateway(tmp_path, fake, clock, routes=[hours])
     ctx = await say(gw, clock, "hours?")

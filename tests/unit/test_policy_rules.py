@@ -17,6 +17,7 @@ from aibot.policy.routes import RouteTable, in_canary
 from aibot.policy.shared import RedisAnswerCache, RedisLimiter
 from aibot.store.engine import create_engine, migrate
 from aibot.store.pairings import PairingStore
+from tests.support.clock import FakeClock
 from tests.support.databases import redis_database
 
 
@@ -39,16 +40,8 @@ def inbound(
     )
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 async def test_local_bucket_allows_exactly_n_then_refills() -> None:
-    clock = Clock()
+    clock = FakeClock()
     limiter = LocalLimiter(clock)
     results = [await limiter.take("k", 5, 5 / 60) for _ in range(8)]
     assert [r == 0 for r in results] == [True] * 5 + [False] * 3
@@ -70,7 +63,7 @@ async def test_redis_bucket_is_one_limit_for_many_clients() -> None:
 @pytest.mark.parametrize("backend", ["local", "redis"])
 async def test_usage_counters_add_up_and_expire(backend: str) -> None:
     async with redis_database() as url:
-        clock = Clock()
+        clock = FakeClock()
         limiter: Limiter = (
             LocalLimiter(clock) if backend == "local" else RedisLimiter(redis.from_url(url))
         )
@@ -156,7 +149,7 @@ def test_canary_split_is_sticky_and_near_its_weight() -> None:
 @pytest.mark.parametrize("backend", ["local", "redis"])
 async def test_answer_cache_hits_by_folded_question_and_expires(backend: str) -> None:
     async with redis_database() as url:
-        clock = Clock()
+        clock = FakeClock()
         client = redis.from_url(url)
         cache = LocalAnswerCache(10, clock) if backend == "local" else RedisAnswerCache(client)
         key = cache_key("What are your opening hours?", "", "fake")

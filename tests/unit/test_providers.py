@@ -21,6 +21,7 @@ from tests.fakes.openai_server import (
     MalformedChunk,
     Truncate,
 )
+from tests.support.clock import FakeClock
 
 ASK = ChatRequest([Message("user", "hello")])
 
@@ -230,13 +231,7 @@ def test_proxy_is_resolved_from_the_environment(monkeypatch: pytest.MonkeyPatch)
 
 
 async def test_circuit_opens_skips_and_recovers(fake: FakeOpenAI) -> None:
-    class Clock:
-        now = 100.0
-
-        def __call__(self) -> float:
-            return self.now
-
-    clock = Clock()
+    clock = FakeClock(100.0)
     async with FakeOpenAI() as backup:
         primary = provider(fake, "primary", max_retries=0)
         r = ProviderRouter(

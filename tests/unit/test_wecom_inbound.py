@@ -17,6 +17,7 @@ from aibot.config import WecomChannelConfig, format_validation_error
 from aibot.core.events import PlatformEvent
 from aibot.core.messages import Inbound
 from tests.fakes.wecom_api import FakeWecom
+from tests.support.clock import FakeClock
 
 fake = FakeWecom()
 
@@ -120,16 +121,8 @@ def test_short_text_is_one_part() -> None:
     assert split_utf8("x" * MAX_BYTES) == ["x" * MAX_BYTES]
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 def test_member_limiter_slides_per_minute_and_per_hour() -> None:
-    clock = Clock()
+    clock = FakeClock()
     limiter = MemberLimiter(clock=clock)
     for _ in range(30):
         assert limiter.wait("u") == 0

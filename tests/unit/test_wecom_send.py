@@ -23,24 +23,17 @@ from aibot.core.errors import SendError
 from aibot.core.messages import Outbound
 from tests.fakes.wecom_api import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, FakeWecom
 from tests.support.channel_context import bare_context
+from tests.support.clock import FakeClock
 from tests.support.waiting import wait_until
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 5000.0
-
-    def __call__(self) -> float:
-        return self.now
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(5000.0)
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-async def wecom(clock: Clock) -> AsyncIterator[FakeWecom]:
+async def wecom(clock: FakeClock) -> AsyncIterator[FakeWecom]:
     async with FakeWecom(clock=clock) as fake:
         yield fake
 
@@ -60,13 +53,13 @@ def section(wecom: FakeWecom, **extra: Any) -> WecomChannelConfig:
 
 
 @pytest.fixture
-async def channel(wecom: FakeWecom, clock: Clock) -> AsyncIterator[WecomChannel]:
+async def channel(wecom: FakeWecom, clock: FakeClock) -> AsyncIterator[WecomChannel]:
     made = make_channel(wecom, clock)
     yield made
     await made.close()
 
 
-def make_channel(wecom: FakeWecom, clock: Clock, **extra: Any) -> WecomChannel:
+def make_channel(wecom: FakeWecom, clock: FakeClock, **extra: Any) -> WecomChannel:
     # Sending never touches the inbox.
     context = bare_context(clock=ChannelClock(monotonic=clock))
     return WecomChannel(section(wecom, **extra), context)
@@ -85,7 +78,7 @@ def reply(text: str, user: str = "zhangsan", outbox_id: int = 1) -> Outbound:
 
 async def test_token_is_cached_refreshed_early_and_refetched_when_refused(
     wecom: FakeWecom,
-    clock: Clock,
+    clock: FakeClock,
 ) -> None:
     api = WecomApi(CORP_ID, SECRET, wecom.base_url, clock=clock)
     try:
@@ -148,7 +141,7 @@ async def test_long_answers_are_split_under_2048_bytes(
     assert "".join(p.content for p in parts) == answer
 
 
-async def test_markdown_format(wecom: FakeWecom, clock: Clock) -> None:
+async def test_markdown_format(wecom: FakeWecom, clock: FakeClock) -> None:
     channel = make_channel(wecom, clock, reply_format="markdown")
     await channel.send(reply("**bold**"))
     await channel.close()
@@ -156,7 +149,7 @@ async def test_markdown_format(wecom: FakeWecom, clock: Clock) -> None:
 
 
 async def test_member_limit_queues_instead_of_losing(
-    wecom: FakeWecom, channel: WecomChannel, clock: Clock
+    wecom: FakeWecom, channel: WecomChannel, clock: FakeClock
 ) -> None:
     for n in range(30):
         await channel.send(reply(f"answer {n}", outbox_id=n))
@@ -197,7 +190,7 @@ async def test_a_retried_reply_does_not_repeat_delivered_parts(
 )
 async def test_send_errors_map_to_retry_or_dead_letter(
     wecom: FakeWecom,
-    clock: Clock,
+    clock: FakeClock,
     code: int,
     permanent: bool,
     retry_after: float | None,

@@ -23,6 +23,7 @@ from aibot.channels.wecom.verify import CallbackVerifier, Rejected, child_text, 
 from aibot.channels.wecom.webhook import WEBHOOK_PATH, build_router
 from aibot.config import WecomChannelConfig
 from tests.fakes.wecom_api import FakeWecom
+from tests.support.clock import FakeClock
 from tests.support.wecom_vectors import CORP, KEY, TOKEN, W2_ECHOSTR, W3_ENCRYPT
 
 OFFICIAL = WecomChannelConfig(
@@ -40,8 +41,8 @@ class Route:
         self.received: list[Element] = []
         self.refused: list[Rejected] = []
         self.fail = fail
-        clock = (lambda: now) if now is not None else None
-        verifier = CallbackVerifier(config, **({"clock": clock} if clock else {}))
+        clock = {} if now is None else {"clock": FakeClock(now)}
+        verifier = CallbackVerifier(config, **clock)
         app = FastAPI()
         app.include_router(build_router(verifier, self.handle, self.refused.append))
         self.http = httpx.AsyncClient(
