@@ -1,4 +1,5 @@
-"""Fixtures every test may use; their machinery lives in tests/support."""
+"""Fixtures every test may use and the hook that marks tests by suite; their machinery lives in
+tests/support."""
 
 from __future__ import annotations
 
@@ -12,6 +13,9 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.support.databases import migrated_store
 from tests.support.gateway import GatewayFactory, GatewayStarter
 from tests.support.log_leaks import leaks_in_recorded_runs
+from tests.support.suites import suite_of
+
+TESTS_DIR = Path(__file__).parent
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
@@ -43,3 +47,8 @@ async def gateway_factory(fake_llm: FakeOpenAI, tmp_path: Path) -> AsyncIterator
     starter = GatewayStarter(tmp_path, fake_llm)
     yield starter
     await starter.stop_all()
+
+
+def pytest_itemcollected(item: pytest.Item) -> None:
+    """Marks each test with its suite (`unit`, `integration`, …) from its directory."""
+    item.add_marker(suite_of(item.path, TESTS_DIR))

@@ -10,15 +10,12 @@ import asyncio
 from typing import Any
 
 import aiohttp
-import pytest
 from playwright.async_api import expect
 
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.admin_http import PASSWORD, create_user
 from tests.support.browser import OpenPage
 from tests.support.gateway import GatewayFactory, RunningGateway
-
-pytestmark = pytest.mark.e2e
 
 
 async def login(page: Any, gw: RunningGateway, name: str, password: str = PASSWORD) -> None:

@@ -17,8 +17,6 @@ from playwright.async_api import expect
 from tests.fakes.openai_server import FakeOpenAI, Reply
 from tests.support.browser import DESKTOP, PHONE, BrowserPage, OpenPage
 
-pytestmark = pytest.mark.e2e
-
 ASSISTANT = ".msg.assistant"
 USER = ".msg.user"
 
