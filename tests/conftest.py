@@ -13,6 +13,7 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.support.databases import migrated_store
 from tests.support.gateway import GatewayFactory, GatewayStarter
 from tests.support.log_leaks import leaks_in_recorded_runs
+from tests.support.private_servers import PROCESS_REDIS
 from tests.support.suites import suite_of
 
 TESTS_DIR = Path(__file__).parent
@@ -52,3 +53,7 @@ async def gateway_factory(fake_llm: FakeOpenAI, tmp_path: Path) -> AsyncIterator
 def pytest_itemcollected(item: pytest.Item) -> None:
     """Marks each test with its suite (`unit`, `integration`, …) from its directory."""
     item.add_marker(suite_of(item.path, TESTS_DIR))
+
+
+def pytest_sessionfinish() -> None:
+    PROCESS_REDIS.stop()

@@ -1,5 +1,5 @@
-"""Databases on the machine's servers for one test: a fresh PostgreSQL database, a flushed Redis
-database, a migrated store on either SQL back end.
+"""Databases for one test: a fresh database on the machine's PostgreSQL, a flushed database of
+the test process's own Redis, a migrated store on either SQL back end.
 
 Without the server the test is skipped; CI sets AIBOT_REQUIRE_POSTGRES=1 / AIBOT_REQUIRE_REDIS=1
 so a missing server fails instead of skipping.
@@ -7,6 +7,7 @@ so a missing server fails instead of skipping.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import uuid
@@ -19,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.store.engine import create_engine, create_writer_engine, migrate
 from aibot.store.writer import GroupCommitWriter
+from tests.support.private_servers import PROCESS_REDIS
 
 PG_ADMIN_DSN = "postgres://postgres@127.0.0.1:5432/postgres"
 
@@ -45,19 +47,17 @@ async def postgres_database() -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def redis_database() -> AsyncIterator[str]:
-    """A database of the local Redis (15, or `AIBOT_TEST_REDIS_DB` so that test runs side by
-    side do not flush each other's keys), flushed before and after."""
+    """A database of this test process's own `redis-server` (each xdist worker has one), flushed
+    before and after."""
     import redis.asyncio as redis
 
-    url = f"redis://127.0.0.1:6379/{int(os.environ.get('AIBOT_TEST_REDIS_DB', '15'))}"
-    client = redis.from_url(url)
     try:
-        await client.ping()
-    except (OSError, redis.RedisError) as exc:
-        await client.aclose()
+        url = await asyncio.to_thread(PROCESS_REDIS.url)
+    except (OSError, RuntimeError) as exc:
         if os.environ.get("AIBOT_REQUIRE_REDIS") == "1":
-            pytest.fail(f"Redis is required but unavailable: {exc}")
-        pytest.skip(f"Redis not reachable on 127.0.0.1:6379: {exc}")
+            pytest.fail(f"Redis is required but redis-server cannot be started: {exc}")
+        pytest.skip(f"redis-server cannot be started (apt-get install redis-server): {exc}")
+    client = redis.from_url(url)
     await client.flushdb()
     try:
         yield url

@@ -1,4 +1,5 @@
-"""A private PostgreSQL cluster and a private Redis server that a test may stop and restart.
+"""Private store servers: a PostgreSQL cluster and a Redis server that a test may stop and
+restart, and the Redis server of a whole test process.
 
 The machine's shared servers (127.0.0.1:5432 and :6379) serve other tests and must never be
 stopped, so a store-fault test gets its own: a throwaway `initdb` cluster and a `redis-server`
@@ -12,7 +13,9 @@ import contextlib
 import os
 import pwd
 import shutil
+import subprocess
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 from typing import Self
@@ -135,6 +138,21 @@ class PrivatePostgres:
         )
 
 
+def redis_server_argv(port: int) -> list[str]:
+    """`redis-server` on 127.0.0.1:`port` that saves nothing: a stop loses every key."""
+    return [
+        "redis-server",
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]
+
+
 class PrivateRedis:
     """`redis-server` on a free loopback port, nothing saved: a restart loses every key."""
 
@@ -162,15 +180,7 @@ class PrivateRedis:
         import redis.asyncio as redis
 
         self._process = await asyncio.create_subprocess_exec(
-            "redis-server",
-            "--port",
-            str(self.port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
+            *redis_server_argv(self.port),
             stdout=asyncio.subprocess.DEVNULL,
             stderr=asyncio.subprocess.DEVNULL,
         )
@@ -191,3 +201,50 @@ class PrivateRedis:
         if process is not None and process.returncode is None:
             process.terminate()
             await process.wait()
+
+
+class ProcessRedis:
+    """One `redis-server` per test process, started on first use (`url`) and stopped at the end
+    of the session by the root conftest. Each pytest-xdist worker is a process of its own, so
+    workers (and runs of different engineers) never flush each other's keys, and the machine's
+    shared Redis is left alone."""
+
+    def __init__(self) -> None:
+        self._process: subprocess.Popen[bytes] | None = None
+        self._url: str | None = None
+
+    def url(self) -> str:
+        """The server's URL, after starting it if needed; blocks until it answers."""
+        if self._url is None:
+            port = free_port()
+            self._process = subprocess.Popen(
+                redis_server_argv(port), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            self._url = f"redis://127.0.0.1:{port}/0"
+            self._wait_until_it_answers()
+        return self._url
+
+    def _wait_until_it_answers(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(str(self._url))
+        try:
+            for _ in range(250):
+                try:
+                    client.ping()
+                    return
+                except (OSError, redis.RedisError):
+                    time.sleep(0.02)
+        finally:
+            client.close()
+        self.stop()
+        raise RuntimeError("the test process's redis-server did not answer within 5 s")
+
+    def stop(self) -> None:
+        process, self._process, self._url = self._process, None, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            process.wait(timeout=10)
+
+
+PROCESS_REDIS = ProcessRedis()

@@ -94,6 +94,9 @@ def test_lark_decrypts_ours_and_we_decrypt_its_cipher(
         base64.b64encode(bytes(33)).decode(),
         encrypt("other key", b"hello"),
     ],
+    # Fixed ids: the last value is random, and pytest-xdist needs every worker to collect the
+    # same test names.
+    ids=["empty", "not-base64", "shorter-than-a-block", "not-whole-blocks", "other-key"],
 )
 def test_decrypt_refuses_malformed_input(value: str) -> None:
     with pytest.raises(DecryptError):

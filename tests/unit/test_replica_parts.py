@@ -131,8 +131,8 @@ async def test_membership_knows_late_joiners_and_the_dead(client: redis.Redis) -
 
 
 async def test_doctor_says_which_mode_and_whether_redis_answers(client: redis.Redis) -> None:
-    db = client.connection_pool.connection_kwargs["db"]
-    redis_url = f"redis://127.0.0.1:6379/{db}"
+    server = client.connection_pool.connection_kwargs
+    redis_url = f"redis://{server['host']}:{server['port']}/{server['db']}"
     pg = "postgresql://postgres@127.0.0.1:5432/aibot"
 
     def config(storage: str, redis_at: str | None) -> Config:
