@@ -166,6 +166,7 @@ class Message:
             return "\n".join(
                 str(e.get("content", "")) for e in elements if e.get("tag") == "markdown"
             )
+        return ""  # images, files: no words
 
     @property
     def buttons(self) -> list[JSON]:

@@ -162,6 +162,7 @@ async def test_postgresql_backup_runs_pg_dump(
 
 def add_old_rows(database: Path, now: float) -> None:
     """Rows at several ages and states, next to what the gateway itself wrote."""
+    age: float  # days
     with closing(sqlite3.connect(database)) as db, db:
         for age, session in ((40, "old"), (40, "old"), (5, "recent")):
             db.execute(

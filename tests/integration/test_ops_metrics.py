@@ -39,7 +39,7 @@ async def scrape(gw: RunningGateway) -> str:
 def exported_names(exposition: str) -> set[str]:
     """Every series name the exposition can carry, including families without samples yet
     (a labelled counter nobody has incremented is still declared)."""
-    names = set()
+    names: set[str] = set()
     for family in text_string_to_metric_families(exposition):
         names.update(family.name + suffix for suffix in _SUFFIXES.get(family.type, ("",)))
         names.update(sample.name for sample in family.samples)

@@ -199,7 +199,7 @@ async def test_polling_receiver_runs_on_one_replica_and_fails_over(
                         found.append(None)
             return found
 
-        assert sorted(await roles()) == ["receiving", "standby"]
+        assert sorted(map(str, await roles())) == ["receiving", "standby"]
         tg.user_message(7, "before")
         assert (await tg.wait_sent(1, chat_id=7, timeout=10))[0]["text"] == "echo: before"
         leader = replicas[(await roles()).index("receiving")]

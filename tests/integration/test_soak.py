@@ -89,7 +89,8 @@ def test_verdict_passes_a_level_plateau() -> None:
 
 
 def test_verdict_fails_a_leak_a_lost_answer_and_errors() -> None:
-    leak = [80, 95, 99, 100, 101, 103, 104, 106, 108, 110, 111]  # 11 % above the plateau
+    # 11 % above the plateau
+    leak: list[float] = [80, 95, 99, 100, 101, 103, 104, 106, 108, 110, 111]
     assert verdicts(figures(leak)) == [False, True, True]
     level = [100.0] * 11
     assert verdicts(figures(level, missing=1)) == [True, False, True]

@@ -165,7 +165,7 @@ async def test_doctor_names_the_wrong_value(wecom: FakeWecom) -> None:
         ("wecom callback", "ok"),
     ]
 
-    cases = [
+    cases: list[tuple[dict[str, Any], str]] = [
         ({"corp_id": "wwNOTMINE"}, "corp_id"),
         ({"secret": "x" * 43}, "secret"),
         ({"secret": "short"}, "secret"),

@@ -74,7 +74,7 @@ class Admin:
                         )
                     )
                 ).all()
-            return [tuple(r) for r in rows]  # type: ignore[misc]
+            return [tuple(r) for r in rows]
 
         return self.run(read)  # type: ignore[no-any-return]
 

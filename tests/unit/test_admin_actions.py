@@ -63,7 +63,7 @@ def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
 
 
 def config_path(admin: Admin) -> Path:
-    path = admin.gateway.reloader.loaded.path
+    path: Path | None = admin.gateway.reloader.loaded.path
     assert path is not None
     return path
 

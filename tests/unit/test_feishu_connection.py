@@ -22,6 +22,7 @@ from aibot.channels.feishu import connection as feishu_connection
 from aibot.channels.feishu.connection import EventBridge, LongConnection
 from aibot.channels.feishu.inbound import EventReader
 from aibot.config import FeishuChannelConfig
+from aibot.core.messages import Inbound
 from tests.fakes.feishu_api import FakeFeishu
 from tests.support.waiting import wait_until
 
@@ -76,7 +77,7 @@ async def test_sdk_event_is_committed_on_the_gateway_loop(lark: Any, fake: FakeF
     [(payload, on_loop)] = delivered
     assert on_loop is loop
     inbound = EventReader(config(fake, "s"), "ou_bot").read(payload)
-    assert inbound is not None
+    assert isinstance(inbound, Inbound)
     assert (inbound.message_id, inbound.text) == ("om_ws1", "over the long connection")
 
 

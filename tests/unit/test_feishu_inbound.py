@@ -9,6 +9,7 @@ import pytest
 
 from aibot.channels.feishu.inbound import EventReader, FeishuReply
 from aibot.config import FeishuChannelConfig
+from aibot.core.messages import Inbound
 
 BOT = "ou_bot"
 
@@ -50,7 +51,7 @@ def event(
 
 def test_private_text_becomes_an_inbound() -> None:
     inbound = reader().read(event({"text": "hello 你好"}))
-    assert inbound is not None
+    assert isinstance(inbound, Inbound)
     assert (inbound.text, inbound.message_id, inbound.session_key, inbound.user_id) == (
         "hello 你好",
         "om_1",
@@ -70,7 +71,7 @@ def test_group_needs_a_mention_of_the_bot_whose_placeholder_is_removed() -> None
     text = {"text": "@_user_1 ask @_user_2 and @_user_10"}
     mentions = [(BOT, "ai-bot"), ("ou_ann", "Ann")] + [(f"ou_{n}", f"P{n}") for n in range(3, 11)]
     inbound = reader().read(event(text, chat_type="group", mentions=mentions))
-    assert inbound is not None and inbound.text == "ask @Ann and @P10"
+    assert isinstance(inbound, Inbound) and inbound.text == "ask @Ann and @P10"
     others = [("ou_ann", "Ann")]
     assert reader().read(event({"text": "@_user_1 hi"}, chat_type="group", mentions=others)) is None
     assert (
@@ -91,7 +92,7 @@ def test_group_sessions_per_user_and_threads() -> None:
     inbound = reader(group_sessions="per_user").read(
         event({"text": "@_user_1 hi"}, chat_type="group", mentions=[(BOT, "b")], thread_id="omt_9")
     )
-    assert inbound is not None
+    assert isinstance(inbound, Inbound)
     assert inbound.session_key == "feishu:oc_1:omt_9:uou_ann"
     assert inbound.chat_type == "group"
     assert FeishuReply.of(inbound.target).thread is True
@@ -111,10 +112,10 @@ def test_post_content_is_flattened() -> None:
         ],
     }
     inbound = reader().read(event(post, message_type="post", mentions=[(BOT, "b")]))
-    assert inbound is not None
+    assert isinstance(inbound, Inbound)
     assert inbound.text == "Title\n look at [this](https://x.y/z)\n\n```python\nprint(1)\n```"
     localized = reader().read(event({"zh_cn": post}, message_type="post"))
-    assert localized is not None and localized.text.startswith("Title")
+    assert isinstance(localized, Inbound) and localized.text.startswith("Title")
 
 
 @pytest.mark.parametrize(

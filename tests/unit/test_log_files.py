@@ -79,7 +79,12 @@ def test_lines_without_a_hint_skip_the_pii_patterns(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[str] = []
-    monkeypatch.setattr(log_module, "mask_pii", lambda text: calls.append(text) or text)
+
+    def recording_mask(text: str) -> str:
+        calls.append(text)
+        return text
+
+    monkeypatch.setattr(log_module, "mask_pii", recording_mask)
     to_file(tmp_path / "ai-bot.log")
     log = structlog.get_logger("t")
     log.info("message handled", channel="telegram", session="tg:42", ms=12.5, tokens=30)
@@ -99,7 +104,12 @@ def test_size_rotation_keeps_the_configured_backups(
     formatter = logging.getLogger().handlers[0].formatter
     assert formatter is not None
     original = formatter.format
-    monkeypatch.setattr(formatter, "format", lambda r: formatted.append("") or original(r))
+
+    def counting_format(record: logging.LogRecord) -> str:
+        formatted.append("")
+        return original(record)
+
+    monkeypatch.setattr(formatter, "format", counting_format)
     for n in range(100):
         log.info("line", n=n, padding="x" * 40)
     assert len(formatted) == 100  # masked and rendered once per line, not once more to measure
@@ -107,7 +117,8 @@ def test_size_rotation_keeps_the_configured_backups(
     assert files == ["ai-bot.log", "ai-bot.log.1", "ai-bot.log.2"]
     assert all(p.stat().st_size <= 1024 for p in path.parent.iterdir())
     numbers = [
-        line["n"] for line in lines(path.with_suffix(".log.2"), path.with_suffix(".log.1"), path)
+        int(str(line["n"]))
+        for line in lines(path.with_suffix(".log.2"), path.with_suffix(".log.1"), path)
     ]
     assert numbers == list(range(numbers[0], 100))  # the newest lines, in order, none lost
 

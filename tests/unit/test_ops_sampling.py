@@ -79,6 +79,9 @@ async def test_outbox_pass_reports_the_oldest_pending_reply() -> None:
         def update_outbox(self, outbox_id: int, now: float, **values: Any) -> Any:
             raise AssertionError("nothing is due, so nothing is written")
 
+        def claim_outbox(self, outbox_id: int, me: str, seen: str | None) -> Any:
+            raise AssertionError("nothing is due, so nothing is claimed")
+
     metrics = Metrics()
     outbox = Outbox(
         Store(), cast(Writer, None), ChannelDirectory(), OutboxConfig(), metrics, FakeClock(100.0)

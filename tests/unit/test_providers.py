@@ -243,16 +243,20 @@ async def test_circuit_opens_skips_and_recovers(fake: FakeOpenAI) -> None:
             breaker_cooldown=30,
             monotonic=clock,
         )
+
+        def primary_state() -> str:
+            return r.breakers["primary"].state
+
         fake.script(Fail(503), Fail(503))
         for _ in range(2):
             assert (await r.complete(ASK)).provider == "backup"
-        assert r.breakers["primary"].state == "open"
+        assert primary_state() == "open"
         assert (await r.complete(ASK)).provider == "backup"
         assert len(fake.requests) == 2  # skipped while open: no third call to the primary
 
         clock.now += 31  # cooldown over: one trial call goes to the primary and succeeds
         assert (await r.complete(ASK)).provider == "primary"
-        assert r.breakers["primary"].state == "closed"
+        assert primary_state() == "closed"
         await r.close()
 
 

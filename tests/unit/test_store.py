@@ -42,9 +42,11 @@ async def test_migrations_are_idempotent(engine: AsyncEngine) -> None:
 async def test_inbox_dedupes_on_channel_and_message_id(engine: AsyncEngine) -> None:
     repo, writer = Repository(engine), writer_for(engine)
     writer.start()
-    accept = lambda channel, mid: repo.accept_inbox(  # noqa: E731
-        channel, mid, "s", "u", "hi", ReplyTarget(platform={"chat": 1}), 1.0
-    )
+
+    def accept(channel: str, message_id: str) -> Write:
+        target = ReplyTarget(platform={"chat": 1})
+        return repo.accept_inbox(channel, message_id, "s", "u", "hi", target, 1.0)
+
     results = await asyncio.gather(
         *(writer.submit(accept("tg", "m1")) for _ in range(5)),
         writer.submit(accept("feishu", "m1")),

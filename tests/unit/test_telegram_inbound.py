@@ -143,7 +143,7 @@ def test_bot_membership_changes_become_events() -> None:
 
 
 def test_members_joining_a_group_but_not_bots() -> None:
-    update = {
+    update: dict[str, Any] = {
         "update_id": 3000,
         "message": {
             "message_id": 5,
