@@ -1,37 +1,51 @@
 # The two commands of the README's quick start, and a few for developers.
-# `make run` and `make test` create .venv on first use; both work on a fresh machine with Python 3.11+.
+# `make run` installs ai-bot with its runtime dependencies only; `make test` and `make lint` add
+# the test tools. Both create .venv on first use and work on a fresh machine with Python 3.11+.
 
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+PIP    := $(BIN)/python -m pip install --quiet --disable-pip-version-check
+# The stamps carry pyproject.toml's checksum: a changed dependency list reinstalls.
+HASH   := $(shell cksum < pyproject.toml | cut -d' ' -f1)
+RUNTIME_STAMP := $(VENV)/.runtime-$(HASH)
+TEST_STAMP    := $(VENV)/.test-$(HASH)
+# pytest-xdist: one worker per CPU; all tests of a file run on one worker, in order, so a module's
+# fixtures (a fuzz rig, an in-process console) are built once.
+PYTEST_PARALLEL ?= -n auto --dist loadfile
 
 .PHONY: run test lint bench clean
 
-$(STAMP): pyproject.toml
+$(RUNTIME_STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit("ai-bot needs Python 3.11 or newer (found %s)" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
-	@rm -f $(VENV)/.installed-*
+	$(PIP) -e .
+	@rm -f $(VENV)/.runtime-*
 	@touch $@
 
-## run: install into .venv and start the gateway on 127.0.0.1:18789 (SQLite under ./data)
-run: $(STAMP)
-	$(BIN)/ai-bot run
+$(TEST_STAMP): $(RUNTIME_STAMP)
+	$(PIP) -e '.[test]'
+	@rm -f $(VENV)/.test-*
+	@touch $@
 
-## test: install with test dependencies, lint, type-check and run the whole suite
-test: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy src
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+## run: install into .venv (runtime dependencies only) and start the gateway on 127.0.0.1:18789
+## (SQLite under ./data). Ctrl-C stops the gateway cleanly; it then exits 130 (interrupted),
+## which the trap turns into success so make does not report "Error 130".
+run: $(RUNTIME_STAMP)
+	@trap 'exit 0' INT; $(BIN)/ai-bot run
 
-lint: $(STAMP)
+## test: install the test tools, lint, check formatting and types, run the whole suite in parallel
+## (PYTEST_ARGS adds pytest options; PYTEST_PARALLEL= runs it in one process)
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_PARALLEL) $(PYTEST_ARGS)
+
+lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
-	$(BIN)/mypy src
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy src tests
 
 ## bench: throughput, latency, memory and cold start against a zero-latency fake model
-bench: $(STAMP)
+bench: $(RUNTIME_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
 
 clean:
