@@ -23,7 +23,7 @@ from tests.fakes.telegram_api import Drop, Fail, FakeTelegram
 from tests.support.admin_http import Console, create_user
 from tests.support.gateway import GatewayFactory, RunningGateway, rows
 from tests.support.gateway_calls import metric, post_webhook
-from tests.support.waiting import wait_until
+from tests.support.waiting import eventually, wait_until
 
 
 def platform_config(receiver: CallbackReceiver, **outbox: Any) -> dict[str, Any]:
@@ -50,6 +50,15 @@ def outbox_rows(gw: RunningGateway) -> list[tuple[Any, ...]]:
         "select id, status, attempts, next_attempt_at, updated_at, last_error "
         "from outbox order by id",
     )
+
+
+async def counted(
+    http: aiohttp.ClientSession, gw: RunningGateway, outcome: str, expected: int
+) -> bool:
+    """Whether /metrics counts `expected` replies with `outcome`. The counter moves just after
+    the row's write commits, so callers poll it briefly once the rows say so."""
+    value = await metric(http, gw, "aibot_messages_out_total", channel="webhook", outcome=outcome)
+    return value == expected
 
 
 async def test_outage_retries_with_growing_backoff_then_delivers_each_reply_once(
@@ -96,9 +105,7 @@ async def test_outage_retries_with_growing_backoff_then_delivers_each_reply_once
             texts = [r["text"] for r in received if r["session_id"] == f"s{s}"]
             assert texts == [f"echo: s{s} n{n}" for n in range(4)], texts
         assert {status for _id, status, *_ in outbox_rows(gw)} == {"sent"}
-        assert await metric(
-            http, gw, "aibot_messages_out_total", channel="webhook", outcome="sent"
-        ) == len(ids)
+        assert await eventually(lambda: counted(http, gw, "sent", len(ids)), 5)
 
 
 async def test_long_outage_dead_letters_for_operators_and_is_not_resent_on_recovery(
@@ -129,9 +136,7 @@ async def test_long_outage_dead_letters_for_operators_and_is_not_resent_on_recov
             gaps = [b - a for a, b in itertools.pairwise(times)]
             # Delays of [0.125-0.25], [0.25-0.5], [0.5-1], [1-2] s: the last is 4x the first.
             assert len(gaps) == 4 and gaps[-1] >= 3 * gaps[0], gaps
-        assert await metric(
-            http, gw, "aibot_messages_out_total", channel="webhook", outcome="dead"
-        ) == len(ids)
+        assert await eventually(lambda: counted(http, gw, "dead", len(ids)), 5)
 
         await create_user(gw, "olga", "operator")
         async with Console(gw) as console:
