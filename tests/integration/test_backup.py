@@ -25,7 +25,7 @@ from aibot.store.backup import BackupError, backup, inspect
 from aibot.store.engine import create_engine
 from aibot.store.maintenance import purge
 from tests.fakes.openai_server import FakeOpenAI
-from tests.support.cli import AI_BOT
+from tests.support.cli import AI_BOT, COLUMNS
 from tests.support.databases import postgres_database
 from tests.support.gateway import GatewayFactory
 
@@ -40,7 +40,7 @@ async def ai_bot(*args: str, cwd: Path) -> tuple[int, str, str]:
         cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": "200"},
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": COLUMNS},
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None

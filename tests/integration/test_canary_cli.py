@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.support.cli import AI_BOT
+from tests.support.cli import AI_BOT, COLUMNS
 from tests.support.gateway import GatewayFactory, RunningGateway
 from tests.support.waiting import wait_until
 
@@ -20,7 +20,7 @@ async def ai_bot(gw: RunningGateway, *args: str) -> subprocess.CompletedProcess[
         cwd=gw.workdir,
         capture_output=True,
         text=True,
-        env={**gw.env, "COLUMNS": "200"},
+        env={**gw.env, "COLUMNS": COLUMNS},
         timeout=60,
     )
 

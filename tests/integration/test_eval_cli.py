@@ -17,7 +17,7 @@ import yaml
 
 from aibot.evaluation.dataset import load_dataset
 from tests.fakes.openai_server import Fail, FakeOpenAI, text_of
-from tests.support.cli import AI_BOT, clean_env
+from tests.support.cli import AI_BOT, COLUMNS, clean_env
 from tests.support.eval_data import RAW_EMAIL, RAW_ID, RAW_PHONE, SAMPLES, fill_store
 from tests.support.html import StrictHTML
 
@@ -50,7 +50,7 @@ async def run_cli(cwd: Path, *args: str) -> tuple[int, str, str]:
         "eval",
         *args,
         cwd=cwd,
-        env={**clean_env(), "COLUMNS": "200"},
+        env={**clean_env(), "COLUMNS": COLUMNS},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

@@ -10,6 +10,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 AI_BOT = Path(sys.executable).parent / "ai-bot"
+# rich wraps CLI output at COLUMNS. What the tests read often holds temporary paths, which are
+# long under pytest-xdist (…/popen-gw0/test_name0/…), so they ask for lines no path fills.
+COLUMNS = "1000"
 # Keys of the fake provider in the `ai-bot init` tests: the one it accepts, and one it refuses.
 GOOD_KEY = "sk-good-0123456789abcdefghij"
 WRONG_KEY = "sk-wrong-9876543210zyxwvutsrq"
@@ -33,7 +36,7 @@ def cli_env() -> dict[str, str]:
         for k, v in os.environ.items()
         if not k.startswith("AIBOT_") and not k.endswith("_API_KEY")
     }
-    env.update(COLUMNS="200", NO_COLOR="1", TERM="dumb")
+    env.update(COLUMNS=COLUMNS, NO_COLOR="1", TERM="dumb")
     return env
 
 

@@ -27,7 +27,7 @@ from aibot.config import Config, load_config
 from aibot.deploy.options import STOP_TIMEOUT, DeployOptions
 from aibot.deploy.render import REPO_DIRS, render, render_nginx, render_systemd
 from aibot.gateway.build import SHUTDOWN_GRACE
-from tests.support.cli import AI_BOT
+from tests.support.cli import AI_BOT, COLUMNS
 from tests.support.deploy_tools import REPO, find_tool, require_tool
 
 UVICORN_GRACEFUL_SHUTDOWN = 30  # cli/serve.py: timeout_graceful_shutdown
@@ -238,7 +238,7 @@ def test_tls_without_a_domain_is_refused() -> None:
         text=True,
         timeout=60,
         cwd=REPO / "deploy",
-        env={"COLUMNS": "200"},
+        env={"COLUMNS": COLUMNS},
     )
     assert result.returncode == 2 and "needs a domain" in result.stderr
 
@@ -259,7 +259,7 @@ def test_values_that_would_inject_into_the_files_are_refused(args: list[str], me
         text=True,
         timeout=60,
         cwd=REPO / "deploy",
-        env={"COLUMNS": "200"},
+        env={"COLUMNS": COLUMNS},
     )
     assert result.returncode == 2 and message in result.stderr, result.stderr
 
@@ -330,7 +330,7 @@ def test_run_takes_host_and_port_from_the_environment() -> None:
         capture_output=True,
         text=True,
         timeout=60,
-        env={"COLUMNS": "200", "TERM": "dumb"},
+        env={"COLUMNS": COLUMNS, "TERM": "dumb"},
     )
     assert "AIBOT_HOST" in result.stdout and "AIBOT_PORT" in result.stdout
 
