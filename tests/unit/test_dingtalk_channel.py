@@ -23,6 +23,7 @@ from aibot.core.errors import SendError
 from aibot.core.messages import Inbound, Outbound
 from tests.fakes.dingtalk_api import CLIENT_ID, CLIENT_SECRET, FakeDingtalk
 from tests.support.channel_context import bare_context
+from tests.support.clock import FakeClock
 
 
 class _Inbox:
@@ -211,7 +212,7 @@ def test_the_signature_window_follows_the_injected_clock() -> None:
     """Vector D1's timestamp is years old by the system clock, fresh by the channel's."""
     vector = {"timestamp": "1700000000000", "sign": "dhJB8TJ0cHPEbwpUauugV2Wz8v4qlWoO+C42nEhJW+c="}
     data = FakeDingtalk().message("from 2023")
-    for clock, status in ((None, 401), (Clock(now=lambda: 1_700_000_030.0), 200)):
+    for clock, status in ((None, 401), (Clock(now=FakeClock(1_700_000_030.0)), 200)):
         inbox = _Inbox()
         config = DingtalkChannelConfig(
             client_id=CLIENT_ID,

@@ -23,6 +23,7 @@ from aibot.core.messages import Inbound, Outbound
 from aibot.gateway.registry import build_channels
 from aibot.ops.metrics import Metrics
 from tests.fakes.callback_receiver import CallbackReceiver
+from tests.support.clock import FakeClock
 
 KEY, SECRET = "integrator-key", "callback-secret"
 
@@ -64,7 +65,7 @@ def webhook_channel(callback_url: str, inbox: _Inbox, clock: Clock) -> Channel:
 async def test_registered_like_every_channel_and_round_trips_a_message() -> None:
     inbox = _Inbox()
     async with CallbackReceiver(SECRET) as receiver:
-        channel = webhook_channel(receiver.url, inbox, Clock(now=lambda: 1_700_000_000.0))
+        channel = webhook_channel(receiver.url, inbox, Clock(now=FakeClock(1_700_000_000.0)))
         assert (channel.name, channel.exclusive, channel.status()) == (
             "webhook",
             False,
