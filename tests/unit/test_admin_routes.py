@@ -18,8 +18,8 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from aibot.admin.auth import LOGIN_COOKIE, SESSION_COOKIE
+from aibot.admin.page import AdminRoute
 from aibot.admin.roles import Role
-from aibot.admin.routes import AdminRoute
 from aibot.admin.totp import _key, hotp, new_secret, step_at
 from aibot.config import Config, LoadedConfig
 from aibot.gateway.asgi import create_app
