@@ -98,11 +98,37 @@ class Outbound:
     attempts: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A function call the model asked for; `arguments` is JSON text exactly as the model wrote
+    it (it may be invalid JSON: the caller that runs the tool decides what to do with that)."""
+
+    id: str
+    name: str
+    arguments: str
+
+
+@dataclass(frozen=True, slots=True)
+class Tool:
+    """A function the model may call: OpenAI's `{"type": "function", "function": {…}}`."""
+
+    name: str
+    description: str | None = None
+    parameters: dict[str, Any] | None = None  # a JSON Schema
+    strict: bool | None = None
+
+
 @dataclass(slots=True)
 class Message:
     role: str
     content: str
     reasoning: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()  # an assistant turn that called tools
+    tool_call_id: str | None = None  # a tool's result answers this call
+    name: str | None = None
+    # Content parts (text, image_url, input_audio, file) sent instead of `content` when a
+    # message is more than text; `content` then holds its text parts, for policies and logs.
+    parts: list[dict[str, Any]] | None = None
 
 
 @dataclass(slots=True)
@@ -117,11 +143,18 @@ class Usage:
 
 @dataclass(slots=True)
 class ChatRequest:
+    """One model call. Built from typed fields by the gateway's own turns; an API caller's
+    OpenAI body travels in `wire` instead, untouched, so a pass-through forwards every field it
+    carries and the provider changes only what its vendor needs (see `providers/passthrough`)."""
+
     messages: list[Message]
     model: str | None = None
     max_tokens: int | None = None
     temperature: float | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
+    tools: list[Tool] | None = None
+    tool_choice: str | dict[str, Any] | None = None  # "auto", "none", "required" or a named one
+    extra: dict[str, Any] = field(default_factory=dict)  # other OpenAI fields: n, stop, seed…
+    wire: dict[str, Any] | None = None
 
 
 @dataclass(slots=True)
@@ -132,16 +165,37 @@ class ChatResult:
     provider: str
     model: str
     finish_reason: str | None = None
+    tool_calls: tuple[ToolCall, ...] = ()
+    # A pass-through's answer: the provider's response as parsed, and its bytes as they came
+    # (None once a policy changed `wire`, so the caller knows to serialise `wire` instead).
+    wire: dict[str, Any] | None = None
+    raw: bytes | None = None
+
+
+@dataclass(slots=True)
+class ToolCallDelta:
+    """A piece of a streamed tool call: the first carries `id` and `name`, later ones more
+    `arguments` text for the call at `index`."""
+
+    index: int
+    id: str | None = None
+    name: str | None = None
+    arguments: str = ""
 
 
 @dataclass(slots=True)
 class StreamDelta:
-    """One piece of a streamed answer: visible text, hidden reasoning, or the final usage."""
+    """One piece of a streamed answer: visible text, hidden reasoning, tool-call pieces, or the
+    final usage. A pass-through also keeps the event itself: `chunk` as parsed, `raw` as it
+    came (None once a policy changed `chunk`)."""
 
     text: str = ""
     reasoning: str = ""
     usage: Usage | None = None
     finish_reason: str | None = None
+    tool_calls: list[ToolCallDelta] = field(default_factory=list)
+    chunk: dict[str, Any] | None = None
+    raw: bytes | None = None
 
 
 @dataclass(slots=True)

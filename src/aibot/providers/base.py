@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Protocol
+from typing import Any, Protocol
 
 from aibot.core.errors import ModelUnavailable
 from aibot.core.messages import ChatRequest, ChatResult, Message, StreamDelta, Usage
@@ -20,7 +20,11 @@ __all__ = [
 
 
 class ProviderError(ModelUnavailable):
-    """A failed model call; `retryable` and `retry_after` drive the router's retry and failover."""
+    """A failed model call; `retryable` and `retry_after` drive the router's retry and failover.
+
+    `detail` is the error as an OpenAI client reads it (`message`, `type`, `param`, `code`):
+    the vendor's own for a request it refused, so `/v1` can hand it back as it came.
+    """
 
     def __init__(
         self,
@@ -30,12 +34,14 @@ class ProviderError(ModelUnavailable):
         status: int | None = None,
         retryable: bool = False,
         retry_after: float | None = None,
+        detail: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.provider = provider
         self.status = status
         self.retryable = retryable
         self.retry_after = retry_after
+        self.detail = detail
 
     @property
     def kind(self) -> str:
@@ -46,6 +52,8 @@ class ProviderError(ModelUnavailable):
             return "rate_limited"
         if self.status in (401, 403):
             return "auth"
+        if self.status == 402:
+            return "account"  # the vendor account is out of credit: not the request's fault
         if self.status >= 500:
             return "server_error"
         if self.status == 200:
@@ -62,3 +70,9 @@ class Provider(Protocol):
     def stream(self, request: ChatRequest) -> AsyncIterator[StreamDelta]: ...
 
     async def close(self) -> None: ...
+
+
+def caller_fault(exc: ProviderError) -> bool:
+    """A refusal of the request itself (400, 404, 413, 422…): retrying or asking another
+    provider would not help, so it goes back to the caller as it came."""
+    return exc.kind == "client_error" and not exc.retryable

@@ -3,6 +3,10 @@
 Measured on the target box the official SDK costs ~2.5 ms CPU per call; this path speaks the
 wire format directly (orjson, incremental SSE parsing) so the gateway's per-message cost stays
 well under a millisecond. The SDK is used in the tests as the independent oracle.
+
+Two kinds of request go through it: the gateway's own (typed messages, tools and tool calls,
+built by `wire.typed_body`) and an API caller's pass-through (`ChatRequest.wire`, adapted to
+the vendor by `passthrough.adapt_body`), whose answer keeps the provider's bytes.
 """
 
 from __future__ import annotations
@@ -16,17 +20,18 @@ import aiohttp
 import orjson
 
 from aibot.config import ProviderConfig
-from aibot.config.presets import PRESETS, ReasoningEcho
+from aibot.config.presets import GENERIC, PRESETS, Accepts, ReasoningEcho
 from aibot.ops.proxy import proxy_for
-from aibot.providers.base import (
-    ChatRequest,
-    ChatResult,
-    Message,
-    ProviderError,
-    StreamDelta,
-    Usage,
+from aibot.providers.base import ChatRequest, ChatResult, ProviderError, StreamDelta
+from aibot.providers.passthrough import adapt_body, unsupported
+from aibot.providers.reasoning import ThinkTagSplitter
+from aibot.providers.wire import (
+    MalformedAnswer,
+    read_chunk,
+    read_completion,
+    read_usage,
+    typed_body,
 )
-from aibot.providers.reasoning import ThinkTagSplitter, split_think_tags
 
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 
@@ -51,17 +56,26 @@ def parse_retry_after(headers: Any, now: float | None = None) -> float | None:
         return max(0.0, parsed.timestamp() - (now if now is not None else time.time()))
 
 
-def _error_message(body: bytes) -> str:
+def error_detail(body: bytes, status: int) -> dict[str, Any]:
+    """The vendor's error as OpenAI's shape: vendors say it as `{"error": {…}}` (OpenAI, Zhipu,
+    Kimi, DashScope) or `{"code", "message"}` (SiliconFlow); `code` becomes a string."""
     try:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return body[:200].decode("utf-8", "replace").strip() or "empty body"
-    if isinstance(data, dict):
-        error = data.get("error", data)
-        if isinstance(error, dict):
-            return str(error.get("message") or error)[:300]
-        return str(error)[:300]
-    return str(data)[:300]
+        data = None
+    error = data.get("error", data) if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        text = body[:300].decode("utf-8", "replace").strip()
+        error = {"message": str(error)[:300] if error else text or f"HTTP {status}"}
+    code = error.get("code")
+    return {
+        "message": str(error.get("message") or error.get("msg") or f"HTTP {status}")[:1000],
+        "type": str(
+            error.get("type") or ("server_error" if status >= 500 else "invalid_request_error")
+        ),
+        "param": error.get("param") if isinstance(error.get("param"), str) else None,
+        "code": None if code is None else str(code),
+    }
 
 
 class OpenAICompatibleProvider:
@@ -85,8 +99,15 @@ class OpenAICompatibleProvider:
         self.reasoning_echo: ReasoningEcho = config.reasoning_echo or (
             preset.reasoning_echo if preset else "none"
         )
+        self.accepts: Accepts = preset.accepts if preset else GENERIC
+        self.embedding_model = preset.embedding_model if preset else None
         self.max_retries = config.max_retries
         self._config = config
+        self._defaults = {
+            "max_tokens": config.max_tokens,
+            "temperature": config.temperature,
+            "extra_body": config.extra_body,
+        }
         self._api_key = config.api_key.get_secret_value() if config.api_key else ""
         self._session: aiohttp.ClientSession | None = None
         # The last response's Date header: `ai-bot doctor` compares it with the local clock.
@@ -119,33 +140,18 @@ class OpenAICompatibleProvider:
         if self._session is not None and not self._session.closed:
             await self._session.close()
 
-    def _wire_message(self, message: Message) -> dict[str, Any]:
-        wire: dict[str, Any] = {"role": message.role, "content": message.content}
-        if message.role == "assistant" and message.reasoning:
-            if self.reasoning_echo == "field":
-                wire["reasoning_content"] = message.reasoning
-            elif self.reasoning_echo == "think_tags":
-                wire["content"] = f"<think>{message.reasoning}</think>\n\n{message.content}"
-        return wire
-
     def _body(self, request: ChatRequest, *, stream: bool) -> bytes:
-        body: dict[str, Any] = {
-            "model": request.model or self.model,
-            "messages": [self._wire_message(m) for m in request.messages],
-        }
-        max_tokens = request.max_tokens or self._config.max_tokens
-        if max_tokens:
-            body["max_tokens"] = max_tokens
-        temperature = (
-            request.temperature if request.temperature is not None else (self._config.temperature)
-        )
-        if temperature is not None:
-            body["temperature"] = temperature
-        body.update(self._config.extra_body)
-        body.update(request.extra)
+        model = request.model or self.model
+        if request.wire is not None:
+            body = adapt_body(
+                request.wire, model=model, accepts=self.accepts, provider=self.name, stream=stream
+            )
+            return orjson.dumps(body)
+        body = typed_body(request, model=model, echo=self.reasoning_echo, defaults=self._defaults)
         if stream:
             body["stream"] = True
-            body["stream_options"] = {"include_usage": True}
+            if self.accepts.stream_options:
+                body["stream_options"] = {"include_usage": True}
         return orjson.dumps(body)
 
     def _fail(
@@ -155,6 +161,7 @@ class OpenAICompatibleProvider:
         status: int | None = None,
         retryable: bool,
         retry_after: float | None = None,
+        detail: dict[str, Any] | None = None,
     ) -> ProviderError:
         return ProviderError(
             f"{self.name}: {message}",
@@ -162,60 +169,67 @@ class OpenAICompatibleProvider:
             status=status,
             retryable=retryable,
             retry_after=retry_after,
+            detail=detail,
         )
 
     async def _check_status(self, response: aiohttp.ClientResponse) -> None:
         self.server_date = response.headers.get("Date")
         if response.status == 200:
             return
-        body = await response.read()
+        detail = error_detail(await response.read(), response.status)
         hint = " (check the API key)" if response.status in (401, 403) else ""
         raise self._fail(
-            f"HTTP {response.status}: {_error_message(body)}{hint}",
+            f"HTTP {response.status}: {detail['message'][:300]}{hint}",
             status=response.status,
             retryable=response.status in _RETRYABLE_STATUS,
             retry_after=parse_retry_after(response.headers),
+            detail=detail,
         )
 
-    async def chat(self, request: ChatRequest) -> ChatResult:
+    async def _post(self, path: str, body: bytes) -> bytes:
         try:
             async with self._client().post(
-                f"{self.base_url}/chat/completions",
-                data=self._body(request, stream=False),
-                proxy=self._proxy,
+                f"{self.base_url}{path}", data=body, proxy=self._proxy
             ) as response:
                 await self._check_status(response)
-                raw = await response.read()
+                return await response.read()
         except TimeoutError:
             raise self._fail("request timed out", retryable=True) from None
         except aiohttp.ClientError as exc:
             raise self._fail(f"connection failed: {exc}", retryable=True) from None
-        return self._parse_completion(raw, request)
 
-    def _parse_completion(self, raw: bytes, request: ChatRequest) -> ChatResult:
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        raw = await self._post("/chat/completions", self._body(request, stream=False))
         try:
             data = orjson.loads(raw)
-            choice = data["choices"][0]
-            message = choice["message"]
-        except (orjson.JSONDecodeError, KeyError, IndexError, TypeError):
+            choice, answer, reasoning, calls = read_completion(data)
+        except (orjson.JSONDecodeError, MalformedAnswer):
             raise self._fail("malformed response body", status=200, retryable=True) from None
-        answer, inline_reasoning = split_think_tags(message.get("content") or "")
-        reasoning = message.get("reasoning_content") or message.get("reasoning") or ""
-        usage = data.get("usage") or {}
+        passthrough = request.wire is not None
         return ChatResult(
             text=answer,
-            reasoning=(reasoning + inline_reasoning) or None,
-            usage=Usage(
-                int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-            ),
+            reasoning=reasoning,
+            usage=read_usage(data.get("usage")),
             provider=self.name,
             model=str(data.get("model") or request.model or self.model),
             finish_reason=choice.get("finish_reason"),
+            tool_calls=calls,
+            wire=data if passthrough else None,
+            raw=raw if passthrough else None,
+        )
+
+    async def embeddings(self, body: dict[str, Any]) -> bytes:
+        """`POST /embeddings` with the caller's body and this provider's embedding model."""
+        if not self.embedding_model:
+            raise unsupported(self.name, "model", "embeddings")
+        return await self._post(
+            "/embeddings", orjson.dumps({**body, "model": self.embedding_model})
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamDelta]:
         splitter = ThinkTagSplitter()
         finished = False
+        passthrough = request.wire is not None
         try:
             async with self._client().post(
                 f"{self.base_url}/chat/completions",
@@ -234,7 +248,7 @@ class OpenAICompatibleProvider:
                     delta = self._parse_chunk(payload, splitter)
                     if delta.finish_reason:
                         finished = True
-                    if delta.text or delta.reasoning or delta.usage or delta.finish_reason:
+                    if passthrough or carries_something(delta):
                         yield delta
         except TimeoutError:
             raise self._fail("stream timed out", retryable=True) from None
@@ -245,31 +259,30 @@ class OpenAICompatibleProvider:
         if not finished:
             raise self._fail("stream ended before the answer was complete", retryable=True)
         tail_text, tail_reasoning = splitter.flush()
-        if tail_text or tail_reasoning:
+        if (tail_text or tail_reasoning) and not passthrough:
             yield StreamDelta(text=tail_text, reasoning=tail_reasoning)
 
     def _parse_chunk(self, payload: bytes, splitter: ThinkTagSplitter) -> StreamDelta:
         try:
             chunk = orjson.loads(payload)
-        except orjson.JSONDecodeError:
+            if isinstance(chunk, dict) and "error" in chunk:
+                detail = error_detail(payload, 200)
+                raise self._fail(
+                    f"stream error: {detail['message'][:300]}",
+                    status=200,
+                    retryable=True,
+                    detail=detail,
+                )
+            delta = read_chunk(chunk, splitter)
+        except (orjson.JSONDecodeError, MalformedAnswer):
             raise self._fail("malformed stream chunk", status=200, retryable=True) from None
-        if not isinstance(chunk, dict):
-            raise self._fail("malformed stream chunk", status=200, retryable=True)
-        if "error" in chunk:
-            raise self._fail(f"stream error: {_error_message(payload)}", status=200, retryable=True)
-        result = StreamDelta()
-        usage = chunk.get("usage")
-        if usage:
-            result.usage = Usage(
-                int(usage.get("prompt_tokens") or 0), int(usage.get("completion_tokens") or 0)
-            )
-        choices = chunk.get("choices") or []
-        if choices:
-            choice = choices[0]
-            delta = choice.get("delta") or {}
-            text, inline_reasoning = splitter.feed(delta.get("content") or "")
-            reasoning = delta.get("reasoning_content") or delta.get("reasoning") or ""
-            result.text = text
-            result.reasoning = reasoning + inline_reasoning
-            result.finish_reason = choice.get("finish_reason")
-        return result
+        delta.chunk = chunk
+        delta.raw = payload
+        return delta
+
+
+def carries_something(delta: StreamDelta) -> bool:
+    """A gateway-built stream skips events with nothing in them (a role-only first chunk)."""
+    return bool(
+        delta.text or delta.reasoning or delta.usage or delta.finish_reason or delta.tool_calls
+    )

@@ -11,16 +11,26 @@ import asyncio
 import random
 import time
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import structlog
 
 from aibot.core.errors import ModelUnavailable
 from aibot.ops.metrics import Metrics
-from aibot.providers.base import ChatRequest, ChatResult, ProviderError, StreamDelta, Usage
+from aibot.providers.base import (
+    ChatRequest,
+    ChatResult,
+    ProviderError,
+    StreamDelta,
+    Usage,
+    caller_fault,
+)
 from aibot.providers.breaker import CircuitBreaker
-from aibot.providers.openai_compat import OpenAICompatibleProvider
+from aibot.providers.openai_compat import OpenAICompatibleProvider, carries_something
+from aibot.providers.wire import ToolCallAssembler
 
 DeltaSink = Callable[[str], Awaitable[None]]
+ChunkSink = Callable[[StreamDelta], Awaitable[None]]
 Sleep = Callable[[float], Awaitable[None]]
 
 log = structlog.get_logger("aibot.providers")
@@ -99,20 +109,28 @@ class ProviderRouter:
         request: ChatRequest,
         provider_name: str | None = None,
         on_delta: DeltaSink | None = None,
+        on_chunk: ChunkSink | None = None,
     ) -> ChatResult:
+        """The answer of the first provider of the chain that gives one.
+
+        Streams when a sink is given: `on_delta` gets the answer's text, `on_chunk` every
+        event whole (a pass-through). A request the provider refused as such (a 400, 404, 422)
+        goes back at once: another try or another provider would not make it valid.
+        """
         last_error: ProviderError | None = None
         chain = self.chain(provider_name)
+        sinks = _Sinks(on_delta, on_chunk)
         for provider in chain:
             breaker = self.breakers[provider.name]
             if not breaker.allows():
                 continue
             state = _StreamState()
             try:
-                result = await self._with_retries(provider, request, on_delta, state)
+                result = await self._with_retries(provider, request, sinks, state)
             except ProviderError as exc:
                 last_error = exc
                 self._record_failure(provider.name, exc)
-                if state.shown:
+                if state.shown or caller_fault(exc):
                     raise
                 log.warning(
                     "provider failed, trying fallback", provider=provider.name, error=str(exc)
@@ -130,7 +148,7 @@ class ProviderRouter:
         )
 
     def _record_failure(self, name: str, exc: ProviderError) -> None:
-        if exc.kind == "client_error":
+        if caller_fault(exc):
             return  # the request's fault, not the provider's health
         breaker = self.breakers[name]
         breaker.failed()
@@ -146,17 +164,17 @@ class ProviderRouter:
         self,
         provider: OpenAICompatibleProvider,
         request: ChatRequest,
-        on_delta: DeltaSink | None,
+        sinks: _Sinks,
         state: _StreamState,
     ) -> ChatResult:
         attempts = 1 + provider.max_retries
         for attempt in range(attempts):
             started = time.perf_counter()
             try:
-                if on_delta is None:
+                if sinks.text is None and sinks.chunk is None:
                     result = await provider.chat(request)
                 else:
-                    result = await self._stream(provider, request, on_delta, state)
+                    result = await self._stream(provider, request, sinks, state)
             except ProviderError as exc:
                 self._metrics.provider_errors.labels(provider.name, exc.kind).inc()
                 if state.shown or not exc.retryable or attempt == attempts - 1:
@@ -193,22 +211,39 @@ class ProviderRouter:
         self,
         provider: OpenAICompatibleProvider,
         request: ChatRequest,
-        on_delta: DeltaSink,
+        sinks: _Sinks,
         state: _StreamState,
     ) -> ChatResult:
         text: list[str] = []
         reasoning: list[str] = []
+        calls = ToolCallAssembler()
         usage = Usage()
         finish: str | None = None
+        # Events with nothing in them yet (the role-only first chunk) wait for the first one
+        # that has: until something is shown, a failure can still be retried elsewhere.
+        held: list[StreamDelta] = []
         async for delta in provider.stream(request):
             if delta.text:
-                state.shown = True
                 text.append(delta.text)
-                await on_delta(delta.text)
+                if sinks.text is not None:
+                    state.shown = True
+                    await sinks.text(delta.text)
             if delta.reasoning:
                 reasoning.append(delta.reasoning)
+            for piece in delta.tool_calls:
+                calls.add(piece)
             usage = delta.usage or usage
             finish = delta.finish_reason or finish
+            if sinks.chunk is not None:
+                held.append(delta)
+                if carries_something(delta):
+                    state.shown = True
+                    for event in held:
+                        await sinks.chunk(event)
+                    held.clear()
+        if sinks.chunk is not None:
+            for event in held:
+                await sinks.chunk(event)
         return ChatResult(
             text="".join(text),
             reasoning="".join(reasoning) or None,
@@ -216,10 +251,36 @@ class ProviderRouter:
             provider=provider.name,
             model=request.model or provider.model,
             finish_reason=finish,
+            tool_calls=calls.calls(),
         )
+
+    async def embeddings(self, body: dict[str, Any], provider_name: str | None) -> bytes:
+        """Embeddings from one provider, retried but never failed over: another provider's
+        vectors live in another space, useless beside the ones the caller already has."""
+        provider = self.chain(provider_name)[0]
+        for attempt in range(1 + provider.max_retries):
+            try:
+                return await provider.embeddings(body)
+            except ProviderError as exc:
+                self._metrics.provider_errors.labels(provider.name, exc.kind).inc()
+                retry = exc.retryable and attempt < provider.max_retries
+                if not retry or (exc.retry_after or 0) > _MAX_RETRY_AFTER:
+                    raise
+                await self._sleep(self._delay(attempt, exc.retry_after))
+        raise AssertionError("unreachable")
 
     async def close(self) -> None:
         await asyncio.gather(*(p.close() for p in self.providers.values()))
+
+
+class _Sinks:
+    """Where a streamed answer goes: its text, its whole events, or both."""
+
+    __slots__ = ("chunk", "text")
+
+    def __init__(self, text: DeltaSink | None, chunk: ChunkSink | None) -> None:
+        self.text = text
+        self.chunk = chunk
 
 
 class _StreamState:
@@ -231,4 +292,4 @@ class _StreamState:
         self.shown = False
 
 
-__all__ = ["DeltaSink", "NoProviderError", "ProviderRouter", "StreamDelta"]
+__all__ = ["ChunkSink", "DeltaSink", "NoProviderError", "ProviderRouter", "StreamDelta"]
