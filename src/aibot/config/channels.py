@@ -35,6 +35,15 @@ class ApiConfig(Section):
         description="How often keys made in the admin console are reloaded; a "
         "revocation reaches other replicas within this.",
     )
+    cors_origins: list[str] = Field(
+        default_factory=list,
+        description="Browser origins allowed to call /v1 and /api/v1 (CORS); empty: none.",
+    )
+    key_models: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Providers each key may use on /v1, by key name (key-1, apikey-7…); "
+        "a key not listed may use every provider.",
+    )
 
     @field_validator("key_refresh", mode="before")
     @classmethod

@@ -26,6 +26,9 @@ class ProviderConfig(Section):
         None, description="How stored reasoning is sent back in history (preset decides if unset)."
     )
     max_connections: int = Field(100, ge=1, description="Pooled connections to this provider.")
+    embedding_model: str | None = Field(
+        None, description="Model for /v1/embeddings; overrides the preset's (none: no embeddings)."
+    )
 
 
 class CanaryConfig(Section):
@@ -47,6 +50,10 @@ class ModelsConfig(Section):
     )
     canary: CanaryConfig | None = Field(
         None, description="Send a share of conversations (sticky) to a provider under trial."
+    )
+    aliases: dict[str, str] = Field(
+        default_factory=dict,
+        description="Other names /v1 accepts for a provider, e.g. gpt-4o-mini: deepseek.",
     )
 
     @field_validator("breaker_cooldown", mode="before")

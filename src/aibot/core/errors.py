@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ModelUnavailable(Exception):
-    """The model could not answer; `str()` is safe to show the user."""
+    """The model could not answer; `str()` is safe to show the user.
+
+    A provider's failure also says what an API caller needs to hear it as the vendor said it:
+    the HTTP `status` the vendor answered, `retry_after` seconds, and `detail` (OpenAI's error
+    object: message, type, param, code). None where there was no such answer.
+    """
+
+    status: int | None = None
+    retry_after: float | None = None
+    detail: dict[str, Any] | None = None
 
 
 class QueueFull(Exception):

@@ -68,12 +68,11 @@ class Inbound:
     target: ReplyTarget = field(default_factory=ReplyTarget)
     principal: str | None = None
     inbox_id: int | None = None
-    # Stateless OpenAI-style calls bring their own history and model/parameter choices.
-    messages: list[Message] | None = None
-    model: str | None = None
-    max_tokens: int | None = None
-    temperature: float | None = None
-    remember: bool = True
+    model: str | None = None  # the provider an API caller named
+    remember: bool = True  # False: a stateless call, no memory read or written
+    # An API caller's OpenAI body, kept as sent: the model gets it with only the changes its
+    # vendor needs, and the caller gets the vendor's answer as it came (see providers/).
+    wire: dict[str, Any] | None = None
 
     # Policies (access lists, per-chat limits, routes) look at where a message came from.
     # Channels say so in `target`, which the inbox stores, so a redone message keeps it.

@@ -20,10 +20,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aibot.core.errors import ModelUnavailable
-from aibot.core.messages import Inbound, Message, Usage
+from aibot.core.messages import ChatResult, Inbound, Message, StreamDelta, Usage
 from aibot.core.sessions import SessionState, WriteOp
 
 DeltaSink = Callable[[str], Awaitable[None]]
+ChunkSink = Callable[[StreamDelta], Awaitable[None]]
 Step = Callable[["TurnContext"], Awaitable[None]]
 Next = Callable[["TurnContext"], Awaitable[None]]
 
@@ -33,8 +34,12 @@ class TurnContext:
     inbound: Inbound
     now: float
     on_delta: DeltaSink | None = None
+    on_chunk: ChunkSink | None = None  # a pass-through's stream: every event whole
     session: SessionState | None = None
     messages: list[Message] = field(default_factory=list)
+    # True when `messages` carry the gateway's stored history (sent instead of the caller's).
+    gateway_history: bool = False
+    result: ChatResult | None = None  # the model's answer as the provider gave it
     provider: str | None = None
     reply: str | None = None
     reasoning: str | None = None
@@ -52,6 +57,9 @@ class TurnContext:
     filters: bool = True  # the route's sensitive-word checks apply to this message
     keep_turn: bool = True  # False: the exchange is answered but not remembered (a refusal)
     error: str | None = None
+    failure: ModelUnavailable | None = None  # what `error` says, for callers that map it
+    refusal: str | None = None  # why a policy refused: rate_limit, quota, sensitive_words…
+    retry_after: float | None = None  # seconds until a refused caller may try again
     finished: bool = False
     conversation_changes: dict[str, Any] = field(default_factory=dict)
     writes: list[WriteOp] = field(default_factory=list)
@@ -119,4 +127,5 @@ class Pipeline:
                 await segment.middleware(ctx, self._nexts[index + 1])
         except ModelUnavailable as exc:
             ctx.error = str(exc)
+            ctx.failure = exc
             ctx.finished = True

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TypeVar
 
 import structlog
 
 from aibot.core.coordination import SessionLocks
 from aibot.core.dispatcher import Dispatcher
 from aibot.core.errors import CoordinationUnavailable
-from aibot.core.messages import Inbound
-from aibot.core.pipeline import DeltaSink, Pipeline, TurnContext
+from aibot.core.messages import Inbound, StreamDelta
+from aibot.core.pipeline import ChunkSink, DeltaSink, Pipeline, TurnContext
 from aibot.core.sessions import SessionMemory, WriteOp, Writer
 from aibot.ops.metrics import Metrics
 
 ExtraWrites = Callable[[TurnContext], list[WriteOp]]
+T = TypeVar("T")
 
 log = structlog.get_logger("aibot.core")
 
@@ -43,36 +45,47 @@ class ChatService:
         self._metrics = metrics
         self._clock = clock
 
-    async def handle(self, inbound: Inbound, on_delta: DeltaSink | None = None) -> TurnContext:
+    async def handle(
+        self,
+        inbound: Inbound,
+        on_delta: DeltaSink | None = None,
+        on_chunk: ChunkSink | None = None,
+    ) -> TurnContext:
         """For request/response channels: queue behind the session, run, return the result."""
         self._metrics.messages_in.labels(inbound.channel).inc()
         ctx = await self.dispatcher.run(
-            inbound.session_key, lambda: self._process_locked(inbound, on_delta)
+            inbound.session_key, lambda: self._process_locked(inbound, on_delta, on_chunk)
         )
         outcome = "answered" if ctx.error is None else "failed"
         self._metrics.messages_out.labels(inbound.channel, outcome).inc()
         return ctx
 
-    async def _process_locked(self, inbound: Inbound, on_delta: DeltaSink | None) -> TurnContext:
-        """With several replicas the session is also held across them for the turn."""
-        if self._locks is None:
-            return await self.process(inbound, on_delta)
+    async def _process_locked(
+        self, inbound: Inbound, on_delta: DeltaSink | None, on_chunk: ChunkSink | None
+    ) -> TurnContext:
+        """With several replicas the session is also held across them for the turn; a
+        stateless call has no session to hold."""
+        if self._locks is None or not inbound.remember:
+            return await self.process(inbound, on_delta, on_chunk=on_chunk)
         async with self._locks.hold(inbound.session_key, wait=True) as held:
             if not held:
                 raise CoordinationUnavailable("the conversation is busy on another replica")
-            return await self.process(inbound, on_delta)
+            return await self.process(inbound, on_delta, on_chunk=on_chunk)
 
     async def process(
         self,
         inbound: Inbound,
         on_delta: DeltaSink | None = None,
         extra_writes: ExtraWrites | None = None,
+        on_chunk: ChunkSink | None = None,
     ) -> TurnContext:
         """Runs the pipeline; returns once its writes (and `extra_writes`) are durable."""
         started = time.perf_counter()
         structlog.contextvars.bind_contextvars(request_id=inbound.request_id)
         try:
-            ctx = await self.pipeline.run(TurnContext(inbound, self._clock(), on_delta))
+            ctx = await self.pipeline.run(
+                TurnContext(inbound, self._clock(), on_delta, on_chunk=on_chunk)
+            )
             writes = ctx.writes + (extra_writes(ctx) if extra_writes else [])
             if writes:
                 try:
@@ -116,16 +129,35 @@ class StreamEnd:
         self.exc = exc
 
 
-async def stream_turn(service: ChatService, inbound: Inbound) -> AsyncIterator[str | StreamEnd]:
+def stream_turn(service: ChatService, inbound: Inbound) -> AsyncIterator[str | StreamEnd]:
     """Yields answer text as it arrives, then one StreamEnd.
 
     The turn runs in its own task: a caller that disconnects stops reading, but the answer is
     still finished and remembered, so the conversation stays consistent.
     """
-    queue: asyncio.Queue[str | StreamEnd] = asyncio.Queue()
 
-    async def sink(text: str) -> None:
-        queue.put_nowait(text)
+    def start(sink: Callable[[str], Awaitable[None]]) -> Awaitable[TurnContext]:
+        return service.handle(inbound, sink)
+
+    return _streamed(start)
+
+
+def stream_events(service: ChatService, inbound: Inbound) -> AsyncIterator[StreamDelta | StreamEnd]:
+    """Like `stream_turn`, with every streamed event of the model whole (a pass-through)."""
+
+    def start(sink: Callable[[StreamDelta], Awaitable[None]]) -> Awaitable[TurnContext]:
+        return service.handle(inbound, on_chunk=sink)
+
+    return _streamed(start)
+
+
+async def _streamed(
+    start: Callable[[Callable[[T], Awaitable[None]]], Awaitable[TurnContext]],
+) -> AsyncIterator[T | StreamEnd]:
+    queue: asyncio.Queue[T | StreamEnd] = asyncio.Queue()
+
+    async def sink(item: T) -> None:
+        queue.put_nowait(item)
 
     def finished(task: asyncio.Task[TurnContext]) -> None:
         if task.cancelled():
@@ -134,7 +166,7 @@ async def stream_turn(service: ChatService, inbound: Inbound) -> AsyncIterator[s
             exc = task.exception()
             queue.put_nowait(StreamEnd(None if exc else task.result(), exc))
 
-    task = asyncio.create_task(service.handle(inbound, sink))
+    task = asyncio.ensure_future(start(sink))
     _running.add(task)
     task.add_done_callback(_running.discard)
     task.add_done_callback(finished)

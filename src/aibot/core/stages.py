@@ -8,15 +8,16 @@ Only the stages that wait on I/O (the session read, the model call) observe
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from aibot.config import SessionConfig
 from aibot.core.commands import Commands, parse_command
 from aibot.core.errors import AccessDenied
 from aibot.core.messages import ChatRequest, ChatResult, Message, TurnRecord
-from aibot.core.pipeline import DeltaSink, Middleware, Next, TurnContext
+from aibot.core.pipeline import ChunkSink, DeltaSink, Middleware, Next, TurnContext
 from aibot.core.sessions import SessionMemory
 from aibot.core.tokens import estimate_tokens
+from aibot.core.wire_text import message_from_wire
 from aibot.ops.metrics import Metrics
 
 Clock = Callable[[], float]
@@ -28,6 +29,7 @@ class ModelRouter(Protocol):
         request: ChatRequest,
         provider_name: str | None = None,
         on_delta: DeltaSink | None = None,
+        on_chunk: ChunkSink | None = None,
     ) -> ChatResult: ...
 
 
@@ -53,6 +55,8 @@ class CommandStage:
         self._commands = commands
 
     async def __call__(self, ctx: TurnContext) -> None:
+        if not ctx.inbound.remember:
+            return  # a stateless API call is a model call, never a chat command
         parsed = parse_command(ctx.inbound.text)
         if parsed is None:
             return
@@ -78,8 +82,11 @@ class ContextStage:
 
     async def __call__(self, ctx: TurnContext) -> None:
         inbound = ctx.inbound
-        if ctx.session is None:
-            ctx.messages = list(inbound.messages or [Message("user", inbound.text)])
+        given = _caller_messages(inbound.wire)
+        if ctx.session is None or any(m.get("role") in ("assistant", "tool") for m in given):
+            # Stateless, or a caller that sent its own history: that history wins.
+            if inbound.wire is None:
+                ctx.messages = [Message("user", inbound.text)]
             return
         session = ctx.session
         idle = self._config.idle_reset
@@ -87,11 +94,12 @@ class ContextStage:
             cutoff = session.last_active
             SessionMemory.reset(session, cutoff)
             ctx.conversation_changes["context_from"] = cutoff
-        system = [m for m in inbound.messages or [] if m.role == "system"]
+        system = [message_from_wire(m) for m in given if m.get("role") in ("system", "developer")]
         prompt = ctx.system_prompt or self._config.system_prompt
         if not system and prompt:
             system = [Message("system", prompt)]
-        latest = Message("user", inbound.text)
+        users = [m for m in given if m.get("role") == "user"]
+        latest = message_from_wire(users[-1]) if users else Message("user", inbound.text)
         budget = (
             self._config.max_context_tokens
             - estimate_tokens(inbound.text)
@@ -111,6 +119,12 @@ class ContextStage:
         if history and history[0].role == "assistant":
             history.pop(0)  # never start the history in the middle of an exchange
         ctx.messages = [*system, *history, latest]
+        ctx.gateway_history = True
+
+
+def _caller_messages(wire: dict[str, Any] | None) -> list[dict[str, Any]]:
+    messages = wire.get("messages") if wire is not None else None
+    return [m for m in messages if isinstance(m, dict)] if isinstance(messages, list) else []
 
 
 class ModelStage:
@@ -120,19 +134,35 @@ class ModelStage:
 
     async def __call__(self, ctx: TurnContext) -> None:
         inbound = ctx.inbound
-        temperature = inbound.temperature if inbound.temperature is not None else ctx.temperature
-        request = ChatRequest(ctx.messages, max_tokens=inbound.max_tokens, temperature=temperature)
         provider = (
             (ctx.session.model if ctx.session else None) or inbound.model or ctx.provider_choice
         )
         with self._timer.time():
-            result = await self._router.complete(request, provider, ctx.on_delta)
+            result = await self._router.complete(
+                _request(ctx), provider, ctx.on_delta, ctx.on_chunk
+            )
+        ctx.result = result
+        if result.tool_calls and not result.text:
+            ctx.keep_turn = False  # an answer of tool calls only: the caller runs them first
         ctx.reply = result.text
         ctx.reasoning = result.reasoning
         ctx.provider = result.provider
         ctx.model = result.model
         ctx.usage = result.usage
         ctx.finish_reason = result.finish_reason
+
+
+def _request(ctx: TurnContext) -> ChatRequest:
+    """The model call: the caller's own body when there is one (its messages, or the gateway's
+    history instead when memory built them), else the gateway's messages."""
+    wire = ctx.inbound.wire
+    if wire is None:
+        return ChatRequest(ctx.messages, temperature=ctx.temperature)
+    if ctx.gateway_history:
+        wire = {key: value for key, value in wire.items() if key != "messages"}
+    if ctx.temperature is not None and wire.get("temperature") is None:
+        wire = {**wire, "temperature": ctx.temperature}  # a route's, unless the caller chose
+    return ChatRequest(ctx.messages, wire=wire)
 
 
 class PersistStage(Middleware):

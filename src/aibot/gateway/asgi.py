@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from aibot import __version__
 from aibot.admin.routes import AdminConsole
+from aibot.channels.http_api.edge import ApiEdge
 from aibot.channels.http_api.openai_api import build_openai_router
 from aibot.channels.http_api.rest import build_rest_router
 from aibot.channels.webchat.channel import WebChat
@@ -59,10 +60,20 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
     )
     app.state.gateway = gateway
     app.add_middleware(BodyLimitMiddleware, max_bytes=loaded.config.server.max_body_bytes)
+    app.add_middleware(ApiEdge, cors_origins=loaded.config.channels.api.cors_origins)
     install_error_handlers(app, gateway.keys)
     app.include_router(build_rest_router(gateway.service, gateway.keys, gateway.clock))
     app.include_router(
-        build_openai_router(gateway.service, gateway.keys, gateway.catalog, gateway.clock)
+        build_openai_router(
+            gateway.service,
+            gateway.keys,
+            gateway.catalog,
+            gateway.router,
+            aliases=loaded.config.models.aliases,
+            key_models=loaded.config.channels.api.key_models,
+            owners={n: p.owner for n, p in gateway.router.providers.items()},
+            clock=gateway.clock,
+        )
     )
     app.include_router(build_health_router(gateway.readiness, gateway.metrics))
     for channel in gateway.channels:

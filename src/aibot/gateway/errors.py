@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import structlog
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from aibot.channels.api_keys import ApiKeys, bearer_token
-from aibot.channels.http_api.openai_api import openai_error
+from aibot.channels.http_api.openai_errors import openai_error
 from aibot.channels.http_bodies import error_response
 from aibot.core.errors import AccessDenied, CoordinationUnavailable
 
@@ -44,6 +46,21 @@ def install_error_handlers(app: FastAPI, keys: ApiKeys) -> None:
         if request.url.path.startswith("/v1/"):
             return openai_error(400, problems, "invalid_request")
         return error_response(422, problems, "invalid_request")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Under /v1 an unknown path or method is refused in OpenAI's shape and words, to a
+        caller with a valid key: others learn nothing about the API, only 401."""
+        path = request.url.path
+        if not path.startswith("/v1/"):
+            return await http_exception_handler(request, exc)
+        if keys.principal(bearer_token(request), path) is None:
+            return await denied(request)
+        if exc.status_code == 404:
+            message = f"Invalid URL ({request.method} {path})"
+        else:
+            message = str(exc.detail)
+        return openai_error(exc.status_code, message, None, headers=dict(exc.headers or {}))
 
     async def store_down(request: Request, exc: Exception) -> JSONResponse:
         """The database (or the Redis replicas coordinate through) is restarting or

@@ -47,8 +47,10 @@ class BodyLimitMiddleware:
 
 
 async def _reject(send: Send, limit: int) -> None:
-    body = b'{"error":{"message":"request body larger than %d bytes","code":"body_too_large"}}' % (
-        limit
+    # OpenAI's error shape (type and param too), which the REST API's clients also read.
+    body = (
+        b'{"error":{"message":"request body larger than %d bytes",'
+        b'"type":"invalid_request_error","param":null,"code":"body_too_large"}}' % limit
     )
     await send(
         {

@@ -19,7 +19,9 @@ from prometheus_client import Histogram
 
 from aibot.config import RateLimitConfig
 from aibot.core.pipeline import DeltaSink, Middleware, Next, TurnContext
+from aibot.core.wire_text import caller_texts
 from aibot.policy.access import Verdict
+from aibot.policy.answer_filter import StreamedAnswerFilter, mask_answer
 from aibot.policy.cache import cache_key
 from aibot.policy.limits import SharedStoreDown
 from aibot.policy.policies import PolicyHolder, PolicyServices
@@ -37,11 +39,20 @@ PAIRING_TEXT = (
 PAIRING_BUSY = "Too many people are waiting for approval; please try again later. 请稍后再试。"
 
 
-def _refuse(ctx: TurnContext, services: PolicyServices, reason: str, text: str | None) -> None:
-    """Ends the turn with `text` (or silently with None), counted under `reason`."""
+def _refuse(
+    ctx: TurnContext,
+    services: PolicyServices,
+    reason: str,
+    text: str | None,
+    retry_after: float | None = None,
+) -> None:
+    """Ends the turn with `text` (or silently with None), counted under `reason`; an API
+    channel answers `reason` as an error instead of `text`."""
     services.metrics.rejected.labels(reason).inc()
     ctx.keep_turn = False
     ctx.reply = text
+    ctx.refusal = reason
+    ctx.retry_after = retry_after
     ctx.finished = True
 
 
@@ -147,6 +158,7 @@ class RateLimitStage(_PolicyStage, Middleware):
                         self._services,
                         "rate_limit",
                         limits.message.format(retry=math.ceil(wait)),
+                        wait,
                     )
                     return
             quota = limits.daily_tokens_per_user
@@ -155,7 +167,9 @@ class RateLimitStage(_PolicyStage, Middleware):
                 and await limiter.usage(_quota_key(inbound.channel, inbound.user_id, ctx.now))
                 >= quota
             ):
-                _refuse(ctx, self._services, "quota", limits.quota_message)
+                _refuse(
+                    ctx, self._services, "quota", limits.quota_message, _until_midnight(ctx.now)
+                )
         except (SharedStoreDown, OSError) as exc:
             log.warning("rate limiter unavailable; letting the message through", error=str(exc))
 
@@ -196,7 +210,13 @@ class InputFilterStage(_PolicyStage):
         words = policies.words
         if not words or not ctx.filters:
             return
-        masked, hits = words.mask(ctx.inbound.text)
+        inbound = ctx.inbound
+        masked, hits = words.mask(inbound.text)
+        # An API caller's body: every text it wrote (earlier turns and text parts included),
+        # masked where it lies so the rest of the body goes on as sent.
+        slots = list(caller_texts(inbound.wire.get("messages"))) if inbound.wire else []
+        found = [(slot, *words.mask(slot.text)) for slot in slots]
+        hits += sum(count for _, _, count in found)
         if not hits:
             return
         action = policies.words_config.action
@@ -204,8 +224,11 @@ class InputFilterStage(_PolicyStage):
         log.info("sensitive words in a message", action=action, hits=hits, text=masked[:200])
         if action == "block":
             _refuse(ctx, self._services, "sensitive_words", policies.words_config.refusal)
-        else:
-            ctx.inbound.text = masked
+            return
+        inbound.text = masked
+        for slot, text, count in found:
+            if count:
+                slot.replace(text)
 
 
 class CacheStage(_PolicyStage, Middleware):
@@ -261,6 +284,9 @@ class OutputFilterStage(_PolicyStage, Middleware):
         sink, guard = ctx.on_delta, StreamGuard(words)
         if sink is not None:
             ctx.on_delta = _guarded(guard, sink)
+        events = None
+        if ctx.on_chunk is not None:
+            events = ctx.on_chunk = StreamedAnswerFilter(words, ctx.on_chunk)
         await call_next(ctx)
         if sink is not None and ctx.error is None:
             rest = guard.finish()
@@ -271,7 +297,11 @@ class OutputFilterStage(_PolicyStage, Middleware):
         ctx.reply, hits = words.mask(ctx.reply)
         if ctx.reasoning:
             ctx.reasoning, _ = words.mask(ctx.reasoning)
+        if ctx.result is not None and ctx.result.wire is not None:
+            hits = max(hits, mask_answer(words, ctx.result))
+        hits = max(hits, events.hits if events is not None else 0, guard.hits)
         if hits:
+            ctx.finish_reason = "content_filter"
             self._services.metrics.policy_events.labels("sensitive_output", "mask").inc()
 
 

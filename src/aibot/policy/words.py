@@ -106,6 +106,7 @@ class StreamGuard:
         self._matcher = matcher
         self._pending = ""
         self._before = ""  # the last character shown: a Latin word's left boundary
+        self.hits = 0  # words masked so far
 
     def feed(self, piece: str) -> str:
         """The part of the stream now safe to show (masked)."""
@@ -135,6 +136,7 @@ class StreamGuard:
             if hit.end <= cut:
                 parts += [text[position : hit.start], MASK]
                 position = hit.end
+                self.hits += 1
         parts.append(text[position:cut])
         self._before, self._pending = text[cut - 1], text[cut:]
         return "".join(parts)

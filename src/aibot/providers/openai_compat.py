@@ -31,6 +31,7 @@ from aibot.providers.wire import (
     read_completion,
     read_usage,
     typed_body,
+    wire_message,
 )
 
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
@@ -100,7 +101,10 @@ class OpenAICompatibleProvider:
             preset.reasoning_echo if preset else "none"
         )
         self.accepts: Accepts = preset.accepts if preset else GENERIC
-        self.embedding_model = preset.embedding_model if preset else None
+        self.embedding_model = config.embedding_model or (
+            preset.embedding_model if preset else None
+        )
+        self.owner = preset.name if preset else "ai-bot"
         self.max_retries = config.max_retries
         self._config = config
         self._defaults = {
@@ -143,8 +147,12 @@ class OpenAICompatibleProvider:
     def _body(self, request: ChatRequest, *, stream: bool) -> bytes:
         model = request.model or self.model
         if request.wire is not None:
+            wire = request.wire
+            if "messages" not in wire:  # the gateway's memory supplies the conversation
+                messages = [wire_message(m, self.reasoning_echo) for m in request.messages]
+                wire = {**wire, "messages": messages}
             body = adapt_body(
-                request.wire, model=model, accepts=self.accepts, provider=self.name, stream=stream
+                wire, model=model, accepts=self.accepts, provider=self.name, stream=stream
             )
             return orjson.dumps(body)
         body = typed_body(request, model=model, echo=self.reasoning_echo, defaults=self._defaults)

@@ -142,10 +142,12 @@ class ProviderRouter:
         if last_error is not None:
             raise last_error
         wait = min(self.breakers[p.name].retry_in() for p in chain)
-        raise NoProviderError(
+        failing = NoProviderError(
             f"the model provider is failing ({', '.join(p.name for p in chain)}); "
             f"trying again in {wait:.0f} s"
         )
+        failing.status, failing.retry_after = 503, wait
+        raise failing
 
     def _record_failure(self, name: str, exc: ProviderError) -> None:
         if caller_fault(exc):

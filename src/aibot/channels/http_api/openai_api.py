@@ -1,306 +1,240 @@
-"""The OpenAI-compatible API (`/v1/chat/completions`, `/v1/models`) so any OpenAI client works.
+"""The OpenAI-compatible API (`/v1/chat/completions`, `/v1/models`, `/v1/embeddings`): any
+OpenAI client works against the gateway, as if it spoke to the vendor.
 
-With a conversation named (`user` field or `X-Session-Id` header) the gateway keeps the memory:
-the model gets the stored history plus the request's last user message. Without one the call is
-stateless and the request's messages are sent as given.
+Stateless by default, a faithful proxy: the caller's body goes to the provider with only what
+its vendor needs changed (`providers/passthrough.py`), and the provider's answer comes back as
+it came, streamed events included. The policies still run (sensitive words on the text, limits
+and quotas on the key and the end user, routes, audit and metrics, fallbacks), but a stateless
+call is never a chat command. `X-Session-Id` (or `metadata.session_id`) turns memory on: the
+gateway then keeps the conversation and supplies its history; a request that carries its own
+history (any assistant or tool message) is sent as it is, and only the new exchange is kept.
+`user` is the end user, never a conversation.
 """
 
-import uuid
-from collections.abc import AsyncIterator
-from typing import Any, Literal
+from __future__ import annotations
 
-import orjson
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol
+
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import SYSTEM_CLOCK, Clock
-from aibot.channels.http_bodies import SSE_ANSWER, ErrorBody, JsonBody, ParseError
+from aibot.channels.http_api.edge import new_request_id
+from aibot.channels.http_api.identity import api_caller
+from aibot.channels.http_api.openai_errors import (
+    documented,
+    failure_response,
+    openai_error,
+    refusal_response,
+)
+from aibot.channels.http_api.openai_request import (
+    SCHEMA,
+    BadRequest,
+    check_chat,
+    last_user_text,
+    read_body,
+    session_of,
+)
+from aibot.channels.http_api.openai_shapes import (
+    GatewayAnswer,
+    answer_bytes,
+    gateway_stream,
+    relay,
+)
+from aibot.channels.http_bodies import SSE_ANSWER
 from aibot.core.commands import ModelCatalog
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
-from aibot.core.messages import Inbound, Message
+from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.pipeline import TurnContext
-from aibot.core.service import ChatService, stream_turn
+from aibot.core.service import ChatService, StreamEnd, stream_events
 
-MAX_TOKENS = 2**31 - 1
-
-
-# Request bodies are strict: "12" is not an integer nor "true" a boolean, as the OpenAPI
-# document says (lax parsing accepted both; schemathesis flagged it).
-class WireMessage(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
-    role: Literal["system", "developer", "user", "assistant", "tool"]
-    content: str | list[dict[str, Any]] | None = None
-
-    @field_validator("content")
-    @classmethod
-    def _text_parts_have_text(cls, content: Any) -> Any:
-        """A text part whose `text` is not a string is refused (400), as OpenAI refuses it;
-        `text: null` passed validation, then failed the join below: a 500, found by fuzzing."""
-        if isinstance(content, list):
-            for part in content:
-                if part.get("type") == "text" and not isinstance(part.get("text", ""), str):
-                    raise ValueError("a text part's `text` must be a string")
-        return content
-
-    def text(self) -> str:
-        """Text parts only: images and audio are not supported by the gateway yet."""
-        if isinstance(self.content, list):
-            return "".join(p.get("text", "") for p in self.content if p.get("type") == "text")
-        return self.content or ""
+CHANNEL = "openai"
 
 
-class StreamOptions(BaseModel):
-    model_config = ConfigDict(extra="allow", strict=True)
-    include_usage: bool = False
+class Embedder(Protocol):
+    async def embeddings(self, body: dict[str, Any], provider_name: str | None) -> bytes: ...
 
 
-class CompletionBody(JsonBody):
-    model_config = ConfigDict(extra="allow", strict=True)
-    model: str | None = None
-    messages: list[WireMessage] = Field(min_length=1)
-    stream: bool = False
-    stream_options: StreamOptions | None = None
-    user: str | None = Field(None, max_length=255)
-    # Bounded: an integer past 64 bits passed validation, then failed to serialise for the
-    # provider (a 500, found by schemathesis).
-    max_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
-    max_completion_tokens: int | None = Field(None, ge=1, le=MAX_TOKENS)
-    temperature: float | None = Field(None, ge=0, le=2)
+class ModelNames:
+    """Which provider a request's `model` means: a provider's name, its model id, or an alias;
+    and which of them an API key may use (`api.key_models`; unlisted keys may use all)."""
 
-
-class OpenAIErrorDetail(BaseModel):
-    message: str
-    type: str
-    param: str | None
-    code: str
-
-
-class OpenAIErrorBody(BaseModel):
-    """OpenAI's error shape, which its clients parse."""
-
-    error: OpenAIErrorDetail
-
-
-UNAUTHORIZED: dict[int | str, dict[str, Any]] = {
-    401: {"model": OpenAIErrorBody, "description": "Missing or wrong API key"}
-}
-
-
-def openai_error(
-    status: int,
-    message: str,
-    code: str,
-    kind: str = "invalid_request_error",
-    headers: dict[str, str] | None = None,
-) -> JSONResponse:
-    return JSONResponse(
-        {"error": {"message": message, "type": kind, "param": None, "code": code}},
-        status_code=status,
-        headers=headers,
-    )
-
-
-def openai_failure(exc: BaseException) -> JSONResponse:
-    if isinstance(exc, AccessDenied):
-        return openai_error(401, "Incorrect API key provided.", "invalid_api_key")
-    if isinstance(exc, QueueFull):
-        return openai_error(
-            503,
-            f"The gateway is overloaded: {exc}",
-            "overloaded",
-            "server_error",
-            {"Retry-After": "1"},
-        )
-    if isinstance(exc, ModelUnavailable):
-        return openai_error(
-            502, f"The model is unavailable: {exc}", "model_unavailable", "api_error"
-        )
-    raise exc
-
-
-class _Completion:
-    """Shapes our turn result as OpenAI objects."""
-
-    def __init__(self, model: str, now: float) -> None:
-        self.id = f"chatcmpl-{uuid.uuid4().hex}"
-        self.created = int(now)
-        self.model = model
-
-    def full(self, ctx: TurnContext) -> dict[str, Any]:
-        prompt, completion = ctx.usage.prompt_tokens, ctx.usage.completion_tokens
-        return {
-            "id": self.id,
-            "object": "chat.completion",
-            "created": self.created,
-            "model": ctx.model or self.model,
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": ctx.reply or ""},
-                    "logprobs": None,
-                    "finish_reason": ctx.finish_reason or "stop",
-                }
-            ],
-            "usage": {
-                "prompt_tokens": prompt,
-                "completion_tokens": completion,
-                "total_tokens": prompt + completion,
-            },
-        }
-
-    def chunk(
+    def __init__(
         self,
-        delta: dict[str, Any],
-        finish: str | None = None,
-        usage: dict[str, int] | None = None,
-        *,
-        empty: bool = False,
-    ) -> bytes:
-        body: dict[str, Any] = {
-            "id": self.id,
-            "object": "chat.completion.chunk",
-            "created": self.created,
-            "model": self.model,
-            "choices": []
-            if empty
-            else [{"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}],
+        catalog: ModelCatalog,
+        aliases: Mapping[str, str],
+        key_models: Mapping[str, Sequence[str]],
+    ) -> None:
+        self._catalog = catalog
+        self._names = {
+            **{model: name for name, model in catalog.models.items()},
+            **{alias: name for alias, name in aliases.items() if name in catalog.names},
+            **{name: name for name in catalog.names},
         }
-        if usage is not None:
-            body["usage"] = usage
-        return b"data: " + orjson.dumps(body) + b"\n\n"
+        self._allowed = {key: frozenset(models) for key, models in key_models.items()}
+
+    def resolve(self, requested: str, principal: str) -> str | None:
+        name = self._names.get(requested)
+        allowed = self._allowed.get(principal)
+        if name is None or (allowed is not None and name not in allowed):
+            return None
+        return name
+
+    def visible(self, principal: str) -> list[str]:
+        allowed = self._allowed.get(principal)
+        return [n for n in self._catalog.names if allowed is None or n in allowed]
+
+
+def not_found(requested: object) -> JSONResponse:
+    return openai_error(
+        404,
+        f"The model `{requested}` does not exist or you do not have access to it.",
+        "model_not_found",
+        param="model",
+    )
 
 
 def build_openai_router(
-    service: ChatService, keys: ApiKeys, catalog: ModelCatalog, clock: Clock = SYSTEM_CLOCK
+    service: ChatService,
+    keys: ApiKeys,
+    catalog: ModelCatalog,
+    embedder: Embedder,
+    *,
+    aliases: Mapping[str, str] | None = None,
+    key_models: Mapping[str, Sequence[str]] | None = None,
+    owners: Mapping[str, str] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["openai-compatible"])
-    by_model_name = {model: name for name, model in catalog.models.items()}
+    names = ModelNames(catalog, aliases or {}, key_models or {})
+    created = int(clock.now())
 
-    def provider_for(requested: str | None) -> str | None:
-        if requested in catalog.names:
-            return requested
-        return by_model_name.get(requested or "")
-
-    @router.get("/models", responses=UNAUTHORIZED)
-    async def models(request: Request) -> dict[str, Any]:
-        """The configured providers, by the names `model` accepts."""
-        keys.require(request)
+    def model_object(name: str) -> dict[str, Any]:
         return {
-            "object": "list",
-            "data": [
-                {
-                    "id": name,
-                    "object": "model",
-                    "created": 0,
-                    "owned_by": "ai-bot",
-                    "root": catalog.models.get(name),
-                }
-                for name in catalog.names
-            ],
+            "id": name,
+            "object": "model",
+            "created": created,
+            "owned_by": (owners or {}).get(name, "ai-bot"),
         }
+
+    @router.get("/models", responses=documented(401))
+    async def models(request: Request) -> dict[str, Any]:
+        """The configured providers this key may use, by the names `model` accepts."""
+        who = keys.require(request)
+        return {"object": "list", "data": [model_object(n) for n in names.visible(who)]}
+
+    @router.get("/models/{model_id:path}", responses=documented(401, 404))
+    async def model(model_id: str, request: Request) -> Response:
+        """One model, or 404 `model_not_found`."""
+        who = keys.require(request)
+        if model_id not in names.visible(who):
+            return not_found(model_id)
+        return JSONResponse(model_object(model_id))
+
+    @router.post(
+        "/embeddings",
+        openapi_extra={"requestBody": _body_doc({"type": "object"})},
+        responses=documented(400, 401, 404, 413, 429, 502),
+    )
+    async def embeddings(request: Request) -> Response:
+        """Embeddings from the provider `model` names (its preset's embedding model)."""
+        who = keys.require(request)
+        try:
+            body = read_body(await request.body())
+        except BadRequest as exc:
+            return openai_error(400, str(exc), None, param=exc.param)
+        provider = names.resolve(str(body.get("model") or ""), who)
+        if provider is None:
+            return not_found(body.get("model"))
+        try:
+            raw = await embedder.embeddings(body, provider)
+        except ModelUnavailable as exc:
+            return failure_response(exc)
+        return Response(raw, media_type="application/json")
 
     @router.post(
         "/chat/completions",
-        responses={
-            **UNAUTHORIZED,
-            200: SSE_ANSWER,
-            400: {
-                "model": OpenAIErrorBody | ParseError,
-                "description": "Not JSON, or not a valid request (OpenAI's shape)",
-            },
-            413: {
-                "model": ErrorBody,
-                "description": "The body is larger than server.max_body_bytes",
-            },
-            502: {"model": OpenAIErrorBody, "description": "The model failed"},
-            503: {"model": OpenAIErrorBody, "description": "Overloaded; retry after a second"},
-        },
+        openapi_extra={"requestBody": _body_doc(SCHEMA)},
+        responses={200: SSE_ANSWER, **documented(400, 401, 404, 413, 429, 502, 503)},
     )
-    async def completions(body: CompletionBody, request: Request) -> Response:
-        """OpenAI chat completions, streamed or not. `X-Session-Id` names a conversation."""
+    async def completions(request: Request) -> Response:
+        """OpenAI chat completions, streamed or not; `X-Session-Id` turns on memory."""
         who = keys.require(request)
-        session = request.headers.get("x-session-id", "")[:128] or body.user
-        users = [m for m in body.messages if m.role == "user"]
-        if session and not users:
-            return openai_error(400, "messages must contain a user message", "invalid_messages")
-        provider = provider_for(body.model)
+        try:
+            body = read_body(await request.body())
+            check_chat(body)
+            session = session_of(body, request.headers.get("x-session-id"))
+        except BadRequest as exc:
+            return openai_error(400, str(exc), None, param=exc.param)
+        provider = names.resolve(body["model"], who)
+        if provider is None:
+            return not_found(body["model"])
+        text = last_user_text(body)
+        if session is not None and not any(m.get("role") == "user" for m in body["messages"]):
+            return openai_error(400, "messages must contain a user message", None, param="messages")
+        caller = api_caller(CHANNEL, who, body.get("user"), session)
         inbound = Inbound(
-            channel="openai",
-            session_key=f"openai:{session or uuid.uuid4().hex}",
-            user_id=body.user or session or "anonymous",
-            text=users[-1].text() if users else "",
-            request_id=uuid.uuid4().hex,
+            channel=CHANNEL,
+            session_key=caller.session_key,
+            user_id=caller.user_id,
+            text=text,
+            request_id=getattr(request.state, "request_id", None) or new_request_id(),
             received_at=clock.now(),
             principal=who,
+            target=ReplyTarget(chat_id=who),  # per-chat limits apply to the key
             model=provider,
-            max_tokens=body.max_completion_tokens or body.max_tokens,
-            temperature=body.temperature,
             remember=session is not None,
-            messages=[
-                Message("system" if m.role == "developer" else m.role, m.text(), _reasoning(m))
-                for m in body.messages
-            ],
+            wire=body,
         )
-        shaper = _Completion(
-            body.model or provider or catalog.default or "default", inbound.received_at
-        )
-        if body.stream:
-            include_usage = bool(body.stream_options and body.stream_options.include_usage)
-            return StreamingResponse(
-                _stream(service, inbound, shaper, include_usage),
-                media_type="text/event-stream",
-                headers={"Cache-Control": "no-cache"},
-            )
+        shaper = GatewayAnswer(body["model"], inbound.received_at)
+        if body.get("stream"):
+            options = body.get("stream_options") or {}
+            return await _streamed(service, inbound, shaper, bool(options.get("include_usage")))
         try:
             ctx = await service.handle(inbound)
         except (QueueFull, AccessDenied) as exc:
-            return openai_failure(exc)
-        if ctx.error is not None:
-            return openai_failure(ModelUnavailable(ctx.error))
-        return Response(orjson.dumps(shaper.full(ctx)), media_type="application/json")
+            return failure_response(exc)
+        refused = _refused(ctx)
+        if refused is not None:
+            return refused
+        return Response(answer_bytes(ctx, shaper), media_type="application/json")
 
     return router
 
 
-def _reasoning(message: WireMessage) -> str | None:
-    extra = message.model_extra or {}
-    value = extra.get("reasoning_content")
-    return value if isinstance(value, str) else None
+def _refused(ctx: TurnContext) -> Response | None:
+    """A policy's refusal or a failed model call, as OpenAI's error; None for an answer."""
+    if ctx.refusal is not None:
+        return refusal_response(ctx.refusal, ctx.retry_after)
+    if ctx.error is not None:
+        return failure_response(ctx.failure or ModelUnavailable(ctx.error))
+    return None
 
 
-async def _stream(
-    service: ChatService, inbound: Inbound, shaper: _Completion, include_usage: bool
-) -> AsyncIterator[bytes]:
-    yield shaper.chunk({"role": "assistant", "content": ""})
-    async for item in stream_turn(service, inbound):
-        if isinstance(item, str):
-            yield shaper.chunk({"content": item})
-            continue
-        ctx = item.ctx
-        if ctx is None or ctx.error is not None:
-            message = ctx.error if ctx is not None else str(item.exc)
-            error = {
-                "message": f"The model is unavailable: {message}",
-                "type": "api_error",
-                "param": None,
-                "code": "model_unavailable",
-            }
-            yield b"data: " + orjson.dumps({"error": error}) + b"\n\n"
-            return
-        if ctx.is_command:
-            yield shaper.chunk({"content": ctx.reply or ""})
-        yield shaper.chunk({}, ctx.finish_reason or "stop")
-        if include_usage:
-            prompt, completion = ctx.usage.prompt_tokens, ctx.usage.completion_tokens
-            yield shaper.chunk(
-                {},
-                usage={
-                    "prompt_tokens": prompt,
-                    "completion_tokens": completion,
-                    "total_tokens": prompt + completion,
-                },
-                empty=True,
-            )
-    yield b"data: [DONE]\n\n"
+async def _streamed(
+    service: ChatService, inbound: Inbound, shaper: GatewayAnswer, include_usage: bool
+) -> Response:
+    """The HTTP status waits for the first event: a refusal or a failure before the answer
+    started is an error response (429 with Retry-After, 400…), not a 200 stream."""
+    events = stream_events(service, inbound)
+    first = await anext(events)
+    if isinstance(first, StreamEnd):
+        ctx = first.ctx
+        if ctx is None:
+            assert first.exc is not None
+            return failure_response(first.exc)
+        refused = _refused(ctx)
+        if refused is not None:
+            return refused
+        body = gateway_stream(shaper.chunks(ctx, include_usage))
+    else:
+        body = relay(first, events, include_usage)
+    return StreamingResponse(
+        body, media_type="text/event-stream", headers={"Cache-Control": "no-cache"}
+    )
+
+
+def _body_doc(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"required": True, "content": {"application/json": {"schema": schema}}}
