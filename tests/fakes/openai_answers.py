@@ -149,7 +149,25 @@ def structured_answer(body: JSON, answer: str) -> str | None:
         spec = response_format.get("json_schema") or {}
         return orjson.dumps(example_of(spec.get("schema", {}))).decode()
     if response_format.get("type") == "json_object":
-        return orjson.dumps({"answer": answer}).decode()
+        shown = schema_in_prompt(body)
+        return orjson.dumps(example_of(shown) if shown else {"answer": answer}).decode()
+    return None
+
+
+def schema_in_prompt(body: JSON) -> JSON | None:
+    """A JSON Schema the system prompt shows the model (JSON mode with a schema described in
+    words, as vendors without structured output are used): the fake follows it, as a model
+    told to would."""
+    for message in body.get("messages") or ():
+        content = message.get("content") if isinstance(message, dict) else None
+        if message.get("role") != "system" or not isinstance(content, str) or "{" not in content:
+            continue
+        try:
+            schema = orjson.loads(content[content.index("{") :])
+        except orjson.JSONDecodeError:
+            continue
+        if isinstance(schema, dict) and "properties" in schema:
+            return schema
     return None
 
 

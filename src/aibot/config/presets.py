@@ -62,7 +62,7 @@ class Preset:
 
 
 # A provider without a preset (`base_url` only) is some OpenAI-compatible server: forward all.
-GENERIC = Accepts(audio=True)
+GENERIC = Accepts(max_tokens_field="either", audio=True)
 
 PRESETS: dict[str, Preset] = {
     p.name: p
