@@ -312,6 +312,17 @@ def gateway_body(session: int, k: int) -> JSON:
     return {"session_id": f"bench-{session}", "message": f"hello {k}"}
 
 
+def openai_body(session: int, k: int) -> JSON:
+    """A stateless `/v1` call as OpenAI clients make it: the history travels in the request."""
+    history = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": f"hi from {session}"},
+        {"role": "assistant", "content": f"echo: hi from {session}"},
+        {"role": "user", "content": f"hello {k}"},
+    ]
+    return {"model": "fake", "messages": history, "user": f"bench-{session}", "temperature": 0.2}
+
+
 def fake_ok(body: Any) -> bool:
     return isinstance(body, dict) and bool(body.get("choices"))
 
@@ -386,8 +397,12 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
             paced_base = await pace(http, direct, rate=args.rate, count=paced_count, **kw)
 
             http.headers["Authorization"] = f"Bearer {API_KEY}"
-            chat = f"{gateway_url}/api/v1/chat"
-            kw = {"make_body": gateway_body, "is_ok": gateway_ok, **common}
+            if args.endpoint == "openai":
+                chat = f"{gateway_url}/v1/chat/completions"
+                kw = {"make_body": openai_body, "is_ok": fake_ok, **common}
+            else:
+                chat = f"{gateway_url}/api/v1/chat"
+                kw = {"make_body": gateway_body, "is_ok": gateway_ok, **common}
             await drive(http, chat, count=args.warmup, **kw)
             cpu_before = cpu_seconds(gateway.pid)
             load = await drive(http, chat, count=args.messages, first=args.warmup, **kw)
@@ -513,6 +528,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--paced-seconds", type=float, default=10.0, help="length of the paced phase"
+    )
+    parser.add_argument(
+        "--endpoint",
+        choices=("rest", "openai"),
+        default="rest",
+        help="rest: POST /api/v1/chat with gateway memory; openai: stateless /v1/chat/completions",
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)

@@ -60,7 +60,9 @@ def operations(rig: Rig) -> list[Any]:
         "POST /api/v1/chat",
         "POST /api/v1/messages",
         "GET /v1/models",
+        "GET /v1/models/{model_id}",
         "POST /v1/chat/completions",
+        "POST /v1/embeddings",
     }
     return found
 

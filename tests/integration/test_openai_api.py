@@ -16,10 +16,6 @@ def client(gw: RunningGateway, key: str | None = None) -> AsyncOpenAI:
     return AsyncOpenAI(base_url=f"{gw.url}/v1", api_key=key or gw.api_key, max_retries=0)
 
 
-def sent_users(fake: FakeOpenAI) -> list[str]:
-    return [m["content"] for m in fake.requests[-1].json["messages"] if m["role"] == "user"]
-
-
 async def test_models_and_completion(gateway_factory: GatewayFactory) -> None:
     gw = await gateway_factory()
     api = client(gw)
@@ -75,40 +71,6 @@ async def test_wrong_or_missing_key_is_openai_401(gateway_factory: GatewayFactor
     assert caught.value.code == "invalid_api_key"
     with pytest.raises(openai.AuthenticationError):
         await api.models.list()
-    await api.close()
-
-
-async def test_user_field_keeps_memory_stateless_otherwise(
-    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
-) -> None:
-    gw = await gateway_factory()
-    api = client(gw)
-    for text in ("one", "two"):
-        await api.chat.completions.create(
-            model="fake", user="alice", messages=[{"role": "user", "content": text}]
-        )
-    assert sent_users(fake_llm) == ["one", "two"]
-    sent = fake_llm.requests[-1].json["messages"]
-    assert sent[1] == {"role": "assistant", "content": "echo: one"}
-
-    await api.chat.completions.create(
-        model="fake",
-        messages=[{"role": "user", "content": "three"}],
-        extra_headers={"X-Session-Id": "alice-2"},
-    )
-    assert sent_users(fake_llm) == ["three"]
-
-    # Stateless: the client's own history is sent as given, nothing is remembered.
-    given = [
-        {"role": "system", "content": "sys"},
-        {"role": "user", "content": "a"},
-        {"role": "assistant", "content": "b"},
-        {"role": "user", "content": "c"},
-    ]
-    await api.chat.completions.create(model="fake", messages=given)  # type: ignore[arg-type]
-    assert fake_llm.requests[-1].json["messages"] == given
-    await api.chat.completions.create(model="fake", messages=[{"role": "user", "content": "d"}])
-    assert sent_users(fake_llm) == ["d"]
     await api.close()
 
 
