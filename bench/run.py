@@ -320,7 +320,7 @@ def openai_body(session: int, k: int) -> JSON:
         {"role": "assistant", "content": f"echo: hi from {session}"},
         {"role": "user", "content": f"hello {k}"},
     ]
-    return {"model": "fake", "messages": history, "user": f"bench-{session}", "temperature": 0.2}
+    return {"model": "fake", "messages": history, "temperature": 0.2}
 
 
 def fake_ok(body: Any) -> bool:
