@@ -242,7 +242,9 @@ class CacheStage(_PolicyStage, Middleware):
 
     async def __call__(self, ctx: TurnContext, call_next: Next) -> None:
         cache, session = self._holder.current.cache, ctx.session
-        if not cache.enabled or session is None or session.turns:
+        # An API caller's answer depends on every field it sent (tools, format, sampling), not
+        # only on its question: it is never answered from, nor kept in, the cache.
+        if not cache.enabled or session is None or session.turns or ctx.inbound.wire:
             await call_next(ctx)
             return
         provider = session.model or ctx.provider_choice or self._services.default_model() or ""
