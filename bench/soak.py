@@ -283,6 +283,7 @@ class Channels:
         return {
             "model": "fake",
             "user": f"soak-o-{conversation}",
+            "metadata": {"session_id": f"soak-o-{conversation}"},  # the remembered conversation
             "stream": stream,
             "messages": [{"role": "user", "content": prompt(k)}],
         }
