@@ -17,22 +17,27 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+from openai.types.chat.completion_create_params import CompletionCreateParamsBase
 
 JSON = dict[str, Any]
 
-# The fields OpenAI's chat endpoint accepts (openai-python completion_create_params.py); with
+# The fields OpenAI's chat endpoint accepts, as the official SDK declares them; with
 # ``strict_fields`` the fake refuses others the way OpenAI does.
-OPENAI_FIELDS = frozenset(
-    {
-        "messages", "model", "audio", "frequency_penalty", "function_call", "functions",
-        "logit_bias", "logprobs", "max_completion_tokens", "max_tokens", "metadata",
-        "modalities", "moderation", "n", "parallel_tool_calls", "prediction", "presence_penalty",
-        "prompt_cache_key", "prompt_cache_options", "prompt_cache_retention", "reasoning_effort",
-        "response_format", "safety_identifier", "seed", "service_tier", "stop", "store",
-        "stream", "stream_options", "temperature", "tool_choice", "tools", "top_logprobs",
-        "top_p", "user", "verbosity", "web_search_options",
-    }
-)  # fmt: skip
+OPENAI_FIELDS = frozenset(CompletionCreateParamsBase.__annotations__) | {"stream"}
+
+# A function tool as clients declare one; the fake calls it with arguments from its schema.
+WEATHER_TOOL: JSON = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
+            "required": ["city", "days"],
+        },
+    },
+}
 
 
 @dataclass(frozen=True, slots=True)

@@ -17,22 +17,12 @@ import pytest
 import pytest_asyncio
 from pydantic import BaseModel
 
+from tests.fakes.openai_answers import WEATHER_TOOL
 from tests.integration.v1_support import TEAM_KEY, V1Rig, v1_rig
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-WEATHER: Any = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
-            "required": ["city", "days"],
-        },
-    },
-}
+WEATHER: Any = WEATHER_TOOL
 ASK: Any = [{"role": "user", "content": "Paris"}]
 MODEL = "fake-model"
 

@@ -15,20 +15,10 @@ import openai
 import pytest
 from pydantic import BaseModel
 
+from tests.fakes.openai_answers import WEATHER_TOOL
 from tests.fakes.openai_server import CallTools, FakeOpenAI, StreamError
 
-WEATHER: Any = {
-    "type": "function",
-    "function": {
-        "name": "get_weather",
-        "description": "Weather in a city",
-        "parameters": {
-            "type": "object",
-            "properties": {"city": {"type": "string"}, "days": {"type": "integer"}},
-            "required": ["city", "days"],
-        },
-    },
-}
+WEATHER: Any = WEATHER_TOOL
 ASK: Any = [{"role": "user", "content": "Paris"}]
 
 
