@@ -37,6 +37,7 @@ def test_generic_provider_forwards_everything_but_the_model_name() -> None:
     [
         ("deepseek", body(n=2), "n"),
         ("zhipu", body(logprobs=True), "logprobs"),
+        ("zhipu", body(tool_choice="required"), "tool_choice"),
         (
             "deepseek",
             {"model": "m", "messages": [{"role": "user", "content": [AUDIO]}]},

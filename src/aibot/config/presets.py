@@ -36,6 +36,7 @@ class Accepts:
     n: bool = True
     stream_options: bool = True
     tools: bool = True
+    tool_choice_auto_only: bool = False  # only "auto" (or none given) is accepted
     parallel_tool_calls: bool = True
     json_schema: JsonSchemaMode = "native"
     logprobs: bool = True
@@ -109,6 +110,7 @@ PRESETS: dict[str, Preset] = {
             "ZHIPUAI_API_KEY",
             accepts=Accepts(
                 n=False,
+                tool_choice_auto_only=True,
                 parallel_tool_calls=False,
                 json_schema="json_object",
                 logprobs=False,

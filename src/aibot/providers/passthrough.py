@@ -94,6 +94,8 @@ def _check_features(out: dict[str, Any], accepts: Accepts, provider: str) -> Non
         raise unsupported(provider, "logprobs", "logprobs")
     if out.get("tools") and not accepts.tools:
         raise unsupported(provider, "tools", "tools")
+    if out.get("tool_choice") not in (None, "auto") and accepts.tool_choice_auto_only:
+        raise unsupported(provider, "tool_choice", 'a tool_choice other than "auto"')
     if accepts.vision and accepts.audio:
         return
     for index, message in enumerate(out.get("messages") or ()):
