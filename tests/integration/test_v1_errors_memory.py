@@ -23,6 +23,11 @@ pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 MODEL = "fake-model"
 ASK: Any = [{"role": "user", "content": "Paris"}]
+# A conversation name with a line break in it (log injection), refused before anything runs.
+HOSTILE_SESSION = orjson.dumps(
+    {"model": "fake-model", "messages": [{"role": "user", "content": "x"}],
+     "metadata": {"session_id": "a\nforged log line"}}
+)  # fmt: skip
 POLICY = {
     "policy": {
         "sensitive_words": {"words": ["forbidden", "banned word"], "action": "block"},
@@ -102,6 +107,9 @@ async def test_every_v1_error_has_openai_shape_and_a_request_id(rig: V1Rig) -> N
             ("POST", "/v1/chat/completions", b"{not json", 400),
             ("POST", "/v1/chat/completions", b'{"model": "x", "messages": []}', 400),
             ("POST", "/v1/chat/completions", b"x" * 2_000_000, 413),
+            ("POST", "/v1/chat/completions", HOSTILE_SESSION, 400),
+            ("POST", "/v1/embeddings", b"[1, 2]", 400),
+            ("GET", "/v1/models/..%2f..%2fetc%2fpasswd", None, 404),
         ]
         messages = []
         for method, path, data, status in cases:

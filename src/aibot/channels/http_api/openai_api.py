@@ -14,9 +14,10 @@ history (any assistant or tool message) is sent as it is, and only the new excha
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol
 
 from fastapi import APIRouter, Request
+from fastapi import Path as PathParam
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from aibot.channels.api_keys import ApiKeys
@@ -125,8 +126,10 @@ def build_openai_router(
         who = keys.require(request)
         return {"object": "list", "data": [model_object(n) for n in names.visible(who)]}
 
-    @router.get("/models/{model_id:path}", responses=documented(401, 404))
-    async def model(model_id: str, request: Request) -> Response:
+    @router.get("/models/{model_id:path}", responses=documented(400, 401, 404))
+    async def model(
+        request: Request, model_id: Annotated[str, PathParam(max_length=256)]
+    ) -> Response:
         """One model, or 404 `model_not_found`."""
         who = keys.require(request)
         if model_id not in names.visible(who):

@@ -160,8 +160,10 @@ def session_of(body: dict[str, Any], header: str | None) -> str | None:
     named = header or (metadata.get("session_id") if isinstance(metadata, dict) else None)
     if not named:
         return None
-    if len(named) > SESSION_MAX:
-        raise BadRequest(f"the session id is longer than {SESSION_MAX} characters", "session_id")
+    if len(named) > SESSION_MAX or not str(named).isprintable():
+        raise BadRequest(
+            f"the session id must be at most {SESSION_MAX} printable characters", "session_id"
+        )
     return str(named)
 
 
