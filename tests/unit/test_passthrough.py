@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
+from aibot.config.presets import GENERIC, PRESETS, Accepts
 from aibot.providers.base import ProviderError, caller_fault
 from aibot.providers.passthrough import adapt_body
-from aibot.providers.presets import GENERIC, PRESETS, Accepts
 
 IMAGE = {"type": "image_url", "image_url": {"url": "data:image/png;base64,AAAA"}}
 AUDIO = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}

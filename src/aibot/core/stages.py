@@ -94,10 +94,7 @@ class ContextStage:
             cutoff = session.last_active
             SessionMemory.reset(session, cutoff)
             ctx.conversation_changes["context_from"] = cutoff
-        system = [message_from_wire(m) for m in given if m.get("role") in ("system", "developer")]
-        prompt = ctx.system_prompt or self._config.system_prompt
-        if not system and prompt:
-            system = [Message("system", prompt)]
+        system = self._system(ctx, given)
         users = [m for m in given if m.get("role") == "user"]
         latest = message_from_wire(users[-1]) if users else Message("user", inbound.text)
         budget = (
@@ -105,21 +102,34 @@ class ContextStage:
             - estimate_tokens(inbound.text)
             - sum(estimate_tokens(m.content) for m in system)
         )
-        history: list[Message] = []
-        for turn in reversed(session.turns):
-            if not turn.tokens:
-                turn.tokens = estimate_tokens(turn.content)
-            budget -= turn.tokens
-            if budget < 0:
-                break
-            history.append(turn.as_message())
-        history.reverse()
         max_turns = self._config.max_turns if ctx.max_turns is None else ctx.max_turns
-        history = history[-2 * max_turns :] if max_turns else []
-        if history and history[0].role == "assistant":
-            history.pop(0)  # never start the history in the middle of an exchange
-        ctx.messages = [*system, *history, latest]
+        ctx.messages = [*system, *_recent(session.turns, budget, max_turns), latest]
         ctx.gateway_history = True
+
+    def _system(self, ctx: TurnContext, given: list[dict[str, Any]]) -> list[Message]:
+        """The caller's own system (or developer) messages, else the route's or config's."""
+        system = [message_from_wire(m) for m in given if m.get("role") in ("system", "developer")]
+        prompt = ctx.system_prompt or self._config.system_prompt
+        if not system and prompt:
+            system = [Message("system", prompt)]
+        return system
+
+
+def _recent(turns: list[TurnRecord], budget: int, max_turns: int) -> list[Message]:
+    """The latest turns that fit `budget` tokens and `max_turns` exchanges, whole exchanges."""
+    history: list[Message] = []
+    for turn in reversed(turns):
+        if not turn.tokens:
+            turn.tokens = estimate_tokens(turn.content)
+        budget -= turn.tokens
+        if budget < 0:
+            break
+        history.append(turn.as_message())
+    history.reverse()
+    history = history[-2 * max_turns :] if max_turns else []
+    if history and history[0].role == "assistant":
+        history.pop(0)  # never start the history in the middle of an exchange
+    return history
 
 
 def _caller_messages(wire: dict[str, Any] | None) -> list[dict[str, Any]]:

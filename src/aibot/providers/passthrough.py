@@ -96,8 +96,12 @@ def _check_features(out: dict[str, Any], accepts: Accepts, provider: str) -> Non
         raise unsupported(provider, "tools", "tools")
     if out.get("tool_choice") not in (None, "auto") and accepts.tool_choice_auto_only:
         raise unsupported(provider, "tool_choice", 'a tool_choice other than "auto"')
-    if accepts.vision and accepts.audio:
-        return
+    if not (accepts.vision and accepts.audio):
+        _check_parts(out, accepts, provider)
+
+
+def _check_parts(out: dict[str, Any], accepts: Accepts, provider: str) -> None:
+    """Image and audio content parts, where the vendor cannot read them."""
     for index, message in enumerate(out.get("messages") or ()):
         content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, list):
