@@ -114,7 +114,7 @@ def _check_tool_messages(messages: list[Any]) -> None:
             )
         if role == "assistant":
             open_calls = {
-                c.get("id") for c in message.get("tool_calls") or () if isinstance(c, dict)
+                str(c.get("id")) for c in message.get("tool_calls") or () if isinstance(c, dict)
             }
 
 
@@ -172,7 +172,8 @@ def schema_in_prompt(body: JSON) -> JSON | None:
         except orjson.JSONDecodeError:
             continue
         if isinstance(schema, dict) and "properties" in schema:
-            return schema
+            found: JSON = schema
+            return found
     return None
 
 
@@ -188,7 +189,8 @@ def tool_call_to_make(body: JSON) -> JSON | None:
     if isinstance(choice, dict):
         wanted = (choice.get("function") or {}).get("name")
         function = next((t["function"] for t in tools if t["function"]["name"] == wanted), function)
-    return function
+    chosen: JSON = function
+    return chosen
 
 
 def tool_arguments(function: JSON, body: JSON) -> str:

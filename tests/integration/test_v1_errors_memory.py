@@ -22,6 +22,7 @@ from tests.integration.v1_support import V1Rig, v1_rig
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
 MODEL = "fake-model"
+# Each test names its own end users (`user`): the per-user limit (4/minute) is the test's own.
 ASK: Any = [{"role": "user", "content": "Paris"}]
 # A conversation name with a line break in it (log injection), refused before anything runs.
 HOSTILE_SESSION = orjson.dumps(
@@ -43,11 +44,6 @@ async def rig(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[V1Rig]:
         yield running
 
 
-def user(name: str) -> dict[str, str]:
-    """A distinct end user per test: the per-user limit (4/minute) is the test's own."""
-    return {"user": name}
-
-
 async def sse_lines(rig: V1Rig, body: dict[str, Any]) -> tuple[int, list[bytes]]:
     async with (
         aiohttp.ClientSession() as http,
@@ -65,7 +61,7 @@ async def test_upstream_429_is_a_rate_limit_error_with_retry_after(rig: V1Rig) -
     rig.fake.script(Fail(429, retry_after=0.05), Fail(429, retry_after=0.05))
     async with rig.gateway() as client:
         with pytest.raises(openai.RateLimitError) as caught:
-            await client.chat.completions.create(model=MODEL, messages=ASK, **user("rl"))
+            await client.chat.completions.create(model=MODEL, messages=ASK, user="rl")
     assert caught.value.status_code == 429 and caught.value.code == "rate_limit_exceeded"
     assert caught.value.response.headers["retry-after"] == "1"
     assert len(rig.fake.chat_requests()) - before == 2  # one try and max_retries: 1, no more
@@ -79,7 +75,7 @@ async def test_upstream_400_is_returned_not_retried(rig: V1Rig) -> None:
     before = len(rig.fake.chat_requests())
     async with rig.gateway() as client:
         with pytest.raises(openai.BadRequestError) as through:
-            await client.chat.completions.create(model=MODEL, messages=orphan, **user("b"))
+            await client.chat.completions.create(model=MODEL, messages=orphan, user="b")
     assert through.value.message == alone.value.message
     assert through.value.param == alone.value.param == "messages.[1].role"
     assert len(rig.fake.chat_requests()) - before == 1
@@ -136,7 +132,7 @@ async def test_failure_mid_stream_ends_with_an_error_event_and_done(rig: V1Rig) 
     rig.fake.script(StreamError(after_chunks=3))
     async with rig.gateway() as client:
         stream = await client.chat.completions.create(
-            model=MODEL, messages=ASK, stream=True, **user("mid2")
+            model=MODEL, messages=ASK, stream=True, user="mid2"
         )
         with pytest.raises(openai.APIError):
             async for _chunk in stream:
@@ -150,18 +146,18 @@ async def test_memory_only_with_a_session(rig: V1Rig) -> None:
                 model=MODEL,
                 messages=[{"role": "user", "content": text}],
                 extra_headers={"X-Session-Id": "chat-1"},
-                **user("mem"),
+                user="mem",
             )
         remembered = rig.upstream()["messages"]
         await client.chat.completions.create(
             model=MODEL,
             messages=[{"role": "user", "content": "and now?"}],
             metadata={"session_id": "chat-1"},
-            **user("mem"),
+            user="mem",
         )
         via_metadata = rig.upstream()["messages"]
         await client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "a second chat"}], **user("mem")
+            model=MODEL, messages=[{"role": "user", "content": "a second chat"}], user="mem"
         )
         only_user = rig.upstream()["messages"]
         given: Any = [
@@ -170,7 +166,7 @@ async def test_memory_only_with_a_session(rig: V1Rig) -> None:
             {"role": "user", "content": "c"},
         ]
         await client.chat.completions.create(
-            model=MODEL, messages=given, extra_headers={"X-Session-Id": "chat-1"}, **user("mem2")
+            model=MODEL, messages=given, extra_headers={"X-Session-Id": "chat-1"}, user="mem2"
         )
         client_history = rig.upstream()["messages"]
     assert [m["content"] for m in remembered] == [
@@ -190,10 +186,10 @@ async def test_gateway_refusals_are_errors(rig: V1Rig) -> None:
                 model=MODEL, messages=[{"role": "user", "content": "a forbidden thing"}]
             )
         for _ in range(4):
-            await client.chat.completions.create(model=MODEL, messages=ASK, **user("busy"))
+            await client.chat.completions.create(model=MODEL, messages=ASK, user="busy")
         with pytest.raises(openai.RateLimitError) as limited:
-            await client.chat.completions.create(model=MODEL, messages=ASK, **user("busy"))
-        other = await client.chat.completions.create(model=MODEL, messages=ASK, **user("calm"))
+            await client.chat.completions.create(model=MODEL, messages=ASK, user="busy")
+        other = await client.chat.completions.create(model=MODEL, messages=ASK, user="calm")
         status, _ = await sse_lines(
             rig, {"model": MODEL, "messages": ASK, "stream": True, "user": "busy"}
         )
@@ -207,10 +203,10 @@ async def test_gateway_refusals_are_errors(rig: V1Rig) -> None:
 async def test_blocked_output_finishes_with_content_filter(rig: V1Rig) -> None:
     async with rig.gateway() as client:
         rig.fake.script(Reply("here is the banned word, sorry"))
-        plain = await client.chat.completions.create(model=MODEL, messages=ASK, **user("out"))
+        plain = await client.chat.completions.create(model=MODEL, messages=ASK, user="out")
         rig.fake.script(Reply("here is the banned word, sorry"))
         stream = await client.chat.completions.create(
-            model=MODEL, messages=ASK, stream=True, **user("out")
+            model=MODEL, messages=ASK, stream=True, user="out"
         )
         text, finish = "", None
         async for chunk in stream:
@@ -228,11 +224,11 @@ async def test_route_replies_stream_and_commands_do_not_run_stateless(rig: V1Rig
             model=MODEL,
             messages=[{"role": "user", "content": "opening hours?"}],
             stream=True,
-            **user("route"),
+            user="route",
         )
         text = "".join([c.choices[0].delta.content or "" async for c in stream if c.choices])
         helped = await client.chat.completions.create(
-            model=MODEL, messages=[{"role": "user", "content": "/help"}], **user("route")
+            model=MODEL, messages=[{"role": "user", "content": "/help"}], user="route"
         )
     assert text == "We open at 9."
     assert helped.choices[0].message.content == "echo: /help"  # the model answered

@@ -25,6 +25,7 @@ import litellm
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI
+from litellm.exceptions import NotFoundError, RateLimitError
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 T = TypeVar("T")
@@ -59,7 +60,7 @@ async def on_both(rig: V1Rig, scenario: Callable[[str, str], Awaitable[T]]) -> l
 
 
 def chat(url: str, key: str) -> ChatOpenAI:
-    return ChatOpenAI(base_url=url, api_key=key, model=MODEL, max_retries=0)  # type: ignore[arg-type]
+    return ChatOpenAI(base_url=url, api_key=key, model=MODEL, max_retries=0)
 
 
 async def test_langchain_agent_loop_runs_the_tool(rig: V1Rig) -> None:
@@ -130,10 +131,10 @@ async def test_litellm_maps_errors_the_same(rig: V1Rig) -> None:
         common: dict[str, Any] = {"api_base": url, "api_key": key, "num_retries": 0}
         ask = [{"role": "user", "content": "x"}]
         rig.fake.script(Fail(429, retry_after=0.05), Fail(429, retry_after=0.05))
-        with pytest.raises(litellm.RateLimitError) as limited:
+        with pytest.raises(RateLimitError) as limited:
             await litellm.acompletion(model=f"openai/{MODEL}", messages=ask, **common)
         rig.fake.reset()
-        with pytest.raises(litellm.NotFoundError) as missing:
+        with pytest.raises(NotFoundError) as missing:
             await litellm.acompletion(model="openai/no-such-model", messages=ask, **common)
         return type(limited.value).__name__, type(missing.value).__name__
 

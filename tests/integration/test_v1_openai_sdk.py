@@ -15,6 +15,7 @@ from typing import Any
 import openai
 import pytest
 import pytest_asyncio
+from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from pydantic import BaseModel
 
 from tests.fakes.openai_answers import WEATHER_TOOL
@@ -54,6 +55,7 @@ async def test_tools_round_trip(rig: V1Rig) -> None:
         )
         message = first.choices[0].message
         [call] = message.tool_calls or []
+        assert isinstance(call, ChatCompletionMessageFunctionToolCall)
         history: Any = [
             *ASK,
             message.model_dump(exclude_none=True),
@@ -231,6 +233,7 @@ async def test_sync_client(rig: V1Rig) -> None:
             streamed = "".join(c.choices[0].delta.content or "" for c in stream if c.choices)
             tools = client.chat.completions.create(model=MODEL, messages=ASK, tools=[WEATHER])
             call = (tools.choices[0].message.tool_calls or [])[0]
+            assert isinstance(call, ChatCompletionMessageFunctionToolCall)
         return plain.choices[0].message.content, streamed, call.function.name
 
     direct, gateway = rig.sync_clients()
