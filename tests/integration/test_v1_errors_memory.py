@@ -15,9 +15,9 @@ import orjson
 import pytest
 import pytest_asyncio
 
-from tests.conftest import API_KEY
 from tests.fakes.openai_server import Fail, Reply, StreamError
-from tests.integration.v1_support import V1Rig, v1_rig
+from tests.support.gateway import API_KEY
+from tests.support.v1_rig import V1Rig, v1_rig
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -14,9 +14,9 @@ import pytest
 import pytest_asyncio
 from pydantic import BaseModel
 
-from tests.conftest import API_KEY, PROVIDER_KEY
 from tests.fakes.openai_server import Fail
-from tests.integration.v1_support import V1Rig, v1_rig
+from tests.support.gateway import API_KEY, PROVIDER_KEY
+from tests.support.v1_rig import V1Rig, v1_rig
 
 # litellm fetches a model price list from the internet at import unless told to use its own.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")

@@ -18,8 +18,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.conftest import API_KEY, PROVIDER_KEY
-from tests.integration.v1_support import V1Rig, v1_rig
+from tests.support.gateway import API_KEY, PROVIDER_KEY
+from tests.support.v1_rig import V1Rig, v1_rig
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 ORACLE = Path(__file__).resolve().parents[1] / "node_oracle"

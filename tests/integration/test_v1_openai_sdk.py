@@ -19,7 +19,7 @@ from openai.types.chat import ChatCompletionMessageFunctionToolCall
 from pydantic import BaseModel
 
 from tests.fakes.openai_answers import WEATHER_TOOL
-from tests.integration.v1_support import TEAM_KEY, V1Rig, v1_rig
+from tests.support.v1_rig import TEAM_KEY, V1Rig, v1_rig
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 

@@ -18,8 +18,9 @@ from typing import Any, TypeVar
 
 import openai
 
-from tests.conftest import API_KEY, PROVIDER_KEY, RunningGateway, deep_merge, free_port, gateway_env
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.gateway import API_KEY, PROVIDER_KEY, RunningGateway, deep_merge, gateway_env
+from tests.support.net import free_port
 
 T = TypeVar("T")
 TEAM_KEY = "team-key-only-ds"
