@@ -19,10 +19,10 @@ from tests.support.suites import suite_of
 TESTS_DIR = Path(__file__).parent
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 async def sql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
-    """A migrated store on SQLite, then on the local PostgreSQL: code that writes SQL directly
-    is tested on both back ends."""
+    """A migrated store on SQLite, then on the local PostgreSQL and MariaDB: code that writes
+    SQL directly is tested on every back end."""
     async with migrated_store(request.param, tmp_path) as engine:
         yield engine
 

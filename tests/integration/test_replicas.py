@@ -16,13 +16,14 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+import pytest
 
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.load_balancer import LoadBalancer
 from tests.fakes.openai_server import FakeOpenAI, text_of
 from tests.fakes.telegram_api import FakeTelegram
 from tests.support.admin_http import Console, create_user
-from tests.support.databases import postgres_database, redis_database
+from tests.support.databases import SERVER_DATABASES, redis_database
 from tests.support.gateway import API_KEY, GatewayFactory, RunningGateway, deep_merge
 from tests.support.waiting import wait_until
 
@@ -36,10 +37,18 @@ def remembered_users(body: dict[str, Any]) -> str:
     return "|".join(text_of(m["content"]) for m in body["messages"] if m["role"] == "user")
 
 
+@pytest.fixture(params=["postgresql", "mariadb"])
+async def shared_database(request: pytest.FixtureRequest) -> AsyncIterator[str]:
+    """A fresh database on each server scale-out runs on. Tests ask for it before
+    `gateway_factory`, so it is dropped only after their replicas have stopped."""
+    async with SERVER_DATABASES[request.param]() as url:
+        yield url
+
+
 @contextlib.asynccontextmanager
-async def shared_stores() -> AsyncIterator[dict[str, Any]]:
-    """A fresh PostgreSQL database and Redis database: the config that turns scale-out on."""
-    async with postgres_database() as store, redis_database() as redis_url:
+async def shared_stores(store: str) -> AsyncIterator[dict[str, Any]]:
+    """`store` and a fresh Redis database: the config that turns scale-out on."""
+    async with redis_database() as redis_url:
         yield {
             "storage": {"url": store},
             "redis": {"url": redis_url, "lease_ttl": f"{LEASE}s"},
@@ -60,9 +69,10 @@ async def start_replicas(
 async def webhook_replicas(
     gateway_factory: GatewayFactory,
     count: int,
+    store: str,
 ) -> AsyncIterator[tuple[list[RunningGateway], CallbackReceiver]]:
     """`count` replicas with the webhook channel, replying to one integrator endpoint."""
-    async with shared_stores() as stores, CallbackReceiver() as receiver:
+    async with shared_stores(store) as stores, CallbackReceiver() as receiver:
         config = deep_merge(stores, {"channels": {"webhook": {"callback_url": receiver.url}}})
         yield await start_replicas(gateway_factory, config, count), receiver
 
@@ -125,12 +135,12 @@ def check_conversations(received: list[dict[str, Any]], turns: dict[str, int]) -
 
 
 async def test_replicas_answer_once_in_order_with_shared_memory(
-    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+    shared_database: str, gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
 ) -> None:
     fake_llm.reply = remembered_users
     fake_llm.latency = 0.02
     conversations, turns = 24, 5
-    async with webhook_replicas(gateway_factory, 3) as (replicas, receiver):
+    async with webhook_replicas(gateway_factory, 3, shared_database) as (replicas, receiver):
         async with LoadBalancer([gw.url for gw in replicas]) as lb, aiohttp.ClientSession() as http:
 
             async def converse(c: int) -> None:
@@ -150,10 +160,10 @@ async def test_replicas_answer_once_in_order_with_shared_memory(
 
 
 async def test_one_conversation_across_replicas_and_global_limits(
-    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+    shared_database: str, gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
 ) -> None:
     fake_llm.reply = remembered_users
-    async with shared_stores() as stores:
+    async with shared_stores(shared_database) as stores:
         config = deep_merge(stores, {"policy": {"rate_limit": {"per_user": "6/minute"}}})
         a, b = await start_replicas(gateway_factory, config, 2)
         async with aiohttp.ClientSession() as http:
@@ -175,9 +185,13 @@ async def test_one_conversation_across_replicas_and_global_limits(
 
 
 async def test_polling_receiver_runs_on_one_replica_and_fails_over(
+    shared_database: str,
     gateway_factory: GatewayFactory,
 ) -> None:
-    async with FakeTelegram(token="123:T", username="replica_bot") as tg, shared_stores() as stores:
+    async with (
+        FakeTelegram(token="123:T", username="replica_bot") as tg,
+        shared_stores(shared_database) as stores,
+    ):
         config = deep_merge(
             stores,
             {
@@ -220,12 +234,15 @@ async def test_polling_receiver_runs_on_one_replica_and_fails_over(
 
 
 async def test_sigkill_of_a_replica_mid_load_loses_nothing(
-    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+    shared_database: str, gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
 ) -> None:
     fake_llm.reply = remembered_users
     fake_llm.latency = 0.05
     conversations, turns = 16, 8
-    async with webhook_replicas(gateway_factory, 2) as ((victim, survivor), receiver):
+    async with webhook_replicas(gateway_factory, 2, shared_database) as (
+        (victim, survivor),
+        receiver,
+    ):
         async with LoadBalancer([victim.url, survivor.url]) as lb, aiohttp.ClientSession() as http:
             halfway = asyncio.Event()
 
@@ -260,9 +277,10 @@ async def test_sigkill_of_a_replica_mid_load_loses_nothing(
 
 
 async def test_a_pause_set_on_one_replica_holds_on_the_others(
+    shared_database: str,
     gateway_factory: GatewayFactory,
 ) -> None:
-    async with webhook_replicas(gateway_factory, 2) as ((a, b), receiver):
+    async with webhook_replicas(gateway_factory, 2, shared_database) as ((a, b), receiver):
         await create_user(a, "ops", "operator")
         async with Console(a) as console, aiohttp.ClientSession() as http:
             assert (await console.login("ops"))[0] == 303

@@ -1,8 +1,8 @@
-"""Databases for one test: a fresh database on the machine's PostgreSQL, a flushed database of
-the test process's own Redis, a migrated store on either SQL back end.
+"""Databases for one test: a fresh database on the machine's PostgreSQL or MariaDB, a flushed
+database of the test process's own Redis, a migrated store on any SQL back end.
 
-Without the server the test is skipped; CI sets AIBOT_REQUIRE_POSTGRES=1 / AIBOT_REQUIRE_REDIS=1
-so a missing server fails instead of skipping.
+Without the server the test is skipped; CI sets AIBOT_REQUIRE_POSTGRES=1 / AIBOT_REQUIRE_REDIS=1 /
+AIBOT_REQUIRE_MARIADB=1 so a missing server fails instead of skipping.
 """
 
 from __future__ import annotations
@@ -45,6 +45,36 @@ async def postgres_database() -> AsyncIterator[str]:
         await admin.close()
 
 
+MARIADB = {"host": "127.0.0.1", "port": 3306, "user": "root", "password": ""}
+
+
+@asynccontextmanager
+async def mariadb_database(charset: str = "latin1") -> AsyncIterator[str]:
+    """A `mysql://` URL of a new database on the local MariaDB (127.0.0.1:3306, root), dropped
+    afterwards. `charset` is the database's default (latin1: as unfriendly as an old cloud
+    instance; the store must create its tables utf8mb4 whatever it is)."""
+    import asyncmy
+
+    try:
+        admin = await asyncmy.connect(**MARIADB, connect_timeout=3, autocommit=True)
+    except (OSError, asyncmy.errors.Error) as exc:
+        if os.environ.get("AIBOT_REQUIRE_MARIADB") == "1":
+            pytest.fail(f"MariaDB is required but unavailable: {exc}")
+        pytest.skip(f"MariaDB not reachable on 127.0.0.1:3306: {exc}")
+    name = f"aibot_test_{uuid.uuid4().hex[:12]}"
+    try:
+        async with admin.cursor() as cursor:
+            await cursor.execute(f"CREATE DATABASE `{name}` CHARACTER SET {charset}")
+        yield f"mysql://root@127.0.0.1:3306/{name}"
+    finally:
+        async with admin.cursor() as cursor:
+            await cursor.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        await admin.ensure_closed()
+
+
+SERVER_DATABASES = {"postgresql": postgres_database, "mariadb": mariadb_database}
+
+
 @asynccontextmanager
 async def redis_database() -> AsyncIterator[str]:
     """A database of this test process's own `redis-server` (each xdist worker has one), flushed
@@ -68,13 +98,13 @@ async def redis_database() -> AsyncIterator[str]:
 
 @asynccontextmanager
 async def migrated_store(backend: str, directory: Path) -> AsyncIterator[AsyncEngine]:
-    """A migrated store on `backend` ("sqlite": a file in `directory`, "postgresql": a fresh
-    database), disposed afterwards."""
+    """A migrated store on `backend` ("sqlite": a file in `directory`, "postgresql" or
+    "mariadb": a fresh database), disposed afterwards."""
     async with contextlib.AsyncExitStack() as stack:
         url = (
             f"sqlite:///{directory / 'store.db'}"
             if backend == "sqlite"
-            else await stack.enter_async_context(postgres_database())
+            else await stack.enter_async_context(SERVER_DATABASES[backend]())
         )
         engine = create_engine(url)
         await migrate(engine)

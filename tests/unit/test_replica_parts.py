@@ -144,6 +144,8 @@ async def test_doctor_says_which_mode_and_whether_redis_answers(client: redis.Re
         "ok",
         "scale-out mode (PostgreSQL + Redis); 1 replica(s) running now",
     )
+    on_mysql = await replicas_check(config("mysql://aibot:pw@127.0.0.1:3306/aibot", redis_url))
+    assert on_mysql.detail.startswith("scale-out mode (MySQL/MariaDB + Redis)")
     assert (await replicas_check(config("sqlite:///x.db", redis_url))).status == "warn"
     down = await replicas_check(config(pg, f"redis://127.0.0.1:{free_port()}/0"))
     assert down.status == "fail" and "Redis unreachable" in down.detail

@@ -16,10 +16,10 @@ from aibot.core.messages import ReplyTarget, TurnRecord
 from aibot.store.engine import create_engine, migrate
 from aibot.store.repository import Repository
 from aibot.store.writer import Write
-from tests.support.databases import postgres_database, writer_for
+from tests.support.databases import SERVER_DATABASES, writer_for
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     if request.param == "sqlite":
         engine = create_engine(f"sqlite:///{tmp_path / 'nested' / 'store.db'}")
@@ -27,7 +27,7 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         yield engine
         await engine.dispose()
         return
-    async with postgres_database() as url:
+    async with SERVER_DATABASES[request.param]() as url:
         engine = create_engine(url)
         await migrate(engine)
         yield engine
@@ -132,3 +132,31 @@ async def test_fresh_create_matches_the_migrations(engine: AsyncEngine) -> None:
         await connection.run_sync(_upgrade)  # the migration path, as an existing install takes
         migrated = await connection.run_sync(describe)
     assert created == migrated
+
+
+async def test_text_keys_and_times_survive_exactly(engine: AsyncEngine) -> None:
+    """Chinese and emoji, a 300 KB answer, keys that differ only in case or a trailing space,
+    and microsecond times come back as written on every back end (MySQL's defaults would lose
+    emoji, cut TEXT at 64 KiB, merge such keys and round FLOAT times to minutes)."""
+    repo, writer = Repository(engine), writer_for(engine)
+    writer.start()
+    accepted = await asyncio.gather(
+        *(
+            writer.submit(repo.accept_inbox("hook", mid, "s", "u", "hi", ReplyTarget(), 1.0))
+            for mid in ("m", "M", "m ")
+        )
+    )
+    assert all(row_id is not None for (row_id,) in accepted)
+    answer = "长回答🌏" * 60_000
+    at = 1_765_000_000.123456
+    await writer.submit(
+        repo.save_conversation("会话 🙂", "api", "用户", at),
+        *repo.add_turns(
+            "会话 🙂", [TurnRecord("user", "你好 👋🏽", at), TurnRecord("assistant", answer, at)]
+        ),
+    )
+    await writer.stop()
+    turns = await repo.recent_turns("会话 🙂", 0.0, 10)
+    assert [t.content for t in turns] == ["你好 👋🏽", answer]
+    assert turns[0].created_at == at
+    assert await repo.recent_turns("会话 🙃", 0.0, 10) == []

@@ -101,7 +101,7 @@ async def _live_checks(config: Config) -> list[Check]:
     """The store, every provider and every channel are checked at once, so the slowest sets
     the wait."""
     core, channels = await asyncio.gather(_core_checks(config), channel_checks(config))
-    if config.redis.url or config.storage.url.startswith("postgresql"):
+    if config.redis.url or config.storage.shareable:
         from aibot.replicas.doctor import replicas_check  # loads the Redis client
 
         core.append(await replicas_check(config))
@@ -133,7 +133,7 @@ async def _storage(url: str) -> Check:
             "storage",
             "fail",
             f"cannot use storage.url: {exc}",
-            "fix storage.url (sqlite:///path or postgresql://...)",
+            "fix storage.url (sqlite:///path, postgresql://... or mysql://...)",
         )
     backend = engine.dialect.name
     try:

@@ -9,17 +9,28 @@ from pydantic import Field, field_validator
 
 from aibot.config.base import Section, parse_duration
 
+SHAREABLE_SCHEMES = ("postgresql", "postgres", "mysql", "mariadb")
+
 
 class StorageConfig(Section):
-    url: str = Field("sqlite:///data/ai-bot.db", description="sqlite:///path or postgresql://...")
+    url: str = Field(
+        "sqlite:///data/ai-bot.db",
+        description="sqlite:///path, postgresql://user:pass@host/db or "
+        "mysql://user:pass@host:3306/db (MySQL 5.7+/MariaDB 10.3+)",
+    )
+
+    @property
+    def shareable(self) -> bool:
+        """A database server several replicas can share (PostgreSQL, MySQL/MariaDB)."""
+        return self.url.split(":", 1)[0].split("+", 1)[0].lower() in SHAREABLE_SCHEMES
 
 
 class RedisConfig(Section):
     url: str | None = Field(
         None,
         description="redis:// URL: limits and the answer cache shared by replicas; with a "
-        "postgresql:// store it turns on scale-out mode (several replicas behind a load "
-        "balancer).",
+        "postgresql:// or mysql:// store it turns on scale-out mode (several replicas behind "
+        "a load balancer).",
     )
     lease_ttl: float = Field(
         15.0,

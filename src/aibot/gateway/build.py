@@ -67,7 +67,8 @@ def shared_state(
 ) -> tuple[Limiter, AnswerCache, Coordinator | None]:
     """Rate limits and the answer cache: in this process, or in Redis when `redis.url` is set
     (the Redis client is imported only then: it is a quarter second of every start). With a
-    PostgreSQL store as well, replicas coordinate through the same client (scale-out mode)."""
+    PostgreSQL or MySQL store as well, replicas coordinate through the same client (scale-out
+    mode)."""
     if not config.redis.url:
         return LocalLimiter(), LocalAnswerCache(config.policy.cache.max_entries), None
     from aibot.policy.shared import RedisAnswerCache, RedisLimiter, client_for
@@ -75,9 +76,7 @@ def shared_state(
 
     client = client_for(config.redis.url)
     coordinator = (
-        Coordinator(client, config.redis.lease_ttl, metrics)
-        if config.storage.url.startswith("postgresql")
-        else None
+        Coordinator(client, config.redis.lease_ttl, metrics) if config.storage.shareable else None
     )
     return RedisLimiter(client), RedisAnswerCache(client), coordinator
 

@@ -15,7 +15,7 @@ TIMEOUT = 3.0
 
 async def replicas_check(config: Config) -> Check:
     url = config.redis.url
-    shared_store = config.storage.url.startswith("postgresql")
+    shared_store = config.storage.shareable
     if not url:
         return Check(
             "replicas",
@@ -43,11 +43,17 @@ async def replicas_check(config: Config) -> Check:
             "warn",
             "redis.url is set but the store is SQLite: limits and the cache are "
             "shared, the conversations are not",
-            "run one replica, or use a postgresql:// store to run several",
+            "run one replica, or use a postgresql:// or mysql:// store to run several",
         )
     return Check(
-        "replicas", "ok", f"scale-out mode (PostgreSQL + Redis); {alive} replica(s) running now"
+        "replicas",
+        "ok",
+        f"scale-out mode ({_database_name(config)} + Redis); {alive} replica(s) running now",
     )
+
+
+def _database_name(config: Config) -> str:
+    return "MySQL/MariaDB" if config.storage.url.startswith(("mysql", "mariadb")) else "PostgreSQL"
 
 
 async def _now_ms(client: redis.Redis) -> int:

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from aibot.store import mysql
 from aibot.store.schema import metadata
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -21,14 +22,20 @@ _PG_MIGRATION_LOCK = 0x41494254
 
 
 def async_url(url: str) -> str:
-    """Map the user-facing URL to the async driver: sqlite → aiosqlite, postgresql → asyncpg."""
+    """Map the user-facing URL to the async driver: sqlite → aiosqlite, postgresql → asyncpg,
+    mysql/mariadb → asyncmy (with the utf8mb4 connection character set unless one is given)."""
     parsed = make_url(url)
     driver = {
         "sqlite": "sqlite+aiosqlite",
         "postgresql": "postgresql+asyncpg",
         "postgres": "postgresql+asyncpg",
+        "mysql": "mysql+asyncmy",
+        "mariadb": "mysql+asyncmy",
     }.get(parsed.drivername, parsed.drivername)
-    return parsed.set(drivername=driver).render_as_string(hide_password=False)
+    parsed = parsed.set(drivername=driver)
+    if parsed.get_backend_name() == "mysql" and "charset" not in parsed.query:
+        parsed = parsed.update_query_dict({"charset": "utf8mb4"})
+    return parsed.render_as_string(hide_password=False)
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -50,7 +57,14 @@ def create_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(async_url(url))
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         return engine
-    return create_async_engine(async_url(url), pool_size=10, max_overflow=10, pool_pre_ping=True)
+    options: dict[str, Any] = {}
+    if parsed.get_backend_name() in ("mysql", "mariadb"):
+        # READ COMMITTED as on PostgreSQL (InnoDB's REPEATABLE READ adds gap locks that make
+        # concurrent inserts deadlock); connections recycled before the server's idle timeout.
+        options = {"isolation_level": "READ COMMITTED", "pool_recycle": 1800}
+    return create_async_engine(
+        async_url(url), pool_size=10, max_overflow=10, pool_pre_ping=True, **options
+    )
 
 
 def head_revision() -> str:
@@ -109,11 +123,17 @@ async def migrate(engine: AsyncEngine) -> None:
     if await _current_revision(engine) == head_revision():
         return
     async with engine.begin() as connection:
+        # Several replicas may start together: one migrates, the others wait and find it.
         if engine.dialect.name == "postgresql":
-            # Several replicas may start together: one migrates, the others wait and find it.
             await connection.execute(
                 text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
             )
-        if not await connection.run_sync(_create_fresh):
-            await connection.run_sync(_upgrade)
+        elif engine.dialect.name == "mysql":
+            await mysql.lock_migrations(connection)
+        try:
+            if not await connection.run_sync(_create_fresh):
+                await connection.run_sync(_upgrade)
+        finally:
+            if engine.dialect.name == "mysql":
+                await mysql.unlock_migrations(connection)
     log.info("database schema migrated", revision=head_revision(), backend=engine.dialect.name)

@@ -59,10 +59,15 @@ async def _delete_batches(
     batch: int,
 ) -> int:
     total = 0
+    if engine.dialect.name == "mysql":
+        # MySQL refuses LIMIT in an IN subquery, and a subquery on the table being deleted
+        # from; it has DELETE … LIMIT instead.
+        statement = delete(table).where(condition).with_dialect_options(mysql_limit=batch)
+    else:
+        statement = delete(table).where(key.in_(select(key).where(condition).limit(batch)))
     while True:
-        doomed = select(key).where(condition).limit(batch)
         async with engine.begin() as connection:
-            count = (await connection.execute(delete(table).where(key.in_(doomed)))).rowcount
+            count = (await connection.execute(statement)).rowcount
         total += count
         if count < batch:
             return total

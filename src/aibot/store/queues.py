@@ -10,12 +10,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Table, and_, bindparam, func, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from aibot.core.messages import InboxRow, OutboxRow, ReplyTarget
+from aibot.store.dialects import Statements
 from aibot.store.rows import dump_target, inbox_row, outbox_row
 from aibot.store.schema import inbox, outbox
 from aibot.store.writer import Write
@@ -29,11 +29,10 @@ class QueueRows:
     def __init__(self, engine: AsyncEngine, *, fenced: bool = False) -> None:
         self.engine = engine
         self._fenced = fenced
-        self._dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
-        accept = self._insert(inbox).on_conflict_do_nothing(
-            index_elements=[inbox.c.channel, inbox.c.message_id]
+        self._statements = Statements(engine.dialect.name)
+        self._accept_inbox = self._statements.insert_unless_present(
+            inbox, [inbox.c.channel, inbox.c.message_id], inbox.c.id
         )
-        self._accept_inbox = accept.returning(inbox.c.id)
         self._finish_inbox = (
             update(inbox)
             .where(and_(inbox.c.id == bindparam("row_id"), inbox.c.status == "pending"))
@@ -46,7 +45,7 @@ class QueueRows:
         )
         self._enqueue_outbox = outbox.insert()
         self._outbox_updates: dict[tuple[str, ...], Executable] = {}
-        self._claim_outbox = (
+        claim = (
             update(outbox)
             .where(
                 and_(
@@ -60,12 +59,8 @@ class QueueRows:
                 )
             )
             .values(owner=bindparam("me"))
-            .returning(outbox.c.id)
         )
-
-    def _insert(self, table: Table) -> Any:
-        """The dialect's own INSERT, which knows ON CONFLICT."""
-        return self._dialect.insert(table)
+        self._claim_outbox = self._statements.compare_and_set(claim, outbox.c.id)
 
     # -- reads ---------------------------------------------------------------------------
     async def pending_inbox(
@@ -210,7 +205,10 @@ class QueueRows:
         yields the row id, or None when the claim lost. Through the writer, the claims of one
         outbox pass share a commit."""
         return Write(
-            self._claim_outbox, {"row_id": outbox_id, "me": me, "seen": seen}, returning=True
+            self._claim_outbox,
+            {"row_id": outbox_id, "me": me, "seen": seen},
+            returning=True,
+            matched=outbox_id,
         )
 
     def update_outbox(self, outbox_id: int, now: float, **values: Any) -> Write:

@@ -1,4 +1,5 @@
-"""Reads and write operations on the SQL store (SQLite or PostgreSQL, same code): conversations,
+"""Reads and write operations on the SQL store (SQLite, PostgreSQL or MySQL/MariaDB, same code;
+the few statements that differ are built by store/dialects.py): conversations,
 their turns, ratings and audit entries here, the inbox and outbox rows in `queues.py`, all on
 one object. Writes are `Write`s for the group-commit writer, built as `queues.py` explains.
 """
@@ -37,10 +38,8 @@ class Repository(QueueRows):
             )
             .values(context_from=bindparam("now"), updated_at=bindparam("now"))
         )
-        rate = self._insert(ratings)
-        self._save_rating = rate.on_conflict_do_update(
-            index_elements=[ratings.c.request_id, ratings.c.user_id],
-            set_={"score": rate.excluded.score, "updated_at": rate.excluded.updated_at},
+        self._save_rating = self._statements.upsert(
+            ratings, [ratings.c.request_id, ratings.c.user_id], ("score", "updated_at")
         )
 
     # -- reads ---------------------------------------------------------------------------
@@ -121,10 +120,8 @@ class Repository(QueueRows):
         changed = tuple(sorted(changes))
         statement = self._conversation_upserts.get(changed)
         if statement is None:
-            insert = self._insert(conversations)
-            statement = insert.on_conflict_do_update(
-                index_elements=[conversations.c.session_key],
-                set_={name: insert.excluded[name] for name in ("updated_at", *changed)},
+            statement = self._statements.upsert(
+                conversations, [conversations.c.session_key], ("updated_at", *changed)
             )
             self._conversation_upserts[changed] = statement
         params = {

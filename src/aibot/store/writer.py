@@ -9,7 +9,8 @@ awaits `submit` knows its data is durable.
 On SQLite the batch runs in one call on a dedicated thread with a plain sqlite3 connection:
 through the async driver every statement, the BEGIN and the COMMIT would each be a thread hop
 that waits for the busy event loop to release the GIL, measured at 20-45 ms per small commit
-under load. PostgreSQL (asyncpg) has no threads and runs the batch on the event loop.
+under load. PostgreSQL (asyncpg) and MySQL (asyncmy) have no threads and run the batch on the
+event loop.
 
 Grouping by statement reorders writes of different statements within a batch. That is safe for
 the store's statements: no two of them in one batch touch the same row in an order-dependent
@@ -25,7 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import structlog
-from sqlalchemy import Engine, Result
+from sqlalchemy import CursorResult, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
@@ -39,12 +40,16 @@ class Write:
     """One statement with its parameters. `returning` writes run alone and yield their first
     column (or None); the others are batched per statement and yield None. A `fenced` write
     also runs alone and fails its whole unit with StaleWrite when it changed no row: that is
-    how a replica whose lease ran out learns that another finished the work first."""
+    how a replica whose lease ran out learns that another finished the work first.
+
+    On MySQL a returning write has no RETURNING (store/dialects.py): when it matched a row it
+    yields `matched`, or the new row's id when `matched` is None; else None."""
 
     statement: Executable
     params: dict[str, Any]
     returning: bool = False
     fenced: bool = False
+    matched: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,7 @@ class _Step:
     params: dict[str, Any] | list[dict[str, Any]]
     slot: tuple[int, int] | None = None
     fenced: bool = False
+    matched: Any = None
 
 
 class _Unit:
@@ -171,21 +177,28 @@ def _plan(batch: list[_Unit]) -> list[_Step]:
         for op_index, op in enumerate(unit.ops):
             if op.returning or op.fenced:
                 flush()
-                steps.append(_Step(op.statement, op.params, (unit_index, op_index), op.fenced))
+                slot = (unit_index, op_index)
+                steps.append(_Step(op.statement, op.params, slot, op.fenced, op.matched))
             else:
                 grouped.setdefault(id(op.statement), (op.statement, []))[1].append(op.params)
     flush()
     return steps
 
 
-def _store_result(step: _Step, result: Result[Any], results: list[list[Any]]) -> None:
+def _store_result(step: _Step, result: CursorResult[Any], results: list[list[Any]]) -> None:
     if step.fenced:
-        if result.rowcount == 0:  # type: ignore[attr-defined]
+        if result.rowcount == 0:
             raise StaleWrite("the row was already changed by another replica")
         return
-    if step.slot is not None:
+    if step.slot is None:
+        return
+    value: Any = None
+    if result.returns_rows:
         row = result.first()
-        results[step.slot[0]][step.slot[1]] = row[0] if row else None
+        value = row[0] if row else None
+    elif result.rowcount:
+        value = step.matched if step.matched is not None else result.lastrowid
+    results[step.slot[0]][step.slot[1]] = value
 
 
 def _settle(unit: _Unit, *, result: list[Any] | None = None, exc: Exception | None = None) -> None:

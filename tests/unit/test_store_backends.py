@@ -1,0 +1,34 @@
+"""Store code that builds its own SQL, on SQLite, PostgreSQL and MariaDB alike."""
+
+from __future__ import annotations
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aibot.config import RetentionConfig
+from aibot.store.maintenance import purge
+from aibot.store.schema import turns
+
+DAY = 86400.0
+
+
+async def test_purge_deletes_old_turns_in_batches(sql_engine: AsyncEngine) -> None:
+    now = 1_765_000_000.0
+    rows = [
+        {
+            "session_key": "s",
+            "role": "user",
+            "content": str(i),
+            "prompt_tokens": 0,
+            "completion_tokens": 0,
+            "created_at": now - (10 + i) * DAY,
+        }
+        for i in range(10)
+    ]
+    async with sql_engine.begin() as connection:
+        await connection.execute(insert(turns), rows)
+    deleted = await purge(sql_engine, RetentionConfig(turns_days=13.5), now, batch=3)
+    assert deleted["turns"] == 6
+    async with sql_engine.connect() as connection:
+        kept = (await connection.execute(select(turns.c.content))).scalars().all()
+    assert sorted(int(c) for c in kept) == [0, 1, 2, 3]
