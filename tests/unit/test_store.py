@@ -160,3 +160,15 @@ async def test_text_keys_and_times_survive_exactly(engine: AsyncEngine) -> None:
     assert [t.content for t in turns] == ["你好 👋🏽", answer]
     assert turns[0].created_at == at
     assert await repo.recent_turns("会话 🙃", 0.0, 10) == []
+
+
+def test_migrations_form_one_chain_ending_at_the_head() -> None:
+    """Branches that each add a migration must re-chain on rebase: one head, the newest file."""
+    from alembic.config import Config as AlembicConfig
+    from alembic.script import ScriptDirectory
+
+    from aibot.store.engine import MIGRATIONS_DIR, head_revision
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    assert ScriptDirectory.from_config(config).get_heads() == [head_revision()]

@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.config import CanaryConfig
 from aibot.config.watch import ConfigReloader
 from aibot.ops.metrics import Metrics
+from aibot.store.crypto import Cipher
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class GatewayView(Protocol):
     @property
     def engine(self) -> AsyncEngine:
         """The store; the console's own tables (users, sessions, audit, keys) live in it too."""
+
+    @property
+    def cipher(self) -> Cipher:
+        """How stored message text is opened (encryption at rest), for transcripts."""
 
     @property
     def metrics(self) -> Metrics: ...

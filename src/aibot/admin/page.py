@@ -94,7 +94,7 @@ class ConsoleBase:
         self.gateway = gateway
         self.config = config
         self.clock = clock
-        self.users = AdminUsers(engine)
+        self.users = AdminUsers(engine, gateway.cipher)
         self.audit = AuditLog(engine)
         self.api_keys = ApiKeyStore(engine)
         self.auth = AdminAuth(

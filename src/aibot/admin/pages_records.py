@@ -27,7 +27,7 @@ class RecordPages(ConsoleBase):
 
     async def conversations(self, call: Call) -> Response:
         query = call.request.query_params.get("q", "")
-        found = await search_conversations(self.gateway.engine, query)
+        found = await search_conversations(self.gateway.engine, query, cipher=self.gateway.cipher)
         return self.render(
             "conversations.html",
             call.who,
@@ -40,7 +40,7 @@ class RecordPages(ConsoleBase):
 
     async def conversation(self, call: Call) -> Response:
         key = call.request.query_params.get("key", "")
-        turns = await transcript(self.gateway.engine, key)
+        turns = await transcript(self.gateway.engine, key, cipher=self.gateway.cipher)
         if not turns:
             return self.error(call.who, 404, "No conversation with that key.")
         return self.render(
@@ -55,7 +55,7 @@ class RecordPages(ConsoleBase):
 
     async def export(self, call: Call) -> Response:
         key = call.request.query_params.get("key", "")
-        turns = await transcript(self.gateway.engine, key)
+        turns = await transcript(self.gateway.engine, key, cipher=self.gateway.cipher)
         if not turns:
             return self.error(call.who, 404, "No conversation with that key.")
         await self.audit.record(call.who.audit("conversation.export", key))
@@ -83,7 +83,7 @@ class RecordPages(ConsoleBase):
         )
 
     async def dead_letters(self, call: Call) -> Response:
-        rows = await dead_letters(self.gateway.engine)
+        rows = await dead_letters(self.gateway.engine, cipher=self.gateway.cipher)
         return self.render(
             "dead_letters.html", call.who, page="dead-letters", rows=rows, mask=self.mask
         )

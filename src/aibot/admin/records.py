@@ -1,16 +1,23 @@
-"""What the console reads from the gateway's own tables: conversations and dead letters."""
+"""What the console reads from the gateway's own tables: conversations and dead letters.
+
+With encryption at rest the database cannot match text inside sealed turns, so a text search
+opens the newest `SEALED_SEARCH_TURNS` turns here instead (session keys and user ids are not
+sealed and are searched in SQL as before)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.admin.inputs import printable
+from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.schema import conversations, outbox, turns
 
 DEAD_STATES = ("dead", "expired")
+SEALED_SEARCH_TURNS = 20_000
 
 
 @dataclass(frozen=True)
@@ -42,14 +49,16 @@ class DeadLetter:
 
 
 async def search_conversations(
-    engine: AsyncEngine, query: str, limit: int = 50
+    engine: AsyncEngine, query: str, limit: int = 50, cipher: Cipher = PLAIN
 ) -> list[ConversationSummary]:
     """Newest first; `query` matches the session key, the user id or any turn's text."""
     statement = select(conversations).order_by(conversations.c.updated_at.desc()).limit(limit)
     query = printable(query, 200)
     if query:
-        in_text = select(turns.c.session_key).where(
-            turns.c.content.contains(query, autoescape=True)
+        in_text: Any = (
+            select(turns.c.session_key).where(turns.c.content.contains(query, autoescape=True))
+            if cipher is PLAIN
+            else await _sessions_mentioning(engine, query, cipher)
         )
         statement = statement.where(
             or_(
@@ -63,7 +72,20 @@ async def search_conversations(
     return [ConversationSummary(r.session_key, r.channel, r.user_id, r.updated_at) for r in rows]
 
 
-async def transcript(engine: AsyncEngine, session_key: str, limit: int = 1000) -> list[Turn]:
+async def _sessions_mentioning(engine: AsyncEngine, query: str, cipher: Cipher) -> list[str]:
+    statement = (
+        select(turns.c.session_key, turns.c.content)
+        .order_by(turns.c.id.desc())
+        .limit(SEALED_SEARCH_TURNS)
+    )
+    async with engine.connect() as connection:
+        rows = (await connection.execute(statement)).all()
+    return list({r.session_key: None for r in rows if query in cipher.open(r.content)})
+
+
+async def transcript(
+    engine: AsyncEngine, session_key: str, limit: int = 1000, cipher: Cipher = PLAIN
+) -> list[Turn]:
     if "\x00" in session_key:  # no stored key has one, and PostgreSQL refuses it
         return []
     statement = (
@@ -74,10 +96,12 @@ async def transcript(engine: AsyncEngine, session_key: str, limit: int = 1000) -
     )
     async with engine.connect() as connection:
         rows = (await connection.execute(statement)).all()
-    return [Turn(r.role, r.content, r.provider, r.created_at) for r in rows]
+    return [Turn(r.role, cipher.open(r.content), r.provider, r.created_at) for r in rows]
 
 
-async def dead_letters(engine: AsyncEngine, limit: int = 200) -> list[DeadLetter]:
+async def dead_letters(
+    engine: AsyncEngine, limit: int = 200, cipher: Cipher = PLAIN
+) -> list[DeadLetter]:
     statement = (
         select(outbox)
         .where(outbox.c.status.in_(DEAD_STATES))
@@ -88,7 +112,14 @@ async def dead_letters(engine: AsyncEngine, limit: int = 200) -> list[DeadLetter
         rows = (await connection.execute(statement)).all()
     return [
         DeadLetter(
-            r.id, r.channel, r.session_key, r.text, r.status, r.attempts, r.last_error, r.updated_at
+            r.id,
+            r.channel,
+            r.session_key,
+            cipher.open(r.text),
+            r.status,
+            r.attempts,
+            r.last_error,
+            r.updated_at,
         )
         for r in rows
     ]

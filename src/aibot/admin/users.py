@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.admin.passwords import hash_password
 from aibot.admin.roles import Role
+from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.schema import admin_users
 
 NAME_MAX = 64
@@ -32,8 +33,11 @@ class UserExists(ValueError):
 
 
 class AdminUsers:
-    def __init__(self, engine: AsyncEngine) -> None:
+    """`cipher` seals TOTP keys at rest (store/crypto.py)."""
+
+    def __init__(self, engine: AsyncEngine, cipher: Cipher = PLAIN) -> None:
         self.engine = engine
+        self._cipher = cipher
 
     async def create(
         self, name: str, role: Role, password: str, totp_secret: str | None = None
@@ -50,7 +54,7 @@ class AdminUsers:
                         name=name,
                         role=role.label,
                         password_hash=hashed,
-                        totp_secret=totp_secret,
+                        totp_secret=self._cipher.seal_optional(totp_secret),
                         created_at=now,
                         updated_at=now,
                     )
@@ -79,13 +83,15 @@ class AdminUsers:
             rows = (
                 await connection.execute(select(admin_users).order_by(admin_users.c.name))
             ).all()
-        return [_user(row) for row in rows]
+        return [self._user(row) for row in rows]
 
     async def set_password(self, name: str, password: str) -> bool:
         return await self._update(name, password_hash=hash_password(password))
 
     async def set_totp(self, name: str, secret: str | None) -> bool:
-        return await self._update(name, totp_secret=secret, totp_last_step=None)
+        return await self._update(
+            name, totp_secret=self._cipher.seal_optional(secret), totp_last_step=None
+        )
 
     async def use_totp_step(self, user_id: int, step: int) -> bool:
         """Claims `step` for this user; False if it (or a later one) was already used."""
@@ -102,7 +108,7 @@ class AdminUsers:
     async def _one(self, condition: ColumnElement[bool]) -> AdminUser | None:
         async with self.engine.connect() as connection:
             row = (await connection.execute(select(admin_users).where(condition))).first()
-        return _user(row) if row else None
+        return self._user(row) if row else None
 
     async def _update(self, name: str, **values: object) -> bool:
         async with self.engine.begin() as connection:
@@ -113,13 +119,12 @@ class AdminUsers:
             )
         return bool(result.rowcount)
 
-
-def _user(row: Row[Any]) -> AdminUser:
-    return AdminUser(
-        row.id,
-        row.name,
-        Role.parse(row.role),
-        row.password_hash,
-        row.totp_secret,
-        row.totp_last_step,
-    )
+    def _user(self, row: Row[Any]) -> AdminUser:
+        return AdminUser(
+            row.id,
+            row.name,
+            Role.parse(row.role),
+            row.password_hash,
+            self._cipher.open_optional(row.totp_secret),
+            row.totp_last_step,
+        )

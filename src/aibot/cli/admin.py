@@ -15,7 +15,14 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.table import Table
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store
+from aibot.cli.common import (
+    ConfigOption,
+    cipher_or_exit,
+    console,
+    fail,
+    load_or_exit,
+    on_store,
+)
 
 if TYPE_CHECKING:
     from aibot.admin.audit import AuditLog
@@ -58,11 +65,12 @@ def _run(config: str | None, action: Callable[[Store], Awaitable[T]]) -> T:
     from aibot.admin.users import AdminUsers
 
     loaded = load_or_exit(config)
+    cipher = cipher_or_exit(loaded.config)
     return on_store(
         loaded.config.storage.url,
         lambda engine: action(
             Store(
-                AdminUsers(engine),
+                AdminUsers(engine, cipher),
                 Sessions(engine, loaded.config.admin.session_ttl),
                 AuditLog(engine),
             )

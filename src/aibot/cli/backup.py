@@ -25,11 +25,13 @@ def backup(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Backup file [default: ai-bot-backup-YYYYmmdd-HHMMSS.db, or .dump for PostgreSQL]."
+            help="Backup file [default: ai-bot-backup-YYYYmmdd-HHMMSS.db, .dump for PostgreSQL, "
+            ".sql for MySQL]."
         ),
     ] = None,
 ) -> None:
-    """Copy the store while the gateway keeps running (SQLite online backup, or pg_dump)."""
+    """Copy the store while the gateway keeps running (SQLite online backup, pg_dump or
+    mysqldump)."""
     from aibot.store.backup import BackupError, sqlite_path
     from aibot.store.backup import backup as backup_sqlite
 
@@ -37,6 +39,11 @@ def backup(
     stamp = time.strftime("%Y%m%d-%H%M%S")
     try:
         database = sqlite_path(settings.storage.url)
+        if database is None and settings.storage.url.startswith(("mysql", "mariadb")):
+            from aibot.cli.dump_mysql import mysql_dump
+
+            mysql_dump(settings.storage.url, out or Path(f"ai-bot-backup-{stamp}.sql"))
+            return
         if database is None:
             _pg_dump(settings, out or Path(f"ai-bot-backup-{stamp}.dump"))
             return
@@ -100,8 +107,9 @@ def restore(
         database = sqlite_path(settings.storage.url)
         if database is None:
             fail(
-                "storage.url is PostgreSQL: restore a pg_dump file with "
-                f"pg_restore --clean --if-exists --dbname=… {file}"
+                "storage.url is a database server: restore a backup with its own tool, "
+                f"pg_restore --clean --if-exists --dbname=… {file} (PostgreSQL) or "
+                f"mysql --user=… DATABASE < {file} (MySQL/MariaDB)"
             )
         counts = restore_sqlite(file, database, force=force)
     except BackupError as exc:

@@ -15,6 +15,9 @@ from aibot.config import ConfigError, LoadedConfig, load_config
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
+    from aibot.config import Config
+    from aibot.store.crypto import Cipher
+
 T = TypeVar("T")
 
 console = Console()
@@ -47,6 +50,16 @@ def load_or_exit(path: str | None) -> LoadedConfig:
                 f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True
             )
         fail(lines[-1] if lines else "invalid configuration")
+
+
+def cipher_or_exit(config: Config) -> Cipher:
+    """How this config reads sealed values (storage.encryption); a bad key is one line."""
+    from aibot.store.crypto import PLAIN, keyring_for
+
+    try:
+        return keyring_for(config.storage.encryption) or PLAIN
+    except ConfigError as exc:
+        fail(str(exc))
 
 
 def on_store(url: str, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from aibot.evaluation.report import Report
     from aibot.evaluation.runner import Answer
     from aibot.evaluation.scoring import Price
+    from aibot.store.crypto import Cipher
 
 MIN_MODELS = 2
 
@@ -140,7 +141,7 @@ def _cases(
     from rich.markup import escape
     from sqlalchemy.exc import SQLAlchemyError
 
-    from aibot.cli.common import err_console, fail
+    from aibot.cli.common import cipher_or_exit, err_console, fail
     from aibot.evaluation.dataset import DatasetError, load_dataset
 
     if testset is not None and days is None:
@@ -155,7 +156,8 @@ def _cases(
     if days is None or testset is not None:
         fail("give either a TESTSET.jsonl file or --from-history DAYS (one of the two)")
     try:
-        cases = asyncio.run(_sample(config.storage.url, days, limit, seed, time.time()))
+        cipher = cipher_or_exit(config)
+        cases = asyncio.run(_sample(config.storage.url, days, limit, seed, time.time(), cipher))
     except SQLAlchemyError as exc:
         fail(
             f"cannot read conversations from the store: {exc.__class__.__name__}: "
@@ -166,13 +168,17 @@ def _cases(
     return cases, f"history (last {days:g} days)"
 
 
-async def _sample(url: str, days: float, limit: int, seed: int, now: float) -> list[Case]:
+async def _sample(
+    url: str, days: float, limit: int, seed: int, now: float, cipher: Cipher
+) -> list[Case]:
     from aibot.evaluation.history import sample_history
     from aibot.store.engine import create_engine
 
     engine = create_engine(url)
     try:
-        return await sample_history(engine, days=days, limit=limit, now=now, seed=seed)
+        return await sample_history(
+            engine, days=days, limit=limit, now=now, seed=seed, cipher=cipher
+        )
     finally:
         await engine.dispose()
 

@@ -14,6 +14,7 @@ from aibot.cli.backup import maintenance as maintenance_command
 from aibot.cli.backup import restore as restore_command
 from aibot.cli.canary import canary_app
 from aibot.cli.common import ConfigOption, console, fail, load_or_exit
+from aibot.cli.data_key import data_key_app
 from aibot.cli.deploy import deploy as deploy_command
 from aibot.cli.eval import evaluate as eval_command
 from aibot.cli.pairing import pairing_app
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(pairing_app)
 app.add_typer(canary_app)
 app.add_typer(admin_app)
+app.add_typer(data_key_app)
 
 
 def _version(value: bool) -> None:

@@ -13,6 +13,7 @@ from aibot.cli.common import fail
 from aibot.config import ConfigError, LoadedConfig
 from aibot.gateway.asgi import create_app
 from aibot.ops.logging import SecretMasker, configure_logging
+from aibot.store.at_rest import verify_keys
 
 
 def serve(loaded: LoadedConfig) -> None:
@@ -29,6 +30,7 @@ def serve(loaded: LoadedConfig) -> None:
         _check_port(config.server.host, admin_port)
     try:
         app = create_app(loaded)
+        verify_keys(config.storage.url, app.state.gateway.keyring)
     except ConfigError as exc:
         fail(str(exc))
     server = uvicorn.Server(

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from aibot.config.base import Section, parse_duration
+from aibot.config.encryption import EncryptionConfig
 
 SHAREABLE_SCHEMES = ("postgresql", "postgres", "mysql", "mariadb")
 
@@ -17,6 +18,10 @@ class StorageConfig(Section):
         "sqlite:///data/ai-bot.db",
         description="sqlite:///path, postgresql://user:pass@host/db or "
         "mysql://user:pass@host:3306/db (MySQL 5.7+/MariaDB 10.3+)",
+    )
+
+    encryption: EncryptionConfig | None = Field(
+        None, description="Encrypt conversations at rest (off by default; see README)."
     )
 
     @property

@@ -95,6 +95,7 @@ class Config(Section):
         for channel in self.channels.configured().values():
             values += channel.secret_values()
         values += [p for p in map(url_password, (self.storage.url, self.redis.url or "")) if p]
+        values += self.storage.encryption.secret_values() if self.storage.encryption else []
         return values
 
 

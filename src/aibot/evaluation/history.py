@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.core.messages import Message
 from aibot.evaluation.dataset import Case
 from aibot.ops.pii import mask_pii
+from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.schema import conversations, ratings, turns
 
 HISTORY_TURNS = 6
@@ -37,7 +38,7 @@ class _Turn:
 
 
 async def sample_history(
-    engine: AsyncEngine, *, days: float, limit: int, now: float, seed: int
+    engine: AsyncEngine, *, days: float, limit: int, now: float, seed: int, cipher: Cipher = PLAIN
 ) -> list[Case]:
     """Up to `limit` question/answer pairs from the last `days`, oldest first."""
     if days <= 0 or limit < 1:
@@ -80,7 +81,11 @@ async def sample_history(
             if row.session_key != session:
                 session, recent = row.session_key, deque(maxlen=HISTORY_TURNS + 2)
             turn = _Turn(
-                row.id, row.role, row.content, row.created_at > (row.context_from or 0.0), row.score
+                row.id,
+                row.role,
+                cipher.open(row.content),
+                row.created_at > (row.context_from or 0.0),
+                row.score,
             )
             if recent and turn.after_reset and not recent[-1].after_reset:
                 recent.clear()  # the model did not see what came before the /reset

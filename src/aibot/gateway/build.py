@@ -39,6 +39,8 @@ from aibot.policy.limits import Limiter, LocalLimiter
 from aibot.policy.policies import Policies, PolicyHolder, PolicyServices
 from aibot.providers.openai_compat import OpenAICompatibleProvider
 from aibot.providers.router import ProviderRouter
+from aibot.store.at_rest import AtRest
+from aibot.store.crypto import PLAIN, Cipher, keyring_for
 from aibot.store.engine import create_engine, create_writer_engine, migrate
 from aibot.store.pairings import PairingStore
 from aibot.store.repository import Repository
@@ -90,10 +92,17 @@ class Gateway:
         self.masker = SecretMasker(config.secrets())
         self.limiter, answers, self.coordinator = shared_state(config, self.metrics)
         coordinator = self.coordinator
-        self.engine = create_engine(config.storage.url)
-        self.repository = Repository(self.engine, fenced=coordinator is not None)
+        self.keyring = keyring_for(config.storage.encryption)
+        self.cipher: Cipher = self.keyring or PLAIN
+        sealed = self.keyring is not None
+        self.engine = create_engine(config.storage.url, secure_delete=sealed)
+        self.at_rest = AtRest(self.engine, self.keyring, clock=clock)
+        self.repository = Repository(
+            self.engine, fenced=coordinator is not None, cipher=self.cipher
+        )
         self.writer = GroupCommitWriter(
-            self.engine, sync_engine=create_writer_engine(config.storage.url)
+            self.engine,
+            sync_engine=create_writer_engine(config.storage.url, secure_delete=sealed),
         )
         self.router = ProviderRouter(
             build_providers(config),
@@ -207,6 +216,7 @@ class Gateway:
     async def start(self) -> None:
         self.loop_lag.start()
         await migrate(self.engine)
+        await self.at_rest.start()
         await self.keys.start_refreshing(
             ApiKeyStore(self.engine).usable, self.config.channels.api.key_refresh
         )
@@ -233,6 +243,7 @@ class Gateway:
         await self.outbox.stop()
         if self.coordinator is not None:
             await self.coordinator.stop()
+        await self.at_rest.stop()
         await self.writer.stop()
         await self.router.close()
         await self.limiter.close()

@@ -10,6 +10,7 @@ from aibot.admin.gateway_view import ModelsState, ProviderState
 from aibot.config.watch import ConfigReloader
 from aibot.gateway.build import Gateway
 from aibot.ops.metrics import Metrics
+from aibot.store.crypto import Cipher
 
 
 class ConsoleView:
@@ -19,6 +20,10 @@ class ConsoleView:
     @property
     def engine(self) -> AsyncEngine:
         return self._gateway.engine
+
+    @property
+    def cipher(self) -> Cipher:
+        return self._gateway.cipher
 
     @property
     def metrics(self) -> Metrics:

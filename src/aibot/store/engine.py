@@ -40,7 +40,19 @@ def async_url(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets readers run during the group commit; NORMAL sync is durable across app crashes."""
+    _pragmas(dbapi_connection, secure_delete=False)
+
+
+def _sqlite_pragmas_secure(dbapi_connection: Any, _record: Any) -> None:
+    """With encryption at rest, deleted and overwritten values are zeroed in the file too:
+    the plaintext a migration replaced must not linger in free pages."""
+    _pragmas(dbapi_connection, secure_delete=True)
+
+
+def _pragmas(dbapi_connection: Any, *, secure_delete: bool) -> None:
     cursor = dbapi_connection.cursor()
+    if secure_delete:
+        cursor.execute("PRAGMA secure_delete=ON")
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA busy_timeout=10000")
@@ -48,14 +60,15 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-def create_engine(url: str) -> AsyncEngine:
+def create_engine(url: str, *, secure_delete: bool = False) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         engine = create_async_engine(async_url(url))
-        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        pragmas = _sqlite_pragmas_secure if secure_delete else _sqlite_pragmas
+        event.listen(engine.sync_engine, "connect", pragmas)
         return engine
     options: dict[str, Any] = {}
     if parsed.get_backend_name() in ("mysql", "mariadb"):
@@ -73,14 +86,14 @@ def head_revision() -> str:
     return names[-1].split("_", 1)[0]
 
 
-def create_writer_engine(url: str) -> Engine | None:
+def create_writer_engine(url: str, *, secure_delete: bool = False) -> Engine | None:
     """For SQLite, a plain sqlite3 engine the group-commit writer drives from its own thread
     (see store/writer.py); other databases write through the async engine."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
         return None
     engine = create_sync_engine(parsed.set(drivername="sqlite"), pool_size=1, max_overflow=0)
-    event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "connect", _sqlite_pragmas_secure if secure_delete else _sqlite_pragmas)
     return engine
 
 

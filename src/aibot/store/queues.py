@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from aibot.core.messages import InboxRow, OutboxRow, ReplyTarget
+from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.dialects import Statements
 from aibot.store.rows import dump_target, inbox_row, outbox_row
 from aibot.store.schema import inbox, outbox
@@ -24,11 +25,17 @@ from aibot.store.writer import Write
 class QueueRows:
     """`fenced`: finishing an inbox row fails its whole transaction when the row is no longer
     pending. Several replicas turn it on, so that a replica whose session lock lapsed (a long
-    pause, a partition) cannot commit a second answer to a message another replica answered."""
+    pause, a partition) cannot commit a second answer to a message another replica answered.
 
-    def __init__(self, engine: AsyncEngine, *, fenced: bool = False) -> None:
+    `cipher` seals message text and answers as rows are built and opens them as they are read
+    (store/crypto.py); with encryption off it passes them through."""
+
+    def __init__(
+        self, engine: AsyncEngine, *, fenced: bool = False, cipher: Cipher = PLAIN
+    ) -> None:
         self.engine = engine
         self._fenced = fenced
+        self._cipher = cipher
         self._statements = Statements(engine.dialect.name)
         self._accept_inbox = self._statements.insert_unless_present(
             inbox, [inbox.c.channel, inbox.c.message_id], inbox.c.id
@@ -90,7 +97,7 @@ class QueueRows:
     async def _inbox_rows(self, query: Executable) -> list[InboxRow]:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [inbox_row(r) for r in rows]
+        return [inbox_row(r, text=self._cipher.open(r.text)) for r in rows]
 
     async def inbox_backlog(self) -> tuple[int, float | None]:
         """How many received messages are unanswered, and when the oldest arrived (None if
@@ -109,7 +116,7 @@ class QueueRows:
         )
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [outbox_row(r) for r in rows]
+        return [outbox_row(r, text=self._cipher.open(r.text)) for r in rows]
 
     # -- writes --------------------------------------------------------------------------
     def accept_inbox(
@@ -133,7 +140,7 @@ class QueueRows:
                 "message_id": message_id,
                 "session_key": session_key,
                 "user_id": user_id,
-                "text": text,
+                "text": self._cipher.seal(text),
                 "target": dump_target(target, principal=principal, request_id=request_id),
                 "status": "pending",
                 "attempts": 0,
@@ -154,7 +161,7 @@ class QueueRows:
                 "message_id": f"event:{event_id}",
                 "session_key": chat_key,
                 "user_id": "",
-                "text": kind,
+                "text": self._cipher.seal(kind),
                 "target": "{}",
                 "status": "event",
                 "attempts": 0,
@@ -189,7 +196,7 @@ class QueueRows:
                 "channel": channel,
                 "session_key": session_key,
                 "target": dump_target(target),
-                "text": text,
+                "text": self._cipher.seal(text),
                 "status": "pending",
                 "attempts": 0,
                 "next_attempt_at": now,

@@ -14,6 +14,7 @@ from sqlalchemy.sql import Executable
 
 from aibot.core.feedback import RatedAnswer
 from aibot.core.messages import ConversationRow, TurnRecord
+from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.queues import QueueRows
 from aibot.store.schema import audit_log, conversations, ratings, turns
 from aibot.store.writer import Write
@@ -23,8 +24,10 @@ CONVERSATION_CHANGES = ("model", "context_from")
 
 
 class Repository(QueueRows):
-    def __init__(self, engine: AsyncEngine, *, fenced: bool = False) -> None:
-        super().__init__(engine, fenced=fenced)
+    def __init__(
+        self, engine: AsyncEngine, *, fenced: bool = False, cipher: Cipher = PLAIN
+    ) -> None:
+        super().__init__(engine, fenced=fenced, cipher=cipher)
         self._conversation_upserts: dict[tuple[str, ...], Executable] = {}
         self._add_turn = turns.insert()
         self._audit = audit_log.insert()
@@ -78,9 +81,9 @@ class Repository(QueueRows):
         return [
             TurnRecord(
                 role=r.role,
-                content=r.content,
+                content=self._cipher.open(r.content),
                 created_at=r.created_at,
-                reasoning=r.reasoning,
+                reasoning=self._cipher.open_optional(r.reasoning),
                 provider=r.provider,
                 model=r.model,
                 request_id=r.request_id,
@@ -143,8 +146,8 @@ class Repository(QueueRows):
                 {
                     "session_key": session_key,
                     "role": r.role,
-                    "content": r.content,
-                    "reasoning": r.reasoning,
+                    "content": self._cipher.seal(r.content),
+                    "reasoning": self._cipher.seal_optional(r.reasoning),
                     "provider": r.provider,
                     "model": r.model,
                     "prompt_tokens": r.prompt_tokens,

@@ -35,7 +35,8 @@ def _load(raw: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def inbox_row(r: Row[Any]) -> InboxRow:
+def inbox_row(r: Row[Any], *, text: str | None = None) -> InboxRow:
+    """`text`: the message as read (opened, when the store seals it); else the column."""
     data = _load(r.target)
     principal, request_id = data.pop(_PRINCIPAL, None), data.pop(_REQUEST_ID, None)
     return InboxRow(
@@ -44,7 +45,7 @@ def inbox_row(r: Row[Any]) -> InboxRow:
         r.message_id,
         r.session_key,
         r.user_id,
-        r.text,
+        r.text if text is None else text,
         ReplyTarget.from_json(data),
         r.received_at,
         r.attempts,
@@ -53,14 +54,14 @@ def inbox_row(r: Row[Any]) -> InboxRow:
     )
 
 
-def outbox_row(r: Row[Any]) -> OutboxRow:
+def outbox_row(r: Row[Any], *, text: str | None = None) -> OutboxRow:
     return OutboxRow(
         r.id,
         r.inbox_id,
         r.channel,
         r.session_key,
         ReplyTarget.from_json(_load(r.target)),
-        r.text,
+        r.text if text is None else text,
         r.attempts,
         r.created_at,
         r.next_attempt_at,

@@ -135,7 +135,7 @@ admin_users = Table(
     Column("name", String(64), nullable=False),
     Column("role", String(16), nullable=False, doc="admin, operator or viewer."),
     Column("password_hash", Text, nullable=False, doc="argon2id, PHC string format."),
-    Column("totp_secret", String(64), nullable=True, doc="Base32 TOTP key; null: no 2nd factor."),
+    Column("totp_secret", String(255), nullable=True, doc="Base32 TOTP key (sealed); null: none."),
     Column("totp_last_step", Integer, nullable=True, doc="Last accepted TOTP step (no replay)."),
     Column("created_at", Float, nullable=False),
     Column("updated_at", Float, nullable=False),
@@ -188,4 +188,46 @@ api_keys = Table(
     Column("expires_at", Float, nullable=True),
     Column("revoked_at", Float, nullable=True),
     UniqueConstraint("key_hash", name="uq_api_keys_hash"),
+)
+
+data_keys = Table(
+    "data_keys",
+    metadata,
+    Column("key_id", String(16), primary_key=True, doc="From the key itself; 'plain': none."),
+    Column("state", String(16), nullable=False, doc="current, retiring (still used), retired."),
+    Column("check_value", Text, nullable=True, doc="A constant sealed with it: proves the key."),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+)
+
+store_jobs = Table(
+    "store_jobs",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("owner", String(128), nullable=True, doc="Who runs it now (a lease)."),
+    Column("lease_until", Float, nullable=False, default=0.0),
+    Column("progress", Text, nullable=False, default="{}", doc="Where to resume (JSON)."),
+    Column("updated_at", Float, nullable=False),
+)
+
+archive_objects = Table(
+    "archive_objects",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("object_key", String(512), nullable=False),
+    Column("session_key", String(255), nullable=False),
+    Column("day", String(10), nullable=False, doc="UTC day of its turns, YYYY-MM-DD."),
+    Column("first_turn_id", Integer, nullable=False),
+    Column("last_turn_id", Integer, nullable=False),
+    Column("turns", Integer, nullable=False),
+    Column("first_at", Float, nullable=False),
+    Column("last_at", Float, nullable=False),
+    Column("size", Integer, nullable=False, doc="Bytes of the compressed object."),
+    Column("sha256", String(64), nullable=False),
+    Column("key_ids", String(255), nullable=False, default="", doc="Data keys inside; ''."),
+    Column("archived_at", Float, nullable=False),
+    Column("restored_at", Float, nullable=True, doc="Its turns are back in the database."),
+    Column("manifest", String(512), nullable=True, doc="The manifest object listing it."),
+    UniqueConstraint("object_key", name="uq_archive_objects_key"),
+    Index("ix_archive_objects_session", "session_key", "day"),
 )

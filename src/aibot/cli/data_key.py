@@ -1,0 +1,184 @@
+"""`ai-bot data-key new | status | rotate`: the keys that encrypt conversations at rest."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, TypeVar
+
+import typer
+
+from aibot.cli.common import ConfigOption, console, fail, load_or_exit
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from aibot.config import Config
+    from aibot.store.crypto import Keyring
+
+T = TypeVar("T")
+
+# What the commands say, in one place (for the translation catalog).
+NO_ENCRYPTION = (
+    "storage.encryption is not set: add storage.encryption.key (make one with "
+    "`ai-bot data-key new`) and restart the gateway"
+)
+NOT_CURRENT = (
+    "the gateway writes with data key {store}, but this config's key is {mine}: restart the "
+    "gateway(s) with this config first, then run this again"
+)
+FOLLOWING = "re-encryption is running in {owner}; following it (Ctrl-C leaves it running)"
+PROGRESS = "{table}: up to row {last}, {count} values re-encrypted"
+DONE = "done: every value is encrypted with data key {key}"
+RETIRED = "no value uses {keys} any more: remove it from storage.encryption.old_keys"
+WROTE = "wrote a new data key to {path} (mode 0600); its id is {key}"
+STATUS_KEY = "data key {key}: {state}"
+STATUS_NONE = "encryption at rest is off for this database (no data key has sealed anything)"
+
+data_key_app = typer.Typer(
+    name="data-key",
+    help="Encryption at rest: make a key, see which keys the data uses, rotate to a new key.",
+    no_args_is_help=True,
+)
+
+
+@data_key_app.command("new")
+def new(
+    out: Annotated[
+        Path | None, typer.Option(help="Write the key to this file (mode 0600) instead.")
+    ] = None,
+) -> None:
+    """Print a new random 256-bit data key (base64), or write it to a file."""
+    from aibot.store.crypto import key_id, new_key, parse_key
+
+    key = new_key()
+    if out is None:
+        console.print(key, highlight=False, markup=False)
+        return
+    try:
+        fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except OSError as exc:
+        fail(f"cannot create {out}: {exc.strerror} (it must not exist yet)", code=1)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        handle.write(key + "\n")
+    console.print(
+        WROTE.format(path=out, key=key_id(parse_key(key, str(out)))), highlight=False, markup=False
+    )
+
+
+@data_key_app.command("status")
+def status(config: ConfigOption = None) -> None:
+    """Which data keys the stored values use, and what a rotation still has to do."""
+    from aibot.store.data_keys import PLAIN_ID
+    from aibot.store.schema import data_keys
+
+    settings = load_or_exit(config).config
+
+    async def read(engine: AsyncEngine) -> list[tuple[str, str]]:
+        from sqlalchemy import select
+
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                select(data_keys.c.key_id, data_keys.c.state).order_by(data_keys.c.created_at)
+            )
+            return [(r.key_id, r.state) for r in rows]
+
+    rows = _on_store(settings, read)
+    if not rows:
+        console.print(STATUS_NONE, highlight=False, markup=False)
+    for key, state in rows:
+        shown = "plaintext rows from before encryption" if key == PLAIN_ID else key
+        console.print(STATUS_KEY.format(key=shown, state=state), highlight=False, markup=False)
+
+
+@data_key_app.command("rotate")
+def rotate(
+    config: ConfigOption = None,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction.")] = 500,
+) -> None:
+    """Re-encrypt every stored value with the current key, in batches, while the gateway runs.
+
+    First set storage.encryption.key to the new key, move the old one to old_keys and restart
+    the gateway(s). Safe to stop and run again: it resumes where it stopped.
+    """
+    from aibot.cli.common import cipher_or_exit
+    from aibot.store.crypto import Keyring
+
+    settings = load_or_exit(config).config
+    keyring = cipher_or_exit(settings)
+    if not isinstance(keyring, Keyring):
+        fail(NO_ENCRYPTION)
+    _on_store(settings, lambda engine: _rotate(engine, keyring, batch), secure_delete=True)
+
+
+async def _rotate(engine: AsyncEngine, keyring: Keyring, batch: int) -> None:
+    from sqlalchemy import select
+
+    from aibot.store.at_rest import runner_name
+    from aibot.store.data_keys import register, verify
+    from aibot.store.jobs import JobBusy
+    from aibot.store.rekey import Rekey
+    from aibot.store.schema import data_keys
+
+    await verify(engine, keyring)
+    async with engine.connect() as connection:
+        current = (
+            await connection.execute(
+                select(data_keys.c.key_id).where(data_keys.c.state == "current")
+            )
+        ).scalar()
+    if current is None:
+        await register(engine, keyring, time.time())  # no gateway has encrypted yet: we start
+    elif current != keyring.current_id:
+        fail(NOT_CURRENT.format(store=current, mine=keyring.current_id))
+
+    def show(table: str, last: int, count: int) -> None:
+        console.print(
+            PROGRESS.format(table=table, last=last, count=count), highlight=False, markup=False
+        )
+
+    following = False
+    while True:
+        try:
+            report = await Rekey(engine, keyring, runner_name(), batch=batch).run(show)
+            break
+        except JobBusy as busy:
+            if not following:
+                console.print(FOLLOWING.format(owner=busy.owner), highlight=False, markup=False)
+                following = True
+            await asyncio.sleep(1.0)
+    console.print(DONE.format(key=keyring.current_id), highlight=False, markup=False)
+    retired = [k for k in report.retired if k != "plain"]
+    if retired:
+        console.print(RETIRED.format(keys=", ".join(retired)), highlight=False, markup=False)
+
+
+def _on_store(
+    settings: Config,
+    action: Callable[[AsyncEngine], Awaitable[T]],
+    *,
+    secure_delete: bool = False,
+) -> T:
+    """Runs `action` on the migrated store; store and key problems end in one line."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from aibot.config import ConfigError
+    from aibot.store.engine import create_engine, migrate
+
+    async def main() -> T:
+        engine = create_engine(settings.storage.url, secure_delete=secure_delete)
+        try:
+            await migrate(engine)
+            return await action(engine)
+        finally:
+            await engine.dispose()
+
+    try:
+        return asyncio.run(main())
+    except ConfigError as exc:
+        fail(str(exc))
+    except (SQLAlchemyError, OSError) as exc:
+        fail(f"cannot use the store: {str(exc).splitlines()[0]} (check storage.url)", code=1)

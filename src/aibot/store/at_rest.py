@@ -1,0 +1,86 @@
+"""The gateway's part in encryption at rest: prove the keys before serving, then finish any
+in-place migration or rotation in the background while it serves."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+import time
+from collections.abc import Callable
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aibot.store.crypto import Keyring
+from aibot.store.data_keys import PLAIN_ID, register, verify
+from aibot.store.engine import create_engine
+from aibot.store.jobs import JobBusy
+from aibot.store.rekey import Rekey
+
+log = structlog.get_logger("aibot.store")
+BACKGROUND_PAUSE = 0.05  # between batches, so a migration never crowds out live traffic
+
+
+def runner_name() -> str:
+    return f"{socket.gethostname()[:40]}-{os.getpid()}"
+
+
+def verify_keys(url: str, keyring: Keyring | None) -> None:
+    """Before the server starts: raises DataKeyError (a ConfigError) for a wrong or missing key,
+    so `ai-bot run` ends with one line instead of a failed startup deep in the server."""
+
+    async def check() -> None:
+        engine = create_engine(url)
+        try:
+            await verify(engine, keyring)
+        finally:
+            await engine.dispose()
+
+    asyncio.run(check())
+
+
+class AtRest:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        keyring: Keyring | None,
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._engine = engine
+        self._keyring = keyring
+        self._clock = clock
+        self._task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await verify(self._engine, self._keyring)
+        if self._keyring is None:
+            return
+        pending = await register(self._engine, self._keyring, self._clock())
+        if PLAIN_ID in pending:
+            # Encryption was just turned on for a store with data: migrate it in place. (Moving
+            # to a new key is `ai-bot data-key rotate`, run when the operator chooses.)
+            log.info("encrypting stored conversations in the background", replacing=pending)
+            self._task = asyncio.create_task(self._rekey(self._keyring), name="rekey")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _rekey(self, keyring: Keyring) -> None:
+        job = Rekey(self._engine, keyring, runner_name(), pause=BACKGROUND_PAUSE, clock=self._clock)
+        try:
+            report = await job.run()
+        except JobBusy as busy:
+            log.info("another process is re-encrypting the store", runner=busy.owner)
+            return
+        except Exception as exc:  # the gateway serves on; `ai-bot data-key rotate` resumes it
+            log.warning("background re-encryption stopped", error=str(exc)[:300])
+            return
+        log.info(
+            "stored conversations re-encrypted", values=report.resealed, retired=report.retired
+        )

@@ -1,0 +1,120 @@
+"""Which data keys a store's values are sealed with, so a wrong or missing key stops the start.
+
+`data_keys` has a row per key that ever sealed a value here: `current` (what new values are
+sealed with), `retiring` (values may still use it: it must stay configured) or `retired` (no
+value uses it any more). The pseudo key `plain` stands for rows written before encryption was
+turned on; it retires once the in-place migration has sealed them all (store/rekey.py).
+
+Each key's row holds a constant sealed with it, so a key is proven before any message is read:
+the gateway never shows garbage, and never seals new values under a key the operator mistyped.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import exists, select, update
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from aibot.store.crypto import DataKeyError, Keyring
+from aibot.store.dialects import Statements
+from aibot.store.schema import admin_users, data_keys, inbox, outbox, turns
+
+PLAIN_ID = "plain"
+CHECK = "ai-bot data key check"
+
+
+async def keys_in_use(engine: AsyncEngine) -> dict[str, str | None]:
+    """Key id → its check value, for the keys not yet retired; empty for a store that never
+    had encryption on (or predates it: no table yet)."""
+    query = select(data_keys.c.key_id, data_keys.c.check_value).where(
+        data_keys.c.state != "retired"
+    )
+    try:
+        async with engine.connect() as connection:
+            return {r.key_id: r.check_value for r in (await connection.execute(query)).all()}
+    except DBAPIError:
+        return {}
+
+
+async def verify(engine: AsyncEngine, keyring: Keyring | None) -> dict[str, str | None]:
+    """Raises DataKeyError, in words the operator can act on, unless this config can read
+    everything the store holds; returns the keys in use."""
+    in_use = await keys_in_use(engine)
+    sealed = sorted(k for k in in_use if k != PLAIN_ID)
+    if keyring is None:
+        if sealed:
+            raise DataKeyError(
+                f"this database holds encrypted conversations (data key {', '.join(sealed)}) "
+                "but storage.encryption is not set: configure the key they were encrypted with"
+            )
+        return in_use
+    missing = [k for k in sealed if k not in keyring.key_ids]
+    if missing:
+        raise DataKeyError(
+            f"this database holds conversations encrypted with data key {', '.join(missing)}, "
+            f"but the configured key is {keyring.current_id}"
+            + (
+                f" (old keys: {', '.join(sorted(keyring.key_ids - {keyring.current_id}))})"
+                if len(keyring.key_ids) > 1
+                else ""
+            )
+            + ": is it the wrong key? Set storage.encryption.key to the key the data was "
+            "encrypted with, or list that key in storage.encryption.old_keys"
+        )
+    for key, check in in_use.items():
+        if key != PLAIN_ID and (check is None or keyring.open(check) != CHECK):
+            raise DataKeyError(f"the check value of data key {key} is damaged")
+    return in_use
+
+
+async def register(engine: AsyncEngine, keyring: Keyring, now: float) -> list[str]:
+    """Makes the configured key the current one (the others in use become `retiring`); on the
+    first start with encryption on, existing rows are marked as plaintext still to be sealed.
+    Returns the keys (`plain` included) whose values still need re-encrypting."""
+    statements = Statements(engine.dialect.name)
+    add = statements.insert_unless_present(data_keys, [data_keys.c.key_id], data_keys.c.key_id)
+    async with engine.begin() as connection:
+        first = (await connection.execute(select(data_keys.c.key_id).limit(1))).first() is None
+        if first and await _has_rows(connection):
+            await connection.execute(add, _row(PLAIN_ID, "retiring", None, now))
+        await connection.execute(add, _row(keyring.current_id, "current", keyring.seal(CHECK), now))
+        await connection.execute(
+            update(data_keys)
+            .where(data_keys.c.key_id == keyring.current_id)
+            .values(state="current", updated_at=now)
+        )
+        await connection.execute(
+            update(data_keys)
+            .where(data_keys.c.key_id != keyring.current_id, data_keys.c.state == "current")
+            .values(state="retiring", updated_at=now)
+        )
+        rows = await connection.execute(
+            select(data_keys.c.key_id).where(data_keys.c.state == "retiring")
+        )
+        return sorted(rows.scalars().all())
+
+
+def _row(key_id: str, state: str, check: str | None, now: float) -> dict[str, object]:
+    return {
+        "key_id": key_id,
+        "state": state,
+        "check_value": check,
+        "created_at": now,
+        "updated_at": now,
+    }
+
+
+async def _has_rows(connection: AsyncConnection) -> bool:
+    """Whether any value that encryption covers was written before it was turned on."""
+    for table, condition in (
+        (turns, None),
+        (inbox, None),
+        (outbox, None),
+        (admin_users, admin_users.c.totp_secret.is_not(None)),
+    ):
+        query = exists().select_from(table)
+        if condition is not None:
+            query = query.where(condition)
+        if (await connection.execute(select(query))).scalar():
+            return True
+    return False
