@@ -74,7 +74,7 @@ class Rekey:
             retiring = await self._retiring()
             for table, key, columns in SEALED:
                 count = await self._walk(table, key, columns, position, on_progress)
-                report.resealed[table.name] = count
+                report.resealed[str(table.name)] = count
             report.retired = await self._retire(retiring)
         except BaseException:
             await asyncio.shield(self._lease.release())
@@ -93,7 +93,7 @@ class Rekey:
         on_progress: Progress | None,
     ) -> int:
         resealed = 0
-        after = int(position.get(table.name, 0))
+        after = int(position.get(str(table.name), 0))
         query = select(key, *columns).where(key > bindparam("after")).order_by(key)
         writes = {
             column.name: update(table)
@@ -118,7 +118,7 @@ class Rekey:
                         await connection.execute(writes[column.name], changes)
                         resealed += len(changes)
                 after = rows[-1][0]
-                position[table.name] = after
+                position[str(table.name)] = after
                 await self._lease.save(connection, position)
             if on_progress is not None:
                 shown = on_progress(table.name, after, resealed)
