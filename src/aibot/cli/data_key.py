@@ -117,9 +117,8 @@ def rotate(
 async def _rotate(engine: AsyncEngine, keyring: Keyring, batch: int) -> None:
     from sqlalchemy import select
 
-    from aibot.store.at_rest import runner_name
     from aibot.store.data_keys import register, verify
-    from aibot.store.jobs import JobBusy
+    from aibot.store.jobs import JobBusy, runner_name
     from aibot.store.rekey import Rekey
     from aibot.store.schema import data_keys
 

@@ -9,6 +9,8 @@ import typer
 
 from aibot import __version__
 from aibot.cli.admin import admin_app
+from aibot.cli.archive import archive as archive_command
+from aibot.cli.archive import restore_archive as restore_archive_command
 from aibot.cli.backup import backup as backup_command
 from aibot.cli.backup import maintenance as maintenance_command
 from aibot.cli.backup import restore as restore_command
@@ -160,6 +162,8 @@ app.command()(deploy_command)
 app.command()(backup_command)
 app.command()(restore_command)
 app.command()(maintenance_command)
+app.command()(archive_command)
+app.command("restore-archive")(restore_archive_command)
 app.command("eval")(eval_command)
 
 

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, model_validator
 
+from aibot.config.archive import ArchiveConfig
 from aibot.config.base import Section
 from aibot.config.channels import ChannelsConfig
 from aibot.config.conversation import EventsConfig, SessionConfig
@@ -44,6 +45,7 @@ class Config(Section):
     retention: RetentionConfig = Field(
         default_factory=RetentionConfig, description="What `ai-bot maintenance` deletes."
     )
+    archive: ArchiveConfig | None = Field(None, description="Old history to object storage.")
     logging: LoggingConfig = Field(
         default_factory=LoggingConfig, description="Log level and format."
     )
@@ -96,6 +98,7 @@ class Config(Section):
             values += channel.secret_values()
         values += [p for p in map(url_password, (self.storage.url, self.redis.url or "")) if p]
         values += self.storage.encryption.secret_values() if self.storage.encryption else []
+        values += self.archive.secret_values() if self.archive else []
         return values
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import socket
 import time
 from collections.abc import Callable
 
@@ -16,15 +14,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.store.crypto import Keyring
 from aibot.store.data_keys import PLAIN_ID, register, verify
 from aibot.store.engine import create_engine
-from aibot.store.jobs import JobBusy
+from aibot.store.jobs import JobBusy, runner_name
 from aibot.store.rekey import Rekey
 
 log = structlog.get_logger("aibot.store")
 BACKGROUND_PAUSE = 0.05  # between batches, so a migration never crowds out live traffic
-
-
-def runner_name() -> str:
-    return f"{socket.gethostname()[:40]}-{os.getpid()}"
 
 
 def verify_keys(url: str, keyring: Keyring | None) -> None:

@@ -1,13 +1,16 @@
 """Long store jobs that resume where they stopped and run once across replicas and the CLI.
 
 A job's row in `store_jobs` holds its progress and a lease: whoever holds an unexpired lease
-runs it; a killed runner's lease lapses and the next one resumes from the saved progress. The
+runs it; a killed runner's lease lapses (at once, when it ran on this host and its process is
+gone) and the next one resumes from the saved progress. The
 progress is saved in the same transaction as the batch it describes, so a crash can never
 record work that was not committed (or lose work that was).
 """
 
 from __future__ import annotations
 
+import os
+import socket
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,6 +21,25 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aibot.store.dialects import Statements
 from aibot.store.schema import store_jobs
+
+
+def runner_name() -> str:
+    """This process as a job owner: host and pid."""
+    return f"{socket.gethostname()[:40]}-{os.getpid()}"
+
+
+def _gone(owner: str | None) -> bool:
+    """Whether `owner` ran on this host in a process that no longer exists."""
+    host, _, pid = (owner or "").rpartition("-")
+    if host != socket.gethostname()[:40] or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
 
 
 class JobBusy(Exception):
@@ -53,15 +75,19 @@ class JobLease:
         row = {"name": self.name, "owner": None, "lease_until": 0.0, "progress": "{}"}
         async with self._engine.begin() as connection:
             await connection.execute(add, {**row, "updated_at": now})
+            holder = (
+                await connection.execute(
+                    select(store_jobs.c.owner).where(store_jobs.c.name == self.name)
+                )
+            ).scalar()
+            free = [store_jobs.c.owner.is_(None), store_jobs.c.owner == self.owner]
+            if _gone(holder):
+                free.append(store_jobs.c.owner == holder)
             taken = await connection.execute(
                 update(store_jobs)
                 .where(
                     store_jobs.c.name == self.name,
-                    or_(
-                        store_jobs.c.owner.is_(None),
-                        store_jobs.c.owner == self.owner,
-                        store_jobs.c.lease_until < now,
-                    ),
+                    or_(*free, store_jobs.c.lease_until < now),
                 )
                 .values(owner=self.owner, lease_until=now + self._ttl, updated_at=now)
             )

@@ -1,0 +1,218 @@
+"""The object-storage archive against a real S3 API on loopback (moto, tests/fakes/s3_server.py):
+a round trip through the real gateway, `ai-bot archive` killed with SIGKILL, the bucket going
+away mid-run, and a bucket that refuses writes. The invariant checked after every failure: each
+turn is in exactly one place, the database or an object its stub names, unchanged."""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import signal
+import sqlite3
+from contextlib import closing
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pytest
+import yaml
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aibot.config.archive import ArchiveConfig
+from aibot.core.messages import TurnRecord
+from aibot.store.archive.archiver import Archiver
+from aibot.store.archive.bucket import ArchiveError, Bucket
+from aibot.store.archive.objects import unpack
+from aibot.store.archive.restore import restore
+from aibot.store.engine import create_engine, migrate
+from aibot.store.repository import Repository
+from aibot.store.schema import archive_objects, turns
+from aibot.store.writer import GroupCommitWriter
+from tests.conftest import AI_BOT, GatewayFactory, gateway_env
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.s3_server import S3Server
+from tests.integration.test_encryption import KEY_A, SECRET_WORDS, ai_bot, sealed
+from tests.integration.test_replicas import chat, remembered_users
+
+DAY = 86400.0
+NOW = 1_765_000_000.0
+
+
+def all_turns(database: Path) -> list[tuple[Any, ...]]:
+    with closing(sqlite3.connect(database)) as db:
+        return db.execute("SELECT * FROM turns ORDER BY id").fetchall()
+
+
+async def test_archive_then_restore_brings_a_conversations_memory_back_exactly(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
+    fake_llm.reply = remembered_users
+    async with S3Server() as s3, aiohttp.ClientSession() as http:
+        gw = await gateway_factory({"archive": s3.config(), **sealed(KEY_A)})
+        for i in range(4):
+            await chat(http, gw, "kept", f"{SECRET_WORDS[1]} {i}")
+        await chat(http, gw, "other", "hello")
+        database = gw.workdir / "ai-bot.db"
+        before = [row for row in all_turns(database) if row[1] == "api:kept"]
+
+        code, out, err = await ai_bot(gw, "archive", "--idle-days", "0")
+        assert code == 0, err
+        assert "archived 10 turns of 2 conversations" in out and "manifest" in out
+        assert all_turns(database) == []
+        keys = await s3.keys()
+        assert any("/manifests/" in k for k in keys)
+        for key in keys:  # the bucket of an encrypted store holds no message text either
+            data = await s3.read(key)
+            text = (gzip.decompress(data) if key.endswith(".gz") else data).decode()
+            assert not any(word in text for word in SECRET_WORDS)
+
+        code, out, err = await ai_bot(gw, "restore-archive", "api:kept")
+        assert code == 0, err
+        assert "restored 8 turns" in out
+        assert all_turns(database) == before  # every column of every row, ids included
+        code, out, _ = await ai_bot(gw, "restore-archive", "api:kept")
+        assert "nothing archived for api:kept" in out  # a second restore changes nothing
+        await gw.restart()  # no cached memory: it is read back from the store
+        reply = await chat(http, gw, "kept", "again")
+    assert reply == "|".join(f"{SECRET_WORDS[1]} {i}" for i in range(4)) + "|again"
+
+
+async def old_conversations(url: str, conversations: int, days: int = 2) -> list[int]:
+    """Conversations last active weeks ago, `days` days of 3 exchanges each; their turn ids."""
+    engine = create_engine(url)
+    await migrate(engine)
+    repo, writer = Repository(engine), GroupCommitWriter(engine)
+    writer.start()
+    try:
+        for c in range(conversations):
+            records = [
+                TurnRecord(role, f"c{c} d{d} t{t} {role}", NOW - (40 - d) * DAY + t)
+                for d in range(days)
+                for t in range(3)
+                for role in ("user", "assistant")
+            ]
+            last = records[-1].created_at
+            await writer.submit(
+                repo.save_conversation(f"c{c:03d}", "api", "u", last),
+                *repo.add_turns(f"c{c:03d}", records),
+            )
+    finally:
+        await writer.stop()
+    async with engine.connect() as connection:
+        ids = list((await connection.execute(select(turns.c.id))).scalars())
+    await engine.dispose()
+    return ids
+
+
+async def check_each_turn_in_one_place(url: str, s3: S3Server, expected: list[int]) -> int:
+    """Returns how many turns are archived."""
+    engine = create_engine(url)
+    async with engine.connect() as connection:
+        in_db = list((await connection.execute(select(turns.c.id))).scalars())
+        stubs = (await connection.execute(select(archive_objects))).all()
+    await engine.dispose()
+    archived: list[int] = []
+    for stub in stubs:
+        _header, rows = unpack(await s3.read(stub.object_key))
+        assert [r["id"] for r in rows] == list(range(stub.first_turn_id, stub.last_turn_id + 1))
+        archived += [r["id"] for r in rows]
+    assert not set(in_db) & set(archived), "a turn is both in the database and archived"
+    assert sorted(in_db + archived) == sorted(expected), "a turn was lost or duplicated"
+    return len(archived)
+
+
+def config_file(directory: Path, url: str, archive: dict[str, Any]) -> Path:
+    path = directory / "config.yaml"
+    path.write_text(yaml.safe_dump({"storage": {"url": url}, "archive": archive}))
+    return path
+
+
+async def test_sigkill_during_archive_loses_nothing(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ai-bot.db'}"
+    expected = await old_conversations(url, 60)
+    async with S3Server() as s3:
+        config = config_file(tmp_path, url, s3.config())
+        process = await asyncio.create_subprocess_exec(
+            str(AI_BOT), "archive", "-c", str(config), cwd=tmp_path, env=gateway_env()
+        )
+        deadline = asyncio.get_running_loop().time() + 60
+        while len(await s3.keys()) < 6:
+            assert process.returncode is None, "the archive finished before it could be killed"
+            assert asyncio.get_running_loop().time() < deadline
+            await asyncio.sleep(0.01)
+        process.send_signal(signal.SIGKILL)
+        await process.wait()
+        archived = await check_each_turn_in_one_place(url, s3, expected)
+        assert 0 < archived < len(expected)
+
+        again = await asyncio.create_subprocess_exec(
+            str(AI_BOT),
+            "archive",
+            "-c",
+            str(config),
+            cwd=tmp_path,
+            env=gateway_env(),
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await asyncio.wait_for(again.communicate(), 120)
+        assert again.returncode == 0, out
+        assert await check_each_turn_in_one_place(url, s3, expected) == len(expected)
+
+
+async def test_an_outage_mid_archive_stops_cleanly_and_a_rerun_finishes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ai-bot.db'}"
+    expected = await old_conversations(url, 8)
+    original = all_turns(tmp_path / "ai-bot.db")
+    async with S3Server() as s3:
+        bucket = Bucket(ArchiveConfig(**s3.config()))
+        engine: AsyncEngine = create_engine(url)
+        written = 0
+
+        def outage_after_three(_packed: object) -> None:
+            nonlocal written
+            written += 1
+            if written == 3:
+                s3.relay.go_down()
+
+        with pytest.raises(ArchiveError, match=r"cannot write .* reachable"):
+            await Archiver(engine, bucket, clock=lambda: NOW, on_object=outage_after_three).run(30)
+        assert await check_each_turn_in_one_place(url, s3, expected) == 3 * 6
+        await s3.relay.come_back()
+        report = await Archiver(engine, bucket, clock=lambda: NOW).run(30)
+        assert report.turns == len(expected) - 3 * 6 and report.manifest is not None
+        assert await check_each_turn_in_one_place(url, s3, expected) == len(expected)
+        restored = await restore(engine, bucket, None, clock=lambda: NOW)
+        assert restored.turns == len(expected)
+        await engine.dispose()
+    assert all_turns(tmp_path / "ai-bot.db") == original
+
+
+@pytest.mark.parametrize("refusal", ["read-only user", "wrong key"])
+async def test_a_bucket_that_refuses_writes_changes_nothing(refusal: str, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ai-bot.db'}"
+    await old_conversations(url, 3)
+    original = all_turns(tmp_path / "ai-bot.db")
+    async with S3Server() as s3:
+        credentials = await s3.deny_writes()
+        if refusal == "wrong key":
+            credentials["secret_access_key"] = "not-the-secret"
+        config = config_file(tmp_path, url, s3.config(**credentials))
+        process = await asyncio.create_subprocess_exec(
+            str(AI_BOT),
+            "archive",
+            "-c",
+            str(config),
+            cwd=tmp_path,
+            env={**gateway_env(), "COLUMNS": "300"},
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _out, err = await asyncio.wait_for(process.communicate(), 60)
+    assert process.returncode == 1
+    lines = err.decode().strip().splitlines()
+    assert len(lines) == 1 and "the bucket refused the credentials" in lines[0], err
+    assert "Traceback" not in err.decode() and credentials["secret_access_key"] not in err.decode()
+    assert all_turns(tmp_path / "ai-bot.db") == original
+    with closing(sqlite3.connect(tmp_path / "ai-bot.db")) as db:
+        assert db.execute("SELECT count(*) FROM archive_objects").fetchone() == (0,)
