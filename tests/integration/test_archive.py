@@ -216,3 +216,23 @@ async def test_a_bucket_that_refuses_writes_changes_nothing(refusal: str, tmp_pa
     assert all_turns(tmp_path / "ai-bot.db") == original
     with closing(sqlite3.connect(tmp_path / "ai-bot.db")) as db:
         assert db.execute("SELECT count(*) FROM archive_objects").fetchone() == (0,)
+
+
+async def test_the_daily_maintenance_archives_before_it_deletes(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ai-bot.db'}"
+    expected = await old_conversations(url, 2)
+    async with S3Server() as s3:
+        config = config_file(tmp_path, url, s3.config(after_days=7))
+        process = await asyncio.create_subprocess_exec(
+            str(AI_BOT),
+            "maintenance",
+            "-c",
+            str(config),
+            cwd=tmp_path,
+            env={**gateway_env(), "COLUMNS": "300"},
+            stdout=asyncio.subprocess.PIPE,
+        )
+        out, _ = await asyncio.wait_for(process.communicate(), 60)
+        assert process.returncode == 0, out
+        assert out.decode().startswith("archived 24 turns of 2 conversations"), out
+        assert await check_each_turn_in_one_place(url, s3, expected) == len(expected)

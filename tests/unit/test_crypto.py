@@ -134,3 +134,34 @@ async def test_rekey_migrates_plaintext_and_rotates_resuming_after_a_stop(
     contents = [t.content for t in await reader.recent_turns("s", -1.0, 20)]
     assert contents == [f"old {i}" for i in range(7)] + ["under a"]
     await verify(sql_engine, Keyring(KEY_B))
+
+
+async def test_a_key_archived_objects_still_use_is_not_retired(sql_engine: AsyncEngine) -> None:
+    from sqlalchemy import insert
+
+    from aibot.store.rekey import Rekey
+    from aibot.store.schema import archive_objects
+
+    a, b = Keyring(KEY_A), Keyring(KEY_B, [KEY_A])
+    await register(sql_engine, a, 1.0)
+    stub = {
+        "object_key": "ai-bot/conversations/x.jsonl.gz",
+        "session_key": "s",
+        "day": "2026-01-01",
+        "first_turn_id": 1,
+        "last_turn_id": 2,
+        "turns": 2,
+        "first_at": 1.0,
+        "last_at": 2.0,
+        "size": 10,
+        "sha256": "0" * 64,
+        "key_ids": a.current_id,
+        "archived_at": 3.0,
+    }
+    async with sql_engine.begin() as connection:
+        await connection.execute(insert(archive_objects), stub)
+    await register(sql_engine, b, 4.0)
+    report = await Rekey(sql_engine, b, "me").run()
+    assert report.archived == {a.current_id: 1} and report.retired == []
+    with pytest.raises(DataKeyError, match=a.current_id):
+        await verify(sql_engine, Keyring(KEY_B))  # still needed to restore that object

@@ -48,9 +48,15 @@ def archive(
     settings = load_or_exit(config).config
     if settings.archive is None:
         fail(NOT_CONFIGURED)
+    console.print(archive_now(settings, idle_days), highlight=False, markup=False)
+
+
+def archive_now(settings: Config, idle_days: float | None = None) -> str:
+    """One archive run (also the first step of `ai-bot maintenance`); its summary line."""
+    assert settings.archive is not None
     days = settings.archive.after_days if idle_days is None else idle_days
     report = _with_bucket(settings, lambda engine, bucket: _archive(engine, bucket, days))
-    console.print(summary(report, days, settings), highlight=False, markup=False)
+    return summary(report, days, settings)
 
 
 def summary(report: ArchiveReport, days: float, settings: Config) -> str:

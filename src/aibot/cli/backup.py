@@ -122,7 +122,8 @@ def restore(
 
 
 def maintenance(config: ConfigOption = None) -> None:
-    """Delete turns, inbox and outbox rows older than the `retention` settings (daily job)."""
+    """Archive idle conversations (with `archive:`), then delete turns, inbox and outbox rows
+    older than the `retention` settings (daily job)."""
     import asyncio
 
     from sqlalchemy.exc import SQLAlchemyError
@@ -142,6 +143,11 @@ def maintenance(config: ConfigOption = None) -> None:
             "the gateway runs in)",
             code=1,
         )
+
+    if settings.archive is not None:  # first, so retention never deletes what it would keep
+        from aibot.cli.archive import archive_now
+
+        console.print(archive_now(settings), highlight=False, markup=False)
 
     async def run() -> dict[str, int]:
         engine = create_engine(settings.storage.url)

@@ -34,6 +34,10 @@ FOLLOWING = "re-encryption is running in {owner}; following it (Ctrl-C leaves it
 PROGRESS = "{table}: up to row {last}, {count} values re-encrypted"
 DONE = "done: every value is encrypted with data key {key}"
 RETIRED = "no value uses {keys} any more: remove it from storage.encryption.old_keys"
+ARCHIVED = (
+    "keep data key {key} in storage.encryption.old_keys: {count} archived objects still use it "
+    "(after `ai-bot restore-archive`, run this again)"
+)
 WROTE = "wrote a new data key to {path} (mode 0600); its id is {key}"
 STATUS_KEY = "data key {key}: {state}"
 STATUS_NONE = "encryption at rest is off for this database (no data key has sealed anything)"
@@ -153,6 +157,8 @@ async def _rotate(engine: AsyncEngine, keyring: Keyring, batch: int) -> None:
     retired = [k for k in report.retired if k != "plain"]
     if retired:
         console.print(RETIRED.format(keys=", ".join(retired)), highlight=False, markup=False)
+    for key, count in report.archived.items():
+        console.print(ARCHIVED.format(key=key, count=count), highlight=False, markup=False)
 
 
 def _on_store(

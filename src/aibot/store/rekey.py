@@ -19,12 +19,13 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Column, Table, bindparam, select, text, update
+from sqlalchemy import Column, Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aibot.store.crypto import DataKeyError, Keyring
+from aibot.store.data_keys import PLAIN_ID
 from aibot.store.jobs import JobLease
-from aibot.store.schema import admin_users, data_keys, inbox, outbox, turns
+from aibot.store.schema import admin_users, archive_objects, data_keys, inbox, outbox, turns
 
 JOB = "data-key-rotate"
 BATCH = 500
@@ -42,6 +43,7 @@ SEALED: tuple[tuple[Table, Column[int], tuple[Column[str], ...]], ...] = (
 class RekeyReport:
     resealed: dict[str, int] = field(default_factory=dict)  # table → values re-sealed
     retired: list[str] = field(default_factory=list)  # keys no value uses any more
+    archived: dict[str, int] = field(default_factory=dict)  # kept: key → archived objects
 
 
 Progress = Callable[[str, int, int], Awaitable[None] | None]  # table, last id, values so far
@@ -75,7 +77,8 @@ class Rekey:
             for table, key, columns in SEALED:
                 count = await self._walk(table, key, columns, position, on_progress)
                 report.resealed[str(table.name)] = count
-            report.retired = await self._retire(retiring)
+            report.archived = await self._in_archives(retiring)
+            report.retired = await self._retire([k for k in retiring if k not in report.archived])
         except BaseException:
             await asyncio.shield(self._lease.release())
             raise
@@ -149,6 +152,28 @@ class Rekey:
                 select(data_keys.c.key_id).where(data_keys.c.state == "retiring")
             )
             return sorted(rows.scalars().all())
+
+    async def _in_archives(self, keys: list[str]) -> dict[str, int]:
+        """Keys that archived objects (not restored) still hold values under: they stay
+        `retiring`, and so required, until those objects are restored (and re-sealed here)."""
+        counts: dict[str, int] = {}
+        async with self._engine.connect() as connection:
+            for key in keys:
+                if key == PLAIN_ID:
+                    continue  # plaintext needs no key to be read back
+                found = (
+                    await connection.execute(
+                        select(func.count())
+                        .select_from(archive_objects)
+                        .where(
+                            archive_objects.c.restored_at.is_(None),
+                            archive_objects.c.key_ids.contains(key),
+                        )
+                    )
+                ).scalar_one()
+                if found:
+                    counts[key] = int(found)
+        return counts
 
     async def _retire(self, keys: list[str]) -> list[str]:
         if not keys:
