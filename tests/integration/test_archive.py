@@ -32,6 +32,7 @@ from aibot.store.writer import GroupCommitWriter
 from tests.conftest import AI_BOT, GatewayFactory, gateway_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.s3_server import S3Server
+from tests.integration.test_admin import Console, create_user
 from tests.integration.test_encryption import KEY_A, SECRET_WORDS, ai_bot, sealed
 from tests.integration.test_replicas import chat, remembered_users
 
@@ -62,6 +63,11 @@ async def test_archive_then_restore_brings_a_conversations_memory_back_exactly(
         assert all_turns(database) == []
         keys = await s3.keys()
         assert any("/manifests/" in k for k in keys)
+        await create_user(gw, "ops", "viewer")
+        async with Console(gw) as console:  # the console reads archived turns in place
+            assert (await console.login("ops"))[0] == 303
+            status, page = await console.page("/admin/conversation?key=api:kept")
+        assert status == 200 and f"{SECRET_WORDS[1]} 3" in page
         for key in keys:  # the bucket of an encrypted store holds no message text either
             data = await s3.read(key)
             text = (gzip.decompress(data) if key.endswith(".gz") else data).decode()

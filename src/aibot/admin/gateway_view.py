@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.config import CanaryConfig
 from aibot.config.watch import ConfigReloader
 from aibot.ops.metrics import Metrics
+from aibot.store.archive.bucket import Bucket
 from aibot.store.crypto import Cipher
 
 
@@ -42,6 +43,10 @@ class GatewayView(Protocol):
     @property
     def cipher(self) -> Cipher:
         """How stored message text is opened (encryption at rest), for transcripts."""
+
+    @property
+    def archive(self) -> Bucket | None:
+        """The archive bucket, when configured: transcripts read archived turns from it."""
 
     @property
     def metrics(self) -> Metrics: ...

@@ -40,7 +40,9 @@ class RecordPages(ConsoleBase):
 
     async def conversation(self, call: Call) -> Response:
         key = call.request.query_params.get("key", "")
-        turns = await transcript(self.gateway.engine, key, cipher=self.gateway.cipher)
+        turns = await transcript(
+            self.gateway.engine, key, cipher=self.gateway.cipher, archive=self.gateway.archive
+        )
         if not turns:
             return self.error(call.who, 404, "No conversation with that key.")
         return self.render(
@@ -55,7 +57,9 @@ class RecordPages(ConsoleBase):
 
     async def export(self, call: Call) -> Response:
         key = call.request.query_params.get("key", "")
-        turns = await transcript(self.gateway.engine, key, cipher=self.gateway.cipher)
+        turns = await transcript(
+            self.gateway.engine, key, cipher=self.gateway.cipher, archive=self.gateway.archive
+        )
         if not turns:
             return self.error(call.who, 404, "No conversation with that key.")
         await self.audit.record(call.who.audit("conversation.export", key))

@@ -7,14 +7,20 @@ sealed and are searched in SQL as before)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import structlog
 from sqlalchemy import or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.admin.inputs import printable
 from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.schema import conversations, outbox, turns
+
+if TYPE_CHECKING:
+    from aibot.store.archive.bucket import Bucket
+
+log = structlog.get_logger("aibot.admin")
 
 DEAD_STATES = ("dead", "expired")
 SEALED_SEARCH_TURNS = 20_000
@@ -84,8 +90,42 @@ async def _sessions_mentioning(engine: AsyncEngine, query: str, cipher: Cipher) 
 
 
 async def transcript(
-    engine: AsyncEngine, session_key: str, limit: int = 1000, cipher: Cipher = PLAIN
+    engine: AsyncEngine,
+    session_key: str,
+    limit: int = 1000,
+    cipher: Cipher = PLAIN,
+    archive: Bucket | None = None,
 ) -> list[Turn]:
+    """The conversation oldest first: archived turns are read from the bucket in place (a
+    bucket that cannot be read leaves them out, with a warning in the log)."""
+    older = await _archived(engine, session_key, limit, cipher, archive)
+    return older + await _stored(engine, session_key, limit - len(older), cipher)
+
+
+async def _archived(
+    engine: AsyncEngine, session_key: str, limit: int, cipher: Cipher, archive: Bucket | None
+) -> list[Turn]:
+    if archive is None or "\x00" in session_key:
+        return []
+    from aibot.store.archive.bucket import ArchiveError
+    from aibot.store.archive.restore import archived_stubs, read_object
+
+    found: list[Turn] = []
+    try:
+        for stub in await archived_stubs(engine, session_key):
+            rows = await read_object(archive, stub)
+            found += [
+                Turn(r["role"], cipher.open(r["content"]), r["provider"], r["created_at"])
+                for r in rows
+            ]
+            if len(found) >= limit:
+                break
+    except ArchiveError as exc:
+        log.warning("archived turns could not be read", session=session_key, error=str(exc))
+    return found[:limit]
+
+
+async def _stored(engine: AsyncEngine, session_key: str, limit: int, cipher: Cipher) -> list[Turn]:
     if "\x00" in session_key:  # no stored key has one, and PostgreSQL refuses it
         return []
     statement = (

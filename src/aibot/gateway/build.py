@@ -39,6 +39,7 @@ from aibot.policy.limits import Limiter, LocalLimiter
 from aibot.policy.policies import Policies, PolicyHolder, PolicyServices
 from aibot.providers.openai_compat import OpenAICompatibleProvider
 from aibot.providers.router import ProviderRouter
+from aibot.store.archive.bucket import Bucket
 from aibot.store.at_rest import AtRest
 from aibot.store.crypto import PLAIN, Cipher, keyring_for
 from aibot.store.engine import create_engine, create_writer_engine, migrate
@@ -97,6 +98,7 @@ class Gateway:
         sealed = self.keyring is not None
         self.engine = create_engine(config.storage.url, secure_delete=sealed)
         self.at_rest = AtRest(self.engine, self.keyring, clock=clock)
+        self.archive = Bucket(config.archive) if config.archive else None  # console reads it
         self.repository = Repository(
             self.engine, fenced=coordinator is not None, cipher=self.cipher
         )

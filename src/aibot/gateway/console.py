@@ -10,6 +10,7 @@ from aibot.admin.gateway_view import ModelsState, ProviderState
 from aibot.config.watch import ConfigReloader
 from aibot.gateway.build import Gateway
 from aibot.ops.metrics import Metrics
+from aibot.store.archive.bucket import Bucket
 from aibot.store.crypto import Cipher
 
 
@@ -24,6 +25,10 @@ class ConsoleView:
     @property
     def cipher(self) -> Cipher:
         return self._gateway.cipher
+
+    @property
+    def archive(self) -> Bucket | None:
+        return self._gateway.archive
 
     @property
     def metrics(self) -> Metrics:
