@@ -242,3 +242,27 @@ async def test_the_daily_maintenance_archives_before_it_deletes(tmp_path: Path) 
         assert process.returncode == 0, out
         assert out.decode().startswith("archived 24 turns of 2 conversations"), out
         assert await check_each_turn_in_one_place(url, s3, expected) == len(expected)
+
+
+async def test_eval_from_history_samples_archived_turns_too(tmp_path: Path) -> None:
+    from aibot.evaluation.archived import archived_history
+    from aibot.evaluation.history import sample_history
+
+    url = f"sqlite:///{tmp_path / 'ai-bot.db'}"
+    await old_conversations(url, 3)
+    engine = create_engine(url)
+
+    async def sample(archived: Any = None) -> list[Any]:
+        return await sample_history(
+            engine, days=60.0, limit=100, now=NOW, seed=1, archived=archived
+        )
+
+    before = await sample()
+    async with S3Server() as s3:
+        bucket = Bucket(ArchiveConfig(**s3.config()))
+        await Archiver(engine, bucket, clock=lambda: NOW).run(30)
+        assert await sample() == []
+        archived = await archived_history(engine, bucket, NOW - 60 * DAY)
+        after = await sample(archived)
+    await engine.dispose()
+    assert len(before) == 3 * 2 * 3 and after == before

@@ -157,7 +157,7 @@ def _cases(
         fail("give either a TESTSET.jsonl file or --from-history DAYS (one of the two)")
     try:
         cipher = cipher_or_exit(config)
-        cases = asyncio.run(_sample(config.storage.url, days, limit, seed, time.time(), cipher))
+        cases = asyncio.run(_sample(config, days, limit, seed, time.time(), cipher))
     except SQLAlchemyError as exc:
         fail(
             f"cannot read conversations from the store: {exc.__class__.__name__}: "
@@ -169,16 +169,27 @@ def _cases(
 
 
 async def _sample(
-    url: str, days: float, limit: int, seed: int, now: float, cipher: Cipher
+    config: Config, days: float, limit: int, seed: int, now: float, cipher: Cipher
 ) -> list[Case]:
-    from aibot.evaluation.history import sample_history
+    """The store's history, and what of the window was moved to the archive bucket."""
+    from aibot.cli.common import fail
+    from aibot.evaluation.archived import archived_history
+    from aibot.evaluation.history import DAY, sample_history
+    from aibot.store.archive.bucket import ArchiveError, Bucket
     from aibot.store.engine import create_engine
 
-    engine = create_engine(url)
+    engine = create_engine(config.storage.url)
     try:
-        return await sample_history(
-            engine, days=days, limit=limit, now=now, seed=seed, cipher=cipher
+        archived = (
+            await archived_history(engine, Bucket(config.archive), now - days * DAY)
+            if config.archive is not None
+            else {}
         )
+        return await sample_history(
+            engine, days=days, limit=limit, now=now, seed=seed, cipher=cipher, archived=archived
+        )
+    except ArchiveError as exc:
+        fail(f"cannot read the archived history: {exc}", code=1)
     finally:
         await engine.dispose()
 

@@ -18,6 +18,7 @@ from sqlalchemy import and_, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.messages import Message
+from aibot.evaluation.archived import ArchivedRow, with_archived
 from aibot.evaluation.dataset import Case
 from aibot.ops.pii import mask_pii
 from aibot.store.crypto import PLAIN, Cipher
@@ -38,9 +39,17 @@ class _Turn:
 
 
 async def sample_history(
-    engine: AsyncEngine, *, days: float, limit: int, now: float, seed: int, cipher: Cipher = PLAIN
+    engine: AsyncEngine,
+    *,
+    days: float,
+    limit: int,
+    now: float,
+    seed: int,
+    cipher: Cipher = PLAIN,
+    archived: dict[str, list[ArchivedRow]] | None = None,
 ) -> list[Case]:
-    """Up to `limit` question/answer pairs from the last `days`, oldest first."""
+    """Up to `limit` question/answer pairs from the last `days`, oldest first; `archived`
+    (evaluation/archived.py) adds the turns moved to the archive bucket."""
     if days <= 0 or limit < 1:
         raise ValueError("days must be positive and limit at least 1")
     rated = (
@@ -77,7 +86,7 @@ async def sample_history(
     recent: deque[_Turn] = deque(maxlen=HISTORY_TURNS + 2)
     async with engine.connect() as connection:
         result = await connection.stream(query)
-        async for row in result:
+        async for row in with_archived(result, archived or {}):
             if row.session_key != session:
                 session, recent = row.session_key, deque(maxlen=HISTORY_TURNS + 2)
             turn = _Turn(

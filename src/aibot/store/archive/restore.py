@@ -30,14 +30,16 @@ class RestoreReport:
 
 
 async def archived_stubs(
-    engine: AsyncEngine, session_key: str | None, *, restored: bool = False
+    engine: AsyncEngine, session_key: str | None, *, since: float | None = None
 ) -> list[Any]:
-    """The stubs of a session (every session if None) not yet restored, oldest first."""
+    """The stubs of a session (every session if None) not yet restored, oldest first; with
+    `since`, only objects holding turns from then on."""
     query = select(archive_objects).order_by(
         archive_objects.c.session_key, archive_objects.c.first_turn_id
     )
-    if not restored:
-        query = query.where(archive_objects.c.restored_at.is_(None))
+    query = query.where(archive_objects.c.restored_at.is_(None))
+    if since is not None:
+        query = query.where(archive_objects.c.last_at >= since)
     if session_key is not None:
         query = query.where(archive_objects.c.session_key == session_key)
     async with engine.connect() as connection:

@@ -1,0 +1,99 @@
+"""Archived turns for `ai-bot eval --from-history`: a window that reaches past `archive.after_days`
+reads the objects its stubs name, so the sample covers what was archived as if it were still in
+the database (each row with its conversation's /reset time and its answer's rating)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aibot.store.archive.bucket import Bucket
+from aibot.store.archive.restore import archived_stubs, read_object
+from aibot.store.schema import conversations, ratings
+
+
+@dataclass(frozen=True, slots=True)
+class ArchivedRow:
+    id: int
+    session_key: str
+    role: str
+    content: str
+    created_at: float
+    context_from: float | None
+    score: int | None
+
+
+async def archived_history(
+    engine: AsyncEngine, bucket: Bucket, since: float
+) -> dict[str, list[ArchivedRow]]:
+    """Session key → its archived questions and answers since `since`, oldest first."""
+    stubs = await archived_stubs(engine, None, since=since)
+    rows: list[dict[str, Any]] = []
+    for stub in stubs:
+        rows += [
+            r
+            for r in await read_object(bucket, stub)
+            if r["created_at"] >= since and r["role"] in ("user", "assistant")
+        ]
+    if not rows:
+        return {}
+    sessions = sorted({r["session_key"] for r in rows})
+    answers = sorted(
+        {r["request_id"] for r in rows if r["request_id"] and r["role"] == "assistant"}
+    )
+    async with engine.connect() as connection:
+        resets = dict(
+            (
+                await connection.execute(
+                    select(conversations.c.session_key, conversations.c.context_from).where(
+                        conversations.c.session_key.in_(sessions)
+                    )
+                )
+            ).all()
+        )
+        scores = dict(
+            (
+                await connection.execute(
+                    select(ratings.c.request_id, func.sum(ratings.c.score))
+                    .where(ratings.c.request_id.in_(answers))
+                    .group_by(ratings.c.request_id)
+                )
+            ).all()
+        )
+    found: dict[str, list[ArchivedRow]] = {}
+    for r in sorted(rows, key=lambda r: (r["created_at"], r["id"])):
+        score = scores.get(r["request_id"]) if r["role"] == "assistant" else None
+        found.setdefault(r["session_key"], []).append(
+            ArchivedRow(
+                r["id"],
+                r["session_key"],
+                r["role"],
+                r["content"],
+                r["created_at"],
+                resets.get(r["session_key"]),
+                int(score) if score is not None else None,
+            )
+        )
+    return found
+
+
+async def with_archived(
+    rows: AsyncIterator[Any], archived: dict[str, list[ArchivedRow]]
+) -> AsyncIterator[Any]:
+    """The store's rows (grouped by session) with each session's archived rows just before its
+    own: they are older. Sessions only the archive holds come last."""
+    waiting = dict(archived)
+    current: str | None = None
+    async for row in rows:
+        if row.session_key != current:
+            current = row.session_key
+            for old in waiting.pop(current, ()):
+                yield old
+        yield row
+    for session_rows in waiting.values():
+        for old in session_rows:
+            yield old
