@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import itertools
 import math
@@ -385,7 +386,9 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
             connector=connector, timeout=timeout, json_serialize=lambda o: orjson.dumps(o).decode()
         ) as http:
             fake_url = await start_fake(tmp / "fake.log", children)
-            gateway, gateway_url, cold_start = await start_gateway(tmp, fake_url, http, children)
+            gateway, gateway_url, cold_start = await start_gateway(
+                tmp, fake_url, http, children, extra=storage_config(args)
+            )
             await asyncio.sleep(1.0)  # let imports, migrations and caches settle
             idle_rss = rss_mb(gateway.pid)
 
@@ -535,6 +538,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default="rest",
         help="rest: POST /api/v1/chat with gateway memory; openai: stateless /v1/chat/completions",
     )
+    parser.add_argument(
+        "--storage-url",
+        help="the store to measure (default: SQLite in the temp dir), e.g. "
+        "postgresql://postgres@127.0.0.1/bench or mysql://root@127.0.0.1:3306/bench: "
+        "an empty database, created beforehand",
+    )
+    parser.add_argument(
+        "--encrypt", action="store_true", help="storage.encryption on (a fresh random key)"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
     if min(args.concurrency, args.messages, args.baseline_requests) < 1 or args.warmup < 0:
@@ -542,6 +554,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.conversations < args.concurrency:
         parser.error("--conversations must be at least --concurrency (one session per worker)")
     return args
+
+
+def storage_config(args: argparse.Namespace) -> JSON | None:
+    """The `storage:` keys the options ask for, on top of the default SQLite file."""
+    storage: JSON = {}
+    if args.storage_url:
+        storage["url"] = args.storage_url
+    if args.encrypt:
+        storage["encryption"] = {"key": base64.b64encode(os.urandom(32)).decode()}
+    return {"storage": storage} if storage else None
 
 
 def cancel_on_sigterm() -> None:
