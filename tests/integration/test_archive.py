@@ -266,3 +266,41 @@ async def test_eval_from_history_samples_archived_turns_too(tmp_path: Path) -> N
         after = await sample(archived)
     await engine.dispose()
     assert len(before) == 3 * 2 * 3 and after == before
+
+
+async def test_an_object_changed_in_the_bucket_is_refused_not_restored(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'ai-bot.db'}"
+    await old_conversations(url, 1, days=1)
+    engine = create_engine(url)
+    async with S3Server() as s3:
+        bucket = Bucket(ArchiveConfig(**s3.config()))
+        await Archiver(engine, bucket, clock=lambda: NOW).run(30)
+        (key,) = [k for k in await s3.keys() if k.endswith(".jsonl.gz")]
+        forged = gzip.compress(
+            gzip.decompress(await s3.read(key)).replace(b"c0 d0 t0 user", b"c0 d0 t0 EVIL")
+        )
+        await asyncio.to_thread(s3.client().put_object, Bucket=s3.bucket, Key=key, Body=forged)
+        with pytest.raises(ArchiveError, match="is not the object that was archived"):
+            await restore(engine, bucket, None)
+    await engine.dispose()
+    assert all_turns(tmp_path / "ai-bot.db") == []  # nothing half-restored
+
+
+async def test_doctor_writes_and_reads_the_bucket_and_proves_the_key(tmp_path: Path) -> None:
+    from aibot.cli.doctor_data import data_checks
+    from aibot.config import Config
+
+    url = f"sqlite:///{tmp_path / 'ai-bot.db'}"
+    async with S3Server() as s3:
+        config = Config.model_validate(
+            {"storage": {"url": url, **sealed(KEY_A)["storage"]}, "archive": s3.config()}
+        )
+        keys, bucket = await data_checks(config)
+        assert (keys.status, bucket.status) == ("ok", "ok"), (keys, bucket)
+        s3.relay.go_down()
+        _, down = await data_checks(config)
+        assert down.status == "fail" and "reachable" in down.detail
+        config.archive = ArchiveConfig(**s3.config(**await s3.deny_writes()))
+        await s3.relay.come_back()
+        _, refused = await data_checks(config)
+        assert refused.status == "fail" and "refused the credentials" in refused.detail

@@ -169,6 +169,10 @@ async def test_turning_it_on_migrates_an_existing_database_in_place(
             "plain": "retired",
             key_name(KEY_A): "current",
         }
+    code, out, err = await ai_bot(gw, "data-key", "status")
+    assert code == 0, err
+    assert f"data key {key_name(KEY_A)}: current (new values are encrypted with it)" in out
+    assert "rows from before encryption was turned on: all encrypted" in out
 
 
 async def test_rotation_under_load_loses_nothing(

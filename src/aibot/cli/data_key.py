@@ -40,6 +40,13 @@ ARCHIVED = (
 )
 WROTE = "wrote a new data key to {path} (mode 0600); its id is {key}"
 STATUS_KEY = "data key {key}: {state}"
+STATUS_PLAIN = "rows from before encryption was turned on: {state}"
+KEY_STATES = {
+    "current": "current (new values are encrypted with it)",
+    "retiring": "still used: keep it configured, run `ai-bot data-key rotate`",
+    "retired": "no longer used",
+}
+PLAIN_STATES = {"retiring": "still being encrypted", "retired": "all encrypted"}
 STATUS_NONE = "encryption at rest is off for this database (no data key has sealed anything)"
 
 data_key_app = typer.Typer(
@@ -94,8 +101,12 @@ def status(config: ConfigOption = None) -> None:
     if not rows:
         console.print(STATUS_NONE, highlight=False, markup=False)
     for key, state in rows:
-        shown = "plaintext rows from before encryption" if key == PLAIN_ID else key
-        console.print(STATUS_KEY.format(key=shown, state=state), highlight=False, markup=False)
+        line = (
+            STATUS_PLAIN.format(state=PLAIN_STATES.get(state, state))
+            if key == PLAIN_ID
+            else STATUS_KEY.format(key=key, state=KEY_STATES.get(state, state))
+        )
+        console.print(line, highlight=False, markup=False)
 
 
 @data_key_app.command("rotate")

@@ -18,6 +18,7 @@ from rich.text import Text
 from sqlalchemy import text
 
 from aibot.cli.common import console
+from aibot.cli.doctor_data import data_checks
 from aibot.cli.doctor_host import clock_check, secret_file_checks
 from aibot.cli.probe import describe_failure, probe
 from aibot.config import Config, LoadedConfig, ProviderConfig
@@ -105,7 +106,7 @@ async def _live_checks(config: Config) -> list[Check]:
         from aibot.replicas.doctor import replicas_check  # loads the Redis client
 
         core.append(await replicas_check(config))
-    return core + channels
+    return core + await data_checks(config) + channels
 
 
 async def _core_checks(config: Config) -> list[Check]:
