@@ -128,6 +128,21 @@ async def check_each_turn_in_one_place(url: str, s3: S3Server, expected: list[in
     return len(archived)
 
 
+async def run_cli(directory: Path, *args: str) -> tuple[int, str, str]:
+    """`ai-bot ARGS` in `directory`, to the end; exit code, stdout, stderr."""
+    process = await asyncio.create_subprocess_exec(
+        str(AI_BOT),
+        *args,
+        cwd=directory,
+        env={**gateway_env(), "COLUMNS": "300"},
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(process.communicate(), 120)
+    assert process.returncode is not None
+    return process.returncode, out.decode(), err.decode()
+
+
 def config_file(directory: Path, url: str, archive: dict[str, Any]) -> Path:
     path = directory / "config.yaml"
     path.write_text(yaml.safe_dump({"storage": {"url": url}, "archive": archive}))
@@ -152,17 +167,8 @@ async def test_sigkill_during_archive_loses_nothing(tmp_path: Path) -> None:
         archived = await check_each_turn_in_one_place(url, s3, expected)
         assert 0 < archived < len(expected)
 
-        again = await asyncio.create_subprocess_exec(
-            str(AI_BOT),
-            "archive",
-            "-c",
-            str(config),
-            cwd=tmp_path,
-            env=gateway_env(),
-            stdout=asyncio.subprocess.PIPE,
-        )
-        out, _ = await asyncio.wait_for(again.communicate(), 120)
-        assert again.returncode == 0, out
+        code, _out, err = await run_cli(tmp_path, "archive", "-c", str(config))
+        assert code == 0, err
         assert await check_each_turn_in_one_place(url, s3, expected) == len(expected)
 
 
@@ -204,21 +210,11 @@ async def test_a_bucket_that_refuses_writes_changes_nothing(refusal: str, tmp_pa
         if refusal == "wrong key":
             credentials["secret_access_key"] = "not-the-secret"
         config = config_file(tmp_path, url, s3.config(**credentials))
-        process = await asyncio.create_subprocess_exec(
-            str(AI_BOT),
-            "archive",
-            "-c",
-            str(config),
-            cwd=tmp_path,
-            env={**gateway_env(), "COLUMNS": "300"},
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
-        _out, err = await asyncio.wait_for(process.communicate(), 60)
-    assert process.returncode == 1
-    lines = err.decode().strip().splitlines()
+        code, _out, err = await run_cli(tmp_path, "archive", "-c", str(config))
+    assert code == 1
+    lines = err.strip().splitlines()
     assert len(lines) == 1 and "the bucket refused the credentials" in lines[0], err
-    assert "Traceback" not in err.decode() and credentials["secret_access_key"] not in err.decode()
+    assert "Traceback" not in err and credentials["secret_access_key"] not in err
     assert all_turns(tmp_path / "ai-bot.db") == original
     with closing(sqlite3.connect(tmp_path / "ai-bot.db")) as db:
         assert db.execute("SELECT count(*) FROM archive_objects").fetchone() == (0,)
@@ -229,18 +225,9 @@ async def test_the_daily_maintenance_archives_before_it_deletes(tmp_path: Path) 
     expected = await old_conversations(url, 2)
     async with S3Server() as s3:
         config = config_file(tmp_path, url, s3.config(after_days=7))
-        process = await asyncio.create_subprocess_exec(
-            str(AI_BOT),
-            "maintenance",
-            "-c",
-            str(config),
-            cwd=tmp_path,
-            env={**gateway_env(), "COLUMNS": "300"},
-            stdout=asyncio.subprocess.PIPE,
-        )
-        out, _ = await asyncio.wait_for(process.communicate(), 60)
-        assert process.returncode == 0, out
-        assert out.decode().startswith("archived 24 turns of 2 conversations"), out
+        code, out, err = await run_cli(tmp_path, "maintenance", "-c", str(config))
+        assert code == 0, err
+        assert out.startswith("archived 24 turns of 2 conversations"), out
         assert await check_each_turn_in_one_place(url, s3, expected) == len(expected)
 
 

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit
+from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -111,27 +110,14 @@ def restore_archive(
 
 def _with_bucket(settings: Config, action: Callable[[AsyncEngine, Bucket], Awaitable[T]]) -> T:
     """Runs `action` on the migrated store and the bucket; every failure is one line."""
-    from sqlalchemy.exc import SQLAlchemyError
-
     from aibot.store.archive.bucket import ArchiveError, Bucket
-    from aibot.store.engine import create_engine, migrate
     from aibot.store.jobs import JobBusy
 
-    assert settings.archive is not None
-
-    async def main() -> T:
-        engine = create_engine(settings.storage.url)
-        try:
-            await migrate(engine)
-            return await action(engine, Bucket(settings.archive))  # type: ignore[arg-type]
-        finally:
-            await engine.dispose()
-
+    archive = settings.archive
+    assert archive is not None
     try:
-        return asyncio.run(main())
+        return on_store(settings.storage.url, lambda engine: action(engine, Bucket(archive)))
     except JobBusy as busy:
         fail(BUSY.format(owner=busy.owner), code=1)
     except ArchiveError as exc:
         fail(STOPPED.format(error=exc), code=1)
-    except (SQLAlchemyError, OSError) as exc:
-        fail(f"cannot use the store: {str(exc).splitlines()[0]} (check storage.url)", code=1)

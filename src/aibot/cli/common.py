@@ -62,14 +62,19 @@ def cipher_or_exit(config: Config) -> Cipher:
         fail(str(exc))
 
 
-def on_store(url: str, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
+def on_store(
+    url: str, action: Callable[[AsyncEngine], Awaitable[T]], *, secure_delete: bool = False
+) -> T:
     """Runs `action` on the store at `url`, migrated first (the command may be the first to
     touch it): the commands that change what a running gateway reads (pairings, admin users,
-    the canary's audit entry) share this."""
+    the canary's audit entry, the data keys, the archive) share this. `secure_delete`: see
+    store/engine.py."""
+    from sqlalchemy.exc import SQLAlchemyError
+
     from aibot.store.engine import create_engine, migrate
 
     async def main() -> T:
-        engine = create_engine(url)
+        engine = create_engine(url, secure_delete=secure_delete)
         try:
             await migrate(engine)
             return await action(engine)
@@ -78,5 +83,9 @@ def on_store(url: str, action: Callable[[AsyncEngine], Awaitable[T]]) -> T:
 
     try:
         return asyncio.run(main())
+    except ConfigError as exc:  # a data key that does not fit the store
+        fail(str(exc))
     except OSError as exc:
         fail(f"cannot open the store ({exc}); check storage.url")
+    except SQLAlchemyError as exc:
+        fail(f"cannot use the store: {str(exc).splitlines()[0]} (check storage.url)", code=1)

@@ -5,21 +5,17 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit
+from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from aibot.config import Config
     from aibot.store.crypto import Keyring
-
-T = TypeVar("T")
 
 # What the commands say, in one place (for the translation catalog).
 NO_ENCRYPTION = (
@@ -97,7 +93,7 @@ def status(config: ConfigOption = None) -> None:
             )
             return [(r.key_id, r.state) for r in rows]
 
-    rows = _on_store(settings, read)
+    rows = on_store(settings.storage.url, read)
     if not rows:
         console.print(STATUS_NONE, highlight=False, markup=False)
     for key, state in rows:
@@ -126,7 +122,11 @@ def rotate(
     keyring = cipher_or_exit(settings)
     if not isinstance(keyring, Keyring):
         fail(NO_ENCRYPTION)
-    _on_store(settings, lambda engine: _rotate(engine, keyring, batch), secure_delete=True)
+    on_store(
+        settings.storage.url,
+        lambda engine: _rotate(engine, keyring, batch),
+        secure_delete=True,
+    )
 
 
 async def _rotate(engine: AsyncEngine, keyring: Keyring, batch: int) -> None:
@@ -170,31 +170,3 @@ async def _rotate(engine: AsyncEngine, keyring: Keyring, batch: int) -> None:
         console.print(RETIRED.format(keys=", ".join(retired)), highlight=False, markup=False)
     for key, count in report.archived.items():
         console.print(ARCHIVED.format(key=key, count=count), highlight=False, markup=False)
-
-
-def _on_store(
-    settings: Config,
-    action: Callable[[AsyncEngine], Awaitable[T]],
-    *,
-    secure_delete: bool = False,
-) -> T:
-    """Runs `action` on the migrated store; store and key problems end in one line."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from aibot.config import ConfigError
-    from aibot.store.engine import create_engine, migrate
-
-    async def main() -> T:
-        engine = create_engine(settings.storage.url, secure_delete=secure_delete)
-        try:
-            await migrate(engine)
-            return await action(engine)
-        finally:
-            await engine.dispose()
-
-    try:
-        return asyncio.run(main())
-    except ConfigError as exc:
-        fail(str(exc))
-    except (SQLAlchemyError, OSError) as exc:
-        fail(f"cannot use the store: {str(exc).splitlines()[0]} (check storage.url)", code=1)
