@@ -26,9 +26,9 @@ def run_chat(loaded: LoadedConfig) -> None:
     configure_logging("warning", "console", SecretMasker(loaded.config.secrets()))
     try:
         gateway = Gateway(loaded)
-    except ConfigError as exc:
+        asyncio.run(_session(gateway))
+    except ConfigError as exc:  # also a data key that does not fit the store, found at start
         fail(str(exc))
-    asyncio.run(_session(gateway))
 
 
 async def _session(gateway: Gateway) -> None:
