@@ -165,3 +165,20 @@ async def test_a_key_archived_objects_still_use_is_not_retired(sql_engine: Async
     assert report.archived == {a.current_id: 1} and report.retired == []
     with pytest.raises(DataKeyError, match=a.current_id):
         await verify(sql_engine, Keyring(KEY_B))  # still needed to restore that object
+
+
+async def test_a_message_that_looks_sealed_cannot_stop_the_migration(
+    sql_engine: AsyncEngine,
+) -> None:
+    from aibot.store.rekey import Rekey
+
+    forged = "enc1:00000000:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+    repo, writer = Repository(sql_engine), GroupCommitWriter(sql_engine)
+    writer.start()
+    await writer.submit(*repo.add_turns("s", [TurnRecord("user", forged, 1.0)]))
+    await writer.stop()
+    a = Keyring(KEY_A)
+    await register(sql_engine, a, 2.0)
+    assert (await Rekey(sql_engine, a, "me").run()).retired == ["plain"]
+    reader = Repository(sql_engine, cipher=a)
+    assert [t.content for t in await reader.recent_turns("s", 0.0, 5)] == [forged]

@@ -123,6 +123,15 @@ class Keyring:
     def open_optional(self, value: str | None) -> str | None:
         return None if value is None else self.open(value)
 
+    def open_or_plain(self, value: str) -> str:
+        """For the in-place migration: a value that only looks sealed, under a key id this
+        keyring does not know, is plaintext written before encryption was turned on (a user
+        can type anything, `enc1:…` included; every key the store used was proven at start).
+        Treating it as damage would let one message stop the migration for good."""
+        if self.key_of(value) not in self._keys:
+            return value
+        return self.open(value)
+
     @staticmethod
     def key_of(value: str | None) -> str | None:
         """The key id a stored value is sealed with; None for plaintext (or NULL)."""

@@ -132,7 +132,7 @@ class Rekey:
             await asyncio.sleep(self._pause)
 
     def _reseal(self, value: str) -> str:
-        return self._keyring.seal(self._keyring.open(value))
+        return self._keyring.seal(self._keyring.open_or_plain(value))
 
     async def _still_current(self, connection: AsyncConnection) -> None:
         state = (
