@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 
 import structlog
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.store.crypto import Keyring
@@ -29,6 +30,8 @@ def verify_keys(url: str, keyring: Keyring | None) -> None:
         engine = create_engine(url)
         try:
             await verify(engine, keyring)
+        except (OSError, SQLAlchemyError):
+            return  # a database that is down is reported by the start itself, as before
         finally:
             await engine.dispose()
 
