@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aibot.config_archive import ArchiveConfig
+from aibot.config.archive import ArchiveConfig
 from aibot.core.messages import TurnRecord
 from aibot.store.archive.archiver import Archiver
 from aibot.store.archive.bucket import Bucket

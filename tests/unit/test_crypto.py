@@ -7,10 +7,10 @@ import os
 from pathlib import Path
 
 import pytest
-from aibot.config_encryption import EncryptionConfig
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.config.encryption import EncryptionConfig
 from aibot.core.messages import TurnRecord
 from aibot.store.crypto import DataKeyError, Keyring, key_id, keyring_for, new_key, parse_key
 from aibot.store.data_keys import register, verify
