@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import json
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
 
-from tests.conftest import free_port
+from tests.support.net import free_port
 
 MOTO_SERVER = Path(sys.executable).parent / "moto_server"
 ACCESS = {"aws_access_key_id": "testing", "aws_secret_access_key": "testing"}
@@ -115,8 +116,8 @@ class S3Server:
             await asyncio.to_thread(self._process.wait, 10)
 
     def client(self, service: str = "s3", **credentials: str) -> Any:
-        import boto3
-
+        """A boto3 client (the official SDK; its types are not needed here)."""
+        boto3: Any = importlib.import_module("boto3")
         return boto3.client(
             service,
             endpoint_url=self.moto_url,

@@ -29,12 +29,13 @@ from aibot.store.engine import create_engine, migrate
 from aibot.store.repository import Repository
 from aibot.store.schema import archive_objects, turns
 from aibot.store.writer import GroupCommitWriter
-from tests.conftest import AI_BOT, GatewayFactory, gateway_env
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.s3_server import S3Server
-from tests.integration.test_admin import Console, create_user
-from tests.integration.test_encryption import KEY_A, SECRET_WORDS, ai_bot, sealed
-from tests.integration.test_replicas import chat, remembered_users
+from tests.support.admin_http import Console, create_user
+from tests.support.cli import AI_BOT
+from tests.support.conversation_calls import chat, remembered_users
+from tests.support.gateway import GatewayFactory, gateway_env
+from tests.support.sealed_store import KEY_A, SECRET_WORDS, ai_bot, sealed
 
 DAY = 86400.0
 NOW = 1_765_000_000.0
@@ -134,7 +135,7 @@ async def run_cli(directory: Path, *args: str) -> tuple[int, str, str]:
         str(AI_BOT),
         *args,
         cwd=directory,
-        env={**gateway_env(), "COLUMNS": "300"},
+        env={**gateway_env(), "COLUMNS": "1000"},
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )

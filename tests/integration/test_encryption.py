@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import os
 import shutil
 import sqlite3
 import subprocess
@@ -16,35 +15,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from aibot.store.crypto import Keyring, key_id
-from tests.conftest import AI_BOT, SERVER_DATABASES, GatewayFactory, RunningGateway, deep_merge
+from aibot.store.crypto import Keyring
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.openai_server import FakeOpenAI
-from tests.integration.test_replicas import chat, deliver, remembered_users
-
-SECRET_WORDS = ("Zebra-Quartz-4417", "机密的会议纪要")  # ASCII and Chinese, both must vanish
-KEY_A = base64.b64encode(os.urandom(32)).decode()
-KEY_B = base64.b64encode(os.urandom(32)).decode()
-
-
-def key_name(key: str) -> str:
-    return key_id(base64.b64decode(key))
-
-
-async def ai_bot(gw: RunningGateway, *args: str, timeout: float = 120) -> tuple[int, str, str]:
-    process = await asyncio.create_subprocess_exec(
-        str(AI_BOT),
-        *args,
-        "-c",
-        str(gw.config_path),
-        cwd=gw.workdir,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**gw.env, "COLUMNS": "200"},
-    )
-    stdout, stderr = await asyncio.wait_for(process.communicate(), timeout)
-    assert process.returncode is not None
-    return process.returncode, stdout.decode(), stderr.decode()
+from tests.support.conversation_calls import chat, deliver, remembered_users
+from tests.support.databases import SERVER_DATABASES
+from tests.support.gateway import GatewayFactory, RunningGateway, deep_merge
+from tests.support.sealed_store import KEY_A, KEY_B, SECRET_WORDS, ai_bot, key_name, sealed
 
 
 def readable_strings(path: Path) -> str:
@@ -67,10 +44,6 @@ async def talk(gw: RunningGateway, receiver: CallbackReceiver, rounds: int) -> N
             await deliver(http, gw.url, f"m{i}", "hooked", f"{SECRET_WORDS[0]} {i}")
             await chat(http, gw, "direct", f"{SECRET_WORDS[1]} {i}")
     await receiver.wait_for(rounds, timeout=30)
-
-
-def sealed(key: str) -> dict[str, Any]:
-    return {"storage": {"encryption": {"key": key}}}
 
 
 async def test_no_message_text_in_the_database_file_or_the_backup(

@@ -20,21 +20,16 @@ import pytest
 
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.load_balancer import LoadBalancer
-from tests.fakes.openai_server import FakeOpenAI, text_of
+from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_api import FakeTelegram
 from tests.support.admin_http import Console, create_user
+from tests.support.conversation_calls import chat, deliver, remembered_users
 from tests.support.databases import SERVER_DATABASES, redis_database
-from tests.support.gateway import API_KEY, GatewayFactory, RunningGateway, deep_merge
+from tests.support.gateway import GatewayFactory, RunningGateway, deep_merge
 from tests.support.waiting import wait_until
 
 LEASE = 2.0  # redis.lease_ttl: how long a killed replica's work waits before it is taken over
-HEADERS = {"Authorization": f"Bearer {API_KEY}"}
 INBOX_RESCAN = 5.0  # how often a replica looks for pending messages (and reads the pauses)
-
-
-def remembered_users(body: dict[str, Any]) -> str:
-    """The fake model's answer: every user message in its context, oldest first."""
-    return "|".join(text_of(m["content"]) for m in body["messages"] if m["role"] == "user")
 
 
 @pytest.fixture(params=["postgresql", "mariadb"])
@@ -75,44 +70,6 @@ async def webhook_replicas(
     async with shared_stores(store) as stores, CallbackReceiver() as receiver:
         config = deep_merge(stores, {"channels": {"webhook": {"callback_url": receiver.url}}})
         yield await start_replicas(gateway_factory, config, count), receiver
-
-
-async def deliver(
-    http: aiohttp.ClientSession, url: str, message_id: str, session: str, text: str
-) -> None:
-    """Posts a message until a replica acknowledges it, as a platform retries a webhook."""
-    for _ in range(100):
-        with contextlib.suppress(aiohttp.ClientError):
-            async with http.post(
-                f"{url}/api/v1/messages",
-                headers=HEADERS,
-                json={
-                    "message_id": message_id,
-                    "session_id": session,
-                    "message": text,
-                },
-            ) as response:
-                if response.status in (200, 202):
-                    return
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"{message_id} was never acknowledged")
-
-
-async def chat(
-    http: aiohttp.ClientSession, gw: RunningGateway, session: str, text: str, user: str = "dave"
-) -> str:
-    async with http.post(
-        f"{gw.url}/api/v1/chat",
-        headers=HEADERS,
-        json={
-            "session_id": session,
-            "message": text,
-            "user_id": user,
-        },
-    ) as response:
-        body = await response.json()
-        assert response.status == 200, body
-        return str(body["reply"])
 
 
 def check_conversations(received: list[dict[str, Any]], turns: dict[str, int]) -> None:

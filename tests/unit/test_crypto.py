@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from pydantic import SecretStr
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -61,7 +62,7 @@ def test_keys_are_read_as_base64_or_hex_and_anything_else_is_one_clear_error(
     with pytest.raises(DataKeyError, match="readable by other users; chmod 600"):
         keyring_for(EncryptionConfig(key_file=loose))
     loose.chmod(0o600)
-    ring = keyring_for(EncryptionConfig(key_file=loose, old_keys=[raw.hex()]))  # type: ignore[list-item]
+    ring = keyring_for(EncryptionConfig(key_file=loose, old_keys=[SecretStr(raw.hex())]))
     assert ring is not None and ring.current_id == key_id(raw)
     with pytest.raises(ValueError, match="exactly one of"):
         EncryptionConfig()
