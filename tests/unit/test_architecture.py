@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
     {"cli"},
     {"gateway"},
     {"admin", "evaluation", "deploy", "replicas"},
-    {"channels", "policy", "providers", "store"},
+    {"channels", "policy", "providers", "store", "tools"},
     {"core"},
     {"ops"},
     {"config"},

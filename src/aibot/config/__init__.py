@@ -43,6 +43,7 @@ from aibot.config.policy import (
 )
 from aibot.config.schema import Config, url_password
 from aibot.config.server import AdminConfig, DispatcherConfig, LoggingConfig, ServerConfig
+from aibot.config.tools import FetchConfig, McpServerConfig, ToolsConfig
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -61,8 +62,10 @@ __all__ = [
     "DispatcherConfig",
     "EventsConfig",
     "FeishuChannelConfig",
+    "FetchConfig",
     "LoadedConfig",
     "LoggingConfig",
+    "McpServerConfig",
     "ModelsConfig",
     "OutboxConfig",
     "PolicyConfig",
@@ -78,6 +81,7 @@ __all__ = [
     "SessionConfig",
     "StorageConfig",
     "TelegramChannelConfig",
+    "ToolsConfig",
     "WebchatConfig",
     "WebhookChannelConfig",
     "WecomChannelConfig",

@@ -25,6 +25,9 @@ class ProviderConfig(Section):
     reasoning_echo: Literal["none", "field", "think_tags"] | None = Field(
         None, description="How stored reasoning is sent back in history (preset decides if unset)."
     )
+    tools: bool | None = Field(
+        None, description="Whether the gateway offers it tools (the preset decides if unset)."
+    )
     max_connections: int = Field(100, ge=1, description="Pooled connections to this provider.")
     embedding_model: str | None = Field(
         None, description="Model for /v1/embeddings; overrides the preset's (none: no embeddings)."

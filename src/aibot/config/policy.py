@@ -9,6 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator
 
 from aibot.config.base import Section, parse_duration
+from aibot.config.tools import check_zone
 
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*\s*(?:ms|s|m|h|d)|second|minute|hour|day)\s*$")
 _RATE_WORDS = {"second": "1s", "minute": "1m", "hour": "1h", "day": "1d"}
@@ -165,3 +166,16 @@ class RouteConfig(Section):
     max_turns: int | None = Field(None, ge=0, description="Exchanges kept as context.")
     reply: str | None = Field(None, description="Fixed answer (FAQ); the model is not called.")
     filters: bool = Field(True, description="Apply sensitive-word checks on this route.")
+    tools: list[str] = Field(
+        default_factory=list,
+        description="Tools this route's chats may use: names, or `server__*` for all of an MCP "
+        "server's; default: none.",
+    )
+    time_zone: str | None = Field(
+        None, description="The chats' time zone (IANA, e.g. Asia/Shanghai); default: tools'."
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str | None) -> str | None:
+        return None if value is None else check_zone(value)

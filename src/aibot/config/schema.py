@@ -18,6 +18,7 @@ from aibot.config.data import OutboxConfig, RedisConfig, RetentionConfig, Storag
 from aibot.config.models import ModelsConfig
 from aibot.config.policy import PolicyConfig, RouteConfig
 from aibot.config.server import AdminConfig, DispatcherConfig, LoggingConfig, ServerConfig
+from aibot.config.tools import ToolsConfig
 
 
 class Config(Section):
@@ -65,6 +66,9 @@ class Config(Section):
     routes: list[RouteConfig] = Field(
         default_factory=list, description="Per-message routing; the first match wins."
     )
+    tools: ToolsConfig = Field(
+        default_factory=ToolsConfig, description="Tools the model may call, and MCP servers."
+    )
 
     @model_validator(mode="after")
     def _routes_name_providers(self) -> Config:
@@ -99,6 +103,7 @@ class Config(Section):
         values += [p for p in map(url_password, (self.storage.url, self.redis.url or "")) if p]
         values += self.storage.encryption.secret_values() if self.storage.encryption else []
         values += self.archive.secret_values() if self.archive else []
+        values += self.tools.secret_values()
         return values
 
 

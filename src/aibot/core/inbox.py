@@ -176,7 +176,10 @@ class Inbox:
         assert inbox_id is not None
         try:
             async with self._channels.presence(inbound) as on_delta:
-                await self._service.process(inbound, on_delta, extra_writes=self._completion)
+                # The draft shows the tool status too; the delivered answer replaces the draft.
+                await self._service.process(
+                    inbound, on_delta, extra_writes=self._completion, on_status=on_delta
+                )
         except StaleWrite:
             log.info("message was answered by another replica", inbox_id=inbox_id)
         except Exception as exc:

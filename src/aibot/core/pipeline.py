@@ -35,6 +35,7 @@ class TurnContext:
     now: float
     on_delta: DeltaSink | None = None
     on_chunk: ChunkSink | None = None  # a pass-through's stream: every event whole
+    on_status: DeltaSink | None = None  # a short status while a tool runs ("🔧 calling …")
     session: SessionState | None = None
     messages: list[Message] = field(default_factory=list)
     # True when `messages` carry the gateway's stored history (sent instead of the caller's).
@@ -55,6 +56,9 @@ class TurnContext:
     temperature: float | None = None
     max_turns: int | None = None  # the route's; None: `session.max_turns`
     filters: bool = True  # the route's sensitive-word checks apply to this message
+    tools: tuple[str, ...] = ()  # the tools the route allows (names or `server__*`)
+    time_zone: str | None = None  # the route's; None: `tools.time_zone`
+    tool_turns: list[Message] = field(default_factory=list)  # tool calls and results, in order
     keep_turn: bool = True  # False: the exchange is answered but not remembered (a refusal)
     error: str | None = None
     failure: ModelUnavailable | None = None  # what `error` says, for callers that map it

@@ -78,13 +78,17 @@ class ChatService:
         on_delta: DeltaSink | None = None,
         extra_writes: ExtraWrites | None = None,
         on_chunk: ChunkSink | None = None,
+        on_status: DeltaSink | None = None,
     ) -> TurnContext:
-        """Runs the pipeline; returns once its writes (and `extra_writes`) are durable."""
+        """Runs the pipeline; returns once its writes (and `extra_writes`) are durable.
+        `on_status` shows a short line while tools run (a platform's streamed draft)."""
         started = time.perf_counter()
         structlog.contextvars.bind_contextvars(request_id=inbound.request_id)
         try:
             ctx = await self.pipeline.run(
-                TurnContext(inbound, self._clock(), on_delta, on_chunk=on_chunk)
+                TurnContext(
+                    inbound, self._clock(), on_delta, on_chunk=on_chunk, on_status=on_status
+                )
             )
             writes = ctx.writes + (extra_writes(ctx) if extra_writes else [])
             if writes:

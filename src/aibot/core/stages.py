@@ -17,6 +17,7 @@ from aibot.core.messages import ChatRequest, ChatResult, Message, TurnRecord
 from aibot.core.pipeline import ChunkSink, DeltaSink, Middleware, Next, TurnContext
 from aibot.core.sessions import SessionMemory
 from aibot.core.tokens import estimate_tokens
+from aibot.core.tool_support import ToolSupport, tool_records
 from aibot.core.wire_text import message_from_wire
 from aibot.ops.metrics import Metrics
 
@@ -116,19 +117,21 @@ class ContextStage:
 
 
 def _recent(turns: list[TurnRecord], budget: int, max_turns: int) -> list[Message]:
-    """The latest turns that fit `budget` tokens and `max_turns` exchanges, whole exchanges."""
+    """The latest turns that fit `budget` tokens and `max_turns` exchanges, whole exchanges:
+    the history starts at a question, never inside an answer or its tool calls."""
     history: list[Message] = []
+    questions = 0
     for turn in reversed(turns):
         if not turn.tokens:
             turn.tokens = estimate_tokens(turn.content)
         budget -= turn.tokens
-        if budget < 0:
+        if budget < 0 or (turn.role == "user" and questions == max_turns):
             break
         history.append(turn.as_message())
+        questions += turn.role == "user"
+    while history and history[-1].role != "user":
+        history.pop()  # the oldest kept turn answers a question that did not fit
     history.reverse()
-    history = history[-2 * max_turns :] if max_turns else []
-    if history and history[0].role == "assistant":
-        history.pop(0)  # never start the history in the middle of an exchange
     return history
 
 
@@ -138,9 +141,15 @@ def _caller_messages(wire: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 class ModelStage:
-    def __init__(self, router: ModelRouter, metrics: Metrics) -> None:
+    """Asks the model. With tools allowed for this chat (and a provider that takes them), the
+    answer comes through the tool loop; the final answer streams as any other."""
+
+    def __init__(
+        self, router: ModelRouter, metrics: Metrics, tools: ToolSupport | None = None
+    ) -> None:
         self._router = router
         self._timer = metrics.stage_latency.labels("model")
+        self._tools = tools
 
     async def __call__(self, ctx: TurnContext) -> None:
         inbound = ctx.inbound
@@ -148,17 +157,24 @@ class ModelStage:
             (ctx.session.model if ctx.session else None) or inbound.model or ctx.provider_choice
         )
         with self._timer.time():
-            result = await self._router.complete(
-                _request(ctx), provider, ctx.on_delta, ctx.on_chunk
-            )
+            if self._tools is not None and ctx.tools and inbound.wire is None:
+
+                async def complete(step: ChatRequest) -> ChatResult:
+                    return await self._router.complete(step, provider, ctx.on_delta)
+
+                result = await self._tools.answer(ctx, _request(ctx), provider, complete)
+            else:
+                result = await self._router.complete(
+                    _request(ctx), provider, ctx.on_delta, ctx.on_chunk
+                )
+                ctx.reply = result.text
+                ctx.usage = result.usage
         ctx.result = result
         if result.tool_calls and not result.text:
             ctx.keep_turn = False  # an answer of tool calls only: the caller runs them first
-        ctx.reply = result.text
         ctx.reasoning = result.reasoning
         ctx.provider = result.provider
         ctx.model = result.model
-        ctx.usage = result.usage
         ctx.finish_reason = result.finish_reason
 
 
@@ -197,10 +213,11 @@ class PersistStage(Middleware):
             asked_at = max(ctx.now, session.context_from + 1e-6)
             records = [
                 TurnRecord("user", inbound.text, asked_at, request_id=inbound.request_id),
+                *tool_records(ctx.tool_turns, asked_at, inbound.request_id),
                 TurnRecord(
                     "assistant",
                     ctx.reply,
-                    max(self._clock(), asked_at + 1e-6),
+                    max(self._clock(), asked_at + 1e-6 * (2 + len(ctx.tool_turns))),
                     reasoning=ctx.reasoning,
                     provider=ctx.provider,
                     model=ctx.model,

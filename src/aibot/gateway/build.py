@@ -31,6 +31,7 @@ from aibot.core.shared_inbox import SharedInbox
 from aibot.gateway.message_path import build_pipeline
 from aibot.gateway.registry import build_channels
 from aibot.gateway.reload import LiveSettings
+from aibot.gateway.tools import build_tools
 from aibot.ops.logging import SecretMasker
 from aibot.ops.loop_lag import LoopLagSampler
 from aibot.ops.metrics import Metrics
@@ -135,6 +136,15 @@ class Gateway:
         )
         self.feedback = Feedback(self.repository, self.writer, self.metrics, clock)
         commands = Commands(self.memory, self.catalog, self.metrics.summary, self.feedback)
+        tool_support, self.tools = build_tools(
+            config,
+            router=self.router,
+            metrics=self.metrics,
+            masker=self.masker,
+            repository=self.repository,
+            writer=self.writer,
+            clock=clock,
+        )
         pipeline = build_pipeline(
             memory=self.memory,
             commands=commands,
@@ -144,6 +154,7 @@ class Gateway:
             services=services,
             metrics=self.metrics,
             clock=clock,
+            tools=tool_support,
         )
         live = LiveSettings(self.policies, self.router)
         self.reloader = ConfigReloader(loaded, live.apply, live.watched_files)
@@ -248,6 +259,7 @@ class Gateway:
         await self.at_rest.stop()
         await self.writer.stop()
         await self.router.close()
+        await self.tools.close()
         await self.limiter.close()
         for sender in self.directory.senders():
             await sender.close()

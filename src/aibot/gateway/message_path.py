@@ -30,6 +30,7 @@ from aibot.core.stages import (
     SessionStage,
     access_stage,
 )
+from aibot.core.tool_support import ToolSupport
 from aibot.ops.metrics import Metrics
 from aibot.policy.policies import PolicyHolder, PolicyServices
 from aibot.policy.stages import (
@@ -52,6 +53,7 @@ def build_pipeline(
     services: PolicyServices,
     metrics: Metrics,
     clock: Callable[[], float],
+    tools: ToolSupport | None = None,
 ) -> Pipeline:
     return Pipeline(
         [
@@ -66,6 +68,6 @@ def build_pipeline(
             CacheStage(policies, services),  # around: a first question answered before; store
             ContextStage(session),  # system prompt + the turns that fit + the new message
             OutputFilterStage(policies, services),  # around: streamed words held back; mask
-            ModelStage(router, metrics),
+            ModelStage(router, metrics, tools),  # with the route's tools: the tool loop
         ]
     )

@@ -150,6 +150,19 @@ class Metrics:
             ["channel"],
             registry=r,
         )
+        self.tool_calls = Counter(
+            "aibot_tool_calls",
+            "Tool calls, by tool and outcome (ok, error, timeout, denied, unavailable).",
+            ["tool", "outcome"],
+            registry=r,
+        )
+        self.tool_latency = Histogram(
+            "aibot_tool_seconds",
+            "Tool call time, by tool.",
+            ["tool"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
         self.coordination_up = Gauge(
             "aibot_coordination_up",
             "Scale-out mode: 1 while Redis answered the last heartbeat.",

@@ -196,6 +196,8 @@ class RouteStage(_PolicyStage):
             ctx.temperature = route.temperature
             ctx.max_turns = route.max_turns
             ctx.filters = route.filters
+            ctx.tools = tuple(route.tools)
+            ctx.time_zone = route.time_zone
         if ctx.provider_choice is None and in_canary(ctx.inbound.session_key, policies.canary):
             assert policies.canary is not None
             ctx.provider_choice = policies.canary.provider

@@ -101,6 +101,8 @@ class OpenAICompatibleProvider:
             preset.reasoning_echo if preset else "none"
         )
         self.accepts: Accepts = preset.accepts if preset else GENERIC
+        # Whether the gateway's own tools are offered to it (`/v1` callers' tools are theirs).
+        self.takes_tools = self.accepts.tools if config.tools is None else config.tools
         self.embedding_model = config.embedding_model or (
             preset.embedding_model if preset else None
         )

@@ -99,6 +99,13 @@ class ProviderRouter:
             raise NoProviderError(self.problems()[0])
         return usable
 
+    def supports_tools(self, name: str | None) -> bool:
+        """Whether the provider that would answer (its preset or config) takes tools."""
+        try:
+            return self.chain(name)[0].takes_tools
+        except NoProviderError:
+            return False
+
     @staticmethod
     def _usable(provider: OpenAICompatibleProvider) -> bool:
         """A provider that needs a key and has none would only burn a request to get a 401."""

@@ -32,7 +32,7 @@ BATCH = 500
 
 # The values encryption covers: (table, its key, its sealed columns).
 SEALED: tuple[tuple[Table, Column[int], tuple[Column[str], ...]], ...] = (
-    (turns, turns.c.id, (turns.c.content, turns.c.reasoning)),
+    (turns, turns.c.id, (turns.c.content, turns.c.reasoning, turns.c.tool_data)),
     (inbox, inbox.c.id, (inbox.c.text,)),
     (outbox, outbox.c.id, (outbox.c.text,)),
     (admin_users, admin_users.c.id, (admin_users.c.totp_secret,)),

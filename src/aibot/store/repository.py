@@ -16,6 +16,7 @@ from aibot.core.feedback import RatedAnswer
 from aibot.core.messages import ConversationRow, TurnRecord
 from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.queues import QueueRows
+from aibot.store.rows import dump_tool_data, load_tool_data
 from aibot.store.schema import audit_log, conversations, ratings, turns
 from aibot.store.writer import Write
 
@@ -71,6 +72,7 @@ class Repository(QueueRows):
                 turns.c.model,
                 turns.c.request_id,
                 turns.c.route,
+                turns.c.tool_data,
             )
             .where(and_(turns.c.session_key == session_key, turns.c.created_at > since))
             .order_by(turns.c.created_at.desc(), turns.c.id.desc())
@@ -88,6 +90,7 @@ class Repository(QueueRows):
                 model=r.model,
                 request_id=r.request_id,
                 route=r.route,
+                **load_tool_data(self._cipher.open_optional(r.tool_data)),
             )
             for r in reversed(rows)
         ]
@@ -154,6 +157,7 @@ class Repository(QueueRows):
                     "completion_tokens": r.completion_tokens,
                     "request_id": r.request_id,
                     "route": r.route,
+                    "tool_data": self._cipher.seal_optional(dump_tool_data(r)),
                     "created_at": r.created_at,
                 },
             )

@@ -14,7 +14,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Row
 
-from aibot.core.messages import InboxRow, OutboxRow, ReplyTarget
+from aibot.core.messages import InboxRow, OutboxRow, ReplyTarget, ToolCall, TurnRecord
 
 _PRINCIPAL, _REQUEST_ID = "_principal", "_request_id"
 
@@ -67,3 +67,32 @@ def outbox_row(r: Row[Any], *, text: str | None = None) -> OutboxRow:
         r.next_attempt_at,
         r.owner,
     )
+
+
+def dump_tool_data(record: TurnRecord) -> str | None:
+    """A turn's tool part as the `tool_data` column holds it: the calls an assistant turn made,
+    or the call a tool result answers; None for an ordinary turn."""
+    if record.tool_calls:
+        calls = [[c.id, c.name, c.arguments] for c in record.tool_calls]
+        return orjson.dumps({"calls": calls}).decode()
+    if record.tool_call_id is not None:
+        return orjson.dumps({"id": record.tool_call_id, "name": record.name}).decode()
+    return None
+
+
+def load_tool_data(raw: str | None) -> dict[str, Any]:
+    """`dump_tool_data`'s fields as TurnRecord keywords (empty for an ordinary turn)."""
+    data = _load(raw) if raw else {}
+    calls = data.get("calls")
+    if isinstance(calls, list):
+        return {
+            "tool_calls": tuple(
+                ToolCall(str(c[0]), str(c[1]), str(c[2]))
+                for c in calls
+                if isinstance(c, list) and len(c) == 3
+            )
+        }
+    if "id" in data:
+        name = data.get("name")
+        return {"tool_call_id": str(data["id"]), "name": name if isinstance(name, str) else None}
+    return {}

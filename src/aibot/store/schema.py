@@ -52,6 +52,7 @@ turns = Table(
     Column("request_id", String(64), nullable=True),
     Column("created_at", Float, nullable=False),
     Column("route", String(64), nullable=True, doc="The policy route that answered, if any."),
+    Column("tool_data", Text, nullable=True, doc="Tool calls made, or the call answered (JSON)."),
     Index("ix_turns_session_created", "session_key", "created_at"),
     Index("ix_turns_request", "request_id"),
 )

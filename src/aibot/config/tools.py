@@ -1,0 +1,113 @@
+"""The `tools:` section: the tool loop's bounds, the built-in tools and the MCP servers.
+
+Every tool is off until named here (built-ins) or served by a configured MCP server, and then
+offered only to the chats whose route lists it (`routes[].tools`).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from aibot.config.base import Section, parse_duration
+
+Builtin = Literal["current_time", "calculator", "fetch_url", "conversation_search"]
+
+
+def check_zone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown time zone {value!r} (use e.g. Asia/Shanghai, UTC)") from None
+    return value
+
+
+class FetchConfig(Section):
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Hosts fetch_url may read (exact, or `*.example.com`); empty: none. Private, "
+        "loopback and link-local addresses are refused whatever the name.",
+    )
+    max_bytes: int = Field(500_000, ge=1024, le=20_000_000, description="Largest body read.")
+    timeout: float = Field(10.0, gt=0, le=120, description="Seconds for the whole fetch.")
+    max_redirects: int = Field(3, ge=0, le=10, description="Redirects followed (each checked).")
+
+
+class McpServerConfig(Section):
+    """One MCP server: a command run over stdio, or a streamable HTTP URL."""
+
+    command: str | None = Field(None, description="stdio: the program to run.")
+    args: list[str] = Field(default_factory=list, description="stdio: its arguments.")
+    env: dict[str, SecretStr] = Field(
+        default_factory=dict, description="stdio: environment given to it (besides PATH, HOME…)."
+    )
+    cwd: str | None = Field(None, description="stdio: its working directory.")
+    url: str | None = Field(None, description="Streamable HTTP: the endpoint, e.g. …/mcp.")
+    headers: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Streamable HTTP: headers sent (e.g. Authorization)."
+    )
+    timeout: float = Field(30.0, gt=0, le=600, description="Seconds one tool call may take.")
+    confirm: list[str] = Field(
+        default_factory=list,
+        description="Tools of this server the user must approve before each call ('*': all).",
+    )
+
+    @model_validator(mode="after")
+    def _one_transport(self) -> McpServerConfig:
+        if (self.command is None) == (self.url is None):
+            raise ValueError("an MCP server needs exactly one of `command` (stdio) or `url`")
+        return self
+
+    def secret_values(self) -> list[str]:
+        return [v.get_secret_value() for v in (*self.env.values(), *self.headers.values())]
+
+
+class ToolsConfig(Section):
+    enabled: list[Literal["current_time", "calculator", "fetch_url", "conversation_search"]] = (
+        Field(
+            default_factory=list, description="Built-in tools switched on (each off unless listed)."
+        )
+    )
+    max_rounds: int = Field(
+        5, ge=1, le=20, description="Model calls per message when it keeps asking for tools."
+    )
+    budget: float = Field(
+        90.0, gt=0, description="Seconds the whole tool loop may take (e.g. 90s, 2m)."
+    )
+    max_output_chars: int = Field(
+        8000, ge=256, le=200_000, description="A tool's result is cut to this many characters."
+    )
+    time_zone: str = Field(
+        "Asia/Shanghai", description="Time zone of chats whose route names none (IANA name)."
+    )
+    fetch: FetchConfig = Field(default_factory=FetchConfig, description="The fetch_url tool.")
+    mcp: dict[str, McpServerConfig] = Field(
+        default_factory=dict,
+        description="MCP servers by name; their tools are offered as `<name>__<tool>`.",
+    )
+    confirm: list[str] = Field(
+        default_factory=list, description="Built-in tools the user must approve before each call."
+    )
+
+    @field_validator("budget", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+    @field_validator("time_zone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        return check_zone(value)
+
+    @field_validator("mcp")
+    @classmethod
+    def _names(cls, value: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
+        for name in value:
+            if not name.replace("_", "").replace("-", "").isalnum() or "__" in name:
+                raise ValueError(f"MCP server name {name!r}: letters, digits, - and _ only")
+        return value
+
+    def secret_values(self) -> list[str]:
+        return [secret for server in self.mcp.values() for secret in server.secret_values()]

@@ -1,0 +1,57 @@
+"""Wiring of tools: the enabled built-ins and MCP servers as one registry, its audit into the
+store's audit log, and the loop the model stage runs."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from aibot.config import Config
+from aibot.core.tool_loop import LoopLimits, ToolLoop
+from aibot.core.tool_support import ToolSupport
+from aibot.ops.logging import SecretMasker
+from aibot.ops.metrics import Metrics
+from aibot.providers.router import ProviderRouter
+from aibot.store.repository import Repository
+from aibot.store.writer import GroupCommitWriter
+from aibot.tools.base import LocalTool, ToolSource
+from aibot.tools.builtins import Builtins, calculator_tool, current_time_tool
+from aibot.tools.registry import ToolAudit, ToolRegistry
+from aibot.tools.texts import status_text
+
+
+def builtin_tools(config: Config, clock: Callable[[], float]) -> list[LocalTool]:
+    enabled = set(config.tools.enabled)
+    tools = []
+    if "current_time" in enabled:
+        tools.append(current_time_tool(clock))
+    if "calculator" in enabled:
+        tools.append(calculator_tool())
+    return tools
+
+
+def build_tools(
+    config: Config,
+    *,
+    router: ProviderRouter,
+    metrics: Metrics,
+    masker: SecretMasker,
+    repository: Repository,
+    writer: GroupCommitWriter,
+    clock: Callable[[], float],
+) -> tuple[ToolSupport, ToolRegistry]:
+    sources: list[ToolSource] = [
+        Builtins(builtin_tools(config, clock), confirm=config.tools.confirm)
+    ]
+
+    async def audit(entry: ToolAudit) -> None:
+        await writer.submit(repository.audit(entry.actor, entry.action, entry.target, clock()))
+
+    registry = ToolRegistry(
+        sources,
+        max_output_chars=config.tools.max_output_chars,
+        metrics=metrics,
+        masker=masker,
+        audit=audit,
+    )
+    loop = ToolLoop(registry, LoopLimits(config.tools.max_rounds, config.tools.budget), status_text)
+    return ToolSupport(loop, router.supports_tools, config.tools.time_zone), registry
