@@ -6,7 +6,7 @@ from __future__ import annotations
 import aiohttp
 import orjson
 
-from tests.fakes.openai_server import CallTools, FakeOpenAI
+from tests.fakes.openai_server import CallTools, FakeOpenAI, Reply
 from tests.support.gateway import GatewayFactory
 from tests.support.tool_calls import (
     answer_from_tools,
@@ -98,3 +98,24 @@ async def test_streamed_tool_calls_and_status(
     reply, deltas = await stream_chat(gw, "calc it", "t6")
     assert reply == "tools said: 2.25" and "".join(deltas) == reply
     assert fake_llm.chat_requests()[0]["stream"] is True
+
+
+async def test_conversation_search_sees_only_its_own_chat(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
+    fake_llm.reply = answer_from_tools
+    gw = await gateway_factory(
+        {
+            "tools": {"enabled": ["conversation_search"], "time_zone": "UTC"},
+            "routes": [{"name": "all", "tools": ["conversation_search"]}],
+        }
+    )
+    search = CallTools((("conversation_search", '{"query": "door code"}'),))
+    fake_llm.script(Reply("noted"))
+    await gw.chat("the door code is 4711", session="mine")
+    fake_llm.script(search)
+    _, body = await gw.chat("what was it?", session="mine")
+    assert "user: the door code is 4711" in body["reply"], body
+    fake_llm.script(search)
+    _, body = await gw.chat("what was it?", session="other")
+    assert body["reply"] == "tools said: no earlier message matches"

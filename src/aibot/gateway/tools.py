@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aibot.config import Config
+from aibot.core.messages import TurnRecord
 from aibot.core.tool_loop import LoopLimits, ToolLoop
 from aibot.core.tool_support import ToolSupport
 from aibot.ops.logging import SecretMasker
@@ -15,17 +16,29 @@ from aibot.store.repository import Repository
 from aibot.store.writer import GroupCommitWriter
 from aibot.tools.base import LocalTool, ToolSource
 from aibot.tools.builtins import Builtins, calculator_tool, current_time_tool
+from aibot.tools.fetch import Fetcher, fetch_url_tool
+from aibot.tools.history_search import conversation_search_tool
 from aibot.tools.registry import ToolAudit, ToolRegistry
 from aibot.tools.texts import status_text
 
 
-def builtin_tools(config: Config, clock: Callable[[], float]) -> list[LocalTool]:
+def builtin_tools(
+    config: Config, clock: Callable[[], float], repository: Repository
+) -> list[LocalTool]:
     enabled = set(config.tools.enabled)
     tools = []
     if "current_time" in enabled:
         tools.append(current_time_tool(clock))
     if "calculator" in enabled:
         tools.append(calculator_tool())
+    if "fetch_url" in enabled:
+        tools.append(fetch_url_tool(Fetcher(config.tools.fetch)))
+    if "conversation_search" in enabled:
+
+        async def history(session_key: str, limit: int) -> list[TurnRecord]:
+            return await repository.recent_turns(session_key, 0.0, limit)
+
+        tools.append(conversation_search_tool(history))
     return tools
 
 
@@ -40,7 +53,11 @@ def build_tools(
     clock: Callable[[], float],
 ) -> tuple[ToolSupport, ToolRegistry]:
     sources: list[ToolSource] = [
-        Builtins(builtin_tools(config, clock), confirm=config.tools.confirm)
+        Builtins(
+            builtin_tools(config, clock, repository),
+            timeout=max(30.0, config.tools.fetch.timeout + 5),
+            confirm=config.tools.confirm,
+        )
     ]
 
     async def audit(entry: ToolAudit) -> None:
