@@ -14,8 +14,10 @@ from tests.support.gateway import RunningGateway, rows
 
 
 def answer_from_tools(body: dict[str, Any]) -> str:
-    """The fake model's answer: every tool result it was given, in order, else an echo."""
-    results = [text_of(m.get("content")) for m in body["messages"] if m.get("role") == "tool"]
+    """The fake model's answer: the tool results since the last question, else an echo."""
+    messages = body["messages"]
+    asked = max((i for i, m in enumerate(messages) if m.get("role") == "user"), default=-1)
+    results = [text_of(m.get("content")) for m in messages[asked + 1 :] if m.get("role") == "tool"]
     if results:
         return "tools said: " + " | ".join(results)
     users = [m for m in body["messages"] if m.get("role") == "user"]

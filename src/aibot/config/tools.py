@@ -54,6 +54,11 @@ class McpServerConfig(Section):
         description="Tools of this server the user must approve before each call ('*': all).",
     )
 
+    @field_validator("timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerConfig:
         if (self.command is None) == (self.url is None):
@@ -65,10 +70,8 @@ class McpServerConfig(Section):
 
 
 class ToolsConfig(Section):
-    enabled: list[Literal["current_time", "calculator", "fetch_url", "conversation_search"]] = (
-        Field(
-            default_factory=list, description="Built-in tools switched on (each off unless listed)."
-        )
+    enabled: list[Builtin] = Field(
+        default_factory=list, description="Built-in tools switched on (each off unless listed)."
     )
     max_rounds: int = Field(
         5, ge=1, le=20, description="Model calls per message when it keeps asking for tools."

@@ -18,6 +18,7 @@ from aibot.tools.base import LocalTool, ToolSource
 from aibot.tools.builtins import Builtins, calculator_tool, current_time_tool
 from aibot.tools.fetch import Fetcher, fetch_url_tool
 from aibot.tools.history_search import conversation_search_tool
+from aibot.tools.mcp_server import McpServer
 from aibot.tools.registry import ToolAudit, ToolRegistry
 from aibot.tools.texts import status_text
 
@@ -57,7 +58,8 @@ def build_tools(
             builtin_tools(config, clock, repository),
             timeout=max(30.0, config.tools.fetch.timeout + 5),
             confirm=config.tools.confirm,
-        )
+        ),
+        *(McpServer(name, server) for name, server in config.tools.mcp.items()),
     ]
 
     async def audit(entry: ToolAudit) -> None:
