@@ -51,7 +51,13 @@ class RunningGateway:
     def headers(self) -> dict[str, str]:
         return {"Authorization": f"Bearer {self.api_key}"}
 
-    async def start(self, timeout: float = 20.0) -> None:
+    async def start(self, timeout: float = 60.0) -> None:
+        """Start `ai-bot run` and wait for /healthz.
+
+        The bound is generous on purpose: with every xdist worker starting gateways on a loaded
+        2-core box a cold start took over 20 s, and a start that is merely slow is not what any
+        test here checks (cold start is measured in bench/).
+        """
         self.config_path.write_text(yaml.safe_dump(self.config), encoding="utf-8")
         record_gateway_run(
             GatewayRun(
