@@ -41,10 +41,10 @@ async def test_good_and_bad_rate_the_last_answer_once_per_user(
             ]
         }
     )
-    assert "no answer to rate" in (await gw.chat("/good", session="a"))[1]["reply"]
+    assert "还没有可以评价的回答" in (await gw.chat("/good", session="a"))[1]["reply"]
     await gw.chat("faq: what is this?", session="a", user_id="ann")
-    assert "Thanks" in (await gw.chat("/good", session="a", user_id="ann"))[1]["reply"]
-    assert "Thanks" in (await gw.chat("/good", session="a", user_id="ann"))[1]["reply"]
+    assert "感谢反馈" in (await gw.chat("/good", session="a", user_id="ann"))[1]["reply"]
+    assert "感谢反馈" in (await gw.chat("/good", session="a", user_id="ann"))[1]["reply"]
     assert ratings(gw) == [("ann", "api", 1, "fake", "fake-model", "faq", "api:a")]
     await gw.chat("/bad", session="a", user_id="ann")  # a changed mind replaces the rating
     assert ratings(gw) == [("ann", "api", -1, "fake", "fake-model", "faq", "api:a")]

@@ -248,7 +248,7 @@ async def test_pairing_flow_and_admin_commands(
     assert replies[-1]["text"] == "echo: now?"
     tg.user_message(55, "/model", user_id=55)
     replies = await tg.wait_sent(4, chat_id=55, timeout=10)
-    assert "for admins only" in replies[-1]["text"]
+    assert "for admins only" in replies[-1]["text"]  # the fake user's language_code is en
     tg.user_message(7, "/model", user_id=7)
     (admin,) = await tg.wait_sent(1, chat_id=7, timeout=10)
     assert admin["text"].startswith("Current model")

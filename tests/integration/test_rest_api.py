@@ -53,7 +53,7 @@ async def test_memory_commands_and_models(
     assert user_turns(fake_llm) == ["first 你好", "second", "third"]
 
     status, body = await gw.chat("/new")
-    assert "new conversation" in body["reply"].lower()
+    assert body["reply"] == "已开始新的对话。"  # ui.default_language: zh-CN
     await gw.chat("fresh")
     assert user_turns(fake_llm) == ["fresh"]
     assert fake_llm.requests[-1].json["model"] == "second-model"  # /reset keeps the model

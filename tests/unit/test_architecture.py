@@ -34,6 +34,7 @@ LAYERS: list[set[str]] = [
     {"core"},
     {"ops"},
     {"config"},
+    {"i18n"},  # the translation catalogs: every room may speak to people
     {""},  # aibot/__init__.py: the version
 ]
 

@@ -166,3 +166,12 @@ def test_members_joining_a_group_but_not_bots() -> None:
         },
     }
     assert reader().read(only_bots) is None
+
+
+def test_the_senders_app_language_is_kept_for_the_gateways_replies() -> None:
+    sender = {"id": 7, "is_bot": False, "username": "ann", "language_code": "en"}
+    item = reader().read({"update_id": 1, "message": {**update("hi")["message"], "from": sender}})
+    assert isinstance(item, Inbound) and item.target.locale == "en"
+    assert item.target.to_json()["locale"] == "en"  # stored with the message in the inbox
+    plain = reader().read(update("hi"))
+    assert isinstance(plain, Inbound) and plain.target.locale is None

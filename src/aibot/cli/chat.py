@@ -14,9 +14,10 @@ import uuid
 
 from aibot.cli.common import console, fail
 from aibot.config import ConfigError, LoadedConfig
-from aibot.core.messages import Inbound
+from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.service import stream_turn
 from aibot.gateway.build import Gateway
+from aibot.i18n import terminal_language
 from aibot.ops.logging import SecretMasker, configure_logging
 
 EXIT_WORDS = frozenset({"/exit", "/quit", "exit", "quit"})
@@ -70,6 +71,7 @@ async def _turn(gateway: Gateway, session: str, text: str) -> None:
         request_id=uuid.uuid4().hex,
         received_at=time.time(),
         principal="cli-local",
+        target=ReplyTarget(locale=terminal_language()),
     )
     streamed = False
     async for item in stream_turn(gateway.service, inbound):

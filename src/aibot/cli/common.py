@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from aibot import i18n
 from aibot.config import ConfigError, LoadedConfig, load_config
 
 if TYPE_CHECKING:
@@ -42,7 +43,7 @@ def fail(message: str, code: int = 2) -> NoReturn:
 
 def load_or_exit(path: str | None) -> LoadedConfig:
     try:
-        return load_config(path)
+        loaded = load_config(path)
     except ConfigError as exc:
         lines = str(exc).splitlines()
         for line in lines[:-1]:
@@ -50,6 +51,8 @@ def load_or_exit(path: str | None) -> LoadedConfig:
                 f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True
             )
         fail(lines[-1] if lines else "invalid configuration")
+    i18n.configure(loaded.config.ui.language, loaded.config.ui.default_language)
+    return loaded
 
 
 def cipher_or_exit(config: Config) -> Cipher:

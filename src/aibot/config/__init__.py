@@ -44,6 +44,7 @@ from aibot.config.policy import (
 from aibot.config.schema import Config, url_password
 from aibot.config.server import AdminConfig, DispatcherConfig, LoggingConfig, ServerConfig
 from aibot.config.tools import FetchConfig, McpServerConfig, ToolsConfig
+from aibot.config.ui import UiConfig
 
 __all__ = [
     "CONFIG_ENV_VAR",
@@ -82,6 +83,7 @@ __all__ = [
     "StorageConfig",
     "TelegramChannelConfig",
     "ToolsConfig",
+    "UiConfig",
     "WebchatConfig",
     "WebhookChannelConfig",
     "WecomChannelConfig",

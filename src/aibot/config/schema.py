@@ -19,6 +19,7 @@ from aibot.config.models import ModelsConfig
 from aibot.config.policy import PolicyConfig, RouteConfig
 from aibot.config.server import AdminConfig, DispatcherConfig, LoggingConfig, ServerConfig
 from aibot.config.tools import ToolsConfig
+from aibot.config.ui import UiConfig
 
 
 class Config(Section):
@@ -49,6 +50,9 @@ class Config(Section):
     archive: ArchiveConfig | None = Field(None, description="Old history to object storage.")
     logging: LoggingConfig = Field(
         default_factory=LoggingConfig, description="Log level and format."
+    )
+    ui: UiConfig = Field(
+        default_factory=UiConfig, description="The language of replies, pages and the CLI."
     )
     admin: AdminConfig = Field(
         default_factory=AdminConfig, description="The admin console (/admin)."

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from aibot.core.feedback import Feedback, last_answer_id
 from aibot.core.pipeline import TurnContext
 from aibot.core.sessions import SessionMemory
+from aibot.i18n import N_, translate
 
 Handler = Callable[[TurnContext, str], Awaitable[str]]
 
@@ -17,7 +18,7 @@ Handler = Callable[[TurnContext, str], Awaitable[str]]
 class Command:
     names: tuple[str, ...]
     usage: str
-    help: str
+    help: str  # marked with N_, shown in the chat's language
     handler: Handler
     admin: bool = False  # limited to policy.access.admins when that list is set
 
@@ -68,25 +69,25 @@ class Commands:
         self._feedback = feedback
         self.table: list[Command] = [
             Command(
-                ("reset", "new"), "/reset", "start a new conversation (alias /new)", self._reset
+                ("reset", "new"), "/reset", N_("start a new conversation (alias /new)"), self._reset
             ),
             Command(
                 ("model",),
                 "/model [name]",
-                "show or switch the model for this chat",
+                N_("show or switch the model for this chat"),
                 self._model,
                 admin=True,
             ),
-            Command(("good",), "/good", "rate the last answer 👍", self._good),
-            Command(("bad",), "/bad", "rate the last answer 👎", self._bad),
+            Command(("good",), "/good", N_("rate the last answer 👍"), self._good),
+            Command(("bad",), "/bad", N_("rate the last answer 👎"), self._bad),
             Command(
                 ("stats",),
                 "/stats",
-                "traffic since the start (admins)",
+                N_("traffic since the start (admins)"),
                 self._show_stats,
                 admin=True,
             ),
-            Command(("help",), "/help", "show this help", self._help),
+            Command(("help",), "/help", N_("show this help"), self._help),
         ]
         self._by_name = {name: c for c in self.table for name in c.names}
 
@@ -95,33 +96,50 @@ class Commands:
 
     async def _reset(self, ctx: TurnContext, _arg: str) -> str:
         if ctx.session is None:
-            return "This conversation keeps no memory, so there is nothing to reset."
+            return translate(
+                ctx.language, "This conversation keeps no memory, so there is nothing to reset."
+            )
         SessionMemory.reset(ctx.session, ctx.now)
         ctx.conversation_changes["context_from"] = ctx.now
-        return "Started a new conversation. 已开始新的对话。"
+        return translate(ctx.language, "Started a new conversation.")
 
     async def _model(self, ctx: TurnContext, arg: str) -> str:
-        catalog = self._catalog
+        catalog, language = self._catalog, ctx.language
         if not catalog.names:
-            return "No model provider is configured yet (run `ai-bot init`)."
+            return translate(language, "No model provider is configured yet (run `ai-bot init`).")
         current = (ctx.session.model if ctx.session else None) or catalog.default
         available = ", ".join(catalog.describe(n) for n in catalog.names)
         if not arg:
-            return (
-                f"Current model: {catalog.describe(current or '-')}\n"
-                f"Available: {available}\nSwitch with /model NAME (or /model default)."
+            return translate(
+                language,
+                "Current model: {current}\nAvailable: {available}\n"
+                "Switch with /model NAME (or /model default).",
+                current=catalog.describe(current or "-"),
+                available=available,
             )
         if ctx.session is None:
-            return "This conversation keeps no memory; choose the model in the request instead."
+            return translate(
+                language,
+                "This conversation keeps no memory; choose the model in the request instead.",
+            )
         if arg == "default":
             ctx.session.model = None
             ctx.conversation_changes["model"] = None
-            return f"Back to the default model: {catalog.describe(catalog.default or '-')}"
+            return translate(
+                language,
+                "Back to the default model: {model}",
+                model=catalog.describe(catalog.default or "-"),
+            )
         if arg not in catalog.names:
-            return f"Unknown model '{arg}'. Available: {available}"
+            return translate(
+                language,
+                "Unknown model '{name}'. Available: {available}",
+                name=arg,
+                available=available,
+            )
         ctx.session.model = arg
         ctx.conversation_changes["model"] = arg
-        return f"This chat now uses {catalog.describe(arg)}."
+        return translate(language, "This chat now uses {model}.", model=catalog.describe(arg))
 
     async def _good(self, ctx: TurnContext, _arg: str) -> str:
         return await self._rate(ctx, 1)
@@ -134,12 +152,14 @@ class Commands:
         answer = last_answer_id(session) if session is not None else None
         rated = await self._feedback.rate(inbound.channel, inbound.user_id, score, answer)
         if rated is None:
-            return "There is no answer to rate yet. 还没有可评价的回答。"
-        return "Thanks for the feedback! 感谢反馈！"
+            return translate(ctx.language, "There is no answer to rate yet.")
+        return translate(ctx.language, "Thanks for the feedback!")
 
     async def _show_stats(self, _ctx: TurnContext, _arg: str) -> str:
         return self._stats()
 
-    async def _help(self, _ctx: TurnContext, _arg: str) -> str:
-        lines = ["Commands:"] + [f"{c.usage} — {c.help}" for c in self.table]
+    async def _help(self, ctx: TurnContext, _arg: str) -> str:
+        language = ctx.language
+        lines = [translate(language, "Commands:")]
+        lines += [f"{c.usage} — {translate(language, c.help)}" for c in self.table]
         return "\n".join(lines)

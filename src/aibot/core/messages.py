@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeAlias
 
 ChatType = Literal["private", "group"]
 JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
-_COMMON = ("chat_id", "chat_type", "request_id")
+_COMMON = ("chat_id", "chat_type", "request_id", "locale")
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,6 +31,9 @@ class ReplyTarget:
     chat_type: ChatType | None = None
     request_id: str | None = None  # set on an answer from a model: channels offer 👍/👎 on it
     platform: Mapping[str, JsonValue] = field(default_factory=dict)
+    # What the sender's side says they read (Telegram's language_code, a page's or an HTTP
+    # caller's Accept-Language): the gateway's own replies follow it under `ui.language: auto`.
+    locale: str | None = None
 
     def answering(self, request_id: str) -> ReplyTarget:
         """The same target, for the answer to the request `request_id`."""
@@ -47,12 +50,13 @@ class ReplyTarget:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ReplyTarget:
         """Reads what `to_json` wrote; a common field of an unexpected type is left out."""
-        chat_id, chat_type, request_id = (data.get(name) for name in _COMMON)
+        chat_id, chat_type, request_id, locale = (data.get(name) for name in _COMMON)
         return cls(
             chat_id if isinstance(chat_id, int | str) and not isinstance(chat_id, bool) else None,
             "group" if chat_type == "group" else "private" if chat_type == "private" else None,
             request_id if isinstance(request_id, str) else None,
             {key: value for key, value in data.items() if key not in _COMMON},
+            locale if isinstance(locale, str) else None,
         )
 
 

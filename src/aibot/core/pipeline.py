@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from aibot import i18n
 from aibot.core.errors import ModelUnavailable
 from aibot.core.messages import ChatResult, Inbound, Message, StreamDelta, Usage
 from aibot.core.sessions import SessionState, WriteOp
@@ -67,6 +68,11 @@ class TurnContext:
     finished: bool = False
     conversation_changes: dict[str, Any] = field(default_factory=dict)
     writes: list[WriteOp] = field(default_factory=list)
+
+    @property
+    def language(self) -> i18n.Language:
+        """The language of the gateway's own replies in this turn (see `aibot.i18n`)."""
+        return i18n.pick(self.inbound.target.locale)
 
     def answer(self, text: str) -> None:
         """Ends the turn with a reply produced by a stage rather than the model."""

@@ -19,6 +19,7 @@ from aibot.core.sessions import SessionMemory
 from aibot.core.tokens import estimate_tokens
 from aibot.core.tool_support import ToolSupport, tool_records
 from aibot.core.wire_text import message_from_wire
+from aibot.i18n import translate
 from aibot.ops.metrics import Metrics
 
 Clock = Callable[[], float]
@@ -66,7 +67,7 @@ class CommandStage:
             return
         ctx.is_command = True
         if command.admin and not ctx.is_admin:
-            ctx.answer(f"/{parsed[0]} is for admins only. 仅管理员可用。")
+            ctx.answer(translate(ctx.language, "/{command} is for admins only.", command=parsed[0]))
             return
         ctx.answer(await command.handler(ctx, parsed[1]))
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from aibot import __version__
+from aibot import __version__, i18n
 from aibot.admin.keys import ApiKeyStore
 from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import ChannelContext, Clock
@@ -89,6 +89,7 @@ class Gateway:
     def __init__(self, loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) -> None:
         config = self.config = loaded.config
         self.loaded = loaded
+        i18n.configure(config.ui.language, config.ui.default_language)
         self.metrics = Metrics()
         self.loop_lag = LoopLagSampler(self.metrics)
         self.masker = SecretMasker(config.secrets())

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import structlog
 
+from aibot import i18n
 from aibot.config import LoadedConfig
 from aibot.policy.policies import Policies, PolicyHolder
 from aibot.providers.router import ProviderRouter
@@ -31,6 +32,7 @@ class LiveSettings:
     async def apply(self, loaded: LoadedConfig, reason: str) -> None:
         new = loaded.config
         policies = await asyncio.to_thread(Policies, new)
+        i18n.configure(new.ui.language, new.ui.default_language)
         self._holder.current = policies
         default = new.models.default
         if default in self._router.providers:

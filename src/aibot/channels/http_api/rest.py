@@ -20,9 +20,10 @@ from aibot.channels.http_bodies import (
     error_response,
 )
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
-from aibot.core.messages import Inbound
+from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService, StreamEnd, stream_turn
+from aibot.i18n import locale_hint
 
 
 class ChatBody(JsonBody):
@@ -98,6 +99,7 @@ def build_rest_router(
             request_id=uuid.uuid4().hex,
             received_at=clock.now(),
             principal=who,
+            target=ReplyTarget(locale=locale_hint(request.headers.get("accept-language"))),
         )
         if body.stream:
             return StreamingResponse(

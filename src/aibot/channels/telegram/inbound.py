@@ -15,6 +15,7 @@ from typing import Any
 from aibot.config import TelegramChannelConfig
 from aibot.core.events import EventKind, PlatformEvent
 from aibot.core.messages import ChatType, Inbound, ReplyTarget
+from aibot.i18n import locale_hint
 
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]  # what `read` understands
@@ -27,9 +28,13 @@ class TelegramReply:
     thread_id: int | None = None
     reply_to: int | None = None
 
-    def target(self, chat_id: int, chat_type: ChatType) -> ReplyTarget:
+    def target(self, chat_id: int, chat_type: ChatType, locale: str | None = None) -> ReplyTarget:
+        """`locale`: the sender's `language_code` (their Telegram app's language)."""
         return ReplyTarget(
-            chat_id, chat_type, platform={"thread_id": self.thread_id, "reply_to": self.reply_to}
+            chat_id,
+            chat_type,
+            platform={"thread_id": self.thread_id, "reply_to": self.reply_to},
+            locale=locale,
         )
 
     @classmethod
@@ -140,6 +145,7 @@ class UpdateReader:
         key = f"{CHANNEL}:{chat['id']}" + (f":{thread}" if thread else "")
         if group and self._config.group_sessions == "per_user":
             key += f":u{user}"
+        language = sender.get("language_code")  # the sender's Telegram app language
         return Inbound(
             channel=CHANNEL,
             session_key=key,
@@ -150,7 +156,9 @@ class UpdateReader:
             message_id=f"{self._bot_id}:{update['update_id']}",
             principal=f"telegram:{user}",
             target=TelegramReply(thread, message["message_id"] if group else None).target(
-                chat["id"], "group" if group else "private"
+                chat["id"],
+                "group" if group else "private",
+                locale_hint(language if isinstance(language, str) else None),
             ),
         )
 

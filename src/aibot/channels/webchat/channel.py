@@ -25,9 +25,10 @@ from aibot.channels.base import SYSTEM_CLOCK, Clock
 from aibot.channels.webchat.verify import same_origin
 from aibot.core.commands import ModelCatalog
 from aibot.core.feedback import Feedback
-from aibot.core.messages import Inbound
+from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.service import ChatService, StreamEnd, stream_turn
 from aibot.core.sessions import SessionMemory
+from aibot.i18n import locale_hint
 
 STATIC_DIR = Path(__file__).parent / "static"
 MAX_MESSAGE_CHARS = 20_000
@@ -169,6 +170,7 @@ class WebChat:
             request_id=uuid.uuid4().hex,
             received_at=self._clock.now(),
             principal=principal,
+            target=ReplyTarget(locale=locale_hint(websocket.headers.get("accept-language"))),
         )
         await _send(websocket, {"type": "start", "id": message_id})
         async for item in stream_turn(self._service, inbound):

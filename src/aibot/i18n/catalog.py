@@ -1,0 +1,74 @@
+"""The catalogs themselves: `.po` files read with Babel into gettext translations, once each.
+
+Reading the `.po` source at first use (rather than shipping compiled `.mo` files) keeps one
+file per language in the repository and in the wheel, with nothing to forget to rebuild.
+"""
+
+from __future__ import annotations
+
+import functools
+import gettext
+import io
+from importlib import resources
+
+import structlog
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+log = structlog.get_logger("aibot.i18n")
+
+DOMAIN = "messages"
+# The gettext locale directory of each language that has a catalog (English is the msgids).
+CATALOG_LOCALES = {"zh-CN": "zh_CN"}
+
+
+def N_(msgid: str) -> str:
+    """Marks a string for the catalog where it is defined; `translate` it where it is shown."""
+    return msgid
+
+
+def po_path(language: str) -> resources.abc.Traversable | None:
+    """Where the catalog of `language` lives inside the package (None: English, the source)."""
+    locale = CATALOG_LOCALES.get(language)
+    if locale is None:
+        return None
+    return resources.files(__package__).joinpath("locales", locale, "LC_MESSAGES", f"{DOMAIN}.po")
+
+
+@functools.cache
+def translations(language: str) -> gettext.NullTranslations:
+    """The gettext translations of `language`; untranslated and fuzzy entries fall back to the
+    English msgid, so a gap in a catalog shows English rather than nothing."""
+    path = po_path(language)
+    if path is None:
+        return gettext.NullTranslations()
+    with path.open("rb") as source:
+        catalog = read_po(source, locale=CATALOG_LOCALES[language], domain=DOMAIN)
+    compiled = io.BytesIO()
+    write_mo(compiled, catalog)
+    compiled.seek(0)
+    return gettext.GNUTranslations(compiled)
+
+
+def translate(language: str, msgid: str, /, **params: object) -> str:
+    """`msgid` (English, with `{name}` placeholders) in `language`, with `params` filled in."""
+    return _fill(translations(language).gettext(msgid), msgid, params)
+
+
+def translate_plural(language: str, singular: str, plural: str, n: int, /, **params: object) -> str:
+    """The form of `singular`/`plural` for the count `n` in `language`; `{n}` is filled in."""
+    text = translations(language).ngettext(singular, plural, n)
+    return _fill(text, singular if n == 1 else plural, {"n": n, **params})
+
+
+def _fill(text: str, msgid: str, params: dict[str, object]) -> str:
+    """A translation with a broken placeholder falls back to the English, never to an error:
+    a person still gets a sentence (the catalog test stops such a translation from landing)."""
+    try:
+        return text.format_map(params)
+    except (KeyError, IndexError, ValueError, AttributeError):
+        log.warning("translation_placeholder_mismatch", msgid=msgid)
+    try:
+        return msgid.format_map(params)
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return msgid
