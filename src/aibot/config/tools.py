@@ -93,8 +93,11 @@ class ToolsConfig(Section):
     confirm: list[str] = Field(
         default_factory=list, description="Built-in tools the user must approve before each call."
     )
+    confirm_timeout: float = Field(
+        120.0, gt=0, le=3600, description="How long a tool waits for /approve before it is denied."
+    )
 
-    @field_validator("budget", mode="before")
+    @field_validator("budget", "confirm_timeout", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)

@@ -62,6 +62,7 @@ class Commands:
         catalog: ModelCatalog,
         stats: Callable[[], str],
         feedback: Feedback,
+        extra: Sequence[Command] = (),
     ) -> None:
         self._memory = memory
         self._catalog = catalog
@@ -87,6 +88,7 @@ class Commands:
                 self._show_stats,
                 admin=True,
             ),
+            *extra,  # the tools room's: /approve, /deny, /remind
             Command(("help",), "/help", N_("show this help"), self._help),
         ]
         self._by_name = {name: c for c in self.table for name in c.names}

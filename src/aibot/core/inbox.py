@@ -17,6 +17,7 @@ from typing import Protocol
 
 import structlog
 
+from aibot.core.approvals import Approvals
 from aibot.core.directory import ChannelDirectory
 from aibot.core.errors import QueueFull, StaleWrite
 from aibot.core.messages import Inbound, InboxRow, ReplyTarget
@@ -102,8 +103,10 @@ class Inbox:
         *,
         rescan_interval: float = 5.0,
         channels: ChannelDirectory | None = None,
+        approvals: Approvals | None = None,
     ) -> None:
         self._store = store
+        self._approvals = approvals
         self._writer = writer
         self._service = service
         self._on_reply = on_reply
@@ -155,6 +158,10 @@ class Inbox:
             )
             return False
         inbound.inbox_id = inbox_id
+        if self._approvals is not None and self._approvals.answer(inbound):
+            # An answer to a tool's question: the turn that asked goes on; nothing to reply.
+            await self._writer.submit(self._store.finish_inbox(inbox_id, "done", self._clock()))
+            return True
         self._schedule(inbound)
         return True
 

@@ -95,26 +95,41 @@ class ToolLoop:
     async def _run_calls(
         self, calls: tuple[ToolCall, ...], offered: set[str], caller: ToolCaller, deadline: float
     ) -> list[ToolOutcome]:
-        tasks = [asyncio.ensure_future(self._run_one(call, offered, caller)) for call in calls]
-        _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - self._monotonic()))
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.gather(*pending, return_exceptions=True)
-        return [
-            task.result()
-            if not task.cancelled()
-            else ToolOutcome("error: the time for tools ran out", "timeout")
-            for task in tasks
+        """Asks first (one question at a time; the wait is not charged to the budget), then
+        runs the allowed calls side by side within what is left of the budget."""
+        asked_at = self._monotonic()
+        refusals = [await self._refusal(call, offered, caller) for call in calls]
+        deadline += self._monotonic() - asked_at
+        tasks = [
+            asyncio.ensure_future(self.toolbox.call(call, caller))
+            for call, refusal in zip(calls, refusals, strict=True)
+            if refusal is None
         ]
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=max(0.0, deadline - self._monotonic()))
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.gather(*pending, return_exceptions=True)
+        ran = iter(tasks)
+        return [refusal if refusal is not None else _outcome(next(ran)) for refusal in refusals]
 
-    async def _run_one(self, call: ToolCall, offered: set[str], caller: ToolCaller) -> ToolOutcome:
+    async def _refusal(
+        self, call: ToolCall, offered: set[str], caller: ToolCaller
+    ) -> ToolOutcome | None:
+        """Why `call` must not run (recorded), or None when it may."""
         if call.name not in offered:
             refusal = ToolOutcome(f"error: no tool named {call.name!r} is available", "unavailable")
-            return await self.toolbox.refuse(call, caller, refusal)
-        if self.toolbox.needs_confirm(call.name) and (
+        elif self.toolbox.needs_confirm(call.name) and (
             self._confirmer is None or not await self._confirmer.ask(call, caller)
         ):
             refusal = ToolOutcome("error: the user did not approve this call", "denied")
-            return await self.toolbox.refuse(call, caller, refusal)
-        return await self.toolbox.call(call, caller)
+        else:
+            return None
+        return await self.toolbox.refuse(call, caller, refusal)
+
+
+def _outcome(task: asyncio.Future[ToolOutcome]) -> ToolOutcome:
+    if task.cancelled():
+        return ToolOutcome("error: the time for tools ran out", "timeout")
+    return task.result()

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal, Protocol
 
-from aibot.core.messages import Tool, ToolCall
+from aibot.core.messages import ReplyTarget, Tool, ToolCall
 
 Outcome = Literal["ok", "error", "timeout", "denied", "unavailable"]
 
@@ -27,6 +27,7 @@ class ToolCaller:
     time_zone: str
     request_id: str
     language: str = "zh-CN"
+    target: ReplyTarget | None = None  # where a question to the user goes (platform chats)
 
 
 @dataclass(frozen=True, slots=True)

@@ -31,7 +31,7 @@ from aibot.core.shared_inbox import SharedInbox
 from aibot.gateway.message_path import build_pipeline
 from aibot.gateway.registry import build_channels
 from aibot.gateway.reload import LiveSettings
-from aibot.gateway.tools import build_tools
+from aibot.gateway.tools import approval_commands, build_tools
 from aibot.ops.logging import SecretMasker
 from aibot.ops.loop_lag import LoopLagSampler
 from aibot.ops.metrics import Metrics
@@ -136,8 +136,7 @@ class Gateway:
             self.limiter, answers, self.pairings, self.metrics, clock, lambda: self.router.default
         )
         self.feedback = Feedback(self.repository, self.writer, self.metrics, clock)
-        commands = Commands(self.memory, self.catalog, self.metrics.summary, self.feedback)
-        tool_support, self.tools = build_tools(
+        tool_support, self.tools, approvals = build_tools(
             config,
             router=self.router,
             metrics=self.metrics,
@@ -145,6 +144,14 @@ class Gateway:
             repository=self.repository,
             writer=self.writer,
             clock=clock,
+            on_reply=lambda: self.outbox.notify(),
+        )
+        commands = Commands(
+            self.memory,
+            self.catalog,
+            self.metrics.summary,
+            self.feedback,
+            extra=approval_commands(),
         )
         pipeline = build_pipeline(
             memory=self.memory,
@@ -187,6 +194,7 @@ class Gateway:
                 self.outbox.notify,
                 clock,
                 channels=self.directory,
+                approvals=approvals,
             )
             if coordinator is None
             else SharedInbox(
@@ -199,6 +207,7 @@ class Gateway:
                 locks=coordinator.locks,
                 flags=coordinator.flags,
                 channels=self.directory,
+                approvals=approvals,
             )
         )
         events = PlatformEvents(

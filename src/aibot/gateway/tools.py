@@ -6,7 +6,10 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from aibot.config import Config
+from aibot.core.approvals import Approvals
+from aibot.core.commands import Command
 from aibot.core.messages import TurnRecord
+from aibot.core.pipeline import TurnContext
 from aibot.core.tool_loop import LoopLimits, ToolLoop
 from aibot.core.tool_support import ToolSupport
 from aibot.ops.logging import SecretMasker
@@ -20,7 +23,7 @@ from aibot.tools.fetch import Fetcher, fetch_url_tool
 from aibot.tools.history_search import conversation_search_tool
 from aibot.tools.mcp_server import McpServer
 from aibot.tools.registry import ToolAudit, ToolRegistry
-from aibot.tools.texts import status_text
+from aibot.tools.texts import question_text, say, status_text
 
 
 def builtin_tools(
@@ -52,7 +55,8 @@ def build_tools(
     repository: Repository,
     writer: GroupCommitWriter,
     clock: Callable[[], float],
-) -> tuple[ToolSupport, ToolRegistry]:
+    on_reply: Callable[[], None],
+) -> tuple[ToolSupport, ToolRegistry, Approvals]:
     sources: list[ToolSource] = [
         Builtins(
             builtin_tools(config, clock, repository),
@@ -72,5 +76,30 @@ def build_tools(
         masker=masker,
         audit=audit,
     )
-    loop = ToolLoop(registry, LoopLimits(config.tools.max_rounds, config.tools.budget), status_text)
-    return ToolSupport(loop, router.supports_tools, config.tools.time_zone), registry
+    timeout = config.tools.confirm_timeout
+    approvals = Approvals(
+        repository, writer, on_reply, clock, question_text(max(1, round(timeout / 60))),
+        timeout=timeout,
+    )  # fmt: skip
+    loop = ToolLoop(
+        registry,
+        LoopLimits(config.tools.max_rounds, config.tools.budget),
+        status_text,
+        confirmer=approvals,
+    )
+    return ToolSupport(loop, router.supports_tools, config.tools.time_zone), registry, approvals
+
+
+def approval_commands() -> list[Command]:
+    """`/approve` and `/deny` when no question waits (an answer to one never gets here: the
+    inbox hands it to `Approvals` first)."""
+
+    async def nothing_waiting(_ctx: TurnContext, _arg: str) -> str:
+        return say("nothing_waiting", "zh-CN") + " " + say("nothing_waiting", "en")
+
+    return [
+        Command(("approve",), "/approve", "allow the tool call the assistant asked about",
+                nothing_waiting),
+        Command(("deny",), "/deny", "refuse the tool call the assistant asked about",
+                nothing_waiting),
+    ]  # fmt: skip

@@ -1,0 +1,99 @@
+"""Asking the user before a `confirm: true` tool runs, and taking the answer.
+
+The question goes out through the outbox like any reply; the turn that asked waits (holding its
+conversation's lane) until the same user answers `/approve` or `/deny`, or `timeout` passes
+(then it is denied). The answer cannot wait in that lane behind the turn that waits for it, so
+the inbox hands `/approve` and `/deny` here as soon as they are stored (`answer`), before
+queueing them. Channels that hold the caller's connection (the web page, REST) have no way to ask
+mid-answer: a tool that needs approval is refused there. Pending questions live in this
+process: with several replicas the answer must reach the replica that asked (sticky routing,
+or the long-connection channels, which run on one replica).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+import structlog
+
+from aibot.core.commands import parse_command
+from aibot.core.messages import Inbound, ReplyTarget, ToolCall
+from aibot.core.sessions import WriteOp, Writer
+from aibot.core.tools import ToolCaller
+
+log = structlog.get_logger("aibot.tools")
+
+Question = Callable[[str, str, str], str]  # (language, tool, arguments) → the question
+
+
+class OutboxRows(Protocol):
+    def enqueue_outbox(
+        self,
+        inbox_id: int | None,
+        channel: str,
+        session_key: str,
+        target: ReplyTarget,
+        text: str,
+        now: float,
+    ) -> WriteOp: ...
+
+
+@dataclass(slots=True)
+class _Pending:
+    user_id: str
+    decision: asyncio.Future[bool]
+
+
+class Approvals:
+    def __init__(
+        self,
+        store: OutboxRows,
+        writer: Writer,
+        on_reply: Callable[[], None],
+        clock: Callable[[], float],
+        question: Question,
+        *,
+        timeout: float = 120.0,
+    ) -> None:
+        self._store = store
+        self._writer = writer
+        self._on_reply = on_reply
+        self._clock = clock
+        self._question = question
+        self.timeout = timeout
+        self._pending: dict[str, _Pending] = {}
+
+    async def ask(self, call: ToolCall, caller: ToolCaller) -> bool:
+        if caller.target is None or caller.session_key in self._pending:
+            return False  # no way to ask on this channel (or a question is already open)
+        decision: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._pending[caller.session_key] = _Pending(caller.user_id, decision)
+        try:
+            text = self._question(caller.language, call.name, call.arguments[:300])
+            await self._writer.submit(
+                self._store.enqueue_outbox(
+                    None, caller.channel, caller.session_key, caller.target, text, self._clock()
+                )
+            )
+            self._on_reply()
+            return await asyncio.wait_for(asyncio.shield(decision), self.timeout)
+        except TimeoutError:
+            return False
+        finally:
+            self._pending.pop(caller.session_key, None)
+
+    def answer(self, inbound: Inbound) -> bool:
+        """Takes `/approve` or `/deny` from the user a question waits on; False otherwise (the
+        message then goes its ordinary way, and the command says nothing is waiting)."""
+        parsed = parse_command(inbound.text)
+        if parsed is None or parsed[0] not in ("approve", "deny"):
+            return False
+        pending = self._pending.get(inbound.session_key)
+        if pending is None or pending.user_id != inbound.user_id or pending.decision.done():
+            return False
+        pending.decision.set_result(parsed[0] == "approve")
+        log.info("tool call answered", session=inbound.session_key, approved=parsed[0])
+        return True
