@@ -32,6 +32,7 @@ class ToolSupport:
             session_key=inbound.session_key,
             time_zone=ctx.time_zone or self._time_zone,
             request_id=inbound.request_id,
+            language=ctx.language,
             # Only a platform message (one from the inbox) can be asked a question mid-turn.
             target=inbound.target if inbound.inbox_id is not None else None,
         )

@@ -12,6 +12,7 @@ from aibot.core.messages import TurnRecord
 from aibot.core.pipeline import TurnContext
 from aibot.core.tool_loop import LoopLimits, ToolLoop
 from aibot.core.tool_support import ToolSupport
+from aibot.i18n import N_
 from aibot.ops.logging import SecretMasker
 from aibot.ops.metrics import Metrics
 from aibot.providers.router import ProviderRouter
@@ -23,7 +24,7 @@ from aibot.tools.fetch import Fetcher, fetch_url_tool
 from aibot.tools.history_search import conversation_search_tool
 from aibot.tools.mcp_server import McpServer
 from aibot.tools.registry import ToolAudit, ToolRegistry
-from aibot.tools.texts import question_text, say, status_text
+from aibot.tools.texts import nothing_waiting, question_text, status_text
 
 
 def builtin_tools(
@@ -94,12 +95,12 @@ def approval_commands() -> list[Command]:
     """`/approve` and `/deny` when no question waits (an answer to one never gets here: the
     inbox hands it to `Approvals` first)."""
 
-    async def nothing_waiting(_ctx: TurnContext, _arg: str) -> str:
-        return say("nothing_waiting", "zh-CN") + " " + say("nothing_waiting", "en")
+    async def waiting(ctx: TurnContext, _arg: str) -> str:
+        return nothing_waiting(ctx.language)
 
     return [
-        Command(("approve",), "/approve", "allow the tool call the assistant asked about",
-                nothing_waiting),
-        Command(("deny",), "/deny", "refuse the tool call the assistant asked about",
-                nothing_waiting),
+        Command(("approve",), "/approve", N_("allow the tool call the assistant asked about"),
+                waiting),
+        Command(("deny",), "/deny", N_("refuse the tool call the assistant asked about"),
+                waiting),
     ]  # fmt: skip
