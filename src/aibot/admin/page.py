@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -130,6 +130,11 @@ class ConsoleBase:
 
     def mask(self, text: str) -> str:
         return mask_pii(self.gateway.mask_secrets(text))
+
+    async def masked(self, texts: Sequence[str]) -> list[str]:
+        """`mask` over many texts in a worker thread: masking a long message takes CPU time
+        that must not hold up the event loop (health checks, every other request)."""
+        return await asyncio.to_thread(lambda: [self.mask(text) for text in texts])
 
     async def _back(self, call: Call, page: str, action: str, target: str) -> Response:
         await self.audit.record(call.who.audit(action, target))

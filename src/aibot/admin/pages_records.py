@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from urllib.parse import quote
 
 import orjson
@@ -34,7 +35,6 @@ class RecordPages(ConsoleBase):
             page="conversations",
             query=query,
             found=found,
-            mask=self.mask,
             quote=quote,
         )
 
@@ -45,13 +45,13 @@ class RecordPages(ConsoleBase):
         )
         if not turns:
             return self.error(call.who, 404, "No conversation with that key.")
+        masked = await self.masked([t.content for t in turns])
         return self.render(
             "conversation.html",
             call.who,
             page="conversations",
             key=key,
-            turns=turns,
-            mask=self.mask,
+            turns=[replace(t, content=text) for t, text in zip(turns, masked, strict=True)],
             quote=quote,
         )
 
@@ -63,17 +63,18 @@ class RecordPages(ConsoleBase):
         if not turns:
             return self.error(call.who, 404, "No conversation with that key.")
         await self.audit.record(call.who.audit("conversation.export", key))
+        masked = await self.masked([t.content for t in turns])
         body = orjson.dumps(
             {
                 "session_key": key,
                 "turns": [
                     {
                         "role": t.role,
-                        "content": self.mask(t.content),
+                        "content": text,
                         "provider": t.provider,
                         "created_at": t.created_at,
                     }
-                    for t in turns
+                    for t, text in zip(turns, masked, strict=True)
                 ],
             },
             option=orjson.OPT_INDENT_2,
@@ -88,9 +89,11 @@ class RecordPages(ConsoleBase):
 
     async def dead_letters(self, call: Call) -> Response:
         rows = await dead_letters(self.gateway.engine, cipher=self.gateway.cipher)
-        return self.render(
-            "dead_letters.html", call.who, page="dead-letters", rows=rows, mask=self.mask
-        )
+        masked = await self.masked([text for r in rows for text in (r.last_error or "", r.text)])
+        rows = [
+            replace(r, last_error=masked[2 * i], text=masked[2 * i + 1]) for i, r in enumerate(rows)
+        ]
+        return self.render("dead_letters.html", call.who, page="dead-letters", rows=rows)
 
     async def retry(self, call: Call) -> Response:
         if not await self._by_id(
