@@ -60,7 +60,11 @@ class ParseError(BaseModel):
 API_ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": ParseError, "description": "The body is not JSON"},
     401: {"model": ErrorBody, "description": "Missing or wrong API key"},
-    413: {"model": ErrorBody, "description": "The body is larger than server.max_body_bytes"},
+    413: {
+        "model": ErrorBody,
+        "description": "The body is larger than server.max_body_bytes, or the message longer "
+        "than server.max_message_chars (code message_too_long)",
+    },
     422: {"model": ErrorBody, "description": "The body does not match the schema"},
 }
 # Before OpenAPI 3.2 the schema of an event stream describes each event.
@@ -85,4 +89,15 @@ def error_response(
 ) -> JSONResponse:
     return JSONResponse(
         {"error": {"message": message, "code": code}}, status_code=status, headers=headers
+    )
+
+
+def message_too_long(text: str, limit: int) -> JSONResponse | None:
+    """413 `message_too_long` for a message over `server.max_message_chars`, else None."""
+    if len(text) <= limit:
+        return None
+    return error_response(
+        413,
+        f"the message has {len(text)} characters; the limit is {limit} (server.max_message_chars)",
+        "message_too_long",
     )

@@ -16,6 +16,13 @@ class ServerConfig(Section):
     port: int = Field(18789, ge=1, le=65535, description="Gateway port (chat page, API, webhooks).")
     public_url: str | None = Field(None, description="Public https URL, used to register webhooks.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted.")
+    max_message_chars: int = Field(
+        32_000,
+        ge=100,
+        le=10_000_000,
+        description="Longest message accepted from any channel, in characters; a longer one "
+        "is refused with a reply saying so and never stored whole.",
+    )
 
     @property
     def local_url(self) -> str:

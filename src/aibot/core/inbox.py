@@ -20,6 +20,7 @@ import structlog
 from aibot.core.approvals import Approvals
 from aibot.core.directory import ChannelDirectory
 from aibot.core.errors import QueueFull, StaleWrite
+from aibot.core.message_size import clip
 from aibot.core.messages import Inbound, InboxRow, ReplyTarget
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService
@@ -120,6 +121,10 @@ class Inbox:
         self._task: asyncio.Task[None] | None = None
         self.paused: set[str] = set()
 
+    @property
+    def max_message_chars(self) -> int:
+        return self._service.max_message_chars
+
     async def pause(self, channel: str) -> None:
         """Stops starting work on `channel`'s messages; work already started finishes."""
         self.paused.add(channel)
@@ -138,6 +143,8 @@ class Inbox:
         """Durably records the message; False means it was a duplicate and was dropped."""
         assert inbound.message_id is not None, "platform messages need their platform id"
         self._metrics.messages_in.labels(inbound.channel).inc()
+        # A message over the limit is kept just long enough for the pipeline to refuse it.
+        inbound.text = clip(inbound.text, self.max_message_chars)
         (inbox_id,) = await self._writer.submit(
             self._store.accept_inbox(
                 inbound.channel,

@@ -12,6 +12,7 @@ import structlog
 from aibot.core.coordination import SessionLocks
 from aibot.core.dispatcher import Dispatcher
 from aibot.core.errors import CoordinationUnavailable
+from aibot.core.message_size import DEFAULT_MAX_MESSAGE_CHARS
 from aibot.core.messages import Inbound, StreamDelta
 from aibot.core.pipeline import ChunkSink, DeltaSink, Pipeline, TurnContext
 from aibot.core.sessions import SessionMemory, WriteOp, Writer
@@ -36,8 +37,10 @@ class ChatService:
         metrics: Metrics,
         clock: Callable[[], float],
         locks: SessionLocks | None = None,
+        max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
     ) -> None:
         self.pipeline = pipeline
+        self.max_message_chars = max_message_chars  # see core/message_size.py
         self._locks = locks
         self.dispatcher = dispatcher
         self._writer = writer

@@ -163,6 +163,7 @@ class Gateway:
             metrics=self.metrics,
             clock=clock,
             tools=tool_support,
+            max_message_chars=config.server.max_message_chars,
         )
         live = LiveSettings(self.policies, self.router)
         self.reloader = ConfigReloader(loaded, live.apply, live.watched_files)
@@ -174,6 +175,7 @@ class Gateway:
             self.metrics,
             clock,
             locks=coordinator.locks if coordinator else None,
+            max_message_chars=config.server.max_message_chars,
         )
         self.directory = ChannelDirectory()
         self.outbox = Outbox(

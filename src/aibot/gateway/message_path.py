@@ -19,6 +19,7 @@ from collections.abc import Callable
 
 from aibot.config import SessionConfig
 from aibot.core.commands import Commands
+from aibot.core.message_size import DEFAULT_MAX_MESSAGE_CHARS, MessageSizeStage
 from aibot.core.pipeline import Pipeline
 from aibot.core.sessions import SessionMemory
 from aibot.core.stages import (
@@ -54,10 +55,12 @@ def build_pipeline(
     metrics: Metrics,
     clock: Callable[[], float],
     tools: ToolSupport | None = None,
+    max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
 ) -> Pipeline:
     return Pipeline(
         [
             access_stage,  # an authenticated principal (API key, platform signature)
+            MessageSizeStage(max_message_chars),  # too long: refused, nothing kept
             AccessPolicyStage(policies, services),  # lists, DM policy, pairing
             SessionStage(memory, metrics),  # the conversation's recent turns
             PersistStage(memory, clock),  # around: queue the turn's writes, whatever happened

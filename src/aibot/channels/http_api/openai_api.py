@@ -34,6 +34,7 @@ from aibot.channels.http_api.openai_request import (
     SCHEMA,
     BadRequest,
     check_chat,
+    check_lengths,
     last_user_text,
     read_body,
     session_of,
@@ -168,9 +169,10 @@ def build_openai_router(
         try:
             body = read_body(await request.body())
             check_chat(body)
+            check_lengths(body, service.max_message_chars)
             session = session_of(body, request.headers.get("x-session-id"))
         except BadRequest as exc:
-            return openai_error(400, str(exc), None, param=exc.param)
+            return openai_error(400, str(exc), exc.code, param=exc.param)
         provider = names.resolve(body["model"], who)
         if provider is None:
             return not_found(body["model"])

@@ -21,9 +21,10 @@ SESSION_MAX = 128
 class BadRequest(ValueError):
     """A body OpenAI would refuse with a 400; `param` names the field, as OpenAI does."""
 
-    def __init__(self, message: str, param: str | None = None) -> None:
+    def __init__(self, message: str, param: str | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.param = param
+        self.code = code
 
 
 _NUMBER = {"type": "number"}
@@ -133,6 +134,25 @@ def _check_messages(messages: Any) -> None:
                 raise BadRequest(f"each part of '{where}.content' needs a type", where)
             if "text" in part and not isinstance(part["text"], str):
                 raise BadRequest(f"a text part's `text` must be a string ({where})", where)
+
+
+def check_lengths(body: dict[str, Any], limit: int) -> None:
+    """Every message of the body (not only the last) at most `limit` characters of text
+    (`server.max_message_chars`), refused in OpenAI's words for a string too long."""
+    for index, message in enumerate(body["messages"]):
+        content = message.get("content")
+        if isinstance(content, list):
+            length = sum(len(p["text"]) for p in content if isinstance(p.get("text"), str))
+        else:
+            length = len(content or "")
+        if length > limit:
+            param = f"messages[{index}].content"
+            raise BadRequest(
+                f"Invalid '{param}': string too long. Expected a string with maximum length "
+                f"{limit}, but got a string with length {length} instead.",
+                param,
+                "string_above_max_length",
+            )
 
 
 def _check_type(body: dict[str, Any], name: str, kind: type, label: str) -> None:

@@ -18,6 +18,7 @@ from aibot.channels.http_bodies import (
     ErrorBody,
     JsonBody,
     error_response,
+    message_too_long,
 )
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 from aibot.core.messages import Inbound, ReplyTarget
@@ -28,7 +29,9 @@ from aibot.i18n import locale_hint
 
 class ChatBody(JsonBody):
     session_id: str = Field(pattern=SESSION_PATTERN, description="Conversation to continue.")
-    message: str = Field(min_length=1, max_length=100_000, description="The user's message.")
+    message: str = Field(
+        min_length=1, description="The user's message, at most server.max_message_chars long."
+    )
     user_id: str | None = Field(None, max_length=255, description="End user; defaults to session.")
     stream: bool = Field(False, description="Answer as Server-Sent Events.")
 
@@ -91,6 +94,9 @@ def build_rest_router(
     async def chat(body: ChatBody, request: Request) -> Response:
         """Send one message to a conversation; the gateway keeps its memory."""
         who = keys.require(request)
+        too_long = message_too_long(body.message, service.max_message_chars)
+        if too_long is not None:
+            return too_long
         inbound = Inbound(
             channel="api",
             session_key=f"api:{body.session_id}",

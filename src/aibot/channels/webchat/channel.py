@@ -25,13 +25,13 @@ from aibot.channels.base import SYSTEM_CLOCK, Clock
 from aibot.channels.webchat.verify import same_origin
 from aibot.core.commands import ModelCatalog
 from aibot.core.feedback import Feedback
+from aibot.core.message_size import too_long_reply
 from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.service import ChatService, StreamEnd, stream_turn
 from aibot.core.sessions import SessionMemory
 from aibot.i18n import locale_hint
 
 STATIC_DIR = Path(__file__).parent / "static"
-MAX_MESSAGE_CHARS = 20_000
 HELLO_TIMEOUT = 15.0
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
@@ -89,7 +89,9 @@ class WebChat:
             await websocket.close(code=4400)
 
     async def _converse(self, websocket: WebSocket) -> None:
-        hello = await asyncio.wait_for(_receive(websocket), timeout=HELLO_TIMEOUT)
+        hello = await asyncio.wait_for(
+            _receive(websocket, self._service.max_message_chars), timeout=HELLO_TIMEOUT
+        )
         if hello.get("type") != "hello":
             raise ValueError("the first frame must be a hello")
         principal = self._authenticate(hello.get("key"))
@@ -111,7 +113,7 @@ class WebChat:
         )
         await self._ready(websocket, session_id)
         while True:
-            frame = await _receive(websocket)
+            frame = await _receive(websocket, self._service.max_message_chars)
             kind = frame.get("type")
             if kind == "new":
                 session_id = uuid.uuid4().hex
@@ -152,14 +154,10 @@ class WebChat:
         if not isinstance(text, str) or not text.strip():
             await _send(websocket, {"type": "error", "id": message_id, "message": "empty message"})
             return
-        if len(text) > MAX_MESSAGE_CHARS:
+        limit = self._service.max_message_chars
+        if len(text) > limit:
             await _send(
-                websocket,
-                {
-                    "type": "error",
-                    "id": message_id,
-                    "message": f"message longer than {MAX_MESSAGE_CHARS} chars",
-                },
+                websocket, {"type": "error", "id": message_id, "message": too_long_reply(limit)}
             )
             return
         inbound = Inbound(
@@ -212,7 +210,7 @@ def _final(end: StreamEnd, message_id: str) -> dict[str, Any]:
     return {"type": "error", "id": message_id, "message": f"No answer: {reason}"}
 
 
-async def _receive(websocket: WebSocket) -> dict[str, Any]:
+async def _receive(websocket: WebSocket, max_chars: int) -> dict[str, Any]:
     # Not `receive_text()`: a binary frame has no "text" and made it raise KeyError, an
     # unhandled exception (abnormal close, traceback in the log) instead of a refusal.
     message = await websocket.receive()
@@ -221,7 +219,7 @@ async def _receive(websocket: WebSocket) -> dict[str, Any]:
     raw = message.get("text")
     if not isinstance(raw, str):
         raise ValueError("frames must be JSON text, not binary")
-    if len(raw) > MAX_MESSAGE_CHARS * 4 + 1024:
+    if len(raw) > max_chars * 6 + 1024:  # a JSON-escaped character takes up to six
         raise ValueError("frame too large")
     try:
         frame = orjson.loads(raw)

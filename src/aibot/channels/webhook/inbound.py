@@ -28,7 +28,7 @@ Metadata = TypeAliasType(
 class MessageBody(JsonBody):
     message_id: str = Field(min_length=1, max_length=255, description="Your id; dedupes retries.")
     session_id: str = Field(pattern=SESSION_PATTERN)
-    message: str = Field(min_length=1, max_length=100_000)
+    message: str = Field(min_length=1, description="At most server.max_message_chars long.")
     user_id: str | None = Field(None, max_length=255)
     metadata: dict[str, Metadata] = Field(
         default_factory=dict, description="Echoed in the callback."

@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
 from aibot.channels.api_keys import ApiKeys
-from aibot.channels.http_bodies import API_ERRORS
+from aibot.channels.http_bodies import API_ERRORS, message_too_long
 from aibot.channels.webhook.inbound import MessageBody, read_message
 from aibot.core.inbox import Inbox
 
@@ -40,6 +40,9 @@ def build_router(inbox: Inbox, keys: ApiKeys, now: Callable[[], float]) -> APIRo
     async def receive(body: MessageBody, request: Request) -> JSONResponse:
         """Queue a message durably; the reply is delivered to the callback URL."""
         who = keys.require(request)
+        too_long = message_too_long(body.message, inbox.max_message_chars)
+        if too_long is not None:
+            return too_long
         accepted = await inbox.accept(read_message(body, who, now()))
         return JSONResponse(
             {"status": "accepted" if accepted else "duplicate"},
