@@ -8,7 +8,6 @@ import ipaddress
 
 import pytest
 from fastapi import Request
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.admin.audit import AuditLog
@@ -23,8 +22,6 @@ from aibot.admin.stats import quantile
 from aibot.admin.totp import _key, hotp, matching_step, new_secret, provisioning_uri, step_at
 from aibot.admin.users import AdminUsers, UserExists
 from aibot.ops.pii import mask_pii
-from aibot.store.schema import login_failures
-from tests.support.clock import FakeClock
 
 PASSWORD = "correct horse battery"
 
@@ -43,48 +40,6 @@ def test_passwords_are_argon2id_salted_and_verified() -> None:
 def test_short_passwords_are_refused() -> None:
     with pytest.raises(WeakPassword):
         hash_password("short")
-
-
-# -- lockout ---------------------------------------------------------------------------------
-async def test_lockout_after_n_failures_then_time_boxed(engine: AsyncEngine) -> None:
-    clock = FakeClock()
-    lockout = Lockout(engine, 3, 600, clock)
-    for _ in range(2):
-        await lockout.fail("user:a", "ip:1")
-        assert await lockout.retry_after("user:a", "ip:1") == 0
-    await lockout.fail("user:a", "ip:1")
-    assert await lockout.retry_after("user:a") == pytest.approx(600)
-    assert await lockout.retry_after("user:b", "ip:1") == pytest.approx(600)  # same IP
-    assert await lockout.retry_after("user:a", "ip:2") == pytest.approx(600)  # same user
-    assert await lockout.retry_after("user:b", "ip:2") == 0
-    clock.now += 599
-    assert await lockout.retry_after("user:a") == pytest.approx(1)
-    clock.now += 1
-    assert await lockout.retry_after("user:a", "ip:1") == 0
-
-
-async def test_lockout_is_shared_through_the_store(engine: AsyncEngine) -> None:
-    clock = FakeClock()
-    replica_a, replica_b = (Lockout(engine, 2, 60, clock) for _ in range(2))
-    await replica_a.fail("user:a", "ip:1")
-    await replica_b.fail("user:a", "ip:2")
-    assert await replica_a.retry_after("user:a") == pytest.approx(60)
-    assert await replica_b.retry_after("ip:1") == 0
-
-
-async def test_success_clears_only_the_given_key_and_old_rows_go(engine: AsyncEngine) -> None:
-    clock = FakeClock()
-    lockout = Lockout(engine, 2, 60, clock)
-    await lockout.fail("user:a", "ip:1")
-    await lockout.succeed("user:a")
-    await lockout.fail("user:a", "ip:1")
-    assert await lockout.retry_after("user:a") == 0
-    assert await lockout.retry_after("ip:1") == pytest.approx(60)
-    clock.now += 61
-    await lockout.fail("user:" + "x" * 500)  # over-long names are cut, not an error
-    async with engine.connect() as connection:
-        rows = (await connection.execute(select(login_failures.c.key))).scalars().all()
-    assert rows == ["user:" + "x" * 195]
 
 
 # -- TOTP ------------------------------------------------------------------------------------

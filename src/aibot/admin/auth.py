@@ -20,7 +20,7 @@ from fastapi import Request, Response
 
 from aibot.admin.audit import AuditEntry, AuditLog
 from aibot.admin.inputs import printable
-from aibot.admin.lockout import Lockout
+from aibot.admin.lockout import Attempt, KeyedLocks, Lockout
 from aibot.admin.passwords import verify_password
 from aibot.admin.roles import Role
 from aibot.admin.sessions import Session, Sessions
@@ -107,21 +107,29 @@ class AdminAuth:
         self.trusted_proxies = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
         self._clock = clock
         self._hashing = asyncio.Semaphore(PARALLEL_HASHES)
+        self._per_user = KeyedLocks()
 
     async def login(
         self, name: str, password: str, code: str, ip: str
     ) -> tuple[str, Principal] | LoginRefused:
-        """Checks name, password and (if enrolled) the TOTP code; counts failures."""
+        """Checks name, password and (if enrolled) the TOTP code, one at a time per user, each
+        counted as a failure before it is checked (see `Lockout`)."""
         name = printable(name, NAME_MAX)
         keys = (f"user:{name.casefold()}", f"ip:{ip}")
-        wait = await self.lockout.retry_after(*keys)
-        if wait > 0:
-            minutes = max(1, round(wait / 60))
-            return LoginRefused(
-                f"Too many failed logins. Try again in about {minutes} "
-                f"minute{'s' if minutes > 1 else ''}.",
-                429,
-            )
+        async with self._per_user.hold(keys[0]):
+            attempt = await self.lockout.begin(*keys)
+            if not isinstance(attempt, Attempt):
+                minutes = max(1, round(attempt / 60))
+                return LoginRefused(
+                    f"Too many failed logins. Try again in about {minutes} "
+                    f"minute{'s' if minutes > 1 else ''}.",
+                    429,
+                )
+            return await self._check(name, password, code, ip, attempt)
+
+    async def _check(
+        self, name: str, password: str, code: str, ip: str, attempt: Attempt
+    ) -> tuple[str, Principal] | LoginRefused:
         user = await self.users.by_name(name) if name else None
         async with self._hashing:
             ok = await asyncio.to_thread(
@@ -130,11 +138,10 @@ class AdminAuth:
         if ok and user is not None and user.totp_secret:
             step = matching_step(user.totp_secret, code, self._clock())
             ok = step is not None and await self.users.use_totp_step(user.id, step)
-        if not ok or user is None:
-            await self.lockout.fail(*keys)
+        if not ok or user is None:  # the attempt stays counted as a failure
             await self.audit.record(AuditEntry(self._clock(), name or "-", "login.failed", "", ip))
             return LoginRefused("Wrong user name, password or code.", 401)
-        await self.lockout.succeed(keys[0])
+        await self.lockout.succeeded(attempt, f"user:{name.casefold()}")
         token, session = await self.sessions.create(user.id, ip, self._clock())
         principal = Principal(user, session, ip)
         await self.audit.record(principal.audit("login"))

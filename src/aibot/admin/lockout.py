@@ -4,12 +4,22 @@ Both are counted, so guessing one account's password from many addresses and gue
 accounts from one address are each stopped. Failures are rows in the store, so every replica
 sees the same count and a restart does not reset it; rows older than the window are deleted
 as new ones arrive.
+
+Checking and counting are one step that concurrent guesses cannot slip between: an attempt is
+written (and committed) as a failure *before* its password is checked, and only then are the
+rows counted — so among any number of parallel attempts, on one replica or many, the k-th to be
+written sees at least k-1 others, and at most N of them are ever checked within the window. A
+successful login takes its own rows back. On top of that, `KeyedLocks` lets one process check
+one password per user at a time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -17,6 +27,13 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.store.schema import login_failures
 
 KEY_MAX = 200
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A login attempt, already counted as a failure on each of its keys (its rows' ids)."""
+
+    ids: tuple[int, ...]
 
 
 class Lockout:
@@ -32,41 +49,83 @@ class Lockout:
         self._window = window
         self._clock = clock
 
-    async def retry_after(self, *keys: str) -> float:
-        """Seconds until every key may try again; 0 when none is locked."""
+    async def begin(self, *keys: str) -> Attempt | float:
+        """Counts an attempt on every key, then checks them: the attempt, or the seconds to wait
+        when a key already had N attempts in the window (this one is then not counted)."""
         now = self._clock()
+        ids: list[int] = []
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                delete(login_failures).where(login_failures.c.at <= now - self._window)
+            )
+            for key in keys:
+                result = await connection.execute(
+                    login_failures.insert().values(key=key[:KEY_MAX], at=now)
+                )
+                row_key = result.inserted_primary_key
+                assert row_key is not None
+                ids.append(int(row_key[0]))
+        wait = await self._wait(keys, ids, now)
+        if wait > 0:
+            await self._forget(ids)
+            return wait
+        return Attempt(tuple(ids))
+
+    async def succeeded(self, attempt: Attempt, *keys: str) -> None:
+        """Takes the attempt back and clears the failures of `keys` (the user's, not the IP's:
+        one right password must not reset the count of an address guessing many accounts)."""
+        async with self.engine.begin() as connection:
+            await connection.execute(
+                delete(login_failures).where(
+                    login_failures.c.id.in_(attempt.ids)
+                    | login_failures.c.key.in_([k[:KEY_MAX] for k in keys])
+                )
+            )
+
+    async def _wait(self, keys: tuple[str, ...], own: list[int], now: float) -> float:
+        """Seconds until every key may try again, counting the other attempts only."""
         query = (
-            select(login_failures.c.key, login_failures.c.at)
+            select(login_failures.c.id, login_failures.c.key, login_failures.c.at)
             .where(login_failures.c.key.in_([k[:KEY_MAX] for k in keys]))
             .where(login_failures.c.at > now - self._window)
-            .order_by(login_failures.c.at)
         )
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
         times: dict[str, list[float]] = {}
-        for key, at in rows:
-            times.setdefault(key, []).append(at)
+        for row_id, key, at in rows:
+            if row_id not in own:
+                times.setdefault(key, []).append(at)
         return max(
             (
-                recent[-self._attempts] + self._window - now
+                sorted(recent)[-self._attempts] + self._window - now
                 for recent in times.values()
                 if len(recent) >= self._attempts
             ),
             default=0.0,
         )
 
-    async def fail(self, *keys: str) -> None:
-        now = self._clock()
+    async def _forget(self, ids: list[int]) -> None:
         async with self.engine.begin() as connection:
-            await connection.execute(
-                delete(login_failures).where(login_failures.c.at <= now - self._window)
-            )
-            await connection.execute(
-                login_failures.insert(), [{"key": k[:KEY_MAX], "at": now} for k in keys]
-            )
+            await connection.execute(delete(login_failures).where(login_failures.c.id.in_(ids)))
 
-    async def succeed(self, *keys: str) -> None:
-        async with self.engine.begin() as connection:
-            await connection.execute(
-                delete(login_failures).where(login_failures.c.key.in_([k[:KEY_MAX] for k in keys]))
-            )
+
+class KeyedLocks:
+    """One lock per key, kept only while someone holds or waits for it: parallel logins for
+    one user are checked one after the other, so the count above is read between them."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[asyncio.Lock, int]] = {}
+
+    @contextlib.asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (asyncio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
