@@ -31,7 +31,9 @@ LARK_KEY = "encrypt-key-xyz"
 
 
 def refused(text: str) -> bool:
-    return "消息太长" in text and str(LIMIT) in text
+    """The refusal, in Chinese by default or English where the platform says the user reads it
+    (Telegram's language_code)."""
+    return ("消息太长" in text or "message is too long" in text) and str(LIMIT) in text
 
 
 @pytest.fixture

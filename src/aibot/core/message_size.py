@@ -16,6 +16,7 @@ Where it is enforced:
 from __future__ import annotations
 
 from aibot.core.pipeline import TurnContext
+from aibot.i18n import translate
 
 DEFAULT_MAX_MESSAGE_CHARS = 32_000
 REFUSAL = "too_long"
@@ -26,12 +27,13 @@ def clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit + 1]
 
 
-def too_long_reply(limit: int) -> str:
-    """What the sender of a message over the limit reads."""
-    return (
-        f"消息太长，一条消息最多 {limit} 个字符，请缩短或分几条发送。"
-        f"\nYour message is too long: at most {limit} characters per message. "
-        "Please shorten it or send it in parts."
+def too_long_reply(language: str, limit: int) -> str:
+    """What the sender of a message over the limit reads, in their language."""
+    return translate(
+        language,
+        "Your message is too long: at most {limit} characters per message. "
+        "Please shorten it or send it in several parts.",
+        limit=limit,
     )
 
 
@@ -45,4 +47,4 @@ class MessageSizeStage:
         if len(ctx.inbound.text) > self.limit:
             ctx.refusal = REFUSAL
             ctx.keep_turn = False
-            ctx.answer(too_long_reply(self.limit))
+            ctx.answer(too_long_reply(ctx.language, self.limit))

@@ -29,7 +29,7 @@ from aibot.core.message_size import too_long_reply
 from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.service import ChatService, StreamEnd, stream_turn
 from aibot.core.sessions import SessionMemory
-from aibot.i18n import locale_hint
+from aibot.i18n import locale_hint, pick
 
 STATIC_DIR = Path(__file__).parent / "static"
 HELLO_TIMEOUT = 15.0
@@ -157,7 +157,14 @@ class WebChat:
         limit = self._service.max_message_chars
         if len(text) > limit:
             await _send(
-                websocket, {"type": "error", "id": message_id, "message": too_long_reply(limit)}
+                websocket,
+                {
+                    "type": "error",
+                    "id": message_id,
+                    "message": too_long_reply(
+                        pick(locale_hint(websocket.headers.get("accept-language"))), limit
+                    ),
+                },
             )
             return
         inbound = Inbound(
