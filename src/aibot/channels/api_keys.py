@@ -1,9 +1,10 @@
-"""API keys for /v1, /api/v1 and the web page: constant-time checks, no early exit.
+"""API keys for /v1, /api/v1, /graphql and the web page: constant-time checks, no early exit.
 
 Keys come from `channels.api.keys` in the config and from the admin console (the `api_keys`
 table). The stored ones are held in memory and reloaded every `channels.api.key_refresh` and
 right after a change, so checking a key never queries the database and a revocation reaches
-every replica quickly.
+every replica quickly. A presented credential shaped like a JWT is checked as an access token
+(`tokens.py`) instead, with the same scopes.
 """
 
 from __future__ import annotations
@@ -19,12 +20,20 @@ from dataclasses import dataclass
 import structlog
 from fastapi import Request
 
+from aibot.channels.tokens import TokenVerifier, looks_like_jwt
 from aibot.core.errors import AccessDenied
 
 log = structlog.get_logger("aibot.api_keys")
 
-# Which request paths each scope of a console-made key opens; "all" also opens the web page.
-SCOPE_PREFIXES = {"openai": ("/v1/",), "rest": ("/api/v1/",)}
+# Which request paths each scope of a console-made key (or a token) opens; "all" also opens the
+# web page. GraphQL is the REST API in another shape, so it goes with "rest".
+SCOPE_PREFIXES = {"openai": ("/v1/",), "rest": ("/api/v1/", "/graphql")}
+# How often the refresher wakes to see whether a token named a key it does not know yet.
+_TICK = 1.0
+
+
+def scope_allows(scope: str, path: str) -> bool:
+    return scope == "all" or path.startswith(SCOPE_PREFIXES.get(scope, ()))
 
 
 @dataclass(frozen=True)
@@ -36,50 +45,64 @@ class StoredKey:
     scope: str
     expires_at: float | None
 
+    def usable(self, now: float) -> bool:
+        return self.expires_at is None or now < self.expires_at
+
     def allows(self, path: str, now: float) -> bool:
-        if self.expires_at is not None and now >= self.expires_at:
-            return False
-        return self.scope == "all" or path.startswith(SCOPE_PREFIXES.get(self.scope, ()))
+        return self.usable(now) and scope_allows(self.scope, path)
 
 
 KeyLoader = Callable[[], Awaitable[list[StoredKey]]]
 
 
 class ApiKeys:
-    def __init__(self, keys: list[str], *, clock: Callable[[], float] = time.time) -> None:
+    def __init__(
+        self,
+        keys: list[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        tokens: TokenVerifier | None = None,
+    ) -> None:
         # Comparing fixed-length digests keeps the time independent of key length and content.
         self._digests = [hashlib.sha256(k.encode()).digest() for k in keys]
         self._stored: list[StoredKey] = []
         self._clock = clock
         self._loader: KeyLoader | None = None
         self._refresher: asyncio.Task[None] | None = None
+        self.tokens = tokens
 
     @property
     def configured(self) -> bool:
         return bool(self._digests or self._stored)
 
-    def principal(self, presented: str | None, path: str = "") -> str | None:
-        """Returns a non-secret name for the matching key ("key-1", "apikey-7"…), or None.
-
-        `path` is the request path, checked against a stored key's scope; without one only
-        keys of scope "all" match (the web page).
-        """
-        if not presented:
+    def key_scope(self, presented: str | None) -> tuple[str, str] | None:
+        """The name and scope of the API key presented (never a token), or None: what may be
+        exchanged for an access token."""
+        if not presented or looks_like_jwt(presented):
             return None
         digest = hashlib.sha256(presented.encode()).digest()
         match = None
         for index, known in enumerate(self._digests):
             if hmac.compare_digest(digest, known) and match is None:
-                match = f"key-{index + 1}"
+                match = (f"key-{index + 1}", "all")
         now = self._clock()
         for stored in self._stored:
-            if (
-                hmac.compare_digest(digest, stored.digest)
-                and match is None
-                and stored.allows(path, now)
-            ):
-                match = stored.principal
+            if hmac.compare_digest(digest, stored.digest) and match is None and stored.usable(now):
+                match = (stored.principal, stored.scope)
         return match
+
+    def principal(self, presented: str | None, path: str = "") -> str | None:
+        """Returns a non-secret name for the matching key ("key-1", "apikey-7"…), or None.
+
+        `path` is the request path, checked against a stored key's (or a token's) scope;
+        without one only keys of scope "all" match (the web page).
+        """
+        if self.tokens is not None and presented and looks_like_jwt(presented):
+            return self.tokens.principal(presented, path)
+        match = self.key_scope(presented)
+        if match is None or not scope_allows(match[1], path):
+            return None
+        return match[0]
 
     async def start_refreshing(self, loader: KeyLoader, interval: float) -> None:
         """Loads the stored keys now, then again every `interval` seconds until stopped."""
@@ -95,7 +118,10 @@ class ApiKeys:
             self._refresher = None
 
     async def refresh(self) -> None:
-        """Reloads the stored keys; on a store error the previous set stays in force."""
+        """Reloads the stored keys (and the token keys and revocations); on a store error the
+        previous set stays in force."""
+        if self.tokens is not None:
+            await self.tokens.refresh()
         if self._loader is None:
             return
         try:
@@ -107,9 +133,15 @@ class ApiKeys:
             )
 
     async def _refresh_every(self, interval: float) -> None:
+        """Every `interval`, or within a second of a token signed by a key another replica
+        has just made."""
+        waited = 0.0
         while True:
-            await asyncio.sleep(interval)
-            await self.refresh()
+            await asyncio.sleep(min(_TICK, interval))
+            waited += min(_TICK, interval)
+            if waited >= interval or (self.tokens is not None and self.tokens.unknown_kids):
+                waited = 0.0
+                await self.refresh()
 
     def require(self, request: Request) -> str:
         """The caller's principal, or AccessDenied (rendered as 401 by the app).

@@ -11,6 +11,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, model_validator
 
 from aibot.config.archive import ArchiveConfig
+from aibot.config.auth import AuthConfig
 from aibot.config.base import Section
 from aibot.config.channels import ChannelsConfig
 from aibot.config.conversation import EventsConfig, SessionConfig
@@ -53,6 +54,9 @@ class Config(Section):
     )
     ui: UiConfig = Field(
         default_factory=UiConfig, description="The language of replies, pages and the CLI."
+    )
+    auth: AuthConfig = Field(
+        default_factory=AuthConfig, description="JWT access tokens and identity providers."
     )
     admin: AdminConfig = Field(
         default_factory=AdminConfig, description="The admin console (/admin)."

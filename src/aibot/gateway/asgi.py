@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from aibot import __version__
 from aibot.admin.routes import AdminConsole
+from aibot.admin.token_routes import build_token_router
 from aibot.channels.http_api.edge import ApiEdge
 from aibot.channels.http_api.openai_api import build_openai_router
 from aibot.channels.http_api.rest import build_rest_router
@@ -75,6 +76,8 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
             clock=gateway.clock,
         )
     )
+    if loaded.config.auth.jwt.enabled:
+        app.include_router(build_token_router(gateway.keys, gateway.access.issuer))
     app.include_router(build_health_router(gateway.readiness, gateway.metrics))
     for channel in gateway.channels:
         router = channel.router()

@@ -28,6 +28,7 @@ from aibot.core.outbox import Outbox
 from aibot.core.service import ChatService
 from aibot.core.sessions import SessionMemory
 from aibot.core.shared_inbox import SharedInbox
+from aibot.gateway.access import AccessTokens
 from aibot.gateway.message_path import build_pipeline
 from aibot.gateway.registry import build_channels
 from aibot.gateway.reload import LiveSettings
@@ -215,7 +216,12 @@ class Gateway:
         events = PlatformEvents(
             self.repository, self.writer, self.memory, config.events, self.outbox.notify, clock
         )
-        self.keys = ApiKeys([k.get_secret_value() for k in config.channels.api.keys])
+        self.access = AccessTokens(config, self.engine, self.cipher, clock)
+        self.keys = ApiKeys(
+            [k.get_secret_value() for k in config.channels.api.keys],
+            clock=clock,
+            tokens=self.access.verifier if config.auth.jwt.enabled else None,
+        )
         self.clock = Clock(now=clock)
         self.channels = build_channels(
             config,
@@ -261,6 +267,7 @@ class Gateway:
         """Finishes what is in flight (bounded), then closes everything; pending rows resume."""
         await self.reloader.stop_watching()
         await self.keys.stop_refreshing()
+        await self.access.close()
         for channel in self.channels:
             await channel.stop()
         await self.dispatcher.stop(SHUTDOWN_GRACE)

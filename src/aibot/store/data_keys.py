@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aibot.store.crypto import DataKeyError, Keyring
 from aibot.store.dialects import Statements
-from aibot.store.schema import admin_users, data_keys, inbox, outbox, turns
+from aibot.store.schema import admin_users, data_keys, inbox, outbox, token_signing_keys, turns
 
 PLAIN_ID = "plain"
 CHECK = "ai-bot data key check"
@@ -111,6 +111,7 @@ async def _has_rows(connection: AsyncConnection) -> bool:
         (inbox, None),
         (outbox, None),
         (admin_users, admin_users.c.totp_secret.is_not(None)),
+        (token_signing_keys, None),
     ):
         query = exists().select_from(table)
         if condition is not None:

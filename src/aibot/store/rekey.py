@@ -25,7 +25,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from aibot.store.crypto import DataKeyError, Keyring
 from aibot.store.data_keys import PLAIN_ID
 from aibot.store.jobs import JobLease
-from aibot.store.schema import admin_users, archive_objects, data_keys, inbox, outbox, turns
+from aibot.store.schema import (
+    admin_users,
+    archive_objects,
+    data_keys,
+    inbox,
+    outbox,
+    token_signing_keys,
+    turns,
+)
 
 JOB = "data-key-rotate"
 BATCH = 500
@@ -36,6 +44,7 @@ SEALED: tuple[tuple[Table, Column[int], tuple[Column[str], ...]], ...] = (
     (inbox, inbox.c.id, (inbox.c.text,)),
     (outbox, outbox.c.id, (outbox.c.text,)),
     (admin_users, admin_users.c.id, (admin_users.c.totp_secret,)),
+    (token_signing_keys, token_signing_keys.c.id, (token_signing_keys.c.private_key,)),
 )
 
 

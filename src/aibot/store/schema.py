@@ -232,3 +232,22 @@ archive_objects = Table(
     UniqueConstraint("object_key", name="uq_archive_objects_key"),
     Index("ix_archive_objects_session", "session_key", "day"),
 )
+
+token_signing_keys = Table(
+    "token_signing_keys",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kid", String(64), nullable=False, doc="The `kid` of the tokens it signs."),
+    Column("algorithm", String(16), nullable=False, doc="EdDSA or ES256."),
+    Column("private_key", Text, nullable=False, doc="PKCS#8 PEM (sealed); never leaves."),
+    Column("public_jwk", Text, nullable=False, doc="Its public half as a JWK (JSON)."),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint("kid", name="uq_token_signing_keys_kid"),
+)
+
+token_revocations = Table(
+    "token_revocations",
+    metadata,
+    Column("jti", String(64), primary_key=True, doc="The revoked token's id."),
+    Column("expires_at", Float, nullable=False, doc="Its `exp`: the row is useless after it."),
+)
