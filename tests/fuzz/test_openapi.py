@@ -19,7 +19,7 @@ from tests.support.fuzz_rig import Rig, fuzz_settings, in_thread
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
-PUBLIC = {"GET /healthz", "GET /readyz"}
+PUBLIC = {"GET /healthz", "GET /readyz", "GET /.well-known/jwks.json"}
 EXAMPLES = 40  # per operation and mode, in each of the two tests: about 10 s in all
 
 
@@ -59,6 +59,8 @@ def operations(rig: Rig) -> list[Any]:
     assert {op.label for op in found} == PUBLIC | {
         "POST /api/v1/chat",
         "POST /api/v1/messages",
+        "POST /api/v1/token",
+        "POST /api/v1/token/revoke",
         "GET /v1/models",
         "GET /v1/models/{model_id}",
         "POST /v1/chat/completions",
