@@ -220,7 +220,13 @@ class DingtalkChannelConfig(ChannelSection):
         "within half of it means a dead connection, which is replaced.",
     )
     signature_max_age: float = Field(
-        3600.0, gt=0, description="HTTP mode: refuse requests whose timestamp is further off."
+        300.0, gt=0, description="HTTP mode: refuse requests whose timestamp is further off."
+    )
+    webhook_hosts: list[str] = Field(
+        default_factory=lambda: ["oapi.dingtalk.com", "api.dingtalk.com"],
+        description="Hosts a message's reply link (sessionWebhook) may point to, over https; "
+        "the origin of api_base is trusted too. Other links are not used: the answer goes "
+        "through the robot API instead.",
     )
 
     @field_validator("keepalive", "signature_max_age", mode="before")

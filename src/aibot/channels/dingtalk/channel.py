@@ -24,6 +24,7 @@ from aibot.channels.dingtalk.client import DingtalkApi, throttled
 from aibot.channels.dingtalk.connection import StreamClient
 from aibot.channels.dingtalk.format import robot_message, split, webhook_body
 from aibot.channels.dingtalk.inbound import CHANNEL, DingtalkReply, read_message
+from aibot.channels.dingtalk.verify import trusted_webhook
 from aibot.channels.dingtalk.webhook import build_router
 from aibot.channels.errors import PlatformError
 from aibot.config import DingtalkChannelConfig
@@ -134,6 +135,7 @@ class DingtalkChannel:
         if (
             to.session_webhook
             and to.webhook_expires_ms > self._clock.now() * 1000 + WEBHOOK_MARGIN_MS
+            and self._trusted(to.session_webhook)
         ):
             body = webhook_body(
                 text, self._config.reply_format, mention=to.staff_id if to.group else None
@@ -147,6 +149,14 @@ class DingtalkChannel:
                     raise SendError(str(exc), retry_after=exc.retry_after) from None
                 log.info("session webhook refused; sending through the robot API", error=str(exc))
         await self._send_openapi(to, text)
+
+    def _trusted(self, url: str) -> bool:
+        """Only DingTalk's own hosts get an answer (`webhook_hosts`): a link from a forged or
+        replayed request must not make the gateway POST to an address of the sender's choice."""
+        if trusted_webhook(url, self._config.webhook_hosts, self._config.api_base):
+            return True
+        log.warning("dingtalk reply link outside webhook_hosts ignored; using the robot API")
+        return False
 
     async def _send_openapi(self, to: DingtalkReply, text: str) -> None:
         message = robot_message(text, self._config.reply_format)

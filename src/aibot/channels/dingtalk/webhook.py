@@ -13,7 +13,7 @@ import orjson
 import structlog
 from fastapi import APIRouter, Request, Response
 
-from aibot.channels.dingtalk.verify import verify
+from aibot.channels.dingtalk.verify import ReplayGuard, verify
 
 log = structlog.get_logger("aibot.dingtalk")
 
@@ -27,14 +27,16 @@ def build_router(
 ) -> APIRouter:
     router = APIRouter(include_in_schema=False)
     max_age_ms = int(max_age * 1000)
+    replays = ReplayGuard(max_age_ms)
 
     @router.post(WEBHOOK_PATH)
     async def webhook(request: Request) -> Response:
+        signature, now_ms = request.headers.get("sign", ""), int(now() * 1000)
         if not verify(
             request.headers.get("timestamp", ""),
-            request.headers.get("sign", ""),
+            signature,
             secret,
-            now_ms=int(now() * 1000),
+            now_ms=now_ms,
             max_age_ms=max_age_ms,
         ):
             return Response(status_code=401)
@@ -44,6 +46,9 @@ def build_router(
             return Response(status_code=400)
         if not isinstance(data, dict):
             return Response(status_code=400)
+        if not replays.admit(signature, str(data.get("msgId")), now_ms):
+            log.warning("dingtalk signature replayed with another message; refused")
+            return Response(status_code=401)
         try:
             await receive(data)
         except Exception:
