@@ -19,6 +19,7 @@ from sqlalchemy import text
 
 from aibot.cli.common import console
 from aibot.cli.doctor_data import data_checks
+from aibot.cli.doctor_gateway import running_gateway
 from aibot.cli.doctor_host import clock_check, secret_file_checks
 from aibot.cli.probe import describe_failure, probe
 from aibot.config import Config, LoadedConfig, ProviderConfig
@@ -38,6 +39,9 @@ def run_doctor(loaded: LoadedConfig) -> int:
     """Print every check; 0 when nothing essential failed, else 1."""
     config = loaded.config
     live = asyncio.run(_live_checks(config))
+    port = _port(config.server.host, config.server.port)
+    if port.status == "warn":  # busy: by the gateway itself? Then its readiness is the check
+        port = asyncio.run(running_gateway(config)) or port
     checks = [
         _config_file(loaded),
         *_unset_variables(loaded),
@@ -46,7 +50,7 @@ def run_doctor(loaded: LoadedConfig) -> int:
         *_routing(config),
         _api_keys(config),
         _bind_address(config),
-        _port(config.server.host, config.server.port),
+        port,
         *_unsupported_channels(config),
     ]
     _print(checks, SecretMasker(config.secrets()))

@@ -285,9 +285,10 @@ class Gateway:
         await self.engine.dispose()
         await self.loop_lag.stop()
 
-    def problems(self) -> list[str]:
-        """Setup problems in words the user can act on; shown on the page and in /readyz."""
-        problems = self.router.problems()
+    def problems(self, language: str = "en") -> list[str]:
+        """What keeps the gateway from answering, in words the user can act on: setup problems,
+        then why the model providers are failing now; shown on the page and in /readyz."""
+        problems = self.router.problems() + self.router.outage(language).causes
         unsupported = self.config.channels.unsupported()
         if unsupported:
             problems.append(
@@ -312,20 +313,33 @@ class Gateway:
         for problem in self.problems():
             log.warning(problem)
 
-    async def readiness(self) -> dict[str, Any]:
+    def _provider_readiness(self, language: str) -> dict[str, Any]:
+        """Ready while the default provider or a fallback can answer: not while the key was
+        rejected, the vendor is unreachable or every circuit is open (with the cause kept)."""
+        router = self.router
+        setup, outage = router.problems(), router.outage(language)
+        failures = {n: router.health.last_failure(n) for n in router.providers}
+        return {
+            "ok": not setup and router.default is not None and outage.answering,
+            "default": router.default,
+            "fallbacks": router.fallbacks,
+            "circuits": {n: b.state for n, b in router.breakers.items()},
+            "problems": setup + outage.causes,
+            "last_errors": {
+                name: {"kind": f.kind, "status": f.status, "at": f.at}
+                for name, f in failures.items()
+                if f is not None
+            },
+        }
+
+    async def readiness(self, language: str = "en") -> dict[str, Any]:
+        """The /readyz report; its sentences in `language` (the caller's Accept-Language)."""
         try:
             await self.repository.ping()
             store: dict[str, Any] = {"ok": True, "backend": self.engine.dialect.name}
         except Exception as exc:
             store = {"ok": False, "error": str(exc)[:300]}
-        problems = self.router.problems()
-        provider = {
-            "ok": not problems and self.router.default is not None,
-            "default": self.router.default,
-            "fallbacks": self.router.fallbacks,
-            "circuits": {n: b.state for n, b in self.router.breakers.items()},
-            "problems": problems,
-        }
+        provider = self._provider_readiness(language)
         channels: dict[str, dict[str, Any]]
         channels = {
             "web": {

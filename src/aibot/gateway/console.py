@@ -63,7 +63,7 @@ class ConsoleView:
                 for name, provider in router.providers.items()
             ],
             list(router.fallbacks),
-            router.problems(),
+            self._gateway.problems(),
             self._gateway.policies.current.canary,
         )
 

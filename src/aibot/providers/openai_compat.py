@@ -124,6 +124,12 @@ class OpenAICompatibleProvider:
             self._headers["Authorization"] = f"Bearer {self._api_key}"
 
     @property
+    def vendor(self) -> str:
+        """How people know the vendor ("DeepSeek"); a provider without a preset by its name."""
+        preset = PRESETS.get(self._config.preset or "")
+        return preset.title if preset else self.name
+
+    @property
     def has_key(self) -> bool:
         return bool(self._api_key)
 
@@ -203,6 +209,21 @@ class OpenAICompatibleProvider:
             ) as response:
                 await self._check_status(response)
                 return await response.read()
+        except TimeoutError:
+            raise self._fail("request timed out", retryable=True) from None
+        except aiohttp.ClientError as exc:
+            raise self._fail(f"connection failed: {exc}", retryable=True) from None
+
+    async def probe(self) -> None:
+        """`GET /models`, which costs no tokens: returns when the vendor answers and does not
+        refuse the key (a server without that path answers 404, which is enough), raises the
+        `ProviderError` of a refused key, an unpaid account, a 5xx or no connection."""
+        try:
+            async with self._client().get(
+                f"{self.base_url}/models", proxy=self._proxy, timeout=aiohttp.ClientTimeout(10)
+            ) as response:
+                if response.status in (401, 402, 403) or response.status >= 500:
+                    await self._check_status(response)
         except TimeoutError:
             raise self._fail("request timed out", retryable=True) from None
         except aiohttp.ClientError as exc:

@@ -26,6 +26,7 @@ from aibot.providers.base import (
     caller_fault,
 )
 from aibot.providers.breaker import CircuitBreaker
+from aibot.providers.health import Outage, ProviderHealth, chain_outage, describe, recheck
 from aibot.providers.openai_compat import OpenAICompatibleProvider, carries_something
 from aibot.providers.wire import ToolCallAssembler
 
@@ -70,6 +71,8 @@ class ProviderRouter:
             name: CircuitBreaker(breaker_failures, breaker_cooldown, monotonic)
             for name in providers
         }
+        self.health = ProviderHealth()
+        self._cooldown = breaker_cooldown
 
     def problems(self) -> list[str]:
         """What stops the router from answering, in words a user can act on."""
@@ -127,7 +130,7 @@ class ProviderRouter:
         last_error: ProviderError | None = None
         chain = self.chain(provider_name)
         sinks = _Sinks(on_delta, on_chunk)
-        for provider in chain:
+        for index, provider in enumerate(chain):
             breaker = self.breakers[provider.name]
             if not breaker.allows():
                 continue
@@ -140,25 +143,52 @@ class ProviderRouter:
                 if state.shown or caller_fault(exc):
                     raise
                 log.warning(
-                    "provider failed, trying fallback", provider=provider.name, error=str(exc)
+                    "provider failed, trying fallback"
+                    if index < len(chain) - 1
+                    else "provider failed, no fallback left",
+                    provider=provider.name,
+                    error=str(exc),
                 )
                 continue
             breaker.succeeded()
+            self.health.succeeded(provider.name)
             self._metrics.circuit_open.labels(provider.name).set(0)
             return result
         if last_error is not None:
             raise last_error
         wait = min(self.breakers[p.name].retry_in() for p in chain)
         failing = NoProviderError(
-            f"the model provider is failing ({', '.join(p.name for p in chain)}); "
+            f"the model provider is failing ({self._last_causes(chain)}); "
             f"trying again in {wait:.0f} s"
         )
         failing.status, failing.retry_after = 503, wait
         raise failing
 
+    def _last_causes(self, chain: list[OpenAICompatibleProvider]) -> str:
+        """Each provider of the chain with why its last call failed, kept while it is open."""
+        causes = []
+        for provider in chain:
+            failure = self.health.last_failure(provider.name)
+            cause = describe("en", provider.vendor, provider.base_url, failure) if failure else ""
+            causes.append(f"{provider.name}: {cause}" if cause else provider.name)
+        return "; ".join(causes)
+
+    def outage(self, language: str) -> Outage:
+        """Whether the default provider or a fallback can answer now, and the causes in
+        `language`; starts a probe of a provider that could not be reached (see health.py)."""
+        try:
+            chain = self.chain(None)
+        except NoProviderError:
+            return Outage(False, [])  # `problems` already says what is missing
+        for provider in chain:
+            if self.health.due_for_recheck(provider.name, self._cooldown):
+                self.health.keep(asyncio.create_task(recheck(self.health, provider)))
+        return chain_outage(self.health, chain, self.breakers, language)
+
     def _record_failure(self, name: str, exc: ProviderError) -> None:
         if caller_fault(exc):
             return  # the request's fault, not the provider's health
+        self.health.failed(name, exc)
         breaker = self.breakers[name]
         breaker.failed()
         if breaker.state != "closed":

@@ -45,7 +45,7 @@ class WebChat:
         memory: SessionMemory,
         keys: ApiKeys,
         catalog: ModelCatalog,
-        problems: Callable[[], list[str]],
+        problems: Callable[[str], list[str]],
         feedback: Feedback,
         *,
         require_key: bool,
@@ -142,7 +142,7 @@ class WebChat:
                     for t in state.turns
                 ],
                 "model": self._catalog.describe(model) if model else None,
-                "problems": self._problems(),
+                "problems": self._problems(_language(websocket)),
             },
         )
 
@@ -181,8 +181,11 @@ class WebChat:
         async for item in stream_turn(self._service, inbound):
             if isinstance(item, str):
                 await _send(websocket, {"type": "delta", "id": message_id, "text": item})
-            else:
-                await _send(websocket, _final(item, message_id))
+            else:  # the banner follows: a failure shows its cause, a recovery clears it
+                await _send(
+                    websocket,
+                    {**_final(item, message_id), "problems": self._problems(_language(websocket))},
+                )
 
     async def _rate(self, websocket: WebSocket, session_id: str, frame: dict[str, Any]) -> None:
         """👍/👎 on an answer of this session (an id from another session is refused)."""
@@ -200,6 +203,10 @@ class WebChat:
                 "score": score if rated is not None else None,
             },
         )
+
+
+def _language(websocket: WebSocket) -> str:
+    return pick(websocket.headers.get("accept-language"))
 
 
 def _final(end: StreamEnd, message_id: str) -> dict[str, Any]:

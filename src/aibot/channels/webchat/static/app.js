@@ -399,6 +399,7 @@
         }
         return;
       case "done":
+        if ("problems" in frame) setProblems(frame.problems); // a recovery clears the banner
         if (current && frame.id === current.id) {
           const stick = nearBottom();
           finishAssistant(current, typeof frame.text === "string" ? frame.text : current.text);
@@ -410,7 +411,9 @@
           if (finePointer) ui.input.focus();
         }
         return;
-      case "error": return onError(frame);
+      case "error":
+        if ("problems" in frame) setProblems(frame.problems);
+        return onError(frame);
       case "rated": return onRated(frame);
       default: return; // unknown frames are ignored, for forward compatibility
     }
