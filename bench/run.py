@@ -43,17 +43,16 @@ MIB = 1024 * 1024
 
 # The published targets (DESIGN: one box first): figure name → (comparison, bound).
 TARGETS: dict[str, tuple[str, float]] = {
-    "messages_per_s": (">=", 500.0),
-    "added_p99_ms": ("<=", 20.0),
     "paced_added_p99_ms": ("<=", 20.0),
-    "idle_rss_mb": ("<=", 120.0),
-    "cold_start_s": ("<=", 1.5),
+    "idle_rss_mb": ("<=", 80.0),
+    "cold_start_s": ("<=", 0.5),
 }
 
 JSON = dict[str, Any]
 T = TypeVar("T")
 MakeBody = Callable[[int, int], JSON]  # (session number, message number) → request body
 IsOk = Callable[[Any], bool]  # decoded response JSON → was it a proper answer?
+MakeHeaders = Callable[[int, int], dict[str, str]]  # (session, message number) → extra headers
 
 
 class BenchError(Exception):
@@ -116,12 +115,14 @@ async def stop_process(proc: asyncio.subprocess.Process) -> None:
         pass
 
 
-async def start_fake(log: Path, children: list[asyncio.subprocess.Process]) -> str:
-    """Start the OpenAI fake (added to ``children`` at once) and return its base URL."""
+async def start_ready(
+    argv: list[str], log: Path, children: list[asyncio.subprocess.Process], what: str
+) -> tuple[asyncio.subprocess.Process, str]:
+    """Start a child that prints `ready <base_url>` (added to ``children`` at once)."""
     with log.open("wb") as err:
         proc = await asyncio.create_subprocess_exec(
             sys.executable,
-            *("-m", "tests.fakes.openai_server", "--port", "0", "--latency-ms", "0"),
+            *argv,
             cwd=REPO_ROOT,
             env=child_env(),
             stdout=asyncio.subprocess.PIPE,
@@ -138,8 +139,14 @@ async def start_fake(log: Path, children: list[asyncio.subprocess.Process]) -> s
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(proc.wait(), 1)
         state = "still running" if proc.returncode is None else f"exit code {proc.returncode}"
-        raise BenchError(f"the OpenAI fake did not start ({state}): {tail(log)}")
-    return words[1]
+        raise BenchError(f"{what} did not start ({state}): {tail(log)}")
+    return proc, words[1]
+
+
+async def start_fake(log: Path, children: list[asyncio.subprocess.Process]) -> str:
+    """Start the OpenAI fake (added to ``children`` at once) and return its base URL."""
+    argv = ["-m", "tests.fakes.openai_server", "--port", "0", "--latency-ms", "0"]
+    return (await start_ready(argv, log, children, "the OpenAI fake"))[1]
 
 
 def write_config(tmp: Path, port: int, fake_url: str, extra: JSON | None = None) -> Path:
@@ -174,12 +181,15 @@ async def start_gateway(
     *,
     port: int | None = None,
     extra: JSON | None = None,
+    command: Path | None = None,
 ) -> tuple[asyncio.subprocess.Process, str, float]:
     """Start ``ai-bot run`` (added to ``children`` at once); time it until ``/healthz`` is 200.
 
-    ``port`` (default: a free one) and ``extra`` (see ``write_config``) shape the config.
+    ``port`` (default: a free one) and ``extra`` (see ``write_config``) shape the config;
+    ``command`` is the ``ai-bot`` to start (default: the one beside this Python), so another
+    build can be measured with the same driver.
     """
-    command = Path(sys.executable).parent / "ai-bot"
+    command = command or Path(sys.executable).parent / "ai-bot"
     if not command.exists():
         raise BenchError(f"{command} not found: install the project first (pip install -e .)")
     port = port or free_port()
@@ -225,11 +235,18 @@ class Run:
         self.errors += 1
         self.error_kinds[kind] += 1
 
-    async def send(self, http: aiohttp.ClientSession, url: str, body: JSON, is_ok: IsOk) -> None:
+    async def send(
+        self,
+        http: aiohttp.ClientSession,
+        url: str,
+        body: JSON,
+        is_ok: IsOk,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         """One timed request: its latency when answered well, else its error kind."""
         started = time.perf_counter()
         try:
-            async with http.post(url, json=body) as resp:
+            async with http.post(url, json=body, headers=headers) as resp:
                 raw = await resp.read()
             elapsed = time.perf_counter() - started
             if resp.status == 200 and is_ok(orjson.loads(raw)):
@@ -251,6 +268,7 @@ async def drive(
     make_body: MakeBody,
     is_ok: IsOk,
     first: int = 0,
+    make_headers: MakeHeaders | None = None,
 ) -> Run:
     """Send ``count`` requests from ``concurrency`` workers and time each one.
 
@@ -264,7 +282,9 @@ async def drive(
     async def worker(i: int) -> None:
         sessions = itertools.cycle(range(i, conversations, concurrency))
         for k in numbers:
-            await run.send(http, url, make_body(next(sessions), k), is_ok)
+            session = next(sessions)
+            headers = make_headers(session, k) if make_headers else None
+            await run.send(http, url, make_body(session, k), is_ok, headers)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
@@ -283,6 +303,7 @@ async def pace(
     make_body: MakeBody,
     is_ok: IsOk,
     first: int = 0,
+    make_headers: MakeHeaders | None = None,
 ) -> Run:
     """Like ``drive`` but open-loop: ``concurrency`` conversations together send ``rate``
     messages/s on a fixed schedule, so latency is measured below saturation, not queueing."""
@@ -297,8 +318,9 @@ async def pace(
         for n in range(per_worker):
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
             due += interval
-            body = make_body(next(sessions), first + i * per_worker + n)
-            await run.send(http, url, body, is_ok)
+            session, k = next(sessions), first + i * per_worker + n
+            headers = make_headers(session, k) if make_headers else None
+            await run.send(http, url, make_body(session, k), is_ok, headers)
 
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
     run.wall = time.perf_counter() - start
@@ -332,6 +354,75 @@ def gateway_ok(body: Any) -> bool:
     return isinstance(body, dict) and "reply" in body
 
 
+def any_ok(_body: Any) -> bool:
+    return True
+
+
+def new_conversation_body(_session: int, k: int) -> JSON:
+    """REST, a conversation nobody used before: how a user arrives (and how peers measure)."""
+    return {"session_id": f"new-{k}", "message": f"hello {k}"}
+
+
+def openai_turn_body(_session: int, k: int) -> JSON:
+    """A `/v1` call with gateway memory: only the new message travels."""
+    return {"model": "fake", "messages": [{"role": "user", "content": f"hello {k}"}]}
+
+
+def reused_session(session: int, _k: int) -> dict[str, str]:
+    return {"X-Session-Id": f"bench-{session}"}
+
+
+def new_session(_session: int, k: int) -> dict[str, str]:
+    return {"X-Session-Id": f"new-{k}"}
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One path through the gateway the benchmark loads, with its own targets."""
+
+    name: str
+    path: str
+    make_body: MakeBody
+    is_ok: IsOk
+    make_headers: MakeHeaders | None = None
+    max_cpu_ms: float | None = None  # the issue-20 targets per path
+    min_fraction: float | None = None
+
+
+MODES: dict[tuple[str, str], Mode] = {
+    ("rest", "new"): Mode(
+        "REST new conversation",
+        "/api/v1/chat",
+        new_conversation_body,
+        gateway_ok,
+        None,
+        0.5,
+        0.15,
+    ),
+    ("rest", "reused"): Mode("REST reused conversations", "/api/v1/chat", gateway_body, gateway_ok),
+    ("openai", "new"): Mode(
+        "/v1 new conversation",
+        "/v1/chat/completions",
+        openai_turn_body,
+        fake_ok,
+        new_session,
+        0.5,
+        0.15,
+    ),
+    ("openai", "reused"): Mode(
+        "/v1 reused conversations",
+        "/v1/chat/completions",
+        openai_turn_body,
+        fake_ok,
+        reused_session,
+    ),
+    ("openai", "stateless"): Mode(
+        "/v1 stateless", "/v1/chat/completions", openai_body, fake_ok, None, 0.3
+    ),
+}
+DEFAULT_MODES = {"rest": "new,reused", "openai": "new,reused,stateless"}
+
+
 def percentile_ms(latencies: list[float], pct: float) -> float | None:
     """Nearest-rank percentile in milliseconds (None when nothing was answered)."""
     if not latencies:
@@ -344,6 +435,26 @@ def percentile_ms(latencies: list[float], pct: float) -> float | None:
 
 
 @dataclass
+class PathFigures:
+    """One loaded path, beside the bare uvicorn hello measured just before it."""
+
+    name: str
+    messages_per_s: float
+    hello_per_s: float
+    fraction_of_hello: float
+    cpu_ms_per_message: float | None
+    hello_cpu_ms_per_message: float | None
+    p50_ms: float | None
+    p99_ms: float | None
+    hello_p99_ms: float | None
+    added_p99_ms: float | None  # p99 minus the fake alone's p99
+    errors: int
+    error_kinds: dict[str, int]
+    max_cpu_ms: float | None
+    min_fraction: float | None
+
+
+@dataclass
 class Figures:
     """Everything the report shows; ``--json`` writes exactly this."""
 
@@ -351,14 +462,10 @@ class Figures:
     messages: int
     conversations: int
     cpu_count: int | None
-    messages_per_s: float
-    errors: int
-    p50_ms: float | None
-    p99_ms: float | None
+    paths: list[PathFigures]
     fake_p50_ms: float | None
     fake_p99_ms: float | None
-    added_p50_ms: float | None
-    added_p99_ms: float | None
+    paced_path: str
     paced_rate: float
     paced_p99_ms: float | None
     paced_fake_p99_ms: float | None
@@ -367,27 +474,83 @@ class Figures:
     idle_rss_mb: float
     loaded_rss_mb: float
     cold_start_s: float
-    cpu_ms_per_message: float | None
-    error_kinds: dict[str, int]
 
 
 def minus(a: float | None, b: float | None) -> float | None:
     return None if a is None or b is None else a - b
 
 
+@dataclass
+class Measured:
+    """A closed-loop load on one process: its answers and the CPU that process spent."""
+
+    run: Run
+    cpu_s: float
+
+    @property
+    def per_s(self) -> float:
+        return len(self.run.latencies) / self.run.wall if self.run.wall else 0.0
+
+    @property
+    def cpu_ms(self) -> float | None:
+        answered = len(self.run.latencies)
+        return self.cpu_s * 1000 / answered if answered else None
+
+
+async def measure(
+    http: aiohttp.ClientSession, url: str, pid: int, args: argparse.Namespace, **kw: Any
+) -> Measured:
+    """Warm up, then drive ``args.messages`` requests, timing the CPU of process ``pid``."""
+    common = {"concurrency": args.concurrency, "conversations": args.conversations}
+    await drive(http, url, count=args.warmup, **common, **kw)
+    before = cpu_seconds(pid)
+    run = await drive(http, url, count=args.messages, first=args.warmup, **common, **kw)
+    return Measured(run, cpu_seconds(pid) - before)
+
+
+def path_figures(
+    mode: Mode, load: Measured, hello: Measured, fake_p99: float | None
+) -> PathFigures:
+    p99 = percentile_ms(load.run.latencies, 99)
+    return PathFigures(
+        name=mode.name,
+        messages_per_s=load.per_s,
+        hello_per_s=hello.per_s,
+        fraction_of_hello=load.per_s / hello.per_s if hello.per_s else 0.0,
+        cpu_ms_per_message=load.cpu_ms,
+        hello_cpu_ms_per_message=hello.cpu_ms,
+        p50_ms=percentile_ms(load.run.latencies, 50),
+        p99_ms=p99,
+        hello_p99_ms=percentile_ms(hello.run.latencies, 99),
+        added_p99_ms=minus(p99, fake_p99),
+        errors=load.run.errors,
+        error_kinds=dict(load.run.error_kinds.most_common(5)),
+        max_cpu_ms=mode.max_cpu_ms,
+        min_fraction=mode.min_fraction,
+    )
+
+
 async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
-    """Run every step, always stopping both children, and return the figures."""
+    """Run every step, always stopping every child, and return the figures.
+
+    Each gateway path is measured right after the bare hello app, so the fraction compares
+    two loads a few seconds apart on the same machine, not two runs at different times.
+    """
     children: list[asyncio.subprocess.Process] = []
     connector = aiohttp.TCPConnector(limit=args.concurrency)
     timeout = aiohttp.ClientTimeout(total=30)
     common = {"concurrency": args.concurrency, "conversations": args.conversations}
+    modes = [MODES[args.endpoint, name] for name in args.modes]
     try:
         async with aiohttp.ClientSession(
             connector=connector, timeout=timeout, json_serialize=lambda o: orjson.dumps(o).decode()
         ) as http:
             fake_url = await start_fake(tmp / "fake.log", children)
+            hello_proc, hello_url = await start_ready(
+                ["bench/hello.py", "--port", "0"], tmp / "hello.log", children, "the hello app"
+            )
             gateway, gateway_url, cold_start = await start_gateway(
-                tmp, fake_url, http, children, extra=storage_config(args)
+                tmp, fake_url, http, children, extra=storage_config(args), command=args.ai_bot
             )
             await asyncio.sleep(1.0)  # let imports, migrations and caches settle
             idle_rss = rss_mb(gateway.pid)
@@ -396,51 +559,54 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
             kw: dict[str, Any] = {"make_body": fake_body, "is_ok": fake_ok, **common}
             await drive(http, direct, count=args.warmup, **kw)
             baseline = await drive(http, direct, count=args.baseline_requests, **kw)
+            fake_p99 = percentile_ms(baseline.latencies, 99)
             paced_count = int(args.rate * args.paced_seconds)
             paced_base = await pace(http, direct, rate=args.rate, count=paced_count, **kw)
 
+            paths = []
+            for mode in modes:
+                hello = await measure(
+                    http, hello_url, hello_proc.pid, args, make_body=mode.make_body, is_ok=any_ok
+                )
+                http.headers["Authorization"] = f"Bearer {API_KEY}"
+                load = await measure(
+                    http,
+                    gateway_url + mode.path,
+                    gateway.pid,
+                    args,
+                    make_body=mode.make_body,
+                    is_ok=mode.is_ok,
+                    make_headers=mode.make_headers,
+                )
+                del http.headers["Authorization"]
+                paths.append(path_figures(mode, load, hello, fake_p99))
+
+            first = modes[0]
             http.headers["Authorization"] = f"Bearer {API_KEY}"
-            if args.endpoint == "openai":
-                chat = f"{gateway_url}/v1/chat/completions"
-                kw = {"make_body": openai_body, "is_ok": fake_ok, **common}
-            else:
-                chat = f"{gateway_url}/api/v1/chat"
-                kw = {"make_body": gateway_body, "is_ok": gateway_ok, **common}
-            await drive(http, chat, count=args.warmup, **kw)
-            cpu_before = cpu_seconds(gateway.pid)
-            load = await drive(http, chat, count=args.messages, first=args.warmup, **kw)
-            cpu_used = cpu_seconds(gateway.pid) - cpu_before
             paced = await pace(
                 http,
-                chat,
+                gateway_url + first.path,
                 rate=args.rate,
                 count=paced_count,
                 first=args.warmup + args.messages,
-                **kw,
+                make_body=first.make_body,
+                is_ok=first.is_ok,
+                make_headers=first.make_headers,
+                **common,
             )
             loaded_rss = rss_mb(gateway.pid)
     finally:
         await asyncio.gather(*(stop_process(p) for p in children))
 
-    answered = len(load.latencies)
-    p50, p99 = percentile_ms(load.latencies, 50), percentile_ms(load.latencies, 99)
-    fake_p50, fake_p99 = (
-        percentile_ms(baseline.latencies, 50),
-        percentile_ms(baseline.latencies, 99),
-    )
     return Figures(
         concurrency=args.concurrency,
         messages=args.messages,
         conversations=args.conversations,
         cpu_count=os.cpu_count(),
-        messages_per_s=answered / load.wall if load.wall else 0.0,
-        errors=load.errors,
-        p50_ms=p50,
-        p99_ms=p99,
-        fake_p50_ms=fake_p50,
+        paths=paths,
+        fake_p50_ms=percentile_ms(baseline.latencies, 50),
         fake_p99_ms=fake_p99,
-        added_p50_ms=minus(p50, fake_p50),
-        added_p99_ms=minus(p99, fake_p99),
+        paced_path=first.name,
         paced_rate=args.rate,
         paced_p99_ms=percentile_ms(paced.latencies, 99),
         paced_fake_p99_ms=percentile_ms(paced_base.latencies, 99),
@@ -453,8 +619,6 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
         idle_rss_mb=idle_rss,
         loaded_rss_mb=loaded_rss,
         cold_start_s=cold_start,
-        cpu_ms_per_message=cpu_used * 1000 / answered if answered else None,
-        error_kinds=dict(load.error_kinds.most_common(5)),
     )
 
 
@@ -465,7 +629,10 @@ def verdict(name: str, value: float | None) -> tuple[str, str]:
     """The target text and a ✓/✗ for a figure that has a target."""
     if name not in TARGETS:
         return "", ""
-    op, bound = TARGETS[name]
+    return bounded(value, *TARGETS[name])
+
+
+def bounded(value: float | None, op: str, bound: float) -> tuple[str, str]:
     text = f"{'≥' if op == '>=' else '≤'} {bound:g}"
     if value is None:
         return text, "[red]✗[/]"
@@ -473,42 +640,75 @@ def verdict(name: str, value: float | None) -> tuple[str, str]:
     return text, "[green]✓[/]" if met else "[red]✗[/]"
 
 
-def report(figures: Figures, console: Console) -> None:
-    def fmt(value: float | None, digits: int = 1) -> str:
-        return "—" if value is None else f"{value:,.{digits}f}"
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
 
-    f = figures
+
+def paths_table(f: Figures) -> Table:
+    """Each path beside the bare uvicorn hello measured just before it."""
     table = Table(
-        title=f"ai-bot benchmark: {f.messages:,} messages, {f.concurrency} concurrent, "
-        f"{f.conversations} conversations, {f.cpu_count or '?'} CPUs shared by all three processes"
+        title=f"{f.messages:,} messages per path, {f.concurrency} concurrent, "
+        f"{f.cpu_count or '?'} CPUs shared by client, fake, hello and gateway"
     )
+    columns = (
+        "path",
+        "msg/s",
+        "hello msg/s",
+        "× hello",
+        "CPU ms/msg",
+        "hello CPU ms/msg",
+        "p50 / p99 ms",
+        "added p99 ms",
+        "errors",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "path" else "right")
+    for p in f.paths:
+        fraction = f"{p.fraction_of_hello:.3f}"
+        if p.min_fraction is not None:
+            fraction += " " + bounded(p.fraction_of_hello, ">=", p.min_fraction)[1]
+        cpu = fmt(p.cpu_ms_per_message, 3)
+        if p.max_cpu_ms is not None:
+            cpu += " " + bounded(p.cpu_ms_per_message, "<=", p.max_cpu_ms)[1]
+        added = fmt(p.added_p99_ms) + " " + bounded(p.added_p99_ms, "<=", 50.0)[1]
+        table.add_row(
+            p.name,
+            fmt(p.messages_per_s, 0),
+            fmt(p.hello_per_s, 0),
+            fraction,
+            cpu,
+            fmt(p.hello_cpu_ms_per_message, 3),
+            f"{fmt(p.p50_ms)} / {fmt(p.p99_ms)}",
+            added,
+            str(p.errors),
+        )
+    return table
+
+
+def report(figures: Figures, console: Console) -> None:
+    f = figures
+    console.print(paths_table(f))
+    table = Table(title="the rest of the figures")
     for column in ("figure", "value", "target", ""):
         table.add_column(column, justify="right" if column == "value" else "left")
     rows: list[tuple[str, str, str | None]] = [
-        ("messages/s (answered)", fmt(f.messages_per_s), "messages_per_s"),
-        ("errors", str(f.errors), None),
-        ("end-to-end latency p50 / p99 (ms)", f"{fmt(f.p50_ms)} / {fmt(f.p99_ms)}", None),
         ("fake alone p50 / p99 (ms)", f"{fmt(f.fake_p50_ms)} / {fmt(f.fake_p99_ms)}", None),
-        ("gateway-added p50 (ms)", fmt(f.added_p50_ms), None),
-        ("gateway-added p99 (ms), saturated", fmt(f.added_p99_ms), "added_p99_ms"),
         (
-            f"gateway-added p50 / p99 (ms) at {f.paced_rate:g} msg/s paced",
+            f"gateway-added p50 / p99 (ms) at {f.paced_rate:g} msg/s paced ({f.paced_path})",
             f"{fmt(f.paced_added_p50_ms)} / {fmt(f.paced_added_p99_ms)}",
             "paced_added_p99_ms",
         ),
         ("idle RSS (MB)", fmt(f.idle_rss_mb), "idle_rss_mb"),
         ("RSS after load (MB)", fmt(f.loaded_rss_mb), None),
         ("cold start (s)", fmt(f.cold_start_s, 2), "cold_start_s"),
-        ("gateway CPU per message (ms)", fmt(f.cpu_ms_per_message, 2), None),
     ]
     for label, value, target in rows:
         text, mark = verdict(target, getattr(f, target)) if target else ("", "")
-        if target == "added_p99_ms" and f.concurrency != 50:
-            text += " (set for 50 concurrent)"
         table.add_row(label, value, text, mark)
     console.print(table)
-    for kind, n in f.error_kinds.items():
-        console.print(f"[red]{n} × {escape(kind)}[/]")
+    for p in f.paths:
+        for kind, n in p.error_kinds.items():
+            console.print(f"[red]{p.name}: {n} × {escape(kind)}[/]")
 
 
 # --------------------------------------------------------------------------- entry point
@@ -536,7 +736,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--endpoint",
         choices=("rest", "openai"),
         default="rest",
-        help="rest: POST /api/v1/chat with gateway memory; openai: stateless /v1/chat/completions",
+        help="rest: POST /api/v1/chat; openai: POST /v1/chat/completions",
+    )
+    parser.add_argument(
+        "--modes",
+        help="comma-separated paths to load, each after the bare hello reference: new (a new "
+        "conversation per message), reused (--conversations conversations), stateless (openai "
+        "only); default new,reused (openai: new,reused,stateless)",
+    )
+    parser.add_argument(
+        "--ai-bot",
+        type=Path,
+        help="the ai-bot command to measure (default: the one beside this Python), for A/B "
+        "runs of two builds with the same driver",
     )
     parser.add_argument(
         "--storage-url",
@@ -553,6 +765,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--concurrency, --messages and --baseline-requests must be at least 1")
     if args.conversations < args.concurrency:
         parser.error("--conversations must be at least --concurrency (one session per worker)")
+    args.modes = (args.modes or DEFAULT_MODES[args.endpoint]).split(",")
+    unknown = [m for m in args.modes if (args.endpoint, m) not in MODES]
+    if unknown:
+        parser.error(f"--modes: {', '.join(unknown)} is not a path of --endpoint {args.endpoint}")
     return args
 
 
@@ -615,7 +831,7 @@ async def amain(args: argparse.Namespace, console: Console) -> Figures:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console()
+    console = Console(width=max(Console().width, 140))
     figures = run_reported(amain(args, console), console, error_code=1)
     if isinstance(figures, int):
         return figures
