@@ -29,9 +29,9 @@ class WriteOp(Protocol):
 class SessionStore(Protocol):
     async def conversation(self, session_key: str) -> ConversationRow | None: ...
 
-    async def recent_turns(
-        self, session_key: str, since: float, limit: int
-    ) -> list[TurnRecord]: ...
+    async def load_session(
+        self, session_key: str, keep: int
+    ) -> tuple[ConversationRow | None, list[TurnRecord]]: ...
 
     def save_conversation(
         self, session_key: str, channel: str, user_id: str, now: float, **changes: Any
@@ -79,16 +79,18 @@ class SessionMemory:
         if state is not None and not self._shared:
             self._cache.move_to_end(session_key)
             return state
-        row = await self.store.conversation(session_key)
-        if state is not None and (row.updated_at if row else None) == state.stamp:
-            self._cache.move_to_end(session_key)
-            return state
+        if state is not None:  # shared: still current unless another replica wrote since
+            row = await self.store.conversation(session_key)
+            if (row.updated_at if row else None) == state.stamp:
+                self._cache.move_to_end(session_key)
+                return state
+        row, turns = await self.store.load_session(session_key, self._keep)
         state = SessionState(session_key)
         if row is not None:
             state.stamp = row.updated_at
             state.model = row.model
             state.context_from = row.context_from
-            state.turns = await self.store.recent_turns(session_key, row.context_from, self._keep)
+            state.turns = turns
         if self._cache_size:
             self._cache[session_key] = state
             while len(self._cache) > self._cache_size:

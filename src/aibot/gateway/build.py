@@ -47,6 +47,7 @@ from aibot.store.crypto import PLAIN, Cipher, keyring_for
 from aibot.store.engine import create_engine, create_writer_engine, migrate
 from aibot.store.pairings import PairingStore
 from aibot.store.repository import Repository
+from aibot.store.session_read import session_read_for
 from aibot.store.writer import GroupCommitWriter
 
 if TYPE_CHECKING:
@@ -103,7 +104,10 @@ class Gateway:
         self.at_rest = AtRest(self.engine, self.keyring, clock=clock)
         self.archive = Bucket(config.archive) if config.archive else None  # console reads it
         self.repository = Repository(
-            self.engine, fenced=coordinator is not None, cipher=self.cipher
+            self.engine,
+            fenced=coordinator is not None,
+            cipher=self.cipher,
+            session_read=session_read_for(config.storage.url, self.engine),
         )
         self.writer = GroupCommitWriter(
             self.engine,
@@ -277,6 +281,7 @@ class Gateway:
             await self.coordinator.stop()
         await self.at_rest.stop()
         await self.writer.stop()
+        await self.repository.close()
         await self.router.close()
         await self.tools.close()
         await self.limiter.close()

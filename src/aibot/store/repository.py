@@ -18,6 +18,7 @@ from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.queues import QueueRows
 from aibot.store.rows import dump_tool_data, load_tool_data
 from aibot.store.schema import audit_log, conversations, ratings, turns
+from aibot.store.session_read import TURN_COLUMNS, EngineSessionRead, Raw, SessionRead
 from aibot.store.writer import Write
 
 # Conversation settings a write may change besides `updated_at`.
@@ -26,9 +27,15 @@ CONVERSATION_CHANGES = ("model", "context_from")
 
 class Repository(QueueRows):
     def __init__(
-        self, engine: AsyncEngine, *, fenced: bool = False, cipher: Cipher = PLAIN
+        self,
+        engine: AsyncEngine,
+        *,
+        fenced: bool = False,
+        cipher: Cipher = PLAIN,
+        session_read: SessionRead | None = None,
     ) -> None:
         super().__init__(engine, fenced=fenced, cipher=cipher)
+        self._session_read = session_read or EngineSessionRead(engine)
         self._conversation_upserts: dict[tuple[str, ...], Executable] = {}
         self._add_turn = turns.insert()
         self._audit = audit_log.insert()
@@ -48,52 +55,48 @@ class Repository(QueueRows):
 
     # -- reads ---------------------------------------------------------------------------
     async def conversation(self, session_key: str) -> ConversationRow | None:
-        async with self.engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    select(
-                        conversations.c.model,
-                        conversations.c.context_from,
-                        conversations.c.updated_at,
-                    ).where(conversations.c.session_key == session_key)
-                )
-            ).first()
-        return ConversationRow(row.model, row.context_from, row.updated_at) if row else None
+        row = await self._session_read.stamp(session_key)
+        return ConversationRow(row[0], row[1], row[2]) if row else None
+
+    async def load_session(
+        self, session_key: str, keep: int
+    ) -> tuple[ConversationRow | None, list[TurnRecord]]:
+        """The conversation row and its newest `keep` turns after `context_from`, oldest
+        first, in one read (store/session_read.py)."""
+        row, newest_first = await self._session_read.load(session_key, keep)
+        if row is None:
+            return None, []
+        return ConversationRow(row[0], row[1], row[2]), [
+            self._turn(r) for r in reversed(newest_first)
+        ]
+
+    def _turn(self, r: Raw) -> TurnRecord:
+        return TurnRecord(
+            role=r[0],
+            content=self._cipher.open(r[1]),
+            created_at=r[2],
+            reasoning=self._cipher.open_optional(r[3]),
+            provider=r[4],
+            model=r[5],
+            request_id=r[6],
+            route=r[7],
+            **load_tool_data(self._cipher.open_optional(r[8])),
+        )
+
+    async def close(self) -> None:
+        """Ends the session read's own thread and connection, if it has them."""
+        await self._session_read.close()
 
     async def recent_turns(self, session_key: str, since: float, limit: int) -> list[TurnRecord]:
         """The newest `limit` turns after `since`, oldest first."""
         query = (
-            select(
-                turns.c.role,
-                turns.c.content,
-                turns.c.created_at,
-                turns.c.reasoning,
-                turns.c.provider,
-                turns.c.model,
-                turns.c.request_id,
-                turns.c.route,
-                turns.c.tool_data,
-            )
-            .where(and_(turns.c.session_key == session_key, turns.c.created_at > since))
+            TURN_COLUMNS.where(and_(turns.c.session_key == session_key, turns.c.created_at > since))
             .order_by(turns.c.created_at.desc(), turns.c.id.desc())
             .limit(limit)
         )
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [
-            TurnRecord(
-                role=r.role,
-                content=self._cipher.open(r.content),
-                created_at=r.created_at,
-                reasoning=self._cipher.open_optional(r.reasoning),
-                provider=r.provider,
-                model=r.model,
-                request_id=r.request_id,
-                route=r.route,
-                **load_tool_data(self._cipher.open_optional(r.tool_data)),
-            )
-            for r in reversed(rows)
-        ]
+        return [self._turn(tuple(r)) for r in reversed(rows)]
 
     async def answer(self, request_id: str) -> RatedAnswer | None:
         """The assistant turn a rating refers to."""

@@ -1,0 +1,80 @@
+"""The one-hop conversation read on SQLite (store/session_read.py): the same answer as the
+engine's read, and every commit visible to the next read at once (the promise that a
+session's writes are committed before its next message starts, and then seen)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aibot.core.messages import TurnRecord
+from aibot.core.sessions import SessionMemory
+from aibot.store.engine import create_engine, migrate
+from aibot.store.repository import Repository
+from aibot.store.session_read import SqliteSessionRead, session_read_for
+from tests.support.databases import writer_for
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'store.db'}")
+    await migrate(engine)
+    yield engine
+    await engine.dispose()
+
+
+def url_of(engine: AsyncEngine) -> str:
+    return engine.url.render_as_string(hide_password=False).replace("+aiosqlite", "")
+
+
+def test_a_sqlite_file_gets_the_one_hop_read(engine: AsyncEngine) -> None:
+    assert isinstance(session_read_for(url_of(engine), engine), SqliteSessionRead)
+    assert not isinstance(session_read_for("sqlite:///:memory:", engine), SqliteSessionRead)
+
+
+async def test_it_reads_what_the_engine_reads(engine: AsyncEngine) -> None:
+    fast = Repository(engine, session_read=session_read_for(url_of(engine), engine))
+    slow, writer = Repository(engine), writer_for(engine)
+    writer.start()
+    records = [
+        TurnRecord("user" if i % 2 == 0 else "assistant", f"回合 {i} 🙂", float(i + 1))
+        for i in range(10)
+    ]
+    await writer.submit(fast.save_conversation("s", "api", "u", 1.0), *fast.add_turns("s", records))
+    await writer.submit(fast.save_conversation("s", "api", "u", 2.0, context_from=4.0, model="m"))
+    await writer.stop()
+    try:
+        for keep in (1, 4, 100):
+            assert await fast.load_session("s", keep) == await slow.load_session("s", keep)
+        row, turns = await fast.load_session("s", 4)
+        assert row is not None and (row.model, row.context_from, row.updated_at) == ("m", 4.0, 2.0)
+        assert [t.content for t in turns] == [f"回合 {i} 🙂" for i in range(6, 10)]
+        assert await fast.load_session("nobody", 4) == (None, [])
+        assert await fast.conversation("s") == row
+    finally:
+        await fast.close()
+
+
+async def test_every_commit_is_seen_by_the_next_read(engine: AsyncEngine) -> None:
+    """Memory with no cache reads the store for every message, as for a new conversation:
+    each message's turns, committed through the gateway's writer thread, must be in the
+    very next read made on the reader's own thread and connection."""
+    repo = Repository(engine, session_read=session_read_for(url_of(engine), engine))
+    memory = SessionMemory(repo, max_turns=100, cache_size=0)
+    writer = writer_for(engine)
+    writer.start()
+    try:
+        for n in range(60):
+            state = await memory.get("s")
+            assert len(state.turns) == n
+            now = float(n + 1)
+            await writer.submit(
+                repo.save_conversation("s", "api", "u", now),
+                *repo.add_turns("s", [TurnRecord("user", f"m{n}", now)]),
+            )
+    finally:
+        await writer.stop()
+        await repo.close()
