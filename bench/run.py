@@ -37,7 +37,7 @@ from rich.table import Table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "bench-key"
-HEALTH_TIMEOUT = 15.0
+HEALTH_TIMEOUT = 30.0
 STOP_GRACE = 5.0
 MIB = 1024 * 1024
 
@@ -229,6 +229,13 @@ class Run:
     errors: int = 0
     wall: float = 0.0
     error_kinds: Counter[str] = field(default_factory=Counter)
+
+    def add(self, other: Run) -> None:
+        """Adds another drive of the same target (one block of an alternating load)."""
+        self.latencies.extend(other.latencies)
+        self.errors += other.errors
+        self.wall += other.wall
+        self.error_kinds.update(other.error_kinds)
 
     def fail(self, kind: str) -> None:
         """Count one request that was not answered well, by what went wrong."""
@@ -498,14 +505,27 @@ class Measured:
 
 
 async def measure(
-    http: aiohttp.ClientSession, url: str, pid: int, args: argparse.Namespace, **kw: Any
-) -> Measured:
-    """Warm up, then drive ``args.messages`` requests, timing the CPU of process ``pid``."""
+    http: aiohttp.ClientSession,
+    targets: list[tuple[str, int, dict[str, Any]]],
+    args: argparse.Namespace,
+) -> list[Measured]:
+    """Warm up each target (url, pid, drive options), then send ``args.messages`` to each in
+    ``args.rounds`` alternating blocks, timing the CPU of its process: on a shared machine the
+    load of other programs changes by the second, and alternating blocks give each target the
+    same share of it, so their ratio holds when the absolute figures do not."""
     common = {"concurrency": args.concurrency, "conversations": args.conversations}
-    await drive(http, url, count=args.warmup, **common, **kw)
-    before = cpu_seconds(pid)
-    run = await drive(http, url, count=args.messages, first=args.warmup, **common, **kw)
-    return Measured(run, cpu_seconds(pid) - before)
+    for url, _pid, kw in targets:
+        await drive(http, url, count=args.warmup, **common, **kw)
+    totals = [Measured(Run(), 0.0) for _ in targets]
+    first, block = args.warmup, math.ceil(args.messages / args.rounds)
+    while first < args.warmup + args.messages:
+        count = min(block, args.warmup + args.messages - first)
+        for (url, pid, kw), total in zip(targets, totals, strict=True):
+            before = cpu_seconds(pid)
+            total.run.add(await drive(http, url, count=count, first=first, **common, **kw))
+            total.cpu_s += cpu_seconds(pid) - before
+        first += count
+    return totals
 
 
 def path_figures(
@@ -533,8 +553,8 @@ def path_figures(
 async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
     """Run every step, always stopping every child, and return the figures.
 
-    Each gateway path is measured right after the bare hello app, so the fraction compares
-    two loads a few seconds apart on the same machine, not two runs at different times.
+    Each gateway path is measured in blocks alternating with the bare hello app, so the
+    fraction compares two loads that shared the machine's ups and downs.
     """
     children: list[asyncio.subprocess.Process] = []
     connector = aiohttp.TCPConnector(limit=args.concurrency)
@@ -563,26 +583,28 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
             paced_count = int(args.rate * args.paced_seconds)
             paced_base = await pace(http, direct, rate=args.rate, count=paced_count, **kw)
 
+            http.headers["Authorization"] = f"Bearer {API_KEY}"  # the hello app ignores it
             paths = []
             for mode in modes:
-                hello = await measure(
-                    http, hello_url, hello_proc.pid, args, make_body=mode.make_body, is_ok=any_ok
-                )
-                http.headers["Authorization"] = f"Bearer {API_KEY}"
-                load = await measure(
+                hello, load = await measure(
                     http,
-                    gateway_url + mode.path,
-                    gateway.pid,
+                    [
+                        (hello_url, hello_proc.pid, {"make_body": mode.make_body, "is_ok": any_ok}),
+                        (
+                            gateway_url + mode.path,
+                            gateway.pid,
+                            {
+                                "make_body": mode.make_body,
+                                "is_ok": mode.is_ok,
+                                "make_headers": mode.make_headers,
+                            },
+                        ),
+                    ],
                     args,
-                    make_body=mode.make_body,
-                    is_ok=mode.is_ok,
-                    make_headers=mode.make_headers,
                 )
-                del http.headers["Authorization"]
                 paths.append(path_figures(mode, load, hello, fake_p99))
 
             first = modes[0]
-            http.headers["Authorization"] = f"Bearer {API_KEY}"
             paced = await pace(
                 http,
                 gateway_url + first.path,
@@ -745,6 +767,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "only); default new,reused (openai: new,reused,stateless)",
     )
     parser.add_argument(
+        "--rounds",
+        type=int,
+        default=5,
+        help="blocks each path's messages are split into, alternating with the hello app",
+    )
+    parser.add_argument(
         "--ai-bot",
         type=Path,
         help="the ai-bot command to measure (default: the one beside this Python), for A/B "
@@ -761,8 +789,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
     args = parser.parse_args(argv)
-    if min(args.concurrency, args.messages, args.baseline_requests) < 1 or args.warmup < 0:
-        parser.error("--concurrency, --messages and --baseline-requests must be at least 1")
+    if min(args.concurrency, args.messages, args.baseline_requests, args.rounds) < 1:
+        parser.error("--concurrency, --messages, --baseline-requests, --rounds must be ≥ 1")
+    if args.warmup < 0:
+        parser.error("--warmup must be at least 0")
     if args.conversations < args.concurrency:
         parser.error("--conversations must be at least --concurrency (one session per worker)")
     args.modes = (args.modes or DEFAULT_MODES[args.endpoint]).split(",")
