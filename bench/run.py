@@ -131,7 +131,7 @@ async def start_ready(
     children.append(proc)
     assert proc.stdout is not None
     try:
-        line = await asyncio.wait_for(proc.stdout.readline(), 10)
+        line = await asyncio.wait_for(proc.stdout.readline(), HEALTH_TIMEOUT)
     except TimeoutError:
         line = b""
     words = line.decode().split()
