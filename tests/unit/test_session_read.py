@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aibot.core.messages import TurnRecord
+from aibot.core.messages import ToolCall, TurnRecord
 from aibot.core.sessions import SessionMemory
 from aibot.store.engine import create_engine, migrate
 from aibot.store.repository import Repository
@@ -43,6 +43,10 @@ async def test_it_reads_what_the_engine_reads(engine: AsyncEngine) -> None:
         TurnRecord("user" if i % 2 == 0 else "assistant", f"回合 {i} 🙂", float(i + 1))
         for i in range(10)
     ]
+    records[-2:] = [
+        TurnRecord("assistant", "", 9.0, tool_calls=(ToolCall("c1", "clock", "{}"),)),
+        TurnRecord("tool", "12:00", 10.0, tool_call_id="c1", name="clock"),
+    ]
     await writer.submit(fast.save_conversation("s", "api", "u", 1.0), *fast.add_turns("s", records))
     await writer.submit(fast.save_conversation("s", "api", "u", 2.0, context_from=4.0, model="m"))
     await writer.stop()
@@ -51,7 +55,9 @@ async def test_it_reads_what_the_engine_reads(engine: AsyncEngine) -> None:
             assert await fast.load_session("s", keep) == await slow.load_session("s", keep)
         row, turns = await fast.load_session("s", 4)
         assert row is not None and (row.model, row.context_from, row.updated_at) == ("m", 4.0, 2.0)
-        assert [t.content for t in turns] == [f"回合 {i} 🙂" for i in range(6, 10)]
+        assert [t.content for t in turns] == ["回合 6 🙂", "回合 7 🙂", "", "12:00"]
+        assert turns[2].tool_calls == (ToolCall("c1", "clock", "{}"),)
+        assert (turns[3].tool_call_id, turns[3].name) == ("c1", "clock")
         assert await fast.load_session("nobody", 4) == (None, [])
         assert await fast.conversation("s") == row
     finally:
