@@ -56,7 +56,7 @@ async def test_archive_then_restore_brings_a_conversations_memory_back_exactly(
             await chat(http, gw, "kept", f"{SECRET_WORDS[1]} {i}")
         await chat(http, gw, "other", "hello")
         database = gw.workdir / "ai-bot.db"
-        before = [row for row in all_turns(database) if row[1] == "api:kept"]
+        before = [row for row in all_turns(database) if row[1] == "api:key-1:kept"]
 
         code, out, err = await ai_bot(gw, "archive", "--idle-days", "0")
         assert code == 0, err
@@ -67,19 +67,19 @@ async def test_archive_then_restore_brings_a_conversations_memory_back_exactly(
         await create_user(gw, "ops", "viewer")
         async with Console(gw) as console:  # the console reads archived turns in place
             assert (await console.login("ops"))[0] == 303
-            status, page = await console.page("/admin/conversation?key=api:kept")
+            status, page = await console.page("/admin/conversation?key=api:key-1:kept")
         assert status == 200 and f"{SECRET_WORDS[1]} 3" in page
         for key in keys:  # the bucket of an encrypted store holds no message text either
             data = await s3.read(key)
             text = (gzip.decompress(data) if key.endswith(".gz") else data).decode()
             assert not any(word in text for word in SECRET_WORDS)
 
-        code, out, err = await ai_bot(gw, "restore-archive", "api:kept")
+        code, out, err = await ai_bot(gw, "restore-archive", "api:key-1:kept")
         assert code == 0, err
         assert "restored 8 turns" in out
         assert all_turns(database) == before  # every column of every row, ids included
-        code, out, _ = await ai_bot(gw, "restore-archive", "api:kept")
-        assert "nothing archived for api:kept" in out  # a second restore changes nothing
+        code, out, _ = await ai_bot(gw, "restore-archive", "api:key-1:kept")
+        assert "nothing archived for api:key-1:kept" in out  # a second restore changes nothing
         await gw.restart()  # no cached memory: it is read back from the store
         reply = await chat(http, gw, "kept", "again")
     assert reply == "|".join(f"{SECRET_WORDS[1]} {i}" for i in range(4)) + "|again"

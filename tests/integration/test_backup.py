@@ -214,11 +214,11 @@ async def test_maintenance_deletes_only_what_retention_allows_beside_a_running_g
     assert code == 0, err
     assert "2 turns, 1 conversations, 2 inbox, 3 outbox" in out
     assert query(database, "SELECT session_key, content FROM turns ORDER BY id") == [
-        ("api:live", "fresh"),
-        ("api:live", "echo: fresh"),
+        ("api:key-1:live", "fresh"),
+        ("api:key-1:live", "echo: fresh"),
         ("recent", "x"),
     ]
-    assert query(database, "SELECT session_key FROM conversations") == [("api:live",)]
+    assert query(database, "SELECT session_key FROM conversations") == [("api:key-1:live",)]
     assert sorted(query(database, "SELECT message_id FROM inbox")) == [("i-new",), ("i-pending",)]
     # The running gateway's rescan may answer the old pending inbox row meanwhile, adding an
     # outbox row of its own: only the rows this test planted are judged.

@@ -45,9 +45,9 @@ async def test_good_and_bad_rate_the_last_answer_once_per_user(
     await gw.chat("faq: what is this?", session="a", user_id="ann")
     assert "感谢反馈" in (await gw.chat("/good", session="a", user_id="ann"))[1]["reply"]
     assert "感谢反馈" in (await gw.chat("/good", session="a", user_id="ann"))[1]["reply"]
-    assert ratings(gw) == [("ann", "api", 1, "fake", "fake-model", "faq", "api:a")]
+    assert ratings(gw) == [("api:key-1:ann", "api", 1, "fake", "fake-model", "faq", "api:key-1:a")]
     await gw.chat("/bad", session="a", user_id="ann")  # a changed mind replaces the rating
-    assert ratings(gw) == [("ann", "api", -1, "fake", "fake-model", "faq", "api:a")]
+    assert ratings(gw) == [("api:key-1:ann", "api", -1, "fake", "fake-model", "faq", "api:key-1:a")]
     assert len(fake_llm.requests) == 1  # rating is a command: the model never sees it
     text = await metrics(gw)
     assert (

@@ -131,7 +131,7 @@ async def test_log_file_is_json_rotated_and_masked(gateway_factory: GatewayFacto
         for line in path.read_text(encoding="utf-8").splitlines()
     ]
     handled = [line for line in lines if line["event"] == "message handled"]
-    assert handled and all(line["session"] == "api:[email]" for line in handled)
+    assert handled and all(line["session"] == "api:key-1:[email]" for line in handled)
     assert all(path.stat().st_size <= 2048 + 1024 for path in logs.iterdir())
     assert "@example.com" not in gw.log() + "".join(
         path.read_text(encoding="utf-8") for path in logs.iterdir()

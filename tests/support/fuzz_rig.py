@@ -43,6 +43,9 @@ FEISHU_KEY = "fuzz-encrypt-key"
 FEISHU_TOKEN = "fuzz-vtoken-123"
 FEISHU_SECRET = "fuzz-app-secret-123"
 CALLBACK_SECRET = "fuzz-callback-secret"
+SECOND_API_KEY = "fuzz-second-key-123"
+# Chat admins by platform id: the identity check proves no caller of an API can claim them.
+ADMINS = ["telegram:4242", "4242", "ou_admin", "api:key-1:boss", "web:key-1:127.0.0.1"]
 REQUEST_TIMEOUT = 20.0
 # Written by uvicorn/starlette for an exception no handler caught, and by `log.exception`.
 TRACEBACK_MARKERS = ("Traceback (most recent call last)", "Exception in ASGI application")
@@ -248,11 +251,14 @@ async def in_thread(prop: Callable[[], None]) -> None:
 
 def channels_config(port: int, fakes: dict[str, Any], callback_url: str) -> dict[str, Any]:
     """Every platform channel in its webhook (HTTP) mode, the generic webhook channel, and a
-    web page that asks for a key even on loopback (else it is open by design)."""
+    web page that asks for a key even on loopback (else it is open by design), two API keys,
+    and chat admins named by id."""
     return {
         "server": {"port": port, "public_url": f"http://127.0.0.1:{port}"},
         "outbox": {"backoff_base": "100ms", "backoff_max": "1s"},
+        "policy": {"access": {"admins": ADMINS}},
         "channels": {
+            "api": {"keys": [API_KEY, SECOND_API_KEY]},
             "webchat": {"require_key": True},
             "webhook": {"callback_url": callback_url, "secret": CALLBACK_SECRET, "timeout": 2},
             "telegram": {

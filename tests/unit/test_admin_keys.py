@@ -38,6 +38,9 @@ def stored(key: str, scope: str = "all", expires_at: float | None = None) -> Sto
         ("rest", "/v1/models", False),
         ("rest", "/api/v1x", False),
         ("unknown", "/v1/models", False),
+        ("admin", "/v1/models", True),
+        ("admin", "/api/v1/chat", True),
+        ("admin", "", True),
     ],
 )
 def test_scopes_open_their_paths_only(scope: str, path: str, allowed: bool) -> None:
@@ -51,6 +54,24 @@ def test_expiry_is_checked_per_request() -> None:
     assert keys.principal("aib_secret", "/v1/models") == "apikey-1"
     clock.now = 100.0
     assert keys.principal("aib_secret", "/v1/models") is None
+
+
+def test_chat_admin_rights_come_from_the_key_scope_or_admin_keys() -> None:
+    """Issue 16, item 4: the only way an API caller is a chat admin."""
+    clock = FakeClock(99.0)
+    keys = ApiKeys(["k1-secret-123", "k2-secret-123"], admin_keys=["key-2"], clock=clock)
+    keys._stored = [stored("aib_admin", "admin", expires_at=100.0)]
+    assert [keys.is_admin(p) for p in ("key-1", "key-2", "apikey-1", None)] == [
+        False,
+        True,
+        True,
+        False,
+    ]
+    keys._stored = [stored("aib_all", "all")]
+    assert not keys.is_admin("apikey-1")  # scope "all" opens every path, but is no admin
+    keys._stored = [stored("aib_admin", "admin", expires_at=100.0)]
+    clock.now = 100.0
+    assert not keys.is_admin("apikey-1")  # expired
 
 
 async def test_refresh_swaps_the_set_and_keeps_it_when_the_store_fails() -> None:
@@ -118,7 +139,7 @@ async def test_store_keeps_only_the_hash_and_shows_a_prefix(engine: AsyncEngine)
 async def test_store_refuses_bad_scopes_and_names(engine: AsyncEngine) -> None:
     store = ApiKeyStore(engine)
     with pytest.raises(ValueError, match="scope"):
-        await store.create("x", "admin", "alice", 0, None)
+        await store.create("x", "root", "alice", 0, None)
     with pytest.raises(ValueError, match="name"):
         await store.create("  ", "all", "alice", 0, None)
     first, _ = await store.create("a", "all", "alice", 0, None)

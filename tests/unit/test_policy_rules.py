@@ -101,8 +101,28 @@ def test_access_lists_and_dm_policies() -> None:
 
     pairing = AccessPolicy(AccessConfig(dm_policy="pairing", admins=["telegram:boss"]))
     assert pairing.verdict(inbound(user="stranger")) is Verdict.PAIR
-    assert pairing.is_admin(inbound(user="boss")) and not pairing.is_admin(inbound())
-    assert AccessPolicy(AccessConfig()).is_admin(inbound())
+    no_key = lambda _principal: False  # noqa: E731
+    assert pairing.is_admin(inbound(user="boss"), no_key)
+    assert not pairing.is_admin(inbound(), no_key)
+    assert AccessPolicy(AccessConfig()).is_admin(inbound(), no_key)
+
+
+def test_keyed_callers_are_admins_by_their_key_never_by_a_named_id() -> None:
+    """Issue 16, item 4: `admins` names platform users; the page's and the APIs' callers
+    choose their own ids, so only the key they authenticated with can make them admins."""
+    policy = AccessPolicy(AccessConfig(admins=["telegram:4242", "12345678", "api:key-1:bob"]))
+    admin_keys = {"key-9"}.__contains__
+    for channel in ("api", "openai", "webhook", "web"):
+        for claimed in ("4242", "telegram:4242", "12345678", "api:key-1:bob", "bob"):
+            caller = inbound(user=claimed, channel=channel)
+            caller.principal = "key-1"
+            assert not policy.is_admin(caller, admin_keys), (channel, claimed)
+        caller = inbound(user="anyone", channel=channel)
+        caller.principal = "key-9"
+        assert policy.is_admin(caller, admin_keys)
+    assert policy.is_admin(inbound(user="4242", channel="telegram"), admin_keys)
+    assert policy.is_admin(inbound(user="12345678", channel="feishu"), admin_keys)
+    assert policy.is_admin(inbound(user="me", channel="cli"), admin_keys)  # the server's shell
 
 
 def test_first_matching_route_wins() -> None:

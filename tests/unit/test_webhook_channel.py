@@ -84,9 +84,14 @@ async def test_registered_like_every_channel_and_round_trips_a_message() -> None
             assert client.post("/api/v1/messages", json=body, headers=auth).status_code == 200
         [inbound] = inbox.accepted
         assert (inbound.session_key, inbound.principal, inbound.received_at) == (
-            "webhook:s-1",
+            "webhook:key-1:s-1",
             "key-1",
             1_700_000_000.0,
+        )
+        assert (inbound.user_id, inbound.message_id, inbound.chat_id) == (
+            "api:key-1",
+            "key-1:m-1",
+            "key-1",
         )
         await channel.send(
             Outbound("webhook", inbound.session_key, "pong", inbound.target, 0.0, outbox_id=9)

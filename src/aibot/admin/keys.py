@@ -16,11 +16,11 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aibot.admin.inputs import printable
-from aibot.channels.api_keys import SCOPE_PREFIXES, StoredKey
+from aibot.channels.api_keys import ADMIN_SCOPE, SCOPE_PREFIXES, StoredKey
 from aibot.store.schema import api_keys
 
 KEY_PREFIX = "aib_"
-SCOPES = ("all", *SCOPE_PREFIXES)
+SCOPES = ("all", *SCOPE_PREFIXES, ADMIN_SCOPE)
 _SHOWN = len(KEY_PREFIX) + 6
 
 

@@ -14,7 +14,7 @@ import contextlib
 import hashlib
 import hmac
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 import structlog
@@ -28,12 +28,16 @@ log = structlog.get_logger("aibot.api_keys")
 # Which request paths each scope of a console-made key (or a token) opens; "all" also opens the
 # web page. GraphQL is the REST API in another shape, so it goes with "rest".
 SCOPE_PREFIXES = {"openai": ("/v1/",), "rest": ("/api/v1/", "/graphql")}
+# Opens what "all" opens, and its callers count as chat admins (/model, /stats) when
+# `policy.access.admins` is set: an API caller's rights come from its key, never from an id it
+# names in a request.
+ADMIN_SCOPE = "admin"
 # How often the refresher wakes to see whether a token named a key it does not know yet.
 _TICK = 1.0
 
 
 def scope_allows(scope: str, path: str) -> bool:
-    return scope == "all" or path.startswith(SCOPE_PREFIXES.get(scope, ()))
+    return scope in ("all", ADMIN_SCOPE) or path.startswith(SCOPE_PREFIXES.get(scope, ()))
 
 
 @dataclass(frozen=True)
@@ -60,20 +64,43 @@ class ApiKeys:
         self,
         keys: list[str],
         *,
+        admin_keys: Collection[str] = (),
         clock: Callable[[], float] = time.time,
         tokens: TokenVerifier | None = None,
     ) -> None:
-        # Comparing fixed-length digests keeps the time independent of key length and content.
-        self._digests = [hashlib.sha256(k.encode()).digest() for k in keys]
+        self._digests: list[bytes] = []
+        self._admin_names: frozenset[str] = frozenset()
+        self.configure(keys, admin_keys)
         self._stored: list[StoredKey] = []
         self._clock = clock
         self._loader: KeyLoader | None = None
         self._refresher: asyncio.Task[None] | None = None
         self.tokens = tokens
 
+    def configure(self, keys: list[str], admin_keys: Collection[str] = ()) -> None:
+        """Sets the config's keys (at start and on every reload: a key removed from
+        `channels.api.keys` stops working at once) and the names of those that are admins."""
+        # Comparing fixed-length digests keeps the time independent of key length and content.
+        self._digests = [hashlib.sha256(k.encode()).digest() for k in keys]
+        self._admin_names = frozenset(admin_keys)
+
     @property
     def configured(self) -> bool:
         return bool(self._digests or self._stored)
+
+    def is_admin(self, principal: str | None) -> bool:
+        """Whether the key named `principal` makes its callers chat admins: one listed in
+        `channels.api.admin_keys`, or a console key of scope "admin" still valid (an access
+        token exchanged for either names it, so it counts the same)."""
+        if principal is None:
+            return False
+        if principal in self._admin_names:
+            return True
+        now = self._clock()
+        return any(
+            stored.principal == principal and stored.scope == ADMIN_SCOPE and stored.usable(now)
+            for stored in self._stored
+        )
 
     def key_scope(self, presented: str | None) -> tuple[str, str] | None:
         """The name and scope of the API key presented (never a token), or None: what may be
@@ -95,7 +122,7 @@ class ApiKeys:
         """Returns a non-secret name for the matching key ("key-1", "apikey-7"…), or None.
 
         `path` is the request path, checked against a stored key's (or a token's) scope;
-        without one only keys of scope "all" match (the web page).
+        without one only keys of scope "all" or "admin" match (the web page).
         """
         if self.tokens is not None and presented and looks_like_jwt(presented):
             return self.tokens.principal(presented, path)

@@ -44,6 +44,11 @@ class ApiConfig(Section):
         description="Providers each key may use on /v1, by key name (key-1, apikey-7…); "
         "a key not listed may use every provider.",
     )
+    admin_keys: list[str] = Field(
+        default_factory=list,
+        description="Keys whose callers are chat admins (/model, /stats) when "
+        "policy.access.admins is set, by key name (key-1…); an id a caller names never is.",
+    )
 
     @field_validator("key_refresh", mode="before")
     @classmethod

@@ -137,8 +137,22 @@ class Gateway:
         )
         self.policies = PolicyHolder(Policies(config))
         self.pairings = PairingStore(self.engine)
+        api = config.channels.api
+        self.access = AccessTokens(config, self.engine, self.cipher, clock)
+        self.keys = ApiKeys(
+            [k.get_secret_value() for k in api.keys],
+            admin_keys=api.admin_keys,
+            clock=clock,
+            tokens=self.access.verifier if config.auth.jwt.enabled else None,
+        )
         services = PolicyServices(
-            self.limiter, answers, self.pairings, self.metrics, clock, lambda: self.router.default
+            self.limiter,
+            answers,
+            self.pairings,
+            self.metrics,
+            clock,
+            lambda: self.router.default,
+            admin_key=self.keys.is_admin,
         )
         self.feedback = Feedback(self.repository, self.writer, self.metrics, clock)
         tool_support, self.tools, approvals = build_tools(
@@ -219,12 +233,6 @@ class Gateway:
         )
         events = PlatformEvents(
             self.repository, self.writer, self.memory, config.events, self.outbox.notify, clock
-        )
-        self.access = AccessTokens(config, self.engine, self.cipher, clock)
-        self.keys = ApiKeys(
-            [k.get_secret_value() for k in config.channels.api.keys],
-            clock=clock,
-            tokens=self.access.verifier if config.auth.jwt.enabled else None,
         )
         self.clock = Clock(now=clock)
         self.channels = build_channels(

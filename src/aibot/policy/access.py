@@ -2,10 +2,15 @@
 
 Ids in the lists are either a bare platform id (`12345`) or `channel:id` (`telegram:12345`),
 so one list can name users of several platforms without ambiguity where it matters.
+
+Only a platform vouches for its users' ids (a signed webhook, a bot connection). The callers of
+the web page and the APIs name their own ids, so for them `admins` is never consulted: their
+admin rights come from the key they authenticated with (`channels/api_keys.py`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
 
 from aibot.config import AccessConfig
@@ -58,5 +63,10 @@ class AccessPolicy:
             return Verdict.DENY
         return Verdict.ALLOW
 
-    def is_admin(self, inbound: Inbound) -> bool:
-        return not self._admins or _listed(self._admins, inbound.channel, inbound.user_id)
+    def is_admin(self, inbound: Inbound, admin_key: Callable[[str | None], bool]) -> bool:
+        """`admin_key` says whether an authenticated key (by its name) grants admin rights."""
+        if not self._admins or inbound.channel == "cli":
+            return True  # `ai-bot chat` is the operator at the server's shell, config in hand
+        if inbound.channel in KEYED_CHANNELS:
+            return admin_key(inbound.principal)
+        return _listed(self._admins, inbound.channel, inbound.user_id)

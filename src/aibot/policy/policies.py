@@ -68,6 +68,8 @@ class PolicyServices:
     # The live default model, asked per message: the router owns it (the console, a reload or
     # a canary promotion change it there), so no copy here can go stale.
     default_model: Callable[[], str | None]
+    # Whether an API key (by name) makes its callers chat admins; its callers' own ids never do.
+    admin_key: Callable[[str | None], bool] = lambda _principal: False
     approved: dict[tuple[str, str], float] = field(default_factory=dict)
 
 

@@ -73,7 +73,7 @@ class AccessPolicyStage(_PolicyStage):
     async def __call__(self, ctx: TurnContext) -> None:
         access = self._holder.current.access
         inbound = ctx.inbound
-        ctx.is_admin = access.is_admin(inbound)
+        ctx.is_admin = access.is_admin(inbound, self._services.admin_key)
         verdict = access.verdict(inbound)
         if verdict is Verdict.ALLOW:
             return

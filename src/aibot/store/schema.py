@@ -183,7 +183,12 @@ api_keys = Table(
     Column("name", String(128), nullable=False),
     Column("key_hash", String(64), nullable=False, doc="SHA-256 hex of the key (see admin/keys)."),
     Column("prefix", String(16), nullable=False, doc="First characters, to recognise a key."),
-    Column("scope", String(16), nullable=False, doc="all, openai (/v1) or rest (/api/v1)."),
+    Column(
+        "scope",
+        String(16),
+        nullable=False,
+        doc="all, openai (/v1), rest (/api/v1), or admin (all + chat admin commands).",
+    ),
     Column("created_by", String(64), nullable=False),
     Column("created_at", Float, nullable=False),
     Column("expires_at", Float, nullable=True),

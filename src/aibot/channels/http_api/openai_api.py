@@ -23,7 +23,6 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import SYSTEM_CLOCK, Clock
 from aibot.channels.http_api.edge import new_request_id
-from aibot.channels.http_api.identity import api_caller
 from aibot.channels.http_api.openai_errors import (
     documented,
     failure_response,
@@ -46,6 +45,7 @@ from aibot.channels.http_api.openai_shapes import (
     relay,
 )
 from aibot.channels.http_bodies import SSE_ANSWER
+from aibot.channels.identity import api_caller
 from aibot.core.commands import ModelCatalog
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 from aibot.core.messages import Inbound, ReplyTarget

@@ -20,6 +20,7 @@ from aibot.channels.http_bodies import (
     error_response,
     message_too_long,
 )
+from aibot.channels.identity import api_caller
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.pipeline import TurnContext
@@ -32,7 +33,9 @@ class ChatBody(JsonBody):
     message: str = Field(
         min_length=1, description="The user's message, at most server.max_message_chars long."
     )
-    user_id: str | None = Field(None, max_length=255, description="End user; defaults to session.")
+    user_id: str | None = Field(
+        None, max_length=255, description="End user, within your key; default: the key itself."
+    )
     stream: bool = Field(False, description="Answer as Server-Sent Events.")
 
 
@@ -97,15 +100,19 @@ def build_rest_router(
         too_long = message_too_long(body.message, service.max_message_chars)
         if too_long is not None:
             return too_long
+        caller = api_caller("api", who, body.user_id, body.session_id)
         inbound = Inbound(
             channel="api",
-            session_key=f"api:{body.session_id}",
-            user_id=body.user_id or body.session_id,
+            session_key=caller.session_key,
+            user_id=caller.user_id,
             text=body.message,
             request_id=uuid.uuid4().hex,
             received_at=clock.now(),
             principal=who,
-            target=ReplyTarget(locale=locale_hint(request.headers.get("accept-language"))),
+            target=ReplyTarget(
+                chat_id=who,  # per-chat limits apply to the key
+                locale=locale_hint(request.headers.get("accept-language")),
+            ),
         )
         if body.stream:
             return StreamingResponse(

@@ -22,6 +22,7 @@ from fastapi.staticfiles import StaticFiles
 
 from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import SYSTEM_CLOCK, Clock
+from aibot.channels.identity import OPEN_PAGE, ApiCaller, page_caller
 from aibot.channels.webchat.verify import same_origin
 from aibot.core.commands import ModelCatalog
 from aibot.core.feedback import Feedback
@@ -111,25 +112,28 @@ class WebChat:
             if isinstance(requested, str) and _SESSION_ID.match(requested)
             else uuid.uuid4().hex
         )
-        await self._ready(websocket, session_id)
+        address = websocket.client.host if websocket.client else ""
+        caller = page_caller(principal, address, session_id)
+        await self._ready(websocket, session_id, caller)
         while True:
             frame = await _receive(websocket, self._service.max_message_chars)
             kind = frame.get("type")
             if kind == "new":
                 session_id = uuid.uuid4().hex
-                await self._ready(websocket, session_id)
+                caller = page_caller(principal, address, session_id)
+                await self._ready(websocket, session_id, caller)
             elif kind == "message":
-                await self._answer(websocket, session_id, principal, frame)
+                await self._answer(websocket, caller, principal, frame)
             elif kind == "rate":
-                await self._rate(websocket, session_id, frame)
+                await self._rate(websocket, session_id, caller, frame)
 
     def _authenticate(self, key: Any) -> str | None:
         if not self._require_key:
-            return "web-local"
+            return OPEN_PAGE
         return self._keys.principal(key if isinstance(key, str) else None)
 
-    async def _ready(self, websocket: WebSocket, session_id: str) -> None:
-        state = await self._memory.get(f"web:{session_id}")
+    async def _ready(self, websocket: WebSocket, session_id: str, caller: ApiCaller) -> None:
+        state = await self._memory.get(caller.session_key)
         model = state.model or self._catalog.default
         await _send(
             websocket,
@@ -147,7 +151,7 @@ class WebChat:
         )
 
     async def _answer(
-        self, websocket: WebSocket, session_id: str, principal: str, frame: dict[str, Any]
+        self, websocket: WebSocket, caller: ApiCaller, principal: str, frame: dict[str, Any]
     ) -> None:
         message_id = str(frame.get("id") or uuid.uuid4().hex)[:64]
         text = frame.get("text")
@@ -169,8 +173,8 @@ class WebChat:
             return
         inbound = Inbound(
             channel="web",
-            session_key=f"web:{session_id}",
-            user_id=session_id,
+            session_key=caller.session_key,
+            user_id=caller.user_id,
             text=text.strip(),
             request_id=uuid.uuid4().hex,
             received_at=self._clock.now(),
@@ -187,13 +191,15 @@ class WebChat:
                     {**_final(item, message_id), "problems": self._problems(_language(websocket))},
                 )
 
-    async def _rate(self, websocket: WebSocket, session_id: str, frame: dict[str, Any]) -> None:
+    async def _rate(
+        self, websocket: WebSocket, session_id: str, caller: ApiCaller, frame: dict[str, Any]
+    ) -> None:
         """👍/👎 on an answer of this session (an id from another session is refused)."""
         request_id, score = frame.get("request_id"), frame.get("score")
         rated = None
         if isinstance(request_id, str) and score in (1, -1):
             rated = await self._feedback.rate(
-                "web", session_id, score, request_id[:64], session_key=f"web:{session_id}"
+                "web", session_id, score, request_id[:64], session_key=caller.session_key
             )
         await _send(
             websocket,

@@ -13,6 +13,7 @@ from pydantic import Field
 from typing_extensions import TypeAliasType
 
 from aibot.channels.http_bodies import SESSION_PATTERN, JsonBody
+from aibot.channels.identity import api_caller, keyed_message_id
 from aibot.core.messages import Inbound, JsonValue, ReplyTarget
 
 CHANNEL = "webhook"
@@ -44,15 +45,16 @@ class WebhookReply:
     message_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
 
-    def target(self) -> ReplyTarget:
+    def target(self, principal: str | None = None) -> ReplyTarget:
         metadata: JsonValue = self.metadata
         return ReplyTarget(
+            chat_id=principal,  # per-chat limits apply to the key
             platform={
                 "session_id": self.session_id,
                 "user_id": self.user_id,
                 "message_id": self.message_id,
                 "metadata": metadata,
-            }
+            },
         )
 
     @classmethod
@@ -69,14 +71,18 @@ class WebhookReply:
 
 
 def read_message(body: MessageBody, principal: str, received_at: float) -> Inbound:
+    """The reply echoes the integrator's own ids; inside the gateway they live within its key
+    (`channels/identity.py`)."""
+    caller = api_caller(CHANNEL, principal, body.user_id, body.session_id)
+    reply = WebhookReply(body.session_id, body.user_id, body.message_id, body.metadata)
     return Inbound(
         channel=CHANNEL,
-        session_key=f"{CHANNEL}:{body.session_id}",
-        user_id=body.user_id or body.session_id,
+        session_key=caller.session_key,
+        user_id=caller.user_id,
         text=body.message,
         request_id=uuid.uuid4().hex,
         received_at=received_at,
-        message_id=body.message_id,
+        message_id=keyed_message_id(principal, body.message_id),
         principal=principal,
-        target=WebhookReply(body.session_id, body.user_id, body.message_id, body.metadata).target(),
+        target=reply.target(principal),
     )
