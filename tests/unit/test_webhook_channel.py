@@ -29,6 +29,8 @@ KEY, SECRET = "integrator-key", "callback-secret"
 
 
 class _Inbox:
+    max_message_chars = 100_000
+
     def __init__(self) -> None:
         self.accepted: list[Inbound] = []
 
