@@ -13,7 +13,8 @@ channel, the page's session id) is only ever known *within* that key:
 - a visitor of the page is known by the key and the client address, never by the session id the
   page sends: a fresh session per message does not make a fresh user for the rate limits.
 
-Principals contain no `:`, so these names never collide across keys.
+A principal's own `:` (a company IdP's `idp:<issuer>:<sub>`) is escaped, so these names never
+collide across keys.
 """
 
 from __future__ import annotations
@@ -33,26 +34,33 @@ class ApiCaller:
     session_key: str  # the remembered conversation, or a fresh id for a stateless call
 
 
+def _within(principal: str) -> str:
+    return principal.replace("%", "%25").replace(":", "%3A")
+
+
 def api_user(principal: str, user: str | None) -> str:
-    return f"api:{principal}:{user}" if user else f"api:{principal}"
+    name = _within(principal)
+    return f"api:{name}:{user}" if user else f"api:{name}"
 
 
 def api_caller(channel: str, principal: str, user: str | None, session: str | None) -> ApiCaller:
     if session is None:
         return ApiCaller(api_user(principal, user), f"{channel}:{uuid.uuid4().hex}")
-    return ApiCaller(api_user(principal, user), f"{channel}:{principal}:{session}")
+    return ApiCaller(api_user(principal, user), f"{channel}:{_within(principal)}:{session}")
 
 
 def page_caller(principal: str, address: str, session: str) -> ApiCaller:
     """The page's visitor and conversation. The open loopback page keeps its conversations'
     old names (`web:<session>`): it has one principal, and its session ids hold no `:`."""
-    key = f"web:{session}" if principal == OPEN_PAGE else f"web:{principal}:{session}"
-    return ApiCaller(f"web:{principal}:{address}", key)
+    name = _within(principal)
+    key = f"web:{session}" if principal == OPEN_PAGE else f"web:{name}:{session}"
+    return ApiCaller(f"web:{name}:{address}", key)
 
 
 def keyed_message_id(principal: str, message_id: str) -> str:
     """An integrator's message id within its key, so another key cannot make it a duplicate."""
-    named = f"{principal}:{message_id}"
+    named = f"{_within(principal)}:{message_id}"
     if len(named) <= _MESSAGE_ID_MAX:
         return named
-    return f"{principal}:sha256:{hashlib.sha256(message_id.encode()).hexdigest()}"
+    digest = hashlib.sha256(named.encode()).hexdigest()
+    return f"sha256:{digest}"
