@@ -50,8 +50,10 @@ class Outbox:
         max_parallel: int = 32,
         idle_poll: float = 2.0,
         peers: Peers | None = None,
+        mask: Callable[[str], str] = str,
     ) -> None:
         self._store = store
+        self._mask = mask  # configured secrets out of every reply a platform receives
         self._peers = peers
         self._writer = writer
         self._channels = channels
@@ -174,7 +176,7 @@ class Outbox:
         outbound = Outbound(
             row.channel,
             row.session_key,
-            row.text,
+            self._mask(row.text),
             row.target,
             row.created_at,
             inbox_id=row.inbox_id,

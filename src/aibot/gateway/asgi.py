@@ -24,6 +24,7 @@ from aibot.gateway.errors import install_error_handlers
 from aibot.ops.body_limit import BodyLimitMiddleware
 from aibot.ops.gc_tuning import tune_for_serving
 from aibot.ops.health import build_health_router
+from aibot.ops.secret_guard import ResponseSecretMask
 
 log = structlog.get_logger("aibot")
 
@@ -62,6 +63,7 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
     app.state.gateway = gateway
     app.add_middleware(BodyLimitMiddleware, max_bytes=loaded.config.server.max_body_bytes)
     app.add_middleware(ApiEdge, cors_origins=loaded.config.channels.api.cors_origins)
+    app.add_middleware(ResponseSecretMask, masker=gateway.masker)  # outermost: sees every byte
     install_error_handlers(app, gateway.keys)
     app.include_router(build_rest_router(gateway.service, gateway.keys, gateway.clock))
     app.include_router(

@@ -205,6 +205,7 @@ class Gateway:
             self.metrics,
             clock,
             peers=coordinator.membership if coordinator else None,
+            mask=self.masker.mask_configured,
         )
         self.inbox = (
             Inbox(
@@ -351,7 +352,7 @@ class Gateway:
             await self.repository.ping()
             store: dict[str, Any] = {"ok": True, "backend": self.engine.dialect.name}
         except Exception as exc:
-            store = {"ok": False, "error": str(exc)[:300]}
+            store = {"ok": False, "error": self.masker.mask_text(str(exc))[:300]}
         provider = self._provider_readiness(language)
         channels: dict[str, dict[str, Any]]
         channels = {
@@ -377,7 +378,7 @@ class Gateway:
             channels[channel.name] = status
         for name in self.inbox.paused & channels.keys():
             channels[name] = {**channels[name], "paused": True}
-        return {
+        readiness = {
             "ready": bool(store["ok"] and provider["ok"]),
             "version": __version__,
             "store": store,
@@ -385,3 +386,4 @@ class Gateway:
             "channels": channels,
             "queue": {"waiting": self.dispatcher.queued},
         }
+        return dict(self.masker.mask_strings(readiness))

@@ -48,11 +48,32 @@ class SecretMasker:
         merged = {s for s in (*self._secrets, *secrets) if s and len(s) >= 6}
         self._secrets = sorted(merged, key=len, reverse=True)
 
-    def mask_text(self, text: str) -> str:
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """The secrets masked, longest first."""
+        return tuple(self._secrets)
+
+    def mask_configured(self, text: str) -> str:
+        """Only the configured secrets (chat replies keep token-shaped words a user wrote)."""
         for secret in self._secrets:
             if secret in text:
                 text = text.replace(secret, mask_value(secret))
+        return text
+
+    def mask_text(self, text: str) -> str:
+        text = self.mask_configured(text)
         return _TOKEN_SHAPES.sub(lambda m: m.group("prefix") + m.group("body")[:2] + "***", text)
+
+    def mask_strings(self, value: Any) -> Any:
+        """`value` with secrets masked in every string inside it: what /readyz and the console
+        show of errors (which may quote a URL holding a token, or a key an upstream echoed)."""
+        if isinstance(value, str):
+            return self.mask_text(value)
+        if isinstance(value, dict):
+            return {k: self.mask_strings(v) for k, v in value.items()}
+        if isinstance(value, list | tuple):
+            return [self.mask_strings(v) for v in value]
+        return value
 
     def mask(self, value: Any, key: str = "", *, pii: bool = False) -> Any:
         """Secrets always; personal data too with `pii` (log lines, not doctor's own output)."""

@@ -1,0 +1,93 @@
+"""The last step before bytes leave the process: configured secrets masked in every HTTP
+response (headers and body) and every WebSocket frame.
+
+Errors quote what went wrong, and what went wrong may hold a secret: an HTTP library's error
+names the URL, and Telegram's URL holds the bot token; an upstream may echo the key it refused.
+The sources mask what they know (readiness, the console pages), and this middleware makes it a
+rule for every route, including routes written later. Each secret is replaced by as many bytes
+(`123*****`, see `_replacement`) in each form it can take in a body — as is, JSON-escaped,
+HTML-escaped, percent-encoded — so a Content-Length stays right and a streamed body is masked
+chunk by chunk. Secrets shorter than six characters are not masked (`SecretMasker` skips them
+too): they would match ordinary text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from urllib.parse import quote
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aibot.ops.logging import SecretMasker
+
+Patterns = tuple[tuple[bytes, bytes], ...]
+
+
+class ResponseSecretMask:
+    def __init__(self, app: ASGIApp, masker: SecretMasker) -> None:
+        self.app = app
+        self.masker = masker
+        self._for: tuple[str, ...] = ()
+        self._patterns: Patterns = ()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        patterns = self.patterns()
+        if scope["type"] not in ("http", "websocket") or not patterns:
+            await self.app(scope, receive, send)
+            return
+
+        async def masked(message: Message) -> None:
+            await send(mask_message(message, patterns))
+
+        await self.app(scope, receive, masked)
+
+    def patterns(self) -> Patterns:
+        """The byte forms of the masker's secrets, rebuilt when its list changes."""
+        secrets = self.masker.secrets
+        if secrets != self._for:
+            self._for, self._patterns = secrets, byte_patterns(secrets)
+        return self._patterns
+
+
+def byte_patterns(secrets: tuple[str, ...]) -> Patterns:
+    found: dict[bytes, bytes] = {}
+    for secret in secrets:
+        for form in (
+            secret,
+            json.dumps(secret)[1:-1],
+            html.escape(secret, quote=True),
+            quote(secret, safe=""),
+            quote(secret, safe="/:"),
+        ):
+            encoded = form.encode()
+            found.setdefault(encoded, _replacement(encoded))
+    return tuple(sorted(found.items(), key=lambda item: len(item[0]), reverse=True))
+
+
+def _replacement(secret: bytes) -> bytes:
+    """Same length; a three-byte prefix of a long one, so an operator can tell which it was."""
+    keep = 3 if len(secret) > 8 else 0
+    return secret[:keep] + b"*" * (len(secret) - keep)
+
+
+def mask_bytes(data: bytes, patterns: Patterns) -> bytes:
+    for secret, replacement in patterns:
+        if secret in data:
+            data = data.replace(secret, replacement)
+    return data
+
+
+def mask_message(message: Message, patterns: Patterns) -> Message:
+    kind = message["type"]
+    if kind == "http.response.body" and message.get("body"):
+        return {**message, "body": mask_bytes(message["body"], patterns)}
+    if kind == "http.response.start":
+        headers = [(name, mask_bytes(value, patterns)) for name, value in message["headers"]]
+        return {**message, "headers": headers}
+    if kind == "websocket.send" and message.get("text") is not None:
+        text = mask_bytes(message["text"].encode(), patterns).decode()
+        return {**message, "text": text}
+    if kind == "websocket.send" and message.get("bytes") is not None:
+        return {**message, "bytes": mask_bytes(message["bytes"], patterns)}
+    return message
