@@ -29,7 +29,7 @@ MAX_LINES = 400
 LAYERS: list[set[str]] = [
     {"cli"},
     {"gateway"},
-    {"admin", "evaluation", "deploy", "replicas"},
+    {"admin", "evaluation", "deploy", "replicas", "schedules"},
     {"channels", "policy", "providers", "store", "tools"},
     {"core"},
     {"ops"},

@@ -41,6 +41,7 @@ from aibot.config.policy import (
     SensitiveWordsConfig,
     parse_rate,
 )
+from aibot.config.schedules import RemindersConfig, ScheduleConfig, ScheduleTarget
 from aibot.config.schema import Config, url_password
 from aibot.config.server import AdminConfig, DispatcherConfig, LoggingConfig, ServerConfig
 from aibot.config.tools import FetchConfig, McpServerConfig, ToolsConfig
@@ -73,9 +74,12 @@ __all__ = [
     "ProviderConfig",
     "RateLimitConfig",
     "RedisConfig",
+    "RemindersConfig",
     "RetentionConfig",
     "RouteConfig",
     "RouteMatch",
+    "ScheduleConfig",
+    "ScheduleTarget",
     "Section",
     "SensitiveWordsConfig",
     "ServerConfig",

@@ -18,6 +18,7 @@ from aibot.config.conversation import EventsConfig, SessionConfig
 from aibot.config.data import OutboxConfig, RedisConfig, RetentionConfig, StorageConfig
 from aibot.config.models import ModelsConfig
 from aibot.config.policy import PolicyConfig, RouteConfig
+from aibot.config.schedules import RemindersConfig, ScheduleConfig
 from aibot.config.server import AdminConfig, DispatcherConfig, LoggingConfig, ServerConfig
 from aibot.config.tools import ToolsConfig
 from aibot.config.ui import UiConfig
@@ -77,6 +78,19 @@ class Config(Section):
     tools: ToolsConfig = Field(
         default_factory=ToolsConfig, description="Tools the model may call, and MCP servers."
     )
+    schedules: list[ScheduleConfig] = Field(
+        default_factory=list, description="Jobs run on a cron: a fixed message or a prompt."
+    )
+    reminders: RemindersConfig = Field(
+        default_factory=RemindersConfig, description="Reminders users set with /remind."
+    )
+
+    @model_validator(mode="after")
+    def _schedules_are_unique(self) -> Config:
+        names = [s.name for s in self.schedules]
+        if len(names) != len(set(names)):
+            raise ValueError("schedules: every schedule needs a name of its own")
+        return self
 
     @model_validator(mode="after")
     def _routes_name_providers(self) -> Config:

@@ -32,6 +32,7 @@ from aibot.gateway.access import AccessTokens
 from aibot.gateway.message_path import build_pipeline
 from aibot.gateway.registry import build_channels
 from aibot.gateway.reload import LiveSettings
+from aibot.gateway.schedules import build_schedules
 from aibot.gateway.tools import approval_commands, build_tools
 from aibot.ops.logging import SecretMasker
 from aibot.ops.loop_lag import LoopLagSampler
@@ -47,6 +48,7 @@ from aibot.store.crypto import PLAIN, Cipher, keyring_for
 from aibot.store.engine import create_engine, create_writer_engine, migrate
 from aibot.store.pairings import PairingStore
 from aibot.store.repository import Repository
+from aibot.store.schedules import ScheduleRows
 from aibot.store.session_read import session_read_for
 from aibot.store.writer import GroupCommitWriter
 
@@ -165,12 +167,22 @@ class Gateway:
             clock=clock,
             on_reply=lambda: self.outbox.notify(),
         )
+        self.scheduler, reminders = build_schedules(
+            config,
+            rows=ScheduleRows(self.engine, cipher=self.cipher),
+            outbox=self.repository,
+            writer=self.writer,
+            router=self.router,
+            tools=tool_support,
+            on_reply=lambda: self.outbox.notify(),
+            clock=clock,
+        )
         commands = Commands(
             self.memory,
             self.catalog,
             self.metrics.summary,
             self.feedback,
-            extra=approval_commands(),
+            extra=[*approval_commands(), reminders.command()],
         )
         pipeline = build_pipeline(
             memory=self.memory,
@@ -270,6 +282,7 @@ class Gateway:
         if self.coordinator is not None:
             await self.coordinator.start()  # before the outbox: it must know who is alive
         self.outbox.start()
+        self.scheduler.start()
         for channel in self.channels:
             if self.coordinator is None or not channel.exclusive:
                 await channel.start()
@@ -285,6 +298,7 @@ class Gateway:
             await channel.stop()
         await self.dispatcher.stop(SHUTDOWN_GRACE)
         await self.inbox.stop()
+        await self.scheduler.stop()
         await self.outbox.stop()
         if self.coordinator is not None:
             await self.coordinator.stop()

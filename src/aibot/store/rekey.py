@@ -31,6 +31,7 @@ from aibot.store.schema import (
     data_keys,
     inbox,
     outbox,
+    scheduled_tasks,
     token_signing_keys,
     turns,
 )
@@ -43,6 +44,7 @@ SEALED: tuple[tuple[Table, Column[int], tuple[Column[str], ...]], ...] = (
     (turns, turns.c.id, (turns.c.content, turns.c.reasoning, turns.c.tool_data)),
     (inbox, inbox.c.id, (inbox.c.text,)),
     (outbox, outbox.c.id, (outbox.c.text,)),
+    (scheduled_tasks, scheduled_tasks.c.id, (scheduled_tasks.c.text,)),
     (admin_users, admin_users.c.id, (admin_users.c.totp_secret,)),
     (token_signing_keys, token_signing_keys.c.id, (token_signing_keys.c.private_key,)),
 )

@@ -30,6 +30,11 @@ def dump_target(
     return orjson.dumps(data).decode()
 
 
+def load_target(raw: str) -> ReplyTarget:
+    """A target column as `dump_target` wrote it (without principal or request id)."""
+    return ReplyTarget.from_json(_load(raw))
+
+
 def _load(raw: str) -> dict[str, Any]:
     data = orjson.loads(raw or "{}")
     return data if isinstance(data, dict) else {}

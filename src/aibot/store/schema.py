@@ -216,6 +216,40 @@ store_jobs = Table(
     Column("updated_at", Float, nullable=False),
 )
 
+scheduled_tasks = Table(
+    "scheduled_tasks",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False, doc="reminder, or job (an admin schedule's run)."),
+    Column(
+        "job", String(64), nullable=False, default="", doc="The schedule's name; '' for a reminder."
+    ),
+    Column("channel", String(32), nullable=False),
+    Column("session_key", String(255), nullable=False),
+    Column("user_id", String(255), nullable=False, default=""),
+    Column("target", Text, nullable=False, doc="Where it goes: the ReplyTarget's JSON."),
+    Column("text", Text, nullable=False, doc="The reminder, or the job's message or prompt."),
+    Column("due_at", Float, nullable=False),
+    Column("status", String(16), nullable=False, doc="pending, running, sent, cancelled, missed."),
+    Column("owner", String(128), nullable=True, doc="Who runs it now (a lease)."),
+    Column("lease_until", Float, nullable=False, default=0.0),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("created_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    UniqueConstraint("job", "due_at", "session_key", name="uq_scheduled_tasks_run"),
+    Index("ix_scheduled_tasks_due", "status", "due_at"),
+    Index("ix_scheduled_tasks_user", "session_key", "user_id", "status"),
+)
+
+schedule_state = Table(
+    "schedule_state",
+    metadata,
+    Column("name", String(64), primary_key=True, doc="An admin schedule's name."),
+    Column("next_due", Float, nullable=False, doc="Its next run not yet turned into a task."),
+    Column("paused", Integer, nullable=False, default=0),
+    Column("updated_at", Float, nullable=False),
+)
+
 archive_objects = Table(
     "archive_objects",
     metadata,
