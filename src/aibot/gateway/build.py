@@ -177,13 +177,8 @@ class Gateway:
             on_reply=lambda: self.outbox.notify(),
             clock=clock,
         )
-        commands = Commands(
-            self.memory,
-            self.catalog,
-            self.metrics.summary,
-            self.feedback,
-            extra=[*approval_commands(), reminders.command()],
-        )
+        extra = [*approval_commands(), reminders.command()]
+        commands = Commands(self.memory, self.catalog, self.metrics.summary, self.feedback, extra)
         pipeline = build_pipeline(
             memory=self.memory,
             commands=commands,
