@@ -37,6 +37,14 @@ def cli_env() -> dict[str, str]:
         if not k.startswith("AIBOT_") and not k.endswith("_API_KEY")
     }
     env.update(COLUMNS=COLUMNS, NO_COLOR="1", TERM="dumb")
+    return english(env)
+
+
+def english(env: dict[str, str]) -> dict[str, str]:
+    """The CLI speaks the terminal's language (zh-CN when it names none we serve); the tests
+    that read its English say so here, and the zh-CN ones set LANG=zh_CN.UTF-8 themselves."""
+    env = {k: v for k, v in env.items() if k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE")}
+    env["LANG"] = "en_US.UTF-8"
     return env
 
 
@@ -82,6 +90,10 @@ PROVIDER_KEYS = (
 
 def clean_env() -> dict[str, str]:
     """The caller's environment without provider keys and AIBOT_ settings."""
-    return {
-        k: v for k, v in os.environ.items() if k not in PROVIDER_KEYS and not k.startswith("AIBOT_")
-    }
+    return english(
+        {
+            k: v
+            for k, v in os.environ.items()
+            if k not in PROVIDER_KEYS and not k.startswith("AIBOT_")
+        }
+    )

@@ -37,8 +37,14 @@ ConfigOption = Annotated[
 
 def fail(message: str, code: int = 2) -> NoReturn:
     """One red line and the exit code; the message is plain text, never rich markup."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    print_error(message)
     raise typer.Exit(code)
+
+
+def print_error(message: str) -> None:
+    """One red "error:" line (in the terminal's language); the message is plain text."""
+    label = escape(i18n.translate(i18n.terminal_language(), "error:"))
+    err_console.print(f"[bold red]{label}[/] {escape(message)}", highlight=False, soft_wrap=True)
 
 
 def load_or_exit(path: str | None) -> LoadedConfig:
@@ -47,9 +53,7 @@ def load_or_exit(path: str | None) -> LoadedConfig:
     except ConfigError as exc:
         lines = str(exc).splitlines()
         for line in lines[:-1]:
-            err_console.print(
-                f"[bold red]error:[/] {escape(line)}", highlight=False, soft_wrap=True
-            )
+            print_error(line)
         fail(lines[-1] if lines else "invalid configuration")
     i18n.configure(loaded.config.ui.language, loaded.config.ui.default_language)
     return loaded

@@ -10,10 +10,18 @@ from types import FrameType
 import uvicorn
 
 from aibot.cli.common import fail
+from aibot.cli.preflight import check_store
 from aibot.config import ConfigError, LoadedConfig
 from aibot.gateway.asgi import create_app
+from aibot.i18n import N_, terminal_language, translate
 from aibot.ops.logging import SecretMasker, configure_logging
 from aibot.store.at_rest import verify_keys
+
+_BUSY = N_(
+    "{address} is already in use — is ai-bot already running? Stop it, or choose another port "
+    "(server.port or --port)."
+)
+_UNBINDABLE = N_("cannot listen on {address}: {reason} (check server.host)")
 
 
 def serve(loaded: LoadedConfig) -> None:
@@ -23,6 +31,7 @@ def serve(loaded: LoadedConfig) -> None:
         config.logging.level, config.logging.format, SecretMasker(config.secrets()), config.logging
     )
     _check_port(config.server.host, config.server.port)
+    check_store(config.storage.url)
     admin_port = config.admin.port if config.admin.enabled else None
     if admin_port == config.server.port:
         fail("admin.port must differ from server.port (unset it to serve /admin on server.port)")
@@ -78,10 +87,7 @@ def _check_port(host: str, port: int) -> None:
         try:
             probe.bind((host, port))
         except OSError as exc:
+            language, address = terminal_language(), f"{host}:{port}"
             if exc.errno == errno.EADDRINUSE:
-                fail(
-                    f"{host}:{port} is already in use — is ai-bot already running? "
-                    "Stop it, or choose another port (server.port or --port).",
-                    code=1,
-                )
-            fail(f"cannot listen on {host}:{port}: {exc.strerror} (check server.host)", code=1)
+                fail(translate(language, _BUSY, address=address))
+            fail(translate(language, _UNBINDABLE, address=address, reason=exc.strerror))

@@ -1,0 +1,121 @@
+"""What `ai-bot run` checks before it starts serving, so a store it cannot use is one clear line
+and exit code 2 — like `doctor` says it — instead of a traceback from inside the server.
+
+The store is opened and migrated here (the gateway's own start then finds it current): a path
+that cannot be created, a database that is down or refuses the login, a schema that cannot be
+migrated or was written by a newer version each get a sentence that names the fix.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aibot.cli.common import fail
+from aibot.i18n import N_, terminal_language, translate
+from aibot.store.engine import create_engine, head_revision, migrate
+
+STORE_TIMEOUT = 15.0
+
+_UNREACHABLE = N_("cannot reach {backend} at {where} ({reason}): is it running? Check storage.url.")
+_SQLITE = N_(
+    "cannot open the SQLite database {where} ({reason}): check storage.url, and that its "
+    "directory can be created and written by this user."
+)
+_REFUSED = N_("{backend} at {where} refused the connection: {reason}. Check storage.url.")
+_SLOW = N_(
+    "{backend} at {where} did not answer within {seconds} s: is it running? Check storage.url."
+)
+_MIGRATION = N_(
+    "could not bring the {backend} store at {where} to schema {head}: {reason}. Restore the last "
+    "backup (`ai-bot restore FILE`), or report it with the log."
+)
+_NEWER = N_(
+    "the store at {where} was written by a newer ai-bot (schema {revision}): run that version, "
+    "or restore a backup made by this one."
+)
+
+
+def check_store(url: str) -> None:
+    """Opens and migrates the store at `url`, or ends the command with one line (exit 2)."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        fail(f"storage.url: {exc}")
+    backend = {"postgresql": "PostgreSQL", "mysql": "MySQL", "sqlite": "SQLite"}.get(
+        parsed.get_backend_name(), parsed.get_backend_name()
+    )
+    where = parsed.database if backend == "SQLite" else parsed.render_as_string(hide_password=True)
+    problem = asyncio.run(_open(url, backend == "SQLite"))
+    if problem is not None:
+        template, reason = problem
+        fail(
+            translate(
+                terminal_language(),
+                template,
+                backend=backend,
+                where=where,
+                reason=reason,
+                seconds=round(STORE_TIMEOUT),
+                head=head_revision(),
+                revision=reason,
+            )
+        )
+
+
+async def _open(url: str, sqlite: bool) -> tuple[str, str] | None:
+    """None when the store is open and current, else (the sentence's template, the reason)."""
+    try:
+        engine = create_engine(url)
+    except OSError as exc:
+        return _SQLITE, exc.strerror or str(exc)
+    try:
+        return await _connect_and_migrate(engine, sqlite)
+    finally:
+        await engine.dispose()
+
+
+async def _connect_and_migrate(engine: AsyncEngine, sqlite: bool) -> tuple[str, str] | None:
+    try:
+        async with asyncio.timeout(STORE_TIMEOUT), engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except TimeoutError:
+        return _SLOW, ""
+    except (OSError, DBAPIError) as exc:
+        reason = _first_line(exc)
+        if sqlite:
+            return _SQLITE, reason
+        return (_UNREACHABLE if _unreachable(exc) else _REFUSED), reason
+    try:
+        async with asyncio.timeout(STORE_TIMEOUT * 4):
+            await migrate(engine)
+    except TimeoutError:
+        return _SLOW, ""
+    except Exception as exc:  # whatever stops the migration, one sentence names it
+        revision = _unknown_revision(exc)
+        return (_NEWER, revision) if revision else (_MIGRATION, _first_line(exc))
+    return None
+
+
+def _unreachable(exc: BaseException) -> bool:
+    original = getattr(exc, "orig", None) or exc.__cause__ or exc
+    return isinstance(original, OSError) or isinstance(exc, OSError)
+
+
+def _unknown_revision(exc: BaseException) -> str | None:
+    """Alembic's "Can't locate revision identified by 'X'": a newer version's database."""
+    message = str(exc)
+    marker = "Can't locate revision identified by '"
+    if marker not in message:
+        return None
+    return message.split(marker, 1)[1].split("'", 1)[0][:32]
+
+
+def _first_line(exc: BaseException) -> str:
+    original = getattr(exc, "orig", None) or exc
+    lines = str(original).strip().splitlines() or [type(original).__name__]
+    return lines[0][:200]
