@@ -37,12 +37,13 @@ def tool_audit(gw: RunningGateway) -> list[tuple[str, str]]:
     ]
 
 
-def stored_turns(gw: RunningGateway, session_key: str) -> list[tuple[str, str, str | None]]:
+def stored_turns(gw: RunningGateway, session: str) -> list[tuple[str, str, str | None]]:
+    """The turns of the REST conversation `session` (its key also names the API key)."""
     with sqlite3.connect(gw.workdir / "ai-bot.db") as db:
         found = db.execute(
-            "SELECT role, content, tool_data FROM turns WHERE session_key = ? "
+            "SELECT role, content, tool_data FROM turns WHERE session_key LIKE ? "
             "ORDER BY created_at, id",
-            (session_key,),
+            (f"api:%{session}",),
         ).fetchall()
     return [(str(role), str(content), tool_data) for role, content, tool_data in found]
 

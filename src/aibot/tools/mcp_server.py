@@ -122,6 +122,10 @@ class McpServer:
         async with self._start_lock:
             if (client := self._alive()) is not None:
                 return client
+            if self._supervisor is not None and not self._supervisor.done():
+                self._stop.set()  # the old connection is closing: let it finish first
+                with contextlib.suppress(Exception, asyncio.CancelledError):
+                    await asyncio.wait_for(asyncio.shield(self._supervisor), 10)
             wait = self._not_before - self._monotonic()
             if wait > 0:
                 raise ToolFailed(f"the {self.name} server is restarting; try again in {wait:.0f} s")
@@ -158,6 +162,7 @@ class McpServer:
             self._tools = None
 
     def _broken(self, why: str) -> None:
+        self._client = None  # no call may use the dead connection while it closes
         self._error = why
         self._backoff()
         self._stop.set()
