@@ -20,7 +20,7 @@ from sqlalchemy import text
 from aibot.cli.common import console
 from aibot.cli.doctor_data import data_checks
 from aibot.cli.doctor_gateway import running_gateway
-from aibot.cli.doctor_host import clock_check, secret_file_checks
+from aibot.cli.doctor_host import clock_check, secret_file_checks, store_file_checks
 from aibot.cli.probe import describe_failure, probe
 from aibot.config import Config, LoadedConfig, ProviderConfig
 from aibot.gateway.registry import channel_checks
@@ -38,6 +38,7 @@ _INIT_HINT = "run `ai-bot init`, or put a key such as DEEPSEEK_API_KEY=... in .e
 def run_doctor(loaded: LoadedConfig) -> int:
     """Print every check; 0 when nothing essential failed, else 1."""
     config = loaded.config
+    files = store_file_checks(config)  # before the store check opens (and tightens) the store
     live = asyncio.run(_live_checks(config))
     port = _port(config.server.host, config.server.port)
     if port.status == "warn":  # busy: by the gateway itself? Then its readiness is the check
@@ -46,6 +47,7 @@ def run_doctor(loaded: LoadedConfig) -> int:
         _config_file(loaded),
         *_unset_variables(loaded),
         *secret_file_checks(loaded),
+        *files,
         *live,
         *_routing(config),
         _api_keys(config),

@@ -12,8 +12,10 @@ import os
 import stat
 from pathlib import Path
 
-from aibot.config import LoadedConfig
+from aibot.config import Config, LoadedConfig
 from aibot.ops.checks import Check
+from aibot.ops.file_modes import open_to_others, sqlite_files
+from aibot.store.backup import sqlite_path
 
 MAX_SKEW = 30.0  # seconds: far inside every platform's signature window, so this warns first
 
@@ -53,6 +55,49 @@ def _owner_only(path: Path) -> Check:
             f"chmod 600 {path}",
         )
     return Check(name, "ok", f"{path} is mode {mode:04o}")
+
+
+def store_file_checks(config: Config) -> list[Check]:
+    """The SQLite store (with its WAL), the log files and `ai-bot backup` files hold
+    conversations, password and key hashes and TOTP secrets: a warning for each one group or
+    others can read, and for their directories."""
+    if os.name == "nt":
+        return []
+    files: set[Path] = set()
+    folders: set[Path] = set()
+    database = sqlite_path(config.storage.url) if "memory" not in config.storage.url else None
+    if database is not None:
+        files.update(sqlite_files(database))
+        folders.add(database.parent)
+    if config.logging.file:
+        log = Path(config.logging.file)
+        files.update([log, *log.parent.glob(log.name + ".*")])
+        folders.add(log.parent)
+    for folder in {Path(), *folders}:
+        files.update(folder.glob("ai-bot-backup-*"))
+    warnings = [
+        _readable(path, mode, "600")
+        for path in sorted(files)
+        if (mode := open_to_others(path)) is not None
+    ]
+    warnings += [
+        _readable(folder, mode, "700")
+        for folder in sorted(folders)
+        if folder.resolve() != Path.cwd() and (mode := open_to_others(folder)) is not None
+    ]
+    if warnings:
+        return warnings
+    return [Check("permissions data", "ok", "store, logs and backups are readable by you only")]
+
+
+def _readable(path: Path, mode: int, wanted: str) -> Check:
+    return Check(
+        f"permissions {path.name or path.resolve().name}",
+        "warn",
+        f"{path} is mode {mode:04o}: other users on this machine can read conversations, "
+        "password hashes and secrets in it",
+        f"chmod {wanted} {path}",
+    )
 
 
 def clock_check(skews: dict[str, float]) -> Check:

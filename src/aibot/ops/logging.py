@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 import structlog
 
+from aibot.ops.file_modes import private_file
 from aibot.ops.pii import mask_pii
 
 if TYPE_CHECKING:
@@ -105,7 +106,19 @@ def _json_dumps(value: Any, **_kw: Any) -> str:
     return orjson.dumps(value, default=str).decode()
 
 
-class _SizeRotatingFileHandler(logging.handlers.RotatingFileHandler):
+class _PrivateFile(logging.FileHandler):
+    """Log lines quote users and errors: the file, and each one rotation starts, is 0600."""
+
+    def _open(self) -> Any:
+        private_file(Path(self.baseFilename))
+        return super()._open()
+
+
+class _DailyFileHandler(_PrivateFile, logging.handlers.TimedRotatingFileHandler):
+    pass
+
+
+class _SizeRotatingFileHandler(_PrivateFile, logging.handlers.RotatingFileHandler):
     """The stdlib handler formats every record twice, once only to measure it; here the
     formatter (masking and JSON, the expensive part) runs once per line."""
 
@@ -128,9 +141,8 @@ def _handler(settings: LoggingConfig | None) -> logging.Handler:
     if settings is None or not settings.file:
         return logging.StreamHandler(sys.stderr)
     path = Path(settings.file)
-    path.parent.mkdir(parents=True, exist_ok=True)
     if settings.rotate == "daily":
-        return logging.handlers.TimedRotatingFileHandler(
+        return _DailyFileHandler(
             path, when="midnight", backupCount=settings.backups, encoding="utf-8", utc=True
         )
     return _SizeRotatingFileHandler(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from aibot.ops.file_modes import private_database
 from aibot.store.engine import head_revision
 
 TABLES = ("conversations", "turns", "inbox", "outbox")
@@ -120,7 +121,7 @@ def restore(source: Path, database: Path, *, force: bool = False) -> dict[str, i
             f"{database} is open in a running gateway: stop it first "
             "(systemctl stop ai-bot), or pass --force"
         )
-    database.parent.mkdir(parents=True, exist_ok=True)
+    private_database(database)
     _copy(source, database)
     return counts
 

@@ -12,6 +12,7 @@ from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from aibot.ops.file_modes import private_database
 from aibot.store import mysql
 from aibot.store.schema import metadata
 
@@ -65,7 +66,7 @@ def create_engine(url: str, *, secure_delete: bool = False) -> AsyncEngine:
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            private_database(Path(database).expanduser())
         engine = create_async_engine(async_url(url))
         pragmas = _sqlite_pragmas_secure if secure_delete else _sqlite_pragmas
         event.listen(engine.sync_engine, "connect", pragmas)
