@@ -14,7 +14,7 @@ TEST_STAMP    := $(VENV)/.test-$(HASH)
 # fixtures (a fuzz rig, an in-process console) are built once.
 PYTEST_PARALLEL ?= -n auto --dist loadfile
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench clean api-docs
 
 $(RUNTIME_STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit("ai-bot needs Python 3.11 or newer (found %s)" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -47,6 +47,11 @@ lint: $(TEST_STAMP)
 ## bench: throughput, latency, memory and cold start against a zero-latency fake model
 bench: $(RUNTIME_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## api-docs: write docs/api/openapi.json and docs/api/schema.graphql from the code (a test
+## fails when they drift)
+api-docs: $(RUNTIME_STAMP)
+	$(BIN)/python -m aibot.gateway.api_documents docs/api
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -88,6 +88,8 @@ ENDPOINTS = [
     Endpoint("POST", "/wecom/webhook"),
     Endpoint("POST", "/dingtalk/webhook"),
     Endpoint("WEBSOCKET", "/ws"),
+    Endpoint("POST", "/graphql"),
+    Endpoint("WEBSOCKET", "/graphql"),
     Endpoint("POST", "/admin/login"),
     Endpoint("GET", "/admin"),
     Endpoint("GET", "/admin/api/stats"),

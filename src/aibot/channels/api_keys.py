@@ -118,6 +118,14 @@ class ApiKeys:
                 match = (stored.principal, stored.scope)
         return match
 
+    def scope_of(self, presented: str | None) -> str | None:
+        """The scope of the key or token presented (all, openai or rest), or None."""
+        if self.tokens is not None and presented and looks_like_jwt(presented):
+            claims = self.tokens.claims(presented)
+            return claims.scope if claims is not None else None
+        match = self.key_scope(presented)
+        return match[1] if match is not None else None
+
     def principal(self, presented: str | None, path: str = "") -> str | None:
         """Returns a non-secret name for the matching key ("key-1", "apikey-7"…), or None.
 

@@ -39,6 +39,9 @@ class ApiConfig(Section):
         default_factory=list,
         description="Browser origins allowed to call /v1 and /api/v1 (CORS); empty: none.",
     )
+    graphql: bool = Field(
+        True, description="Serve the GraphQL API at /graphql (same keys and scopes as REST)."
+    )
     key_models: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Providers each key may use on /v1, by key name (key-1, apikey-7…); "

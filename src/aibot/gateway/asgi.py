@@ -21,6 +21,7 @@ from aibot.config import LoadedConfig
 from aibot.gateway.build import Gateway
 from aibot.gateway.console import ConsoleView
 from aibot.gateway.errors import install_error_handlers
+from aibot.gateway.graphql import mount_graphql
 from aibot.ops.body_limit import BodyLimitMiddleware
 from aibot.ops.gc_tuning import tune_for_serving
 from aibot.ops.health import build_health_router
@@ -78,6 +79,8 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
             clock=gateway.clock,
         )
     )
+    if loaded.config.channels.api.graphql:
+        mount_graphql(app, ConsoleView(gateway), gateway.service, gateway.keys, gateway.clock)
     if loaded.config.auth.jwt.enabled:
         app.include_router(build_token_router(gateway.keys, gateway.access.issuer))
     app.include_router(build_health_router(gateway.readiness, gateway.metrics))

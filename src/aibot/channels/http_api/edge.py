@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-API_PREFIXES = ("/v1/", "/api/v1/")
+API_PREFIXES = ("/v1/", "/api/v1/", "/graphql")
 
 
 def new_request_id() -> str:
