@@ -46,9 +46,9 @@ async def run(
 async def test_queries_mutation_and_pages(gateway_factory: GatewayFactory) -> None:
     gw = await gateway_factory()
     for n in (1, 2):
-        answer = await run(gw, SEND, gw.headers, session=f"g-{n}", text=f"问题 {n}")
+        answer = await run(gw, SEND, gw.headers, session=f"g-{n}", text=f"问题 {n} 13800138000")
         assert answer["sendMessage"] == {
-            "reply": f"echo: 问题 {n}",
+            "reply": f"echo: 问题 {n} 13800138000",
             "sessionId": f"g-{n}",
             "provider": "fake",
             "command": False,
@@ -58,7 +58,8 @@ async def test_queries_mutation_and_pages(gateway_factory: GatewayFactory) -> No
     [edge] = first["edges"]
     assert edge["node"]["sessionKey"] == "api:g-2" and edge["node"]["channel"] == "api"
     turns = edge["node"]["turns"]
-    assert turns["edges"] == [{"node": {"role": "user", "content": "问题 2"}}]
+    # Masked as the console shows it.
+    assert turns["edges"] == [{"node": {"role": "user", "content": "问题 2 [phone]"}}]
     assert turns["pageInfo"]["hasNextPage"] is True
     second = await run(gw, CONVERSATIONS, gw.headers, after=first["pageInfo"]["endCursor"])
     assert [e["node"]["sessionKey"] for e in second["conversations"]["edges"]] == ["api:g-1"]
