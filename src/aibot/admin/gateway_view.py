@@ -35,6 +35,25 @@ class ModelsState:
     canary: CanaryConfig | None
 
 
+@dataclass(frozen=True)
+class ScheduleView:
+    name: str
+    cron: str
+    time_zone: str
+    target: str  # channel:chat
+    does: str  # the message, or "prompt: …"
+    paused: bool
+    next_due: float | None
+
+
+@dataclass(frozen=True)
+class ScheduleRun:
+    job: str
+    due_at: float
+    status: str  # pending, running, sent, missed, failed
+    attempts: int
+
+
 class GatewayView(Protocol):
     @property
     def engine(self) -> AsyncEngine:
@@ -79,6 +98,15 @@ class GatewayView(Protocol):
 
     async def refresh_api_keys(self) -> None:
         """Re-reads the stored API keys now, so a new or revoked key counts at once."""
+
+    async def schedules(self) -> tuple[list[ScheduleView], list[ScheduleRun]]:
+        """The configured schedules with their state, and their latest runs."""
+
+    async def set_schedule_paused(self, name: str, paused: bool) -> bool:
+        """False when no configured schedule has that name."""
+
+    async def run_schedule_now(self, name: str) -> bool:
+        """Adds a run due now; False when no configured schedule has that name."""
 
     def wake_outbox(self) -> None:
         """A dead letter was put back in line: deliver it without waiting for the next pass."""

@@ -17,12 +17,13 @@ from aibot.admin.auth import LOGIN_COOKIE, LoginRefused, allowed, new_login_toke
 from aibot.admin.page import HERE, AdminRoute, Call, read_form, secured
 from aibot.admin.pages_keys import KeyPages
 from aibot.admin.pages_records import RecordPages
+from aibot.admin.pages_schedules import SchedulePages
 from aibot.admin.pages_settings import SettingsPages
 from aibot.admin.port import AdminPortSplit
 from aibot.admin.roles import Role
 
 
-class AdminConsole(RecordPages, SettingsPages, KeyPages):
+class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages):
     def routes(self) -> list[AdminRoute]:
         viewer, operator, admin = Role.VIEWER, Role.OPERATOR, Role.ADMIN
         return [
@@ -45,6 +46,10 @@ class AdminConsole(RecordPages, SettingsPages, KeyPages):
             AdminRoute("POST", "/admin/policies", operator, self.edit_policies),
             AdminRoute("GET", "/admin/dead-letters", viewer, self.dead_letters),
             AdminRoute("POST", "/admin/dead-letters/{row_id}/retry", operator, self.retry),
+            AdminRoute("GET", "/admin/schedules", viewer, self.schedules_page),
+            AdminRoute("POST", "/admin/schedules/{name}/pause", operator, self.pause_schedule),
+            AdminRoute("POST", "/admin/schedules/{name}/resume", operator, self.resume_schedule),
+            AdminRoute("POST", "/admin/schedules/{name}/run", operator, self.run_schedule),
             AdminRoute("GET", "/admin/audit", viewer, self.audit_page),
             AdminRoute("GET", "/admin/users", admin, self.users_page),
             AdminRoute("POST", "/admin/users/{user_id}/signout", admin, self.sign_out_user),

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aibot.admin.gateway_view import ModelsState, ProviderState
+from aibot.admin.gateway_view import ModelsState, ProviderState, ScheduleRun, ScheduleView
 from aibot.config.watch import ConfigReloader
 from aibot.gateway.build import Gateway
 from aibot.ops.metrics import Metrics
@@ -43,6 +43,33 @@ class ConsoleView:
 
     async def readiness(self) -> dict[str, Any]:
         return await self._gateway.readiness()
+
+    async def schedules(self) -> tuple[list[ScheduleView], list[ScheduleRun]]:
+        scheduler = self._gateway.scheduler
+        rows = scheduler.rows
+        states = await rows.job_states()
+        views = [
+            ScheduleView(
+                job.name,
+                job.cron,
+                job.time_zone,
+                f"{job.target.channel}:{job.target.chat_id}",
+                job.message if job.message is not None else f"prompt: {job.prompt}",
+                states[job.name].paused if job.name in states else False,
+                states[job.name].next_due if job.name in states else None,
+            )
+            for job in scheduler.jobs.values()
+        ]
+        runs = [
+            ScheduleRun(t.job, t.due_at, t.status, t.attempts) for t in await rows.recent_runs()
+        ]
+        return views, runs
+
+    async def set_schedule_paused(self, name: str, paused: bool) -> bool:
+        return await self._gateway.scheduler.set_paused(name, paused)
+
+    async def run_schedule_now(self, name: str) -> bool:
+        return await self._gateway.scheduler.run_now(name)
 
     def queued_channels(self) -> list[str]:
         return self._gateway.directory.names()

@@ -73,6 +73,10 @@ class Scheduler:
         self._lease = lease
         self._task: asyncio.Task[None] | None = None
 
+    @property
+    def rows(self) -> ScheduleRows:
+        return self._parts.rows
+
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="scheduler")
 
@@ -132,6 +136,35 @@ class Scheduler:
             )  # fmt: skip
         with contextlib.suppress(StaleWrite):  # another replica planned these runs first
             await writer.submit(*ops)
+
+    async def set_paused(self, name: str, paused: bool) -> bool:
+        """Pauses or resumes a configured schedule (every replica reads it from the store)."""
+        if name not in self.jobs:
+            return False
+        now, rows = self._clock(), self._parts.rows
+        if name not in await rows.job_states():
+            await self._parts.writer.submit(rows.init_job(name, self._first_due(name, now), now))
+        await self._parts.writer.submit(rows.set_paused(name, paused, now))
+        return True
+
+    async def run_now(self, name: str) -> bool:
+        """Adds a run of `name` due now; the next tick (of any replica) sends it once."""
+        job = self.jobs.get(name)
+        if job is None:
+            return False
+        now = self._clock()
+        await self._parts.writer.submit(
+            self._parts.rows.add(
+                kind="job", job=job.name, channel=job.target.channel,
+                session_key=job_session(job), target=job_target(job),
+                text=job.message or job.prompt or "", due_at=now, now=now,
+            )
+        )  # fmt: skip
+        return True
+
+    def _first_due(self, name: str, now: float) -> float:
+        job = self.jobs[name]
+        return next_after(job.cron, job.time_zone, now)
 
     async def run(self, task: TaskRow) -> int:
         """Claims `task` and sends it; 1 if this process sent it."""

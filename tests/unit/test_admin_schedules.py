@@ -1,0 +1,87 @@
+"""The console's schedules page against the real app: viewers see, operators pause, resume
+and run a schedule now (audited); a run started from the console is sent once."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from aibot.admin.roles import Role
+from aibot.config import load_config
+from aibot.gateway.asgi import create_app
+from aibot.store.schema import outbox, scheduled_tasks
+from tests.support.admin_app import Admin
+
+CONFIG = """\
+storage:
+  url: sqlite:///{dir}/store.db
+channels:
+  api:
+    keys: ["config-key-0123456789"]
+  webhook:
+    callback_url: http://127.0.0.1:9/callback
+schedules:
+  - name: standup
+    cron: "55 9 * * 1-5"
+    time_zone: Asia/Shanghai
+    target: {{channel: webhook, chat_id: team}}
+    message: "站会 5 分钟后开始"
+"""
+
+
+@pytest.fixture(scope="module")
+def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
+    folder: Path = tmp_path_factory.mktemp("schedules")
+    path = folder / "config.yaml"
+    path.write_text(CONFIG.format(dir=folder))
+    path.chmod(0o600)
+    with TestClient(create_app(load_config(path))) as client:
+        yield Admin(client)
+
+
+def post(admin: Admin, role: Role, path: str) -> Any:
+    headers, csrf = admin.session(role)
+    return admin.client.post(path, headers=headers, data={"csrf": csrf}, follow_redirects=False)
+
+
+def page(admin: Admin) -> str:
+    headers, _ = admin.session(Role.VIEWER)
+    response = admin.client.get("/admin/schedules", headers=headers)
+    assert response.status_code == 200
+    return response.text
+
+
+def test_operators_pause_resume_and_run_now_viewers_only_look(admin: Admin) -> None:
+    assert 'data-schedule="standup"' in page(admin) and "55 9 * * 1-5" in page(admin)
+    assert post(admin, Role.VIEWER, "/admin/schedules/standup/pause").status_code == 403
+    assert post(admin, Role.OPERATOR, "/admin/schedules/standup/pause").status_code == 303
+    assert ">paused<" in page(admin)
+    assert post(admin, Role.OPERATOR, "/admin/schedules/standup/resume").status_code == 303
+    assert ">active<" in page(admin)
+    assert post(admin, Role.OPERATOR, "/admin/schedules/nope/run").status_code == 404
+    assert post(admin, Role.OPERATOR, "/admin/schedules/standup/run").status_code == 303
+    actions = [(a, t) for _, a, t in admin.audit_actions() if a.startswith("schedule.")]
+    assert actions == [
+        ("schedule.pause", "standup"),
+        ("schedule.resume", "standup"),
+        ("schedule.run_now", "standup"),
+    ]
+
+    async def sent() -> list[str]:
+        async with asyncio.timeout(15):
+            while True:
+                async with admin.gateway.engine.connect() as connection:
+                    status = (await connection.execute(select(scheduled_tasks.c.status))).scalars()
+                    if list(status) == ["sent"]:
+                        texts = await connection.execute(select(outbox.c.text))
+                        return [str(t) for t in texts.scalars()]
+                await asyncio.sleep(0.1)
+
+    assert admin.run(sent) == ["站会 5 分钟后开始"]
+    assert ">sent<" in page(admin)
