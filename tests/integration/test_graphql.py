@@ -56,13 +56,13 @@ async def test_queries_mutation_and_pages(gateway_factory: GatewayFactory) -> No
     first = (await run(gw, CONVERSATIONS, gw.headers))["conversations"]
     assert first["pageInfo"]["hasNextPage"] is True
     [edge] = first["edges"]
-    assert edge["node"]["sessionKey"] == "api:g-2" and edge["node"]["channel"] == "api"
+    assert edge["node"]["sessionKey"] == "api:key-1:g-2" and edge["node"]["channel"] == "api"
     turns = edge["node"]["turns"]
     # Masked as the console shows it.
     assert turns["edges"] == [{"node": {"role": "user", "content": "问题 2 [phone]"}}]
     assert turns["pageInfo"]["hasNextPage"] is True
     second = await run(gw, CONVERSATIONS, gw.headers, after=first["pageInfo"]["endCursor"])
-    assert [e["node"]["sessionKey"] for e in second["conversations"]["edges"]] == ["api:g-1"]
+    assert [e["node"]["sessionKey"] for e in second["conversations"]["edges"]] == ["api:key-1:g-1"]
     assert second["conversations"]["pageInfo"]["hasNextPage"] is False
 
     overview = await run(

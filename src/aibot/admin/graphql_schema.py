@@ -35,6 +35,7 @@ from aibot.admin.graphql_types import (
 )
 from aibot.channels.base import Clock
 from aibot.channels.http_bodies import SESSION_PATTERN
+from aibot.channels.identity import api_caller
 from aibot.core.errors import AccessDenied, QueueFull
 from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.pipeline import TurnContext
@@ -269,15 +270,17 @@ def _inbound(info: Info, session_id: str, message: str, user_id: str | None) -> 
         raise refused(f"message: 1 to {api.service.max_message_chars} characters", "BAD_USER_INPUT")
     if user_id is not None and not 0 < len(user_id) <= 255:
         raise refused("userId: 1 to 255 characters", "BAD_USER_INPUT")
+    who = caller.principal
+    named = api_caller("api", who, user_id, session_id)  # within the key, as REST names it
     return Inbound(
         channel="api",
-        session_key=f"api:{session_id}",
-        user_id=user_id or session_id,
+        session_key=named.session_key,
+        user_id=named.user_id,
         text=message,
         request_id=uuid.uuid4().hex,
         received_at=api.clock.now(),
-        principal=caller.principal,
-        target=ReplyTarget(locale=caller.locale),
+        principal=who,
+        target=ReplyTarget(chat_id=who, locale=caller.locale),  # per-chat limits: the key
     )
 
 
