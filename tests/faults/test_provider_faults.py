@@ -110,7 +110,7 @@ async def test_model_storm_is_answered_trips_the_circuit_and_recovers(
         assert Counter(n["in_reply_to"] for n in notices) == Counter(hook_ids), (
             "each webhook message is told exactly once"
         )
-        assert all(n["text"].startswith("⚠️ Sorry") for n in notices), notices
+        assert all(n["text"].startswith("⚠️ 模型暂时不可用，请稍后再试") for n in notices), notices
         # Without the breaker every message would cost two calls; open, it costs none.
         assert len(fake_llm.requests) < MESSAGES, len(fake_llm.requests)
         assert await circuit(http, gw) in ("open", "half_open")

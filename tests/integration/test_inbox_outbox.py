@@ -133,6 +133,18 @@ async def test_model_failure_is_recorded_and_the_user_told(
         gw = await gateway_factory(webhook_config(receiver))
         await post_message(gw, "f-1", "will fail")
         (reply,) = await receiver.wait_for(1)
-        assert reply["text"].startswith("⚠️ Sorry") and "HTTP 500" not in reply["text"]
+        # A short notice in the chat's language (no locale: ui.default_language, zh-CN), with
+        # a reference to the log line that has the details.
+        assert (
+            reply["text"].startswith("⚠️ 模型暂时不可用，请稍后再试")
+            and "HTTP 500" not in reply["text"]
+        )
+        reference = reply["text"].rsplit("编号 ", 1)[1].rstrip("）")
+        assert any(
+            '"message failed"' in line
+            and f'"request_id":"{reference}' in line
+            and "HTTP 500" in line
+            for line in gw.log().splitlines()
+        ), gw.log()[-2000:]
         status, error = rows(gw, "select status, error from inbox")[0]
         assert status == "failed" and "HTTP 500" in error

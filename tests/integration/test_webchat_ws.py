@@ -119,7 +119,9 @@ async def test_missing_model_is_explained(gateway_factory: GatewayFactory) -> No
         ]
         frames = await converse(ws, "hi")
         assert frames[-1]["type"] == "error"
-        assert "DEEPSEEK_API_KEY" in frames[-1]["message"]
+        # The conversation gets a short notice; the banner (problems) says what to fix.
+        assert frames[-1]["message"].startswith("模型暂时不可用，请稍后再试")
+        assert "DEEPSEEK_API_KEY" in frames[-1]["problems"][0]
         await ws.close()
         async with http.get(f"{gw.url}/readyz") as response:
             assert response.status == 503

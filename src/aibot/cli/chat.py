@@ -15,6 +15,7 @@ import uuid
 from aibot.cli.common import console, fail
 from aibot.config import ConfigError, LoadedConfig
 from aibot.core.messages import Inbound, ReplyTarget
+from aibot.core.notices import failure_notice
 from aibot.core.service import stream_turn
 from aibot.gateway.build import Gateway
 from aibot.i18n import terminal_language
@@ -83,11 +84,13 @@ async def _turn(gateway: Gateway, session: str, text: str) -> None:
             continue
         ctx = item.ctx
         if ctx is None or ctx.error is not None:
-            reason = ctx.error if ctx is not None else repr(item.exc)
+            # The notice a chat user gets, then the cause in words (as /readyz says it).
+            language = terminal_language()
+            lines = [failure_notice(language, inbound.request_id), *gateway.problems(language)]
             console.print(
-                f"\n[red]! no answer: {reason}[/]"
-                if streamed
-                else f"[red]! no answer: {reason}[/]",
+                ("\n" if streamed else "") + "\n".join(f"! {line}" for line in lines),
+                style="red",
+                markup=False,
                 highlight=False,
             )
         elif streamed:

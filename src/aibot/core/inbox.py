@@ -22,14 +22,14 @@ from aibot.core.directory import ChannelDirectory
 from aibot.core.errors import QueueFull, StaleWrite
 from aibot.core.message_size import clip
 from aibot.core.messages import Inbound, InboxRow, ReplyTarget
+from aibot.core.notices import failure_notice
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService
 from aibot.core.sessions import WriteOp, Writer
+from aibot.i18n import pick
 from aibot.ops.metrics import Metrics
 
 log = structlog.get_logger("aibot.inbox")
-
-FAILURE_NOTICE = "Sorry, I could not answer that just now. Please try again in a moment."
 
 
 class InboxStore(Protocol):
@@ -197,7 +197,9 @@ class Inbox:
         except StaleWrite:
             log.info("message was answered by another replica", inbox_id=inbox_id)
         except Exception as exc:
-            log.exception("message processing failed", inbox_id=inbox_id)
+            log.exception(
+                "message processing failed", inbox_id=inbox_id, request_id=inbound.request_id
+            )
             now = self._clock()
             try:
                 await self._writer.submit(
@@ -207,7 +209,7 @@ class Inbox:
                         inbound.channel,
                         inbound.session_key,
                         inbound.target,
-                        FAILURE_NOTICE,
+                        "⚠️ " + failure_notice(pick(inbound.target.locale), inbound.request_id),
                         now,
                     ),
                 )
@@ -227,7 +229,7 @@ class Inbox:
         now = self._clock()
         if ctx.error is not None:
             # The provider's error stays in the logs and the inbox row; users get a plain notice.
-            text = f"⚠️ {FAILURE_NOTICE}"
+            text = "⚠️ " + failure_notice(ctx.language, inbound.request_id)
             status, error = "failed", ctx.error
         else:
             text, status, error = ctx.reply or "", "done", None

@@ -108,6 +108,7 @@ class ChatService:
                     "message failed",
                     channel=inbound.channel,
                     session=inbound.session_key,
+                    request_id=inbound.request_id,
                     error=ctx.error,
                 )
             else:

@@ -25,9 +25,11 @@ from aibot.channels.base import SYSTEM_CLOCK, Clock
 from aibot.channels.identity import OPEN_PAGE, ApiCaller, page_caller
 from aibot.channels.webchat.verify import same_origin
 from aibot.core.commands import ModelCatalog
+from aibot.core.errors import QueueFull
 from aibot.core.feedback import Feedback
 from aibot.core.message_size import too_long_reply
 from aibot.core.messages import Inbound, ReplyTarget
+from aibot.core.notices import failure_notice
 from aibot.core.service import ChatService, StreamEnd, stream_turn
 from aibot.core.sessions import SessionMemory
 from aibot.i18n import locale_hint, pick
@@ -188,7 +190,10 @@ class WebChat:
             else:  # the banner follows: a failure shows its cause, a recovery clears it
                 await _send(
                     websocket,
-                    {**_final(item, message_id), "problems": self._problems(_language(websocket))},
+                    {
+                        **_final(item, message_id, inbound.request_id, _language(websocket)),
+                        "problems": self._problems(_language(websocket)),
+                    },
                 )
 
     async def _rate(
@@ -215,7 +220,9 @@ def _language(websocket: WebSocket) -> str:
     return pick(websocket.headers.get("accept-language"))
 
 
-def _final(end: StreamEnd, message_id: str) -> dict[str, Any]:
+def _final(end: StreamEnd, message_id: str, request_id: str, language: str) -> dict[str, Any]:
+    """The answer, or a short notice in the page's language: the cause is in the banner and
+    the log (under `request_id`), never the library's words in the conversation."""
     ctx = end.ctx
     if ctx is not None and ctx.error is None:
         rateable = ctx.provider is not None and ctx.keep_turn and not ctx.is_command
@@ -226,8 +233,11 @@ def _final(end: StreamEnd, message_id: str) -> dict[str, Any]:
             "model": ctx.model,
             "request_id": ctx.inbound.request_id if rateable else None,
         }
-    reason = ctx.error if ctx is not None else str(end.exc) or type(end.exc).__name__
-    return {"type": "error", "id": message_id, "message": f"No answer: {reason}"}
+    if ctx is None:
+        log.warning("web message failed", request_id=request_id, error=repr(end.exc)[:300])
+    busy = isinstance(end.exc, QueueFull)
+    notice = failure_notice(language, request_id, busy=busy)
+    return {"type": "error", "id": message_id, "message": notice}
 
 
 async def _receive(websocket: WebSocket, max_chars: int) -> dict[str, Any]:
