@@ -65,7 +65,7 @@ class Endpoint:
 ENDPOINTS = [
     Endpoint("GET", "/openapi.json", True),
     Endpoint("GET", "/docs", True),
-    Endpoint("GET", "/docs/oauth2-redirect", True),
+    Endpoint("GET", "/docs/assets/{path}", True),
     Endpoint("GET", "/healthz", True),
     Endpoint("GET", "/readyz", True),
     Endpoint("GET", "/metrics", True),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import openai
@@ -95,4 +96,23 @@ async def test_openapi_docs(gateway_factory: GatewayFactory) -> None:
             spec = await response.json()
         async with http.get(f"{gw.url}/docs") as response:
             assert response.status == 200
+            page = await response.text()
+            policy = response.headers["Content-Security-Policy"]
+        # Swagger UI comes from the gateway itself (issue 16, item 12): no other origin is named,
+        # no inline script, and every asset the page names is served here.
+        assert "script-src 'self'" in policy and "http" not in policy
+        assert "//" not in page.replace("<!doctype", "")
+        assert "<script>" not in page
+        assets = re.findall(r'(?:src|href)="([^"]+)"', page)
+        assert len(assets) == 3 and all(a.startswith("/docs/assets/") for a in assets)
+        for asset in assets:
+            async with http.get(gw.url + asset) as response:
+                assert response.status == 200 and len(await response.read()) > 100
     assert {"/v1/chat/completions", "/v1/models", "/api/v1/chat"} <= set(spec["paths"])
+
+    off = await gateway_factory({"server": {"docs": False}}, name="no-docs")
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{off.url}/docs") as response:
+            assert response.status == 404
+        async with http.get(f"{off.url}/openapi.json") as response:
+            assert response.status == 200

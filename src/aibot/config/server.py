@@ -16,6 +16,11 @@ class ServerConfig(Section):
     port: int = Field(18789, ge=1, le=65535, description="Gateway port (chat page, API, webhooks).")
     public_url: str | None = Field(None, description="Public https URL, used to register webhooks.")
     max_body_bytes: int = Field(1_048_576, ge=1024, description="Largest request body accepted.")
+    docs: bool = Field(
+        True,
+        description="Serve the API reference at /docs (Swagger UI from the package, no CDN); "
+        "/openapi.json is served either way.",
+    )
     max_message_chars: int = Field(
         32_000,
         ge=100,

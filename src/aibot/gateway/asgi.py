@@ -20,6 +20,7 @@ from aibot.channels.webchat.channel import WebChat
 from aibot.config import LoadedConfig
 from aibot.gateway.build import Gateway
 from aibot.gateway.console import ConsoleView
+from aibot.gateway.docs import mount_docs
 from aibot.gateway.errors import install_error_handlers
 from aibot.gateway.graphql import mount_graphql
 from aibot.ops.body_limit import BodyLimitMiddleware
@@ -57,7 +58,7 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
         title="ai-bot gateway",
         version=__version__,
         lifespan=lifespan,
-        docs_url="/docs",
+        docs_url=None,  # served from the package by gateway/docs.py
         redoc_url=None,
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
@@ -83,6 +84,8 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
         mount_graphql(app, ConsoleView(gateway), gateway.service, gateway.keys, gateway.clock)
     if loaded.config.auth.jwt.enabled:
         app.include_router(build_token_router(gateway.keys, gateway.access.issuer))
+    if loaded.config.server.docs:
+        mount_docs(app, app.title)
     app.include_router(build_health_router(gateway.readiness, gateway.metrics))
     for channel in gateway.channels:
         router = channel.router()
