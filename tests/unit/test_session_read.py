@@ -4,6 +4,8 @@ session's writes are committed before its next message starts, and then seen).""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -84,3 +86,34 @@ async def test_every_commit_is_seen_by_the_next_read(engine: AsyncEngine) -> Non
     finally:
         await writer.stop()
         await repo.close()
+
+
+async def test_a_busy_database_is_read_off_the_loop(engine: AsyncEngine, tmp_path: Path) -> None:
+    """Another process holding the file exclusively makes SQLite answer "busy" even to a WAL
+    reader: the read must then wait on its thread, with the event loop free meanwhile."""
+    repo = Repository(engine, session_read=session_read_for(url_of(engine), engine))
+    writer = writer_for(engine)
+    writer.start()
+    await writer.submit(repo.save_conversation("s", "api", "u", 1.0))
+    await writer.stop()
+    await engine.dispose()  # the holder must be alone with the file to take it exclusively
+    holder = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
+    holder.execute("PRAGMA locking_mode=EXCLUSIVE")
+    holder.execute("BEGIN EXCLUSIVE")
+    ticks = 0
+
+    async def tick() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    ticker = asyncio.create_task(tick())
+    asyncio.get_running_loop().call_later(0.5, holder.close)
+    try:
+        row, _ = await repo.load_session("s", 4)
+    finally:
+        ticker.cancel()
+        await repo.close()
+    assert row is not None and row.updated_at == 1.0
+    assert ticks >= 20  # the loop ran while the read waited for the lock

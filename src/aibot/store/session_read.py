@@ -5,9 +5,9 @@ out of the cache, every message in scale-out mode) reads its conversation. Throu
 asyncio layer and aiosqlite one `SELECT` is five thread hand-offs (cursor, execute, fetchall,
 close, rollback), each waiting for the busy event loop to give up the GIL, and the pool opened
 and closed overflow connections under load (issue 20: a mean 55 ms, p99 240 ms wait for a read
-that takes microseconds). On SQLite the read therefore runs on its own thread with a plain
-`sqlite3` connection, both statements in one call: one hop. PostgreSQL and MySQL read through
-the async engine, both statements on one checked-out connection.
+that takes microseconds). On SQLite the read therefore runs with a plain `sqlite3` connection,
+both statements in one call, on the event loop itself (see `SqliteSessionRead`). PostgreSQL and
+MySQL read through the async engine, both statements on one checked-out connection.
 
 The promise this keeps: a session's writes are committed before its next message starts (the
 service awaits them in the session's lane), and under WAL a read that starts after a commit
@@ -19,15 +19,17 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import and_, make_url, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.store.schema import conversations, turns
 
+T = TypeVar("T")
 Raw = tuple[Any, ...]
 RawSession = tuple[Raw | None, list[Raw]]  # (model, context_from, updated_at), turns newest first
 
@@ -72,52 +74,77 @@ def session_read_for(url: str, engine: AsyncEngine) -> SessionRead:
 
 
 class SqliteSessionRead:
-    """Reads on one dedicated thread with its own connection (WAL lets it run beside the
-    group-commit writer's thread); `close` ends both."""
+    """Reads on the event loop with a connection of its own that never waits for a lock
+    (`busy_timeout` 0): under WAL a reader does not wait for the writer, and the two indexed
+    statements take tens of microseconds, less than handing them to a thread costs (the
+    hand-off itself was 8 % of the GIL time of a new conversation, issue 20). In the rare case
+    SQLite answers "busy" to a reader (the WAL being reset or recovered) the read is retried on
+    a dedicated thread with a second connection that waits up to 10 s, so the loop never
+    blocks on a lock. `close` ends both."""
 
     def __init__(self, path: str) -> None:
         self._path = path
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="store-reader")
-        self._connection: sqlite3.Connection | None = None
+        self._loop_db: sqlite3.Connection | None = None
+        self._thread_db: sqlite3.Connection | None = None
 
     async def load(self, session_key: str, keep: int) -> RawSession:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._load, session_key, keep)
+        try:
+            return _load(self._on_loop(), session_key, keep)
+        except sqlite3.OperationalError:  # busy: wait for it off the loop
+            return await self._off_loop(_load, session_key, keep)
 
     async def stamp(self, session_key: str) -> Raw | None:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, self._stamp, session_key)
+        try:
+            return _stamp(self._on_loop(), session_key)
+        except sqlite3.OperationalError:
+            return await self._off_loop(_stamp, session_key)
 
     async def close(self) -> None:
+        if self._loop_db is not None:
+            self._loop_db.close()
+            self._loop_db = None
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._thread, self._close)
+        await loop.run_in_executor(self._thread, self._close_thread_db)
         self._thread.shutdown(wait=True)
 
-    def _db(self) -> sqlite3.Connection:
-        if self._connection is None:
-            # Autocommit: each SELECT is its own read transaction, so it sees every commit made
-            # before it started. query_only: this connection can never write by mistake.
-            db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA busy_timeout=10000")
-            db.execute("PRAGMA query_only=ON")
-            self._connection = db
-        return self._connection
+    def _on_loop(self) -> sqlite3.Connection:
+        if self._loop_db is None:
+            self._loop_db = self._connect(busy_ms=0)
+        return self._loop_db
 
-    def _stamp(self, session_key: str) -> Raw | None:
-        row: Raw | None = self._db().execute(_CONVERSATION_SQL, (session_key,)).fetchone()
-        return row
+    async def _off_loop(self, read: Callable[..., T], *args: Any) -> T:
+        def run() -> T:
+            if self._thread_db is None:
+                self._thread_db = self._connect(busy_ms=10_000)
+            return read(self._thread_db, *args)
 
-    def _load(self, session_key: str, keep: int) -> RawSession:
-        db = self._db()
-        row: Raw | None = db.execute(_CONVERSATION_SQL, (session_key,)).fetchone()
-        if row is None:
-            return None, []
-        return row, db.execute(_TURNS_SQL, (session_key, row[1], keep)).fetchall()
+        return await asyncio.get_running_loop().run_in_executor(self._thread, run)
 
-    def _close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
+    def _connect(self, busy_ms: int) -> sqlite3.Connection:
+        # Autocommit: each SELECT is its own read transaction, so it sees every commit made
+        # before it started. query_only: this connection can never write by mistake.
+        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        db.execute(f"PRAGMA busy_timeout={int(busy_ms)}")
+        db.execute("PRAGMA query_only=ON")
+        return db
+
+    def _close_thread_db(self) -> None:
+        if self._thread_db is not None:
+            self._thread_db.close()
+            self._thread_db = None
+
+
+def _stamp(db: sqlite3.Connection, session_key: str) -> Raw | None:
+    row: Raw | None = db.execute(_CONVERSATION_SQL, (session_key,)).fetchone()
+    return row
+
+
+def _load(db: sqlite3.Connection, session_key: str, keep: int) -> RawSession:
+    row: Raw | None = db.execute(_CONVERSATION_SQL, (session_key,)).fetchone()
+    if row is None:
+        return None, []
+    return row, db.execute(_TURNS_SQL, (session_key, row[1], keep)).fetchall()
 
 
 class EngineSessionRead:
