@@ -22,7 +22,6 @@ from aibot.tools.base import LocalTool, ToolSource
 from aibot.tools.builtins import Builtins, calculator_tool, current_time_tool
 from aibot.tools.fetch import Fetcher, fetch_url_tool
 from aibot.tools.history_search import conversation_search_tool
-from aibot.tools.mcp_server import McpServer
 from aibot.tools.registry import ToolAudit, ToolRegistry
 from aibot.tools.texts import nothing_waiting, question_text, status_text
 
@@ -64,7 +63,7 @@ def build_tools(
             timeout=max(30.0, config.tools.fetch.timeout + 5),
             confirm=config.tools.confirm,
         ),
-        *(McpServer(name, server) for name, server in config.tools.mcp.items()),
+        *mcp_servers(config),
     ]
 
     async def audit(entry: ToolAudit) -> None:
@@ -104,3 +103,14 @@ def approval_commands() -> list[Command]:
         Command(("deny",), "/deny", N_("refuse the tool call the assistant asked about"),
                 waiting),
     ]  # fmt: skip
+
+
+def mcp_servers(config: Config) -> list[ToolSource]:
+    """The configured MCP servers. The MCP SDK (with its HTTP client and schemas, a third of
+    the gateway's import time) is imported only when one is configured: a start without MCP
+    servers does not pay for it (issue 20, cold start)."""
+    if not config.tools.mcp:
+        return []
+    from aibot.tools.mcp_server import McpServer
+
+    return [McpServer(name, server) for name, server in config.tools.mcp.items()]
