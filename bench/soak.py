@@ -537,6 +537,7 @@ async def soak(args: argparse.Namespace, tmp: Path, status: Status | None) -> Fi
             children,
             port=port,
             extra=gateway_extra(args, port, receiver.url, tg.base_url),
+            command=args.ai_bot,
         )
         try:
             await tg.wait_for(lambda: tg.calls("setWebhook"), timeout=10)
@@ -766,6 +767,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--redis-url", help="Redis URL for shared state (default: none)")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument(
+        "--ai-bot", type=Path, help="the ai-bot command to soak (default: the one beside Python)"
+    )
     args = parser.parse_args(argv)
     if args.messages is None:
         args.messages = QUICK_MESSAGES if args.quick else FULL_MESSAGES
