@@ -7,7 +7,7 @@ Only the API paths get CORS: the admin console and the web page stay same-origin
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Sequence
 
 from starlette.middleware.cors import CORSMiddleware
@@ -17,7 +17,9 @@ API_PREFIXES = ("/v1/", "/api/v1/", "/graphql")
 
 
 def new_request_id() -> str:
-    return uuid.uuid4().hex
+    """128 random bits as 32 hex digits, like `uuid4().hex` (which costs 4× as much: it builds
+    a UUID object around the same `os.urandom(16)`)."""
+    return os.urandom(16).hex()
 
 
 class ApiEdge:

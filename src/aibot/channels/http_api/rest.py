@@ -1,6 +1,5 @@
 """`POST /api/v1/chat`: the simple REST form, JSON or SSE, with server-kept memory per session."""
 
-import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -11,6 +10,7 @@ from pydantic import BaseModel, Field
 
 from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import SYSTEM_CLOCK, Clock
+from aibot.channels.http_api.edge import new_request_id
 from aibot.channels.http_bodies import (
     API_ERRORS,
     SESSION_PATTERN,
@@ -106,7 +106,7 @@ def build_rest_router(
             session_key=caller.session_key,
             user_id=caller.user_id,
             text=body.message,
-            request_id=uuid.uuid4().hex,
+            request_id=getattr(request.state, "request_id", None) or new_request_id(),
             received_at=clock.now(),
             principal=who,
             target=ReplyTarget(
