@@ -37,7 +37,7 @@ from rich.table import Table
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "bench-key"
-HEALTH_TIMEOUT = 30.0
+HEALTH_TIMEOUT = 90.0
 STOP_GRACE = 5.0
 MIB = 1024 * 1024
 
