@@ -160,11 +160,12 @@ async def test_long_outage_dead_letters_for_operators_and_is_not_resent_on_recov
             await asyncio.sleep(0.5)
             assert [r["reply_id"] for r in receiver.received] == [retried]
             # The six messages were answered concurrently, so which one row holds is read back.
-            answered = dict(
-                rows(
+            answered = {  # the inbox keeps the integrator's ids within its key
+                outbox_id: message_id.removeprefix("key-1:")
+                for outbox_id, message_id in rows(
                     gw, "select o.id, i.message_id from outbox o join inbox i on i.id = o.inbox_id"
                 )
-            )
+            }
             assert reply["in_reply_to"] == answered[retried] and answered[retried] in ids
             assert [status for _id, status, *_ in outbox_rows(gw)] == ["sent"] + ["dead"] * (
                 len(ids) - 1
