@@ -76,7 +76,12 @@ if [ -n "$DOMAIN" ]; then
 fi
 # Behind nginx the gateway listens on loopback only; without it, the config decides.
 HOST_OPTION=()
-if [ "$NGINX" = 1 ]; then HOST_OPTION=(--host 127.0.0.1); fi
+PROXY_OPTION=()
+if [ "$NGINX" = 1 ]; then
+  HOST_OPTION=(--host 127.0.0.1)
+  # nginx on this box is the one proxy whose X-Forwarded-For the gateway may believe.
+  PROXY_OPTION=(--trusted-proxy 127.0.0.1 --trusted-proxy ::1)
+fi
 if [ -n "$ROOT" ]; then
   [ "$DRY_RUN" = 1 ] || die "--root is for trying the installer out: use it with --dry-run"
   mkdir -p "$ROOT"
@@ -228,7 +233,7 @@ render() {
 
 install_units() {
   log "writing the systemd units"
-  render systemd /etc/systemd/system "${HOST_OPTION[@]}" "${PORT_OPTION[@]}" --prefix "$PREFIX" \
+  render systemd /etc/systemd/system "${HOST_OPTION[@]}" "${PROXY_OPTION[@]}" "${PORT_OPTION[@]}" --prefix "$PREFIX" \
     --config-dir "$CONFIG_DIR" --data-dir "$DATA_DIR" --user "$SERVICE_USER"
   run systemctl daemon-reload
   run systemctl enable ai-bot.service ai-bot-maintenance.timer

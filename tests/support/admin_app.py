@@ -18,6 +18,9 @@ from aibot.gateway.build import Gateway
 from aibot.store.schema import audit_log
 
 PASSWORD = "correct horse battery"
+# In-process clients address the app as localhost: the gateway refuses host names it does not
+# serve (server.allowed_hosts), and TestClient's default `testserver` is one of them.
+LOCAL = "http://localhost"
 
 
 class Admin:

@@ -22,7 +22,7 @@ from aibot.admin.roles import Role
 from aibot.config import Config, LoadedConfig, load_config
 from aibot.gateway.asgi import create_app
 from aibot.store.schema import api_keys, inbox
-from tests.support.admin_app import Admin
+from tests.support.admin_app import LOCAL, Admin
 
 API_KEY = "config-key-0123456789"
 CONFIG = """\
@@ -58,7 +58,7 @@ def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
     path = folder / "config.yaml"
     path.write_text(CONFIG.format(dir=folder, key=API_KEY))
     path.chmod(0o600)
-    with TestClient(create_app(load_config(path))) as client:
+    with TestClient(create_app(load_config(path)), base_url=LOCAL) as client:
         yield Admin(client)
 
 
@@ -74,7 +74,8 @@ def inbox_status(admin: Admin, message_id: str) -> str:
             return str(
                 (
                     await connection.execute(
-                        select(inbox.c.status).where(inbox.c.message_id == message_id)
+                        # stored within the caller's key: `key-1:<message_id>`
+                        select(inbox.c.status).where(inbox.c.message_id.endswith(f":{message_id}"))
                     )
                 ).scalar_one()
             )
@@ -90,7 +91,10 @@ def wait_for_status(admin: Admin, message_id: str, wanted: set[str]) -> str:
                     status = str(
                         (
                             await connection.execute(
-                                select(inbox.c.status).where(inbox.c.message_id == message_id)
+                                # stored within the caller's key: `key-1:<message_id>`
+                                select(inbox.c.status).where(
+                                    inbox.c.message_id.endswith(f":{message_id}")
+                                )
                             )
                         ).scalar_one()
                     )
@@ -282,7 +286,9 @@ def test_a_refused_value_leaves_file_and_policy_alone(
 def test_without_a_config_file_the_policies_are_read_only() -> None:
     with tempfile.TemporaryDirectory() as folder:
         config = Config.model_validate({"storage": {"url": f"sqlite:///{folder}/s.db"}})
-        with TestClient(create_app(LoadedConfig(config=config, path=None))) as client:
+        with TestClient(
+            create_app(LoadedConfig(config=config, path=None)), base_url=LOCAL
+        ) as client:
             admin = Admin(client)
             headers, csrf = admin.session(Role.OPERATOR)
             page = client.get("/admin/policies", headers=headers).text

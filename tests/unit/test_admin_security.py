@@ -4,7 +4,6 @@ roles, PII masking, and the account/session/TOTP-replay rules on a real SQLite s
 from __future__ import annotations
 
 import hashlib
-import ipaddress
 
 import pytest
 from fastapi import Request
@@ -21,6 +20,7 @@ from aibot.admin.sessions import Sessions, token_id
 from aibot.admin.stats import quantile
 from aibot.admin.totp import _key, hotp, matching_step, new_secret, provisioning_uri, step_at
 from aibot.admin.users import AdminUsers, UserExists
+from aibot.ops.forwarded import forwarded_client, networks
 from aibot.ops.pii import mask_pii
 
 PASSWORD = "correct horse battery"
@@ -202,8 +202,9 @@ def test_client_ip_trusts_only_configured_proxies(peer: str, forwarded: str, exp
         "client": (peer, 1234),
         "headers": [(b"x-forwarded-for", forwarded.encode())] if forwarded else [],
     }
-    trusted = [ipaddress.ip_network(n) for n in ("127.0.0.1/32", "::1/128", "10.1.0.0/16")]
-    assert client_ip(Request(scope), trusted) == expected
+    trusted = networks(["127.0.0.1/32", "::1/128", "10.1.0.0/16"])
+    assert client_ip(Request(forwarded_client(scope, trusted))) == expected
+    assert client_ip(Request(forwarded_client(scope, []))) == peer  # the default: no proxy
 
 
 async def test_control_characters_in_typed_text_never_reach_sql(engine: AsyncEngine) -> None:

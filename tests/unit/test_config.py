@@ -69,6 +69,25 @@ def test_old_top_level_api_and_webchat_still_load_with_one_notice_each(
     assert load_config(write(tmp_path, "channels: {api: {keys: [k]}}\n")).deprecated == []
 
 
+def test_admin_trusted_proxies_moved_to_server_and_none_are_trusted_by_default(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16, item 9: no peer's X-Forwarded-For counts unless configured (it was loopback)."""
+    monkeypatch.chdir(tmp_path)
+    assert (
+        load_config(write(tmp_path, "server: {port: 18789}\n")).config.server.trusted_proxies == []
+    )
+    loaded = load_config(write(tmp_path, "admin: {trusted_proxies: [10.0.0.0/8], port: 8080}\n"))
+    assert loaded.config.server.trusted_proxies == ["10.0.0.0/8"]
+    assert loaded.config.admin.port == 8080
+    assert ["server.trusted_proxies" in line for line in loaded.deprecated] == [True]
+    both = "admin: {trusted_proxies: [10.0.0.1]}\nserver: {trusted_proxies: [10.0.0.2]}\n"
+    with pytest.raises(ConfigError, match=r"keep only server\.trusted_proxies"):
+        load_config(write(tmp_path, both))
+    with pytest.raises(ConfigError, match="trusted_proxies"):
+        load_config(write(tmp_path, "server: {trusted_proxies: [not-an-address]}\n"))
+
+
 def test_a_section_in_both_places_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

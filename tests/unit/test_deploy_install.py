@@ -120,10 +120,16 @@ def test_full_install_with_domain(stubs: Path, tmp_path: Path) -> None:
     ]
     assert len(key_line.split("=", 1)[1]) >= 32
 
-    options = DeployOptions(host="127.0.0.1", port=8080, domain="bot.example.com")
+    options = DeployOptions(
+        host="127.0.0.1",
+        port=8080,
+        domain="bot.example.com",
+        trusted_proxies=("127.0.0.1", "::1"),  # its nginx, and only it, reports client addresses
+    )
     units = render_systemd(options)
     for name, content in units.items():
         assert (root / "etc/systemd/system" / name).read_text() == content
+    assert "--trusted-proxy 127.0.0.1 --trusted-proxy ::1" in units["ai-bot.service"]
     site = (root / "etc/nginx/sites-available/ai-bot.conf").read_text()
     assert (
         site
@@ -173,8 +179,9 @@ def test_dry_run_without_root_writes_nothing(stubs: Path, tmp_path: Path) -> Non
     assert result.returncode == 0, result.stderr
     run = commands(result.stdout)
     assert (
-        "ai-bot deploy systemd --out /etc/systemd/system --host 127.0.0.1 --prefix "
-        "/opt/ai-bot --config-dir /etc/ai-bot --data-dir /var/lib/ai-bot --user ai-bot" in run
+        "ai-bot deploy systemd --out /etc/systemd/system --host 127.0.0.1 --trusted-proxy "
+        "127.0.0.1 --trusted-proxy ::1 --prefix /opt/ai-bot --config-dir /etc/ai-bot "
+        "--data-dir /var/lib/ai-bot --user ai-bot" in run
     )
     assert "mkdir -p -m 0750 /etc/ai-bot" in run
     assert not any(c.startswith("ufw") for c in run)

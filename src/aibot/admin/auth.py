@@ -10,10 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import ipaddress
 import secrets
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from fastapi import Request, Response
@@ -52,29 +51,10 @@ class LoginRefused:
     status: int
 
 
-Network = ipaddress.IPv4Network | ipaddress.IPv6Network
-
-
-def client_ip(request: Request, trusted: Sequence[Network]) -> str:
-    """The client's address for the lockout and the audit log.
-
-    The TCP peer, unless the peer is a trusted reverse proxy: then the last X-Forwarded-For
-    entry, the one that proxy appended (earlier entries come from the client and could be
-    forged to dodge the per-IP lockout or to write a false address into the audit log).
-    """
-    peer = request.client.host if request.client else ""
-    forwarded = request.headers.get("x-forwarded-for", "").rsplit(",", 1)[-1].strip()
-    peer_ip = _parse(peer)
-    if forwarded and _parse(forwarded) and peer_ip and any(peer_ip in net for net in trusted):
-        return forwarded
-    return peer
-
-
-def _parse(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-    try:
-        return ipaddress.ip_address(address)
-    except ValueError:
-        return None
+def client_ip(request: Request) -> str:
+    """The client's address for the lockout and the audit log: the TCP peer, or what a proxy
+    in `server.trusted_proxies` reported (`ops/forwarded.py` decided that for every route)."""
+    return request.client.host if request.client else ""
 
 
 def new_login_token() -> str:
@@ -96,7 +76,6 @@ class AdminAuth:
         lockout: Lockout,
         *,
         secure_cookies: bool,
-        trusted_proxies: Sequence[str] = (),
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.users = users
@@ -104,7 +83,6 @@ class AdminAuth:
         self.audit = audit
         self.lockout = lockout
         self.secure_cookies = secure_cookies
-        self.trusted_proxies = [ipaddress.ip_network(p, strict=False) for p in trusted_proxies]
         self._clock = clock
         self._hashing = asyncio.Semaphore(PARALLEL_HASHES)
         self._per_user = KeyedLocks()
@@ -159,7 +137,7 @@ class AdminAuth:
         return Principal(user, session, self.client_ip(request)) if user else None
 
     def client_ip(self, request: Request) -> str:
-        return client_ip(request, self.trusted_proxies)
+        return client_ip(request)
 
     async def logout(self, principal: Principal) -> None:
         await self.sessions.end(principal.session.id)

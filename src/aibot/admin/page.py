@@ -103,7 +103,6 @@ class ConsoleBase:
             self.audit,
             Lockout(engine, config.lockout_attempts, config.lockout_minutes * 60, clock),
             secure_cookies=(public_url or "").startswith("https://"),
-            trusted_proxies=config.trusted_proxies,
             clock=clock,
         )
         self.templates = Environment(

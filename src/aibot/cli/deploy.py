@@ -65,6 +65,13 @@ def deploy(
     image: Annotated[
         str | None, typer.Option(help="compose/k8s: container image [default: ai-bot:latest].")
     ] = None,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="systemd: a reverse proxy (IP or CIDR) whose X-Forwarded-For the gateway "
+            "believes; repeat for several [default: server.trusted_proxies]."
+        ),
+    ] = None,
 ) -> None:
     """Render the systemd units, nginx site, Dockerfile, Compose file or Kubernetes manifests.
 
@@ -89,11 +96,20 @@ def deploy(
                 "data_dir": data_dir,
                 "user": user,
                 "image": image,
+                "trusted_proxies": tuple(trusted_proxy) if trusted_proxy else None,
             },
         )
         rendered = render(kind.value, options)
     except ValueError as exc:
         fail(str(exc))
+    if kind.value == "nginx" and not options.trusted_proxies:
+        typer.echo(
+            "note: behind this nginx, run the gateway with --trusted-proxy 127.0.0.1 "
+            "--trusted-proxy ::1 (or server.trusted_proxies), else every client has nginx's "
+            "address (`ai-bot deploy systemd --trusted-proxy 127.0.0.1` renders it; install.sh "
+            "does this)",
+            err=True,
+        )
     if out is None:
         for name, content in rendered.items():
             typer.echo(f"# ==> {name} <==")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Annotated
 
@@ -62,6 +63,14 @@ def run(
     port: Annotated[
         int | None, typer.Option(envvar="AIBOT_PORT", help="Override server.port.")
     ] = None,
+    trusted_proxy: Annotated[
+        list[str] | None,
+        typer.Option(
+            envvar="AIBOT_TRUSTED_PROXIES",
+            help="A reverse proxy (IP or CIDR) whose X-Forwarded-For/-Proto are believed; "
+            "repeat for several; added to server.trusted_proxies.",
+        ),
+    ] = None,
 ) -> None:
     """Start the gateway (web chat, APIs, channels) until Ctrl-C or SIGTERM.
 
@@ -75,6 +84,12 @@ def run(
         loaded.config.server.host = host
     if port is not None:
         loaded.config.server.port = port
+    for proxy in trusted_proxy or ():
+        try:
+            ipaddress.ip_network(proxy.strip(), strict=False)
+        except ValueError as exc:
+            fail(f"--trusted-proxy: {exc}")
+        loaded.config.server.trusted_proxies.append(proxy.strip())
     serve(loaded)
 
 

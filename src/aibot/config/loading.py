@@ -141,7 +141,32 @@ def move_legacy_sections(data: dict[str, Any], source: str) -> tuple[dict[str, A
             f"{source}: the top-level `{key}:` section is now `channels.{key}:`; it still "
             f"works, but move it there (`ai-bot config` shows the new place)"
         )
-    return data, notices
+    return _move_trusted_proxies(data, source, notices)
+
+
+def _move_trusted_proxies(
+    data: dict[str, Any], source: str, notices: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """`admin.trusted_proxies` became `server.trusted_proxies` when every route (not only the
+    console) started reading the client address through it."""
+    admin, server = data.get("admin"), data.get("server")
+    if not isinstance(admin, dict) or "trusted_proxies" not in admin:
+        return data, notices
+    if isinstance(server, dict) and "trusted_proxies" in server:
+        raise ConfigError(
+            f"{source}: trusted_proxies: set both as admin.trusted_proxies and as "
+            "server.trusted_proxies; keep only server.trusted_proxies"
+        )
+    rest = {k: v for k, v in admin.items() if k != "trusted_proxies"}
+    server = {
+        **(server if isinstance(server, dict) else {}),
+        "trusted_proxies": admin["trusted_proxies"],
+    }
+    notices.append(
+        f"{source}: `admin.trusted_proxies` is now `server.trusted_proxies`; it still works, "
+        "but move it there"
+    )
+    return {**data, "admin": rest, "server": server}, notices
 
 
 def default_config_from_env(env: Mapping[str, str]) -> dict[str, Any]:

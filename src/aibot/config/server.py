@@ -21,6 +21,26 @@ class ServerConfig(Section):
         description="Serve the API reference at /docs (Swagger UI from the package, no CDN); "
         "/openapi.json is served either way.",
     )
+    allowed_hosts: list[str] = Field(
+        default_factory=list,
+        description="Host names requests may be addressed to (`Host`), besides the loopback "
+        "names, public_url's host and the bound address; `*.example.com` for subdomains; "
+        "`*`: any (no DNS-rebinding protection). Others get 421.",
+    )
+    trusted_proxies: list[str] = Field(
+        default_factory=list,
+        description="Reverse proxies (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto "
+        "are believed (client address for limits, lockout and audit; https behind TLS); "
+        "empty: none, every peer is the client.",
+    )
+
+    @field_validator("trusted_proxies", mode="after")
+    @classmethod
+    def _networks(cls, values: list[str]) -> list[str]:
+        for value in values:
+            ipaddress.ip_network(value, strict=False)
+        return values
+
     max_message_chars: int = Field(
         32_000,
         ge=100,
@@ -94,18 +114,6 @@ class AdminConfig(Section):
     lockout_minutes: float = Field(
         15.0, gt=0, description="Minutes a locked-out user or IP must wait."
     )
-    trusted_proxies: list[str] = Field(
-        default_factory=lambda: ["127.0.0.1", "::1"],
-        description="Reverse proxies (IPs or CIDRs) whose last X-Forwarded-For entry is taken "
-        "as the client address (lockout, audit log); other peers' headers are ignored.",
-    )
-
-    @field_validator("trusted_proxies", mode="after")
-    @classmethod
-    def _networks(cls, values: list[str]) -> list[str]:
-        for value in values:
-            ipaddress.ip_network(value, strict=False)
-        return values
 
     @field_validator("session_ttl", mode="before")
     @classmethod

@@ -21,6 +21,7 @@ _ADDRESS = re.compile(r"^[A-Za-z0-9.:-]+$")
 _USER = re.compile(r"^[a-z_][a-z0-9_-]*$")
 _PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
 _IMAGE = re.compile(r"^[A-Za-z0-9._/:@-]+$")
+_NETWORK = re.compile(r"^[A-Fa-f0-9.:]+(/[0-9]{1,3})?$")
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class DeployOptions:
     image: str = "ai-bot:latest"
     memory_max: str = "1G"
     memory_high: str = "768M"
+    # Proxies whose X-Forwarded-For the gateway believes (`ai-bot run --trusted-proxy`).
+    trusted_proxies: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.domain is not None and not _HOST_NAME.match(self.domain):
@@ -47,6 +50,9 @@ class DeployOptions:
             raise ValueError(f"not an address: {self.host!r} (e.g. 127.0.0.1)")
         if not _USER.match(self.user):
             raise ValueError(f"not a user name: {self.user!r}")
+        for proxy in self.trusted_proxies:
+            if not _NETWORK.match(proxy):
+                raise ValueError(f"not an address or network: {proxy!r} (e.g. 127.0.0.1)")
         if not _IMAGE.match(self.image):
             raise ValueError(f"not an image reference: {self.image!r}")
         for name in ("prefix", "config_dir", "data_dir", "cert_dir"):
@@ -69,6 +75,7 @@ class DeployOptions:
             port=server.port,
             public_url=server.public_url,
             max_body_bytes=server.max_body_bytes,
+            trusted_proxies=tuple(server.trusted_proxies),
             domain=urlsplit(server.public_url).hostname if server.public_url else None,
         )
         return replace(base, **{k: v for k, v in choices.items() if v is not None})

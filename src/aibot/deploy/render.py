@@ -74,6 +74,7 @@ def render_systemd(options: DeployOptions) -> dict[str, str]:
         "memory_max": options.memory_max,
         "memory_high": options.memory_high,
         "capabilities": capabilities,
+        "trusted_proxies": "".join(f" --trusted-proxy {p}" for p in options.trusted_proxies),
     }
     return {
         name: _fill(f"systemd/{name}", "systemd", **values)

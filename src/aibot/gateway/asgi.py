@@ -24,8 +24,10 @@ from aibot.gateway.docs import mount_docs
 from aibot.gateway.errors import install_error_handlers
 from aibot.gateway.graphql import mount_graphql
 from aibot.ops.body_limit import BodyLimitMiddleware
+from aibot.ops.forwarded import TrustedProxies
 from aibot.ops.gc_tuning import tune_for_serving
 from aibot.ops.health import build_health_router
+from aibot.ops.host_check import HostCheck, allowed_hosts
 from aibot.ops.secret_guard import ResponseSecretMask
 
 log = structlog.get_logger("aibot")
@@ -33,6 +35,7 @@ log = structlog.get_logger("aibot")
 
 def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) -> FastAPI:
     gateway = Gateway(loaded, clock=clock)
+    server = loaded.config.server
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -105,8 +108,15 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
             gateway.feedback,
             require_key=gateway.webchat_requires_key,
             title=loaded.config.channels.webchat.title,
+            public_url=server.public_url,
             clock=gateway.clock,
         )
         app.include_router(webchat.router())
         app.mount("/static", webchat.static(), name="static")
+    # Added last, so they run first (before the secret mask: a refused Host is answered with
+    # nothing but its own name): the Host check, then the client address behind a proxy.
+    app.add_middleware(
+        HostCheck, allowed=allowed_hosts(server.allowed_hosts, server.host, server.public_url)
+    )
+    app.add_middleware(TrustedProxies, trusted=server.trusted_proxies)
     return app

@@ -53,8 +53,10 @@ class WebChat:
         *,
         require_key: bool,
         title: str,
+        public_url: str | None = None,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
+        self._public_url = public_url
         self._clock = clock
         self._service = service
         self._feedback = feedback
@@ -79,7 +81,7 @@ class WebChat:
         return StaticFiles(directory=STATIC_DIR)
 
     async def websocket(self, websocket: WebSocket) -> None:
-        if not same_origin(websocket):
+        if not same_origin(websocket, self._public_url):
             await websocket.close(code=4403, reason="cross-origin connections are refused")
             return
         await websocket.accept()
