@@ -1,4 +1,10 @@
-"""Refuses request bodies over `server.max_body_bytes` before they are read into memory."""
+"""Refuses request bodies over `server.max_body_bytes` before they are read into memory.
+
+A declared Content-Length over the limit is refused at once. A chunked body is counted as it
+is read; once it passes the limit the app gets no more of it, and whatever the app answers to a
+body it never got whole (FastAPI's 400 "error parsing the body", a 422, a 500) is replaced by
+the same 413 — the size is the reason, and the client must be told so.
+"""
 
 from __future__ import annotations
 
@@ -23,27 +29,34 @@ class BodyLimitMiddleware:
                 await _reject(send, self.max_bytes)
                 return
         seen = 0
-        started = False
+        exceeded = started = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
+            if exceeded:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
+                    exceeded = True
                     raise BodyTooLarge
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if exceeded and not started:
+                return  # the app's answer to a body cut short: the 413 below replaces it
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await _reject(send, self.max_bytes)
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not exceeded:
+                raise
+        if exceeded and not started:
+            await _reject(send, self.max_bytes)
 
 
 async def _reject(send: Send, limit: int) -> None:
