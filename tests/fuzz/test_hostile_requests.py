@@ -414,8 +414,8 @@ async def test_huge_bodies_are_refused_before_they_are_read(rig: Rig) -> None:
     # the body is read, and the answer is still 413, not the 400 of a body that failed to parse.
     for path in (p for p in POST_PATHS if p.startswith(("/api/", "/v1/"))):
         headers = {**rig.bearer(), "Content-Type": "application/json"}
-        async with rig.http.post(f"{rig.gw.url}{path}", data=chunks(), headers=headers) as reply:
-            assert reply.status == 413, (path, reply.status, await reply.text())
+        async with rig.http.post(f"{rig.gw.url}{path}", data=chunks(), headers=headers) as sent:
+            assert sent.status == 413, (path, sent.status, await sent.text())
     await rig.assert_nothing_accepted()
 
 
