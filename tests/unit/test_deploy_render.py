@@ -339,7 +339,11 @@ def test_compose_has_the_stack_and_drains_on_stop() -> None:
     files = render("compose", DeployOptions())
     compose = yaml.safe_load(files["docker-compose.yml"])
     services = compose["services"]
-    assert set(services) == {"ai-bot", "postgres", "redis", "prometheus", "grafana"}
+    assert set(services) == {"ai-bot", "postgres", "redis", "prometheus", "grafana"} | {
+        "elasticsearch",
+        "kibana",
+        "filebeat",
+    }
     gateway = services["ai-bot"]
     assert gateway["ports"] == ["127.0.0.1:18789:18789"]
     assert int(gateway["stop_grace_period"].rstrip("s")) == STOP_TIMEOUT
@@ -377,6 +381,7 @@ def test_container_config_loads_with_the_compose_environment(
     assert [k.get_secret_value() for k in config.channels.api.keys] == ["gateway-key"]
     provider = config.models.providers["main"]
     assert provider.preset == "zhipu" and provider.model == ""
+    assert config.logging.format == "json" and not config.logging.file  # stderr unless elk
     assert loaded.missing_env == []
 
 

@@ -17,6 +17,7 @@ class Kind(StrEnum):
     docker = "docker"
     compose = "compose"
     k8s = "k8s"
+    filebeat = "filebeat"
 
 
 def deploy(
@@ -72,8 +73,20 @@ def deploy(
             "believes; repeat for several [default: server.trusted_proxies]."
         ),
     ] = None,
+    log_file: Annotated[
+        str | None,
+        typer.Option(
+            help="filebeat: the log file to ship [default: logging.file under --data-dir, "
+            "else /var/lib/ai-bot/logs/ai-bot.log]."
+        ),
+    ] = None,
+    elasticsearch: Annotated[
+        str | None,
+        typer.Option(help="filebeat: Elasticsearch URL [default: http://127.0.0.1:9200]."),
+    ] = None,
 ) -> None:
-    """Render the systemd units, nginx site, Dockerfile, Compose file or Kubernetes manifests.
+    """Render the systemd units, nginx site, Dockerfile, Compose file, Kubernetes manifests or
+    a Filebeat config that ships the log file to Elasticsearch.
 
     Port, address, public URL and body limit come from the config, so what you review here
     is what install.sh writes; flags override them.
@@ -97,6 +110,8 @@ def deploy(
                 "user": user,
                 "image": image,
                 "trusted_proxies": tuple(trusted_proxy) if trusted_proxy else None,
+                "log_file": log_file,
+                "elasticsearch": elasticsearch,
             },
         )
         rendered = render(kind.value, options)

@@ -75,8 +75,10 @@ class LoggingConfig(Section):
     level: Literal["debug", "info", "warning", "error"] = Field(
         "info", description="Lowest level written; info logs one line per message."
     )
-    format: Literal["auto", "console", "json"] = Field(
-        "auto", description="auto: readable on a terminal, JSON otherwise."
+    format: Literal["auto", "console", "json", "ecs"] = Field(
+        "auto",
+        description="auto: readable on a terminal, JSON otherwise; ecs: JSON lines with "
+        "Elastic Common Schema names (for Filebeat and Kibana).",
     )
     file: str | None = Field(
         None,

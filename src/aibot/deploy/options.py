@@ -6,6 +6,7 @@ import ipaddress
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -22,6 +23,7 @@ _USER = re.compile(r"^[a-z_][a-z0-9_-]*$")
 _PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
 _IMAGE = re.compile(r"^[A-Za-z0-9._/:@-]+$")
 _NETWORK = re.compile(r"^[A-Fa-f0-9.:]+(/[0-9]{1,3})?$")
+_URL = re.compile(r"^https?://[A-Za-z0-9.\[\]:-]+(:\d{1,5})?/?$")
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,8 @@ class DeployOptions:
     memory_high: str = "768M"
     # Proxies whose X-Forwarded-For the gateway believes (`ai-bot run --trusted-proxy`).
     trusted_proxies: tuple[str, ...] = ()
+    log_file: str = "/var/lib/ai-bot/logs/ai-bot.log"
+    elasticsearch: str = "http://127.0.0.1:9200"
 
     def __post_init__(self) -> None:
         if self.domain is not None and not _HOST_NAME.match(self.domain):
@@ -55,7 +59,11 @@ class DeployOptions:
                 raise ValueError(f"not an address or network: {proxy!r} (e.g. 127.0.0.1)")
         if not _IMAGE.match(self.image):
             raise ValueError(f"not an image reference: {self.image!r}")
-        for name in ("prefix", "config_dir", "data_dir", "cert_dir"):
+        if not _URL.match(self.elasticsearch):
+            raise ValueError(
+                f"not an Elasticsearch URL: {self.elasticsearch!r} (e.g. http://127.0.0.1:9200)"
+            )
+        for name in ("prefix", "config_dir", "data_dir", "cert_dir", "log_file"):
             value = getattr(self, name)
             if value is not None and not _PATH.match(value):
                 raise ValueError(
@@ -78,7 +86,12 @@ class DeployOptions:
             trusted_proxies=tuple(server.trusted_proxies),
             domain=urlsplit(server.public_url).hostname if server.public_url else None,
         )
-        return replace(base, **{k: v for k, v in choices.items() if v is not None})
+        chosen = replace(base, **{k: v for k, v in choices.items() if v is not None})
+        if choices.get("log_file") is None and config.logging.file:
+            # A relative logging.file is relative to the service's working directory.
+            path = PurePosixPath(chosen.data_dir) / config.logging.file
+            chosen = replace(chosen, log_file=str(path))
+        return chosen
 
     @property
     def upstream_address(self) -> str:

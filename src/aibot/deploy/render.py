@@ -12,12 +12,14 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from importlib.resources import files
 
 from aibot.deploy.options import STOP_TIMEOUT, DeployOptions
 
 COMPOSE_STORAGE_URL = "postgresql://aibot:${POSTGRES_PASSWORD}@postgres:5432/aibot"
 COMPOSE_REDIS_URL = "redis://redis:6379/0"
+COMPOSE_LOG_FILE = "/var/lib/ai-bot/logs/ai-bot.log"
 K8S_FILES = (
     "kustomization.yaml",
     "configmap.yaml",
@@ -147,6 +149,9 @@ def render_compose(options: DeployOptions) -> dict[str, str]:
         "deploy/grafana/provisioning/dashboards/ai-bot.json": _fill(
             "compose/grafana-dashboard.json", "compose"
         ),
+        "deploy/filebeat/filebeat.yml": filebeat_config(
+            replace(options, log_file=COMPOSE_LOG_FILE), "http://elasticsearch:9200"
+        ),
     }
 
 
@@ -161,12 +166,26 @@ def render_k8s(options: DeployOptions) -> dict[str, str]:
     return {name: _fill(f"k8s/{name}", "k8s", **values) for name in K8S_FILES}
 
 
+def filebeat_config(options: DeployOptions, elasticsearch: str | None = None) -> str:
+    return _fill(
+        "filebeat/filebeat.yml",
+        "filebeat",
+        log_file=options.log_file,
+        elasticsearch=elasticsearch or options.elasticsearch,
+    )
+
+
+def render_filebeat(options: DeployOptions) -> dict[str, str]:
+    return {"filebeat.yml": filebeat_config(options)}
+
+
 RENDERERS: dict[str, Callable[[DeployOptions], dict[str, str]]] = {
     "systemd": render_systemd,
     "nginx": render_nginx,
     "docker": render_docker,
     "compose": render_compose,
     "k8s": render_k8s,
+    "filebeat": render_filebeat,
 }
 # Where a kind's default render is kept in the repository: only the Dockerfile, which `docker
 # build .` needs at a fixed path. The other kinds are rendered on demand (`--out DIR`).

@@ -155,12 +155,18 @@ def configure_logging(
 ) -> None:
     """`settings` adds the file and rotation options of the `logging:` section."""
     to_file = settings is not None and bool(settings.file)
-    use_json = to_file or fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    ecs = fmt == "ecs"
+    use_json = ecs or to_file or fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     renderer: Any = (
         structlog.processors.JSONRenderer(serializer=_json_dumps)
         if use_json
         else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
     )
+    rendering: list[Any] = [renderer]
+    if ecs:
+        from aibot.ops.ecs import ecs_fields, render
+
+        rendering = [ecs_fields, render]
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
@@ -178,7 +184,7 @@ def configure_logging(
     )
     formatter = structlog.stdlib.ProcessorFormatter(
         foreign_pre_chain=shared,
-        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, masker, renderer],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, masker, *rendering],
     )
     handler = _handler(settings)
     handler.setFormatter(formatter)
