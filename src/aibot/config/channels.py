@@ -47,6 +47,12 @@ class ApiConfig(Section):
         description="Providers each key may use on /v1, by key name (key-1, apikey-7…); "
         "a key not listed may use every provider.",
     )
+    key_tools: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="The gateway's tools each key's /v1 callers may use in conversations they "
+        "keep with X-Session-Id and bring no tools of their own to, by key name (key-1…); "
+        "a key not listed: none (/v1 passes its callers' own tools through).",
+    )
     admin_keys: list[str] = Field(
         default_factory=list,
         description="Keys whose callers are chat admins (/model, /stats) when "

@@ -77,6 +77,7 @@ class Inbound:
     # An API caller's OpenAI body, kept as sent: the model gets it with only the changes its
     # vendor needs, and the caller gets the vendor's answer as it came (see providers/).
     wire: dict[str, Any] | None = None
+    tool_scope: tuple[str, ...] = ()  # gateway tools an API caller's key allows (see /v1)
 
     # Policies (access lists, per-chat limits, routes) look at where a message came from.
     # Channels say so in `target`, which the inbox stores, so a redone message keeps it.

@@ -158,11 +158,12 @@ class ModelStage:
             (ctx.session.model if ctx.session else None) or inbound.model or ctx.provider_choice
         )
         with self._timer.time():
-            if self._tools is not None and ctx.tools and inbound.wire is None:
+            if self._tools is not None and _tool_scope(ctx):
 
                 async def complete(step: ChatRequest) -> ChatResult:
                     return await self._router.complete(step, provider, ctx.on_delta)
 
+                ctx.tools = _tool_scope(ctx)
                 result = await self._tools.answer(ctx, _request(ctx), provider, complete)
             else:
                 result = await self._router.complete(
@@ -177,6 +178,14 @@ class ModelStage:
         ctx.provider = result.provider
         ctx.model = result.model
         ctx.finish_reason = result.finish_reason
+
+
+def _tool_scope(ctx: TurnContext) -> tuple[str, ...]:
+    """The tools this turn may use: its route's for the gateway's own messages; for an API
+    caller's body, its key's scope, only when memory built the messages (`X-Session-Id`)."""
+    if ctx.inbound.wire is None:
+        return ctx.tools
+    return ctx.inbound.tool_scope if ctx.gateway_history else ()
 
 
 def _request(ctx: TurnContext) -> ChatRequest:

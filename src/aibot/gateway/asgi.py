@@ -79,6 +79,7 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
             gateway.router,
             aliases=loaded.config.models.aliases,
             key_models=loaded.config.channels.api.key_models,
+            key_tools=loaded.config.channels.api.key_tools,
             owners={n: p.owner for n, p in gateway.router.providers.items()},
             clock=gateway.clock,
         )

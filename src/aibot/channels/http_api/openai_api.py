@@ -106,6 +106,7 @@ def build_openai_router(
     *,
     aliases: Mapping[str, str] | None = None,
     key_models: Mapping[str, Sequence[str]] | None = None,
+    key_tools: Mapping[str, Sequence[str]] | None = None,
     owners: Mapping[str, str] | None = None,
     clock: Clock = SYSTEM_CLOCK,
 ) -> APIRouter:
@@ -192,6 +193,11 @@ def build_openai_router(
             model=provider,
             remember=session is not None,
             wire=body,
+            # The gateway's tools, in a remembered conversation of a key allowed them, when
+            # the caller brings none; otherwise its own tools pass through untouched.
+            tool_scope=tuple((key_tools or {}).get(who, ()))
+            if session is not None and not body.get("tools")
+            else (),
         )
         shaper = GatewayAnswer(body["model"], inbound.received_at)
         if body.get("stream"):
