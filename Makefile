@@ -14,7 +14,7 @@ TEST_STAMP    := $(VENV)/.test-$(HASH)
 # fixtures (a fuzz rig, an in-process console) are built once.
 PYTEST_PARALLEL ?= -n auto --dist loadfile
 
-.PHONY: run test lint bench clean api-docs
+.PHONY: run test lint bench locust clean api-docs
 
 $(RUNTIME_STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit("ai-bot needs Python 3.11 or newer (found %s)" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -47,6 +47,13 @@ lint: $(TEST_STAMP)
 ## bench: throughput, latency, memory and cold start against a zero-latency fake model
 bench: $(RUNTIME_STAMP)
 	$(BIN)/python bench/run.py $(BENCH_ARGS)
+
+## locust: Locust headless against a gateway on the fake model (or HOST=https://… a real one,
+## with AIBOT_API_KEY), USERS simulated people for DURATION; prints Locust's table
+USERS    ?= 20
+DURATION ?= 60s
+locust: $(TEST_STAMP)
+	$(BIN)/python bench/locust_run.py --users $(USERS) --duration $(DURATION) $(if $(HOST),--host $(HOST)) $(LOCUST_ARGS)
 
 ## api-docs: write docs/api/openapi.json and docs/api/schema.graphql from the code (a test
 ## fails when they drift)
