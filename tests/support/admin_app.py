@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -87,3 +87,13 @@ class Admin:
                 await connection.execute(text(statement), params)
 
         self.run(execute)
+
+
+def endpoints(routes: list[Any]) -> Iterator[tuple[str, str]]:
+    """(method, path) of every HTTP route of an app, looking inside included routers."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            yield from endpoints(included.routes)
+        for method in getattr(route, "methods", None) or ():
+            yield method, route.path

@@ -24,7 +24,7 @@ from aibot.admin.totp import _key, hotp, new_secret, step_at
 from aibot.config import Config, LoadedConfig
 from aibot.gateway.asgi import create_app
 from aibot.store.schema import outbox
-from tests.support.admin_app import LOCAL, PASSWORD, Admin
+from tests.support.admin_app import LOCAL, PASSWORD, Admin, endpoints
 
 LOWER = {Role.VIEWER: [], Role.OPERATOR: [Role.VIEWER], Role.ADMIN: [Role.VIEWER, Role.OPERATOR]}
 
@@ -65,16 +65,6 @@ def call(admin: Admin, route: AdminRoute, headers: dict[str, str], csrf: str) ->
     return admin.client.post(
         concrete(route), headers=headers, data={"csrf": csrf}, follow_redirects=False
     )
-
-
-def endpoints(routes: list[Any]) -> Iterator[tuple[str, str]]:
-    """(method, path) of every HTTP route, looking inside included routers."""
-    for route in routes:
-        included = getattr(route, "original_router", None)
-        if included is not None:
-            yield from endpoints(included.routes)
-        for method in getattr(route, "methods", None) or ():
-            yield method, route.path
 
 
 def test_every_admin_route_is_in_the_guarded_table(admin: Admin) -> None:

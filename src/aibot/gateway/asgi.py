@@ -28,6 +28,7 @@ from aibot.ops.forwarded import TrustedProxies
 from aibot.ops.gc_tuning import tune_for_serving
 from aibot.ops.health import build_health_router
 from aibot.ops.host_check import HostCheck, allowed_hosts
+from aibot.ops.page_headers import PageHeaders
 from aibot.ops.secret_guard import ResponseSecretMask
 
 log = structlog.get_logger("aibot")
@@ -114,6 +115,7 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
         )
         app.include_router(webchat.router())
         app.mount("/static", webchat.static(), name="static")
+    app.add_middleware(PageHeaders, hsts=(server.public_url or "").startswith("https://"))
     # Added last, so they run first (before the secret mask: a refused Host is answered with
     # nothing but its own name): the Host check, then the client address behind a proxy.
     app.add_middleware(

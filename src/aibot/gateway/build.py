@@ -191,7 +191,7 @@ class Gateway:
             tools=tool_support,
             max_message_chars=config.server.max_message_chars,
         )
-        live = LiveSettings(self.policies, self.router)
+        live = LiveSettings(self.policies, self.router, self.keys)
         self.reloader = ConfigReloader(loaded, live.apply, live.watched_files)
         self.service = ChatService(
             pipeline,

@@ -2,7 +2,8 @@
 
 `config/watch.py` reads and validates the file; this builds the policies of the new config (a
 word list that cannot be read refuses the reload) and swaps them in whole, with the default
-model and the fallbacks. Everything else waits for a restart.
+model, the fallbacks and the API keys of `channels.api` (a key removed there is refused from
+then on: a leaked key is revoked by editing the file). Everything else waits for a restart.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 import structlog
 
 from aibot import i18n
+from aibot.channels.api_keys import ApiKeys
 from aibot.config import LoadedConfig
 from aibot.policy.policies import Policies, PolicyHolder
 from aibot.providers.router import ProviderRouter
@@ -21,9 +23,10 @@ log = structlog.get_logger("aibot.reload")
 
 
 class LiveSettings:
-    def __init__(self, holder: PolicyHolder, router: ProviderRouter) -> None:
+    def __init__(self, holder: PolicyHolder, router: ProviderRouter, keys: ApiKeys) -> None:
         self._holder = holder
         self._router = router
+        self._keys = keys
 
     def watched_files(self) -> list[Path]:
         """The word lists of the live policies: editing one reloads like editing config.yaml."""
@@ -38,6 +41,8 @@ class LiveSettings:
         if default in self._router.providers:
             self._router.default = default  # the one owner; the catalog and the cache ask it
         self._router.fallbacks = [f for f in new.models.fallbacks if f in self._router.providers]
+        api = new.channels.api
+        self._keys.configure([k.get_secret_value() for k in api.keys], api.admin_keys)
         log.info(
             "config reloaded", reason=reason, words=len(policies.words), routes=len(new.routes)
         )
