@@ -57,3 +57,34 @@ async def test_limit_samples_reproducibly_by_seed(engine: AsyncEngine) -> None:
     assert await sample_history(engine, days=0.5, limit=5, now=NOW, seed=1) == []
     with pytest.raises(ValueError, match="positive"):
         await sample_history(engine, days=0, limit=5, now=NOW, seed=1)
+
+
+async def test_an_answer_made_with_tools_is_sampled_with_its_question(tmp_path: Path) -> None:
+    from aibot.core.messages import ToolCall, TurnRecord
+    from aibot.store.engine import migrate
+    from aibot.store.repository import Repository
+    from tests.support.databases import writer_for
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'tools.db'}")
+    await migrate(engine)
+    writer = writer_for(engine)
+    writer.start()
+    repo = Repository(engine)
+    at = NOW - 3600
+    call = ToolCall("c1", "calculator", '{"expression": "6*7"}')
+    await writer.submit(
+        repo.save_conversation("web:1", "web", "1", at),
+        *repo.add_turns(
+            "web:1",
+            [
+                TurnRecord("user", "what is 6*7?", at),
+                TurnRecord("assistant", "", at + 1, tool_calls=(call,)),
+                TurnRecord("tool", "42", at + 2, tool_call_id="c1", name="calculator"),
+                TurnRecord("assistant", "6*7 = 42", at + 3),
+            ],
+        ),
+    )
+    await writer.stop()
+    (case,) = await sample_history(engine, days=7, limit=10, now=NOW, seed=1)
+    assert (case.question, case.reference) == ("what is 6*7?", "6*7 = 42")
+    await engine.dispose()

@@ -37,7 +37,9 @@ async def archived_history(
         rows += [
             r
             for r in await read_object(bucket, stub)
-            if r["created_at"] >= since and r["role"] in ("user", "assistant")
+            if r["created_at"] >= since
+            and r["role"] in ("user", "assistant")
+            and r.get("tool_data") is None  # tool calls: not a question or an answer
         ]
     if not rows:
         return {}

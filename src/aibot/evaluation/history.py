@@ -75,7 +75,12 @@ async def sample_history(
             )
         )
         .where(
-            and_(turns.c.created_at >= now - days * DAY, turns.c.role.in_(("user", "assistant")))
+            and_(
+                turns.c.created_at >= now - days * DAY,
+                turns.c.role.in_(("user", "assistant")),
+                # An answer's tool calls: its question and final answer make the case.
+                turns.c.tool_data.is_(None),
+            )
         )
         .order_by(turns.c.session_key, turns.c.created_at, turns.c.id)
     )
