@@ -34,7 +34,7 @@ async def test_blocked_words_never_reach_the_model(
     gw = await gateway_factory(WORDS)
     for text in ["这是违 禁 詞吗", "tell me the SECRET-PLAN", "the s.e.c.r.e.t plan"]:
         status, body = await gw.chat(text, session="w")
-        assert status == 200 and body["reply"].startswith("Sorry, I can't help"), body
+        assert status == 200 and body["reply"].startswith("抱歉，这条消息我无法处理"), body
     assert fake_llm.requests == []
     status, body = await gw.chat("what did I just ask?", session="w")
     assert body["reply"] == "echo: what did I just ask?"
@@ -89,7 +89,7 @@ async def test_rate_limit_allows_exactly_n(
     gw = await gateway_factory({"policy": {"rate_limit": {"per_user": "3/minute"}}})
     replies = [(await gw.chat(f"m{i}", session="r", user_id="alice"))[1]["reply"] for i in range(5)]
     assert replies[:3] == ["echo: m0", "echo: m1", "echo: m2"]
-    assert all("try again in 20 s" in r for r in replies[3:]), replies
+    assert all("请 20 秒后再试" in r for r in replies[3:]), replies  # zh-CN: no Accept-Language
     assert len(fake_llm.requests) == 3
     assert (await gw.chat("other user", session="r2", user_id="bob"))[1][
         "reply"
@@ -105,7 +105,7 @@ async def test_daily_token_quota(gateway_factory: GatewayFactory, fake_llm: Fake
     ]
     answered = sum(reply.startswith("echo") for reply in replies)
     assert 1 <= answered < 6 and answered == len(fake_llm.requests)
-    assert all("today's quota" in reply for reply in replies[answered:]), replies
+    assert all("今天的额度已用完" in reply for reply in replies[answered:]), replies
 
 
 async def test_limits_are_shared_through_redis(
@@ -263,10 +263,10 @@ async def test_reload_applies_good_config_and_keeps_running_one_on_errors(
     words = tmp_path / "words.txt"
     words.write_text("alpha\n", encoding="utf-8")
     gw = await gateway_factory({"policy": {"sensitive_words": {"files": [str(words)]}}})
-    assert "Sorry" in (await gw.chat("alpha?"))[1]["reply"]
+    assert "抱歉" in (await gw.chat("alpha?"))[1]["reply"]
 
     words.write_text("alpha\nbravo\n", encoding="utf-8")  # the file watch picks it up
-    assert await poll_until(gw, "bravo?", lambda reply: "Sorry" in reply)
+    assert await poll_until(gw, "bravo?", lambda reply: "抱歉" in reply)
 
     config = yaml.safe_load(gw.config_path.read_text(encoding="utf-8"))
     broken = {**config, "policy": {"rate_limit": {"per_user": "lots"}}}
@@ -275,12 +275,12 @@ async def test_reload_applies_good_config_and_keeps_running_one_on_errors(
     gw.process.send_signal(signal.SIGHUP)
     assert await wait_until(lambda: "config reload rejected" in gw.log(), timeout=10)
     assert "not a rate: 'lots'" in gw.log()
-    assert "Sorry" in (await gw.chat("bravo again"))[1]["reply"]  # the old config stays
+    assert "抱歉" in (await gw.chat("bravo again"))[1]["reply"]  # the old config stays
 
     config["policy"]["sensitive_words"] = {"words": ["charlie"]}
     gw.config_path.write_text(yaml.safe_dump(config), encoding="utf-8")
     gw.process.send_signal(signal.SIGHUP)
-    assert await poll_until(gw, "charlie", lambda reply: "Sorry" in reply)
+    assert await poll_until(gw, "charlie", lambda reply: "抱歉" in reply)
     assert (await gw.chat("alpha is fine now"))[1]["reply"] == "echo: alpha is fine now"
 
 

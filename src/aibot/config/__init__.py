@@ -1,7 +1,8 @@
 """The whole `config.yaml` as one typed schema, its loading, presets and in-place editing.
 
 Import from here (`from aibot.config import Config`); the sections live in modules of their own.
-This package imports nothing else of aibot: every other room may read config, config reads none.
+This package imports nothing else of aibot but the catalog marker (`aibot.i18n.N_`, for the
+built-in sentences): every other room may read config, config reads none.
 """
 
 from aibot.config.base import ConfigError, Section, parse_duration

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from aibot.config.base import Section, parse_duration
+from aibot.i18n import N_
 
 
 class ChannelSection(Section):
@@ -116,7 +117,7 @@ class TelegramChannelConfig(ChannelSection):
         1.5, ge=1.0, description="Seconds between draft edits (Telegram limits edit rates)."
     )
     text_only_notice: str = Field(
-        "I can only read text messages for now. 目前只支持文字消息。",
+        N_("I can only read text messages for now."),
         description="Reply to photos, stickers, voice and other non-text messages.",
     )
     rating_buttons: bool = Field(True, description="Show 👍/👎 buttons under each answer.")
@@ -270,7 +271,7 @@ class WecomChannelConfig(ChannelSection):
         "text", description="markdown renders in the WeCom app only, not in WeChat (微信)."
     )
     text_only_notice: str | None = Field(
-        "I can only read text messages for now. 目前只支持文字消息。",
+        N_("I can only read text messages for now."),
         description="Reply to images, voice, files and other non-text messages; null: ignore.",
     )
     rate_limit_wait: float = Field(

@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import Field, field_validator
 
 from aibot.config.base import Section, parse_duration
+from aibot.i18n import N_
 
 
 class SessionConfig(Section):
@@ -31,7 +32,7 @@ class EventsConfig(Section):
     """What the assistant does when platforms report changes (Telegram, Feishu, WeCom)."""
 
     greeting: str | None = Field(
-        "Hi! I'm the team's AI assistant: mention me with a question. 你好！@我即可提问。",
+        N_("Hi! I'm the team's AI assistant: mention me with a question."),
         description="Sent when the bot is added to a group (or a WeCom user opens the app); "
         "null: say nothing.",
     )

@@ -10,6 +10,7 @@ from pydantic import Field, field_validator
 
 from aibot.config.base import Section, parse_duration
 from aibot.config.tools import check_zone
+from aibot.i18n import N_
 
 _RATE_RE = re.compile(r"^\s*(\d+)\s*/\s*(\d*\s*(?:ms|s|m|h|d)|second|minute|hour|day)\s*$")
 _RATE_WORDS = {"second": "1s", "minute": "1m", "hour": "1h", "day": "1d"}
@@ -44,7 +45,7 @@ class SensitiveWordsConfig(Section):
     )
     check_output: bool = Field(True, description="Also mask the words in answers (streamed too).")
     refusal: str = Field(
-        "Sorry, I can't help with that message. 抱歉，这条消息无法处理。",
+        N_("Sorry, I can't help with that message."),
         description="What a blocked user is told.",
     )
 
@@ -63,11 +64,11 @@ class RateLimitConfig(Section):
         None, ge=1, description="Model tokens a user may spend per day (UTC); null: unlimited."
     )
     message: str = Field(
-        "You're sending messages too fast. Please try again in {retry} s. 请 {retry} 秒后再试。",
+        N_("You're sending messages too fast. Please try again in {retry} s."),
         description="Told to a limited user; {retry} is the wait in seconds.",
     )
     quota_message: str = Field(
-        "You've used today's quota. It resets at 00:00 UTC. 今日额度已用完。",
+        N_("You've used today's quota. It resets at 00:00 UTC."),
         description="Told to a user over the daily token quota.",
     )
 
@@ -106,7 +107,7 @@ class AccessConfig(Section):
         description="Users who may use admin commands (/model, /stats); empty: everyone may.",
     )
     denied_message: str = Field(
-        "Sorry, you are not allowed to use this assistant. 抱歉，您没有使用权限。",
+        N_("Sorry, you are not allowed to use this assistant."),
         description="Told to a user the lists refuse (groups are refused silently).",
     )
 

@@ -17,6 +17,7 @@ import structlog
 from aibot.config import EventsConfig
 from aibot.core.messages import ReplyTarget
 from aibot.core.sessions import SessionMemory, WriteOp, Writer
+from aibot.i18n import pick, translate
 
 log = structlog.get_logger("aibot.events")
 
@@ -106,10 +107,14 @@ class PlatformEvents:
             self._on_reply()
 
     def _greeting(self, event: PlatformEvent) -> str | None:
+        """The configured sentence; the built-in greeting in `ui.default_language` (a platform
+        event names no reader), an admin's own as written."""
+        language = pick(None)
         if event.kind == "bot_added":
-            return self._config.greeting or None
+            return translate(language, self._config.greeting) if self._config.greeting else None
         if event.kind == "member_joined" and self._config.welcome and event.names:
             return self._config.welcome.replace("{names}", ", ".join(event.names))
         if event.kind == "user_entered":
-            return self._config.app_greeting or None
+            greeting = self._config.app_greeting
+            return translate(language, greeting) if greeting else None
         return None

@@ -20,6 +20,7 @@ from prometheus_client import Histogram
 from aibot.config import RateLimitConfig
 from aibot.core.pipeline import DeltaSink, Middleware, Next, TurnContext
 from aibot.core.wire_text import caller_texts
+from aibot.i18n import N_, translate
 from aibot.policy.access import Verdict
 from aibot.policy.answer_filter import StreamedAnswerFilter, mask_answer
 from aibot.policy.cache import cache_key
@@ -31,12 +32,11 @@ from aibot.policy.words import StreamGuard
 log = structlog.get_logger("aibot.policy")
 
 APPROVAL_MEMORY = 60.0  # seconds an approval is trusted before the store is asked again
-PAIRING_TEXT = (
+PAIRING_TEXT = N_(
     "This assistant needs an admin's approval first. Your pairing code is {code}; "
-    "ask an admin to run: ai-bot pairing approve {code}\n"
-    "使用前需要管理员批准。配对码：{code}"
+    "ask an admin to run: ai-bot pairing approve {code}"
 )
-PAIRING_BUSY = "Too many people are waiting for approval; please try again later. 请稍后再试。"
+PAIRING_BUSY = N_("Too many people are waiting for approval; please try again later.")
 
 
 def _refuse(
@@ -45,12 +45,15 @@ def _refuse(
     reason: str,
     text: str | None,
     retry_after: float | None = None,
+    **params: object,
 ) -> None:
     """Ends the turn with `text` (or silently with None), counted under `reason`; an API
-    channel answers `reason` as an error instead of `text`."""
+    channel answers `reason` as an error instead of `text`. `text` is a configured sentence:
+    the built-in one (a catalog msgid) is said in the chat's language, an admin's own as
+    written, with `params` filled in either way."""
     services.metrics.rejected.labels(reason).inc()
     ctx.keep_turn = False
-    ctx.reply = text
+    ctx.reply = translate(ctx.language, text, **params) if text else None
     ctx.refusal = reason
     ctx.retry_after = retry_after
     ctx.finished = True
@@ -97,9 +100,7 @@ class AccessPolicyStage(_PolicyStage):
             user=inbound.user_id,
             pending=code is not None,
         )
-        _refuse(
-            ctx, self._services, "pairing", PAIRING_TEXT.format(code=code) if code else PAIRING_BUSY
-        )
+        _refuse(ctx, self._services, "pairing", PAIRING_TEXT if code else PAIRING_BUSY, code=code)
 
     async def _approved(self, channel: str, user: str) -> bool:
         now, approved = time.monotonic(), self._services.approved
@@ -157,8 +158,9 @@ class RateLimitStage(_PolicyStage, Middleware):
                         ctx,
                         self._services,
                         "rate_limit",
-                        limits.message.format(retry=math.ceil(wait)),
+                        limits.message,
                         wait,
+                        retry=math.ceil(wait),
                     )
                     return
             quota = limits.daily_tokens_per_user

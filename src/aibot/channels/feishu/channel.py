@@ -32,14 +32,15 @@ from aibot.core.events import PlatformEvent
 from aibot.core.feedback import parse_button
 from aibot.core.messages import Inbound, Outbound, ReplyTarget
 from aibot.core.pipeline import DeltaSink
+from aibot.i18n import N_, pick, translate
 
 log = structlog.get_logger("aibot.feishu")
 
 PART_GAP = 0.25
 # Feishu refused the content itself (bad parameter, card build failure): plain text may pass.
 FORMAT_ERRORS = {230001, 230099}
-RATED = "Thanks for the feedback! 感谢反馈！"
-NOT_RATED = "This answer can no longer be rated. 无法评价此回答。"
+RATED = N_("Thanks for the feedback!")
+NOT_RATED = N_("This answer can no longer be rated.")
 
 
 class FeishuChannel:
@@ -143,7 +144,7 @@ class FeishuChannel:
         return {
             "toast": {
                 "type": "success" if rated else "info",
-                "content": RATED if rated else NOT_RATED,
+                "content": translate(pick(None), RATED if rated else NOT_RATED),
             }
         }
 

@@ -38,11 +38,12 @@ from aibot.core.events import PlatformEvent
 from aibot.core.feedback import button_data, parse_button
 from aibot.core.messages import Inbound, Outbound, ReplyTarget
 from aibot.core.pipeline import DeltaSink
+from aibot.i18n import N_, pick, translate
 
 log = structlog.get_logger("aibot.telegram")
 
-RATED = "Thanks for the feedback! 感谢反馈！"
-NOT_RATED = "This answer can no longer be rated. 无法评价此回答。"
+RATED = N_("Thanks for the feedback!")
+NOT_RATED = N_("This answer can no longer be rated.")
 
 
 class TelegramChannel:
@@ -145,7 +146,7 @@ class TelegramChannel:
                     "sendMessage",
                     chat_id=item.chat_id,
                     message_thread_id=item.thread_id,
-                    text=self._config.text_only_notice,
+                    text=translate(pick(item.locale), self._config.text_only_notice),
                     reply_parameters={
                         "message_id": item.reply_to,
                         "allow_sending_without_reply": True,
@@ -163,7 +164,7 @@ class TelegramChannel:
             await self.api.call(
                 "answerCallbackQuery",
                 callback_query_id=press.query_id,
-                text=RATED if rated else NOT_RATED,
+                text=translate(pick(press.locale), RATED if rated else NOT_RATED),
             )
 
     def router(self) -> APIRouter | None:

@@ -60,6 +60,7 @@ class Notice:
     chat_id: int
     thread_id: int | None
     reply_to: int
+    locale: str | None = None  # the sender's language_code: the notice is said in it
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,6 +70,7 @@ class ButtonPress:
     query_id: str
     user_id: str
     data: str
+    locale: str | None = None  # the presser's language_code: the toast is said in it
 
 
 def utf16_slice(text: str, offset: int, length: int) -> str:
@@ -97,7 +99,12 @@ class UpdateReader:
         query = update.get("callback_query")
         if isinstance(query, dict) and isinstance(query.get("id"), str):
             sender = query.get("from") or {}
-            return ButtonPress(query["id"], str(sender.get("id", "")), str(query.get("data", "")))
+            return ButtonPress(
+                query["id"],
+                str(sender.get("id", "")),
+                str(query.get("data", "")),
+                _language_code(sender),
+            )
         membership = update.get("my_chat_member")
         if isinstance(membership, dict):
             return self._bot_membership(update, membership)
@@ -124,7 +131,7 @@ class UpdateReader:
             return None
         thread = message.get("message_thread_id") if message.get("is_topic_message") else None
         if text is None:
-            return Notice(chat["id"], thread, message["message_id"])
+            return Notice(chat["id"], thread, message["message_id"], _language_code(sender))
         prompt = self._strip_mention(text, message.get("entities") or []) if group else text
         if not prompt.strip():
             return None
@@ -145,7 +152,6 @@ class UpdateReader:
         key = f"{CHANNEL}:{chat['id']}" + (f":{thread}" if thread else "")
         if group and self._config.group_sessions == "per_user":
             key += f":u{user}"
-        language = sender.get("language_code")  # the sender's Telegram app language
         return Inbound(
             channel=CHANNEL,
             session_key=key,
@@ -158,7 +164,7 @@ class UpdateReader:
             target=TelegramReply(thread, message["message_id"] if group else None).target(
                 chat["id"],
                 "group" if group else "private",
-                locale_hint(language if isinstance(language, str) else None),
+                _language_code(sender),
             ),
         )
 
@@ -254,3 +260,9 @@ class UpdateReader:
         for start, end in sorted(cuts, reverse=True):
             encoded = encoded[: start * 2] + encoded[end * 2 :]
         return encoded.decode("utf-16-le")
+
+
+def _language_code(sender: dict[str, Any]) -> str | None:
+    """The language of the sender's Telegram app, bounded; None when absent or not text."""
+    code = sender.get("language_code")
+    return locale_hint(code) if isinstance(code, str) else None

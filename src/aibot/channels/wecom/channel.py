@@ -30,6 +30,7 @@ from aibot.core.errors import SendError
 from aibot.core.events import PlatformEvent
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
+from aibot.i18n import pick, translate
 
 log = structlog.get_logger("aibot.wecom")
 
@@ -112,7 +113,8 @@ class WecomChannel:
             and self._config.text_only_notice
             and self._first_time(item.key)
         ):
-            self._spawn(self._notify(item.user, self._config.text_only_notice))
+            notice = translate(pick(None), self._config.text_only_notice)  # WeCom sends no locale
+            self._spawn(self._notify(item.user, notice))
 
     def _first_time(self, key: str) -> bool:
         if key in self._noticed:
