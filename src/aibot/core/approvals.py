@@ -15,30 +15,18 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 import structlog
 
 from aibot.core.commands import parse_command
-from aibot.core.messages import Inbound, ReplyTarget, ToolCall
-from aibot.core.sessions import WriteOp, Writer
+from aibot.core.messages import Inbound, ToolCall
+from aibot.core.outbox_rows import OutboxRows
+from aibot.core.sessions import Writer
 from aibot.core.tools import ToolCaller
 
 log = structlog.get_logger("aibot.tools")
 
 Question = Callable[[str, str, str], str]  # (language, tool, arguments) → the question
-
-
-class OutboxRows(Protocol):
-    def enqueue_outbox(
-        self,
-        inbox_id: int | None,
-        channel: str,
-        session_key: str,
-        target: ReplyTarget,
-        text: str,
-        now: float,
-    ) -> WriteOp: ...
 
 
 @dataclass(slots=True)

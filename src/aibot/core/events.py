@@ -16,6 +16,7 @@ import structlog
 
 from aibot.config import EventsConfig
 from aibot.core.messages import ReplyTarget
+from aibot.core.outbox_rows import OutboxRows
 from aibot.core.sessions import SessionMemory, WriteOp, Writer
 from aibot.i18n import pick, translate
 
@@ -34,19 +35,9 @@ class PlatformEvent:
     names: tuple[str, ...] = ()  # who joined, entered or changed
 
 
-class EventStore(Protocol):
+class EventStore(OutboxRows, Protocol):
     def record_event(
         self, channel: str, event_id: str, chat_key: str, kind: str, now: float
-    ) -> WriteOp: ...
-
-    def enqueue_outbox(
-        self,
-        inbox_id: int | None,
-        channel: str,
-        session_key: str,
-        target: ReplyTarget,
-        text: str,
-        now: float,
     ) -> WriteOp: ...
 
     def reset_chat(self, chat_key: str, now: float) -> WriteOp: ...

@@ -23,6 +23,7 @@ from aibot.core.errors import QueueFull, StaleWrite
 from aibot.core.message_size import clip
 from aibot.core.messages import Inbound, InboxRow, ReplyTarget
 from aibot.core.notices import failure_notice
+from aibot.core.outbox_rows import OutboxRows
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService
 from aibot.core.sessions import WriteOp, Writer
@@ -32,7 +33,7 @@ from aibot.ops.metrics import Metrics
 log = structlog.get_logger("aibot.inbox")
 
 
-class InboxStore(Protocol):
+class InboxStore(OutboxRows, Protocol):
     async def pending_inbox(
         self, limit: int, exclude_ids: set[int], exclude_channels: frozenset[str] = ...
     ) -> list[InboxRow]: ...
@@ -55,16 +56,6 @@ class InboxStore(Protocol):
 
     def finish_inbox(
         self, inbox_id: int, status: str, now: float, error: str | None = None
-    ) -> WriteOp: ...
-
-    def enqueue_outbox(
-        self,
-        inbox_id: int | None,
-        channel: str,
-        session_key: str,
-        target: ReplyTarget,
-        text: str,
-        now: float,
     ) -> WriteOp: ...
 
 
