@@ -14,7 +14,11 @@ TEST_STAMP    := $(VENV)/.test-$(HASH)
 # fixtures (a fuzz rig, an in-process console) are built once.
 PYTEST_PARALLEL ?= -n auto --dist loadfile
 
-.PHONY: run test lint bench locust clean api-docs
+# The lock files pin what pyproject.toml's ranges resolve to, for Linux and macOS on Python 3.11+.
+UV      := $(firstword $(wildcard $(BIN)/uv) uv)
+COMPILE := $(UV) pip compile pyproject.toml --universal --python-version 3.11 --quiet
+
+.PHONY: run test lint lock audit bench locust clean api-docs
 
 $(RUNTIME_STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit("ai-bot needs Python 3.11 or newer (found %s)" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -43,6 +47,16 @@ lint: $(TEST_STAMP)
 	$(BIN)/ruff check src tests bench
 	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy src tests
+
+## lock: pin the dependency set after any change to pyproject.toml's dependencies
+## (requirements.lock: runtime; requirements-test.lock: runtime + the test tools); commit both
+lock:
+	$(COMPILE) -o requirements.lock
+	$(COMPILE) --extra test -o requirements-test.lock
+
+## audit: known vulnerabilities (PyPI's advisory data, needs https://pypi.org) in the locked set
+audit: $(TEST_STAMP)
+	$(BIN)/pip-audit --strict --progress-spinner off --no-deps --disable-pip -r requirements-test.lock
 
 ## bench: throughput, latency, memory and cold start against a zero-latency fake model
 bench: $(RUNTIME_STAMP)
