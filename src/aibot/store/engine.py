@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from aibot.ops.file_modes import private_database
 from aibot.store import mysql
+from aibot.store.liveness import ping_when_idle
 from aibot.store.schema import metadata
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
@@ -76,9 +77,9 @@ def create_engine(url: str, *, secure_delete: bool = False) -> AsyncEngine:
         # READ COMMITTED as on PostgreSQL (InnoDB's REPEATABLE READ adds gap locks that make
         # concurrent inserts deadlock); connections recycled before the server's idle timeout.
         options = {"isolation_level": "READ COMMITTED", "pool_recycle": 1800}
-    return create_async_engine(
-        async_url(url), pool_size=10, max_overflow=10, pool_pre_ping=True, **options
-    )
+    engine = create_async_engine(async_url(url), pool_size=10, max_overflow=10, **options)
+    ping_when_idle(engine)  # instead of pool_pre_ping's round trip before every checkout
+    return engine
 
 
 def head_revision() -> str:
