@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import os
 import sqlite3
 import time
 from collections.abc import AsyncIterator, Callable
@@ -151,6 +152,13 @@ class Rig:
             + len(self.feishu.ops("create"))
             + len(self.receiver.received)
         )
+
+    def cpu_seconds(self) -> float:
+        """CPU time the gateway process has used so far (user + system, every thread)."""
+        assert self.gw.process is not None
+        stat = Path(f"/proc/{self.gw.process.pid}/stat").read_text()
+        fields = stat.rsplit(")", 1)[1].split()  # after "(name)": state is field 3
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
     async def healthy(self) -> bool:
         async with self.http.get(f"{self.gw.url}/healthz") as response:
