@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from tests.fakes.openai_server import CallTools, FakeOpenAI
@@ -76,6 +77,9 @@ async def test_stdio_server_answers_times_out_restarts_and_hides_what_is_not_all
     _, body = await gw.chat("天气 上海", session="w")
     assert body["reply"] == "tools said: 上海: 多云 8°C", body
     assert len(starts.read_text().split()) == 2  # started once, restarted once
+    async with aiohttp.ClientSession() as http, http.get(f"{gw.url}/readyz") as response:
+        mcp = (await response.json())["mcp"]["weather"]
+    assert mcp == {"running": True, "starts": 2, "tools": 5, "error": None}
 
     outcomes = [target.rsplit(" ", 1)[1] for _, target in tool_audit(gw)]
     assert outcomes == ["ok", "unavailable", "timeout", "error", "ok"]

@@ -394,5 +394,6 @@ class Gateway:
             "provider": provider,
             "channels": channels,
             "queue": {"waiting": self.dispatcher.queued},
+            "mcp": self.tools.status(),  # started on first use; never blocks readiness
         }
         return dict(self.masker.mask_strings(readiness))

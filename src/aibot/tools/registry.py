@@ -22,6 +22,7 @@ from aibot.core.tools import ToolCaller, ToolOutcome, matches
 from aibot.ops.logging import SecretMasker
 from aibot.ops.metrics import Metrics
 from aibot.tools.base import ToolFailed, ToolSource
+from aibot.tools.mcp_server import McpServer
 
 log = structlog.get_logger("aibot.tools")
 
@@ -69,6 +70,12 @@ class ToolRegistry:
                     self._owners[tool.name] = source
                     found.append(tool)
         return found
+
+    def status(self) -> dict[str, dict[str, object]]:
+        """Each MCP server's state for /readyz and the console: running, starts, tools, error."""
+        return {
+            source.name: source.status() for source in self.sources if isinstance(source, McpServer)
+        }
 
     async def close(self) -> None:
         for source in self.sources:
