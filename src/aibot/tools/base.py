@@ -34,4 +34,7 @@ class ToolSource(Protocol):
 
     def needs_confirm(self, name: str) -> bool: ...
 
+    def status(self) -> dict[str, object] | None:
+        """What /readyz shows of it (a server's state); None for in-process tools."""
+
     async def close(self) -> None: ...

@@ -81,5 +81,8 @@ class Builtins:
     def needs_confirm(self, name: str) -> bool:
         return name in self._confirm
 
+    def status(self) -> dict[str, object] | None:
+        return None
+
     async def close(self) -> None:
         return None

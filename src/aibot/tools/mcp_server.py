@@ -102,7 +102,7 @@ class McpServer:
             with contextlib.suppress(Exception, asyncio.CancelledError):
                 await asyncio.wait_for(self._supervisor, 10)
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> dict[str, object] | None:
         return {
             "running": self._client is not None,
             "starts": self.starts,

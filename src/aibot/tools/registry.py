@@ -22,7 +22,6 @@ from aibot.core.tools import ToolCaller, ToolOutcome, matches
 from aibot.ops.logging import SecretMasker
 from aibot.ops.metrics import Metrics
 from aibot.tools.base import ToolFailed, ToolSource
-from aibot.tools.mcp_server import McpServer
 
 log = structlog.get_logger("aibot.tools")
 
@@ -73,9 +72,8 @@ class ToolRegistry:
 
     def status(self) -> dict[str, dict[str, object]]:
         """Each MCP server's state for /readyz and the console: running, starts, tools, error."""
-        return {
-            source.name: source.status() for source in self.sources if isinstance(source, McpServer)
-        }
+        states = {source.name: source.status() for source in self.sources}
+        return {name: state for name, state in states.items() if state is not None}
 
     async def close(self) -> None:
         for source in self.sources:
