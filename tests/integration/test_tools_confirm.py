@@ -28,14 +28,15 @@ async def test_confirm_tool_waits_for_approve_or_deny(
     fake_llm.reply = answer_from_tools
     async with CallbackReceiver(secret=CALLBACK_SECRET) as receiver:
         gw = await gateway_factory(confirm_config(receiver))
-        fake_llm.script(CALC)
-        await post_message(gw, "m1", "what is six times seven", session="c1")
+        fake_llm.script(CallTools((("calculator", '{"expression": "13812345678*2"}'),)))
+        await post_message(gw, "m1", "double my phone number", session="c1")
         (question,) = await receiver.wait_for(1)
         assert "calculator" in question["text"] and "/approve" in question["text"]
+        assert "[phone]" in question["text"] and "13812345678" not in question["text"]
         assert len(fake_llm.chat_requests()) == 1  # the turn waits
         await post_message(gw, "m2", "/approve", session="c1")
         answer = (await receiver.wait_for(2))[1]
-        assert answer["text"] == "tools said: 42", answer
+        assert answer["text"] == "tools said: 27624691356", answer
 
         fake_llm.script(CALC)
         await post_message(gw, "m3", "again please", session="c1")

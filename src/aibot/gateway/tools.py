@@ -77,10 +77,13 @@ def build_tools(
         audit=audit,
     )
     timeout = config.tools.confirm_timeout
-    approvals = Approvals(
-        repository, writer, on_reply, clock, question_text(max(1, round(timeout / 60))),
-        timeout=timeout,
-    )  # fmt: skip
+    ask = question_text(max(1, round(timeout / 60)))
+
+    def question(language: str, tool: str, arguments: str) -> str:
+        """The arguments are shown with secrets and personal data masked, as in the audit."""
+        return ask(language, tool, str(masker.mask(arguments, pii=True)))
+
+    approvals = Approvals(repository, writer, on_reply, clock, question, timeout=timeout)
     loop = ToolLoop(
         registry,
         LoopLimits(config.tools.max_rounds, config.tools.budget),
