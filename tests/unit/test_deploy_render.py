@@ -448,3 +448,12 @@ def test_deploy_prints_or_writes_from_the_current_config(tmp_path: Path) -> None
     container = deployment["spec"]["template"]["spec"]["containers"][0]
     assert container["image"] == "registry.example.org/ai-bot:1.0"
     assert container["ports"] == [{"name": "http", "containerPort": 9100}]
+
+
+def test_container_config_serves_the_domain_it_is_deployed_under() -> None:
+    """The Ingress sends `Host: <domain>`: without it in allowed_hosts every request is a 421."""
+    options = DeployOptions(domain="bot.example.com")
+    config = yaml.safe_load(render("compose", options)["deploy/compose/config.yaml"])
+    assert config["server"]["allowed_hosts"] == ["bot.example.com"]
+    bare = yaml.safe_load(render("compose", DeployOptions())["deploy/compose/config.yaml"])
+    assert bare["server"]["allowed_hosts"] == []

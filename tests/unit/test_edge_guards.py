@@ -75,8 +75,8 @@ async def test_a_foreign_host_is_refused_with_421_before_any_route(kind: str) ->
     assert start["status"] == 421
     ok = await answered(guard, scope("127.0.0.1", {"Host": "localhost:18789"}, kind))
     assert ok[0]["status"] == 200
-    probe = {**evil, "path": "/healthz"}
-    assert (await answered(guard, probe))[0]["status"] == 200
+    for path in ("/healthz", "/readyz", "/metrics"):  # probes and scrapes come by address
+        assert (await answered(guard, {**evil, "path": path}))[0]["status"] == 200
     assert (await answered(guard, scope("127.0.0.1", {}, kind)))[0].get("status") in (421, None)
 
 

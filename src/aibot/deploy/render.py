@@ -125,6 +125,7 @@ def container_config(options: DeployOptions, storage_url: str, redis_url: str) -
         {
             "port": options.port,
             "public_url": json.dumps(options.public_url),
+            "allowed_hosts": json.dumps([options.domain] if options.domain else []),
             "storage_url": storage_url,
             "redis_url": redis_url,
         },

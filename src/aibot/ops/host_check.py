@@ -4,8 +4,8 @@ Without it a site can point a name it controls at 127.0.0.1 (DNS rebinding) and 
 "same-origin" with the gateway as far as the browser knows, could use the open loopback web
 page and read any answer. A browser always sends the name it resolved as `Host`, so a request
 for a name the gateway does not own is refused with 421 Misdirected Request — WebSocket upgrades
-too — before any route runs. The health probes stay reachable by address (orchestrators probe
-a pod by its IP).
+too — before any route runs. The health probes and `/metrics` stay reachable by any name
+(orchestrators probe a pod by its IP, Prometheus scrapes it by service name).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from aibot.i18n import pick, translate
 log = structlog.get_logger("aibot.host_check")
 
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
-PROBES = frozenset({"/healthz", "/readyz"})
+PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 _LOGGED_MAX = 20  # distinct refused names logged, so a flood cannot fill the log
 
 
