@@ -47,6 +47,7 @@ SERVICE_USER=ai-bot
 ACME_ROOT=/var/www/letsencrypt
 VENV="$PREFIX/venv"
 DONE=()
+INITIAL_ADMIN=""
 
 die() { echo "install.sh: $*" >&2; exit 2; }
 
@@ -208,14 +209,50 @@ EOF
 
 # -- rendered artefacts --------------------------------------------------------------------
 # The installed ai-bot renders them; a dry run (nothing installed) uses the one on PATH.
-ai_bot() {
+ai_bot_path() {
   if [ -x "$ROOT$VENV/bin/ai-bot" ]; then
-    "$ROOT$VENV/bin/ai-bot" "$@"
+    echo "$ROOT$VENV/bin/ai-bot"
   elif [ "$DRY_RUN" = 1 ] && command -v ai-bot >/dev/null 2>&1; then
-    ai-bot "$@"
+    command -v ai-bot
   else
     die "ai-bot is not installed in $VENV"
   fi
+}
+
+ai_bot() {
+  local command
+  command="$(ai_bot_path)" || exit 2
+  "$command" "$@"
+}
+
+# The first console admin, with a random one-time password in a 0600 file only root reads; the
+# console makes it choose its own at the first sign-in. An existing account is never touched.
+# It runs as the service user, in the data directory, so the store it creates is the service's.
+create_initial_admin() {
+  local file="$CONFIG_DIR/initial-admin.txt" staged="$DATA_DIR/initial-admin.txt"
+  local config=() as_service=() command
+  if [ -f "$ROOT$CONFIG_DIR/config.yaml" ]; then config=(--config "$ROOT$CONFIG_DIR/config.yaml"); fi
+  log "creating the first console admin (unless an account exists)"
+  if ! writes_files; then
+    printf '+ (cd %q && runuser -u %q -- ai-bot admin create-initial --file %q)\n' \
+      "$DATA_DIR" "$SERVICE_USER" "$staged"
+    printf '+ mv %q %q (mode 0600)\n' "$staged" "$file"
+    return
+  fi
+  if [ "$DRY_RUN" = 0 ]; then as_service=(runuser -u "$SERVICE_USER" --); fi
+  command="$(ai_bot_path)" || exit 2
+  rm -f "$ROOT$staged"
+  (cd "$ROOT$DATA_DIR" && "${as_service[@]}" "$command" admin create-initial \
+    --file "$ROOT$staged" "${config[@]}") || die "could not create the first console admin"
+  if [ ! -f "$ROOT$staged" ]; then
+    DONE+=("console accounts already exist: none was created, no password was reset")
+    return
+  fi
+  mv -f "$ROOT$staged" "$ROOT$file"
+  chmod 0600 "$ROOT$file"
+  run chown root:root "$ROOT$file"
+  INITIAL_ADMIN="$file"
+  DONE+=("first console admin 'admin', its one-time password in $file (0600, root only)")
 }
 
 render() {
@@ -298,6 +335,11 @@ summary() {
   local line
   for line in "${DONE[@]}"; do echo "  - $line"; done
   echo
+  if [ -n "$INITIAL_ADMIN" ]; then
+    echo "Console sign-in: user admin, password in $INITIAL_ADMIN (sudo cat $INITIAL_ADMIN);"
+    echo "the console asks for a new password at once. Delete the file afterwards."
+    echo
+  fi
   if [ -f "$ROOT$CONFIG_DIR/config.yaml" ]; then
     echo "Next: check it with  sudo systemctl status ai-bot  and  curl -s http://127.0.0.1:$PORT/readyz"
     return
@@ -316,6 +358,7 @@ main() {
   create_dirs
   install_venv
   write_secrets
+  create_initial_admin
   install_units
   if [ "$NGINX" = 1 ]; then install_site; fi
   if [ "$FIREWALL" = 1 ]; then configure_firewall; fi

@@ -114,6 +114,12 @@ ENDPOINTS = [
     Endpoint("GET", "/admin/users"),
     Endpoint("POST", "/admin/users/{user_id}/signout"),
     Endpoint("POST", "/admin/logout"),
+    Endpoint("GET", "/admin/schedules"),
+    Endpoint("POST", "/admin/schedules/{name}/pause"),
+    Endpoint("POST", "/admin/schedules/{name}/resume"),
+    Endpoint("POST", "/admin/schedules/{name}/run"),
+    Endpoint("GET", "/admin/account/password"),
+    Endpoint("POST", "/admin/account/password"),
 ]
 HTTP_ENDPOINTS = [e for e in ENDPOINTS if e.method != "WEBSOCKET"]
 PUBLIC = {(e.method, e.path) for e in ENDPOINTS if e.public}

@@ -105,13 +105,22 @@ def test_full_install_with_domain(stubs: Path, tmp_path: Path) -> None:
         position = run.index(command, position + 1)
     assert not any(c.startswith("systemctl restart ai-bot") for c in run)  # no config yet
 
-    assert files_under(root) == {
+    assert {f for f in files_under(root) if not f.startswith("var/lib/ai-bot/data/")} == {
         "etc/ai-bot/.env",
+        "etc/ai-bot/initial-admin.txt",
         "etc/systemd/system/ai-bot.service",
         "etc/systemd/system/ai-bot-maintenance.service",
         "etc/systemd/system/ai-bot-maintenance.timer",
         "etc/nginx/sites-available/ai-bot.conf",
     }
+    # The first console admin: in the store the service will use, its password root-only.
+    assert (root / "var/lib/ai-bot/data/ai-bot.db").is_file()
+    initial = root / "etc/ai-bot/initial-admin.txt"
+    assert stat.S_IMODE(initial.stat().st_mode) == 0o600
+    credentials = initial.read_text()
+    assert "user: admin" in credentials and "password: " in credentials
+    assert f"chown root:root {root}/etc/ai-bot/initial-admin.txt" in run
+    assert "password in /etc/ai-bot/initial-admin.txt" in result.stdout
     env_file = root / "etc/ai-bot/.env"
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
     assert stat.S_IMODE((root / "etc/ai-bot").stat().st_mode) == 0o750
@@ -154,6 +163,8 @@ def test_full_install_with_domain(stubs: Path, tmp_path: Path) -> None:
     )
     assert again.returncode == 0, again.stderr
     assert env_file.read_text().splitlines()[-1] == key_line  # the secret is kept
+    assert initial.read_text() == credentials  # the admin is never reset
+    assert "none was created, no password was reset" in again.stdout
     assert "new AIBOT_API_KEY" not in again.stdout
     assert (root / "etc/systemd/system/ai-bot.service").read_text() == units["ai-bot.service"]
 
@@ -184,6 +195,10 @@ def test_dry_run_without_root_writes_nothing(stubs: Path, tmp_path: Path) -> Non
         "--data-dir /var/lib/ai-bot --user ai-bot" in run
     )
     assert "mkdir -p -m 0750 /etc/ai-bot" in run
+    assert (
+        "(cd /var/lib/ai-bot && runuser -u ai-bot -- ai-bot admin create-initial --file "
+        "/var/lib/ai-bot/initial-admin.txt)" in run
+    )
     assert not any(c.startswith("ufw") for c in run)
     assert "dry run: nothing was changed" in result.stdout
 

@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 
 from aibot.admin.auth import LOGIN_COOKIE, LoginRefused, allowed, new_login_token, tokens_match
 from aibot.admin.page import HERE, AdminRoute, Call, read_form, secured
+from aibot.admin.pages_account import ACCOUNT_PAGE, ALLOWED_BEFORE_CHANGE, AccountPages
 from aibot.admin.pages_keys import KeyPages
 from aibot.admin.pages_records import RecordPages
 from aibot.admin.pages_schedules import SchedulePages
@@ -23,7 +24,7 @@ from aibot.admin.port import AdminPortSplit
 from aibot.admin.roles import Role
 
 
-class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages):
+class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages, AccountPages):
     def routes(self) -> list[AdminRoute]:
         viewer, operator, admin = Role.VIEWER, Role.OPERATOR, Role.ADMIN
         return [
@@ -54,6 +55,8 @@ class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages):
             AdminRoute("GET", "/admin/users", admin, self.users_page),
             AdminRoute("POST", "/admin/users/{user_id}/signout", admin, self.sign_out_user),
             AdminRoute("POST", "/admin/logout", viewer, self.logout),
+            AdminRoute("GET", ACCOUNT_PAGE, viewer, self.password_page),
+            AdminRoute("POST", ACCOUNT_PAGE, viewer, self.change_password),
         ]
 
     def mount(self, app: FastAPI) -> None:
@@ -75,6 +78,10 @@ class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages):
                 if route.method == "GET" and not route.path.startswith("/admin/api/"):
                     return secured(RedirectResponse("/admin/login", 303))
                 return self.error(None, 401, "Sign in first.")
+            if who.user.must_change_password and route.path not in ALLOWED_BEFORE_CHANGE:
+                if route.method == "GET" and not route.path.startswith("/admin/api/"):
+                    return secured(RedirectResponse(ACCOUNT_PAGE, 303))
+                return self.error(who, 403, "Change your password first.")
             form: dict[str, str] = {}
             if route.method != "GET":
                 form = await read_form(request)

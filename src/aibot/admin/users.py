@@ -26,6 +26,7 @@ class AdminUser:
     password_hash: str
     totp_secret: str | None
     totp_last_step: int | None
+    must_change_password: bool = False
 
 
 class UserExists(ValueError):
@@ -40,7 +41,13 @@ class AdminUsers:
         self._cipher = cipher
 
     async def create(
-        self, name: str, role: Role, password: str, totp_secret: str | None = None
+        self,
+        name: str,
+        role: Role,
+        password: str,
+        totp_secret: str | None = None,
+        *,
+        must_change: bool = False,
     ) -> AdminUser:
         name = name.strip()
         if not name or len(name) > NAME_MAX or not name.isprintable():
@@ -55,6 +62,7 @@ class AdminUsers:
                         role=role.label,
                         password_hash=hashed,
                         totp_secret=self._cipher.seal_optional(totp_secret),
+                        must_change_password=int(must_change),
                         created_at=now,
                         updated_at=now,
                     )
@@ -62,7 +70,7 @@ class AdminUsers:
         except IntegrityError:
             raise UserExists(f"a user named {name!r} already exists") from None
         user_id = int(result.inserted_primary_key[0])  # type: ignore[index]
-        return AdminUser(user_id, name, role, hashed, totp_secret, None)
+        return AdminUser(user_id, name, role, hashed, totp_secret, None, must_change)
 
     async def count(self) -> int:
         async with self.engine.connect() as connection:
@@ -86,7 +94,10 @@ class AdminUsers:
         return [self._user(row) for row in rows]
 
     async def set_password(self, name: str, password: str) -> bool:
-        return await self._update(name, password_hash=hash_password(password))
+        """A new password (it also lifts a pending "change your password")."""
+        return await self._update(
+            name, password_hash=hash_password(password), must_change_password=0
+        )
 
     async def set_totp(self, name: str, secret: str | None) -> bool:
         return await self._update(
@@ -127,4 +138,5 @@ class AdminUsers:
             row.password_hash,
             self._cipher.open_optional(row.totp_secret),
             row.totp_last_step,
+            bool(row.must_change_password),
         )

@@ -7,9 +7,12 @@ done by "cli" from "local".
 
 from __future__ import annotations
 
+import os
+import secrets
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
@@ -199,3 +202,54 @@ def _print_totp(name: str, secret: str) -> None:
     console.print("Add this key to an authenticator app (it is shown only now):", highlight=False)
     console.print(f"  key: {secret}", highlight=False)
     console.print(f"  uri: {provisioning_uri(secret, name)}", highlight=False, soft_wrap=True)
+
+
+@admin_app.command("create-initial")
+def create_initial(
+    file: Annotated[
+        str,
+        typer.Option(help="Where to write the name and one-time password (mode 0600)."),
+    ] = "initial-admin.txt",
+    name: Annotated[str, typer.Option(help="The admin's login name.")] = "admin",
+    config: ConfigOption = None,
+) -> None:
+    """Create the first console admin with a random one-time password, unless any account
+    exists (then nothing is created or changed). The console asks for a new password at the
+    first sign-in. install.sh runs this."""
+    from aibot.admin.roles import Role
+
+    password = secrets.token_urlsafe(18)
+    loaded = load_or_exit(config)
+    text = (
+        "# ai-bot: the first admin of the console, made by the installer.\n"
+        f"# Sign in at {loaded.config.server.local_url}/admin/login (or your public address);\n"
+        "# the console asks for a new password at once. Delete this file afterwards.\n"
+        f"user: {name}\npassword: {password}\n"
+    )
+
+    async def create(store: Store) -> bool:
+        if await store.users.count():
+            return False
+        write_private(Path(file), text)  # first: an account whose password is lost helps nobody
+        await store.users.create(name, Role.ADMIN, password, must_change=True)
+        await store.record("user.create", f"{name} role=admin (initial, must change password)")
+        return True
+
+    try:
+        created = _run(config, create)
+    except OSError as exc:
+        fail(f"cannot write {file}: {exc.strerror}")
+    if not created:
+        typer.echo("console accounts already exist: none was created or changed", err=True)
+        return
+    typer.echo(f"created the console admin '{name}'; its one-time password is in {file}", err=True)
+
+
+def write_private(path: Path, text: str) -> None:
+    """Replaces `path` with `text`, readable by its owner only from the first byte."""
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.unlink(missing_ok=True)
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+        out.write(text)
+    os.replace(temporary, path)
