@@ -3,6 +3,7 @@ DNS rebinding, and `X-Forwarded-For`/`-Proto` read only from configured proxies.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from starlette.types import Receive, Scope, Send
 
 from aibot.ops.forwarded import forwarded_client, networks
 from aibot.ops.host_check import HostCheck, allowed_hosts, host_allowed, host_name
+from tests.support.cli import ai_bot
 
 
 def scope(peer: str, headers: dict[str, str], kind: str = "http") -> Scope:
@@ -100,3 +102,9 @@ def test_forwarded_headers_count_only_from_a_configured_proxy() -> None:
         scope("127.0.0.1", {"X-Forwarded-For": "x, nonsense"}), networks(["127.0.0.1"])
     )
     assert junk["client"][0] == "127.0.0.1"
+
+
+async def test_run_refuses_a_trusted_proxy_that_is_no_address(tmp_path: Path) -> None:
+    run = await ai_bot(tmp_path, "run", "--trusted-proxy", "nginx.local")
+    assert run.code != 0
+    assert "--trusted-proxy: not an IP address or network: nginx.local" in run.output

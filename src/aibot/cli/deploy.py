@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from aibot.cli.common import ConfigOption, console, fail, load_or_exit
+from aibot.i18n import terminal_language, translate
 
 
 class Kind(StrEnum):
@@ -119,10 +120,13 @@ def deploy(
         fail(str(exc))
     if kind.value == "nginx" and not options.trusted_proxies:
         typer.echo(
-            "note: behind this nginx, run the gateway with --trusted-proxy 127.0.0.1 "
-            "--trusted-proxy ::1 (or server.trusted_proxies), else every client has nginx's "
-            "address (`ai-bot deploy systemd --trusted-proxy 127.0.0.1` renders it; install.sh "
-            "does this)",
+            translate(
+                terminal_language(),
+                "note: behind this nginx, run the gateway with --trusted-proxy 127.0.0.1 "
+                "--trusted-proxy ::1 (or set server.trusted_proxies), else every client has "
+                "nginx's address (`ai-bot deploy systemd --trusted-proxy 127.0.0.1` renders "
+                "it; install.sh does this)",
+            ),
             err=True,
         )
     if out is None:

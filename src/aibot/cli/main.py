@@ -21,6 +21,7 @@ from aibot.cli.data_key import data_key_app
 from aibot.cli.deploy import deploy as deploy_command
 from aibot.cli.eval import evaluate as eval_command
 from aibot.cli.pairing import pairing_app
+from aibot.i18n import terminal_language, translate
 
 app = typer.Typer(
     name="ai-bot",
@@ -87,8 +88,14 @@ def run(
     for proxy in trusted_proxy or ():
         try:
             ipaddress.ip_network(proxy.strip(), strict=False)
-        except ValueError as exc:
-            fail(f"--trusted-proxy: {exc}")
+        except ValueError:
+            fail(
+                translate(
+                    terminal_language(),
+                    "--trusted-proxy: not an IP address or network: {value}",
+                    value=proxy,
+                )
+            )
         loaded.config.server.trusted_proxies.append(proxy.strip())
     serve(loaded)
 
