@@ -7,13 +7,12 @@ from __future__ import annotations
 
 import asyncio
 
-import aiohttp
 import orjson
 import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.support.fuzz_rig import Rig, fuzz_settings, in_thread
+from tests.support.fuzz_rig import Rig, fuzz_settings, in_thread, socket_exchange
 from tests.support.hostile_inputs import NEAR_MISS_KEYS, nested
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -28,26 +27,6 @@ SUBSCRIBE = orjson.dumps(
 
 
 async def test_graphql_socket_refuses_every_init_without_the_key(rig: Rig) -> None:
-    async def converse(frames: list[str | bytes]) -> tuple[list[str], int | None]:
-        seen: list[str] = []
-        async with rig.http.ws_connect(
-            f"{rig.gw.url}/graphql",
-            protocols=("graphql-transport-ws",),
-            timeout=aiohttp.ClientWSTimeout(ws_receive=20),
-        ) as ws:
-            for frame in frames:
-                try:
-                    if isinstance(frame, bytes):
-                        await ws.send_bytes(frame)
-                    else:
-                        await ws.send_str(frame)
-                except ConnectionResetError:
-                    break
-            async for message in ws:
-                if message.type == aiohttp.WSMsgType.TEXT:
-                    seen.append(str(orjson.loads(message.data).get("type")))
-            return seen, ws.close_code
-
     credential: st.SearchStrategy[object] = st.sampled_from(
         [*NEAR_MISS_KEYS, None, 1, [], "Bearer "]
     ) | st.text(max_size=60)
@@ -65,7 +44,8 @@ async def test_graphql_socket_refuses_every_init_without_the_key(rig: Rig) -> No
     @given(frames=st.lists(frame, min_size=1, max_size=3))
     @example(frames=[orjson.dumps({"type": "connection_init"}).decode(), SUBSCRIBE])
     def prop(frames: list[str | bytes]) -> None:
-        seen, code = asyncio.run_coroutine_threadsafe(converse(frames), rig.loop).result(40)
+        exchange = socket_exchange(rig, "/graphql", frames, ("graphql-transport-ws",))
+        seen, code = asyncio.run_coroutine_threadsafe(exchange, rig.loop).result(40)
         assert "connection_ack" not in seen and "next" not in seen, seen
         assert code is not None and 4400 <= code < 4500, (seen, code)
 

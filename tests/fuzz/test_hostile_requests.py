@@ -16,7 +16,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-import aiohttp
 import orjson
 import pytest
 from hypothesis import example, given
@@ -33,6 +32,7 @@ from tests.support.fuzz_rig import (
     encode_query,
     fuzz_settings,
     in_thread,
+    socket_exchange,
 )
 from tests.support.gateway import API_KEY
 from tests.support.hostile_inputs import (
@@ -356,24 +356,6 @@ def forged_wecom(
 
 
 async def test_web_chat_socket_refuses_every_hello_without_the_key(rig: Rig) -> None:
-    async def converse(frames: list[str | bytes]) -> tuple[list[str], int | None]:
-        seen: list[str] = []
-        async with rig.http.ws_connect(
-            f"{rig.gw.url}/ws", timeout=aiohttp.ClientWSTimeout(ws_receive=20)
-        ) as ws:
-            for frame in frames:
-                try:
-                    if isinstance(frame, bytes):
-                        await ws.send_bytes(frame)
-                    else:
-                        await ws.send_str(frame)
-                except ConnectionResetError:
-                    break  # the gateway closed after an earlier frame
-            async for message in ws:
-                if message.type == aiohttp.WSMsgType.TEXT:
-                    seen.append(orjson.loads(message.data)["type"])
-            return seen, ws.close_code
-
     hello = st.builds(
         lambda key, extra: orjson.dumps({"type": "hello", "key": key, **extra}).decode(),
         st.sampled_from([*NEAR_MISS_KEYS, None, 1, []]) | st.text(max_size=40),
@@ -389,7 +371,8 @@ async def test_web_chat_socket_refuses_every_hello_without_the_key(rig: Rig) -> 
     @given(frames=st.lists(frame, min_size=1, max_size=3))
     @example(frames=[b""])  # a binary frame: was an unhandled KeyError and an abnormal close
     def prop(frames: list[str | bytes]) -> None:
-        seen, code = asyncio.run_coroutine_threadsafe(converse(frames), rig.loop).result(30)
+        exchange = socket_exchange(rig, "/ws", frames)
+        seen, code = asyncio.run_coroutine_threadsafe(exchange, rig.loop).result(30)
         assert "ready" not in seen and "start" not in seen, seen
         assert code in (4400, 4401), (seen, code)
 

@@ -329,3 +329,26 @@ async def running_rig(workdir: Path) -> AsyncIterator[Rig]:
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT))
         )
         yield Rig(gw=gw, http=http, loop=asyncio.get_running_loop(), **fakes)
+
+
+async def socket_exchange(
+    rig: Rig, path: str, frames: list[str | bytes], protocols: tuple[str, ...] = ()
+) -> tuple[list[str], int | None]:
+    """Sends `frames` on a new socket to `path`, then reads until the server closes it: the
+    `type` of every JSON text frame received, and the close code."""
+    seen: list[str] = []
+    async with rig.http.ws_connect(
+        f"{rig.gw.url}{path}", protocols=protocols, timeout=aiohttp.ClientWSTimeout(ws_receive=20)
+    ) as ws:
+        for frame in frames:
+            try:
+                if isinstance(frame, bytes):
+                    await ws.send_bytes(frame)
+                else:
+                    await ws.send_str(frame)
+            except ConnectionResetError:
+                break  # the gateway closed after an earlier frame
+        async for message in ws:
+            if message.type == aiohttp.WSMsgType.TEXT:
+                seen.append(str(orjson.loads(message.data).get("type")))
+        return seen, ws.close_code

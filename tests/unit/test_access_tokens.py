@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
+import time
 from typing import Any
 
 import jwt
@@ -30,7 +31,10 @@ PUBLISH = 11.0
 
 
 def replica(
-    engine: AsyncEngine, clock: FakeClock, config: JwtConfig | None = None
+    engine: AsyncEngine,
+    clock: FakeClock,
+    config: JwtConfig | None = None,
+    providers: IdentityProviders | None = None,
 ) -> tuple[TokenVerifier, TokenIssuer]:
     config = config or JwtConfig(ttl=900, rotate_after=3600, leeway=5)
     verifier = TokenVerifier(clock=clock, leeway=config.leeway, allows=scope_allows)
@@ -42,6 +46,7 @@ def replica(
         StoreRevocations(engine),
         clock=clock,
         publish_delay=PUBLISH,
+        providers=providers,
     )
     verifier.use(issuer.load)
     return verifier, issuer
@@ -202,21 +207,11 @@ async def test_tokens_of_the_company_identity_provider(engine: AsyncEngine) -> N
             audience="ai-bot-gw",
             user_claim="preferred_username",
         )
-        config = JwtConfig(issuers=[corp])
-        verifier = TokenVerifier(clock=clock, leeway=5, allows=scope_allows)
-        issuer = TokenIssuer(
-            engine,
-            PLAIN,
-            config,
-            verifier,
-            StoreRevocations(engine),
-            clock=clock,
-            publish_delay=PUBLISH,
-            providers=IdentityProviders([corp]),
+        verifier, _issuer = replica(
+            engine, clock, JwtConfig(issuers=[corp], leeway=5), IdentityProviders([corp])
         )
-        verifier.use(issuer.load)
         await verifier.refresh()
-        clock.now = __import__("time").time()
+        clock.now = time.time()
         good = idp.sign({"aud": "ai-bot-gw", "preferred_username": "alice", "sub": "u-1"})
         assert verifier.principal(good, "/api/v1/chat") == "idp:corp:alice"
         assert verifier.principal(good, "/v1/models") is None  # its scope is rest

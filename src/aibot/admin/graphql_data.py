@@ -10,8 +10,9 @@ from __future__ import annotations
 import base64
 import binascii
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select
+from sqlalchemy import Select, and_, case, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.store.crypto import Cipher
@@ -169,11 +170,8 @@ async def usage_since(engine: AsyncEngine, since: float) -> list[UsageRow]:
         .where(and_(turns.c.role == "assistant", turns.c.created_at >= since))
         .group_by(turns.c.provider)
     )
-    async with engine.connect() as connection:
-        rows = (await connection.execute(statement)).all()
-    return sorted(
-        (UsageRow(str(p), int(n), int(i), int(o)) for p, n, i, o in rows), key=lambda r: r.provider
-    )
+    rows = await _per_provider(engine, statement)
+    return [UsageRow(p, *counts) for p, *counts in rows]
 
 
 @dataclass(frozen=True)
@@ -193,6 +191,12 @@ async def ratings_since(engine: AsyncEngine, since: float) -> list[RatingRow]:
         .where(ratings.c.updated_at >= since)
         .group_by(ratings.c.provider)
     )
+    rows = await _per_provider(engine, statement)
+    return [RatingRow(p, *counts) for p, *counts in rows]
+
+
+async def _per_provider(engine: AsyncEngine, statement: Select[Any]) -> list[list[Any]]:
+    """Rows of (provider, counts…) sorted by provider, the counts as ints."""
     async with engine.connect() as connection:
         rows = (await connection.execute(statement)).all()
-    return sorted((RatingRow(str(p), int(g), int(b)) for p, g, b in rows), key=lambda r: r.provider)
+    return sorted([str(r[0]), *map(int, r[1:])] for r in rows)
