@@ -38,7 +38,7 @@ loaded (and again on reload); after that `pick(hint, …)` chooses for a request
 
 from __future__ import annotations
 
-from aibot.i18n.catalog import N_, translate, translate_plural
+from aibot.i18n.catalog import N_, template, translate, translate_plural
 from aibot.i18n.negotiate import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -59,6 +59,7 @@ __all__ = [
     "locale_hint",
     "match_language",
     "pick",
+    "template",
     "terminal_language",
     "translate",
     "translate_plural",

@@ -55,6 +55,11 @@ def translate(language: str, msgid: str, /, **params: object) -> str:
     return _fill(translations(language).gettext(msgid), msgid, params)
 
 
+def template(language: str, msgid: str) -> str:
+    """The translation with its `{placeholders}` left in, for a page script that fills them."""
+    return translations(language).gettext(msgid)
+
+
 def translate_plural(language: str, singular: str, plural: str, n: int, /, **params: object) -> str:
     """The form of `singular`/`plural` for the count `n` in `language`; `{n}` is filled in."""
     text = translations(language).ngettext(singular, plural, n)

@@ -25,12 +25,15 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "translate": (2,),
     "translate_plural": (2, 3),
     "N_": None,
-    "_": None,
+    "_": None,  # templates
+    "t": None,  # the chat page's script
 }
 METHODS = [
     ("i18n/**", "ignore"),
     ("**.py", "python"),
     ("admin/templates/**.html", "jinja2.ext:babel_extract"),
+    ("channels/webchat/templates/**.html", "jinja2.ext:babel_extract"),
+    ("channels/webchat/static/app.js", "javascript"),
 ]
 MessageId = str | tuple[str, ...]
 
@@ -41,7 +44,7 @@ def extract() -> Catalog:
     found = extract_from_dir(
         str(PACKAGE_DIR),
         METHODS,
-        {"admin/templates/**.html": {"silent": "false"}},
+        {"**.html": {"silent": "false"}},
         KEYWORDS,
         comment_tags=("i18n:",),
         strip_comment_tags=True,

@@ -16,13 +16,14 @@ from typing import Any
 
 import orjson
 import structlog
-from fastapi import APIRouter, WebSocket, WebSocketDisconnect
-from fastapi.responses import FileResponse
+from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
+from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
 from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import SYSTEM_CLOCK, Clock
 from aibot.channels.identity import OPEN_PAGE, ApiCaller, page_caller
+from aibot.channels.webchat.page import render
 from aibot.channels.webchat.verify import same_origin
 from aibot.core.commands import ModelCatalog
 from aibot.core.errors import QueueFull
@@ -32,7 +33,7 @@ from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.notices import failure_notice
 from aibot.core.service import ChatService, StreamEnd, stream_turn
 from aibot.core.sessions import SessionMemory
-from aibot.i18n import locale_hint, pick
+from aibot.i18n import locale_hint, pick, translate
 
 STATIC_DIR = Path(__file__).parent / "static"
 HELLO_TIMEOUT = 15.0
@@ -71,8 +72,13 @@ class WebChat:
         router = APIRouter(include_in_schema=False)
 
         @router.get("/")
-        async def page() -> FileResponse:
-            return FileResponse(STATIC_DIR / "index.html", headers={"Cache-Control": "no-cache"})
+        async def page(request: Request) -> HTMLResponse:
+            """The page in the browser's language (`Accept-Language`, `ui.language`)."""
+            language = pick(request.headers.get("accept-language"))
+            return HTMLResponse(
+                render(language),
+                headers={"Cache-Control": "no-cache", "Vary": "Accept-Language"},
+            )
 
         router.add_api_websocket_route("/ws", self.websocket)
         return router
@@ -101,11 +107,17 @@ class WebChat:
             raise ValueError("the first frame must be a hello")
         principal = self._authenticate(hello.get("key"))
         if principal is None:
+            language = _language(websocket)
             message = (
-                "This gateway is reachable from the network; enter the access key."
+                translate(
+                    language, "This gateway is reachable from the network; enter the access key."
+                )
                 if self._keys.configured
-                else "This gateway is reachable from the network but has no access keys: "
-                "set channels.api.keys in config.yaml and restart."
+                else translate(
+                    language,
+                    "This gateway is reachable from the network but has no access keys: "
+                    "set channels.api.keys in config.yaml and restart.",
+                )
             )
             await _send(websocket, {"type": "error", "code": "unauthorized", "message": message})
             await websocket.close(code=4401)

@@ -20,6 +20,13 @@
   const BACKOFF_MAX_MS = 15000;
 
   const $ = (id) => document.getElementById(id);
+  // The page's words in its language: the server renders them from the gettext catalog
+  // (aibot/i18n) into a JSON block; t("msgid", {name}) fills {name} placeholders.
+  const CATALOG = (() => {
+    try { return JSON.parse(($("i18n") || {}).textContent || "{}"); } catch (_) { return {}; }
+  })();
+  const t = (msgid, params) => String(CATALOG[msgid] || msgid).replace(
+    /\{(\w+)\}/g, (whole, name) => (params && name in params ? String(params[name]) : whole));
   const ui = {
     title: $("title"),
     model: $("model"),
@@ -132,7 +139,7 @@
 
   function showTyping(entry) {
     const dots = el("div", "typing");
-    dots.setAttribute("aria-label", "Assistant is typing");
+    dots.setAttribute("aria-label", t("Assistant is typing"));
     dots.append(el("span"), el("span"), el("span"));
     entry.body.replaceChildren(dots);
   }
@@ -145,13 +152,13 @@
     if (!(navigator.clipboard && window.isSecureContext)) return;
     for (const pre of entry.body.querySelectorAll("pre")) {
       const code = pre.querySelector("code") || pre;
-      const btn = el("button", "copy-btn", "Copy");
+      const btn = el("button", "copy-btn", t("Copy"));
       btn.type = "button";
-      btn.title = "复制 · Copy";
+      btn.title = t("Copy");
       btn.addEventListener("click", () => {
         navigator.clipboard.writeText(code.textContent).then(
-          () => { btn.textContent = "Copied"; setTimeout(() => { btn.textContent = "Copy"; }, 1500); },
-          () => { btn.textContent = "Failed"; },
+          () => { btn.textContent = t("Copied"); setTimeout(() => { btn.textContent = t("Copy"); }, 1500); },
+          () => { btn.textContent = t("Failed"); },
         );
       });
       pre.appendChild(btn);
@@ -175,7 +182,7 @@
     if (typeof requestId !== "string" || !requestId) return;
     const bar = el("div", "rating");
     bar.dataset.requestId = requestId;
-    for (const [score, label, title] of [[1, "👍", "Good answer · 有帮助"], [-1, "👎", "Bad answer · 没帮助"]]) {
+    for (const [score, label, title] of [[1, "👍", t("Good answer")], [-1, "👎", t("Bad answer")]]) {
       const btn = el("button", "rate-btn", label);
       btn.type = "button";
       btn.title = title;
@@ -199,7 +206,7 @@
   function failAssistant(entry, message) {
     if (entry.text) renderMarkdown(entry);
     else entry.body.replaceChildren();
-    entry.bubble.appendChild(el("div", "err", `⚠ ${message || "Something went wrong."}`));
+    entry.bubble.appendChild(el("div", "err", `⚠ ${message || t("Something went wrong.")}`));
     entry.row.classList.add("error");
     entry.row.dataset.state = "error";
     entry.bubble.removeAttribute("aria-busy");
@@ -232,7 +239,7 @@
     if (typeof name !== "string" || !name) return;
     if (answered && ui.model.textContent.includes(name)) return;
     ui.model.textContent = name;
-    ui.model.title = `Model · 模型: ${name}`;
+    ui.model.title = t("Model: {name}", { name });
     ui.model.hidden = false;
   }
 
@@ -359,7 +366,7 @@
   function onDisconnected(code) {
     ready = false;
     pendingNew = false;
-    failCurrent("Connection lost before the answer finished. Please send it again.");
+    failCurrent(t("Connection lost before the answer finished. Please send it again."));
     syncControls();
     if (code === AUTH_CLOSE_CODE || authError !== null) {
       setConnState("auth");
@@ -369,7 +376,7 @@
     }
     hideKeyPrompt();
     setConnState("reconnecting");
-    setConnBanner(everReady ? "Connection lost — reconnecting…" : "Cannot reach the gateway — reconnecting…");
+    setConnBanner(everReady ? t("Connection lost — reconnecting…") : t("Cannot reach the gateway — reconnecting…"));
     scheduleReconnect();
   }
 
@@ -449,7 +456,7 @@
   }
 
   function onError(frame) {
-    const message = typeof frame.message === "string" && frame.message ? frame.message : "Something went wrong.";
+    const message = typeof frame.message === "string" && frame.message ? frame.message : t("Something went wrong.");
     if (frame.code === "unauthorized") {
       authError = message;
       ready = false;
@@ -471,10 +478,10 @@
     if (sentKey) store.set(ACCESS_KEY, null); // a refused key is not retried on reload
     // The server's own words replace the default explanation (e.g. "no access keys are set").
     if (message) ui.keyMessage.textContent = message;
-    ui.keyError.textContent = sentKey ? "That key was refused. 密钥不正确。" : "";
+    ui.keyError.textContent = sentKey ? t("That key was refused.") : "";
     ui.keyError.hidden = !sentKey;
     ui.keySubmit.disabled = false;
-    ui.keySubmit.textContent = "Connect";
+    ui.keySubmit.textContent = t("Connect");
     ui.keyInput.disabled = false;
     ui.keyOverlay.hidden = false;
     ui.keyInput.value = "";
@@ -493,7 +500,7 @@
     store.set(ACCESS_KEY, key);
     ui.keySubmit.disabled = true;
     ui.keyInput.disabled = true;
-    ui.keySubmit.textContent = "Connecting…";
+    ui.keySubmit.textContent = t("Connecting…");
     awaitingKey = false;
     attempt = 0;
     reconnectNow();
@@ -525,7 +532,7 @@
     if (sendFrame({ type: "new" })) {
       pendingNew = true;
       // Frames of an answer still streaming for the old conversation are ignored from now on.
-      if (current) failCurrent("Stopped: a new conversation was started.");
+      if (current) failCurrent(t("Stopped: a new conversation was started."));
       syncControls();
     }
   });
