@@ -17,6 +17,7 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
+from aibot import i18n
 from aibot.admin.audit import AuditLog
 from aibot.admin.auth import AdminAuth, Principal, allowed
 from aibot.admin.gateway_view import GatewayView
@@ -108,6 +109,7 @@ class ConsoleBase:
         self.templates = Environment(
             loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True)
         )
+        self.templates.globals["_"] = _
         self.templates.filters["when"] = _when
         self.templates.filters["rate"] = rate_text
         self._config_edit = asyncio.Lock()  # one write-reload-restore at a time
@@ -149,3 +151,8 @@ class ConsoleBase:
 def path_int(value: object) -> int | None:
     text = str(value)
     return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
+
+
+def _(msgid: str, **params: object) -> str:
+    """`{{ _("…") }}` in a console template: in the language of the request being served."""
+    return i18n.translate(i18n.request_language(), msgid, **params)

@@ -13,6 +13,7 @@ from fastapi import APIRouter, FastAPI, Request, Response
 from fastapi.responses import RedirectResponse
 from fastapi.staticfiles import StaticFiles
 
+from aibot import i18n
 from aibot.admin.auth import LOGIN_COOKIE, LoginRefused, allowed, new_login_token, tokens_match
 from aibot.admin.page import HERE, AdminRoute, Call, read_form, secured
 from aibot.admin.pages_account import ACCOUNT_PAGE, ALLOWED_BEFORE_CHANGE, AccountPages
@@ -73,6 +74,7 @@ class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages, AccountP
 
     def _guarded(self, route: AdminRoute) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
+            i18n.set_request_language(i18n.pick(request.headers.get("accept-language")))
             who = await self.auth.current(request)
             if who is None:
                 if route.method == "GET" and not route.path.startswith("/admin/api/"):

@@ -47,6 +47,8 @@ from aibot.i18n.negotiate import (
     locale_hint,
     match_language,
     pick,
+    request_language,
+    set_request_language,
     terminal_language,
 )
 
@@ -59,6 +61,8 @@ __all__ = [
     "locale_hint",
     "match_language",
     "pick",
+    "request_language",
+    "set_request_language",
     "template",
     "terminal_language",
     "translate",

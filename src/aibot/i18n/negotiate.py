@@ -7,6 +7,7 @@ the first 512 characters and 16 entries of an `Accept-Language` list, no regular
 from __future__ import annotations
 
 import os
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Literal, get_args
 
@@ -28,6 +29,19 @@ class _Settings:
 
 
 _settings = _Settings()
+# The language of the request being served, for code that renders without the request at hand
+# (the console's templates): set once per request by the room that reads its headers.
+_request_language: ContextVar[Language | None] = ContextVar("aibot_language", default=None)
+
+
+def set_request_language(language: Language) -> None:
+    """The language of the request this task serves (each request runs in its own context)."""
+    _request_language.set(language)
+
+
+def request_language() -> Language:
+    """The language set for this request, else `pick()` with no hint."""
+    return _request_language.get() or pick()
 
 
 def configure(language: str = "auto", default: str = DEFAULT_LANGUAGE) -> None:
