@@ -31,7 +31,7 @@ def create_initial(directory: Path, *extra: str) -> subprocess.CompletedProcess[
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "HOME": str(directory)},
+        env={"PATH": "/usr/bin:/bin", "HOME": str(directory), "LANG": "en_US.UTF-8"},
         check=False,
     )
 

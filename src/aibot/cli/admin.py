@@ -26,6 +26,7 @@ from aibot.cli.common import (
     load_or_exit,
     on_store,
 )
+from aibot.i18n import N_, terminal_language, translate
 
 if TYPE_CHECKING:
     from aibot.admin.audit import AuditLog
@@ -204,6 +205,10 @@ def _print_totp(name: str, secret: str) -> None:
     console.print(f"  uri: {provisioning_uri(secret, name)}", highlight=False, soft_wrap=True)
 
 
+_ALREADY = N_("console accounts already exist: none was created or changed")
+_CREATED = N_("created the console admin '{name}'; its one-time password is in {file}")
+
+
 @admin_app.command("create-initial")
 def create_initial(
     file: Annotated[
@@ -239,10 +244,11 @@ def create_initial(
         created = _run(config, create)
     except OSError as exc:
         fail(f"cannot write {file}: {exc.strerror}")
+    language = terminal_language()
     if not created:
-        typer.echo("console accounts already exist: none was created or changed", err=True)
+        typer.echo(translate(language, _ALREADY), err=True)
         return
-    typer.echo(f"created the console admin '{name}'; its one-time password is in {file}", err=True)
+    typer.echo(translate(language, _CREATED, name=name, file=file), err=True)
 
 
 def write_private(path: Path, text: str) -> None:
