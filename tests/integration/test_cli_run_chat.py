@@ -9,7 +9,7 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.openai_server import Fail, FakeOpenAI
 from tests.support.cli import AI_BOT, clean_env
 from tests.support.net import free_port
 
@@ -87,7 +87,13 @@ async def test_terminal_chat_uses_pipeline_and_memory(tmp_path: Path) -> None:
         assert "echo: hello there" in first and "/model [name]" in first
         second = await chat("and again\n")  # a new process: memory comes from the store
         assert "echo: and again" in second
-    contents = [m["content"] for m in fake.requests[-1].json["messages"]]
+        fake.fault = Fail(500)  # retries log warnings: into the log file, not the conversation
+        third = await chat("fail please\n")
+        assert '"level"' not in third and "retrying model call" not in third, third
+        assert "模型暂时不可用" in third or "The model is unavailable" in third
+        assert "retrying model call" in (tmp_path / "data" / "chat.log").read_text("utf-8")
+        fake.fault = None
+    contents = [m["content"] for m in fake.requests[1].json["messages"]]  # "and again"
     assert contents == ["hello there", "echo: hello there", "and again"]
 
 

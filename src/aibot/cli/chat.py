@@ -11,6 +11,7 @@ import getpass
 import sys
 import time
 import uuid
+from pathlib import Path
 
 from aibot.cli.common import console, fail
 from aibot.config import ConfigError, LoadedConfig
@@ -25,15 +26,24 @@ EXIT_WORDS = frozenset({"/exit", "/quit", "exit", "quit"})
 
 
 def run_chat(loaded: LoadedConfig) -> None:
-    configure_logging("warning", "console", SecretMasker(loaded.config.secrets()))
+    """Logs go to a file (`logging.file`, else data/chat.log beside the config), never into
+    the conversation; lines are edited with readline (arrows, history) on a terminal."""
+    log_file = loaded.config.logging.file or str(
+        (loaded.path.parent if loaded.path else Path.cwd()) / "data" / "chat.log"
+    )
+    Path(log_file).parent.mkdir(parents=True, exist_ok=True)
+    settings = loaded.config.logging.model_copy(update={"file": log_file})
+    configure_logging("info", "json", SecretMasker(loaded.config.secrets()), settings)
+    if sys.stdin.isatty():
+        import readline  # noqa: F401 - input() gains line editing and history by importing it
     try:
         gateway = Gateway(loaded)
-        asyncio.run(_session(gateway))
+        asyncio.run(_session(gateway, log_file))
     except ConfigError as exc:  # also a data key that does not fit the store, found at start
         fail(str(exc))
 
 
-async def _session(gateway: Gateway) -> None:
+async def _session(gateway: Gateway, log_file: str) -> None:
     await gateway.start()
     try:
         problems = gateway.problems()
@@ -44,6 +54,7 @@ async def _session(gateway: Gateway) -> None:
             f"[bold]ai-bot chat[/] · model {model} · /help for commands, /exit or Ctrl-D to leave",
             highlight=False,
         )
+        console.print(f"[dim]logs: {log_file}[/]", highlight=False)
         session = f"cli:{getpass.getuser()}"
         while True:
             text = await _read_line()
