@@ -231,6 +231,29 @@ def test_broken_site_fails_nginx_t(tmp_path: Path) -> None:
     assert nginx_test(tmp_path, site).returncode != 0
 
 
+def test_tls_says_a_certificate_is_needed_first(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [
+            str(AI_BOT),
+            "deploy",
+            "nginx",
+            "--tls",
+            "--domain",
+            "bot.example.com",
+            "--cert-dir",
+            str(tmp_path / "certs"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+        env={"COLUMNS": COLUMNS, "LANG": "en_US.UTF-8"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert f"until {tmp_path}/certs/fullchain.pem exists" in result.stderr
+    assert "certbot certonly --webroot -w /var/www/letsencrypt -d bot.example.com" in result.stderr
+
+
 def test_tls_without_a_domain_is_refused() -> None:
     result = subprocess.run(
         [str(AI_BOT), "deploy", "nginx", "--tls"],

@@ -129,6 +129,8 @@ def deploy(
             ),
             err=True,
         )
+    if kind.value == "nginx" and options.tls:
+        _certificate_note(options.certificate_dir, options.domain or "")
     if out is None:
         for name, content in rendered.items():
             typer.echo(f"# ==> {name} <==")
@@ -142,3 +144,22 @@ def deploy(
         except OSError as exc:
             fail(f"cannot write {target}: {exc.strerror}")
         console.print(f"wrote {target}", highlight=False, markup=False)
+
+
+def _certificate_note(cert_dir: str, domain: str) -> None:
+    """nginx refuses to start on a TLS site whose certificate is missing: say so before the
+    site is installed, with the command that gets one."""
+    certificate = Path(cert_dir) / "fullchain.pem"
+    if certificate.exists():
+        return
+    typer.echo(
+        translate(
+            terminal_language(),
+            "note: nginx will not start with this site until {path} exists. Get the certificate "
+            "first (the HTTP site serves the challenge): certbot certonly --webroot -w "
+            "/var/www/letsencrypt -d {domain}",
+            path=str(certificate),
+            domain=domain,
+        ),
+        err=True,
+    )
