@@ -17,7 +17,12 @@ from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aibot.admin.access_tokens import StoreRevocations, TokenIssuer
+from aibot.admin.access_tokens import (
+    TOKENS_PER_MINUTE,
+    StoreRevocations,
+    TokenIssuer,
+    TooManyTokens,
+)
 from aibot.admin.identity_providers import IdentityProviders
 from aibot.channels.api_keys import ApiKeys, scope_allows
 from aibot.channels.tokens import TokenVerifier
@@ -223,3 +228,15 @@ async def test_tokens_of_the_company_identity_provider(engine: AsyncEngine) -> N
         )
         assert verifier.principal(pointed, "/api/v1/chat") == "idp:corp:eve"
         assert idp.fetches == 1  # the configured URL only, once per refetch period
+
+
+async def test_a_key_gets_at_most_sixty_tokens_a_minute(engine: AsyncEngine) -> None:
+    clock = FakeClock()
+    _verifier, issuer = replica(engine, clock)
+    for _ in range(TOKENS_PER_MINUTE):
+        await issuer.issue("key-1", "all")
+    with pytest.raises(TooManyTokens):
+        await issuer.issue("key-1", "all")
+    await issuer.issue("key-2", "all")  # another key is not held back
+    clock.advance(60)
+    await issuer.issue("key-1", "all")

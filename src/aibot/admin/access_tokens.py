@@ -13,6 +13,7 @@ import base64
 import hashlib
 import json
 import secrets
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -30,6 +31,13 @@ from aibot.store.crypto import Cipher
 from aibot.store.schema import token_revocations, token_signing_keys
 
 PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+# Tokens one key may get per minute: a client renews one every few minutes; more is a loop or an
+# attempt to fill the revocation list.
+TOKENS_PER_MINUTE = 60
+
+
+class TooManyTokens(Exception):
+    """This key asked for more than TOKENS_PER_MINUTE tokens in the last minute."""
 
 
 @dataclass(frozen=True)
@@ -112,6 +120,7 @@ class TokenIssuer:
         self._publish_delay = publish_delay
         self._keys: list[SigningKey] = []
         self._providers = providers
+        self._recent: dict[str, deque[float]] = {}  # subject → issue times of the last minute
 
     def verify_key(self, key: SigningKey) -> VerifyKey:
         algorithm = jwt.get_algorithm_by_name(key.algorithm)
@@ -191,8 +200,17 @@ class TokenIssuer:
         self._verifier.add_key(key.kid, self.verify_key(key))
         return key
 
+    def _count(self, subject: str, now: float) -> None:
+        recent = self._recent.setdefault(subject, deque())
+        while recent and recent[0] <= now - 60:
+            recent.popleft()
+        if len(recent) >= TOKENS_PER_MINUTE:
+            raise TooManyTokens(subject)
+        recent.append(now)
+
     async def issue(self, subject: str, scope: str) -> IssuedToken:
         now = self._clock()
+        self._count(subject, now)
         key = await self._signing_key(now)
         jti = secrets.token_urlsafe(16)
         ttl = int(self._config.ttl)

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from aibot.admin.access_tokens import TokenIssuer
+from aibot.admin.access_tokens import TOKENS_PER_MINUTE, TokenIssuer, TooManyTokens
 from aibot.channels.api_keys import ApiKeys, bearer_token
 from aibot.channels.http_bodies import API_ERRORS, ErrorBody, JsonBody, error_response
 from aibot.core.errors import AccessDenied
@@ -50,7 +50,11 @@ def build_token_router(keys: ApiKeys, issuer: TokenIssuer) -> APIRouter:
     @router.post(
         "/api/v1/token",
         response_model=TokenAnswer,
-        responses={**API_ERRORS, 403: {"model": ErrorBody, "description": "Scope not allowed"}},
+        responses={
+            **API_ERRORS,
+            403: {"model": ErrorBody, "description": "Scope not allowed"},
+            429: {"model": ErrorBody, "description": "Too many tokens for this key"},
+        },
     )
     async def token(request: Request, body: TokenRequest | None = None) -> Response:
         """Exchange an API key (Authorization: Bearer <key>) for a short-lived access token."""
@@ -63,7 +67,15 @@ def build_token_router(keys: ApiKeys, issuer: TokenIssuer) -> APIRouter:
             return error_response(
                 403, f"this key may only get tokens of scope {key_scope}", "scope_not_allowed"
             )
-        issued = await issuer.issue(name, scope)
+        try:
+            issued = await issuer.issue(name, scope)
+        except TooManyTokens:
+            return error_response(
+                429,
+                f"more than {TOKENS_PER_MINUTE} tokens a minute for this key",
+                "rate_limit_exceeded",
+                {"Retry-After": "60"},
+            )
         answer = TokenAnswer(
             access_token=issued.token,
             expires_in=issued.expires_in,
