@@ -75,6 +75,7 @@ async def test_wrong_key_exits_1_and_writes_nothing(fake: FakeOpenAI, tmp_path: 
 
     assert run.code == 1
     assert "the provider refused the key (HTTP 401)" in run.stderr
+    assert "--no-verify" in run.stderr  # the way out is named
     assert "Traceback" not in run.output
     assert not (tmp_path / "config.yaml").exists()
     assert not (tmp_path / ".env").exists()

@@ -30,6 +30,7 @@ from aibot.cli.init_files import (
 )
 from aibot.cli.probe import ProbeFailure, describe_failure, probe
 from aibot.config.presets import PRESETS, Preset
+from aibot.i18n import terminal_language, translate
 from aibot.ops.logging import mask_value
 from aibot.providers.base import ProviderError
 
@@ -257,7 +258,12 @@ def _verified(choice: ProviderChoice, *, interactive: bool) -> ProviderChoice:
             console.print(f"[green]✔[/] {choice.name} answered: the key and model work")
             return choice
         if not interactive:
-            fail(str(failure), code=1)
+            hint = translate(
+                terminal_language(),
+                "nothing was written; fix the key, base URL or model, or add --no-verify to "
+                "write the files without this check",
+            )
+            fail(f"{failure} — {hint}", code=1)
         err_console.print(f"[bold red]✘[/] {escape(str(failure))}", highlight=False, soft_wrap=True)
         action = Prompt.ask(
             "Re-enter the [bold]k[/]ey, [bold]s[/]ave anyway, or [bold]q[/]uit",
