@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from aibot.config import Config
+from aibot.config.loading import interpolate
 from aibot.deploy.options import STOP_TIMEOUT, DeployOptions
 from aibot.deploy.render import K8S_FILES, render_k8s
 
@@ -97,9 +98,12 @@ def test_configmap_holds_a_valid_config_and_the_secret_only_placeholders(
 ) -> None:
     raw = yaml.safe_load(manifests["configmap.yaml"]["data"]["config.yaml"])
     assert raw["storage"]["url"] == "${AIBOT_STORAGE_URL}"
+    # As the gateway reads it: `${VAR:-default}` takes its default when the pod sets no VAR.
+    missing: list[str] = []
+    filled = interpolate(raw, {}, missing)
     config = Config.model_validate(
         {
-            **raw,
+            **filled,
             "storage": {"url": "postgresql://u@db/aibot"},
             "redis": {"url": "redis://redis:6379/0"},
             "channels": {"api": {"keys": ["k"]}},
