@@ -121,7 +121,9 @@ async def test_one_conversation_across_replicas_and_global_limits(
 ) -> None:
     fake_llm.reply = remembered_users
     async with shared_stores(shared_database) as stores:
-        config = deep_merge(stores, {"policy": {"rate_limit": {"per_user": "6/minute"}}})
+        # English replies, so the refusal can be recognised by its words ("try again").
+        limits = {"policy": {"rate_limit": {"per_user": "6/minute"}}, "ui": {"language": "en"}}
+        config = deep_merge(stores, limits)
         a, b = await start_replicas(gateway_factory, config, 2)
         async with aiohttp.ClientSession() as http:
             assert await chat(http, a, "s", "one") == "one"
