@@ -29,6 +29,7 @@ import orjson
 from aiohttp import web
 
 from aibot.channels.dingtalk.verify import sign
+from tests.fakes.dingtalk_files import DingtalkFiles
 from tests.fakes.loopback import LoopbackServer
 
 CLIENT_ID = "dingtestrobot0001xyz"
@@ -123,6 +124,7 @@ class FakeDingtalk:
         self.sent: list[Sent] = []
         self.refused: list[tuple[str, dict[str, Any]]] = []
         self.base_url = ""
+        self.files = DingtalkFiles(self._authorised, self.client_id, lambda: self.base_url)
 
     async def __aenter__(self) -> FakeDingtalk:
         app = web.Application()
@@ -132,6 +134,8 @@ class FakeDingtalk:
         app.router.add_post("/robot/sendBySession", self._session_webhook)
         app.router.add_post("/v1.0/robot/groupMessages/send", self._group_send)
         app.router.add_post("/v1.0/robot/oToMessages/batchSend", self._private_send)
+        app.router.add_post("/v1.0/robot/messageFiles/download", self.files.download_link)
+        app.router.add_get("/dtfiles/{token}", self.files.download)
         self.base_url = await self._server.start(app)
         self._redeliverer = asyncio.create_task(self._redeliver())
         return self

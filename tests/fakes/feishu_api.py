@@ -42,6 +42,7 @@ import orjson
 from aiohttp import web
 
 from aibot.channels.feishu.verify import encrypt, signature
+from tests.fakes.feishu_files import FeishuFiles
 from tests.fakes.loopback import LoopbackServer
 
 JSON = dict[str, Any]
@@ -230,6 +231,10 @@ class FakeFeishu:
         self._pushes: set[asyncio.Task[None]] = set()
         self._server = LoopbackServer()
         self.clock_offset = 0.0  # advance() moves the fake's clock (token expiry)
+        self.files = FeishuFiles(
+            self._authorise,
+            lambda mid: self.messages[mid].content if mid in self.messages else None,
+        )
 
     # -- lifecycle ------------------------------------------------------------------------
     async def __aenter__(self) -> Self:
@@ -242,6 +247,7 @@ class FakeFeishu:
         app.router.add_put("/open-apis/im/v1/messages/{id}", self._update)
         app.router.add_patch("/open-apis/im/v1/messages/{id}", self._patch)
         app.router.add_delete("/open-apis/im/v1/messages/{id}", self._delete)
+        app.router.add_get("/open-apis/im/v1/messages/{id}/resources/{key}", self.files.download)
         await self._server.start(app)
         return self
 

@@ -67,7 +67,35 @@ def text_of(content: Any) -> str:
             out.append("[image]")
         elif kind == "input_audio":
             out.append("[audio]")
+        elif kind == "file":
+            out.append("[file]")
     return "".join(out)
+
+
+def content_part_types(content: Any) -> list[str]:
+    """The part types of a message ``content``: ``["text"]`` for a string."""
+    if isinstance(content, str):
+        return ["text"]
+    if not isinstance(content, list):
+        return []
+    return [str(p.get("type")) for p in content if isinstance(p, dict)]
+
+
+# [D] platform.openai.com audio/createTranscription: the formats it takes, and its 400 for others.
+AUDIO_FORMATS_MESSAGE = (
+    "Invalid file format. Supported formats: ['flac', 'm4a', 'mp3', 'mp4', 'mpeg', 'mpga', "
+    "'oga', 'ogg', 'wav', 'webm']"
+)
+
+
+def is_audio(data: bytes) -> bool:
+    """WAV, Ogg, FLAC, MP3, WebM or MP4 by their first bytes (what the service decodes)."""
+    head = data[:12]
+    return (
+        (head[:4] == b"RIFF" and head[8:12] == b"WAVE")
+        or head.startswith((b"OggS", b"fLaC", b"ID3", b"\x1aE\xdf\xa3", b"\xff\xfb"))
+        or head[4:8] == b"ftyp"
+    )
 
 
 def check_request(body: JSON, strict_fields: bool) -> None:

@@ -38,9 +38,12 @@ from aiohttp import web
 
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.openai_answers import (
+    AUDIO_FORMATS_MESSAGE,
     Invalid,
     check_request,
+    content_part_types,
     embeddings_answer,
+    is_audio,
     last_user_text,
     logprobs_for,
     structured_answer,
@@ -261,6 +264,9 @@ class FakeOpenAI:
         self.date_offset = 0.0
         self.requests: list[RecordedRequest] = []
         self.fault: Action | None = None
+        # Speech to text: what every transcription returns, and each one's (filename, bytes).
+        self.transcript = "What is the weather in Hangzhou today?"
+        self.transcriptions: list[tuple[str, bytes]] = []
         self._script: deque[Action] = deque()
         self._ids = itertools.count(1)
         self._id_prefix = secrets.token_hex(4)
@@ -271,8 +277,9 @@ class FakeOpenAI:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on ``host:port`` (0 picks a free port; see ``base_url``)."""
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024 * 1024)  # images in base64
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/audio/transcriptions", self._transcribe)
         app.router.add_post("/v1/embeddings", self._embeddings)
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/models/{model:.+}", self._model)
@@ -317,6 +324,12 @@ class FakeOpenAI:
     def chat_requests(self) -> list[JSON]:
         """The bodies of the chat-completions requests received, in order."""
         return [r.json for r in self.requests if r.path.endswith("/chat/completions")]
+
+    def content_parts(self, request: int = -1) -> list[list[str]]:
+        """What each message of a chat request carried: its content part types in order
+        (``["text"]`` for a plain string), so tests see which pictures reached the model."""
+        body = self.chat_requests()[request]
+        return [content_part_types(m.get("content")) for m in body["messages"]]
 
     # -- handlers
 
@@ -365,6 +378,21 @@ class FakeOpenAI:
         if not isinstance(body, dict):
             return body, _error(400, "We could not parse the JSON body of your request.")
         return body, None
+
+    async def _transcribe(self, request: web.Request) -> web.Response:
+        """``POST /v1/audio/transcriptions``: multipart ``file`` and ``model``; answers
+        ``{"text": transcript}`` for audio it recognises by its first bytes, else OpenAI's 400."""
+        if (refused := await self._admit(request, None)) is not None:
+            return refused
+        form = await request.post()
+        upload, model = form.get("file"), form.get("model")
+        if not isinstance(upload, web.FileField) or not isinstance(model, str):
+            return _error(400, "you must provide a file and a model", "file")
+        data = upload.file.read()
+        self.transcriptions.append((upload.filename, data))
+        if not is_audio(data):
+            return _error(400, AUDIO_FORMATS_MESSAGE, "file", "invalid_value")
+        return _json_response({"text": self.transcript})
 
     async def _embeddings(self, request: web.Request) -> web.Response:
         body, refused = await self._read_json(request)

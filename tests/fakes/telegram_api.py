@@ -51,6 +51,7 @@ import orjson
 from aiohttp import web
 
 from tests.fakes.loopback import LoopbackServer
+from tests.fakes.telegram_files import TelegramFiles
 
 JSON = dict[str, Any]
 
@@ -1110,7 +1111,9 @@ class FakeTelegram:
         self._http: aiohttp.ClientSession | None = None
         self._deliverer: asyncio.Task[None] | None = None
         self._base_url: str | None = None
+        self.files = TelegramFiles(self, ApiError)
         for name, handler in (
+            ("getFile", self.files.get_file),
             ("getMe", self._get_me),
             ("getUpdates", self._get_updates),
             ("setWebhook", self._set_webhook),
@@ -1135,6 +1138,7 @@ class FakeTelegram:
         app = web.Application(client_max_size=8 * 1024 * 1024)
         app.router.add_route("GET", "/bot{token}/{method:.*}", self._handle)
         app.router.add_route("POST", "/bot{token}/{method:.*}", self._handle)
+        app.router.add_get("/file/bot{token}/{path:.*}", self.files.download)
         self._base_url = await self._server.start(app, host, port)
         self._http = aiohttp.ClientSession(
             timeout=aiohttp.ClientTimeout(total=self.webhook_timeout)
@@ -1218,8 +1222,12 @@ class FakeTelegram:
         reply_to_bot: bool = False,
         reply_to: int | None = None,
         message_thread_id: int | None = None,
+        media: JSON | None = None,
     ) -> JSON:
         """Queue a user's text message as Telegram would deliver it, and return the update.
+
+        ``media`` (a ``photo``/``voice``/``document``… field from ``files``) makes it a media
+        message: ``text`` is then its ``caption`` (none when empty).
 
         ``chat_type`` defaults from the id: positive → private, ``-100`` + 10 digits (or any
         ``message_thread_id``) → supergroup, other negative → group. In a private chat the
@@ -1258,10 +1266,17 @@ class FakeTelegram:
         target = self._reply_target(chat_id, reply_to, reply_to_bot)
         if target is not None:
             message["reply_to_message"] = target
-        message["text"] = text
         found = find_entities(text) if entities is None else entities
-        if found:
-            message["entities"] = found
+        if media is None:
+            message["text"] = text
+            if found:
+                message["entities"] = found
+        else:
+            message.update(media)
+            if text:
+                message["caption"] = text
+                if found:
+                    message["caption_entities"] = found
         self._messages[(chat_id, message["message_id"])] = message
         return self.push_update({"message": copy.deepcopy(message)})
 

@@ -119,10 +119,14 @@ class FakeWecom:
         self._per_member: dict[str, deque[float]] = {}
         self._changed = asyncio.Event()
         self.base_url = ""
+        # Temporary media (临时素材) users sent: media_id -> (bytes, type, file name).
+        self.media: dict[str, tuple[bytes, str, str]] = {}
+        self.media_fetches: list[str] = []
 
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_get("/cgi-bin/gettoken", self._gettoken)
+        app.router.add_get("/cgi-bin/media/get", self._media_get)
         app.router.add_post("/cgi-bin/message/send", self._send)
         app.router.add_get("/cgi-bin/agent/get", self._agent_get)
         self.base_url = await self._server.start(app)
@@ -303,6 +307,24 @@ class FakeWecom:
             msgid=secrets.token_hex(16),
         )
 
+    async def _media_get(self, request: web.Request) -> web.Response:
+        """获取临时素材: the file with its type and name, or a JSON error (HTTP 200)."""
+        token = self._tokens.get(request.query.get("access_token", ""))
+        if token is None or token.revoked or token.expires_at < self.clock():
+            return web.json_response({"errcode": 42001, "errmsg": "access_token expired"})
+        found = self.media.get(request.query.get("media_id", ""))
+        if found is None:
+            return web.json_response({"errcode": 40007, "errmsg": "invalid media_id"})
+        data, mime, name = found
+        self.media_fetches.append(request.query["media_id"])
+        return web.Response(
+            body=data,
+            headers={
+                "Content-Type": mime,
+                "Content-disposition": f'attachment; filename="{name}"',
+            },
+        )
+
     # ---------------------------------------------------------------- WeCom's callbacks
     def encrypt(self, message: str) -> str:
         return str(PrpCrypto(self._key).encrypt(message, self.corp_id).decode())
@@ -339,13 +361,40 @@ class FakeWecom:
             create_time,
         )
 
-    def image_xml(self, user: str, msg_id: int | None = None) -> str:
+    def add_media(self, data: bytes, mime: str, name: str) -> str:
+        """A file a user sent, as WeCom keeps it for three days; returns its MediaId."""
+        media_id = f"3{secrets.token_hex(20)}"
+        self.media[media_id] = (data, mime, name)
+        return media_id
+
+    def image_xml(self, user: str, msg_id: int | None = None, media_id: str = "media1") -> str:
         return self._message_xml(
             user,
             "image",
             "<PicUrl><![CDATA[http://127.0.0.1/p.jpg]]>"
-            "</PicUrl><MediaId><![CDATA[media1]]></MediaId>"
+            f"</PicUrl><MediaId><![CDATA[{media_id}]]></MediaId>"
             f"<MsgId>{msg_id or secrets.randbelow(2**63)}</MsgId>",
+            None,
+        )
+
+    def voice_xml(self, user: str, media_id: str, recognition: str | None = None) -> str:
+        """A voice message (AMR); `Recognition` only where speech recognition is switched on."""
+        heard = f"<Recognition><![CDATA[{recognition}]]></Recognition>" if recognition else ""
+        return self._message_xml(
+            user,
+            "voice",
+            f"<MediaId><![CDATA[{media_id}]]></MediaId><Format><![CDATA[amr]]></Format>{heard}"
+            f"<MsgId>{secrets.randbelow(2**63)}</MsgId>",
+            None,
+        )
+
+    def location_xml(self, user: str) -> str:
+        return self._message_xml(
+            user,
+            "location",
+            "<Location_X>23.134521</Location_X><Location_Y>113.358803</Location_Y>"
+            "<Scale>20</Scale><Label><![CDATA[位置信息]]></Label>"
+            f"<MsgId>{secrets.randbelow(2**63)}</MsgId>",
             None,
         )
 

@@ -89,7 +89,10 @@ def run(
     @fuzz_settings(max_examples=EXAMPLES)
     @given(case=operation.as_strategy(generation_mode=mode))
     def prop(case: Any) -> None:
-        response = case.call(base_url=rig.gw.url, headers=headers, timeout=20)
+        sent = dict(headers)
+        if case.media_type and case.media_type != "application/json":
+            sent.pop("Content-Type", None)  # multipart: schemathesis writes it, with its boundary
+        response = case.call(base_url=rig.gw.url, headers=sent, timeout=20)
         if not headers and operation.label not in PUBLIC:
             if mode is GenerationMode.POSITIVE:
                 # FastAPI validates the body before the handler checks the key, so data the
@@ -98,7 +101,12 @@ def run(
                 assert response.status_code in (400, 401, 422), (case, response.text)
             else:
                 assert 400 <= response.status_code < 500, (case, response.text)
-        case.validate_response(response, excluded_checks=excluded, headers=headers)
+        if mode is GenerationMode.NEGATIVE and str(case.media_type).startswith("multipart/"):
+            # In a form every value is text: the boolean `false` schemathesis puts in a string
+            # field arrives as the text "false", valid data. Only a crash is wrong here.
+            assert response.status_code < 500, (case, response.text)
+            return
+        case.validate_response(response, excluded_checks=excluded, headers=sent)
 
     prop()
 

@@ -123,12 +123,12 @@ async def test_non_text_messages_get_a_notice(
                 "date": 0,
                 "chat": {"id": 42, "type": "private"},
                 "from": {"id": 42, "is_bot": False, "first_name": "Ann"},
-                "photo": [{"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1}],
+                "video": {"file_id": "x", "file_unique_id": "y", "width": 1, "height": 1},
             }
         }
     )
     (sent,) = await tg.wait_sent(1, chat_id=42, timeout=10)
-    assert "text messages" in sent["text"]
+    assert "暂不支持" in sent["text"]
     assert fake_llm.requests == []
 
 

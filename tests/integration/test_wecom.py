@@ -115,10 +115,10 @@ async def test_long_answer_split_and_non_text_notice(
     answer = "\n\n".join(f"第{n}段。" + "内容" * 300 for n in range(6))  # ~11 KB
     fake_llm.reply = lambda body: answer
     gw = await gateway_factory(setup(wecom))
-    await wecom.push(webhook(gw), wecom.image_xml("wangwu"))
+    await wecom.push(webhook(gw), wecom.location_xml("wangwu"))
     await wecom.push(webhook(gw), wecom.event_xml("wangwu"))
     (notice,) = await wecom.wait_sent(1, "wangwu")
-    assert "text messages" in notice.content and fake_llm.requests == []
+    assert "暂不支持" in notice.content and fake_llm.requests == []
 
     await wecom.push(webhook(gw), wecom.text_xml("wangwu", "long please"))
     await wecom.wait_sent(7, "wangwu")

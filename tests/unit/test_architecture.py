@@ -30,7 +30,7 @@ LAYERS: list[set[str]] = [
     {"cli"},
     {"gateway"},
     {"admin", "evaluation", "deploy", "replicas", "schedules"},
-    {"channels", "policy", "providers", "store", "tools"},
+    {"channels", "media", "policy", "providers", "store", "tools"},
     {"core"},
     {"ops"},
     {"config"},

@@ -94,3 +94,17 @@ def test_json_schema_on_a_json_mode_vendor() -> None:
     assert '{"type":"object"' in out["messages"][0]["content"]
     assert out["messages"][1:] == body()["messages"]
     assert adapt("openai", body(response_format=fmt))["response_format"] == fmt
+
+
+def test_file_parts_pass_only_where_the_vendor_reads_files() -> None:
+    pdf = {
+        "type": "file",
+        "file": {"filename": "a.pdf", "file_data": "data:application/pdf;base64,JVBERi0="},
+    }
+    sent = {"model": "m", "messages": [{"role": "user", "content": [pdf]}]}
+    assert adapt("openai", sent)["messages"] is sent["messages"]
+    assert adapt(None, sent)["messages"] is sent["messages"]
+    with pytest.raises(ProviderError) as caught:
+        adapt("deepseek", sent)
+    assert caught.value.detail is not None
+    assert caught.value.detail["message"] == "The model 'p' does not support file input."

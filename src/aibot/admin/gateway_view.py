@@ -8,6 +8,7 @@ gateway's package is not imported from here at all.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -73,6 +74,9 @@ class GatewayView(Protocol):
     @property
     def reloader(self) -> ConfigReloader:
         """The running config, and how a changed config.yaml is made live (or refused)."""
+
+    def media_path(self, blob: str) -> Path | None:
+        """Where an attachment's bytes are kept (None: gone, e.g. past retention)."""
 
     def mask_secrets(self, text: str) -> str:
         """`text` with every configured secret masked, before the console shows it."""

@@ -9,10 +9,12 @@ import orjson
 from fastapi import Response
 
 from aibot.admin.inputs import printable
+from aibot.admin.media import attachment_response
 from aibot.admin.page import Call, ConsoleBase, path_int, secured
 from aibot.admin.records import dead_letters, retry_dead_letter, search_conversations, transcript
 from aibot.admin.stats import snapshot
 from aibot.admin.users import NAME_MAX
+from aibot.store.media_rows import MediaRows
 
 
 class RecordPages(ConsoleBase):
@@ -52,8 +54,19 @@ class RecordPages(ConsoleBase):
             page="conversations",
             key=key,
             turns=[replace(t, content=text) for t, text in zip(turns, masked, strict=True)],
+            media=await MediaRows(self.gateway.engine).for_session(key),
             quote=quote,
         )
+
+    async def media(self, call: Call) -> Response:
+        """One attachment, to a signed-in console user only: a proven picture is shown inline
+        as itself; anything else (and SVG or HTML whatever it claims) only as a download."""
+        row_id = path_int(call.request.path_params.get("media_id"))
+        row = await MediaRows(self.gateway.engine).by_id(row_id) if row_id is not None else None
+        path = self.gateway.media_path(row.blob) if row is not None else None
+        if row is None or path is None:
+            return self.error(call.who, 404, "No such attachment (it may be past retention).")
+        return attachment_response(path, row.name)
 
     async def export(self, call: Call) -> Response:
         key = call.request.query_params.get("key", "")

@@ -34,6 +34,7 @@ class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages, AccountP
             AdminRoute("GET", "/admin/conversations", viewer, self.conversations),
             AdminRoute("GET", "/admin/conversation", viewer, self.conversation),
             AdminRoute("GET", "/admin/conversation/export", viewer, self.export),
+            AdminRoute("GET", "/admin/media/{media_id}", viewer, self.media),
             AdminRoute("GET", "/admin/channels", viewer, self.channels),
             AdminRoute("POST", "/admin/channels/{name}/pause", operator, self.pause_channel),
             AdminRoute("POST", "/admin/channels/{name}/resume", operator, self.resume_channel),

@@ -20,6 +20,7 @@ from aibot.channels.api_keys import ApiKeys
 from aibot.core.events import PlatformEvents
 from aibot.core.feedback import Feedback
 from aibot.core.inbox import Inbox
+from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
 from aibot.ops.metrics import Metrics
@@ -57,6 +58,7 @@ class ChannelContext:
 
 class Channel(Protocol):
     name: str
+    media: MediaFetcher | None  # downloads its attachments from the platform (`media.py`)
 
     @property
     def exclusive(self) -> bool:

@@ -56,6 +56,21 @@ def backup(
     console.print(
         f"backed up {database} to {target}: {_summary(counts)}", highlight=False, markup=False
     )
+    _media_note(settings)
+
+
+def _media_note(settings: Config) -> None:
+    """Pictures, voice and files users sent are files, not rows: say where they are."""
+    from aibot.gateway.media import media_dir
+
+    folder = media_dir(settings)
+    if folder.is_dir():
+        console.print(
+            f"attachments are not in the backup: copy {folder} as well (files are named by "
+            f"content, so e.g. rsync -a {folder}/ <backup dir>/media/ copies only new ones)",
+            highlight=False,
+            markup=False,
+        )
 
 
 def _pg_dump(settings: Config, target: Path) -> None:
@@ -160,4 +175,10 @@ def maintenance(config: ConfigOption = None) -> None:
         deleted = asyncio.run(run())
     except SQLAlchemyError as exc:
         fail(f"maintenance failed: {str(exc).splitlines()[0]}", code=1)
+    if settings.retention.media_days is not None:
+        from aibot.gateway.media import media_dir
+        from aibot.media.blobs import LocalBlobStore
+
+        blobs = LocalBlobStore(media_dir(settings), settings.media.max_bytes)
+        deleted["media files"] = blobs.purge(settings.retention.media_days)
     console.print(f"deleted {_summary(deleted)}", highlight=False, markup=False)

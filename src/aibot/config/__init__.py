@@ -31,6 +31,7 @@ from aibot.config.loading import (
     load_config,
     resolve_config_path,
 )
+from aibot.config.media import MediaConfig, SpeechConfig
 from aibot.config.models import CanaryConfig, ModelsConfig, ProviderConfig
 from aibot.config.policy import (
     AccessConfig,
@@ -69,6 +70,7 @@ __all__ = [
     "LoadedConfig",
     "LoggingConfig",
     "McpServerConfig",
+    "MediaConfig",
     "ModelsConfig",
     "OutboxConfig",
     "PolicyConfig",
@@ -85,6 +87,7 @@ __all__ = [
     "SensitiveWordsConfig",
     "ServerConfig",
     "SessionConfig",
+    "SpeechConfig",
     "StorageConfig",
     "TelegramChannelConfig",
     "ToolsConfig",

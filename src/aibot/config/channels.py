@@ -117,8 +117,9 @@ class TelegramChannelConfig(ChannelSection):
         1.5, ge=1.0, description="Seconds between draft edits (Telegram limits edit rates)."
     )
     text_only_notice: str = Field(
-        N_("I can only read text messages for now."),
-        description="Reply to photos, stickers, voice and other non-text messages.",
+        N_("I can't read this kind of message yet."),
+        description="Reply to messages the assistant cannot read (video, animated stickers, "
+        "locations…); pictures, voice and files are read (see media).",
     )
     rating_buttons: bool = Field(True, description="Show 👍/👎 buttons under each answer.")
 
@@ -271,8 +272,9 @@ class WecomChannelConfig(ChannelSection):
         "text", description="markdown renders in the WeCom app only, not in WeChat (微信)."
     )
     text_only_notice: str | None = Field(
-        N_("I can only read text messages for now."),
-        description="Reply to images, voice, files and other non-text messages; null: ignore.",
+        N_("I can't read this kind of message yet."),
+        description="Reply to messages the assistant cannot read (video, locations, links); "
+        "pictures and voice are read (see media). null: ignore.",
     )
     rate_limit_wait: float = Field(
         60.0, gt=0, description="Wait before resending after WeCom's 45009/45033 limits."

@@ -76,3 +76,9 @@ class RetentionConfig(Section):
         "are dropped by matching them).",
     )
     outbox_days: float = Field(7, ge=1, description="Keep sent/dead/expired replies this long.")
+    media_days: float | None = Field(
+        30,
+        ge=1,
+        description="Delete pictures, voice and files users sent (and their rows) after this "
+        "many days; null: keep.",
+    )

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from aibot.config.base import Section, parse_duration
+from aibot.config.media import SpeechConfig
 
 
 class ProviderConfig(Section):
@@ -32,6 +33,9 @@ class ProviderConfig(Section):
     embedding_model: str | None = Field(
         None, description="Model for /v1/embeddings; overrides the preset's (none: no embeddings)."
     )
+    vision: bool | None = Field(
+        None, description="The model reads pictures (unset: known vision models are detected)."
+    )
 
 
 class CanaryConfig(Section):
@@ -54,6 +58,12 @@ class ModelsConfig(Section):
     canary: CanaryConfig | None = Field(
         None, description="Send a share of conversations (sticky) to a provider under trial."
     )
+    vision: str | None = Field(
+        None, description="Provider that answers pictures when the chat's own model cannot see."
+    )
+    stt: SpeechConfig | None = Field(
+        None, description="Speech to text for voice messages (/v1/audio/transcriptions)."
+    )
     aliases: dict[str, str] = Field(
         default_factory=dict,
         description="Other names /v1 accepts for a provider, e.g. gpt-4o-mini: deepseek.",
@@ -71,6 +81,9 @@ class ModelsConfig(Section):
         named = [("default", self.default), *(("fallbacks", f) for f in self.fallbacks)]
         if self.canary is not None:
             named.append(("canary.provider", self.canary.provider))
+        named.append(("vision", self.vision))
+        if self.stt is not None:
+            named.append(("stt.provider", self.stt.provider))
         for field, name in named:
             if name is not None and name not in self.providers:
                 raise ValueError(

@@ -43,6 +43,7 @@ class Accepts:
     reasoning_effort: bool = True
     vision: bool = True
     audio: bool = False
+    files: bool = False  # OpenAI's `file` content part (a PDF as input); no other preset lists it
     vendor_fields: bool = True  # fields OpenAI does not define (vendors add their own)
 
 
@@ -63,7 +64,7 @@ class Preset:
 
 
 # A provider without a preset (`base_url` only) is some OpenAI-compatible server: forward all.
-GENERIC = Accepts(max_tokens_field="either", audio=True)
+GENERIC = Accepts(max_tokens_field="either", audio=True, files=True)
 
 PRESETS: dict[str, Preset] = {
     p.name: p
@@ -77,7 +78,7 @@ PRESETS: dict[str, Preset] = {
             "https://api.openai.com/v1",
             "gpt-4o-mini",
             "OPENAI_API_KEY",
-            accepts=Accepts(max_tokens_field="either", audio=True, vendor_fields=False),
+            accepts=Accepts(max_tokens_field="either", audio=True, files=True, vendor_fields=False),
             embedding_model="text-embedding-3-small",
         ),
         # [3P quoting D platform.minimax.io/docs/api-reference/text-openai-api]:
@@ -208,3 +209,22 @@ PRESETS: dict[str, Preset] = {
         ),
     )
 }
+
+
+# Model names that read pictures, as their vendors name them (PROTOCOLS-media-vendors-mcp §V):
+# OpenAI GPT-4o/4.1/5 and o-series, GLM-4V/4.5V/4.6V/5V and GLM-5.3-Flash, Qwen-VL/Qwen3.x
+# (VL and omni), MiniMax-VL/M3, Kimi K3/K2.6/K2.7-Code and moonshot *-vision, DeepSeek Flash,
+# Gemma 4, local llava/qwen-vl/minicpm-v/llama3.2-vision under Ollama. Lower-case substrings.
+VISION_MODELS = (
+    "gpt-4o", "gpt-4.1", "gpt-5", "o3", "o4-mini", "chatgpt-4o",
+    "glm-4v", "glm-4.5v", "glm-4.6v", "glm-5v", "glm-5.3-flash",
+    "qwen-vl", "qwen2-vl", "qwen2.5-vl", "qwen3-vl", "qwen3.8", "qwen3.7-plus", "qwen3.5-plus",
+    "-omni", "minimax-vl", "minimax-m3", "kimi-k3", "kimi-k2.6", "kimi-k2.7-code", "-vision",
+    "deepseek-flash", "gemma-4", "gemma3", "llava", "minicpm-v", "pixtral", "internvl",
+)  # fmt: skip
+
+
+def sees_images(model: str | None) -> bool:
+    """Whether a model name is one of the known vision models (`vision:` in config wins)."""
+    name = (model or "").lower()
+    return any(marker in name for marker in VISION_MODELS)

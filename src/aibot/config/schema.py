@@ -16,6 +16,7 @@ from aibot.config.base import Section
 from aibot.config.channels import ChannelsConfig
 from aibot.config.conversation import EventsConfig, SessionConfig
 from aibot.config.data import OutboxConfig, RedisConfig, RetentionConfig, StorageConfig
+from aibot.config.media import MediaConfig
 from aibot.config.models import ModelsConfig
 from aibot.config.policy import PolicyConfig, RouteConfig
 from aibot.config.schedules import RemindersConfig, ScheduleConfig
@@ -50,6 +51,9 @@ class Config(Section):
         default_factory=RetentionConfig, description="What `ai-bot maintenance` deletes."
     )
     archive: ArchiveConfig | None = Field(None, description="Old history to object storage.")
+    media: MediaConfig = Field(
+        default_factory=MediaConfig, description="Pictures, voice and files users send."
+    )
     logging: LoggingConfig = Field(
         default_factory=LoggingConfig, description="Log level and format."
     )
@@ -126,6 +130,8 @@ class Config(Section):
         values += self.storage.encryption.secret_values() if self.storage.encryption else []
         values += self.archive.secret_values() if self.archive else []
         values += self.tools.secret_values()
+        stt_key = self.models.stt.api_key if self.models.stt else None
+        values += [stt_key.get_secret_value()] if stt_key else []
         return values
 
 

@@ -1,5 +1,6 @@
-"""The channels a gateway runs, by name: who delivers a reply on a channel, and who shows
-"typing…" (or streams the answer as it is written) while one of its messages is worked on.
+"""The channels a gateway runs, by name: who delivers a reply on a channel, who shows
+"typing…" (or streams the answer as it is written) while one of its messages is worked on, and
+who downloads its attachments from the platform.
 
 The gateway makes one empty directory and gives it to the inbox and the outbox as they are
 built; the channel registry fills it once the channels exist (a channel needs the inbox first,
@@ -13,6 +14,7 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from typing import Protocol
 
+from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
 
@@ -36,12 +38,25 @@ class ChannelDirectory:
     def __init__(self) -> None:
         self._senders: dict[str, ChannelSender] = {}
         self._presences: dict[str, Presence] = {}
+        self._fetchers: dict[str, MediaFetcher] = {}
 
-    def add(self, name: str, sender: ChannelSender, presence: Presence = no_presence) -> None:
+    def add(
+        self,
+        name: str,
+        sender: ChannelSender,
+        presence: Presence = no_presence,
+        fetcher: MediaFetcher | None = None,
+    ) -> None:
         if name in self._senders:
             raise ValueError(f"channel '{name}' is registered twice")
         self._senders[name] = sender
         self._presences[name] = presence
+        if fetcher is not None:
+            self._fetchers[name] = fetcher
+
+    def fetcher(self, name: str) -> MediaFetcher | None:
+        """Who downloads the channel's attachments from its platform (None: it has none)."""
+        return self._fetchers.get(name)
 
     def __contains__(self, name: object) -> bool:
         return name in self._senders

@@ -21,7 +21,7 @@ from aibot.core.approvals import Approvals
 from aibot.core.directory import ChannelDirectory
 from aibot.core.errors import QueueFull, StaleWrite
 from aibot.core.message_size import clip
-from aibot.core.messages import Inbound, InboxRow, ReplyTarget
+from aibot.core.messages import Attachment, Inbound, InboxRow, ReplyTarget
 from aibot.core.notices import failure_notice
 from aibot.core.outbox_rows import OutboxRows
 from aibot.core.pipeline import TurnContext
@@ -52,6 +52,7 @@ class InboxStore(OutboxRows, Protocol):
         *,
         principal: str | None = None,
         request_id: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
     ) -> WriteOp: ...
 
     def finish_inbox(
@@ -72,6 +73,7 @@ def inbound_from_row(row: InboxRow) -> Inbound:
         target=row.target,
         principal=row.principal,
         inbox_id=row.id,
+        attachments=row.attachments,
     )
 
 
@@ -147,6 +149,7 @@ class Inbox:
                 inbound.received_at,
                 principal=inbound.principal,
                 request_id=inbound.request_id,
+                attachments=inbound.attachments,
             )
         )
         if inbox_id is None:

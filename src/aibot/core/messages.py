@@ -60,6 +60,64 @@ class ReplyTarget:
         )
 
 
+# An `Attachment` travels with its `Inbound` and is stored with the inbox row before anything is
+# downloaded: it holds only the platform's own ids (`ref`: a Telegram `file_id`, a Feishu
+# `file_key`, a WeCom `MediaId`, a DingTalk `downloadCode`…), never a URL the sender chose, so a
+# message redone after a crash fetches the same bytes again from the platform's own endpoint.
+MediaKind = Literal["image", "audio", "file"]
+KINDS: tuple[MediaKind, ...] = ("image", "audio", "file")
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """One picture, voice note or file of a message.
+
+    `ref` is read only by the channel that wrote it (its `media.py`). `mime`, `size` and `name`
+    are what the platform announced (a sender may lie: the media room checks the bytes).
+    `text` is what the platform already recognised (DingTalk's `recognition`), `blob` the
+    content hash once the bytes are in the blob store (an upload to the HTTP API is stored
+    before the message is handled).
+    """
+
+    kind: MediaKind
+    ref: Mapping[str, JsonValue] = field(default_factory=dict)
+    mime: str | None = None
+    size: int | None = None
+    name: str | None = None
+    text: str | None = None
+    blob: str | None = None
+
+    def to_json(self) -> dict[str, JsonValue]:
+        data: dict[str, JsonValue] = {"kind": self.kind, "ref": dict(self.ref)}
+        for name in ("mime", "size", "name", "text", "blob"):
+            value = getattr(self, name)
+            if value is not None:
+                data[name] = value
+        return data
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Attachment | None:
+        """Reads what `to_json` wrote; None for anything else (an unknown kind)."""
+        kind = data.get("kind")
+        if kind not in KINDS:
+            return None
+        ref = data.get("ref")
+        size = data.get("size")
+        return cls(
+            kind,
+            dict(ref) if isinstance(ref, dict) else {},
+            _text(data.get("mime")),
+            size if isinstance(size, int) and not isinstance(size, bool) else None,
+            _text(data.get("name")),
+            _text(data.get("text")),
+            _text(data.get("blob")),
+        )
+
+
+def _text(value: object) -> str | None:
+    return value if isinstance(value, str) else None
+
+
 @dataclass(slots=True)
 class Inbound:
     channel: str
@@ -78,6 +136,7 @@ class Inbound:
     # vendor needs, and the caller gets the vendor's answer as it came (see providers/).
     wire: dict[str, Any] | None = None
     tool_scope: tuple[str, ...] = ()  # gateway tools an API caller's key allows (see /v1)
+    attachments: tuple[Attachment, ...] = ()  # pictures, voice, files (fetched when handled)
 
     # Policies (access lists, per-chat limits, routes) look at where a message came from.
     # Channels say so in `target`, which the inbox stores, so a redone message keeps it.
@@ -254,6 +313,7 @@ class InboxRow:
     attempts: int
     principal: str | None = None  # who sent it (an API key's name, a platform user)
     request_id: str | None = None  # the id its logs and answer carry
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(slots=True)

@@ -67,6 +67,11 @@ class TurnContext:
     retry_after: float | None = None  # seconds until a refused caller may try again
     finished: bool = False
     conversation_changes: dict[str, Any] = field(default_factory=dict)
+    # Attachments made usable (media/stage.py): the new message's image parts, the image parts
+    # of earlier turns still in the context (by request id), and the provider that can see them.
+    media_parts: list[dict[str, Any]] = field(default_factory=list)
+    history_parts: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    provider_override: str | None = None
     writes: list[WriteOp] = field(default_factory=list)
 
     @property

@@ -88,7 +88,7 @@ class ContextStage:
         if ctx.session is None or any(m.get("role") in ("assistant", "tool") for m in given):
             # Stateless, or a caller that sent its own history: that history wins.
             if inbound.wire is None:
-                ctx.messages = [Message("user", inbound.text)]
+                ctx.messages = [_user(inbound.text, ctx.media_parts)]
             return
         session = ctx.session
         idle = self._config.idle_reset
@@ -98,14 +98,15 @@ class ContextStage:
             ctx.conversation_changes["context_from"] = cutoff
         system = self._system(ctx, given)
         users = [m for m in given if m.get("role") == "user"]
-        latest = message_from_wire(users[-1]) if users else Message("user", inbound.text)
+        latest = message_from_wire(users[-1]) if users else _user(inbound.text, ctx.media_parts)
         budget = (
             self._config.max_context_tokens
             - estimate_tokens(inbound.text)
             - sum(estimate_tokens(m.content) for m in system)
         )
         max_turns = self._config.max_turns if ctx.max_turns is None else ctx.max_turns
-        ctx.messages = [*system, *_recent(session.turns, budget, max_turns), latest]
+        history = _recent(session.turns, budget, max_turns, ctx.history_parts)
+        ctx.messages = [*system, *history, latest]
         ctx.gateway_history = True
 
     def _system(self, ctx: TurnContext, given: list[dict[str, Any]]) -> list[Message]:
@@ -117,9 +118,22 @@ class ContextStage:
         return system
 
 
-def _recent(turns: list[TurnRecord], budget: int, max_turns: int) -> list[Message]:
-    """The latest turns that fit `budget` tokens and `max_turns` exchanges, whole exchanges:
-    the history starts at a question, never inside an answer or its tool calls."""
+def _user(text: str, parts: list[dict[str, Any]]) -> Message:
+    """A user message; with pictures, its text and their image parts."""
+    if not parts:
+        return Message("user", text)
+    return Message("user", text, parts=[{"type": "text", "text": text}, *parts])
+
+
+def _recent(
+    turns: list[TurnRecord],
+    budget: int,
+    max_turns: int,
+    parts: dict[str, list[dict[str, Any]]] | None = None,
+) -> list[Message]:
+    """The latest turns that fit `budget` tokens and `max_turns` exchanges, whole exchanges;
+    the history starts at a question, never inside an answer or its tool calls; a user turn
+    that came with pictures gets them again (`parts`, by request id)."""
     history: list[Message] = []
     questions = 0
     for turn in reversed(turns):
@@ -128,7 +142,8 @@ def _recent(turns: list[TurnRecord], budget: int, max_turns: int) -> list[Messag
         budget -= turn.tokens
         if budget < 0 or (turn.role == "user" and questions == max_turns):
             break
-        history.append(turn.as_message())
+        images = parts.get(turn.request_id or "") if parts and turn.role == "user" else None
+        history.append(_user(turn.content, images) if images else turn.as_message())
         questions += turn.role == "user"
     while history and history[-1].role != "user":
         history.pop()  # the oldest kept turn answers a question that did not fit
@@ -154,7 +169,7 @@ class ModelStage:
 
     async def __call__(self, ctx: TurnContext) -> None:
         inbound = ctx.inbound
-        provider = (
+        provider = ctx.provider_override or (
             (ctx.session.model if ctx.session else None) or inbound.model or ctx.provider_choice
         )
         with self._timer.time():

@@ -23,6 +23,7 @@ from aibot.gateway.console import ConsoleView
 from aibot.gateway.docs import mount_docs
 from aibot.gateway.errors import install_error_handlers
 from aibot.gateway.graphql import mount_graphql
+from aibot.gateway.media import UPLOAD_PATHS, blob_store, upload_limit
 from aibot.ops.body_limit import BodyLimitMiddleware
 from aibot.ops.forwarded import TrustedProxies
 from aibot.ops.gc_tuning import tune_for_serving
@@ -67,11 +68,17 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.gateway = gateway
-    app.add_middleware(BodyLimitMiddleware, max_bytes=loaded.config.server.max_body_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware,
+        max_bytes=loaded.config.server.max_body_bytes,
+        uploads=(UPLOAD_PATHS, upload_limit(loaded.config)),
+    )
     app.add_middleware(ApiEdge, cors_origins=loaded.config.channels.api.cors_origins)
     app.add_middleware(ResponseSecretMask, masker=gateway.masker)  # outermost: sees every byte
     install_error_handlers(app, gateway.keys)
-    app.include_router(build_rest_router(gateway.service, gateway.keys, gateway.clock))
+    app.include_router(
+        build_rest_router(gateway.service, gateway.keys, blob_store(loaded.config), gateway.clock)
+    )
     app.include_router(
         build_openai_router(
             gateway.service,
@@ -111,6 +118,7 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
             require_key=gateway.webchat_requires_key,
             title=loaded.config.channels.webchat.title,
             public_url=server.public_url,
+            uploads=blob_store(loaded.config),
             clock=gateway.clock,
         )
         app.include_router(webchat.router())

@@ -29,7 +29,7 @@ from aibot.core.service import ChatService
 from aibot.core.sessions import SessionMemory
 from aibot.core.shared_inbox import SharedInbox
 from aibot.gateway.access import AccessTokens
-from aibot.gateway.message_path import build_pipeline
+from aibot.gateway.message_path import build_media, build_pipeline
 from aibot.gateway.registry import build_channels
 from aibot.gateway.reload import LiveSettings
 from aibot.gateway.schedules import build_schedules
@@ -179,6 +179,7 @@ class Gateway:
         )
         extra = [*approval_commands(), reminders.command()]
         commands = Commands(self.memory, self.catalog, self.metrics.summary, self.feedback, extra)
+        self.directory = ChannelDirectory()
         pipeline = build_pipeline(
             memory=self.memory,
             commands=commands,
@@ -190,6 +191,7 @@ class Gateway:
             clock=clock,
             tools=tool_support,
             max_message_chars=config.server.max_message_chars,
+            media=build_media(config, self, clock),
         )
         live = LiveSettings(self.policies, self.router, self.keys)
         self.reloader = ConfigReloader(loaded, live.apply, live.watched_files)
@@ -203,7 +205,6 @@ class Gateway:
             locks=coordinator.locks if coordinator else None,
             max_message_chars=config.server.max_message_chars,
         )
-        self.directory = ChannelDirectory()
         self.outbox = Outbox(
             self.repository,
             self.writer,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.admin.gateway_view import ModelsState, ProviderState, ScheduleRun, ScheduleView
 from aibot.config.watch import ConfigReloader
 from aibot.gateway.build import Gateway
+from aibot.gateway.media import blob_store
 from aibot.ops.metrics import Metrics
 from aibot.store.archive.bucket import Bucket
 from aibot.store.crypto import Cipher
@@ -37,6 +39,13 @@ class ConsoleView:
     @property
     def reloader(self) -> ConfigReloader:
         return self._gateway.reloader
+
+    def media_path(self, blob: str) -> Path | None:
+        try:
+            path = blob_store(self._gateway.config).path(blob)
+        except ValueError:
+            return None
+        return path if path.is_file() else None
 
     def mask_secrets(self, text: str) -> str:
         return self._gateway.masker.mask_text(text)

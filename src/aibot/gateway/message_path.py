@@ -20,7 +20,7 @@ from collections.abc import Callable
 from aibot.config import SessionConfig
 from aibot.core.commands import Commands
 from aibot.core.message_size import DEFAULT_MAX_MESSAGE_CHARS, MessageSizeStage
-from aibot.core.pipeline import Pipeline
+from aibot.core.pipeline import Middleware, Pipeline
 from aibot.core.sessions import SessionMemory
 from aibot.core.stages import (
     CommandStage,
@@ -32,6 +32,7 @@ from aibot.core.stages import (
     access_stage,
 )
 from aibot.core.tool_support import ToolSupport
+from aibot.gateway.media import build_media
 from aibot.ops.metrics import Metrics
 from aibot.policy.policies import PolicyHolder, PolicyServices
 from aibot.policy.stages import (
@@ -42,6 +43,8 @@ from aibot.policy.stages import (
     RateLimitStage,
     RouteStage,
 )
+
+__all__ = ["build_media", "build_pipeline"]  # the media stage is built beside the path
 
 
 def build_pipeline(
@@ -56,6 +59,7 @@ def build_pipeline(
     clock: Callable[[], float],
     tools: ToolSupport | None = None,
     max_message_chars: int = DEFAULT_MAX_MESSAGE_CHARS,
+    media: Middleware,
 ) -> Pipeline:
     return Pipeline(
         [
@@ -67,6 +71,7 @@ def build_pipeline(
             RateLimitStage(policies, services),  # around: buckets and quota; count the tokens
             CommandStage(commands),  # /reset, /model, … answered here
             RouteStage(policies, services),  # model, persona, filters; canary split
+            media,  # around: attachments fetched and read; a voice reply quotes what was heard
             InputFilterStage(policies, services),  # sensitive words: refuse or mask
             CacheStage(policies, services),  # around: a first question answered before; store
             ContextStage(session),  # system prompt + the turns that fit + the new message

@@ -41,7 +41,7 @@ def build_channels(
     if configured.wecom is not None:
         channels.append(WecomChannel(configured.wecom, context))
     for channel in channels:
-        directory.add(channel.name, channel, channel.presence)
+        directory.add(channel.name, channel, channel.presence, channel.media)
     return channels
 
 

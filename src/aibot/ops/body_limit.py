@@ -3,7 +3,9 @@
 A declared Content-Length over the limit is refused at once. A chunked body is counted as it
 is read; once it passes the limit the app gets no more of it, and whatever the app answers to a
 body it never got whole (FastAPI's 400 "error parsing the body", a 422, a 500) is replaced by
-the same 413 — the size is the reason, and the client must be told so.
+the same 413 — the size is the reason, and the client must be told so. A multipart upload to
+a path that takes attachments (`uploads`) is allowed up to its own, larger, limit (the files
+are spooled to disk as they arrive, never held whole).
 """
 
 from __future__ import annotations
@@ -16,17 +18,23 @@ class BodyTooLarge(Exception):
 
 
 class BodyLimitMiddleware:
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_bytes: int, uploads: tuple[tuple[str, ...], int] = ((), 0)
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.upload_paths, self.upload_bytes = uploads
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.max_bytes
+        if self.upload_paths and _upload(scope, self.upload_paths):
+            limit = max(limit, self.upload_bytes)
         for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > self.max_bytes:
-                await _reject(send, self.max_bytes)
+            if name == b"content-length" and value.isdigit() and int(value) > limit:
+                await _reject(send, limit)
                 return
         seen = 0
         exceeded = started = False
@@ -38,7 +46,7 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     exceeded = True
                     raise BodyTooLarge
             return message
@@ -56,7 +64,16 @@ class BodyLimitMiddleware:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await _reject(send, self.max_bytes)
+            await _reject(send, limit)
+
+
+def _upload(scope: Scope, paths: tuple[str, ...]) -> bool:
+    if not str(scope.get("path", "")).startswith(paths):
+        return False
+    return any(
+        name == b"content-type" and value.startswith(b"multipart/form-data")
+        for name, value in scope["headers"]
+    )
 
 
 async def _reject(send: Send, limit: int) -> None:

@@ -163,6 +163,28 @@ class Metrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.media_in = Counter(
+            "aibot_media_in",
+            "Pictures, voice notes and files received, by channel and kind.",
+            ["channel", "kind"],
+            registry=r,
+        )
+        self.media_bytes = Counter(
+            "aibot_media_bytes", "Bytes of attachments downloaded, by kind.", ["kind"], registry=r
+        )
+        self.media_seconds = Histogram(
+            "aibot_media_seconds",
+            "Attachment work by step: download, transcribe, extract, image.",
+            ["step"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.media_errors = Counter(
+            "aibot_media_errors",
+            "Attachments not used, by step and reason (too_big, not_an_image, fetch_failed…).",
+            ["step", "reason"],
+            registry=r,
+        )
         self.coordination_up = Gauge(
             "aibot_coordination_up",
             "Scale-out mode: 1 while Redis answered the last heartbeat.",

@@ -248,7 +248,14 @@ class CacheStage(_PolicyStage, Middleware):
         cache, session = self._holder.current.cache, ctx.session
         # An API caller's answer depends on every field it sent (tools, format, sampling), not
         # only on its question: it is never answered from, nor kept in, the cache.
-        if not cache.enabled or session is None or session.turns or ctx.inbound.wire:
+        # Nor is a message with attachments: the same caption may come with another picture.
+        if (
+            not cache.enabled
+            or session is None
+            or session.turns
+            or ctx.inbound.wire
+            or ctx.inbound.attachments
+        ):
             await call_next(ctx)
             return
         provider = session.model or ctx.provider_choice or self._services.default_model() or ""

@@ -11,6 +11,7 @@ the vendor by `passthrough.adapt_body`), whose answer keeps the provider's bytes
 
 from __future__ import annotations
 
+import dataclasses
 import email.utils
 import time
 from collections.abc import AsyncIterator
@@ -100,7 +101,7 @@ class OpenAICompatibleProvider:
         self.reasoning_echo: ReasoningEcho = config.reasoning_echo or (
             preset.reasoning_echo if preset else "none"
         )
-        self.accepts: Accepts = preset.accepts if preset else GENERIC
+        self.accepts: Accepts = _accepts(preset.accepts if preset else GENERIC, config)
         # Whether the gateway's own tools are offered to it (`/v1` callers' tools are theirs).
         self.takes_tools = self.accepts.tools if config.tools is None else config.tools
         self.embedding_model = config.embedding_model or (
@@ -310,6 +311,13 @@ class OpenAICompatibleProvider:
         delta.chunk = chunk
         delta.raw = payload
         return delta
+
+
+def _accepts(accepts: Accepts, config: ProviderConfig) -> Accepts:
+    """The preset's, with `vision:` from config when set: the operator knows this model."""
+    if config.vision is None:
+        return accepts
+    return dataclasses.replace(accepts, vision=config.vision)
 
 
 def carries_something(delta: StreamDelta) -> bool:

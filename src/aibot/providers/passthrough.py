@@ -33,7 +33,8 @@ OPENAI_CHAT_FIELDS = frozenset(
 )  # fmt: skip
 
 # Content part types that need a vendor feature, and the `Accepts` flag that says it has it.
-_PART_FEATURES = {"image_url": "vision", "input_audio": "audio"}
+_PART_FEATURES = {"image_url": "vision", "input_audio": "audio", "file": "files"}
+_PART_LABELS = {"vision": "image input", "audio": "audio input", "files": "file input"}
 
 SCHEMA_PROMPT = (
     "Answer with one JSON object only, no other text. It must be valid against this JSON "
@@ -96,12 +97,12 @@ def _check_features(out: dict[str, Any], accepts: Accepts, provider: str) -> Non
         raise unsupported(provider, "tools", "tools")
     if out.get("tool_choice") not in (None, "auto") and accepts.tool_choice_auto_only:
         raise unsupported(provider, "tool_choice", 'a tool_choice other than "auto"')
-    if not (accepts.vision and accepts.audio):
+    if not (accepts.vision and accepts.audio and accepts.files):
         _check_parts(out, accepts, provider)
 
 
 def _check_parts(out: dict[str, Any], accepts: Accepts, provider: str) -> None:
-    """Image and audio content parts, where the vendor cannot read them."""
+    """Image, audio and file content parts, where the vendor cannot read them."""
     for index, message in enumerate(out.get("messages") or ()):
         content = message.get("content") if isinstance(message, dict) else None
         if not isinstance(content, list):
@@ -110,7 +111,7 @@ def _check_parts(out: dict[str, Any], accepts: Accepts, provider: str) -> None:
             kind = part.get("type") if isinstance(part, dict) else None
             feature = _PART_FEATURES.get(kind) if isinstance(kind, str) else None
             if feature is not None and not getattr(accepts, feature):
-                label = "image input" if feature == "vision" else "audio input"
+                label = _PART_LABELS[feature]
                 raise unsupported(provider, f"messages[{index}].content", label)
 
 

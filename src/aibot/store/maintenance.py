@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Table, and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.config import RetentionConfig
-from aibot.store.schema import conversations, inbox, outbox, turns
+from aibot.store.schema import conversations, inbox, media, outbox, turns
 
 DAY = 86400.0
 BATCH = 1000
@@ -33,6 +33,11 @@ async def purge(
             conversations.c.session_key,
             conversations.c.updated_at < cutoff,
             batch,
+        )
+    if retention.media_days is not None:
+        # The rows here; the files are removed by the blob store's own purge (`ai-bot maintenance`).
+        deleted["media"] = await _delete_batches(
+            engine, media, media.c.id, media.c.created_at < now - retention.media_days * DAY, batch
         )
     deleted["inbox"] = await _delete_batches(
         engine,

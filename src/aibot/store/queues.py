@@ -14,7 +14,7 @@ from sqlalchemy import and_, bindparam, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
-from aibot.core.messages import InboxRow, OutboxRow, ReplyTarget
+from aibot.core.messages import Attachment, InboxRow, OutboxRow, ReplyTarget
 from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.dialects import Statements
 from aibot.store.rows import dump_target, inbox_row, outbox_row
@@ -131,8 +131,10 @@ class QueueRows:
         *,
         principal: str | None = None,
         request_id: str | None = None,
+        attachments: tuple[Attachment, ...] = (),
     ) -> Write:
-        """Yields the new row id, or None when (channel, message_id) was already accepted."""
+        """Yields the new row id, or None when (channel, message_id) was already accepted.
+        Attachments are stored as the platform's ids, before anything is downloaded."""
         return Write(
             self._accept_inbox,
             {
@@ -141,7 +143,9 @@ class QueueRows:
                 "session_key": session_key,
                 "user_id": user_id,
                 "text": self._cipher.seal(text),
-                "target": dump_target(target, principal=principal, request_id=request_id),
+                "target": dump_target(
+                    target, principal=principal, request_id=request_id, attachments=attachments
+                ),
                 "status": "pending",
                 "attempts": 0,
                 "received_at": now,

@@ -2,9 +2,9 @@
 
 The target is stored as one flat JSON object (`ReplyTarget.to_json`), the shape stored rows
 have always had, so databases written before `ReplyTarget` existed load without a migration.
-Inbox rows also keep who sent the message and its request id there, under `_principal` and
-`_request_id`, so a message redone after a restart keeps them; nothing outside the store reads
-these two keys.
+Inbox rows also keep who sent the message, its request id and its attachments (platform ids,
+never bytes) there, under `_principal`, `_request_id` and `_attachments`, so a message redone
+after a restart keeps them; nothing outside the store reads these keys.
 """
 
 from __future__ import annotations
@@ -14,25 +14,44 @@ from typing import Any
 import orjson
 from sqlalchemy import Row
 
-from aibot.core.messages import InboxRow, OutboxRow, ReplyTarget, ToolCall, TurnRecord
+from aibot.core.messages import (
+    Attachment,
+    InboxRow,
+    OutboxRow,
+    ReplyTarget,
+    ToolCall,
+    TurnRecord,
+)
 
-_PRINCIPAL, _REQUEST_ID = "_principal", "_request_id"
+_PRINCIPAL, _REQUEST_ID, _ATTACHMENTS = "_principal", "_request_id", "_attachments"
 
 
 def dump_target(
-    target: ReplyTarget, *, principal: str | None = None, request_id: str | None = None
+    target: ReplyTarget,
+    *,
+    principal: str | None = None,
+    request_id: str | None = None,
+    attachments: tuple[Attachment, ...] = (),
 ) -> str:
     data: dict[str, Any] = target.to_json()
     if principal is not None:
         data[_PRINCIPAL] = principal
     if request_id is not None:
         data[_REQUEST_ID] = request_id
+    if attachments:
+        data[_ATTACHMENTS] = [a.to_json() for a in attachments]
     return orjson.dumps(data).decode()
 
 
 def load_target(raw: str) -> ReplyTarget:
     """A target column as `dump_target` wrote it (without principal or request id)."""
     return ReplyTarget.from_json(_load(raw))
+
+
+def _attachments(raw: object) -> tuple[Attachment, ...]:
+    items = raw if isinstance(raw, list) else []
+    found = (Attachment.from_json(item) for item in items if isinstance(item, dict))
+    return tuple(a for a in found if a is not None)
 
 
 def _load(raw: str) -> dict[str, Any]:
@@ -44,6 +63,7 @@ def inbox_row(r: Row[Any], *, text: str | None = None) -> InboxRow:
     """`text`: the message as read (opened, when the store seals it); else the column."""
     data = _load(r.target)
     principal, request_id = data.pop(_PRINCIPAL, None), data.pop(_REQUEST_ID, None)
+    attachments = _attachments(data.pop(_ATTACHMENTS, None))
     return InboxRow(
         r.id,
         r.channel,
@@ -56,6 +76,7 @@ def inbox_row(r: Row[Any], *, text: str | None = None) -> InboxRow:
         r.attempts,
         principal if isinstance(principal, str) else None,
         str(request_id) if request_id is not None else None,
+        attachments,
     )
 
 

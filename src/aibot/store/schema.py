@@ -298,3 +298,22 @@ token_revocations = Table(
     Column("jti", String(64), primary_key=True, doc="The revoked token's id."),
     Column("expires_at", Float, nullable=False, doc="Its `exp`: the row is useless after it."),
 )
+
+media = Table(
+    "media",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("session_key", String(255), nullable=False),
+    Column("channel", String(32), nullable=False),
+    Column("user_id", String(255), nullable=False),
+    Column("request_id", String(64), nullable=False, doc="The message (and turn) it came with."),
+    Column("kind", String(8), nullable=False, doc="image, audio or file."),
+    Column("mime", String(128), nullable=False),
+    Column("name", String(255), nullable=False, default="", doc="Sanitised file name."),
+    Column("size", Integer, nullable=False),
+    Column("blob", String(64), nullable=False, doc="SHA-256 hex: the file in the blob store."),
+    Column("created_at", Float, nullable=False),
+    Index("ix_media_session", "session_key", "created_at"),
+    Index("ix_media_user", "user_id", "created_at"),
+    Index("ix_media_request", "request_id"),
+)

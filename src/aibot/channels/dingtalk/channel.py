@@ -24,11 +24,13 @@ from aibot.channels.dingtalk.client import DingtalkApi, throttled
 from aibot.channels.dingtalk.connection import StreamClient
 from aibot.channels.dingtalk.format import robot_message, split, webhook_body
 from aibot.channels.dingtalk.inbound import CHANNEL, DingtalkReply, read_message
+from aibot.channels.dingtalk.media import DingtalkMedia
 from aibot.channels.dingtalk.verify import trusted_webhook
 from aibot.channels.dingtalk.webhook import build_router
 from aibot.channels.errors import PlatformError
 from aibot.config import DingtalkChannelConfig
 from aibot.core.errors import SendError
+from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
 
@@ -53,6 +55,8 @@ class DingtalkChannel:
             config.api_base,
             clock=context.clock.monotonic,
         )
+        self._media = DingtalkMedia(self.api, config.robot)
+        self.media: MediaFetcher | None = self._media
         self.stream = (
             StreamClient(
                 self.api, self.receive, keepalive=config.keepalive, clock=context.clock.monotonic
@@ -98,6 +102,7 @@ class DingtalkChannel:
 
     async def close(self) -> None:
         await self.api.close()
+        await self._media.close()
 
     # -- receiving ------------------------------------------------------------------------
     async def receive(self, data: dict[str, Any]) -> None:

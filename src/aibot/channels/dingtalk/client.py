@@ -62,6 +62,7 @@ class DingtalkApi:
         self._secret = client_secret
         self._base = api_base.rstrip("/")
         self._proxy = proxy_for(api_base)
+        self.base_url = self._base  # downloads (media.py) trust its host
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._token: tuple[str, float] | None = None  # (token, monotonic renewal time)

@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from aibot.core.messages import Inbound, ReplyTarget
+from aibot.core.messages import Attachment, Inbound, ReplyTarget
 
 CHANNEL = "dingtalk"
 PRIVATE, GROUP = "1", "2"
@@ -85,6 +85,38 @@ def message_text(data: dict[str, Any]) -> str | None:
     return None
 
 
+def attachments_of(data: dict[str, Any]) -> tuple[Attachment, ...]:
+    """Pictures (also inside rich text), voice and files, by `downloadCode`; a voice note
+    carries DingTalk's own `recognition`, used as its transcript. (DingTalk delivers voice and
+    files only in one-to-one chats.) Video is not read."""
+    kind, content = data.get("msgtype"), data.get("content")
+    content = content if isinstance(content, dict) else {}
+    code = content.get("downloadCode")
+    if kind == "picture" and isinstance(code, str):
+        return (Attachment("image", {"download_code": code}),)
+    if kind == "richText":
+        items = content.get("richText")
+        return tuple(
+            Attachment("image", {"download_code": item["downloadCode"]})
+            for item in (items if isinstance(items, list) else [])
+            if isinstance(item, dict)
+            and item.get("type") == "picture"
+            and isinstance(item.get("downloadCode"), str)
+        )
+    if kind == "audio" and isinstance(code, str):
+        heard = content.get("recognition")
+        text = heard.strip() if isinstance(heard, str) and heard.strip() else None
+        return (Attachment("audio", {"download_code": code}, name="voice", text=text),)
+    if kind == "file" and isinstance(code, str):
+        name = content.get("fileName")
+        return (
+            Attachment(
+                "file", {"download_code": code}, name=name if isinstance(name, str) else None
+            ),
+        )
+    return ()
+
+
 def _field(data: dict[str, Any], outer: str, inner: str) -> object:
     """`data[outer][inner]`, or None when `outer` is not an object (a correctly signed request
     with `"text": true` used to raise here: a 503 and a traceback, re-sent forever)."""
@@ -106,7 +138,8 @@ def read_message(data: dict[str, Any], *, clock: Callable[[], float] = time.time
     if kind == GROUP and data.get("isInAtList") is False:
         return None
     text = (message_text(data) or "").strip()
-    if not text:
+    attachments = attachments_of(data)
+    if not text and not attachments:
         return None
     staff = data.get("senderStaffId")
     user = str(staff or data.get("senderId") or conversation)
@@ -120,6 +153,7 @@ def read_message(data: dict[str, Any], *, clock: Callable[[], float] = time.time
         received_at=clock(),
         message_id=msg_id,
         principal=f"{CHANNEL}:{user}",
+        attachments=attachments,
         target=DingtalkReply(
             kind,
             conversation,

@@ -24,12 +24,14 @@ from aibot.channels.feishu.client import FeishuApi, rate_limited
 from aibot.channels.feishu.connection import LongConnection
 from aibot.channels.feishu.format import MSG_TYPES, content, split
 from aibot.channels.feishu.inbound import CHANNEL, EventReader, FeishuReply, chat_of
+from aibot.channels.feishu.media import FeishuMedia
 from aibot.channels.feishu.preview import CardStream
 from aibot.channels.feishu.verify import WebhookVerifier
 from aibot.channels.feishu.webhook import build_router
 from aibot.config import FeishuChannelConfig
 from aibot.core.events import PlatformEvent
 from aibot.core.feedback import parse_button
+from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound, ReplyTarget
 from aibot.core.pipeline import DeltaSink
 from aibot.i18n import N_, pick, translate
@@ -58,6 +60,8 @@ class FeishuChannel:
             config.base_url,
             clock=context.clock.monotonic,
         )
+        self._media = FeishuMedia(self.api)
+        self.media: MediaFetcher | None = self._media
         self._verifier = WebhookVerifier(
             config.verification_token.get_secret_value() if config.verification_token else "",
             config.encrypt_key.get_secret_value() if config.encrypt_key else "",
@@ -105,6 +109,7 @@ class FeishuChannel:
 
     async def close(self) -> None:
         await self.api.close()
+        await self._media.close()
 
     # -- receiving ------------------------------------------------------------------------
     async def receive(self, payload: dict[str, Any]) -> None:

@@ -62,6 +62,7 @@ class FeishuApi:
         self._app_secret = app_secret
         self._base = base_url.rstrip("/")
         self._proxy = proxy_for(base_url)
+        self.base_url, self.proxy = self._base, self._proxy  # for downloads (media.py)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
         self._token: str | None = None

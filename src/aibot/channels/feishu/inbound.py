@@ -1,6 +1,8 @@
 """Which Feishu events become messages for the assistant, and with what session and text.
 
-Only `im.message.receive_v1` (schema 2.0) with `text` or `post` content is read. Private chats
+Only `im.message.receive_v1` (schema 2.0) is read: `text` and `post` content, and the pictures
+(also inside a post), audio and files, kept as their keys for the message-resource API (`media.py`
+downloads them when the message is handled). Private chats
 are always answered; groups follow `group_trigger` (by default only when the bot is @-mentioned,
 recognised by its open_id). Mention placeholders `@_user_N` become `@Name`, the bot's own is
 removed from the prompt. The inbox key is the message_id: Feishu re-sends one message under new
@@ -19,7 +21,7 @@ import orjson
 
 from aibot.config import FeishuChannelConfig
 from aibot.core.events import EventKind, PlatformEvent
-from aibot.core.messages import ChatType, Inbound, JsonValue, ReplyTarget
+from aibot.core.messages import Attachment, ChatType, Inbound, JsonValue, ReplyTarget
 
 CHANNEL = "feishu"
 RECEIVE = "im.message.receive_v1"
@@ -96,7 +98,8 @@ class EventReader:
         if group and not self._addressed(mentions):
             return None
         text = self._text(message, mentions).strip()
-        if not text:
+        attachments = attachments_of(message)
+        if not text and not attachments:
             return None
         user = str(_dict(sender.get("sender_id")).get("open_id") or chat_id)
         thread = message.get("thread_id") if isinstance(message.get("thread_id"), str) else None
@@ -112,6 +115,7 @@ class EventReader:
             received_at=self._clock(),
             message_id=message_id,
             principal=f"feishu:{user}",
+            attachments=attachments,
             target=FeishuReply(message_id, bool(thread)).target(
                 chat_id, "group" if group else "private"
             ),
@@ -142,6 +146,49 @@ class EventReader:
         if kind == "post":
             return _post_text(content, names)
         return ""
+
+
+def attachments_of(message: dict[str, Any]) -> tuple[Attachment, ...]:
+    """The pictures (of an image message or inside a post), file or voice of a message, by
+    their keys and the message's id: what the message-resource API takes. Stickers and
+    folders cannot be downloaded; video is not read."""
+    try:
+        content = orjson.loads(message.get("content") or "")
+    except (orjson.JSONDecodeError, TypeError):
+        return ()
+    if not isinstance(content, dict):
+        return ()
+    message_id, kind = str(message.get("message_id")), message.get("message_type")
+    if kind == "image":
+        keys = [content.get("image_key")]
+    elif kind == "post":
+        keys = _post_images(content)
+    elif kind in ("file", "audio"):
+        key, name = content.get("file_key"), content.get("file_name")
+        if not isinstance(key, str):
+            return ()
+        ref: dict[str, JsonValue] = {"message_id": message_id, "file_key": key, "type": "file"}
+        if kind == "audio":
+            return (Attachment("audio", ref, "audio/ogg", None, "voice.ogg"),)
+        return (Attachment("file", ref, None, None, name if isinstance(name, str) else None),)
+    else:
+        return ()
+    return tuple(
+        Attachment("image", {"message_id": message_id, "file_key": key, "type": "image"})
+        for key in keys
+        if isinstance(key, str)
+    )
+
+
+def _post_images(content: dict[str, Any]) -> list[Any]:
+    if "content" not in content:  # a post written with language keys: {"zh_cn": {...}}
+        content = next((v for v in content.values() if isinstance(v, dict)), {})
+    return [
+        element.get("image_key")
+        for paragraph in _list(content.get("content"))
+        for element in _list(paragraph)
+        if isinstance(element, dict) and element.get("tag") == "img"
+    ]
 
 
 def _resolve(text: str, names: dict[str, str]) -> str:

@@ -5,8 +5,9 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import SYSTEM_CLOCK, Clock
@@ -21,22 +22,60 @@ from aibot.channels.http_bodies import (
     message_too_long,
 )
 from aibot.channels.identity import api_caller
+from aibot.channels.uploads import (
+    MAX_ATTACHMENTS,
+    AttachmentBody,
+    form_files,
+    store_base64,
+    store_files,
+)
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
-from aibot.core.messages import Inbound, ReplyTarget
+from aibot.core.media import MediaRefused, UploadStore
+from aibot.core.media_replies import refusal_text
+from aibot.core.messages import Attachment, Inbound, ReplyTarget
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService, StreamEnd, stream_turn
-from aibot.i18n import locale_hint
+from aibot.i18n import locale_hint, pick
+
+# A message needs text or at least one attachment: said in the schema as well as checked.
+_TEXT_OR_ATTACHMENT: dict[str, Any] = {
+    "anyOf": [
+        {"required": ["message"], "properties": {"message": {"minLength": 1}}},
+        {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}},
+    ]
+}
 
 
 class ChatBody(JsonBody):
+    model_config = ConfigDict(
+        strict=True, validate_default=True, json_schema_extra=_TEXT_OR_ATTACHMENT
+    )
+
     session_id: str = Field(pattern=SESSION_PATTERN, description="Conversation to continue.")
+    attachments: list[AttachmentBody] = Field(
+        default_factory=list,
+        max_length=MAX_ATTACHMENTS,
+        description="Pictures, voice notes or files, base64 (or send multipart/form-data).",
+    )
     message: str = Field(
-        min_length=1, description="The user's message, at most server.max_message_chars long."
+        "",
+        description="The user's message, at most server.max_message_chars long "
+        "(may be empty with attachments).",
     )
     user_id: str | None = Field(
         None, max_length=255, description="End user, within your key; default: the key itself."
     )
     stream: bool = Field(False, description="Answer as Server-Sent Events.")
+
+    @field_validator("message")
+    @classmethod
+    def _text_or_attachment(cls, value: str, info: ValidationInfo) -> str:
+        """Checked here so that every problem of a body is reported at once; multipart files
+        are counted by the caller (`context`)."""
+        files = (info.context or {}).get("files", 0)
+        if not value and not info.data.get("attachments") and not files:
+            raise ValueError("a message or an attachment is required")
+        return value
 
 
 class ChatReply(BaseModel):
@@ -75,12 +114,89 @@ def reply_body(ctx: TurnContext, session_id: str) -> dict[str, Any]:
     ).model_dump()
 
 
+async def read_chat(
+    request: Request, uploads: UploadStore
+) -> tuple[ChatBody, tuple[Attachment, ...]]:
+    """The body, JSON or multipart, validated as `ChatBody`, and its attachments stored."""
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        async with request.form(max_files=MAX_ATTACHMENTS, max_fields=20) as form:
+            fields = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+            files = form_files(form)
+            context = {"files": len(files)}
+            body = _validated(
+                lambda: ChatBody.model_validate(_form_fields(fields), context=context)
+            )
+            attachments = await store_files(uploads, files)
+    else:
+        raw = await request.body()
+        body = _validated(lambda: ChatBody.model_validate_json(raw or b"null"))
+        attachments = await store_base64(uploads, body.attachments)
+    return body, attachments
+
+
+def _form_fields(fields: dict[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {k: v for k, v in fields.items() if k in ("session_id", "message")}
+    if "user_id" in fields:
+        out["user_id"] = fields["user_id"]
+    out["stream"] = fields.get("stream", "").lower() in ("1", "true", "yes")
+    return out
+
+
+def _validated(parse: Any) -> ChatBody:
+    try:
+        body: ChatBody = parse()
+    except ValidationError as exc:
+        errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        raise RequestValidationError(errors) from None
+    return body
+
+
+def _inline_schema() -> dict[str, Any]:
+    """ChatBody's JSON Schema with its one nested model written in place (no $defs)."""
+    schema = ChatBody.model_json_schema()
+    defs = schema.pop("$defs", {})
+    items = schema["properties"]["attachments"]["items"]
+    schema["properties"]["attachments"]["items"] = defs[items["$ref"].rsplit("/", 1)[-1]]
+    return schema
+
+
+CHAT_REQUEST_DOC: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {"schema": _inline_schema()},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["session_id"],
+                    "anyOf": [
+                        {"required": ["message"], "properties": {"message": {"minLength": 1}}},
+                        {"required": ["file"], "properties": {"file": {"minItems": 1}}},
+                    ],
+                    "properties": {
+                        "session_id": {"type": "string", "pattern": SESSION_PATTERN},
+                        "message": {"type": "string"},
+                        "user_id": {"type": "string", "maxLength": 255},
+                        "stream": {"type": "string", "enum": ["true", "false"]},
+                        "file": {
+                            "type": "array",
+                            "maxItems": MAX_ATTACHMENTS,
+                            "items": {"type": "string", "format": "binary"},
+                        },
+                    },
+                }
+            },
+        },
+    }
+}
+
+
 def _sse(data: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(data) + b"\n\n"
 
 
 def build_rest_router(
-    service: ChatService, keys: ApiKeys, clock: Clock = SYSTEM_CLOCK
+    service: ChatService, keys: ApiKeys, uploads: UploadStore, clock: Clock = SYSTEM_CLOCK
 ) -> APIRouter:
     router = APIRouter(tags=["chat"])
 
@@ -93,10 +209,19 @@ def build_rest_router(
             502: {"model": ErrorBody, "description": "The model failed"},
             503: {"model": ErrorBody, "description": "Overloaded; retry after the given seconds"},
         },
+        openapi_extra=CHAT_REQUEST_DOC,
     )
-    async def chat(body: ChatBody, request: Request) -> Response:
-        """Send one message to a conversation; the gateway keeps its memory."""
+    async def chat(request: Request) -> Response:
+        """Send one message to a conversation; the gateway keeps its memory. Attachments come
+        base64 in JSON (`attachments`) or as files of a multipart/form-data body."""
         who = keys.require(request)
+        try:
+            body, attachments = await read_chat(request, uploads)
+        except MediaRefused as refused:
+            status = 413 if refused.reason == "too_big" else 400
+            language = pick(locale_hint(request.headers.get("accept-language")))
+            text = refusal_text(refused, language)
+            return error_response(status, text, f"attachment_{refused.reason}")
         too_long = message_too_long(body.message, service.max_message_chars)
         if too_long is not None:
             return too_long
@@ -113,6 +238,7 @@ def build_rest_router(
                 chat_id=who,  # per-chat limits apply to the key
                 locale=locale_hint(request.headers.get("accept-language")),
             ),
+            attachments=attachments,
         )
         if body.stream:
             return StreamingResponse(

@@ -30,12 +30,14 @@ from aibot.channels.telegram.inbound import (
     UpdateReader,
     chat_of,
 )
+from aibot.channels.telegram.media import TelegramMedia
 from aibot.channels.telegram.preview import Draft, keep_typing
 from aibot.channels.telegram.webhook import WEBHOOK_PATH, build_router
 from aibot.channels.text import split_plain
 from aibot.config import TelegramChannelConfig
 from aibot.core.events import PlatformEvent
 from aibot.core.feedback import button_data, parse_button
+from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound, ReplyTarget
 from aibot.core.pipeline import DeltaSink
 from aibot.i18n import N_, pick, translate
@@ -57,6 +59,8 @@ class TelegramChannel:
         self._public_url = context.public_url
         self._clock = context.clock
         self.api = TelegramApi(config.bot_token.get_secret_value(), config.api_base)
+        self._media = TelegramMedia(self.api)
+        self.media: MediaFetcher | None = self._media
         self._reader: UpdateReader | None = None
         self._poll = LongPoll(self.api, config.poll_timeout, self.receive)
         self._poller: asyncio.Task[None] | None = None
@@ -104,6 +108,7 @@ class TelegramChannel:
 
     async def close(self) -> None:
         await self.api.close()
+        await self._media.close()
 
     async def _register_webhook(self) -> None:
         assert self._public_url and self._config.webhook_secret

@@ -37,6 +37,9 @@ def bad_entities(exc: PlatformError) -> bool:
 class TelegramApi:
     def __init__(self, token: str, api_base: str, *, timeout: float = 30.0) -> None:
         self._url = f"{api_base.rstrip('/')}/bot{token}/"
+        # Where getFile's `file_path` is downloaded; it holds the token: never logged.
+        self.file_base = f"{api_base.rstrip('/')}/file/bot{token}/"
+        self.proxy = proxy_for(api_base)
         self._proxy = proxy_for(api_base)
         self._timeout = timeout
         self._session: aiohttp.ClientSession | None = None

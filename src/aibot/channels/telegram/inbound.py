@@ -14,7 +14,7 @@ from typing import Any
 
 from aibot.config import TelegramChannelConfig
 from aibot.core.events import EventKind, PlatformEvent
-from aibot.core.messages import ChatType, Inbound, ReplyTarget
+from aibot.core.messages import Attachment, ChatType, Inbound, MediaKind, ReplyTarget
 from aibot.i18n import locale_hint
 
 CHANNEL = "telegram"
@@ -126,16 +126,17 @@ class UpdateReader:
         if sender.get("is_bot") or not self._allowed(chat, sender):
             return None
         group = chat.get("type") in ("group", "supergroup")
-        text = message.get("text")
-        if group and not self._addressed(message, text):
+        attachments = attachments_of(message)
+        text, entities = _said(message, attachments)
+        if group and not self._addressed(message, text, entities):
             return None
         thread = message.get("message_thread_id") if message.get("is_topic_message") else None
         if text is None:
             return Notice(chat["id"], thread, message["message_id"], _language_code(sender))
-        prompt = self._strip_mention(text, message.get("entities") or []) if group else text
-        if not prompt.strip():
+        prompt = self._strip_mention(text, entities) if group else text
+        if not prompt.strip() and not attachments:
             return None
-        return self._inbound(update, message, sender, prompt.strip(), thread)
+        return self._inbound(update, message, sender, prompt.strip(), thread, attachments)
 
     def _inbound(
         self,
@@ -144,6 +145,7 @@ class UpdateReader:
         sender: dict[str, Any],
         prompt: str,
         thread: int | None,
+        attachments: tuple[Attachment, ...] = (),
     ) -> Inbound:
         """What was said, keyed to its chat (and topic, and user in per-user group sessions)."""
         chat = message["chat"]
@@ -161,6 +163,7 @@ class UpdateReader:
             received_at=self._clock(),
             message_id=f"{self._bot_id}:{update['update_id']}",
             principal=f"telegram:{user}",
+            attachments=attachments,
             target=TelegramReply(thread, message["message_id"] if group else None).target(
                 chat["id"],
                 "group" if group else "private",
@@ -226,14 +229,16 @@ class UpdateReader:
             names,
         )
 
-    def _addressed(self, message: dict[str, Any], text: str | None) -> bool:
+    def _addressed(
+        self, message: dict[str, Any], text: str | None, entities: list[dict[str, Any]]
+    ) -> bool:
         trigger = self._config.group_trigger
         if trigger != "mention":
             return trigger == "always"
         replied = (message.get("reply_to_message") or {}).get("from") or {}
         if replied.get("id") == self._bot_id:
             return True
-        for entity in message.get("entities") or []:
+        for entity in entities:
             piece = utf16_slice(text or "", entity["offset"], entity["length"]).lower()
             if entity["type"] == "mention" and piece == self._mention:
                 return True
@@ -266,3 +271,57 @@ def _language_code(sender: dict[str, Any]) -> str | None:
     """The language of the sender's Telegram app, bounded; None when absent or not text."""
     code = sender.get("language_code")
     return locale_hint(code) if isinstance(code, str) else None
+
+
+def _said(
+    message: dict[str, Any], attachments: tuple[Attachment, ...]
+) -> tuple[str | None, list[dict[str, Any]]]:
+    """The words of a message (a media message's caption, "" without one) and their
+    entities; None for a message without words or anything the assistant reads."""
+    text = message.get("text")
+    if text is None and attachments:
+        text = message.get("caption") or ""
+    return text, message.get("entities") or message.get("caption_entities") or []
+
+
+def attachments_of(message: dict[str, Any]) -> tuple[Attachment, ...]:
+    """The picture, voice note, audio, document or static sticker of a message, by `file_id`
+    (fetched later with getFile); the largest size of a photo. Video is not read."""
+    photo = message.get("photo")
+    if isinstance(photo, list) and photo:
+        sizes = [p for p in photo if isinstance(p, dict) and isinstance(p.get("file_id"), str)]
+        if sizes:
+            best = max(sizes, key=lambda p: int(p.get("width", 0)) * int(p.get("height", 0)))
+            return (_file(best, "image", "image/jpeg"),)
+    fields: tuple[tuple[str, MediaKind], ...] = (
+        ("voice", "audio"),
+        ("audio", "audio"),
+        ("document", "file"),
+    )
+    for field, kind in fields:
+        item = message.get(field)
+        if isinstance(item, dict) and isinstance(item.get("file_id"), str):
+            mime = item.get("mime_type")
+            if kind == "file" and isinstance(mime, str) and mime.startswith("image/"):
+                kind = "image"
+            return (_file(item, kind, "audio/ogg" if field == "voice" else None),)
+    sticker = message.get("sticker")
+    if (
+        isinstance(sticker, dict)
+        and isinstance(sticker.get("file_id"), str)
+        and not sticker.get("is_animated")
+        and not sticker.get("is_video")
+    ):
+        return (_file(sticker, "image", "image/webp"),)
+    return ()
+
+
+def _file(item: dict[str, Any], kind: MediaKind, mime: str | None) -> Attachment:
+    size, name, declared = item.get("file_size"), item.get("file_name"), item.get("mime_type")
+    return Attachment(
+        kind,
+        {"file_id": item["file_id"]},
+        declared if isinstance(declared, str) else mime,
+        size if isinstance(size, int) else None,
+        name if isinstance(name, str) else None,
+    )

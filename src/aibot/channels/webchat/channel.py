@@ -20,14 +20,16 @@ from fastapi import APIRouter, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import HTMLResponse
 from fastapi.staticfiles import StaticFiles
 
-from aibot.channels.api_keys import ApiKeys
+from aibot.channels.api_keys import ApiKeys, bearer_token
 from aibot.channels.base import SYSTEM_CLOCK, Clock
 from aibot.channels.identity import OPEN_PAGE, ApiCaller, page_caller
 from aibot.channels.webchat.page import render
+from aibot.channels.webchat.uploads import PageUploads
 from aibot.channels.webchat.verify import same_origin
 from aibot.core.commands import ModelCatalog
 from aibot.core.errors import QueueFull
 from aibot.core.feedback import Feedback
+from aibot.core.media import UploadStore
 from aibot.core.message_size import too_long_reply
 from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.notices import failure_notice
@@ -55,10 +57,18 @@ class WebChat:
         require_key: bool,
         title: str,
         public_url: str | None = None,
+        uploads: UploadStore,
         clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._public_url = public_url
         self._clock = clock
+        self.uploads = PageUploads(
+            uploads,
+            lambda request: self._authenticate(bearer_token(request)),
+            lambda session_id: bool(_SESSION_ID.match(session_id)),
+            clock.monotonic,
+            public_url,
+        )
         self._service = service
         self._feedback = feedback
         self._memory = memory
@@ -81,6 +91,7 @@ class WebChat:
             )
 
         router.add_api_websocket_route("/ws", self.websocket)
+        router.add_api_route("/web/upload", self.uploads.upload, methods=["POST"])
         return router
 
     def static(self) -> StaticFiles:
@@ -139,7 +150,7 @@ class WebChat:
                 caller = page_caller(principal, address, session_id)
                 await self._ready(websocket, session_id, caller)
             elif kind == "message":
-                await self._answer(websocket, caller, principal, frame)
+                await self._answer(websocket, caller, principal, frame, session_id)
             elif kind == "rate":
                 await self._rate(websocket, session_id, caller, frame)
 
@@ -167,11 +178,21 @@ class WebChat:
         )
 
     async def _answer(
-        self, websocket: WebSocket, caller: ApiCaller, principal: str, frame: dict[str, Any]
+        self,
+        websocket: WebSocket,
+        caller: ApiCaller,
+        principal: str,
+        frame: dict[str, Any],
+        session_id: str,
     ) -> None:
         message_id = str(frame.get("id") or uuid.uuid4().hex)[:64]
         text = frame.get("text")
-        if not isinstance(text, str) or not text.strip():
+        attachments = self.uploads.take(session_id, frame.get("attachments") or [])
+        if attachments is None:
+            message = "attachment expired or unknown: upload it again"
+            await _send(websocket, {"type": "error", "id": message_id, "message": message})
+            return
+        if not isinstance(text, str) or not (text.strip() or attachments):
             await _send(websocket, {"type": "error", "id": message_id, "message": "empty message"})
             return
         limit = self._service.max_message_chars
@@ -196,6 +217,7 @@ class WebChat:
             received_at=self._clock.now(),
             principal=principal,
             target=ReplyTarget(locale=locale_hint(websocket.headers.get("accept-language"))),
+            attachments=attachments,
         )
         await _send(websocket, {"type": "start", "id": message_id})
         async for item in stream_turn(self._service, inbound):

@@ -12,16 +12,17 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit
 
-from fastapi import WebSocket
+from starlette.requests import HTTPConnection
 
 
-def same_origin(websocket: WebSocket, public_url: str | None = None) -> bool:
+def same_origin(websocket: HTTPConnection, public_url: str | None = None) -> bool:
+    """For the WebSocket and the page's uploads alike."""
     origin = websocket.headers.get("origin")
     if not origin:
         return True
     parts = urlsplit(origin.strip())
     claimed = (parts.scheme.lower(), parts.netloc.lower())
-    own_scheme = "https" if websocket.url.scheme == "wss" else "http"
+    own_scheme = "https" if websocket.url.scheme in ("wss", "https") else "http"
     if claimed == (own_scheme, websocket.headers.get("host", "").lower()):
         return True
     public = urlsplit(public_url or "")

@@ -22,12 +22,14 @@ from aibot.channels.webhook.client import CallbackClient
 from aibot.channels.webhook.inbound import CHANNEL
 from aibot.channels.webhook.webhook import build_router
 from aibot.config import WebhookChannelConfig
+from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
 
 
 class WebhookChannel:
     name = CHANNEL
+    media: MediaFetcher | None = None  # no attachments read yet
 
     def __init__(self, config: WebhookChannelConfig, context: ChannelContext) -> None:
         self._context = context

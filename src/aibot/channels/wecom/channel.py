@@ -23,11 +23,13 @@ from aibot.channels.errors import PlatformError
 from aibot.channels.wecom.client import RATE_LIMITED, MemberLimiter, WecomApi, config_fix
 from aibot.channels.wecom.format import split_utf8
 from aibot.channels.wecom.inbound import CHANNEL, Notice, WecomReply, read_message
+from aibot.channels.wecom.media import WecomMedia
 from aibot.channels.wecom.verify import CallbackVerifier, Rejected
 from aibot.channels.wecom.webhook import build_router
 from aibot.config import WecomChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.events import PlatformEvent
+from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
 from aibot.i18n import pick, translate
@@ -52,6 +54,8 @@ class WecomChannel:
             timeout=config.timeout,
             clock=context.clock.monotonic,
         )
+        self._media = WecomMedia(self.api)
+        self.media: MediaFetcher | None = self._media
         self.verifier = CallbackVerifier(config, clock=context.clock.now)
         self.limiter = MemberLimiter(clock=context.clock.monotonic)
         self._progress: dict[int, int] = {}  # outbox id -> parts already delivered
@@ -83,6 +87,7 @@ class WecomChannel:
 
     async def close(self) -> None:
         await self.api.close()
+        await self._media.close()
 
     async def _check_credentials(self) -> None:
         try:

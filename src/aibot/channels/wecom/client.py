@@ -84,6 +84,7 @@ class WecomApi:
         self._secret = secret
         self._base = api_base.rstrip("/") + "/cgi-bin/"
         self._proxy = proxy_for(api_base)
+        self.base_url, self.proxy = self._base, self._proxy  # for downloads (media.py)
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._clock = clock
         self._session: aiohttp.ClientSession | None = None
@@ -122,11 +123,15 @@ class WecomApi:
         except PlatformError as exc:
             if exc.code not in TOKEN_INVALID:
                 raise
+        await self.forget_token(token)
+        token = await self.token()
+        return await self._request(method, path, {**(params or {}), "access_token": token}, body)
+
+    async def forget_token(self, token: str) -> None:
+        """WeCom refused `token`: the next call fetches a new one."""
         async with self._token_lock:
             if self._token == token:  # not already replaced by a concurrent caller
                 self._token = None
-        token = await self.token()
-        return await self._request(method, path, {**(params or {}), "access_token": token}, body)
 
     async def send(self, body: dict[str, Any]) -> dict[str, Any]:
         return await self.call("POST", "message/send", body=body)

@@ -1,7 +1,9 @@
 """Which decrypted WeCom callbacks become messages for the assistant, and with what identity.
 
-Text messages go to the inbox, keyed on the app and `MsgId` so WeCom's re-deliveries are dropped
-there (durably, across restarts). Images, voice, files, locations and links get a fixed notice
+Text, image and voice messages go to the inbox, keyed on the app and `MsgId` so WeCom's
+re-deliveries are dropped there (durably, across restarts); a picture or voice note is stored as
+its `MediaId` (downloaded when handled, `media.py`), a voice note's `Recognition` (when WeCom
+sends one) is used as its transcript. Video, locations and links get a fixed notice
 (`Notice`). A user opening the app (`enter_agent`) and address-book changes (`change_contact`)
 become platform events (greeting, audit); other events are only acknowledged.
 """
@@ -16,7 +18,7 @@ from xml.etree.ElementTree import Element
 
 from aibot.channels.wecom.verify import child_text
 from aibot.core.events import PlatformEvent
-from aibot.core.messages import Inbound, ReplyTarget
+from aibot.core.messages import Attachment, Inbound, ReplyTarget
 
 CHANNEL = "wecom"
 
@@ -95,10 +97,11 @@ def read_message(
     if not user or kind is None:
         return None
     key = f"{agent_id}:{dedupe_key(message)}"
-    if kind != "text":
+    attachments = attachments_of(message, kind)
+    if kind != "text" and not attachments:
         return Notice(user, key)
     text = (child_text(message, "Content") or "").strip()
-    if not text:
+    if not text and not attachments:
         return None
     return Inbound(
         channel=CHANNEL,
@@ -110,4 +113,17 @@ def read_message(
         message_id=key,
         principal=f"{CHANNEL}:{user}",
         target=WecomReply(user).target(),
+        attachments=attachments,
     )
+
+
+def attachments_of(message: Element, kind: str) -> tuple[Attachment, ...]:
+    """An image's or a voice note's `MediaId` (never its `PicUrl`: a URL is not fetched)."""
+    media_id = (child_text(message, "MediaId") or "").strip()
+    if not media_id or kind not in ("image", "voice"):
+        return ()
+    if kind == "image":
+        return (Attachment("image", {"media_id": media_id}),)
+    heard = (child_text(message, "Recognition") or "").strip() or None
+    codec = (child_text(message, "Format") or "amr").strip().lower()
+    return (Attachment("audio", {"media_id": media_id}, f"audio/{codec}", text=heard),)

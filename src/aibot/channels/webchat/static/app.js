@@ -1,7 +1,7 @@
 /* ai-bot web chat — plain ES2020, no build step.
  *
  * Talks to the gateway over one WebSocket at ./ws (JSON text frames):
- *   client → server  hello {session_id, key} · message {id, text} · new
+ *   client → server  hello {session_id, key} · message {id, text, attachments: [token]} · new
  *                    rate {request_id, score: 1 | -1}
  *   server → client  ready {session_id, history, model, problems}
  *                    start {id} · delta {id, text} · done {id, text, model, request_id}
@@ -261,7 +261,8 @@
   function syncControls() {
     const canType = ready && !current && !pendingNew;
     ui.input.disabled = !canType;
-    ui.send.disabled = !canType || !ui.input.value.trim();
+    const files = window.aibotAttach ? window.aibotAttach.count() : 0;
+    ui.send.disabled = !canType || (!ui.input.value.trim() && files === 0);
     ui.newChat.disabled = !ready || pendingNew;
   }
 
@@ -298,12 +299,26 @@
     return `m-${Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("")}`;
   }
 
-  function sendMessage() {
+  async function sendMessage() {
     const text = ui.input.value.replace(/^\s*\n/, "").trimEnd();
-    if (!text.trim() || !ready || current || pendingNew) return;
+    const attach = window.aibotAttach;
+    const files = attach ? attach.names() : [];
+    if ((!text.trim() && files.length === 0) || !ready || current || pendingNew) return;
     const id = newId();
-    if (!sendFrame({ type: "message", id, text })) return;
-    addUser(text);
+    let attachments = [];
+    if (files.length) {
+      ui.send.disabled = true;
+      try {
+        attachments = await attach.uploadAll(store.get(SESSION_KEY) || "", store.get(ACCESS_KEY));
+      } catch (error) {
+        addUser(files.map((name) => `📎 ${name}`).join("\n"));
+        failAssistant(addAssistant(), String(error.message || error));
+        syncControls();
+        return;
+      }
+    }
+    if (!sendFrame({ type: "message", id, text, attachments })) return;
+    addUser([text, ...files.map((name) => `📎 ${name}`)].filter(Boolean).join("\n"));
     current = addAssistant();
     current.id = id;
     current.row.dataset.state = "streaming";
@@ -542,6 +557,7 @@
     if (document.visibilityState === "visible") reconnectNow();
   });
 
+  if (window.aibotAttach) window.aibotAttach.onChange(syncControls);
   syncControls();
   connect();
 })();

@@ -1,0 +1,71 @@
+"""The `media:` section (pictures, voice and files users send) and `models.stt` (speech to text).
+
+Which model sees pictures is said per provider (`models.providers.<name>.vision`, presets know
+the common vision models) and by `models.vision`, the provider used when the chat's own cannot.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator
+
+from aibot.config.base import Section, parse_duration
+
+MB = 1024 * 1024
+
+
+class MediaConfig(Section):
+    enabled: bool = Field(True, description="Read pictures, voice and files (false: a notice).")
+    dir: str | None = Field(
+        None,
+        description="Where attachments are kept (files 0600, named by content hash); default: "
+        "'media' beside the SQLite database, else data/media.",
+    )
+    max_bytes: int = Field(
+        20 * MB, ge=1024, description="Largest attachment accepted, in bytes (20 MB)."
+    )
+    download_timeout: float = Field(
+        60.0, gt=0, description="Seconds allowed to download one attachment (e.g. 60s)."
+    )
+    max_files: int = Field(10, ge=1, le=50, description="Attachments read per message.")
+    daily_quota: int = Field(
+        200, ge=0, description="Attachments one user may send per 24 hours (0: no limit)."
+    )
+    file_tokens: int = Field(
+        6000,
+        ge=200,
+        description="Most tokens of text taken from one file (and never more than half of "
+        "session.max_context_tokens); a longer file is cut, with a note saying so.",
+    )
+    image_prompt: str | None = Field(
+        None,
+        description="The question sent with a picture that came without text "
+        "(default: describe it, or answer what it asks).",
+    )
+
+    @field_validator("download_timeout", mode="before")
+    @classmethod
+    def _duration(cls, value: Any) -> float:
+        return parse_duration(value)
+
+
+class SpeechConfig(Section):
+    """An OpenAI-compatible `POST {base_url}/audio/transcriptions` (OpenAI whisper-1,
+    SiliconFlow SenseVoice, Groq whisper, a local whisper server)."""
+
+    provider: str | None = Field(
+        None, description="A provider under models.providers whose base_url and key to use."
+    )
+    base_url: str | None = Field(None, description="Base URL (…/v1); overrides the provider's.")
+    api_key: SecretStr | None = Field(None, description="API key; overrides the provider's.")
+    model: str = Field(
+        "whisper-1", description="e.g. whisper-1, FunAudioLLM/SenseVoiceSmall, whisper-large-v3."
+    )
+    formats: list[str] = Field(
+        default_factory=lambda: ["wav", "mp3", "ogg", "m4a", "webm", "flac"],
+        description="Audio formats the service takes as they are; others (AMR, SILK…) are "
+        "converted to 16 kHz WAV with ffmpeg first.",
+    )
+    timeout: float = Field(60.0, gt=0, description="Seconds allowed for one transcription.")
+    language: str | None = Field(None, description="ISO-639-1 hint (zh, en); unset: detect.")

@@ -1,0 +1,84 @@
+"""Pictures (alone and in rich text), voice and files sent to a DingTalk robot (Stream mode),
+through the real gateway process: the fake resolves a `downloadCode` into a short-lived link
+with the access token; DingTalk's own `recognition` is the voice's transcript."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from tests.fakes.dingtalk_api import CLIENT_ID, CLIENT_SECRET, FakeDingtalk
+from tests.fakes.openai_server import FakeOpenAI
+from tests.support import media_files
+from tests.support.gateway import GatewayFactory
+
+
+@pytest.fixture
+async def ding() -> AsyncIterator[FakeDingtalk]:
+    async with FakeDingtalk() as fake:
+        yield fake
+
+
+def robot(ding: FakeDingtalk) -> dict[str, Any]:
+    return {
+        "channels": {
+            "dingtalk": {
+                "client_id": CLIENT_ID,
+                "client_secret": CLIENT_SECRET,
+                "api_base": ding.base_url,
+            }
+        },
+        "models": {
+            "providers": {"fake": {"vision": True}},
+            "stt": {"provider": "fake", "model": "whisper-1"},
+        },
+    }
+
+
+def question(fake: FakeOpenAI) -> str:
+    content = fake.chat_requests()[-1]["messages"][-1]["content"]
+    if isinstance(content, str):
+        return content
+    return "".join(p.get("text", "") for p in content if p["type"] == "text")
+
+
+async def send(ding: FakeDingtalk, media: dict[str, Any], count: int) -> str:
+    data = ding.message("")
+    data.pop("text")
+    ding.push({**data, **media})
+    await ding.wait_for(lambda: len(ding.sent) >= count, timeout=20)
+    return ding.sent[-1].text
+
+
+async def test_picture_rich_text_voice_and_file(
+    gateway_factory: GatewayFactory, ding: FakeDingtalk, fake_llm: FakeOpenAI
+) -> None:
+    await gateway_factory(robot(ding))
+    await ding.wait_for(lambda: len(ding.live) == 1, timeout=20)
+
+    picture = ding.files.add(media_files.png(), "image/png")
+    assert (await send(ding, ding.files.picture(picture), 1)).startswith("echo: ")
+    assert fake_llm.content_parts()[-1] == ["text", "image_url"]
+
+    other = ding.files.add(media_files.png(16, 16), "image/png")
+    await send(ding, ding.files.rich_text("What does this chart say?", other), 2)
+    assert fake_llm.content_parts()[-1] == ["text", "image_url"]
+    assert "What does this chart say?" in question(fake_llm)
+
+    # DingTalk's own recognition: answered as if typed, nothing downloaded or transcribed.
+    voice = ding.files.add(media_files.wav(), "audio/wav")
+    answer = await send(ding, ding.files.audio(voice, recognition="帮我总结今天的会议"), 3)
+    assert "帮我总结今天的会议" in answer and question(fake_llm) == "帮我总结今天的会议"
+    assert voice not in ding.files.resolved and fake_llm.transcriptions == []
+    # Without it, the voice is downloaded and sent to models.stt.
+    silent = ding.files.add(media_files.wav(), "audio/wav")
+    await send(ding, ding.files.audio(silent), 4)
+    assert question(fake_llm) == fake_llm.transcript
+
+    docx = media_files.docx("Meeting notes", table=[["owner", "task"], ["Li", "ship media"]])
+    code = ding.files.add(docx, "application/octet-stream")
+    await send(ding, ding.files.file(code, "notes.docx"), 5)
+    assert "notes.docx" in question(fake_llm) and "Li | ship media" in question(fake_llm)
+    assert ding.files.downloads == [picture, other, silent, code]
