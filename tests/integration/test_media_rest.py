@@ -10,6 +10,7 @@ import os
 import stat
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import aiohttp
 import openai
@@ -249,7 +250,8 @@ async def test_console_shows_attachments_only_to_signed_in_users(
     await create_user(gw, "viewer1", "viewer")
     async with Console(gw) as console:
         await console.login("viewer1")
-        status, html = await console.page("/admin/conversation?key=api:c1")
+        (key,) = {r[0] for r in rows(gw, "SELECT session_key FROM media")}
+        status, html = await console.page(f"/admin/conversation?key={quote(key, safe='')}")
         assert status == 200 and f'src="/admin/media/{ids[0]}"' in html
         assert 'alt="b&gt;.png"' in html and "<b>" not in html  # sanitised, then escaped
         async with console.http.get(f"{gw.url}/admin/media/{ids[0]}") as response:
