@@ -222,4 +222,5 @@ async def test_non_text_messages_get_one_notice(wecom: FakeWecom, channel: Wecom
     await channel.receive(parse_xml(wecom.event_xml("lisi", "click")))  # a menu click: ignored
     assert await wait_until(lambda: len(wecom.sent) == 1)
     await asyncio.sleep(0.2)
-    assert len(wecom.sent) == 1 and "text messages" in wecom.sent[0].content
+    # The notice in the configured default language (zh-CN unless ui says otherwise).
+    assert [sent.content for sent in wecom.sent] == ["目前只能处理文字消息。"]
