@@ -85,7 +85,11 @@ def _run(config: str | None, action: Callable[[Store], Awaitable[T]]) -> T:
 def _password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
-    password: str = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    from aibot.admin.passwords import MIN_LENGTH
+
+    # The rule is said before the first entry, not after two refused ones.
+    label = translate(terminal_language(), "Password (at least {n} characters)", n=MIN_LENGTH)
+    password: str = typer.prompt(label, hide_input=True, confirmation_prompt=True)
     return password
 
 
