@@ -18,8 +18,9 @@ Use it in tests::
 
 What it serves (``GET`` or ``POST``, JSON, form-encoded or multipart bodies, method names
 case-insensitive, as Telegram): getMe, getUpdates, setWebhook, deleteWebhook, getWebhookInfo,
-sendMessage, editMessageText, sendChatAction, deleteMessage, sendMessageDraft (``drafts=True``),
-setMyCommands, getMyCommands, deleteMyCommands; more with ``register``.
+sendMessage, editMessageText, editMessageReplyMarkup, sendChatAction, deleteMessage,
+sendMessageDraft (``drafts=True``), setMyCommands, getMyCommands, deleteMyCommands; more with
+``register``.
 
 Known simplifications (real Telegram does more): webhook deliveries are sequential (one in flight,
 in update order) whatever ``max_connections`` says; sent messages carry only the entities that
@@ -1121,6 +1122,7 @@ class FakeTelegram:
             ("getWebhookInfo", self._get_webhook_info),
             ("sendMessage", self._send_message),
             ("editMessageText", self._edit_message_text),
+            ("editMessageReplyMarkup", self._edit_reply_markup),
             ("sendChatAction", self._send_chat_action),
             ("deleteMessage", self._delete_message),
             ("sendMessageDraft", self._send_message_draft),
@@ -1879,6 +1881,27 @@ class FakeTelegram:
                 message[key] = value
             else:
                 message.pop(key, None)
+        self.edits.append(copy.deepcopy(message))
+        return copy.deepcopy(message)
+
+    def _edit_reply_markup(self, params: JSON) -> JSON:
+        """Replaces a bot message's inline keyboard; without ``reply_markup`` removes it."""
+        chat = self._resolve_chat(params)
+        message = self._messages.get((chat["id"], int(params.get("message_id") or 0)))
+        if message is None:
+            raise ApiError(400, EDIT_NOT_FOUND)
+        if message.get("from", {}).get("id") != self.bot_id:
+            raise ApiError(400, CANT_EDIT)
+        markup = params.get("reply_markup")
+        self._check_markup(markup)
+        markup = markup if isinstance(markup, dict) and markup.get("inline_keyboard") else None
+        if markup == message.get("reply_markup"):
+            raise ApiError(400, NOT_MODIFIED)
+        if markup is None:
+            message.pop("reply_markup", None)
+        else:
+            message["reply_markup"] = markup
+        message["edit_date"] = int(self.clock())
         self.edits.append(copy.deepcopy(message))
         return copy.deepcopy(message)
 

@@ -8,13 +8,18 @@ queueing them. Channels that hold the caller's connection (the web page, REST) h
 mid-answer: a tool that needs approval is refused there. Pending questions live in this
 process: with several replicas the answer must reach the replica that asked (sticky routing,
 or the long-connection channels, which run on one replica).
+
+Platforms with buttons (Telegram) send the question with approve/deny buttons: the question's
+target carries a random token (`ReplyTarget.approval`), a button carries it back, and `press`
+resolves the question exactly as the typed command would, for the same user only.
 """
 
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import structlog
 
@@ -32,7 +37,22 @@ Question = Callable[[str, str, str], str]  # (language, tool, arguments) → the
 @dataclass(slots=True)
 class _Pending:
     user_id: str
+    channel: str
+    token: str
     decision: asyncio.Future[bool]
+
+
+def approval_button(approve: bool, token: str) -> str:
+    """What an approve/deny button carries (Telegram allows 64 bytes: this is 31)."""
+    return f"tool:{1 if approve else 0}:{token}"
+
+
+def parse_approval_button(data: str) -> tuple[bool, str] | None:
+    kind, _, rest = data.partition(":")
+    choice, _, token = rest.partition(":")
+    if kind != "tool" or choice not in ("1", "0") or not token or len(token) > 64:
+        return None
+    return choice == "1", token
 
 
 class Approvals:
@@ -58,12 +78,16 @@ class Approvals:
         if caller.target is None or caller.session_key in self._pending:
             return False  # no way to ask on this channel (or a question is already open)
         decision: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._pending[caller.session_key] = _Pending(caller.user_id, decision)
+        token = secrets.token_urlsafe(18)
+        self._pending[caller.session_key] = _Pending(
+            caller.user_id, caller.channel, token, decision
+        )
+        target = replace(caller.target, request_id=None, approval=token)
         try:
             text = self._question(caller.language, call.name, call.arguments[:300])
             await self._writer.submit(
                 self._store.enqueue_outbox(
-                    None, caller.channel, caller.session_key, caller.target, text, self._clock()
+                    None, caller.channel, caller.session_key, target, text, self._clock()
                 )
             )
             self._on_reply()
@@ -85,3 +109,23 @@ class Approvals:
         pending.decision.set_result(parsed[0] == "approve")
         log.info("tool call answered", session=inbound.session_key, approved=parsed[0])
         return True
+
+    def press(self, channel: str, user_id: str, data: str) -> bool | None:
+        """A platform button's answer: True/False (approved/denied) when it settled a waiting
+        question of this user; None for a stale press, another user's or a forged one."""
+        parsed = parse_approval_button(data)
+        if parsed is None:
+            return None
+        approve, token = parsed
+        for session, pending in self._pending.items():
+            if secrets.compare_digest(pending.token, token):
+                if (
+                    pending.channel != channel
+                    or pending.user_id != user_id
+                    or pending.decision.done()
+                ):
+                    return None
+                pending.decision.set_result(approve)
+                log.info("tool call answered by button", session=session, approved=approve)
+                return approve
+        return None

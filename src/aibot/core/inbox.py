@@ -115,6 +115,12 @@ class Inbox:
         self.paused: set[str] = set()
 
     @property
+    def approvals(self) -> Approvals | None:
+        """The tool questions waiting on users: a platform's approve/deny buttons answer here,
+        as typed `/approve` and `/deny` do through `accept`."""
+        return self._approvals
+
+    @property
     def max_message_chars(self) -> int:
         return self._service.max_message_chars
 

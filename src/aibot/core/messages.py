@@ -13,7 +13,7 @@ from typing import Any, Literal, TypeAlias
 
 ChatType = Literal["private", "group"]
 JsonValue: TypeAlias = "bool | int | float | str | list[JsonValue] | dict[str, JsonValue] | None"
-_COMMON = ("chat_id", "chat_type", "request_id", "locale")
+_COMMON = ("chat_id", "chat_type", "request_id", "locale", "approval")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +34,9 @@ class ReplyTarget:
     # What the sender's side says they read (Telegram's language_code, a page's or an HTTP
     # caller's Accept-Language): the gateway's own replies follow it under `ui.language: auto`.
     locale: str | None = None
+    # Set on a tool-approval question (`core/approvals.py`): platforms with buttons offer
+    # approve/deny buttons that carry it; a press resolves that one question and nothing else.
+    approval: str | None = None
 
     def answering(self, request_id: str) -> ReplyTarget:
         """The same target, for the answer to the request `request_id`."""
@@ -50,13 +53,14 @@ class ReplyTarget:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ReplyTarget:
         """Reads what `to_json` wrote; a common field of an unexpected type is left out."""
-        chat_id, chat_type, request_id, locale = (data.get(name) for name in _COMMON)
+        chat_id, chat_type, request_id, locale, approval = (data.get(name) for name in _COMMON)
         return cls(
             chat_id if isinstance(chat_id, int | str) and not isinstance(chat_id, bool) else None,
             "group" if chat_type == "group" else "private" if chat_type == "private" else None,
             request_id if isinstance(request_id, str) else None,
             {key: value for key, value in data.items() if key not in _COMMON},
             locale if isinstance(locale, str) else None,
+            approval if isinstance(approval, str) else None,
         )
 
 

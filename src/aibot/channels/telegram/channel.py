@@ -18,6 +18,7 @@ from fastapi import APIRouter
 
 from aibot.channels.base import ChannelContext
 from aibot.channels.errors import PlatformError
+from aibot.channels.telegram.approval import answer_press, approval_buttons, is_approval
 from aibot.channels.telegram.client import ChatMigrated, TelegramApi, bad_entities
 from aibot.channels.telegram.connection import LongPoll
 from aibot.channels.telegram.format import TELEGRAM_TEXT_LIMIT, render_html, split_message
@@ -141,6 +142,8 @@ class TelegramChannel:
             return
         if isinstance(item, Inbound):
             await self._inbox.accept(item)
+        elif isinstance(item, ButtonPress) and is_approval(item.data):
+            await answer_press(self.api, self._inbox.approvals, item)
         elif isinstance(item, ButtonPress):
             await self._rate(item)
         elif isinstance(item, PlatformEvent):
@@ -239,7 +242,7 @@ class TelegramChannel:
         target = outbound.target
         reply = TelegramReply.of(target)
         last = len(chunks) - 1
-        buttons = self._rating_buttons(target)
+        buttons = approval_buttons(target) or self._rating_buttons(target)
         draft = self.drafts.pop(outbound.inbox_id or 0, None)
         start = self._progress.get(key, 0)
         if (

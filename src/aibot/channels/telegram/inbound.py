@@ -71,6 +71,8 @@ class ButtonPress:
     user_id: str
     data: str
     locale: str | None = None  # the presser's language_code: the toast is said in it
+    chat_id: int | None = None  # the message that carries the button (to edit it)
+    message_id: int | None = None
 
 
 def utf16_slice(text: str, offset: int, length: int) -> str:
@@ -98,12 +100,15 @@ class UpdateReader:
     def read(self, update: dict[str, Any]) -> Inbound | Notice | ButtonPress | PlatformEvent | None:
         query = update.get("callback_query")
         if isinstance(query, dict) and isinstance(query.get("id"), str):
-            sender = query.get("from") or {}
+            sender, carrier = query.get("from") or {}, query.get("message") or {}
+            chat_id, message_id = (carrier.get("chat") or {}).get("id"), carrier.get("message_id")
             return ButtonPress(
                 query["id"],
                 str(sender.get("id", "")),
-                str(query.get("data", "")),
+                str(query.get("data", ""))[:64],
                 _language_code(sender),
+                chat_id if isinstance(chat_id, int) else None,
+                message_id if isinstance(message_id, int) else None,
             )
         membership = update.get("my_chat_member")
         if isinstance(membership, dict):
