@@ -13,6 +13,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.admin.access_tokens import IssuedToken
 from aibot.config import CanaryConfig
 from aibot.config.watch import ConfigReloader
 from aibot.ops.metrics import Metrics
@@ -102,6 +103,10 @@ class GatewayView(Protocol):
 
     async def refresh_api_keys(self) -> None:
         """Re-reads the stored API keys now, so a new or revoked key counts at once."""
+
+    async def issue_access_token(self, subject: str, scope: str) -> IssuedToken | None:
+        """A short-lived access token for `subject`, signed as key tokens are; None when
+        `auth.jwt` is off. Raises TooManyTokens past the per-subject rate."""
 
     async def schedules(self) -> tuple[list[ScheduleView], list[ScheduleRun]]:
         """The configured schedules with their state, and their latest runs."""

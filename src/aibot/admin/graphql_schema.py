@@ -33,6 +33,7 @@ from aibot.admin.graphql_types import (
     Ratings,
     Usage,
 )
+from aibot.channels.api_keys import READ_SCOPE
 from aibot.channels.base import Clock
 from aibot.channels.http_bodies import SESSION_PATTERN
 from aibot.channels.identity import api_caller
@@ -72,12 +73,16 @@ def _api(info: Info) -> GraphApi:
     return api
 
 
-def _caller(info: Info, *, operator: bool = False) -> Caller:
+def _caller(info: Info, *, operator: bool = False, write: bool = False) -> Caller:
+    """Scope "read" (a console viewer's token) reads what the console shows a viewer, operator
+    data included, but sends nothing."""
     caller: Caller | None = info.context.get("caller")
     if caller is None:
         raise refused("missing or invalid API key or token", "UNAUTHENTICATED")
-    if operator and caller.scope != "all":
+    if operator and caller.scope not in ("all", READ_SCOPE):
         raise refused("this needs a key or token of scope all", "FORBIDDEN")
+    if write and caller.scope == READ_SCOPE:
+        raise refused("a read-only token cannot send messages", "FORBIDDEN")
     return caller
 
 
@@ -262,7 +267,7 @@ class Query:
 
 def _inbound(info: Info, session_id: str, message: str, user_id: str | None) -> Inbound:
     """The same message POST /api/v1/chat makes of its body, checked the same way."""
-    caller = _caller(info)
+    caller = _caller(info, write=True)
     api = _api(info)
     if not _SESSION.match(session_id):
         raise refused("sessionId: 1-128 letters, digits or _.:@-", "BAD_USER_INPUT")

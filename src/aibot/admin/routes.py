@@ -21,16 +21,18 @@ from aibot.admin.pages_keys import KeyPages
 from aibot.admin.pages_records import RecordPages
 from aibot.admin.pages_schedules import SchedulePages
 from aibot.admin.pages_settings import SettingsPages
+from aibot.admin.pages_token import TokenPages
 from aibot.admin.port import AdminPortSplit
 from aibot.admin.roles import Role
 
 
-class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages, AccountPages):
+class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages, AccountPages, TokenPages):
     def routes(self) -> list[AdminRoute]:
         viewer, operator, admin = Role.VIEWER, Role.OPERATOR, Role.ADMIN
         return [
             AdminRoute("GET", "/admin", viewer, self.dashboard),
             AdminRoute("GET", "/admin/api/stats", viewer, self.stats),
+            AdminRoute("POST", "/admin/api/token", viewer, self.access_token),
             AdminRoute("GET", "/admin/conversations", viewer, self.conversations),
             AdminRoute("GET", "/admin/conversation", viewer, self.conversation),
             AdminRoute("GET", "/admin/conversation/export", viewer, self.export),

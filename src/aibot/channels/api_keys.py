@@ -27,7 +27,9 @@ log = structlog.get_logger("aibot.api_keys")
 
 # Which request paths each scope of a console-made key (or a token) opens; "all" also opens the
 # web page. GraphQL is the REST API in another shape, so it goes with "rest".
-SCOPE_PREFIXES = {"openai": ("/v1/",), "rest": ("/api/v1/", "/graphql")}
+# "read" is a console viewer's token (admin/pages_token.py): GraphQL queries only.
+READ_SCOPE = "read"
+SCOPE_PREFIXES = {"openai": ("/v1/",), "rest": ("/api/v1/", "/graphql"), READ_SCOPE: ("/graphql",)}
 # Opens what "all" opens, and its callers count as chat admins (/model, /stats) when
 # `policy.access.admins` is set: an API caller's rights come from its key, never from an id it
 # names in a request.

@@ -7,6 +7,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.admin.access_tokens import IssuedToken
 from aibot.admin.gateway_view import ModelsState, ProviderState, ScheduleRun, ScheduleView
 from aibot.config.watch import ConfigReloader
 from aibot.gateway.build import Gateway
@@ -114,6 +115,11 @@ class ConsoleView:
 
     async def refresh_api_keys(self) -> None:
         await self._gateway.keys.refresh()
+
+    async def issue_access_token(self, subject: str, scope: str) -> IssuedToken | None:
+        if not self._gateway.config.auth.jwt.enabled:
+            return None
+        return await self._gateway.access.issuer.issue(subject, scope)
 
     def wake_outbox(self) -> None:
         self._gateway.outbox.notify()
