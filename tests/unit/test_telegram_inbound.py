@@ -106,7 +106,10 @@ def test_allow_lists() -> None:
 
 
 def test_non_text_and_other_updates() -> None:
-    assert isinstance(reader().read(update(None, photo=[{"file_id": "x"}])), Notice)
+    photo = reader().read(update(None, photo=[{"file_id": "x"}]))
+    assert isinstance(photo, Inbound)
+    assert [attachment.kind for attachment in photo.attachments] == ["image"]
+    assert isinstance(reader().read(update(None, video={"file_id": "v"})), Notice)  # not read
     assert reader().read({"update_id": 1, "edited_message": {"text": "x"}}) is None
     bot = update("hi")
     bot["message"]["from"]["is_bot"] = True
