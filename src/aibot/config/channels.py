@@ -43,6 +43,11 @@ class ApiConfig(Section):
     graphql: bool = Field(
         True, description="Serve the GraphQL API at /graphql (same keys and scopes as REST)."
     )
+    graphiql: bool = Field(
+        False,
+        description="Serve GraphiQL (from the package, no CDN) on GET /graphql for browsers; "
+        "queries still need a key or token.",
+    )
     key_models: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Providers each key may use on /v1, by key name (key-1, apikey-7…); "

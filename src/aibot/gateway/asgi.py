@@ -22,6 +22,7 @@ from aibot.gateway.build import Gateway
 from aibot.gateway.console import ConsoleView
 from aibot.gateway.docs import mount_docs
 from aibot.gateway.errors import install_error_handlers
+from aibot.gateway.graphiql import mount_graphiql
 from aibot.gateway.graphql import mount_graphql
 from aibot.gateway.media import UPLOAD_PATHS, blob_store, upload_limit
 from aibot.ops.body_limit import BodyLimitMiddleware
@@ -94,6 +95,8 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
     )
     if loaded.config.channels.api.graphql:
         mount_graphql(app, ConsoleView(gateway), gateway.service, gateway.keys, gateway.clock)
+        if loaded.config.channels.api.graphiql:
+            mount_graphiql(app)
     if loaded.config.auth.jwt.enabled:
         app.include_router(build_token_router(gateway.keys, gateway.access.issuer))
     if loaded.config.server.docs:
