@@ -102,6 +102,7 @@ async def test_a_wrong_or_missing_key_is_one_clear_startup_error(
     gw = await gateway_factory(sealed(KEY_A))
     assert (await gw.chat("hello"))[0] == 200
     await gw.stop()
+    gw.env["LANG"] = "en_US.UTF-8"  # the start-up line speaks the terminal's language
     for changed, expected in (
         (sealed(KEY_B), f"encrypted with data key {key_name(KEY_A)}"),
         ({"storage": {"encryption": None}}, "storage.encryption is not set"),

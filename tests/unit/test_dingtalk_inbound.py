@@ -61,7 +61,9 @@ def test_group_mentions_are_trimmed_and_unaddressed_messages_dropped() -> None:
 
 
 def test_what_is_not_a_text_message_is_ignored() -> None:
-    assert read_message(robot(msgtype="picture", content={"downloadCode": "x"})) is None
+    assert read_message(robot(msgtype="video", content={"downloadCode": "x"})) is None
+    picture = read_message(robot(msgtype="picture", content={"downloadCode": "x"}))
+    assert picture is not None and [a.kind for a in picture.attachments] == ["image"]
     assert read_message(robot(text={"content": "   "})) is None
     assert read_message(robot(msgId="")) is None
     assert read_message(robot(conversationType="3")) is None

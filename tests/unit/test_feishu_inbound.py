@@ -122,7 +122,7 @@ def test_post_content_is_flattened() -> None:
     "payload",
     [
         event({"text": "  "}),
-        event({"image_key": "img"}, message_type="image"),
+        event({"file_key": "v"}, message_type="media"),  # a video: not read
         event({"text": "hi"}, chat_type="group"),
         {**event({"text": "hi"}), "header": {"event_type": "im.chat.updated_v1"}},
         {"schema": "2.0", "header": [], "event": {}},

@@ -38,7 +38,9 @@ def test_text_message_becomes_an_inbound_keyed_on_msg_id() -> None:
 def test_non_text_gets_a_notice_and_events_become_platform_events() -> None:
     agent = fake.agent_id
     image = read_message(parse_xml(fake.image_xml("lisi", msg_id=42)), agent)
-    assert image == Notice("lisi", f"{agent}:42")
+    assert isinstance(image, Inbound) and [a.kind for a in image.attachments] == ["image"]
+    video = fake.image_xml("lisi", msg_id=43).replace("[image]", "[video]")
+    assert read_message(parse_xml(video), agent) == Notice("lisi", f"{agent}:43")  # not read
     entered = read_message(parse_xml(fake.event_xml("lisi")), agent)
     assert isinstance(entered, PlatformEvent)
     assert (entered.kind, entered.event_id, entered.target.to_json()) == (

@@ -216,11 +216,11 @@ async def test_unknown_member_is_dead_lettered(wecom: FakeWecom, channel: WecomC
 
 
 async def test_non_text_messages_get_one_notice(wecom: FakeWecom, channel: WecomChannel) -> None:
-    image = parse_xml(wecom.image_xml("lisi", msg_id=77))
-    await channel.receive(image)
-    await channel.receive(image)  # WeCom's re-delivery
+    video = parse_xml(wecom.image_xml("lisi", msg_id=77).replace("[image]", "[video]"))
+    await channel.receive(video)
+    await channel.receive(video)  # WeCom's re-delivery
     await channel.receive(parse_xml(wecom.event_xml("lisi", "click")))  # a menu click: ignored
     assert await wait_until(lambda: len(wecom.sent) == 1)
     await asyncio.sleep(0.2)
     # The notice in the configured default language (zh-CN unless ui says otherwise).
-    assert [sent.content for sent in wecom.sent] == ["目前只能处理文字消息。"]
+    assert [sent.content for sent in wecom.sent] == ["暂不支持这类消息。"]
