@@ -201,14 +201,23 @@ async def test_random_requests_to_every_route_are_refused(rig: Rig) -> None:
 
 
 def mutate_text(value: str, index: int, replacement: str) -> str:
-    """`value` with one character replaced (never by itself), or cut short if it is empty."""
+    """`value` with one character replaced, or cut short if it is empty.
+
+    Never by itself or by its other case: hex signatures are compared case-insensitively
+    (an upper-case digest is the same digest), so `a`→`A` is not a forgery."""
     if not value:
         return replacement or "x"
     index %= len(value)
     new = replacement[:1] or "x"
-    if new == value[index]:
-        new = "y" if new != "y" else "z"
+    if new.casefold() == value[index].casefold():
+        new = "y" if value[index].casefold() != "y" else "z"
     return value[:index] + new + value[index + 1 :]
+
+
+@given(value=st.text(min_size=1, max_size=20), index=st.integers(0, 40), junk=header_text(3))
+def test_a_mutated_credential_differs_beyond_case(value: str, index: int, junk: str) -> None:
+    """CI once failed on `a`→`A` in a WeCom signature, which the gateway rightly accepts."""
+    assert mutate_text(value, index, junk).casefold() != value.casefold()
 
 
 SIGNED = [
