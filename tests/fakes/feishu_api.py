@@ -21,6 +21,11 @@ What it serves:
   answer and sends nothing.
 - The event pusher POSTs v2 envelopes to `webhook_url` (encrypted and signed when an Encrypt Key
   is set), waits at most `deadline` (3 s) for a 200, and re-delivers on `retry_schedule`.
+- A card button press (`card_action`) is a `card.action.trigger` callback POSTed once (no
+  re-delivery: a callback is answered within 3 s or fails) to the same URL, signed like events;
+  the answer's toast is returned and its `raw` card redraws the pressed card, as the client
+  does (the new callback's response shape: `{"toast": {type, content, i18n}, "card": {"type":
+  "raw", "data": <card>}}`, lark-oapi `P2CardActionTriggerResponse`).
 
 Simplifications: one tenant; every chat accepts the bot; no per-app (50/s) limit; the recall
 window and edit window are unlimited.
@@ -224,6 +229,7 @@ class FakeFeishu:
         self.token_requests = 0
         self.calls: list[Call] = []
         self.messages: dict[str, Message] = {}
+        self.card_updates: list[str] = []  # cards redrawn by the answer to a press
         self.deliveries: list[Delivery] = []
         self._uuids: dict[str, tuple[float, JSON]] = {}
         self._script: dict[str, deque[Fail | LoseResponse]] = {}
@@ -445,9 +451,15 @@ class FakeFeishu:
         )
 
     async def card_action(self, message_id: str, value: JSON, user: str = "ou_user1") -> JSON:
-        """Feishu POSTs the press once and shows the toast that comes back within 3 s."""
+        """Feishu POSTs the press once and shows what comes back within 3 s."""
+        return await self.post_card_action(self.card_action_event(message_id, value, user))
+
+    async def post_card_action(self, envelope: JSON) -> JSON:
+        """POSTs a press built earlier (`card_action_event`: a client still showing the card as
+        it was, say). What comes back is shown: the toast, and a `raw` card replaces the
+        pressed card's content (it must be a valid card: Feishu shows an error otherwise)."""
         assert self.webhook_url
-        body, headers = self.signed_request(self.card_action_event(message_id, value, user))
+        body, headers = self.signed_request(envelope)
         async with (
             aiohttp.ClientSession() as http,
             http.post(
@@ -458,7 +470,13 @@ class FakeFeishu:
             ) as response,
         ):
             answer: JSON = await response.json(content_type=None)
-            return answer
+        card = answer.get("card")
+        if isinstance(card, dict) and card.get("type") == "raw":
+            _check_card(card["data"])
+            message = self.messages[envelope["event"]["context"]["open_message_id"]]
+            message.content = card["data"]
+            self.card_updates.append(message.message_id)
+        return answer
 
     async def _deliver(self, envelope: JSON) -> None:
         assert self.webhook_url, "set webhook_url before pushing events"

@@ -9,9 +9,12 @@ mid-answer: a tool that needs approval is refused there. Pending questions live 
 process: with several replicas the answer must reach the replica that asked (sticky routing,
 or the long-connection channels, which run on one replica).
 
-Platforms with buttons (Telegram) send the question with approve/deny buttons: the question's
-target carries a random token (`ReplyTarget.approval`), a button carries it back, and `press`
-resolves the question exactly as the typed command would, for the same user only.
+Platforms with buttons (Telegram, Feishu, WeCom; DingTalk in one-to-one chats) send the question
+with approve/deny buttons: the question's target carries a random token (`ReplyTarget.approval`),
+a button carries it back, and `press` resolves the question exactly as the typed command would,
+for the same user only. A press answers with the question's text, so a platform that redraws
+the card on a press (Feishu) can show it again without its buttons. DingTalk's buttons type the
+command for the user, so its answers arrive as `/approve` and `/deny`.
 """
 
 from __future__ import annotations
@@ -28,10 +31,18 @@ from aibot.core.messages import Inbound, ToolCall
 from aibot.core.outbox_rows import OutboxRows
 from aibot.core.sessions import Writer
 from aibot.core.tools import ToolCaller
+from aibot.i18n import N_
 
 log = structlog.get_logger("aibot.tools")
 
 Question = Callable[[str, str, str], str]  # (language, tool, arguments) → the question
+
+# What every platform's approve/deny buttons and their answers say.
+APPROVE = N_("Approve")
+DENY = N_("Deny")
+APPROVED = N_("Approved: the tool runs.")
+DENIED = N_("Denied: the tool will not run.")
+NOT_WAITING = N_("This question is not waiting for your answer.")
 
 
 @dataclass(slots=True)
@@ -40,6 +51,15 @@ class _Pending:
     channel: str
     token: str
     decision: asyncio.Future[bool]
+    question: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """What a button press settled: approved or not, and the question it answered."""
+
+    approved: bool
+    question: str
 
 
 def approval_button(approve: bool, token: str) -> str:
@@ -85,6 +105,7 @@ class Approvals:
         target = replace(caller.target, request_id=None, approval=token)
         try:
             text = self._question(caller.language, call.name, call.arguments[:300])
+            self._pending[caller.session_key].question = text
             await self._writer.submit(
                 self._store.enqueue_outbox(
                     None, caller.channel, caller.session_key, target, text, self._clock()
@@ -110,9 +131,10 @@ class Approvals:
         log.info("tool call answered", session=inbound.session_key, approved=parsed[0])
         return True
 
-    def press(self, channel: str, user_id: str, data: str) -> bool | None:
-        """A platform button's answer: True/False (approved/denied) when it settled a waiting
-        question of this user; None for a stale press, another user's or a forged one."""
+    def press(self, channel: str, user_id: str, data: str) -> Decision | None:
+        """A platform button's answer: the decision when it settled a waiting question of this
+        user; None for a stale press (a second one, a question timed out or asked by another
+        replica or before a restart), another user's or a forged one."""
         parsed = parse_approval_button(data)
         if parsed is None:
             return None
@@ -127,5 +149,5 @@ class Approvals:
                     return None
                 pending.decision.set_result(approve)
                 log.info("tool call answered by button", session=session, approved=approve)
-                return approve
+                return Decision(approve, pending.question)
         return None

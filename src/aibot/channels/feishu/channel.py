@@ -15,11 +15,13 @@ import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
 
+import orjson
 import structlog
 from fastapi import APIRouter
 
 from aibot.channels.base import ChannelContext
 from aibot.channels.errors import PlatformError
+from aibot.channels.feishu.approval import answer_press, is_approval, question_card
 from aibot.channels.feishu.client import FeishuApi, rate_limited
 from aibot.channels.feishu.connection import LongConnection
 from aibot.channels.feishu.format import MSG_TYPES, content, split
@@ -134,12 +136,15 @@ class FeishuChannel:
         )
 
     async def _card_action(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """A 👍/👎 press on an answer card; Feishu shows the returned toast (3 s deadline)."""
+        """A press on a card: approve/deny under a tool's question (`approval.py`), or 👍/👎
+        under an answer; Feishu shows what is returned (3 s deadline)."""
         event = payload.get("event")
         action = event.get("action") if isinstance(event, dict) else None
         operator = event.get("operator") if isinstance(event, dict) else None
         value = action.get("value") if isinstance(action, dict) else None
         user = operator.get("open_id") if isinstance(operator, dict) else None
+        if is_approval(value) and isinstance(value, dict):
+            return answer_press(self._inbox.approvals, str(user or ""), value)
         parsed = parse_button(str(value.get("rate", ""))) if isinstance(value, dict) else None
         rated = (
             parsed is not None
@@ -175,6 +180,9 @@ class FeishuChannel:
         """Sends the answer's parts in order. Parts already delivered are remembered per
         outbox row, so a retry (after a rate limit, say) resumes where it stopped; the uuid
         covers what memory cannot (a lost response, a restart)."""
+        if outbound.target.approval is not None and self._config.mode == "webhook":
+            await self._ask(outbound, outbound.target.approval)
+            return
         parts = split(outbound.text)
         row = outbound.outbox_id or 0
         start = self._progress.get(row, 0)
@@ -199,6 +207,13 @@ class FeishuChannel:
             )
             self._progress[row] = index + 1
         self._progress.pop(row, None)
+
+    async def _ask(self, outbound: Outbound, token: str) -> None:
+        """A tool's question, as a card with approve/deny buttons (it is short: one part)."""
+        card = orjson.dumps(question_card(outbound.text, token, outbound.target.locale))
+        await self._reply(
+            outbound.target, "interactive", card.decode(), idempotency_key(outbound, 0)
+        )
 
     async def _send_part(self, target: ReplyTarget, text: str, key: str, rate: str | None) -> None:
         kind = self._config.reply_format

@@ -1,7 +1,8 @@
 """`POST /feishu/webhook`: events and card actions pushed by Feishu in webhook mode.
 
 Each request is verified (`verify.py`) before anything is read. The URL challenge is echoed; a
-card action (a 👍/👎 press) is answered with the toast Feishu shows; a message event gets its
+card action (a 👍/👎 press, or approve/deny under a tool's question) is answered with what
+Feishu shows: a toast, and a redrawn card once an approval is decided; a message event gets its
 200 only once it is committed to the inbox, and never waits for the model (Feishu allows 3 s,
 then re-sends). A store failure answers 503, so Feishu sends the event again.
 """

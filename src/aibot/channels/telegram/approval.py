@@ -14,15 +14,17 @@ from typing import Any
 from aibot.channels.errors import PlatformError
 from aibot.channels.telegram.client import TelegramApi
 from aibot.channels.telegram.inbound import CHANNEL, ButtonPress
-from aibot.core.approvals import Approvals, approval_button
+from aibot.core.approvals import (
+    APPROVE,
+    APPROVED,
+    DENIED,
+    DENY,
+    NOT_WAITING,
+    Approvals,
+    approval_button,
+)
 from aibot.core.messages import ReplyTarget
-from aibot.i18n import N_, pick, translate
-
-APPROVE = N_("Approve")
-DENY = N_("Deny")
-APPROVED = N_("Approved: the tool runs.")
-DENIED = N_("Denied: the tool will not run.")
-NOT_WAITING = N_("This question is not waiting for your answer.")
+from aibot.i18n import pick, translate
 
 
 def is_approval(data: str) -> bool:
@@ -53,7 +55,7 @@ def approval_buttons(target: ReplyTarget) -> dict[str, Any] | None:
 async def answer_press(api: TelegramApi, approvals: Approvals | None, press: ButtonPress) -> None:
     """Settles the question when the press is its user's; always answers the query."""
     decided = None if approvals is None else approvals.press(CHANNEL, press.user_id, press.data)
-    toast = NOT_WAITING if decided is None else APPROVED if decided else DENIED
+    toast = NOT_WAITING if decided is None else APPROVED if decided.approved else DENIED
     with contextlib.suppress(PlatformError):  # a query answered late only loses the toast
         await api.call(
             "answerCallbackQuery",
