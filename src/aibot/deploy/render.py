@@ -118,11 +118,40 @@ def render_docker(options: DeployOptions) -> dict[str, str]:
     }
 
 
+def _model_settings(options: DeployOptions) -> dict[str, str]:
+    """The container's provider as `AIBOT_MODEL_*` variables and their defaults from the
+    config: the variable name and default of each setting the container reads."""
+    settings = {}
+    if options.model_preset is not None:
+        settings["AIBOT_MODEL_PRESET"] = options.model_preset
+    if options.model_base_url is not None:
+        settings["AIBOT_MODEL_BASE_URL"] = options.model_base_url
+    return settings
+
+
+def _model_values(options: DeployOptions, indent: str) -> dict[str, object]:
+    """The provider lines of the container's config.yaml, Compose's environment and the
+    example Secret: a custom server stays a base URL, never becomes a preset."""
+    settings = _model_settings(options)
+    keys = {"AIBOT_MODEL_PRESET": "preset", "AIBOT_MODEL_BASE_URL": "base_url"}
+    return {
+        "model_lines": "\n".join(
+            f'{indent}{keys[var]}: "${{{var}:-{value}}}"' for var, value in settings.items()
+        ),
+        "model_environment": "\n".join(
+            f"      {var}: ${{{var}:-{value}}}" for var, value in settings.items()
+        ),
+        "model_secret": "\n".join(f"  {var}: {value}" for var, value in settings.items()),
+        "model": options.model,
+    }
+
+
 def container_config(options: DeployOptions, storage_url: str, redis_url: str) -> str:
     """The config.yaml a container runs with: every secret is a `${VAR}` of its environment."""
     return _substitute(
         _template("compose/container-config.yaml"),
         {
+            **_model_values(options, "      "),
             "port": options.port,
             "public_url": json.dumps(options.public_url),
             "allowed_hosts": json.dumps([options.domain] if options.domain else []),
@@ -133,7 +162,7 @@ def container_config(options: DeployOptions, storage_url: str, redis_url: str) -
 
 
 def render_compose(options: DeployOptions) -> dict[str, str]:
-    values = _common(options)
+    values = {**_common(options), **_model_values(options, "")}
     return {
         "docker-compose.yml": _fill("compose/docker-compose.yml", "compose", **values),
         "deploy/compose/config.yaml": container_config(
@@ -161,6 +190,7 @@ def render_k8s(options: DeployOptions) -> dict[str, str]:
     indented = "\n".join(f"    {line}" if line else "" for line in config.splitlines())
     values = {
         **_common(options),
+        **_model_values(options, ""),
         "config_yaml": indented,
         "domain": options.domain or "ai-bot.example.com",
     }
