@@ -208,12 +208,17 @@ EOF
 }
 
 # -- rendered artefacts --------------------------------------------------------------------
-# The installed ai-bot renders them; a dry run (nothing installed) uses the one on PATH.
+# The installed ai-bot renders them; a dry run (nothing installed) uses the one on PATH, else
+# the checkout's own (.venv, which `make run` makes).
 ai_bot_path() {
   if [ -x "$ROOT$VENV/bin/ai-bot" ]; then
     echo "$ROOT$VENV/bin/ai-bot"
   elif [ "$DRY_RUN" = 1 ] && command -v ai-bot >/dev/null 2>&1; then
     command -v ai-bot
+  elif [ "$DRY_RUN" = 1 ] && [ -x "$SOURCE/.venv/bin/ai-bot" ]; then
+    echo "$SOURCE/.venv/bin/ai-bot"
+  elif [ "$DRY_RUN" = 1 ]; then
+    die "a dry run renders the files with an ai-bot it can find: run \`make run\` (or \`make test\`) in $SOURCE first, or put ai-bot on PATH"
   else
     die "ai-bot is not installed in $VENV"
   fi

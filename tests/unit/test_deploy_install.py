@@ -230,3 +230,23 @@ def test_needs_root_unless_dry_run(stubs: Path) -> None:
     else:
         result = install(stubs)
     assert result.returncode == 2 and "run as root" in result.stderr
+
+
+def test_dry_run_after_make_run_uses_the_checkouts_ai_bot(stubs: Path, tmp_path: Path) -> None:
+    """`make run` puts ai-bot in the checkout's .venv, not on PATH: a dry run finds it there
+    (issue 18: it failed with "ai-bot is not installed in /opt/ai-bot/venv")."""
+    checkout = tmp_path / "checkout"
+    (checkout / ".venv" / "bin").mkdir(parents=True)
+    (checkout / ".venv" / "bin" / "ai-bot").symlink_to(AI_BOT)
+    env = {"PATH": f"{stubs}:/usr/bin:/bin", "HOME": str(stubs)}
+    args = ["--dry-run", "--root", str(tmp_path / "root"), "--source", str(checkout)]
+    result = subprocess.run(
+        ["bash", str(INSTALL), *args], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert (tmp_path / "root" / "etc" / "systemd" / "system" / "ai-bot.service").is_file()
+    (checkout / ".venv" / "bin" / "ai-bot").unlink()
+    missing = subprocess.run(
+        ["bash", str(INSTALL), *args], capture_output=True, text=True, env=env, timeout=120
+    )
+    assert missing.returncode == 2 and "make run" in missing.stderr, missing.stderr
