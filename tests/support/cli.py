@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,12 +49,15 @@ def english(env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-async def ai_bot(cwd: Path, *args: str, stdin: str = "") -> Run:
+async def ai_bot(
+    cwd: Path, *args: str, stdin: str = "", env: Mapping[str, str] | None = None
+) -> Run:
+    """`env` adds to (or overrides) the cleaned environment, e.g. LANG=zh_CN.UTF-8."""
     process = await asyncio.create_subprocess_exec(
         str(AI_BOT),
         *args,
         cwd=cwd,
-        env=cli_env(),
+        env={**cli_env(), **(env or {})},
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,

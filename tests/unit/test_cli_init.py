@@ -207,7 +207,8 @@ async def test_interactive_flags_skip_questions(fake: FakeOpenAI, tmp_path: Path
     assert "Provider (number or name)" not in run.stdout
     config = load_config(tmp_path / "config.yaml").config
     assert config.models.providers["deepseek"].model == PRESETS["deepseek"].model
-    assert (config.session.max_turns, config.server.port) == (20, 18789)
+    assert config.session.max_turns == 20
+    assert config.server.port >= 18789  # the first free port from 18789 up
 
 
 async def test_interactive_wrong_key_can_be_reentered(fake: FakeOpenAI, tmp_path: Path) -> None:

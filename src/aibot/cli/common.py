@@ -35,6 +35,12 @@ ConfigOption = Annotated[
 ]
 
 
+def tr(msgid: str, /, **params: object) -> str:
+    """`msgid` (English, `{name}` placeholders) in the CLI's language: `ui.language` once the
+    config is read, else the terminal's locale (`aibot.i18n.terminal_language`)."""
+    return i18n.translate(i18n.terminal_language(), msgid, **params)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One red line and the exit code; the message is plain text, never rich markup."""
     print_error(message)

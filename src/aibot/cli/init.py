@@ -8,19 +8,28 @@ and can be shared or committed.
 from __future__ import annotations
 
 import asyncio
-import re
 import secrets
-import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
 import typer
 from dotenv import dotenv_values
 from rich.markup import escape
-from rich.prompt import IntPrompt, Prompt
-from rich.table import Table
 
-from aibot.cli.common import console, err_console, fail
+from aibot.cli.common import console, err_console, fail, tr
+from aibot.cli.init_ask import (
+    CUSTOM,
+    Ask,
+    ask_base_url,
+    ask_int,
+    ask_key,
+    ask_port,
+    ask_preset,
+    ask_telegram_token,
+    busy_port_line,
+    key_hint,
+    port_free,
+)
 from aibot.cli.init_files import (
     GATEWAY_KEY_VAR,
     TELEGRAM_TOKEN_VAR,
@@ -30,15 +39,12 @@ from aibot.cli.init_files import (
 )
 from aibot.cli.probe import ProbeFailure, describe_failure, probe
 from aibot.config.presets import PRESETS, Preset
-from aibot.i18n import terminal_language, translate
 from aibot.ops.logging import mask_value
 from aibot.providers.base import ProviderError
 
-CUSTOM = "custom"
 MAX_TURNS_RANGE = (0, 1000)
 PORT_RANGE = (1, 65535)
 DEFAULT_MAX_TURNS = 20
-TELEGRAM_TOKEN = re.compile(r"^\d+:[A-Za-z0-9_-]{20,}$")
 DEFAULT_PORT = 18789
 
 
@@ -88,9 +94,13 @@ def run_wizard(
             choice = _verified(choice, interactive=interactive)
     except EOFError:
         fail(
-            "input ended before every question was answered "
-            "(for scripts use --non-interactive with flags)"
+            tr(
+                "input ended before every question was answered "
+                "(for scripts use --non-interactive with flags)"
+            )
         )
+    if not interactive and not port_free(answers.port_or_default):
+        err_console.print(busy_port_line(answers.port_or_default), highlight=False)
     env_path = path.parent / ".env"
     gateway_key, generated = _write_files(path, env_path, choice, answers)
     _print_done(path, env_path, answers.port_or_default, gateway_key, generated)
@@ -98,9 +108,20 @@ def run_wizard(
 
 def _refuse_overwrite(path: Path, force: bool) -> None:
     if path.is_dir():
-        fail(f"{path} is a directory: pass a file name, e.g. --path {path / 'config.yaml'}")
+        fail(
+            tr(
+                "{path} is a directory: pass a file name, e.g. --path {example}",
+                path=str(path),
+                example=str(path / "config.yaml"),
+            )
+        )
     if path.exists() and not force:
-        fail(f"{path} already exists: add --force to overwrite it, or --path to write elsewhere")
+        fail(
+            tr(
+                "{path} already exists: add --force to overwrite it, or --path to write elsewhere",
+                path=str(path),
+            )
+        )
 
 
 def _check_ranges(answers: InitAnswers) -> None:
@@ -109,15 +130,27 @@ def _check_ranges(answers: InitAnswers) -> None:
         ("--port", answers.port_or_default, PORT_RANGE),
     ):
         if not low <= value <= high:
-            fail(f"{flag} must be between {low} and {high} (got {value})")
+            fail(
+                tr(
+                    "{flag} must be between {low} and {high} (got {value})",
+                    flag=flag,
+                    low=low,
+                    high=high,
+                    value=value,
+                )
+            )
 
 
 def _preset(name: str) -> Preset:
     preset = PRESETS.get(name)
     if preset is None:
         fail(
-            f"--preset: unknown preset {name!r} (known: {', '.join(PRESETS)}; "
-            "or use --base-url for any OpenAI-compatible server)"
+            tr(
+                "--preset: unknown preset {name} (known: {known}; or use --base-url for any "
+                "OpenAI-compatible server)",
+                name=repr(name),
+                known=", ".join(PRESETS),
+            )
         )
     return preset
 
@@ -127,17 +160,30 @@ def _resolve(answers: InitAnswers) -> ProviderChoice:
     preset_name = None if answers.preset == CUSTOM else answers.preset
     if not preset_name and not answers.base_url:
         fail(
-            f"missing --preset (one of: {', '.join(PRESETS)}) "
-            "or --base-url (any OpenAI-compatible server)"
+            tr(
+                "missing --preset (one of: {known}) or --base-url (any OpenAI-compatible server)",
+                known=", ".join(PRESETS),
+            )
         )
     preset = _preset(preset_name) if preset_name else None
     if answers.base_url and not answers.base_url.startswith(("http://", "https://")):
-        fail(f"--base-url must start with http:// or https:// (got {answers.base_url!r})")
+        fail(
+            tr(
+                "--base-url must start with http:// or https:// (got {url})",
+                url=repr(answers.base_url),
+            )
+        )
     api_key = (answers.api_key or "").strip()
     if preset is not None and preset.needs_key and not api_key:
+        where = tr(" (get one at {url})", url=preset.key_url) if preset.key_url else ""
         fail(
-            f"missing --api-key: the {preset.name} preset needs one "
-            f"(it is stored in .env as {preset.env_key})"
+            tr(
+                "missing --api-key: the {preset} preset needs one{where}; it is stored in .env "
+                "as {variable}",
+                preset=preset.name,
+                where=where,
+                variable=preset.env_key,
+            )
         )
     return ProviderChoice(
         name=preset.name if preset else CUSTOM,
@@ -152,15 +198,16 @@ def _ask_missing(answers: InitAnswers) -> InitAnswers:
     """Interactive questions, skipping the ones a flag answered."""
     preset_name, base_url = answers.preset, answers.base_url
     if not preset_name and not base_url:
-        preset_name = _ask_preset()
+        preset_name = ask_preset()
     if preset_name == CUSTOM:
-        preset_name, base_url = None, base_url or _ask_base_url()
+        preset_name, base_url = None, base_url or ask_base_url()
     preset = _preset(preset_name) if preset_name else None
     api_key = answers.api_key
     if api_key is None and (preset is None or preset.needs_key):
-        api_key = _ask_key(required=preset is not None)
-    model = answers.model or Prompt.ask(
-        "Model", console=console, default=preset.model if preset else "default"
+        key_hint(preset)
+        api_key = ask_key(required=preset is not None)
+    model = answers.model or Ask.ask(
+        tr("Model"), console=console, default=preset.model if preset else "default"
     )
     return replace(
         answers,
@@ -170,112 +217,56 @@ def _ask_missing(answers: InitAnswers) -> InitAnswers:
         model=model,
         max_turns=answers.max_turns
         if answers.max_turns is not None
-        else _ask_int("Context length (turns kept)", DEFAULT_MAX_TURNS, MAX_TURNS_RANGE),
-        port=answers.port
-        if answers.port is not None
-        else _ask_int("Gateway port", DEFAULT_PORT, PORT_RANGE),
+        else ask_int(tr("Context length (turns kept)"), DEFAULT_MAX_TURNS, MAX_TURNS_RANGE),
+        port=answers.port if answers.port is not None else ask_port(DEFAULT_PORT, PORT_RANGE),
         telegram_token=answers.telegram_token
         if answers.telegram_token is not None
-        else _ask_telegram_token(),
+        else ask_telegram_token(),
     )
-
-
-def _ask_preset() -> str:
-    names = [*PRESETS, CUSTOM]
-    table = Table(title="Model providers", title_justify="left")
-    for column in ("#", "name", "provider", "default model", "base URL"):
-        table.add_column(column)
-    for number, preset in enumerate(PRESETS.values(), start=1):
-        table.add_row(str(number), preset.name, preset.title, preset.model, preset.base_url)
-    table.add_row(str(len(names)), CUSTOM, "any OpenAI-compatible URL", "", "")
-    console.print(table)
-    while True:
-        reply = Prompt.ask("Provider (number or name)", console=console).strip().lower()
-        if reply.isdigit() and 1 <= int(reply) <= len(names):
-            return names[int(reply) - 1]
-        if reply in names:
-            return reply
-        err_console.print(f"choose 1-{len(names)} or a name from the table")
-
-
-def _ask_base_url() -> str:
-    while True:
-        url = Prompt.ask(
-            "Base URL (OpenAI-compatible, e.g. http://127.0.0.1:8000/v1)", console=console
-        ).strip()
-        if url.startswith(("http://", "https://")):
-            return url
-        err_console.print("the URL must start with http:// or https://")
-
-
-def _ask_key(*, required: bool) -> str:
-    """Hidden when typed at a terminal; a plain read from a pipe, where nothing echoes anyway
-    and getpass would go around the pipe to the controlling terminal."""
-    hidden = sys.stdin.isatty()
-    label = "API key" + (" (input hidden)" if hidden else "")
-    if not required:
-        label += " (empty if the server needs none)"
-    while True:
-        key = Prompt.ask(
-            label, console=console, password=hidden, default="", show_default=False
-        ).strip()
-        if key or not required:
-            return key
-        err_console.print("this provider needs a key; paste it from the vendor console")
-
-
-def _ask_telegram_token() -> str:
-    hidden = sys.stdin.isatty()
-    label = "Telegram bot token from @BotFather (Enter to skip)" + (
-        " (input hidden)" if hidden else ""
-    )
-    while True:
-        token = Prompt.ask(
-            label, console=console, password=hidden, default="", show_default=False
-        ).strip()
-        if not token or TELEGRAM_TOKEN.match(token):
-            return token
-        err_console.print(
-            "that is not a bot token (it looks like 123456789:AAE…); Enter skips Telegram"
-        )
-
-
-def _ask_int(label: str, default: int, bounds: tuple[int, int]) -> int:
-    low, high = bounds
-    while True:
-        value = IntPrompt.ask(label, console=console, default=default)
-        if low <= value <= high:
-            return value
-        err_console.print(f"enter a number between {low} and {high}")
 
 
 def _verified(choice: ProviderChoice, *, interactive: bool) -> ProviderChoice:
-    """Check the key live; interactively the user may fix the key or keep the answers."""
+    """Check the key live; interactively the user may fix the URL or the key, or keep the
+    answers unchecked."""
     while True:
-        with console.status(escape(f"checking {choice.model} at {choice.effective_base_url} …")):
+        checking = tr(
+            "checking {model} at {url} …", model=choice.model, url=choice.effective_base_url
+        )
+        with console.status(escape(checking)):
             failure = _check_choice(choice)
         if failure is None:
-            console.print(f"[green]✔[/] {choice.name} answered: the key and model work")
+            console.print(
+                "[green]✔[/] "
+                + escape(tr("{name} answered: the key and model work", name=choice.name))
+            )
             return choice
         if not interactive:
-            hint = translate(
-                terminal_language(),
+            hint = tr(
                 "nothing was written; fix the key, base URL or model, or add --no-verify to "
-                "write the files without this check",
+                "write the files without this check"
             )
             fail(f"{failure} — {hint}", code=1)
         err_console.print(f"[bold red]✘[/] {escape(str(failure))}", highlight=False, soft_wrap=True)
-        action = Prompt.ask(
-            "Re-enter the [bold]k[/]ey, [bold]s[/]ave anyway, or [bold]q[/]uit",
+        action = Ask.ask(
+            escape(
+                tr(
+                    "Re-enter the base URL (u) or the key (k), save without the check (s), "
+                    "or quit (q)"
+                )
+            ),
             console=console,
-            choices=["k", "s", "q"],
-            default="k",
+            choices=["u", "k", "s", "q"],
+            default="u" if failure.culprit == "url" else "k",
         )
         if action == "s":
             return choice
         if action == "q":
             raise typer.Exit(1)
-        choice = replace(choice, api_key=_ask_key(required=True))
+        if action == "u":
+            choice = replace(choice, base_url=ask_base_url(choice.effective_base_url))
+        else:
+            key_hint(choice.preset)
+            choice = replace(choice, api_key=ask_key(required=True))
 
 
 # --------------------------------------------------------------------------- writing
@@ -308,28 +299,51 @@ def _write_files(
             encoding="utf-8",
         )
     except OSError as exc:
-        fail(f"cannot write {exc.filename or path}: {exc.strerror}")
+        fail(
+            tr("cannot write {path}: {reason}", path=str(exc.filename or path), reason=exc.strerror)
+        )
     return gateway_key, generated
 
 
 def _print_done(path: Path, env_path: Path, port: int, gateway_key: str, generated: bool) -> None:
-    config_name, env_name = escape(str(path)), escape(str(env_path))
-    console.print(
-        f"[green]✔[/] wrote {config_name} and {env_name} (secrets only in {env_name}, mode 0600)",
-        soft_wrap=True,
+    config_name, env_name = str(path), str(env_path)
+    wrote = tr(
+        "wrote {config} and {env} (secrets only in {env}, mode 0600)",
+        config=config_name,
+        env=env_name,
     )
+    console.print("[green]✔[/] " + escape(wrote), soft_wrap=True)
     url = f"http://127.0.0.1:{port}"
     if generated:
-        console.print(f"\nYour gateway API key ({GATEWAY_KEY_VAR} in {env_name}; shown once):")
+        console.print(
+            "\n"
+            + tr(
+                "Your gateway API key ({variable} in {env}; shown once):",
+                variable=GATEWAY_KEY_VAR,
+                env=env_name,
+            ),
+            markup=False,
+            soft_wrap=True,
+        )
         console.print(f"  {gateway_key}", markup=False, highlight=False, soft_wrap=True)
     else:
         console.print(
-            f"\nKept the gateway API key already in {env_name} "
-            f"({GATEWAY_KEY_VAR}={mask_value(gateway_key)}).",
+            "\n"
+            + tr(
+                "Kept the gateway API key already in {env} ({variable}={masked}).",
+                env=env_name,
+                variable=GATEWAY_KEY_VAR,
+                masked=mask_value(gateway_key),
+            ),
+            markup=False,
             soft_wrap=True,
         )
-    shown_key = gateway_key if generated else f"<{GATEWAY_KEY_VAR} from {env_path}>"
-    console.print("Call the OpenAI-compatible API with it:")
+    shown_key = (
+        gateway_key
+        if generated
+        else tr("<{variable} from {env}>", variable=GATEWAY_KEY_VAR, env=str(env_path))
+    )
+    console.print(tr("Call the OpenAI-compatible API with it:"), markup=False)
     console.print(
         f'  curl {url}/v1/chat/completions -H "Authorization: Bearer {shown_key}" '
         "-H 'Content-Type: application/json' "
@@ -339,4 +353,8 @@ def _print_done(path: Path, env_path: Path, port: int, gateway_key: str, generat
         soft_wrap=True,
     )
     run = "ai-bot run" if path == Path("config.yaml") else f"ai-bot run -c {path}"
-    console.print(f"\nNext: [bold]{escape(run)}[/], then open {url}/", soft_wrap=True)
+    console.print(
+        "\n" + tr("Next: {command}, then open {url}/", command=run, url=url),
+        markup=False,
+        soft_wrap=True,
+    )

@@ -6,7 +6,9 @@ from __future__ import annotations
 import email.utils
 import time
 from dataclasses import dataclass
+from typing import Literal
 
+from aibot.cli.common import tr
 from aibot.config import ProviderConfig
 from aibot.providers.base import ChatRequest, Message, ProviderError
 from aibot.providers.openai_compat import OpenAICompatibleProvider
@@ -20,6 +22,8 @@ class ProbeFailure:
 
     problem: str
     fix: str
+    # What the user most likely has to change: the key, or where it is sent (URL or model).
+    culprit: Literal["key", "url", "other"] = "other"
 
     def __str__(self) -> str:
         return f"{self.problem}: {self.fix}"
@@ -64,26 +68,34 @@ def describe_failure(error: ProviderError, base_url: str, model: str) -> ProbeFa
     status = error.status
     if status in (401, 403):
         return ProbeFailure(
-            f"the provider refused the key (HTTP {status})",
-            "check it / regenerate it at the vendor console",
+            tr("the provider refused the key (HTTP {status})", status=status),
+            tr("check it, or make a new one in the vendor's console"),
+            "key",
         )
     if status == 404:
         return ProbeFailure(
-            f"HTTP 404 for model {model!r} at {base_url}",
-            "the model name or the base URL is wrong (it usually ends in /v1)",
+            tr("HTTP 404 for model {model} at {url}", model=repr(model), url=base_url),
+            tr("the model name or the base URL is wrong (it usually ends in /v1)"),
+            "url",
         )
     if status == 429:
         return ProbeFailure(
-            f"the provider is rate limiting this key ({detail})",
-            "check the balance / quota at the vendor console, or retry later",
+            tr("the provider is rate limiting this key ({detail})", detail=detail),
+            tr("check the balance or quota in the vendor's console, or try again later"),
+            "key",
         )
     if status is None:
         return ProbeFailure(
-            f"cannot reach {base_url} ({detail})", "check the URL, the network, a proxy or firewall"
+            tr("cannot reach {url} ({detail})", url=base_url, detail=detail),
+            tr("check the URL, the network, a proxy or a firewall"),
+            "url",
         )
     if status == 200:
         return ProbeFailure(
-            f"{base_url} did not answer in the OpenAI format",
-            "check that the base URL is the OpenAI-compatible endpoint",
+            tr("{url} did not answer in the OpenAI format", url=base_url),
+            tr("check that the base URL is the OpenAI-compatible endpoint"),
+            "url",
         )
-    return ProbeFailure(f"the provider answered {detail}", "see the provider's message")
+    return ProbeFailure(
+        tr("the provider answered {detail}", detail=detail), tr("see the provider's message")
+    )

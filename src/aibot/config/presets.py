@@ -61,6 +61,7 @@ class Preset:
     reasoning_echo: ReasoningEcho = "none"
     accepts: Accepts = field(default_factory=Accepts)
     embedding_model: str | None = None  # for /v1/embeddings; None: the vendor has none
+    key_url: str | None = None  # the vendor console page where a user makes an API key
 
 
 # A provider without a preset (`base_url` only) is some OpenAI-compatible server: forward all.
@@ -78,6 +79,7 @@ PRESETS: dict[str, Preset] = {
             "https://api.openai.com/v1",
             "gpt-4o-mini",
             "OPENAI_API_KEY",
+            key_url="https://platform.openai.com/api-keys",
             accepts=Accepts(max_tokens_field="either", audio=True, files=True, vendor_fields=False),
             embedding_model="text-embedding-3-small",
         ),
@@ -91,6 +93,7 @@ PRESETS: dict[str, Preset] = {
             "https://api.minimaxi.com/v1",
             "MiniMax-M2",
             "MINIMAX_API_KEY",
+            key_url="https://platform.minimaxi.com/user-center/basic-information/interface-key",
             reasoning_echo="think_tags",
             accepts=Accepts(
                 max_tokens_field="max_completion_tokens",
@@ -109,6 +112,7 @@ PRESETS: dict[str, Preset] = {
             "https://open.bigmodel.cn/api/paas/v4",
             "glm-4.6",
             "ZHIPUAI_API_KEY",
+            key_url="https://open.bigmodel.cn/usercenter/apikeys",
             accepts=Accepts(
                 n=False,
                 tool_choice_auto_only=True,
@@ -130,6 +134,7 @@ PRESETS: dict[str, Preset] = {
             "https://api.deepseek.com/v1",
             "deepseek-chat",
             "DEEPSEEK_API_KEY",
+            key_url="https://platform.deepseek.com/api_keys",
             reasoning_echo="field",
             accepts=Accepts(n=False, parallel_tool_calls=False, json_schema="json_object"),
         ),
@@ -144,6 +149,7 @@ PRESETS: dict[str, Preset] = {
             "https://dashscope.aliyuncs.com/compatible-mode/v1",
             "qwen-plus",
             "DASHSCOPE_API_KEY",
+            key_url="https://bailian.console.aliyun.com/?apiKey=1",
             accepts=Accepts(json_schema="json_object", reasoning_effort=False, audio=True),
             embedding_model="text-embedding-v4",
         ),
@@ -156,6 +162,7 @@ PRESETS: dict[str, Preset] = {
             "https://api.moonshot.cn/v1",
             "kimi-k2-turbo-preview",
             "MOONSHOT_API_KEY",
+            key_url="https://platform.moonshot.cn/console/api-keys",
             reasoning_echo="field",
             accepts=Accepts(max_tokens_field="max_completion_tokens", n=False),
         ),
@@ -168,6 +175,7 @@ PRESETS: dict[str, Preset] = {
             "https://api.siliconflow.cn/v1",
             "deepseek-ai/DeepSeek-V3",
             "SILICONFLOW_API_KEY",
+            key_url="https://cloud.siliconflow.cn/account/ak",
             accepts=Accepts(json_schema="json_object", reasoning_effort=False),
             embedding_model="BAAI/bge-m3",
         ),

@@ -25,6 +25,7 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "translate": (2,),
     "translate_plural": (2, 3),
     "N_": None,
+    "tr": None,  # the CLI's words (aibot.cli.common.tr)
     "_": None,  # templates
     "t": None,  # the chat page's script
 }
