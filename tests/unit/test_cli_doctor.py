@@ -67,7 +67,7 @@ async def test_wrong_key_fails_without_printing_it(
 
     assert run.code == 1, run.output
     assert "the provider refused the key (HTTP 401)" in run.stdout, run.output
-    assert "regenerate it at the vendor console" in run.stdout, run.output
+    assert "make a new one in the vendor's console" in run.stdout, run.output
     assert WRONG_KEY not in run.output, run.output
     assert "Traceback" not in run.output, run.output
 
