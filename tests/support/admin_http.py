@@ -43,7 +43,10 @@ class Console:
     def __init__(self, gw: RunningGateway) -> None:
         self.gw = gw
         # unsafe=True: aiohttp otherwise ignores cookies set by an IP-address host.
-        self.http = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+        # Accept-Language: the console speaks the browser's language; these tests read English.
+        self.http = aiohttp.ClientSession(
+            cookie_jar=aiohttp.CookieJar(unsafe=True), headers={"Accept-Language": "en"}
+        )
 
     async def __aenter__(self) -> Console:
         return self

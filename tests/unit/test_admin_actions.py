@@ -22,7 +22,7 @@ from aibot.admin.roles import Role
 from aibot.config import Config, LoadedConfig, load_config
 from aibot.gateway.asgi import create_app
 from aibot.store.schema import api_keys, inbox
-from tests.support.admin_app import LOCAL, Admin
+from tests.support.admin_app import ENGLISH, LOCAL, Admin
 
 API_KEY = "config-key-0123456789"
 CONFIG = """\
@@ -58,7 +58,7 @@ def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
     path = folder / "config.yaml"
     path.write_text(CONFIG.format(dir=folder, key=API_KEY))
     path.chmod(0o600)
-    with TestClient(create_app(load_config(path)), base_url=LOCAL) as client:
+    with TestClient(create_app(load_config(path)), base_url=LOCAL, headers=ENGLISH) as client:
         yield Admin(client)
 
 
@@ -190,7 +190,7 @@ def test_rotating_a_key_replaces_it_in_one_step(admin: Admin) -> None:
 def test_policies_page_shows_words_limits_and_access(admin: Admin) -> None:
     headers, _csrf = admin.session(Role.VIEWER)
     page = admin.client.get("/admin/policies", headers=headers).text
-    for shown in ("alpha-word", "file-word", "2 word(s) in force", "5/60s", "telegram:666"):
+    for shown in ("alpha-word", "file-word", "Words in force: 2", "5/60s", "telegram:666"):
         assert shown in page, shown
     assert 'id="edit-policies"' not in page  # viewers read only
 
@@ -226,6 +226,10 @@ def test_an_edit_is_written_in_place_and_applied(admin: Admin) -> None:
         "words +['new word'] -[]; rate_limit.per_chat: off -> 30/minute; "
         "rate_limit.daily_tokens_per_user: off -> 1000",
     )
+    headers, _csrf = admin.session(Role.OPERATOR)
+    confirmed = admin.client.get(response.headers["location"], headers=headers).text
+    assert "Saved to config.yaml and in force now." in confirmed
+    assert "Saved to" not in admin.client.get("/admin/policies", headers=headers).text
 
 
 def test_the_canary_split_is_set_and_ended_from_the_models_page(admin: Admin) -> None:
@@ -279,6 +283,8 @@ def test_a_refused_value_leaves_file_and_policy_alone(
     }
     response = post(admin, Role.OPERATOR, "/admin/policies", **fields)
     assert response.status_code == 400 and message in response.text, response.text
+    for name, value in form.items():  # what was entered stays in the form, to be corrected
+        assert f'name="{name}" value="{value}"' in response.text
     assert path.read_bytes() == before
     assert admin.gateway.reloader.loaded.config.policy == policy
 
@@ -287,7 +293,7 @@ def test_without_a_config_file_the_policies_are_read_only() -> None:
     with tempfile.TemporaryDirectory() as folder:
         config = Config.model_validate({"storage": {"url": f"sqlite:///{folder}/s.db"}})
         with TestClient(
-            create_app(LoadedConfig(config=config, path=None)), base_url=LOCAL
+            create_app(LoadedConfig(config=config, path=None)), base_url=LOCAL, headers=ENGLISH
         ) as client:
             admin = Admin(client)
             headers, csrf = admin.session(Role.OPERATOR)

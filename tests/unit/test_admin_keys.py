@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.admin.keys import ApiKeyStore
 from aibot.channels.api_keys import ApiKeys, StoredKey
+from aibot.i18n import set_request_language
 from aibot.store.schema import api_keys
 from tests.support.clock import FakeClock
 from tests.support.waiting import wait_until
@@ -137,6 +138,7 @@ async def test_store_keeps_only_the_hash_and_shows_a_prefix(engine: AsyncEngine)
 
 
 async def test_store_refuses_bad_scopes_and_names(engine: AsyncEngine) -> None:
+    set_request_language("en")  # the store's refusals are the console's sentences
     store = ApiKeyStore(engine)
     with pytest.raises(ValueError, match="scope"):
         await store.create("x", "root", "alice", 0, None)

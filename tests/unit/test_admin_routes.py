@@ -24,7 +24,7 @@ from aibot.admin.totp import _key, hotp, new_secret, step_at
 from aibot.config import Config, LoadedConfig
 from aibot.gateway.asgi import create_app
 from aibot.store.schema import outbox
-from tests.support.admin_app import LOCAL, PASSWORD, Admin, endpoints
+from tests.support.admin_app import ENGLISH, LOCAL, PASSWORD, Admin, endpoints
 
 LOWER = {Role.VIEWER: [], Role.OPERATOR: [Role.VIEWER], Role.ADMIN: [Role.VIEWER, Role.OPERATOR]}
 
@@ -51,7 +51,9 @@ def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
             },
         }
     )
-    with TestClient(create_app(LoadedConfig(config=config, path=None)), base_url=LOCAL) as client:
+    with TestClient(
+        create_app(LoadedConfig(config=config, path=None)), base_url=LOCAL, headers=ENGLISH
+    ) as client:
         yield Admin(client)
 
 
@@ -84,7 +86,7 @@ def test_first_run_says_how_to_create_a_user() -> None:
     with tempfile.TemporaryDirectory() as directory:
         config = Config.model_validate({"storage": {"url": f"sqlite:///{directory}/s.db"}})
         with TestClient(
-            create_app(LoadedConfig(config=config, path=None)), base_url=LOCAL
+            create_app(LoadedConfig(config=config, path=None)), base_url=LOCAL, headers=ENGLISH
         ) as client:
             page = client.get("/admin/login")
     assert "ai-bot admin create-user NAME --role admin" in page.text
@@ -170,7 +172,9 @@ def test_cookies_are_secure_behind_an_https_public_url(tmp_path: Path) -> None:
             "server": {"public_url": "https://bot.example.com"},
         }
     )
-    with TestClient(create_app(LoadedConfig(config=config, path=None)), base_url=LOCAL) as client:
+    with TestClient(
+        create_app(LoadedConfig(config=config, path=None)), base_url=LOCAL, headers=ENGLISH
+    ) as client:
         page = client.get("/admin/login")
     assert "Secure" in page.headers["set-cookie"]
 

@@ -16,7 +16,7 @@ from aibot.admin.roles import Role
 from aibot.config import load_config
 from aibot.gateway.asgi import create_app
 from aibot.store.schema import outbox, scheduled_tasks
-from tests.support.admin_app import LOCAL, Admin
+from tests.support.admin_app import ENGLISH, LOCAL, Admin
 
 CONFIG = """\
 storage:
@@ -41,7 +41,7 @@ def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
     path = folder / "config.yaml"
     path.write_text(CONFIG.format(dir=folder))
     path.chmod(0o600)
-    with TestClient(create_app(load_config(path)), base_url=LOCAL) as client:
+    with TestClient(create_app(load_config(path)), base_url=LOCAL, headers=ENGLISH) as client:
         yield Admin(client)
 
 

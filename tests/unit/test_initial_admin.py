@@ -18,7 +18,7 @@ from aibot.admin.auth import SESSION_COOKIE
 from aibot.admin.roles import Role
 from aibot.config import Config, LoadedConfig
 from aibot.gateway.asgi import create_app
-from tests.support.admin_app import LOCAL, Admin
+from tests.support.admin_app import ENGLISH, LOCAL, Admin
 from tests.support.cli import AI_BOT
 
 ONE_TIME = "one-time-password-0123"
@@ -60,7 +60,9 @@ def test_create_initial_writes_a_private_file_and_never_resets(tmp_path: Path) -
 def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
     store = tmp_path_factory.mktemp("initial") / "store.db"
     config = Config.model_validate({"storage": {"url": f"sqlite:///{store}"}})
-    with TestClient(create_app(LoadedConfig(config=config, path=None)), base_url=LOCAL) as client:
+    with TestClient(
+        create_app(LoadedConfig(config=config, path=None)), base_url=LOCAL, headers=ENGLISH
+    ) as client:
         yield Admin(client)
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 from fastapi import Request, Response
 
+from aibot import i18n
 from aibot.admin.audit import AuditEntry, AuditLog
 from aibot.admin.inputs import printable
 from aibot.admin.lockout import Attempt, KeyedLocks, Lockout
@@ -25,6 +26,7 @@ from aibot.admin.roles import Role
 from aibot.admin.sessions import Session, Sessions
 from aibot.admin.totp import matching_step
 from aibot.admin.users import NAME_MAX, AdminUser, AdminUsers
+from aibot.admin.words import _
 
 SESSION_COOKIE = "aibot_admin"
 LOGIN_COOKIE = "aibot_admin_login"
@@ -98,11 +100,13 @@ class AdminAuth:
             attempt = await self.lockout.begin(*keys)
             if not isinstance(attempt, Attempt):
                 minutes = max(1, round(attempt / 60))
-                return LoginRefused(
-                    f"Too many failed logins. Try again in about {minutes} "
-                    f"minute{'s' if minutes > 1 else ''}.",
-                    429,
+                message = i18n.translate_plural(
+                    i18n.request_language(),
+                    "Too many failed logins. Try again in about {n} minute.",
+                    "Too many failed logins. Try again in about {n} minutes.",
+                    minutes,
                 )
+                return LoginRefused(message, 429)
             return await self._check(name, password, code, ip, attempt)
 
     async def _check(
@@ -118,7 +122,7 @@ class AdminAuth:
             ok = step is not None and await self.users.use_totp_step(user.id, step)
         if not ok or user is None:  # the attempt stays counted as a failure
             await self.audit.record(AuditEntry(self._clock(), name or "-", "login.failed", "", ip))
-            return LoginRefused("Wrong user name, password or code.", 401)
+            return LoginRefused(_("Wrong user name, password or code."), 401)
         await self.lockout.succeeded(attempt, f"user:{name.casefold()}")
         token, session = await self.sessions.create(user.id, ip, self._clock())
         principal = Principal(user, session, ip)

@@ -82,8 +82,8 @@ class GatewayView(Protocol):
     def mask_secrets(self, text: str) -> str:
         """`text` with every configured secret masked, before the console shows it."""
 
-    async def readiness(self) -> dict[str, Any]:
-        """The same report as /readyz."""
+    async def readiness(self, language: str = "en") -> dict[str, Any]:
+        """The same report as /readyz, its sentences in `language`."""
 
     def queued_channels(self) -> list[str]:
         """Channels whose messages go through the inbox: the ones that can be paused."""

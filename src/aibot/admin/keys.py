@@ -16,6 +16,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aibot.admin.inputs import printable
+from aibot.admin.words import _
 from aibot.channels.api_keys import ADMIN_SCOPE, SCOPE_PREFIXES, StoredKey
 from aibot.store.schema import api_keys
 
@@ -76,10 +77,10 @@ class ApiKeyStore:
     ) -> tuple[str, KeyRow]:
         """Makes a key; the plaintext is returned here once and never stored."""
         if scope not in SCOPES:
-            raise ValueError(f"scope must be one of {', '.join(SCOPES)}")
+            raise ValueError(_("The scope must be one of {scopes}.", scopes=", ".join(SCOPES)))
         name = printable(name, 128)
         if not name:
-            raise ValueError("give the key a name (who or what uses it)")
+            raise ValueError(_("Give the key a name (who or what uses it)."))
         async with self.engine.begin() as connection:
             return await _insert(connection, name, scope, created_by, now, expires_at)
 

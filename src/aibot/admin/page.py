@@ -27,6 +27,7 @@ from aibot.admin.policy_edit import rate_text
 from aibot.admin.roles import Role
 from aibot.admin.sessions import Sessions
 from aibot.admin.users import AdminUsers
+from aibot.admin.words import _, code, detail, shown
 from aibot.config import AdminConfig
 from aibot.ops.pii import mask_pii
 
@@ -110,8 +111,11 @@ class ConsoleBase:
             loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True)
         )
         self.templates.globals["_"] = _
+        self.templates.globals["code"] = code
         self.templates.filters["when"] = _when
         self.templates.filters["rate"] = rate_text
+        self.templates.filters["shown"] = shown
+        self.templates.filters["detail"] = detail
         self._config_edit = asyncio.Lock()  # one write-reload-restore at a time
 
     def render(
@@ -122,6 +126,7 @@ class ConsoleBase:
             csrf=who.session.csrf if who else "",
             can_operate=bool(who and allowed(who, Role.OPERATOR)),
             is_admin=bool(who and allowed(who, Role.ADMIN)),
+            lang=i18n.request_language(),
             **context,
         )
         return secured(HTMLResponse(html, status))
@@ -151,8 +156,3 @@ class ConsoleBase:
 def path_int(value: object) -> int | None:
     text = str(value)
     return int(text) if text.isascii() and text.isdigit() and len(text) < 12 else None
-
-
-def _(msgid: str, **params: object) -> str:
-    """`{{ _("…") }}` in a console template: in the language of the request being served."""
-    return i18n.translate(i18n.request_language(), msgid, **params)

@@ -9,7 +9,8 @@ import asyncio
 from fastapi import Response
 
 from aibot.admin.page import Call, ConsoleBase
-from aibot.admin.passwords import WeakPassword, verify_password
+from aibot.admin.passwords import MIN_LENGTH, WeakPassword, verify_password
+from aibot.admin.words import _
 
 ACCOUNT_PAGE = "/admin/account/password"
 # What a user who must change the password may still reach.
@@ -37,13 +38,17 @@ class AccountPages(ConsoleBase):
         user = call.who.user
         # argon2 takes tens of milliseconds: off the event loop.
         if not await asyncio.to_thread(verify_password, user.password_hash, current):
-            return self._password_form(call, "The current password is not right.", 400)
+            return self._password_form(call, _("The current password is not right."), 400)
         if new != call.form.get("confirm", "")[:_FIELD_MAX]:
-            return self._password_form(call, "The two new passwords differ.", 400)
+            return self._password_form(call, _("The two new passwords differ."), 400)
         if new == current:
-            return self._password_form(call, "Choose a password you have not used here.", 400)
+            return self._password_form(call, _("Choose a password you have not used here."), 400)
         try:
             await self.users.set_password(user.name, new)
-        except WeakPassword as exc:
-            return self._password_form(call, f"Too weak: {exc}.", 400)
+        except WeakPassword:
+            return self._password_form(
+                call,
+                _("Too weak: the password must have at least {n} characters.", n=MIN_LENGTH),
+                400,
+            )
         return await self._back(call, "/admin", "user.password", user.name)

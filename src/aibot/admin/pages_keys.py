@@ -6,6 +6,7 @@ from fastapi import Response
 
 from aibot.admin.keys import SCOPES
 from aibot.admin.page import Call, ConsoleBase, path_int
+from aibot.admin.words import _
 
 MAX_KEY_DAYS = 3650
 
@@ -31,7 +32,9 @@ class KeyPages(ConsoleBase):
             days = -1.0
         if days is not None and not 0 < days <= MAX_KEY_DAYS:
             return self.error(
-                call.who, 400, f"Expiry must be between 0 and {MAX_KEY_DAYS} days, or empty."
+                call.who,
+                400,
+                _("Expiry must be between 0 and {days} days, or empty.", days=MAX_KEY_DAYS),
             )
         now = self.clock()
         try:
@@ -55,7 +58,7 @@ class KeyPages(ConsoleBase):
     async def revoke_key(self, call: Call) -> Response:
         row = await self._by_id(call, "key_id", self.api_keys.revoke)
         if row is None:
-            return self.error(call.who, 404, "No active key with that id.")
+            return self.error(call.who, 404, _("No active key with that id."))
         await self.gateway.refresh_api_keys()
         return await self._back(
             call, "/admin/keys", "apikey.revoke", f"#{row.id} {row.prefix}… '{row.name}'"
@@ -69,7 +72,7 @@ class KeyPages(ConsoleBase):
             else await self.api_keys.rotate(key_id, call.who.user.name, self.clock())
         )
         if rotated is None:
-            return self.error(call.who, 404, "No active key with that id.")
+            return self.error(call.who, 404, _("No active key with that id."))
         key, new, old = rotated
         await self.gateway.refresh_api_keys()
         await self.audit.record(

@@ -14,6 +14,7 @@ from aibot.admin.page import Call, ConsoleBase, path_int, secured
 from aibot.admin.records import dead_letters, retry_dead_letter, search_conversations, transcript
 from aibot.admin.stats import snapshot
 from aibot.admin.users import NAME_MAX
+from aibot.admin.words import _
 from aibot.store.media_rows import MediaRows
 
 
@@ -46,7 +47,7 @@ class RecordPages(ConsoleBase):
             self.gateway.engine, key, cipher=self.gateway.cipher, archive=self.gateway.archive
         )
         if not turns:
-            return self.error(call.who, 404, "No conversation with that key.")
+            return self.error(call.who, 404, _("No conversation with that key."))
         masked = await self.masked([t.content for t in turns])
         return self.render(
             "conversation.html",
@@ -65,7 +66,7 @@ class RecordPages(ConsoleBase):
         row = await MediaRows(self.gateway.engine).by_id(row_id) if row_id is not None else None
         path = self.gateway.media_path(row.blob) if row is not None else None
         if row is None or path is None:
-            return self.error(call.who, 404, "No such attachment (it may be past retention).")
+            return self.error(call.who, 404, _("No such attachment (it may be past retention)."))
         return attachment_response(path, row.name)
 
     async def export(self, call: Call) -> Response:
@@ -74,7 +75,7 @@ class RecordPages(ConsoleBase):
             self.gateway.engine, key, cipher=self.gateway.cipher, archive=self.gateway.archive
         )
         if not turns:
-            return self.error(call.who, 404, "No conversation with that key.")
+            return self.error(call.who, 404, _("No conversation with that key."))
         await self.audit.record(call.who.audit("conversation.export", key))
         masked = await self.masked([t.content for t in turns])
         body = orjson.dumps(
@@ -112,7 +113,7 @@ class RecordPages(ConsoleBase):
         if not await self._by_id(
             call, "row_id", lambda row_id, now: retry_dead_letter(self.gateway.engine, row_id, now)
         ):
-            return self.error(call.who, 404, "No dead letter with that id.")
+            return self.error(call.who, 404, _("No dead letter with that id."))
         self.gateway.wake_outbox()
         return await self._back(
             call,
@@ -133,6 +134,6 @@ class RecordPages(ConsoleBase):
         user_id = path_int(call.request.path_params.get("user_id"))
         user = await self.users.by_id(user_id) if user_id is not None else None
         if user is None:
-            return self.error(call.who, 404, "No user with that id.")
+            return self.error(call.who, 404, _("No user with that id."))
         await self.auth.sessions.end_all(user.id)
         return await self._back(call, "/admin/users", "user.signout", user.name)

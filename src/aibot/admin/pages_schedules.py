@@ -8,6 +8,7 @@ from dataclasses import replace
 from fastapi import Response
 
 from aibot.admin.page import Call, ConsoleBase
+from aibot.admin.words import _
 
 
 class SchedulePages(ConsoleBase):
@@ -32,5 +33,5 @@ class SchedulePages(ConsoleBase):
         else:
             known = await self.gateway.set_schedule_paused(name, action == "schedule.pause")
         if not known:
-            return self.error(call.who, 404, "No schedule with that name in config.yaml.")
+            return self.error(call.who, 404, _("No schedule with that name in config.yaml."))
         return await self._back(call, "/admin/schedules", action, name)

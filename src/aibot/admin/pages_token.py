@@ -16,6 +16,7 @@ from fastapi import Response
 from aibot.admin.access_tokens import TOKENS_PER_MINUTE, TooManyTokens
 from aibot.admin.page import Call, ConsoleBase, secured
 from aibot.admin.roles import Role
+from aibot.admin.words import _
 from aibot.channels.api_keys import READ_SCOPE
 
 CONSOLE_SUBJECT = "console:"
@@ -35,10 +36,12 @@ class TokenPages(ConsoleBase):
             )
         except TooManyTokens:
             return self.error(
-                call.who, 429, f"More than {TOKENS_PER_MINUTE} tokens a minute for this account."
+                call.who,
+                429,
+                _("More than {n} tokens a minute for this account.", n=TOKENS_PER_MINUTE),
             )
         if issued is None:
-            return self.error(call.who, 404, "Access tokens are off (auth.jwt.enabled).")
+            return self.error(call.who, 404, _("Access tokens are off (auth.jwt.enabled)."))
         await self.audit.record(call.who.audit("token.issue", issued.scope))
         body = {
             "access_token": issued.token,

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from aibot.admin.inputs import printable
+from aibot.admin.words import _
 from aibot.config import PolicyConfig, parse_rate
 from aibot.config.edit import edit_config
 from aibot.config.edit import section as yaml_section
@@ -50,10 +51,12 @@ def parse_form(form: dict[str, str]) -> PolicyForm:
         )
     )
     if len(words) > MAX_WORDS:
-        raise ValueError(f"at most {MAX_WORDS} words here; put longer lists in a words file")
+        raise ValueError(
+            _("At most {n} words here; put longer lists in a words file.", n=MAX_WORDS)
+        )
     tokens = printable(form.get("daily_tokens_per_user", ""), 20)
     if tokens and not (tokens.isascii() and tokens.isdigit()):
-        raise ValueError("daily_tokens_per_user must be a whole number, or empty for unlimited")
+        raise ValueError(_("Daily tokens per user must be a whole number, or empty for unlimited."))
     return PolicyForm(
         words,
         printable(form.get("per_user", ""), RATE_MAX) or None,
@@ -118,10 +121,12 @@ def rate_text(rate: tuple[int, float] | None) -> str:
 
 def word_sources(policy: PolicyConfig) -> list[WordSource]:
     """The inline list, then each words file as read now (a file may fail to read)."""
-    sources = [WordSource("config.yaml (inline)", policy.sensitive_words.words)]
+    sources = [WordSource(_("config.yaml (inline)"), policy.sensitive_words.words)]
     for path in policy.sensitive_words.files:
         try:
             sources.append(WordSource(str(path), read_word_files([path])))
         except (OSError, UnicodeDecodeError) as exc:
-            sources.append(WordSource(str(path), [], f"cannot read: {exc}"))
+            sources.append(
+                WordSource(str(path), [], _("Cannot read it: {reason}", reason=str(exc)))
+            )
     return sources

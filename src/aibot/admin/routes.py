@@ -24,6 +24,7 @@ from aibot.admin.pages_settings import SettingsPages
 from aibot.admin.pages_token import TokenPages
 from aibot.admin.port import AdminPortSplit
 from aibot.admin.roles import Role
+from aibot.admin.words import _, shown
 
 
 class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages, AccountPages, TokenPages):
@@ -77,16 +78,16 @@ class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages, AccountP
 
     def _guarded(self, route: AdminRoute) -> Callable[[Request], Awaitable[Response]]:
         async def endpoint(request: Request) -> Response:
-            i18n.set_request_language(i18n.pick(request.headers.get("accept-language")))
+            speak_as_asked(request)
             who = await self.auth.current(request)
             if who is None:
                 if route.method == "GET" and not route.path.startswith("/admin/api/"):
                     return secured(RedirectResponse("/admin/login", 303))
-                return self.error(None, 401, "Sign in first.")
+                return self.error(None, 401, _("Sign in first."))
             if who.user.must_change_password and route.path not in ALLOWED_BEFORE_CHANGE:
                 if route.method == "GET" and not route.path.startswith("/admin/api/"):
                     return secured(RedirectResponse(ACCOUNT_PAGE, 303))
-                return self.error(who, 403, "Change your password first.")
+                return self.error(who, 403, _("Change your password first."))
             form: dict[str, str] = {}
             if route.method != "GET":
                 form = await read_form(request)
@@ -95,15 +96,20 @@ class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages, AccountP
                     return self.error(
                         who,
                         403,
-                        "This form expired or did not come "
-                        "from the console. Reload the page and try again.",
+                        _(
+                            "This form expired or did not come from the console. Reload the "
+                            "page and try again."
+                        ),
                     )
             if not allowed(who, route.role):
                 return self.error(
                     who,
                     403,
-                    f"Your role ({who.user.role.label}) "
-                    f"cannot do this; it needs {route.role.label}.",
+                    _(
+                        "Your role ({role}) cannot do this; it needs {needed}.",
+                        role=shown(who.user.role.label),
+                        needed=shown(route.role.label),
+                    ),
                 )
             return await route.handler(Call(request, who, form))
 
@@ -112,6 +118,7 @@ class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages, AccountP
     # -- login ---------------------------------------------------------------------------
 
     async def login_page(self, request: Request) -> Response:
+        speak_as_asked(request)
         if await self.auth.current(request) is not None:
             return secured(RedirectResponse("/admin", 303))
         return await self._login_form(request, None, 200)
@@ -130,9 +137,10 @@ class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages, AccountP
         return response
 
     async def login(self, request: Request) -> Response:
+        speak_as_asked(request)
         form = await read_form(request)
         if not tokens_match(request.cookies.get(LOGIN_COOKIE, ""), form.get("csrf")):
-            return await self._login_form(request, "The login form expired; try again.", 403)
+            return await self._login_form(request, _("The login form expired; try again."), 403)
         result = await self.auth.login(
             form.get("name", ""),
             form.get("password", ""),
@@ -151,3 +159,9 @@ class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages, AccountP
         response = secured(RedirectResponse("/admin/login", 303))
         self.auth.clear_session_cookie(response)
         return response
+
+
+def speak_as_asked(request: Request) -> None:
+    """The console answers this request in the language its browser asks for (`ui.language`
+    may fix one), the sign-in page included."""
+    i18n.set_request_language(i18n.pick(request.headers.get("accept-language")))

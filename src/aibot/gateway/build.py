@@ -375,7 +375,12 @@ class Gateway:
                 **(
                     {}
                     if self.keys.configured
-                    else {"problem": "no channels.api.keys configured: /v1 and /api/v1 refuse all"}
+                    else {
+                        "problem": i18n.translate(
+                            language,
+                            "no channels.api.keys configured: /v1 and /api/v1 refuse all",
+                        )
+                    }
                 ),
             },
         }

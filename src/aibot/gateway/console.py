@@ -51,8 +51,8 @@ class ConsoleView:
     def mask_secrets(self, text: str) -> str:
         return self._gateway.masker.mask_text(text)
 
-    async def readiness(self) -> dict[str, Any]:
-        return await self._gateway.readiness()
+    async def readiness(self, language: str = "en") -> dict[str, Any]:
+        return await self._gateway.readiness(language)
 
     async def schedules(self) -> tuple[list[ScheduleView], list[ScheduleRun]]:
         scheduler = self._gateway.scheduler

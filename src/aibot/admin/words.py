@@ -1,0 +1,83 @@
+"""The console's words for values it shows from the store and the gateway: states, roles,
+yes/no. The values stay as they are (they are what the CLI, /readyz and the store speak); a
+page shows them through the `shown` filter, in the language of the request. A value with no
+entry here (a channel's own mode, an identifier) is shown as it is.
+"""
+
+from __future__ import annotations
+
+from markupsafe import Markup, escape
+
+from aibot import i18n
+from aibot.i18n import N_
+
+WORDS = {
+    # roles
+    "viewer": N_("viewer"),
+    "operator": N_("operator"),
+    "admin": N_("admin"),
+    # channels, store
+    "ok": N_("ok"),
+    "problem": N_("problem"),
+    "paused": N_("paused"),
+    "down": N_("down"),
+    "receiving": N_("receiving"),
+    "standby": N_("standby"),
+    # provider circuits
+    "closed": N_("closed"),
+    "open": N_("open"),
+    "half_open": N_("half open"),
+    # API keys, schedules
+    "active": N_("active"),
+    "revoked": N_("revoked"),
+    "expired": N_("expired"),
+    # outbox and schedule runs
+    "dead": N_("dead"),
+    "pending": N_("pending"),
+    "running": N_("running"),
+    "sent": N_("sent"),
+    "missed": N_("missed"),
+    "failed": N_("failed"),
+    # transcript
+    "user": N_("user"),
+    "assistant": N_("assistant"),
+    "system": N_("system"),
+    "tool": N_("tool"),
+}
+# What the details of a channel's status are called.
+DETAILS = {
+    "mode": N_("mode"),
+    "requires_key": N_("needs an access key"),
+    "role": N_("role"),
+    "problem": N_("problem"),
+    "last_refused_callback": N_("last refused callback"),
+}
+
+
+def _(msgid: str, **params: object) -> Markup:
+    """A console string in the language of the request being served: `{{ _("…") }}` in a
+    template, `_("…")` in the console's Python (both marked for the catalog). It is HTML-safe:
+    the text and every parameter are escaped, except a parameter that is already markup
+    (`code("ai-bot init")`), so a translation can move a code span within its sentence."""
+    text = i18n.template(i18n.request_language(), msgid)
+    try:
+        return escape(text).format_map(params)
+    except (KeyError, IndexError, ValueError, AttributeError):
+        return escape(msgid).format_map(params)
+
+
+def code(text: str) -> Markup:
+    """`text` as a code span, for a parameter of `_`."""
+    return Markup("<code>{}</code>").format(text)
+
+
+def shown(value: object) -> str:
+    """A state, a role or a yes/no in the request's language; anything else as it is."""
+    if isinstance(value, bool):
+        return _("yes") if value else _("no")
+    text = str(value)
+    return _(WORDS[text]) if text in WORDS else text
+
+
+def detail(name: str) -> str:
+    return _(DETAILS[name]) if name in DETAILS else name
