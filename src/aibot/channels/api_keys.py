@@ -22,6 +22,7 @@ from fastapi import Request
 
 from aibot.channels.tokens import TokenVerifier, looks_like_jwt
 from aibot.core.errors import AccessDenied
+from aibot.i18n import N_
 
 log = structlog.get_logger("aibot.api_keys")
 
@@ -34,6 +35,8 @@ SCOPE_PREFIXES = {"openai": ("/v1/",), "rest": ("/api/v1/", "/graphql"), READ_SC
 # `policy.access.admins` is set: an API caller's rights come from its key, never from an id it
 # names in a request.
 ADMIN_SCOPE = "admin"
+# What /readyz and the console say of the api channel when no key is configured.
+NO_KEYS = N_("no channels.api.keys configured: /v1 and /api/v1 refuse all")
 # How often the refresher wakes to see whether a token named a key it does not know yet.
 _TICK = 1.0
 

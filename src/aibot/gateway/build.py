@@ -14,7 +14,7 @@ import structlog
 
 from aibot import __version__, i18n
 from aibot.admin.keys import ApiKeyStore
-from aibot.channels.api_keys import ApiKeys
+from aibot.channels.api_keys import NO_KEYS, ApiKeys
 from aibot.channels.base import ChannelContext, Clock
 from aibot.config import Config, ConfigError, LoadedConfig
 from aibot.config.watch import ConfigReloader
@@ -372,16 +372,7 @@ class Gateway:
             },
             "api": {
                 "ok": self.keys.configured,
-                **(
-                    {}
-                    if self.keys.configured
-                    else {
-                        "problem": i18n.translate(
-                            language,
-                            "no channels.api.keys configured: /v1 and /api/v1 refuse all",
-                        )
-                    }
-                ),
+                **({} if self.keys.configured else {"problem": i18n.translate(language, NO_KEYS)}),
             },
         }
         for channel in self.channels:
