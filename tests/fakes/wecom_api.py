@@ -24,6 +24,15 @@ What it serves (always HTTP 200 with ``errcode``/``errmsg``, like WeCom):
   more than 30 messages a minute to one member are dropped, both silently (``truncated``,
   ``dropped``), as WeCom does.
 - ``GET /cgi-bin/agent/get?access_token&agentid``: the app's details; 301002 and 60020 as above.
+- ``message/send`` with ``msgtype: template_card`` of ``card_type: button_interaction``: a
+  ``main_title.title`` or ``sub_title_text``, 1 to 6 buttons each with ``text`` and a ``key`` of
+  at most 1024 bytes, distinct; a ``task_id`` of at most 128 bytes of letters, digits and
+  ``_-@``, unique within the app (the errcode for a repeated one is not documented [?]: 40058
+  here, WeCom's "invalid parameter"); the answer carries a ``response_code``. ``press()`` is the
+  member tapping a button: a ``template_card_event`` callback (``EventKey`` = the button's key,
+  ``TaskId``, ``CardType``, a new one-time ``ResponseCode``), pushed like any callback.
+- ``POST /cgi-bin/message/update_template_card``: ``response_code`` (each usable once, 72 h)
+  and ``button.replace_name`` turn the card's buttons into that grey, unclickable label.
 
 The callback pusher signs and encrypts, POSTs with a 5 s timeout and tries 3 times in all on a
 timeout or a non-200, as WeCom does; an empty 200 ends it. The spacing between tries is not
@@ -34,6 +43,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import re
 import secrets
 import time
 from collections import deque
@@ -59,13 +69,16 @@ TOKEN = "QDG6eK"
 AES_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 MAX_CONTENT_BYTES = 2048
 MEMBER_LIMIT = (30, 60.0)
+TASK_ID = re.compile(r"[0-9A-Za-z_\-@]{1,128}")
+INVALID_PARAMETER = 40058  # [?] the exact errcode of each card mistake is not documented
 
 JSON = dict[str, Any]
 
 
 @dataclass
 class Sent:
-    """A message WeCom accepted and showed the member (after truncation)."""
+    """A message WeCom accepted and showed the member (after truncation); a template card's
+    `content` is its title, `card` the card, `replaced` the label its buttons were updated to."""
 
     touser: str
     msgtype: str
@@ -73,6 +86,8 @@ class Sent:
     agentid: int
     at: float
     truncated: bool = False
+    card: JSON | None = None
+    replaced: str | None = None
 
 
 @dataclass
@@ -122,12 +137,15 @@ class FakeWecom:
         # Temporary media (临时素材) users sent: media_id -> (bytes, type, file name).
         self.media: dict[str, tuple[bytes, str, str]] = {}
         self.media_fetches: list[str] = []
+        self._response_codes: dict[str, Sent] = {}  # unused codes -> the card they update
+        self.card_updates: list[JSON] = []
 
     async def __aenter__(self) -> Self:
         app = web.Application()
         app.router.add_get("/cgi-bin/gettoken", self._gettoken)
         app.router.add_get("/cgi-bin/media/get", self._media_get)
         app.router.add_post("/cgi-bin/message/send", self._send)
+        app.router.add_post("/cgi-bin/message/update_template_card", self._update_card)
         app.router.add_get("/cgi-bin/agent/get", self._agent_get)
         self.base_url = await self._server.start(app)
         return self
@@ -269,6 +287,8 @@ class FakeWecom:
                 request, path, 301002, "not allow operate another agent with this accesstoken."
             )
         kind = body.get("msgtype")
+        if kind == "template_card":
+            return self._send_card(request, body)
         if kind not in ("text", "markdown"):
             return self._answer(request, path, 40008, "invalid message type")
         content = (body.get(kind) or {}).get("content") or ""
@@ -306,6 +326,64 @@ class FakeWecom:
             unlicenseduser="",
             msgid=secrets.token_hex(16),
         )
+
+    def _send_card(self, request: web.Request, body: JSON) -> web.Response:
+        path = "message/send"
+        card = body.get("template_card")
+        problem = _card_problem(card, {s.card["task_id"] for s in self.sent if s.card})
+        if problem or not isinstance(card, dict):
+            return self._answer(
+                request, path, INVALID_PARAMETER, f"invalid template_card: {problem}"
+            )
+        user = str(body.get("touser", ""))
+        if user not in self.members:
+            return self._answer(request, path, 81013, "user & party & tag all invalid")
+        title = str((card.get("main_title") or {}).get("title") or card.get("sub_title_text"))
+        sent = Sent(user, "template_card", title, int(body["agentid"]), self.clock(), card=card)
+        self.sent.append(sent)
+        code = secrets.token_urlsafe(24)
+        self._response_codes[code] = sent
+        return self._answer(
+            request, path, 0, invaliduser="", msgid=secrets.token_hex(16), response_code=code
+        )
+
+    async def _update_card(self, request: web.Request) -> web.Response:
+        path = "message/update_template_card"
+        problem = self._token_problem(request, path)
+        if problem is not None:
+            return problem
+        body = orjson.loads(await request.read())
+        if body.get("agentid") != self.agent_id:
+            return self._answer(
+                request, path, 301002, "not allow operate another agent with this accesstoken."
+            )
+        card = self._response_codes.pop(str(body.get("response_code")), None)
+        name = (body.get("button") or {}).get("replace_name")
+        if card is None or not isinstance(name, str) or not name:
+            return self._answer(request, path, INVALID_PARAMETER, "invalid response_code")
+        card.replaced = name
+        self.card_updates.append(body)
+        return self._answer(request, path, 0, invaliduser=[])
+
+    async def press(
+        self, url: str, card: Sent, button: int, *, user: str | None = None, lost: int = 0
+    ) -> list[Delivery]:
+        """The member taps button `button` of `card` (someone else's tap on a card sent only
+        to one member is impossible in WeCom): a `template_card_event` pushed like any
+        callback (`lost`: WeCom delivers it again, as after a lost answer)."""
+        if card.card is None or card.replaced is not None:
+            raise ValueError("this card has no buttons to press")
+        key = card.card["button_list"][button]["key"]
+        code = secrets.token_urlsafe(24)
+        self._response_codes[code] = card
+        event = (
+            f"<Event><![CDATA[template_card_event]]></Event><EventKey><![CDATA[{key}]]>"
+            f"</EventKey><TaskId><![CDATA[{card.card['task_id']}]]></TaskId><CardType>"
+            f"<![CDATA[button_interaction]]></CardType><ResponseCode><![CDATA[{code}]]>"
+            "</ResponseCode>"
+        )
+        xml = self._message_xml(user or card.touser, "event", event, None)
+        return await self.push(url, xml, lost=lost)
 
     async def _media_get(self, request: web.Request) -> web.Response:
         """获取临时素材: the file with its type and name, or a JSON error (HTTP 200)."""
@@ -463,3 +541,23 @@ class FakeWecom:
             http.get(URL(f"{url}?{query}", encoded=True)) as response,
         ):
             return response.status, await response.read(), echo
+
+
+def _card_problem(card: object, task_ids: set[str]) -> str | None:
+    """What WeCom would refuse in a button_interaction card (None: nothing)."""
+    if not isinstance(card, dict) or card.get("card_type") != "button_interaction":
+        return "card_type"
+    if not (card.get("main_title") or {}).get("title") and not card.get("sub_title_text"):
+        return "main_title.title or sub_title_text"
+    task = card.get("task_id")
+    if not isinstance(task, str) or not TASK_ID.fullmatch(task) or task in task_ids:
+        return "task_id"
+    buttons = card.get("button_list")
+    if not isinstance(buttons, list) or not 1 <= len(buttons) <= 6:
+        return "button_list"
+    keys = [b.get("key") for b in buttons if isinstance(b, dict) and b.get("text")]
+    if len(keys) != len(buttons) or len(set(keys)) != len(keys):
+        return "button_list.key"
+    if not all(isinstance(k, str) and 0 < len(k.encode()) <= 1024 for k in keys):
+        return "button_list.key"
+    return None

@@ -20,9 +20,10 @@ from fastapi import APIRouter
 
 from aibot.channels.base import ChannelContext
 from aibot.channels.errors import PlatformError
+from aibot.channels.wecom.approval import UPDATE_PATH, question_card, settle
 from aibot.channels.wecom.client import RATE_LIMITED, MemberLimiter, WecomApi, config_fix
 from aibot.channels.wecom.format import split_utf8
-from aibot.channels.wecom.inbound import CHANNEL, Notice, WecomReply, read_message
+from aibot.channels.wecom.inbound import CHANNEL, CardPress, Notice, WecomReply, read_message
 from aibot.channels.wecom.media import WecomMedia
 from aibot.channels.wecom.verify import CallbackVerifier, Rejected
 from aibot.channels.wecom.webhook import build_router
@@ -107,12 +108,17 @@ class WecomChannel:
         log.warning("wecom callback refused", reason=exc.reason, fix=exc.fix)
 
     async def receive(self, message: Element) -> None:
-        """Commits a text message to the inbox; a non-text message gets the notice."""
+        """Commits a text message to the inbox; a non-text message gets the notice; a press on
+        an approval card settles its question (`approval.py`)."""
         item = read_message(message, self._config.agent_id, clock=self._clock.now)
         if isinstance(item, Inbound):
             await self._inbox.accept(item)
         elif isinstance(item, PlatformEvent):
             await self._events.handle(item)
+        elif isinstance(item, CardPress):
+            update = settle(self._inbox.approvals, item, self._config.agent_id)
+            if update is not None:
+                self._spawn(self._update_card(update))
         elif (
             isinstance(item, Notice)
             and self._config.text_only_notice
@@ -139,6 +145,13 @@ class WecomChannel:
         except PlatformError as exc:
             log.warning("wecom notice not sent", user=user, error=str(exc))
 
+    async def _update_card(self, body: dict[str, Any]) -> None:
+        """Best effort, after the callback's 200: a repeated press's code is already used."""
+        try:
+            await self.api.call("POST", UPDATE_PATH, body=body)
+        except PlatformError as exc:
+            log.info("wecom card not updated", error=str(exc))
+
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)
         self._tasks.add(task)
@@ -151,10 +164,16 @@ class WecomChannel:
         yield None
 
     async def send(self, outbound: Outbound) -> None:
-        """Sends the reply in ≤2048-byte parts, resuming after parts already delivered."""
+        """Sends the reply in ≤2048-byte parts, resuming after parts already delivered; a
+        tool's question ends with its approve/deny card."""
         key = outbound.outbox_id or 0
         user = WecomReply.of(outbound.target).touser
-        parts = split_utf8(outbound.text)
+        parts = [
+            self._body(user, part, self._config.reply_format) for part in split_utf8(outbound.text)
+        ]
+        token = outbound.target.approval
+        if token is not None:  # a tool's question: its approve/deny card follows the text
+            parts.append(question_card(user, self._config.agent_id, token, outbound.target.locale))
         for index in range(self._progress.get(key, 0), len(parts)):
             wait = self.limiter.wait(user)
             if wait > 0:
@@ -164,9 +183,7 @@ class WecomChannel:
                 )
             self.limiter.record(user)
             try:
-                answer = await self.api.send(
-                    self._body(user, parts[index], self._config.reply_format)
-                )
+                answer = await self.api.send(parts[index])
             except PlatformError as exc:
                 # The client marked it final or not (busy, network and the IP allow-list
                 # retry); WeCom's rate limits wait `rate_limit_wait`.

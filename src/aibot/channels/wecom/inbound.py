@@ -5,7 +5,8 @@ re-deliveries are dropped there (durably, across restarts); a picture or voice n
 its `MediaId` (downloaded when handled, `media.py`), a voice note's `Recognition` (when WeCom
 sends one) is used as its transcript. Video, locations and links get a fixed notice
 (`Notice`). A user opening the app (`enter_agent`) and address-book changes (`change_contact`)
-become platform events (greeting, audit); other events are only acknowledged.
+become platform events (greeting, audit); a press on a template card's button
+(`template_card_event`) is a `CardPress` (`approval.py`); other events are only acknowledged.
 """
 
 from __future__ import annotations
@@ -49,6 +50,17 @@ class Notice:
     key: str
 
 
+@dataclass(frozen=True, slots=True)
+class CardPress:
+    """A member pressed a template card's button: its `EventKey`, the card's `TaskId`, and
+    the one-time `ResponseCode` that may update the card."""
+
+    user: str
+    key: str
+    task_id: str
+    response_code: str
+
+
 def dedupe_key(message: Element) -> str:
     """WeCom's rule: `MsgId` for messages, `FromUserName` + `CreateTime` for events."""
     msg_id = child_text(message, "MsgId")
@@ -57,9 +69,16 @@ def dedupe_key(message: Element) -> str:
     return f"{child_text(message, 'FromUserName')}:{child_text(message, 'CreateTime')}"
 
 
-def read_event(message: Element, agent_id: int) -> PlatformEvent | None:
+def read_event(message: Element, agent_id: int) -> PlatformEvent | CardPress | None:
     user = (child_text(message, "FromUserName") or "").strip()
     event = (child_text(message, "Event") or "").strip()
+    if user and event == "template_card_event":
+        return CardPress(
+            user,
+            child_text(message, "EventKey") or "",
+            child_text(message, "TaskId") or "",
+            (child_text(message, "ResponseCode") or "").strip(),
+        )
     if not user or event not in ("enter_agent", "change_contact"):
         return None
     if event == "enter_agent":  # once per user: WeCom sends it every time the app is opened
@@ -85,7 +104,7 @@ def read_event(message: Element, agent_id: int) -> PlatformEvent | None:
 
 def read_message(
     message: Element, agent_id: int, *, clock: Callable[[], float] = time.time
-) -> Inbound | Notice | PlatformEvent | None:
+) -> Inbound | Notice | PlatformEvent | CardPress | None:
     """None for what is not ours to answer, including another app's messages: apps may share
     a callback URL, Token and key, and we can only answer as `agent_id`."""
     user = (child_text(message, "FromUserName") or "").strip()
