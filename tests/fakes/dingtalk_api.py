@@ -8,6 +8,10 @@
 - session webhooks (`/robot/sendBySession?session=…`) that refuse after their expiry,
 - the robot send APIs (`groupMessages/send`, `oToMessages/batchSend`) behind
   `x-acs-dingtalk-access-token`, recording what was sent.
+- ActionCards (session webhook `msgtype: actionCard` with `btns`; robot API `sampleActionCard2`)
+  and `press()`: a button whose `actionURL` is `dtmd://dingtalkclient/sendMessage?content=…`
+  makes the client send `content` as the user's own message in that chat (pushed like any
+  message); any other link would only open a page, so pressing it does nothing here.
 
 Frames and acks follow the shapes the official `dingtalk-stream` SDK produces and parses
 (tests/unit/test_dingtalk_fake.py runs the SDK against this fake).
@@ -23,6 +27,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
 import orjson
@@ -83,6 +88,7 @@ class Sent:
     text: str
     title: str | None = None
     at: list[str] = field(default_factory=list)
+    buttons: list[tuple[str, str]] = field(default_factory=list)  # an ActionCard's (title, URL)
 
 
 class FakeDingtalk:
@@ -212,6 +218,17 @@ class FakeDingtalk:
         data = self.message(text, **options)
         self.push(data)
         return data
+
+    def press(self, sent: Sent, button: int, staff: str = "manager123") -> dict[str, Any]:
+        """`staff` presses button `button` of an ActionCard in their one-to-one chat: a
+        `dtmd://dingtalkclient/sendMessage` link sends its `content` as their message."""
+        link = urlsplit(sent.buttons[button][1])
+        content = parse_qs(link.query).get("content")
+        if (link.scheme, link.netloc, link.path) != ("dtmd", "dingtalkclient", "/sendMessage"):
+            raise ValueError(f"{link.geturl()} opens a page; it sends nothing")
+        if not content:
+            raise ValueError("a sendMessage link without content sends nothing")
+        return self.say(content[0], staff=staff)
 
     def push_frame(self, kind: str, topic: str, data: dict[str, Any]) -> str:
         """Any other frame (an EVENT, a callback of another topic); returns its messageId."""
@@ -455,15 +472,23 @@ class FakeDingtalk:
         kind = (body or {}).get("msgtype")
         content = (body or {}).get(str(kind)) or {}
         text = content.get("content") if kind == "text" else content.get("text")
+        buttons = [
+            (str(b.get("title")), str(b.get("actionURL")))
+            for b in content.get("btns") or ()
+            if isinstance(b, dict) and b.get("title") and b.get("actionURL")
+        ]
         if (
-            kind not in ("text", "markdown")
+            kind not in ("text", "markdown", "actionCard")
             or not isinstance(text, str)
             or not text
-            or (kind == "markdown" and not isinstance(content.get("title"), str))
+            or (kind != "text" and not isinstance(content.get("title"), str))
+            or (kind == "actionCard" and len(buttons) != len(content.get("btns") or [None]))
         ):
             return web.json_response({"errcode": 400105, "errmsg": "不支持的消息类型或内容为空"})
         at = ((body or {}).get("at") or {}).get("atUserIds") or []
-        self.sent.append(Sent("webhook", session[0], str(kind), text, content.get("title"), at))
+        self.sent.append(
+            Sent("webhook", session[0], str(kind), text, content.get("title"), at, buttons)
+        )
         return web.json_response({"errcode": 0, "errmsg": "ok"})
 
     def _authorised(self, request: web.Request) -> bool:
@@ -493,9 +518,10 @@ class FakeDingtalk:
         if key == "sampleText" and isinstance(param.get("content"), str):
             return body, param
         if (
-            key == "sampleMarkdown"
+            key in ("sampleMarkdown", "sampleActionCard2")
             and isinstance(param.get("text"), str)
             and isinstance(param.get("title"), str)
+            and (key == "sampleMarkdown" or _card_buttons(param))
         ):
             return body, param
         return _error(400, "invalidParameter.msgKey.invalid", "msgKey or msgParam is invalid")
@@ -537,6 +563,7 @@ class FakeDingtalk:
                         body["msgKey"],
                         param.get("content") or param["text"],
                         param.get("title"),
+                        buttons=_card_buttons(param),
                     )
                 )
         return web.json_response(
@@ -546,3 +573,14 @@ class FakeDingtalk:
                 "flowControlledStaffIdList": [],
             }
         )
+
+
+def _card_buttons(param: dict[str, Any]) -> list[tuple[str, str]]:
+    """The (title, URL) buttons of a `sampleActionCard2`…`6` msgParam, in order."""
+    found: list[tuple[str, str]] = []
+    for n in itertools.count(1):
+        title, url = param.get(f"actionTitle{n}"), param.get(f"actionURL{n}")
+        if not isinstance(title, str) or not isinstance(url, str):
+            return found
+        found.append((title, url))
+    return found

@@ -20,6 +20,7 @@ import structlog
 from fastapi import APIRouter
 
 from aibot.channels.base import ChannelContext
+from aibot.channels.dingtalk.approval import robot_card, webhook_card
 from aibot.channels.dingtalk.client import DingtalkApi, throttled
 from aibot.channels.dingtalk.connection import StreamClient
 from aibot.channels.dingtalk.format import robot_message, split, webhook_body
@@ -128,23 +129,36 @@ class DingtalkChannel:
         yield None
 
     async def send(self, outbound: Outbound) -> None:
+        """Sends the answer in parts; a tool's question in a one-to-one chat as an ActionCard
+        whose buttons type `/approve` or `/deny` for the user (`approval.py`)."""
         key = outbound.outbox_id or 0
-        parts = split(outbound.text)
         to = DingtalkReply.of(outbound.target)
+        if outbound.target.approval is not None and not to.group:
+            locale = outbound.target.locale
+            parts = [(webhook_card(outbound.text, locale), robot_card(outbound.text, locale))]
+        else:
+            parts = [self._message(to, text) for text in split(outbound.text)]
         for index in range(self._progress.get(key, 0), len(parts)):
-            await self._send_part(to, parts[index])
+            await self._send_part(to, *parts[index])
             self._progress[key] = index + 1
         self._progress.pop(key, None)
 
-    async def _send_part(self, to: DingtalkReply, text: str) -> None:
+    def _message(self, to: DingtalkReply, text: str) -> tuple[dict[str, Any], dict[str, str]]:
+        """A part as the session webhook's body and as the robot API's message."""
+        kind = self._config.reply_format
+        return (
+            webhook_body(text, kind, mention=to.staff_id if to.group else None),
+            robot_message(text, kind),
+        )
+
+    async def _send_part(
+        self, to: DingtalkReply, body: dict[str, Any], message: dict[str, str]
+    ) -> None:
         if (
             to.session_webhook
             and to.webhook_expires_ms > self._clock.now() * 1000 + WEBHOOK_MARGIN_MS
             and self._trusted(to.session_webhook)
         ):
-            body = webhook_body(
-                text, self._config.reply_format, mention=to.staff_id if to.group else None
-            )
             try:
                 await self.api.post_webhook(to.session_webhook, body)
                 return
@@ -153,7 +167,7 @@ class DingtalkChannel:
                     # Throttled, or it may have arrived: retry this way, never send it twice.
                     raise SendError(str(exc), retry_after=exc.retry_after) from None
                 log.info("session webhook refused; sending through the robot API", error=str(exc))
-        await self._send_openapi(to, text)
+        await self._send_openapi(to, message)
 
     def _trusted(self, url: str) -> bool:
         """Only DingTalk's own hosts get an answer (`webhook_hosts`): a link from a forged or
@@ -163,8 +177,7 @@ class DingtalkChannel:
         log.warning("dingtalk reply link outside webhook_hosts ignored; using the robot API")
         return False
 
-    async def _send_openapi(self, to: DingtalkReply, text: str) -> None:
-        message = robot_message(text, self._config.reply_format)
+    async def _send_openapi(self, to: DingtalkReply, message: dict[str, str]) -> None:
         body: dict[str, Any]
         if to.group:
             path, body = (
