@@ -16,11 +16,8 @@ import secrets
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jwt
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from sqlalchemy import delete, insert, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -30,7 +27,11 @@ from aibot.config.auth import JwtConfig
 from aibot.store.crypto import Cipher
 from aibot.store.schema import token_revocations, token_signing_keys
 
-PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+if TYPE_CHECKING:  # PyJWT and these keys are imported when a token is first made or verified
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    PrivateKey = ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey
+
 # Tokens one key may get per minute: a client renews one every few minutes; more is a loop or an
 # attempt to fill the revocation list.
 TOKENS_PER_MINUTE = 60
@@ -58,6 +59,8 @@ class IssuedToken:
 
 
 def new_private_key(algorithm: str) -> PrivateKey:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
     if algorithm == "EdDSA":
         return ed25519.Ed25519PrivateKey.generate()
     return ec.generate_private_key(ec.SECP256R1())
@@ -65,6 +68,8 @@ def new_private_key(algorithm: str) -> PrivateKey:
 
 def public_jwk(private: PrivateKey, algorithm: str) -> dict[str, Any]:
     """The public half as a JWK, with its RFC 7638 thumbprint as `kid`."""
+    import jwt
+
     algo = jwt.get_algorithm_by_name(algorithm)
     jwk: dict[str, Any] = json.loads(algo.to_jwk(private.public_key()))
     members = {k: jwk[k] for k in sorted(jwk) if k in ("crv", "e", "kty", "n", "x", "y")}
@@ -123,6 +128,8 @@ class TokenIssuer:
         self._recent: dict[str, deque[float]] = {}  # subject → issue times of the last minute
 
     def verify_key(self, key: SigningKey) -> VerifyKey:
+        import jwt
+
         algorithm = jwt.get_algorithm_by_name(key.algorithm)
         return VerifyKey(
             key.algorithm,
@@ -161,6 +168,9 @@ class TokenIssuer:
         return max(superseded, default=None)
 
     def _from_row(self, row: Any) -> SigningKey:
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
         pem = self._cipher.open(row["private_key"])
         private = serialization.load_pem_private_key(pem.encode(), password=None)
         if not isinstance(private, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
@@ -177,6 +187,8 @@ class TokenIssuer:
         return published[-1] if published else mine[-1]
 
     async def _make_key(self, now: float) -> SigningKey:
+        from cryptography.hazmat.primitives import serialization
+
         algorithm = self._config.algorithm
         private = new_private_key(algorithm)
         jwk = public_jwk(private, algorithm)
@@ -209,6 +221,8 @@ class TokenIssuer:
         recent.append(now)
 
     async def issue(self, subject: str, scope: str) -> IssuedToken:
+        import jwt
+
         now = self._clock()
         self._count(subject, now)
         key = await self._signing_key(now)

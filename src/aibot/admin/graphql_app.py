@@ -25,10 +25,10 @@ from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
 from aibot.admin.graphql_schema import Caller, GraphApi
-from aibot.channels.api_keys import ApiKeys
+from aibot.channels.api_keys import GRAPHQL_PATH, ApiKeys
 from aibot.i18n import locale_hint
 
-PATH = "/graphql"
+PATH = GRAPHQL_PATH
 MAX_FRAME = 64 * 1024  # a subscribe message with its document and variables fits well
 INVALID: Message = {"type": "websocket.receive", "text": '{"type": "invalid"}'}
 ACK = cast(UnsetType, UNSET)  # acknowledge with no payload

@@ -9,7 +9,6 @@ import json
 from typing import Any
 
 import aiohttp
-import jwt
 import structlog
 
 from aibot.channels.tokens import VerifyKey
@@ -58,6 +57,8 @@ class IdentityProviders:
 
 def parse_jwks(document: Any, issuer: IssuerConfig) -> dict[str, VerifyKey]:
     """The signing keys of a JWKS document for the algorithms allowed for `issuer`."""
+    import jwt  # imported when a provider's keys first arrive, not at start
+
     entries = document.get("keys") if isinstance(document, dict) else None
     if not isinstance(entries, list):
         raise ValueError("not a JWKS document (no 'keys' list)")

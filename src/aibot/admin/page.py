@@ -5,17 +5,17 @@ parts (accounts, sessions, audit, templates) and how a page is rendered, refused
 from __future__ import annotations
 
 import asyncio
+import functools
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from aibot import i18n
 from aibot.admin.audit import AuditLog
@@ -30,6 +30,9 @@ from aibot.admin.users import AdminUsers
 from aibot.admin.words import _, code, detail, shown
 from aibot.config import AdminConfig
 from aibot.ops.pii import mask_pii
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 HERE = Path(__file__).parent
 SECURITY_HEADERS = {
@@ -107,16 +110,23 @@ class ConsoleBase:
             secure_cookies=(public_url or "").startswith("https://"),
             clock=clock,
         )
-        self.templates = Environment(
+        self._config_edit = asyncio.Lock()  # one write-reload-restore at a time
+
+    @functools.cached_property
+    def templates(self) -> Environment:
+        """The pages' templates: Jinja is imported for the first page shown, not at start."""
+        from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+        templates = Environment(
             loader=FileSystemLoader(HERE / "templates"), autoescape=select_autoescape(default=True)
         )
-        self.templates.globals["_"] = _
-        self.templates.globals["code"] = code
-        self.templates.filters["when"] = _when
-        self.templates.filters["rate"] = rate_text
-        self.templates.filters["shown"] = shown
-        self.templates.filters["detail"] = detail
-        self._config_edit = asyncio.Lock()  # one write-reload-restore at a time
+        templates.globals["_"] = _
+        templates.globals["code"] = code
+        templates.filters["when"] = _when
+        templates.filters["rate"] = rate_text
+        templates.filters["shown"] = shown
+        templates.filters["detail"] = detail
+        return templates
 
     def render(
         self, name: str, who: Principal | None, status: int = 200, **context: Any

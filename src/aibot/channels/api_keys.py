@@ -30,7 +30,12 @@ log = structlog.get_logger("aibot.api_keys")
 # web page. GraphQL is the REST API in another shape, so it goes with "rest".
 # "read" is a console viewer's token (admin/pages_token.py): GraphQL queries only.
 READ_SCOPE = "read"
-SCOPE_PREFIXES = {"openai": ("/v1/",), "rest": ("/api/v1/", "/graphql"), READ_SCOPE: ("/graphql",)}
+GRAPHQL_PATH = "/graphql"
+SCOPE_PREFIXES = {
+    "openai": ("/v1/",),
+    "rest": ("/api/v1/", GRAPHQL_PATH),
+    READ_SCOPE: (GRAPHQL_PATH,),
+}
 # Opens what "all" opens, and its callers count as chat admins (/model, /stats) when
 # `policy.access.admins` is set: an API caller's rights come from its key, never from an id it
 # names in a request.

@@ -5,7 +5,8 @@ that key was made for, so `alg: none`, an HMAC signed with a public key and a ke
 points to itself (`jku`, `x5u`, `jwk`) are all refused. Times are checked against the
 injected clock (with `leeway`), not PyJWT's own. Everything a check needs — our public keys,
 the identity providers' keys, the revoked ids — is held in memory and reloaded in the
-background, so a request never waits on the store.
+background, so a request never waits on the store. PyJWT is imported when the first token
+arrives, not at start.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-import jwt
 import structlog
 
 log = structlog.get_logger("aibot.tokens")
@@ -111,6 +111,8 @@ class TokenVerifier:
 
     def claims(self, token: str) -> Claims | None:
         """The checked claims of `token`, or None when anything about it is wrong."""
+        import jwt  # only a gateway that is shown tokens needs PyJWT (and its cryptography)
+
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:

@@ -15,14 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap
-from ruamel.yaml.error import YAMLError
-
 
 def edit_config(path: Path, change: Callable[[dict[str, Any]], None]) -> bytes:
     """Applies `change` to the parsed document and writes it back; returns the previous bytes
     for `restore`. ValueError when the file does not parse or is not a mapping."""
+    from ruamel.yaml import YAML  # only the console's settings pages edit the file
+    from ruamel.yaml.comments import CommentedMap
+    from ruamel.yaml.error import YAMLError
+
     previous = path.read_bytes()
     yaml = YAML()
     yaml.preserve_quotes = True
@@ -45,6 +45,8 @@ def restore(path: Path, previous: bytes) -> None:
 
 def section(parent: dict[str, Any], key: str) -> dict[str, Any]:
     """The mapping under `key`, created when missing."""
+    from ruamel.yaml.comments import CommentedMap
+
     value = parent.get(key)
     if value is None:
         value = parent[key] = CommentedMap()

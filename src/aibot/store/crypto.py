@@ -20,13 +20,13 @@ import hmac
 import os
 import stat
 from pathlib import Path
-from typing import Protocol
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from typing import TYPE_CHECKING, Protocol
 
 from aibot.config.base import ConfigError
 from aibot.config.encryption import EncryptionConfig
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 PREFIX = "enc1:"
 KEY_BYTES = 32
@@ -85,9 +85,15 @@ class Keyring:
     """The current key (what new values are sealed with) and the old ones still readable."""
 
     def __init__(self, current: bytes, old: list[bytes] | None = None) -> None:
+        # `cryptography` is imported by the first keyring, not at start: without encryption
+        # at rest (the default) the gateway never needs it.
+        from cryptography.exceptions import InvalidTag
+        from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+        self._damaged = (InvalidTag, binascii.Error, ValueError)
         self.current_id = key_id(current)
         self._current = AESGCM(current)
-        self._keys = {key_id(k): AESGCM(k) for k in (old or [])}
+        self._keys: dict[str, AESGCM] = {key_id(k): AESGCM(k) for k in (old or [])}
         self._keys[self.current_id] = self._current
 
     @property
@@ -117,7 +123,7 @@ class Keyring:
         try:
             blob = base64.urlsafe_b64decode(value[_HEADER:])
             return cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], None).decode()
-        except (InvalidTag, binascii.Error, ValueError):
+        except self._damaged:
             raise DataKeyError(f"a stored value under data key {found} is damaged") from None
 
     def open_optional(self, value: str | None) -> str | None:

@@ -13,6 +13,9 @@ MariaDB 10.11 has no `UPDATE … RETURNING`), so there:
 
 The writer reads a returning write's value from the rows when the statement returns some, else
 from the affected-row count (see `Write.matched` in store/writer.py).
+
+Only the dialect in use is imported (PostgreSQL's and MySQL's cost a quarter of a second of
+start-up each on a small box, and a gateway talks to one database).
 """
 
 from __future__ import annotations
@@ -21,28 +24,39 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Column, Table, Update
-from sqlalchemy.dialects import mysql, postgresql, sqlite
 from sqlalchemy.sql import Executable
 
 
 class Statements:
     def __init__(self, dialect_name: str) -> None:
         self.mysql = dialect_name in ("mysql", "mariadb")
-        self._insert: Any = postgresql.insert if dialect_name == "postgresql" else sqlite.insert
+        self._insert: Any
+        if self.mysql:
+            from sqlalchemy.dialects.mysql import insert as mysql_insert
+
+            self._insert = mysql_insert
+        elif dialect_name == "postgresql":
+            from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+
+            self._insert = postgresql_insert
+        else:
+            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+            self._insert = sqlite_insert
 
     def insert_unless_present(
         self, table: Table, unique: Sequence[Column[Any]], new_id: Column[Any]
     ) -> Executable:
         """Inserts one row unless `unique` already exists; yields the new id or None."""
         if self.mysql:
-            return mysql.insert(table).prefix_with("IGNORE")
+            return self._insert(table).prefix_with("IGNORE")  # type: ignore[no-any-return]
         statement = self._insert(table).on_conflict_do_nothing(index_elements=list(unique))
         return statement.returning(new_id)  # type: ignore[no-any-return]
 
     def upsert(self, table: Table, unique: Sequence[Column[Any]], changes: Sequence[str]) -> Any:
         """Inserts one row, or sets `changes` from it on the row `unique` already names."""
         if self.mysql:
-            insert = mysql.insert(table)
+            insert = self._insert(table)
             return insert.on_duplicate_key_update({name: insert.inserted[name] for name in changes})
         insert = self._insert(table)
         return insert.on_conflict_do_update(

@@ -1,0 +1,99 @@
+"""Cold start (issue 20): what the first request does not need is not imported at start.
+
+`ai-bot run`'s start-up time and idle memory are mostly imports. The heavy libraries below are
+each needed by one feature only — the GraphQL endpoint, the admin console's pages, encryption
+at rest, access tokens, one channel, one store back end, the media readers — and are imported
+when that feature is first used. The gateway is started here as `ai-bot run` starts it (the
+command module, the serve module, the app and its lifespan) in a fresh interpreter, and the
+check is which modules are loaded: stable on any machine, unlike a time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.support.gateway import gateway_env
+from tests.support.net import free_port
+
+# Not loaded by a gateway that has started and answered nothing yet.
+HEAVY = (
+    "strawberry",  # /graphql
+    "graphql",
+    "jinja2",  # the admin console's pages
+    "jwt",  # access tokens
+    "cryptography.hazmat.primitives.ciphers.aead",  # encryption at rest
+    "markdown_it",  # Telegram's formatting
+    "defusedxml",  # WeCom
+    "ruamel.yaml",  # editing config.yaml from the console
+    "sqlalchemy.dialects.postgresql",  # the other store back ends
+    "sqlalchemy.dialects.mysql",
+    "alembic",  # migrations of an existing database
+    "mcp",  # MCP tool servers
+    "PIL",  # media
+    "pypdf",
+    "docx",
+    "openpyxl",
+)
+
+PROBE = """
+import asyncio, json, sys
+import aibot.cli.main
+from aibot.cli import serve
+from aibot.cli.common import load_or_exit
+from aibot.gateway.asgi import create_app
+
+app = create_app(load_or_exit(sys.argv[1] or None))
+
+async def start_and_stop():
+    async with app.router.lifespan_context(app):
+        pass
+
+asyncio.run(start_and_stop())
+print(json.dumps(sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules)))
+"""
+
+
+def started_modules(workdir: Path, config: dict[str, Any] | None) -> list[str]:
+    path = ""
+    if config is not None:
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        path = str(workdir / "config.yaml")
+    result = subprocess.run(
+        [sys.executable, "-c", PROBE, path, json.dumps(HEAVY)],
+        cwd=workdir,
+        env=gateway_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    loaded: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
+    return loaded
+
+
+@pytest.mark.parametrize("with_file", [False, True], ids=["no config file", "bench config"])
+def test_a_started_gateway_has_not_imported_what_only_some_features_need(
+    tmp_path: Path, with_file: bool
+) -> None:
+    config = None
+    if with_file:
+        config = {
+            "server": {"host": "127.0.0.1", "port": free_port()},
+            "storage": {"url": f"sqlite:///{tmp_path / 'ai-bot.db'}"},
+            "channels": {"api": {"keys": ["test-key"]}},
+            "models": {
+                "default": "fake",
+                "providers": {
+                    "fake": {"base_url": "http://127.0.0.1:9/v1", "api_key": "x", "model": "m"}
+                },
+            },
+        }
+    assert started_modules(tmp_path, config) == []
