@@ -1,0 +1,180 @@
+"""Cold start and idle memory of `ai-bot run`, over several starts, for one build or two.
+
+`bench/run.py` takes one cold-start sample while its fake is still warming up; a start-up
+figure needs several starts on their own, and an A/B comparison needs them interleaved so both
+builds see the same load. Each start gets a fresh temporary directory (a new SQLite database,
+so the migrations run as on a first start), the config of `bench/run.py`, and is timed from
+spawning `ai-bot run` to the first 200 from `/healthz` (polled every 10 ms). Then, 1 s later,
+its resident memory and the CPU time it used so far are read, and it is stopped.
+
+    .venv/bin/python -m bench.coldstart [--starts 7]
+    .venv/bin/python -m bench.coldstart --ai-bot /tmp/a/.venv/bin/ai-bot --ai-bot .venv/bin/ai-bot
+
+Start-up CPU time is the steadiest of the three on a shared machine: wall time waits for
+whatever else runs, CPU time mostly does not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import subprocess
+import sys
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+from bench.run import (
+    TARGETS,
+    bounded,
+    cancel_on_sigterm,
+    cpu_seconds,
+    rss_mb,
+    run_reported,
+    start_fake,
+    start_gateway,
+    stop_process,
+    write_json,
+)
+from rich.console import Console
+from rich.table import Table
+
+SETTLE = 1.0  # seconds between healthy and the memory reading, as bench/run.py waits
+
+# Does the build's Python find compiled bytecode for the gateway's modules? Without it every
+# start compiles them from source (seconds, not the start-up being measured); pip compiles on
+# install (the Docker image), `uv pip install` only with --compile-bytecode.
+_BYTECODE_PROBE = (
+    "import importlib.util, os, aibot.gateway.asgi as m;"
+    "print(os.path.exists(importlib.util.cache_from_source(m.__file__)))"
+)
+
+
+@dataclass
+class Build:
+    """The starts of one `ai-bot` executable."""
+
+    command: str
+    bytecode: bool
+    cold_start_s: list[float] = field(default_factory=list)
+    start_cpu_s: list[float] = field(default_factory=list)
+    idle_rss_mb: list[float] = field(default_factory=list)
+
+
+def has_bytecode(command: Path) -> bool:
+    python = command.parent / "python"
+    probe = subprocess.run(
+        [str(python), "-c", _BYTECODE_PROBE], capture_output=True, text=True, check=False
+    )
+    return probe.stdout.strip() == "True"
+
+
+async def start_once(build: Build, fake_url: str, http: aiohttp.ClientSession) -> None:
+    children: list[asyncio.subprocess.Process] = []
+    with tempfile.TemporaryDirectory(prefix="aibot-coldstart-") as tmp:
+        try:
+            proc, _url, cold = await start_gateway(
+                Path(tmp), fake_url, http, children, command=Path(build.command)
+            )
+            cpu = cpu_seconds(proc.pid)
+            await asyncio.sleep(SETTLE)
+            build.idle_rss_mb.append(rss_mb(proc.pid))
+            build.cold_start_s.append(cold)
+            build.start_cpu_s.append(cpu)
+        finally:
+            await asyncio.gather(*(stop_process(p) for p in children))
+
+
+async def coldstart(args: argparse.Namespace, tmp: Path) -> list[Build]:
+    commands = args.ai_bot or [Path(sys.executable).parent / "ai-bot"]
+    builds = [Build(str(c), has_bytecode(Path(c))) for c in commands]
+    children: list[asyncio.subprocess.Process] = []
+    try:
+        async with aiohttp.ClientSession() as http:
+            fake_url = await start_fake(tmp / "fake.log", children)
+            for build in builds:  # one unmeasured start each: the OS file cache, as in a restart
+                await start_once(Build(build.command, build.bytecode), fake_url, http)
+            for _ in range(args.starts):
+                for build in builds:  # interleaved, so every build sees the same load
+                    await start_once(build, fake_url, http)
+    finally:
+        await asyncio.gather(*(stop_process(p) for p in children))
+    return builds
+
+
+def spread(values: list[float], digits: int) -> str:
+    """min / median / max."""
+    parts = (min(values), statistics.median(values), max(values))
+    return " / ".join(f"{v:.{digits}f}" for v in parts)
+
+
+def report(builds: list[Build], console: Console) -> None:
+    table = Table(title="ai-bot run: cold start and idle memory (min / median / max)")
+    table.add_column("build")
+    table.add_column("starts", justify="right")
+    table.add_column("cold start (s)", justify="right")
+    table.add_column("start-up CPU (s)", justify="right")
+    table.add_column("idle RSS (MB)", justify="right")
+    for b in builds:
+        table.add_row(
+            b.command,
+            str(len(b.cold_start_s)),
+            spread(b.cold_start_s, 2),
+            spread(b.start_cpu_s, 2),
+            spread(b.idle_rss_mb, 1),
+        )
+    console.print(table)
+    for b in builds:
+        if not b.bytecode:
+            console.print(
+                f"[yellow]{b.command}: no compiled bytecode, every start compiled the gateway "
+                "from source (python -m compileall on its environment, or pip's default)[/]"
+            )
+        start, rss = statistics.median(b.cold_start_s), statistics.median(b.idle_rss_mb)
+        start_target, start_mark = bounded(start, *TARGETS["cold_start_s"])
+        rss_target, rss_mark = bounded(rss, *TARGETS["idle_rss_mb"])
+        console.print(
+            f"{b.command}: median cold start {start:.2f} s ({start_target}) {start_mark}, "
+            f"median idle RSS {rss:.1f} MB ({rss_target}) {rss_mark}"
+        )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--starts", type=int, default=7, help="measured starts per build")
+    parser.add_argument(
+        "--ai-bot",
+        type=Path,
+        action="append",
+        help="an `ai-bot` to start (repeat for A/B; default: the one beside this Python)",
+    )
+    parser.add_argument("--json", type=Path, help="also write the figures as JSON")
+    args = parser.parse_args(argv)
+    if args.starts < 1:
+        parser.error("--starts must be at least 1")
+    return args
+
+
+async def amain(args: argparse.Namespace) -> list[Build]:
+    cancel_on_sigterm()
+    with tempfile.TemporaryDirectory(prefix="aibot-coldstart-") as tmp:
+        return await coldstart(args, Path(tmp))
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    console = Console(width=max(Console().width, 140))
+    builds = run_reported(amain(args), console, error_code=2)
+    if isinstance(builds, int):
+        return builds
+    report(builds, console)
+    data: dict[str, Any] = {"builds": [asdict(b) for b in builds]}
+    write_json(args.json, data)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
