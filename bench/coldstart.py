@@ -26,6 +26,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/coldstart.py` too
+
 import aiohttp
 from bench.run import (
     TARGETS,

@@ -35,6 +35,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/run.py` too
+
+from bench.gc_probe import GcPauses
+
 REPO_ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "bench-key"
 HEALTH_TIMEOUT = 90.0
@@ -46,7 +50,9 @@ TARGETS: dict[str, tuple[str, float]] = {
     "paced_added_p99_ms": ("<=", 20.0),
     "idle_rss_mb": ("<=", 80.0),
     "cold_start_s": ("<=", 0.5),
+    "gc_pause_p999_ms": ("<=", 5.0),
 }
+GC_PROBE = REPO_ROOT / "bench" / "gc_probe.py"
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -182,12 +188,14 @@ async def start_gateway(
     port: int | None = None,
     extra: JSON | None = None,
     command: Path | None = None,
+    gc_pauses: Path | None = None,
 ) -> tuple[asyncio.subprocess.Process, str, float]:
     """Start ``ai-bot run`` (added to ``children`` at once); time it until ``/healthz`` is 200.
 
     ``port`` (default: a free one) and ``extra`` (see ``write_config``) shape the config;
     ``command`` is the ``ai-bot`` to start (default: the one beside this Python), so another
-    build can be measured with the same driver.
+    build can be measured with the same driver. With ``gc_pauses`` it runs under
+    ``bench/gc_probe.py``, which writes every garbage collection's pause there at exit.
     """
     command = command or Path(sys.executable).parent / "ai-bot"
     if not command.exists():
@@ -197,9 +205,12 @@ async def start_gateway(
     log = tmp / "gateway.log"
     url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
+    argv: list[str | Path] = [command, "run", "-c", str(config)]
+    if gc_pauses is not None:
+        argv = [command.parent / "python", GC_PROBE, gc_pauses, *argv[1:]]
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            command, "run", "-c", str(config), cwd=tmp, env=child_env(), stdout=out, stderr=out
+            *argv, cwd=tmp, env=child_env(), stdout=out, stderr=out
         )
     children.append(proc)
     deadline = started + HEALTH_TIMEOUT
@@ -481,6 +492,11 @@ class Figures:
     idle_rss_mb: float
     loaded_rss_mb: float
     cold_start_s: float
+    gc: GcPauses | None
+
+    @property
+    def gc_pause_p999_ms(self) -> float | None:
+        return self.gc.p999_ms if self.gc else None
 
 
 def minus(a: float | None, b: float | None) -> float | None:
@@ -570,7 +586,13 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
                 ["bench/hello.py", "--port", "0"], tmp / "hello.log", children, "the hello app"
             )
             gateway, gateway_url, cold_start = await start_gateway(
-                tmp, fake_url, http, children, extra=storage_config(args), command=args.ai_bot
+                tmp,
+                fake_url,
+                http,
+                children,
+                extra=storage_config(args),
+                command=args.ai_bot,
+                gc_pauses=tmp / "gc.json",
             )
             await asyncio.sleep(1.0)  # let imports, migrations and caches settle
             idle_rss = rss_mb(gateway.pid)
@@ -641,6 +663,7 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
         idle_rss_mb=idle_rss,
         loaded_rss_mb=loaded_rss,
         cold_start_s=cold_start,
+        gc=GcPauses.read(tmp / "gc.json"),
     )
 
 
@@ -723,11 +746,14 @@ def report(figures: Figures, console: Console) -> None:
         ("idle RSS (MB)", fmt(f.idle_rss_mb), "idle_rss_mb"),
         ("RSS after load (MB)", fmt(f.loaded_rss_mb), None),
         ("cold start (s)", fmt(f.cold_start_s, 2), "cold_start_s"),
+        ("GC pause p99.9 (ms, wall) while serving", fmt(f.gc_pause_p999_ms), "gc_pause_p999_ms"),
     ]
     for label, value, target in rows:
         text, mark = verdict(target, getattr(f, target)) if target else ("", "")
         table.add_row(label, value, text, mark)
     console.print(table)
+    if f.gc is not None:
+        console.print(f"garbage collector: {f.gc.summary()}")
     for p in f.paths:
         for kind, n in p.error_kinds.items():
             console.print(f"[red]{p.name}: {n} × {escape(kind)}[/]")

@@ -33,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/so
 
 import aiohttp
 import orjson
+from bench.gc_probe import GcPauses
 from bench.run import (
     API_KEY,
     JSON,
@@ -391,6 +392,7 @@ class Figures:
     exactly_once: list[ExactlyOnce]
     gateway_cpu_s: float
     checks: list[tuple[str, str, bool]] = field(default_factory=list)
+    gc: GcPauses | None = None  # read once the gateway has stopped (bench/gc_probe.py)
 
     @property
     def passed(self) -> bool:
@@ -538,6 +540,7 @@ async def soak(args: argparse.Namespace, tmp: Path, status: Status | None) -> Fi
             port=port,
             extra=gateway_extra(args, port, receiver.url, tg.base_url),
             command=args.ai_bot,
+            gc_pauses=tmp / "gc.json",
         )
         try:
             await tg.wait_for(lambda: tg.calls("setWebhook"), timeout=10)
@@ -633,6 +636,7 @@ async def soak(args: argparse.Namespace, tmp: Path, status: Status | None) -> Fi
         ),
         exactly_once=exactly_once,
         gateway_cpu_s=gateway_cpu,
+        gc=GcPauses.read(tmp / "gc.json"),
     )
     figures.checks = judge(figures)
     return figures
@@ -716,6 +720,8 @@ def report(f: Figures, console: Console) -> None:
     for check, detail, ok in f.checks:
         verdict.add_row(check, detail, "[green]✓[/]" if ok else "[red]✗[/]")
     console.print(verdict)
+    if f.gc is not None:
+        console.print(f"garbage collector: {f.gc.summary()}", highlight=False)
     if (fill := filling_note(f)) is not None:
         console.print(f"[yellow]note:[/] {fill}", highlight=False)
     console.print("[bold green]PASS[/]" if f.passed else "[bold red]FAIL[/]")
