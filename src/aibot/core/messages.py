@@ -332,3 +332,15 @@ class OutboxRow:
     created_at: float
     next_attempt_at: float
     owner: str | None = None  # the replica delivering it, when several run
+
+
+@dataclass(frozen=True, slots=True)
+class MessageOutcome:
+    """How one handled message went, without its text: the dashboard's history."""
+
+    at: float
+    channel: str
+    provider: str | None
+    failed: bool
+    seconds: float
+    tokens: int

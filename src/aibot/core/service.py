@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import structlog
 
@@ -13,7 +13,7 @@ from aibot.core.coordination import SessionLocks
 from aibot.core.dispatcher import Dispatcher
 from aibot.core.errors import CoordinationUnavailable
 from aibot.core.message_size import DEFAULT_MAX_MESSAGE_CHARS
-from aibot.core.messages import Inbound, StreamDelta
+from aibot.core.messages import Inbound, MessageOutcome, StreamDelta
 from aibot.core.pipeline import ChunkSink, DeltaSink, Pipeline, TurnContext
 from aibot.core.sessions import SessionMemory, WriteOp, Writer
 from aibot.ops.metrics import Metrics
@@ -102,6 +102,7 @@ class ChatService:
                     raise
             elapsed = time.perf_counter() - started
             self._metrics.message_latency.labels(inbound.channel).observe(elapsed)
+            self._log(inbound, ctx, elapsed)
             if ctx.error is not None:
                 self._metrics.errors.labels(inbound.channel, "model").inc()
                 log.warning(
@@ -125,6 +126,26 @@ class ChatService:
             return ctx
         finally:
             structlog.contextvars.unbind_contextvars("request_id")
+
+    def _log(self, inbound: Inbound, ctx: TurnContext, elapsed: float) -> None:
+        """The dashboard's row for this message, committed beside the next writes: nobody
+        waits for it, and a lost row only thins the history."""
+        outcome = MessageOutcome(
+            self._clock(),
+            inbound.channel,
+            ctx.provider,
+            ctx.error is not None,
+            elapsed,
+            ctx.usage.total_tokens,
+        )
+        self._writer.submit_nowait(self._memory.store.log_message(outcome)).add_done_callback(
+            _logged
+        )
+
+
+def _logged(future: asyncio.Future[list[Any]]) -> None:
+    if not future.cancelled() and future.exception() is not None:
+        log.warning("message log row not written", error=str(future.exception()))
 
 
 class StreamEnd:

@@ -14,12 +14,13 @@ loaded or last written with, one indexed read instead of reloading the turns eve
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from aibot.core.messages import ConversationRow, TurnRecord
+from aibot.core.messages import ConversationRow, MessageOutcome, TurnRecord
 
 
 class WriteOp(Protocol):
@@ -39,11 +40,15 @@ class SessionStore(Protocol):
 
     def add_turns(self, session_key: str, records: list[TurnRecord]) -> Sequence[WriteOp]: ...
 
+    def log_message(self, outcome: MessageOutcome) -> WriteOp: ...
+
 
 class Writer(Protocol):
     """The group-commit writer as the core sees it."""
 
     async def submit(self, *ops: Any) -> list[Any]: ...
+
+    def submit_nowait(self, *ops: Any) -> asyncio.Future[list[Any]]: ...
 
 
 @dataclass(slots=True)

@@ -13,11 +13,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from aibot.core.feedback import RatedAnswer
-from aibot.core.messages import ConversationRow, TurnRecord
+from aibot.core.messages import ConversationRow, MessageOutcome, TurnRecord
 from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.queues import QueueRows
 from aibot.store.rows import dump_tool_data, load_tool_data
-from aibot.store.schema import audit_log, conversations, ratings, turns
+from aibot.store.schema import audit_log, conversations, message_log, ratings, turns
 from aibot.store.session_read import TURN_COLUMNS, EngineSessionRead, Raw, SessionRead
 from aibot.store.writer import Write
 
@@ -39,6 +39,7 @@ class Repository(QueueRows):
         self._conversation_upserts: dict[tuple[str, ...], Executable] = {}
         self._add_turn = turns.insert()
         self._audit = audit_log.insert()
+        self._log_message = message_log.insert()
         self._reset_chat = (
             update(conversations)
             .where(
@@ -183,6 +184,20 @@ class Repository(QueueRows):
                 "route": answer.route,
                 "created_at": now,
                 "updated_at": now,
+            },
+        )
+
+    def log_message(self, outcome: MessageOutcome) -> Write:
+        """The dashboard's row for one handled message (`store/series.py` reads them)."""
+        return Write(
+            self._log_message,
+            {
+                "at": outcome.at,
+                "channel": outcome.channel[:32],
+                "provider": outcome.provider[:128] if outcome.provider else None,
+                "failed": int(outcome.failed),
+                "seconds": outcome.seconds,
+                "tokens": outcome.tokens,
             },
         )
 

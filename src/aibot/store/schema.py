@@ -317,3 +317,16 @@ media = Table(
     Index("ix_media_user", "user_id", "created_at"),
     Index("ix_media_request", "request_id"),
 )
+
+message_log = Table(
+    "message_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False, doc="When the message was handled."),
+    Column("channel", String(32), nullable=False),
+    Column("provider", String(128), nullable=True, doc="The model that answered; null: none."),
+    Column("failed", Integer, nullable=False, default=0, doc="1: it ended in an error."),
+    Column("seconds", Float, nullable=False, doc="Time to answer, queueing excluded."),
+    Column("tokens", Integer, nullable=False, default=0),
+    Index("ix_message_log_at", "at"),
+)
