@@ -212,7 +212,9 @@ async def test_maintenance_deletes_only_what_retention_allows_beside_a_running_g
 
     code, out, err = await ai_bot("maintenance", "-c", str(gw.config_path), cwd=gw.workdir)
     assert code == 0, err
-    assert "2 turns, 1 conversations, 0 media, 2 inbox, 3 outbox, 0 media files" in out
+    assert (
+        "2 turns, 1 conversations, 0 message_log, 0 media, 2 inbox, 3 outbox, 0 media files" in out
+    )
     assert query(database, "SELECT session_key, content FROM turns ORDER BY id") == [
         ("api:key-1:live", "fresh"),
         ("api:key-1:live", "echo: fresh"),

@@ -7,12 +7,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.config import RetentionConfig
 from aibot.store.maintenance import purge
-from aibot.store.schema import turns
+from aibot.store.schema import message_log, turns
 
 DAY = 86400.0
 
 
-async def test_purge_deletes_old_turns_in_batches(sql_engine: AsyncEngine) -> None:
+async def test_purge_deletes_old_turns_and_message_rows_in_batches(sql_engine: AsyncEngine) -> None:
     now = 1_765_000_000.0
     rows = [
         {
@@ -25,10 +25,15 @@ async def test_purge_deletes_old_turns_in_batches(sql_engine: AsyncEngine) -> No
         }
         for i in range(10)
     ]
+    logged = [
+        {"at": row["created_at"], "channel": "api", "failed": 0, "seconds": 1.0, "tokens": 1}
+        for row in rows
+    ]
     async with sql_engine.begin() as connection:
         await connection.execute(insert(turns), rows)
+        await connection.execute(insert(message_log), logged)
     deleted = await purge(sql_engine, RetentionConfig(turns_days=13.5), now, batch=3)
-    assert deleted["turns"] == 6
+    assert deleted["turns"] == 6 and deleted["message_log"] == 6  # the dashboard's rows too
     async with sql_engine.connect() as connection:
         kept = (await connection.execute(select(turns.c.content))).scalars().all()
     assert sorted(int(c) for c in kept) == [0, 1, 2, 3]

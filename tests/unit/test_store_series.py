@@ -109,7 +109,7 @@ async def test_an_empty_store_gives_empty_series(sql_engine: AsyncEngine) -> Non
 
 def test_quantile_interpolates_inside_the_class_like_histogram_quantile() -> None:
     counts = [0] * (len(LATENCY_BOUNDS) + 1)
-    counts[2] = 10  # ten answers between 0.1 and 0.25 s
+    counts[LATENCY_BOUNDS.index(0.25)] = 10  # ten answers between 0.1 and 0.25 s
     assert quantile(counts, 0.5) == pytest.approx(0.175)
     counts[-1] = 10  # ten slower than the last bound: read as that bound
     assert quantile(counts, 0.99) == LATENCY_BOUNDS[-1]

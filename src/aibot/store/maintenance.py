@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, Table, and_, delete, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.config import RetentionConfig
-from aibot.store.schema import conversations, inbox, media, outbox, turns
+from aibot.store.schema import conversations, inbox, media, message_log, outbox, turns
 
 DAY = 86400.0
 BATCH = 1000
@@ -33,6 +33,9 @@ async def purge(
             conversations.c.session_key,
             conversations.c.updated_at < cutoff,
             batch,
+        )
+        deleted["message_log"] = await _delete_batches(
+            engine, message_log, message_log.c.id, message_log.c.at < cutoff, batch
         )
     if retention.media_days is not None:
         # The rows here; the files are removed by the blob store's own purge (`ai-bot maintenance`).

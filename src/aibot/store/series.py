@@ -11,6 +11,7 @@ latency class and bucket, the classes `LATENCY_BOUNDS`) interpolated as Promethe
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +40,12 @@ WINDOWS = {
 DEFAULT_WINDOW = "24h"
 
 # Upper bounds (seconds) of the latency classes; the last class is everything slower.
-LATENCY_BOUNDS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0, 60.0, 120.0)
+LATENCY_BOUNDS = (
+    *(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5),
+    *(1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0, 60.0, 120.0),
+)
 NO_PROVIDER = "-"
+PerName = dict[str, list[int]]
 
 
 class bucket_of(FunctionElement[int]):
@@ -166,12 +171,11 @@ async def dashboard_series(engine: AsyncEngine, window: Window, now: float) -> S
     return _assemble(window, origin, count_rows, histogram_rows, rating_rows)
 
 
+Slot = Callable[[Any], int | None]
+
+
 def _assemble(
-    window: Window,
-    origin: float,
-    count_rows: Any,
-    histogram_rows: Any,
-    rating_rows: Any,
+    window: Window, origin: float, count_rows: Any, histogram_rows: Any, rating_rows: Any
 ) -> Series:
     points = window.points
 
@@ -179,38 +183,58 @@ def _assemble(
         index = int(value)
         return index if 0 <= index < points else None  # a row from the future: a clock step
 
-    messages: dict[str, list[int]] = defaultdict(lambda: [0] * points)
-    errors: dict[str, list[int]] = defaultdict(lambda: [0] * points)
-    tokens: dict[str, list[int]] = defaultdict(lambda: [0] * points)
-    for bucket, channel, provider, count, failed, used in count_rows:
+    messages, errors, tokens = _counts(count_rows, points, slot)
+    classes = _histograms(histogram_rows, points, slot)
+    return Series(
+        window.name,
+        window.step,
+        [origin + i * window.step for i in range(points)],
+        messages,
+        errors,
+        tokens,
+        [quantile(c, 0.5) for c in classes],
+        [quantile(c, 0.99) for c in classes],
+        _shares(rating_rows, points, slot),
+    )
+
+
+def _counts(rows: Any, points: int, slot: Slot) -> tuple[PerName, PerName, PerName]:
+    """Messages and errors per channel, tokens per provider."""
+    messages: PerName = defaultdict(lambda: [0] * points)
+    errors: PerName = defaultdict(lambda: [0] * points)
+    tokens: PerName = defaultdict(lambda: [0] * points)
+    for bucket, channel, provider, count, failed, used in rows:
         if (at := slot(bucket)) is None:
             continue
         messages[channel][at] += int(count)
         errors[channel][at] += int(failed or 0)
         if provider is not None:
             tokens[provider][at] += int(used or 0)
+    return (
+        dict(sorted(messages.items())),
+        dict(sorted(errors.items())),
+        dict(sorted(tokens.items())),
+    )
+
+
+def _histograms(rows: Any, points: int, slot: Slot) -> list[list[int]]:
     classes = [[0] * (len(LATENCY_BOUNDS) + 1) for _ in range(points)]
-    for bucket, latency, count in histogram_rows:
+    for bucket, latency, count in rows:
         if (at := slot(bucket)) is not None:
             classes[at][int(latency)] += int(count)
+    return classes
+
+
+def _shares(rows: Any, points: int, slot: Slot) -> dict[str, list[float | None]]:
+    """The 👍 share per provider and over all ("")."""
     tallies: dict[str, list[list[int]]] = defaultdict(lambda: [[0, 0] for _ in range(points)])
-    for bucket, provider, count, good in rating_rows:
+    for bucket, provider, count, good in rows:
         if (at := slot(bucket)) is None:
             continue
         for name in ("", provider or NO_PROVIDER):
             tallies[name][at][0] += int(count)
             tallies[name][at][1] += int(good or 0)
-    return Series(
-        window.name,
-        window.step,
-        [origin + i * window.step for i in range(points)],
-        dict(sorted(messages.items())),
-        dict(sorted(errors.items())),
-        dict(sorted(tokens.items())),
-        [quantile(c, 0.5) for c in classes],
-        [quantile(c, 0.99) for c in classes],
-        {
-            name: [good / total if total else None for total, good in buckets]
-            for name, buckets in sorted(tallies.items())
-        },
-    )
+    return {
+        name: [good / total if total else None for total, good in buckets]
+        for name, buckets in sorted(tallies.items())
+    }
