@@ -7,23 +7,14 @@ strict Content-Security-Policy."""
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import aiohttp
 from playwright.async_api import expect
 
 from tests.fakes.openai_server import FakeOpenAI
-from tests.support.admin_http import PASSWORD, create_user
+from tests.support.admin_http import create_user, login
 from tests.support.browser import OpenPage
 from tests.support.gateway import GatewayFactory, RunningGateway
-
-
-async def login(page: Any, gw: RunningGateway, name: str, password: str = PASSWORD) -> None:
-    await page.goto(f"{gw.url}/admin/login")
-    await page.fill("input[name=name]", name)
-    await page.fill("input[name=password]", password)
-    await page.click("#login button[type=submit]")
-    await page.wait_for_load_state()
 
 
 async def key_status(gw: RunningGateway, key: str) -> int:

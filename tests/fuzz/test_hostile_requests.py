@@ -94,6 +94,7 @@ ENDPOINTS = [
     Endpoint("POST", "/admin/login"),
     Endpoint("GET", "/admin"),
     Endpoint("GET", "/admin/api/stats"),
+    Endpoint("GET", "/admin/api/series"),
     Endpoint("POST", "/admin/api/token"),
     Endpoint("GET", "/admin/conversations"),
     Endpoint("GET", "/admin/conversation"),

@@ -26,6 +26,7 @@ PUBLIC_PAGES = ["/", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"
 CONSOLE_PAGES = [
     "/admin",
     "/admin/api/stats",
+    "/admin/api/series?range=7d",
     "/admin/conversations",
     "/admin/conversation?key=api:key-1:leak",
     "/admin/conversation/export?key=api:key-1:leak",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from typing import Any
 
 import aiohttp
 
@@ -35,6 +36,15 @@ async def create_user(gw: RunningGateway, name: str, role: str, password: str = 
     output, _ = await process.communicate((password + "\n").encode())
     assert process.returncode == 0, output.decode()
     return output.decode()
+
+
+async def login(page: Any, gw: RunningGateway, name: str, password: str = PASSWORD) -> None:
+    """Signs in through the console's login form in a browser page (Playwright)."""
+    await page.goto(f"{gw.url}/admin/login")
+    await page.fill("input[name=name]", name)
+    await page.fill("input[name=password]", password)
+    await page.click("#login button[type=submit]")
+    await page.wait_for_load_state()
 
 
 class Console:

@@ -92,10 +92,10 @@ def test_first_run_says_how_to_create_a_user() -> None:
     assert "ai-bot admin create-user NAME --role admin" in page.text
 
 
-@pytest.mark.parametrize("index", range(31))
+@pytest.mark.parametrize("index", range(32))
 def test_each_route_refuses_lower_roles_and_strangers(admin: Admin, index: int) -> None:
     routes = admin.console.routes()
-    assert len(routes) == 31, "update the parametrize range to cover every route"
+    assert len(routes) == 32, "update the parametrize range to cover every route"
     route = routes[index]
     stranger = call(admin, route, {}, "")
     if route.method == "GET" and not route.path.startswith("/admin/api/"):
@@ -316,7 +316,15 @@ def test_stats_endpoint_reports_the_metrics(admin: Admin) -> None:
     assert stats["replies"] == 3 and stats["messages_out"]["dead"] == 5
     latency = stats["latency"]
     assert latency["count"] >= 1 and 0.1 <= latency["p50"] <= 0.25
-    assert latency["buckets"][-1] == [None, latency["count"]]  # +Inf as null for the page
+
+
+def test_series_endpoint_answers_the_asked_range_else_the_default(admin: Admin) -> None:
+    headers, _csrf = admin.session(Role.VIEWER)
+    hour = admin.client.get("/admin/api/series?range=1h", headers=headers).json()
+    assert hour["window"] == "1h" and hour["step"] == 60 and len(hour["times"]) == 60
+    assert set(hour) >= {"messages", "errors", "tokens", "latency", "thumbs_up"}
+    other = admin.client.get("/admin/api/series?range=1y", headers=headers).json()
+    assert other["window"] == "24h" and len(other["times"]) == 96
 
 
 @pytest.mark.parametrize(

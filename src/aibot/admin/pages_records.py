@@ -8,6 +8,7 @@ from urllib.parse import quote
 import orjson
 from fastapi import Response
 
+from aibot import i18n
 from aibot.admin.inputs import printable
 from aibot.admin.media import attachment_response
 from aibot.admin.page import Call, ConsoleBase, path_int, secured
@@ -16,18 +17,35 @@ from aibot.admin.stats import snapshot
 from aibot.admin.users import NAME_MAX
 from aibot.admin.words import _
 from aibot.store.media_rows import MediaRows
+from aibot.store.series import DEFAULT_WINDOW, WINDOWS, Series, dashboard_series
 
 
 class RecordPages(ConsoleBase):
     async def dashboard(self, call: Call) -> Response:
+        """The live numbers since start, and the charts' history from the store in the page
+        itself, so they are drawn on load; charts.js refreshes them from `series`."""
         return self.render(
-            "dashboard.html", call.who, page="dashboard", stats=snapshot(self.gateway.metrics)
+            "dashboard.html",
+            call.who,
+            page="dashboard",
+            stats=snapshot(self.gateway.metrics),
+            series=await self._series(call),
+            locale=i18n.request_language(),
         )
 
     async def stats(self, _call: Call) -> Response:
         return secured(
             Response(orjson.dumps(snapshot(self.gateway.metrics)), media_type="application/json")
         )
+
+    async def series(self, call: Call) -> Response:
+        history = await self._series(call)
+        return secured(Response(orjson.dumps(history.as_json()), media_type="application/json"))
+
+    async def _series(self, call: Call) -> Series:
+        """`?range=1h|24h|7d`; anything else is the default range."""
+        window = WINDOWS.get(call.request.query_params.get("range", ""), WINDOWS[DEFAULT_WINDOW])
+        return await dashboard_series(self.gateway.engine, window, self.clock())
 
     async def conversations(self, call: Call) -> Response:
         query = call.request.query_params.get("q", "")

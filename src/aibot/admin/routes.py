@@ -33,6 +33,7 @@ class AdminConsole(RecordPages, SettingsPages, KeyPages, SchedulePages, AccountP
         return [
             AdminRoute("GET", "/admin", viewer, self.dashboard),
             AdminRoute("GET", "/admin/api/stats", viewer, self.stats),
+            AdminRoute("GET", "/admin/api/series", viewer, self.series),
             AdminRoute("POST", "/admin/api/token", viewer, self.access_token),
             AdminRoute("GET", "/admin/conversations", viewer, self.conversations),
             AdminRoute("GET", "/admin/conversation", viewer, self.conversation),

@@ -4,7 +4,6 @@ dashboard's snapshot, and each provider's calls and failures for the models page
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from typing import Any
 
@@ -56,13 +55,10 @@ def _histogram(metric: Metric | None, label: str | None = None) -> dict[str, Any
     result = {}
     for key, by_bound in buckets.items():
         ordered = sorted(by_bound.items())
-        # The cumulative buckets go along (infinity as null for JSON), so the page can work
-        # out the quantiles of each polling interval rather than since the start.
         result[key] = {
             "count": ordered[-1][1] if ordered else 0,
             "p50": quantile(ordered, 0.5),
             "p99": quantile(ordered, 0.99),
-            "buckets": [[None if math.isinf(le) else le, n] for le, n in ordered],
         }
     return result
 
@@ -84,7 +80,7 @@ def snapshot(metrics: Metrics) -> dict[str, Any]:
         "tokens": _totals(m.get("aibot_tokens"), "provider"),
         "provider_errors": _totals(m.get("aibot_provider_errors"), "provider"),
         "latency": _histogram(m.get("aibot_message_seconds")).get(
-            "all", {"count": 0, "p50": None, "p99": None, "buckets": []}
+            "all", {"count": 0, "p50": None, "p99": None}
         ),
         "provider_latency": _histogram(m.get("aibot_provider_seconds"), "provider"),
         "queue_depth": _gauge(m.get("aibot_queue_depth")),
