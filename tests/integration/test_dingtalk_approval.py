@@ -17,7 +17,10 @@ from tests.support.tool_calls import answer_from_tools, tool_audit
 
 CALC = CallTools((("calculator", '{"expression": "6*7"}'),))
 DENIED = "tools said: error: the user did not approve this call"
-NOTHING_WAITING = "当前没有等待你确认的操作。"
+NOTHING_WAITING = (
+    "当前没有等待你确认的操作：确认可能已超时，或是在重启前、由另一个实例发出的。"
+    "如仍需要，请重新提问。"
+)
 BUTTONS = [
     ("批准", "dtmd://dingtalkclient/sendMessage?content=%2Fapprove"),
     ("拒绝", "dtmd://dingtalkclient/sendMessage?content=%2Fdeny"),

@@ -47,7 +47,7 @@ async def test_confirm_tool_waits_for_approve_or_deny(
 
         await post_message(gw, "m5", "/approve", session="c1")
         answer = (await receiver.wait_for(5))[4]
-        assert answer["text"] == "当前没有等待你确认的操作。"
+        assert answer["text"].startswith("当前没有等待你确认的操作：确认可能已超时")
         outcomes = [target.rsplit(" ", 1)[1] for _, target in tool_audit(gw)]
         assert outcomes == ["ok", "denied"]
 

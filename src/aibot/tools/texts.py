@@ -30,4 +30,12 @@ def question_text(minutes: int) -> Callable[[str, str, str], str]:
 
 
 def nothing_waiting(language: str) -> str:
-    return translate(language, "Nothing is waiting for your approval.")
+    """The answer to `/approve` or `/deny` when no question of this user waits here: it may
+    have timed out, or been asked before a restart or by another replica (questions live in
+    the process that asked), so the user is told to ask again rather than left guessing."""
+    return translate(
+        language,
+        "Nothing is waiting for your approval: the question may have timed out, or been asked "
+        "before a restart or by another instance of the assistant. Ask again if you still "
+        "want it.",
+    )
