@@ -24,6 +24,7 @@ from aibot.gateway.docs import mount_docs
 from aibot.gateway.errors import install_error_handlers
 from aibot.gateway.graphiql import mount_graphiql
 from aibot.gateway.graphql import mount_graphql
+from aibot.gateway.hot_routes import HotRoutes, hot_endpoints
 from aibot.gateway.media import UPLOAD_PATHS, blob_store, upload_limit
 from aibot.ops.body_limit import BodyLimitMiddleware
 from aibot.ops.forwarded import TrustedProxies
@@ -31,7 +32,7 @@ from aibot.ops.gc_tuning import tune_for_serving
 from aibot.ops.health import build_health_router
 from aibot.ops.host_check import HostCheck, allowed_hosts
 from aibot.ops.page_headers import PageHeaders
-from aibot.ops.secret_guard import ResponseSecretMask
+from aibot.ops.secret_guard import ResponseSecretMask, SecretPatterns
 
 log = structlog.get_logger("aibot")
 
@@ -71,28 +72,29 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
     app.state.gateway = gateway
     app.add_middleware(
         BodyLimitMiddleware,
-        max_bytes=loaded.config.server.max_body_bytes,
+        max_bytes=server.max_body_bytes,
         uploads=(UPLOAD_PATHS, upload_limit(loaded.config)),
     )
     app.add_middleware(ApiEdge, cors_origins=loaded.config.channels.api.cors_origins)
-    app.add_middleware(ResponseSecretMask, masker=gateway.masker)  # outermost: sees every byte
+    secrets = SecretPatterns(gateway.masker)
+    app.add_middleware(ResponseSecretMask, patterns=secrets)  # every byte a route sends
     install_error_handlers(app, gateway.keys)
-    app.include_router(
-        build_rest_router(gateway.service, gateway.keys, blob_store(loaded.config), gateway.clock)
+    rest = build_rest_router(
+        gateway.service, gateway.keys, blob_store(loaded.config), gateway.clock
     )
-    app.include_router(
-        build_openai_router(
-            gateway.service,
-            gateway.keys,
-            gateway.catalog,
-            gateway.router,
-            aliases=loaded.config.models.aliases,
-            key_models=loaded.config.channels.api.key_models,
-            key_tools=loaded.config.channels.api.key_tools,
-            owners={n: p.owner for n, p in gateway.router.providers.items()},
-            clock=gateway.clock,
-        )
+    openai = build_openai_router(
+        gateway.service,
+        gateway.keys,
+        gateway.catalog,
+        gateway.router,
+        aliases=loaded.config.models.aliases,
+        key_models=loaded.config.channels.api.key_models,
+        key_tools=loaded.config.channels.api.key_tools,
+        owners={n: p.owner for n, p in gateway.router.providers.items()},
+        clock=gateway.clock,
     )
+    app.include_router(rest)
+    app.include_router(openai)
     if loaded.config.channels.api.graphql:
         mount_graphql(app, ConsoleView(gateway), gateway.service, gateway.keys, gateway.clock)
         if loaded.config.channels.api.graphiql:
@@ -126,7 +128,18 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
         )
         app.include_router(webchat.router())
         app.mount("/static", webchat.static(), name="static")
-    app.add_middleware(PageHeaders, hsts=(server.public_url or "").startswith("https://"))
+    hsts = (server.public_url or "").startswith("https://")
+    app.add_middleware(PageHeaders, hsts=hsts)
+    # The per-message endpoints skip the layers above (and FastAPI's routing): hot_routes.py.
+    app.add_middleware(
+        HotRoutes,
+        endpoints=hot_endpoints(rest, openai),
+        handlers=app.exception_handlers,
+        secrets=secrets,
+        max_bytes=server.max_body_bytes,
+        hsts=hsts,
+        cors=bool(loaded.config.channels.api.cors_origins),
+    )
     # Added last, so they run first (before the secret mask: a refused Host is answered with
     # nothing but its own name): the Host check, then the client address behind a proxy.
     app.add_middleware(

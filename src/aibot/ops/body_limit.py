@@ -32,10 +32,9 @@ class BodyLimitMiddleware:
         limit = self.max_bytes
         if self.upload_paths and _upload(scope, self.upload_paths):
             limit = max(limit, self.upload_bytes)
-        for name, value in scope["headers"]:
-            if name == b"content-length" and value.isdigit() and int(value) > limit:
-                await _reject(send, limit)
-                return
+        if declared_over(scope, limit):
+            await refuse(send, limit)
+            return
         seen = 0
         exceeded = started = False
 
@@ -64,7 +63,33 @@ class BodyLimitMiddleware:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await _reject(send, limit)
+            await refuse(send, limit)
+
+
+def declared_over(scope: Scope, limit: int) -> bool:
+    """Whether the request's Content-Length says its body is over `limit` bytes."""
+    return any(
+        name == b"content-length" and value.isdigit() and int(value) > limit
+        for name, value in scope["headers"]
+    )
+
+
+async def read_within(receive: Receive, limit: int) -> bytes | None:
+    """The whole body; None when the client left first; BodyTooLarge once it passes `limit`
+    bytes. For a route that reads its body at once instead of passing `receive` on."""
+    chunks: list[bytes] = []
+    seen = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":
+            return None
+        chunk = message.get("body", b"")
+        seen += len(chunk)
+        if seen > limit:
+            raise BodyTooLarge
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 def _upload(scope: Scope, paths: tuple[str, ...]) -> bool:
@@ -76,7 +101,8 @@ def _upload(scope: Scope, paths: tuple[str, ...]) -> bool:
     )
 
 
-async def _reject(send: Send, limit: int) -> None:
+async def refuse(send: Send, limit: int) -> None:
+    """413 `body_too_large`."""
     # OpenAI's error shape (type and param too), which the REST API's clients also read.
     body = (
         b'{"error":{"message":"request body larger than %d bytes",'

@@ -24,12 +24,25 @@ from aibot.ops.logging import SecretMasker
 Patterns = tuple[tuple[bytes, bytes], ...]
 
 
-class ResponseSecretMask:
-    def __init__(self, app: ASGIApp, masker: SecretMasker) -> None:
-        self.app = app
+class SecretPatterns:
+    """The byte forms of a masker's secrets, rebuilt when its list changes (a reload)."""
+
+    def __init__(self, masker: SecretMasker) -> None:
         self.masker = masker
         self._for: tuple[str, ...] = ()
         self._patterns: Patterns = ()
+
+    def __call__(self) -> Patterns:
+        secrets = self.masker.secrets
+        if secrets != self._for:
+            self._for, self._patterns = secrets, byte_patterns(secrets)
+        return self._patterns
+
+
+class ResponseSecretMask:
+    def __init__(self, app: ASGIApp, patterns: SecretPatterns) -> None:
+        self.app = app
+        self.patterns = patterns
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         patterns = self.patterns()
@@ -41,13 +54,6 @@ class ResponseSecretMask:
             await send(mask_message(message, patterns))
 
         await self.app(scope, receive, masked)
-
-    def patterns(self) -> Patterns:
-        """The byte forms of the masker's secrets, rebuilt when its list changes."""
-        secrets = self.masker.secrets
-        if secrets != self._for:
-            self._for, self._patterns = secrets, byte_patterns(secrets)
-        return self._patterns
 
 
 def byte_patterns(secrets: tuple[str, ...]) -> Patterns:

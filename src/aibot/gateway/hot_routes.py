@@ -1,0 +1,147 @@
+"""The per-message endpoints (`POST /v1/chat/completions`, `POST /api/v1/chat`) served past
+FastAPI's routing and the middleware layers that exist for every other route.
+
+A request to one of them passes through more than ten ASGI layers, each wrapping `send` and
+`receive`, and a router that compares the path with every route the gateway has — on the path a
+message takes, that machinery cost more than the handler (bench/README.md). Here the same
+handler (the route's own endpoint, taken from its router, so the OpenAPI document, the
+handler and its tests stay one) is called straight, with what those layers did done in one
+place, in the same order and with the same answers:
+
+- the body is read once, against `server.max_body_bytes` (413 `body_too_large`, as
+  `ops/body_limit.py` answers);
+- the request gets its id (`request.state.request_id`), and the response its `x-request-id`
+  header (`channels/http_api/edge.py`);
+- an exception the app has a handler for (a missing key, a store that is down, a body that does
+  not validate) is answered by that handler; any other goes up to the server error layer;
+- the response carries HSTS when `public_url` is https (`ops/page_headers.py`; these answers are
+  never HTML, so the framing headers do not apply);
+- every header and body chunk is masked for the configured secrets (`ops/secret_guard.py`).
+
+The Host check and the trusted-proxy rewrite run before this layer, as for every route. What
+it does not take, the full stack answers: other methods and paths, a multipart body (uploads
+have their own limit), and a browser's cross-origin call when CORS is configured.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from fastapi.routing import APIRoute, APIRouter
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aibot.channels.http_api.edge import new_request_id
+from aibot.ops.body_limit import BodyTooLarge, declared_over, read_within, refuse
+from aibot.ops.page_headers import HSTS
+from aibot.ops.secret_guard import SecretPatterns, mask_message
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+Handler = Callable[[Request, Any], Response | Awaitable[Response]]
+
+HOT_PATHS = frozenset({"/v1/chat/completions", "/api/v1/chat"})
+_HSTS = (b"strict-transport-security", HSTS.encode())
+
+
+def hot_endpoints(*routers: APIRouter, paths: frozenset[str] = HOT_PATHS) -> dict[str, Endpoint]:
+    """The POST endpoints of `paths` among the routers' routes."""
+    return {
+        route.path: route.endpoint
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.path in paths and "POST" in (route.methods or ())
+    }
+
+
+class HotRoutes:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        endpoints: Mapping[str, Endpoint],
+        handlers: Mapping[Any, Handler],
+        secrets: SecretPatterns,
+        max_bytes: int,
+        hsts: bool,
+        cors: bool,
+    ) -> None:
+        self.app = app
+        self._endpoints = endpoints
+        self._handlers = handlers  # the app's exception handlers (a live mapping)
+        self._secrets = secrets
+        self._max_bytes = max_bytes
+        self._extra_headers = (_HSTS,) if hsts else ()
+        self._cors = cors
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = self._endpoint(scope)
+        if endpoint is None:
+            await self.app(scope, receive, send)
+            return
+        request_id = new_request_id()
+        scope.setdefault("state", {})["request_id"] = request_id
+        send = self._sender(send, request_id)
+        if declared_over(scope, self._max_bytes):
+            await refuse(send, self._max_bytes)
+            return
+        try:
+            body = await read_within(receive, self._max_bytes)
+        except BodyTooLarge:
+            await refuse(send, self._max_bytes)
+            return
+        if body is None:
+            return  # the client left before its body arrived: nobody to answer
+        request = Request(scope, receive)
+        request._body = body  # read above; the handler's `await request.body()` returns it
+        response = await self._answer(endpoint, request)
+        await response(scope, receive, send)
+
+    def _endpoint(self, scope: Scope) -> Endpoint | None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            return None
+        endpoint = self._endpoints.get(scope["path"])
+        if endpoint is None or not _plain(scope["headers"], self._cors):
+            return None
+        return endpoint
+
+    async def _answer(self, endpoint: Endpoint, request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except Exception as exc:
+            handler = _handler_for(self._handlers, exc)
+            if handler is None:
+                raise
+            answer = handler(request, exc)
+            return await answer if inspect.isawaitable(answer) else answer
+
+    def _sender(self, send: Send, request_id: str) -> Send:
+        patterns = self._secrets()
+        headers = ((b"x-request-id", request_id.encode()), *self._extra_headers)
+
+        async def sender(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message = {**message, "headers": [*message.get("headers", ()), *headers]}
+            await send(mask_message(message, patterns) if patterns else message)
+
+        return sender
+
+
+def _plain(headers: list[tuple[bytes, bytes]], cors: bool) -> bool:
+    """Not multipart, and not a cross-origin call that CORS would answer."""
+    for name, value in headers:
+        if name == b"content-type" and value.startswith(b"multipart/"):
+            return False
+        if cors and name == b"origin":
+            return False
+    return True
+
+
+def _handler_for(handlers: Mapping[Any, Handler], exc: Exception) -> Handler | None:
+    """The app's handler for `exc`'s class or its nearest base, as Starlette looks it up."""
+    for kind in type(exc).__mro__:
+        if kind in handlers and kind is not Exception:
+            return handlers[kind]
+    return None
