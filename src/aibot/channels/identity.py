@@ -20,7 +20,7 @@ collide across keys.
 from __future__ import annotations
 
 import hashlib
-import uuid
+import os
 from dataclasses import dataclass
 
 # The principal of the page on a loopback bind, where it asks for no key.
@@ -34,6 +34,12 @@ class ApiCaller:
     session_key: str  # the remembered conversation, or a fresh id for a stateless call
 
 
+def random_id() -> str:
+    """128 random bits as 32 hex digits, like `uuid4().hex` (which costs 4× as much: it builds
+    a UUID object around the same `os.urandom(16)`): request ids, fresh conversations."""
+    return os.urandom(16).hex()
+
+
 def _within(principal: str) -> str:
     return principal.replace("%", "%25").replace(":", "%3A")
 
@@ -45,7 +51,7 @@ def api_user(principal: str, user: str | None) -> str:
 
 def api_caller(channel: str, principal: str, user: str | None, session: str | None) -> ApiCaller:
     if session is None:
-        return ApiCaller(api_user(principal, user), f"{channel}:{uuid.uuid4().hex}")
+        return ApiCaller(api_user(principal, user), f"{channel}:{random_id()}")
     return ApiCaller(api_user(principal, user), f"{channel}:{_within(principal)}:{session}")
 
 

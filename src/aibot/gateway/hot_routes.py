@@ -34,7 +34,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aibot.channels.http_api.edge import new_request_id
+from aibot.channels.identity import random_id
 from aibot.ops.body_limit import BodyTooLarge, declared_over, read_within, refuse
 from aibot.ops.page_headers import HSTS
 from aibot.ops.secret_guard import SecretPatterns, mask_message
@@ -81,7 +81,7 @@ class HotRoutes:
         if endpoint is None:
             await self.app(scope, receive, send)
             return
-        request_id = new_request_id()
+        request_id = random_id()
         scope.setdefault("state", {})["request_id"] = request_id
         send = self._sender(send, request_id)
         if declared_over(scope, self._max_bytes):

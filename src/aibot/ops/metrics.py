@@ -2,10 +2,37 @@
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from typing import Any, Self
+
+import prometheus_client
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.metrics import MetricWrapperBase
 
 _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 _LAG_BUCKETS = (0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5)
+
+
+class _KnownLabels(MetricWrapperBase):
+    """`labels(...)` of a label set seen before straight from the metric's own children (one
+    dict read), not through prometheus_client's checks and lock: the per-message path asks
+    for a handful of children on every message, and they never change once made."""
+
+    def labels(self, *labelvalues: Any, **labelkwargs: Any) -> Self:
+        known: dict[tuple[Any, ...], Self] | None = self.__dict__.get("_metrics")
+        child = known.get(labelvalues) if known is not None and not labelkwargs else None
+        return child if child is not None else super().labels(*labelvalues, **labelkwargs)
+
+
+class Counter(_KnownLabels, prometheus_client.Counter):
+    pass
+
+
+class Gauge(_KnownLabels, prometheus_client.Gauge):
+    pass
+
+
+class Histogram(_KnownLabels, prometheus_client.Histogram):
+    pass
 
 
 class Metrics:

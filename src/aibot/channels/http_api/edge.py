@@ -7,19 +7,14 @@ Only the API paths get CORS: the admin console and the web page stay same-origin
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 
 from starlette.middleware.cors import CORSMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aibot.channels.identity import random_id
+
 API_PREFIXES = ("/v1/", "/api/v1/", "/graphql")
-
-
-def new_request_id() -> str:
-    """128 random bits as 32 hex digits, like `uuid4().hex` (which costs 4× as much: it builds
-    a UUID object around the same `os.urandom(16)`)."""
-    return os.urandom(16).hex()
 
 
 class ApiEdge:
@@ -42,7 +37,7 @@ class ApiEdge:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIXES):
             await self.app(scope, receive, send)
             return
-        request_id = new_request_id()
+        request_id = random_id()
         scope.setdefault("state", {})["request_id"] = request_id
         header = (b"x-request-id", request_id.encode())
 

@@ -22,7 +22,6 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 
 from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import SYSTEM_CLOCK, Clock
-from aibot.channels.http_api.edge import new_request_id
 from aibot.channels.http_api.openai_errors import (
     documented,
     failure_response,
@@ -45,7 +44,7 @@ from aibot.channels.http_api.openai_shapes import (
     relay,
 )
 from aibot.channels.http_bodies import SSE_ANSWER
-from aibot.channels.identity import api_caller
+from aibot.channels.identity import api_caller, random_id
 from aibot.core.commands import ModelCatalog
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 from aibot.core.messages import Inbound, ReplyTarget
@@ -186,7 +185,7 @@ def build_openai_router(
             session_key=caller.session_key,
             user_id=caller.user_id,
             text=text,
-            request_id=getattr(request.state, "request_id", None) or new_request_id(),
+            request_id=getattr(request.state, "request_id", None) or random_id(),
             received_at=clock.now(),
             principal=who,
             target=ReplyTarget(chat_id=who),  # per-chat limits apply to the key

@@ -7,13 +7,14 @@ unless a policy changed the text (then its JSON, changed in place, is serialised
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import AsyncIterator
+from functools import cached_property
 from typing import Any
 
 import orjson
 
 from aibot.channels.http_api.openai_errors import error_event, failure_status
+from aibot.channels.identity import random_id
 from aibot.core.errors import ModelUnavailable
 from aibot.core.messages import StreamDelta
 from aibot.core.pipeline import TurnContext
@@ -30,9 +31,13 @@ class GatewayAnswer:
     """A completion (or its chunks) for text the gateway produced rather than a model."""
 
     def __init__(self, model: str, now: float) -> None:
-        self.id = f"chatcmpl-{uuid.uuid4().hex}"
         self.created = int(now)
         self.model = model
+
+    @cached_property
+    def id(self) -> str:
+        """Made when first used: most answers are the provider's, with the provider's id."""
+        return f"chatcmpl-{random_id()}"
 
     def full(self, ctx: TurnContext) -> dict[str, Any]:
         return {

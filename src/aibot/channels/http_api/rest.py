@@ -11,7 +11,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 
 from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import SYSTEM_CLOCK, Clock
-from aibot.channels.http_api.edge import new_request_id
 from aibot.channels.http_bodies import (
     API_ERRORS,
     SESSION_PATTERN,
@@ -21,7 +20,7 @@ from aibot.channels.http_bodies import (
     error_response,
     message_too_long,
 )
-from aibot.channels.identity import api_caller
+from aibot.channels.identity import api_caller, random_id
 from aibot.channels.uploads import (
     MAX_ATTACHMENTS,
     AttachmentBody,
@@ -231,7 +230,7 @@ def build_rest_router(
             session_key=caller.session_key,
             user_id=caller.user_id,
             text=body.message,
-            request_id=getattr(request.state, "request_id", None) or new_request_id(),
+            request_id=getattr(request.state, "request_id", None) or random_id(),
             received_at=clock.now(),
             principal=who,
             target=ReplyTarget(
