@@ -93,7 +93,8 @@ class GatewayView(Protocol):
     async def resume_channel(self, name: str) -> int:
         """Returns how many pending messages were scheduled."""
 
-    def models(self) -> ModelsState: ...
+    def models(self, language: str = "en") -> ModelsState:
+        """The providers, fallbacks and canary; the problems in `language`."""
 
     def set_default_model(self, name: str) -> str | None:
         """Switches the default provider until the next restart; returns the previous one."""

@@ -80,7 +80,7 @@ class SettingsPages(ConsoleBase):
         )
 
     async def models(self, call: Call) -> Response:
-        state = self.gateway.models()
+        state = self.gateway.models(i18n.request_language())
         since = self.clock() - QUALITY_WINDOW
         counts = provider_counts(self.gateway.metrics.render().decode())
         quality = [

@@ -90,7 +90,7 @@ class ConsoleView:
     async def resume_channel(self, name: str) -> int:
         return await self._gateway.inbox.resume(name)
 
-    def models(self) -> ModelsState:
+    def models(self, language: str = "en") -> ModelsState:
         router = self._gateway.router
         return ModelsState(
             [
@@ -100,7 +100,7 @@ class ConsoleView:
                 for name, provider in router.providers.items()
             ],
             list(router.fallbacks),
-            self._gateway.problems(),
+            self._gateway.problems(language),
             self._gateway.policies.current.canary,
         )
 
