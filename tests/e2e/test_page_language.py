@@ -7,21 +7,8 @@ from typing import Any
 
 import pytest
 
-from aibot.i18n.extract import read_catalog
 from tests.support.browser import OpenPage
-
-READ_BY_PEOPLE = """() => [document.body.innerText,
-  ...[...document.querySelectorAll("[placeholder],[title],[aria-label]")].flatMap(
-    (e) => ["placeholder", "title", "aria-label"].map((a) => e.getAttribute(a) || ""))]"""
-
-
-def english_sentences() -> set[str]:
-    """The catalog's English that has a different Chinese: none of it may show in zh-CN."""
-    return {
-        m.id
-        for m in read_catalog("zh-CN")
-        if isinstance(m.id, str) and m.string and m.string != m.id and len(m.id) > 3
-    }
+from tests.support.page_words import catalog_english, read_words
 
 
 @pytest.mark.parametrize(
@@ -55,6 +42,5 @@ async def test_the_page_and_its_replies_follow_accept_language(
     assert (await answer.inner_text()).strip().startswith(help_heading)
 
     if locale == "zh-CN":
-        shown = "\n".join(await page.evaluate(READ_BY_PEOPLE))
-        left = sorted(s for s in english_sentences() if s in shown)
+        left = catalog_english(await read_words(page))
         assert not left, f"English left on the Chinese page: {left}"
