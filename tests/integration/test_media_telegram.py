@@ -104,3 +104,88 @@ async def test_duplicate_delivery_and_sigkill_before_download_answer_once(
     await asyncio.sleep(1.5)
     assert len(tg.sent_to(42)) == 2 and len(fake_llm.chat_requests()) == 2
     assert "second" in user_text(fake_llm)
+
+
+COLOURS = [(200, 30, 30), (30, 200, 30), (30, 30, 200)]
+
+
+def send_album(tg: FakeTelegram, chat_id: int, caption: str, group: str) -> list[dict[str, Any]]:
+    """Three pictures sent together: one update each, the same media_group_id, the caption on
+    the first, all queued before the gateway's next getUpdates."""
+    return [
+        tg.user_message(
+            chat_id,
+            caption if number == 0 else "",
+            media={**tg.files.photo(media_files.png(color=colour)), "media_group_id": group},
+        )
+        for number, colour in enumerate(COLOURS)
+    ]
+
+
+def with_window(tg: FakeTelegram, window: str) -> dict[str, Any]:
+    return {**config(tg), "media": {"album_window": window}}
+
+
+async def test_an_album_is_one_question_and_one_answer(
+    gateway_factory: GatewayFactory, tg: FakeTelegram, fake_llm: FakeOpenAI
+) -> None:
+    await gateway_factory(with_window(tg, "3s"))
+    updates = send_album(tg, 42, "Which one is red?", "13570000000000001")
+    assert len(await tg.wait_sent(1, chat_id=42, timeout=30)) == 1
+    assert len(fake_llm.chat_requests()) == 1
+    assert fake_llm.content_parts()[-1] == ["text", "image_url", "image_url", "image_url"]
+    assert "Which one is red?" in user_text(fake_llm)
+    assert len(tg.files.downloads) == 3
+    # Telegram delivers the album again, then the user says more: the album is not answered
+    # twice (a re-delivery would be held and answered before the next message).
+    for update in updates:
+        tg.push_update(update)
+    tg.user_message(42, "thanks")
+    sent = await tg.wait_sent(2, chat_id=42, timeout=30)
+    assert sent[-1]["text"] == "echo: thanks" and len(fake_llm.chat_requests()) == 2
+
+    # In a group, the album whose caption mentions the bot is read whole; another is not.
+    send_album(tg, -1001, "which one is green?", "13570000000000002")
+    send_album(tg, -1001, "@gw_test_bot which one is blue?", "13570000000000003")
+    assert len(await tg.wait_sent(1, chat_id=-1001, timeout=30)) == 1
+    assert fake_llm.content_parts()[-1] == ["text", "image_url", "image_url", "image_url"]
+    assert "which one is blue?" in user_text(fake_llm) and "green" not in user_text(fake_llm)
+    assert len(fake_llm.chat_requests()) == 3
+
+
+async def test_a_message_after_an_album_does_not_overtake_it(
+    gateway_factory: GatewayFactory, tg: FakeTelegram, fake_llm: FakeOpenAI
+) -> None:
+    """The window is long; the next message ends the album at once, and is answered after it."""
+    await gateway_factory(with_window(tg, "60s"))
+    send_album(tg, 42, "", "13570000000000004")
+    tg.user_message(42, "and the second one?")
+    sent = await tg.wait_sent(2, chat_id=42, timeout=30)
+    assert fake_llm.content_parts(0)[-1] == ["text", "image_url", "image_url", "image_url"]
+    # Pictures without words get the default question, in the sender's language only.
+    asked = fake_llm.chat_requests()[0]["messages"][-1]["content"][0]["text"]
+    assert asked.endswith("\n\nDescribe the picture, or answer what it asks.")
+    assert "请" not in asked
+    assert sent[-1]["text"].endswith("and the second one?")
+
+
+async def test_sigkill_while_an_album_is_held_loses_nothing_and_answers_once(
+    gateway_factory: GatewayFactory, tg: FakeTelegram, fake_llm: FakeOpenAI
+) -> None:
+    gw = await gateway_factory(with_window(tg, "60s"))
+    updates = send_album(tg, 42, "Compare them", "13570000000000005")
+    pending = "SELECT id FROM inbox WHERE status = 'pending'"
+    assert await wait_until(lambda: len(rows(gw, pending)) == 3, timeout=30)
+    await gw.kill()  # every piece committed, none answered: the album was being held
+    assert fake_llm.chat_requests() == [] and tg.sent_to(42) == []
+    gw.config["media"]["album_window"] = "1s"
+    await gw.start()
+    for update in updates:
+        tg.push_update(update)  # delivered again after the restart: dropped as duplicates
+    assert len(await tg.wait_sent(1, chat_id=42, timeout=30)) == 1
+    assert fake_llm.content_parts()[-1] == ["text", "image_url", "image_url", "image_url"]
+    assert "Compare them" in user_text(fake_llm)
+    tg.user_message(42, "thanks")
+    sent = await tg.wait_sent(2, chat_id=42, timeout=30)
+    assert sent[-1]["text"] == "echo: thanks" and len(fake_llm.chat_requests()) == 2
+    assert rows(gw, pending) == []

@@ -12,7 +12,7 @@ from aibot.channels.feishu.inbound import FeishuReply
 from aibot.channels.telegram.inbound import TelegramReply
 from aibot.channels.webhook.inbound import WebhookReply
 from aibot.channels.wecom.inbound import WecomReply
-from aibot.core.inbox import inbound_from_row
+from aibot.core.batches import inbound_from_row
 from aibot.core.messages import ReplyTarget
 from aibot.store.repository import Repository
 from aibot.store.schema import inbox, outbox

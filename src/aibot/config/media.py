@@ -38,13 +38,21 @@ class MediaConfig(Section):
         description="Most tokens of text taken from one file (and never more than half of "
         "session.max_context_tokens); a longer file is cut, with a note saying so.",
     )
+    album_window: float = Field(
+        1.5,
+        gt=0,
+        le=60,
+        description="Seconds an album (pictures sent together, e.g. Telegram's media_group_id) "
+        "is held after its newest picture before all of it is answered as one message "
+        "(e.g. 1.5s).",
+    )
     image_prompt: str | None = Field(
         None,
         description="The question sent with a picture that came without text "
         "(default: describe it, or answer what it asks).",
     )
 
-    @field_validator("download_timeout", mode="before")
+    @field_validator("download_timeout", "album_window", mode="before")
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)

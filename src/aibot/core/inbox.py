@@ -18,6 +18,7 @@ from typing import Protocol
 import structlog
 
 from aibot.core.approvals import Approvals
+from aibot.core.batches import BATCH_READ, BatchHolds, inbound_from_row, merged, pieces_of
 from aibot.core.directory import ChannelDirectory
 from aibot.core.errors import QueueFull, StaleWrite
 from aibot.core.message_size import clip
@@ -38,6 +39,8 @@ class InboxStore(OutboxRows, Protocol):
         self, limit: int, exclude_ids: set[int], exclude_channels: frozenset[str] = ...
     ) -> list[InboxRow]: ...
 
+    async def pending_for_session(self, session_key: str, limit: int) -> list[InboxRow]: ...
+
     async def inbox_backlog(self) -> tuple[int, float | None]: ...
 
     def accept_inbox(
@@ -53,28 +56,12 @@ class InboxStore(OutboxRows, Protocol):
         principal: str | None = None,
         request_id: str | None = None,
         attachments: tuple[Attachment, ...] = (),
+        batch: str | None = None,
     ) -> WriteOp: ...
 
     def finish_inbox(
         self, inbox_id: int, status: str, now: float, error: str | None = None
     ) -> WriteOp: ...
-
-
-def inbound_from_row(row: InboxRow) -> Inbound:
-    """A stored message as it was accepted, with its principal and request id."""
-    return Inbound(
-        channel=row.channel,
-        session_key=row.session_key,
-        user_id=row.user_id,
-        text=row.text,
-        request_id=row.request_id or f"inbox-{row.id}",
-        received_at=row.received_at,
-        message_id=row.message_id,
-        target=row.target,
-        principal=row.principal,
-        inbox_id=row.id,
-        attachments=row.attachments,
-    )
 
 
 class Inbox:
@@ -84,6 +71,9 @@ class Inbox:
     A channel named in `paused` still has its messages accepted (committed, deduplicated, so
     the platform gets its acknowledgement) but they stay pending until `resume`. With several
     replicas, `SharedInbox` keeps the set in Redis so that every replica obeys it.
+
+    The pieces of a batch (an album) are held for `batch_window` seconds after the newest one
+    and answered together (core/batches.py).
     """
 
     def __init__(
@@ -98,6 +88,7 @@ class Inbox:
         rescan_interval: float = 5.0,
         channels: ChannelDirectory | None = None,
         approvals: Approvals | None = None,
+        batch_window: float = 1.5,
     ) -> None:
         self._store = store
         self._approvals = approvals
@@ -113,6 +104,7 @@ class Inbox:
         self._recently_done: deque[int] = deque(maxlen=10_000)
         self._task: asyncio.Task[None] | None = None
         self.paused: set[str] = set()
+        self._batches = BatchHolds(batch_window, clock, self._release)
 
     @property
     def approvals(self) -> Approvals | None:
@@ -156,6 +148,7 @@ class Inbox:
                 principal=inbound.principal,
                 request_id=inbound.request_id,
                 attachments=inbound.attachments,
+                batch=inbound.batch,
             )
         )
         if inbox_id is None:
@@ -176,6 +169,12 @@ class Inbox:
         assert inbound.inbox_id is not None
         if inbound.inbox_id in self._in_flight or inbound.channel in self.paused:
             return  # stays pending in the store until the rescan after `resume`
+        if inbound.batch is not None:
+            self._batches.hold(
+                inbound.session_key, inbound.batch, inbound.channel, inbound.received_at
+            )
+            return
+        self._batches.flush(inbound.session_key)
         try:
             future = self._service.dispatcher.submit(
                 inbound.session_key, lambda: self._process(inbound)
@@ -185,9 +184,34 @@ class Inbox:
         self._in_flight.add(inbound.inbox_id)
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
+    def _release(self, session_key: str, batch: str, channel: str) -> None:
+        """A held batch is due: its pieces are answered together, in the session's lane."""
+        if channel in self.paused:
+            return  # its rows stay pending until the rescan after `resume`
+        try:
+            future = self._service.dispatcher.submit(
+                session_key, lambda: self._answer_batch(session_key, batch)
+            )
+        except QueueFull:
+            return  # stays pending in the store; the rescan holds it again
+        future.add_done_callback(lambda f: f.cancelled() or f.exception())
+
+    async def _answer_batch(self, session_key: str, batch: str) -> None:
+        rows = await self._store.pending_for_session(session_key, BATCH_READ)
+        done = set(self._recently_done)
+        pieces = [
+            row
+            for row in pieces_of(rows, batch)
+            if row.id not in self._in_flight and row.id not in done
+        ]
+        if pieces:
+            self._in_flight.update(row.id for row in pieces)
+            await self._process(merged(pieces))
+
     async def _process(self, inbound: Inbound) -> None:
         inbox_id = inbound.inbox_id
         assert inbox_id is not None
+        rows = (inbox_id, *inbound.joined)
         try:
             async with self._channels.presence(inbound) as on_delta:
                 # The draft shows the tool status too; the delivered answer replaces the draft.
@@ -203,7 +227,10 @@ class Inbox:
             now = self._clock()
             try:
                 await self._writer.submit(
-                    self._store.finish_inbox(inbox_id, "failed", now, error=repr(exc)[:500]),
+                    *(
+                        self._store.finish_inbox(row, "failed", now, error=repr(exc)[:500])
+                        for row in rows
+                    ),
                     self._store.enqueue_outbox(
                         inbox_id,
                         inbound.channel,
@@ -219,8 +246,8 @@ class Inbox:
                 log.exception("could not record the failure", inbox_id=inbox_id)
                 return
         finally:
-            self._in_flight.discard(inbox_id)
-        self._recently_done.append(inbox_id)
+            self._in_flight.difference_update(rows)
+        self._recently_done.extend(rows)
         self._on_reply()
 
     def _completion(self, ctx: TurnContext) -> list[WriteOp]:
@@ -233,7 +260,8 @@ class Inbox:
             status, error = "failed", ctx.error
         else:
             text, status, error = ctx.reply or "", "done", None
-        ops = [self._store.finish_inbox(inbound.inbox_id, status, now, error)]
+        rows = (inbound.inbox_id, *inbound.joined)
+        ops = [self._store.finish_inbox(row, status, now, error) for row in rows]
         target = inbound.target
         if ctx.provider is not None and ctx.keep_turn and not ctx.is_command:
             target = target.answering(inbound.request_id)  # channels offer 👍/👎 on it
@@ -266,6 +294,7 @@ class Inbox:
         self._task = asyncio.create_task(self._rescan_loop(), name="inbox-rescan")
 
     async def stop(self) -> None:
+        self._batches.close()  # held batches stay pending in the store for the next start
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):

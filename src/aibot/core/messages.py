@@ -141,6 +141,10 @@ class Inbound:
     wire: dict[str, Any] | None = None
     tool_scope: tuple[str, ...] = ()  # gateway tools an API caller's key allows (see /v1)
     attachments: tuple[Attachment, ...] = ()  # pictures, voice, files (fetched when handled)
+    # Pieces of one message the platform delivers apart (a Telegram album's media_group_id):
+    # the inbox answers the pieces of a batch together (core/batches.py).
+    batch: str | None = None
+    joined: tuple[int, ...] = ()  # the other inbox rows of the batch this message answers
 
     # Policies (access lists, per-chat limits, routes) look at where a message came from.
     # Channels say so in `target`, which the inbox stores, so a redone message keeps it.
@@ -318,6 +322,7 @@ class InboxRow:
     principal: str | None = None  # who sent it (an API key's name, a platform user)
     request_id: str | None = None  # the id its logs and answer carry
     attachments: tuple[Attachment, ...] = ()
+    batch: str | None = None  # see `Inbound.batch`
 
 
 @dataclass(slots=True)

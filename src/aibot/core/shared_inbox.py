@@ -12,39 +12,39 @@ Why Redis locks and not `SELECT … FOR UPDATE SKIP LOCKED`: a row lock lives in
 and a session is held for the whole model call (seconds to minutes), which would pin one
 PostgreSQL connection per conversation in flight. The lock's lapse is made safe by fencing:
 the inbox row must still be pending when the answer commits (see `Repository(fenced=True)`).
+
+A batch (an album) is answered when the drain finds it complete (`batches.complete`): until
+then the drain stops before it, so nothing of the session overtakes it, and this replica holds
+it for the rest of its window.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any
 
 import structlog
 
+from aibot.core.batches import complete, inbound_from_row, merged, pieces_of
 from aibot.core.coordination import SessionLocks, SharedFlags
 from aibot.core.errors import CoordinationUnavailable, QueueFull
-from aibot.core.inbox import Inbox, InboxStore, inbound_from_row
-from aibot.core.messages import Inbound, InboxRow
+from aibot.core.inbox import Inbox, InboxStore
+from aibot.core.messages import Inbound
 
 log = structlog.get_logger("aibot.inbox")
 
 DRAIN_BATCH = 50
 
 
-class SessionInboxStore(InboxStore, Protocol):
-    async def pending_for_session(self, session_key: str, limit: int) -> list[InboxRow]: ...
-
-
 class SharedInbox(Inbox):
     def __init__(
         self,
-        store: SessionInboxStore,
+        store: InboxStore,
         *args: Any,
         locks: SessionLocks,
         flags: SharedFlags,
         **kwargs: Any,
     ) -> None:
         super().__init__(store, *args, **kwargs)
-        self._sessions = store
         self._locks = locks
         self._flags = flags
         # Sessions with a drain queued and not yet started, and whether it may wait for the
@@ -60,7 +60,15 @@ class SharedInbox(Inbox):
         return await super().resume(channel)
 
     def _schedule(self, inbound: Inbound) -> None:
+        if inbound.batch is not None:
+            self._batches.hold(
+                inbound.session_key, inbound.batch, inbound.channel, inbound.received_at
+            )
+            return
         self._schedule_session(inbound.session_key, inbound.channel, wait=True)
+
+    def _release(self, session_key: str, batch: str, channel: str) -> None:
+        self._schedule_session(session_key, channel, wait=True)
 
     def _schedule_session(self, session_key: str, channel: str, *, wait: bool) -> None:
         if channel in self.paused:
@@ -90,11 +98,23 @@ class SharedInbox(Inbox):
 
     async def _answer_pending(self, session_key: str) -> None:
         while True:
-            rows = await self._sessions.pending_for_session(session_key, DRAIN_BATCH)
+            rows = await self._store.pending_for_session(session_key, DRAIN_BATCH)
+            answered: set[int] = set()
             for row in rows:
+                if row.id in answered:
+                    continue
                 if row.channel in self.paused:
                     return
-                await self._process(inbound_from_row(row))
+                if row.batch is None:
+                    await self._process(inbound_from_row(row))
+                    continue
+                if not complete(rows, row.batch, self._batches.window, self._clock()):
+                    newest = max(piece.received_at for piece in pieces_of(rows, row.batch))
+                    self._batches.hold(session_key, row.batch, row.channel, newest)
+                    return  # the rest of the session waits for the batch
+                pieces = pieces_of(rows, row.batch)
+                answered.update(piece.id for piece in pieces)
+                await self._process(merged(pieces))
             if len(rows) < DRAIN_BATCH:
                 return
 

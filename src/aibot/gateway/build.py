@@ -215,29 +215,19 @@ class Gateway:
             peers=coordinator.membership if coordinator else None,
             mask=self.masker.mask_configured,
         )
+        queues = (self.repository, self.writer, self.service, self.metrics, self.outbox.notify)
+        window = config.media.album_window  # an album's pictures are answered as one message
         self.inbox = (
-            Inbox(
-                self.repository,
-                self.writer,
-                self.service,
-                self.metrics,
-                self.outbox.notify,
-                clock,
-                channels=self.directory,
-                approvals=approvals,
-            )
+            Inbox(*queues, clock, channels=self.directory, approvals=approvals, batch_window=window)
             if coordinator is None
             else SharedInbox(
-                self.repository,
-                self.writer,
-                self.service,
-                self.metrics,
-                self.outbox.notify,
+                *queues,
                 clock,
                 locks=coordinator.locks,
                 flags=coordinator.flags,
                 channels=self.directory,
                 approvals=approvals,
+                batch_window=window,
             )
         )
         events = PlatformEvents(

@@ -25,6 +25,7 @@ from aibot.core.media import MediaRefused
 from aibot.core.media_replies import refusal_text
 from aibot.core.pipeline import Middleware, Next, TurnContext
 from aibot.core.sessions import WriteOp
+from aibot.i18n import N_, translate
 from aibot.media.blobs import LocalBlobStore
 from aibot.media.intake import Intake, Resolved
 from aibot.ops.metrics import Metrics
@@ -34,9 +35,8 @@ log = structlog.get_logger("aibot.media")
 DAY = 86400.0
 IMAGE_MARK = "[图片 / image: "  # in a stored user turn: its pictures are looked up again
 CUT_NOTE = "\n[… 文件较长，以上为开头部分 / the file is longer: only its beginning is shown]"
-DEFAULT_IMAGE_PROMPT = (
-    "请描述这张图片；如果图片里有问题，请回答。(Describe the picture, or answer what it asks.)"
-)
+# The question sent with pictures that came without words, in the user's language.
+DEFAULT_IMAGE_PROMPT = N_("Describe the picture, or answer what it asks.")
 
 
 class MediaLedger(Protocol):
@@ -167,7 +167,7 @@ class MediaStage(Middleware):
         transcript = " ".join(spoken).strip()
         question = "\n".join(part for part in (caption, transcript) if part)
         if not question and ctx.media_parts:
-            question = self._config.image_prompt or DEFAULT_IMAGE_PROMPT
+            question = self._config.image_prompt or translate(ctx.language, DEFAULT_IMAGE_PROMPT)
         inbound.text = "\n\n".join([*blocks, question]) if blocks else question
         return transcript
 

@@ -132,6 +132,7 @@ class QueueRows:
         principal: str | None = None,
         request_id: str | None = None,
         attachments: tuple[Attachment, ...] = (),
+        batch: str | None = None,
     ) -> Write:
         """Yields the new row id, or None when (channel, message_id) was already accepted.
         Attachments are stored as the platform's ids, before anything is downloaded."""
@@ -144,7 +145,11 @@ class QueueRows:
                 "user_id": user_id,
                 "text": self._cipher.seal(text),
                 "target": dump_target(
-                    target, principal=principal, request_id=request_id, attachments=attachments
+                    target,
+                    principal=principal,
+                    request_id=request_id,
+                    attachments=attachments,
+                    batch=batch,
                 ),
                 "status": "pending",
                 "attempts": 0,

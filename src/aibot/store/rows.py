@@ -2,9 +2,10 @@
 
 The target is stored as one flat JSON object (`ReplyTarget.to_json`), the shape stored rows
 have always had, so databases written before `ReplyTarget` existed load without a migration.
-Inbox rows also keep who sent the message, its request id and its attachments (platform ids,
-never bytes) there, under `_principal`, `_request_id` and `_attachments`, so a message redone
-after a restart keeps them; nothing outside the store reads these keys.
+Inbox rows also keep who sent the message, its request id, its attachments (platform ids,
+never bytes) and the batch it is a piece of there, under `_principal`, `_request_id`,
+`_attachments` and `_batch`, so a message redone after a restart keeps them; nothing outside
+the store reads these keys.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from aibot.core.messages import (
 )
 
 _PRINCIPAL, _REQUEST_ID, _ATTACHMENTS = "_principal", "_request_id", "_attachments"
+_BATCH = "_batch"
 
 
 def dump_target(
@@ -32,6 +34,7 @@ def dump_target(
     principal: str | None = None,
     request_id: str | None = None,
     attachments: tuple[Attachment, ...] = (),
+    batch: str | None = None,
 ) -> str:
     data: dict[str, Any] = target.to_json()
     if principal is not None:
@@ -40,6 +43,8 @@ def dump_target(
         data[_REQUEST_ID] = request_id
     if attachments:
         data[_ATTACHMENTS] = [a.to_json() for a in attachments]
+    if batch is not None:
+        data[_BATCH] = batch
     return orjson.dumps(data).decode()
 
 
@@ -64,6 +69,7 @@ def inbox_row(r: Row[Any], *, text: str | None = None) -> InboxRow:
     data = _load(r.target)
     principal, request_id = data.pop(_PRINCIPAL, None), data.pop(_REQUEST_ID, None)
     attachments = _attachments(data.pop(_ATTACHMENTS, None))
+    batch = data.pop(_BATCH, None)
     return InboxRow(
         r.id,
         r.channel,
@@ -77,6 +83,7 @@ def inbox_row(r: Row[Any], *, text: str | None = None) -> InboxRow:
         principal if isinstance(principal, str) else None,
         str(request_id) if request_id is not None else None,
         attachments,
+        batch if isinstance(batch, str) else None,
     )
 
 

@@ -2,12 +2,18 @@
 
 Groups follow `group_trigger`: by default only a mention of the bot, a reply to the bot or a
 `/command@bot` reaches the model, with the mention removed from the prompt.
+
+An album (pictures sent together) comes as one update per picture with the same
+`media_group_id`, the caption on one of them: each becomes a message of the batch named by that
+id, which the inbox answers as one (core/batches.py). In a group, the pictures of an album whose
+caption addressed the bot are addressed too.
 """
 
 from __future__ import annotations
 
 import time
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -19,6 +25,7 @@ from aibot.i18n import locale_hint
 
 CHANNEL = "telegram"
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]  # what `read` understands
+ALBUMS_REMEMBERED = 1000  # albums addressed to the bot in groups, newest kept
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +103,7 @@ class UpdateReader:
         self._mention = f"@{bot_username}".lower()
         self._allowed_users = {u.lower().lstrip("@") for u in config.allowed_users}
         self._allowed_chats = set(config.allowed_chats)
+        self._albums: OrderedDict[str, None] = OrderedDict()  # addressed in groups
 
     def read(self, update: dict[str, Any]) -> Inbound | Notice | ButtonPress | PlatformEvent | None:
         query = update.get("callback_query")
@@ -133,7 +141,9 @@ class UpdateReader:
         group = chat.get("type") in ("group", "supergroup")
         attachments = attachments_of(message)
         text, entities = _said(message, attachments)
-        if group and not self._addressed(message, text, entities):
+        album = message.get("media_group_id") if attachments else None
+        album = album if isinstance(album, str) else None
+        if group and not self._album_addressed(album, self._addressed(message, text, entities)):
             return None
         thread = message.get("message_thread_id") if message.get("is_topic_message") else None
         if text is None:
@@ -141,7 +151,20 @@ class UpdateReader:
         prompt = self._strip_mention(text, entities) if group else text
         if not prompt.strip() and not attachments:
             return None
-        return self._inbound(update, message, sender, prompt.strip(), thread, attachments)
+        inbound = self._inbound(update, message, sender, prompt.strip(), thread, attachments)
+        inbound.batch = album
+        return inbound
+
+    def _album_addressed(self, album: str | None, addressed: bool) -> bool:
+        """Whether a group message is for the bot: addressed itself, or a picture of an album
+        whose caption was (the caption comes with one of its pictures, the first in practice)."""
+        if album is None:
+            return addressed
+        if addressed:
+            self._albums[album] = None
+            while len(self._albums) > ALBUMS_REMEMBERED:
+                self._albums.popitem(last=False)
+        return album in self._albums
 
     def _inbound(
         self,

@@ -1,0 +1,90 @@
+"""Albums: the pictures a person sent together, delivered as one update each, become pieces of
+one batch; the inbox holds a batch until it is whole and answers its pieces as one message."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from aibot.channels.telegram.inbound import UpdateReader
+from aibot.config import TelegramChannelConfig
+from aibot.core.batches import BatchHolds, complete, merged
+from aibot.core.messages import Attachment, Inbound, InboxRow, ReplyTarget
+from aibot.store.rows import _load, dump_target
+
+
+def piece(caption: str | None, *, group: str = "g1", in_group: bool = False) -> dict[str, Any]:
+    chat = {"id": -5, "type": "supergroup"} if in_group else {"id": 42, "type": "private"}
+    message: dict[str, Any] = {
+        "message_id": 9,
+        "chat": chat,
+        "from": {"id": 7, "is_bot": False},
+        "photo": [{"file_id": f"f-{caption}", "width": 10, "height": 10}],
+        "media_group_id": group,
+    }
+    if caption is not None:
+        message["caption"] = caption
+    return {"update_id": 1, "message": message}
+
+
+def test_album_pictures_are_pieces_of_one_batch() -> None:
+    reader = UpdateReader(TelegramChannelConfig(bot_token="t"), 1, "gw_bot")
+    first, second = reader.read(piece("which?")), reader.read(piece(None))
+    assert isinstance(first, Inbound) and isinstance(second, Inbound)
+    assert first.batch == second.batch == "g1" and second.text == ""
+    plain = reader.read({"update_id": 2, "message": {**piece("x")["message"], "photo": []}})
+    assert not isinstance(plain, Inbound)  # a media_group_id alone is no piece
+
+
+def test_in_a_group_an_album_addressed_by_its_caption_is_read_whole() -> None:
+    reader = UpdateReader(TelegramChannelConfig(bot_token="t"), 1, "gw_bot")
+    mention = [{"type": "mention", "offset": 0, "length": 7}]
+    addressed = piece("@gw_bot look", group="a", in_group=True)
+    addressed["message"]["caption_entities"] = mention
+    assert isinstance(reader.read(addressed), Inbound)
+    assert isinstance(reader.read(piece(None, group="a", in_group=True)), Inbound)
+    assert reader.read(piece("look", group="b", in_group=True)) is None
+    assert reader.read(piece(None, group="b", in_group=True)) is None
+
+
+def row(number: int, text: str, received: float, batch: str | None = "g") -> InboxRow:
+    attachment = Attachment("image", {"file_id": f"f{number}"})
+    target = ReplyTarget(42, "private")
+    return InboxRow(
+        number, "telegram", f"m{number}", "s", "7", text, target, received, 0, None, None,
+        (attachment,), batch,
+    )  # fmt: skip
+
+
+def test_merged_pieces_keep_the_first_ids_every_picture_and_the_caption() -> None:
+    inbound = merged([row(3, "", 10.0), row(1, "caption", 10.0), row(2, "", 10.0)])
+    assert (inbound.inbox_id, inbound.joined, inbound.text) == (1, (2, 3), "caption")
+    assert [a.ref["file_id"] for a in inbound.attachments] == ["f1", "f2", "f3"]
+    stored = _load(dump_target(ReplyTarget(42, "private"), batch="g"))
+    assert stored["_batch"] == "g"
+
+
+def test_a_batch_is_complete_when_quiet_or_followed() -> None:
+    pieces = [row(1, "", 10.0), row(2, "", 11.0)]
+    assert not complete(pieces, "g", 2.0, 12.5)
+    assert complete(pieces, "g", 2.0, 13.0)
+    assert complete([*pieces, row(3, "next", 11.5, batch=None)], "g", 2.0, 11.5)
+
+
+async def test_holds_release_when_due_or_flushed_and_only_once() -> None:
+    now = 100.0
+    released: list[tuple[str, str, str]] = []
+    holds = BatchHolds(5.0, lambda: now, lambda *key: released.append(key))
+    holds.hold("s", "late", "telegram", received_at=90.0)  # due already (after a restart)
+    holds.hold("s", "fresh", "telegram", received_at=100.0)
+    holds.hold("s", "fresh", "telegram", received_at=99.0)  # an older piece: no change
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+    assert released == [("s", "late", "telegram")]
+    holds.flush("s")
+    holds.flush("s")
+    assert released == [("s", "late", "telegram"), ("s", "fresh", "telegram")]
+    holds.hold("t", "other", "telegram", received_at=100.0)
+    holds.close()
+    await asyncio.sleep(0)
+    assert len(released) == 2
