@@ -1,5 +1,6 @@
 """The parts of scale-out mode one at a time: fenced commits, revalidated memory, Redis locks,
-membership and leases (the whole of it runs in tests/integration/test_replicas.py)."""
+membership, leases, shared tool questions (the whole of it runs in
+tests/integration/test_replicas.py)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from aibot.core.errors import StaleWrite
 from aibot.core.messages import ReplyTarget, TurnRecord
 from aibot.core.sessions import SessionMemory
 from aibot.ops.metrics import Metrics
+from aibot.replicas.approvals import RedisApprovals
 from aibot.replicas.coordinator import Coordinator
 from aibot.replicas.doctor import replicas_check
 from aibot.replicas.locks import RedisSessionLocks
@@ -202,3 +204,20 @@ async def test_receiver_lease_fails_over_and_survives_a_redis_restart() -> None:
         await b.stop()
         for client in clients:
             await client.aclose()
+
+
+async def test_a_shared_question_is_settled_once_by_its_user(client: redis.Redis) -> None:
+    board = RedisApprovals(client)
+    await board.open("s1", "tok1", "ann", "feishu", "🔐 run calculator?", 60)
+    assert await board.settle(channel="feishu", user_id="bob", approve=True, token="tok1") is None
+    assert await board.settle(channel="wecom", user_id="ann", approve=True, token="tok1") is None
+    assert await board.decision("tok1") is None
+    settled = await board.settle(channel="feishu", user_id="ann", approve=False, token="tok1")
+    assert settled == "🔐 run calculator?"
+    again = await board.settle(channel="feishu", user_id="ann", approve=True, session_key="s1")
+    assert again is None  # the first answer counts
+    assert await board.decision("tok1") is False
+    await board.close("s1", "tok1")
+    assert await board.decision("tok1") is None
+    late = await board.settle(channel="feishu", user_id="ann", approve=True, session_key="s1")
+    assert late is None

@@ -31,3 +31,29 @@ class SharedFlags(Protocol):
     async def set_paused(self, channel: str, paused: bool) -> None: ...
 
     async def paused(self) -> set[str]: ...
+
+
+class ApprovalBoard(Protocol):
+    """Tool questions every replica can answer (`core/approvals.py`): the asking replica opens
+    one and polls for its decision; any replica that gets the answer settles it, once."""
+
+    async def open(
+        self, session_key: str, token: str, user_id: str, channel: str, question: str, ttl: float
+    ) -> None: ...
+
+    async def settle(
+        self,
+        *,
+        channel: str,
+        user_id: str,
+        approve: bool,
+        session_key: str | None = None,
+        token: str | None = None,
+    ) -> str | None:
+        """Decides the open question of `session_key` (a typed answer) or with `token` (a
+        button) when `user_id` on `channel` was asked; returns its text, None if it settled
+        nothing (none open, another user's, already decided)."""
+
+    async def decision(self, token: str) -> bool | None: ...
+
+    async def close(self, session_key: str, token: str) -> None: ...

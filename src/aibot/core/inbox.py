@@ -158,7 +158,7 @@ class Inbox:
             )
             return False
         inbound.inbox_id = inbox_id
-        if self._approvals is not None and self._approvals.answer(inbound):
+        if self._approvals is not None and await self._approvals.answer(inbound):
             # An answer to a tool's question: the turn that asked goes on; nothing to reply.
             await self._writer.submit(self._store.finish_inbox(inbox_id, "done", self._clock()))
             return True

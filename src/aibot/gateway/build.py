@@ -166,6 +166,7 @@ class Gateway:
             writer=self.writer,
             clock=clock,
             on_reply=lambda: self.outbox.notify(),
+            board=coordinator.approvals if coordinator else None,
         )
         self.scheduler, reminders = build_schedules(
             config,

@@ -8,6 +8,7 @@ from collections.abc import Callable
 from aibot.config import Config
 from aibot.core.approvals import Approvals
 from aibot.core.commands import Command
+from aibot.core.coordination import ApprovalBoard
 from aibot.core.messages import TurnRecord
 from aibot.core.pipeline import TurnContext
 from aibot.core.tool_loop import LoopLimits, ToolLoop
@@ -56,6 +57,7 @@ def build_tools(
     writer: GroupCommitWriter,
     clock: Callable[[], float],
     on_reply: Callable[[], None],
+    board: ApprovalBoard | None = None,
 ) -> tuple[ToolSupport, ToolRegistry, Approvals]:
     sources: list[ToolSource] = [
         Builtins(
@@ -83,7 +85,9 @@ def build_tools(
         """The arguments are shown with secrets and personal data masked, as in the audit."""
         return ask(language, tool, str(masker.mask(arguments, pii=True)))
 
-    approvals = Approvals(repository, writer, on_reply, clock, question, timeout=timeout)
+    approvals = Approvals(
+        repository, writer, on_reply, clock, question, timeout=timeout, board=board
+    )
     loop = ToolLoop(
         registry,
         LoopLimits(config.tools.max_rounds, config.tools.budget),

@@ -20,6 +20,7 @@ from redis.exceptions import RedisError
 
 from aibot.channels.base import Channel
 from aibot.ops.metrics import Metrics
+from aibot.replicas.approvals import RedisApprovals
 from aibot.replicas.flags import RedisFlags
 from aibot.replicas.locks import RedisSessionLocks
 from aibot.replicas.membership import Membership
@@ -42,6 +43,7 @@ class Coordinator:
         self.membership = Membership(client, self.me, ttl)
         self.locks = RedisSessionLocks(client, self.me, ttl)
         self.flags = RedisFlags(client)
+        self.approvals = RedisApprovals(client)
         self._interval = ttl / 3
         self._exclusive: list[Channel] = []
         self._leading: set[str] = set()

@@ -73,9 +73,12 @@ def is_approval(value: object) -> bool:
     return isinstance(value, dict) and isinstance(value.get(VALUE_KEY), str)
 
 
-def answer_press(approvals: Approvals | None, user: str, value: dict[str, Any]) -> dict[str, Any]:
+async def answer_press(
+    approvals: Approvals | None, user: str, value: dict[str, Any]
+) -> dict[str, Any]:
     """What Feishu shows for the press of `user` (an open_id) on a button carrying `value`."""
-    decided = None if approvals is None else approvals.press(CHANNEL, user, str(value[VALUE_KEY]))
+    data = str(value[VALUE_KEY])
+    decided = None if approvals is None else await approvals.press(CHANNEL, user, data)
     answer: dict[str, Any] = {"toast": _toast(decided)}
     if decided is not None:
         answer["card"] = {"type": "raw", "data": settled_card(decided.question, decided.approved)}

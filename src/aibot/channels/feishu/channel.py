@@ -144,7 +144,7 @@ class FeishuChannel:
         value = action.get("value") if isinstance(action, dict) else None
         user = operator.get("open_id") if isinstance(operator, dict) else None
         if is_approval(value) and isinstance(value, dict):
-            return answer_press(self._inbox.approvals, str(user or ""), value)
+            return await answer_press(self._inbox.approvals, str(user or ""), value)
         parsed = parse_button(str(value.get("rate", ""))) if isinstance(value, dict) else None
         rated = (
             parsed is not None

@@ -54,7 +54,9 @@ def approval_buttons(target: ReplyTarget) -> dict[str, Any] | None:
 
 async def answer_press(api: TelegramApi, approvals: Approvals | None, press: ButtonPress) -> None:
     """Settles the question when the press is its user's; always answers the query."""
-    decided = None if approvals is None else approvals.press(CHANNEL, press.user_id, press.data)
+    decided = (
+        None if approvals is None else await approvals.press(CHANNEL, press.user_id, press.data)
+    )
     toast = NOT_WAITING if decided is None else APPROVED if decided.approved else DENIED
     with contextlib.suppress(PlatformError):  # a query answered late only loses the toast
         await api.call(

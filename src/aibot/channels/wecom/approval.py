@@ -48,10 +48,12 @@ def question_card(user: str, agent_id: int, token: str, locale: str | None) -> d
     }
 
 
-def settle(approvals: Approvals | None, press: CardPress, agent_id: int) -> dict[str, Any] | None:
+async def settle(
+    approvals: Approvals | None, press: CardPress, agent_id: int
+) -> dict[str, Any] | None:
     """Settles the question when the press is its member's; returns the body that replaces
     the card's buttons with the outcome (None when WeCom gave no code to update with)."""
-    decided = None if approvals is None else approvals.press(CHANNEL, press.user, press.key)
+    decided = None if approvals is None else await approvals.press(CHANNEL, press.user, press.key)
     if not press.response_code:
         return None
     outcome = CHOSEN[None if decided is None else decided.approved]

@@ -116,7 +116,7 @@ class WecomChannel:
         elif isinstance(item, PlatformEvent):
             await self._events.handle(item)
         elif isinstance(item, CardPress):
-            update = settle(self._inbox.approvals, item, self._config.agent_id)
+            update = await settle(self._inbox.approvals, item, self._config.agent_id)
             if update is not None:
                 self._spawn(self._update_card(update))
         elif (
