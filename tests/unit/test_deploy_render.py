@@ -27,6 +27,7 @@ from aibot.config import Config, load_config
 from aibot.deploy.options import STOP_TIMEOUT, DeployOptions
 from aibot.deploy.render import REPO_DIRS, render, render_nginx, render_systemd
 from aibot.gateway.build import SHUTDOWN_GRACE
+from aibot.gateway.media import upload_limit
 from tests.support.cli import AI_BOT, COLUMNS
 from tests.support.deploy_tools import REPO, find_tool, require_tool
 
@@ -210,6 +211,21 @@ def test_http_site_passes_nginx_t_and_proxies_websockets(tmp_path: Path) -> None
     assert "proxy_read_timeout 1h;" in ws and "proxy_set_header Host $host;" in ws
     assert "proxy_buffering off;" in site  # streamed answers
     assert re.search(r"location = /metrics \{\s+deny all;", site)
+
+
+def test_the_site_lets_uploads_of_media_max_bytes_through(tmp_path: Path) -> None:
+    """nginx takes what the gateway takes on its upload paths: a file of `media.max_bytes` in
+    its multipart form (the gateway itself keeps `server.max_body_bytes` for other bodies)."""
+    config = Config.model_validate({"media": {"max_bytes": 30 * 1024 * 1024}})
+    options = DeployOptions.from_config(config, {})
+    site = render_nginx(options)["ai-bot.conf"]
+    result = nginx_test(tmp_path, site)
+    assert result.returncode == 0, result.stderr
+    limit = upload_limit(config)
+    assert limit > 30 * 1024 * 1024 and f"client_max_body_size {limit};" in site
+    assert f'proxy-body-size: "{limit}"' in render("k8s", options)["ingress.yaml"]
+    default = render_nginx(DeployOptions())["ai-bot.conf"]
+    assert f"client_max_body_size {upload_limit(Config())};" in default
 
 
 def test_tls_site_passes_nginx_t_and_redirects_http(tmp_path: Path) -> None:

@@ -31,7 +31,7 @@ from aibot.config.loading import (
     load_config,
     resolve_config_path,
 )
-from aibot.config.media import MediaConfig, SpeechConfig
+from aibot.config.media import MediaConfig, SpeechConfig, upload_body_bytes
 from aibot.config.models import CanaryConfig, ModelsConfig, ProviderConfig
 from aibot.config.policy import (
     AccessConfig,
@@ -103,5 +103,6 @@ __all__ = [
     "parse_duration",
     "parse_rate",
     "resolve_config_path",
+    "upload_body_bytes",
     "url_password",
 ]

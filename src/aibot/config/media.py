@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator
 from aibot.config.base import Section, parse_duration
 
 MB = 1024 * 1024
+UPLOAD_FRAMING = 65_536  # a multipart upload's part headers and boundaries around its file
 
 
 class MediaConfig(Section):
@@ -56,6 +57,13 @@ class MediaConfig(Section):
     @classmethod
     def _duration(cls, value: Any) -> float:
         return parse_duration(value)
+
+
+def upload_body_bytes(server_max_body_bytes: int, media: MediaConfig) -> int:
+    """The largest request body the gateway reads on the paths that take uploads (REST and the
+    web page): a file of `media.max_bytes` in its multipart form, and never less than
+    `server.max_body_bytes`. A proxy in front must let such a body through."""
+    return max(server_max_body_bytes, media.max_bytes + UPLOAD_FRAMING)
 
 
 class SpeechConfig(Section):

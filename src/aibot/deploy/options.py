@@ -10,13 +10,14 @@ from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
-from aibot.config import Config, ServerConfig
+from aibot.config import Config, MediaConfig, ServerConfig, upload_body_bytes
 from aibot.config.presets import PRESETS
 
 # Seconds a supervisor waits after SIGTERM before killing: uvicorn's graceful shutdown (30 s,
 # cli/serve.py) then the gateway's drain (app.SHUTDOWN_GRACE, 20 s), plus a margin.
 STOP_TIMEOUT = 60
 _SERVER = ServerConfig()
+_MEDIA = MediaConfig()
 # Values are pasted into unit files, nginx and YAML unquoted: only plain tokens are accepted.
 _HOST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
 _ADDRESS = re.compile(r"^[A-Za-z0-9.:-]+$")
@@ -36,7 +37,9 @@ class DeployOptions:
     host: str = _SERVER.host
     port: int = _SERVER.port
     public_url: str | None = None
-    max_body_bytes: int = _SERVER.max_body_bytes
+    # What a proxy lets through: uploads of `media.max_bytes` (the gateway still refuses other
+    # bodies over `server.max_body_bytes` itself).
+    max_body_bytes: int = upload_body_bytes(_SERVER.max_body_bytes, _MEDIA)
     domain: str | None = None
     tls: bool = False
     cert_dir: str | None = None
@@ -89,7 +92,8 @@ class DeployOptions:
 
     @classmethod
     def from_config(cls, config: Config, choices: Mapping[str, Any]) -> DeployOptions:
-        """The config's address, public URL and body limit; explicit `choices` (not None) win.
+        """The config's address, public URL and body limit (uploads of `media.max_bytes`);
+        explicit `choices` (not None) win.
 
         Without a `domain` choice the host name of `server.public_url` is used, so a config
         that already knows its public address renders a matching nginx site."""
@@ -98,7 +102,7 @@ class DeployOptions:
             host=server.host,
             port=server.port,
             public_url=server.public_url,
-            max_body_bytes=server.max_body_bytes,
+            max_body_bytes=upload_body_bytes(server.max_body_bytes, config.media),
             trusted_proxies=tuple(server.trusted_proxies),
             domain=urlsplit(server.public_url).hostname if server.public_url else None,
             **_model_choice(config),

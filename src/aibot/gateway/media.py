@@ -9,7 +9,7 @@ from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aibot.config import Config, ConfigError
+from aibot.config import Config, ConfigError, upload_body_bytes
 from aibot.config.presets import sees_images
 from aibot.core.directory import ChannelDirectory
 from aibot.media.blobs import LocalBlobStore
@@ -26,7 +26,7 @@ UPLOAD_PATHS = ("/api/v1/chat", "/web/")
 
 
 def upload_limit(config: Config) -> int:
-    return max(config.server.max_body_bytes, config.media.max_bytes + 65_536)
+    return upload_body_bytes(config.server.max_body_bytes, config.media)
 
 
 def media_dir(config: Config) -> Path:
