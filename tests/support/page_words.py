@@ -46,12 +46,16 @@ READ = """() => {
 }"""
 
 # A word split over two lines inside a table: the rectangles of its range sit on two lines.
+# In a heading, a state or a button a run of Chinese counts as one word too (cut one character
+# a line, it cannot be read).
 BROKEN = """() => {
   const broken = [];
   for (const table of document.querySelectorAll("table")) {
     const walker = document.createTreeWalker(table, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
-      for (const match of node.textContent.matchAll(/[A-Za-z0-9]{2,}/g)) {
+      const short = node.parentElement.closest("th, td.state, td.default, button");
+      const words = short ? /[A-Za-z0-9]{2,}|[\u3400-\u9fff]{2,}/g : /[A-Za-z0-9]{2,}/g;
+      for (const match of node.textContent.matchAll(words)) {
         const range = document.createRange();
         range.setStart(node, match.index);
         range.setEnd(node, match.index + match[0].length);

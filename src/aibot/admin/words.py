@@ -43,6 +43,10 @@ WORDS = {
     "assistant": N_("assistant"),
     "system": N_("system"),
     "tool": N_("tool"),
+    # attachments
+    "image": N_("picture"),
+    "audio": N_("voice"),
+    "file": N_("file"),
 }
 # What the details of a channel's status are called.
 DETAILS = {
