@@ -30,6 +30,7 @@ from aibot.admin.users import AdminUsers
 from aibot.admin.words import _, code, detail, shown
 from aibot.config import AdminConfig
 from aibot.ops.pii import mask_pii
+from aibot.store.series import SeriesReader
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -102,6 +103,7 @@ class ConsoleBase:
         self.users = AdminUsers(engine, gateway.cipher)
         self.audit = AuditLog(engine)
         self.api_keys = ApiKeyStore(engine)
+        self.history = SeriesReader(engine)  # the dashboard's charts
         self.auth = AdminAuth(
             self.users,
             Sessions(engine, config.session_ttl),

@@ -17,7 +17,7 @@ from aibot.admin.stats import snapshot
 from aibot.admin.users import NAME_MAX
 from aibot.admin.words import _
 from aibot.store.media_rows import MediaRows
-from aibot.store.series import DEFAULT_WINDOW, WINDOWS, Series, dashboard_series
+from aibot.store.series import DEFAULT_WINDOW, WINDOWS, Series
 
 
 class RecordPages(ConsoleBase):
@@ -45,7 +45,7 @@ class RecordPages(ConsoleBase):
     async def _series(self, call: Call) -> Series:
         """`?range=1h|24h|7d`; anything else is the default range."""
         window = WINDOWS.get(call.request.query_params.get("range", ""), WINDOWS[DEFAULT_WINDOW])
-        return await dashboard_series(self.gateway.engine, window, self.clock())
+        return await self.history.read(window, self.clock())
 
     async def conversations(self, call: Call) -> Response:
         query = call.request.query_params.get("q", "")

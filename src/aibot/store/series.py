@@ -1,11 +1,12 @@
 """The console dashboard's history: messages, errors, latency p50/p99, tokens and the 👍 share
 in time buckets over the last hour, day or week, per channel and per provider.
 
-Every figure is counted by the database in a few grouped queries over `message_log` (one row
-per handled message, `ChatService` writes it) and `ratings`, so a week of traffic comes back as
-a few hundred rows whatever its volume. Latency quantiles come from a histogram (a count per
-latency class and bucket, the classes `LATENCY_BOUNDS`) interpolated as Prometheus'
-`histogram_quantile` does: no database needs a percentile function.
+Every figure is counted by the database in two grouped queries, over `message_log` (one row
+per handled message, `ChatService` writes it) and over `ratings`, so a week of traffic comes
+back as at most a few thousand rows whatever its volume; the buckets that are over are kept
+(`SeriesReader`), so a later read counts only the newest. Latency quantiles come from a
+histogram (a count per latency class and bucket, the classes `LATENCY_BOUNDS`) interpolated as
+Prometheus' `histogram_quantile` does: no database needs a percentile function.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, case, func, literal_column, select
+from sqlalchemy import ColumnElement, Select, case, func, literal_column, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
@@ -45,20 +46,21 @@ LATENCY_BOUNDS = (
     *(1.0, 2.0, 3.0, 5.0, 8.0, 13.0, 20.0, 30.0, 60.0, 120.0),
 )
 NO_PROVIDER = "-"
+SETTLE = 120.0  # seconds after its end before a bucket's rows are taken as final
 PerName = dict[str, list[int]]
 
 
 class bucket_of(FunctionElement[int]):
-    """floor((value - origin) / step), for values at or after origin. SQLite has no FLOOR
-    unless built with its math functions; there a cast truncates, which is the same for the
-    non-negative quotients asked of it. PostgreSQL and MySQL round in a cast, so FLOOR there."""
+    """floor(time / step): the bucket's number since the epoch, so a bucket keeps its number
+    from one read to the next. SQLite has no FLOOR unless built with its math functions; there
+    a cast truncates, the same for positive times. PostgreSQL and MySQL round in a cast."""
 
     inherit_cache = True
 
 
 def _quotient(element: bucket_of, compiler: Any, **kw: Any) -> str:
-    value, origin, step = (compiler.process(clause, **kw) for clause in element.clauses)
-    return f"({value} - {origin}) / {step}"
+    value, step = (compiler.process(clause, **kw) for clause in element.clauses)
+    return f"{value} / {step}"
 
 
 @compiles(bucket_of)
@@ -74,8 +76,11 @@ def _truncate(element: bucket_of, compiler: Any, **kw: Any) -> str:
 def latency_class(seconds: ColumnElement[float]) -> ColumnElement[int]:
     """The index of the first bound at or above `seconds` (len(bounds): slower than all)."""
     return case(
-        *((seconds <= bound, index) for index, bound in enumerate(LATENCY_BOUNDS)),
-        else_=len(LATENCY_BOUNDS),
+        *(
+            (seconds <= _number(bound), literal_column(str(index)))
+            for index, bound in enumerate(LATENCY_BOUNDS)
+        ),
+        else_=literal_column(str(len(LATENCY_BOUNDS))),
     )
 
 
@@ -126,103 +131,119 @@ class Series:
         }
 
 
-async def dashboard_series(engine: AsyncEngine, window: Window, now: float) -> Series:
-    """The window's buckets ending with the one that holds `now`, aligned to its step."""
-    origin = (now // window.step - (window.points - 1)) * window.step
-    # Inline numbers, not parameters: PostgreSQL only knows the SELECT's bucket is the GROUP
-    # BY's when both read the same text, and two placeholders never do.
-    step: ColumnElement[float] = literal_column(repr(float(window.step)))
-    start: ColumnElement[float] = literal_column(repr(float(origin)))
-    logged = bucket_of(message_log.c.at, start, step).label("bucket")
-    recent = message_log.c.at >= origin
-    counts = (
-        select(
-            logged,
-            message_log.c.channel,
-            message_log.c.provider,
-            func.count(),
-            func.sum(message_log.c.failed),
-            func.sum(message_log.c.tokens),
-        )
-        .where(recent)
-        .group_by(logged, message_log.c.channel, message_log.c.provider)
-    )
+class SeriesReader:
+    """Reads the series of a window. The message rows of a bucket that ended more than
+    `SETTLE` seconds ago cannot change any more (rows are written as messages are handled, by
+    every replica within moments), so they are kept per window and a refresh, or the next page
+    load, asks the database only for the newest buckets. The 👍 votes are read whole each time:
+    a vote changed later moves to the bucket of its change, and they are few."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self._settled: dict[str, dict[int, list[Any]]] = {}
+
+    async def read(self, window: Window, now: float) -> Series:
+        """The window's buckets ending with the one that holds `now`, aligned to its step."""
+        first = int(now // window.step) - window.points + 1
+        settled = self._settled.setdefault(window.name, {})
+        for gone in [bucket for bucket in settled if bucket < first]:
+            del settled[gone]
+        start = max(settled) + 1 if settled else first
+        async with self._engine.connect() as connection:
+            fresh = (await connection.execute(_logged(window.step, start))).all()
+            rated = (await connection.execute(_rated(window.step, first))).all()
+        done = int((now - SETTLE) // window.step)  # the buckets before it are over
+        by_bucket: dict[int, list[Any]] = defaultdict(list)
+        for row in fresh:
+            by_bucket[int(row[0])].append(row)
+        for bucket in range(start, done):
+            settled[bucket] = by_bucket.get(bucket, [])
+        rows = [row for bucket in sorted(settled) for row in settled[bucket]]
+        rows += [row for bucket, found in by_bucket.items() if bucket >= done for row in found]
+        return _assemble(window, first, rows, rated)
+
+
+def _number(value: float) -> ColumnElement[float]:
+    """A number written into the statement, not a parameter: PostgreSQL only takes the
+    SELECT's bucket for the GROUP BY's when both read the same text (two placeholders never
+    do), and plans a prepared statement's range generically, as a scan of the whole table."""
+    return literal_column(repr(float(value)))
+
+
+def _logged(step: int, start: int) -> Select[Any]:
+    """Per bucket, channel, provider, outcome and latency class: messages and tokens."""
+    bucket = bucket_of(message_log.c.at, _number(step)).label("bucket")
     latency = latency_class(message_log.c.seconds).label("class")
-    histogram = (
-        select(logged, latency, func.count())
-        .where(and_(recent, message_log.c.failed == 0))
-        .group_by(logged, latency)
+    keys = (bucket, message_log.c.channel, message_log.c.provider, message_log.c.failed, latency)
+    return (
+        select(*keys, func.count(), func.sum(message_log.c.tokens))
+        .where(message_log.c.at >= _number(start * step))
+        .group_by(*keys)
     )
-    rated = bucket_of(ratings.c.updated_at, start, step).label("bucket")
-    thumbs = (
+
+
+def _rated(step: int, start: int) -> Select[Any]:
+    bucket = bucket_of(ratings.c.updated_at, _number(step)).label("bucket")
+    return (
         select(
-            rated,
+            bucket,
             ratings.c.provider,
             func.count(),
             func.sum(case((ratings.c.score > 0, 1), else_=0)),
         )
-        .where(ratings.c.updated_at >= origin)
-        .group_by(rated, ratings.c.provider)
+        .where(ratings.c.updated_at >= _number(start * step))
+        .group_by(bucket, ratings.c.provider)
     )
-    async with engine.connect() as connection:
-        count_rows = (await connection.execute(counts)).all()
-        histogram_rows = (await connection.execute(histogram)).all()
-        rating_rows = (await connection.execute(thumbs)).all()
-    return _assemble(window, origin, count_rows, histogram_rows, rating_rows)
 
 
 Slot = Callable[[Any], int | None]
 
 
-def _assemble(
-    window: Window, origin: float, count_rows: Any, histogram_rows: Any, rating_rows: Any
-) -> Series:
+def _assemble(window: Window, first: int, rows: list[Any], rated: Any) -> Series:
     points = window.points
 
     def slot(value: Any) -> int | None:
-        index = int(value)
+        index = int(value) - first
         return index if 0 <= index < points else None  # a row from the future: a clock step
 
-    messages, errors, tokens = _counts(count_rows, points, slot)
-    classes = _histograms(histogram_rows, points, slot)
+    messages, errors, tokens, classes = _tally(rows, points, slot)
     return Series(
         window.name,
         window.step,
-        [origin + i * window.step for i in range(points)],
+        [float((first + i) * window.step) for i in range(points)],
         messages,
         errors,
         tokens,
         [quantile(c, 0.5) for c in classes],
         [quantile(c, 0.99) for c in classes],
-        _shares(rating_rows, points, slot),
+        _shares(rated, points, slot),
     )
 
 
-def _counts(rows: Any, points: int, slot: Slot) -> tuple[PerName, PerName, PerName]:
-    """Messages and errors per channel, tokens per provider."""
+def _tally(
+    rows: list[Any], points: int, slot: Slot
+) -> tuple[PerName, PerName, PerName, list[list[int]]]:
+    """Messages and errors per channel, tokens per provider, answer-time histograms."""
     messages: PerName = defaultdict(lambda: [0] * points)
     errors: PerName = defaultdict(lambda: [0] * points)
     tokens: PerName = defaultdict(lambda: [0] * points)
-    for bucket, channel, provider, count, failed, used in rows:
+    classes = [[0] * (len(LATENCY_BOUNDS) + 1) for _ in range(points)]
+    for bucket, channel, provider, failed, latency, count, used in rows:
         if (at := slot(bucket)) is None:
             continue
         messages[channel][at] += int(count)
-        errors[channel][at] += int(failed or 0)
+        if failed:
+            errors[channel][at] += int(count)
+        else:
+            classes[at][int(latency)] += int(count)  # a failure has no answer time
         if provider is not None:
             tokens[provider][at] += int(used or 0)
     return (
         dict(sorted(messages.items())),
-        dict(sorted(errors.items())),
+        {name: errors[name] for name in sorted(messages)},
         dict(sorted(tokens.items())),
+        classes,
     )
-
-
-def _histograms(rows: Any, points: int, slot: Slot) -> list[list[int]]:
-    classes = [[0] * (len(LATENCY_BOUNDS) + 1) for _ in range(points)]
-    for bucket, latency, count in rows:
-        if (at := slot(bucket)) is not None:
-            classes[at][int(latency)] += int(count)
-    return classes
 
 
 def _shares(rows: Any, points: int, slot: Slot) -> dict[str, list[float | None]]:
