@@ -1,10 +1,11 @@
 """Long-connection mode: the bridge from lark-oapi's thread to the gateway's inbox.
 
 What is tested: the SDK's own dispatcher (built by our bridge) hands a raw event to the
-gateway loop and returns only after the commit; a failed or slow commit raises (so the SDK
-answers 500 and Feishu re-sends); the client runs in its own thread and loop and reports a
-refused bootstrap. What is not: the pbbp2 WebSocket framing behind the bootstrap, which is
-private to the SDK and cannot be faked faithfully (PROTOCOLS.md §1.11).
+gateway loop and returns only after the commit, and a card press to the channel's answer;
+a failed or slow commit raises (so the SDK answers 500 and Feishu re-sends); the client runs
+in its own thread and loop and reports a refused bootstrap. What is not: the pbbp2 WebSocket
+framing behind the bootstrap, which is private to the SDK and cannot be faked faithfully
+(PROTOCOLS.md §1.11).
 """
 
 from __future__ import annotations
@@ -79,6 +80,40 @@ async def test_sdk_event_is_committed_on_the_gateway_loop(lark: Any, fake: FakeF
     inbound = EventReader(config(fake, "s"), "ou_bot").read(payload)
     assert isinstance(inbound, Inbound)
     assert (inbound.message_id, inbound.text) == ("om_ws1", "over the long connection")
+
+
+async def test_card_press_is_answered_from_the_gateway_loop(lark: Any, fake: FakeFeishu) -> None:
+    """A `card.action.trigger` event frame goes through the SDK's callback processor to the
+    channel's answer, which the SDK marshals into the frame's response as it is."""
+    loop = asyncio.get_running_loop()
+    pressed: list[tuple[dict[str, Any], asyncio.AbstractEventLoop]] = []
+
+    async def deliver(payload: dict[str, Any]) -> None:
+        raise AssertionError("a press is not a message")
+
+    async def card_action(payload: dict[str, Any]) -> dict[str, Any]:
+        pressed.append((payload, asyncio.get_running_loop()))
+        return {"toast": {"type": "success", "content": "已批准，工具将运行。"}}
+
+    envelope = fake.envelope(
+        {
+            "operator": {"open_id": "ou_ann", "union_id": "on_ann", "tenant_key": "tk"},
+            "token": "c-123",
+            "host": "im_message",
+            "action": {"tag": "button", "value": {"approval": "tool:1:abc"}},
+            "context": {"open_message_id": "om_card", "open_chat_id": "oc_1"},
+        },
+        "card.action.trigger",
+    )
+    handler = EventBridge(deliver, loop, card_action).handler()
+    result = await asyncio.to_thread(handler._do_without_validation, orjson.dumps(envelope))
+    [(payload, on_loop)] = pressed
+    assert on_loop is loop
+    assert payload["event"]["operator"]["open_id"] == "ou_ann"
+    assert payload["event"]["action"]["value"] == {"approval": "tool:1:abc"}
+    assert orjson.loads(lark.JSON.marshal(result)) == {
+        "toast": {"type": "success", "content": "已批准，工具将运行。"}
+    }
 
 
 async def test_failed_or_slow_commit_makes_the_sdk_answer_an_error(

@@ -8,8 +8,9 @@ redrawn with the decision in place of the buttons, so it cannot be pressed again
 who was asked can decide (the press's `operator.open_id`); anyone else's press, a second one,
 or one on a question that no longer waits changes nothing and says so.
 
-Feishu's long connection delivers card presses as frames lark-oapi 1.7 drops, so only webhook
-mode offers buttons; in long-connection mode the question asks for a typed `/approve`.
+In long-connection mode the press comes over the connection when the app's callbacks are set
+to it (开发者后台 → 事件与回调 → 回调配置), and is answered the same way (`connection.py`).
+The question's text asks for a typed `/approve` too, which works whatever the setup.
 """
 
 from __future__ import annotations

@@ -101,7 +101,9 @@ class FeishuChannel:
             return
         self._reader = EventReader(self._config, str(bot.get("open_id", "")), clock=self._clock.now)
         if self._config.mode == "websocket":
-            self._long = LongConnection(self._config, self.receive, asyncio.get_running_loop())
+            self._long = LongConnection(
+                self._config, self.receive, asyncio.get_running_loop(), self._card_action
+            )
             self._long.start()
         log.info("feishu ready", bot=bot.get("app_name"), mode=self._config.mode)
 
@@ -180,7 +182,7 @@ class FeishuChannel:
         """Sends the answer's parts in order. Parts already delivered are remembered per
         outbox row, so a retry (after a rate limit, say) resumes where it stopped; the uuid
         covers what memory cannot (a lost response, a restart)."""
-        if outbound.target.approval is not None and self._config.mode == "webhook":
+        if outbound.target.approval is not None:
             await self._ask(outbound, outbound.target.approval)
             return
         parts = split(outbound.text)

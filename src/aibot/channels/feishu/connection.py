@@ -5,6 +5,11 @@ Its framing is private, so the official client is used, but only here: `lark_oap
 import. The SDK calls our handler synchronously and answers Feishu when it returns, so the
 handler hands the event to the gateway's loop and waits only for the inbox commit (bounded
 below Feishu's 3 s); raising makes the SDK answer 500 and Feishu re-send.
+
+Card presses (`card.action.trigger`, when the app's callbacks are set to the long connection)
+arrive as event frames too; the SDK's callback processor hands them here and sends back what
+the channel answers (the toast and a redrawn card) in the frame's response, as in webhook
+mode. (Legacy card callbacks come as `card` frames, which lark-oapi 1.7 drops unanswered.)
 """
 
 from __future__ import annotations
@@ -27,14 +32,21 @@ INSTALL_HINT = "lark-oapi is not installed: pip install 'ai-bot[feishu-ws]'"
 COMMIT_WITHIN = 2.5  # seconds; Feishu re-sends after 3
 
 Deliver = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
+CardAction = Callable[[dict[str, Any]], Coroutine[Any, Any, dict[str, Any]]]
 
 
 class EventBridge:
     """The SDK-side handler: runs on the SDK's thread, commits on the gateway's loop."""
 
-    def __init__(self, deliver: Deliver, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        deliver: Deliver,
+        loop: asyncio.AbstractEventLoop,
+        card_action: CardAction | None = None,
+    ) -> None:
         self._deliver = deliver
         self._loop = loop
+        self._card_action = card_action
 
     def __call__(self, data: Any) -> None:
         header = data.header
@@ -45,23 +57,44 @@ class EventBridge:
         }
         asyncio.run_coroutine_threadsafe(self._deliver(payload), self._loop).result(COMMIT_WITHIN)
 
+    def press(self, data: Any) -> dict[str, Any]:
+        """A card press (the SDK's typed `P2CardActionTrigger`) answered by the channel, on the
+        gateway's loop, within Feishu's 3 s."""
+        assert self._card_action is not None
+        event = data.event
+        operator, action = event.operator, event.action
+        payload = {
+            "event": {
+                "operator": {"open_id": operator.open_id if operator else None},
+                "action": {"value": action.value if action else None},
+            }
+        }
+        future = asyncio.run_coroutine_threadsafe(self._card_action(payload), self._loop)
+        return future.result(COMMIT_WITHIN)
+
     def handler(self) -> Any:
-        """The SDK dispatcher routing `im.message.receive_v1` (raw dict) to this bridge."""
+        """The SDK dispatcher routing `im.message.receive_v1` (raw dict) and card presses to
+        this bridge."""
         import lark_oapi  # type: ignore[import-untyped]
 
-        return (
-            lark_oapi.EventDispatcherHandler.builder("", "")
-            .register_p2_customized_event(RECEIVE, self)
-            .build()
+        builder = lark_oapi.EventDispatcherHandler.builder("", "").register_p2_customized_event(
+            RECEIVE, self
         )
+        if self._card_action is not None:
+            builder = builder.register_p2_card_action_trigger(self.press)
+        return builder.build()
 
 
 class LongConnection:
     def __init__(
-        self, config: FeishuChannelConfig, deliver: Deliver, loop: asyncio.AbstractEventLoop
+        self,
+        config: FeishuChannelConfig,
+        deliver: Deliver,
+        loop: asyncio.AbstractEventLoop,
+        card_action: CardAction | None = None,
     ) -> None:
         self._config = config
-        self._bridge = EventBridge(deliver, loop)
+        self._bridge = EventBridge(deliver, loop, card_action)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self.error: str | None = None
