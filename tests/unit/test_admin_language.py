@@ -18,7 +18,9 @@ from tests.support.admin_app import LOCAL, Admin
 @pytest.fixture(scope="module")
 def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
     path: Path = tmp_path_factory.mktemp("language") / "store.db"
-    config = Config.model_validate({"storage": {"url": f"sqlite:///{path}"}})
+    config = Config.model_validate(
+        {"storage": {"url": f"sqlite:///{path}"}, "channels": {"slack": {"enabled": True}}}
+    )
     with TestClient(create_app(LoadedConfig(config=config, path=None)), base_url=LOCAL) as client:
         yield Admin(client)
 
@@ -45,6 +47,7 @@ def test_pages_refusals_and_states_in_chinese(admin: Admin) -> None:
     chinese = {**headers, "Accept-Language": "zh-CN"}
     page = admin.client.get("/admin/models", headers=chinese).text
     assert "<h1>模型</h1>" in page and "(查看者)" in page and "退出登录" in page
+    assert "以下渠道在当前版本中不可用（已忽略）：slack" in page  # the gateway's problems
     refused = admin.client.post(
         "/admin/models/default", headers=chinese, data={"csrf": csrf, "provider": "x"}
     )
@@ -52,3 +55,4 @@ def test_pages_refusals_and_states_in_chinese(admin: Admin) -> None:
     assert "你的角色（查看者）无权执行此操作，需要操作员权限。" in refused.text
     english = admin.client.get("/admin/models", headers={**headers, "Accept-Language": "en"}).text
     assert "<h1>Models</h1>" in english and "(viewer)" in english
+    assert "channels not available in this version (ignored): slack" in english

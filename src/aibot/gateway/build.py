@@ -307,7 +307,11 @@ class Gateway:
         unsupported = self.config.channels.unsupported()
         if unsupported:
             problems.append(
-                "channels not available in this version (ignored): " + ", ".join(unsupported)
+                i18n.translate(
+                    language,
+                    "channels not available in this version (ignored): {names}",
+                    names=", ".join(unsupported),
+                )
             )
         return problems
 
