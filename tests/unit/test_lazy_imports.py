@@ -36,6 +36,7 @@ HEAVY = (
     "sqlalchemy.dialects.mysql",
     "alembic",  # migrations of an existing database
     "mcp",  # MCP tool servers
+    "opencc",  # folding Chinese text for word lists and the answer cache
     "PIL",  # media
     "pypdf",
     "docx",

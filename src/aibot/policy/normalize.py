@@ -2,16 +2,24 @@
 
 "违 禁 詞", "ＶＩＯ" and "v-i-o" fold to "违禁词" and "vio". Every folded character remembers
 the index of the original character it came from, so a hit can be masked in the original text.
+OpenCC (7 MB of tables) is loaded when the first non-ASCII character is folded, not at start.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from functools import lru_cache
+from functools import cache, lru_cache
+from typing import TYPE_CHECKING
 
-import opencc
+if TYPE_CHECKING:
+    import opencc
 
-_TO_SIMPLIFIED = opencc.OpenCC("t2s")
+
+@cache
+def _to_simplified() -> opencc.OpenCC:
+    import opencc
+
+    return opencc.OpenCC("t2s")
 
 
 @lru_cache(maxsize=65536)
@@ -23,7 +31,7 @@ def fold_char(char: str) -> str:
         if unicodedata.category(piece)[0] in "LN":
             folded.append(piece)
     text = "".join(folded)
-    return _TO_SIMPLIFIED.convert(text) if text and not text.isascii() else text
+    return _to_simplified().convert(text) if text and not text.isascii() else text
 
 
 def fold(text: str) -> tuple[str, list[int]]:
