@@ -29,6 +29,7 @@ from aibot.admin.sessions import Sessions
 from aibot.admin.users import AdminUsers
 from aibot.admin.words import _, code, detail, shown
 from aibot.config import AdminConfig
+from aibot.ops.gc_tuning import settle_after_build
 from aibot.ops.pii import mask_pii
 from aibot.store.series import SeriesReader
 
@@ -128,6 +129,7 @@ class ConsoleBase:
         templates.filters["rate"] = rate_text
         templates.filters["shown"] = shown
         templates.filters["detail"] = detail
+        settle_after_build()  # Jinja stays for good: out of later collections
         return templates
 
     def render(

@@ -17,6 +17,7 @@ from aibot.admin.gateway_view import GatewayView
 from aibot.channels.api_keys import GRAPHQL_PATH, ApiKeys
 from aibot.channels.base import Clock
 from aibot.core.service import ChatService
+from aibot.ops.gc_tuning import settle_after_build
 
 if TYPE_CHECKING:
     from aibot.admin.graphql_app import GatewayGraphQL
@@ -38,6 +39,7 @@ class LazyGraphQL:
 
             api = GraphApi(self.view, self.service, self.clock)
             self.app = GatewayGraphQL(build_schema(), api, self.keys)
+            settle_after_build()  # ~34,000 objects that live as long as the process
         return self.app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:

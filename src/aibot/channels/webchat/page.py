@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from aibot.i18n import template, translate
+from aibot.ops.gc_tuning import settle_after_build
 
 if TYPE_CHECKING:
     from jinja2 import Environment
@@ -44,4 +45,6 @@ def render(language: str) -> str:
         return translate(language, msgid)
 
     catalog = {msgid: template(language, msgid) for msgid in script_msgids()}
-    return _templates().get_template("index.html").render(_=_, language=language, catalog=catalog)
+    page = _templates().get_template("index.html").render(_=_, language=language, catalog=catalog)
+    settle_after_build()  # Jinja and the compiled template stay for good: out of collections
+    return page
