@@ -22,6 +22,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,10 +31,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/co
 
 import aiohttp
 from bench.run import (
+    HEALTH_TIMEOUT,
+    REPO_ROOT,
     TARGETS,
+    BenchError,
     bounded,
     cancel_on_sigterm,
+    child_env,
     cpu_seconds,
+    free_port,
     rss_mb,
     run_reported,
     start_fake,
@@ -45,6 +51,8 @@ from rich.console import Console
 from rich.table import Table
 
 SETTLE = 1.0  # seconds between healthy and the memory reading, as bench/run.py waits
+# The floor: uvicorn alone, started as `ai-bot run` starts it (bench/hello.py answers any path).
+HELLO = "bare uvicorn hello (bench/hello.py)"
 
 # Does the build's Python find compiled bytecode for the gateway's modules? Without it every
 # start compiles them from source (seconds, not the start-up being measured); pip compiles on
@@ -90,18 +98,59 @@ async def start_once(build: Build, fake_url: str, http: aiohttp.ClientSession) -
             await asyncio.gather(*(stop_process(p) for p in children))
 
 
+async def start_hello_once(build: Build, http: aiohttp.ClientSession) -> None:
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/healthz"
+    started = time.perf_counter()
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        REPO_ROOT / "bench" / "hello.py",
+        "--port",
+        str(port),
+        env=child_env(),
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        while True:
+            if proc.returncode is not None or time.perf_counter() - started > HEALTH_TIMEOUT:
+                raise BenchError("the hello app did not answer")
+            try:
+                async with http.get(url, timeout=aiohttp.ClientTimeout(total=1)) as r:
+                    if r.status == 200:
+                        break
+            except (aiohttp.ClientError, TimeoutError):
+                pass
+            await asyncio.sleep(0.01)
+        build.cold_start_s.append(time.perf_counter() - started)
+        build.start_cpu_s.append(cpu_seconds(proc.pid))
+        await asyncio.sleep(SETTLE)
+        build.idle_rss_mb.append(rss_mb(proc.pid))
+    finally:
+        await stop_process(proc)
+
+
 async def coldstart(args: argparse.Namespace, tmp: Path) -> list[Build]:
     commands = args.ai_bot or [Path(sys.executable).parent / "ai-bot"]
     builds = [Build(str(c), has_bytecode(Path(c))) for c in commands]
+    if args.hello:
+        builds.append(Build(HELLO, bytecode=True))
     children: list[asyncio.subprocess.Process] = []
     try:
         async with aiohttp.ClientSession() as http:
             fake_url = await start_fake(tmp / "fake.log", children)
+
+            async def start(build: Build) -> None:
+                if build.command == HELLO:
+                    await start_hello_once(build, http)
+                else:
+                    await start_once(build, fake_url, http)
+
             for build in builds:  # one unmeasured start each: the OS file cache, as in a restart
-                await start_once(Build(build.command, build.bytecode), fake_url, http)
+                await start(Build(build.command, build.bytecode))
             for _ in range(args.starts):
                 for build in builds:  # interleaved, so every build sees the same load
-                    await start_once(build, fake_url, http)
+                    await start(build)
     finally:
         await asyncio.gather(*(stop_process(p) for p in children))
     return builds
@@ -130,6 +179,8 @@ def report(builds: list[Build], console: Console) -> None:
         )
     console.print(table)
     for b in builds:
+        if b.command == HELLO:
+            continue
         if not b.bytecode:
             console.print(
                 f"[yellow]{b.command}: no compiled bytecode, every start compiled the gateway "
@@ -152,6 +203,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=Path,
         action="append",
         help="an `ai-bot` to start (repeat for A/B; default: the one beside this Python)",
+    )
+    parser.add_argument(
+        "--no-hello",
+        dest="hello",
+        action="store_false",
+        help="leave out the bare uvicorn hello app (the floor, started between the builds)",
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
