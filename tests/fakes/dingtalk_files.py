@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 import uuid
@@ -38,6 +39,8 @@ class DingtalkFiles:
         self._links: dict[str, tuple[str, float]] = {}  # link token -> (code, expiry)
         self.resolved: list[str] = []  # downloadCodes turned into links
         self.downloads: list[str] = []  # downloadCodes fetched
+        self.requested: list[str] = []  # downloadCodes asked for, answered or not
+        self.hang = 0.0  # seconds the download API waits before its answer
 
     def add(self, data: bytes, mime: str) -> str:
         code = f"dc_{secrets.token_urlsafe(24)}"
@@ -84,6 +87,9 @@ class DingtalkFiles:
         code = body.get("downloadCode")
         if code not in self.files:
             return _error(400, "invalidParameter.downloadCode", "downloadCode is invalid")
+        self.requested.append(str(code))
+        if self.hang:
+            await asyncio.sleep(self.hang)
         token = secrets.token_urlsafe(16)
         self._links[token] = (str(code), time.monotonic() + LINK_TTL)
         self.resolved.append(str(code))

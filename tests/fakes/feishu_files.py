@@ -9,6 +9,7 @@ of posts), ``type=file`` files, audio and video.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -40,6 +41,8 @@ class FeishuFiles:
         self._content_of = content_of
         self.resources: dict[str, Resource] = {}
         self.downloads: list[tuple[str, str]] = []  # (message_id, key) fetched
+        self.requested: list[str] = []  # keys asked for, answered or not
+        self.hang = 0.0  # seconds a download waits before its bytes (one that never ends)
 
     def image(self, data: bytes, mime: str = "image/png") -> str:
         """Stores a picture; returns its `image_key` for a message's content."""
@@ -71,6 +74,9 @@ class FeishuFiles:
             return _error(234003, "File not in msg.")
         if len(resource.data) > LIMIT:
             return _error(234037, "Downloaded file size exceeds limit.")
+        self.requested.append(key)
+        if self.hang:
+            await asyncio.sleep(self.hang)
         self.downloads.append((message_id, key))
         return web.Response(
             body=resource.data,

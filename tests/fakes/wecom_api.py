@@ -137,6 +137,8 @@ class FakeWecom:
         # Temporary media (临时素材) users sent: media_id -> (bytes, type, file name).
         self.media: dict[str, tuple[bytes, str, str]] = {}
         self.media_fetches: list[str] = []
+        self.media_hang = 0.0  # seconds media/get waits before its answer (it never ends)
+        self.media_requested: list[str] = []  # media ids asked for, answered or not
         self._response_codes: dict[str, Sent] = {}  # unused codes -> the card they update
         self.card_updates: list[JSON] = []
 
@@ -394,6 +396,9 @@ class FakeWecom:
         if found is None:
             return web.json_response({"errcode": 40007, "errmsg": "invalid media_id"})
         data, mime, name = found
+        self.media_requested.append(request.query["media_id"])
+        if self.media_hang:
+            await asyncio.sleep(self.media_hang)
         self.media_fetches.append(request.query["media_id"])
         return web.Response(
             body=data,

@@ -15,6 +15,7 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.support import media_files
 from tests.support.gateway import GatewayFactory
 from tests.support.net import free_port
+from tests.support.waiting import wait_until
 
 DM = "oc_media_dm"
 ENCRYPT_KEY = "media-encrypt-key"
@@ -104,3 +105,21 @@ async def test_a_resent_media_message_is_answered_once(
     await lark.wait_texts(DM, 1, timeout=20)
     await asyncio.sleep(1.5)
     assert len(lark.texts(DM)) == 1 and len(fake_llm.chat_requests()) == 1
+
+
+async def test_sigkill_before_the_download_loses_nothing(
+    gateway_factory: GatewayFactory, lark: FakeFeishu, fake_llm: FakeOpenAI
+) -> None:
+    gw = await gateway_factory(media_config(lark))
+    lark.files.hang = 60.0  # received and committed; the download never finishes
+    pdf = lark.files.file(media_files.pdf("Invoice total: 99 yuan."), "bill.pdf")
+    lark.user_message(DM, message_type="file", content={"file_key": pdf, "file_name": "bill.pdf"})
+    assert await wait_until(lambda: pdf in lark.files.requested, timeout=30)
+    await gw.kill()
+    lark.files.hang = 0.0
+    await gw.start()
+    await lark.wait_texts(DM, 1, timeout=30)
+    assert "bill.pdf" in asked(fake_llm) and "99 yuan" in asked(fake_llm)
+    lark.user_message(DM, "thanks")  # answered after the file, which is not answered again
+    texts = await lark.wait_texts(DM, 2, timeout=30)
+    assert texts[-1] == "echo: thanks" and len(fake_llm.chat_requests()) == 2

@@ -48,8 +48,13 @@ def user_text(message: dict[str, Any]) -> str:
 
 
 async def multipart(
-    gw: RunningGateway, files: list[tuple[str, bytes, str]], message: str = "", session: str = "m"
+    gw: RunningGateway,
+    files: list[tuple[str, bytes, str]],
+    message: str = "",
+    session: str = "m",
+    language: str | None = None,
 ) -> tuple[int, dict[str, Any]]:
+    headers = {**gw.headers, **({"Accept-Language": language} if language else {})}
     form = aiohttp.FormData()
     form.add_field("session_id", session)
     form.add_field("message", message)
@@ -57,7 +62,7 @@ async def multipart(
         form.add_field("file", data, filename=name, content_type=mime)
     async with (
         aiohttp.ClientSession() as http,
-        http.post(f"{gw.url}/api/v1/chat", headers=gw.headers, data=form) as response,
+        http.post(f"{gw.url}/api/v1/chat", headers=headers, data=form) as response,
     ):
         return response.status, await response.json()
 
@@ -132,6 +137,30 @@ async def test_refusals_are_clear_replies(
     assert status == 413 and body["error"]["code"] == "body_too_large", body
     assert not list((gw.workdir / "media").glob("*.part"))
     assert gw.process is not None and gw.process.returncode is None
+
+
+async def test_daily_media_quota_and_refusals_in_the_callers_language(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
+    gw = await gateway_factory({**SEEING, "media": {"daily_quota": 2}})
+    fake = ("x.png", media_files.fake_png(), "image/png")
+    status, body = await multipart(gw, [fake], session="en", language="en-US,en;q=0.9")
+    assert status == 200, body
+    assert body["reply"] == (
+        "This picture cannot be read: it is not a valid PNG, JPEG, GIF or WebP image."
+    )
+    png = ("a.png", media_files.png(), "image/png")
+    for number in range(2):
+        status, body = await multipart(gw, [png], "look", session=f"q{number}")
+        assert status == 200 and body["reply"].startswith("echo: "), body
+    before = len(fake_llm.chat_requests())
+    status, body = await multipart(gw, [png], "look", session="q2")
+    assert body["reply"] == "今天发送的图片和文件已达上限（2 个），请明天再试。", body
+    status, body = await multipart(gw, [png], "look", session="q2", language="en")
+    assert "today's limit of 2 pictures and files" in body["reply"], body
+    assert len(fake_llm.chat_requests()) == before  # refused before any model call
+    status, body = await gw.chat("and without a picture?", session="q2")
+    assert body["reply"] == "echo: and without a picture?"  # text is not counted
 
 
 async def test_no_vision_model_is_one_polite_reply(

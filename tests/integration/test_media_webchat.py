@@ -1,6 +1,8 @@
 """The web page's attachments: `POST /web/upload` (multipart, same origin) answers a token the
-chat frame names; the picture reaches the model, the voice is transcribed. A token is good
-only for the session that uploaded it, and a cross-site page cannot upload at all."""
+chat frame names; the picture reaches the model, the voice is transcribed, a PDF's text is
+read. A token is good only for the session that uploaded it, and a cross-site page cannot
+upload at all. (The page holds its connection: a retry is the caller's, there is no inbox to
+deduplicate or to survive a SIGKILL; those promises are the platform channels'.)"""
 
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ async def say(ws: aiohttp.ClientWebSocketResponse, text: str, tokens: list[str])
             return frame
 
 
-async def test_picture_and_voice_from_the_page(
+async def test_picture_voice_and_pdf_from_the_page(
     gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
 ) -> None:
     gw = await gateway_factory(SEEING)
@@ -68,6 +70,14 @@ async def test_picture_and_voice_from_the_page(
         _, voice = await upload(gw, http, session, "voice.webm", media_files.wav(), "audio/webm")
         done = await say(ws, "", [voice["token"]])
         assert done["text"].startswith(f"🎤 “{fake_llm.transcript}”")
+
+        pdf = media_files.pdf("The lease ends on 30 June.")
+        _, document = await upload(gw, http, session, "lease.pdf", pdf, "application/pdf")
+        assert document["kind"] == "file", document
+        done = await say(ws, "When does it end?", [document["token"]])
+        assert done["type"] == "done", done
+        asked = fake_llm.chat_requests()[-1]["messages"][-1]["content"]
+        assert "lease.pdf" in asked and "30 June" in asked and "When does it end?" in asked
 
         # Another session's token is refused; so is an upload from another site.
         _, stranger = await upload(

@@ -14,6 +14,7 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.wecom_api import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, FakeWecom
 from tests.support import media_files
 from tests.support.gateway import GatewayFactory
+from tests.support.waiting import wait_until
 
 
 @pytest.fixture
@@ -76,3 +77,27 @@ async def test_an_expired_media_id_is_a_clear_reply(
     await wecom.push(f"{gw.url}/wecom/webhook", wecom.image_xml("wangwu", media_id="gone"))
     (reply,) = await wecom.wait_sent(1, "wangwu", timeout=20)
     assert "重新发送" in reply.content and fake_llm.chat_requests() == []
+
+
+async def test_a_redelivered_picture_and_a_sigkill_before_a_download_answer_once(
+    gateway_factory: GatewayFactory, wecom: FakeWecom, fake_llm: FakeOpenAI
+) -> None:
+    gw = await gateway_factory(with_media(wecom))
+    url = f"{gw.url}/wecom/webhook"
+    picture = wecom.add_media(media_files.png(), "image/png", "a.png")
+    # Our first two 200s are "lost": WeCom delivers the same callback three times.
+    await wecom.push(url, wecom.image_xml("wangwu", media_id=picture), lost=2)
+    await wecom.wait_sent(1, "wangwu", timeout=20)
+
+    wecom.media_hang = 60.0  # received and committed; media/get never answers
+    other = wecom.add_media(media_files.png(8, 8, (0, 0, 200)), "image/png", "b.png")
+    await wecom.push(url, wecom.image_xml("wangwu", media_id=other))
+    assert await wait_until(lambda: other in wecom.media_requested, timeout=30)
+    await gw.kill()
+    wecom.media_hang = 0.0
+    await gw.start()
+    await wecom.wait_sent(2, "wangwu", timeout=30)
+    assert fake_llm.content_parts()[-1] == ["text", "image_url"]
+    await wecom.push(url, wecom.text_xml("wangwu", "thanks"))
+    sent = await wecom.wait_sent(3, "wangwu", timeout=30)
+    assert sent[-1].content == "echo: thanks" and len(fake_llm.chat_requests()) == 3
