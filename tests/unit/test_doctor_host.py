@@ -17,6 +17,14 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.support.cli import GOOD_KEY, ai_bot, init_flags
 
 
+@pytest.fixture(autouse=True)
+def _english(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The checks speak the terminal's language; these read their English."""
+    for name in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+
+
 @pytest.fixture
 async def fake() -> AsyncIterator[FakeOpenAI]:
     async with FakeOpenAI(api_key=GOOD_KEY) as server:

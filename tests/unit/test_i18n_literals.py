@@ -4,6 +4,12 @@ Replies (Python): a string literal with words that is handed to `ctx.answer(...)
 `ctx.reply`, returned by a chat command, or sent as `text=`/`content=` by a channel must go
 through `translate(...)` (see `aibot.i18n`).
 
+The CLI (`src/aibot/cli`): a string literal with words handed to what prints it — `print`,
+`echo`, `fail`, `print_error`, a prompt's `ask`, `status`, a doctor `Check`, a table's columns
+and rows — or given as an option's or command's `help=` must be `tr(...)` (the CLI's language).
+A command or a file name is not words: build it into a variable first. Every command and group
+declares its help with `help=tr(...)` (typer would show the English docstring otherwise).
+
 Templates (the console's Jinja files): human text outside `{{ _("…") }}` — text between tags
 and `placeholder`/`title`/`aria-label` attributes — may only be what is listed in
 `tests/support/i18n_untranslated.json`, the words not yet moved to the catalog. That list only
@@ -27,6 +33,14 @@ BASELINE = Path(__file__).resolve().parents[1] / "support" / "i18n_untranslated.
 WORDS = re.compile(r"[A-Za-z]{2,}[^{}]*\s[A-Za-z]{2,}|[A-Za-z]{4,}")  # a word people read
 SENT_KEYWORDS = {"text", "content"}
 COMMANDS = SRC / "core" / "commands.py"
+CLI = SRC / "cli"
+# Calls that show their arguments to a person; for these the positional arguments are checked.
+SHOWN = {"print", "echo", "secho", "fail", "print_error", "ask", "status", "Table", "add_column"}
+SHOWN |= {"add_row", "ProbeFailure", "confirm", "prompt"}
+CHECK_WORDS = (0, 2, 3)  # a doctor Check's name, detail and fix (1 is its status)
+HELP_KEYWORDS = {"help", "title", "prompt", "rich_help_panel", "short_help", "epilog"}
+DECLARES = {"command", "callback", "Typer"}  # must carry help=
+MARKUP = re.compile(r"\[/?[a-z][a-z .#0-9]*\]|\{[^{}]*\}")  # rich markup and placeholders
 
 
 def _literal(node: ast.AST) -> str | None:
@@ -80,6 +94,70 @@ def test_the_check_finds_a_literal_reply(tmp_path: Path) -> None:
 
 def test_chat_replies_go_through_the_catalog() -> None:
     problems = [p for path in sorted(SRC.rglob("*.py")) for p in reply_literals(path)]
+    assert not problems, "\n".join(problems)
+
+
+def _cli_literal(node: ast.AST) -> str | None:
+    if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add):
+        parts = [_cli_literal(node.left), _cli_literal(node.right)]
+        return " ".join(p for p in parts if p) or None
+    return _literal(node)
+
+
+def _cli_wordy(node: ast.AST) -> bool:
+    text = _cli_literal(node)
+    return text is not None and bool(WORDS.search(MARKUP.sub(" ", text)))
+
+
+def _callee(node: ast.Call) -> str:
+    if isinstance(node.func, ast.Attribute):
+        return node.func.attr
+    return node.func.id if isinstance(node.func, ast.Name) else ""
+
+
+def cli_literals(path: Path) -> list[str]:
+    """Words in `path` (a CLI module) that reach a person without `tr(...)`."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if not isinstance(node, ast.Call):
+            continue
+        name = _callee(node)
+        shown = list(node.args) if name in SHOWN else []
+        if name == "Check":
+            shown = [a for i, a in enumerate(node.args) if i in CHECK_WORDS]
+        shown += [k.value for k in node.keywords if k.arg in HELP_KEYWORDS]
+        found += [(node.lineno, f"{name}() shows a literal") for a in shown if _cli_wordy(a)]
+        is_typer = isinstance(node.func, ast.Attribute) and name in DECLARES
+        if (is_typer or name == "Typer") and not any(k.arg == "help" for k in node.keywords):
+            found.append((node.lineno, f"{name}() without help=tr(...)"))
+    where = path.relative_to(SRC.parent) if path.is_relative_to(SRC.parent) else path
+    return [f"{where}:{line}: {what}; use tr()" for line, what in sorted(found)]
+
+
+def test_the_check_finds_a_literal_in_cli_output(tmp_path: Path) -> None:
+    module = tmp_path / "command.py"
+    module.write_text(
+        "@app.command()\n"
+        'def f():\n    fail("cannot open the store")\n'
+        '    console.print(f"[green]✔[/] wrote {path}")\n'
+        '    console.print(tr("wrote {path}", path=path))\n'
+        '    Check(tr("port"), "warn", "in use", tr("stop it"))\n'
+        '    typer.Option("--port", help="Gateway port.")\n'
+        '    console.print(f"[bold]{name}[/]")\n',
+        encoding="utf-8",
+    )
+    assert [p.split(": ", 1)[1] for p in cli_literals(module)] == [
+        "command() without help=tr(...); use tr()",
+        "fail() shows a literal; use tr()",
+        "print() shows a literal; use tr()",
+        "Check() shows a literal; use tr()",
+        "Option() shows a literal; use tr()",
+    ]
+
+
+def test_cli_output_goes_through_the_catalog() -> None:
+    problems = [p for path in sorted(CLI.glob("*.py")) for p in cli_literals(path)]
     assert not problems, "\n".join(problems)
 
 

@@ -25,8 +25,9 @@ from aibot.cli.common import (
     fail,
     load_or_exit,
     on_store,
+    tr,
 )
-from aibot.i18n import N_, terminal_language, translate
+from aibot.i18n import N_
 
 if TYPE_CHECKING:
     from aibot.admin.audit import AuditLog
@@ -38,13 +39,14 @@ T = TypeVar("T")
 admin_app = typer.Typer(
     name="admin",
     no_args_is_help=True,
-    help="Admin console accounts: create users, set passwords, authenticator codes.",
+    help=tr("Admin console accounts: create users, set passwords, authenticator codes."),
 )
 
 PasswordStdin = Annotated[
     bool,
     typer.Option(
-        "--password-stdin", help="Read the password from the first line of stdin (for scripts)."
+        "--password-stdin",
+        help=tr("Read the password from the first line of stdin (for scripts)."),
     ),
 ]
 
@@ -88,25 +90,28 @@ def _password(from_stdin: bool) -> str:
     from aibot.admin.passwords import MIN_LENGTH
 
     # The rule is said before the first entry, not after two refused ones.
-    label = translate(terminal_language(), "Password (at least {n} characters)", n=MIN_LENGTH)
-    password: str = typer.prompt(label, hide_input=True, confirmation_prompt=True)
+    label = tr("Password (at least {n} characters)", n=MIN_LENGTH)
+    password: str = typer.prompt(
+        label, hide_input=True, confirmation_prompt=tr("Repeat the password")
+    )
     return password
 
 
-@admin_app.command("create-user")
+@admin_app.command(
+    "create-user", help=tr("Create a console account (asks for the password twice).")
+)
 def create_user(
-    name: Annotated[str, typer.Argument(help="The login name.")],
-    role: Annotated[str, typer.Option(help="admin, operator or viewer.")] = "viewer",
+    name: Annotated[str, typer.Argument(help=tr("The login name."))],
+    role: Annotated[str, typer.Option(help=tr("admin, operator or viewer."))] = "viewer",
     password_stdin: PasswordStdin = False,
     totp: Annotated[
         bool,
         typer.Option(
-            "--totp", help="Also require a code from an authenticator app (prints its key)."
+            "--totp", help=tr("Also require a code from an authenticator app (prints its key).")
         ),
     ] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Create a console account (asks for the password twice)."""
     from aibot.admin.passwords import WeakPassword
     from aibot.admin.roles import Role
     from aibot.admin.totp import new_secret
@@ -127,18 +132,20 @@ def create_user(
         _run(config, create)
     except (WeakPassword, UserExists, ValueError) as exc:
         fail(str(exc))
-    console.print(f"created {parsed_role.label} '{name.strip()}'", highlight=False)
+    created = tr("created {role} '{name}'", role=parsed_role.label, name=name.strip())
+    console.print(created, highlight=False, markup=False)
     if secret:
         _print_totp(name.strip(), secret)
 
 
-@admin_app.command("set-password")
+@admin_app.command(
+    "set-password", help=tr("Replace a user's password; their open console sessions end.")
+)
 def set_password(
-    name: Annotated[str, typer.Argument(help="The login name.")],
+    name: Annotated[str, typer.Argument(help=tr("The login name."))],
     password_stdin: PasswordStdin = False,
     config: ConfigOption = None,
 ) -> None:
-    """Replace a user's password; their open console sessions end."""
     from aibot.admin.passwords import WeakPassword
 
     password = _password(password_stdin)
@@ -156,17 +163,18 @@ def set_password(
     except WeakPassword as exc:
         fail(str(exc))
     if not changed:
-        fail(f"no user named {name!r} (`ai-bot admin list-users`)", code=1)
-    console.print(f"password changed for '{name}'", highlight=False)
+        fail(tr("no user named {name} (`ai-bot admin list-users`)", name=repr(name)), code=1)
+    console.print(tr("password changed for '{name}'", name=name), highlight=False, markup=False)
 
 
-@admin_app.command("totp")
+@admin_app.command(
+    "totp", help=tr("Require (or with --off, stop requiring) an authenticator code for a user.")
+)
 def totp_command(
-    name: Annotated[str, typer.Argument(help="The login name.")],
-    off: Annotated[bool, typer.Option("--off", help="Remove the second factor.")] = False,
+    name: Annotated[str, typer.Argument(help=tr("The login name."))],
+    off: Annotated[bool, typer.Option("--off", help=tr("Remove the second factor."))] = False,
     config: ConfigOption = None,
 ) -> None:
-    """Require (or with --off, stop requiring) an authenticator code for a user."""
     from aibot.admin.totp import new_secret
 
     secret = None if off else new_secret()
@@ -178,24 +186,23 @@ def totp_command(
         return True
 
     if not _run(config, change):
-        fail(f"no user named {name!r} (`ai-bot admin list-users`)", code=1)
+        fail(tr("no user named {name} (`ai-bot admin list-users`)", name=repr(name)), code=1)
     if secret:
         _print_totp(name, secret)
     else:
-        console.print(f"'{name}' signs in with the password only", highlight=False)
+        only = tr("'{name}' signs in with the password only", name=name)
+        console.print(only, highlight=False, markup=False)
 
 
-@admin_app.command("list-users")
+@admin_app.command("list-users", help=tr("Console accounts and their roles."))
 def list_users(config: ConfigOption = None) -> None:
-    """Console accounts and their roles."""
-
     async def listing(store: Store) -> list[tuple[str, str, str]]:
         return [
-            (u.name, u.role.label, "yes" if u.totp_secret else "no")
+            (u.name, u.role.label, tr("yes") if u.totp_secret else tr("no"))
             for u in await store.users.all()
         ]
 
-    table = Table("name", "role", "authenticator", box=None)
+    table = Table(tr("name"), tr("role"), tr("authenticator"), box=None)
     for row in _run(config, listing):
         table.add_row(*row)
     console.print(table)
@@ -204,27 +211,34 @@ def list_users(config: ConfigOption = None) -> None:
 def _print_totp(name: str, secret: str) -> None:
     from aibot.admin.totp import provisioning_uri
 
-    console.print("Add this key to an authenticator app (it is shown only now):", highlight=False)
-    console.print(f"  key: {secret}", highlight=False)
-    console.print(f"  uri: {provisioning_uri(secret, name)}", highlight=False, soft_wrap=True)
+    console.print(
+        tr("Add this key to an authenticator app (it is shown only now):"), highlight=False
+    )
+    console.print("  " + tr("key: {key}", key=secret), highlight=False, markup=False)
+    uri = provisioning_uri(secret, name)
+    console.print(f"  uri: {uri}", highlight=False, markup=False, soft_wrap=True)
 
 
 _ALREADY = N_("console accounts already exist: none was created or changed")
 _CREATED = N_("created the console admin '{name}'; its one-time password is in {file}")
 
 
-@admin_app.command("create-initial")
+@admin_app.command(
+    "create-initial",
+    help=tr(
+        "Create the first console admin with a random one-time password, unless any account "
+        "exists (then nothing is created or changed). The console asks for a new password at "
+        "the first sign-in. install.sh runs this."
+    ),
+)
 def create_initial(
     file: Annotated[
         str,
-        typer.Option(help="Where to write the name and one-time password (mode 0600)."),
+        typer.Option(help=tr("Where to write the name and one-time password (mode 0600).")),
     ] = "initial-admin.txt",
-    name: Annotated[str, typer.Option(help="The admin's login name.")] = "admin",
+    name: Annotated[str, typer.Option(help=tr("The admin's login name."))] = "admin",
     config: ConfigOption = None,
 ) -> None:
-    """Create the first console admin with a random one-time password, unless any account
-    exists (then nothing is created or changed). The console asks for a new password at the
-    first sign-in. install.sh runs this."""
     from aibot.admin.roles import Role
 
     password = secrets.token_urlsafe(18)
@@ -247,12 +261,11 @@ def create_initial(
     try:
         created = _run(config, create)
     except OSError as exc:
-        fail(f"cannot write {file}: {exc.strerror}")
-    language = terminal_language()
+        fail(tr("cannot write {path}: {reason}", path=file, reason=exc.strerror))
     if not created:
-        typer.echo(translate(language, _ALREADY), err=True)
+        typer.echo(tr(_ALREADY), err=True)
         return
-    typer.echo(translate(language, _CREATED, name=name, file=file), err=True)
+    typer.echo(tr(_CREATED, name=name, file=file), err=True)
 
 
 def write_private(path: Path, text: str) -> None:

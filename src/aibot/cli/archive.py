@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store
+from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store, tr
+from aibot.i18n import N_
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -18,20 +19,24 @@ if TYPE_CHECKING:
 
 T = TypeVar("T")
 
-# What the commands say, in one place (for the translation catalog).
-NOT_CONFIGURED = (
+# What the commands say, in one place (translated where shown).
+ARCHIVE_HELP = N_(
+    "Move the turns of idle conversations to the archive bucket (safe to stop at any time)."
+)
+RESTORE_ARCHIVE_HELP = N_("Bring archived turns back into the database, exactly as they were.")
+NOT_CONFIGURED = N_(
     "no archive: section in the config: add archive.endpoint, archive.bucket and the "
     "credentials (see README, Archive)"
 )
-BUSY = "another archive run is in progress ({owner}); try again when it has finished"
-ARCHIVED = (
+BUSY = N_("another archive run is in progress ({owner}); try again when it has finished")
+ARCHIVED = N_(
     "archived {turns} turns of {conversations} conversations into {objects} objects "
     "in {where}{manifest}"
 )
-NOTHING_IDLE = "nothing to archive: no conversation has been idle for {days:g} days"
-RESTORED = "restored {turns} turns from {objects} archived objects"
-NOTHING_ARCHIVED = "nothing archived for {what}"
-STOPPED = "stopped: {error}; what was archived before stays archived, nothing else changed"
+NOTHING_IDLE = N_("nothing to archive: no conversation has been idle for {days:g} days")
+RESTORED = N_("restored {turns} turns from {objects} archived objects")
+NOTHING_ARCHIVED = N_("nothing archived for {what}")
+STOPPED = N_("stopped: {error}; what was archived before stays archived, nothing else changed")
 
 
 def archive(
@@ -39,14 +44,17 @@ def archive(
     idle_days: Annotated[
         float | None,
         typer.Option(
-            min=0, help="Archive conversations idle this many days [default: after_days]."
+            min=0,
+            help=tr(
+                "Archive conversations idle this many days (default: {value}).",
+                value="archive.after_days",
+            ),
         ),
     ] = None,
 ) -> None:
-    """Move the turns of idle conversations to the archive bucket (safe to stop at any time)."""
     settings = load_or_exit(config).config
     if settings.archive is None:
-        fail(NOT_CONFIGURED)
+        fail(tr(NOT_CONFIGURED))
     console.print(archive_now(settings, idle_days), highlight=False, markup=False)
 
 
@@ -60,14 +68,16 @@ def archive_now(settings: Config, idle_days: float | None = None) -> str:
 
 def summary(report: ArchiveReport, days: float, settings: Config) -> str:
     if not report.objects:
-        return NOTHING_IDLE.format(days=days)
+        return tr(NOTHING_IDLE, days=days)
     assert settings.archive is not None
-    return ARCHIVED.format(
+    manifest = tr(" (manifest {name})", name=report.manifest) if report.manifest else ""
+    return tr(
+        ARCHIVED,
         turns=report.turns,
         conversations=report.conversations,
         objects=report.objects,
         where=f"{settings.archive.bucket}/{settings.archive.prefix}",
-        manifest=f" (manifest {report.manifest})" if report.manifest else "",
+        manifest=manifest,
     )
 
 
@@ -80,31 +90,30 @@ async def _archive(engine: AsyncEngine, bucket: Bucket, days: float) -> ArchiveR
 def restore_archive(
     session: Annotated[
         str | None,
-        typer.Argument(help="The conversation's session key (as the console shows it)."),
+        typer.Argument(help=tr("The conversation's session key (as the console shows it).")),
     ] = None,
     config: ConfigOption = None,
     everything: Annotated[
-        bool, typer.Option("--all", help="Restore every archived conversation.")
+        bool, typer.Option("--all", help=tr("Restore every archived conversation."))
     ] = False,
 ) -> None:
-    """Bring archived turns back into the database, exactly as they were."""
     from aibot.store.archive.restore import restore
 
     settings = load_or_exit(config).config
     if settings.archive is None:
         fail(NOT_CONFIGURED)
     if (session is None) == (not everything):
-        fail("name one conversation (its session key), or pass --all")
+        fail(tr("name one conversation (its session key), or pass --all"))
     report = _with_bucket(settings, lambda engine, bucket: restore(engine, bucket, session))
     if not report.objects:
         console.print(
-            NOTHING_ARCHIVED.format(what=session or "any conversation"),
+            tr(NOTHING_ARCHIVED, what=session or tr("any conversation")),
             highlight=False,
             markup=False,
         )
         return
     console.print(
-        RESTORED.format(turns=report.turns, objects=report.objects), highlight=False, markup=False
+        tr(RESTORED, turns=report.turns, objects=report.objects), highlight=False, markup=False
     )
 
 
@@ -118,6 +127,6 @@ def _with_bucket(settings: Config, action: Callable[[AsyncEngine, Bucket], Await
     try:
         return on_store(settings.storage.url, lambda engine: action(engine, Bucket(archive)))
     except JobBusy as busy:
-        fail(BUSY.format(owner=busy.owner), code=1)
+        fail(tr(BUSY, owner=busy.owner), code=1)
     except ArchiveError as exc:
-        fail(STOPPED.format(error=exc), code=1)
+        fail(tr(STOPPED, error=str(exc)), code=1)

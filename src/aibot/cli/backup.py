@@ -12,8 +12,20 @@ from typing import Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit
+from aibot.cli.common import ConfigOption, console, fail, load_or_exit, tr
 from aibot.config import Config
+from aibot.i18n import N_
+
+BACKUP_HELP = N_(
+    "Copy the store while the gateway keeps running (SQLite online backup, pg_dump or mysqldump)."
+)
+RESTORE_HELP = N_(
+    "Replace the store with a backup, after checking the backup is intact and complete."
+)
+MAINTENANCE_HELP = N_(
+    "Archive idle conversations (with `archive:`), then delete turns, inbox and outbox rows "
+    "older than the `retention` settings (daily job)."
+)
 
 
 def _summary(counts: dict[str, int]) -> str:
@@ -25,13 +37,13 @@ def backup(
     out: Annotated[
         Path | None,
         typer.Option(
-            help="Backup file [default: ai-bot-backup-YYYYmmdd-HHMMSS.db, .dump for PostgreSQL, "
-            ".sql for MySQL]."
+            help=tr(
+                "Backup file; .dump for PostgreSQL, .sql for MySQL (default: {value}).",
+                value="ai-bot-backup-YYYYmmdd-HHMMSS.db",
+            ),
         ),
     ] = None,
 ) -> None:
-    """Copy the store while the gateway keeps running (SQLite online backup, pg_dump or
-    mysqldump)."""
     from aibot.store.backup import BackupError, sqlite_path
     from aibot.store.backup import backup as backup_sqlite
 
@@ -52,10 +64,17 @@ def backup(
     except BackupError as exc:
         fail(str(exc), code=1)
     except OSError as exc:
-        fail(f"cannot write {exc.filename or out}: {exc.strerror}", code=1)
-    console.print(
-        f"backed up {database} to {target}: {_summary(counts)}", highlight=False, markup=False
+        fail(
+            tr("cannot write {path}: {reason}", path=str(exc.filename or out), reason=exc.strerror),
+            code=1,
+        )
+    done = tr(
+        "backed up {database} to {target}: {counts}",
+        database=str(database),
+        target=str(target),
+        counts=_summary(counts),
     )
+    console.print(done, highlight=False, markup=False)
     _media_note(settings)
 
 
@@ -65,12 +84,12 @@ def _media_note(settings: Config) -> None:
 
     folder = media_dir(settings)
     if folder.is_dir():
-        console.print(
-            f"attachments are not in the backup: copy {folder} as well (files are named by "
-            f"content, so e.g. rsync -a {folder}/ <backup dir>/media/ copies only new ones)",
-            highlight=False,
-            markup=False,
+        note = tr(
+            "attachments are not in the backup: copy {folder} as well (files are named by "
+            "content, so e.g. rsync -a {folder}/ <backup dir>/media/ copies only new ones)",
+            folder=str(folder),
         )
+        console.print(note, highlight=False, markup=False)
 
 
 def _pg_dump(settings: Config, target: Path) -> None:
@@ -82,38 +101,40 @@ def _pg_dump(settings: Config, target: Path) -> None:
     dsn = url.set(drivername="postgresql", password=None).render_as_string(hide_password=False)
     command = ["pg_dump", "--format=custom", f"--file={target}", f"--dbname={dsn}"]
     if shutil.which("pg_dump") is None:
-        console.print(
-            "PostgreSQL: install the client (apt-get install postgresql-client) and "
-            f"run:\n  PGPASSWORD=… {' '.join(command)}\nrestore with: pg_restore "
-            f"--clean --if-exists --dbname={dsn} {target}",
-            highlight=False,
-            markup=False,
+        advice = tr(
+            "PostgreSQL: install the client (apt-get install postgresql-client) and run:\n"
+            "  PGPASSWORD=… {command}\nrestore with: pg_restore --clean --if-exists "
+            "--dbname={dsn} {target}",
+            command=" ".join(command),
+            dsn=dsn,
+            target=str(target),
         )
+        console.print(advice, highlight=False, markup=False)
         return
     env = {**os.environ, **({"PGPASSWORD": url.password} if url.password else {})}
     result = subprocess.run(command, env=env, check=False)  # noqa: S603 - argv, no shell
     if result.returncode != 0:
-        fail(f"pg_dump failed (exit {result.returncode})", code=1)
+        fail(tr("pg_dump failed (exit {code})", code=result.returncode), code=1)
     os.chmod(target, 0o600)
-    console.print(
-        f"backed up PostgreSQL to {target} (restore with pg_restore --clean "
-        f"--if-exists --dbname={dsn} {target})",
-        highlight=False,
-        markup=False,
+    done = tr(
+        "backed up PostgreSQL to {target} (restore with pg_restore --clean --if-exists "
+        "--dbname={dsn} {target})",
+        target=str(target),
+        dsn=dsn,
     )
+    console.print(done, highlight=False, markup=False)
 
 
 def restore(
-    file: Annotated[Path, typer.Argument(help="A file made by `ai-bot backup`.")],
+    file: Annotated[Path, typer.Argument(help=tr("A file made by `ai-bot backup`."))],
     config: ConfigOption = None,
     force: Annotated[
         bool,
         typer.Option(
-            help="Restore even while a gateway has the database open (restart it afterwards)."
+            help=tr("Restore even while a gateway has the database open (restart it afterwards).")
         ),
     ] = False,
 ) -> None:
-    """Replace the store with a backup, after checking the backup is intact and complete."""
     from aibot.store.backup import BackupError, sqlite_path
     from aibot.store.backup import restore as restore_sqlite
 
@@ -122,23 +143,35 @@ def restore(
         database = sqlite_path(settings.storage.url)
         if database is None:
             fail(
-                "storage.url is a database server: restore a backup with its own tool, "
-                f"pg_restore --clean --if-exists --dbname=… {file} (PostgreSQL) or "
-                f"mysql --user=… DATABASE < {file} (MySQL/MariaDB)"
+                tr(
+                    "storage.url is a database server: restore a backup with its own tool, "
+                    "pg_restore --clean --if-exists --dbname=… {file} (PostgreSQL) or "
+                    "mysql --user=… DATABASE < {file} (MySQL/MariaDB)",
+                    file=str(file),
+                )
             )
         counts = restore_sqlite(file, database, force=force)
     except BackupError as exc:
         fail(str(exc), code=1)
     except OSError as exc:
-        fail(f"cannot write {exc.filename or database}: {exc.strerror}", code=1)
-    console.print(
-        f"restored {file} into {database}: {_summary(counts)}", highlight=False, markup=False
+        fail(
+            tr(
+                "cannot write {path}: {reason}",
+                path=str(exc.filename or database),
+                reason=exc.strerror,
+            ),
+            code=1,
+        )
+    done = tr(
+        "restored {file} into {database}: {counts}",
+        file=str(file),
+        database=str(database),
+        counts=_summary(counts),
     )
+    console.print(done, highlight=False, markup=False)
 
 
 def maintenance(config: ConfigOption = None) -> None:
-    """Archive idle conversations (with `archive:`), then delete turns, inbox and outbox rows
-    older than the `retention` settings (daily job)."""
     import asyncio
 
     from sqlalchemy.exc import SQLAlchemyError
@@ -154,8 +187,11 @@ def maintenance(config: ConfigOption = None) -> None:
         fail(str(exc))
     if database is not None and not database.is_file():
         fail(
-            f"no database at {database} (a relative storage.url is relative to the directory "
-            "the gateway runs in)",
+            tr(
+                "no database at {database} (a relative storage.url is relative to the directory "
+                "the gateway runs in)",
+                database=str(database),
+            ),
             code=1,
         )
 
@@ -174,11 +210,11 @@ def maintenance(config: ConfigOption = None) -> None:
     try:
         deleted = asyncio.run(run())
     except SQLAlchemyError as exc:
-        fail(f"maintenance failed: {str(exc).splitlines()[0]}", code=1)
+        fail(tr("maintenance failed: {reason}", reason=str(exc).splitlines()[0]), code=1)
     if settings.retention.media_days is not None:
         from aibot.gateway.media import media_dir
         from aibot.media.blobs import LocalBlobStore
 
         blobs = LocalBlobStore(media_dir(settings), settings.media.max_bytes)
         deleted["media files"] = blobs.purge(settings.retention.media_days)
-    console.print(f"deleted {_summary(deleted)}", highlight=False, markup=False)
+    console.print(tr("deleted {counts}", counts=_summary(deleted)), highlight=False, markup=False)

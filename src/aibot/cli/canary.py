@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store
+from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store, tr
 from aibot.config import LoadedConfig
 
 if TYPE_CHECKING:
@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 canary_app = typer.Typer(
     name="canary",
     no_args_is_help=True,
-    help="Compare a canary provider with the default, then promote or roll it back.",
+    help=tr("Compare a canary provider with the default, then promote or roll it back."),
 )
 
 METRICS_TIMEOUT = 3.0
@@ -37,40 +37,48 @@ METRICS_TIMEOUT = 3.0
 def _arms(loaded: LoadedConfig) -> tuple[str, str]:
     models = loaded.config.models
     if models.canary is None:
-        fail("no canary is running: set models.canary: {provider: NAME, weight: 10} first", code=1)
+        fail(
+            tr("no canary is running: set models.canary: {{provider: NAME, weight: 10}} first"),
+            code=1,
+        )
     default = models.default or next(iter(models.providers), None)
     if default is None:
-        fail("no default provider is configured", code=1)
+        fail(tr("no default provider is configured"), code=1)
     return default, models.canary.provider
 
 
-@canary_app.command("status")
+@canary_app.command("status", help=tr("Both arms side by side, with sample sizes."))
 def status(
     config: ConfigOption = None,
-    days: Annotated[float, typer.Option(help="How far back to look.")] = 7.0,
+    days: Annotated[float, typer.Option(help=tr("How far back to look."))] = 7.0,
 ) -> None:
-    """Both arms side by side, with sample sizes."""
     loaded = load_or_exit(config)
     arms = _arms(loaded)
     stats = _collect(loaded, arms, time.time() - days * 86400)
+    default, canary = arms
     table = Table(
         "",
-        *(f"{name}{' (canary)' if i else ' (default)'}" for i, name in enumerate(arms)),
+        tr("{name} (default)", name=default),
+        tr("{name} (canary)", name=canary),
         box=None,
     )
-    table.add_row("answers", *(str(s.answers) for s in stats))
-    table.add_row("👍 share (ratings)", *(_share(s.csat, s.ratings) for s in stats))
-    table.add_row("error rate (calls)", *(_share(s.error_rate, s.calls) for s in stats))
-    table.add_row("latency p50 / p95", *(_latency(s.latency_p50, s.latency_p95) for s in stats))
+    table.add_row(tr("answers"), *(str(s.answers) for s in stats))
+    table.add_row(tr("👍 share (ratings)"), *(_share(s.csat, s.ratings) for s in stats))
+    table.add_row(tr("error rate (calls)"), *(_share(s.error_rate, s.calls) for s in stats))
+    table.add_row(tr("latency p50 / p95"), *(_latency(s.latency_p50, s.latency_p95) for s in stats))
     table.add_row(
-        "tokens per answer",
+        tr("tokens per answer"),
         *(f"{s.tokens_mean:.0f}" if s.tokens_mean is not None else "-" for s in stats),
     )
     console.print(table, highlight=False)
     console.print(
-        f"answers, ratings, latency, tokens: the last {days:g} days from the store; "
-        "errors: since the running gateway started (/metrics).",
+        tr(
+            "answers, ratings, latency, tokens: the last {days:g} days from the store; "
+            "errors: since the running gateway started (/metrics).",
+            days=days,
+        ),
         style="dim",
+        markup=False,
     )
 
 
@@ -120,24 +128,33 @@ def _latency(p50: float | None, p95: float | None) -> str:
     return "-" if p50 is None or p95 is None else f"{p50:.2f} s / {p95:.2f} s"
 
 
-@canary_app.command("promote")
+@canary_app.command(
+    "promote", help=tr("Make the canary the default for all traffic and end the split.")
+)
 def promote(config: ConfigOption = None) -> None:
-    """Make the canary the default for all traffic and end the split."""
     loaded = load_or_exit(config)
     default, canary = _arms(loaded)
     _edit(loaded, lambda models: models.__setitem__("default", canary))
     _audit(loaded, "canary.promote", f"{canary} replaces {default} as the default")
-    console.print(f"{canary} is now the default model; the split has ended.")
+    console.print(
+        tr("{name} is now the default model; the split has ended.", name=canary), markup=False
+    )
 
 
-@canary_app.command("rollback")
+@canary_app.command("rollback", help=tr("End the split: all traffic back to the default."))
 def rollback(config: ConfigOption = None) -> None:
-    """End the split: all traffic back to the default."""
     loaded = load_or_exit(config)
     default, canary = _arms(loaded)
     _edit(loaded, lambda _models: None)
     _audit(loaded, "canary.rollback", f"{canary} rolled back; {default} takes all traffic")
-    console.print(f"the canary {canary} is rolled back; {default} takes all traffic.")
+    console.print(
+        tr(
+            "the canary {canary} is rolled back; {default} takes all traffic.",
+            canary=canary,
+            default=default,
+        ),
+        markup=False,
+    )
 
 
 def _edit(loaded: LoadedConfig, change: Callable[[dict[str, Any]], None]) -> None:
@@ -145,7 +162,7 @@ def _edit(loaded: LoadedConfig, change: Callable[[dict[str, Any]], None]) -> Non
     from aibot.config.edit import edit_config, section
 
     if loaded.path is None:
-        fail("there is no config.yaml to change (running on defaults)", code=1)
+        fail(tr("there is no config.yaml to change (running on defaults)"), code=1)
 
     def end_split(document: dict[str, Any]) -> None:
         models = section(document, "models")
@@ -155,7 +172,9 @@ def _edit(loaded: LoadedConfig, change: Callable[[dict[str, Any]], None]) -> Non
     try:
         edit_config(loaded.path, end_split)
     except (OSError, ValueError) as exc:
-        fail(f"could not change {loaded.path}: {exc}", code=1)
+        fail(
+            tr("could not change {path}: {reason}", path=str(loaded.path), reason=str(exc)), code=1
+        )
 
 
 def _audit(loaded: LoadedConfig, action: str, target: str) -> None:

@@ -13,7 +13,9 @@ import time
 import uuid
 from pathlib import Path
 
-from aibot.cli.common import console, fail
+from rich.markup import escape
+
+from aibot.cli.common import console, fail, tr
 from aibot.config import ConfigError, LoadedConfig
 from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.notices import failure_notice
@@ -22,6 +24,7 @@ from aibot.gateway.build import Gateway
 from aibot.i18n import terminal_language
 from aibot.ops.logging import SecretMasker, configure_logging
 
+COMMAND = "ai-bot chat"  # a name, not words to translate
 EXIT_WORDS = frozenset({"/exit", "/quit", "exit", "quit"})
 
 
@@ -46,15 +49,12 @@ def run_chat(loaded: LoadedConfig) -> None:
 async def _session(gateway: Gateway, log_file: str) -> None:
     await gateway.start()
     try:
-        problems = gateway.problems()
-        for problem in problems:
-            console.print(f"[yellow]! {problem}[/]", highlight=False)
+        for problem in gateway.problems(terminal_language()):
+            console.print(f"[yellow]! {escape(problem)}[/]", highlight=False)
         model = gateway.catalog.describe(gateway.catalog.default or "-")
-        console.print(
-            f"[bold]ai-bot chat[/] · model {model} · /help for commands, /exit or Ctrl-D to leave",
-            highlight=False,
-        )
-        console.print(f"[dim]logs: {log_file}[/]", highlight=False)
+        welcome = tr("model {model} · /help for commands, /exit or Ctrl-D to leave", model=model)
+        console.print(f"[bold]{COMMAND}[/] · {escape(welcome)}", highlight=False)
+        console.print("[dim]" + escape(tr("logs: {path}", path=log_file)) + "[/]", highlight=False)
         session = f"cli:{getpass.getuser()}"
         while True:
             text = await _read_line()
@@ -67,7 +67,7 @@ async def _session(gateway: Gateway, log_file: str) -> None:
 
 
 async def _read_line() -> str | None:
-    prompt = "you> " if sys.stdin.isatty() else ""
+    prompt = tr("you> ") if sys.stdin.isatty() else ""
     try:
         return await asyncio.to_thread(input, prompt)
     except EOFError:
@@ -89,7 +89,7 @@ async def _turn(gateway: Gateway, session: str, text: str) -> None:
     async for item in stream_turn(gateway.service, inbound):
         if isinstance(item, str):
             if not streamed:
-                console.print("[bold cyan]bot>[/] ", end="")
+                console.print("[bold cyan]" + escape(tr("bot>")) + "[/] ", end="")
                 streamed = True
             console.print(item, end="", markup=False, highlight=False, soft_wrap=True)
             continue
@@ -107,5 +107,5 @@ async def _turn(gateway: Gateway, session: str, text: str) -> None:
         elif streamed:
             console.print()
         else:
-            console.print("[bold cyan]bot>[/] ", end="")
+            console.print("[bold cyan]" + escape(tr("bot>")) + "[/] ", end="")
             console.print(ctx.reply or "", markup=False, highlight=False, soft_wrap=True)

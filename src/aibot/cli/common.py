@@ -30,7 +30,10 @@ ConfigOption = Annotated[
         "--config",
         "-c",
         envvar="AIBOT_CONFIG",
-        help="Path to config.yaml (default: ./config.yaml, else built-in defaults).",
+        help=i18n.translate(
+            i18n.terminal_language(),
+            "Path to config.yaml (default: ./config.yaml, else built-in defaults).",
+        ),
     ),
 ]
 
@@ -60,7 +63,7 @@ def load_or_exit(path: str | None) -> LoadedConfig:
         lines = str(exc).splitlines()
         for line in lines[:-1]:
             print_error(line)
-        fail(lines[-1] if lines else "invalid configuration")
+        fail(lines[-1] if lines else tr("invalid configuration"))
     i18n.configure(loaded.config.ui.language, loaded.config.ui.default_language)
     return loaded
 
@@ -99,6 +102,7 @@ def on_store(
     except ConfigError as exc:  # a data key that does not fit the store
         fail(str(exc))
     except OSError as exc:
-        fail(f"cannot open the store ({exc}); check storage.url")
+        fail(tr("cannot open the store ({reason}); check storage.url", reason=str(exc)))
     except SQLAlchemyError as exc:
-        fail(f"cannot use the store: {str(exc).splitlines()[0]} (check storage.url)", code=1)
+        reason = str(exc).splitlines()[0]
+        fail(tr("cannot use the store: {reason} (check storage.url)", reason=reason), code=1)

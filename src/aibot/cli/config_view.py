@@ -21,7 +21,7 @@ from pydantic_core import PydanticUndefined
 from rich.table import Table
 from rich.text import Text
 
-from aibot.cli.common import console
+from aibot.cli.common import console, tr
 from aibot.config import Config, LoadedConfig, url_password
 from aibot.ops.logging import mask_value
 
@@ -52,22 +52,29 @@ def masked(value: Any, key: str = "") -> Any:
 
 def print_effective(loaded: LoadedConfig) -> None:
     if loaded.path is not None:
-        console.print(f"# from {loaded.path}", markup=False, highlight=False)
+        console.print(
+            "# " + tr("from {path}", path=str(loaded.path)), markup=False, highlight=False
+        )
     else:
         console.print(
-            "# no config file: built-in defaults plus provider keys found in the "
-            "environment / .env",
+            "# "
+            + tr(
+                "no config file: built-in defaults plus provider keys found in the "
+                "environment / .env"
+            ),
             markup=False,
             highlight=False,
         )
     if loaded.missing_env:
+        unset = tr("unset environment variables: {names}", names=", ".join(loaded.missing_env))
+        console.print("# " + unset, markup=False, highlight=False)
+    for notice in loaded.deprecated:
         console.print(
-            f"# unset environment variables: {', '.join(loaded.missing_env)}",
+            "# " + tr("deprecated: {notice}", notice=notice),
             markup=False,
             highlight=False,
+            soft_wrap=True,
         )
-    for notice in loaded.deprecated:
-        console.print(f"# deprecated: {notice}", markup=False, highlight=False, soft_wrap=True)
     data = masked(loaded.config.model_dump(mode="python"))
     console.print(
         yaml.safe_dump(data, sort_keys=False, allow_unicode=True).rstrip(),
@@ -90,7 +97,7 @@ class SchemaRow:
 
 def print_schema() -> None:
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for column in ("key", "type", "default", "description"):
+    for column in (tr("key"), tr("type"), tr("default"), tr("description")):
         table.add_column(column, overflow="fold")
     for number, (section, field) in enumerate(Config.model_fields.items()):
         model, prefix = _model_of(field.annotation), section
@@ -107,8 +114,10 @@ def print_schema() -> None:
             )
     console.print(table, highlight=False)
     console.print(
-        "Durations accept 250ms, 10s, 30m, 1h, 2d or seconds; "
-        "${VAR} and ${VAR:-default} read the environment and .env.",
+        tr(
+            "Durations accept 250ms, 10s, 30m, 1h, 2d or seconds; "
+            "${{VAR}} and ${{VAR:-default}} read the environment and .env."
+        ),
         markup=False,
     )
 

@@ -10,55 +10,57 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store
+from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store, tr
+from aibot.i18n import N_
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from aibot.store.crypto import Keyring
 
-# What the commands say, in one place (for the translation catalog).
-NO_ENCRYPTION = (
+# What the commands say, in one place (translated where shown).
+NO_ENCRYPTION = N_(
     "storage.encryption is not set: add storage.encryption.key (make one with "
     "`ai-bot data-key new`) and restart the gateway"
 )
-NOT_CURRENT = (
+NOT_CURRENT = N_(
     "the gateway writes with data key {store}, but this config's key is {mine}: restart the "
     "gateway(s) with this config first, then run this again"
 )
-FOLLOWING = "re-encryption is running in {owner}; following it (Ctrl-C leaves it running)"
-PROGRESS = "{table}: up to row {last}, {count} values re-encrypted"
-DONE = "done: every value is encrypted with data key {key}"
-RETIRED = "no value uses {keys} any more: remove it from storage.encryption.old_keys"
-ARCHIVED = (
+FOLLOWING = N_("re-encryption is running in {owner}; following it (Ctrl-C leaves it running)")
+PROGRESS = N_("{table}: up to row {last}, {count} values re-encrypted")
+DONE = N_("done: every value is encrypted with data key {key}")
+RETIRED = N_("no value uses {keys} any more: remove it from storage.encryption.old_keys")
+ARCHIVED = N_(
     "keep data key {key} in storage.encryption.old_keys: {count} archived objects still use it "
     "(after `ai-bot restore-archive`, run this again)"
 )
-WROTE = "wrote a new data key to {path} (mode 0600); its id is {key}"
-STATUS_KEY = "data key {key}: {state}"
-STATUS_PLAIN = "rows from before encryption was turned on: {state}"
+WROTE = N_("wrote a new data key to {path} (mode 0600); its id is {key}")
+STATUS_KEY = N_("data key {key}: {state}")
+STATUS_PLAIN = N_("rows from before encryption was turned on: {state}")
 KEY_STATES = {
-    "current": "current (new values are encrypted with it)",
-    "retiring": "still used: keep it configured, run `ai-bot data-key rotate`",
-    "retired": "no longer used",
+    "current": N_("current (new values are encrypted with it)"),
+    "retiring": N_("still used: keep it configured, run `ai-bot data-key rotate`"),
+    "retired": N_("no longer used"),
 }
-PLAIN_STATES = {"retiring": "still being encrypted", "retired": "all encrypted"}
-STATUS_NONE = "encryption at rest is off for this database (no data key has sealed anything)"
+PLAIN_STATES = {"retiring": N_("still being encrypted"), "retired": N_("all encrypted")}
+STATUS_NONE = N_("encryption at rest is off for this database (no data key has sealed anything)")
 
 data_key_app = typer.Typer(
     name="data-key",
-    help="Encryption at rest: make a key, see which keys the data uses, rotate to a new key.",
+    help=tr("Encryption at rest: make a key, see which keys the data uses, rotate to a new key."),
     no_args_is_help=True,
 )
 
 
-@data_key_app.command("new")
+@data_key_app.command(
+    "new", help=tr("Print a new random 256-bit data key (base64), or write it to a file.")
+)
 def new(
     out: Annotated[
-        Path | None, typer.Option(help="Write the key to this file (mode 0600) instead.")
+        Path | None, typer.Option(help=tr("Write the key to this file (mode 0600) instead."))
     ] = None,
 ) -> None:
-    """Print a new random 256-bit data key (base64), or write it to a file."""
     from aibot.store.crypto import key_id, new_key, parse_key
 
     key = new_key()
@@ -68,17 +70,25 @@ def new(
     try:
         fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except OSError as exc:
-        fail(f"cannot create {out}: {exc.strerror} (it must not exist yet)", code=1)
+        fail(
+            tr(
+                "cannot create {path}: {reason} (it must not exist yet)",
+                path=str(out),
+                reason=exc.strerror,
+            ),
+            code=1,
+        )
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(key + "\n")
     console.print(
-        WROTE.format(path=out, key=key_id(parse_key(key, str(out)))), highlight=False, markup=False
+        tr(WROTE, path=out, key=key_id(parse_key(key, str(out)))), highlight=False, markup=False
     )
 
 
-@data_key_app.command("status")
+@data_key_app.command(
+    "status", help=tr("Which data keys the stored values use, and what a rotation still has to do.")
+)
 def status(config: ConfigOption = None) -> None:
-    """Which data keys the stored values use, and what a rotation still has to do."""
     from aibot.store.data_keys import PLAIN_ID
     from aibot.store.schema import data_keys
 
@@ -95,33 +105,37 @@ def status(config: ConfigOption = None) -> None:
 
     rows = on_store(settings.storage.url, read)
     if not rows:
-        console.print(STATUS_NONE, highlight=False, markup=False)
+        console.print(tr(STATUS_NONE), highlight=False, markup=False)
     for key, state in rows:
         line = (
-            STATUS_PLAIN.format(state=PLAIN_STATES.get(state, state))
+            tr(STATUS_PLAIN, state=tr(PLAIN_STATES[state]) if state in PLAIN_STATES else state)
             if key == PLAIN_ID
-            else STATUS_KEY.format(key=key, state=KEY_STATES.get(state, state))
+            else tr(
+                STATUS_KEY, key=key, state=tr(KEY_STATES[state]) if state in KEY_STATES else state
+            )
         )
         console.print(line, highlight=False, markup=False)
 
 
-@data_key_app.command("rotate")
+@data_key_app.command(
+    "rotate",
+    help=tr(
+        "Re-encrypt every stored value with the current key, in batches, while the gateway "
+        "runs.\n\nFirst set storage.encryption.key to the new key, move the old one to old_keys "
+        "and restart the gateway(s). Safe to stop and run again: it resumes where it stopped."
+    ),
+)
 def rotate(
     config: ConfigOption = None,
-    batch: Annotated[int, typer.Option(min=1, max=10_000, help="Rows per transaction.")] = 500,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help=tr("Rows per transaction."))] = 500,
 ) -> None:
-    """Re-encrypt every stored value with the current key, in batches, while the gateway runs.
-
-    First set storage.encryption.key to the new key, move the old one to old_keys and restart
-    the gateway(s). Safe to stop and run again: it resumes where it stopped.
-    """
     from aibot.cli.common import cipher_or_exit
     from aibot.store.crypto import Keyring
 
     settings = load_or_exit(config).config
     keyring = cipher_or_exit(settings)
     if not isinstance(keyring, Keyring):
-        fail(NO_ENCRYPTION)
+        fail(tr(NO_ENCRYPTION))
     on_store(
         settings.storage.url,
         lambda engine: _rotate(engine, keyring, batch),
@@ -147,11 +161,11 @@ async def _rotate(engine: AsyncEngine, keyring: Keyring, batch: int) -> None:
     if current is None:
         await register(engine, keyring, time.time())  # no gateway has encrypted yet: we start
     elif current != keyring.current_id:
-        fail(NOT_CURRENT.format(store=current, mine=keyring.current_id))
+        fail(tr(NOT_CURRENT, store=current, mine=keyring.current_id))
 
     def show(table: str, last: int, count: int) -> None:
         console.print(
-            PROGRESS.format(table=table, last=last, count=count), highlight=False, markup=False
+            tr(PROGRESS, table=table, last=last, count=count), highlight=False, markup=False
         )
 
     following = False
@@ -161,12 +175,12 @@ async def _rotate(engine: AsyncEngine, keyring: Keyring, batch: int) -> None:
             break
         except JobBusy as busy:
             if not following:
-                console.print(FOLLOWING.format(owner=busy.owner), highlight=False, markup=False)
+                console.print(tr(FOLLOWING, owner=busy.owner), highlight=False, markup=False)
                 following = True
             await asyncio.sleep(1.0)
-    console.print(DONE.format(key=keyring.current_id), highlight=False, markup=False)
+    console.print(tr(DONE, key=keyring.current_id), highlight=False, markup=False)
     retired = [k for k in report.retired if k != "plain"]
     if retired:
-        console.print(RETIRED.format(keys=", ".join(retired)), highlight=False, markup=False)
+        console.print(tr(RETIRED, keys=", ".join(retired)), highlight=False, markup=False)
     for key, count in report.archived.items():
-        console.print(ARCHIVED.format(key=key, count=count), highlight=False, markup=False)
+        console.print(tr(ARCHIVED, key=key, count=count), highlight=False, markup=False)

@@ -8,8 +8,15 @@ from typing import Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit
-from aibot.i18n import terminal_language, translate
+from aibot.cli.common import ConfigOption, console, fail, load_or_exit, tr
+from aibot.i18n import N_
+
+DEPLOY_HELP = N_(
+    "Render the systemd units, nginx site, Dockerfile, Compose file, Kubernetes manifests or a "
+    "Filebeat config that ships the log file to Elasticsearch.\n\nPort, address, public URL and "
+    "body limit come from the config, so what you review here is what install.sh writes; flags "
+    "override them."
+)
 
 
 class Kind(StrEnum):
@@ -22,76 +29,107 @@ class Kind(StrEnum):
 
 
 def deploy(
-    kind: Annotated[Kind, typer.Argument(help="What to render.")],
+    kind: Annotated[Kind, typer.Argument(help=tr("What to render."))],
     config: ConfigOption = None,
     out: Annotated[
         Path | None,
-        typer.Option(help="Write the files into this directory instead of printing them."),
+        typer.Option(help=tr("Write the files into this directory instead of printing them.")),
     ] = None,
-    host: Annotated[str | None, typer.Option(help="Override server.host.")] = None,
+    host: Annotated[str | None, typer.Option(help=tr("Override server.host."))] = None,
     port: Annotated[
-        int | None, typer.Option(help="Override server.port.", min=1, max=65535)
+        int | None, typer.Option(help=tr("Override server.port."), min=1, max=65535)
     ] = None,
     domain: Annotated[
         str | None,
         typer.Option(
-            help="Public host name (nginx server_name, Ingress host); default: server.public_url's."
+            help=tr(
+                "Public host name (nginx server_name, Ingress host); default: server.public_url's."
+            )
         ),
     ] = None,
     tls: Annotated[
         bool,
-        typer.Option(help="nginx: serve https with the Let's Encrypt certificate of --domain."),
+        typer.Option(
+            help=tr(
+                "nginx: serve https with the Let's Encrypt certificate of --domain (get it "
+                "first: see the note this prints)."
+            )
+        ),
     ] = False,
     cert_dir: Annotated[
         str | None,
         typer.Option(
-            help="nginx: directory with fullchain.pem and privkey.pem "
-            "[default: /etc/letsencrypt/live/DOMAIN]."
+            help=tr(
+                "nginx: directory with fullchain.pem and privkey.pem (default: {value}).",
+                value="/etc/letsencrypt/live/DOMAIN",
+            ),
         ),
     ] = None,
     prefix: Annotated[
         str | None,
-        typer.Option(help="systemd: install prefix holding venv/ [default: /opt/ai-bot]."),
+        typer.Option(
+            help=tr(
+                "systemd: install prefix holding venv/ (default: {value}).", value="/opt/ai-bot"
+            )
+        ),
     ] = None,
     config_dir: Annotated[
         str | None,
-        typer.Option(help="systemd: directory of config.yaml and .env [default: /etc/ai-bot]."),
+        typer.Option(
+            help=tr(
+                "systemd: directory of config.yaml and .env (default: {value}).",
+                value="/etc/ai-bot",
+            )
+        ),
     ] = None,
     data_dir: Annotated[
         str | None,
-        typer.Option(help="systemd: the only writable directory [default: /var/lib/ai-bot]."),
+        typer.Option(
+            help=tr(
+                "systemd: the only writable directory (default: {value}).", value="/var/lib/ai-bot"
+            )
+        ),
     ] = None,
     user: Annotated[
-        str | None, typer.Option(help="systemd: the service's system user [default: ai-bot].")
+        str | None,
+        typer.Option(
+            help=tr("systemd: the service's system user (default: {value}).", value="ai-bot")
+        ),
     ] = None,
     image: Annotated[
-        str | None, typer.Option(help="compose/k8s: container image [default: ai-bot:latest].")
+        str | None,
+        typer.Option(
+            help=tr("compose/k8s: container image (default: {value}).", value="ai-bot:latest")
+        ),
     ] = None,
     trusted_proxy: Annotated[
         list[str] | None,
         typer.Option(
-            help="systemd: a reverse proxy (IP or CIDR) whose X-Forwarded-For the gateway "
-            "believes; repeat for several [default: server.trusted_proxies]."
+            help=tr(
+                "systemd: a reverse proxy (IP or CIDR) whose X-Forwarded-For the gateway "
+                "believes; repeat for several (default: {value}).",
+                value="server.trusted_proxies",
+            ),
         ),
     ] = None,
     log_file: Annotated[
         str | None,
         typer.Option(
-            help="filebeat: the log file to ship [default: logging.file under --data-dir, "
-            "else /var/lib/ai-bot/logs/ai-bot.log]."
+            help=tr(
+                "filebeat: the log file to ship (default: logging.file under --data-dir, else "
+                "/var/lib/ai-bot/logs/ai-bot.log)."
+            ),
         ),
     ] = None,
     elasticsearch: Annotated[
         str | None,
-        typer.Option(help="filebeat: Elasticsearch URL [default: http://127.0.0.1:9200]."),
+        typer.Option(
+            help=tr(
+                "filebeat: Elasticsearch URL (default: {value}).", value="http://127.0.0.1:9200"
+            )
+        ),
     ] = None,
 ) -> None:
-    """Render the systemd units, nginx site, Dockerfile, Compose file, Kubernetes manifests or
-    a Filebeat config that ships the log file to Elasticsearch.
-
-    Port, address, public URL and body limit come from the config, so what you review here
-    is what install.sh writes; flags override them.
-    """
     from aibot.deploy.options import DeployOptions
     from aibot.deploy.render import render
 
@@ -120,8 +158,7 @@ def deploy(
         fail(str(exc))
     if kind.value == "nginx" and not options.trusted_proxies:
         typer.echo(
-            translate(
-                terminal_language(),
+            tr(
                 "note: behind this nginx, run the gateway with --trusted-proxy 127.0.0.1 "
                 "--trusted-proxy ::1 (or set server.trusted_proxies), else every client has "
                 "nginx's address (`ai-bot deploy systemd --trusted-proxy 127.0.0.1` renders "
@@ -142,8 +179,8 @@ def deploy(
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(content, encoding="utf-8")
         except OSError as exc:
-            fail(f"cannot write {target}: {exc.strerror}")
-        console.print(f"wrote {target}", highlight=False, markup=False)
+            fail(tr("cannot write {path}: {reason}", path=str(target), reason=exc.strerror))
+        console.print(tr("wrote {path}", path=str(target)), highlight=False, markup=False)
 
 
 def _certificate_note(cert_dir: str, domain: str) -> None:
@@ -153,8 +190,7 @@ def _certificate_note(cert_dir: str, domain: str) -> None:
     if certificate.exists():
         return
     typer.echo(
-        translate(
-            terminal_language(),
+        tr(
             "note: nginx will not start with this site until {path} exists. Get the certificate "
             "first (the HTTP site serves the challenge): certbot certonly --webroot -w "
             "/var/www/letsencrypt -d {domain}",

@@ -17,13 +17,14 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import text
 
-from aibot.cli.common import console
+from aibot.cli.common import console, tr
 from aibot.cli.doctor_data import data_checks
 from aibot.cli.doctor_gateway import running_gateway
 from aibot.cli.doctor_host import clock_check, secret_file_checks, store_file_checks
 from aibot.cli.probe import describe_failure, probe
 from aibot.config import Config, LoadedConfig, ProviderConfig
 from aibot.gateway.registry import channel_checks
+from aibot.i18n import N_
 from aibot.ops.checks import Check, Status
 from aibot.ops.logging import SecretMasker, mask_value
 from aibot.providers.base import ProviderError
@@ -32,7 +33,7 @@ from aibot.store.engine import create_engine
 
 STORE_TIMEOUT = 10.0
 _MARKS: dict[Status, str] = {"ok": "[green]✔[/]", "warn": "[yellow]⚠[/]", "fail": "[red]✘[/]"}
-_INIT_HINT = "run `ai-bot init`, or put a key such as DEEPSEEK_API_KEY=... in .env"
+_INIT_HINT = N_("run `ai-bot init`, or put a key such as DEEPSEEK_API_KEY=... in .env")
 
 
 def run_doctor(loaded: LoadedConfig) -> int:
@@ -62,7 +63,7 @@ def run_doctor(loaded: LoadedConfig) -> int:
 def _print(checks: list[Check], masker: SecretMasker) -> None:
     """Provider messages may echo a key back, so every cell goes through the log masker."""
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for column in ("", "check", "result", "fix"):
+    for column in ("", tr("check"), tr("result"), tr("fix")):
         table.add_column(column, overflow="fold")
     for check in checks:
         table.add_row(
@@ -74,20 +75,21 @@ def _print(checks: list[Check], masker: SecretMasker) -> None:
     console.print(table, highlight=False)
     failed = sum(c.status == "fail" for c in checks)
     if failed:
-        console.print(f"[red]{failed} problem(s) to fix[/] before `ai-bot run` will answer.")
+        line = tr("{n} problem(s) to fix before `ai-bot run` will answer.", n=failed)
+        console.print(line, style="red", markup=False, highlight=False)
     else:
-        console.print("[green]all essential checks passed[/]")
+        console.print(tr("all essential checks passed"), style="green", markup=False)
 
 
 def _config_file(loaded: LoadedConfig) -> Check:
     if loaded.path is None:
         return Check(
-            "config file",
+            tr("config file"),
             "warn",
-            "none found: running on defaults",
-            "run `ai-bot init`, or pass -c / set AIBOT_CONFIG",
+            tr("none found: running on defaults"),
+            tr("run `ai-bot init`, or pass -c / set AIBOT_CONFIG"),
         )
-    return Check("config file", "ok", f"{loaded.path} (valid)")
+    return Check(tr("config file"), "ok", tr("{path} (valid)", path=str(loaded.path)))
 
 
 def _unset_variables(loaded: LoadedConfig) -> list[Check]:
@@ -96,10 +98,10 @@ def _unset_variables(loaded: LoadedConfig) -> list[Check]:
     env_file = (loaded.path.parent if loaded.path else Path()) / ".env"
     return [
         Check(
-            "environment",
+            tr("environment"),
             "fail",
-            "unset: " + ", ".join(loaded.missing_env),
-            f"add them to {env_file} or export them",
+            tr("unset: {names}", names=", ".join(loaded.missing_env)),
+            tr("add them to {path} or export them", path=str(env_file)),
         )
     ]
 
@@ -118,7 +120,7 @@ async def _live_checks(config: Config) -> list[Check]:
 async def _core_checks(config: Config) -> list[Check]:
     providers = config.models.providers
     if not providers:
-        no_model = Check("model", "fail", "no model provider configured", _INIT_HINT)
+        no_model = Check(tr("model"), "fail", tr("no model provider configured"), tr(_INIT_HINT))
         return [await _storage(config.storage.url), no_model]
     storage, probed = await asyncio.gather(
         _storage(config.storage.url),
@@ -137,10 +139,10 @@ async def _storage(url: str) -> Check:
         engine = create_engine(url)
     except Exception as exc:
         return Check(
-            "storage",
+            tr("storage"),
             "fail",
-            f"cannot use storage.url: {exc}",
-            "fix storage.url (sqlite:///path, postgresql://... or mysql://...)",
+            tr("cannot use storage.url: {problem}", problem=str(exc)),
+            tr("fix storage.url (sqlite:///path, postgresql://... or mysql://...)"),
         )
     backend = engine.dialect.name
     try:
@@ -148,41 +150,43 @@ async def _storage(url: str) -> Check:
             await connection.execute(text("SELECT 1"))
     except Exception as exc:
         return Check(
-            "storage",
+            tr("storage"),
             "fail",
             f"{backend}: {str(exc).splitlines()[0][:200]}",
-            "check that the database is running and storage.url is right",
+            tr("check that the database is running and storage.url is right"),
         )
     finally:
         await engine.dispose()
-    return Check("storage", "ok", f"{backend} reachable")
+    return Check(tr("storage"), "ok", tr("{backend} reachable", backend=backend))
 
 
 async def _provider(name: str, config: ProviderConfig) -> tuple[Check, float | None]:
     """The check, and the clock skew against the provider's Date header when it answered."""
-    label = f"model {name}"
+    label = tr("model {name}", name=name)
     try:
         client = OpenAICompatibleProvider(name, config)
     except ValueError as exc:
-        return Check(label, "fail", str(exc), "fix the preset name or set base_url"), None
-    where = f"{client.model} at {client.base_url}"
+        return Check(label, "fail", str(exc), tr("fix the preset name or set base_url")), None
+    where = tr("{model} at {url}", model=client.model, url=client.base_url)
     if client.needs_key and not client.has_key:
         fix = (
-            f"set {client.env_key} in .env"
+            tr("set {variable} in .env", variable=client.env_key)
             if client.env_key
-            else f"set models.providers.{name}.api_key"
+            else tr("set models.providers.{name}.api_key", name=name)
         )
-        return Check(label, "fail", f"{where}: no API key", fix), None
-    key = f", key {mask_value(config.api_key.get_secret_value())}" if config.api_key else ""
+        return Check(label, "fail", tr("{where}: no API key", where=where), fix), None
+    key = (
+        tr(", key {masked}", masked=mask_value(config.api_key.get_secret_value()))
+        if config.api_key
+        else ""
+    )
     try:
         probed = await probe(name, config)
     except ProviderError as exc:
         failure = describe_failure(exc, client.base_url, client.model)
         return Check(label, "fail", f"{where}{key}: {failure.problem}", failure.fix), None
-    return (
-        Check(label, "ok", f"{where}{key}: answered in {probed.latency * 1000:.0f} ms"),
-        probed.clock_skew,
-    )
+    answered = tr("answered in {ms} ms", ms=f"{probed.latency * 1000:.0f}")
+    return Check(label, "ok", f"{where}{key}: {answered}"), probed.clock_skew
 
 
 def _routing(config: Config) -> list[Check]:
@@ -194,48 +198,56 @@ def _routing(config: Config) -> list[Check]:
     if unknown:
         return [
             Check(
-                "routing",
+                tr("routing"),
                 "warn",
-                "not a configured provider: " + ", ".join(unknown),
-                "use names from models.providers: " + ", ".join(models.providers),
+                tr("not a configured provider: {names}", names=", ".join(unknown)),
+                tr("use names from models.providers: {names}", names=", ".join(models.providers)),
             )
         ]
     default = models.default or next(iter(models.providers))
     chain = [default, *(f for f in models.fallbacks if f != default)]
-    return [Check("routing", "ok", " → ".join(chain))]
+    return [Check(tr("routing"), "ok", " → ".join(chain))]
 
 
 def _api_keys(config: Config) -> Check:
     count = len(config.channels.api.keys)
     if count:
-        return Check("api keys", "ok", f"{count} key(s) for /v1 and /api/v1")
+        return Check(tr("api keys"), "ok", tr("{n} key(s) for /v1 and /api/v1", n=count))
     return Check(
-        "api keys",
+        tr("api keys"),
         "warn",
-        "none: /v1 and /api/v1 refuse every caller",
-        'set AIBOT_API_KEY in .env and channels: {api: {keys: ["${AIBOT_API_KEY}"]}}',
+        tr("none: /v1 and /api/v1 refuse every caller"),
+        tr(
+            "set AIBOT_API_KEY in .env and channels: {setting}",
+            setting='{api: {keys: ["${AIBOT_API_KEY}"]}}',
+        ),
     )
 
 
 def _bind_address(config: Config) -> Check:
     server = config.server
     if server.is_loopback:
-        return Check("bind address", "ok", f"{server.host} (this machine only)")
+        return Check(tr("bind address"), "ok", tr("{host} (this machine only)", host=server.host))
     if config.channels.api.keys:
         return Check(
-            "bind address", "ok", f"{server.host}: reachable from the network, API keys required"
+            tr("bind address"),
+            "ok",
+            tr("{host}: reachable from the network, API keys required", host=server.host),
         )
     return Check(
-        "bind address",
+        tr("bind address"),
         "warn",
-        f"{server.host} is reachable from the network and no channels.api.keys are set",
-        "set channels.api.keys, or server.host: 127.0.0.1 behind a reverse proxy",
+        tr(
+            "{host} is reachable from the network and no channels.api.keys are set",
+            host=server.host,
+        ),
+        tr("set channels.api.keys, or server.host: 127.0.0.1 behind a reverse proxy"),
     )
 
 
 def _port(host: str, port: int) -> Check:
     """Bind the way uvicorn will (SO_REUSEADDR), so TIME_WAIT leftovers don't count as busy."""
-    name = f"port {port}"
+    name = tr("port {port}", port=port)
     try:
         family, kind, proto, _, address = socket.getaddrinfo(
             host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
@@ -244,8 +256,8 @@ def _port(host: str, port: int) -> Check:
         return Check(
             name,
             "fail",
-            f"cannot resolve server.host {host!r}: {exc.strerror}",
-            "set server.host to an address of this machine",
+            tr("cannot resolve server.host {host}: {reason}", host=repr(host), reason=exc.strerror),
+            tr("set server.host to an address of this machine"),
         )
     with socket.socket(family, kind, proto) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -256,16 +268,18 @@ def _port(host: str, port: int) -> Check:
                 return Check(
                     name,
                     "warn",
-                    f"in use on {host} — is ai-bot already running?",
-                    "stop the other process or change server.port",
+                    tr("in use on {host} — is ai-bot already running?", host=host),
+                    tr("stop the other process or change server.port"),
                 )
             return Check(
                 name,
                 "fail",
-                f"cannot bind {host}:{port}: {exc.strerror}",
-                "use a port above 1024 and an address of this machine",
+                tr(
+                    "cannot bind {host}:{port}: {reason}", host=host, port=port, reason=exc.strerror
+                ),
+                tr("use a port above 1024 and an address of this machine"),
             )
-    return Check(name, "ok", f"free on {host}")
+    return Check(name, "ok", tr("free on {host}", host=host))
 
 
 def _unsupported_channels(config: Config) -> list[Check]:
@@ -274,9 +288,9 @@ def _unsupported_channels(config: Config) -> list[Check]:
         return []
     return [
         Check(
-            "channels",
+            tr("channels"),
             "warn",
-            "not available in this version: " + ", ".join(names),
-            "remove them from channels: or upgrade ai-bot",
+            tr("not available in this version: {names}", names=", ".join(names)),
+            tr("remove them from channels: or upgrade ai-bot"),
         )
     ]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
+from aibot.cli.common import tr
 from aibot.config import Config, ConfigError
 from aibot.ops.checks import Check
 
@@ -35,11 +36,13 @@ async def _keys(config: Config) -> Check:
         finally:
             await engine.dispose()
     except ConfigError as exc:
-        return Check("data keys", "fail", str(exc), "see README, Encryption at rest")
+        return Check(tr("data keys"), "fail", str(exc), tr("see README, Encryption at rest"))
     except Exception as exc:  # the storage check reports an unreachable database
-        return Check("data keys", "warn", f"not checked: {str(exc).splitlines()[0][:160]}")
+        reason = str(exc).splitlines()[0][:160]
+        return Check(tr("data keys"), "warn", tr("not checked: {reason}", reason=reason))
     assert keyring is not None
-    return Check("data keys", "ok", f"encryption at rest on, current data key {keyring.current_id}")
+    current = tr("encryption at rest on, current data key {key}", key=keyring.current_id)
+    return Check(tr("data keys"), "ok", current)
 
 
 async def _bucket(config: Config) -> Check:
@@ -51,9 +54,12 @@ async def _bucket(config: Config) -> Check:
         async with asyncio.timeout(TIMEOUT):
             await bucket.put_verified(f"{config.archive.prefix}{PROBE}", b"ai-bot doctor\n")
     except ArchiveError as exc:
-        return Check("archive", "fail", str(exc), "see README, Archive")
+        return Check(tr("archive"), "fail", str(exc), tr("see README, Archive"))
     except TimeoutError:
         return Check(
-            "archive", "fail", "the bucket did not answer in 15 s", "check archive.endpoint"
+            tr("archive"),
+            "fail",
+            tr("the bucket did not answer in {seconds} s", seconds=round(TIMEOUT)),
+            tr("check archive.endpoint"),
         )
-    return Check("archive", "ok", f"{bucket.where}: writable and readable")
+    return Check(tr("archive"), "ok", tr("{where}: writable and readable", where=bucket.where))

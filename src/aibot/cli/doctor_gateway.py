@@ -8,6 +8,7 @@ from typing import Any
 
 import aiohttp
 
+from aibot.cli.common import tr
 from aibot.config import Config
 from aibot.i18n import terminal_language
 from aibot.ops.checks import Check
@@ -28,10 +29,12 @@ async def running_gateway(config: Config) -> Check | None:
         return None
     if not isinstance(report, dict) or "ready" not in report or "version" not in report:
         return None
-    name = f"gateway on port {config.server.port}"
+    name = tr("gateway on port {port}", port=config.server.port)
     if report["ready"]:
-        return Check(name, "ok", f"ai-bot {report['version']} is running and ready")
-    return Check(name, "fail", "running but not ready: " + "; ".join(_causes(report)), url)
+        ready = tr("ai-bot {version} is running there and ready", version=report["version"])
+        return Check(name, "ok", ready)
+    causes = "; ".join(_causes(report))
+    return Check(name, "fail", tr("ai-bot is running but not ready: {causes}", causes=causes), url)
 
 
 def _causes(report: dict[str, Any]) -> list[str]:
@@ -40,6 +43,8 @@ def _causes(report: dict[str, Any]) -> list[str]:
         section = report.get(part)
         if not isinstance(section, dict) or section.get("ok", True):
             continue
-        problems = section.get("problems") or [section.get("error") or f"{part} not ready"]
+        problems = section.get("problems") or [
+            section.get("error") or tr("{part} not ready", part=part)
+        ]
         causes += [str(p) for p in problems]
-    return causes or ["see /readyz"]
+    return causes or [tr("see /readyz")]

@@ -12,6 +12,7 @@ import os
 import stat
 from pathlib import Path
 
+from aibot.cli.common import tr
 from aibot.config import Config, LoadedConfig
 from aibot.ops.checks import Check
 from aibot.ops.file_modes import open_to_others, sqlite_files
@@ -42,19 +43,25 @@ def _has_literal_secret(loaded: LoadedConfig) -> bool:
 
 
 def _owner_only(path: Path) -> Check:
-    name = f"permissions {path.name}"
+    name = tr("permissions {name}", name=path.name)
     try:
         mode = stat.S_IMODE(path.stat().st_mode)
     except OSError as exc:
-        return Check(name, "warn", f"cannot stat {path}: {exc.strerror}")
+        return Check(
+            name, "warn", tr("cannot read {path}: {reason}", path=str(path), reason=exc.strerror)
+        )
     if mode & 0o077:
         return Check(
             name,
             "warn",
-            f"{path} holds secrets and is mode {mode:04o} (group/others can read it)",
-            f"chmod 600 {path}",
+            tr(
+                "{path} holds secrets and is mode {mode} (group/others can read it)",
+                path=str(path),
+                mode=f"{mode:04o}",
+            ),
+            _chmod("600", path),
         )
-    return Check(name, "ok", f"{path} is mode {mode:04o}")
+    return Check(name, "ok", tr("{path} is mode {mode}", path=str(path), mode=f"{mode:04o}"))
 
 
 def store_file_checks(config: Config) -> list[Check]:
@@ -87,16 +94,26 @@ def store_file_checks(config: Config) -> list[Check]:
     ]
     if warnings:
         return warnings
-    return [Check("permissions data", "ok", "store, logs and backups are readable by you only")]
+    return [
+        Check(
+            tr("permissions {name}", name=tr("data")),
+            "ok",
+            tr("store, logs and backups are readable by you only"),
+        )
+    ]
 
 
 def _readable(path: Path, mode: int, wanted: str) -> Check:
     return Check(
-        f"permissions {path.name or path.resolve().name}",
+        tr("permissions {name}", name=path.name or path.resolve().name),
         "warn",
-        f"{path} is mode {mode:04o}: other users on this machine can read conversations, "
-        "password hashes and secrets in it",
-        f"chmod {wanted} {path}",
+        tr(
+            "{path} is mode {mode}: other users on this machine can read conversations, "
+            "password hashes and secrets in it",
+            path=str(path),
+            mode=f"{mode:04o}",
+        ),
+        _chmod(wanted, path),
     )
 
 
@@ -104,19 +121,28 @@ def clock_check(skews: dict[str, float]) -> Check:
     """`skews`: per provider, this machine's time minus the provider's Date header."""
     if not skews:
         return Check(
-            "clock",
+            tr("clock"),
             "warn",
-            "not compared: no provider answered with a Date header",
-            "check `timedatectl` says 'System clock synchronized: yes'",
+            tr("not compared: no provider answered with a Date header"),
+            tr("check `timedatectl` says 'System clock synchronized: yes'"),
         )
     name, skew = max(skews.items(), key=lambda item: abs(item[1]))
-    direction = "ahead of" if skew > 0 else "behind"
-    detail = f"{abs(skew):.0f} s {direction} {name}'s server time"
+    seconds = f"{abs(skew):.0f}"
+    detail = (
+        tr("{seconds} s ahead of {name}'s server time", seconds=seconds, name=name)
+        if skew > 0
+        else tr("{seconds} s behind {name}'s server time", seconds=seconds, name=name)
+    )
     if abs(skew) > MAX_SKEW:
         return Check(
-            "clock",
+            tr("clock"),
             "warn",
-            f"{detail}: platform webhook signatures will be refused",
-            "enable NTP: `timedatectl set-ntp true` (or chrony/ntpd)",
+            tr("{detail}: platform webhook signatures will be refused", detail=detail),
+            tr("enable NTP: `timedatectl set-ntp true` (or chrony/ntpd)"),
         )
-    return Check("clock", "ok", detail)
+    return Check(tr("clock"), "ok", detail)
+
+
+def _chmod(mode: str, path: Path) -> str:
+    """The command that fixes it: a command, not words to translate."""
+    return f"chmod {mode} {path}"

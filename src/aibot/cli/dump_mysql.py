@@ -10,7 +10,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from aibot.cli.common import console, fail
+from aibot.cli.common import console, fail, tr
 
 
 def mysql_dump(storage_url: str, target: Path) -> None:
@@ -26,20 +26,27 @@ def mysql_dump(storage_url: str, target: Path) -> None:
         f"--result-file={target}",
         url.database or "",
     ]
-    restore_hint = f"restore with: mysql --user=… {url.database} < {target}"
+    restore_hint = tr(
+        "restore with: mysql --user=… {database} < {target}",
+        database=url.database or "",
+        target=str(target),
+    )
     if tool is None:
-        console.print(
+        advice = tr(
             "MySQL/MariaDB: install the client (apt-get install mariadb-client) and run:\n"
-            f"  MYSQL_PWD=… {' '.join(command)}\n{restore_hint}",
-            highlight=False,
-            markup=False,
+            "  MYSQL_PWD=… {command}\n{hint}",
+            command=" ".join(command),
+            hint=restore_hint,
         )
+        console.print(advice, highlight=False, markup=False)
         return
     env = {**os.environ, **({"MYSQL_PWD": url.password} if url.password else {})}
     result = subprocess.run(command, env=env, check=False)  # noqa: S603 - argv, no shell
     if result.returncode != 0:
-        fail(f"{Path(command[0]).name} failed (exit {result.returncode})", code=1)
+        fail(
+            tr("{tool} failed (exit {code})", tool=Path(command[0]).name, code=result.returncode),
+            code=1,
+        )
     os.chmod(target, 0o600)
-    console.print(
-        f"backed up MySQL/MariaDB to {target} ({restore_hint})", highlight=False, markup=False
-    )
+    done = tr("backed up MySQL/MariaDB to {target} ({hint})", target=str(target), hint=restore_hint)
+    console.print(done, highlight=False, markup=False)

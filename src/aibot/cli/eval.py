@@ -1,8 +1,9 @@
 """`ai-bot eval`: compare configured models on a test set (or on sampled real conversations).
 
 Only typer is imported at module level so `ai-bot --help` stays instant; the scoring stack
-(sacrebleu, numpy, SQLAlchemy) loads when the command runs. Every problem with the input is
-one line on stderr and exit code 2, before any model is called.
+(sacrebleu, numpy, SQLAlchemy) loads when the command runs. sacrebleu and numpy are the `eval`
+extra (`pip install 'ai-bot[eval]'`), not the gateway's dependencies. Every problem with the
+input is one line on stderr and exit code 2, before any model is called.
 """
 
 from __future__ import annotations
@@ -12,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption
+from aibot.cli.common import ConfigOption, tr
+from aibot.i18n import N_
 
 if TYPE_CHECKING:
     from aibot.config import Config
@@ -23,6 +25,8 @@ if TYPE_CHECKING:
     from aibot.store.crypto import Cipher
 
 MIN_MODELS = 2
+EVAL_HELP = N_("Run two or more models over a test set and say which is better, beyond noise.")
+EXTRA = ("sacrebleu", "numpy")  # the `eval` extra
 
 
 def evaluate(
@@ -31,7 +35,7 @@ def evaluate(
         typer.Argument(
             metavar="TESTSET.jsonl",
             show_default=False,
-            help="JSONL test set: question, reference, optional history, tags, expect.",
+            help=tr("JSONL test set: question, reference, optional history, tags, expect."),
         ),
     ] = None,
     models: Annotated[
@@ -41,46 +45,56 @@ def evaluate(
             "-m",
             metavar="A,B",
             show_default=False,
-            help="Two or more provider names from models.providers, comma-separated.",
+            help=tr("Two or more provider names from models.providers, comma-separated."),
         ),
     ] = "",
     judge: Annotated[
         str | None,
         typer.Option(
             metavar="NAME",
-            help="Provider that grades every answer 1-5 against the reference (LLM-as-judge).",
+            help=tr("Provider that grades every answer 1-5 against the reference (LLM-as-judge)."),
         ),
     ] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=256, help="Model calls at once.")] = 4,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help=tr("Model calls at once."))] = 4,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the JSON report here.")
+        Path | None, typer.Option("--json", help=tr("Write the JSON report here."))
     ] = None,
     html_out: Annotated[
-        Path | None, typer.Option("--html", help="Write the HTML report here.")
+        Path | None, typer.Option("--html", help=tr("Write the HTML report here."))
     ] = None,
-    seed: Annotated[int, typer.Option(help="Seed for the bootstrap and history sampling.")] = 1,
+    seed: Annotated[int, typer.Option(help=tr("Seed for the bootstrap and history sampling."))] = 1,
     from_history: Annotated[
         float | None,
         typer.Option(
             "--from-history",
             metavar="DAYS",
             min=0.001,
-            help="Instead of a file, sample real conversations of the last DAYS (PII masked).",
+            help=tr("Instead of a file, sample real conversations of the last DAYS (PII masked)."),
         ),
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help="Cases sampled with --from-history.")] = 100,
+    limit: Annotated[int, typer.Option(min=1, help=tr("Cases sampled with --from-history."))] = 100,
     price: Annotated[
         list[str] | None,
         typer.Option(
             metavar="NAME=IN/OUT",
-            help="Price per 1k tokens, provider=IN/OUT (e.g. deepseek=0.002/0.008); repeatable.",
+            help=tr(
+                "Price per 1k tokens, provider=IN/OUT (e.g. deepseek=0.002/0.008); repeatable."
+            ),
         ),
     ] = None,
     config: ConfigOption = None,
 ) -> None:
-    """Run two or more models over a test set and say which is better, beyond noise."""
-    from aibot.cli.common import load_or_exit
+    from importlib.util import find_spec
 
+    from aibot.cli.common import fail, load_or_exit
+
+    if any(find_spec(name) is None for name in EXTRA):
+        fail(
+            tr(
+                "`ai-bot eval` needs its scoring libraries: pip install 'ai-bot[eval]' "
+                "(in a checkout: .venv/bin/pip install -e '.[eval]')"
+            )
+        )
     loaded = load_or_exit(config)
     names = _model_names(models, loaded.config)
     if judge is not None:
@@ -96,8 +110,15 @@ def _check_known(name: str, config: Config, flag: str) -> None:
 
     known = config.models.providers
     if name not in known:
-        configured = ", ".join(known) or "none configured"
-        fail(f"{flag}: unknown provider {name!r} (models.providers: {configured})")
+        configured = ", ".join(known) or tr("none configured")
+        fail(
+            tr(
+                "{flag}: unknown provider {name} (models.providers: {configured})",
+                flag=flag,
+                name=repr(name),
+                configured=configured,
+            )
+        )
 
 
 def _model_names(models: str, config: Config) -> list[str]:
@@ -105,7 +126,7 @@ def _model_names(models: str, config: Config) -> list[str]:
 
     names = list(dict.fromkeys(n.strip() for n in models.split(",") if n.strip()))
     if len(names) < MIN_MODELS:
-        fail("--models needs at least two provider names, e.g. --models deepseek,glm")
+        fail(tr("--models needs at least two provider names, e.g. --models deepseek,glm"))
     for name in names:
         _check_known(name, config, "--models")
     return names
@@ -122,12 +143,23 @@ def _prices(values: list[str], names: list[str], config: Config) -> dict[str, Pr
         try:
             parsed = Price(float(prompt), float(completion))
         except ValueError:
-            fail(f"--price {value!r}: expected provider=IN/OUT, e.g. deepseek=0.002/0.008")
+            fail(
+                tr(
+                    "--price {value}: expected provider=IN/OUT, e.g. deepseek=0.002/0.008",
+                    value=repr(value),
+                )
+            )
         if parsed.prompt < 0 or parsed.completion < 0:
-            fail(f"--price {value!r}: prices cannot be negative")
+            fail(tr("--price {value}: prices cannot be negative", value=repr(value)))
         _check_known(name, config, "--price")
         if name not in names:
-            fail(f"--price {value!r}: {name!r} is not one of --models")
+            fail(
+                tr(
+                    "--price {value}: {name} is not one of --models",
+                    value=repr(value),
+                    name=repr(name),
+                )
+            )
         prices[name] = parsed
     return prices
 
@@ -138,10 +170,9 @@ def _cases(
     import asyncio
     import time
 
-    from rich.markup import escape
     from sqlalchemy.exc import SQLAlchemyError
 
-    from aibot.cli.common import cipher_or_exit, err_console, fail
+    from aibot.cli.common import cipher_or_exit, fail, print_error
     from aibot.evaluation.dataset import DatasetError, load_dataset
 
     if testset is not None and days is None:
@@ -149,23 +180,19 @@ def _cases(
             return load_dataset(testset), str(testset)
         except DatasetError as exc:
             for problem in exc.problems[:-1]:
-                err_console.print(
-                    f"[bold red]error:[/] {escape(problem)}", highlight=False, soft_wrap=True
-                )
+                print_error(problem)
             fail(exc.problems[-1])
     if days is None or testset is not None:
-        fail("give either a TESTSET.jsonl file or --from-history DAYS (one of the two)")
+        fail(tr("give either a TESTSET.jsonl file or --from-history DAYS (one of the two)"))
     try:
         cipher = cipher_or_exit(config)
         cases = asyncio.run(_sample(config, days, limit, seed, time.time(), cipher))
     except SQLAlchemyError as exc:
-        fail(
-            f"cannot read conversations from the store: {exc.__class__.__name__}: "
-            f"{str(exc).splitlines()[0]}"
-        )
+        reason = f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        fail(tr("cannot read conversations from the store: {reason}", reason=reason))
     if not cases:
-        fail(f"no answered questions in the store from the last {days:g} days")
-    return cases, f"history (last {days:g} days)"
+        fail(tr("no answered questions in the store from the last {days:g} days", days=days))
+    return cases, tr("history (last {days:g} days)", days=days)
 
 
 async def _sample(
@@ -189,7 +216,7 @@ async def _sample(
             engine, days=days, limit=limit, now=now, seed=seed, cipher=cipher, archived=archived
         )
     except ArchiveError as exc:
-        fail(f"cannot read the archived history: {exc}", code=1)
+        fail(tr("cannot read the archived history: {reason}", reason=str(exc)), code=1)
     finally:
         await engine.dispose()
 
@@ -235,7 +262,7 @@ def _run(
             TimeElapsedColumn(),
             console=err_console,
         ) as progress:
-            task = progress.add_task("asking the models", total=len(cases) * len(names))
+            task = progress.add_task(tr("asking the models"), total=len(cases) * len(names))
             try:
                 return await run_cases(
                     cases,
@@ -270,9 +297,15 @@ def _publish(report: Report, json_out: Path | None, html_out: Path | None) -> No
     try:
         if json_out is not None:
             json_out.write_bytes(to_json(report))
-            console.print(f"JSON report: {json_out}", highlight=False)
+            console.print(tr("JSON report: {path}", path=str(json_out)), highlight=False)
         if html_out is not None:
             html_out.write_text(render_html(report), encoding="utf-8")
-            console.print(f"HTML report: {html_out}", highlight=False)
+            console.print(tr("HTML report: {path}", path=str(html_out)), highlight=False)
     except OSError as exc:
-        fail(f"cannot write the report: {exc.strerror}: {exc.filename}")
+        fail(
+            tr(
+                "cannot write the report: {reason}: {path}",
+                reason=exc.strerror,
+                path=str(exc.filename),
+            )
+        )

@@ -344,10 +344,13 @@ def _print_done(path: Path, env_path: Path, port: int, gateway_key: str, generat
         else tr("<{variable} from {env}>", variable=GATEWAY_KEY_VAR, env=str(env_path))
     )
     console.print(tr("Call the OpenAI-compatible API with it:"), markup=False)
-    console.print(
+    example = (  # a command, not words to translate
         f'  curl {url}/v1/chat/completions -H "Authorization: Bearer {shown_key}" '
         "-H 'Content-Type: application/json' "
-        """-d '{"messages": [{"role": "user", "content": "Hello"}]}'""",
+        """-d '{"messages": [{"role": "user", "content": "Hello"}]}'"""
+    )
+    console.print(
+        example,
         markup=False,
         highlight=False,
         soft_wrap=True,

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
-from aibot.cli.common import fail
+from aibot.cli.common import fail, tr
 from aibot.config import ProviderConfig
 from aibot.config.presets import Preset
 
@@ -85,7 +85,7 @@ def _dotenv_value(value: str) -> str:
     if _PLAIN_DOTENV_VALUE.fullmatch(value):
         return value
     if "'" in value or "\n" in value:
-        fail("the key contains a quote or a line break; check what was pasted")
+        fail(tr("the key contains a quote or a line break; check what was pasted"))
     return f"'{value}'"
 
 

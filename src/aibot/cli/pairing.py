@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.table import Table
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store
+from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store, tr
 
 if TYPE_CHECKING:
     from aibot.store.pairings import PairingStore
@@ -23,7 +23,7 @@ T = TypeVar("T")
 pairing_app = typer.Typer(
     name="pairing",
     no_args_is_help=True,
-    help="Approve or revoke users under policy.access.dm_policy: pairing.",
+    help=tr("Approve or revoke users under policy.access.dm_policy: pairing."),
 )
 
 
@@ -35,41 +35,56 @@ def _run(config: str | None, action: Callable[[PairingStore], Awaitable[T]]) -> 
     )
 
 
-@pairing_app.command("approve")
+@pairing_app.command("approve", help=tr("Let the user who received CODE talk to the assistant."))
 def approve(
-    code: Annotated[str, typer.Argument(help="The code the user received, e.g. ABCD2345.")],
+    code: Annotated[str, typer.Argument(help=tr("The code the user received, e.g. ABCD2345."))],
     config: ConfigOption = None,
 ) -> None:
-    """Let the user who received CODE talk to the assistant."""
     pairing = _run(config, lambda store: store.approve(code, time.time()))
     if pairing is None:
         fail(
-            f"no pending code {code!r}: it may be mistyped, expired or used "
-            "(`ai-bot pairing list` shows the pending ones)",
+            tr(
+                "no pending code {code}: it may be mistyped, expired or used "
+                "(`ai-bot pairing list` shows the pending ones)",
+                code=repr(code),
+            ),
             code=1,
         )
-    console.print(f"approved {pairing.channel} user {pairing.user_id}", highlight=False)
+    approved = tr("approved {channel} user {user}", channel=pairing.channel, user=pairing.user_id)
+    console.print(approved, highlight=False, markup=False)
 
 
-@pairing_app.command("revoke")
+@pairing_app.command(
+    "revoke", help=tr("Withdraw a user's approval (they get a new code when they write again).")
+)
 def revoke(
-    channel: Annotated[str, typer.Argument(help="telegram, feishu, wecom, dingtalk…")],
-    user_id: Annotated[str, typer.Argument(help="The platform's user id.")],
+    channel: Annotated[str, typer.Argument(help=tr("telegram, feishu, wecom, dingtalk…"))],
+    user_id: Annotated[str, typer.Argument(help=tr("The platform's user id."))],
     config: ConfigOption = None,
 ) -> None:
-    """Withdraw a user's approval (they get a new code when they write again)."""
     if not _run(config, lambda store: store.revoke(channel, user_id)):
-        fail(f"{channel} user {user_id} has no approval or pending code", code=1)
-    console.print(f"revoked {channel} user {user_id}", highlight=False)
+        fail(
+            tr(
+                "{channel} user {user} has no approval or pending code",
+                channel=channel,
+                user=user_id,
+            ),
+            code=1,
+        )
+    revoked = tr("revoked {channel} user {user}", channel=channel, user=user_id)
+    console.print(revoked, highlight=False, markup=False)
 
 
-@pairing_app.command("list")
+@pairing_app.command("list", help=tr("Approved users and codes still waiting for approval."))
 def listing(config: ConfigOption = None) -> None:
-    """Approved users and codes still waiting for approval."""
     rows = _run(config, lambda store: store.listing(time.time()))
-    table = Table("channel", "user", "status", "code", box=None)
+    table = Table(tr("channel"), tr("user"), tr("status"), tr("code"), box=None)
+    statuses = {"pending": tr("pending"), "approved": tr("approved")}
     for row in rows:
         table.add_row(
-            row.channel, row.user_id, row.status, row.code if row.status == "pending" else ""
+            row.channel,
+            row.user_id,
+            statuses.get(row.status, row.status),
+            row.code if row.status == "pending" else "",
         )
     console.print(table)

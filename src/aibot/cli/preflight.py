@@ -15,7 +15,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aibot.cli.common import fail
+from aibot.cli.common import fail, tr
 from aibot.i18n import N_, terminal_language, translate
 from aibot.store.engine import create_engine, head_revision, migrate
 
@@ -45,7 +45,7 @@ def check_store(url: str) -> None:
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        fail(f"storage.url: {exc}")
+        fail(tr("storage.url: {problem}", problem=str(exc)))
     backend = {"postgresql": "PostgreSQL", "mysql": "MySQL", "sqlite": "SQLite"}.get(
         parsed.get_backend_name(), parsed.get_backend_name()
     )

@@ -9,7 +9,7 @@ from types import FrameType
 
 import uvicorn
 
-from aibot.cli.common import fail
+from aibot.cli.common import fail, tr
 from aibot.cli.preflight import check_store
 from aibot.config import ConfigError, LoadedConfig
 from aibot.gateway.asgi import create_app
@@ -34,7 +34,9 @@ def serve(loaded: LoadedConfig) -> None:
     check_store(config.storage.url)
     admin_port = config.admin.port if config.admin.enabled else None
     if admin_port == config.server.port:
-        fail("admin.port must differ from server.port (unset it to serve /admin on server.port)")
+        fail(
+            tr("admin.port must differ from server.port (unset it to serve /admin on server.port)")
+        )
     if admin_port is not None:
         _check_port(config.server.host, admin_port)
     try:
