@@ -98,3 +98,30 @@ async def test_a_store_written_by_a_newer_version(tmp_path: Path) -> None:
     url = sqlite_at(tmp_path / "new.db", "9999")
     (line,) = await run(tmp_path, {"storage": {"url": url}})
     assert "was written by a newer ai-bot (schema 9999)" in line
+
+
+async def test_a_bad_encryption_key_in_chinese(tmp_path: Path) -> None:
+    """The data key's problem is said in the terminal's language, not "错误：" then English."""
+    config = {"storage": {"encryption": {"key": "not-a-key"}}}
+    (line,) = await run(tmp_path, config, lang="zh_CN.UTF-8")
+    assert line.startswith("错误： ") and "不是 256 位密钥" in line, line
+    assert "not a 256-bit key" not in line
+
+
+async def test_an_unknown_key_points_to_a_command_that_works(tmp_path: Path) -> None:
+    """The hint must not name a command that fails on the same broken file."""
+    (line,) = await run(tmp_path, {"sessoin": {}})
+    assert "`ai-bot config --schema`" in line
+    schema = await asyncio.create_subprocess_exec(
+        str(AI_BOT),
+        "config",
+        "--schema",
+        "-c",
+        str(tmp_path / "config.yaml"),
+        cwd=tmp_path,
+        env=clean_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+    )
+    output = (await asyncio.wait_for(schema.communicate(), 60))[0].decode()
+    assert schema.returncode == 0 and "storage.url" in output, output

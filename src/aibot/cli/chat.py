@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rich.markup import escape
 
-from aibot.cli.common import console, fail, tr
+from aibot.cli.common import console, fail, problem, tr
 from aibot.config import ConfigError, LoadedConfig
 from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.notices import failure_notice
@@ -43,7 +43,7 @@ def run_chat(loaded: LoadedConfig) -> None:
         gateway = Gateway(loaded)
         asyncio.run(_session(gateway, log_file))
     except ConfigError as exc:  # also a data key that does not fit the store, found at start
-        fail(str(exc))
+        fail(problem(exc))
 
 
 async def _session(gateway: Gateway, log_file: str) -> None:

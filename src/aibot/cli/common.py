@@ -44,6 +44,12 @@ def tr(msgid: str, /, **params: object) -> str:
     return i18n.translate(i18n.terminal_language(), msgid, **params)
 
 
+def problem(exc: ConfigError) -> str:
+    """A config (or data key) problem in the CLI's language; its English when the error
+    carries no catalog msgid."""
+    return tr(exc.template, **exc.params) if exc.template else str(exc)
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One red line and the exit code; the message is plain text, never rich markup."""
     print_error(message)
@@ -60,7 +66,7 @@ def load_or_exit(path: str | None) -> LoadedConfig:
     try:
         loaded = load_config(path)
     except ConfigError as exc:
-        lines = str(exc).splitlines()
+        lines = problem(exc).splitlines()
         for line in lines[:-1]:
             print_error(line)
         fail(lines[-1] if lines else tr("invalid configuration"))
@@ -75,7 +81,7 @@ def cipher_or_exit(config: Config) -> Cipher:
     try:
         return keyring_for(config.storage.encryption) or PLAIN
     except ConfigError as exc:
-        fail(str(exc))
+        fail(problem(exc))
 
 
 def on_store(
@@ -100,7 +106,7 @@ def on_store(
     try:
         return asyncio.run(main())
     except ConfigError as exc:  # a data key that does not fit the store
-        fail(str(exc))
+        fail(problem(exc))
     except OSError as exc:
         fail(tr("cannot open the store ({reason}); check storage.url", reason=str(exc)))
     except SQLAlchemyError as exc:

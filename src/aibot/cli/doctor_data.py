@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from aibot.cli.common import tr
+from aibot.cli.common import problem, tr
 from aibot.config import Config, ConfigError
 from aibot.ops.checks import Check
 
@@ -36,7 +36,7 @@ async def _keys(config: Config) -> Check:
         finally:
             await engine.dispose()
     except ConfigError as exc:
-        return Check(tr("data keys"), "fail", str(exc), tr("see README, Encryption at rest"))
+        return Check(tr("data keys"), "fail", problem(exc), tr("see README, Encryption at rest"))
     except Exception as exc:  # the storage check reports an unreachable database
         reason = str(exc).splitlines()[0][:160]
         return Check(tr("data keys"), "warn", tr("not checked: {reason}", reason=reason))

@@ -138,7 +138,8 @@ def init(
         int | None,
         typer.Option(
             help=tr(
-                "Gateway port; when asked, the first free one from 18789 is offered (default: {value}).",
+                "Gateway port; when asked, the first free one from 18789 is offered "
+                "(default: {value}).",
                 value="18789",
             ),
         ),

@@ -9,7 +9,7 @@ from types import FrameType
 
 import uvicorn
 
-from aibot.cli.common import fail, tr
+from aibot.cli.common import fail, problem, tr
 from aibot.cli.preflight import check_store
 from aibot.config import ConfigError, LoadedConfig
 from aibot.gateway.asgi import create_app
@@ -43,7 +43,7 @@ def serve(loaded: LoadedConfig) -> None:
         app = create_app(loaded)
         verify_keys(config.storage.url, app.state.gateway.keyring)
     except ConfigError as exc:
-        fail(str(exc))
+        fail(problem(exc))
     server = uvicorn.Server(
         uvicorn.Config(
             app,

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Self
 
 from pydantic import BaseModel, ConfigDict
 
@@ -12,7 +13,25 @@ _DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, 
 
 
 class ConfigError(Exception):
-    """A config problem the user must fix; `str()` is one line per problem."""
+    """A config problem the user must fix; `str()` is one line per problem, in English.
+
+    Raised with `ConfigError.of(N_("… {name} …"), name=…)` it also keeps the catalog msgid and
+    its values, so the CLI can say it in the user's language (`aibot.cli.common.problem`)."""
+
+    def __init__(
+        self,
+        message: str = "",
+        *,
+        template: str | None = None,
+        params: Mapping[str, object] | None = None,
+    ) -> None:
+        self.template = template
+        self.params = dict(params or {})
+        super().__init__(message or (template or "").format_map(self.params))
+
+    @classmethod
+    def of(cls, template: str, /, **params: object) -> Self:
+        return cls(template=template, params=params)
 
 
 def parse_duration(value: Any) -> float:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 from aibot.config.base import ConfigError
 from aibot.config.presets import PRESETS
 from aibot.config.schema import Config
+from aibot.i18n import N_
 
 DEFAULT_CONFIG_FILE = "config.yaml"
 CONFIG_ENV_VAR = "AIBOT_CONFIG"
@@ -65,7 +66,8 @@ def format_validation_error(error: ValidationError, source: str) -> str:
         shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
         message = problem["msg"].removeprefix("Value error, ")
         if problem["type"] == "extra_forbidden":
-            message = "unknown key (check spelling; see `ai-bot config`)"
+            # not `ai-bot config`: it reads this same file and would fail the same way
+            message = "unknown key (check spelling; `ai-bot config --schema` lists every key)"
         lines.append(f"{source}: {where}: {message}{shown}")
     return "\n".join(lines)
 
@@ -75,7 +77,9 @@ def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
     if explicit:
         path = Path(explicit)
         if not path.is_file():
-            raise ConfigError(f"config file not found: {path} (create one with `ai-bot init`)")
+            raise ConfigError.of(
+                N_("config file not found: {path} (create one with `ai-bot init`)"), path=str(path)
+            )
         return path
     from_env = os.environ.get(CONFIG_ENV_VAR)
     if from_env:
@@ -116,9 +120,16 @@ def read_yaml(path: Path) -> dict[str, Any]:
         mark = getattr(exc, "problem_mark", None)
         where = f" line {mark.line + 1}" if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ConfigError(f"{path}:{where}: invalid YAML: {problem}") from None
+        raise ConfigError.of(
+            N_("{path}:{where}: invalid YAML: {problem}"),
+            path=str(path),
+            where=where,
+            problem=problem,
+        ) from None
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the top level must be a mapping of sections")
+        raise ConfigError.of(
+            N_("{path}: the top level must be a mapping of sections"), path=str(path)
+        )
     return raw
 
 

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from aibot.config.base import ConfigError
 from aibot.config.encryption import EncryptionConfig
+from aibot.i18n import N_
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -59,9 +60,12 @@ def parse_key(text: str, where: str) -> bytes:
         except (binascii.Error, ValueError):
             raw = None
     if raw is None or len(raw) != KEY_BYTES:
-        raise DataKeyError(
-            f"{where} is not a 256-bit key (expected 44 base64 characters); "
-            "make one with `ai-bot data-key new`"
+        raise DataKeyError.of(
+            N_(
+                "{where} is not a 256-bit key (expected 44 base64 characters); "
+                "make one with `ai-bot data-key new`"
+            ),
+            where=where,
         )
     return raw
 
@@ -75,9 +79,18 @@ def _read_key_file(path: Path, where: str) -> str:
         mode = path.stat().st_mode
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
-        raise DataKeyError(f"{where}: cannot read {path}: {exc.strerror}") from None
+        raise DataKeyError.of(
+            N_("{where}: cannot read {path}: {reason}"),
+            where=where,
+            path=str(path),
+            reason=exc.strerror,
+        ) from None
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
-        raise DataKeyError(f"{where}: {path} is readable by other users; chmod 600 {path}")
+        raise DataKeyError.of(
+            N_("{where}: {path} is readable by other users; chmod 600 {path}"),
+            where=where,
+            path=str(path),
+        )
     return text
 
 
@@ -116,15 +129,20 @@ class Keyring:
         found = value[len(PREFIX) : _HEADER - 1]
         cipher = self._keys.get(found)
         if cipher is None:
-            raise DataKeyError(
-                f"a stored value is encrypted with data key {found}, which is not configured: "
-                "add it to storage.encryption.old_keys"
+            raise DataKeyError.of(
+                N_(
+                    "a stored value is encrypted with data key {key}, which is not configured: "
+                    "add it to storage.encryption.old_keys"
+                ),
+                key=found,
             )
         try:
             blob = base64.urlsafe_b64decode(value[_HEADER:])
             return cipher.decrypt(blob[:NONCE_BYTES], blob[NONCE_BYTES:], None).decode()
         except self._damaged:
-            raise DataKeyError(f"a stored value under data key {found} is damaged") from None
+            raise DataKeyError.of(
+                N_("a stored value under data key {key} is damaged"), key=found
+            ) from None
 
     def open_optional(self, value: str | None) -> str | None:
         return None if value is None else self.open(value)

@@ -15,6 +15,7 @@ from sqlalchemy import exists, select, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from aibot.i18n import N_
 from aibot.store.crypto import DataKeyError, Keyring
 from aibot.store.dialects import Statements
 from aibot.store.schema import admin_users, data_keys, inbox, outbox, token_signing_keys, turns
@@ -43,27 +44,31 @@ async def verify(engine: AsyncEngine, keyring: Keyring | None) -> dict[str, str 
     sealed = sorted(k for k in in_use if k != PLAIN_ID)
     if keyring is None:
         if sealed:
-            raise DataKeyError(
-                f"this database holds encrypted conversations (data key {', '.join(sealed)}) "
-                "but storage.encryption is not set: configure the key they were encrypted with"
+            raise DataKeyError.of(
+                N_(
+                    "this database holds encrypted conversations (data key {keys}) but "
+                    "storage.encryption is not set: configure the key they were encrypted with"
+                ),
+                keys=", ".join(sealed),
             )
         return in_use
     missing = [k for k in sealed if k not in keyring.key_ids]
     if missing:
-        raise DataKeyError(
-            f"this database holds conversations encrypted with data key {', '.join(missing)}, "
-            f"but the configured key is {keyring.current_id}"
-            + (
-                f" (old keys: {', '.join(sorted(keyring.key_ids - {keyring.current_id}))})"
-                if len(keyring.key_ids) > 1
-                else ""
-            )
-            + ": is it the wrong key? Set storage.encryption.key to the key the data was "
-            "encrypted with, or list that key in storage.encryption.old_keys"
+        old = sorted(keyring.key_ids - {keyring.current_id})
+        raise DataKeyError.of(
+            N_(
+                "this database holds conversations encrypted with data key {keys}, but the "
+                "configured key is {current}{old}: is it the wrong key? Set "
+                "storage.encryption.key to the key the data was encrypted with, or list that "
+                "key in storage.encryption.old_keys"
+            ),
+            keys=", ".join(missing),
+            current=keyring.current_id,
+            old=f" (old_keys: {', '.join(old)})" if old else "",
         )
     for key, check in in_use.items():
         if key != PLAIN_ID and (check is None or keyring.open(check) != CHECK):
-            raise DataKeyError(f"the check value of data key {key} is damaged")
+            raise DataKeyError.of(N_("the check value of data key {key} is damaged"), key=key)
     return in_use
 
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Column, Table, bindparam, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from aibot.i18n import N_
 from aibot.store.crypto import DataKeyError, Keyring
 from aibot.store.data_keys import PLAIN_ID
 from aibot.store.jobs import JobLease
@@ -152,9 +153,12 @@ class Rekey:
             )
         ).scalar()
         if state != "current":
-            raise DataKeyError(
-                f"data key {self._keyring.current_id} is no longer the store's current key "
-                "(a gateway started with another one): run again with that gateway's config"
+            raise DataKeyError.of(
+                N_(
+                    "data key {key} is no longer the store's current key (a gateway started "
+                    "with another one): run again with that gateway's config"
+                ),
+                key=self._keyring.current_id,
             )
 
     async def _retiring(self) -> list[str]:
