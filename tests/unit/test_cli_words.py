@@ -72,3 +72,23 @@ def test_ui_language_in_the_config_wins_over_the_terminal(tmp_path: Path) -> Non
         timeout=60,
     )
     assert result.returncode == 1 and "没有待批准的配对码" in result.stderr, result.stderr
+
+
+def test_eval_without_its_extra_names_the_install(tmp_path: Path) -> None:
+    """`ai-bot eval` needs sacrebleu and numpy (the `eval` extra); without them it says how to
+    add them in one line instead of an ImportError."""
+    program = (
+        "import sys; sys.modules['sacrebleu'] = None; "
+        "sys.argv = ['ai-bot', 'eval', 'cases.jsonl', '--models', 'a,b']; "
+        "from aibot.cli.main import main; main()"
+    )
+    result = subprocess.run(
+        [str(AI_BOT.parent / "python"), "-c", program],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=cli_env(),
+        timeout=60,
+    )
+    assert result.returncode == 2, result.stderr
+    assert "pip install 'ai-bot[eval]'" in result.stderr and "Traceback" not in result.stderr

@@ -71,3 +71,12 @@ def test_the_runtime_lock_holds_no_test_tool() -> None:
     runtime = pins("requirements.lock")
     for name in ("pytest", "hypothesis", "mypy", "pip-audit"):
         assert name not in runtime, name
+
+
+def test_the_runtime_lock_holds_no_scoring_stack() -> None:
+    """numpy (~73 MB installed) and sacrebleu serve `ai-bot eval` only: the `eval` extra, not
+    what `make run` installs (issue 18, item 6)."""
+    runtime = pins("requirements.lock")
+    for name in ("numpy", "sacrebleu"):
+        assert name not in runtime, name
+    assert {"numpy", "sacrebleu"} <= set(pins("requirements-test.lock"))
