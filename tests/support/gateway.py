@@ -161,8 +161,15 @@ def base_config(workdir: Path, fake_llm: FakeOpenAI) -> dict[str, Any]:
 
 
 def gateway_env(extra: dict[str, str] | None = None) -> dict[str, str]:
-    """This environment without AIBOT_ variables (a developer's own must not leak in)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AIBOT_")}
+    """This environment without AIBOT_ variables (a developer's own must not leak in), with an
+    English terminal: the CLI commands tests run beside a gateway speak the terminal's language
+    (the gateway's own replies follow ui.language, not the locale)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("AIBOT_") and k not in ("LC_ALL", "LC_MESSAGES", "LANGUAGE")
+    }
+    env["LANG"] = "en_US.UTF-8"
     env.update(extra or {})
     return env
 

@@ -283,3 +283,28 @@ async def test_request_errors_do_not_open_the_circuit(fake: FakeOpenAI) -> None:
     assert r.breakers["only"].state == "closed"
     assert (await r.complete(ASK)).text == "echo: hello"
     await r.close()
+
+
+async def test_a_failure_says_trying_fallback_only_when_there_is_one(fake: FakeOpenAI) -> None:
+    """Issue 18: "provider failed, trying fallback" was logged with no fallback configured."""
+    from structlog.testing import capture_logs
+
+    alone = router(provider(fake, "alone", max_retries=0))
+    fake.script(Fail(503))
+    with capture_logs() as logs, pytest.raises(ProviderError):
+        await alone.complete(ASK)
+    events = [entry["event"] for entry in logs]
+    assert "provider failed, trying fallback" not in events
+    assert "provider failed, no fallback left" in events
+    await alone.close()
+    async with FakeOpenAI() as backup:
+        fake.script(Fail(503))
+        backed = router(
+            provider(fake, "primary", max_retries=0),
+            provider(backup, "backup"),
+            fallbacks=["backup"],
+        )
+        with capture_logs() as logs:
+            assert (await backed.complete(ASK)).provider == "backup"
+        assert [e["event"] for e in logs].count("provider failed, trying fallback") == 1
+        await backed.close()
