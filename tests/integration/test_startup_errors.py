@@ -102,7 +102,7 @@ async def test_a_store_written_by_a_newer_version(tmp_path: Path) -> None:
 
 async def test_a_bad_encryption_key_in_chinese(tmp_path: Path) -> None:
     """The data key's problem is said in the terminal's language, not "错误：" then English."""
-    config = {"storage": {"encryption": {"key": "not-a-key"}}}
+    config: dict[str, object] = {"storage": {"encryption": {"key": "not-a-key"}}}
     (line,) = await run(tmp_path, config, lang="zh_CN.UTF-8")
     assert line.startswith("错误： ") and "不是 256 位密钥" in line, line
     assert "not a 256-bit key" not in line
