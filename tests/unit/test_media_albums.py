@@ -4,13 +4,25 @@ one batch; the inbox holds a batch until it is whole and answers its pieces as o
 from __future__ import annotations
 
 import asyncio
-from typing import Any
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, cast
+
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.channels.telegram.inbound import UpdateReader
 from aibot.config import TelegramChannelConfig
 from aibot.core.batches import BatchHolds, complete, merged
 from aibot.core.messages import Attachment, Inbound, InboxRow, ReplyTarget
+from aibot.core.pipeline import TurnContext
+from aibot.core.service import ChatService
+from aibot.core.sessions import Writer
+from aibot.core.shared_inbox import SharedInbox
+from aibot.ops.metrics import Metrics
+from aibot.store.repository import Repository
 from aibot.store.rows import _load, dump_target
+from tests.support.clock import FakeClock
+from tests.support.databases import writer_for
 
 
 def piece(caption: str | None, *, group: str = "g1", in_group: bool = False) -> dict[str, Any]:
@@ -88,3 +100,100 @@ async def test_holds_release_when_due_or_flushed_and_only_once() -> None:
     holds.close()
     await asyncio.sleep(0)
     assert len(released) == 2
+
+
+class Lanes:
+    """The dispatcher, reduced to running each job as a task."""
+
+    def __init__(self) -> None:
+        self.jobs: list[asyncio.Task[None]] = []
+
+    def submit(self, session_key: str, job: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        async def run() -> None:
+            await job()
+
+        task = asyncio.create_task(run())
+        self.jobs.append(task)
+        return task
+
+
+class Answering:
+    """The ChatService, reduced to recording the message and committing its completion."""
+
+    max_message_chars = 4000
+
+    def __init__(self, writer: Writer) -> None:
+        self.dispatcher = Lanes()
+        self.asked: list[Inbound] = []
+        self._writer = writer
+
+    async def process(
+        self, inbound: Inbound, on_delta: Any, *, extra_writes: Any, on_status: Any
+    ) -> None:
+        self.asked.append(inbound)
+        ctx = TurnContext(inbound, 0.0)
+        ctx.reply = "answer"
+        await self._writer.submit(*extra_writes(ctx))
+
+
+class AlwaysHeld:
+    @contextlib.asynccontextmanager
+    async def hold(self, session_key: str, *, wait: bool) -> AsyncIterator[bool]:
+        yield True
+
+
+class NoPauses:
+    async def set_paused(self, channel: str, paused: bool) -> None:
+        return None
+
+    async def paused(self) -> set[str]:
+        return set()
+
+
+async def test_replicas_answer_an_album_once_whole(sql_engine: AsyncEngine) -> None:
+    """The shared inbox's drain leaves a batch that is not whole (nor anything after it), and
+    answers it as one message once it is quiet or the conversation moved on."""
+    repo, writer, clock = Repository(sql_engine), writer_for(sql_engine), FakeClock(100.0)
+    writer.start()
+    service = Answering(writer)
+    inbox = SharedInbox(
+        repo,
+        writer,
+        cast(ChatService, service),
+        Metrics(),
+        lambda: None,
+        clock,
+        locks=AlwaysHeld(),
+        flags=NoPauses(),
+        batch_window=5.0,
+    )
+
+    def said(number: int, batch: str | None, text: str = "") -> Inbound:
+        attachments = (Attachment("image", {"file_id": f"f{number}"}),) if batch else ()
+        return Inbound(
+            "telegram", "s", "7", text, f"r{number}", clock(), f"m{number}",
+            attachments=attachments, batch=batch,
+        )  # fmt: skip
+
+    try:
+        for number in range(3):
+            assert await inbox.accept(said(number, "album", "look" if number == 0 else ""))
+        assert not await inbox.accept(said(0, "album"))  # a re-delivery
+        await inbox.rescan()
+        await asyncio.gather(*service.dispatcher.jobs)
+        assert service.asked == []  # held: its window has not passed
+        clock.advance(6.0)
+        await inbox.rescan()
+        await asyncio.gather(*service.dispatcher.jobs)
+        (album,) = service.asked
+        assert (album.text, len(album.attachments), len(album.joined)) == ("look", 3, 2)
+        assert (await repo.pending_inbox(10, set())) == []
+
+        await inbox.accept(said(3, "second"))
+        await inbox.accept(said(4, None, "and this?"))  # the conversation moved on
+        await asyncio.gather(*service.dispatcher.jobs)
+        assert [a.text for a in service.asked[1:]] == ["", "and this?"]
+        assert len(service.asked[1].attachments) == 1
+    finally:
+        await inbox.stop()
+        await writer.stop()
