@@ -89,7 +89,10 @@ async def test_picture_rich_text_voice_and_file(
     code = ding.files.add(docx, "application/octet-stream")
     await send(ding, ding.files.file(code, "notes.docx"), 5)
     assert "notes.docx" in question(fake_llm) and "Li | ship media" in question(fake_llm)
-    assert ding.files.downloads == [picture, other, silent, code]
+    pdf = ding.files.add(media_files.pdf("Budget: 5000 yuan."), "application/octet-stream")
+    await send(ding, ding.files.file(pdf, "budget.pdf"), 6)
+    assert "budget.pdf" in question(fake_llm) and "5000 yuan" in question(fake_llm)
+    assert ding.files.downloads == [picture, other, silent, code, pdf]
 
 
 async def test_a_redelivered_picture_and_a_sigkill_before_a_download_answer_once(
