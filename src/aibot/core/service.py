@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import structlog
 
 from aibot.core.coordination import SessionLocks
 from aibot.core.dispatcher import Dispatcher
 from aibot.core.errors import CoordinationUnavailable
+from aibot.core.message_log import MessageLog
 from aibot.core.message_size import DEFAULT_MAX_MESSAGE_CHARS
 from aibot.core.messages import Inbound, MessageOutcome, StreamDelta
 from aibot.core.pipeline import ChunkSink, DeltaSink, Pipeline, TurnContext
@@ -47,6 +48,7 @@ class ChatService:
         self._memory = memory
         self._metrics = metrics
         self._clock = clock
+        self.message_log = MessageLog(memory.store, writer)  # the dashboard's history
 
     async def handle(
         self,
@@ -128,24 +130,16 @@ class ChatService:
             structlog.contextvars.unbind_contextvars("request_id")
 
     def _log(self, inbound: Inbound, ctx: TurnContext, elapsed: float) -> None:
-        """The dashboard's row for this message, committed beside the next writes: nobody
-        waits for it, and a lost row only thins the history."""
-        outcome = MessageOutcome(
-            self._clock(),
-            inbound.channel,
-            ctx.provider,
-            ctx.error is not None,
-            elapsed,
-            ctx.usage.total_tokens,
+        self.message_log.add(
+            MessageOutcome(
+                self._clock(),
+                inbound.channel,
+                ctx.provider,
+                ctx.error is not None,
+                elapsed,
+                ctx.usage.total_tokens,
+            )
         )
-        self._writer.submit_nowait(self._memory.store.log_message(outcome)).add_done_callback(
-            _logged
-        )
-
-
-def _logged(future: asyncio.Future[list[Any]]) -> None:
-    if not future.cancelled() and future.exception() is not None:
-        log.warning("message log row not written", error=str(future.exception()))
 
 
 class StreamEnd:

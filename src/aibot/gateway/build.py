@@ -290,6 +290,7 @@ class Gateway:
         if self.coordinator is not None:
             await self.coordinator.stop()
         await self.at_rest.stop()
+        self.service.message_log.flush()
         await self.writer.stop()
         await self.repository.close()
         await self.router.close()
