@@ -163,6 +163,25 @@ async def test_daily_media_quota_and_refusals_in_the_callers_language(
     assert body["reply"] == "echo: and without a picture?"  # text is not counted
 
 
+async def test_a_picture_stays_in_the_conversation_for_max_turns(
+    gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
+) -> None:
+    gw = await gateway_factory({**SEEING, "session": {"max_turns": 2}})
+
+    def pictures() -> int:
+        return sum("image_url" in parts for parts in fake_llm.content_parts())
+
+    png = attached(media_files.png(), "sign.png", "image/png")
+    await gw.chat("what does this sign say?", session="t", attachments=[png])
+    assert pictures() == 1
+    await gw.chat("translate it", session="t")
+    assert pictures() == 1 and fake_llm.content_parts()[-1] == ["text"]  # sent again
+    for question in ("and in French?", "and in German?", "thanks"):
+        status, body = await gw.chat(question, session="t")
+        assert status == 200, body
+    assert pictures() == 0  # its turn left the context, and so did the picture
+
+
 async def test_no_vision_model_is_one_polite_reply(
     gateway_factory: GatewayFactory, fake_llm: FakeOpenAI
 ) -> None:
