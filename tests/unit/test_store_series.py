@@ -135,3 +135,6 @@ async def test_buckets_that_are_over_are_read_once(sql_engine: AsyncEngine) -> N
     assert fresh.messages["api"][50] == 2 and fresh.messages["api"][95] == 2
     moved = await reader.read(DAY, NOW + DAY.step + SETTLE)  # a bucket later: all shift by one
     assert moved.messages["api"][49] == 1 and moved.messages["api"][94] == 2
+    back = await reader.read(DAY, NOW - 2 * DAY.step)  # the clock stepped back: read afresh
+    assert back == await SeriesReader(sql_engine).read(DAY, NOW - 2 * DAY.step)
+    assert back.messages["api"][52] == 2

@@ -145,14 +145,16 @@ class SeriesReader:
     async def read(self, window: Window, now: float) -> Series:
         """The window's buckets ending with the one that holds `now`, aligned to its step."""
         first = int(now // window.step) - window.points + 1
+        done = int((now - SETTLE) // window.step)  # the buckets before it are over
         settled = self._settled.setdefault(window.name, {})
+        if settled and (min(settled) > first or max(settled) >= done):
+            settled.clear()  # the clock went back: what is kept no longer lines up
         for gone in [bucket for bucket in settled if bucket < first]:
             del settled[gone]
         start = max(settled) + 1 if settled else first
         async with self._engine.connect() as connection:
             fresh = (await connection.execute(_logged(window.step, start))).all()
             rated = (await connection.execute(_rated(window.step, first))).all()
-        done = int((now - SETTLE) // window.step)  # the buckets before it are over
         by_bucket: dict[int, list[Any]] = defaultdict(list)
         for row in fresh:
             by_bucket[int(row[0])].append(row)
