@@ -82,6 +82,18 @@ async def test_a_foreign_host_is_refused_with_421_before_any_route(kind: str) ->
     assert (await answered(guard, scope("127.0.0.1", {}, kind)))[0].get("status") in (421, None)
 
 
+async def test_verdicts_hold_on_every_request_and_a_flood_of_names_is_not_remembered() -> None:
+    guard = HostCheck(inner, allowed_hosts(["*.corp.example"], "127.0.0.1", None))
+    for _ in range(3):  # the second and later requests take the remembered allowed value
+        assert (await answered(guard, scope("::1", {"Host": "localhost"})))[0]["status"] == 200
+        assert (await answered(guard, scope("::1", {"Host": "evil.example"})))[0]["status"] == 421
+    for n in range(400):
+        request = scope("::1", {"Host": f"chat{n}.corp.example"})
+        assert (await answered(guard, request))[0]["status"] == 200
+    assert len(guard._seen) == 256
+    assert (await answered(guard, scope("::1", {"Host": "corp.example.evil"})))[0]["status"] == 421
+
+
 def test_forwarded_headers_count_only_from_a_configured_proxy() -> None:
     headers = {"X-Forwarded-For": "6.6.6.6, 203.0.113.7", "X-Forwarded-Proto": "https"}
     untouched = forwarded_client(scope("127.0.0.1", headers), [])  # the default: no proxy

@@ -25,6 +25,7 @@ log = structlog.get_logger("aibot.host_check")
 LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 PROBES = frozenset({"/healthz", "/readyz", "/metrics"})
 _LOGGED_MAX = 20  # distinct refused names logged, so a flood cannot fill the log
+_SEEN_MAX = 256  # allowed raw `Host` values remembered (bounded, whoever sends them)
 
 
 def host_name(value: str) -> str:
@@ -74,6 +75,9 @@ class HostCheck:
         self.app = app
         self.allowed = allowed
         self._logged: set[str] = set()
+        # Allowed raw `Host` values: a client sends the same one on every request, so it is
+        # parsed and matched once (it showed in the per-message profile).
+        self._seen: set[bytes] = set()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -84,8 +88,13 @@ class HostCheck:
             await self.app(scope, receive, send)
             return
         raw = next((v for k, v in scope["headers"] if k == b"host"), b"")
+        if raw in self._seen:
+            await self.app(scope, receive, send)
+            return
         host = host_name(raw.decode("latin-1"))
         if host and host_allowed(host, self.allowed):
+            if len(self._seen) < _SEEN_MAX:
+                self._seen.add(raw)
             await self.app(scope, receive, send)
             return
         self._log_once(host)

@@ -84,13 +84,26 @@ def mask_bytes(data: bytes, patterns: Patterns) -> bytes:
     return data
 
 
+def mask_headers(
+    headers: list[tuple[bytes, bytes]], patterns: Patterns
+) -> list[tuple[bytes, bytes]]:
+    """`headers`, itself when no secret is in any value: one search per secret over all the
+    values at once, rather than one per value (a header value holds no newline)."""
+    values = b"\n".join(value for _name, value in headers)
+    if not any(secret in values for secret, _replacement in patterns):
+        return headers
+    return [(name, mask_bytes(value, patterns)) for name, value in headers]
+
+
 def mask_message(message: Message, patterns: Patterns) -> Message:
+    """`message` with the secrets masked; the same object when it holds none."""
     kind = message["type"]
     if kind == "http.response.body" and message.get("body"):
-        return {**message, "body": mask_bytes(message["body"], patterns)}
+        body = mask_bytes(message["body"], patterns)
+        return message if body is message["body"] else {**message, "body": body}
     if kind == "http.response.start":
-        headers = [(name, mask_bytes(value, patterns)) for name, value in message["headers"]]
-        return {**message, "headers": headers}
+        headers = mask_headers(message["headers"], patterns)
+        return message if headers is message["headers"] else {**message, "headers": headers}
     if kind == "websocket.send" and message.get("text") is not None:
         text = mask_bytes(message["text"].encode(), patterns).decode()
         return {**message, "text": text}
