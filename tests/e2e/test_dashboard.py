@@ -1,5 +1,5 @@
 """The console dashboard's history in headless Chromium against the real gateway (`ai-bot run`):
-after traffic (answers and one failure) the charts are full on the page's first render, drawn
+after traffic (answers, one failure, one 👍) the charts are full on the page's first render, drawn
 from the data the page carries, with every refresh blocked; the range switch and the JSON
 endpoint read the same store; the page reads in Chinese for a zh-CN browser. `open_page` fails
 the test on any script error or CSP violation, so uPlot must run under the console's CSP."""
@@ -10,6 +10,7 @@ import asyncio
 import json
 from typing import Any
 
+import aiohttp
 from playwright.async_api import expect
 
 from tests.fakes.openai_server import Fail, FakeOpenAI
@@ -33,6 +34,18 @@ async def logged_rows(page: Any, gw: RunningGateway, expected: int) -> dict[str,
     raise AssertionError(f"the message log never reached {expected} messages: {data}")
 
 
+async def rate_an_answer_on_the_web_page(gw: RunningGateway) -> None:
+    """One message through the chat page's WebSocket, its answer rated 👍."""
+    async with aiohttp.ClientSession() as http, http.ws_connect(f"{gw.url}/ws") as ws:
+        await ws.send_json({"type": "hello"})
+        await ws.receive_json(timeout=30)
+        await ws.send_json({"type": "message", "id": "m", "text": "rate me"})
+        while (frame := await ws.receive_json(timeout=30))["type"] != "done":
+            pass
+        await ws.send_json({"type": "rate", "request_id": frame["request_id"], "score": 1})
+        assert (await ws.receive_json(timeout=30))["score"] == 1
+
+
 async def test_charts_are_full_on_first_render(
     gateway_factory: GatewayFactory, fake_llm: FakeOpenAI, open_page: OpenPage
 ) -> None:
@@ -44,11 +57,13 @@ async def test_charts_are_full_on_first_render(
     fake_llm.script(Fail(status=400, message="no"), Fail(status=400, message="no"))
     status, _ = await gw.chat("this one fails", session="s4")
     assert status >= 400
+    fake_llm.reset()  # a failure the router did not retry leaves its second one unused
+    await rate_an_answer_on_the_web_page(gw)
 
     opened = await open_page()
     page = opened.page
     await login(page, gw, "ada")
-    data = await logged_rows(page, gw, 4)
+    data = await logged_rows(page, gw, 5)
     assert sum(data["errors"]["api"]) == 1 and sum(data["tokens"]["fake"]) > 0
 
     refreshes: list[str] = []
@@ -66,9 +81,10 @@ async def test_charts_are_full_on_first_render(
         figure = page.locator(f"#{chart}")
         await expect(figure.locator("canvas")).to_have_count(1)
         points = int(await figure.get_attribute("data-points") or "0")
-        assert points > 0 or chart == "chart-thumbs", f"{chart} drew nothing"  # nobody rated
+        assert points > 0, f"{chart} drew nothing"
     await expect(page.locator("#chart-messages .u-legend")).to_contain_text("api")
     await expect(page.locator("#chart-tokens .u-legend")).to_contain_text("fake")
+    assert embedded["thumbs_up"]["fake"][-1] == 1.0  # the one 👍, in the bucket of now
     await expect(page.locator("#chart-messages")).to_contain_text("Messages per 15 min")
     assert refreshes == [] and await page.locator("body[data-refreshed]").count() == 0
 
