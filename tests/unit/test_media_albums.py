@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.channels.telegram.inbound import UpdateReader
 from aibot.config import TelegramChannelConfig
 from aibot.core.batches import BatchHolds, complete, merged
+from aibot.core.inbox import Inbox
 from aibot.core.messages import Attachment, Inbound, InboxRow, ReplyTarget
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService
@@ -103,12 +104,18 @@ async def test_holds_release_when_due_or_flushed_and_only_once() -> None:
 
 
 class Lanes:
-    """The dispatcher, reduced to running each job as a task."""
+    """The dispatcher, reduced to running each job as a task (or, `busy`, to queueing it)."""
 
     def __init__(self) -> None:
         self.jobs: list[asyncio.Task[None]] = []
+        self.busy = False
+        self.queued: list[Callable[[], Awaitable[None]]] = []
 
-    def submit(self, session_key: str, job: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+    def submit(self, session_key: str, job: Callable[[], Awaitable[None]]) -> asyncio.Future[None]:
+        if self.busy:
+            self.queued.append(job)
+            return asyncio.get_running_loop().create_future()
+
         async def run() -> None:
             await job()
 
@@ -134,6 +141,40 @@ class Answering:
         ctx = TurnContext(inbound, 0.0)
         ctx.reply = "answer"
         await self._writer.submit(*extra_writes(ctx))
+
+
+def said(clock: FakeClock, number: int, batch: str | None, text: str = "") -> Inbound:
+    attachments = (Attachment("image", {"file_id": f"f{number}"}),) if batch else ()
+    return Inbound(
+        "telegram", "s", "7", text, f"r{number}", clock(), f"m{number}",
+        attachments=attachments, batch=batch,
+    )  # fmt: skip
+
+
+async def test_after_a_restart_a_held_album_is_answered_once(sql_engine: AsyncEngine) -> None:
+    """The rows are the only record of a held album: a new process holds them again from when
+    the newest piece came, and its rescans queue the album once while its lane is busy."""
+    repo, writer, clock = Repository(sql_engine), writer_for(sql_engine), FakeClock(100.0)
+    writer.start()
+    service = Answering(writer)
+    parts = (repo, writer, cast(ChatService, service), Metrics(), lambda: None, clock)
+    before, after = Inbox(*parts, batch_window=5.0), Inbox(*parts, batch_window=5.0)
+    try:
+        for number in range(3):
+            assert await before.accept(said(clock, number, "album"))
+        await before.stop()  # the crash: three pending pieces, nothing answered
+        clock.advance(6.0)
+        service.dispatcher.busy = True
+        for _ in range(3):
+            await after.rescan()
+            await asyncio.sleep(0)
+        assert len(service.dispatcher.queued) == 1
+        await service.dispatcher.queued[0]()
+        (album,) = service.asked
+        assert len(album.attachments) == 3 and await repo.pending_inbox(10, set()) == []
+    finally:
+        await after.stop()
+        await writer.stop()
 
 
 class AlwaysHeld:
@@ -168,17 +209,10 @@ async def test_replicas_answer_an_album_once_whole(sql_engine: AsyncEngine) -> N
         batch_window=5.0,
     )
 
-    def said(number: int, batch: str | None, text: str = "") -> Inbound:
-        attachments = (Attachment("image", {"file_id": f"f{number}"}),) if batch else ()
-        return Inbound(
-            "telegram", "s", "7", text, f"r{number}", clock(), f"m{number}",
-            attachments=attachments, batch=batch,
-        )  # fmt: skip
-
     try:
         for number in range(3):
-            assert await inbox.accept(said(number, "album", "look" if number == 0 else ""))
-        assert not await inbox.accept(said(0, "album"))  # a re-delivery
+            assert await inbox.accept(said(clock, number, "album", "look" if number == 0 else ""))
+        assert not await inbox.accept(said(clock, 0, "album"))  # a re-delivery
         await inbox.rescan()
         await asyncio.gather(*service.dispatcher.jobs)
         assert service.asked == []  # held: its window has not passed
@@ -189,8 +223,8 @@ async def test_replicas_answer_an_album_once_whole(sql_engine: AsyncEngine) -> N
         assert (album.text, len(album.attachments), len(album.joined)) == ("look", 3, 2)
         assert (await repo.pending_inbox(10, set())) == []
 
-        await inbox.accept(said(3, "second"))
-        await inbox.accept(said(4, None, "and this?"))  # the conversation moved on
+        await inbox.accept(said(clock, 3, "second"))
+        await inbox.accept(said(clock, 4, None, "and this?"))  # the conversation moved on
         await asyncio.gather(*service.dispatcher.jobs)
         assert [a.text for a in service.asked[1:]] == ["", "and this?"]
         assert len(service.asked[1].attachments) == 1

@@ -105,6 +105,7 @@ class Inbox:
         self._task: asyncio.Task[None] | None = None
         self.paused: set[str] = set()
         self._batches = BatchHolds(batch_window, clock, self._release)
+        self._released: set[tuple[str, str]] = set()  # batches waiting in their lane
 
     @property
     def approvals(self) -> Approvals | None:
@@ -170,9 +171,10 @@ class Inbox:
         if inbound.inbox_id in self._in_flight or inbound.channel in self.paused:
             return  # stays pending in the store until the rescan after `resume`
         if inbound.batch is not None:
-            self._batches.hold(
-                inbound.session_key, inbound.batch, inbound.channel, inbound.received_at
-            )
+            if (inbound.session_key, inbound.batch) not in self._released:
+                self._batches.hold(
+                    inbound.session_key, inbound.batch, inbound.channel, inbound.received_at
+                )
             return
         self._batches.flush(inbound.session_key)
         try:
@@ -194,9 +196,12 @@ class Inbox:
             )
         except QueueFull:
             return  # stays pending in the store; the rescan holds it again
+        self._released.add((session_key, batch))
         future.add_done_callback(lambda f: f.cancelled() or f.exception())
 
     async def _answer_batch(self, session_key: str, batch: str) -> None:
+        # Pieces that come from now on are read here, or held again if they come too late.
+        self._released.discard((session_key, batch))
         rows = await self._store.pending_for_session(session_key, BATCH_READ)
         done = set(self._recently_done)
         pieces = [
