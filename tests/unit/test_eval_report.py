@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from aibot.evaluation.dataset import Case
 from aibot.evaluation.html_report import render_html
 from aibot.evaluation.report import build_report, to_dict
@@ -84,3 +86,31 @@ def test_html_escapes_model_and_dataset_text_and_charts_every_tag() -> None:
     parser.close()
     assert parser.open == [] and parser.counts["svg"] == 1  # BLEU only: no expect, no judge
     assert "&lt;b&gt;tag&lt;/b&gt;" in page and ">t2<" in page and ">untagged<" in page
+
+
+def test_the_terminal_report_speaks_the_terminal_language(monkeypatch: pytest.MonkeyPatch) -> None:
+    from rich.console import Console
+
+    from aibot.evaluation.terminal import print_report
+
+    report = build_report(
+        "set",
+        CASES,
+        {"best": answers("is here"), "poor": answers("x y z")},
+        {"best": "b", "poor": "p"},
+        judge=None,
+        prices={},
+        seed=1,
+    )
+    for name in ("LC_ALL", "LC_MESSAGES"):
+        monkeypatch.delenv(name, raising=False)
+    shown = {}
+    for lang in ("zh_CN.UTF-8", "en_US.UTF-8"):
+        monkeypatch.setenv("LANG", lang)
+        console = Console(record=True, width=200)
+        print_report(report, console)
+        shown[lang] = console.export_text()
+    for words in ("胜出", "延迟（平均）", "否（随机波动）", "12 个用例"):
+        assert words in shown["zh_CN.UTF-8"], shown["zh_CN.UTF-8"]
+    assert "winner" not in shown["zh_CN.UTF-8"]
+    assert "winner" in shown["en_US.UTF-8"] and "12 cases from set" in shown["en_US.UTF-8"]

@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from aibot import i18n
 from aibot.config import ConfigError, LoadedConfig, load_config
+from aibot.i18n import tr as tr  # the CLI modules import it from here
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,12 +37,6 @@ ConfigOption = Annotated[
         ),
     ),
 ]
-
-
-def tr(msgid: str, /, **params: object) -> str:
-    """`msgid` (English, `{name}` placeholders) in the CLI's language: `ui.language` once the
-    config is read, else the terminal's locale (`aibot.i18n.terminal_language`)."""
-    return i18n.translate(i18n.terminal_language(), msgid, **params)
 
 
 def problem(exc: ConfigError) -> str:

@@ -9,7 +9,7 @@ from types import FrameType
 
 import uvicorn
 
-from aibot.cli.common import fail, problem, tr
+from aibot.cli.common import cipher_or_exit, fail, problem, tr
 from aibot.cli.preflight import check_store
 from aibot.config import ConfigError, LoadedConfig
 from aibot.gateway.asgi import create_app
@@ -31,6 +31,7 @@ def serve(loaded: LoadedConfig) -> None:
         config.logging.level, config.logging.format, SecretMasker(config.secrets()), config.logging
     )
     _check_port(config.server.host, config.server.port)
+    cipher_or_exit(config)  # a malformed data key before the store is touched (and migrated)
     check_store(config.storage.url)
     admin_port = config.admin.port if config.admin.enabled else None
     if admin_port == config.server.port:

@@ -17,6 +17,7 @@ from sacrebleu.metrics.bleu import BLEU
 
 from aibot.evaluation.dataset import Case
 from aibot.evaluation.runner import Answer
+from aibot.i18n import N_
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _SPACES = re.compile(r"\s+")
@@ -34,13 +35,13 @@ class Metric:
     unit: str = ""
 
 
-BLEU_METRIC = Metric("bleu", "BLEU-4 (sentence mean)", True)
-SUCCESS = Metric("success", "task success", True, "%")
-JUDGE = Metric("judge", "judge score (1-5)", True)
-ERRORS = Metric("errors", "error rate", False, "%")
-LATENCY = Metric("latency", "latency (mean)", False, "s")
-TOKENS = Metric("tokens", "tokens per answer", False)
-COST = Metric("cost", "cost per answer", False)
+BLEU_METRIC = Metric("bleu", N_("BLEU-4 (sentence mean)"), True)
+SUCCESS = Metric("success", N_("task success"), True, "%")
+JUDGE = Metric("judge", N_("judge score (1-5)"), True)
+ERRORS = Metric("errors", N_("error rate"), False, "%")
+LATENCY = Metric("latency", N_("latency (mean)"), False, "s")
+TOKENS = Metric("tokens", N_("tokens per answer"), False)
+COST = Metric("cost", N_("cost per answer"), False)
 METRICS = (BLEU_METRIC, SUCCESS, JUDGE, ERRORS, LATENCY, TOKENS, COST)
 TAG_METRICS = (BLEU_METRIC, SUCCESS, JUDGE)
 

@@ -8,24 +8,24 @@ from rich.table import Table
 
 from aibot.evaluation.report import Report, describe_advantage, format_value
 from aibot.evaluation.scoring import METRICS
+from aibot.i18n import tr
 
 
 def print_report(report: Report, console: Console) -> None:
     shown = [m for m in METRICS if any(s.mean(m.key) is not None for s in report.scores)]
-    models = Table(
-        title=f"{len(report.cases)} cases from {escape(report.source)}", title_justify="left"
-    )
-    models.add_column("provider")
-    models.add_column("model")
+    title = tr("{n} cases from {source}", n=len(report.cases), source=report.source)
+    models = Table(title=escape(title), title_justify="left")
+    models.add_column(tr("provider"))
+    models.add_column(tr("model"))
     for metric in shown:
         unit = f" ({metric.unit})" if metric.unit else ""
-        models.add_column(escape(metric.label + unit), justify="right")
-    models.add_column("corpus BLEU", justify="right")
-    models.add_column("p50 / p95 (s)", justify="right")
-    models.add_column("tokens in / out", justify="right")
+        models.add_column(escape(tr(metric.label) + unit), justify="right")
+    models.add_column(tr("corpus BLEU"), justify="right")
+    models.add_column(tr("p50 / p95 (s)"), justify="right")
+    models.add_column(tr("tokens in / out"), justify="right")
     priced = any(s.cost is not None for s in report.scores)
     if priced:
-        models.add_column("total cost", justify="right")
+        models.add_column(tr("total cost"), justify="right")
     for s in report.scores:
         latency = (
             f"{format_value('latency', s.latency_p50)} / {format_value('latency', s.latency_p95)}"
@@ -41,19 +41,23 @@ def print_report(report: Report, console: Console) -> None:
         )
     console.print(models)
     if report.judge:
-        console.print(f"judge: {escape(report.judge)}", highlight=False)
+        console.print(escape(tr("judge: {name}", name=report.judge)), highlight=False)
     console.print(_verdicts(report))
 
 
 def _verdicts(report: Report) -> Table:
-    table = Table(title="Which model is better (paired bootstrap, 95% CI)", title_justify="left")
-    for column in ("metric", "winner", "advantage [95% CI]", "significant"):
-        table.add_column(column)
+    title = tr("Which model is better (paired bootstrap, 95% CI)")
+    table = Table(title=escape(title), title_justify="left")
+    for column in (tr("metric"), tr("winner"), tr("advantage [95% CI]"), tr("significant")):
+        table.add_column(escape(column))
     for verdict in report.verdicts:
+        answer = tr("yes") if verdict.significant else tr("no (noise)")
+        colour = "green" if verdict.significant else "yellow"
+        significant = f"[{colour}]{escape(answer)}[/]"
         table.add_row(
-            escape(verdict.metric.label),
-            escape(verdict.winner or "tie"),
+            escape(tr(verdict.metric.label)),
+            escape(verdict.winner or tr("tie")),
             escape(describe_advantage(verdict)),
-            "[green]yes[/]" if verdict.significant else "[yellow]no (noise)[/]",
+            significant,
         )
     return table

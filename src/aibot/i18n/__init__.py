@@ -33,7 +33,8 @@ person's side says — the browser's `Accept-Language` on pages and HTTP calls, 
 user's locale where the platform sends one (Telegram's `language_code`) — else
 `ui.default_language` (zh-CN). The gateway and the CLI call `configure` once the config is
 loaded (and again on reload); after that `pick(hint, …)` chooses for a request or a chat turn,
-`terminal_language()` for the CLI (from `LC_ALL` / `LC_MESSAGES` / `LANG`).
+`terminal_language()` for the CLI (from `LC_ALL` / `LC_MESSAGES` / `LANG`); CLI code writes
+`tr("…")` (`aibot.cli.common`), which the extraction also reads.
 """
 
 from __future__ import annotations
@@ -52,6 +53,13 @@ from aibot.i18n.negotiate import (
     terminal_language,
 )
 
+
+def tr(msgid: str, /, **params: object) -> str:
+    """`msgid` in the CLI's language (`terminal_language()`: `ui.language` once the config is
+    read, else the terminal's locale), for what a command prints; the extraction reads `tr`."""
+    return translate(terminal_language(), msgid, **params)
+
+
 __all__ = [
     "DEFAULT_LANGUAGE",
     "LANGUAGES",
@@ -65,6 +73,7 @@ __all__ = [
     "set_request_language",
     "template",
     "terminal_language",
+    "tr",
     "translate",
     "translate_plural",
 ]
