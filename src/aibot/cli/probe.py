@@ -26,7 +26,7 @@ class ProbeFailure:
     culprit: Literal["key", "url", "other"] = "other"
 
     def __str__(self) -> str:
-        return f"{self.problem}: {self.fix}"
+        return tr("{problem}: {fix}", problem=self.problem, fix=self.fix)
 
 
 @dataclass(frozen=True)
