@@ -156,7 +156,7 @@ async def start_fake(log: Path, children: list[asyncio.subprocess.Process]) -> s
 
 
 def write_config(tmp: Path, port: int, fake_url: str, extra: JSON | None = None) -> Path:
-    """The gateway config: everything on loopback, SQLite in the temp dir, one fake provider.
+    """The gateway config: everything on loopback, SQLite under the temp dir, one fake provider.
 
     ``extra`` adds sections, or keys to a section (``{"server": {"public_url": ...}}``), for
     harnesses that need more than the API (``bench/soak.py``). JSON is valid YAML, so the file
@@ -164,7 +164,9 @@ def write_config(tmp: Path, port: int, fake_url: str, extra: JSON | None = None)
     """
     config: JSON = {
         "server": {"host": "127.0.0.1", "port": port},
-        "storage": {"url": f"sqlite:///{tmp}/bench.db"},
+        # In data/, as the default `sqlite:///data/ai-bot.db` lays it out: the config watcher
+        # watches config.yaml's folder, and a database there woke it on every commit.
+        "storage": {"url": f"sqlite:///{tmp}/data/bench.db"},
         "channels": {"api": {"keys": [API_KEY]}},
         "models": {
             "default": "fake",
