@@ -6,15 +6,22 @@ from __future__ import annotations
 import os
 import stat
 from pathlib import Path
+from typing import Any, cast
 
 import pytest
 
+from aibot.config import MediaConfig
 from aibot.core.media import MediaRefused
 from aibot.core.media_replies import refusal_text
+from aibot.core.messages import Inbound, TurnRecord
+from aibot.core.pipeline import TurnContext
+from aibot.core.sessions import SessionState
 from aibot.media.blobs import LocalBlobStore
 from aibot.media.extract import extract
 from aibot.media.images import prepare_image
-from aibot.media.intake import safe_name
+from aibot.media.intake import Intake, safe_name
+from aibot.media.stage import IMAGE_MARK, MediaStage, VisionChoice
+from aibot.ops.metrics import Metrics
 from tests.support import media_files
 
 
@@ -88,3 +95,52 @@ def test_file_names_are_sanitised() -> None:
     assert safe_name("../../etc/passwd", "file") == "passwd"
     assert safe_name("a\x00b\u202ec.pdf", "file") == "abc.pdf"
     assert safe_name(None, "image") == "image"
+
+
+class Ledger:
+    """The media rows, reduced to recording which turns' pictures were asked for."""
+
+    def __init__(self) -> None:
+        self.asked: list[list[str]] = []
+
+    def record(self, **row: Any) -> Any:
+        raise AssertionError("a follow-up stores no attachment")
+
+    async def count_since(self, user_id: str, since: float) -> int:
+        return 0
+
+    async def for_requests(self, session_key: str, request_ids: list[str]) -> list[Any]:
+        self.asked.append(request_ids)
+        return []
+
+
+async def test_follow_ups_read_only_the_pictures_the_context_can_keep() -> None:
+    ledger = Ledger()
+    stage = MediaStage(
+        MediaConfig(),
+        cast(Intake, None),
+        ledger,
+        cast(LocalBlobStore, None),
+        VisionChoice(lambda provider: True, None, lambda: "fake"),
+        Metrics(),
+        max_turns=2,
+    )
+    turns = [
+        turn
+        for n in range(6)
+        for turn in (
+            TurnRecord("user", f"{IMAGE_MARK}p{n}.png]", float(n), request_id=f"r{n}"),
+            TurnRecord("assistant", "a picture", float(n)),
+        )
+    ]
+
+    async def model(ctx: TurnContext) -> None:
+        return None
+
+    inbound = Inbound("telegram", "s", "7", "and the colours?", "r9", 10.0)
+    ctx = TurnContext(inbound, 10.0, session=SessionState("s", turns=turns))
+    await stage(ctx, model)
+    assert ledger.asked == [["r3", "r4", "r5"]]  # not every picture of the conversation
+    ctx.max_turns = 0  # a route that keeps no history
+    await stage(ctx, model)
+    assert len(ledger.asked) == 1

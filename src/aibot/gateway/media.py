@@ -104,5 +104,12 @@ def build_media(config: Config, gateway: GatewayParts, clock: Callable[[], float
     )
     vision = VisionChoice(vision_of(config, router), config.models.vision, lambda: router.default)
     return MediaStage(
-        config.media, intake, MediaRows(gateway.engine), blobs, vision, metrics, clock
+        config.media,
+        intake,
+        MediaRows(gateway.engine),
+        blobs,
+        vision,
+        metrics,
+        clock,
+        max_turns=config.session.max_turns,
     )

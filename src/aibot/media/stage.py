@@ -99,7 +99,10 @@ class MediaStage(Middleware):
         vision: VisionChoice,
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
+        *,
+        max_turns: int = 20,
     ) -> None:
+        self._max_turns = max_turns  # session.max_turns: how far back pictures are sent again
         self._config = config
         self._intake = intake
         self._ledger = ledger
@@ -193,11 +196,10 @@ class MediaStage(Middleware):
         session = ctx.session
         if session is None:
             return
-        asked = [
-            t.request_id
-            for t in session.turns
-            if t.role == "user" and t.request_id and IMAGE_MARK in t.content
-        ]
+        limit = self._max_turns if ctx.max_turns is None else ctx.max_turns
+        # The context keeps at most `limit` earlier questions: only their pictures are read.
+        questions = [t for t in session.turns if t.role == "user"][-(limit + 1) :] if limit else []
+        asked = [t.request_id for t in questions if t.request_id and IMAGE_MARK in t.content]
         if not asked:
             return
         try:
