@@ -29,7 +29,9 @@ HEAVY = (
     "jinja2",  # the admin console's pages
     "jwt",  # access tokens
     "cryptography.hazmat.primitives.ciphers.aead",  # encryption at rest
-    "markdown_it",  # Telegram's formatting
+    # Telegram's formatting (its markdown_it is also pulled in by typer's rich help, which the
+    # CLI sets up in its language at every start: aibot/cli/help_text.py)
+    "aibot.channels.telegram.format",
     "defusedxml",  # WeCom
     "ruamel.yaml",  # editing config.yaml from the console
     "sqlalchemy.dialects.postgresql",  # the other store back ends
