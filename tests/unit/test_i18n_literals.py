@@ -6,9 +6,10 @@ through `translate(...)` (see `aibot.i18n`).
 
 The CLI (`src/aibot/cli`): a string literal with words handed to what prints it — `print`,
 `echo`, `fail`, `print_error`, a prompt's `ask`, `status`, a doctor `Check`, a table's columns
-and rows — or given as an option's or command's `help=` must be `tr(...)` (the CLI's language).
-A command or a file name is not words: build it into a variable first. Every command and group
-declares its help with `help=tr(...)` (typer would show the English docstring otherwise).
+and rows — must be `tr(...)` (the CLI's language); an option's or command's `help=` is a msgid,
+`help=N_(...)`, translated when a help page is shown (cli/help_text.py). A command or a file
+name is not words: build it into a variable first. Every command and group declares its help
+with `help=N_(...)` (typer would show the English docstring otherwise).
 
 Templates (the console's Jinja files): human text outside `{{ _("…") }}` — text between tags
 and `placeholder`/`title`/`aria-label` attributes — may only be what is listed in
@@ -130,7 +131,7 @@ def cli_literals(path: Path) -> list[str]:
         found += [(node.lineno, f"{name}() shows a literal") for a in shown if _cli_wordy(a)]
         is_typer = isinstance(node.func, ast.Attribute) and name in DECLARES
         if (is_typer or name == "Typer") and not any(k.arg == "help" for k in node.keywords):
-            found.append((node.lineno, f"{name}() without help=tr(...)"))
+            found.append((node.lineno, f"{name}() without help=N_(...)"))
     where = path.relative_to(SRC.parent) if path.is_relative_to(SRC.parent) else path
     return [f"{where}:{line}: {what}; use tr()" for line, what in sorted(found)]
 
@@ -148,7 +149,7 @@ def test_the_check_finds_a_literal_in_cli_output(tmp_path: Path) -> None:
         encoding="utf-8",
     )
     assert [p.split(": ", 1)[1] for p in cli_literals(module)] == [
-        "command() without help=tr(...); use tr()",
+        "command() without help=N_(...); use tr()",
         "fail() shows a literal; use tr()",
         "print() shows a literal; use tr()",
         "Check() shows a literal; use tr()",

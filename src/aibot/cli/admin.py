@@ -39,14 +39,14 @@ T = TypeVar("T")
 admin_app = typer.Typer(
     name="admin",
     no_args_is_help=True,
-    help=tr("Admin console accounts: create users, set passwords, authenticator codes."),
+    help=N_("Admin console accounts: create users, set passwords, authenticator codes."),
 )
 
 PasswordStdin = Annotated[
     bool,
     typer.Option(
         "--password-stdin",
-        help=tr("Read the password from the first line of stdin (for scripts)."),
+        help=N_("Read the password from the first line of stdin (for scripts)."),
     ),
 ]
 
@@ -98,16 +98,16 @@ def _password(from_stdin: bool) -> str:
 
 
 @admin_app.command(
-    "create-user", help=tr("Create a console account (asks for the password twice).")
+    "create-user", help=N_("Create a console account (asks for the password twice).")
 )
 def create_user(
-    name: Annotated[str, typer.Argument(help=tr("The login name."))],
-    role: Annotated[str, typer.Option(help=tr("admin, operator or viewer."))] = "viewer",
+    name: Annotated[str, typer.Argument(help=N_("The login name."))],
+    role: Annotated[str, typer.Option(help=N_("admin, operator or viewer."))] = "viewer",
     password_stdin: PasswordStdin = False,
     totp: Annotated[
         bool,
         typer.Option(
-            "--totp", help=tr("Also require a code from an authenticator app (prints its key).")
+            "--totp", help=N_("Also require a code from an authenticator app (prints its key).")
         ),
     ] = False,
     config: ConfigOption = None,
@@ -139,10 +139,10 @@ def create_user(
 
 
 @admin_app.command(
-    "set-password", help=tr("Replace a user's password; their open console sessions end.")
+    "set-password", help=N_("Replace a user's password; their open console sessions end.")
 )
 def set_password(
-    name: Annotated[str, typer.Argument(help=tr("The login name."))],
+    name: Annotated[str, typer.Argument(help=N_("The login name."))],
     password_stdin: PasswordStdin = False,
     config: ConfigOption = None,
 ) -> None:
@@ -168,11 +168,11 @@ def set_password(
 
 
 @admin_app.command(
-    "totp", help=tr("Require (or with --off, stop requiring) an authenticator code for a user.")
+    "totp", help=N_("Require (or with --off, stop requiring) an authenticator code for a user.")
 )
 def totp_command(
-    name: Annotated[str, typer.Argument(help=tr("The login name."))],
-    off: Annotated[bool, typer.Option("--off", help=tr("Remove the second factor."))] = False,
+    name: Annotated[str, typer.Argument(help=N_("The login name."))],
+    off: Annotated[bool, typer.Option("--off", help=N_("Remove the second factor."))] = False,
     config: ConfigOption = None,
 ) -> None:
     from aibot.admin.totp import new_secret
@@ -194,7 +194,7 @@ def totp_command(
         console.print(only, highlight=False, markup=False)
 
 
-@admin_app.command("list-users", help=tr("Console accounts and their roles."))
+@admin_app.command("list-users", help=N_("Console accounts and their roles."))
 def list_users(config: ConfigOption = None) -> None:
     async def listing(store: Store) -> list[tuple[str, str, str]]:
         return [
@@ -225,7 +225,7 @@ _CREATED = N_("created the console admin '{name}'; its one-time password is in {
 
 @admin_app.command(
     "create-initial",
-    help=tr(
+    help=N_(
         "Create the first console admin with a random one-time password, unless any account "
         "exists (then nothing is created or changed). The console asks for a new password at "
         "the first sign-in. install.sh runs this."
@@ -234,9 +234,9 @@ _CREATED = N_("created the console admin '{name}'; its one-time password is in {
 def create_initial(
     file: Annotated[
         str,
-        typer.Option(help=tr("Where to write the name and one-time password (mode 0600).")),
+        typer.Option(help=N_("Where to write the name and one-time password (mode 0600).")),
     ] = "initial-admin.txt",
-    name: Annotated[str, typer.Option(help=tr("The admin's login name."))] = "admin",
+    name: Annotated[str, typer.Option(help=N_("The admin's login name."))] = "admin",
     config: ConfigOption = None,
 ) -> None:
     from aibot.admin.roles import Role

@@ -45,10 +45,7 @@ def archive(
         float | None,
         typer.Option(
             min=0,
-            help=tr(
-                "Archive conversations idle this many days (default: {value}).",
-                value="archive.after_days",
-            ),
+            help=N_("Archive conversations idle this many days (default: archive.after_days)."),
         ),
     ] = None,
 ) -> None:
@@ -90,11 +87,11 @@ async def _archive(engine: AsyncEngine, bucket: Bucket, days: float) -> ArchiveR
 def restore_archive(
     session: Annotated[
         str | None,
-        typer.Argument(help=tr("The conversation's session key (as the console shows it).")),
+        typer.Argument(help=N_("The conversation's session key (as the console shows it).")),
     ] = None,
     config: ConfigOption = None,
     everything: Annotated[
-        bool, typer.Option("--all", help=tr("Restore every archived conversation."))
+        bool, typer.Option("--all", help=N_("Restore every archived conversation."))
     ] = False,
 ) -> None:
     from aibot.store.archive.restore import restore

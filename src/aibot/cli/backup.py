@@ -37,9 +37,9 @@ def backup(
     out: Annotated[
         Path | None,
         typer.Option(
-            help=tr(
-                "Backup file; .dump for PostgreSQL, .sql for MySQL (default: {value}).",
-                value="ai-bot-backup-YYYYmmdd-HHMMSS.db",
+            help=N_(
+                "Backup file; .dump for PostgreSQL, .sql for MySQL "
+                "(default: ai-bot-backup-YYYYmmdd-HHMMSS.db)."
             ),
         ),
     ] = None,
@@ -126,12 +126,12 @@ def _pg_dump(settings: Config, target: Path) -> None:
 
 
 def restore(
-    file: Annotated[Path, typer.Argument(help=tr("A file made by `ai-bot backup`."))],
+    file: Annotated[Path, typer.Argument(help=N_("A file made by `ai-bot backup`."))],
     config: ConfigOption = None,
     force: Annotated[
         bool,
         typer.Option(
-            help=tr("Restore even while a gateway has the database open (restart it afterwards).")
+            help=N_("Restore even while a gateway has the database open (restart it afterwards).")
         ),
     ] = False,
 ) -> None:

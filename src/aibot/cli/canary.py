@@ -19,6 +19,7 @@ from rich.table import Table
 
 from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store, tr
 from aibot.config import LoadedConfig
+from aibot.i18n import N_
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
@@ -28,7 +29,7 @@ if TYPE_CHECKING:
 canary_app = typer.Typer(
     name="canary",
     no_args_is_help=True,
-    help=tr("Compare a canary provider with the default, then promote or roll it back."),
+    help=N_("Compare a canary provider with the default, then promote or roll it back."),
 )
 
 METRICS_TIMEOUT = 3.0
@@ -47,10 +48,10 @@ def _arms(loaded: LoadedConfig) -> tuple[str, str]:
     return default, models.canary.provider
 
 
-@canary_app.command("status", help=tr("Both arms side by side, with sample sizes."))
+@canary_app.command("status", help=N_("Both arms side by side, with sample sizes."))
 def status(
     config: ConfigOption = None,
-    days: Annotated[float, typer.Option(help=tr("How far back to look."))] = 7.0,
+    days: Annotated[float, typer.Option(help=N_("How far back to look."))] = 7.0,
 ) -> None:
     loaded = load_or_exit(config)
     arms = _arms(loaded)
@@ -129,7 +130,7 @@ def _latency(p50: float | None, p95: float | None) -> str:
 
 
 @canary_app.command(
-    "promote", help=tr("Make the canary the default for all traffic and end the split.")
+    "promote", help=N_("Make the canary the default for all traffic and end the split.")
 )
 def promote(config: ConfigOption = None) -> None:
     loaded = load_or_exit(config)
@@ -141,7 +142,7 @@ def promote(config: ConfigOption = None) -> None:
     )
 
 
-@canary_app.command("rollback", help=tr("End the split: all traffic back to the default."))
+@canary_app.command("rollback", help=N_("End the split: all traffic back to the default."))
 def rollback(config: ConfigOption = None) -> None:
     loaded = load_or_exit(config)
     default, canary = _arms(loaded)

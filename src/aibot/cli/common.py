@@ -12,6 +12,7 @@ from rich.markup import escape
 
 from aibot import i18n
 from aibot.config import ConfigError, LoadedConfig, load_config
+from aibot.i18n import N_
 from aibot.i18n import tr as tr  # the CLI modules import it from here
 
 if TYPE_CHECKING:
@@ -31,10 +32,7 @@ ConfigOption = Annotated[
         "--config",
         "-c",
         envvar="AIBOT_CONFIG",
-        help=i18n.translate(
-            i18n.terminal_language(),
-            "Path to config.yaml (default: ./config.yaml, else built-in defaults).",
-        ),
+        help=N_("Path to config.yaml (default: ./config.yaml, else built-in defaults)."),
     ),
 ]
 

@@ -48,17 +48,17 @@ STATUS_NONE = N_("encryption at rest is off for this database (no data key has s
 
 data_key_app = typer.Typer(
     name="data-key",
-    help=tr("Encryption at rest: make a key, see which keys the data uses, rotate to a new key."),
+    help=N_("Encryption at rest: make a key, see which keys the data uses, rotate to a new key."),
     no_args_is_help=True,
 )
 
 
 @data_key_app.command(
-    "new", help=tr("Print a new random 256-bit data key (base64), or write it to a file.")
+    "new", help=N_("Print a new random 256-bit data key (base64), or write it to a file.")
 )
 def new(
     out: Annotated[
-        Path | None, typer.Option(help=tr("Write the key to this file (mode 0600) instead."))
+        Path | None, typer.Option(help=N_("Write the key to this file (mode 0600) instead."))
     ] = None,
 ) -> None:
     from aibot.store.crypto import key_id, new_key, parse_key
@@ -86,7 +86,7 @@ def new(
 
 
 @data_key_app.command(
-    "status", help=tr("Which data keys the stored values use, and what a rotation still has to do.")
+    "status", help=N_("Which data keys the stored values use, and what a rotation still has to do.")
 )
 def status(config: ConfigOption = None) -> None:
     from aibot.store.data_keys import PLAIN_ID
@@ -119,7 +119,7 @@ def status(config: ConfigOption = None) -> None:
 
 @data_key_app.command(
     "rotate",
-    help=tr(
+    help=N_(
         "Re-encrypt every stored value with the current key, in batches, while the gateway "
         "runs.\n\nFirst set storage.encryption.key to the new key, move the old one to old_keys "
         "and restart the gateway(s). Safe to stop and run again: it resumes where it stopped."
@@ -127,7 +127,7 @@ def status(config: ConfigOption = None) -> None:
 )
 def rotate(
     config: ConfigOption = None,
-    batch: Annotated[int, typer.Option(min=1, max=10_000, help=tr("Rows per transaction."))] = 500,
+    batch: Annotated[int, typer.Option(min=1, max=10_000, help=N_("Rows per transaction."))] = 500,
 ) -> None:
     from aibot.cli.common import cipher_or_exit
     from aibot.store.crypto import Keyring

@@ -29,20 +29,20 @@ class Kind(StrEnum):
 
 
 def deploy(
-    kind: Annotated[Kind, typer.Argument(help=tr("What to render."))],
+    kind: Annotated[Kind, typer.Argument(help=N_("What to render."))],
     config: ConfigOption = None,
     out: Annotated[
         Path | None,
-        typer.Option(help=tr("Write the files into this directory instead of printing them.")),
+        typer.Option(help=N_("Write the files into this directory instead of printing them.")),
     ] = None,
-    host: Annotated[str | None, typer.Option(help=tr("Override server.host."))] = None,
+    host: Annotated[str | None, typer.Option(help=N_("Override server.host."))] = None,
     port: Annotated[
-        int | None, typer.Option(help=tr("Override server.port."), min=1, max=65535)
+        int | None, typer.Option(help=N_("Override server.port."), min=1, max=65535)
     ] = None,
     domain: Annotated[
         str | None,
         typer.Option(
-            help=tr(
+            help=N_(
                 "Public host name (nginx server_name, Ingress host); default: server.public_url's."
             )
         ),
@@ -50,7 +50,7 @@ def deploy(
     tls: Annotated[
         bool,
         typer.Option(
-            help=tr(
+            help=N_(
                 "nginx: serve https with the Let's Encrypt certificate of --domain (get it "
                 "first: see the note this prints)."
             )
@@ -59,63 +59,45 @@ def deploy(
     cert_dir: Annotated[
         str | None,
         typer.Option(
-            help=tr(
-                "nginx: directory with fullchain.pem and privkey.pem (default: {value}).",
-                value="/etc/letsencrypt/live/DOMAIN",
+            help=N_(
+                "nginx: directory with fullchain.pem and privkey.pem "
+                "(default: /etc/letsencrypt/live/DOMAIN)."
             ),
         ),
     ] = None,
     prefix: Annotated[
         str | None,
-        typer.Option(
-            help=tr(
-                "systemd: install prefix holding venv/ (default: {value}).", value="/opt/ai-bot"
-            )
-        ),
+        typer.Option(help=N_("systemd: install prefix holding venv/ (default: /opt/ai-bot).")),
     ] = None,
     config_dir: Annotated[
         str | None,
-        typer.Option(
-            help=tr(
-                "systemd: directory of config.yaml and .env (default: {value}).",
-                value="/etc/ai-bot",
-            )
-        ),
+        typer.Option(help=N_("systemd: directory of config.yaml and .env (default: /etc/ai-bot).")),
     ] = None,
     data_dir: Annotated[
         str | None,
-        typer.Option(
-            help=tr(
-                "systemd: the only writable directory (default: {value}).", value="/var/lib/ai-bot"
-            )
-        ),
+        typer.Option(help=N_("systemd: the only writable directory (default: /var/lib/ai-bot).")),
     ] = None,
     user: Annotated[
         str | None,
-        typer.Option(
-            help=tr("systemd: the service's system user (default: {value}).", value="ai-bot")
-        ),
+        typer.Option(help=N_("systemd: the service's system user (default: ai-bot).")),
     ] = None,
     image: Annotated[
         str | None,
-        typer.Option(
-            help=tr("compose/k8s: container image (default: {value}).", value="ai-bot:latest")
-        ),
+        typer.Option(help=N_("compose/k8s: container image (default: ai-bot:latest).")),
     ] = None,
     trusted_proxy: Annotated[
         list[str] | None,
         typer.Option(
-            help=tr(
+            help=N_(
                 "systemd: a reverse proxy (IP or CIDR) whose X-Forwarded-For the gateway "
-                "believes; repeat for several (default: {value}).",
-                value="server.trusted_proxies",
+                "believes; repeat for several (default: server.trusted_proxies)."
             ),
         ),
     ] = None,
     log_file: Annotated[
         str | None,
         typer.Option(
-            help=tr(
+            help=N_(
                 "filebeat: the log file to ship (default: logging.file under --data-dir, else "
                 "/var/lib/ai-bot/logs/ai-bot.log)."
             ),
@@ -123,11 +105,7 @@ def deploy(
     ] = None,
     elasticsearch: Annotated[
         str | None,
-        typer.Option(
-            help=tr(
-                "filebeat: Elasticsearch URL (default: {value}).", value="http://127.0.0.1:9200"
-            )
-        ),
+        typer.Option(help=N_("filebeat: Elasticsearch URL (default: http://127.0.0.1:9200).")),
     ] = None,
 ) -> None:
     from aibot.deploy.options import DeployOptions

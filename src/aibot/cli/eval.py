@@ -35,7 +35,7 @@ def evaluate(
         typer.Argument(
             metavar="TESTSET.jsonl",
             show_default=False,
-            help=tr("JSONL test set: question, reference, optional history, tags, expect."),
+            help=N_("JSONL test set: question, reference, optional history, tags, expect."),
         ),
     ] = None,
     models: Annotated[
@@ -45,39 +45,39 @@ def evaluate(
             "-m",
             metavar="A,B",
             show_default=False,
-            help=tr("Two or more provider names from models.providers, comma-separated."),
+            help=N_("Two or more provider names from models.providers, comma-separated."),
         ),
     ] = "",
     judge: Annotated[
         str | None,
         typer.Option(
             metavar="NAME",
-            help=tr("Provider that grades every answer 1-5 against the reference (LLM-as-judge)."),
+            help=N_("Provider that grades every answer 1-5 against the reference (LLM-as-judge)."),
         ),
     ] = None,
-    concurrency: Annotated[int, typer.Option(min=1, max=256, help=tr("Model calls at once."))] = 4,
+    concurrency: Annotated[int, typer.Option(min=1, max=256, help=N_("Model calls at once."))] = 4,
     json_out: Annotated[
-        Path | None, typer.Option("--json", help=tr("Write the JSON report here."))
+        Path | None, typer.Option("--json", help=N_("Write the JSON report here."))
     ] = None,
     html_out: Annotated[
-        Path | None, typer.Option("--html", help=tr("Write the HTML report here."))
+        Path | None, typer.Option("--html", help=N_("Write the HTML report here."))
     ] = None,
-    seed: Annotated[int, typer.Option(help=tr("Seed for the bootstrap and history sampling."))] = 1,
+    seed: Annotated[int, typer.Option(help=N_("Seed for the bootstrap and history sampling."))] = 1,
     from_history: Annotated[
         float | None,
         typer.Option(
             "--from-history",
             metavar="DAYS",
             min=0.001,
-            help=tr("Instead of a file, sample real conversations of the last DAYS (PII masked)."),
+            help=N_("Instead of a file, sample real conversations of the last DAYS (PII masked)."),
         ),
     ] = None,
-    limit: Annotated[int, typer.Option(min=1, help=tr("Cases sampled with --from-history."))] = 100,
+    limit: Annotated[int, typer.Option(min=1, help=N_("Cases sampled with --from-history."))] = 100,
     price: Annotated[
         list[str] | None,
         typer.Option(
             metavar="NAME=IN/OUT",
-            help=tr(
+            help=N_(
                 "Price per 1k tokens, provider=IN/OUT (e.g. deepseek=0.002/0.008); repeatable."
             ),
         ),

@@ -24,7 +24,7 @@ from aibot.cli.deploy import DEPLOY_HELP
 from aibot.cli.deploy import deploy as deploy_command
 from aibot.cli.eval import EVAL_HELP
 from aibot.cli.eval import evaluate as eval_command
-from aibot.cli.help_text import localize_help
+from aibot.cli.help_text import install as install_help
 from aibot.cli.pairing import pairing_app
 from aibot.i18n import N_
 
@@ -32,10 +32,10 @@ APP_HELP = N_(
     "Self-hosted AI assistant gateway: web chat, REST and OpenAI-compatible API, chat "
     "platforms, any OpenAI-compatible model. Start with `ai-bot init`, then `ai-bot run`."
 )
-localize_help()
+install_help()
 app = typer.Typer(
     name="ai-bot",
-    help=tr(APP_HELP),
+    help=APP_HELP,
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="rich",
@@ -52,12 +52,12 @@ def _version(value: bool) -> None:
         raise typer.Exit
 
 
-@app.callback(help=tr(APP_HELP))
+@app.callback(help=APP_HELP)
 def root(
     _version_flag: Annotated[
         bool,
         typer.Option(
-            "--version", callback=_version, is_eager=True, help=tr("Print the version and exit.")
+            "--version", callback=_version, is_eager=True, help=N_("Print the version and exit.")
         ),
     ] = False,
 ) -> None:
@@ -65,7 +65,7 @@ def root(
 
 
 @app.command(
-    help=tr(
+    help=N_(
         "Start the gateway (web chat, APIs, channels) until Ctrl-C or SIGTERM.\n\n"
         "Without a config file it runs on defaults: SQLite under ./data, 127.0.0.1:18789, and "
         "any provider key found in the environment or .env (e.g. DEEPSEEK_API_KEY)."
@@ -74,16 +74,16 @@ def root(
 def run(
     config: ConfigOption = None,
     host: Annotated[
-        str | None, typer.Option(envvar="AIBOT_HOST", help=tr("Override server.host."))
+        str | None, typer.Option(envvar="AIBOT_HOST", help=N_("Override server.host."))
     ] = None,
     port: Annotated[
-        int | None, typer.Option(envvar="AIBOT_PORT", help=tr("Override server.port."))
+        int | None, typer.Option(envvar="AIBOT_PORT", help=N_("Override server.port."))
     ] = None,
     trusted_proxy: Annotated[
         list[str] | None,
         typer.Option(
             envvar="AIBOT_TRUSTED_PROXIES",
-            help=tr(
+            help=N_(
                 "A reverse proxy (IP or CIDR) whose X-Forwarded-For/-Proto are believed; "
                 "repeat for several; added to server.trusted_proxies."
             ),
@@ -107,53 +107,52 @@ def run(
 
 
 @app.command(
-    help=tr("Write config.yaml and .env: provider, key (verified live), context length, port.")
+    help=N_("Write config.yaml and .env: provider, key (verified live), context length, port.")
 )
 def init(
-    path: Annotated[Path, typer.Option("--path", help=tr("Where to write config.yaml."))] = Path(
+    path: Annotated[Path, typer.Option("--path", help=N_("Where to write config.yaml."))] = Path(
         "config.yaml"
     ),
     non_interactive: Annotated[
         bool,
         typer.Option(
-            "--non-interactive", help=tr("Take every answer from the flags (for scripts).")
+            "--non-interactive", help=N_("Take every answer from the flags (for scripts).")
         ),
     ] = False,
-    preset: Annotated[str | None, typer.Option(help=tr("Provider preset, e.g. deepseek."))] = None,
+    preset: Annotated[str | None, typer.Option(help=N_("Provider preset, e.g. deepseek."))] = None,
     api_key: Annotated[
         str | None,
-        typer.Option(help=tr("The provider's API key (stored in .env, not in config.yaml).")),
+        typer.Option(help=N_("The provider's API key (stored in .env, not in config.yaml).")),
     ] = None,
     model: Annotated[
-        str | None, typer.Option(help=tr("Model name; the preset's default if unset."))
+        str | None, typer.Option(help=N_("Model name; the preset's default if unset."))
     ] = None,
     base_url: Annotated[
-        str | None, typer.Option(help=tr("Base URL; overrides the preset."))
+        str | None, typer.Option(help=N_("Base URL; overrides the preset."))
     ] = None,
     max_turns: Annotated[
         int | None,
-        typer.Option(help=tr("Exchanges kept as context (default: {value}).", value="20")),
+        typer.Option(help=N_("Exchanges kept as context (default: 20).")),
     ] = None,
     port: Annotated[
         int | None,
         typer.Option(
-            help=tr(
+            help=N_(
                 "Gateway port; when asked, the first free one from 18789 is offered "
-                "(default: {value}).",
-                value="18789",
+                "(default: 18789)."
             ),
         ),
     ] = None,
     telegram_token: Annotated[
         str | None,
         typer.Option(
-            help=tr("Telegram bot token from @BotFather (stored in .env); empty skips Telegram.")
+            help=N_("Telegram bot token from @BotFather (stored in .env); empty skips Telegram.")
         ),
     ] = None,
     verify: Annotated[
-        bool, typer.Option(help=tr("Check the key with one cheap request to the provider."))
+        bool, typer.Option(help=N_("Check the key with one cheap request to the provider."))
     ] = True,
-    force: Annotated[bool, typer.Option(help=tr("Overwrite an existing config.yaml."))] = False,
+    force: Annotated[bool, typer.Option(help=N_("Overwrite an existing config.yaml."))] = False,
 ) -> None:
     from aibot.cli.init import InitAnswers, run_wizard
 
@@ -170,7 +169,7 @@ def init(
 
 
 @app.command(
-    help=tr("Talk to the configured model in the terminal, through the same pipeline and memory.")
+    help=N_("Talk to the configured model in the terminal, through the same pipeline and memory.")
 )
 def chat(config: ConfigOption = None) -> None:
     from aibot.cli.chat import run_chat
@@ -178,7 +177,7 @@ def chat(config: ConfigOption = None) -> None:
     run_chat(load_or_exit(config))
 
 
-@app.command(help=tr("Check the config, the store and every model provider, and say what to fix."))
+@app.command(help=N_("Check the config, the store and every model provider, and say what to fix."))
 def doctor(config: ConfigOption = None) -> None:
     from aibot.cli.doctor import run_doctor
 
@@ -187,12 +186,12 @@ def doctor(config: ConfigOption = None) -> None:
 
 @app.command(
     "config",
-    help=tr("Show the effective configuration (secrets masked), or with --schema every option."),
+    help=N_("Show the effective configuration (secrets masked), or with --schema every option."),
 )
 def show_config(
     config: ConfigOption = None,
     schema: Annotated[
-        bool, typer.Option(help=tr("List every key with its default and meaning."))
+        bool, typer.Option(help=N_("List every key with its default and meaning."))
     ] = False,
 ) -> None:
     from aibot.cli.config_view import print_effective, print_schema
@@ -203,13 +202,13 @@ def show_config(
     print_effective(load_or_exit(config))
 
 
-app.command(help=tr(DEPLOY_HELP))(deploy_command)
-app.command(help=tr(BACKUP_HELP))(backup_command)
-app.command(help=tr(RESTORE_HELP))(restore_command)
-app.command(help=tr(MAINTENANCE_HELP))(maintenance_command)
-app.command(help=tr(ARCHIVE_HELP))(archive_command)
-app.command("restore-archive", help=tr(RESTORE_ARCHIVE_HELP))(restore_archive_command)
-app.command("eval", help=tr(EVAL_HELP))(eval_command)
+app.command(help=DEPLOY_HELP)(deploy_command)
+app.command(help=BACKUP_HELP)(backup_command)
+app.command(help=RESTORE_HELP)(restore_command)
+app.command(help=MAINTENANCE_HELP)(maintenance_command)
+app.command(help=ARCHIVE_HELP)(archive_command)
+app.command("restore-archive", help=RESTORE_ARCHIVE_HELP)(restore_archive_command)
+app.command("eval", help=EVAL_HELP)(eval_command)
 
 
 def main() -> None:

@@ -14,6 +14,7 @@ import typer
 from rich.table import Table
 
 from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store, tr
+from aibot.i18n import N_
 
 if TYPE_CHECKING:
     from aibot.store.pairings import PairingStore
@@ -23,7 +24,7 @@ T = TypeVar("T")
 pairing_app = typer.Typer(
     name="pairing",
     no_args_is_help=True,
-    help=tr("Approve or revoke users under policy.access.dm_policy: pairing."),
+    help=N_("Approve or revoke users under policy.access.dm_policy: pairing."),
 )
 
 
@@ -35,9 +36,9 @@ def _run(config: str | None, action: Callable[[PairingStore], Awaitable[T]]) -> 
     )
 
 
-@pairing_app.command("approve", help=tr("Let the user who received CODE talk to the assistant."))
+@pairing_app.command("approve", help=N_("Let the user who received CODE talk to the assistant."))
 def approve(
-    code: Annotated[str, typer.Argument(help=tr("The code the user received, e.g. ABCD2345."))],
+    code: Annotated[str, typer.Argument(help=N_("The code the user received, e.g. ABCD2345."))],
     config: ConfigOption = None,
 ) -> None:
     pairing = _run(config, lambda store: store.approve(code, time.time()))
@@ -55,11 +56,11 @@ def approve(
 
 
 @pairing_app.command(
-    "revoke", help=tr("Withdraw a user's approval (they get a new code when they write again).")
+    "revoke", help=N_("Withdraw a user's approval (they get a new code when they write again).")
 )
 def revoke(
-    channel: Annotated[str, typer.Argument(help=tr("telegram, feishu, wecom, dingtalk…"))],
-    user_id: Annotated[str, typer.Argument(help=tr("The platform's user id."))],
+    channel: Annotated[str, typer.Argument(help=N_("telegram, feishu, wecom, dingtalk…"))],
+    user_id: Annotated[str, typer.Argument(help=N_("The platform's user id."))],
     config: ConfigOption = None,
 ) -> None:
     if not _run(config, lambda store: store.revoke(channel, user_id)):
@@ -75,7 +76,7 @@ def revoke(
     console.print(revoked, highlight=False, markup=False)
 
 
-@pairing_app.command("list", help=tr("Approved users and codes still waiting for approval."))
+@pairing_app.command("list", help=N_("Approved users and codes still waiting for approval."))
 def listing(config: ConfigOption = None) -> None:
     rows = _run(config, lambda store: store.listing(time.time()))
     table = Table(tr("channel"), tr("user"), tr("status"), tr("code"), box=None)
