@@ -53,6 +53,27 @@ async def test_concurrency_cap() -> None:
     assert peak == 3
 
 
+async def test_the_gauges_read_the_queue_and_the_running_jobs_when_scraped() -> None:
+    metrics = Metrics()
+    dispatcher = Dispatcher(max_concurrency=2, max_queue=10, metrics=metrics)
+    gate = asyncio.Event()
+
+    async def blocked() -> None:
+        await gate.wait()
+
+    def gauges() -> tuple[float | None, float | None]:
+        sample = metrics.registry.get_sample_value
+        return sample("aibot_queue_depth"), sample("aibot_in_flight")
+
+    futures = [dispatcher.submit(f"s{i}", blocked) for i in range(5)]
+    assert gauges() == (5.0, 0.0)
+    await asyncio.sleep(0.01)
+    assert gauges() == (3.0, 2.0)  # two hold a slot, three wait for one
+    gate.set()
+    await asyncio.gather(*futures)
+    assert gauges() == (0.0, 0.0)
+
+
 async def test_queue_bound_pushes_back() -> None:
     dispatcher = Dispatcher(max_concurrency=1, max_queue=2, metrics=Metrics())
     gate = asyncio.Event()

@@ -37,8 +37,13 @@ class Dispatcher:
         self._max_queue = max_queue
         self._lanes: dict[str, _Lane] = {}
         self._queued = 0
+        self._running = 0
         self._metrics = metrics
         self._accepting = True
+        # Read when /metrics is scraped: setting the locked gauges on every message cost more
+        # than the counting itself.
+        metrics.queue_depth.set_function(lambda: self._queued)
+        metrics.in_flight.set_function(lambda: self._running)
 
     @property
     def queued(self) -> int:
@@ -58,7 +63,6 @@ class Dispatcher:
             lane.task = asyncio.create_task(self._drain(session_key, lane))
         lane.jobs.append((job, future))
         self._queued += 1
-        self._metrics.queue_depth.set(self._queued)
         return future
 
     async def run(self, session_key: str, job: Callable[[], Awaitable[T]]) -> T:
@@ -72,10 +76,9 @@ class Dispatcher:
             async with self._slots:
                 job, future = lane.jobs.popleft()
                 self._queued -= 1
-                self._metrics.queue_depth.set(self._queued)
                 if future.done():
                     continue
-                self._metrics.in_flight.inc()
+                self._running += 1
                 try:
                     result = await job()
                 except Exception as exc:
@@ -87,7 +90,7 @@ class Dispatcher:
                     if not future.done():
                         future.set_result(result)
                 finally:
-                    self._metrics.in_flight.dec()
+                    self._running -= 1
         del self._lanes[session_key]
 
     async def stop(self, grace: float) -> None:
