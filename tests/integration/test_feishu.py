@@ -145,10 +145,12 @@ async def test_undelivered_event_is_pushed_again(
     gateway_factory: GatewayFactory, lark: FakeFeishu
 ) -> None:
     config = feishu(lark)
-    lark.retry_schedule = (0.2, 6.0, 6.0)  # 15 s, 5 min, … scaled down
+    # Feishu re-sends after 15 s, 5 min, …; scaled down, and enough tries to outlast a slow
+    # start on a loaded machine (a gateway took over 12 s to start under a load of 16)
+    lark.retry_schedule = (0.2, *[3.0] * 30)
     lark.user_message(DM, "are you there")  # the gateway is not up yet: refused, re-sent
     await gateway_factory(config)
-    (text,) = await lark.wait_texts(DM, timeout=15)
+    (text,) = await lark.wait_texts(DM, timeout=30)
     assert text == "echo: are you there"
     assert lark.deliveries[0].status is None and lark.deliveries[-1].status == 200
 

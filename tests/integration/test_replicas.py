@@ -186,10 +186,19 @@ async def test_polling_receiver_runs_on_one_replica_and_fails_over(
         sent = await tg.wait_sent(2, chat_id=7, timeout=10)
         assert [m["text"] for m in sent] == ["echo: before", "echo: after"]
         assert "Conflict" not in survivor.log()
-        async with aiohttp.ClientSession() as http, http.get(f"{survivor.url}/metrics") as got:
-            exposed = await got.text()
-        assert 'aibot_receiving{channel="telegram"} 1.0' in exposed
-        assert "aibot_coordination_up 1.0" in exposed and "aibot_replicas_alive 1.0" in exposed
+        wanted = (
+            'aibot_receiving{channel="telegram"} 1.0',
+            "aibot_coordination_up 1.0",
+            "aibot_replicas_alive 1.0",  # once the dead replica's heartbeat has aged out
+        )
+        deadline = asyncio.get_running_loop().time() + 4 * LEASE + 10
+        while True:
+            async with aiohttp.ClientSession() as http, http.get(f"{survivor.url}/metrics") as got:
+                exposed = await got.text()
+            if all(line in exposed for line in wanted):
+                break
+            assert asyncio.get_running_loop().time() < deadline, exposed[-2000:]
+            await asyncio.sleep(0.5)
 
 
 async def test_sigkill_of_a_replica_mid_load_loses_nothing(
