@@ -90,7 +90,8 @@ class S3Server:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        deadline = asyncio.get_running_loop().time() + 20
+        # moto imports boto and flask on start: over 20 s at load 14 on two cores
+        deadline = asyncio.get_running_loop().time() + 90
         while True:
             try:
                 await asyncio.to_thread(
