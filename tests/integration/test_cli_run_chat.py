@@ -38,7 +38,8 @@ async def test_run_without_config_starts_and_says_what_is_missing(tmp_path: Path
                 except aiohttp.ClientConnectionError:
                     await asyncio.sleep(0.05)
         assert report is not None, "the gateway never answered"
-        assert "run `ai-bot init`" in report["provider"]["problems"][0]
+        # in the reader's language: zh-CN when the request names none
+        assert "请运行 `ai-bot init`" in report["provider"]["problems"][0]
         assert report["store"]["ok"] is True
         assert (tmp_path / "data" / "ai-bot.db").is_file()  # embedded default under ./data
     finally:

@@ -114,14 +114,21 @@ async def test_missing_model_is_explained(gateway_factory: GatewayFactory) -> No
     )
     async with aiohttp.ClientSession() as http:
         ws, ready = await hello(gw, http)
+        # The page's banner speaks the reader's language (zh-CN without Accept-Language)
         assert ready["problems"] == [
-            "model provider 'ds' has no API key: set DEEPSEEK_API_KEY in .env or the environment"
+            "模型服务“ds”缺少 API 密钥：请在 .env 或环境变量中设置 DEEPSEEK_API_KEY"
         ]
         frames = await converse(ws, "hi")
         assert frames[-1]["type"] == "error"
         # The conversation gets a short notice; the banner (problems) says what to fix.
         assert frames[-1]["message"].startswith("模型暂时不可用，请稍后再试")
         assert "DEEPSEEK_API_KEY" in frames[-1]["problems"][0]
+        await ws.close()
+    async with aiohttp.ClientSession(headers={"Accept-Language": "en"}) as http:
+        ws, ready = await hello(gw, http)
+        assert ready["problems"] == [
+            "model provider 'ds' has no API key: set DEEPSEEK_API_KEY in .env or the environment"
+        ]
         await ws.close()
         async with http.get(f"{gw.url}/readyz") as response:
             assert response.status == 503

@@ -304,7 +304,7 @@ class Gateway:
     def problems(self, language: str = "en") -> list[str]:
         """What keeps the gateway from answering, in words the user can act on: setup problems,
         then why the model providers are failing now; shown on the page and in /readyz."""
-        problems = self.router.problems() + self.router.outage(language).causes
+        problems = self.router.problems(language) + self.router.outage(language).causes
         unsupported = self.config.channels.unsupported()
         if unsupported:
             problems.append(
@@ -337,7 +337,7 @@ class Gateway:
         """Ready while the default provider or a fallback can answer: not while the key was
         rejected, the vendor is unreachable or every circuit is open (with the cause kept)."""
         router = self.router
-        setup, outage = router.problems(), router.outage(language)
+        setup, outage = router.problems(language), router.outage(language)
         failures = {n: router.health.last_failure(n) for n in router.providers}
         return {
             "ok": not setup and router.default is not None and outage.answering,

@@ -16,6 +16,7 @@ from typing import Any
 import structlog
 
 from aibot.core.errors import ModelUnavailable
+from aibot.i18n import N_, translate
 from aibot.ops.metrics import Metrics
 from aibot.providers.base import (
     ChatRequest,
@@ -74,22 +75,33 @@ class ProviderRouter:
         self.health = ProviderHealth()
         self._cooldown = breaker_cooldown
 
-    def problems(self) -> list[str]:
-        """What stops the router from answering, in words a user can act on."""
+    def problems(self, language: str = "en") -> list[str]:
+        """What stops the router from answering, in words a user can act on (the page's banner
+        and /readyz show them in the reader's language; the log in English)."""
         if not self.providers:
             return [
-                "no model provider is configured: run `ai-bot init`, or set a key such as "
-                "DEEPSEEK_API_KEY / MINIMAX_API_KEY / OPENAI_API_KEY in .env and restart"
+                translate(
+                    language,
+                    "no model provider is configured: run `ai-bot init`, or set a key such as "
+                    "DEEPSEEK_API_KEY / MINIMAX_API_KEY / OPENAI_API_KEY in .env and restart",
+                )
             ]
         problems = []
         for provider in self.providers.values():
             if provider.needs_key and not provider.has_key:
-                where = (
-                    f"set {provider.env_key} in .env or the environment"
-                    if provider.env_key
-                    else f"set models.providers.{provider.name}.api_key in config.yaml"
+                if provider.env_key:
+                    template = N_(
+                        "model provider '{name}' has no API key: "
+                        "set {variable} in .env or the environment"
+                    )
+                else:
+                    template = N_(
+                        "model provider '{name}' has no API key: "
+                        "set models.providers.{name}.api_key in config.yaml"
+                    )
+                problems.append(
+                    translate(language, template, name=provider.name, variable=provider.env_key)
                 )
-                problems.append(f"model provider '{provider.name}' has no API key: {where}")
         return problems
 
     def chain(self, name: str | None) -> list[OpenAICompatibleProvider]:
