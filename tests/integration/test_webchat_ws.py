@@ -135,3 +135,24 @@ async def test_missing_model_is_explained(gateway_factory: GatewayFactory) -> No
             report = await response.json()
         assert report["ready"] is False and report["store"]["ok"] is True
         assert "DEEPSEEK_API_KEY" in report["provider"]["problems"][0]
+
+
+@pytest.mark.parametrize(
+    ("language", "expired", "empty"),
+    [
+        (None, "附件已过期或找不到，请重新上传", "消息是空的"),
+        ("en", "attachment expired or unknown: upload it again", "empty message"),
+    ],
+)
+async def test_refused_frames_speak_the_readers_language(
+    gateway_factory: GatewayFactory, language: str | None, expired: str, empty: str
+) -> None:
+    gw = await gateway_factory()
+    headers = {"Accept-Language": language} if language else {}
+    async with aiohttp.ClientSession(headers=headers) as http:
+        ws, _ = await hello(gw, http)
+        await ws.send_json({"type": "message", "id": "a", "text": "hi", "attachments": ["nope"]})
+        assert (await ws.receive_json(timeout=10))["message"] == expired
+        await ws.send_json({"type": "message", "id": "b", "text": "  "})
+        assert (await ws.receive_json(timeout=10))["message"] == empty
+        await ws.close()

@@ -103,6 +103,9 @@ def update(language: str, template: Catalog) -> tuple[int, int]:
 
 
 def main() -> None:
+    if any(arg in ("-h", "--help") for arg in sys.argv[1:]):
+        print(__doc__)  # a developer's tool: its help is its docstring, in English
+        sys.exit(0)
     template = extract()
     for language in CATALOG_LOCALES:
         added, removed = update(language, template)

@@ -189,11 +189,14 @@ class WebChat:
         text = frame.get("text")
         attachments = self.uploads.take(session_id, frame.get("attachments") or [])
         if attachments is None:
-            message = "attachment expired or unknown: upload it again"
+            message = translate(
+                _language(websocket), "attachment expired or unknown: upload it again"
+            )
             await _send(websocket, {"type": "error", "id": message_id, "message": message})
             return
         if not isinstance(text, str) or not (text.strip() or attachments):
-            await _send(websocket, {"type": "error", "id": message_id, "message": "empty message"})
+            message = translate(_language(websocket), "empty message")
+            await _send(websocket, {"type": "error", "id": message_id, "message": message})
             return
         limit = self._service.max_message_chars
         if len(text) > limit:
