@@ -71,6 +71,8 @@ SENTENCE = re.compile(r"[A-Za-z]{2,}(?:[ ,'’]+[A-Za-z]{2,}){2,}")
 HAN = re.compile(r"[\u3000-\u303f\u3400-\u9fff\uff00-\uffef]")
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 TRIM = " .,:;()·—"
+# Names read the same in every language: a msgid fragment that is only a name is not English
+NAMES = frozenset({"ai-bot"})
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ def translated_english() -> tuple[tuple[str, ...], frozenset[str]]:
                     phrases.add(text)
                 elif len(re.sub(r"[^A-Za-z]", "", text)) >= 3 and " " not in text:
                     words.add(text)
+    words -= NAMES
     return tuple(sorted(phrases)), frozenset(words)
 
 
