@@ -16,12 +16,9 @@ from aibot.channels.feishu.doctor import feishu_checks
 from aibot.config import FeishuChannelConfig, ServerConfig
 from tests.fakes.feishu_api import Fail, FakeFeishu, LoseResponse
 from tests.fakes.openai_server import FakeOpenAI
+from tests.support.feishu_gateway import KEY, SECRET, TOKEN, feishu_config
 from tests.support.gateway import GatewayFactory, RunningGateway
-from tests.support.net import free_port
 
-KEY = "encrypt-key-xyz"
-TOKEN = "vtoken123"
-SECRET = "app-secret-123"
 DM = "oc_dm1"
 GROUP = "oc_group1"
 
@@ -35,22 +32,7 @@ async def lark() -> AsyncIterator[FakeFeishu]:
 
 
 def feishu(lark: FakeFeishu, **extra: Any) -> dict[str, Any]:
-    port = free_port()
-    lark.webhook_url = f"http://127.0.0.1:{port}/feishu/webhook"
-    return {
-        "server": {"port": port},
-        "channels": {
-            "feishu": {
-                "app_id": lark.app_id,
-                "app_secret": SECRET,
-                "verification_token": TOKEN,
-                "encrypt_key": KEY,
-                "api_base": lark.base_url,
-                **extra,
-            }
-        },
-        "outbox": {"backoff_base": "100ms", "backoff_max": "1s"},
-    }
+    return feishu_config(lark, **extra)
 
 
 def last_prompt(fake: FakeOpenAI) -> str:

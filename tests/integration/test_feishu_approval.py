@@ -12,13 +12,10 @@ import pytest
 
 from tests.fakes.feishu_api import FakeFeishu, Message
 from tests.fakes.openai_server import CallTools, FakeOpenAI
+from tests.support.feishu_gateway import KEY, SECRET, TOKEN, feishu_config
 from tests.support.gateway import GatewayFactory
-from tests.support.net import free_port
 from tests.support.tool_calls import answer_from_tools, tool_audit
 
-KEY = "encrypt-key-xyz"
-TOKEN = "vtoken123"
-SECRET = "app-secret-123"
 GROUP = "oc_team"
 CALC = CallTools((("calculator", '{"expression": "6*7"}'),))
 NOT_WAITING = "这项确认已失效，或不需要由你回答。"
@@ -33,20 +30,8 @@ async def lark() -> AsyncIterator[FakeFeishu]:
 
 
 def confirm_config(lark: FakeFeishu, **tools: Any) -> dict[str, Any]:
-    port = free_port()
-    lark.webhook_url = f"http://127.0.0.1:{port}/feishu/webhook"
     return {
-        "server": {"port": port},
-        "channels": {
-            "feishu": {
-                "app_id": lark.app_id,
-                "app_secret": SECRET,
-                "verification_token": TOKEN,
-                "encrypt_key": KEY,
-                "api_base": lark.base_url,
-            }
-        },
-        "outbox": {"backoff_base": "100ms", "backoff_max": "1s"},
+        **feishu_config(lark),
         "tools": {"enabled": ["calculator"], "confirm": ["calculator"], **tools},
         "routes": [{"name": "all", "tools": ["calculator"]}],
     }
