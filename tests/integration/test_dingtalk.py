@@ -165,9 +165,9 @@ async def test_doctor_fetches_a_token_and_a_ticket(ding: FakeDingtalk) -> None:
     wrong_secret = good.model_copy(update={"client_secret": SecretStr(CLIENT_SECRET[:-1] + "X")})
     wrong_id = good.model_copy(update={"client_id": "1234567890"})
 
-    ok = await dingtalk_checks(good)
-    [bad_secret] = await dingtalk_checks(wrong_secret)
-    [bad_id] = await dingtalk_checks(wrong_id)
+    ok = await dingtalk_checks(good, "en")
+    [bad_secret] = await dingtalk_checks(wrong_secret, "en")
+    [bad_id] = await dingtalk_checks(wrong_id, "en")
 
     assert [(c.name, c.status) for c in ok] == [("dingtalk", "ok"), ("dingtalk stream", "ok")]
     assert len(ding.tickets) == 1
@@ -175,3 +175,28 @@ async def test_doctor_fetches_a_token_and_a_ticket(ding: FakeDingtalk) -> None:
     assert "client_secret is probably wrong" in bad_secret.fix
     assert bad_id.status == "fail" and "does not look like a Client ID" in bad_id.fix
     assert CLIENT_SECRET not in bad_secret.detail + bad_secret.fix
+
+
+async def test_doctor_rows_read_in_chinese(ding: FakeDingtalk) -> None:
+    good = DingtalkChannelConfig(
+        client_id=CLIENT_ID, client_secret=CLIENT_SECRET, api_base=ding.base_url
+    )
+    wrong_id = good.model_copy(update={"client_id": "1234567890"})
+
+    token, ticket = await dingtalk_checks(good, "zh-CN")
+    [bad_id] = await dingtalk_checks(wrong_id, "zh-CN")
+
+    assert [(c.name, c.status) for c in (token, ticket)] == [
+        ("钉钉", "ok"),
+        ("钉钉 Stream 连接", "ok"),
+    ]
+    assert token.detail == f"已为 {CLIENT_ID} 取得 access token（stream 模式）"
+    assert ticket.detail == "已取得 Stream 连接凭证"
+    assert bad_id.status == "fail" and bad_id.detail.startswith("获取 access token 被拒绝："), (
+        bad_id
+    )
+    assert bad_id.fix == (
+        "client_id '1234567890' 不像是 Client ID（应以 ding 开头）：请到「开发者后台 → 应用开发 → "
+        "企业内部应用 → 你的应用 → 凭证与基础信息」复制「Client ID (原 AppKey)」，"
+        "不要填 AppId、AgentId 或机器人编码"
+    )

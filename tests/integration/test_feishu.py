@@ -266,20 +266,41 @@ async def test_doctor_checks_credentials_and_own_webhook(
     config = feishu(lark)
     section = FeishuChannelConfig(**config["channels"]["feishu"])
     server = ServerConfig(port=config["server"]["port"])
-    [_, down] = await feishu_checks(section, server)
+    [_, down] = await feishu_checks(section, server, "en")
     assert down.status == "warn" and "not running" in down.detail
 
     await gateway_factory(config)
-    ok, hook = await feishu_checks(section, server)
+    ok, hook = await feishu_checks(section, server, "en")
     assert ok.status == "ok" and "ou_bot" in ok.detail
     assert hook.status == "ok" and "challenge echoed" in hook.detail, hook
 
     other_key = section.model_copy(update={"encrypt_key": SecretStr("not-the-gateway-key")})
-    [_, refused] = await feishu_checks(other_key, server)
+    [_, refused] = await feishu_checks(other_key, server, "en")
     assert refused.status == "fail" and "HTTP 400" in refused.detail
     wrong = section.model_copy(update={"app_secret": SecretStr("nope")})
-    [bad] = await feishu_checks(wrong, server)
+    [bad] = await feishu_checks(wrong, server, "en")
     assert bad.status == "fail" and "app_secret" in bad.fix
+
+
+async def test_doctor_rows_read_in_chinese(lark: FakeFeishu) -> None:
+    config = feishu(lark)
+    section = FeishuChannelConfig(**config["channels"]["feishu"])
+    server = ServerConfig(port=config["server"]["port"])  # no gateway runs there
+
+    ok, down = await feishu_checks(section, server, "zh-CN")
+    wrong = section.model_copy(update={"app_secret": SecretStr("nope")})
+    [bad] = await feishu_checks(wrong, server, "zh-CN")
+
+    assert (ok.name, ok.status) == ("飞书", "ok") and ok.detail.startswith("应用 "), ok
+    assert "机器人 open_id ou_bot（webhook 模式）" in ok.detail, ok
+    assert (down.name, down.status) == ("飞书事件回调", "warn")
+    assert down.detail.endswith("/feishu/webhook 上没有运行中的网关"), down
+    assert down.fix == "请先启动 `ai-bot run`，再运行一次 `ai-bot doctor` 测试事件回调"
+    assert (bad.status, bad.fix) == (
+        "fail",
+        "channels.feishu.app_secret 不对：请重新复制 App Secret",
+    )
+    assert bad.detail.startswith("凭证被拒绝："), bad
 
 
 async def test_long_connection_without_lark_oapi_reports_how_to_install(

@@ -248,8 +248,24 @@ async def test_doctor_checks_the_token_with_get_me(tg: FakeTelegram) -> None:
     good = TelegramChannelConfig(bot_token=TOKEN, api_base=tg.base_url)
     wrong = TelegramChannelConfig(bot_token="123456:WRONG-TOKEN", api_base=tg.base_url)
 
-    [ok] = await telegram_checks(good)
-    [bad] = await telegram_checks(wrong)
+    [ok] = await telegram_checks(good, "en")
+    [bad] = await telegram_checks(wrong, "en")
 
     assert (ok.status, ok.detail) == ("ok", "bot @gw_test_bot (polling mode)")
     assert bad.status == "fail" and "@BotFather" in bad.fix, bad
+
+
+async def test_doctor_rows_read_in_chinese(tg: FakeTelegram) -> None:
+    good = TelegramChannelConfig(bot_token=TOKEN, api_base=tg.base_url)
+    wrong = TelegramChannelConfig(bot_token="123456:WRONG-TOKEN", api_base=tg.base_url)
+
+    [ok] = await telegram_checks(good, "zh-CN")
+    [bad] = await telegram_checks(wrong, "zh-CN")
+
+    assert (ok.name, ok.status, ok.detail) == (
+        "Telegram",
+        "ok",
+        "机器人 @gw_test_bot（polling 模式）",
+    )
+    assert bad.status == "fail" and bad.detail.startswith("getMe 调用失败："), bad
+    assert bad.fix == "请向 @BotFather 重新获取 token，并在 .env 中设置 TELEGRAM_BOT_TOKEN"

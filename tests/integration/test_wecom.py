@@ -158,7 +158,7 @@ def doctor_config(wecom: FakeWecom, **extra: Any) -> WecomChannelConfig:
 
 
 async def test_doctor_names_the_wrong_value(wecom: FakeWecom) -> None:
-    good = await wecom_checks(doctor_config(wecom), None)
+    good = await wecom_checks(doctor_config(wecom), None, "en")
     assert [(c.name, c.status) for c in good] == [
         ("wecom credentials", "ok"),
         ("wecom app", "ok"),
@@ -172,14 +172,30 @@ async def test_doctor_names_the_wrong_value(wecom: FakeWecom) -> None:
         ({"agent_id": 1000099}, "agent_id"),
     ]
     for change, value in cases:
-        checks = await wecom_checks(doctor_config(wecom, **change), None)
+        checks = await wecom_checks(doctor_config(wecom, **change), None, "en")
         failed = [c for c in checks if c.status == "fail"]
         assert len(failed) == 1 and f"channels.wecom.{value}" in failed[0].fix, checks
 
     wecom.trusted_ips = {"10.1.2.3"}
-    checks = await wecom_checks(doctor_config(wecom), None)
+    checks = await wecom_checks(doctor_config(wecom), None, "en")
     assert checks[1].status == "fail" and "127.0.0.1" in checks[1].fix
     assert "企业可信IP" in checks[1].fix
+
+
+async def test_doctor_rows_read_in_chinese(wecom: FakeWecom) -> None:
+    good = await wecom_checks(doctor_config(wecom), None, "zh-CN")
+    bad, *_ = await wecom_checks(doctor_config(wecom, corp_id="wwNOTMINE"), None, "zh-CN")
+
+    assert [(c.name, c.status) for c in good] == [
+        ("企业微信凭证", "ok"),
+        ("企业微信应用", "ok"),
+        ("企业微信回调", "ok"),
+    ]
+    assert good[0].detail == f"已为企业 {CORP_ID} 取得 access token"
+    assert good[1].detail.endswith("本机 IP 已在企业可信IP 中"), good[1]
+    assert good[2].detail.startswith("用当前的 token、encoding_aes_key 和 corp_id 签名加密后")
+    assert (bad.name, bad.status) == ("企业微信凭证", "fail")
+    assert bad.fix == "channels.wecom.corp_id 不对：请在「我的企业 → 企业信息」复制企业ID"
 
 
 async def test_doctor_checks_the_public_url_of_the_running_gateway(
@@ -187,7 +203,7 @@ async def test_doctor_checks_the_public_url_of_the_running_gateway(
     wecom: FakeWecom,
 ) -> None:
     gw = await gateway_factory(setup(wecom))
-    [*_, public] = await wecom_checks(doctor_config(wecom), gw.url)
+    [*_, public] = await wecom_checks(doctor_config(wecom), gw.url, "en")
     assert (public.name, public.status) == ("wecom public URL", "ok")
     other_key = "b" * 43
     for change, value in [
@@ -195,7 +211,7 @@ async def test_doctor_checks_the_public_url_of_the_running_gateway(
         ({"encoding_aes_key": other_key}, "encoding_aes_key"),
         ({"corp_id": "wwOTHER"}, "corp_id"),
     ]:
-        [*_, public] = await wecom_checks(doctor_config(wecom, **change), gw.url)
+        [*_, public] = await wecom_checks(doctor_config(wecom, **change), gw.url, "en")
         assert public.status == "fail" and f"channels.wecom.{value}" in public.fix, public
 
 
@@ -232,3 +248,7 @@ async def test_ai_bot_doctor_reports_wecom_without_printing_secrets(
     assert "wecom callback" in run.stdout, run.output
     for secret in (wrong_secret, TOKEN, AES_KEY):
         assert secret not in run.output
+
+    chinese = await ai_bot(tmp_path, "doctor", env={"LANG": "zh_CN.UTF-8"})
+    assert "企业微信凭证" in chinese.stdout and "errcode 40001" in chinese.stdout, chinese.output
+    assert "channels.wecom.secret 不对" in chinese.stdout, chinese.output

@@ -11,6 +11,11 @@ and rows — must be `tr(...)` (the CLI's language); an option's or command's `h
 name is not words: build it into a variable first. Every command and group declares its help
 with `help=N_(...)` (typer would show the English docstring otherwise).
 
+A channel's doctor (`src/aibot/channels/*/doctor.py`, rows `ai-bot doctor` prints): the same
+rule for a `Check`, and any other literal of two or more words outside a docstring must be the
+msgid of `translate(...)` or `N_(...)`, since a detail or a fix is usually built in a variable
+before it reaches its `Check`.
+
 Templates (the console's Jinja files): human text outside `{{ _("…") }}` — text between tags
 and `placeholder`/`title`/`aria-label` attributes — may only be what is listed in
 `tests/support/i18n_untranslated.json`, the words not yet moved to the catalog. That list only
@@ -35,6 +40,9 @@ WORDS = re.compile(r"[A-Za-z]{2,}[^{}]*\s[A-Za-z]{2,}|[A-Za-z]{4,}")  # a word p
 SENT_KEYWORDS = {"text", "content"}
 COMMANDS = SRC / "core" / "commands.py"
 CLI = SRC / "cli"
+CHANNEL_DOCTORS = sorted((SRC / "channels").glob("*/doctor.py"))
+MSGID_ARGUMENT = {"translate": 1, "N_": 0, "tr": 0}  # which argument of each call is the msgid
+PROSE = re.compile(r"[A-Za-z]{2,}[,.:;!?'\")\]]*\s+['\"(\[]*[A-Za-z]{2,}")  # two words or more
 # Calls that show their arguments to a person; for these the positional arguments are checked.
 SHOWN = {"print", "echo", "secho", "fail", "print_error", "ask", "status", "Table", "add_column"}
 SHOWN |= {"add_row", "ProbeFailure", "confirm", "prompt"}
@@ -159,6 +167,65 @@ def test_the_check_finds_a_literal_in_cli_output(tmp_path: Path) -> None:
 
 def test_cli_output_goes_through_the_catalog() -> None:
     problems = [p for path in sorted(CLI.glob("*.py")) for p in cli_literals(path)]
+    assert not problems, "\n".join(problems)
+
+
+def _msgids_and_docstrings(tree: ast.AST) -> set[int]:
+    """The ids of the literals that may hold words: msgids, and docstrings."""
+    allowed: set[int] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _callee(node) in MSGID_ARGUMENT:
+            index = MSGID_ARGUMENT[_callee(node)]
+            allowed |= {id(a) for a in node.args[index : index + 1]}
+        elif isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef):
+            first = node.body[0] if node.body else None
+            if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant):
+                allowed.add(id(first.value))
+    return allowed
+
+
+def doctor_literals(path: Path) -> list[str]:
+    """Words in `path` (a channel's doctor) outside the catalog: a `Check`'s name, detail or
+    fix as for the CLI, and any other literal of two or more words that is not a msgid."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    allowed = _msgids_and_docstrings(tree)
+    pieces = {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}
+    found = {
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant | ast.JoinedStr)
+        and id(node) not in allowed | pieces
+        and PROSE.search(MARKUP.sub(" ", _literal(node) or ""))
+    }
+    where = path.relative_to(SRC.parent) if path.is_relative_to(SRC.parent) else path
+    checks = [p.replace("use tr()", "use translate()") for p in cli_literals(path)]
+    return checks + [f"{where}:{line}: words outside translate() or N_()" for line in sorted(found)]
+
+
+def test_the_check_finds_a_literal_in_a_channel_doctor(tmp_path: Path) -> None:
+    module = tmp_path / "doctor.py"
+    module.write_text(
+        '"""A doctor: its docstring may say anything."""\n'
+        "def f(language, exc):\n"
+        '    """So may a function\'s."""\n'
+        '    fix = "get a new token" if exc else translate(language, "check the URL")\n'
+        '    hint = N_("copy the App ID")\n'
+        '    detail = f"getMe failed: {exc}"\n'
+        '    body = f"<xml><Content>{exc}</Content></xml>"\n'
+        '    return Check("telegram", "fail", detail, translate(language, hint))\n',
+        encoding="utf-8",
+    )
+    found = doctor_literals(module)
+    assert [(int(p.split(":")[1]), p.split(": ", 1)[1]) for p in found] == [
+        (8, "Check() shows a literal; use translate()"),
+        (4, "words outside translate() or N_()"),
+        (6, "words outside translate() or N_()"),
+    ]
+
+
+def test_channel_doctors_go_through_the_catalog() -> None:
+    assert len(CHANNEL_DOCTORS) >= 4, CHANNEL_DOCTORS
+    problems = [p for path in CHANNEL_DOCTORS for p in doctor_literals(path)]
     assert not problems, "\n".join(problems)
 
 

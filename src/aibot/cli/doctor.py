@@ -24,7 +24,7 @@ from aibot.cli.doctor_host import clock_check, secret_file_checks, store_file_ch
 from aibot.cli.probe import describe_failure, probe
 from aibot.config import Config, LoadedConfig, ProviderConfig
 from aibot.gateway.registry import channel_checks
-from aibot.i18n import N_
+from aibot.i18n import N_, terminal_language
 from aibot.ops.checks import Check, Status
 from aibot.ops.logging import SecretMasker, mask_value
 from aibot.providers.base import ProviderError
@@ -109,7 +109,9 @@ def _unset_variables(loaded: LoadedConfig) -> list[Check]:
 async def _live_checks(config: Config) -> list[Check]:
     """The store, every provider and every channel are checked at once, so the slowest sets
     the wait."""
-    core, channels = await asyncio.gather(_core_checks(config), channel_checks(config))
+    core, channels = await asyncio.gather(
+        _core_checks(config), channel_checks(config, terminal_language())
+    )
     if config.redis.url or config.storage.shareable:
         from aibot.replicas.doctor import replicas_check  # loads the Redis client
 

@@ -48,24 +48,25 @@ def build_channels(
     return channels
 
 
-async def channel_checks(config: Config) -> list[Check]:
-    """Live checks of each configured platform's credentials and callback path, run at once."""
+async def channel_checks(config: Config, language: str) -> list[Check]:
+    """Live checks of each configured platform's credentials and callback path, run at once;
+    their rows in `language` (the CLI's)."""
     configured = config.channels
     pending: list[Awaitable[list[Check]]] = []
     if configured.telegram is not None:
         from aibot.channels.telegram.doctor import telegram_checks
 
-        pending.append(telegram_checks(configured.telegram))
+        pending.append(telegram_checks(configured.telegram, language))
     if configured.dingtalk is not None:
         from aibot.channels.dingtalk.doctor import dingtalk_checks
 
-        pending.append(dingtalk_checks(configured.dingtalk))
+        pending.append(dingtalk_checks(configured.dingtalk, language))
     if configured.feishu is not None:
         from aibot.channels.feishu.doctor import feishu_checks
 
-        pending.append(feishu_checks(configured.feishu, config.server))
+        pending.append(feishu_checks(configured.feishu, config.server, language))
     if configured.wecom is not None:
         from aibot.channels.wecom.doctor import wecom_checks
 
-        pending.append(wecom_checks(configured.wecom, config.server.public_url))
+        pending.append(wecom_checks(configured.wecom, config.server.public_url, language))
     return [check for checks in await asyncio.gather(*pending) for check in checks]

@@ -2,7 +2,8 @@
 
 The credential check fetches a tenant_access_token and names the value that is wrong. With the
 gateway running locally, a correctly encrypted and signed URL challenge is POSTed to its
-`/feishu/webhook`, exactly as Feishu's console does, and each step is reported.
+`/feishu/webhook`, exactly as Feishu's console does, and each step is reported. The rows are in
+the reader's language; Feishu's own error text stays as it came.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import orjson
 from aibot.channels.base import SYSTEM_CLOCK, Clock
 from aibot.channels.errors import PlatformError
 from aibot.channels.feishu.client import FeishuApi
-from aibot.channels.feishu.connection import INSTALL_HINT
 from aibot.channels.feishu.verify import (
     NONCE_HEADER,
     SIGNATURE_HEADER,
@@ -26,6 +26,7 @@ from aibot.channels.feishu.verify import (
 )
 from aibot.channels.feishu.webhook import WEBHOOK_PATH
 from aibot.config import FeishuChannelConfig, ServerConfig
+from aibot.i18n import translate
 from aibot.ops.checks import Check
 
 # What the token endpoint answers for a wrong app_id / app_secret [PROTOCOLS.md: unverified].
@@ -34,49 +35,73 @@ BAD_APP_SECRET = {10014}
 
 
 async def feishu_checks(
-    config: FeishuChannelConfig, server: ServerConfig, clock: Clock = SYSTEM_CLOCK
+    config: FeishuChannelConfig, server: ServerConfig, language: str, clock: Clock = SYSTEM_CLOCK
 ) -> list[Check]:
-    checks = [await _credentials(config)]
+    checks = [await _credentials(config, language)]
     if config.mode == "websocket":
-        checks.append(
-            Check("feishu long connection", "ok", "lark-oapi installed")
-            if importlib.util.find_spec("lark_oapi")
-            else Check(
-                "feishu long connection", "fail", INSTALL_HINT, "pip install 'ai-bot[feishu-ws]'"
-            )
-        )
+        checks.append(_long_connection(language))
     elif checks[0].status == "ok":
-        checks.append(await webhook_self_test(config, server, clock))
+        checks.append(await webhook_self_test(config, server, language, clock))
     return checks
 
 
-async def _credentials(config: FeishuChannelConfig) -> Check:
+def _long_connection(language: str) -> Check:
+    name = translate(language, "feishu long connection")
+    if importlib.util.find_spec("lark_oapi"):
+        return Check(name, "ok", translate(language, "lark-oapi installed"))
+    return Check(
+        name,
+        "fail",
+        translate(language, "lark-oapi is not installed"),
+        translate(language, "install it: pip install 'ai-bot[feishu-ws]'"),
+    )
+
+
+async def _credentials(config: FeishuChannelConfig, language: str) -> Check:
     api = FeishuApi(config.app_id, config.app_secret.get_secret_value(), config.base_url)
     try:
         await api.tenant_token()
         bot = await api.bot_info()
     except PlatformError as exc:
         if exc.code in BAD_APP_ID:
-            fix = "channels.feishu.app_id is wrong: copy the App ID (cli_…) from the console"
+            fix = translate(
+                language,
+                "channels.feishu.app_id is wrong: copy the App ID (cli_…) from the console",
+            )
         elif exc.code in BAD_APP_SECRET:
-            fix = "channels.feishu.app_secret is wrong: copy the App Secret again"
+            fix = translate(
+                language, "channels.feishu.app_secret is wrong: copy the App Secret again"
+            )
         elif exc.code is None:
-            fix = f"check that {config.base_url} is reachable (or channels.feishu.domain)"
+            fix = translate(
+                language,
+                "check that {url} is reachable (or channels.feishu.domain)",
+                url=config.base_url,
+            )
         else:
-            fix = "enable the bot ability (Features → Bot) and publish a version of the app"
-        return Check("feishu", "fail", f"credentials refused: {exc}", fix)
+            fix = translate(
+                language,
+                "enable the bot ability (Features → Bot) and publish a version of the app",
+            )
+        detail = translate(language, "credentials refused: {error}", error=str(exc))
+        return Check(translate(language, "feishu"), "fail", detail, fix)
     finally:
         await api.close()
-    return Check(
-        "feishu",
-        "ok",
-        f"app {bot.get('app_name', '?')}, bot open_id "
-        f"{bot.get('open_id', '?')} ({config.mode} mode)",
+    detail = translate(
+        language,
+        "app {app}, bot open_id {open_id} ({mode} mode)",
+        app=bot.get("app_name", "?"),
+        open_id=bot.get("open_id", "?"),
+        mode=config.mode,
     )
+    return Check(translate(language, "feishu"), "ok", detail)
 
 
 async def webhook_self_test(
-    config: FeishuChannelConfig, server: ServerConfig, clock: Clock = SYSTEM_CLOCK
+    config: FeishuChannelConfig,
+    server: ServerConfig,
+    language: str,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> Check:
     """POSTs an encrypted, signed challenge to the running gateway and checks the echo."""
     url = server.local_url + WEBHOOK_PATH
@@ -95,7 +120,12 @@ async def webhook_self_test(
                 SIGNATURE_HEADER: signature(timestamp, nonce, key, body),
             }
         )
-    steps = ["encrypted + signed" if key else "plain (no encrypt_key)"]
+    name = translate(language, "feishu webhook")
+    steps = [
+        translate(language, "encrypted + signed")
+        if key
+        else translate(language, "plain (no encrypt_key)")
+    ]
     try:
         async with (
             aiohttp.ClientSession() as http,
@@ -109,36 +139,47 @@ async def webhook_self_test(
             status, answer = response.status, await response.read()
     except (TimeoutError, aiohttp.ClientError):
         return Check(
-            "feishu webhook",
+            name,
             "warn",
-            f"gateway not running at {url}",
-            "start `ai-bot run`, then run `ai-bot doctor` again to test the webhook",
+            translate(language, "gateway not running at {url}", url=url),
+            translate(
+                language, "start `ai-bot run`, then run `ai-bot doctor` again to test the webhook"
+            ),
         )
     steps.append(f"POST {WEBHOOK_PATH} → HTTP {status}")
     if status == 404:
         return Check(
-            "feishu webhook",
+            name,
             "fail",
             "; ".join(steps),
-            "the running gateway has no Feishu webhook: restart it with this config",
+            translate(
+                language, "the running gateway has no Feishu webhook: restart it with this config"
+            ),
         )
     if status != 200:
         return Check(
-            "feishu webhook",
+            name,
             "fail",
             "; ".join(steps),
-            "the running gateway uses other encrypt_key / verification_token values; "
-            "restart it with this config",
+            translate(
+                language,
+                "the running gateway uses other encrypt_key / verification_token values; "
+                "restart it with this config",
+            ),
         )
-    echoed = _challenge(answer) == challenge
-    steps.append("challenge echoed" if echoed else "challenge NOT echoed")
-    if not echoed:
-        return Check("feishu webhook", "fail", "; ".join(steps), "see the gateway log")
+    if _challenge(answer) != challenge:
+        steps.append(translate(language, "challenge NOT echoed"))
+        return Check(name, "fail", "; ".join(steps), translate(language, "see the gateway log"))
+    steps.append(translate(language, "challenge echoed"))
     return Check(
-        "feishu webhook",
+        name,
         "ok",
         "; ".join(steps),
-        f"in the console set the request URL to <public address>{WEBHOOK_PATH}",
+        translate(
+            language,
+            "in the console set the request URL to <public address>{path}",
+            path=WEBHOOK_PATH,
+        ),
     )
 
 

@@ -211,7 +211,8 @@ class WecomChannel:
         }
 
     def _record(self, exc: PlatformError) -> None:
-        """Problems the user must fix (and transport trouble) are shown in /readyz."""
-        fix = config_fix(exc)
+        """Problems the user must fix (and transport trouble) are shown in /readyz, in English
+        like the log (a channel's status is not written per reader)."""
+        fix = config_fix(exc, "en")
         if fix is not None or exc.code is None:
             self.last_error = f"{exc} ({fix})" if fix else str(exc)

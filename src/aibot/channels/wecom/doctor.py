@@ -8,6 +8,8 @@
 4. With server.public_url set, the same signed verification is sent to the public address, so a
    proxy in the way or a running gateway with other values shows up before WeCom's console
    says "请求URL失败".
+
+The rows are in the reader's language; WeCom's own error text and console names stay as they are.
 """
 
 from __future__ import annotations
@@ -29,63 +31,77 @@ from aibot.channels.wecom.verify import CallbackVerifier, Rejected, WecomCrypto
 from aibot.channels.wecom.webhook import WEBHOOK_PATH, build_router
 from aibot.config import WecomChannelConfig
 from aibot.core.messages import Inbound
+from aibot.i18n import N_, translate
 from aibot.ops.checks import Check
 
+# What to change when the callback route refused for one of these reasons (`Rejected.reason`).
 _REASON_FIX = {
-    "signature": "the Token differs: make channels.wecom.token equal the console's Token",
-    "decrypt": "the EncodingAESKey differs: make channels.wecom.encoding_aes_key equal the "
-    "console's EncodingAESKey",
-    "receiveid": "the corp id differs: make channels.wecom.corp_id equal 我的企业 → 企业ID",
-    "timestamp": "this server's clock is off by more than an hour: enable NTP",
+    "signature": N_("the Token differs: make channels.wecom.token equal the console's Token"),
+    "decrypt": N_(
+        "the EncodingAESKey differs: make channels.wecom.encoding_aes_key equal the "
+        "console's EncodingAESKey"
+    ),
+    "receiveid": N_("the corp id differs: make channels.wecom.corp_id equal 我的企业 → 企业ID"),
+    "timestamp": N_("this server's clock is off by more than an hour: enable NTP"),
 }
 
 
 async def wecom_checks(
-    config: WecomChannelConfig, public_url: str | None, clock: Clock = SYSTEM_CLOCK
+    config: WecomChannelConfig,
+    public_url: str | None,
+    language: str,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> list[Check]:
-    checks = await _credentials(config)
-    checks.append(await _self_test(config, clock))
+    checks = await _credentials(config, language)
+    checks.append(await _self_test(config, language, clock))
     if public_url:
-        checks.append(await _public_url(config, public_url.rstrip("/") + WEBHOOK_PATH, clock))
+        url = public_url.rstrip("/") + WEBHOOK_PATH
+        checks.append(await _public_url(config, url, language, clock))
     return checks
 
 
-async def _credentials(config: WecomChannelConfig) -> list[Check]:
+async def _credentials(config: WecomChannelConfig, language: str) -> list[Check]:
     api = WecomApi(
         config.corp_id, config.secret.get_secret_value(), config.api_base, timeout=config.timeout
     )
+    credentials, app = translate(language, "wecom credentials"), translate(language, "wecom app")
     try:
         try:
             await api.token()
         except PlatformError as exc:
-            return [Check("wecom credentials", "fail", str(exc), _fix(exc, config))]
-        token_ok = Check(
-            "wecom credentials", "ok", f"access token issued for corp {config.corp_id}"
+            return [Check(credentials, "fail", str(exc), _fix(exc, config, language))]
+        issued = translate(
+            language, "access token issued for corp {corp_id}", corp_id=config.corp_id
         )
+        token_ok = Check(credentials, "ok", issued)
         try:
             agent = await api.agent(config.agent_id)
         except PlatformError as exc:
-            return [token_ok, Check("wecom app", "fail", str(exc), _fix(exc, config))]
+            return [token_ok, Check(app, "fail", str(exc), _fix(exc, config, language))]
     finally:
         await api.close()
-    return [
-        token_ok,
-        Check(
-            "wecom app",
-            "ok",
-            f"app {agent.get('name', '?')!r} (agent "
-            f"{config.agent_id}); this server's IP is trusted",
-        ),
-    ]
+    trusted = translate(
+        language,
+        "app {name} (agent {agent_id}); this server's IP is trusted",
+        name=repr(agent.get("name", "?")),
+        agent_id=config.agent_id,
+    )
+    return [token_ok, Check(app, "ok", trusted)]
 
 
-def _fix(exc: PlatformError, config: WecomChannelConfig) -> str:
+def _fix(exc: PlatformError, config: WecomChannelConfig, language: str) -> str:
     if exc.code is None:
-        return f"check that {config.api_base} is reachable from this server"
-    return config_fix(exc) or f"see https://open.work.weixin.qq.com/devtool/query?e={exc.code}"
+        return translate(
+            language, "check that {url} is reachable from this server", url=config.api_base
+        )
+    return config_fix(exc, language) or translate(
+        language,
+        "see https://open.work.weixin.qq.com/devtool/query?e={code}",
+        code=exc.code,
+    )
 
 
-async def _self_test(config: WecomChannelConfig, clock: Clock) -> Check:
+async def _self_test(config: WecomChannelConfig, language: str, clock: Clock) -> Check:
     """Signs and encrypts as WeCom does and sends both requests through the real route."""
     refusals: list[Rejected] = []
     received: list[Element] = []
@@ -101,7 +117,7 @@ async def _self_test(config: WecomChannelConfig, clock: Clock) -> Check:
     echo = str(secrets.randbelow(10**19))
     status, body = await _asgi(app, "GET", _verification_query(wecom, echo, clock), b"")
     if status != 200 or body != echo.encode():
-        return _self_test_failed("URL verification", status, refusals)
+        return _self_test_failed(_VERIFICATION_REFUSED, status, refusals, language)
     message = (
         f"<xml><ToUserName><![CDATA[{config.corp_id}]]></ToUserName><FromUserName>"
         f"<![CDATA[ai-bot-doctor]]></FromUserName><CreateTime>{int(clock.now())}"
@@ -119,33 +135,44 @@ async def _self_test(config: WecomChannelConfig, clock: Clock) -> Check:
     )
     inbound = read_message(received[0], config.agent_id) if received else None
     if status != 200 or body or not isinstance(inbound, Inbound) or inbound.text != "ping":
-        return _self_test_failed("message", status, refusals)
-    return Check(
-        "wecom callback",
-        "ok",
-        f"signed, encrypted URL check and message pass "
-        f"{WEBHOOK_PATH} with these token, encoding_aes_key and corp_id",
+        return _self_test_failed(_MESSAGE_REFUSED, status, refusals, language)
+    passed = translate(
+        language,
+        "signed, encrypted URL check and message pass "
+        "{path} with these token, encoding_aes_key and corp_id",
+        path=WEBHOOK_PATH,
     )
+    return Check(translate(language, "wecom callback"), "ok", passed)
 
 
-def _self_test_failed(what: str, status: int, refusals: list[Rejected]) -> Check:
+# Which request of the self-test failed, and how: ({reason} is the route's own word for it).
+_VERIFICATION_REFUSED = (
+    N_("URL verification refused (HTTP {status}: {reason})"),
+    N_("URL verification answered HTTP {status} unexpectedly"),
+)
+_MESSAGE_REFUSED = (
+    N_("message refused (HTTP {status}: {reason})"),
+    N_("message answered HTTP {status} unexpectedly"),
+)
+
+
+def _self_test_failed(
+    what: tuple[str, str], status: int, refusals: list[Rejected], language: str
+) -> Check:
+    refused, unexpected = what
+    name = translate(language, "wecom callback")
     if refusals:
-        return Check(
-            "wecom callback",
-            "fail",
-            f"{what} refused ({status}): {refusals[0]}",
-            _REASON_FIX.get(refusals[0].reason, ""),
-        )
-    return Check(
-        "wecom callback",
-        "fail",
-        f"{what} answered HTTP {status} unexpectedly",
-        "report this as a bug",
-    )
+        reason = refusals[0].reason
+        detail = translate(language, refused, status=status, reason=reason)
+        fix = _REASON_FIX.get(reason)
+        return Check(name, "fail", detail, translate(language, fix) if fix else "")
+    detail = translate(language, unexpected, status=status)
+    return Check(name, "fail", detail, translate(language, "report this as a bug"))
 
 
-async def _public_url(config: WecomChannelConfig, url: str, clock: Clock) -> Check:
+async def _public_url(config: WecomChannelConfig, url: str, language: str, clock: Clock) -> Check:
     """What WeCom's console will do on 保存: a signed GET to the public address."""
+    name = translate(language, "wecom public URL")
     echo = str(secrets.randbelow(10**19))
     query = _verification_query(_wecom_side(config), echo, clock)
     try:
@@ -156,25 +183,32 @@ async def _public_url(config: WecomChannelConfig, url: str, clock: Clock) -> Che
             body = await response.read()
     except (TimeoutError, aiohttp.ClientError) as exc:
         return Check(
-            "wecom public URL",
+            name,
             "warn",
             f"{url}: {type(exc).__name__} {exc}",
-            "start `ai-bot run`, and make the URL reach it (proxy, firewall)",
+            translate(language, "start `ai-bot run`, and make the URL reach it (proxy, firewall)"),
         )
     if response.status == 200 and body == echo.encode():
-        return Check("wecom public URL", "ok", f"{url} answers WeCom's URL check")
+        return Check(name, "ok", translate(language, "{url} answers WeCom's URL check", url=url))
     reason = body.decode("utf-8", "replace")[:40]
-    fix = _REASON_FIX.get(
-        reason, "the URL does not reach ai-bot's /wecom/webhook; check the reverse proxy"
+    detail = translate(
+        language,
+        "{url} answered HTTP {status} {reason}",
+        url=url,
+        status=response.status,
+        reason=repr(reason),
     )
-    return Check(
-        "wecom public URL",
-        "fail",
-        f"{url} answered HTTP {response.status} {reason!r}",
-        f"the running gateway's values differ from this config: {fix}"
-        if reason in _REASON_FIX
-        else fix,
-    )
+    if reason in _REASON_FIX:
+        fix = translate(
+            language,
+            "the running gateway's values differ from this config: {fix}",
+            fix=translate(language, _REASON_FIX[reason]),
+        )
+    else:
+        fix = translate(
+            language, "the URL does not reach ai-bot's /wecom/webhook; check the reverse proxy"
+        )
+    return Check(name, "fail", detail, fix)
 
 
 def _wecom_side(config: WecomChannelConfig) -> WecomCrypto:
