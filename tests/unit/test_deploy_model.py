@@ -13,6 +13,7 @@ import yaml
 
 from aibot.config import load_config
 from aibot.deploy.options import DeployOptions
+from aibot.deploy.providers import ContainerProvider
 from aibot.deploy.render import render
 from tests.support.cli import AI_BOT, cli_env
 
@@ -45,7 +46,9 @@ def test_k8s_keeps_a_custom_provider(tmp_path: Path, monkeypatch: pytest.MonkeyP
     container_config = tmp_path / "container.yaml"
     container_config.write_text(configmap["data"]["config.yaml"])
     monkeypatch.setenv("AIBOT_MODEL_API_KEY", "sk-local")
-    provider = load_config(container_config).config.models.providers["main"]
+    models = load_config(container_config).config.models
+    provider = models.providers["local"]  # the config's own name, which /model accepts
+    assert models.aliases == {"main": "local"}  # earlier renders' name still works on /v1
     assert provider.base_url == "http://10.0.0.5:8000/v1" and provider.preset is None
     assert provider.model == "qwen3:8b"
     secret = yaml.safe_load((out / "secret.example.yaml").read_text())["stringData"]
@@ -71,11 +74,12 @@ def test_without_a_provider_the_container_defaults_to_deepseek() -> None:
 @pytest.mark.parametrize(
     ("choice", "refused"),
     [
-        ({"model_base_url": 'http://x/v1" evil'}, "not a base URL"),
+        ({"base_url": 'http://x/v1" evil'}, "not a base URL"),
         ({"model": "m\n  evil: 1"}, "not a model name"),
-        ({"model_preset": "nope"}, "not a provider preset"),
+        ({"preset": "nope"}, "not a provider preset"),
+        ({"name": "${AIBOT_API_KEY}"}, "not a provider name"),
     ],
 )
 def test_provider_values_cannot_break_the_yaml(choice: dict[str, str], refused: str) -> None:
     with pytest.raises(ValueError, match=refused):
-        DeployOptions(**choice)  # type: ignore[arg-type]
+        ContainerProvider(**choice)

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit, tr
+from aibot.cli.common import ConfigOption, console, fail, load_or_exit, problem, tr
+from aibot.config import ConfigError
 from aibot.i18n import N_
+
+if TYPE_CHECKING:
+    from aibot.deploy.providers import ContainerModels
 
 DEPLOY_HELP = N_(
     "Render the systemd units, nginx site, Dockerfile, Compose file, Kubernetes manifests or a "
@@ -134,6 +138,10 @@ def deploy(
         rendered = render(kind.value, options)
     except ValueError as exc:
         fail(str(exc))
+    except ConfigError as exc:
+        fail(problem(exc))
+    if kind.value in KEY_NOTES:
+        _key_note(KEY_NOTES[kind.value], options.models)
     if kind.value == "nginx" and not options.trusted_proxies:
         typer.echo(
             tr(
@@ -159,6 +167,26 @@ def deploy(
         except OSError as exc:
             fail(tr("cannot write {path}: {reason}", path=str(target), reason=exc.strerror))
         console.print(tr("wrote {path}", path=str(target)), highlight=False, markup=False)
+
+
+# Where each container kind reads the model providers' keys from.
+KEY_NOTES = {
+    "compose": N_(
+        "note: the container reads each model provider's API key from its own variable; "
+        "put them in .env beside docker-compose.yml: {variables}"
+    ),
+    "k8s": N_(
+        "note: the container reads each model provider's API key from its own variable; "
+        "put them in the ai-bot-secrets Secret: {variables}"
+    ),
+}
+
+
+def _key_note(template: str, models: ContainerModels) -> None:
+    """The default and every fallback read their own key: name each variable and its provider,
+    so no fallback starts without its key unnoticed."""
+    variables = ", ".join(f"{var} ({name})" for var, name in models.key_variables.items())
+    typer.echo(tr(template, variables=variables), err=True)
 
 
 def _certificate_note(cert_dir: str, domain: str) -> None:

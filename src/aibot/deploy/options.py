@@ -5,13 +5,13 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import PurePosixPath
 from typing import Any
 from urllib.parse import urlsplit
 
 from aibot.config import Config, MediaConfig, ServerConfig, upload_body_bytes
-from aibot.config.presets import PRESETS
+from aibot.deploy.providers import ContainerModels, container_models
 
 # Seconds a supervisor waits after SIGTERM before killing: uvicorn's graceful shutdown (30 s,
 # cli/serve.py) then the gateway's drain (app.SHUTDOWN_GRACE, 20 s), plus a margin.
@@ -26,10 +26,6 @@ _PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
 _IMAGE = re.compile(r"^[A-Za-z0-9._/:@-]+$")
 _NETWORK = re.compile(r"^[A-Fa-f0-9.:]+(/[0-9]{1,3})?$")
 _URL = re.compile(r"^https?://[A-Za-z0-9.\[\]:-]+(:\d{1,5})?/?$")
-# A model provider's base URL and model name go into YAML and Compose values: no quotes,
-# spaces, `$` or `#`.
-_BASE_URL = re.compile(r"^https?://[A-Za-z0-9.\[\]:@%_~/+-]+$")
-_MODEL = re.compile(r"^[A-Za-z0-9._:/@+-]*$")
 
 
 @dataclass(frozen=True)
@@ -54,11 +50,9 @@ class DeployOptions:
     trusted_proxies: tuple[str, ...] = ()
     log_file: str = "/var/lib/ai-bot/logs/ai-bot.log"
     elasticsearch: str = "http://127.0.0.1:9200"
-    # The container's model provider, from the config's default one (`AIBOT_MODEL_*` override
-    # it at run time): a preset, or a base URL of any OpenAI-compatible server, or both.
-    model_preset: str | None = "deepseek"
-    model_base_url: str | None = None
-    model: str = ""
+    # The container's model providers: the config's default (`AIBOT_MODEL_*` override it at run
+    # time) and its fallbacks, in order.
+    models: ContainerModels = field(default_factory=ContainerModels)
 
     def __post_init__(self) -> None:
         if self.domain is not None and not _HOST_NAME.match(self.domain):
@@ -76,12 +70,6 @@ class DeployOptions:
             raise ValueError(
                 f"not an Elasticsearch URL: {self.elasticsearch!r} (e.g. http://127.0.0.1:9200)"
             )
-        if self.model_preset is not None and self.model_preset not in PRESETS:
-            raise ValueError(f"not a provider preset: {self.model_preset!r}")
-        if self.model_base_url is not None and not _BASE_URL.match(self.model_base_url):
-            raise ValueError(f"not a base URL for a container: {self.model_base_url!r}")
-        if not _MODEL.match(self.model):
-            raise ValueError(f"not a model name for a container: {self.model!r}")
         for name in ("prefix", "config_dir", "data_dir", "cert_dir", "log_file"):
             value = getattr(self, name)
             if value is not None and not _PATH.match(value):
@@ -105,7 +93,7 @@ class DeployOptions:
             max_body_bytes=upload_body_bytes(server.max_body_bytes, config.media),
             trusted_proxies=tuple(server.trusted_proxies),
             domain=urlsplit(server.public_url).hostname if server.public_url else None,
-            **_model_choice(config),
+            models=container_models(config),
         )
         chosen = replace(base, **{k: v for k, v in choices.items() if v is not None})
         if choices.get("log_file") is None and config.logging.file:
@@ -128,22 +116,3 @@ class DeployOptions:
     @property
     def certificate_dir(self) -> str:
         return self.cert_dir or f"/etc/letsencrypt/live/{self.domain or 'localhost'}"
-
-
-def _model_choice(config: Config) -> dict[str, Any]:
-    """The config's default provider as the container's (a custom server stays custom);
-    none configured: the DeepSeek preset, chosen at run time by `AIBOT_MODEL_PRESET`."""
-    models = config.models
-    name = (
-        models.default if models.default in models.providers else next(iter(models.providers), None)
-    )
-    if name is None:
-        return {}
-    provider = models.providers[name]
-    if provider.preset is None and provider.base_url is None:
-        return {}
-    return {
-        "model_preset": provider.preset,
-        "model_base_url": provider.base_url,
-        "model": provider.model or "",
-    }

@@ -16,6 +16,7 @@ from dataclasses import replace
 from importlib.resources import files
 
 from aibot.deploy.options import STOP_TIMEOUT, DeployOptions
+from aibot.deploy.providers import DEFAULT_NAME, ContainerModels, ContainerProvider
 
 COMPOSE_STORAGE_URL = "postgresql://aibot:${POSTGRES_PASSWORD}@postgres:5432/aibot"
 COMPOSE_REDIS_URL = "redis://redis:6379/0"
@@ -118,32 +119,69 @@ def render_docker(options: DeployOptions) -> dict[str, str]:
     }
 
 
-def _model_settings(options: DeployOptions) -> dict[str, str]:
-    """The container's provider as `AIBOT_MODEL_*` variables and their defaults from the
-    config: the variable name and default of each setting the container reads."""
+def _model_settings(models: ContainerModels) -> dict[str, str]:
+    """The default provider's `AIBOT_MODEL_*` variables and their defaults from the config:
+    the variable name and default of each setting the container reads."""
     settings = {}
-    if options.model_preset is not None:
-        settings["AIBOT_MODEL_PRESET"] = options.model_preset
-    if options.model_base_url is not None:
-        settings["AIBOT_MODEL_BASE_URL"] = options.model_base_url
+    if models.default.preset is not None:
+        settings["AIBOT_MODEL_PRESET"] = models.default.preset
+    if models.default.base_url is not None:
+        settings["AIBOT_MODEL_BASE_URL"] = models.default.base_url
     return settings
 
 
-def _model_values(options: DeployOptions, indent: str) -> dict[str, object]:
-    """The provider lines of the container's config.yaml, Compose's environment and the
-    example Secret: a custom server stays a base URL, never becomes a preset."""
-    settings = _model_settings(options)
-    keys = {"AIBOT_MODEL_PRESET": "preset", "AIBOT_MODEL_BASE_URL": "base_url"}
+def _model_values(models: ContainerModels) -> dict[str, object]:
+    """The provider lines of Compose's environment and header and of the example Secret: the
+    default's overrides, and one key variable for each fallback (never a key's value)."""
+    settings = _model_settings(models)
+    fallback_keys = [p.key_variable for p in models.fallbacks]
+    note = f"\n# the fallback providers' keys ({', '.join(fallback_keys)}),"
     return {
-        "model_lines": "\n".join(
-            f'{indent}{keys[var]}: "${{{var}:-{value}}}"' for var, value in settings.items()
-        ),
         "model_environment": "\n".join(
             f"      {var}: ${{{var}:-{value}}}" for var, value in settings.items()
         ),
+        "fallback_key_environment": "".join(
+            f"\n      {var}: ${{{var}:-}}" for var in fallback_keys
+        ),
+        "fallback_key_note": note if fallback_keys else "",
         "model_secret": "\n".join(f"  {var}: {value}" for var, value in settings.items()),
-        "model": options.model,
+        "fallback_key_secret": "".join(f"\n  {var}: change-me" for var in fallback_keys),
+        "model": models.default.model,
     }
+
+
+def _models_config(models: ContainerModels) -> dict[str, object]:
+    """The `models:` lines of the container's config.yaml: the default from its `AIBOT_MODEL_*`
+    variables (a custom server stays a base URL, never becomes a preset), then each fallback as
+    configured with its own key variable. Names and values are JSON strings, which YAML reads
+    as written (a provider called `yes` stays a name)."""
+    keys = {"AIBOT_MODEL_PRESET": "preset", "AIBOT_MODEL_BASE_URL": "base_url"}
+    chain = ""
+    if models.fallbacks:
+        chain += f"\n  fallbacks: {json.dumps([p.name for p in models.fallbacks])}"
+    names = {models.default.name, *(p.name for p in models.fallbacks)}
+    if DEFAULT_NAME not in names:
+        # Earlier renders called the default `main`: `/v1` callers asking for it still get it.
+        chain += f"\n  aliases: {json.dumps({DEFAULT_NAME: models.default.name})}"
+    return {
+        "model_default": json.dumps(models.default.name),
+        "model_chain": chain,
+        "model_lines": "\n".join(
+            f'      {keys[var]}: "${{{var}:-{value}}}"'
+            for var, value in _model_settings(models).items()
+        ),
+        "fallback_providers": "".join(_fallback_lines(p) for p in models.fallbacks),
+    }
+
+
+def _fallback_lines(provider: ContainerProvider) -> str:
+    settings = {"preset": provider.preset, "base_url": provider.base_url}
+    lines = [f"    {json.dumps(provider.name)}:"]
+    lines += [f"      {key}: {json.dumps(value)}" for key, value in settings.items() if value]
+    lines.append(f'      api_key: "${{{provider.key_variable}}}"')
+    if provider.model:
+        lines.append(f"      model: {json.dumps(provider.model)}")
+    return "".join(f"\n{line}" for line in lines)
 
 
 def container_config(options: DeployOptions, storage_url: str, redis_url: str) -> str:
@@ -151,7 +189,8 @@ def container_config(options: DeployOptions, storage_url: str, redis_url: str) -
     return _substitute(
         _template("compose/container-config.yaml"),
         {
-            **_model_values(options, "      "),
+            **_models_config(options.models),
+            "model": options.models.default.model,
             "port": options.port,
             "public_url": json.dumps(options.public_url),
             "allowed_hosts": json.dumps([options.domain] if options.domain else []),
@@ -162,7 +201,7 @@ def container_config(options: DeployOptions, storage_url: str, redis_url: str) -
 
 
 def render_compose(options: DeployOptions) -> dict[str, str]:
-    values = {**_common(options), **_model_values(options, "")}
+    values = {**_common(options), **_model_values(options.models)}
     return {
         "docker-compose.yml": _fill("compose/docker-compose.yml", "compose", **values),
         "deploy/compose/config.yaml": container_config(
@@ -190,7 +229,7 @@ def render_k8s(options: DeployOptions) -> dict[str, str]:
     indented = "\n".join(f"    {line}" if line else "" for line in config.splitlines())
     values = {
         **_common(options),
-        **_model_values(options, ""),
+        **_model_values(options.models),
         "config_yaml": indented,
         "domain": options.domain or "ai-bot.example.com",
     }
