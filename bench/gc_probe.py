@@ -11,6 +11,10 @@ froze its start-up heap (`ops/gc_tuning.py`, once it is ready to serve) belong t
 are only counted. When the process exits (SIGTERM included: `ai-bot run` turns it into a clean
 exit) everything is written to `pauses.json`. It is started with the Python beside the `ai-bot`
 under test, so any build can be measured; nothing in the gateway knows about it.
+
+Each collection is stamped with `time.perf_counter()` at its start: on Linux that is the
+machine's monotonic clock, the one the benchmark's own client reads, so the bench can tell which
+of its messages were waiting while a collection held the gateway (`GcPauses.count_met`).
 """
 
 from __future__ import annotations
@@ -21,12 +25,15 @@ import json
 import math
 import sys
 import time
+from bisect import bisect_right
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# generation → [[wall seconds, CPU seconds], ...] of collections after the start-up freeze
-_serving: dict[str, list[list[float]]] = {"0": [], "1": [], "2": []}
+# [generation, start (perf_counter), wall seconds, CPU seconds] of each collection after the
+# start-up freeze, in the order they ran
+_serving: list[list[float]] = []
 _start_up = [0]  # collections before it
 _began = [0.0, 0.0]
 
@@ -39,7 +46,7 @@ def _timed(phase: str, info: dict[str, Any]) -> None:
     if gc.get_freeze_count() == 0:
         _start_up[0] += 1
     else:
-        _serving[str(info["generation"])].append([wall, cpu])
+        _serving.append([info["generation"], _began[0], wall, cpu])
 
 
 def _write(path: Path) -> None:
@@ -66,7 +73,13 @@ def _nearest_rank(ordered: list[float], pct: float) -> float | None:
 @dataclass
 class GcPauses:
     """The collections of one serving gateway: how many of each generation and how long they
-    held the interpreter (nearest-rank percentiles over all of them, in ms)."""
+    held the interpreter (nearest-rank percentiles over the collections, in ms; None when there
+    was no collection while serving: no pause, which is not a 0 ms one), and how many of the
+    bench's messages were waiting on the gateway while one ran (`count_met`).
+
+    The percentiles are over collections, not messages: with a handful of collections in a
+    long run, p99.9 is the longest of them. The share of messages that met a pause says how
+    much of the traffic saw one at all."""
 
     start_up_collections: int
     collections: dict[str, int]
@@ -77,6 +90,9 @@ class GcPauses:
     cpu_p999_ms: float | None
     cpu_max_ms: float | None
     max_ms_by_generation: dict[str, float]
+    spans: list[tuple[float, float]]  # (start, end) of each collection, perf_counter seconds
+    messages: int = 0  # messages of the bench checked against the spans (count_met)
+    messages_met: int = 0  # of them, those in flight while a collection ran
 
     @classmethod
     def read(cls, path: Path) -> GcPauses | None:
@@ -85,24 +101,61 @@ class GcPauses:
             data = json.loads(path.read_text())
         except (FileNotFoundError, ValueError):
             return None
-        serving: dict[str, list[list[float]]] = data["serving"]
-        walls = sorted(w for pauses in serving.values() for w, _ in pauses)
-        cpus = sorted(c for pauses in serving.values() for _, c in pauses)
+        serving: list[list[float]] = data["serving"]
+        walls = sorted(wall for _, _, wall, _ in serving)
+        cpus = sorted(cpu for _, _, _, cpu in serving)
+        longest: dict[str, float] = {}
+        for generation, _, wall, _ in serving:
+            g = str(int(generation))
+            longest[g] = max(longest.get(g, 0.0), wall * 1000)
         return cls(
             start_up_collections=data["start_up"],
-            collections={g: len(pauses) for g, pauses in serving.items()},
+            collections={g: sum(1 for c in serving if c[0] == int(g)) for g in ("0", "1", "2")},
             p50_ms=_nearest_rank(walls, 50),
             p99_ms=_nearest_rank(walls, 99),
             p999_ms=_nearest_rank(walls, 99.9),
             max_ms=_nearest_rank(walls, 100),
             cpu_p999_ms=_nearest_rank(cpus, 99.9),
             cpu_max_ms=_nearest_rank(cpus, 100),
-            max_ms_by_generation={
-                g: max(w for w, _ in pauses) * 1000 for g, pauses in serving.items() if pauses
-            },
+            max_ms_by_generation=longest,
+            spans=sorted((start, start + wall) for _, start, wall, _ in serving),
         )
 
+    @property
+    def serving_collections(self) -> int:
+        return sum(self.collections.values())
+
+    def count_met(self, starts: Sequence[float], latencies: Sequence[float]) -> None:
+        """Counts the messages (sent at ``starts``, answered ``latencies`` later, perf_counter
+        seconds) that were in flight while a collection ran: those a pause could have delayed.
+        Collections never overlap, so the last one that started before a message's answer is
+        the only one that can still have been running after the message was sent."""
+        begins = [start for start, _ in self.spans]
+        met = 0
+        for sent, latency in zip(starts, latencies, strict=True):
+            i = bisect_right(begins, sent + latency) - 1
+            met += i >= 0 and self.spans[i][1] > sent
+        self.messages += len(latencies)
+        self.messages_met += met
+
+    @property
+    def met_share(self) -> float | None:
+        return self.messages_met / self.messages if self.messages else None
+
+    def met_text(self) -> str:
+        """How many of the measured messages met a pause, for a report's table."""
+        share = self.met_share
+        if share is None:
+            return "–"
+        return f"{self.messages_met:,} of {self.messages:,} ({share:.3%})"
+
     def summary(self) -> str:
+        if not self.serving_collections:
+            return (
+                f"no collection while serving ({self.start_up_collections} during start-up): "
+                "no pause to measure"
+            )
+
         def ms(value: float | None) -> str:
             return "–" if value is None else f"{value:.1f}"
 
@@ -110,10 +163,10 @@ class GcPauses:
         worst = " / ".join(ms(self.max_ms_by_generation.get(g)) for g in ("0", "1", "2"))
         return (
             f"{counts} collections while serving (gen 0 / 1 / 2), longest {worst} ms; "
-            f"pause p50 / p99 / p99.9 / max {ms(self.p50_ms)} / {ms(self.p99_ms)} / "
-            f"{ms(self.p999_ms)} / {ms(self.max_ms)} ms wall, p99.9 / max "
-            f"{ms(self.cpu_p999_ms)} / {ms(self.cpu_max_ms)} ms CPU; "
-            f"{self.start_up_collections} during start-up"
+            f"pause p50 / p99 / p99.9 / max over collections {ms(self.p50_ms)} / "
+            f"{ms(self.p99_ms)} / {ms(self.p999_ms)} / {ms(self.max_ms)} ms wall, p99.9 / max "
+            f"{ms(self.cpu_p999_ms)} / {ms(self.cpu_max_ms)} ms CPU; messages that met a pause: "
+            f"{self.met_text()}; {self.start_up_collections} during start-up"
         )
 
 

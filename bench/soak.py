@@ -42,6 +42,7 @@ from bench.run import (
     cancel_on_sigterm,
     cpu_seconds,
     free_port,
+    gc_pauses,
     percentile_ms,
     rss_mb,
     run_reported,
@@ -233,7 +234,7 @@ class Channels:
             self.replies[channel].forget(k)
             run.fail(f"no answer within {self.reply_timeout:g} s")
             return
-        run.latencies.append(arrived - started)
+        run.answered(started, arrived - started)
 
     async def webhook(self, conversation: int, k: int) -> None:
         """``POST /api/v1/messages`` (202 once committed), then wait for its signed callback."""
@@ -324,7 +325,7 @@ class Channels:
         elif "".join(pieces) != answer(k):
             run.fail(f"wrong streamed answer: {''.join(pieces)[:60]!r}")
         else:
-            run.latencies.append(time.perf_counter() - started)
+            run.answered(started, time.perf_counter() - started)
 
 
 def plan_workers(concurrency: int, conversations: int) -> list[tuple[str, list[int]]]:
@@ -636,7 +637,7 @@ async def soak(args: argparse.Namespace, tmp: Path, status: Status | None) -> Fi
         ),
         exactly_once=exactly_once,
         gateway_cpu_s=gateway_cpu,
-        gc=GcPauses.read(tmp / "gc.json"),
+        gc=gc_pauses(tmp / "gc.json", list(channels.runs.values())),
     )
     figures.checks = judge(figures)
     return figures

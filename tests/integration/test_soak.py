@@ -49,6 +49,9 @@ def test_short_soak_passes_over_every_channel(tmp_path: Path) -> None:
     }
     assert len(figures["samples"]) >= 4 and figures["samples"][-1][2] == 2000
     assert figures["conversations"] * figures["max_turns"] <= 0.2 * 2000  # full by the plateau
+    # Every answered message was checked against the gateway's GC pauses (bench/gc_probe.py).
+    assert figures["gc"]["messages"] == 2000
+    assert figures["gc"]["messages_met"] <= 2000
 
 
 def figures(rss: list[float], *, missing: int = 0, errors: int = 0) -> Figures:
