@@ -38,6 +38,12 @@ async def test_first_user_login_audit_and_lockout(gateway_factory: GatewayFactor
         status, html = await console.page("/admin/audit")
         assert "user.create" in html and "alice role=admin" in html and ">login<" in html
         assert "127.0.0.1" in html
+        assert "signed in <code>login</code>" in html  # each action's label, then its code
+        zh = {"Accept-Language": "zh-CN"}
+        async with console.http.get(f"{gw.url}/admin/audit", headers=zh) as response:
+            chinese = await response.text()
+        assert "登录 <code>login</code>" in chinese
+        assert "创建账号 <code>user.create</code>" in chinese
 
     # The lockout, last: it shuts this address out of every account for a while.
     await asyncio.gather(create_user(gw, "bob", "viewer"), create_user(gw, "carol", "viewer"))

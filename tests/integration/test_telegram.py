@@ -268,4 +268,4 @@ async def test_doctor_rows_read_in_chinese(tg: FakeTelegram) -> None:
         "机器人 @gw_test_bot（polling 模式）",
     )
     assert bad.status == "fail" and bad.detail.startswith("getMe 调用失败："), bad
-    assert bad.fix == "请向 @BotFather 重新获取 token，并在 .env 中设置 TELEGRAM_BOT_TOKEN"
+    assert bad.fix == "请向 @BotFather 重新获取机器人令牌，并在 .env 中设置 TELEGRAM_BOT_TOKEN"

@@ -1,7 +1,8 @@
 """The console's words for values it shows from the store and the gateway: states, roles,
-yes/no. The values stay as they are (they are what the CLI, /readyz and the store speak); a
-page shows them through the `shown` filter, in the language of the request. A value with no
-entry here (a channel's own mode, an identifier) is shown as it is.
+yes/no, the audit log's actions. The values stay as they are (they are what the CLI, /readyz
+and the store speak); a page shows them through the `shown` filter (an action through
+`action`), in the language of the request. A value with no entry here (a channel's own mode,
+an identifier) is shown as it is.
 """
 
 from __future__ import annotations
@@ -48,6 +49,42 @@ WORDS = {
     "audio": N_("voice"),
     "file": N_("file"),
 }
+# The audit log's actions by their stored codes (data the store, scripts and exports keep):
+# every code the code writes has one, tests/unit/test_audit_actions.py collects them.
+ACTIONS = {
+    # the console
+    "login": N_("signed in"),
+    "login.failed": N_("sign-in failed"),
+    "logout": N_("signed out"),
+    "token.issue": N_("access token issued"),
+    "apikey.create": N_("API key created"),
+    "apikey.rotate": N_("API key rotated"),
+    "apikey.revoke": N_("API key revoked"),
+    "conversation.export": N_("conversation exported"),
+    "deadletter.retry": N_("dead letter sent again"),
+    "channel.pause": N_("channel paused"),
+    "channel.resume": N_("channel resumed"),
+    "model.default": N_("default model changed"),
+    "model.canary": N_("canary changed"),
+    "policy.edit": N_("policies changed"),
+    "schedule.pause": N_("schedule paused"),
+    "schedule.resume": N_("schedule resumed"),
+    "schedule.run_now": N_("schedule run now"),
+    "user.signout": N_("user signed out everywhere"),
+    # the console or the CLI
+    "user.create": N_("user created"),
+    "user.password": N_("password changed"),
+    "user.totp": N_("two-step sign-in changed"),
+    "canary.promote": N_("canary made the default"),
+    "canary.rollback": N_("canary rolled back"),
+    # the gateway
+    "tool.call": N_("tool called"),
+    "event.bot_added": N_("bot added to a chat"),
+    "event.bot_removed": N_("bot removed from a chat"),
+    "event.member_joined": N_("member joined a chat"),
+    "event.user_entered": N_("user opened the app"),
+    "event.contact_changed": N_("contacts changed"),
+}
 # What the details of a channel's status are called.
 DETAILS = {
     "mode": N_("mode"),
@@ -85,3 +122,10 @@ def shown(value: object) -> str:
 
 def detail(name: str) -> str:
     return _(DETAILS[name]) if name in DETAILS else name
+
+
+def action(stored: str) -> Markup:
+    """An audit-log action: its label in the request's language, then its stored code (what
+    a filter, an export or a script matches), or the code alone when it has no label."""
+    label = ACTIONS.get(stored)
+    return Markup("{} {}").format(_(label), code(stored)) if label else code(stored)
