@@ -2,7 +2,8 @@
 
 The effective view answers "what is the gateway actually using?" after defaults, `${VAR}`s and
 .env are applied; the schema is generated from the pydantic models, so it cannot drift from
-the code.
+the code. Its descriptions are the models' `Field(description=N_("…"))` msgids, shown in the
+terminal's language; the models (and anything else that reads them) keep the English.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from rich.text import Text
 
 from aibot.cli.common import console, tr
 from aibot.config import Config, LoadedConfig, url_password
+from aibot.i18n import template, terminal_language
 from aibot.ops.logging import mask_value
 
 # Plain strings under names like these are secrets too: channels this version does not model
@@ -99,19 +101,13 @@ def print_schema() -> None:
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
     for column in (tr("key"), tr("type"), tr("default"), tr("description")):
         table.add_column(column, overflow="fold")
-    for number, (section, field) in enumerate(Config.model_fields.items()):
-        model, prefix = _model_of(field.annotation), section
-        if model is None:
-            model, prefix = _list_item_model(field.annotation), f"{section}[]"
-        if model is None:
-            continue
+    for number, (section, description, rows) in enumerate(schema_sections()):
         if number:
             table.add_section()
-        table.add_row(f"[bold]{section}[/]", "", "", "")
-        for row in schema_rows(model, prefix):
-            table.add_row(
-                *(Text(cell) for cell in (row.path, row.type, row.default, row.description))
-            )
+        table.add_row(f"[bold]{section}[/]", "", "", described(description))
+        for row in rows:
+            cells = (row.path, row.type, row.default, described(row.description))
+            table.add_row(*(Text(cell) for cell in cells))
     console.print(table, highlight=False)
     console.print(
         tr(
@@ -120,6 +116,23 @@ def print_schema() -> None:
         ),
         markup=False,
     )
+
+
+def described(description: str | None) -> str:
+    """A field's description in the terminal's language. Looked up without filling anything in:
+    a description is not a format string (`${VAR}` and `{retry}` in it are meant literally)."""
+    return template(terminal_language(), description) if description else ""
+
+
+def schema_sections() -> Iterator[tuple[str, str | None, list[SchemaRow]]]:
+    """Each section of config.yaml: its name, its description (an English msgid) and its keys;
+    a list section (routes, schedules) shows its items' keys as `section[].key`."""
+    for section, field in Config.model_fields.items():
+        model, prefix = _model_of(field.annotation), section
+        if model is None:
+            model, prefix = _list_item_model(field.annotation), f"{section}[]"
+        if model is not None:
+            yield section, field.description, list(schema_rows(model, prefix))
 
 
 def schema_rows(model: type[BaseModel], prefix: str) -> Iterator[SchemaRow]:
@@ -142,7 +155,7 @@ def schema_rows(model: type[BaseModel], prefix: str) -> Iterator[SchemaRow]:
         is_duration = name in durations
         yield SchemaRow(
             path,
-            "duration" + (" | null" if _optional(field) else "")
+            tr("duration") + (" | null" if _optional(field) else "")
             if is_duration
             else type_name(field.annotation),
             _default(field, duration=is_duration),
@@ -159,21 +172,21 @@ def type_name(annotation: Any) -> str:
     if origin is list:
         return f"list[{type_name(get_args(annotation)[0])}]"
     if origin is tuple:
-        return "rate"  # config/policy.py parses "5/minute" into (count, seconds)
+        return tr("rate")  # config/policy.py parses "5/minute" into (count, seconds)
     if origin is dict:
         key, value = get_args(annotation)
         return f"map[{type_name(key)}, {type_name(value)}]"
     if annotation is type(None):
         return "null"
     if annotation is SecretStr:
-        return "secret"
+        return tr("secret")
     return str(getattr(annotation, "__name__", annotation))
 
 
 def _default(field: FieldInfo, *, duration: bool) -> str:
     value = field.get_default(call_default_factory=True)
     if value is PydanticUndefined:
-        return "(required)"
+        return tr("(required)")
     if duration and isinstance(value, int | float):
         return f"{value:g}s"
     if isinstance(value, str):

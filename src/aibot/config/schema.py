@@ -23,70 +23,71 @@ from aibot.config.schedules import RemindersConfig, ScheduleConfig
 from aibot.config.server import AdminConfig, DispatcherConfig, LoggingConfig, ServerConfig
 from aibot.config.tools import ToolsConfig
 from aibot.config.ui import UiConfig
+from aibot.i18n import N_
 
 
 class Config(Section):
     server: ServerConfig = Field(
-        default_factory=ServerConfig, description="Where the gateway listens."
+        default_factory=ServerConfig, description=N_("Where the gateway listens.")
     )
     storage: StorageConfig = Field(
-        default_factory=StorageConfig, description="Where conversations, inbox and outbox live."
+        default_factory=StorageConfig, description=N_("Where conversations, inbox and outbox live.")
     )
     redis: RedisConfig = Field(
-        default_factory=RedisConfig, description="Shared state for several replicas (optional)."
+        default_factory=RedisConfig, description=N_("Shared state for several replicas (optional).")
     )
     models: ModelsConfig = Field(
-        default_factory=ModelsConfig, description="Model providers, the default, the fallbacks."
+        default_factory=ModelsConfig, description=N_("Model providers, the default, the fallbacks.")
     )
     session: SessionConfig = Field(
-        default_factory=SessionConfig, description="Conversation memory."
+        default_factory=SessionConfig, description=N_("Conversation memory.")
     )
     dispatcher: DispatcherConfig = Field(
-        default_factory=DispatcherConfig, description="Concurrency and back-pressure."
+        default_factory=DispatcherConfig, description=N_("Concurrency and back-pressure.")
     )
     outbox: OutboxConfig = Field(
-        default_factory=OutboxConfig, description="Reply delivery retries and expiry."
+        default_factory=OutboxConfig, description=N_("Reply delivery retries and expiry.")
     )
     retention: RetentionConfig = Field(
-        default_factory=RetentionConfig, description="What `ai-bot maintenance` deletes."
+        default_factory=RetentionConfig, description=N_("What `ai-bot maintenance` deletes.")
     )
-    archive: ArchiveConfig | None = Field(None, description="Old history to object storage.")
+    archive: ArchiveConfig | None = Field(None, description=N_("Old history to object storage."))
     media: MediaConfig = Field(
-        default_factory=MediaConfig, description="Pictures, voice and files users send."
+        default_factory=MediaConfig, description=N_("Pictures, voice and files users send.")
     )
     logging: LoggingConfig = Field(
-        default_factory=LoggingConfig, description="Log level and format."
+        default_factory=LoggingConfig, description=N_("Log level and format.")
     )
     ui: UiConfig = Field(
-        default_factory=UiConfig, description="The language of replies, pages and the CLI."
+        default_factory=UiConfig, description=N_("The language of replies, pages and the CLI.")
     )
     auth: AuthConfig = Field(
-        default_factory=AuthConfig, description="JWT access tokens and identity providers."
+        default_factory=AuthConfig, description=N_("JWT access tokens and identity providers.")
     )
     admin: AdminConfig = Field(
-        default_factory=AdminConfig, description="The admin console (/admin)."
+        default_factory=AdminConfig, description=N_("The admin console (/admin).")
     )
     channels: ChannelsConfig = Field(
         default_factory=ChannelsConfig,
-        description="Chat platforms, the web page, the HTTP APIs and integrations.",
+        description=N_("Chat platforms, the web page, the HTTP APIs and integrations."),
     )
     policy: PolicyConfig = Field(
-        default_factory=PolicyConfig, description="Sensitive words, rate limits, access, cache."
+        default_factory=PolicyConfig, description=N_("Sensitive words, rate limits, access, cache.")
     )
     events: EventsConfig = Field(
-        default_factory=EventsConfig, description="Greetings and cleanup on platform events."
+        default_factory=EventsConfig, description=N_("Greetings and cleanup on platform events.")
     )
     routes: list[RouteConfig] = Field(
-        default_factory=list, description="Per-message routing; the first match wins."
+        default_factory=list, description=N_("Per-message routing; the first match wins.")
     )
     tools: ToolsConfig = Field(
-        default_factory=ToolsConfig, description="Tools the model may call, and MCP servers."
+        default_factory=ToolsConfig, description=N_("Tools the model may call, and MCP servers.")
     )
     schedules: list[ScheduleConfig] = Field(
-        default_factory=list, description="Jobs run on a cron: a fixed message or a prompt."
+        default_factory=list, description=N_("Jobs run on a cron: a fixed message or a prompt.")
     )
     reminders: RemindersConfig = Field(
-        default_factory=RemindersConfig, description="Reminders users set with /remind."
+        default_factory=RemindersConfig, description=N_("Reminders users set with /remind.")
     )
 
     @model_validator(mode="after")
