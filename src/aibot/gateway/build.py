@@ -109,7 +109,9 @@ class Gateway:
             self.engine,
             fenced=coordinator is not None,
             cipher=self.cipher,
-            session_read=session_read_for(config.storage.url, self.engine),
+            session_read=session_read_for(
+                config.storage.url, self.engine, config.dispatcher.max_concurrency
+            ),
         )
         self.writer = GroupCommitWriter(
             self.engine,

@@ -16,9 +16,9 @@ from aibot.core.feedback import RatedAnswer
 from aibot.core.messages import ConversationRow, MessageOutcome, TurnRecord
 from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.queues import QueueRows
-from aibot.store.rows import dump_tool_data, load_tool_data
+from aibot.store.rows import Raw, dump_tool_data, load_tool_data
 from aibot.store.schema import audit_log, conversations, message_log, ratings, turns
-from aibot.store.session_read import TURN_COLUMNS, EngineSessionRead, Raw, SessionRead
+from aibot.store.session_read import TURN_COLUMNS, EngineSessionRead, SessionRead
 from aibot.store.writer import Write
 
 # Conversation settings a write may change besides `updated_at`.

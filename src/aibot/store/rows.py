@@ -24,6 +24,10 @@ from aibot.core.messages import (
     TurnRecord,
 )
 
+# A conversation read's raw values, as every store's read returns them (store/session_read.py).
+Raw = tuple[Any, ...]
+RawSession = tuple[Raw | None, list[Raw]]  # (model, context_from, updated_at), turns newest first
+
 _PRINCIPAL, _REQUEST_ID, _ATTACHMENTS = "_principal", "_request_id", "_attachments"
 _BATCH = "_batch"
 

@@ -6,8 +6,9 @@ asyncio layer and aiosqlite one `SELECT` is five thread hand-offs (cursor, execu
 close, rollback), each waiting for the busy event loop to give up the GIL, and the pool opened
 and closed overflow connections under load (issue 20: a mean 55 ms, p99 240 ms wait for a read
 that takes microseconds). On SQLite the read therefore runs with a plain `sqlite3` connection,
-both statements in one call, on the event loop itself (see `SqliteSessionRead`). PostgreSQL and
-MySQL read through the async engine, both statements on one checked-out connection.
+both statements in one call, on the event loop itself (see `SqliteSessionRead`). PostgreSQL
+reads with asyncpg's own protocol, one statement on connections of its own (store/pg_read.py);
+MySQL reads through the async engine, both statements on one checked-out connection.
 
 The promise this keeps: a session's writes are committed before its next message starts (the
 service awaits them in the session's lane), and under WAL a read that starts after a commit
@@ -27,11 +28,14 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import and_, make_url, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.store.rows import Raw, RawSession
 from aibot.store.schema import conversations, turns
 
 T = TypeVar("T")
-Raw = tuple[Any, ...]
-RawSession = tuple[Raw | None, list[Raw]]  # (model, context_from, updated_at), turns newest first
+# A read holds its connection for one round trip, so a few serve the whole dispatcher; each
+# replica's connections count against the server's `max_connections` (100 by default) beside
+# the engine's pool of 10 + 10.
+MAX_PG_READERS = 8
 
 # The same columns, in the same order, as the SQLAlchemy statements below.
 _CONVERSATION_SQL = (
@@ -65,11 +69,18 @@ class SessionRead(Protocol):
     async def close(self) -> None: ...
 
 
-def session_read_for(url: str, engine: AsyncEngine) -> SessionRead:
-    """The one-hop SQLite read for a database file, the engine's read for anything else."""
+def session_read_for(url: str, engine: AsyncEngine, readers: int = 8) -> SessionRead:
+    """The one-hop SQLite read for a database file, asyncpg's own protocol on PostgreSQL
+    (on at most `readers` connections of its own: store/pg_read.py), the engine's read for
+    anything else."""
     parsed = make_url(url)
-    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+    backend = parsed.get_backend_name()
+    if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
         return SqliteSessionRead(str(Path(parsed.database).expanduser()))
+    if backend == "postgresql":
+        from aibot.store.pg_read import PgSessionRead, RawPool
+
+        return PgSessionRead(RawPool.for_engine(engine, min(readers, MAX_PG_READERS)))
     return EngineSessionRead(engine)
 
 

@@ -1,0 +1,170 @@
+"""The per-message conversation read on PostgreSQL, through asyncpg's own protocol.
+
+Through SQLAlchemy's asyncio layer one read of a new conversation cost a pool checkout (and,
+with 50 messages at once against a pool of 10 + 10, opening and closing overflow connections,
+each a TLS attempt and a handshake), a `BEGIN`, the `SELECT`, a `ROLLBACK` at check-in and a
+greenlet switch per call: 34 % of the gateway's GIL time (issue 20). Here the read is one
+prepared statement (the row and its recent turns in one round trip), in autocommit, on a small
+pool of raw asyncpg connections of its own that stay open.
+
+The promise this keeps: a session's writes are committed before its next message starts (the
+service awaits the group commit in the session's lane), and a statement outside a transaction
+under READ COMMITTED sees every transaction committed before it began.
+
+Liveness without a ping: a connection the server closed while it rested is noticed for free
+(asyncpg marks it closed) and replaced at checkout; one lost while a statement ran fails that
+statement, and since a read changes nothing it is retried once on a new connection, after the
+pool's other idle connections (likely lost to the same restart) are dropped.
+
+`RawPool.run` takes any function of one `PgConnection`, for other hot reads that want the
+same path (the scale-out mode's inbox drain, for one).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aibot.store.rows import Raw, RawSession
+
+T = TypeVar("T")
+
+# The conversation and its newest `$2` turns after `context_from`, newest first: no row when
+# there is no conversation, one row of NULL turn columns when it has no turns yet.
+LOAD_SQL = (
+    "SELECT c.model, c.context_from, c.updated_at, t.role, t.content, t.created_at,"
+    " t.reasoning, t.provider, t.model, t.request_id, t.route, t.tool_data"
+    " FROM conversations c LEFT JOIN LATERAL ("
+    "SELECT id, role, content, created_at, reasoning, provider, model, request_id, route,"
+    " tool_data FROM turns WHERE turns.session_key = c.session_key"
+    " AND turns.created_at > c.context_from ORDER BY created_at DESC, id DESC LIMIT $2"
+    ") t ON true WHERE c.session_key = $1 ORDER BY t.created_at DESC, t.id DESC"
+)
+STAMP_SQL = "SELECT model, context_from, updated_at FROM conversations WHERE session_key = $1"
+# asyncpg's server-side errors that mean the connection is gone, whatever its state says.
+_LOST = (
+    OSError,
+    asyncpg.exceptions.ConnectionDoesNotExistError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.exceptions.AdminShutdownError,
+    asyncpg.exceptions.CrashShutdownError,
+    asyncpg.exceptions.CannotConnectNowError,
+)
+
+
+class PgConnection:
+    """A raw connection with its statements prepared once (each `fetch` of a known text is a
+    bind and an execute, one round trip)."""
+
+    __slots__ = ("_prepared", "raw")
+
+    def __init__(self, raw: Any) -> None:
+        self.raw = raw
+        self._prepared: dict[str, Any] = {}
+
+    async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        statement = self._prepared.get(sql)
+        if statement is None:
+            statement = self._prepared[sql] = await self.raw.prepare(sql)
+        rows: list[Any] = await statement.fetch(*args)
+        return rows
+
+
+class RawPool:
+    """At most `size` raw connections, opened when first needed and kept; a caller beyond
+    `size` waits for one to come back. The most recently used idle connection goes first."""
+
+    def __init__(self, connect: Callable[[], Awaitable[Any]], size: int) -> None:
+        self._connect = connect
+        self._slots = asyncio.Semaphore(size)
+        self._idle: list[PgConnection] = []
+
+    @classmethod
+    def for_engine(cls, engine: AsyncEngine, size: int) -> RawPool:
+        """Connects with the arguments the engine's own asyncpg connections get from the URL
+        (host, port, database, user, password, `ssl` and the rest of the query)."""
+        args, options = engine.dialect.create_connect_args(engine.url)
+        for dialect_only in ("prepared_statement_cache_size", "prepared_statement_name_func"):
+            options.pop(dialect_only, None)
+        return cls(lambda: asyncpg.connect(*args, **options), size)
+
+    async def run(self, work: Callable[[PgConnection], Awaitable[T]]) -> T:
+        """`work` on a pooled connection, retried once on a new one if the first was lost;
+        the database's errors come out as SQLAlchemy's `DBAPIError`, as from the engine."""
+        async with self._slots:
+            try:
+                try:
+                    return await self._attempt(work)
+                except _LOST:
+                    self._drop_idle()
+                    return await self._attempt(work)
+            except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+                raise DBAPIError(None, None, exc, hide_parameters=True) from exc
+
+    async def _attempt(self, work: Callable[[PgConnection], Awaitable[T]]) -> T:
+        connection = await self._checkout()
+        try:
+            result = await work(connection)
+        except BaseException as exc:
+            lost = connection.raw.is_closed()
+            # Whatever state a failed or cancelled statement left behind goes with it.
+            connection.raw.terminate()
+            if lost and isinstance(exc, asyncpg.InterfaceError):
+                raise asyncpg.exceptions.ConnectionDoesNotExistError(str(exc)) from exc
+            raise
+        self._idle.append(connection)
+        return result
+
+    async def _checkout(self) -> PgConnection:
+        while self._idle:
+            connection = self._idle.pop()
+            if not connection.raw.is_closed():
+                return connection
+        return PgConnection(await self._connect())
+
+    def _drop_idle(self) -> None:
+        for connection in self._idle:
+            connection.raw.terminate()
+        self._idle.clear()
+
+    async def close(self) -> None:
+        idle, self._idle = self._idle, []
+        for connection in idle:
+            try:
+                await connection.raw.close(timeout=2)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+                connection.raw.terminate()
+
+
+class PgSessionRead:
+    """The `SessionRead` of store/session_read.py on a `RawPool`."""
+
+    def __init__(self, pool: RawPool) -> None:
+        self.pool = pool
+
+    async def load(self, session_key: str, keep: int) -> RawSession:
+        async def read(connection: PgConnection) -> list[Any]:
+            return await connection.fetch(LOAD_SQL, session_key, keep)
+
+        rows = await self.pool.run(read)
+        if not rows:
+            return None, []
+        first = tuple(rows[0])
+        if first[3] is None:  # role is never NULL: the conversation has no turns
+            return first[:3], []
+        return first[:3], [tuple(row)[3:] for row in rows]
+
+    async def stamp(self, session_key: str) -> Raw | None:
+        async def read(connection: PgConnection) -> list[Any]:
+            return await connection.fetch(STAMP_SQL, session_key)
+
+        rows = await self.pool.run(read)
+        return tuple(rows[0]) if rows else None
+
+    async def close(self) -> None:
+        await self.pool.close()
