@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from pydantic import Field, SecretStr, field_validator
 
 from aibot.config.base import Section
+from aibot.i18n import N_
 
 
 class ArchiveConfig(Section):
@@ -15,25 +16,31 @@ class ArchiveConfig(Section):
 
     endpoint: str | None = Field(
         None,
-        description="The service URL, e.g. https://oss-cn-hangzhou.aliyuncs.com, "
-        "https://cos.ap-guangzhou.myqcloud.com, https://obs.cn-north-4.myhuaweicloud.com, "
-        "https://<account>.r2.cloudflarestorage.com, http://127.0.0.1:9000 (MinIO); "
-        "null: AWS S3 in `region`.",
+        description=N_(
+            "The service URL, e.g. https://oss-cn-hangzhou.aliyuncs.com, "
+            "https://cos.ap-guangzhou.myqcloud.com, https://obs.cn-north-4.myhuaweicloud.com, "
+            "https://<account>.r2.cloudflarestorage.com, http://127.0.0.1:9000 (MinIO); "
+            "null: AWS S3 in `region`."
+        ),
     )
-    bucket: str = Field(min_length=3, max_length=63, description="The bucket name.")
-    prefix: str = Field("ai-bot/", max_length=200, description="Key prefix inside the bucket.")
-    region: str = Field("us-east-1", description="The bucket's region (AWS, R2: auto).")
-    access_key_id: SecretStr | None = Field(None, description='e.g. "${ARCHIVE_ACCESS_KEY_ID}".')
+    bucket: str = Field(min_length=3, max_length=63, description=N_("The bucket name."))
+    prefix: str = Field("ai-bot/", max_length=200, description=N_("Key prefix inside the bucket."))
+    region: str = Field("us-east-1", description=N_("The bucket's region (AWS, R2: auto)."))
+    access_key_id: SecretStr | None = Field(
+        None, description=N_('e.g. "${ARCHIVE_ACCESS_KEY_ID}".')
+    )
     secret_access_key: SecretStr | None = Field(
-        None, description='e.g. "${ARCHIVE_SECRET_ACCESS_KEY}".'
+        None, description=N_('e.g. "${ARCHIVE_SECRET_ACCESS_KEY}".')
     )
     path_style: bool = Field(
         False,
-        description="Address the bucket as endpoint/bucket (MinIO and most self-hosted "
-        "servers) instead of bucket.endpoint (AWS, OSS, COS, OBS, R2).",
+        description=N_(
+            "Address the bucket as endpoint/bucket (MinIO and most self-hosted "
+            "servers) instead of bucket.endpoint (AWS, OSS, COS, OBS, R2)."
+        ),
     )
     after_days: float = Field(
-        30, ge=1, description="Archive the turns of conversations idle for this many days."
+        30, ge=1, description=N_("Archive the turns of conversations idle for this many days.")
     )
 
     @field_validator("endpoint")

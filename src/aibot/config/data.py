@@ -9,6 +9,7 @@ from pydantic import Field, field_validator
 
 from aibot.config.base import Section, parse_duration
 from aibot.config.encryption import EncryptionConfig
+from aibot.i18n import N_
 
 SHAREABLE_SCHEMES = ("postgresql", "postgres", "mysql", "mariadb")
 
@@ -16,12 +17,14 @@ SHAREABLE_SCHEMES = ("postgresql", "postgres", "mysql", "mariadb")
 class StorageConfig(Section):
     url: str = Field(
         "sqlite:///data/ai-bot.db",
-        description="sqlite:///path, postgresql://user:pass@host/db or "
-        "mysql://user:pass@host:3306/db (MySQL 5.7+/MariaDB 10.3+)",
+        description=N_(
+            "sqlite:///path, postgresql://user:pass@host/db or "
+            "mysql://user:pass@host:3306/db (MySQL 5.7+/MariaDB 10.3+)"
+        ),
     )
 
     encryption: EncryptionConfig | None = Field(
-        None, description="Encrypt conversations at rest (off by default; see README)."
+        None, description=N_("Encrypt conversations at rest (off by default; see README).")
     )
 
     @property
@@ -33,16 +36,20 @@ class StorageConfig(Section):
 class RedisConfig(Section):
     url: str | None = Field(
         None,
-        description="redis:// URL: limits and the answer cache shared by replicas; with a "
-        "postgresql:// or mysql:// store it turns on scale-out mode (several replicas behind "
-        "a load balancer).",
+        description=N_(
+            "redis:// URL: limits and the answer cache shared by replicas; with a "
+            "postgresql:// or mysql:// store it turns on scale-out mode (several replicas behind "
+            "a load balancer)."
+        ),
     )
     lease_ttl: float = Field(
         15.0,
         ge=1,
-        description="Scale-out mode: how long a silent replica keeps its "
-        "conversations, unsent replies and receivers before another takes them over; renewed "
-        "every third of it.",
+        description=N_(
+            "Scale-out mode: how long a silent replica keeps its "
+            "conversations, unsent replies and receivers before another takes them over; renewed "
+            "every third of it."
+        ),
     )
 
     @field_validator("lease_ttl", mode="before")
@@ -52,10 +59,14 @@ class RedisConfig(Section):
 
 
 class OutboxConfig(Section):
-    max_attempts: int = Field(10, ge=1, description="Send attempts before dead-lettering.")
-    max_age: float = Field(600.0, description="Replies older than this are expired, not sent late.")
-    backoff_base: float = Field(1.0, gt=0, description="First retry delay in seconds (doubles).")
-    backoff_max: float = Field(300.0, gt=0, description="Longest retry delay in seconds.")
+    max_attempts: int = Field(10, ge=1, description=N_("Send attempts before dead-lettering."))
+    max_age: float = Field(
+        600.0, description=N_("Replies older than this are expired, not sent late.")
+    )
+    backoff_base: float = Field(
+        1.0, gt=0, description=N_("First retry delay in seconds (doubles).")
+    )
+    backoff_max: float = Field(300.0, gt=0, description=N_("Longest retry delay in seconds."))
 
     @field_validator("max_age", "backoff_base", "backoff_max", mode="before")
     @classmethod
@@ -67,18 +78,24 @@ class RetentionConfig(Section):
     """How long `ai-bot maintenance` keeps rows; pending inbox/outbox rows are never deleted."""
 
     turns_days: float | None = Field(
-        None, ge=1, description="Delete conversation turns older than this many days; null: keep."
+        None,
+        ge=1,
+        description=N_("Delete conversation turns older than this many days; null: keep."),
     )
     inbox_days: float = Field(
         7,
         ge=1,
-        description="Keep handled inbox rows this many days (≥ 1: platform re-deliveries "
-        "are dropped by matching them).",
+        description=N_(
+            "Keep handled inbox rows this many days (≥ 1: platform re-deliveries "
+            "are dropped by matching them)."
+        ),
     )
-    outbox_days: float = Field(7, ge=1, description="Keep sent/dead/expired replies this long.")
+    outbox_days: float = Field(7, ge=1, description=N_("Keep sent/dead/expired replies this long."))
     media_days: float | None = Field(
         30,
         ge=1,
-        description="Delete pictures, voice and files users sent (and their rows) after this "
-        "many days; null: keep.",
+        description=N_(
+            "Delete pictures, voice and files users sent (and their rows) after this "
+            "many days; null: keep."
+        ),
     )

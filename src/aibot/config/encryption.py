@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr, model_validator
 
 from aibot.config.base import Section
+from aibot.i18n import N_
 
 
 class EncryptionConfig(Section):
@@ -15,19 +16,23 @@ class EncryptionConfig(Section):
 
     key: SecretStr | None = Field(
         None,
-        description="The current data key: 32 random bytes as base64 (`ai-bot data-key new` "
-        'makes one); use "${AIBOT_DATA_KEY}" rather than writing it here.',
+        description=N_(
+            "The current data key: 32 random bytes as base64 (`ai-bot data-key new` "
+            'makes one); use "${AIBOT_DATA_KEY}" rather than writing it here.'
+        ),
     )
     key_file: Path | None = Field(
-        None, description="Or: a file (mode 0600) holding the current data key."
+        None, description=N_("Or: a file (mode 0600) holding the current data key.")
     )
     old_keys: list[SecretStr] = Field(
         default_factory=list,
-        description="Keys data may still be encrypted with; remove one only after "
-        "`ai-bot data-key rotate` says nothing uses it any more.",
+        description=N_(
+            "Keys data may still be encrypted with; remove one only after "
+            "`ai-bot data-key rotate` says nothing uses it any more."
+        ),
     )
     old_key_files: list[Path] = Field(
-        default_factory=list, description="Old keys kept in files, as old_keys."
+        default_factory=list, description=N_("Old keys kept in files, as old_keys.")
     )
 
     @model_validator(mode="after")

@@ -11,46 +11,55 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator
 
 from aibot.config.base import Section, parse_duration
+from aibot.i18n import N_
 
 MB = 1024 * 1024
 UPLOAD_FRAMING = 65_536  # a multipart upload's part headers and boundaries around its file
 
 
 class MediaConfig(Section):
-    enabled: bool = Field(True, description="Read pictures, voice and files (false: a notice).")
+    enabled: bool = Field(True, description=N_("Read pictures, voice and files (false: a notice)."))
     dir: str | None = Field(
         None,
-        description="Where attachments are kept (files 0600, named by content hash); default: "
-        "'media' beside the SQLite database, else data/media.",
+        description=N_(
+            "Where attachments are kept (files 0600, named by content hash); default: "
+            "'media' beside the SQLite database, else data/media."
+        ),
     )
     max_bytes: int = Field(
-        20 * MB, ge=1024, description="Largest attachment accepted, in bytes (20 MB)."
+        20 * MB, ge=1024, description=N_("Largest attachment accepted, in bytes (20 MB).")
     )
     download_timeout: float = Field(
-        60.0, gt=0, description="Seconds allowed to download one attachment (e.g. 60s)."
+        60.0, gt=0, description=N_("Seconds allowed to download one attachment (e.g. 60s).")
     )
-    max_files: int = Field(10, ge=1, le=50, description="Attachments read per message.")
+    max_files: int = Field(10, ge=1, le=50, description=N_("Attachments read per message."))
     daily_quota: int = Field(
-        200, ge=0, description="Attachments one user may send per 24 hours (0: no limit)."
+        200, ge=0, description=N_("Attachments one user may send per 24 hours (0: no limit).")
     )
     file_tokens: int = Field(
         6000,
         ge=200,
-        description="Most tokens of text taken from one file (and never more than half of "
-        "session.max_context_tokens); a longer file is cut, with a note saying so.",
+        description=N_(
+            "Most tokens of text taken from one file (and never more than half of "
+            "session.max_context_tokens); a longer file is cut, with a note saying so."
+        ),
     )
     album_window: float = Field(
         1.5,
         gt=0,
         le=60,
-        description="Seconds an album (pictures sent together, e.g. Telegram's media_group_id) "
-        "is held after its newest picture before all of it is answered as one message "
-        "(e.g. 1.5s).",
+        description=N_(
+            "Seconds an album (pictures sent together, e.g. Telegram's media_group_id) "
+            "is held after its newest picture before all of it is answered as one message "
+            "(e.g. 1.5s)."
+        ),
     )
     image_prompt: str | None = Field(
         None,
-        description="The question sent with a picture that came without text "
-        "(default: describe it, or answer what it asks).",
+        description=N_(
+            "The question sent with a picture that came without text "
+            "(default: describe it, or answer what it asks)."
+        ),
     )
 
     @field_validator("download_timeout", "album_window", mode="before")
@@ -71,17 +80,20 @@ class SpeechConfig(Section):
     SiliconFlow SenseVoice, Groq whisper, a local whisper server)."""
 
     provider: str | None = Field(
-        None, description="A provider under models.providers whose base_url and key to use."
+        None, description=N_("A provider under models.providers whose base_url and key to use.")
     )
-    base_url: str | None = Field(None, description="Base URL (…/v1); overrides the provider's.")
-    api_key: SecretStr | None = Field(None, description="API key; overrides the provider's.")
+    base_url: str | None = Field(None, description=N_("Base URL (…/v1); overrides the provider's."))
+    api_key: SecretStr | None = Field(None, description=N_("API key; overrides the provider's."))
     model: str = Field(
-        "whisper-1", description="e.g. whisper-1, FunAudioLLM/SenseVoiceSmall, whisper-large-v3."
+        "whisper-1",
+        description=N_("e.g. whisper-1, FunAudioLLM/SenseVoiceSmall, whisper-large-v3."),
     )
     formats: list[str] = Field(
         default_factory=lambda: ["wav", "mp3", "ogg", "m4a", "webm", "flac"],
-        description="Audio formats the service takes as they are; others (AMR, SILK…) are "
-        "converted to 16 kHz WAV with ffmpeg first.",
+        description=N_(
+            "Audio formats the service takes as they are; others (AMR, SILK…) are "
+            "converted to 16 kHz WAV with ffmpeg first."
+        ),
     )
-    timeout: float = Field(60.0, gt=0, description="Seconds allowed for one transcription.")
-    language: str | None = Field(None, description="ISO-639-1 hint (zh, en); unset: detect.")
+    timeout: float = Field(60.0, gt=0, description=N_("Seconds allowed for one transcription."))
+    language: str | None = Field(None, description=N_("ISO-639-1 hint (zh, en); unset: detect."))

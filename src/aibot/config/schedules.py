@@ -12,36 +12,39 @@ from pydantic import Field, field_validator, model_validator
 
 from aibot.config.base import Section, parse_duration
 from aibot.config.tools import check_zone
+from aibot.i18n import N_
 
 _NAME = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
 class ScheduleTarget(Section):
-    channel: str = Field(description="The channel that sends it: feishu, telegram, webhook…")
-    chat_id: str = Field(description="The chat (or user) it goes to, as the platform names it.")
-    chat_type: Literal["private", "group"] = Field("group", description="DM or group.")
+    channel: str = Field(description=N_("The channel that sends it: feishu, telegram, webhook…"))
+    chat_id: str = Field(description=N_("The chat (or user) it goes to, as the platform names it."))
+    chat_type: Literal["private", "group"] = Field("group", description=N_("DM or group."))
 
 
 class ScheduleConfig(Section):
-    name: str = Field(description="Shown in the console, logs and audit; letters, digits, -_.")
-    cron: str = Field(description="When: a cron expression, e.g. `0 9 * * 1-5` (09:00 weekdays).")
-    time_zone: str = Field("Asia/Shanghai", description="The cron's time zone (IANA name).")
-    target: ScheduleTarget = Field(description="Where the message goes.")
-    message: str | None = Field(None, description="A fixed message to send.")
+    name: str = Field(description=N_("Shown in the console, logs and audit; letters, digits, -_."))
+    cron: str = Field(
+        description=N_("When: a cron expression, e.g. `0 9 * * 1-5` (09:00 weekdays).")
+    )
+    time_zone: str = Field("Asia/Shanghai", description=N_("The cron's time zone (IANA name)."))
+    target: ScheduleTarget = Field(description=N_("Where the message goes."))
+    message: str | None = Field(None, description=N_("A fixed message to send."))
     prompt: str | None = Field(
-        None, description="Or: a prompt the model answers, e.g. 今天的待办总结."
+        None, description=N_("Or: a prompt the model answers, e.g. 今天的待办总结.")
     )
     provider: str | None = Field(
-        None, description="The provider answering a prompt; default: the default."
+        None, description=N_("The provider answering a prompt; default: the default.")
     )
     tools: list[str] = Field(
         default_factory=list,
-        description="Tools the model may use for the prompt (names or `server__*`).",
+        description=N_("Tools the model may use for the prompt (names or `server__*`)."),
     )
     misfire_grace: float = Field(
-        600.0, description="A run missed while the gateway was down still runs if this recent."
+        600.0, description=N_("A run missed while the gateway was down still runs if this recent.")
     )
-    enabled: bool = Field(True, description="false: never runs (the console can pause too).")
+    enabled: bool = Field(True, description=N_("false: never runs (the console can pause too)."))
 
     @field_validator("name")
     @classmethod
@@ -79,14 +82,16 @@ class ScheduleConfig(Section):
 
 
 class RemindersConfig(Section):
-    enabled: bool = Field(True, description="Users may set reminders with /remind.")
-    max_per_user: int = Field(20, ge=1, le=1000, description="Pending reminders per user.")
+    enabled: bool = Field(True, description=N_("Users may set reminders with /remind."))
+    max_per_user: int = Field(20, ge=1, le=1000, description=N_("Pending reminders per user."))
     max_ahead: float = Field(
-        366 * 86400.0, description="How far ahead a reminder may be set (e.g. 30d)."
+        366 * 86400.0, description=N_("How far ahead a reminder may be set (e.g. 30d).")
     )
     misfire_grace: float = Field(
         3600.0,
-        description="A reminder missed while the gateway was down is still sent if this recent.",
+        description=N_(
+            "A reminder missed while the gateway was down is still sent if this recent."
+        ),
     )
 
     @field_validator("max_ahead", "misfire_grace", mode="before")
