@@ -24,9 +24,10 @@ CODE = re.compile(r"(`[^`]*`)")
 # What is in the catalog so far (issue 18 moves the descriptions a few sections at a time)
 MARKED = {"schema.py", "server.py", "ui.py", "data.py", "encryption.py", "conversation.py"}
 MARKED |= {"archive.py", "auth.py", "media.py", "schedules.py"}
+MARKED |= {"models.py", "tools.py", "policy.py"}
 TRANSLATED = {"server", "dispatcher", "logging", "admin", "ui", "storage", "redis", "outbox"}
 TRANSLATED |= {"retention", "session", "events", "archive", "auth", "media", "schedules[]"}
-TRANSLATED |= {"reminders"}
+TRANSLATED |= {"reminders", "models", "tools", "policy", "routes[]"}
 
 
 def rows() -> list[SchemaRow]:

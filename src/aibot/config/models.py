@@ -9,64 +9,77 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from aibot.config.base import Section, parse_duration
 from aibot.config.media import SpeechConfig
+from aibot.i18n import N_
 
 
 class ProviderConfig(Section):
-    preset: str | None = Field(None, description="Vendor preset: openai, minimax, zhipu, deepseek…")
-    base_url: str | None = Field(None, description="OpenAI-compatible base URL; overrides preset.")
-    api_key: SecretStr | None = Field(None, description="The provider's API key.")
-    model: str | None = Field(None, description="Model name sent to the provider.")
-    timeout: float = Field(120.0, gt=0, description="Seconds allowed for one model call.")
-    connect_timeout: float = Field(10.0, gt=0, description="Seconds allowed to connect.")
-    max_retries: int = Field(2, ge=0, le=10, description="Retries on 429/5xx/timeouts.")
-    max_tokens: int | None = Field(None, ge=1, description="Cap on answer tokens.")
-    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature.")
-    extra_body: dict[str, Any] = Field(default_factory=dict, description="Extra request fields.")
-    extra_headers: dict[str, str] = Field(default_factory=dict, description="Extra HTTP headers.")
+    preset: str | None = Field(
+        None, description=N_("Vendor preset: openai, minimax, zhipu, deepseek…")
+    )
+    base_url: str | None = Field(
+        None, description=N_("OpenAI-compatible base URL; overrides preset.")
+    )
+    api_key: SecretStr | None = Field(None, description=N_("The provider's API key."))
+    model: str | None = Field(None, description=N_("Model name sent to the provider."))
+    timeout: float = Field(120.0, gt=0, description=N_("Seconds allowed for one model call."))
+    connect_timeout: float = Field(10.0, gt=0, description=N_("Seconds allowed to connect."))
+    max_retries: int = Field(2, ge=0, le=10, description=N_("Retries on 429/5xx/timeouts."))
+    max_tokens: int | None = Field(None, ge=1, description=N_("Cap on answer tokens."))
+    temperature: float | None = Field(None, ge=0, le=2, description=N_("Sampling temperature."))
+    extra_body: dict[str, Any] = Field(
+        default_factory=dict, description=N_("Extra request fields.")
+    )
+    extra_headers: dict[str, str] = Field(
+        default_factory=dict, description=N_("Extra HTTP headers.")
+    )
     reasoning_echo: Literal["none", "field", "think_tags"] | None = Field(
-        None, description="How stored reasoning is sent back in history (preset decides if unset)."
+        None,
+        description=N_("How stored reasoning is sent back in history (preset decides if unset)."),
     )
     tools: bool | None = Field(
-        None, description="Whether the gateway offers it tools (the preset decides if unset)."
+        None, description=N_("Whether the gateway offers it tools (the preset decides if unset).")
     )
-    max_connections: int = Field(100, ge=1, description="Pooled connections to this provider.")
+    max_connections: int = Field(100, ge=1, description=N_("Pooled connections to this provider."))
     embedding_model: str | None = Field(
-        None, description="Model for /v1/embeddings; overrides the preset's (none: no embeddings)."
+        None,
+        description=N_("Model for /v1/embeddings; overrides the preset's (none: no embeddings)."),
     )
     vision: bool | None = Field(
-        None, description="The model reads pictures (unset: known vision models are detected)."
+        None, description=N_("The model reads pictures (unset: known vision models are detected).")
     )
 
 
 class CanaryConfig(Section):
-    provider: str = Field(description="The provider under trial.")
-    weight: float = Field(ge=0, le=100, description="Percent of conversations sent to it.")
+    provider: str = Field(description=N_("The provider under trial."))
+    weight: float = Field(ge=0, le=100, description=N_("Percent of conversations sent to it."))
 
 
 class ModelsConfig(Section):
-    default: str | None = Field(None, description="Provider name used unless a session picks one.")
-    fallbacks: list[str] = Field(default_factory=list, description="Tried in order on failure.")
+    default: str | None = Field(
+        None, description=N_("Provider name used unless a session picks one.")
+    )
+    fallbacks: list[str] = Field(default_factory=list, description=N_("Tried in order on failure."))
     breaker_failures: int = Field(
-        5, ge=1, description="Consecutive failed calls that open a provider's circuit."
+        5, ge=1, description=N_("Consecutive failed calls that open a provider's circuit.")
     )
     breaker_cooldown: float = Field(
-        30.0, description="How long an open circuit skips its provider (e.g. 30s)."
+        30.0, description=N_("How long an open circuit skips its provider (e.g. 30s).")
     )
     providers: dict[str, ProviderConfig] = Field(
-        default_factory=dict, description="Named providers; the names are what /model accepts."
+        default_factory=dict, description=N_("Named providers; the names are what /model accepts.")
     )
     canary: CanaryConfig | None = Field(
-        None, description="Send a share of conversations (sticky) to a provider under trial."
+        None, description=N_("Send a share of conversations (sticky) to a provider under trial.")
     )
     vision: str | None = Field(
-        None, description="Provider that answers pictures when the chat's own model cannot see."
+        None, description=N_("Provider that answers pictures when the chat's own model cannot see.")
     )
     stt: SpeechConfig | None = Field(
-        None, description="Speech to text for voice messages (/v1/audio/transcriptions)."
+        None, description=N_("Speech to text for voice messages (/v1/audio/transcriptions).")
     )
     aliases: dict[str, str] = Field(
         default_factory=dict,
-        description="Other names /v1 accepts for a provider, e.g. gpt-4o-mini: deepseek.",
+        description=N_("Other names /v1 accepts for a provider, e.g. gpt-4o-mini: deepseek."),
     )
 
     @field_validator("breaker_cooldown", mode="before")

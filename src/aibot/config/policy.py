@@ -36,40 +36,42 @@ def parse_rate(value: Any) -> tuple[int, float] | None:
 
 
 class SensitiveWordsConfig(Section):
-    words: list[str] = Field(default_factory=list, description="Forbidden words and phrases.")
+    words: list[str] = Field(default_factory=list, description=N_("Forbidden words and phrases."))
     files: list[Path] = Field(
-        default_factory=list, description="Word lists, one per line; reloaded on change."
+        default_factory=list, description=N_("Word lists, one per line; reloaded on change.")
     )
     action: Literal["block", "mask"] = Field(
-        "block", description="block: refuse the message; mask: replace the words with ***."
+        "block", description=N_("block: refuse the message; mask: replace the words with ***.")
     )
-    check_output: bool = Field(True, description="Also mask the words in answers (streamed too).")
+    check_output: bool = Field(
+        True, description=N_("Also mask the words in answers (streamed too).")
+    )
     refusal: str = Field(
         N_("Sorry, I can't help with that message."),
-        description="What a blocked user is told.",
+        description=N_("What a blocked user is told."),
     )
 
 
 class RateLimitConfig(Section):
     per_user: tuple[int, float] | None = Field(
-        None, description="Messages per user, e.g. 5/minute; null: unlimited."
+        None, description=N_("Messages per user, e.g. 5/minute; null: unlimited.")
     )
     per_chat: tuple[int, float] | None = Field(
-        None, description="Messages per chat (a group counts once), e.g. 30/minute."
+        None, description=N_("Messages per chat (a group counts once), e.g. 30/minute.")
     )
     burst: int | None = Field(
-        None, ge=1, description="Messages allowed at once; default: the count of the rate."
+        None, ge=1, description=N_("Messages allowed at once; default: the count of the rate.")
     )
     daily_tokens_per_user: int | None = Field(
-        None, ge=1, description="Model tokens a user may spend per day (UTC); null: unlimited."
+        None, ge=1, description=N_("Model tokens a user may spend per day (UTC); null: unlimited.")
     )
     message: str = Field(
         N_("You're sending messages too fast. Please try again in {retry} s."),
-        description="Told to a limited user; {retry} is the wait in seconds.",
+        description=N_("Told to a limited user; {retry} is the wait in seconds."),
     )
     quota_message: str = Field(
         N_("You've used today's quota. It resets at 00:00 UTC."),
-        description="Told to a user over the daily token quota.",
+        description=N_("Told to a user over the daily token quota."),
     )
 
     @field_validator("per_user", "per_chat", mode="before")
@@ -86,29 +88,33 @@ class AccessConfig(Section):
     """Who may talk to the assistant. Ids are `user_id` or `channel:user_id`."""
 
     allow_users: list[str] = Field(
-        default_factory=list, description="If set, only these users are answered in DMs."
+        default_factory=list, description=N_("If set, only these users are answered in DMs.")
     )
-    deny_users: list[str] = Field(default_factory=list, description="Never answered.")
+    deny_users: list[str] = Field(default_factory=list, description=N_("Never answered."))
     allow_chats: list[str] = Field(
-        default_factory=list, description="If set, only these group chats are answered."
+        default_factory=list, description=N_("If set, only these group chats are answered.")
     )
-    deny_chats: list[str] = Field(default_factory=list, description="Group chats never answered.")
+    deny_chats: list[str] = Field(
+        default_factory=list, description=N_("Group chats never answered.")
+    )
     dm_policy: Literal["open", "allowlist", "pairing"] = Field(
         "open",
-        description="open: anyone; allowlist: allow_users only; pairing: "
-        "unknown users get a code an admin approves with `ai-bot pairing approve CODE`.",
+        description=N_(
+            "open: anyone; allowlist: allow_users only; pairing: "
+            "unknown users get a code an admin approves with `ai-bot pairing approve CODE`."
+        ),
     )
-    pairing_ttl: float = Field(3600.0, description="How long a pairing code stays valid.")
+    pairing_ttl: float = Field(3600.0, description=N_("How long a pairing code stays valid."))
     max_pending_pairings: int = Field(
-        20, ge=1, description="Unapproved codes at once; more requests are told to wait."
+        20, ge=1, description=N_("Unapproved codes at once; more requests are told to wait.")
     )
     admins: list[str] = Field(
         default_factory=list,
-        description="Users who may use admin commands (/model, /stats); empty: everyone may.",
+        description=N_("Users who may use admin commands (/model, /stats); empty: everyone may."),
     )
     denied_message: str = Field(
         N_("Sorry, you are not allowed to use this assistant."),
-        description="Told to a user the lists refuse (groups are refused silently).",
+        description=N_("Told to a user the lists refuse (groups are refused silently)."),
     )
 
     @field_validator("pairing_ttl", mode="before")
@@ -118,9 +124,9 @@ class AccessConfig(Section):
 
 
 class CacheConfig(Section):
-    enabled: bool = Field(False, description="Reuse answers to identical first questions.")
-    ttl: float = Field(3600.0, description="How long an answer is reused (e.g. 1h).")
-    max_entries: int = Field(10000, ge=1, description="Answers kept in memory (without Redis).")
+    enabled: bool = Field(False, description=N_("Reuse answers to identical first questions."))
+    ttl: float = Field(3600.0, description=N_("How long an answer is reused (e.g. 1h)."))
+    max_entries: int = Field(10000, ge=1, description=N_("Answers kept in memory (without Redis)."))
 
     @field_validator("ttl", mode="before")
     @classmethod
@@ -130,22 +136,22 @@ class CacheConfig(Section):
 
 class PolicyConfig(Section):
     sensitive_words: SensitiveWordsConfig = Field(
-        default_factory=SensitiveWordsConfig, description="Words refused or masked."
+        default_factory=SensitiveWordsConfig, description=N_("Words refused or masked.")
     )
     rate_limit: RateLimitConfig = Field(
-        default_factory=RateLimitConfig, description="Message rates and daily token quotas."
+        default_factory=RateLimitConfig, description=N_("Message rates and daily token quotas.")
     )
-    access: AccessConfig = Field(default_factory=AccessConfig, description="Who is answered.")
-    cache: CacheConfig = Field(default_factory=CacheConfig, description="Answer cache.")
+    access: AccessConfig = Field(default_factory=AccessConfig, description=N_("Who is answered."))
+    cache: CacheConfig = Field(default_factory=CacheConfig, description=N_("Answer cache."))
 
 
 class RouteMatch(Section):
-    channel: str | None = Field(None, description="telegram, feishu, web, api…")
-    chat_type: Literal["private", "group"] | None = Field(None, description="DM or group.")
-    chat_id: str | None = Field(None, description="One chat (the platform's id).")
-    user_id: str | None = Field(None, description="One user (the platform's id).")
-    prefix: str | None = Field(None, description="Text starts with this.")
-    regex: str | None = Field(None, description="Text matches this (Python regex, searched).")
+    channel: str | None = Field(None, description=N_("telegram, feishu, web, api…"))
+    chat_type: Literal["private", "group"] | None = Field(None, description=N_("DM or group."))
+    chat_id: str | None = Field(None, description=N_("One chat (the platform's id)."))
+    user_id: str | None = Field(None, description=N_("One user (the platform's id)."))
+    prefix: str | None = Field(None, description=N_("Text starts with this."))
+    regex: str | None = Field(None, description=N_("Text matches this (Python regex, searched)."))
 
     @field_validator("regex")
     @classmethod
@@ -159,21 +165,25 @@ class RouteMatch(Section):
 
 
 class RouteConfig(Section):
-    name: str = Field(description="Shown in logs and metrics.")
-    match: RouteMatch = Field(default_factory=RouteMatch, description="All given fields must hold.")
-    provider: str | None = Field(None, description="Provider answering; default: the default.")
-    system_prompt: str | None = Field(None, description="Persona for this route.")
-    temperature: float | None = Field(None, ge=0, le=2, description="Sampling temperature.")
-    max_turns: int | None = Field(None, ge=0, description="Exchanges kept as context.")
-    reply: str | None = Field(None, description="Fixed answer (FAQ); the model is not called.")
-    filters: bool = Field(True, description="Apply sensitive-word checks on this route.")
+    name: str = Field(description=N_("Shown in logs and metrics."))
+    match: RouteMatch = Field(
+        default_factory=RouteMatch, description=N_("All given fields must hold.")
+    )
+    provider: str | None = Field(None, description=N_("Provider answering; default: the default."))
+    system_prompt: str | None = Field(None, description=N_("Persona for this route."))
+    temperature: float | None = Field(None, ge=0, le=2, description=N_("Sampling temperature."))
+    max_turns: int | None = Field(None, ge=0, description=N_("Exchanges kept as context."))
+    reply: str | None = Field(None, description=N_("Fixed answer (FAQ); the model is not called."))
+    filters: bool = Field(True, description=N_("Apply sensitive-word checks on this route."))
     tools: list[str] = Field(
         default_factory=list,
-        description="Tools this route's chats may use: names, or `server__*` for all of an MCP "
-        "server's; default: none.",
+        description=N_(
+            "Tools this route's chats may use: names, or `server__*` for all of an MCP "
+            "server's; default: none."
+        ),
     )
     time_zone: str | None = Field(
-        None, description="The chats' time zone (IANA, e.g. Asia/Shanghai); default: tools'."
+        None, description=N_("The chats' time zone (IANA, e.g. Asia/Shanghai); default: tools'.")
     )
 
     @field_validator("time_zone")

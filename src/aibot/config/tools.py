@@ -12,6 +12,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from aibot.config.base import Section, parse_duration
+from aibot.i18n import N_
 
 Builtin = Literal["current_time", "calculator", "fetch_url", "conversation_search"]
 
@@ -27,31 +28,34 @@ def check_zone(value: str) -> str:
 class FetchConfig(Section):
     allowed_hosts: list[str] = Field(
         default_factory=list,
-        description="Hosts fetch_url may read (exact, or `*.example.com`); empty: none. Private, "
-        "loopback and link-local addresses are refused whatever the name.",
+        description=N_(
+            "Hosts fetch_url may read (exact, or `*.example.com`); empty: none. Private, "
+            "loopback and link-local addresses are refused whatever the name."
+        ),
     )
-    max_bytes: int = Field(500_000, ge=1024, le=20_000_000, description="Largest body read.")
-    timeout: float = Field(10.0, gt=0, le=120, description="Seconds for the whole fetch.")
-    max_redirects: int = Field(3, ge=0, le=10, description="Redirects followed (each checked).")
+    max_bytes: int = Field(500_000, ge=1024, le=20_000_000, description=N_("Largest body read."))
+    timeout: float = Field(10.0, gt=0, le=120, description=N_("Seconds for the whole fetch."))
+    max_redirects: int = Field(3, ge=0, le=10, description=N_("Redirects followed (each checked)."))
 
 
 class McpServerConfig(Section):
     """One MCP server: a command run over stdio, or a streamable HTTP URL."""
 
-    command: str | None = Field(None, description="stdio: the program to run.")
-    args: list[str] = Field(default_factory=list, description="stdio: its arguments.")
+    command: str | None = Field(None, description=N_("stdio: the program to run."))
+    args: list[str] = Field(default_factory=list, description=N_("stdio: its arguments."))
     env: dict[str, SecretStr] = Field(
-        default_factory=dict, description="stdio: environment given to it (besides PATH, HOME…)."
+        default_factory=dict,
+        description=N_("stdio: environment given to it (besides PATH, HOME…)."),
     )
-    cwd: str | None = Field(None, description="stdio: its working directory.")
-    url: str | None = Field(None, description="Streamable HTTP: the endpoint, e.g. …/mcp.")
+    cwd: str | None = Field(None, description=N_("stdio: its working directory."))
+    url: str | None = Field(None, description=N_("Streamable HTTP: the endpoint, e.g. …/mcp."))
     headers: dict[str, SecretStr] = Field(
-        default_factory=dict, description="Streamable HTTP: headers sent (e.g. Authorization)."
+        default_factory=dict, description=N_("Streamable HTTP: headers sent (e.g. Authorization).")
     )
-    timeout: float = Field(30.0, gt=0, le=600, description="Seconds one tool call may take.")
+    timeout: float = Field(30.0, gt=0, le=600, description=N_("Seconds one tool call may take."))
     confirm: list[str] = Field(
         default_factory=list,
-        description="Tools of this server the user must approve before each call ('*': all).",
+        description=N_("Tools of this server the user must approve before each call ('*': all)."),
     )
 
     @field_validator("timeout", mode="before")
@@ -71,30 +75,34 @@ class McpServerConfig(Section):
 
 class ToolsConfig(Section):
     enabled: list[Builtin] = Field(
-        default_factory=list, description="Built-in tools switched on (each off unless listed)."
+        default_factory=list, description=N_("Built-in tools switched on (each off unless listed).")
     )
     max_rounds: int = Field(
-        5, ge=1, le=20, description="Model calls per message when it keeps asking for tools."
+        5, ge=1, le=20, description=N_("Model calls per message when it keeps asking for tools.")
     )
     budget: float = Field(
-        90.0, gt=0, description="Seconds the whole tool loop may take (e.g. 90s, 2m)."
+        90.0, gt=0, description=N_("Seconds the whole tool loop may take (e.g. 90s, 2m).")
     )
     max_output_chars: int = Field(
-        8000, ge=256, le=200_000, description="A tool's result is cut to this many characters."
+        8000, ge=256, le=200_000, description=N_("A tool's result is cut to this many characters.")
     )
     time_zone: str = Field(
-        "Asia/Shanghai", description="Time zone of chats whose route names none (IANA name)."
+        "Asia/Shanghai", description=N_("Time zone of chats whose route names none (IANA name).")
     )
-    fetch: FetchConfig = Field(default_factory=FetchConfig, description="The fetch_url tool.")
+    fetch: FetchConfig = Field(default_factory=FetchConfig, description=N_("The fetch_url tool."))
     mcp: dict[str, McpServerConfig] = Field(
         default_factory=dict,
-        description="MCP servers by name; their tools are offered as `<name>__<tool>`.",
+        description=N_("MCP servers by name; their tools are offered as `<name>__<tool>`."),
     )
     confirm: list[str] = Field(
-        default_factory=list, description="Built-in tools the user must approve before each call."
+        default_factory=list,
+        description=N_("Built-in tools the user must approve before each call."),
     )
     confirm_timeout: float = Field(
-        120.0, gt=0, le=3600, description="How long a tool waits for /approve before it is denied."
+        120.0,
+        gt=0,
+        le=3600,
+        description=N_("How long a tool waits for /approve before it is denied."),
     )
 
     @field_validator("budget", "confirm_timeout", mode="before")
