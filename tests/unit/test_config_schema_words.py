@@ -21,13 +21,6 @@ from tests.support.page_words import HAN, Piece, english_sentences
 
 CONFIG = Path(__file__).resolve().parents[2] / "src" / "aibot" / "config"
 CODE = re.compile(r"(`[^`]*`)")
-# What is in the catalog so far (issue 18 moves the descriptions a few sections at a time)
-MARKED = {"schema.py", "server.py", "ui.py", "data.py", "encryption.py", "conversation.py"}
-MARKED |= {"archive.py", "auth.py", "media.py", "schedules.py"}
-MARKED |= {"models.py", "tools.py", "policy.py"}
-TRANSLATED = {"server", "dispatcher", "logging", "admin", "ui", "storage", "redis", "outbox"}
-TRANSLATED |= {"retention", "session", "events", "archive", "auth", "media", "schedules[]"}
-TRANSLATED |= {"reminders", "models", "tools", "policy", "routes[]"}
 
 
 def rows() -> list[SchemaRow]:
@@ -51,7 +44,7 @@ def pieces(text: str) -> list[Piece]:
 
 def test_every_config_description_is_marked_for_the_catalog() -> None:
     plain = []
-    for path in sorted(CONFIG / name for name in MARKED):
+    for path in sorted(CONFIG.glob("*.py")):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             for keyword in node.keywords if isinstance(node, ast.Call) else []:
                 value = keyword.value
@@ -68,8 +61,6 @@ async def test_schema_speaks_chinese_under_a_chinese_locale(tmp_path: Path) -> N
     table = described(run.stdout)
     left = []
     for row in rows():
-        if row.path.split(".")[0] not in TRANSLATED:
-            continue
         text = table.get(row.path, "")
         # (not catalog_english: "App Secret." is a msgid, and its Chinese names the same field)
         if text == row.description or not HAN.search(text) or english_sentences(pieces(text)):
@@ -101,4 +92,4 @@ def test_the_models_keep_their_english() -> None:
     assert "Where the gateway listens." in schema
     english = [row.description for row in rows()]
     chinese = [template("zh-CN", text) for text in english if template("zh-CN", text) != text]
-    assert chinese and not [text for text in chinese if text in schema]
+    assert len(chinese) > 200 and not [text for text in chinese if text in schema]

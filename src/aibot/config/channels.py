@@ -28,41 +28,52 @@ class ChannelSection(Section):
 
 class ApiConfig(Section):
     keys: list[SecretStr] = Field(
-        default_factory=list, description="Bearer keys accepted by /v1, /api/v1 and the web page."
+        default_factory=list,
+        description=N_("Bearer keys accepted by /v1, /api/v1 and the web page."),
     )
     key_refresh: float = Field(
         5.0,
         gt=0,
-        description="How often keys made in the admin console are reloaded; a "
-        "revocation reaches other replicas within this.",
+        description=N_(
+            "How often keys made in the admin console are reloaded; a "
+            "revocation reaches other replicas within this."
+        ),
     )
     cors_origins: list[str] = Field(
         default_factory=list,
-        description="Browser origins allowed to call /v1 and /api/v1 (CORS); empty: none.",
+        description=N_("Browser origins allowed to call /v1 and /api/v1 (CORS); empty: none."),
     )
     graphql: bool = Field(
-        True, description="Serve the GraphQL API at /graphql (same keys and scopes as REST)."
+        True, description=N_("Serve the GraphQL API at /graphql (same keys and scopes as REST).")
     )
     graphiql: bool = Field(
         False,
-        description="Serve GraphiQL (from the package, no CDN) on GET /graphql for browsers; "
-        "queries still need a key or token.",
+        description=N_(
+            "Serve GraphiQL (from the package, no CDN) on GET /graphql for browsers; "
+            "queries still need a key or token."
+        ),
     )
     key_models: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="Providers each key may use on /v1, by key name (key-1, apikey-7…); "
-        "a key not listed may use every provider.",
+        description=N_(
+            "Providers each key may use on /v1, by key name (key-1, apikey-7…); "
+            "a key not listed may use every provider."
+        ),
     )
     key_tools: dict[str, list[str]] = Field(
         default_factory=dict,
-        description="The gateway's tools each key's /v1 callers may use in conversations they "
-        "keep with X-Session-Id and bring no tools of their own to, by key name (key-1…); "
-        "a key not listed: none (/v1 passes its callers' own tools through).",
+        description=N_(
+            "The gateway's tools each key's /v1 callers may use in conversations they "
+            "keep with X-Session-Id and bring no tools of their own to, by key name (key-1…); "
+            "a key not listed: none (/v1 passes its callers' own tools through)."
+        ),
     )
     admin_keys: list[str] = Field(
         default_factory=list,
-        description="Keys whose callers are chat admins (/model, /stats) when "
-        "policy.access.admins is set, by key name (key-1…); an id a caller names never is.",
+        description=N_(
+            "Keys whose callers are chat admins (/model, /stats) when "
+            "policy.access.admins is set, by key name (key-1…); an id a caller names never is."
+        ),
     )
 
     @field_validator("key_refresh", mode="before")
@@ -78,55 +89,58 @@ class ApiConfig(Section):
 
 
 class WebchatConfig(Section):
-    enabled: bool = Field(True, description="Serve the web chat page at / and its WebSocket.")
+    enabled: bool = Field(True, description=N_("Serve the web chat page at / and its WebSocket."))
     require_key: bool | None = Field(
-        None, description="Ask for an API key on the page; default: only when not on loopback."
+        None, description=N_("Ask for an API key on the page; default: only when not on loopback.")
     )
-    title: str = Field("ai-bot", description="Name shown in the page header.")
+    title: str = Field("ai-bot", description=N_("Name shown in the page header."))
 
 
 class WebhookChannelConfig(ChannelSection):
     """A generic asynchronous channel: POST /api/v1/messages in, signed callback out."""
 
-    callback_url: str = Field(description="Where replies are POSTed.")
-    secret: SecretStr | None = Field(None, description="HMAC-SHA256 key signing the callbacks.")
-    timeout: float = Field(10.0, gt=0, description="Seconds allowed for one callback.")
+    callback_url: str = Field(description=N_("Where replies are POSTed."))
+    secret: SecretStr | None = Field(None, description=N_("HMAC-SHA256 key signing the callbacks."))
+    timeout: float = Field(10.0, gt=0, description=N_("Seconds allowed for one callback."))
 
 
 class TelegramChannelConfig(ChannelSection):
-    bot_token: SecretStr = Field(description="The token @BotFather gave the bot.")
+    bot_token: SecretStr = Field(description=N_("The token @BotFather gave the bot."))
     mode: Literal["polling", "webhook"] = Field(
-        "polling", description="polling needs no public address; webhook needs server.public_url."
+        "polling",
+        description=N_("polling needs no public address; webhook needs server.public_url."),
     )
     webhook_secret: SecretStr | None = Field(
-        None, description="Secret Telegram sends with each webhook call (required for webhook)."
+        None, description=N_("Secret Telegram sends with each webhook call (required for webhook).")
     )
-    api_base: str = Field("https://api.telegram.org", description="Bot API server base URL.")
+    api_base: str = Field("https://api.telegram.org", description=N_("Bot API server base URL."))
     group_trigger: Literal["mention", "always", "off"] = Field(
-        "mention", description="In groups answer when @-mentioned/replied to, always, or never."
+        "mention", description=N_("In groups answer when @-mentioned/replied to, always, or never.")
     )
     group_sessions: Literal["shared", "per_user"] = Field(
-        "shared", description="One conversation per group, or one per member of a group."
+        "shared", description=N_("One conversation per group, or one per member of a group.")
     )
     allowed_users: list[str] = Field(
-        default_factory=list, description="User ids or @usernames allowed; empty: everyone."
+        default_factory=list, description=N_("User ids or @usernames allowed; empty: everyone.")
     )
     allowed_chats: list[int] = Field(
-        default_factory=list, description="Chat ids allowed; empty: every chat."
+        default_factory=list, description=N_("Chat ids allowed; empty: every chat.")
     )
-    poll_timeout: float = Field(30.0, gt=0, description="Long-poll seconds per getUpdates.")
+    poll_timeout: float = Field(30.0, gt=0, description=N_("Long-poll seconds per getUpdates."))
     stream: bool = Field(
-        False, description="Show the answer as it is written by editing a draft message."
+        False, description=N_("Show the answer as it is written by editing a draft message.")
     )
     stream_interval: float = Field(
-        1.5, ge=1.0, description="Seconds between draft edits (Telegram limits edit rates)."
+        1.5, ge=1.0, description=N_("Seconds between draft edits (Telegram limits edit rates).")
     )
     text_only_notice: str = Field(
         N_("I can't read this kind of message yet."),
-        description="Reply to messages the assistant cannot read (video, animated stickers, "
-        "locations…); pictures, voice and files are read (see media).",
+        description=N_(
+            "Reply to messages the assistant cannot read (video, animated stickers, "
+            "locations…); pictures, voice and files are read (see media)."
+        ),
     )
-    rating_buttons: bool = Field(True, description="Show 👍/👎 buttons under each answer.")
+    rating_buttons: bool = Field(True, description=N_("Show 👍/👎 buttons under each answer."))
 
     @field_validator("poll_timeout", "stream_interval", mode="before")
     @classmethod
@@ -156,45 +170,55 @@ FEISHU_HOSTS = {"feishu": "https://open.feishu.cn", "lark": "https://open.larksu
 class FeishuChannelConfig(ChannelSection):
     """A Feishu/Lark self-built app's bot (open platform console → Credentials & Basic Info)."""
 
-    app_id: str = Field(description="App ID (cli_…).")
-    app_secret: SecretStr = Field(description="App Secret.")
+    app_id: str = Field(description=N_("App ID (cli_…)."))
+    app_secret: SecretStr = Field(description=N_("App Secret."))
     verification_token: SecretStr | None = Field(
         None,
-        description="Verification Token (Events & Callbacks → Encryption strategy); "
-        "required in webhook mode.",
+        description=N_(
+            "Verification Token (Events & Callbacks → Encryption strategy); "
+            "required in webhook mode."
+        ),
     )
     encrypt_key: SecretStr | None = Field(
-        None, description="Encrypt Key: events arrive AES-encrypted and signed (recommended)."
+        None, description=N_("Encrypt Key: events arrive AES-encrypted and signed (recommended).")
     )
     mode: Literal["webhook", "websocket"] = Field(
         "webhook",
-        description="webhook: Feishu POSTs to /feishu/webhook (needs a public URL); "
-        "websocket: long connection, no public address (pip install 'ai-bot[feishu-ws]').",
+        description=N_(
+            "webhook: Feishu POSTs to /feishu/webhook (needs a public URL); "
+            "websocket: long connection, no public address (pip install 'ai-bot[feishu-ws]')."
+        ),
     )
     domain: Literal["feishu", "lark"] = Field(
-        "feishu", description="feishu (open.feishu.cn) or lark (open.larksuite.com)."
+        "feishu", description=N_("feishu (open.feishu.cn) or lark (open.larksuite.com).")
     )
-    api_base: str | None = Field(None, description="Open platform base URL; overrides domain.")
+    api_base: str | None = Field(None, description=N_("Open platform base URL; overrides domain."))
     group_trigger: Literal["mention", "always", "off"] = Field(
-        "mention", description="In groups answer when @-mentioned, always, or never."
+        "mention", description=N_("In groups answer when @-mentioned, always, or never.")
     )
     group_sessions: Literal["shared", "per_user"] = Field(
-        "shared", description="One conversation per group, or one per member of a group."
+        "shared", description=N_("One conversation per group, or one per member of a group.")
     )
     reply_format: Literal["post", "card", "text"] = Field(
         "post",
-        description="Answers as rich-text post, interactive card, or plain text "
-        "(post and card fall back to text if Feishu refuses them).",
+        description=N_(
+            "Answers as rich-text post, interactive card, or plain text "
+            "(post and card fall back to text if Feishu refuses them)."
+        ),
     )
     rating_buttons: bool = Field(
-        True, description="👍/👎 buttons under answers sent as cards (reply_format: card)."
+        True, description=N_("👍/👎 buttons under answers sent as cards (reply_format: card).")
     )
-    stream: bool = Field(False, description="Show the answer as it is written by updating a card.")
+    stream: bool = Field(
+        False, description=N_("Show the answer as it is written by updating a card.")
+    )
     stream_interval: float = Field(
-        1.0, ge=0.5, description="Seconds between card updates while streaming."
+        1.0, ge=0.5, description=N_("Seconds between card updates while streaming.")
     )
     signature_max_age: float = Field(
-        300.0, gt=0, description="Refuse signed events whose timestamp is further off than this."
+        300.0,
+        gt=0,
+        description=N_("Refuse signed events whose timestamp is further off than this."),
     )
 
     @field_validator("stream_interval", "signature_max_age", mode="before")
@@ -218,36 +242,42 @@ class FeishuChannelConfig(ChannelSection):
 class DingtalkChannelConfig(ChannelSection):
     """A DingTalk internal app's robot (开发者后台 → 应用开发 → 企业内部应用 → 机器人)."""
 
-    client_id: str = Field(description="Client ID (原 AppKey) of the app.")
+    client_id: str = Field(description=N_("Client ID (原 AppKey) of the app."))
     client_secret: SecretStr = Field(
-        description="Client Secret (原 AppSecret); also the key of HTTP-mode signatures."
+        description=N_("Client Secret (原 AppSecret); also the key of HTTP-mode signatures.")
     )
     mode: Literal["stream", "http"] = Field(
         "stream",
-        description="stream: outbound WebSocket, no public address; http: DingTalk "
-        "POSTs to /dingtalk/webhook (the URL is entered in the console).",
+        description=N_(
+            "stream: outbound WebSocket, no public address; http: DingTalk "
+            "POSTs to /dingtalk/webhook (the URL is entered in the console)."
+        ),
     )
-    api_base: str = Field("https://api.dingtalk.com", description="OpenAPI base URL.")
+    api_base: str = Field("https://api.dingtalk.com", description=N_("OpenAPI base URL."))
     robot_code: str | None = Field(
-        None, description="The robot's code for the robot send APIs; default: client_id."
+        None, description=N_("The robot's code for the robot send APIs; default: client_id.")
     )
     reply_format: Literal["markdown", "text"] = Field(
-        "markdown", description="Answers as DingTalk markdown or plain text messages."
+        "markdown", description=N_("Answers as DingTalk markdown or plain text messages.")
     )
     keepalive: float = Field(
         20.0,
         ge=1.0,
-        description="Stream mode: seconds between WebSocket pings; no pong "
-        "within half of it means a dead connection, which is replaced.",
+        description=N_(
+            "Stream mode: seconds between WebSocket pings; no pong "
+            "within half of it means a dead connection, which is replaced."
+        ),
     )
     signature_max_age: float = Field(
-        300.0, gt=0, description="HTTP mode: refuse requests whose timestamp is further off."
+        300.0, gt=0, description=N_("HTTP mode: refuse requests whose timestamp is further off.")
     )
     webhook_hosts: list[str] = Field(
         default_factory=lambda: ["oapi.dingtalk.com", "api.dingtalk.com"],
-        description="Hosts a message's reply link (sessionWebhook) may point to, over https; "
-        "the origin of api_base is trusted too. Other links are not used: the answer goes "
-        "through the robot API instead.",
+        description=N_(
+            "Hosts a message's reply link (sessionWebhook) may point to, over https; "
+            "the origin of api_base is trusted too. Other links are not used: the answer goes "
+            "through the robot API instead."
+        ),
     )
 
     @field_validator("keepalive", "signature_max_age", mode="before")
@@ -263,28 +293,30 @@ class DingtalkChannelConfig(ChannelSection):
 class WecomChannelConfig(ChannelSection):
     """A WeCom (企业微信) self-built app: encrypted callbacks in, `message/send` out."""
 
-    corp_id: str = Field(min_length=1, description="企业ID (My Company → Company Information).")
-    agent_id: int = Field(description="AgentId of the self-built app.")
-    secret: SecretStr = Field(description="The app's Secret (used for gettoken).")
+    corp_id: str = Field(min_length=1, description=N_("企业ID (My Company → Company Information)."))
+    agent_id: int = Field(description=N_("AgentId of the self-built app."))
+    secret: SecretStr = Field(description=N_("The app's Secret (used for gettoken)."))
     token: SecretStr = Field(
-        description="Token from the app's 接收消息 → 设置API接收 page (signs each callback)."
+        description=N_("Token from the app's 接收消息 → 设置API接收 page (signs each callback).")
     )
     encoding_aes_key: SecretStr = Field(
-        description="EncodingAESKey from the same page: 43 letters and digits."
+        description=N_("EncodingAESKey from the same page: 43 letters and digits.")
     )
-    api_base: str = Field("https://qyapi.weixin.qq.com", description="WeCom API base URL.")
+    api_base: str = Field("https://qyapi.weixin.qq.com", description=N_("WeCom API base URL."))
     reply_format: Literal["text", "markdown"] = Field(
-        "text", description="markdown renders in the WeCom app only, not in WeChat (微信)."
+        "text", description=N_("markdown renders in the WeCom app only, not in WeChat (微信).")
     )
     text_only_notice: str | None = Field(
         N_("I can't read this kind of message yet."),
-        description="Reply to messages the assistant cannot read (video, locations, links); "
-        "pictures and voice are read (see media). null: ignore.",
+        description=N_(
+            "Reply to messages the assistant cannot read (video, locations, links); "
+            "pictures and voice are read (see media). null: ignore."
+        ),
     )
     rate_limit_wait: float = Field(
-        60.0, gt=0, description="Wait before resending after WeCom's 45009/45033 limits."
+        60.0, gt=0, description=N_("Wait before resending after WeCom's 45009/45033 limits.")
     )
-    timeout: float = Field(10.0, gt=0, description="Seconds allowed for one WeCom API call.")
+    timeout: float = Field(10.0, gt=0, description=N_("Seconds allowed for one WeCom API call."))
 
     @field_validator("rate_limit_wait", "timeout", mode="before")
     @classmethod
@@ -310,9 +342,11 @@ class ChannelsConfig(BaseModel):
     """Channels not built into this version are kept (and reported) rather than rejected."""
 
     model_config = ConfigDict(extra="allow")
-    webchat: WebchatConfig = Field(default_factory=WebchatConfig, description="The web chat page.")
+    webchat: WebchatConfig = Field(
+        default_factory=WebchatConfig, description=N_("The web chat page.")
+    )
     api: ApiConfig = Field(
-        default_factory=ApiConfig, description="Credentials for /v1, /api/v1 and the web page."
+        default_factory=ApiConfig, description=N_("Credentials for /v1, /api/v1 and the web page.")
     )
     webhook: WebhookChannelConfig | None = None
     telegram: TelegramChannelConfig | None = None
