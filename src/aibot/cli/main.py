@@ -27,6 +27,7 @@ from aibot.cli.eval import evaluate as eval_command
 from aibot.cli.help_text import install as install_help
 from aibot.cli.pairing import pairing_app
 from aibot.i18n import N_
+from aibot.ops.gc_tuning import no_collections_while_starting
 
 APP_HELP = N_(
     "Self-hosted AI assistant gateway: web chat, REST and OpenAI-compatible API, chat "
@@ -90,20 +91,21 @@ def run(
         ),
     ] = None,
 ) -> None:
-    from aibot.cli.serve import serve
+    with no_collections_while_starting():
+        from aibot.cli.serve import serve
 
-    loaded = load_or_exit(config)
-    if host is not None:
-        loaded.config.server.host = host
-    if port is not None:
-        loaded.config.server.port = port
-    for proxy in trusted_proxy or ():
-        try:
-            ipaddress.ip_network(proxy.strip(), strict=False)
-        except ValueError:
-            fail(tr("--trusted-proxy: not an IP address or network: {value}", value=proxy))
-        loaded.config.server.trusted_proxies.append(proxy.strip())
-    serve(loaded)
+        loaded = load_or_exit(config)
+        if host is not None:
+            loaded.config.server.host = host
+        if port is not None:
+            loaded.config.server.port = port
+        for proxy in trusted_proxy or ():
+            try:
+                ipaddress.ip_network(proxy.strip(), strict=False)
+            except ValueError:
+                fail(tr("--trusted-proxy: not an IP address or network: {value}", value=proxy))
+            loaded.config.server.trusted_proxies.append(proxy.strip())
+        serve(loaded)
 
 
 @app.command(
