@@ -105,7 +105,8 @@ async def test_no_configured_secret_on_any_page_after_upstream_errors(
     gw = await gateway_factory(leaky_config(upstream))
     await create_user(gw, "ada", "admin")
     pages: dict[str, str] = {}
-    async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {API_KEY}"}) as http:
+    english = {"Authorization": f"Bearer {API_KEY}", "Accept-Language": "en"}  # "getMe failed"
+    async with aiohttp.ClientSession(headers=english) as http:
         for _ in range(40):  # the channels have met the upstream and recorded their errors
             async with http.get(f"{gw.url}/readyz") as response:
                 ready = await response.json()

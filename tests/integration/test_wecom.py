@@ -134,9 +134,17 @@ async def test_forged_and_hostile_requests_are_refused(
     impostor = FakeWecom(token="NotTheToken")
     deliveries = await impostor.push(webhook(gw), impostor.text_xml("zhangsan", "forged"))
     assert [d.status for d in deliveries] == [403, 403, 403]
-    async with aiohttp.ClientSession() as http, http.get(f"{gw.url}/readyz") as response:
-        status = (await response.json())["channels"]["wecom"]
-    assert "channels.wecom.token" in status["last_refused_callback"]
+    for language, says in [
+        ("zh-CN", "msg_signature 校验不通过：企业微信后台（接收消息 → 设置API接收）的 Token"),
+        ("en", "msg_signature does not match: the Token in the WeCom console"),
+    ]:
+        async with (
+            aiohttp.ClientSession(headers={"Accept-Language": language}) as http,
+            http.get(f"{gw.url}/readyz") as response,
+        ):
+            status = (await response.json())["channels"]["wecom"]
+        refused = status["last_refused_callback"]
+        assert says in refused and "channels.wecom.token" in refused, refused
     bomb = (
         b'<!DOCTYPE x [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>'
         b"<xml><Encrypt>&b;</Encrypt></xml>"

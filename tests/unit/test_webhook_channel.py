@@ -68,7 +68,7 @@ async def test_registered_like_every_channel_and_round_trips_a_message() -> None
     inbox = _Inbox()
     async with CallbackReceiver(SECRET) as receiver:
         channel = webhook_channel(receiver.url, inbox, Clock(now=FakeClock(1_700_000_000.0)))
-        assert (channel.name, channel.exclusive, channel.status()) == (
+        assert (channel.name, channel.exclusive, channel.status("en")) == (
             "webhook",
             False,
             {"ok": True},

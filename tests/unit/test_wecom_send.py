@@ -202,11 +202,28 @@ async def test_send_errors_map_to_retry_or_dead_letter(
         await channel.send(reply("hello"))
     await channel.close()
     assert (caught.value.permanent, caught.value.retry_after) == (permanent, retry_after)
-    error = channel.status()["error"]
+    error = channel.status("en")["error"]
     if status_says:
         assert status_says in error
     else:
         assert error is None
+
+
+async def test_the_status_speaks_the_readers_language(wecom: FakeWecom, clock: FakeClock) -> None:
+    channel = make_channel(wecom, clock)
+    wecom.script(301002, 301002)
+    with pytest.raises(SendError):
+        await channel.send(reply("hello"))
+    await channel.close()
+    english, chinese = channel.status("en")["error"], channel.status("zh-CN")["error"]
+    assert english.endswith(
+        "(channels.wecom.agent_id is not the app of this secret: copy AgentId from the "
+        "same app's page)"
+    ), english
+    assert chinese.endswith(
+        "（channels.wecom.agent_id 和这个 Secret 不属于同一个应用："
+        "请在同一个应用的详情页复制 AgentId）"
+    ), chinese
 
 
 async def test_unknown_member_is_dead_lettered(wecom: FakeWecom, channel: WecomChannel) -> None:

@@ -23,6 +23,7 @@ from aibot.core.inbox import Inbox
 from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
+from aibot.i18n import translate
 from aibot.ops.metrics import Metrics
 
 
@@ -41,6 +42,31 @@ class Clock:
 
 
 SYSTEM_CLOCK = Clock()  # for what runs outside a gateway (`ai-bot doctor`)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What a channel's status says is wrong, kept as its English msgid (marked with `N_`) and
+    values: /readyz and the console show it in the reader's language, the log in English. A
+    value that is itself a Problem is shown in the same language."""
+
+    msgid: str
+    params: dict[str, object] = field(default_factory=dict)
+
+    def text(self, language: str = "en") -> str:
+        values = {
+            name: value.text(language) if isinstance(value, Problem) else value
+            for name, value in self.params.items()
+        }
+        return translate(language, self.msgid, **values)
+
+    def __str__(self) -> str:
+        return self.text()
+
+
+def error_text(problem: Problem | None, language: str) -> str | None:
+    """A status's `error` in `language` (None while nothing is wrong)."""
+    return None if problem is None else problem.text(language)
 
 
 @dataclass(frozen=True)
@@ -84,5 +110,6 @@ class Channel(Protocol):
     def router(self) -> APIRouter | None:
         """The HTTP routes the platform calls (webhooks), or None."""
 
-    def status(self) -> dict[str, Any]:
-        """For /readyz: at least `ok`; `error` says what the user must fix."""
+    def status(self, language: str) -> dict[str, Any]:
+        """For /readyz and the console: at least `ok`; `error` says what the user must fix, in
+        `language` (the reader's)."""

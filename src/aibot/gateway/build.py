@@ -374,7 +374,7 @@ class Gateway:
             },
         }
         for channel in self.channels:
-            status = channel.status()
+            status = channel.status(language)
             if self.coordinator is not None and channel.exclusive:
                 role = self.coordinator.role(channel.name)
                 # A standby is unconnected by design: healthy while another replica receives.

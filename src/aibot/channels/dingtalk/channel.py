@@ -19,7 +19,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter
 
-from aibot.channels.base import ChannelContext
+from aibot.channels.base import ChannelContext, Problem, error_text
 from aibot.channels.dingtalk.approval import robot_card, webhook_card
 from aibot.channels.dingtalk.client import DingtalkApi, throttled
 from aibot.channels.dingtalk.connection import StreamClient
@@ -34,6 +34,7 @@ from aibot.core.errors import SendError
 from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
+from aibot.i18n import N_
 
 log = structlog.get_logger("aibot.dingtalk")
 
@@ -67,16 +68,18 @@ class DingtalkChannel:
         )
         self._runner: asyncio.Task[None] | None = None
         self._progress: dict[int, int] = {}  # outbox id -> parts already delivered
-        self.last_error: str | None = None
+        self.last_error: Problem | None = None
 
     @property
     def exclusive(self) -> bool:
         return self.stream is not None
 
-    def status(self) -> dict[str, Any]:
+    def status(self, language: str) -> dict[str, Any]:
         if self.stream is not None:
-            return {"ok": self.stream.connected, "mode": "stream", "error": self.stream.last_error}
-        return {"ok": self.last_error is None, "mode": "http", "error": self.last_error}
+            error = error_text(self.stream.last_error, language)
+            return {"ok": self.stream.connected, "mode": "stream", "error": error}
+        error = error_text(self.last_error, language)
+        return {"ok": self.last_error is None, "mode": "http", "error": error}
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -88,10 +91,14 @@ class DingtalkChannel:
         try:
             await self.api.access_token()
         except PlatformError as exc:
-            self.last_error = (
-                f"access token refused: {exc} (check channels.dingtalk.client_id / client_secret)"
+            self.last_error = Problem(
+                N_(
+                    "access token refused: {error} "
+                    "(check channels.dingtalk.client_id / client_secret)"
+                ),
+                {"error": str(exc)},
             )
-            log.error("dingtalk credentials refused", error=self.last_error)
+            log.error("dingtalk credentials refused", error=str(self.last_error))
 
     async def stop(self) -> None:
         if self._runner is not None:

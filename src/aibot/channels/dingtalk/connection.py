@@ -33,8 +33,10 @@ import orjson
 import structlog
 
 from aibot import __version__
+from aibot.channels.base import Problem
 from aibot.channels.dingtalk.client import DingtalkApi
 from aibot.channels.errors import PlatformError
+from aibot.i18n import N_
 from aibot.ops.proxy import proxy_for
 
 log = structlog.get_logger("aibot.dingtalk")
@@ -115,7 +117,7 @@ class StreamClient:
         self._backoff = (backoff_base, backoff_max)
         self._tasks: set[asyncio.Task[None]] = set()
         self.connected = False
-        self.last_error: str | None = None
+        self.last_error: Problem | None = None
 
     async def run(self) -> None:
         """Connects, serves and reconnects until cancelled."""
@@ -135,20 +137,31 @@ class StreamClient:
                     log.info("dingtalk stream connected")
                     disconnected, served = await self._serve(ws)
                     if not disconnected:
-                        self.last_error = f"connection closed ({ws.close_code})"
+                        self.last_error = Problem(
+                            N_("connection closed ({code})"), {"code": ws.close_code}
+                        )
             except PlatformError as exc:
-                self.last_error = f"could not open a stream connection: {exc}" + (
-                    " (check channels.dingtalk.client_id / client_secret)"
+                self.last_error = Problem(
+                    N_(
+                        "could not open a stream connection: {error} "
+                        "(check channels.dingtalk.client_id / client_secret)"
+                    )
                     if exc.status in (400, 401, 403)
-                    else ""
+                    else N_("could not open a stream connection: {error}"),
+                    {"error": str(exc)},
                 )
             except aiohttp.ClientResponseError as exc:  # its repr holds the URL and ticket
-                self.last_error = f"stream handshake refused: HTTP {exc.status} {exc.message}"
+                self.last_error = Problem(
+                    N_("stream handshake refused: HTTP {status} {message}"),
+                    {"status": exc.status, "message": exc.message},
+                )
             except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-                self.last_error = f"stream connection failed: {exc!r}"
+                self.last_error = Problem(
+                    N_("stream connection failed: {error}"), {"error": repr(exc)}
+                )
             except Exception as exc:  # a strange answer must not end the channel for good
                 log.exception("dingtalk stream failed unexpectedly")
-                self.last_error = f"stream failed: {exc!r}"
+                self.last_error = Problem(N_("stream failed: {error}"), {"error": repr(exc)})
             finally:
                 self.connected = False
             if disconnected:
@@ -160,7 +173,7 @@ class StreamClient:
             attempt += 1
             log.warning(
                 "dingtalk stream lost; reconnecting",
-                error=self.last_error,
+                error=str(self.last_error),
                 retry_in=round(delay, 2),
             )
             await asyncio.sleep(delay)

@@ -19,7 +19,7 @@ import orjson
 import structlog
 from fastapi import APIRouter
 
-from aibot.channels.base import ChannelContext
+from aibot.channels.base import ChannelContext, Problem, error_text
 from aibot.channels.errors import PlatformError
 from aibot.channels.feishu.approval import answer_press, is_approval, question_card
 from aibot.channels.feishu.client import FeishuApi, rate_limited
@@ -73,18 +73,18 @@ class FeishuChannel:
         self._long: LongConnection | None = None
         self.cards: dict[int, str] = {}  # inbox id -> message id of its streamed card
         self._progress: dict[int, int] = {}  # outbox id -> parts already delivered
-        self.last_error: str | None = None
+        self.last_error: Problem | None = None
 
     @property
     def exclusive(self) -> bool:
         return self._config.mode == "websocket"
 
-    def status(self) -> dict[str, Any]:
+    def status(self, language: str) -> dict[str, Any]:
         error = self.last_error or (self._long.error if self._long else None)
         return {
             "ok": error is None and self._reader is not None,
             "mode": self._config.mode,
-            "error": error,
+            "error": error_text(error, language),
         }
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -93,11 +93,14 @@ class FeishuChannel:
         try:
             bot = await self.api.bot_info()
         except PlatformError as exc:
-            self.last_error = (
-                f"bot info failed: {exc} (check channels.feishu.app_id / "
-                "app_secret, and that the app has the bot ability)"
+            self.last_error = Problem(
+                N_(
+                    "bot info failed: {error} (check channels.feishu.app_id / "
+                    "app_secret, and that the app has the bot ability)"
+                ),
+                {"error": str(exc)},
             )
-            log.error("feishu disabled", error=self.last_error)
+            log.error("feishu disabled", error=str(self.last_error))
             return
         self._reader = EventReader(self._config, str(bot.get("open_id", "")), clock=self._clock.now)
         if self._config.mode == "websocket":

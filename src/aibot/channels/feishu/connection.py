@@ -23,12 +23,14 @@ from typing import Any
 
 import structlog
 
+from aibot.channels.base import Problem
 from aibot.channels.feishu.inbound import RECEIVE
 from aibot.config import FeishuChannelConfig
+from aibot.i18n import N_
 
 log = structlog.get_logger("aibot.feishu")
 
-INSTALL_HINT = "lark-oapi is not installed: pip install 'ai-bot[feishu-ws]'"
+INSTALL_HINT = Problem(N_("lark-oapi is not installed: pip install 'ai-bot[feishu-ws]'"))
 COMMIT_WITHIN = 2.5  # seconds; Feishu re-sends after 3
 
 Deliver = Callable[[dict[str, Any]], Coroutine[Any, Any, None]]
@@ -97,12 +99,12 @@ class LongConnection:
         self._bridge = EventBridge(deliver, loop, card_action)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
-        self.error: str | None = None
+        self.error: Problem | None = None
 
     def start(self) -> None:
         if importlib.util.find_spec("lark_oapi") is None:
             self.error = INSTALL_HINT
-            log.error("feishu long connection unavailable", error=INSTALL_HINT)
+            log.error("feishu long connection unavailable", error=str(INSTALL_HINT))
             return
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._run, name="feishu-ws", daemon=True)
@@ -150,9 +152,11 @@ class LongConnection:
         self._loop.close()
 
     def _down(self) -> None:
-        self.error = (
-            "long connection down; lark-oapi keeps reconnecting (its log says why: "
-            "network, or events not set to long connection in the console)"
+        self.error = Problem(
+            N_(
+                "long connection down; lark-oapi keeps reconnecting (its log says why: "
+                "network, or events not set to long connection in the console)"
+            )
         )
         log.warning("feishu long connection down")
 
@@ -161,8 +165,11 @@ class LongConnection:
         log.info("feishu long connection back")
 
     def _failed(self, exc: Exception) -> None:
-        self.error = (
-            f"long connection failed: {exc!r} (check channels.feishu.app_id / "
-            "app_secret and that the app subscribes to events by long connection)"
+        self.error = Problem(
+            N_(
+                "long connection failed: {error} (check channels.feishu.app_id / "
+                "app_secret and that the app subscribes to events by long connection)"
+            ),
+            {"error": repr(exc)},
         )
-        log.error("feishu long connection failed", error=self.error)
+        log.error("feishu long connection failed", error=str(self.error))

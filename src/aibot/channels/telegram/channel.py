@@ -16,7 +16,7 @@ from typing import Any
 import structlog
 from fastapi import APIRouter
 
-from aibot.channels.base import ChannelContext
+from aibot.channels.base import ChannelContext, Problem, error_text
 from aibot.channels.errors import PlatformError
 from aibot.channels.telegram.approval import answer_press, approval_buttons, is_approval
 from aibot.channels.telegram.client import ChatMigrated, TelegramApi, bad_entities
@@ -68,7 +68,7 @@ class TelegramChannel:
         self._migrated: dict[int, int] = {}
         self._progress: dict[int, int] = {}  # outbox id -> chunks already delivered
         self.drafts: dict[int, int] = {}  # inbox id -> message id of its streamed draft
-        self.last_error: str | None = None
+        self.last_error: Problem | None = None
 
     @property
     def mode(self) -> str:
@@ -78,9 +78,9 @@ class TelegramChannel:
     def exclusive(self) -> bool:
         return self._config.mode == "polling"
 
-    def status(self) -> dict[str, Any]:
+    def status(self, language: str) -> dict[str, Any]:
         error = self.last_error or self._poll.error
-        return {"ok": error is None, "mode": self.mode, "error": error}
+        return {"ok": error is None, "mode": self.mode, "error": error_text(error, language)}
 
     # -- lifecycle ----------------------------------------------------------------------
     async def start(self) -> None:
@@ -88,8 +88,10 @@ class TelegramChannel:
         try:
             me = await self.api.call("getMe")
         except PlatformError as exc:
-            self.last_error = f"getMe failed: {exc} (check channels.telegram.bot_token)"
-            log.error("telegram disabled", error=self.last_error)
+            self.last_error = Problem(
+                N_("getMe failed: {error} (check channels.telegram.bot_token)"), {"error": str(exc)}
+            )
+            log.error("telegram disabled", error=str(self.last_error))
             return
         self._reader = UpdateReader(
             self._config, int(me["id"]), str(me.get("username", "")), clock=self._clock.now

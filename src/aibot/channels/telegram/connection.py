@@ -13,9 +13,11 @@ from typing import Any
 
 import structlog
 
+from aibot.channels.base import Problem
 from aibot.channels.errors import PlatformError
 from aibot.channels.telegram.client import TelegramApi
 from aibot.channels.telegram.inbound import ALLOWED_UPDATES
+from aibot.i18n import N_
 
 log = structlog.get_logger("aibot.telegram")
 
@@ -27,7 +29,7 @@ class LongPoll:
         self._api = api
         self._poll_timeout = poll_timeout
         self._receive = receive
-        self.error: str | None = None
+        self.error: Problem | None = None
 
     async def run(self) -> None:
         # Polling while a webhook is set fails with 409 forever: remove it first, keeping
@@ -50,14 +52,14 @@ class LongPoll:
                 backoff = 1.0
                 self.error = None
             except PlatformError as exc:
-                self.error = str(exc)
+                self.error = Problem(N_("polling failed: {error}"), {"error": str(exc)})
                 log.warning("telegram polling failed; retrying", error=str(exc), retry_in=backoff)
                 await asyncio.sleep(exc.retry_after or backoff)
                 backoff = min(backoff * 2, 60.0)
             except Exception as exc:
                 # The store refused an update: the offset has not moved past it, so the next
                 # getUpdates brings it again once the store is back.
-                self.error = f"could not store an update: {exc!r}"
+                self.error = Problem(N_("could not store an update: {error}"), {"error": repr(exc)})
                 log.exception("telegram update not stored; retrying", retry_in=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 60.0)

@@ -39,7 +39,7 @@ class WebhookChannel:
     def exclusive(self) -> bool:
         return False
 
-    def status(self) -> dict[str, Any]:
+    def status(self, language: str) -> dict[str, Any]:
         return {"ok": True}
 
     async def start(self) -> None:

@@ -18,7 +18,7 @@ from xml.etree.ElementTree import Element
 import structlog
 from fastapi import APIRouter
 
-from aibot.channels.base import ChannelContext
+from aibot.channels.base import ChannelContext, Problem, error_text
 from aibot.channels.errors import PlatformError
 from aibot.channels.wecom.approval import UPDATE_PATH, question_card, settle
 from aibot.channels.wecom.client import RATE_LIMITED, MemberLimiter, WecomApi, config_fix
@@ -33,7 +33,7 @@ from aibot.core.events import PlatformEvent
 from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
-from aibot.i18n import pick, translate
+from aibot.i18n import N_, pick, translate
 
 log = structlog.get_logger("aibot.wecom")
 
@@ -62,18 +62,18 @@ class WecomChannel:
         self._progress: dict[int, int] = {}  # outbox id -> parts already delivered
         self._noticed: OrderedDict[str, None] = OrderedDict()
         self._tasks: set[asyncio.Task[None]] = set()
-        self.last_error: str | None = None
-        self.last_refusal: str | None = None
+        self.last_error: Problem | None = None
+        self.last_refusal: Problem | None = None
 
     @property
     def exclusive(self) -> bool:
         return False
 
-    def status(self) -> dict[str, Any]:
+    def status(self, language: str) -> dict[str, Any]:
         return {
             "ok": self.last_error is None,
-            "error": self.last_error,
-            "last_refused_callback": self.last_refusal,
+            "error": error_text(self.last_error, language),
+            "last_refused_callback": error_text(self.last_refusal, language),
         }
 
     # -- lifecycle ----------------------------------------------------------------------
@@ -95,7 +95,7 @@ class WecomChannel:
             await self.api.token()
         except PlatformError as exc:
             self._record(exc)
-            log.error("wecom cannot send replies", error=self.last_error)
+            log.error("wecom cannot send replies", error=str(self.last_error or exc))
             return
         log.info("wecom ready", corp_id=self._config.corp_id, agent_id=self._config.agent_id)
 
@@ -105,7 +105,7 @@ class WecomChannel:
 
     def _refused(self, exc: Rejected) -> None:
         self.last_refusal = exc.fix
-        log.warning("wecom callback refused", reason=exc.reason, fix=exc.fix)
+        log.warning("wecom callback refused", reason=exc.reason, fix=str(exc.fix))
 
     async def receive(self, message: Element) -> None:
         """Commits a text message to the inbox; a non-text message gets the notice; a press on
@@ -211,8 +211,9 @@ class WecomChannel:
         }
 
     def _record(self, exc: PlatformError) -> None:
-        """Problems the user must fix (and transport trouble) are shown in /readyz, in English
-        like the log (a channel's status is not written per reader)."""
-        fix = config_fix(exc, "en")
-        if fix is not None or exc.code is None:
-            self.last_error = f"{exc} ({fix})" if fix else str(exc)
+        """Problems the user must fix (and transport trouble) are shown in /readyz."""
+        fix = config_fix(exc)
+        if fix is not None:
+            self.last_error = Problem(N_("{error} ({fix})"), {"error": str(exc), "fix": fix})
+        elif exc.code is None:
+            self.last_error = Problem(N_("could not reach WeCom: {error}"), {"error": str(exc)})

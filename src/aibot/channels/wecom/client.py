@@ -26,8 +26,9 @@ from typing import Any
 import aiohttp
 import orjson
 
+from aibot.channels.base import Problem
 from aibot.channels.errors import PlatformError
-from aibot.i18n import translate
+from aibot.i18n import N_
 from aibot.ops.proxy import proxy_for
 
 TOKEN_INVALID = frozenset({40014, 42001})
@@ -48,38 +49,40 @@ RETRYABLE = frozenset({-1, IP_NOT_TRUSTED}) | TOKEN_INVALID | RATE_LIMITED
 _FROM_IP = re.compile(r"from ip: ([0-9A-Fa-f.:]+)")
 
 
-def config_fix(exc: PlatformError, language: str) -> str | None:
-    """What to change when the error is the user's setup rather than a passing problem, in
-    `language` (`ai-bot doctor`'s reader's; the channel's status and log keep English)."""
+def config_fix(exc: PlatformError) -> Problem | None:
+    """What to change when the error is the user's setup rather than a passing problem (shown
+    by `ai-bot doctor` and the channel's status, each in its reader's language)."""
     if exc.code == BAD_CORP_ID:
-        return translate(
-            language, "channels.wecom.corp_id is wrong: copy 企业ID from 我的企业 → 企业信息"
-        )
+        return Problem(N_("channels.wecom.corp_id is wrong: copy 企业ID from 我的企业 → 企业信息"))
     if exc.code in BAD_SECRET:
-        return translate(
-            language,
-            "channels.wecom.secret is wrong: 应用管理 → your app → Secret (查看 sends it "
-            "to the admin's WeCom)",
+        return Problem(
+            N_(
+                "channels.wecom.secret is wrong: 应用管理 → your app → Secret (查看 sends it "
+                "to the admin's WeCom)"
+            )
         )
     if exc.code in (BAD_AGENT_ID, WRONG_AGENT):
-        return translate(
-            language,
-            "channels.wecom.agent_id is not the app of this secret: copy AgentId from the "
-            "same app's page",
+        return Problem(
+            N_(
+                "channels.wecom.agent_id is not the app of this secret: copy AgentId from the "
+                "same app's page"
+            )
         )
     if exc.code == IP_NOT_TRUSTED:
         ip = _FROM_IP.search(str(exc))
         if ip is None:
-            return translate(
-                language,
-                "add this server's public IP to the app's 企业可信IP "
-                "(应用管理 → your app → 企业可信IP)",
+            return Problem(
+                N_(
+                    "add this server's public IP to the app's 企业可信IP "
+                    "(应用管理 → your app → 企业可信IP)"
+                )
             )
-        return translate(
-            language,
-            "add this server's public IP {ip} to the app's 企业可信IP "
-            "(应用管理 → your app → 企业可信IP)",
-            ip=ip.group(1),
+        return Problem(
+            N_(
+                "add this server's public IP {ip} to the app's 企业可信IP "
+                "(应用管理 → your app → 企业可信IP)"
+            ),
+            {"ip": ip.group(1)},
         )
     return None
 

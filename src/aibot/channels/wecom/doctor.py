@@ -94,10 +94,11 @@ def _fix(exc: PlatformError, config: WecomChannelConfig, language: str) -> str:
         return translate(
             language, "check that {url} is reachable from this server", url=config.api_base
         )
-    return config_fix(exc, language) or translate(
-        language,
-        "see https://open.work.weixin.qq.com/devtool/query?e={code}",
-        code=exc.code,
+    fix = config_fix(exc)
+    if fix is not None:
+        return fix.text(language)
+    return translate(
+        language, "see https://open.work.weixin.qq.com/devtool/query?e={code}", code=exc.code
     )
 
 

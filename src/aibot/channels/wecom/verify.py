@@ -35,7 +35,9 @@ from xml.etree.ElementTree import Element, ParseError
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from defusedxml.ElementTree import fromstring  # type: ignore[import-untyped]
 
+from aibot.channels.base import Problem as Fix
 from aibot.config import WecomChannelConfig
+from aibot.i18n import N_
 
 BLOCK = 32  # WeCom pads to 32 bytes although the AES block is 16
 RANDOM_BYTES = 16
@@ -148,10 +150,11 @@ MAX_PARAM = 1024  # WeCom's parameters are short; the echostr is well under this
 
 
 class Rejected(Exception):
-    """A callback refused with `status`; `reason` is a short word safe to answer with."""
+    """A callback refused with `status`; `reason` is a short word safe to answer with; `fix`
+    what the user must change (the log's English, the status in the reader's language)."""
 
-    def __init__(self, status: int, reason: str, fix: str) -> None:
-        super().__init__(fix)
+    def __init__(self, status: int, reason: str, fix: Fix) -> None:
+        super().__init__(str(fix))
         self.status = status
         self.reason = reason
         self.fix = fix
@@ -162,7 +165,8 @@ def parse_xml(text: str | bytes) -> Element:
     try:
         root: Element = fromstring(text, forbid_dtd=True)
     except (ParseError, ValueError) as exc:  # defusedxml's refusals are ValueErrors
-        raise Rejected(400, "xml", f"not acceptable XML ({type(exc).__name__})") from None
+        unacceptable = Fix(N_("not acceptable XML ({kind})"), {"kind": type(exc).__name__})
+        raise Rejected(400, "xml", unacceptable) from None
     return root
 
 
@@ -195,23 +199,36 @@ class Explainer:
             return Rejected(
                 403,
                 "signature",
-                "msg_signature does not match: the Token in the "
-                "WeCom console (接收消息 → 设置API接收) differs from "
-                "channels.wecom.token",
+                Fix(
+                    N_(
+                        "msg_signature does not match: the Token in the "
+                        "WeCom console (接收消息 → 设置API接收) differs from "
+                        "channels.wecom.token"
+                    )
+                ),
             )
         if error.problem == "receiveid":
             return Rejected(
                 400,
                 "receiveid",
-                f"the callback is for corp "
-                f"{error.received_id!r}, not channels.wecom.corp_id "
-                f"{self.corp_id!r}: fix corp_id",
+                Fix(
+                    N_(
+                        "the callback is for corp {received}, not channels.wecom.corp_id "
+                        "{corp_id}: fix corp_id"
+                    ),
+                    {"received": repr(error.received_id), "corp_id": repr(self.corp_id)},
+                ),
             )
         return Rejected(
             400,
             "decrypt",
-            f"could not decrypt ({error}): the EncodingAESKey in the "
-            "WeCom console differs from channels.wecom.encoding_aes_key",
+            Fix(
+                N_(
+                    "could not decrypt ({error}): the EncodingAESKey in the "
+                    "WeCom console differs from channels.wecom.encoding_aes_key"
+                ),
+                {"error": str(error)},
+            ),
         )
 
 
@@ -236,7 +253,7 @@ class CallbackVerifier:
         """The decrypted message of a POST, as an XML element."""
         encrypted = child_text(parse_xml(body), "Encrypt")
         if not encrypted:
-            raise Rejected(400, "xml", "no Encrypt element in the body")
+            raise Rejected(400, "xml", Fix(N_("no Encrypt element in the body")))
         return parse_xml(self._open(params, encrypted))
 
     def _open(self, params: Mapping[str, str], encrypted: str) -> str:
@@ -256,8 +273,12 @@ class CallbackVerifier:
             raise Rejected(
                 403,
                 "timestamp",
-                "the callback's timestamp is more than an hour "
-                "from this server's time: check the clock (NTP)",
+                Fix(
+                    N_(
+                        "the callback's timestamp is more than an hour "
+                        "from this server's time: check the clock (NTP)"
+                    )
+                ),
             )
         try:
             return self.crypto.decrypt(encrypted)
@@ -268,5 +289,9 @@ class CallbackVerifier:
     def _param(params: Mapping[str, str], name: str) -> str:
         value = params.get(name)
         if not value or len(value) > MAX_PARAM:
-            raise Rejected(400, "params", f"missing or oversized query parameter {name}")
+            raise Rejected(
+                400,
+                "params",
+                Fix(N_("missing or oversized query parameter {name}"), {"name": name}),
+            )
         return value
