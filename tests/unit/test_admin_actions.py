@@ -337,3 +337,19 @@ def test_any_edit_is_applied_whole_or_not_at_all(
     if response.status_code == 400:
         assert path.read_bytes() == before
     assert load_config(path).config.policy == running  # the file and the gateway agree
+
+
+def test_a_refused_value_is_said_in_the_readers_language(admin: Admin) -> None:
+    """The reloader keeps the refusal, not its English: each reader gets their language."""
+    headers, csrf = admin.session(Role.OPERATOR)
+    form = {"csrf": csrf, "words": "alpha-word", "per_user": "lots", "per_chat": ""}
+    said = {
+        language: admin.client.post(
+            "/admin/policies", headers={**headers, "Accept-Language": language}, data=form
+        ).text
+        for language in ("zh-CN", "en")
+    }
+    chinese = "policy.rate_limit.per_user：不是有效的频率：&#39;lots&#39;（示例：5/minute"
+    assert chinese in said["zh-CN"]
+    assert "not a rate" not in said["zh-CN"]
+    assert "policy.rate_limit.per_user: not a rate: &#39;lots&#39; (use e.g." in said["en"]

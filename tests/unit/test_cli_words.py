@@ -47,30 +47,28 @@ def test_help_speaks_english_under_an_english_locale() -> None:
     assert "(default: 18789)" in text
 
 
+def approve_with(folder: Path, config: str) -> subprocess.CompletedProcess[str]:
+    """`ai-bot pairing approve` (a command that reads the config) under an English terminal."""
+    (folder / "config.yaml").write_text(config, encoding="utf-8")
+    return subprocess.run(
+        [str(AI_BOT), "pairing", "approve", "ABCD2345"],
+        capture_output=True,
+        text=True,
+        cwd=folder,
+        env=cli_env(),
+        timeout=60,
+    )
+
+
 def test_ui_language_in_the_config_wins_over_the_terminal(tmp_path: Path) -> None:
-    folder = tmp_path
-    (folder / "config.yaml").write_text("ui: {language: zh-CN}\nsessoin: {}\n", encoding="utf-8")
-    broken = subprocess.run(
-        [str(AI_BOT), "pairing", "approve", "ABCD2345"],
-        capture_output=True,
-        text=True,
-        cwd=folder,
-        env=cli_env(),
-        timeout=60,
-    )
-    # an invalid config cannot say which language it wanted: the terminal's (English) it is
+    # a refused config still says which language it wants, when its ui: is right
+    broken = approve_with(tmp_path, "ui: {language: zh-CN}\nsessoin: {}\n")
+    assert broken.returncode == 2 and broken.stderr.startswith("错误： "), broken.stderr
+    # ...and the terminal's language (English here) when its ui: is wrong too
+    broken = approve_with(tmp_path, "ui: {language: zh}\nsessoin: {}\n")
     assert broken.returncode == 2 and broken.stderr.startswith("error: "), broken.stderr
-    (folder / "config.yaml").write_text(
-        f"ui: {{language: zh-CN}}\nstorage: {{url: 'sqlite:///{folder}/a.db'}}\n", encoding="utf-8"
-    )
-    result = subprocess.run(
-        [str(AI_BOT), "pairing", "approve", "ABCD2345"],
-        capture_output=True,
-        text=True,
-        cwd=folder,
-        env=cli_env(),
-        timeout=60,
-    )
+    store = f"storage: {{url: 'sqlite:///{tmp_path}/a.db'}}"
+    result = approve_with(tmp_path, f"ui: {{language: zh-CN}}\n{store}\n")
     assert result.returncode == 1 and "没有待批准的配对码" in result.stderr, result.stderr
 
 

@@ -13,7 +13,8 @@ from aibot.channels.wecom.client import MemberLimiter
 from aibot.channels.wecom.format import MAX_BYTES, split_utf8
 from aibot.channels.wecom.inbound import Notice, dedupe_key, read_message
 from aibot.channels.wecom.verify import Rejected, parse_xml, query_params
-from aibot.config import WecomChannelConfig, format_validation_error
+from aibot.config import WecomChannelConfig
+from aibot.config.refusals import refusal
 from aibot.core.events import PlatformEvent
 from aibot.core.messages import Inbound
 from tests.fakes.wecom_api import FakeWecom
@@ -155,7 +156,7 @@ def config(**extra: Any) -> WecomChannelConfig:
 def test_config_refuses_a_bad_encoding_aes_key(key: str) -> None:
     with pytest.raises(ValidationError) as caught:
         config(encoding_aes_key=key)
-    shown = format_validation_error(caught.value, "config.yaml")  # what the user reads
+    shown = str(refusal(caught.value, "config.yaml", {}))  # what the user reads
     assert "encoding_aes_key must be the 43 letters and digits" in shown
     assert key not in shown
 

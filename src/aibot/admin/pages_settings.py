@@ -197,8 +197,7 @@ class SettingsPages(ConsoleBase):
                 return Refused(_("Could not change the file: {reason}", reason=str(exc)), 400)
             if not await reloader.reload("admin console"):
                 await asyncio.to_thread(restore, path, previous)
-                return Refused(
-                    _("Refused; nothing changed: {reason}", reason=reloader.last_problem or ""),
-                    400,
-                )
+                refusal = reloader.last_refusal
+                reason = refusal.say(i18n.request_language()) if refusal else ""
+                return Refused(_("Refused; nothing changed: {reason}", reason=reason), 400)
         return None

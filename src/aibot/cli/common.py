@@ -40,7 +40,7 @@ ConfigOption = Annotated[
 def problem(exc: ConfigError) -> str:
     """A config (or data key) problem in the CLI's language; its English when the error
     carries no catalog msgid."""
-    return tr(exc.template, **exc.params) if exc.template else str(exc)
+    return exc.say(i18n.terminal_language())
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
@@ -59,6 +59,8 @@ def load_or_exit(path: str | None) -> LoadedConfig:
     try:
         loaded = load_config(path)
     except ConfigError as exc:
+        if exc.ui is not None:  # the refused file still says which language its reader has
+            i18n.configure(*exc.ui)
         lines = problem(exc).splitlines()
         for line in lines[:-1]:
             print_error(line)

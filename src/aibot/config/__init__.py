@@ -1,8 +1,9 @@
 """The whole `config.yaml` as one typed schema, its loading, presets and in-place editing.
 
 Import from here (`from aibot.config import Config`); the sections live in modules of their own.
-This package imports nothing else of aibot but the catalog marker (`aibot.i18n.N_`, for the
-built-in sentences): every other room may read config, config reads none.
+This package imports nothing else of aibot but the catalog (`aibot.i18n`: `N_` for the built-in
+sentences, `Phrase` for a refusal said later in its reader's language): every other room may
+read config, config reads none.
 """
 
 from aibot.config.base import ConfigError, Section, parse_duration
@@ -26,7 +27,6 @@ from aibot.config.loading import (
     LoadedConfig,
     build_environment,
     default_config_from_env,
-    format_validation_error,
     interpolate,
     load_config,
     resolve_config_path,
@@ -97,7 +97,6 @@ __all__ = [
     "WecomChannelConfig",
     "build_environment",
     "default_config_from_env",
-    "format_validation_error",
     "interpolate",
     "load_config",
     "parse_duration",

@@ -6,7 +6,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from aibot.config.base import Section
+from aibot.config.base import Section, invalid
 from aibot.i18n import N_
 
 
@@ -50,7 +50,7 @@ class ArchiveConfig(Section):
             return None
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise ValueError(f"not an http(s) URL: {value!r}")
+            raise invalid(N_("not an http(s) URL: {value}"), value=repr(value))
         return value.rstrip("/")
 
     @field_validator("prefix")

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from aibot.config.base import Section, parse_duration
+from aibot.config.base import Section, invalid, parse_duration
 from aibot.i18n import N_
 
 
@@ -15,7 +15,8 @@ class ChannelSection(Section):
     """Settings of one platform. Every `SecretStr` field in one is masked in logs."""
 
     def public_url_problem(self) -> str | None:
-        """Why this platform, as configured, needs server.public_url; None if it does not."""
+        """Why this platform, as configured, needs server.public_url (a msgid); None if it
+        does not."""
         return None
 
     def secret_values(self) -> list[str]:
@@ -152,13 +153,13 @@ class TelegramChannelConfig(ChannelSection):
         if self.mode == "webhook" and not (
             self.webhook_secret and self.webhook_secret.get_secret_value()
         ):
-            raise ValueError("channels.telegram.webhook_secret is required in webhook mode")
+            raise invalid(N_("channels.telegram.webhook_secret is required in webhook mode"))
         return self
 
     def public_url_problem(self) -> str | None:
         if self.mode != "webhook":
             return None
-        return (
+        return N_(
             "channels.telegram.mode: webhook needs server.public_url "
             "(the https address Telegram can reach)"
         )
@@ -231,7 +232,7 @@ class FeishuChannelConfig(ChannelSection):
         if self.mode == "webhook" and not (
             self.verification_token and self.verification_token.get_secret_value()
         ):
-            raise ValueError("channels.feishu.verification_token is required in webhook mode")
+            raise invalid(N_("channels.feishu.verification_token is required in webhook mode"))
         return self
 
     @property
@@ -330,10 +331,12 @@ class WecomChannelConfig(ChannelSection):
         Checked on the section, not the field, so the error never quotes the key."""
         key = self.encoding_aes_key.get_secret_value()
         if len(key) != 43 or not key.isascii() or not key.isalnum():
-            raise ValueError(
-                f"channels.wecom.encoding_aes_key must be the 43 letters and digits "
-                f"the WeCom console shows, decoding to a 32-byte AES key (got "
-                f"{len(key)} characters)"
+            raise invalid(
+                N_(
+                    "channels.wecom.encoding_aes_key must be the 43 letters and digits the WeCom "
+                    "console shows, decoding to a 32-byte AES key (got {n} characters)"
+                ),
+                n=len(key),
             )
         return self
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from pydantic import Field, SecretStr, model_validator
 
-from aibot.config.base import Section
+from aibot.config.base import Section, invalid
 from aibot.i18n import N_
 
 
@@ -38,9 +38,11 @@ class EncryptionConfig(Section):
     @model_validator(mode="after")
     def _one_current_key(self) -> EncryptionConfig:
         if (self.key is None) == (self.key_file is None):
-            raise ValueError(
-                "set exactly one of storage.encryption.key and storage.encryption.key_file "
-                "(make a key with `ai-bot data-key new`)"
+            raise invalid(
+                N_(
+                    "set exactly one of storage.encryption.key and storage.encryption.key_file "
+                    "(make a key with `ai-bot data-key new`)"
+                )
             )
         return self
 

@@ -1,6 +1,7 @@
 """Reading config.yaml: the file is found (`-c`, `$AIBOT_CONFIG`, ./config.yaml), `${VAR}`s are
 filled from the environment and `.env`, and the result is validated into one `Config`; every
-problem becomes one readable line of a `ConfigError`.
+problem becomes one readable line of a `ConfigError` (`refusals.py`), said in its reader's
+language.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel, Field, ValidationError
 
 from aibot.config.base import ConfigError
 from aibot.config.presets import PRESETS
+from aibot.config.refusals import refusal
 from aibot.config.schema import Config
 from aibot.i18n import N_
 
@@ -58,20 +60,6 @@ def interpolate(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:
     return value
 
 
-def format_validation_error(error: ValidationError, source: str) -> str:
-    lines = []
-    for problem in error.errors():
-        where = ".".join(str(p) for p in problem["loc"]) or "(top level)"
-        got = problem.get("input")
-        shown = "" if isinstance(got, dict | list) or got is None else f" (got {got!r})"
-        message = problem["msg"].removeprefix("Value error, ")
-        if problem["type"] == "extra_forbidden":
-            # not `ai-bot config`: it reads this same file and would fail the same way
-            message = "unknown key (check spelling; `ai-bot config --schema` lists every key)"
-        lines.append(f"{source}: {where}: {message}{shown}")
-    return "\n".join(lines)
-
-
 def resolve_config_path(explicit: str | os.PathLike[str] | None) -> Path | None:
     """`-c` beats `$AIBOT_CONFIG` beats `./config.yaml`; None means run on defaults."""
     if explicit:
@@ -109,7 +97,7 @@ def load_config(explicit: str | os.PathLike[str] | None = None) -> LoadedConfig:
     try:
         config = Config.model_validate(data)
     except ValidationError as exc:
-        raise ConfigError(format_validation_error(exc, source)) from None
+        raise refusal(exc, source, data) from None
     return LoadedConfig(config=config, path=path, missing_env=missing, deprecated=deprecated)
 
 
@@ -143,8 +131,12 @@ def move_legacy_sections(data: dict[str, Any], source: str) -> tuple[dict[str, A
         if key not in data or not isinstance(channels, dict | None):
             continue
         if channels and key in channels:
-            raise ConfigError(
-                f"{source}: {key}: set both here and as channels.{key}; keep only channels.{key}"
+            raise ConfigError.of(
+                N_(
+                    "{source}: {key}: set both here and as channels.{key}; keep only channels.{key}"
+                ),
+                source=source,
+                key=key,
             )
         data = dict(data)
         channels = data["channels"] = {**(channels or {}), key: data.pop(key)}
@@ -164,9 +156,12 @@ def _move_trusted_proxies(
     if not isinstance(admin, dict) or "trusted_proxies" not in admin:
         return data, notices
     if isinstance(server, dict) and "trusted_proxies" in server:
-        raise ConfigError(
-            f"{source}: trusted_proxies: set both as admin.trusted_proxies and as "
-            "server.trusted_proxies; keep only server.trusted_proxies"
+        raise ConfigError.of(
+            N_(
+                "{source}: trusted_proxies: set both as admin.trusted_proxies and as "
+                "server.trusted_proxies; keep only server.trusted_proxies"
+            ),
+            source=source,
         )
     rest = {k: v for k, v in admin.items() if k != "trusted_proxies"}
     server = {

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from aibot.config.base import Section, parse_duration
+from aibot.config.base import NO_PROVIDERS, Section, invalid, parse_duration
 from aibot.config.media import SpeechConfig
 from aibot.i18n import N_
 
@@ -90,7 +90,7 @@ class ModelsConfig(Section):
     @model_validator(mode="after")
     def _names_exist(self) -> ModelsConfig:
         """A misspelt default would otherwise silently route every message elsewhere."""
-        known = ", ".join(self.providers) or "none configured"
+        known = ", ".join(self.providers) or NO_PROVIDERS
         named = [("default", self.default), *(("fallbacks", f) for f in self.fallbacks)]
         if self.canary is not None:
             named.append(("canary.provider", self.canary.provider))
@@ -99,8 +99,13 @@ class ModelsConfig(Section):
             named.append(("stt.provider", self.stt.provider))
         for field, name in named:
             if name is not None and name not in self.providers:
-                raise ValueError(
-                    f"models.{field}: '{name}' is not a provider under "
-                    f"models.providers (configured: {known})"
+                raise invalid(
+                    N_(
+                        "models.{field}: '{name}' is not a provider under models.providers "
+                        "(configured: {known})"
+                    ),
+                    field=field,
+                    name=name,
+                    known=known,
                 )
         return self

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from aibot.config.base import Section, parse_duration
+from aibot.config.base import Section, invalid, parse_duration
 from aibot.config.tools import check_zone
 from aibot.i18n import N_
 
@@ -24,14 +24,16 @@ def parse_rate(value: Any) -> tuple[int, float] | None:
         return value  # already parsed (a model copied with its values)
     match = _RATE_RE.match(str(value))
     if not match:
-        raise ValueError(f"not a rate: {value!r} (use e.g. 5/minute, 100/hour, 20/30s)")
+        raise invalid(
+            N_("not a rate: {value} (use e.g. 5/minute, 100/hour, 20/30s)"), value=repr(value)
+        )
     window = _RATE_WORDS.get(match.group(2).strip(), match.group(2).strip())
     count, seconds = (
         int(match.group(1)),
         parse_duration(window if window[0].isdigit() else "1" + window),
     )
     if count < 1 or seconds <= 0:
-        raise ValueError(f"a rate needs a positive count and window: {value!r}")
+        raise invalid(N_("a rate needs a positive count and window: {value}"), value=repr(value))
     return count, seconds
 
 
@@ -160,7 +162,9 @@ class RouteMatch(Section):
             try:
                 re.compile(value)
             except re.error as exc:
-                raise ValueError(f"invalid regex {value!r}: {exc}") from None
+                raise invalid(
+                    N_("invalid regex {value}: {reason}"), value=repr(value), reason=str(exc)
+                ) from None
         return value
 
 

@@ -10,7 +10,7 @@ from typing import Any, Literal
 from cronsim import CronSim, CronSimError
 from pydantic import Field, field_validator, model_validator
 
-from aibot.config.base import Section, parse_duration
+from aibot.config.base import Section, invalid, parse_duration
 from aibot.config.tools import check_zone
 from aibot.i18n import N_
 
@@ -50,7 +50,9 @@ class ScheduleConfig(Section):
     @classmethod
     def _name(cls, value: str) -> str:
         if not _NAME.match(value):
-            raise ValueError(f"schedule name {value!r}: 1-64 letters, digits, -, _ or .")
+            raise invalid(
+                N_("schedule name {value}: 1-64 letters, digits, -, _ or ."), value=repr(value)
+            )
         return value
 
     @field_validator("cron")
@@ -61,7 +63,9 @@ class ScheduleConfig(Section):
         try:
             CronSim(value, datetime.now(UTC))
         except CronSimError as exc:
-            raise ValueError(f"invalid cron expression {value!r}: {exc}") from None
+            raise invalid(
+                N_("invalid cron expression {value}: {reason}"), value=repr(value), reason=str(exc)
+            ) from None
         return value
 
     @field_validator("time_zone")
@@ -77,7 +81,9 @@ class ScheduleConfig(Section):
     @model_validator(mode="after")
     def _one_kind(self) -> ScheduleConfig:
         if (self.message is None) == (self.prompt is None):
-            raise ValueError(f"schedule {self.name}: give exactly one of `message` or `prompt`")
+            raise invalid(
+                N_("schedule {name}: give exactly one of `message` or `prompt`"), name=self.name
+            )
         return self
 
 

@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from aibot.config.archive import ArchiveConfig
 from aibot.config.auth import AuthConfig
-from aibot.config.base import Section
+from aibot.config.base import NO_PROVIDERS, Section, invalid
 from aibot.config.channels import ChannelsConfig
 from aibot.config.conversation import EventsConfig, SessionConfig
 from aibot.config.data import OutboxConfig, RedisConfig, RetentionConfig, StorageConfig
@@ -94,7 +94,7 @@ class Config(Section):
     def _schedules_are_unique(self) -> Config:
         names = [s.name for s in self.schedules]
         if len(names) != len(set(names)):
-            raise ValueError("schedules: every schedule needs a name of its own")
+            raise invalid(N_("schedules: every schedule needs a name of its own"))
         return self
 
     @model_validator(mode="after")
@@ -102,9 +102,14 @@ class Config(Section):
         known = self.models.providers
         for route in self.routes:
             if route.provider is not None and route.provider not in known:
-                raise ValueError(
-                    f"routes: '{route.name}' names provider '{route.provider}', "
-                    f"not one of models.providers ({', '.join(known) or 'none'})"
+                raise invalid(
+                    N_(
+                        "routes: '{route}' names provider '{provider}', not one of "
+                        "models.providers ({known})"
+                    ),
+                    route=route.name,
+                    provider=route.provider,
+                    known=", ".join(known) or NO_PROVIDERS,
                 )
         return self
 
@@ -115,7 +120,7 @@ class Config(Section):
         for channel in self.channels.configured().values():
             problem = channel.public_url_problem()
             if problem:
-                raise ValueError(problem)
+                raise invalid(problem)
         return self
 
     def secrets(self) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from aibot.config.base import Section, parse_duration
+from aibot.config.base import Section, invalid, parse_duration
 from aibot.i18n import N_
 
 
@@ -51,7 +51,12 @@ class ServerConfig(Section):
     @classmethod
     def _networks(cls, values: list[str]) -> list[str]:
         for value in values:
-            ipaddress.ip_network(value, strict=False)
+            try:
+                ipaddress.ip_network(value, strict=False)
+            except ValueError:
+                raise invalid(
+                    N_("not an IP address or network (CIDR): {value}"), value=repr(value)
+                ) from None
         return values
 
     max_message_chars: int = Field(

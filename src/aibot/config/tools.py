@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from aibot.config.base import Section, parse_duration
+from aibot.config.base import Section, invalid, parse_duration
 from aibot.i18n import N_
 
 Builtin = Literal["current_time", "calculator", "fetch_url", "conversation_search"]
@@ -21,7 +21,9 @@ def check_zone(value: str) -> str:
     try:
         ZoneInfo(value)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {value!r} (use e.g. Asia/Shanghai, UTC)") from None
+        raise invalid(
+            N_("unknown time zone {value} (use e.g. Asia/Shanghai, UTC)"), value=repr(value)
+        ) from None
     return value
 
 
@@ -66,7 +68,7 @@ class McpServerConfig(Section):
     @model_validator(mode="after")
     def _one_transport(self) -> McpServerConfig:
         if (self.command is None) == (self.url is None):
-            raise ValueError("an MCP server needs exactly one of `command` (stdio) or `url`")
+            raise invalid(N_("an MCP server needs exactly one of `command` (stdio) or `url`"))
         return self
 
     def secret_values(self) -> list[str]:
@@ -120,7 +122,9 @@ class ToolsConfig(Section):
     def _names(cls, value: dict[str, McpServerConfig]) -> dict[str, McpServerConfig]:
         for name in value:
             if not name.replace("_", "").replace("-", "").isalnum() or "__" in name:
-                raise ValueError(f"MCP server name {name!r}: letters, digits, - and _ only")
+                raise invalid(
+                    N_("MCP server name {name}: letters, digits, - and _ only"), name=repr(name)
+                )
         return value
 
     def secret_values(self) -> list[str]:

@@ -65,8 +65,9 @@ class ConfigReloader:
         self._watcher: asyncio.Task[None] | None = None
         self._signalled: set[asyncio.Task[bool]] = set()
         self._stop = asyncio.Event()
-        # Why the last reload was refused, for callers that show it (the admin console).
-        self.last_problem = ""
+        # Why the last reload was refused, for callers that show it in their reader's language
+        # (the admin console: `last_refusal.say(language)`); None after a reload that worked.
+        self.last_refusal: ConfigError | None = None
 
     def listen_for_sighup(self) -> None:
         """`kill -HUP <pid>` (or `systemctl reload ai-bot`) reloads; only the main thread's
@@ -89,7 +90,7 @@ class ConfigReloader:
                 loaded = await asyncio.to_thread(load_config, self.loaded.path)
                 await self._apply(loaded, reason)
             except ConfigError as exc:
-                self.last_problem = str(exc)
+                self.last_refusal = exc
                 log.error(
                     "config reload rejected; the running config stays",
                     reason=reason,
@@ -97,7 +98,7 @@ class ConfigReloader:
                 )
                 return False
             restart = needs_restart(self.loaded.config, loaded.config)
-            self.loaded = loaded
+            self.loaded, self.last_refusal = loaded, None
             if restart:
                 log.warning("some changes apply only after a restart", sections=restart)
             return True

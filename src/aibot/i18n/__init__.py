@@ -39,7 +39,7 @@ loaded (and again on reload); after that `pick(hint, …)` chooses for a request
 
 from __future__ import annotations
 
-from aibot.i18n.catalog import N_, template, translate, translate_plural
+from aibot.i18n.catalog import N_, Phrase, template, translate, translate_plural
 from aibot.i18n.negotiate import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -65,6 +65,7 @@ __all__ = [
     "LANGUAGES",
     "N_",
     "Language",
+    "Phrase",
     "configure",
     "locale_hint",
     "match_language",

@@ -9,6 +9,8 @@ from __future__ import annotations
 import functools
 import gettext
 import io
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from importlib import resources
 
 import structlog
@@ -53,6 +55,24 @@ def translations(language: str) -> gettext.NullTranslations:
 def translate(language: str, msgid: str, /, **params: object) -> str:
     """`msgid` (English, with `{name}` placeholders) in `language`, with `params` filled in."""
     return _fill(translations(language).gettext(msgid), msgid, params)
+
+
+@dataclass(frozen=True, slots=True)
+class Phrase:
+    """A msgid with its values, said later in whichever language its reader has: for what is
+    made before the reader is known and read by several (a refused config is built once, then
+    printed on a terminal, shown on a console page and logged in English). A value that is a
+    Phrase itself is said in the same language."""
+
+    msgid: str
+    params: Mapping[str, object] = field(default_factory=dict)
+
+    def say(self, language: str) -> str:
+        return translate(
+            language,
+            self.msgid,
+            **{k: v.say(language) if isinstance(v, Phrase) else v for k, v in self.params.items()},
+        )
 
 
 def template(language: str, msgid: str) -> str:
