@@ -15,6 +15,8 @@ A channel's doctor (`src/aibot/channels/*/doctor.py`, rows `ai-bot doctor` print
 rule for a `Check`, and any other literal of two or more words outside a docstring must be the
 msgid of `translate(...)` or `N_(...)`, since a detail or a fix is usually built in a variable
 before it reaches its `Check`.
+A channel's status problem (`Problem` in channels/base.py, shown by /readyz and the console)
+takes its msgid marked `N_(...)`.
 
 Templates (the console's Jinja files): human text outside `{{ _("…") }}` — text between tags
 and `placeholder`/`title`/`aria-label` attributes — may only be what is listed in
@@ -226,6 +228,42 @@ def test_the_check_finds_a_literal_in_a_channel_doctor(tmp_path: Path) -> None:
 def test_channel_doctors_go_through_the_catalog() -> None:
     assert len(CHANNEL_DOCTORS) >= 4, CHANNEL_DOCTORS
     problems = [p for path in CHANNEL_DOCTORS for p in doctor_literals(path)]
+    assert not problems, "\n".join(problems)
+
+
+def _marked(node: ast.expr) -> bool:
+    """`N_("…")`, or a choice between two of them."""
+    if isinstance(node, ast.IfExp):
+        return _marked(node.body) and _marked(node.orelse)
+    return isinstance(node, ast.Call) and _callee(node) == "N_"
+
+
+def unmarked_problems(path: Path) -> list[str]:
+    """A channel's status `Problem` (imported in wecom/verify.py as `Fix`) whose msgid is not
+    marked `N_(...)`: the extraction would miss it and every reader would get English."""
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    found = [
+        node.lineno
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and _callee(node) in ("Problem", "Fix")
+        and not (node.args and _marked(node.args[0]))
+    ]
+    where = path.relative_to(SRC.parent) if path.is_relative_to(SRC.parent) else path
+    return [f"{where}:{line}: Problem(...) without N_(...)" for line in found]
+
+
+def test_channel_status_problems_are_marked_for_the_catalog(tmp_path: Path) -> None:
+    module = tmp_path / "channel.py"
+    module.write_text(
+        'a = Problem(N_("getMe failed: {error}"), {"error": e})\n'
+        'b = Problem(f"getMe failed: {e}")\n',
+        encoding="utf-8",
+    )
+    assert [p.split(": ", 1)[1] for p in unmarked_problems(module)] == [
+        "Problem(...) without N_(...)"
+    ]
+    problems = [p for path in sorted(SRC.rglob("*.py")) for p in unmarked_problems(path)]
     assert not problems, "\n".join(problems)
 
 
