@@ -71,6 +71,8 @@ async def test_schema_speaks_chinese_under_a_chinese_locale(tmp_path: Path) -> N
     assert table["配置项"] == "说明"
     idle, key = run.stdout.split("session.idle_reset")[1], run.stdout.split(".api_key")[1]
     assert "时长" in idle.splitlines()[0] and "机密" in key.splitlines()[0]
+    # a default reply is what the gateway says: in the reader's language too
+    assert "发送太频繁了" in run.stdout.split("policy.rate_limit.message")[1].splitlines()[0]
 
 
 async def test_schema_speaks_english_under_an_english_locale(tmp_path: Path) -> None:
@@ -83,6 +85,7 @@ async def test_schema_speaks_english_under_an_english_locale(tmp_path: Path) -> 
     assert table["key"] == "description" and table["server"] == "Where the gateway listens."
     idle, key = run.stdout.split("session.idle_reset")[1], run.stdout.split(".api_key")[1]
     assert "duration" in idle.splitlines()[0] and "secret" in key.splitlines()[0]
+    assert "You're sending" in run.stdout.split("policy.rate_limit.message")[1].splitlines()[0]
 
 
 def test_the_models_keep_their_english() -> None:

@@ -32,6 +32,7 @@ from aibot.ops.logging import mask_value
 _SECRET_NAME = re.compile(r"(pass(word)?|secret|token|key)s?$", re.I)
 # Config sections parse durations with validators of this name; "duration" in the schema.
 _DURATION_VALIDATOR = "_duration"
+NARROW = 24  # columns of the schema's type and default
 
 
 def _mask_url_password(value: str) -> str:
@@ -99,14 +100,21 @@ class SchemaRow:
 
 def print_schema() -> None:
     table = Table(show_header=True, header_style="bold", box=None, pad_edge=False)
-    for column in (tr("key"), tr("type"), tr("default"), tr("description")):
-        table.add_column(column, overflow="fold")
+    # type and default stay narrow (a long one folds) so the description gets the width
+    columns = (
+        (tr("key"), None),
+        (tr("type"), NARROW),
+        (tr("default"), NARROW),
+        (tr("description"), None),
+    )
+    for title, width in columns:
+        table.add_column(title, overflow="fold", max_width=width)
     for number, (section, description, rows) in enumerate(schema_sections()):
         if number:
             table.add_section()
-        table.add_row(f"[bold]{section}[/]", "", "", described(description))
+        table.add_row(f"[bold]{section}[/]", "", "", localized(description))
         for row in rows:
-            cells = (row.path, row.type, row.default, described(row.description))
+            cells = (row.path, row.type, row.default, localized(row.description))
             table.add_row(*(Text(cell) for cell in cells))
     console.print(table, highlight=False)
     console.print(
@@ -118,10 +126,11 @@ def print_schema() -> None:
     )
 
 
-def described(description: str | None) -> str:
-    """A field's description in the terminal's language. Looked up without filling anything in:
-    a description is not a format string (`${VAR}` and `{retry}` in it are meant literally)."""
-    return template(terminal_language(), description) if description else ""
+def localized(text: str | None) -> str:
+    """A model's English (a description, a default reply) in the terminal's language. Looked up
+    without filling anything in: it is not a format string (`${VAR}` and `{retry}` in it are
+    meant literally)."""
+    return template(terminal_language(), text) if text else ""
 
 
 def schema_sections() -> Iterator[tuple[str, str | None, list[SchemaRow]]]:
@@ -189,6 +198,8 @@ def _default(field: FieldInfo, *, duration: bool) -> str:
         return tr("(required)")
     if duration and isinstance(value, int | float):
         return f"{value:g}s"
+    if isinstance(value, str) and " " in value:
+        return localized(value)  # a default reply (N_ in the model), said in the reader's language
     if isinstance(value, str):
         return value or '""'
     return json.dumps(value)
