@@ -38,6 +38,7 @@ from rich.table import Table
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/run.py` too
 
 from bench.gc_probe import GcPauses
+from bench.scaleout import fresh_postgres, private_redis
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 API_KEY = "bench-key"
@@ -53,6 +54,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "gc_pause_p999_ms": ("<=", 5.0),
 }
 GC_PROBE = REPO_ROOT / "bench" / "gc_probe.py"
+PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 JSON = dict[str, Any]
 T = TypeVar("T")
@@ -119,6 +121,10 @@ async def stop_process(proc: asyncio.subprocess.Process) -> None:
             await proc.wait()
     except ProcessLookupError:
         pass
+
+
+async def stop_all(children: list[asyncio.subprocess.Process]) -> None:
+    await asyncio.gather(*(stop_process(p) for p in children))
 
 
 async def start_ready(
@@ -289,7 +295,7 @@ class Run:
 
 async def drive(
     http: aiohttp.ClientSession,
-    url: str,
+    url: str | list[str],
     *,
     count: int,
     concurrency: int,
@@ -304,16 +310,19 @@ async def drive(
     Worker i owns conversations i, i+C, i+2C... and cycles through them, so no conversation is
     ever used by two workers at once (the gateway serialises a session; sharing would measure
     queueing, not throughput). Messages are numbered from ``first`` so every one is distinct.
+    Several ``url``s (replicas) take message k in turn, k modulo their number, as a balancer
+    without affinity would: a conversation's next message may land on another replica.
     """
     run = Run()
     numbers = iter(range(first, first + count))  # shared: each worker takes the next number
+    urls = [url] if isinstance(url, str) else url
 
     async def worker(i: int) -> None:
         sessions = itertools.cycle(range(i, conversations, concurrency))
         for k in numbers:
             session = next(sessions)
             headers = make_headers(session, k) if make_headers else None
-            await run.send(http, url, make_body(session, k), is_ok, headers)
+            await run.send(http, urls[k % len(urls)], make_body(session, k), is_ok, headers)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(concurrency)))
@@ -491,6 +500,7 @@ class Figures:
     messages: int
     conversations: int
     cpu_count: int | None
+    replicas: int  # 0: one process without Redis; else gateways in scale-out mode
     paths: list[PathFigures]
     fake_p50_ms: float | None
     fake_p99_ms: float | None
@@ -529,11 +539,12 @@ class Measured:
 
 async def measure(
     http: aiohttp.ClientSession,
-    targets: list[tuple[str, int, dict[str, Any]]],
+    targets: list[tuple[list[str], list[int], dict[str, Any]]],
     args: argparse.Namespace,
 ) -> list[Measured]:
-    """Warm up each target (url, pid, drive options), then send ``args.messages`` to each in
-    ``args.rounds`` alternating blocks, timing the CPU of its process: on a shared machine the
+    """Warm up each target (urls, pids, drive options), then send ``args.messages`` to each in
+    ``args.rounds`` alternating blocks, timing the CPU of its processes (all replicas of one
+    target together): on a shared machine the
     load of other programs changes by the second, and alternating blocks give each target the
     same share of it, so their ratio holds when the absolute figures do not."""
     common = {"concurrency": args.concurrency, "conversations": args.conversations}
@@ -543,10 +554,10 @@ async def measure(
     first, block = args.warmup, math.ceil(args.messages / args.rounds)
     while first < args.warmup + args.messages:
         count = min(block, args.warmup + args.messages - first)
-        for (url, pid, kw), total in zip(targets, totals, strict=True):
-            before = cpu_seconds(pid)
+        for (url, pids, kw), total in zip(targets, totals, strict=True):
+            before = sum(map(cpu_seconds, pids))
             total.run.add(await drive(http, url, count=count, first=first, **common, **kw))
-            total.cpu_s += cpu_seconds(pid) - before
+            total.cpu_s += sum(map(cpu_seconds, pids)) - before
         first += count
     return totals
 
@@ -585,24 +596,41 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
     common = {"concurrency": args.concurrency, "conversations": args.conversations}
     modes = [MODES[args.endpoint, name] for name in args.modes]
     try:
-        async with aiohttp.ClientSession(
-            connector=connector, timeout=timeout, json_serialize=lambda o: orjson.dumps(o).decode()
-        ) as http:
+        async with (
+            contextlib.AsyncExitStack() as stack,
+            aiohttp.ClientSession(
+                connector=connector,
+                timeout=timeout,
+                json_serialize=lambda o: orjson.dumps(o).decode(),
+            ) as http,
+        ):
+            extra = await store_config(args, tmp, stack)
+            stack.push_async_callback(stop_all, children)  # before the store and Redis go
             fake_url = await start_fake(tmp / "fake.log", children)
             hello_proc, hello_url = await start_ready(
                 ["bench/hello.py", "--port", "0"], tmp / "hello.log", children, "the hello app"
             )
-            gateway, gateway_url, cold_start = await start_gateway(
-                tmp,
-                fake_url,
-                http,
-                children,
-                extra=storage_config(args),
-                command=args.ai_bot,
-                gc_pauses=tmp / "gc.json",
-            )
+            gateways: list[asyncio.subprocess.Process] = []
+            gateway_urls: list[str] = []
+            starts: list[float] = []
+            for i in range(max(1, args.replicas)):
+                home = tmp / f"replica-{i}" if args.replicas > 1 else tmp
+                home.mkdir(exist_ok=True)
+                gateway, gateway_url, started_in = await start_gateway(
+                    home,
+                    fake_url,
+                    http,
+                    children,
+                    extra=extra,
+                    command=args.ai_bot,
+                    gc_pauses=tmp / "gc.json" if i == 0 else None,
+                )
+                starts.append(started_in)
+                gateways.append(gateway)
+                gateway_urls.append(gateway_url)
+            pids = [g.pid for g in gateways]
             await asyncio.sleep(1.0)  # let imports, migrations and caches settle
-            idle_rss = rss_mb(gateway.pid)
+            idle_rss, cold_start = rss_mb(pids[0]), starts[0]
 
             direct = f"{fake_url}/chat/completions"
             kw: dict[str, Any] = {"make_body": fake_body, "is_ok": fake_ok, **common}
@@ -618,10 +646,14 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
                 hello, load = await measure(
                     http,
                     [
-                        (hello_url, hello_proc.pid, {"make_body": mode.make_body, "is_ok": any_ok}),
                         (
-                            gateway_url + mode.path,
-                            gateway.pid,
+                            [hello_url],
+                            [hello_proc.pid],
+                            {"make_body": mode.make_body, "is_ok": any_ok},
+                        ),
+                        (
+                            [url + mode.path for url in gateway_urls],
+                            pids,
                             {
                                 "make_body": mode.make_body,
                                 "is_ok": mode.is_ok,
@@ -637,7 +669,7 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
             first = modes[0]
             paced = await pace(
                 http,
-                gateway_url + first.path,
+                gateway_urls[0] + first.path,
                 rate=args.rate,
                 count=paced_count,
                 first=args.warmup + args.messages,
@@ -647,15 +679,16 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
                 **common,
             )
             served.append(paced)
-            loaded_rss = rss_mb(gateway.pid)
+            loaded_rss = rss_mb(pids[0])
     finally:
-        await asyncio.gather(*(stop_process(p) for p in children))
+        await stop_all(children)
 
     return Figures(
         concurrency=args.concurrency,
         messages=args.messages,
         conversations=args.conversations,
         cpu_count=os.cpu_count(),
+        replicas=args.replicas,
         paths=paths,
         fake_p50_ms=percentile_ms(baseline.latencies, 50),
         fake_p99_ms=fake_p99,
@@ -723,9 +756,10 @@ def fmt(value: float | None, digits: int = 1) -> str:
 
 def paths_table(f: Figures) -> Table:
     """Each path beside the bare uvicorn hello measured just before it."""
+    gateways = f"{f.replicas} replicas (CPU ms/msg: all of them)" if f.replicas else "gateway"
     table = Table(
         title=f"{f.messages:,} messages per path, {f.concurrency} concurrent, "
-        f"{f.cpu_count or '?'} CPUs shared by client, fake, hello and gateway"
+        f"{f.cpu_count or '?'} CPUs shared by client, fake, hello and {gateways}"
     )
     columns = (
         "path",
@@ -845,6 +879,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "an empty database, created beforehand",
     )
     parser.add_argument(
+        "--fresh-postgres",
+        nargs="?",
+        const=PG_ADMIN_URL,
+        metavar="ADMIN_URL",
+        help="a new database for this run on that PostgreSQL server (default "
+        f"{PG_ADMIN_URL}), dropped at the end; instead of --storage-url",
+    )
+    parser.add_argument(
+        "--replicas",
+        type=int,
+        default=0,
+        help="scale-out mode: N gateways sharing the PostgreSQL store and a Redis, the load "
+        "spread over them message by message; CPU is summed over the replicas (default 0: "
+        "one process, no Redis)",
+    )
+    parser.add_argument(
+        "--redis-url", help="the Redis of --replicas (default: a private redis-server)"
+    )
+    parser.add_argument(
         "--encrypt", action="store_true", help="storage.encryption on (a fresh random key)"
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
@@ -855,6 +908,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--warmup must be at least 0")
     if args.conversations < args.concurrency:
         parser.error("--conversations must be at least --concurrency (one session per worker)")
+    shared = args.fresh_postgres or (args.storage_url or "").startswith("postgresql")
+    if args.replicas < 0 or (args.replicas and not shared):
+        parser.error("--replicas needs a PostgreSQL store (--fresh-postgres or --storage-url)")
     args.modes = (args.modes or DEFAULT_MODES[args.endpoint]).split(",")
     unknown = [m for m in args.modes if (args.endpoint, m) not in MODES]
     if unknown:
@@ -862,14 +918,28 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def storage_config(args: argparse.Namespace) -> JSON | None:
-    """The `storage:` keys the options ask for, on top of the default SQLite file."""
+async def store_config(
+    args: argparse.Namespace, tmp: Path, stack: contextlib.AsyncExitStack
+) -> JSON | None:
+    """The `storage:` (and with replicas `redis:`) keys the options ask for, on top of the
+    default SQLite file: a fresh PostgreSQL database and a private Redis are made here and
+    removed when ``stack`` closes."""
     storage: JSON = {}
-    if args.storage_url:
+    extra: JSON = {}
+    if args.fresh_postgres:
+        storage["url"] = await stack.enter_async_context(fresh_postgres(args.fresh_postgres))
+    elif args.storage_url:
         storage["url"] = args.storage_url
     if args.encrypt:
         storage["encryption"] = {"key": base64.b64encode(os.urandom(32)).decode()}
-    return {"storage": storage} if storage else None
+    if args.replicas:
+        redis_url = args.redis_url or await stack.enter_async_context(
+            private_redis(free_port(), tmp / "redis.log")
+        )
+        extra["redis"] = {"url": redis_url}
+    if storage:
+        extra["storage"] = storage
+    return extra or None
 
 
 def cancel_on_sigterm() -> None:
