@@ -1,4 +1,5 @@
-"""The parts of scale-out mode one at a time: fenced commits, revalidated memory, Redis locks,
+"""The parts of scale-out mode one at a time: fenced commits, Redis locks (their stamps in
+tests/unit/test_session_stamps.py),
 membership, leases, shared tool questions (the whole of it runs in
 tests/integration/test_replicas.py)."""
 
@@ -16,8 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.channels.base import Channel
 from aibot.config import Config
 from aibot.core.errors import StaleWrite
-from aibot.core.messages import ReplyTarget, TurnRecord
-from aibot.core.sessions import SessionMemory
+from aibot.core.messages import ReplyTarget
 from aibot.ops.metrics import Metrics
 from aibot.replicas.approvals import RedisApprovals
 from aibot.replicas.coordinator import Coordinator
@@ -78,28 +78,6 @@ async def test_a_second_answer_to_a_finished_message_does_not_commit(
     async with sql_engine.connect() as connection:
         texts = (await connection.execute(select(outbox.c.text).order_by(outbox.c.id))).all()
     assert [t for (t,) in texts] == ["first", "third"]
-
-
-async def test_a_replica_rereads_a_conversation_another_replica_answered(
-    sql_engine: AsyncEngine,
-) -> None:
-    store = Repository(sql_engine, fenced=True)
-    writer = GroupCommitWriter(sql_engine)
-    writer.start()
-    mine, theirs = (SessionMemory(store, max_turns=5, cache_size=10, shared=True) for _ in range(2))
-    try:
-        for memory, text, at in ((mine, "one", 10.0), (theirs, "two", 20.0)):
-            state = await memory.get("s")
-            await writer.submit(
-                store.save_conversation("s", "hook", "u", at),
-                *store.add_turns("s", [TurnRecord("user", text, at)]),
-            )
-            memory.remember(state, [TurnRecord("user", text, at)])
-            state.stamp = at
-        assert [t.content for t in (await mine.get("s")).turns] == ["one", "two"]
-        assert [t.content for t in (await theirs.get("s")).turns] == ["one", "two"]
-    finally:
-        await writer.stop()
 
 
 async def test_session_lock_excludes_renews_and_lapses(client: redis.Redis) -> None:

@@ -17,6 +17,28 @@ class SessionLocks(Protocol):
         off and another replica holds it. Raises CoordinationUnavailable if it cannot tell."""
 
 
+class SessionStamps(Protocol):
+    """The conversation stamp (its row's `updated_at`) that travels with a session's lock, so a
+    replica knows without a query whether its cached conversation is still current.
+
+    Taking the lock reads the stamp the last holder left (`seen`); the holder says what to
+    leave at release (`leave`): the stamp its writes committed, or None while a write is in
+    flight or failed, which leaves no stamp and makes the next holder read the store. A holder
+    whose lock lapsed leaves a mark no stamp matches, and a release changes the stamp only if
+    it is still the one seen at taking: a conversation another holder may have written is read
+    again, never trusted."""
+
+    def seen(self, session_key: str) -> float | None:
+        """The stamp the held lock of `session_key` vouches for; None when not held or none."""
+
+    def leave(self, session_key: str, stamp: float | None) -> None:
+        """What the release leaves for the next holder (ignored unless held here)."""
+
+    async def drop_chat(self, chat_key: str) -> None:
+        """Marks the stamps of a chat and its members' sessions (`chat_key:…`) stale: written
+        without their locks (a platform event's reset)."""
+
+
 class Peers(Protocol):
     """This replica's name and which others are alive, for taking over their work."""
 

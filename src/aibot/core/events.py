@@ -92,8 +92,9 @@ class PlatformEvents:
             )
         if event.kind == "bot_removed" and self._config.reset_on_removal:
             ops.append(self._store.reset_chat(event.chat_key, now))
-            self._memory.forget_chat(event.chat_key)
         await self._writer.submit(*ops)
+        if event.kind == "bot_removed" and self._config.reset_on_removal:
+            await self._memory.forget_chat(event.chat_key)  # once the reset is committed
         if text:
             self._on_reply()
 

@@ -97,11 +97,14 @@ class ChatService:
             )
             writes = ctx.writes + (extra_writes(ctx) if extra_writes else [])
             if writes:
+                self._memory.writing(inbound.session_key)
                 try:
                     await self._writer.submit(*writes)
                 except Exception:
                     self._memory.forget(inbound.session_key)
                     raise
+                if ctx.session is not None:
+                    self._memory.written(ctx.session)
             elapsed = time.perf_counter() - started
             self._metrics.message_latency.labels(inbound.channel).observe(elapsed)
             self._log(inbound, ctx, elapsed)

@@ -7,9 +7,11 @@ them in the session's lane), so no turn of it can still be in the commit queue. 
 writer on each miss instead cost a full group-commit cycle per new conversation: with more
 active conversations than the cache holds, throughput fell from 637 to 240 messages/s.)
 
-With several replicas (`shared`), another replica may have answered the session since it was
-cached: a cached state is used only while the conversation row's `updated_at` is the one it was
-loaded or last written with, one indexed read instead of reloading the turns every time.
+With several replicas (`stamps`), another replica may have answered the session since it was
+cached: a cached state is used only while its stamp (the conversation row's `updated_at` it was
+loaded or last written with) is the one that came with the session's lock
+(`core.coordination.SessionStamps`); otherwise the conversation is read again. Comparing with
+the row itself cost one query per message (issue 20); the lock's own round trip carries it now.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from aibot.core.coordination import SessionStamps
 from aibot.core.messages import ConversationRow, MessageOutcome, TurnRecord
 
 
@@ -28,8 +31,6 @@ class WriteOp(Protocol):
 
 
 class SessionStore(Protocol):
-    async def conversation(self, session_key: str) -> ConversationRow | None: ...
-
     async def load_session(
         self, session_key: str, keep: int
     ) -> tuple[ConversationRow | None, list[TurnRecord]]: ...
@@ -71,24 +72,22 @@ class SessionMemory:
         *,
         max_turns: int,
         cache_size: int,
-        shared: bool = False,
+        stamps: SessionStamps | None = None,
     ) -> None:
         self.store = store
-        self._shared = shared
+        self._stamps = stamps
         self._keep = max(2, max_turns * 2)
         self._cache_size = cache_size
         self._cache: OrderedDict[str, SessionState] = OrderedDict()
 
     async def get(self, session_key: str) -> SessionState:
         state = self._cache.get(session_key)
-        if state is not None and not self._shared:
+        if state is not None and (
+            self._stamps is None
+            or (state.stamp is not None and state.stamp == self._stamps.seen(session_key))
+        ):
             self._cache.move_to_end(session_key)
             return state
-        if state is not None:  # shared: still current unless another replica wrote since
-            row = await self.store.conversation(session_key)
-            if (row.updated_at if row else None) == state.stamp:
-                self._cache.move_to_end(session_key)
-                return state
         row, turns = await self.store.load_session(session_key, self._keep)
         state = SessionState(session_key)
         if row is not None:
@@ -112,11 +111,25 @@ class SessionMemory:
         state.context_from = now
         state.turns.clear()
 
+    def writing(self, session_key: str) -> None:
+        """A write of the session is on its way: until it is known to have landed, the next
+        holder of its lock must read the store (a cancelled or failed commit may still land)."""
+        if self._stamps is not None:
+            self._stamps.leave(session_key, None)
+
+    def written(self, state: SessionState) -> None:
+        """The session's writes landed: its stamp is what the store holds now."""
+        if self._stamps is not None:
+            self._stamps.leave(state.key, state.stamp)
+
     def forget(self, session_key: str) -> None:
         """Drops a cached session whose writes failed; the next read goes to the store."""
         self._cache.pop(session_key, None)
 
-    def forget_chat(self, chat_key: str) -> None:
-        """Drops the chat's cached sessions (and its members' own, `chat_key:…`)."""
+    async def forget_chat(self, chat_key: str) -> None:
+        """Drops the chat's cached sessions (and its members' own, `chat_key:…`), here and, by
+        their stamps, on every replica: the chat was reset without their locks."""
         for key in [k for k in self._cache if k == chat_key or k.startswith(chat_key + ":")]:
             del self._cache[key]
+        if self._stamps is not None:
+            await self._stamps.drop_chat(chat_key)

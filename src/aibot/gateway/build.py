@@ -134,7 +134,7 @@ class Gateway:
             self.repository,
             max_turns=config.session.max_turns,
             cache_size=config.session.cache_sessions,
-            shared=coordinator is not None,
+            stamps=coordinator.locks if coordinator else None,
         )
         self.dispatcher = Dispatcher(
             config.dispatcher.max_concurrency, config.dispatcher.max_queue, self.metrics

@@ -4,14 +4,23 @@ A lock is `SET key token NX PX ttl`; its holder's coordinator renews every held 
 (one script call per tick) while the work runs, so a lock outlives a slow model but lapses
 `ttl` after its replica dies. A lapsed lock can let a second replica start the same message;
 the store's fenced commit (the inbox row must still be pending) lets only one answer land.
+
+The conversation stamp travels with the lock (`core.coordination.SessionStamps`): taking the
+lock reads it in the same script call, releasing it writes the holder's in the same call. So a
+replica whose cached conversation carries the stamp it finds uses the cache without asking the
+store; before, every message in scale-out mode read the conversation row to compare its
+`updated_at` (issue 20). A stamp lives `STAMP_TTL`: an idle conversation is read again, which
+also covers rows the maintenance jobs delete days later.
 """
 
 from __future__ import annotations
 
 import asyncio
 import itertools
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 
 import redis.asyncio as redis
 import structlog
@@ -25,6 +34,38 @@ log = structlog.get_logger("aibot.replicas")
 COMPARE_AND_DELETE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
+"""
+
+STAMP_TTL = 3600.0  # seconds a stamp vouches for an idle conversation
+LAPSED = "lapsed"  # the mark a holder that lost its lock leaves: no stamp matches it
+
+# KEYS[1]: the lock, KEYS[2]: the stamp; ARGV[1]: the token, ARGV[2]: ttl in ms. Takes the lock
+# and the stamp with it: {1, stamp or ''}, or {0, ''} when another holder has the lock. While
+# the lock is held there is no stamp: a holder that dies (its writes may have landed) leaves
+# none, so the next holder reads the store.
+_ACQUIRE = """
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then
+  local stamp = redis.call('GET', KEYS[2]) or ''
+  redis.call('DEL', KEYS[2])
+  return {1, stamp}
+end
+return {0, ''}
+"""
+
+# KEYS[1]: the lock, KEYS[2]: the stamp; ARGV[1]: the token, ARGV[2]: the stamp to leave ('' for
+# none), ARGV[3]: its ttl in ms. A holder that lost the lock marks the stamp lapsed (it may have
+# written after the next holder read); one that kept it leaves its stamp unless the stamp was
+# marked meanwhile (by a holder that lost the lock, or a chat's reset).
+_RELEASE = """
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then
+  redis.call('SET', KEYS[2], 'lapsed', 'PX', ARGV[3])
+  return 0
+end
+redis.call('DEL', KEYS[1])
+if ARGV[2] ~= '' and redis.call('EXISTS', KEYS[2]) == 0 then
+  redis.call('SET', KEYS[2], ARGV[2], 'PX', ARGV[3])
+end
+return 1
 """
 
 # KEYS: held locks; ARGV[1]: ttl in ms, ARGV[1 + i]: the token of KEYS[i]. Returns lost keys.
@@ -45,49 +86,96 @@ return lost
 _POLL_MAX = 0.05
 
 
+@dataclass(slots=True)
+class _Held:
+    token: str
+    leave: str  # the stamp the release leaves ('' for none); at first the one taken
+
+
 class RedisSessionLocks:
     def __init__(
-        self, client: redis.Redis, me: str, ttl: float, prefix: str = "aibot:session:"
+        self,
+        client: redis.Redis,
+        me: str,
+        ttl: float,
+        prefix: str = "aibot:session:",
+        stamps: str = "aibot:stamp:",
     ) -> None:
         self._redis = client
         self._me = me
         self._ttl_ms = int(ttl * 1000)
+        self._stamp_ttl_ms = int(STAMP_TTL * 1000)
         self._prefix = prefix
+        self._stamps = stamps
         self._tokens = itertools.count()
-        self._held: dict[str, str] = {}
-        self._release = client.register_script(COMPARE_AND_DELETE)
+        self._held: dict[str, _Held] = {}
+        self._take = client.register_script(_ACQUIRE)
+        self._release = client.register_script(_RELEASE)
         self._renew = client.register_script(_RENEW)
 
     @asynccontextmanager
     async def hold(self, session_key: str, *, wait: bool) -> AsyncIterator[bool]:
-        key = self._prefix + session_key
+        keys = [self._prefix + session_key, self._stamps + session_key]
         token = f"{self._me}:{next(self._tokens)}"
-        if not await self._acquire(key, token, wait):
+        taken = await self._acquire(keys, token, wait)
+        if taken is None:
             yield False
             return
-        self._held[key] = token
+        held = self._held[keys[0]] = _Held(token, taken)
         try:
             yield True
         finally:
-            self._held.pop(key, None)
+            self._held.pop(keys[0], None)
             try:
-                await self._release(keys=[key], args=[token])
+                await self._release(keys=keys, args=[token, held.leave, self._stamp_ttl_ms])
             except RedisError as exc:  # the lock lapses by itself after ttl
                 log.warning("could not release a session lock", error=str(exc))
 
-    async def _acquire(self, key: str, token: str, wait: bool) -> bool:
-        """Waits at most two lease times: long enough for a dead holder's lock to lapse."""
+    def seen(self, session_key: str) -> float | None:
+        held = self._held.get(self._prefix + session_key)
+        if held is None or not held.leave:
+            return None
+        try:
+            return float(held.leave)
+        except ValueError:  # lapsed
+            return None
+
+    def leave(self, session_key: str, stamp: float | None) -> None:
+        held = self._held.get(self._prefix + session_key)
+        if held is not None:
+            held.leave = "" if stamp is None else repr(stamp)
+
+    async def drop_chat(self, chat_key: str) -> None:
+        """Marks the stamps left by released locks and those held ones will leave."""
+        members = re.sub(r"([*?\[\]\\])", r"\\\1", chat_key) + ":*"
+        try:
+            keys = {self._stamps + chat_key}
+            for prefix in (self._stamps, self._prefix):
+                async for key in self._redis.scan_iter(match=prefix + members, count=1000):
+                    keys.add(self._stamps + _text(key)[len(prefix) :])
+            async with self._redis.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.set(key, LAPSED, px=self._stamp_ttl_ms)
+                await pipe.execute()
+        except RedisError as exc:  # the stamps lapse by themselves after STAMP_TTL
+            log.warning("could not mark a reset chat's stamps", chat=chat_key, error=str(exc))
+
+    async def _acquire(self, keys: list[str], token: str, wait: bool) -> str | None:
+        """The stamp found ('' for none) once the lock is taken; None when `wait` is off and
+        another holder has it, or after two lease times (long enough for a dead holder's lock
+        to lapse)."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + (2 * self._ttl_ms / 1000 if wait else 0.0)
         delay = 0.005
         while True:
             try:
-                if await self._redis.set(key, token, nx=True, px=self._ttl_ms):
-                    return True
+                taken, stamp = await self._take(keys=keys, args=[token, self._ttl_ms])
             except RedisError as exc:
                 raise CoordinationUnavailable(f"session lock: {exc}") from exc
+            if taken:
+                return _text(stamp)
             if loop.time() >= deadline:
-                return False
+                return None
             await asyncio.sleep(delay)
             delay = min(delay * 2, _POLL_MAX)
 
@@ -98,7 +186,7 @@ class RedisSessionLocks:
             return
         held = list(self._held.items())
         lost = await self._renew(
-            keys=[key for key, _ in held], args=[self._ttl_ms, *(token for _, token in held)]
+            keys=[key for key, _ in held], args=[self._ttl_ms, *(h.token for _, h in held)]
         )
         for key in lost:
             log.warning("session lock lapsed while held", session=_text(key)[len(self._prefix) :])
