@@ -48,13 +48,14 @@ class Replica:
 
     def __init__(self, name: str, client: redis.Redis, store: CountingStore) -> None:
         self.locks = RedisSessionLocks(client, name, ttl=5.0)
+        self.repository = store.repository
         self.memory = SessionMemory(
             cast(SessionStore, store), max_turns=5, cache_size=10, stamps=self.locks
         )
 
     async def turn(self, writer: GroupCommitWriter, text: str, at: float) -> SessionState:
         """What ChatService does for one message of session "s" that writes a turn."""
-        store = self.memory.store
+        store = self.repository
         async with self.locks.hold("s", wait=True) as held:
             assert held
             state = await self.memory.get("s")

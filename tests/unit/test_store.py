@@ -91,7 +91,7 @@ async def test_recent_turns_respects_limit_and_context_start(engine: AsyncEngine
     await writer.submit(repo.save_conversation("s", "api", "u", 1.0), *repo.add_turns("s", records))
     await writer.submit(repo.save_conversation("s", "api", "u", 2.0, context_from=4.0, model="glm"))
     await writer.stop()
-    row = await repo.conversation("s")
+    row, _ = await repo.load_session("s", 1)
     assert row is not None and row.model == "glm" and row.context_from == 4.0
     turns = await repo.recent_turns("s", row.context_from, 4)
     assert [t.content for t in turns] == ["t6", "t7", "t8", "t9"]

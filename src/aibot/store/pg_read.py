@@ -30,7 +30,7 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aibot.store.rows import Raw, RawSession
+from aibot.store.rows import RawSession
 
 T = TypeVar("T")
 
@@ -45,7 +45,6 @@ LOAD_SQL = (
     " AND turns.created_at > c.context_from ORDER BY created_at DESC, id DESC LIMIT $2"
     ") t ON true WHERE c.session_key = $1 ORDER BY t.created_at DESC, t.id DESC"
 )
-STAMP_SQL = "SELECT model, context_from, updated_at FROM conversations WHERE session_key = $1"
 # asyncpg's server-side errors that mean the connection is gone, whatever its state says.
 _LOST = (
     OSError,
@@ -158,13 +157,6 @@ class PgSessionRead:
         if first[3] is None:  # role is never NULL: the conversation has no turns
             return first[:3], []
         return first[:3], [tuple(row)[3:] for row in rows]
-
-    async def stamp(self, session_key: str) -> Raw | None:
-        async def read(connection: PgConnection) -> list[Any]:
-            return await connection.fetch(STAMP_SQL, session_key)
-
-        rows = await self.pool.run(read)
-        return tuple(rows[0]) if rows else None
 
     async def close(self) -> None:
         await self.pool.close()

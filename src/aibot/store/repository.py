@@ -55,10 +55,6 @@ class Repository(QueueRows):
         )
 
     # -- reads ---------------------------------------------------------------------------
-    async def conversation(self, session_key: str) -> ConversationRow | None:
-        row = await self._session_read.stamp(session_key)
-        return ConversationRow(row[0], row[1], row[2]) if row else None
-
     async def load_session(
         self, session_key: str, keep: int
     ) -> tuple[ConversationRow | None, list[TurnRecord]]:

@@ -1,7 +1,8 @@
 """The per-message conversation read: its row and recent turns, in one hop.
 
 Every message that misses the session cache (every new conversation, every conversation pushed
-out of the cache, every message in scale-out mode) reads its conversation. Through SQLAlchemy's
+out of the cache, every message in scale-out mode whose lock brought another stamp: see
+core/sessions.py) reads its conversation. Through SQLAlchemy's
 asyncio layer and aiosqlite one `SELECT` is five thread hand-offs (cursor, execute, fetchall,
 close, rollback), each waiting for the busy event loop to give up the GIL, and the pool opened
 and closed overflow connections under load (issue 20: a mean 55 ms, p99 240 ms wait for a read
@@ -64,8 +65,6 @@ TURN_COLUMNS = select(
 class SessionRead(Protocol):
     async def load(self, session_key: str, keep: int) -> RawSession: ...
 
-    async def stamp(self, session_key: str) -> Raw | None: ...
-
     async def close(self) -> None: ...
 
 
@@ -105,12 +104,6 @@ class SqliteSessionRead:
         except sqlite3.OperationalError:  # busy: wait for it off the loop
             return await self._off_loop(_load, session_key, keep)
 
-    async def stamp(self, session_key: str) -> Raw | None:
-        try:
-            return _stamp(self._on_loop(), session_key)
-        except sqlite3.OperationalError:
-            return await self._off_loop(_stamp, session_key)
-
     async def close(self) -> None:
         if self._loop_db is not None:
             self._loop_db.close()
@@ -146,11 +139,6 @@ class SqliteSessionRead:
             self._thread_db = None
 
 
-def _stamp(db: sqlite3.Connection, session_key: str) -> Raw | None:
-    row: Raw | None = db.execute(_CONVERSATION_SQL, (session_key,)).fetchone()
-    return row
-
-
 def _load(db: sqlite3.Connection, session_key: str, keep: int) -> RawSession:
     row: Raw | None = db.execute(_CONVERSATION_SQL, (session_key,)).fetchone()
     if row is None:
@@ -181,15 +169,6 @@ class EngineSessionRead:
                 .limit(keep)
             )
             return tuple(row), [tuple(r) for r in found]
-
-    async def stamp(self, session_key: str) -> Raw | None:
-        async with self._engine.connect() as connection:
-            row = (
-                await connection.execute(
-                    _CONVERSATION.where(conversations.c.session_key == session_key)
-                )
-            ).first()
-        return tuple(row) if row else None
 
     async def close(self) -> None:
         """Nothing of its own: the engine is disposed by its owner."""
