@@ -43,6 +43,8 @@ HEAVY = (
     "pypdf",
     "docx",
     "openpyxl",
+    "babel",  # a translation catalog, read at the first string shown in another language
+    "argon2",  # the admin console's passwords, at the first one hashed or checked
 )
 
 PROBE = """

@@ -1,26 +1,33 @@
 """Password hashing with argon2id (RFC 9106 parameters via argon2-cffi).
 
 A hash costs ~64 MiB and tens of milliseconds by design; the login path runs it in a worker
-thread with bounded parallelism (see `auth.py`).
+thread with bounded parallelism (see `auth.py`). argon2-cffi (and its cffi backend) is loaded by
+the first password hashed or checked, not by every start of the gateway.
 """
 
 from __future__ import annotations
 
 from functools import cache
+from typing import TYPE_CHECKING
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+if TYPE_CHECKING:
+    from argon2 import PasswordHasher
 
 MIN_LENGTH = 10
 
-_hasher = PasswordHasher()
+
+@cache
+def _hasher() -> PasswordHasher:
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
 
 
 @cache
 def _dummy_hash() -> str:
     """Unknown user names are checked against this, so a login takes as long whether or not
     the name exists and the response time does not reveal which accounts there are."""
-    return _hasher.hash("no such user: this hash only equalises timing")
+    return _hasher().hash("no such user: this hash only equalises timing")
 
 
 class WeakPassword(ValueError):
@@ -30,12 +37,14 @@ class WeakPassword(ValueError):
 def hash_password(password: str) -> str:
     if len(password) < MIN_LENGTH:
         raise WeakPassword(f"the password must have at least {MIN_LENGTH} characters")
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def verify_password(stored: str | None, password: str) -> bool:
     """Constant work whether or not there is a stored hash; never raises on a bad hash."""
+    from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
     try:
-        return _hasher.verify(stored or _dummy_hash(), password) and stored is not None
+        return _hasher().verify(stored or _dummy_hash(), password) and stored is not None
     except (VerifyMismatchError, VerificationError, InvalidHashError):
         return False

