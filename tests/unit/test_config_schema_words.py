@@ -96,3 +96,17 @@ def test_the_models_keep_their_english() -> None:
     english = [row.description for row in rows()]
     chinese = [template("zh-CN", text) for text in english if template("zh-CN", text) != text]
     assert len(chinese) > 200 and not [text for text in chinese if text in schema]
+
+
+async def test_ui_language_of_the_config_wins_even_in_a_file_that_does_not_load(
+    tmp_path: Path,
+) -> None:
+    """As every command: `ui.language` over the terminal; and the schema, the list a broken
+    file is fixed with, still prints (in the language the broken file asks for)."""
+    (tmp_path / "config.yaml").write_text("ui: {language: en}\n", encoding="utf-8")
+    english = await ai_bot(tmp_path, "config", "--schema", env={"LANG": "zh_CN.UTF-8"})
+    assert english.code == 0 and "Where the gateway listens." in english.stdout, english.output
+
+    (tmp_path / "config.yaml").write_text("ui: {language: zh-CN}\nsessoin: {}\n", "utf-8")
+    chinese = await ai_bot(tmp_path, "config", "--schema", env={"LANG": "en_US.UTF-8"})
+    assert chinese.code == 0 and "网关监听的地址和端口。" in chinese.stdout, chinese.output

@@ -69,6 +69,19 @@ def load_or_exit(path: str | None) -> LoadedConfig:
     return loaded
 
 
+def follow_ui_language(path: str | None) -> None:
+    """The CLI in the config's `ui.language` for a command that needs no valid config
+    (`config --schema` is the list a broken file is fixed with): a file that does not load
+    still says which language its reader has, where it can; else the terminal's."""
+    try:
+        ui = load_config(path).config.ui
+    except ConfigError as exc:
+        if exc.ui is not None:
+            i18n.configure(*exc.ui)
+        return
+    i18n.configure(ui.language, ui.default_language)
+
+
 def cipher_or_exit(config: Config) -> Cipher:
     """How this config reads sealed values (storage.encryption); a bad key is one line."""
     from aibot.store.crypto import PLAIN, keyring_for

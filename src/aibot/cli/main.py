@@ -18,7 +18,7 @@ from aibot.cli.backup import backup as backup_command
 from aibot.cli.backup import maintenance as maintenance_command
 from aibot.cli.backup import restore as restore_command
 from aibot.cli.canary import canary_app
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit, tr
+from aibot.cli.common import ConfigOption, console, fail, follow_ui_language, load_or_exit, tr
 from aibot.cli.data_key import data_key_app
 from aibot.cli.deploy import DEPLOY_HELP
 from aibot.cli.deploy import deploy as deploy_command
@@ -199,6 +199,7 @@ def show_config(
     from aibot.cli.config_view import print_effective, print_schema
 
     if schema:
+        follow_ui_language(config)
         print_schema()
         return
     print_effective(load_or_exit(config))
