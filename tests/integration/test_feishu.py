@@ -273,6 +273,9 @@ async def test_doctor_checks_credentials_and_own_webhook(
     ok, hook = await feishu_checks(section, server, "en")
     assert ok.status == "ok" and "ou_bot" in ok.detail
     assert hook.status == "ok" and "challenge echoed" in hook.detail, hook
+    assert hook.detail.startswith("encrypted + signed; POST /feishu/webhook → HTTP 200; "), hook
+    [_, hook_zh] = await feishu_checks(section, server, "zh-CN")  # steps in Chinese punctuation
+    assert hook_zh.detail == "已加密并签名；POST /feishu/webhook → HTTP 200；challenge 已原样返回"
 
     other_key = section.model_copy(update={"encrypt_key": SecretStr("not-the-gateway-key")})
     [_, refused] = await feishu_checks(other_key, server, "en")

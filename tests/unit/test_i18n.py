@@ -48,6 +48,15 @@ def test_plural_forms_follow_each_language() -> None:
     assert i18n.translate_plural("en", "{n} turn", "{n} turns", 3) == "3 turns"
 
 
+def test_a_list_in_a_sentence_takes_each_languages_punctuation() -> None:
+    names, steps = ["OPENAI_API_KEY", "AIBOT_API_KEY"], ["signed", "HTTP 200"]
+    assert i18n.join_list("en", names) == "OPENAI_API_KEY, AIBOT_API_KEY"
+    assert i18n.join_list("en", steps, clauses=True) == "signed; HTTP 200"
+    assert i18n.join_list("zh-CN", names) == "OPENAI_API_KEY、AIBOT_API_KEY"
+    assert i18n.join_list("zh-CN", iter(steps), clauses=True) == "signed；HTTP 200"
+    assert i18n.join_list("zh-CN", []) == ""
+
+
 @pytest.mark.parametrize(
     ("header", "expected"),
     [

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from aibot import i18n
 from aibot.admin.inputs import printable
 from aibot.admin.words import _
 from aibot.channels.api_keys import ADMIN_SCOPE, SCOPE_PREFIXES, StoredKey
@@ -77,7 +78,12 @@ class ApiKeyStore:
     ) -> tuple[str, KeyRow]:
         """Makes a key; the plaintext is returned here once and never stored."""
         if scope not in SCOPES:
-            raise ValueError(_("The scope must be one of {scopes}.", scopes=", ".join(SCOPES)))
+            raise ValueError(
+                _(
+                    "The scope must be one of {scopes}.",
+                    scopes=i18n.join_list(i18n.request_language(), SCOPES),
+                )
+            )
         name = printable(name, 128)
         if not name:
             raise ValueError(_("Give the key a name (who or what uses it)."))

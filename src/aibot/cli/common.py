@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
@@ -35,6 +35,11 @@ ConfigOption = Annotated[
         help=N_("Path to config.yaml (default: ./config.yaml, else built-in defaults)."),
     ),
 ]
+
+
+def listed(items: Iterable[str], *, clauses: bool = False) -> str:
+    """`items` as a list inside a `tr` sentence, with the terminal language's punctuation."""
+    return i18n.join_list(i18n.terminal_language(), items, clauses=clauses)
 
 
 def problem(exc: ConfigError) -> str:

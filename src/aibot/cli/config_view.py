@@ -22,7 +22,7 @@ from pydantic_core import PydanticUndefined
 from rich.table import Table
 from rich.text import Text
 
-from aibot.cli.common import console, tr
+from aibot.cli.common import console, listed, tr
 from aibot.config import Config, LoadedConfig, url_password
 from aibot.i18n import template, terminal_language
 from aibot.ops.logging import mask_value
@@ -69,7 +69,7 @@ def print_effective(loaded: LoadedConfig) -> None:
             highlight=False,
         )
     if loaded.missing_env:
-        unset = tr("unset environment variables: {names}", names=", ".join(loaded.missing_env))
+        unset = tr("unset environment variables: {names}", names=listed(loaded.missing_env))
         console.print("# " + unset, markup=False, highlight=False)
     for notice in loaded.deprecated:
         console.print(

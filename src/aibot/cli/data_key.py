@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store, tr
+from aibot.cli.common import ConfigOption, console, fail, listed, load_or_exit, on_store, tr
 from aibot.i18n import N_
 
 if TYPE_CHECKING:
@@ -181,6 +181,6 @@ async def _rotate(engine: AsyncEngine, keyring: Keyring, batch: int) -> None:
     console.print(tr(DONE, key=keyring.current_id), highlight=False, markup=False)
     retired = [k for k in report.retired if k != "plain"]
     if retired:
-        console.print(tr(RETIRED, keys=", ".join(retired)), highlight=False, markup=False)
+        console.print(tr(RETIRED, keys=listed(retired)), highlight=False, markup=False)
     for key, count in report.archived.items():
         console.print(tr(ARCHIVED, key=key, count=count), highlight=False, markup=False)

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit, problem, tr
+from aibot.cli.common import ConfigOption, console, fail, listed, load_or_exit, problem, tr
 from aibot.config import ConfigError
 from aibot.i18n import N_
 
@@ -185,7 +185,7 @@ KEY_NOTES = {
 def _key_note(template: str, models: ContainerModels) -> None:
     """The default and every fallback read their own key: name each variable and its provider,
     so no fallback starts without its key unnoticed."""
-    variables = ", ".join(f"{var} ({name})" for var, name in models.key_variables.items())
+    variables = listed(f"{var} ({name})" for var, name in models.key_variables.items())
     typer.echo(tr(template, variables=variables), err=True)
 
 

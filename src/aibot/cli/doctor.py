@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import text
 
-from aibot.cli.common import console, tr
+from aibot.cli.common import console, listed, tr
 from aibot.cli.doctor_data import data_checks
 from aibot.cli.doctor_gateway import running_gateway
 from aibot.cli.doctor_host import clock_check, secret_file_checks, store_file_checks
@@ -100,7 +100,7 @@ def _unset_variables(loaded: LoadedConfig) -> list[Check]:
         Check(
             tr("environment"),
             "fail",
-            tr("unset: {names}", names=", ".join(loaded.missing_env)),
+            tr("unset: {names}", names=listed(loaded.missing_env)),
             tr("add them to {path} or export them", path=str(env_file)),
         )
     ]
@@ -202,8 +202,8 @@ def _routing(config: Config) -> list[Check]:
             Check(
                 tr("routing"),
                 "warn",
-                tr("not a configured provider: {names}", names=", ".join(unknown)),
-                tr("use names from models.providers: {names}", names=", ".join(models.providers)),
+                tr("not a configured provider: {names}", names=listed(unknown)),
+                tr("use names from models.providers: {names}", names=listed(models.providers)),
             )
         ]
     default = models.default or next(iter(models.providers))
@@ -292,7 +292,7 @@ def _unsupported_channels(config: Config) -> list[Check]:
         Check(
             tr("channels"),
             "warn",
-            tr("not available in this version: {names}", names=", ".join(names)),
+            tr("not available in this version: {names}", names=listed(names)),
             tr("remove them from channels: or upgrade ai-bot"),
         )
     ]

@@ -8,7 +8,7 @@ from typing import Any
 
 import aiohttp
 
-from aibot.cli.common import tr
+from aibot.cli.common import listed, tr
 from aibot.config import Config
 from aibot.i18n import terminal_language
 from aibot.ops.checks import Check
@@ -33,7 +33,7 @@ async def running_gateway(config: Config) -> Check | None:
     if report["ready"]:
         ready = tr("ai-bot {version} is running there and ready", version=report["version"])
         return Check(name, "ok", ready)
-    causes = "; ".join(_causes(report))
+    causes = listed(_causes(report), clauses=True)
     return Check(name, "fail", tr("ai-bot is running but not ready: {causes}", causes=causes), url)
 
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption, tr
+from aibot.cli.common import ConfigOption, listed, tr
 from aibot.i18n import N_
 
 if TYPE_CHECKING:
@@ -110,7 +110,7 @@ def _check_known(name: str, config: Config, flag: str) -> None:
 
     known = config.models.providers
     if name not in known:
-        configured = ", ".join(known) or tr("none configured")
+        configured = listed(known) or tr("none configured")
         fail(
             tr(
                 "{flag}: unknown provider {name} (models.providers: {configured})",

@@ -16,7 +16,7 @@ import typer
 from dotenv import dotenv_values
 from rich.markup import escape
 
-from aibot.cli.common import console, err_console, fail, tr
+from aibot.cli.common import console, err_console, fail, listed, tr
 from aibot.cli.init_ask import (
     CUSTOM,
     Ask,
@@ -149,7 +149,7 @@ def _preset(name: str) -> Preset:
                 "--preset: unknown preset {name} (known: {known}; or use --base-url for any "
                 "OpenAI-compatible server)",
                 name=repr(name),
-                known=", ".join(PRESETS),
+                known=listed(PRESETS),
             )
         )
     return preset
@@ -162,7 +162,7 @@ def _resolve(answers: InitAnswers) -> ProviderChoice:
         fail(
             tr(
                 "missing --preset (one of: {known}) or --base-url (any OpenAI-compatible server)",
-                known=", ".join(PRESETS),
+                known=listed(PRESETS),
             )
         )
     preset = _preset(preset_name) if preset_name else None

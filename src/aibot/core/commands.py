@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from aibot.core.feedback import Feedback, last_answer_id
 from aibot.core.pipeline import TurnContext
 from aibot.core.sessions import SessionMemory
-from aibot.i18n import N_, translate
+from aibot.i18n import N_, join_list, translate
 
 Handler = Callable[[TurnContext, str], Awaitable[str]]
 
@@ -110,7 +110,7 @@ class Commands:
         if not catalog.names:
             return translate(language, "No model provider is configured yet (run `ai-bot init`).")
         current = (ctx.session.model if ctx.session else None) or catalog.default
-        available = ", ".join(catalog.describe(n) for n in catalog.names)
+        available = join_list(language, (catalog.describe(n) for n in catalog.names))
         if not arg:
             return translate(
                 language,

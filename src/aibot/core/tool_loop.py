@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from aibot.core.messages import ChatRequest, ChatResult, Message, Tool, ToolCall, Usage
 from aibot.core.pipeline import DeltaSink
 from aibot.core.tools import Confirmer, ToolBox, ToolCaller, ToolOutcome
+from aibot.i18n import join_list
 
 Complete = Callable[[ChatRequest], Awaitable[ChatResult]]  # one model call, streamed as set
 StatusText = Callable[[str, str], str]  # (language, tool names) → the status line
@@ -81,7 +82,9 @@ class ToolLoop:
                 "assistant", result.text, reasoning=result.reasoning, tool_calls=result.tool_calls
             )
             if on_status is not None:
-                names = ", ".join(dict.fromkeys(call.name for call in result.tool_calls))
+                names = join_list(
+                    caller.language, dict.fromkeys(call.name for call in result.tool_calls)
+                )
                 await on_status(self._status_text(caller.language, names))
             outcomes = await self._run_calls(result.tool_calls, offered, caller, deadline)
             answers = [

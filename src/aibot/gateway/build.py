@@ -313,7 +313,7 @@ class Gateway:
                 i18n.translate(
                     language,
                     "channels not available in this version (ignored): {names}",
-                    names=", ".join(unsupported),
+                    names=i18n.join_list(language, unsupported),
                 )
             )
         return problems

@@ -14,6 +14,8 @@ How to add a user-facing string (chat reply, page, console, CLI, wizard, error)
        reply = translate(language, "Unknown model '{name}'. Available: {names}", name=arg,
                          names=available)
 
+   A list inside a sentence is `join_list(language, names)` (`clauses=True` for steps or
+   causes), so Chinese reads 甲、乙 and 第一步；第二步 rather than English commas.
    Counted things use `translate_plural(language, singular, plural, n, **params)`; `{n}` is
    filled in. A string defined before its language is known (a module constant, a table row)
    is marked with `N_("…")` and translated where it is shown: `translate(language, CONSTANT)`.
@@ -39,7 +41,7 @@ loaded (and again on reload); after that `pick(hint, …)` chooses for a request
 
 from __future__ import annotations
 
-from aibot.i18n.catalog import N_, Phrase, template, translate, translate_plural
+from aibot.i18n.catalog import N_, Phrase, join_list, template, translate, translate_plural
 from aibot.i18n.negotiate import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -67,6 +69,7 @@ __all__ = [
     "Language",
     "Phrase",
     "configure",
+    "join_list",
     "locale_hint",
     "match_language",
     "pick",

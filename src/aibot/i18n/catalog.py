@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import gettext
 import io
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -76,6 +76,22 @@ class Phrase:
             self.msgid,
             **{k: v.say(language) if isinstance(v, Phrase) else v for k, v in self.params.items()},
         )
+
+
+# How a list is written inside a sentence, per language: (items, clauses). Names and values
+# take a comma in English and the enumeration comma 、 in Chinese; clauses (steps, causes,
+# each a sentence of its own) take a semicolon, the full-width ； in Chinese. English's are
+# the default for a language without its own.
+LIST_SEPARATORS = {"zh-CN": ("、", "；")}
+ENGLISH_SEPARATORS = (", ", "; ")
+
+
+def join_list(language: str, items: Iterable[str], /, *, clauses: bool = False) -> str:
+    """`items` as one list inside a translated sentence, with `language`'s punctuation (a
+    Chinese sentence that lists with ", " or "; " reads as half English). `clauses=True` for
+    parts that are sentences of their own."""
+    separators = LIST_SEPARATORS.get(language, ENGLISH_SEPARATORS)
+    return separators[clauses].join(items)
 
 
 def template(language: str, msgid: str) -> str:

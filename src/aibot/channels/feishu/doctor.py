@@ -26,7 +26,7 @@ from aibot.channels.feishu.verify import (
 )
 from aibot.channels.feishu.webhook import WEBHOOK_PATH
 from aibot.config import FeishuChannelConfig, ServerConfig
-from aibot.i18n import translate
+from aibot.i18n import join_list, translate
 from aibot.ops.checks import Check
 
 # What the token endpoint answers for a wrong app_id / app_secret [PROTOCOLS.md: unverified].
@@ -151,7 +151,7 @@ async def webhook_self_test(
         return Check(
             name,
             "fail",
-            "; ".join(steps),
+            join_list(language, steps, clauses=True),
             translate(
                 language, "the running gateway has no Feishu webhook: restart it with this config"
             ),
@@ -160,7 +160,7 @@ async def webhook_self_test(
         return Check(
             name,
             "fail",
-            "; ".join(steps),
+            join_list(language, steps, clauses=True),
             translate(
                 language,
                 "the running gateway uses other encrypt_key / verification_token values; "
@@ -169,12 +169,17 @@ async def webhook_self_test(
         )
     if _challenge(answer) != challenge:
         steps.append(translate(language, "challenge NOT echoed"))
-        return Check(name, "fail", "; ".join(steps), translate(language, "see the gateway log"))
+        return Check(
+            name,
+            "fail",
+            join_list(language, steps, clauses=True),
+            translate(language, "see the gateway log"),
+        )
     steps.append(translate(language, "challenge echoed"))
     return Check(
         name,
         "ok",
-        "; ".join(steps),
+        join_list(language, steps, clauses=True),
         translate(
             language,
             "in the console set the request URL to <public address>{path}",
