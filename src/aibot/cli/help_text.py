@@ -5,8 +5,9 @@ at import would read the catalog on every start of `ai-bot run`. They are transl
 renders a help page, together with what typer writes itself — the panel titles, `[default: …]`,
 `[env var: …]`, `[required]`, the `--help` option's line — which live in `typer.rich_utils`, a
 module typer (and we) import only then: it pulls in a Markdown parser `ai-bot run` never needs.
-Typer 0.29 also prints a flag's Python type (`<bool>`) beside it, which a flag that takes no
-value does not need: flags show none.
+The usage line's `Usage:` is click's: help and usage errors both write it through `format_usage`,
+which is hooked here too. Typer 0.29 also prints a flag's Python type (`<bool>`) beside it, which
+a flag that takes no value does not need: flags show none.
 """
 
 from __future__ import annotations
@@ -22,23 +23,26 @@ HELP_OPTION = N_("Show this message and exit.")
 DEFAULT = N_("[default: {}]")
 ENVVAR = N_("[env var: {}]")
 TRY_HELP = N_("Try [blue]'{command_path} {help_option}'[/] for help.")
+USAGE = N_("Usage: ")
 _DONE = "_aibot_translated"
 
 
 def install() -> None:
-    """Hooks typer's help rendering (cheap: typer.core is loaded with typer anyway)."""
+    """Hooks typer's help rendering and the usage line it shows with help and with a usage
+    error (cheap: typer.core is loaded with typer anyway)."""
     for cls in (core.TyperCommand, core.TyperGroup):
         original = cls.format_help
         if getattr(original, _DONE, False):
             continue
 
         def format_help(self: Any, ctx: Any, formatter: Any, _original: Any = original) -> None:
-            _localize_typer()
+            localize_typer()
             _translate(ctx.command)
             _original(self, ctx, formatter)
 
         setattr(format_help, _DONE, True)
         cls.format_help = format_help  # type: ignore[method-assign]
+        cls.format_usage = _format_usage  # type: ignore[method-assign]
     option = getattr(core, "TyperOption", None)
     typed = getattr(option, "display_type_rich", None)
     if option is not None and typed is not None and not getattr(typed, _DONE, False):
@@ -64,7 +68,15 @@ def _translate(command: Any) -> None:
         help_option.help = tr(HELP_OPTION)
 
 
-def _localize_typer() -> None:
+def _format_usage(self: Any, ctx: Any, formatter: Any) -> None:
+    """click's usage line (`Usage: ai-bot run [OPTIONS]`) with its first word translated."""
+    pieces = self.collect_usage_pieces(ctx)
+    formatter.write_usage(ctx.command_path, " ".join(pieces), prefix=tr(USAGE))
+
+
+def localize_typer() -> None:
+    """typer's own words in the terminal's language: its help panels' titles and notes, and
+    what it prints around a usage error (`aibot.cli.usage_errors`)."""
     from typer import rich_utils
 
     language = terminal_language()

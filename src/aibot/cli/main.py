@@ -26,6 +26,7 @@ from aibot.cli.eval import EVAL_HELP
 from aibot.cli.eval import evaluate as eval_command
 from aibot.cli.help_text import install as install_help
 from aibot.cli.pairing import pairing_app
+from aibot.cli.usage_errors import LocalizedGroup
 from aibot.i18n import N_
 from aibot.ops.gc_tuning import no_collections_while_starting
 
@@ -36,6 +37,7 @@ APP_HELP = N_(
 install_help()
 app = typer.Typer(
     name="ai-bot",
+    cls=LocalizedGroup,
     help=APP_HELP,
     no_args_is_help=True,
     add_completion=False,
