@@ -1,4 +1,4 @@
-"""GC pauses (issue 20): what lives as long as the process stays out of the collector's walk.
+"""GC pauses (issue 20): what lives long stays out of the collector's walk.
 
 A full collection walks every tracked object that is not frozen, so its pause grows with them.
 The gateway freezes its start-up heap when it starts serving; the features imported on first
@@ -9,17 +9,27 @@ interpreter: a count, not a time, so it holds on a loaded machine.
 The start itself runs with the collector off (`ai-bot run` builds a heap that lives as long as
 the server); the one full collection before the freeze frees its garbage. Checked by counting
 the collections `ai-bot run` makes until it serves.
+
+What serving keeps for good stays out too: the conversation cache's turns are dicts the
+collector does not track. Checked by counting what a full cache adds to a collection's walk.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import cast
 
 import yaml
 
+from aibot.config import SessionConfig
+from aibot.core.messages import Inbound, TurnRecord
+from aibot.core.pipeline import TurnContext
+from aibot.core.sessions import SessionMemory, SessionStore
+from aibot.core.stages import ContextStage
 from tests.support.gateway import gateway_env
 from tests.support.net import free_port
 
@@ -116,3 +126,44 @@ def test_ai_bot_run_collects_once_while_starting(tmp_path: Path) -> None:
     line = next(x for x in result.stdout.splitlines() if x.startswith("collections "))
     # The full collection before the freeze (settle_after_build); 209 before the pause.
     assert int(line.removeprefix("collections ")) == 1, line
+
+
+class EmptyStore:
+    """Just enough of the store for the session memory: every conversation is new."""
+
+    async def load_session(self, session_key: str, keep: int) -> tuple[None, list[TurnRecord]]:
+        return None, []
+
+
+async def test_a_full_conversation_cache_adds_almost_nothing_to_a_collection() -> None:
+    """The conversation cache, full, adds two tracked objects per conversation (its state and
+    the list of turns), not two per turn: the turns are dicts of strings and numbers, which
+    the collector never tracks. Counted in this process between two full collections, with
+    everything alive before frozen, so the count is what the cache added."""
+    conversations, max_turns = 100, 5
+    memory = SessionMemory(
+        cast(SessionStore, EmptyStore()), max_turns=max_turns, cache_size=conversations
+    )
+    stage = ContextStage(SessionConfig(max_turns=max_turns, idle_reset=None))
+    gc.collect()
+    gc.freeze()
+    try:
+        before = len(gc.get_objects())
+        for n in range(conversations * max_turns * 2):  # each conversation fills its memory
+            state = await memory.get(f"s{n % conversations}")
+            inbound = Inbound("test", state.key, "u", f"q{n}", f"r{n}", float(n))
+            await stage(TurnContext(inbound, float(n), session=state))  # builds the history
+            memory.remember(
+                state,
+                [
+                    TurnRecord("user", f"q{n}", float(n), request_id=f"r{n}"),
+                    TurnRecord("assistant", f"a{n}", n + 0.5, provider="p", request_id=f"r{n}"),
+                ],
+            )
+        gc.collect()
+        added = len(gc.get_objects()) - before
+    finally:
+        gc.unfreeze()
+    assert sum(len(s.turns) for s in memory._cache.values()) == conversations * max_turns * 2
+    # A TurnRecord and its Message per turn added 2,002 here; the dicts add 202.
+    assert added < conversations * 3, added

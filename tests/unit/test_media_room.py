@@ -15,7 +15,7 @@ from aibot.core.media import MediaRefused
 from aibot.core.media_replies import refusal_text
 from aibot.core.messages import Inbound, TurnRecord
 from aibot.core.pipeline import TurnContext
-from aibot.core.sessions import SessionState
+from aibot.core.sessions import SessionState, cached_turn
 from aibot.media.blobs import LocalBlobStore
 from aibot.media.extract import extract
 from aibot.media.images import prepare_image
@@ -126,7 +126,7 @@ async def test_follow_ups_read_only_the_pictures_the_context_can_keep() -> None:
         max_turns=2,
     )
     turns = [
-        turn
+        cached_turn(turn)
         for n in range(6)
         for turn in (
             TurnRecord("user", f"{IMAGE_MARK}p{n}.png]", float(n), request_id=f"r{n}"),

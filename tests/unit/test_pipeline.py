@@ -12,7 +12,7 @@ import pytest
 from aibot.config import Config, LoadedConfig, SessionConfig
 from aibot.core.messages import Inbound, TurnRecord
 from aibot.core.pipeline import TurnContext
-from aibot.core.sessions import SessionState
+from aibot.core.sessions import SessionState, cached_turn
 from aibot.core.stages import ContextStage
 from aibot.gateway.build import Gateway
 from tests.fakes.openai_server import FakeOpenAI
@@ -124,7 +124,7 @@ def inbound(text: str) -> Inbound:
 async def test_session_max_turns_bounds_the_context_and_a_route_overrides_it() -> None:
     """The bound is the context stage's own, not a side effect of how much memory is cached."""
     turns = [
-        TurnRecord(role, f"{role[0]}{n}", float(2 * n + (role == "assistant")))
+        cached_turn(TurnRecord(role, f"{role[0]}{n}", float(2 * n + (role == "assistant"))))
         for n in range(4)
         for role in ("user", "assistant")
     ]

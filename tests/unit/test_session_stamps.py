@@ -138,10 +138,10 @@ async def test_a_cached_conversation_is_used_without_a_query_while_its_stamp_hol
         await mine.turn(writer, "two", 20.0)
         assert store.reads == 1  # the lock's stamp says the cache is current: no query
         state = await theirs.turn(writer, "three", 30.0)
-        assert store.reads == 2 and [t.content for t in state.turns] == ["one", "two", "three"]
+        assert store.reads == 2 and [x["content"] for x in state.turns] == ["one", "two", "three"]
         state = await mine.turn(writer, "four", 40.0)  # another replica answered: read again
         assert store.reads == 3
-        assert [t.content for t in state.turns] == ["one", "two", "three", "four"]
+        assert [x["content"] for x in state.turns] == ["one", "two", "three", "four"]
 
 
 async def test_a_write_in_flight_at_release_makes_the_next_holder_read(

@@ -48,8 +48,8 @@ def parse_button(data: str) -> tuple[int, str] | None:
 
 def last_answer_id(session: SessionState) -> str | None:
     for turn in reversed(session.turns):
-        if turn.role == "assistant":
-            return turn.request_id
+        if turn["role"] == "assistant":
+            return turn["request_id"]
     return None
 
 

@@ -284,21 +284,6 @@ class TurnRecord:
     tool_calls: tuple[ToolCall, ...] = ()  # an assistant turn that called tools
     tool_call_id: str | None = None  # a tool result: the call it answers
     name: str | None = None  # a tool result: the tool's name
-    # Derived once per turn: every later message of the session reuses them.
-    tokens: int = 0
-    _message: Message | None = None
-
-    def as_message(self) -> Message:
-        if self._message is None:
-            self._message = Message(
-                self.role,
-                self.content,
-                self.reasoning,
-                tool_calls=self.tool_calls,
-                tool_call_id=self.tool_call_id,
-                name=self.name,
-            )
-        return self._message
 
 
 @dataclass(slots=True)

@@ -15,7 +15,7 @@ from aibot.core.commands import Commands, parse_command
 from aibot.core.errors import AccessDenied
 from aibot.core.messages import ChatRequest, ChatResult, Message, TurnRecord
 from aibot.core.pipeline import ChunkSink, DeltaSink, Middleware, Next, TurnContext
-from aibot.core.sessions import SessionMemory
+from aibot.core.sessions import CachedTurn, SessionMemory, turn_message
 from aibot.core.tokens import estimate_tokens
 from aibot.core.tool_support import ToolSupport, tool_records
 from aibot.core.wire_text import message_from_wire
@@ -126,7 +126,7 @@ def _user(text: str, parts: list[dict[str, Any]]) -> Message:
 
 
 def _recent(
-    turns: list[TurnRecord],
+    turns: list[CachedTurn],
     budget: int,
     max_turns: int,
     parts: dict[str, list[dict[str, Any]]] | None = None,
@@ -137,14 +137,15 @@ def _recent(
     history: list[Message] = []
     questions = 0
     for turn in reversed(turns):
-        if not turn.tokens:
-            turn.tokens = estimate_tokens(turn.content)
-        budget -= turn.tokens
-        if budget < 0 or (turn.role == "user" and questions == max_turns):
+        if not turn["tokens"]:
+            turn["tokens"] = estimate_tokens(turn["content"])
+        budget -= turn["tokens"]
+        user = turn["role"] == "user"
+        if budget < 0 or (user and questions == max_turns):
             break
-        images = parts.get(turn.request_id or "") if parts and turn.role == "user" else None
-        history.append(_user(turn.content, images) if images else turn.as_message())
-        questions += turn.role == "user"
+        images = parts.get(turn["request_id"] or "") if parts and user else None
+        history.append(_user(turn["content"], images) if images else turn_message(turn))
+        questions += user
     while history and history[-1].role != "user":
         history.pop()  # the oldest kept turn answers a question that did not fit
     history.reverse()

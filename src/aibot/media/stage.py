@@ -198,8 +198,11 @@ class MediaStage(Middleware):
             return
         limit = self._max_turns if ctx.max_turns is None else ctx.max_turns
         # The context keeps at most `limit` earlier questions: only their pictures are read.
-        questions = [t for t in session.turns if t.role == "user"][-(limit + 1) :] if limit else []
-        asked = [t.request_id for t in questions if t.request_id and IMAGE_MARK in t.content]
+        users = [turn for turn in session.turns if turn["role"] == "user"]
+        questions = users[-(limit + 1) :] if limit else []
+        asked = [
+            q["request_id"] for q in questions if q["request_id"] and IMAGE_MARK in q["content"]
+        ]
         if not asked:
             return
         try:

@@ -169,8 +169,12 @@ class WebChat:
                 "session_id": session_id,
                 "title": self._title,
                 "history": [
-                    {"role": t.role, "content": t.content, "request_id": t.request_id}
-                    for t in state.turns
+                    {
+                        "role": turn["role"],
+                        "content": turn["content"],
+                        "request_id": turn["request_id"],
+                    }
+                    for turn in state.turns
                 ],
                 "model": self._catalog.describe(model) if model else None,
                 "problems": self._problems(_language(websocket)),
