@@ -54,6 +54,7 @@ TARGETS: dict[str, tuple[str, float]] = {
     "gc_pause_p999_ms": ("<=", 5.0),
 }
 GC_PROBE = REPO_ROOT / "bench" / "gc_probe.py"
+IMPORT_PROBE = REPO_ROOT / "bench" / "import_probe.py"
 PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 
 JSON = dict[str, Any]
@@ -197,13 +198,15 @@ async def start_gateway(
     extra: JSON | None = None,
     command: Path | None = None,
     gc_pauses: Path | None = None,
+    import_times: Path | None = None,
 ) -> tuple[asyncio.subprocess.Process, str, float]:
     """Start ``ai-bot run`` (added to ``children`` at once); time it until ``/healthz`` is 200.
 
     ``port`` (default: a free one) and ``extra`` (see ``write_config``) shape the config;
     ``command`` is the ``ai-bot`` to start (default: the one beside this Python), so another
     build can be measured with the same driver. With ``gc_pauses`` it runs under
-    ``bench/gc_probe.py``, which writes every garbage collection's pause there at exit.
+    ``bench/gc_probe.py``, which writes every garbage collection's pause there at exit; with
+    ``import_times`` under ``bench/import_probe.py``, which writes every module's import CPU.
     """
     command = command or Path(sys.executable).parent / "ai-bot"
     if not command.exists():
@@ -216,6 +219,8 @@ async def start_gateway(
     argv: list[str | Path] = [command, "run", "-c", str(config)]
     if gc_pauses is not None:
         argv = [command.parent / "python", GC_PROBE, gc_pauses, *argv[1:]]
+    elif import_times is not None:
+        argv = [command.parent / "python", IMPORT_PROBE, import_times, *argv[1:]]
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
             *argv, cwd=tmp, env=child_env(), stdout=out, stderr=out
