@@ -26,8 +26,6 @@ from aibot.config import load_config
 from aibot.gateway.asgi import create_app
 from tests.fakes.wecom_api import FakeWecom
 from tests.support.fuzz_rig import (
-    FEISHU_TOKEN,
-    TELEGRAM_SECRET,
     Rig,
     encode_query,
     fuzz_settings,
@@ -47,6 +45,7 @@ from tests.support.hostile_inputs import (
     nested,
     queries,
 )
+from tests.support.platforms import FEISHU_TOKEN, TELEGRAM_SECRET
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

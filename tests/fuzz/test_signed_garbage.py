@@ -14,8 +14,9 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.support.fuzz_rig import FEISHU_TOKEN, Reply, Rig, fuzz_settings, in_thread
+from tests.support.fuzz_rig import Reply, Rig, fuzz_settings, in_thread
 from tests.support.hostile_inputs import dumps, json_objects, json_values, keys, xml_documents
+from tests.support.platforms import FEISHU_TOKEN
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")

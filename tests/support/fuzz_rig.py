@@ -31,18 +31,19 @@ from aibot.channels.dingtalk.verify import sign as dingtalk_sign
 from aibot.channels.feishu.verify import encrypt as feishu_encrypt
 from aibot.channels.feishu.verify import signature as feishu_signature
 from tests.fakes.callback_receiver import CallbackReceiver
-from tests.fakes.dingtalk_api import CLIENT_ID, CLIENT_SECRET, FakeDingtalk
+from tests.fakes.dingtalk_api import CLIENT_SECRET, FakeDingtalk
 from tests.fakes.feishu_api import FakeFeishu
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_api import FakeTelegram
-from tests.fakes.wecom_api import AES_KEY, AGENT_ID, CORP_ID, SECRET, TOKEN, FakeWecom
+from tests.fakes.wecom_api import FakeWecom
 from tests.support.gateway import API_KEY, RunningGateway, base_config, deep_merge, gateway_env
+from tests.support.platforms import (
+    FEISHU_KEY,
+    TELEGRAM_SECRET,
+    platform_fakes,
+    platforms_config,
+)
 
-TELEGRAM_TOKEN = "123456:TEST-TOKEN"
-TELEGRAM_SECRET = "tg-fuzz-secret-1"
-FEISHU_KEY = "fuzz-encrypt-key"
-FEISHU_TOKEN = "fuzz-vtoken-123"
-FEISHU_SECRET = "fuzz-app-secret-123"
 CALLBACK_SECRET = "fuzz-callback-secret"
 SECOND_API_KEY = "fuzz-second-key-123"
 # Chat admins by platform id: the identity check proves no caller of an API can claim them.
@@ -261,41 +262,16 @@ def channels_config(port: int, fakes: dict[str, Any], callback_url: str) -> dict
     """Every platform channel in its webhook (HTTP) mode, the generic webhook channel, and a
     web page that asks for a key even on loopback (else it is open by design), two API keys,
     and chat admins named by id."""
+    platforms = platforms_config(port, fakes)
     return {
-        "server": {"port": port, "public_url": f"http://127.0.0.1:{port}"},
+        "server": platforms["server"],
         "outbox": {"backoff_base": "100ms", "backoff_max": "1s"},
         "policy": {"access": {"admins": ADMINS}},
         "channels": {
             "api": {"keys": [API_KEY, SECOND_API_KEY]},
             "webchat": {"require_key": True},
             "webhook": {"callback_url": callback_url, "secret": CALLBACK_SECRET, "timeout": 2},
-            "telegram": {
-                "bot_token": TELEGRAM_TOKEN,
-                "mode": "webhook",
-                "webhook_secret": TELEGRAM_SECRET,
-                "api_base": fakes["telegram"].base_url,
-            },
-            "feishu": {
-                "app_id": fakes["feishu"].app_id,
-                "app_secret": FEISHU_SECRET,
-                "verification_token": FEISHU_TOKEN,
-                "encrypt_key": FEISHU_KEY,
-                "api_base": fakes["feishu"].base_url,
-            },
-            "wecom": {
-                "corp_id": CORP_ID,
-                "agent_id": AGENT_ID,
-                "secret": SECRET,
-                "token": TOKEN,
-                "encoding_aes_key": AES_KEY,
-                "api_base": fakes["wecom"].base_url,
-            },
-            "dingtalk": {
-                "client_id": CLIENT_ID,
-                "client_secret": CLIENT_SECRET,
-                "mode": "http",
-                "api_base": fakes["dingtalk"].base_url,
-            },
+            **platforms["channels"],
         },
     }
 
@@ -306,16 +282,7 @@ async def running_rig(workdir: Path) -> AsyncIterator[Rig]:
     async with AsyncExitStack() as stack:
         fakes: dict[str, Any] = {
             "llm": await stack.enter_async_context(FakeOpenAI()),
-            "telegram": await stack.enter_async_context(FakeTelegram(token=TELEGRAM_TOKEN)),
-            "feishu": await stack.enter_async_context(
-                FakeFeishu(
-                    encrypt_key=FEISHU_KEY,
-                    verification_token=FEISHU_TOKEN,
-                    app_secret=FEISHU_SECRET,
-                )
-            ),
-            "wecom": await stack.enter_async_context(FakeWecom()),
-            "dingtalk": await stack.enter_async_context(FakeDingtalk()),
+            **await platform_fakes(stack),
             "receiver": await stack.enter_async_context(CallbackReceiver(CALLBACK_SECRET)),
         }
         base = base_config(workdir, fakes["llm"])
