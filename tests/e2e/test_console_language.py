@@ -1,7 +1,9 @@
 """The admin console and the chat page in zh-CN and en, as a phone (375 px) shows them.
 
 One gateway with something on every page (a conversation, a second provider in a canary split,
-a schedule, sensitive words, an API key made in the page). For each language, set by the
+a schedule, sensitive words, an API key made in the page), with the four chat platforms
+configured against their fakes and a Feishu conversation, so the channels, the dashboard and
+the conversations name them (飞书, not `feishu`, to a zh-CN reader). For each language, set by the
 browser's Accept-Language: the sign-in page (and a refused sign-in), every console page, an
 error page and the chat page are read as a person sees them (tests/support/page_words.py). In
 zh-CN no English of the catalog and no English sentence may show; in en no Chinese. On every
@@ -11,12 +13,14 @@ sideways (a wide table scrolls in its own box). The console has its favicon.
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from typing import Any
 
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.admin_http import PASSWORD, create_user
 from tests.support.browser import PHONE, OpenPage
 from tests.support.gateway import GatewayFactory, RunningGateway
+from tests.support.net import free_port
 from tests.support.page_words import (
     broken_words,
     catalog_english,
@@ -24,6 +28,7 @@ from tests.support.page_words import (
     english_sentences,
     read_words,
 )
+from tests.support.platforms import platform_fakes, platforms_config
 
 CONSOLE_PAGES = (
     "/admin",
@@ -42,7 +47,7 @@ CONSOLE_PAGES = (
 SIDEWAYS = "() => document.scrollingElement.scrollWidth - window.innerWidth"
 
 
-def setup(fake_llm: FakeOpenAI) -> dict[str, Any]:
+def setup(fake_llm: FakeOpenAI, platforms: dict[str, Any]) -> dict[str, Any]:
     second = {
         "base_url": fake_llm.base_url,
         "api_key": "sk-fake-provider-key-654321",
@@ -50,9 +55,16 @@ def setup(fake_llm: FakeOpenAI) -> dict[str, Any]:
         "timeout": 10,
         "max_retries": 1,
     }
+    port = free_port()
+    platforms["feishu"].webhook_url = f"http://127.0.0.1:{port}/feishu/webhook"
+    configured = platforms_config(port, platforms)
     return {
+        "server": configured["server"],
         "models": {"providers": {"second": second}, "canary": {"provider": "second", "weight": 20}},
-        "channels": {"webhook": {"callback_url": "http://127.0.0.1:9/callback"}},
+        "channels": {
+            "webhook": {"callback_url": "http://127.0.0.1:9/callback"},
+            **configured["channels"],
+        },
         "schedules": [
             {
                 "name": "standup",
@@ -105,9 +117,18 @@ async def sign_in(
 async def test_console_and_page_in_chinese_and_english_at_375_px(
     gateway_factory: GatewayFactory, fake_llm: FakeOpenAI, open_page: OpenPage
 ) -> None:
-    gw = await gateway_factory(setup(fake_llm))
-    await create_user(gw, "root", "admin")
-    assert (await gw.chat("ping 42"))[0] == 200
+    async with AsyncExitStack() as stack:
+        platforms = await platform_fakes(stack)
+        gw = await gateway_factory(setup(fake_llm, platforms))
+        await create_user(gw, "root", "admin")
+        assert (await gw.chat("ping 42"))[0] == 200
+        platforms["feishu"].user_message("oc_dm1", "ping 43")
+        await platforms["feishu"].wait_texts("oc_dm1", 1, timeout=30)
+        found = await read_every_page(gw, open_page)
+    assert not found, "\n".join(f"{where}: {p}" for where, ps in found.items() for p in ps)
+
+
+async def read_every_page(gw: RunningGateway, open_page: OpenPage) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for language in ("zh-CN", "en"):
         page = (await open_page(viewport=PHONE, locale=language)).page
@@ -132,7 +153,7 @@ async def test_console_and_page_in_chinese_and_english_at_375_px(
         await page.goto(gw.url + "/")
         await page.wait_for_selector("body[data-conn=ready]")
         await read(page, language, "/", found)
-    assert not found, "\n".join(f"{where}: {p}" for where, ps in found.items() for p in ps)
+    return found
 
 
 async def test_the_console_has_a_favicon(

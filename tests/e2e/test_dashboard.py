@@ -82,7 +82,7 @@ async def test_charts_are_full_on_first_render(
         await expect(figure.locator("canvas")).to_have_count(1)
         points = int(await figure.get_attribute("data-points") or "0")
         assert points > 0, f"{chart} drew nothing"
-    await expect(page.locator("#chart-messages .u-legend")).to_contain_text("api")
+    await expect(page.locator("#chart-messages .u-legend")).to_contain_text("REST API")
     await expect(page.locator("#chart-tokens .u-legend")).to_contain_text("fake")
     assert embedded["thumbs_up"]["fake"][-1] == 1.0  # the one 👍, in the bucket of now
     await expect(page.locator("#chart-messages")).to_contain_text("Messages per 15 min")

@@ -244,7 +244,7 @@ async def test_pairing_flow_and_admin_commands(
     assert code in again["text"]  # the same code while it is pending
 
     approve = await ai_bot(gw, "pairing", "approve", code.lower())
-    assert approve.returncode == 0 and "approved telegram user 55" in approve.stdout
+    assert approve.returncode == 0 and "approved Telegram user 55" in approve.stdout
     assert (await ai_bot(gw, "pairing", "approve", code)).returncode == 1  # used up
 
     tg.user_message(55, "now?", user_id=55)

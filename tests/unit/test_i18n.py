@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from aibot import i18n
+from aibot.channels.names import channel_name
 from aibot.core.messages import ReplyTarget
 from aibot.i18n.negotiate import from_accept_language
 
@@ -46,6 +47,16 @@ def test_a_missing_parameter_gives_the_text_not_an_error() -> None:
 def test_plural_forms_follow_each_language() -> None:
     assert i18n.translate_plural("en", "{n} turn", "{n} turns", 1) == "1 turn"
     assert i18n.translate_plural("en", "{n} turn", "{n} turns", 3) == "3 turns"
+
+
+def test_a_channel_is_named_in_the_readers_language() -> None:
+    assert [channel_name("zh-CN", c) for c in ("feishu", "wecom", "web")] == [
+        "飞书",
+        "企业微信",
+        "网页聊天",
+    ]
+    assert channel_name("en", "openai") == "OpenAI-compatible API"
+    assert channel_name("zh-CN", "slack") == "slack"  # a later version's channel, as it is
 
 
 def test_a_list_in_a_sentence_takes_each_languages_punctuation() -> None:

@@ -27,7 +27,7 @@ from aibot.admin.policy_edit import rate_text
 from aibot.admin.roles import Role
 from aibot.admin.sessions import Sessions
 from aibot.admin.users import AdminUsers
-from aibot.admin.words import _, action, code, detail, shown
+from aibot.admin.words import _, action, channel, channel_names, code, detail, shown
 from aibot.config import AdminConfig
 from aibot.ops.gc_tuning import settle_after_build
 from aibot.ops.pii import mask_pii
@@ -125,9 +125,11 @@ class ConsoleBase:
         )
         templates.globals["_"] = _
         templates.globals["code"] = code
+        templates.globals["channel_names"] = channel_names
         templates.filters["when"] = _when
         templates.filters["rate"] = rate_text
         templates.filters["shown"] = shown
+        templates.filters["channel"] = channel
         templates.filters["detail"] = detail
         templates.filters["action"] = action
         settle_after_build()  # Jinja stays for good: out of later collections

@@ -1,8 +1,8 @@
 """The console's words for values it shows from the store and the gateway: states, roles,
-yes/no, the audit log's actions. The values stay as they are (they are what the CLI, /readyz
-and the store speak); a page shows them through the `shown` filter (an action through
-`action`), in the language of the request. A value with no entry here (a channel's own mode,
-an identifier) is shown as it is.
+yes/no, the audit log's actions, the channels' names. The values stay as they are (they are
+what the CLI, /readyz and the store speak); a page shows them through the `shown` filter (an
+action through `action`, a channel through `channel`), in the language of the request. A
+value with no entry here (a channel's own mode, an identifier) is shown as it is.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 from markupsafe import Markup, escape
 
 from aibot import i18n
+from aibot.channels.names import NAMES, channel_name
 from aibot.i18n import N_
 
 WORDS = {
@@ -118,6 +119,18 @@ def shown(value: object) -> str:
         return _("yes") if value else _("no")
     text = str(value)
     return _(WORDS[text]) if text in WORDS else text
+
+
+def channel(code: object) -> str:
+    """A channel's name in the request's language (飞书 for `feishu`); the code stays in the
+    page's data attributes and its links."""
+    return channel_name(i18n.request_language(), str(code))
+
+
+def channel_names() -> dict[str, str]:
+    """Every channel's name in the request's language, for a page script that names the
+    channels of the JSON it polls (which speaks codes)."""
+    return {code: channel(code) for code in NAMES}
 
 
 def detail(name: str) -> str:

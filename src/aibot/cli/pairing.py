@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 import typer
 from rich.table import Table
 
+from aibot.channels.names import channel_name
 from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store, tr
-from aibot.i18n import N_
+from aibot.i18n import N_, terminal_language
 
 if TYPE_CHECKING:
     from aibot.store.pairings import PairingStore
@@ -51,7 +52,9 @@ def approve(
             ),
             code=1,
         )
-    approved = tr("approved {channel} user {user}", channel=pairing.channel, user=pairing.user_id)
+    approved = tr(
+        "approved {channel} user {user}", channel=_named(pairing.channel), user=pairing.user_id
+    )
     console.print(approved, highlight=False, markup=False)
 
 
@@ -67,12 +70,12 @@ def revoke(
         fail(
             tr(
                 "{channel} user {user} has no approval or pending code",
-                channel=channel,
+                channel=_named(channel),
                 user=user_id,
             ),
             code=1,
         )
-    revoked = tr("revoked {channel} user {user}", channel=channel, user=user_id)
+    revoked = tr("revoked {channel} user {user}", channel=_named(channel), user=user_id)
     console.print(revoked, highlight=False, markup=False)
 
 
@@ -89,3 +92,9 @@ def listing(config: ConfigOption = None) -> None:
             row.code if row.status == "pending" else "",
         )
     console.print(table)
+
+
+def _named(channel: str) -> str:
+    """The channel as the sentence names it (飞书 for `feishu`); the list keeps the codes,
+    which are what `ai-bot pairing revoke` takes."""
+    return channel_name(terminal_language(), channel)

@@ -33,6 +33,9 @@
   }
 
   function dashboard() {
+    // /admin/api/stats names channels by code; the table names them in the page's language.
+    const names = JSON.parse(document.getElementById("channel-names").textContent);
+
     function render(stats) {
       const total = sum(stats.messages_in);
       setText("stat-in", String(Math.round(total)));
@@ -41,7 +44,8 @@
       setText("stat-latency", `${fixed(stats.latency.p50)} / ${fixed(stats.latency.p99)}`);
       setText("stat-queue", `${stats.queue_depth} / ${stats.in_flight} / ${stats.outbox_pending}`);
       setText("stat-tokens", String(Math.round(sum(stats.tokens))));
-      rows("by-channel", Object.entries(stats.messages_in).map(([n, c]) => [n, Math.round(c)]));
+      rows("by-channel", Object.entries(stats.messages_in).map(([n, c]) => [names[n] || n,
+        Math.round(c)]));
       rows("by-provider", Object.entries(stats.provider_latency).map(([name, h]) => [
         name, Math.round(h.count), fixed(h.p50), fixed(h.p99),
         Math.round(stats.tokens[name] || 0), Math.round(stats.provider_errors[name] || 0)]));

@@ -18,11 +18,17 @@
     return getComputedStyle(document.documentElement).getPropertyValue(name).trim();
   }
 
+  // The series JSON names channels by code; a legend names them in the page's language.
+  function byChannel(values) {
+    const names = JSON.parse(document.getElementById("channel-names")?.textContent || "{}");
+    return Object.entries(values).map(([code, v]) => [names[code] || code, v]);
+  }
+
   // [label, values] pairs for one figure from the series JSON.
   function lines(figure, data) {
     switch (figure.id) {
-      case "chart-messages": return Object.entries(data.messages);
-      case "chart-errors": return Object.entries(data.errors);
+      case "chart-messages": return byChannel(data.messages);
+      case "chart-errors": return byChannel(data.errors);
       case "chart-tokens": return Object.entries(data.tokens);
       case "chart-latency": return [[figure.dataset.p50, data.latency.p50],
         [figure.dataset.p99, data.latency.p99]];
