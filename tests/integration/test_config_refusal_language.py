@@ -87,3 +87,11 @@ async def test_a_wrong_ui_language_leaves_the_terminals(tmp_path: Path) -> None:
     assert lines == [
         "错误： config.yaml：ui.language：应为 'auto', 'zh-CN' 或 'en'（当前值：'klingon'）"
     ]
+
+
+async def test_a_word_file_that_cannot_be_read(tmp_path: Path) -> None:
+    """Found when the gateway is built, not by the schema: still the reader's language."""
+    words = {"policy": {"sensitive_words": {"files": [str(tmp_path / "missing.txt")]}}}
+    storage = {"storage": {"url": f"sqlite:///{tmp_path}/s.db"}}
+    line = (await refused(tmp_path, {**words, **storage}, "zh_CN.UTF-8"))[-1]  # after logs
+    assert line.startswith("错误： policy.sensitive_words.files：无法读取："), line

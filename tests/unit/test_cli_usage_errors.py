@@ -28,6 +28,15 @@ def panel(text: str) -> list[str]:
     return [line.strip("│╭╮╰╯─ ") for line in text.splitlines() if line.strip("│╭╮╰╯─ ")]
 
 
+def test_a_value_outside_a_choice_in_chinese() -> None:
+    code, text = said("zh_CN.UTF-8", "deploy", "bogus")
+    assert code == 2, text
+    assert panel(text)[-1] == (
+        "'kind'的值无效：'bogus' 不在可选值中："
+        "'systemd', 'nginx', 'docker', 'compose', 'k8s', 'filebeat'。"
+    ), text
+
+
 @pytest.mark.parametrize("lang", ["zh_CN.UTF-8", "C"])
 @pytest.mark.parametrize(
     ("args", "lines"),

@@ -53,6 +53,10 @@ FAILURES = [
         re.compile(r"Option '(?P<name>[^']*)' does not take a value\."),
         N_("Option '{name}' does not take a value."),
     ),
+    (  # a value outside a choice's list, inside "Invalid value for …"
+        re.compile(r"(?P<value>.+) is not one of (?P<choices>.+)\.", re.S),
+        N_("{value} is not one of {choices}."),
+    ),
 ]
 
 
@@ -115,8 +119,13 @@ def describe(error: click_errors.ClickException) -> Phrase | None:
         return Phrase(MISSING[kind], {"name": _hint(error)})
     if isinstance(error, click_errors.BadParameter):
         return _bad_value(error)
+    return _known(error.message)
+
+
+def _known(message: str) -> Phrase | None:
+    """One of the messages click and typer write themselves, as a Phrase; None for others."""
     for pattern, msgid in FAILURES:
-        if found := pattern.fullmatch(error.message):
+        if found := pattern.fullmatch(message):
             return Phrase(msgid, found.groupdict())
     return None
 
@@ -128,6 +137,8 @@ def _bad_value(error: click_errors.BadParameter) -> Phrase:
         from aibot.config.refusals import describe as describe_problem
 
         problem = describe_problem(cause.errors()[0])
+    if isinstance(problem, str):
+        problem = _known(problem) or problem
     hint = _hint(error)
     if not hint:
         return Phrase(INVALID, {"problem": problem})

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.config import Config, ConfigError, upload_body_bytes
 from aibot.config.presets import sees_images
 from aibot.core.directory import ChannelDirectory
+from aibot.i18n import N_
 from aibot.media.blobs import LocalBlobStore
 from aibot.media.intake import Intake
 from aibot.media.speech import SpeechToText
@@ -49,7 +50,7 @@ def build_speech(config: Config, router: ProviderRouter) -> SpeechToText | None:
     base_url = stt.base_url or (router.providers[stt.provider].base_url if stt.provider else None)
     key = stt.api_key or (provider.api_key if provider else None)
     if not base_url:
-        raise ConfigError("models.stt: set base_url, or provider: <a models.providers name>")
+        raise ConfigError.of(N_("models.stt: set base_url, or provider: <a models.providers name>"))
     return SpeechToText(
         base_url,
         key.get_secret_value() if key else None,

@@ -20,6 +20,7 @@ from aibot.config import (
     RateLimitConfig,
     SensitiveWordsConfig,
 )
+from aibot.i18n import N_
 from aibot.ops.metrics import Metrics
 from aibot.policy.access import AccessPolicy
 from aibot.policy.cache import AnswerCache
@@ -35,7 +36,9 @@ class Policies:
         try:
             listed = read_word_files(self.words_config.files)
         except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"policy.sensitive_words.files: cannot read: {exc}") from None
+            raise ConfigError.of(
+                N_("policy.sensitive_words.files: cannot read: {reason}"), reason=str(exc)
+            ) from None
         self.words = WordMatcher([*self.words_config.words, *listed])
         self.limits: RateLimitConfig = policy.rate_limit
         self.access = AccessPolicy(policy.access)
