@@ -35,13 +35,16 @@ schedules:
 """
 
 
+def console(folder: Path, config: str) -> TestClient:
+    path = folder / "config.yaml"
+    path.write_text(config.format(dir=folder))
+    path.chmod(0o600)
+    return TestClient(create_app(load_config(path)), base_url=LOCAL, headers=ENGLISH)
+
+
 @pytest.fixture(scope="module")
 def admin(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Admin]:
-    folder: Path = tmp_path_factory.mktemp("schedules")
-    path = folder / "config.yaml"
-    path.write_text(CONFIG.format(dir=folder))
-    path.chmod(0o600)
-    with TestClient(create_app(load_config(path)), base_url=LOCAL, headers=ENGLISH) as client:
+    with console(tmp_path_factory.mktemp("schedules"), CONFIG) as client:
         yield Admin(client)
 
 
@@ -85,3 +88,16 @@ def test_operators_pause_resume_and_run_now_viewers_only_look(admin: Admin) -> N
 
     assert admin.run(sent) == ["站会 5 分钟后开始"]
     assert ">sent<" in page(admin)
+
+
+def test_a_schedule_reads_in_the_readers_language(tmp_path: Path) -> None:
+    """Its target's channel by name (the code stays in config.yaml), a prompt said as one."""
+    asking = CONFIG.replace('message: "站会 5 分钟后开始"', "prompt: 今天的待办总结")
+    with console(tmp_path, asking) as client:
+        headers, _ = Admin(client).session(Role.VIEWER)
+        read = {
+            language: client.get("/admin/schedules", headers={**headers, **accept}).text
+            for language, accept in (("zh-CN", {"Accept-Language": "zh-CN"}), ("en", ENGLISH))
+        }
+    assert "<td>Webhook · team</td><td>请模型回答：今天的待办总结</td>" in read["zh-CN"]
+    assert "<td>webhook · team</td><td>Ask the model: 今天的待办总结</td>" in read["en"]

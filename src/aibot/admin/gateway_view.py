@@ -42,8 +42,10 @@ class ScheduleView:
     name: str
     cron: str
     time_zone: str
-    target: str  # channel:chat
-    does: str  # the message, or "prompt: …"
+    channel: str  # the target's channel code and chat
+    chat_id: str
+    does: str  # the message, or the prompt when `asks`
+    asks: bool
     paused: bool
     next_due: float | None
 

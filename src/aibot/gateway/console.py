@@ -63,8 +63,10 @@ class ConsoleView:
                 job.name,
                 job.cron,
                 job.time_zone,
-                f"{job.target.channel}:{job.target.chat_id}",
-                job.message if job.message is not None else f"prompt: {job.prompt}",
+                job.target.channel,
+                job.target.chat_id,
+                job.message if job.message is not None else job.prompt or "",
+                job.message is None,
                 states[job.name].paused if job.name in states else False,
                 states[job.name].next_due if job.name in states else None,
             )
