@@ -33,14 +33,14 @@ DAY = 86400.0
 SESSIONS = {"alice": ["hello", "how are you?"], "bob": ["你好"], "carol": ["one", "two", "three"]}
 
 
-async def ai_bot(*args: str, cwd: Path) -> tuple[int, str, str]:
+async def ai_bot(*args: str, cwd: Path, lang: str = "en_US.UTF-8") -> tuple[int, str, str]:
     process = await asyncio.create_subprocess_exec(
         str(AI_BOT),
         *args,
         cwd=cwd,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
-        env={"PATH": "/usr/bin:/bin", "COLUMNS": COLUMNS},
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": COLUMNS, "LANG": lang},
     )
     stdout, stderr = await asyncio.wait_for(process.communicate(), 60)
     assert process.returncode is not None
@@ -70,6 +70,16 @@ async def test_backup_while_running_then_restore_keeps_every_conversation(
     )
     assert code == 0, err
     assert "3 conversations, 12 turns" in out
+    code, out, err = await ai_bot(
+        "backup",
+        "-c",
+        str(gw.config_path),
+        "--out",
+        str(tmp_path / "b.db"),
+        cwd=gw.workdir,
+        lang="zh_CN.UTF-8",
+    )
+    assert code == 0 and "3 个会话、12 轮对话" in out, (out, err)
     assert backup.stat().st_mode & 0o777 == 0o600
     original = history(gw.workdir / "ai-bot.db")
     assert len(original) == 12
@@ -213,7 +223,8 @@ async def test_maintenance_deletes_only_what_retention_allows_beside_a_running_g
     code, out, err = await ai_bot("maintenance", "-c", str(gw.config_path), cwd=gw.workdir)
     assert code == 0, err
     assert (
-        "2 turns, 1 conversations, 0 message_log, 0 media, 2 inbox, 3 outbox, 0 media files" in out
+        "2 turns, 1 conversation, 0 dashboard records, 0 attachment records, 2 inbox rows, "
+        "3 outbox rows, 0 media files" in out
     )
     assert query(database, "SELECT session_key, content FROM turns ORDER BY id") == [
         ("api:key-1:live", "fresh"),

@@ -12,9 +12,9 @@ from typing import Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit, tr
+from aibot.cli.common import ConfigOption, console, fail, listed, load_or_exit, tr
 from aibot.config import Config
-from aibot.i18n import N_
+from aibot.i18n import N_, terminal_language, translate_plural
 
 BACKUP_HELP = N_(
     "Copy the store while the gateway keeps running (SQLite online backup, pg_dump or mysqldump)."
@@ -29,7 +29,29 @@ MAINTENANCE_HELP = N_(
 
 
 def _summary(counts: dict[str, int]) -> str:
-    return ", ".join(f"{count} {table}" for table, count in counts.items())
+    """The rows a backup, a restore or the maintenance counted, by table, as a person reads
+    them ("3 conversations, 12 turns"; 3 个会话、12 轮对话)."""
+    return listed(_rows(table, count) for table, count in counts.items())
+
+
+def _rows(table: str, n: int) -> str:
+    language = terminal_language()
+    match table:
+        case "conversations":
+            return translate_plural(language, "{n} conversation", "{n} conversations", n)
+        case "turns":
+            return translate_plural(language, "{n} turn", "{n} turns", n)
+        case "inbox":
+            return translate_plural(language, "{n} inbox row", "{n} inbox rows", n)
+        case "outbox":
+            return translate_plural(language, "{n} outbox row", "{n} outbox rows", n)
+        case "message_log":
+            return translate_plural(language, "{n} dashboard record", "{n} dashboard records", n)
+        case "media":
+            return translate_plural(language, "{n} attachment record", "{n} attachment records", n)
+        case "media files":
+            return translate_plural(language, "{n} media file", "{n} media files", n)
+    return f"{n} {table}"
 
 
 def backup(
