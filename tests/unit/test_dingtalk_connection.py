@@ -173,9 +173,9 @@ async def test_refused_credentials_are_reported_and_retried(fake: FakeDingtalk) 
         await fake.wait_for(lambda: len(fake.opens) >= 3, timeout=5)
         assert not client.client.connected
         assert client.client.last_error is not None
-        error = client.client.last_error.text("en")
+        error = client.client.last_error.say("en")
         assert "authFailed" in error and "client_secret" in error
-        chinese = client.client.last_error.text("zh-CN")
+        chinese = client.client.last_error.say("zh-CN")
         assert chinese.startswith("无法建立 Stream 连接：") and "client_secret" in chinese
     assert fake.connections == []
 

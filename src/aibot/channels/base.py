@@ -23,7 +23,7 @@ from aibot.core.inbox import Inbox
 from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
-from aibot.i18n import translate
+from aibot.i18n import Phrase
 from aibot.ops.metrics import Metrics
 
 
@@ -44,29 +44,14 @@ class Clock:
 SYSTEM_CLOCK = Clock()  # for what runs outside a gateway (`ai-bot doctor`)
 
 
-@dataclass(frozen=True)
-class Problem:
-    """What a channel's status says is wrong, kept as its English msgid (marked with `N_`) and
-    values: /readyz and the console show it in the reader's language, the log in English. A
-    value that is itself a Problem is shown in the same language."""
-
-    msgid: str
-    params: dict[str, object] = field(default_factory=dict)
-
-    def text(self, language: str = "en") -> str:
-        values = {
-            name: value.text(language) if isinstance(value, Problem) else value
-            for name, value in self.params.items()
-        }
-        return translate(language, self.msgid, **values)
-
-    def __str__(self) -> str:
-        return self.text()
+# What a channel's status says is wrong: its English msgid (marked with `N_`) and values, a
+# `Phrase` — /readyz and the console say it in the reader's language, the log in English.
+Problem = Phrase
 
 
 def error_text(problem: Problem | None, language: str) -> str | None:
     """A status's `error` in `language` (None while nothing is wrong)."""
-    return None if problem is None else problem.text(language)
+    return None if problem is None else problem.say(language)
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,10 @@ class Phrase:
             **{k: v.say(language) if isinstance(v, Phrase) else v for k, v in self.params.items()},
         )
 
+    def __str__(self) -> str:
+        """The English (the msgid filled in): what a log line or an exception's text reads."""
+        return self.say("en")
+
 
 # How a list is written inside a sentence, per language: (items, clauses). Names and values
 # take a comma in English and the enumeration comma 、 in Chinese; clauses (steps, causes,

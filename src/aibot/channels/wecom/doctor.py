@@ -96,7 +96,7 @@ def _fix(exc: PlatformError, config: WecomChannelConfig, language: str) -> str:
         )
     fix = config_fix(exc)
     if fix is not None:
-        return fix.text(language)
+        return fix.say(language)
     return translate(
         language, "see https://open.work.weixin.qq.com/devtool/query?e={code}", code=exc.code
     )
