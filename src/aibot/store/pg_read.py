@@ -56,6 +56,23 @@ _LOST = (
 )
 
 
+async def connect_like(engine: AsyncEngine) -> Any:
+    """A raw connection with the arguments the engine's own asyncpg connections get from the
+    URL (host, port, database, user, password, `ssl` and the rest of the query)."""
+    args, options = engine.dialect.create_connect_args(engine.url)
+    for dialect_only in ("prepared_statement_cache_size", "prepared_statement_name_func"):
+        options.pop(dialect_only, None)
+    return await asyncpg.connect(*args, **options)
+
+
+async def close_quietly(connection: Any) -> None:
+    """Says goodbye to the server if it answers within 2 s; drops the socket otherwise."""
+    try:
+        await connection.close(timeout=2)
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
+        connection.terminate()
+
+
 class PgConnection:
     """A raw connection with its statements prepared once (each `fetch` of a known text is a
     bind and an execute, one round trip)."""
@@ -85,12 +102,7 @@ class RawPool:
 
     @classmethod
     def for_engine(cls, engine: AsyncEngine, size: int) -> RawPool:
-        """Connects with the arguments the engine's own asyncpg connections get from the URL
-        (host, port, database, user, password, `ssl` and the rest of the query)."""
-        args, options = engine.dialect.create_connect_args(engine.url)
-        for dialect_only in ("prepared_statement_cache_size", "prepared_statement_name_func"):
-            options.pop(dialect_only, None)
-        return cls(lambda: asyncpg.connect(*args, **options), size)
+        return cls(lambda: connect_like(engine), size)
 
     async def run(self, work: Callable[[PgConnection], Awaitable[T]]) -> T:
         """`work` on a pooled connection, retried once on a new one if the first was lost;
@@ -134,10 +146,7 @@ class RawPool:
     async def close(self) -> None:
         idle, self._idle = self._idle, []
         for connection in idle:
-            try:
-                await connection.raw.close(timeout=2)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, TimeoutError):
-                connection.raw.terminate()
+            await close_quietly(connection.raw)
 
 
 class PgSessionRead:

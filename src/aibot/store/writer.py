@@ -10,7 +10,7 @@ On SQLite the batch runs in one call on a dedicated thread with a plain sqlite3 
 through the async driver every statement, the BEGIN and the COMMIT would each be a thread hop
 that waits for the busy event loop to release the GIL, measured at 20-45 ms per small commit
 under load. PostgreSQL (asyncpg) and MySQL (asyncmy) have no threads and run the batch on the
-event loop.
+event loop; on PostgreSQL on a raw asyncpg connection of the writer's own (store/pg_write.py).
 
 Grouping by statement reorders writes of different statements within a batch. That is safe for
 the store's statements: no two of them in one batch touch the same row in an order-dependent
@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import CursorResult, Engine
+from sqlalchemy import Engine
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
@@ -64,6 +65,29 @@ class _Step:
     matched: Any = None
 
 
+class StepResult(Protocol):
+    """What `_store_result` reads of a statement's result (SQLAlchemy's, or store/pg_write.py's)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    @property
+    def lastrowid(self) -> Any: ...
+
+    @property
+    def returns_rows(self) -> bool: ...
+
+    def first(self) -> Any: ...
+
+
+class RawWrites(Protocol):
+    """A batch's transaction on a connection of the writer's own (store/pg_write.py)."""
+
+    async def run(self, steps: list[_Step], on_result: Callable[[_Step, Any], None]) -> bool: ...
+
+    async def close(self) -> None: ...
+
+
 class _Unit:
     __slots__ = ("future", "ops")
 
@@ -74,10 +98,18 @@ class _Unit:
 
 class GroupCommitWriter:
     def __init__(
-        self, engine: AsyncEngine, max_batch: int = 512, sync_engine: Engine | None = None
+        self,
+        engine: AsyncEngine,
+        max_batch: int = 512,
+        sync_engine: Engine | None = None,
     ) -> None:
         self._engine = engine
         self._sync_engine = sync_engine
+        self._raw: RawWrites | None = None
+        if engine.dialect.name == "postgresql":
+            from aibot.store.pg_write import PgWrites
+
+            self._raw = PgWrites(engine)
         self._thread = (
             ThreadPoolExecutor(1, thread_name_prefix="store-writer")
             if sync_engine is not None
@@ -102,6 +134,8 @@ class GroupCommitWriter:
             self._thread.shutdown(wait=True)
         if self._sync_engine is not None:
             self._sync_engine.dispose()
+        if self._raw is not None:
+            await self._raw.close()
 
     def submit_nowait(self, *ops: Write) -> asyncio.Future[list[Any]]:
         future: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
@@ -150,6 +184,10 @@ class GroupCommitWriter:
                 self._thread, self._execute_sync, steps, results
             )
             return results
+        if self._raw is not None and await self._raw.run(
+            steps, lambda step, result: _store_result(step, result, results)
+        ):
+            return results
         async with self._engine.begin() as connection:
             for step in steps:
                 result = await connection.execute(step.statement, step.params)
@@ -185,7 +223,7 @@ def _plan(batch: list[_Unit]) -> list[_Step]:
     return steps
 
 
-def _store_result(step: _Step, result: CursorResult[Any], results: list[list[Any]]) -> None:
+def _store_result(step: _Step, result: StepResult, results: list[list[Any]]) -> None:
     if step.fenced:
         if result.rowcount == 0:
             raise StaleWrite("the row was already changed by another replica")
