@@ -5,6 +5,7 @@ lock lapsed, a platform event reset the chat."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from typing import Any, cast
@@ -16,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.core.messages import TurnRecord
 from aibot.core.sessions import SessionMemory, SessionState, SessionStore
 from aibot.replicas.locks import RedisSessionLocks
+from aibot.replicas.membership import Membership
 from aibot.store.repository import Repository
 from aibot.store.writer import GroupCommitWriter
 from tests.support.databases import redis_database
@@ -27,6 +29,13 @@ async def client() -> AsyncIterator[redis.Redis]:
         connection = redis.from_url(url)
         yield connection
         await connection.aclose()
+
+
+async def carrying(client: redis.Redis, name: str, ttl: float = 5.0) -> RedisSessionLocks:
+    """Locks of a replica whose coordinator ticked once: every replica alive carries stamps."""
+    locks = RedisSessionLocks(client, name, ttl=ttl)
+    await locks.carry_stamps()
+    return locks
 
 
 class CountingStore:
@@ -46,8 +55,8 @@ class CountingStore:
 class Replica:
     """One replica's memory and locks over the shared store and Redis."""
 
-    def __init__(self, name: str, client: redis.Redis, store: CountingStore) -> None:
-        self.locks = RedisSessionLocks(client, name, ttl=5.0)
+    def __init__(self, locks: RedisSessionLocks, store: CountingStore) -> None:
+        self.locks = locks
         self.repository = store.repository
         self.memory = SessionMemory(
             cast(SessionStore, store), max_turns=5, cache_size=10, stamps=self.locks
@@ -82,7 +91,7 @@ async def shared_store(sql_engine: AsyncEngine) -> AsyncIterator[tuple[CountingS
 
 
 async def test_the_stamp_travels_with_the_lock(client: redis.Redis) -> None:
-    a, b = RedisSessionLocks(client, "a", ttl=5.0), RedisSessionLocks(client, "b", ttl=5.0)
+    a, b = await carrying(client, "a"), await carrying(client, "b")
     async with a.hold("s", wait=False):
         assert a.seen("s") is None  # nobody wrote it yet
         a.leave("s", 10.5)
@@ -98,7 +107,7 @@ async def test_the_stamp_travels_with_the_lock(client: redis.Redis) -> None:
 
 async def test_a_holder_that_dies_leaves_no_stamp(client: redis.Redis) -> None:
     """Its writes may have landed before it died (SIGKILL): the next holder reads the store."""
-    a, b = RedisSessionLocks(client, "a", ttl=0.3), RedisSessionLocks(client, "b", ttl=0.3)
+    a, b = await carrying(client, "a", 0.3), await carrying(client, "b", 0.3)
     async with a.hold("s", wait=False):
         a.leave("s", 1.0)
     dying = a.hold("s", wait=False)
@@ -112,7 +121,7 @@ async def test_a_holder_that_dies_leaves_no_stamp(client: redis.Redis) -> None:
 async def test_a_holder_whose_lock_lapsed_leaves_no_stamp_anyone_trusts(
     client: redis.Redis, lapsed_first: bool
 ) -> None:
-    a, b = RedisSessionLocks(client, "a", ttl=0.3), RedisSessionLocks(client, "b", ttl=0.3)
+    a, b = await carrying(client, "a", 0.3), await carrying(client, "b", 0.3)
     async with a.hold("s", wait=False):
         a.leave("s", 1.0)
     late = a.hold("s", wait=False)
@@ -132,7 +141,8 @@ async def test_a_cached_conversation_is_used_without_a_query_while_its_stamp_hol
     sql_engine: AsyncEngine, client: redis.Redis
 ) -> None:
     async with shared_store(sql_engine) as (store, writer):
-        mine, theirs = Replica("a", client, store), Replica("b", client, store)
+        mine = Replica(await carrying(client, "a"), store)
+        theirs = Replica(await carrying(client, "b"), store)
         await mine.turn(writer, "one", 10.0)
         assert store.reads == 1  # a new conversation: read once
         await mine.turn(writer, "two", 20.0)
@@ -148,7 +158,7 @@ async def test_a_write_in_flight_at_release_makes_the_next_holder_read(
     sql_engine: AsyncEngine, client: redis.Redis
 ) -> None:
     async with shared_store(sql_engine) as (store, writer):
-        mine = Replica("a", client, store)
+        mine = Replica(await carrying(client, "a"), store)
         await mine.turn(writer, "one", 10.0)
         with pytest.raises(RuntimeError):
             async with mine.locks.hold("s", wait=True):
@@ -165,7 +175,7 @@ async def test_a_write_in_flight_at_release_makes_the_next_holder_read(
 async def test_a_reset_chat_marks_the_stamps_of_the_chat_and_its_members(
     client: redis.Redis,
 ) -> None:
-    locks = RedisSessionLocks(client, "a", ttl=5.0)
+    locks = await carrying(client, "a")
     keys = ["tg:1", "tg:1:u7", "tg:10", "tg:a*", "tg:ab:u1"]
     for number, key in enumerate(keys):
         async with locks.hold(key, wait=False):
@@ -187,3 +197,29 @@ async def test_a_reset_chat_marks_the_stamps_of_the_chat_and_its_members(
         "tg:ab:u1": 4.0,
         "tg:1:u8": None,
     }
+
+
+async def test_no_stamp_is_trusted_while_a_replica_without_stamps_is_alive(
+    client: redis.Redis,
+) -> None:
+    """A rolling upgrade: a replica of an earlier version writes conversations without
+    touching the stamps, so none is trusted while it beats, nor any left before it came."""
+    locks = await carrying(client, "new", 0.3)
+    for key in ("s", "t"):
+        async with locks.hold(key, wait=False):
+            locks.leave(key, 1.0)
+    await Membership(client, "old", ttl=0.3).beat()  # the old replica joins
+    await locks.carry_stamps()
+    async with locks.hold("s", wait=False):
+        assert locks.seen("s") is None
+        locks.leave("s", 2.0)  # leaves nothing while the old replica is alive
+    assert await client.get("aibot:stamp:s") is None
+    await asyncio.sleep(0.4)  # its beat expires: it stopped
+    await locks.carry_stamps()
+    assert locks.epoch is not None
+    async with locks.hold("s", wait=False):
+        locks.leave("s", 3.0)
+    async with locks.hold("s", wait=False):
+        assert locks.seen("s") == 3.0
+    async with locks.hold("t", wait=False):  # left before the old replica came: not trusted
+        assert locks.seen("t") is None

@@ -89,6 +89,7 @@ class Coordinator:
 
     async def tick(self) -> None:
         try:
+            await self.locks.carry_stamps()
             self._metrics.replicas_alive.set(await self.membership.beat())
             await self.locks.renew()
             await self._hold_leases()

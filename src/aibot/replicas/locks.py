@@ -68,6 +68,24 @@ end
 return 1
 """
 
+# KEYS[1]: the replicas alive (Membership), KEYS[2]: those that carry stamps, KEYS[3]: the stamps'
+# epoch; ARGV[1]: me, ARGV[2]: ttl in ms. Returns the epoch while every replica alive carries
+# stamps; otherwise starts a new epoch (what was left before is not trusted again) and returns
+# nil. A replica of a version before the stamps writes conversations without them.
+_CARRY = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')) do
+  if not redis.call('ZSCORE', KEYS[2], member) then
+    redis.call('INCR', KEYS[3])
+    return false
+  end
+end
+return redis.call('GET', KEYS[3]) or '0'
+"""
+
 # KEYS: held locks; ARGV[1]: ttl in ms, ARGV[1 + i]: the token of KEYS[i]. Returns lost keys.
 _RENEW = """
 local lost = {}
@@ -107,11 +125,15 @@ class RedisSessionLocks:
         self._stamp_ttl_ms = int(STAMP_TTL * 1000)
         self._prefix = prefix
         self._stamps = stamps
+        self._carry_keys = ["aibot:replicas", "aibot:replicas:stamped", "aibot:stamp-epoch"]
+        # The stamps' epoch while every replica carries them; None: none trusted, none left.
+        self.epoch: str | None = None
         self._tokens = itertools.count()
         self._held: dict[str, _Held] = {}
         self._take = client.register_script(_ACQUIRE)
         self._release = client.register_script(_RELEASE)
         self._renew = client.register_script(_RENEW)
+        self._carry = client.register_script(_CARRY)
 
     @asynccontextmanager
     async def hold(self, session_key: str, *, wait: bool) -> AsyncIterator[bool]:
@@ -133,17 +155,28 @@ class RedisSessionLocks:
 
     def seen(self, session_key: str) -> float | None:
         held = self._held.get(self._prefix + session_key)
-        if held is None or not held.leave:
+        if held is None or self.epoch is None:
             return None
+        epoch, _, stamp = held.leave.partition(":")
+        if epoch != self.epoch:
+            return None  # none, lapsed, or left in another epoch
         try:
-            return float(held.leave)
-        except ValueError:  # lapsed
+            return float(stamp)
+        except ValueError:
             return None
 
     def leave(self, session_key: str, stamp: float | None) -> None:
         held = self._held.get(self._prefix + session_key)
         if held is not None:
-            held.leave = "" if stamp is None else repr(stamp)
+            known = stamp is not None and self.epoch is not None
+            held.leave = f"{self.epoch}:{stamp!r}" if known else ""
+
+    async def carry_stamps(self) -> None:
+        """Beats as a replica that carries stamps and learns whether all replicas do (each
+        coordinator tick, before the membership beat): while a replica of an earlier version
+        is alive (a rolling upgrade), conversations are read from the store every time."""
+        epoch = await self._carry(keys=self._carry_keys, args=[self._me, self._ttl_ms])
+        self.epoch = None if epoch is None else _text(epoch)
 
     async def drop_chat(self, chat_key: str) -> None:
         """Marks the stamps left by released locks and those held ones will leave."""
