@@ -98,11 +98,12 @@ async def test_session_lock_excludes_renews_and_lapses(client: redis.Redis) -> N
 
 
 async def test_membership_knows_late_joiners_and_the_dead(client: redis.Redis) -> None:
-    a, b = Membership(client, "a", ttl=0.5), Membership(client, "b", ttl=0.5)
+    # A 3 s lease: each step below must finish within it even on a box at load 20 (0.5 s did not).
+    a, b = Membership(client, "a", ttl=3), Membership(client, "b", ttl=3)
     await a.beat()
     await b.beat()  # after a's beat: a's cached set does not have b, Redis does
     assert await a.alive("b") and await b.alive("a")
-    await asyncio.sleep(0.6)
+    await asyncio.sleep(3.2)
     await a.beat()
     assert not await a.alive("b")
     assert await a.hold_lease("telegram") and not await b.hold_lease("telegram")
