@@ -196,3 +196,26 @@ async def test_at_most_size_connections_under_many_concurrent_reads(engine: Asyn
         assert 1 <= len(seen) <= 3
     finally:
         await read.close()
+
+
+async def test_no_named_statements_when_the_url_turns_them_off(engine: AsyncEngine) -> None:
+    """Behind pgbouncer in transaction mode a named prepared statement can land on another
+    server connection: `prepared_statement_cache_size=0` in the URL must keep the raw paths
+    unnamed too, while the default keeps them prepared once."""
+    unnamed = create_engine(f"{url_of(engine)}?prepared_statement_cache_size=0")
+    try:
+        for source, expected_named in ((engine, True), (unnamed, False)):
+            pool = RawPool.for_engine(source, size=1)
+            try:
+
+                async def prepared_after_a_read(connection: PgConnection) -> int:
+                    await connection.fetch("SELECT count(*) FROM conversations")
+                    rows = await connection.raw.fetch("SELECT count(*) FROM pg_prepared_statements")
+                    return int(rows[0][0])
+
+                named = await pool.run(prepared_after_a_read) > 0
+                assert named is expected_named
+            finally:
+                await pool.close()
+    finally:
+        await unnamed.dispose()

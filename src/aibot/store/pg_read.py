@@ -56,12 +56,23 @@ _LOST = (
 )
 
 
+def names_statements(engine: AsyncEngine) -> bool:
+    """False when the URL says `prepared_statement_cache_size=0`: the way to run behind
+    pgbouncer in transaction mode, where a named prepared statement may land on another server
+    connection. The raw paths then send every statement unnamed, as the engine does."""
+    _, options = engine.dialect.create_connect_args(engine.url)
+    return int(options.get("prepared_statement_cache_size", 100)) != 0
+
+
 async def connect_like(engine: AsyncEngine) -> Any:
     """A raw connection with the arguments the engine's own asyncpg connections get from the
-    URL (host, port, database, user, password, `ssl` and the rest of the query)."""
+    URL (host, port, database, user, password, `ssl` and the rest of the query); without named
+    statements when the URL turns the engine's off (see `names_statements`)."""
     args, options = engine.dialect.create_connect_args(engine.url)
     for dialect_only in ("prepared_statement_cache_size", "prepared_statement_name_func"):
         options.pop(dialect_only, None)
+    if not names_statements(engine):
+        options["statement_cache_size"] = 0
     return await asyncpg.connect(*args, **options)
 
 
@@ -77,13 +88,17 @@ class PgConnection:
     """A raw connection with its statements prepared once (each `fetch` of a known text is a
     bind and an execute, one round trip)."""
 
-    __slots__ = ("_prepared", "raw")
+    __slots__ = ("_named", "_prepared", "raw")
 
-    def __init__(self, raw: Any) -> None:
+    def __init__(self, raw: Any, named: bool = True) -> None:
         self.raw = raw
+        self._named = named
         self._prepared: dict[str, Any] = {}
 
     async def fetch(self, sql: str, *args: Any) -> list[Any]:
+        if not self._named:
+            unnamed: list[Any] = await self.raw.fetch(sql, *args)
+            return unnamed
         statement = self._prepared.get(sql)
         if statement is None:
             statement = self._prepared[sql] = await self.raw.prepare(sql)
@@ -95,14 +110,17 @@ class RawPool:
     """At most `size` raw connections, opened when first needed and kept; a caller beyond
     `size` waits for one to come back. The most recently used idle connection goes first."""
 
-    def __init__(self, connect: Callable[[], Awaitable[Any]], size: int) -> None:
+    def __init__(
+        self, connect: Callable[[], Awaitable[Any]], size: int, named: bool = True
+    ) -> None:
         self._connect = connect
+        self._named = named
         self._slots = asyncio.Semaphore(size)
         self._idle: list[PgConnection] = []
 
     @classmethod
     def for_engine(cls, engine: AsyncEngine, size: int) -> RawPool:
-        return cls(lambda: connect_like(engine), size)
+        return cls(lambda: connect_like(engine), size, names_statements(engine))
 
     async def run(self, work: Callable[[PgConnection], Awaitable[T]]) -> T:
         """`work` on a pooled connection, retried once on a new one if the first was lost;
@@ -136,7 +154,7 @@ class RawPool:
             connection = self._idle.pop()
             if not connection.raw.is_closed():
                 return connection
-        return PgConnection(await self._connect())
+        return PgConnection(await self._connect(), self._named)
 
     def _drop_idle(self) -> None:
         for connection in self._idle:
