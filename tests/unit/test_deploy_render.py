@@ -277,7 +277,7 @@ def test_tls_without_a_domain_is_refused() -> None:
         text=True,
         timeout=60,
         cwd=REPO / "deploy",
-        env={"COLUMNS": COLUMNS},
+        env={"COLUMNS": COLUMNS, "LANG": "en_US.UTF-8"},
     )
     assert result.returncode == 2 and "needs a domain" in result.stderr
 
@@ -298,7 +298,27 @@ def test_values_that_would_inject_into_the_files_are_refused(args: list[str], me
         text=True,
         timeout=60,
         cwd=REPO / "deploy",
-        env={"COLUMNS": COLUMNS},
+        env={"COLUMNS": COLUMNS, "LANG": "en_US.UTF-8"},
+    )
+    assert result.returncode == 2 and message in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["nginx", "--tls"], "启用 TLS 的站点需要域名"),
+        (["k8s", "--image", "ai-bot\n  evil: 1"], "不是有效的镜像名"),
+        (["systemd", "--prefix", "/opt/my bot"], "须是不含空格和引号的绝对路径"),
+    ],
+)
+def test_a_refused_option_reads_in_the_terminals_language(args: list[str], message: str) -> None:
+    result = subprocess.run(
+        [str(AI_BOT), "deploy", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=REPO / "deploy",
+        env={"COLUMNS": COLUMNS, "LANG": "zh_CN.UTF-8"},
     )
     assert result.returncode == 2 and message in result.stderr, result.stderr
 

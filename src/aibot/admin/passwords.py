@@ -10,6 +10,8 @@ from __future__ import annotations
 from functools import cache
 from typing import TYPE_CHECKING
 
+from aibot.i18n import N_, Phrase
+
 if TYPE_CHECKING:
     from argon2 import PasswordHasher
 
@@ -36,7 +38,9 @@ class WeakPassword(ValueError):
 
 def hash_password(password: str) -> str:
     if len(password) < MIN_LENGTH:
-        raise WeakPassword(f"the password must have at least {MIN_LENGTH} characters")
+        raise WeakPassword(
+            Phrase(N_("the password must have at least {n} characters"), {"n": MIN_LENGTH})
+        )
     return _hasher().hash(password)
 
 

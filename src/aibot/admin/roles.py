@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from enum import IntEnum
 
+from aibot.i18n import N_, Phrase
+
 
 class Role(IntEnum):
     VIEWER = 1  # reads every page, changes nothing
@@ -15,7 +17,9 @@ class Role(IntEnum):
         try:
             return cls[name.upper()]
         except KeyError:
-            raise ValueError(f"unknown role {name!r}: use admin, operator or viewer") from None
+            raise ValueError(
+                Phrase(N_("unknown role '{name}': use admin, operator or viewer"), {"name": name})
+            ) from None
 
     @property
     def label(self) -> str:

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.admin.passwords import hash_password
 from aibot.admin.roles import Role
+from aibot.i18n import N_, Phrase
 from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.schema import admin_users
 
@@ -51,7 +52,9 @@ class AdminUsers:
     ) -> AdminUser:
         name = name.strip()
         if not name or len(name) > NAME_MAX or not name.isprintable():
-            raise ValueError(f"a user name is 1 to {NAME_MAX} printable characters")
+            raise ValueError(
+                Phrase(N_("a user name is 1 to {n} printable characters"), {"n": NAME_MAX})
+            )
         hashed = hash_password(password)
         now = time.time()
         try:
@@ -68,7 +71,9 @@ class AdminUsers:
                     )
                 )
         except IntegrityError:
-            raise UserExists(f"a user named {name!r} already exists") from None
+            raise UserExists(
+                Phrase(N_("a user named '{name}' already exists"), {"name": name})
+            ) from None
         user_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         return AdminUser(user_id, name, role, hashed, totp_secret, None, must_change)
 

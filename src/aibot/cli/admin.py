@@ -25,6 +25,7 @@ from aibot.cli.common import (
     fail,
     load_or_exit,
     on_store,
+    said,
     tr,
 )
 from aibot.i18n import N_
@@ -120,7 +121,7 @@ def create_user(
     try:
         parsed_role = Role.parse(role)
     except ValueError as exc:
-        fail(str(exc))
+        fail(said(exc))
     password = _password(password_stdin)
     secret = new_secret() if totp else None
 
@@ -131,7 +132,7 @@ def create_user(
     try:
         _run(config, create)
     except (WeakPassword, UserExists, ValueError) as exc:
-        fail(str(exc))
+        fail(said(exc))
     created = tr("created {role} '{name}'", role=parsed_role.label, name=name.strip())
     console.print(created, highlight=False, markup=False)
     if secret:
@@ -161,7 +162,7 @@ def set_password(
     try:
         changed = _run(config, change)
     except WeakPassword as exc:
-        fail(str(exc))
+        fail(said(exc))
     if not changed:
         fail(tr("no user named {name} (`ai-bot admin list-users`)", name=repr(name)), code=1)
     console.print(tr("password changed for '{name}'", name=name), highlight=False, markup=False)

@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, listed, load_or_exit, tr
+from aibot.cli.common import ConfigOption, console, fail, listed, load_or_exit, said, tr
 from aibot.config import Config
 from aibot.i18n import N_, terminal_language, translate_plural
 
@@ -84,7 +84,7 @@ def backup(
         target = out or Path(f"ai-bot-backup-{stamp}.db")
         counts = backup_sqlite(database, target)
     except BackupError as exc:
-        fail(str(exc), code=1)
+        fail(said(exc), code=1)
     except OSError as exc:
         fail(
             tr("cannot write {path}: {reason}", path=str(exc.filename or out), reason=exc.strerror),
@@ -174,7 +174,7 @@ def restore(
             )
         counts = restore_sqlite(file, database, force=force)
     except BackupError as exc:
-        fail(str(exc), code=1)
+        fail(said(exc), code=1)
     except OSError as exc:
         fail(
             tr(
@@ -206,7 +206,7 @@ def maintenance(config: ConfigOption = None) -> None:
     try:
         database = sqlite_path(settings.storage.url)
     except BackupError as exc:
-        fail(str(exc))
+        fail(said(exc))
     if database is not None and not database.is_file():
         fail(
             tr(

@@ -48,6 +48,12 @@ def problem(exc: ConfigError) -> str:
     return exc.say(i18n.terminal_language())
 
 
+def said(exc: BaseException) -> str:
+    """An error raised with a `Phrase` (a refused password, a damaged backup, a bad deploy
+    option) in the CLI's language; any other error's own text."""
+    return i18n.said(exc, i18n.terminal_language())
+
+
 def fail(message: str, code: int = 2) -> NoReturn:
     """One red line and the exit code; the message is plain text, never rich markup."""
     print_error(message)

@@ -8,7 +8,16 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, listed, load_or_exit, problem, tr
+from aibot.cli.common import (
+    ConfigOption,
+    console,
+    fail,
+    listed,
+    load_or_exit,
+    problem,
+    said,
+    tr,
+)
 from aibot.config import ConfigError
 from aibot.i18n import N_
 
@@ -137,7 +146,7 @@ def deploy(
         )
         rendered = render(kind.value, options)
     except ValueError as exc:
-        fail(str(exc))
+        fail(said(exc))
     except ConfigError as exc:
         fail(problem(exc))
     if kind.value in KEY_NOTES:

@@ -17,7 +17,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlalchemy import text
 
-from aibot.cli.common import console, listed, tr
+from aibot.cli.common import console, listed, said, tr
 from aibot.cli.doctor_data import data_checks
 from aibot.cli.doctor_gateway import running_gateway
 from aibot.cli.doctor_host import clock_check, secret_file_checks, store_file_checks
@@ -168,7 +168,7 @@ async def _provider(name: str, config: ProviderConfig) -> tuple[Check, float | N
     try:
         client = OpenAICompatibleProvider(name, config)
     except ValueError as exc:
-        return Check(label, "fail", str(exc), tr("fix the preset name or set base_url")), None
+        return Check(label, "fail", said(exc), tr("fix the preset name or set base_url")), None
     where = tr("{model} at {url}", model=client.model, url=client.base_url)
     if client.needs_key and not client.has_key:
         fix = (

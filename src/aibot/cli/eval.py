@@ -241,7 +241,7 @@ def _run(
         TimeElapsedColumn,
     )
 
-    from aibot.cli.common import err_console, fail
+    from aibot.cli.common import err_console, fail, said
     from aibot.evaluation.judge import Judge
     from aibot.evaluation.report import build_report
     from aibot.evaluation.runner import run_cases
@@ -251,7 +251,7 @@ def _run(
     try:
         providers = {n: OpenAICompatibleProvider(n, config.models.providers[n]) for n in wanted}
     except ValueError as exc:
-        fail(str(exc))
+        fail(said(exc))
     judge = Judge(providers[judge_name]) if judge_name else None
 
     async def run() -> dict[str, list[Answer]]:

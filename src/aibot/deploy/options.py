@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 
 from aibot.config import Config, MediaConfig, ServerConfig, upload_body_bytes
 from aibot.deploy.providers import ContainerModels, container_models
+from aibot.i18n import N_, Phrase
 
 # Seconds a supervisor waits after SIGTERM before killing: uvicorn's graceful shutdown (30 s,
 # cli/serve.py) then the gateway's drain (app.SHUTDOWN_GRACE, 20 s), plus a margin.
@@ -56,26 +57,45 @@ class DeployOptions:
 
     def __post_init__(self) -> None:
         if self.domain is not None and not _HOST_NAME.match(self.domain):
-            raise ValueError(f"not a host name: {self.domain!r} (e.g. bot.example.com)")
+            raise ValueError(
+                Phrase(
+                    N_("not a host name: '{value}' (e.g. bot.example.com)"), {"value": self.domain}
+                )
+            )
         if not _ADDRESS.match(self.host):
-            raise ValueError(f"not an address: {self.host!r} (e.g. 127.0.0.1)")
+            raise ValueError(
+                Phrase(N_("not an address: '{value}' (e.g. 127.0.0.1)"), {"value": self.host})
+            )
         if not _USER.match(self.user):
-            raise ValueError(f"not a user name: {self.user!r}")
+            raise ValueError(Phrase(N_("not a user name: '{value}'"), {"value": self.user}))
         for proxy in self.trusted_proxies:
             if not _NETWORK.match(proxy):
-                raise ValueError(f"not an address or network: {proxy!r} (e.g. 127.0.0.1)")
+                raise ValueError(
+                    Phrase(
+                        N_("not an address or network: '{value}' (e.g. 127.0.0.1)"),
+                        {"value": proxy},
+                    )
+                )
         if not _IMAGE.match(self.image):
-            raise ValueError(f"not an image reference: {self.image!r}")
+            raise ValueError(Phrase(N_("not an image reference: '{value}'"), {"value": self.image}))
         if not _URL.match(self.elasticsearch):
             raise ValueError(
-                f"not an Elasticsearch URL: {self.elasticsearch!r} (e.g. http://127.0.0.1:9200)"
+                Phrase(
+                    N_("not an Elasticsearch URL: '{value}' (e.g. http://127.0.0.1:9200)"),
+                    {"value": self.elasticsearch},
+                )
             )
         for name in ("prefix", "config_dir", "data_dir", "cert_dir", "log_file"):
             value = getattr(self, name)
             if value is not None and not _PATH.match(value):
                 raise ValueError(
-                    f"--{name.replace('_', '-')} must be an absolute path without "
-                    f"spaces or quotes (got {value!r})"
+                    Phrase(
+                        N_(
+                            "--{option} must be an absolute path without spaces or quotes "
+                            "(got '{value}')"
+                        ),
+                        {"option": name.replace("_", "-"), "value": value},
+                    )
                 )
 
     @classmethod

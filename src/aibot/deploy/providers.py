@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from aibot.config import Config, ConfigError
 from aibot.config.presets import PRESETS
-from aibot.i18n import N_
+from aibot.i18n import N_, Phrase
 
 # Values are pasted into YAML and Compose files: no quotes, spaces, `$` or `#`.
 _BASE_URL = re.compile(r"^https?://[A-Za-z0-9.\[\]:@%_~/+-]+$")
@@ -43,13 +43,19 @@ class ContainerProvider:
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
-            raise ValueError(f"not a provider name for a container: {self.name!r}")
+            raise ValueError(
+                Phrase(N_("not a provider name for a container: '{value}'"), {"value": self.name})
+            )
         if self.preset is not None and self.preset not in PRESETS:
-            raise ValueError(f"not a provider preset: {self.preset!r}")
+            raise ValueError(Phrase(N_("not a provider preset: '{value}'"), {"value": self.preset}))
         if self.base_url is not None and not _BASE_URL.match(self.base_url):
-            raise ValueError(f"not a base URL for a container: {self.base_url!r}")
+            raise ValueError(
+                Phrase(N_("not a base URL for a container: '{value}'"), {"value": self.base_url})
+            )
         if not _MODEL.match(self.model):
-            raise ValueError(f"not a model name for a container: {self.model!r}")
+            raise ValueError(
+                Phrase(N_("not a model name for a container: '{value}'"), {"value": self.model})
+            )
 
     @property
     def key_variable(self) -> str:

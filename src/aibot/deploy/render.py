@@ -17,6 +17,7 @@ from importlib.resources import files
 
 from aibot.deploy.options import STOP_TIMEOUT, DeployOptions
 from aibot.deploy.providers import DEFAULT_NAME, ContainerModels, ContainerProvider
+from aibot.i18n import N_, Phrase
 
 COMPOSE_STORAGE_URL = "postgresql://aibot:${POSTGRES_PASSWORD}@postgres:5432/aibot"
 COMPOSE_REDIS_URL = "redis://redis:6379/0"
@@ -87,7 +88,7 @@ def render_systemd(options: DeployOptions) -> dict[str, str]:
 
 def render_nginx(options: DeployOptions, acme_root: str = "/var/www/letsencrypt") -> dict[str, str]:
     if options.tls and not options.domain:
-        raise ValueError("a TLS site needs a domain (--domain, or server.public_url)")
+        raise ValueError(Phrase(N_("a TLS site needs a domain (--domain, or server.public_url)")))
     upstream = f"ai_bot_{options.port}"
     locations = _substitute(
         _template("nginx/locations.conf"),

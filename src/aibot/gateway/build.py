@@ -67,7 +67,8 @@ def build_providers(config: Config) -> dict[str, OpenAICompatibleProvider]:
             for name, provider in config.models.providers.items()
         }
     except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+        phrase = exc.args[0] if exc.args and isinstance(exc.args[0], i18n.Phrase) else None
+        raise (ConfigError(lines=[phrase]) if phrase else ConfigError(str(exc))) from None
 
 
 def shared_state(

@@ -41,7 +41,15 @@ loaded (and again on reload); after that `pick(hint, …)` chooses for a request
 
 from __future__ import annotations
 
-from aibot.i18n.catalog import N_, Phrase, join_list, template, translate, translate_plural
+from aibot.i18n.catalog import (
+    N_,
+    Phrase,
+    join_list,
+    said,
+    template,
+    translate,
+    translate_plural,
+)
 from aibot.i18n.negotiate import (
     DEFAULT_LANGUAGE,
     LANGUAGES,
@@ -74,6 +82,7 @@ __all__ = [
     "match_language",
     "pick",
     "request_language",
+    "said",
     "set_request_language",
     "template",
     "terminal_language",

@@ -82,6 +82,15 @@ class Phrase:
         return self.say("en")
 
 
+def said(error: BaseException, language: str) -> str:
+    """An exception's text in `language`: raised as `SomeError(Phrase(N_("…"), {…}))`, its
+    `str()` stays English for the log while the person who reads it gets their language; an
+    exception raised with plain text is said as it is."""
+    if error.args and isinstance(error.args[0], Phrase):
+        return error.args[0].say(language)
+    return str(error)
+
+
 # How a list is written inside a sentence, per language: (items, clauses). Names and values
 # take a comma in English and the enumeration comma 、 in Chinese; clauses (steps, causes,
 # each a sentence of its own) take a semicolon, the full-width ； in Chinese. English's are

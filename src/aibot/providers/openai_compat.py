@@ -22,6 +22,7 @@ import orjson
 
 from aibot.config import ProviderConfig
 from aibot.config.presets import GENERIC, PRESETS, Accepts, ReasoningEcho
+from aibot.i18n import N_, Phrase
 from aibot.ops.proxy import proxy_for
 from aibot.providers.base import ChatRequest, ChatResult, ProviderError, StreamDelta
 from aibot.providers.passthrough import adapt_body, unsupported
@@ -88,11 +89,18 @@ class OpenAICompatibleProvider:
         if config.preset and preset is None:
             known = ", ".join(PRESETS)
             raise ValueError(
-                f"models.providers.{name}.preset: unknown preset {config.preset!r} (known: {known})"
+                Phrase(
+                    N_(
+                        "models.providers.{name}.preset: unknown preset '{preset}' (known: {known})"
+                    ),
+                    {"name": name, "preset": config.preset, "known": known},
+                )
             )
         base_url = config.base_url or (preset.base_url if preset else None)
         if not base_url:
-            raise ValueError(f"models.providers.{name}: set `preset` or `base_url`")
+            raise ValueError(
+                Phrase(N_("models.providers.{name}: set `preset` or `base_url`"), {"name": name})
+            )
         self.name = name
         self.model: str = config.model or (preset.model if preset else "default")
         self.base_url = base_url.rstrip("/")

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
+from aibot.i18n import N_, Phrase
 from aibot.ops.file_modes import private_database
 from aibot.store.engine import head_revision
 
@@ -35,7 +36,9 @@ def sqlite_path(url: str) -> Path | None:
     if parsed.get_backend_name() != "sqlite":
         return None
     if parsed.database in (None, "", ":memory:"):
-        raise BackupError("storage.url is an in-memory SQLite database: nothing to back up")
+        raise BackupError(
+            Phrase(N_("storage.url is an in-memory SQLite database: nothing to back up"))
+        )
     return Path(parsed.database).expanduser()
 
 
@@ -60,34 +63,52 @@ def in_use(database: Path) -> bool:
 def inspect(database: Path) -> dict[str, int]:
     """Checks that `database` is an intact ai-bot store this version can open; row counts."""
     if not database.is_file():
-        raise BackupError(f"{database}: no such file")
+        raise BackupError(Phrase(N_("{path}: no such file"), {"path": database}))
     try:
         connection = sqlite3.connect(f"{database.resolve().as_uri()}?mode=ro", uri=True)
     except sqlite3.Error as exc:
-        raise BackupError(f"{database}: cannot open: {exc}") from None
+        raise BackupError(
+            Phrase(N_("{path}: cannot open: {reason}"), {"path": database, "reason": exc})
+        ) from None
     try:
         (status,) = connection.execute("PRAGMA integrity_check").fetchone()
         if status != "ok":
-            raise BackupError(f"{database}: damaged: {status}")
+            raise BackupError(
+                Phrase(N_("{path}: damaged: {status}"), {"path": database, "status": status})
+            )
         names = {
             row[0]
             for row in connection.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
         }
         missing = [t for t in (*TABLES, "alembic_version") if t not in names]
         if missing:
-            raise BackupError(f"{database}: not an ai-bot database (no {', '.join(missing)})")
+            raise BackupError(
+                Phrase(
+                    N_("{path}: not an ai-bot database (no {tables})"),
+                    {"path": database, "tables": ", ".join(missing)},
+                )
+            )
         (revision,) = connection.execute("SELECT version_num FROM alembic_version").fetchone()
         if revision > head_revision():
             raise BackupError(
-                f"{database}: made by a newer ai-bot (schema {revision}); "
-                "upgrade ai-bot before restoring it"
+                Phrase(
+                    N_(
+                        "{path}: made by a newer ai-bot (schema {revision}); "
+                        "upgrade ai-bot before restoring it"
+                    ),
+                    {"path": database, "revision": revision},
+                )
             )
         return {
             t: connection.execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: S608
             for t in TABLES
         }
     except sqlite3.DatabaseError as exc:
-        raise BackupError(f"{database}: not a SQLite database ({exc})") from None
+        raise BackupError(
+            Phrase(
+                N_("{path}: not a SQLite database ({reason})"), {"path": database, "reason": exc}
+            )
+        ) from None
     finally:
         connection.close()
 
@@ -96,8 +117,13 @@ def backup(database: Path, target: Path) -> dict[str, int]:
     """A consistent copy of `database` at `target` (mode 0600), checked before it is kept."""
     if not database.is_file():
         raise BackupError(
-            f"no database at {database} (a relative storage.url is relative to "
-            "the directory the gateway runs in, e.g. /var/lib/ai-bot)"
+            Phrase(
+                N_(
+                    "no database at {path} (a relative storage.url is relative to "
+                    "the directory the gateway runs in, e.g. /var/lib/ai-bot)"
+                ),
+                {"path": database},
+            )
         )
     partial = target.with_name(target.name + ".partial")
     partial.unlink(missing_ok=True)
@@ -118,8 +144,13 @@ def restore(source: Path, database: Path, *, force: bool = False) -> dict[str, i
     counts = inspect(source)
     if in_use(database) and not force:
         raise BackupError(
-            f"{database} is open in a running gateway: stop it first "
-            "(systemctl stop ai-bot), or pass --force"
+            Phrase(
+                N_(
+                    "{path} is open in a running gateway: stop it first "
+                    "(systemctl stop ai-bot), or pass --force"
+                ),
+                {"path": database},
+            )
         )
     private_database(database)
     _copy(source, database)
@@ -131,4 +162,9 @@ def _copy(source: Path, target: Path) -> None:
         with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
             src.backup(dst)
     except sqlite3.Error as exc:
-        raise BackupError(f"copying {source} to {target} failed: {exc}") from None
+        raise BackupError(
+            Phrase(
+                N_("copying {source} to {target} failed: {reason}"),
+                {"source": source, "target": target, "reason": exc},
+            )
+        ) from None
