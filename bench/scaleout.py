@@ -16,6 +16,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 from sqlalchemy import make_url
+from tests.support.private_servers import redis_server_argv
 
 REDIS_START_TIMEOUT = 10.0
 
@@ -45,17 +46,7 @@ async def private_redis(port: int, log: Path) -> AsyncIterator[str]:
 
     with log.open("wb") as out:
         proc = await asyncio.create_subprocess_exec(
-            "redis-server",
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            stdout=out,
-            stderr=out,
+            *redis_server_argv(port), stdout=out, stderr=out
         )
     url = f"redis://127.0.0.1:{port}/0"
     client = redis.from_url(url)

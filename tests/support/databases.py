@@ -14,6 +14,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -21,6 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.store.engine import create_engine, create_writer_engine, migrate
 from aibot.store.writer import GroupCommitWriter
 from tests.support.private_servers import PROCESS_REDIS
+
+if TYPE_CHECKING:
+    import redis.asyncio as redis_asyncio
 
 PG_ADMIN_DSN = "postgres://postgres@127.0.0.1:5432/postgres"
 
@@ -94,6 +98,19 @@ async def redis_database() -> AsyncIterator[str]:
     finally:
         await client.flushdb()
         await client.aclose()
+
+
+@asynccontextmanager
+async def redis_client() -> AsyncIterator[redis_asyncio.Redis]:
+    """A client of a flushed `redis_database`, closed afterwards."""
+    import redis.asyncio as redis
+
+    async with redis_database() as url:
+        client = redis.from_url(url)
+        try:
+            yield client
+        finally:
+            await client.aclose()
 
 
 @asynccontextmanager

@@ -270,15 +270,20 @@ def test_tls_says_a_certificate_is_needed_first(tmp_path: Path) -> None:
     assert "certbot certonly --webroot -w /var/www/letsencrypt -d bot.example.com" in result.stderr
 
 
-def test_tls_without_a_domain_is_refused() -> None:
-    result = subprocess.run(
-        [str(AI_BOT), "deploy", "nginx", "--tls"],
+def deploy_refusal(args: list[str], lang: str) -> subprocess.CompletedProcess[str]:
+    """`ai-bot deploy ARGS` in a terminal whose locale is `lang`."""
+    return subprocess.run(
+        [str(AI_BOT), "deploy", *args],
         capture_output=True,
         text=True,
         timeout=60,
         cwd=REPO / "deploy",
-        env={"COLUMNS": COLUMNS, "LANG": "en_US.UTF-8"},
+        env={"COLUMNS": COLUMNS, "LANG": lang},
     )
+
+
+def test_tls_without_a_domain_is_refused() -> None:
+    result = deploy_refusal(["nginx", "--tls"], "en_US.UTF-8")
     assert result.returncode == 2 and "needs a domain" in result.stderr
 
 
@@ -292,14 +297,7 @@ def test_tls_without_a_domain_is_refused() -> None:
     ],
 )
 def test_values_that_would_inject_into_the_files_are_refused(args: list[str], message: str) -> None:
-    result = subprocess.run(
-        [str(AI_BOT), "deploy", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO / "deploy",
-        env={"COLUMNS": COLUMNS, "LANG": "en_US.UTF-8"},
-    )
+    result = deploy_refusal(args, "en_US.UTF-8")
     assert result.returncode == 2 and message in result.stderr, result.stderr
 
 
@@ -312,14 +310,7 @@ def test_values_that_would_inject_into_the_files_are_refused(args: list[str], me
     ],
 )
 def test_a_refused_option_reads_in_the_terminals_language(args: list[str], message: str) -> None:
-    result = subprocess.run(
-        [str(AI_BOT), "deploy", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        cwd=REPO / "deploy",
-        env={"COLUMNS": COLUMNS, "LANG": "zh_CN.UTF-8"},
-    )
+    result = deploy_refusal(args, "zh_CN.UTF-8")
     assert result.returncode == 2 and message in result.stderr, result.stderr
 
 

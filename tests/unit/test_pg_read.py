@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import os
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from sqlalchemy import text
@@ -16,20 +17,17 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from aibot.core.messages import ToolCall, TurnRecord
 from aibot.core.sessions import SessionMemory
 from aibot.store.crypto import Keyring
-from aibot.store.engine import create_engine, migrate
+from aibot.store.engine import create_engine
 from aibot.store.pg_read import PgConnection, PgSessionRead, RawPool
 from aibot.store.repository import Repository
 from aibot.store.session_read import session_read_for
-from tests.support.databases import postgres_database, writer_for
+from tests.support.databases import migrated_store, writer_for
 
 
 @pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
-    async with postgres_database() as url:
-        engine = create_engine(url)
-        await migrate(engine)
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    async with migrated_store("postgresql", tmp_path) as engine:
         yield engine
-        await engine.dispose()
 
 
 def url_of(engine: AsyncEngine) -> str:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,21 +17,18 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.errors import StaleWrite
 from aibot.core.messages import ReplyTarget, TurnRecord
-from aibot.store.engine import create_engine, migrate
+from aibot.store.engine import create_engine
 from aibot.store.pg_write import PgWrites
 from aibot.store.repository import Repository
 from aibot.store.schema import conversations, outbox
 from aibot.store.writer import GroupCommitWriter, Write
-from tests.support.databases import postgres_database, writer_for
+from tests.support.databases import migrated_store, writer_for
 
 
 @pytest.fixture
-async def engine() -> AsyncIterator[AsyncEngine]:
-    async with postgres_database() as url:
-        engine = create_engine(url)
-        await migrate(engine)
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    async with migrated_store("postgresql", tmp_path) as engine:
         yield engine
-        await engine.dispose()
 
 
 @pytest.fixture

@@ -27,17 +27,15 @@ from aibot.replicas.membership import Membership
 from aibot.store.repository import Repository
 from aibot.store.schema import outbox
 from aibot.store.writer import GroupCommitWriter
-from tests.support.databases import redis_database
+from tests.support.databases import redis_client
 from tests.support.net import free_port
 from tests.support.private_servers import PrivateRedis
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[redis.Redis]:
-    async with redis_database() as url:
-        connection = redis.from_url(url)
+    async with redis_client() as connection:
         yield connection
-        await connection.aclose()
 
 
 async def test_a_second_answer_to_a_finished_message_does_not_commit(

@@ -20,15 +20,13 @@ from aibot.replicas.locks import RedisSessionLocks
 from aibot.replicas.membership import Membership
 from aibot.store.repository import Repository
 from aibot.store.writer import GroupCommitWriter
-from tests.support.databases import redis_database
+from tests.support.databases import redis_client
 
 
 @pytest.fixture
 async def client() -> AsyncIterator[redis.Redis]:
-    async with redis_database() as url:
-        connection = redis.from_url(url)
+    async with redis_client() as connection:
         yield connection
-        await connection.aclose()
 
 
 async def carrying(client: redis.Redis, name: str, ttl: float = 5.0) -> RedisSessionLocks:

@@ -67,7 +67,7 @@ def build_providers(config: Config) -> dict[str, OpenAICompatibleProvider]:
             for name, provider in config.models.providers.items()
         }
     except ValueError as exc:
-        phrase = exc.args[0] if exc.args and isinstance(exc.args[0], i18n.Phrase) else None
+        phrase = i18n.phrase_of(exc)
         raise (ConfigError(lines=[phrase]) if phrase else ConfigError(str(exc))) from None
 
 

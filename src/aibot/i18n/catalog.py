@@ -82,13 +82,17 @@ class Phrase:
         return self.say("en")
 
 
+def phrase_of(error: BaseException) -> Phrase | None:
+    """The Phrase an exception was raised with (`SomeError(Phrase(N_("…"), {…}))`): its
+    `str()` stays English for the log while whoever shows it to a person says it in theirs."""
+    first = error.args[0] if error.args else None
+    return first if isinstance(first, Phrase) else None
+
+
 def said(error: BaseException, language: str) -> str:
-    """An exception's text in `language`: raised as `SomeError(Phrase(N_("…"), {…}))`, its
-    `str()` stays English for the log while the person who reads it gets their language; an
-    exception raised with plain text is said as it is."""
-    if error.args and isinstance(error.args[0], Phrase):
-        return error.args[0].say(language)
-    return str(error)
+    """An exception's text in `language`; one raised with plain text is said as it is."""
+    phrase = phrase_of(error)
+    return phrase.say(language) if phrase else str(error)
 
 
 # How a list is written inside a sentence, per language: (items, clauses). Names and values
