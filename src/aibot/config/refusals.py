@@ -10,13 +10,16 @@ at every key of the schema lists the types a config.yaml can produce, so none is
 
 from __future__ import annotations
 
+import functools
+import types
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, SecretStr, ValidationError
 from pydantic_core import ErrorDetails
 
 from aibot.config.base import MSGID, OUR_ERROR, ConfigError
+from aibot.config.schema import Config
 from aibot.config.ui import UiConfig
 from aibot.i18n import N_, Phrase
 
@@ -65,8 +68,9 @@ _BOUNDS = ("gt", "ge", "lt", "le")
 
 
 def refusal(error: ValidationError, source: str, data: Mapping[str, Any]) -> ConfigError:
-    """One line per problem: `<file>: <where>: <what> (got <value>)`; `data` is what was
-    validated, for its `ui:` (the language to say it in, when that part is right)."""
+    """One line per problem: `<file>: <where>: <what> (got <value>)`, the value left out
+    where it may be a secret (`_may_show`); `data` is what was validated, for its `ui:` (the
+    language to say it in, when that part is right)."""
     lines = [_line(problem, source) for problem in error.errors()]
     try:
         ui = UiConfig.model_validate(data.get("ui") or {})
@@ -95,7 +99,46 @@ def _line(problem: ErrorDetails, source: str) -> Phrase:
     # our own messages quote what they need (and never a secret): no "(got …)" after them
     if isinstance(got, dict | list) or got is None or problem["type"] == OUR_ERROR:
         return Phrase(LINE, params)
+    if not _may_show(problem["loc"]):  # the line still says where, for it to be fixed
+        return Phrase(LINE, params)
     return Phrase(LINE_WITH_VALUE, {**params, "value": repr(got)})
+
+
+def _may_show(loc: tuple[int | str, ...]) -> bool:
+    """Whether the value refused at `loc` may be quoted: not where a secret belongs (an
+    all-digit token read as an int is still the token), nor a section, list or map holding
+    one, nor a key the schema does not have (a misspelt `app_secert:`). Decided by walking
+    `loc` through the schema's field types, so a secret field is known by its type."""
+    kinds: list[Any] = [Config]
+    for step in loc:
+        kinds = [inner for kind in kinds for inner in _inside(kind, step)]
+    return bool(kinds) and not any(_holds_secret(kind) for kind in kinds)
+
+
+def _inside(kind: Any, step: int | str) -> list[Any]:
+    """The types a value of type `kind` holds at `step` (a field, a list index, a map key)."""
+    origin = get_origin(kind)
+    if origin in (Union, types.UnionType):
+        return [inner for arm in get_args(kind) for inner in _inside(arm, step)]
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        field = kind.model_fields.get(step) if isinstance(step, str) else None
+        return [] if field is None else [field.annotation]
+    if origin in (list, set, frozenset) and isinstance(step, int):
+        return [get_args(kind)[0]]
+    if origin is dict and isinstance(step, str):
+        return [get_args(kind)[1]]
+    return []
+
+
+def _holds_secret(kind: Any) -> bool:
+    if isinstance(kind, type) and issubclass(kind, BaseModel):
+        return _section_holds_secret(kind)
+    return kind is SecretStr or any(_holds_secret(arg) for arg in get_args(kind))
+
+
+@functools.cache
+def _section_holds_secret(model: type[BaseModel]) -> bool:
+    return any(_holds_secret(field.annotation) for field in model.model_fields.values())
 
 
 def _shown(name: str, value: Any) -> object:
