@@ -46,7 +46,8 @@ def test_personal_data_is_masked_in_every_part_of_a_line(tmp_path: Path) -> None
     log.info(
         "from alice@example.com",
         session="wx:13812345678",
-        nested={"card": "6222 0200 1234 5678 901"},
+        nested={"card": "6222 0200 1234 5678 903"},
+        message_id="4641603982383516983",  # a WeCom MsgId that passes the card check
         ids=["110105199003071234"],
         count=1234567,
     )
@@ -69,6 +70,7 @@ def test_personal_data_is_masked_in_every_part_of_a_line(tmp_path: Path) -> None
     first, failed, third = lines(path)
     assert first["event"] == "from [email]" and first["session"] == "wx:[phone]"
     assert first["nested"] == {"card": "[bank-card]"} and first["ids"] == ["[id-card]"]
+    assert first["message_id"] == "4641603982383516983"  # named as an id: no card
     assert first["count"] == 1234567  # numbers are not text: left as they are
     assert "[phone]" in str(failed["exception"])
     assert third["event"] == "mail [email]"
@@ -80,7 +82,7 @@ def test_lines_without_a_hint_skip_the_pii_patterns(
 ) -> None:
     calls: list[str] = []
 
-    def recording_mask(text: str) -> str:
+    def recording_mask(text: str, *, field: str = "") -> str:
         calls.append(text)
         return text
 

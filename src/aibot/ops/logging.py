@@ -82,7 +82,9 @@ class SecretMasker:
             if key and _SECRET_FIELD.search(key):
                 return mask_value(value)
             value = self.mask_text(value)
-            return mask_pii(value) if pii and _PII_HINT.search(value) else value
+            if pii and _PII_HINT.search(value):
+                return mask_pii(value, field=key)  # `message_id=…` names an id, not a card
+            return value
         if isinstance(value, dict):
             return {k: self.mask(v, str(k), pii=pii) for k, v in value.items()}
         if isinstance(value, list | tuple):

@@ -1,10 +1,15 @@
 """Masking personal data (phone numbers, e-mail addresses, ID-card and bank-card numbers).
 
 Used wherever real conversations leave the store for people or other systems to read: eval sets
-sampled from history, exports, the admin console. It errs on the side of masking: a long digit
-run that merely looks like a card number is hidden too, because a missed number leaks and an
-extra mask costs nothing. Python's `\\b` treats CJK characters as word characters, so "是138…"
-has no boundary; the patterns use explicit look-arounds on ASCII letters and digits instead.
+sampled from history, exports, the admin console, log lines. It errs on the side of masking,
+because a missed number leaks and an extra mask costs little, but a bank card is a 13-19 digit
+run that passes the Luhn check, as every issued card number does: platforms' numeric ids (a
+WeCom MsgId is a 64-bit integer of 19 digits) are not, unless one passes the check by chance
+(one in ten); such a number is still kept when a label names it as an id (`<MsgId>`,
+`"msgid":`, `message_id=`, or the log field it is the value of). A number written in groups as
+on a card is masked whatever precedes it: ids are never written so. Python's `\\b` treats CJK
+characters as word characters, so "是138…" has no boundary; the patterns use explicit
+look-arounds on ASCII letters and digits instead.
 
 Masking runs on text users wrote, so its time must grow linearly with the text: the number
 patterns have bounded repetitions only (constant work per position), and e-mail addresses, whose
@@ -31,8 +36,8 @@ _LETTERS = frozenset(ascii_letters)
 _DATUM_TAIL = re.compile(r"[0-9A-Za-z@._%+ -]{1,64}\Z")
 
 # Order matters: e-mail first, then the 18-character ID card and phone numbers (which must stand
-# alone, so never match inside a longer digit run) go before the generic 13-19 digit bank-card
-# run, which would otherwise also swallow a 0086-prefixed mobile number.
+# alone, so never match inside a longer digit run) go before the 13-19 digit bank-card run
+# (`_CARD`), which would otherwise also swallow a 0086-prefixed mobile number.
 _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
     # Mainland resident ID: 6-digit area, birth date YYYYMMDD, 3-digit sequence, check digit/X.
     (
@@ -58,13 +63,22 @@ _PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
             + _END
         ),
     ),
-    # Bank cards: 13-19 digits, optionally grouped by spaces or dashes as printed on the card.
-    ("bank-card", re.compile(_START + r"\d{4}(?:[ -]?\d){9,15}" + _END)),
 )
+# Bank cards: 13-19 digits, optionally grouped by spaces or dashes as printed on the card.
+_CARD = re.compile(_START + r"\d{4}(?:[ -]?\d){9,15}" + _END)
+_GROUP_GAP = re.compile(r"[ -]")
+# A name and the separator that gives it a value, just before a number: `MsgId>`, `"msgid": "`,
+# `message_id=`. Searched in the few characters before the number only (constant work each).
+_ID_LABEL = re.compile(r"([A-Za-z][A-Za-z0-9_-]{0,30})[\"']?[ ]?[:=>][ ]?[\"']?\Z")
+_LABEL_REACH = 40
+# Ids whose names end in a lowercase "id" with nothing between (WeCom's JSON and XML, Feishu,
+# DingTalk); `…_id`, `…-id`, `…Id`, `…ID` and `id` itself are ids by their shape.
+_ID_NAMES = frozenset({"msgid", "agentid", "corpid", "chatid", "userid", "openid", "unionid"})
 
 
-def mask_pii(text: str) -> str:
-    """`text` with each personal datum replaced by its kind in brackets, e.g. `[phone]`.
+def mask_pii(text: str, *, field: str = "") -> str:
+    """`text` with each personal datum replaced by its kind in brackets, e.g. `[phone]`;
+    `field` is the name `text` is the value of (a log line's key), a label like those in it.
 
     Text longer than `MAX_MASKED_CHARS` is cut there first, together with any run of characters
     a datum could be made of just before the cut, and ends with `[… N characters cut]`: whoever
@@ -79,7 +93,51 @@ def mask_pii(text: str) -> str:
     text = _mask_emails(text)
     for kind, pattern in _PATTERNS:
         text = pattern.sub(f"[{kind}]", text)
-    return text + cut
+    return _CARD.sub(lambda number: _card(number, field), text) + cut
+
+
+def _card(number: re.Match[str], field: str) -> str:
+    """`[bank-card]` for the longest Luhn-valid run the match starts with (the whole, or up to
+    a gap between groups: a CVV may follow the card), unless it is an id; else the match."""
+    written = number.group()
+    for end in (
+        len(written),
+        *(gap.start() for gap in reversed(list(_GROUP_GAP.finditer(written)))),
+    ):
+        digits = _GROUP_GAP.sub("", written[:end])
+        if len(digits) < 13 or not _luhn(digits):
+            continue
+        if end == len(digits) and _labelled_id(number.string, number.start(), field):
+            return written
+        return "[bank-card]" + written[end:]
+    return written
+
+
+def _luhn(digits: str) -> bool:
+    total = 0
+    for place, digit in enumerate(reversed(digits)):
+        value = int(digit) * (2 if place % 2 else 1)
+        total += value - 9 if value > 9 else value
+    return total % 10 == 0
+
+
+def _labelled_id(text: str, start: int, field: str) -> bool:
+    """Whether the name just before `start` (or `field`, for a number that starts the text)
+    names an id."""
+    if start == 0 and field:
+        return _is_id_name(field)
+    label = _ID_LABEL.search(text, max(0, start - _LABEL_REACH), start)
+    return label is not None and _is_id_name(label.group(1))
+
+
+def _is_id_name(name: str) -> bool:
+    lower = name.lower()
+    return (
+        lower == "id"
+        or lower.endswith(("_id", "-id"))
+        or name.endswith(("Id", "ID"))
+        or lower in _ID_NAMES
+    )
 
 
 def _mask_emails(text: str) -> str:
