@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 from babel.messages.catalog import Catalog
 
+from aibot.i18n import extract as extraction
 from aibot.i18n.catalog import CATALOG_LOCALES
 from aibot.i18n.extract import MessageId, extract, forms, ids, po_file, read_catalog
 
@@ -77,3 +78,17 @@ def test_the_catalogs_ship_in_the_wheel() -> None:
     for language in CATALOG_LOCALES:
         relative = po_file(language).relative_to(package).as_posix()
         assert any(fnmatch.fnmatch(relative, glob) for glob in globs), relative
+
+
+def test_only_the_chat_pages_script_marks_words_with_t(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`t(…)` is the chat page's own function: a Python name `t` (indexed or called) is not."""
+    (tmp_path / "tool.py").write_text(
+        't = {"a": 1}\nprint(t["not-a-msgid"], t("nor-this"), N_("a Python word"))\n'
+    )
+    script = tmp_path / "channels" / "webchat" / "static" / "app.js"
+    script.parent.mkdir(parents=True)
+    script.write_text('const label = t("a page word");\n')
+    monkeypatch.setattr(extraction, "PACKAGE_DIR", tmp_path)
+    assert ids(extract()) == {"a Python word", "a page word"}

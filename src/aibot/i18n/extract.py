@@ -1,9 +1,10 @@
 """Keeps the catalogs in step with the code: `python -m aibot.i18n.extract`.
 
-It finds every marked string under `src/aibot` (`translate`, `translate_plural`, `N_` in Python;
-`_` in the console's Jinja templates), adds the new ones to each `.po` file with an empty
-translation for a person to write, and drops the ones no longer used. The catalog test runs the
-same extraction, so what it reports is exactly what this command fixes.
+It finds every marked string under `src/aibot` (`translate`, `translate_plural`, `N_`, `tr`, `_`
+in Python; `_` in the Jinja templates; `t` in the chat page's `app.js` only), adds the new ones
+to each `.po` file with an empty translation for a person to write, and drops the ones no longer
+used. The catalog test runs the same extraction, so what it reports is exactly what this command
+fixes.
 """
 
 from __future__ import annotations
@@ -27,33 +28,41 @@ KEYWORDS: dict[str, tuple[int, ...] | None] = {
     "N_": None,
     "tr": None,  # the CLI's words (aibot.cli.common.tr)
     "_": None,  # templates
-    "t": None,  # the chat page's script
 }
 METHODS = [
     ("i18n/**", "ignore"),
     ("**.py", "python"),
     ("admin/templates/**.html", "jinja2.ext:babel_extract"),
     ("channels/webchat/templates/**.html", "jinja2.ext:babel_extract"),
-    ("channels/webchat/static/app.js", "javascript"),
 ]
+# The chat page's script marks its words with its own `t(…)`, read in that file alone: babel
+# takes a keyword followed by `(` or `[`, so anywhere else a Python name `t` indexed with a string
+# (`t["…"]`) would become a catalog entry.
+SCRIPT_METHODS = [("channels/webchat/static/app.js", "javascript")]
+SCRIPT_KEYWORDS: dict[str, tuple[int, ...] | None] = {"t": None}
 MessageId = str | tuple[str, ...]
 
 
 def extract() -> Catalog:
     """Every marked string of the package, with the files it is used in."""
     catalog = Catalog(domain=DOMAIN, project="ai-bot", fuzzy=False)
-    found = extract_from_dir(
-        str(PACKAGE_DIR),
-        METHODS,
-        {"**.html": {"silent": "false"}},
-        KEYWORDS,
-        comment_tags=("i18n:",),
-        strip_comment_tags=True,
-    )
-    for filename, lineno, message, comments, context in found:
-        catalog.add(
-            message, None, [(f"aibot/{filename}", lineno)], auto_comments=comments, context=context
+    for methods, keywords in ((METHODS, KEYWORDS), (SCRIPT_METHODS, SCRIPT_KEYWORDS)):
+        found = extract_from_dir(
+            str(PACKAGE_DIR),
+            methods,
+            {"**.html": {"silent": "false"}},
+            keywords,
+            comment_tags=("i18n:",),
+            strip_comment_tags=True,
         )
+        for filename, lineno, message, comments, context in found:
+            catalog.add(
+                message,
+                None,
+                [(f"aibot/{filename}", lineno)],
+                auto_comments=comments,
+                context=context,
+            )
     return catalog
 
 
