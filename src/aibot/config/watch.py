@@ -14,6 +14,7 @@ import contextlib
 import signal
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
+from typing import TypeAlias
 
 import structlog
 import watchfiles
@@ -106,7 +107,9 @@ class ConfigReloader:
     # -- watching ---------------------------------------------------------------------------
     def start_watching(self) -> None:
         if self.loaded.path is not None:
-            self._watcher = asyncio.create_task(self._watch(), name="config-watch")
+            # the files as the running config was read, near enough: a save from now on reloads
+            read = _identities(self._watched())
+            self._watcher = asyncio.create_task(self._watch(read), name="config-watch")
 
     async def stop_watching(self) -> None:
         self._stop.set()
@@ -119,25 +122,62 @@ class ConfigReloader:
         files = {self.loaded.path, *self._also_watch()}
         return {path.resolve() for path in files if path is not None}
 
-    async def _watch(self) -> None:
-        """Watches the directories (editors replace files rather than write them in place)."""
+    async def _watch(self, read: dict[Path, Identity]) -> None:
+        """Watches the files themselves, not their folders: a database or a log written beside
+        config.yaml would wake a folder's watch with each write. An editor's save renames a new
+        file over the old one and the watch stays on the old, so it is set again after each
+        change; a save made while it was not set is found by the files' identities."""
         while not self._stop.is_set():
             files = self._watched()
-            folders = {path.parent for path in files if path.parent.exists()}
-            async for changes in watchfiles.awatch(
-                *folders,
+            if _identities(files).items() <= read.items() and not await self._change(files):
+                return  # stopped
+            read = _identities(files)  # before the reload reads them: a later save differs
+            await self.reload("file changed")
+            read |= {path: _identity(path) for path in self._watched() - read.keys()}
+
+    async def _change(self, files: set[Path]) -> bool:
+        """Waits for a change to one of `files`; False when stopped. A file missing for the
+        moment (an editor that deletes, then writes) is waited for in its folder."""
+        while not self._stop.is_set():
+            places = {path if path.exists() else path.parent for path in files}
+            places = {place for place in places if place.exists()}
+            if not places:  # even the folders are gone: look again in a second
+                await asyncio.sleep(1)
+                if any(path.exists() for path in files):
+                    return True
+                continue
+            changes = watchfiles.awatch(
+                *places,
                 stop_event=self._stop,
                 debounce=300,
                 recursive=False,
                 watch_filter=_only(files),
-            ):
-                if any(Path(changed) in files for _, changed in changes):
-                    await self.reload("file changed")
-                    if self._watched() != files:
-                        break  # the word lists changed: watch the new set
+            )
+            try:
+                async with contextlib.aclosing(changes):
+                    async for _changes in changes:
+                        return True
+            except FileNotFoundError:  # gone between the look and the watch: look again
+                await asyncio.sleep(0.1)
+        return False
+
+
+Identity: TypeAlias = tuple[int, int, int] | None
+
+
+def _identity(path: Path) -> Identity:
+    """What changes when the file does: a rename over it, a write (size, modification time)."""
+    try:
+        found = path.stat()
+    except OSError:
+        return None
+    return found.st_ino, found.st_size, found.st_mtime_ns
+
+
+def _identities(files: set[Path]) -> dict[Path, Identity]:
+    return {path: _identity(path) for path in files}
 
 
 def _only(files: set[Path]) -> Callable[[watchfiles.Change, str], bool]:
-    """A watch filter for just these files: a log file beside config.yaml would otherwise wake
-    the watcher with each line it gets, and each wake-up logs a line of its own."""
+    """A watch filter for just these files, for the folder of one missing for the moment."""
     return lambda _change, path: Path(path) in files
