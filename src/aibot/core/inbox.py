@@ -27,7 +27,7 @@ from aibot.core.notices import failure_notice
 from aibot.core.outbox_rows import OutboxRows
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService
-from aibot.core.sessions import WriteOp, Writer
+from aibot.core.sessions import Loaded, WriteOp, Writer
 from aibot.i18n import pick
 from aibot.ops.metrics import Metrics
 
@@ -40,6 +40,10 @@ class InboxStore(OutboxRows, Protocol):
     ) -> list[InboxRow]: ...
 
     async def pending_for_session(self, session_key: str, limit: int) -> list[InboxRow]: ...
+
+    async def pending_with_session(
+        self, session_key: str, limit: int, keep: int | None
+    ) -> tuple[list[InboxRow], Loaded | None]: ...
 
     async def inbox_backlog(self) -> tuple[int, float | None]: ...
 

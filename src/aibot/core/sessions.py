@@ -34,15 +34,16 @@ from typing import Any, Protocol, TypedDict
 from aibot.core.coordination import SessionStamps
 from aibot.core.messages import ConversationRow, Message, MessageOutcome, ToolCall, TurnRecord
 
+# A conversation as the store reads it: its row (None: no conversation yet) and recent turns.
+Loaded = tuple[ConversationRow | None, list[TurnRecord]]
+
 
 class WriteOp(Protocol):
     """A write the store's group-commit writer understands; opaque to the core."""
 
 
 class SessionStore(Protocol):
-    async def load_session(
-        self, session_key: str, keep: int
-    ) -> tuple[ConversationRow | None, list[TurnRecord]]: ...
+    async def load_session(self, session_key: str, keep: int) -> Loaded: ...
 
     def save_conversation(
         self, session_key: str, channel: str, user_id: str, now: float, **changes: Any
@@ -134,16 +135,37 @@ class SessionMemory:
         self._keep = max(2, max_turns * 2)
         self._cache_size = cache_size
         self._cache: OrderedDict[str, SessionState] = OrderedDict()
+        self._primed: dict[str, Loaded] = {}
 
-    async def get(self, session_key: str) -> SessionState:
+    @property
+    def keep(self) -> int:
+        """How many turns a read of a conversation brings (`SessionStore.load_session`)."""
+        return self._keep
+
+    def current(self, session_key: str) -> bool:
+        """Whether `get` would answer from the cache, without reading the store."""
         state = self._cache.get(session_key)
-        if state is not None and (
+        return state is not None and (
             self._stamps is None
             or (state.stamp is not None and state.stamp == self._stamps.seen(session_key))
-        ):
+        )
+
+    def prime(self, session_key: str, loaded: Loaded) -> None:
+        """A read of the conversation made along with another query (the scale-out inbox
+        drain, under the session's lock): the next `get` takes it instead of reading. The
+        caller drops it (`unprime`) once the message it was read for is done, so it is never
+        taken after a write of the session."""
+        self._primed[session_key] = loaded
+
+    def unprime(self, session_key: str) -> None:
+        self._primed.pop(session_key, None)
+
+    async def get(self, session_key: str) -> SessionState:
+        if self.current(session_key):
             self._cache.move_to_end(session_key)
-            return state
-        row, turns = await self.store.load_session(session_key, self._keep)
+            return self._cache[session_key]
+        loaded = self._primed.pop(session_key, None)
+        row, turns = loaded or await self.store.load_session(session_key, self._keep)
         state = SessionState(session_key)
         if row is not None:
             state.stamp = row.updated_at

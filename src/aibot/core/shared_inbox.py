@@ -13,6 +13,13 @@ and a session is held for the whole model call (seconds to minutes), which would
 PostgreSQL connection per conversation in flight. The lock's lapse is made safe by fencing:
 the inbox row must still be pending when the answer commits (see `Repository(fenced=True)`).
 
+The drain's first query also brings the conversation when this replica's cached one is not
+current (`SessionMemory.current`: no stamp vouches for it), for the first message answered: on
+PostgreSQL both are one statement (issue 20: before, the drain was a query through the engine
+and the conversation read a second round trip). That read serves only that message
+(`SessionMemory.prime`, dropped once it is done); the drain's later messages follow this
+holder's own writes as before.
+
 A batch (an album) is answered when the drain finds it complete (`batches.complete`): until
 then the drain stops before it, so nothing of the session overtakes it, and this replica holds
 it for the rest of its window.
@@ -29,6 +36,7 @@ from aibot.core.coordination import SessionLocks, SharedFlags
 from aibot.core.errors import CoordinationUnavailable, QueueFull
 from aibot.core.inbox import Inbox, InboxStore
 from aibot.core.messages import Inbound
+from aibot.core.sessions import SessionMemory
 
 log = structlog.get_logger("aibot.inbox")
 
@@ -42,11 +50,13 @@ class SharedInbox(Inbox):
         *args: Any,
         locks: SessionLocks,
         flags: SharedFlags,
+        memory: SessionMemory | None = None,
         **kwargs: Any,
     ) -> None:
         super().__init__(store, *args, **kwargs)
         self._locks = locks
         self._flags = flags
+        self._memory = memory
         # Sessions with a drain queued and not yet started, and whether it may wait for the
         # lock; one queued drain per session covers every message accepted meanwhile.
         self._queued: dict[str, bool] = {}
@@ -97,8 +107,22 @@ class SharedInbox(Inbox):
             )
 
     async def _answer_pending(self, session_key: str) -> None:
+        memory = self._memory
+        # The first query also reads the conversation when the cache is not current, for the
+        # first message answered; the drain's later messages see this holder's own writes.
+        keep = None if memory is None or memory.current(session_key) else memory.keep
+        try:
+            await self._answer_rows(session_key, keep)
+        finally:
+            if memory is not None:
+                memory.unprime(session_key)
+
+    async def _answer_rows(self, session_key: str, keep: int | None) -> None:
         while True:
-            rows = await self._store.pending_for_session(session_key, DRAIN_BATCH)
+            rows, loaded = await self._store.pending_with_session(session_key, DRAIN_BATCH, keep)
+            if loaded is not None and self._memory is not None:
+                self._memory.prime(session_key, loaded)
+            keep = None
             answered: set[int] = set()
             for row in rows:
                 if row.id in answered:
@@ -107,6 +131,7 @@ class SharedInbox(Inbox):
                     return
                 if row.batch is None:
                     await self._process(inbound_from_row(row))
+                    self._done_with_read(session_key)
                     continue
                 if not complete(rows, row.batch, self._batches.window, self._clock()):
                     newest = max(piece.received_at for piece in pieces_of(rows, row.batch))
@@ -115,8 +140,14 @@ class SharedInbox(Inbox):
                 pieces = pieces_of(rows, row.batch)
                 answered.update(piece.id for piece in pieces)
                 await self._process(merged(pieces))
+                self._done_with_read(session_key)
             if len(rows) < DRAIN_BATCH:
                 return
+
+    def _done_with_read(self, session_key: str) -> None:
+        """A read made with the drain serves only the message answered right after it."""
+        if self._memory is not None:
+            self._memory.unprime(session_key)
 
     async def rescan(self, limit: int = 500) -> int:
         """Picks up the pause set, then tries each pending session's lock: a session another

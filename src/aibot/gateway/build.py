@@ -229,6 +229,7 @@ class Gateway:
                 clock,
                 locks=coordinator.locks,
                 flags=coordinator.flags,
+                memory=self.memory,
                 channels=self.directory,
                 approvals=approvals,
                 batch_window=window,

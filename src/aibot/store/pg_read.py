@@ -16,8 +16,10 @@ Liveness without a ping: a connection the server closed while it rested is notic
 statement, and since a read changes nothing it is retried once on a new connection, after the
 pool's other idle connections (likely lost to the same restart) are dropped.
 
-`RawPool.run` takes any function of one `PgConnection`, for other hot reads that want the
-same path (the scale-out mode's inbox drain, for one).
+`RawPool.run` takes any function of one `PgConnection`. The scale-out mode's inbox drain runs
+here too (`PgSessionRead.drain`): a session's pending rows and, when the replica's cached
+conversation is not current, the conversation in the same statement, where the drain went
+through the engine (pool checkout, `BEGIN`, `ROLLBACK`) and the read came after it.
 """
 
 from __future__ import annotations
@@ -44,6 +46,23 @@ LOAD_SQL = (
     " tool_data FROM turns WHERE turns.session_key = c.session_key"
     " AND turns.created_at > c.context_from ORDER BY created_at DESC, id DESC LIMIT $2"
     ") t ON true WHERE c.session_key = $1 ORDER BY t.created_at DESC, t.id DESC"
+)
+# The scale-out inbox drain (core/shared_inbox.py): a session's pending inbox rows oldest
+# first (part 0) and, unless `$3` is negative, its conversation as LOAD_SQL reads it with `$3`
+# turns (part 1), in one round trip: a replica whose cached conversation is not current reads
+# both anyway.
+_TURN_NULLS = ", NULL" * 13
+DRAIN_SQL = (
+    "SELECT 0 AS part, id, channel, message_id, session_key, user_id, text, target,"
+    " received_at, attempts" + _TURN_NULLS + " FROM ("
+    "SELECT * FROM inbox WHERE session_key = $1 AND status = 'pending' ORDER BY id LIMIT $2"
+    ") i UNION ALL SELECT 1" + ", NULL" * 9 + ", c.model, c.context_from, c.updated_at,"
+    " t.role, t.content, t.created_at, t.reasoning, t.provider, t.model, t.request_id,"
+    " t.route, t.tool_data, t.id FROM conversations c LEFT JOIN LATERAL ("
+    "SELECT id, role, content, created_at, reasoning, provider, model, request_id, route,"
+    " tool_data FROM turns WHERE turns.session_key = c.session_key"
+    " AND turns.created_at > c.context_from ORDER BY created_at DESC, id DESC LIMIT greatest($3, 0)"
+    ") t ON true WHERE c.session_key = $1 AND $3 >= 0 ORDER BY 1, 2, 16 DESC, 23 DESC"
 )
 # asyncpg's server-side errors that mean the connection is gone, whatever its state says.
 _LOST = (
@@ -177,13 +196,35 @@ class PgSessionRead:
         async def read(connection: PgConnection) -> list[Any]:
             return await connection.fetch(LOAD_SQL, session_key, keep)
 
+        return _session(await self.pool.run(read))
+
+    async def drain(
+        self, session_key: str, limit: int, keep: int | None
+    ) -> tuple[list[Any], RawSession | None]:
+        """A session's `limit` oldest pending inbox rows (records with the columns
+        `rows.inbox_row` reads) and, with `keep`, its conversation as `load` reads it: one
+        statement, one round trip."""
+
+        async def read(connection: PgConnection) -> list[Any]:
+            return await connection.fetch(
+                DRAIN_SQL, session_key, limit, -1 if keep is None else keep
+            )
+
         rows = await self.pool.run(read)
-        if not rows:
-            return None, []
-        first = tuple(rows[0])
-        if first[3] is None:  # role is never NULL: the conversation has no turns
-            return first[:3], []
-        return first[:3], [tuple(row)[3:] for row in rows]
+        pending = [row for row in rows if row[0] == 0]
+        if keep is None:
+            return pending, None
+        return pending, _session([tuple(row)[10:22] for row in rows if row[0] == 1])
 
     async def close(self) -> None:
         await self.pool.close()
+
+
+def _session(rows: list[Any]) -> RawSession:
+    """LOAD_SQL's rows as a `RawSession`."""
+    if not rows:
+        return None, []
+    first = tuple(rows[0])
+    if first[3] is None:  # role is never NULL: the conversation has no turns
+        return first[:3], []
+    return first[:3], [tuple(row)[3:] for row in rows]

@@ -97,7 +97,7 @@ class QueueRows:
     async def _inbox_rows(self, query: Executable) -> list[InboxRow]:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [inbox_row(r, text=self._cipher.open(r.text)) for r in rows]
+        return [inbox_row(r._mapping, text=self._cipher.open(r.text)) for r in rows]
 
     async def inbox_backlog(self) -> tuple[int, float | None]:
         """How many received messages are unanswered, and when the oldest arrived (None if

@@ -6,20 +6,38 @@ one object. Writes are `Write`s for the group-commit writer, built as `queues.py
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import and_, bindparam, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from aibot.core.feedback import RatedAnswer
-from aibot.core.messages import ConversationRow, MessageOutcome, TurnRecord
+from aibot.core.messages import ConversationRow, InboxRow, MessageOutcome, TurnRecord
+from aibot.core.sessions import Loaded
 from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.queues import QueueRows
-from aibot.store.rows import Raw, dump_tool_data, load_tool_data
+from aibot.store.rows import (
+    Raw,
+    RawSession,
+    dump_tool_data,
+    inbox_row,
+    load_tool_data,
+)
 from aibot.store.schema import audit_log, conversations, message_log, ratings, turns
 from aibot.store.session_read import TURN_COLUMNS, EngineSessionRead, SessionRead
 from aibot.store.writer import Write
+
+
+@runtime_checkable
+class DrainRead(Protocol):
+    """A session read that also drains the inbox in the same statement (PostgreSQL's)."""
+
+    async def drain(
+        self, session_key: str, limit: int, keep: int | None
+    ) -> tuple[list[Mapping[Any, Any]], RawSession | None]: ...
+
 
 # Conversation settings a write may change besides `updated_at`.
 CONVERSATION_CHANGES = ("model", "context_from")
@@ -36,6 +54,7 @@ class Repository(QueueRows):
     ) -> None:
         super().__init__(engine, fenced=fenced, cipher=cipher)
         self._session_read = session_read or EngineSessionRead(engine)
+        self._drain = session_read if isinstance(session_read, DrainRead) else None
         self._conversation_upserts: dict[tuple[str, ...], Executable] = {}
         self._add_turn = turns.insert()
         self._audit = audit_log.insert()
@@ -55,12 +74,26 @@ class Repository(QueueRows):
         )
 
     # -- reads ---------------------------------------------------------------------------
-    async def load_session(
-        self, session_key: str, keep: int
-    ) -> tuple[ConversationRow | None, list[TurnRecord]]:
+    async def load_session(self, session_key: str, keep: int) -> Loaded:
         """The conversation row and its newest `keep` turns after `context_from`, oldest
         first, in one read (store/session_read.py)."""
-        row, newest_first = await self._session_read.load(session_key, keep)
+        return self._loaded(await self._session_read.load(session_key, keep))
+
+    async def pending_with_session(
+        self, session_key: str, limit: int, keep: int | None
+    ) -> tuple[list[InboxRow], Loaded | None]:
+        """A session's pending inbox rows (`pending_for_session`) and, with `keep`, its
+        conversation as `load_session` reads it. On PostgreSQL both come from one statement
+        on the session read's own connections (store/pg_read.py); elsewhere, two reads."""
+        if self._drain is None:
+            rows = await self.pending_for_session(session_key, limit)
+            return rows, None if keep is None else await self.load_session(session_key, keep)
+        pending, raw = await self._drain.drain(session_key, limit, keep)
+        rows = [inbox_row(r, text=self._cipher.open(r["text"])) for r in pending]
+        return rows, None if raw is None else self._loaded(raw)
+
+    def _loaded(self, raw: RawSession) -> Loaded:
+        row, newest_first = raw
         if row is None:
             return None, []
         return ConversationRow(row[0], row[1], row[2]), [

@@ -10,6 +10,7 @@ the store reads these keys.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import orjson
@@ -68,22 +69,24 @@ def _load(raw: str) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def inbox_row(r: Row[Any], *, text: str | None = None) -> InboxRow:
-    """`text`: the message as read (opened, when the store seals it); else the column."""
-    data = _load(r.target)
+def inbox_row(r: Mapping[Any, Any], *, text: str | None = None) -> InboxRow:
+    """An inbox row's columns by name (a SQLAlchemy row's `_mapping`, an asyncpg record) as
+    the core's type. `text`: the message as read (opened, when the store seals it); else the
+    column."""
+    data = _load(r["target"])
     principal, request_id = data.pop(_PRINCIPAL, None), data.pop(_REQUEST_ID, None)
     attachments = _attachments(data.pop(_ATTACHMENTS, None))
     batch = data.pop(_BATCH, None)
     return InboxRow(
-        r.id,
-        r.channel,
-        r.message_id,
-        r.session_key,
-        r.user_id,
-        r.text if text is None else text,
+        r["id"],
+        r["channel"],
+        r["message_id"],
+        r["session_key"],
+        r["user_id"],
+        r["text"] if text is None else text,
         ReplyTarget.from_json(data),
-        r.received_at,
-        r.attempts,
+        r["received_at"],
+        r["attempts"],
         principal if isinstance(principal, str) else None,
         str(request_id) if request_id is not None else None,
         attachments,
