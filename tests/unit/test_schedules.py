@@ -12,7 +12,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.messages import ReplyTarget
@@ -55,6 +55,25 @@ async def test_a_job_fires_once_across_two_replicas(sql_engine: AsyncEngine) -> 
     finally:
         await writer_a.stop()
         await writer_b.stop()
+
+
+async def test_a_tick_without_schedules_makes_one_query(sql_engine: AsyncEngine) -> None:
+    """Every replica ticks every second, idle or not (issue 20: a replica's background polls):
+    with no schedule configured, only the due reminders are read."""
+    scheduler, writer = scheduler_on(sql_engine, [], FakeClock(at("2026-12-07 08:59:30")), "r")
+    selects: list[str] = []
+
+    def counted(*args: object) -> None:
+        if str(args[2]).lstrip().upper().startswith("SELECT"):
+            selects.append(str(args[2]))
+
+    event.listen(sql_engine.sync_engine, "before_cursor_execute", counted)
+    try:
+        assert await scheduler.tick() == 0
+        assert len(selects) == 1 and "scheduled_tasks" in selects[0]
+    finally:
+        event.remove(sql_engine.sync_engine, "before_cursor_execute", counted)
+        await writer.stop()
 
 
 @pytest.mark.timeout(120)

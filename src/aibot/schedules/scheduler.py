@@ -97,9 +97,10 @@ class Scheduler:
     async def tick(self) -> int:
         """One pass: plan the schedules' runs, send what is due; returns how many were sent."""
         now = self._clock()
-        states = await self._parts.rows.job_states()
-        for job in self.jobs.values():
-            await self._plan(job, states.get(job.name), now)
+        if self.jobs:  # with reminders only there is nothing to plan: one query a tick, not two
+            states = await self._parts.rows.job_states()
+            for job in self.jobs.values():
+                await self._plan(job, states.get(job.name), now)
         sent = 0
         for task in await self._parts.rows.due(now):
             sent += await self.run(task)
