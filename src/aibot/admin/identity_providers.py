@@ -6,19 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import structlog
 
 from aibot.channels.tokens import VerifyKey
 from aibot.config.auth import IssuerConfig
 
+if TYPE_CHECKING:
+    import aiohttp
+
 log = structlog.get_logger("aibot.tokens")
 
 REFETCH = 600.0  # seconds a provider's key set is kept before it is fetched again
 MAX_JWKS_BYTES = 256 * 1024
-TIMEOUT = aiohttp.ClientTimeout(total=5.0)
+TIMEOUT_SECONDS = 5.0
 
 
 class IdentityProviders:
@@ -31,7 +33,10 @@ class IdentityProviders:
         """Every provider's keys by `kid`, fetching the sets that are due."""
         due = [i for i in self._issuers if now - self._fetched.get(i.name, -REFETCH) >= REFETCH]
         if due:
-            async with aiohttp.ClientSession(timeout=TIMEOUT) as http:
+            import aiohttp  # at the first key set fetched, not at start
+
+            timeout = aiohttp.ClientTimeout(total=TIMEOUT_SECONDS)
+            async with aiohttp.ClientSession(timeout=timeout) as http:
                 await asyncio.gather(*(self._fetch(http, issuer, now) for issuer in due))
         merged: dict[str, VerifyKey] = {}
         for keys in self._keys.values():
@@ -39,6 +44,8 @@ class IdentityProviders:
         return merged
 
     async def _fetch(self, http: aiohttp.ClientSession, issuer: IssuerConfig, now: float) -> None:
+        import aiohttp
+
         try:
             async with http.get(issuer.jwks_url, allow_redirects=False) as response:
                 response.raise_for_status()

@@ -9,13 +9,16 @@ import contextlib
 import secrets
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import aiohttp
 import orjson
 
 from aibot.core.media import FetchFailed, MediaRefused
 from aibot.media.sniff import AUDIO_EXTENSIONS, sniff
 from aibot.ops.proxy import proxy_for
+
+if TYPE_CHECKING:
+    import aiohttp
 
 CONVERT_SECONDS = 120.0
 
@@ -56,10 +59,14 @@ class SpeechToText:
 
     async def _post(self, path: Path, filename: str) -> str:
         """One session per transcription: voice notes are few and slow; nothing stays open."""
+        import aiohttp  # at the first voice note, not at start
+
         async with aiohttp.ClientSession(headers=self._headers) as session:
             return await self._send(session, path, filename)
 
     async def _send(self, session: aiohttp.ClientSession, path: Path, filename: str) -> str:
+        import aiohttp
+
         with path.open("rb") as file:
             form = aiohttp.FormData()
             form.add_field("model", self._model)

@@ -15,9 +15,8 @@ import dataclasses
 import email.utils
 import time
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import aiohttp
 import orjson
 
 from aibot.config import ProviderConfig
@@ -35,6 +34,9 @@ from aibot.providers.wire import (
     typed_body,
     wire_message,
 )
+
+if TYPE_CHECKING:
+    import aiohttp
 
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 
@@ -143,6 +145,10 @@ class OpenAICompatibleProvider:
         return bool(self._api_key)
 
     def _client(self) -> aiohttp.ClientSession:
+        """The pooled session, made at the first call: aiohttp (~20 MB, its TLS contexts) is
+        imported then, so a gateway that has not called its model yet has not paid for it."""
+        import aiohttp
+
         if self._session is None or self._session.closed:
             connector = aiohttp.TCPConnector(
                 limit=self._config.max_connections, ttl_dns_cache=300, enable_cleanup_closed=True
@@ -212,6 +218,8 @@ class OpenAICompatibleProvider:
         )
 
     async def _post(self, path: str, body: bytes) -> bytes:
+        import aiohttp
+
         try:
             async with self._client().post(
                 f"{self.base_url}{path}", data=body, proxy=self._proxy
@@ -227,6 +235,8 @@ class OpenAICompatibleProvider:
         """`GET /models`, which costs no tokens: returns when the vendor answers and does not
         refuse the key (a server without that path answers 404, which is enough), raises the
         `ProviderError` of a refused key, an unpaid account, a 5xx or no connection."""
+        import aiohttp
+
         try:
             async with self._client().get(
                 f"{self.base_url}/models", proxy=self._proxy, timeout=aiohttp.ClientTimeout(10)
@@ -267,6 +277,8 @@ class OpenAICompatibleProvider:
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamDelta]:
+        import aiohttp
+
         splitter = ThinkTagSplitter()
         finished = False
         passthrough = request.wire is not None

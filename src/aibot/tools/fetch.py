@@ -17,17 +17,17 @@ import asyncio
 import ipaddress
 import socket
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urljoin, urlsplit
-
-import aiohttp
-from aiohttp.abc import AbstractResolver, ResolveResult
 
 from aibot.config import FetchConfig
 from aibot.core.messages import Tool
 from aibot.core.tools import ToolCaller
 from aibot.tools.base import LocalTool, ToolFailed
 from aibot.tools.html_text import html_to_text
+
+if TYPE_CHECKING:
+    import aiohttp
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Lookup = Callable[[str, int], Awaitable[list[str]]]  # (host, port) → addresses
@@ -51,39 +51,6 @@ async def system_lookup(host: str, port: int) -> list[str]:
         host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
     )
     return [str(info[4][0]) for info in infos]
-
-
-class _CheckedResolver(AbstractResolver):
-    """aiohttp's resolver, refusing a name any of whose addresses is not public."""
-
-    def __init__(self, lookup: Lookup, refused: Refused) -> None:
-        self._lookup = lookup
-        self._refused = refused
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        try:
-            found = await self._lookup(host, port)
-        except OSError:
-            raise ToolFailed(f"cannot resolve {host}") from None
-        addresses = [ipaddress.ip_address(a.split("%")[0]) for a in found]
-        if not addresses or any(self._refused(a) for a in addresses):
-            raise ToolFailed(f"{host} resolves to an address that is not public; refused")
-        return [
-            ResolveResult(
-                hostname=host,
-                host=str(a),
-                port=port,
-                family=socket.AF_INET6 if a.version == 6 else socket.AF_INET,
-                proto=0,
-                flags=socket.AI_NUMERICHOST,
-            )
-            for a in addresses
-        ]
-
-    async def close(self) -> None:
-        return None
 
 
 def host_allowed(host: str, allowed: list[str]) -> bool:
@@ -124,9 +91,24 @@ class Fetcher:
             raise ToolFailed(f"{host} is not in tools.fetch.allowed_hosts")
         return url
 
+    async def _public_addresses(self, host: str, port: int) -> list[Address]:
+        """`host`'s addresses, refusing a name any of whose addresses is not public."""
+        try:
+            found = await self._lookup(host, port)
+        except OSError:
+            raise ToolFailed(f"cannot resolve {host}") from None
+        addresses = [ipaddress.ip_address(a.split("%")[0]) for a in found]
+        if not addresses or any(self._refused(a) for a in addresses):
+            raise ToolFailed(f"{host} resolves to an address that is not public; refused")
+        return addresses
+
     async def fetch(self, url: str) -> str:
+        import aiohttp  # at the first fetch, not at start
+
+        from aibot.tools.checked_resolver import CheckedResolver
+
         connector = aiohttp.TCPConnector(
-            resolver=_CheckedResolver(self._lookup, self._refused), use_dns_cache=False
+            resolver=CheckedResolver(self._public_addresses), use_dns_cache=False
         )
         timeout = aiohttp.ClientTimeout(total=self._config.timeout)
         try:

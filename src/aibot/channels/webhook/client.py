@@ -8,8 +8,8 @@ outbox, after `Retry-After` when the receiver sends one.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
-import aiohttp
 import orjson
 
 from aibot.channels.errors import PlatformError
@@ -18,18 +18,25 @@ from aibot.channels.webhook.verify import SIGNATURE_HEADER, TIMESTAMP_HEADER, si
 from aibot.config import WebhookChannelConfig
 from aibot.core.messages import Outbound
 
+if TYPE_CHECKING:
+    import aiohttp
+
 
 class CallbackClient:
     def __init__(self, config: WebhookChannelConfig, now: Callable[[], float]) -> None:
         self._url = config.callback_url
         self._secret = config.secret.get_secret_value() if config.secret else ""
-        self._timeout = aiohttp.ClientTimeout(total=config.timeout)
+        self._timeout = config.timeout
         self._now = now
         self._session: aiohttp.ClientSession | None = None
 
     async def send(self, outbound: Outbound) -> None:
+        import aiohttp  # at the first reply delivered, not at start
+
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self._timeout)
+            )
         reply = WebhookReply.of(outbound.target)
         body = orjson.dumps(
             {
