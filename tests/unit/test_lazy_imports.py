@@ -45,6 +45,7 @@ HEAVY = (
     "openpyxl",
     "babel",  # a translation catalog, read at the first string shown in another language
     "argon2",  # the admin console's passwords, at the first one hashed or checked
+    "aiohttp",  # the first outbound call (tests/integration/test_lazy_http_client.py)
 )
 
 PROBE = """
