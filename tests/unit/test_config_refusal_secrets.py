@@ -219,3 +219,16 @@ def test_a_refused_console_edit_shows_no_secret(tmp_path: Path) -> None:
                 )
                 assert answer.status_code == 400 and "bot_token" in answer.text, answer.text
                 assert not leaks(answer.text), answer.text
+
+
+@pytest.mark.parametrize(
+    "endpoint", [f"ftp://minio:{WORD}@s3.local:9000", f"minio:{WORD}@s3.local", f"s3://{WORD}@x/"]
+)
+def test_a_refused_endpoint_is_quoted_without_its_credentials(endpoint: str) -> None:
+    data = {"archive": {"endpoint": endpoint}}
+    with pytest.raises(ValidationError) as error:
+        Config.model_validate(data)
+    refused = refusal(error.value, "config.yaml", data)
+    for said in (str(refused), refused.say("en"), refused.say("zh-CN")):
+        assert WORD not in said, said
+        assert "archive.endpoint" in said and ("s3.local" in said or "@x/" in said), said

@@ -50,7 +50,7 @@ class ArchiveConfig(Section):
             return None
         parts = urlsplit(value)
         if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise invalid(N_("not an http(s) URL: {value}"), value=repr(value))
+            raise invalid(N_("not an http(s) URL: {value}"), value=repr(_shown(value)))
         return value.rstrip("/")
 
     @field_validator("prefix")
@@ -61,3 +61,13 @@ class ArchiveConfig(Section):
 
     def secret_values(self) -> list[str]:
         return [s.get_secret_value() for s in (self.access_key_id, self.secret_access_key) if s]
+
+
+def _shown(url: str) -> str:
+    """`url` as a refusal may quote it: a `user:password@` in it (an S3 endpoint written with
+    its credentials) is cut, since the refusal reaches the terminal, the log and the console."""
+    head, at, rest = url.rpartition("@")
+    if not at:
+        return url
+    scheme, sep, _ = head.partition("://")
+    return f"{scheme}{sep}…@{rest}" if sep else f"…@{rest}"
