@@ -7,7 +7,7 @@ from pathlib import Path
 import yaml
 from typer.testing import CliRunner
 
-from aibot.cli.main import app
+from aibot.cli.commands import app
 
 
 def test_the_password_minimum_is_in_the_prompt(tmp_path: Path) -> None:

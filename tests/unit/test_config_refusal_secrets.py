@@ -20,7 +20,7 @@ from pydantic import BaseModel, SecretStr, ValidationError
 from typer.testing import CliRunner
 
 from aibot.admin.roles import Role
-from aibot.cli.main import app as cli
+from aibot.cli.commands import app as cli
 from aibot.config import Config, load_config
 from aibot.config.refusals import refusal
 from aibot.config.watch import ConfigReloader

@@ -5,7 +5,8 @@ each needed by one feature only — the GraphQL endpoint, the admin console's pa
 at rest, access tokens, one channel, one store back end, the media readers — and are imported
 when that feature is first used. The gateway is started here as `ai-bot run` starts it (the
 command module, the serve module, the app and its lifespan) in a fresh interpreter, and the
-check is which modules are loaded: stable on any machine, unlike a time.
+check is which modules are loaded: stable on any machine, unlike a time. `ai-bot run` also
+leaves the CLI's other commands alone (aibot.cli.main).
 """
 
 from __future__ import annotations
@@ -66,13 +67,10 @@ print(json.dumps(sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules))
 """
 
 
-def started_modules(workdir: Path, config: dict[str, Any] | None) -> list[str]:
-    path = ""
-    if config is not None:
-        (workdir / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-        path = str(workdir / "config.yaml")
+def probe(script: str, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`script` run in a fresh interpreter with `args`, as the gateway's tests run it."""
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, path, json.dumps(HEAVY)],
+        [sys.executable, "-c", script, *args],
         cwd=workdir,
         env=gateway_env(),
         capture_output=True,
@@ -81,6 +79,15 @@ def started_modules(workdir: Path, config: dict[str, Any] | None) -> list[str]:
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def started_modules(workdir: Path, config: dict[str, Any] | None) -> list[str]:
+    path = ""
+    if config is not None:
+        (workdir / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+        path = str(workdir / "config.yaml")
+    result = probe(PROBE, workdir, path, json.dumps(HEAVY))
     loaded: list[str] = json.loads(result.stdout.strip().splitlines()[-1])
     return loaded
 
@@ -103,3 +110,43 @@ def test_a_started_gateway_has_not_imported_what_only_some_features_need(
             },
         }
     assert started_modules(tmp_path, config) == []
+
+
+# The modules of `ai-bot`'s other commands: `ai-bot run` neither imports nor builds them.
+OTHER_COMMANDS = (
+    "aibot.cli.admin",
+    "aibot.cli.archive",
+    "aibot.cli.backup",
+    "aibot.cli.canary",
+    "aibot.cli.chat",
+    "aibot.cli.config_view",
+    "aibot.cli.data_key",
+    "aibot.cli.deploy",
+    "aibot.cli.doctor",
+    "aibot.cli.eval",
+    "aibot.cli.init",
+    "aibot.cli.pairing",
+    "aibot.cli.commands",
+)
+
+RUN_PROBE = """
+import json, sys
+watched = json.loads(sys.argv[2])
+sys.argv = ["ai-bot", "run", "--config", sys.argv[1]]
+from aibot.cli.main import main
+try:
+    main()
+except SystemExit as exc:
+    print(exc.code)
+print(json.dumps(sorted(m for m in watched if m in sys.modules)))
+"""
+
+
+def test_ai_bot_run_imports_no_other_command(tmp_path: Path) -> None:
+    """Refused config: `run` stops after loading it, with its own modules (and the gateway's,
+    imported first) loaded, and none of the other commands'."""
+    (tmp_path / "config.yaml").write_text("server:\n  port: 99999999\n", encoding="utf-8")
+    result = probe(RUN_PROBE, tmp_path, str(tmp_path / "config.yaml"), json.dumps(OTHER_COMMANDS))
+    assert "server.port" in result.stderr
+    code, loaded = result.stdout.strip().splitlines()[-2:]
+    assert (code, json.loads(loaded)) == ("2", [])
