@@ -739,11 +739,15 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
 
 def gc_pause_row(pauses: GcPauses | None) -> tuple[str, str, str]:
     """Value, target text and mark of the GC pause figure. No collection while serving is said
-    as such: no pause was measured, so the target is neither met nor missed."""
+    as such: no pause was measured, so the target is neither met nor missed. Over too few
+    collections for a p99.9 of its own the value says it is the longest of how many."""
     if pauses is not None and not pauses.serving_collections:
         return "no collection while serving", target_text(*TARGETS["gc_pause_p999_ms"]), ""
     p999 = pauses.p999_ms if pauses else None
-    return fmt(p999), *verdict("gc_pause_p999_ms", p999)
+    value = fmt(p999)
+    if pauses is not None and pauses.p999_is_max:
+        value += f" (the max of {pauses.serving_collections:,})"
+    return value, *verdict("gc_pause_p999_ms", p999)
 
 
 def gc_pauses(path: Path, served: list[Run]) -> GcPauses | None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from bench.gc_probe import GcPauses
 from bench.run import gc_pause_row
 
@@ -46,4 +47,30 @@ def test_a_message_met_a_pause_only_when_in_flight_while_it_ran(tmp_path: Path) 
     assert pauses.max_ms == 500 and pauses.max_ms_by_generation == {"0": 100, "2": 500}
     assert "4 of 8 (50.000%)" in pauses.summary()
     value, _, mark = gc_pause_row(pauses)
-    assert value == "500.0" and "✗" in mark
+    assert value == "500.0 (the max of 2)" and "✗" in mark
+
+
+def test_p999_is_said_to_be_the_max_until_there_are_enough_collections(tmp_path: Path) -> None:
+    # 999 collections of 1 ms and one of 9 ms: nearest rank p99.9 is the 999th, the max the 9 ms.
+    few = [[0, float(n), 0.001, 0.001, 0] for n in range(999)]
+    pauses = probe_file(tmp_path, [*few, [1, 999.0, 0.009, 0.002, 0]])
+    assert not pauses.p999_is_max
+    assert (pauses.p999_ms, pauses.max_ms) == (1.0, 9.0)
+    assert gc_pause_row(pauses)[0] == "1.0"
+    pauses = probe_file(tmp_path, few)
+    assert pauses.p999_is_max and "(p99.9 is the max: fewer than 1,000)" in pauses.summary()
+
+
+def test_the_summary_says_the_setting_what_was_freed_and_the_cpu_per_message(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "gc.json"
+    serving = [[0, 10.0, 0.004, 0.002, 30], [0, 20.0, 0.006, 0.003, 12]]
+    path.write_text(json.dumps({"start_up": 0, "serving": serving, "threshold": [5000, 10, 10]}))
+    pauses = GcPauses.read(path)
+    assert pauses is not None and pauses.threshold == (5000, 10, 10)
+    pauses.count_met([1.0] * 100, [0.1] * 100)  # none in flight: 100 messages, 5 ms of CPU
+    assert pauses.cpu_us_per_message == pytest.approx(50.0)
+    summary = pauses.summary()
+    assert summary.startswith("threshold 5,000: 2 / 0 / 0 collections")
+    assert "collections' CPU 5.0 ms, 50.00 µs per measured message, 42 objects freed" in summary
