@@ -31,7 +31,7 @@ class Admin:
 
     def __init__(self, client: TestClient) -> None:
         self.client = client
-        self.console: AdminConsole = client.app.state.admin_console  # type: ignore[attr-defined]
+        self.console: AdminConsole = client.app.full.state.admin_console  # type: ignore[attr-defined]
         self.gateway: Gateway = client.app.state.gateway  # type: ignore[attr-defined]
         self._names = 0
         self._by_role: dict[Role, str] = {}

@@ -73,7 +73,7 @@ def test_every_admin_route_is_in_the_guarded_table(admin: Admin) -> None:
     table = {(r.method, r.path) for r in admin.console.routes()}
     mounted = {
         (method, path)
-        for method, path in endpoints(admin.client.app.routes)  # type: ignore[attr-defined]
+        for method, path in endpoints(admin.client.app.full.routes)  # type: ignore[attr-defined]
         if path.startswith("/admin") and path != "/admin/login" and method != "HEAD"
     }
     assert mounted == table

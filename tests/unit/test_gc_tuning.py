@@ -45,14 +45,15 @@ from aibot.cli.common import load_or_exit
 from aibot.gateway.asgi import create_app
 
 app = create_app(load_or_exit(None))
-graphql = next(r.endpoint for r in app.router.routes if getattr(r, "path", "") == "/graphql")
 
 async def first_uses():
-    async with app.router.lifespan_context(app):
+    async with app.lifespan():
         frozen_at_start = gc.get_freeze_count()
+        full = app.full  # the routes, built by the first request that needs them
+        graphql = next(r.endpoint for r in full.routes if getattr(r, "path", "") == "/graphql")
         graphql.build()
         render("en")
-        app.state.admin_console.templates.get_template("login.html")
+        full.state.admin_console.templates.get_template("login.html")
         gc.collect()
         walked = len(gc.get_objects())
         print("counts", json.dumps({"frozen_at_start": frozen_at_start, "walked": walked}))

@@ -1,5 +1,5 @@
-"""The per-message endpoints served past FastAPI's routing (gateway/hot_routes.py): they are
-taken there, and every answer — success, refusal, error, stream — is the one the full stack
+"""The per-message endpoints and the probes served past FastAPI (gateway/hot_routes.py): they
+are taken there, and every answer — success, refusal, error, stream — is the one the full app
 gives to the same request, with the same headers and the configured secrets masked."""
 
 from __future__ import annotations
@@ -11,12 +11,12 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from fastapi import FastAPI
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aibot.config import Config, LoadedConfig
 from aibot.gateway.asgi import create_app
 from aibot.gateway.hot_routes import HotRoutes
+from aibot.gateway.lazy_app import GatewayApp
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.gateway import API_KEY, PROVIDER_KEY
 
@@ -37,15 +37,15 @@ class Seen:
         await self.app(scope, receive, send)
 
 
-def hot_layer(app: FastAPI) -> HotRoutes:
-    layer: Any = app.middleware_stack
+def hot_layer(app: GatewayApp) -> HotRoutes:
+    layer: Any = app.app
     while not isinstance(layer, HotRoutes):
         layer = layer.app
     return layer
 
 
 @pytest.fixture
-async def served(fake_llm: FakeOpenAI, tmp_path: Path) -> AsyncIterator[tuple[FastAPI, Seen]]:
+async def served(fake_llm: FakeOpenAI, tmp_path: Path) -> AsyncIterator[tuple[GatewayApp, Seen]]:
     config = Config.model_validate(
         {
             "storage": {"url": f"sqlite:///{tmp_path / 'ai-bot.db'}"},
@@ -65,8 +65,7 @@ async def served(fake_llm: FakeOpenAI, tmp_path: Path) -> AsyncIterator[tuple[Fa
         }
     )
     app = create_app(LoadedConfig(config=config, path=None))
-    async with app.router.lifespan_context(app):
-        app.middleware_stack = app.build_middleware_stack()
+    async with app.lifespan():
         layer = hot_layer(app)
         seen = Seen(layer.app)
         layer.app = seen
@@ -74,7 +73,7 @@ async def served(fake_llm: FakeOpenAI, tmp_path: Path) -> AsyncIterator[tuple[Fa
 
 
 async def call(
-    app: FastAPI, path: str, body: bytes, headers: dict[str, str], session: str
+    app: GatewayApp, path: str, body: bytes, headers: dict[str, str], session: str
 ) -> httpx.Response:
     """POSTs the request, in a conversation of its own (SESSION replaced by `session`)."""
     body = body.replace(b"SESSION", session.encode())
@@ -135,7 +134,7 @@ def comparable(response: httpx.Response, session: str) -> tuple[int, list[str], 
 
 
 async def test_hot_endpoints_skip_the_stack_and_answer_as_it_does(
-    served: tuple[FastAPI, Seen],
+    served: tuple[GatewayApp, Seen],
 ) -> None:
     app, seen = served
     layer = hot_layer(app)
@@ -156,7 +155,9 @@ async def test_hot_endpoints_skip_the_stack_and_answer_as_it_does(
             assert secret not in hot.text, (path, body[:60])
 
 
-async def test_other_routes_and_uploads_take_the_full_stack(served: tuple[FastAPI, Seen]) -> None:
+async def test_other_routes_and_uploads_take_the_full_stack(
+    served: tuple[GatewayApp, Seen],
+) -> None:
     app, seen = served
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
@@ -170,3 +171,28 @@ async def test_other_routes_and_uploads_take_the_full_stack(served: tuple[FastAP
         )
     assert form.status_code == 200, form.text
     assert seen.paths == ["/v1/models", "/v1/chat/completions", "/api/v1/chat"]
+
+
+async def test_probes_are_answered_in_front_as_the_full_app_answers_them(
+    served: tuple[GatewayApp, Seen],
+) -> None:
+    app, seen = served
+    layer = hot_layer(app)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        for path in ("/healthz", "/readyz", "/metrics"):
+            hot = await client.get(path, headers={"Accept-Language": "zh-CN"})
+            assert seen.paths == [], f"{path} went through the full stack"
+            endpoints, layer._endpoints = layer._endpoints, {}
+            try:
+                full = await client.get(path, headers={"Accept-Language": "zh-CN"})
+            finally:
+                layer._endpoints = endpoints
+            assert seen.paths == [path]
+            seen.paths.clear()
+            assert comparable(hot, "-") == comparable(full, "-"), path
+            assert hot.headers["content-type"] == full.headers["content-type"]
+            assert "x-request-id" not in hot.headers  # given under the API's paths only
+            assert hot.headers["strict-transport-security"] == "max-age=31536000"
+        # Not GET: the full app's answer (405), as before.
+        assert (await client.post("/healthz")).status_code == 405

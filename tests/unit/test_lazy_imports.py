@@ -11,6 +11,7 @@ leaves the CLI's other commands alone (aibot.cli.main).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
@@ -20,11 +21,15 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.support.gateway import gateway_env
+from tests.fakes.openai_server import FakeOpenAI
+from tests.support.gateway import API_KEY, base_config, deep_merge, gateway_env
 from tests.support.net import free_port
 
 # Not loaded by a gateway that has started and answered nothing yet.
 HEAVY = (
+    # every route but the probes and the per-message endpoints (gateway/lazy_app.py)
+    "fastapi",
+    "aibot.admin.routes",  # the admin console
     "strawberry",  # /graphql
     "graphql",
     "jinja2",  # the admin console's pages
@@ -59,7 +64,7 @@ from aibot.gateway.asgi import create_app
 app = create_app(load_or_exit(sys.argv[1] or None))
 
 async def start_and_stop():
-    async with app.router.lifespan_context(app):
+    async with app.lifespan():
         pass
 
 asyncio.run(start_and_stop())
@@ -150,3 +155,72 @@ def test_ai_bot_run_imports_no_other_command(tmp_path: Path) -> None:
     assert "server.port" in result.stderr
     code, loaded = result.stdout.strip().splitlines()[-2:]
     assert (code, json.loads(loaded)) == ("2", [])
+
+
+# The app in front answers the probes and the per-message endpoints itself; FastAPI and the
+# admin console are imported by the first request for anything else (gateway/lazy_app.py).
+FRONT_PROBE = """
+import asyncio, json, sys
+import httpx
+from aibot.cli.common import load_or_exit
+from aibot.gateway.asgi import create_app
+
+app = create_app(load_or_exit(sys.argv[1]))
+KEY = {"Authorization": "Bearer " + sys.argv[2]}
+LATE = ("fastapi", "aibot.admin.routes", "aibot.gateway.full_app")
+seen = []
+
+def step(name, response):
+    seen.append([name, response.status_code, [m for m in LATE if m in sys.modules]])
+
+async def main():
+    async with app.lifespan():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as c:
+            step("start", httpx.Response(0))
+            step("/healthz", await c.get("/healthz"))
+            step("/readyz", await c.get("/readyz"))
+            step("/metrics", await c.get("/metrics"))
+            chat = {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}
+            v1 = "/v1/chat/completions"
+            step(v1, await c.post(v1, json=chat, headers=KEY))
+            rest = {"session_id": "s-1", "message": "hi"}
+            step("/api/v1/chat", await c.post("/api/v1/chat", json=rest, headers=KEY))
+            step(sys.argv[3], await c.get(sys.argv[3]))
+
+asyncio.run(main())
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize("first_other", ["/admin/login", "/docs"])
+async def test_probes_and_messages_are_answered_before_fastapi_is_imported(
+    tmp_path: Path, fake_llm: FakeOpenAI, first_other: str
+) -> None:
+    config = deep_merge(base_config(tmp_path, fake_llm), {"server": {"docs": True}})
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        FRONT_PROBE,
+        str(tmp_path / "config.yaml"),
+        API_KEY,
+        first_other,
+        cwd=tmp_path,
+        env=gateway_env(),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    out, err = await asyncio.wait_for(probe.communicate(), timeout=120)
+    assert probe.returncode == 0, err.decode()[-3000:]
+    seen = json.loads(out.decode().strip().splitlines()[-1])
+    late = ["fastapi", "aibot.admin.routes", "aibot.gateway.full_app"]
+    assert seen == [
+        ["start", 0, []],
+        ["/healthz", 200, []],
+        ["/readyz", 200, []],
+        ["/metrics", 200, []],
+        ["/v1/chat/completions", 200, []],
+        ["/api/v1/chat", 200, []],
+        [first_other, 200, late],
+    ]

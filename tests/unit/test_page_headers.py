@@ -33,7 +33,7 @@ def admin() -> Iterator[Admin]:
 
 def get_paths(admin: Admin) -> list[str]:
     """Every GET route of the app, path parameters filled in, a static HTML file, a 404."""
-    routes = admin.client.app.routes  # type: ignore[attr-defined]
+    routes = admin.client.app.full.routes  # type: ignore[attr-defined]
     found = {
         re.sub(r"\{[^}]+\}", "1", path) for method, path in endpoints(routes) if method == "GET"
     }

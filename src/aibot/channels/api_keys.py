@@ -18,7 +18,7 @@ from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass
 
 import structlog
-from fastapi import Request
+from starlette.requests import Request
 
 from aibot.channels.tokens import TokenVerifier, looks_like_jwt
 from aibot.core.errors import AccessDenied

@@ -12,9 +12,7 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
-
-from fastapi import APIRouter
+from typing import TYPE_CHECKING, Any, Protocol
 
 from aibot.channels.api_keys import ApiKeys
 from aibot.core.events import PlatformEvents
@@ -25,6 +23,9 @@ from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
 from aibot.i18n import Phrase
 from aibot.ops.metrics import Metrics
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter  # a channel's webhooks, served by the full app (gateway/asgi.py)
 
 
 @dataclass(frozen=True)

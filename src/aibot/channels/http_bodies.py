@@ -1,10 +1,16 @@
 """Request and error shapes every JSON API of the gateway shares (REST, /v1, the generic
 webhook), so one channel does not import another for them."""
 
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, model_validator
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+# A route's handler as plain Starlette: what the per-message path calls without FastAPI
+# (gateway/hot_routes.py), and what FastAPI's router registers for the same route.
+Endpoint = Callable[[Request], Awaitable[Response]]
 
 SESSION_PATTERN = r"^[A-Za-z0-9_.:@\-]{1,128}$"
 
@@ -36,6 +42,20 @@ class JsonBody(BaseModel):
     @classmethod
     def _unicode(cls, data: Any) -> Any:
         return unicode_only(data)
+
+
+class InvalidBody(Exception):
+    """A body that does not validate, with pydantic's errors located as FastAPI locates its
+    own (`("body", field…)`). FastAPI's RequestValidationError would do, but raising it means
+    importing FastAPI on the per-message path, which starts without it (gateway/asgi.py);
+    the app answers both alike (gateway/errors.py)."""
+
+    def __init__(self, errors: Sequence[Any]) -> None:
+        super().__init__(errors)
+        self._errors = errors
+
+    def errors(self) -> Sequence[Any]:
+        return self._errors
 
 
 class ErrorDetail(BaseModel):

@@ -28,7 +28,7 @@ def openapi_document() -> dict[str, Any]:
     from aibot.gateway.asgi import create_app
 
     app = create_app(LoadedConfig(config=Config.model_validate(PUBLISHED), path=None))
-    return app.openapi()
+    return app.full.openapi()
 
 
 def graphql_sdl() -> str:

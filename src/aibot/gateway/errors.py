@@ -1,31 +1,46 @@
 """How the gateway answers what went wrong before or around a handler: a missing key, a body
-that does not validate, a store that is down — in OpenAI's error shape under /v1, ours elsewhere."""
+that does not validate, a store that is down — in OpenAI's error shape under /v1, ours elsewhere.
+
+The handlers are plain Starlette, so the per-message path uses them without importing FastAPI
+(gateway/hot_routes.py); `install_error_handlers` gives the same ones to the full app.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Protocol
+
 import structlog
-from fastapi import FastAPI, Request
-from fastapi.exception_handlers import http_exception_handler
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from aibot.channels.api_keys import ApiKeys, bearer_token
 from aibot.channels.http_api.openai_errors import openai_error
-from aibot.channels.http_bodies import error_response
+from aibot.channels.http_bodies import InvalidBody, error_response
 from aibot.core.errors import AccessDenied, CoordinationUnavailable
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 log = structlog.get_logger("aibot")
 
 KEYED_PREFIXES = ("/v1/", "/api/v1/")  # every route under these requires an API key
 
+Handler = Callable[[Request, Any], Awaitable[Response]]
 
-def install_error_handlers(app: FastAPI, keys: ApiKeys) -> None:
+
+class Invalid(Protocol):
+    """A body that does not validate: ours (InvalidBody) or FastAPI's RequestValidationError."""
+
+    def errors(self) -> Sequence[Any]: ...
+
+
+def error_handlers(keys: ApiKeys) -> dict[type[Exception], Handler]:
     """OpenAI clients expect OpenAI's error shape under /v1; everything else gets ours."""
 
-    @app.exception_handler(AccessDenied)
     async def denied(request: Request, _exc: AccessDenied | None = None) -> JSONResponse:
         if request.url.path.startswith("/v1/"):
             return openai_error(401, "Incorrect API key provided.", "invalid_api_key")
@@ -33,8 +48,7 @@ def install_error_handlers(app: FastAPI, keys: ApiKeys) -> None:
             401, "missing or invalid API key (Authorization: Bearer <key>)", "invalid_api_key"
         )
 
-    @app.exception_handler(RequestValidationError)
-    async def invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def invalid(request: Request, exc: Invalid) -> JSONResponse:
         # FastAPI validates the body before the handler checks the key: a caller without a
         # valid key learns nothing about the API from a validation error, only 401.
         path = request.url.path
@@ -47,12 +61,15 @@ def install_error_handlers(app: FastAPI, keys: ApiKeys) -> None:
             return openai_error(400, problems, "invalid_request")
         return error_response(422, problems, "invalid_request")
 
-    @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         """Under /v1 an unknown path or method is refused in OpenAI's shape and words, to a
         caller with a valid key: others learn nothing about the API, only 401."""
         path = request.url.path
         if not path.startswith("/v1/"):
+            # Only the full app raises these (the per-message path raises none): FastAPI is
+            # imported by then.
+            from fastapi.exception_handlers import http_exception_handler
+
             return await http_exception_handler(request, exc)
         if keys.principal(bearer_token(request), path) is None:
             return await denied(request)
@@ -74,6 +91,21 @@ def install_error_handlers(app: FastAPI, keys: ApiKeys) -> None:
             return openai_error(503, message, "store_unavailable", "server_error", headers)
         return error_response(503, message, "store_unavailable", headers)
 
+    handlers: dict[type[Exception], Handler] = {
+        AccessDenied: denied,
+        InvalidBody: invalid,
+        StarletteHTTPException: http_error,
+    }
     # asyncpg's refused or reset connections reach us unwrapped, the rest as DBAPIError.
     for kind in (DBAPIError, SQLAlchemyTimeoutError, ConnectionError, CoordinationUnavailable):
-        app.add_exception_handler(kind, store_down)
+        handlers[kind] = store_down
+    return handlers
+
+
+def install_error_handlers(app: FastAPI, handlers: dict[type[Exception], Handler]) -> None:
+    """The same handlers on the full app, FastAPI's own validation error answered as ours."""
+    from fastapi.exceptions import RequestValidationError
+
+    for kind, handler in handlers.items():
+        app.add_exception_handler(kind, handler)
+    app.add_exception_handler(RequestValidationError, handlers[InvalidBody])

@@ -1,26 +1,28 @@
-"""The per-message endpoints (`POST /v1/chat/completions`, `POST /api/v1/chat`) served past
-FastAPI's routing and the middleware layers that exist for every other route.
+"""The per-message endpoints (`POST /v1/chat/completions`, `POST /api/v1/chat`) and the probes
+(`GET /healthz`, `/readyz`, `/metrics`), served past FastAPI and the middleware layers that
+exist for every other route — and before FastAPI is even imported (gateway/asgi.py).
 
-A request to one of them passes through more than ten ASGI layers, each wrapping `send` and
-`receive`, and a router that compares the path with every route the gateway has — on the path a
-message takes, that machinery cost more than the handler (bench/README.md). Here the same
-handler (the route's own endpoint, taken from its router, so the OpenAPI document, the
-handler and its tests stay one) is called straight, with what those layers did done in one
-place, in the same order and with the same answers:
+A request to one of them would pass through more than ten ASGI layers, each wrapping `send`
+and `receive`, and a router that compares the path with every route the gateway has — on the
+path a message takes, that machinery cost more than the handler (bench/README.md). Here the
+same handler (the function the route's router registers, so the OpenAPI document, the handler
+and its tests stay one) is called straight, with what those layers did done in one place, in
+the same order and with the same answers:
 
 - the body is read once, against `server.max_body_bytes` (413 `body_too_large`, as
   `ops/body_limit.py` answers);
-- the request gets its id (`request.state.request_id`), and the response its `x-request-id`
-  header (`channels/http_api/edge.py`);
+- under the API's paths the request gets its id (`request.state.request_id`), and the response
+  its `x-request-id` header (`channels/http_api/edge.py`);
 - an exception the app has a handler for (a missing key, a store that is down, a body that does
-  not validate) is answered by that handler; any other goes up to the server error layer;
+  not validate) is answered by that handler (gateway/errors.py); any other goes up to the
+  server error layer;
 - the response carries HSTS when `public_url` is https (`ops/page_headers.py`; these answers are
   never HTML, so the framing headers do not apply);
 - every header and body chunk is masked for the configured secrets (`ops/secret_guard.py`).
 
 The Host check and the trusted-proxy rewrite run before this layer, as for every route. What
-it does not take, the full stack answers: other methods and paths, a multipart body (uploads
-have their own limit), and a browser's cross-origin call when CORS is configured.
+it does not take, the full app answers: other methods and paths, a multipart body (uploads
+have their own limit), and a browser's cross-origin call to the API when CORS is configured.
 """
 
 from __future__ import annotations
@@ -29,31 +31,20 @@ import inspect
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
-from fastapi.routing import APIRoute, APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from aibot.channels.http_api.edge import API_PREFIXES
+from aibot.channels.http_bodies import Endpoint
 from aibot.channels.identity import random_id
 from aibot.ops.body_limit import BodyTooLarge, declared_over, read_within, refuse
 from aibot.ops.page_headers import HSTS
 from aibot.ops.secret_guard import SecretPatterns, mask_message
 
-Endpoint = Callable[[Request], Awaitable[Response]]
 Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 
-HOT_PATHS = frozenset({"/v1/chat/completions", "/api/v1/chat"})
 _HSTS = (b"strict-transport-security", HSTS.encode())
-
-
-def hot_endpoints(*routers: APIRouter, paths: frozenset[str] = HOT_PATHS) -> dict[str, Endpoint]:
-    """The POST endpoints of `paths` among the routers' routes."""
-    return {
-        route.path: route.endpoint
-        for router in routers
-        for route in router.routes
-        if isinstance(route, APIRoute) and route.path in paths and "POST" in (route.methods or ())
-    }
 
 
 class HotRoutes:
@@ -61,7 +52,7 @@ class HotRoutes:
         self,
         app: ASGIApp,
         *,
-        endpoints: Mapping[str, Endpoint],
+        endpoints: Mapping[tuple[str, str], Endpoint],
         handlers: Mapping[Any, Handler],
         secrets: SecretPatterns,
         max_bytes: int,
@@ -69,8 +60,8 @@ class HotRoutes:
         cors: bool,
     ) -> None:
         self.app = app
-        self._endpoints = endpoints
-        self._handlers = handlers  # the app's exception handlers (a live mapping)
+        self._endpoints = endpoints  # by (method, path)
+        self._handlers = handlers  # the app's exception handlers
         self._secrets = secrets
         self._max_bytes = max_bytes
         self._extra_headers = (_HSTS,) if hsts else ()
@@ -81,9 +72,12 @@ class HotRoutes:
         if endpoint is None:
             await self.app(scope, receive, send)
             return
-        request_id = random_id()
-        scope.setdefault("state", {})["request_id"] = request_id
-        send = self._sender(send, request_id)
+        headers = self._extra_headers
+        if scope["path"].startswith(API_PREFIXES):
+            request_id = random_id()
+            scope.setdefault("state", {})["request_id"] = request_id
+            headers = ((b"x-request-id", request_id.encode()), *headers)
+        send = self._sender(send, headers)
         if declared_over(scope, self._max_bytes):
             await refuse(send, self._max_bytes)
             return
@@ -100,9 +94,9 @@ class HotRoutes:
         await response(scope, receive, send)
 
     def _endpoint(self, scope: Scope) -> Endpoint | None:
-        if scope["type"] != "http" or scope["method"] != "POST":
+        if scope["type"] != "http":
             return None
-        endpoint = self._endpoints.get(scope["path"])
+        endpoint = self._endpoints.get((scope["method"], scope["path"]))
         if endpoint is None or not _plain(scope["headers"], self._cors):
             return None
         return endpoint
@@ -117,9 +111,8 @@ class HotRoutes:
             answer = handler(request, exc)
             return await answer if inspect.isawaitable(answer) else answer
 
-    def _sender(self, send: Send, request_id: str) -> Send:
+    def _sender(self, send: Send, headers: tuple[tuple[bytes, bytes], ...]) -> Send:
         patterns = self._secrets()
-        headers = ((b"x-request-id", request_id.encode()), *self._extra_headers)
 
         async def sender(message: Message) -> None:
             if message["type"] == "http.response.start":

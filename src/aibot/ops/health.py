@@ -1,40 +1,57 @@
-"""`/healthz` (the process serves), `/readyz` (store, model, channels usable), `/metrics`."""
+"""`/healthz` (the process serves), `/readyz` (store, model, channels usable), `/metrics`.
+
+The handlers are plain Starlette: probes are answered from the first second without FastAPI,
+which the gateway imports only for its other routes (gateway/asgi.py); `build_health_router`
+registers the same functions there, for the OpenAPI document.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
 
 from aibot.i18n import pick
 from aibot.ops.metrics import Metrics
 
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
-def build_health_router(
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def health_endpoints(
     readiness: Callable[[str], Awaitable[dict[str, Any]]], metrics: Metrics
-) -> APIRouter:
-    router = APIRouter(tags=["operations"])
+) -> dict[str, Endpoint]:
+    """The GET handlers by path."""
 
-    @router.get("/healthz")
-    async def healthz() -> dict[str, str]:
+    async def healthz(_request: Request) -> Response:
         """Liveness: 200 while the process serves requests."""
-        return {"status": "ok"}
+        return JSONResponse({"status": "ok"})
 
-    @router.get(
-        "/readyz",
-        responses={503: {"description": "Not ready; the same report says what is missing"}},
-    )
-    async def readyz(request: Request) -> JSONResponse:
+    async def readyz(request: Request) -> Response:
         """Readiness: 200 when store and a model are usable; otherwise 503 and what is missing
         (in the language of `Accept-Language`, else `ui.default_language`)."""
         report = await readiness(pick(request.headers.get("accept-language")))
         return JSONResponse(report, status_code=200 if report["ready"] else 503)
 
-    @router.get("/metrics", include_in_schema=False)
-    async def prometheus() -> Response:
+    async def prometheus(_request: Request) -> Response:
         return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
 
+    return {"/healthz": healthz, "/readyz": readyz, "/metrics": prometheus}
+
+
+def build_health_router(endpoints: dict[str, Endpoint]) -> APIRouter:
+    from fastapi import APIRouter
+
+    router = APIRouter(tags=["operations"])
+    router.get("/healthz", response_model=dict[str, str])(endpoints["/healthz"])
+    router.get(
+        "/readyz",
+        responses={503: {"description": "Not ready; the same report says what is missing"}},
+    )(endpoints["/readyz"])
+    router.get("/metrics", include_in_schema=False)(endpoints["/metrics"])
     return router

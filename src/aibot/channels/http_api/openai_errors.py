@@ -21,8 +21,8 @@ import math
 from typing import Any
 
 import orjson
-from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.responses import JSONResponse
 
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 

@@ -1,13 +1,14 @@
 """`POST /api/v1/chat`: the simple REST form, JSON or SSE, with server-kept memory per session."""
 
+from __future__ import annotations
+
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import APIRouter, Request
-from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import SYSTEM_CLOCK, Clock
@@ -15,7 +16,9 @@ from aibot.channels.http_bodies import (
     API_ERRORS,
     SESSION_PATTERN,
     SSE_ANSWER,
+    Endpoint,
     ErrorBody,
+    InvalidBody,
     JsonBody,
     error_response,
     message_too_long,
@@ -35,6 +38,9 @@ from aibot.core.messages import Attachment, Inbound, ReplyTarget
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService, StreamEnd, stream_turn
 from aibot.i18n import locale_hint, pick
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 # A message needs text or at least one attachment: said in the schema as well as checked.
 _TEXT_OR_ATTACHMENT: dict[str, Any] = {
@@ -146,7 +152,7 @@ def _validated(parse: Any) -> ChatBody:
         body: ChatBody = parse()
     except ValidationError as exc:
         errors = [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
-        raise RequestValidationError(errors) from None
+        raise InvalidBody(errors) from None
     return body
 
 
@@ -159,47 +165,50 @@ def _inline_schema() -> dict[str, Any]:
     return schema
 
 
-CHAT_REQUEST_DOC: dict[str, Any] = {
-    "requestBody": {
-        "required": True,
-        "content": {
-            "application/json": {"schema": _inline_schema()},
-            "multipart/form-data": {
-                "schema": {
-                    "type": "object",
-                    "required": ["session_id"],
-                    "anyOf": [
-                        {"required": ["message"], "properties": {"message": {"minLength": 1}}},
-                        {"required": ["file"], "properties": {"file": {"minItems": 1}}},
-                    ],
-                    "properties": {
-                        "session_id": {"type": "string", "pattern": SESSION_PATTERN},
-                        "message": {"type": "string"},
-                        "user_id": {"type": "string", "maxLength": 255},
-                        "stream": {"type": "string", "enum": ["true", "false"]},
-                        "file": {
-                            "type": "array",
-                            "maxItems": MAX_ATTACHMENTS,
-                            "items": {"type": "string", "format": "binary"},
+def chat_request_doc() -> dict[str, Any]:
+    """The request body in the OpenAPI document: made when the document's app is built, not
+    at import (the per-message path imports this module)."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {"schema": _inline_schema()},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "required": ["session_id"],
+                        "anyOf": [
+                            {"required": ["message"], "properties": {"message": {"minLength": 1}}},
+                            {"required": ["file"], "properties": {"file": {"minItems": 1}}},
+                        ],
+                        "properties": {
+                            "session_id": {"type": "string", "pattern": SESSION_PATTERN},
+                            "message": {"type": "string"},
+                            "user_id": {"type": "string", "maxLength": 255},
+                            "stream": {"type": "string", "enum": ["true", "false"]},
+                            "file": {
+                                "type": "array",
+                                "maxItems": MAX_ATTACHMENTS,
+                                "items": {"type": "string", "format": "binary"},
+                            },
                         },
-                    },
-                }
+                    }
+                },
             },
-        },
+        }
     }
-}
 
 
 def _sse(data: dict[str, Any]) -> bytes:
     return b"data: " + orjson.dumps(data) + b"\n\n"
 
 
-def build_rest_router(
-    service: ChatService, keys: ApiKeys, uploads: UploadStore, clock: Clock = SYSTEM_CLOCK
-) -> APIRouter:
-    router = APIRouter(tags=["chat"])
+def build_rest_router(chat: Endpoint) -> APIRouter:
+    """The route of `chat` (made by `chat_endpoint`) for FastAPI, with its OpenAPI document."""
+    from fastapi import APIRouter
 
-    @router.post(
+    router = APIRouter(tags=["chat"])
+    router.post(
         "/api/v1/chat",
         response_model=ChatReply,
         responses={
@@ -208,8 +217,17 @@ def build_rest_router(
             502: {"model": ErrorBody, "description": "The model failed"},
             503: {"model": ErrorBody, "description": "Overloaded; retry after the given seconds"},
         },
-        openapi_extra=CHAT_REQUEST_DOC,
-    )
+        openapi_extra=chat_request_doc(),
+    )(chat)
+    return router
+
+
+def chat_endpoint(
+    service: ChatService, keys: ApiKeys, uploads: UploadStore, clock: Clock = SYSTEM_CLOCK
+) -> Endpoint:
+    """`POST /api/v1/chat` as a plain Starlette handler: the per-message path calls it
+    straight (gateway/hot_routes.py), FastAPI's router registers it (`build_rest_router`)."""
+
     async def chat(request: Request) -> Response:
         """Send one message to a conversation; the gateway keeps its memory. Attachments come
         base64 in JSON (`attachments`) or as files of a multipart/form-data body."""
@@ -257,7 +275,7 @@ def build_rest_router(
             orjson.dumps(reply_body(ctx, body.session_id)), media_type="application/json"
         )
 
-    return router
+    return chat
 
 
 async def _events(service: ChatService, inbound: Inbound, session_id: str) -> AsyncIterator[bytes]:

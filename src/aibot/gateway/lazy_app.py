@@ -1,0 +1,121 @@
+"""The ASGI app a gateway starts with, and the full FastAPI app it builds on first need.
+
+Importing FastAPI and building its app (the routers, the admin console, the web page, the
+API docs) was most of a cold start (issue 20), and a gateway that only answers probes and
+messages never needs it: those are answered by the layers in front (gateway/hot_routes.py).
+Every other request builds the full app once, then goes to it.
+"""
+
+from __future__ import annotations
+
+import traceback
+from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import structlog
+from starlette.datastructures import State
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from aibot.channels.http_api.openai_chat import ModelNames
+from aibot.channels.http_bodies import Endpoint
+from aibot.gateway.errors import Handler
+from aibot.ops.gc_tuning import settle_after_build
+from aibot.ops.secret_guard import SecretPatterns
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+log = structlog.get_logger("aibot")
+
+
+@dataclass(frozen=True)
+class Served:
+    """What the app in front serves itself, handed to the full app, which registers the same
+    functions (for the OpenAPI document and the requests the front does not take)."""
+
+    chat: Endpoint  # POST /api/v1/chat
+    completions: Endpoint  # POST /v1/chat/completions
+    names: ModelNames
+    health: dict[str, Endpoint]  # GET, by path
+    handlers: dict[type[Exception], Handler]
+    secrets: SecretPatterns
+    hsts: bool
+
+
+class LazyApp:
+    """The full app, built by the first request that reaches it.
+
+    The build has no `await` in it (imports and constructors), so requests that arrive while
+    it runs cannot interleave with it: they wait for the event loop, as every request waits
+    that one time, and then find the app built. A build that fails is logged and raised, so
+    the server error layer answers that request with the app's plain 500; the next request
+    tries again.
+    """
+
+    def __init__(self, build: Callable[[], FastAPI]) -> None:
+        self._build = build
+        self._app: FastAPI | None = None
+
+    def get(self) -> FastAPI:
+        if self._app is None:
+            try:
+                app = self._build()
+            except Exception:
+                log.exception("building the gateway's routes failed")
+                raise
+            self._app = app
+            settle_after_build()  # the routes, pages and docs live as long as the process
+        return self._app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.get()(scope, receive, send)
+
+
+class GatewayApp:
+    """What the server runs: the lifespan (the gateway's start and stop) and the layers in
+    front of the full app.
+
+    In-process users (tests, the OpenAPI document) reach the FastAPI app as `full`, which
+    builds it on access; `state.gateway` is there from the start.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        lifespan: Callable[[], AbstractAsyncContextManager[None]],
+        full: LazyApp,
+        state: dict[str, Any],
+    ) -> None:
+        self.app = app  # the layers in front (gateway/asgi.py)
+        self.lifespan = lifespan
+        self._full = full
+        self.state = State(state)
+
+    @property
+    def full(self) -> FastAPI:
+        return self._full.get()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self  # as Starlette does; the full app sets itself for its routes
+        if scope["type"] == "lifespan":
+            await self._lifespan(receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _lifespan(self, receive: Receive, send: Send) -> None:
+        """ASGI's lifespan protocol around `lifespan`, as Starlette's router speaks it."""
+        started = False
+        await receive()  # lifespan.startup
+        try:
+            async with self.lifespan():
+                await send({"type": "lifespan.startup.complete"})
+                started = True
+                await receive()  # lifespan.shutdown
+        except BaseException:
+            failed = "shutdown" if started else "startup"
+            await send({"type": f"lifespan.{failed}.failed", "message": traceback.format_exc()})
+            raise
+        await send({"type": "lifespan.shutdown.complete"})
