@@ -157,6 +157,13 @@ async def test_admin_port_serves_the_console_and_nothing_else(
         ):
             async with http.get(url, headers=gw.headers, allow_redirects=False) as response:
                 assert response.status == 404, url
+        chat = {"model": "fake", "messages": [{"role": "user", "content": "hi"}]}
+        for path, body in (
+            ("/v1/chat/completions", chat),
+            ("/api/v1/chat", {"session_id": "s-1", "message": "hi"}),
+        ):
+            async with http.post(admin_url + path, json=body, headers=gw.headers) as response:
+                assert response.status == 404, path
         async with http.get(gw.url + "/v1/models", headers=gw.headers) as response:
             assert response.status == 200
     assert await gw.stop() == 0  # both listeners close cleanly on SIGTERM

@@ -72,6 +72,7 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
         max_bytes=server.max_body_bytes,
         hsts=served.hsts,
         cors=bool(api.cors_origins),
+        admin_port=loaded.config.admin.port if loaded.config.admin.enabled else None,
     )
     # The Host check runs before anything answers (and before the secret mask: a refused Host
     # is answered with nothing but its own name), the client address behind a proxy before it.

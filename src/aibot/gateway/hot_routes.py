@@ -22,7 +22,9 @@ the same order and with the same answers:
 
 The Host check and the trusted-proxy rewrite run before this layer, as for every route. What
 it does not take, the full app answers: other methods and paths, a multipart body (uploads
-have their own limit), and a browser's cross-origin call to the API when CORS is configured.
+have their own limit), a browser's cross-origin call to the API when CORS is configured, and
+anything that arrives on `admin.port` (where the full app serves the console and refuses
+everything else, admin/port.py).
 """
 
 from __future__ import annotations
@@ -58,6 +60,7 @@ class HotRoutes:
         max_bytes: int,
         hsts: bool,
         cors: bool,
+        admin_port: int | None = None,
     ) -> None:
         self.app = app
         self._endpoints = endpoints  # by (method, path)
@@ -66,6 +69,7 @@ class HotRoutes:
         self._max_bytes = max_bytes
         self._extra_headers = (_HSTS,) if hsts else ()
         self._cors = cors
+        self._admin_port = admin_port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = self._endpoint(scope)
@@ -95,6 +99,8 @@ class HotRoutes:
 
     def _endpoint(self, scope: Scope) -> Endpoint | None:
         if scope["type"] != "http":
+            return None
+        if self._admin_port is not None and (scope.get("server") or ("", 0))[1] == self._admin_port:
             return None
         endpoint = self._endpoints.get((scope["method"], scope["path"]))
         if endpoint is None or not _plain(scope["headers"], self._cors):
