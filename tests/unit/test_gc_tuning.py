@@ -10,7 +10,8 @@ The start itself runs with the collector off (`ai-bot run` builds a heap that li
 the server) and its heap is frozen as it is, garbage included (~0.4 MB): a full collection there
 cost 80–140 ms of the start's CPU. Checked by counting the collections `ai-bot run` makes until
 it serves (none), and `ops/gc_tuning` on its own: the threshold it serves with, what it freezes,
-and that a feature built while serving is frozen without a collection (the requests would wait).
+that a feature built while serving is frozen without a collection (the requests would wait), and
+that what a module imported while serving made is frozen by the next collection.
 
 What serving keeps for good stays out too: the conversation cache's turns are dicts the
 collector does not track. Checked by counting what a full cache adds to a collection's walk.
@@ -24,6 +25,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import Any, cast
 
 import pytest
@@ -144,12 +146,12 @@ def collections() -> Iterator[list[int]]:
         if phase == "start":
             ran.append(info["generation"])
 
-    threshold, enabled = gc.get_threshold(), gc.isenabled()
+    threshold, enabled, callbacks = gc.get_threshold(), gc.isenabled(), list(gc.callbacks)
     gc.callbacks.append(count)
     try:
         yield ran
     finally:
-        gc.callbacks.remove(count)
+        gc.callbacks[:] = callbacks
         gc.unfreeze()
         gc.set_threshold(*threshold)
         (gc.enable if enabled else gc.disable)()
@@ -179,6 +181,13 @@ def test_a_host_that_kept_the_collector_on_is_collected_before_the_freeze(
     tune_for_serving()
     assert collections == [2]
     assert gc.get_freeze_count() > 0 and gc.get_threshold()[0] == YOUNG_THRESHOLD
+    frozen = gc.get_freeze_count()
+    sys.modules["tests.unit.imported_by_the_host"] = ModuleType("imported_by_the_host")
+    try:
+        gc.collect(0)  # the host's own imports are left to the collector, not frozen
+        assert gc.get_freeze_count() == frozen
+    finally:
+        del sys.modules["tests.unit.imported_by_the_host"]
 
 
 def test_a_build_while_serving_is_frozen_without_a_collection(collections: list[int]) -> None:
@@ -229,3 +238,24 @@ async def test_a_full_conversation_cache_adds_almost_nothing_to_a_collection() -
     assert sum(len(s.turns) for s in memory._cache.values()) == conversations * max_turns * 2
     # A TurnRecord and its Message per turn added 2,002 here; the dicts add 202.
     assert added < conversations * 3, added
+
+
+def test_what_an_import_while_serving_made_is_frozen_at_the_next_collection(
+    collections: list[int],
+) -> None:
+    """A module imported at first use lives as long as the process: the collection after it
+    freezes what survived, so later collections do not walk it again."""
+    gc.disable()
+    tune_for_serving()
+    gc.disable()  # only the collections below
+    gc.collect(0)  # no import since the freeze: nothing frozen
+    frozen = gc.get_freeze_count()
+    kept = [Cycle() for _ in range(1_000)]
+    assert gc.get_freeze_count() == frozen
+    sys.modules["tests.unit.imported_while_serving"] = ModuleType("imported_while_serving")
+    try:
+        gc.collect(0)
+        assert gc.get_freeze_count() >= frozen + len(kept)
+        assert collections == [0, 0]  # young collections only: the freeze walks nothing
+    finally:
+        del sys.modules["tests.unit.imported_while_serving"]

@@ -9,9 +9,10 @@ what survived since the last one: the messages in flight and what the caches too
 
 A collection's pause grows with what it walks, so the young threshold bounds the pause: at
 50,000 the one collection while the conversation cache filled walked ~21,000–45,000 objects
-(16–29 ms of CPU on the loaded box), at 10,000 each took 4–6 ms, one per 1,500–14,000 messages.
-Lower thresholds add generation-1 collections (12–13 ms) and CPU per message, and the
-collections free next to nothing either way: bench/README.md, issue 20 step 11, has the sweep.
+(16–29 ms of CPU on the loaded box), at 10,000 a young one takes 4–6 ms, one per 1,500–14,000
+messages, and every tenth is a generation-1 one (~9 ms). Lower thresholds cost CPU per message
+(20 µs at 5,000, 74 µs at 700 against ~2 µs), and the collections free next to nothing either
+way: bench/README.md, issue 20 step 11, has the sweep.
 
 What is imported later, when a feature is first used (GraphQL, the pages' templates: see
 ARCHITECTURE.md), would otherwise stay in the collected heap for good: Strawberry's schema alone
@@ -23,8 +24,10 @@ frozen too.
 from __future__ import annotations
 
 import gc
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 YOUNG_THRESHOLD = 10_000
 
@@ -55,14 +58,37 @@ def tune_for_serving() -> None:
     it is: the garbage such a start leaves was measured at 1,580 objects, ~0.4 MB (the store
     check's disposed engine, its closed connection and finished thread, import-time cycles),
     and the full collection that would free it walked all ~190,000 objects, 80–140 ms of the
-    start's CPU. A host that ran with the collector on (tests starting many apps in one
-    process) may hold any amount of garbage, so it is collected first there."""
+    start's CPU. Modules imported later are frozen too, by the first collection after them
+    (`_freeze_new_imports`). A host that ran with the collector on (tests starting many apps and
+    importing as they go in one process) may hold any amount of garbage, so it is collected
+    first there and left to the collector afterwards."""
     if gc.isenabled():
         gc.collect()
+    elif _freeze_new_imports not in gc.callbacks:
+        gc.callbacks.append(_freeze_new_imports)
     gc.freeze()
+    _modules_frozen[0] = len(sys.modules)
     _, middle, old = gc.get_threshold()
     gc.set_threshold(YOUNG_THRESHOLD, middle, old)
     gc.enable()
+
+
+# How many modules were loaded at the last freeze
+_modules_frozen = [0]
+
+
+def _freeze_new_imports(phase: str, info: dict[str, Any]) -> None:
+    """After a collection, when modules were imported since the last freeze: freeze.
+
+    What an import made while serving — the modules loaded at first use (aiohttp at the first
+    outbound call, a platform's client, the token and encryption libraries: ARCHITECTURE.md) —
+    lives as long as the process, and was walked by every generation-1 collection after it:
+    13,238 objects in generation 1 after an 8,000-message REST bench; at a threshold of 10,000
+    that collection took 16.4 ms of CPU on the loaded box, 8.8 ms with them frozen. The
+    collection that just ran freed the young garbage; the freeze is a list splice, not a walk."""
+    if phase == "stop" and len(sys.modules) != _modules_frozen[0]:
+        _modules_frozen[0] = len(sys.modules)
+        gc.freeze()
 
 
 def settle_after_build() -> None:
