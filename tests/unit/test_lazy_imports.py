@@ -97,16 +97,25 @@ def started_modules(workdir: Path, config: dict[str, Any] | None) -> list[str]:
     return loaded
 
 
-@pytest.mark.parametrize("with_file", [False, True], ids=["no config file", "bench config"])
+# The generic webhook channel: its route (like every channel's webhook) is built with the full
+# app, so a gateway with one configured starts without FastAPI too.
+WEBHOOK_CHANNEL = {"webhook": {"callback_url": "https://integrator.example.com/replies"}}
+
+
+@pytest.mark.parametrize(
+    "channels",
+    [None, {}, WEBHOOK_CHANNEL],
+    ids=["no config file", "bench config", "webhook channel"],
+)
 def test_a_started_gateway_has_not_imported_what_only_some_features_need(
-    tmp_path: Path, with_file: bool
+    tmp_path: Path, channels: dict[str, Any] | None
 ) -> None:
     config = None
-    if with_file:
+    if channels is not None:
         config = {
             "server": {"host": "127.0.0.1", "port": free_port()},
             "storage": {"url": f"sqlite:///{tmp_path / 'ai-bot.db'}"},
-            "channels": {"api": {"keys": ["test-key"]}},
+            "channels": {"api": {"keys": ["test-key"]}, **channels},
             "models": {
                 "default": "fake",
                 "providers": {

@@ -14,10 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from fastapi import APIRouter
 
 from aibot.channels.base import ChannelContext, Problem, error_text
 from aibot.channels.dingtalk.approval import robot_card, webhook_card
@@ -27,7 +26,6 @@ from aibot.channels.dingtalk.format import robot_message, split, webhook_body
 from aibot.channels.dingtalk.inbound import CHANNEL, DingtalkReply, read_message
 from aibot.channels.dingtalk.media import DingtalkMedia
 from aibot.channels.dingtalk.verify import trusted_webhook
-from aibot.channels.dingtalk.webhook import build_router
 from aibot.channels.errors import PlatformError
 from aibot.config import DingtalkChannelConfig
 from aibot.core.errors import SendError
@@ -35,6 +33,9 @@ from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
 from aibot.i18n import N_
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 log = structlog.get_logger("aibot.dingtalk")
 
@@ -122,6 +123,8 @@ class DingtalkChannel:
     def router(self) -> APIRouter | None:
         if self._config.mode != "http":
             return None
+        from aibot.channels.dingtalk.webhook import build_router  # FastAPI: the full app's build
+
         return build_router(
             self._config.client_secret.get_secret_value(),
             self._config.signature_max_age,

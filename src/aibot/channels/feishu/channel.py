@@ -13,11 +13,10 @@ import asyncio
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import structlog
-from fastapi import APIRouter
 
 from aibot.channels.base import ChannelContext, Problem, error_text
 from aibot.channels.errors import PlatformError
@@ -29,7 +28,6 @@ from aibot.channels.feishu.inbound import CHANNEL, EventReader, FeishuReply, cha
 from aibot.channels.feishu.media import FeishuMedia
 from aibot.channels.feishu.preview import CardStream
 from aibot.channels.feishu.verify import WebhookVerifier
-from aibot.channels.feishu.webhook import build_router
 from aibot.config import FeishuChannelConfig
 from aibot.core.events import PlatformEvent
 from aibot.core.feedback import parse_button
@@ -37,6 +35,9 @@ from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound, ReplyTarget
 from aibot.core.pipeline import DeltaSink
 from aibot.i18n import N_, pick, translate
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 log = structlog.get_logger("aibot.feishu")
 
@@ -132,6 +133,8 @@ class FeishuChannel:
     def router(self) -> APIRouter | None:
         if self._config.mode != "webhook":
             return None
+        from aibot.channels.feishu.webhook import build_router  # FastAPI: the full app's build
+
         return build_router(
             self._verifier,
             self._clock.now,

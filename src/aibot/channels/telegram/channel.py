@@ -11,10 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from fastapi import APIRouter
 
 from aibot.channels.base import ChannelContext, Problem, error_text
 from aibot.channels.errors import PlatformError
@@ -33,7 +32,6 @@ from aibot.channels.telegram.inbound import (
 )
 from aibot.channels.telegram.media import TelegramMedia
 from aibot.channels.telegram.preview import Draft, keep_typing
-from aibot.channels.telegram.webhook import WEBHOOK_PATH, build_router
 from aibot.channels.text import split_plain
 from aibot.config import TelegramChannelConfig
 from aibot.core.events import PlatformEvent
@@ -42,6 +40,9 @@ from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound, ReplyTarget
 from aibot.core.pipeline import DeltaSink
 from aibot.i18n import N_, pick, translate
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 log = structlog.get_logger("aibot.telegram")
 
@@ -115,6 +116,8 @@ class TelegramChannel:
 
     async def _register_webhook(self) -> None:
         assert self._public_url and self._config.webhook_secret
+        from aibot.channels.telegram.webhook import WEBHOOK_PATH
+
         url = self._public_url.rstrip("/") + WEBHOOK_PATH
         await self.api.call(
             "setWebhook",
@@ -180,6 +183,8 @@ class TelegramChannel:
     def router(self) -> APIRouter | None:
         if self._config.mode != "webhook":
             return None
+        from aibot.channels.telegram.webhook import build_router  # FastAPI: the full app's build
+
         secret = self._config.webhook_secret
         return build_router(
             secret.get_secret_value() if secret else "",

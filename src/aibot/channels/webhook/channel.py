@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Any
-
-from fastapi import APIRouter
+from typing import TYPE_CHECKING, Any
 
 from aibot.channels.base import ChannelContext
 from aibot.channels.webhook.client import CallbackClient
 from aibot.channels.webhook.inbound import CHANNEL
-from aibot.channels.webhook.webhook import build_router
 from aibot.config import WebhookChannelConfig
 from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 
 class WebhookChannel:
@@ -52,6 +52,8 @@ class WebhookChannel:
         await self._client.close()
 
     def router(self) -> APIRouter | None:
+        from aibot.channels.webhook.webhook import build_router  # FastAPI: the full app's build
+
         return build_router(self._context.inbox, self._context.keys, self._context.clock.now)
 
     @contextlib.asynccontextmanager

@@ -12,11 +12,10 @@ import asyncio
 import contextlib
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Coroutine
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from xml.etree.ElementTree import Element
 
 import structlog
-from fastapi import APIRouter
 
 from aibot.channels.base import ChannelContext, Problem, error_text
 from aibot.channels.errors import PlatformError
@@ -26,7 +25,6 @@ from aibot.channels.wecom.format import split_utf8
 from aibot.channels.wecom.inbound import CHANNEL, CardPress, Notice, WecomReply, read_message
 from aibot.channels.wecom.media import WecomMedia
 from aibot.channels.wecom.verify import CallbackVerifier, Rejected
-from aibot.channels.wecom.webhook import build_router
 from aibot.config import WecomChannelConfig
 from aibot.core.errors import SendError
 from aibot.core.events import PlatformEvent
@@ -34,6 +32,9 @@ from aibot.core.media import MediaFetcher
 from aibot.core.messages import Inbound, Outbound
 from aibot.core.pipeline import DeltaSink
 from aibot.i18n import N_, pick, translate
+
+if TYPE_CHECKING:
+    from fastapi import APIRouter
 
 log = structlog.get_logger("aibot.wecom")
 
@@ -101,6 +102,8 @@ class WecomChannel:
 
     # -- receiving ------------------------------------------------------------------------
     def router(self) -> APIRouter | None:
+        from aibot.channels.wecom.webhook import build_router  # FastAPI: the full app's build
+
         return build_router(self.verifier, self.receive, self._refused)
 
     def _refused(self, exc: Rejected) -> None:
