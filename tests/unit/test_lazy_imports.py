@@ -97,8 +97,8 @@ def started_modules(workdir: Path, config: dict[str, Any] | None) -> list[str]:
     return loaded
 
 
-# The generic webhook channel: its route (like every channel's webhook) is built with the full
-# app, so a gateway with one configured starts without FastAPI too.
+# The generic webhook channel: a gateway with a channel that takes webhooks builds its routes
+# (and imports FastAPI) while starting, since platforms time their callbacks (gateway/asgi.py).
 WEBHOOK_CHANNEL = {"webhook": {"callback_url": "https://integrator.example.com/replies"}}
 
 
@@ -123,7 +123,8 @@ def test_a_started_gateway_has_not_imported_what_only_some_features_need(
                 },
             },
         }
-    assert started_modules(tmp_path, config) == []
+    expected = ["aibot.admin.routes", "fastapi"] if channels == WEBHOOK_CHANNEL else []
+    assert started_modules(tmp_path, config) == expected
 
 
 # The modules of `ai-bot`'s other commands: `ai-bot run` neither imports nor builds them.
@@ -233,3 +234,19 @@ async def test_probes_and_messages_are_answered_before_fastapi_is_imported(
         ["/api/v1/chat", 200, []],
         [first_other, 200, late],
     ]
+
+
+CHANNEL_PROBE = """
+import json, sys
+import aibot.channels.dingtalk.channel, aibot.channels.feishu.channel
+import aibot.channels.telegram.channel, aibot.channels.webhook.channel
+import aibot.channels.wecom.channel
+print(json.dumps("fastapi" in sys.modules))
+"""
+
+
+def test_a_channel_imports_fastapi_only_for_its_webhook_route(tmp_path: Path) -> None:
+    """Feishu's and DingTalk's long connections and Telegram's long poll take no webhook: the
+    channels import their webhook module (and FastAPI) in `router()`, in webhook mode only."""
+    result = probe(CHANNEL_PROBE, tmp_path)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) is False

@@ -3,7 +3,9 @@
 Importing FastAPI and building its app (the routers, the admin console, the web page, the
 API docs) was most of a cold start (issue 20), and a gateway that only answers probes and
 messages never needs it: those are answered by the layers in front (gateway/hot_routes.py).
-Every other request builds the full app once, then goes to it.
+Every other request builds the full app once, then goes to it. A gateway with a channel that
+takes webhooks builds it while starting instead (gateway/asgi.py): a platform's callback has
+a deadline that the build must not eat into.
 """
 
 from __future__ import annotations
