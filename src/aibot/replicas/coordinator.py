@@ -76,6 +76,7 @@ class Coordinator:
         self._leading.clear()
         with contextlib.suppress(RedisError):
             await self.membership.leave()
+        await self.locks.close()
 
     async def _run(self) -> None:
         """Survives anything one tick raises: if this loop ended, the locks held for work in

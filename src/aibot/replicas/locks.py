@@ -6,7 +6,8 @@ A lock is `SET key token NX PX ttl`; its holder's coordinator renews every held 
 the store's fenced commit (the inbox row must still be pending) lets only one answer land.
 
 The conversation stamp travels with the lock (`core.coordination.SessionStamps`): taking the
-lock reads it in the same script call, releasing it writes the holder's in the same call. So a
+lock reads it in the same script call, releasing it writes the holder's in the same call (both
+over a pipelined connection of the locks' own: replicas/script_line.py). So a
 replica whose cached conversation carries the stamp it finds uses the cache without asking the
 store; before, every message in scale-out mode read the conversation row to compare its
 `updated_at` (issue 20). A stamp lives `STAMP_TTL`: an idle conversation is read again, which
@@ -27,6 +28,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from aibot.core.errors import CoordinationUnavailable
+from aibot.replicas.script_line import ScriptLine
 
 log = structlog.get_logger("aibot.replicas")
 
@@ -130,6 +132,8 @@ class RedisSessionLocks:
         self.epoch: str | None = None
         self._tokens = itertools.count()
         self._held: dict[str, _Held] = {}
+        # The two calls every message makes go over a pipelined line of their own.
+        self._line = ScriptLine(client)
         self._take = client.register_script(_ACQUIRE)
         self._release = client.register_script(_RELEASE)
         self._renew = client.register_script(_RENEW)
@@ -149,7 +153,7 @@ class RedisSessionLocks:
         finally:
             self._held.pop(keys[0], None)
             try:
-                await self._release(keys=keys, args=[token, held.leave, self._stamp_ttl_ms])
+                await self._line.call(self._release, keys, [token, held.leave, self._stamp_ttl_ms])
             except RedisError as exc:  # the lock lapses by itself after ttl
                 log.warning("could not release a session lock", error=str(exc))
 
@@ -202,7 +206,7 @@ class RedisSessionLocks:
         delay = 0.005
         while True:
             try:
-                taken, stamp = await self._take(keys=keys, args=[token, self._ttl_ms])
+                taken, stamp = await self._line.call(self._take, keys, [token, self._ttl_ms])
             except RedisError as exc:
                 raise CoordinationUnavailable(f"session lock: {exc}") from exc
             if taken:
@@ -211,6 +215,10 @@ class RedisSessionLocks:
                 return None
             await asyncio.sleep(delay)
             delay = min(delay * 2, _POLL_MAX)
+
+    async def close(self) -> None:
+        """Closes the lock's own connection (its locks lapse or were released)."""
+        await self._line.close()
 
     async def renew(self) -> None:
         """Extends every lock this replica holds; one that another holder took is logged (the
