@@ -157,11 +157,18 @@ print(json.dumps(sorted(m for m in watched if m in sys.modules)))
 """
 
 
-def test_ai_bot_run_imports_no_other_command(tmp_path: Path) -> None:
-    """Refused config: `run` stops after loading it, with its own modules (and the gateway's,
-    imported first) loaded, and none of the other commands'."""
+@pytest.mark.parametrize(
+    "watched",
+    [OTHER_COMMANDS, ("aibot.cli.serve", "aibot.gateway.asgi", "uvicorn")],
+    ids=["other commands", "the server"],
+)
+def test_a_refused_config_stops_run_before_other_commands_and_the_server(
+    tmp_path: Path, watched: tuple[str, ...]
+) -> None:
+    """Refused config: `run` stops after loading it, with its own modules loaded and none of
+    the other commands' nor the server's (the refusal is said without waiting for them)."""
     (tmp_path / "config.yaml").write_text("server:\n  port: 99999999\n", encoding="utf-8")
-    result = probe(RUN_PROBE, tmp_path, str(tmp_path / "config.yaml"), json.dumps(OTHER_COMMANDS))
+    result = probe(RUN_PROBE, tmp_path, str(tmp_path / "config.yaml"), json.dumps(watched))
     assert "server.port" in result.stderr
     code, loaded = result.stdout.strip().splitlines()[-2:]
     assert (code, json.loads(loaded)) == ("2", [])

@@ -1,4 +1,4 @@
-"""Every `ai-bot` command: `run` (aibot.cli.main) and the others, for any command line but
+"""Every `ai-bot` command: `run` (aibot.cli.run_command) and the others, for any command line but
 `ai-bot run …`, which builds only itself."""
 
 from __future__ import annotations
@@ -23,8 +23,8 @@ from aibot.cli.deploy import DEPLOY_HELP
 from aibot.cli.deploy import deploy as deploy_command
 from aibot.cli.eval import EVAL_HELP
 from aibot.cli.eval import evaluate as eval_command
-from aibot.cli.main import command_line
 from aibot.cli.pairing import pairing_app
+from aibot.cli.run_command import command_line
 from aibot.i18n import N_
 
 app = command_line()
