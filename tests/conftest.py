@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.store.database import Database
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.databases import migrated_store
 from tests.support.gateway import GatewayFactory, GatewayStarter
@@ -20,7 +20,7 @@ TESTS_DIR = Path(__file__).parent
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-async def sql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+async def sql_engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     """A migrated store on SQLite, then on the local PostgreSQL and MariaDB: code that writes
     SQL directly is tested on every back end."""
     async with migrated_store(request.param, tmp_path) as engine:

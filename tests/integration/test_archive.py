@@ -17,7 +17,6 @@ import aiohttp
 import pytest
 import yaml
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.config.archive import ArchiveConfig
 from aibot.core.messages import TurnRecord
@@ -25,6 +24,7 @@ from aibot.store.archive.archiver import Archiver
 from aibot.store.archive.bucket import ArchiveError, Bucket
 from aibot.store.archive.objects import unpack
 from aibot.store.archive.restore import restore
+from aibot.store.database import Database
 from aibot.store.engine import create_engine, migrate
 from aibot.store.repository import Repository
 from aibot.store.schema import archive_objects, turns
@@ -179,7 +179,7 @@ async def test_an_outage_mid_archive_stops_cleanly_and_a_rerun_finishes(tmp_path
     original = all_turns(tmp_path / "ai-bot.db")
     async with S3Server() as s3:
         bucket = Bucket(ArchiveConfig(**s3.config()))
-        engine: AsyncEngine = create_engine(url)
+        engine: Database = create_engine(url)
         written = 0
 
         def outage_after_three(_packed: object) -> None:

@@ -17,14 +17,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.store.database import Database
 from aibot.store.engine import create_engine, create_writer_engine, migrate
 from aibot.store.writer import GroupCommitWriter
 from tests.support.private_servers import PROCESS_REDIS
 
 if TYPE_CHECKING:
     import redis.asyncio as redis_asyncio
+    from sqlalchemy.ext.asyncio import AsyncEngine
 
 PG_ADMIN_DSN = "postgres://postgres@127.0.0.1:5432/postgres"
 
@@ -114,7 +115,7 @@ async def redis_client() -> AsyncIterator[redis_asyncio.Redis]:
 
 
 @asynccontextmanager
-async def migrated_store(backend: str, directory: Path) -> AsyncIterator[AsyncEngine]:
+async def migrated_store(backend: str, directory: Path) -> AsyncIterator[Database]:
     """A migrated store on `backend` ("sqlite": a file in `directory`, "postgresql" or
     "mariadb": a fresh database), disposed afterwards."""
     async with contextlib.AsyncExitStack() as stack:
@@ -129,7 +130,15 @@ async def migrated_store(backend: str, directory: Path) -> AsyncIterator[AsyncEn
         await engine.dispose()
 
 
-def writer_for(engine: AsyncEngine) -> GroupCommitWriter:
+def writer_for(engine: Database) -> GroupCommitWriter:
     """The writer as the gateway builds it: on SQLite it commits from its own thread."""
     url = engine.url.render_as_string(hide_password=False)
     return GroupCommitWriter(engine, sync_engine=create_writer_engine(url))
+
+
+def server_engine(engine: Database) -> AsyncEngine:
+    """A PostgreSQL or MySQL store's engine, SQLAlchemy's asyncio one (SQLite has its own)."""
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    assert isinstance(engine, AsyncEngine), engine
+    return engine

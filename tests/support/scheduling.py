@@ -13,10 +13,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from aibot.config import RemindersConfig, ScheduleConfig
 from aibot.schedules.scheduler import Scheduler, SchedulerParts
+from aibot.store.database import Database
 from aibot.store.engine import create_engine
 from aibot.store.repository import Repository
 from aibot.store.schedules import ScheduleRows
@@ -42,7 +41,7 @@ async def fixed_answer(job: ScheduleConfig) -> str:
 
 
 def scheduler_on(
-    engine: AsyncEngine,
+    engine: Database,
     jobs: Sequence[ScheduleConfig],
     clock: Callable[[], float],
     owner: str,
@@ -56,7 +55,7 @@ def scheduler_on(
     return Scheduler(parts, jobs, config, clock, owner=owner, lease=60.0), writer
 
 
-async def outbox_texts(engine: AsyncEngine) -> list[str]:
+async def outbox_texts(engine: Database) -> list[str]:
     from sqlalchemy import select
 
     from aibot.store.schema import outbox

@@ -15,7 +15,6 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.admin.access_tokens import (
     TOKENS_PER_MINUTE,
@@ -28,6 +27,7 @@ from aibot.channels.api_keys import ApiKeys, scope_allows
 from aibot.channels.tokens import TokenVerifier
 from aibot.config.auth import IssuerConfig, JwtConfig
 from aibot.store.crypto import PLAIN
+from aibot.store.database import Database
 from aibot.store.schema import token_signing_keys
 from tests.fakes.identity_provider import ISSUER, FakeIdentityProvider
 from tests.support.clock import FakeClock
@@ -36,7 +36,7 @@ PUBLISH = 11.0
 
 
 def replica(
-    engine: AsyncEngine,
+    engine: Database,
     clock: FakeClock,
     config: JwtConfig | None = None,
     providers: IdentityProviders | None = None,
@@ -66,11 +66,11 @@ def b64(data: dict[str, Any]) -> str:
 
 
 @pytest.fixture
-def engine(sql_engine: AsyncEngine) -> AsyncEngine:
+def engine(sql_engine: Database) -> Database:
     return sql_engine
 
 
-async def test_a_token_opens_its_scope_and_names_its_key(engine: AsyncEngine) -> None:
+async def test_a_token_opens_its_scope_and_names_its_key(engine: Database) -> None:
     clock = FakeClock()
     verifier, issuer = replica(engine, clock)
     keys = ApiKeys(["sk-config"], clock=clock, tokens=verifier)
@@ -88,7 +88,7 @@ async def test_a_token_opens_its_scope_and_names_its_key(engine: AsyncEngine) ->
     assert jwt.get_unverified_header(rest.token)["alg"] == "EdDSA"
 
 
-async def test_expired_and_not_yet_valid_tokens_are_refused(engine: AsyncEngine) -> None:
+async def test_expired_and_not_yet_valid_tokens_are_refused(engine: Database) -> None:
     clock = FakeClock()
     verifier, issuer = replica(engine, clock)
     issued = await issuer.issue("key-1", "all")
@@ -108,7 +108,7 @@ async def test_expired_and_not_yet_valid_tokens_are_refused(engine: AsyncEngine)
     assert verifier.principal(forged(fine, header, key.private, "EdDSA"), "/v1/x") == "key-1"
 
 
-async def test_wrong_audience_key_and_algorithm_are_refused(engine: AsyncEngine) -> None:
+async def test_wrong_audience_key_and_algorithm_are_refused(engine: Database) -> None:
     clock = FakeClock()
     verifier, issuer = replica(engine, clock)
     await issuer.issue("key-1", "all")
@@ -151,7 +151,7 @@ async def test_wrong_audience_key_and_algorithm_are_refused(engine: AsyncEngine)
 
 
 async def test_keys_rotate_and_old_ones_verify_until_their_tokens_expire(
-    engine: AsyncEngine,
+    engine: Database,
 ) -> None:
     clock = FakeClock()
     verifier, issuer = replica(engine, clock)
@@ -182,7 +182,7 @@ async def test_keys_rotate_and_old_ones_verify_until_their_tokens_expire(
 
 
 async def test_a_revocation_reaches_another_replica_on_the_same_store(
-    engine: AsyncEngine,
+    engine: Database,
 ) -> None:
     clock = FakeClock()
     verifier_a, issuer_a = replica(engine, clock)
@@ -202,7 +202,7 @@ async def test_a_revocation_reaches_another_replica_on_the_same_store(
     assert verifier_b.principal(other.token, "/v1/x") == "key-1"
 
 
-async def test_tokens_of_the_company_identity_provider(engine: AsyncEngine) -> None:
+async def test_tokens_of_the_company_identity_provider(engine: Database) -> None:
     clock = FakeClock()
     async with FakeIdentityProvider() as idp:
         corp = IssuerConfig(
@@ -230,7 +230,7 @@ async def test_tokens_of_the_company_identity_provider(engine: AsyncEngine) -> N
         assert idp.fetches == 1  # the configured URL only, once per refetch period
 
 
-async def test_a_key_gets_at_most_sixty_tokens_a_minute(engine: AsyncEngine) -> None:
+async def test_a_key_gets_at_most_sixty_tokens_a_minute(engine: Database) -> None:
     clock = FakeClock()
     _verifier, issuer = replica(engine, clock)
     for _ in range(TOKENS_PER_MINUTE):

@@ -7,18 +7,18 @@ import hashlib
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.admin.keys import ApiKeyStore
 from aibot.channels.api_keys import ApiKeys, StoredKey
 from aibot.i18n import set_request_language
+from aibot.store.database import Database
 from aibot.store.schema import api_keys
 from tests.support.clock import FakeClock
 from tests.support.waiting import wait_until
 
 
 @pytest.fixture
-def engine(sql_engine: AsyncEngine) -> AsyncEngine:
+def engine(sql_engine: Database) -> Database:
     return sql_engine
 
 
@@ -118,7 +118,7 @@ async def test_periodic_refresh_picks_up_changes_from_other_replicas() -> None:
         await keys.stop_refreshing()
 
 
-async def test_store_keeps_only_the_hash_and_shows_a_prefix(engine: AsyncEngine) -> None:
+async def test_store_keeps_only_the_hash_and_shows_a_prefix(engine: Database) -> None:
     store = ApiKeyStore(engine)
     key, row = await store.create(" ci bot ", "openai", "alice", now=1000.0, expires_at=2000.0)
     assert key.startswith("aib_") and len(key) >= 40 and row.name == "ci bot"
@@ -137,7 +137,7 @@ async def test_store_keeps_only_the_hash_and_shows_a_prefix(engine: AsyncEngine)
     assert await store.usable() == []
 
 
-async def test_store_refuses_bad_scopes_and_names(engine: AsyncEngine) -> None:
+async def test_store_refuses_bad_scopes_and_names(engine: Database) -> None:
     set_request_language("en")  # the store's refusals are the console's sentences
     store = ApiKeyStore(engine)
     with pytest.raises(ValueError, match="scope"):

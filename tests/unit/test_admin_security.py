@@ -7,7 +7,6 @@ import hashlib
 
 import pytest
 from fastapi import Request
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.admin.audit import AuditLog
 from aibot.admin.auth import AdminAuth, LoginRefused, client_ip
@@ -22,6 +21,7 @@ from aibot.admin.totp import _key, hotp, matching_step, new_secret, provisioning
 from aibot.admin.users import AdminUsers, UserExists
 from aibot.ops.forwarded import forwarded_client, networks
 from aibot.ops.pii import mask_pii
+from aibot.store.database import Database
 
 PASSWORD = "correct horse battery"
 
@@ -143,11 +143,11 @@ def test_quantile_interpolates_inside_buckets() -> None:
 
 # -- accounts, sessions and TOTP replay on a real store --------------------------------------
 @pytest.fixture
-def engine(sql_engine: AsyncEngine) -> AsyncEngine:
+def engine(sql_engine: Database) -> Database:
     return sql_engine
 
 
-async def test_accounts_are_unique_and_store_only_hashes(engine: AsyncEngine) -> None:
+async def test_accounts_are_unique_and_store_only_hashes(engine: Database) -> None:
     users = AdminUsers(engine)
     assert await users.count() == 0
     alice = await users.create(" alice ", Role.ADMIN, PASSWORD)
@@ -162,7 +162,7 @@ async def test_accounts_are_unique_and_store_only_hashes(engine: AsyncEngine) ->
     assert not await users.set_password("nobody", PASSWORD)
 
 
-async def test_a_totp_step_is_accepted_once(engine: AsyncEngine) -> None:
+async def test_a_totp_step_is_accepted_once(engine: Database) -> None:
     users = AdminUsers(engine)
     user = await users.create("bob", Role.VIEWER, PASSWORD, totp_secret=new_secret())
     assert await users.use_totp_step(user.id, 100)
@@ -171,7 +171,7 @@ async def test_a_totp_step_is_accepted_once(engine: AsyncEngine) -> None:
     assert await users.use_totp_step(user.id, 101)
 
 
-async def test_sessions_store_only_token_hashes_and_expire(engine: AsyncEngine) -> None:
+async def test_sessions_store_only_token_hashes_and_expire(engine: Database) -> None:
     sessions = Sessions(engine, ttl=60)
     token, session = await sessions.create(7, "127.0.0.1", now=1000)
     assert session.id == token_id(token) == hashlib.sha256(token.encode()).hexdigest()
@@ -207,7 +207,7 @@ def test_client_ip_trusts_only_configured_proxies(peer: str, forwarded: str, exp
     assert client_ip(Request(forwarded_client(scope, []))) == peer  # the default: no proxy
 
 
-async def test_control_characters_in_typed_text_never_reach_sql(engine: AsyncEngine) -> None:
+async def test_control_characters_in_typed_text_never_reach_sql(engine: Database) -> None:
     """PostgreSQL refuses NUL in text: such input must be a miss, not a server error."""
     users = AdminUsers(engine)
     audit = AuditLog(engine)

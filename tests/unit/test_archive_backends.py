@@ -6,13 +6,13 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.config.archive import ArchiveConfig
 from aibot.core.messages import TurnRecord
 from aibot.store.archive.archiver import Archiver
 from aibot.store.archive.bucket import Bucket
 from aibot.store.archive.restore import restore
+from aibot.store.database import Database
 from aibot.store.repository import Repository
 from aibot.store.schema import archive_objects, turns
 from aibot.store.writer import GroupCommitWriter
@@ -22,12 +22,12 @@ DAY = 86400.0
 NOW = 1_765_000_000.0
 
 
-async def every_turn(engine: AsyncEngine) -> list[Any]:
+async def every_turn(engine: Database) -> list[Any]:
     async with engine.connect() as connection:
         return list((await connection.execute(select(turns).order_by(turns.c.id))).all())
 
 
-async def test_archive_and_restore_round_trip_on_every_backend(sql_engine: AsyncEngine) -> None:
+async def test_archive_and_restore_round_trip_on_every_backend(sql_engine: Database) -> None:
     repo, writer = Repository(sql_engine), GroupCommitWriter(sql_engine)
     writer.start()
     for session, age in (("old 会话", 40), ("recent", 1)):

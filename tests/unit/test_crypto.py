@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.config.encryption import EncryptionConfig
 from aibot.core.messages import TurnRecord
 from aibot.store.crypto import DataKeyError, Keyring, key_id, keyring_for, new_key, parse_key
 from aibot.store.data_keys import register, verify
+from aibot.store.database import Database
 from aibot.store.repository import Repository
 from aibot.store.schema import data_keys, turns
 from aibot.store.writer import GroupCommitWriter
@@ -68,7 +68,7 @@ def test_keys_are_read_as_base64_or_hex_and_anything_else_is_one_clear_error(
         EncryptionConfig()
 
 
-async def test_the_store_knows_its_keys_and_refuses_the_wrong_one(sql_engine: AsyncEngine) -> None:
+async def test_the_store_knows_its_keys_and_refuses_the_wrong_one(sql_engine: Database) -> None:
     a, b = Keyring(KEY_A), Keyring(KEY_B, [KEY_A])
     assert await verify(sql_engine, None) == {}  # never encrypted: anything goes
     assert await register(sql_engine, a, 1.0) == []  # empty store: nothing to migrate
@@ -94,7 +94,7 @@ async def test_the_store_knows_its_keys_and_refuses_the_wrong_one(sql_engine: As
 
 
 async def test_rekey_migrates_plaintext_and_rotates_resuming_after_a_stop(
-    sql_engine: AsyncEngine,
+    sql_engine: Database,
 ) -> None:
     from aibot.store.jobs import JobBusy, JobLease
     from aibot.store.rekey import JOB, Rekey
@@ -137,7 +137,7 @@ async def test_rekey_migrates_plaintext_and_rotates_resuming_after_a_stop(
     await verify(sql_engine, Keyring(KEY_B))
 
 
-async def test_a_key_archived_objects_still_use_is_not_retired(sql_engine: AsyncEngine) -> None:
+async def test_a_key_archived_objects_still_use_is_not_retired(sql_engine: Database) -> None:
     from sqlalchemy import insert
 
     from aibot.store.rekey import Rekey
@@ -169,7 +169,7 @@ async def test_a_key_archived_objects_still_use_is_not_retired(sql_engine: Async
 
 
 async def test_a_message_that_looks_sealed_cannot_stop_the_migration(
-    sql_engine: AsyncEngine,
+    sql_engine: Database,
 ) -> None:
     from aibot.store.rekey import Rekey
 

@@ -6,15 +6,15 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.evaluation.history import sample_history
+from aibot.store.database import Database
 from aibot.store.engine import create_engine
 from tests.support.eval_data import NOW, fill_store
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+async def engine(tmp_path: Path) -> AsyncIterator[Database]:
     url = f"sqlite:///{tmp_path / 'store.db'}"
     await fill_store(url)
     engine = create_engine(url)
@@ -23,7 +23,7 @@ async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
 
 
 async def test_questions_with_their_answers_and_context_are_sampled_masked(
-    engine: AsyncEngine,
+    engine: Database,
 ) -> None:
     cases = await sample_history(engine, days=7, limit=100, now=NOW, seed=1)
     by_question = {c.question: c for c in cases}
@@ -45,7 +45,7 @@ async def test_questions_with_their_answers_and_context_are_sampled_masked(
     assert [c.id for c in cases] == sorted((c.id for c in cases), key=lambda i: int(i[5:]))
 
 
-async def test_limit_samples_reproducibly_by_seed(engine: AsyncEngine) -> None:
+async def test_limit_samples_reproducibly_by_seed(engine: Database) -> None:
     picks = {
         seed: [c.id for c in await sample_history(engine, days=7, limit=2, now=NOW, seed=seed)]
         for seed in range(8)

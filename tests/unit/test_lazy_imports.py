@@ -4,9 +4,10 @@
 each needed by one feature only — the GraphQL endpoint, the admin console's pages, encryption
 at rest, access tokens, one channel, one store back end, the media readers — and are imported
 when that feature is first used. The gateway is started here as `ai-bot run` starts it (the
-command module, the serve module, the app and its lifespan) in a fresh interpreter, and the
-check is which modules are loaded: stable on any machine, unlike a time. `ai-bot run` also
-leaves the CLI's other commands alone (aibot.cli.main).
+command module, the serve module, the app and its lifespan) in a fresh interpreter and answers
+`/healthz` and `/readyz` (which reads the store), and the check is which modules are loaded:
+stable on any machine, unlike a time. `ai-bot run` also leaves the CLI's other commands alone
+(aibot.cli.main).
 """
 
 from __future__ import annotations
@@ -42,6 +43,11 @@ HEAVY = (
     "ruamel.yaml",  # editing config.yaml from the console
     "sqlalchemy.dialects.postgresql",  # the other store back ends
     "sqlalchemy.dialects.mysql",
+    # SQLAlchemy's asyncio extension, the ORM its package imports, and aiosqlite: SQLite runs
+    # on core's synchronous engine (store/database.py), the extension serves PostgreSQL/MySQL
+    "sqlalchemy.ext.asyncio",
+    "sqlalchemy.orm",
+    "aiosqlite",
     "alembic",  # migrations of an existing database
     "mcp",  # MCP tool servers
     "opencc",  # folding Chinese text for word lists and the answer cache
@@ -63,9 +69,26 @@ from aibot.gateway.asgi import create_app
 
 app = create_app(load_or_exit(sys.argv[1] or None))
 
+async def get(path, *headers):
+    sent = []
+    async def receive():
+        return {"type": "http.request", "body": b"", "more_body": False}
+    async def send(message):
+        sent.append(message)
+    scope = {
+        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET",
+        "scheme": "http", "path": path, "raw_path": path.encode(), "query_string": b"",
+        "root_path": "", "headers": [(b"host", b"127.0.0.1"), *headers],
+        "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+    }
+    await app(scope, receive, send)
+    return sent[0]["status"], json.loads(b"".join(m.get("body", b"") for m in sent[1:]))
+
 async def start_and_stop():
     async with app.lifespan():
-        pass
+        assert (await get("/healthz"))[0] == 200
+        # reads the store (503 here: no model), in English: a catalog is read at first use
+        assert (await get("/readyz", (b"accept-language", b"en")))[1]["store"]["ok"]
 
 asyncio.run(start_and_stop())
 print(json.dumps(sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules)))

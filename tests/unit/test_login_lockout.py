@@ -7,7 +7,6 @@ import asyncio
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.admin.audit import AuditLog
 from aibot.admin.auth import AdminAuth, LoginRefused
@@ -15,6 +14,7 @@ from aibot.admin.lockout import Attempt, Lockout
 from aibot.admin.roles import Role
 from aibot.admin.sessions import Sessions
 from aibot.admin.users import AdminUsers
+from aibot.store.database import Database
 from aibot.store.schema import login_failures
 from tests.support.clock import FakeClock
 
@@ -22,11 +22,11 @@ PASSWORD = "correct horse battery"
 
 
 @pytest.fixture
-def engine(sql_engine: AsyncEngine) -> AsyncEngine:
+def engine(sql_engine: Database) -> Database:
     return sql_engine
 
 
-async def test_lockout_after_n_failures_then_time_boxed(engine: AsyncEngine) -> None:
+async def test_lockout_after_n_failures_then_time_boxed(engine: Database) -> None:
     clock = FakeClock()
     lockout = Lockout(engine, 3, 600, clock)
     for _ in range(3):
@@ -41,7 +41,7 @@ async def test_lockout_after_n_failures_then_time_boxed(engine: AsyncEngine) -> 
     assert isinstance(await lockout.begin("user:a", "ip:1"), Attempt)
 
 
-async def test_lockout_is_shared_through_the_store(engine: AsyncEngine) -> None:
+async def test_lockout_is_shared_through_the_store(engine: Database) -> None:
     clock = FakeClock()
     replica_a, replica_b = (Lockout(engine, 2, 60, clock) for _ in range(2))
     assert isinstance(await replica_a.begin("user:a", "ip:1"), Attempt)
@@ -51,7 +51,7 @@ async def test_lockout_is_shared_through_the_store(engine: AsyncEngine) -> None:
 
 
 async def test_success_takes_the_attempt_back_and_clears_only_the_user(
-    engine: AsyncEngine,
+    engine: Database,
 ) -> None:
     clock = FakeClock()
     lockout = Lockout(engine, 2, 60, clock)
@@ -80,7 +80,7 @@ async def _guesses(auths: list[AdminAuth], count: int) -> list[object]:
     )
 
 
-def _auth(engine: AsyncEngine, attempts: int) -> AdminAuth:
+def _auth(engine: Database, attempts: int) -> AdminAuth:
     return AdminAuth(
         AdminUsers(engine),
         Sessions(engine, 60),
@@ -91,7 +91,7 @@ def _auth(engine: AsyncEngine, attempts: int) -> AdminAuth:
 
 
 @pytest.mark.timeout(300)
-async def test_parallel_guesses_cannot_outrun_the_lockout(engine: AsyncEngine) -> None:
+async def test_parallel_guesses_cannot_outrun_the_lockout(engine: Database) -> None:
     await AdminUsers(engine).create("alice", Role.ADMIN, PASSWORD)
     results = await _guesses([_auth(engine, 5)], 150)
     assert not any(isinstance(r, tuple) for r in results), "the last, right password signed in"
@@ -102,7 +102,7 @@ async def test_parallel_guesses_cannot_outrun_the_lockout(engine: AsyncEngine) -
 
 @pytest.mark.timeout(300)
 async def test_parallel_guesses_across_replicas_cannot_outrun_the_lockout(
-    engine: AsyncEngine,
+    engine: Database,
 ) -> None:
     await AdminUsers(engine).create("alice", Role.ADMIN, PASSWORD)
     replicas = [_auth(engine, 5) for _ in range(3)]  # three processes, one store

@@ -8,8 +8,6 @@ import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from aibot.channels.telegram.inbound import UpdateReader
 from aibot.config import TelegramChannelConfig
 from aibot.core.batches import BatchHolds, complete, merged
@@ -20,6 +18,7 @@ from aibot.core.service import ChatService
 from aibot.core.sessions import Writer
 from aibot.core.shared_inbox import SharedInbox
 from aibot.ops.metrics import Metrics
+from aibot.store.database import Database
 from aibot.store.repository import Repository
 from aibot.store.rows import _load, dump_target
 from tests.support.clock import FakeClock
@@ -151,7 +150,7 @@ def said(clock: FakeClock, number: int, batch: str | None, text: str = "") -> In
     )  # fmt: skip
 
 
-async def test_after_a_restart_a_held_album_is_answered_once(sql_engine: AsyncEngine) -> None:
+async def test_after_a_restart_a_held_album_is_answered_once(sql_engine: Database) -> None:
     """The rows are the only record of a held album: a new process holds them again from when
     the newest piece came, and its rescans queue the album once while its lane is busy."""
     repo, writer, clock = Repository(sql_engine), writer_for(sql_engine), FakeClock(100.0)
@@ -191,7 +190,7 @@ class NoPauses:
         return set()
 
 
-async def test_replicas_answer_an_album_once_whole(sql_engine: AsyncEngine) -> None:
+async def test_replicas_answer_an_album_once_whole(sql_engine: Database) -> None:
     """The shared inbox's drain leaves a batch that is not whole (nor anything after it), and
     answers it as one message once it is quiet or the conversation moved on."""
     repo, writer, clock = Repository(sql_engine), writer_for(sql_engine), FakeClock(100.0)

@@ -7,17 +7,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.message_log import MessageLog
 from aibot.core.messages import MessageOutcome
+from aibot.store.database import Database
 from aibot.store.repository import Repository
 from aibot.store.schema import message_log
 from tests.support.databases import migrated_store, writer_for
 from tests.support.waiting import eventually
 
 
-async def rows(engine: AsyncEngine) -> int:
+async def rows(engine: Database) -> int:
     async with engine.connect() as connection:
         return int(
             (await connection.execute(select(func.count()).select_from(message_log))).scalar_one()

@@ -5,8 +5,6 @@ from __future__ import annotations
 import time
 from typing import Any, cast
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from aibot.config import OutboxConfig
 from aibot.core.directory import ChannelDirectory
 from aibot.core.inbox import Inbox
@@ -16,6 +14,7 @@ from aibot.core.service import ChatService
 from aibot.core.sessions import Writer
 from aibot.ops.loop_lag import LoopLagSampler
 from aibot.ops.metrics import Metrics
+from aibot.store.database import Database
 from aibot.store.repository import Repository
 from tests.support.clock import FakeClock
 from tests.support.databases import writer_for
@@ -44,7 +43,7 @@ async def test_loop_lag_measures_a_blocked_loop() -> None:
     assert late >= 1  # the histogram kept the spike for the alert
 
 
-async def test_inbox_backlog_counts_pending_rows_and_their_age(sql_engine: AsyncEngine) -> None:
+async def test_inbox_backlog_counts_pending_rows_and_their_age(sql_engine: Database) -> None:
     repo, writer = Repository(sql_engine), writer_for(sql_engine)
     writer.start()
     metrics = Metrics()

@@ -21,13 +21,13 @@ from aibot.store.engine import create_engine
 from aibot.store.pg_read import PgConnection, PgSessionRead, RawPool
 from aibot.store.repository import Repository
 from aibot.store.session_read import session_read_for
-from tests.support.databases import migrated_store, writer_for
+from tests.support.databases import migrated_store, server_engine, writer_for
 
 
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     async with migrated_store("postgresql", tmp_path) as engine:
-        yield engine
+        yield server_engine(engine)
 
 
 def url_of(engine: AsyncEngine) -> str:
@@ -200,7 +200,7 @@ async def test_no_named_statements_when_the_url_turns_them_off(engine: AsyncEngi
     """Behind pgbouncer in transaction mode a named prepared statement can land on another
     server connection: `prepared_statement_cache_size=0` in the URL must keep the raw paths
     unnamed too, while the default keeps them prepared once."""
-    unnamed = create_engine(f"{url_of(engine)}?prepared_statement_cache_size=0")
+    unnamed = server_engine(create_engine(f"{url_of(engine)}?prepared_statement_cache_size=0"))
     try:
         for source, expected_named in ((engine, True), (unnamed, False)):
             pool = RawPool.for_engine(source, size=1)

@@ -22,13 +22,13 @@ from aibot.store.pg_write import PgWrites
 from aibot.store.repository import Repository
 from aibot.store.schema import conversations, outbox
 from aibot.store.writer import GroupCommitWriter, Write
-from tests.support.databases import migrated_store, writer_for
+from tests.support.databases import migrated_store, server_engine, writer_for
 
 
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     async with migrated_store("postgresql", tmp_path) as engine:
-        yield engine
+        yield server_engine(engine)
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from typing import cast
 import pytest
 import redis.asyncio as redis
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.channels.base import Channel
 from aibot.config import Config
@@ -24,6 +23,7 @@ from aibot.replicas.coordinator import Coordinator
 from aibot.replicas.doctor import replicas_check
 from aibot.replicas.locks import RedisSessionLocks
 from aibot.replicas.membership import Membership
+from aibot.store.database import Database
 from aibot.store.repository import Repository
 from aibot.store.schema import outbox
 from aibot.store.writer import GroupCommitWriter
@@ -39,7 +39,7 @@ async def client() -> AsyncIterator[redis.Redis]:
 
 
 async def test_a_second_answer_to_a_finished_message_does_not_commit(
-    sql_engine: AsyncEngine,
+    sql_engine: Database,
 ) -> None:
     store = Repository(sql_engine, fenced=True)
     writer = GroupCommitWriter(sql_engine)

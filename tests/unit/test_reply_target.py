@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import orjson
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.channels.dingtalk.inbound import DingtalkReply
 from aibot.channels.feishu.inbound import FeishuReply
@@ -14,6 +13,7 @@ from aibot.channels.webhook.inbound import WebhookReply
 from aibot.channels.wecom.inbound import WecomReply
 from aibot.core.batches import inbound_from_row
 from aibot.core.messages import ReplyTarget
+from aibot.store.database import Database
 from aibot.store.repository import Repository
 from aibot.store.schema import inbox, outbox
 
@@ -59,7 +59,7 @@ def test_common_fields_of_an_unexpected_type_are_left_out() -> None:
 
 @pytest.mark.parametrize("channel", sorted(OLD_TARGETS))
 async def test_rows_stored_before_the_type_load_unchanged(
-    sql_engine: AsyncEngine, channel: str
+    sql_engine: Database, channel: str
 ) -> None:
     old = OLD_TARGETS[channel]
     inbox_target = orjson.dumps(

@@ -13,10 +13,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import event, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.messages import ReplyTarget
 from aibot.schedules.reminders import parse_when
+from aibot.store.database import Database
 from aibot.store.schedules import ScheduleRows
 from aibot.store.schema import scheduled_tasks
 from tests.support.clock import FakeClock
@@ -31,13 +31,13 @@ def at(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=SHANGHAI).timestamp()
 
 
-async def statuses(engine: AsyncEngine) -> list[str]:
+async def statuses(engine: Database) -> list[str]:
     async with engine.connect() as connection:
         query = select(scheduled_tasks.c.status).order_by(scheduled_tasks.c.due_at)
         return [r.status for r in (await connection.execute(query)).all()]
 
 
-async def test_a_job_fires_once_across_two_replicas(sql_engine: AsyncEngine) -> None:
+async def test_a_job_fires_once_across_two_replicas(sql_engine: Database) -> None:
     clock = FakeClock(at("2026-12-07 08:59:30"))
     jobs = [job(message="站会开始 🕘")]
     a, writer_a = scheduler_on(sql_engine, jobs, clock, "replica-a")
@@ -57,7 +57,7 @@ async def test_a_job_fires_once_across_two_replicas(sql_engine: AsyncEngine) -> 
         await writer_b.stop()
 
 
-async def test_a_tick_without_schedules_makes_one_query(sql_engine: AsyncEngine) -> None:
+async def test_a_tick_without_schedules_makes_one_query(sql_engine: Database) -> None:
     """Every replica ticks every second, idle or not (issue 20: a replica's background polls):
     with no schedule configured, only the due reminders are read."""
     scheduler, writer = scheduler_on(sql_engine, [], FakeClock(at("2026-12-07 08:59:30")), "r")
@@ -110,7 +110,7 @@ async def test_sigkill_between_claim_and_send_loses_nothing_doubles_nothing(
         await engine.dispose()
 
 
-async def test_missed_runs_follow_misfire_grace(sql_engine: AsyncEngine) -> None:
+async def test_missed_runs_follow_misfire_grace(sql_engine: Database) -> None:
     clock = FakeClock(at("2026-12-07 08:00:00"))
     jobs = [job(message="hourly", cron="0 * * * *", misfire_grace="10m")]
     scheduler, writer = scheduler_on(sql_engine, jobs, clock, "one")

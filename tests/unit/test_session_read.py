@@ -10,10 +10,10 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.messages import ToolCall, TurnRecord
 from aibot.core.sessions import SessionMemory
+from aibot.store.database import Database
 from aibot.store.engine import create_engine, migrate
 from aibot.store.repository import Repository
 from aibot.store.session_read import SqliteSessionRead, session_read_for
@@ -21,23 +21,23 @@ from tests.support.databases import writer_for
 
 
 @pytest.fixture
-async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+async def engine(tmp_path: Path) -> AsyncIterator[Database]:
     engine = create_engine(f"sqlite:///{tmp_path / 'store.db'}")
     await migrate(engine)
     yield engine
     await engine.dispose()
 
 
-def url_of(engine: AsyncEngine) -> str:
-    return engine.url.render_as_string(hide_password=False).replace("+aiosqlite", "")
+def url_of(engine: Database) -> str:
+    return engine.url.render_as_string(hide_password=False)
 
 
-def test_a_sqlite_file_gets_the_one_hop_read(engine: AsyncEngine) -> None:
+def test_a_sqlite_file_gets_the_one_hop_read(engine: Database) -> None:
     assert isinstance(session_read_for(url_of(engine), engine), SqliteSessionRead)
     assert not isinstance(session_read_for("sqlite:///:memory:", engine), SqliteSessionRead)
 
 
-async def test_it_reads_what_the_engine_reads(engine: AsyncEngine) -> None:
+async def test_it_reads_what_the_engine_reads(engine: Database) -> None:
     fast = Repository(engine, session_read=session_read_for(url_of(engine), engine))
     slow, writer = Repository(engine), writer_for(engine)
     writer.start()
@@ -65,7 +65,7 @@ async def test_it_reads_what_the_engine_reads(engine: AsyncEngine) -> None:
         await fast.close()
 
 
-async def test_every_commit_is_seen_by_the_next_read(engine: AsyncEngine) -> None:
+async def test_every_commit_is_seen_by_the_next_read(engine: Database) -> None:
     """Memory with no cache reads the store for every message, as for a new conversation:
     each message's turns, committed through the gateway's writer thread, must be in the
     very next read made on the reader's own thread and connection."""
@@ -87,7 +87,7 @@ async def test_every_commit_is_seen_by_the_next_read(engine: AsyncEngine) -> Non
         await repo.close()
 
 
-async def test_a_busy_database_is_read_off_the_loop(engine: AsyncEngine, tmp_path: Path) -> None:
+async def test_a_busy_database_is_read_off_the_loop(engine: Database, tmp_path: Path) -> None:
     """Another process holding the file exclusively makes SQLite answer "busy" even to a WAL
     reader: the read must then wait on its thread, with the event loop free meanwhile."""
     repo = Repository(engine, session_read=session_read_for(url_of(engine), engine))

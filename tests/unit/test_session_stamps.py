@@ -12,12 +12,12 @@ from typing import Any, cast
 
 import pytest
 import redis.asyncio as redis
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.messages import TurnRecord
 from aibot.core.sessions import SessionMemory, SessionState, SessionStore
 from aibot.replicas.locks import RedisSessionLocks
 from aibot.replicas.membership import Membership
+from aibot.store.database import Database
 from aibot.store.repository import Repository
 from aibot.store.writer import GroupCommitWriter
 from tests.support.databases import redis_client
@@ -78,7 +78,7 @@ class Replica:
 
 
 @contextlib.asynccontextmanager
-async def shared_store(sql_engine: AsyncEngine) -> AsyncIterator[tuple[CountingStore, Any]]:
+async def shared_store(sql_engine: Database) -> AsyncIterator[tuple[CountingStore, Any]]:
     store = CountingStore(Repository(sql_engine, fenced=True))
     writer = GroupCommitWriter(sql_engine)
     writer.start()
@@ -136,7 +136,7 @@ async def test_a_holder_whose_lock_lapsed_leaves_no_stamp_anyone_trusts(
 
 
 async def test_a_cached_conversation_is_used_without_a_query_while_its_stamp_holds(
-    sql_engine: AsyncEngine, client: redis.Redis
+    sql_engine: Database, client: redis.Redis
 ) -> None:
     async with shared_store(sql_engine) as (store, writer):
         mine = Replica(await carrying(client, "a"), store)
@@ -153,7 +153,7 @@ async def test_a_cached_conversation_is_used_without_a_query_while_its_stamp_hol
 
 
 async def test_a_write_in_flight_at_release_makes_the_next_holder_read(
-    sql_engine: AsyncEngine, client: redis.Redis
+    sql_engine: Database, client: redis.Redis
 ) -> None:
     async with shared_store(sql_engine) as (store, writer):
         mine = Replica(await carrying(client, "a"), store)

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.messages import ReplyTarget, TurnRecord
+from aibot.store.database import Database
 from aibot.store.engine import create_engine, migrate
 from aibot.store.repository import Repository
 from aibot.store.writer import Write
@@ -20,7 +20,7 @@ from tests.support.databases import SERVER_DATABASES, writer_for
 
 
 @pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
-async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     if request.param == "sqlite":
         engine = create_engine(f"sqlite:///{tmp_path / 'nested' / 'store.db'}")
         await migrate(engine)
@@ -34,12 +34,12 @@ async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterato
         await engine.dispose()
 
 
-async def test_migrations_are_idempotent(engine: AsyncEngine) -> None:
+async def test_migrations_are_idempotent(engine: Database) -> None:
     await migrate(engine)  # a second start (or a second replica) finds nothing to do
     await Repository(engine).ping()
 
 
-async def test_inbox_dedupes_on_channel_and_message_id(engine: AsyncEngine) -> None:
+async def test_inbox_dedupes_on_channel_and_message_id(engine: Database) -> None:
     repo, writer = Repository(engine), writer_for(engine)
     writer.start()
 
@@ -61,7 +61,7 @@ async def test_inbox_dedupes_on_channel_and_message_id(engine: AsyncEngine) -> N
     await writer.stop()
 
 
-async def test_group_commit_isolates_a_failing_unit(engine: AsyncEngine) -> None:
+async def test_group_commit_isolates_a_failing_unit(engine: Database) -> None:
     repo, writer = Repository(engine), writer_for(engine)
     writer.start()
 
@@ -82,7 +82,7 @@ async def test_group_commit_isolates_a_failing_unit(engine: AsyncEngine) -> None
     assert await repo.recent_turns("bad", 0.0, 10) == []  # all-or-nothing per unit
 
 
-async def test_recent_turns_respects_limit_and_context_start(engine: AsyncEngine) -> None:
+async def test_recent_turns_respects_limit_and_context_start(engine: Database) -> None:
     repo, writer = Repository(engine), writer_for(engine)
     writer.start()
     records = [
@@ -98,7 +98,7 @@ async def test_recent_turns_respects_limit_and_context_start(engine: AsyncEngine
     assert (await repo.recent_turns("s", 4.0, 100))[0].content == "t4"
 
 
-async def test_fresh_create_matches_the_migrations(engine: AsyncEngine) -> None:
+async def test_fresh_create_matches_the_migrations(engine: Database) -> None:
     """A first start creates the schema directly; it must equal what Alembic builds."""
     from sqlalchemy import inspect
 
@@ -134,7 +134,7 @@ async def test_fresh_create_matches_the_migrations(engine: AsyncEngine) -> None:
     assert created == migrated
 
 
-async def test_text_keys_and_times_survive_exactly(engine: AsyncEngine) -> None:
+async def test_text_keys_and_times_survive_exactly(engine: Database) -> None:
     """Chinese and emoji, a 300 KB answer, keys that differ only in case or a trailing space,
     and microsecond times come back as written on every back end (MySQL's defaults would lose
     emoji, cut TEXT at 64 KiB, merge such keys and round FLOAT times to minutes)."""

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.config import RetentionConfig
+from aibot.store.database import Database
 from aibot.store.maintenance import purge
 from aibot.store.schema import message_log, turns
 
 DAY = 86400.0
 
 
-async def test_purge_deletes_old_turns_and_message_rows_in_batches(sql_engine: AsyncEngine) -> None:
+async def test_purge_deletes_old_turns_and_message_rows_in_batches(sql_engine: Database) -> None:
     now = 1_765_000_000.0
     rows = [
         {

@@ -15,14 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.store.engine import create_engine
 from aibot.store.liveness import ping_when_idle
-from tests.support.databases import postgres_database
+from tests.support.databases import postgres_database, server_engine
 
 
 @pytest.fixture
 async def engines() -> AsyncIterator[tuple[AsyncEngine, AsyncEngine]]:
     """The engine under test, and another that kills its connections from outside."""
     async with postgres_database() as url:
-        engine, killer = create_engine(url), create_engine(url)
+        engine, killer = server_engine(create_engine(url)), server_engine(create_engine(url))
         yield engine, killer
         await engine.dispose()
         await killer.dispose()

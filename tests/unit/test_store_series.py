@@ -5,10 +5,10 @@ in the bucket its time falls in, nothing from before the window."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.feedback import RatedAnswer
 from aibot.core.messages import MessageOutcome
+from aibot.store.database import Database
 from aibot.store.repository import Repository
 from aibot.store.series import LATENCY_BOUNDS, SETTLE, WINDOWS, SeriesReader, quantile
 from tests.support.databases import writer_for
@@ -33,7 +33,7 @@ def outcome(
     )
 
 
-async def test_counts_errors_and_tokens_land_in_their_buckets(sql_engine: AsyncEngine) -> None:
+async def test_counts_errors_and_tokens_land_in_their_buckets(sql_engine: Database) -> None:
     repo, writer = Repository(sql_engine), writer_for(sql_engine)
     writer.start()
     rows = [
@@ -60,7 +60,7 @@ async def test_counts_errors_and_tokens_land_in_their_buckets(sql_engine: AsyncE
     assert set(series.tokens) == {"deepseek", "glm"}  # a failure without a model adds none
 
 
-async def test_latency_quantiles_per_bucket(sql_engine: AsyncEngine) -> None:
+async def test_latency_quantiles_per_bucket(sql_engine: Database) -> None:
     repo, writer = Repository(sql_engine), writer_for(sql_engine)
     writer.start()
     fast = [outcome(3, "api", seconds=0.3) for _ in range(98)]
@@ -77,7 +77,7 @@ async def test_latency_quantiles_per_bucket(sql_engine: AsyncEngine) -> None:
     assert series.latency_p50[4] is None and series.latency_p99[2] is None
 
 
-async def test_thumbs_up_share_per_provider_and_overall(sql_engine: AsyncEngine) -> None:
+async def test_thumbs_up_share_per_provider_and_overall(sql_engine: Database) -> None:
     repo, writer = Repository(sql_engine), writer_for(sql_engine)
     writer.start()
     at = ORIGIN + 10 * DAY.step + 5.0
@@ -101,7 +101,7 @@ async def test_thumbs_up_share_per_provider_and_overall(sql_engine: AsyncEngine)
     assert series.thumbs_up["deepseek"][9] is None  # no votes: nothing to show, not 0 %
 
 
-async def test_an_empty_store_gives_empty_series(sql_engine: AsyncEngine) -> None:
+async def test_an_empty_store_gives_empty_series(sql_engine: Database) -> None:
     series = await SeriesReader(sql_engine).read(WINDOWS["7d"], NOW)
     assert len(series.times) == 84 and series.messages == {} and series.thumbs_up == {}
     assert series.latency_p50 == [None] * 84
@@ -116,7 +116,7 @@ def test_quantile_interpolates_inside_the_class_like_histogram_quantile() -> Non
     assert quantile([0] * len(counts), 0.5) is None
 
 
-async def test_buckets_that_are_over_are_read_once(sql_engine: AsyncEngine) -> None:
+async def test_buckets_that_are_over_are_read_once(sql_engine: Database) -> None:
     """A later read asks the database only for the buckets not yet over: a row slipped into an
     old bucket behind its back is not seen (no such row is ever written: rows are written as
     messages are handled), a row in the newest bucket is."""

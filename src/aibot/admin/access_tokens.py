@@ -19,12 +19,12 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import delete, insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.admin.identity_providers import IdentityProviders
 from aibot.channels.tokens import Revocations, TokenState, TokenVerifier, VerifyKey
 from aibot.config.auth import JwtConfig
 from aibot.store.crypto import Cipher
+from aibot.store.database import Database
 from aibot.store.schema import token_revocations, token_signing_keys
 
 if TYPE_CHECKING:  # PyJWT and these keys are imported when a token is first made or verified
@@ -81,7 +81,7 @@ def public_jwk(private: PrivateKey, algorithm: str) -> dict[str, Any]:
 class StoreRevocations:
     """Revoked ids in the store: enough for one process (and it survives a restart)."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def revoke(self, jti: str, expires_at: float) -> None:
@@ -106,7 +106,7 @@ class StoreRevocations:
 class TokenIssuer:
     def __init__(
         self,
-        engine: AsyncEngine,
+        engine: Database,
         cipher: Cipher,
         config: JwtConfig,
         verifier: TokenVerifier,

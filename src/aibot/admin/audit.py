@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.store.database import Database
 from aibot.store.schema import audit_log
 
 
@@ -20,7 +20,7 @@ class AuditEntry:
 
 
 class AuditLog:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self.engine = engine
 
     async def record(self, entry: AuditEntry) -> None:

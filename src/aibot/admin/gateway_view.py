@@ -11,14 +11,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from aibot.admin.access_tokens import IssuedToken
 from aibot.config import CanaryConfig
 from aibot.config.watch import ConfigReloader
 from aibot.ops.metrics import Metrics
 from aibot.store.archive.bucket import Bucket
 from aibot.store.crypto import Cipher
+from aibot.store.database import Database
 
 
 @dataclass(frozen=True)
@@ -60,7 +59,7 @@ class ScheduleRun:
 
 class GatewayView(Protocol):
     @property
-    def engine(self) -> AsyncEngine:
+    def engine(self) -> Database:
         """The store; the console's own tables (users, sessions, audit, keys) live in it too."""
 
     @property

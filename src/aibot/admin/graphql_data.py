@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Select, and_, case, func, or_, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.store.crypto import Cipher
+from aibot.store.database import Database
 from aibot.store.schema import conversations, ratings, turns
 
 MAX_PAGE = 100
@@ -66,7 +66,7 @@ class TurnRow:
 
 
 async def conversation_page(
-    engine: AsyncEngine, first: int, after: str | None, channel: str | None
+    engine: Database, first: int, after: str | None, channel: str | None
 ) -> tuple[list[ConversationRow], bool]:
     """Newest first; one row more than asked tells whether another page follows."""
     statement = select(conversations).order_by(
@@ -101,7 +101,7 @@ async def conversation_page(
     return found, len(rows) > first
 
 
-async def conversation_by_key(engine: AsyncEngine, session_key: str) -> ConversationRow | None:
+async def conversation_by_key(engine: Database, session_key: str) -> ConversationRow | None:
     if "\x00" in session_key:  # no stored key has one, and PostgreSQL refuses it
         return None
     statement = select(conversations).where(conversations.c.session_key == session_key)
@@ -114,7 +114,7 @@ async def conversation_by_key(engine: AsyncEngine, session_key: str) -> Conversa
 
 
 async def turn_page(
-    engine: AsyncEngine, cipher: Cipher, session_key: str, first: int, after: str | None
+    engine: Database, cipher: Cipher, session_key: str, first: int, after: str | None
 ) -> tuple[list[TurnRow], bool]:
     """Oldest first, from the database (archived turns are read in the console)."""
     statement = (
@@ -159,7 +159,7 @@ class UsageRow:
     completion_tokens: int
 
 
-async def usage_since(engine: AsyncEngine, since: float) -> list[UsageRow]:
+async def usage_since(engine: Database, since: float) -> list[UsageRow]:
     statement = (
         select(
             func.coalesce(turns.c.provider, ""),
@@ -181,7 +181,7 @@ class RatingRow:
     bad: int
 
 
-async def ratings_since(engine: AsyncEngine, since: float) -> list[RatingRow]:
+async def ratings_since(engine: Database, since: float) -> list[RatingRow]:
     statement = (
         select(
             func.coalesce(ratings.c.provider, ""),
@@ -195,7 +195,7 @@ async def ratings_since(engine: AsyncEngine, since: float) -> list[RatingRow]:
     return [RatingRow(p, *counts) for p, *counts in rows]
 
 
-async def _per_provider(engine: AsyncEngine, statement: Select[Any]) -> list[list[Any]]:
+async def _per_provider(engine: Database, statement: Select[Any]) -> list[list[Any]]:
     """Rows of (provider, counts…) sorted by provider, the counts as ints."""
     async with engine.connect() as connection:
         rows = (await connection.execute(statement)).all()

@@ -13,12 +13,12 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aibot import i18n
 from aibot.admin.inputs import printable
 from aibot.admin.words import _
 from aibot.channels.api_keys import ADMIN_SCOPE, SCOPE_PREFIXES, StoredKey
+from aibot.store.database import Database, DatabaseConnection
 from aibot.store.schema import api_keys
 
 KEY_PREFIX = "aib_"
@@ -46,7 +46,7 @@ class KeyRow:
 
 
 async def _insert(
-    connection: AsyncConnection,
+    connection: DatabaseConnection,
     name: str,
     scope: str,
     created_by: str,
@@ -70,7 +70,7 @@ async def _insert(
 
 
 class ApiKeyStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self.engine = engine
 
     async def create(

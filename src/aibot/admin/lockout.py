@@ -22,8 +22,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.store.database import Database
 from aibot.store.schema import login_failures
 
 KEY_MAX = 200
@@ -39,7 +39,7 @@ class Attempt:
 class Lockout:
     def __init__(
         self,
-        engine: AsyncEngine,
+        engine: Database,
         attempts: int,
         window: float,
         clock: Callable[[], float] = time.time,

@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.admin.inputs import printable
 from aibot.store.crypto import PLAIN, Cipher
+from aibot.store.database import Database
 from aibot.store.schema import conversations, outbox, turns
 
 if TYPE_CHECKING:
@@ -55,7 +55,7 @@ class DeadLetter:
 
 
 async def search_conversations(
-    engine: AsyncEngine, query: str, limit: int = 50, cipher: Cipher = PLAIN
+    engine: Database, query: str, limit: int = 50, cipher: Cipher = PLAIN
 ) -> list[ConversationSummary]:
     """Newest first; `query` matches the session key, the user id or any turn's text."""
     statement = select(conversations).order_by(conversations.c.updated_at.desc()).limit(limit)
@@ -78,7 +78,7 @@ async def search_conversations(
     return [ConversationSummary(r.session_key, r.channel, r.user_id, r.updated_at) for r in rows]
 
 
-async def _sessions_mentioning(engine: AsyncEngine, query: str, cipher: Cipher) -> list[str]:
+async def _sessions_mentioning(engine: Database, query: str, cipher: Cipher) -> list[str]:
     statement = (
         select(turns.c.session_key, turns.c.content)
         .order_by(turns.c.id.desc())
@@ -90,7 +90,7 @@ async def _sessions_mentioning(engine: AsyncEngine, query: str, cipher: Cipher) 
 
 
 async def transcript(
-    engine: AsyncEngine,
+    engine: Database,
     session_key: str,
     limit: int = 1000,
     cipher: Cipher = PLAIN,
@@ -103,7 +103,7 @@ async def transcript(
 
 
 async def _archived(
-    engine: AsyncEngine, session_key: str, limit: int, cipher: Cipher, archive: Bucket | None
+    engine: Database, session_key: str, limit: int, cipher: Cipher, archive: Bucket | None
 ) -> list[Turn]:
     if archive is None or "\x00" in session_key:
         return []
@@ -125,7 +125,7 @@ async def _archived(
     return found[:limit]
 
 
-async def _stored(engine: AsyncEngine, session_key: str, limit: int, cipher: Cipher) -> list[Turn]:
+async def _stored(engine: Database, session_key: str, limit: int, cipher: Cipher) -> list[Turn]:
     if "\x00" in session_key:  # no stored key has one, and PostgreSQL refuses it
         return []
     statement = (
@@ -140,7 +140,7 @@ async def _stored(engine: AsyncEngine, session_key: str, limit: int, cipher: Cip
 
 
 async def dead_letters(
-    engine: AsyncEngine, limit: int = 200, cipher: Cipher = PLAIN
+    engine: Database, limit: int = 200, cipher: Cipher = PLAIN
 ) -> list[DeadLetter]:
     statement = (
         select(outbox)
@@ -165,7 +165,7 @@ async def dead_letters(
     ]
 
 
-async def retry_dead_letter(engine: AsyncEngine, row_id: int, now: float) -> bool:
+async def retry_dead_letter(engine: Database, row_id: int, now: float) -> bool:
     """Puts a dead or expired reply back in the queue as if it were new: attempts start
     again and its age restarts, else `outbox.max_age` would expire it straight away."""
     statement = (

@@ -11,8 +11,8 @@ import secrets
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.store.database import Database
 from aibot.store.schema import admin_sessions
 
 
@@ -29,7 +29,7 @@ def token_id(token: str) -> str:
 
 
 class Sessions:
-    def __init__(self, engine: AsyncEngine, ttl: float) -> None:
+    def __init__(self, engine: Database, ttl: float) -> None:
         self.engine = engine
         self.ttl = ttl
 

@@ -8,12 +8,12 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Row, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.admin.passwords import hash_password
 from aibot.admin.roles import Role
 from aibot.i18n import N_, Phrase
 from aibot.store.crypto import PLAIN, Cipher
+from aibot.store.database import Database
 from aibot.store.schema import admin_users
 
 NAME_MAX = 64
@@ -37,7 +37,7 @@ class UserExists(ValueError):
 class AdminUsers:
     """`cipher` seals TOTP keys at rest (store/crypto.py)."""
 
-    def __init__(self, engine: AsyncEngine, cipher: Cipher = PLAIN) -> None:
+    def __init__(self, engine: Database, cipher: Cipher = PLAIN) -> None:
         self.engine = engine
         self._cipher = cipher
 

@@ -11,11 +11,10 @@ from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store
 from aibot.i18n import N_
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from aibot.config import Config
     from aibot.store.archive.archiver import ArchiveReport
     from aibot.store.archive.bucket import Bucket
+    from aibot.store.database import Database
 
 T = TypeVar("T")
 
@@ -78,7 +77,7 @@ def summary(report: ArchiveReport, days: float, settings: Config) -> str:
     )
 
 
-async def _archive(engine: AsyncEngine, bucket: Bucket, days: float) -> ArchiveReport:
+async def _archive(engine: Database, bucket: Bucket, days: float) -> ArchiveReport:
     from aibot.store.archive.archiver import Archiver
 
     return await Archiver(engine, bucket).run(days)
@@ -114,7 +113,7 @@ def restore_archive(
     )
 
 
-def _with_bucket(settings: Config, action: Callable[[AsyncEngine, Bucket], Awaitable[T]]) -> T:
+def _with_bucket(settings: Config, action: Callable[[Database, Bucket], Awaitable[T]]) -> T:
     """Runs `action` on the migrated store and the bucket; every failure is one line."""
     from aibot.store.archive.bucket import ArchiveError, Bucket
     from aibot.store.jobs import JobBusy

@@ -22,8 +22,7 @@ from aibot.config import LoadedConfig
 from aibot.i18n import N_
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
+    from aibot.store.database import Database
     from aibot.store.quality import ArmStats
 
 canary_app = typer.Typer(
@@ -89,7 +88,7 @@ def _collect(loaded: LoadedConfig, arms: tuple[str, str], since: float) -> list[
     from aibot.admin.stats import provider_counts
     from aibot.store.quality import arm_stats
 
-    async def read(engine: AsyncEngine) -> list[ArmStats]:
+    async def read(engine: Database) -> list[ArmStats]:
         return [await arm_stats(engine, name, since) for name in arms]
 
     stats = on_store(loaded.config.storage.url, read)

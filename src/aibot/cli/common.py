@@ -16,10 +16,9 @@ from aibot.i18n import N_
 from aibot.i18n import tr as tr  # the CLI modules import it from here
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from aibot.config import Config
     from aibot.store.crypto import Cipher
+    from aibot.store.database import Database
 
 T = TypeVar("T")
 
@@ -104,7 +103,7 @@ def cipher_or_exit(config: Config) -> Cipher:
 
 
 def on_store(
-    url: str, action: Callable[[AsyncEngine], Awaitable[T]], *, secure_delete: bool = False
+    url: str, action: Callable[[Database], Awaitable[T]], *, secure_delete: bool = False
 ) -> T:
     """Runs `action` on the store at `url`, migrated first (the command may be the first to
     touch it): the commands that change what a running gateway reads (pairings, admin users,

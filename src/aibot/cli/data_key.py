@@ -14,9 +14,8 @@ from aibot.cli.common import ConfigOption, console, fail, listed, load_or_exit, 
 from aibot.i18n import N_
 
 if TYPE_CHECKING:
-    from sqlalchemy.ext.asyncio import AsyncEngine
-
     from aibot.store.crypto import Keyring
+    from aibot.store.database import Database
 
 # What the commands say, in one place (translated where shown).
 NO_ENCRYPTION = N_(
@@ -94,7 +93,7 @@ def status(config: ConfigOption = None) -> None:
 
     settings = load_or_exit(config).config
 
-    async def read(engine: AsyncEngine) -> list[tuple[str, str]]:
+    async def read(engine: Database) -> list[tuple[str, str]]:
         from sqlalchemy import select
 
         async with engine.connect() as connection:
@@ -143,7 +142,7 @@ def rotate(
     )
 
 
-async def _rotate(engine: AsyncEngine, keyring: Keyring, batch: int) -> None:
+async def _rotate(engine: Database, keyring: Keyring, batch: int) -> None:
     from sqlalchemy import select
 
     from aibot.store.data_keys import register, verify

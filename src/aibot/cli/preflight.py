@@ -13,10 +13,10 @@ import asyncio
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.cli.common import fail, tr
 from aibot.i18n import N_, terminal_language, translate
+from aibot.store.database import Database
 from aibot.store.engine import create_engine, head_revision, migrate
 
 STORE_TIMEOUT = 15.0
@@ -79,7 +79,7 @@ async def _open(url: str, sqlite: bool) -> tuple[str, str] | None:
         await engine.dispose()
 
 
-async def _connect_and_migrate(engine: AsyncEngine, sqlite: bool) -> tuple[str, str] | None:
+async def _connect_and_migrate(engine: Database, sqlite: bool) -> tuple[str, str] | None:
     try:
         async with asyncio.timeout(STORE_TIMEOUT), engine.connect() as connection:
             await connection.execute(text("SELECT 1"))

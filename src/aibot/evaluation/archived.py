@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.store.archive.bucket import Bucket
 from aibot.store.archive.restore import archived_stubs, read_object
+from aibot.store.database import Database
 from aibot.store.schema import conversations, ratings
 
 
@@ -28,7 +28,7 @@ class ArchivedRow:
 
 
 async def archived_history(
-    engine: AsyncEngine, bucket: Bucket, since: float
+    engine: Database, bucket: Bucket, since: float
 ) -> dict[str, list[ArchivedRow]]:
     """Session key → its archived questions and answers since `since`, oldest first."""
     stubs = await archived_stubs(engine, None, since=since)

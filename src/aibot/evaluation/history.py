@@ -15,13 +15,13 @@ from collections import deque
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.messages import Message
 from aibot.evaluation.archived import ArchivedRow, with_archived
 from aibot.evaluation.dataset import Case
 from aibot.ops.pii import mask_pii
 from aibot.store.crypto import PLAIN, Cipher
+from aibot.store.database import Database
 from aibot.store.schema import conversations, ratings, turns
 
 HISTORY_TURNS = 6
@@ -39,7 +39,7 @@ class _Turn:
 
 
 async def sample_history(
-    engine: AsyncEngine,
+    engine: Database,
     *,
     days: float,
     limit: int,

@@ -16,12 +16,13 @@ from aibot.store.crypto import Cipher
 
 if TYPE_CHECKING:
     import redis.asyncio as redis
-    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from aibot.store.database import Database
 
 
 class AccessTokens:
     def __init__(
-        self, config: Config, engine: AsyncEngine, cipher: Cipher, clock: Callable[[], float]
+        self, config: Config, engine: Database, cipher: Cipher, clock: Callable[[], float]
     ) -> None:
         jwt = config.auth.jwt
         self.verifier = TokenVerifier(clock=clock, leeway=jwt.leeway, allows=scope_allows)

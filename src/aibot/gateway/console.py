@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from aibot.admin.access_tokens import IssuedToken
 from aibot.admin.gateway_view import ModelsState, ProviderState, ScheduleRun, ScheduleView
 from aibot.config.watch import ConfigReloader
@@ -15,6 +13,7 @@ from aibot.gateway.media import blob_store
 from aibot.ops.metrics import Metrics
 from aibot.store.archive.bucket import Bucket
 from aibot.store.crypto import Cipher
+from aibot.store.database import Database
 
 
 class ConsoleView:
@@ -22,7 +21,7 @@ class ConsoleView:
         self._gateway = gateway
 
     @property
-    def engine(self) -> AsyncEngine:
+    def engine(self) -> Database:
         return self._gateway.engine
 
     @property

@@ -7,8 +7,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Protocol
 
-from sqlalchemy.ext.asyncio import AsyncEngine
-
 from aibot.config import Config, ConfigError, upload_body_bytes
 from aibot.config.presets import sees_images
 from aibot.core.directory import ChannelDirectory
@@ -19,6 +17,7 @@ from aibot.media.speech import SpeechToText
 from aibot.media.stage import MediaStage, VisionChoice
 from aibot.ops.metrics import Metrics
 from aibot.providers.router import ProviderRouter
+from aibot.store.database import Database
 from aibot.store.media_rows import MediaRows
 
 # Where callers upload attachments (multipart/form-data): allowed up to `media.max_bytes` plus
@@ -78,7 +77,7 @@ class GatewayParts(Protocol):
     """What the media stage needs of the gateway being built."""
 
     router: ProviderRouter
-    engine: AsyncEngine
+    engine: Database
     directory: ChannelDirectory
     metrics: Metrics
 

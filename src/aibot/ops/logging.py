@@ -193,5 +193,5 @@ def configure_logging(
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(numeric)
-    for noisy in ("uvicorn.access", "aiosqlite", "alembic"):
+    for noisy in ("uvicorn.access", "alembic"):
         logging.getLogger(noisy).setLevel(max(numeric, logging.WARNING))

@@ -10,10 +10,10 @@ from collections.abc import Callable
 
 import structlog
 from sqlalchemy.exc import SQLAlchemyError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.store.crypto import Keyring
 from aibot.store.data_keys import PLAIN_ID, register, verify
+from aibot.store.database import Database
 from aibot.store.engine import create_engine
 from aibot.store.jobs import JobBusy, runner_name
 from aibot.store.rekey import Rekey
@@ -41,7 +41,7 @@ def verify_keys(url: str, keyring: Keyring | None) -> None:
 class AtRest:
     def __init__(
         self,
-        engine: AsyncEngine,
+        engine: Database,
         keyring: Keyring | None,
         *,
         clock: Callable[[], float] = time.time,

@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aibot.i18n import N_
 from aibot.store.crypto import DataKeyError, Keyring
+from aibot.store.database import Database, DatabaseConnection
 from aibot.store.dialects import Statements
 from aibot.store.schema import admin_users, data_keys, inbox, outbox, token_signing_keys, turns
 
@@ -24,7 +24,7 @@ PLAIN_ID = "plain"
 CHECK = "ai-bot data key check"
 
 
-async def keys_in_use(engine: AsyncEngine) -> dict[str, str | None]:
+async def keys_in_use(engine: Database) -> dict[str, str | None]:
     """Key id → its check value, for the keys not yet retired; empty for a store that never
     had encryption on (or predates it: no table yet)."""
     query = select(data_keys.c.key_id, data_keys.c.check_value).where(
@@ -37,7 +37,7 @@ async def keys_in_use(engine: AsyncEngine) -> dict[str, str | None]:
         return {}
 
 
-async def verify(engine: AsyncEngine, keyring: Keyring | None) -> dict[str, str | None]:
+async def verify(engine: Database, keyring: Keyring | None) -> dict[str, str | None]:
     """Raises DataKeyError, in words the operator can act on, unless this config can read
     everything the store holds; returns the keys in use."""
     in_use = await keys_in_use(engine)
@@ -72,7 +72,7 @@ async def verify(engine: AsyncEngine, keyring: Keyring | None) -> dict[str, str 
     return in_use
 
 
-async def register(engine: AsyncEngine, keyring: Keyring, now: float) -> list[str]:
+async def register(engine: Database, keyring: Keyring, now: float) -> list[str]:
     """Makes the configured key the current one (the others in use become `retiring`); on the
     first start with encryption on, existing rows are marked as plaintext still to be sealed.
     Returns the keys (`plain` included) whose values still need re-encrypting."""
@@ -109,7 +109,7 @@ def _row(key_id: str, state: str, check: str | None, now: float) -> dict[str, ob
     }
 
 
-async def _has_rows(connection: AsyncConnection) -> bool:
+async def _has_rows(connection: DatabaseConnection) -> bool:
     """Whether any value that encryption covers was written before it was turned on."""
     for table, condition in (
         (turns, None),

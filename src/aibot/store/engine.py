@@ -3,19 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from sqlalchemy import Column, MetaData, String, Table, event, inspect, text
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.pool import StaticPool
 
 from aibot.ops.file_modes import private_database
-from aibot.store import mysql
-from aibot.store.liveness import ping_when_idle
+from aibot.store.database import Database, SqliteEngine
 from aibot.store.schema import metadata
+
+if TYPE_CHECKING:
+    pass
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 log = structlog.get_logger("aibot.store")
@@ -23,12 +25,16 @@ log = structlog.get_logger("aibot.store")
 _PG_MIGRATION_LOCK = 0x41494254
 
 
+# SQLAlchemy's default QueuePool for a SQLite file: 5 connections and 10 more under load.
+SQLITE_POOL = 5
+SQLITE_OVERFLOW = 10
+
+
 def async_url(url: str) -> str:
-    """Map the user-facing URL to the async driver: sqlite → aiosqlite, postgresql → asyncpg,
-    mysql/mariadb → asyncmy (with the utf8mb4 connection character set unless one is given)."""
+    """Map the user-facing URL to the async driver: postgresql → asyncpg, mysql/mariadb →
+    asyncmy (with the utf8mb4 connection character set unless one is given)."""
     parsed = make_url(url)
     driver = {
-        "sqlite": "sqlite+aiosqlite",
         "postgresql": "postgresql+asyncpg",
         "postgres": "postgresql+asyncpg",
         "mysql": "mysql+asyncmy",
@@ -62,24 +68,43 @@ def _pragmas(dbapi_connection: Any, *, secure_delete: bool) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, secure_delete: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, secure_delete: bool = False) -> Database:
+    """SQLite on core's synchronous engine behind a thread per call (store/database.py);
+    PostgreSQL and MySQL on SQLAlchemy's asyncio extension, imported only for them."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        database = parsed.database or ""
-        if database and database != ":memory:":
-            private_database(Path(database).expanduser())
-        engine = create_async_engine(async_url(url))
-        pragmas = _sqlite_pragmas_secure if secure_delete else _sqlite_pragmas
-        event.listen(engine.sync_engine, "connect", pragmas)
-        return engine
+        return _create_sqlite(url, secure_delete=secure_delete)
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from aibot.store.liveness import ping_when_idle
+
     options: dict[str, Any] = {}
     if parsed.get_backend_name() in ("mysql", "mariadb"):
+        import aibot.store.mysql  # noqa: F401 - its DDL for MySQL, before any schema is built
+
         # READ COMMITTED as on PostgreSQL (InnoDB's REPEATABLE READ adds gap locks that make
         # concurrent inserts deadlock); connections recycled before the server's idle timeout.
         options = {"isolation_level": "READ COMMITTED", "pool_recycle": 1800}
     engine = create_async_engine(async_url(url), pool_size=10, max_overflow=10, **options)
     ping_when_idle(engine)  # instead of pool_pre_ping's round trip before every checkout
     return engine
+
+
+def _create_sqlite(url: str, *, secure_delete: bool) -> SqliteEngine:
+    """The standard library's sqlite3 whatever driver the URL names (store/database.py)."""
+    parsed = make_url(url).set(drivername="sqlite")
+    database = parsed.database or ""
+    if database and database != ":memory:":
+        private_database(Path(database).expanduser())
+        sync = create_sync_engine(parsed, pool_size=SQLITE_POOL, max_overflow=SQLITE_OVERFLOW)
+        connections: int | None = SQLITE_POOL + SQLITE_OVERFLOW
+    else:  # one connection shared, as aiosqlite's StaticPool did: the database lives in it
+        sync = create_sync_engine(
+            parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
+        )
+        connections = None
+    event.listen(sync, "connect", _sqlite_pragmas_secure if secure_delete else _sqlite_pragmas)
+    return SqliteEngine(sync, connections)
 
 
 def head_revision() -> str:
@@ -109,7 +134,7 @@ def _upgrade(connection: Connection) -> None:
     command.upgrade(cfg, "head")
 
 
-async def _current_revision(engine: AsyncEngine) -> str | None:
+async def _current_revision(engine: Database) -> str | None:
     try:
         async with engine.connect() as connection:
             return (
@@ -133,7 +158,7 @@ def _create_fresh(connection: Connection) -> bool:
     return True
 
 
-async def migrate(engine: AsyncEngine) -> None:
+async def migrate(engine: Database) -> None:
     """Brings the schema to the newest revision; Alembic is only loaded when there is work."""
     if await _current_revision(engine) == head_revision():
         return
@@ -144,11 +169,15 @@ async def migrate(engine: AsyncEngine) -> None:
                 text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
             )
         elif engine.dialect.name == "mysql":
+            from aibot.store import mysql
+
             await mysql.lock_migrations(connection)
         try:
             if not await connection.run_sync(_create_fresh):
                 await connection.run_sync(_upgrade)
         finally:
             if engine.dialect.name == "mysql":
+                from aibot.store import mysql
+
                 await mysql.unlock_migrations(connection)
     log.info("database schema migrated", revision=head_revision(), backend=engine.dialect.name)

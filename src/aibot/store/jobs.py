@@ -17,8 +17,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import or_, select, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from aibot.store.database import Database, DatabaseConnection
 from aibot.store.dialects import Statements
 from aibot.store.schema import store_jobs
 
@@ -53,7 +53,7 @@ class JobBusy(Exception):
 class JobLease:
     def __init__(
         self,
-        engine: AsyncEngine,
+        engine: Database,
         name: str,
         owner: str,
         *,
@@ -103,7 +103,7 @@ class JobLease:
         progress: dict[str, Any] = orjson.loads(current.progress)
         return progress
 
-    async def save(self, connection: AsyncConnection, progress: dict[str, Any]) -> None:
+    async def save(self, connection: DatabaseConnection, progress: dict[str, Any]) -> None:
         """Records progress (and renews the lease) inside the caller's transaction; raises
         JobBusy, rolling the batch back, if the lease was lost to another runner."""
         now = self._clock()

@@ -8,9 +8,9 @@ Each batch is its own short transaction so the gateway's writer is never blocked
 from __future__ import annotations
 
 from sqlalchemy import ColumnElement, Table, and_, delete, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.config import RetentionConfig
+from aibot.store.database import Database
 from aibot.store.schema import conversations, inbox, media, message_log, outbox, turns
 
 DAY = 86400.0
@@ -18,7 +18,7 @@ BATCH = 1000
 
 
 async def purge(
-    engine: AsyncEngine, retention: RetentionConfig, now: float, batch: int = BATCH
+    engine: Database, retention: RetentionConfig, now: float, batch: int = BATCH
 ) -> dict[str, int]:
     """Deletes what retention allows; returns the number of rows deleted per table."""
     deleted: dict[str, int] = {}
@@ -60,7 +60,7 @@ async def purge(
 
 
 async def _delete_batches(
-    engine: AsyncEngine,
+    engine: Database,
     table: Table,
     key: ColumnElement[object],
     condition: ColumnElement[bool],

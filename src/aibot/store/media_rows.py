@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import and_, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.store.database import Database
 from aibot.store.schema import media
 from aibot.store.writer import Write
 
@@ -31,7 +31,7 @@ class MediaRow:
 
 
 class MediaRows:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self.engine = engine
         self._insert = media.insert()
 

@@ -15,12 +15,14 @@ lock: one migrates, the others wait and then find the schema current.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Float, Text, text
-from sqlalchemy.ext.asyncio import AsyncConnection
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateTable
+
+if TYPE_CHECKING:
+    from aibot.store.database import DatabaseConnection
 
 MIGRATION_LOCK = "ai-bot-migrations"
 MIGRATION_LOCK_WAIT = 120  # seconds; a first migration of a big table can take a while
@@ -51,7 +53,7 @@ def collation(dialect: Any) -> str:
     return "utf8mb4_bin"
 
 
-async def lock_migrations(connection: AsyncConnection) -> None:
+async def lock_migrations(connection: DatabaseConnection) -> None:
     got = (
         await connection.execute(
             text("SELECT GET_LOCK(:name, :wait)"),
@@ -65,6 +67,6 @@ async def lock_migrations(connection: AsyncConnection) -> None:
         )
 
 
-async def unlock_migrations(connection: AsyncConnection) -> None:
+async def unlock_migrations(connection: DatabaseConnection) -> None:
     """A named lock belongs to the session, which the pool keeps open: release it explicitly."""
     await connection.execute(text("SELECT RELEASE_LOCK(:name)"), {"name": MIGRATION_LOCK})

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.store.database import Database
 from aibot.store.schema import pairings
 
 # No 0/O or 1/I/L: codes are read aloud and typed by hand.
@@ -38,7 +38,7 @@ class Pairing:
 
 
 class PairingStore:
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def is_approved(self, channel: str, user_id: str) -> bool:

@@ -14,9 +14,8 @@ import time
 from dataclasses import dataclass
 
 from sqlalchemy import and_, case, func, select
-from sqlalchemy.ext.asyncio import AsyncEngine
-from sqlalchemy.orm import aliased
 
+from aibot.store.database import Database
 from aibot.store.schema import ratings, turns
 
 
@@ -41,8 +40,8 @@ class ArmStats:
         return self.errors / self.calls if self.calls and self.errors is not None else None
 
 
-async def arm_stats(engine: AsyncEngine, provider: str, since: float) -> ArmStats:
-    question = aliased(turns)
+async def arm_stats(engine: Database, provider: str, since: float) -> ArmStats:
+    question = turns.alias()
     answered = (
         select(
             turns.c.created_at - question.c.created_at,
@@ -97,7 +96,7 @@ class CsatRow:
         return self.good / self.ratings
 
 
-async def csat_by_day(engine: AsyncEngine, since: float) -> list[CsatRow]:
+async def csat_by_day(engine: Database, since: float) -> list[CsatRow]:
     """👍 share per UTC day, channel, provider and route, newest day first."""
     query = select(
         ratings.c.updated_at,

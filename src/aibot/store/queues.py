@@ -11,11 +11,11 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from aibot.core.messages import Attachment, InboxRow, OutboxRow, ReplyTarget
 from aibot.store.crypto import PLAIN, Cipher
+from aibot.store.database import Database
 from aibot.store.dialects import Statements
 from aibot.store.rows import dump_target, inbox_row, outbox_row
 from aibot.store.schema import inbox, outbox
@@ -30,9 +30,7 @@ class QueueRows:
     `cipher` seals message text and answers as rows are built and opens them as they are read
     (store/crypto.py); with encryption off it passes them through."""
 
-    def __init__(
-        self, engine: AsyncEngine, *, fenced: bool = False, cipher: Cipher = PLAIN
-    ) -> None:
+    def __init__(self, engine: Database, *, fenced: bool = False, cipher: Cipher = PLAIN) -> None:
         self.engine = engine
         self._fenced = fenced
         self._cipher = cipher

@@ -20,11 +20,11 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
 from sqlalchemy import Column, Table, bindparam, func, select, text, update
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from aibot.i18n import N_
 from aibot.store.crypto import DataKeyError, Keyring
 from aibot.store.data_keys import PLAIN_ID
+from aibot.store.database import Database, DatabaseConnection
 from aibot.store.jobs import JobLease
 from aibot.store.schema import (
     admin_users,
@@ -64,7 +64,7 @@ Progress = Callable[[str, int, int], Awaitable[None] | None]  # table, last id, 
 class Rekey:
     def __init__(
         self,
-        engine: AsyncEngine,
+        engine: Database,
         keyring: Keyring,
         owner: str,
         *,
@@ -146,7 +146,7 @@ class Rekey:
     def _reseal(self, value: str) -> str:
         return self._keyring.seal(self._keyring.open_or_plain(value))
 
-    async def _still_current(self, connection: AsyncConnection) -> None:
+    async def _still_current(self, connection: DatabaseConnection) -> None:
         state = (
             await connection.execute(
                 select(data_keys.c.state).where(data_keys.c.key_id == self._keyring.current_id)

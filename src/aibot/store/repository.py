@@ -10,13 +10,13 @@ from collections.abc import Mapping
 from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from aibot.core.feedback import RatedAnswer
 from aibot.core.messages import ConversationRow, InboxRow, MessageOutcome, TurnRecord
 from aibot.core.sessions import Loaded
 from aibot.store.crypto import PLAIN, Cipher
+from aibot.store.database import Database
 from aibot.store.queues import QueueRows
 from aibot.store.rows import (
     Raw,
@@ -46,7 +46,7 @@ CONVERSATION_CHANGES = ("model", "context_from")
 class Repository(QueueRows):
     def __init__(
         self,
-        engine: AsyncEngine,
+        engine: Database,
         *,
         fenced: bool = False,
         cipher: Cipher = PLAIN,

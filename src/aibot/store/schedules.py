@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.messages import ReplyTarget
 from aibot.store.crypto import PLAIN, Cipher
+from aibot.store.database import Database
 from aibot.store.dialects import Statements
 from aibot.store.rows import dump_target, load_target
 from aibot.store.schema import schedule_state, scheduled_tasks
@@ -50,7 +50,7 @@ class JobState:
 
 
 class ScheduleRows:
-    def __init__(self, engine: AsyncEngine, *, cipher: Cipher = PLAIN) -> None:
+    def __init__(self, engine: Database, *, cipher: Cipher = PLAIN) -> None:
         self.engine = engine
         self._cipher = cipher
         statements = Statements(engine.dialect.name)

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, case, func, literal_column, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 
+from aibot.store.database import Database
 from aibot.store.schema import message_log, ratings
 
 
@@ -138,7 +138,7 @@ class SeriesReader:
     load, asks the database only for the newest buckets. The 👍 votes are read whole each time:
     a vote changed later moves to the bucket of its change, and they are few."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
         self._settled: dict[str, dict[int, list[Any]]] = {}
 

@@ -27,8 +27,8 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import and_, make_url, select
-from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.store.database import Database, SqliteEngine
 from aibot.store.rows import Raw, RawSession
 from aibot.store.schema import conversations, turns
 
@@ -68,7 +68,7 @@ class SessionRead(Protocol):
     async def close(self) -> None: ...
 
 
-def session_read_for(url: str, engine: AsyncEngine, readers: int = 8) -> SessionRead:
+def session_read_for(url: str, engine: Database, readers: int = 8) -> SessionRead:
     """The one-hop SQLite read for a database file, asyncpg's own protocol on PostgreSQL
     (on at most `readers` connections of its own: store/pg_read.py), the engine's read for
     anything else."""
@@ -76,7 +76,7 @@ def session_read_for(url: str, engine: AsyncEngine, readers: int = 8) -> Session
     backend = parsed.get_backend_name()
     if backend == "sqlite" and parsed.database not in (None, "", ":memory:"):
         return SqliteSessionRead(str(Path(parsed.database).expanduser()))
-    if backend == "postgresql":
+    if backend == "postgresql" and not isinstance(engine, SqliteEngine):
         from aibot.store.pg_read import PgSessionRead, RawPool
 
         return PgSessionRead(RawPool.for_engine(engine, min(readers, MAX_PG_READERS)))
@@ -149,7 +149,7 @@ def _load(db: sqlite3.Connection, session_key: str, keep: int) -> RawSession:
 class EngineSessionRead:
     """The same reads through the async engine, both statements on one connection."""
 
-    def __init__(self, engine: AsyncEngine) -> None:
+    def __init__(self, engine: Database) -> None:
         self._engine = engine
 
     async def load(self, session_key: str, keep: int) -> RawSession:

@@ -28,10 +28,10 @@ from typing import Any, Protocol
 
 import structlog
 from sqlalchemy import Engine
-from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
 from aibot.core.errors import StaleWrite
+from aibot.store.database import Database, SqliteEngine
 
 log = structlog.get_logger("aibot.store")
 
@@ -99,14 +99,14 @@ class _Unit:
 class GroupCommitWriter:
     def __init__(
         self,
-        engine: AsyncEngine,
+        engine: Database,
         max_batch: int = 512,
         sync_engine: Engine | None = None,
     ) -> None:
         self._engine = engine
         self._sync_engine = sync_engine
         self._raw: RawWrites | None = None
-        if engine.dialect.name == "postgresql":
+        if not isinstance(engine, SqliteEngine) and engine.dialect.name == "postgresql":
             from aibot.store.pg_write import PgWrites
 
             self._raw = PgWrites(engine)

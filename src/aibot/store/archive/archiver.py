@@ -23,11 +23,11 @@ from typing import Any
 
 import orjson
 from sqlalchemy import and_, delete, exists, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.store.archive.bucket import Bucket, digest
 from aibot.store.archive.objects import Packed, day_of, manifest_key, pack
 from aibot.store.crypto import Keyring
+from aibot.store.database import Database
 from aibot.store.dialects import Statements
 from aibot.store.jobs import JobLease, runner_name
 from aibot.store.schema import archive_objects, conversations, turns
@@ -65,7 +65,7 @@ class ArchiveReport:
 class Archiver:
     def __init__(
         self,
-        engine: AsyncEngine,
+        engine: Database,
         bucket: Bucket,
         *,
         clock: Callable[[], float] = time.time,

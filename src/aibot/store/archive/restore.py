@@ -16,10 +16,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import insert, select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.store.archive.bucket import ArchiveError, Bucket, digest
 from aibot.store.archive.objects import TURN_COLUMNS, DamagedObject, unpack
+from aibot.store.database import Database
 from aibot.store.schema import archive_objects, turns
 
 
@@ -30,7 +30,7 @@ class RestoreReport:
 
 
 async def archived_stubs(
-    engine: AsyncEngine, session_key: str | None, *, since: float | None = None
+    engine: Database, session_key: str | None, *, since: float | None = None
 ) -> list[Any]:
     """The stubs of a session (every session if None) not yet restored, oldest first; with
     `since`, only objects holding turns from then on."""
@@ -62,7 +62,7 @@ async def read_object(bucket: Bucket, stub: Any) -> list[dict[str, Any]]:
 
 
 async def restore(
-    engine: AsyncEngine,
+    engine: Database,
     bucket: Bucket,
     session_key: str | None,
     *,
