@@ -11,7 +11,6 @@ from typing import Any, cast
 
 import pytest
 from sqlalchemy import event
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.messages import Inbound, TurnRecord
 from aibot.core.pipeline import TurnContext
@@ -20,6 +19,7 @@ from aibot.core.sessions import SessionMemory
 from aibot.core.shared_inbox import SharedInbox
 from aibot.ops.metrics import Metrics
 from aibot.store.crypto import Keyring
+from aibot.store.database import Database
 from aibot.store.pg_read import PgConnection
 from aibot.store.repository import Repository
 from aibot.store.session_read import session_read_for
@@ -29,12 +29,12 @@ from tests.support.databases import writer_for
 from tests.unit.test_media_albums import AlwaysHeld, Lanes, NoPauses, said
 
 
-def url_of(engine: AsyncEngine) -> str:
+def url_of(engine: Database) -> str:
     return engine.url.render_as_string(hide_password=False).replace("+asyncpg", "")
 
 
 @pytest.fixture
-async def parts(sql_engine: AsyncEngine) -> AsyncIterator[tuple[Repository, GroupCommitWriter]]:
+async def parts(sql_engine: Database) -> AsyncIterator[tuple[Repository, GroupCommitWriter]]:
     """The repository as the gateway builds it (its own session read), sealed, and a writer."""
     read = session_read_for(url_of(sql_engine), sql_engine, 4)
     repo = Repository(sql_engine, cipher=Keyring(os.urandom(32)), session_read=read)
@@ -129,7 +129,7 @@ async def test_the_drain_reads_what_the_two_reads_read(
 @pytest.mark.parametrize("first", ["one", "/skip"])
 async def test_a_drain_reads_the_conversation_with_its_rows_for_the_first_message_only(
     parts: tuple[Repository, GroupCommitWriter],
-    sql_engine: AsyncEngine,
+    sql_engine: Database,
     monkeypatch: Any,
     first: str,
 ) -> None:
@@ -162,7 +162,7 @@ async def test_a_drain_reads_the_conversation_with_its_rows_for_the_first_messag
     assert await repo.pending_inbox(10, set()) == []
 
 
-def count_reads(engine: AsyncEngine, monkeypatch: Any) -> list[str]:
+def count_reads(engine: Database, monkeypatch: Any) -> list[str]:
     """Every SELECT sent through the engine ("engine") or on the raw read's connections (what
     they read: "drain" or "read")."""
     reads: list[str] = []

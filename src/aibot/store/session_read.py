@@ -1,16 +1,16 @@
 """The per-message conversation read: its row and recent turns, in one hop.
 
-Every message that misses the session cache (every new conversation, every conversation pushed
-out of the cache, every message in scale-out mode whose lock brought another stamp: see
-core/sessions.py) reads its conversation. Through SQLAlchemy's
-asyncio layer and aiosqlite (the SQLite engine before store/database.py) one `SELECT` was five
-thread hand-offs (cursor, execute, fetchall, close, rollback), each waiting for the busy event
-loop to give up the GIL, and the pool opened and closed overflow connections under load (issue
-20: a mean 55 ms, p99 240 ms wait for a read that takes microseconds); the engine's read is
-still two hand-offs (the statement, then the connection's return). On SQLite the read therefore runs with a plain `sqlite3` connection,
-both statements in one call, on the event loop itself (see `SqliteSessionRead`). PostgreSQL
-reads with asyncpg's own protocol, one statement on connections of its own (store/pg_read.py);
-MySQL reads through the async engine, both statements on one checked-out connection.
+Every message that misses the session cache (every new conversation, every conversation pushed out
+of the cache, every message in scale-out mode whose lock brought another stamp: see
+core/sessions.py) reads its conversation. Through SQLAlchemy's asyncio layer and aiosqlite (the
+SQLite engine before store/database.py) one `SELECT` was five thread hand-offs (cursor, execute,
+fetchall, close, rollback), each waiting for the busy event loop to give up the GIL, and the pool
+opened and closed overflow connections under load (issue 20: a mean 55 ms, p99 240 ms wait for a
+read that takes microseconds); the engine's read is still two hand-offs (the statement, then the
+connection's return). On SQLite the read therefore runs with a plain `sqlite3` connection, both
+statements in one call, on the event loop itself (see `SqliteSessionRead`). PostgreSQL reads with
+asyncpg's own protocol, one statement on connections of its own (store/pg_read.py); MySQL reads
+through the async engine, both statements on one checked-out connection.
 
 The promise this keeps: a session's writes are committed before its next message starts (the
 service awaits them in the session's lane), and under WAL a read that starts after a commit
