@@ -1,0 +1,111 @@
+"""Every route of the gateway, as the hostile-request fuzz tests see them (issue 9).
+
+A new route fails ``test_every_served_route_is_fuzzed`` until it is added here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str  # WEBSOCKET for the chat page's socket
+    path: str
+    public: bool = False  # open to anyone by design (health, docs, static files, login page)
+
+
+ENDPOINTS = [
+    Endpoint("GET", "/openapi.json", True),
+    Endpoint("GET", "/docs", True),
+    Endpoint("GET", "/docs/assets/{path}", True),
+    Endpoint("GET", "/healthz", True),
+    Endpoint("GET", "/readyz", True),
+    Endpoint("GET", "/metrics", True),
+    Endpoint("GET", "/", True),
+    Endpoint("GET", "/static/{path}", True),
+    Endpoint("GET", "/admin/static/{path}", True),
+    Endpoint("GET", "/admin/login", True),
+    Endpoint("GET", "/.well-known/jwks.json", True),
+    Endpoint("POST", "/api/v1/chat"),
+    Endpoint("POST", "/api/v1/token"),
+    Endpoint("POST", "/api/v1/token/revoke"),
+    Endpoint("POST", "/api/v1/messages"),
+    Endpoint("GET", "/v1/models"),
+    Endpoint("GET", "/v1/models/{model_id:path}"),
+    Endpoint("POST", "/v1/chat/completions"),
+    Endpoint("POST", "/v1/embeddings"),
+    Endpoint("POST", "/telegram/webhook"),
+    Endpoint("POST", "/feishu/webhook"),
+    Endpoint("GET", "/wecom/webhook"),
+    Endpoint("POST", "/wecom/webhook"),
+    Endpoint("POST", "/dingtalk/webhook"),
+    Endpoint("WEBSOCKET", "/ws"),
+    Endpoint("POST", "/web/upload"),
+    Endpoint("POST", "/graphql"),
+    Endpoint("WEBSOCKET", "/graphql"),
+    Endpoint("POST", "/admin/login"),
+    Endpoint("GET", "/admin"),
+    Endpoint("GET", "/admin/api/stats"),
+    Endpoint("GET", "/admin/api/series"),
+    Endpoint("POST", "/admin/api/token"),
+    Endpoint("GET", "/admin/conversations"),
+    Endpoint("GET", "/admin/conversation"),
+    Endpoint("GET", "/admin/conversation/export"),
+    Endpoint("GET", "/admin/media/{media_id}"),
+    Endpoint("GET", "/admin/channels"),
+    Endpoint("POST", "/admin/channels/{name}/pause"),
+    Endpoint("POST", "/admin/channels/{name}/resume"),
+    Endpoint("GET", "/admin/models"),
+    Endpoint("POST", "/admin/models/default"),
+    Endpoint("POST", "/admin/models/canary"),
+    Endpoint("GET", "/admin/keys"),
+    Endpoint("POST", "/admin/keys"),
+    Endpoint("POST", "/admin/keys/{key_id}/revoke"),
+    Endpoint("POST", "/admin/keys/{key_id}/rotate"),
+    Endpoint("GET", "/admin/policies"),
+    Endpoint("POST", "/admin/policies"),
+    Endpoint("GET", "/admin/dead-letters"),
+    Endpoint("POST", "/admin/dead-letters/{row_id}/retry"),
+    Endpoint("GET", "/admin/audit"),
+    Endpoint("GET", "/admin/users"),
+    Endpoint("POST", "/admin/users/{user_id}/signout"),
+    Endpoint("POST", "/admin/logout"),
+    Endpoint("GET", "/admin/schedules"),
+    Endpoint("POST", "/admin/schedules/{name}/pause"),
+    Endpoint("POST", "/admin/schedules/{name}/resume"),
+    Endpoint("POST", "/admin/schedules/{name}/run"),
+    Endpoint("GET", "/admin/account/password"),
+    Endpoint("POST", "/admin/account/password"),
+]
+HTTP_ENDPOINTS = [e for e in ENDPOINTS if e.method != "WEBSOCKET"]
+PUBLIC = {(e.method, e.path) for e in ENDPOINTS if e.public}
+
+POST_PATHS = sorted({e.path for e in ENDPOINTS if e.method == "POST" and "{" not in e.path})
+
+
+def served(routes: list[BaseRoute]) -> set[tuple[str, str]]:
+    """(method, path) of every route the app serves, included routers flattened."""
+    found: set[tuple[str, str]] = set()
+    for route in routes:
+        inner = getattr(route, "original_router", None)  # FastAPI's included routers
+        if inner is not None:
+            found |= served(inner.routes)
+        elif isinstance(route, Mount):
+            found.add(("GET", route.path + "/{path}"))
+        elif isinstance(route, WebSocketRoute):
+            found.add(("WEBSOCKET", route.path))
+        elif isinstance(route, Route):
+            found |= {(method, route.path) for method in route.methods or () if method != "HEAD"}
+    return found
+
+
+def concrete(path: str, filler: str) -> str:
+    """A templated path with its parameter filled (traversal attempts included)."""
+    start = path.find("{")
+    if start < 0:
+        return path
+    return path[:start] + (quote(filler, safe="/%.") or "x") + path[path.find("}") + 1 :]
