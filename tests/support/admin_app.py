@@ -6,6 +6,8 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from fastapi.testclient import TestClient
@@ -14,6 +16,8 @@ from sqlalchemy import select, text
 from aibot.admin.auth import SESSION_COOKIE
 from aibot.admin.roles import Role
 from aibot.admin.routes import AdminConsole
+from aibot.config import Config, LoadedConfig
+from aibot.gateway.asgi import create_app
 from aibot.gateway.build import Gateway
 from aibot.store.schema import audit_log
 
@@ -100,3 +104,33 @@ def endpoints(routes: list[Any]) -> Iterator[tuple[str, str]]:
             yield from endpoints(included.routes)
         for method in getattr(route, "methods", None) or ():
             yield method, route.path
+
+
+def provider(model: str) -> dict[str, Any]:
+    """A model provider that is never called (nothing listens on port 9)."""
+    return {
+        "base_url": "http://127.0.0.1:9/v1",
+        "api_key": "sk-unused-provider-key",
+        "model": model,
+        "max_retries": 0,
+    }
+
+
+@contextmanager
+def two_model_console(directory: Path) -> Iterator[Admin]:
+    """The console of a gateway on a SQLite file in ``directory`` with models alpha and beta,
+    shared by the console route tests (tests/unit/test_admin_route_*.py)."""
+    config = Config.model_validate(
+        {
+            "storage": {"url": f"sqlite:///{directory / 'store.db'}"},
+            "channels": {"api": {"keys": ["config-key-0123456789"]}},
+            "models": {
+                "default": "alpha",
+                "providers": {"alpha": provider("model-a"), "beta": provider("model-b")},
+            },
+        }
+    )
+    with TestClient(
+        create_app(LoadedConfig(config=config, path=None)), base_url=LOCAL, headers=ENGLISH
+    ) as client:
+        yield Admin(client)
