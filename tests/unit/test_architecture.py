@@ -13,6 +13,7 @@ ever shrink.
 from __future__ import annotations
 
 import ast
+import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +21,8 @@ from pathlib import Path
 from radon.complexity import cc_rank, cc_visit
 from radon.visitors import Function
 
-SRC = Path(__file__).resolve().parents[2] / "src"
+REPO = Path(__file__).resolve().parents[2]
+SRC = REPO / "src"
 PACKAGE = "aibot"
 MAX_LINES = 400
 
@@ -41,7 +43,15 @@ LAYERS: list[set[str]] = [
 # Known exceptions, each named: all fixed now; an entry here needs a reason beside it.
 KNOWN_MODULE_CYCLES: set[frozenset[str]] = set()
 KNOWN_CHANNEL_CROSSINGS: set[tuple[str, str]] = set()
-KNOWN_LONG_FILES: set[str] = set()
+# The line limit holds for every code file in the repository, tests and benchmarks included
+# (long files hide more than one job); these are over it until they are split.
+CODE_FILES = ("*.py", "*.js", "*.css", "*.html", "*.sh")
+KNOWN_LONG_FILES: set[str] = {
+    "bench/run.py",
+    "bench/soak.py",
+    "src/aibot/channels/webchat/static/app.js",
+    "src/aibot/channels/webchat/static/style.css",
+}
 KNOWN_COMPLEX: set[str] = set()
 
 
@@ -251,10 +261,18 @@ def test_channels_never_import_each_other() -> None:
     assert not problems, "\n".join(problems)
 
 
-def test_no_file_over_400_lines() -> None:
+def test_no_code_file_over_400_lines() -> None:
+    listed = subprocess.run(
+        ["git", "ls-files", "-z", "--", *CODE_FILES],
+        cwd=REPO,
+        capture_output=True,
+        check=True,
+        text=True,
+    ).stdout
     lengths = {
-        str(path.relative_to(SRC)): len(path.read_text(encoding="utf-8").splitlines())
-        for path in MODULES.values()
+        name: len((REPO / name).read_text(encoding="utf-8").splitlines())
+        for name in listed.split("\0")
+        if name and (REPO / name).is_file()
     }
     long = {name for name, count in lengths.items() if count > MAX_LINES}
     problems = [f"{name}: {lengths[name]} lines" for name in sorted(long - KNOWN_LONG_FILES)]
