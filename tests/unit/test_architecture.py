@@ -50,7 +50,6 @@ KNOWN_LONG_FILES: set[str] = {
     "bench/run.py",
     "bench/soak.py",
     "src/aibot/channels/webchat/static/app.js",
-    "src/aibot/channels/webchat/static/style.css",
 }
 KNOWN_COMPLEX: set[str] = set()
 
