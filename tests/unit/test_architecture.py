@@ -49,7 +49,6 @@ CODE_FILES = ("*.py", "*.js", "*.css", "*.html", "*.sh")
 KNOWN_LONG_FILES: set[str] = {
     "bench/run.py",
     "bench/soak.py",
-    "src/aibot/channels/webchat/static/app.js",
 }
 KNOWN_COMPLEX: set[str] = set()
 

@@ -83,12 +83,15 @@ def test_the_catalogs_ship_in_the_wheel() -> None:
 def test_only_the_chat_pages_script_marks_words_with_t(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """`t(…)` is the chat page's own function: a Python name `t` (indexed or called) is not."""
+    """`t(…)` is the chat page's own function, in each of its scripts (not in the vendored
+    minified markdown-it): a Python name `t` (indexed or called) is not."""
     (tmp_path / "tool.py").write_text(
         't = {"a": 1}\nprint(t["not-a-msgid"], t("nor-this"), N_("a Python word"))\n'
     )
     script = tmp_path / "channels" / "webchat" / "static" / "app.js"
     script.parent.mkdir(parents=True)
     script.write_text('const label = t("a page word");\n')
+    (script.parent / "chat-messages.js").write_text('el("p", null, t("another page word"));\n')
+    (script.parent / "markdown-it.min.js").write_text('function t(e){return e}t("vendored");\n')
     monkeypatch.setattr(extraction, "PACKAGE_DIR", tmp_path)
-    assert ids(extract()) == {"a Python word", "a page word"}
+    assert ids(extract()) == {"a Python word", "a page word", "another page word"}

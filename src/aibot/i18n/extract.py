@@ -1,7 +1,7 @@
 """Keeps the catalogs in step with the code: `python -m aibot.i18n.extract`.
 
 It finds every marked string under `src/aibot` (`translate`, `translate_plural`, `N_`, `tr`, `_`
-in Python; `_` in the Jinja templates; `t` in the chat page's `app.js` only), adds the new ones
+in Python; `_` in the Jinja templates; `t` in the chat page's own scripts only), adds the new ones
 to each `.po` file with an empty translation for a person to write, and drops the ones no longer
 used. The catalog test runs the same extraction, so what it reports is exactly what this command
 fixes.
@@ -35,10 +35,14 @@ METHODS = [
     ("admin/templates/**.html", "jinja2.ext:babel_extract"),
     ("channels/webchat/templates/**.html", "jinja2.ext:babel_extract"),
 ]
-# The chat page's script marks its words with its own `t(…)`, read in that file alone: babel
-# takes a keyword followed by `(` or `[`, so anywhere else a Python name `t` indexed with a string
-# (`t["…"]`) would become a catalog entry.
-SCRIPT_METHODS = [("channels/webchat/static/app.js", "javascript")]
+# The chat page's scripts mark their words with the page's own `t(…)`, read in those files alone:
+# babel takes a keyword followed by `(` or `[`, so anywhere else a Python name `t` indexed with a
+# string (`t["…"]`) would become a catalog entry. The vendored, minified markdown-it is not ours
+# (its one-letter names would read as words). The page reads the same set (webchat/page.py).
+SCRIPT_METHODS = [
+    ("channels/webchat/static/*.min.js", "ignore"),
+    ("channels/webchat/static/*.js", "javascript"),
+]
 SCRIPT_KEYWORDS: dict[str, tuple[int, ...] | None] = {"t": None}
 MessageId = str | tuple[str, ...]
 

@@ -1,5 +1,5 @@
 """The chat page in the reader's language: `index.html` rendered with the gettext catalog, and
-the words `app.js` shows (its `t("…")` calls) handed to it as JSON in the page.
+the words its scripts show (their `t("…")` calls) handed to it as JSON in the page.
 
 Both are built once per language, when the page is first asked for in it: the page is static
 apart from its words. Jinja and Babel's extractor are imported then too, not at start.
@@ -29,14 +29,24 @@ def _templates() -> Environment:
     )
 
 
+def page_scripts() -> list[Path]:
+    """The chat page's own scripts (not the vendored, minified markdown-it): the files whose
+    `t(…)` calls `aibot.i18n.extract` reads too."""
+    return sorted(p for p in (HERE / "static").glob("*.js") if not p.name.endswith(".min.js"))
+
+
 @functools.cache
 def script_msgids() -> tuple[str, ...]:
-    """Every msgid `app.js` passes to `t(…)`, read the way the catalog's extraction reads it."""
+    """Every msgid the page's scripts pass to `t(…)`, read the way the catalog's extraction
+    reads them."""
     from babel.messages.extract import extract
 
-    with (HERE / "static" / "app.js").open("rb") as script:
-        found = extract("javascript", script, keywords={"t": None})
-        return tuple(sorted({str(message) for _, message, _, _ in found}))
+    msgids: set[str] = set()
+    for path in page_scripts():
+        with path.open("rb") as script:
+            found = extract("javascript", script, keywords={"t": None})
+            msgids.update(str(message) for _, message, _, _ in found)
+    return tuple(sorted(msgids))
 
 
 @functools.cache
