@@ -30,23 +30,20 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/coldstart.py` too
 
 import aiohttp
-from bench.run import (
+from bench.processes import (
     HEALTH_TIMEOUT,
     REPO_ROOT,
-    TARGETS,
     BenchError,
-    bounded,
-    cancel_on_sigterm,
     child_env,
     cpu_seconds,
     free_port,
     rss_mb,
-    run_reported,
     start_fake,
     start_gateway,
     stop_process,
-    write_json,
 )
+from bench.report import TARGETS, bounded
+from bench.run import cancel_on_sigterm, run_reported, write_json
 from rich.console import Console
 from rich.table import Table
 

@@ -21,13 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/import_cpu.py` too
 
 import aiohttp
-from bench.run import (
-    cancel_on_sigterm,
-    run_reported,
-    start_fake,
-    start_gateway,
-    stop_process,
-)
+from bench.processes import start_fake, start_gateway, stop_process
+from bench.run import cancel_on_sigterm, run_reported
 from rich.console import Console
 from rich.table import Table
 

@@ -21,15 +21,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/locust_run.py`
 
 import aiohttp
-from bench.run import (
-    API_KEY,
-    BenchError,
-    cancel_on_sigterm,
-    child_env,
-    start_fake,
-    start_gateway,
-    stop_process,
-)
+from bench.processes import API_KEY, BenchError, child_env, start_fake, start_gateway, stop_process
+from bench.run import cancel_on_sigterm
 from tests.fakes.callback_receiver import CallbackReceiver
 
 HERE = Path(__file__).resolve().parent

@@ -34,24 +34,21 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/so
 import aiohttp
 import orjson
 from bench.gc_probe import GcPauses
-from bench.run import (
+from bench.load import Run, percentile_ms
+from bench.measure import gc_pauses
+from bench.processes import (
     API_KEY,
     JSON,
     BenchError,
-    Run,
-    cancel_on_sigterm,
     cpu_seconds,
     free_port,
-    gc_pauses,
-    percentile_ms,
     rss_mb,
-    run_reported,
     start_fake,
     start_gateway,
     stop_process,
     tail,
-    write_json,
 )
+from bench.run import cancel_on_sigterm, run_reported, write_json
 from rich.console import Console
 from rich.markup import escape
 from rich.status import Status

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from bench.gc_probe import GcPauses
-from bench.run import gc_pause_row
+from bench.report import gc_pause_row
 
 
 def probe_file(tmp_path: Path, serving: list[list[float]]) -> GcPauses:

@@ -1,0 +1,132 @@
+"""The benchmark's figures against the published targets, as tables."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+if TYPE_CHECKING:
+    from bench.gc_probe import GcPauses
+    from bench.measure import Figures
+
+# The published targets (DESIGN: one box first): figure name → (comparison, bound).
+TARGETS: dict[str, tuple[str, float]] = {
+    "paced_added_p99_ms": ("<=", 20.0),
+    "idle_rss_mb": ("<=", 80.0),
+    "cold_start_s": ("<=", 0.5),
+    "gc_pause_p999_ms": ("<=", 5.0),
+}
+
+
+def verdict(name: str, value: float | None) -> tuple[str, str]:
+    """The target text and a ✓/✗ for a figure that has a target."""
+    if name not in TARGETS:
+        return "", ""
+    return bounded(value, *TARGETS[name])
+
+
+def target_text(op: str, bound: float) -> str:
+    return f"{'≥' if op == '>=' else '≤'} {bound:g}"
+
+
+def bounded(value: float | None, op: str, bound: float) -> tuple[str, str]:
+    text = target_text(op, bound)
+    if value is None:
+        return text, "[red]✗[/]"
+    met = value >= bound if op == ">=" else value <= bound
+    return text, "[green]✓[/]" if met else "[red]✗[/]"
+
+
+def fmt(value: float | None, digits: int = 1) -> str:
+    return "—" if value is None else f"{value:,.{digits}f}"
+
+
+def paths_table(f: Figures) -> Table:
+    """Each path beside the bare uvicorn hello measured just before it."""
+    gateways = f"{f.replicas} replicas (CPU ms/msg: all of them)" if f.replicas else "gateway"
+    table = Table(
+        title=f"{f.messages:,} messages per path, {f.concurrency} concurrent, "
+        f"{f.cpu_count or '?'} CPUs shared by client, fake, hello and {gateways}"
+    )
+    columns = (
+        "path",
+        "msg/s",
+        "hello msg/s",
+        "× hello",
+        "CPU ms/msg",
+        "busy CPU ms/msg",
+        "hello CPU ms/msg",
+        "p50 / p99 ms",
+        "added p99 ms",
+        "errors",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "path" else "right")
+    for p in f.paths:
+        fraction = f"{p.fraction_of_hello:.3f}"
+        if p.min_fraction is not None:
+            fraction += " " + bounded(p.fraction_of_hello, ">=", p.min_fraction)[1]
+        cpu = fmt(p.cpu_ms_per_message, 3)
+        if p.max_cpu_ms is not None:
+            cpu += " " + bounded(p.cpu_ms_per_message, "<=", p.max_cpu_ms)[1]
+        added = fmt(p.added_p99_ms) + " " + bounded(p.added_p99_ms, "<=", 50.0)[1]
+        table.add_row(
+            p.name,
+            fmt(p.messages_per_s, 0),
+            fmt(p.hello_per_s, 0),
+            fraction,
+            cpu,
+            fmt(p.busy_cpu_ms_per_message, 3),
+            fmt(p.hello_cpu_ms_per_message, 3),
+            f"{fmt(p.p50_ms)} / {fmt(p.p99_ms)}",
+            added,
+            str(p.errors),
+        )
+    return table
+
+
+def report(figures: Figures, console: Console) -> None:
+    f = figures
+    console.print(paths_table(f))
+    table = Table(title="the rest of the figures")
+    for column in ("figure", "value", "target", ""):
+        table.add_column(column, justify="right" if column == "value" else "left")
+    rows: list[tuple[str, str, str | None]] = [
+        ("fake alone p50 / p99 (ms)", f"{fmt(f.fake_p50_ms)} / {fmt(f.fake_p99_ms)}", None),
+        (
+            f"gateway-added p50 / p99 (ms) at {f.paced_rate:g} msg/s paced ({f.paced_path})",
+            f"{fmt(f.paced_added_p50_ms)} / {fmt(f.paced_added_p99_ms)}",
+            "paced_added_p99_ms",
+        ),
+        ("idle RSS (MB)", fmt(f.idle_rss_mb), "idle_rss_mb"),
+        ("RSS after load (MB)", fmt(f.loaded_rss_mb), None),
+        ("cold start (s)", fmt(f.cold_start_s, 2), "cold_start_s"),
+    ]
+    for label, value, target in rows:
+        text, mark = verdict(target, getattr(f, target)) if target else ("", "")
+        table.add_row(label, value, text, mark)
+    table.add_row("GC pause p99.9 over collections while serving (ms, wall)", *gc_pause_row(f.gc))
+    if f.gc is not None:
+        table.add_row("measured messages that met a GC pause", f.gc.met_text(), "", "")
+    console.print(table)
+    if f.gc is not None:
+        console.print(f"garbage collector: {f.gc.summary()}")
+    for p in f.paths:
+        for kind, n in p.error_kinds.items():
+            console.print(f"[red]{p.name}: {n} × {escape(kind)}[/]")
+
+
+def gc_pause_row(pauses: GcPauses | None) -> tuple[str, str, str]:
+    """Value, target text and mark of the GC pause figure. No collection while serving is said
+    as such: no pause was measured, so the target is neither met nor missed. Over too few
+    collections for a p99.9 of its own the value says it is the longest of how many."""
+    if pauses is not None and not pauses.serving_collections:
+        return "no collection while serving", target_text(*TARGETS["gc_pause_p999_ms"]), ""
+    p999 = pauses.p999_ms if pauses else None
+    value = fmt(p999)
+    if pauses is not None and pauses.p999_is_max:
+        value += f" (the max of {pauses.serving_collections:,})"
+    return value, *verdict("gc_pause_p999_ms", p999)
