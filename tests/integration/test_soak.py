@@ -12,7 +12,8 @@ import sys
 from pathlib import Path
 
 import orjson
-from bench.soak import SHARES, ChannelFigures, ExactlyOnce, Figures, judge
+from bench.soak_figures import ChannelFigures, ExactlyOnce, Figures, judge
+from bench.soak_traffic import SHARES
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
