@@ -26,7 +26,7 @@ from aibot.store.session_read import session_read_for
 from aibot.store.writer import GroupCommitWriter
 from tests.support.clock import FakeClock
 from tests.support.databases import writer_for
-from tests.unit.test_media_albums import AlwaysHeld, Lanes, NoPauses, said
+from tests.support.inbox_parts import AlwaysHeld, Lanes, NoPauses, said
 
 
 def url_of(engine: Database) -> str:

@@ -4,8 +4,6 @@ one batch; the inbox holds a batch until it is whole and answers its pieces as o
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, cast
 
 from aibot.channels.telegram.inbound import UpdateReader
@@ -23,6 +21,7 @@ from aibot.store.repository import Repository
 from aibot.store.rows import _load, dump_target
 from tests.support.clock import FakeClock
 from tests.support.databases import writer_for
+from tests.support.inbox_parts import AlwaysHeld, Lanes, NoPauses, said
 
 
 def piece(caption: str | None, *, group: str = "g1", in_group: bool = False) -> dict[str, Any]:
@@ -102,27 +101,6 @@ async def test_holds_release_when_due_or_flushed_and_only_once() -> None:
     assert len(released) == 2
 
 
-class Lanes:
-    """The dispatcher, reduced to running each job as a task (or, `busy`, to queueing it)."""
-
-    def __init__(self) -> None:
-        self.jobs: list[asyncio.Task[None]] = []
-        self.busy = False
-        self.queued: list[Callable[[], Awaitable[None]]] = []
-
-    def submit(self, session_key: str, job: Callable[[], Awaitable[None]]) -> asyncio.Future[None]:
-        if self.busy:
-            self.queued.append(job)
-            return asyncio.get_running_loop().create_future()
-
-        async def run() -> None:
-            await job()
-
-        task = asyncio.create_task(run())
-        self.jobs.append(task)
-        return task
-
-
 class Answering:
     """The ChatService, reduced to recording the message and committing its completion."""
 
@@ -140,14 +118,6 @@ class Answering:
         ctx = TurnContext(inbound, 0.0)
         ctx.reply = "answer"
         await self._writer.submit(*extra_writes(ctx))
-
-
-def said(clock: FakeClock, number: int, batch: str | None, text: str = "") -> Inbound:
-    attachments = (Attachment("image", {"file_id": f"f{number}"}),) if batch else ()
-    return Inbound(
-        "telegram", "s", "7", text, f"r{number}", clock(), f"m{number}",
-        attachments=attachments, batch=batch,
-    )  # fmt: skip
 
 
 async def test_after_a_restart_a_held_album_is_answered_once(sql_engine: Database) -> None:
@@ -174,20 +144,6 @@ async def test_after_a_restart_a_held_album_is_answered_once(sql_engine: Databas
     finally:
         await after.stop()
         await writer.stop()
-
-
-class AlwaysHeld:
-    @contextlib.asynccontextmanager
-    async def hold(self, session_key: str, *, wait: bool) -> AsyncIterator[bool]:
-        yield True
-
-
-class NoPauses:
-    async def set_paused(self, channel: str, paused: bool) -> None:
-        return None
-
-    async def paused(self) -> set[str]:
-        return set()
 
 
 async def test_replicas_answer_an_album_once_whole(sql_engine: Database) -> None:
