@@ -81,7 +81,7 @@ def main() -> None:
     ai_bot()
 
 
-def _nearest_rank(ordered: list[float], pct: float) -> float | None:
+def nearest_rank_ms(ordered: list[float], pct: float) -> float | None:
     """In ms. The rank is rounded before its ceiling: 99.9 / 100 × 1,000 is a hair above 999 in
     floating point, which made the p99.9 of 1,000 collections their longest."""
     if not ordered:
@@ -139,12 +139,12 @@ class GcPauses:
             start_up_collections=data["start_up"],
             threshold=None if threshold is None else (threshold[0], threshold[1], threshold[2]),
             collections={g: sum(1 for c in serving if c[0] == int(g)) for g in ("0", "1", "2")},
-            p50_ms=_nearest_rank(walls, 50),
-            p99_ms=_nearest_rank(walls, 99),
-            p999_ms=_nearest_rank(walls, 99.9),
-            max_ms=_nearest_rank(walls, 100),
-            cpu_p999_ms=_nearest_rank(cpus, 99.9),
-            cpu_max_ms=_nearest_rank(cpus, 100),
+            p50_ms=nearest_rank_ms(walls, 50),
+            p99_ms=nearest_rank_ms(walls, 99),
+            p999_ms=nearest_rank_ms(walls, 99.9),
+            max_ms=nearest_rank_ms(walls, 100),
+            cpu_p999_ms=nearest_rank_ms(cpus, 99.9),
+            cpu_max_ms=nearest_rank_ms(cpus, 100),
             max_ms_by_generation=longest,
             cpu_max_ms_by_generation=longest_cpu,
             cpu_total_ms=sum(cpus) * 1000,

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import math
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -15,6 +14,7 @@ from typing import Any
 
 import aiohttp
 import orjson
+from bench.gc_probe import nearest_rank_ms
 from bench.processes import JSON
 
 MakeBody = Callable[[int, int], JSON]  # (session number, message number) → request body
@@ -245,7 +245,4 @@ DEFAULT_MODES = {"rest": "new,reused", "openai": "new,reused,stateless"}
 
 def percentile_ms(latencies: list[float], pct: float) -> float | None:
     """Nearest-rank percentile in milliseconds (None when nothing was answered)."""
-    if not latencies:
-        return None
-    ordered = sorted(latencies)
-    return ordered[max(0, math.ceil(pct / 100 * len(ordered)) - 1)] * 1000
+    return nearest_rank_ms(sorted(latencies), pct)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from bench.gc_probe import GcPauses
+from bench.load import percentile_ms
 from bench.report import gc_pause_row
 
 
@@ -74,3 +75,12 @@ def test_the_summary_says_the_setting_what_was_freed_and_the_cpu_per_message(
     summary = pauses.summary()
     assert summary.startswith("threshold 5,000: 2 / 0 / 0 collections")
     assert "collections' CPU 5.0 ms, 50.00 µs per measured message, 42 objects freed" in summary
+
+
+def test_the_latency_p99_9_of_1000_answers_is_not_their_longest() -> None:
+    """99.9 / 100 × 1,000 is a hair above 999 in floating point: rounded before the ceiling,
+    the nearest rank is the 999th, as for the collections' pauses."""
+    latencies = [n / 1000 for n in range(1, 1001)]
+    assert percentile_ms(latencies, 99.9) == 999.0
+    assert percentile_ms(latencies, 100) == 1000.0
+    assert percentile_ms([], 99) is None
