@@ -14,8 +14,9 @@ from pathlib import Path
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pydantic import ValidationError
 
-from aibot.config import load_config
+from aibot.config import Config, LoadedConfig, load_config
 from aibot.gateway.asgi import create_app
 from tests.support.fuzz_rig import (
     Rig,
@@ -30,7 +31,9 @@ from tests.support.fuzz_routes import (
     Endpoint,
     concrete,
     served,
+    switches,
 )
+from tests.support.gateway import deep_merge
 from tests.support.hostile_inputs import (
     BILLION_LAUGHS,
     EXTERNAL_ENTITY,
@@ -52,6 +55,24 @@ async def test_every_served_route_is_fuzzed(rig: Rig) -> None:
     """ENDPOINTS (tests/support/fuzz_routes.py) is the whole surface: a new route fails here."""
     app = create_app(load_config(rig.gw.config_path))
     assert served(app.full.routes) == {(e.method, e.path) for e in ENDPOINTS}
+
+
+async def test_no_configuration_serves_an_unfuzzed_route(rig: Rig) -> None:
+    """The rig switches on every optional feature: no valid config that differs from it in one
+    switch or mode (tests/support/fuzz_routes.py: `switches`) serves a route it does not, so
+    ENDPOINTS, and the properties below, cover a route only some configs serve (GraphiQL)."""
+    surface = {(e.method, e.path) for e in ENDPOINTS}
+    unfuzzed: dict[str, set[tuple[str, str]]] = {}
+    for override in switches(Config):
+        try:
+            config = Config.model_validate(deep_merge(rig.gw.config, override))
+        except ValidationError:
+            continue  # no configuration serves what an invalid one would
+        app = create_app(LoadedConfig(config=config, path=rig.gw.config_path))
+        extra = served(app.full.routes) - surface
+        if extra:
+            unfuzzed[str(override)] = extra
+    assert unfuzzed == {}
 
 
 async def test_random_requests_to_every_route_are_refused(rig: Rig) -> None:
@@ -86,6 +107,7 @@ async def test_random_requests_to_every_route_are_refused(rig: Rig) -> None:
         )
         assert reply.status < 500, reply
         assert b"root:x:0:0" not in reply.body  # no path traversal out of the static folders
+        assert rig.leaked(reply) == [], reply
         if (method, endpoint.path) not in PUBLIC:
             assert not 200 <= reply.status < 300, reply
             assert not any(c.startswith(SESSION_COOKIE) for c in reply.set_cookies), reply

@@ -36,7 +36,15 @@ from tests.fakes.feishu_api import FakeFeishu
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.telegram_api import FakeTelegram
 from tests.fakes.wecom_api import FakeWecom
-from tests.support.gateway import API_KEY, RunningGateway, base_config, deep_merge, gateway_env
+from tests.support.gateway import (
+    API_KEY,
+    PROVIDER_KEY,
+    RunningGateway,
+    base_config,
+    deep_merge,
+    gateway_env,
+)
+from tests.support.log_leaks import configured_secrets
 from tests.support.platforms import (
     FEISHU_KEY,
     TELEGRAM_SECRET,
@@ -81,6 +89,7 @@ class Rig:
     receiver: CallbackReceiver
     http: aiohttp.ClientSession
     loop: asyncio.AbstractEventLoop
+    secrets: frozenset[str] = frozenset()  # what the gateway itself considers secret
     seen: list[tuple[str, str, int]] = field(default_factory=list)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _log_from: int = 0  # characters of the log written before `mark`
@@ -135,6 +144,11 @@ class Rig:
 
     def server_errors(self) -> list[tuple[str, str, int]]:
         return [answer for answer in self.seen if answer[2] >= 500]
+
+    def leaked(self, reply: Reply) -> list[str]:
+        """The first characters of every configured secret in an answer's body or headers."""
+        sent = reply.body.decode("utf-8", "replace") + repr(reply.headers)
+        return [f"{secret[:3]}…" for secret in sorted(self.secrets) if secret in sent]
 
     def tracebacks(self) -> list[str]:
         return [
@@ -259,16 +273,17 @@ async def in_thread(prop: Callable[[], None]) -> None:
 
 
 def channels_config(port: int, fakes: dict[str, Any], callback_url: str) -> dict[str, Any]:
-    """Every platform channel in its webhook (HTTP) mode, the generic webhook channel, and a
-    web page that asks for a key even on loopback (else it is open by design), two API keys,
-    and chat admins named by id."""
+    """Every optional feature on, so the fuzz tests reach every route any config can serve
+    (`test_no_configuration_serves_an_unfuzzed_route`): every platform channel in its webhook
+    (HTTP) mode, the generic webhook channel, GraphiQL, and a web page that asks for a key even
+    on loopback (else it is open by design); two API keys, and chat admins named by id."""
     platforms = platforms_config(port, fakes)
     return {
         "server": platforms["server"],
         "outbox": {"backoff_base": "100ms", "backoff_max": "1s"},
         "policy": {"access": {"admins": ADMINS}},
         "channels": {
-            "api": {"keys": [API_KEY, SECOND_API_KEY]},
+            "api": {"keys": [API_KEY, SECOND_API_KEY], "graphiql": True},
             "webchat": {"require_key": True},
             "webhook": {"callback_url": callback_url, "secret": CALLBACK_SECRET, "timeout": 2},
             **platforms["channels"],
@@ -295,7 +310,8 @@ async def running_rig(workdir: Path) -> AsyncIterator[Rig]:
         http = await stack.enter_async_context(
             aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT))
         )
-        yield Rig(gw=gw, http=http, loop=asyncio.get_running_loop(), **fakes)
+        secrets = configured_secrets(config, gw.env, (API_KEY, PROVIDER_KEY))
+        yield Rig(gw=gw, http=http, loop=asyncio.get_running_loop(), secrets=secrets, **fakes)
 
 
 async def socket_exchange(

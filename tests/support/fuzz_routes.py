@@ -1,13 +1,19 @@
 """Every route of the gateway, as the hostile-request fuzz tests see them (issue 9).
 
-A new route fails ``test_every_served_route_is_fuzzed`` until it is added here.
+A new route fails ``test_every_served_route_is_fuzzed`` until it is added here; a route that only
+some configuration serves fails ``test_no_configuration_serves_an_unfuzzed_route``.
 """
 
 from __future__ import annotations
 
+import types
+import typing
+from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import quote
 
+from pydantic import BaseModel
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 
 
@@ -45,6 +51,8 @@ ENDPOINTS = [
     Endpoint("POST", "/dingtalk/webhook"),
     Endpoint("WEBSOCKET", "/ws"),
     Endpoint("POST", "/web/upload"),
+    Endpoint("GET", "/graphql", True),  # GraphiQL's page: static, no credential in it
+    Endpoint("GET", "/graphql/assets/{path}", True),
     Endpoint("POST", "/graphql"),
     Endpoint("WEBSOCKET", "/graphql"),
     Endpoint("POST", "/admin/login"),
@@ -109,3 +117,30 @@ def concrete(path: str, filler: str) -> str:
     if start < 0:
         return path
     return path[:start] + (quote(filler, safe="/%.") or "x") + path[path.find("}") + 1 :]
+
+
+def switches(model: type[BaseModel], at: tuple[str, ...] = ()) -> Iterator[dict[str, Any]]:
+    """Every value of every on/off or one-of setting of the config (a `bool` or `Literal`
+    field, at any depth, inside optional sections too), each as a nested override: the ways
+    a configuration can differ in what it mounts (a feature, a channel's mode)."""
+    for name, field in model.model_fields.items():
+        kinds = typing.get_args(field.annotation) if _is_union(field.annotation) else ()
+        for kind in kinds or (field.annotation,):
+            if kind is bool:
+                values: tuple[Any, ...] = (True, False)
+            elif typing.get_origin(kind) is typing.Literal:
+                values = typing.get_args(kind)
+            elif isinstance(kind, type) and issubclass(kind, BaseModel):
+                yield from switches(kind, (*at, name))
+                continue
+            else:
+                continue
+            for value in values:
+                override: dict[str, Any] = {name: value}
+                for key in reversed(at):
+                    override = {key: override}
+                yield override
+
+
+def _is_union(annotation: Any) -> bool:
+    return typing.get_origin(annotation) in (typing.Union, types.UnionType)
