@@ -48,6 +48,26 @@ KNOWN_CHANNEL_CROSSINGS: set[tuple[str, str]] = set()
 CODE_FILES = ("*.py", "*.js", "*.css", "*.html", "*.sh")
 KNOWN_LONG_FILES: set[str] = set()
 KNOWN_COMPLEX: set[str] = set()
+# SQL is built in the store alone: outside `store/` no module imports SQLAlchemy's statement
+# builders (`sqlalchemy`, `sqlalchemy.sql`) or the tables (`store/schema.py`); its exceptions
+# and URL helpers are fine anywhere. The modules named here still build their own SQL; each
+# leaves the list when its queries move into a store module.
+SQL_BUILDERS = ("sqlalchemy", "sqlalchemy.sql")
+STORE = f"{PACKAGE}.store"
+KNOWN_SQL_OUTSIDE_STORE: set[str] = {
+    "admin/access_tokens.py",
+    "admin/audit.py",
+    "admin/graphql_data.py",
+    "admin/keys.py",
+    "admin/lockout.py",
+    "admin/sessions.py",
+    "admin/users.py",
+    "cli/data_key.py",
+    "cli/doctor.py",
+    "cli/preflight.py",
+    "evaluation/archived.py",
+    "evaluation/history.py",
+}
 
 
 @dataclass(frozen=True)
@@ -286,4 +306,41 @@ def test_no_function_of_complexity_grade_d_or_worse() -> None:
         f"{name} (complexity {found[name]})" for name in sorted(found.keys() - KNOWN_COMPLEX)
     ]
     problems += [f"fixed, take it off KNOWN_COMPLEX: {n}" for n in KNOWN_COMPLEX - found.keys()]
+    assert not problems, "\n".join(problems)
+
+
+def sql_imports_of(name: str) -> Iterator[str]:
+    """Where module `name` imports a SQL builder of SQLAlchemy's or the store's tables."""
+    path = MODULES[name]
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"), str(path))):
+        if isinstance(node, ast.Import):
+            modules = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and not node.level:
+            modules = [node.module or ""]
+        else:
+            continue
+        for module in modules:
+            if module in SQL_BUILDERS or module.startswith("sqlalchemy.sql."):
+                yield f"{module_path(name)}:{node.lineno} imports {module}"
+    for found in IMPORTS:
+        if found.importer == name and found.imported == f"{STORE}.schema":
+            yield found.where()
+
+
+def test_sql_is_built_only_in_the_store() -> None:
+    found = {
+        module_path(name).removeprefix(f"{PACKAGE}/"): sorted(set(sql_imports_of(name)))
+        for name in MODULES
+        if name != STORE and not name.startswith(f"{STORE}.")
+    }
+    found = {path: where for path, where in found.items() if where}
+    problems = [
+        "SQL outside store/ (move the query into a store module):\n    " + "\n    ".join(where)
+        for path, where in sorted(found.items())
+        if path not in KNOWN_SQL_OUTSIDE_STORE
+    ]
+    problems += [
+        f"fixed, take it off KNOWN_SQL_OUTSIDE_STORE: {path}"
+        for path in sorted(KNOWN_SQL_OUTSIDE_STORE - found.keys())
+    ]
     assert not problems, "\n".join(problems)

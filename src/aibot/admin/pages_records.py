@@ -12,11 +12,12 @@ from aibot import i18n
 from aibot.admin.inputs import printable
 from aibot.admin.media import attachment_response
 from aibot.admin.page import Call, ConsoleBase, path_int, secured
-from aibot.admin.records import dead_letters, retry_dead_letter, search_conversations, transcript
+from aibot.admin.records import search_conversations, transcript
 from aibot.admin.stats import snapshot
 from aibot.admin.users import NAME_MAX
 from aibot.admin.words import _
 from aibot.store.media_rows import MediaRows
+from aibot.store.records import dead_letters, retry_dead_letter
 from aibot.store.series import DEFAULT_WINDOW, WINDOWS, Series
 
 
