@@ -109,9 +109,12 @@ class Rig:
         headers: dict[str, str] | None = None,
         query: str = "",
         cookies: dict[str, str] | None = None,
+        port: int | None = None,
     ) -> Reply:
-        """One request with exactly these bytes; `query` is sent as written (no re-encoding)."""
-        url = URL(f"{self.gw.url}{path}" + (f"?{query}" if query else ""), encoded=True)
+        """One request with exactly these bytes; `query` is sent as written (no re-encoding);
+        to `port` when given (the console's own, `admin.port`), else the gateway's."""
+        base = self.gw.url if port is None else f"http://{self.gw.config['server']['host']}:{port}"
+        url = URL(f"{base}{path}" + (f"?{query}" if query else ""), encoded=True)
         async with self.http.request(
             method, url, data=body, headers=headers or {}, cookies=cookies, allow_redirects=False
         ) as response:
@@ -292,8 +295,9 @@ def channels_config(port: int, fakes: dict[str, Any], callback_url: str) -> dict
 
 
 @asynccontextmanager
-async def running_rig(workdir: Path) -> AsyncIterator[Rig]:
-    """The gateway in `workdir` with every fake it talks to, and a client with a timeout."""
+async def running_rig(workdir: Path, extra: dict[str, Any] | None = None) -> AsyncIterator[Rig]:
+    """The gateway in `workdir` with every fake it talks to, and a client with a timeout;
+    `extra` is deep-merged over its config."""
     async with AsyncExitStack() as stack:
         fakes: dict[str, Any] = {
             "llm": await stack.enter_async_context(FakeOpenAI()),
@@ -302,7 +306,8 @@ async def running_rig(workdir: Path) -> AsyncIterator[Rig]:
         }
         base = base_config(workdir, fakes["llm"])
         config = deep_merge(
-            base, channels_config(base["server"]["port"], fakes, fakes["receiver"].url)
+            deep_merge(base, channels_config(base["server"]["port"], fakes, fakes["receiver"].url)),
+            extra or {},
         )
         gw = RunningGateway(workdir, config, gateway_env())
         stack.push_async_callback(gw.stop)

@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
 
+from hypothesis import strategies as st
 from pydantic import BaseModel
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
+
+from tests.support.fuzz_rig import Reply, Rig
+from tests.support.hostile_inputs import bodies, cookies, hostile_headers, queries
 
 
 @dataclass(frozen=True)
@@ -92,6 +96,8 @@ ENDPOINTS = [
 HTTP_ENDPOINTS = [e for e in ENDPOINTS if e.method != "WEBSOCKET"]
 PUBLIC = {(e.method, e.path) for e in ENDPOINTS if e.public}
 
+SESSION_COOKIE = "aibot_admin="
+
 POST_PATHS = sorted({e.path for e in ENDPOINTS if e.method == "POST" and "{" not in e.path})
 
 
@@ -144,3 +150,41 @@ def switches(model: type[BaseModel], at: tuple[str, ...] = ()) -> Iterator[dict[
 
 def _is_union(annotation: Any) -> bool:
     return typing.get_origin(annotation) in (typing.Union, types.UnionType)
+
+
+@dataclass(frozen=True)
+class Hostile:
+    """One random request without valid credentials to one of ENDPOINTS."""
+
+    endpoint: Endpoint
+    method: str  # the endpoint's own, or another one
+    path: str  # the endpoint's, its parameter filled
+    options: dict[str, Any]  # body, headers, query and cookies for `Rig.request`
+
+
+@st.composite
+def hostile_requests(draw: st.DrawFn) -> Hostile:
+    endpoint = draw(st.sampled_from(HTTP_ENDPOINTS))
+    filler = draw(
+        st.text(max_size=20)
+        | st.sampled_from(["../../etc/passwd", "..%2f..%2f..%2fetc%2fpasswd", "1"])
+    )
+    method = draw(st.sampled_from([None, None, None, "GET", "POST", "PUT", "DELETE", "PATCH"]))
+    options = {
+        "body": draw(bodies()),
+        "headers": draw(hostile_headers()),
+        "query": draw(queries()),
+        "cookies": draw(cookies),
+    }
+    return Hostile(endpoint, method or endpoint.method, concrete(endpoint.path, filler), options)
+
+
+def assert_refused(rig: Rig, request: Hostile, reply: Reply) -> None:
+    """A sane answer to `request`: no 5xx, no file from outside the static folders, no secret,
+    and, unless the route is public, neither a success nor a console session."""
+    assert reply.status < 500, reply
+    assert b"root:x:0:0" not in reply.body  # no path traversal out of the static folders
+    assert rig.leaked(reply) == [], reply
+    if (request.method, request.endpoint.path) not in PUBLIC:
+        assert not 200 <= reply.status < 300, reply
+        assert not any(c.startswith(SESSION_COOKIE) for c in reply.set_cookies), reply
