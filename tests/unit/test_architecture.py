@@ -62,9 +62,6 @@ KNOWN_SQL_OUTSIDE_STORE: set[str] = {
     "admin/lockout.py",
     "admin/sessions.py",
     "admin/users.py",
-    "cli/data_key.py",
-    "cli/doctor.py",
-    "cli/preflight.py",
     "evaluation/archived.py",
     "evaluation/history.py",
 }

@@ -88,21 +88,10 @@ def new(
     "status", help=N_("Which data keys the stored values use, and what a rotation still has to do.")
 )
 def status(config: ConfigOption = None) -> None:
-    from aibot.store.data_keys import PLAIN_ID
-    from aibot.store.schema import data_keys
+    from aibot.store.data_keys import PLAIN_ID, key_states
 
     settings = load_or_exit(config).config
-
-    async def read(engine: Database) -> list[tuple[str, str]]:
-        from sqlalchemy import select
-
-        async with engine.connect() as connection:
-            rows = await connection.execute(
-                select(data_keys.c.key_id, data_keys.c.state).order_by(data_keys.c.created_at)
-            )
-            return [(r.key_id, r.state) for r in rows]
-
-    rows = on_store(settings.storage.url, read)
+    rows = on_store(settings.storage.url, key_states)
     if not rows:
         console.print(tr(STATUS_NONE), highlight=False, markup=False)
     for key, state in rows:
@@ -143,20 +132,12 @@ def rotate(
 
 
 async def _rotate(engine: Database, keyring: Keyring, batch: int) -> None:
-    from sqlalchemy import select
-
-    from aibot.store.data_keys import register, verify
+    from aibot.store.data_keys import current_key, register, verify
     from aibot.store.jobs import JobBusy, runner_name
     from aibot.store.rekey import Rekey
-    from aibot.store.schema import data_keys
 
     await verify(engine, keyring)
-    async with engine.connect() as connection:
-        current = (
-            await connection.execute(
-                select(data_keys.c.key_id).where(data_keys.c.state == "current")
-            )
-        ).scalar()
+    current = await current_key(engine)
     if current is None:
         await register(engine, keyring, time.time())  # no gateway has encrypted yet: we start
     elif current != keyring.current_id:

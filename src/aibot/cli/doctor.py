@@ -15,7 +15,6 @@ from pathlib import Path
 
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import text
 
 from aibot.cli.common import console, listed, said, tr
 from aibot.cli.doctor_data import data_checks
@@ -29,7 +28,7 @@ from aibot.ops.checks import Check, Status
 from aibot.ops.logging import SecretMasker, mask_value
 from aibot.providers.base import ProviderError
 from aibot.providers.openai_compat import OpenAICompatibleProvider
-from aibot.store.engine import create_engine
+from aibot.store.engine import create_engine, ping
 
 STORE_TIMEOUT = 10.0
 _MARKS: dict[Status, str] = {"ok": "[green]✔[/]", "warn": "[yellow]⚠[/]", "fail": "[red]✘[/]"}
@@ -148,8 +147,8 @@ async def _storage(url: str) -> Check:
         )
     backend = engine.dialect.name
     try:
-        async with asyncio.timeout(STORE_TIMEOUT), engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with asyncio.timeout(STORE_TIMEOUT):
+            await ping(engine)
     except Exception as exc:
         return Check(
             tr("storage"),

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import asyncio
 
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from aibot.cli.common import fail, tr
 from aibot.i18n import N_, terminal_language, translate
 from aibot.store.database import Database
-from aibot.store.engine import create_engine, head_revision, migrate
+from aibot.store.engine import create_engine, head_revision, migrate, ping
 
 STORE_TIMEOUT = 15.0
 
@@ -81,8 +80,8 @@ async def _open(url: str, sqlite: bool) -> tuple[str, str] | None:
 
 async def _connect_and_migrate(engine: Database, sqlite: bool) -> tuple[str, str] | None:
     try:
-        async with asyncio.timeout(STORE_TIMEOUT), engine.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        async with asyncio.timeout(STORE_TIMEOUT):
+            await ping(engine)
     except TimeoutError:
         return _SLOW, ""
     except (OSError, DBAPIError) as exc:

@@ -37,6 +37,21 @@ async def keys_in_use(engine: Database) -> dict[str, str | None]:
         return {}
 
 
+async def key_states(engine: Database) -> list[tuple[str, str]]:
+    """Every key that ever sealed a value here, oldest first, with its state (for
+    `ai-bot data-key status`)."""
+    query = select(data_keys.c.key_id, data_keys.c.state).order_by(data_keys.c.created_at)
+    async with engine.connect() as connection:
+        return [(r.key_id, r.state) for r in await connection.execute(query)]
+
+
+async def current_key(engine: Database) -> str | None:
+    """The key new values are sealed with; None until a gateway or a rotation registers one."""
+    query = select(data_keys.c.key_id).where(data_keys.c.state == "current")
+    async with engine.connect() as connection:
+        return (await connection.execute(query)).scalar()
+
+
 async def verify(engine: Database, keyring: Keyring | None) -> dict[str, str | None]:
     """Raises DataKeyError, in words the operator can act on, unless this config can read
     everything the store holds; returns the keys in use."""

@@ -158,6 +158,13 @@ def _create_fresh(connection: Connection) -> bool:
     return True
 
 
+async def ping(engine: Database) -> None:
+    """One `SELECT 1`: the server answers and takes the URL's credentials, before anything
+    else is asked of it (the `ai-bot run` preflight and doctor say which of those failed)."""
+    async with engine.connect() as connection:
+        await connection.execute(text("SELECT 1"))
+
+
 async def migrate(engine: Database) -> None:
     """Brings the schema to the newest revision; Alembic is only loaded when there is work."""
     if await _current_revision(engine) == head_revision():
