@@ -8,7 +8,6 @@ import hashlib
 import pytest
 from fastapi import Request
 
-from aibot.admin.audit import AuditLog
 from aibot.admin.auth import AdminAuth, LoginRefused, client_ip
 from aibot.admin.keys import ApiKeyStore
 from aibot.admin.lockout import Lockout
@@ -21,6 +20,7 @@ from aibot.admin.totp import _key, hotp, matching_step, new_secret, provisioning
 from aibot.admin.users import AdminUsers, UserExists
 from aibot.ops.forwarded import forwarded_client, networks
 from aibot.ops.pii import mask_pii
+from aibot.store.audit import AuditLog
 from aibot.store.database import Database
 
 PASSWORD = "correct horse battery"

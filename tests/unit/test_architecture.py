@@ -56,7 +56,6 @@ SQL_BUILDERS = ("sqlalchemy", "sqlalchemy.sql")
 STORE = f"{PACKAGE}.store"
 KNOWN_SQL_OUTSIDE_STORE: set[str] = {
     "admin/access_tokens.py",
-    "admin/audit.py",
     "admin/graphql_data.py",
     "admin/keys.py",
     "admin/lockout.py",

@@ -20,7 +20,7 @@ from aibot.core.events import EventKind
 SRC = Path(__file__).resolve().parents[2] / "src" / "aibot"
 # The calls that write an audit entry, and which positional argument is the action.
 WRITERS = {
-    "AuditEntry": 2,  # admin/audit.py: (at, actor, action, target, ip)
+    "AuditEntry": 2,  # store/audit.py: (at, actor, action, target, ip)
     "ToolAudit": 1,  # tools/registry.py: (actor, action, target)
     "_back": 2,  # admin/page.py: (call, page, action, target)
     "_steer": 1,  # admin/pages_schedules.py: (call, action)

@@ -8,12 +8,12 @@ import asyncio
 import pytest
 from sqlalchemy import select
 
-from aibot.admin.audit import AuditLog
 from aibot.admin.auth import AdminAuth, LoginRefused
 from aibot.admin.lockout import Attempt, Lockout
 from aibot.admin.roles import Role
 from aibot.admin.sessions import Sessions
 from aibot.admin.users import AdminUsers
+from aibot.store.audit import AuditLog
 from aibot.store.database import Database
 from aibot.store.schema import login_failures
 from tests.support.clock import FakeClock

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from fastapi import Request, Response
 
 from aibot import i18n
-from aibot.admin.audit import AuditEntry, AuditLog
 from aibot.admin.inputs import printable
 from aibot.admin.lockout import Attempt, KeyedLocks, Lockout
 from aibot.admin.passwords import verify_password
@@ -27,6 +26,7 @@ from aibot.admin.sessions import Session, Sessions
 from aibot.admin.totp import matching_step
 from aibot.admin.users import NAME_MAX, AdminUser, AdminUsers
 from aibot.admin.words import _
+from aibot.store.audit import AuditEntry, AuditLog
 
 SESSION_COOKIE = "aibot_admin"
 LOGIN_COOKIE = "aibot_admin_login"

@@ -18,7 +18,6 @@ from fastapi import Request, Response
 from fastapi.responses import HTMLResponse, RedirectResponse
 
 from aibot import i18n
-from aibot.admin.audit import AuditLog
 from aibot.admin.auth import AdminAuth, Principal, allowed
 from aibot.admin.gateway_view import GatewayView
 from aibot.admin.keys import ApiKeyStore
@@ -31,6 +30,7 @@ from aibot.admin.words import _, action, channel, channel_names, code, detail, s
 from aibot.config import AdminConfig
 from aibot.ops.gc_tuning import settle_after_build
 from aibot.ops.pii import mask_pii
+from aibot.store.audit import AuditLog
 from aibot.store.series import SeriesReader
 
 if TYPE_CHECKING:

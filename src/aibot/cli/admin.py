@@ -31,9 +31,9 @@ from aibot.cli.common import (
 from aibot.i18n import N_
 
 if TYPE_CHECKING:
-    from aibot.admin.audit import AuditLog
     from aibot.admin.sessions import Sessions
     from aibot.admin.users import AdminUsers
+    from aibot.store.audit import AuditLog
 
 T = TypeVar("T")
 
@@ -61,15 +61,15 @@ class Store:
         self.audit = audit
 
     async def record(self, action: str, target: str) -> None:
-        from aibot.admin.audit import AuditEntry
+        from aibot.store.audit import AuditEntry
 
         await self.audit.record(AuditEntry(time.time(), "cli", action, target, "local"))
 
 
 def _run(config: str | None, action: Callable[[Store], Awaitable[T]]) -> T:
-    from aibot.admin.audit import AuditLog
     from aibot.admin.sessions import Sessions
     from aibot.admin.users import AdminUsers
+    from aibot.store.audit import AuditLog
 
     loaded = load_or_exit(config)
     cipher = cipher_or_exit(loaded.config)

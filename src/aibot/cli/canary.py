@@ -178,7 +178,7 @@ def _edit(loaded: LoadedConfig, change: Callable[[dict[str, Any]], None]) -> Non
 
 
 def _audit(loaded: LoadedConfig, action: str, target: str) -> None:
-    from aibot.admin.audit import AuditEntry, AuditLog
+    from aibot.store.audit import AuditEntry, AuditLog
 
     entry = AuditEntry(time.time(), f"cli:{getpass.getuser()}", action, target, "local")
     on_store(loaded.config.storage.url, lambda engine: AuditLog(engine).record(entry))

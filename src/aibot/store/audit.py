@@ -1,4 +1,5 @@
-"""The audit log: who changed what, when, from which address. Append-only from the console."""
+"""The audit log: who changed what, when, from which address. Append-only: the console and
+the CLI write it, the console's audit page reads it."""
 
 from __future__ import annotations
 
