@@ -18,8 +18,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
+from aibot.admin import pages_settings
 from aibot.admin.roles import Role
 from aibot.config import Config, LoadedConfig, load_config
+from aibot.config import edit as config_edit
 from aibot.gateway.asgi import create_app
 from aibot.store.schema import api_keys, inbox
 from tests.support.admin_app import ENGLISH, LOCAL, Admin
@@ -353,3 +355,21 @@ def test_a_refused_value_is_said_in_the_readers_language(admin: Admin) -> None:
     assert chinese in said["zh-CN"]
     assert "not a rate" not in said["zh-CN"]
     assert "policy.rate_limit.per_user: not a rate: &#39;lots&#39; (use e.g." in said["en"]
+
+
+def test_the_refusal_is_said_when_the_watcher_reloads_the_restored_file(
+    admin: Admin, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The config watcher sees the file put back and reloads it (valid) while the console is
+    still answering: the answer keeps the refusal of the console's own reload (CI saw it empty)."""
+    reloader = admin.gateway.reloader
+
+    def restore_and_reload(path: Path, previous: bytes) -> None:
+        config_edit.restore(path, previous)
+        reloader.last_refusal = None  # what the watcher's successful reload leaves
+
+    monkeypatch.setattr(pages_settings, "restore", restore_and_reload)
+    policy = reloader.loaded.config.policy
+    fields = {"words": "\n".join(policy.sensitive_words.words), "per_user": "lots"}
+    response = post(admin, Role.OPERATOR, "/admin/policies", **fields)
+    assert response.status_code == 400 and "not a rate: &#39;lots&#39;" in response.text

@@ -196,8 +196,10 @@ class SettingsPages(ConsoleBase):
             except (OSError, ValueError) as exc:
                 return Refused(_("Could not change the file: {reason}", reason=str(exc)), 400)
             if not await reloader.reload("admin console"):
-                await asyncio.to_thread(restore, path, previous)
+                # Taken before the next await: while the file is put back, the config watcher
+                # may reload it (the running config, valid) and clear `last_refusal`.
                 refusal = reloader.last_refusal
+                await asyncio.to_thread(restore, path, previous)
                 reason = refusal.say(i18n.request_language()) if refusal else ""
                 return Refused(_("Refused; nothing changed: {reason}", reason=reason), 400)
         return None
