@@ -15,7 +15,7 @@ import pytest
 from hypothesis import example, given
 from hypothesis import strategies as st
 
-from tests.support.forged_requests import MUTATIONS, SIGNED, forged, mutate_text
+from tests.support.forged_requests import MUTATIONS, SIGNED, forged
 from tests.support.fuzz_rig import (
     Rig,
     fuzz_settings,
@@ -30,12 +30,6 @@ from tests.support.hostile_inputs import (
 from tests.support.waiting import wait_until
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
-
-
-@given(value=st.text(min_size=1, max_size=20), index=st.integers(0, 40), junk=header_text(3))
-def test_a_mutated_credential_differs_beyond_case(value: str, index: int, junk: str) -> None:
-    """CI once failed on `a`→`A` in a WeCom signature, which the gateway rightly accepts."""
-    assert mutate_text(value, index, junk).casefold() != value.casefold()
 
 
 async def test_mutated_credentials_are_refused(rig: Rig) -> None:
