@@ -61,8 +61,6 @@ KNOWN_SQL_OUTSIDE_STORE: set[str] = {
     "admin/lockout.py",
     "admin/sessions.py",
     "admin/users.py",
-    "evaluation/archived.py",
-    "evaluation/history.py",
 }
 
 

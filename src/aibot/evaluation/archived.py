@@ -8,12 +8,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import func, select
-
 from aibot.store.archive.bucket import Bucket
 from aibot.store.archive.restore import archived_stubs, read_object
 from aibot.store.database import Database
-from aibot.store.schema import conversations, ratings
+from aibot.store.history_rows import answer_scores, context_starts
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,25 +45,8 @@ async def archived_history(
     answers = sorted(
         {r["request_id"] for r in rows if r["request_id"] and r["role"] == "assistant"}
     )
-    async with engine.connect() as connection:
-        resets = dict(
-            (
-                await connection.execute(
-                    select(conversations.c.session_key, conversations.c.context_from).where(
-                        conversations.c.session_key.in_(sessions)
-                    )
-                )
-            ).all()
-        )
-        scores = dict(
-            (
-                await connection.execute(
-                    select(ratings.c.request_id, func.sum(ratings.c.score))
-                    .where(ratings.c.request_id.in_(answers))
-                    .group_by(ratings.c.request_id)
-                )
-            ).all()
-        )
+    resets = await context_starts(engine, sessions)
+    scores = await answer_scores(engine, answers)
     found: dict[str, list[ArchivedRow]] = {}
     for r in sorted(rows, key=lambda r: (r["created_at"], r["id"])):
         score = scores.get(r["request_id"]) if r["role"] == "assistant" else None

@@ -12,9 +12,8 @@ from __future__ import annotations
 
 import random
 from collections import deque
+from contextlib import aclosing
 from dataclasses import dataclass
-
-from sqlalchemy import and_, func, select
 
 from aibot.core.messages import Message
 from aibot.evaluation.archived import ArchivedRow, with_archived
@@ -22,7 +21,7 @@ from aibot.evaluation.dataset import Case
 from aibot.ops.pii import mask_pii
 from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.database import Database
-from aibot.store.schema import conversations, ratings, turns
+from aibot.store.history_rows import turns_since
 
 HISTORY_TURNS = 6
 HISTORY_TAG = "history"
@@ -52,46 +51,13 @@ async def sample_history(
     (evaluation/archived.py) adds the turns moved to the archive bucket."""
     if days <= 0 or limit < 1:
         raise ValueError("days must be positive and limit at least 1")
-    rated = (
-        select(ratings.c.request_id, func.sum(ratings.c.score).label("score"))
-        .group_by(ratings.c.request_id)
-        .subquery()
-    )
-    query = (
-        select(
-            turns.c.id,
-            turns.c.session_key,
-            turns.c.role,
-            turns.c.content,
-            turns.c.created_at,
-            conversations.c.context_from,
-            rated.c.score,
-        )
-        .select_from(
-            turns.outerjoin(
-                conversations, conversations.c.session_key == turns.c.session_key
-            ).outerjoin(
-                rated, and_(rated.c.request_id == turns.c.request_id, turns.c.role == "assistant")
-            )
-        )
-        .where(
-            and_(
-                turns.c.created_at >= now - days * DAY,
-                turns.c.role.in_(("user", "assistant")),
-                # An answer's tool calls: its question and final answer make the case.
-                turns.c.tool_data.is_(None),
-            )
-        )
-        .order_by(turns.c.session_key, turns.c.created_at, turns.c.id)
-    )
     rng = random.Random(seed)  # noqa: S311 - sampling, not security
     chosen: list[tuple[int, Case]] = []
     seen = 0
     session: str | None = None
     recent: deque[_Turn] = deque(maxlen=HISTORY_TURNS + 2)
-    async with engine.connect() as connection:
-        result = await connection.stream(query)
-        async for row in with_archived(result, archived or {}):
+    async with aclosing(turns_since(engine, now - days * DAY)) as stored:
+        async for row in with_archived(stored, archived or {}):
             if row.session_key != session:
                 session, recent = row.session_key, deque(maxlen=HISTORY_TURNS + 2)
             turn = _Turn(
