@@ -35,15 +35,6 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 _INCOMPLETE = object()  # hiredis' answer while a reply is not whole yet
 
 
-def pack(*parts: str | bytes | int) -> bytes:
-    """A command in RESP: an array of bulk strings."""
-    out = [b"*%d\r\n" % len(parts)]
-    for part in parts:
-        data = part if isinstance(part, bytes) else str(part).encode()
-        out.append(b"$%d\r\n%s\r\n" % (len(data), data))
-    return b"".join(out)
-
-
 class ScriptLine:
     """Runs registered scripts over one connection of its own, many calls in flight at once."""
 
@@ -57,21 +48,21 @@ class ScriptLine:
 
     async def call(self, script: AsyncScript, keys: Sequence[str], args: Sequence[Any]) -> Any:
         head = (len(keys), *keys, *args)
-        reply = await self._send(pack("EVALSHA", script.sha, *head))
+        reply = await self._send("EVALSHA", script.sha, *head)
         if isinstance(reply, NoScriptError):
             source = script.script
             text = source if isinstance(source, str | bytes) else bytes(source)
-            reply = await self._send(pack("EVAL", text, *head))
+            reply = await self._send("EVAL", text, *head)
         if isinstance(reply, Exception):
             raise reply
         return reply
 
-    async def _send(self, command: bytes) -> Any:
+    async def _send(self, *command: Any) -> Any:
         line = self._line
         if line is None or line.broken:
             line = await self._open()
         try:
-            return await asyncio.wait_for(line.send(command), self._timeout)
+            return await asyncio.wait_for(line.send(*command), self._timeout)
         except TimeoutError:
             error = RedisTimeoutError(f"Redis did not answer within {self._timeout} s")
             line.fail(error)
@@ -104,13 +95,15 @@ class _Line:
         self.broken = False
         self._task = asyncio.create_task(self._read(), name="redis-script-line")
 
-    def send(self, command: bytes) -> asyncio.Future[Any]:
+    def send(self, *command: Any) -> asyncio.Future[Any]:
+        """Writes `command`, encoded by redis-py as for any call on this connection."""
         if self.broken:
             raise RedisConnectionError("the Redis connection was lost")
+        packed = self._connection.pack_command(*command)  # before a reply is awaited for it
         waiting = asyncio.get_running_loop().create_future()
         self._waiting.append(waiting)
         try:
-            self._writer.write(command)
+            self._writer.writelines(packed)
         except (OSError, RuntimeError) as exc:
             self.fail(RedisConnectionError(f"could not write to Redis: {exc}"))
         return waiting
