@@ -5,6 +5,7 @@ gives to the same request, with the same headers and the configured secrets mask
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +23,7 @@ from tests.support.gateway import API_KEY, PROVIDER_KEY
 
 KEY = {"Authorization": f"Bearer {API_KEY}"}
 LIMIT = 2048
+ORIGIN = "https://app.example.com"
 
 
 class Seen:
@@ -44,13 +46,16 @@ def hot_layer(app: GatewayApp) -> HotRoutes:
     return layer
 
 
-@pytest.fixture
-async def served(fake_llm: FakeOpenAI, tmp_path: Path) -> AsyncIterator[tuple[GatewayApp, Seen]]:
+@asynccontextmanager
+async def front(
+    fake_llm: FakeOpenAI, tmp_path: Path, cors_origins: list[str]
+) -> AsyncIterator[tuple[GatewayApp, Seen]]:
+    """A started gateway app whose full app counts the requests it gets."""
     config = Config.model_validate(
         {
             "storage": {"url": f"sqlite:///{tmp_path / 'ai-bot.db'}"},
             "server": {"max_body_bytes": LIMIT, "public_url": "https://bot.example.com"},
-            "channels": {"api": {"keys": [API_KEY]}},
+            "channels": {"api": {"keys": [API_KEY], "cors_origins": cors_origins}},
             "models": {
                 "default": "fake",
                 "providers": {
@@ -72,15 +77,54 @@ async def served(fake_llm: FakeOpenAI, tmp_path: Path) -> AsyncIterator[tuple[Ga
         yield app, seen
 
 
+@pytest.fixture
+async def served(fake_llm: FakeOpenAI, tmp_path: Path) -> AsyncIterator[tuple[GatewayApp, Seen]]:
+    async with front(fake_llm, tmp_path, []) as pair:
+        yield pair
+
+
+@pytest.fixture
+async def cors_served(
+    fake_llm: FakeOpenAI, tmp_path: Path
+) -> AsyncIterator[tuple[GatewayApp, Seen]]:
+    async with front(fake_llm, tmp_path, [ORIGIN]) as pair:
+        yield pair
+
+
 async def call(
-    app: GatewayApp, path: str, body: bytes, headers: dict[str, str], session: str
+    app: GatewayApp,
+    path: str,
+    body: bytes,
+    headers: dict[str, str],
+    session: str,
+    method: str = "POST",
 ) -> httpx.Response:
-    """POSTs the request, in a conversation of its own (SESSION replaced by `session`)."""
+    """Sends the request, in a conversation of its own (SESSION replaced by `session`)."""
     body = body.replace(b"SESSION", session.encode())
     headers = {k: v.replace("SESSION", session) for k, v in headers.items()}
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
-        return await client.post(path, content=body, headers=headers)
+        return await client.request(method, path, content=body, headers=headers)
+
+
+async def front_and_full(
+    served: tuple[GatewayApp, Seen], request: tuple[str, str, bytes, dict[str, str]], n: int
+) -> tuple[httpx.Response, httpx.Response]:
+    """The request (method, path, body, headers) answered by the front in conversation
+    `hot<n>`, then by the full app (the oracle) in `full<n>`."""
+    app, seen = served
+    method, path, body, headers = request
+    hot = await call(app, path, body, headers, f"hot{n}", method)
+    assert seen.paths == [], f"{method} {path} went through the full stack"
+    layer = hot_layer(app)
+    endpoints, layer._endpoints = layer._endpoints, {}
+    try:
+        full = await call(app, path, body, headers, f"full{n}", method)
+    finally:
+        layer._endpoints = endpoints
+    assert seen.paths == [path]
+    seen.paths.clear()
+    return hot, full
 
 
 def v1(text: str, **extra: Any) -> bytes:
@@ -136,18 +180,8 @@ def comparable(response: httpx.Response, session: str) -> tuple[int, list[str], 
 async def test_hot_endpoints_skip_the_stack_and_answer_as_it_does(
     served: tuple[GatewayApp, Seen],
 ) -> None:
-    app, seen = served
-    layer = hot_layer(app)
     for n, (path, body, headers) in enumerate(REQUESTS):
-        hot = await call(app, path, body, headers, f"hot{n}")
-        assert seen.paths == [], f"{path} went through the full stack"
-        endpoints, layer._endpoints = layer._endpoints, {}
-        try:
-            full = await call(app, path, body, headers, f"full{n}")
-        finally:
-            layer._endpoints = endpoints
-        assert seen.paths == [path]
-        seen.paths.clear()
+        hot, full = await front_and_full(served, ("POST", path, body, headers), n)
         assert comparable(hot, f"hot{n}") == comparable(full, f"full{n}"), (path, body[:60])
         assert len(hot.headers["x-request-id"]) == 32
         assert hot.headers["strict-transport-security"] == "max-age=31536000"
@@ -176,23 +210,61 @@ async def test_other_routes_and_uploads_take_the_full_stack(
 async def test_probes_are_answered_in_front_as_the_full_app_answers_them(
     served: tuple[GatewayApp, Seen],
 ) -> None:
-    app, seen = served
-    layer = hot_layer(app)
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+    app, _ = served
+    language = {"Accept-Language": "zh-CN"}
+    # HEAD too: what load balancers and uptime checkers send (the server sends no body).
+    for method in ("GET", "HEAD"):
         for path in ("/healthz", "/readyz", "/metrics"):
-            hot = await client.get(path, headers={"Accept-Language": "zh-CN"})
-            assert seen.paths == [], f"{path} went through the full stack"
-            endpoints, layer._endpoints = layer._endpoints, {}
-            try:
-                full = await client.get(path, headers={"Accept-Language": "zh-CN"})
-            finally:
-                layer._endpoints = endpoints
-            assert seen.paths == [path]
-            seen.paths.clear()
-            assert comparable(hot, "-") == comparable(full, "-"), path
+            hot, full = await front_and_full(served, (method, path, b"", language), 0)
+            assert hot.status_code == full.status_code == 200, (method, path)
+            if method == "GET":
+                assert comparable(hot, "-") == comparable(full, "-"), path
+            assert sorted(hot.headers) == sorted(full.headers), (method, path)
             assert hot.headers["content-type"] == full.headers["content-type"]
             assert "x-request-id" not in hot.headers  # given under the API's paths only
             assert hot.headers["strict-transport-security"] == "max-age=31536000"
-        # Not GET: the full app's answer (405), as before.
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        # Neither GET nor HEAD: the full app's answer (405), as before.
         assert (await client.post("/healthz")).status_code == 405
+
+
+def cors_headers(response: httpx.Response) -> dict[str, str]:
+    return {
+        name: value
+        for name, value in response.headers.items()
+        if name.startswith("access-control-") or name == "vary"
+    }
+
+
+PREFLIGHT = {"Origin": ORIGIN, "Access-Control-Request-Method": "POST"}
+# (method, path, body, headers): a browser's calls to the API with CORS configured.
+CORS_REQUESTS: list[tuple[str, str, bytes, dict[str, str]]] = [
+    ("OPTIONS", "/api/v1/chat", b"", PREFLIGHT),
+    ("OPTIONS", "/v1/chat/completions", b"", {**PREFLIGHT, "Access-Control-Request-Headers": "a"}),
+    ("OPTIONS", "/api/v1/chat", b"", {**PREFLIGHT, "Origin": "https://elsewhere.example.com"}),
+    ("OPTIONS", "/v1/chat/completions", b"", {**PREFLIGHT, "Access-Control-Request-Method": "PUT"}),
+    ("POST", "/api/v1/chat", rest("hello"), {**KEY, **JSON, "Origin": ORIGIN}),
+    ("POST", "/api/v1/chat", rest("hello"), {**KEY, **JSON, "Origin": "https://elsewhere.example"}),
+    ("POST", "/api/v1/chat", rest("hello"), {**KEY, **JSON}),
+    ("POST", "/v1/chat/completions", v1("hello"), {**KEY, **JSON, "Origin": ORIGIN}),
+    ("POST", "/v1/chat/completions", v1("hello"), {**JSON, "Origin": ORIGIN}),
+    ("POST", "/api/v1/chat", rest("y" * LIMIT), {**KEY, **JSON, "Origin": ORIGIN}),
+    ("GET", "/healthz", b"", {"Origin": ORIGIN}),
+]
+
+
+async def test_cors_preflights_and_calls_are_answered_in_front_as_the_full_app_answers_them(
+    cors_served: tuple[GatewayApp, Seen],
+) -> None:
+    for n, request in enumerate(CORS_REQUESTS):
+        hot, full = await front_and_full(cors_served, request, n)
+        assert comparable(hot, f"hot{n}") == comparable(full, f"full{n}"), request[:2]
+        assert cors_headers(hot) == cors_headers(full), request[:2]
+    app, seen = cors_served
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        # An OPTIONS that is no preflight: the full app's answer (405), as before.
+        plain = await client.options("/api/v1/chat", headers={"Origin": ORIGIN})
+    assert plain.status_code == 405
+    assert seen.paths == ["/api/v1/chat"]

@@ -65,13 +65,18 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
         endpoints={
             ("POST", "/v1/chat/completions"): served.completions,
             ("POST", "/api/v1/chat"): served.chat,
-            **{("GET", path): endpoint for path, endpoint in served.health.items()},
+            # Load balancers and uptime checkers probe with HEAD as often as with GET.
+            **{
+                (method, path): endpoint
+                for path, endpoint in served.health.items()
+                for method in ("GET", "HEAD")
+            },
         },
         handlers=served.handlers,
         secrets=served.secrets,
         max_bytes=server.max_body_bytes,
         hsts=served.hsts,
-        cors=bool(api.cors_origins),
+        cors_origins=api.cors_origins,
         admin_port=loaded.config.admin.port if loaded.config.admin.enabled else None,
     )
     # The Host check runs before anything answers (and before the secret mask: a refused Host

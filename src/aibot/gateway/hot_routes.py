@@ -20,24 +20,28 @@ the same order and with the same answers:
   never HTML, so the framing headers do not apply);
 - every header and body chunk is masked for the configured secrets (`ops/secret_guard.py`).
 
+With `channels.api.cors_origins`, every request under the API's paths passes the same CORS
+layer as behind (`api_cors`): a browser's preflight (`OPTIONS` with `Origin` and
+`Access-Control-Request-Method`) is answered here, and every answer carries the CORS headers
+(`Vary: Origin` too), so a browser client never waits for the full app's build.
+
 The Host check and the trusted-proxy rewrite run before this layer, as for every route. What
 it does not take, the full app answers: other methods and paths, a multipart body (uploads
-have their own limit), a browser's cross-origin call to the API when CORS is configured, and
-anything that arrives on `admin.port` (where the full app serves the console and refuses
-everything else, admin/port.py).
+have their own limit), and anything that arrives on `admin.port` (where the full app serves
+the console and refuses everything else, admin/port.py).
 """
 
 from __future__ import annotations
 
 import inspect
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from aibot.channels.http_api.edge import API_PREFIXES
+from aibot.channels.http_api.edge import API_PREFIXES, api_cors
 from aibot.channels.http_bodies import Endpoint
 from aibot.channels.identity import random_id
 from aibot.ops.body_limit import BodyTooLarge, declared_over, read_within, refuse
@@ -59,16 +63,25 @@ class HotRoutes:
         secrets: SecretPatterns,
         max_bytes: int,
         hsts: bool,
-        cors: bool,
+        cors_origins: Sequence[str] = (),
         admin_port: int | None = None,
     ) -> None:
         self.app = app
+        self._cors = api_cors(self._serve, cors_origins)
+        if self._cors is not None:  # the preflights of the API's endpoints, answered by CORS
+            endpoints = {
+                **endpoints,
+                **{
+                    ("OPTIONS", path): endpoint
+                    for (method, path), endpoint in endpoints.items()
+                    if method == "POST" and path.startswith(API_PREFIXES)
+                },
+            }
         self._endpoints = endpoints  # by (method, path)
         self._handlers = handlers  # the app's exception handlers
         self._secrets = secrets
         self._max_bytes = max_bytes
         self._extra_headers = (_HSTS,) if hsts else ()
-        self._cors = cors
         self._admin_port = admin_port
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -76,12 +89,18 @@ class HotRoutes:
         if endpoint is None:
             await self.app(scope, receive, send)
             return
+        scope["endpoint"] = endpoint  # as Starlette's router records the handler it chose
         headers = self._extra_headers
-        if scope["path"].startswith(API_PREFIXES):
+        api = scope["path"].startswith(API_PREFIXES)
+        if api:
             request_id = random_id()
             scope.setdefault("state", {})["request_id"] = request_id
             headers = ((b"x-request-id", request_id.encode()), *headers)
         send = self._sender(send, headers)
+        await (self._cors if api and self._cors is not None else self._serve)(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """The body, read against the limit, and the endpoint's answer to it."""
         if declared_over(scope, self._max_bytes):
             await refuse(send, self._max_bytes)
             return
@@ -94,7 +113,7 @@ class HotRoutes:
             return  # the client left before its body arrived: nobody to answer
         request = Request(scope, receive)
         request._body = body  # read above; the handler's `await request.body()` returns it
-        response = await self._answer(endpoint, request)
+        response = await self._answer(scope["endpoint"], request)
         await response(scope, receive, send)
 
     def _endpoint(self, scope: Scope) -> Endpoint | None:
@@ -102,8 +121,9 @@ class HotRoutes:
             return None
         if self._admin_port is not None and (scope.get("server") or ("", 0))[1] == self._admin_port:
             return None
-        endpoint = self._endpoints.get((scope["method"], scope["path"]))
-        if endpoint is None or not _plain(scope["headers"], self._cors):
+        method = scope["method"]
+        endpoint = self._endpoints.get((method, scope["path"]))
+        if endpoint is None or not _taken(scope["headers"], preflight=method == "OPTIONS"):
             return None
         return endpoint
 
@@ -128,14 +148,14 @@ class HotRoutes:
         return sender
 
 
-def _plain(headers: list[tuple[bytes, bytes]], cors: bool) -> bool:
-    """Not multipart, and not a cross-origin call that CORS would answer."""
-    for name, value in headers:
-        if name == b"content-type" and value.startswith(b"multipart/"):
-            return False
-        if cors and name == b"origin":
-            return False
-    return True
+def _taken(headers: list[tuple[bytes, bytes]], *, preflight: bool) -> bool:
+    """Not multipart; an `OPTIONS` only as a CORS preflight (any other is the full app's 405)."""
+    if preflight:
+        names = {name for name, _ in headers}
+        return b"origin" in names and b"access-control-request-method" in names
+    return not any(
+        name == b"content-type" and value.startswith(b"multipart/") for name, value in headers
+    )
 
 
 def _handler_for(handlers: Mapping[Any, Handler], exc: Exception) -> Handler | None:

@@ -54,4 +54,8 @@ def build_health_router(endpoints: dict[str, Endpoint]) -> APIRouter:
         responses={503: {"description": "Not ready; the same report says what is missing"}},
     )(endpoints["/readyz"])
     router.get("/metrics", include_in_schema=False)(endpoints["/metrics"])
+    for path, endpoint in endpoints.items():
+        # HEAD as Starlette's own GET routes take it (the server sends no body): load
+        # balancers and uptime checkers probe with it.
+        router.head(path, include_in_schema=False)(endpoint)
     return router

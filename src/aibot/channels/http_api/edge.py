@@ -17,21 +17,26 @@ from aibot.channels.identity import random_id
 API_PREFIXES = ("/v1/", "/api/v1/", "/graphql")
 
 
+def api_cors(app: ASGIApp, cors_origins: Sequence[str]) -> CORSMiddleware | None:
+    """The API's CORS layer around `app`, None when no origin is configured: one policy for
+    the full app (`ApiEdge`) and the per-message endpoints served in front of it
+    (gateway/hot_routes.py), so a browser gets the same answer from both."""
+    if not cors_origins:
+        return None
+    return CORSMiddleware(
+        app,
+        allow_origins=list(cors_origins),
+        allow_methods=["GET", "POST", "OPTIONS"],
+        allow_headers=["*"],
+        expose_headers=["x-request-id", "retry-after"],
+        max_age=600,
+    )
+
+
 class ApiEdge:
     def __init__(self, app: ASGIApp, cors_origins: Sequence[str] = ()) -> None:
         self.app = app
-        self.cors = (
-            CORSMiddleware(
-                app,
-                allow_origins=list(cors_origins),
-                allow_methods=["GET", "POST", "OPTIONS"],
-                allow_headers=["*"],
-                expose_headers=["x-request-id", "retry-after"],
-                max_age=600,
-            )
-            if cors_origins
-            else None
-        )
+        self.cors = api_cors(app, cors_origins)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or not scope["path"].startswith(API_PREFIXES):
