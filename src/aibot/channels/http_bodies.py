@@ -5,8 +5,12 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, model_validator
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+
+from aibot.i18n import N_, Language, locale_hint, pick, translate
+from aibot.ops.body_limit import TOO_LARGE
 
 # A route's handler as plain Starlette: what the per-message path calls without FastAPI
 # (gateway/hot_routes.py), and what FastAPI's router registers for the same route.
@@ -64,21 +68,19 @@ class ErrorDetail(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """The body of every refusal under /api/v1 (401, 422, 502, 503)."""
+    """The body of every refusal under /api/v1 (400, 401, 413, 422, 502, 503); the message is
+    in the caller's language (Accept-Language)."""
 
     error: ErrorDetail
-
-
-class ParseError(BaseModel):
-    """A body that is not JSON at all: FastAPI refuses it before validation, in its shape."""
-
-    detail: str
 
 
 # Documented on every /api/v1 operation that takes a body, so the OpenAPI document says what
 # a client gets back when it is refused (schemathesis checks each answer against it).
 API_ERRORS: dict[int | str, dict[str, Any]] = {
-    400: {"model": ParseError, "description": "The body is not JSON"},
+    400: {
+        "model": ErrorBody,
+        "description": "The body cannot be read (a multipart form past its limits, or broken)",
+    },
     401: {"model": ErrorBody, "description": "Missing or wrong API key"},
     413: {
         "model": ErrorBody,
@@ -112,12 +114,46 @@ def error_response(
     )
 
 
-def message_too_long(text: str, limit: int) -> JSONResponse | None:
+# Every refusal of the REST API (`POST /api/v1/chat`), the webhook channel
+# (`POST /api/v1/messages`) and the page's uploads (`POST /web/upload`, whose message the page
+# shows), by its code: said in the caller's language, as their attachment refusals are
+# (`attachment_<reason>`, core/media_replies.py). `/v1` keeps OpenAI's words.
+REFUSALS: dict[str, str] = {
+    "invalid_api_key": N_("Missing or invalid API key (Authorization: Bearer <key>)."),
+    "invalid_request": N_("The request body is not valid: {problems}"),
+    "unreadable_body": N_("The request body cannot be read: {problem}"),
+    "body_too_large": TOO_LARGE,  # said by the body limit itself (ops/body_limit.py)
+    "message_too_long": N_(
+        "The message has {length} characters; the limit is {limit} (server.max_message_chars)."
+    ),
+    "overloaded": N_("The gateway is busy. Please try again in a moment."),
+    "store_unavailable": N_("The store is unavailable. Please try again in a moment."),
+    "model_unavailable": N_("The model is unavailable: {reason}"),
+    "cross_origin": N_("Uploads from another site are refused."),
+    "invalid_session": N_("A valid session_id is required."),
+    "no_file": N_("The form holds no file."),
+}
+
+
+def caller_language(headers: Headers) -> Language:
+    """The language of an HTTP caller: `Accept-Language`, else `ui.default_language`."""
+    return pick(locale_hint(headers.get("accept-language")))
+
+
+def refusal(
+    request: Request,
+    status: int,
+    code: str,
+    headers: dict[str, str] | None = None,
+    **values: object,
+) -> JSONResponse:
+    """The refusal `code` (a key of `REFUSALS`) in the caller's language."""
+    message = translate(caller_language(request.headers), REFUSALS[code], **values)
+    return error_response(status, message, code, headers)
+
+
+def message_too_long(request: Request, text: str, limit: int) -> JSONResponse | None:
     """413 `message_too_long` for a message over `server.max_message_chars`, else None."""
     if len(text) <= limit:
         return None
-    return error_response(
-        413,
-        f"the message has {len(text)} characters; the limit is {limit} (server.max_message_chars)",
-        "message_too_long",
-    )
+    return refusal(request, 413, "message_too_long", length=len(text), limit=limit)

@@ -14,8 +14,12 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.datastructures import UploadFile
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
+from aibot.channels.http_bodies import caller_language, error_response
 from aibot.core.media import MediaRefused, UploadStore
+from aibot.core.media_replies import refusal_text
 from aibot.core.messages import Attachment, MediaKind
 
 CHUNK = 256 * 1024
@@ -76,3 +80,11 @@ def _attachment(digest: str, size: int, mime: str | None, name: str | None) -> A
 def form_files(form: Any) -> list[UploadFile]:
     """Every file part of a parsed multipart form, whatever its field name."""
     return [value for _, value in form.multi_items() if isinstance(value, UploadFile)]
+
+
+def attachment_refusal(request: Request, refused: MediaRefused) -> JSONResponse:
+    """413 (too big) or 400 `attachment_<reason>`, said as the chat says it, in the caller's
+    language."""
+    status = 413 if refused.reason == "too_big" else 400
+    text = refusal_text(refused, caller_language(request.headers))
+    return error_response(status, text, f"attachment_{refused.reason}")

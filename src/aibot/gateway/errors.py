@@ -1,5 +1,6 @@
 """How the gateway answers what went wrong before or around a handler: a missing key, a body
-that does not validate, a store that is down — in OpenAI's error shape under /v1, ours elsewhere.
+that does not validate, a store that is down — in OpenAI's error shape and words under /v1,
+ours in the caller's language elsewhere (channels/http_bodies.py `REFUSALS`).
 
 The handlers are plain Starlette, so the per-message path uses them without importing FastAPI
 (gateway/hot_routes.py); `install_error_handlers` gives the same ones to the full app.
@@ -19,7 +20,7 @@ from starlette.responses import JSONResponse, Response
 
 from aibot.channels.api_keys import ApiKeys, bearer_token
 from aibot.channels.http_api.openai_errors import openai_error
-from aibot.channels.http_bodies import InvalidBody, error_response
+from aibot.channels.http_bodies import InvalidBody, refusal
 from aibot.core.errors import AccessDenied, CoordinationUnavailable
 
 if TYPE_CHECKING:
@@ -44,9 +45,7 @@ def error_handlers(keys: ApiKeys) -> dict[type[Exception], Handler]:
     async def denied(request: Request, _exc: AccessDenied | None = None) -> JSONResponse:
         if request.url.path.startswith("/v1/"):
             return openai_error(401, "Incorrect API key provided.", "invalid_api_key")
-        return error_response(
-            401, "missing or invalid API key (Authorization: Bearer <key>)", "invalid_api_key"
-        )
+        return refusal(request, 401, "invalid_api_key")
 
     async def invalid(request: Request, exc: Invalid) -> JSONResponse:
         # FastAPI validates the body before the handler checks the key: a caller without a
@@ -59,12 +58,15 @@ def error_handlers(keys: ApiKeys) -> dict[type[Exception], Handler]:
         )
         if request.url.path.startswith("/v1/"):
             return openai_error(400, problems, "invalid_request")
-        return error_response(422, problems, "invalid_request")
+        return refusal(request, 422, "invalid_request", problems=problems)
 
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
         """Under /v1 an unknown path or method is refused in OpenAI's shape and words, to a
         caller with a valid key: others learn nothing about the API, only 401."""
         path = request.url.path
+        if path.startswith("/api/v1/") and exc.status_code == 400:
+            # A body Starlette could not parse (a multipart form past its limits or broken).
+            return refusal(request, 400, "unreadable_body", problem=exc.detail)
         if not path.startswith("/v1/"):
             # Only the full app raises these (the per-message path raises none): FastAPI is
             # imported by then.
@@ -86,10 +88,11 @@ def error_handlers(keys: ApiKeys) -> dict[type[Exception], Handler]:
         log.warning(
             "request failed: the store is unavailable", path=request.url.path, error=str(exc)[:300]
         )
-        message, headers = "the store is unavailable; try again in a moment", {"Retry-After": "1"}
+        headers = {"Retry-After": "1"}
         if request.url.path.startswith("/v1/"):
+            message = "the store is unavailable; try again in a moment"
             return openai_error(503, message, "store_unavailable", "server_error", headers)
-        return error_response(503, message, "store_unavailable", headers)
+        return refusal(request, 503, "store_unavailable", headers)
 
     handlers: dict[type[Exception], Handler] = {
         AccessDenied: denied,

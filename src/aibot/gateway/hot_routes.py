@@ -102,12 +102,12 @@ class HotRoutes:
     async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The body, read against the limit, and the endpoint's answer to it."""
         if declared_over(scope, self._max_bytes):
-            await refuse(send, self._max_bytes)
+            await refuse(scope, send, self._max_bytes)
             return
         try:
             body = await read_within(receive, self._max_bytes)
         except BodyTooLarge:
-            await refuse(send, self._max_bytes)
+            await refuse(scope, send, self._max_bytes)
             return
         if body is None:
             return  # the client left before its body arrived: nobody to answer

@@ -6,11 +6,22 @@ body it never got whole (FastAPI's 400 "error parsing the body", a 422, a 500) i
 the same 413 — the size is the reason, and the client must be told so. A multipart upload to
 a path that takes attachments (`uploads`) is allowed up to its own, larger, limit (the files
 are spooled to disk as they arrive, never held whole).
+
+The 413 is said as the API the path belongs to says its errors: under `/v1` in OpenAI's shape
+and words (its clients raise the class they expect, channels/http_api/openai_errors.py),
+everywhere else — the REST API, the webhook channel, the page's uploads — as
+`{"error": {"message", "code"}}` in the caller's language (`Accept-Language`, else
+`ui.default_language`), like the REST API's other refusals (channels/http_bodies.py).
 """
 
 from __future__ import annotations
 
+import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from aibot.i18n import N_, pick, translate
+
+TOO_LARGE = N_("The request body is larger than the limit of {limit}.")
 
 
 class BodyTooLarge(Exception):
@@ -33,7 +44,7 @@ class BodyLimitMiddleware:
         if self.upload_paths and _upload(scope, self.upload_paths):
             limit = max(limit, self.upload_bytes)
         if declared_over(scope, limit):
-            await refuse(send, limit)
+            await refuse(scope, send, limit)
             return
         seen = 0
         exceeded = started = False
@@ -63,7 +74,7 @@ class BodyLimitMiddleware:
             if not exceeded:
                 raise
         if exceeded and not started:
-            await refuse(send, limit)
+            await refuse(scope, send, limit)
 
 
 def declared_over(scope: Scope, limit: int) -> bool:
@@ -101,13 +112,17 @@ def _upload(scope: Scope, paths: tuple[str, ...]) -> bool:
     )
 
 
-async def refuse(send: Send, limit: int) -> None:
-    """413 `body_too_large`."""
-    # OpenAI's error shape (type and param too), which the REST API's clients also read.
-    body = (
-        b'{"error":{"message":"request body larger than %d bytes",'
-        b'"type":"invalid_request_error","param":null,"code":"body_too_large"}}' % limit
-    )
+async def refuse(scope: Scope, send: Send, limit: int) -> None:
+    """413 `body_too_large`, in the shape and language of the path's API."""
+    if str(scope.get("path", "")).startswith("/v1/"):
+        body = (
+            b'{"error":{"message":"request body larger than %d bytes",'
+            b'"type":"invalid_request_error","param":null,"code":"body_too_large"}}' % limit
+        )
+    else:
+        accept = next((v for k, v in scope["headers"] if k == b"accept-language"), b"")
+        message = translate(pick(accept.decode("latin-1")), TOO_LARGE, limit=size_text(limit))
+        body = orjson.dumps({"error": {"message": message, "code": "body_too_large"}})
     await send(
         {
             "type": "http.response.start",
@@ -119,3 +134,11 @@ async def refuse(send: Send, limit: int) -> None:
         }
     )
     await send({"type": "http.response.body", "body": body})
+
+
+def size_text(size: int) -> str:
+    """A byte count as people read a limit: 1 MB, 10.1 MB, 64 KB."""
+    for unit, scale in (("MB", 1 << 20), ("KB", 1 << 10)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} B"

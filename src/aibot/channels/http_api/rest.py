@@ -20,24 +20,24 @@ from aibot.channels.http_bodies import (
     ErrorBody,
     InvalidBody,
     JsonBody,
-    error_response,
     message_too_long,
+    refusal,
 )
 from aibot.channels.identity import api_caller, random_id
 from aibot.channels.uploads import (
     MAX_ATTACHMENTS,
     AttachmentBody,
+    attachment_refusal,
     form_files,
     store_base64,
     store_files,
 )
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 from aibot.core.media import MediaRefused, UploadStore
-from aibot.core.media_replies import refusal_text
 from aibot.core.messages import Attachment, Inbound, ReplyTarget
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService, StreamEnd, stream_turn
-from aibot.i18n import locale_hint, pick
+from aibot.i18n import locale_hint
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -92,16 +92,14 @@ class ChatReply(BaseModel):
     command: bool
 
 
-def failure_response(exc: BaseException) -> JSONResponse:
+def failure_response(request: Request, exc: BaseException) -> JSONResponse:
     """Maps what can go wrong in a turn to a status a client can act on."""
     if isinstance(exc, QueueFull):
-        return error_response(
-            503, f"the gateway is busy: {exc}", "overloaded", {"Retry-After": "1"}
-        )
+        return refusal(request, 503, "overloaded", {"Retry-After": "1"})
     if isinstance(exc, AccessDenied):
-        return error_response(401, "invalid API key", "invalid_api_key")
+        return refusal(request, 401, "invalid_api_key")
     if isinstance(exc, ModelUnavailable):
-        return error_response(502, f"the model is unavailable: {exc}", "model_unavailable")
+        return refusal(request, 502, "model_unavailable", reason=exc)
     raise exc
 
 
@@ -235,11 +233,8 @@ def chat_endpoint(
         try:
             body, attachments = await read_chat(request, uploads)
         except MediaRefused as refused:
-            status = 413 if refused.reason == "too_big" else 400
-            language = pick(locale_hint(request.headers.get("accept-language")))
-            text = refusal_text(refused, language)
-            return error_response(status, text, f"attachment_{refused.reason}")
-        too_long = message_too_long(body.message, service.max_message_chars)
+            return attachment_refusal(request, refused)
+        too_long = message_too_long(request, body.message, service.max_message_chars)
         if too_long is not None:
             return too_long
         caller = api_caller("api", who, body.user_id, body.session_id)
@@ -266,11 +261,9 @@ def chat_endpoint(
         try:
             ctx = await service.handle(inbound)
         except (QueueFull, AccessDenied) as exc:
-            return failure_response(exc)
+            return failure_response(request, exc)
         if ctx.error is not None:
-            return error_response(
-                502, f"the model is unavailable: {ctx.error}", "model_unavailable"
-            )
+            return refusal(request, 502, "model_unavailable", reason=ctx.error)
         return Response(
             orjson.dumps(reply_body(ctx, body.session_id)), media_type="application/json"
         )

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException
 
-from aibot.channels.uploads import form_files, store_files
+from aibot.channels.http_bodies import refusal
+from aibot.channels.uploads import attachment_refusal, form_files, store_files
 from aibot.channels.webchat.verify import same_origin
 from aibot.core.media import MediaRefused, UploadStore
-from aibot.core.media_replies import refusal_text
 from aibot.core.messages import Attachment
-from aibot.i18n import locale_hint, pick
 
 TOKEN_TTL = 3600.0
 MAX_TOKENS = 5000
@@ -52,21 +52,21 @@ class PageUploads:
 
     async def upload(self, request: Request) -> JSONResponse:
         if not same_origin(request, self._public_url):
-            return _error(403, "cross-origin uploads are refused")
+            return refusal(request, 403, "cross_origin")
         if self._principal(request) is None:
-            return _error(401, "missing or invalid access key")
+            return refusal(request, 401, "invalid_api_key")
         session_id = request.query_params.get("session_id", "")
         if not self._session_ok(session_id):
-            return _error(422, "a valid session_id is required")
+            return refusal(request, 422, "invalid_session")
         try:
             async with request.form(max_files=1, max_fields=2) as form:
                 stored = await store_files(self._store, form_files(form))
         except MediaRefused as refused:
-            language = pick(locale_hint(request.headers.get("accept-language")))
-            status = 413 if refused.reason == "too_big" else 400
-            return _error(status, refusal_text(refused, language))
+            return attachment_refusal(request, refused)
+        except HTTPException as exc:  # Starlette's refusal of a broken form or too many parts
+            return refusal(request, exc.status_code, "unreadable_body", problem=exc.detail)
         if not stored:
-            return _error(422, "no file in the form")
+            return refusal(request, 422, "no_file")
         token = secrets.token_urlsafe(18)
         self._remember(token, Uploaded(session_id, stored[0], self._clock() + TOKEN_TTL))
         return JSONResponse(
@@ -91,7 +91,3 @@ class PageUploads:
         self._tokens[token] = item
         while len(self._tokens) > MAX_TOKENS:
             self._tokens.popitem(last=False)
-
-
-def _error(status: int, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"message": message}}, status_code=status)

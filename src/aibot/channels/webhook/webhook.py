@@ -40,7 +40,7 @@ def build_router(inbox: Inbox, keys: ApiKeys, now: Callable[[], float]) -> APIRo
     async def receive(body: MessageBody, request: Request) -> JSONResponse:
         """Queue a message durably; the reply is delivered to the callback URL."""
         who = keys.require(request)
-        too_long = message_too_long(body.message, inbox.max_message_chars)
+        too_long = message_too_long(request, body.message, inbox.max_message_chars)
         if too_long is not None:
             return too_long
         accepted = await inbox.accept(read_message(body, who, now()))
