@@ -17,6 +17,8 @@ import orjson
 import pytest
 from starlette.requests import Request
 
+from aibot.admin.access_tokens import TOKENS_PER_MINUTE
+from aibot.admin.keys import ApiKeyStore
 from aibot.channels.api_keys import ApiKeys
 from aibot.channels.http_api.rest import failure_response
 from aibot.channels.http_bodies import REFUSALS
@@ -29,6 +31,7 @@ from aibot.i18n import translate
 from tests.support.gateway import API_KEY
 
 KEY = {"Authorization": f"Bearer {API_KEY}"}
+SCOPED: dict[str, str] = {}  # a key of scope `rest`, made by the fixture
 LIMIT = 2048  # server.max_body_bytes
 MEDIA = 1024  # media.max_bytes: an upload may be up to MEDIA + 64 KiB
 CJK = re.compile(r"[\u4e00-\u9fff]")
@@ -57,6 +60,11 @@ async def client(tmp_path: Path) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     http = httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1")
     async with app.lifespan(), http:
+        gateway = app.state.gateway
+        # A key the console made for the REST API alone: it may not get an `all` token.
+        scoped, _ = await ApiKeyStore(gateway.engine).create("rest", "rest", "test", 0.0, None)
+        await gateway.keys.refresh()
+        SCOPED["Authorization"] = f"Bearer {scoped}"
         yield http
 
 
@@ -81,6 +89,8 @@ REFUSED: list[tuple[str, str, str, dict[str, Any], int, str]] = [
      413, "body_too_large"),
     ("11 files", "POST", CHAT, {"files": files(*[1] * 11), "data": FORM, "headers": KEY},
      400, "unreadable_body"),
+    ("token, scoped key", "POST", "/api/v1/token", {"json": {"scope": "all"}, "headers": SCOPED},
+     403, "scope_not_allowed"),
     ("webhook, no key", "POST", "/api/v1/messages", {"json": {}}, 401, "invalid_api_key"),
     ("webhook, long", "POST", "/api/v1/messages", {"json": {"message_id": "m", "session_id": "s",
      "message": "x" * 101}, "headers": KEY}, 413, "message_too_long"),
@@ -106,15 +116,23 @@ async def test_every_refusal_is_said_in_the_callers_language_in_one_shape(
         for language in ("zh-CN", "en"):
             headers = {**arguments.get("headers", {}), "Accept-Language": language}
             answer = await client.request(method, path, **{**arguments, "headers": headers})
-            assert (answer.status_code, answer.json()) == (
-                status,
-                {"error": answer.json()["error"]},
-            )
-            error = answer.json()["error"]
+            body = answer.json()
+            assert answer.status_code == status and list(body) == ["error"], (what, body)
+            error = body["error"]
             assert sorted(error) == ["code", "message"], (what, error)
             assert error["code"] == code, (what, error)
             assert bool(CJK.search(error["message"])) == (language == "zh-CN"), (what, error)
         codes.add(code)
+    for _ in range(TOKENS_PER_MINUTE + 1):  # the key's tokens a minute, and one more
+        answer = await client.post("/api/v1/token", headers={**KEY, "Accept-Language": "zh"})
+    assert answer.status_code == 429 and answer.headers["retry-after"] == "60"
+    assert answer.json() == {
+        "error": {
+            "message": "此密钥一分钟内申请的令牌超过了 60 个。",
+            "code": "rate_limit_exceeded",
+        }
+    }
+    codes.add("rate_limit_exceeded")
     codes |= await said_without_a_request()
     assert set(REFUSALS) <= codes  # a refusal added to the table is added here too
 

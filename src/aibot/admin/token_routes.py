@@ -17,7 +17,7 @@ from pydantic import BaseModel, Field
 
 from aibot.admin.access_tokens import TOKENS_PER_MINUTE, TokenIssuer, TooManyTokens
 from aibot.channels.api_keys import ApiKeys, bearer_token
-from aibot.channels.http_bodies import API_ERRORS, ErrorBody, JsonBody, error_response
+from aibot.channels.http_bodies import API_ERRORS, ErrorBody, JsonBody, refusal
 from aibot.core.errors import AccessDenied
 
 NO_STORE = {"Cache-Control": "no-store", "Pragma": "no-cache"}
@@ -64,17 +64,12 @@ def build_token_router(keys: ApiKeys, issuer: TokenIssuer) -> APIRouter:
         name, key_scope = match
         scope = (body.scope if body else None) or key_scope
         if key_scope != "all" and scope != key_scope:
-            return error_response(
-                403, f"this key may only get tokens of scope {key_scope}", "scope_not_allowed"
-            )
+            return refusal(request, 403, "scope_not_allowed", scope=key_scope)
         try:
             issued = await issuer.issue(name, scope)
         except TooManyTokens:
-            return error_response(
-                429,
-                f"more than {TOKENS_PER_MINUTE} tokens a minute for this key",
-                "rate_limit_exceeded",
-                {"Retry-After": "60"},
+            return refusal(
+                request, 429, "rate_limit_exceeded", {"Retry-After": "60"}, n=TOKENS_PER_MINUTE
             )
         answer = TokenAnswer(
             access_token=issued.token,

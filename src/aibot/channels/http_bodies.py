@@ -114,7 +114,7 @@ def error_response(
     )
 
 
-# Every refusal of the REST API (`POST /api/v1/chat`), the webhook channel
+# Every refusal of the REST API (`POST /api/v1/chat`, `/api/v1/token`), the webhook channel
 # (`POST /api/v1/messages`) and the page's uploads (`POST /web/upload`, whose message the page
 # shows), by its code: said in the caller's language, as their attachment refusals are
 # (`attachment_<reason>`, core/media_replies.py). `/v1` keeps OpenAI's words.
@@ -129,6 +129,8 @@ REFUSALS: dict[str, str] = {
     "overloaded": N_("The gateway is busy. Please try again in a moment."),
     "store_unavailable": N_("The store is unavailable. Please try again in a moment."),
     "model_unavailable": N_("The model is unavailable: {reason}"),
+    "scope_not_allowed": N_("This key may only get tokens of scope {scope}."),
+    "rate_limit_exceeded": N_("This key asked for more than {n} tokens in a minute."),
     "cross_origin": N_("Uploads from another site are refused."),
     "invalid_session": N_("A valid session_id is required."),
     "no_file": N_("The form holds no file."),
