@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 
 from aibot.cli.common import console, listed, tr
+from aibot.cli.wrapping import CjkText
 from aibot.config import Config, LoadedConfig, url_password
 from aibot.i18n import template, terminal_language
 from aibot.ops.logging import mask_value
@@ -112,10 +113,10 @@ def print_schema() -> None:
     for number, (section, description, rows) in enumerate(schema_sections()):
         if number:
             table.add_section()
-        table.add_row(f"[bold]{section}[/]", "", "", localized(description))
+        table.add_row(f"[bold]{section}[/]", "", "", CjkText(localized(description)))
         for row in rows:
-            cells = (row.path, row.type, row.default, localized(row.description))
-            table.add_row(*(Text(cell) for cell in cells))
+            cells = (row.path, row.type, row.default)
+            table.add_row(*(Text(cell) for cell in cells), CjkText(localized(row.description)))
     console.print(table, highlight=False)
     console.print(
         tr(
