@@ -64,3 +64,11 @@ def test_no_hsts_without_an_https_public_url() -> None:
             page = c.get("/")
     assert "strict-transport-security" not in page.headers
     assert page.headers["x-frame-options"] == "DENY"
+
+
+def test_an_uptime_checkers_head_of_the_page_is_answered_as_its_get(admin: Admin) -> None:
+    """UptimeRobot and many load balancers check `HEAD /`: FastAPI's GET routes refused it 405."""
+    page = admin.client.get("/")
+    head = admin.client.head("/")
+    assert (head.status_code, head.content) == (200, b"")
+    assert head.headers == page.headers

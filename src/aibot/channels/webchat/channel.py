@@ -81,7 +81,8 @@ class WebChat:
     def router(self) -> APIRouter:
         router = APIRouter(include_in_schema=False)
 
-        @router.get("/")
+        # HEAD too: uptime checkers (UptimeRobot's default) and load balancers probe the page.
+        @router.api_route("/", methods=["GET", "HEAD"])
         async def page(request: Request) -> HTMLResponse:
             """The page in the browser's language (`Accept-Language`, `ui.language`)."""
             language = pick(request.headers.get("accept-language"))
