@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from aibot.config.base import Section, parse_duration
+from aibot.config.base import Section, parse_duration, section
 from aibot.i18n import N_
 
 Scope = Literal["all", "openai", "rest"]
@@ -67,7 +67,7 @@ class JwtConfig(Section):
         10.0, ge=0, le=300, description=N_("Clock difference tolerated on exp, nbf and iat.")
     )
     issuers: list[IssuerConfig] = Field(
-        default_factory=list,
+        default=[],
         description=N_("External identity providers whose tokens are accepted."),
     )
 
@@ -78,4 +78,4 @@ class JwtConfig(Section):
 
 
 class AuthConfig(Section):
-    jwt: JwtConfig = Field(default_factory=JwtConfig, description=N_("JWT access tokens."))
+    jwt: JwtConfig = section(description=N_("JWT access tokens."))

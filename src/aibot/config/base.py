@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, Self
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic_core import PydanticCustomError
 
 from aibot.i18n import N_, Phrase
@@ -70,6 +70,21 @@ def parse_duration(value: Any) -> float:
 
 
 class Section(BaseModel):
-    """Unknown keys are errors, so a typo is reported instead of silently ignored."""
+    """Unknown keys are errors, so a typo is reported instead of silently ignored.
 
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    Built at first use, not at import (`defer_build`): the first load builds the root `Config`
+    once, its sections inside it, instead of every section's validator and then the root's
+    again (issue 20, cold start). A section held by another is declared with `section()`, and
+    a list or map defaults to `default=[]` / `{}` (pydantic copies a mutable default) rather
+    than `default_factory=list`, whose signature pydantic inspects at the build."""
+
+    model_config = ConfigDict(extra="forbid", validate_default=True, defer_build=True)
+
+
+def section(*, description: str) -> Any:
+    """The field of a section held by another, defaulting to the section's own defaults: `{}`,
+    validated by the enclosing model into exactly what `Model()` gives. A
+    `default_factory=Model` would build that section's own validator to make its default, even
+    for a section the file never names. Typed `Any`, as `Field` is, so the annotation states
+    the section's type."""
+    return Field(default={}, validate_default=True, description=description)

@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 
-from aibot.config.base import Section, invalid, parse_duration
+from aibot.config.base import Section, invalid, parse_duration, section
 from aibot.i18n import N_
 
 
@@ -29,7 +29,7 @@ class ChannelSection(Section):
 
 class ApiConfig(Section):
     keys: list[SecretStr] = Field(
-        default_factory=list,
+        default=[],
         description=N_("Bearer keys accepted by /v1, /api/v1 and the web page."),
     )
     key_refresh: float = Field(
@@ -41,7 +41,7 @@ class ApiConfig(Section):
         ),
     )
     cors_origins: list[str] = Field(
-        default_factory=list,
+        default=[],
         description=N_("Browser origins allowed to call /v1 and /api/v1 (CORS); empty: none."),
     )
     graphql: bool = Field(
@@ -55,14 +55,14 @@ class ApiConfig(Section):
         ),
     )
     key_models: dict[str, list[str]] = Field(
-        default_factory=dict,
+        default={},
         description=N_(
             "Providers each key may use on /v1, by key name (key-1, apikey-7…); "
             "a key not listed may use every provider."
         ),
     )
     key_tools: dict[str, list[str]] = Field(
-        default_factory=dict,
+        default={},
         description=N_(
             "The gateway's tools each key's /v1 callers may use in conversations they "
             "keep with X-Session-Id and bring no tools of their own to, by key name (key-1…); "
@@ -70,7 +70,7 @@ class ApiConfig(Section):
         ),
     )
     admin_keys: list[str] = Field(
-        default_factory=list,
+        default=[],
         description=N_(
             "Keys whose callers are chat admins (/model, /stats) when "
             "policy.access.admins is set, by key name (key-1…); an id a caller names never is."
@@ -122,10 +122,10 @@ class TelegramChannelConfig(ChannelSection):
         "shared", description=N_("One conversation per group, or one per member of a group.")
     )
     allowed_users: list[str] = Field(
-        default_factory=list, description=N_("User ids or @usernames allowed; empty: everyone.")
+        default=[], description=N_("User ids or @usernames allowed; empty: everyone.")
     )
     allowed_chats: list[int] = Field(
-        default_factory=list, description=N_("Chat ids allowed; empty: every chat.")
+        default=[], description=N_("Chat ids allowed; empty: every chat.")
     )
     poll_timeout: float = Field(30.0, gt=0, description=N_("Long-poll seconds per getUpdates."))
     stream: bool = Field(
@@ -342,15 +342,12 @@ class WecomChannelConfig(ChannelSection):
 
 
 class ChannelsConfig(BaseModel):
-    """Channels not built into this version are kept (and reported) rather than rejected."""
+    """Channels not built into this version are kept (and reported) rather than rejected.
+    Built at first use with its sections (config/base.py `Section`)."""
 
-    model_config = ConfigDict(extra="allow")
-    webchat: WebchatConfig = Field(
-        default_factory=WebchatConfig, description=N_("The web chat page.")
-    )
-    api: ApiConfig = Field(
-        default_factory=ApiConfig, description=N_("Credentials for /v1, /api/v1 and the web page.")
-    )
+    model_config = ConfigDict(extra="allow", validate_default=True, defer_build=True)
+    webchat: WebchatConfig = section(description=N_("The web chat page."))
+    api: ApiConfig = section(description=N_("Credentials for /v1, /api/v1 and the web page."))
     webhook: WebhookChannelConfig | None = None
     telegram: TelegramChannelConfig | None = None
     dingtalk: DingtalkChannelConfig | None = None

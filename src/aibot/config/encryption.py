@@ -25,14 +25,14 @@ class EncryptionConfig(Section):
         None, description=N_("Or: a file (mode 0600) holding the current data key.")
     )
     old_keys: list[SecretStr] = Field(
-        default_factory=list,
+        default=[],
         description=N_(
             "Keys data may still be encrypted with; remove one only after "
             "`ai-bot data-key rotate` says nothing uses it any more."
         ),
     )
     old_key_files: list[Path] = Field(
-        default_factory=list, description=N_("Old keys kept in files, as old_keys.")
+        default=[], description=N_("Old keys kept in files, as old_keys.")
     )
 
     @model_validator(mode="after")

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 from dotenv import dotenv_values
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from aibot.config.base import ConfigError
 from aibot.config.presets import PRESETS
@@ -32,12 +32,15 @@ MOVED_TO_CHANNELS = ("api", "webchat")
 
 class LoadedConfig(BaseModel):
     """The validated config plus where it came from, which `${VAR}`s were unset and which
-    old spellings it used (`deprecated`: one line each, logged once when the gateway starts)."""
+    old spellings it used (`deprecated`: one line each, logged once when the gateway starts).
+    Built at the first load, like the sections (config/base.py `Section`)."""
+
+    model_config = ConfigDict(defer_build=True)
 
     config: Config
     path: Path | None
-    missing_env: list[str] = Field(default_factory=list)
-    deprecated: list[str] = Field(default_factory=list)
+    missing_env: list[str] = Field(default=[])
+    deprecated: list[str] = Field(default=[])
 
 
 def interpolate(value: Any, env: Mapping[str, str], missing: list[str]) -> Any:

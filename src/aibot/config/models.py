@@ -26,12 +26,8 @@ class ProviderConfig(Section):
     max_retries: int = Field(2, ge=0, le=10, description=N_("Retries on 429/5xx/timeouts."))
     max_tokens: int | None = Field(None, ge=1, description=N_("Cap on answer tokens."))
     temperature: float | None = Field(None, ge=0, le=2, description=N_("Sampling temperature."))
-    extra_body: dict[str, Any] = Field(
-        default_factory=dict, description=N_("Extra request fields.")
-    )
-    extra_headers: dict[str, str] = Field(
-        default_factory=dict, description=N_("Extra HTTP headers.")
-    )
+    extra_body: dict[str, Any] = Field(default={}, description=N_("Extra request fields."))
+    extra_headers: dict[str, str] = Field(default={}, description=N_("Extra HTTP headers."))
     reasoning_echo: Literal["none", "field", "think_tags"] | None = Field(
         None,
         description=N_("How stored reasoning is sent back in history (preset decides if unset)."),
@@ -58,7 +54,7 @@ class ModelsConfig(Section):
     default: str | None = Field(
         None, description=N_("Provider name used unless a session picks one.")
     )
-    fallbacks: list[str] = Field(default_factory=list, description=N_("Tried in order on failure."))
+    fallbacks: list[str] = Field(default=[], description=N_("Tried in order on failure."))
     breaker_failures: int = Field(
         5, ge=1, description=N_("Consecutive failed calls that open a provider's circuit.")
     )
@@ -66,7 +62,7 @@ class ModelsConfig(Section):
         30.0, description=N_("How long an open circuit skips its provider (e.g. 30s).")
     )
     providers: dict[str, ProviderConfig] = Field(
-        default_factory=dict, description=N_("Named providers; the names are what /model accepts.")
+        default={}, description=N_("Named providers; the names are what /model accepts.")
     )
     canary: CanaryConfig | None = Field(
         None, description=N_("Send a share of conversations (sticky) to a provider under trial.")
@@ -78,7 +74,7 @@ class ModelsConfig(Section):
         None, description=N_("Speech to text for voice messages (/v1/audio/transcriptions).")
     )
     aliases: dict[str, str] = Field(
-        default_factory=dict,
+        default={},
         description=N_("Other names /v1 accepts for a provider, e.g. gpt-4o-mini: deepseek."),
     )
 

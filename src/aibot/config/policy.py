@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import Field, field_validator
 
-from aibot.config.base import Section, invalid, parse_duration
+from aibot.config.base import Section, invalid, parse_duration, section
 from aibot.config.tools import check_zone
 from aibot.i18n import N_
 
@@ -38,9 +38,9 @@ def parse_rate(value: Any) -> tuple[int, float] | None:
 
 
 class SensitiveWordsConfig(Section):
-    words: list[str] = Field(default_factory=list, description=N_("Forbidden words and phrases."))
+    words: list[str] = Field(default=[], description=N_("Forbidden words and phrases."))
     files: list[Path] = Field(
-        default_factory=list, description=N_("Word lists, one per line; reloaded on change.")
+        default=[], description=N_("Word lists, one per line; reloaded on change.")
     )
     action: Literal["block", "mask"] = Field(
         "block", description=N_("block: refuse the message; mask: replace the words with ***.")
@@ -90,15 +90,13 @@ class AccessConfig(Section):
     """Who may talk to the assistant. Ids are `user_id` or `channel:user_id`."""
 
     allow_users: list[str] = Field(
-        default_factory=list, description=N_("If set, only these users are answered in DMs.")
+        default=[], description=N_("If set, only these users are answered in DMs.")
     )
-    deny_users: list[str] = Field(default_factory=list, description=N_("Never answered."))
+    deny_users: list[str] = Field(default=[], description=N_("Never answered."))
     allow_chats: list[str] = Field(
-        default_factory=list, description=N_("If set, only these group chats are answered.")
+        default=[], description=N_("If set, only these group chats are answered.")
     )
-    deny_chats: list[str] = Field(
-        default_factory=list, description=N_("Group chats never answered.")
-    )
+    deny_chats: list[str] = Field(default=[], description=N_("Group chats never answered."))
     dm_policy: Literal["open", "allowlist", "pairing"] = Field(
         "open",
         description=N_(
@@ -111,7 +109,7 @@ class AccessConfig(Section):
         20, ge=1, description=N_("Unapproved codes at once; more requests are told to wait.")
     )
     admins: list[str] = Field(
-        default_factory=list,
+        default=[],
         description=N_("Users who may use admin commands (/model, /stats); empty: everyone may."),
     )
     denied_message: str = Field(
@@ -137,14 +135,10 @@ class CacheConfig(Section):
 
 
 class PolicyConfig(Section):
-    sensitive_words: SensitiveWordsConfig = Field(
-        default_factory=SensitiveWordsConfig, description=N_("Words refused or masked.")
-    )
-    rate_limit: RateLimitConfig = Field(
-        default_factory=RateLimitConfig, description=N_("Message rates and daily token quotas.")
-    )
-    access: AccessConfig = Field(default_factory=AccessConfig, description=N_("Who is answered."))
-    cache: CacheConfig = Field(default_factory=CacheConfig, description=N_("Answer cache."))
+    sensitive_words: SensitiveWordsConfig = section(description=N_("Words refused or masked."))
+    rate_limit: RateLimitConfig = section(description=N_("Message rates and daily token quotas."))
+    access: AccessConfig = section(description=N_("Who is answered."))
+    cache: CacheConfig = section(description=N_("Answer cache."))
 
 
 class RouteMatch(Section):
@@ -170,9 +164,7 @@ class RouteMatch(Section):
 
 class RouteConfig(Section):
     name: str = Field(description=N_("Shown in logs and metrics."))
-    match: RouteMatch = Field(
-        default_factory=RouteMatch, description=N_("All given fields must hold.")
-    )
+    match: RouteMatch = section(description=N_("All given fields must hold."))
     provider: str | None = Field(None, description=N_("Provider answering; default: the default."))
     system_prompt: str | None = Field(None, description=N_("Persona for this route."))
     temperature: float | None = Field(None, ge=0, le=2, description=N_("Sampling temperature."))
@@ -180,7 +172,7 @@ class RouteConfig(Section):
     reply: str | None = Field(None, description=N_("Fixed answer (FAQ); the model is not called."))
     filters: bool = Field(True, description=N_("Apply sensitive-word checks on this route."))
     tools: list[str] = Field(
-        default_factory=list,
+        default=[],
         description=N_(
             "Tools this route's chats may use: names, or `server__*` for all of an MCP "
             "server's; default: none."

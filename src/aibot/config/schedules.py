@@ -38,7 +38,7 @@ class ScheduleConfig(Section):
         None, description=N_("The provider answering a prompt; default: the default.")
     )
     tools: list[str] = Field(
-        default_factory=list,
+        default=[],
         description=N_("Tools the model may use for the prompt (names or `server__*`)."),
     )
     misfire_grace: float = Field(

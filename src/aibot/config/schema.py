@@ -12,7 +12,7 @@ from pydantic import Field, model_validator
 
 from aibot.config.archive import ArchiveConfig
 from aibot.config.auth import AuthConfig
-from aibot.config.base import NO_PROVIDERS, Section, invalid
+from aibot.config.base import NO_PROVIDERS, Section, invalid, section
 from aibot.config.channels import ChannelsConfig
 from aibot.config.conversation import EventsConfig, SessionConfig
 from aibot.config.data import OutboxConfig, RedisConfig, RetentionConfig, StorageConfig
@@ -27,68 +27,33 @@ from aibot.i18n import N_
 
 
 class Config(Section):
-    server: ServerConfig = Field(
-        default_factory=ServerConfig, description=N_("Where the gateway listens.")
-    )
-    storage: StorageConfig = Field(
-        default_factory=StorageConfig, description=N_("Where conversations, inbox and outbox live.")
-    )
-    redis: RedisConfig = Field(
-        default_factory=RedisConfig, description=N_("Shared state for several replicas (optional).")
-    )
-    models: ModelsConfig = Field(
-        default_factory=ModelsConfig, description=N_("Model providers, the default, the fallbacks.")
-    )
-    session: SessionConfig = Field(
-        default_factory=SessionConfig, description=N_("Conversation memory.")
-    )
-    dispatcher: DispatcherConfig = Field(
-        default_factory=DispatcherConfig, description=N_("Concurrency and back-pressure.")
-    )
-    outbox: OutboxConfig = Field(
-        default_factory=OutboxConfig, description=N_("Reply delivery retries and expiry.")
-    )
-    retention: RetentionConfig = Field(
-        default_factory=RetentionConfig, description=N_("What `ai-bot maintenance` deletes.")
-    )
+    server: ServerConfig = section(description=N_("Where the gateway listens."))
+    storage: StorageConfig = section(description=N_("Where conversations, inbox and outbox live."))
+    redis: RedisConfig = section(description=N_("Shared state for several replicas (optional)."))
+    models: ModelsConfig = section(description=N_("Model providers, the default, the fallbacks."))
+    session: SessionConfig = section(description=N_("Conversation memory."))
+    dispatcher: DispatcherConfig = section(description=N_("Concurrency and back-pressure."))
+    outbox: OutboxConfig = section(description=N_("Reply delivery retries and expiry."))
+    retention: RetentionConfig = section(description=N_("What `ai-bot maintenance` deletes."))
     archive: ArchiveConfig | None = Field(None, description=N_("Old history to object storage."))
-    media: MediaConfig = Field(
-        default_factory=MediaConfig, description=N_("Pictures, voice and files users send.")
-    )
-    logging: LoggingConfig = Field(
-        default_factory=LoggingConfig, description=N_("Log level and format.")
-    )
-    ui: UiConfig = Field(
-        default_factory=UiConfig, description=N_("The language of replies, pages and the CLI.")
-    )
-    auth: AuthConfig = Field(
-        default_factory=AuthConfig, description=N_("JWT access tokens and identity providers.")
-    )
-    admin: AdminConfig = Field(
-        default_factory=AdminConfig, description=N_("The admin console (/admin).")
-    )
-    channels: ChannelsConfig = Field(
-        default_factory=ChannelsConfig,
+    media: MediaConfig = section(description=N_("Pictures, voice and files users send."))
+    logging: LoggingConfig = section(description=N_("Log level and format."))
+    ui: UiConfig = section(description=N_("The language of replies, pages and the CLI."))
+    auth: AuthConfig = section(description=N_("JWT access tokens and identity providers."))
+    admin: AdminConfig = section(description=N_("The admin console (/admin)."))
+    channels: ChannelsConfig = section(
         description=N_("Chat platforms, the web page, the HTTP APIs and integrations."),
     )
-    policy: PolicyConfig = Field(
-        default_factory=PolicyConfig, description=N_("Sensitive words, rate limits, access, cache.")
-    )
-    events: EventsConfig = Field(
-        default_factory=EventsConfig, description=N_("Greetings and cleanup on platform events.")
-    )
+    policy: PolicyConfig = section(description=N_("Sensitive words, rate limits, access, cache."))
+    events: EventsConfig = section(description=N_("Greetings and cleanup on platform events."))
     routes: list[RouteConfig] = Field(
-        default_factory=list, description=N_("Per-message routing; the first match wins.")
+        default=[], description=N_("Per-message routing; the first match wins.")
     )
-    tools: ToolsConfig = Field(
-        default_factory=ToolsConfig, description=N_("Tools the model may call, and MCP servers.")
-    )
+    tools: ToolsConfig = section(description=N_("Tools the model may call, and MCP servers."))
     schedules: list[ScheduleConfig] = Field(
-        default_factory=list, description=N_("Jobs run on a cron: a fixed message or a prompt.")
+        default=[], description=N_("Jobs run on a cron: a fixed message or a prompt.")
     )
-    reminders: RemindersConfig = Field(
-        default_factory=RemindersConfig, description=N_("Reminders users set with /remind.")
-    )
+    reminders: RemindersConfig = section(description=N_("Reminders users set with /remind."))
 
     @model_validator(mode="after")
     def _schedules_are_unique(self) -> Config:

@@ -31,7 +31,7 @@ class ServerConfig(Section):
         ),
     )
     allowed_hosts: list[str] = Field(
-        default_factory=list,
+        default=[],
         description=N_(
             "Host names requests may be addressed to (`Host`), besides the loopback "
             "names, public_url's host and the bound address; `*.example.com` for subdomains; "
@@ -39,7 +39,7 @@ class ServerConfig(Section):
         ),
     )
     trusted_proxies: list[str] = Field(
-        default_factory=list,
+        default=[],
         description=N_(
             "Reverse proxies (IPs or CIDRs) whose X-Forwarded-For / X-Forwarded-Proto "
             "are believed (client address for limits, lockout and audit; https behind TLS); "

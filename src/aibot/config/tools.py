@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from aibot.config.base import Section, invalid, parse_duration
+from aibot.config.base import Section, invalid, parse_duration, section
 from aibot.i18n import N_
 
 Builtin = Literal["current_time", "calculator", "fetch_url", "conversation_search"]
@@ -29,7 +29,7 @@ def check_zone(value: str) -> str:
 
 class FetchConfig(Section):
     allowed_hosts: list[str] = Field(
-        default_factory=list,
+        default=[],
         description=N_(
             "Hosts fetch_url may read (exact, or `*.example.com`); empty: none. Private, "
             "loopback and link-local addresses are refused whatever the name."
@@ -44,19 +44,19 @@ class McpServerConfig(Section):
     """One MCP server: a command run over stdio, or a streamable HTTP URL."""
 
     command: str | None = Field(None, description=N_("stdio: the program to run."))
-    args: list[str] = Field(default_factory=list, description=N_("stdio: its arguments."))
+    args: list[str] = Field(default=[], description=N_("stdio: its arguments."))
     env: dict[str, SecretStr] = Field(
-        default_factory=dict,
+        default={},
         description=N_("stdio: environment given to it (besides PATH, HOME…)."),
     )
     cwd: str | None = Field(None, description=N_("stdio: its working directory."))
     url: str | None = Field(None, description=N_("Streamable HTTP: the endpoint, e.g. …/mcp."))
     headers: dict[str, SecretStr] = Field(
-        default_factory=dict, description=N_("Streamable HTTP: headers sent (e.g. Authorization).")
+        default={}, description=N_("Streamable HTTP: headers sent (e.g. Authorization).")
     )
     timeout: float = Field(30.0, gt=0, le=600, description=N_("Seconds one tool call may take."))
     confirm: list[str] = Field(
-        default_factory=list,
+        default=[],
         description=N_("Tools of this server the user must approve before each call ('*': all)."),
     )
 
@@ -77,7 +77,7 @@ class McpServerConfig(Section):
 
 class ToolsConfig(Section):
     enabled: list[Builtin] = Field(
-        default_factory=list, description=N_("Built-in tools switched on (each off unless listed).")
+        default=[], description=N_("Built-in tools switched on (each off unless listed).")
     )
     max_rounds: int = Field(
         5, ge=1, le=20, description=N_("Model calls per message when it keeps asking for tools.")
@@ -91,13 +91,13 @@ class ToolsConfig(Section):
     time_zone: str = Field(
         "Asia/Shanghai", description=N_("Time zone of chats whose route names none (IANA name).")
     )
-    fetch: FetchConfig = Field(default_factory=FetchConfig, description=N_("The fetch_url tool."))
+    fetch: FetchConfig = section(description=N_("The fetch_url tool."))
     mcp: dict[str, McpServerConfig] = Field(
-        default_factory=dict,
+        default={},
         description=N_("MCP servers by name; their tools are offered as `<name>__<tool>`."),
     )
     confirm: list[str] = Field(
-        default_factory=list,
+        default=[],
         description=N_("Built-in tools the user must approve before each call."),
     )
     confirm_timeout: float = Field(
