@@ -137,6 +137,15 @@ async def test_every_refusal_is_said_in_the_callers_language_in_one_shape(
     assert set(REFUSALS) <= codes  # a refusal added to the table is added here too
 
 
+async def test_a_streamed_answer_ends_with_the_same_refusal(client: httpx.AsyncClient) -> None:
+    for language in ("zh-CN", "en"):
+        headers = {**KEY, "Accept-Language": language}
+        answer = await client.post(CHAT, json={**HI, "stream": True}, headers=headers)
+        last = orjson.loads(answer.text.strip().splitlines()[-1].removeprefix("data: "))
+        assert (last["type"], last["code"]) == ("error", "model_unavailable"), last
+        assert bool(CJK.search(last["message"])) == (language == "zh-CN"), last
+
+
 async def said_without_a_request() -> set[str]:
     """The refusals no request here can cause (a full queue, a store that is down)."""
     request = Request(

@@ -14,12 +14,14 @@ from aibot.channels.api_keys import ApiKeys
 from aibot.channels.base import SYSTEM_CLOCK, Clock
 from aibot.channels.http_bodies import (
     API_ERRORS,
+    REFUSALS,
     SESSION_PATTERN,
     SSE_ANSWER,
     Endpoint,
     ErrorBody,
     InvalidBody,
     JsonBody,
+    caller_language,
     message_too_long,
     refusal,
 )
@@ -37,7 +39,7 @@ from aibot.core.media import MediaRefused, UploadStore
 from aibot.core.messages import Attachment, Inbound, ReplyTarget
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService, StreamEnd, stream_turn
-from aibot.i18n import locale_hint
+from aibot.i18n import Language, locale_hint, translate
 
 if TYPE_CHECKING:
     from fastapi import APIRouter
@@ -254,7 +256,7 @@ def chat_endpoint(
         )
         if body.stream:
             return StreamingResponse(
-                _events(service, inbound, body.session_id),
+                _events(service, inbound, body.session_id, caller_language(request.headers)),
                 media_type="text/event-stream",
                 headers={"Cache-Control": "no-cache"},
             )
@@ -271,16 +273,24 @@ def chat_endpoint(
     return chat
 
 
-async def _events(service: ChatService, inbound: Inbound, session_id: str) -> AsyncIterator[bytes]:
+async def _events(
+    service: ChatService, inbound: Inbound, session_id: str, language: Language
+) -> AsyncIterator[bytes]:
     async for item in stream_turn(service, inbound):
         if isinstance(item, str):
             yield _sse({"type": "delta", "text": item})
             continue
-        yield _sse(_final_event(item, session_id))
+        yield _sse(_final_event(item, session_id, language))
 
 
-def _final_event(end: StreamEnd, session_id: str) -> dict[str, Any]:
+def _final_event(end: StreamEnd, session_id: str, language: Language) -> dict[str, Any]:
+    """`done` with the reply, or `error` with the refusal the JSON answer would have given."""
     if end.ctx is not None and end.ctx.error is None:
         return {"type": "done", **reply_body(end.ctx, session_id)}
-    message = end.ctx.error if end.ctx is not None else str(end.exc)
-    return {"type": "error", "message": message or "the gateway could not answer"}
+    code, values = "model_unavailable", {"reason": end.ctx.error if end.ctx else end.exc}
+    if isinstance(end.exc, QueueFull):
+        code, values = "overloaded", {}
+    elif isinstance(end.exc, AccessDenied):
+        code, values = "invalid_api_key", {}
+    message = translate(language, REFUSALS[code], **values)
+    return {"type": "error", "message": message, "code": code}
