@@ -1,8 +1,9 @@
 """The session lock's calls over a pipelined connection of its own (replicas/script_line.py):
-not one command through redis-py's client per message, every reply to its own caller however
-many are in flight, a script the server forgot sent whole, a lost connection failing what was in
-flight and replaced for the next call, a silent Redis failing the call within redis-py's read
-timeout, and a caller that gave up leaving the others in order."""
+not one command through redis-py's client per message, the calls of one loop iteration in one
+write, every reply to its own caller however many are in flight, a script the server forgot
+sent whole, a lost connection failing what was in flight and replaced for the next call, a
+silent Redis failing the call within redis-py's read timeout, and a caller that gave up leaving
+the others in order."""
 
 from __future__ import annotations
 
@@ -68,6 +69,29 @@ async def test_every_caller_gets_its_own_reply(client: redis.Redis, line: Script
         *(line.call(echo, [f"key-{i}"], [f"值 {i}"]) for i in range(300))
     )
     assert replies == [[f"key-{i}".encode(), f"值 {i}".encode()] for i in range(300)]
+
+
+async def test_the_calls_of_one_loop_iteration_leave_in_one_write(
+    client: redis.Redis, line: ScriptLine
+) -> None:
+    echo = client.register_script(ECHO)
+    assert await line.call(echo, ["k"], ["open"]) == [b"k", b"open"]
+    assert line._line is not None
+    writer = line._line._writer
+    writes: list[int] = []
+    write = writer.writelines
+
+    def counted(data: Any) -> None:
+        chunks = list(data)
+        writes.append(len(chunks))
+        write(chunks)
+
+    setattr(writer, "writelines", counted)  # noqa: B010
+    replies = await asyncio.gather(*(line.call(echo, [f"k{i}"], [i]) for i in range(50)))
+    assert replies == [[f"k{i}".encode(), b"%d" % i] for i in range(50)]
+    assert len(writes) == 1
+    assert await line.call(echo, ["k"], ["alone"]) == [b"k", b"alone"]
+    assert len(writes) == 2
 
 
 async def test_a_script_the_server_forgot_is_sent_whole(

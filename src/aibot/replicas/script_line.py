@@ -16,6 +16,14 @@ default) fails with its `TimeoutError` and breaks the connection the same way. A
 caller gave up is still answered by Redis and its reply dropped, as with redis-py: a lock it
 took lapses after its ttl. The script runs by its SHA; a server that does not know it
 (restarted, flushed) gets it whole once.
+
+The calls of one loop iteration leave in one write, at the end of it: the messages that arrive
+together take their locks together, and the group commit hands many messages back at once,
+which release theirs together. A write per call was two socket writes per message, each waking
+Redis (12 % of a replica's GIL time in a py-spy profile of two replicas, bench/README.md issue
+20 step 14). The timeout is one timer per line on its oldest unanswered call (replies come in
+order, so it is the first to be late), where `asyncio.wait_for` armed and cancelled a timer
+and chained a future per call.
 """
 
 from __future__ import annotations
@@ -61,12 +69,7 @@ class ScriptLine:
         line = self._line
         if line is None or line.broken:
             line = await self._open()
-        try:
-            return await asyncio.wait_for(line.send(*command), self._timeout)
-        except TimeoutError:
-            error = RedisTimeoutError(f"Redis did not answer within {self._timeout} s")
-            line.fail(error)
-            raise error from None
+        return await line.send(*command)
 
     async def _open(self) -> _Line:
         async with self._opening:
@@ -76,7 +79,7 @@ class ScriptLine:
                 pool = self._pool
                 connection: Any = pool.connection_class(**pool.connection_kwargs)
                 await connection.connect()
-                self._line = _Line(connection)
+                self._line = _Line(connection, self._timeout)
             return self._line
 
     async def close(self) -> None:
@@ -86,27 +89,56 @@ class ScriptLine:
 
 
 class _Line:
-    def __init__(self, connection: Any) -> None:
+    def __init__(self, connection: Any, timeout: float | None) -> None:
         self._connection = connection
         self._reader: asyncio.StreamReader = connection._reader
         self._writer: asyncio.StreamWriter = connection._writer
-        self._waiting: deque[asyncio.Future[Any]] = deque()
+        self._loop = asyncio.get_running_loop()
+        # Each call's reply future and the loop time by which it must be answered.
+        self._waiting: deque[tuple[asyncio.Future[Any], float]] = deque()
+        self._timeout = timeout
+        self._watch: asyncio.TimerHandle | None = None
+        self._outgoing: list[bytes] = []  # packed commands of this loop iteration
         self._replies = hiredis.Reader(notEnoughData=_INCOMPLETE)
         self.broken = False
         self._task = asyncio.create_task(self._read(), name="redis-script-line")
 
     def send(self, *command: Any) -> asyncio.Future[Any]:
-        """Writes `command`, encoded by redis-py as for any call on this connection."""
+        """Queues `command`, encoded by redis-py as for any call on this connection, for the
+        write at the end of this loop iteration."""
         if self.broken:
             raise RedisConnectionError("the Redis connection was lost")
         packed = self._connection.pack_command(*command)  # before a reply is awaited for it
-        waiting = asyncio.get_running_loop().create_future()
-        self._waiting.append(waiting)
+        waiting = self._loop.create_future()
+        deadline = self._loop.time() + self._timeout if self._timeout is not None else 0.0
+        self._waiting.append((waiting, deadline))
+        if not self._outgoing:
+            self._loop.call_soon(self._flush)
+        self._outgoing.extend(packed)
+        if self._watch is None and self._timeout is not None:
+            self._watch = self._loop.call_at(deadline, self._check)
+        return waiting
+
+    def _flush(self) -> None:
+        outgoing, self._outgoing = self._outgoing, []
+        if self.broken:
+            return
         try:
-            self._writer.writelines(packed)
+            self._writer.writelines(outgoing)
         except (OSError, RuntimeError) as exc:
             self.fail(RedisConnectionError(f"could not write to Redis: {exc}"))
-        return waiting
+
+    def _check(self) -> None:
+        """The oldest unanswered call's deadline: a Redis that has not answered it by then
+        fails the line (every call waiting on it, as a lost connection does)."""
+        self._watch = None
+        if not self._waiting or self.broken:
+            return
+        deadline = self._waiting[0][1]
+        if self._loop.time() >= deadline:
+            self.fail(RedisTimeoutError(f"Redis did not answer within {self._timeout} s"))
+        else:
+            self._watch = self._loop.call_at(deadline, self._check)
 
     async def _read(self) -> None:
         try:
@@ -116,7 +148,7 @@ class _Line:
                     raise RedisConnectionError("Redis closed the connection")
                 self._replies.feed(data)
                 while (reply := self._replies.gets()) is not _INCOMPLETE:
-                    waiting = self._waiting.popleft()
+                    waiting = self._waiting.popleft()[0]
                     if not waiting.done():
                         waiting.set_result(_error(reply))
         except asyncio.CancelledError:
@@ -127,8 +159,11 @@ class _Line:
 
     def fail(self, error: RedisConnectionError | RedisTimeoutError) -> None:
         self.broken = True
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         while self._waiting:
-            waiting = self._waiting.popleft()
+            waiting = self._waiting.popleft()[0]
             if not waiting.done():
                 waiting.set_exception(error)
         self._writer.close()
