@@ -95,6 +95,36 @@ async def test_session_lock_excludes_renews_and_lapses(client: redis.Redis) -> N
     assert await client.get("aibot:session:s") is None  # b released; a's release left it
 
 
+async def test_a_lock_that_lapsed_while_held_is_counted_once(client: redis.Redis) -> None:
+    metrics = Metrics()
+    a = RedisSessionLocks(client, "a", ttl=0.3, lapsed=metrics.locks_lapsed)
+    b = RedisSessionLocks(client, "b", ttl=5.0)
+
+    def lapsed() -> float | None:
+        return metrics.registry.get_sample_value("aibot_session_locks_lapsed_total")
+
+    try:
+        async with a.hold("s", wait=False) as held:  # renewed in time: not counted
+            assert held
+            await asyncio.sleep(0.2)
+            await a.renew()
+        async with a.hold("s", wait=False) as held:
+            assert held
+            await asyncio.sleep(0.5)  # a stalled past its ttl and renews too late
+            async with b.hold("s", wait=False) as other:
+                assert other  # b may now ask the model for the same message again
+                await a.renew()
+                await a.renew()
+        assert lapsed() == 1  # at the renewal; not again at the release
+        async with a.hold("t", wait=False) as held:
+            assert held
+            await asyncio.sleep(0.5)  # no renewal at all: found at the release
+        assert lapsed() == 2
+    finally:
+        await a.close()
+        await b.close()
+
+
 async def test_membership_knows_late_joiners_and_the_dead(client: redis.Redis) -> None:
     # A 3 s lease: each step below must finish within it even on a box at load 20 (0.5 s did not).
     a, b = Membership(client, "a", ttl=3), Membership(client, "b", ttl=3)

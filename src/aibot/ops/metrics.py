@@ -212,6 +212,13 @@ class Metrics:
             ["step", "reason"],
             registry=r,
         )
+        self.locks_lapsed = Counter(
+            "aibot_session_locks_lapsed",
+            "Scale-out mode: session locks this replica found taken or expired while it held "
+            "them (renewed later than redis.lease_ttl): another replica may have asked the "
+            "model again for the same message; the answer stays single.",
+            registry=r,
+        )
         self.coordination_up = Gauge(
             "aibot_coordination_up",
             "Scale-out mode: 1 while Redis answered the last heartbeat.",

@@ -41,7 +41,7 @@ class Coordinator:
         self.me = me or replica_name()
         self._metrics = metrics
         self.membership = Membership(client, self.me, ttl)
-        self.locks = RedisSessionLocks(client, self.me, ttl)
+        self.locks = RedisSessionLocks(client, self.me, ttl, lapsed=metrics.locks_lapsed)
         self.flags = RedisFlags(client)
         self.approvals = RedisApprovals(client)
         self._interval = ttl / 3

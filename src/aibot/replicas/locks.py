@@ -12,6 +12,10 @@ replica whose cached conversation carries the stamp it finds uses the cache with
 store; before, every message in scale-out mode read the conversation row to compare its
 `updated_at` (issue 20). A stamp lives `STAMP_TTL`: an idle conversation is read again, which
 also covers rows the maintenance jobs delete days later.
+
+A lock found lapsed while held — at a renewal or at its release — is counted once per hold
+(`aibot_session_locks_lapsed_total`): the answer stays single, but another replica may have
+called the model for the same message again, which only this count shows.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import structlog
 from redis.exceptions import RedisError
 
 from aibot.core.errors import CoordinationUnavailable
+from aibot.ops.metrics import Counter
 from aibot.replicas.script_line import ScriptLine
 
 log = structlog.get_logger("aibot.replicas")
@@ -110,6 +115,7 @@ _POLL_MAX = 0.05
 class _Held:
     token: str
     leave: str  # the stamp the release leaves ('' for none); at first the one taken
+    lapsed: bool = False  # a renewal found another holder (or none): counted already
 
 
 class RedisSessionLocks:
@@ -120,8 +126,10 @@ class RedisSessionLocks:
         ttl: float,
         prefix: str = "aibot:session:",
         stamps: str = "aibot:stamp:",
+        lapsed: Counter | None = None,
     ) -> None:
         self._redis = client
+        self._lapsed = lapsed
         self._me = me
         self._ttl_ms = int(ttl * 1000)
         self._stamp_ttl_ms = int(STAMP_TTL * 1000)
@@ -153,9 +161,15 @@ class RedisSessionLocks:
         finally:
             self._held.pop(keys[0], None)
             try:
-                await self._line.call(self._release, keys, [token, held.leave, self._stamp_ttl_ms])
+                kept = await self._line.call(
+                    self._release, keys, [token, held.leave, self._stamp_ttl_ms]
+                )
             except RedisError as exc:  # the lock lapses by itself after ttl
                 log.warning("could not release a session lock", error=str(exc))
+            else:
+                if not kept and not held.lapsed:
+                    log.warning("session lock lapsed while held", session=session_key)
+                    self._count_lapsed()
 
     def seen(self, session_key: str) -> float | None:
         held = self._held.get(self._prefix + session_key)
@@ -221,16 +235,27 @@ class RedisSessionLocks:
         await self._line.close()
 
     async def renew(self) -> None:
-        """Extends every lock this replica holds; one that another holder took is logged (the
-        fenced commit keeps the answer single)."""
+        """Extends every lock this replica holds; one that lapsed (another holder took it, or
+        none has it) is logged and counted (the fenced commit keeps the answer single)."""
         if not self._held:
             return
         held = list(self._held.items())
         lost = await self._renew(
             keys=[key for key, _ in held], args=[self._ttl_ms, *(h.token for _, h in held)]
         )
-        for key in lost:
-            log.warning("session lock lapsed while held", session=_text(key)[len(self._prefix) :])
+        sent = dict(held)
+        for key in map(_text, lost):
+            now = self._held.get(key)
+            if now is None or now is not sent[key]:
+                continue  # released while the renewal was on its way: not lost
+            log.warning("session lock lapsed while held", session=key[len(self._prefix) :])
+            if not now.lapsed:
+                now.lapsed = True
+                self._count_lapsed()
+
+    def _count_lapsed(self) -> None:
+        if self._lapsed is not None:
+            self._lapsed.inc()
 
 
 def _text(value: bytes | str) -> str:
