@@ -10,11 +10,11 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from aibot.core.messages import ToolCall, TurnRecord
+from aibot.core.messages import ReplyTarget, ToolCall, TurnRecord
 from aibot.core.sessions import SessionMemory
 from aibot.store.crypto import Keyring
 from aibot.store.engine import create_engine
@@ -99,6 +99,46 @@ async def test_it_reads_what_the_engine_reads_sealed_or_plain(engine: AsyncEngin
     finally:
         for repo in fast:
             await repo.close()
+
+
+async def test_the_polls_read_what_the_engine_reads_and_nothing_through_it(
+    engine: AsyncEngine,
+) -> None:
+    ring = Keyring(os.urandom(32))
+    fast = Repository(engine, cipher=ring, session_read=session_read_for(url_of(engine), engine, 4))
+    slow = Repository(engine, cipher=ring)
+    writer = writer_for(engine)
+    writer.start()
+    target = ReplyTarget(chat_id=7, request_id="r")
+    for n, channel in enumerate(("hook", "telegram", "hook", "feishu")):
+        (row_id,) = await writer.submit(
+            slow.accept_inbox(channel, f"m{n}", f"s{n}", "u", f"问 {n}", target, float(n))
+        )
+        await writer.submit(slow.enqueue_outbox(row_id, channel, f"s{n}", target, f"答 {n}", 9.0))
+    await writer.stop()
+    through_engine: list[str] = []
+
+    def sent(*args: object) -> None:
+        through_engine.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", sent)
+    try:
+        for limit, skip, paused in ((10, set(), frozenset()), (2, {1}, frozenset({"telegram"}))):
+            inbox = await fast.pending_inbox(limit, skip, paused)
+            assert inbox == await slow.pending_inbox(limit, skip, paused)
+        opened = [r.text for r in await fast.pending_inbox(10, set())]
+        assert opened == [f"问 {n}" for n in range(4)]
+        for limit in (1, 10):
+            assert await fast.pending_outbox(limit) == await slow.pending_outbox(limit)
+        assert (await fast.pending_outbox(10))[3].target == target
+        assert await fast.inbox_backlog() == await slow.inbox_backlog() == (4, 0.0)
+        through_engine.clear()
+        await fast.pending_inbox(10, set(), frozenset({"hook"}))
+        await fast.pending_outbox(10)
+        await fast.inbox_backlog()
+        assert through_engine == []
+    finally:
+        await fast.close()
 
 
 async def test_every_commit_is_seen_by_the_next_read(engine: AsyncEngine) -> None:

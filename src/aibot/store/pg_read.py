@@ -16,6 +16,9 @@ Liveness without a ping: a connection the server closed while it rested is notic
 statement, and since a read changes nothing it is retried once on a new connection, after the
 pool's other idle connections (likely lost to the same restart) are dropped.
 
+The background polls read here too (`pending_inbox`, `pending_outbox`, `inbox_backlog`:
+store/queues.py `QueuePolls`): the outbox every 2 s, the inbox rescan every 5 s, each replica.
+
 `RawPool.run` takes any function of one `PgConnection`. The scale-out mode's inbox drain runs
 here too (`PgSessionRead.drain`): a session's pending rows and, when the replica's cached
 conversation is not current, the conversation in the same statement, where the drain went
@@ -64,6 +67,17 @@ DRAIN_SQL = (
     " AND turns.created_at > c.context_from ORDER BY created_at DESC, id DESC LIMIT greatest($3, 0)"
     ") t ON true WHERE c.session_key = $1 AND $3 >= 0 ORDER BY 1, 2, 16 DESC, 23 DESC"
 )
+# The background polls (store/queues.py `QueuePolls`): the columns `rows.inbox_row` and
+# `rows.outbox_row` read, pending oldest first, as the engine's queries in queues.py select them.
+POLL_INBOX_SQL = (
+    "SELECT id, channel, message_id, session_key, user_id, text, target, received_at, attempts"
+    " FROM inbox WHERE status = 'pending' AND channel <> ALL($2::text[]) ORDER BY id LIMIT $1"
+)
+POLL_OUTBOX_SQL = (
+    "SELECT id, inbox_id, channel, session_key, target, text, attempts, created_at,"
+    " next_attempt_at, owner FROM outbox WHERE status = 'pending' ORDER BY id LIMIT $1"
+)
+BACKLOG_SQL = "SELECT count(*), min(received_at) FROM inbox WHERE status = 'pending'"
 # asyncpg's server-side errors that mean the connection is gone, whatever its state says.
 _LOST = (
     OSError,
@@ -215,6 +229,22 @@ class PgSessionRead:
         if keep is None:
             return pending, None
         return pending, _session([tuple(row)[10:22] for row in rows if row[0] == 1])
+
+    async def pending_inbox(self, limit: int, exclude_channels: frozenset[str]) -> list[Any]:
+        return await self._fetch(POLL_INBOX_SQL, limit, sorted(exclude_channels))
+
+    async def pending_outbox(self, limit: int) -> list[Any]:
+        return await self._fetch(POLL_OUTBOX_SQL, limit)
+
+    async def inbox_backlog(self) -> tuple[int, float | None]:
+        (count, oldest), *_ = await self._fetch(BACKLOG_SQL)
+        return int(count), oldest
+
+    async def _fetch(self, sql: str, *args: Any) -> list[Any]:
+        async def read(connection: PgConnection) -> list[Any]:
+            return await connection.fetch(sql, *args)
+
+        return await self.pool.run(read)
 
     async def close(self) -> None:
         await self.pool.close()

@@ -17,7 +17,7 @@ from aibot.core.messages import ConversationRow, InboxRow, MessageOutcome, TurnR
 from aibot.core.sessions import Loaded
 from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.database import Database
-from aibot.store.queues import QueueRows
+from aibot.store.queues import QueuePolls, QueueRows
 from aibot.store.rows import (
     Raw,
     RawSession,
@@ -52,7 +52,8 @@ class Repository(QueueRows):
         cipher: Cipher = PLAIN,
         session_read: SessionRead | None = None,
     ) -> None:
-        super().__init__(engine, fenced=fenced, cipher=cipher)
+        polls = session_read if isinstance(session_read, QueuePolls) else None
+        super().__init__(engine, fenced=fenced, cipher=cipher, polls=polls)
         self._session_read = session_read or EngineSessionRead(engine)
         self._drain = session_read if isinstance(session_read, DrainRead) else None
         self._conversation_upserts: dict[tuple[str, ...], Executable] = {}

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import orjson
-from sqlalchemy import Row
 
 from aibot.core.messages import (
     Attachment,
@@ -94,18 +93,19 @@ def inbox_row(r: Mapping[Any, Any], *, text: str | None = None) -> InboxRow:
     )
 
 
-def outbox_row(r: Row[Any], *, text: str | None = None) -> OutboxRow:
+def outbox_row(r: Mapping[Any, Any], *, text: str | None = None) -> OutboxRow:
+    """An outbox row's columns by name (a SQLAlchemy row's `_mapping`, an asyncpg record)."""
     return OutboxRow(
-        r.id,
-        r.inbox_id,
-        r.channel,
-        r.session_key,
-        ReplyTarget.from_json(_load(r.target)),
-        r.text if text is None else text,
-        r.attempts,
-        r.created_at,
-        r.next_attempt_at,
-        r.owner,
+        r["id"],
+        r["inbox_id"],
+        r["channel"],
+        r["session_key"],
+        ReplyTarget.from_json(_load(r["target"])),
+        r["text"] if text is None else text,
+        r["attempts"],
+        r["created_at"],
+        r["next_attempt_at"],
+        r["owner"],
     )
 
 
