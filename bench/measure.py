@@ -20,6 +20,7 @@ from bench.load import MODES, Mode, Run, any_ok, drive, fake_body, fake_ok, pace
 from bench.processes import (
     API_KEY,
     cpu_seconds,
+    reference_config,
     rss_mb,
     start_fake,
     start_gateway,
@@ -72,6 +73,9 @@ class Figures:
     loaded_rss_mb: float
     cold_start_s: float
     gc: GcPauses | None
+    # With --reference: each path on one process without Redis on its own fresh database of the
+    # same PostgreSQL, measured in the same alternating blocks as the replicas.
+    reference: list[PathFigures] | None = None
 
 
 def minus(a: float | None, b: float | None) -> float | None:
@@ -209,6 +213,19 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
                 gateways.append(gateway)
                 gateway_urls.append(gateway_url)
             pids = [g.pid for g in gateways]
+            one: list[tuple[list[str], list[int]]] = []  # the reference: one process
+            reference_extra = await reference_config(args, extra, stack)
+            if reference_extra is not None:
+                (tmp / "reference").mkdir()
+                single, single_url, _ = await start_gateway(
+                    tmp / "reference",
+                    fake_url,
+                    http,
+                    children,
+                    extra=reference_extra,
+                    command=args.ai_bot,
+                )
+                one.append(([single_url], [single.pid]))
             await asyncio.sleep(1.0)  # let imports, migrations and caches settle
             idle_rss, cold_start = rss_mb(pids[0]), starts[0]
 
@@ -222,8 +239,14 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
 
             http.headers["Authorization"] = f"Bearer {API_KEY}"  # the hello app ignores it
             paths, served = [], []  # served: the measured loads on the gateway
+            reference: list[PathFigures] = []
             for mode in modes:
-                hello, load = await measure(
+                gateway_kw = {
+                    "make_body": mode.make_body,
+                    "is_ok": mode.is_ok,
+                    "make_headers": mode.make_headers,
+                }
+                hello, load, *alone = await measure(
                     http,
                     [
                         (
@@ -231,20 +254,14 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
                             [hello_proc.pid],
                             {"make_body": mode.make_body, "is_ok": any_ok},
                         ),
-                        (
-                            [url + mode.path for url in gateway_urls],
-                            pids,
-                            {
-                                "make_body": mode.make_body,
-                                "is_ok": mode.is_ok,
-                                "make_headers": mode.make_headers,
-                            },
-                        ),
+                        ([url + mode.path for url in gateway_urls], pids, gateway_kw),
+                        *(([u + mode.path for u in us], ps, gateway_kw) for us, ps in one),
                     ],
                     args,
                 )
                 paths.append(path_figures(mode, load, hello, fake_p99))
                 served.append(load.run)
+                reference.extend(path_figures(mode, a, hello, fake_p99) for a in alone)
 
             first = modes[0]
             paced = await pace(
@@ -286,6 +303,7 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
         loaded_rss_mb=loaded_rss,
         cold_start_s=cold_start,
         gc=gc_pauses(tmp / "gc.json", served),
+        reference=reference or None,
     )
 
 

@@ -232,3 +232,16 @@ async def store_config(
     if storage:
         extra["storage"] = storage
     return extra or None
+
+
+async def reference_config(
+    args: argparse.Namespace, replicas: JSON | None, stack: contextlib.AsyncExitStack
+) -> JSON | None:
+    """With ``--reference``: the config of one process without Redis on a fresh database of
+    its own on the same PostgreSQL (the replicas' conversations stay theirs), with the
+    replicas' encryption setting; None without it."""
+    if not args.reference or replicas is None:
+        return None
+    storage: JSON = dict(replicas["storage"])
+    storage["url"] = await stack.enter_async_context(fresh_postgres(args.fresh_postgres))
+    return {"storage": storage}

@@ -65,7 +65,8 @@ def paths_table(f: Figures) -> Table:
     )
     for column in columns:
         table.add_column(column, justify="left" if column == "path" else "right")
-    for p in f.paths:
+    reference = [(f"{p.name}, one process", p) for p in f.reference or []]
+    for name, p in [(p.name, p) for p in f.paths] + reference:
         fraction = f"{p.fraction_of_hello:.3f}"
         if p.min_fraction is not None:
             fraction += " " + bounded(p.fraction_of_hello, ">=", p.min_fraction)[1]
@@ -74,7 +75,7 @@ def paths_table(f: Figures) -> Table:
             cpu += " " + bounded(p.cpu_ms_per_message, "<=", p.max_cpu_ms)[1]
         added = fmt(p.added_p99_ms) + " " + bounded(p.added_p99_ms, "<=", 50.0)[1]
         table.add_row(
-            p.name,
+            name,
             fmt(p.messages_per_s, 0),
             fmt(p.hello_per_s, 0),
             fraction,
@@ -88,9 +89,31 @@ def paths_table(f: Figures) -> Table:
     return table
 
 
+def scale_out_ratio(f: Figures) -> list[str]:
+    """Per path with --reference: one process's CPU per message ÷ the replicas' (all of them
+    together, over the same messages), measured in the same alternating blocks; issue 20 asks
+    ≥ 0.7 × per replica. Also the same ratio of busy CPU (without each one's idle polls)."""
+    lines = []
+    for replicas, one in zip(f.paths, f.reference or [], strict=False):
+        ratio = _ratio(one.cpu_ms_per_message, replicas.cpu_ms_per_message)
+        busy = _ratio(one.busy_cpu_ms_per_message, replicas.busy_cpu_ms_per_message)
+        mark = bounded(ratio, ">=", 0.7)[1]
+        lines.append(
+            f"{replicas.name}: one process ÷ {f.replicas} replicas, CPU ms/msg "
+            f"{fmt(ratio, 3)} × {mark} (busy {fmt(busy, 3)} ×; target ≥ 0.7 ×)"
+        )
+    return lines
+
+
+def _ratio(a: float | None, b: float | None) -> float | None:
+    return a / b if a is not None and b else None
+
+
 def report(figures: Figures, console: Console) -> None:
     f = figures
     console.print(paths_table(f))
+    for line in scale_out_ratio(f):
+        console.print(line)
     table = Table(title="the rest of the figures")
     for column in ("figure", "value", "target", ""):
         table.add_column(column, justify="right" if column == "value" else "left")

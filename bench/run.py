@@ -106,6 +106,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--redis-url", help="the Redis of --replicas (default: a private redis-server)"
     )
     parser.add_argument(
+        "--reference",
+        action="store_true",
+        help="with --replicas and --fresh-postgres: also one process without Redis on a fresh "
+        "database of its own, loaded in the same alternating blocks, and its CPU per message "
+        "as a fraction of the replicas' (issue 20: ≥ 0.7 × per replica)",
+    )
+    parser.add_argument(
         "--encrypt", action="store_true", help="storage.encryption on (a fresh random key)"
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
@@ -119,6 +126,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     shared = args.fresh_postgres or (args.storage_url or "").startswith("postgresql")
     if args.replicas < 0 or (args.replicas and not shared):
         parser.error("--replicas needs a PostgreSQL store (--fresh-postgres or --storage-url)")
+    if args.reference and not (args.replicas and args.fresh_postgres):
+        parser.error("--reference needs --replicas and --fresh-postgres")
     args.modes = (args.modes or DEFAULT_MODES[args.endpoint]).split(",")
     unknown = [m for m in args.modes if (args.endpoint, m) not in MODES]
     if unknown:

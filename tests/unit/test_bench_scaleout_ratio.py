@@ -1,0 +1,64 @@
+"""`bench/run.py --replicas N --reference`: the scale-out ratio of issue 20 is printed by the
+report, from the reference process and the replicas measured in the same blocks."""
+
+from __future__ import annotations
+
+from bench.measure import Figures, PathFigures
+from bench.report import scale_out_ratio
+
+
+def path(name: str, cpu: float, busy: float) -> PathFigures:
+    return PathFigures(
+        name=name,
+        messages_per_s=100.0,
+        hello_per_s=1000.0,
+        fraction_of_hello=0.1,
+        cpu_ms_per_message=cpu,
+        busy_cpu_ms_per_message=busy,
+        hello_cpu_ms_per_message=0.05,
+        p50_ms=10.0,
+        p99_ms=20.0,
+        hello_p99_ms=5.0,
+        added_p99_ms=15.0,
+        errors=0,
+        error_kinds={},
+        max_cpu_ms=None,
+        min_fraction=None,
+    )
+
+
+def figures(reference: list[PathFigures] | None) -> Figures:
+    return Figures(
+        concurrency=50,
+        messages=1000,
+        conversations=500,
+        cpu_count=2,
+        replicas=2,
+        paths=[path("new", 1.0, 0.9), path("reused", 0.8, 0.8)],
+        fake_p50_ms=1.0,
+        fake_p99_ms=5.0,
+        paced_path="new",
+        paced_rate=250.0,
+        paced_p99_ms=None,
+        paced_fake_p99_ms=None,
+        paced_added_p50_ms=None,
+        paced_added_p99_ms=None,
+        idle_rss_mb=80.0,
+        loaded_rss_mb=90.0,
+        cold_start_s=1.0,
+        gc=None,
+        reference=reference,
+    )
+
+
+def test_the_ratio_is_one_process_cpu_over_all_replicas_cpu_per_path() -> None:
+    lines = scale_out_ratio(figures([path("new", 0.6, 0.45), path("reused", 0.6, 0.6)]))
+    assert len(lines) == 2
+    assert lines[0].startswith("new: one process ÷ 2 replicas, CPU ms/msg 0.600 × ")
+    assert "✗" in lines[0] and "busy 0.500 ×" in lines[0]
+    assert lines[1].startswith("reused: one process ÷ 2 replicas, CPU ms/msg 0.750 × ")
+    assert "✓" in lines[1]
+
+
+def test_no_reference_no_ratio() -> None:
+    assert scale_out_ratio(figures(None)) == []
