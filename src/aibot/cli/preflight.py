@@ -3,18 +3,25 @@ and exit code 2 — like `doctor` says it — instead of a traceback from inside
 
 The store is opened and migrated here (the gateway's own start then finds it current): a path
 that cannot be created, a database that is down or refuses the login, a schema that cannot be
-migrated or was written by a newer version each get a sentence that names the fix.
+migrated or was written by a newer version each get a sentence that names the fix. Then the
+data keys the store holds are checked against the config's (store/data_keys.py) with the same
+engine: a wrong or missing key is said as a refused config is. On SQLite the engine runs each
+statement on this thread (`blocking`): nothing else runs on this loop, so a worker thread would
+only be started, waited for and joined.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError
+from sqlalchemy.exc import ArgumentError, DBAPIError, SQLAlchemyError
 
-from aibot.cli.common import fail, tr
+from aibot.cli.common import fail, problem, tr
 from aibot.i18n import N_, terminal_language, translate
+from aibot.store.crypto import DataKeyError, Keyring
+from aibot.store.data_keys import verify
 from aibot.store.database import Database
 from aibot.store.engine import create_engine, head_revision, migrate, ping
 
@@ -39,8 +46,9 @@ _NEWER = N_(
 )
 
 
-def check_store(url: str) -> None:
-    """Opens and migrates the store at `url`, or ends the command with one line (exit 2)."""
+def check_store(url: str, keyring: Keyring | None) -> None:
+    """Opens and migrates the store at `url` and checks that `keyring` reads everything it
+    holds, or ends the command with one line (exit 2)."""
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
@@ -49,9 +57,12 @@ def check_store(url: str) -> None:
         parsed.get_backend_name(), parsed.get_backend_name()
     )
     where = parsed.database if backend == "SQLite" else parsed.render_as_string(hide_password=True)
-    problem = asyncio.run(_open(url, backend == "SQLite"))
-    if problem is not None:
-        template, reason = problem
+    try:
+        refused = asyncio.run(_open(url, backend == "SQLite", keyring))
+    except DataKeyError as exc:
+        fail(problem(exc))
+    if refused is not None:
+        template, reason = refused
         fail(
             translate(
                 terminal_language(),
@@ -66,16 +77,27 @@ def check_store(url: str) -> None:
         )
 
 
-async def _open(url: str, sqlite: bool) -> tuple[str, str] | None:
-    """None when the store is open and current, else (the sentence's template, the reason)."""
+async def _open(url: str, sqlite: bool, keyring: Keyring | None) -> tuple[str, str] | None:
+    """None when the store is open, current and readable with `keyring`, else (the sentence's
+    template, the reason)."""
     try:
-        engine = create_engine(url)
+        engine = create_engine(url, blocking=True)
     except OSError as exc:
         return _SQLITE, exc.strerror or str(exc)
     try:
-        return await _connect_and_migrate(engine, sqlite)
+        refused = await _connect_and_migrate(engine, sqlite)
+        if refused is None:
+            await _verify_keys(engine, keyring)
+        return refused
     finally:
         await engine.dispose()
+
+
+async def _verify_keys(engine: Database, keyring: Keyring | None) -> None:
+    """The data keys: a store that fails here after it opened is left for the gateway's start
+    to report (it verifies them again as it starts)."""
+    with contextlib.suppress(OSError, SQLAlchemyError):
+        await verify(engine, keyring)
 
 
 async def _connect_and_migrate(engine: Database, sqlite: bool) -> tuple[str, str] | None:

@@ -15,7 +15,7 @@ from aibot.config import ConfigError, LoadedConfig
 from aibot.gateway.asgi import create_app
 from aibot.i18n import N_, terminal_language, translate
 from aibot.ops.logging import SecretMasker, configure_logging
-from aibot.store.at_rest import verify_keys
+from aibot.store.crypto import Keyring
 
 _BUSY = N_(
     "{address} is already in use — is ai-bot already running? Stop it, or choose another port "
@@ -31,8 +31,8 @@ def serve(loaded: LoadedConfig) -> None:
         config.logging.level, config.logging.format, SecretMasker(config.secrets()), config.logging
     )
     _check_port(config.server.host, config.server.port)
-    cipher_or_exit(config)  # a malformed data key before the store is touched (and migrated)
-    check_store(config.storage.url)
+    cipher = cipher_or_exit(config)  # a malformed data key before the store is touched
+    check_store(config.storage.url, cipher if isinstance(cipher, Keyring) else None)
     admin_port = config.admin.port if config.admin.enabled else None
     if admin_port == config.server.port:
         fail(
@@ -42,7 +42,6 @@ def serve(loaded: LoadedConfig) -> None:
         _check_port(config.server.host, admin_port)
     try:
         app = create_app(loaded)
-        verify_keys(config.storage.url, app.state.gateway.keyring)
     except ConfigError as exc:
         fail(problem(exc))
     server = uvicorn.Server(

@@ -1,5 +1,6 @@
 """The gateway's part in encryption at rest: prove the keys before serving, then finish any
-in-place migration or rotation in the background while it serves."""
+in-place migration or rotation in the background while it serves. (`ai-bot run` proves them
+before the server starts too, with its store check: cli/preflight.py.)"""
 
 from __future__ import annotations
 
@@ -9,33 +10,15 @@ import time
 from collections.abc import Callable
 
 import structlog
-from sqlalchemy.exc import SQLAlchemyError
 
 from aibot.store.crypto import Keyring
 from aibot.store.data_keys import PLAIN_ID, register, verify
 from aibot.store.database import Database
-from aibot.store.engine import create_engine
 from aibot.store.jobs import JobBusy, runner_name
 from aibot.store.rekey import Rekey
 
 log = structlog.get_logger("aibot.store")
 BACKGROUND_PAUSE = 0.05  # between batches, so a migration never crowds out live traffic
-
-
-def verify_keys(url: str, keyring: Keyring | None) -> None:
-    """Before the server starts: raises DataKeyError (a ConfigError) for a wrong or missing key,
-    so `ai-bot run` ends with one line instead of a failed startup deep in the server."""
-
-    async def check() -> None:
-        engine = create_engine(url)
-        try:
-            await verify(engine, keyring)
-        except (OSError, SQLAlchemyError):
-            return  # a database that is down is reported by the start itself, as before
-        finally:
-            await engine.dispose()
-
-    asyncio.run(check())
 
 
 class AtRest:

@@ -79,12 +79,19 @@ class BufferedContext(SQLiteExecutionContext):
 
 class SqliteEngine:
     """What the store uses of `AsyncEngine`, for SQLite. `connections` is the pool's size with
-    its overflow (None: one shared connection, an in-memory database, one thread)."""
+    its overflow (None: one shared connection, an in-memory database, one thread).
 
-    def __init__(self, sync_engine: Engine, connections: int | None) -> None:
+    `blocking`: each call runs on the caller's thread, the event loop's, instead of a worker's.
+    Only for an engine one task uses on a loop with nothing else to run, such as `ai-bot run`'s
+    store check (cli/preflight.py): it spares starting, feeding and joining a worker thread."""
+
+    def __init__(
+        self, sync_engine: Engine, connections: int | None, *, blocking: bool = False
+    ) -> None:
         sync_engine.dialect.execution_ctx_cls = BufferedContext
         self.sync_engine = sync_engine
         self._connections = connections
+        self._blocking = blocking
         self._workers: ThreadPoolExecutor | None = None
         self._slots = asyncio.Semaphore(connections) if connections else None
 
@@ -113,6 +120,13 @@ class SqliteEngine:
             self.sync_engine.dispose()
 
     def submit(self, call: Callable[[], T]) -> Future[T]:
+        if self._blocking:
+            done: Future[T] = Future()
+            try:
+                done.set_result(call())
+            except Exception as exc:
+                done.set_exception(exc)
+            return done
         if self._workers is None:
             self._workers = ThreadPoolExecutor(self._connections or 1, "store-sqlite")
         return self._workers.submit(call)

@@ -68,12 +68,13 @@ def _pragmas(dbapi_connection: Any, *, secure_delete: bool) -> None:
     cursor.close()
 
 
-def create_engine(url: str, *, secure_delete: bool = False) -> Database:
-    """SQLite on core's synchronous engine behind a thread per call (store/database.py);
-    PostgreSQL and MySQL on SQLAlchemy's asyncio extension, imported only for them."""
+def create_engine(url: str, *, secure_delete: bool = False, blocking: bool = False) -> Database:
+    """SQLite on core's synchronous engine behind a thread per call (store/database.py; with
+    `blocking`, on the caller's thread: see `SqliteEngine`); PostgreSQL and MySQL on
+    SQLAlchemy's asyncio extension, imported only for them."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _create_sqlite(url, secure_delete=secure_delete)
+        return _create_sqlite(url, secure_delete=secure_delete, blocking=blocking)
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from aibot.store.liveness import ping_when_idle
@@ -90,7 +91,7 @@ def create_engine(url: str, *, secure_delete: bool = False) -> Database:
     return engine
 
 
-def _create_sqlite(url: str, *, secure_delete: bool) -> SqliteEngine:
+def _create_sqlite(url: str, *, secure_delete: bool, blocking: bool) -> SqliteEngine:
     """The standard library's sqlite3 whatever driver the URL names (store/database.py)."""
     parsed = make_url(url).set(drivername="sqlite")
     database = parsed.database or ""
@@ -104,7 +105,7 @@ def _create_sqlite(url: str, *, secure_delete: bool) -> SqliteEngine:
         )
         connections = None
     event.listen(sync, "connect", _sqlite_pragmas_secure if secure_delete else _sqlite_pragmas)
-    return SqliteEngine(sync, connections)
+    return SqliteEngine(sync, connections, blocking=blocking)
 
 
 def head_revision() -> str:
@@ -149,11 +150,13 @@ def _create_fresh(connection: Connection) -> bool:
     "create_all, then stamp" recipe), which spares loading Alembic on a first start."""
     if inspect(connection).get_table_names():
         return False
-    metadata.create_all(connection)
+    # No table exists in this transaction: asking about each one first (`checkfirst`) is a
+    # query per table and per index.
+    metadata.create_all(connection, checkfirst=False)
     version = Table(
         "alembic_version", MetaData(), Column("version_num", String(32), primary_key=True)
     )
-    version.create(connection)
+    version.create(connection, checkfirst=False)
     connection.execute(version.insert().values(version_num=head_revision()))
     return True
 
