@@ -153,9 +153,10 @@ def _taken(headers: list[tuple[bytes, bytes]], *, preflight: bool) -> bool:
     if preflight:
         names = {name for name, _ in headers}
         return b"origin" in names and b"access-control-request-method" in names
-    return not any(
-        name == b"content-type" and value.startswith(b"multipart/") for name, value in headers
-    )
+    for name, value in headers:
+        if name == b"content-type" and value.startswith(b"multipart/"):
+            return False
+    return True
 
 
 def _handler_for(handlers: Mapping[Any, Handler], exc: Exception) -> Handler | None:
