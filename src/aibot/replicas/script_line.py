@@ -21,7 +21,7 @@ The calls of one loop iteration leave in one write, at the end of it: the messag
 together take their locks together, and the group commit hands many messages back at once,
 which release theirs together. A write per call was two socket writes per message, each waking
 Redis (12 % of a replica's GIL time in a py-spy profile of two replicas, bench/README.md issue
-20 step 14). The timeout is one timer per line on its oldest unanswered call (replies come in
+20 step 15). The timeout is one timer per line on its oldest unanswered call (replies come in
 order, so it is the first to be late), where `asyncio.wait_for` armed and cancelled a timer
 and chained a future per call.
 """
