@@ -59,7 +59,6 @@ KNOWN_SQL_OUTSIDE_STORE: set[str] = {
     "admin/graphql_data.py",
     "admin/keys.py",
     "admin/lockout.py",
-    "admin/sessions.py",
     "admin/users.py",
 }
 

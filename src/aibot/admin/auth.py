@@ -22,10 +22,11 @@ from aibot.admin.inputs import printable
 from aibot.admin.lockout import Attempt, KeyedLocks, Lockout
 from aibot.admin.passwords import verify_password
 from aibot.admin.roles import Role
-from aibot.admin.sessions import Session, Sessions
+from aibot.admin.sessions import Sessions
 from aibot.admin.totp import matching_step
 from aibot.admin.users import NAME_MAX, AdminUser, AdminUsers
 from aibot.admin.words import _
+from aibot.store.admin_sessions import Session
 from aibot.store.audit import AuditEntry, AuditLog
 
 SESSION_COOKIE = "aibot_admin"
