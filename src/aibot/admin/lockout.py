@@ -1,9 +1,9 @@
 """Login lockout: after N failures within the window, a user name or client IP waits.
 
 Both are counted, so guessing one account's password from many addresses and guessing many
-accounts from one address are each stopped. Failures are rows in the store, so every replica
-sees the same count and a restart does not reset it; rows older than the window are deleted
-as new ones arrive.
+accounts from one address are each stopped. Failures are rows in the store
+(store/login_failures.py), so every replica sees the same count and a restart does not reset
+it; rows older than the window are deleted as new ones arrive.
 
 Checking and counting are one step that concurrent guesses cannot slip between: an attempt is
 written (and committed) as a failure *before* its password is checked, and only then are the
@@ -21,12 +21,8 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select
-
+from aibot.store import login_failures
 from aibot.store.database import Database
-from aibot.store.schema import login_failures
-
-KEY_MAX = 200
 
 
 @dataclass(frozen=True)
@@ -53,44 +49,21 @@ class Lockout:
         """Counts an attempt on every key, then checks them: the attempt, or the seconds to wait
         when a key already had N attempts in the window (this one is then not counted)."""
         now = self._clock()
-        ids: list[int] = []
-        async with self.engine.begin() as connection:
-            await connection.execute(
-                delete(login_failures).where(login_failures.c.at <= now - self._window)
-            )
-            for key in keys:
-                result = await connection.execute(
-                    login_failures.insert().values(key=key[:KEY_MAX], at=now)
-                )
-                row_key = result.inserted_primary_key
-                assert row_key is not None
-                ids.append(int(row_key[0]))
+        ids = await login_failures.record(self.engine, keys, now, now - self._window)
         wait = await self._wait(keys, ids, now)
         if wait > 0:
-            await self._forget(ids)
+            await login_failures.forget(self.engine, ids)
             return wait
         return Attempt(tuple(ids))
 
     async def succeeded(self, attempt: Attempt, *keys: str) -> None:
         """Takes the attempt back and clears the failures of `keys` (the user's, not the IP's:
         one right password must not reset the count of an address guessing many accounts)."""
-        async with self.engine.begin() as connection:
-            await connection.execute(
-                delete(login_failures).where(
-                    login_failures.c.id.in_(attempt.ids)
-                    | login_failures.c.key.in_([k[:KEY_MAX] for k in keys])
-                )
-            )
+        await login_failures.forget(self.engine, attempt.ids, keys)
 
     async def _wait(self, keys: tuple[str, ...], own: list[int], now: float) -> float:
         """Seconds until every key may try again, counting the other attempts only."""
-        query = (
-            select(login_failures.c.id, login_failures.c.key, login_failures.c.at)
-            .where(login_failures.c.key.in_([k[:KEY_MAX] for k in keys]))
-            .where(login_failures.c.at > now - self._window)
-        )
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(query)).all()
+        rows = await login_failures.since(self.engine, keys, now - self._window)
         times: dict[str, list[float]] = {}
         for row_id, key, at in rows:
             if row_id not in own:
@@ -103,10 +76,6 @@ class Lockout:
             ),
             default=0.0,
         )
-
-    async def _forget(self, ids: list[int]) -> None:
-        async with self.engine.begin() as connection:
-            await connection.execute(delete(login_failures).where(login_failures.c.id.in_(ids)))
 
 
 class KeyedLocks:
