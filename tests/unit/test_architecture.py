@@ -58,7 +58,6 @@ KNOWN_SQL_OUTSIDE_STORE: set[str] = {
     "admin/access_tokens.py",
     "admin/graphql_data.py",
     "admin/keys.py",
-    "admin/users.py",
 }
 
 

@@ -1,20 +1,20 @@
-"""Console accounts in `admin_users`: created from the CLI, read on every login."""
+"""Console accounts: created from the CLI, read on every login. The rows are kept by
+store/admin_users.py; names are checked, passwords hashed and roles parsed here."""
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import ColumnElement, Row, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from aibot.admin.passwords import hash_password
 from aibot.admin.roles import Role
 from aibot.i18n import N_, Phrase
+from aibot.store import admin_users
+from aibot.store.admin_users import StoredUser
 from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.database import Database
-from aibot.store.schema import admin_users
 
 NAME_MAX = 64
 
@@ -28,6 +28,18 @@ class AdminUser:
     totp_secret: str | None
     totp_last_step: int | None
     must_change_password: bool = False
+
+    @classmethod
+    def of(cls, stored: StoredUser) -> AdminUser:
+        return cls(
+            stored.id,
+            stored.name,
+            Role.parse(stored.role),
+            stored.password_hash,
+            stored.totp_secret,
+            stored.totp_last_step,
+            stored.must_change_password,
+        )
 
 
 class UserExists(ValueError):
@@ -56,92 +68,48 @@ class AdminUsers:
                 Phrase(N_("a user name is 1 to {n} printable characters"), {"n": NAME_MAX})
             )
         hashed = hash_password(password)
-        now = time.time()
         try:
-            async with self.engine.begin() as connection:
-                result = await connection.execute(
-                    admin_users.insert().values(
-                        name=name,
-                        role=role.label,
-                        password_hash=hashed,
-                        totp_secret=self._cipher.seal_optional(totp_secret),
-                        must_change_password=int(must_change),
-                        created_at=now,
-                        updated_at=now,
-                    )
-                )
+            user_id = await admin_users.add(
+                self.engine,
+                self._cipher,
+                name=name,
+                role=role.label,
+                password_hash=hashed,
+                totp_secret=totp_secret,
+                must_change=must_change,
+                now=time.time(),
+            )
         except IntegrityError:
             raise UserExists(
                 Phrase(N_("a user named '{name}' already exists"), {"name": name})
             ) from None
-        user_id = int(result.inserted_primary_key[0])  # type: ignore[index]
         return AdminUser(user_id, name, role, hashed, totp_secret, None, must_change)
 
     async def count(self) -> int:
-        async with self.engine.connect() as connection:
-            return int(
-                (
-                    await connection.execute(select(func.count()).select_from(admin_users))
-                ).scalar_one()
-            )
+        return await admin_users.count(self.engine)
 
     async def by_name(self, name: str) -> AdminUser | None:
-        return await self._one(admin_users.c.name == name)
+        return self._user(await admin_users.by_name(self.engine, self._cipher, name))
 
     async def by_id(self, user_id: int) -> AdminUser | None:
-        return await self._one(admin_users.c.id == user_id)
+        return self._user(await admin_users.by_id(self.engine, self._cipher, user_id))
 
     async def all(self) -> list[AdminUser]:
-        async with self.engine.connect() as connection:
-            rows = (
-                await connection.execute(select(admin_users).order_by(admin_users.c.name))
-            ).all()
-        return [self._user(row) for row in rows]
+        return [AdminUser.of(u) for u in await admin_users.every(self.engine, self._cipher)]
 
     async def set_password(self, name: str, password: str) -> bool:
         """A new password (it also lifts a pending "change your password")."""
-        return await self._update(
-            name, password_hash=hash_password(password), must_change_password=0
+        return await admin_users.set_password(
+            self.engine, name, hash_password(password), time.time()
         )
 
     async def set_totp(self, name: str, secret: str | None) -> bool:
-        return await self._update(
-            name, totp_secret=self._cipher.seal_optional(secret), totp_last_step=None
-        )
+        return await admin_users.set_totp(self.engine, self._cipher, name, secret, time.time())
 
     async def use_totp_step(self, user_id: int, step: int) -> bool:
         """Claims `step` for this user; False if it (or a later one) was already used."""
-        column = admin_users.c.totp_last_step
-        async with self.engine.begin() as connection:
-            result = await connection.execute(
-                update(admin_users)
-                .where(admin_users.c.id == user_id)
-                .where((column.is_(None)) | (column < step))
-                .values(totp_last_step=step)
-            )
-        return bool(result.rowcount)
+        return await admin_users.claim_totp_step(self.engine, user_id, step)
 
-    async def _one(self, condition: ColumnElement[bool]) -> AdminUser | None:
-        async with self.engine.connect() as connection:
-            row = (await connection.execute(select(admin_users).where(condition))).first()
-        return self._user(row) if row else None
-
-    async def _update(self, name: str, **values: object) -> bool:
-        async with self.engine.begin() as connection:
-            result = await connection.execute(
-                update(admin_users)
-                .where(admin_users.c.name == name)
-                .values(updated_at=time.time(), **values)
-            )
-        return bool(result.rowcount)
-
-    def _user(self, row: Row[Any]) -> AdminUser:
-        return AdminUser(
-            row.id,
-            row.name,
-            Role.parse(row.role),
-            row.password_hash,
-            self._cipher.open_optional(row.totp_secret),
-            row.totp_last_step,
-            bool(row.must_change_password),
-        )
+    @staticmethod
+    def _user(stored: StoredUser | None) -> AdminUser | None:
+        return AdminUser.of(stored) if stored else None
