@@ -57,7 +57,6 @@ STORE = f"{PACKAGE}.store"
 KNOWN_SQL_OUTSIDE_STORE: set[str] = {
     "admin/access_tokens.py",
     "admin/graphql_data.py",
-    "admin/keys.py",
 }
 
 
