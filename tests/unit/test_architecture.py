@@ -55,7 +55,6 @@ KNOWN_COMPLEX: set[str] = set()
 SQL_BUILDERS = ("sqlalchemy", "sqlalchemy.sql")
 STORE = f"{PACKAGE}.store"
 KNOWN_SQL_OUTSIDE_STORE: set[str] = {
-    "admin/access_tokens.py",
     "admin/graphql_data.py",
 }
 

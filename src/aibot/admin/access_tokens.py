@@ -1,10 +1,10 @@
 """Issuing JWT access tokens: the signing keys every replica shares, rotation, revocation.
 
-Signing keys live in the store (`token_signing_keys`, the private half sealed like every other
-secret value when encryption at rest is on), so every replica signs and verifies with the same
-keys and none is ever written to a log or a file. A new key is made every `rotate_after`; it
-signs only once every replica has had time to load it (`publish_delay`), and an old key is
-deleted once the last token it signed has expired.
+Signing keys live in the store (`token_signing_keys`, store/access_tokens.py; the private half
+sealed like every other secret value when encryption at rest is on), so every replica signs and
+verifies with the same keys and none is ever written to a log or a file. A new key is made every
+`rotate_after`; it signs only once every replica has had time to load it (`publish_delay`), and
+an old key is deleted once the last token it signed has expired.
 """
 
 from __future__ import annotations
@@ -18,14 +18,13 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import delete, insert, select
-
 from aibot.admin.identity_providers import IdentityProviders
 from aibot.channels.tokens import Revocations, TokenState, TokenVerifier, VerifyKey
 from aibot.config.auth import JwtConfig
+from aibot.store import access_tokens
+from aibot.store.access_tokens import StoredSigningKey
 from aibot.store.crypto import Cipher
 from aibot.store.database import Database
-from aibot.store.schema import token_revocations, token_signing_keys
 
 if TYPE_CHECKING:  # PyJWT and these keys are imported when a token is first made or verified
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519
@@ -85,22 +84,10 @@ class StoreRevocations:
         self._engine = engine
 
     async def revoke(self, jti: str, expires_at: float) -> None:
-        async with self._engine.begin() as connection:
-            known = await connection.execute(
-                select(token_revocations.c.jti).where(token_revocations.c.jti == jti)
-            )
-            if known.first() is None:
-                await connection.execute(
-                    insert(token_revocations).values(jti=jti, expires_at=expires_at)
-                )
+        await access_tokens.revoke(self._engine, jti, expires_at)
 
     async def current(self, now: float) -> set[str]:
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                delete(token_revocations).where(token_revocations.c.expires_at < now)
-            )
-            rows = await connection.execute(select(token_revocations.c.jti))
-            return {row.jti for row in rows}
+        return await access_tokens.revoked(self._engine, now)
 
 
 class TokenIssuer:
@@ -141,18 +128,10 @@ class TokenIssuer:
     async def load(self) -> TokenState:
         """The state every replica verifies with: our keys, the providers', the revoked ids."""
         now = self._clock()
-        oldest_needed = self._oldest_needed(now)
-        async with self._engine.begin() as connection:
-            if oldest_needed is not None:
-                await connection.execute(
-                    delete(token_signing_keys).where(
-                        token_signing_keys.c.created_at < oldest_needed
-                    )
-                )
-            rows = await connection.execute(
-                select(token_signing_keys).order_by(token_signing_keys.c.created_at)
-            )
-            self._keys = [self._from_row(row._mapping) for row in rows]
+        stored = await access_tokens.signing_keys(
+            self._engine, self._cipher, self._oldest_needed(now)
+        )
+        self._keys = [self._from_row(row) for row in stored]
         external = await self._providers.keys(now) if self._providers else {}
         keys = {**external, **{k.kid: self.verify_key(k) for k in self._keys}}
         return TokenState(keys, frozenset(await self._revocations.current(now)))
@@ -167,16 +146,16 @@ class TokenIssuer:
         ]
         return max(superseded, default=None)
 
-    def _from_row(self, row: Any) -> SigningKey:
+    @staticmethod
+    def _from_row(stored: StoredSigningKey) -> SigningKey:
         from cryptography.hazmat.primitives import serialization
         from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
-        pem = self._cipher.open(row["private_key"])
-        private = serialization.load_pem_private_key(pem.encode(), password=None)
+        private = serialization.load_pem_private_key(stored.private_pem.encode(), password=None)
         if not isinstance(private, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
-            raise ValueError(f"signing key {row['kid']} is of an unexpected type")
+            raise ValueError(f"signing key {stored.kid} is of an unexpected type")
         return SigningKey(
-            row["kid"], row["algorithm"], private, json.loads(row["public_jwk"]), row["created_at"]
+            stored.kid, stored.algorithm, private, stored.public_jwk, stored.created_at
         )
 
     async def _signing_key(self, now: float) -> SigningKey:
@@ -198,16 +177,9 @@ class TokenIssuer:
             serialization.NoEncryption(),
         ).decode()
         key = SigningKey(jwk["kid"], algorithm, private, jwk, now)
-        async with self._engine.begin() as connection:
-            await connection.execute(
-                insert(token_signing_keys).values(
-                    kid=key.kid,
-                    algorithm=algorithm,
-                    private_key=self._cipher.seal(pem),
-                    public_jwk=json.dumps(jwk),
-                    created_at=now,
-                )
-            )
+        await access_tokens.add_signing_key(
+            self._engine, self._cipher, StoredSigningKey(key.kid, algorithm, pem, jwk, now)
+        )
         self._keys.append(key)
         self._verifier.add_key(key.kid, self.verify_key(key))
         return key
