@@ -54,9 +54,7 @@ KNOWN_COMPLEX: set[str] = set()
 # leaves the list when its queries move into a store module.
 SQL_BUILDERS = ("sqlalchemy", "sqlalchemy.sql")
 STORE = f"{PACKAGE}.store"
-KNOWN_SQL_OUTSIDE_STORE: set[str] = {
-    "admin/graphql_data.py",
-}
+KNOWN_SQL_OUTSIDE_STORE: set[str] = set()
 
 
 @dataclass(frozen=True)

@@ -42,6 +42,7 @@ from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService, stream_turn
 from aibot.ops.pii import mask_pii
+from aibot.store import graphql_reads
 
 MAX_DEPTH = 8
 MAX_ALIASES = 15
@@ -254,14 +255,14 @@ class Query:
     async def usage(self, info: Info, since: float | None = None) -> list[Usage]:
         _caller(info, operator=True)
         api = _api(info)
-        rows = await data.usage_since(api.view.engine, _since(api, since))
+        rows = await graphql_reads.usage_since(api.view.engine, _since(api, since))
         return [Usage(**r.__dict__) for r in rows]
 
     @strawberry.field(description="Ratings per provider (scope all; default 24 h).")
     async def ratings(self, info: Info, since: float | None = None) -> list[Ratings]:
         _caller(info, operator=True)
         api = _api(info)
-        rows = await data.ratings_since(api.view.engine, _since(api, since))
+        rows = await graphql_reads.ratings_since(api.view.engine, _since(api, since))
         return [Ratings(**r.__dict__) for r in rows]
 
 
