@@ -50,11 +50,9 @@ KNOWN_LONG_FILES: set[str] = set()
 KNOWN_COMPLEX: set[str] = set()
 # SQL is built in the store alone: outside `store/` no module imports SQLAlchemy's statement
 # builders (`sqlalchemy`, `sqlalchemy.sql`) or the tables (`store/schema.py`); its exceptions
-# and URL helpers are fine anywhere. The modules named here still build their own SQL; each
-# leaves the list when its queries move into a store module.
+# and URL helpers are fine anywhere.
 SQL_BUILDERS = ("sqlalchemy", "sqlalchemy.sql")
 STORE = f"{PACKAGE}.store"
-KNOWN_SQL_OUTSIDE_STORE: set[str] = set()
 
 
 @dataclass(frozen=True)
@@ -315,19 +313,12 @@ def sql_imports_of(name: str) -> Iterator[str]:
 
 
 def test_sql_is_built_only_in_the_store() -> None:
-    found = {
-        module_path(name).removeprefix(f"{PACKAGE}/"): sorted(set(sql_imports_of(name)))
+    problems = [
+        where
         for name in MODULES
         if name != STORE and not name.startswith(f"{STORE}.")
-    }
-    found = {path: where for path, where in found.items() if where}
-    problems = [
-        "SQL outside store/ (move the query into a store module):\n    " + "\n    ".join(where)
-        for path, where in sorted(found.items())
-        if path not in KNOWN_SQL_OUTSIDE_STORE
+        for where in sorted(set(sql_imports_of(name)))
     ]
-    problems += [
-        f"fixed, take it off KNOWN_SQL_OUTSIDE_STORE: {path}"
-        for path in sorted(KNOWN_SQL_OUTSIDE_STORE - found.keys())
-    ]
-    assert not problems, "\n".join(problems)
+    assert not problems, "SQL outside store/ (move the query into a store module):\n    " + (
+        "\n    ".join(problems)
+    )
