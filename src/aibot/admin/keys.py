@@ -13,8 +13,6 @@ import hashlib
 import secrets
 
 from aibot import i18n
-from aibot.admin.inputs import printable
-from aibot.admin.words import _
 from aibot.channels.api_keys import ADMIN_SCOPE, SCOPE_PREFIXES, StoredKey
 from aibot.store import api_keys
 from aibot.store.api_keys import KeyRow, NewKey
@@ -39,6 +37,11 @@ class ApiKeyStore:
         self, name: str, scope: str, created_by: str, now: float, expires_at: float | None
     ) -> tuple[str, KeyRow]:
         """Makes a key; the plaintext is returned here once and never stored."""
+        # The console's words (and markupsafe) come with the first key made: gateway/build.py
+        # imports this module at start for `usable`, which needs none of them.
+        from aibot.admin.inputs import printable
+        from aibot.admin.words import _
+
         if scope not in SCOPES:
             raise ValueError(
                 _(
