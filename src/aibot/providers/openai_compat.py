@@ -11,10 +11,12 @@ the vendor by `passthrough.adapt_body`), whose answer keeps the provider's bytes
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import email.utils
 import time
-from collections.abc import AsyncIterator
+import urllib.parse
+from collections.abc import AsyncIterator, Awaitable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -36,7 +38,8 @@ from aibot.providers.wire import (
 )
 
 if TYPE_CHECKING:
-    import aiohttp
+    from aibot.providers.aiohttp_transport import AiohttpAnswer, AiohttpTransport
+    from aibot.providers.lean_http import Answer, LeanPool
 
 _RETRYABLE_STATUS = frozenset({408, 409, 425, 429, 500, 502, 503, 504, 520, 522, 524, 529})
 
@@ -126,10 +129,11 @@ class OpenAICompatibleProvider:
             "extra_body": config.extra_body,
         }
         self._api_key = config.api_key.get_secret_value() if config.api_key else ""
-        self._session: aiohttp.ClientSession | None = None
+        self._transport: LeanPool | AiohttpTransport | None = None
         # The last response's Date header: `ai-bot doctor` compares it with the local clock.
         self.server_date: str | None = None
         self._proxy = proxy_for(self.base_url)
+        self._timeout = config.timeout
         self._headers = {"Content-Type": "application/json", **config.extra_headers}
         if self._api_key:
             self._headers["Authorization"] = f"Bearer {self._api_key}"
@@ -144,28 +148,40 @@ class OpenAICompatibleProvider:
     def has_key(self) -> bool:
         return bool(self._api_key)
 
-    def _client(self) -> aiohttp.ClientSession:
-        """The pooled session, made at the first call: aiohttp (~20 MB, its TLS contexts) is
-        imported then, so a gateway that has not called its model yet has not paid for it."""
-        import aiohttp
+    def _client(self) -> LeanPool | AiohttpTransport:
+        """The pooled connections, made at the first call: the lean pool (`lean_http`) for a
+        plain http(s) base URL, aiohttp for one behind a proxy or with credentials or a query
+        in it. Either is imported then, so a gateway that has not called its model yet has not
+        paid for it (aiohttp is ~20 MB with its TLS contexts)."""
+        if self._transport is not None and not self._transport.closed:
+            return self._transport
+        config = self._config
+        parts = urllib.parse.urlsplit(self.base_url)
+        if self._proxy or parts.username or parts.query or parts.fragment:
+            from aibot.providers.aiohttp_transport import AiohttpTransport
 
-        if self._session is None or self._session.closed:
-            connector = aiohttp.TCPConnector(
-                limit=self._config.max_connections, ttl_dns_cache=300, enable_cleanup_closed=True
+            self._transport = AiohttpTransport(
+                self.base_url,
+                self._headers,
+                limit=config.max_connections,
+                timeout=config.timeout,
+                connect_timeout=config.connect_timeout,
+                proxy=self._proxy,
             )
-            self._session = aiohttp.ClientSession(
-                connector=connector,
-                headers=self._headers,
-                timeout=aiohttp.ClientTimeout(
-                    total=self._config.timeout, connect=self._config.connect_timeout
-                ),
-                skip_auto_headers=("User-Agent",),
+        else:
+            from aibot.providers.lean_http import LeanPool
+
+            self._transport = LeanPool(
+                self.base_url,
+                self._headers,
+                limit=config.max_connections,
+                connect_timeout=config.connect_timeout,
             )
-        return self._session
+        return self._transport
 
     async def close(self) -> None:
-        if self._session is not None and not self._session.closed:
-            await self._session.close()
+        if self._transport is not None and not self._transport.closed:
+            await self._transport.close()
 
     def _body(self, request: ChatRequest, *, stream: bool) -> bytes:
         model = request.model or self.model
@@ -203,49 +219,58 @@ class OpenAICompatibleProvider:
             detail=detail,
         )
 
-    async def _check_status(self, response: aiohttp.ClientResponse) -> None:
-        self.server_date = response.headers.get("Date")
-        if response.status == 200:
+    async def _check_status(self, answer: Answer | AiohttpAnswer) -> None:
+        self.server_date = answer.headers.get("Date")
+        if answer.status == 200:
             return
-        detail = error_detail(await response.read(), response.status)
-        hint = " (check the API key)" if response.status in (401, 403) else ""
+        detail = error_detail(await answer.read(), answer.status)
+        hint = " (check the API key)" if answer.status in (401, 403) else ""
         raise self._fail(
-            f"HTTP {response.status}: {detail['message'][:300]}{hint}",
-            status=response.status,
-            retryable=response.status in _RETRYABLE_STATUS,
-            retry_after=parse_retry_after(response.headers),
+            f"HTTP {answer.status}: {detail['message'][:300]}{hint}",
+            status=answer.status,
+            retryable=answer.status in _RETRYABLE_STATUS,
+            retry_after=parse_retry_after(answer.headers),
             detail=detail,
         )
 
+    def _send(
+        self, method: str, path: str, body: bytes | None, *, stream: bool, seconds: float
+    ) -> Awaitable[Answer | AiohttpAnswer]:
+        """The call, its answer's headers (and its body unless `stream`) due in `seconds`."""
+        deadline = asyncio.get_running_loop().time() + seconds
+        return self._client().send(method, path, body, deadline=deadline, stream=stream)
+
     async def _post(self, path: str, body: bytes) -> bytes:
-        import aiohttp
+        from aibot.providers.lean_http import LeanHttpError
 
         try:
-            async with self._client().post(
-                f"{self.base_url}{path}", data=body, proxy=self._proxy
-            ) as response:
-                await self._check_status(response)
-                return await response.read()
+            answer = await self._send("POST", path, body, stream=False, seconds=self._timeout)
+            try:
+                await self._check_status(answer)
+                return await answer.read()
+            finally:
+                answer.release()
         except TimeoutError:
             raise self._fail("request timed out", retryable=True) from None
-        except aiohttp.ClientError as exc:
+        except LeanHttpError as exc:
             raise self._fail(f"connection failed: {exc}", retryable=True) from None
 
     async def probe(self) -> None:
         """`GET /models`, which costs no tokens: returns when the vendor answers and does not
         refuse the key (a server without that path answers 404, which is enough), raises the
         `ProviderError` of a refused key, an unpaid account, a 5xx or no connection."""
-        import aiohttp
+        from aibot.providers.lean_http import LeanHttpError
 
         try:
-            async with self._client().get(
-                f"{self.base_url}/models", proxy=self._proxy, timeout=aiohttp.ClientTimeout(10)
-            ) as response:
-                if response.status in (401, 402, 403) or response.status >= 500:
-                    await self._check_status(response)
+            answer = await self._send("GET", "/models", None, stream=False, seconds=10)
+            try:
+                if answer.status in (401, 402, 403) or answer.status >= 500:
+                    await self._check_status(answer)
+            finally:
+                answer.release()
         except TimeoutError:
             raise self._fail("request timed out", retryable=True) from None
-        except aiohttp.ClientError as exc:
+        except LeanHttpError as exc:
             raise self._fail(f"connection failed: {exc}", retryable=True) from None
 
     async def chat(self, request: ChatRequest) -> ChatResult:
@@ -277,19 +302,19 @@ class OpenAICompatibleProvider:
         )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[StreamDelta]:
-        import aiohttp
+        from aibot.providers.lean_http import BodyCutOff, LeanHttpError
 
         splitter = ThinkTagSplitter()
         finished = False
         passthrough = request.wire is not None
+        body = self._body(request, stream=True)
         try:
-            async with self._client().post(
-                f"{self.base_url}/chat/completions",
-                data=self._body(request, stream=True),
-                proxy=self._proxy,
-            ) as response:
-                await self._check_status(response)
-                async for raw_line in response.content:
+            answer = await self._send(
+                "POST", "/chat/completions", body, stream=True, seconds=self._timeout
+            )
+            try:
+                await self._check_status(answer)
+                async for raw_line in answer.lines():
                     line = raw_line.strip()
                     if not line.startswith(b"data:"):
                         continue
@@ -302,11 +327,13 @@ class OpenAICompatibleProvider:
                         finished = True
                     if passthrough or carries_something(delta):
                         yield delta
+            finally:
+                answer.release()
         except TimeoutError:
             raise self._fail("stream timed out", retryable=True) from None
-        except aiohttp.ClientPayloadError:
+        except BodyCutOff:
             raise self._fail("stream cut off by the provider", retryable=True) from None
-        except aiohttp.ClientError as exc:
+        except LeanHttpError as exc:
             raise self._fail(f"connection failed: {exc}", retryable=True) from None
         if not finished:
             raise self._fail("stream ended before the answer was complete", retryable=True)
