@@ -57,7 +57,7 @@ def answer(
 @dataclass
 class Reply:
     """What to do with one request: send `data` (after `delay` s), then `later` 0.1 s after
-    that if any, then close if `close`; `hang` sends nothing and keeps the connection open."""
+    that if any, then close if `close`, or with `hang` send nothing more and keep it open."""
 
     data: bytes = b""
     close: bool = False
@@ -121,15 +121,15 @@ class RawHttpServer:
                         length = int(value)
                 self.requests.append((head, await reader.readexactly(length)))
                 reply = self.script.popleft() if self.script else Reply(answer())
-                if reply.hang:
-                    await self._stopping.wait()
-                    return
                 await asyncio.sleep(reply.delay)
                 writer.write(reply.data)
                 await writer.drain()
                 if reply.later:
                     await asyncio.sleep(0.1)
                     writer.write(reply.later)
+                if reply.hang:
+                    await self._stopping.wait()
+                    return
                 if reply.close:
                     writer.close()
                     return

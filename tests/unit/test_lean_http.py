@@ -138,11 +138,14 @@ async def test_streams_read_chunked_events_and_say_when_cut_off() -> None:
 
 
 async def test_the_total_timeout_ends_the_call_and_its_connection() -> None:
-    async with RawHttpServer(Reply(hang=True)) as server:
+    started = answer(sse(delta("h")), framing="chunked")[:-5]
+    async with RawHttpServer(Reply(hang=True), Reply(started, hang=True)) as server:
         p = provider(server.base_url, timeout=0.3)
         error = await failure(p)
         assert "request timed out" in str(error) and error.retryable
-        assert (await p.chat(ASK)).text == "hi" and server.connections == 2
+        with pytest.raises(ProviderError, match="stream timed out"):
+            [d async for d in p.stream(ASK)]
+        assert (await p.chat(ASK)).text == "hi" and server.connections == 3
         await p.close()
 
 

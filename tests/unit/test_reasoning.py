@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from aibot.providers.reasoning import ThinkTagSplitter, split_think_tags
 
@@ -36,3 +38,11 @@ def test_unclosed_think_stays_hidden() -> None:
 
 def test_partial_tag_at_end_is_flushed_as_text() -> None:
     assert split_think_tags("a < b and c <thi") == ("a < b and c <thi", "")
+
+
+@given(st.text(alphabet="<>/thinkab \n", max_size=40))
+def test_the_whole_text_form_answers_as_the_splitter_does(text: str) -> None:
+    splitter = ThinkTagSplitter()
+    answer, reasoning = splitter.feed(text)
+    tail_answer, tail_reasoning = splitter.flush()
+    assert split_think_tags(text) == (answer + tail_answer, reasoning + tail_reasoning)

@@ -68,6 +68,7 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.open = True
         self.rested_at = 0.0
+        self.timer: asyncio.TimerHandle | None = None  # the exchange's deadline
         self._reset()
 
     def _reset(self) -> None:
@@ -150,11 +151,17 @@ class _Connection(asyncio.Protocol):
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
 
+    def expire(self) -> None:
+        """The exchange's deadline passed: its wait ends in TimeoutError, the connection dies."""
+        self._fail(TimeoutError())
+        self.abort()
+
     def _fail(self, error: BaseException) -> None:
-        self.error = error
+        if self.error is None:  # the first cause stays (a timeout, not the close it causes)
+            self.error = error
         waiter = self.waiter
         if waiter is not None and not waiter.done():
-            waiter.set_exception(error)
+            waiter.set_exception(self.error)
 
     async def wait(self) -> None:
         """Until something arrives (headers, a chunk, the end) or the connection fails."""
@@ -185,13 +192,12 @@ class _Connection(asyncio.Protocol):
 class Answer:
     """An answer whose headers have arrived; its body is read with `read` or `chunks`."""
 
-    __slots__ = ("_conn", "_deadline", "_decoder", "_pool", "_released", "headers", "status")
+    __slots__ = ("_conn", "_decoder", "_pool", "_released", "headers", "status")
 
-    def __init__(self, pool: LeanPool, conn: _Connection, deadline: float) -> None:
+    def __init__(self, pool: LeanPool, conn: _Connection) -> None:
         self._released = False
         self._pool = pool
         self._conn = conn
-        self._deadline = deadline
         self.status = conn.status
         self.headers = Headers(conn.headers)
         self._decoder = _decoder(conn.headers.get("content-encoding"))
@@ -200,7 +206,7 @@ class Answer:
         """The whole body (the connection goes back to the pool once it is read)."""
         conn = self._conn
         while not conn.complete:
-            await self._wait()
+            await conn.wait()
         return self._decode(conn.take(), final=True)
 
     async def chunks(self) -> AsyncIterator[bytes]:
@@ -215,7 +221,7 @@ class Answer:
                     yield tail
                 return
             else:
-                await self._wait()
+                await conn.wait()
 
     async def lines(self) -> AsyncIterator[bytes]:
         """The body line by line (an event stream), without the newlines."""
@@ -226,10 +232,6 @@ class Answer:
                 yield line
         if rest:
             yield rest
-
-    async def _wait(self) -> None:
-        async with asyncio.timeout_at(self._deadline):
-            await self._conn.wait()
 
     def _decode(self, data: bytes, *, final: bool) -> bytes:
         if self._decoder is None:
@@ -301,42 +303,38 @@ class LeanPool:
         until `deadline` (the loop's clock); the caller `release`s the answer when done."""
         head = self._head(method, path)
         wire = head + b"\r\n" if body is None else b"%s%d\r\n\r\n%s" % (head, len(body), body)
-        async with asyncio.timeout_at(deadline):
-            conn = await self._acquire()
-            try:
-                conn.streaming = stream
-                assert conn.transport is not None
-                conn.transport.write(wire)
-                while not (conn.complete or (stream and conn.status)):
-                    await conn.wait()
-                return Answer(self, conn, deadline)
-            except BaseException:
-                conn.abort()
-                self.release(conn)
-                raise
+        conn = await self._acquire(deadline)
+        conn.streaming = stream
+        conn.timer = asyncio.get_running_loop().call_at(deadline, conn.expire)
+        try:
+            assert conn.transport is not None
+            conn.transport.write(wire)
+            while not (conn.complete or (stream and conn.status)):
+                await conn.wait()
+            return Answer(self, conn)
+        except BaseException:
+            conn.abort()
+            self.release(conn)
+            raise
 
-    async def _acquire(self) -> _Connection:
+    async def _acquire(self, deadline: float) -> _Connection:
         """A pooled connection, or a new one; the connect timeout covers the wait for a slot
         as well as the connecting (aiohttp's `ClientTimeout.connect` does the same)."""
         loop = asyncio.get_running_loop()
-        if self._slots.locked():
-            async with asyncio.timeout(self._connect_timeout):
+        had_slot = not self._slots.locked()
+        if had_slot:
+            await self._slots.acquire()  # a free slot: no wait
+            conn = self._rested(loop.time())
+            if conn is not None:
+                return conn
+        async with asyncio.timeout_at(min(loop.time() + self._connect_timeout, deadline)):
+            if not had_slot:
                 await self._slots.acquire()
-                try:
-                    return self._rested(loop.time()) or await self._connect(loop)
-                except BaseException:
-                    self._slots.release()
-                    raise
-        await self._slots.acquire()  # a free slot: no wait
-        conn = self._rested(loop.time())
-        if conn is not None:
-            return conn
-        try:
-            async with asyncio.timeout(self._connect_timeout):
-                return await self._connect(loop)
-        except BaseException:
-            self._slots.release()
-            raise
+            try:
+                return self._rested(loop.time()) or await self._connect(loop)
+            except BaseException:
+                self._slots.release()
+                raise
 
     def _rested(self, now: float) -> _Connection | None:
         """A pooled connection still open and not resting too long to trust, if any."""
@@ -377,6 +375,9 @@ class LeanPool:
     def release(self, conn: _Connection) -> None:
         """Give back the slot; keep the connection if its answer ended and it may be reused."""
         self._slots.release()
+        if conn.timer is not None:
+            conn.timer.cancel()
+            conn.timer = None
         if conn.complete and conn.keep_alive and conn.open and not self.closed:
             conn.rested_at = asyncio.get_running_loop().time()
             conn.waiter = None

@@ -70,7 +70,10 @@ class ThinkTagSplitter:
 
 
 def split_think_tags(content: str) -> tuple[str, str]:
-    """Whole-text form of ThinkTagSplitter for non-streamed answers."""
+    """Whole-text form of ThinkTagSplitter for non-streamed answers. Without an opening tag
+    that is the text less its leading blank, which most answers are: no splitter is made."""
+    if OPEN_TAG not in content:
+        return content.lstrip(), ""
     splitter = ThinkTagSplitter()
     answer, reasoning = splitter.feed(content)
     tail_answer, tail_reasoning = splitter.flush()
