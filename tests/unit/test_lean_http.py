@@ -23,6 +23,7 @@ from tests.fakes.raw_http import DATE, RawHttpServer, Reply, answer
 from tests.support.tls import loopback_tls
 
 ASK = ChatRequest([Message("user", "hello")])
+MOVED = "https://api.example/v1/chat/completions"
 
 
 def provider(base_url: str, **extra: object) -> OpenAICompatibleProvider:
@@ -108,6 +109,7 @@ async def test_http_errors_keep_their_mapping_in_any_header_case() -> None:
     script = [
         Reply(answer(refused, status="429 Too Many", headers="retry-after: 3\r\n")),
         Reply(answer(b'{"error": {"message": "bad key"}}', status="401 Unauthorized")),
+        Reply(answer(b"", status="308 Moved", headers=f"Location: {MOVED}\r\n")),
     ]
     async with RawHttpServer(*script) as server:
         p = provider(server.base_url)
@@ -122,6 +124,9 @@ async def test_http_errors_keep_their_mapping_in_any_header_case() -> None:
         refused_key = await failure(p)
         assert refused_key.status == 401 and not refused_key.retryable
         assert "bad key (check the API key)" in str(refused_key)
+        moved = await failure(p)
+        assert moved.status == 308 and not moved.retryable
+        assert "redirected to https://api.example/v1/chat/completions: set base_url" in str(moved)
         await p.close()
 
 

@@ -225,6 +225,9 @@ class OpenAICompatibleProvider:
             return
         detail = error_detail(await answer.read(), answer.status)
         hint = " (check the API key)" if answer.status in (401, 403) else ""
+        if 300 <= answer.status < 400 and answer.headers.get("Location"):
+            # Not followed (a POST's body would have to go again): the operator sets the URL.
+            hint = f" (redirected to {answer.headers.get('Location')}: set base_url to it)"
         raise self._fail(
             f"HTTP {answer.status}: {detail['message'][:300]}{hint}",
             status=answer.status,
