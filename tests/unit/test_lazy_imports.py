@@ -58,6 +58,9 @@ HEAVY = (
     "babel",  # a translation catalog, read at the first string shown in another language
     "argon2",  # the admin console's passwords, at the first one hashed or checked
     "aiohttp",  # the first outbound call (tests/integration/test_lazy_http_client.py)
+    # anyio's asyncio backend: the config watch waits in a thread of its own, not through
+    # watchfiles' `awatch` (aibot/config/watch.py)
+    "anyio._backends._asyncio",
 )
 
 PROBE = """

@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
+import threading
 from collections.abc import Awaitable, Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import TypeAlias
 
@@ -65,7 +67,9 @@ class ConfigReloader:
         self._lock = asyncio.Lock()
         self._watcher: asyncio.Task[None] | None = None
         self._signalled: set[asyncio.Task[bool]] = set()
-        self._stop = asyncio.Event()
+        # A thread's event: the watch's own thread reads it (see `_change`).
+        self._stop = threading.Event()
+        self._thread: ThreadPoolExecutor | None = None
         # Why the last reload was refused, for callers that show it in their reader's language
         # (the admin console: `last_refusal.say(language)`); None after a reload that worked.
         self.last_refusal: ConfigError | None = None
@@ -109,14 +113,17 @@ class ConfigReloader:
         if self.loaded.path is not None:
             # the files as the running config was read, near enough: a save from now on reloads
             read = _identities(self._watched())
+            self._thread = ThreadPoolExecutor(1, thread_name_prefix="config-watch")
             self._watcher = asyncio.create_task(self._watch(read), name="config-watch")
 
     async def stop_watching(self) -> None:
-        self._stop.set()
+        self._stop.set()  # the thread's wait returns within watchfiles' 50 ms step
         if self._watcher is not None:
             self._watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._watcher
+        if self._thread is not None:
+            self._thread.shutdown(wait=False)
 
     def _watched(self) -> set[Path]:
         files = {self.loaded.path, *self._also_watch()}
@@ -129,15 +136,20 @@ class ConfigReloader:
         change; a save made while it was not set is found by the files' identities."""
         while not self._stop.is_set():
             files = self._watched()
-            if _identities(files).items() <= read.items() and not await self._change(files):
+            if not _changed(files, read) and not await self._change(files, read):
                 return  # stopped
             read = _identities(files)  # before the reload reads them: a later save differs
             await self.reload("file changed")
             read |= {path: _identity(path) for path in self._watched() - read.keys()}
 
-    async def _change(self, files: set[Path]) -> bool:
-        """Waits for a change to one of `files`; False when stopped. A file missing for the
-        moment (an editor that deletes, then writes) is waited for in its folder."""
+    async def _change(self, files: set[Path], read: dict[Path, Identity]) -> bool:
+        """Waits for a change to one of `files` (as `read`); False when stopped. A file missing
+        for the moment (an editor that deletes, then writes) is waited for in its folder. The
+        wait blocks in the reloader's own thread on watchfiles' `watch` (the system's file
+        notifications), as `awatch` would in a worker thread of anyio's: `awatch` also loads
+        anyio's asyncio backend (~15 ms of CPU) while the gateway starts, which nothing else
+        that serves `/healthz` or a message needs."""
+        loop = asyncio.get_running_loop()
         while not self._stop.is_set():
             places = {path if path.exists() else path.parent for path in files}
             places = {place for place in places if place.exists()}
@@ -146,20 +158,37 @@ class ConfigReloader:
                 if any(path.exists() for path in files):
                     return True
                 continue
-            changes = watchfiles.awatch(
-                *places,
-                stop_event=self._stop,
-                debounce=300,
-                recursive=False,
-                watch_filter=_only(files),
-            )
             try:
-                async with contextlib.aclosing(changes):
-                    async for _changes in changes:
-                        return True
+                return await loop.run_in_executor(
+                    self._thread, _next_change, places, files, read, self._stop
+                )
             except FileNotFoundError:  # gone between the look and the watch: look again
                 await asyncio.sleep(0.1)
+            except asyncio.CancelledError:
+                self._stop.set()  # or the thread would go on waiting for a change
+                raise
         return False
+
+
+def _next_change(
+    places: set[Path], files: set[Path], read: dict[Path, Identity], stop: threading.Event
+) -> bool:
+    """Blocks until one of `files` changes (True) or `stop` is set (False). The watch is set
+    here, a moment after the caller compared the files with `read`: a save in that moment is
+    no notification, so they are compared again whenever the watch has been quiet for a
+    second (a stat per file; watchfiles takes the GIL every 50 ms anyway, for `stop`)."""
+    changes = watchfiles.watch(
+        *places,
+        stop_event=stop,
+        debounce=300,
+        recursive=False,
+        watch_filter=_only(files),
+        rust_timeout=1000,
+        yield_on_timeout=True,
+        raise_interrupt=False,
+    )
+    with contextlib.closing(changes):
+        return any(found or _changed(files, read) for found in changes)
 
 
 Identity: TypeAlias = tuple[int, int, int] | None
@@ -176,6 +205,11 @@ def _identity(path: Path) -> Identity:
 
 def _identities(files: set[Path]) -> dict[Path, Identity]:
     return {path: _identity(path) for path in files}
+
+
+def _changed(files: set[Path], read: dict[Path, Identity]) -> bool:
+    """Whether any of `files` is not as `read` (a file not read at all counts as changed)."""
+    return not _identities(files).items() <= read.items()
 
 
 def _only(files: set[Path]) -> Callable[[watchfiles.Change, str], bool]:
