@@ -61,6 +61,7 @@ HEAVY = (
     # anyio's asyncio backend: the config watch waits in a thread of its own, not through
     # watchfiles' `awatch` (aibot/config/watch.py)
     "anyio._backends._asyncio",
+    "dotenv",  # a .env file's reader, imported where there is one (none here)
 )
 
 PROBE = """
