@@ -20,6 +20,7 @@ from aibot.store.crypto import Keyring
 from aibot.store.engine import create_engine
 from aibot.store.pg_read import PgConnection, PgSessionRead, RawPool
 from aibot.store.repository import Repository
+from aibot.store.schedules import JobState, ScheduleReads, ScheduleRows
 from aibot.store.session_read import session_read_for
 from tests.support.databases import migrated_store, server_engine, writer_for
 
@@ -53,6 +54,17 @@ async def backend_pid(connection: PgConnection) -> int:
 
 async def slow_backend_pid(connection: PgConnection) -> int:
     return int((await connection.fetch("SELECT pg_backend_pid() FROM pg_sleep(0.5)"))[0][0])
+
+
+def statements_sent(engine: AsyncEngine) -> list[str]:
+    """Every statement sent through `engine` from now on."""
+    sent: list[str] = []
+
+    def record(*args: object) -> None:
+        sent.append(str(args[2]))
+
+    event.listen(engine.sync_engine, "before_cursor_execute", record)
+    return sent
 
 
 def test_postgresql_gets_the_native_read(engine: AsyncEngine) -> None:
@@ -116,12 +128,7 @@ async def test_the_polls_read_what_the_engine_reads_and_nothing_through_it(
         )
         await writer.submit(slow.enqueue_outbox(row_id, channel, f"s{n}", target, f"答 {n}", 9.0))
     await writer.stop()
-    through_engine: list[str] = []
-
-    def sent(*args: object) -> None:
-        through_engine.append(str(args[2]))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", sent)
+    through_engine = statements_sent(engine)
     try:
         for limit, skip, paused in ((10, set(), frozenset()), (2, {1}, frozenset({"telegram"}))):
             inbox = await fast.pending_inbox(limit, skip, paused)
@@ -139,6 +146,52 @@ async def test_the_polls_read_what_the_engine_reads_and_nothing_through_it(
         assert through_engine == []
     finally:
         await fast.close()
+
+
+async def test_the_scheduler_tick_reads_what_the_engine_reads_and_nothing_through_it(
+    engine: AsyncEngine,
+) -> None:
+    reads = session_read_for(url_of(engine), engine, 2)
+    assert isinstance(reads, ScheduleReads)
+    ring = Keyring(os.urandom(32))
+    fast, slow = ScheduleRows(engine, cipher=ring, reads=reads), ScheduleRows(engine, cipher=ring)
+    writer = writer_for(engine)
+    writer.start()
+    target = ReplyTarget(chat_id=7, request_id="r")
+    for n in range(4):
+        await writer.submit(
+            slow.add(
+                kind="reminder", channel="hook", session_key=f"s{n}", user_id="u",
+                target=target, text=f"提醒 {n}", due_at=10.0 + n, now=1.0,
+            )
+        )  # fmt: skip
+    await writer.submit(
+        slow.add(
+            kind="job", job="daily", channel="telegram", session_key="schedule:daily",
+            target=target, text="早安", due_at=11.5, now=1.0, status="missed",
+        )
+    )  # fmt: skip
+    await writer.submit(slow.claim(1, "other", 12.0, 1.0))  # running until 13.0
+    await writer.submit(slow.init_job("daily", 20.0, 1.0), slow.init_job("weekly", 30.0, 1.0))
+    await writer.submit(slow.set_paused("weekly", True, 2.0))
+    await writer.stop()
+    through_engine = statements_sent(engine)
+    try:
+        for now, limit in ((9.0, 50), (12.5, 50), (13.5, 50), (13.5, 2)):
+            assert await fast.due(now, limit) == await slow.due(now, limit)
+        assert [t.text for t in await fast.due(12.5)] == ["提醒 1", "提醒 2"]
+        assert [t.text for t in await fast.due(13.5)] == [f"提醒 {n}" for n in range(4)]
+        assert await fast.job_states() == await slow.job_states()
+        assert await fast.job_states() == {
+            "daily": JobState(20.0, False),
+            "weekly": JobState(30.0, True),
+        }
+        through_engine.clear()
+        await fast.due(13.5)
+        await fast.job_states()
+        assert through_engine == []
+    finally:
+        await reads.close()
 
 
 async def test_every_commit_is_seen_by_the_next_read(engine: AsyncEngine) -> None:

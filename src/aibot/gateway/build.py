@@ -48,7 +48,7 @@ from aibot.store.crypto import PLAIN, Cipher, keyring_for
 from aibot.store.engine import create_engine, create_writer_engine, migrate
 from aibot.store.pairings import PairingStore
 from aibot.store.repository import Repository
-from aibot.store.schedules import ScheduleRows
+from aibot.store.schedules import ScheduleReads, ScheduleRows
 from aibot.store.session_read import session_read_for
 from aibot.store.writer import GroupCommitWriter
 
@@ -106,13 +106,9 @@ class Gateway:
         self.engine = create_engine(config.storage.url, secure_delete=sealed)
         self.at_rest = AtRest(self.engine, self.keyring, clock=clock)
         self.archive = Bucket(config.archive) if config.archive else None  # console reads it
+        reads = session_read_for(config.storage.url, self.engine, config.dispatcher.max_concurrency)
         self.repository = Repository(
-            self.engine,
-            fenced=coordinator is not None,
-            cipher=self.cipher,
-            session_read=session_read_for(
-                config.storage.url, self.engine, config.dispatcher.max_concurrency
-            ),
+            self.engine, fenced=coordinator is not None, cipher=self.cipher, session_read=reads
         )
         self.writer = GroupCommitWriter(
             self.engine,
@@ -173,7 +169,11 @@ class Gateway:
         )
         self.scheduler, reminders = build_schedules(
             config,
-            rows=ScheduleRows(self.engine, cipher=self.cipher),
+            rows=ScheduleRows(  # the tick reads where the polls do (store/pg_read.py)
+                self.engine,
+                cipher=self.cipher,
+                reads=reads if isinstance(reads, ScheduleReads) else None,
+            ),
             outbox=self.repository,
             writer=self.writer,
             router=self.router,

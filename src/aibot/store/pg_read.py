@@ -17,7 +17,9 @@ statement, and since a read changes nothing it is retried once on a new connecti
 pool's other idle connections (likely lost to the same restart) are dropped.
 
 The background polls read here too (`pending_inbox`, `pending_outbox`, `inbox_backlog`:
-store/queues.py `QueuePolls`): the outbox every 2 s, the inbox rescan every 5 s, each replica.
+store/queues.py `QueuePolls`): the outbox every 2 s, the inbox rescan every 5 s, each replica;
+so does the scheduler's tick (`due_tasks`, `job_states`: store/schedules.py `ScheduleReads`),
+every second.
 
 `RawPool.run` takes any function of one `PgConnection`. The scale-out mode's inbox drain runs
 here too (`PgSessionRead.drain`): a session's pending rows and, when the replica's cached
@@ -78,6 +80,14 @@ POLL_OUTBOX_SQL = (
     " next_attempt_at, owner FROM outbox WHERE status = 'pending' ORDER BY id LIMIT $1"
 )
 BACKLOG_SQL = "SELECT count(*), min(received_at) FROM inbox WHERE status = 'pending'"
+# The scheduler's tick (store/schedules.py `ScheduleReads`), every second on each replica: the
+# due tasks as `ScheduleRows.due` selects them, and the admin schedules' states.
+DUE_TASKS_SQL = (
+    "SELECT id, kind, job, channel, session_key, user_id, target, text, due_at, status, attempts"
+    " FROM scheduled_tasks WHERE (status = 'pending' AND due_at <= $1)"
+    " OR (status = 'running' AND lease_until < $1) ORDER BY due_at LIMIT $2"
+)
+JOB_STATES_SQL = "SELECT name, next_due, paused FROM schedule_state"
 # asyncpg's server-side errors that mean the connection is gone, whatever its state says.
 _LOST = (
     OSError,
@@ -239,6 +249,12 @@ class PgSessionRead:
     async def inbox_backlog(self) -> tuple[int, float | None]:
         (count, oldest), *_ = await self._fetch(BACKLOG_SQL)
         return int(count), oldest
+
+    async def due_tasks(self, now: float, limit: int) -> list[Any]:
+        return await self._fetch(DUE_TASKS_SQL, now, limit)
+
+    async def job_states(self) -> list[Any]:
+        return await self._fetch(JOB_STATES_SQL)
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
         async def read(connection: PgConnection) -> list[Any]:

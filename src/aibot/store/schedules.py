@@ -12,8 +12,9 @@ is unique per (schedule, due time).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import and_, bindparam, or_, select, update
 
@@ -49,10 +50,28 @@ class JobState:
     paused: bool
 
 
+@runtime_checkable
+class ScheduleReads(Protocol):
+    """The scheduler tick's reads on connections of their own (PostgreSQL's raw asyncpg
+    connections, store/pg_read.py): the same rows as `due` and `job_states` below select, by
+    column name."""
+
+    async def due_tasks(self, now: float, limit: int) -> list[Mapping[Any, Any]]: ...
+
+    async def job_states(self) -> list[Mapping[Any, Any]]: ...
+
+
 class ScheduleRows:
-    def __init__(self, engine: Database, *, cipher: Cipher = PLAIN) -> None:
+    """`reads`: where the scheduler's tick reads (every second, on every replica; on PostgreSQL
+    the session read's raw connections, one round trip each, where the engine added a pool
+    checkout, `BEGIN`, `ROLLBACK` and greenlet switches, issue 20); the engine when None."""
+
+    def __init__(
+        self, engine: Database, *, cipher: Cipher = PLAIN, reads: ScheduleReads | None = None
+    ) -> None:
         self.engine = engine
         self._cipher = cipher
+        self._reads = reads
         statements = Statements(engine.dialect.name)
         self._add = statements.insert_unless_present(
             scheduled_tasks, [T.job, T.due_at, T.session_key], T.id
@@ -95,6 +114,8 @@ class ScheduleRows:
     # -- reads ---------------------------------------------------------------------------
     async def due(self, now: float, limit: int = 50) -> list[TaskRow]:
         """Pending tasks that are due, and running ones whose claimant's lease lapsed."""
+        if self._reads is not None:
+            return [self._task(r) for r in await self._reads.due_tasks(now, limit)]
         query = (
             select(scheduled_tasks)
             .where(
@@ -129,28 +150,33 @@ class ScheduleRows:
         return await self._rows(query)
 
     async def job_states(self) -> dict[str, JobState]:
-        async with self.engine.connect() as connection:
-            rows = (await connection.execute(select(schedule_state))).all()
-        return {r.name: JobState(r.next_due, bool(r.paused)) for r in rows}
+        rows: list[Mapping[Any, Any]]
+        if self._reads is not None:
+            rows = await self._reads.job_states()
+        else:
+            async with self.engine.connect() as connection:
+                rows = [r._mapping for r in (await connection.execute(select(schedule_state)))]
+        return {r["name"]: JobState(r["next_due"], bool(r["paused"])) for r in rows}
 
     async def _rows(self, query: Any) -> list[TaskRow]:
         async with self.engine.connect() as connection:
             rows = (await connection.execute(query)).all()
-        return [self._task(r) for r in rows]
+        return [self._task(r._mapping) for r in rows]
 
-    def _task(self, r: Any) -> TaskRow:
+    def _task(self, r: Mapping[Any, Any]) -> TaskRow:
+        """A task's columns by name (a SQLAlchemy row's `_mapping`, an asyncpg record)."""
         return TaskRow(
-            r.id,
-            r.kind,
-            r.job,
-            r.channel,
-            r.session_key,
-            r.user_id,
-            load_target(r.target),
-            self._cipher.open(r.text),
-            r.due_at,
-            r.status,
-            r.attempts,
+            r["id"],
+            r["kind"],
+            r["job"],
+            r["channel"],
+            r["session_key"],
+            r["user_id"],
+            load_target(r["target"]),
+            self._cipher.open(r["text"]),
+            r["due_at"],
+            r["status"],
+            r["attempts"],
         )
 
     # -- writes --------------------------------------------------------------------------
