@@ -36,7 +36,16 @@ def unicode_only(data: Any) -> Any:
     return data
 
 
-class JsonBody(BaseModel):
+class Body(BaseModel):
+    """A body of the JSON APIs — a request, an answer, a refusal as the OpenAPI document
+    describes it — built at its first use (`defer_build`), not at import: a start answers
+    `/healthz` without any of them (issue 20, cold start), and the refusals' shapes, which only
+    document answers made elsewhere (`error_response`), are built with the document alone."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class JsonBody(Body):
     """A request body as the OpenAPI document describes it: strict types (no "12" for 12, no
     "true" for true) and text that UTF-8 can carry."""
 
@@ -62,12 +71,12 @@ class InvalidBody(Exception):
         return self._errors
 
 
-class ErrorDetail(BaseModel):
+class ErrorDetail(Body):
     message: str
     code: str
 
 
-class ErrorBody(BaseModel):
+class ErrorBody(Body):
     """The body of every refusal under /api/v1 (400, 401, 413, 422, 502, 503); the message is
     in the caller's language (Accept-Language)."""
 

@@ -12,12 +12,12 @@ import base64
 import binascii
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 from starlette.datastructures import UploadFile
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from aibot.channels.http_bodies import caller_language, error_response
+from aibot.channels.http_bodies import Body, caller_language, error_response
 from aibot.core.media import MediaRefused, UploadStore
 from aibot.core.media_replies import refusal_text
 from aibot.core.messages import Attachment, MediaKind
@@ -27,7 +27,7 @@ BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
 MAX_ATTACHMENTS = 10
 
 
-class AttachmentBody(BaseModel):
+class AttachmentBody(Body):
     """One attachment in a JSON body: its bytes in base64."""
 
     model_config = ConfigDict(strict=True)

@@ -21,9 +21,9 @@ import math
 from typing import Any
 
 import orjson
-from pydantic import BaseModel
 from starlette.responses import JSONResponse
 
+from aibot.channels.http_bodies import Body
 from aibot.core.errors import AccessDenied, ModelUnavailable, QueueFull
 
 # A gateway refusal (policy stages' `refusal`) as OpenAI's status, code, type and message.
@@ -50,14 +50,14 @@ _REFUSALS: dict[str, tuple[int, str, str, str]] = {
 }
 
 
-class OpenAIErrorDetail(BaseModel):
+class OpenAIErrorDetail(Body):
     message: str
     type: str
     param: str | None
     code: str | None
 
 
-class OpenAIErrorBody(BaseModel):
+class OpenAIErrorBody(Body):
     """OpenAI's error shape, which its clients parse."""
 
     error: OpenAIErrorDetail

@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
@@ -17,6 +17,7 @@ from aibot.channels.http_bodies import (
     REFUSALS,
     SESSION_PATTERN,
     SSE_ANSWER,
+    Body,
     Endpoint,
     ErrorBody,
     InvalidBody,
@@ -85,7 +86,7 @@ class ChatBody(JsonBody):
         return value
 
 
-class ChatReply(BaseModel):
+class ChatReply(Body):
     reply: str
     session_id: str
     model: str | None
