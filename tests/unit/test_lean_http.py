@@ -142,6 +142,20 @@ async def test_streams_read_chunked_events_and_say_when_cut_off() -> None:
         await p.close()
 
 
+async def test_a_stream_larger_than_the_read_buffer_arrives_whole() -> None:
+    """Past 64 KB unread the pool stops reading the socket, and reads on once it is taken."""
+    piece = "x" * 1000
+    events = sse(*[delta(piece)] * 300, delta(None, "stop"), b"[DONE]")
+    async with RawHttpServer(Reply(answer(events, framing="chunked"))) as server:
+        p = provider(server.base_url)
+        text = ""
+        async for part in p.stream(ASK):
+            text += part.text
+            await asyncio.sleep(0)  # a consumer slower than loopback
+        assert text == piece * 300
+        await p.close()
+
+
 async def test_the_total_timeout_ends_the_call_and_its_connection() -> None:
     started = answer(sse(delta("h")), framing="chunked")[:-5]
     async with RawHttpServer(Reply(hang=True), Reply(started, hang=True)) as server:
