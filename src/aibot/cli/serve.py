@@ -14,6 +14,7 @@ from aibot.cli.preflight import check_store
 from aibot.config import ConfigError, LoadedConfig
 from aibot.gateway.asgi import create_app
 from aibot.i18n import N_, terminal_language, translate
+from aibot.ops.http_protocol import OneWriteProtocol
 from aibot.ops.logging import SecretMasker, configure_logging
 from aibot.store.crypto import Keyring
 
@@ -49,6 +50,7 @@ def serve(loaded: LoadedConfig) -> None:
             app,
             host=config.server.host,
             port=config.server.port,
+            http=OneWriteProtocol,  # an answer's head and body in one write (ops/http_protocol.py)
             log_config=None,
             access_log=False,
             proxy_headers=False,

@@ -1,0 +1,83 @@
+"""The HTTP/1.1 protocol the server speaks: uvicorn's httptools protocol, with the head and
+the body of an answer of known length written to the socket in one piece.
+
+uvicorn writes the status line and headers when the app sends `http.response.start`, and the
+body when it sends `http.response.body`: two `send` system calls per answer, each waking the
+client (and on loopback each running the client's side of TCP in the sender), the largest
+part of the gateway's own CPU per message after the model call (bench/README.md, issue 20).
+Here, when the headers carry a `Content-Length` and a body must follow (not a HEAD, not an
+empty body), the header block waits for the body and goes out with it: every answer of the
+per-message endpoints, the probes and the API's errors. An answer without a length (a
+stream, Server-Sent Events) has its headers written at once, as before, so a client sees
+the status before the first event.
+
+Nothing else changes: uvicorn still parses, checks and frames everything; only the moment
+the header bytes reach the socket moves, to the body's `send`, which Starlette's `Response`
+makes right after the start. An app that fails between the two now closes the connection
+with nothing written instead of after the headers: either way the client has no answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
+
+
+class _JoinedWrites(asyncio.Transport):
+    """The connection's transport as one request's cycle sees it: the header block of an
+    answer whose body follows is held and written with the body. The cycle uses only
+    `write`, `close` and `is_closing`; the rest of the connection (reads, flow control, the
+    next request) keeps the real transport."""
+
+    __slots__ = ("_cycle", "_held", "_started", "_transport")
+
+    def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
+        super().__init__()
+        self._transport = transport
+        self._cycle = cycle
+        self._held: bytes | None = None
+        self._started = False  # the header block has been seen
+
+    def write(self, data: bytes | bytearray | memoryview[Any]) -> None:
+        if self._held is not None:
+            data, self._held = self._held + data, None
+        elif not self._started and self._cycle.response_started:
+            # uvicorn sets `response_started` before writing the header block, and writes
+            # nothing else until then but a `100 Continue`.
+            self._started = True
+            if self._body_follows():
+                self._held = bytes(data)
+                return
+        self._transport.write(data)
+
+    def _body_follows(self) -> bool:
+        cycle = self._cycle
+        return (
+            cycle.chunked_encoding is False
+            and cycle.expected_content_length > 0
+            and cycle.scope["method"] != "HEAD"
+        )
+
+    def close(self) -> None:
+        self._transport.close()
+
+    def is_closing(self) -> bool:
+        return self._transport.is_closing()
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self._transport.get_extra_info(name, default)
+
+
+class OneWriteProtocol(HttpToolsProtocol):
+    """uvicorn's httptools protocol (`uvicorn.Config(http=...)` takes the class), each
+    request's cycle writing through `_JoinedWrites`."""
+
+    def on_headers_complete(self) -> None:
+        before = self.cycle
+        super().on_headers_complete()
+        cycle = self.cycle
+        # A new cycle (not an upgrade, which makes none): its task has not run yet.
+        if cycle is not before and cycle is not None:
+            cycle.transport = _JoinedWrites(self.transport, cycle)
