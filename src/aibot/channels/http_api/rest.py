@@ -107,17 +107,20 @@ def failure_response(request: Request, exc: BaseException) -> JSONResponse:
 
 
 def reply_body(ctx: TurnContext, session_id: str) -> dict[str, Any]:
-    return ChatReply(
-        reply=ctx.reply or "",
-        session_id=session_id,
-        model=ctx.model,
-        provider=ctx.provider,
-        usage={
+    """`ChatReply` as the dict its `model_dump` makes, built straight: every field is already
+    of its type, and the model's construction and dump were a third of this handler's own
+    CPU per message (issue 20). `ChatReply` stays the schema of the OpenAPI document."""
+    return {
+        "reply": ctx.reply or "",
+        "session_id": session_id,
+        "model": ctx.model,
+        "provider": ctx.provider,
+        "usage": {
             "prompt_tokens": ctx.usage.prompt_tokens,
             "completion_tokens": ctx.usage.completion_tokens,
         },
-        command=ctx.is_command,
-    ).model_dump()
+        "command": ctx.is_command,
+    }
 
 
 async def read_chat(
