@@ -6,7 +6,9 @@ server on 127.0.0.1, every write the protocol makes recorded."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import socket
+import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -14,7 +16,7 @@ from typing import Any
 import aiohttp
 import uvicorn
 from starlette.types import Receive, Scope, Send
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
 from aibot.ops.http_protocol import OneWriteProtocol
 
@@ -129,3 +131,23 @@ async def test_head_empty_bodies_and_the_next_request_on_the_connection() -> Non
     assert len(writes) == 4
     assert writes[0].endswith(b"\r\n\r\n")  # HEAD: the head alone, nothing held back
     assert writes[1].endswith(b"content-length: 0\r\n\r\n")
+
+
+async def test_a_finished_request_leaves_no_reference_cycle() -> None:
+    """The cycle holds its transport: a transport holding the cycle past the header block
+    would leave every request to the garbage collector."""
+    cycles: list[weakref.ref[RequestResponseCycle]] = []
+
+    class Watching(OneWriteProtocol):
+        def on_headers_complete(self) -> None:
+            super().on_headers_complete()
+            cycles.append(weakref.ref(self.cycle))
+
+    gc.disable()
+    try:
+        async with _server(Watching) as url, aiohttp.ClientSession() as http:
+            await _get(http, url)
+            await _get(http, url)  # the connection drops the first cycle for this one
+            assert cycles[0]() is None
+    finally:
+        gc.enable()

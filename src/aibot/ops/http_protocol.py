@@ -31,36 +31,31 @@ class _JoinedWrites(asyncio.Transport):
     `write`, `close` and `is_closing`; the rest of the connection (reads, flow control, the
     next request) keeps the real transport."""
 
-    __slots__ = ("_cycle", "_held", "_started", "_transport")
+    __slots__ = ("_cycle", "_held", "_transport")
 
     def __init__(self, transport: asyncio.Transport, cycle: RequestResponseCycle) -> None:
         super().__init__()
         self._transport = transport
-        self._cycle = cycle
+        # Until the header block: the cycle holds this object, so keeping the cycle beyond
+        # that would make every request a reference cycle, left for the garbage collector.
+        self._cycle: RequestResponseCycle | None = cycle
         self._held: bytes | None = None
-        self._started = False  # the header block has been seen
 
     def write(self, data: bytes | bytearray | memoryview[Any]) -> None:
+        cycle = self._cycle
         if self._held is not None:
             data, self._held = self._held + data, None
-        elif not self._started and self._cycle.response_started:
+        elif cycle is not None and cycle.response_started:
             # uvicorn sets `response_started` before writing the header block, and writes
             # nothing else until then but a `100 Continue`.
-            self._started = True
-            if self._body_follows():
+            self._cycle = None
+            if _body_follows(cycle):
                 self._held = bytes(data)
                 return
         self._transport.write(data)
 
-    def _body_follows(self) -> bool:
-        cycle = self._cycle
-        return (
-            cycle.chunked_encoding is False
-            and cycle.expected_content_length > 0
-            and cycle.scope["method"] != "HEAD"
-        )
-
     def close(self) -> None:
+        self._cycle = self._held = None
         self._transport.close()
 
     def is_closing(self) -> bool:
@@ -68,6 +63,14 @@ class _JoinedWrites(asyncio.Transport):
 
     def get_extra_info(self, name: str, default: Any = None) -> Any:
         return self._transport.get_extra_info(name, default)
+
+
+def _body_follows(cycle: RequestResponseCycle) -> bool:
+    return (
+        cycle.chunked_encoding is False
+        and cycle.expected_content_length > 0
+        and cycle.scope["method"] != "HEAD"
+    )
 
 
 class OneWriteProtocol(HttpToolsProtocol):
