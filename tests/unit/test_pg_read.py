@@ -14,8 +14,11 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.admin.keys import ApiKeyStore
 from aibot.core.messages import ReplyTarget, ToolCall, TurnRecord
 from aibot.core.sessions import SessionMemory
+from aibot.store import api_keys
+from aibot.store.api_keys import KeyReads
 from aibot.store.crypto import Keyring
 from aibot.store.engine import create_engine
 from aibot.store.pg_read import PgConnection, PgSessionRead, RawPool
@@ -310,3 +313,27 @@ async def test_no_named_statements_when_the_url_turns_them_off(engine: AsyncEngi
                 await pool.close()
     finally:
         await unnamed.dispose()
+
+
+async def test_the_api_keys_refresh_reads_what_the_engine_reads_and_nothing_through_it(
+    engine: AsyncEngine,
+) -> None:
+    reads = session_read_for(url_of(engine), engine, 2)
+    assert isinstance(reads, KeyReads)
+    for n, expires_at in enumerate((None, 50.0, None)):
+        new = api_keys.NewKey(f"{n:064x}", f"ak_{n}", "admin")
+        await api_keys.add(engine, new, f"key {n}", "rest", 1.0, expires_at)
+    assert await api_keys.revoke(engine, 3, 2.0)
+    through_engine = statements_sent(engine)
+    try:
+        fast = sorted(await ApiKeyStore(engine, reads).usable(), key=lambda k: k.principal)
+        assert fast == sorted(await ApiKeyStore(engine).usable(), key=lambda k: k.principal)
+        assert [(k.principal, k.expires_at) for k in fast] == [
+            ("apikey-1", None),
+            ("apikey-2", 50.0),
+        ]
+        through_engine.clear()
+        await ApiKeyStore(engine, reads).usable()
+        assert through_engine == []
+    finally:
+        await reads.close()

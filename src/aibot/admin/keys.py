@@ -30,8 +30,11 @@ def _new_key(created_by: str) -> tuple[str, NewKey]:
 
 
 class ApiKeyStore:
-    def __init__(self, engine: Database) -> None:
+    """`reads`: where `usable` reads (store/api_keys.py `KeyReads`); the engine when None."""
+
+    def __init__(self, engine: Database, reads: api_keys.KeyReads | None = None) -> None:
         self.engine = engine
+        self._reads = reads
 
     async def create(
         self, name: str, scope: str, created_by: str, now: float, expires_at: float | None
@@ -77,5 +80,5 @@ class ApiKeyStore:
         """Every unrevoked key for the request path's cache (expiry is checked per request)."""
         return [
             StoredKey(bytes.fromhex(k.key_hash), f"apikey-{k.id}", k.scope, k.expires_at)
-            for k in await api_keys.unrevoked(self.engine)
+            for k in await api_keys.unrevoked(self.engine, self._reads)
         ]

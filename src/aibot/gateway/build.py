@@ -42,6 +42,7 @@ from aibot.policy.limits import Limiter, LocalLimiter
 from aibot.policy.policies import Policies, PolicyHolder, PolicyServices
 from aibot.providers.openai_compat import OpenAICompatibleProvider
 from aibot.providers.router import ProviderRouter
+from aibot.store.api_keys import KeyReads
 from aibot.store.archive.bucket import Bucket
 from aibot.store.at_rest import AtRest
 from aibot.store.crypto import PLAIN, Cipher, keyring_for
@@ -110,6 +111,7 @@ class Gateway:
         self.repository = Repository(
             self.engine, fenced=coordinator is not None, cipher=self.cipher, session_read=reads
         )
+        self._key_reads = reads if isinstance(reads, KeyReads) else None  # as the polls read
         self.writer = GroupCommitWriter(
             self.engine,
             sync_engine=create_writer_engine(config.storage.url, secure_delete=sealed),
@@ -265,7 +267,7 @@ class Gateway:
         await migrate(self.engine)
         await self.at_rest.start()
         await self.keys.start_refreshing(
-            ApiKeyStore(self.engine).usable, self.config.channels.api.key_refresh
+            ApiKeyStore(self.engine, self._key_reads).usable, self.config.channels.api.key_refresh
         )
         self.writer.start()
         await self.inbox.rescan()

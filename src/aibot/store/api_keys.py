@@ -6,9 +6,10 @@ start and then every `channels.api.key_refresh`."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import replace as revised
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 from sqlalchemy import Row, select, update
 
@@ -52,6 +53,14 @@ class KeyHash:
     key_hash: str
     scope: str
     expires_at: float | None
+
+
+@runtime_checkable
+class KeyReads(Protocol):
+    """The keys' refresh on connections of its own (PostgreSQL's raw asyncpg connections,
+    store/pg_read.py): the columns `unrevoked` selects, by name, for the same rows."""
+
+    async def unrevoked_keys(self) -> list[Mapping[Any, Any]]: ...
 
 
 async def add(
@@ -102,13 +111,20 @@ async def every(engine: Database) -> list[KeyRow]:
     return [_row(r) for r in rows]
 
 
-async def unrevoked(engine: Database) -> list[KeyHash]:
-    query = select(
-        api_keys.c.id, api_keys.c.key_hash, api_keys.c.scope, api_keys.c.expires_at
-    ).where(api_keys.c.revoked_at.is_(None))
-    async with engine.connect() as connection:
-        rows = (await connection.execute(query)).all()
-    return [KeyHash(r.id, r.key_hash, r.scope, r.expires_at) for r in rows]
+async def unrevoked(engine: Database, reads: KeyReads | None = None) -> list[KeyHash]:
+    """Read on `reads` when given (PostgreSQL: one round trip, where the engine added a pool
+    checkout, `BEGIN`, `ROLLBACK` and greenlet switches to a read every replica makes every
+    `key_refresh`, issue 20), else on the engine."""
+    rows: list[Mapping[Any, Any]]
+    if reads is not None:
+        rows = await reads.unrevoked_keys()
+    else:
+        query = select(
+            api_keys.c.id, api_keys.c.key_hash, api_keys.c.scope, api_keys.c.expires_at
+        ).where(api_keys.c.revoked_at.is_(None))
+        async with engine.connect() as connection:
+            rows = [r._mapping for r in await connection.execute(query)]
+    return [KeyHash(r["id"], r["key_hash"], r["scope"], r["expires_at"]) for r in rows]
 
 
 async def _insert(

@@ -19,7 +19,7 @@ pool's other idle connections (likely lost to the same restart) are dropped.
 The background polls read here too (`pending_inbox`, `pending_outbox`, `inbox_backlog`:
 store/queues.py `QueuePolls`): the outbox every 2 s, the inbox rescan every 5 s, each replica;
 so does the scheduler's tick (`due_tasks`, `job_states`: store/schedules.py `ScheduleReads`),
-every second.
+every second, and the API keys' refresh (`unrevoked_keys`: store/api_keys.py `KeyReads`).
 
 `RawPool.run` takes any function of one `PgConnection`. The scale-out mode's inbox drain runs
 here too (`PgSessionRead.drain`): a session's pending rows and, when the replica's cached
@@ -88,6 +88,8 @@ DUE_TASKS_SQL = (
     " OR (status = 'running' AND lease_until < $1) ORDER BY due_at LIMIT $2"
 )
 JOB_STATES_SQL = "SELECT name, next_due, paused FROM schedule_state"
+# The API keys' refresh (store/api_keys.py `KeyReads`), every `channels.api.key_refresh`.
+UNREVOKED_KEYS_SQL = "SELECT id, key_hash, scope, expires_at FROM api_keys WHERE revoked_at IS NULL"
 # asyncpg's server-side errors that mean the connection is gone, whatever its state says.
 _LOST = (
     OSError,
@@ -255,6 +257,9 @@ class PgSessionRead:
 
     async def job_states(self) -> list[Any]:
         return await self._fetch(JOB_STATES_SQL)
+
+    async def unrevoked_keys(self) -> list[Any]:
+        return await self._fetch(UNREVOKED_KEYS_SQL)
 
     async def _fetch(self, sql: str, *args: Any) -> list[Any]:
         async def read(connection: PgConnection) -> list[Any]:
