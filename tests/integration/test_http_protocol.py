@@ -11,14 +11,14 @@ import socket
 import weakref
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, cast
 
 import aiohttp
 import uvicorn
 from starlette.types import Receive, Scope, Send
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol, RequestResponseCycle
 
-from aibot.ops.http_protocol import OneWriteProtocol
+from aibot.ops.http_protocol import OneWriteProtocol, _JoinedWrites
 
 Writes = list[bytes]
 
@@ -151,3 +151,22 @@ async def test_a_finished_request_leaves_no_reference_cycle() -> None:
             assert cycles[0]() is None
     finally:
         gc.enable()
+
+
+def test_a_uvicorn_cycle_of_another_shape_writes_as_uvicorn_does() -> None:
+    """The protocol reads uvicorn's internals: if a release renames them, every write goes
+    through at once (uvicorn's own behaviour) instead of failing the answer."""
+    writes: Writes = []
+
+    class Transport:
+        def write(self, data: bytes) -> None:
+            writes.append(bytes(data))
+
+    class OtherCycle:  # none of response_started, chunked_encoding, expected_content_length
+        def __init__(self) -> None:
+            self.scope = {"method": "GET"}
+
+    joined = _JoinedWrites(cast(asyncio.Transport, Transport()), cast(Any, OtherCycle()))
+    joined.write(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n")
+    joined.write(b"{}")
+    assert writes == [b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n", b"{}"]

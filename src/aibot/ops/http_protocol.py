@@ -15,6 +15,11 @@ Nothing else changes: uvicorn still parses, checks and frames everything; only t
 the header bytes reach the socket moves, to the body's `send`, which Starlette's `Response`
 makes right after the start. An app that fails between the two now closes the connection
 with nothing written instead of after the headers: either way the client has no answer.
+
+It reads three attributes of uvicorn's request cycle (`response_started`, `chunked_encoding`,
+`expected_content_length`) and sets its `transport`: uvicorn's internals, not its API. Each is
+read with a default that means "write as uvicorn does", so a uvicorn release that renames
+them costs the joined write, never an answer (tests/integration/test_http_protocol.py).
 """
 
 from __future__ import annotations
@@ -45,7 +50,7 @@ class _JoinedWrites(asyncio.Transport):
         cycle = self._cycle
         if self._held is not None:
             data, self._held = self._held + data, None
-        elif cycle is not None and cycle.response_started:
+        elif cycle is not None and getattr(cycle, "response_started", True):
             # uvicorn sets `response_started` before writing the header block, and writes
             # nothing else until then but a `100 Continue`.
             self._cycle = None
@@ -66,9 +71,11 @@ class _JoinedWrites(asyncio.Transport):
 
 
 def _body_follows(cycle: RequestResponseCycle) -> bool:
+    """Whether the head just written announces a body of known length (False when uvicorn's
+    cycle does not say: the head is then written at once, as uvicorn writes it)."""
     return (
-        cycle.chunked_encoding is False
-        and cycle.expected_content_length > 0
+        getattr(cycle, "chunked_encoding", None) is False
+        and getattr(cycle, "expected_content_length", 0) > 0
         and cycle.scope["method"] != "HEAD"
     )
 
@@ -78,9 +85,9 @@ class OneWriteProtocol(HttpToolsProtocol):
     request's cycle writing through `_JoinedWrites`."""
 
     def on_headers_complete(self) -> None:
-        before = self.cycle
+        before = getattr(self, "cycle", None)
         super().on_headers_complete()
-        cycle = self.cycle
+        cycle = getattr(self, "cycle", None)
         # A new cycle (not an upgrade, which makes none): its task has not run yet.
         if cycle is not before and cycle is not None:
             cycle.transport = _JoinedWrites(self.transport, cycle)
