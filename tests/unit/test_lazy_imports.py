@@ -284,3 +284,24 @@ def test_a_channel_imports_fastapi_only_for_its_webhook_route(tmp_path: Path) ->
     channels import their webhook module (and FastAPI) in `router()`, in webhook mode only."""
     result = probe(CHANNEL_PROBE, tmp_path)
     assert json.loads(result.stdout.strip().splitlines()[-1]) is False
+
+
+SERVER_PROBE = """
+import json, sys
+from aibot.cli.serve import server_config
+from aibot.config import Config
+
+async def app(scope, receive, send):
+    pass
+
+server_config(app, Config()).load()
+print(json.dumps([m for m in ("websockets", "uvicorn.protocols.websockets") if m in sys.modules]))
+"""
+
+
+def test_the_server_loads_its_websocket_protocol_at_the_first_upgrade(tmp_path: Path) -> None:
+    """uvicorn's settings as `ai-bot run` loads them import no WebSocket implementation; the
+    chat page's and GraphQL's WebSockets (tests/integration/test_webchat_ws.py,
+    test_graphql.py) get it at their first upgrade."""
+    result = probe(SERVER_PROBE, tmp_path)
+    assert json.loads(result.stdout.strip().splitlines()[-1]) == []

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import signal
 import socket
 from types import FrameType
+from typing import Any
 
 import uvicorn
 
 from aibot.cli.common import cipher_or_exit, fail, problem, tr
 from aibot.cli.preflight import check_store
-from aibot.config import ConfigError, LoadedConfig
+from aibot.config import Config, ConfigError, LoadedConfig
 from aibot.gateway.asgi import create_app
 from aibot.i18n import N_, terminal_language, translate
 from aibot.ops.http_protocol import OneWriteProtocol
@@ -45,20 +47,7 @@ def serve(loaded: LoadedConfig) -> None:
         app = create_app(loaded)
     except ConfigError as exc:
         fail(problem(exc))
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host=config.server.host,
-            port=config.server.port,
-            http=OneWriteProtocol,  # an answer's head and body in one write (ops/http_protocol.py)
-            log_config=None,
-            access_log=False,
-            proxy_headers=False,
-            server_header=False,
-            timeout_graceful_shutdown=30,
-            ws_max_size=config.server.max_body_bytes,
-        )
-    )
+    server = uvicorn.Server(server_config(app, config))
     # uvicorn re-raises the signal it stopped on once shutdown is complete; a SIGTERM that ended
     # in a clean, drained shutdown should exit 0 so supervisors don't report a failure.
     signal.signal(signal.SIGTERM, _exit_after_clean_shutdown)
@@ -69,6 +58,39 @@ def serve(loaded: LoadedConfig) -> None:
     server.run(
         sockets=[_listen(config.server.host, port) for port in (config.server.port, admin_port)]
     )
+
+
+def server_config(app: Any, config: Config) -> uvicorn.Config:
+    """uvicorn's settings for the gateway's app."""
+    return uvicorn.Config(
+        app,
+        host=config.server.host,
+        port=config.server.port,
+        http=OneWriteProtocol,  # an answer's head and body in one write (ops/http_protocol.py)
+        log_config=None,
+        access_log=False,
+        proxy_headers=False,
+        server_header=False,
+        timeout_graceful_shutdown=30,
+        ws=WebSocketsAtFirstUpgrade,
+        ws_max_size=config.server.max_body_bytes,
+    )
+
+
+class WebSocketsAtFirstUpgrade(asyncio.Protocol):
+    """uvicorn's WebSocket protocol over websockets' sans-I/O implementation (what its
+    `ws="auto"` picks: websockets comes with uvicorn[standard]), made by the first upgrade.
+    Given a name, `uvicorn.Config.load` imports both while the server starts (~6 ms of CPU),
+    and neither `/healthz` nor a message needs them, only the chat page's `/ws` and GraphQL's
+    subscriptions do. uvicorn makes each upgrade's protocol by calling its class; this one
+    hands back the real protocol's instance."""
+
+    def __new__(cls, **kwargs: Any) -> Any:
+        from uvicorn.protocols.websockets.websockets_sansio_impl import (
+            WebSocketsSansIOProtocol,
+        )
+
+        return WebSocketsSansIOProtocol(**kwargs)
 
 
 def _exit_after_clean_shutdown(_signum: int, _frame: FrameType | None) -> None:
