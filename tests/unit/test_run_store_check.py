@@ -14,6 +14,7 @@ import pytest
 import typer
 from sqlalchemy import event
 
+from aibot.cli import preflight
 from aibot.cli.preflight import check_store
 from aibot.store.crypto import Keyring
 from aibot.store.data_keys import register
@@ -77,3 +78,21 @@ async def test_a_first_start_creates_the_schema_without_asking_about_each_table(
     await engine.dispose()
     assert any(s.lstrip().startswith("CREATE TABLE") for s in statements)
     assert [s for s in statements if "table_info" in s or "index_list" in s] == []
+
+
+def test_a_sealed_store_is_migrated_with_secure_delete(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check migrates the store before the gateway's engine opens it: with encryption at
+    rest the plaintext a migration replaces must be zeroed here too, as the gateway's engine
+    zeroes it (store/engine.py)."""
+    asked: list[bool] = []
+
+    def recording(url: str, *, secure_delete: bool = False, blocking: bool = False) -> Any:
+        asked.append(secure_delete)
+        return create_engine(url, secure_delete=secure_delete, blocking=blocking)
+
+    monkeypatch.setattr(preflight, "create_engine", recording)
+    check_store(f"sqlite:///{tmp_path / 'sealed.db'}", Keyring(KEY_A))
+    check_store(f"sqlite:///{tmp_path / 'plain.db'}", None)
+    assert asked == [True, False]

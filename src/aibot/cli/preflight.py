@@ -81,7 +81,7 @@ async def _open(url: str, sqlite: bool, keyring: Keyring | None) -> tuple[str, s
     """None when the store is open, current and readable with `keyring`, else (the sentence's
     template, the reason)."""
     try:
-        engine = create_engine(url, blocking=True)
+        engine = create_engine(url, blocking=True, secure_delete=keyring is not None)
     except OSError as exc:
         return _SQLITE, exc.strerror or str(exc)
     try:
