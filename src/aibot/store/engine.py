@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import structlog
 from sqlalchemy import Column, MetaData, String, Table, event, inspect, text
@@ -15,9 +15,6 @@ from sqlalchemy.pool import StaticPool
 from aibot.ops.file_modes import private_database
 from aibot.store.database import Database, SqliteEngine
 from aibot.store.schema import metadata
-
-if TYPE_CHECKING:
-    pass
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 log = structlog.get_logger("aibot.store")
