@@ -18,6 +18,8 @@ from tests.fakes.feishu_api import Fail, FakeFeishu, LoseResponse
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.feishu_gateway import KEY, SECRET, TOKEN, feishu_config
 from tests.support.gateway import GatewayFactory, RunningGateway
+from tests.support.gateway_calls import metric
+from tests.support.waiting import eventually
 
 DM = "oc_dm1"
 GROUP = "oc_group1"
@@ -247,9 +249,18 @@ async def test_streamed_card_becomes_the_answer_or_gives_way_to_one_message(
     fake_llm.chunk_delay = 0.025
     answer = " ".join(f"word{n}" for n in range(60)) + " **done**"
     fake_llm.reply = lambda body: answer
-    await gateway_factory(feishu(lark, stream=True, stream_interval=0.5))
+    gw = await gateway_factory(feishu(lark, stream=True, stream_interval=0.5))
     lark.user_message(DM, "stream it")
     await lark.wait_for(lambda: lark.texts(DM) == [answer], timeout=15)
+    # The preview can show the whole answer before the reply's own edit finishes the card:
+    # the refusal below is meant for the second answer, so the first must be delivered.
+    async with aiohttp.ClientSession() as http:
+
+        async def delivered() -> bool:
+            total = "aibot_messages_out_total"
+            return await metric(http, gw, total, channel="feishu", outcome="sent") >= 1
+
+        assert await eventually(delivered, timeout=15)
     (card,) = lark.bot_messages(DM)
     assert card.msg_type == "interactive" and card.patches >= 2
 
