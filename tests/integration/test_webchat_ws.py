@@ -156,3 +156,22 @@ async def test_refused_frames_speak_the_readers_language(
         await ws.send_json({"type": "message", "id": "b", "text": "  "})
         assert (await ws.receive_json(timeout=10))["message"] == empty
         await ws.close()
+
+
+async def test_a_paste_far_over_the_limit_is_refused_in_the_pages_language(
+    gateway_factory: GatewayFactory,
+) -> None:
+    """A frame past what any message under `server.max_message_chars` can take is refused
+    before the text is read, in the page's language (it said "frame too large" in English)."""
+    gw = await gateway_factory({"server": {"max_message_chars": 100}})
+    url = f"{gw.url.replace('http', 'ws')}/ws"
+    for language, words in (("zh-CN,zh;q=0.9", "消息太大，无法发送。"), ("en", "too large")):
+        async with aiohttp.ClientSession(headers={"Accept-Language": language}) as http:
+            ws = await http.ws_connect(url)
+            await ws.send_json({"type": "hello"})
+            assert (await ws.receive_json(timeout=10))["type"] == "ready"
+            await ws.send_json({"type": "message", "id": "m1", "text": "长" * 2000})
+            frame = await ws.receive_json(timeout=10)
+            assert frame["type"] == "error" and frame["code"] == "bad_request", frame
+            assert words in frame["message"], frame
+            await ws.close()

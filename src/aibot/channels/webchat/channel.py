@@ -35,10 +35,11 @@ from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.notices import failure_notice
 from aibot.core.service import ChatService, StreamEnd, stream_turn
 from aibot.core.sessions import SessionMemory
-from aibot.i18n import locale_hint, pick, translate
+from aibot.i18n import N_, locale_hint, pick, translate
 
 STATIC_DIR = Path(__file__).parent / "static"
 HELLO_TIMEOUT = 15.0
+_NO_HELLO = N_("The connection sent no hello in time; reload the page.")
 _SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 
 log = structlog.get_logger("aibot.webchat")
@@ -108,7 +109,11 @@ class WebChat:
         except WebSocketDisconnect:
             pass
         except (TimeoutError, ValueError) as exc:
-            await _send(websocket, {"type": "error", "code": "bad_request", "message": str(exc)})
+            # A refusal of the socket's own protocol, in the page's language: the page shows
+            # the message (a paste far over the limit is refused here, before the text check).
+            said = str(exc) if isinstance(exc, ValueError) else _NO_HELLO
+            message = translate(_language(websocket), said)
+            await _send(websocket, {"type": "error", "code": "bad_request", "message": message})
             await websocket.close(code=4400)
 
     async def _converse(self, websocket: WebSocket) -> None:
@@ -116,7 +121,7 @@ class WebChat:
             _receive(websocket, self._service.max_message_chars), timeout=HELLO_TIMEOUT
         )
         if hello.get("type") != "hello":
-            raise ValueError("the first frame must be a hello")
+            raise ValueError(N_("the first frame must be a hello"))
         principal = self._authenticate(hello.get("key"))
         if principal is None:
             language = _language(websocket)
@@ -292,15 +297,15 @@ async def _receive(websocket: WebSocket, max_chars: int) -> dict[str, Any]:
         raise WebSocketDisconnect(message.get("code", 1000), message.get("reason"))
     raw = message.get("text")
     if not isinstance(raw, str):
-        raise ValueError("frames must be JSON text, not binary")
+        raise ValueError(N_("frames must be JSON text, not binary"))
     if len(raw) > max_chars * 6 + 1024:  # a JSON-escaped character takes up to six
-        raise ValueError("frame too large")
+        raise ValueError(N_("The message is too large to send."))
     try:
         frame = orjson.loads(raw)
     except orjson.JSONDecodeError:
-        raise ValueError("frames must be JSON") from None
+        raise ValueError(N_("frames must be JSON")) from None
     if not isinstance(frame, dict):
-        raise ValueError("frames must be JSON objects")
+        raise ValueError(N_("frames must be JSON objects"))
     return frame
 
 
