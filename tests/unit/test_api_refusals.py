@@ -25,7 +25,7 @@ from aibot.channels.http_bodies import REFUSALS
 from aibot.config import Config, LoadedConfig
 from aibot.core.errors import QueueFull
 from aibot.gateway.asgi import create_app
-from aibot.gateway.errors import error_handlers
+from aibot.gateway.errors import error_handlers, unexpected
 from aibot.gateway.lazy_app import GatewayApp
 from aibot.i18n import translate
 from tests.support.gateway import API_KEY
@@ -147,7 +147,8 @@ async def test_a_streamed_answer_ends_with_the_same_refusal(client: httpx.AsyncC
 
 
 async def said_without_a_request() -> set[str]:
-    """The refusals no request here can cause (a full queue, a store that is down)."""
+    """The refusals no request here can cause (a full queue, a store that is down, a failure
+    no handler names)."""
     request = Request(
         {"type": "http", "method": "POST", "path": CHAT, "headers": [(b"accept-language", b"zh")]}
     )
@@ -159,7 +160,11 @@ async def said_without_a_request() -> set[str]:
         error = {"message": translate("zh-CN", REFUSALS[code]), "code": code}
         assert orjson.loads(answer.body) == {"error": error}
         said.add(code)
-    return said
+    failed = unexpected(request, RuntimeError("a failure nobody mapped"))
+    error = orjson.loads(failed.body)["error"]
+    assert failed.status_code == 500 and error["code"] == "internal_error"
+    assert error["message"] == translate("zh-CN", REFUSALS["internal_error"], request_id="-")
+    return said | {"internal_error"}
 
 
 def test_every_refusal_has_natural_chinese() -> None:

@@ -268,3 +268,27 @@ async def test_cors_preflights_and_calls_are_answered_in_front_as_the_full_app_a
         plain = await client.options("/api/v1/chat", headers={"Origin": ORIGIN})
     assert plain.status_code == 405
     assert seen.paths == ["/api/v1/chat"]
+
+
+async def test_an_unexpected_error_is_still_a_json_answer(
+    served: tuple[GatewayApp, Seen],
+) -> None:
+    """An error no handler names (a driver's exception class nobody mapped, a bug) was the
+    server's plain-text 500; an API client gets the JSON error every answer promises."""
+    app, _seen = served
+    layer = hot_layer(app)
+
+    async def broken(_request: Any) -> Any:
+        raise RuntimeError("a failure nobody mapped")
+
+    layer._endpoints = {key: broken for key in layer._endpoints}
+    chinese = {**KEY, "Accept-Language": "zh-CN", "Content-Type": "application/json"}
+    rest = await call(
+        app, "/api/v1/chat", b'{"session_id": "SESSION", "message": "hi"}', chinese, "x"
+    )
+    assert rest.status_code == 500
+    error = rest.json()["error"]
+    assert error["code"] == "internal_error" and "详情见日志" in error["message"]
+    assert rest.headers["x-request-id"] in error["message"]
+    openai = await call(app, "/v1/chat/completions", v1("hi"), chinese, "y")
+    assert openai.status_code == 500 and openai.json()["error"]["type"] == "server_error"

@@ -143,6 +143,9 @@ REFUSALS: dict[str, str] = {
     "cross_origin": N_("Uploads from another site are refused."),
     "invalid_session": N_("A valid session_id is required."),
     "no_file": N_("The form holds no file."),
+    "internal_error": N_(
+        "The gateway failed to answer (request {request_id}); the details are in its log."
+    ),
 }
 
 

@@ -44,6 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aibot.channels.http_api.edge import API_PREFIXES, api_cors
 from aibot.channels.http_bodies import Endpoint
 from aibot.channels.identity import random_id
+from aibot.gateway.errors import unexpected
 from aibot.ops.body_limit import BodyTooLarge, declared_over, read_within, refuse
 from aibot.ops.page_headers import HSTS
 from aibot.ops.secret_guard import SecretPatterns, mask_message
@@ -133,7 +134,7 @@ class HotRoutes:
         except Exception as exc:
             handler = _handler_for(self._handlers, exc)
             if handler is None:
-                raise
+                return unexpected(request, exc)
             answer = handler(request, exc)
             return await answer if inspect.isawaitable(answer) else answer
 
