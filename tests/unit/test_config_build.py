@@ -10,8 +10,6 @@ stable on any machine, unlike a time.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import types
 from pathlib import Path
 from typing import Any, Union, get_origin
@@ -19,7 +17,7 @@ from typing import Any, Union, get_origin
 from pydantic import BaseModel
 
 from aibot.config import Config
-from tests.support.gateway import gateway_env
+from tests.support.probes import probe
 
 PROBE = """
 import json, sys
@@ -44,16 +42,7 @@ print(json.dumps([at_import, built()]))
 def test_the_first_load_builds_the_root_alone(tmp_path: Path) -> None:
     config = tmp_path / "config.yaml"
     config.write_text("server:\n  port: 18789\n", encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(config)],
-        cwd=tmp_path,
-        env=gateway_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = probe(PROBE, tmp_path, str(config))
     at_import, after_load = json.loads(result.stdout.strip().splitlines()[-1])
     assert at_import == []
     assert after_load == ["Config", "LoadedConfig"]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import gc
 import json
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
@@ -37,8 +36,8 @@ from aibot.core.pipeline import TurnContext
 from aibot.core.sessions import SessionMemory, SessionStore
 from aibot.core.stages import ContextStage
 from aibot.ops.gc_tuning import YOUNG_THRESHOLD, settle_after_build, tune_for_serving
-from tests.support.gateway import gateway_env
 from tests.support.net import free_port
+from tests.support.probes import probe
 
 PROBE = """
 import asyncio, gc, json
@@ -65,16 +64,7 @@ asyncio.run(first_uses())
 
 
 def test_a_full_collection_after_the_first_uses_walks_almost_nothing(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE],
-        cwd=tmp_path,
-        env=gateway_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = probe(PROBE, tmp_path)
     line = next(x for x in result.stdout.splitlines() if x.startswith("counts "))
     counts = json.loads(line.removeprefix("counts "))
     assert counts["frozen_at_start"] > 50_000  # the start-up heap
@@ -121,16 +111,7 @@ def test_ai_bot_run_does_not_collect_while_starting(tmp_path: Path) -> None:
         "logging": {"level": "warning"},
     }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-c", START_PROBE, "config.yaml", f"http://127.0.0.1:{port}/healthz"],
-        cwd=tmp_path,
-        env=gateway_env(),
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = probe(START_PROBE, tmp_path, "config.yaml", f"http://127.0.0.1:{port}/healthz")
     line = next(x for x in result.stdout.splitlines() if x.startswith("collections "))
     # 209 before the collector was off while starting, then 1: the full one before the freeze;
     # counted from the command line's first module (cli/common), ~100 while they loaded.

@@ -9,14 +9,12 @@ any machine, unlike a time.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import yaml
 
-from tests.support.gateway import gateway_env
 from tests.support.net import free_port
+from tests.support.probes import probe
 
 PROBE = """
 import asyncio, json, sys
@@ -57,16 +55,7 @@ def test_a_started_gateway_builds_a_body_model_at_its_first_use(tmp_path: Path) 
         },
     }
     (tmp_path / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(tmp_path / "config.yaml")],
-        cwd=tmp_path,
-        env=gateway_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+    result = probe(PROBE, tmp_path, str(tmp_path / "config.yaml"))
     assert json.loads(result.stdout.strip().splitlines()[-1]) == [
         ["/healthz", 200, []],
         ["/api/v1/chat", 422, ["ChatBody"]],  # {} has no session_id: validated, refused

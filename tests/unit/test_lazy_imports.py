@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import yaml
 from tests.fakes.openai_server import FakeOpenAI
 from tests.support.gateway import API_KEY, base_config, deep_merge, gateway_env
 from tests.support.net import free_port
+from tests.support.probes import probe
 
 # Not loaded by a gateway that has started and answered nothing yet.
 HEAVY = (
@@ -97,21 +97,6 @@ async def start_and_stop():
 asyncio.run(start_and_stop())
 print(json.dumps(sorted(m for m in json.loads(sys.argv[2]) if m in sys.modules)))
 """
-
-
-def probe(script: str, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """`script` run in a fresh interpreter with `args`, as the gateway's tests run it."""
-    result = subprocess.run(
-        [sys.executable, "-c", script, *args],
-        cwd=workdir,
-        env=gateway_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    return result
 
 
 def started_modules(workdir: Path, config: dict[str, Any] | None) -> list[str]:
