@@ -18,7 +18,7 @@ PYTEST_PARALLEL ?= -n auto --dist loadfile
 UV      := $(firstword $(wildcard $(BIN)/uv) uv)
 COMPILE := $(UV) pip compile pyproject.toml --universal --python-version 3.11 --quiet
 
-.PHONY: run test lint lock audit bench locust clean api-docs
+.PHONY: run test lint lock audit bench locust clean api-docs sqlite-schema
 
 $(RUNTIME_STAMP):
 	@$(PYTHON) -c 'import sys; sys.exit("ai-bot needs Python 3.11 or newer (found %s)" % sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -73,6 +73,11 @@ locust: $(TEST_STAMP)
 ## fails when they drift)
 api-docs: $(RUNTIME_STAMP)
 	$(BIN)/python -m aibot.gateway.api_documents docs/api
+
+## sqlite-schema: write src/aibot/store/sqlite_schema.sql, the schema a first start creates on a
+## SQLite file without SQLAlchemy, from store/schema.py (a test fails when it drifts)
+sqlite-schema: $(RUNTIME_STAMP)
+	$(BIN)/python -m aibot.store.sqlite_ddl
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

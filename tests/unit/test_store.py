@@ -102,7 +102,8 @@ async def test_fresh_create_matches_the_migrations(engine: Database) -> None:
     """A first start creates the schema directly; it must equal what Alembic builds."""
     from sqlalchemy import inspect
 
-    from aibot.store.engine import _upgrade, head_revision
+    from aibot.store.engine import _upgrade
+    from aibot.store.migrations import head_revision
 
     def describe(connection: Any) -> dict[str, Any]:
         inspector = inspect(connection)
@@ -167,7 +168,7 @@ def test_migrations_form_one_chain_ending_at_the_head() -> None:
     from alembic.config import Config as AlembicConfig
     from alembic.script import ScriptDirectory
 
-    from aibot.store.engine import MIGRATIONS_DIR, head_revision
+    from aibot.store.migrations import MIGRATIONS_DIR, head_revision
 
     config = AlembicConfig()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))

@@ -88,7 +88,8 @@ def new(
     "status", help=N_("Which data keys the stored values use, and what a rotation still has to do.")
 )
 def status(config: ConfigOption = None) -> None:
-    from aibot.store.data_keys import PLAIN_ID, key_states
+    from aibot.store.data_keys import key_states
+    from aibot.store.key_check import PLAIN_ID
 
     settings = load_or_exit(config).config
     rows = on_store(settings.storage.url, key_states)

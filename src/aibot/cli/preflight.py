@@ -23,7 +23,8 @@ from aibot.i18n import N_, terminal_language, translate
 from aibot.store.crypto import DataKeyError, Keyring
 from aibot.store.data_keys import verify
 from aibot.store.database import Database
-from aibot.store.engine import create_engine, head_revision, migrate, ping
+from aibot.store.engine import create_engine, migrate, ping
+from aibot.store.migrations import head_revision
 
 STORE_TIMEOUT = 15.0
 

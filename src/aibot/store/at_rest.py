@@ -12,9 +12,10 @@ from collections.abc import Callable
 import structlog
 
 from aibot.store.crypto import Keyring
-from aibot.store.data_keys import PLAIN_ID, register, verify
+from aibot.store.data_keys import register, verify
 from aibot.store.database import Database
 from aibot.store.jobs import JobBusy, runner_name
+from aibot.store.key_check import PLAIN_ID
 from aibot.store.rekey import Rekey
 
 log = structlog.get_logger("aibot.store")

@@ -18,7 +18,7 @@ from sqlalchemy.engine import make_url
 
 from aibot.i18n import N_, Phrase
 from aibot.ops.file_modes import private_database
-from aibot.store.engine import head_revision
+from aibot.store.migrations import head_revision
 
 TABLES = ("conversations", "turns", "inbox", "outbox")
 # SQLite's "dead man switch" lock in the -shm file: every open connection to a WAL database

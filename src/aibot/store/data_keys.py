@@ -14,14 +14,11 @@ from __future__ import annotations
 from sqlalchemy import exists, select, update
 from sqlalchemy.exc import DBAPIError
 
-from aibot.i18n import N_
-from aibot.store.crypto import DataKeyError, Keyring
+from aibot.store.crypto import Keyring
 from aibot.store.database import Database, DatabaseConnection
 from aibot.store.dialects import Statements
+from aibot.store.key_check import CHECK, PLAIN_ID, check_keys
 from aibot.store.schema import admin_users, data_keys, inbox, outbox, token_signing_keys, turns
-
-PLAIN_ID = "plain"
-CHECK = "ai-bot data key check"
 
 
 async def keys_in_use(engine: Database) -> dict[str, str | None]:
@@ -56,34 +53,7 @@ async def verify(engine: Database, keyring: Keyring | None) -> dict[str, str | N
     """Raises DataKeyError, in words the operator can act on, unless this config can read
     everything the store holds; returns the keys in use."""
     in_use = await keys_in_use(engine)
-    sealed = sorted(k for k in in_use if k != PLAIN_ID)
-    if keyring is None:
-        if sealed:
-            raise DataKeyError.of(
-                N_(
-                    "this database holds encrypted conversations (data key {keys}) but "
-                    "storage.encryption is not set: configure the key they were encrypted with"
-                ),
-                keys=", ".join(sealed),
-            )
-        return in_use
-    missing = [k for k in sealed if k not in keyring.key_ids]
-    if missing:
-        old = sorted(keyring.key_ids - {keyring.current_id})
-        raise DataKeyError.of(
-            N_(
-                "this database holds conversations encrypted with data key {keys}, but the "
-                "configured key is {current}{old}: is it the wrong key? Set "
-                "storage.encryption.key to the key the data was encrypted with, or list that "
-                "key in storage.encryption.old_keys"
-            ),
-            keys=", ".join(missing),
-            current=keyring.current_id,
-            old=f" (old_keys: {', '.join(old)})" if old else "",
-        )
-    for key, check in in_use.items():
-        if key != PLAIN_ID and (check is None or keyring.open(check) != CHECK):
-            raise DataKeyError.of(N_("the check value of data key {key} is damaged"), key=key)
+    check_keys(in_use, keyring)
     return in_use
 
 

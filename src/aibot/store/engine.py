@@ -14,9 +14,10 @@ from sqlalchemy.pool import StaticPool
 
 from aibot.ops.file_modes import private_database
 from aibot.store.database import Database, SqliteEngine
+from aibot.store.migrations import MIGRATIONS_DIR, head_revision
 from aibot.store.schema import metadata
+from aibot.store.sqlite_file import apply_pragmas
 
-MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 log = structlog.get_logger("aibot.store")
 # Any constant works; it only has to be the same in every replica that migrates at once.
 _PG_MIGRATION_LOCK = 0x41494254
@@ -45,24 +46,13 @@ def async_url(url: str) -> str:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     """WAL lets readers run during the group commit; NORMAL sync is durable across app crashes."""
-    _pragmas(dbapi_connection, secure_delete=False)
+    apply_pragmas(dbapi_connection, secure_delete=False)
 
 
 def _sqlite_pragmas_secure(dbapi_connection: Any, _record: Any) -> None:
     """With encryption at rest, deleted and overwritten values are zeroed in the file too:
     the plaintext a migration replaced must not linger in free pages."""
-    _pragmas(dbapi_connection, secure_delete=True)
-
-
-def _pragmas(dbapi_connection: Any, *, secure_delete: bool) -> None:
-    cursor = dbapi_connection.cursor()
-    if secure_delete:
-        cursor.execute("PRAGMA secure_delete=ON")
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
-    cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.close()
+    apply_pragmas(dbapi_connection, secure_delete=True)
 
 
 def create_engine(url: str, *, secure_delete: bool = False, blocking: bool = False) -> Database:
@@ -103,12 +93,6 @@ def _create_sqlite(url: str, *, secure_delete: bool, blocking: bool) -> SqliteEn
         connections = None
     event.listen(sync, "connect", _sqlite_pragmas_secure if secure_delete else _sqlite_pragmas)
     return SqliteEngine(sync, connections, blocking=blocking)
-
-
-def head_revision() -> str:
-    """Migration files are named `<revision>_<slug>.py` with sortable revisions."""
-    names = sorted(p.name for p in (MIGRATIONS_DIR / "versions").glob("[0-9]*_*.py"))
-    return names[-1].split("_", 1)[0]
 
 
 def create_writer_engine(url: str, *, secure_delete: bool = False) -> Engine | None:

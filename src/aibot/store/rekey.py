@@ -23,9 +23,9 @@ from sqlalchemy import Column, Table, bindparam, func, select, text, update
 
 from aibot.i18n import N_
 from aibot.store.crypto import DataKeyError, Keyring
-from aibot.store.data_keys import PLAIN_ID
 from aibot.store.database import Database, DatabaseConnection
 from aibot.store.jobs import JobLease
+from aibot.store.key_check import PLAIN_ID
 from aibot.store.schema import (
     admin_users,
     archive_objects,
