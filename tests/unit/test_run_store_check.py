@@ -6,20 +6,29 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
 import pytest
 import typer
+from alembic import command
+from alembic.config import Config as AlembicConfig
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy import event
 
 from aibot.cli import preflight
 from aibot.cli.preflight import check_store
+from aibot.store import engine as engine_module
 from aibot.store.crypto import Keyring
 from aibot.store.data_keys import register
 from aibot.store.database import SqliteEngine
 from aibot.store.engine import create_engine, migrate
+from aibot.store.migrations import MIGRATIONS_DIR, head_revision
+from aibot.store.sqlite_file import open_file
+from tests.support.probes import probe
 
 KEY_A, KEY_B = os.urandom(32), os.urandom(32)
 
@@ -85,14 +94,108 @@ def test_a_sealed_store_is_migrated_with_secure_delete(
 ) -> None:
     """The check migrates the store before the gateway's engine opens it: with encryption at
     rest the plaintext a migration replaces must be zeroed here too, as the gateway's engine
-    zeroes it (store/engine.py)."""
-    asked: list[bool] = []
+    zeroes it (store/engine.py). A SQLite file is opened with sqlite3 (store/sqlite_file.py),
+    a schema to migrate through the engine: each is asked for it."""
+    asked: list[tuple[str, bool]] = []
+
+    def opening(path: Path, *, secure_delete: bool) -> sqlite3.Connection:
+        asked.append(("file", secure_delete))
+        return open_file(path, secure_delete=secure_delete)
 
     def recording(url: str, *, secure_delete: bool = False, blocking: bool = False) -> Any:
-        asked.append(secure_delete)
+        asked.append(("engine", secure_delete))
         return create_engine(url, secure_delete=secure_delete, blocking=blocking)
 
-    monkeypatch.setattr(preflight, "create_engine", recording)
+    monkeypatch.setattr(preflight, "open_file", opening)
+    monkeypatch.setattr(engine_module, "create_engine", recording)
     check_store(f"sqlite:///{tmp_path / 'sealed.db'}", Keyring(KEY_A))
     check_store(f"sqlite:///{tmp_path / 'plain.db'}", None)
-    assert asked == [True, False]
+    check_store(at_revision(tmp_path / "old.db", "0012"), Keyring(KEY_A))
+    assert asked == [("file", True), ("file", False), ("file", True), ("engine", True)]
+
+
+def at_revision(path: Path, revision: str) -> str:
+    """A store an older ai-bot made: Alembic's migrations up to `revision`."""
+    url = f"sqlite:///{path}"
+    engine = create_sync_engine(url)
+    with engine.begin() as connection:
+        config = AlembicConfig()
+        config.set_main_option("script_location", str(MIGRATIONS_DIR))
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+    engine.dispose()
+    return url
+
+
+def test_an_older_schema_is_migrated_through_alembic(tmp_path: Path) -> None:
+    url = at_revision(tmp_path / "old.db", "0012")
+    with closing(sqlite3.connect(tmp_path / "old.db")) as db, db:
+        db.execute("INSERT INTO store_jobs VALUES ('kept', NULL, 0, '{}', 1)")
+    check_store(url, None)
+    with closing(sqlite3.connect(tmp_path / "old.db")) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (head_revision(),)
+        ]
+        assert db.execute("SELECT count(*) FROM message_log").fetchall() == [(0,)]  # 0013's
+        assert db.execute("SELECT name FROM store_jobs").fetchall() == [("kept",)]
+
+
+def refusal(url: str, capsys: pytest.CaptureFixture[str]) -> str:
+    """The one line `check_store` ends the command with (exit 2), in English."""
+    with pytest.raises(typer.Exit) as ended:
+        check_store(url, None)
+    assert ended.value.exit_code == 2
+    return " ".join(capsys.readouterr().err.split())
+
+
+@pytest.fixture
+def english(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("LC_ALL", "LC_MESSAGES"):  # the CLI speaks the terminal's language
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+
+
+@pytest.mark.usefixtures("english")
+def test_a_file_that_is_not_a_database(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "ai-bot.db").write_bytes(b"not a database, " * 512)
+    said = refusal(f"sqlite:///{tmp_path / 'ai-bot.db'}", capsys)
+    assert (
+        f"cannot open the SQLite database {tmp_path / 'ai-bot.db'} (file is not a database)" in said
+    )
+    assert "check storage.url" in said
+
+
+@pytest.mark.usefixtures("english")
+def test_a_directory_that_cannot_be_written(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    directory = tmp_path / "read-only"
+    directory.mkdir(mode=0o500)
+    if os.geteuid() == 0:  # root writes through the mode bits, not into sysfs
+        directory = Path("/sys")
+    said = refusal(f"sqlite:///{directory / 'ai-bot.db'}", capsys)
+    assert f"cannot open the SQLite database {directory / 'ai-bot.db'} (" in said
+    assert "can be created and written by this user" in said
+
+
+@pytest.mark.parametrize("sealed", [False, True])
+def test_a_sqlite_file_is_checked_without_sqlalchemy(tmp_path: Path, sealed: bool) -> None:
+    """Issue 20: SQLAlchemy's import is ~110 ms of a cold start; a first start (the schema
+    created) and the next (found current, the data keys read) need none of it."""
+    probe(
+        "import os, sys\n"
+        "from aibot.cli.preflight import check_store\n"
+        "from aibot.store.crypto import Keyring\n"
+        "keyring = Keyring(os.urandom(32)) if sys.argv[2] == 'True' else None\n"
+        "for start in ('first', 'next'):\n"
+        "    check_store(sys.argv[1], keyring)\n"
+        "    loaded = sorted(m for m in sys.modules if m.startswith(('sqlalchemy', 'alembic')))\n"
+        "    assert not loaded, (start, loaded)\n",
+        tmp_path,
+        f"sqlite:///{tmp_path / 'data' / 'ai-bot.db'}",
+        str(sealed),
+    )
+    with closing(sqlite3.connect(tmp_path / "data" / "ai-bot.db")) as db:
+        assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [
+            (head_revision(),)
+        ]
