@@ -8,7 +8,9 @@ import fnmatch
 import os
 import sqlite3
 import stat
+import threading
 import tomllib
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import closing
 from pathlib import Path
 
@@ -138,6 +140,28 @@ async def test_a_current_file_is_left_as_it_is(tmp_path: Path) -> None:
         with closing(open_file(tmp_path / name, secure_delete=False)) as db:
             assert ensure_current(db) == "current"
             assert db.execute("SELECT name FROM store_jobs").fetchall() == [("kept",)]
+
+
+def test_starts_at_once_create_the_schema_once(tmp_path: Path) -> None:
+    """Each start that finds no schema decides again under the write lock: one creates it,
+    the others find it current (two `ai-bot` commands started together on a new file)."""
+    barrier = threading.Barrier(4)
+
+    def start() -> str:
+        with closing(open_file(tmp_path / "ai-bot.db", secure_delete=False)) as db:
+            barrier.wait()
+            return ensure_current(db)
+
+    with ThreadPoolExecutor(4) as pool:
+        states = sorted(pool.map(lambda _: start(), range(4)))
+    assert states == ["created", "current", "current", "current"]
+    assert master(tmp_path / "ai-bot.db") == master_of_a_new_file(tmp_path / "alone.db")
+
+
+def master_of_a_new_file(path: Path) -> list[tuple[str, ...]]:
+    with closing(open_file(path, secure_delete=False)) as db:
+        ensure_current(db)
+    return master(path)
 
 
 def test_another_revision_is_left_to_alembic(tmp_path: Path) -> None:
