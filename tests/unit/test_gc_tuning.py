@@ -28,7 +28,6 @@ from types import ModuleType
 from typing import Any, cast
 
 import pytest
-import yaml
 
 from aibot.config import SessionConfig
 from aibot.core.messages import Inbound, TurnRecord
@@ -36,8 +35,7 @@ from aibot.core.pipeline import TurnContext
 from aibot.core.sessions import SessionMemory, SessionStore
 from aibot.core.stages import ContextStage
 from aibot.ops.gc_tuning import YOUNG_THRESHOLD, settle_after_build, tune_for_serving
-from tests.support.net import free_port
-from tests.support.probes import probe
+from tests.support.probes import probe, serve_once
 
 PROBE = """
 import asyncio, gc, json
@@ -75,8 +73,8 @@ def test_a_full_collection_after_the_first_uses_walks_almost_nothing(tmp_path: P
 # `ai-bot run` in this interpreter, with every collection before the start-up freeze counted
 # from when the serve module starts loading (the command's own work; the CLI's module itself is
 # imported before any command runs). A thread stops it once /healthz answers.
-START_PROBE = """
-import gc, os, signal, sys, threading, time, urllib.request
+COUNTING = """
+import gc
 
 start_up = []
 
@@ -84,35 +82,12 @@ def count(phase, info):
     if phase == "start" and gc.get_freeze_count() == 0 and "aibot.cli.common" in sys.modules:
         start_up.append(info["generation"])
 
-def stop_when_healthy(url):
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=5) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            time.sleep(0.1)
-    print("collections", len(start_up), flush=True)
-    os.kill(os.getpid(), signal.SIGTERM)
-
 gc.callbacks.append(count)
-threading.Thread(target=stop_when_healthy, args=(sys.argv[2],), daemon=True).start()
-sys.argv = ["ai-bot", "run", "-c", sys.argv[1]]
-from aibot.cli.main import main
-main()
 """
 
 
 def test_ai_bot_run_does_not_collect_while_starting(tmp_path: Path) -> None:
-    port = free_port()
-    config = {
-        "server": {"host": "127.0.0.1", "port": port},
-        "storage": {"url": f"sqlite:///{tmp_path / 'ai-bot.db'}"},
-        "logging": {"level": "warning"},
-    }
-    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config), encoding="utf-8")
-    result = probe(START_PROBE, tmp_path, "config.yaml", f"http://127.0.0.1:{port}/healthz")
-    line = next(x for x in result.stdout.splitlines() if x.startswith("collections "))
+    line = serve_once(tmp_path, COUNTING, 'print("collections", len(start_up))')
     # 209 before the collector was off while starting, then 1: the full one before the freeze;
     # counted from the command line's first module (cli/common), ~100 while they loaded.
     assert int(line.removeprefix("collections ")) == 0, line

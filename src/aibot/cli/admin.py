@@ -19,7 +19,6 @@ import typer
 from rich.table import Table
 
 from aibot.cli.common import (
-    ConfigOption,
     cipher_or_exit,
     console,
     fail,
@@ -28,6 +27,7 @@ from aibot.cli.common import (
     said,
     tr,
 )
+from aibot.cli.options import ConfigOption
 from aibot.i18n import N_
 
 if TYPE_CHECKING:

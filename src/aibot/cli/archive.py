@@ -7,7 +7,8 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store, tr
+from aibot.cli.common import console, fail, load_or_exit, on_store, tr
+from aibot.cli.options import ConfigOption
 from aibot.i18n import N_
 
 if TYPE_CHECKING:

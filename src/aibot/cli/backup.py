@@ -12,7 +12,8 @@ from typing import Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, listed, load_or_exit, said, tr
+from aibot.cli.common import console, fail, listed, load_or_exit, said, tr
+from aibot.cli.options import ConfigOption
 from aibot.config import Config
 from aibot.i18n import N_, terminal_language, translate_plural
 

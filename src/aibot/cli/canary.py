@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store, tr
+from aibot.cli.common import console, fail, load_or_exit, on_store, tr
+from aibot.cli.options import ConfigOption
 from aibot.config import LoadedConfig
 from aibot.i18n import N_
 

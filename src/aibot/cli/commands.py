@@ -17,12 +17,13 @@ from aibot.cli.backup import backup as backup_command
 from aibot.cli.backup import maintenance as maintenance_command
 from aibot.cli.backup import restore as restore_command
 from aibot.cli.canary import canary_app
-from aibot.cli.common import ConfigOption, follow_ui_language, load_or_exit
+from aibot.cli.common import follow_ui_language, load_or_exit
 from aibot.cli.data_key import data_key_app
 from aibot.cli.deploy import DEPLOY_HELP
 from aibot.cli.deploy import deploy as deploy_command
 from aibot.cli.eval import EVAL_HELP
 from aibot.cli.eval import evaluate as eval_command
+from aibot.cli.options import ConfigOption
 from aibot.cli.pairing import pairing_app
 from aibot.cli.run_command import command_line
 from aibot.i18n import N_

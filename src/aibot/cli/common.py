@@ -1,18 +1,19 @@
-"""What the CLI commands share: the config option, one-line errors, the console, the store."""
+"""What the CLI commands share: one-line errors, the console, the config, the store.
+
+Nothing here imports typer: a plain `ai-bot run` starts without it (aibot.cli.run_plain). The
+config option the commands declare is typer's, in aibot.cli.options."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
-from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
-import typer
 from rich.console import Console
 from rich.markup import escape
 
 from aibot import i18n
 from aibot.config import ConfigError, LoadedConfig, load_config
-from aibot.i18n import N_
 from aibot.i18n import tr as tr  # the CLI modules import it from here
 
 if TYPE_CHECKING:
@@ -24,16 +25,6 @@ T = TypeVar("T")
 
 console = Console()
 err_console = Console(stderr=True)
-
-ConfigOption = Annotated[
-    str | None,
-    typer.Option(
-        "--config",
-        "-c",
-        envvar="AIBOT_CONFIG",
-        help=N_("Path to config.yaml (default: ./config.yaml, else built-in defaults)."),
-    ),
-]
 
 
 def listed(items: Iterable[str], *, clauses: bool = False) -> str:
@@ -54,9 +45,12 @@ def said(exc: BaseException) -> str:
 
 
 def fail(message: str, code: int = 2) -> NoReturn:
-    """One red line and the exit code; the message is plain text, never rich markup."""
+    """One red line and the exit code; the message is plain text, never rich markup. Ends the
+    command as typer's `Exit` (typer is imported here, not by `ai-bot run`'s start)."""
+    from typer import Exit
+
     print_error(message)
-    raise typer.Exit(code)
+    raise Exit(code)
 
 
 def print_error(message: str) -> None:

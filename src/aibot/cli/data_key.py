@@ -10,7 +10,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption, console, fail, listed, load_or_exit, on_store, tr
+from aibot.cli.common import console, fail, listed, load_or_exit, on_store, tr
+from aibot.cli.options import ConfigOption
 from aibot.i18n import N_
 
 if TYPE_CHECKING:

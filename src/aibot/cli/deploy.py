@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from aibot.cli.common import (
-    ConfigOption,
     console,
     fail,
     listed,
@@ -18,6 +17,7 @@ from aibot.cli.common import (
     said,
     tr,
 )
+from aibot.cli.options import ConfigOption
 from aibot.config import ConfigError
 from aibot.i18n import N_
 

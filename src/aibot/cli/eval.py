@@ -13,7 +13,8 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from aibot.cli.common import ConfigOption, listed, tr
+from aibot.cli.common import listed, tr
+from aibot.cli.options import ConfigOption
 from aibot.i18n import N_
 
 if TYPE_CHECKING:

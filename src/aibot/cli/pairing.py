@@ -14,7 +14,8 @@ import typer
 from rich.table import Table
 
 from aibot.channels.names import channel_name
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit, on_store, tr
+from aibot.cli.common import console, fail, load_or_exit, on_store, tr
+from aibot.cli.options import ConfigOption
 from aibot.i18n import N_, terminal_language
 
 if TYPE_CHECKING:

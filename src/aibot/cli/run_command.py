@@ -1,19 +1,20 @@
-"""`ai-bot` with only its `run` command: what `ai-bot run …` builds (aibot.cli.main), and what
-`aibot.cli.commands` adds every other command to."""
+"""`ai-bot` with only its `run` command, in typer: what a `ai-bot run …` that is not plain options
+builds (aibot.cli.main, aibot.cli.run_plain), and what `aibot.cli.commands` adds every other
+command to."""
 
 from __future__ import annotations
 
-import ipaddress
-from typing import Annotated
+import inspect
+from typing import Annotated, Any, NoReturn
 
 import typer
 
 from aibot import __version__
-from aibot.cli.common import ConfigOption, console, fail, load_or_exit, tr
+from aibot.cli.common import console
 from aibot.cli.help_text import install as install_help
+from aibot.cli.run_plain import RUN_OPTIONS, RunOption, start
 from aibot.cli.usage_errors import LocalizedGroup
 from aibot.i18n import N_
-from aibot.ops.gc_tuning import no_collections_while_starting
 
 APP_HELP = N_(
     "Self-hosted AI assistant gateway: web chat, REST and OpenAI-compatible API, chat "
@@ -43,40 +44,29 @@ def root(
     """The options of `ai-bot` itself."""
 
 
-def run(
-    config: ConfigOption = None,
-    host: Annotated[
-        str | None, typer.Option(envvar="AIBOT_HOST", help=N_("Override server.host."))
-    ] = None,
-    port: Annotated[
-        int | None, typer.Option(envvar="AIBOT_PORT", help=N_("Override server.port."))
-    ] = None,
-    trusted_proxy: Annotated[
-        list[str] | None,
-        typer.Option(
-            envvar="AIBOT_TRUSTED_PROXIES",
-            help=N_(
-                "A reverse proxy (IP or CIDR) whose X-Forwarded-For/-Proto are believed; "
-                "repeat for several; added to server.trusted_proxies."
-            ),
-        ),
-    ] = None,
-) -> None:
-    with no_collections_while_starting():
-        loaded = load_or_exit(config)  # a refused config is said before the server's imports
-        if host is not None:
-            loaded.config.server.host = host
-        if port is not None:
-            loaded.config.server.port = port
-        for proxy in trusted_proxy or ():
-            try:
-                ipaddress.ip_network(proxy.strip(), strict=False)
-            except ValueError:
-                fail(tr("--trusted-proxy: not an IP address or network: {value}", value=proxy))
-            loaded.config.server.trusted_proxies.append(proxy.strip())
-        from aibot.cli.serve import serve
+def typer_option(option: RunOption) -> Any:
+    """`option` as typer reads it from a parameter's annotation."""
+    kind: Any = int if option.integer else str
+    if option.repeated:
+        kind = list[kind]
+    return Annotated[
+        kind | None, typer.Option(*option.flags, envvar=option.envvar, help=option.help)
+    ]
 
-        serve(loaded)
+
+def run(**options: Any) -> None:
+    start(**options)
+
+
+# typer reads run's options from its signature, made from the list the plain path parses with.
+run.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+    [
+        inspect.Parameter(
+            o.name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=typer_option(o)
+        )
+        for o in RUN_OPTIONS
+    ]
+)
 
 
 def command_line() -> typer.Typer:
@@ -94,3 +84,17 @@ def command_line() -> typer.Typer:
     app.callback(help=APP_HELP)(root)
     app.command(help=RUN_HELP)(run)
     return app
+
+
+def end_as_typer(error: BaseException) -> NoReturn:
+    """Ends `ai-bot run` as typer ends a command that raised `error` — a refusal's exit code,
+    Ctrl-C's "Aborted." and exit 1, a crash's traceback —, for a start whose command line was
+    parsed without typer (aibot.cli.run_plain)."""
+
+    def ended() -> None:
+        raise error
+
+    ending = typer.Typer(add_completion=False, rich_markup_mode="rich")
+    ending.command()(ended)
+    ending([], prog_name="ai-bot")
+    raise error  # typer has exited or raised it already
