@@ -4,8 +4,13 @@
 figure needs several starts on their own, and an A/B comparison needs them interleaved so both
 builds see the same load. Each start gets a fresh temporary directory (a new SQLite database,
 so the migrations run as on a first start), the config of `bench/run.py`, and is timed from
-spawning `ai-bot run` to the first 200 from `/healthz` (polled every 10 ms). Then, 1 s later,
-its resident memory and the CPU time it used so far are read, and it is stopped.
+spawning `ai-bot run` to the first 200 from `/healthz` (polled every 10 ms), with the CPU time
+it used until then. Then at once its first REST message (POST /api/v1/chat to the fake model, a
+new conversation, as `bench/run.py` sends them) is timed from the same spawn to its answer, with
+the CPU time until then: a start that leaves work to the first message (an import, a build)
+shows it there. 1 s after `/healthz` its resident memory is read (with that message answered:
++0.5 MB; `--no-message` leaves it out, for the idle gateway's as `bench/run.py` reads it), and it
+is stopped.
 
     .venv/bin/python -m bench.coldstart [--starts 7]
     .venv/bin/python -m bench.coldstart --ai-bot /tmp/a/.venv/bin/ai-bot --ai-bot .venv/bin/ai-bot
@@ -30,7 +35,10 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/coldstart.py` too
 
 import aiohttp
+import orjson
+from bench.load import gateway_ok, new_conversation_body
 from bench.processes import (
+    API_KEY,
     HEALTH_TIMEOUT,
     REPO_ROOT,
     BenchError,
@@ -68,6 +76,8 @@ class Build:
     bytecode: bool
     cold_start_s: list[float] = field(default_factory=list)
     start_cpu_s: list[float] = field(default_factory=list)
+    first_answer_s: list[float] = field(default_factory=list)
+    first_answer_cpu_s: list[float] = field(default_factory=list)
     idle_rss_mb: list[float] = field(default_factory=list)
 
 
@@ -79,25 +89,45 @@ def has_bytecode(command: Path) -> bool:
     return probe.stdout.strip() == "True"
 
 
-async def start_once(build: Build, fake_url: str, http: aiohttp.ClientSession) -> None:
+async def first_answer(
+    build: Build, http: aiohttp.ClientSession, url: str, pid: int, healthy: float
+) -> None:
+    """The first REST message, sent as `/healthz` answered (at `healthy`, seconds from the
+    spawn): from the spawn to its answer, and the CPU time until then."""
+    sent = time.perf_counter()
+    message, key = new_conversation_body(0, 0), {"Authorization": f"Bearer {API_KEY}"}
+    async with http.post(f"{url}/api/v1/chat", json=message, headers=key) as response:
+        body = await response.read()
+    answered = time.perf_counter()
+    if response.status != 200 or not gateway_ok(orjson.loads(body)):
+        raise BenchError(f"the first message was answered {response.status}: {body[:200]!r}")
+    build.first_answer_cpu_s.append(cpu_seconds(pid))
+    build.first_answer_s.append(healthy + answered - sent)
+
+
+async def start_once(
+    build: Build, fake_url: str, http: aiohttp.ClientSession, message: bool
+) -> None:
     children: list[asyncio.subprocess.Process] = []
     with tempfile.TemporaryDirectory(prefix="aibot-coldstart-") as tmp:
         try:
-            proc, _url, cold = await start_gateway(
+            proc, url, cold = await start_gateway(
                 Path(tmp), fake_url, http, children, command=Path(build.command)
             )
-            cpu = cpu_seconds(proc.pid)
-            await asyncio.sleep(SETTLE)
-            build.idle_rss_mb.append(rss_mb(proc.pid))
+            healthy = time.perf_counter()
+            build.start_cpu_s.append(cpu_seconds(proc.pid))
             build.cold_start_s.append(cold)
-            build.start_cpu_s.append(cpu)
+            if message:
+                await first_answer(build, http, url, proc.pid, cold)
+            await asyncio.sleep(SETTLE - (time.perf_counter() - healthy))
+            build.idle_rss_mb.append(rss_mb(proc.pid))
         finally:
             await asyncio.gather(*(stop_process(p) for p in children))
 
 
-async def start_hello_once(build: Build, http: aiohttp.ClientSession) -> None:
+async def start_hello_once(build: Build, http: aiohttp.ClientSession, message: bool) -> None:
     port = free_port()
-    url = f"http://127.0.0.1:{port}/healthz"
+    url = f"http://127.0.0.1:{port}"
     started = time.perf_counter()
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -113,15 +143,18 @@ async def start_hello_once(build: Build, http: aiohttp.ClientSession) -> None:
             if proc.returncode is not None or time.perf_counter() - started > HEALTH_TIMEOUT:
                 raise BenchError("the hello app did not answer")
             try:
-                async with http.get(url, timeout=aiohttp.ClientTimeout(total=1)) as r:
+                async with http.get(f"{url}/healthz", timeout=aiohttp.ClientTimeout(total=1)) as r:
                     if r.status == 200:
                         break
             except (aiohttp.ClientError, TimeoutError):
                 pass
             await asyncio.sleep(0.01)
-        build.cold_start_s.append(time.perf_counter() - started)
+        healthy = time.perf_counter()
+        build.cold_start_s.append(healthy - started)
         build.start_cpu_s.append(cpu_seconds(proc.pid))
-        await asyncio.sleep(SETTLE)
+        if message:
+            await first_answer(build, http, url, proc.pid, healthy - started)
+        await asyncio.sleep(SETTLE - (time.perf_counter() - healthy))
         build.idle_rss_mb.append(rss_mb(proc.pid))
     finally:
         await stop_process(proc)
@@ -139,9 +172,9 @@ async def coldstart(args: argparse.Namespace, tmp: Path) -> list[Build]:
 
             async def start(build: Build) -> None:
                 if build.command == HELLO:
-                    await start_hello_once(build, http)
+                    await start_hello_once(build, http, args.message)
                 else:
-                    await start_once(build, fake_url, http)
+                    await start_once(build, fake_url, http, args.message)
 
             for build in builds:  # one unmeasured start each: the OS file cache, as in a restart
                 await start(Build(build.command, build.bytecode))
@@ -154,24 +187,30 @@ async def coldstart(args: argparse.Namespace, tmp: Path) -> list[Build]:
 
 
 def spread(values: list[float], digits: int) -> str:
-    """min / median / max."""
+    """min / median / max; "-" for a figure not taken."""
+    if not values:
+        return "-"
     parts = (min(values), statistics.median(values), max(values))
     return " / ".join(f"{v:.{digits}f}" for v in parts)
 
 
-def report(builds: list[Build], console: Console) -> None:
-    table = Table(title="ai-bot run: cold start and idle memory (min / median / max)")
+def report(builds: list[Build], console: Console, message: bool) -> None:
+    table = Table(title="ai-bot run: cold start, first answer and memory (min / median / max)")
     table.add_column("build")
     table.add_column("starts", justify="right")
     table.add_column("cold start (s)", justify="right")
     table.add_column("start-up CPU (s)", justify="right")
-    table.add_column("idle RSS (MB)", justify="right")
+    table.add_column("first answer (s)", justify="right")
+    table.add_column("CPU to it (s)", justify="right")
+    table.add_column("RSS at 1 s (MB)", justify="right")
     for b in builds:
         table.add_row(
             b.command,
             str(len(b.cold_start_s)),
             spread(b.cold_start_s, 2),
             spread(b.start_cpu_s, 2),
+            spread(b.first_answer_s, 2),
+            spread(b.first_answer_cpu_s, 2),
             spread(b.idle_rss_mb, 1),
         )
     console.print(table)
@@ -188,7 +227,8 @@ def report(builds: list[Build], console: Console) -> None:
         rss_target, rss_mark = bounded(rss, *TARGETS["idle_rss_mb"])
         console.print(
             f"{b.command}: median cold start {start:.2f} s ({start_target}) {start_mark}, "
-            f"median idle RSS {rss:.1f} MB ({rss_target}) {rss_mark}"
+            f"median RSS 1 s after /healthz{' (first message answered)' if message else ''} "
+            f"{rss:.1f} MB ({rss_target}) {rss_mark}"
         )
 
 
@@ -207,6 +247,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_false",
         help="leave out the bare uvicorn hello app (the floor, started between the builds)",
     )
+    parser.add_argument(
+        "--no-message",
+        dest="message",
+        action="store_false",
+        help="send no first message: the RSS at 1 s is then the idle gateway's",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
     if args.starts < 1:
@@ -222,11 +268,11 @@ async def amain(args: argparse.Namespace) -> list[Build]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    console = Console(width=max(Console().width, 140))
+    console = Console(width=max(Console().width, 170))
     builds = run_reported(amain(args), console, error_code=2)
     if isinstance(builds, int):
         return builds
-    report(builds, console)
+    report(builds, console, args.message)
     data: dict[str, Any] = {"builds": [asdict(b) for b in builds]}
     write_json(args.json, data)
     return 0
