@@ -12,6 +12,7 @@ from typing import Any, cast
 import pytest
 from sqlalchemy import event
 
+from aibot.core.coordination import Appended
 from aibot.core.messages import Inbound, TurnRecord
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService
@@ -53,7 +54,12 @@ class Stamps:
     def seen(self, session_key: str) -> float | None:
         return None
 
-    def leave(self, session_key: str, stamp: float | None) -> None:
+    def appended(self, session_key: str) -> Appended | None:
+        return None
+
+    def leave(
+        self, session_key: str, stamp: float | None, appended: Appended | None = None
+    ) -> None:
         return None
 
     async def drop_chat(self, chat_key: str) -> None:

@@ -8,13 +8,22 @@ session's work. The Redis implementations live in `aibot.replicas` and are loade
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
 class SessionLocks(Protocol):
     def hold(self, session_key: str, *, wait: bool) -> AbstractAsyncContextManager[bool]:
         """Holds the session's lock across replicas for the block; yields False when `wait` is
         off and another replica holds it. Raises CoordinationUnavailable if it cannot tell."""
+
+
+class Appended(NamedTuple):
+    """The conversation at a stamp is the one at the stamp `since` plus its `turns` newest
+    turns, and nothing else changed in between (no reset, no model change): a replica whose
+    cached conversation is at `since` reads only those turns (core/sessions.py)."""
+
+    since: float
+    turns: int
 
 
 class SessionStamps(Protocol):
@@ -31,8 +40,15 @@ class SessionStamps(Protocol):
     def seen(self, session_key: str) -> float | None:
         """The stamp the held lock of `session_key` vouches for; None when not held or none."""
 
-    def leave(self, session_key: str, stamp: float | None) -> None:
-        """What the release leaves for the next holder (ignored unless held here)."""
+    def appended(self, session_key: str) -> Appended | None:
+        """What the held lock's stamp says was appended since an earlier stamp; None when it
+        says nothing (none left, another epoch, a holder that changed more than turns)."""
+
+    def leave(
+        self, session_key: str, stamp: float | None, appended: Appended | None = None
+    ) -> None:
+        """What the release leaves for the next holder (ignored unless held here): the stamp
+        and, when the holder knows it, what its conversation appended since an earlier one."""
 
     async def drop_chat(self, chat_key: str) -> None:
         """Marks the stamps of a chat and its members' sessions (`chat_key:…`) stale: written

@@ -13,6 +13,15 @@ loaded or last written with) is the one that came with the session's lock
 (`core.coordination.SessionStamps`); otherwise the conversation is read again. Comparing with
 the row itself cost one query per message (issue 20); the lock's own round trip carries it now.
 
+With no balancer affinity, half of a conversation's messages land on the replica that did not
+answer the one before, and each re-read the whole conversation (92–113 µs of CPU for 40 turns).
+So a holder whose message only appended turns leaves, with its stamp, the stamp its
+conversation extends and how many turns it appended (`Appended`); a replica whose cached copy is
+at that earlier stamp reads only the turns after its newest one, with the row (`NewerTurns`),
+and keeps them if the row is at the stamp with the cached settings and exactly that many came.
+Anything else — another count, a reset, a model change, a store without that read — is the
+full read as before.
+
 The cached turns are plain dicts of strings and numbers (`CachedTurn`), not objects: CPython's
 garbage collector never tracks such a dict, so the cache is not part of any collection's walk.
 With objects (a `TurnRecord` and its `Message` per turn) a full cache was ~45,000 tracked
@@ -29,13 +38,20 @@ import asyncio
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypedDict
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
-from aibot.core.coordination import SessionStamps
+from aibot.core.coordination import Appended, SessionStamps
 from aibot.core.messages import ConversationRow, Message, MessageOutcome, ToolCall, TurnRecord
 
 # A conversation as the store reads it: its row (None: no conversation yet) and recent turns.
 Loaded = tuple[ConversationRow | None, list[TurnRecord]]
+
+
+@runtime_checkable
+class NewerTurns(Protocol):
+    async def load_newer(self, session_key: str, after: float, limit: int) -> Loaded | None:
+        """The conversation row and its newest `limit` turns created after `after`, oldest
+        first; None where the store has no such read (only PostgreSQL's does)."""
 
 
 class WriteOp(Protocol):
@@ -115,6 +131,11 @@ class SessionState:
     context_from: float = 0.0
     turns: list[CachedTurn] = field(default_factory=list)
     stamp: float | None = None  # the conversation row's updated_at this state matches
+    # The conversation at `stamp` is the one at `since` plus the `added` newest turns, with the
+    # settings `settled` (model, context_from) unchanged: what a release leaves (`Appended`).
+    since: float | None = None
+    added: int = 0
+    settled: tuple[str | None, float] | None = None
 
     @property
     def last_active(self) -> float:
@@ -136,6 +157,7 @@ class SessionMemory:
         self._cache_size = cache_size
         self._cache: OrderedDict[str, SessionState] = OrderedDict()
         self._primed: dict[str, Loaded] = {}
+        self._newer = store if stamps is not None and isinstance(store, NewerTurns) else None
 
     @property
     def keep(self) -> int:
@@ -163,23 +185,57 @@ class SessionMemory:
     async def get(self, session_key: str) -> SessionState:
         if self.current(session_key):
             self._cache.move_to_end(session_key)
-            return self._cache[session_key]
+            state = self._cache[session_key]
+            state.settled = (state.model, state.context_from)
+            return state
+        cached = self._cache.get(session_key)
         loaded = self._primed.pop(session_key, None)
+        if loaded is None and cached is not None and await self._catch_up(cached):
+            self._cache.move_to_end(session_key)
+            return cached
         row, turns = loaded or await self.store.load_session(session_key, self._keep)
         state = SessionState(session_key)
         if row is not None:
-            state.stamp = row.updated_at
+            state.stamp = state.since = row.updated_at
             state.model = row.model
             state.context_from = row.context_from
             state.turns = [cached_turn(t) for t in turns]
+        state.settled = (state.model, state.context_from)
         if self._cache_size:
             self._cache[session_key] = state
             while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
         return state
 
+    async def _catch_up(self, state: SessionState) -> bool:
+        """Brings a cached conversation that the lock's stamp says is `Appended` turns behind
+        to that stamp by reading only those turns; False (nothing changed) when it cannot."""
+        if self._newer is None or self._stamps is None:
+            return False
+        stamp = self._stamps.seen(state.key)
+        appended = self._stamps.appended(state.key)
+        if stamp is None or appended is None or appended.since != state.stamp:
+            return False
+        loaded = await self._newer.load_newer(state.key, state.last_active, appended.turns + 1)
+        if loaded is None:
+            return False
+        row, turns = loaded
+        if (
+            row is None
+            or (row.updated_at, row.model, row.context_from)
+            != (stamp, state.model, state.context_from)
+            or len(turns) != appended.turns
+        ):
+            return False
+        self.remember(state, turns)
+        state.stamp = state.since = stamp
+        state.added = 0
+        state.settled = (state.model, state.context_from)
+        return True
+
     def remember(self, state: SessionState, records: list[TurnRecord]) -> None:
         state.turns.extend(cached_turn(r) for r in records)
+        state.added += len(records)
         if len(state.turns) > self._keep:
             del state.turns[: len(state.turns) - self._keep]
 
@@ -195,9 +251,21 @@ class SessionMemory:
             self._stamps.leave(session_key, None)
 
     def written(self, state: SessionState) -> None:
-        """The session's writes landed: its stamp is what the store holds now."""
-        if self._stamps is not None:
-            self._stamps.leave(state.key, state.stamp)
+        """The session's writes landed: its stamp is what the store holds now, and, when the
+        message changed no setting, what it appended since `state.since`."""
+        if self._stamps is None:
+            return
+        appended = None
+        if (
+            state.since is not None
+            and state.settled == (state.model, state.context_from)
+            and state.added <= self._keep
+        ):
+            appended = Appended(state.since, state.added)
+        self._stamps.leave(state.key, state.stamp, appended)
+        if appended is None:  # what comes next extends the conversation as it is now
+            state.since, state.added = state.stamp, 0
+            state.settled = (state.model, state.context_from)
 
     def forget(self, session_key: str) -> None:
         """Drops a cached session whose writes failed; the next read goes to the store."""

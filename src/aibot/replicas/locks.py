@@ -11,7 +11,10 @@ over a pipelined connection of the locks' own: replicas/script_line.py). So a
 replica whose cached conversation carries the stamp it finds uses the cache without asking the
 store; before, every message in scale-out mode read the conversation row to compare its
 `updated_at` (issue 20). A stamp lives `STAMP_TTL`: an idle conversation is read again, which
-also covers rows the maintenance jobs delete days later.
+also covers rows the maintenance jobs delete days later. A holder that only appended turns
+leaves, with its stamp, the earlier stamp its conversation extends and how many turns it
+appended (`core.coordination.Appended`), so a replica whose cache is at that earlier stamp reads
+only the new turns; the value stays one string the scripts pass through untouched.
 
 A lock found lapsed while held — at a renewal or at its release — is counted once per hold
 (`aibot_session_locks_lapsed_total`): the answer stays single, but another replica may have
@@ -31,6 +34,7 @@ import redis.asyncio as redis
 import structlog
 from redis.exceptions import RedisError
 
+from aibot.core.coordination import Appended
 from aibot.core.errors import CoordinationUnavailable
 from aibot.ops.metrics import Counter
 from aibot.replicas.script_line import ScriptLine
@@ -172,22 +176,41 @@ class RedisSessionLocks:
                     self._count_lapsed()
 
     def seen(self, session_key: str) -> float | None:
+        left = self._left(session_key)
+        return None if left is None else left[0]
+
+    def appended(self, session_key: str) -> Appended | None:
+        left = self._left(session_key)
+        return None if left is None else left[1]
+
+    def leave(
+        self, session_key: str, stamp: float | None, appended: Appended | None = None
+    ) -> None:
+        held = self._held.get(self._prefix + session_key)
+        if held is None:
+            return
+        if stamp is None or self.epoch is None:
+            held.leave = ""
+        elif appended is None:
+            held.leave = f"{self.epoch}:{stamp!r}"
+        else:
+            held.leave = f"{self.epoch}:{stamp!r}:{appended.since!r}:{appended.turns}"
+
+    def _left(self, session_key: str) -> tuple[float, Appended | None] | None:
+        """The held lock's stamp as `leave` writes it: `epoch:stamp`, or with what was
+        appended, `epoch:stamp:since:turns`; None when not held, none, lapsed, or another
+        epoch. (A replica of the version before reads the longer form as no stamp.)"""
         held = self._held.get(self._prefix + session_key)
         if held is None or self.epoch is None:
             return None
-        epoch, _, stamp = held.leave.partition(":")
-        if epoch != self.epoch:
-            return None  # none, lapsed, or left in another epoch
+        epoch, *fields = held.leave.split(":")
+        if epoch != self.epoch or len(fields) not in (1, 3):
+            return None
         try:
-            return float(stamp)
+            stamp = float(fields[0])
+            return stamp, Appended(float(fields[1]), int(fields[2])) if fields[1:] else None
         except ValueError:
             return None
-
-    def leave(self, session_key: str, stamp: float | None) -> None:
-        held = self._held.get(self._prefix + session_key)
-        if held is not None:
-            known = stamp is not None and self.epoch is not None
-            held.leave = f"{self.epoch}:{stamp!r}" if known else ""
 
     async def carry_stamps(self) -> None:
         """Beats as a replica that carries stamps and learns whether all replicas do (each

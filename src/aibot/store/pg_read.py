@@ -41,17 +41,21 @@ from aibot.store.rows import RawSession
 
 T = TypeVar("T")
 
-# The conversation and its newest `$2` turns after `context_from`, newest first: no row when
-# there is no conversation, one row of NULL turn columns when it has no turns yet.
-LOAD_SQL = (
+# The conversation and its newest `$2` turns after `{after}`, newest first: no row when there
+# is no conversation, one row of NULL turn columns when it has no turns (yet, or newer).
+_READ_SQL = (
     "SELECT c.model, c.context_from, c.updated_at, t.role, t.content, t.created_at,"
     " t.reasoning, t.provider, t.model, t.request_id, t.route, t.tool_data"
     " FROM conversations c LEFT JOIN LATERAL ("
     "SELECT id, role, content, created_at, reasoning, provider, model, request_id, route,"
     " tool_data FROM turns WHERE turns.session_key = c.session_key"
-    " AND turns.created_at > c.context_from ORDER BY created_at DESC, id DESC LIMIT $2"
+    " AND turns.created_at > {after} ORDER BY created_at DESC, id DESC LIMIT $2"
     ") t ON true WHERE c.session_key = $1 ORDER BY t.created_at DESC, t.id DESC"
 )
+LOAD_SQL = _READ_SQL.format(after="c.context_from")
+# A cached conversation's catching up in scale-out mode (core/sessions.py): only the turns
+# after its newest one (`$3`), on the (session_key, created_at) index.
+NEWER_SQL = _READ_SQL.format(after="$3")
 # The scale-out inbox drain (core/shared_inbox.py): a session's pending inbox rows oldest
 # first (part 0) and, unless `$3` is negative, its conversation as LOAD_SQL reads it with `$3`
 # turns (part 1), in one round trip: a replica whose cached conversation is not current reads
@@ -221,6 +225,14 @@ class PgSessionRead:
     async def load(self, session_key: str, keep: int) -> RawSession:
         async def read(connection: PgConnection) -> list[Any]:
             return await connection.fetch(LOAD_SQL, session_key, keep)
+
+        return _session(await self.pool.run(read))
+
+    async def newer(self, session_key: str, after: float, limit: int) -> RawSession:
+        """The conversation as `load` reads it, but only its turns created after `after`."""
+
+        async def read(connection: PgConnection) -> list[Any]:
+            return await connection.fetch(NEWER_SQL, session_key, limit, after)
 
         return _session(await self.pool.run(read))
 

@@ -80,6 +80,13 @@ class Repository(QueueRows):
         first, in one read (store/session_read.py)."""
         return self._loaded(await self._session_read.load(session_key, keep))
 
+    async def load_newer(self, session_key: str, after: float, limit: int) -> Loaded | None:
+        """The row and its newest `limit` turns after `after` (a cached conversation catching
+        up, core/sessions.py); None where the session read has no such read (PostgreSQL's
+        has: store/pg_read.py)."""
+        newer = getattr(self._session_read, "newer", None)
+        return None if newer is None else self._loaded(await newer(session_key, after, limit))
+
     async def pending_with_session(
         self, session_key: str, limit: int, keep: int | None
     ) -> tuple[list[InboxRow], Loaded | None]:
