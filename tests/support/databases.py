@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 from aibot.store.database import Database
-from aibot.store.engine import create_engine, create_writer_engine, migrate
+from aibot.store.engine import create_engine, migrate, writer_engine
 from aibot.store.writer import GroupCommitWriter
 from tests.support.private_servers import PROCESS_REDIS
 
@@ -133,7 +133,7 @@ async def migrated_store(backend: str, directory: Path) -> AsyncIterator[Databas
 def writer_for(engine: Database) -> GroupCommitWriter:
     """The writer as the gateway builds it: on SQLite it commits from its own thread."""
     url = engine.url.render_as_string(hide_password=False)
-    return GroupCommitWriter(engine, sync_engine=create_writer_engine(url))
+    return GroupCommitWriter(engine, make_sync_engine=writer_engine(url))
 
 
 def server_engine(engine: Database) -> AsyncEngine:

@@ -9,7 +9,7 @@ import aibot.evaluation
 from aibot.core.feedback import RatedAnswer
 from aibot.core.messages import TurnRecord
 from aibot.evaluation.history import DAY
-from aibot.store.engine import create_engine, create_writer_engine, migrate
+from aibot.store.engine import create_engine, migrate, writer_engine
 from aibot.store.repository import Repository
 from aibot.store.writer import GroupCommitWriter
 
@@ -25,7 +25,7 @@ async def fill_store(url: str, now: float = NOW) -> None:
     engine = create_engine(url)
     await migrate(engine)
     repo = Repository(engine)
-    writer = GroupCommitWriter(engine, sync_engine=create_writer_engine(url))
+    writer = GroupCommitWriter(engine, make_sync_engine=writer_engine(url))
     writer.start()
     day = now - DAY
 

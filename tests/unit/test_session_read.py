@@ -16,7 +16,8 @@ from aibot.core.sessions import SessionMemory
 from aibot.store.database import Database
 from aibot.store.engine import create_engine, migrate
 from aibot.store.repository import Repository
-from aibot.store.session_read import SqliteSessionRead, session_read_for
+from aibot.store.session_read import session_read_for
+from aibot.store.sqlite_read import SqliteSessionRead
 from tests.support.databases import writer_for
 
 

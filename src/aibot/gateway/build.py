@@ -46,7 +46,7 @@ from aibot.store.api_keys import KeyReads
 from aibot.store.archive.bucket import Bucket
 from aibot.store.at_rest import AtRest
 from aibot.store.crypto import PLAIN, Cipher, keyring_for
-from aibot.store.engine import create_engine, create_writer_engine, migrate
+from aibot.store.engine import create_engine, migrate, writer_engine
 from aibot.store.pairings import PairingStore
 from aibot.store.repository import Repository
 from aibot.store.schedules import ScheduleReads, ScheduleRows
@@ -114,7 +114,7 @@ class Gateway:
         self._key_reads = reads if isinstance(reads, KeyReads) else None  # as the polls read
         self.writer = GroupCommitWriter(
             self.engine,
-            sync_engine=create_writer_engine(config.storage.url, secure_delete=sealed),
+            make_sync_engine=writer_engine(config.storage.url, secure_delete=sealed),
         )
         self.router = ProviderRouter(
             build_providers(config),
@@ -362,7 +362,7 @@ class Gateway:
         """The /readyz report; its sentences in `language` (the caller's Accept-Language)."""
         try:
             await self.repository.ping()
-            store: dict[str, Any] = {"ok": True, "backend": self.engine.dialect.name}
+            store: dict[str, Any] = {"ok": True, "backend": self.engine.name}
         except Exception as exc:
             store = {"ok": False, "error": self.masker.mask_text(str(exc))[:300]}
         provider = self._provider_readiness(language)

@@ -8,12 +8,11 @@ The handlers are plain Starlette, so the per-message path uses them without impo
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
-from typing import TYPE_CHECKING, Any, Protocol
+import sys
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import structlog
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
@@ -31,6 +30,7 @@ log = structlog.get_logger("aibot")
 KEYED_PREFIXES = ("/v1/", "/api/v1/")  # every route under these requires an API key
 
 Handler = Callable[[Request, Any], Awaitable[Response]]
+H = TypeVar("H")
 
 
 class Invalid(Protocol):
@@ -94,23 +94,48 @@ def error_handlers(keys: ApiKeys) -> dict[type[Exception], Handler]:
             return openai_error(503, message, "store_unavailable", "server_error", headers)
         return refusal(request, 503, "store_unavailable", headers)
 
-    handlers: dict[type[Exception], Handler] = {
+    # asyncpg's refused or reset connections reach us unwrapped; SQLAlchemy's errors are
+    # answered by this one too (`handler_for`, `install_error_handlers`).
+    return {
         AccessDenied: denied,
         InvalidBody: invalid,
         StarletteHTTPException: http_error,
+        ConnectionError: store_down,
+        CoordinationUnavailable: store_down,
     }
-    # asyncpg's refused or reset connections reach us unwrapped, the rest as DBAPIError.
-    for kind in (DBAPIError, SQLAlchemyTimeoutError, ConnectionError, CoordinationUnavailable):
-        handlers[kind] = store_down
-    return handlers
+
+
+def _sqlalchemy_store_errors() -> tuple[type[Exception], ...]:
+    """SQLAlchemy's errors of a database that is down or out of connections, once SQLAlchemy
+    is loaded: a gateway on a SQLite file serves before it is (store/database.py), and until
+    then no statement has run through it that could raise one."""
+    loaded = sys.modules.get("sqlalchemy.exc")
+    return () if loaded is None else (loaded.DBAPIError, loaded.TimeoutError)
+
+
+def handler_for(handlers: Mapping[Any, H], exc: Exception) -> H | None:
+    """The app's handler for `exc`'s class or its nearest base, as Starlette looks it up; the
+    store's for SQLAlchemy's errors of an unavailable database."""
+    for kind in type(exc).__mro__:
+        if kind in handlers and kind is not Exception:
+            return handlers[kind]
+    if isinstance(exc, _sqlalchemy_store_errors()):
+        return handlers.get(ConnectionError)
+    return None
 
 
 def install_error_handlers(app: FastAPI, handlers: dict[type[Exception], Handler]) -> None:
-    """The same handlers on the full app, FastAPI's own validation error answered as ours."""
+    """The same handlers on the full app, FastAPI's own validation error answered as ours.
+    FastAPI looks handlers up by class: SQLAlchemy's are imported here (the full app is
+    built at its first request, as the store's engine is used)."""
     from fastapi.exceptions import RequestValidationError
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.exc import TimeoutError as SQLAlchemyTimeoutError
 
     for kind, handler in handlers.items():
         app.add_exception_handler(kind, handler)
+    for kind in (DBAPIError, SQLAlchemyTimeoutError):
+        app.add_exception_handler(kind, handlers[ConnectionError])
     app.add_exception_handler(RequestValidationError, handlers[InvalidBody])
 
 

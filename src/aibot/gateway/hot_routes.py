@@ -44,7 +44,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from aibot.channels.http_api.edge import API_PREFIXES, api_cors
 from aibot.channels.http_bodies import Endpoint
 from aibot.channels.identity import random_id
-from aibot.gateway.errors import unexpected
+from aibot.gateway.errors import handler_for, unexpected
 from aibot.ops.body_limit import BodyTooLarge, declared_over, read_within, refuse
 from aibot.ops.page_headers import HSTS
 from aibot.ops.secret_guard import SecretPatterns, mask_message
@@ -132,7 +132,7 @@ class HotRoutes:
         try:
             return await endpoint(request)
         except Exception as exc:
-            handler = _handler_for(self._handlers, exc)
+            handler = handler_for(self._handlers, exc)
             if handler is None:
                 return unexpected(request, exc)
             answer = handler(request, exc)
@@ -158,11 +158,3 @@ def _taken(headers: list[tuple[bytes, bytes]], *, preflight: bool) -> bool:
         if name == b"content-type" and value.startswith(b"multipart/"):
             return False
     return True
-
-
-def _handler_for(handlers: Mapping[Any, Handler], exc: Exception) -> Handler | None:
-    """The app's handler for `exc`'s class or its nearest base, as Starlette looks it up."""
-    for kind in type(exc).__mro__:
-        if kind in handlers and kind is not Exception:
-            return handlers[kind]
-    return None

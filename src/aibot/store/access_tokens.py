@@ -9,11 +9,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import delete, insert, select
-
 from aibot.store.crypto import Cipher
 from aibot.store.database import Database
-from aibot.store.schema import token_revocations, token_signing_keys
+from aibot.store.text_sql import Step, transact
 
 
 @dataclass(frozen=True)
@@ -25,32 +23,40 @@ class StoredSigningKey:
     created_at: float
 
 
+_SIGNING_KEYS_SQL = (
+    "SELECT kid, algorithm, private_key, public_jwk, created_at FROM token_signing_keys"
+    " ORDER BY created_at"
+)
+
+
 async def signing_keys(
     engine: Database, cipher: Cipher, made_before: float | None = None
 ) -> list[StoredSigningKey]:
     """Every signing key, oldest first, after deleting (in the same transaction) those made
-    before `made_before`."""
-    async with engine.begin() as connection:
-        if made_before is not None:
-            await connection.execute(
-                delete(token_signing_keys).where(token_signing_keys.c.created_at < made_before)
-            )
-        rows = await connection.execute(
-            select(token_signing_keys).order_by(token_signing_keys.c.created_at)
+    before `made_before`. As SQL text (store/text_sql.py): the gateway's start loads them."""
+    steps: list[Step] = []
+    if made_before is not None:
+        steps.append(
+            ("DELETE FROM token_signing_keys WHERE created_at < :before", {"before": made_before})
         )
-        return [
-            StoredSigningKey(
-                row.kid,
-                row.algorithm,
-                cipher.open(row.private_key),
-                json.loads(row.public_jwk),
-                row.created_at,
-            )
-            for row in rows
-        ]
+    rows = await transact(engine, [*steps, (_SIGNING_KEYS_SQL, {})])
+    return [
+        StoredSigningKey(
+            row["kid"],
+            row["algorithm"],
+            cipher.open(row["private_key"]),
+            json.loads(row["public_jwk"]),
+            row["created_at"],
+        )
+        for row in rows
+    ]
 
 
 async def add_signing_key(engine: Database, cipher: Cipher, key: StoredSigningKey) -> None:
+    from sqlalchemy import insert
+
+    from aibot.store.schema import token_signing_keys
+
     async with engine.begin() as connection:
         await connection.execute(
             insert(token_signing_keys).values(
@@ -65,6 +71,10 @@ async def add_signing_key(engine: Database, cipher: Cipher, key: StoredSigningKe
 
 async def revoke(engine: Database, jti: str, expires_at: float) -> None:
     """Records `jti` as revoked until `expires_at` (once: a second revocation changes nothing)."""
+    from sqlalchemy import insert, select
+
+    from aibot.store.schema import token_revocations
+
     async with engine.begin() as connection:
         known = await connection.execute(
             select(token_revocations.c.jti).where(token_revocations.c.jti == jti)
@@ -76,10 +86,13 @@ async def revoke(engine: Database, jti: str, expires_at: float) -> None:
 
 
 async def revoked(engine: Database, now: float) -> set[str]:
-    """The revoked ids, after deleting (in the same transaction) those expired before `now`."""
-    async with engine.begin() as connection:
-        await connection.execute(
-            delete(token_revocations).where(token_revocations.c.expires_at < now)
-        )
-        rows = await connection.execute(select(token_revocations.c.jti))
-        return {row.jti for row in rows}
+    """The revoked ids, after deleting (in the same transaction) those expired before `now`.
+    As SQL text (store/text_sql.py): the gateway's start loads them."""
+    rows = await transact(
+        engine,
+        [
+            ("DELETE FROM token_revocations WHERE expires_at < :now", {"now": now}),
+            ("SELECT jti FROM token_revocations", {}),
+        ],
+    )
+    return {row["jti"] for row in rows}

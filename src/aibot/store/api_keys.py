@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from dataclasses import replace as revised
-from typing import Any, Protocol, runtime_checkable
-
-from sqlalchemy import Row, select, update
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from aibot.store.database import Database, DatabaseConnection
-from aibot.store.schema import api_keys
+
+if TYPE_CHECKING:
+    from sqlalchemy import Row
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,10 @@ async def replace(
     """Revokes the key `key_id` and stores `new` with its name, scope and expiry, in one
     transaction (never both or neither usable); None when that key is not active at `now`.
     Returns the new row and the old one, revoked."""
+    from sqlalchemy import select, update
+
+    from aibot.store.schema import api_keys
+
     async with engine.begin() as connection:
         found = (
             await connection.execute(
@@ -94,6 +98,10 @@ async def replace(
 
 async def revoke(engine: Database, key_id: int, now: float) -> bool:
     """False when no unrevoked key has that id."""
+    from sqlalchemy import update
+
+    from aibot.store.schema import api_keys
+
     async with engine.begin() as connection:
         result = await connection.execute(
             update(api_keys)
@@ -106,6 +114,10 @@ async def revoke(engine: Database, key_id: int, now: float) -> bool:
 
 async def every(engine: Database) -> list[KeyRow]:
     """Every key ever made, newest first."""
+    from sqlalchemy import select
+
+    from aibot.store.schema import api_keys
+
     async with engine.connect() as connection:
         rows = (await connection.execute(select(api_keys).order_by(api_keys.c.id.desc()))).all()
     return [_row(r) for r in rows]
@@ -114,11 +126,16 @@ async def every(engine: Database) -> list[KeyRow]:
 async def unrevoked(engine: Database, reads: KeyReads | None = None) -> list[KeyHash]:
     """Read on `reads` when given (PostgreSQL: one round trip, where the engine added a pool
     checkout, `BEGIN`, `ROLLBACK` and greenlet switches to a read every replica makes every
-    `key_refresh`, issue 20), else on the engine."""
+    `key_refresh`, issue 20; a SQLite file: plain sqlite3, store/sqlite_read.py), else on the
+    engine."""
     rows: list[Mapping[Any, Any]]
     if reads is not None:
         rows = await reads.unrevoked_keys()
     else:
+        from sqlalchemy import select
+
+        from aibot.store.schema import api_keys
+
         query = select(
             api_keys.c.id, api_keys.c.key_hash, api_keys.c.scope, api_keys.c.expires_at
         ).where(api_keys.c.revoked_at.is_(None))
@@ -135,6 +152,8 @@ async def _insert(
     now: float,
     expires_at: float | None,
 ) -> KeyRow:
+    from aibot.store.schema import api_keys
+
     result = await connection.execute(
         api_keys.insert().values(
             name=name,

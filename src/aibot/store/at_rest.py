@@ -16,7 +16,6 @@ from aibot.store.data_keys import register, verify
 from aibot.store.database import Database
 from aibot.store.jobs import JobBusy, runner_name
 from aibot.store.key_check import PLAIN_ID
-from aibot.store.rekey import Rekey
 
 log = structlog.get_logger("aibot.store")
 BACKGROUND_PAUSE = 0.05  # between batches, so a migration never crowds out live traffic
@@ -53,6 +52,8 @@ class AtRest:
                 await self._task
 
     async def _rekey(self, keyring: Keyring) -> None:
+        from aibot.store.rekey import Rekey  # with encryption on only
+
         job = Rekey(self._engine, keyring, runner_name(), pause=BACKGROUND_PAUSE, clock=self._clock)
         try:
             report = await job.run()

@@ -11,19 +11,29 @@ the gateway never shows garbage, and never seals new values under a key the oper
 
 from __future__ import annotations
 
-from sqlalchemy import exists, select, update
-from sqlalchemy.exc import DBAPIError
-
+from aibot.store import sqlite_file
 from aibot.store.crypto import Keyring
-from aibot.store.database import Database, DatabaseConnection
+from aibot.store.database import Database, DatabaseConnection, SqliteEngine
 from aibot.store.dialects import Statements
 from aibot.store.key_check import CHECK, PLAIN_ID, check_keys
-from aibot.store.schema import admin_users, data_keys, inbox, outbox, token_signing_keys, turns
 
 
 async def keys_in_use(engine: Database) -> dict[str, str | None]:
     """Key id → its check value, for the keys not yet retired; empty for a store that never
-    had encryption on (or predates it: no table yet)."""
+    had encryption on (or predates it: no table yet). A SQLite file is read with plain
+    sqlite3 (a gateway on one starts without SQLAlchemy: store/database.py)."""
+    file = engine.file if isinstance(engine, SqliteEngine) else None
+    if file is not None:
+        db = sqlite_file.open_file(file.path, secure_delete=file.secure_delete)
+        try:
+            return sqlite_file.keys_in_use(db)
+        finally:
+            db.close()
+    from sqlalchemy import select
+    from sqlalchemy.exc import DBAPIError
+
+    from aibot.store.schema import data_keys
+
     query = select(data_keys.c.key_id, data_keys.c.check_value).where(
         data_keys.c.state != "retired"
     )
@@ -37,6 +47,10 @@ async def keys_in_use(engine: Database) -> dict[str, str | None]:
 async def key_states(engine: Database) -> list[tuple[str, str]]:
     """Every key that ever sealed a value here, oldest first, with its state (for
     `ai-bot data-key status`)."""
+    from sqlalchemy import select
+
+    from aibot.store.schema import data_keys
+
     query = select(data_keys.c.key_id, data_keys.c.state).order_by(data_keys.c.created_at)
     async with engine.connect() as connection:
         return [(r.key_id, r.state) for r in await connection.execute(query)]
@@ -44,6 +58,10 @@ async def key_states(engine: Database) -> list[tuple[str, str]]:
 
 async def current_key(engine: Database) -> str | None:
     """The key new values are sealed with; None until a gateway or a rotation registers one."""
+    from sqlalchemy import select
+
+    from aibot.store.schema import data_keys
+
     query = select(data_keys.c.key_id).where(data_keys.c.state == "current")
     async with engine.connect() as connection:
         return (await connection.execute(query)).scalar()
@@ -61,6 +79,10 @@ async def register(engine: Database, keyring: Keyring, now: float) -> list[str]:
     """Makes the configured key the current one (the others in use become `retiring`); on the
     first start with encryption on, existing rows are marked as plaintext still to be sealed.
     Returns the keys (`plain` included) whose values still need re-encrypting."""
+    from sqlalchemy import select, update
+
+    from aibot.store.schema import data_keys
+
     statements = Statements(engine.dialect.name)
     add = statements.insert_unless_present(data_keys, [data_keys.c.key_id], data_keys.c.key_id)
     async with engine.begin() as connection:
@@ -96,6 +118,10 @@ def _row(key_id: str, state: str, check: str | None, now: float) -> dict[str, ob
 
 async def _has_rows(connection: DatabaseConnection) -> bool:
     """Whether any value that encryption covers was written before it was turned on."""
+    from sqlalchemy import exists, select
+
+    from aibot.store.schema import admin_users, inbox, outbox, token_signing_keys, turns
+
     for table, condition in (
         (turns, None),
         (inbox, None),

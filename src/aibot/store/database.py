@@ -23,6 +23,8 @@ import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -34,12 +36,8 @@ from typing import (
     overload,
 )
 
-from sqlalchemy.dialects.sqlite.base import SQLiteExecutionContext
-from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.engine.cursor import FullyBufferedCursorFetchStrategy
-
 if TYPE_CHECKING:
-    from sqlalchemy.engine import CursorResult, Dialect, Row, ScalarResult
+    from sqlalchemy.engine import Connection, CursorResult, Dialect, Engine, Row, ScalarResult
     from sqlalchemy.engine.interfaces import (
         CoreExecuteOptionsParameter,
         _CoreAnyExecuteParams,
@@ -61,39 +59,59 @@ P = ParamSpec("P")
 Ts = TypeVarTuple("Ts")
 # What `stream` fetches per hop: bounded memory for a long scan, few hops.
 STREAM_CHUNK = 1000
-_UNBUFFERED = "aibot_unbuffered"
 
 
-class BufferedContext(SQLiteExecutionContext):
-    """Fetches a statement's rows on the thread that ran it (as the async drivers do), so the
-    result the loop reads is plain memory; `stream` opts out and fetches in chunks instead."""
+@dataclass(frozen=True, slots=True)
+class SqliteFile:
+    """The database file an engine opens, and whether it zeroes what it deletes (a sealed
+    store): what store/engine.py needs to check the file with plain sqlite3."""
 
-    def post_exec(self) -> None:
-        super().post_exec()  # type: ignore[no-untyped-call]
-        cursor = self.cursor
-        if cursor.description is not None and not self.execution_options.get(_UNBUFFERED):
-            self.cursor_fetch_strategy = FullyBufferedCursorFetchStrategy(
-                cursor, cursor.description, cursor.fetchall()
-            )
+    path: Path
+    secure_delete: bool
 
 
 class SqliteEngine:
     """What the store uses of `AsyncEngine`, for SQLite. `connections` is the pool's size with
     its overflow (None: one shared connection, an in-memory database, one thread).
 
+    The core engine is made by `make_sync` at its first use, not here: a gateway on a SQLite
+    file starts and serves without SQLAlchemy (issue 20, cold start: ~0.1 s of CPU), its start
+    reading with plain sqlite3 (store/sqlite_file.py, store/session_read.py), and imports it
+    once serving (`warm_up`) or at the first statement, whichever comes first.
+
     `blocking`: each call runs on the caller's thread, the event loop's, instead of a worker's.
     Only for an engine one task uses on a loop with nothing else to run, such as `ai-bot run`'s
     store check (cli/preflight.py): it spares starting, feeding and joining a worker thread."""
 
+    name = "sqlite"
+
     def __init__(
-        self, sync_engine: Engine, connections: int | None, *, blocking: bool = False
+        self,
+        make_sync: Callable[[], Engine],
+        connections: int | None,
+        *,
+        blocking: bool = False,
+        file: SqliteFile | None = None,
     ) -> None:
-        sync_engine.dialect.execution_ctx_cls = BufferedContext
-        self.sync_engine = sync_engine
+        self.file = file
+        self._make_sync = make_sync
+        self._sync: Engine | None = None
+        self._making = threading.Lock()  # worker threads and the warm-up may ask at once
         self._connections = connections
         self._blocking = blocking
         self._workers: ThreadPoolExecutor | None = None
         self._slots = asyncio.Semaphore(connections) if connections else None
+
+    @property
+    def sync_engine(self) -> Engine:
+        with self._making:
+            if self._sync is None:
+                from aibot.store.buffered import BufferedContext
+
+                sync = self._make_sync()
+                sync.dialect.execution_ctx_cls = BufferedContext
+                self._sync = sync
+            return self._sync
 
     @property
     def dialect(self) -> Dialect:
@@ -113,11 +131,13 @@ class SqliteEngine:
     async def dispose(self) -> None:
         """Closes the pool's connections and the worker threads (both come back on next use)."""
         workers, self._workers = self._workers, None
+        sync = self._sync
         if workers is not None:
-            await asyncio.get_running_loop().run_in_executor(workers, self.sync_engine.dispose)
+            if sync is not None:
+                await asyncio.get_running_loop().run_in_executor(workers, sync.dispose)
             workers.shutdown(wait=True)
-        else:
-            self.sync_engine.dispose()
+        elif sync is not None:
+            sync.dispose()
 
     def submit(self, call: Callable[[], T]) -> Future[T]:
         if self._blocking:
@@ -308,7 +328,9 @@ class SqliteConnection:
         self, statement: Executable, parameters: _CoreAnyExecuteParams | None = None
     ) -> SqliteStream:
         """Rows fetched `STREAM_CHUNK` at a time on the worker thread, for long scans."""
-        options = {_UNBUFFERED: True}
+        from aibot.store.buffered import UNBUFFERED
+
+        options = {UNBUFFERED: True}
         result = await self.run_sync(
             lambda c: c.execute(statement, parameters, execution_options=options)
         )

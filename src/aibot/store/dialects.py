@@ -21,28 +21,36 @@ start-up each on a small box, and a gateway talks to one database).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Table, Update
-from sqlalchemy.sql import Executable
+if TYPE_CHECKING:
+    from sqlalchemy import Column, Table, Update
+    from sqlalchemy.sql import Executable
 
 
 class Statements:
+    """Built with the store's objects while the gateway starts; the dialect's `insert` is
+    imported with the first statement (a gateway on a SQLite file serves before SQLAlchemy is
+    loaded: store/database.py)."""
+
     def __init__(self, dialect_name: str) -> None:
         self.mysql = dialect_name in ("mysql", "mariadb")
-        self._insert: Any
+        self._dialect_name = dialect_name
+
+    @cached_property
+    def _insert(self) -> Any:
         if self.mysql:
             from sqlalchemy.dialects.mysql import insert as mysql_insert
 
-            self._insert = mysql_insert
-        elif dialect_name == "postgresql":
+            return mysql_insert
+        if self._dialect_name == "postgresql":
             from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 
-            self._insert = postgresql_insert
-        else:
-            from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+            return postgresql_insert
+        from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-            self._insert = sqlite_insert
+        return sqlite_insert
 
     def insert_unless_present(
         self, table: Table, unique: Sequence[Column[Any]], new_id: Column[Any]

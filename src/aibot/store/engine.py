@@ -1,22 +1,24 @@
-"""Creating the database engine from `storage.url` and bringing the schema up to date."""
+"""Creating the database engine from `storage.url` and bringing the schema up to date.
+
+Nothing here imports SQLAlchemy at module level: a gateway on a SQLite file opens, checks and
+reads its store with plain sqlite3 until it serves (store/sqlite_file.py; issue 20, cold
+start), and its engine makes SQLAlchemy's at first use (store/database.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
-from sqlalchemy import Column, MetaData, String, Table, event, inspect, text
-from sqlalchemy import create_engine as create_sync_engine
-from sqlalchemy.engine import Connection, Engine, make_url
-from sqlalchemy.exc import DBAPIError
-from sqlalchemy.pool import StaticPool
 
 from aibot.ops.file_modes import private_database
-from aibot.store.database import Database, SqliteEngine
+from aibot.store.database import Database, SqliteEngine, SqliteFile
 from aibot.store.migrations import MIGRATIONS_DIR, head_revision
-from aibot.store.schema import metadata
-from aibot.store.sqlite_file import apply_pragmas
+from aibot.store.sqlite_file import apply_pragmas, ensure_current, file_path, open_file
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
 
 log = structlog.get_logger("aibot.store")
 # Any constant works; it only has to be the same in every replica that migrates at once.
@@ -31,6 +33,8 @@ SQLITE_OVERFLOW = 10
 def async_url(url: str) -> str:
     """Map the user-facing URL to the async driver: postgresql → asyncpg, mysql/mariadb →
     asyncmy (with the utf8mb4 connection character set unless one is given)."""
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     driver = {
         "postgresql": "postgresql+asyncpg",
@@ -57,11 +61,22 @@ def _sqlite_pragmas_secure(dbapi_connection: Any, _record: Any) -> None:
 
 def create_engine(url: str, *, secure_delete: bool = False, blocking: bool = False) -> Database:
     """SQLite on core's synchronous engine behind a thread per call (store/database.py; with
-    `blocking`, on the caller's thread: see `SqliteEngine`); PostgreSQL and MySQL on
-    SQLAlchemy's asyncio extension, imported only for them."""
+    `blocking`, on the caller's thread: see `SqliteEngine`), made at its first statement for
+    a file; PostgreSQL and MySQL on SQLAlchemy's asyncio extension, imported only for them."""
+    path = file_path(url)
+    if path is not None:
+        private_database(path)
+        return SqliteEngine(
+            lambda: _sqlite_file_engine(path, secure_delete, pool_size=SQLITE_POOL),
+            SQLITE_POOL + SQLITE_OVERFLOW,
+            blocking=blocking,
+            file=SqliteFile(path, secure_delete),
+        )
+    from sqlalchemy.engine import make_url
+
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
-        return _create_sqlite(url, secure_delete=secure_delete, blocking=blocking)
+        return _sqlite_elsewhere(url, secure_delete=secure_delete, blocking=blocking)
     from sqlalchemy.ext.asyncio import create_async_engine
 
     from aibot.store.liveness import ping_when_idle
@@ -78,32 +93,53 @@ def create_engine(url: str, *, secure_delete: bool = False, blocking: bool = Fal
     return engine
 
 
-def _create_sqlite(url: str, *, secure_delete: bool, blocking: bool) -> SqliteEngine:
-    """The standard library's sqlite3 whatever driver the URL names (store/database.py)."""
+def _sqlite_file_engine(path: Path, secure_delete: bool, *, pool_size: int) -> Engine:
+    """Core's pysqlite engine on the file (the standard library's sqlite3, whatever driver the
+    URL named), with the PRAGMAs on every connection it opens."""
+    from sqlalchemy import create_engine as create_sync_engine
+    from sqlalchemy import event
+    from sqlalchemy.engine import URL
+
+    overflow = SQLITE_OVERFLOW if pool_size == SQLITE_POOL else 0
+    sync = create_sync_engine(
+        URL.create("sqlite", database=str(path)), pool_size=pool_size, max_overflow=overflow
+    )
+    event.listen(sync, "connect", _sqlite_pragmas_secure if secure_delete else _sqlite_pragmas)
+    return sync
+
+
+def _sqlite_elsewhere(url: str, *, secure_delete: bool, blocking: bool) -> SqliteEngine:
+    """An in-memory database, or a URL with options the plain path does not read: the engine
+    made at once, as before (one connection shared for memory, as aiosqlite's StaticPool did:
+    the database lives in it)."""
+    from sqlalchemy import create_engine as create_sync_engine
+    from sqlalchemy import event
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.pool import StaticPool
+
     parsed = make_url(url).set(drivername="sqlite")
     database = parsed.database or ""
     if database and database != ":memory:":
         private_database(Path(database).expanduser())
         sync = create_sync_engine(parsed, pool_size=SQLITE_POOL, max_overflow=SQLITE_OVERFLOW)
         connections: int | None = SQLITE_POOL + SQLITE_OVERFLOW
-    else:  # one connection shared, as aiosqlite's StaticPool did: the database lives in it
+    else:
         sync = create_sync_engine(
             parsed, poolclass=StaticPool, connect_args={"check_same_thread": False}
         )
         connections = None
     event.listen(sync, "connect", _sqlite_pragmas_secure if secure_delete else _sqlite_pragmas)
-    return SqliteEngine(sync, connections, blocking=blocking)
+    return SqliteEngine(lambda: sync, connections, blocking=blocking)
 
 
-def create_writer_engine(url: str, *, secure_delete: bool = False) -> Engine | None:
-    """For SQLite, a plain sqlite3 engine the group-commit writer drives from its own thread
-    (see store/writer.py); other databases write through the async engine."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+def writer_engine(url: str, *, secure_delete: bool = False) -> Callable[[], Engine] | None:
+    """For a SQLite file, what makes the plain sqlite3 engine the group-commit writer drives
+    from its own thread (see store/writer.py), at its first batch; other databases write
+    through the async engine."""
+    path = file_path(url)
+    if path is None:
         return None
-    engine = create_sync_engine(parsed.set(drivername="sqlite"), pool_size=1, max_overflow=0)
-    event.listen(engine, "connect", _sqlite_pragmas_secure if secure_delete else _sqlite_pragmas)
-    return engine
+    return lambda: _sqlite_file_engine(path, secure_delete, pool_size=1)
 
 
 def _upgrade(connection: Connection) -> None:
@@ -117,6 +153,9 @@ def _upgrade(connection: Connection) -> None:
 
 
 async def _current_revision(engine: Database) -> str | None:
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
     try:
         async with engine.connect() as connection:
             return (
@@ -129,6 +168,10 @@ async def _current_revision(engine: Database) -> str | None:
 def _create_fresh(connection: Connection) -> bool:
     """On an empty database, create the current schema directly and stamp it (the Alembic
     "create_all, then stamp" recipe), which spares loading Alembic on a first start."""
+    from sqlalchemy import Column, MetaData, String, Table, inspect
+
+    from aibot.store.schema import metadata
+
     if inspect(connection).get_table_names():
         return False
     # No table exists in this transaction: asking about each one first (`checkfirst`) is a
@@ -145,21 +188,45 @@ def _create_fresh(connection: Connection) -> bool:
 async def ping(engine: Database) -> None:
     """One `SELECT 1`: the server answers and takes the URL's credentials, before anything
     else is asked of it (the `ai-bot run` preflight and doctor say which of those failed)."""
+    file = engine.file if isinstance(engine, SqliteEngine) else None
+    if file is not None:
+        open_file(file.path, secure_delete=file.secure_delete).close()
+        return
+    from sqlalchemy import text
+
     async with engine.connect() as connection:
         await connection.execute(text("SELECT 1"))
 
 
+def _file_is_current(file: SqliteFile) -> bool:
+    """A SQLite file checked, and created when empty, with plain sqlite3 (store/sqlite_file.py):
+    False when it holds an older schema, which Alembic brings up to date."""
+    db = open_file(file.path, secure_delete=file.secure_delete)
+    try:
+        state = ensure_current(db)
+    finally:
+        db.close()
+    if state == "created":
+        log.info("database schema migrated", revision=head_revision(), backend="sqlite")
+    return state != "needs_migration"
+
+
 async def migrate(engine: Database) -> None:
     """Brings the schema to the newest revision; Alembic is only loaded when there is work."""
+    file = engine.file if isinstance(engine, SqliteEngine) else None
+    if file is not None and _file_is_current(file):
+        return
     if await _current_revision(engine) == head_revision():
         return
+    from sqlalchemy import text
+
     async with engine.begin() as connection:
         # Several replicas may start together: one migrates, the others wait and find it.
-        if engine.dialect.name == "postgresql":
+        if engine.name == "postgresql":
             await connection.execute(
                 text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_MIGRATION_LOCK}
             )
-        elif engine.dialect.name == "mysql":
+        elif engine.name == "mysql":
             from aibot.store import mysql
 
             await mysql.lock_migrations(connection)
@@ -167,8 +234,8 @@ async def migrate(engine: Database) -> None:
             if not await connection.run_sync(_create_fresh):
                 await connection.run_sync(_upgrade)
         finally:
-            if engine.dialect.name == "mysql":
+            if engine.name == "mysql":
                 from aibot.store import mysql
 
                 await mysql.unlock_migrations(connection)
-    log.info("database schema migrated", revision=head_revision(), backend=engine.dialect.name)
+    log.info("database schema migrated", revision=head_revision(), backend=engine.name)

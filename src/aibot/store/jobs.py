@@ -16,11 +16,9 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from sqlalchemy import or_, select, update
 
 from aibot.store.database import Database, DatabaseConnection
 from aibot.store.dialects import Statements
-from aibot.store.schema import store_jobs
 
 
 def runner_name() -> str:
@@ -68,6 +66,10 @@ class JobLease:
 
     async def take(self) -> dict[str, Any]:
         """Takes the lease and returns the saved progress; raises JobBusy if it is held."""
+        from sqlalchemy import or_, select, update
+
+        from aibot.store.schema import store_jobs
+
         now = self._clock()
         add = Statements(self._engine.dialect.name).insert_unless_present(
             store_jobs, [store_jobs.c.name], store_jobs.c.name
@@ -106,6 +108,10 @@ class JobLease:
     async def save(self, connection: DatabaseConnection, progress: dict[str, Any]) -> None:
         """Records progress (and renews the lease) inside the caller's transaction; raises
         JobBusy, rolling the batch back, if the lease was lost to another runner."""
+        from sqlalchemy import update
+
+        from aibot.store.schema import store_jobs
+
         now = self._clock()
         saved = await connection.execute(
             update(store_jobs)
@@ -121,6 +127,10 @@ class JobLease:
 
     async def finish(self) -> None:
         """Releases the lease with the progress reset, so the next run starts afresh."""
+        from sqlalchemy import update
+
+        from aibot.store.schema import store_jobs
+
         async with self._engine.begin() as connection:
             await connection.execute(
                 update(store_jobs)
@@ -130,6 +140,10 @@ class JobLease:
 
     async def release(self) -> None:
         """Lets another runner take over at once, keeping the progress."""
+        from sqlalchemy import update
+
+        from aibot.store.schema import store_jobs
+
         async with self._engine.begin() as connection:
             await connection.execute(
                 update(store_jobs)

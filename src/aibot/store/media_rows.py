@@ -9,12 +9,14 @@ conversation view, and retention (`retention.media_days`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-from sqlalchemy import and_, func, select
+from functools import cached_property
+from typing import TYPE_CHECKING
 
 from aibot.store.database import Database
-from aibot.store.schema import media
 from aibot.store.writer import Write
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql import Executable
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,7 +35,13 @@ class MediaRow:
 class MediaRows:
     def __init__(self, engine: Database) -> None:
         self.engine = engine
-        self._insert = media.insert()
+
+    @cached_property
+    def _insert(self) -> Executable:
+        """Built at first use: a gateway on a SQLite file starts without SQLAlchemy."""
+        from aibot.store.schema import media
+
+        return media.insert()
 
     def record(
         self,
@@ -67,6 +75,10 @@ class MediaRows:
 
     async def for_requests(self, session_key: str, request_ids: list[str]) -> list[MediaRow]:
         """The attachments of these turns of one conversation, oldest first."""
+        from sqlalchemy import and_
+
+        from aibot.store.schema import media
+
         if not request_ids:
             return []
         return await self._rows(
@@ -74,10 +86,16 @@ class MediaRows:
         )
 
     async def for_session(self, session_key: str, limit: int = 200) -> list[MediaRow]:
+        from aibot.store.schema import media
+
         return await self._rows(media.c.session_key == session_key, limit)
 
     async def count_since(self, user_id: str, since: float) -> int:
         """How many attachments `user_id` sent since `since`: the daily quota's count."""
+        from sqlalchemy import and_, func, select
+
+        from aibot.store.schema import media
+
         query = select(func.count()).where(
             and_(media.c.user_id == user_id, media.c.created_at >= since)
         )
@@ -85,10 +103,16 @@ class MediaRows:
             return int((await connection.execute(query)).scalar_one())
 
     async def by_id(self, row_id: int) -> MediaRow | None:
+        from aibot.store.schema import media
+
         rows = await self._rows(media.c.id == row_id, 1)
         return rows[0] if rows else None
 
     async def _rows(self, condition: object, limit: int = 500) -> list[MediaRow]:
+        from sqlalchemy import select
+
+        from aibot.store.schema import media
+
         query = (
             select(
                 media.c.id,

@@ -9,11 +9,7 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 
-from sqlalchemy import and_, delete, func, select, update
-from sqlalchemy.exc import IntegrityError
-
 from aibot.store.database import Database
-from aibot.store.schema import pairings
 
 # No 0/O or 1/I/L: codes are read aloud and typed by hand.
 _ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
@@ -42,6 +38,10 @@ class PairingStore:
         self._engine = engine
 
     async def is_approved(self, channel: str, user_id: str) -> bool:
+        from sqlalchemy import and_, select
+
+        from aibot.store.schema import pairings
+
         async with self._engine.connect() as connection:
             status = (
                 await connection.execute(
@@ -56,6 +56,11 @@ class PairingStore:
         self, channel: str, user_id: str, now: float, ttl: float, max_pending: int
     ) -> str | None:
         """The user's pending code (a new one if theirs expired); None when too many wait."""
+        from sqlalchemy import and_, delete, func, select
+        from sqlalchemy.exc import IntegrityError
+
+        from aibot.store.schema import pairings
+
         async with self._engine.begin() as connection:
             row = (
                 await connection.execute(
@@ -99,6 +104,10 @@ class PairingStore:
 
     async def approve(self, code: str, now: float) -> Pairing | None:
         """Approves a pending, unexpired code; None if there is no such code."""
+        from sqlalchemy import and_, select, update
+
+        from aibot.store.schema import pairings
+
         wanted = canonical_code(code)
         async with self._engine.begin() as connection:
             row = (
@@ -122,6 +131,10 @@ class PairingStore:
         return Pairing(row.channel, row.user_id, row.code, "approved", row.expires_at)
 
     async def revoke(self, channel: str, user_id: str) -> bool:
+        from sqlalchemy import and_, delete
+
+        from aibot.store.schema import pairings
+
         async with self._engine.begin() as connection:
             result = await connection.execute(
                 delete(pairings).where(
@@ -132,6 +145,10 @@ class PairingStore:
 
     async def listing(self, now: float) -> list[Pairing]:
         """Approved users and unexpired pending codes."""
+        from sqlalchemy import select
+
+        from aibot.store.schema import pairings
+
         async with self._engine.connect() as connection:
             rows = (
                 await connection.execute(

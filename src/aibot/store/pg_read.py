@@ -37,6 +37,14 @@ import asyncpg
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.store.poll_sql import (
+    BACKLOG_SQL,
+    DUE_TASKS_SQL,
+    JOB_STATES_SQL,
+    POLL_INBOX_SQL,
+    POLL_OUTBOX_SQL,
+    UNREVOKED_KEYS_SQL,
+)
 from aibot.store.rows import RawSession
 
 T = TypeVar("T")
@@ -73,27 +81,6 @@ DRAIN_SQL = (
     " AND turns.created_at > c.context_from ORDER BY created_at DESC, id DESC LIMIT greatest($3, 0)"
     ") t ON true WHERE c.session_key = $1 AND $3 >= 0 ORDER BY 1, 2, 16 DESC, 23 DESC"
 )
-# The background polls (store/queues.py `QueuePolls`): the columns `rows.inbox_row` and
-# `rows.outbox_row` read, pending oldest first, as the engine's queries in queues.py select them.
-POLL_INBOX_SQL = (
-    "SELECT id, channel, message_id, session_key, user_id, text, target, received_at, attempts"
-    " FROM inbox WHERE status = 'pending' AND channel <> ALL($2::text[]) ORDER BY id LIMIT $1"
-)
-POLL_OUTBOX_SQL = (
-    "SELECT id, inbox_id, channel, session_key, target, text, attempts, created_at,"
-    " next_attempt_at, owner FROM outbox WHERE status = 'pending' ORDER BY id LIMIT $1"
-)
-BACKLOG_SQL = "SELECT count(*), min(received_at) FROM inbox WHERE status = 'pending'"
-# The scheduler's tick (store/schedules.py `ScheduleReads`), every second on each replica: the
-# due tasks as `ScheduleRows.due` selects them, and the admin schedules' states.
-DUE_TASKS_SQL = (
-    "SELECT id, kind, job, channel, session_key, user_id, target, text, due_at, status, attempts"
-    " FROM scheduled_tasks WHERE (status = 'pending' AND due_at <= $1)"
-    " OR (status = 'running' AND lease_until < $1) ORDER BY due_at LIMIT $2"
-)
-JOB_STATES_SQL = "SELECT name, next_due, paused FROM schedule_state"
-# The API keys' refresh (store/api_keys.py `KeyReads`), every `channels.api.key_refresh`.
-UNREVOKED_KEYS_SQL = "SELECT id, key_hash, scope, expires_at FROM api_keys WHERE revoked_at IS NULL"
 # asyncpg's server-side errors that mean the connection is gone, whatever its state says.
 _LOST = (
     OSError,

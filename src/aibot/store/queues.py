@@ -9,18 +9,18 @@ executemany, and SQLAlchemy's compiled cache is hit instead of rebuilt per messa
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
-
-from sqlalchemy import and_, bindparam, func, or_, select, update
-from sqlalchemy.sql import Executable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from aibot.core.messages import Attachment, InboxRow, OutboxRow, ReplyTarget
 from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.database import Database
 from aibot.store.dialects import Statements
 from aibot.store.rows import dump_target, inbox_row, outbox_row
-from aibot.store.schema import inbox, outbox
 from aibot.store.writer import Write
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql import Executable
 
 
 @runtime_checkable
@@ -62,11 +62,26 @@ class QueueRows:
         self._polls = polls
         self._fenced = fenced
         self._cipher = cipher
-        self._statements = Statements(engine.dialect.name)
-        self._accept_inbox = self._statements.insert_unless_present(
+        self._statements = Statements(engine.name)
+        self._outbox_updates: dict[tuple[str, ...], Executable] = {}
+
+    # The statements, built at first use: a gateway on a SQLite file starts without SQLAlchemy
+    # (store/database.py), and builds each once.
+    @cached_property
+    def _accept_inbox(self) -> Executable:
+        from aibot.store.schema import inbox
+
+        return self._statements.insert_unless_present(
             inbox, [inbox.c.channel, inbox.c.message_id], inbox.c.id
         )
-        self._finish_inbox = (
+
+    @cached_property
+    def _finish_inbox(self) -> Executable:
+        from sqlalchemy import and_, bindparam, update
+
+        from aibot.store.schema import inbox
+
+        return (
             update(inbox)
             .where(and_(inbox.c.id == bindparam("row_id"), inbox.c.status == "pending"))
             .values(
@@ -76,8 +91,19 @@ class QueueRows:
                 attempts=inbox.c.attempts + 1,
             )
         )
-        self._enqueue_outbox = outbox.insert()
-        self._outbox_updates: dict[tuple[str, ...], Executable] = {}
+
+    @cached_property
+    def _enqueue_outbox(self) -> Executable:
+        from aibot.store.schema import outbox
+
+        return outbox.insert()
+
+    @cached_property
+    def _claim_outbox(self) -> Executable:
+        from sqlalchemy import and_, bindparam, or_, update
+
+        from aibot.store.schema import outbox
+
         claim = (
             update(outbox)
             .where(
@@ -93,7 +119,7 @@ class QueueRows:
             )
             .values(owner=bindparam("me"))
         )
-        self._claim_outbox = self._statements.compare_and_set(claim, outbox.c.id)
+        return self._statements.compare_and_set(claim, outbox.c.id)
 
     # -- reads ---------------------------------------------------------------------------
     async def pending_inbox(
@@ -105,6 +131,10 @@ class QueueRows:
             records = await self._polls.pending_inbox(limit + len(exclude_ids), exclude_channels)
             rows = [inbox_row(r, text=self._cipher.open(r["text"])) for r in records]
         else:
+            from sqlalchemy import select
+
+            from aibot.store.schema import inbox
+
             query = (
                 select(inbox)
                 .where(inbox.c.status == "pending")
@@ -118,6 +148,10 @@ class QueueRows:
 
     async def pending_for_session(self, session_key: str, limit: int) -> list[InboxRow]:
         """A session's pending rows in arrival order: what its lock holder answers next."""
+        from sqlalchemy import and_, select
+
+        from aibot.store.schema import inbox
+
         return await self._inbox_rows(
             select(inbox)
             .where(and_(inbox.c.session_key == session_key, inbox.c.status == "pending"))
@@ -135,6 +169,10 @@ class QueueRows:
         none): one aggregate over the (status, id) index, for the gauges."""
         if self._polls is not None:
             return await self._polls.inbox_backlog()
+        from sqlalchemy import func, select
+
+        from aibot.store.schema import inbox
+
         query = select(func.count(), func.min(inbox.c.received_at)).where(
             inbox.c.status == "pending"
         )
@@ -148,6 +186,10 @@ class QueueRows:
         if self._polls is not None:
             records = await self._polls.pending_outbox(limit)
         else:
+            from sqlalchemy import select
+
+            from aibot.store.schema import outbox
+
             query = (
                 select(outbox)
                 .where(outbox.c.status == "pending")
@@ -271,6 +313,10 @@ class QueueRows:
         changed = tuple(sorted(values))
         statement = self._outbox_updates.get(changed)
         if statement is None:
+            from sqlalchemy import bindparam, update
+
+            from aibot.store.schema import outbox
+
             statement = (
                 update(outbox)
                 .where(outbox.c.id == bindparam("row_id"))

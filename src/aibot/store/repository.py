@@ -7,10 +7,8 @@ one object. Writes are `Write`s for the group-commit writer, built as `queues.py
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Protocol, runtime_checkable
-
-from sqlalchemy import and_, bindparam, or_, select, update
-from sqlalchemy.sql import Executable
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from aibot.core.feedback import RatedAnswer
 from aibot.core.messages import ConversationRow, InboxRow, MessageOutcome, TurnRecord
@@ -25,9 +23,18 @@ from aibot.store.rows import (
     inbox_row,
     load_tool_data,
 )
-from aibot.store.schema import audit_log, conversations, message_log, ratings, turns
-from aibot.store.session_read import TURN_COLUMNS, EngineSessionRead, SessionRead
+from aibot.store.session_read import EngineSessionRead, SessionRead, turn_columns
 from aibot.store.writer import Write
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql import Executable
+
+
+@runtime_checkable
+class Pinged(Protocol):
+    """A session read that can tell the store answers (store/sqlite_read.py's, off the loop)."""
+
+    async def ping(self) -> None: ...
 
 
 @runtime_checkable
@@ -57,10 +64,34 @@ class Repository(QueueRows):
         self._session_read = session_read or EngineSessionRead(engine)
         self._drain = session_read if isinstance(session_read, DrainRead) else None
         self._conversation_upserts: dict[tuple[str, ...], Executable] = {}
-        self._add_turn = turns.insert()
-        self._audit = audit_log.insert()
-        self._log_message = message_log.insert()
-        self._reset_chat = (
+
+    # The statements, built at first use: a gateway on a SQLite file starts without SQLAlchemy
+    # (store/database.py), and builds each once.
+    @cached_property
+    def _add_turn(self) -> Executable:
+        from aibot.store.schema import turns
+
+        return turns.insert()
+
+    @cached_property
+    def _audit(self) -> Executable:
+        from aibot.store.schema import audit_log
+
+        return audit_log.insert()
+
+    @cached_property
+    def _log_message(self) -> Executable:
+        from aibot.store.schema import message_log
+
+        return message_log.insert()
+
+    @cached_property
+    def _reset_chat(self) -> Executable:
+        from sqlalchemy import bindparam, or_, update
+
+        from aibot.store.schema import conversations
+
+        return (
             update(conversations)
             .where(
                 or_(
@@ -70,7 +101,12 @@ class Repository(QueueRows):
             )
             .values(context_from=bindparam("now"), updated_at=bindparam("now"))
         )
-        self._save_rating = self._statements.upsert(
+
+    @cached_property
+    def _save_rating(self) -> Any:
+        from aibot.store.schema import ratings
+
+        return self._statements.upsert(
             ratings, [ratings.c.request_id, ratings.c.user_id], ("score", "updated_at")
         )
 
@@ -127,8 +163,13 @@ class Repository(QueueRows):
 
     async def recent_turns(self, session_key: str, since: float, limit: int) -> list[TurnRecord]:
         """The newest `limit` turns after `since`, oldest first."""
+        from sqlalchemy import and_
+
+        from aibot.store.schema import turns
+
         query = (
-            TURN_COLUMNS.where(and_(turns.c.session_key == session_key, turns.c.created_at > since))
+            turn_columns()
+            .where(and_(turns.c.session_key == session_key, turns.c.created_at > since))
             .order_by(turns.c.created_at.desc(), turns.c.id.desc())
             .limit(limit)
         )
@@ -138,6 +179,10 @@ class Repository(QueueRows):
 
     async def answer(self, request_id: str) -> RatedAnswer | None:
         """The assistant turn a rating refers to."""
+        from sqlalchemy import and_, select
+
+        from aibot.store.schema import turns
+
         async with self.engine.connect() as connection:
             row = (
                 await connection.execute(
@@ -153,6 +198,11 @@ class Repository(QueueRows):
         )
 
     async def ping(self) -> None:
+        if isinstance(self._session_read, Pinged):
+            await self._session_read.ping()
+            return
+        from sqlalchemy import select
+
         async with self.engine.connect() as connection:
             await connection.execute(select(1))
 
@@ -167,6 +217,8 @@ class Repository(QueueRows):
         changed = tuple(sorted(changes))
         statement = self._conversation_upserts.get(changed)
         if statement is None:
+            from aibot.store.schema import conversations
+
             statement = self._statements.upsert(
                 conversations, [conversations.c.session_key], ("updated_at", *changed)
             )

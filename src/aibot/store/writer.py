@@ -24,14 +24,16 @@ import contextlib
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import structlog
-from sqlalchemy import Engine
-from sqlalchemy.sql import Executable
 
 from aibot.core.errors import StaleWrite
 from aibot.store.database import Database, SqliteEngine
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
+    from sqlalchemy.sql import Executable
 
 log = structlog.get_logger("aibot.store")
 
@@ -101,18 +103,19 @@ class GroupCommitWriter:
         self,
         engine: Database,
         max_batch: int = 512,
-        sync_engine: Engine | None = None,
+        make_sync_engine: Callable[[], Engine] | None = None,
     ) -> None:
         self._engine = engine
-        self._sync_engine = sync_engine
+        self._make_sync_engine = make_sync_engine
+        self._sync_engine: Engine | None = None  # made on the writer's thread at its first batch
         self._raw: RawWrites | None = None
-        if not isinstance(engine, SqliteEngine) and engine.dialect.name == "postgresql":
+        if not isinstance(engine, SqliteEngine) and engine.name == "postgresql":
             from aibot.store.pg_write import PgWrites
 
             self._raw = PgWrites(engine)
         self._thread = (
             ThreadPoolExecutor(1, thread_name_prefix="store-writer")
-            if sync_engine is not None
+            if make_sync_engine is not None
             else None
         )
         self._max_batch = max_batch
@@ -195,7 +198,9 @@ class GroupCommitWriter:
         return results
 
     def _execute_sync(self, steps: list[_Step], results: list[list[Any]]) -> None:
-        assert self._sync_engine is not None
+        if self._sync_engine is None:
+            assert self._make_sync_engine is not None
+            self._sync_engine = self._make_sync_engine()
         with self._sync_engine.begin() as connection:
             for step in steps:
                 _store_result(step, connection.execute(step.statement, step.params), results)
