@@ -6,6 +6,7 @@ import asyncio
 import errno
 import signal
 import socket
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -47,7 +48,7 @@ def serve(loaded: LoadedConfig) -> None:
         app = create_app(loaded)
     except ConfigError as exc:
         fail(problem(exc))
-    server = uvicorn.Server(server_config(app, config))
+    server = GatewayServer(server_config(app, config), serving=app.serving)
     # uvicorn re-raises the signal it stopped on once shutdown is complete; a SIGTERM that ended
     # in a clean, drained shutdown should exit 0 so supervisors don't report a failure.
     signal.signal(signal.SIGTERM, _exit_after_clean_shutdown)
@@ -58,6 +59,19 @@ def serve(loaded: LoadedConfig) -> None:
     server.run(
         sockets=[_listen(config.server.host, port) for port in (config.server.port, admin_port)]
     )
+
+
+class GatewayServer(uvicorn.Server):
+    """uvicorn's server, telling the app once it listens (`GatewayApp.serving`)."""
+
+    def __init__(self, config: uvicorn.Config, *, serving: Callable[[], object]) -> None:
+        super().__init__(config)
+        self._serving = serving
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self._serving()
 
 
 def server_config(app: Any, config: Config) -> uvicorn.Config:

@@ -31,6 +31,7 @@ from aibot.ops.gc_tuning import tune_for_serving
 from aibot.ops.health import health_endpoints
 from aibot.ops.host_check import HostCheck, allowed_hosts
 from aibot.ops.secret_guard import SecretPatterns
+from aibot.store.warm_up import warm_up
 
 if TYPE_CHECKING:
     from fastapi import FastAPI
@@ -99,7 +100,7 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
             "gateway started",
             host=server.host,
             port=server.port,
-            store=gateway.engine.dialect.name,
+            store=gateway.engine.name,
             model=gateway.router.default,
         )
         try:
@@ -108,4 +109,10 @@ def create_app(loaded: LoadedConfig, *, clock: Callable[[], float] = time.time) 
             await gateway.stop()
             log.info("gateway stopped")
 
-    return GatewayApp(front, lifespan=lifespan, full=full, state={"gateway": gateway})
+    return GatewayApp(
+        front,
+        lifespan=lifespan,
+        full=full,
+        state={"gateway": gateway},
+        serving=lambda: warm_up(gateway.engine),  # SQLAlchemy, on a SQLite file
+    )

@@ -80,7 +80,8 @@ class GatewayApp:
     front of the full app.
 
     In-process users (tests, the OpenAPI document) reach the FastAPI app as `full`, which
-    builds it on access; `state.gateway` is there from the start.
+    builds it on access; `state.gateway` is there from the start. `serving` is what the server
+    calls once it listens (cli/serve.py): work that need not delay the first answer.
     """
 
     def __init__(
@@ -90,9 +91,11 @@ class GatewayApp:
         lifespan: Callable[[], AbstractAsyncContextManager[None]],
         full: LazyApp,
         state: dict[str, Any],
+        serving: Callable[[], object] = lambda: None,
     ) -> None:
         self.app = app  # the layers in front (gateway/asgi.py)
         self.lifespan = lifespan
+        self.serving = serving
         self._full = full
         self.state = State(state)
 
