@@ -91,3 +91,28 @@ async def test_doctor_warns_about_readable_store_logs_and_backups(
     text = " ".join(run.stdout.split())
     assert text.count("other users on this machine can read") >= 2, run.output
     assert "chmod 600" in text and "ai-bot-backup-20260101-000000.db" in text, run.output
+
+
+def test_tightening_an_open_database_keeps_its_locks(tmp_path: Path) -> None:
+    """Closing any descriptor of a file drops the process's POSIX locks on it, SQLite's too: a
+    check that opened a database the process already holds let another connection's close
+    take it for the last one and delete the WAL under this one ("disk I/O error" at its next
+    read: two gateways in one process on one file, the start's check beside the polls)."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    from aibot.ops.file_modes import private_database
+
+    path = tmp_path / "ai-bot.db"
+    holder = sqlite3.connect(path, isolation_level=None)
+    holder.execute("PRAGMA journal_mode=WAL")
+    holder.execute("CREATE TABLE t (x)")
+    holder.execute("INSERT INTO t VALUES (1)")
+    private_database(path)
+    reader = "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('SELECT * FROM t').close()"
+    subprocess.run([sys.executable, "-c", reader, str(path)], check=True)
+    assert Path(f"{path}-wal").exists()  # the other connection knew it was not the last
+    assert holder.execute("SELECT x FROM t").fetchall() == [(1,)]
+    holder.close()
+    assert mode(path) == 0o600

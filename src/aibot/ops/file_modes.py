@@ -10,6 +10,7 @@ can read it.
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 from pathlib import Path
@@ -27,12 +28,25 @@ def private_dir(path: Path) -> None:
 
 
 def private_file(path: Path) -> None:
-    """`path` created empty with 0600 if missing; an existing file tightened to 0600."""
+    """`path` created empty with 0600 if missing; an existing file tightened to 0600.
+
+    An existing file is never opened here: closing any descriptor of a file drops every POSIX
+    lock the process holds on it, through whichever descriptor, and SQLite's locks on a
+    database are such locks — a gateway that checks its database while its own connections
+    have it open would lose them (measured: "disk I/O error" in the next read, two gateways on
+    one file in one process, issue 20)."""
     private_dir(path.parent)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE_FILE)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        if not os.access(path, os.W_OK):  # as opening it for writing would have refused
+            raise PermissionError(errno.EACCES, os.strerror(errno.EACCES), str(path)) from None
+        if os.name != "nt":
+            os.chmod(path, PRIVATE_FILE)
+        return
     try:
         if os.name != "nt":
-            os.fchmod(fd, PRIVATE_FILE)
+            os.fchmod(fd, PRIVATE_FILE)  # the umask may have taken bits from the mode
     finally:
         os.close(fd)
 
