@@ -5,25 +5,20 @@ command to."""
 from __future__ import annotations
 
 import inspect
-from typing import Annotated, Any, NoReturn
+from typing import Annotated, Any
 
 import typer
 
 from aibot import __version__
 from aibot.cli.common import console
 from aibot.cli.help_text import install as install_help
-from aibot.cli.run_plain import RUN_OPTIONS, RunOption, start
+from aibot.cli.run_plain import RUN_HELP, RUN_OPTIONS, RunOption, start
 from aibot.cli.usage_errors import LocalizedGroup
 from aibot.i18n import N_
 
 APP_HELP = N_(
     "Self-hosted AI assistant gateway: web chat, REST and OpenAI-compatible API, chat "
     "platforms, any OpenAI-compatible model. Start with `ai-bot init`, then `ai-bot run`."
-)
-RUN_HELP = N_(
-    "Start the gateway (web chat, APIs, channels) until Ctrl-C or SIGTERM.\n\n"
-    "Without a config file it runs on defaults: SQLite under ./data, 127.0.0.1:18789, and "
-    "any provider key found in the environment or .env (e.g. DEEPSEEK_API_KEY)."
 )
 
 
@@ -84,17 +79,3 @@ def command_line() -> typer.Typer:
     app.callback(help=APP_HELP)(root)
     app.command(help=RUN_HELP)(run)
     return app
-
-
-def end_as_typer(error: BaseException) -> NoReturn:
-    """Ends `ai-bot run` as typer ends a command that raised `error` — a refusal's exit code,
-    Ctrl-C's "Aborted." and exit 1, a crash's traceback —, for a start whose command line was
-    parsed without typer (aibot.cli.run_plain)."""
-
-    def ended() -> None:
-        raise error
-
-    ending = typer.Typer(add_completion=False, rich_markup_mode="rich")
-    ending.command()(ended)
-    ending([], prog_name="ai-bot")
-    raise error  # typer has exited or raised it already

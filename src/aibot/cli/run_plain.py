@@ -12,7 +12,7 @@ written other than in ASCII digits) goes there too.
 
 The start itself (`start`) is the same function on both paths; how it ends (a refusal's exit
 code, Ctrl-C's "Aborted.", a crash's traceback) is said by typer in either case
-(`aibot.cli.run_command.end_as_typer`), which is then imported only for that.
+(`aibot.cli.typer_ending`), which is then imported only for that.
 """
 
 from __future__ import annotations
@@ -25,6 +25,12 @@ from typing import Any
 from aibot.cli.common import fail, load_or_exit, tr
 from aibot.i18n import N_
 from aibot.ops.gc_tuning import no_collections_while_starting
+
+RUN_HELP = N_(
+    "Start the gateway (web chat, APIs, channels) until Ctrl-C or SIGTERM.\n\n"
+    "Without a config file it runs on defaults: SQLite under ./data, 127.0.0.1:18789, and "
+    "any provider key found in the environment or .env (e.g. DEEPSEEK_API_KEY)."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,9 +78,9 @@ def run_plain(args: list[str]) -> bool:
     try:
         start(**options)
     except (Exception, KeyboardInterrupt) as error:
-        from aibot.cli.run_command import end_as_typer
+        from aibot.cli.typer_ending import end_as_typer
 
-        end_as_typer(error)
+        end_as_typer(error, help=RUN_HELP)
     return True
 
 
