@@ -10,6 +10,7 @@ a deadline that the build must not eat into.
 
 from __future__ import annotations
 
+import asyncio
 import traceback
 from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
@@ -111,7 +112,11 @@ class GatewayApp:
         await self.app(scope, receive, send)
 
     async def _lifespan(self, receive: Receive, send: Send) -> None:
-        """ASGI's lifespan protocol around `lifespan`, as Starlette's router speaks it."""
+        """ASGI's lifespan protocol around `lifespan`, as Starlette's router speaks it.
+
+        A second Ctrl-C (or signal) while the gateway stops makes uvicorn leave without the
+        shutdown, and the loop cancels the lifespan and whatever the stop still awaited: that is
+        said in a line an operator can act on, instead of as the cancelled stop's traceback."""
         started = False
         await receive()  # lifespan.startup
         try:
@@ -119,6 +124,15 @@ class GatewayApp:
                 await send({"type": "lifespan.startup.complete"})
                 started = True
                 await receive()  # lifespan.shutdown
+        except asyncio.CancelledError:
+            if not started:
+                raise
+            log.warning(
+                "stopped before the shutdown finished (a second signal): requests in flight "
+                "were cut off; platform messages not yet answered and replies not yet sent "
+                "are resumed at the next start"
+            )
+            return
         except BaseException:
             failed = "shutdown" if started else "startup"
             await send({"type": f"lifespan.{failed}.failed", "message": traceback.format_exc()})
