@@ -130,6 +130,11 @@ async def migrated_store(backend: str, directory: Path) -> AsyncIterator[Databas
         await engine.dispose()
 
 
+def url_of(engine: Database) -> str:
+    """The URL a store was made from, as the config gives it (the user-facing driver name)."""
+    return engine.url.render_as_string(hide_password=False).replace("+asyncpg", "")
+
+
 def writer_for(engine: Database) -> GroupCommitWriter:
     """The writer as the gateway builds it: on SQLite it commits from its own thread."""
     url = engine.url.render_as_string(hide_password=False)

@@ -23,17 +23,13 @@ from aibot.store.database import Database
 from aibot.store.repository import Repository
 from aibot.store.schedules import JobState, ScheduleReads, ScheduleRows
 from aibot.store.session_read import session_read_for
-from tests.support.databases import migrated_store, writer_for
+from tests.support.databases import migrated_store, url_of, writer_for
 
 
 @pytest.fixture(params=["postgresql", "sqlite"])
 async def engine(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Database]:
     async with migrated_store(request.param, tmp_path) as engine:
         yield engine
-
-
-def url_of(engine: Database) -> str:
-    return engine.url.render_as_string(hide_password=False).replace("+asyncpg", "")
 
 
 def statements_sent(engine: Database) -> list[str]:

@@ -26,12 +26,8 @@ from aibot.store.repository import Repository
 from aibot.store.session_read import session_read_for
 from aibot.store.writer import GroupCommitWriter
 from tests.support.clock import FakeClock
-from tests.support.databases import writer_for
+from tests.support.databases import url_of, writer_for
 from tests.support.inbox_parts import AlwaysHeld, Lanes, NoPauses, said
-
-
-def url_of(engine: Database) -> str:
-    return engine.url.render_as_string(hide_password=False).replace("+asyncpg", "")
 
 
 @pytest.fixture

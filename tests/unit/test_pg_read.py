@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from sqlalchemy import event, text
+from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -21,17 +21,13 @@ from aibot.store.engine import create_engine
 from aibot.store.pg_read import PgConnection, PgSessionRead, RawPool
 from aibot.store.repository import Repository
 from aibot.store.session_read import session_read_for
-from tests.support.databases import migrated_store, server_engine, writer_for
+from tests.support.databases import migrated_store, server_engine, url_of, writer_for
 
 
 @pytest.fixture
 async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
     async with migrated_store("postgresql", tmp_path) as engine:
         yield server_engine(engine)
-
-
-def url_of(engine: AsyncEngine) -> str:
-    return engine.url.render_as_string(hide_password=False).replace("+asyncpg", "")
 
 
 async def kill_all_but_mine(engine: AsyncEngine) -> int:
@@ -53,17 +49,6 @@ async def backend_pid(connection: PgConnection) -> int:
 
 async def slow_backend_pid(connection: PgConnection) -> int:
     return int((await connection.fetch("SELECT pg_backend_pid() FROM pg_sleep(0.5)"))[0][0])
-
-
-def statements_sent(engine: AsyncEngine) -> list[str]:
-    """Every statement sent through `engine` from now on."""
-    sent: list[str] = []
-
-    def record(*args: object) -> None:
-        sent.append(str(args[2]))
-
-    event.listen(engine.sync_engine, "before_cursor_execute", record)
-    return sent
 
 
 def test_postgresql_gets_the_native_read(engine: AsyncEngine) -> None:

@@ -18,7 +18,7 @@ from aibot.store.engine import create_engine, migrate
 from aibot.store.repository import Repository
 from aibot.store.session_read import session_read_for
 from aibot.store.sqlite_read import SqliteSessionRead
-from tests.support.databases import writer_for
+from tests.support.databases import url_of, writer_for
 
 
 @pytest.fixture
@@ -27,10 +27,6 @@ async def engine(tmp_path: Path) -> AsyncIterator[Database]:
     await migrate(engine)
     yield engine
     await engine.dispose()
-
-
-def url_of(engine: Database) -> str:
-    return engine.url.render_as_string(hide_password=False)
 
 
 def test_a_sqlite_file_gets_the_one_hop_read(engine: Database) -> None:

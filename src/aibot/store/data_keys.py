@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from aibot.store import sqlite_file
 from aibot.store.crypto import Keyring
-from aibot.store.database import Database, DatabaseConnection, SqliteEngine
+from aibot.store.database import Database, DatabaseConnection, file_of
 from aibot.store.dialects import Statements
 from aibot.store.key_check import CHECK, PLAIN_ID, check_keys
 
@@ -22,9 +22,9 @@ async def keys_in_use(engine: Database) -> dict[str, str | None]:
     """Key id → its check value, for the keys not yet retired; empty for a store that never
     had encryption on (or predates it: no table yet). A SQLite file is read with plain
     sqlite3 (a gateway on one starts without SQLAlchemy: store/database.py)."""
-    file = engine.file if isinstance(engine, SqliteEngine) else None
+    file = file_of(engine)
     if file is not None:
-        db = sqlite_file.open_file(file.path, secure_delete=file.secure_delete)
+        db = sqlite_file.connect_file(file.path, secure_delete=file.secure_delete)
         try:
             return sqlite_file.keys_in_use(db)
         finally:

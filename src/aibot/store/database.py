@@ -70,6 +70,12 @@ class SqliteFile:
     secure_delete: bool
 
 
+def file_of(engine: Database) -> SqliteFile | None:
+    """The SQLite file `engine` opens, for what reads it with plain sqlite3; None for every
+    other engine (a server, an in-memory database, a URL with options)."""
+    return engine.file if isinstance(engine, SqliteEngine) else None
+
+
 class SqliteEngine:
     """What the store uses of `AsyncEngine`, for SQLite. `connections` is the pool's size with
     its overflow (None: one shared connection, an in-memory database, one thread).

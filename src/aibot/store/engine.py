@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import structlog
 
 from aibot.ops.file_modes import private_database
-from aibot.store.database import Database, SqliteEngine, SqliteFile
+from aibot.store.database import Database, SqliteEngine, SqliteFile, file_of
 from aibot.store.migrations import MIGRATIONS_DIR, head_revision
 from aibot.store.sqlite_file import apply_pragmas, ensure_current, file_path, open_file
 
@@ -188,7 +188,7 @@ def _create_fresh(connection: Connection) -> bool:
 async def ping(engine: Database) -> None:
     """One `SELECT 1`: the server answers and takes the URL's credentials, before anything
     else is asked of it (the `ai-bot run` preflight and doctor say which of those failed)."""
-    file = engine.file if isinstance(engine, SqliteEngine) else None
+    file = file_of(engine)
     if file is not None:
         open_file(file.path, secure_delete=file.secure_delete).close()
         return
@@ -213,7 +213,7 @@ def _file_is_current(file: SqliteFile) -> bool:
 
 async def migrate(engine: Database) -> None:
     """Brings the schema to the newest revision; Alembic is only loaded when there is work."""
-    file = engine.file if isinstance(engine, SqliteEngine) else None
+    file = file_of(engine)
     if file is not None and _file_is_current(file):
         return
     if await _current_revision(engine) == head_revision():

@@ -17,9 +17,9 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from aibot.ops.file_modes import private_database
 from aibot.store.migrations import head_revision
@@ -76,12 +76,18 @@ def apply_pragmas(db: sqlite3.Connection, *, secure_delete: bool) -> None:
 
 
 def open_file(path: Path, *, secure_delete: bool) -> sqlite3.Connection:
-    """A connection to the database file `path`, made private first (ops/file_modes.py) and
-    opened as SQLAlchemy's pysqlite dialect opens a file: its absolute path, usable from any
-    thread (one at a time). In autocommit mode: a statement outside an explicit `BEGIN` is
-    its own transaction, and nothing is left open by a read. Raises OSError when the file
-    cannot be made, sqlite3.Error when it is no database."""
+    """A connection to the database file `path`, made private first (ops/file_modes.py): the
+    first opening of a start. Raises OSError when the file cannot be made, sqlite3.Error when
+    it is no database."""
     private_database(path)
+    return connect_file(path, secure_delete=secure_delete)
+
+
+def connect_file(path: Path, *, secure_delete: bool) -> sqlite3.Connection:
+    """A connection to a database file already made private (by `open_file`, or when its
+    engine was made), opened as SQLAlchemy's pysqlite dialect opens a file: its absolute path,
+    usable from any thread (one at a time). In autocommit mode: a statement outside an
+    explicit `BEGIN` is its own transaction, and nothing is left open by a read."""
     db = sqlite3.connect(os.path.abspath(path), isolation_level=None, check_same_thread=False)
     try:
         apply_pragmas(db, secure_delete=secure_delete)
@@ -89,6 +95,13 @@ def open_file(path: Path, *, secure_delete: bool) -> sqlite3.Connection:
         db.close()
         raise
     return db
+
+
+def named_rows(cursor: sqlite3.Cursor) -> list[Mapping[str, Any]]:
+    """A statement's rows by column name, as the store's readers take rows (none for a
+    statement that returns no rows)."""
+    names = [column[0] for column in cursor.description or ()]
+    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
 
 
 def ensure_current(db: sqlite3.Connection) -> SchemaState:

@@ -42,6 +42,7 @@ from aibot.store.poll_sql import (
     sqlite,
 )
 from aibot.store.rows import Raw, RawSession
+from aibot.store.sqlite_file import named_rows
 
 T = TypeVar("T")
 
@@ -145,8 +146,6 @@ def _load(db: sqlite3.Connection, session_key: str, keep: int) -> RawSession:
     return row, db.execute(_TURNS_SQL, (session_key, row[1], keep)).fetchall()
 
 
-def _rows(db: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> list[Mapping[Any, Any]]:
+def _rows(db: sqlite3.Connection, sql: str, args: tuple[Any, ...]) -> list[Mapping[str, Any]]:
     """The rows by column name, as the polls' readers take them."""
-    cursor = db.execute(sql, args)
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+    return named_rows(db.execute(sql, args))

@@ -13,38 +13,37 @@ import asyncio
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from aibot.store.database import Database, SqliteEngine, SqliteFile
-from aibot.store.sqlite_file import open_file
+from aibot.store.database import Database, SqliteFile, file_of
+from aibot.store.sqlite_file import connect_file, named_rows
 
 Step = tuple[str, Mapping[str, Any]]
 
 
-async def transact(engine: Database, steps: Sequence[Step]) -> list[dict[str, Any]]:
+async def transact(engine: Database, steps: Sequence[Step]) -> list[Mapping[str, Any]]:
     """Runs `steps` in one transaction, committed when all succeeded; the last one's rows by
     column name."""
-    file = engine.file if isinstance(engine, SqliteEngine) else None
+    file = file_of(engine)
     if file is not None:
         return await asyncio.to_thread(_on_file, file, steps)
     from sqlalchemy import text
 
     async with engine.begin() as connection:
-        rows: list[dict[str, Any]] = []
+        rows: list[Mapping[str, Any]] = []
         for sql, params in steps:
             result = await connection.execute(text(sql), dict(params))
             rows = [dict(r._mapping) for r in result] if result.returns_rows else []
         return rows
 
 
-def _on_file(file: SqliteFile, steps: Sequence[Step]) -> list[dict[str, Any]]:
-    db = open_file(file.path, secure_delete=file.secure_delete)
+def _on_file(file: SqliteFile, steps: Sequence[Step]) -> list[Mapping[str, Any]]:
+    # Every `key_refresh` with access tokens on: the file was made private with the engine.
+    db = connect_file(file.path, secure_delete=file.secure_delete)
     try:
-        rows: list[dict[str, Any]] = []
+        rows: list[Mapping[str, Any]] = []
         db.execute("BEGIN")
         try:
             for sql, params in steps:
-                cursor = db.execute(sql, params)
-                names = [c[0] for c in cursor.description or ()]
-                rows = [dict(zip(names, r, strict=True)) for r in cursor.fetchall()]
+                rows = named_rows(db.execute(sql, params))
         except BaseException:
             db.execute("ROLLBACK")
             raise
