@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -152,3 +153,41 @@ async def test_a_refused_connection_is_the_stores_error(engine: AsyncEngine) -> 
     finally:
         await writer.stop()
         await gone.dispose()
+
+
+class ConfusedConnection:
+    """What a server restart left the writer's connection as in a CI run: open, but asyncpg
+    refuses its next BEGIN ("cannot switch to state 15; another operation (2) is in progress")."""
+
+    def __init__(self) -> None:
+        self.terminated = False
+
+    def is_closed(self) -> bool:
+        return False
+
+    def transaction(self) -> Any:
+        raise asyncpg.exceptions.InternalClientError(
+            "cannot switch to state 15; another operation (2) is in progress"
+        )
+
+    def terminate(self) -> None:
+        self.terminated = True
+
+
+async def test_a_confused_connection_is_the_stores_error_and_replaced(
+    engine: AsyncEngine, writer: GroupCommitWriter, raw_runs: list[bool]
+) -> None:
+    repo = Repository(engine)
+    await writer.submit(repo.save_conversation("k", "api", "u", 1.0))
+    raw = writer._raw
+    assert isinstance(raw, PgWrites)
+    real, confused = raw._connection, ConfusedConnection()
+    raw._connection = confused
+    with pytest.raises(DBAPIError):  # the edge's 503 store_unavailable, not an unknown 500
+        await writer.submit(repo.save_conversation("k", "api", "u", 2.0))
+    assert confused.terminated
+    await real.close()
+    await writer.submit(repo.save_conversation("k", "api", "u", 3.0))  # on a new connection
+    row, _ = await repo.load_session("k", 2)
+    assert row is not None and row.updated_at == 3.0
+    assert all(raw_runs)

@@ -25,6 +25,11 @@ from sqlalchemy.sql import Executable
 
 from aibot.store.pg_read import close_quietly, connect_like
 
+# asyncpg's own errors, raised on our side of the wire: the connection is in a state it cannot
+# tell (during a server restart: "cannot switch to state 15; another operation (2) is in
+# progress" at the next BEGIN, a CI run of issue 20), so it is replaced, and the batch fails as
+# the store's error (503 store_unavailable at the edge), not as an unknown one (a bare 500).
+_CLIENT_SIDE = (asyncpg.InterfaceError, asyncpg.exceptions.InternalClientError)
 _MAX_COMPILED = 512  # statements are built once and reused; this only bounds a surprise
 
 
@@ -90,13 +95,14 @@ class PgWrites:
                         assert compiled is not None
                         on_result(step, await _execute(connection, compiled, step.params))
             except BaseException as exc:
-                if connection.is_closed() or not isinstance(exc, Exception):
-                    connection.terminate()  # lost, or cancelled mid-statement: start afresh
+                broken = isinstance(exc, _CLIENT_SIDE) or not isinstance(exc, Exception)
+                if broken or connection.is_closed():
+                    connection.terminate()  # lost, cancelled or confused: start afresh
                     self._connection = None
                 raise
         except asyncpg.IntegrityConstraintViolationError as exc:
             raise IntegrityError(None, None, exc, hide_parameters=True) from exc
-        except (asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        except (asyncpg.PostgresError, *_CLIENT_SIDE) as exc:
             raise DBAPIError(None, None, exc, hide_parameters=True) from exc
         return True
 
