@@ -3,7 +3,8 @@ that does not validate, a store that is down — in OpenAI's error shape and wor
 ours in the caller's language elsewhere (channels/http_bodies.py `REFUSALS`).
 
 The handlers are plain Starlette, so the per-message path uses them without importing FastAPI
-(gateway/hot_routes.py); `install_error_handlers` gives the same ones to the full app.
+(gateway/hot_routes.py); `install_error_handlers` gives the same ones to the full app, and
+`UnexpectedAsJson` its answer to an error no handler names.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import structlog
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from aibot.channels.api_keys import ApiKeys, bearer_token
 from aibot.channels.http_api.openai_errors import openai_error
@@ -150,3 +152,37 @@ def unexpected(request: Request, exc: Exception) -> JSONResponse:
         message = "The server had an error while processing your request. Sorry about that!"
         return openai_error(500, message, None, "server_error")
     return refusal(request, 500, "internal_error", request_id=request_id)
+
+
+class UnexpectedAsJson:
+    """The full app's answer to an error no handler names under the API's paths: the one the
+    per-message endpoints give (`unexpected`), where Starlette's server error layer answered
+    a plain-text "Internal Server Error" that neither an OpenAI SDK nor a REST client can
+    read, and the server logged the traceback a second time.
+
+    It sits inside `ApiEdge` (gateway/full_app.py), so the answer carries the request id it
+    names, CORS and the secret mask as every API answer does. An error after the answer has
+    started (a stream) can no longer be answered: it goes up to the server, as on the
+    per-message path. Pages and platform webhooks keep the server's answer; GraphQL answers
+    in its own shape."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(KEYED_PREFIXES):
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watched(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception as exc:
+            if started:
+                raise
+            await unexpected(Request(scope, receive), exc)(scope, receive, send)

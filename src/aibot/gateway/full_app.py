@@ -18,12 +18,13 @@ from aibot.config import LoadedConfig
 from aibot.gateway.build import Gateway
 from aibot.gateway.console import ConsoleView
 from aibot.gateway.docs import mount_docs
-from aibot.gateway.errors import install_error_handlers
+from aibot.gateway.errors import UnexpectedAsJson, install_error_handlers
 from aibot.gateway.graphiql import mount_graphiql
 from aibot.gateway.graphql import mount_graphql
 from aibot.gateway.lazy_app import Served
 from aibot.gateway.media import UPLOAD_PATHS, blob_store, upload_limit
 from aibot.ops.body_limit import BodyLimitMiddleware
+from aibot.ops.head_requests import HeadAsGet
 from aibot.ops.health import build_health_router
 from aibot.ops.page_headers import PageHeaders
 from aibot.ops.secret_guard import ResponseSecretMask
@@ -46,6 +47,7 @@ def build_full_app(loaded: LoadedConfig, gateway: Gateway, served: Served) -> Fa
         max_bytes=server.max_body_bytes,
         uploads=(UPLOAD_PATHS, upload_limit(loaded.config)),
     )
+    app.add_middleware(UnexpectedAsJson)  # inside ApiEdge: the answer gets its request id
     app.add_middleware(ApiEdge, cors_origins=loaded.config.channels.api.cors_origins)
     app.add_middleware(ResponseSecretMask, patterns=served.secrets)  # every byte a route sends
     install_error_handlers(app, served.handlers)
@@ -94,4 +96,5 @@ def build_full_app(loaded: LoadedConfig, gateway: Gateway, served: Served) -> Fa
         app.include_router(webchat.router())
         app.mount("/static", webchat.static(), name="static")
     app.add_middleware(PageHeaders, hsts=served.hsts)
+    app.add_middleware(HeadAsGet)  # outermost: every layer answers the HEAD as its GET
     return app
