@@ -14,8 +14,8 @@ the same order and with the same answers:
 - under the API's paths the request gets its id (`request.state.request_id`), and the response
   its `x-request-id` header (`channels/http_api/edge.py`);
 - an exception the app has a handler for (a missing key, a store that is down, a body that does
-  not validate) is answered by that handler (gateway/errors.py); any other goes up to the
-  server error layer;
+  not validate) is answered by that handler (gateway/errors.py); any other by `unexpected`,
+  the API's JSON 500, as the full app answers it under the API's paths (`UnexpectedAsJson`);
 - the response carries HSTS when `public_url` is https (`ops/page_headers.py`; these answers are
   never HTML, so the framing headers do not apply);
 - every header and body chunk is masked for the configured secrets (`ops/secret_guard.py`).
