@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, MutableMapping
 from pathlib import Path
 from typing import Any
 
@@ -69,12 +69,12 @@ async def gateway(fake_llm: FakeOpenAI, tmp_path: Path) -> AsyncIterator[tuple[G
         await task
 
 
-def failures(logs: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def failures(logs: list[MutableMapping[str, Any]]) -> list[MutableMapping[str, Any]]:
     """The error-level lines logged while the requests were answered."""
     return [line for line in logs if line["log_level"] in ("error", "critical")]
 
 
-def traceback_of(line: dict[str, Any]) -> str:
+def traceback_of(line: MutableMapping[str, Any]) -> str:
     """The line's traceback as the log's renderers write it."""
     rendered = structlog.processors.format_exc_info(None, "error", dict(line))
     return str(rendered.get("exception", ""))
