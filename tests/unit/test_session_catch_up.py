@@ -1,122 +1,30 @@
 """A cached conversation catching up by the turns another replica appended (issue 20): the lock's
 stamp says what was appended since which stamp, and a replica whose cache is at that stamp reads
 only the newer turns; any other case reads the whole conversation, as before. On PostgreSQL, the
-store replicas share, with the session read the gateway builds, and a real Redis."""
+store replicas share, with the session read the gateway builds, and a real Redis. Here the
+turns do not travel with the stamp (`carry=False`: too long, tool turns, a replica of the
+version before); tests/unit/test_carried_turns.py has them travelling."""
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any, cast
 
 import pytest
-import redis.asyncio as redis
 
 from aibot.core.coordination import Appended
 from aibot.core.messages import TurnRecord
-from aibot.core.sessions import Loaded, SessionMemory, SessionState, SessionStore
 from aibot.replicas.locks import RedisSessionLocks
-from aibot.store.repository import Repository
-from aibot.store.session_read import session_read_for
-from aibot.store.writer import GroupCommitWriter
-from tests.support.databases import migrated_store, redis_client
-
-# An operation of one message: ("say", text), ("model", name) or ("reset", "").
-Op = tuple[str, str]
-
-
-class CountingStore:
-    """The repository, counting the whole reads and the catching-up reads memory makes."""
-
-    def __init__(self, repository: Repository) -> None:
-        self.repository = repository
-        self.full = self.newer = 0
-
-    async def load_session(self, session_key: str, keep: int) -> Loaded:
-        self.full += 1
-        return await self.repository.load_session(session_key, keep)
-
-    async def load_newer(self, session_key: str, after: float, limit: int) -> Loaded | None:
-        self.newer += 1
-        return await self.repository.load_newer(session_key, after, limit)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.repository, name)
-
-
-class Member:
-    """One replica (with locks) or the single process (without): what ChatService and the
-    persist stage do for a message of session `key`."""
-
-    def __init__(
-        self, store: CountingStore, locks: RedisSessionLocks | None = None, key: str = "s"
-    ) -> None:
-        self.store, self.locks, self.key = store, locks, key
-        self.memory = SessionMemory(
-            cast(SessionStore, store), max_turns=2, cache_size=10, stamps=locks
-        )
-
-    async def answer(self, writer: GroupCommitWriter, op: Op, at: float) -> SessionState:
-        if self.locks is None:
-            return await self._answer(writer, op, at)
-        async with self.locks.hold(self.key, wait=True) as held:
-            assert held
-            return await self._answer(writer, op, at)
-
-    async def _answer(self, writer: GroupCommitWriter, op: Op, at: float) -> SessionState:
-        key = self.key
-        state = await self.memory.get(key)
-        kind, text = op
-        changes: dict[str, Any] = {}
-        records: list[TurnRecord] = []
-        if kind == "say":
-            records = [TurnRecord("user", text, at), TurnRecord("assistant", f"re {text}", at + 1)]
-        elif kind == "model":
-            state.model = changes["model"] = text
-        else:
-            SessionMemory.reset(state, at)
-            changes["context_from"] = at
-        repo = self.store.repository
-        state.stamp = at
-        self.memory.remember(state, records)
-        self.memory.writing(key)
-        await writer.submit(
-            repo.save_conversation(key, "api", "u", at, **changes), *repo.add_turns(key, records)
-        )
-        self.memory.written(state)
-        return state
-
-
-def held(state: SessionState) -> tuple[Any, ...]:
-    """What a conversation's state holds for the next message's context."""
-    turns = [(t["role"], t["content"], t["created_at"]) for t in state.turns]
-    return state.model, state.context_from, turns
-
-
-@contextlib.asynccontextmanager
-async def cluster(
-    tmp_path: Path, replicas: int
-) -> AsyncIterator[tuple[list[Member], GroupCommitWriter, redis.Redis]]:
-    """`replicas` replicas on one PostgreSQL store and Redis, each with its own session read
-    as the gateway builds it."""
-    async with (
-        migrated_store("postgresql", tmp_path) as engine,
-        redis_client() as client,
-        contextlib.AsyncExitStack() as stack,
-    ):
-        url = engine.url.render_as_string(hide_password=False).replace("+asyncpg", "")
-        members = []
-        for number in range(replicas):
-            repo = Repository(engine, fenced=True, session_read=session_read_for(url, engine, 2))
-            stack.push_async_callback(repo.close)
-            locks = RedisSessionLocks(client, f"r{number}", ttl=5.0)
-            await locks.carry_stamps()
-            members.append(Member(CountingStore(repo), locks))
-        writer = GroupCommitWriter(engine)
-        writer.start()
-        stack.push_async_callback(writer.stop)
-        yield members, writer, client
+from tests.support.databases import redis_client
+from tests.support.replica_sessions import (
+    CountingStore,
+    Member,
+    Op,
+    answered_by_both,
+    cluster,
+    held,
+    reads,
+    stored,
+)
 
 
 async def test_a_conversation_alternating_between_replicas_holds_what_one_process_holds(
@@ -141,8 +49,8 @@ async def test_a_conversation_alternating_between_replicas_holds_what_one_proces
         (1, ("say", "eleven")),
         (0, ("say", "twelve")),
     ]
-    async with cluster(tmp_path, 2) as (members, writer, _):
-        single = Member(CountingStore(members[0].store.repository), key="p")
+    async with cluster(tmp_path, 2, carry=False) as (members, writer, _):
+        single = Member(CountingStore(members[0].store.repository, carry=False), key="p")
         for number, (replica, op) in enumerate(steps):
             at = 10.0 * (number + 1)
             state = await members[replica].answer(writer, op, at)
@@ -150,29 +58,10 @@ async def test_a_conversation_alternating_between_replicas_holds_what_one_proces
         assert sum(m.store.newer for m in members) >= 5  # most re-reads only caught up
 
 
-async def reads(members: list[Member]) -> list[tuple[int, int]]:
-    return [(m.store.full, m.store.newer) for m in members]
-
-
-async def stored(member: Member) -> tuple[Any, ...]:
-    """What a process that never saw the conversation holds once it reads it."""
-    return held(await Member(member.store).memory.get(member.key))
-
-
-async def answered_by_both(
-    members: list[Member], writer: GroupCommitWriter, second: Op = ("say", "two")
-) -> tuple[Member, Member]:
-    """The first replica answers the conversation's first message, the second the next."""
-    a, b = members[:2]
-    await a.answer(writer, ("say", "one"), 10.0)
-    await b.answer(writer, second, 20.0)
-    return a, b
-
-
 async def test_a_replica_behind_reads_only_the_turns_appended_since_its_stamp(
     tmp_path: Path,
 ) -> None:
-    async with cluster(tmp_path, 2) as (members, writer, _):
+    async with cluster(tmp_path, 2, carry=False) as (members, writer, _):
         a, b = await answered_by_both(members, writer)  # a new conversation, nothing cached
         assert await reads(members) == [(1, 0), (1, 0)]
         await a.answer(writer, ("say", "three"), 30.0)  # two turns behind: catches up
@@ -189,7 +78,7 @@ async def test_a_replica_behind_reads_only_the_turns_appended_since_its_stamp(
 async def test_a_message_that_changed_a_setting_leaves_no_catching_up(
     tmp_path: Path, change: str
 ) -> None:
-    async with cluster(tmp_path, 2) as (members, writer, _):
+    async with cluster(tmp_path, 2, carry=False) as (members, writer, _):
         a, _ = await answered_by_both(members, writer, (change, "m2"))
         state = await a.answer(writer, ("say", "two"), 30.0)
         assert await reads(members) == [(2, 0), (1, 0)]
@@ -199,7 +88,7 @@ async def test_a_message_that_changed_a_setting_leaves_no_catching_up(
 async def test_a_cache_older_than_the_stamp_caught_up_from_is_read_whole(tmp_path: Path) -> None:
     """A third replica answered in between: the stamp left says what was appended since the
     second's, not since the first's."""
-    async with cluster(tmp_path, 3) as (members, writer, _):
+    async with cluster(tmp_path, 3, carry=False) as (members, writer, _):
         a, b, c = members
         for member, at in ((a, 10.0), (b, 20.0), (c, 30.0)):
             await member.answer(writer, ("say", str(at)), at)
@@ -211,7 +100,7 @@ async def test_a_cache_older_than_the_stamp_caught_up_from_is_read_whole(tmp_pat
 async def test_a_turn_the_stamp_does_not_count_makes_the_read_whole(tmp_path: Path) -> None:
     """More newer turns than the stamp says (written without the lock): the catching-up read
     is dropped and the whole conversation read."""
-    async with cluster(tmp_path, 2) as (members, writer, _):
+    async with cluster(tmp_path, 2, carry=False) as (members, writer, _):
         a, _ = await answered_by_both(members, writer)
         repo = a.store.repository
         await writer.submit(*repo.add_turns("s", [TurnRecord("user", "stray", 25.0)]))
@@ -226,7 +115,7 @@ async def test_a_stamp_without_a_readable_count_is_not_caught_up_from(
     tmp_path: Path, left: str
 ) -> None:
     """The form the version before leaves (no count), a malformed one, none at all."""
-    async with cluster(tmp_path, 2) as (members, writer, client):
+    async with cluster(tmp_path, 2, carry=False) as (members, writer, client):
         a, _ = await answered_by_both(members, writer)
         assert a.locks is not None
         await client.set("aibot:stamp:s", left.format(epoch=a.locks.epoch))

@@ -20,10 +20,13 @@ class SessionLocks(Protocol):
 class Appended(NamedTuple):
     """The conversation at a stamp is the one at the stamp `since` plus its `turns` newest
     turns, and nothing else changed in between (no reset, no model change): a replica whose
-    cached conversation is at `since` reads only those turns (core/sessions.py)."""
+    cached conversation is at `since` reads only those turns (core/sessions.py), or, when the
+    holder left them in their carried form (`carried`, store/carried_turns.py), takes them
+    from there without reading."""
 
     since: float
     turns: int
+    carried: str | None = None
 
 
 class SessionStamps(Protocol):

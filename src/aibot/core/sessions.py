@@ -20,7 +20,9 @@ conversation extends and how many turns it appended (`Appended`); a replica whos
 at that earlier stamp reads only the turns after its newest one, with the row (`NewerTurns`),
 and keeps them if the row is at the stamp with the cached settings and exactly that many came.
 Anything else — another count, a reset, a model change, a store without that read — is the
-full read as before.
+full read as before. The holder also leaves the appended turns themselves when they are small
+and plain (`CarriedTurns`, store/carried_turns.py): the replica behind takes them from the
+lock's reply and reads nothing, on any store.
 
 The cached turns are plain dicts of strings and numbers (`CachedTurn`), not objects: CPython's
 garbage collector never tracks such a dict, so the cache is not part of any collection's walk.
@@ -52,6 +54,18 @@ class NewerTurns(Protocol):
     async def load_newer(self, session_key: str, after: float, limit: int) -> Loaded | None:
         """The conversation row and its newest `limit` turns created after `after`, oldest
         first; None where the store has no such read (only PostgreSQL's does)."""
+
+
+@runtime_checkable
+class CarriedTurns(Protocol):
+    """A store that puts the turns a message appended in a form that travels with the lock's
+    stamp, and takes them back (store/carried_turns.py): the next holder needs no read."""
+
+    def carry_turns(self, turns: Sequence[CachedTurn]) -> str | None:
+        """The turns' carried form; None when they do not travel (the next holder reads)."""
+
+    def carried_turns(self, carried: str) -> list[TurnRecord] | None:
+        """The turns a carried form holds; None when it cannot be trusted to hold them."""
 
 
 class WriteOp(Protocol):
@@ -158,6 +172,7 @@ class SessionMemory:
         self._cache: OrderedDict[str, SessionState] = OrderedDict()
         self._primed: dict[str, Loaded] = {}
         self._newer = store if stamps is not None and isinstance(store, NewerTurns) else None
+        self._carrier = store if stamps is not None and isinstance(store, CarriedTurns) else None
 
     @property
     def keep(self) -> int:
@@ -209,12 +224,19 @@ class SessionMemory:
 
     async def _catch_up(self, state: SessionState) -> bool:
         """Brings a cached conversation that the lock's stamp says is `Appended` turns behind
-        to that stamp by reading only those turns; False (nothing changed) when it cannot."""
-        if self._newer is None or self._stamps is None:
+        to that stamp with the turns carried with it, or by reading only those turns; False
+        (nothing changed) when it cannot."""
+        if self._stamps is None:
             return False
         stamp = self._stamps.seen(state.key)
         appended = self._stamps.appended(state.key)
         if stamp is None or appended is None or appended.since != state.stamp:
+            return False
+        carried = self._carried(appended)
+        if carried is not None:
+            self._caught_up(state, stamp, carried)
+            return True
+        if self._newer is None:
             return False
         loaded = await self._newer.load_newer(state.key, state.last_active, appended.turns + 1)
         if loaded is None:
@@ -227,11 +249,21 @@ class SessionMemory:
             or len(turns) != appended.turns
         ):
             return False
+        self._caught_up(state, stamp, turns)
+        return True
+
+    def _carried(self, appended: Appended) -> list[TurnRecord] | None:
+        """The appended turns the last holder left with its stamp, when all of them are."""
+        if appended.carried is None or self._carrier is None:
+            return None
+        turns = self._carrier.carried_turns(appended.carried)
+        return turns if turns is not None and len(turns) == appended.turns else None
+
+    def _caught_up(self, state: SessionState, stamp: float, turns: list[TurnRecord]) -> None:
         self.remember(state, turns)
         state.stamp = state.since = stamp
         state.added = 0
         state.settled = (state.model, state.context_from)
-        return True
 
     def remember(self, state: SessionState, records: list[TurnRecord]) -> None:
         state.turns.extend(cached_turn(r) for r in records)
@@ -261,11 +293,17 @@ class SessionMemory:
             and state.settled == (state.model, state.context_from)
             and state.added <= self._keep
         ):
-            appended = Appended(state.since, state.added)
+            appended = Appended(state.since, state.added, self._carry(state))
         self._stamps.leave(state.key, state.stamp, appended)
         if appended is None:  # what comes next extends the conversation as it is now
             state.since, state.added = state.stamp, 0
             state.settled = (state.model, state.context_from)
+
+    def _carry(self, state: SessionState) -> str | None:
+        """The turns appended since `state.since` in the form they travel with the stamp."""
+        if self._carrier is None or state.added > len(state.turns):
+            return None
+        return self._carrier.carry_turns(state.turns[len(state.turns) - state.added :])
 
     def forget(self, session_key: str) -> None:
         """Drops a cached session whose writes failed; the next read goes to the store."""

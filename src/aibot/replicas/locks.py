@@ -195,20 +195,26 @@ class RedisSessionLocks:
             held.leave = f"{self.epoch}:{stamp!r}"
         else:
             held.leave = f"{self.epoch}:{stamp!r}:{appended.since!r}:{appended.turns}"
+            if appended.carried is not None:
+                held.leave += ":" + appended.carried
 
     def _left(self, session_key: str) -> tuple[float, Appended | None] | None:
         """The held lock's stamp as `leave` writes it: `epoch:stamp`, or with what was
-        appended, `epoch:stamp:since:turns`; None when not held, none, lapsed, or another
-        epoch. (A replica of the version before reads the longer form as no stamp.)"""
+        appended, `epoch:stamp:since:turns` and, when the turns travel, `:carried` (which may
+        hold colons itself); None when not held, none, lapsed, or another epoch. (A replica
+        of a version before reads a longer form than its own as no stamp.)"""
         held = self._held.get(self._prefix + session_key)
         if held is None or self.epoch is None:
             return None
-        epoch, *fields = held.leave.split(":")
-        if epoch != self.epoch or len(fields) not in (1, 3):
+        epoch, *fields = held.leave.split(":", 4)
+        if epoch != self.epoch or len(fields) not in (1, 3, 4):
             return None
         try:
             stamp = float(fields[0])
-            return stamp, Appended(float(fields[1]), int(fields[2])) if fields[1:] else None
+            if not fields[1:]:
+                return stamp, None
+            carried = fields[3] if fields[3:] else None
+            return stamp, Appended(float(fields[1]), int(fields[2]), carried)
         except ValueError:
             return None
 

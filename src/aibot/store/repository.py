@@ -6,13 +6,14 @@ one object. Writes are `Write`s for the group-commit writer, built as `queues.py
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import cached_property
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from aibot.core.feedback import RatedAnswer
 from aibot.core.messages import ConversationRow, InboxRow, MessageOutcome, TurnRecord
-from aibot.core.sessions import Loaded
+from aibot.core.sessions import CachedTurn, Loaded
+from aibot.store.carried_turns import carry, uncarry
 from aibot.store.crypto import PLAIN, Cipher
 from aibot.store.database import Database
 from aibot.store.queues import QueuePolls, QueueRows
@@ -135,6 +136,13 @@ class Repository(QueueRows):
         pending, raw = await self._drain.drain(session_key, limit, keep)
         rows = [inbox_row(r, text=self._cipher.open(r["text"])) for r in pending]
         return rows, None if raw is None else self._loaded(raw)
+
+    def carry_turns(self, turns: Sequence[CachedTurn]) -> str | None:
+        """Appended turns in the form they travel with a lock's stamp (core/sessions.py)."""
+        return carry(self._cipher, turns)
+
+    def carried_turns(self, carried: str) -> list[TurnRecord] | None:
+        return uncarry(self._cipher, carried)
 
     def _loaded(self, raw: RawSession) -> Loaded:
         row, newest_first = raw
