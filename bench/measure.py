@@ -76,6 +76,9 @@ class Figures:
     # With --reference: each path on one process without Redis on its own fresh database of the
     # same PostgreSQL, measured in the same alternating blocks as the replicas.
     reference: list[PathFigures] | None = None
+    # With --independent: each path on as many processes as replicas, each without Redis on a
+    # fresh database of its own, the load spread over them as over the replicas.
+    independent: list[PathFigures] | None = None
 
 
 def minus(a: float | None, b: float | None) -> float | None:
@@ -213,19 +216,17 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
                 gateways.append(gateway)
                 gateway_urls.append(gateway_url)
             pids = [g.pid for g in gateways]
-            one: list[tuple[list[str], list[int]]] = []  # the reference: one process
-            reference_extra = await reference_config(args, extra, stack)
-            if reference_extra is not None:
-                (tmp / "reference").mkdir()
-                single, single_url, _ = await start_gateway(
-                    tmp / "reference",
-                    fake_url,
-                    http,
-                    children,
-                    extra=reference_extra,
-                    command=args.ai_bot,
-                )
-                one.append(([single_url], [single.pid]))
+            # The references: one process, then (--independent) as many as replicas.
+            one: list[tuple[list[str], list[int]]] = []
+            groups = [["reference"], [f"independent-{i}" for i in range(args.replicas)]]
+            for names in groups[: 2 if args.independent else 1 if args.reference else 0]:
+                for name in names:
+                    (tmp / name).mkdir()
+                started = [
+                    await start_reference(tmp / name, args, extra, stack, fake_url, http, children)
+                    for name in names
+                ]
+                one.append(([url for _, url in started], [proc.pid for proc, _ in started]))
             await asyncio.sleep(1.0)  # let imports, migrations and caches settle
             idle_rss, cold_start = rss_mb(pids[0]), starts[0]
 
@@ -240,6 +241,7 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
             http.headers["Authorization"] = f"Bearer {API_KEY}"  # the hello app ignores it
             paths, served = [], []  # served: the measured loads on the gateway
             reference: list[PathFigures] = []
+            independent: list[PathFigures] = []
             for mode in modes:
                 gateway_kw = {
                     "make_body": mode.make_body,
@@ -261,7 +263,8 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
                 )
                 paths.append(path_figures(mode, load, hello, fake_p99))
                 served.append(load.run)
-                reference.extend(path_figures(mode, a, hello, fake_p99) for a in alone)
+                for figures, a in zip((reference, independent), alone, strict=False):
+                    figures.append(path_figures(mode, a, hello, fake_p99))
 
             first = modes[0]
             paced = await pace(
@@ -304,7 +307,29 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
         cold_start_s=cold_start,
         gc=gc_pauses(tmp / "gc.json", served),
         reference=reference or None,
+        independent=independent or None,
     )
+
+
+async def start_reference(
+    home: Path,
+    args: argparse.Namespace,
+    replicas: dict[str, Any] | None,
+    stack: contextlib.AsyncExitStack,
+    fake_url: str,
+    http: aiohttp.ClientSession,
+    children: list[asyncio.subprocess.Process],
+) -> tuple[asyncio.subprocess.Process, str]:
+    """One process of a reference (`reference_config`), in `home` (made for it)."""
+    proc, url, _ = await start_gateway(
+        home,
+        fake_url,
+        http,
+        children,
+        extra=await reference_config(args, replicas, stack),
+        command=args.ai_bot,
+    )
+    return proc, url
 
 
 def gc_pauses(path: Path, served: list[Run]) -> GcPauses | None:

@@ -66,6 +66,7 @@ def paths_table(f: Figures) -> Table:
     for column in columns:
         table.add_column(column, justify="left" if column == "path" else "right")
     reference = [(f"{p.name}, one process", p) for p in f.reference or []]
+    reference += [(f"{p.name}, {f.replicas} independent", p) for p in f.independent or []]
     for name, p in [(p.name, p) for p in f.paths] + reference:
         fraction = f"{p.fraction_of_hello:.3f}"
         if p.min_fraction is not None:
@@ -101,6 +102,14 @@ def scale_out_ratio(f: Figures) -> list[str]:
         lines.append(
             f"{replicas.name}: one process ÷ {f.replicas} replicas, CPU ms/msg "
             f"{fmt(ratio, 3)} × {mark} (busy {fmt(busy, 3)} ×; target ≥ 0.7 ×)"
+        )
+    for replicas, one, apart in zip(f.paths, f.reference or [], f.independent or [], strict=False):
+        box = _ratio(one.cpu_ms_per_message, apart.cpu_ms_per_message)
+        scale_out = _ratio(apart.cpu_ms_per_message, replicas.cpu_ms_per_message)
+        lines.append(
+            f"{replicas.name}: one process ÷ {f.replicas} independent processes "
+            f"{fmt(box, 3)} × (sharing the box); {f.replicas} independent ÷ "
+            f"{f.replicas} replicas {fmt(scale_out, 3)} × (what scale-out mode adds)"
         )
     return lines
 

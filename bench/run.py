@@ -113,6 +113,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "as a fraction of the replicas' (issue 20: ≥ 0.7 × per replica)",
     )
     parser.add_argument(
+        "--independent",
+        action="store_true",
+        help="with --reference: also as many processes as replicas, each without Redis on a "
+        "fresh database of its own, the load spread over them as over the replicas: what "
+        "sharing the box costs without any coordination (one process ÷ them), apart from what "
+        "scale-out mode adds (them ÷ the replicas)",
+    )
+    parser.add_argument(
         "--encrypt", action="store_true", help="storage.encryption on (a fresh random key)"
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
@@ -128,6 +136,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--replicas needs a PostgreSQL store (--fresh-postgres or --storage-url)")
     if args.reference and not (args.replicas and args.fresh_postgres):
         parser.error("--reference needs --replicas and --fresh-postgres")
+    if args.independent and not args.reference:
+        parser.error("--independent needs --reference")
     args.modes = (args.modes or DEFAULT_MODES[args.endpoint]).split(",")
     unknown = [m for m in args.modes if (args.endpoint, m) not in MODES]
     if unknown:

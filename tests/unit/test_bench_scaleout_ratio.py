@@ -27,7 +27,9 @@ def path(name: str, cpu: float, busy: float) -> PathFigures:
     )
 
 
-def figures(reference: list[PathFigures] | None) -> Figures:
+def figures(
+    reference: list[PathFigures] | None, independent: list[PathFigures] | None = None
+) -> Figures:
     return Figures(
         concurrency=50,
         messages=1000,
@@ -48,6 +50,7 @@ def figures(reference: list[PathFigures] | None) -> Figures:
         cold_start_s=1.0,
         gc=None,
         reference=reference,
+        independent=independent,
     )
 
 
@@ -62,3 +65,21 @@ def test_the_ratio_is_one_process_cpu_over_all_replicas_cpu_per_path() -> None:
 
 def test_no_reference_no_ratio() -> None:
     assert scale_out_ratio(figures(None)) == []
+
+
+def test_independent_processes_split_the_gap_into_the_box_and_scale_out() -> None:
+    """`--independent`: one process ÷ as many independent processes as replicas is what
+    sharing the box costs; those ÷ the replicas is what scale-out mode adds."""
+    lines = scale_out_ratio(
+        figures(
+            [path("new", 0.6, 0.45), path("reused", 0.6, 0.6)],
+            [path("new", 0.75, 0.6), path("reused", 0.64, 0.6)],
+        )
+    )
+    assert len(lines) == 4
+    assert lines[2] == (
+        "new: one process ÷ 2 independent processes 0.800 × (sharing the box); "
+        "2 independent ÷ 2 replicas 0.750 × (what scale-out mode adds)"
+    )
+    assert lines[3].startswith("reused: one process ÷ 2 independent processes 0.938 × ")
+    assert lines[3].endswith("2 independent ÷ 2 replicas 0.800 × (what scale-out mode adds)")
