@@ -6,6 +6,10 @@ unauthenticated caller can neither run nor introspect anything. On the socket
 `connection_init`'s payload (`{"Authorization": "Bearer …"}`), as browser clients must send
 it; without one the socket is closed with 4403. No IDE is served (`graphql_ide=None`): the
 usual GraphiQL page loads its code from a CDN, which the gateway never makes a browser do.
+
+Refusals are said in the caller's language (`Accept-Language` of the request or of the
+upgrade, as REST's). graphql-transport-ws has no message for a refused `connection_init`, only
+the close frame, so the words go in its reason.
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ from datetime import timedelta
 from typing import Any, cast
 
 import orjson
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -24,12 +29,15 @@ from strawberry.exceptions import ConnectionRejectionError
 from strawberry.subscriptions import GRAPHQL_TRANSPORT_WS_PROTOCOL
 from strawberry.types.unset import UNSET, UnsetType
 
-from aibot.admin.graphql_schema import Caller, GraphApi
+from aibot.admin.graphql_schema import UNAUTHENTICATED, Caller, GraphApi
 from aibot.channels.api_keys import GRAPHQL_PATH, ApiKeys
-from aibot.i18n import locale_hint
+from aibot.channels.http_bodies import caller_language
+from aibot.i18n import N_, locale_hint, translate
 
 PATH = GRAPHQL_PATH
 MAX_FRAME = 64 * 1024  # a subscribe message with its document and variables fits well
+FORBIDDEN = 4403  # graphql-transport-ws: a refused `connection_init`
+MAX_CLOSE_REASON = 123  # bytes of UTF-8 a close frame carries
 INVALID: Message = {"type": "websocket.receive", "text": '{"type": "invalid"}'}
 ACK = cast(UnsetType, UNSET)  # acknowledge with no payload
 
@@ -65,13 +73,13 @@ class GatewayGraphQL(GraphQL[dict[str, Any], None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket":
-            await super().__call__(scope, _checked_frames(receive), send)
+            await super().__call__(scope, _checked_frames(receive), _said_refusal(scope, send))
             return
         if scope["type"] == "http":
             request = Request(scope, receive)
             credential = _bearer(request.headers.get("authorization"))
             if self.caller(credential, None) is None:
-                await _unauthenticated()(scope, receive, send)
+                await _unauthenticated(caller_language(request.headers))(scope, receive, send)
                 return
         await super().__call__(scope, receive, send)
 
@@ -84,6 +92,7 @@ class GatewayGraphQL(GraphQL[dict[str, Any], None]):
             "response": response,
             "api": self.api,
             "caller": self.caller(credential, request.headers.get("accept-language")),
+            "language": caller_language(request.headers),
         }
 
     async def on_ws_connect(self, context: dict[str, Any]) -> UnsetType | dict[str, object] | None:
@@ -93,7 +102,7 @@ class GatewayGraphQL(GraphQL[dict[str, Any], None]):
         credential = _bearer(params.get("Authorization") or params.get("authorization"))
         caller = self.caller(credential, None)
         if caller is None:
-            raise ConnectionRejectionError({"message": "missing or invalid API key or token"})
+            raise ConnectionRejectionError()  # closed with 4403, said by `_said_refusal`
         context["caller"] = caller
         return ACK
 
@@ -122,11 +131,27 @@ def _checked_frames(receive: Receive) -> Receive:
     return checked
 
 
-def _unauthenticated() -> Response:
+def _said_refusal(scope: Scope, send: Send) -> Send:
+    """Strawberry closes a refused `connection_init` with 4403 and the reason "Forbidden"; the
+    reason becomes why, in the language of the upgrade's `Accept-Language` (a client shows the
+    reason, programs read the code). Cut to what a close frame carries, on a character."""
+
+    async def said(message: Message) -> None:
+        if message["type"] == "websocket.close" and message.get("code") == FORBIDDEN:
+            reason = translate(caller_language(Headers(scope=scope)), UNAUTHENTICATED)
+            cut = reason.encode()[:MAX_CLOSE_REASON].decode(errors="ignore")
+            message = {**message, "reason": cut}
+        await send(message)
+
+    return said
+
+
+def _unauthenticated(language: str) -> Response:
+    message = N_("missing or invalid API key or token (Authorization: Bearer <key>)")
     body = {
         "errors": [
             {
-                "message": "missing or invalid API key or token (Authorization: Bearer <key>)",
+                "message": translate(language, message),
                 "extensions": {"code": "UNAUTHENTICATED"},
             }
         ]

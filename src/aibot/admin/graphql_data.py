@@ -2,7 +2,8 @@
 with keyset cursors, so a page costs the same wherever it is.
 
 A cursor is opaque to clients (base64 of the sort key) and checked when it comes back: a
-forged one is a bad request, never a different query.
+forged one is a bad request, never a different query. A refused argument is raised with a
+Phrase, so the schema says it in the caller's language and a log line reads English.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import base64
 import binascii
 from dataclasses import dataclass
 
+from aibot.i18n import N_, Phrase
 from aibot.store import graphql_reads
 from aibot.store.crypto import Cipher
 from aibot.store.database import Database
@@ -18,6 +20,7 @@ from aibot.store.graphql_reads import PagedTurn
 from aibot.store.records import ConversationSummary
 
 MAX_PAGE = 100
+INVALID_CURSOR = Phrase(N_("invalid cursor"))
 
 
 class BadCursor(ValueError):
@@ -32,15 +35,15 @@ def decode_cursor(cursor: str, count: int) -> list[str]:
     try:
         parts = base64.urlsafe_b64decode(cursor.encode()).decode().split("\x1f")
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise BadCursor("invalid cursor") from None
+        raise BadCursor(INVALID_CURSOR) from None
     if len(parts) != count:
-        raise BadCursor("invalid cursor")
+        raise BadCursor(INVALID_CURSOR)
     return parts
 
 
 def page_size(first: int) -> int:
     if not 1 <= first <= MAX_PAGE:
-        raise ValueError(f"first must be between 1 and {MAX_PAGE}")
+        raise ValueError(Phrase(N_("first must be between 1 and {limit}"), {"limit": MAX_PAGE}))
     return first
 
 
@@ -69,7 +72,7 @@ async def conversation_page(
         try:
             position = (float(updated), key)
         except ValueError:
-            raise BadCursor("invalid cursor") from None
+            raise BadCursor(INVALID_CURSOR) from None
     rows = await graphql_reads.conversations_after(engine, page_size(first) + 1, position, channel)
     return [ConversationRow.of(r) for r in rows[:first]], len(rows) > first
 
@@ -87,7 +90,7 @@ async def turn_page(
     if after:
         (text,) = decode_cursor(after, 1)
         if not text.isdigit():
-            raise BadCursor("invalid cursor")
+            raise BadCursor(INVALID_CURSOR)
         last = int(text)
     rows = await graphql_reads.turns_after(engine, cipher, session_key, page_size(first) + 1, last)
     found = [

@@ -6,6 +6,10 @@ Who may do what is the REST rule: any key or token that opens /graphql (scope al
 may chat and read models, health and channels; conversations, usage and ratings are the
 operator's data and need scope all. Depth, aliases and tokens of a document are bounded before
 it runs, and a page holds at most 100 items.
+
+What we refuse is said in the caller's language, chosen as REST chooses it (`Accept-Language`,
+else `ui.default_language`); `extensions.code` stays an English constant for programs.
+GraphQL's own validation errors (syntax, unknown fields) are graphql-core's protocol text.
 """
 
 import asyncio
@@ -35,12 +39,13 @@ from aibot.admin.graphql_types import (
 )
 from aibot.channels.api_keys import READ_SCOPE
 from aibot.channels.base import Clock
-from aibot.channels.http_bodies import SESSION_PATTERN
+from aibot.channels.http_bodies import REFUSALS, SESSION_PATTERN
 from aibot.channels.identity import api_caller
 from aibot.core.errors import AccessDenied, QueueFull
 from aibot.core.messages import Inbound, ReplyTarget
 from aibot.core.pipeline import TurnContext
 from aibot.core.service import ChatService, stream_turn
+from aibot.i18n import N_, pick, said, translate
 from aibot.ops.pii import mask_pii
 from aibot.store import graphql_reads
 
@@ -65,8 +70,21 @@ class GraphApi:
     clock: Clock
 
 
-def refused(message: str, code: str) -> GraphQLError:
-    return GraphQLError(message, extensions={"code": code})
+UNAUTHENTICATED = N_("missing or invalid API key or token")
+
+
+def _language(info: Info) -> str:
+    language: str | None = info.context.get("language")  # graphql_app.py: the request's
+    return language or pick()
+
+
+def refused(info: Info, msgid: str, code: str, **params: object) -> GraphQLError:
+    return GraphQLError(translate(_language(info), msgid, **params), extensions={"code": code})
+
+
+def bad_input(info: Info, exc: ValueError) -> GraphQLError:
+    """A page argument graphql_data.py refused (with a Phrase), said in the caller's language."""
+    return GraphQLError(said(exc, _language(info)), extensions={"code": "BAD_USER_INPUT"})
 
 
 def _api(info: Info) -> GraphApi:
@@ -79,11 +97,11 @@ def _caller(info: Info, *, operator: bool = False, write: bool = False) -> Calle
     data included, but sends nothing."""
     caller: Caller | None = info.context.get("caller")
     if caller is None:
-        raise refused("missing or invalid API key or token", "UNAUTHENTICATED")
+        raise refused(info, UNAUTHENTICATED, "UNAUTHENTICATED")
     if operator and caller.scope not in ("all", READ_SCOPE):
-        raise refused("this needs a key or token of scope all", "FORBIDDEN")
+        raise refused(info, N_("this needs a key or token of scope all"), "FORBIDDEN")
     if write and caller.scope == READ_SCOPE:
-        raise refused("a read-only token cannot send messages", "FORBIDDEN")
+        raise refused(info, N_("a read-only token cannot send messages"), "FORBIDDEN")
     return caller
 
 
@@ -137,7 +155,7 @@ class Conversation:
                 api.view.engine, api.view.cipher, self.session_key, first, after
             )
         except ValueError as exc:
-            raise refused(str(exc), "BAD_USER_INPUT") from None
+            raise bad_input(info, exc) from None
         texts = await _masked(api.view, [r.content for r in rows])
         edges = [
             TurnEdge(
@@ -195,7 +213,7 @@ class Query:
         try:
             rows, more = await data.conversation_page(_api(info).view.engine, first, after, channel)
         except ValueError as exc:
-            raise refused(str(exc), "BAD_USER_INPUT") from None
+            raise bad_input(info, exc) from None
         edges = [
             ConversationEdge(
                 cursor=r.cursor,
@@ -271,11 +289,12 @@ def _inbound(info: Info, session_id: str, message: str, user_id: str | None) -> 
     caller = _caller(info, write=True)
     api = _api(info)
     if not _SESSION.match(session_id):
-        raise refused("sessionId: 1-128 letters, digits or _.:@-", "BAD_USER_INPUT")
-    if not message or len(message) > api.service.max_message_chars:
-        raise refused(f"message: 1 to {api.service.max_message_chars} characters", "BAD_USER_INPUT")
+        raise refused(info, N_("sessionId: 1-128 letters, digits or _.:@-"), "BAD_USER_INPUT")
+    limit = api.service.max_message_chars
+    if not message or len(message) > limit:
+        raise refused(info, N_("message: 1 to {limit} characters"), "BAD_USER_INPUT", limit=limit)
     if user_id is not None and not 0 < len(user_id) <= 255:
-        raise refused("userId: 1 to 255 characters", "BAD_USER_INPUT")
+        raise refused(info, N_("userId: 1 to 255 characters"), "BAD_USER_INPUT")
     who = caller.principal
     named = api_caller("api", who, user_id, session_id)  # within the key, as REST names it
     return Inbound(
@@ -288,6 +307,15 @@ def _inbound(info: Info, session_id: str, message: str, user_id: str | None) -> 
         principal=who,
         target=ReplyTarget(chat_id=who, locale=caller.locale),  # per-chat limits: the key
     )
+
+
+def _failed(info: Info, exc: BaseException | None, error: str | None) -> GraphQLError:
+    """A turn that did not answer, in the words REST gives the same failure (rest.py)."""
+    if isinstance(exc, QueueFull):
+        return refused(info, REFUSALS["overloaded"], "OVERLOADED")
+    if isinstance(exc, AccessDenied):
+        return refused(info, N_("access denied"), "FORBIDDEN")
+    return refused(info, REFUSALS["model_unavailable"], "MODEL_UNAVAILABLE", reason=error or exc)
 
 
 def _reply(ctx: TurnContext, session_id: str) -> ChatReply:
@@ -311,12 +339,10 @@ class Mutation:
         inbound = _inbound(info, session_id, message, user_id)
         try:
             ctx = await _api(info).service.handle(inbound)
-        except QueueFull as exc:
-            raise refused(f"the gateway is busy: {exc}", "OVERLOADED") from None
-        except AccessDenied:
-            raise refused("access denied", "FORBIDDEN") from None
+        except (QueueFull, AccessDenied) as exc:
+            raise _failed(info, exc, None) from None
         if ctx.error is not None:
-            raise refused(f"the model is unavailable: {ctx.error}", "MODEL_UNAVAILABLE")
+            raise _failed(info, None, ctx.error)
         return _reply(ctx, session_id)
 
 
@@ -333,8 +359,8 @@ class Subscription:
             elif item.ctx is not None and item.ctx.error is None:
                 yield AnswerEvent(type="done", reply=_reply(item.ctx, session_id))
             else:
-                reason = item.ctx.error if item.ctx is not None else str(item.exc)
-                yield AnswerEvent(type="error", message=reason or "the gateway could not answer")
+                error = item.ctx.error if item.ctx is not None else None
+                yield AnswerEvent(type="error", message=_failed(info, item.exc, error).message)
 
 
 def build_schema() -> strawberry.Schema:
