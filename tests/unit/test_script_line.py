@@ -163,3 +163,53 @@ async def test_a_redis_that_stops_answering_fails_the_call_within_its_timeout(
     finally:
         await line.close()
         await slow.aclose()
+
+
+def other_client(client: redis.Redis, **options: Any) -> redis.Redis:
+    """A client of the same Redis with other connection options (as a URL's query sets them)."""
+    kwargs = {**client.connection_pool.connection_kwargs, **options}
+    return redis.Redis(connection_pool=redis.ConnectionPool(**kwargs))
+
+
+@pytest.mark.parametrize("encoding", ["utf-8", "latin-1"])
+async def test_calls_are_packed_by_hiredis_unless_the_url_asks_another_encoding(
+    client: redis.Redis, encoding: str
+) -> None:
+    """The same bytes either way, for what the lock sends (text, non-ASCII session keys,
+    integers); redis-py's packing, 10 µs a call, only where its encoding is not hiredis'."""
+    echoing = other_client(client, encoding=encoding)
+    line = ScriptLine(echoing)
+    echo = echoing.register_script(ECHO)
+    packed_by_redis_py: list[Any] = []
+    try:
+        assert await line.call(echo, ["k"], ["open"]) == [b"k", b"open"]
+        assert line._line is not None
+        connection = line._line._connection
+        pack = connection.pack_command
+
+        def counted(*args: Any) -> Any:
+            packed_by_redis_py.append(args[0])
+            return pack(*args)
+
+        setattr(connection, "pack_command", counted)  # noqa: B010
+        key = "aibot:session:群聊:u1" if encoding == "utf-8" else "aibot:session:café"
+        assert await line.call(echo, [key], ["tok:1"]) == [key.encode(encoding), b"tok:1"]
+        assert await line.call(echo, ["k"], [5000]) == [b"k", b"5000"]
+    finally:
+        await line.close()
+        await echoing.aclose()
+    assert packed_by_redis_py == ([] if encoding == "utf-8" else ["EVALSHA", "EVALSHA"])
+
+
+def test_hiredis_packs_the_lock_calls_as_redis_py_does() -> None:
+    import hiredis
+    from redis.asyncio.connection import Connection
+
+    connection = Connection()
+    commands: list[tuple[Any, ...]] = [
+        ("EVALSHA", "0" * 40, 2, "aibot:session:群聊:u1", "aibot:stamp:群聊:u1", "r1:7", 5000),
+        ("EVAL", "return 1", 2, "k", "s", "tok", '1:20.5:10.25:2:[["user","你好"]]', 36000),
+        ("EVALSHA", "1" * 40, 1, "aibot:session:\u0000\r\n", ""),
+    ]
+    for command in commands:
+        assert [hiredis.pack_command(command)] == connection.pack_command(*command)

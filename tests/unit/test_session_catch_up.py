@@ -137,3 +137,22 @@ async def test_the_count_travels_with_the_stamp(tmp_path: Path) -> None:
             b.leave("s", 30.5)
         async with a.hold("s", wait=False):
             assert (a.seen("s"), a.appended("s")) == (30.5, None)
+
+
+async def test_what_the_lock_says_follows_the_leave_and_the_epoch(tmp_path: Path) -> None:
+    """Read once per hold and kept, but never past a `leave` or an epoch that moved on."""
+    async with redis_client() as client:
+        a, b = RedisSessionLocks(client, "a", ttl=5.0), RedisSessionLocks(client, "b", ttl=5.0)
+        await a.carry_stamps()
+        await b.carry_stamps()
+        async with a.hold("s", wait=False):
+            a.leave("s", 20.5, Appended(10.25, 2, "[]"))
+        async with b.hold("s", wait=False):
+            assert (b.seen("s"), b.appended("s")) == (20.5, Appended(10.25, 2, "[]"))
+            b.leave("s", 30.5)
+            assert (b.seen("s"), b.appended("s")) == (30.5, None)
+            epoch = b.epoch
+            b.epoch = "another"
+            assert (b.seen("s"), b.appended("s")) == (None, None)
+            b.epoch = epoch
+            assert b.seen("s") == 30.5

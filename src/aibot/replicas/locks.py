@@ -120,6 +120,8 @@ class _Held:
     token: str
     leave: str  # the stamp the release leaves ('' for none); at first the one taken
     lapsed: bool = False  # a renewal found another holder (or none): counted already
+    # `leave` as `_left` reads it under the epoch it was read in (a message asks 3–4 times).
+    read: tuple[str | None, tuple[float, Appended | None] | None] | None = None
 
 
 class RedisSessionLocks:
@@ -189,6 +191,7 @@ class RedisSessionLocks:
         held = self._held.get(self._prefix + session_key)
         if held is None:
             return
+        held.read = None
         if stamp is None or self.epoch is None:
             held.leave = ""
         elif appended is None:
@@ -206,7 +209,12 @@ class RedisSessionLocks:
         held = self._held.get(self._prefix + session_key)
         if held is None or self.epoch is None:
             return None
-        epoch, *fields = held.leave.split(":", 4)
+        if held.read is None or held.read[0] != self.epoch:
+            held.read = (self.epoch, self._read(held.leave))
+        return held.read[1]
+
+    def _read(self, left: str) -> tuple[float, Appended | None] | None:
+        epoch, *fields = left.split(":", 4)
         if epoch != self.epoch or len(fields) not in (1, 3, 4):
             return None
         try:
