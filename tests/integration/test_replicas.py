@@ -17,7 +17,9 @@ from typing import Any
 
 import aiohttp
 import pytest
+from sqlalchemy import text
 
+from aibot.store.engine import create_engine
 from tests.fakes.callback_receiver import CallbackReceiver
 from tests.fakes.load_balancer import LoadBalancer
 from tests.fakes.openai_server import FakeOpenAI
@@ -26,7 +28,7 @@ from tests.support.admin_http import Console, create_user
 from tests.support.conversation_calls import chat, deliver, remembered_users
 from tests.support.databases import SERVER_DATABASES, redis_database
 from tests.support.gateway import GatewayFactory, RunningGateway, deep_merge
-from tests.support.waiting import wait_until
+from tests.support.waiting import eventually, wait_until
 
 LEASE = 2.0  # redis.lease_ttl: how long a killed replica's work waits before it is taken over
 INBOX_RESCAN = 5.0  # how often a replica looks for pending messages (and reads the pauses)
@@ -151,6 +153,19 @@ async def test_one_conversation_across_replicas_and_global_limits(
         assert len(fake_llm.requests) == 6
 
 
+async def no_reply_pending(url: str) -> bool:
+    """Whether every reply in the shared store's outbox is marked sent."""
+    engine = create_engine(url)
+    try:
+        async with engine.connect() as connection:
+            pending = await connection.scalar(
+                text("SELECT count(*) FROM outbox WHERE status = 'pending'")
+            )
+            return bool(pending == 0)
+    finally:
+        await engine.dispose()
+
+
 async def test_polling_receiver_runs_on_one_replica_and_fails_over(
     shared_database: str,
     gateway_factory: GatewayFactory,
@@ -183,6 +198,10 @@ async def test_polling_receiver_runs_on_one_replica_and_fails_over(
         assert sorted(map(str, await roles())) == ["receiving", "standby"]
         tg.user_message(7, "before")
         assert (await tg.wait_sent(1, chat_id=7, timeout=10))[0]["text"] == "echo: before"
+        # Killed before it marks that reply sent, the leader's reply would be sent again by the
+        # survivor: the one edge where a reply goes twice (README, "Nothing accepted is lost").
+        # This test is about the receiver moving over, so it kills once the reply is marked.
+        assert await eventually(lambda: no_reply_pending(shared_database), timeout=10)
         leader = replicas[(await roles()).index("receiving")]
         survivor = next(gw for gw in replicas if gw is not leader)
         await leader.stop(signal.SIGKILL)
