@@ -51,6 +51,8 @@ def test_turns_that_do_not_travel() -> None:
     assert carry(PLAIN, [cached_turn(result)]) is None
     assert carry(PLAIN, [turn("assistant", "x" * (CARRY_LIMIT + 1), 1.0)]) is None
     assert carry(PLAIN, [turn("user", "x" * (CARRY_LIMIT // 2), 1.0)] * 3) is None
+    long_thought = cached_turn(TurnRecord("assistant", "ok", 1.0, reasoning="x" * CARRY_LIMIT))
+    assert carry(PLAIN, [long_thought]) is None
     assert carry(PLAIN, []) == "[]"
 
 

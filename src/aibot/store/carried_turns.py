@@ -37,7 +37,7 @@ def carry(cipher: Cipher, turns: Sequence[CachedTurn]) -> str | None:
     for t in turns:
         if t["tool_calls"] or t["tool_call_id"] is not None or t["name"] is not None:
             return None
-        size += len(t["content"])
+        size += len(t["content"]) + len(t["reasoning"] or "")
         if size > CARRY_LIMIT:  # known before encoding a long answer
             return None
         rows.append((t["role"], t["content"], t["created_at"], t["reasoning"], t["request_id"]))
