@@ -25,6 +25,7 @@ import openai
 import orjson
 import pytest
 import structlog
+from fastapi import FastAPI
 from structlog.testing import capture_logs
 
 from aibot.channels.http_bodies import REFUSALS
@@ -180,3 +181,36 @@ async def test_head_of_a_get_route_is_its_get_without_the_body(
         headers.pop("x-request-id")
         headers.pop("date", None)
     assert head_headers == get_headers
+
+
+async def test_routes_that_cannot_be_built_answer_as_a_failing_route_does(
+    gateway: tuple[GatewayApp, str],
+) -> None:
+    """The full app's build failing (a bug, a broken install) answers the API's JSON 500 under
+    the API's paths and a plain 500 elsewhere, each logged once; the next request builds."""
+    app, url = gateway
+    lazy = app._full
+    build = lazy._build
+    lazy._app, lazy._build = None, fails_now  # as at a start, before any request built it
+    embed = {"model": "fake", "input": "hi"}
+    with capture_logs() as logs:
+        async with aiohttp.ClientSession() as http:
+            async with http.post(f"{url}/v1/embeddings", headers=KEY, json=embed) as got:
+                assert got.status == 500
+                assert (await got.json())["error"]["type"] == "server_error"
+            async with http.post(f"{url}/api/v1/messages", headers=KEY, json={}) as got:
+                assert got.status == 500
+                body = await got.json()
+                assert FAILURE not in orjson.dumps(body).decode()
+            async with http.get(f"{url}/robots.txt") as got:
+                assert (got.status, await got.text()) == (500, "Internal Server Error")
+            lazy._build = build
+            async with http.post(f"{url}/v1/embeddings", headers=KEY, json=embed) as got:
+                assert got.status == 200
+    lines = failures(logs)
+    assert len(lines) == 3
+    assert all(FAILURE in traceback_of(line) for line in lines)
+
+
+def fails_now() -> FastAPI:
+    raise RuntimeError(FAILURE)

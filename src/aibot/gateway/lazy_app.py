@@ -19,11 +19,13 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 from starlette.datastructures import State
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from aibot.channels.http_api.openai_chat import ModelNames
 from aibot.channels.http_bodies import Endpoint
-from aibot.gateway.errors import Handler
+from aibot.gateway.errors import KEYED_PREFIXES, Handler, unexpected
 from aibot.ops.gc_tuning import settle_after_build
 from aibot.ops.secret_guard import SecretPatterns
 
@@ -52,9 +54,9 @@ class LazyApp:
 
     The build has no `await` in it (imports and constructors), so requests that arrive while
     it runs cannot interleave with it: they wait for the event loop, as every request waits
-    that one time, and then find the app built. A build that fails is logged and raised, so
-    the server error layer answers that request with the app's plain 500; the next request
-    tries again.
+    that one time, and then find the app built. A build that fails answers that request with
+    the API's JSON 500 under the API's paths (`unexpected`, as a route's failure is answered)
+    and a plain 500 elsewhere, its traceback logged once; the next request tries again.
     """
 
     def __init__(self, build: Callable[[], FastAPI]) -> None:
@@ -63,17 +65,30 @@ class LazyApp:
 
     def get(self) -> FastAPI:
         if self._app is None:
-            try:
-                app = self._build()
-            except Exception:
-                log.exception("building the gateway's routes failed")
-                raise
-            self._app = app
+            self._app = self._build()
             settle_after_build()  # the routes, pages and docs live as long as the process
         return self._app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        await self.get()(scope, receive, send)
+        try:
+            app = self.get()
+        except Exception as exc:
+            if scope["type"] != "http":
+                log.exception("building the gateway's routes failed")
+                raise
+            await build_failed(scope, receive, send, exc)
+            return
+        await app(scope, receive, send)
+
+
+async def build_failed(scope: Scope, receive: Receive, send: Send, exc: Exception) -> None:
+    """The answer to a request whose routes could not be built: the API's JSON error under the
+    API's paths, the server's plain 500 elsewhere; the traceback in the log once."""
+    if scope["path"].startswith(KEYED_PREFIXES):
+        await unexpected(Request(scope, receive), exc)(scope, receive, send)
+        return
+    log.error("building the gateway's routes failed", path=scope["path"], exc_info=exc)
+    await PlainTextResponse("Internal Server Error", status_code=500)(scope, receive, send)
 
 
 class GatewayApp:
