@@ -154,3 +154,14 @@ async def answered_by_both(
     await a.answer(writer, ("say", "one"), 10.0)
     await b.answer(writer, second, 20.0)
     return a, b
+
+
+async def answered_after(
+    members: list[Member], writer: GroupCommitWriter, client: redis.Redis, left: str
+) -> tuple[Member, SessionState]:
+    """After `answered_by_both`, the stamp the second replica left replaced by `left` (its
+    `{epoch}` the locks' epoch), the first replica's state once it answers the next message."""
+    a, _ = await answered_by_both(members, writer)
+    assert a.locks is not None
+    await client.set("aibot:stamp:s", left.replace("{epoch}", a.locks.epoch or ""))
+    return a, await a.answer(writer, ("say", "three"), 30.0)

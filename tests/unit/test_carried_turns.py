@@ -19,6 +19,7 @@ from tests.support.replica_sessions import (
     CountingStore,
     Member,
     Op,
+    answered_after,
     answered_by_both,
     cluster,
     held,
@@ -154,10 +155,7 @@ async def test_carried_turns_that_cannot_be_trusted_are_read(tmp_path: Path, car
     """Damage, a count that differs, and (with encryption on) a plaintext value: the store's
     turns are what the replica holds."""
     async with cluster(tmp_path, 2, cipher=Keyring(os.urandom(32))) as (members, writer, client):
-        a, _ = await answered_by_both(members, writer)
-        assert a.locks is not None
-        await client.set("aibot:stamp:s", f"{a.locks.epoch}:20.0:10.0:2:{carried}")
-        state = await a.answer(writer, ("say", "three"), 30.0)
+        a, state = await answered_after(members, writer, client, "{epoch}:20.0:10.0:2:" + carried)
         assert (a.store.full, a.store.newer, a.store.carried) == (1, 1, 0)
         assert "forged" not in [t["content"] for t in state.turns]
         assert held(state) == await stored(a)

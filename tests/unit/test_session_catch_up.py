@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import redis.asyncio as redis
 
 from aibot.core.coordination import Appended
 from aibot.core.messages import TurnRecord
@@ -19,6 +20,7 @@ from tests.support.replica_sessions import (
     CountingStore,
     Member,
     Op,
+    answered_after,
     answered_by_both,
     cluster,
     held,
@@ -116,19 +118,22 @@ async def test_a_stamp_without_a_readable_count_is_not_caught_up_from(
 ) -> None:
     """The form the version before leaves (no count), a malformed one, none at all."""
     async with cluster(tmp_path, 2, carry=False) as (members, writer, client):
-        a, _ = await answered_by_both(members, writer)
-        assert a.locks is not None
-        await client.set("aibot:stamp:s", left.format(epoch=a.locks.epoch))
-        state = await a.answer(writer, ("say", "three"), 30.0)
+        a, state = await answered_after(members, writer, client, left)
         assert (a.store.full, a.store.newer) == (2, 0)
         assert held(state) == await stored(a)
 
 
+async def carrying_locks(client: redis.Redis) -> tuple[RedisSessionLocks, RedisSessionLocks]:
+    """Two replicas' locks, both carrying stamps."""
+    a, b = RedisSessionLocks(client, "a", ttl=5.0), RedisSessionLocks(client, "b", ttl=5.0)
+    await a.carry_stamps()
+    await b.carry_stamps()
+    return a, b
+
+
 async def test_the_count_travels_with_the_stamp(tmp_path: Path) -> None:
     async with redis_client() as client:
-        a, b = RedisSessionLocks(client, "a", ttl=5.0), RedisSessionLocks(client, "b", ttl=5.0)
-        await a.carry_stamps()
-        await b.carry_stamps()
+        a, b = await carrying_locks(client)
         async with a.hold("s", wait=False):
             a.leave("s", 20.5, Appended(10.25, 4))
             assert (a.seen("s"), a.appended("s")) == (20.5, Appended(10.25, 4))
@@ -142,9 +147,7 @@ async def test_the_count_travels_with_the_stamp(tmp_path: Path) -> None:
 async def test_what_the_lock_says_follows_the_leave_and_the_epoch(tmp_path: Path) -> None:
     """Read once per hold and kept, but never past a `leave` or an epoch that moved on."""
     async with redis_client() as client:
-        a, b = RedisSessionLocks(client, "a", ttl=5.0), RedisSessionLocks(client, "b", ttl=5.0)
-        await a.carry_stamps()
-        await b.carry_stamps()
+        a, b = await carrying_locks(client)
         async with a.hold("s", wait=False):
             a.leave("s", 20.5, Appended(10.25, 2, "[]"))
         async with b.hold("s", wait=False):
