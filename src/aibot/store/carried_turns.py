@@ -54,7 +54,7 @@ def uncarry(cipher: Cipher, value: str) -> list[TurnRecord] | None:
         if not isinstance(rows, list):
             return None
         return [_record(*row) for row in rows]
-    except (DataKeyError, orjson.JSONDecodeError, TypeError, ValueError):
+    except (DataKeyError, TypeError, ValueError):  # orjson's decode error is a ValueError
         return None
 
 
