@@ -157,7 +157,8 @@ async def test_a_refused_connection_is_the_stores_error(engine: AsyncEngine) -> 
 
 class ConfusedConnection:
     """What a server restart left the writer's connection as in a CI run: open, but asyncpg
-    refuses its next BEGIN ("cannot switch to state 15; another operation (2) is in progress")."""
+    refuses its next BEGIN ("cannot switch to state 15; another operation (2) is in progress"),
+    or its next statement (a batch of plain inserts is one: store/pg_bulk.py)."""
 
     def __init__(self) -> None:
         self.terminated = False
@@ -169,6 +170,9 @@ class ConfusedConnection:
         raise asyncpg.exceptions.InternalClientError(
             "cannot switch to state 15; another operation (2) is in progress"
         )
+
+    async def execute(self, *_: Any) -> Any:
+        self.transaction()
 
     def terminate(self) -> None:
         self.terminated = True

@@ -9,6 +9,9 @@ sends; the batch then runs on one connection of the writer's own. A statement th
 send exactly as SQLAlchemy would (Python-side column defaults, bind processors, expanding
 parameters) sends the whole batch through the engine instead.
 
+A batch of plain inserts (the common one: a message's conversation and turns) goes as one
+statement instead of a transaction (store/pg_bulk.py).
+
 A connection lost mid-batch fails the batch, as through the engine (the writer then retries
 its units one by one, on a new connection); nothing is retried here, since a write is not a read.
 """
@@ -23,6 +26,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
+from aibot.store.pg_bulk import BulkInsert, bulk_insert, bulk_statement, columns
 from aibot.store.pg_read import close_quietly, connect_like
 
 # asyncpg's own errors, raised on our side of the wire: the connection is in a state it cannot
@@ -39,6 +43,12 @@ class Step(Protocol):
 
     @property
     def params(self) -> dict[str, Any] | list[dict[str, Any]]: ...
+
+    @property
+    def slot(self) -> tuple[int, int] | None: ...
+
+    @property
+    def fenced(self) -> bool: ...
 
 
 class RawResult:
@@ -57,13 +67,14 @@ class RawResult:
 
 
 class _Compiled:
-    __slots__ = ("names", "returns_rows", "sql", "values")
+    __slots__ = ("bulk", "names", "returns_rows", "sql", "values")
 
     def __init__(self, compiled: Any) -> None:
         self.sql: str = compiled.string
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
         self.returns_rows = bool(compiled.effective_returning)
         self.values: Callable[[dict[str, Any]], dict[str, Any]] = compiled.construct_params
+        self.bulk: BulkInsert | None = bulk_insert(compiled)
 
     def args(self, params: dict[str, Any]) -> tuple[Any, ...]:
         values = self.values(params)
@@ -79,20 +90,24 @@ class PgWrites:
         self._dialect = engine.dialect
         self._connection: Any = None
         self._compiled: dict[tuple[Any, ...], _Compiled | None] = {}
+        self._bulk_sql: dict[tuple[_Compiled, ...], str | None] = {}
 
     async def run(self, steps: Sequence[Step], on_result: Callable[[Any, RawResult], None]) -> bool:
         """Runs the steps in one transaction, handing each result to `on_result` inside it
         (an exception there rolls the batch back); False, with nothing done, when a step
-        must go through the engine."""
-        plan = [self._compile(step) for step in steps]
-        if any(compiled is None for compiled in plan):
+        must go through the engine. Plain inserts, which yield nothing, run as one statement."""
+        compiled_steps = [self._compile(step) for step in steps]
+        plan = [compiled for compiled in compiled_steps if compiled is not None]
+        if len(plan) != len(steps):
             return False
+        bulk = self._bulk(steps, plan)
         try:
             connection = await self._checkout()  # refused while the server starts: DBAPIError
             try:
+                if bulk is not None and await _run_bulk(connection, *bulk):
+                    return True
                 async with connection.transaction():
                     for step, compiled in zip(steps, plan, strict=True):
-                        assert compiled is not None
                         on_result(step, await _execute(connection, compiled, step.params))
             except BaseException as exc:
                 broken = isinstance(exc, _CLIENT_SIDE) or not isinstance(exc, Exception)
@@ -115,6 +130,27 @@ class PgWrites:
         if self._connection is None or self._connection.is_closed():
             self._connection = await connect_like(self._engine)
         return self._connection
+
+    def _bulk(
+        self, steps: Sequence[Step], plan: Sequence[_Compiled]
+    ) -> tuple[str, list[list[Any]]] | None:
+        """The batch as one statement and its arrays, if every step is a plain insert."""
+        if any(step.slot is not None or step.fenced for step in steps):
+            return None
+        key = tuple(plan)
+        if key not in self._bulk_sql:
+            if len(self._bulk_sql) >= _MAX_COMPILED:
+                self._bulk_sql.clear()
+            inserts = [compiled.bulk for compiled in plan if compiled.bulk is not None]
+            self._bulk_sql[key] = bulk_statement(inserts) if len(inserts) == len(plan) else None
+        sql = self._bulk_sql[key]
+        if sql is None:
+            return None
+        arrays: list[list[Any]] = []
+        for step, compiled in zip(steps, plan, strict=True):
+            rows = step.params if isinstance(step.params, list) else [step.params]
+            arrays.extend(columns([compiled.args(row) for row in rows], len(compiled.names)))
+        return sql, arrays
 
     def _compile(self, step: Step) -> _Compiled | None:
         many = isinstance(step.params, list)
@@ -148,6 +184,16 @@ class PgWrites:
         ):
             return None
         return _Compiled(compiled)
+
+
+async def _run_bulk(connection: Any, sql: str, arrays: list[list[Any]]) -> bool:
+    """False, with nothing written, when two rows of the batch name one conflict key: one
+    statement refuses that, a transaction applies them in turn."""
+    try:
+        await connection.execute(sql, *arrays)
+    except asyncpg.CardinalityViolationError:
+        return False
+    return True
 
 
 async def _execute(

@@ -1,0 +1,209 @@
+"""A group commit of plain inserts is one statement on PostgreSQL (store/pg_bulk.py): one round
+trip where a transaction took four, meaning what the transaction meant — every row in its
+order, NULLs and Chinese as sent, a value too long for its column refused rather than cut, two
+rows for one conversation applied in turn, a unique violation still the store's error."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from aibot.core.messages import ReplyTarget, TurnRecord
+from aibot.store.pg_bulk import bulk_insert, bulk_statement
+from aibot.store.pg_write import PgWrites
+from aibot.store.repository import Repository
+from aibot.store.schema import conversations, turns
+from aibot.store.writer import GroupCommitWriter, Write
+from tests.support.databases import migrated_store, server_engine, writer_for
+
+
+class CountedConnection:
+    """The writer's asyncpg connection, counting the calls that each cost a round trip."""
+
+    def __init__(self, connection: Any) -> None:
+        self._connection = connection
+        self.calls: Counter[str] = Counter()
+
+    def __getattr__(self, name: str) -> Any:
+        attribute = getattr(self._connection, name)
+        if name in ("execute", "executemany", "fetch", "transaction"):
+            self.calls[name] += 1
+        return attribute
+
+
+@pytest.fixture
+async def engine(tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    async with migrated_store("postgresql", tmp_path) as engine:
+        yield server_engine(engine)
+
+
+@pytest.fixture
+async def writer(engine: AsyncEngine) -> AsyncIterator[GroupCommitWriter]:
+    writer = writer_for(engine)
+    writer.start()
+    await writer.submit(Repository(engine).save_conversation("warm", "api", "u", 0.0))
+    yield writer
+    await writer.stop()
+
+
+@pytest.fixture
+def counted(writer: GroupCommitWriter) -> CountedConnection:
+    raw = writer._raw
+    assert isinstance(raw, PgWrites) and raw._connection is not None
+    raw._connection = CountedConnection(raw._connection)
+    return raw._connection
+
+
+async def turns_of(engine: AsyncEngine, session_key: str) -> list[tuple[Any, ...]]:
+    async with engine.connect() as connection:
+        rows = await connection.execute(
+            select(turns.c.role, turns.c.content, turns.c.reasoning, turns.c.created_at)
+            .where(turns.c.session_key == session_key)
+            .order_by(turns.c.id)
+        )
+        return [tuple(row) for row in rows]
+
+
+async def test_a_messages_writes_are_one_statement_with_no_begin_or_commit(
+    engine: AsyncEngine, writer: GroupCommitWriter, counted: CountedConnection
+) -> None:
+    repo = Repository(engine)
+    said = [
+        TurnRecord("user", "你好，帮我看看这个报错", 1.0),
+        TurnRecord("assistant", "好的", 1.5, reasoning="先看日志"),
+    ]
+    await writer.submit(repo.save_conversation("s", "feishu", "u", 1.5), *repo.add_turns("s", said))
+    assert counted.calls == Counter(execute=1)
+    assert await turns_of(engine, "s") == [
+        ("user", "你好，帮我看看这个报错", None, 1.0),
+        ("assistant", "好的", "先看日志", 1.5),
+    ]
+    await writer.submit(repo.save_conversation("s", "feishu", "u", 2.0))  # the upsert's update
+    row, _ = await repo.load_session("s", 10)
+    assert row is not None and row.updated_at == 2.0
+
+
+async def test_a_batch_of_many_messages_keeps_every_row_in_its_order(
+    engine: AsyncEngine, writer: GroupCommitWriter, counted: CountedConnection
+) -> None:
+    repo = Repository(engine)
+    futures = [
+        writer.submit_nowait(
+            repo.save_conversation(f"c{n}", "api", "u", float(n)),
+            *repo.add_turns(
+                f"c{n}",
+                [TurnRecord("user", f"问题 {n}", float(n)), TurnRecord("assistant", f"答 {n}", n)],
+            ),
+        )
+        for n in range(40)
+    ]
+    for future in futures:
+        await future
+    assert counted.calls == Counter(execute=1)  # 40 messages, one batch, one statement
+    for n in (0, 17, 39):
+        assert [content for _, content, _, _ in await turns_of(engine, f"c{n}")] == [
+            f"问题 {n}",
+            f"答 {n}",
+        ]
+
+
+async def test_two_rows_for_one_conversation_in_a_batch_apply_in_turn(
+    engine: AsyncEngine, writer: GroupCommitWriter, counted: CountedConnection
+) -> None:
+    """One statement refuses two rows for one conflict key; the batch then runs as the
+    transaction it was, which applies them in order."""
+    repo = Repository(engine)
+    first = writer.submit_nowait(repo.save_conversation("same", "api", "u", 2.0))
+    second = writer.submit_nowait(repo.save_conversation("same", "api", "u", 3.0))
+    assert await first == [None] and await second == [None]
+    row, _ = await repo.load_session("same", 2)
+    assert row is not None and row.updated_at == 3.0
+    assert counted.calls["transaction"] == 1
+
+
+@pytest.mark.parametrize(
+    ("field", "value"), [("session_key", "k" * 256), ("role", "assistant-" * 2)]
+)
+async def test_a_value_longer_than_its_column_is_refused_not_cut(
+    engine: AsyncEngine,
+    writer: GroupCommitWriter,
+    counted: CountedConnection,
+    field: str,
+    value: str,
+) -> None:
+    """The arrays take SQLAlchemy's own casts (`::VARCHAR[]`), never the column's type:
+    `::VARCHAR(255)[]` would cut the value where an insert refuses it."""
+    repo = Repository(engine)
+    [write] = repo.add_turns("long", [TurnRecord("user", "hi", 1.0)])
+    with pytest.raises(DBAPIError, match="too long"):
+        await writer.submit(Write(write.statement, {**write.params, field: value}))
+    assert counted.calls["execute"] >= 1
+    async with engine.connect() as connection:
+        assert (await connection.execute(select(turns.c.id))).all() == []
+
+
+async def test_a_unique_violation_in_one_statement_is_still_integrity_error(
+    engine: AsyncEngine, writer: GroupCommitWriter, counted: CountedConnection
+) -> None:
+    plain = Write(conversations.insert(), repo_row("dup"))
+    await writer.submit(plain)
+    with pytest.raises(IntegrityError):
+        await writer.submit(plain)
+    assert counted.calls == Counter(execute=2)
+
+
+async def test_writes_that_return_a_value_keep_the_transaction(
+    engine: AsyncEngine, writer: GroupCommitWriter, counted: CountedConnection
+) -> None:
+    repo = Repository(engine)
+    target = ReplyTarget(platform={"chat": 1})
+    [inbox_id] = await writer.submit(repo.accept_inbox("tg", "m1", "s", "u", "hi", target, 1.0))
+    assert isinstance(inbox_id, int)
+    assert counted.calls["transaction"] == 1
+
+
+def repo_row(session_key: str) -> dict[str, Any]:
+    return {
+        "session_key": session_key,
+        "channel": "api",
+        "user_id": "u",
+        "model": None,
+        "context_from": 0.0,
+        "created_at": 1.0,
+        "updated_at": 1.0,
+    }
+
+
+def compiled(statement: Any) -> Any:
+    return statement.compile(dialect=pg_asyncpg.dialect(), column_keys=list(repo_row("k")))
+
+
+def test_only_a_plain_insert_binding_nothing_after_its_row_has_a_bulk_form() -> None:
+    upsert = pg_insert(conversations)
+    excluded = upsert.on_conflict_do_update(
+        index_elements=["session_key"], set_={"updated_at": upsert.excluded.updated_at}
+    )
+    bulk = bulk_insert(compiled(excluded))
+    assert bulk is not None and bulk.sql(1).startswith("INSERT INTO conversations (session_key,")
+    assert "unnest($1::VARCHAR[], $2::VARCHAR[]" in bulk.sql(1)
+    assert bulk.sql(1).endswith("DO UPDATE SET updated_at = excluded.updated_at")
+    bound = upsert.on_conflict_do_update(index_elements=["session_key"], set_={"model": "m"})
+    assert bulk_insert(compiled(bound)) is None  # the tail binds a value
+    assert bulk_insert(compiled(conversations.insert().returning(conversations.c.model))) is None
+    assert bulk_insert(compiled(update(conversations).values(model="m"))) is None
+
+
+def test_two_inserts_into_one_table_are_not_one_statement() -> None:
+    bulk = bulk_insert(compiled(conversations.insert()))
+    assert bulk is not None
+    assert bulk_statement([bulk, bulk]) is None
+    assert bulk_statement([bulk]) == bulk.sql(1)
