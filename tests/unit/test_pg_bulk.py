@@ -59,8 +59,9 @@ async def writer(engine: AsyncEngine) -> AsyncIterator[GroupCommitWriter]:
 def counted(writer: GroupCommitWriter) -> CountedConnection:
     raw = writer._raw
     assert isinstance(raw, PgWrites) and raw._connection is not None
-    raw._connection = CountedConnection(raw._connection)
-    return raw._connection
+    counted = CountedConnection(raw._connection)
+    raw._connection = counted
+    return counted
 
 
 async def turns_of(engine: AsyncEngine, session_key: str) -> list[tuple[Any, ...]]:
@@ -184,7 +185,8 @@ def repo_row(session_key: str) -> dict[str, Any]:
 
 
 def compiled(statement: Any) -> Any:
-    return statement.compile(dialect=pg_asyncpg.dialect(), column_keys=list(repo_row("k")))
+    dialect = pg_asyncpg.dialect()  # type: ignore[no-untyped-call]
+    return statement.compile(dialect=dialect, column_keys=list(repo_row("k")))
 
 
 def test_only_a_plain_insert_binding_nothing_after_its_row_has_a_bulk_form() -> None:
