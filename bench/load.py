@@ -86,6 +86,7 @@ async def drive(
     is_ok: IsOk,
     first: int = 0,
     make_headers: MakeHeaders | None = None,
+    affinity: bool = False,
 ) -> Run:
     """Send ``count`` requests from ``concurrency`` workers and time each one.
 
@@ -93,7 +94,10 @@ async def drive(
     ever used by two workers at once (the gateway serialises a session; sharing would measure
     queueing, not throughput). Messages are numbered from ``first`` so every one is distinct.
     Several ``url``s (replicas) take message k in turn, k modulo their number, as a balancer
-    without affinity would: a conversation's next message may land on another replica.
+    without affinity would: a conversation's next message may land on another replica. With
+    ``affinity`` a conversation's messages all go to one url (its number modulo theirs): the
+    independent processes, which share no store, each keep whole conversations, as long as
+    one process's and the replicas' are.
     """
     run = Run()
     numbers = iter(range(first, first + count))  # shared: each worker takes the next number
@@ -104,7 +108,8 @@ async def drive(
         for k in numbers:
             session = next(sessions)
             headers = make_headers(session, k) if make_headers else None
-            await run.send(http, urls[k % len(urls)], make_body(session, k), is_ok, headers)
+            target = urls[(session if affinity else k) % len(urls)]
+            await run.send(http, target, make_body(session, k), is_ok, headers)
 
     started = time.perf_counter()
     await asyncio.gather(*(worker(i) for i in range(concurrency)))

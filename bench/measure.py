@@ -257,7 +257,10 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
                             {"make_body": mode.make_body, "is_ok": any_ok},
                         ),
                         ([url + mode.path for url in gateway_urls], pids, gateway_kw),
-                        *(([u + mode.path for u in us], ps, gateway_kw) for us, ps in one),
+                        *(
+                            ([u + mode.path for u in us], ps, {**gateway_kw, "affinity": True})
+                            for us, ps in one
+                        ),
                     ],
                     args,
                 )
