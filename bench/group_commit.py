@@ -1,15 +1,17 @@
-"""CPU per message of the group commit alone on PostgreSQL: a message's writes (its
-conversation's upsert and two turns) submitted by `--concurrency` tasks at once, as the gateway's
-messages submit them, on a fresh database.
+"""CPU per message of the group commit alone on PostgreSQL, on a fresh database, submitted by
+`--concurrency` tasks at once as the gateway's messages submit them:
 
-Two ways of running a batch of plain inserts are measured in the same run, interleaved round
-after round so both see the same share of the machine:
+- `message`: a message's writes, its conversation's upsert and two turns (REST, `/v1`);
+- `inbox`: a platform message's inbox row (an insert returning its id), then, as its own
+  write, the row marked done (a fenced update), as a webhook's message makes them.
 
-- `one statement`: what the writer does (store/pg_bulk.py): the batch's inserts as one
-  statement, one round trip;
-- `transaction`: the same batch as `BEGIN`, one statement per table, `COMMIT` (the writer's
-  path for every other batch, and for these before issue 20's step 26), by switching the bulk
-  form off in this process.
+Two ways of running a batch are measured in the same run, interleaved round after round so
+both see the same share of the machine:
+
+- `one statement`: what the writer does (store/pg_bulk.py, store/pg_write.py): a batch of
+  plain inserts as one statement, and a batch of one statement alone, one round trip each;
+- `transaction`: every batch as `BEGIN`, its statements, `COMMIT` (the writer's path for any
+  other batch, and for these before issue 20's step 26), by switching both off in this process.
 
 Run on demand (the PostgreSQL of `--admin-url` must let that user create databases):
 
@@ -20,10 +22,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import statistics
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -34,83 +37,111 @@ from bench.scaleout import fresh_postgres
 from rich.console import Console
 from rich.table import Table
 
-from aibot.core.messages import TurnRecord
+from aibot.core.messages import ReplyTarget, TurnRecord
 from aibot.store.engine import create_engine, migrate
 from aibot.store.pg_write import PgWrites
 from aibot.store.repository import Repository
 from aibot.store.writer import GroupCommitWriter
 
 WAYS = ("one statement", "transaction")
+WORKLOADS = ("message", "inbox")
+Send = Callable[[GroupCommitWriter, int], Awaitable[None]]
 
 
 @contextmanager
 def way(name: str) -> Iterator[None]:
-    """`transaction`: the bulk form switched off, so every batch runs as a transaction."""
-    real = PgWrites._bulk
+    """`transaction`: the one-statement forms switched off, so every batch is a transaction."""
+    saved = {name: vars(PgWrites)[name] for name in ("_bulk", "_alone")}
     if name == "transaction":
         PgWrites._bulk = lambda *_: None  # type: ignore[method-assign]
+        PgWrites._alone = staticmethod(lambda _: False)  # type: ignore[method-assign,assignment]
     try:
         yield
     finally:
-        PgWrites._bulk = real  # type: ignore[method-assign]
+        for attribute, value in saved.items():
+            setattr(PgWrites, attribute, value)
 
 
-async def load(
-    writer: GroupCommitWriter, repo: Repository, concurrency: int, messages: int
-) -> float:
+class Workloads:
+    """What one submitter sends per message, by workload name."""
+
+    def __init__(self, repo: Repository, fenced: Repository) -> None:
+        self._repo, self._fenced = repo, fenced
+        self._numbers = itertools.count()
+        self._target = ReplyTarget(platform={"chat": 1})
+
+    async def message(self, writer: GroupCommitWriter, worker: int) -> None:
+        n, now = next(self._numbers), time.time()
+        key = f"bench-{worker}-{n % 10}"
+        said = [TurnRecord("user", "你好", now), TurnRecord("assistant", "echo: 你好", now)]
+        await writer.submit(
+            self._repo.save_conversation(key, "api", "u", now), *self._repo.add_turns(key, said)
+        )
+
+    async def inbox(self, writer: GroupCommitWriter, worker: int) -> None:
+        n, now = next(self._numbers), time.time()
+        accept = self._repo.accept_inbox(
+            "tg", f"m{n}", f"s{worker}", "u", "你好", self._target, now
+        )
+        [row_id] = await writer.submit(accept)
+        await writer.submit(self._fenced.finish_inbox(row_id, "done", now))
+
+
+async def load(writer: GroupCommitWriter, send: Send, concurrency: int, messages: int) -> float:
     """CPU µs per message for `messages` messages from `concurrency` tasks."""
     left = [messages]
 
     async def submitter(worker: int) -> None:
-        sent = 0
         while left[0] > 0:
             left[0] -= 1
-            sent += 1
-            key, now = f"bench-{worker}-{sent % 10}", time.time()
-            said = [TurnRecord("user", "你好", now), TurnRecord("assistant", "echo: 你好", now)]
-            await writer.submit(
-                repo.save_conversation(key, "api", "u", now), *repo.add_turns(key, said)
-            )
+            await send(writer, worker)
 
     started = time.process_time()
     await asyncio.gather(*(submitter(worker) for worker in range(concurrency)))
     return (time.process_time() - started) / messages * 1e6
 
 
-async def measure(args: argparse.Namespace) -> dict[tuple[int, str], list[float]]:
-    figures: dict[tuple[int, str], list[float]] = {}
+Figures = dict[tuple[str, int, str], list[float]]
+
+
+async def measure(args: argparse.Namespace) -> Figures:
+    figures: Figures = {}
     async with fresh_postgres(args.admin_url) as url:
         engine = create_engine(url)
         await migrate(engine)
         writer = GroupCommitWriter(engine)
         writer.start()
-        repo = Repository(engine)
+        workloads = Workloads(Repository(engine), Repository(engine, fenced=True))
         try:
-            await load(writer, repo, 4, 200)  # connection, statements and caches made
+            for workload in WORKLOADS:  # connection, statements and caches made
+                await load(writer, getattr(workloads, workload), 4, 200)
             for _ in range(args.rounds):
-                for concurrency in args.concurrency:
-                    for name in WAYS:
-                        with way(name):
-                            cpu = await load(writer, repo, concurrency, args.messages)
-                        figures.setdefault((concurrency, name), []).append(cpu)
+                for workload, concurrency, name in itertools.product(
+                    WORKLOADS, args.concurrency, WAYS
+                ):
+                    with way(name):
+                        cpu = await load(
+                            writer, getattr(workloads, workload), concurrency, args.messages
+                        )
+                    figures.setdefault((workload, concurrency, name), []).append(cpu)
         finally:
             await writer.stop()
             await engine.dispose()
     return figures
 
 
-def report(figures: dict[tuple[int, str], list[float]]) -> None:
+def report(figures: Figures) -> None:
     table = Table(title="group commit alone on PostgreSQL: CPU µs per message (median, range)")
-    for column in ("submitters at once", *WAYS, "one statement ÷ transaction"):
+    for column in ("writes", "submitters at once", *WAYS, "one statement ÷ transaction"):
         table.add_column(column, justify="right")
-    for concurrency in sorted({c for c, _ in figures}):
-        medians = [statistics.median(figures[concurrency, name]) for name in WAYS]
+    for workload, concurrency in sorted({(w, c) for w, c, _ in figures}):
+        runs = [figures[workload, concurrency, name] for name in WAYS]
+        medians = [statistics.median(run) for run in runs]
         cells = [
-            f"{median:.0f} ({min(figures[concurrency, name]):.0f}–"
-            f"{max(figures[concurrency, name]):.0f})"
-            for median, name in zip(medians, WAYS, strict=True)
+            f"{median:.0f} ({min(run):.0f}–{max(run):.0f})"
+            for median, run in zip(medians, runs, strict=True)
         ]
-        table.add_row(str(concurrency), *cells, f"{medians[0] / medians[1]:.2f}")
+        table.add_row(workload, str(concurrency), *cells, f"{medians[0] / medians[1]:.2f}")
     Console().print(table)
 
 

@@ -1,7 +1,8 @@
 """A group commit of plain inserts is one statement on PostgreSQL (store/pg_bulk.py): one round
 trip where a transaction took four, meaning what the transaction meant — every row in its
 order, NULLs and Chinese as sent, a value too long for its column refused rather than cut, two
-rows for one conversation applied in turn, a unique violation still the store's error."""
+rows for one conversation applied in turn, a unique violation still the store's error. A batch
+of one statement runs alone too (store/pg_write.py); any other keeps its transaction."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from aibot.core.errors import StaleWrite
 from aibot.core.messages import ReplyTarget, TurnRecord
 from aibot.store.pg_bulk import bulk_insert, bulk_statement
 from aibot.store.pg_write import PgWrites
 from aibot.store.repository import Repository
-from aibot.store.schema import conversations, turns
+from aibot.store.schema import conversations, inbox, turns
 from aibot.store.writer import GroupCommitWriter, Write
 from tests.support.databases import migrated_store, server_engine, writer_for
 
@@ -120,15 +122,16 @@ async def test_a_batch_of_many_messages_keeps_every_row_in_its_order(
 async def test_two_rows_for_one_conversation_in_a_batch_apply_in_turn(
     engine: AsyncEngine, writer: GroupCommitWriter, counted: CountedConnection
 ) -> None:
-    """One statement refuses two rows for one conflict key; the batch then runs as the
-    transaction it was, which applies them in order."""
+    """One statement refuses two rows for one conflict key; the batch then runs as it did
+    before the one-statement form (here one `executemany`, atomic alone), which applies them
+    in order."""
     repo = Repository(engine)
     first = writer.submit_nowait(repo.save_conversation("same", "api", "u", 2.0))
     second = writer.submit_nowait(repo.save_conversation("same", "api", "u", 3.0))
     assert await first == [None] and await second == [None]
     row, _ = await repo.load_session("same", 2)
     assert row is not None and row.updated_at == 3.0
-    assert counted.calls["transaction"] == 1
+    assert counted.calls == Counter(execute=1, executemany=1)
 
 
 @pytest.mark.parametrize(
@@ -162,12 +165,33 @@ async def test_a_unique_violation_in_one_statement_is_still_integrity_error(
     assert counted.calls == Counter(execute=2)
 
 
-async def test_writes_that_return_a_value_keep_the_transaction(
+async def test_a_batch_of_one_statement_runs_alone(
+    engine: AsyncEngine, writer: GroupCommitWriter, counted: CountedConnection
+) -> None:
+    """A statement alone is atomic: no `BEGIN` and `COMMIT` around it. A fenced write that
+    finds its row no longer pending still fails, having changed nothing."""
+    repo, fenced = Repository(engine), Repository(engine, fenced=True)
+    target = ReplyTarget(platform={"chat": 1})
+    [inbox_id] = await writer.submit(repo.accept_inbox("tg", "m1", "s", "u", "hi", target, 1.0))
+    assert isinstance(inbox_id, int)
+    await writer.submit(fenced.finish_inbox(inbox_id, "done", 2.0))
+    with pytest.raises(StaleWrite):
+        await writer.submit(fenced.finish_inbox(inbox_id, "failed", 3.0))
+    assert counted.calls == Counter(fetch=1, execute=2)
+    async with engine.connect() as connection:
+        status = (await connection.execute(select(inbox.c.status))).scalar_one()
+    assert status == "done"
+
+
+async def test_a_returning_write_among_others_keeps_the_transaction(
     engine: AsyncEngine, writer: GroupCommitWriter, counted: CountedConnection
 ) -> None:
     repo = Repository(engine)
     target = ReplyTarget(platform={"chat": 1})
-    [inbox_id] = await writer.submit(repo.accept_inbox("tg", "m1", "s", "u", "hi", target, 1.0))
+    [inbox_id, _] = await writer.submit(
+        repo.accept_inbox("tg", "m2", "s", "u", "hi", target, 1.0),
+        repo.save_conversation("s", "telegram", "u", 1.0),
+    )
     assert isinstance(inbox_id, int)
     assert counted.calls["transaction"] == 1
 

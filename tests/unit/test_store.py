@@ -15,7 +15,7 @@ from aibot.core.messages import ReplyTarget, TurnRecord
 from aibot.store.database import Database
 from aibot.store.engine import create_engine, migrate
 from aibot.store.repository import Repository
-from aibot.store.writer import Write
+from aibot.store.writer import GroupCommitWriter, Write
 from tests.support.databases import SERVER_DATABASES, writer_for
 
 
@@ -80,6 +80,33 @@ async def test_group_commit_isolates_a_failing_unit(engine: Database) -> None:
     await writer.stop()
     assert len(await repo.recent_turns("s7", 0.0, 10)) == 1
     assert await repo.recent_turns("bad", 0.0, 10) == []  # all-or-nothing per unit
+
+
+async def test_a_unit_submitted_in_the_next_loop_iteration_shares_the_batch(
+    engine: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one unit queued the writer lets the loop run once more before committing: the
+    messages answered together are committed together, even where a commit is one round
+    trip (PostgreSQL's one-statement batches), instead of each alone."""
+    repo, writer = Repository(engine), writer_for(engine)
+    batches: list[int] = []
+    commit = GroupCommitWriter._commit
+
+    async def counted(self: GroupCommitWriter, batch: list[Any]) -> None:
+        batches.append(len(batch))
+        await commit(self, batch)
+
+    monkeypatch.setattr(GroupCommitWriter, "_commit", counted)
+    writer.start()
+    await asyncio.sleep(0)  # the writer waits for its first unit
+    futures = [writer.submit_nowait(repo.save_conversation("a", "api", "u", 1.0))]
+    asyncio.get_running_loop().call_soon(
+        lambda: futures.append(writer.submit_nowait(repo.save_conversation("b", "api", "u", 1.0)))
+    )
+    await asyncio.sleep(0)
+    await asyncio.gather(*futures)
+    await writer.stop()
+    assert batches == [2]
 
 
 async def test_recent_turns_respects_limit_and_context_start(engine: Database) -> None:

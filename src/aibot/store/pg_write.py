@@ -10,7 +10,10 @@ send exactly as SQLAlchemy would (Python-side column defaults, bind processors, 
 parameters) sends the whole batch through the engine instead.
 
 A batch of plain inserts (the common one: a message's conversation and turns) goes as one
-statement instead of a transaction (store/pg_bulk.py).
+statement instead of a transaction (store/pg_bulk.py), and so does a batch of one statement
+(at low load most are: a platform message's inbox row, an outbox claim or its "sent"): a
+statement alone is atomic, asyncpg's `executemany` included (one `Sync` for all its rows).
+`BEGIN` and `COMMIT` are two round trips of their own.
 
 A connection lost mid-batch fails the batch, as through the engine (the writer then retries
 its units one by one, on a new connection); nothing is retried here, since a write is not a read.
@@ -95,7 +98,9 @@ class PgWrites:
     async def run(self, steps: Sequence[Step], on_result: Callable[[Any, RawResult], None]) -> bool:
         """Runs the steps in one transaction, handing each result to `on_result` inside it
         (an exception there rolls the batch back); False, with nothing done, when a step
-        must go through the engine. Plain inserts, which yield nothing, run as one statement."""
+        must go through the engine. Plain inserts, which yield nothing, run as one statement,
+        and one step runs alone: an error in `on_result` then follows a statement that changed
+        nothing (a fenced write that found no row) or whose result is only being read."""
         compiled_steps = [self._compile(step) for step in steps]
         plan = [compiled for compiled in compiled_steps if compiled is not None]
         if len(plan) != len(steps):
@@ -105,6 +110,9 @@ class PgWrites:
             connection = await self._checkout()  # refused while the server starts: DBAPIError
             try:
                 if bulk is not None and await _run_bulk(connection, *bulk):
+                    return True
+                if self._alone(steps):
+                    on_result(steps[0], await _execute(connection, plan[0], steps[0].params))
                     return True
                 async with connection.transaction():
                     for step, compiled in zip(steps, plan, strict=True):
@@ -130,6 +138,11 @@ class PgWrites:
         if self._connection is None or self._connection.is_closed():
             self._connection = await connect_like(self._engine)
         return self._connection
+
+    @staticmethod
+    def _alone(steps: Sequence[Step]) -> bool:
+        """Whether the batch is one statement, atomic without a transaction around it."""
+        return len(steps) == 1
 
     def _bulk(
         self, steps: Sequence[Step], plan: Sequence[_Compiled]
