@@ -2,8 +2,9 @@
 `--concurrency` tasks at once as the gateway's messages submit them:
 
 - `message`: a message's writes, its conversation's upsert and two turns (REST, `/v1`);
-- `inbox`: a platform message's inbox row (an insert returning its id), then, as its own
-  write, the row marked done (a fenced update), as a webhook's message makes them.
+- `inbox`: a platform message's writes as a webhook's message makes them: its inbox row (an
+  insert returning its id), then, once answered, the row marked done with its conversation,
+  its turns and its reply in the outbox, in one unit.
 
 Two ways of running a batch are measured in the same run, interleaved round after round so
 both see the same share of the machine:
@@ -65,8 +66,8 @@ def way(name: str) -> Iterator[None]:
 class Workloads:
     """What one submitter sends per message, by workload name."""
 
-    def __init__(self, repo: Repository, fenced: Repository) -> None:
-        self._repo, self._fenced = repo, fenced
+    def __init__(self, repo: Repository) -> None:
+        self._repo = repo
         self._numbers = itertools.count()
         self._target = ReplyTarget(platform={"chat": 1})
 
@@ -80,11 +81,16 @@ class Workloads:
 
     async def inbox(self, writer: GroupCommitWriter, worker: int) -> None:
         n, now = next(self._numbers), time.time()
-        accept = self._repo.accept_inbox(
-            "tg", f"m{n}", f"s{worker}", "u", "你好", self._target, now
-        )
+        key, target, repo = f"s{worker}", self._target, self._repo
+        accept = repo.accept_inbox("tg", f"m{n}", key, "u", "你好", target, now)
         [row_id] = await writer.submit(accept)
-        await writer.submit(self._fenced.finish_inbox(row_id, "done", now))
+        said = [TurnRecord("user", "你好", now), TurnRecord("assistant", "echo: 你好", now)]
+        await writer.submit(
+            repo.finish_inbox(row_id, "done", now),
+            repo.save_conversation(key, "telegram", "u", now),
+            *repo.add_turns(key, said),
+            repo.enqueue_outbox(row_id, "tg", key, target, "echo: 你好", now),
+        )
 
 
 async def load(writer: GroupCommitWriter, send: Send, concurrency: int, messages: int) -> float:
@@ -111,7 +117,7 @@ async def measure(args: argparse.Namespace) -> Figures:
         await migrate(engine)
         writer = GroupCommitWriter(engine)
         writer.start()
-        workloads = Workloads(Repository(engine), Repository(engine, fenced=True))
+        workloads = Workloads(Repository(engine))
         try:
             for workload in WORKLOADS:  # connection, statements and caches made
                 await load(writer, getattr(workloads, workload), 4, 200)

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.dialects.postgresql import asyncpg as pg_asyncpg
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import DBAPIError, IntegrityError
@@ -20,10 +20,10 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from aibot.core.errors import StaleWrite
 from aibot.core.messages import ReplyTarget, TurnRecord
-from aibot.store.pg_bulk import bulk_insert, bulk_statement
+from aibot.store.pg_bulk import BulkUpdate, bulk_insert, bulk_part, bulk_statement
 from aibot.store.pg_write import PgWrites
 from aibot.store.repository import Repository
-from aibot.store.schema import conversations, inbox, turns
+from aibot.store.schema import conversations, inbox, outbox, turns
 from aibot.store.writer import GroupCommitWriter, Write
 from tests.support.databases import migrated_store, server_engine, writer_for
 
@@ -196,6 +196,47 @@ async def test_a_returning_write_among_others_keeps_the_transaction(
     assert counted.calls["transaction"] == 1
 
 
+async def test_a_platform_messages_answer_and_its_inbox_row_done_are_one_statement(
+    engine: AsyncEngine, writer: GroupCommitWriter, counted: CountedConnection
+) -> None:
+    """The unit a webhook's message commits once answered: its inbox row marked done (one
+    row's update), its conversation, its turns and its reply in the outbox."""
+    repo = Repository(engine)
+    target = ReplyTarget(platform={"chat": 1})
+    [row_id] = await writer.submit(repo.accept_inbox("tg", "m1", "s", "u", "你好", target, 1.0))
+    said = [TurnRecord("user", "你好", 1.0), TurnRecord("assistant", "你好！", 1.5)]
+    await writer.submit(
+        repo.finish_inbox(row_id, "done", 2.0),
+        repo.save_conversation("s", "telegram", "u", 1.5),
+        *repo.add_turns("s", said),
+        repo.enqueue_outbox(row_id, "tg", "s", target, "你好！", 2.0),
+    )
+    assert counted.calls == Counter(fetch=1, execute=1)
+    async with engine.connect() as connection:
+        row = (await connection.execute(select(inbox.c.status, inbox.c.attempts))).one()
+        reply = (await connection.execute(select(outbox.c.text, outbox.c.inbox_id))).one()
+    assert tuple(row) == ("done", 1) and tuple(reply) == ("你好！", row_id)
+    assert [content for _, content, _, _ in await turns_of(engine, "s")] == ["你好", "你好！"]
+
+
+async def test_an_update_of_two_rows_stays_one_executemany(
+    engine: AsyncEngine, writer: GroupCommitWriter, counted: CountedConnection
+) -> None:
+    repo = Repository(engine)
+    target = ReplyTarget(platform={"chat": 1})
+    ids = [
+        (await writer.submit(repo.accept_inbox("tg", f"m{n}", "s", "u", "hi", target, 1.0)))[0]
+        for n in range(2)
+    ]
+    done = [writer.submit_nowait(repo.finish_inbox(row_id, "done", 2.0)) for row_id in ids]
+    for future in done:
+        await future
+    assert counted.calls == Counter(fetch=2, executemany=1)
+    async with engine.connect() as connection:
+        statuses = (await connection.execute(select(inbox.c.status))).scalars().all()
+    assert statuses == ["done", "done"]
+
+
 def repo_row(session_key: str) -> dict[str, Any]:
     return {
         "session_key": session_key,
@@ -224,8 +265,24 @@ def test_only_a_plain_insert_binding_nothing_after_its_row_has_a_bulk_form() -> 
     assert bulk.sql(1).endswith("DO UPDATE SET updated_at = excluded.updated_at")
     bound = upsert.on_conflict_do_update(index_elements=["session_key"], set_={"model": "m"})
     assert bulk_insert(compiled(bound)) is None  # the tail binds a value
-    assert bulk_insert(compiled(conversations.insert().returning(conversations.c.model))) is None
+    returning = bulk_insert(compiled(conversations.insert().returning(conversations.c.model)))
+    assert returning is not None and returning.sql(1).endswith(" RETURNING conversations.model")
     assert bulk_insert(compiled(update(conversations).values(model="m"))) is None
+
+
+def test_an_update_keeps_its_sql_with_its_parameters_renumbered() -> None:
+    statement = (
+        update(conversations)
+        .where(conversations.c.session_key == bindparam("key"))
+        .values(model=bindparam("model"))
+    )
+    part = bulk_part(
+        statement.compile(dialect=pg_asyncpg.dialect(), column_keys=["key", "model"])  # type: ignore[no-untyped-call]
+    )
+    assert isinstance(part, BulkUpdate) and part.width == 2
+    assert part.sql(8) == (
+        "UPDATE conversations SET model=$8::VARCHAR WHERE conversations.session_key = $9::VARCHAR"
+    )
 
 
 def test_two_inserts_into_one_table_are_not_one_statement() -> None:

@@ -29,7 +29,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.sql import Executable
 
-from aibot.store.pg_bulk import BulkInsert, bulk_insert, bulk_statement, columns
+from aibot.store.pg_bulk import BulkPart, BulkUpdate, bulk_part, bulk_statement, columns
 from aibot.store.pg_read import close_quietly, connect_like
 
 # asyncpg's own errors, raised on our side of the wire: the connection is in a state it cannot
@@ -77,7 +77,7 @@ class _Compiled:
         self.names: tuple[str, ...] = tuple(compiled.positiontup or ())
         self.returns_rows = bool(compiled.effective_returning)
         self.values: Callable[[dict[str, Any]], dict[str, Any]] = compiled.construct_params
-        self.bulk: BulkInsert | None = bulk_insert(compiled)
+        self.bulk: BulkPart | None = bulk_part(compiled)
 
     def args(self, params: dict[str, Any]) -> tuple[Any, ...]:
         values = self.values(params)
@@ -146,8 +146,9 @@ class PgWrites:
 
     def _bulk(
         self, steps: Sequence[Step], plan: Sequence[_Compiled]
-    ) -> tuple[str, list[list[Any]]] | None:
-        """The batch as one statement and its arrays, if every step is a plain insert."""
+    ) -> tuple[str, list[Any]] | None:
+        """The batch as one statement and its parameters, if every step is a plain insert
+        or a single-row update."""
         if any(step.slot is not None or step.fenced for step in steps):
             return None
         key = tuple(plan)
@@ -159,11 +160,16 @@ class PgWrites:
         sql = self._bulk_sql[key]
         if sql is None:
             return None
-        arrays: list[list[Any]] = []
+        values: list[Any] = []
         for step, compiled in zip(steps, plan, strict=True):
             rows = step.params if isinstance(step.params, list) else [step.params]
-            arrays.extend(columns([compiled.args(row) for row in rows], len(compiled.names)))
-        return sql, arrays
+            if isinstance(compiled.bulk, BulkUpdate):
+                if len(rows) != 1:  # one statement of it per row: the transaction's
+                    return None
+                values.extend(compiled.args(rows[0]))
+                continue
+            values.extend(columns([compiled.args(row) for row in rows], len(compiled.names)))
+        return sql, values
 
     def _compile(self, step: Step) -> _Compiled | None:
         many = isinstance(step.params, list)
@@ -199,11 +205,11 @@ class PgWrites:
         return _Compiled(compiled)
 
 
-async def _run_bulk(connection: Any, sql: str, arrays: list[list[Any]]) -> bool:
+async def _run_bulk(connection: Any, sql: str, values: list[Any]) -> bool:
     """False, with nothing written, when two rows of the batch name one conflict key: one
     statement refuses that, a transaction applies them in turn."""
     try:
-        await connection.execute(sql, *arrays)
+        await connection.execute(sql, *values)
     except asyncpg.CardinalityViolationError:
         return False
     return True
