@@ -52,6 +52,11 @@ class BulkInsert:
         self.casts = casts
         self.tail = tail
 
+    @property
+    def width(self) -> int:
+        """Parameters it takes: one array per column."""
+        return len(self.casts)
+
     def sql(self, first: int) -> str:
         """The insert of the rows in parameters `$first`… (one array per column). Every piece
         is SQLAlchemy's compiled text or a type name of the schema: no value is in the SQL."""
@@ -124,7 +129,7 @@ def bulk_statement(steps: Sequence[BulkPart]) -> str | None:
     first = 1
     for step in steps:
         parts.append(step.sql(first))
-        first += len(step.casts) if isinstance(step, BulkInsert) else step.width
+        first += step.width
     if len(parts) == 1:
         return parts[0]
     ctes = ", ".join(f"w{index} AS ({part})" for index, part in enumerate(parts[:-1], 1))

@@ -155,8 +155,8 @@ class PgWrites:
         if key not in self._bulk_sql:
             if len(self._bulk_sql) >= _MAX_COMPILED:
                 self._bulk_sql.clear()
-            inserts = [compiled.bulk for compiled in plan if compiled.bulk is not None]
-            self._bulk_sql[key] = bulk_statement(inserts) if len(inserts) == len(plan) else None
+            parts = [compiled.bulk for compiled in plan if compiled.bulk is not None]
+            self._bulk_sql[key] = bulk_statement(parts) if len(parts) == len(plan) else None
         sql = self._bulk_sql[key]
         if sql is None:
             return None
