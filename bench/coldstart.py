@@ -10,9 +10,10 @@ new conversation, as `bench/run.py` sends them) is timed from the same spawn to 
 the CPU time until then: a start that leaves work to the first message (an import, a build)
 shows it there. 1 s after `/healthz` its resident memory is read (with that message answered:
 +0.5 MB; `--no-message` leaves it out, for the idle gateway's as `bench/run.py` reads it), and it
-is stopped.
+is stopped. With `--fresh-postgres` each start gets a new PostgreSQL database instead (dropped
+after it), so a start there creates its schema as a first start does.
 
-    .venv/bin/python -m bench.coldstart [--starts 7]
+    .venv/bin/python -m bench.coldstart [--starts 7] [--fresh-postgres]
     .venv/bin/python -m bench.coldstart --ai-bot /tmp/a/.venv/bin/ai-bot --ai-bot .venv/bin/ai-bot
 
 Start-up CPU time is the steadiest of the three on a shared machine: wall time waits for
@@ -23,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import statistics
 import subprocess
 import sys
@@ -42,9 +44,11 @@ from bench.processes import (
     HEALTH_TIMEOUT,
     REPO_ROOT,
     BenchError,
+    add_fresh_postgres,
     child_env,
     cpu_seconds,
     free_port,
+    fresh_store,
     rss_mb,
     start_fake,
     start_gateway,
@@ -106,18 +110,20 @@ async def first_answer(
 
 
 async def start_once(
-    build: Build, fake_url: str, http: aiohttp.ClientSession, message: bool
+    build: Build, fake_url: str, http: aiohttp.ClientSession, args: argparse.Namespace
 ) -> None:
     children: list[asyncio.subprocess.Process] = []
-    with tempfile.TemporaryDirectory(prefix="aibot-coldstart-") as tmp:
+    async with contextlib.AsyncExitStack() as stack:
+        tmp = stack.enter_context(tempfile.TemporaryDirectory(prefix="aibot-coldstart-"))
+        extra = await fresh_store(args, stack)
         try:
             proc, url, cold = await start_gateway(
-                Path(tmp), fake_url, http, children, command=Path(build.command)
+                Path(tmp), fake_url, http, children, command=Path(build.command), extra=extra
             )
             healthy = time.perf_counter()
             build.start_cpu_s.append(cpu_seconds(proc.pid))
             build.cold_start_s.append(cold)
-            if message:
+            if args.message:
                 await first_answer(build, http, url, proc.pid, cold)
             await asyncio.sleep(SETTLE - (time.perf_counter() - healthy))
             build.idle_rss_mb.append(rss_mb(proc.pid))
@@ -174,7 +180,7 @@ async def coldstart(args: argparse.Namespace, tmp: Path) -> list[Build]:
                 if build.command == HELLO:
                     await start_hello_once(build, http, args.message)
                 else:
-                    await start_once(build, fake_url, http, args.message)
+                    await start_once(build, fake_url, http, args)
 
             for build in builds:  # one unmeasured start each: the OS file cache, as in a restart
                 await start(Build(build.command, build.bytecode))
@@ -253,6 +259,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         action="store_false",
         help="send no first message: the RSS at 1 s is then the idle gateway's",
     )
+    add_fresh_postgres(parser, "each start")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
     if args.starts < 1:

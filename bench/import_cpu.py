@@ -3,8 +3,9 @@
     .venv/bin/python -m bench.import_cpu [--starts 4] [--ai-bot /tmp/a/.venv/bin/ai-bot]
 
 Starts the gateway under `bench/import_probe.py` (the config of `bench/run.py`, a fresh SQLite
-database each time), stops it once `/healthz` answers, and prints, per top-level package (and
-per `aibot` room) and per module, its own import CPU: the minimum over the starts, since on a
+database each time, or with `--fresh-postgres` a new PostgreSQL database), stops it once
+`/healthz` answers, and prints, per top-level package (and per `aibot` room) and per module, its
+own import CPU: the minimum over the starts, since on a
 shared box a start only ever gets slower. Compile the bytecode first (see bench/README.md).
 """
 
@@ -12,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import sys
 import tempfile
@@ -21,7 +23,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/import_cpu.py` too
 
 import aiohttp
-from bench.processes import start_fake, start_gateway, stop_process
+from bench.processes import (
+    add_fresh_postgres,
+    fresh_store,
+    start_fake,
+    start_gateway,
+    stop_process,
+)
 from bench.run import cancel_on_sigterm, run_reported
 from rich.console import Console
 from rich.table import Table
@@ -44,10 +52,17 @@ async def sample(args: argparse.Namespace, tmp: Path) -> list[dict[str, int]]:
                 run = tmp / f"start{n}"
                 run.mkdir()
                 out = run / "imports.json"
-                proc, _url, _cold = await start_gateway(
-                    run, fake_url, http, children, command=args.ai_bot, import_times=out
-                )
-                await stop_process(proc)
+                async with contextlib.AsyncExitStack() as stack:
+                    proc, _url, _cold = await start_gateway(
+                        run,
+                        fake_url,
+                        http,
+                        children,
+                        command=args.ai_bot,
+                        import_times=out,
+                        extra=await fresh_store(args, stack),
+                    )
+                    await stop_process(proc)
                 modules = json.loads(out.read_text())
                 starts.append({name: own for name, _depth, own, _total in modules})
     finally:
@@ -84,6 +99,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=Path(sys.executable).parent / "ai-bot",
         help="the `ai-bot` to start (default: the one beside this Python)",
     )
+    add_fresh_postgres(parser, "each start")
     args = parser.parse_args(argv)
     if args.starts < 1:
         parser.error("--starts must be at least 1")

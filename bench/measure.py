@@ -60,6 +60,7 @@ class Figures:
     conversations: int
     cpu_count: int | None
     replicas: int  # 0: one process without Redis; else gateways in scale-out mode
+    affinity: bool  # each conversation's messages all on one replica (--affinity)
     paths: list[PathFigures]
     fake_p50_ms: float | None
     fake_p99_ms: float | None
@@ -256,7 +257,11 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
                             [hello_proc.pid],
                             {"make_body": mode.make_body, "is_ok": any_ok},
                         ),
-                        ([url + mode.path for url in gateway_urls], pids, gateway_kw),
+                        (
+                            [url + mode.path for url in gateway_urls],
+                            pids,
+                            {**gateway_kw, "affinity": args.affinity},
+                        ),
                         *(
                             ([u + mode.path for u in us], ps, {**gateway_kw, "affinity": True})
                             for us, ps in one
@@ -292,6 +297,7 @@ async def bench(args: argparse.Namespace, tmp: Path) -> Figures:
         conversations=args.conversations,
         cpu_count=os.cpu_count(),
         replicas=args.replicas,
+        affinity=args.affinity,
         paths=paths,
         fake_p50_ms=percentile_ms(baseline.latencies, 50),
         fake_p99_ms=fake_p99,

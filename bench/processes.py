@@ -210,6 +210,28 @@ async def start_gateway(
     raise BenchError(f"gateway did not become healthy within {HEALTH_TIMEOUT:g} s: {tail(log)}")
 
 
+def add_fresh_postgres(parser: argparse.ArgumentParser, what: str) -> None:
+    """`--fresh-postgres [ADMIN_URL]`: `what` runs on a new database of that server instead
+    of a SQLite file (see `fresh_store`)."""
+    parser.add_argument(
+        "--fresh-postgres",
+        nargs="?",
+        const=PG_ADMIN_URL,
+        metavar="ADMIN_URL",
+        help=f"{what} on a new database of that PostgreSQL server (default {PG_ADMIN_URL}), "
+        "dropped after it, instead of a new SQLite file",
+    )
+
+
+async def fresh_store(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> JSON | None:
+    """With `--fresh-postgres`, the config's `storage:` on a new database dropped when
+    ``stack`` closes; None for the default SQLite file."""
+    if not args.fresh_postgres:
+        return None
+    url = await stack.enter_async_context(fresh_postgres(args.fresh_postgres))
+    return {"storage": {"url": url}}
+
+
 async def store_config(
     args: argparse.Namespace, tmp: Path, stack: contextlib.AsyncExitStack
 ) -> JSON | None:

@@ -44,12 +44,18 @@ def fmt(value: float | None, digits: int = 1) -> str:
     return "—" if value is None else f"{value:,.{digits}f}"
 
 
+def _spread(f: Figures) -> str:
+    """How the load reached the replicas, when not message by message."""
+    return " (each conversation on one)" if f.affinity else ""
+
+
 def paths_table(f: Figures) -> Table:
     """Each path beside the bare uvicorn hello measured just before it."""
-    gateways = f"{f.replicas} replicas (CPU ms/msg: all of them)" if f.replicas else "gateway"
+    gateways = f"{f.replicas} replicas{_spread(f)} (CPU ms/msg: all of them)"
     table = Table(
         title=f"{f.messages:,} messages per path, {f.concurrency} concurrent, "
-        f"{f.cpu_count or '?'} CPUs shared by client, fake, hello and {gateways}"
+        f"{f.cpu_count or '?'} CPUs shared by client, fake, hello and "
+        f"{gateways if f.replicas else 'gateway'}"
     )
     columns = (
         "path",
@@ -100,7 +106,7 @@ def scale_out_ratio(f: Figures) -> list[str]:
         busy = _ratio(one.busy_cpu_ms_per_message, replicas.busy_cpu_ms_per_message)
         mark = bounded(ratio, ">=", 0.7)[1]
         lines.append(
-            f"{replicas.name}: one process ÷ {f.replicas} replicas, CPU ms/msg "
+            f"{replicas.name}: one process ÷ {f.replicas} replicas{_spread(f)}, CPU ms/msg "
             f"{fmt(ratio, 3)} × {mark} (busy {fmt(busy, 3)} ×; target ≥ 0.7 ×)"
         )
     for replicas, one, apart in zip(f.paths, f.reference or [], f.independent or [], strict=False):

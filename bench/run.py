@@ -121,6 +121,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "scale-out mode adds (them ÷ the replicas)",
     )
     parser.add_argument(
+        "--affinity",
+        action="store_true",
+        help="with --replicas: each conversation's messages all go to one replica, as behind "
+        "a balancer that hashes the conversation (default: message by message, a balancer "
+        "without affinity, so a conversation's next message may land on another replica)",
+    )
+    parser.add_argument(
         "--encrypt", action="store_true", help="storage.encryption on (a fresh random key)"
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
@@ -138,6 +145,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         parser.error("--reference needs --replicas and --fresh-postgres")
     if args.independent and not args.reference:
         parser.error("--independent needs --reference")
+    if args.affinity and args.replicas < 2:
+        parser.error("--affinity needs --replicas 2 or more")
     args.modes = (args.modes or DEFAULT_MODES[args.endpoint]).split(",")
     unknown = [m for m in args.modes if (args.endpoint, m) not in MODES]
     if unknown:

@@ -3,8 +3,10 @@ report, from the reference process and the replicas measured in the same blocks.
 
 from __future__ import annotations
 
+import pytest
 from bench.measure import Figures, PathFigures
 from bench.report import scale_out_ratio
+from bench.run import parse_args
 
 
 def path(name: str, cpu: float, busy: float) -> PathFigures:
@@ -28,7 +30,10 @@ def path(name: str, cpu: float, busy: float) -> PathFigures:
 
 
 def figures(
-    reference: list[PathFigures] | None, independent: list[PathFigures] | None = None
+    reference: list[PathFigures] | None,
+    independent: list[PathFigures] | None = None,
+    *,
+    affinity: bool = False,
 ) -> Figures:
     return Figures(
         concurrency=50,
@@ -36,6 +41,7 @@ def figures(
         conversations=500,
         cpu_count=2,
         replicas=2,
+        affinity=affinity,
         paths=[path("new", 1.0, 0.9), path("reused", 0.8, 0.8)],
         fake_p50_ms=1.0,
         fake_p99_ms=5.0,
@@ -83,3 +89,19 @@ def test_independent_processes_split_the_gap_into_the_box_and_scale_out() -> Non
     )
     assert lines[3].startswith("reused: one process ÷ 2 independent processes 0.938 × ")
     assert lines[3].endswith("2 independent ÷ 2 replicas 0.800 × (what scale-out mode adds)")
+
+
+def test_a_ratio_measured_with_affinity_says_so() -> None:
+    """`--affinity` (each conversation on one replica, as behind a hashing balancer) gives
+    a different ratio from message-by-message balancing; the line must not pass for it."""
+    one = [path("new", 0.6, 0.45)]
+    assert "each conversation on one" not in scale_out_ratio(figures(one))[0]
+    line = scale_out_ratio(figures(one, affinity=True))[0]
+    assert line.startswith("new: one process ÷ 2 replicas (each conversation on one), CPU ms/msg")
+
+
+@pytest.mark.parametrize("replicas", ["0", "1"])
+def test_affinity_needs_two_replicas(replicas: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        parse_args(["--fresh-postgres", "--replicas", replicas, "--affinity"])
+    assert "--affinity needs --replicas 2 or more" in capsys.readouterr().err
