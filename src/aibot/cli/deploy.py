@@ -107,6 +107,16 @@ def deploy(
             ),
         ),
     ] = None,
+    replica: Annotated[
+        list[str] | None,
+        typer.Option(
+            help=N_(
+                "nginx: a replica's address (host:port) in scale-out mode; repeat for each. "
+                "With two or more, a conversation (X-Session-Id) keeps to one replica and a "
+                "browser's web chat to one (default: the gateway's own address)."
+            ),
+        ),
+    ] = None,
     log_file: Annotated[
         str | None,
         typer.Option(
@@ -140,6 +150,7 @@ def deploy(
                 "user": user,
                 "image": image,
                 "trusted_proxies": tuple(trusted_proxy) if trusted_proxy else None,
+                "replicas": tuple(replica) if replica else None,
                 "log_file": log_file,
                 "elasticsearch": elasticsearch,
             },
@@ -151,7 +162,17 @@ def deploy(
         fail(problem(exc))
     if kind.value in KEY_NOTES:
         _key_note(KEY_NOTES[kind.value], options.models)
-    if kind.value == "nginx" and not options.trusted_proxies:
+    if kind.value == "nginx" and options.replicas:
+        typer.echo(
+            tr(
+                "note: run each replica with --trusted-proxy set to this nginx's address as "
+                "the replicas see it (or server.trusted_proxies), else every client has "
+                "nginx's address; send the conversation's X-Session-Id on REST calls too, so "
+                "they keep to one replica as /v1 calls do"
+            ),
+            err=True,
+        )
+    elif kind.value == "nginx" and not options.trusted_proxies:
         typer.echo(
             tr(
                 "note: behind this nginx, run the gateway with --trusted-proxy 127.0.0.1 "

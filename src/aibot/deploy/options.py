@@ -25,6 +25,7 @@ _ADDRESS = re.compile(r"^[A-Za-z0-9.:-]+$")
 _USER = re.compile(r"^[a-z_][a-z0-9_-]*$")
 _PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
 _IMAGE = re.compile(r"^[A-Za-z0-9._/:@-]+$")
+_REPLICA = re.compile(r"^(\[[A-Fa-f0-9:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
 _NETWORK = re.compile(r"^[A-Fa-f0-9.:]+(/[0-9]{1,3})?$")
 _URL = re.compile(r"^https?://[A-Za-z0-9.\[\]:-]+(:\d{1,5})?/?$")
 
@@ -49,6 +50,8 @@ class DeployOptions:
     memory_high: str = "768M"
     # Proxies whose X-Forwarded-For the gateway believes (`ai-bot run --trusted-proxy`).
     trusted_proxies: tuple[str, ...] = ()
+    # nginx: the replicas' addresses (host:port) in scale-out mode; none: the gateway's own.
+    replicas: tuple[str, ...] = ()
     log_file: str = "/var/lib/ai-bot/logs/ai-bot.log"
     elasticsearch: str = "http://127.0.0.1:9200"
     # The container's model providers: the config's default (`AIBOT_MODEL_*` override it at run
@@ -74,6 +77,14 @@ class DeployOptions:
                     Phrase(
                         N_("not an address or network: '{value}' (e.g. 127.0.0.1)"),
                         {"value": proxy},
+                    )
+                )
+        for replica in self.replicas:
+            if not _REPLICA.match(replica):
+                raise ValueError(
+                    Phrase(
+                        N_("not a replica's address: '{value}' (e.g. 10.0.0.11:18789)"),
+                        {"value": replica},
                     )
                 )
         if not _IMAGE.match(self.image):
@@ -132,6 +143,11 @@ class DeployOptions:
         except ValueError:
             pass
         return f"{host}:{self.port}"
+
+    @property
+    def upstream_servers(self) -> tuple[str, ...]:
+        """What nginx proxies to: the replicas, else the gateway's own address."""
+        return self.replicas or (self.upstream_address,)
 
     @property
     def certificate_dir(self) -> str:

@@ -104,13 +104,30 @@ def render_nginx(options: DeployOptions, acme_root: str = "/var/www/letsencrypt"
             site,
             "nginx",
             upstream=upstream,
+            upstreams=_upstreams(options, upstream),
             locations=locations,
-            upstream_address=options.upstream_address,
             server_name=options.domain or "_",
             acme_root=acme_root,
             cert_dir=options.certificate_dir,
         )
     }
+
+
+def _upstreams(options: DeployOptions, upstream: str) -> str:
+    """The gateway's upstreams: one address, or the replicas, a conversation kept on one of
+    them (half the CPU per message of spreading it, bench/README.md step 27) and a browser's
+    page on one (its uploads live where they were taken)."""
+    servers = options.upstream_servers
+    several = len(servers) > 1
+    return _substitute(
+        _template("nginx/upstreams.conf"),
+        {
+            "upstream": upstream,
+            "servers": "\n".join(f"    server {server};" for server in servers),
+            "conversation_hash": "    hash $http_x_session_id consistent;\n" if several else "",
+            "page_hash": "    ip_hash;\n" if several else "",
+        },
+    ).rstrip("\n")
 
 
 def render_docker(options: DeployOptions) -> dict[str, str]:
