@@ -112,3 +112,28 @@ def test_configmap_holds_a_valid_config_and_the_secret_only_placeholders(
     assert config.server.port == 18789
     secret = manifests["secret.example.yaml"]["stringData"]
     assert all("change-me" in v or not k.endswith("KEY") for k, v in secret.items())
+
+
+def test_the_web_chat_keeps_to_one_pod_and_the_api_stays_spread(
+    manifests: dict[str, dict[str, Any]],
+) -> None:
+    """With two pods and no affinity, a page's upload and its next message over `/ws` land on
+    different pods half the time, and the upload (kept by the pod that took it) is refused.
+    `ingress-page.yaml` sends both paths by one cookie; `ingress.yaml` keeps no affinity, so
+    API clients, which never call those paths and get no cookie, stay spread."""
+    page, main = manifests["ingress-page.yaml"], manifests["ingress.yaml"]
+    notes = page["metadata"]["annotations"]
+    assert notes["nginx.ingress.kubernetes.io/affinity"] == "cookie"
+    assert notes["nginx.ingress.kubernetes.io/session-cookie-path"] == "/"  # both paths
+    assert not any("affinity" in key for key in main["metadata"]["annotations"])
+    (rule,) = page["spec"]["rules"]
+    paths = {(p["path"], p["pathType"]) for p in rule["http"]["paths"]}
+    assert paths == {("/ws", "Exact"), ("/web/upload", "Exact")}
+    assert rule["host"] == main["spec"]["rules"][0]["host"]
+    assert page["spec"]["tls"] == main["spec"]["tls"]
+    service = manifests["service.yaml"]["metadata"]["name"]
+    assert {p["backend"]["service"]["name"] for p in rule["http"]["paths"]} == {service}
+    assert "ingress-page.yaml" in render_k8s(DeployOptions())["ingress.yaml"]  # says add it
+    for key in ("proxy-body-size", "proxy-read-timeout", "proxy-buffering"):
+        name = f"nginx.ingress.kubernetes.io/{key}"
+        assert notes[name] == main["metadata"]["annotations"][name]

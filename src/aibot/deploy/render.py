@@ -31,6 +31,7 @@ K8S_FILES = (
     "pdb.yaml",
     "secret.example.yaml",
     "ingress.yaml",
+    "ingress-page.yaml",
 )
 
 
