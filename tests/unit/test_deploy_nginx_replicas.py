@@ -33,8 +33,14 @@ async def replicas() -> AsyncIterator[list[str]]:
     runners, addresses = [], []
     for index in range(2):
 
-        async def answer(_request: web.Request, index: int = index) -> web.Response:
-            return web.Response(text=str(index))
+        async def answer(request: web.Request, index: int = index) -> web.StreamResponse:
+            if request.headers.get("Upgrade", "").lower() != "websocket":
+                return web.Response(text=str(index))
+            socket = web.WebSocketResponse(protocols=("graphql-transport-ws",))
+            await socket.prepare(request)
+            await socket.send_str(str(index))
+            await socket.close()
+            return socket
 
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", answer)
@@ -149,3 +155,14 @@ def test_a_replica_that_is_not_an_address_is_refused(lang: str, message: str, va
         env={"COLUMNS": COLUMNS, "LANG": lang},
     )
     assert result.returncode == 2 and message.format(value=value) in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize("path", ["/ws", "/graphql"])
+async def test_websockets_are_upgraded_through_the_site(site: str, path: str) -> None:
+    """The web chat's socket and GraphQL's subscriptions (graphql-transport-ws on /graphql):
+    nginx passes an upgrade on only where the site says so."""
+    async with (
+        aiohttp.ClientSession() as http,
+        http.ws_connect(f"{site}{path}", protocols=("graphql-transport-ws",)) as socket,
+    ):
+        assert (await socket.receive_str()) in {"0", "1"}
