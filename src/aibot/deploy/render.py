@@ -115,9 +115,10 @@ def render_nginx(options: DeployOptions, acme_root: str = "/var/www/letsencrypt"
 
 
 def _upstreams(options: DeployOptions, upstream: str) -> str:
-    """The gateway's upstreams: one address, or the replicas, a conversation kept on one of
-    them (half the CPU per message of spreading it, bench/README.md step 27) and a browser's
-    page on one (its uploads live where they were taken)."""
+    """The gateway's upstreams: one address, or the replicas, each conversation kept on one
+    of them (its cache stays current there, so a message costs less CPU than when spread:
+    bench/README.md step 27) and a browser's web chat on one (its uploads live where they
+    were taken)."""
     servers = options.upstream_servers
     several = len(servers) > 1
     return _substitute(
