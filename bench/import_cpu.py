@@ -5,8 +5,8 @@
 Starts the gateway under `bench/import_probe.py` (the config of `bench/run.py`, a fresh SQLite
 database each time, or with `--fresh-postgres` a new PostgreSQL database), stops it once
 `/healthz` answers, and prints, per top-level package (and per `aibot` room) and per module, its
-own import CPU: the minimum over the starts, since on a
-shared box a start only ever gets slower. Compile the bytecode first (see bench/README.md).
+own import CPU: the minimum over the starts, since on a shared box a start only ever gets slower.
+Compile the bytecode first (see bench/README.md).
 """
 
 from __future__ import annotations

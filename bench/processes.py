@@ -210,26 +210,33 @@ async def start_gateway(
     raise BenchError(f"gateway did not become healthy within {HEALTH_TIMEOUT:g} s: {tail(log)}")
 
 
-def add_fresh_postgres(parser: argparse.ArgumentParser, what: str) -> None:
+def add_fresh_postgres(
+    parser: argparse.ArgumentParser, what: str, instead: str = "a new SQLite file"
+) -> None:
     """`--fresh-postgres [ADMIN_URL]`: `what` runs on a new database of that server instead
-    of a SQLite file (see `fresh_store`)."""
+    of `instead` (see `fresh_database`)."""
     parser.add_argument(
         "--fresh-postgres",
         nargs="?",
         const=PG_ADMIN_URL,
         metavar="ADMIN_URL",
         help=f"{what} on a new database of that PostgreSQL server (default {PG_ADMIN_URL}), "
-        "dropped after it, instead of a new SQLite file",
+        f"dropped after it, instead of {instead}",
     )
 
 
-async def fresh_store(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> JSON | None:
-    """With `--fresh-postgres`, the config's `storage:` on a new database dropped when
-    ``stack`` closes; None for the default SQLite file."""
+async def fresh_database(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> str | None:
+    """With `--fresh-postgres`, the URL of a new database dropped when ``stack`` closes."""
     if not args.fresh_postgres:
         return None
-    url = await stack.enter_async_context(fresh_postgres(args.fresh_postgres))
-    return {"storage": {"url": url}}
+    url: str = await stack.enter_async_context(fresh_postgres(args.fresh_postgres))
+    return url
+
+
+async def fresh_store(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> JSON | None:
+    """The config's `storage:` on `fresh_database`'s; None for the default SQLite file."""
+    url = await fresh_database(args, stack)
+    return {"storage": {"url": url}} if url else None
 
 
 async def store_config(
@@ -240,10 +247,9 @@ async def store_config(
     removed when ``stack`` closes."""
     storage: JSON = {}
     extra: JSON = {}
-    if args.fresh_postgres:
-        storage["url"] = await stack.enter_async_context(fresh_postgres(args.fresh_postgres))
-    elif args.storage_url:
-        storage["url"] = args.storage_url
+    url = await fresh_database(args, stack) or args.storage_url
+    if url:
+        storage["url"] = url
     if args.encrypt:
         storage["encryption"] = {"key": base64.b64encode(os.urandom(32)).decode()}
     if args.replicas:

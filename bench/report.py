@@ -51,11 +51,12 @@ def _spread(f: Figures) -> str:
 
 def paths_table(f: Figures) -> Table:
     """Each path beside the bare uvicorn hello measured just before it."""
-    gateways = f"{f.replicas} replicas{_spread(f)} (CPU ms/msg: all of them)"
+    gateways = (
+        f"{f.replicas} replicas{_spread(f)} (CPU ms/msg: all of them)" if f.replicas else "gateway"
+    )
     table = Table(
         title=f"{f.messages:,} messages per path, {f.concurrency} concurrent, "
-        f"{f.cpu_count or '?'} CPUs shared by client, fake, hello and "
-        f"{gateways if f.replicas else 'gateway'}"
+        f"{f.cpu_count or '?'} CPUs shared by client, fake, hello and {gateways}"
     )
     columns = (
         "path",

@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # `python bench/ru
 
 from bench.load import DEFAULT_MODES, MODES
 from bench.measure import Figures, bench
-from bench.processes import PG_ADMIN_URL, BenchError
+from bench.processes import BenchError, add_fresh_postgres
 from bench.report import report
 
 T = TypeVar("T")
@@ -86,14 +86,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "postgresql://postgres@127.0.0.1/bench or mysql://root@127.0.0.1:3306/bench: "
         "an empty database, created beforehand",
     )
-    parser.add_argument(
-        "--fresh-postgres",
-        nargs="?",
-        const=PG_ADMIN_URL,
-        metavar="ADMIN_URL",
-        help="a new database for this run on that PostgreSQL server (default "
-        f"{PG_ADMIN_URL}), dropped at the end; instead of --storage-url",
-    )
+    add_fresh_postgres(parser, "the run", instead="--storage-url")
     parser.add_argument(
         "--replicas",
         type=int,

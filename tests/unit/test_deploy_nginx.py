@@ -22,7 +22,7 @@ from aibot.deploy.options import DeployOptions
 from aibot.deploy.render import render, render_nginx
 from aibot.gateway.media import upload_limit
 from tests.support.cli import AI_BOT, COLUMNS
-from tests.support.deploy_tools import REPO, require_tool
+from tests.support.deploy_tools import REPO, nginx_test
 
 
 def self_signed(directory: Path, domain: str) -> None:
@@ -46,32 +46,6 @@ def self_signed(directory: Path, domain: str) -> None:
             serialization.PrivateFormat.PKCS8,
             serialization.NoEncryption(),
         )
-    )
-
-
-def nginx_test(tmp_path: Path, site: str) -> subprocess.CompletedProcess[str]:
-    """`nginx -t` on the site inside a minimal main config under a temporary prefix."""
-    nginx = require_tool("nginx", "nginx")
-    (tmp_path / "ai-bot.conf").write_text(site, encoding="utf-8")
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-        f"http {{\n    include {tmp_path}/ai-bot.conf;\n}}\n",
-        encoding="utf-8",
-    )
-    return subprocess.run(
-        [
-            nginx,
-            "-t",
-            "-p",
-            str(tmp_path),
-            "-c",
-            str(tmp_path / "nginx.conf"),
-            "-e",
-            str(tmp_path / "error.log"),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
     )
 
 

@@ -23,7 +23,7 @@ from aiohttp import web
 from aibot.deploy.options import DeployOptions
 from aibot.deploy.render import render_nginx
 from tests.support.cli import AI_BOT, COLUMNS
-from tests.support.deploy_tools import REPO, require_tool
+from tests.support.deploy_tools import REPO, nginx_main_config, nginx_test, require_tool
 from tests.support.net import free_port
 
 
@@ -61,13 +61,8 @@ async def site(tmp_path: Path, replicas: list[str]) -> AsyncIterator[str]:
     port = free_port()
     rendered = render_nginx(DeployOptions(replicas=tuple(replicas)))["ai-bot.conf"]
     rendered = rendered.replace("listen 80;", f"listen 127.0.0.1:{port};")
-    (tmp_path / "ai-bot.conf").write_text(rendered.replace("listen [::]:80;", ""), "utf-8")
-    (tmp_path / "nginx.conf").write_text(
-        f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\ndaemon off;\nevents {{}}\n"
-        f"http {{\n    access_log off;\n    include {tmp_path}/ai-bot.conf;\n}}\n",
-        encoding="utf-8",
-    )
-    process = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")])
+    config = nginx_main_config(tmp_path, rendered.replace("listen [::]:80;", ""), serve=True)
+    process = subprocess.Popen([nginx, "-p", str(tmp_path), "-c", str(config)])
     url = f"http://127.0.0.1:{port}"
     try:
         async with aiohttp.ClientSession() as http:
@@ -115,22 +110,10 @@ async def test_a_browsers_uploads_keep_to_one_replica(site: str) -> None:
 
 
 def test_the_site_for_replicas_passes_nginx_t_and_one_address_has_no_hash(tmp_path: Path) -> None:
-    nginx = require_tool("nginx", "nginx")
     several = render_nginx(DeployOptions(replicas=("10.0.0.11:18789", "[fd00::2]:18789")))
     one = render_nginx(DeployOptions())["ai-bot.conf"]
-    for name, text in (("several", several["ai-bot.conf"]), ("one", one)):
-        (tmp_path / f"{name}.conf").write_text(text, encoding="utf-8")
-        (tmp_path / "nginx.conf").write_text(
-            f"pid {tmp_path}/nginx.pid;\nerror_log {tmp_path}/error.log;\nevents {{}}\n"
-            f"http {{\n    include {tmp_path}/{name}.conf;\n}}\n",
-            encoding="utf-8",
-        )
-        checked = subprocess.run(
-            [nginx, "-t", "-p", str(tmp_path), "-c", str(tmp_path / "nginx.conf")],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
+    for text in (several["ai-bot.conf"], one):
+        checked = nginx_test(tmp_path, text)
         assert checked.returncode == 0, checked.stderr
     assert "server [fd00::2]:18789;" in several["ai-bot.conf"]
     assert "hash" not in one and one.count("server 127.0.0.1:18789;") == 2
