@@ -119,7 +119,17 @@ def test_the_site_for_replicas_passes_nginx_t_and_one_address_has_no_hash(tmp_pa
     assert "hash" not in one and one.count("server 127.0.0.1:18789;") == 2
 
 
-@pytest.mark.parametrize("value", ["10.0.0.11; evil", "10.0.0.11"])
+@pytest.mark.parametrize(
+    "value",
+    [
+        "10.0.0.11; evil",
+        "10.0.0.11",
+        "10.0.0.11:80\n",
+        "10.0.0.11:99999",
+        "10.0.0.11:0",
+        "a" * 5000,
+    ],
+)
 @pytest.mark.parametrize(
     ("lang", "message"),
     [
@@ -128,7 +138,8 @@ def test_the_site_for_replicas_passes_nginx_t_and_one_address_has_no_hash(tmp_pa
     ],
 )
 def test_a_replica_that_is_not_an_address_is_refused(lang: str, message: str, value: str) -> None:
-    """A value pasted into the site could inject nginx directives; a port is required."""
+    """A value pasted into the site could inject nginx directives (a `;`, a newline); a port
+    in nginx's range is required, and a huge value is refused as fast as a short one."""
     result = subprocess.run(
         [str(AI_BOT), "deploy", "nginx", "--replica", value],
         capture_output=True,

@@ -25,7 +25,8 @@ _ADDRESS = re.compile(r"^[A-Za-z0-9.:-]+$")
 _USER = re.compile(r"^[a-z_][a-z0-9_-]*$")
 _PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
 _IMAGE = re.compile(r"^[A-Za-z0-9._/:@-]+$")
-_REPLICA = re.compile(r"^(\[[A-Fa-f0-9:.]+\]|[A-Za-z0-9.-]+):\d{1,5}$")
+# Whole-string match (`fullmatch`: `$` would let a trailing newline through into the site).
+_REPLICA = re.compile(r"(\[[A-Fa-f0-9:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})")
 _NETWORK = re.compile(r"^[A-Fa-f0-9.:]+(/[0-9]{1,3})?$")
 _URL = re.compile(r"^https?://[A-Za-z0-9.\[\]:-]+(:\d{1,5})?/?$")
 
@@ -80,7 +81,8 @@ class DeployOptions:
                     )
                 )
         for replica in self.replicas:
-            if not _REPLICA.match(replica):
+            address = _REPLICA.fullmatch(replica)
+            if address is None or not 0 < int(address.group(2)) < 65536:
                 raise ValueError(
                     Phrase(
                         N_("not a replica's address: '{value}' (e.g. 10.0.0.11:18789)"),
