@@ -146,6 +146,11 @@ def test_tls_without_a_domain_is_refused() -> None:
         (["systemd", "--prefix", "/opt/my bot"], "--prefix must be an absolute path"),
         (["systemd", "--host", "127.0.0.1 --evil"], "not an address"),
         (["k8s", "--image", "ai-bot\n  evil: 1"], "not an image reference"),
+        # A trailing newline passes a `$`-anchored pattern: each value is checked whole.
+        (["nginx", "--domain", "bot.example.com\n"], "not a host name"),
+        (["systemd", "--prefix", "/opt/ai-bot\n"], "--prefix must be an absolute path"),
+        (["k8s", "--image", "ai-bot:latest\n"], "not an image reference"),
+        (["systemd", "--trusted-proxy", "10.0.0.1\n"], "not an address or network"),
     ],
 )
 def test_values_that_would_inject_into_the_files_are_refused(args: list[str], message: str) -> None:

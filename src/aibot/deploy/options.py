@@ -19,16 +19,16 @@ from aibot.i18n import N_, Phrase
 STOP_TIMEOUT = 60
 _SERVER = ServerConfig()
 _MEDIA = MediaConfig()
-# Values are pasted into unit files, nginx and YAML unquoted: only plain tokens are accepted.
-_HOST_NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?$")
-_ADDRESS = re.compile(r"^[A-Za-z0-9.:-]+$")
-_USER = re.compile(r"^[a-z_][a-z0-9_-]*$")
-_PATH = re.compile(r"^/[A-Za-z0-9._/-]*$")
-_IMAGE = re.compile(r"^[A-Za-z0-9._/:@-]+$")
-# Whole-string match (`fullmatch`: `$` would let a trailing newline through into the site).
+# Values are pasted into unit files, nginx and YAML unquoted: only plain tokens are accepted,
+# each checked whole (`fullmatch`: a `$` anchor would let a trailing newline through).
+_HOST_NAME = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
+_ADDRESS = re.compile(r"[A-Za-z0-9.:-]+")
+_USER = re.compile(r"[a-z_][a-z0-9_-]*")
+_PATH = re.compile(r"/[A-Za-z0-9._/-]*")
+_IMAGE = re.compile(r"[A-Za-z0-9._/:@-]+")
 _REPLICA = re.compile(r"(\[[A-Fa-f0-9:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})")
-_NETWORK = re.compile(r"^[A-Fa-f0-9.:]+(/[0-9]{1,3})?$")
-_URL = re.compile(r"^https?://[A-Za-z0-9.\[\]:-]+(:\d{1,5})?/?$")
+_NETWORK = re.compile(r"[A-Fa-f0-9.:]+(/[0-9]{1,3})?")
+_URL = re.compile(r"https?://[A-Za-z0-9.\[\]:-]+(:\d{1,5})?/?")
 
 
 @dataclass(frozen=True)
@@ -60,20 +60,20 @@ class DeployOptions:
     models: ContainerModels = field(default_factory=ContainerModels)
 
     def __post_init__(self) -> None:
-        if self.domain is not None and not _HOST_NAME.match(self.domain):
+        if self.domain is not None and not _HOST_NAME.fullmatch(self.domain):
             raise ValueError(
                 Phrase(
                     N_("not a host name: '{value}' (e.g. bot.example.com)"), {"value": self.domain}
                 )
             )
-        if not _ADDRESS.match(self.host):
+        if not _ADDRESS.fullmatch(self.host):
             raise ValueError(
                 Phrase(N_("not an address: '{value}' (e.g. 127.0.0.1)"), {"value": self.host})
             )
-        if not _USER.match(self.user):
+        if not _USER.fullmatch(self.user):
             raise ValueError(Phrase(N_("not a user name: '{value}'"), {"value": self.user}))
         for proxy in self.trusted_proxies:
-            if not _NETWORK.match(proxy):
+            if not _NETWORK.fullmatch(proxy):
                 raise ValueError(
                     Phrase(
                         N_("not an address or network: '{value}' (e.g. 127.0.0.1)"),
@@ -89,9 +89,9 @@ class DeployOptions:
                         {"value": replica},
                     )
                 )
-        if not _IMAGE.match(self.image):
+        if not _IMAGE.fullmatch(self.image):
             raise ValueError(Phrase(N_("not an image reference: '{value}'"), {"value": self.image}))
-        if not _URL.match(self.elasticsearch):
+        if not _URL.fullmatch(self.elasticsearch):
             raise ValueError(
                 Phrase(
                     N_("not an Elasticsearch URL: '{value}' (e.g. http://127.0.0.1:9200)"),
@@ -100,7 +100,7 @@ class DeployOptions:
             )
         for name in ("prefix", "config_dir", "data_dir", "cert_dir", "log_file"):
             value = getattr(self, name)
-            if value is not None and not _PATH.match(value):
+            if value is not None and not _PATH.fullmatch(value):
                 raise ValueError(
                     Phrase(
                         N_(
